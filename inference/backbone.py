@@ -1,0 +1,174 @@
+"""timm models -> a grid of patch features (N x C x h x w).
+
+DINOv2 ViTs give their last block's patch tokens (grid = input / 14); CNNs
+give two (configurable) stages, each averaged over a 3 x 3 neighbourhood and
+upsampled to the finer stage, then concatenated, as PatchCore does with
+wide_resnet50_2. Both then share the same local aggregation (patch_size).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import timm
+import torch
+import torch.nn.functional as F
+
+from .config import EngineConfig
+from .errors import ConfigError, WeightsNotFoundError
+from .weights import (
+    Preset,
+    WeightsInfo,
+    find_weights_file,
+    map_by_order,
+    missing_weights_message,
+    read_state_dict,
+    resolve_preset,
+    sha256_file,
+)
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def pick_device(use_gpu: bool) -> torch.device:
+    return torch.device("cuda") if use_gpu and torch.cuda.is_available() else torch.device("cpu")
+
+
+class Backbone:
+    """A frozen feature extractor built once per (backbone, weights, input size)."""
+
+    def __init__(self, config: EngineConfig):
+        self.config = config
+        self.preset: Preset = resolve_preset(config.backbone)
+        self.device = pick_device(config.use_gpu)
+        self.weights = self._build()
+        self.model.eval().requires_grad_(False).to(self.device)
+        self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+        with torch.inference_mode():
+            probe = self.embed(np.zeros((1, config.input_size, config.input_size, 3), np.uint8))
+        self.feature_dim = int(probe.shape[1])
+        self.token_shape = (int(probe.shape[2]), int(probe.shape[3]))
+
+    # -- construction -------------------------------------------------------
+    def _create(self, **extra) -> torch.nn.Module:
+        kwargs = dict(self.config.backbone_kwargs)
+        if self.preset.kind == "vit":
+            kwargs.setdefault("img_size", self.config.input_size)
+            kwargs.setdefault("dynamic_img_size", True)
+            kwargs.setdefault("num_classes", 0)
+        kwargs.update(extra)
+        try:
+            return timm.create_model(self.preset.timm_name, **kwargs)
+        except Exception as exc:
+            if extra.get("pretrained"):
+                raise
+            raise ConfigError(f"cannot build backbone '{self.config.backbone}' (timm {self.preset.timm_name}): {exc}") from None
+
+    def _build(self) -> WeightsInfo:
+        choice = self.config.weights
+        full: torch.nn.Module
+        if choice.lower() == "none":
+            full = self._create()
+            info = WeightsInfo("random", False, sha256=_state_digest(full),
+                               description="RANDOM weights (weights: none): for tests only, not for inspection")
+        else:
+            if choice.lower() == "auto":
+                path, source = find_weights_file(self.preset)
+            else:
+                from pathlib import Path
+
+                path, source = Path(choice).expanduser(), "file"
+                if not path.is_file():
+                    raise WeightsNotFoundError(f"weights file not found: {path}")
+            if path is not None:
+                full = self._create()
+                self._load_file(full, path)
+                info = WeightsInfo(source, True, str(path), sha256_file(path), self.preset.description)
+            else:
+                full, info = self._download()
+        if self.preset.kind == "cnn":
+            self.model = self._create(features_only=True, out_indices=tuple(self.config.cnn_layers))
+            missing, _ = self.model.load_state_dict(full.state_dict(), strict=False)
+            if missing:
+                raise WeightsNotFoundError(f"feature model of {self.preset.timm_name} lacks {missing[:3]}...")
+        else:
+            self.model = full
+        return info
+
+    def _load_file(self, model: torch.nn.Module, path) -> None:
+        state = read_state_dict(path)
+        if self.preset.kind == "vit":
+            from timm.models.vision_transformer import checkpoint_filter_fn
+
+            state = checkpoint_filter_fn(state, model)
+        wanted = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
+        if not wanted <= set(state):
+            if self.preset.kind == "cnn":
+                state = map_by_order(state, model)
+            else:
+                missing = sorted(wanted - set(state))
+                raise WeightsNotFoundError(
+                    f"weights file {path} does not fit {self.preset.timm_name}: missing {missing[:3]}"
+                )
+        model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()}, strict=False)
+
+    def _download(self) -> tuple[torch.nn.Module, WeightsInfo]:
+        try:
+            model = self._create(pretrained=True)
+        except Exception as exc:
+            log.info("timm download of %s failed: %s", self.preset.timm_name, exc)
+            raise WeightsNotFoundError(missing_weights_message(self.config.backbone, self.preset)) from None
+        cfg = getattr(model, "pretrained_cfg", {}) or {}
+        tag = cfg.get("hf_hub_id") or cfg.get("url") or self.preset.timm_name
+        digest = _state_digest(model)
+        return model, WeightsInfo("timm-hub", True, str(tag), digest, self.preset.description)
+
+    # -- features -------------------------------------------------------------
+    @torch.inference_mode()
+    def embed(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 N x S x S x 3 RGB images -> float32 N x C x h x w features on self.device."""
+        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        x = (x - self._mean) / self._std
+        if self.preset.kind == "vit":
+            grid = self._vit_tokens(x)
+            grid = _aggregate(grid, self.config.patch_size)
+        else:
+            layers = [_aggregate(f, self.config.patch_size) for f in self.model(x)]
+            size = layers[0].shape[-2:]
+            grid = torch.cat(
+                [layers[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in layers[1:]],
+                dim=1,
+            )
+        if self.config.stride > 1:
+            grid = grid[..., :: self.config.stride, :: self.config.stride]
+        return grid.float().contiguous()
+
+    def _vit_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.model.forward_features(x)
+        tokens = tokens[:, getattr(self.model, "num_prefix_tokens", 1):]
+        patch = self.model.patch_embed.patch_size
+        h, w = x.shape[-2] // patch[0], x.shape[-1] // patch[1]
+        return tokens.reshape(x.shape[0], h, w, -1).permute(0, 3, 1, 2)
+
+
+def _aggregate(features: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Average each feature with its patch_size x patch_size neighbours (PatchCore's local context)."""
+    if patch_size <= 1:
+        return features
+    return F.avg_pool2d(features, patch_size, stride=1, padding=patch_size // 2, count_include_pad=False)
+
+
+def _state_digest(model: torch.nn.Module) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().numpy().tobytes())
+    return h.hexdigest()

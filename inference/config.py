@@ -1,0 +1,207 @@
+"""EngineConfig: built-in defaults <- config.yaml <- PATCHCORE_* environment variables.
+
+Every field can be overridden by an environment variable named PATCHCORE_
+plus the field name in capitals (PATCHCORE_CORESET_RATIO=0.05). Values are
+validated once, here, and a wrong one is a ConfigError naming the key and
+what it accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+ENV_PREFIX = "PATCHCORE_"
+DISTANCES = ("l2", "cosine", "mahalanobis")
+SCORE_MODES = ("p99", "max", "topk_mean")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # Backbone preset (dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14,
+    # efficientnet_lite0) or any timm model name.
+    backbone: str = "dinov2_vits14"
+    # "auto" (bundled/known files, then timm download), "none" (random, tests only) or a file path.
+    weights: str = "auto"
+    # Extra keyword arguments for timm.create_model (e.g. {"depth": 2} for a tiny test model).
+    backbone_kwargs: dict = field(default_factory=dict)
+    # CNN backbones: which feature stages to concatenate (timm out_indices).
+    cnn_layers: tuple = (2, 3)
+    input_size: int = 448
+    coreset_ratio: float = 0.02
+    patch_size: int = 3
+    stride: int = 1
+    distance: str = "l2"
+    n_neighbors: int = 1
+    batch_size: int = 32
+    use_gpu: bool = True
+    faiss_fp16: bool = True
+    score_mode: str = "p99"
+    smoothing_sigma: float = 4.0
+    augment: bool = False
+    # Augmented copies per OK image when augment is on (rotation +-5 deg, light colour jitter).
+    augment_copies: int = 2
+    # Also add mirrored copies of each OK image: only for parts that look the same mirrored.
+    augment_flips: bool = False
+    score_percentile: float = 99.0
+    area_mm2_thr: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def replace(self, **changes: Any) -> "EngineConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["cnn_layers"] = list(self.cnn_layers)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "EngineConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        values = {k: _coerce(k, v) for k, v in data.items()}
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> "EngineConfig":
+        """Defaults, then the YAML file (if given or found), then PATCHCORE_* variables."""
+        values: dict[str, Any] = {}
+        if path is None:
+            path = default_config_path()
+        if path is not None:
+            values.update(read_yaml(Path(path)))
+        env = os.environ if env is None else env
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse_env(f.name, raw)
+        return cls.from_dict(values)
+
+
+def default_config_path() -> Path | None:
+    """config.yaml from PATCHCORE_CONFIG, the working folder, or the installed app, first found."""
+    env = os.environ.get(ENV_PREFIX + "CONFIG")
+    if env:
+        return Path(env)
+    from .resources import resource_path
+
+    for candidate in (Path.cwd() / "config.yaml", resource_path("config.yaml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+    return data.get("engine", data) if isinstance(data.get("engine"), dict) else data
+
+
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _parse_env(name: str, raw: str) -> Any:
+    kind = _FIELD_TYPES[name]
+    if kind in (dict, tuple):
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be YAML ({kind.__name__}), got {raw!r}") from None
+    return raw
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+                return _BOOL_WORDS[value.strip().lower()]
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value.strip()
+        if kind is dict:
+            if value is None:
+                return {}
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+        if kind is tuple:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return (value,)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) for v in value):
+                raise ValueError
+            return tuple(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"config key '{name}' must be {_TYPE_WORDS[kind]}, got {value!r}") from None
+    return value
+
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               dict: "a mapping", tuple: "a list of integers"}
+_FIELD_TYPES = {
+    f.name: {"bool": bool, "int": int, "float": float, "str": str, "dict": dict, "tuple": tuple}[str(f.type)]
+    for f in dataclasses.fields(EngineConfig)
+}
+
+
+def _check(ok: bool, key: str, allowed: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' must be {allowed}, got {value!r}")
+
+
+def _validate(c: EngineConfig) -> None:
+    for name, kind in _FIELD_TYPES.items():
+        value = getattr(c, name)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            object.__setattr__(c, name, float(value))
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            object.__setattr__(c, name, _coerce(name, value))
+    _check(bool(c.backbone), "backbone", "a backbone name", c.backbone)
+    _check(bool(c.weights), "weights", "'auto', 'none' or a file path", c.weights)
+    _check(0 < c.coreset_ratio <= 1, "coreset_ratio", "in (0, 1] (0.01-0.05 is typical)", c.coreset_ratio)
+    _check(c.patch_size >= 1 and c.patch_size % 2 == 1, "patch_size", "an odd integer >= 1", c.patch_size)
+    _check(1 <= c.stride <= c.patch_size, "stride", "an integer in [1, patch_size]", c.stride)
+    _check(c.distance in DISTANCES, "distance", f"one of {list(DISTANCES)}", c.distance)
+    _check(1 <= c.n_neighbors <= 16, "n_neighbors", "an integer in [1, 16]", c.n_neighbors)
+    _check(1 <= c.batch_size <= 1024, "batch_size", "an integer in [1, 1024]", c.batch_size)
+    _check(56 <= c.input_size <= 1792 and c.input_size % 14 == 0, "input_size",
+           "a multiple of 14 in [56, 1792] (448 gives a 32 x 32 token grid)", c.input_size)
+    _check(c.score_mode in SCORE_MODES, "score_mode", f"one of {list(SCORE_MODES)}", c.score_mode)
+    _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
+    _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)
+    _check(50 <= c.score_percentile <= 100, "score_percentile", "a number in [50, 100]", c.score_percentile)
+    _check(c.area_mm2_thr >= 0, "area_mm2_thr", "a number >= 0 (mm^2)", c.area_mm2_thr)
+    _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",
+           "a list of stage indices in [0, 5]", list(c.cnn_layers))

@@ -1,0 +1,371 @@
+"""Engine facade: fit / add / load / infer / score_many / calibrate, one job at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import knn, project
+from .backbone import Backbone
+from .calibration import Calibration, calibrate
+from .config import EngineConfig
+from .errors import InspectorError, ProjectError
+from .features import PreparedImage, embed_crops, patch_mask, prepare
+from .memory import PatchMemory
+from .preprocess import ImageInput, augmented_copies
+from .progress import CancelToken, ProgressFn, check, report
+from .roi import Roi, roi_from_dict, roi_to_dict, shape_mask
+from .scoring import InferenceResult, anomaly_map, decide, find_regions, global_score
+
+# Changes when features or scores change so that old models must be refitted.
+MODEL_VERSION = "2026.11"
+# Settings that belong to the machine, not the model: taken from the running engine.
+RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size")
+# Settings that shape features: a model fitted with others cannot be extended, only refitted.
+FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride")
+
+
+def app_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+@dataclass
+class FitResult:
+    project: Path
+    n_images: int
+    n_embeddings: int
+    coreset_size: int
+    seconds: float
+    timings: dict
+    manifest: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "project": str(self.project), "n_images": self.n_images, "n_embeddings": self.n_embeddings,
+            "coreset_size": self.coreset_size, "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "weights": self.manifest["backbone"]["weights"],
+        }
+
+
+@dataclass
+class Model:
+    """A loaded project model, ready to inspect images."""
+
+    folder: Path
+    manifest: dict
+    config: EngineConfig
+    roi: Roi
+    mm_per_px: Optional[float]
+    searcher: knn.Searcher
+    backbone: Backbone
+    calibration: Optional[Calibration]
+    calibration_note: str = ""
+    embeddings_shape: tuple = field(default=(0, 0))
+
+    @property
+    def random_weights(self) -> bool:
+        return not self.manifest["backbone"]["weights"].get("pretrained", False)
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["model_id"]
+
+
+class Engine:
+    def __init__(self, config: Optional[EngineConfig] = None):
+        self.config = config or EngineConfig.load()
+        self._backbones: dict[tuple, Backbone] = {}
+        self._lock = threading.Lock()
+
+    # -- backbones ------------------------------------------------------------
+    def backbone(self, config: EngineConfig) -> Backbone:
+        key = tuple(repr(getattr(config, k)) for k in (*FEATURE_KEYS, "weights", "use_gpu", "seed"))
+        if key not in self._backbones:
+            torch.manual_seed(config.seed)  # a random backbone must be the same on every load
+            self._backbones[key] = Backbone(config)
+        return self._backbones[key]
+
+    def _run_alone(self):
+        if not self._lock.acquire(blocking=False):
+            raise InspectorError("the engine is busy with another job; wait for it or cancel it")
+        return self._lock
+
+    # -- fit ------------------------------------------------------------------
+    def fit(
+        self,
+        folder: str | Path,
+        ok_images: Sequence[ImageInput],
+        roi: Optional[Roi] = None,
+        mm_per_px: Optional[float] = None,
+        progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelToken] = None,
+        config: Optional[EngineConfig] = None,
+    ) -> FitResult:
+        """Teach a new model from OK images; replaces the project's model only on success."""
+        lock = self._run_alone()
+        try:
+            return self._fit(Path(folder), ok_images, roi, mm_per_px, config or self.config, None, progress, cancel)
+        finally:
+            lock.release()
+
+    def add(
+        self,
+        folder: str | Path,
+        ok_images: Sequence[ImageInput],
+        progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelToken] = None,
+    ) -> FitResult:
+        """Teach more OK images into an existing model without re-embedding the old ones."""
+        lock = self._run_alone()
+        try:
+            stored = project.load_model(Path(folder))
+            manifest = stored.manifest
+            self._check_compatible(manifest, self.config)
+            config = self._model_config(manifest)
+            roi = roi_from_dict(manifest["roi"])
+            return self._fit(Path(folder), ok_images, roi, manifest.get("mm_per_px"), config, stored, progress,
+                             cancel)
+        finally:
+            lock.release()
+
+    def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel) -> FitResult:
+        if not ok_images:
+            raise InspectorError("no OK images given: teach at least one image of a good part")
+        if mm_per_px is not None and not (mm_per_px > 0 and np.isfinite(mm_per_px)):
+            raise InspectorError(f"mm per pixel must be a positive number, got {mm_per_px}")
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        prepared, roi = prepare(ok_images, roi)
+        report(progress, "loading", len(prepared), len(prepared))
+        backbone = self.backbone(config)
+        timings["load"] = time.perf_counter() - t0
+
+        t = time.perf_counter()
+        crops = _training_crops(prepared, config)
+        masks = [patch_mask(roi, p.crop.box, backbone.token_shape) for p in prepared]
+        copies = len(crops) // len(prepared)
+        memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
+        done = 0
+        for feats in embed_crops(backbone, crops, progress, cancel):
+            for f in feats:
+                mask = masks[done // copies]
+                memory.update(f.transpose(1, 2, 0)[mask])
+                done += 1
+        timings["embedding"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        features = memory.features
+        transform = knn.metric_transform(features, config.distance)
+        space = knn.apply_transform(transform, features) if transform is not None else None
+        idx = memory.build_coreset(config.coreset_ratio, backbone.device, progress, cancel, config.seed, space)
+        timings["coreset"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        index = knn.build_index(features[np.sort(idx)], transform)
+        coreset_blob = knn.serialize(index)
+        timings["index"] = time.perf_counter() - t
+        check(cancel)  # last chance: after this the new model is written as one unit
+
+        t = time.perf_counter()
+        images_meta = (previous.manifest.get("images", []) if previous is not None else []) + [
+            {"name": p.name, "sha256": _image_digest(img)} for p, img in zip(prepared, ok_images)
+        ]
+        manifest = self._manifest(config, backbone, roi, mm_per_px, images_meta, len(features), len(idx),
+                                  previous.manifest if previous is not None else None)
+        manifest = project.save_model(folder, manifest, features, coreset_blob)
+        timings["save"] = time.perf_counter() - t
+        report(progress, "saved", 1, 1)
+        return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
+                         manifest)
+
+    def _manifest(self, config, backbone, roi, mm_per_px, images, n_embeddings, coreset_size, previous) -> dict:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return {
+            "schema_version": project.SCHEMA_VERSION,
+            "model_version": MODEL_VERSION,
+            "app_version": app_version(),
+            "model_id": uuid.uuid4().hex,
+            "backbone": {
+                "name": config.backbone,
+                "timm_name": backbone.preset.timm_name,
+                "kind": backbone.preset.kind,
+                "feature_dim": backbone.feature_dim,
+                "weights": backbone.weights.to_dict(),
+            },
+            "input_size": config.input_size,
+            "token_shape": list(backbone.token_shape),
+            "config": config.to_dict(),
+            "roi": roi_to_dict(roi),
+            "mm_per_px": mm_per_px,
+            "n_images": len(images),
+            "images": images,
+            "n_embeddings": int(n_embeddings),
+            "coreset_size": int(coreset_size),
+            "created": previous["created"] if previous else now,
+            "updated": now,
+        }
+
+    # -- load -----------------------------------------------------------------
+    def _model_config(self, manifest: dict) -> EngineConfig:
+        data = dict(manifest["config"])
+        data.update({k: getattr(self.config, k) for k in RUNTIME_KEYS})
+        return EngineConfig.from_dict(data)
+
+    def _check_compatible(self, manifest: dict, config: EngineConfig) -> None:
+        fitted = manifest["config"]
+        for key in FEATURE_KEYS:
+            ours = config.to_dict()[key]
+            if fitted.get(key) != ours:
+                raise ProjectError(
+                    f"model was fitted with {key} {fitted.get(key)!r}; this engine uses {ours!r}: "
+                    "refit the model (fit, not add)"
+                )
+
+    def load(self, folder: str | Path) -> Model:
+        folder = Path(folder)
+        stored = project.load_model(folder)
+        manifest = stored.manifest
+        if manifest.get("model_version") != MODEL_VERSION:
+            raise ProjectError(
+                f"model was fitted by model version {manifest.get('model_version')}; this engine is "
+                f"{MODEL_VERSION}: refit the model"
+            )
+        config = self._model_config(manifest)
+        backbone = self.backbone(config)
+        recorded = manifest["backbone"]
+        if recorded["timm_name"] != backbone.preset.timm_name or recorded["feature_dim"] != backbone.feature_dim:
+            raise ProjectError(
+                f"model was fitted with backbone {recorded['timm_name']}; this engine uses "
+                f"{backbone.preset.timm_name}: refit"
+            )
+        want = recorded["weights"].get("sha256")
+        have = backbone.weights.sha256
+        if want and have and want != have:
+            raise ProjectError(
+                f"model was fitted with other {recorded['name']} weights (sha256 {want[:12]}...) than this "
+                f"machine has ({have[:12]}... from {backbone.weights.path or backbone.weights.source}): "
+                "install the original weights file or refit"
+            )
+        index = knn.deserialize(stored.coreset_bytes)
+        searcher = knn.Searcher(index, config.use_gpu, config.faiss_fp16)
+        return Model(folder, manifest, config, roi_from_dict(manifest["roi"]), manifest.get("mm_per_px"),
+                     searcher, backbone, stored.calibration, stored.calibration_note, stored.embeddings.shape)
+
+    # -- inference --------------------------------------------------------------
+    def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
+        result = self.score_many(model, [image])[0]
+        if name is not None:
+            result.name = name
+        return result
+
+    def score_many(
+        self,
+        model: Model,
+        images: Sequence[ImageInput],
+        progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelToken] = None,
+        threshold: Optional[float] = None,
+    ) -> list[InferenceResult]:
+        """Inspect images in batches. `threshold` overrides the calibrated one (e.g. a dialog preview)."""
+        if not images:
+            return []
+        prepared, _ = prepare(images, model.roi)
+        results: list[InferenceResult] = []
+        cfg = model.config
+        start = time.perf_counter()
+        done = 0
+        for feats in embed_crops(model.backbone, [p.crop.pixels for p in prepared], progress, cancel, "inspecting"):
+            batch_seconds = (time.perf_counter() - start) / len(feats)
+            for f in feats:
+                t = time.perf_counter()
+                results.append(self._score_one(model, prepared[done], f, threshold))
+                results[-1].seconds = batch_seconds + time.perf_counter() - t
+                done += 1
+            start = time.perf_counter()
+        return results
+
+    def _score_one(self, model: Model, p: PreparedImage, feats: np.ndarray, threshold: Optional[float]):
+        cfg = model.config
+        c, h, w = feats.shape
+        patch_scores = model.searcher.distances(feats.reshape(c, -1).T, cfg.n_neighbors).reshape(h, w)
+        x0, y0, x1, y1 = p.crop.box
+        mask = shape_mask(model.roi, p.crop.box, y1 - y0, x1 - x0)
+        pmask = patch_mask(model.roi, p.crop.box, (h, w))
+        pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
+        pixel_map[~mask] = 0.0
+        score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode)
+        cal = model.calibration
+        thr = threshold if threshold is not None else (cal.threshold if cal else None)
+        result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr)
+        if thr is not None:
+            result.regions = find_regions(pixel_map, mask, thr, p.crop.box, model.mm_per_px)
+            result.verdict = decide(score, result.regions, thr, cal.area_mm2_thr if cal else 0.0)
+        return result
+
+    # -- calibration ------------------------------------------------------------
+    def calibrate(
+        self,
+        model: Model,
+        ok_images: Sequence[ImageInput],
+        ng_images: Sequence[ImageInput] = (),
+        score_percentile: Optional[float] = None,
+        area_mm2_thr: Optional[float] = None,
+        progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelToken] = None,
+    ) -> Calibration:
+        """Score OK (and NG) images, pick the threshold, save calibration.json, return it."""
+        if not ok_images:
+            raise InspectorError("calibration needs at least one OK image")
+        ok = [r.score for r in self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel)]
+        ng = [r.score for r in self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)]
+        cal = calibrate(
+            ok, ng,
+            score_percentile if score_percentile is not None else model.config.score_percentile,
+            area_mm2_thr if area_mm2_thr is not None else model.config.area_mm2_thr,
+        )
+        check(cancel)
+        self.save_calibration(model, cal)
+        return cal
+
+    def save_calibration(self, model: Model, calibration: Calibration) -> None:
+        calibration.model_id = model.model_id
+        project.save_calibration(model.folder, calibration)
+        model.calibration = calibration
+        model.calibration_note = ""
+
+
+def _staged(progress: Optional[ProgressFn], stage: str) -> Optional[ProgressFn]:
+    if progress is None:
+        return None
+    return lambda _stage, done, total: progress(stage, done, total)
+
+
+def _training_crops(prepared: list[PreparedImage], config: EngineConfig) -> list[np.ndarray]:
+    """Each OK crop, followed by its augmented copies when augmentation is on (same count per image)."""
+    rng = np.random.default_rng(config.seed)
+    crops: list[np.ndarray] = []
+    for p in prepared:
+        crops.append(p.crop.pixels)
+        if config.augment:
+            crops.extend(augmented_copies(p.crop.pixels, config.augment_copies, config.augment_flips, rng))
+    return crops
+
+
+def _image_digest(image: ImageInput) -> str:
+    if isinstance(image, np.ndarray):
+        return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+    from .weights import sha256_file
+
+    return sha256_file(image)

@@ -1,0 +1,99 @@
+"""Nearest-neighbour search over the coreset with faiss.
+
+The metric is part of the index: cosine is L2 after normalisation and
+Mahalanobis is L2 after whitening with the memory bank's covariance, both
+stored as a faiss IndexPreTransform, so coreset.faiss alone reproduces the
+search. GPU + fp16 when faiss has GPU support and CUDA is present.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import faiss
+import numpy as np
+
+from .errors import ProjectError
+
+log = logging.getLogger(__name__)
+
+
+def metric_transform(features: np.ndarray, distance: str) -> Optional[faiss.VectorTransform]:
+    """The faiss transform that maps features into the space where L2 is the chosen distance."""
+    d = features.shape[1]
+    if distance == "l2":
+        return None
+    if distance == "cosine":
+        return faiss.NormalizationTransform(d, 2.0)
+    if distance == "mahalanobis":
+        mean = features.mean(axis=0, dtype=np.float64)
+        centred = features.astype(np.float64) - mean
+        cov = centred.T @ centred / max(1, len(features) - 1)
+        # Shrink towards the diagonal: with few OK images the covariance is rank deficient.
+        cov += np.eye(d) * (1e-2 * np.trace(cov) / d + 1e-6)
+        evals, evecs = np.linalg.eigh(cov)
+        whiten = (evecs / np.sqrt(evals)).T  # y = W (x - mean)
+        lt = faiss.LinearTransform(d, d, True)
+        faiss.copy_array_to_vector(whiten.astype(np.float32).ravel(), lt.A)
+        faiss.copy_array_to_vector((-(whiten @ mean)).astype(np.float32), lt.b)
+        lt.is_trained = True
+        return lt
+    raise ValueError(f"unknown distance {distance!r}")
+
+
+def apply_transform(transform: Optional[faiss.VectorTransform], x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return x if transform is None else transform.apply(x)
+
+
+def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform]) -> faiss.Index:
+    """A CPU index over the coreset vectors (raw features; the transform is applied inside)."""
+    d = coreset.shape[1]
+    flat = faiss.IndexFlatL2(d)
+    index = flat if transform is None else faiss.IndexPreTransform(transform, flat)
+    index.add(np.ascontiguousarray(coreset, dtype=np.float32))
+    return index
+
+
+def gpu_available() -> bool:
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+class Searcher:
+    """k-NN distances against a coreset index, on GPU (fp16) when allowed and present."""
+
+    def __init__(self, index: faiss.Index, use_gpu: bool = True, fp16: bool = True):
+        self.cpu_index = index
+        self.index = index
+        self.on_gpu = False
+        if use_gpu and gpu_available():
+            try:
+                self._res = faiss.StandardGpuResources()
+                opts = faiss.GpuClonerOptions()
+                opts.useFloat16 = fp16
+                self.index = faiss.index_cpu_to_gpu(self._res, 0, index, opts)
+                self.on_gpu = True
+            except Exception as exc:  # an old driver must not stop inspection: search on CPU
+                log.warning("faiss GPU index unavailable, searching on CPU: %s", exc)
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.cpu_index.ntotal)
+
+    def distances(self, queries: np.ndarray, k: int = 1) -> np.ndarray:
+        """Mean Euclidean distance to the k nearest coreset vectors, one value per query."""
+        k = max(1, min(k, self.ntotal))
+        d2, _ = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return np.sqrt(np.maximum(d2, 0.0)).mean(axis=1)
+
+
+def serialize(index: faiss.Index) -> bytes:
+    return faiss.serialize_index(index).tobytes()
+
+
+def deserialize(data: bytes, name: str = "coreset.faiss") -> faiss.Index:
+    try:
+        return faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+    except Exception as exc:
+        raise ProjectError(f"{name} is corrupt or truncated ({exc}): refit the model") from None

@@ -1,0 +1,146 @@
+"""Image loading (EXIF, 16-bit, gray, RGBA), ROI crop, resize to the canonical input, augmentation."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence, Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+from .roi import Roi, crop_box
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+ImageInput = Union[str, os.PathLike, np.ndarray]
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file as an H x W x 3 uint8 RGB array, upright per its EXIF orientation."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"image not found: {path}")
+    if path.stat().st_size == 0:
+        raise ImageError(f"image file is empty (0 bytes): {path}")
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            return to_rgb8(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"cannot read image {path}: {exc}") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"image {path} is too large to load safely") from None
+
+
+def to_rgb8(im: Image.Image) -> np.ndarray:
+    """Any PIL mode -> uint8 RGB. 16-bit and float images are scaled by their full range, not clipped."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(im, dtype=np.uint16).astype(np.float32) / 257.0
+        return np.repeat(np.clip(arr + 0.5, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    if im.mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        # Transparent pixels are shown on black, as camera images have no alpha.
+        im = im.convert("RGBA")
+        canvas = Image.new("RGBA", im.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(canvas, im)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def as_rgb8(image: ImageInput) -> np.ndarray:
+    """A path or an array (gray, RGB, RGBA; uint8, uint16 or float in [0, 1]) as uint8 RGB."""
+    if not isinstance(image, np.ndarray):
+        return load_image(image)
+    arr = image
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise ImageError(f"image array must be H x W, H x W x 3 or H x W x 4, got shape {image.shape}")
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif arr.dtype.kind == "f":
+        arr = (np.clip(np.nan_to_num(arr), 0, 1) * 255 + 0.5).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        raise ImageError(f"image array dtype must be uint8, uint16 or float, got {arr.dtype}")
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        alpha = arr[..., 3:4].astype(np.float32) / 255.0
+        arr = (arr[..., :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def image_name(image: ImageInput, index: int) -> str:
+    return str(image) if not isinstance(image, np.ndarray) else f"<array {index}>"
+
+
+def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders expanded to their image files (sorted, not recursive)."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise ImageError(f"folder {p} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ImageError(f"image or folder not found: {p}")
+    return out
+
+
+@dataclass(frozen=True)
+class RoiCrop:
+    """The ROI's bounding box cut from an image, and that box in image pixels."""
+
+    pixels: np.ndarray  # h x w x 3 uint8
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (end-exclusive)
+
+
+def crop_roi(image: np.ndarray, roi: Roi, name: str = "image") -> RoiCrop:
+    height, width = image.shape[:2]
+    try:
+        box = crop_box(roi, width, height)
+    except Exception as exc:
+        raise ImageError(f"{name} ({width} x {height} px): {exc}") from None
+    x0, y0, x1, y1 = box
+    return RoiCrop(np.ascontiguousarray(image[y0:y1, x0:x1]), box)
+
+
+def resize_square(pixels: np.ndarray, size: int) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    interp = cv2.INTER_AREA if (h > size or w > size) else cv2.INTER_LINEAR
+    return cv2.resize(pixels, (size, size), interpolation=interp)
+
+
+def augmented_copies(pixels: np.ndarray, copies: int, flips: bool, rng: np.random.Generator) -> list[np.ndarray]:
+    """Copies of an OK crop under small rotations (+-5 deg) and light brightness/contrast jitter.
+
+    Rotations turn about the crop centre and fill with the reflected border, so
+    no artificial black corners enter the memory bank.
+    """
+    h, w = pixels.shape[:2]
+    out: list[np.ndarray] = []
+    for _ in range(copies):
+        angle = float(rng.uniform(-5.0, 5.0))
+        m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+        rotated = cv2.warpAffine(pixels, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        gain = float(rng.uniform(0.9, 1.1))
+        bias = float(rng.uniform(-10.0, 10.0))
+        out.append(np.clip(rotated.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8))
+    if flips:
+        out.extend([np.ascontiguousarray(pixels[:, ::-1]), np.ascontiguousarray(pixels[::-1, :])])
+    return out
+
+
+def stack_inputs(crops: Sequence[np.ndarray], size: int) -> np.ndarray:
+    return np.stack([resize_square(c, size) for c in crops])

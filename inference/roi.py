@@ -1,0 +1,189 @@
+"""ROI shapes as plain data: JSON round-trip, bounding box, masks at any resolution.
+
+Coordinates are image pixels with the origin at the top-left corner of the
+top-left pixel, x to the right and y down (row-major numpy images). A pixel
+(row r, column c) covers [c, c+1) x [r, r+1) and its centre is (c+0.5, r+0.5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Union
+
+import numpy as np
+
+from .errors import RoiError
+
+
+def _finite(name: str, value: float) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise RoiError(f"ROI field '{name}' must be a number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise RoiError(f"ROI field '{name}' must be finite, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Rect:
+    """Rectangle centred at (cx, cy), size w x h, rotated by angle_deg (clockwise on screen)."""
+
+    cx: float
+    cy: float
+    w: float
+    h: float
+    angle_deg: float = 0.0
+
+    kind = "rect"
+
+    def __post_init__(self) -> None:
+        for name in ("cx", "cy", "w", "h", "angle_deg"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        if self.w < 1 or self.h < 1:
+            raise RoiError(f"rect ROI must be at least 1 px wide and high, got {self.w:g} x {self.h:g}")
+
+    def corners(self) -> np.ndarray:
+        """The four corners (x, y), in order around the rectangle."""
+        a = math.radians(self.angle_deg)
+        ux = np.array([math.cos(a), math.sin(a)])
+        uy = np.array([-math.sin(a), math.cos(a)])
+        c = np.array([self.cx, self.cy])
+        hw, hh = self.w / 2, self.h / 2
+        return np.array([c - hw * ux - hh * uy, c + hw * ux - hh * uy, c + hw * ux + hh * uy, c - hw * ux + hh * uy])
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        pts = self.corners()
+        return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        a = math.radians(self.angle_deg)
+        dx, dy = x - self.cx, y - self.cy
+        u = dx * math.cos(a) + dy * math.sin(a)
+        v = -dx * math.sin(a) + dy * math.cos(a)
+        return (np.abs(u) <= self.w / 2) & (np.abs(v) <= self.h / 2)
+
+    def area(self) -> float:
+        return self.w * self.h
+
+
+@dataclass(frozen=True)
+class Circle:
+    cx: float
+    cy: float
+    r: float
+
+    kind = "circle"
+
+    def __post_init__(self) -> None:
+        for name in ("cx", "cy", "r"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        if self.r < 1:
+            raise RoiError(f"circle ROI radius must be at least 1 px, got {self.r:g}")
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        return self.cx - self.r, self.cy - self.r, self.cx + self.r, self.cy + self.r
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (x - self.cx) ** 2 + (y - self.cy) ** 2 <= self.r**2
+
+    def area(self) -> float:
+        return math.pi * self.r**2
+
+
+@dataclass(frozen=True)
+class Annulus:
+    cx: float
+    cy: float
+    r_inner: float
+    r_outer: float
+
+    kind = "annulus"
+
+    def __post_init__(self) -> None:
+        for name in ("cx", "cy", "r_inner", "r_outer"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        if self.r_inner < 0:
+            raise RoiError(f"annulus inner radius must be >= 0, got {self.r_inner:g}")
+        if not self.r_inner < self.r_outer:
+            raise RoiError(
+                f"annulus inner radius ({self.r_inner:g}) must be smaller than the outer radius ({self.r_outer:g})"
+            )
+        if self.r_outer < 1:
+            raise RoiError(f"annulus outer radius must be at least 1 px, got {self.r_outer:g}")
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        return self.cx - self.r_outer, self.cy - self.r_outer, self.cx + self.r_outer, self.cy + self.r_outer
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        d2 = (x - self.cx) ** 2 + (y - self.cy) ** 2
+        return (d2 <= self.r_outer**2) & (d2 >= self.r_inner**2)
+
+    def area(self) -> float:
+        return math.pi * (self.r_outer**2 - self.r_inner**2)
+
+
+Roi = Union[Rect, Circle, Annulus]
+_KINDS = {cls.kind: cls for cls in (Rect, Circle, Annulus)}
+
+
+def roi_to_dict(roi: Roi) -> dict:
+    return {"type": roi.kind, **asdict(roi)}
+
+
+def roi_from_dict(data: dict) -> Roi:
+    if not isinstance(data, dict):
+        raise RoiError(f"ROI must be a JSON object, got {type(data).__name__}")
+    kind = data.get("type")
+    cls = _KINDS.get(kind)
+    if cls is None:
+        raise RoiError(f"ROI type must be one of {sorted(_KINDS)}, got {kind!r}")
+    fields = {k: v for k, v in data.items() if k != "type"}
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise RoiError(f"{kind} ROI has wrong fields ({exc}); expected {list(cls.__dataclass_fields__)}") from None
+
+
+def full_image_roi(width: int, height: int) -> Rect:
+    """The ROI used when none is given: the whole image."""
+    return Rect(cx=width / 2, cy=height / 2, w=width, h=height)
+
+
+def crop_box(roi: Roi, width: int, height: int) -> tuple[int, int, int, int]:
+    """Integer pixel box (x0, y0, x1, y1), end-exclusive, that holds the ROI.
+
+    Raises RoiError when the ROI does not lie inside a width x height image; a
+    half-pixel overhang from rounding is tolerated and clipped.
+    """
+    bx0, by0, bx1, by1 = roi.bounds()
+    x0, y0 = math.floor(bx0 + 0.5), math.floor(by0 + 0.5)
+    x1, y1 = math.ceil(bx1 - 0.5), math.ceil(by1 - 0.5)
+    if x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1:
+        raise RoiError(
+            f"the {roi.kind} ROI spans x {bx0:.0f}..{bx1:.0f}, y {by0:.0f}..{by1:.0f}, "
+            f"outside the {width} x {height} px image: move or shrink the ROI"
+        )
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise RoiError(f"the {roi.kind} ROI covers less than 2 x 2 px of the image")
+    return x0, y0, x1, y1
+
+
+def shape_mask(roi: Roi, box: tuple[int, int, int, int], out_h: int, out_w: int, supersample: int = 1) -> np.ndarray:
+    """Coverage of the ROI shape over `box`, sampled on an out_h x out_w grid.
+
+    With supersample=1 this is a boolean mask (pixel centre inside the shape).
+    With supersample=s > 1, each output cell is sampled s x s times and the
+    result is the covered fraction in [0, 1], used to decide which feature
+    patches touch the shape.
+    """
+    x0, y0, x1, y1 = box
+    s = max(1, int(supersample))
+    xs = x0 + (np.arange(out_w * s) + 0.5) * (x1 - x0) / (out_w * s)
+    ys = y0 + (np.arange(out_h * s) + 0.5) * (y1 - y0) / (out_h * s)
+    inside = roi.contains(xs[None, :], ys[:, None])
+    if s == 1:
+        return inside
+    return inside.reshape(out_h, s, out_w, s).mean(axis=(1, 3))

@@ -1,0 +1,149 @@
+"""Patch distances -> anomaly map at ROI resolution -> global score, regions, heatmap PNG."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Region:
+    """A connected area of the anomaly map above the pixel threshold, in image pixels."""
+
+    bbox: tuple[int, int, int, int]  # x, y, width, height
+    centroid: tuple[float, float]  # x, y
+    area_px: int
+    area_mm2: Optional[float]
+    max_score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class InferenceResult:
+    """What one inspected image gives; map and mask cover the ROI's box in the image."""
+
+    name: str
+    score: float
+    anomaly_map: np.ndarray  # float32 h x w over `box`; 0 outside the shape
+    mask: np.ndarray  # bool h x w: inside the ROI shape
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the image
+    token_shape: tuple[int, int]
+    regions: list[Region] = field(default_factory=list)
+    verdict: Optional[str] = None  # "OK" / "NG", None until calibrated
+    threshold: Optional[float] = None
+    seconds: float = 0.0
+
+    def to_dict(self, with_heatmap: bool = False) -> dict:
+        out = {
+            "name": self.name,
+            "score": self.score,
+            "verdict": self.verdict,
+            "threshold": self.threshold,
+            "box": list(self.box),
+            "token_shape": list(self.token_shape),
+            "regions": [r.to_dict() for r in self.regions],
+            "seconds": round(self.seconds, 4),
+        }
+        if with_heatmap:
+            out["heatmap_png_base64"] = base64.b64encode(heatmap_png(self)).decode("ascii")
+        return out
+
+
+def anomaly_map(
+    patch_scores: np.ndarray, out_h: int, out_w: int, input_size: int, sigma: float
+) -> np.ndarray:
+    """Upsample a token-grid score map to the ROI box size and smooth it.
+
+    sigma is in canonical-input pixels (PatchCore uses 4 at 224 px) and is
+    scaled to the box, so the smoothing looks the same at any ROI size.
+    """
+    m = cv2.resize(patch_scores.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    if sigma > 0:
+        sx = sigma * out_w / input_size
+        sy = sigma * out_h / input_size
+        m = cv2.GaussianBlur(m, (0, 0), sigmaX=max(sx, 0.1), sigmaY=max(sy, 0.1), borderType=cv2.BORDER_REFLECT)
+    return m
+
+
+def global_score(pixel_map: np.ndarray, mask: np.ndarray, patch_scores: np.ndarray, patch_mask: np.ndarray,
+                 mode: str) -> float:
+    inside = pixel_map[mask]
+    if inside.size == 0:
+        return 0.0
+    if mode == "max":
+        return float(inside.max())
+    if mode == "p99":
+        return float(np.percentile(inside, 99))
+    if mode == "topk_mean":
+        patches = patch_scores[patch_mask] if patch_mask.any() else patch_scores.ravel()
+        k = max(1, int(np.ceil(0.01 * patches.size)))
+        return float(np.sort(patches)[-k:].mean())
+    raise ValueError(f"unknown score mode {mode!r}")
+
+
+def find_regions(
+    pixel_map: np.ndarray, mask: np.ndarray, threshold: float, box: tuple[int, int, int, int],
+    mm_per_px: Optional[float],
+) -> list[Region]:
+    """Connected components (8-neighbour) of map >= threshold inside the shape, largest first."""
+    binary = ((pixel_map >= threshold) & mask).astype(np.uint8)
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    x0, y0 = box[0], box[1]
+    regions = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        peak = float(pixel_map[labels == i].max())
+        regions.append(Region(
+            bbox=(x + x0, y + y0, w, h),
+            centroid=(float(centroids[i][0] + x0), float(centroids[i][1] + y0)),
+            area_px=area,
+            area_mm2=None if mm_per_px is None else float(area * mm_per_px**2),
+            max_score=peak,
+        ))
+    regions.sort(key=lambda r: r.area_px, reverse=True)
+    return regions
+
+
+def decide(score: float, regions: list[Region], threshold: float, area_mm2_thr: float) -> str:
+    """NG when the score reaches the threshold and a region is at least the area limit.
+
+    Regions smaller than area_mm2_thr (measured in mm^2 when mm_per_px is known,
+    else in px) do not make a part NG.
+    """
+    if score < threshold:
+        return "OK"
+    if area_mm2_thr <= 0:
+        return "NG"
+    for r in regions:
+        area = r.area_mm2 if r.area_mm2 is not None else float(r.area_px)
+        if area >= area_mm2_thr:
+            return "NG"
+    return "OK"
+
+
+def heatmap_rgba(result: InferenceResult, vmax: Optional[float] = None) -> np.ndarray:
+    """The map as an RGBA (JET) overlay over the ROI box; transparent outside the shape.
+
+    With a threshold the scale is fixed to [0, 2 x threshold] so the threshold
+    sits mid-scale and maps look alike from image to image.
+    """
+    if vmax is None:
+        vmax = 2.0 * result.threshold if result.threshold else float(result.anomaly_map.max() or 1.0)
+    norm = np.clip(result.anomaly_map / max(vmax, 1e-12), 0, 1)
+    bgr = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    alpha = np.where(result.mask, 255, 0).astype(np.uint8)
+    return np.dstack([bgr[..., ::-1], alpha])
+
+
+def heatmap_png(result: InferenceResult) -> bytes:
+    rgba = heatmap_rgba(result)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
