@@ -9,6 +9,8 @@ wide_resnet50_2. Both then share the same local aggregation (patch_size).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 
 import numpy as np
 import timm
@@ -118,6 +120,9 @@ class Backbone:
         model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()}, strict=False)
 
     def _download(self) -> tuple[torch.nn.Module, WeightsInfo]:
+        # Offline PCs are the norm on a line: fail in seconds, not after the hub client's retries.
+        if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
+            raise WeightsNotFoundError(missing_weights_message(self.config.backbone, self.preset))
         try:
             model = self._create(pretrained=True)
         except Exception as exc:
@@ -172,3 +177,11 @@ def _state_digest(model: torch.nn.Module) -> str:
         h.update(key.encode())
         h.update(value.detach().cpu().numpy().tobytes())
     return h.hexdigest()
+
+
+def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False

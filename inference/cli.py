@@ -1,7 +1,312 @@
-"""`inspector` command line (placeholder until the CLI lands)."""
+"""`inspector`: fit / infer / calibrate / info from a terminal or a line controller.
+
+Exit codes: 0 done; 1 `infer --fail-on-ng` found an NG part, or a self-test
+check failed; 2 bad input (one readable line on stderr, no saved file
+changed); 130 cancelled with Ctrl+C (saved model unchanged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
 import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import __version__
+from .config import EngineConfig
+from .errors import Cancelled, InspectorError, RoiError
+
+PROG = "inspector"
 
 
-def main(argv=None) -> int:
-    print("inspector: CLI not yet implemented", file=sys.stderr)
-    return 2
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Subcommands that own their own argument parsing are forwarded untouched.
+    if argv[:1] == ["--self-test"]:
+        from .selftest import main as selftest_main
+
+        return selftest_main(argv[1:])
+    if argv[:1] == ["gui"]:
+        from app.__main__ import main as gui_main
+
+        return gui_main(argv[1:])
+    if argv[:1] == ["eval"]:
+        from .evaluation.cli import main as eval_main
+
+        return eval_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except Cancelled as exc:
+        _err(str(exc))
+        return 130
+    except KeyboardInterrupt:
+        _err("cancelled; the saved model is unchanged")
+        return 130
+    except InspectorError as exc:
+        _err(str(exc))
+        return 2
+    except Exception as exc:  # a bug, not bad input: still one line, details on request
+        if os.environ.get("INSPECTOR_DEBUG"):
+            raise
+        _err(f"internal error ({type(exc).__name__}: {exc}); set INSPECTOR_DEBUG=1 for details")
+        return 1
+
+
+def _err(message: str) -> None:
+    if sys.stderr is not None:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Visual inspection with PatchCore: teach OK parts, find anything different.",
+        epilog="Also: 'inspector gui [PROJECT]' opens the window, 'inspector eval DATASET' measures quality, "
+        "'inspector --self-test' checks an installation.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    fit = sub.add_parser("fit", help="teach a model from OK images (or add more with --add)",
+                         description="Teach a model from images of good parts. The previous model stays "
+                         "intact until the new one is complete.")
+    fit.add_argument("project", type=Path, help="project folder (created if missing)")
+    fit.add_argument("--ok", nargs="+", required=True, metavar="PATH", help="OK images or folders of them")
+    fit.add_argument("--roi", metavar="ROI_JSON",
+                     help='ROI as a JSON file or inline JSON, e.g. \'{"type": "circle", "cx": 80, "cy": 80, "r": 60}\'; '
+                     "default: the whole image")
+    fit.add_argument("--mm-per-px", type=float, metavar="X", help="pixel size in mm, for region areas in mm^2")
+    fit.add_argument("--add", action="store_true",
+                     help="teach more OK images into the existing model without re-embedding the old ones")
+    _common(fit)
+    fit.set_defaults(func=cmd_fit)
+
+    inf = sub.add_parser("infer", help="inspect images with a fitted project",
+                         description="Score images against the project's model; with a calibration, give "
+                         "OK/NG verdicts and anomalous regions.")
+    inf.add_argument("project", type=Path)
+    inf.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
+    inf.add_argument("--heatmaps", type=Path, metavar="DIR", help="write a heatmap overlay PNG per image here")
+    inf.add_argument("--fail-on-ng", action="store_true", help="exit 1 when any image is NG")
+    _common(inf, json_help="write results (with base64 heatmap PNGs) as JSON to OUT ('-' = stdout)")
+    inf.set_defaults(func=cmd_infer)
+
+    cal = sub.add_parser("calibrate", help="set the OK/NG threshold from OK (and NG) images",
+                         description="Score held-out OK images (and NG images, if given) and store the "
+                         "threshold in calibration.json.")
+    cal.add_argument("project", type=Path)
+    cal.add_argument("--ok", nargs="+", required=True, metavar="PATH", help="OK images not used for fitting")
+    cal.add_argument("--ng", nargs="+", default=[], metavar="PATH", help="defective images (optional)")
+    cal.add_argument("--score-percentile", type=float, metavar="P",
+                     help="OK-only threshold: this percentile of OK scores (default from config)")
+    cal.add_argument("--area-mm2-thr", type=float, metavar="A",
+                     help="regions smaller than this (mm^2; px without mm_per_px) do not make a part NG")
+    _common(cal)
+    cal.set_defaults(func=cmd_calibrate)
+
+    info = sub.add_parser("info", help="show what a project holds", description="Show a project's model, "
+                          "weights provenance and calibration.")
+    info.add_argument("project", type=Path)
+    _common(info)
+    info.set_defaults(func=cmd_info)
+
+    sub.add_parser("gui", help="open the desktop application: inspector gui [PROJECT] [--screenshot OUT.png]")
+    sub.add_parser("eval", help="measure quality on MVTec-layout data: inspector eval DATASET_ROOT --help")
+    return p
+
+
+def _common(p: argparse.ArgumentParser, json_help: str = "print the result as JSON (or write it to OUT)") -> None:
+    p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
+    p.add_argument("--json", nargs="?", const="-", metavar="OUT", help=json_help)
+
+
+def _engine(args):
+    from .engine import Engine
+
+    return Engine(EngineConfig.load(args.config))
+
+
+def _progress():
+    """A tqdm bar per stage on a terminal; silent when stderr is not one (logs, pipes)."""
+    if sys.stderr is None or not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bars: dict = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", leave=False)
+        bar.n = done
+        bar.refresh()
+
+    return update, lambda: [b.close() for b in bars.values()]
+
+
+def _emit_json(args, payload) -> None:
+    text = json.dumps(payload, indent=2)
+    if args.json == "-":
+        print(text)
+    else:
+        from .project import atomic_write
+
+        atomic_write(Path(args.json), (text + "\n").encode("utf-8"))
+
+
+def _parse_roi(text: Optional[str]):
+    if text is None:
+        return None
+    from .roi import roi_from_dict
+
+    path = Path(text)
+    try:
+        raw = path.read_text(encoding="utf-8") if path.is_file() else text
+    except OSError as exc:
+        raise RoiError(f"cannot read ROI file {path}: {exc}") from None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise RoiError(f"--roi must be a JSON file or inline JSON, got {text!r}") from None
+    return roi_from_dict(data)
+
+
+def cmd_fit(args) -> int:
+    from .preprocess import expand_image_paths
+
+    images = expand_image_paths(args.ok)
+    engine = _engine(args)
+    progress, close = _progress()
+    try:
+        if args.add:
+            if args.roi or args.mm_per_px:
+                raise InspectorError("--add keeps the fitted ROI and mm per pixel; refit without --add to change them")
+            result = engine.add(args.project, images, progress=progress)
+        else:
+            result = engine.fit(args.project, images, roi=_parse_roi(args.roi), mm_per_px=args.mm_per_px,
+                                progress=progress)
+    finally:
+        close()
+    summary = result.to_dict()
+    if args.json:
+        _emit_json(args, summary)
+    if args.json != "-":
+        w = summary["weights"]
+        print(f"fitted {args.project}: {result.n_images} images, {result.n_embeddings} patch features, "
+              f"coreset {result.coreset_size}, {result.seconds:.1f} s")
+        if not w["pretrained"]:
+            print("WARNING: random backbone weights (weights: none): scores are for testing only")
+    return 0
+
+
+def cmd_infer(args) -> int:
+    from .preprocess import expand_image_paths
+
+    images = expand_image_paths(args.images)
+    engine = _engine(args)
+    model = engine.load(args.project)
+    progress, close = _progress()
+    try:
+        results = engine.score_many(model, images, progress=progress)
+    finally:
+        close()
+    if args.heatmaps:
+        _write_overlays(args.heatmaps, images, results)
+    if args.json:
+        _emit_json(args, {"project": str(args.project), "calibrated": model.calibration is not None,
+                          "note": model.calibration_note,
+                          "results": [r.to_dict(with_heatmap=True) for r in results]})
+    if args.json != "-":
+        if model.calibration is None:
+            print(f"note: {model.calibration_note}; scores only (run 'inspector calibrate')")
+        for r in results:
+            regions = f"{len(r.regions)} region(s)" if r.verdict else ""
+            print(f"{r.verdict or '-':2}  {r.score:10.4f}  {r.name}  {regions}".rstrip())
+    return 1 if args.fail_on_ng and any(r.verdict == "NG" for r in results) else 0
+
+
+def _write_overlays(folder: Path, images, results) -> None:
+    import cv2
+
+    from .preprocess import load_image
+    from .project import atomic_write
+    from .scoring import overlay_rgb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, result in zip(images, results):
+        rgb = overlay_rgb(load_image(path), result)
+        ok, buf = cv2.imencode(".png", rgb[..., ::-1])
+        if ok:
+            atomic_write(folder / f"{Path(path).stem}_heatmap.png", buf.tobytes())
+
+
+def cmd_calibrate(args) -> int:
+    from .preprocess import expand_image_paths
+
+    ok = expand_image_paths(args.ok)
+    ng = expand_image_paths(args.ng) if args.ng else []
+    engine = _engine(args)
+    model = engine.load(args.project)
+    progress, close = _progress()
+    try:
+        cal = engine.calibrate(model, ok, ng, args.score_percentile, args.area_mm2_thr, progress=progress)
+    finally:
+        close()
+    if args.json:
+        _emit_json(args, cal.to_dict())
+    if args.json != "-":
+        far = "n/a (no NG images)" if cal.far is None else f"{cal.far:.1%}"
+        print(f"threshold {cal.threshold:.4f} ({cal.method}, {cal.n_ok} OK / {cal.n_ng} NG): "
+              f"false reject {cal.frr:.1%}, false accept {far}, margin {cal.margin:+.4f}")
+        if cal.margin < 0:
+            print("WARNING: OK and NG scores overlap (negative margin): some parts will be misjudged")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .project import load_calibration, read_manifest
+
+    manifest = read_manifest(args.project)
+    calibration, note = load_calibration(args.project, manifest.get("model_id"))
+    if args.json:
+        _emit_json(args, {"manifest": manifest, "calibration": calibration.to_dict() if calibration else None,
+                          "calibration_note": note})
+        if args.json == "-":
+            return 0
+    w = manifest["backbone"]["weights"]
+    roi = manifest["roi"]
+    lines = [
+        f"project      {args.project}",
+        f"model        version {manifest['model_version']}, schema {manifest['schema_version']}, "
+        f"app {manifest.get('app_version')}, updated {manifest.get('updated')}",
+        f"backbone     {manifest['backbone']['name']} ({manifest['backbone']['timm_name']}), "
+        f"input {manifest['input_size']} px, tokens {manifest['token_shape'][0]} x {manifest['token_shape'][1]}",
+        f"weights      {w['source']}{'' if w['pretrained'] else ' (RANDOM: testing only)'}"
+        f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
+        f"ROI          {roi['type']} " + ", ".join(f"{k}={v:g}" for k, v in roi.items() if k != "type"),
+        f"mm per px    {manifest.get('mm_per_px') or 'not set (areas in px only)'}",
+        f"taught       {manifest['n_images']} images, {manifest['n_embeddings']} patch features, "
+        f"coreset {manifest['coreset_size']} ({manifest['config']['distance']}, {manifest['config']['score_mode']})",
+    ]
+    if calibration:
+        lines.append(f"calibration  threshold {calibration.threshold:.4f} ({calibration.method}), "
+                     f"area limit {calibration.area_mm2_thr:g}")
+    else:
+        lines.append(f"calibration  {note}")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -147,3 +147,17 @@ def heatmap_png(result: InferenceResult) -> bytes:
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()
+
+
+def overlay_rgb(image: np.ndarray, result: InferenceResult, alpha: float = 0.5) -> np.ndarray:
+    """The image with the heatmap blended inside the ROI shape and regions outlined in red."""
+    out = image.copy()
+    x0, y0, x1, y1 = result.box
+    rgba = heatmap_rgba(result)
+    a = (rgba[..., 3:4].astype(np.float32) / 255.0) * alpha
+    patch = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = (patch * (1 - a) + rgba[..., :3].astype(np.float32) * a + 0.5).astype(np.uint8)
+    for r in result.regions:
+        x, y, w, h = r.bbox
+        cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), (255, 0, 0), 1)
+    return out

@@ -1,0 +1,160 @@
+"""`inspector eval DATASET_ROOT ...`: quality and speed on MVTec-layout folders, ours vs anomalib PatchCore.
+
+Run as ``python -m inference.evaluation.cli DATASET_ROOT ...`` until the
+`inspector` command forwards ``eval`` here (main(argv) -> exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from . import report, runner
+from .dataset import CALIBRATION_DEFAULT, find_categories, parse_shots
+
+METHODS = ("ours", "anomalib", "dinov2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="inspector eval",
+        description="Image/pixel AUROC, AUPRO, calibrated F1/FAR/FRR, fit and inference speed and memory on "
+                    "MVTec-layout data sets, for our engine and (when installed) anomalib's PatchCore.",
+    )
+    p.add_argument("root", type=Path, help="a category folder (train/good, test/...) or a folder of them")
+    p.add_argument("--categories", nargs="+", default=None, help="category folder names (space or comma separated)")
+    p.add_argument("--shots", default="1,2,4,8,16,all", help="OK images taught, e.g. 1,2,4,8,16,all")
+    p.add_argument("--config", type=Path, default=None, help="YAML engine settings for our method (config.yaml format)")
+    p.add_argument("--methods", default="ours,anomalib,dinov2",
+                   help="comma list of: ours, anomalib (peer PatchCore), dinov2 (our DINOv2 ViT-S/14, speed only)")
+    p.add_argument("--input-size", type=int, default=None, help="override input_size for every method (default 224)")
+    p.add_argument("--coreset-ratio", type=float, default=None, help="override coreset_ratio for every method (default 0.1)")
+    p.add_argument("--calibration-images", type=int, default=CALIBRATION_DEFAULT,
+                   help="train/good images held out of the shot pool to set the threshold (default 10)")
+    p.add_argument("--pixel-size", type=int, default=runner.PIXEL_SIZE_DEFAULT,
+                   help="square resolution for pixel metrics, same for every method (default 128)")
+    p.add_argument("--seed", type=int, default=0, help="seed for shot subsets and coresets (default 0)")
+    p.add_argument("--json", type=Path, default=None, help="write every figure (and per-image scores) here")
+    p.add_argument("--markdown", type=Path, default=None, help="write the tables here too")
+    p.add_argument("--plot", type=Path, default=None, help="PNG of image AUROC against shots")
+    p.add_argument("--quick", action="store_true", help="CI mode: first category only, 16 shots, ours only")
+    return p
+
+
+def _split_list(values) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+def build_methods(names: list[str], args) -> tuple[list, dict]:
+    from .ours import DINOV2_SPEED, OursMethod, eval_config
+
+    overrides = {"input_size": args.input_size, "coreset_ratio": args.coreset_ratio, "seed": args.seed}
+    base = eval_config(args.config, overrides)
+    methods: list = []
+    info: dict = {}
+    if "ours" in names:
+        methods.append(OursMethod("ours", base, note=f"our engine, {base.backbone}"))
+    if "anomalib" in names:
+        from .peer_anomalib import AnomalibPatchcore, anomalib_version
+
+        version = anomalib_version()
+        if version is not None:
+            # The peer gets the shared setting, never our few-shot tweaks: only what PatchCore itself has.
+            shared = eval_config(None, overrides)
+            methods.append(AnomalibPatchcore(shared))
+            info["anomalib_version"] = version
+    if "dinov2" in names:
+        cfg = base.replace(**DINOV2_SPEED, cnn_layers=(2, 3))
+        methods.append(OursMethod("ours-dinov2", cfg, quality_meaningful=False,
+                                  note="DINOv2 ViT-S/14 with RANDOM weights: speed only, quality not meaningful"))
+    return methods, info
+
+
+def machine() -> dict:
+    import torch
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()}
+    try:
+        import os
+
+        info["cpu_count"] = os.cpu_count()
+        with open("/proc/cpuinfo") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        if names:
+            info["cpu"] = names[0]
+    except OSError:
+        pass
+    info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return info
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        shots = ["16"] if args.quick else parse_shots(args.shots)
+        names = ["ours"] if args.quick else _split_list([args.methods])
+        unknown = sorted(set(names) - set(METHODS))
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+        dirs = find_categories(args.root, _split_list(args.categories) or None)
+        if args.quick:
+            dirs = dirs[:1]
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"inspector eval: {exc}", file=sys.stderr)
+        return 2
+    from ..errors import InspectorError
+
+    try:
+        methods, info = build_methods(names, args)
+        if not methods:
+            print("inspector eval: no method to run", file=sys.stderr)
+            return 2
+        started = time.perf_counter()
+        meta = {
+            "command": "inspector eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine(), "categories": [d.name for d in dirs], "shots": shots, "seed": args.seed,
+            "calibration_images": args.calibration_images, "pixel_size": args.pixel_size,
+            "methods": [m.describe() for m in methods], **info,
+        }
+        ours = next((m for m in methods if m.name == "ours"), None)
+        peer = next((m for m in methods if m.name == "anomalib"), None)
+        if ours is not None and peer is not None:
+            from .dataset import load_images, read_category
+
+            cat = read_category(dirs[0])
+            meta["backbone_parity"] = runner.backbone_parity(ours, peer, load_images(cat.train_good[:2]),
+                                                             ours.config.input_size)
+            runner._log(f"backbone parity ours vs anomalib: {meta['backbone_parity']}")
+        records = runner.run(args.root, dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size)
+        meta["seconds"] = round(time.perf_counter() - started, 1)
+    except InspectorError as exc:
+        print(f"inspector eval: {exc}", file=sys.stderr)
+        return 1
+    result = {"meta": meta, "records": records}
+    text = report.markdown(result)
+    print(text)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text, encoding="utf-8")
+    if args.plot is not None:
+        report.plot(result, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Our engine as an evaluated method: Engine.fit into a scratch project, load, score one image at a time.
+
+It goes through the same public path as the app and the CLI (fit writes a
+project folder, load reads it back), so the figures are the product's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from ..config import EngineConfig, read_yaml
+from ..engine import Engine
+from .metrics import place_in_image
+
+# The comparison setting: the shared offline backbone at the issue's size and
+# anomalib's default coreset ratio. --config and CLI flags override these.
+EVAL_DEFAULTS: dict[str, Any] = {
+    "backbone": "efficientnet_lite0",
+    "weights": "auto",
+    "input_size": 224,
+    "coreset_ratio": 0.1,
+    "cnn_layers": [2, 3],
+    "patch_size": 3,
+}
+
+# Speed reference only: DINOv2 ViT-S/14 with RANDOM weights (none are on this machine offline).
+DINOV2_SPEED: dict[str, Any] = {"backbone": "dinov2_vits14", "weights": "none"}
+
+
+def eval_config(config_file: Optional[Path] = None, overrides: Optional[Mapping[str, Any]] = None) -> EngineConfig:
+    """Eval defaults <- YAML file (same format as config.yaml) <- explicit overrides; no env variables,
+    so that a run is reproduced by its command line alone."""
+    values = dict(EVAL_DEFAULTS)
+    if config_file is not None:
+        values.update(read_yaml(Path(config_file)))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return EngineConfig.from_dict(values)
+
+
+class OursMethod:
+    def __init__(self, name: str, config: EngineConfig, quality_meaningful: bool = True, note: str = ""):
+        self.name = name
+        self.config = config
+        self.quality_meaningful = quality_meaningful
+        self.note = note
+        self._engine: Optional[Engine] = None
+        self._model = None
+        self._folder: Optional[Path] = None
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": "ours", "config": self.config.to_dict(),
+                "quality_meaningful": self.quality_meaningful, "note": self.note}
+
+    def fit(self, images: list[np.ndarray]) -> dict:
+        self.close()
+        # A fresh engine per fit: no backbone cached from an earlier run hides its cost or memory.
+        self._engine = Engine(self.config)
+        self._folder = Path(tempfile.mkdtemp(prefix="inspector-eval-"))
+        result = self._engine.fit(self._folder / "project", images)
+        self._model = self._engine.load(self._folder / "project")
+        t = result.timings
+        return {
+            "embedding_s": t.get("embedding", 0.0),
+            "coreset_s": t.get("coreset", 0.0),
+            # Fit as the user waits for it: load + embed + coreset + index + save.
+            "total_s": result.seconds,
+            "n_embeddings": result.n_embeddings,
+            "memory_bank": result.coreset_size,
+            "weights": result.manifest["backbone"]["weights"],
+        }
+
+    def score(self, image: np.ndarray) -> tuple[float, np.ndarray]:
+        """(image score, anomaly map aligned with the whole image)."""
+        r = self._engine.score_many(self._model, [image])[0]
+        return r.score, place_in_image(r.anomaly_map, r.box, image.shape[:2])
+
+    def feature_stages(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Raw backbone stage outputs for uint8 N x S x S x 3 images (to check a peer uses the same weights)."""
+        import torch
+
+        bb = self._model.backbone
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(bb.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = (x - bb._mean) / bb._std
+        with torch.inference_mode():
+            return [f.cpu().numpy() for f in bb.model(x)]
+
+    def close(self) -> None:
+        self._model = None
+        self._engine = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None

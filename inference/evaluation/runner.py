@@ -1,0 +1,181 @@
+"""One evaluation run: for each category and shot count, fit every method on the same OK images,
+calibrate on the same held-out OK images, score the same test images, and measure.
+
+A method is any object with name, quality_meaningful, describe(), fit(images) -> timings dict,
+score(image) -> (score, map over the whole image), feature_stages(batch) and close().
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from ..calibration import calibrate
+from . import metrics
+from .dataset import Category, load_images, load_mask, make_split, read_category
+
+PIXEL_SIZE_DEFAULT = 128
+
+
+def _log(msg: str) -> None:
+    print(f"[eval {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+if _LIBC is not None:
+    # A fixed mmap threshold (M_MMAP_THRESHOLD = -3) makes large buffers go back to the
+    # system when freed, so the RSS before each fit is a fair baseline for the next peak.
+    _LIBC.mallopt(-3, 256 * 1024)
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * 4096
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class MemorySampler:
+    """Peak resident memory of this process while the block runs, sampled every few ms."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.base = self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "MemorySampler":
+        gc.collect()
+        if _LIBC is not None:
+            _LIBC.malloc_trim(0)
+        self.base = self.peak = _rss_bytes()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, _rss_bytes())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+    @property
+    def increase_mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def backbone_parity(ours, peer, images: list[np.ndarray], size: int) -> dict:
+    """Fit both on one image and compare their raw backbone stages on `images`: proof of the same weights."""
+    from ..preprocess import stack_inputs
+
+    ours.fit(images[:1])
+    peer.fit(images[:1])
+    batch = stack_inputs(images, size)
+    a, b = ours.feature_stages(batch), peer.feature_stages(batch)
+    out = {"shapes_ours": [list(x.shape) for x in a], "shapes_anomalib": [list(x.shape) for x in b],
+           "max_abs_diff": [float(np.abs(x - y).max()) if x.shape == y.shape else None for x, y in zip(a, b)]}
+    out["same"] = len(a) == len(b) and all(d is not None and d < 1e-3 for d in out["max_abs_diff"])
+    ours.close()
+    peer.close()
+    return out
+
+
+class CategoryData:
+    """Everything read from disk once per category, so no method pays for reading or decoding."""
+
+    def __init__(self, category: Category, shots: Sequence[str], seed: int, n_calibration: int, pixel_size: int):
+        self.category = category
+        self.split = make_split(category, shots, seed, n_calibration)
+        self.pool = load_images(self.split.pool[: max((len(v) for v in self.split.shots.values()), default=0)])
+        self.calibration = load_images(self.split.calibration)
+        self.test = load_images([t.path for t in category.test])
+        self.is_defect = np.array([t.is_defect for t in category.test])
+        masks = [load_mask(t, im.shape[:2]) for t, im in zip(category.test, self.test)]
+        # Pixel metrics: defect images with a mask plus all good images; the rest count for image metrics only.
+        self.pixel_idx = [i for i, m in enumerate(masks) if m is not None]
+        self.masks = np.stack([metrics.mask_to_eval_resolution(masks[i], pixel_size) for i in self.pixel_idx])
+
+
+def run_one(method, data: CategoryData, label: str, pixel_size: int, score_percentile: float = 99.0) -> dict:
+    train = data.pool[: len(data.split.shots[label])]
+    latencies: list[float] = []
+    scores: list[float] = []
+    maps: list[np.ndarray] = []
+    with MemorySampler() as mem:
+        fit = method.fit(train)
+        cal_scores = [method.score(im)[0] for im in data.calibration]
+        if not data.calibration:
+            method.score(data.test[0])  # warm-up, so the first timed image pays no lazy set-up
+        for im in data.test:
+            t = time.perf_counter()
+            s, m = method.score(im)
+            latencies.append(time.perf_counter() - t)
+            scores.append(s)
+            maps.append(metrics.to_eval_resolution(m, pixel_size))
+    method.close()
+    pix_maps = np.stack([maps[i] for i in data.pixel_idx])
+    rec = {
+        "category": data.category.name, "shots": label, "n_train": len(train), "method": method.name,
+        "quality_meaningful": method.quality_meaningful,
+        "n_test": len(data.test), "n_defect": int(data.is_defect.sum()), "n_pixel_images": len(data.pixel_idx),
+        "n_calibration": len(data.calibration),
+        "fit": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in fit.items()},
+        "latency": metrics.latency_stats(latencies),
+        "peak_mem_increase_mb": round(mem.increase_mb, 1),
+        "peak_rss_mb": round(mem.peak / 2**20, 1),
+        "image_auroc": metrics.image_auroc(data.is_defect, scores),
+        "pixel_auroc": metrics.pixel_auroc(pix_maps, data.masks),
+        "aupro": metrics.aupro(pix_maps, data.masks),
+        "scores": [float(s) for s in scores],
+    }
+    if cal_scores:
+        cal = calibrate(cal_scores, score_percentile=score_percentile)
+        rec["calibrated"] = metrics.threshold_metrics(data.is_defect, scores, cal.threshold)
+    return rec
+
+
+def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
+        seed: int = 0, n_calibration: int = 10, pixel_size: int = PIXEL_SIZE_DEFAULT,
+        on_record: Optional[Callable[[dict], None]] = None) -> list[dict]:
+    records: list[dict] = []
+    for folder in category_dirs:
+        category = read_category(folder)
+        data = CategoryData(category, shots, seed, n_calibration, pixel_size)
+        skipped = [s for s in shots if s not in data.split.shots]
+        if skipped:
+            _log(f"{category.name}: only {len(data.split.pool)} OK images in the shot pool; skipping shots {skipped}")
+        for label in data.split.shots:
+            for method in methods:
+                t = time.perf_counter()
+                rec = run_one(method, data, label, pixel_size)
+                records.append(rec)
+                _log(f"{category.name} shots={label} {method.name}: image AUROC {_f(rec['image_auroc'])}, "
+                     f"pixel AUROC {_f(rec['pixel_auroc'])}, AUPRO {_f(rec['aupro'])}, "
+                     f"fit {rec['fit']['total_s']:.2f}s, latency {_f(rec['latency']['median_ms'], 1)} ms "
+                     f"({time.perf_counter() - t:.0f}s)")
+                if on_record is not None:
+                    on_record(rec)
+    return records
+
+
+def _f(v, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+
+from inference import InspectorError, calibrate, rates
+from inference.scoring import InferenceResult, decide, find_regions, global_score, heatmap_png
+
+
+def test_regions_have_image_coordinates_and_mm2():
+    m = np.zeros((50, 60), np.float32)
+    m[10:20, 30:35] = 5.0  # 50 px blob
+    m[40:42, 5:7] = 4.0  # 4 px blob
+    mask = np.ones_like(m, bool)
+    regions = find_regions(m, mask, 3.0, box=(100, 200, 160, 250), mm_per_px=0.1)
+    assert [r.area_px for r in regions] == [50, 4]
+    big = regions[0]
+    assert big.bbox == (130, 210, 5, 10)
+    assert big.centroid == pytest.approx((132.0, 214.5))
+    assert big.area_mm2 == pytest.approx(0.5)
+    assert big.max_score == 5.0
+    assert find_regions(m, mask, 3.0, (0, 0, 60, 50), None)[0].area_mm2 is None
+
+
+def test_regions_ignore_pixels_outside_the_shape():
+    m = np.full((10, 10), 9.0, np.float32)
+    mask = np.zeros_like(m, bool)
+    mask[2:4, 2:4] = True
+    assert [r.area_px for r in find_regions(m, mask, 1.0, (0, 0, 10, 10), None)] == [4]
+
+
+def test_area_limit_decides_the_verdict():
+    m = np.zeros((50, 60), np.float32)
+    m[10:20, 30:35] = 5.0
+    regions = find_regions(m, np.ones_like(m, bool), 3.0, (0, 0, 60, 50), 0.1)
+    assert decide(5.0, regions, 3.0, area_mm2_thr=0.0) == "NG"
+    assert decide(5.0, regions, 3.0, area_mm2_thr=0.4) == "NG"  # 0.5 mm2 region
+    assert decide(5.0, regions, 3.0, area_mm2_thr=0.6) == "OK"  # only smaller regions
+    assert decide(2.0, regions, 3.0, area_mm2_thr=0.0) == "OK"
+
+
+def test_score_modes():
+    m = np.zeros((100, 100), np.float32)
+    m[0, :50] = 10.0  # 0.5% of the pixels
+    mask = np.ones_like(m, bool)
+    patches = np.arange(200, dtype=np.float32).reshape(10, 20)
+    pmask = np.ones_like(patches, bool)
+    assert global_score(m, mask, patches, pmask, "max") == 10.0
+    assert global_score(m, mask, patches, pmask, "p99") == 0.0  # a defect under 1% of the ROI
+    assert global_score(m, mask, patches, pmask, "topk_mean") == pytest.approx((199 + 198) / 2)
+    mask[0, :] = False
+    assert global_score(m, mask, patches, pmask, "max") == 0.0
+
+
+def test_heatmap_png_is_a_png_with_alpha_outside_the_shape():
+    import cv2
+
+    mask = np.zeros((8, 8), bool)
+    mask[2:6, 2:6] = True
+    r = InferenceResult("x", 1.0, np.ones((8, 8), np.float32), mask, (0, 0, 8, 8), (2, 2), threshold=1.0)
+    png = heatmap_png(r)
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img.shape == (8, 8, 4) and img[0, 0, 3] == 0 and img[3, 3, 3] == 255
+
+
+def test_ok_only_threshold_is_the_percentile():
+    ok = np.linspace(1.0, 2.0, 101)
+    cal = calibrate(ok, score_percentile=99)
+    assert cal.method == "ok_only" and cal.threshold == pytest.approx(np.percentile(ok, 99))
+    assert cal.frr == pytest.approx(2 / 101) and cal.far is None
+    assert cal.margin == pytest.approx(cal.threshold - 2.0)
+    strict = calibrate(ok, score_percentile=100)
+    assert strict.frr == 0.0 and strict.margin >= 0
+
+
+def test_ok_ng_threshold_separates_with_margin():
+    cal = calibrate([1.0, 1.2, 1.4], [2.0, 2.5])
+    assert cal.method == "ok_ng" and cal.threshold == pytest.approx(1.7) and cal.margin == pytest.approx(0.3)
+    assert (cal.far, cal.frr) == (0.0, 0.0)
+
+
+def test_overlapping_scores_minimise_errors_preferring_fewer_escapes():
+    ok, ng = [1.0, 1.1, 1.2, 2.1], [2.0, 3.0, 3.5]
+    cal = calibrate(ok, ng)
+    assert cal.margin < 0
+    far, frr = rates(ok, ng, cal.threshold)
+    # best possible: reject the odd OK part (1 of 4) rather than ship the 2.0 defect (1 of 3)
+    assert (far, frr) == (0.0, 0.25)
+
+
+def test_calibration_input_errors():
+    with pytest.raises(InspectorError, match="at least one OK"):
+        calibrate([])
+    with pytest.raises(InspectorError, match="percentile"):
+        calibrate([1.0], score_percentile=20)
+    with pytest.raises(InspectorError, match="area"):
+        calibrate([1.0], area_mm2_thr=-1)
