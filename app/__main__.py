@@ -1,0 +1,116 @@
+"""Composition root: logging, QApplication, engine, main window. `python -m app [PROJECT]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+log = logging.getLogger("app")
+ORGANIZATION = "Inspector"
+APPLICATION = "Inspector"
+
+
+def _say(text: str) -> None:
+    """Print to stderr when there is one (a frozen windowed app has none)."""
+    stream = sys.stderr
+    if stream is not None:
+        try:
+            print(text, file=stream)
+        except (OSError, ValueError):
+            pass
+
+
+def log_folder() -> Path:
+    try:
+        from PySide6.QtCore import QStandardPaths
+
+        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    except ImportError:
+        base = ""
+    return Path(base) / "logs" if base else Path.home() / ".local" / "share" / "inspector" / "logs"
+
+
+def setup_logging(folder: Optional[Path] = None) -> Optional[Path]:
+    """A rotating log file; also stderr when there is one. Returns the file, or None if unwritable."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if sys.stderr is not None and not any(getattr(h, "_inspector", False) for h in root.handlers):
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(logging.WARNING)
+        console.setFormatter(fmt)
+        console._inspector = True
+        root.addHandler(console)
+    folder = folder or log_folder()
+    path = folder / "inspector.log"
+    if any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        return path
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        _say(f"inspector: cannot write the log file in {folder}: {exc}")
+        return None
+    handler.setFormatter(fmt)
+    root.addHandler(handler)
+    return path
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="inspector gui", description="Teach, inspect and calibrate in one window.")
+    p.add_argument("project", nargs="?", help="project folder to open")
+    p.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
+    p.add_argument("--image", metavar="IMG", help="image to open (and inspect when the project has a model)")
+    p.add_argument("--config", metavar="FILE", help="engine config YAML for new projects (default: config.yaml)")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    log_path = setup_logging()
+    log.info("starting; log file %s", log_path)
+
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    import inference
+
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    try:
+        config = inference.EngineConfig.load(args.config)
+    except inference.InspectorError as exc:
+        _say(f"inspector gui: {exc}")
+        log.error("config: %s", exc)
+        return 2
+
+    from .main_window import MainWindow
+
+    engine = inference.Engine(config)
+    window = MainWindow(engine, interactive=not args.screenshot)
+    if args.screenshot:
+        from .screenshot import render
+
+        return render(app, window, args.project, args.image, Path(args.screenshot), _say)
+    window.show()
+    if args.project:
+        window.open_project(args.project, ask=False,
+                            on_loaded=(lambda model: window.inspect_panel.open_paths([args.image]))
+                            if args.image else None)
+    elif args.image:
+        window.inspect_panel.open_paths([args.image])
+    code = app.exec()
+    log.info("exit %s", code)
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Undoable ROI edits. Items push one command when a drag finishes, so one drag is one step."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtGui import QUndoCommand
+
+import inference
+
+from .document import ProjectDocument
+
+
+def describe_roi(roi: Optional[inference.Roi]) -> str:
+    return roi.kind if roi is not None else "ROI"
+
+
+class SetRoiCommand(QUndoCommand):
+    """Replace the project's ROI (draw, move, resize, numeric edit, delete)."""
+
+    def __init__(self, doc: ProjectDocument, old: Optional[inference.Roi], new: Optional[inference.Roi],
+                 text: str):
+        super().__init__(text)
+        self.doc, self.old, self.new = doc, old, new
+
+    def redo(self) -> None:
+        self.doc.set_roi(self.new)
+
+    def undo(self) -> None:
+        self.doc.set_roi(self.old)
+
+
+class SetMmPerPxCommand(QUndoCommand):
+    def __init__(self, doc: ProjectDocument, old: Optional[float], new: Optional[float]):
+        super().__init__("set mm per pixel")
+        self.doc, self.old, self.new = doc, old, new
+
+    def redo(self) -> None:
+        self.doc.set_mm_per_px(self.new)
+
+    def undo(self) -> None:
+        self.doc.set_mm_per_px(self.old)
+
+
+def push_roi(stack, doc: ProjectDocument, new: Optional[inference.Roi], verb: str) -> bool:
+    """Push an edit unless it changes nothing; True when pushed."""
+    old = doc.roi
+    if new == old:
+        return False
+    stack.push(SetRoiCommand(doc, old, new, f"{verb} {describe_roi(new if new is not None else old)}"))
+    return True

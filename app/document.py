@@ -1,0 +1,171 @@
+"""The project as the GUI edits it: plain data with change signals; widgets observe it.
+
+What is stored here goes to the project's settings.json (inference.save_settings):
+the ROI being edited, mm per pixel, the taught image list and the engine
+config for the next fit. The fitted model is the engine's and is never written here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QObject, Signal
+
+import inference
+
+SETTINGS_FORMAT = 1
+# Keys that do not change what a model computes: they never make a model stale.
+NON_MODEL_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "score_percentile", "area_mm2_thr")
+
+
+class ProjectDocument(QObject):
+    roiChanged = Signal(object)  # Roi or None
+    mmPerPxChanged = Signal(object)  # float or None
+    imagesChanged = Signal()
+    configChanged = Signal(object)  # EngineConfig
+    folderChanged = Signal(object)  # Path or None
+    dirtyChanged = Signal(bool)
+
+    def __init__(self, config: inference.EngineConfig, parent: QObject | None = None):
+        super().__init__(parent)
+        self.folder: Optional[Path] = None
+        self.roi: Optional[inference.Roi] = None
+        self.mm_per_px: Optional[float] = None
+        self.ok_images: list[str] = []
+        self.config = config
+        self.dirty = False
+
+    # -- edits ---------------------------------------------------------------------
+    def _touch(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            self.dirtyChanged.emit(True)
+
+    def set_roi(self, roi: Optional[inference.Roi]) -> None:
+        if roi != self.roi:
+            self.roi = roi
+            self._touch()
+            self.roiChanged.emit(roi)
+
+    def set_mm_per_px(self, value: Optional[float]) -> None:
+        if value is not None and not value > 0:
+            raise inference.InspectorError(f"mm per pixel must be a positive number, got {value}")
+        if value != self.mm_per_px:
+            self.mm_per_px = value
+            self._touch()
+            self.mmPerPxChanged.emit(value)
+
+    def add_images(self, paths) -> int:
+        """Adds image paths not yet taught; returns how many were new."""
+        known = set(self.ok_images)
+        new = [str(Path(p)) for p in paths if str(Path(p)) not in known]
+        new = list(dict.fromkeys(new))
+        if new:
+            self.ok_images.extend(new)
+            self._touch()
+            self.imagesChanged.emit()
+        return len(new)
+
+    def remove_images(self, paths) -> None:
+        gone = {str(p) for p in paths}
+        kept = [p for p in self.ok_images if p not in gone]
+        if len(kept) != len(self.ok_images):
+            self.ok_images = kept
+            self._touch()
+            self.imagesChanged.emit()
+
+    def set_config(self, config: inference.EngineConfig) -> None:
+        if config != self.config:
+            self.config = config
+            self._touch()
+            self.configChanged.emit(config)
+
+    # -- persistence -------------------------------------------------------------
+    def to_settings(self) -> dict:
+        return {
+            "format": SETTINGS_FORMAT,
+            "app_version": inference.__version__,
+            "roi": inference.roi_to_dict(self.roi) if self.roi is not None else None,
+            "mm_per_px": self.mm_per_px,
+            "ok_images": list(self.ok_images),
+            "config": self.config.to_dict(),
+        }
+
+    def save(self, folder: Optional[Path] = None) -> None:
+        folder = Path(folder) if folder is not None else self.folder
+        if folder is None:
+            raise inference.ProjectError("the project has no folder yet: use Save As")
+        folder.mkdir(parents=True, exist_ok=True)
+        inference.save_settings(folder, self.to_settings())
+        if folder != self.folder:
+            self.folder = folder
+            self.folderChanged.emit(folder)
+        self.dirty = False
+        self.dirtyChanged.emit(False)
+
+    def replace_with(self, folder: Optional[Path], settings: dict, fallback: inference.EngineConfig) -> None:
+        """Take the state of another project (settings already read and checked)."""
+        self.folder = Path(folder) if folder is not None else None
+        self.roi = settings.get("roi")
+        self.mm_per_px = settings.get("mm_per_px")
+        self.ok_images = list(settings.get("ok_images", []))
+        self.config = settings.get("config", fallback)
+        self.dirty = False
+        self.folderChanged.emit(self.folder)
+        self.roiChanged.emit(self.roi)
+        self.mmPerPxChanged.emit(self.mm_per_px)
+        self.imagesChanged.emit()
+        self.configChanged.emit(self.config)
+        self.dirtyChanged.emit(False)
+
+
+def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
+    """A project's settings, parsed and checked; without settings.json, taken from its model's manifest.
+
+    Raises InspectorError (ProjectError, RoiError, ConfigError) with a readable message.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise inference.ProjectError(f"project folder not found: {folder}")
+    raw = inference.load_settings(folder)
+    if not raw and inference.has_model(folder):
+        manifest = inference.read_manifest(folder)
+        raw = {"roi": manifest.get("roi"), "mm_per_px": manifest.get("mm_per_px"),
+               "config": manifest.get("config"), "ok_images": []}
+    if not isinstance(raw, dict):
+        raise inference.ProjectError(f"settings.json of {folder} is not a JSON object")
+    out: dict = {}
+    out["roi"] = inference.roi_from_dict(raw["roi"]) if raw.get("roi") else None
+    mm = raw.get("mm_per_px")
+    if mm is not None and not (isinstance(mm, (int, float)) and mm > 0):
+        raise inference.ProjectError(f"settings.json of {folder}: mm_per_px must be a positive number, got {mm!r}")
+    out["mm_per_px"] = float(mm) if mm is not None else None
+    images = raw.get("ok_images", [])
+    if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
+        raise inference.ProjectError(f"settings.json of {folder}: ok_images must be a list of paths")
+    out["ok_images"] = images
+    config = raw.get("config")
+    out["config"] = inference.EngineConfig.from_dict(config) if config else fallback
+    return out
+
+
+def stale_reasons(doc_roi, doc_config: inference.EngineConfig, manifest: dict) -> list[str]:
+    """Why the fitted model no longer matches what the project describes (empty: it matches)."""
+    reasons = []
+    if manifest.get("model_version") != inference.MODEL_VERSION:
+        reasons.append(f"the model was fitted by model version {manifest.get('model_version')}, "
+                       f"this application is {inference.MODEL_VERSION}")
+    fitted_roi = manifest.get("roi")
+    if doc_roi is not None and fitted_roi is not None and inference.roi_to_dict(doc_roi) != fitted_roi:
+        reasons.append("the ROI changed since the fit")
+    fitted = dict(manifest.get("config") or {})
+    ours = doc_config.to_dict()
+    changed = sorted(k for k in ours if k not in NON_MODEL_KEYS and fitted.get(k) != ours[k])
+    if changed:
+        reasons.append("settings changed since the fit (" + ", ".join(changed) + ")")
+    return reasons
+
+
+def weights_of(manifest: dict) -> dict:
+    return dict((manifest.get("backbone") or {}).get("weights") or {})

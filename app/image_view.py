@@ -1,0 +1,197 @@
+"""The image canvas: a row-major numpy image, the heatmap overlay, region outlines, drawing tools.
+
+Zoom with the wheel, pan by dragging, fit with `fit()`. While a draw tool is
+set, a left drag draws that shape (or a measuring line) instead of panning.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import cv2
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+
+import inference
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+COLORMAPS = ("jet", "turbo", "inferno", "viridis", "magma")
+DRAW_TOOLS = ("rect", "circle", "annulus", "line")
+PREVIEW_PEN = pg.mkPen((0, 220, 255), width=2, style=Qt.PenStyle.DashLine)
+REGION_PEN = pg.mkPen((255, 40, 40), width=2)
+
+
+def colormap_lut(name: str) -> np.ndarray:
+    """256 x 3 uint8 colours, low to high."""
+    if name == "jet":
+        bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_JET)[:, 0, :]
+        return bgr[:, ::-1].copy()
+    return pg.colormap.get(name).getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+
+
+def overlay_rgba(result: inference.InferenceResult, colormap: str) -> np.ndarray:
+    """The anomaly map coloured over its box; transparent outside the ROI shape (the shape mask)."""
+    vmax = 2.0 * result.threshold if result.threshold else float(result.anomaly_map.max() or 1.0)
+    idx = (np.clip(result.anomaly_map / max(vmax, 1e-12), 0.0, 1.0) * 255).astype(np.uint8)
+    rgb = colormap_lut(colormap)[idx]
+    alpha = np.where(result.mask, 255, 0).astype(np.uint8)
+    return np.dstack([rgb, alpha])
+
+
+def region_outlines(result: inference.InferenceResult) -> list[np.ndarray]:
+    """Closed outlines (N x 2 arrays of image x, y) of the areas at or above the threshold."""
+    if result.threshold is None:
+        return []
+    binary = ((result.anomaly_map >= result.threshold) & result.mask).astype(np.uint8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    x0, y0 = result.box[0], result.box[1]
+    out = []
+    for c in contours:
+        pts = c[:, 0, :].astype(np.float64) + (x0, y0)
+        out.append(np.vstack([pts, pts[:1]]))
+    return out
+
+
+class CanvasViewBox(pg.ViewBox):
+    drawn = Signal(str, float, float, float, float)  # tool, x0, y0, x1, y1 in image pixels
+
+    def __init__(self):
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.tool: Optional[str] = None
+        self.preview = pg.PlotCurveItem(pen=PREVIEW_PEN)
+        self.preview.setZValue(30)
+        self.addItem(self.preview, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev, axis=None):
+        if self.tool is None or ev.button() != Qt.MouseButton.LeftButton:
+            return super().mouseDragEvent(ev, axis)
+        ev.accept()
+        start = self.mapSceneToView(ev.buttonDownScenePos())
+        end = self.mapSceneToView(ev.scenePos())
+        x0, y0, x1, y1 = start.x(), start.y(), end.x(), end.y()
+        if ev.isFinish():
+            self.preview.setData([], [])
+            self.drawn.emit(self.tool, x0, y0, x1, y1)
+        else:
+            xs, ys = _preview_path(self.tool, x0, y0, x1, y1)
+            self.preview.setData(xs, ys)
+
+
+def _preview_path(tool: str, x0, y0, x1, y1):
+    if tool == "rect":
+        return [x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0]
+    if tool == "line":
+        return [x0, x1], [y0, y1]
+    r = math.hypot(x1 - x0, y1 - y0)
+    t = np.linspace(0, 2 * np.pi, 73)
+    xs, ys = list(x0 + r * np.cos(t)), list(y0 + r * np.sin(t))
+    if tool == "annulus":
+        xs += [np.nan] + list(x0 + r / 2 * np.cos(t))
+        ys += [np.nan] + list(y0 + r / 2 * np.sin(t))
+    return xs, ys
+
+
+class ImageView(pg.GraphicsView):
+    hovered = Signal(str)  # status text for the pixel under the cursor ("" outside the image)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("imageView")
+        self.view_box = CanvasViewBox()
+        self.setCentralItem(self.view_box)
+        self.setBackground((30, 30, 30))
+        self.image_item = pg.ImageItem()
+        self.overlay_item = pg.ImageItem()
+        self.overlay_item.setZValue(10)
+        self.view_box.addItem(self.image_item)
+        self.view_box.addItem(self.overlay_item)
+        self.image: Optional[np.ndarray] = None
+        self.result: Optional[inference.InferenceResult] = None
+        self.colormap = "jet"
+        self.opacity = 0.5
+        self.outline_items: list[pg.PlotCurveItem] = []
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.setToolTip("Wheel: zoom; drag: pan (or draw, when a draw tool is active); F: fit to window")
+
+    # -- content ------------------------------------------------------------------------
+    def set_image(self, rgb: Optional[np.ndarray], fit: bool = True) -> None:
+        same_size = self.image is not None and rgb is not None and self.image.shape == rgb.shape
+        self.image = rgb
+        self.set_result(None)
+        if rgb is None:
+            self.image_item.clear()
+            return
+        self.image_item.setImage(rgb, levels=(0, 255) if rgb.dtype == np.uint8 else None)
+        if fit and not same_size:
+            self.fit()
+
+    def set_result(self, result: Optional[inference.InferenceResult]) -> None:
+        self.result = result
+        for item in self.outline_items:
+            self.view_box.removeItem(item)
+        self.outline_items = []
+        if result is None:
+            self.overlay_item.clear()
+            return
+        self._draw_overlay()
+        for pts in region_outlines(result):
+            item = pg.PlotCurveItem(pts[:, 0], pts[:, 1], pen=REGION_PEN)
+            item.setZValue(15)
+            self.view_box.addItem(item)
+            self.outline_items.append(item)
+
+    def _draw_overlay(self) -> None:
+        r = self.result
+        if r is None:
+            return
+        x0, y0, x1, y1 = r.box
+        self.overlay_item.setImage(overlay_rgba(r, self.colormap), levels=(0, 255))
+        self.overlay_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.overlay_item.setOpacity(self.opacity)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity = float(opacity)
+        self.overlay_item.setOpacity(self.opacity)
+
+    def set_colormap(self, name: str) -> None:
+        self.colormap = name
+        self._draw_overlay()
+
+    # -- navigation -----------------------------------------------------------------------
+    def fit(self) -> None:
+        if self.image is not None:
+            h, w = self.image.shape[:2]
+            self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+
+    def zoom_to(self, x: float, y: float, w: float, h: float) -> None:
+        side = max(w, h, 16) * 2.5
+        self.view_box.setRange(QRectF(x + w / 2 - side / 2, y + h / 2 - side / 2, side, side), padding=0)
+
+    def set_tool(self, tool: Optional[str]) -> None:
+        self.view_box.tool = tool
+        self.setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
+
+    # -- status ---------------------------------------------------------------------------
+    def pixel_text(self, x: float, y: float) -> str:
+        if self.image is None:
+            return ""
+        col, row = int(math.floor(x)), int(math.floor(y))
+        h, w = self.image.shape[:2]
+        if not (0 <= col < w and 0 <= row < h):
+            return ""
+        value = self.image[row, col]
+        shown = ", ".join(str(int(v)) for v in np.atleast_1d(value))
+        text = f"x {col}  y {row}   value ({shown})"
+        r = self.result
+        if r is not None:
+            x0, y0, x1, y1 = r.box
+            if x0 <= col < x1 and y0 <= row < y1 and r.mask[row - y0, col - x0]:
+                text += f"   anomaly {r.anomaly_map[row - y0, col - x0]:.3f}"
+        return text
+
+    def _mouse_moved(self, scene_pos) -> None:
+        p = self.view_box.mapSceneToView(scene_pos)
+        self.hovered.emit(self.pixel_text(p.x(), p.y()))

@@ -1,0 +1,1 @@
+"""Side panels and dialogs of the main window."""

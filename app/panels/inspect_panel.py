@@ -1,0 +1,339 @@
+"""Inspect: open images or a folder, run inference, show the overlay, verdict, regions and results."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QSlider,
+    QSizePolicy, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget, QHeaderView,
+)
+
+import inference
+
+from .. import messages
+from ..image_view import COLORMAPS, ImageView
+from .teach_panel import IMAGE_FILTER, image_paths_from
+
+BADGE_STYLE = {
+    "OK": "background:#1e8e3e; color:white;",
+    "NG": "background:#d93025; color:white;",
+    None: "background:#777; color:white;",
+}
+
+
+def write_results_csv(path: str | Path, rows: list[tuple[str, inference.InferenceResult]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "path", "score", "threshold", "verdict", "regions", "largest_area_px",
+                    "largest_area_mm2"])
+        for path_, r in rows:
+            big = r.regions[0] if r.regions else None
+            w.writerow([r.name, path_, f"{r.score:.6g}", "" if r.threshold is None else f"{r.threshold:.6g}",
+                        r.verdict or "", len(r.regions), big.area_px if big else "",
+                        "" if big is None or big.area_mm2 is None else f"{big.area_mm2:.6g}"])
+
+
+def _button(action: QAction, name: str = "") -> QToolButton:
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    if name:
+        button.setObjectName(name)
+    return button
+
+
+def _table(headers: list[str], name: str, tip: str) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setObjectName(name)
+    t.setHorizontalHeaderLabels(headers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.verticalHeader().setVisible(False)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    t.setToolTip(tip)
+    return t
+
+
+class InspectPanel(QWidget):
+    def __init__(self, session, view: ImageView, status=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session, self.view = session, view
+        self.status = status or (lambda text: None)
+        self.paths: list[str] = []
+        self.index = -1
+        self.results: dict[str, inference.InferenceResult] = {}
+        self.current: Optional[inference.InferenceResult] = None
+
+        # Actions, not button shortcuts: the window's menu holds them so the keys work from any tab.
+        self.open_action = self._action("Open image…", "Ctrl+Shift+O", "Open one or more images to inspect",
+                                        self.choose_images)
+        self.open_folder_action = self._action("Open folder…", None, "Open a folder of images to inspect",
+                                               self.choose_folder)
+        self.prev_action = self._action("◀ Previous", Qt.Key.Key_PageUp, "Previous image",
+                                        lambda: self.go(self.index - 1))
+        self.next_action = self._action("Next ▶", Qt.Key.Key_PageDown, "Next image",
+                                        lambda: self.go(self.index + 1))
+        self.inspect_action = self._action("Inspect", Qt.Key.Key_F5, "Run the model on the current image",
+                                           self.inspect_current)
+        self.inspect_all_action = self._action("Inspect all", "Ctrl+F5", "Run the model on every open image",
+                                               self.inspect_all)
+        self.export_action = self._action("Export CSV…", "Ctrl+E", "Save the results list as CSV",
+                                          self.choose_export)
+        open_image, open_folder = _button(self.open_action), _button(self.open_folder_action)
+        self.prev_button, self.next_button = _button(self.prev_action), _button(self.next_action)
+        self.inspect_button = _button(self.inspect_action, "inspectButton")
+        self.inspect_all_button = _button(self.inspect_all_action, "inspectAllButton")
+        self.auto_check = QCheckBox("Inspect on open")
+        self.auto_check.setChecked(True)
+        self.auto_check.setToolTip("Inspect each image as soon as it is shown")
+
+        self.badge = QLabel("—")
+        self.badge.setObjectName("verdictBadge")
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.badge.setMinimumSize(72, 40)
+        self.badge.setToolTip("Verdict: OK or NG (— until the model is calibrated)")
+        self.score_label = QLabel("score —")
+        self.score_label.setObjectName("scoreLabel")
+        self.score_label.setToolTip("Anomaly score of the image and the calibrated threshold")
+        self._show_badge(None)
+
+        self.overlay_check = QCheckBox("Heatmap")
+        self.overlay_check.setChecked(True)
+        self.overlay_check.setToolTip("Show the anomaly heatmap over the image (H)")
+        self.overlay_check.toggled.connect(lambda on: self.view.overlay_item.setVisible(on))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("opacitySlider")
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(view.opacity * 100))
+        self.opacity.setToolTip("Opacity of the heatmap")
+        self.opacity.valueChanged.connect(lambda v: self.view.set_opacity(v / 100))
+        self.colormap = QComboBox()
+        self.colormap.setObjectName("colormapBox")
+        self.colormap.addItems(COLORMAPS)
+        self.colormap.setToolTip("Colour map of the heatmap (scale 0 to 2 x threshold)")
+        self.colormap.currentTextChanged.connect(self.view.set_colormap)
+
+        self.regions = _table(["#", "area px", "area mm²", "centroid x, y"], "regionsTable",
+                              "Regions above the threshold: select a row to zoom to it")
+        self.regions.itemSelectionChanged.connect(self._region_selected)
+        self.results_table = _table(["image", "score", "verdict"], "resultsTable",
+                                    "Results of the open images: select a row to show it")
+        self.results_table.itemSelectionChanged.connect(self._result_selected)
+        export = _button(self.export_action)
+
+        row1 = QHBoxLayout()
+        row1.addWidget(open_image)
+        row1.addWidget(open_folder)
+        row2 = QHBoxLayout()
+        for w in (self.prev_button, self.next_button, self.inspect_button, self.inspect_all_button):
+            row2.addWidget(w)
+        verdict_row = QHBoxLayout()
+        verdict_row.addWidget(self.badge)
+        verdict_row.addWidget(self.score_label, 1)
+        overlay_box = QGroupBox("Overlay")
+        overlay_row = QHBoxLayout(overlay_box)
+        overlay_row.addWidget(self.overlay_check)
+        overlay_row.addWidget(self.opacity, 1)
+        overlay_row.addWidget(self.colormap)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row1)
+        layout.addLayout(row2)
+        layout.addWidget(self.auto_check)
+        layout.addLayout(verdict_row)
+        layout.addWidget(overlay_box)
+        layout.addWidget(QLabel("Regions"))
+        layout.addWidget(self.regions, 1)
+        layout.addWidget(QLabel("Results"))
+        layout.addWidget(self.results_table, 2)
+        layout.addWidget(export)
+
+        session.modelChanged.connect(self._model_changed)
+        session.runner.busyChanged.connect(self._update_buttons)
+        self._update_buttons()
+
+    def _action(self, text: str, shortcut, tip: str, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            tip = f"{tip} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def menu_actions(self) -> list[QAction]:
+        return [self.open_action, self.open_folder_action, self.prev_action, self.next_action, self.inspect_action,
+                self.inspect_all_action, self.export_action]
+
+    # -- opening ------------------------------------------------------------------------------
+    def choose_images(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images to inspect", "", IMAGE_FILTER)
+        if files:
+            self.open_paths(files)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder to inspect")
+        if folder:
+            self.open_paths([folder])
+
+    def open_paths(self, paths) -> None:
+        images = image_paths_from(paths)
+        if not images:
+            messages.error(self, "Open", "No image files found.")
+            return
+        self.paths = images
+        self.results = {}
+        self.results_table.setRowCount(0)
+        for p in images:
+            self._add_result_row(p, None)
+        self.index = -1
+        self.go(0)
+
+    def go(self, index: int) -> None:
+        if not self.paths or not (0 <= index < len(self.paths)) or self.session.runner.busy:
+            return
+        path = self.paths[index]
+        try:
+            rgb = inference.load_image(path)
+        except inference.InspectorError as exc:
+            messages.error(self, "Cannot open the image", exc)
+            return
+        self.index = index
+        self.view.set_image(rgb)
+        self.status(f"{Path(path).name}  ({index + 1} / {len(self.paths)})")
+        self.results_table.blockSignals(True)
+        self.results_table.selectRow(index)
+        self.results_table.blockSignals(False)
+        cached = self.results.get(path)
+        if cached is not None:
+            self.show_result(cached)
+        else:
+            self.show_result(None)
+            if self.auto_check.isChecked() and self.session.model is not None:
+                self.inspect_current()
+        self._update_buttons()
+
+    # -- inspecting ---------------------------------------------------------------------------
+    def inspect_current(self) -> None:
+        if not (0 <= self.index < len(self.paths)):
+            messages.error(self, "Inspect", "Open an image first.")
+            return
+        path = self.paths[self.index]
+        self.session.infer(path, lambda rgb, result: self._inspected(path, rgb, result))
+
+    def _inspected(self, path: str, rgb, result: inference.InferenceResult) -> None:
+        self.results[path] = result
+        self._set_result_row(self.paths.index(path), path, result)
+        if self.index >= 0 and self.paths[self.index] == path:
+            self.view.set_image(rgb, fit=False)
+            self.show_result(result)
+
+    def inspect_all(self) -> None:
+        if not self.paths:
+            messages.error(self, "Inspect all", "Open images or a folder first.")
+            return
+        paths = list(self.paths)
+        self.session.score_many(paths, lambda results: self._inspected_all(paths, results))
+
+    def _inspected_all(self, paths: list[str], results: list[inference.InferenceResult]) -> None:
+        if paths != self.paths:
+            return  # another folder was opened meanwhile
+        for i, (p, r) in enumerate(zip(paths, results)):
+            self.results[p] = r
+            self._set_result_row(i, p, r)
+        if 0 <= self.index < len(paths):
+            self.show_result(self.results[paths[self.index]])
+        ng = sum(r.verdict == "NG" for r in results)
+        self.status(f"Inspected {len(results)} image(s): {ng} NG")
+
+    def show_result(self, result: Optional[inference.InferenceResult]) -> None:
+        self.current = result
+        self.view.set_result(result)
+        self.view.overlay_item.setVisible(self.overlay_check.isChecked())
+        self.regions.setRowCount(0)
+        if result is None:
+            self._show_badge(None)
+            self.score_label.setText("score —")
+            return
+        self._show_badge(result.verdict)
+        thr = f"   threshold {result.threshold:.3f}" if result.threshold is not None else "   (not calibrated)"
+        self.score_label.setText(f"score {result.score:.3f}{thr}")
+        for i, reg in enumerate(result.regions):
+            self.regions.insertRow(i)
+            cells = [str(i + 1), str(reg.area_px), "—" if reg.area_mm2 is None else f"{reg.area_mm2:.3f}",
+                     f"{reg.centroid[0]:.1f}, {reg.centroid[1]:.1f}"]
+            for j, text in enumerate(cells):
+                self.regions.setItem(i, j, QTableWidgetItem(text))
+
+    def _show_badge(self, verdict: Optional[str]) -> None:
+        self.badge.setText(verdict or "—")
+        self.badge.setStyleSheet(BADGE_STYLE.get(verdict, BADGE_STYLE[None]) +
+                                 "font-size:20px; font-weight:bold; border-radius:6px; padding:4px;")
+
+    def _region_selected(self) -> None:
+        rows = self.regions.selectionModel().selectedRows()
+        if self.current is None or not rows:
+            return
+        reg = self.current.regions[rows[0].row()]
+        self.view.zoom_to(*reg.bbox)
+
+    # -- results list ---------------------------------------------------------------------------
+    def _add_result_row(self, path: str, result) -> None:
+        row = self.results_table.rowCount()
+        self.results_table.insertRow(row)
+        self._set_result_row(row, path, result)
+
+    def _set_result_row(self, row: int, path: str, result) -> None:
+        cells = [Path(path).name, "" if result is None else f"{result.score:.3f}",
+                 "" if result is None else (result.verdict or "—")]
+        for j, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            item.setToolTip(path)
+            if j == 2 and result is not None and result.verdict == "NG":
+                item.setForeground(Qt.GlobalColor.red)
+            self.results_table.setItem(row, j, item)
+
+    def _result_selected(self) -> None:
+        rows = self.results_table.selectionModel().selectedRows()
+        if rows and rows[0].row() != self.index:
+            self.go(rows[0].row())
+
+    def choose_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> None:
+        rows = [(p, self.results[p]) for p in self.paths if p in self.results]
+        if not rows:
+            messages.error(self, "Export", "No results yet: inspect the images first.")
+            return
+        try:
+            write_results_csv(path, rows)
+        except OSError as exc:
+            messages.error(self, "Export", f"Cannot write {path}: {exc.strerror or exc}")
+            return
+        self.status(f"Saved {len(rows)} result(s) to {path}")
+
+    # -- state ----------------------------------------------------------------------------------
+    def _model_changed(self, model) -> None:
+        # Results of another model would be misleading next to the new one.
+        self.results = {}
+        for i, p in enumerate(self.paths):
+            self._set_result_row(i, p, None)
+        self.show_result(None)
+        self._update_buttons()
+
+    def _update_buttons(self, *_):
+        busy = self.session.runner.busy
+        has_model = self.session.model is not None
+        self.inspect_action.setEnabled(not busy and has_model and self.index >= 0)
+        self.inspect_all_action.setEnabled(not busy and has_model and bool(self.paths))
+        self.prev_action.setEnabled(not busy and self.index > 0)
+        self.next_action.setEnabled(not busy and 0 <= self.index < len(self.paths) - 1)

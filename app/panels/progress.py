@@ -1,0 +1,64 @@
+"""A progress bar with stage, ETA and a Cancel button for the job runner."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from ..jobs import JobRunner
+
+
+def format_eta(seconds: float) -> str:
+    if seconds < 0:
+        return "ETA …"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"ETA {seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"ETA {seconds // 60} min {seconds % 60:02d} s"
+    return f"ETA {seconds} s"
+
+
+class ProgressStrip(QWidget):
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        self.stage = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMinimumWidth(180)
+        self.bar.setToolTip("Progress of the running job")
+        self.eta = QLabel()
+        self.eta.setToolTip("Estimated time left in this stage")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelJob")
+        self.cancel_button.setToolTip("Cancel the running job (Esc); a cancelled fit leaves the saved model as it was")
+        self.cancel_button.clicked.connect(self._cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.stage, self.bar, self.eta, self.cancel_button):
+            layout.addWidget(w)
+        runner.started.connect(self._started)
+        runner.progressed.connect(self._progressed)
+        runner.finished.connect(self._finished)
+        self.setVisible(False)
+
+    def _started(self, name: str) -> None:
+        self.stage.setText(name)
+        self.bar.setRange(0, 0)
+        self.eta.setText("")
+        self.cancel_button.setEnabled(True)
+        self.setVisible(True)
+
+    def _progressed(self, stage: str, done: int, total: int, eta: float) -> None:
+        self.stage.setText(stage)
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+        self.eta.setText(format_eta(eta))
+
+    def _finished(self, name: str, outcome: str) -> None:
+        self.setVisible(False)
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.stage.setText("cancelling…")
+        self.runner.cancel()

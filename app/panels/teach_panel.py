@@ -1,0 +1,226 @@
+"""Teach: the OK images (file dialog, folder, drag and drop), thumbnails, Fit and Add to model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QIcon, QImageReader, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+)
+
+import inference
+
+from .. import messages
+
+THUMB = 96
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(inference.IMAGE_SUFFIXES)) + ")"
+
+
+def thumbnail(path: str) -> QIcon:
+    """A small icon read with Qt's scaled decoding (cheap even for large images)."""
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and size.width() > 0:
+        reader.setScaledSize(size.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        pix = QPixmap(THUMB, THUMB)
+        pix.fill(Qt.GlobalColor.darkGray)
+        return QIcon(pix)
+    return QIcon(QPixmap.fromImage(image))
+
+
+def image_paths_from(paths) -> list[str]:
+    """Files and folders (one level) to image files, in a stable order."""
+    out: list[str] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(str(f) for f in sorted(p.iterdir()) if f.is_file() and f.suffix.lower() in
+                       inference.IMAGE_SUFFIXES)
+        elif p.suffix.lower() in inference.IMAGE_SUFFIXES:
+            out.append(str(p))
+    return out
+
+
+class ThumbnailList(QListWidget):
+    """Thumbnails of the taught images; accepts dropped files and folders."""
+
+    def __init__(self, on_drop, parent=None):
+        super().__init__(parent)
+        self.on_drop = on_drop
+        self.on_delete = None
+        self.setObjectName("teachList")
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.setAcceptDrops(True)
+        self.setToolTip("OK images to teach: drop image files or folders here; Del removes the selection")
+
+    def event(self, event):
+        # Del removes thumbnails while the list has focus, instead of the window's "Delete ROI".
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Delete:
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event):
+        if event.key() == Qt.Key.Key_Delete and self.on_delete is not None:
+            self.on_delete()
+            return
+        super().keyPressEvent(event)
+
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event):
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            self.on_drop(urls)
+        else:
+            super().dropEvent(event)
+
+
+class TeachPanel(QWidget):
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.doc = session.doc
+        self._icons: dict[str, QIcon] = {}
+        self._fitted_count = 0  # images already in the model, for "Add to model"
+
+        add_files = QPushButton("Add images…")
+        add_files.setToolTip("Choose OK images of good parts (Ctrl+I)")
+        add_files.clicked.connect(self.choose_files)
+        add_folder = QPushButton("Add folder…")
+        add_folder.setToolTip("Add every image in a folder")
+        add_folder.clicked.connect(self.choose_folder)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected images from the list (Del)")
+        self.remove_button.clicked.connect(self.remove_selected)
+        row = QHBoxLayout()
+        for b in (add_files, add_folder, self.remove_button):
+            row.addWidget(b)
+
+        self.list = ThumbnailList(self.add_paths)
+        self.list.on_delete = self.remove_selected
+        self.count_label = QLabel()
+
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setObjectName("fitButton")
+        self.fit_button.setToolTip("Teach a new model from all images in the list (Ctrl+T); the old model is "
+                                   "replaced only when the fit succeeds")
+        self.fit_button.clicked.connect(self.fit)
+        self.add_button = QPushButton("Add to model")
+        self.add_button.setObjectName("addButton")
+        self.add_button.setToolTip("Teach only the images added since the last fit into the existing model "
+                                   "(incremental, keeps the model's settings)")
+        self.add_button.clicked.connect(self.add_to_model)
+        fit_row = QHBoxLayout()
+        fit_row.addWidget(self.fit_button)
+        fit_row.addWidget(self.add_button)
+        self.result_label = QLabel("No fit yet in this session.")
+        self.result_label.setObjectName("fitResult")
+        self.result_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.count_label)
+        layout.addLayout(fit_row)
+        layout.addWidget(self.result_label)
+
+        self.doc.imagesChanged.connect(self.refresh)
+        session.modelChanged.connect(self._model_changed)
+        session.runner.busyChanged.connect(self._busy)
+        self.refresh()
+
+    # -- images -------------------------------------------------------------------------------
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Add OK images", "", IMAGE_FILTER)
+        if files:
+            self.add_paths(files)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of OK images")
+        if folder:
+            self.add_paths([folder])
+
+    def add_paths(self, paths) -> None:
+        images = image_paths_from(paths)
+        if not images:
+            messages.error(self, "Add images", "No image files found (" +
+                           ", ".join(sorted(inference.IMAGE_SUFFIXES)) + ").")
+            return
+        self.doc.add_images(images)
+
+    def remove_selected(self) -> None:
+        self.doc.remove_images([item.data(Qt.ItemDataRole.UserRole) for item in self.list.selectedItems()])
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for path in self.doc.ok_images:
+            if path not in self._icons:
+                self._icons[path] = thumbnail(path)
+            item = QListWidgetItem(self._icons[path], Path(path).name)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(path)
+            self.list.addItem(item)
+        self.count_label.setText(f"{len(self.doc.ok_images)} OK image(s)")
+        self._busy(self.session.runner.busy)
+
+    def _new_images(self) -> list[str]:
+        model = self.session.model
+        if model is None:
+            return []
+        taught = {m.get("name") for m in model.manifest.get("images", [])}
+        return [p for p in self.doc.ok_images if Path(p).name not in taught]
+
+    # -- fit ----------------------------------------------------------------------------------
+    def fit(self) -> None:
+        if not self.doc.ok_images:
+            messages.error(self, "Fit", "Add at least one OK image first.")
+            return
+        self.result_label.setText("Fitting…")
+        self.session.fit(self._fitted, self._cancelled)
+
+    def add_to_model(self) -> None:
+        new = self._new_images()
+        if self.session.model is None:
+            messages.error(self, "Add to model", "There is no model yet: press Fit first.")
+            return
+        if not new:
+            messages.error(self, "Add to model", "Every image in the list is already in the model.")
+            return
+        self.result_label.setText(f"Adding {len(new)} image(s)…")
+        self.session.add(new, self._fitted, self._cancelled)
+
+    def _fitted(self, result: inference.FitResult) -> None:
+        self.result_label.setText(
+            f"Model: {result.n_images} image(s), {result.n_embeddings} embeddings, coreset {result.coreset_size}, "
+            f"{result.seconds:.1f} s")
+
+    def _cancelled(self) -> None:
+        self.result_label.setText("Cancelled: the saved model is unchanged.")
+
+    def _model_changed(self, model) -> None:
+        self._busy(self.session.runner.busy)
+
+    def _busy(self, busy: bool) -> None:
+        self.fit_button.setEnabled(not busy)
+        self.add_button.setEnabled(not busy and self.session.model is not None)
+        self.remove_button.setEnabled(not busy)

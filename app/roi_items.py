@@ -1,0 +1,226 @@
+"""pyqtgraph items that draw and edit inference.roi shapes; the shapes themselves stay plain data.
+
+Each item converts to and from its shape (`to_shape`, `set_shape`). RoiOverlay
+keeps one item in the view in step with the document and turns a finished
+drag into one undo command.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt
+from PySide6.QtGui import QPainterPath, QPen, QColor
+
+import inference
+
+from .commands import push_roi
+
+ROI_PEN = pg.mkPen((255, 200, 0), width=2)
+HOVER_PEN = pg.mkPen((255, 255, 120), width=2)
+MIN_SIZE = 2.0  # px: smaller shapes are clamped rather than refused mid-drag
+MAX_INNER_FRACTION = 0.98  # keeps the annulus' inner radius strictly below the outer one
+
+
+# -- geometry between shapes and pyqtgraph state (pure) ---------------------------------
+def rect_state(r: inference.Rect) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """(pos, size, angle) of a pg.ROI: pos is the rotated top-left corner, rotation is about pos."""
+    a = math.radians(r.angle_deg)
+    px = r.cx - (r.w / 2) * math.cos(a) + (r.h / 2) * math.sin(a)
+    py = r.cy - (r.w / 2) * math.sin(a) - (r.h / 2) * math.cos(a)
+    return (px, py), (r.w, r.h), r.angle_deg
+
+
+def rect_from_state(pos, size, angle_deg: float) -> inference.Rect:
+    a = math.radians(angle_deg)
+    w, h = max(float(size[0]), MIN_SIZE), max(float(size[1]), MIN_SIZE)
+    cx = pos[0] + (w / 2) * math.cos(a) - (h / 2) * math.sin(a)
+    cy = pos[1] + (w / 2) * math.sin(a) + (h / 2) * math.cos(a)
+    angle = (angle_deg + 180.0) % 360.0 - 180.0
+    return inference.Rect(cx, cy, w, h, angle)
+
+
+def shape_from_drag(kind: str, x0: float, y0: float, x1: float, y1: float) -> Optional[inference.Roi]:
+    """The shape a mouse drag from (x0, y0) to (x1, y1) draws, or None when it is too small."""
+    if kind == "rect":
+        w, h = abs(x1 - x0), abs(y1 - y0)
+        if w < MIN_SIZE or h < MIN_SIZE:
+            return None
+        return inference.Rect((x0 + x1) / 2, (y0 + y1) / 2, w, h, 0.0)
+    r = math.hypot(x1 - x0, y1 - y0)
+    if r < MIN_SIZE:
+        return None
+    if kind == "circle":
+        return inference.Circle(x0, y0, r)
+    if kind == "annulus":
+        return inference.Annulus(x0, y0, r / 2, r)
+    raise ValueError(f"unknown ROI kind {kind!r}")
+
+
+# -- items -------------------------------------------------------------------------------
+class RectItem(pg.ROI):
+    def __init__(self, shape: inference.Rect):
+        pos, size, angle = rect_state(shape)
+        super().__init__(pos, size, angle=angle, pen=ROI_PEN, hoverPen=HOVER_PEN, movable=True,
+                         rotatable=True, resizable=True)
+        for corner, opposite in (((1, 1), (0, 0)), ((0, 0), (1, 1)), ((1, 0), (0, 1)), ((0, 1), (1, 0))):
+            self.addScaleHandle(corner, opposite)
+        self.addScaleHandle((1, 0.5), (0, 0.5))
+        self.addScaleHandle((0.5, 1), (0.5, 0))
+        self.addRotateHandle((0.5, -0.15), (0.5, 0.5))
+
+    def to_shape(self) -> inference.Rect:
+        return rect_from_state(self.pos(), self.size(), self.angle())
+
+    def set_shape(self, shape: inference.Rect) -> None:
+        pos, size, angle = rect_state(shape)
+        self.setPos(pos, update=False)
+        self.setSize(size, update=False)
+        self.setAngle(angle, update=False)
+        self.stateChanged(finish=False)
+
+
+class CircleItem(pg.CircleROI):
+    def __init__(self, shape: inference.Circle):
+        super().__init__((shape.cx - shape.r, shape.cy - shape.r), (2 * shape.r, 2 * shape.r), pen=ROI_PEN,
+                         hoverPen=HOVER_PEN, rotatable=False)
+
+    def _addHandles(self):
+        self.addScaleHandle((1.0, 0.5), (0.5, 0.5), lockAspect=True)
+
+    def to_shape(self) -> inference.Circle:
+        d = max(float(self.size()[0]), 2 * MIN_SIZE)
+        return inference.Circle(self.pos()[0] + d / 2, self.pos()[1] + d / 2, d / 2)
+
+    def set_shape(self, shape: inference.Circle) -> None:
+        self.setPos((shape.cx - shape.r, shape.cy - shape.r), update=False)
+        self.setSize((2 * shape.r, 2 * shape.r), update=False)
+        self.stateChanged(finish=False)
+
+
+class AnnulusItem(pg.ROI):
+    """A ring: the outer handle scales it about its centre, the inner handle sets the inner radius.
+
+    The inner radius is kept as a fraction of the outer one, so scaling keeps the
+    ring's proportions and the inner radius can never reach the outer one.
+    """
+
+    def __init__(self, shape: inference.Annulus):
+        d = 2 * shape.r_outer
+        super().__init__((shape.cx - shape.r_outer, shape.cy - shape.r_outer), (d, d), pen=ROI_PEN,
+                         hoverPen=HOVER_PEN, rotatable=False, aspectLocked=True)
+        self.inner_fraction = shape.r_inner / shape.r_outer
+        self.outer_handle = self.addScaleHandle((1.0, 0.5), (0.5, 0.5), lockAspect=True)
+        self.inner_handle = self.addFreeHandle((0.5 + 0.5 * self.inner_fraction, 0.5))
+        self._place_inner_handle()
+
+    def _place_inner_handle(self) -> None:
+        for h in self.handles:
+            if h["item"] is self.inner_handle:
+                h["pos"] = pg.Point(0.5 + 0.5 * self.inner_fraction, 0.5)
+                self.inner_handle.setPos(h["pos"] * self.state["size"])
+
+    def movePoint(self, handle, pos, modifiers=None, finish=True, coords="parent"):
+        if handle is not self.inner_handle:
+            return super().movePoint(handle, pos, modifiers, finish, coords)
+        p = self.mapSceneToParent(pos) if coords == "scene" else pg.Point(pos)
+        r_outer = self.state["size"][0] / 2
+        centre = self.mapToParent(pg.Point(r_outer, r_outer))
+        r = math.hypot(p.x() - centre.x(), p.y() - centre.y())
+        self.inner_fraction = min(max(r / r_outer, 0.0), MAX_INNER_FRACTION)
+        self._place_inner_handle()
+        self.freeHandleMoved = True
+        self.update()
+        self.stateChanged(finish=finish)
+
+    def to_shape(self) -> inference.Annulus:
+        d = max(float(self.size()[0]), 2 * MIN_SIZE)
+        r_outer = d / 2
+        return inference.Annulus(self.pos()[0] + r_outer, self.pos()[1] + r_outer, r_outer * self.inner_fraction,
+                                 r_outer)
+
+    def set_shape(self, shape: inference.Annulus) -> None:
+        d = 2 * shape.r_outer
+        self.inner_fraction = shape.r_inner / shape.r_outer
+        self.setPos((shape.cx - shape.r_outer, shape.cy - shape.r_outer), update=False)
+        self.setSize((d, d), update=False)
+        self._place_inner_handle()
+        self.update()
+        self.stateChanged(finish=False)
+
+    def paint(self, p, opt, widget):
+        d = self.state["size"][0]
+        p.setRenderHint(p.RenderHint.Antialiasing)
+        p.setPen(self.currentPen)
+        p.drawEllipse(QRectF(0, 0, d, d))
+        ri = d / 2 * self.inner_fraction
+        if ri > 0:
+            p.drawEllipse(QRectF(d / 2 - ri, d / 2 - ri, 2 * ri, 2 * ri))
+
+    def shape(self):
+        d = self.state["size"][0]
+        ri = d / 2 * self.inner_fraction
+        path = QPainterPath()
+        path.addEllipse(QRectF(0, 0, d, d))
+        inner = QPainterPath()
+        inner.addEllipse(QRectF(d / 2 - ri, d / 2 - ri, 2 * ri, 2 * ri))
+        return path.subtracted(inner) if ri > 0 else path
+
+    def boundingRect(self):
+        return QRectF(0, 0, self.state["size"][0], self.state["size"][1])
+
+
+ITEM_TYPES = {"rect": RectItem, "circle": CircleItem, "annulus": AnnulusItem}
+
+
+def make_item(shape: inference.Roi) -> pg.ROI:
+    return ITEM_TYPES[shape.kind](shape)
+
+
+class RoiOverlay(QObject):
+    """Keeps the view's ROI item in step with the document; a finished drag becomes one undo step."""
+
+    def __init__(self, view_box: pg.ViewBox, doc, undo_stack, parent: QObject | None = None):
+        super().__init__(parent)
+        self.view_box, self.doc, self.undo_stack = view_box, doc, undo_stack
+        self.item: Optional[pg.ROI] = None
+        self._syncing = False
+        doc.roiChanged.connect(self.show_shape)
+
+    def show_shape(self, shape: Optional[inference.Roi]) -> None:
+        if self.item is not None and shape is not None and type(self.item) is ITEM_TYPES[shape.kind]:
+            if self.item.to_shape() != shape:
+                self._syncing = True
+                try:
+                    self.item.set_shape(shape)
+                finally:
+                    self._syncing = False
+            return
+        if self.item is not None:
+            self.view_box.removeItem(self.item)
+            self.item = None
+        if shape is not None:
+            self.item = make_item(shape)
+            self.item.setZValue(20)
+            self.item.setToolTip("ROI: drag to move, drag the handles to resize"
+                                 + (" or rotate" if shape.kind == "rect" else "")
+                                 + "; Delete removes it")
+            self.item.sigRegionChangeFinished.connect(self._drag_finished)
+            self.view_box.addItem(self.item)
+
+    def _drag_finished(self, item) -> None:
+        if self._syncing or item is not self.item:
+            return
+        try:
+            shape = item.to_shape()
+        except inference.RoiError:
+            self.show_shape(self.doc.roi)  # snap back: the drag made no valid shape
+            return
+        push_roi(self.undo_stack, self.doc, shape, "edit")
+
+    def set_interactive(self, on: bool) -> None:
+        """Drawing a new shape must not grab the existing one: hide it while a draw tool is active."""
+        if self.item is not None:
+            self.item.setVisible(on)

@@ -1,0 +1,160 @@
+"""The running project: the engine, the document, the loaded model and the job runner.
+
+Each method starts ONE engine call on a job with an immutable snapshot of the
+document (tuples, frozen ROI and config) and calls back on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+import inference
+
+from .document import ProjectDocument
+from .jobs import JobRunner
+from .messages import describe
+
+log = logging.getLogger(__name__)
+Callback = Optional[Callable]
+
+
+class Session(QObject):
+    modelChanged = Signal(object)  # inference.Model or None
+    modelNote = Signal(str)  # why there is no usable model ("" when there is one)
+    failed = Signal(str, object)  # title, exception: the window shows it as a dialog
+
+    def __init__(self, engine: inference.Engine, doc: ProjectDocument, runner: JobRunner,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine, self.doc, self.runner = engine, doc, runner
+        self.model: Optional[inference.Model] = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _prepare_engine(self) -> None:
+        # Machine settings (GPU on/off, batch size) follow the project's settings; only
+        # touched while no job runs, so no worker sees the change half-way.
+        if not self.runner.busy:
+            self.engine.config = self.doc.config
+
+    def _start(self, name: str, title: str, work, on_success: Callable, on_cancel: Callback = None,
+               on_failure: Callback = None):
+        self._prepare_engine()
+
+        def failure(exc):
+            if on_failure is not None:
+                on_failure(exc)
+            self.failed.emit(title, exc)
+
+        return self.runner.start(name, work, on_success, failure, on_cancel)
+
+    def set_model(self, model: Optional[inference.Model], note: str = "") -> None:
+        self.model = model
+        self.modelChanged.emit(model)
+        self.modelNote.emit(note)
+
+    def _folder(self) -> Path:
+        if self.doc.folder is None:
+            raise inference.ProjectError("save the project to a folder first (Project > Save As)")
+        return self.doc.folder
+
+    # -- model -----------------------------------------------------------------------------
+    def load_model(self, on_done: Callback = None):
+        folder = self.doc.folder
+        if folder is None or not inference.has_model(folder):
+            self.set_model(None, "no model yet: teach OK images and press Fit")
+            if on_done:
+                on_done(None)
+            return None
+        engine = self.engine
+
+        def done(model):
+            self.set_model(model)
+            if on_done:
+                on_done(model)
+
+        def failed(exc):
+            self.set_model(None, f"the model cannot be used: {describe(exc)}")
+
+        return self._start("load model", "Cannot load the model", lambda progress, cancel: engine.load(folder), done,
+                           on_failure=failed)
+
+    def fit(self, on_done: Callback = None, on_cancel: Callback = None):
+        try:
+            folder = self._folder()
+        except inference.InspectorError as exc:
+            self.failed.emit("Cannot fit", exc)
+            return None
+        images, roi, mm, config = tuple(self.doc.ok_images), self.doc.roi, self.doc.mm_per_px, self.doc.config
+        engine = self.engine
+
+        def work(progress, cancel):
+            return engine.fit(folder, images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config)
+
+        return self._start("fit", "Fit failed", work, lambda result: self._fitted(result, on_done), on_cancel)
+
+    def add(self, images: Sequence[str], on_done: Callback = None, on_cancel: Callback = None):
+        try:
+            folder = self._folder()
+        except inference.InspectorError as exc:
+            self.failed.emit("Cannot add to the model", exc)
+            return None
+        images = tuple(images)
+        engine = self.engine
+
+        def work(progress, cancel):
+            return engine.add(folder, images, progress=progress, cancel=cancel)
+
+        return self._start("add to model", "Adding to the model failed", work,
+                           lambda result: self._fitted(result, on_done), on_cancel)
+
+    def _fitted(self, result: inference.FitResult, on_done: Callback) -> None:
+        if on_done:
+            on_done(result)
+        self.load_model()
+
+    # -- inspection ----------------------------------------------------------------------------
+    def infer(self, path: str, on_done: Callable, on_failure: Callback = None):
+        """Loads the image and inspects it; calls back with (rgb, result)."""
+        model, engine = self.model, self.engine
+        if model is None:
+            self.failed.emit("Cannot inspect", inference.InspectorError("no model loaded: fit the model first"))
+            return None
+
+        def work(progress, cancel):
+            rgb = inference.as_rgb8(path)
+            return rgb, engine.infer(model, rgb, name=Path(path).name)
+
+        return self._start("inspect", "Inspection failed", work, lambda out: on_done(*out), on_failure=on_failure)
+
+    def score_many(self, paths: Sequence[str], on_done: Callable, title: str = "Inspection failed",
+                   on_cancel: Callback = None, threshold: Optional[float] = None):
+        model, engine, paths = self.model, self.engine, tuple(paths)
+        if model is None:
+            self.failed.emit(title, inference.InspectorError("no model loaded: fit the model first"))
+            return None
+
+        def work(progress, cancel):
+            return engine.score_many(model, paths, progress=progress, cancel=cancel, threshold=threshold)
+
+        return self._start("inspect folder", title, work, on_done, on_cancel)
+
+    def save_calibration(self, calibration: inference.Calibration, on_done: Callback = None):
+        model, engine = self.model, self.engine
+        if model is None:
+            self.failed.emit("Cannot save the calibration", inference.InspectorError("no model loaded"))
+            return None
+
+        def work(progress, cancel):
+            engine.save_calibration(model, calibration)
+            return model
+
+        def done(saved):
+            self.set_model(saved)
+            if on_done:
+                on_done(saved)
+
+        return self._start("save calibration", "Cannot save the calibration", work, done)

@@ -1,0 +1,104 @@
+"""Fixtures for the GUI tests: a tiny fitted project, an isolated window, and a message-box answerer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+
+import inference
+from synthetic import write_discs
+
+ROI = inference.Circle(80.0, 80.0, 67.0)
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory) -> dict:
+    """Small synthetic disc images: ok (teach), val (OK, unseen), ng (scratched)."""
+    root = tmp_path_factory.mktemp("images")
+    return {
+        "ok": [str(p) for p in write_discs(root / "ok", range(4))],
+        "val": [str(p) for p in write_discs(root / "val", range(10, 13))],
+        "ng": [str(p) for p in write_discs(root / "ng", range(50, 52), scratch=True)],
+    }
+
+
+@pytest.fixture(scope="session")
+def fitted_project(tmp_path_factory, tiny_config, images) -> Path:
+    """A project folder with a fitted, calibrated tiny model and settings.json (shared: copy before writing)."""
+    folder = tmp_path_factory.mktemp("fitted") / "project"
+    engine = inference.Engine(tiny_config)
+    engine.fit(folder, images["ok"], roi=ROI)
+    engine.calibrate(engine.load(folder), images["val"], images["ng"])
+    inference.save_settings(folder, {"roi": inference.roi_to_dict(ROI), "mm_per_px": None,
+                                     "ok_images": images["ok"], "config": tiny_config.to_dict()})
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, tiny_config):
+    """MainWindow factory with its own QSettings file; jobs are cancelled and joined at teardown."""
+    from app.main_window import MainWindow
+
+    windows = []
+
+    def make(config: inference.EngineConfig = tiny_config):
+        settings = QSettings(str(tmp_path / "qsettings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(inference.Engine(config), settings=settings)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        window.activateWindow()
+        qtbot.waitActive(window)  # keyboard shortcuts only reach the active window
+        windows.append(window)
+        return window
+
+    yield make
+    for w in windows:
+        w.runner.cancel_and_wait()
+        w.doc.dirty = False
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
+
+
+class Answerer:
+    """Answers message boxes as they appear (they run their own event loop) and records their text."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.answers: list = []  # QMessageBox.StandardButton to click, in order; default: the box's default
+        self.timer = QTimer()
+        self.timer.setInterval(20)
+        self.timer.timeout.connect(self._poll)
+        self.timer.start()
+
+    def _poll(self):
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QMessageBox) and w.isVisible():
+                self.seen.append(w.text())
+                if self.answers:
+                    w.button(self.answers.pop(0)).click()
+                elif w.defaultButton() is not None:
+                    w.defaultButton().click()
+                else:
+                    w.accept()
+
+    def stop(self):
+        self.timer.stop()
+
+
+@pytest.fixture
+def answerer():
+    a = Answerer()
+    yield a
+    a.stop()
+
+
+def wait_idle(qtbot, window, timeout=60000):
+    """Wait until no job runs (its result callbacks have run then)."""
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=timeout)
