@@ -29,10 +29,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .selftest import main as selftest_main
 
         return selftest_main(argv[1:])
-    if argv[:1] == ["gui"]:
-        from app.__main__ import main as gui_main
-
-        return gui_main(argv[1:])
     if argv[:1] == ["eval"]:
         from .evaluation.cli import main as eval_main
 
@@ -119,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(info)
     info.set_defaults(func=cmd_info)
 
+    # Handled by the console script (app.entry) before this parser; listed here for --help.
     sub.add_parser("gui", help="open the desktop application: inspector gui [PROJECT] [--screenshot OUT.png]")
     sub.add_parser("eval", help="measure quality on MVTec-layout data: inspector eval DATASET_ROOT --help")
     return p
