@@ -1,0 +1,120 @@
+"""Engine speed: fit (embedding, coreset), inference latency and peak memory for one config.
+
+Prints figures; never passes or fails on them. Example:
+    python bench/bench_engine.py --images ../shared/data/mvtec_bottle/train/good --n-fit 20 --n-infer 30
+    python bench/bench_engine.py --backbone efficientnet_lite0 --weights auto --input-size 224
+Without --images it uses generated discs. DINOv2 without weights on this machine
+runs with --weights none: the same arithmetic, so the timings are representative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from inference import Circle, Engine, EngineConfig, expand_image_paths  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 1024 / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {torch.get_num_threads()} torch threads, {gpu}, torch {torch.__version__}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=Path, help="folder of OK images (default: generated discs)")
+    p.add_argument("--n-fit", type=int, default=20)
+    p.add_argument("--n-infer", type=int, default=30)
+    p.add_argument("--backbone", default="dinov2_vits14")
+    p.add_argument("--weights", default="none")
+    p.add_argument("--input-size", type=int, default=448)
+    p.add_argument("--coreset-ratio", type=float, default=0.02)
+    p.add_argument("--json", action="store_true", help="print one JSON line instead of text")
+    args = p.parse_args()
+
+    config = EngineConfig.load(None).replace(backbone=args.backbone, weights=args.weights,
+                                             input_size=args.input_size, coreset_ratio=args.coreset_ratio)
+    if args.images:
+        files = expand_image_paths([args.images])
+        fit_imgs = files[: args.n_fit]
+        infer_imgs = (files[args.n_fit:] or files)[: args.n_infer]
+        roi = None
+    else:
+        from synthetic import disc
+
+        fit_imgs = [disc(i, size=512)[0] for i in range(args.n_fit)]
+        infer_imgs = [disc(1000 + i, scratch=i % 2 == 1, size=512)[0] for i in range(args.n_infer)]
+        roi = Circle(256, 256, 230)
+
+    engine = Engine(config)
+    t = time.perf_counter()
+    engine.backbone(config)
+    load_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as folder:
+        fit = engine.fit(folder, fit_imgs, roi=roi)
+        model = engine.load(folder)
+        engine.infer(model, infer_imgs[0])  # warm-up: first call pays lazy initialisation
+        lat = []
+        for img in infer_imgs:
+            t = time.perf_counter()
+            engine.infer(model, img)
+            lat.append((time.perf_counter() - t) * 1000)
+    figures = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "device": str(model.backbone.device),
+        "faiss_gpu": model.searcher.on_gpu,
+        "backbone": args.backbone,
+        "weights": fit.manifest["backbone"]["weights"]["source"],
+        "input_size": args.input_size,
+        "token_shape": fit.manifest["token_shape"],
+        "coreset_ratio": args.coreset_ratio,
+        "n_fit_images": fit.n_images,
+        "n_embeddings": fit.n_embeddings,
+        "coreset_size": fit.coreset_size,
+        "backbone_load_s": round(load_s, 2),
+        "fit_total_s": round(fit.seconds, 2),
+        "fit_embedding_s": round(fit.timings["embedding"], 2),
+        "fit_coreset_s": round(fit.timings["coreset"], 2),
+        "infer_ms_median": round(statistics.median(lat), 1),
+        "infer_ms_p95": round(float(np.percentile(lat, 95)), 1),
+        "n_infer": len(lat),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for k, v in figures.items():
+            print(f"{k:18} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
