@@ -147,7 +147,9 @@ class Engine:
             raise InspectorError(f"mm per pixel must be a positive number, got {mm_per_px}")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        prepared, roi = prepare(ok_images, roi)
+        whole_image = roi is None if previous is None else previous.manifest.get("roi_is_whole_image", False)
+        same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
+        prepared, roi = prepare(ok_images, roi, same_size)
         report(progress, "loading", len(prepared), len(prepared))
         backbone = self.backbone(config)
         timings["load"] = time.perf_counter() - t0
@@ -184,6 +186,10 @@ class Engine:
         ]
         manifest = self._manifest(config, backbone, roi, mm_per_px, images_meta, len(features), len(idx),
                                   previous.manifest if previous is not None else None)
+        first = prepared[0].crop.box
+        manifest["roi_is_whole_image"] = whole_image
+        manifest["image_size"] = (previous.manifest["image_size"] if previous is not None and whole_image
+                                  else [first[2], first[3]] if whole_image else None)
         manifest = project.save_model(folder, manifest, features, coreset_blob)
         timings["save"] = time.perf_counter() - t
         report(progress, "saved", 1, 1)
@@ -281,7 +287,8 @@ class Engine:
         """Inspect images in batches. `threshold` overrides the calibrated one (e.g. a dialog preview)."""
         if not images:
             return []
-        prepared, _ = prepare(images, model.roi)
+        whole = model.manifest.get("roi_is_whole_image", False)
+        prepared, _ = prepare(images, model.roi, model.manifest.get("image_size") if whole else None)
         results: list[InferenceResult] = []
         cfg = model.config
         start = time.perf_counter()

@@ -12,6 +12,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from .backbone import Backbone
+from .errors import ImageError
 from .preprocess import ImageInput, RoiCrop, as_rgb8, crop_roi, image_name, stack_inputs
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, full_image_roi, shape_mask
@@ -26,21 +27,30 @@ class PreparedImage:
     crop: RoiCrop
 
 
-def prepare(images: Sequence[ImageInput], roi: Optional[Roi]) -> tuple[list[PreparedImage], Roi]:
+def prepare(
+    images: Sequence[ImageInput], roi: Optional[Roi], same_size: Optional[tuple[int, int]] = None
+) -> tuple[list[PreparedImage], Roi]:
     """Load every image and cut its ROI box; all problems surface here, before any long work.
 
-    Without a ROI the whole first image is used, and every image must be that size.
+    Without a ROI the whole first image is used, and then every image must be
+    that size (`same_size`, width x height, is enforced too when given): a
+    bigger one would otherwise be cut silently to its top-left corner.
     """
     prepared: list[PreparedImage] = []
     for i, image in enumerate(images):
         name = image_name(image, i)
         pixels = as_rgb8(image)
+        size = (pixels.shape[1], pixels.shape[0])
         if roi is None:
-            roi = full_image_roi(pixels.shape[1], pixels.shape[0])
+            roi = full_image_roi(*size)
+            same_size = same_size or size
+        if same_size is not None and size != tuple(same_size):
+            raise ImageError(
+                f"{name} is {size[0]} x {size[1]} px but the model inspects whole {same_size[0]} x {same_size[1]} px "
+                "images: use images from the same camera setup, or draw a ROI"
+            )
         prepared.append(PreparedImage(name, crop_roi(pixels, roi, name)))
     if roi is None:
-        from .errors import ImageError
-
         raise ImageError("no images given")
     return prepared, roi
 

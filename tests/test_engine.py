@@ -229,3 +229,17 @@ def test_engine_runs_one_job_at_a_time(engine, tmp_path):
             engine.fit(tmp_path, [disc(0)[0]], roi=ROI)
     finally:
         lock.release()
+
+
+def test_whole_image_models_refuse_images_of_another_size(engine, tmp_path):
+    engine.fit(tmp_path, [disc(i)[0] for i in range(3)])  # no ROI: the whole 160 px image
+    model = engine.load(tmp_path)
+    assert model.manifest["roi_is_whole_image"] and model.manifest["image_size"] == [160, 160]
+    assert engine.infer(model, disc(5)[0]).anomaly_map.shape == (160, 160)
+    bigger = disc(5, size=200)[0]
+    with pytest.raises(ImageError, match="200 x 200 px but the model inspects whole 160 x 160"):
+        engine.infer(model, bigger)
+    with pytest.raises(ImageError, match="200 x 200"):
+        engine.add(tmp_path, [bigger])
+    with pytest.raises(ImageError, match="200 x 200"):
+        engine.fit(tmp_path / "new", [disc(1)[0], bigger])
