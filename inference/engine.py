@@ -227,6 +227,10 @@ class Engine:
     def _model_config(self, manifest: dict) -> EngineConfig:
         data = dict(manifest["config"])
         data.update({k: getattr(self.config, k) for k in RUNTIME_KEYS})
+        weights = data.get("weights", "auto")
+        if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():
+            # A project moved to another PC: find the weights the usual way; the sha256 check decides.
+            data["weights"] = "auto"
         return EngineConfig.from_dict(data)
 
     def _check_compatible(self, manifest: dict, config: EngineConfig) -> None:

@@ -168,7 +168,7 @@ def test_cnn_backbone_features_and_detection(tiny_cnn_config, tmp_path):
     assert engine.infer(model, disc(200, True)[0]).score > ok * 1.05
 
 
-def test_weights_file_in_meta_dinov2_format_is_loaded_and_recorded(tiny_config, tmp_path):
+def test_weights_file_in_meta_dinov2_format_is_loaded_and_recorded(tiny_config, tmp_path, monkeypatch):
     import timm
 
     # Meta's checkpoints have a 37 x 37 position grid (518 px) and a mask token; timm's filter adapts them.
@@ -186,6 +186,14 @@ def test_weights_file_in_meta_dinov2_format_is_loaded_and_recorded(tiny_config, 
     project = tmp_path / "p"
     engine.fit(project, [disc(i)[0] for i in range(3)], roi=ROI)
     assert read_manifest(project)["backbone"]["weights"]["sha256"] == backbone.weights.sha256
+    # moved to a PC where the file lives elsewhere: found in the models folder, same sha256, loads
+    moved = tmp_path / "models"
+    moved.mkdir()
+    path.rename(moved / path.name)
+    with monkeypatch.context() as m:
+        m.setattr("inference.weights.models_dir", lambda: moved)
+        assert Engine(tiny_config).load(project).backbone.weights.path == str(moved / path.name)
+    moved.joinpath(path.name).rename(path)
     # the same project with different weights on this machine must refuse, not give silent wrong scores
     state["blocks.0.attn.qkv.weight"] += 1.0
     torch.save(state, path)
