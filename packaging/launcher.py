@@ -1,0 +1,126 @@
+"""Entry point of the frozen `inspector` app (PyInstaller runs this file; see build.spec).
+
+    inspector                      -> the GUI
+    inspector PROJECT_FOLDER       -> the GUI, opening that project
+    inspector --screenshot X.png   -> the GUI (any other option starting with '-' goes to the GUI)
+    inspector --self-test [...]    -> inference.selftest: checks the installation, exit code 0/1
+    inspector fit|infer|calibrate|info|eval|gui|... -> the command line (inference.cli)
+
+The GUI is imported lazily so that the command line and the self-test never
+load Qt. Without a console (the windowed Windows executable) sys.stdout and
+sys.stderr are None: the command line then attaches to the console of the
+shell that started it when there is one, and a crash before the GUI's own
+log is set up is written to startup-error.txt in the user's data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+# First words that make the command line (inference.cli) handle the call rather than the GUI.
+CLI_COMMANDS = frozenset({
+    "fit", "add", "infer", "calibrate", "info", "eval", "gui", "weights", "config", "export", "bench",
+    "help", "-h", "--help", "--version", "-V",
+})
+SELF_TEST = frozenset({"--self-test", "self-test", "selftest"})
+
+
+def route(argv: list[str]) -> str:
+    """'selftest', 'cli' or 'gui' for the arguments after the program name."""
+    if not argv:
+        return "gui"
+    first = argv[0]
+    if first in SELF_TEST:
+        return "selftest"
+    if first in CLI_COMMANDS:
+        return "cli"
+    if first.startswith("-"):
+        return "gui"  # GUI options such as --screenshot
+    if Path(first).exists():
+        return "gui"  # a project folder or an image to open
+    return "cli"  # an unknown word: let the command line explain its usage
+
+
+def user_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or (
+        os.environ.get("LOCALAPPDATA") if os.name == "nt" else str(Path.home() / ".local" / "share")
+    )
+    return Path(base or Path.home()) / "inspector"
+
+
+def attach_parent_console() -> bool:
+    """Windows, windowed executable started from cmd/PowerShell: print to that console. True if attached."""
+    if os.name != "nt" or sys.stdout is not None:
+        return sys.stdout is not None
+    try:
+        import ctypes
+
+        if not ctypes.windll.kernel32.AttachConsole(-1):  # ATTACH_PARENT_PROCESS
+            return False
+        sys.stdout = open("CONOUT$", "w", encoding="utf-8", errors="replace")
+        sys.stderr = open("CONOUT$", "w", encoding="utf-8", errors="replace")
+        return True
+    except Exception:
+        return False
+
+
+def write_startup_error(text: str) -> None:
+    try:
+        folder = user_data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "startup-error.txt").write_text(text, encoding="utf-8")
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    kind = route(argv)
+    if kind == "selftest":
+        # No console: stdout stays None and the self-test writes selftest.txt next to the executable.
+        attach_parent_console()
+        if sys.stderr is None:
+            sys.stderr = open(os.devnull, "w")
+        from inference.selftest import main as selftest_main
+
+        return selftest_main(argv[1:])
+    if kind == "cli":
+        if not attach_parent_console():
+            sys.stdout = sys.stdout or open(os.devnull, "w")
+            sys.stderr = sys.stderr or open(os.devnull, "w")
+        from inference.cli import main as cli_main
+
+        return int(cli_main(argv) or 0)
+    # GUI: libraries that print (tqdm, warnings) must not fail on a missing console.
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
+    try:
+        from app.__main__ import main as gui_main
+    except ImportError as exc:
+        message = f"inspector: the GUI is not part of this build ({exc}); the command line works: inspector --help"
+        print(message, file=sys.stderr)
+        write_startup_error(message + "\n" + traceback.format_exc())
+        return 2
+    return int(gui_main(argv) or 0)
+
+
+if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()
+    try:
+        code = main()
+    except SystemExit:
+        raise
+    except BaseException:
+        text = traceback.format_exc()
+        write_startup_error(text)
+        if sys.stderr is not None:
+            sys.stderr.write(text)
+        code = 1
+    sys.exit(code)

