@@ -12,7 +12,7 @@ QUALITY = [("image AUROC", "image_auroc", 3), ("pixel AUROC", "pixel_auroc", 3),
            ("F1", "calibrated.f1", 3), ("FRR", "calibrated.frr", 3), ("FAR", "calibrated.far", 3)]
 SPEED = [("embed s", "fit.embedding_s", 2), ("coreset s", "fit.coreset_s", 2), ("fit s", "fit.total_s", 2),
          ("latency ms (median)", "latency.median_ms", 1), ("latency ms (p95)", "latency.p95_ms", 1),
-         ("peak mem MiB (+)", "peak_mem_increase_mb", 0)]
+         ("fit peak mem MiB (+)", "peak_mem_increase_mb", 0)]
 
 
 def get(rec: Optional[dict], path: str):

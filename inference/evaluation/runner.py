@@ -1,6 +1,9 @@
 """One evaluation run: for each category and shot count, fit every method on the same OK images,
 calibrate on the same held-out OK images, score the same test images, and measure.
 
+Fit and calibration run one method at a time (peak memory is measured there); test images are
+then scored interleaved across methods, so that load from other processes hits every method alike.
+
 A method is any object with name, quality_meaningful, describe(), fit(images) -> timings dict,
 score(image) -> (score, map over the whole image), feature_stages(batch) and close().
 """
@@ -115,42 +118,53 @@ class CategoryData:
         self.masks = np.stack([metrics.mask_to_eval_resolution(masks[i], pixel_size) for i in self.pixel_idx])
 
 
-def run_one(method, data: CategoryData, label: str, pixel_size: int, score_percentile: float = 99.0) -> dict:
+def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
+             score_percentile: float = 99.0) -> list[dict]:
+    """Fit and calibrate each method in turn (memory is measured per method there), then score the
+    test images interleaved, image by image across methods, so that a busy machine slows all alike."""
     train = data.pool[: len(data.split.shots[label])]
-    latencies: list[float] = []
-    scores: list[float] = []
-    maps: list[np.ndarray] = []
-    with MemorySampler() as mem:
-        fit = method.fit(train)
-        cal_scores = [method.score(im)[0] for im in data.calibration]
-        if not data.calibration:
-            method.score(data.test[0])  # warm-up, so the first timed image pays no lazy set-up
-        for im in data.test:
+    fits, cals, mems = [], [], []
+    for method in methods:
+        with MemorySampler() as mem:
+            fits.append(method.fit(train))
+            cals.append([method.score(im)[0] for im in data.calibration])
+            if not data.calibration:
+                method.score(data.test[0])  # warm-up, so the first timed image pays no lazy set-up
+        mems.append(mem)
+    latencies = [[] for _ in methods]
+    scores = [[] for _ in methods]
+    maps = [[] for _ in methods]
+    for im in data.test:
+        for j, method in enumerate(methods):
             t = time.perf_counter()
             s, m = method.score(im)
-            latencies.append(time.perf_counter() - t)
-            scores.append(s)
-            maps.append(metrics.to_eval_resolution(m, pixel_size))
-    method.close()
-    pix_maps = np.stack([maps[i] for i in data.pixel_idx])
-    rec = {
-        "category": data.category.name, "shots": label, "n_train": len(train), "method": method.name,
-        "quality_meaningful": method.quality_meaningful,
-        "n_test": len(data.test), "n_defect": int(data.is_defect.sum()), "n_pixel_images": len(data.pixel_idx),
-        "n_calibration": len(data.calibration),
-        "fit": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in fit.items()},
-        "latency": metrics.latency_stats(latencies),
-        "peak_mem_increase_mb": round(mem.increase_mb, 1),
-        "peak_rss_mb": round(mem.peak / 2**20, 1),
-        "image_auroc": metrics.image_auroc(data.is_defect, scores),
-        "pixel_auroc": metrics.pixel_auroc(pix_maps, data.masks),
-        "aupro": metrics.aupro(pix_maps, data.masks),
-        "scores": [float(s) for s in scores],
-    }
-    if cal_scores:
-        cal = calibrate(cal_scores, score_percentile=score_percentile)
-        rec["calibrated"] = metrics.threshold_metrics(data.is_defect, scores, cal.threshold)
-    return rec
+            latencies[j].append(time.perf_counter() - t)
+            scores[j].append(s)
+            maps[j].append(metrics.to_eval_resolution(m, pixel_size))
+    records = []
+    for j, method in enumerate(methods):
+        method.close()
+        pix_maps = np.stack([maps[j][i] for i in data.pixel_idx])
+        rec = {
+            "category": data.category.name, "shots": label, "n_train": len(train), "method": method.name,
+            "quality_meaningful": method.quality_meaningful,
+            "n_test": len(data.test), "n_defect": int(data.is_defect.sum()), "n_pixel_images": len(data.pixel_idx),
+            "n_calibration": len(data.calibration),
+            "fit": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in fits[j].items()},
+            "latency": metrics.latency_stats(latencies[j]),
+            "peak_mem_increase_mb": round(mems[j].increase_mb, 1),
+            "peak_rss_mb": round(mems[j].peak / 2**20, 1),
+            "image_auroc": metrics.image_auroc(data.is_defect, scores[j]),
+            "pixel_auroc": metrics.pixel_auroc(pix_maps, data.masks),
+            "aupro": metrics.aupro(pix_maps, data.masks),
+            "scores": [round(float(s), 5) for s in scores[j]],
+            "latencies_ms": [round(t * 1e3, 2) for t in latencies[j]],
+        }
+        if cals[j]:
+            cal = calibrate(cals[j], score_percentile=score_percentile)
+            rec["calibrated"] = metrics.threshold_metrics(data.is_defect, scores[j], cal.threshold)
+        records.append(rec)
+    return records
 
 
 def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
@@ -164,16 +178,15 @@ def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods
         if skipped:
             _log(f"{category.name}: only {len(data.split.pool)} OK images in the shot pool; skipping shots {skipped}")
         for label in data.split.shots:
-            for method in methods:
-                t = time.perf_counter()
-                rec = run_one(method, data, label, pixel_size)
+            t = time.perf_counter()
+            for rec in run_shot(methods, data, label, pixel_size):
                 records.append(rec)
-                _log(f"{category.name} shots={label} {method.name}: image AUROC {_f(rec['image_auroc'])}, "
+                _log(f"{category.name} shots={label} {rec['method']}: image AUROC {_f(rec['image_auroc'])}, "
                      f"pixel AUROC {_f(rec['pixel_auroc'])}, AUPRO {_f(rec['aupro'])}, "
-                     f"fit {rec['fit']['total_s']:.2f}s, latency {_f(rec['latency']['median_ms'], 1)} ms "
-                     f"({time.perf_counter() - t:.0f}s)")
+                     f"fit {rec['fit']['total_s']:.2f}s, latency {_f(rec['latency']['median_ms'], 1)} ms")
                 if on_record is not None:
                     on_record(rec)
+            _log(f"{category.name} shots={label}: {time.perf_counter() - t:.0f}s")
     return records
 
 

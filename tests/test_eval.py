@@ -1,0 +1,205 @@
+"""The evaluation suite (issue 4): metric glue on hand-made arrays, shot splits, the CLI end to end on a
+tiny synthetic MVTec-layout folder, and the CI regression guard on real images (mvtec_bottle, 16 shots)."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from inference.evaluation import metrics  # noqa: E402
+from inference.evaluation.cli import main as eval_main  # noqa: E402
+from inference.evaluation.dataset import (  # noqa: E402
+    find_categories,
+    load_mask,
+    make_split,
+    parse_shots,
+    read_category,
+)
+
+# Measured 2026-11-24 on this machine: ours (efficientnet_lite0, 224 px, coreset 0.1), mvtec_bottle,
+# 16 shots, seed 0 -> image AUROC 1.000. The guard sits 0.05 below: a regression, not noise, trips it.
+BOTTLE_16_SHOT_FLOOR = 0.95
+
+
+# -- metrics ---------------------------------------------------------------------
+def _masks_two_regions():
+    masks = np.zeros((2, 16, 16), bool)
+    masks[0, 2:4, 2:4] = True  # small region: 4 px
+    masks[0, 10:14, 10:14] = True  # large region: 16 px
+    return masks
+
+
+def test_perfect_map_gives_one_and_inverted_gives_zero():
+    masks = _masks_two_regions()
+    perfect = masks.astype(np.float32) + np.random.default_rng(0).uniform(0, 0.5, masks.shape).astype(np.float32)
+    assert metrics.pixel_auroc(perfect, masks) == pytest.approx(1.0)
+    assert metrics.aupro(perfect, masks) == pytest.approx(1.0)
+    inverted = -perfect
+    assert metrics.pixel_auroc(inverted, masks) == pytest.approx(0.0)
+    assert metrics.aupro(inverted, masks) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_aupro_weights_regions_not_pixels():
+    """Small region found, large region missed: PRO is 0.5 at every FPR (per region), not 4/20 (per pixel)."""
+    masks = _masks_two_regions()
+    rng = np.random.default_rng(1)
+    maps = rng.uniform(0, 1, masks.shape).astype(np.float32)
+    maps[0, 2:4, 2:4] = 2.0
+    maps[0, 10:14, 10:14] = -1.0
+    assert metrics.aupro(maps, masks) == pytest.approx(0.5, abs=1e-6)
+
+
+def _brute_force_aupro(maps, masks, limit=0.3, steps=4000):
+    """Reference: sweep thresholds, per-region overlap via connected components, trapezoid to `limit`."""
+    regions = []
+    for m, g in zip(maps, masks):
+        n, lab = cv2.connectedComponents(g.astype(np.uint8), connectivity=8)
+        regions += [m[lab == i] for i in range(1, n)]
+    normal = maps[~masks]
+    fprs, pros = [], []
+    for t in np.linspace(maps.max() + 1e-6, maps.min() - 1e-6, steps):
+        fprs.append((normal >= t).mean())
+        pros.append(np.mean([(r >= t).mean() for r in regions]))
+    fprs, pros = np.array(fprs), np.array(pros)
+    keep = fprs <= limit
+    f, p = fprs[keep], pros[keep]
+    p_lim = np.interp(limit, fprs, pros)
+    f, p = np.append(f, limit), np.append(p, p_lim)
+    return np.trapezoid(p, f) / limit if hasattr(np, "trapezoid") else np.trapz(p, f) / limit
+
+
+def test_aupro_matches_a_brute_force_threshold_sweep():
+    rng = np.random.default_rng(2)
+    masks = np.zeros((3, 32, 32), bool)
+    masks[0, 4:10, 4:12] = True
+    masks[0, 20:22, 25:30] = True
+    masks[1, 12:28, 3:9] = True
+    maps = rng.normal(0, 1, masks.shape).astype(np.float32)
+    maps[masks] += rng.uniform(0.5, 2.5, masks.sum()).astype(np.float32)
+    ours = metrics.aupro(maps, masks)
+    assert 0.2 < ours < 0.95
+    assert ours == pytest.approx(_brute_force_aupro(maps, masks), abs=5e-3)
+
+
+def test_image_auroc_and_calibrated_rates():
+    assert metrics.image_auroc([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4]) == pytest.approx(0.75)
+    assert metrics.image_auroc([1, 1], [0.1, 0.2]) is None
+    # Threshold 0.35: OK 0.4 rejected (FRR 1/3), defect 0.3 passed (FAR 1/3); TP 2, FP 1, FN 1 -> F1 2/3.
+    out = metrics.threshold_metrics([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.4, 0.3, 0.5, 0.9], 0.35)
+    assert out["frr"] == pytest.approx(1 / 3)
+    assert out["far"] == pytest.approx(1 / 3)
+    assert out["f1"] == pytest.approx(2 / 3)
+
+
+def test_maps_are_placed_and_resized_with_the_image():
+    box_map = np.ones((4, 6), np.float32)
+    full = metrics.place_in_image(box_map, (2, 1, 8, 5), (10, 12))
+    assert full.shape == (10, 12) and full.sum() == 24 and full[1, 2] == 1 and full[0, 0] == 0
+    mask = np.zeros((64, 48), bool)
+    mask[:32] = True
+    small = metrics.mask_to_eval_resolution(mask, 16)
+    assert small.shape == (16, 16) and small[:8].all() and not small[8:].any()
+
+
+# -- data set layout and splits ---------------------------------------------------------
+def _write_category(root, n_train=14, size=(96, 128), seed=0):
+    """A tiny MVTec-layout category: textured OK parts, defects = bright squares (one without a mask)."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+
+    def ok():
+        base = np.full((h, w, 3), 120, np.uint8)
+        return np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
+
+    for sub in ("train/good", "test/good", "test/scratch", "ground_truth/scratch"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n_train):
+        cv2.imwrite(str(root / f"train/good/{i:03d}.png"), ok())
+    for i in range(4):
+        cv2.imwrite(str(root / f"test/good/{i:03d}.png"), ok())
+    for i in range(4):
+        img, mask = ok(), np.zeros((h, w), np.uint8)
+        y, x = 20 + 10 * i, 30 + 12 * i
+        img[y:y + 16, x:x + 16] = 255
+        mask[y:y + 16, x:x + 16] = 255
+        cv2.imwrite(str(root / f"test/scratch/{i:03d}.png"), img)
+        if i < 3:
+            cv2.imwrite(str(root / f"ground_truth/scratch/{i:03d}_mask.png"), mask)
+    return root
+
+
+def test_reader_splits_and_masks(tmp_path):
+    cat = read_category(_write_category(tmp_path / "widget"))
+    assert len(cat.train_good) == 14 and cat.n_defect == 4 and cat.n_masked == 3
+    assert find_categories(tmp_path) == [tmp_path / "widget"]
+    assert find_categories(tmp_path / "widget") == [tmp_path / "widget"]
+    with pytest.raises(FileNotFoundError):
+        find_categories(tmp_path, ["nope"])
+    split = make_split(cat, parse_shots("1,2,4,all,100"), seed=3, n_calibration=10)
+    assert len(split.calibration) == 10 and len(split.pool) == 4
+    assert not set(split.calibration) & set(split.pool)
+    assert split.shots["1"] == split.pool[:1] and split.shots["4"] == split.pool and split.shots["all"] == split.pool
+    assert "100" not in split.shots  # more shots than the pool holds are skipped, not padded
+    again = make_split(cat, ["2"], seed=3, n_calibration=10)
+    assert again.shots["2"] == split.shots["2"] and again.calibration == split.calibration
+    assert make_split(cat, ["2"], seed=4, n_calibration=10).pool != split.pool
+    defect_without_mask = next(t for t in cat.test if t.is_defect and t.mask_path is None)
+    assert load_mask(defect_without_mask, (96, 128)) is None
+    good = next(t for t in cat.test if not t.is_defect)
+    assert not load_mask(good, (96, 128)).any()
+    with pytest.raises(ValueError):
+        parse_shots("0,2")
+
+
+def test_cli_end_to_end_on_a_tiny_set(tmp_path):
+    """Ours with a small random CNN: every figure is present and the obvious defects are found."""
+    _write_category(tmp_path / "data" / "widget")
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("backbone: resnet18\nweights: none\ninput_size: 112\nbatch_size: 8\n", encoding="utf-8")
+    out, md, png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.png"
+    rc = eval_main([str(tmp_path / "data"), "--shots", "1,4", "--config", str(cfg), "--methods", "ours",
+                    "--calibration-images", "4", "--json", str(out), "--markdown", str(md), "--plot", str(png),
+                    "--pixel-size", "64"])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    recs = result["records"]
+    assert [(r["shots"], r["method"]) for r in recs] == [("1", "ours"), ("4", "ours")]
+    for r in recs:
+        assert r["n_test"] == 8 and r["n_pixel_images"] == 7 and r["n_calibration"] == 4
+        assert r["image_auroc"] > 0.9 and r["pixel_auroc"] > 0.9 and r["aupro"] is not None
+        assert set(r["calibrated"]) == {"threshold", "f1", "far", "frr"}
+        assert r["fit"]["embedding_s"] > 0 and r["latency"]["median_ms"] > 0
+    assert "| 4 |" in md.read_text() and png.stat().st_size > 1000
+    assert eval_main([str(tmp_path / "data"), "--methods", "nope"]) == 2
+
+
+# -- real images: the CI regression guard ---------------------------------------------------
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_quick_mode_on_mvtec_bottle_stays_above_the_floor(shared_data, tmp_path):
+    out = tmp_path / "quick.json"
+    rc = eval_main([str(shared_data), "--categories", "mvtec_bottle", "--quick", "--json", str(out)])
+    assert rc == 0
+    (rec,) = json.loads(out.read_text())["records"]
+    assert rec["category"] == "mvtec_bottle" and rec["n_train"] == 16 and rec["method"] == "ours"
+    assert rec["fit"]["weights"]["pretrained"], "the guard needs the real EfficientNet-Lite0 weights"
+    assert rec["image_auroc"] >= BOTTLE_16_SHOT_FLOOR
+    assert rec["pixel_auroc"] >= 0.9
+
+
+@pytest.mark.realdata
+def test_anomalib_peer_uses_the_same_backbone_weights(shared_data):
+    pytest.importorskip("anomalib")
+    from inference.evaluation.ours import OursMethod, eval_config
+    from inference.evaluation.peer_anomalib import AnomalibPatchcore
+    from inference.evaluation.dataset import load_images
+    from inference.evaluation.runner import backbone_parity
+
+    cfg = eval_config()
+    cat = read_category(shared_data / "mvtec_bottle")
+    parity = backbone_parity(OursMethod("ours", cfg), AnomalibPatchcore(cfg), load_images(cat.train_good[:2]), 224)
+    assert parity["shapes_ours"] == parity["shapes_anomalib"] == [[2, 40, 28, 28], [2, 112, 14, 14]]
+    assert parity["same"]
