@@ -3,8 +3,9 @@
     inspector                      -> the GUI
     inspector PROJECT_FOLDER       -> the GUI, opening that project
     inspector --screenshot X.png   -> the GUI (any other option starting with '-' goes to the GUI)
+    inspector gui [PROJECT] [...]  -> the GUI, with its options (--screenshot OUT.png, --image, --config)
     inspector --self-test [...]    -> inference.selftest: checks the installation, exit code 0/1
-    inspector fit|infer|calibrate|info|eval|gui|... -> the command line (inference.cli)
+    inspector fit|infer|calibrate|info|eval|... -> the command line (inference.cli)
 
 The GUI is imported lazily so that the command line and the self-test never
 load Qt. Without a console (the windowed Windows executable) sys.stdout and
@@ -22,7 +23,7 @@ from pathlib import Path
 
 # First words that make the command line (inference.cli) handle the call rather than the GUI.
 CLI_COMMANDS = frozenset({
-    "fit", "add", "infer", "calibrate", "info", "eval", "gui", "weights", "config", "export", "bench",
+    "fit", "add", "infer", "calibrate", "info", "eval", "weights", "config", "export", "bench",
     "help", "-h", "--help", "--version", "-V",
 })
 SELF_TEST = frozenset({"--self-test", "self-test", "selftest"})
@@ -35,6 +36,8 @@ def route(argv: list[str]) -> str:
     first = argv[0]
     if first in SELF_TEST:
         return "selftest"
+    if first == "gui":
+        return "gui"
     if first in CLI_COMMANDS:
         return "cli"
     if first.startswith("-"):
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")
+    if argv[:1] == ["gui"]:
+        argv = argv[1:]
     try:
         from app.__main__ import main as gui_main
     except ImportError as exc:
