@@ -142,9 +142,9 @@ class Backbone:
         x = (x - self._mean) / self._std
         if self.preset.kind == "vit":
             grid = self._vit_tokens(x)
-            grid = _aggregate(grid, self.config.patch_size)
+            grid = _aggregate(grid, self.config.patch_size, self.config.patch_zero_pad)
         else:
-            layers = [_aggregate(f, self.config.patch_size) for f in self.model(x)]
+            layers = [_aggregate(f, self.config.patch_size, self.config.patch_zero_pad) for f in self.model(x)]
             size = layers[0].shape[-2:]
             grid = torch.cat(
                 [layers[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in layers[1:]],
@@ -162,11 +162,11 @@ class Backbone:
         return tokens.reshape(x.shape[0], h, w, -1).permute(0, 3, 1, 2)
 
 
-def _aggregate(features: torch.Tensor, patch_size: int) -> torch.Tensor:
+def _aggregate(features: torch.Tensor, patch_size: int, zero_pad: bool = False) -> torch.Tensor:
     """Average each feature with its patch_size x patch_size neighbours (PatchCore's local context)."""
     if patch_size <= 1:
         return features
-    return F.avg_pool2d(features, patch_size, stride=1, padding=patch_size // 2, count_include_pad=False)
+    return F.avg_pool2d(features, patch_size, stride=1, padding=patch_size // 2, count_include_pad=zero_pad)
 
 
 def _state_digest(model: torch.nn.Module) -> str:

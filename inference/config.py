@@ -38,6 +38,10 @@ class EngineConfig:
     coreset_ratio: float = 0.02
     patch_size: int = 3
     stride: int = 1
+    # Zero padding at the grid border when averaging a patch's neighbourhood, as PatchCore's reference
+    # code and anomalib do: edge patches are damped, which cuts false alarms at image borders.
+    # False keeps the features of models fitted before this option existed.
+    patch_zero_pad: bool = False
     distance: str = "l2"
     n_neighbors: int = 1
     batch_size: int = 32

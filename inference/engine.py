@@ -31,7 +31,8 @@ MODEL_VERSION = "2026.11"
 # Settings that belong to the machine, not the model: taken from the running engine.
 RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size")
 # Settings that shape features: a model fitted with others cannot be extended, only refitted.
-FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride")
+FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride",
+                "patch_zero_pad")
 
 
 def app_version() -> str:
@@ -234,7 +235,7 @@ class Engine:
         return EngineConfig.from_dict(data)
 
     def _check_compatible(self, manifest: dict, config: EngineConfig) -> None:
-        fitted = manifest["config"]
+        fitted = {**EngineConfig().to_dict(), **manifest["config"]}  # keys added later read as their defaults
         for key in FEATURE_KEYS:
             ours = config.to_dict()[key]
             if fitted.get(key) != ours:

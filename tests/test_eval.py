@@ -203,3 +203,19 @@ def test_anomalib_peer_uses_the_same_backbone_weights(shared_data):
     parity = backbone_parity(OursMethod("ours", cfg), AnomalibPatchcore(cfg), load_images(cat.train_good[:2]), 224)
     assert parity["shapes_ours"] == parity["shapes_anomalib"] == [[2, 40, 28, 28], [2, 112, 14, 14]]
     assert parity["same"]
+
+
+def test_patch_zero_pad_damps_only_the_border(tiny_cnn_config):
+    """The engine option the eval's setting turns on: interior patch features are unchanged."""
+    import torch
+
+    from inference.backbone import Backbone
+
+    img = np.random.default_rng(0).integers(0, 255, (1, 112, 112, 3), dtype=np.uint8)
+    torch.manual_seed(0)  # the same random weights for both
+    plain = Backbone(tiny_cnn_config).embed(img).cpu().numpy()
+    torch.manual_seed(0)
+    padded = Backbone(tiny_cnn_config.replace(patch_zero_pad=True)).embed(img).cpu().numpy()
+    # Interior of the finest grid, away from the upsampled coarse stage's border too.
+    assert np.allclose(plain[..., 3:-3, 3:-3], padded[..., 3:-3, 3:-3], atol=1e-5)
+    assert not np.allclose(plain[..., 0, :], padded[..., 0, :])

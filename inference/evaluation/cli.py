@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train/good images held out of the shot pool to set the threshold (default 10)")
     p.add_argument("--pixel-size", type=int, default=runner.PIXEL_SIZE_DEFAULT,
                    help="square resolution for pixel metrics, same for every method (default 128)")
+    p.add_argument("--no-few-shot-augment", action="store_true",
+                   help="never add flipped/rotated copies for our method (default: when <= 8 OK images)")
     p.add_argument("--seed", type=int, default=0, help="seed for shot subsets and coresets (default 0)")
     p.add_argument("--json", type=Path, default=None, help="write every figure (and per-image scores) here")
     p.add_argument("--markdown", type=Path, default=None, help="write the tables here too")
@@ -63,7 +65,8 @@ def build_methods(names: list[str], args) -> tuple[list, dict]:
     methods: list = []
     info: dict = {}
     if "ours" in names:
-        methods.append(OursMethod("ours", base, note=f"our engine, {base.backbone}"))
+        methods.append(OursMethod("ours", base, note=f"our engine, {base.backbone}",
+                                  few_shot_augment=not args.no_few_shot_augment))
     if "anomalib" in names:
         from .peer_anomalib import AnomalibPatchcore, anomalib_version
 
@@ -76,7 +79,8 @@ def build_methods(names: list[str], args) -> tuple[list, dict]:
     if "dinov2" in names:
         cfg = base.replace(**DINOV2_SPEED, cnn_layers=(2, 3))
         methods.append(OursMethod("ours-dinov2", cfg, quality_meaningful=False,
-                                  note="DINOv2 ViT-S/14 with RANDOM weights: speed only, quality not meaningful"))
+                                  note="DINOv2 ViT-S/14 with RANDOM weights: speed only, quality not meaningful",
+                                  few_shot_augment=not args.no_few_shot_augment))
     return methods, info
 
 

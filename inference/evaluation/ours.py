@@ -26,7 +26,15 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "coreset_ratio": 0.1,
     "cnn_layers": [2, 3],
     "patch_size": 3,
+    # PatchCore's zero-padded neighbourhood average (anomalib's too): measured +0.02-0.03 pixel AUROC
+    # on l4v_cookie and +0.01-0.05 image AUROC on visa_fryum / l4v_cookie against the engine default.
+    "patch_zero_pad": True,
 }
+
+# When few OK images are taught, also teach flipped and slightly rotated copies of them (existing
+# engine options). Applied only where the config leaves augmentation off; the peer never gets it.
+FEW_SHOT_MAX_IMAGES = 8
+FEW_SHOT_AUGMENT: dict[str, Any] = {"augment": True, "augment_copies": 2, "augment_flips": True}
 
 # Speed reference only: DINOv2 ViT-S/14 with RANDOM weights (none are on this machine offline).
 DINOV2_SPEED: dict[str, Any] = {"backbone": "dinov2_vits14", "weights": "none"}
@@ -43,9 +51,11 @@ def eval_config(config_file: Optional[Path] = None, overrides: Optional[Mapping[
 
 
 class OursMethod:
-    def __init__(self, name: str, config: EngineConfig, quality_meaningful: bool = True, note: str = ""):
+    def __init__(self, name: str, config: EngineConfig, quality_meaningful: bool = True, note: str = "",
+                 few_shot_augment: bool = True):
         self.name = name
         self.config = config
+        self.few_shot_augment = few_shot_augment
         self.quality_meaningful = quality_meaningful
         self.note = note
         self._engine: Optional[Engine] = None
@@ -53,13 +63,16 @@ class OursMethod:
         self._folder: Optional[Path] = None
 
     def describe(self) -> dict:
-        return {"name": self.name, "kind": "ours", "config": self.config.to_dict(),
+        policy = (f"augment {FEW_SHOT_AUGMENT} when <= {FEW_SHOT_MAX_IMAGES} OK images"
+                  if self.few_shot_augment and not self.config.augment else "none")
+        return {"name": self.name, "kind": "ours", "config": self.config.to_dict(), "few_shot_policy": policy,
                 "quality_meaningful": self.quality_meaningful, "note": self.note}
 
     def fit(self, images: list[np.ndarray]) -> dict:
         self.close()
         # A fresh engine per fit: no backbone cached from an earlier run hides its cost or memory.
-        self._engine = Engine(self.config)
+        config = self.config_for(len(images))
+        self._engine = Engine(config)
         self._folder = Path(tempfile.mkdtemp(prefix="inspector-eval-"))
         result = self._engine.fit(self._folder / "project", images)
         self._model = self._engine.load(self._folder / "project")
@@ -71,8 +84,14 @@ class OursMethod:
             "total_s": result.seconds,
             "n_embeddings": result.n_embeddings,
             "memory_bank": result.coreset_size,
+            "augmented": config.augment,
             "weights": result.manifest["backbone"]["weights"],
         }
+
+    def config_for(self, n_images: int) -> EngineConfig:
+        if self.few_shot_augment and not self.config.augment and n_images <= FEW_SHOT_MAX_IMAGES:
+            return self.config.replace(**FEW_SHOT_AUGMENT)
+        return self.config
 
     def score(self, image: np.ndarray) -> tuple[float, np.ndarray]:
         """(image score, anomaly map aligned with the whole image)."""
