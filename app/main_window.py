@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, *_):
         name = str(self.doc.folder) if self.doc.folder else "untitled"
-        self.setWindowTitle(f"{'*' if self.doc.dirty else ''}{name} — Inspector")
+        self.setWindowTitle(f"{name}[*] — Inspector")
         self.setWindowModified(self.doc.dirty)
 
     def banner_lines(self) -> list[str]:

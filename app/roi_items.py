@@ -87,9 +87,6 @@ class CircleItem(pg.CircleROI):
         super().__init__((shape.cx - shape.r, shape.cy - shape.r), (2 * shape.r, 2 * shape.r), pen=ROI_PEN,
                          hoverPen=HOVER_PEN, rotatable=False)
 
-    def _addHandles(self):
-        self.addScaleHandle((1.0, 0.5), (0.5, 0.5), lockAspect=True)
-
     def to_shape(self) -> inference.Circle:
         d = max(float(self.size()[0]), 2 * MIN_SIZE)
         return inference.Circle(self.pos()[0] + d / 2, self.pos()[1] + d / 2, d / 2)
@@ -112,7 +109,9 @@ class AnnulusItem(pg.ROI):
         super().__init__((shape.cx - shape.r_outer, shape.cy - shape.r_outer), (d, d), pen=ROI_PEN,
                          hoverPen=HOVER_PEN, rotatable=False, aspectLocked=True)
         self.inner_fraction = shape.r_inner / shape.r_outer
-        self.outer_handle = self.addScaleHandle((1.0, 0.5), (0.5, 0.5), lockAspect=True)
+        # Diagonal, as in pg.CircleROI: an aspect-locked ROI scales by the handle's y offset.
+        diagonal = 0.5 + 0.5 * 2 ** -0.5
+        self.outer_handle = self.addScaleHandle((diagonal, diagonal), (0.5, 0.5), lockAspect=True)
         self.inner_handle = self.addFreeHandle((0.5 + 0.5 * self.inner_fraction, 0.5))
         self._place_inner_handle()
 

@@ -47,7 +47,8 @@ def make_window(qtbot, tmp_path, tiny_config):
     def make(config: inference.EngineConfig = tiny_config):
         settings = QSettings(str(tmp_path / "qsettings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(inference.Engine(config), settings=settings)
-        qtbot.addWidget(window)
+        # Not qtbot.addWidget: qtbot closes its widgets before fixture teardown, and closing a
+        # window with unsaved changes would wait for an answer.
         window.resize(1200, 800)
         window.show()
         window.activateWindow()
@@ -59,6 +60,8 @@ def make_window(qtbot, tmp_path, tiny_config):
     for w in windows:
         w.runner.cancel_and_wait()
         w.doc.dirty = False
+        w.close()
+        w.deleteLater()
 
 
 @pytest.fixture

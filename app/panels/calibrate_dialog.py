@@ -1,0 +1,264 @@
+"""Calibrate: score OK and NG image sets, place the threshold on their histograms, save calibration.json."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+    QPushButton, QVBoxLayout,
+)
+
+import inference
+
+from .. import messages
+from .progress import ProgressStrip
+from .teach_panel import IMAGE_FILTER, image_paths_from
+
+OK_BRUSH = (30, 142, 62, 150)
+NG_BRUSH = (217, 48, 37, 150)
+
+
+def histograms(ok: list[float], ng: list[float], bins: int = 30):
+    """Shared bin edges and the OK and NG counts."""
+    scores = np.asarray(list(ok) + list(ng), dtype=np.float64)
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.05 * (hi - lo)
+    edges = np.linspace(lo - pad, hi + pad, bins + 1)
+    return edges, np.histogram(ok, edges)[0], np.histogram(ng, edges)[0]
+
+
+def counts_text(ok: list[float], ng: list[float], threshold: float) -> str:
+    far, frr = inference.rates(ok, ng, threshold)
+    rejected = int(round(frr * len(ok)))
+    text = f"False rejects: {rejected} of {len(ok)} OK"
+    if far is None:
+        return text + "   ·   False accepts: no NG images"
+    accepted = int(round(far * len(ng)))
+    return text + f"   ·   False accepts: {accepted} of {len(ng)} NG"
+
+
+class ImageSetBox(QGroupBox):
+    def __init__(self, title: str, tip: str, parent=None):
+        super().__init__(title, parent)
+        self.list = QListWidget()
+        self.list.setToolTip(tip)
+        self.list.setObjectName(title.split()[0].lower() + "List")
+        add = QPushButton("Add images…")
+        add.setToolTip(f"Add files to the {title} set")
+        add.clicked.connect(self._choose_files)
+        folder = QPushButton("Add folder…")
+        folder.setToolTip(f"Add every image of a folder to the {title} set")
+        folder.clicked.connect(self._choose_folder)
+        clear = QPushButton("Clear")
+        clear.setToolTip(f"Empty the {title} set")
+        clear.clicked.connect(self.list.clear)
+        row = QHBoxLayout()
+        for b in (add, folder, clear):
+            row.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.list)
+
+    def paths(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def add_paths(self, paths) -> None:
+        have = set(self.paths())
+        for p in image_paths_from(paths):
+            if p not in have:
+                self.list.addItem(p)
+                have.add(p)
+
+    def _choose_files(self):
+        files, _ = QFileDialog.getOpenFileNames(self, self.title(), "", IMAGE_FILTER)
+        self.add_paths(files)
+
+    def _choose_folder(self):
+        folder = QFileDialog.getExistingDirectory(self, self.title())
+        if folder:
+            self.add_paths([folder])
+
+
+class CalibrateDialog(QDialog):
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.setObjectName("calibrateDialog")
+        self.setWindowTitle("Calibrate")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.resize(900, 640)
+        self.session = session
+        self.ok_scores: list[float] = []
+        self.ng_scores: list[float] = []
+        self.suggested: Optional[inference.Calibration] = None
+
+        self.ok_box = ImageSetBox("OK images", "Good parts NOT used for teaching: their scores set the threshold")
+        self.ng_box = ImageSetBox("NG images", "Defective parts (optional): they let the threshold separate OK and NG")
+        self.compute_button = QPushButton("Compute scores")
+        self.compute_button.setObjectName("computeScores")
+        self.compute_button.setToolTip("Score every image with the model (runs in the background)")
+        self.compute_button.clicked.connect(self.compute)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("histogram")
+        self.plot.setBackground("w")
+        self.plot.setLabel("bottom", "score")
+        self.plot.setLabel("left", "images")
+        self.plot.addLegend()
+        self.plot.setToolTip("Score distributions of the OK (green) and NG (red) images; drag the line to set "
+                             "the threshold")
+        self.ok_bars = pg.BarGraphItem(x0=[], x1=[], height=[], brush=OK_BRUSH, name="OK")
+        self.ng_bars = pg.BarGraphItem(x0=[], x1=[], height=[], brush=NG_BRUSH, name="NG")
+        self.plot.addItem(self.ok_bars)
+        self.plot.addItem(self.ng_bars)
+        self.line = pg.InfiniteLine(pos=0, angle=90, movable=True, pen=pg.mkPen((20, 20, 200), width=3),
+                                    label="threshold {value:.3f}", labelOpts={"position": 0.9, "color": (20, 20, 200)})
+        self.line.setVisible(False)
+        self.line.sigPositionChanged.connect(self._threshold_moved)
+        self.plot.addItem(self.line)
+
+        self.percentile = QDoubleSpinBox()
+        self.percentile.setObjectName("scorePercentile")
+        self.percentile.setRange(50.0, 100.0)
+        self.percentile.setDecimals(1)
+        self.percentile.setValue(session.doc.config.score_percentile)
+        self.percentile.setToolTip("Without NG images the threshold is this percentile of the OK scores")
+        self.percentile.valueChanged.connect(self._suggest)
+        self.area = QDoubleSpinBox()
+        self.area.setObjectName("areaLimit")
+        self.area.setRange(0.0, 1e6)
+        self.area.setDecimals(3)
+        self.area.setValue(session.doc.config.area_mm2_thr)
+        self.area.setToolTip("Regions smaller than this (mm²; px when mm per pixel is unknown) do not make a part NG")
+        self.counts = QLabel("Compute the scores first.")
+        self.counts.setObjectName("calibrationCounts")
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setObjectName("thresholdValue")
+        self.threshold_spin.setDecimals(4)
+        self.threshold_spin.setRange(-1e9, 1e9)
+        self.threshold_spin.setToolTip("The threshold: scores at or above it are NG (also set by dragging the line)")
+        self.threshold_spin.valueChanged.connect(lambda v: self.line.setValue(v))
+        self.reset_button = QPushButton("Suggest")
+        self.reset_button.setToolTip("Put the line back at the suggested threshold")
+        self.reset_button.clicked.connect(self._suggest)
+
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("saveCalibration")
+        self.save_button.setToolTip("Write calibration.json with this threshold and area limit")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save)
+        close = QPushButton("Close")
+        close.setToolTip("Close without saving")
+        close.clicked.connect(self.reject)
+        self.progress = ProgressStrip(session.runner)
+
+        sets = QHBoxLayout()
+        sets.addWidget(self.ok_box)
+        sets.addWidget(self.ng_box)
+        form = QFormLayout()
+        form.addRow("Score percentile", self.percentile)
+        form.addRow("Area limit (mm²)", self.area)
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold_spin)
+        threshold_row.addWidget(self.reset_button)
+        form.addRow("Threshold", threshold_row)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addLayout(sets, 1)
+        layout.addWidget(self.compute_button)
+        layout.addWidget(self.plot, 2)
+        layout.addLayout(form)
+        layout.addWidget(self.counts)
+        layout.addLayout(buttons)
+        session.runner.busyChanged.connect(self._busy)
+
+    # -- scoring --------------------------------------------------------------------------------
+    def compute(self) -> None:
+        ok, ng = self.ok_box.paths(), self.ng_box.paths()
+        if not ok:
+            messages.error(self, "Calibrate", "Add at least one OK image (not one used for teaching).")
+            return
+        self.counts.setText("Scoring…")
+        # One engine call for both sets; the split is by position.
+        self.session.score_many(ok + ng, lambda results: self._scored(len(ok), results),
+                                title="Scoring failed")
+
+    def _scored(self, n_ok: int, results: list) -> None:
+        scores = [r.score for r in results]
+        self.ok_scores, self.ng_scores = scores[:n_ok], scores[n_ok:]
+        edges, ok_counts, ng_counts = histograms(self.ok_scores, self.ng_scores)
+        self.ok_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=ok_counts)
+        self.ng_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=ng_counts)
+        self.line.setVisible(True)
+        self.plot.setXRange(edges[0], edges[-1])
+        self._suggest()
+        self.save_button.setEnabled(True)
+
+    def _suggest(self, *_):
+        if not self.ok_scores:
+            return
+        try:
+            self.suggested = inference.calibrate(self.ok_scores, self.ng_scores, self.percentile.value(),
+                                                 self.area.value())
+        except inference.InspectorError as exc:
+            messages.error(self, "Calibrate", exc)
+            return
+        self.set_threshold(self.suggested.threshold)
+
+    def set_threshold(self, value: float) -> None:
+        self.line.setValue(value)
+
+    @property
+    def threshold(self) -> float:
+        return float(self.line.value())
+
+    def _threshold_moved(self, *_):
+        self.threshold_spin.blockSignals(True)
+        self.threshold_spin.setValue(self.threshold)
+        self.threshold_spin.blockSignals(False)
+        if self.ok_scores:
+            self.counts.setText(counts_text(self.ok_scores, self.ng_scores, self.threshold))
+
+    # -- saving ---------------------------------------------------------------------------------
+    def calibration(self) -> inference.Calibration:
+        """The suggested calibration with the threshold where the user put the line."""
+        base = inference.calibrate(self.ok_scores, self.ng_scores, self.percentile.value(), self.area.value())
+        t = self.threshold
+        if abs(t - base.threshold) < 1e-12:
+            return base
+        far, frr = inference.rates(self.ok_scores, self.ng_scores, t)
+        above_ok = t - max(self.ok_scores)
+        margin = min(above_ok, min(self.ng_scores) - t) if self.ng_scores else above_ok
+        return dataclasses.replace(base, threshold=t, far=far, frr=frr, margin=float(margin),
+                                   method=base.method + "+manual")
+
+    def save(self) -> None:
+        try:
+            cal = self.calibration()
+        except inference.InspectorError as exc:
+            messages.error(self, "Calibrate", exc)
+            return
+        self.session.save_calibration(cal, lambda model: self._saved(cal))
+
+    def _saved(self, cal: inference.Calibration) -> None:
+        self.counts.setText(f"Saved: threshold {cal.threshold:.4f}. " + counts_text(self.ok_scores, self.ng_scores,
+                                                                                    cal.threshold))
+        self.accept()
+
+    def _busy(self, busy: bool) -> None:
+        self.compute_button.setEnabled(not busy)
+        self.save_button.setEnabled(not busy and bool(self.ok_scores))
+
+    def reject(self) -> None:
+        if self.session.runner.busy:
+            self.session.runner.cancel()
+        super().reject()
