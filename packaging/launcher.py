@@ -22,10 +22,7 @@ import traceback
 from pathlib import Path
 
 # First words that make the command line (inference.cli) handle the call rather than the GUI.
-CLI_COMMANDS = frozenset({
-    "fit", "add", "infer", "calibrate", "info", "eval", "weights", "config", "export", "bench",
-    "help", "-h", "--help", "--version", "-V",
-})
+CLI_COMMANDS = frozenset({"fit", "infer", "calibrate", "info", "eval", "-h", "--help", "--version"})
 SELF_TEST = frozenset({"--self-test", "self-test", "selftest"})
 
 
@@ -48,6 +45,8 @@ def route(argv: list[str]) -> str:
 
 
 def user_data_dir() -> Path:
+    # Same folder as inference.weights.user_models_dir's parent, computed here without importing the
+    # engine: this must still work when importing the engine is what failed.
     base = os.environ.get("XDG_DATA_HOME") or (
         os.environ.get("LOCALAPPDATA") if os.name == "nt" else str(Path.home() / ".local" / "share")
     )
