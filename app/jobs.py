@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 import inference
 
@@ -158,4 +158,8 @@ class JobRunner(QObject):
         if job is None:
             return True
         job.cancel()
-        return job.wait(timeout_ms)
+        if not job.wait(timeout_ms):
+            return False
+        # Deliver the job's queued outcome now: the event loop may not run again (the app is closing).
+        QCoreApplication.sendPostedEvents(self)
+        return self.job is None

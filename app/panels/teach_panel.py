@@ -187,8 +187,9 @@ class TeachPanel(QWidget):
         model = self.session.model
         if model is None:
             return []
+        # The manifest names each taught image by the path it was given as.
         taught = {m.get("name") for m in model.manifest.get("images", [])}
-        return [p for p in self.doc.ok_images if Path(p).name not in taught]
+        return [p for p in self.doc.ok_images if p not in taught]
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self) -> None:

@@ -51,8 +51,8 @@ def make_window(qtbot, tmp_path, tiny_config):
         # window with unsaved changes would wait for an answer.
         window.resize(1200, 800)
         window.show()
-        window.activateWindow()
-        qtbot.waitActive(window)  # keyboard shortcuts only reach the active window
+        with qtbot.waitActive(window):  # keyboard shortcuts only reach the active window
+            window.activateWindow()
         windows.append(window)
         return window
 
@@ -74,7 +74,8 @@ class Answerer:
 
     def __init__(self):
         self.seen: list[str] = []
-        self.answers: list = []  # QMessageBox.StandardButton to click, in order; default: the box's default
+        # What to click, in order: a QMessageBox.StandardButton or a button's text; default: the box's default.
+        self.answers: list = []
         self.timer = QTimer()
         self.timer.setInterval(20)
         self.timer.timeout.connect(self._poll)
@@ -85,7 +86,11 @@ class Answerer:
             if isinstance(w, QMessageBox) and w.isVisible():
                 self.seen.append(w.text())
                 if self.answers:
-                    w.button(self.answers.pop(0)).click()
+                    answer = self.answers.pop(0)
+                    if isinstance(answer, str):
+                        next(b for b in w.buttons() if b.text() == answer).click()
+                    else:
+                        w.button(answer).click()
                 elif w.defaultButton() is not None:
                     w.defaultButton().click()
                 else:
