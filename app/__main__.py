@@ -74,16 +74,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    log_path = setup_logging()
-    log.info("starting; log file %s", log_path)
-
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
-    import inference
-
+    # Names first: they decide where QSettings and the log folder live.
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
+    log_path = setup_logging()
+    log.info("starting; log file %s", log_path)
+
+    import inference
+
     app = QApplication.instance() or QApplication([sys.argv[0]])
     try:
         config = inference.EngineConfig.load(args.config)

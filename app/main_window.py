@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.teach_panel, "Teach")
         self.tabs.addTab(self.inspect_panel, "Inspect")
         self.tabs.setToolTip("Teach OK images and fit the model, or inspect images")
+        self.inspect_panel.opened.connect(lambda: self.tabs.setCurrentWidget(self.inspect_panel))
         self._dock("Setup", self.roi_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Teach and inspect", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea)
 

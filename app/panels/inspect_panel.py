@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QSlider,
@@ -57,11 +57,14 @@ def _table(headers: list[str], name: str, tip: str) -> QTableWidget:
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.verticalHeader().setVisible(False)
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    t.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.ResizeToContents)
     t.setToolTip(tip)
     return t
 
 
 class InspectPanel(QWidget):
+    opened = Signal()  # images were opened: the window brings this panel to the front
+
     def __init__(self, session, view: ImageView, status=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.session, self.view = session, view
@@ -193,6 +196,7 @@ class InspectPanel(QWidget):
         for p in images:
             self._add_result_row(p, None)
         self.index = -1
+        self.opened.emit()
         self.go(0)
 
     def go(self, index: int) -> None:

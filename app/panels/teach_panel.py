@@ -219,6 +219,11 @@ class TeachPanel(QWidget):
         self.result_label.setText("Cancelled: the saved model is unchanged.")
 
     def _model_changed(self, model) -> None:
+        if model is not None and not self.session.runner.busy:
+            m = model.manifest
+            if not self.result_label.text().startswith("Model:"):
+                self.result_label.setText(f"Model: {m.get('n_images', '?')} image(s), {m.get('n_embeddings', '?')} "
+                                          f"embeddings, coreset {m.get('coreset_size', '?')}")
         self._busy(self.session.runner.busy)
 
     def _busy(self, busy: bool) -> None:
