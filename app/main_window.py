@@ -311,8 +311,16 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Save the project to folder")
         if not folder:
             return False
+        source, target = self.doc.folder, Path(folder)
+        moving = source is not None and target.resolve() != source.resolve()
+        if moving and inference.has_model(target) and not messages.confirm(
+                self, "Replace the project?", f"{target} already holds a fitted model. Replace it with this one?"):
+            return False
         try:
-            self.doc.save(Path(folder))
+            if moving and inference.has_model(source):
+                # The model travels with the project; the engine's copy is checked and atomic.
+                inference.copy_model(source, target)
+            self.doc.save(target)
         except (inference.InspectorError, OSError) as exc:
             messages.error(self, "Cannot save the project", str(exc))
             return False

@@ -102,11 +102,12 @@ class Session(QObject):
         except inference.InspectorError as exc:
             self.failed.emit("Cannot add to the model", exc)
             return None
-        images = tuple(images)
+        images, config = tuple(images), self.doc.config
         engine = self.engine
 
         def work(progress, cancel):
-            return engine.add(folder, images, progress=progress, cancel=cancel)
+            # The project's current settings: if they changed what features look like, the engine refuses.
+            return engine.add(folder, images, progress=progress, cancel=cancel, config=config)
 
         return self._start("add to model", "Adding to the model failed", work,
                            lambda result: self._fitted(result, on_done), on_cancel)

@@ -19,13 +19,13 @@ from .errors import (
 )
 from .preprocess import IMAGE_SUFFIXES, as_rgb8, expand_image_paths, load_image
 from .progress import CancelToken, ProgressFn
-from .project import has_model, load_settings, read_manifest, save_settings
+from .project import copy_model, has_model, load_settings, read_manifest, save_settings
 from .roi import Annulus, Circle, Rect, Roi, full_image_roi, roi_from_dict, roi_to_dict, shape_mask
 from .scoring import InferenceResult, Region, heatmap_png, heatmap_rgba
 from .weights import PRESETS, WeightsInfo, user_models_dir
 
 __all__ = [
-    "__version__", "Annulus", "Calibration", "CancelToken", "Cancelled", "Circle", "ConfigError", "DISTANCES",
+    "__version__", "Annulus", "copy_model", "Calibration", "CancelToken", "Cancelled", "Circle", "ConfigError", "DISTANCES",
     "Engine", "EngineConfig", "FitResult", "IMAGE_SUFFIXES", "ImageError", "InferenceResult", "InspectorError",
     "MODEL_VERSION", "Model", "PRESETS", "ProgressFn", "ProjectError", "Rect", "Region", "Roi", "RoiError",
     "SCORE_MODES", "WeightsInfo", "WeightsNotFoundError", "as_rgb8", "calibrate", "expand_image_paths",

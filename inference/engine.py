@@ -127,14 +127,22 @@ class Engine:
         ok_images: Sequence[ImageInput],
         progress: Optional[ProgressFn] = None,
         cancel: Optional[CancelToken] = None,
+        config: Optional[EngineConfig] = None,
     ) -> FitResult:
-        """Teach more OK images into an existing model without re-embedding the old ones."""
+        """Teach more OK images into an existing model without re-embedding the old ones.
+
+        The model keeps the settings it was fitted with. `config`, when given, is
+        what the caller means to use (e.g. the GUI's current settings): if its
+        feature settings differ from the model's, adding would mix two kinds of
+        features, so it is refused with a request to refit.
+        """
         lock = self._run_alone()
         try:
             stored = project.load_model(Path(folder))
             manifest = stored.manifest
-            self._check_compatible(manifest, self.config)
-            config = self._model_config(manifest)
+            if config is not None:
+                self._check_compatible(manifest, config)
+            config = self._model_config(manifest, config)
             roi = roi_from_dict(manifest["roi"])
             return self._fit(Path(folder), ok_images, roi, manifest.get("mm_per_px"), config, stored, progress,
                              cancel)
@@ -225,9 +233,9 @@ class Engine:
         }
 
     # -- load -----------------------------------------------------------------
-    def _model_config(self, manifest: dict) -> EngineConfig:
+    def _model_config(self, manifest: dict, runtime: Optional[EngineConfig] = None) -> EngineConfig:
         data = dict(manifest["config"])
-        data.update({k: getattr(self.config, k) for k in RUNTIME_KEYS})
+        data.update({k: getattr(runtime or self.config, k) for k in RUNTIME_KEYS})
         weights = data.get("weights", "auto")
         if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():
             # A project moved to another PC: find the weights the usual way; the sha256 check decides.

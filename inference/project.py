@@ -126,6 +126,19 @@ def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: by
     return manifest
 
 
+def copy_model(source: Path, target: Path) -> None:
+    """Copy a project's model (checked on read) and its calibration to another folder, e.g. Save As.
+
+    The copy keeps model_id, so the calibration stays valid for it.
+    """
+    stored = load_model(Path(source))
+    manifest = {k: v for k, v in stored.manifest.items() if k != "files"}
+    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes)
+    calibration = Path(source) / CALIBRATION
+    if calibration.is_file():
+        atomic_write(Path(target) / CALIBRATION, calibration.read_bytes())
+
+
 def save_calibration(folder: Path, calibration: Calibration) -> None:
     atomic_write(Path(folder) / CALIBRATION, json_bytes(calibration.to_dict()))
 

@@ -251,3 +251,25 @@ def test_whole_image_models_refuse_images_of_another_size(engine, tmp_path):
         engine.add(tmp_path, [bigger])
     with pytest.raises(ImageError, match="200 x 200"):
         engine.fit(tmp_path / "new", [disc(1)[0], bigger])
+
+
+def test_add_refuses_settings_that_would_mix_features(engine, tiny_config, tmp_path):
+    engine.fit(tmp_path, [disc(i)[0] for i in range(3)], roi=ROI)
+    with pytest.raises(ProjectError, match="fitted with input_size 112; this engine uses 224: refit"):
+        engine.add(tmp_path, [disc(9)[0]], config=tiny_config.replace(input_size=224))
+    # settings that do not shape features (distance, GPU) are fine: the model keeps its own
+    assert engine.add(tmp_path, [disc(9)[0]], config=tiny_config.replace(distance="cosine")).n_images == 4
+    assert read_manifest(tmp_path)["config"]["distance"] == "l2"
+
+
+def test_copy_model_keeps_the_model_and_its_calibration(engine, tmp_path):
+    from inference import copy_model
+
+    src, dst = tmp_path / "a", tmp_path / "b"
+    engine.fit(src, [disc(i)[0] for i in range(4)], roi=ROI)
+    engine.calibrate(engine.load(src), [disc(50)[0], disc(51)[0]])
+    copy_model(src, dst)
+    a, b = engine.load(src), engine.load(dst)
+    assert b.calibration is not None and b.calibration.threshold == a.calibration.threshold
+    img = disc(60, True)[0]
+    assert engine.infer(a, img).score == engine.infer(b, img).score

@@ -1,0 +1,51 @@
+"""Save As carries the fitted model and its calibration to the new folder."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PySide6.QtWidgets import QFileDialog
+
+import inference
+from conftest import wait_idle
+
+
+def test_save_as_takes_the_model_along(qtbot, window, fitted_project, images, tmp_path, monkeypatch, answerer):
+    source = tmp_path / "source"
+    shutil.copytree(fitted_project, source)
+    assert window.open_project(source, ask=False)
+    wait_idle(qtbot, window)
+    window.inspect_panel.open_paths([images["ng"][0]])
+    wait_idle(qtbot, window)
+    score = window.inspect_panel.current.score
+
+    target = tmp_path / "copy"
+    target.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(target)))
+    assert window.save_project_as()
+    wait_idle(qtbot, window)
+    assert window.doc.folder == target and inference.has_model(target)
+    assert window.session.model is not None and window.session.model.folder == target
+    assert window.session.model.calibration is not None  # same model_id: calibration still valid
+    window.inspect_panel.open_paths([images["ng"][0]])
+    wait_idle(qtbot, window)
+    assert window.inspect_panel.current.score == pytest.approx(score, rel=1e-6)
+    assert window.inspect_panel.badge.text() == "NG"
+    assert answerer.seen == []
+
+
+def test_save_as_over_another_model_asks_first(qtbot, window, fitted_project, tmp_path, monkeypatch, answerer):
+    from PySide6.QtWidgets import QMessageBox
+
+    source, other = tmp_path / "source", tmp_path / "other"
+    shutil.copytree(fitted_project, source)
+    shutil.copytree(fitted_project, other)
+    before = (other / "manifest.json").read_bytes()
+    assert window.open_project(source, ask=False)
+    wait_idle(qtbot, window)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(other)))
+    answerer.answers = [QMessageBox.StandardButton.No]
+    assert not window.save_project_as()
+    assert any("already holds a fitted model" in text for text in answerer.seen)
+    assert (other / "manifest.json").read_bytes() == before and window.doc.folder == source
