@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.inspect_panel, "Inspect")
         self.tabs.setToolTip("Teach OK images and fit the model, or inspect images")
         self.inspect_panel.opened.connect(lambda: self.tabs.setCurrentWidget(self.inspect_panel))
+        self.teach_panel.previewRequested.connect(self.show_reference)
         self._dock("Setup", self.roi_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Teach and inspect", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -292,7 +293,19 @@ class MainWindow(QMainWindow):
         self.session.set_model(None, "loading the model…")
         self._remember(folder)
         self.session.load_model(on_loaded)
+        if self.doc.ok_images:
+            self.show_reference(self.doc.ok_images[0])  # the ROI is drawn over a part, not an empty canvas
         return True
+
+    def show_reference(self, path: str) -> None:
+        """Show a taught image, without any inspection result, as the reference for the ROI."""
+        try:
+            rgb = inference.load_image(path)
+        except inference.InspectorError as exc:
+            self.show_status(f"Cannot show {Path(path).name}: {exc}")
+            return
+        self.view.set_image(rgb)  # also clears any heatmap: this is not an inspection result
+        self.show_status(f"{Path(path).name} (taught OK image)")
 
     def save_project(self) -> bool:
         if self.doc.folder is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
@@ -96,6 +96,9 @@ class ThumbnailList(QListWidget):
 
 
 class TeachPanel(QWidget):
+    # A taught image the user picked, to show as the reference for drawing the ROI.
+    previewRequested = Signal(str)
+
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
@@ -118,6 +121,8 @@ class TeachPanel(QWidget):
 
         self.list = ThumbnailList(self.add_paths)
         self.list.on_delete = self.remove_selected
+        self.list.currentItemChanged.connect(
+            lambda item, _old: item is not None and self.previewRequested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.count_label = QLabel()
 
         self.fit_button = QPushButton("Fit")

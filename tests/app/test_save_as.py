@@ -49,3 +49,15 @@ def test_save_as_over_another_model_asks_first(qtbot, window, fitted_project, tm
     assert not window.save_project_as()
     assert any("already holds a fitted model" in text for text in answerer.seen)
     assert (other / "manifest.json").read_bytes() == before and window.doc.folder == source
+
+
+def test_opening_a_project_shows_a_taught_image_and_thumbnails_preview(qtbot, window, fitted_project, images):
+    import numpy as np
+
+    assert window.open_project(fitted_project, ask=False)
+    wait_idle(qtbot, window)
+    first = inference.load_image(images["ok"][0])
+    assert window.view.image is not None and np.array_equal(window.view.image, first)
+    window.teach_panel.list.setCurrentRow(2)
+    assert np.array_equal(window.view.image, inference.load_image(images["ok"][2]))
+    assert window.view.result is None
