@@ -116,7 +116,10 @@ class AnomalibPatchcore:
 
         self.close()
         t0 = time.perf_counter()
-        torch.manual_seed(self.config.seed)  # anomalib's k-center start and projection use the global RNG
+        # anomalib's k-center start draws from torch's global RNG and its sparse projection from
+        # numpy's (sklearn, random_state=None): seed both, or its figures change from run to run.
+        torch.manual_seed(self.config.seed)
+        np.random.seed(self.config.seed)
         self.model = self._build()
         self.model.train()
         t = time.perf_counter()
