@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 $PY -m inference.evaluation.cli "$DATA" --categories mvtec_bottle visa_fryum l4v_cookie --shots 1,2,4,8,16 \
     --methods ours,anomalib --json bench/eval_results.json --markdown bench/eval_results.md \
     --plot docs/eval_auroc_vs_shots.png
+# All OK images, where anomalib's coreset stays affordable (l4v_cookie: 21 images).
+$PY -m inference.evaluation.cli "$DATA" --categories l4v_cookie --shots all --methods ours,anomalib \
+    --json bench/eval_results_cookie_all.json --markdown bench/eval_results_cookie_all.md
 # Our DINOv2 ViT-S/14 setting for speed (random weights offline: its quality figures mean nothing).
 $PY -m inference.evaluation.cli "$DATA" --categories mvtec_bottle visa_fryum l4v_cookie --shots 16 \
     --methods ours,dinov2 --json bench/eval_dinov2_speed.json --markdown bench/eval_dinov2_speed.md
