@@ -11,8 +11,8 @@ import math
 from typing import Optional
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import QPainterPath, QPen, QColor
+from PySide6.QtCore import QObject, QRectF
+from PySide6.QtGui import QPainterPath
 
 import inference
 

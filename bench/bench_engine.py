@@ -23,8 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
 from inference import Circle, Engine, EngineConfig, expand_image_paths  # noqa: E402
 
 
@@ -67,7 +65,7 @@ def main() -> int:
         infer_imgs = (files[args.n_fit:] or files)[: args.n_infer]
         roi = None
     else:
-        from synthetic import disc
+        from inference.synthetic import disc
 
         fit_imgs = [disc(i, size=512)[0] for i in range(args.n_fit)]
         infer_imgs = [disc(1000 + i, scratch=i % 2 == 1, size=512)[0] for i in range(args.n_infer)]

@@ -303,7 +303,6 @@ class Engine:
         whole = model.manifest.get("roi_is_whole_image", False)
         prepared, _ = prepare(images, model.roi, model.manifest.get("image_size") if whole else None)
         results: list[InferenceResult] = []
-        cfg = model.config
         start = time.perf_counter()
         done = 0
         for feats in embed_crops(model.backbone, [p.crop.pixels for p in prepared], progress, cancel, "inspecting"):

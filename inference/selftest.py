@@ -38,43 +38,11 @@ from typing import Callable, Optional, TextIO
 
 import numpy as np
 
+from .synthetic import write_discs
+
 log = logging.getLogger(__name__)
 
-IMAGE_SIZE = 160
 N_FIT, N_OK_TEST, N_NG = 6, 4, 3
-
-
-# -- generated parts ----------------------------------------------------------------
-def disc(seed: int, scratch: bool = False, size: int = IMAGE_SIZE) -> np.ndarray:
-    """An RGB uint8 textured disc on a dark background; `scratch` draws a bright line across it."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    img = np.full((size, size, 3), 40, np.uint8)
-    yy, xx = np.mgrid[:size, :size]
-    r = np.hypot(xx - size / 2, yy - size / 2)
-    texture = (128 + 40 * np.sin(r / 3.0) + rng.normal(0, 6, (size, size))).clip(0, 255)
-    inside = r < size * 0.42
-    img[inside] = texture[inside, None].astype(np.uint8)
-    if scratch:
-        offset = int(rng.integers(-8, 9))
-        p0 = (int(size * 0.33), int(size * 0.42) + offset)
-        p1 = (int(size * 0.62), int(size * 0.55) + offset)
-        cv2.line(img, p0, p1, (250, 250, 250), 3)
-    return img
-
-
-def write_images(folder: Path, seeds, scratch: bool = False) -> list[Path]:
-    import cv2
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for s in seeds:
-        path = folder / f"{'ng' if scratch else 'ok'}_{s:03d}.png"
-        if not cv2.imwrite(str(path), disc(s, scratch)[..., ::-1]):
-            raise OSError(f"cannot write {path}")
-        paths.append(path)
-    return paths
 
 
 # -- reporting ----------------------------------------------------------------------
@@ -251,9 +219,9 @@ class SelfTest:
     # fit, infer, calibrate ----------------------------------------------------------
     def make_images(self) -> None:
         root = self.workdir / "images"
-        self.state["fit_paths"] = write_images(root / "fit", range(N_FIT))
-        self.state["ok_paths"] = write_images(root / "ok", range(100, 100 + N_OK_TEST))
-        self.state["ng_paths"] = write_images(root / "ng", range(200, 200 + N_NG), scratch=True)
+        self.state["fit_paths"] = write_discs(root / "fit", range(N_FIT))
+        self.state["ok_paths"] = write_discs(root / "ok", range(100, 100 + N_OK_TEST))
+        self.state["ng_paths"] = write_discs(root / "ng", range(200, 200 + N_NG), scratch=True)
 
     def check_fit(self) -> str:
         self.make_images()

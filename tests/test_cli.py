@@ -6,7 +6,7 @@ import json
 import pytest
 
 from inference.cli import main
-from synthetic import CENTRE, RADIUS, write_discs
+from inference.synthetic import CENTRE, RADIUS, write_discs
 
 TINY_YAML = """engine:
   backbone: dinov2_vits14

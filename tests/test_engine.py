@@ -16,7 +16,7 @@ from inference import (
     WeightsNotFoundError,
     read_manifest,
 )
-from synthetic import CENTRE, RADIUS, disc
+from inference.synthetic import CENTRE, RADIUS, disc
 
 ROI = Circle(CENTRE[0], CENTRE[1], RADIUS)
 

@@ -1,6 +1,5 @@
 import math
 
-import numpy as np
 import pytest
 
 from inference import Annulus, Circle, Rect, RoiError, roi_from_dict, roi_to_dict, shape_mask

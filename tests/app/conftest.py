@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 import inference
-from synthetic import write_discs
+from inference.synthetic import write_discs
 
 ROI = inference.Circle(80.0, 80.0, 67.0)
 

@@ -1,6 +1,12 @@
-"""Small synthetic parts for tests: a textured disc on a dark background, optionally scratched."""
+"""Generated parts: a textured disc on a dark background, optionally scratched.
+
+Used where no real images may be assumed: the installation self-test, the
+test suite and the benchmarks.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,19 +27,22 @@ def disc(seed: int, scratch: bool = False, size: int = SIZE) -> tuple[np.ndarray
     img[inside] = texture[inside, None].astype(np.uint8)
     mask = np.zeros((size, size), np.uint8)
     if scratch:
-        p0, p1 = (int(size * 0.375), int(size * 0.44)), (int(size * 0.6), int(size * 0.53))
+        offset = int(rng.integers(-8, 9)) * size // SIZE  # scratches vary a little from part to part
+        p0 = (int(size * 0.33), int(size * 0.42) + offset)
+        p1 = (int(size * 0.62), int(size * 0.55) + offset)
         cv2.line(img, p0, p1, (250, 250, 250), 3)
         cv2.line(mask, p0, p1, 1, 3)
     return img, mask.astype(bool)
 
 
-def write_discs(folder, seeds, scratch: bool = False) -> list:
+def write_discs(folder: Path, seeds, scratch: bool = False) -> list[Path]:
     """PNG files of discs, one per seed; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for s in seeds:
         img, _ = disc(s, scratch)
         path = folder / f"{'ng' if scratch else 'ok'}_{s:03d}.png"
-        cv2.imwrite(str(path), img[..., ::-1])
+        if not cv2.imwrite(str(path), img[..., ::-1]):
+            raise OSError(f"cannot write {path}")
         paths.append(path)
     return paths
