@@ -74,7 +74,10 @@ class EngineConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+            raise ConfigError(
+                f"unknown config key(s) {unknown}: a typo, or settings written by a newer version of the "
+                f"application (then update it); known keys: {sorted(known)}"
+            )
         values = {k: _coerce(k, v) for k, v in data.items()}
         return cls(**values)
 

@@ -234,6 +234,12 @@ class Engine:
 
     # -- load -----------------------------------------------------------------
     def _model_config(self, manifest: dict, runtime: Optional[EngineConfig] = None) -> EngineConfig:
+        unknown = sorted(set(manifest["config"]) - set(EngineConfig().to_dict()))
+        if unknown:
+            raise ProjectError(
+                f"model was fitted by a newer version of the application (settings {unknown} unknown here, "
+                f"app {manifest.get('app_version')}): update the application"
+            )
         data = dict(manifest["config"])
         data.update({k: getattr(runtime or self.config, k) for k in RUNTIME_KEYS})
         weights = data.get("weights", "auto")

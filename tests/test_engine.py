@@ -273,3 +273,20 @@ def test_copy_model_keeps_the_model_and_its_calibration(engine, tmp_path):
     assert b.calibration is not None and b.calibration.threshold == a.calibration.threshold
     img = disc(60, True)[0]
     assert engine.infer(a, img).score == engine.infer(b, img).score
+
+
+def test_model_from_a_newer_version_asks_for_an_update(engine, fitted, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "newer"
+    shutil.copytree(fitted[0], folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["config"]["future_option"] = True
+    manifest["app_version"] = "9.0.0"
+    from inference.project import json_bytes, sha256_bytes  # keep the manifest self-consistent
+
+    (folder / "manifest.json").write_bytes(json_bytes(manifest))
+    assert sha256_bytes((folder / "coreset.faiss").read_bytes()) == manifest["files"]["coreset.faiss"]
+    with pytest.raises(ProjectError, match="newer version .*future_option.* update the application"):
+        engine.load(folder)
