@@ -98,13 +98,22 @@ class EngineConfig:
 
 
 def default_config_path() -> Path | None:
-    """config.yaml from PATCHCORE_CONFIG, the working folder, or the installed app, first found."""
+    """config.yaml from PATCHCORE_CONFIG, the working folder, or the installed app, first found.
+
+    A frozen (installed) app skips the working folder: a stray config.yaml wherever
+    a technician happens to start it must not replace the app's own.
+    """
     env = os.environ.get(ENV_PREFIX + "CONFIG")
     if env:
         return Path(env)
+    import sys
+
     from .resources import resource_path
 
-    for candidate in (Path.cwd() / "config.yaml", resource_path("config.yaml")):
+    candidates = [resource_path("config.yaml")]
+    if not getattr(sys, "frozen", False):
+        candidates.insert(0, Path.cwd() / "config.yaml")
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return None

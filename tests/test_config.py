@@ -58,3 +58,17 @@ def test_unknown_key_and_bad_yaml(tmp_path):
 def test_dict_round_trip():
     c = EngineConfig(distance="mahalanobis", cnn_layers=(1, 3), backbone_kwargs={"depth": 2})
     assert EngineConfig.from_dict(c.to_dict()) == c
+
+
+def test_installed_app_ignores_a_config_yaml_in_the_working_folder(tmp_path, monkeypatch):
+    import sys
+
+    from inference.config import default_config_path
+
+    (tmp_path / "config.yaml").write_text("engine:\n  coreset_ratio: 0.5\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PATCHCORE_CONFIG", raising=False)
+    assert default_config_path() == tmp_path / "config.yaml"  # a checkout: the working folder's file
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert default_config_path() != tmp_path / "config.yaml"  # installed: its own file
+    assert default_config_path().name == "config.yaml" and default_config_path().is_file()
