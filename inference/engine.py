@@ -19,11 +19,11 @@ from .backbone import Backbone
 from .calibration import Calibration, calibrate
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError
-from .features import PreparedImage, embed_crops, patch_mask, prepare
+from .features import PreparedImage, embed_batch, embed_crops, patch_mask, pixel_mask, prepare
 from .memory import PatchMemory
 from .preprocess import ImageInput, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
-from .roi import Roi, roi_from_dict, roi_to_dict, shape_mask
+from .roi import Roi, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, decide, find_regions, global_score
 
 # Changes when features or scores change so that old models must be refitted.
@@ -303,22 +303,27 @@ class Engine:
         cancel: Optional[CancelToken] = None,
         threshold: Optional[float] = None,
     ) -> list[InferenceResult]:
-        """Inspect images in batches. `threshold` overrides the calibrated one (e.g. a dialog preview)."""
-        if not images:
-            return []
+        """Inspect images in batches. `threshold` overrides the calibrated one (e.g. a dialog preview).
+
+        Images are read one batch at a time, so a folder of thousands never sits in
+        memory at once. `seconds` per result covers reading, embedding (its share of
+        the batch) and scoring.
+        """
         whole = model.manifest.get("roi_is_whole_image", False)
-        prepared, _ = prepare(images, model.roi, model.manifest.get("image_size") if whole else None)
+        same_size = model.manifest.get("image_size") if whole else None
+        step = model.config.batch_size
         results: list[InferenceResult] = []
-        start = time.perf_counter()
-        done = 0
-        for feats in embed_crops(model.backbone, [p.crop.pixels for p in prepared], progress, cancel, "inspecting"):
-            batch_seconds = (time.perf_counter() - start) / len(feats)
-            for f in feats:
+        for start in range(0, len(images), step):
+            check(cancel)
+            t0 = time.perf_counter()
+            prepared, _ = prepare(images[start:start + step], model.roi, same_size, first_index=start)
+            feats = embed_batch(model.backbone, [p.crop.pixels for p in prepared])
+            shared = (time.perf_counter() - t0) / len(prepared)
+            for p, f in zip(prepared, feats):
                 t = time.perf_counter()
-                results.append(self._score_one(model, prepared[done], f, threshold))
-                results[-1].seconds = batch_seconds + time.perf_counter() - t
-                done += 1
-            start = time.perf_counter()
+                results.append(self._score_one(model, p, f, threshold))
+                results[-1].seconds = shared + time.perf_counter() - t
+            report(progress, "inspecting", len(results), len(images))
         return results
 
     def _score_one(self, model: Model, p: PreparedImage, feats: np.ndarray, threshold: Optional[float]):
@@ -326,7 +331,7 @@ class Engine:
         c, h, w = feats.shape
         patch_scores = model.searcher.distances(feats.reshape(c, -1).T, cfg.n_neighbors).reshape(h, w)
         x0, y0, x1, y1 = p.crop.box
-        mask = shape_mask(model.roi, p.crop.box, y1 - y0, x1 - x0)
+        mask = pixel_mask(model.roi, p.crop.box)
         pmask = patch_mask(model.roi, p.crop.box, (h, w))
         pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
         pixel_map[~mask] = 0.0

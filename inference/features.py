@@ -6,6 +6,7 @@ the same crop, resize and feature pipeline.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
 
@@ -28,7 +29,8 @@ class PreparedImage:
 
 
 def prepare(
-    images: Sequence[ImageInput], roi: Optional[Roi], same_size: Optional[tuple[int, int]] = None
+    images: Sequence[ImageInput], roi: Optional[Roi], same_size: Optional[tuple[int, int]] = None,
+    first_index: int = 0,
 ) -> tuple[list[PreparedImage], Roi]:
     """Load every image and cut its ROI box; all problems surface here, before any long work.
 
@@ -37,7 +39,7 @@ def prepare(
     bigger one would otherwise be cut silently to its top-left corner.
     """
     prepared: list[PreparedImage] = []
-    for i, image in enumerate(images):
+    for i, image in enumerate(images, start=first_index):
         name = image_name(image, i)
         pixels = as_rgb8(image)
         size = (pixels.shape[1], pixels.shape[0])
@@ -55,9 +57,25 @@ def prepare(
     return prepared, roi
 
 
+# Masks depend only on the ROI and the box: a fixed camera gives the same box for every
+# image, so they are computed once, not per image. Read-only, as results share them.
+@functools.lru_cache(maxsize=32)
 def patch_mask(roi: Roi, box: tuple[int, int, int, int], token_shape: tuple[int, int]) -> np.ndarray:
+    """Feature patches that lie at least PATCH_COVERAGE_MIN inside the shape."""
     coverage = shape_mask(roi, box, token_shape[0], token_shape[1], supersample=4)
-    return coverage >= PATCH_COVERAGE_MIN
+    return _read_only(coverage >= PATCH_COVERAGE_MIN)
+
+
+@functools.lru_cache(maxsize=32)
+def pixel_mask(roi: Roi, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Pixels of the box whose centre lies inside the shape."""
+    x0, y0, x1, y1 = box
+    return _read_only(shape_mask(roi, box, y1 - y0, x1 - x0))
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def embed_crops(
@@ -68,11 +86,14 @@ def embed_crops(
     stage: str = "embedding",
 ) -> Iterator[np.ndarray]:
     """Yields N x C x h x w float32 feature batches, in order, one per batch_size crops."""
-    size = backbone.config.input_size
     step = backbone.config.batch_size
     total = len(crops)
     for start in range(0, total, step):
         check(cancel)
-        batch = stack_inputs(crops[start:start + step], size)
-        yield backbone.embed(batch).cpu().numpy()
+        yield embed_batch(backbone, crops[start:start + step])
         report(progress, stage, min(start + step, total), total)
+
+
+def embed_batch(backbone: Backbone, crops: Sequence[np.ndarray]) -> np.ndarray:
+    """One batch of crops -> N x C x h x w float32 features (resized to the canonical input)."""
+    return backbone.embed(stack_inputs(crops, backbone.config.input_size)).cpu().numpy()

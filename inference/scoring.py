@@ -95,10 +95,14 @@ def find_regions(
     binary = ((pixel_map >= threshold) & mask).astype(np.uint8)
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
     x0, y0 = box[0], box[1]
+    # Every region's peak in one pass over its pixels, not one full-map scan per region.
+    peaks = np.full(n, -np.inf, np.float32)
+    inside = binary.astype(bool)
+    np.maximum.at(peaks, labels[inside], pixel_map[inside])
     regions = []
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
-        peak = float(pixel_map[labels == i].max())
+        peak = float(peaks[i])
         regions.append(Region(
             bbox=(x + x0, y + y0, w, h),
             centroid=(float(centroids[i][0] + x0), float(centroids[i][1] + y0)),

@@ -290,3 +290,18 @@ def test_model_from_a_newer_version_asks_for_an_update(engine, fitted, tmp_path)
     assert sha256_bytes((folder / "coreset.faiss").read_bytes()) == manifest["files"]["coreset.faiss"]
     with pytest.raises(ProjectError, match="newer version .*future_option.* update the application"):
         engine.load(folder)
+
+
+def test_score_many_streams_batches_and_keeps_order_and_names(engine, fitted, tiny_config):
+    folder, _ = fitted
+    model = engine.load(folder)
+    assert model.config.batch_size == 8
+    images = [disc(400 + i, scratch=(i == 9))[0] for i in range(10)]  # two batches; the scratch in the second
+    seen = []
+    results = engine.score_many(model, images, progress=lambda stage, done, total: seen.append((done, total)))
+    assert [r.name for r in results] == [f"<array {i}>" for i in range(10)]
+    assert seen == [(8, 10), (10, 10)]
+    assert max(range(10), key=lambda i: results[i].score) == 9
+    single = engine.infer(model, images[9])
+    assert single.score == pytest.approx(results[9].score, rel=1e-5)
+    assert results[0].mask is results[1].mask and not results[0].mask.flags.writeable  # one shared, read-only mask
