@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import timm
@@ -82,8 +83,6 @@ class Backbone:
             if choice.lower() == "auto":
                 path, source = find_weights_file(self.preset)
             else:
-                from pathlib import Path
-
                 path, source = Path(choice).expanduser(), "file"
                 if not path.is_file():
                     raise WeightsNotFoundError(f"weights file not found: {path}")

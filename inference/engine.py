@@ -195,10 +195,9 @@ class Engine:
         ]
         manifest = self._manifest(config, backbone, roi, mm_per_px, images_meta, len(features), len(idx),
                                   previous.manifest if previous is not None else None)
-        first = prepared[0].crop.box
         manifest["roi_is_whole_image"] = whole_image
-        manifest["image_size"] = (previous.manifest["image_size"] if previous is not None and whole_image
-                                  else [first[2], first[3]] if whole_image else None)
+        # A whole-image box is the image itself: (0, 0, width, height).
+        manifest["image_size"] = (same_size or list(prepared[0].crop.box[2:])) if whole_image else None
         manifest = project.save_model(folder, manifest, features, coreset_blob)
         timings["save"] = time.perf_counter() - t
         report(progress, "saved", 1, 1)

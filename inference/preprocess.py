@@ -81,13 +81,18 @@ def image_name(image: ImageInput, index: int) -> str:
     return str(image) if not isinstance(image, np.ndarray) else f"<array {index}>"
 
 
+def images_in_folder(folder: Path) -> list[Path]:
+    """The image files directly in `folder` (by suffix), sorted by name."""
+    return sorted(f for f in Path(folder).iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Files as given, folders expanded to their image files (sorted, not recursive)."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found = images_in_folder(p)
             if not found:
                 raise ImageError(f"folder {p} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             out.extend(found)

@@ -24,10 +24,8 @@ def test_save_and_load_round_trip(tmp_path):
 def test_crash_while_staging_keeps_the_old_model(tmp_path, monkeypatch):
     _save(tmp_path, 1)
     real = proj.atomic_write
-    calls = []
 
     def dying_write(path, data):
-        calls.append(path.name)
         if path.name == "manifest.json":  # the process dies before COMMIT
             raise OSError("power cut")
         real(path, data)

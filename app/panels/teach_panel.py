@@ -39,8 +39,7 @@ def image_paths_from(paths) -> list[str]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(str(f) for f in sorted(p.iterdir()) if f.is_file() and f.suffix.lower() in
-                       inference.IMAGE_SUFFIXES)
+            out.extend(str(f) for f in inference.images_in_folder(p))
         elif p.suffix.lower() in inference.IMAGE_SUFFIXES:
             out.append(str(p))
     return out
