@@ -153,6 +153,13 @@ class Backbone:
             grid = grid[..., :: self.config.stride, :: self.config.stride]
         return grid.float().contiguous()
 
+    @torch.inference_mode()
+    def stage_outputs(self, images: np.ndarray) -> list[np.ndarray]:
+        """Raw CNN stage outputs for uint8 N x S x S x 3 images: lets a peer prove it uses the same weights."""
+        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = (x - self._mean) / self._std
+        return [f.float().cpu().numpy() for f in self.model(x)]
+
     def _vit_tokens(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self.model.forward_features(x)
         tokens = tokens[:, getattr(self.model, "num_prefix_tokens", 1):]

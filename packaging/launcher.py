@@ -4,8 +4,8 @@
     inspector PROJECT_FOLDER       -> the GUI, opening that project
     inspector --screenshot X.png   -> the GUI (any other option starting with '-' goes to the GUI)
     inspector gui [PROJECT] [...]  -> the GUI, with its options (--screenshot OUT.png, --image, --config)
-    inspector --self-test [...]    -> inference.selftest: checks the installation, exit code 0/1
-    inspector fit|infer|calibrate|info|eval|... -> the command line (inference.cli)
+    inspector --self-test [...]    -> inspector_cli.selftest: checks the installation, exit code 0/1
+    inspector fit|infer|calibrate|info|serve|run|history|eval|... -> the command line (inspector_cli.main)
 
 The GUI is imported lazily so that the command line and the self-test never
 load Qt. Without a console (the windowed Windows executable) sys.stdout and
@@ -21,8 +21,9 @@ import sys
 import traceback
 from pathlib import Path
 
-# First words that make the command line (inference.cli) handle the call rather than the GUI.
-CLI_COMMANDS = frozenset({"fit", "infer", "calibrate", "info", "eval", "-h", "--help", "--version"})
+# First words that make the command line (inspector_cli.main) handle the call rather than the GUI.
+CLI_COMMANDS = frozenset({"fit", "infer", "calibrate", "info", "eval", "serve", "run", "history",
+                          "-h", "--help", "--version"})
 SELF_TEST = frozenset({"--self-test", "self-test", "selftest"})
 
 
@@ -86,14 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         attach_parent_console()
         if sys.stderr is None:
             sys.stderr = open(os.devnull, "w")
-        from inference.selftest import main as selftest_main
+        from inspector_cli.selftest import main as selftest_main
 
         return selftest_main(argv[1:])
     if kind == "cli":
         if not attach_parent_console():
             sys.stdout = sys.stdout or open(os.devnull, "w")
             sys.stderr = sys.stderr or open(os.devnull, "w")
-        from inference.cli import main as cli_main
+        from inspector_cli.main import main as cli_main
 
         return int(cli_main(argv) or 0)
     # GUI: libraries that print (tqdm, warnings) must not fail on a missing console.

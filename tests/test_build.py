@@ -147,7 +147,7 @@ def test_spec_entry_point_modules_and_executables(spec):
     analysis = spec["analysis"]
     assert Path(spec["namespace"]["a"].args[0][0]) == ROOT / "packaging" / "launcher.py"
     hidden = set(analysis["hiddenimports"])
-    assert {"inference.selftest", "inference.cli", "inference.engine"} <= hidden
+    assert {"inspector_cli.selftest", "inspector_cli.main", "inference.engine"} <= hidden
     names = [e["name"] for e in spec["exes"]]
     assert names == (["inspector", "inspector-cli"] if sys.platform == "win32" else ["inspector"])
     assert spec["collect"]["name"] == "inspector"
@@ -189,7 +189,7 @@ def test_self_test_passes_with_the_spec_exclusions_blocked(spec, tmp_path):
             return None if blocked(name) else _find_spec(name, package)
         importlib.util.find_spec = find_spec
         sys.meta_path.insert(0, Blocker())
-        from inference import selftest
+        from inspector_cli import selftest
         rc = selftest.main(["--quick"])
         import pyqtgraph  # the GUI's plotting library imports without the excluded Qt modules
         sys.exit(rc)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from inference.cli import main
+from inspector_cli.main import main
 from inference.synthetic import CENTRE, RADIUS, write_discs
 
 TINY_YAML = """engine:

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from inference.evaluation import metrics  # noqa: E402
-from inference.evaluation.cli import main as eval_main  # noqa: E402
-from inference.evaluation.dataset import (  # noqa: E402
+from inspector_eval import metrics  # noqa: E402
+from inspector_eval.cli import main as eval_main  # noqa: E402
+from inspector_eval.dataset import (  # noqa: E402
     find_categories,
     load_mask,
     make_split,
@@ -193,10 +193,10 @@ def test_quick_mode_on_mvtec_bottle_stays_above_the_floor(shared_data, tmp_path)
 @pytest.mark.realdata
 def test_anomalib_peer_uses_the_same_backbone_weights(shared_data):
     pytest.importorskip("anomalib")
-    from inference.evaluation.ours import OursMethod, eval_config
-    from inference.evaluation.peer_anomalib import AnomalibPatchcore
-    from inference.evaluation.dataset import load_images
-    from inference.evaluation.runner import backbone_parity
+    from inspector_eval.ours import OursMethod, eval_config
+    from inspector_eval.peer_anomalib import AnomalibPatchcore
+    from inspector_eval.dataset import load_images
+    from inspector_eval.runner import backbone_parity
 
     cfg = eval_config()
     cat = read_category(shared_data / "mvtec_bottle")

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from inference.cli import main
+from inspector_cli.main import main
 
 pytestmark = [pytest.mark.realdata]
 

@@ -1,4 +1,4 @@
-"""`inspector --self-test` (inference.selftest): lines printed, exit codes, no-console output."""
+"""`inspector --self-test` (inspector_cli.selftest): lines printed, exit codes, no-console output."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from inference import selftest
+from inspector_cli import selftest
 
 LINE = re.compile(r"^(PASS|FAIL) ([a-z_]+): (.+)$")
 
@@ -60,6 +60,7 @@ def test_no_pretrained_weights_falls_back_to_random_and_fails_weights(capsys, mo
     import inference.weights
 
     monkeypatch.setattr(inference.weights, "find_weights_file", lambda preset: (None, ""))
+    monkeypatch.setattr(inference, "find_weights_file", lambda preset: (None, ""))
     rc, checks, final = run(capsys, "--input-size", "112")
     assert rc == 1
     status, detail = checks["weights"]

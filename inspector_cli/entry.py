@@ -1,7 +1,7 @@
-"""The `inspector` console script: the engine's CLI plus `gui`.
+"""The `inspector` console script: `gui` opens the window, everything else is the command line.
 
-It lives on the app side because only the app may import both the engine
-and Qt; the engine's CLI (inference.cli) never imports the GUI.
+The GUI is imported only for `gui`, so the command line, the service and the
+run mode never load Qt.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Optional, Sequence
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["gui"]:
-        from .__main__ import main as gui_main
+        from app.__main__ import main as gui_main
 
         return gui_main(argv[1:])
-    from inference.cli import main as cli_main
+    from .main import main as cli_main
 
     return cli_main(argv)
 

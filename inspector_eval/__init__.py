@@ -5,7 +5,7 @@ No Qt here; scikit-learn and matplotlib are imported only when used (bench/dev e
 
 
 def main(argv=None) -> int:
-    # Imported on call so that `python -m inference.evaluation.cli` does not load cli twice.
+    # Imported on call so that `python -m inspector_eval.cli` does not load cli twice.
     from .cli import main as _main
 
     return _main(argv)

@@ -16,9 +16,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..backbone import IMAGENET_MEAN, IMAGENET_STD
-from ..config import EngineConfig
-from ..preprocess import stack_inputs
+from inference import IMAGENET_MEAN, IMAGENET_STD
+from inference import EngineConfig
+from inference import stack_inputs
 
 # timm tf_efficientnet_lite0 feature stages by out_index -> module name (anomalib selects by name).
 EFFICIENTNET_LITE0_STAGES = {0: "blocks.0", 1: "blocks.1", 2: "blocks.2", 3: "blocks.4", 4: "blocks.6"}
@@ -78,8 +78,8 @@ class AnomalibPatchcore:
         import torch
         from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 
-        from ..errors import WeightsNotFoundError
-        from ..weights import find_weights_file, map_by_order, read_state_dict, resolve_preset, sha256_file
+        from inference import WeightsNotFoundError
+        from inference import find_weights_file, map_by_order, read_state_dict, resolve_preset, sha256_file
 
         _quiet_progress_bar()
         preset = resolve_preset(self.config.backbone)

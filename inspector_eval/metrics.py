@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from ..calibration import rates
+from inference import InspectorError, rates
 
 AUPRO_FPR_LIMIT = 0.3
 
@@ -24,7 +24,7 @@ def _sk():
     try:
         import sklearn.metrics as skm
     except ImportError:
-        raise SystemExit("inspector eval needs scikit-learn: pip install 'inspector[bench]' (or scikit-learn)") from None
+        raise InspectorError("inspector eval needs scikit-learn: pip install 'inspector[bench]' (or scikit-learn)") from None
     return skm
 
 

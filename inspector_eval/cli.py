@@ -1,6 +1,6 @@
 """`inspector eval DATASET_ROOT ...`: quality and speed on MVTec-layout folders, ours vs anomalib PatchCore.
 
-Run as ``python -m inference.evaluation.cli DATASET_ROOT ...`` until the
+Run as ``python -m inspector_eval.cli DATASET_ROOT ...`` until the
 `inspector` command forwards ``eval`` here (main(argv) -> exit code).
 """
 
@@ -119,8 +119,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"inspector eval: {exc}", file=sys.stderr)
         return 2
-    from ..errors import InspectorError
+    from inference import InspectorError
 
+    runner.return_freed_memory_to_system()
     try:
         methods, info = build_methods(names, args)
         if not methods:

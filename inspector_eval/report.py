@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from inference import InspectorError
+
 QUALITY = [("image AUROC", "image_auroc", 3), ("pixel AUROC", "pixel_auroc", 3), ("AUPRO@30%", "aupro", 3),
            ("F1", "calibrated.f1", 3), ("FRR", "calibrated.frr", 3), ("FAR", "calibrated.far", 3)]
 SPEED = [("embed s", "fit.embedding_s", 2), ("coreset s", "fit.coreset_s", 2), ("fit s", "fit.total_s", 2),
@@ -101,7 +103,7 @@ def plot(result: dict, path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SystemExit("inspector eval --plot needs matplotlib: pip install 'inspector[bench]'") from None
+        raise InspectorError("inspector eval --plot needs matplotlib: pip install 'inspector[bench]'") from None
     records = [r for r in result["records"] if r["quality_meaningful"] and r["image_auroc"] is not None]
     cats = result["meta"]["categories"]
     fig, axes = plt.subplots(1, len(cats), figsize=(4.2 * len(cats), 3.6), squeeze=False)

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from ..preprocess import IMAGE_SUFFIXES, load_image
+from inference import IMAGE_SUFFIXES, load_image
 
 CALIBRATION_DEFAULT = 10
 

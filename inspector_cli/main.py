@@ -15,9 +15,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import __version__
-from .config import EngineConfig
-from .errors import Cancelled, InspectorError, RoiError
+from inference import Cancelled, EngineConfig, InspectorError, RoiError, __version__
 
 PROG = "inspector"
 
@@ -30,9 +28,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         return selftest_main(argv[1:])
     if argv[:1] == ["eval"]:
-        from .evaluation.cli import main as eval_main
-
+        try:
+            from inspector_eval.cli import main as eval_main
+        except ImportError as exc:
+            _err(f"inspector eval needs the evaluation suite and its extras ({exc}): pip install -e '.[dev]'")
+            return 2
         return eval_main(argv[1:])
+    if argv[:1] == ["serve"]:
+        from inspector_service.cli import main as serve_main
+
+        return serve_main(argv[1:])
+    if argv[:1] in (["run"], ["history"]):
+        from inspector_line.cli import main as line_main
+
+        return line_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -115,9 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(info)
     info.set_defaults(func=cmd_info)
 
-    # Handled by the console script (app.entry) before this parser; listed here for --help.
+    # Handled by the console script (inspector_cli.entry) before this parser; listed here for --help.
     sub.add_parser("gui", help="open the desktop application: inspector gui [PROJECT] [--screenshot OUT.png]")
     sub.add_parser("eval", help="measure quality on MVTec-layout data: inspector eval DATASET_ROOT --help")
+    sub.add_parser("serve", help="the inspection service over HTTP: inspector serve --help")
+    sub.add_parser("run", help="inspect what a folder, camera or video delivers: inspector run --help")
+    sub.add_parser("history", help="list or export the inspection history: inspector history --help")
     return p
 
 
@@ -127,7 +139,7 @@ def _common(p: argparse.ArgumentParser, json_help: str = "print the result as JS
 
 
 def _engine(args):
-    from .engine import Engine
+    from inference import Engine
 
     return Engine(EngineConfig.load(args.config))
 
@@ -157,7 +169,7 @@ def _emit_json(args, payload) -> None:
     if args.json == "-":
         print(text)
     else:
-        from .project import atomic_write
+        from inference import atomic_write
 
         atomic_write(Path(args.json), (text + "\n").encode("utf-8"))
 
@@ -165,7 +177,7 @@ def _emit_json(args, payload) -> None:
 def _parse_roi(text: Optional[str]):
     if text is None:
         return None
-    from .roi import roi_from_dict
+    from inference import roi_from_dict
 
     path = Path(text)
     try:
@@ -180,7 +192,7 @@ def _parse_roi(text: Optional[str]):
 
 
 def cmd_fit(args) -> int:
-    from .preprocess import expand_image_paths
+    from inference import expand_image_paths
 
     images = expand_image_paths(args.ok)
     engine = _engine(args)
@@ -208,7 +220,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_infer(args) -> int:
-    from .preprocess import expand_image_paths
+    from inference import expand_image_paths
 
     images = expand_image_paths(args.images)
     engine = _engine(args)
@@ -236,9 +248,9 @@ def cmd_infer(args) -> int:
 def _write_overlays(folder: Path, images, results) -> None:
     import cv2
 
-    from .preprocess import load_image
-    from .project import atomic_write
-    from .scoring import overlay_rgb
+    from inference import load_image
+    from inference import atomic_write
+    from inference import overlay_rgb
 
     folder.mkdir(parents=True, exist_ok=True)
     for path, result in zip(images, results):
@@ -249,7 +261,7 @@ def _write_overlays(folder: Path, images, results) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from .preprocess import expand_image_paths
+    from inference import expand_image_paths
 
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
@@ -272,7 +284,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .project import load_calibration, read_manifest
+    from inference import load_calibration, read_manifest
 
     manifest = read_manifest(args.project)
     calibration, note = load_calibration(args.project, manifest.get("model_id"))

@@ -13,8 +13,8 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from ..config import EngineConfig, read_yaml
-from ..engine import Engine
+from inference import EngineConfig, read_yaml
+from inference import Engine
 from .metrics import place_in_image
 
 # The comparison setting: the shared offline backbone at the issue's size and
@@ -101,13 +101,7 @@ class OursMethod:
 
     def feature_stages(self, batch: np.ndarray) -> list[np.ndarray]:
         """Raw backbone stage outputs for uint8 N x S x S x 3 images (to check a peer uses the same weights)."""
-        import torch
-
-        bb = self._model.backbone
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(bb.device).permute(0, 3, 1, 2).float().div_(255.0)
-        x = (x - bb._mean) / bb._std
-        with torch.inference_mode():
-            return [f.cpu().numpy() for f in bb.model(x)]
+        return self._model.backbone.stage_outputs(batch)
 
     def close(self) -> None:
         self._model = None

@@ -19,7 +19,7 @@ on purpose). Nothing is downloaded.
 Without a console (the frozen windowed app on Windows, where sys.stdout is
 None) the lines go to ``selftest.txt`` next to the executable or, if that
 folder is read-only, to the user's data folder; ``--output FILE`` writes them
-to FILE as well. Every line is also logged (logger ``inference.selftest``).
+to FILE as well. Every line is also logged (logger ``inspector_cli.selftest``).
 No Qt here.
 """
 
@@ -38,7 +38,7 @@ from typing import Callable, Optional, TextIO
 
 import numpy as np
 
-from .synthetic import write_discs
+from inference import write_discs
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def fallback_output_path() -> Path:
         folder = Path(sys.executable).resolve().parent
         if os.access(folder, os.W_OK):
             return folder / "selftest.txt"
-    from .weights import user_models_dir
+    from inference import user_models_dir
 
     return user_models_dir().parent / "selftest.txt"
 
@@ -129,7 +129,7 @@ class SelfTest:
                 f"{platform.machine()}{', frozen' if getattr(sys, 'frozen', False) else ''}")
 
     def check_config(self) -> str:
-        from .config import EngineConfig, default_config_path
+        from inference import EngineConfig, default_config_path
 
         path = default_config_path()
         base = EngineConfig.load()
@@ -140,7 +140,7 @@ class SelfTest:
     def check_device(self) -> str:
         import torch
 
-        from .backbone import pick_device
+        from inference import pick_device
 
         use_gpu = self.state["base_config"].use_gpu if self.state.get("config") else True
         device = pick_device(use_gpu)
@@ -159,7 +159,7 @@ class SelfTest:
 
     # weights ------------------------------------------------------------------------
     def _config(self, backbone: str, weights: str, **extra):
-        from .config import EngineConfig
+        from inference import EngineConfig
 
         base = self.state.get("base_config") or EngineConfig()
         values = dict(backbone=backbone, weights=weights, backbone_kwargs={}, input_size=self.args.input_size,
@@ -170,9 +170,9 @@ class SelfTest:
         return base.replace(**values)
 
     def check_weights(self) -> str:
-        from .engine import Engine
-        from .errors import WeightsNotFoundError
-        from .weights import find_weights_file, resolve_preset
+        from inference import Engine
+        from inference import WeightsNotFoundError
+        from inference import find_weights_file, resolve_preset
 
         args = self.args
         notes: list[str] = []
@@ -279,7 +279,7 @@ class SelfTest:
         return detail
 
     def check_reload(self) -> str:
-        from .engine import Engine
+        from inference import Engine
 
         fresh = Engine(self.state["config"])  # a new engine: backbone rebuilt, project read from disk
         model = fresh.load(self.state["folder"])
@@ -296,16 +296,16 @@ class SelfTest:
     def check_faiss(self) -> str:
         import faiss
 
-        from . import knn
+        from inference import Searcher, deserialize_index, serialize_index
 
         model = self.state["model"]
         data = (self.state["folder"] / "coreset.faiss").read_bytes()
-        index = knn.deserialize(data)
-        again = knn.deserialize(knn.serialize(index))
+        index = deserialize_index(data)
+        again = deserialize_index(serialize_index(index))
         rng = np.random.default_rng(0)
         queries = rng.normal(size=(64, index.d)).astype(np.float32)
-        a = knn.Searcher(index, use_gpu=False).distances(queries)
-        b = knn.Searcher(again, use_gpu=False).distances(queries)
+        a = Searcher(index, use_gpu=False).distances(queries)
+        b = Searcher(again, use_gpu=False).distances(queries)
         c = model.searcher.distances(queries)
         if index.ntotal != model.searcher.ntotal or not np.allclose(a, b):
             raise CheckFailed("index differs after serialize/deserialize")
@@ -316,7 +316,7 @@ class SelfTest:
                f"(faiss {faiss.__version__})"
 
     def check_heatmap(self) -> str:
-        from .scoring import heatmap_png
+        from inference import heatmap_png
 
         engine, model = self.state["engine"], self.state["model"]
         png = heatmap_png(engine.infer(model, self.state["ng_paths"][0]))

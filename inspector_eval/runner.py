@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..calibration import calibrate
+from inference import calibrate
 from . import metrics
 from .dataset import Category, load_images, load_mask, make_split, read_category
 
@@ -38,11 +38,13 @@ def _libc():
         return None
 
 
-_LIBC = _libc()
-if _LIBC is not None:
-    # A fixed mmap threshold (M_MMAP_THRESHOLD = -3) makes large buffers go back to the
-    # system when freed, so the RSS before each fit is a fair baseline for the next peak.
-    _LIBC.mallopt(-3, 256 * 1024)
+def return_freed_memory_to_system() -> None:
+    """Called once by `inspector eval`, never at import: a fixed mmap threshold (M_MMAP_THRESHOLD = -3)
+    makes large buffers go back to the system when freed, so the RSS before each fit is a fair baseline
+    for the next peak."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-3, 256 * 1024)
 
 
 def _rss_bytes() -> int:
@@ -65,8 +67,9 @@ class MemorySampler:
 
     def __enter__(self) -> "MemorySampler":
         gc.collect()
-        if _LIBC is not None:
-            _LIBC.malloc_trim(0)
+        libc = _libc()
+        if libc is not None:
+            libc.malloc_trim(0)
         self.base = self.peak = _rss_bytes()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -88,7 +91,7 @@ class MemorySampler:
 
 def backbone_parity(ours, peer, images: list[np.ndarray], size: int) -> dict:
     """Fit both on one image and compare their raw backbone stages on `images`: proof of the same weights."""
-    from ..preprocess import stack_inputs
+    from inference import stack_inputs
 
     ours.fit(images[:1])
     peer.fit(images[:1])

@@ -1,0 +1,1 @@
+"""On the line: the run mode (folder, camera or video source) and the inspection history (SQLite)."""
