@@ -6,7 +6,7 @@ The GUI and the CLI use only the names below.
 __version__ = "0.1.0"
 
 from .backbone import IMAGENET_MEAN, IMAGENET_STD, Backbone, pick_device
-from .calibration import Calibration, calibrate, rates
+from .calibration import Calibration, CalibrationError, calibrate, check_values, rates, with_threshold
 from .config import DISTANCES, SCORE_MODES, EngineConfig, default_config_path, read_yaml
 from .engine import MODEL_VERSION, Engine, FitResult, Model
 from .errors import (
@@ -54,6 +54,9 @@ __all__ = [
     "atomic_write",
     "Backbone",
     "calibrate",
+    "CalibrationError",
+    "check_values",
+    "with_threshold",
     "Calibration",
     "Cancelled",
     "CancelToken",

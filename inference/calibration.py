@@ -8,7 +8,7 @@ because a defect shipped costs more than a good part re-checked.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
@@ -38,8 +38,51 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
+        """A calibration read from JSON, validated: a bad one raises CalibrationError, never passes parts."""
+        if not isinstance(data, dict):
+            raise CalibrationError("calibration is not a JSON object")
+        missing = [k for k in ("threshold", "area_mm2_thr") if k not in data]
+        if missing:
+            raise CalibrationError(f"calibration lacks {', '.join(missing)}")
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            cal = cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as exc:
+            raise CalibrationError(f"calibration has unexpected content ({exc})") from None
+        check_values(cal.threshold, cal.score_percentile, cal.area_mm2_thr)
+        return cal
+
+
+class CalibrationError(InspectorError):
+    """A calibration value is missing, not a number, not finite or out of range."""
+
+
+def _number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise CalibrationError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def check_values(threshold: Optional[float] = None, score_percentile: Optional[float] = None,
+                 area_mm2_thr: Optional[float] = None) -> None:
+    """The one place calibration values are checked, wherever they enter (CLI, GUI, API, HTTP, file).
+
+    A NaN threshold would make every comparison false, an infinite one or an
+    infinite area limit would pass every part: all are refused here.
+    """
+    if threshold is not None:
+        t = _number("threshold", threshold)
+        if not np.isfinite(t):
+            raise CalibrationError(f"threshold must be a finite number, got {threshold!r}")
+    if score_percentile is not None:
+        q = _number("score percentile", score_percentile)
+        if not (np.isfinite(q) and 0 < q <= 100):
+            raise CalibrationError(f"score percentile must be in (0, 100], got {score_percentile!r}")
+    if area_mm2_thr is not None:
+        a = _number("area limit", area_mm2_thr)
+        if not (np.isfinite(a) and a >= 0):
+            raise CalibrationError(f"area limit must be a finite number >= 0 (mm^2, or px without mm per px), "
+                                   f"got {area_mm2_thr!r}")
 
 
 def rates(ok: Sequence[float], ng: Sequence[float], threshold: float) -> tuple[Optional[float], float]:
@@ -69,12 +112,9 @@ def calibrate(
     ng = np.asarray(list(ng_scores or []), dtype=np.float64)
     if ok.size == 0:
         raise InspectorError("calibration needs at least one OK image")
-    if not (50 <= score_percentile <= 100):
-        raise InspectorError(f"score percentile must be in [50, 100], got {score_percentile}")
-    if area_mm2_thr < 0:
-        raise InspectorError(f"area limit must be >= 0 mm^2, got {area_mm2_thr}")
+    check_values(score_percentile=score_percentile, area_mm2_thr=area_mm2_thr)
     if not (np.isfinite(ok).all() and np.isfinite(ng).all()):
-        raise InspectorError("calibration scores must be finite numbers")
+        raise CalibrationError("calibration scores must be finite numbers")
     if ng.size == 0:
         threshold = float(np.percentile(ok, score_percentile))
         # A threshold equal to the top OK score would reject it (>=): nudge just above.
@@ -92,12 +132,31 @@ def calibrate(
             margin = lo_ng - hi_ok
         method = "ok_ng"
     far, frr = rates(ok, ng, threshold)
+    check_values(threshold=threshold)
     return Calibration(
         threshold=threshold, score_percentile=float(score_percentile), area_mm2_thr=float(area_mm2_thr),
         method=method, n_ok=int(ok.size), n_ng=int(ng.size), far=far, frr=frr, margin=float(margin),
         ok_scores=[float(s) for s in ok], ng_scores=[float(s) for s in ng],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def with_threshold(base: Calibration, threshold: float) -> Calibration:
+    """`base` with the threshold a person chose (the calibrate dialog's line): FAR, FRR and margin recomputed.
+
+    The margin is the distance to the nearest wrong side: to the highest OK
+    score, and with NG scores also to the lowest NG score (negative when the
+    threshold misjudges one of them).
+    """
+    check_values(threshold=threshold)
+    t = float(threshold)
+    if t == base.threshold:
+        return base
+    far, frr = rates(base.ok_scores, base.ng_scores, t)
+    margin = t - max(base.ok_scores) if base.ok_scores else float("inf")
+    if base.ng_scores:
+        margin = min(margin, min(base.ng_scores) - t)
+    return replace(base, threshold=t, far=far, frr=frr, margin=float(margin), method=base.method + "+manual")
 
 
 def _best_overlapping_threshold(ok: np.ndarray, ng: np.ndarray) -> float:

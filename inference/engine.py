@@ -24,7 +24,7 @@ from .memory import PatchMemory
 from .preprocess import ImageInput, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
-from .scoring import InferenceResult, anomaly_map, decide, find_regions, global_score
+from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 
 # Changes when features or scores change so that old models must be refitted.
 MODEL_VERSION = "2026.11"
@@ -339,8 +339,10 @@ class Engine:
         thr = threshold if threshold is not None else (cal.threshold if cal else None)
         result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr)
         if thr is not None:
-            result.regions = find_regions(pixel_map, mask, thr, p.crop.box, model.mm_per_px)
-            result.verdict = decide(score, result.regions, thr, cal.area_mm2_thr if cal else 0.0)
+            regions = find_regions(pixel_map, mask, thr, p.crop.box, model.mm_per_px)
+            result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.area_mm2_thr if cal else 0.0)
+        else:
+            result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"
         return result
 
     # -- calibration ------------------------------------------------------------

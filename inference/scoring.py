@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
 import cv2
@@ -19,9 +19,16 @@ class Region:
     area_px: int
     area_mm2: Optional[float]
     max_score: float
+    # Whether this region is at least the calibrated area limit, i.e. can make the part NG.
+    counts: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def area(self) -> float:
+        """The area the limit is compared with: mm^2 when the pixel size is known, else px."""
+        return self.area_mm2 if self.area_mm2 is not None else float(self.area_px)
 
 
 @dataclass
@@ -35,9 +42,15 @@ class InferenceResult:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the image
     token_shape: tuple[int, int]
     regions: list[Region] = field(default_factory=list)
-    verdict: Optional[str] = None  # "OK" / "NG", None until calibrated
+    verdict: Optional[str] = None  # "OK" / "NG"; None = no verdict (see `reason`), never to be read as OK
     threshold: Optional[float] = None
     seconds: float = 0.0
+    reason: str = ""  # one line: why this verdict, or why there is none
+
+    @property
+    def ng_regions(self) -> list[int]:
+        """Indices (into `regions`) of the regions that made the part NG."""
+        return [i for i, r in enumerate(self.regions) if r.counts] if self.verdict == "NG" else []
 
     def to_dict(self, with_heatmap: bool = False) -> dict:
         out = {
@@ -48,6 +61,8 @@ class InferenceResult:
             "box": list(self.box),
             "token_shape": list(self.token_shape),
             "regions": [r.to_dict() for r in self.regions],
+            "ng_regions": self.ng_regions,
+            "reason": self.reason,
             "seconds": round(self.seconds, 4),
         }
         if with_heatmap:
@@ -114,21 +129,27 @@ def find_regions(
     return regions
 
 
-def decide(score: float, regions: list[Region], threshold: float, area_mm2_thr: float) -> str:
-    """NG when the score reaches the threshold and a region is at least the area limit.
+def judge(score: float, regions: list[Region], threshold: float, area_limit: float) -> tuple[str, list[Region], str]:
+    """(verdict, regions marked with whether they count, reason) for a calibrated model.
 
-    Regions smaller than area_mm2_thr (measured in mm^2 when mm_per_px is known,
-    else in px) do not make a part NG.
+    NG when the score reaches the threshold and at least one region is at least
+    `area_limit` (mm^2 when the pixel size is known, else px); with a limit of 0
+    every region counts. The threshold and the limit are validated finite where
+    they enter (calibration.py); a non-finite one here is a bug, never a pass.
     """
+    if not (np.isfinite(threshold) and np.isfinite(area_limit) and np.isfinite(score)):
+        raise ValueError(f"non-finite verdict input: score {score}, threshold {threshold}, area limit {area_limit}")
+    marked = [replace(r, counts=r.area >= area_limit) for r in regions]
     if score < threshold:
-        return "OK"
-    if area_mm2_thr <= 0:
-        return "NG"
-    for r in regions:
-        area = r.area_mm2 if r.area_mm2 is not None else float(r.area_px)
-        if area >= area_mm2_thr:
-            return "NG"
-    return "OK"
+        return "OK", marked, f"score {score:.4g} below threshold {threshold:.4g}"
+    counting = [i for i, r in enumerate(marked) if r.counts]
+    if not counting:
+        largest = max((r.area for r in marked), default=0.0)
+        return "OK", marked, (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches the area "
+                              f"limit {area_limit:g} (largest {largest:.4g})")
+    unit = "mm^2" if marked[counting[0]].area_mm2 is not None else "px"
+    names = ", ".join(f"#{i + 1} ({marked[i].area:.4g} {unit})" for i in counting)
+    return "NG", marked, f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
 
 
 def heatmap_rgba(result: InferenceResult, vmax: Optional[float] = None) -> np.ndarray:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from inference import InspectorError, calibrate, rates
-from inference.scoring import InferenceResult, decide, find_regions, global_score, heatmap_png
+from inference import Calibration, InspectorError, calibrate, rates, with_threshold
+from inference.scoring import InferenceResult, find_regions, global_score, heatmap_png, judge
 
 
 def test_regions_have_image_coordinates_and_mm2():
@@ -31,10 +31,32 @@ def test_area_limit_decides_the_verdict():
     m = np.zeros((50, 60), np.float32)
     m[10:20, 30:35] = 5.0
     regions = find_regions(m, np.ones_like(m, bool), 3.0, (0, 0, 60, 50), 0.1)
-    assert decide(5.0, regions, 3.0, area_mm2_thr=0.0) == "NG"
-    assert decide(5.0, regions, 3.0, area_mm2_thr=0.4) == "NG"  # 0.5 mm2 region
-    assert decide(5.0, regions, 3.0, area_mm2_thr=0.6) == "OK"  # only smaller regions
-    assert decide(2.0, regions, 3.0, area_mm2_thr=0.0) == "OK"
+    assert judge(5.0, regions, 3.0, 0.0)[0] == "NG"
+    verdict, marked, reason = judge(5.0, regions, 3.0, 0.4)  # a 0.5 mm2 region
+    assert verdict == "NG" and [r.counts for r in marked] == [True] and "#1 (0.5 mm^2)" in reason
+    verdict, marked, reason = judge(5.0, regions, 3.0, 0.6)  # only smaller regions
+    assert verdict == "OK" and [r.counts for r in marked] == [False] and "area limit 0.6" in reason
+    assert judge(2.0, regions, 3.0, 0.0)[0] == "OK"
+
+
+def test_verdict_names_the_regions_that_made_it_ng():
+    m = np.zeros((50, 60), np.float32)
+    m[5:15, 5:15] = 5.0  # 100 px
+    m[30:32, 40:42] = 5.0  # 4 px: below the limit, drawn but does not count
+    regions = find_regions(m, np.ones_like(m, bool), 3.0, (0, 0, 60, 50), None)
+    verdict, marked, _ = judge(5.0, regions, 3.0, 50)
+    result = InferenceResult("x", 5.0, m, np.ones_like(m, bool), (0, 0, 60, 50), (5, 6), marked, verdict, 3.0)
+    assert [r.area_px for r in marked] == [100, 4] and result.ng_regions == [0]
+    assert result.to_dict()["ng_regions"] == [0] and result.to_dict()["regions"][1]["counts"] is False
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_threshold_or_limit_never_gives_a_verdict(bad):
+    m = np.zeros((10, 10), np.float32)
+    with pytest.raises(ValueError):
+        judge(5.0, [], bad, 0.0)
+    with pytest.raises(ValueError):
+        judge(5.0, [], 3.0, bad)
 
 
 def test_score_modes():
@@ -89,7 +111,33 @@ def test_overlapping_scores_minimise_errors_preferring_fewer_escapes():
 def test_calibration_input_errors():
     with pytest.raises(InspectorError, match="at least one OK"):
         calibrate([])
-    with pytest.raises(InspectorError, match="percentile"):
-        calibrate([1.0], score_percentile=20)
-    with pytest.raises(InspectorError, match="area"):
-        calibrate([1.0], area_mm2_thr=-1)
+    with pytest.raises(InspectorError, match="at least one OK"):
+        calibrate([])
+    for bad in (0, -5, 100.5, float("nan"), float("inf"), "99", None, True):
+        if bad is None:
+            continue  # None means "the default" only at the engine level, never here
+        with pytest.raises(InspectorError, match="percentile"):
+            calibrate([1.0], score_percentile=bad)
+    for bad in (-1, float("nan"), float("inf"), "0.5", True):
+        with pytest.raises(InspectorError, match="area"):
+            calibrate([1.0], area_mm2_thr=bad)
+    assert calibrate([1.0, 2.0], score_percentile=1).threshold <= 2.0  # (0, 100] is the documented range
+
+
+@pytest.mark.parametrize("field,value", [("threshold", float("nan")), ("threshold", float("inf")),
+                                         ("threshold", "1.0"), ("area_mm2_thr", float("inf")),
+                                         ("area_mm2_thr", -1.0), ("score_percentile", 0.0)])
+def test_a_calibration_file_with_a_bad_value_is_refused(field, value):
+    good = calibrate([1.0, 2.0, 3.0]).to_dict()
+    Calibration.from_dict(good)
+    with pytest.raises(InspectorError):
+        Calibration.from_dict({**good, field: value})
+
+
+def test_a_manual_threshold_recomputes_rates_and_margin():
+    base = calibrate([1.0, 2.0], [5.0, 6.0])
+    moved = with_threshold(base, 4.0)
+    assert (moved.far, moved.frr, moved.margin) == (0.0, 0.0, 1.0) and moved.method == "ok_ng+manual"
+    assert with_threshold(base, 5.5).far == 0.5 and with_threshold(base, 5.5).margin == -0.5
+    with pytest.raises(InspectorError, match="threshold"):
+        with_threshold(base, float("inf"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -125,7 +124,7 @@ class CalibrateDialog(QDialog):
 
         self.percentile = QDoubleSpinBox()
         self.percentile.setObjectName("scorePercentile")
-        self.percentile.setRange(50.0, 100.0)
+        self.percentile.setRange(0.1, 100.0)
         self.percentile.setDecimals(1)
         self.percentile.setValue(session.doc.config.score_percentile)
         self.percentile.setToolTip("Without NG images the threshold is this percentile of the OK scores")
@@ -232,14 +231,9 @@ class CalibrateDialog(QDialog):
     def calibration(self) -> inference.Calibration:
         """The suggested calibration with the threshold where the user put the line."""
         base = inference.calibrate(self.ok_scores, self.ng_scores, self.percentile.value(), self.area.value())
-        t = self.threshold
-        if abs(t - base.threshold) < 1e-12:
+        if abs(self.threshold - base.threshold) < 1e-12:
             return base
-        far, frr = inference.rates(self.ok_scores, self.ng_scores, t)
-        above_ok = t - max(self.ok_scores)
-        margin = min(above_ok, min(self.ng_scores) - t) if self.ng_scores else above_ok
-        return dataclasses.replace(base, threshold=t, far=far, frr=frr, margin=float(margin),
-                                   method=base.method + "+manual")
+        return inference.with_threshold(base, self.threshold)
 
     def save(self) -> None:
         try:
