@@ -150,8 +150,7 @@ class Session(QObject):
             return None
 
         def work(progress, cancel):
-            engine.save_calibration(model, calibration)
-            return model
+            return engine.save_calibration(model, calibration)
 
         def done(saved):
             self.set_model(saved)

@@ -8,9 +8,12 @@ __version__ = "0.1.0"
 from .backbone import IMAGENET_MEAN, IMAGENET_STD, Backbone, pick_device
 from .calibration import Calibration, CalibrationError, calibrate, check_values, rates, with_threshold
 from .config import DISTANCES, SCORE_MODES, EngineConfig, default_config_path, read_yaml
-from .engine import MODEL_VERSION, Engine, FitResult, Model
+from .engine import MODEL_VERSION, Engine, FitResult, Model, verify_project
 from .errors import (
     Cancelled,
+    ProjectBusyError,
+    StorageError,
+    plain_os_error,
     ConfigError,
     ImageError,
     InspectorError,
@@ -25,6 +28,7 @@ from .preprocess import IMAGE_SUFFIXES, as_rgb8, expand_image_paths, images_in_f
 from .progress import CancelToken, ProgressFn
 from .project import (
     atomic_write,
+    atomic_writer,
     copy_model,
     has_model,
     load_calibration,
@@ -59,6 +63,11 @@ __all__ = [
     "with_threshold",
     "Calibration",
     "Cancelled",
+    "ProjectBusyError",
+    "StorageError",
+    "plain_os_error",
+    "verify_project",
+    "atomic_writer",
     "CancelToken",
     "Circle",
     "ConfigError",

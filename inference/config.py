@@ -9,6 +9,7 @@ what it accepts.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,9 @@ class EngineConfig:
     score_percentile: float = 99.0
     area_mm2_thr: float = 0.0
     seed: int = 0
+    # Images larger than this (megapixels) are refused before they are decoded: a 12000 x 12000 PNG would
+    # take 2.4 GB. A machine setting, not part of a model.
+    max_image_megapixels: float = 64.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -217,7 +221,10 @@ def _validate(c: EngineConfig) -> None:
     _check(c.score_mode in SCORE_MODES, "score_mode", f"one of {list(SCORE_MODES)}", c.score_mode)
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)
-    _check(50 <= c.score_percentile <= 100, "score_percentile", "a number in [50, 100]", c.score_percentile)
-    _check(c.area_mm2_thr >= 0, "area_mm2_thr", "a number >= 0 (mm^2)", c.area_mm2_thr)
+    _check(0 < c.score_percentile <= 100, "score_percentile", "a number in (0, 100]", c.score_percentile)
+    _check(math.isfinite(c.area_mm2_thr) and c.area_mm2_thr >= 0, "area_mm2_thr",
+           "a finite number >= 0 (mm^2; px without mm per px)", c.area_mm2_thr)
+    _check(0 < c.max_image_megapixels <= 1000, "max_image_megapixels", "a number in (0, 1000]",
+           c.max_image_megapixels)
     _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",
            "a list of stage indices in [0, 5]", list(c.cnn_layers))

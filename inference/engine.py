@@ -6,10 +6,10 @@ import hashlib
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from .scoring import InferenceResult, anomaly_map, find_regions, global_score, j
 # Changes when features or scores change so that old models must be refitted.
 MODEL_VERSION = "2026.11"
 # Settings that belong to the machine, not the model: taken from the running engine.
-RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size")
+RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels")
 # Settings that shape features: a model fitted with others cannot be extended, only refitted.
 FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride",
                 "patch_zero_pad")
@@ -73,7 +73,6 @@ class Model:
     backbone: Backbone
     calibration: Optional[Calibration]
     calibration_note: str = ""
-    embeddings_shape: tuple = field(default=(0, 0))
 
     @property
     def random_weights(self) -> bool:
@@ -117,7 +116,9 @@ class Engine:
         """Teach a new model from OK images; replaces the project's model only on success."""
         lock = self._run_alone()
         try:
-            return self._fit(Path(folder), ok_images, roi, mm_per_px, config or self.config, None, progress, cancel)
+            with project.writing(Path(folder)):  # a second writer is refused now, not after minutes of work
+                return self._fit(Path(folder), ok_images, roi, mm_per_px, config or self.config, None, progress,
+                                 cancel)
         finally:
             lock.release()
 
@@ -138,14 +139,17 @@ class Engine:
         """
         lock = self._run_alone()
         try:
-            stored = project.load_model(Path(folder))
-            manifest = stored.manifest
-            if config is not None:
-                self._check_compatible(manifest, config)
-            config = self._model_config(manifest, config)
-            roi = roi_from_dict(manifest["roi"])
-            return self._fit(Path(folder), ok_images, roi, manifest.get("mm_per_px"), config, stored, progress,
-                             cancel)
+            with project.writing(Path(folder)):
+                stored = project.load_model(Path(folder))
+                manifest = stored.manifest
+                if config is not None:
+                    self._check_compatible(manifest, config)
+                # The same checks as load (model version, backbone, weights sha256, index): a model that
+                # inspection refuses is never extended and stamped as current.
+                config, _ = self._verified(stored, config)
+                roi = roi_from_dict(manifest["roi"])
+                return self._fit(Path(folder), ok_images, roi, manifest.get("mm_per_px"), config, stored, progress,
+                                 cancel)
         finally:
             lock.release()
 
@@ -158,7 +162,7 @@ class Engine:
         timings: dict[str, float] = {}
         whole_image = roi is None if previous is None else previous.manifest.get("roi_is_whole_image", False)
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
-        prepared, roi = prepare(ok_images, roi, same_size)
+        prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
         report(progress, "loading", len(prepared), len(prepared))
         backbone = self.backbone(config)
         timings["load"] = time.perf_counter() - t0
@@ -257,16 +261,15 @@ class Engine:
                     "refit the model (fit, not add)"
                 )
 
-    def load(self, folder: str | Path) -> Model:
-        folder = Path(folder)
-        stored = project.load_model(folder)
+    def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
+        """(config, searcher) for a stored model after every compatibility check; ProjectError otherwise."""
         manifest = stored.manifest
         if manifest.get("model_version") != MODEL_VERSION:
             raise ProjectError(
                 f"model was fitted by model version {manifest.get('model_version')}; this engine is "
                 f"{MODEL_VERSION}: refit the model"
             )
-        config = self._model_config(manifest)
+        config = self._model_config(manifest, runtime)
         backbone = self.backbone(config)
         recorded = manifest["backbone"]
         if recorded["timm_name"] != backbone.preset.timm_name or recorded["feature_dim"] != backbone.feature_dim:
@@ -283,9 +286,19 @@ class Engine:
                 "install the original weights file or refit"
             )
         index = knn.deserialize(stored.coreset_bytes)
-        searcher = knn.Searcher(index, config.use_gpu, config.faiss_fp16)
+        problem = _index_problem(stored, index)
+        if problem:
+            raise ProjectError(problem)
+        return config, knn.Searcher(index, config.use_gpu, config.faiss_fp16)
+
+    def load(self, folder: str | Path) -> Model:
+        """The project's model, ready to inspect; reads only what inspection needs and changes nothing."""
+        folder = Path(folder)
+        stored = project.load_model(folder, with_embeddings=False)
+        config, searcher = self._verified(stored)
+        manifest = stored.manifest
         return Model(folder, manifest, config, roi_from_dict(manifest["roi"]), manifest.get("mm_per_px"),
-                     searcher, backbone, stored.calibration, stored.calibration_note, stored.embeddings.shape)
+                     searcher, self.backbone(config), stored.calibration, stored.calibration_note)
 
     # -- inference --------------------------------------------------------------
     def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
@@ -302,28 +315,41 @@ class Engine:
         cancel: Optional[CancelToken] = None,
         threshold: Optional[float] = None,
     ) -> list[InferenceResult]:
-        """Inspect images in batches. `threshold` overrides the calibrated one (e.g. a dialog preview).
+        """Inspect images in batches. `threshold` overrides the calibrated one (e.g. a dialog preview)."""
+        return list(self.iter_score(model, images, progress, cancel, threshold))
 
-        Images are read one batch at a time, so a folder of thousands never sits in
-        memory at once. `seconds` per result covers reading, embedding (its share of
-        the batch) and scoring.
+    def iter_score(
+        self,
+        model: Model,
+        images: Sequence[ImageInput],
+        progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelToken] = None,
+        threshold: Optional[float] = None,
+    ) -> Iterator[InferenceResult]:
+        """Results one by one as each batch is done, so a caller that keeps only what it needs of each
+        (the CLI over thousands of images) stays at flat memory.
+
+        Images are read one batch at a time. `seconds` per result covers reading,
+        embedding (its share of the batch) and scoring.
         """
         whole = model.manifest.get("roi_is_whole_image", False)
         same_size = model.manifest.get("image_size") if whole else None
         step = model.config.batch_size
-        results: list[InferenceResult] = []
         for start in range(0, len(images), step):
             check(cancel)
             t0 = time.perf_counter()
-            prepared, _ = prepare(images[start:start + step], model.roi, same_size, first_index=start)
+            prepared, _ = prepare(images[start:start + step], model.roi, same_size, first_index=start,
+                                  max_megapixels=model.config.max_image_megapixels)
             feats = embed_batch(model.backbone, [p.crop.pixels for p in prepared])
             shared = (time.perf_counter() - t0) / len(prepared)
+            batch = []
             for p, f in zip(prepared, feats):
                 t = time.perf_counter()
-                results.append(self._score_one(model, p, f, threshold))
-                results[-1].seconds = shared + time.perf_counter() - t
-            report(progress, "inspecting", len(results), len(images))
-        return results
+                batch.append(self._score_one(model, p, f, threshold))
+                batch[-1].seconds = shared + time.perf_counter() - t
+            del prepared, feats
+            report(progress, "inspecting", start + len(batch), len(images))
+            yield from batch
 
     def _score_one(self, model: Model, p: PreparedImage, feats: np.ndarray, threshold: Optional[float]):
         cfg = model.config
@@ -367,14 +393,42 @@ class Engine:
             area_mm2_thr if area_mm2_thr is not None else model.config.area_mm2_thr,
         )
         check(cancel)
-        self.save_calibration(model, cal)
-        return cal
+        return self.save_calibration(model, cal).calibration
 
-    def save_calibration(self, model: Model, calibration: Calibration) -> None:
-        calibration.model_id = model.model_id
+    def save_calibration(self, model: Model, calibration: Calibration) -> Model:
+        """Seal `calibration` into the model's project; returns the model with it (`model` is not changed)."""
+        calibration = replace(calibration, model_id=model.model_id)
         project.save_calibration(model.folder, calibration)
-        model.calibration = calibration
-        model.calibration_note = ""
+        return replace(model, calibration=calibration, calibration_note="")
+
+
+def _index_problem(stored: project.StoredModel, index) -> str:
+    manifest = stored.manifest
+    dim, size = manifest["backbone"]["feature_dim"], manifest["coreset_size"]
+    if index.d != dim or index.ntotal != size or index.ntotal == 0:
+        return (f"coreset.faiss in {stored.folder} holds {index.ntotal} vectors of dimension {index.d}; the model "
+                f"needs {size} of dimension {dim}: refit the model")
+    return ""
+
+
+def verify_project(folder: str | Path) -> list[str]:
+    """Every problem that stops a project from inspecting, one line each; empty when it is usable.
+
+    Checks every data file against the manifest, the model version and the search
+    index, without loading the backbone (fast enough for `inspector info`).
+    """
+    problems = project.verify(Path(folder))
+    if problems:
+        return problems
+    stored = project.load_model(Path(folder), with_embeddings=False)
+    if stored.manifest["model_version"] != MODEL_VERSION:
+        problems.append(f"model was fitted by model version {stored.manifest['model_version']}; this engine is "
+                        f"{MODEL_VERSION}: refit the model")
+    try:
+        problem = _index_problem(stored, knn.deserialize(stored.coreset_bytes))
+    except ProjectError as exc:
+        problem = str(exc)
+    return problems + ([problem] if problem else [])
 
 
 def _staged(progress: Optional[ProgressFn], stage: str) -> Optional[ProgressFn]:

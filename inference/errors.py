@@ -32,3 +32,39 @@ class WeightsNotFoundError(InspectorError):
 
 class Cancelled(InspectorError):
     """The job was cancelled by the user; nothing was written."""
+
+
+class ProjectBusyError(ProjectError):
+    """Another process (or job) is saving the project right now."""
+
+
+class StorageError(InspectorError):
+    """A file or folder cannot be written or read: disk full, read-only, permissions, a file where a folder
+    should be. The message names the path and what to do."""
+
+
+def plain_os_error(exc: OSError, path, doing: str = "write") -> StorageError:
+    """An OSError as one line a user can act on, naming the path."""
+    import errno
+
+    code = exc.errno
+    where = str(getattr(exc, "filename", None) or path)
+    if code == errno.ENOSPC:
+        text = f"no space left on the disk while trying to {doing} {where}: free disk space and try again"
+    elif code == errno.EDQUOT:
+        text = f"disk quota exceeded while trying to {doing} {where}: free space or raise the quota"
+    elif code == errno.EROFS:
+        text = f"cannot {doing} {where}: the disk is read-only; choose a writable folder"
+    elif code in (errno.EACCES, errno.EPERM):
+        text = f"permission denied: cannot {doing} {where}; check the folder's permissions or choose another"
+    elif code == errno.EISDIR:
+        text = f"cannot {doing} {where}: it is a folder, not a file"
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        text = f"cannot {doing} {where}: a file is in the way where a folder is needed"
+    elif code == errno.ENOENT:
+        text = f"cannot {doing} {where}: no such file or folder"
+    elif code == errno.ENAMETOOLONG:
+        text = f"cannot {doing} {where}: the name is too long"
+    else:
+        text = f"cannot {doing} {where}: {exc.strerror or exc}"
+    return StorageError(text)

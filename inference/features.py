@@ -14,7 +14,7 @@ import numpy as np
 
 from .backbone import Backbone
 from .errors import ImageError
-from .preprocess import ImageInput, RoiCrop, as_rgb8, crop_roi, image_name, stack_inputs
+from .preprocess import DEFAULT_MAX_MEGAPIXELS, ImageInput, RoiCrop, as_rgb8, crop_roi, image_name, stack_inputs
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, full_image_roi, shape_mask
 
@@ -30,7 +30,7 @@ class PreparedImage:
 
 def prepare(
     images: Sequence[ImageInput], roi: Optional[Roi], same_size: Optional[tuple[int, int]] = None,
-    first_index: int = 0,
+    first_index: int = 0, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
 ) -> tuple[list[PreparedImage], Roi]:
     """Load every image and cut its ROI box; all problems surface here, before any long work.
 
@@ -41,7 +41,7 @@ def prepare(
     prepared: list[PreparedImage] = []
     for i, image in enumerate(images, start=first_index):
         name = image_name(image, i)
-        pixels = as_rgb8(image)
+        pixels = as_rgb8(image, max_megapixels)
         size = (pixels.shape[1], pixels.shape[0])
         if roi is None:
             roi = full_image_roi(*size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence, Union
@@ -18,22 +19,42 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 ImageInput = Union[str, os.PathLike, np.ndarray]
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as an H x W x 3 uint8 RGB array, upright per its EXIF orientation."""
+# The default size limit; EngineConfig.max_image_megapixels sets it per engine.
+DEFAULT_MAX_MEGAPIXELS = 64.0
+
+
+def load_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
+    """An image file as an H x W x 3 uint8 RGB array, upright per its EXIF orientation.
+
+    The size is checked from the header, before decoding, against `max_megapixels`.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"image not found: {path}")
-    if path.stat().st_size == 0:
-        raise ImageError(f"image file is empty (0 bytes): {path}")
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            im.load()
-            return to_rgb8(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from None
+        if path.is_dir():
+            raise ImageError(f"{path} is a folder, not an image")
+        if not path.is_file():
+            raise ImageError(f"image not found: {path}")
+        if path.stat().st_size == 0:
+            raise ImageError(f"image file is empty (0 bytes): {path}")
+        with warnings.catch_warnings():
+            # Our own limit below replaces PIL's decompression-bomb warning (a multi-line message).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                pixels = im.size[0] * im.size[1]
+                if pixels > max_megapixels * 1e6:
+                    raise ImageError(
+                        f"image {path} is {im.size[0]} x {im.size[1]} px ({pixels / 1e6:.0f} MP), over the "
+                        f"{max_megapixels:g} MP limit (max_image_megapixels in config.yaml)"
+                    )
+                im = ImageOps.exif_transpose(im)
+                im.load()
+                return to_rgb8(im)
     except Image.DecompressionBombError:
         raise ImageError(f"image {path} is too large to load safely") from None
+    except PermissionError:
+        raise ImageError(f"permission denied reading image {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
+        raise ImageError(f"cannot read image {path}: {' '.join(str(exc).split())}") from None
 
 
 def to_rgb8(im: Image.Image) -> np.ndarray:
@@ -54,11 +75,13 @@ def to_rgb8(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
-def as_rgb8(image: ImageInput) -> np.ndarray:
+def as_rgb8(image: ImageInput, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
     """A path or an array (gray, RGB, RGBA; uint8, uint16 or float in [0, 1]) as uint8 RGB."""
     if not isinstance(image, np.ndarray):
-        return load_image(image)
+        return load_image(image, max_megapixels)
     arr = image
+    if arr.ndim >= 2 and arr.shape[0] * arr.shape[1] > max_megapixels * 1e6:
+        raise ImageError(f"image array of {arr.shape[1]} x {arr.shape[0]} px is over the {max_megapixels:g} MP limit")
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 2 or arr.shape[1] < 2:

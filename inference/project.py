@@ -1,12 +1,27 @@
 """The only module that writes project folders.
 
-A project folder holds manifest.json, embeddings.npy, coreset.faiss and
-calibration.json. Single files are written atomically (temp file, fsync,
-os.replace). A model (embeddings + coreset + manifest) changes as one unit:
-the new files are staged in .pending/, a COMMIT marker is written, then the
-files are moved in with manifest.json last. A crash before COMMIT leaves the
-old model; a crash after it is rolled forward on the next load. Either way
-the folder never holds half of one model and half of another.
+A project folder holds manifest.json, embeddings.npy, coreset.faiss,
+calibration.json and the GUI's settings.json.
+
+Writers. Every write happens under the project lock (an OS file lock on
+`.lock`, plus an in-process lock so two jobs of one process exclude each other
+too); a second writer gets ProjectBusyError at once. Single files are written
+atomically (temp file, fsync, chmod to the user's umask, os.replace). A change
+of several files (a new model; a calibration with the manifest that seals it)
+is one commit: the files are staged in .pending/, a COMMIT marker is written,
+then they are moved in with manifest.json last. Only a writer, under the lock,
+finishes (COMMIT present) or discards (absent) an interrupted commit, and
+removes temp files a killed write left behind.
+
+Readers never delete, move or rewrite anything. A reader that finds a COMMIT
+marker reads the staged files, so a save that was committed but not finished
+(the writer was killed, or is moving files right now) reads as the new model,
+also from a read-only copy. A reader that sees the files change under it
+retries. Either way a reader sees the complete old or the complete new model.
+
+The calibration is sealed into the model: manifest.json records its sha256 and
+calibration.json records the model_id. A calibration that is missing, stale,
+edited by hand or invalid gives no verdict, with the reason.
 """
 
 from __future__ import annotations
@@ -15,18 +30,20 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from .calibration import Calibration
-from .errors import ProjectError
+from .errors import InspectorError, ProjectBusyError, ProjectError, StorageError, plain_os_error
+from .manifest import SCHEMA_VERSION, validate_manifest
 
-SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 EMBEDDINGS = "embeddings.npy"
 CORESET = "coreset.faiss"
@@ -34,7 +51,35 @@ CALIBRATION = "calibration.json"
 SETTINGS = "settings.json"
 PENDING = ".pending"
 COMMIT_MARKER = "COMMIT"
+LOCK = ".lock"
 MODEL_FILES = (EMBEDDINGS, CORESET)
+# Test hook for the fault suite (tests/test_faults.py, bench/bench_faults.py): a comma-separated list of
+# commit steps at which the process kills itself with SIGKILL, as a power cut or `kill -9` would.
+CRASH_AT_ENV = "INSPECTOR_TEST_CRASH_AT"
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, once, at import
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_read_umask()
+
+
+def _checkpoint(step: str) -> None:
+    """A named step of the commit path where the fault suite may cut the power."""
+    targets = os.environ.get(CRASH_AT_ENV)
+    if targets and step in targets.split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -42,22 +87,64 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix.
+
+    Permission, read-only and disk-full faults become a StorageError naming the path.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise plain_os_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)  # shared projects: other accounts read what the umask allows
+        _checkpoint(f"replace:{path.name}")
         os.replace(tmp, path)
-    except BaseException:
+        _fsync_dir(path.parent)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise plain_os_error(exc, path) from None
         raise
-    _fsync_dir(path.parent)
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[io.TextIOWrapper]:
+    """A text file written piece by piece that appears at `path` whole, or not at all (e.g. a JSON report of
+    thousands of results, streamed instead of held in memory)."""
+    path = Path(path)
+    if path.is_dir():
+        raise StorageError(f"cannot write {path}: it is a folder; give a file name")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "w", encoding="utf-8")
+    except OSError as exc:
+        raise plain_os_error(exc, path) from None
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise plain_os_error(exc, path) from None
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -71,13 +158,275 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    return (json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n").encode("utf-8")
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
     return buf.getvalue()
+
+
+# -- the writer lock ---------------------------------------------------------------------------------------------
+@dataclass
+class _Holder:
+    thread_lock: threading.Lock
+    file_lock: FileLock
+
+
+_HOLDERS: dict[str, _Holder] = {}  # one per project folder in this process: a process-wide resource
+_HOLDERS_GUARD = threading.Lock()
+_HELD = threading.local()  # folders this thread holds, for re-entry (a fit's save inside the fit's lock)
+
+
+def _holder(folder: Path) -> _Holder:
+    key = str(folder.resolve())
+    with _HOLDERS_GUARD:
+        if key not in _HOLDERS:
+            _HOLDERS[key] = _Holder(threading.Lock(), FileLock(str(folder / LOCK), timeout=0, thread_local=False,
+                                                              mode=FILE_MODE))
+        return _HOLDERS[key]
+
+
+@contextmanager
+def writing(folder: Path) -> Iterator[None]:
+    """Hold the project lock (creating the folder); finish or discard an interrupted save first.
+
+    Re-entrant within one thread. A second writer, in this process or another, gets ProjectBusyError.
+    """
+    folder = Path(folder)
+    held = getattr(_HELD, "folders", None)
+    if held is None:
+        held = _HELD.folders = set()
+    key = str(folder.resolve())
+    if key in held:
+        yield
+        return
+    if folder.exists() and not folder.is_dir():
+        raise ProjectError(f"{folder} is a file, not a project folder: choose a folder")
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise plain_os_error(exc, folder, "create the project folder") from None
+    try:
+        with _locked(folder):
+            yield
+    except BaseException:
+        if created:  # a job that failed on a new folder leaves no trace of it
+            _remove_if_only_lock(folder)
+        raise
+
+
+def _remove_if_only_lock(folder: Path) -> None:
+    try:
+        if [p.name for p in folder.iterdir()] in ([LOCK], []):
+            (folder / LOCK).unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    held = _HELD.folders
+    key = str(folder.resolve())
+    holder = _holder(folder)
+    busy = ProjectBusyError(f"the project {folder} is being saved by another process; wait for it and try again")
+    if not holder.thread_lock.acquire(blocking=False):
+        raise busy
+    try:
+        try:
+            holder.file_lock.acquire()
+        except Timeout:
+            raise busy from None
+        except OSError as exc:
+            raise plain_os_error(exc, folder / LOCK, "lock the project (write to)") from None
+        try:
+            held.add(key)
+            try:
+                _recover(folder)
+                yield
+            finally:
+                held.discard(key)
+        finally:
+            holder.file_lock.release()
+    finally:
+        holder.thread_lock.release()
+
+
+def _recover(folder: Path) -> None:
+    """Under the lock: finish a committed save, discard an uncommitted one, remove stray temp files."""
+    pending = folder / PENDING
+    try:
+        if pending.is_dir():
+            if (pending / COMMIT_MARKER).is_file():
+                _move_in(folder)
+            _remove_tree(pending)
+        for stray in folder.glob(".*.tmp"):
+            stray.unlink()
+    except OSError as exc:
+        raise plain_os_error(exc, folder, "finish an interrupted save in") from None
+
+
+def _move_in(folder: Path) -> None:
+    pending = folder / PENDING
+    staged = sorted(p.name for p in pending.iterdir() if p.name not in (COMMIT_MARKER, MANIFEST))
+    for name in [*staged, MANIFEST]:  # manifest last: it names the files that belong together
+        if (pending / name).is_file():
+            _checkpoint(f"move:{name}")
+            os.replace(pending / name, folder / name)
+    _fsync_dir(folder)
+
+
+def _remove_tree(path: Path) -> None:
+    for child in path.iterdir():
+        child.unlink()
+    path.rmdir()
+
+
+def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
+    """Write several files as one unit (see the module docstring). The caller holds the lock."""
+    pending = folder / PENDING
+    try:
+        if pending.exists():
+            _remove_tree(pending)
+        pending.mkdir()
+    except OSError as exc:
+        raise plain_os_error(exc, pending) from None
+    for name, data in blobs.items():
+        _checkpoint(f"stage:{name}")
+        atomic_write(pending / name, data)
+    _checkpoint("commit")
+    atomic_write(pending / COMMIT_MARKER, b"ok\n")
+    _checkpoint("committed")
+    try:
+        _move_in(folder)
+        _checkpoint("cleanup")
+        _remove_tree(pending)
+    except OSError as exc:
+        # Committed: the new files are what readers see; the next writer finishes the move.
+        raise plain_os_error(exc, folder, "finish saving") from None
+
+
+# -- writers -----------------------------------------------------------------------------------------------------
+def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: bytes,
+               calibration: Optional[bytes] = None) -> dict:
+    """Write a new model as one unit and return the manifest as saved (with file hashes).
+
+    `calibration` (calibration.json bytes for this model_id) travels with the model, e.g. for Save As.
+    """
+    folder = Path(folder)
+    blobs = {EMBEDDINGS: npy_bytes(np.ascontiguousarray(embeddings, dtype=np.float32)), CORESET: coreset}
+    if calibration is not None:
+        blobs[CALIBRATION] = calibration
+    manifest = dict(manifest)
+    manifest["schema_version"] = SCHEMA_VERSION
+    manifest["files"] = {name: sha256_bytes(data) for name, data in blobs.items()}
+    validate_manifest(manifest, folder / MANIFEST)
+    with writing(folder):
+        _commit(folder, {**blobs, MANIFEST: json_bytes(manifest)})
+    return manifest
+
+
+def copy_model(source: Path, target: Path) -> None:
+    """Copy a project's model (checked on read) and its valid calibration to another folder, e.g. Save As.
+
+    The copy keeps model_id, so the calibration stays valid for it.
+    """
+    stored = load_model(Path(source))
+    manifest = {k: v for k, v in stored.manifest.items() if k != "files"}
+    cal = json_bytes(stored.calibration.to_dict()) if stored.calibration is not None else None
+    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes, cal)
+
+
+def save_calibration(folder: Path, calibration: Calibration) -> None:
+    """Write calibration.json and seal it into the manifest (its sha256), as one commit."""
+    folder = Path(folder)
+    with writing(folder):
+        manifest = read_manifest(folder)
+        if calibration.model_id != manifest.get("model_id"):
+            raise ProjectError(f"this calibration belongs to model {calibration.model_id}, the project holds "
+                               f"{manifest.get('model_id')}: calibrate again")
+        # Re-validate what is written, whoever built it.
+        data = json_bytes(Calibration.from_dict(calibration.to_dict()).to_dict())
+        manifest = dict(manifest)
+        manifest["files"] = {**manifest.get("files", {}), CALIBRATION: sha256_bytes(data)}
+        manifest["schema_version"] = SCHEMA_VERSION
+        _commit(folder, {CALIBRATION: data, MANIFEST: json_bytes(manifest)})
+
+
+def save_settings(folder: Path, settings: dict) -> None:
+    """GUI-side project settings (ROI being edited, config for the next fit); not part of the model."""
+    folder = Path(folder)
+    with writing(folder):
+        atomic_write(folder / SETTINGS, json_bytes(settings))
+
+
+# -- readers (never change anything) ---------------------------------------------------------------------------
+def _current(folder: Path, name: str) -> Path:
+    """Where `name` is now: staged in a committed but unfinished save, else in the folder."""
+    staged = folder / PENDING / name
+    if (folder / PENDING / COMMIT_MARKER).is_file() and staged.is_file():
+        return staged
+    return folder / name
+
+
+def _read(folder: Path, name: str) -> Optional[bytes]:
+    """The current bytes of `name`, or None when absent; one retry if a writer moves it meanwhile."""
+    for _ in range(2):
+        path = _current(folder, name)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            continue
+        except IsADirectoryError:
+            raise ProjectError(f"{path} is a folder where a file belongs: the project is damaged; refit it") from None
+        except OSError as exc:
+            raise plain_os_error(exc, path, "read") from None
+    return None
+
+
+def load_settings(folder: Path) -> dict:
+    data = _read(Path(folder), SETTINGS)
+    if data is None:
+        return {}
+    try:
+        settings = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProjectError(f"{Path(folder) / SETTINGS} is not valid JSON ({exc})") from None
+    if not isinstance(settings, dict):
+        raise ProjectError(f"{Path(folder) / SETTINGS} is not a settings object")
+    return settings
+
+
+def has_model(folder: Path) -> bool:
+    folder = Path(folder)
+    return (folder / MANIFEST).is_file() or (folder / PENDING / COMMIT_MARKER).is_file()
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise ProjectError(f"project folder not found: {folder}")
+    if not folder.is_dir():
+        raise ProjectError(f"{folder} is a file, not a project folder")
+
+
+def _parse_manifest(folder: Path, data: Optional[bytes]) -> dict:
+    path = folder / MANIFEST
+    if data is None:
+        raise ProjectError(f"{folder} holds no fitted model ({MANIFEST} missing): run fit first")
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProjectError(f"{path} is not valid JSON ({exc}): refit the model") from None
+    return validate_manifest(manifest, path)
+
+
+def read_manifest(folder: Path) -> dict:
+    folder = Path(folder)
+    _check_folder(folder)
+    return _parse_manifest(folder, _read(folder, MANIFEST))
 
 
 @dataclass
@@ -92,108 +441,10 @@ class StoredModel:
     calibration_note: str = ""
 
 
-def recover(folder: Path) -> None:
-    """Finish or discard an interrupted model save (see module docstring)."""
-    pending = folder / PENDING
-    if not pending.is_dir():
-        return
-    if (pending / COMMIT_MARKER).is_file():
-        for name in (*MODEL_FILES, MANIFEST):
-            staged = pending / name
-            if staged.is_file():
-                os.replace(staged, folder / name)
-        _fsync_dir(folder)
-    shutil.rmtree(pending, ignore_errors=True)
-
-
-def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: bytes) -> dict:
-    """Write a new model as one unit and return the manifest as saved (with file hashes)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    recover(folder)
-    pending = folder / PENDING
-    shutil.rmtree(pending, ignore_errors=True)
-    pending.mkdir()
-    blobs = {EMBEDDINGS: npy_bytes(np.ascontiguousarray(embeddings, dtype=np.float32)), CORESET: coreset}
-    manifest = dict(manifest)
-    manifest["schema_version"] = SCHEMA_VERSION
-    manifest["files"] = {name: sha256_bytes(data) for name, data in blobs.items()}
-    for name, data in blobs.items():
-        atomic_write(pending / name, data)
-    atomic_write(pending / MANIFEST, json_bytes(manifest))
-    atomic_write(pending / COMMIT_MARKER, b"ok\n")
-    recover(folder)
-    return manifest
-
-
-def copy_model(source: Path, target: Path) -> None:
-    """Copy a project's model (checked on read) and its calibration to another folder, e.g. Save As.
-
-    The copy keeps model_id, so the calibration stays valid for it.
-    """
-    stored = load_model(Path(source))
-    manifest = {k: v for k, v in stored.manifest.items() if k != "files"}
-    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes)
-    calibration = Path(source) / CALIBRATION
-    if calibration.is_file():
-        atomic_write(Path(target) / CALIBRATION, calibration.read_bytes())
-
-
-def save_calibration(folder: Path, calibration: Calibration) -> None:
-    atomic_write(Path(folder) / CALIBRATION, json_bytes(calibration.to_dict()))
-
-
-def save_settings(folder: Path, settings: dict) -> None:
-    """GUI-side project settings (ROI being edited, config for the next fit); not part of the model."""
-    atomic_write(Path(folder) / SETTINGS, json_bytes(settings))
-
-
-def load_settings(folder: Path) -> dict:
-    path = Path(folder) / SETTINGS
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ProjectError(f"{path} is not valid JSON ({exc})") from None
-
-
-def has_model(folder: Path) -> bool:
-    folder = Path(folder)
-    return (folder / MANIFEST).is_file() or (folder / PENDING / COMMIT_MARKER).is_file()
-
-
-def read_manifest(folder: Path) -> dict:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ProjectError(f"project folder not found: {folder}")
-    recover(folder)
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise ProjectError(f"{folder} holds no fitted model ({MANIFEST} missing): run fit first")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ProjectError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise ProjectError(f"{path} is not a manifest")
-    schema = manifest.get("schema_version")
-    if not isinstance(schema, int):
-        raise ProjectError(f"{path} has no schema_version: not a project of this application")
-    if schema > SCHEMA_VERSION:
-        raise ProjectError(
-            f"project {folder} was saved by a newer version (schema {schema}); this version reads up to "
-            f"schema {SCHEMA_VERSION}: update the application"
-        )
-    return manifest
-
-
-def _read_checked(folder: Path, name: str, manifest: dict) -> bytes:
-    path = folder / name
-    if not path.is_file():
+def _checked(folder: Path, name: str, manifest: dict, data: Optional[bytes]) -> bytes:
+    if data is None:
         raise ProjectError(f"{name} is missing from {folder}: the model cannot be used; refit it")
-    data = path.read_bytes()
-    expected = manifest.get("files", {}).get(name)
+    expected = manifest["files"].get(name)
     if expected is None:
         raise ProjectError(f"manifest of {folder} has no checksum for {name}: refit the model")
     if sha256_bytes(data) != expected:
@@ -201,28 +452,75 @@ def _read_checked(folder: Path, name: str, manifest: dict) -> bytes:
     return data
 
 
-def load_model(folder: Path) -> StoredModel:
+def load_model(folder: Path, with_embeddings: bool = True) -> StoredModel:
+    """The model, every file checked against the manifest; a save seen half-way is read again."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
-    emb_bytes = _read_checked(folder, EMBEDDINGS, manifest)
-    coreset = _read_checked(folder, CORESET, manifest)
-    try:
-        embeddings = np.load(io.BytesIO(emb_bytes), allow_pickle=False)
-    except ValueError as exc:
-        raise ProjectError(f"{EMBEDDINGS} in {folder} cannot be read ({exc}): refit the model") from None
-    calibration, note = load_calibration(folder, manifest.get("model_id"))
+    _check_folder(folder)
+    for _ in range(3):
+        before = _read(folder, MANIFEST)
+        manifest = _parse_manifest(folder, before)
+        error: Optional[InspectorError] = None
+        try:
+            emb_bytes = _checked(folder, EMBEDDINGS, manifest, _read(folder, EMBEDDINGS)) if with_embeddings else None
+            coreset = _checked(folder, CORESET, manifest, _read(folder, CORESET))
+            calibration, note = _calibration(folder, manifest, _read(folder, CALIBRATION))
+        except ProjectError as exc:
+            error = exc
+        if _read(folder, MANIFEST) == before:  # nothing was committed while we read: this is one model
+            if error is not None:
+                raise error
+            break
+    else:
+        raise ProjectBusyError(f"the project {folder} kept changing while being read: try again")
+    embeddings = np.zeros((0, 0), np.float32)
+    if emb_bytes is not None:
+        try:
+            embeddings = np.load(io.BytesIO(emb_bytes), allow_pickle=False)
+        except ValueError as exc:
+            raise ProjectError(f"{EMBEDDINGS} in {folder} cannot be read ({exc}): refit the model") from None
     return StoredModel(folder, manifest, embeddings, coreset, calibration, note)
 
 
-def load_calibration(folder: Path, model_id: Optional[str]) -> tuple[Optional[Calibration], str]:
-    """The calibration, or None with the reason it cannot be used for this model."""
-    path = Path(folder) / CALIBRATION
-    if not path.is_file():
-        return None, "not calibrated"
+def load_calibration(folder: Path, manifest: Optional[dict] = None) -> tuple[Optional[Calibration], str]:
+    """The calibration, or None with the reason it cannot give verdicts for this model."""
+    folder = Path(folder)
+    manifest = manifest if manifest is not None else read_manifest(folder)
+    return _calibration(folder, manifest, _read(folder, CALIBRATION))
+
+
+def _calibration(folder: Path, manifest: dict, data: Optional[bytes]) -> tuple[Optional[Calibration], str]:
+    sealed = manifest["files"].get(CALIBRATION)
+    if data is None:
+        if sealed:
+            return None, f"{CALIBRATION} is missing though the model was calibrated: calibrate again"
+        return None, "not calibrated: run calibrate"
     try:
-        cal = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
-        raise ProjectError(f"{path} cannot be read ({exc}): calibrate again") from None
-    if model_id is not None and cal.model_id != model_id:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"{CALIBRATION} is not valid JSON ({exc}): calibrate again"
+    if isinstance(raw, dict) and raw.get("model_id") != manifest["model_id"]:
         return None, "calibration belongs to an earlier fit: calibrate again"
-    return cal, ""
+    if manifest["schema_version"] >= 2:  # schema 1 models predate sealing: their calibration is only validated
+        if sealed is None:
+            return None, (f"{CALIBRATION} is not the one saved with this model (copied in or written by another "
+                          "program): calibrate again")
+        if sha256_bytes(data) != sealed:
+            return None, f"{CALIBRATION} was changed outside the application (checksum mismatch): calibrate again"
+    try:
+        return Calibration.from_dict(raw), ""
+    except InspectorError as exc:
+        return None, f"{CALIBRATION} is invalid ({exc}): calibrate again"
+
+
+def verify(folder: Path) -> list[str]:
+    """Every problem that stops this project from inspecting, one line each (empty: all files check out)."""
+    folder = Path(folder)
+    try:
+        stored = load_model(folder)
+    except (ProjectError, StorageError) as exc:
+        return [str(exc)]
+    problems = []
+    if stored.embeddings.ndim != 2 or stored.embeddings.shape[0] != stored.manifest["n_embeddings"]:
+        problems.append(f"{EMBEDDINGS} in {folder} holds {stored.embeddings.shape}, the manifest says "
+                        f"{stored.manifest['n_embeddings']} features: refit the model")
+    return problems

@@ -21,6 +21,8 @@ def _finite(name: str, value: float) -> float:
         value = float(value)
     except (TypeError, ValueError):
         raise RoiError(f"ROI field '{name}' must be a number, got {value!r}") from None
+    except OverflowError:
+        raise RoiError(f"ROI field '{name}' is too large for a number") from None
     if not math.isfinite(value):
         raise RoiError(f"ROI field '{name}' must be finite, got {value!r}")
     return value

@@ -132,7 +132,11 @@ def read_state_dict(path: Path) -> dict:
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # any reader failure means the same thing to the user
-        raise WeightsNotFoundError(f"weights file {path} cannot be read ({type(exc).__name__}: {exc})") from None
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())  # torch's messages span many lines
+        if len(detail) > 200:
+            detail = detail[:200] + "..."
+        raise WeightsNotFoundError(f"weights file {path} cannot be read ({detail}): give a valid .pth or "
+                                   ".safetensors file") from None
     for key in ("model", "state_dict", "teacher"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

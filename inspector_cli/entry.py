@@ -6,8 +6,17 @@ run mode never load Qt.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import Optional, Sequence
+
+INTERRUPTED = 130
+
+
+def _terminate(signum, frame):
+    # SIGTERM (a service manager stopping us) takes the same honest path as Ctrl+C.
+    raise KeyboardInterrupt
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -16,9 +25,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from app.__main__ import main as gui_main
 
         return gui_main(argv[1:])
-    from .main import main as cli_main
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        from .main import main as cli_main  # loads torch: seconds, during which Ctrl+C must stay quiet too
 
-    return cli_main(argv)
+        return cli_main(argv)
+    except KeyboardInterrupt:
+        if sys.stderr is not None:
+            print("inspector: error: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

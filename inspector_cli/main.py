@@ -12,10 +12,19 @@ import json
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Sequence
 
-from inference import Cancelled, EngineConfig, InspectorError, RoiError, __version__
+from inference import (
+    Cancelled,
+    EngineConfig,
+    InspectorError,
+    RoiError,
+    __version__,
+    plain_os_error,
+    read_manifest,
+)
 
 PROG = "inspector"
 
@@ -48,16 +57,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    before = _saved_state(args)
     try:
         return args.func(args)
     except Cancelled as exc:
         _err(str(exc))
         return 130
     except KeyboardInterrupt:
-        _err("cancelled; the saved model is unchanged")
+        _err(_interrupted(args, before))
         return 130
     except InspectorError as exc:
         _err(str(exc))
+        return 2
+    except OSError as exc:  # a path the user gave: disk full, read-only, permissions, a file for a folder
+        _err(str(plain_os_error(exc, getattr(exc, "filename", None) or "a file")))
         return 2
     except Exception as exc:  # a bug, not bad input: still one line, details on request
         if os.environ.get("INSPECTOR_DEBUG"):
@@ -66,9 +79,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
+def _saved_state(args) -> Optional[tuple]:
+    """What a writing command's project holds before it runs: (model_id, calibration seal), or None."""
+    if getattr(args, "command", None) not in ("fit", "calibrate"):
+        return None
+    try:
+        manifest = read_manifest(args.project)
+    except (InspectorError, OSError):
+        return (None, None)
+    return manifest.get("model_id"), manifest.get("files", {}).get("calibration.json")
+
+
+def _interrupted(args, before: Optional[tuple]) -> str:
+    """Say truthfully what an interrupted command left: after the commit point the new model is saved."""
+    if before is None:
+        return "interrupted"
+    after = _saved_state(args)
+    if args.command == "fit" and after[0] != before[0]:
+        return f"interrupted after the new model was saved: {args.project} holds it"
+    if args.command == "calibrate" and after[1] != before[1]:
+        return f"interrupted after the new calibration was saved in {args.project}"
+    return "cancelled; the saved model is unchanged"
+
+
 def _err(message: str) -> None:
     if sys.stderr is not None:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,6 +210,22 @@ def _emit_json(args, payload) -> None:
         atomic_write(Path(args.json), (text + "\n").encode("utf-8"))
 
 
+def _check_outputs(args) -> None:
+    """Output paths are checked before any work: a typo must not cost a long job."""
+    if getattr(args, "json", None) not in (None, "-"):
+        out = Path(args.json)
+        if out.is_dir():
+            raise InspectorError(f"--json {out} is a folder: give a file name")
+        if out.parent.exists() and not out.parent.is_dir():
+            raise InspectorError(f"--json {out}: {out.parent} is a file, not a folder")
+    heatmaps = getattr(args, "heatmaps", None)
+    if heatmaps is not None and heatmaps.exists() and not heatmaps.is_dir():
+        raise InspectorError(f"--heatmaps {heatmaps} is a file: give a folder")
+    project = getattr(args, "project", None)
+    if project is not None and project.exists() and not project.is_dir():
+        raise InspectorError(f"{project} is a file, not a project folder")
+
+
 def _parse_roi(text: Optional[str]):
     if text is None:
         return None
@@ -181,8 +233,8 @@ def _parse_roi(text: Optional[str]):
 
     path = Path(text)
     try:
-        raw = path.read_text(encoding="utf-8") if path.is_file() else text
-    except OSError as exc:
+        raw = path.read_text(encoding="utf-8") if not text.lstrip().startswith("{") and path.is_file() else text
+    except (OSError, UnicodeDecodeError) as exc:
         raise RoiError(f"cannot read ROI file {path}: {exc}") from None
     try:
         data = json.loads(raw)
@@ -194,6 +246,7 @@ def _parse_roi(text: Optional[str]):
 def cmd_fit(args) -> int:
     from inference import expand_image_paths
 
+    _check_outputs(args)
     images = expand_image_paths(args.ok)
     engine = _engine(args)
     progress, close = _progress()
@@ -222,47 +275,94 @@ def cmd_fit(args) -> int:
 def cmd_infer(args) -> int:
     from inference import expand_image_paths
 
+    _check_outputs(args)
     images = expand_image_paths(args.images)
     engine = _engine(args)
     model = engine.load(args.project)
+    if args.heatmaps:
+        try:
+            args.heatmaps.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise plain_os_error(exc, args.heatmaps, "create the heatmap folder") from None
+    text = args.json != "-"
+    if text and model.calibration is None:
+        print(f"note: no verdicts: {model.calibration_note} (scores only)")
+    counts = {"OK": 0, "NG": 0, None: 0}
     progress, close = _progress()
     try:
-        results = engine.score_many(model, images, progress=progress)
+        with _json_results(args, model) as emit:
+            # One result at a time: each anomaly map is dropped once its overlay and JSON are written.
+            for path, r in zip(images, engine.iter_score(model, images, progress=progress)):
+                if args.heatmaps:
+                    _write_overlay(args.heatmaps, path, r, model.config.max_image_megapixels)
+                emit(r)
+                counts[r.verdict if r.verdict in counts else None] += 1
+                if text:
+                    print(_result_line(r))
     finally:
         close()
-    if args.heatmaps:
-        _write_overlays(args.heatmaps, images, results)
-    if args.json:
-        _emit_json(args, {"project": str(args.project), "calibrated": model.calibration is not None,
-                          "note": model.calibration_note,
-                          "results": [r.to_dict(with_heatmap=True) for r in results]})
-    if args.json != "-":
-        if model.calibration is None:
-            print(f"note: {model.calibration_note}; scores only (run 'inspector calibrate')")
-        for r in results:
-            regions = f"{len(r.regions)} region(s)" if r.verdict else ""
-            print(f"{r.verdict or '-':2}  {r.score:10.4f}  {r.name}  {regions}".rstrip())
-    return 1 if args.fail_on_ng and any(r.verdict == "NG" for r in results) else 0
+    if args.fail_on_ng and counts[None]:
+        _err(f"{counts[None]} image(s) got no verdict ({model.calibration_note or 'see above'}): "
+             "a no-verdict part is never OK")
+        return 2
+    return 1 if args.fail_on_ng and counts["NG"] else 0
 
 
-def _write_overlays(folder: Path, images, results) -> None:
+def _result_line(r) -> str:
+    if r.verdict is None:
+        return f"{'-':2}  {r.score:10.4f}  {r.name}"
+    line = f"{r.verdict:2}  {r.score:10.4f}  {r.name}  {len(r.regions)} region(s)"
+    if r.verdict == "NG":
+        line += f", NG by {', '.join(f'#{i + 1}' for i in r.ng_regions)}"
+    return line
+
+
+@contextmanager
+def _json_results(args, model):
+    """A callable that writes each result into the --json output as it comes (file or stdout), or ignores it."""
+    if not args.json:
+        yield lambda result: None
+        return
+    from inference import atomic_writer
+
+    head = {"project": str(args.project), "model_id": model.model_id, "calibrated": model.calibration is not None,
+            "note": model.calibration_note}
+    opening = json.dumps(head, indent=2)[:-2] + ',\n  "results": [\n'
+    first = [True]
+
+    def writer(out):
+        out.write(opening)
+
+        def emit(result):
+            out.write(("" if first[0] else ",\n") + json.dumps(result.to_dict(with_heatmap=True)))
+            first[0] = False
+        return emit
+
+    if args.json == "-":
+        yield writer(sys.stdout)
+        sys.stdout.write("\n  ]\n}\n")
+    else:
+        with atomic_writer(Path(args.json)) as fh:
+            yield writer(fh)
+            fh.write("\n  ]\n}\n")
+
+
+def _write_overlay(folder: Path, path, result, max_megapixels: float) -> None:
     import cv2
 
-    from inference import load_image
-    from inference import atomic_write
-    from inference import overlay_rgb
+    from inference import atomic_write, load_image, overlay_rgb
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for path, result in zip(images, results):
-        rgb = overlay_rgb(load_image(path), result)
-        ok, buf = cv2.imencode(".png", rgb[..., ::-1])
-        if ok:
-            atomic_write(folder / f"{Path(path).stem}_heatmap.png", buf.tobytes())
+    image = path if not isinstance(path, (str, Path)) else load_image(path, max_megapixels)
+    ok, buf = cv2.imencode(".png", overlay_rgb(image, result)[..., ::-1])
+    if ok:
+        atomic_write(folder / f"{Path(result.name).stem}_heatmap.png", buf.tobytes())
 
 
 def cmd_calibrate(args) -> int:
-    from inference import expand_image_paths
+    from inference import check_values, expand_image_paths
 
+    _check_outputs(args)
+    check_values(score_percentile=args.score_percentile, area_mm2_thr=args.area_mm2_thr)  # before any work
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
     engine = _engine(args)
@@ -284,37 +384,48 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from inference import load_calibration, read_manifest
+    from inference import load_calibration, verify_project
 
+    _check_outputs(args)
     manifest = read_manifest(args.project)
-    calibration, note = load_calibration(args.project, manifest.get("model_id"))
+    problems = verify_project(args.project)
+    calibration, note = (None, "") if problems else load_calibration(args.project, manifest)
     if args.json:
-        _emit_json(args, {"manifest": manifest, "calibration": calibration.to_dict() if calibration else None,
+        _emit_json(args, {"manifest": manifest, "usable": not problems, "problems": problems,
+                          "calibration": calibration.to_dict() if calibration else None,
                           "calibration_note": note})
-        if args.json == "-":
-            return 0
+    if args.json != "-":
+        print(_info_text(args.project, manifest, calibration, note, problems))
+    if problems:
+        _err(problems[0])
+        return 2
+    return 0
+
+
+def _info_text(project, manifest, calibration, note, problems) -> str:
     w = manifest["backbone"]["weights"]
     roi = manifest["roi"]
     lines = [
-        f"project      {args.project}",
+        f"project      {project}",
         f"model        version {manifest['model_version']}, schema {manifest['schema_version']}, "
         f"app {manifest.get('app_version')}, updated {manifest.get('updated')}",
         f"backbone     {manifest['backbone']['name']} ({manifest['backbone']['timm_name']}), "
         f"input {manifest['input_size']} px, tokens {manifest['token_shape'][0]} x {manifest['token_shape'][1]}",
-        f"weights      {w['source']}{'' if w['pretrained'] else ' (RANDOM: testing only)'}"
+        f"weights      {w.get('source')}{'' if w.get('pretrained') else ' (RANDOM: testing only)'}"
         f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
-        f"ROI          {roi['type']} " + ", ".join(f"{k}={v:g}" for k, v in roi.items() if k != "type"),
+        f"ROI          {roi.get('type')} " + ", ".join(f"{k}={v}" for k, v in roi.items() if k != "type"),
         f"mm per px    {manifest.get('mm_per_px') or 'not set (areas in px only)'}",
         f"taught       {manifest['n_images']} images, {manifest['n_embeddings']} patch features, "
-        f"coreset {manifest['coreset_size']} ({manifest['config']['distance']}, {manifest['config']['score_mode']})",
+        f"coreset {manifest['coreset_size']} ({manifest['config'].get('distance')}, "
+        f"{manifest['config'].get('score_mode')})",
+        f"files        {'all checked' if not problems else 'PROBLEM: ' + problems[0]}",
     ]
     if calibration:
         lines.append(f"calibration  threshold {calibration.threshold:.4f} ({calibration.method}), "
                      f"area limit {calibration.area_mm2_thr:g}")
-    else:
-        lines.append(f"calibration  {note}")
-    print("\n".join(lines))
-    return 0
+    elif not problems:
+        lines.append(f"calibration  none usable: {note}; no verdicts until calibrated")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def test_corrupt_settings_leave_the_open_project_as_it_was(qtbot, window, projec
 
 
 def test_corrupt_model_file_is_reported_and_bannered(qtbot, window, project_copy, answerer):
-    data = (project_copy / "embeddings.npy").read_bytes()
-    (project_copy / "embeddings.npy").write_bytes(data[: len(data) // 2])
+    # Inspection reads the coreset index (embeddings.npy only matters to add, which checks it then).
+    data = (project_copy / "coreset.faiss").read_bytes()
+    (project_copy / "coreset.faiss").write_bytes(data[: len(data) // 2])
     window.open_project(project_copy, ask=False)
     wait_idle(qtbot, window)
     assert window.session.model is None
