@@ -82,6 +82,10 @@ class Model:
     def model_id(self) -> str:
         return self.manifest["model_id"]
 
+    def with_calibration(self, calibration: Calibration) -> "Model":
+        """This model giving verdicts with `calibration` (a new Model; this one is not changed)."""
+        return replace(self, calibration=calibration, calibration_note="")
+
 
 class Engine:
     def __init__(self, config: Optional[EngineConfig] = None):
@@ -399,7 +403,7 @@ class Engine:
         """Seal `calibration` into the model's project; returns the model with it (`model` is not changed)."""
         calibration = replace(calibration, model_id=model.model_id)
         project.save_calibration(model.folder, calibration)
-        return replace(model, calibration=calibration, calibration_note="")
+        return model.with_calibration(calibration)
 
 
 def _index_problem(stored: project.StoredModel, index) -> str:

@@ -54,7 +54,8 @@ COMMIT_MARKER = "COMMIT"
 LOCK = ".lock"
 MODEL_FILES = (EMBEDDINGS, CORESET)
 # Test hook for the fault suite (tests/test_faults.py, bench/bench_faults.py): a comma-separated list of
-# commit steps at which the process kills itself with SIGKILL, as a power cut or `kill -9` would.
+# commit steps at which the process kills itself with SIGKILL, as a power cut or `kill -9` would, or, for
+# a step written "int@STEP", gets a Ctrl+C there.
 CRASH_AT_ENV = "INSPECTOR_TEST_CRASH_AT"
 
 
@@ -78,8 +79,13 @@ FILE_MODE = 0o666 & ~_read_umask()
 def _checkpoint(step: str) -> None:
     """A named step of the commit path where the fault suite may cut the power."""
     targets = os.environ.get(CRASH_AT_ENV)
-    if targets and step in targets.split(","):
+    if not targets:
+        return
+    targets = targets.split(",")
+    if step in targets:
         os.kill(os.getpid(), signal.SIGKILL)
+    if f"int@{step}" in targets:
+        raise KeyboardInterrupt
 
 
 def sha256_bytes(data: bytes) -> str:

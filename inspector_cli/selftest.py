@@ -264,6 +264,7 @@ class SelfTest:
     def check_calibrate(self) -> str:
         engine, model = self.state["engine"], self.state["model"]
         cal = engine.calibrate(model, self.state["ok_paths"], self.state["ng_paths"])
+        model = self.state["model"] = model.with_calibration(cal)
         if not (self.state["folder"] / "calibration.json").is_file():
             raise CheckFailed("calibrate wrote no calibration.json")
         ng = engine.score_many(model, self.state["ng_paths"])
