@@ -48,7 +48,7 @@ def plain_os_error(exc: OSError, path, doing: str = "write") -> StorageError:
     import errno
 
     code = exc.errno
-    where = str(getattr(exc, "filename", None) or path)
+    where = str(path if path is not None else getattr(exc, "filename", None))
     if code == errno.ENOSPC:
         text = f"no space left on the disk while trying to {doing} {where}: free disk space and try again"
     elif code == errno.EDQUOT:
@@ -67,4 +67,6 @@ def plain_os_error(exc: OSError, path, doing: str = "write") -> StorageError:
         text = f"cannot {doing} {where}: the name is too long"
     else:
         text = f"cannot {doing} {where}: {exc.strerror or exc}"
-    return StorageError(text)
+    error = StorageError(text)
+    error.os_error = exc  # so a caller can name a bigger whole (the project) for the same fault
+    return error

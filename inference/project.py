@@ -300,11 +300,22 @@ def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
         pending.mkdir()
     except OSError as exc:
         raise plain_os_error(exc, pending) from None
-    for name, data in blobs.items():
-        _checkpoint(f"stage:{name}")
-        atomic_write(pending / name, data)
-    _checkpoint("commit")
-    atomic_write(pending / COMMIT_MARKER, b"ok\n")
+    try:
+        for name, data in blobs.items():
+            _checkpoint(f"stage:{name}")
+            atomic_write(pending / name, data)
+        _checkpoint("commit")
+        atomic_write(pending / COMMIT_MARKER, b"ok\n")
+    except Exception as exc:
+        # Not committed: the old files stand; leave no staging behind (a killed process leaves it to the
+        # next writer instead).
+        try:
+            _remove_tree(pending)
+        except OSError:
+            pass
+        if isinstance(exc, StorageError) and getattr(exc, "os_error", None) is not None:
+            raise plain_os_error(exc.os_error, folder, "save into the project folder") from None
+        raise
     _checkpoint("committed")
     try:
         _move_in(folder)

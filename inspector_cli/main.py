@@ -70,7 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _err(str(exc))
         return 2
     except OSError as exc:  # a path the user gave: disk full, read-only, permissions, a file for a folder
-        _err(str(plain_os_error(exc, getattr(exc, "filename", None) or "a file")))
+        _err(str(plain_os_error(exc, None)))
         return 2
     except Exception as exc:  # a bug, not bad input: still one line, details on request
         if os.environ.get("INSPECTOR_DEBUG"):

@@ -92,12 +92,42 @@ def test_reload_gives_identical_scores(engine, fitted, tiny_config):
 
 def test_add_teaches_more_images_without_refitting(engine, tmp_path):
     first = engine.fit(tmp_path, [disc(i)[0] for i in range(3)], roi=ROI)
+    created = read_manifest(tmp_path)["created"]
+    first_id = read_manifest(tmp_path)["model_id"]
     before = np.load(tmp_path / "embeddings.npy")
     added = engine.add(tmp_path, [disc(i)[0] for i in range(3, 6)])
     after = np.load(tmp_path / "embeddings.npy")
     assert added.n_images == 6 and added.n_embeddings == 2 * first.n_embeddings
     np.testing.assert_array_equal(after[: len(before)], before)  # old features kept as they were
-    assert read_manifest(tmp_path)["created"] == read_manifest(tmp_path)["created"]
+    manifest = read_manifest(tmp_path)
+    assert manifest["created"] == created and manifest["model_id"] != first_id  # same project, new model
+    assert manifest["updated"] >= created
+
+
+def test_inspection_streams_and_keeps_no_result_it_has_handed_over(engine, fitted):
+    import gc
+    import weakref
+
+    folder, _ = fitted
+    model = engine.load(folder)
+    alive = []
+    for result in engine.iter_score(model, [disc(100 + i)[0] for i in range(20)]):
+        alive.append(weakref.ref(result))
+        del result
+        gc.collect()
+        assert sum(r() is not None for r in alive) <= model.config.batch_size  # at most the batch in hand
+    gc.collect()
+    assert sum(r() is not None for r in alive) == 0
+
+
+def test_calibrating_does_not_change_the_callers_model(engine, fitted):
+    folder, _ = fitted
+    model = engine.load(folder)
+    before = model.calibration
+    cal = engine.calibrate(model, [disc(40)[0], disc(41)[0]])
+    assert model.calibration is before and cal is not before  # the worker's result is a new object
+    assert engine.load(folder).calibration.threshold == cal.threshold
+    assert engine.infer(model.with_calibration(cal), disc(42)[0]).verdict in ("OK", "NG")
 
 
 def test_cancelled_fit_leaves_the_previous_model(engine, fitted, tmp_path):
