@@ -18,7 +18,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from fault_harness import (OPERATIONS, ROI_JSON, cli_trial, judge, make_inputs, make_project,  # noqa: E402
-                           state, steps_of)
+from fault_harness import (OPERATIONS, ROI_JSON, judge, make_inputs, make_project, state,  # noqa: E402
+                           steps_of)
 
 
 def _steps(engine, work: Path, images: dict, base: Path) -> dict:
@@ -46,19 +45,38 @@ def _steps(engine, work: Path, images: dict, base: Path) -> dict:
     return out
 
 
-def _random_kill(root: Path, op: str, folder: Path, images: dict, delay: float) -> int:
+def _cli_args(root: Path, op: str, folder: Path, images: dict) -> list:
     cfg = ["--config", str(root / "tiny.yaml")]
     if op == "fit":
-        args = ["fit", str(folder), "--ok", *map(str, images["ok"][:3]), "--roi", ROI_JSON, *cfg]
-    elif op == "add":
-        args = ["fit", str(folder), "--ok", *map(str, images["more"]), "--add", *cfg]
-    else:
-        args = ["calibrate", str(folder), "--ok", *map(str, images["cal"][:2]), "--score-percentile", "90", *cfg]
-    proc = subprocess.Popen([sys.executable, "-m", "inspector_cli.entry", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    return proc.wait()
+        return ["fit", str(folder), "--ok", *map(str, images["ok"][:3]), "--roi", ROI_JSON, *cfg]
+    if op == "add":
+        return ["fit", str(folder), "--ok", *map(str, images["more"]), "--add", *cfg]
+    return ["calibrate", str(folder), "--ok", *map(str, images["cal"][:2]), "--score-percentile", "90", *cfg]
+
+
+def _child(args: list, crash_at) -> None:
+    """A fresh CLI process (forked from a server that has imported the code, not run it)."""
+    import io
+
+    from inference import project as proj
+    from inspector_cli.main import main as cli_main
+
+    if crash_at:
+        os.environ[proj.CRASH_AT_ENV] = crash_at
+    sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+    os._exit(cli_main(args))
+
+
+def _trial(ctx, args: list, step, delay) -> int:
+    """Exit code of one CLI run that kills itself at `step`, or is killed after `delay` seconds."""
+    proc = ctx.Process(target=_child, args=(args, step))
+    proc.start()
+    if delay is not None:
+        proc.join(delay)
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGKILL)
+    proc.join(600)
+    return proc.exitcode
 
 
 def bad_inputs(work: Path) -> tuple[int, int, list]:
@@ -106,6 +124,12 @@ def main() -> int:
     base = work / "base"
     make_project(engine, base, images)
     steps = _steps(engine, work, images, base)
+    import multiprocessing
+
+    # Forked from a server that has imported the engine and the CLI but run nothing: a trial costs a fit, not
+    # a Python and torch start-up; and each child is still a separate process that SIGKILL really kills.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["inference", "inspector_cli.main", "timm", "faiss"])
     rng = random.Random(args.seed)
     tally, broken = Counter(), []
     t0 = time.perf_counter()
@@ -117,11 +141,13 @@ def main() -> int:
         folder = work / f"t{trial}"
         shutil.copytree(base, folder)
         before = state(folder)
+        cli = _cli_args(work, op, folder, images)
         if step is None:
-            rc = _random_kill(work, op, folder, images, rng.uniform(2.0, 12.0))
-            label = f"random kill ({op})"
+            delay = rng.uniform(0.05, 2.5)
+            rc = _trial(ctx, cli, None, delay)
+            label = f"random kill of {op} after {delay:.2f} s"
         else:
-            rc = cli_trial(work, op, step, folder, images)
+            rc = _trial(ctx, cli, step, None)
             label = f"{op} at {step}"
         outcome = judge(folder, before, engine, op)
         tally[outcome if outcome in ("old", "new") else "broken"] += 1
