@@ -60,6 +60,7 @@ def create_app(
     app.state.engine, app.state.projects, app.state.batcher, app.state.fits = engine, projects, batcher, fits
     errors.install(app)
     # Added innermost first: the access log sees every request, refused ones included.
+    app.add_middleware(errors.InternalErrors)
     app.add_middleware(RequestSizeLimit, max_bytes=limits.max_request_bytes)
     if token is not None:
         app.add_middleware(BearerToken, token=token)

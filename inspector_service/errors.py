@@ -82,9 +82,34 @@ def install(app: FastAPI) -> None:
             parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
         return error_response(422, "; ".join(parts) or "invalid request")
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception):
-        # A bug, not bad input: logged with its traceback; the client gets one line and the server goes on.
-        # (uvicorn logs the traceback: Starlette re-raises after this response is sent.)
-        log.error("internal error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-        return error_response(500, f"internal error ({type(exc).__name__}: {exc}); see the server log")
+
+class InternalErrors:
+    """ASGI layer: an unexpected exception (a bug) becomes a one-line 500 and the server goes on.
+
+    Starlette's own last-resort handler re-raises to the server after answering,
+    which can cut the answer off; this layer answers and stops the exception here,
+    logging its traceback.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            log.error("internal error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if started:
+                raise  # too late for a clean answer; the server closes the connection
+            response = error_response(500, f"internal error ({type(exc).__name__}: {exc}); see the server log")
+            await response(scope, receive, send)
