@@ -211,6 +211,7 @@ def main() -> int:
     p.add_argument("--input-size", type=int, default=448)
     p.add_argument("--omp-wait-policy", choices=("passive", "default"), default="passive",
                    help="OMP_WAIT_POLICY for the bench and the server (default passive; see the top of this file)")
+    p.add_argument("--share-batch", type=int, default=0, help="the server's --share-batch (0 = its default)")
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = p.parse_args()
 
@@ -224,7 +225,7 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     server = subprocess.Popen(
         [sys.executable, "-m", "inspector_cli.entry", "serve", "--projects", str(work / "projects"), "--port",
-         str(port), "--config", str(config_path), "--log-level", "warning"],
+         str(port), "--config", str(config_path), "--log-level", "warning", "--share-batch", str(args.share_batch)],
         cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 120
@@ -261,13 +262,14 @@ def main() -> int:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "runtime default"),
         "backbone": health["backbone"], "weights": job["result"]["weights"]["source"],
-        "input_size": health["input_size"], "device": health["device"], "images": source, "image_px": 512,
+        "input_size": health["input_size"], "device": health["device"], "share_batch": health["share_batch"], "images": source, "image_px": 512,
         "fit": {"n_images": args.n_fit, "seconds_over_http": round(fit_s, 1)},
         "load": load, "rss_mb": {"before": round(rss_before, 1), "after": round(rss_after, 1)}, "batch1": batch1,
     }
     print(f"service bench, {report['date']}, {report['machine']}, device {report['device']}, "
           f"OMP_WAIT_POLICY {report['omp_wait_policy']}")
     print(f"backbone {report['backbone']} (weights: {report['weights']}), input {report['input_size']} px, "
+          f"shared batches of up to {report['share_batch']} image(s), "
           f"512 px JPEG from {source}; fit of {args.n_fit} images over HTTP {fit_s:.1f} s")
     lat = load["latency_ms"]
     print(f"load: {load['clients']} clients x {load['seconds']} s: {load['requests']} requests, "

@@ -44,10 +44,16 @@ def create_app(
     token: Optional[str] = None,
     limits: Limits = Limits(),
     max_loaded: int = 8,
+    share_batch: Optional[int] = None,
 ) -> FastAPI:
+    """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
+    batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
+    (docs/benchmarks.md)."""
     engine = engine or Engine(config)
     projects = Projects(Path(projects_dir), engine, max_loaded)
-    batcher = InferenceBatcher(engine, max_images=engine.config.batch_size)
+    if share_batch is None:
+        share_batch = engine.config.batch_size if pick_device(engine.config.use_gpu).type == "cuda" else 1
+    batcher = InferenceBatcher(engine, max_images=share_batch)
     fits = FitQueue(engine, on_saved=lambda name, folder: projects.put(name, engine.load(folder)))
 
     @asynccontextmanager
@@ -75,6 +81,7 @@ def create_app(
             "loaded_projects": projects.loaded(), "jobs": fits.active(),
             "limits": {"max_image_bytes": limits.max_image_bytes, "max_request_bytes": limits.max_request_bytes,
                        "max_images": limits.max_images},
+            "share_batch": batcher.max_images,
         }
 
     @app.get("/projects", summary="The fitted projects in the projects folder")

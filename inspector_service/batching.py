@@ -1,9 +1,10 @@
 """One inference thread: requests that arrive together share a backbone batch.
 
 Request threads decode their uploads and wait on a future; this thread takes
-whatever is queued when it is free (no waiting for more, so a lone request
-pays no batching delay), groups it by model, and scores each group with one
-`score_many` call. If a shared batch fails, its requests are scored one by one
+whatever is queued when it is free, up to `max_images` (no waiting for more,
+so a lone request pays no batching delay), groups it by model, and scores each
+group with one `score_many` call. A request is never split: one with many
+images is scored as the engine batches it. If a shared batch fails, its requests are scored one by one
 so that one bad request cannot fail the others. Keeping the backbone on one
 thread also keeps torch from oversubscribing the CPU when many clients call.
 """

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-request-mb", type=float, default=512.0, help="largest request body, MB (default 512)")
     p.add_argument("--max-images", type=int, default=1000, help="most files in one request (default 1000)")
     p.add_argument("--max-loaded", type=int, default=8, help="projects kept loaded in memory (default 8)")
+    p.add_argument("--share-batch", type=int, default=0, metavar="N",
+                   help="most images from separate requests scored in one backbone batch "
+                   "(default 0 = auto: the config's batch_size on a GPU, 1 on a CPU)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -88,8 +91,8 @@ def _check(args):
     for name in ("max_image_mb", "max_request_mb"):
         if not getattr(args, name) > 0:
             raise InspectorError(f"--{name.replace('_', '-')} must be positive")
-    if args.max_images < 1 or args.max_loaded < 1:
-        raise InspectorError("--max-images and --max-loaded must be at least 1")
+    if args.max_images < 1 or args.max_loaded < 1 or args.share_batch < 0:
+        raise InspectorError("--max-images and --max-loaded must be at least 1, --share-batch at least 0")
     limits = Limits(int(args.max_image_mb * 1024 * 1024), int(args.max_request_mb * 1024 * 1024), args.max_images)
     config = EngineConfig.load(args.config)
     try:
@@ -107,7 +110,8 @@ def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits) -> 
     from .app import create_app
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.projects, config=config, token=token, limits=limits, max_loaded=args.max_loaded)
+    app = create_app(args.projects, config=config, token=token, limits=limits, max_loaded=args.max_loaded,
+                     share_batch=args.share_batch or None)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                                            log_level=args.log_level, log_config=None))
     logging.getLogger("inspector.service").info(

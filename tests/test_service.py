@@ -318,6 +318,8 @@ def test_bad_inputs_answer_4xx_and_change_no_file(client, images, live, disc, tm
     assert r.status_code in (415, 422) and "cut.png" in r.json()["error"]
     r = client.post("/projects/disc/fit_ok", files=files(images["ok"]) + text)
     assert r.status_code == 415 and "notes.txt" in r.json()["error"]
+    r = client.post("/projects/fresh/fit_ok", files=text)  # a new project: not even its folder is made
+    assert r.status_code == 415
     r = client.post("/projects/disc/infer", files=[("images", ("empty.png", b"", "image/png"))])
     assert r.status_code in (415, 422) and "empty.png" in r.json()["error"]
     assert client.post("/projects/disc/infer").status_code == 422  # no images at all
@@ -327,6 +329,12 @@ def test_bad_inputs_answer_4xx_and_change_no_file(client, images, live, disc, tm
     assert r.status_code == 413 and "huge.png" in r.json()["error"]
     many = [("images", (f"p{i}.png", bytes(150_000), "image/png")) for i in range(25)]  # 3.75 MB > 3 MB
     r = client.post("/projects/disc/infer", files=many)
+    assert r.status_code == 413 and "request body" in r.json()["error"]
+    # The same without Content-Length (chunked): refused while it streams in.
+    request = httpx.Request("POST", "/", files=many)
+    encoded = request.read()
+    chunks = (encoded[i:i + 65536] for i in range(0, len(encoded), 65536))
+    r = client.post("/projects/disc/infer", content=chunks, headers={"content-type": request.headers["content-type"]})
     assert r.status_code == 413 and "request body" in r.json()["error"]
 
     for form, word in (({"score_percentile": "150"}, "percentile"), ({"score_percentile": "nan"}, "score_percentile"),
@@ -385,3 +393,45 @@ def test_openapi_lists_the_endpoints(client):
                  "/projects/{name}/calibrate_ng", "/jobs/{job_id}"):
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_requests_that_arrive_together_share_a_batch(live, images, disc):
+    """While the inference thread is busy, queued requests are scored in one call; results stay per request."""
+    from inference import load_image
+
+    engine, batcher = live.app.state.engine, live.app.state.batcher
+    model = live.app.state.projects.model("disc")
+    arrays = [load_image(p) for p in images["cal"]]
+    alone = [r.score for r in engine.score_many(model, arrays)]
+    real = engine.score_many
+    calls, release = [], threading.Event()
+
+    def spy(m, imgs, *args, **kwargs):
+        calls.append(len(imgs))
+        if len(calls) == 1:
+            release.wait(30)  # hold the thread until the others are queued
+        return real(m, imgs, *args, **kwargs)
+
+    engine.score_many = spy
+    shared, batcher.max_images = batcher.max_images, 8  # the GPU default; on a CPU it is 1
+    try:
+        tiny = load_image(images["cal"][0])[:40, :40]  # the ROI does not fit: this request alone fails
+        with ThreadPoolExecutor(5) as pool:
+            first = pool.submit(batcher.score, model, arrays[:1])
+            while not calls:
+                time.sleep(0.01)
+            rest = [pool.submit(batcher.score, model, [a]) for a in arrays[1:]]
+            bad = pool.submit(batcher.score, model, [tiny])
+            while batcher._queue.qsize() < 4:
+                time.sleep(0.01)
+            release.set()
+            scores = [f.result()[0][0].score for f in [first, *rest]]
+            with pytest.raises(Exception) as err:
+                bad.result()
+    finally:
+        del engine.score_many
+        batcher.max_images = shared
+    assert type(err.value).__name__ == "ImageError"
+    assert calls[0] == 1 and calls[1] == 4  # the four queued requests went in as one batch...
+    assert calls[2:] == [1, 1, 1, 1]  # ...which failed on the bad image, so each was scored alone
+    assert scores == pytest.approx(alone, rel=1e-4)
