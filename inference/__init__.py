@@ -24,7 +24,7 @@ from .errors import (
 from .knn import Searcher
 from .knn import deserialize as deserialize_index
 from .knn import serialize as serialize_index
-from .preprocess import IMAGE_SUFFIXES, as_rgb8, expand_image_paths, images_in_folder, load_image, stack_inputs
+from .preprocess import IMAGE_SUFFIXES, as_rgb8, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
 from .progress import CancelToken, ProgressFn
 from .project import (
     atomic_write,
@@ -73,6 +73,7 @@ __all__ = [
     "ConfigError",
     "copy_model",
     "default_config_path",
+    "decode_image",
     "deserialize_index",
     "DISTANCES",
     "Engine",

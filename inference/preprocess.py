@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -55,6 +56,23 @@ def load_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
         raise ImageError(f"permission denied reading image {path}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
         raise ImageError(f"cannot read image {path}: {' '.join(str(exc).split())}") from None
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Encoded image bytes (an upload) as H x W x 3 uint8 RGB, upright per EXIF; `name` is for messages."""
+    if not data:
+        raise ImageError(f"image {name} is empty (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            return to_rgb8(im)
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image in a known format ({', '.join(sorted(IMAGE_SUFFIXES))})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name} is a corrupt or truncated image ({exc})") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"image {name} is too large to load safely") from None
 
 
 def to_rgb8(im: Image.Image) -> np.ndarray:

@@ -1,0 +1,186 @@
+"""The ASGI app: fit_ok / infer / calibrate_ng and friends over HTTP, one engine per process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Optional
+
+from fastapi import FastAPI, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from inference import (
+    Engine,
+    EngineConfig,
+    __version__,
+    calibrate,
+    check_values,
+    load_calibration,
+    pick_device,
+    read_manifest,
+)
+
+from . import errors
+from .batching import InferenceBatcher
+from .errors import ApiError
+from .jobs import FitJob, FitQueue
+from .middleware import AccessLog, BearerToken, RequestSizeLimit
+from .projects import Projects
+from .uploads import Limits, parse_bool, parse_number, parse_roi, read_images
+
+log = logging.getLogger("inspector.service")
+
+DESCRIPTION = """Visual inspection for the line's software: teach OK parts (`fit_ok`), calibrate the OK/NG
+threshold (`calibrate_ng`), inspect images (`infer`). Images are multipart file fields; answers are JSON;
+errors are `{"error": "<one line>", "status": <code>}`. See docs/api.md."""
+
+
+def create_app(
+    projects_dir: str | Path,
+    config: Optional[EngineConfig] = None,
+    engine: Optional[Engine] = None,
+    token: Optional[str] = None,
+    limits: Limits = Limits(),
+    max_loaded: int = 8,
+    share_batch: Optional[int] = None,
+) -> FastAPI:
+    """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
+    batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
+    (docs/benchmarks.md)."""
+    engine = engine or Engine(config)
+    projects = Projects(Path(projects_dir), engine, max_loaded)
+    if share_batch is None:
+        share_batch = engine.config.batch_size if pick_device(engine.config.use_gpu).type == "cuda" else 1
+    batcher = InferenceBatcher(engine, max_images=share_batch)
+    fits = FitQueue(engine, on_saved=lambda name, folder: projects.put(name, engine.load(folder)))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        fits.close()
+        batcher.close()
+
+    app = FastAPI(title="Inspector", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine, app.state.projects, app.state.batcher, app.state.fits = engine, projects, batcher, fits
+    errors.install(app)
+    # Added innermost first: the access log sees every request, refused ones included.
+    app.add_middleware(errors.InternalErrors)
+    app.add_middleware(RequestSizeLimit, max_bytes=limits.max_request_bytes)
+    if token is not None:
+        app.add_middleware(BearerToken, token=token)
+    app.add_middleware(AccessLog)
+
+    @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs")
+    def health():
+        cfg = engine.config
+        return {
+            "status": "ok", "version": __version__, "device": str(pick_device(cfg.use_gpu)),
+            "backbone": cfg.backbone, "weights": cfg.weights, "input_size": cfg.input_size,
+            "loaded_projects": projects.loaded(), "jobs": fits.active(),
+            "limits": {"max_image_bytes": limits.max_image_bytes, "max_request_bytes": limits.max_request_bytes,
+                       "max_images": limits.max_images},
+            "share_batch": batcher.max_images,
+        }
+
+    @app.get("/projects", summary="The fitted projects in the projects folder")
+    def list_projects():
+        return {"projects": projects.names()}
+
+    @app.get("/projects/{name}", summary="What `inspector info --json` gives: manifest and calibration")
+    def project_info(name: str):
+        folder = projects.existing(name)
+        manifest = read_manifest(folder)
+        calibration, note = load_calibration(folder, manifest.get("model_id"))
+        return {"manifest": manifest, "calibration": calibration.to_dict() if calibration else None,
+                "calibration_note": note}
+
+    @app.post("/projects/{name}/fit_ok", status_code=202,
+              summary="Teach a model from OK images (or more images with add=true); answers a job to poll")
+    def fit_ok(
+        name: str,
+        images: list[UploadFile] = File(..., description="OK images (repeat the field for each)"),
+        roi: Optional[str] = Form(None, description='ROI JSON, e.g. {"type": "circle", "cx": 80, "cy": 80, "r": 60}'),
+        mm_per_px: Optional[str] = Form(None, description="pixel size in mm, for region areas in mm^2"),
+        add: Optional[str] = Form(None, description="true: teach into the existing model"),
+    ):
+        folder = projects.folder(name)
+        adding = parse_bool("add", add)
+        if adding:
+            projects.existing(name)
+            if roi or mm_per_px:
+                raise ApiError(422, "add=true keeps the fitted ROI and mm per pixel; fit without add to change them")
+        roi_value = parse_roi(roi)
+        mm = parse_number("mm_per_px", mm_per_px, positive=True)
+        _, arrays = read_images(images, "images", limits)
+        job = fits.submit(FitJob(name, folder, arrays, adding, roi_value, mm))
+        return JSONResponse({"job_id": job.id, "state": job.state, "status_url": f"/jobs/{job.id}"},
+                            status_code=202)
+
+    @app.get("/jobs/{job_id}", summary="A fit job's state, stage, progress and, when done, its result")
+    def job_status(job_id: str):
+        return _job(job_id).to_dict()
+
+    @app.delete("/jobs/{job_id}", status_code=202, summary="Cancel a fit job; the saved model stays as it was")
+    def job_cancel(job_id: str):
+        job = _job(job_id)
+        if job.state in ("done", "failed", "cancelled"):
+            raise ApiError(409, f"job {job_id} has already ended ({job.state})")
+        fits.cancel(job)
+        return JSONResponse(job.to_dict(), status_code=202)
+
+    def _job(job_id: str) -> FitJob:
+        job = fits.get(job_id)
+        if job is None:
+            raise ApiError(404, f"unknown job {job_id!r} (finished jobs are kept for a while, not forever)")
+        return job
+
+    @app.post("/projects/{name}/infer", summary="Inspect images: score, verdict, regions (and heatmaps)")
+    def infer(
+        name: str,
+        images: list[UploadFile] = File(..., description="images to inspect (repeat the field for each)"),
+        heatmap: Optional[str] = Query(None, description="true: add each heatmap as a base64 PNG"),
+    ):
+        t0 = time.perf_counter()
+        with_heatmap = parse_bool("heatmap", heatmap)
+        model = projects.model(name)
+        names, arrays = read_images(images, "images", limits)
+        t1 = time.perf_counter()
+        results, waited = batcher.score(model, arrays)
+        t2 = time.perf_counter()
+        out = []
+        for result, file_name in zip(results, names):
+            result.name = file_name
+            out.append(result.to_dict(with_heatmap=with_heatmap))
+        return {
+            "project": name, "model_id": model.model_id, "calibrated": model.calibration is not None,
+            "note": model.calibration_note, "results": out,
+            "timings": {"decode_s": round(t1 - t0, 4), "queue_s": round(waited, 4),
+                        "inference_s": round(t2 - t1 - waited, 4), "total_s": round(time.perf_counter() - t0, 4)},
+        }
+
+    @app.post("/projects/{name}/calibrate_ng",
+              summary="Set the OK/NG threshold from OK (and NG) images; saves calibration.json")
+    def calibrate_ng(
+        name: str,
+        ok: list[UploadFile] = File(..., description="OK images not used for fitting"),
+        ng: list[UploadFile] = File([], description="defective images (optional)"),
+        score_percentile: Optional[str] = Form(None, description="OK-only threshold: this percentile of OK scores"),
+        area_mm2_thr: Optional[str] = Form(None, description="regions smaller than this do not make a part NG"),
+    ):
+        model = projects.model(name)
+        percentile = parse_number("score_percentile", score_percentile)
+        area = parse_number("area_mm2_thr", area_mm2_thr)
+        check_values(score_percentile=percentile, area_mm2_thr=area)  # before any work: a bad value saves nothing
+        _, ok_arrays = read_images(ok, "ok", limits)
+        _, ng_arrays = read_images(ng, "ng", limits, required=False)
+        ok_scores = [r.score for r in batcher.score(model, ok_arrays)[0]]
+        ng_scores = [r.score for r in batcher.score(model, ng_arrays)[0]] if ng_arrays else []
+        cal = calibrate(ok_scores, ng_scores,
+                        percentile if percentile is not None else model.config.score_percentile,
+                        area if area is not None else model.config.area_mm2_thr)
+        engine.save_calibration(model, cal)
+        return {"project": name, "model_id": model.model_id, **cal.to_dict()}
+
+    return app

@@ -1,0 +1,95 @@
+"""One inference thread: requests that arrive together share a backbone batch.
+
+Request threads decode their uploads and wait on a future; this thread takes
+whatever is queued when it is free, up to `max_images` (no waiting for more,
+so a lone request pays no batching delay), groups it by model, and scores each
+group with one `score_many` call. A request is never split: one with many
+images is scored as the engine batches it. If a shared batch fails, its requests are scored one by one
+so that one bad request cannot fail the others. Keeping the backbone on one
+thread also keeps torch from oversubscribing the CPU when many clients call.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inference import Engine, InferenceResult, Model
+
+
+@dataclass
+class _Request:
+    model: Model
+    images: list[np.ndarray]
+    future: Future = field(default_factory=Future)
+    queued: float = field(default_factory=time.perf_counter)
+    started: float = 0.0
+
+
+class InferenceBatcher:
+    def __init__(self, engine: Engine, max_images: int = 32):
+        self.engine = engine
+        self.max_images = max(1, int(max_images))
+        self._queue: "queue.Queue[_Request | None]" = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="inspector-inference", daemon=True)
+        self._thread.start()
+
+    def score(self, model: Model, images: list[np.ndarray]) -> tuple[list[InferenceResult], float]:
+        """(results in order, seconds spent waiting in the queue). Raises what scoring raised."""
+        request = _Request(model, images)
+        self._queue.put(request)
+        results = request.future.result()
+        return results, request.started - request.queued
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            count = len(first.images)
+            while count < self.max_images:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(nxt)
+                count += len(nxt.images)
+            groups: dict[int, list[_Request]] = {}
+            for request in batch:
+                groups.setdefault(id(request.model), []).append(request)
+            for group in groups.values():
+                self._score_group(group)
+
+    def _score_group(self, group: list[_Request]) -> None:
+        now = time.perf_counter()
+        for request in group:
+            request.started = now
+        if len(group) > 1:
+            try:
+                results = self.engine.score_many(group[0].model, [im for r in group for im in r.images])
+            except BaseException:
+                pass  # fall through: score each request alone so only the bad one fails
+            else:
+                start = 0
+                for request in group:
+                    request.future.set_result(results[start:start + len(request.images)])
+                    start += len(request.images)
+                return
+        for request in group:
+            try:
+                request.future.set_result(self.engine.score_many(request.model, request.images))
+            except BaseException as exc:  # handed to the request's thread, which maps it to a status
+                request.future.set_exception(exc)

@@ -1,0 +1,121 @@
+"""`inspector serve`: start the inspection service under uvicorn.
+
+Exit codes: 0 stopped normally; 2 bad arguments (one line on stderr), e.g. a
+non-loopback --host without --token-file; 3 the server could not start (port
+in use, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from inference import EngineConfig, InspectorError, __version__
+
+from .uploads import Limits
+
+PROG = "inspector serve"
+LOOPBACK_NAMES = ("localhost",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="The inspection service over HTTP: POST /projects/NAME/fit_ok, /infer, /calibrate_ng. "
+        "OpenAPI docs at http://HOST:PORT/docs; reference in docs/api.md.",
+    )
+    p.add_argument("--projects", type=Path, default=Path("projects"), metavar="DIR",
+                   help="folder holding one subfolder per project (created if missing; default ./projects)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other needs --token-file)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--token-file", type=Path, metavar="FILE",
+                   help="file holding the bearer token every request must send (Authorization: Bearer TOKEN)")
+    p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
+    p.add_argument("--max-image-mb", type=float, default=50.0, help="largest uploaded image, MB (default 50)")
+    p.add_argument("--max-request-mb", type=float, default=512.0, help="largest request body, MB (default 512)")
+    p.add_argument("--max-images", type=int, default=1000, help="most files in one request (default 1000)")
+    p.add_argument("--max-loaded", type=int, default=8, help="projects kept loaded in memory (default 8)")
+    p.add_argument("--share-batch", type=int, default=0, metavar="N",
+                   help="most images from separate requests scored in one backbone batch "
+                   "(default 0 = auto: the config's batch_size on a GPU, 1 on a CPU)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InspectorError(f"cannot read the token file {path}: {exc}") from None
+    if len(token) < 16 or any(c.isspace() for c in token):
+        raise InspectorError(f"token file {path} must hold one token of at least 16 characters, no spaces")
+    return token
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # --help / --version (0) or an argparse error (2, its line already printed)
+        return int(exc.code or 0)
+    try:
+        settings = _check(args)
+    except InspectorError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    return _serve(args, *settings)
+
+
+def _check(args):
+    if not 0 < args.port < 65536:
+        raise InspectorError(f"--port must be 1-65535, got {args.port}")
+    if not is_loopback(args.host) and args.token_file is None:
+        raise InspectorError(f"--host {args.host} is reachable from other machines: give --token-file FILE "
+                             "(every request then needs Authorization: Bearer TOKEN), or bind 127.0.0.1")
+    token = read_token(args.token_file) if args.token_file is not None else None
+    for name in ("max_image_mb", "max_request_mb"):
+        if not getattr(args, name) > 0:
+            raise InspectorError(f"--{name.replace('_', '-')} must be positive")
+    if args.max_images < 1 or args.max_loaded < 1 or args.share_batch < 0:
+        raise InspectorError("--max-images and --max-loaded must be at least 1, --share-batch at least 0")
+    limits = Limits(int(args.max_image_mb * 1024 * 1024), int(args.max_request_mb * 1024 * 1024), args.max_images)
+    config = EngineConfig.load(args.config)
+    try:
+        args.projects.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InspectorError(f"cannot create the projects folder {args.projects}: {exc.strerror}") from None
+    if not args.projects.is_dir():
+        raise InspectorError(f"--projects {args.projects} is not a folder")
+    return config, token, limits
+
+
+def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(args.projects, config=config, token=token, limits=limits, max_loaded=args.max_loaded,
+                     share_batch=args.share_batch or None)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
+                                           log_level=args.log_level, log_config=None))
+    logging.getLogger("inspector.service").info(
+        "serving %s on http://%s:%d (docs at /docs)%s", args.projects.resolve(), args.host, args.port,
+        ", bearer token required" if token else "")
+    server.run()
+    return 0 if server.started else 3

@@ -1,0 +1,100 @@
+"""ASGI layers around the app: access log, bearer token, request size limit."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from typing import Optional
+
+access_log = logging.getLogger("inspector.access")
+
+
+async def _send_error(send, status: int, message: str, headers: Optional[list] = None) -> None:
+    body = json.dumps({"error": message, "status": status}).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class AccessLog:
+    """One line per request: client, method, path, status, milliseconds."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access_log.info("%s %s %s %d %.1f ms", client[0], scope["method"], scope["path"], status[0],
+                            (time.perf_counter() - t0) * 1000.0)
+
+
+class BearerToken:
+    """Every request must carry `Authorization: Bearer <token>`; compared in constant time."""
+
+    def __init__(self, app, token: str):
+        self.app = app
+        self.token = token.encode("utf-8")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        given = b""
+        for key, value in scope.get("headers", ()):
+            if key == b"authorization":
+                scheme, _, rest = value.partition(b" ")
+                if scheme.lower() == b"bearer":
+                    given = rest.strip()
+        if not hmac.compare_digest(given, self.token):
+            return await _send_error(send, 401, "missing or wrong bearer token (Authorization: Bearer <token>)",
+                                     [(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestSizeLimit:
+    """Refuse a request body over `max_bytes` (413): at once by Content-Length, else while it streams in."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        message = f"request body over the limit of {self.max_bytes} bytes (--max-request-mb)"
+        for key, value in scope.get("headers", ()):
+            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                return await _send_error(send, 413, message, [(b"connection", b"close")])
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            event = await receive()
+            if event["type"] == "http.request":
+                seen += len(event.get("body", b""))
+                if seen > self.max_bytes:
+                    # The body parser turns this into an error response; the handlers read the flag for 413.
+                    scope["inspector.too_large"] = message
+                    raise BodyTooLarge(message)
+            return event
+
+        return await self.app(scope, counted, send)

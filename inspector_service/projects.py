@@ -1,0 +1,107 @@
+"""Project names -> folders under the projects root, and the warm cache of loaded models."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Optional
+
+from inference import Engine, Model, has_model
+
+from .errors import ApiError
+
+# Letters, digits, dot, dash, underscore; starts with a letter or digit: no '..', no separators, no hidden files.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+STAMP_FILES = ("manifest.json", "calibration.json")
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise ApiError(400, f"bad project name {name!r}: use 1-64 letters, digits, '.', '-', '_' "
+                            "(starting with a letter or digit, no '..')")
+    return name
+
+
+class Projects:
+    """The projects folder: every path the service touches is a direct child of it."""
+
+    def __init__(self, root: Path, engine: Engine, max_loaded: int = 8):
+        self.root = Path(root).resolve()
+        self.engine = engine
+        self.max_loaded = max(1, int(max_loaded))
+        self._models: OrderedDict[str, tuple[tuple, Model]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._load_locks: dict[str, threading.Lock] = {}
+
+    def folder(self, name: str) -> Path:
+        folder = self.root / check_name(name)
+        # A symlink that leads out of the projects folder is not followed.
+        if folder.exists() and self.root not in folder.resolve().parents:
+            raise ApiError(400, f"project {name!r} points outside the projects folder; refused")
+        return folder
+
+    def existing(self, name: str) -> Path:
+        folder = self.folder(name)
+        if not (folder.is_dir() and has_model(folder)):
+            raise ApiError(404, f"unknown project {name!r}: fit it first (POST /projects/{name}/fit_ok)")
+        return folder
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        for entry in sorted(self.root.iterdir()):
+            if NAME_PATTERN.fullmatch(entry.name) and ".." not in entry.name and entry.is_dir():
+                if self.root in entry.resolve().parents and has_model(entry):
+                    out.append(entry.name)
+        return out
+
+    # -- the warm models -------------------------------------------------------
+    def model(self, name: str) -> Model:
+        """The project's model, loaded once and reloaded only when its files change on disk."""
+        folder = self.existing(name)
+        stamp = _stamp(folder)
+        with self._lock:
+            cached = self._models.get(name)
+            if cached is not None and cached[0] == stamp:
+                self._models.move_to_end(name)
+                return cached[1]
+            load_lock = self._load_locks.setdefault(name, threading.Lock())
+        with load_lock:  # one load per project at a time; other projects are served meanwhile
+            with self._lock:
+                cached = self._models.get(name)
+            if cached is not None and cached[0] == _stamp(folder):
+                return cached[1]
+            stamp = _stamp(folder)
+            model = self.engine.load(folder)
+            self.put(name, model, stamp)
+            return model
+
+    def put(self, name: str, model: Model, stamp: Optional[tuple] = None) -> None:
+        """Swap in a model (e.g. after a fit saved it): requests already running keep the one they hold."""
+        stamp = stamp if stamp is not None else _stamp(model.folder)
+        with self._lock:
+            self._models[name] = (stamp, model)
+            self._models.move_to_end(name)
+            while len(self._models) > self.max_loaded:
+                self._models.popitem(last=False)
+
+    def loaded(self) -> list[dict]:
+        with self._lock:
+            items = list(self._models.items())
+        return [{"name": n, "model_id": m.model_id, "backbone": m.manifest["backbone"]["name"],
+                 "calibrated": m.calibration is not None} for n, (_, m) in items]
+
+
+def _stamp(folder: Path) -> tuple:
+    out = []
+    for name in STAMP_FILES:
+        try:
+            st = os.stat(folder / name)
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)

@@ -1,0 +1,94 @@
+"""Uploaded images -> RGB arrays, within the size limits; form fields -> checked values."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from fastapi import UploadFile
+
+from inference import ImageError, InspectorError, Roi, decode_image, roi_from_dict
+
+from .errors import ApiError
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_image_bytes: int = 50 * 1024 * 1024
+    max_request_bytes: int = 512 * 1024 * 1024
+    max_images: int = 1000  # files per request
+
+
+def read_images(files: Sequence[UploadFile], field: str, limits: Limits, required: bool = True
+                ) -> tuple[list[str], list[np.ndarray]]:
+    """(file names, RGB arrays). 413 over a limit, 415 for a non-image, 422 for a corrupt one; each names the file."""
+    files = [f for f in files or () if f is not None]
+    if required and not files:
+        raise ApiError(422, f"no images in the file field {field!r}")
+    if len(files) > limits.max_images:
+        raise ApiError(413, f"{len(files)} files in {field!r}: at most {limits.max_images} per request "
+                            "(--max-images)")
+    names, arrays = [], []
+    for i, upload in enumerate(files):
+        name = upload.filename or f"{field}[{i}]"
+        size = upload.size if upload.size is not None else _size(upload)
+        if size > limits.max_image_bytes:
+            raise ApiError(413, f"{field} file {name!r} is {size} bytes: over the per-image limit of "
+                                f"{limits.max_image_bytes} bytes (--max-image-mb)")
+        upload.file.seek(0)
+        data = upload.file.read()
+        try:
+            arrays.append(decode_image(data, repr(name)))
+        except ImageError as exc:
+            status = 415 if "not an image" in str(exc) else 422
+            raise ApiError(status, f"{field} file {exc}") from None
+        names.append(name)
+    return names, arrays
+
+
+def _size(upload: UploadFile) -> int:
+    upload.file.seek(0, 2)
+    size = upload.file.tell()
+    upload.file.seek(0)
+    return size
+
+
+def parse_number(field: str, text: Optional[str], positive: bool = False) -> Optional[float]:
+    if text is None or text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError(422, f"form field {field!r} must be a number, got {text!r}") from None
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise ApiError(422, f"form field {field!r} must be a {'positive ' if positive else ''}finite number, "
+                            f"got {text!r}")
+    return value
+
+
+def parse_bool(field: str, text: Optional[str]) -> bool:
+    if text is None or text == "":
+        return False
+    low = text.strip().lower()
+    if low in ("true", "1", "yes", "on"):
+        return True
+    if low in ("false", "0", "no", "off"):
+        return False
+    raise ApiError(422, f"form field {field!r} must be true or false, got {text!r}")
+
+
+def parse_roi(text: Optional[str]) -> Optional[Roi]:
+    if text is None or text == "":
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ApiError(422, f"form field 'roi' must be ROI JSON, e.g. "
+                            f"{{\"type\": \"circle\", \"cx\": 80, \"cy\": 80, \"r\": 60}}; got {text[:80]!r}") from None
+    try:
+        return roi_from_dict(data)
+    except InspectorError as exc:
+        raise ApiError(422, f"form field 'roi': {exc}") from None

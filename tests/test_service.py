@@ -1,0 +1,437 @@
+"""The inspection service over real HTTP: a uvicorn server on 127.0.0.1 (free port) in a thread, httpx clients.
+
+Tiny random DINOv2 backbone (2 blocks, 112 px) on generated discs, as the CLI tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from inference.synthetic import CENTRE, RADIUS, write_discs
+from inspector_service import cli
+from inspector_service.app import create_app
+from inspector_service.uploads import Limits
+
+ROI = json.dumps({"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS})
+TOKEN = "s3cret-token-for-tests-0123456789"
+LIMITS = Limits(max_image_bytes=200_000, max_request_bytes=3_000_000, max_images=80)
+
+
+class LiveServer:
+    """A real uvicorn server for `app` on a free 127.0.0.1 port, run in a thread, stopped by stop()."""
+
+    def __init__(self, app):
+        self.app = app
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))  # port 0: the OS picks a free one, held by this socket
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, tiny_config):
+    root = tmp_path_factory.mktemp("service_images")
+    return {
+        "ok": write_discs(root / "ok", range(6)),
+        "more": write_discs(root / "more", range(20, 23)),
+        "cal": write_discs(root / "cal", range(10, 14)),
+        "ng": write_discs(root / "ng", [50, 51], scratch=True),
+        "many": write_discs(root / "many", range(100, 160)),
+        "root": root,
+    }
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, tiny_config):
+    projects = tmp_path_factory.mktemp("service_projects")
+    server = LiveServer(create_app(projects, config=tiny_config, limits=LIMITS)).start()
+    server.projects = projects
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(live):
+    with httpx.Client(base_url=live.url, timeout=120) as c:
+        yield c
+
+
+def files(paths, field="images"):
+    return [(field, (Path(p).name, Path(p).read_bytes(), "image/png")) for p in paths]
+
+
+def wait_job(client, job_id, timeout=120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job['state']}"
+        time.sleep(0.05)
+
+
+def fit(client, project, paths, **form) -> dict:
+    r = client.post(f"/projects/{project}/fit_ok", files=files(paths), data=form)
+    assert r.status_code == 202, r.text
+    return wait_job(client, r.json()["job_id"])
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def disc(live, images):
+    """A fitted and calibrated project 'disc' (ROI circle, 0.05 mm per px)."""
+    with httpx.Client(base_url=live.url, timeout=120) as c:
+        job = fit(c, "disc", images["ok"], roi=ROI, mm_per_px="0.05")
+        assert job["state"] == "done", job
+        r = c.post("/projects/disc/calibrate_ng", files=files(images["cal"], "ok") + files(images["ng"], "ng"))
+        assert r.status_code == 200, r.text
+    return job["result"]["model_id"]
+
+
+def test_fit_infer_calibrate_infer(client, images, live):
+    job = fit(client, "flow", images["ok"], roi=ROI, mm_per_px="0.05")
+    assert job["state"] == "done" and job["stage"] == "saved"
+    result = job["result"]
+    assert result["n_images"] == 6 and result["coreset_size"] > 0
+    assert result["n_embeddings"] >= result["coreset_size"]
+    model_id = result["model_id"]
+    assert "flow" in client.get("/projects").json()["projects"]
+    info = client.get("/projects/flow").json()
+    assert info["manifest"]["model_id"] == model_id and info["calibration"] is None
+
+    # Uncalibrated: scores, but no verdict, with the reason; never "OK".
+    r = client.post("/projects/flow/infer", files=files(images["cal"][:1] + images["ng"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model_id"] == model_id and body["calibrated"] is False
+    assert [x["name"] for x in body["results"]] == ["ok_010.png", "ng_050.png", "ng_051.png"]
+    for x in body["results"]:
+        assert x["verdict"] is None and "not calibrated" in x["reason"] and x["score"] > 0
+        assert x["token_shape"] == [8, 8]
+    ok_score, ng_scores = body["results"][0]["score"], [x["score"] for x in body["results"][1:]]
+    assert min(ng_scores) > ok_score  # the scratch is found
+
+    r = client.post("/projects/flow/calibrate_ng", files=files(images["cal"], "ok") + files(images["ng"], "ng"),
+                    data={"area_mm2_thr": "0.5"})
+    assert r.status_code == 200, r.text
+    cal = r.json()
+    assert cal["method"] == "ok_ng" and cal["n_ok"] == 4 and cal["n_ng"] == 2
+    assert cal["far"] == 0.0 and cal["frr"] == 0.0 and cal["margin"] > 0 and cal["model_id"] == model_id
+    saved = json.loads((live.projects / "flow" / "calibration.json").read_text())
+    assert saved["threshold"] == cal["threshold"] and saved["area_mm2_thr"] == 0.5
+
+    r = client.post("/projects/flow/infer", params={"heatmap": "true"},
+                    files=files(images["cal"][:1] + images["ng"]))
+    body = r.json()
+    assert body["model_id"] == model_id and body["calibrated"] is True
+    verdicts = {x["name"]: x["verdict"] for x in body["results"]}
+    assert verdicts == {"ok_010.png": "OK", "ng_050.png": "NG", "ng_051.png": "NG"}
+    ng = body["results"][1]
+    assert ng["threshold"] == cal["threshold"] and ng["ng_regions"]
+    region = ng["regions"][ng["ng_regions"][0]]
+    assert region["counts"] is True and region["area_mm2"] >= 0.5 and region["area_px"] > 0
+    assert len(region["bbox"]) == 4
+    import base64
+
+    assert base64.b64decode(ng["heatmap_png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(body["timings"]) == {"decode_s", "queue_s", "inference_s", "total_s"}
+
+    health = client.get("/health").json()
+    assert health["device"] == "cpu" and health["backbone"] == "dinov2_vits14" and health["weights"] == "none"
+    assert {"name": "flow", "model_id": model_id, "backbone": "dinov2_vits14", "calibrated": True} in \
+        health["loaded_projects"]
+
+
+def test_add_teaches_more_images(client, images, disc):
+    before = client.get("/projects/disc").json()["manifest"]
+    job = fit(client, "disc", images["more"], add="true")
+    assert job["state"] == "done", job
+    assert job["result"]["n_images"] == before["n_images"] + 3
+    assert job["result"]["n_embeddings"] > before["n_embeddings"]
+    new_id = job["result"]["model_id"]
+    assert new_id != before["model_id"]
+    after = client.get("/projects/disc").json()["manifest"]
+    assert after["roi"] == before["roi"] and after["mm_per_px"] == 0.05
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:1]))
+    body = r.json()
+    assert body["model_id"] == new_id
+    # The calibration belonged to the earlier fit: no verdict now, and it says why.
+    assert body["results"][0]["verdict"] is None and "earlier fit" in body["results"][0]["reason"]
+    # Adding with a new ROI is refused: add keeps the fitted ROI.
+    r = client.post("/projects/disc/fit_ok", files=files(images["more"][:1]), data={"add": "true", "roi": ROI})
+    assert r.status_code == 422 and "add" in r.json()["error"]
+    r = client.post("/projects/never-fitted/fit_ok", files=files(images["more"][:1]), data={"add": "true"})
+    assert r.status_code == 404
+
+
+def test_cancel_keeps_the_old_model(client, images, live):
+    job = fit(client, "cancel-me", images["ok"])
+    old_id = job["result"]["model_id"]
+    folder = live.projects / "cancel-me"
+    saved = snapshot(folder)
+
+    # A queued job is cancelled at once; a running one at the engine's next check.
+    running = client.post("/projects/cancel-me/fit_ok", files=files(images["many"])).json()["job_id"]
+    queued = client.post("/projects/cancel-me/fit_ok", files=files(images["many"][:5])).json()["job_id"]
+    r = client.delete(f"/jobs/{queued}")
+    assert r.status_code == 202
+    assert client.get(f"/jobs/{queued}").json()["state"] == "cancelled"
+    deadline = time.monotonic() + 60
+    while client.get(f"/jobs/{running}").json()["state"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    r = client.delete(f"/jobs/{running}")
+    assert r.status_code == 202 and r.json()["state"] == "running"
+    job = wait_job(client, running)
+    assert job["state"] == "cancelled" and job["result"] is None and "unchanged" in job["error"]
+    assert client.delete(f"/jobs/{running}").status_code == 409  # already ended
+    assert client.get("/jobs/no-such-job").status_code == 404
+
+    assert snapshot(folder) == saved
+    r = client.post("/projects/cancel-me/infer", files=files(images["cal"][:1]))
+    assert r.status_code == 200 and r.json()["model_id"] == old_id
+
+
+def test_four_clients_infer_while_a_fit_runs(images, live, disc):
+    with httpx.Client(base_url=live.url, timeout=120) as c:
+        current = c.post("/projects/disc/infer", files=files(images["cal"][:1])).json()["model_id"]
+        r = c.post("/projects/busy/fit_ok", files=files(images["many"]))
+        job_id = r.json()["job_id"]
+
+    def one_client(k: int) -> list[tuple[int, str, str]]:
+        out = []
+        with httpx.Client(base_url=live.url, timeout=120) as c:
+            for i in range(6):
+                r = c.post("/projects/disc/infer", files=files([images["cal"][(k + i) % 4], images["ng"][k % 2]]))
+                state = c.get(f"/jobs/{job_id}").json()["state"]
+                out.append((r.status_code, r.json().get("model_id"), state))
+                assert [x["name"] for x in r.json()["results"]] == [images["cal"][(k + i) % 4].name,
+                                                                     images["ng"][k % 2].name]
+        return out
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [a for part in pool.map(one_client, range(4)) for a in part]
+    assert len(answers) == 24
+    assert all(status == 200 and model_id == current for status, model_id, _ in answers)
+    # The fit was still running while clients were being answered: inference did not wait for it.
+    assert any(state == "running" for _, _, state in answers)
+    with httpx.Client(base_url=live.url, timeout=120) as c:
+        assert wait_job(c, job_id)["state"] == "done"
+
+
+def test_new_model_replaces_the_old_after_save(client, images, disc):
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:1]))
+    old_id = r.json()["model_id"]
+    job = fit(client, "disc", images["ok"], roi=ROI, mm_per_px="0.05")
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:1]))
+    assert r.json()["model_id"] == job["result"]["model_id"] != old_id
+
+
+def test_token_rule_on_a_non_loopback_bind(tmp_path, capsys):
+    projects = tmp_path / "p"
+    assert cli.main(["--host", "0.0.0.0", "--projects", str(projects)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--token-file" in err
+    short = tmp_path / "short.txt"
+    short.write_text("abc\n")
+    assert cli.main(["--host", "0.0.0.0", "--token-file", str(short), "--projects", str(projects)]) == 2
+    assert "at least 16" in capsys.readouterr().err
+    assert cli.main(["--host", "0.0.0.0", "--token-file", str(tmp_path / "missing"), "--projects",
+                     str(projects)]) == 2
+    assert "cannot read the token file" in capsys.readouterr().err
+    assert cli.main(["--port", "70000"]) == 2
+    assert cli.is_loopback("127.0.0.1") and cli.is_loopback("::1") and cli.is_loopback("localhost")
+    assert not cli.is_loopback("0.0.0.0") and not cli.is_loopback("192.168.1.10")
+
+
+def test_token_required_on_every_request(tmp_path, tiny_config):
+    server = LiveServer(create_app(tmp_path, config=tiny_config, token=TOKEN)).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            for path in ("/health", "/projects", "/docs"):
+                r = c.get(path)
+                assert r.status_code == 401 and "bearer token" in r.json()["error"]
+            assert c.get("/health", headers={"Authorization": "Bearer " + TOKEN[:-1] + "X"}).status_code == 401
+            assert c.get("/health", headers={"Authorization": "Basic " + TOKEN}).status_code == 401
+            assert c.get("/health", headers={"Authorization": "Bearer " + TOKEN}).status_code == 200
+            r = c.post("/projects/x/infer", files=[("images", ("a.png", b"x", "image/png"))])
+            assert r.status_code == 401
+    finally:
+        server.stop()
+
+
+def test_bad_inputs_answer_4xx_and_change_no_file(client, images, live, disc, tmp_path):
+    folder = live.projects / "disc"
+    saved = snapshot(folder)
+    listing = sorted(p.name for p in live.projects.iterdir())
+
+    for name in ("a..b", ".hidden", "-dash", "x" * 65, "%2E%2E", "a%20b", "a%5Cb"):
+        r = client.post(f"/projects/{name}/infer", files=files(images["cal"][:1]))
+        assert r.status_code == 400, (name, r.text)
+        assert "bad project name" in r.json()["error"]
+        r = client.post(f"/projects/{name}/fit_ok", files=files(images["ok"]))
+        assert r.status_code == 400, name
+    assert client.get("/projects/%2E%2E").status_code == 400
+    assert client.get("/projects/..%2F..%2Fetc").status_code in (400, 404)
+
+    r = client.post("/projects/nope/infer", files=files(images["cal"][:1]))
+    assert r.status_code == 404 and "unknown project 'nope'" in r.json()["error"]
+    assert client.get("/projects/nope").status_code == 404
+    assert client.post("/projects/nope/calibrate_ng", files=files(images["cal"], "ok")).status_code == 404
+
+    text = [("images", ("notes.txt", b"this is not an image", "text/plain"))]
+    r = client.post("/projects/disc/infer", files=text)
+    assert r.status_code == 415 and "notes.txt" in r.json()["error"]
+    png = images["cal"][0].read_bytes()
+    corrupt = [("images", ("cut.png", png[: len(png) // 2], "image/png"))]
+    r = client.post("/projects/disc/infer", files=corrupt)
+    assert r.status_code in (415, 422) and "cut.png" in r.json()["error"]
+    r = client.post("/projects/disc/fit_ok", files=files(images["ok"]) + text)
+    assert r.status_code == 415 and "notes.txt" in r.json()["error"]
+    r = client.post("/projects/fresh/fit_ok", files=text)  # a new project: not even its folder is made
+    assert r.status_code == 415
+    r = client.post("/projects/disc/infer", files=[("images", ("empty.png", b"", "image/png"))])
+    assert r.status_code in (415, 422) and "empty.png" in r.json()["error"]
+    assert client.post("/projects/disc/infer").status_code == 422  # no images at all
+
+    big = [("images", ("huge.png", b"\x89PNG" + bytes(LIMITS.max_image_bytes), "image/png"))]
+    r = client.post("/projects/disc/infer", files=big)
+    assert r.status_code == 413 and "huge.png" in r.json()["error"]
+    many = [("images", (f"p{i}.png", bytes(150_000), "image/png")) for i in range(25)]  # 3.75 MB > 3 MB
+    r = client.post("/projects/disc/infer", files=many)
+    assert r.status_code == 413 and "request body" in r.json()["error"]
+    # The same without Content-Length (chunked): refused while it streams in.
+    request = httpx.Request("POST", "/", files=many)
+    encoded = request.read()
+    chunks = (encoded[i:i + 65536] for i in range(0, len(encoded), 65536))
+    r = client.post("/projects/disc/infer", content=chunks, headers={"content-type": request.headers["content-type"]})
+    assert r.status_code == 413 and "request body" in r.json()["error"]
+
+    for form, word in (({"score_percentile": "150"}, "percentile"), ({"score_percentile": "nan"}, "score_percentile"),
+                       ({"area_mm2_thr": "-1"}, "area"), ({"area_mm2_thr": "abc"}, "area_mm2_thr"),
+                       ({"area_mm2_thr": "inf"}, "area_mm2_thr")):
+        r = client.post("/projects/disc/calibrate_ng", files=files(images["cal"], "ok"), data=form)
+        assert r.status_code == 422, (form, r.text)
+        assert word in r.json()["error"]
+    for form in ({"roi": "{not json"}, {"roi": '{"type": "hexagon"}'}, {"mm_per_px": "-2"},
+                 {"mm_per_px": "zero"}, {"add": "maybe"}):
+        r = client.post("/projects/disc/fit_ok", files=files(images["ok"]), data=form)
+        assert r.status_code == 422, (form, r.text)
+    # A ROI that does not fit the images: the job fails, naming why, and nothing is saved.
+    job = fit(client, "disc", images["ok"], roi=json.dumps({"type": "rect", "cx": 400, "cy": 400, "w": 50, "h": 50}))
+    assert job["state"] == "failed" and job["error_status"] == 422 and job["error"]
+    r = client.post("/projects/disc/infer", params={"heatmap": "sometimes"}, files=files(images["cal"][:1]))
+    assert r.status_code == 422 and "heatmap" in r.json()["error"]
+
+    assert snapshot(folder) == saved
+    assert sorted(p.name for p in live.projects.iterdir()) == listing
+    # Every error is one line of JSON.
+    for r in (client.get("/projects/nope"), client.get("/no/such/endpoint")):
+        assert "\n" not in r.json()["error"]
+
+
+def test_internal_error_is_one_line_500_and_the_server_goes_on(client, images, live, disc, monkeypatch):
+    engine = live.app.state.engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated fault\nwith a second line")
+
+    monkeypatch.setattr(engine, "score_many", broken)
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:1]))
+    assert r.status_code == 500
+    assert r.json()["error"].startswith("internal error (RuntimeError: simulated fault with a second line)")
+    monkeypatch.undo()
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:1]))
+    assert r.status_code == 200 and r.json()["results"][0]["score"] > 0
+
+
+def test_access_log_names_method_path_status(client, images, disc, caplog):
+    with caplog.at_level(logging.INFO, logger="inspector.access"):
+        client.get("/health")
+        client.get("/projects/nope")
+        deadline = time.monotonic() + 5
+        while len([r for r in caplog.records if r.name == "inspector.access"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    lines = [r.getMessage() for r in caplog.records if r.name == "inspector.access"]
+    assert any(" GET /health 200 " in line and line.endswith(" ms") for line in lines), lines
+    assert any(" GET /projects/nope 404 " in line for line in lines), lines
+
+
+def test_openapi_lists_the_endpoints(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/health", "/projects", "/projects/{name}", "/projects/{name}/fit_ok", "/projects/{name}/infer",
+                 "/projects/{name}/calibrate_ng", "/jobs/{job_id}"):
+        assert path in paths
+    assert client.get("/docs").status_code == 200
+
+
+def test_requests_that_arrive_together_share_a_batch(live, images, disc):
+    """While the inference thread is busy, queued requests are scored in one call; results stay per request."""
+    from inference import load_image
+
+    engine, batcher = live.app.state.engine, live.app.state.batcher
+    model = live.app.state.projects.model("disc")
+    arrays = [load_image(p) for p in images["cal"]]
+    alone = [r.score for r in engine.score_many(model, arrays)]
+    real = engine.score_many
+    calls, release = [], threading.Event()
+
+    def spy(m, imgs, *args, **kwargs):
+        calls.append(len(imgs))
+        if len(calls) == 1:
+            release.wait(30)  # hold the thread until the others are queued
+        return real(m, imgs, *args, **kwargs)
+
+    engine.score_many = spy
+    shared, batcher.max_images = batcher.max_images, 8  # the GPU default; on a CPU it is 1
+    try:
+        tiny = load_image(images["cal"][0])[:40, :40]  # the ROI does not fit: this request alone fails
+        with ThreadPoolExecutor(5) as pool:
+            first = pool.submit(batcher.score, model, arrays[:1])
+            while not calls:
+                time.sleep(0.01)
+            rest = [pool.submit(batcher.score, model, [a]) for a in arrays[1:]]
+            bad = pool.submit(batcher.score, model, [tiny])
+            while batcher._queue.qsize() < 4:
+                time.sleep(0.01)
+            release.set()
+            scores = [f.result()[0][0].score for f in [first, *rest]]
+            with pytest.raises(Exception) as err:
+                bad.result()
+    finally:
+        del engine.score_many
+        batcher.max_images = shared
+    assert type(err.value).__name__ == "ImageError"
+    assert calls[0] == 1 and calls[1] == 4  # the four queued requests went in as one batch...
+    assert calls[2:] == [1, 1, 1, 1]  # ...which failed on the bad image, so each was scored alone
+    assert scores == pytest.approx(alone, rel=1e-4)
