@@ -20,6 +20,7 @@ from inference import (
     load_calibration,
     pick_device,
     read_manifest,
+    verify_project,
 )
 
 from . import errors
@@ -92,8 +93,10 @@ def create_app(
     def project_info(name: str):
         folder = projects.existing(name)
         manifest = read_manifest(folder)
-        calibration, note = load_calibration(folder, manifest.get("model_id"))
-        return {"manifest": manifest, "calibration": calibration.to_dict() if calibration else None,
+        problems = verify_project(folder)
+        calibration, note = (None, "") if problems else load_calibration(folder, manifest)
+        return {"manifest": manifest, "usable": not problems, "problems": problems,
+                "calibration": calibration.to_dict() if calibration else None,
                 "calibration_note": note}
 
     @app.post("/projects/{name}/fit_ok", status_code=202,
@@ -180,7 +183,8 @@ def create_app(
         cal = calibrate(ok_scores, ng_scores,
                         percentile if percentile is not None else model.config.score_percentile,
                         area if area is not None else model.config.area_mm2_thr)
-        engine.save_calibration(model, cal)
-        return {"project": name, "model_id": model.model_id, **cal.to_dict()}
+        calibrated = engine.save_calibration(model, cal)
+        projects.put(name, calibrated)  # the calibrated model, without a reload
+        return {"project": name, "model_id": model.model_id, **calibrated.calibration.to_dict()}
 
     return app
