@@ -10,6 +10,7 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.get(row_id) -> Inspection | None
     h.mark(row_id, "false_reject" | "false_accept" | None)
     h.seen(key) -> bool                      # was the part with this key inspected already?
+    h.row_for_key(key) -> Inspection | None
     h.counts(since=None) -> Counts           # total / OK / NG / ERROR / no verdict, yield
     h.drift(reference_ok_scores, threshold, model_id=None, last=200) -> Drift
     export_csv(path, rows) / export_json(path, rows)
@@ -378,6 +379,12 @@ class History:
     # -- reading ----------------------------------------------------------------
     def seen(self, key: str) -> bool:
         return bool(self._run("SELECT 1 FROM done WHERE key = ?", (key,)))
+
+    def row_for_key(self, key: str) -> Optional[Inspection]:
+        """The row recorded with this exactly-once key (None if never recorded or removed by retention)."""
+        rows = self._run(f"SELECT {_COLUMNS} FROM inspections WHERE id = (SELECT row_id FROM done WHERE key = ?)",
+                         (key,))
+        return _inspection(rows[0]) if rows else None
 
     def get(self, row_id: int) -> Optional[Inspection]:
         rows = self._run(f"SELECT {_COLUMNS} FROM inspections WHERE id = ?", (int(row_id),))
