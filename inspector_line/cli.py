@@ -95,6 +95,8 @@ def cmd_run(args) -> int:
             raise InspectorError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
     if args.move and not args.archive:
         raise InspectorError("--move needs --archive DIR (where the images go)")
+    if args.post and not args.post.startswith(("http://", "https://")):
+        raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
     engine = Engine(EngineConfig.load(args.config))
     model = engine.load(args.project)
     source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger)
