@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Union
 
@@ -83,7 +83,7 @@ class PartResult:
     reason: str
     error: Optional[str]
     latency: float  # seconds from image complete to history row
-    counts: RunCounts
+    counts: RunCounts  # a snapshot: the runner's own counts go on changing
     result: Optional[InferenceResult] = None
     image: Optional[np.ndarray] = None  # RGB, for the GUI's live view
     archived: Optional[Path] = None
@@ -256,7 +256,7 @@ class Runner:
         if self.on_part is not None:
             self.on_part(PartResult(row_id, item.name, verdict, result.score if result else None,
                                     result.threshold if result else None, result.reason if result else (error or ""),
-                                    error, latency, self.counts, result, rgb, archived, self.drift))
+                                    error, latency, replace(self.counts), result, rgb, archived, self.drift))
 
     def _thumbnail(self, result: InferenceResult) -> bytes:
         rgba = heatmap_rgba(result)
