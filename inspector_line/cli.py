@@ -238,7 +238,7 @@ def cmd_history(args) -> int:
 
 def _print_drift(args, history: History) -> int:
     manifest = read_manifest(args.project)
-    calibration, note = load_calibration(args.project, manifest.get("model_id"))
+    calibration, note = load_calibration(args.project, manifest)
     if calibration is None or not calibration.ok_scores:
         raise InspectorError(f"no drift view: {note or 'the calibration holds no OK scores'}; run 'inspector calibrate'")
     drift = history.drift(calibration.ok_scores, calibration.threshold, model_id=manifest.get("model_id"),
