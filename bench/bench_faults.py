@@ -131,6 +131,15 @@ def main() -> int:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["inference", "inspector_cli.main", "timm", "faiss"])
     rng = random.Random(args.seed)
+    # Random kills are spread over a whole uninterrupted run of each command, so some land after the commit.
+    span = {}
+    for op in OPERATIONS:
+        folder = work / f"timing_{op}"
+        shutil.copytree(base, folder)
+        t = time.perf_counter()
+        _trial(ctx, _cli_args(work, op, folder, images), None, None)
+        span[op] = time.perf_counter() - t
+        shutil.rmtree(folder, ignore_errors=True)
     tally, broken = Counter(), []
     t0 = time.perf_counter()
     trial = 0
@@ -143,7 +152,7 @@ def main() -> int:
         before = state(folder)
         cli = _cli_args(work, op, folder, images)
         if step is None:
-            delay = rng.uniform(0.05, 2.5)
+            delay = rng.uniform(0.05, 1.1 * span[op])
             rc = _trial(ctx, cli, None, delay)
             label = f"random kill of {op} after {delay:.2f} s"
         else:
@@ -159,7 +168,8 @@ def main() -> int:
     kinds, met, missed = bad_inputs(work)
     print()
     print(f"interrupted saves: trials {trial}, old {tally['old']}, new {tally['new']}, broken {tally['broken']} "
-          f"({seconds:.0f} s; steps per save: " + ", ".join(f"{op} {len(s)}" for op, s in steps.items()) + ")")
+          f"({seconds:.0f} s; steps per save: " + ", ".join(f"{op} {len(s)}" for op, s in steps.items()) + "; "
+          f"random kills over runs of " + ", ".join(f"{op} {s:.1f} s" for op, s in span.items()) + ")")
     for line in broken:
         print(f"  BROKEN {line}")
     print(f"bad input: kinds {kinds}, met {met}")

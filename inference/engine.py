@@ -91,15 +91,19 @@ class Engine:
     def __init__(self, config: Optional[EngineConfig] = None):
         self.config = config or EngineConfig.load()
         self._backbones: dict[tuple, Backbone] = {}
+        self._backbone_lock = threading.Lock()
         self._lock = threading.Lock()
 
     # -- backbones ------------------------------------------------------------
     def backbone(self, config: EngineConfig) -> Backbone:
         key = tuple(repr(getattr(config, k)) for k in (*FEATURE_KEYS, "weights", "use_gpu", "seed"))
-        if key not in self._backbones:
-            torch.manual_seed(config.seed)  # a random backbone must be the same on every load
-            self._backbones[key] = Backbone(config)
-        return self._backbones[key]
+        # One build at a time: two threads (the service's fit and inference) must not build the same backbone
+        # twice, nor interleave torch.manual_seed and give a random backbone other weights.
+        with self._backbone_lock:
+            if key not in self._backbones:
+                torch.manual_seed(config.seed)  # a random backbone must be the same on every load
+                self._backbones[key] = Backbone(config)
+            return self._backbones[key]
 
     def _run_alone(self):
         if not self._lock.acquire(blocking=False):

@@ -62,6 +62,7 @@ def prepare(root: Path) -> Path:
     """Good images, broken files and a good calibrated project `good`, plus broken copies of it."""
     import shutil
 
+    root.mkdir(parents=True, exist_ok=True)
     (root / "tiny.yaml").write_text(TINY_YAML)
     write_discs(root / "ok", range(4))
     write_discs(root / "ng", [50], scratch=True)
