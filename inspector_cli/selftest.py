@@ -121,7 +121,6 @@ class SelfTest:
 
         import inference
 
-        self.state["torch"] = torch
         cuda = torch.version.cuda
         return (f"inference {inference.__version__}, torch {torch.__version__} "
                 f"({'CUDA ' + cuda if cuda else 'CPU-only build'}), faiss {faiss.__version__}, "
@@ -144,7 +143,6 @@ class SelfTest:
 
         use_gpu = self.state["base_config"].use_gpu if self.state.get("config") else True
         device = pick_device(use_gpu)
-        self.state["device_name"] = device.type
         if device.type == "cuda":
             detail = f"cuda ({torch.cuda.get_device_name(0)}, {torch.cuda.device_count()} GPU(s))"
         elif torch.version.cuda is None:
@@ -210,7 +208,6 @@ class SelfTest:
                 asked = args.quick or args.weights == "none"
                 if not asked:
                     # Run the other checks with the random model, but an install without weights is broken.
-                    self.state["weights_fallback"] = True
                     raise CheckFailed(text + "; no pretrained weights found: install them "
                                       "(see resources/models/README.md) or reinstall")
             return text

@@ -1,4 +1,4 @@
-"""The engine stays free of Qt and of the GUI (DEVELOPERS.md), checked two ways."""
+"""The layers hold: the engine core imports no client and no Qt; clients use only its public API."""
 
 import ast
 import shutil
