@@ -29,7 +29,7 @@ from .scoring import InferenceResult, anomaly_map, find_regions, global_score, j
 # Changes when features or scores change so that old models must be refitted.
 MODEL_VERSION = "2026.11"
 # Settings that belong to the machine, not the model: taken from the running engine.
-RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size")
+RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "precision", "compile_backbone")
 # Settings that shape features: a model fitted with others cannot be extended, only refitted.
 FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride",
                 "patch_zero_pad")
@@ -92,7 +92,8 @@ class Engine:
 
     # -- backbones ------------------------------------------------------------
     def backbone(self, config: EngineConfig) -> Backbone:
-        key = tuple(repr(getattr(config, k)) for k in (*FEATURE_KEYS, "weights", "use_gpu", "seed"))
+        key = tuple(repr(getattr(config, k)) for k in (*FEATURE_KEYS, "weights", "use_gpu", "precision",
+                                                         "compile_backbone", "seed"))
         if key not in self._backbones:
             torch.manual_seed(config.seed)  # a random backbone must be the same on every load
             self._backbones[key] = Backbone(config)
