@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import numpy as np
@@ -72,6 +71,7 @@ def kcenter_greedy(
     cancel: Optional[CancelToken] = None,
     seed: int = 0,
     pool: int = CANDIDATE_POOL,
+    bf16: Optional[bool] = None,
 ) -> np.ndarray:
     """Greedy farthest-point selection (Sener & Savarese; PatchCore's coreset), in blocks.
 
@@ -85,7 +85,10 @@ def kcenter_greedy(
     (compute-bound). A round stops as soon as the best candidate is no farther
     than the farthest point outside the pool, because that point might then be
     the true next pick; every pick is therefore the one plain greedy makes (up
-    to ties and float rounding), so the coverage is the same.
+    to ties and float rounding), so the coverage is the same. `bf16` (default:
+    where native, see low_precision) runs that bulk update in bf16; the
+    coverage radius then stays within a few per cent of fp32's (measured in
+    docs/benchmarks.md, checked in tests/test_coreset.py).
     """
     n = len(points)
     if n == 0:
@@ -96,7 +99,9 @@ def kcenter_greedy(
     x, sq, first = _projected(points, device, seed)
     # The bulk update may run in bf16 (2-3x the fp32 matrix throughput where the hardware has it);
     # the candidates' own distances, which decide each pick, stay fp32.
-    bulk = x.to(torch.bfloat16) if low_precision(x.device) else x
+    if bf16 is None:
+        bf16 = low_precision(x.device)
+    bulk = x.to(torch.bfloat16) if bf16 else x
     min_d = torch.full((n,), float("inf"), device=x.device)
     selected: list[int] = [first]
     _lower_min_distances(min_d, bulk, sq, [first])
@@ -163,8 +168,6 @@ def low_precision(device: torch.device | str) -> bool:
     """Whether the coreset's bulk distance update runs in bf16: on CUDA, or a CPU with native bf16 (see backbone)."""
     from .backbone import cpu_has_bf16
 
-    if os.environ.get("PATCHCORE_CORESET_FP32") == "1":
-        return False
     device = torch.device(device)
     return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
 
