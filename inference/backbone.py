@@ -76,6 +76,19 @@ def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else torch.float32
 
 
+def fit_precision(precision: str, use_gpu: bool) -> str:
+    """The precision a fit embeds the OK images in: "auto" teaches in fp32 on a CPU.
+
+    Measured (docs/benchmarks.md): a bank embedded in bf16 moved visa_fryum's image
+    AUROC by -0.007, inspecting in bf16 against an fp32 bank by +0.002. The bank is
+    the reference every later image is compared with, so on a CPU it is built at
+    full precision; a GPU fits in fp16 (the 1 s fit target needs it).
+    """
+    if precision != "auto":
+        return precision
+    return "auto" if use_gpu and torch.cuda.is_available() else "fp32"
+
+
 def pick_compile_mode(setting: str, device: torch.device) -> Optional[str]:
     """torch.compile mode for the backbone, or None for eager.
 

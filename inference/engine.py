@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import knn, project
-from .backbone import Backbone
+from .backbone import Backbone, fit_precision
 from .calibration import Calibration, calibrate
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError
@@ -161,7 +161,7 @@ class Engine:
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
         prepared, roi = prepare(ok_images, roi, same_size)
         report(progress, "loading", len(prepared), len(prepared))
-        backbone = self.backbone(config)
+        backbone = self.backbone(config.replace(precision=fit_precision(config.precision, config.use_gpu)))
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()

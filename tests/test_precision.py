@@ -41,6 +41,15 @@ def test_bf16_detection_reads_the_cpu_flags(monkeypatch):
         assert detect() is want, name
 
 
+def test_auto_fits_in_fp32_on_a_cpu_and_explicit_settings_are_kept(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bb.fit_precision("auto", True) == "fp32"
+    assert bb.fit_precision("bf16", True) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert bb.fit_precision("auto", True) == "auto"  # fp16 on the GPU
+    assert bb.fit_precision("auto", False) == "fp32"
+
+
 def test_device_is_cuda_only_when_allowed_and_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert pick_device(True).type == "cpu"
