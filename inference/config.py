@@ -50,7 +50,8 @@ class EngineConfig:
     use_gpu: bool = True
     faiss_fp16: bool = True
     # Backbone compute type. auto: fp16 on CUDA, bf16 on a CPU with native bf16 (AVX-512 BF16 / AMX),
-    # fp32 elsewhere. A runtime setting: features stay within cosine 0.999 of fp32 (tests/test_precision.py).
+    # fp32 elsewhere; auto fits in fp32 on a CPU (fit_precision). A runtime setting: features stay within
+    # cosine 0.999 of fp32 (tests/test_precision.py).
     precision: str = "auto"
     # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
     # eager when the compiler is missing or fails.
