@@ -8,10 +8,12 @@ wide_resnet50_2. Both then share the same local aggregation (patch_size).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 import timm
@@ -37,8 +39,66 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX): then bf16 is 1.5-3x fp32, else slower.
+
+    /proc/cpuinfo flags on Linux; elsewhere torch's CPU capability (AVX512_BF16 / AMX) when it reports one.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    if flags:
+        return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+    capability = str(torch.backends.cpu.get_cpu_capability()).upper()
+    return "BF16" in capability or "AMX" in capability
+
+
 def pick_device(use_gpu: bool) -> torch.device:
     return torch.device("cuda") if use_gpu and torch.cuda.is_available() else torch.device("cpu")
+
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The backbone's compute type: `precision` as set, or for "auto" the fastest one that keeps the features.
+
+    auto: fp16 on CUDA (tensor cores; more mantissa than bf16), bf16 on a CPU with
+    native bf16 (AVX-512 BF16 / AMX), fp32 on other CPUs, where bf16 would be emulated
+    and slower. Features always leave the backbone as float32.
+    """
+    if precision != "auto":
+        return _DTYPES[precision]
+    if device.type == "cuda":
+        return torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else torch.float32
+
+
+def fit_precision(precision: str, use_gpu: bool) -> str:
+    """The precision a fit embeds the OK images in: "auto" teaches in fp32 on a CPU.
+
+    Measured (docs/benchmarks.md): a bank embedded in bf16 moved visa_fryum's image
+    AUROC by -0.007, inspecting in bf16 against an fp32 bank by +0.002. The bank is
+    the reference every later image is compared with, so on a CPU it is built at
+    full precision; a GPU fits in fp16 (the 1 s fit target needs it).
+    """
+    if precision != "auto":
+        return precision
+    return "auto" if use_gpu and torch.cuda.is_available() else "fp32"
+
+
+def pick_compile_mode(setting: str, device: torch.device) -> Optional[str]:
+    """torch.compile mode for the backbone, or None for eager.
+
+    auto: "reduce-overhead" on CUDA (CUDA graphs: batch 1 is otherwise bound by kernel
+    launches); eager on a CPU, where compiling did not pay off on the measured machine
+    (docs/benchmarks.md). on: "reduce-overhead" on CUDA, "default" on a CPU.
+    """
+    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+        return None
+    return "reduce-overhead" if device.type == "cuda" else "default"
 
 
 class Backbone:
@@ -48,8 +108,11 @@ class Backbone:
         self.config = config
         self.preset: Preset = resolve_preset(config.backbone)
         self.device = pick_device(config.use_gpu)
+        self.dtype = pick_dtype(config.precision, self.device)
         self.weights = self._build()
         self.model.eval().requires_grad_(False).to(self.device)
+        eager = self.model.forward_features if self.preset.kind == "vit" else self.model
+        self._forward = _Runner(eager, pick_compile_mode(config.compile_backbone, self.device))
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         with torch.inference_mode():
@@ -97,6 +160,7 @@ class Backbone:
             missing, _ = self.model.load_state_dict(full.state_dict(), strict=False)
             if missing:
                 raise WeightsNotFoundError(f"feature model of {self.preset.timm_name} lacks {missing[:3]}...")
+            _drop_unused_stages(self.model)
         else:
             self.model = full
         return info
@@ -139,11 +203,14 @@ class Backbone:
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
+        # Only the network runs in self.dtype; its outputs are float32 before any averaging.
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            out = self._forward(x)
         if self.preset.kind == "vit":
-            grid = self._vit_tokens(x)
+            grid = self._vit_tokens(out.float(), x.shape)
             grid = _aggregate(grid, self.config.patch_size, self.config.patch_zero_pad)
         else:
-            layers = [_aggregate(f, self.config.patch_size, self.config.patch_zero_pad) for f in self.model(x)]
+            layers = [_aggregate(f.float(), self.config.patch_size, self.config.patch_zero_pad) for f in out]
             size = layers[0].shape[-2:]
             grid = torch.cat(
                 [layers[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in layers[1:]],
@@ -158,14 +225,62 @@ class Backbone:
         """Raw CNN stage outputs for uint8 N x S x S x 3 images: lets a peer prove it uses the same weights."""
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
-        return [f.float().cpu().numpy() for f in self.model(x)]
+        return [f.float().cpu().numpy() for f in self.model(x)]  # always fp32: a fidelity reference
 
-    def _vit_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.model.forward_features(x)
+    def _vit_tokens(self, tokens: torch.Tensor, input_shape: torch.Size) -> torch.Tensor:
         tokens = tokens[:, getattr(self.model, "num_prefix_tokens", 1):]
         patch = self.model.patch_embed.patch_size
-        h, w = x.shape[-2] // patch[0], x.shape[-1] // patch[1]
-        return tokens.reshape(x.shape[0], h, w, -1).permute(0, 3, 1, 2)
+        h, w = input_shape[-2] // patch[0], input_shape[-1] // patch[1]
+        return tokens.reshape(input_shape[0], h, w, -1).permute(0, 3, 1, 2)
+
+
+class _Runner:
+    """The backbone's forward, through torch.compile when asked; eager again, for good, if compiling fails.
+
+    A compiler needs a toolchain (a C++ compiler on a CPU, Triton on a GPU) that an
+    inspection PC may lack, and fails only on the first call: inspection must go on.
+    CUDA graphs ("reduce-overhead") reuse their output buffers, so outputs are cloned.
+    """
+
+    def __init__(self, eager: Callable, mode: Optional[str]):
+        self.eager = eager
+        self.mode = mode
+        self.compiled: Optional[Callable] = None
+        if mode is not None:
+            try:
+                self.compiled = torch.compile(eager, mode=mode, dynamic=False)
+            except Exception as exc:
+                log.warning("torch.compile unavailable (%s): the backbone runs eagerly", exc)
+
+    @property
+    def active(self) -> bool:
+        return self.compiled is not None
+
+    def __call__(self, x: torch.Tensor):
+        if self.compiled is not None:
+            try:
+                out = self.compiled(x)
+                return [o.clone() for o in out] if isinstance(out, (list, tuple)) else out.clone()
+            except Exception as exc:
+                log.warning("compiled backbone failed (%s): running eagerly from now on", exc)
+                self.compiled = None
+        return self.eager(x)
+
+
+def _drop_unused_stages(model: torch.nn.Module) -> None:
+    """Cut a timm EfficientNet-style feature model after its last returned stage.
+
+    timm's feature model runs every block even when only early stages are returned;
+    for EfficientNet-Lite0 with stages (2, 3) the unused blocks 5-6 are a third of
+    the FLOPs. The returned features are unchanged (checked in tests/test_precision.py).
+    """
+    wanted = getattr(model, "_stage_out_idx", None)
+    blocks = getattr(model, "blocks", None)
+    if not wanted or not isinstance(blocks, torch.nn.Sequential) or getattr(model, "feature_hooks", None) is not None:
+        return
+    last = max(wanted)  # timm returns block i's output when i + 1 is in _stage_out_idx
+    if last < len(blocks):
+        model.blocks = blocks[:last]
 
 
 def _aggregate(features: torch.Tensor, patch_size: int, zero_pad: bool = False) -> torch.Tensor:

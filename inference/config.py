@@ -22,6 +22,8 @@ from .errors import ConfigError
 ENV_PREFIX = "PATCHCORE_"
 DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+COMPILE_MODES = ("auto", "off", "on")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ class EngineConfig:
     batch_size: int = 32
     use_gpu: bool = True
     faiss_fp16: bool = True
+    # Backbone compute type. auto: fp16 on CUDA, bf16 on a CPU with native bf16 (AVX-512 BF16 / AMX),
+    # fp32 elsewhere; auto fits in fp32 on a CPU (fit_precision). A runtime setting: features stay within
+    # cosine 0.999 of fp32 (tests/test_precision.py).
+    precision: str = "auto"
+    # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
+    # eager when the compiler is missing or fails.
+    compile_backbone: str = "auto"
     score_mode: str = "p99"
     smoothing_sigma: float = 4.0
     augment: bool = False
@@ -218,6 +227,9 @@ def _validate(c: EngineConfig) -> None:
     _check(1 <= c.batch_size <= 1024, "batch_size", "an integer in [1, 1024]", c.batch_size)
     _check(56 <= c.input_size <= 1792 and c.input_size % 14 == 0, "input_size",
            "a multiple of 14 in [56, 1792] (448 gives a 32 x 32 token grid)", c.input_size)
+    _check(c.precision in PRECISIONS, "precision", f"one of {list(PRECISIONS)}", c.precision)
+    _check(c.compile_backbone in COMPILE_MODES, "compile_backbone", f"one of {list(COMPILE_MODES)}",
+           c.compile_backbone)
     _check(c.score_mode in SCORE_MODES, "score_mode", f"one of {list(SCORE_MODES)}", c.score_mode)
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import knn, project
-from .backbone import Backbone
+from .backbone import Backbone, fit_precision
 from .calibration import Calibration, calibrate
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError
@@ -29,7 +29,8 @@ from .scoring import InferenceResult, anomaly_map, find_regions, global_score, j
 # Changes when features or scores change so that old models must be refitted.
 MODEL_VERSION = "2026.11"
 # Settings that belong to the machine, not the model: taken from the running engine.
-RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels")
+RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels", "precision",
+                "compile_backbone")
 # Settings that shape features: a model fitted with others cannot be extended, only refitted.
 FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride",
                 "patch_zero_pad")
@@ -96,7 +97,8 @@ class Engine:
 
     # -- backbones ------------------------------------------------------------
     def backbone(self, config: EngineConfig) -> Backbone:
-        key = tuple(repr(getattr(config, k)) for k in (*FEATURE_KEYS, "weights", "use_gpu", "seed"))
+        key = tuple(repr(getattr(config, k)) for k in (*FEATURE_KEYS, "weights", "use_gpu", "precision",
+                                                         "compile_backbone", "seed"))
         # One build at a time: two threads (the service's fit and inference) must not build the same backbone
         # twice, nor interleave torch.manual_seed and give a random backbone other weights.
         with self._backbone_lock:
@@ -172,7 +174,7 @@ class Engine:
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
         prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
         report(progress, "loading", len(prepared), len(prepared))
-        backbone = self.backbone(config)
+        backbone = self.backbone(config.replace(precision=fit_precision(config.precision, config.use_gpu)))
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()
