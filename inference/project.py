@@ -313,8 +313,9 @@ def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
             _remove_tree(pending)
         except OSError:
             pass
-        if isinstance(exc, StorageError) and getattr(exc, "os_error", None) is not None:
-            raise plain_os_error(exc.os_error, folder, "save into the project folder") from None
+        os_error = exc if isinstance(exc, OSError) else getattr(exc, "os_error", None)
+        if os_error is not None:
+            raise plain_os_error(os_error, folder, "save into the project folder") from None
         raise
     _checkpoint("committed")
     try:

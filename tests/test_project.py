@@ -41,13 +41,16 @@ def test_crash_while_staging_keeps_the_old_model(tmp_path, monkeypatch):
     _save(tmp_path, 1)
     real = proj.atomic_write
 
+    class Death(BaseException):
+        """The process dies here: no handler of the writer runs."""
+
     def dying_write(path, data):
         if path.name == "manifest.json":  # the process dies before COMMIT
-            raise OSError("power cut")
+            raise Death()
         real(path, data)
 
     monkeypatch.setattr(proj, "atomic_write", dying_write)
-    with pytest.raises(OSError):
+    with pytest.raises(Death):
         _save(tmp_path, 2)
     monkeypatch.setattr(proj, "atomic_write", real)
     stored = proj.load_model(tmp_path)
@@ -151,6 +154,15 @@ def test_atomic_write_leaves_no_temp_files_on_failure(tmp_path):
     with pytest.raises(TypeError):
         proj.atomic_write(target, object())  # not bytes: the write fails half way
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.json"]
+
+
+def test_a_failed_write_before_the_commit_leaves_no_staging(tmp_path, monkeypatch):
+    _save(tmp_path, 1)
+    monkeypatch.setattr(proj, "_checkpoint", lambda step: (_ for _ in ()).throw(OSError(28, "No space left"))
+                        if step == "stage:manifest.json" else None)
+    with pytest.raises(StorageError, match="no space left"):
+        _save(tmp_path, 2)
+    assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).manifest["value"] == 1
 
 
 def test_the_next_writer_removes_temp_files_a_killed_write_left(tmp_path):
