@@ -142,6 +142,13 @@ class RoiPanel(QWidget):
         if shape is not None:
             push_roi(self.undo_stack, self.doc, shape, "draw")
 
+    def set_locked(self, locked: bool) -> None:
+        """Outside the Teach step the ROI is shown, not edited; a draw tool switches back to Teach."""
+        for spin in self.spins.values():
+            spin.setEnabled(not locked)
+        self.delete_action.setEnabled(not locked and self.doc.roi is not None)
+        self.locked = locked
+
     def delete_roi(self) -> None:
         push_roi(self.undo_stack, self.doc, None, "delete")
 
@@ -156,7 +163,7 @@ class RoiPanel(QWidget):
                 spin.blockSignals(True)
                 spin.setValue(getattr(roi, name))
                 spin.blockSignals(False)
-        self.delete_action.setEnabled(roi is not None)
+        self.delete_action.setEnabled(roi is not None and not getattr(self, "locked", False))
 
     def _numeric_edit(self) -> None:
         roi = self.doc.roi

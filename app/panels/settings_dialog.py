@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
     QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QLabel,
 )
 
 import inference
 
-from .. import messages
+from .. import file_dialogs, messages
 
 WEIGHT_CHOICES = ("auto", "none")
 
@@ -86,7 +86,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Weights file", "", "Weights (*.pth *.pt *.safetensors)")
+        path = file_dialogs.open_file(self, "Weights file", "Weights (*.pth *.pt *.safetensors)")
         if path:
             self.weights.setText(path)
 

@@ -7,12 +7,13 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
 import inference
 
-from .. import messages
+from .. import file_dialogs, messages
+from ..messages import describe
 
 THUMB = 96
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(inference.IMAGE_SUFFIXES)) + ")"
@@ -31,6 +32,20 @@ def thumbnail(path: str) -> QIcon:
         pix.fill(Qt.GlobalColor.darkGray)
         return QIcon(pix)
     return QIcon(QPixmap.fromImage(image))
+
+
+def readable(path: str) -> bool:
+    """Whether the file decodes as an image (Qt's reader first, the engine's as a fallback for other formats)."""
+    reader = QImageReader(path)
+    if reader.canRead() and reader.size().isValid():
+        reader.setScaledSize(QSize(8, 8))  # decoding a tiny version still checks the whole file
+        if not reader.read().isNull():
+            return True
+    try:
+        inference.load_image(path)
+    except inference.InspectorError:
+        return False
+    return True
 
 
 def image_paths_from(paths) -> list[str]:
@@ -155,12 +170,12 @@ class TeachPanel(QWidget):
 
     # -- images -------------------------------------------------------------------------------
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add OK images", "", IMAGE_FILTER)
+        files = file_dialogs.open_files(self, "Add OK images", IMAGE_FILTER)
         if files:
             self.add_paths(files)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of OK images")
+        folder = file_dialogs.open_folder(self, "Add a folder of OK images")
         if folder:
             self.add_paths([folder])
 
@@ -170,7 +185,12 @@ class TeachPanel(QWidget):
             messages.error(self, "Add images", "No image files found (" +
                            ", ".join(sorted(inference.IMAGE_SUFFIXES)) + ").")
             return
-        self.doc.add_images(images)
+        bad = [p for p in images if not readable(p)]
+        if bad:
+            names = ", ".join(Path(p).name for p in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            messages.error(self, "Add images", f"{len(bad)} file(s) cannot be read as images and were not added: "
+                           f"{names}.")
+        self.doc.add_images([p for p in images if p not in set(bad)])
 
     def remove_selected(self) -> None:
         self.doc.remove_images([item.data(Qt.ItemDataRole.UserRole) for item in self.list.selectedItems()])
@@ -201,7 +221,7 @@ class TeachPanel(QWidget):
             messages.error(self, "Fit", "Add at least one OK image first.")
             return
         self.result_label.setText("Fitting…")
-        self.session.fit(self._fitted, self._cancelled)
+        self.session.fit(self._fitted, self._cancelled, self._failed)
 
     def add_to_model(self) -> None:
         new = self._new_images()
@@ -212,12 +232,16 @@ class TeachPanel(QWidget):
             messages.error(self, "Add to model", "Every image in the list is already in the model.")
             return
         self.result_label.setText(f"Adding {len(new)} image(s)…")
-        self.session.add(new, self._fitted, self._cancelled)
+        self.session.add(new, self._fitted, self._cancelled, self._failed)
 
     def _fitted(self, result: inference.FitResult) -> None:
         self.result_label.setText(
-            f"Model: {result.n_images} image(s), {result.n_embeddings} embeddings, coreset {result.coreset_size}, "
-            f"{result.seconds:.1f} s")
+            f"Model: {result.n_images} image(s), {result.coreset_size} of {result.n_embeddings} patches kept as "
+            f"reference, {result.seconds:.1f} s")
+
+    def _failed(self, exc) -> None:
+        # The dialog says what went wrong; the line must not keep saying "Fitting…".
+        self.result_label.setText(f"Failed ({describe(exc).splitlines()[0]}): the saved model is unchanged.")
 
     def _cancelled(self) -> None:
         self.result_label.setText("Cancelled: the saved model is unchanged.")
@@ -226,8 +250,8 @@ class TeachPanel(QWidget):
         if model is not None and not self.session.runner.busy:
             m = model.manifest
             if not self.result_label.text().startswith("Model:"):
-                self.result_label.setText(f"Model: {m.get('n_images', '?')} image(s), {m.get('n_embeddings', '?')} "
-                                          f"embeddings, coreset {m.get('coreset_size', '?')}")
+                self.result_label.setText(f"Model: {m.get('n_images', '?')} image(s), {m.get('coreset_size', '?')} "
+                                          f"of {m.get('n_embeddings', '?')} patches kept as reference")
         self._busy(self.session.runner.busy)
 
     def _busy(self, busy: bool) -> None:
