@@ -1,0 +1,250 @@
+"""`inspector run` and `inspector history` (forwarded here by inspector_cli.main with argv[0] the command).
+
+Exit codes: 0 done; 2 bad input (one line on stderr, nothing saved changed);
+130 stopped by Ctrl+C or SIGTERM (the part in flight finished or dropped, the
+history consistent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Optional, Sequence
+
+from inference import Engine, EngineConfig, InspectorError, load_calibration, read_manifest
+
+from .history import NO_VERDICT, History, HistoryError, default_path, export_csv, export_json, to_epoch
+
+PROG = "inspector"
+
+
+def main(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    command, rest = (argv[0], argv[1:]) if argv else ("", [])
+    if command == "run":
+        parser, func = run_parser(), cmd_run
+    elif command == "history":
+        parser, func = history_parser(), cmd_history
+    else:
+        _err("expected 'run' or 'history'")
+        return 2
+    args = parser.parse_args(rest)
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        _err("stopped; the history holds every part finished so far")
+        return 130
+    except InspectorError as exc:
+        _err(str(exc))
+        return 2
+    except Exception as exc:  # a bug, not bad input: still one line, details on request
+        if os.environ.get("INSPECTOR_DEBUG"):
+            raise
+        _err(f"internal error ({type(exc).__name__}: {exc}); set INSPECTOR_DEBUG=1 for details")
+        return 1
+
+
+def _err(message: str) -> None:
+    if sys.stderr is not None:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+# -- inspector run --------------------------------------------------------------------
+def run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} run",
+        description="Inspect every new image from a watched folder, a camera or a video exactly once, in arrival "
+        "order; record each result in the project's inspection history. Stop with Ctrl+C.",
+    )
+    p.add_argument("project", type=Path, help="project folder with a fitted (and calibrated) model")
+    p.add_argument("--source", required=True, metavar="DIR|camera:N|VIDEO",
+                   help="a folder a camera program writes images into, a camera (camera:0) or a video file")
+    p.add_argument("--archive", type=Path, metavar="DIR", help="copy each image to DIR/<date>/OK|NG|ERROR|NO_VERDICT/")
+    p.add_argument("--move", action="store_true", help="with --archive: move images out of the source folder")
+    p.add_argument("--post", metavar="URL", help="POST each result as JSON to URL (in the background, with retries)")
+    p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
+    p.add_argument("--history", type=Path, metavar="FILE", help="history database (default: PROJECT/history.sqlite)")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="camera/video: inspect every N-th frame")
+    p.add_argument("--trigger", type=Path, metavar="FILE",
+                   help="camera/video: inspect the next frame whenever FILE appears (it is then deleted)")
+    p.add_argument("--settle", type=float, default=0.5, metavar="S",
+                   help="folder: a file is complete when unchanged for S seconds or renamed into place (default 0.5)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="images scored together at most (default: config)")
+    p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds with nothing new")
+    p.add_argument("--keep-days", type=float, metavar="D", help="history retention: drop rows older than D days")
+    p.add_argument("--keep-rows", type=int, metavar="N", help="history retention: keep the newest N rows")
+    p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
+    p.add_argument("--quiet", action="store_true", help="no line per part (warnings and the summary only)")
+    return p
+
+
+def cmd_run(args) -> int:
+    from .runner import RunOptions, Runner
+    from .sources import open_source
+
+    for name in ("batch_size", "keep_rows", "drift_last"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "keep_rows" else 1):
+            raise InspectorError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+    if args.move and not args.archive:
+        raise InspectorError("--move needs --archive DIR (where the images go)")
+    if args.post and not args.post.startswith(("http://", "https://")):
+        raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
+    engine = Engine(EngineConfig.load(args.config))
+    model = engine.load(args.project)
+    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger)
+    history = History(args.history or default_path(args.project))
+    options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
+                         idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,
+                         keep_rows=args.keep_rows)
+    if model.calibration is None:
+        print(f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
+              "run 'inspector calibrate'", flush=True)
+    print(f"inspecting {source.label} with {args.project} (history {history.path}); Ctrl+C stops", flush=True)
+
+    def on_part(part) -> None:
+        if not args.quiet:
+            print(part_line(part), flush=True)
+
+    def on_message(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    runner = Runner(engine, model, source, history, options, on_part=on_part, on_message=on_message)
+    stop = threading.Event()
+    restore = _stop_on_signals(stop)
+    try:
+        summary = runner.run(stop)
+    finally:
+        restore()
+        history.close()
+    c = summary.counts
+    yield_text = f"{c.yield_pct:.1f}%" if c.yield_pct is not None else "-"
+    print(f"done: {c.total} inspected ({c.ok} OK, {c.ng} NG, {c.error} ERROR, {c.no_verdict} no verdict), yield "
+          f"{yield_text}, {summary.skipped} already in the history, {summary.seconds:.1f} s", flush=True)
+    if summary.drift is not None and summary.drift.warning:
+        print(summary.drift.message, file=sys.stderr)
+    return 130 if summary.interrupted else 0
+
+
+def part_line(part) -> str:
+    """One terminal line per part: running count, verdict, score, name, yield, latency."""
+    c = part.counts
+    verdict = part.verdict if part.verdict is not None else "-"
+    score = f"{part.score:10.4f}" if part.score is not None else " " * 10
+    thr = f" thr {part.threshold:.4f}" if part.threshold is not None else ""
+    yield_text = f"{c.yield_pct:5.1f}%" if c.yield_pct is not None else "    -"
+    tail = f"  {part.error}" if part.error else ""
+    return (f"{c.total:6d}  {verdict:5} {score}{thr}  {part.name}  yield {yield_text} (NG {c.ng}, ERROR "
+            f"{c.error})  {1000 * part.latency:.0f} ms{tail}")
+
+
+def _stop_on_signals(stop: threading.Event):
+    """Ctrl+C / SIGTERM finish the part in flight and stop; a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {}
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print("stopping after the part in flight (Ctrl+C again to stop at once)", file=sys.stderr, flush=True)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+
+# -- inspector history ----------------------------------------------------------------
+def history_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} history",
+        description="List or export the inspection history of a project, or show how its OK scores drift.",
+    )
+    p.add_argument("project", type=Path, help="project folder")
+    p.add_argument("--history", type=Path, metavar="FILE", help="history database (default: PROJECT/history.sqlite)")
+    p.add_argument("--since", metavar="T", help="from T: 2026-11-24, 2026-11-24T08:00, or 30m / 8h / 7d ago")
+    p.add_argument("--until", metavar="T", help="before T (same forms as --since)")
+    p.add_argument("--verdict", metavar="V", help="OK, NG, ERROR, none (no verdict), or any recorded verdict")
+    p.add_argument("--min-score", type=float, metavar="X")
+    p.add_argument("--max-score", type=float, metavar="X")
+    p.add_argument("--limit", type=int, metavar="N", help="the newest N rows only")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--csv", type=Path, metavar="OUT", help="export the rows as CSV")
+    out.add_argument("--json", type=Path, metavar="OUT", help="export the rows as JSON")
+    p.add_argument("--drift", action="store_true",
+                   help="compare the recent OK scores with the calibration's (median, p99)")
+    p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
+    return p
+
+
+def parse_time(text: Optional[str]) -> Optional[float]:
+    """ISO date/time (local time unless it names a zone) or a span ago: 30m, 8h, 7d, 2w."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if m:
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+        return time.time() - float(m.group(1)) * unit
+    if text.strip() == "today":
+        return datetime.combine(datetime.now().date(), datetime.min.time()).timestamp()
+    try:
+        return to_epoch(text)
+    except HistoryError:
+        raise InspectorError(f"--since/--until: not a date/time or span: {text!r} (e.g. 2026-11-24T08:00 or 8h)") from None
+
+
+def cmd_history(args) -> int:
+    path = args.history or default_path(args.project)
+    if not path.is_file():
+        raise InspectorError(f"no inspection history at {path}: nothing has been inspected with 'inspector run' yet")
+    if args.limit is not None and args.limit < 1:
+        raise InspectorError(f"--limit must be at least 1, got {args.limit}")
+    verdict = None
+    if args.verdict is not None:
+        v = args.verdict.strip()
+        verdict = NO_VERDICT if v.lower() in ("none", "no verdict", "-") else (
+            v.upper() if v.upper() in ("OK", "NG", "ERROR") else v)
+    with History(path) as history:
+        if args.drift:
+            return _print_drift(args, history)
+        rows = history.query(since=parse_time(args.since), until=parse_time(args.until), verdict=verdict,
+                             min_score=args.min_score, max_score=args.max_score, limit=args.limit)
+    rows.reverse()  # oldest first for reading and exporting
+    if args.csv:
+        export_csv(args.csv, rows)
+        print(f"wrote {len(rows)} rows to {args.csv}")
+        return 0
+    if args.json:
+        export_json(args.json, rows)
+        print(f"wrote {len(rows)} rows to {args.json}")
+        return 0
+    for r in rows:
+        score = f"{r.score:10.4f}" if r.score is not None else " " * 10
+        local = datetime.fromtimestamp(r.time).strftime("%Y-%m-%d %H:%M:%S")
+        label = f"  [{r.label}]" if r.label else ""
+        error = f"  {r.error}" if r.error else ""
+        print(f"{r.id:7d}  {local}  {r.verdict or '-':5} {score}  {r.file_name}{label}{error}")
+    print(f"{len(rows)} rows")
+    return 0
+
+
+def _print_drift(args, history: History) -> int:
+    manifest = read_manifest(args.project)
+    calibration, note = load_calibration(args.project, manifest.get("model_id"))
+    if calibration is None or not calibration.ok_scores:
+        raise InspectorError(f"no drift view: {note or 'the calibration holds no OK scores'}; run 'inspector calibrate'")
+    drift = history.drift(calibration.ok_scores, calibration.threshold, model_id=manifest.get("model_id"),
+                          last=args.drift_last)
+    print(drift.message)
+    return 0
+
+
+__all__ = ["main", "part_line", "parse_time"]

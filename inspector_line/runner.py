@@ -1,0 +1,317 @@
+"""The run mode: inspect every image a source delivers exactly once, record it, archive it, post it.
+
+The same Runner serves `inspector run` (inspector_line.cli) and the GUI's Run
+view (app/panels/run_panel.py); they differ only in what they do with each
+`PartResult` (print a line / update the window).
+
+Order of work per part: score -> history row (with the part's exactly-once
+key, one transaction) -> archive -> post. A crash before the row loses only
+the part in flight, which is inspected again after a restart; a crash after it
+leaves a part that the history already knows, so it is never inspected twice
+(in move mode it is archived on restart, from its recorded verdict).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+import cv2
+import numpy as np
+
+from inference import Engine, ImageError, InferenceResult, InspectorError, Model, heatmap_rgba, load_image
+
+from .history import Drift, History, HistoryError
+from .sinks import Archiver, Poster, SinkError
+from .sources import Item
+
+RETENTION_EVERY = 1000  # rows between retention passes
+
+
+@dataclass
+class RunOptions:
+    archive: Optional[Path] = None
+    move: bool = False  # move into the archive instead of copying
+    post_url: Optional[str] = None
+    batch_size: Optional[int] = None  # default: the model's batch_size
+    idle_exit_s: Optional[float] = None  # stop after this long with nothing new (batch jobs, tests)
+    drift_last: int = 200  # OK scores in the rolling drift view
+    drift_every: int = 10  # OK parts between drift checks
+    drift_warn_at: float = 0.5
+    keep_days: Optional[float] = None
+    keep_rows: Optional[int] = None
+    thumbnail_px: int = 128
+    lock: bool = True  # one run per history at a time
+
+
+@dataclass
+class RunCounts:
+    total: int = 0
+    ok: int = 0
+    ng: int = 0
+    error: int = 0
+    no_verdict: int = 0
+    other: int = 0
+
+    def add(self, verdict: Optional[str]) -> None:
+        self.total += 1
+        if verdict is None:
+            self.no_verdict += 1
+        elif verdict in ("OK", "NG", "ERROR"):
+            setattr(self, verdict.lower(), getattr(self, verdict.lower()) + 1)
+        else:
+            self.other += 1
+
+    @property
+    def yield_pct(self) -> Optional[float]:
+        """OK / all parts in %: an ERROR or a part without a verdict is not a good part."""
+        return 100.0 * self.ok / self.total if self.total else None
+
+
+@dataclass
+class PartResult:
+    """One inspected part, as the CLI line and the GUI show it."""
+
+    row_id: int
+    name: str
+    verdict: Optional[str]  # OK / NG / ERROR / None (no verdict)
+    score: Optional[float]
+    threshold: Optional[float]
+    reason: str
+    error: Optional[str]
+    latency: float  # seconds from image complete to history row
+    counts: RunCounts
+    result: Optional[InferenceResult] = None
+    image: Optional[np.ndarray] = None  # RGB, for the GUI's live view
+    archived: Optional[Path] = None
+    drift: Optional[Drift] = None
+
+
+@dataclass
+class RunSummary:
+    counts: RunCounts
+    seconds: float
+    skipped: int  # already in the history
+    interrupted: bool
+    drift: Optional[Drift]
+    post_failed: int = 0
+    messages: list = field(default_factory=list)
+
+
+class Runner:
+    def __init__(
+        self,
+        engine: Engine,
+        model: Model,
+        source,
+        history: History,
+        options: Optional[RunOptions] = None,
+        on_part: Optional[Callable[[PartResult], None]] = None,
+        on_message: Optional[Callable[[str], None]] = None,
+    ):
+        self.engine = engine
+        self.model = model
+        self.source = source
+        self.history = history
+        self.options = options or RunOptions()
+        self.on_part = on_part
+        self.on_message = on_message
+        self.counts = RunCounts()
+        self.skipped = 0
+        self.drift: Optional[Drift] = None
+        self._ok_since_drift = 0
+        self._messages: list[str] = []
+        self.archiver = Archiver(self.options.archive, self.options.move) if self.options.archive else None
+        self.poster: Optional[Poster] = None
+
+    # -- messages ---------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self._messages.append(text)
+        if self.on_message is not None:
+            self.on_message(text)
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self, stop: Optional[threading.Event] = None) -> RunSummary:
+        """Inspect until `stop` is set, the source is exhausted, or it stays idle for idle_exit_s."""
+        stop = stop or threading.Event()
+        lock = self._lock()
+        t0 = time.perf_counter()
+        try:
+            if self.options.post_url:
+                self.poster = Poster(self.options.post_url, on_failure=self._say)
+            self._retention()
+            self._check_drift(force=True)
+            self.source.start()
+            step = self.options.batch_size or self.model.config.batch_size
+            idle_since = time.monotonic()
+            while not stop.is_set():
+                batch = self.source.next_batch(step, timeout=0.2)
+                if batch:
+                    self._process(batch)
+                    idle_since = time.monotonic()
+                elif self.source.exhausted:
+                    break
+                elif self.options.idle_exit_s is not None and time.monotonic() - idle_since >= self.options.idle_exit_s:
+                    break
+        finally:
+            self.source.stop()
+            if self.poster is not None:
+                self.poster.close()
+            if lock is not None:
+                lock.release()
+        return RunSummary(self.counts, time.perf_counter() - t0, self.skipped, stop.is_set(), self.drift,
+                          self.poster.failed if self.poster else 0, list(self._messages))
+
+    def _lock(self):
+        if not self.options.lock:
+            return None
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.history.path) + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise HistoryError(f"another run is already recording into {self.history.path}; stop it first "
+                               "(two runs on one history would inspect parts twice)") from None
+        except OSError as exc:
+            raise HistoryError(f"cannot lock {self.history.path}: {exc.strerror or exc}") from None
+        return lock
+
+    # -- one batch --------------------------------------------------------------
+    def _process(self, items: list[Item]) -> None:
+        """Score the batch in one engine call; finish the parts in arrival order, errors included."""
+        todo: list[tuple[Item, Optional[np.ndarray], Optional[str]]] = []  # (item, pixels, load error)
+        for item in items:
+            if item.key is not None and self.history.seen(item.key):
+                self.skipped += 1
+                self._archive_leftover(item)
+                continue
+            if isinstance(item.image, np.ndarray):
+                todo.append((item, item.image, None))
+                continue
+            try:
+                todo.append((item, load_image(item.image), None))
+            except ImageError as exc:
+                if _changed(item) or (item.path is not None and not item.extra.get("retried")):
+                    # Maybe still being written (a writer that stalled): look again once it settles again.
+                    self.source.requeue(item)
+                    continue
+                todo.append((item, None, str(exc)))
+        good = [rgb for _, rgb, _ in todo if rgb is not None]
+        outcomes = iter(self._score(good) if good else [])
+        for item, rgb, error in todo:
+            outcome = next(outcomes) if rgb is not None else error
+            if isinstance(outcome, InferenceResult):
+                self._finish(item, outcome, rgb, None)
+            else:
+                self._finish(item, None, rgb, outcome)
+
+    def _score(self, images: list[np.ndarray]) -> list[Union[InferenceResult, str]]:
+        """One engine call for the batch; if it refuses one image, each alone so only that one is an ERROR."""
+        try:
+            return list(self.engine.score_many(self.model, images))
+        except InspectorError:
+            if len(images) == 1:
+                return [self._score_alone(images[0])]
+            return [self._score_alone(img) for img in images]
+
+    def _score_alone(self, image: np.ndarray) -> Union[InferenceResult, str]:
+        try:
+            return self.engine.score_many(self.model, [image])[0]
+        except InspectorError as exc:
+            return str(exc)
+
+    def _finish(self, item: Item, result: Optional[InferenceResult], rgb: Optional[np.ndarray],
+                error: Optional[str]) -> None:
+        now = time.time()
+        latency = max(0.0, now - item.arrived)
+        if result is not None:
+            verdict = result.verdict
+            row_id = self.history.record_result(
+                result, source=self.source.label, file_name=item.name, sha256=item.sha256,
+                model_id=self.model.model_id, latency=latency, heatmap=self._thumbnail(result), key=item.key,
+                time=now)
+        else:
+            verdict = "ERROR"
+            row_id = self.history.record(
+                source=self.source.label, file_name=item.name, verdict="ERROR", sha256=item.sha256,
+                model_id=self.model.model_id, reason=error or "", error=error, latency=latency, key=item.key,
+                time=now)
+        self.counts.add(verdict)
+        archived = self._archive(item, verdict, now)
+        if self.poster is not None:
+            payload = {"id": row_id, "time": now, "source": self.source.label, "file_name": item.name,
+                       "sha256": item.sha256, "model_id": self.model.model_id, "latency": round(latency, 4)}
+            payload.update(result.to_dict() if result is not None else {"verdict": "ERROR", "error": error})
+            payload["name"] = item.name
+            self.poster.submit(payload)
+        if verdict == "OK":
+            self._ok_since_drift += 1
+            self._check_drift()
+        if self.counts.total % RETENTION_EVERY == 0:
+            self._retention()
+        if self.on_part is not None:
+            self.on_part(PartResult(row_id, item.name, verdict, result.score if result else None,
+                                    result.threshold if result else None, result.reason if result else (error or ""),
+                                    error, latency, self.counts, result, rgb, archived, self.drift))
+
+    def _thumbnail(self, result: InferenceResult) -> bytes:
+        rgba = heatmap_rgba(result)
+        h, w = rgba.shape[:2]
+        scale = min(1.0, self.options.thumbnail_px / max(h, w, 1))
+        if scale < 1.0:
+            rgba = cv2.resize(rgba, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+        return buf.tobytes() if ok else b""
+
+    # -- archive, drift, retention ---------------------------------------------------
+    def _archive(self, item: Item, verdict: Optional[str], when: float) -> Optional[Path]:
+        if self.archiver is None:
+            return None
+        try:
+            return self.archiver.put(item.image, item.name, verdict, when)
+        except SinkError as exc:
+            self._say(f"WARNING: {exc}")  # the verdict is recorded; archiving is secondary
+            return None
+
+    def _archive_leftover(self, item: Item) -> None:
+        """In move mode, a part recorded just before a crash is still in the folder: archive it now."""
+        if self.archiver is None or not self.options.move or item.path is None or not item.path.exists():
+            return
+        row = self.history.row_for_key(item.key)
+        if row is not None:
+            self._archive(item, row.verdict, row.time)
+
+    def _check_drift(self, force: bool = False) -> None:
+        cal = self.model.calibration
+        if cal is None or not cal.ok_scores:
+            return
+        if not force and self._ok_since_drift < self.options.drift_every:
+            return
+        self._ok_since_drift = 0
+        before = self.drift.warning if self.drift else False
+        self.drift = self.history.drift(cal.ok_scores, cal.threshold, model_id=self.model.model_id,
+                                        last=self.options.drift_last, warn_at=self.options.drift_warn_at)
+        if self.drift.warning and not before:
+            self._say(self.drift.message)
+        elif before and not self.drift.warning:
+            self._say("drift cleared: " + self.drift.message)
+
+    def _retention(self) -> None:
+        if self.options.keep_days is None and self.options.keep_rows is None:
+            return
+        self.history.apply_retention(self.options.keep_days, self.options.keep_rows)
+
+
+def _changed(item: Item) -> bool:
+    """Whether a file differs from when it was judged complete (its writer was not done after all)."""
+    if item.path is None or "size" not in item.extra:
+        return False
+    try:
+        st = item.path.stat()
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns) != (item.extra["size"], item.extra["mtime_ns"])

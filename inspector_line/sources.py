@@ -1,0 +1,357 @@
+"""Where images come from on the line: a watched folder, a camera or a video file.
+
+Every source hands out `Item`s in arrival order through `next_batch()`; the
+runner asks for whatever is ready (up to a batch) so that images that arrive
+together are scored together.
+
+Folder: watchdog reports files as they appear; a file counts once it is
+complete, i.e. renamed into place by its writer, or its size and modification
+time unchanged for `settle_s`. A periodic rescan catches anything the file
+system events missed. Files already there at start come first, oldest first.
+
+Camera / video: OpenCV VideoCapture; every `every`-th frame is inspected, or,
+with a trigger file, the next frame after the file appears (the file is then
+removed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from inference import IMAGE_SUFFIXES, ImageError, InspectorError
+
+
+EMPTY_GIVE_UP_S = 5.0  # an empty file unchanged this long is not going to be written: inspect it (ERROR)
+
+
+class SourceError(InspectorError):
+    """A source cannot be opened (missing folder, no camera, unreadable video)."""
+
+
+@dataclass
+class Item:
+    """One image to inspect."""
+
+    name: str  # file name or frame name, as shown and recorded
+    image: Union[Path, np.ndarray]  # a file, or RGB pixels (camera / video frames)
+    key: Optional[str]  # exactly-once key; None for live camera frames
+    sha256: Optional[str]
+    arrived: float  # time.time() when the image was complete (file written / frame grabbed)
+    path: Optional[Path] = None
+    extra: dict = field(default_factory=dict)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_candidate(path: Path) -> bool:
+    """Image files only; hidden names are a writer's temporary files (e.g. '.part_1.png.tmp')."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith((".", "~"))
+
+
+class FolderSource:
+    """A folder that a camera program writes images into."""
+
+    kind = "folder"
+
+    def __init__(self, folder: Union[str, Path], settle_s: float = 0.5, poll_s: float = 0.1,
+                 rescan_s: float = 3.0, recursive: bool = False):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise SourceError(f"source folder not found: {self.folder}")
+        self.label = str(self.folder)
+        self.settle_s = settle_s
+        self.poll_s = poll_s
+        self.rescan_s = rescan_s
+        self.recursive = recursive
+        self._events: "queue.SimpleQueue[tuple[Path, bool]]" = queue.SimpleQueue()  # (path, renamed into place)
+        # Files seen but not yet complete: path -> [size, mtime_ns, last change (monotonic), first seen order]
+        self._pending: dict[Path, list] = {}
+        self._order = 0
+        self._handed: set[str] = set()  # keys handed out in this run (a modify event must not repeat one)
+        # (size, mtime) of files already handed out: a rescan or a stray event does not hash them again.
+        self._handed_stat: dict[Path, tuple[int, int]] = {}
+        # Unreadable once: path -> content hash then; handed out again after another settle.
+        self._retry: dict[Path, Optional[str]] = {}
+        self._initial: set[Path] = set()  # files there at start, not yet handed out
+        self._last_rescan = 0.0
+        self._observer = None
+        self._ready: list[Item] = []
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        events = self._events
+
+        class Handler(FileSystemEventHandler):
+            def on_created(self, event):
+                if not event.is_directory:
+                    events.put((Path(event.src_path), False))
+
+            def on_modified(self, event):
+                if not event.is_directory:
+                    events.put((Path(event.src_path), False))
+
+            def on_closed(self, event):  # written and closed (inotify): still settle, the writer may reopen
+                if not event.is_directory:
+                    events.put((Path(event.src_path), False))
+
+            def on_moved(self, event):
+                if not event.is_directory:
+                    events.put((Path(event.dest_path), True))
+
+        self._observer = Observer()
+        try:
+            self._observer.schedule(Handler(), str(self.folder), recursive=self.recursive)
+            self._observer.start()
+        except OSError as exc:
+            raise SourceError(f"cannot watch folder {self.folder}: {exc.strerror or exc}") from None
+        # What is already there goes first, oldest first (after the watch starts, so nothing falls in between).
+        self._scan(initial=True)
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+    # -- discovery ----------------------------------------------------------------
+    def _listing(self) -> list[Path]:
+        pattern = "**/*" if self.recursive else "*"
+        try:
+            return [p for p in self.folder.glob(pattern) if is_candidate(p) and p.is_file()]
+        except OSError:
+            return []
+
+    def _scan(self, initial: bool = False) -> None:
+        self._last_rescan = time.monotonic()
+        files = self._listing()
+        if initial:
+            files.sort(key=lambda p: (_mtime(p), p.name))
+            self._initial = set(files)
+        for p in files:
+            if p in self._handed_stat and p not in self._pending:
+                try:
+                    st = p.stat()
+                except OSError:
+                    continue
+                if self._handed_stat[p] == (st.st_size, st.st_mtime_ns):
+                    continue  # handed out already and unchanged
+            self._note(p, renamed=False)
+
+    def _note(self, path: Path, renamed: bool) -> None:
+        if not is_candidate(path):
+            return
+        entry = self._pending.get(path)
+        if entry is None:
+            self._order += 1
+            self._pending[path] = entry = [-1, -1, time.monotonic(), self._order, renamed and path not in self._retry]
+        if renamed and path not in self._retry:
+            entry[4] = True
+
+    def _poll(self) -> None:
+        """Move complete files from pending to ready, in arrival order."""
+        while True:
+            try:
+                path, renamed = self._events.get_nowait()
+            except queue.Empty:
+                break
+            self._note(path, renamed)
+        if time.monotonic() - self._last_rescan >= self.rescan_s:
+            self._scan()
+        now = time.monotonic()
+        complete = []
+        for path, entry in list(self._pending.items()):
+            try:
+                st = path.stat()
+            except OSError:
+                del self._pending[path]  # gone (moved away, deleted)
+                continue
+            if (st.st_size, st.st_mtime_ns) != (entry[0], entry[1]):
+                entry[0], entry[1], entry[2] = st.st_size, st.st_mtime_ns, now
+                if not entry[4]:
+                    continue
+            if st.st_size == 0 and now - entry[2] < max(EMPTY_GIVE_UP_S, 10 * self.settle_s):
+                continue  # created, not yet written; one that stays empty is an ERROR row in the end
+            if entry[4] or now - entry[2] >= self.settle_s:
+                complete.append((entry[3], path, st, entry[4]))
+        if self._initial:
+            # What was waiting at start goes first: later arrivals wait until it has all been handed out.
+            self._initial &= set(self._pending)
+            if self._initial:
+                complete = [c for c in complete if c[1] in self._initial]
+        for _, path, st, renamed in sorted(complete, key=lambda c: c[0]):
+            del self._pending[path]
+            self._initial.discard(path)
+            if self._handed_stat.get(path) == (st.st_size, st.st_mtime_ns):
+                continue
+            try:
+                sha = file_sha256(path)
+            except OSError:
+                continue  # vanished while reading; a new event brings it back if it returns
+            key = f"{path.resolve()}#{sha}"
+            if key in self._handed:
+                continue
+            self._handed.add(key)
+            self._handed_stat[path] = (st.st_size, st.st_mtime_ns)
+            arrived = time.time() if renamed else st.st_mtime
+            extra = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "retried": self._retry.get(path, "") == sha}
+            self._retry.pop(path, None)
+            self._ready.append(Item(path.name, path, key, sha, arrived, path, extra))
+
+    def requeue(self, item: Item) -> None:
+        """The item could not be read: watch it again; it comes back when it has settled once more.
+
+        A writer that stalls longer than `settle_s` mid-file makes a truncated
+        image; the second look tells a slow writer (the file changed, a new key)
+        from a broken file (same content: handed out again marked `retried`).
+        """
+        if item.key is not None:
+            self._handed.discard(item.key)
+        if item.path is not None:
+            self._handed_stat.pop(item.path, None)
+            self._retry[item.path] = item.sha256
+            self._note(item.path, renamed=False)
+
+    def next_batch(self, max_items: int, timeout: float) -> list[Item]:
+        """Whatever is complete, up to `max_items`, waiting up to `timeout` seconds for the first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._poll()
+            if self._ready or time.monotonic() >= deadline:
+                batch, self._ready = self._ready[:max_items], self._ready[max_items:]
+                return batch
+            time.sleep(self.poll_s)
+
+    @property
+    def exhausted(self) -> bool:
+        return False  # a folder may always receive more
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+class VideoSource:
+    """A camera (camera:N) or a video file, read with OpenCV."""
+
+    kind = "video"
+
+    def __init__(self, spec: str, every: int = 1, trigger: Optional[Union[str, Path]] = None):
+        import cv2
+
+        if every < 1:
+            raise SourceError(f"--every must be at least 1, got {every}")
+        self.camera = spec.startswith("camera:")
+        if self.camera:
+            try:
+                index = int(spec.split(":", 1)[1])
+            except ValueError:
+                raise SourceError(f"camera source must be camera:N with N a number, got {spec!r}") from None
+            self.label = spec
+            self._cap = cv2.VideoCapture(index)
+            video_id = None
+        else:
+            path = Path(spec)
+            if not path.is_file():
+                raise SourceError(f"video file not found: {path}")
+            self.label = str(path)
+            self._cap = cv2.VideoCapture(str(path))
+            # Frames of a video file get keys, so a restarted run goes on where it stopped.
+            st = path.stat()
+            video_id = f"{path.resolve()}#{st.st_size}-{st.st_mtime_ns}"
+        if not self._cap.isOpened():
+            raise SourceError(f"cannot open {self.label}: no such camera, or not a video OpenCV can read")
+        self.every = every
+        self.trigger = Path(trigger) if trigger else None
+        self._video_id = video_id
+        self._frame = -1
+        self._exhausted = False
+        self._stem = "camera" + spec.split(":", 1)[1] if self.camera else Path(spec).stem
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._cap.release()
+
+    def requeue(self, item: Item) -> None:
+        pass  # a frame is complete when grabbed
+
+    def _wanted(self) -> bool:
+        if self.trigger is not None:
+            if self.trigger.exists():
+                try:
+                    self.trigger.unlink()
+                except OSError:
+                    pass
+                return True
+            return False
+        return self._frame % self.every == 0
+
+    def next_batch(self, max_items: int, timeout: float) -> list[Item]:
+        import cv2
+
+        batch: list[Item] = []
+        deadline = time.monotonic() + timeout
+        while len(batch) < max_items and not self._exhausted:
+            # grab() without decoding for frames that are skipped: cheap for every-N sampling.
+            if not self._cap.grab():
+                if self.camera:
+                    raise SourceError(f"{self.label} stopped delivering frames")
+                self._exhausted = True
+                break
+            self._frame += 1
+            if not self._wanted():
+                if self.camera and time.monotonic() >= deadline:
+                    break
+                continue
+            ok, bgr = self._cap.retrieve()
+            if not ok or bgr is None:
+                raise ImageError(f"cannot decode frame {self._frame} of {self.label}")
+            rgb = np.ascontiguousarray(bgr[..., ::-1])
+            sha = hashlib.sha256(rgb.tobytes()).hexdigest()
+            key = f"{self._video_id}#frame{self._frame}" if self._video_id else None
+            batch.append(Item(f"{self._stem}_frame{self._frame:06d}", rgb, key, sha, time.time(),
+                              extra={"frame": self._frame}))
+            if self.camera:
+                break  # a live camera: inspect now, do not wait for a batch to fill
+        return batch
+
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
+
+
+def open_source(spec: str, settle_s: float = 0.5, every: int = 1,
+                trigger: Optional[Union[str, Path]] = None):
+    """`DIR` -> FolderSource, `camera:N` or a video file -> VideoSource."""
+    if spec.startswith("camera:"):
+        return VideoSource(spec, every=every, trigger=trigger)
+    path = Path(spec)
+    if path.is_dir():
+        return FolderSource(path, settle_s=settle_s)
+    if path.is_file():
+        return VideoSource(spec, every=every, trigger=trigger)
+    raise SourceError(f"source not found: {spec} (a folder, camera:N or a video file)")
+
+
+__all__ = ["FolderSource", "Item", "SourceError", "VideoSource", "file_sha256", "open_source"]

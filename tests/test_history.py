@@ -1,0 +1,161 @@
+"""The inspection history: rows, filters, exactly-once keys, labels, retention, export, drift, bad files."""
+
+import csv
+import json
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from inspector_line.history import NO_VERDICT, History, HistoryError, drift_of, export_csv, export_json
+
+
+def _fill(h: History) -> list[int]:
+    t0 = 1_700_000_000.0
+    ids = [
+        h.record(source="cam", file_name="a.png", verdict="OK", score=1.0, threshold=2.0, time=t0),
+        h.record(source="cam", file_name="b.png", verdict="NG", score=3.0, threshold=2.0, time=t0 + 10,
+                 regions=[{"bbox": [1, 2, 3, 4], "counts": True}], heatmap=b"\x89PNG fake"),
+        h.record(source="cam", file_name="c.png", verdict="ERROR", error="cannot read image", time=t0 + 20),
+        h.record(source="cam", file_name="d.png", verdict=None, score=0.5, reason="no verdict: not calibrated",
+                 time=t0 + 30),
+        h.record(source="cam", file_name="e.png", verdict="NOT_FOUND", time=t0 + 40),
+    ]
+    return ids
+
+
+def test_rows_round_trip_and_filters(tmp_path):
+    with History(tmp_path / "h.sqlite") as h:
+        ids = _fill(h)
+        assert len(set(ids)) == 5
+        ng = h.get(ids[1])
+        assert (ng.file_name, ng.verdict, ng.score, ng.threshold) == ("b.png", "NG", 3.0, 2.0)
+        assert ng.regions == [{"bbox": [1, 2, 3, 4], "counts": True}]
+        assert ng.heatmap_png == b"\x89PNG fake"
+        assert h.get(9999) is None
+        # Newest first by default; ascending on request.
+        assert [r.file_name for r in h.query()] == ["e.png", "d.png", "c.png", "b.png", "a.png"]
+        assert [r.file_name for r in h.query(descending=False, limit=2)] == ["a.png", "b.png"]
+        assert [r.file_name for r in h.query(verdict="NG")] == ["b.png"]
+        # No verdict is NULL, selected only by NO_VERDICT, never by "OK".
+        assert [r.file_name for r in h.query(verdict=NO_VERDICT)] == ["d.png"]
+        assert h.get(ids[3]).verdict is None and h.get(ids[3]).verdict_text == NO_VERDICT
+        assert {r.file_name for r in h.query(verdict=["OK", NO_VERDICT])} == {"a.png", "d.png"}
+        assert [r.file_name for r in h.query(min_score=0.9, order="score")] == ["b.png", "a.png"]
+        assert [r.file_name for r in h.query(max_score=0.9)] == ["d.png"]
+        assert [r.file_name for r in h.query(since=1_700_000_015.0, until=1_700_000_035.0)] == ["d.png", "c.png"]
+        c = h.counts()
+        assert (c.total, c.ok, c.ng, c.error, c.no_verdict, c.other) == (5, 1, 1, 1, 1, 1)
+        assert c.yield_pct == pytest.approx(20.0)
+        with pytest.raises(HistoryError):
+            h.query(order="score; DROP TABLE inspections")
+        with pytest.raises(HistoryError):
+            h.record(source="x", file_name="y", score=float("nan"))
+
+
+def test_exactly_once_keys_survive_reopen_and_retention(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with History(path) as h:
+        first = h.record(source="dir", file_name="a.png", verdict="OK", score=1.0, key="dir/a.png#abc")
+        again = h.record(source="dir", file_name="a.png", verdict="NG", score=9.0, key="dir/a.png#abc")
+        assert again == first
+        assert h.count() == 1 and h.get(first).verdict == "OK"
+    with History(path) as h:
+        assert h.seen("dir/a.png#abc") and not h.seen("dir/b.png#abc")
+        assert h.apply_retention(rows=0) == 1
+        assert h.count() == 0
+        assert h.seen("dir/a.png#abc")  # the key outlives its row
+        assert h.record(source="dir", file_name="a.png", key="dir/a.png#abc") == -1
+        assert h.count() == 0
+
+
+def test_retention_by_days_and_rows(tmp_path):
+    with History(tmp_path / "h.sqlite") as h:
+        now = time.time()
+        for i in range(10):
+            h.record(source="s", file_name=f"{i}.png", verdict="OK", score=float(i), time=now - (9 - i) * 86400)
+        assert h.apply_retention(days=4.5) == 5
+        assert sorted(r.file_name for r in h.query()) == ["5.png", "6.png", "7.png", "8.png", "9.png"]
+        assert h.apply_retention(rows=2) == 3
+        assert [r.file_name for r in h.query()] == ["9.png", "8.png"]
+        with pytest.raises(HistoryError):
+            h.apply_retention(days=-1)
+
+
+def test_labels(tmp_path):
+    with History(tmp_path / "h.sqlite") as h:
+        ids = _fill(h)
+        h.mark(ids[1], "false_reject")
+        assert h.get(ids[1]).label == "false_reject"
+        assert [r.id for r in h.query(label="false_reject")] == [ids[1]]
+        h.mark(ids[1], None)
+        assert h.get(ids[1]).label is None
+        with pytest.raises(HistoryError, match="label"):
+            h.mark(ids[1], "maybe")
+        with pytest.raises(HistoryError, match="no inspection"):
+            h.mark(12345, "false_accept")
+
+
+def test_export_csv_and_json(tmp_path):
+    with History(tmp_path / "h.sqlite") as h:
+        _fill(h)
+        rows = h.query(descending=False)
+    export_csv(tmp_path / "out.csv", rows)
+    export_json(tmp_path / "out.json", rows)
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["file_name"] for r in table] == ["a.png", "b.png", "c.png", "d.png", "e.png"]
+    assert table[1]["verdict"] == "NG" and json.loads(table[1]["regions"])[0]["bbox"] == [1, 2, 3, 4]
+    assert table[3]["verdict"] == ""  # no verdict: an empty cell, never "OK"
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert [d["verdict"] for d in data] == ["OK", "NG", "ERROR", None, "NOT_FOUND"]
+    assert data[2]["error"] == "cannot read image"
+    assert data[0]["time"].startswith("2023-11-14T22:13:20")
+
+
+def test_corrupt_and_locked_history_are_plain_errors(tmp_path):
+    bad = tmp_path / "history.sqlite"
+    bad.write_bytes(b"this is not a database at all, just some bytes" * 100)
+    with pytest.raises(HistoryError, match="damaged"):
+        History(bad)
+    assert bad.read_bytes().startswith(b"this is not a database")  # left as it was
+
+    good = tmp_path / "locked.sqlite"
+    History(good).close()
+    holder = sqlite3.connect(str(good), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        h = History(good, busy_timeout=0.2)
+        with pytest.raises(HistoryError, match="locked"):
+            h.record(source="s", file_name="x.png", verdict="OK", score=1.0)
+        h.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with pytest.raises(HistoryError, match="folder"):
+        History(tmp_path)
+
+
+def test_drift_warns_when_ok_scores_move_toward_the_threshold(tmp_path):
+    rng = np.random.default_rng(0)
+    reference = list(rng.normal(1.0, 0.05, 50))
+    threshold = 2.0
+    steady = drift_of(rng.normal(1.0, 0.05, 100), reference, threshold)
+    assert not steady.warning and abs(steady.shift) < 0.1
+    drifted = drift_of(rng.normal(1.7, 0.05, 100), reference, threshold)
+    assert drifted.warning and drifted.shift == pytest.approx(0.7, abs=0.05)
+    assert drifted.message.startswith("DRIFT")
+    few = drift_of(rng.normal(1.7, 0.05, 5), reference, threshold)
+    assert not few.warning and "too few" in few.message
+    assert not drift_of([1.0], [], None).warning
+
+    with History(tmp_path / "h.sqlite") as h:
+        for s in rng.normal(1.0, 0.05, 30):
+            h.record(source="s", file_name="x", verdict="OK", score=float(s), model_id="m1")
+        for s in rng.normal(1.8, 0.05, 30):  # newer parts score higher
+            h.record(source="s", file_name="x", verdict="OK", score=float(s), model_id="m1")
+        h.record(source="s", file_name="x", verdict="NG", score=5.0, model_id="m1")  # NG rows do not count
+        assert not h.drift(reference, threshold, model_id="m1", last=60).warning
+        assert h.drift(reference, threshold, model_id="m1", last=30).warning
+        assert h.drift(reference, threshold, model_id="other", last=30).n_recent == 0

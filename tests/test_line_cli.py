@@ -1,0 +1,139 @@
+"""`inspector run` / `inspector history` end to end: a runner process stopped by SIGTERM, killed with -9,
+restarted: every file exactly once. Exit codes and one-line errors for bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from inspector_cli.main import main
+from inspector_line.history import History
+from line_helpers import make_project, part, png_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("line_cli") / "proj")[1]
+
+
+def _runner(project: Path, inbox: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "inspector_cli.entry", "run", str(project), "--source", str(inbox), "--settle", "0.2",
+         "--batch-size", "4", *extra],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_rows(history: Path, at_least: int, proc: subprocess.Popen, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if history.exists():
+            with History(history) as h:
+                n = h.count()
+            if n >= at_least:
+                return n
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} rows after {timeout} s")
+
+
+def test_sigterm_kill9_restart_each_file_exactly_once(project, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    names = [f"p_{s:04d}.png" for s in range(150)]
+    for s, name in enumerate(names):
+        (inbox / name).write_bytes(png_bytes(part(3000 + s)))
+    history = tmp_path / "h.sqlite"
+    hist = ["--history", str(history)]
+
+    # 1. SIGTERM: the part in flight finishes, the run stops cleanly with 130.
+    proc = _runner(project, inbox, *hist)
+    _wait_rows(history, 10, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "done:" in out and "stopping after the part in flight" in err
+    with History(history) as h:
+        after_term = h.count()
+    assert 10 <= after_term < 150
+
+    # 2. kill -9 half way: at most the parts in flight are lost, nothing is half-recorded.
+    proc = _runner(project, inbox, *hist)
+    _wait_rows(history, after_term + 20, proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    with History(history) as h:
+        after_kill = h.count()
+        rows = h.query()
+    assert after_kill < 150, "the run finished before it was killed: the test proves nothing"
+    assert len({r.file_name for r in rows}) == after_kill
+
+    # 3. Restart: the rest, none twice, none missed, and the count in the lines goes on from the restart.
+    proc = _runner(project, inbox, *hist, "--idle-exit", "1.5")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    with History(history) as h:
+        rows = h.query(descending=False)
+    counted = Counter(r.file_name for r in rows)
+    assert len(rows) == 150 and set(counted) == set(names) and max(counted.values()) == 1
+    assert f"{150 - after_kill} inspected" in out and f"{after_kill} already in the history" in out
+    assert all(r.verdict == "OK" for r in rows)
+    # One line per part with the running count and the yield.
+    lines = [line for line in out.splitlines() if "yield" in line and line.strip()[0].isdigit()]
+    assert len(lines) == 150 - after_kill and "yield 100.0%" in lines[-1]
+
+
+def test_history_command_lists_filters_and_exports(project, tmp_path, capsys):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(png_bytes(part(1)))
+    (inbox / "b.png").write_bytes(png_bytes(part(2, scratch=True)))
+    (inbox / "c.png").write_bytes(b"not an image")
+    hist = ["--history", str(tmp_path / "h.sqlite")]
+    assert main(["run", str(project), "--source", str(inbox), "--idle-exit", "1", "--settle", "0.2", *hist]) == 0
+    out = capsys.readouterr().out
+    assert "done: 3 inspected (1 OK, 1 NG, 1 ERROR, 0 no verdict), yield 33.3%" in out
+
+    assert main(["history", str(project), *hist]) == 0
+    listing = capsys.readouterr().out
+    assert "3 rows" in listing and "cannot read image" in listing
+    assert main(["history", str(project), "--verdict", "ng", *hist]) == 0
+    listing = capsys.readouterr().out
+    assert "b.png" in listing and "a.png" not in listing and "1 rows" in listing
+    assert main(["history", str(project), "--since", "1h", "--json", str(tmp_path / "x.json"), *hist]) == 0
+    data = json.loads((tmp_path / "x.json").read_text())
+    assert [d["file_name"] for d in data] == ["a.png", "b.png", "c.png"]
+    assert main(["history", str(project), "--since", "2099-01-01", "--csv", str(tmp_path / "x.csv"), *hist]) == 0
+    assert (tmp_path / "x.csv").read_text().count("\n") == 1  # header only
+    assert main(["history", str(project), "--drift", *hist]) == 0
+    assert "over the last 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "{p}", "--source", "{t}/missing"], "source not found"),
+    (["run", "{p}", "--source", "camera:x"], "camera:N"),
+    (["run", "{t}/noproject", "--source", "{t}"], "project"),
+    (["run", "{p}", "--source", "{t}", "--move"], "--move needs --archive"),
+    (["run", "{p}", "--source", "{t}", "--post", "ftp://x"], "http"),
+    (["history", "{p}", "--history", "{t}/none.sqlite"], "no inspection history"),
+    (["history", "{p}", "--history", "{t}/bad.sqlite"], "damaged"),
+    (["history", "{p}", "--history", "{t}/h.sqlite", "--since", "yesterday-ish"], "not a date"),
+])
+def test_bad_input_exits_2_with_one_line(project, tmp_path, capsys, args, words):
+    (tmp_path / "bad.sqlite").write_bytes(b"garbage " * 500)
+    History(tmp_path / "h.sqlite").close()
+    before = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
+    argv = [a.format(p=project, t=tmp_path) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    after = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
+    assert {k: v for k, v in after.items() if k in before} == before  # no model file touched
