@@ -173,6 +173,14 @@ class ImageView(pg.GraphicsView):
                 self.view_box.addItem(tag)
                 self.outline_items.append(tag)
 
+    def mark_boxes(self, boxes) -> None:
+        """Outline recorded regions (x, y, w, h) of a past inspection, as the regions that made it NG."""
+        for x, y, w, h in boxes:
+            item = pg.PlotCurveItem([x, x + w, x + w, x, x], [y, y, y + h, y + h, y], pen=REGION_PEN)
+            item.setZValue(16)
+            self.view_box.addItem(item)
+            self.outline_items.append(item)
+
     def _draw_overlay(self) -> None:
         r = self.result
         if r is None:
