@@ -7,6 +7,7 @@ marked false rejects to Teach, marked images to Calibrate; export CSV or JSON.
 
 from __future__ import annotations
 
+import html
 import time
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +98,7 @@ class HistoryPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeaderItem(0).setToolTip("Local time (month-day hours:minutes:seconds)")
         self.table.setToolTip("Past inspections, newest first: click a header to sort, select a row to see it, "
                               "double-click to inspect it again with the current model")
         self.table.itemSelectionChanged.connect(self._selected)
@@ -207,7 +209,7 @@ class HistoryPanel(QWidget):
             return
         for r, row in enumerate(self.rows):
             self.table.insertRow(r)
-            when = datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
+            when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
             cells = [when, row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
                      LABEL_WORDS.get(row.label, row.label or ""), row.source]
             for c, text in enumerate(cells):
@@ -242,10 +244,9 @@ class HistoryPanel(QWidget):
         if row is None:
             return
         where = image_path(row)
-        names = ", ".join(f"#{i + 1} ({r.get('area_px', '?')} px)" for i, r in enumerate(row.regions))
-        self.detail.setText(f"<b>{row.verdict_text}</b> score {row.score if row.score is None else f'{row.score:.3f}'}"
-                            f" · {row.reason or row.error or ''}"
-                            + (f"<br>Regions that made it NG: {names}" if names else "")
+        when = datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
+        self.detail.setText(f"<b>{row.verdict_text}</b> {html.escape(row.file_name)}, {when}<br>"
+                            f"{html.escape(row.reason or row.error or '')}"
                             + ("" if where else "<br><i>The image file is no longer there.</i>"))
         self.thumb.setPixmap(self._thumbnail(row.heatmap_png))
         self.inspectionShown.emit(str(where) if where else None, row)

@@ -83,8 +83,9 @@ def explain(result: inference.InferenceResult) -> str:
         return "No verdict: the model is not calibrated (Model > Calibrate…)."
     if result.verdict == "NG":
         names = ", ".join(f"#{i + 1}" for i in result.ng_regions)
-        return (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and region(s) "
-                f"{names} are at least the area limit.")
+        which = f"region {names} is" if len(result.ng_regions) == 1 else f"regions {names} are"
+        return (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and {which} "
+                "at least the area limit.")
     if result.score < result.threshold:
         return f"OK: score {result.score:.3f} is below the threshold {result.threshold:.3f}."
     return (f"OK: score {result.score:.3f} reaches the threshold {result.threshold:.3f}, but every region is "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
+    QCheckBox, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
     QVBoxLayout, QWidget,
 )
 
@@ -69,14 +69,12 @@ class StartPage(QWidget):
         recent_layout.addWidget(self.reopen)
 
         steps_box = QGroupBox("How it works")
-        grid = QGridLayout(steps_box)
-        for row, (name, text) in enumerate(STEPS):
-            head = QLabel(f"<b>{name}</b>")
-            body = QLabel(text)
-            body.setWordWrap(True)
-            grid.addWidget(head, row, 0, Qt.AlignmentFlag.AlignTop)
-            grid.addWidget(body, row, 1)
-        grid.setColumnStretch(1, 1)
+        steps = QVBoxLayout(steps_box)
+        for name, text in STEPS:
+            step = QLabel(f"<b>{name}</b><br>{text}")
+            step.setWordWrap(True)
+            steps.addWidget(step)
+        steps.addStretch(1)
 
         self.progress_label = QLabel()
         self.progress_label.setObjectName("exampleProgress")
