@@ -498,6 +498,7 @@ class MainWindow(QMainWindow):
             return
         if not self.runner.cancel_and_wait():
             log.warning("the running job did not stop in time")
+        self.history_panel.set_project(None)  # rows still being written are finished first
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.sync()
         event.accept()

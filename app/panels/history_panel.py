@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -60,12 +61,18 @@ class HistoryPanel(QWidget):
     teachRequested = Signal(list)  # image paths marked false reject: add them to the model
     calibrateRequested = Signal(list, list)  # OK paths (false rejects), NG paths (false accepts)
     reinspectRequested = Signal(str)  # inspect this file again with the current model (double-click)
+    written = Signal(object)  # a Future of a row write has finished (emitted from the writer thread)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("historyPanel")
         self.history: Optional[hist.History] = None
         self.rows: list[hist.Inspection] = []
+        # Rows are written on a thread of their own: each is committed to disk (fsync), and a folder of
+        # inspections must not freeze the window. History is safe to share between threads.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writer")
+        self._pending: list[Future] = []
+        self.written.connect(self._written)
 
         self.since = QComboBox()
         self.since.setObjectName("historySince")
@@ -159,6 +166,7 @@ class HistoryPanel(QWidget):
 
     # -- the database ----------------------------------------------------------------------------
     def set_project(self, folder: Optional[Path]) -> None:
+        self.flush()
         if self.history is not None:
             self.history.close()
             self.history = None
@@ -169,19 +177,38 @@ class HistoryPanel(QWidget):
                 self.summary.setText(f"No history: {exc}")
         self.refresh()
 
-    def record(self, path: str, result: inference.InferenceResult, model_id: Optional[str]) -> Optional[int]:
-        """Keep one of the window's own inspections; a history that cannot be written is said, not fatal."""
-        if self.history is None:
+    def record(self, path: str, result: inference.InferenceResult, model_id: Optional[str]) -> Optional[Future]:
+        """Keep one of the window's own inspections (written in the background; the result is not changed)."""
+        history = self.history
+        if history is None:
             return None
-        try:
-            row_id = self.history.record_result(result, source=str(Path(path).parent), file_name=Path(path).name,
-                                                model_id=model_id, heatmap=heatmap_thumbnail(result))
-        except inference.InspectorError as exc:
-            self.summary.setText(f"This inspection was not recorded: {exc}")
-            return None
-        if self.isVisible():
+
+        def write() -> int:
+            return history.record_result(result, source=str(Path(path).parent), file_name=Path(path).name,
+                                         model_id=model_id, heatmap=heatmap_thumbnail(result))
+
+        future = self._writer.submit(write)
+        self._pending.append(future)
+        future.add_done_callback(self.written.emit)
+        return future
+
+    def _written(self, future: Future) -> None:
+        if future in self._pending:
+            self._pending.remove(future)
+        exc = future.exception()
+        if exc is not None:
+            # A history that cannot be written (disk full, read-only) is said, never fatal to inspecting.
+            self.summary.setText(f"An inspection was not recorded: {messages.describe(exc)}")
+        elif self.isVisible() and not self._pending:
             self.refresh()
-        return row_id
+
+    def flush(self) -> None:
+        """Wait for the rows still being written (before reading them, or closing the file)."""
+        for future in list(self._pending):
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001 - reported by _written
+                pass
 
     def filters(self) -> dict:
         span = SINCE[self.since.currentIndex()][1]
@@ -190,6 +217,7 @@ class HistoryPanel(QWidget):
                 "min_score": self.min_score.value() or None}
 
     def refresh(self, *_) -> None:
+        self.flush()
         self.table.setSortingEnabled(False)
         self.table.setRowCount(0)
         self.rows = []

@@ -109,3 +109,18 @@ def hist_path(row):
     from app.panels.history_panel import image_path
 
     return image_path(row)
+
+
+def test_a_history_that_cannot_be_opened_is_said_and_inspecting_goes_on(qtbot, window, fitted_project, images,
+                                                                         tmp_path):
+    folder = tmp_path / "project"
+    shutil.copytree(fitted_project, folder)
+    (folder / hist.HISTORY_FILE).mkdir()  # in the way of the database file
+    window.open_project(folder, ask=False)
+    wait_idle(qtbot, window)
+    window.inspect_panel.open_paths([images["ng"][0]])
+    wait_idle(qtbot, window)
+    assert window.inspect_panel.current.verdict == "NG"
+    window.tabs.setCurrentWidget(window.history_panel)
+    assert "No history" in window.history_panel.summary.text() and "folder" in window.history_panel.summary.text()
+    assert window.history_panel.table.rowCount() == 0 and not window.history_panel.export_button.isEnabled()
