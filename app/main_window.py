@@ -18,6 +18,7 @@ from . import file_dialogs, messages
 from .document import ProjectDocument, read_project, stale_reasons, weights_of
 from .image_view import ImageView
 from .jobs import JobRunner
+from .history_link import HistoryLink
 from .panels.history_panel import HistoryPanel
 from .panels.inspect_panel import InspectPanel
 from .panels.progress import ProgressStrip
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.inspect_panel, "Inspect")
         self.history_panel = HistoryPanel()
         self.tabs.addTab(self.history_panel, "History")
-        self._wire_history()
+        self.history_link = HistoryLink(self)
         self.tabs.setToolTip("Teach OK images and fit the model, or inspect images")
         self.inspect_panel.opened.connect(lambda: self.tabs.setCurrentWidget(self.inspect_panel))
         self.inspect_panel.opened.connect(self.show_work)
@@ -409,47 +410,6 @@ class MainWindow(QMainWindow):
         from .panels.about_dialog import AboutDialog
 
         AboutDialog(self.engine, self.session.model, self).exec()
-
-    # -- history -------------------------------------------------------------------------------------
-    def _wire_history(self) -> None:
-        h = self.history_panel
-        self.doc.folderChanged.connect(h.set_project)
-        self.inspect_panel.recorded.connect(
-            lambda path, result: h.record(path, result, self.session.model.model_id if self.session.model else None))
-        self.tabs.currentChanged.connect(lambda _: self.tabs.currentWidget() is h and h.refresh())
-        h.inspectionShown.connect(self.show_past_inspection)
-        h.reinspectRequested.connect(lambda path: self.inspect_panel.open_paths([path]))
-        h.teachRequested.connect(self.teach_from_history)
-        h.calibrateRequested.connect(self.calibrate_from_history)
-
-    def show_past_inspection(self, path: Optional[str], row) -> None:
-        """A past inspection: its image with the regions that made it NG (as recorded then)."""
-        if path is None:
-            self.view.set_image(None)
-            return
-        try:
-            rgb = inference.load_image(path)
-        except inference.InspectorError as exc:
-            self.view.set_image(None)
-            self.show_status(f"Cannot show {Path(path).name}: {exc}")
-            return
-        self.show_work()
-        self.view.set_image(rgb)
-        self.view.mark_boxes([tuple(r["bbox"]) for r in row.regions if "bbox" in r])
-
-    def teach_from_history(self, paths: list) -> None:
-        before = len(self.doc.ok_images)
-        self.teach_panel.add_paths(paths)
-        added = len(self.doc.ok_images) - before
-        self.tabs.setCurrentWidget(self.teach_panel)
-        self.show_status(f"{added} false reject(s) added to the Teach list: press Add to model to teach them")
-
-    def calibrate_from_history(self, ok: list, ng: list) -> None:
-        self.open_calibration()
-        dialog = getattr(self, "calibrate_dialog", None)
-        if dialog is not None and dialog.isVisible():
-            dialog.ok_box.add_paths(ok)
-            dialog.ng_box.add_paths(ng)
 
     # -- start page, ROI lock, start-up ---------------------------------------------------------------
     def show_start(self) -> None:

@@ -109,6 +109,7 @@ class RoiPanel(QWidget):
         layout.addWidget(scale_box)
         layout.addStretch(1)
 
+        self.locked = False  # outside the Teach step: see set_locked
         doc.roiChanged.connect(self.show_roi)
         doc.mmPerPxChanged.connect(self.show_mm)
         view.view_box.drawn.connect(self._drawn)
@@ -163,7 +164,7 @@ class RoiPanel(QWidget):
                 spin.blockSignals(True)
                 spin.setValue(getattr(roi, name))
                 spin.blockSignals(False)
-        self.delete_action.setEnabled(roi is not None and not getattr(self, "locked", False))
+        self.delete_action.setEnabled(roi is not None and not self.locked)
 
     def _numeric_edit(self) -> None:
         roi = self.doc.roi

@@ -252,6 +252,9 @@ def test_7_messages_never_show_internal_job_names(qtbot, window, project, images
     texts += answerer.seen
     assert texts and all("'fit'" not in t and "(fit)" not in t for t in texts)
     assert any("fitting the model" in t.lower() for t in texts)
+    from app.panels.progress import stage_words
+
+    assert stage_words("coreset") == "choosing the reference patches"
 
 
 def test_7_file_dialogs_open_in_the_project_then_where_the_user_was(qtbot, window, project, images,

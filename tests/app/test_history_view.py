@@ -15,7 +15,8 @@ from inspector_line import history as hist
 @pytest.fixture
 def reviewed(qtbot, window, fitted_project, images, tmp_path):
     folder = tmp_path / "project"
-    shutil.copytree(fitted_project, folder)
+    # Other tests inspect the shared project in place, which records into its history: start from none.
+    shutil.copytree(fitted_project, folder, ignore=shutil.ignore_patterns(hist.HISTORY_FILE + "*"))
     window.open_project(folder, ask=False)
     wait_idle(qtbot, window)
     panel = window.inspect_panel
@@ -114,7 +115,8 @@ def hist_path(row):
 def test_a_history_that_cannot_be_opened_is_said_and_inspecting_goes_on(qtbot, window, fitted_project, images,
                                                                          tmp_path):
     folder = tmp_path / "project"
-    shutil.copytree(fitted_project, folder)
+    # Other tests inspect the shared project in place, which records into its history: start from none.
+    shutil.copytree(fitted_project, folder, ignore=shutil.ignore_patterns(hist.HISTORY_FILE + "*"))
     (folder / hist.HISTORY_FILE).mkdir()  # in the way of the database file
     window.open_project(folder, ask=False)
     wait_idle(qtbot, window)
