@@ -200,6 +200,11 @@ class MainWindow(QMainWindow):
         self._action(tools, "Re&load model", lambda: self.session.load_model(), QKeySequence("Ctrl+R"),
                      "Load the project's model again from disk")
 
+        run = bar.addMenu("R&un")
+        run.setToolTipsVisible(True)
+        self._action(run, "&Run view…", self.open_run_view, QKeySequence("Ctrl+Shift+R"),
+                     "Inspect what a folder, camera or video delivers, each part once, into the history")
+
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About", self.open_about, None, "Versions, device, weights and licences")
         for menu in (project, edit, view, inspect, tools, help_menu):
@@ -406,6 +411,19 @@ class MainWindow(QMainWindow):
         self.calibrate_dialog = CalibrateDialog(self.session, self)
         self.calibrate_dialog.show()
 
+    def open_run_view(self):
+        """The operator's Run view, in its own window (the same run code as `inspector run`)."""
+        from .panels.run_panel import RunPanel
+
+        if getattr(self, "run_view", None) is None:
+            self.run_view = RunPanel(self.engine, lambda: self.doc.folder, self)
+            self.run_view.setWindowFlag(Qt.WindowType.Window)
+            self.run_view.setWindowTitle("Run — Inspector")
+            self.run_view.resize(1200, 800)
+        self.run_view.show()
+        self.run_view.raise_()
+        return self.run_view
+
     def open_about(self) -> None:
         from .panels.about_dialog import AboutDialog
 
@@ -458,6 +476,8 @@ class MainWindow(QMainWindow):
             return
         if not self.runner.cancel_and_wait():
             log.warning("the running job did not stop in time")
+        if getattr(self, "run_view", None) is not None and not self.run_view.stop_and_wait():
+            log.warning("the run did not stop in time")
         self.history_panel.set_project(None)  # rows still being written are finished first
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.sync()

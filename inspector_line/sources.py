@@ -209,7 +209,8 @@ class FolderSource:
                 continue
             self._handed.add(key)
             self._handed_stat[path] = (st.st_size, st.st_mtime_ns)
-            arrived = time.time() if renamed else st.st_mtime
+            # Complete since: the rename (it changes ctime on POSIX), or the last write.
+            arrived = max(st.st_mtime, st.st_ctime) if renamed else st.st_mtime
             extra = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "retried": self._retry.get(path, "") == sha}
             self._retry.pop(path, None)
             self._ready.append(Item(path.name, path, key, sha, arrived, path, extra))

@@ -15,8 +15,7 @@ from inspector_line import history as hist
 @pytest.fixture
 def reviewed(qtbot, window, fitted_project, images, tmp_path):
     folder = tmp_path / "project"
-    # Other tests inspect the shared project in place, which records into its history: start from none.
-    shutil.copytree(fitted_project, folder, ignore=shutil.ignore_patterns(hist.HISTORY_FILE + "*"))
+    shutil.copytree(fitted_project, folder)
     window.open_project(folder, ask=False)
     wait_idle(qtbot, window)
     panel = window.inspect_panel
@@ -115,8 +114,7 @@ def hist_path(row):
 def test_a_history_that_cannot_be_opened_is_said_and_inspecting_goes_on(qtbot, window, fitted_project, images,
                                                                          tmp_path):
     folder = tmp_path / "project"
-    # Other tests inspect the shared project in place, which records into its history: start from none.
-    shutil.copytree(fitted_project, folder, ignore=shutil.ignore_patterns(hist.HISTORY_FILE + "*"))
+    shutil.copytree(fitted_project, folder)
     (folder / hist.HISTORY_FILE).mkdir()  # in the way of the database file
     window.open_project(folder, ask=False)
     wait_idle(qtbot, window)

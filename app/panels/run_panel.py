@@ -1,0 +1,290 @@
+"""Run view (for the operator): pick a source, start/stop, see each part's verdict as it comes.
+
+The run is the very same code as `inspector run` (inspector_line.Runner) on a
+QThread: each part comes back as a queued signal carrying a snapshot
+(PartResult), so the window never shares mutable state with the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Optional
+
+from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+    QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+import inference
+from inspector_line.history import History, default_path
+from inspector_line.runner import PartResult, RunOptions, Runner, RunSummary
+from inspector_line.sources import open_source
+
+from .. import messages
+from ..image_view import ImageView
+
+log = logging.getLogger(__name__)
+LAST_N = 50  # rows in the "last results" table
+VERDICT_STYLE = {
+    "OK": "background:#1e8e3e; color:white;",
+    "NG": "background:#d93025; color:white;",
+    "ERROR": "background:#e37400; color:white;",
+    None: "background:#777; color:white;",
+}
+DRIFT_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border:1px solid #e0c36c;"
+
+
+class RunWorker(QThread):
+    """Loads the model and runs the Runner until stopped; everything comes back as signals."""
+
+    part = Signal(object)  # PartResult
+    message = Signal(str)
+    failed = Signal(object)  # the exception
+    done = Signal(object)  # RunSummary
+
+    def __init__(self, engine: inference.Engine, project: Path, spec: str, options: RunOptions, parent=None):
+        super().__init__(parent)
+        self.engine, self.project, self.spec, self.options = engine, project, spec, options
+        self.stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        try:
+            model = self.engine.load(self.project)
+            source = open_source(self.spec)
+            with History(default_path(self.project)) as history:
+                runner = Runner(self.engine, model, source, history, self.options, on_part=self.part.emit,
+                                on_message=self.message.emit)
+                summary = runner.run(self.stop_event)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the operator as a message
+            if not isinstance(exc, inference.InspectorError):
+                log.exception("the run crashed")
+            self.failed.emit(exc)
+            return
+        self.done.emit(summary)
+
+
+class RunPanel(QWidget):
+    """Source, start/stop, live image with heatmap, big verdict, counters, last results, drift warning."""
+
+    runningChanged = Signal(bool)
+
+    def __init__(self, engine: inference.Engine, project: Callable[[], Optional[Path]], parent=None):
+        super().__init__(parent)
+        self.setObjectName("runPanel")
+        self.engine = engine
+        self.project = project
+        self.worker: Optional[RunWorker] = None
+        self.last: Optional[PartResult] = None
+
+        self.source_edit = QLineEdit()
+        self.source_edit.setObjectName("runSource")
+        self.source_edit.setPlaceholderText("folder a camera program writes into, camera:0, or a video file")
+        self.source_edit.setToolTip("Where the images come from: a watched folder, camera:N, or a video file")
+        browse = QPushButton("Folder…")
+        browse.setToolTip("Choose the folder the camera program writes images into")
+        browse.clicked.connect(self.choose_folder)
+        self.archive_edit = QLineEdit()
+        self.archive_edit.setObjectName("runArchive")
+        self.archive_edit.setPlaceholderText("archive folder (optional): images copied to <date>/OK|NG|ERROR")
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("runStart")
+        self.start_button.setToolTip("Inspect every new image from the source, each exactly once")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("runStop")
+        self.stop_button.setToolTip("Finish the part in flight and stop")
+        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.setEnabled(False)
+        controls = QGridLayout()
+        controls.addWidget(QLabel("Source"), 0, 0)
+        controls.addWidget(self.source_edit, 0, 1)
+        controls.addWidget(browse, 0, 2)
+        controls.addWidget(self.start_button, 0, 3)
+        controls.addWidget(QLabel("Archive"), 1, 0)
+        controls.addWidget(self.archive_edit, 1, 1, 1, 2)
+        controls.addWidget(self.stop_button, 1, 3)
+
+        self.view = ImageView()
+        self.verdict_label = QLabel("—")
+        self.verdict_label.setObjectName("runVerdict")
+        self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = QFont()
+        font.setPointSize(40)
+        font.setBold(True)
+        self.verdict_label.setFont(font)
+        self.verdict_label.setMinimumHeight(110)
+        self.verdict_label.setStyleSheet(VERDICT_STYLE[None])
+        self.detail_label = QLabel("")
+        self.detail_label.setObjectName("runDetail")
+        self.detail_label.setWordWrap(True)
+        self.counters_label = QLabel("")
+        self.counters_label.setObjectName("runCounters")
+        big = QFont()
+        big.setPointSize(14)
+        self.counters_label.setFont(big)
+        self.drift_label = QLabel("")
+        self.drift_label.setObjectName("runDrift")
+        self.drift_label.setWordWrap(True)
+        self.drift_label.setStyleSheet(DRIFT_STYLE)
+        self.drift_label.setVisible(False)
+        self.status_label = QLabel("Stopped.")
+        self.status_label.setObjectName("runStatus")
+        self.status_label.setWordWrap(True)
+        self.table = QTableWidget(0, 4)
+        self.table.setObjectName("runResults")
+        self.table.setHorizontalHeaderLabels(["Time", "Part", "Verdict", "Score"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        for col in (0, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip(f"The last {LAST_N} parts, newest first; the full record is in the history")
+
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.addWidget(self.verdict_label)
+        column.addWidget(self.detail_label)
+        column.addWidget(self.counters_label)
+        column.addWidget(self.drift_label)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.status_label)
+        split = QSplitter()
+        split.addWidget(self.view)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(split, 1)
+        self._show_counts(None)
+
+    # -- control ------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder the camera program writes images into")
+        if folder:
+            self.source_edit.setText(folder)
+
+    def start(self) -> bool:
+        if self.running:
+            return False
+        project = self.project()
+        spec = self.source_edit.text().strip()
+        if project is None or not inference.has_model(project):
+            messages.error(self, "Run", "Open a project with a fitted model first.")
+            return False
+        if not spec:
+            messages.error(self, "Run", "Choose a source: a folder, camera:N or a video file.")
+            return False
+        try:
+            open_source(spec).stop()  # checked here, so a typo is a message now, not a failed run later
+        except inference.InspectorError as exc:
+            messages.error(self, "Run", exc)
+            return False
+        archive = self.archive_edit.text().strip()
+        options = RunOptions(archive=Path(archive) if archive else None)
+        self.worker = RunWorker(self.engine, Path(project), spec, options, self)
+        self.worker.part.connect(self._on_part)
+        self.worker.message.connect(self._on_message)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.done.connect(self._on_done)
+        self.worker.finished.connect(self._on_finished)
+        self.table.setRowCount(0)
+        self.drift_label.setVisible(False)
+        self._show_counts(None)
+        self.status_label.setText(f"Running on {spec}…")
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.worker.start()
+        self.runningChanged.emit(True)
+        return True
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.status_label.setText("Stopping after the part in flight…")
+            self.stop_button.setEnabled(False)
+
+    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
+        """Stop the run and block until its thread ends (the window is closing)."""
+        worker = self.worker
+        if worker is None:
+            return True
+        worker.stop()
+        return worker.wait(timeout_ms)
+
+    # -- results (GUI thread) --------------------------------------------------------------------
+    def _on_part(self, part: PartResult) -> None:
+        self.last = part
+        if part.image is not None:
+            self.view.set_image(part.image)
+            self.view.set_result(part.result)
+        verdict = part.verdict
+        self.verdict_label.setText(verdict if verdict is not None else "NO VERDICT")
+        self.verdict_label.setStyleSheet(VERDICT_STYLE.get(verdict, VERDICT_STYLE[None]))
+        self.detail_label.setText(f"{part.name}: {part.reason}" if part.reason else part.name)
+        self._show_counts(part)
+        if part.drift is not None:
+            self.drift_label.setText(part.drift.message if part.drift.warning else "")
+            self.drift_label.setVisible(part.drift.warning)
+        self.table.insertRow(0)
+        cells = [datetime.now().strftime("%H:%M:%S"), part.name, verdict or "—",
+                 "" if part.score is None else f"{part.score:.4f}"]
+        for col, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if col == 2 and verdict in ("NG", "ERROR"):
+                item.setForeground(Qt.GlobalColor.red)
+            self.table.setItem(0, col, item)
+        while self.table.rowCount() > LAST_N:
+            self.table.removeRow(self.table.rowCount() - 1)
+
+    def _show_counts(self, part: Optional[PartResult]) -> None:
+        if part is None:
+            self.counters_label.setText("Total 0   NG 0   ERROR 0   Yield —")
+            return
+        c = part.counts
+        yield_text = f"{c.yield_pct:.1f} %" if c.yield_pct is not None else "—"
+        extra = f"   no verdict {c.no_verdict}" if c.no_verdict else ""
+        self.counters_label.setText(f"Total {c.total}   NG {c.ng}   ERROR {c.error}{extra}   Yield {yield_text}")
+
+    def _on_message(self, text: str) -> None:
+        if text.startswith("DRIFT"):
+            self.drift_label.setText(text)
+            self.drift_label.setVisible(True)
+        elif text.startswith("drift cleared"):
+            self.drift_label.setVisible(False)
+        else:
+            self.status_label.setText(text)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.status_label.setText(f"Stopped: {messages.describe(exc)}")
+        messages.error(self, "The run stopped", exc)
+
+    def _on_done(self, summary: RunSummary) -> None:
+        c = summary.counts
+        self.status_label.setText(f"Stopped: {c.total} inspected this run, {summary.skipped} already in the "
+                                  f"history; {summary.seconds:.0f} s.")
+        if summary.drift is not None:
+            self.drift_label.setText(summary.drift.message if summary.drift.warning else "")
+            self.drift_label.setVisible(summary.drift.warning)
+
+    def _on_finished(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.deleteLater()
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.runningChanged.emit(False)

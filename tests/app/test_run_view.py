@@ -1,0 +1,94 @@
+"""The Run view: start on a watched folder, see each part's verdict and counters, warn on drift, stop."""
+
+import shutil
+
+import numpy as np
+
+import inference
+from inference.synthetic import write_discs
+from inspector_line.history import History, default_path
+
+from conftest import wait_idle
+
+
+def _open(qtbot, window, fitted_project, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(fitted_project, project)
+    assert window.open_project(project, ask=False)
+    wait_idle(qtbot, window)
+    return project
+
+
+def test_run_view_inspects_a_folder_and_stops(qtbot, window, fitted_project, tmp_path, answerer):
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, range(20, 22))
+    write_discs(inbox, [60], scratch=True)
+    (inbox / "zz_broken.png").write_bytes(b"not an image")
+    panel = window.open_run_view()
+    assert panel.isVisible() and not panel.running
+    panel.source_edit.setText(str(inbox))
+    panel.archive_edit.setText(str(tmp_path / "archive"))
+    assert panel.start()
+    assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.last is not None and panel.last.counts.total == 4, timeout=120000)
+
+    verdicts = [panel.table.item(r, 2).text() for r in range(panel.table.rowCount())]
+    names = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    assert sorted(zip(names, verdicts)) == [("ng_060.png", "NG"), ("ok_020.png", "OK"), ("ok_021.png", "OK"),
+                                            ("zz_broken.png", "ERROR")]
+    assert names[0] == "zz_broken.png"  # newest first; an unreadable file gets its second look last
+    assert panel.verdict_label.text() == "ERROR"
+    assert panel.counters_label.text() == "Total 4   NG 1   ERROR 1   Yield 50.0 %"
+    with History(default_path(project)) as history:  # the same history as `inspector run`
+        assert sorted((r.file_name, r.verdict) for r in history.query()) == sorted(zip(names, verdicts))
+    assert len(list((tmp_path / "archive").rglob("*.png"))) == 4
+
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    assert panel.start_button.isEnabled() and "4 inspected" in panel.status_label.text()
+    assert answerer.seen == []
+
+
+def test_run_view_shows_the_last_part_with_its_heatmap(qtbot, window, fitted_project, tmp_path):
+    _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, [61], scratch=True)
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.last is not None, timeout=120000)
+    assert panel.verdict_label.text() == "NG" and "#d93025" in panel.verdict_label.styleSheet()
+    assert panel.view.image is not None and panel.view.result is panel.last.result
+    assert panel.view.result.ng_regions  # the regions are drawn over the live image
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+
+
+def test_run_view_warns_on_drift(qtbot, window, fitted_project, tmp_path):
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    model = window.session.model
+    cal = model.calibration
+    median = float(np.median(cal.ok_scores))
+    with History(default_path(project)) as history:  # recent OK parts scoring close to the threshold
+        for i in range(30):
+            history.record(source="line", file_name=f"{i}.png", verdict="OK",
+                           score=median + 0.8 * (cal.threshold - median), model_id=model.model_id)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.drift_label.isVisible(), timeout=60000)
+    assert panel.drift_label.text().startswith("DRIFT")
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+
+
+def test_run_view_refuses_a_missing_source(qtbot, window, fitted_project, tmp_path, answerer):
+    _open(qtbot, window, fitted_project, tmp_path)
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(tmp_path / "no_such_folder"))
+    assert not panel.start()
+    assert not panel.running and any("source not found" in text for text in answerer.seen)
+    assert inference.has_model(tmp_path / "project")
