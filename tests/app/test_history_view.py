@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import shutil
 
+import cv2
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -46,6 +48,8 @@ def test_inspections_are_recorded_and_filtered(qtbot, reviewed, images):
         rows = h.query()
     assert len(rows) == 4 and sorted(r.verdict for r in rows) == ["NG", "NG", "NG", "OK"]
     assert all(r.model_id == window.session.model.model_id and r.heatmap_png for r in rows)
+    thumb = cv2.imdecode(np.frombuffer(rows[0].heatmap_png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert thumb.shape[2] == 4 and max(thumb.shape[:2]) == 128, "the ROI box (135 px) shrunk to the thumbnail size"
     assert {r.file_name for r in rows} == {"ng_050.png", "ng_051.png", "ok_010.png"}
     ng_row = next(r for r in rows if r.verdict == "NG")
     assert ng_row.regions and ng_row.reason.startswith("score")
