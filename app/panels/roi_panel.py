@@ -147,8 +147,10 @@ class RoiPanel(QWidget):
         """Outside the Teach step the ROI is shown, not edited; a draw tool switches back to Teach."""
         for spin in self.spins.values():
             spin.setEnabled(not locked)
-        self.delete_action.setEnabled(not locked and self.doc.roi is not None)
         self.locked = locked
+        self.delete_action.setEnabled(not locked and self.doc.roi is not None)
+        if locked:
+            self.cancel_tool()  # a draw tool left on would draw over the image being reviewed
 
     def delete_roi(self) -> None:
         push_roi(self.undo_stack, self.doc, None, "delete")

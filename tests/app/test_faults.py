@@ -123,6 +123,12 @@ def test_4_in_the_inspect_step_a_drag_pans_and_leaves_the_roi(qtbot, window, pro
     drag(qtbot, window.view, (80 + ROI.r * 0.7, 80), (100 + ROI.r * 0.7, 90))
     assert window.doc.roi != ROI and window.roi_panel.spins["r"].isEnabled()
 
+    # A draw tool does not stay on into the Inspect step.
+    window.roi_panel.actions["rect"].trigger()
+    assert window.view.view_box.tool == "rect"
+    window.tabs.setCurrentWidget(window.inspect_panel)
+    assert window.view.view_box.tool is None
+
 
 # 5 ------------------------------------------------------------------------------------------------------------
 def test_5_the_fit_line_does_not_say_fitting_after_the_missing_weights_dialog(qtbot, make_window, tiny_config,
