@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
@@ -19,33 +20,39 @@ THUMB = 96
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(inference.IMAGE_SUFFIXES)) + ")"
 
 
-def thumbnail(path: str) -> QIcon:
-    """A small icon read with Qt's scaled decoding (cheap even for large images)."""
+def decoded_thumbnail(path: str) -> Optional[QIcon]:
+    """A small icon read with Qt's scaled decoding (cheap even for large images), or None when Qt cannot
+    decode the file; decoding reads the whole file, so this is also the check that it is an image."""
     reader = QImageReader(path)
     reader.setAutoTransform(True)
     size = reader.size()
     if size.isValid() and size.width() > 0:
         reader.setScaledSize(size.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
-    if image.isNull():
-        pix = QPixmap(THUMB, THUMB)
-        pix.fill(Qt.GlobalColor.darkGray)
-        return QIcon(pix)
-    return QIcon(QPixmap.fromImage(image))
+    return None if image.isNull() else QIcon(QPixmap.fromImage(image))
 
 
-def readable(path: str) -> bool:
-    """Whether the file decodes as an image (Qt's reader first, the engine's as a fallback for other formats)."""
-    reader = QImageReader(path)
-    if reader.canRead() and reader.size().isValid():
-        reader.setScaledSize(QSize(8, 8))  # decoding a tiny version still checks the whole file
-        if not reader.read().isNull():
-            return True
+def placeholder() -> QIcon:
+    pix = QPixmap(THUMB, THUMB)
+    pix.fill(Qt.GlobalColor.darkGray)
+    return QIcon(pix)
+
+
+def thumbnail(path: str) -> QIcon:
+    return decoded_thumbnail(path) or placeholder()
+
+
+def readable(path: str) -> Optional[QIcon]:
+    """The thumbnail of a file that decodes as an image, else None (the engine's reader is the
+    fallback for formats Qt lacks; those get a plain icon)."""
+    icon = decoded_thumbnail(path)
+    if icon is not None:
+        return icon
     try:
         inference.load_image(path)
     except inference.InspectorError:
-        return False
-    return True
+        return None
+    return placeholder()
 
 
 def image_paths_from(paths) -> list[str]:
@@ -185,7 +192,13 @@ class TeachPanel(QWidget):
             messages.error(self, "Add images", "No image files found (" +
                            ", ".join(sorted(inference.IMAGE_SUFFIXES)) + ").")
             return
-        bad = [p for p in images if not readable(p)]
+        bad = []
+        for p in images:
+            icon = self._icons.get(p) or readable(p)  # decoded once: the check gives the thumbnail
+            if icon is None:
+                bad.append(p)
+            else:
+                self._icons[p] = icon
         if bad:
             names = ", ".join(Path(p).name for p in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
             messages.error(self, "Add images", f"{len(bad)} file(s) cannot be read as images and were not added: "
