@@ -108,6 +108,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                             if args.image else None)
     elif args.image:
         window.inspect_panel.open_paths([args.image])
+    else:
+        window.start()  # reopens the last project when the start page's setting says so
     code = app.exec()
     log.info("exit %s", code)
     return int(code)

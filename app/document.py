@@ -33,14 +33,19 @@ class ProjectDocument(QObject):
         self.roi: Optional[inference.Roi] = None
         self.mm_per_px: Optional[float] = None
         self.ok_images: list[str] = []
+        # The calibration sets last used in Calibrate, so reopening the project shows them again.
+        self.calibration_images: dict[str, list[str]] = {"ok": [], "ng": []}
         self.config = config
         self.dirty = False
+        self._saved = self.to_settings()
 
     # -- edits ---------------------------------------------------------------------
     def _touch(self) -> None:
-        if not self.dirty:
-            self.dirty = True
-            self.dirtyChanged.emit(True)
+        # Dirty means "differs from what is on disk": undoing back to the saved state is clean again.
+        dirty = self.to_settings() != self._saved
+        if dirty != self.dirty:
+            self.dirty = dirty
+            self.dirtyChanged.emit(dirty)
 
     def set_roi(self, roi: Optional[inference.Roi]) -> None:
         if roi != self.roi:
@@ -75,6 +80,12 @@ class ProjectDocument(QObject):
             self._touch()
             self.imagesChanged.emit()
 
+    def set_calibration_images(self, ok, ng) -> None:
+        sets = {"ok": [str(p) for p in ok], "ng": [str(p) for p in ng]}
+        if sets != self.calibration_images:
+            self.calibration_images = sets
+            self._touch()
+
     def set_config(self, config: inference.EngineConfig) -> None:
         if config != self.config:
             self.config = config
@@ -89,6 +100,7 @@ class ProjectDocument(QObject):
             "roi": inference.roi_to_dict(self.roi) if self.roi is not None else None,
             "mm_per_px": self.mm_per_px,
             "ok_images": list(self.ok_images),
+            "calibration_images": {k: list(v) for k, v in self.calibration_images.items()},
             "config": self.config.to_dict(),
         }
 
@@ -97,10 +109,12 @@ class ProjectDocument(QObject):
         if folder is None:
             raise inference.ProjectError("the project has no folder yet: use Save As")
         folder.mkdir(parents=True, exist_ok=True)
-        inference.save_settings(folder, self.to_settings())
+        settings = self.to_settings()
+        inference.save_settings(folder, settings)
         if folder != self.folder:
             self.folder = folder
             self.folderChanged.emit(folder)
+        self._saved = settings
         self.dirty = False
         self.dirtyChanged.emit(False)
 
@@ -110,7 +124,9 @@ class ProjectDocument(QObject):
         self.roi = settings.get("roi")
         self.mm_per_px = settings.get("mm_per_px")
         self.ok_images = list(settings.get("ok_images", []))
+        self.calibration_images = settings.get("calibration_images") or {"ok": [], "ng": []}
         self.config = settings.get("config", fallback)
+        self._saved = self.to_settings()
         self.dirty = False
         self.folderChanged.emit(self.folder)
         self.roiChanged.emit(self.roi)
@@ -145,6 +161,10 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
         raise inference.ProjectError(f"settings.json of {folder}: ok_images must be a list of paths")
     out["ok_images"] = images
+    sets = raw.get("calibration_images") or {}
+    if not isinstance(sets, dict) or not all(isinstance(sets.get(k, []), list) for k in ("ok", "ng")):
+        raise inference.ProjectError(f"settings.json of {folder}: calibration_images must hold ok and ng lists")
+    out["calibration_images"] = {k: [str(p) for p in sets.get(k, [])] for k in ("ok", "ng")}
     config = raw.get("config")
     out["config"] = inference.EngineConfig.from_dict(config) if config else fallback
     return out

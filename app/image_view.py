@@ -21,7 +21,9 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 COLORMAPS = ("jet", "turbo", "inferno", "viridis", "magma")
 DRAW_TOOLS = ("rect", "circle", "annulus", "line")
 PREVIEW_PEN = pg.mkPen((0, 220, 255), width=2, style=Qt.PenStyle.DashLine)
-REGION_PEN = pg.mkPen((255, 40, 40), width=2)
+# Regions that made the part NG are drawn strongly; the others (below the area limit, or on an OK part) faintly.
+REGION_PEN = pg.mkPen((255, 40, 40), width=3)
+FAINT_REGION_PEN = pg.mkPen((255, 170, 170, 150), width=1, style=Qt.PenStyle.DashLine)
 
 
 def colormap_lut(name: str) -> np.ndarray:
@@ -32,26 +34,44 @@ def colormap_lut(name: str) -> np.ndarray:
     return pg.colormap.get(name).getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
 
 
+def heat_scale(result: inference.InferenceResult) -> float:
+    """The value drawn in the top colour: 2 x threshold (the threshold sits mid-scale), else the map's peak."""
+    return 2.0 * result.threshold if result.threshold else float(result.anomaly_map.max() or 1.0)
+
+
 def overlay_rgba(result: inference.InferenceResult, colormap: str) -> np.ndarray:
     """The anomaly map coloured over its box; transparent outside the ROI shape (the shape mask)."""
-    vmax = 2.0 * result.threshold if result.threshold else float(result.anomaly_map.max() or 1.0)
+    vmax = heat_scale(result)
     idx = (np.clip(result.anomaly_map / max(vmax, 1e-12), 0.0, 1.0) * 255).astype(np.uint8)
     rgb = colormap_lut(colormap)[idx]
     alpha = np.where(result.mask, 255, 0).astype(np.uint8)
     return np.dstack([rgb, alpha])
 
 
-def region_outlines(result: inference.InferenceResult) -> list[np.ndarray]:
-    """Closed outlines (N x 2 arrays of image x, y) of the areas at or above the threshold."""
-    if result.threshold is None:
+def region_outlines(result: inference.InferenceResult) -> list[tuple[int, np.ndarray]]:
+    """(index into result.regions, closed outline as N x 2 image x, y) for each region.
+
+    The regions are the 8-connected components of map >= threshold (as the engine
+    finds them); each is matched to its component by bounding box and area.
+    """
+    if result.threshold is None or not result.regions:
         return []
     binary = ((result.anomaly_map >= result.threshold) & result.mask).astype(np.uint8)
-    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     x0, y0 = result.box[0], result.box[1]
+    by_shape = {(int(x) + x0, int(y) + y0, int(w), int(h), int(a)): k for k, (x, y, w, h, a) in enumerate(stats)
+                if k > 0}
     out = []
-    for c in contours:
-        pts = c[:, 0, :].astype(np.float64) + (x0, y0)
-        out.append(np.vstack([pts, pts[:1]]))
+    for i, reg in enumerate(result.regions):
+        k = by_shape.get((*reg.bbox, reg.area_px))
+        if k is None:
+            continue
+        bx, by, bw, bh = (int(v) for v in stats[k][:4])
+        part = (labels[by:by + bh, bx:bx + bw] == k).astype(np.uint8)
+        contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for c in contours:
+            pts = c[:, 0, :].astype(np.float64) + (bx + x0, by + y0)
+            out.append((i, np.vstack([pts, pts[:1]])))
     return out
 
 
@@ -137,9 +157,27 @@ class ImageView(pg.GraphicsView):
             self.overlay_item.clear()
             return
         self._draw_overlay()
-        for pts in region_outlines(result):
-            item = pg.PlotCurveItem(pts[:, 0], pts[:, 1], pen=REGION_PEN)
-            item.setZValue(15)
+        strong = set(result.ng_regions)
+        labelled = set()
+        for i, pts in region_outlines(result):
+            item = pg.PlotCurveItem(pts[:, 0], pts[:, 1], pen=REGION_PEN if i in strong else FAINT_REGION_PEN)
+            item.setZValue(16 if i in strong else 15)
+            self.view_box.addItem(item)
+            self.outline_items.append(item)
+            if i in strong and i not in labelled:  # named as in the regions table and the reason line
+                labelled.add(i)
+                bx, by, _, _ = result.regions[i].bbox
+                tag = pg.TextItem(f"#{i + 1}", color=(255, 60, 60), anchor=(0, 1))
+                tag.setPos(bx, by)
+                tag.setZValue(17)
+                self.view_box.addItem(tag)
+                self.outline_items.append(tag)
+
+    def mark_boxes(self, boxes) -> None:
+        """Outline recorded regions (x, y, w, h) of a past inspection, as the regions that made it NG."""
+        for x, y, w, h in boxes:
+            item = pg.PlotCurveItem([x, x + w, x + w, x, x], [y, y, y + h, y + h, y], pen=REGION_PEN)
+            item.setZValue(16)
             self.view_box.addItem(item)
             self.outline_items.append(item)
 
@@ -191,6 +229,11 @@ class ImageView(pg.GraphicsView):
             if x0 <= col < x1 and y0 <= row < y1 and r.mask[row - y0, col - x0]:
                 text += f"   anomaly {r.anomaly_map[row - y0, col - x0]:.3f}"
         return text
+
+    def leaveEvent(self, event) -> None:
+        # The pixel readout describes the pixel under the cursor: none once the cursor is gone.
+        self.hovered.emit("")
+        super().leaveEvent(event)
 
     def _mouse_moved(self, scene_pos) -> None:
         p = self.view_box.mapSceneToView(scene_pos)

@@ -87,7 +87,7 @@ class Job(QThread):
 class JobRunner(QObject):
     """Holds at most one running job and relays its signals; the engine allows one job at a time."""
 
-    started = Signal(str)  # job name
+    started = Signal(str)  # job name: words the user reads ("fitting the model")
     progressed = Signal(str, int, int, float)
     finished = Signal(str, str)  # job name, outcome: "ok", "failed", "cancelled"
     busyChanged = Signal(bool)
@@ -111,7 +111,7 @@ class JobRunner(QObject):
     ) -> Optional[Job]:
         if self.job is not None:
             on_failure(inference.InspectorError(
-                f"another job ({self.job.name}) is running: wait for it or cancel it"))
+                f"{self.job.name} is still running: wait for it or cancel it (Esc)"))
             return None
         job = Job(name, work, self)
         # Bound slots of this GUI-thread object: Qt queues the worker's signals onto the GUI thread.

@@ -9,18 +9,21 @@ from typing import Optional
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget,
+    QDockWidget, QLabel, QMainWindow, QStackedWidget, QTabWidget, QVBoxLayout, QWidget,
 )
 
 import inference
 
-from . import messages
+from . import file_dialogs, messages
 from .document import ProjectDocument, read_project, stale_reasons, weights_of
 from .image_view import ImageView
 from .jobs import JobRunner
+from .history_link import HistoryLink
+from .panels.history_panel import HistoryPanel
 from .panels.inspect_panel import InspectPanel
 from .panels.progress import ProgressStrip
 from .panels.roi_panel import RoiPanel
+from .panels.start_page import StartPage
 from .panels.teach_panel import TeachPanel
 from .roi_items import RoiOverlay
 from .session import Session
@@ -45,6 +48,7 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(self)
         self.session = Session(engine, self.doc, self.runner, self)
         self.undo_stack = QUndoStack(self)
+        file_dialogs.use(self.qsettings, lambda: self.doc.folder)
 
         self.view = ImageView()
         self.overlay = RoiOverlay(self.view.view_box, self.doc, self.undo_stack, self)
@@ -59,7 +63,12 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.banner)
         column.addWidget(self.view, 1)
-        self.setCentralWidget(central)
+        # Without a project the centre shows what to do first, not an empty canvas.
+        self.start_page = StartPage(self.qsettings)
+        self.centre = QStackedWidget()
+        self.centre.addWidget(self.start_page)
+        self.centre.addWidget(central)
+        self.setCentralWidget(self.centre)
 
         self.roi_panel = RoiPanel(self.doc, self.undo_stack, self.view, self.overlay)
         self.teach_panel = TeachPanel(self.session)
@@ -67,8 +76,16 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.teach_panel, "Teach")
         self.tabs.addTab(self.inspect_panel, "Inspect")
+        self.history_panel = HistoryPanel()
+        self.tabs.addTab(self.history_panel, "History")
+        self.history_link = HistoryLink(self)
         self.tabs.setToolTip("Teach OK images and fit the model, or inspect images")
         self.inspect_panel.opened.connect(lambda: self.tabs.setCurrentWidget(self.inspect_panel))
+        self.inspect_panel.opened.connect(self.show_work)
+        # Editing and reviewing apart: the ROI is edited in the Teach step only; elsewhere a drag pans.
+        self.tabs.currentChanged.connect(self._lock_roi)
+        for action in self.roi_panel.actions.values():
+            action.triggered.connect(lambda _=False: self.tabs.setCurrentWidget(self.teach_panel))
         self.teach_panel.previewRequested.connect(self.show_reference)
         self._dock("Setup", self.roi_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Teach and inspect", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -79,6 +96,10 @@ class MainWindow(QMainWindow):
         self.pixel_label.setObjectName("pixelLabel")
         self.statusBar().addWidget(self.pixel_label, 1)
         self.view.hovered.connect(self.pixel_label.setText)
+        self.start_page.newRequested.connect(self.new_project)
+        self.start_page.openRequested.connect(self.choose_project)
+        self.start_page.recentRequested.connect(lambda path: self.open_project(path))
+        self.start_page.exampleRequested.connect(lambda: self.try_example())
 
         self._build_menus()
         self.doc.dirtyChanged.connect(self._update_title)
@@ -93,6 +114,8 @@ class MainWindow(QMainWindow):
         self.session.modelNote.connect(self._set_note)
         self._update_title()
         self._update_banner()
+        self._lock_roi()
+        self.start_page.set_recent(self.recent_projects())
         self.resize(1400, 900)
         geometry = self.qsettings.value("window/geometry")
         if geometry is not None:
@@ -153,6 +176,7 @@ class MainWindow(QMainWindow):
                      "Leave the draw tool, or cancel the running job (Esc)").triggered.connect(self._escape)
 
         view = bar.addMenu("&View")
+        self._action(view, "&Start page", self.show_start, None, "New, open, recent projects and the example")
         self._action(view, "&Fit to window", self.view.fit, QKeySequence("F"), "Show the whole image (F)")
         self._action(view, "Zoom &in", lambda: self.view.view_box.scaleBy((0.8, 0.8)), QKeySequence.StandardKey.ZoomIn,
                      "Zoom in (Ctrl++)")
@@ -219,8 +243,9 @@ class MainWindow(QMainWindow):
             lines.append("This model was fitted with RANDOM backbone weights (test only): its results mean "
                          "nothing. Choose pretrained weights in Settings and fit again.")
         if model.calibration is None:
-            lines.append("Not calibrated: " + (model.calibration_note or "no threshold yet") +
-                         " (Model > Calibrate…). Scores are shown without a verdict.")
+            note = model.calibration_note if model.calibration_note not in ("", "not calibrated") else ""
+            lines.append("Not calibrated" + (f": {note}" if note else "") +
+                         ". Set a threshold in Model > Calibrate…; until then scores are shown without a verdict.")
         return lines
 
     def _update_banner(self, *_):
@@ -256,14 +281,14 @@ class MainWindow(QMainWindow):
 
     def _busy_refusal(self) -> bool:
         if self.runner.busy:
-            messages.error(self, "Busy", f"Wait for the running job ({self.runner.job.name}) or cancel it first.")
+            messages.error(self, "Busy", f"Wait until {self.runner.job.name} is done, or cancel it first (Esc).")
             return True
         return False
 
     def new_project(self) -> bool:
         if self._busy_refusal() or not self._may_discard():
             return False
-        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project")
+        folder = file_dialogs.open_folder(self, "Choose an empty folder for the new project")
         if not folder:
             return False
         folder = Path(folder)
@@ -275,12 +300,13 @@ class MainWindow(QMainWindow):
         self.session.set_model(None, "no model yet: teach OK images and press Fit")
         self.doc.save()
         self._remember(folder)
+        self.show_work()
         return True
 
     def choose_project(self) -> bool:
         if self._busy_refusal() or not self._may_discard():
             return False
-        folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
+        folder = file_dialogs.open_folder(self, "Open a project folder")
         return bool(folder) and self.open_project(folder, ask=False)
 
     def open_project(self, folder, ask: bool = True, on_loaded=None) -> bool:
@@ -298,6 +324,7 @@ class MainWindow(QMainWindow):
         self.session.set_model(None, "loading the model…")
         self._remember(folder)
         self.session.load_model(on_loaded)
+        self.show_work()
         if self.doc.ok_images:
             self.show_reference(self.doc.ok_images[0])  # the ROI is drawn over a part, not an empty canvas
         return True
@@ -326,7 +353,7 @@ class MainWindow(QMainWindow):
         return True
 
     def save_project_as(self) -> bool:
-        folder = QFileDialog.getExistingDirectory(self, "Save the project to folder")
+        folder = file_dialogs.open_folder(self, "Save the project to folder")
         if not folder:
             return False
         source, target = self.doc.folder, Path(folder)
@@ -357,6 +384,7 @@ class MainWindow(QMainWindow):
         items = [str(folder)] + [p for p in self.recent_projects() if p != str(folder)]
         self.qsettings.setValue("recent/projects", items[:MAX_RECENT])
         self._refresh_recent()
+        self.start_page.set_recent(self.recent_projects())
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
@@ -401,13 +429,48 @@ class MainWindow(QMainWindow):
 
         AboutDialog(self.engine, self.session.model, self).exec()
 
+    # -- start page, ROI lock, start-up ---------------------------------------------------------------
+    def show_start(self) -> None:
+        self.start_page.set_recent(self.recent_projects())
+        self.centre.setCurrentWidget(self.start_page)
+
+    def show_work(self) -> None:
+        self.centre.setCurrentIndex(1)
+
+    def roi_editable(self) -> bool:
+        return self.tabs.currentWidget() is self.teach_panel
+
+    def _lock_roi(self, *_):
+        locked = not self.roi_editable()
+        self.overlay.set_locked(locked)
+        self.roi_panel.set_locked(locked)
+
+    def start(self) -> bool:
+        """At start-up without a project named: reopen the last one when the setting says so."""
+        recent = self.recent_projects()
+        if not self.start_page.reopen_last() or not recent or not Path(recent[0]).is_dir():
+            return False
+        return self.open_project(recent[0], ask=False)
+
+    def try_example(self, folder: Optional[Path] = None, config: Optional[inference.EngineConfig] = None) -> bool:
+        from .example import ExampleRun
+
+        if self._busy_refusal() or not self._may_discard():
+            return False
+        self.example = ExampleRun(self, folder, config)
+        return self.example.begin()
+
     # -- closing -----------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         if self.runner.busy and self.interactive:
-            if not messages.confirm(self, "A job is running",
-                                    f"'{self.runner.job.name}' is still running. Cancel it and quit?"):
+            what = self.runner.job.name
+            if not messages.confirm(self, "Still working", f"{what[0].upper()}{what[1:]} is still running. "
+                                    "Cancel it and quit?"):
                 event.ignore()
                 return
+            # Stop it before asking about saving: a fit left running would replace the model meanwhile.
+            if not self.runner.cancel_and_wait():
+                log.warning("the running job did not stop in time")
         if self.interactive and not self._may_discard():
             event.ignore()
             return
@@ -415,6 +478,7 @@ class MainWindow(QMainWindow):
             log.warning("the running job did not stop in time")
         if getattr(self, "run_view", None) is not None and not self.run_view.stop_and_wait():
             log.warning("the run did not stop in time")
+        self.history_panel.set_project(None)  # rows still being written are finished first
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.sync()
         event.accept()

@@ -11,7 +11,7 @@ import math
 from typing import Optional
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF
+from PySide6.QtCore import QObject, QRectF, Qt
 from PySide6.QtGui import QPainterPath
 
 import inference
@@ -186,6 +186,7 @@ class RoiOverlay(QObject):
         self.view_box, self.doc, self.undo_stack = view_box, doc, undo_stack
         self.item: Optional[pg.ROI] = None
         self._syncing = False
+        self.locked = False
         doc.roiChanged.connect(self.show_shape)
 
     def show_shape(self, shape: Optional[inference.Roi]) -> None:
@@ -208,6 +209,7 @@ class RoiOverlay(QObject):
                                  + "; Delete removes it")
             self.item.sigRegionChangeFinished.connect(self._drag_finished)
             self.view_box.addItem(self.item)
+            self._apply_lock()
 
     def _drag_finished(self, item) -> None:
         if self._syncing or item is not self.item:
@@ -223,3 +225,20 @@ class RoiOverlay(QObject):
         """Drawing a new shape must not grab the existing one: hide it while a draw tool is active."""
         if self.item is not None:
             self.item.setVisible(on)
+
+    def set_locked(self, locked: bool) -> None:
+        """Locked (reviewing): the shape is drawn but takes no mouse input, so a drag pans the image."""
+        self.locked = locked
+        self._apply_lock()
+
+    def _apply_lock(self) -> None:
+        item = self.item
+        if item is None:
+            return
+        item.translatable = not self.locked
+        item.setAcceptedMouseButtons(Qt.MouseButton.NoButton if self.locked else Qt.MouseButton.LeftButton)
+        item.setAcceptHoverEvents(not self.locked)
+        for handle in item.getHandles():
+            handle.setVisible(not self.locked)
+        item.setToolTip("ROI (locked while inspecting: edit it in the Teach step)" if self.locked
+                        else "ROI: drag to move, drag the handles to resize; Delete removes it")

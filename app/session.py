@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 import inference
 
 from .document import ProjectDocument
+from .batch import score_each
 from .jobs import JobRunner
 from .messages import describe
 
@@ -79,10 +80,11 @@ class Session(QObject):
         def failed(exc):
             self.set_model(None, f"the model cannot be used: {describe(exc)}")
 
-        return self._start("load model", "Cannot load the model", lambda progress, cancel: engine.load(folder), done,
-                           on_failure=failed)
+        return self._start("loading the model", "Cannot load the model",
+                           lambda progress, cancel: engine.load(folder), done, on_failure=failed)
 
-    def fit(self, on_done: Callback = None, on_cancel: Callback = None):
+    def fit(self, on_done: Callback = None, on_cancel: Callback = None, on_failure: Callback = None,
+            on_loaded: Callback = None):
         try:
             folder = self._folder()
         except inference.InspectorError as exc:
@@ -94,9 +96,11 @@ class Session(QObject):
         def work(progress, cancel):
             return engine.fit(folder, images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config)
 
-        return self._start("fit", "Fit failed", work, lambda result: self._fitted(result, on_done), on_cancel)
+        return self._start("fitting the model", "Fit failed", work,
+                           lambda result: self._fitted(result, on_done, on_loaded), on_cancel, on_failure)
 
-    def add(self, images: Sequence[str], on_done: Callback = None, on_cancel: Callback = None):
+    def add(self, images: Sequence[str], on_done: Callback = None, on_cancel: Callback = None,
+            on_failure: Callback = None):
         try:
             folder = self._folder()
         except inference.InspectorError as exc:
@@ -109,13 +113,13 @@ class Session(QObject):
             # The project's current settings: if they changed what features look like, the engine refuses.
             return engine.add(folder, images, progress=progress, cancel=cancel, config=config)
 
-        return self._start("add to model", "Adding to the model failed", work,
-                           lambda result: self._fitted(result, on_done), on_cancel)
+        return self._start("adding images to the model", "Adding to the model failed", work,
+                           lambda result: self._fitted(result, on_done), on_cancel, on_failure)
 
-    def _fitted(self, result: inference.FitResult, on_done: Callback) -> None:
+    def _fitted(self, result: inference.FitResult, on_done: Callback, on_loaded: Callback = None) -> None:
         if on_done:
             on_done(result)
-        self.load_model()
+        self.load_model(on_loaded)
 
     # -- inspection ----------------------------------------------------------------------------
     def infer(self, path: str, on_done: Callable, on_failure: Callback = None):
@@ -129,7 +133,8 @@ class Session(QObject):
             rgb = inference.as_rgb8(path)
             return rgb, engine.infer(model, rgb, name=Path(path).name)
 
-        return self._start("inspect", "Inspection failed", work, lambda out: on_done(*out), on_failure=on_failure)
+        return self._start("inspecting the image", "Inspection failed", work, lambda out: on_done(*out),
+                           on_failure=on_failure)
 
     def score_many(self, paths: Sequence[str], on_done: Callable, title: str = "Inspection failed",
                    on_cancel: Callback = None, threshold: Optional[float] = None):
@@ -141,7 +146,19 @@ class Session(QObject):
         def work(progress, cancel):
             return engine.score_many(model, paths, progress=progress, cancel=cancel, threshold=threshold)
 
-        return self._start("inspect folder", title, work, on_done, on_cancel)
+        return self._start("inspecting the images", title, work, on_done, on_cancel)
+
+    def inspect_many(self, paths: Sequence[str], on_done: Callable, on_cancel: Callback = None):
+        """Inspect images; calls back with one InferenceResult, or an error message, per path."""
+        model, engine, paths = self.model, self.engine, tuple(paths)
+        if model is None:
+            self.failed.emit("Inspection failed", inference.InspectorError("no model loaded: fit the model first"))
+            return None
+
+        def work(progress, cancel):
+            return score_each(engine, model, paths, progress, cancel)
+
+        return self._start("inspecting the images", "Inspection failed", work, on_done, on_cancel)
 
     def save_calibration(self, calibration: inference.Calibration, on_done: Callback = None):
         model, engine = self.model, self.engine
@@ -150,6 +167,7 @@ class Session(QObject):
             return None
 
         def work(progress, cancel):
+            # The engine returns a new Model; the GUI's model is never changed under it.
             return engine.save_calibration(model, calibration)
 
         def done(saved):
@@ -157,4 +175,4 @@ class Session(QObject):
             if on_done:
                 on_done(saved)
 
-        return self._start("save calibration", "Cannot save the calibration", work, done)
+        return self._start("saving the calibration", "Cannot save the calibration", work, done)

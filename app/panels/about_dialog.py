@@ -55,6 +55,13 @@ def weights_facts(model) -> dict:
     }
 
 
+def backbone_in_use(engine, model) -> str:
+    """The loaded model's backbone; without a model, the one the next fit would use."""
+    if model is not None:
+        return str((model.manifest.get("backbone") or {}).get("name") or model.config.backbone)
+    return engine.config.backbone
+
+
 def about_html(engine, model) -> str:
     def table(facts: dict) -> str:
         rows = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(str(v))}</td></tr>"
@@ -64,7 +71,7 @@ def about_html(engine, model) -> str:
     lic = "".join(f"<li>{html.escape(n)}: {html.escape(l)} (<a href='{u}'>{html.escape(u)}</a>)</li>"
                   for n, l, u in LICENCES)
     return (f"<h2>Inspector {html.escape(inference.__version__)}</h2>"
-            "<p>Visual inspection: PatchCore on DINOv2 patch features.</p>"
+            f"<p>Visual inspection: PatchCore on {html.escape(backbone_in_use(engine, model))} patch features.</p>"
             f"<h3>Runtime</h3>{table(runtime_facts(engine))}"
             f"<h3>Loaded model</h3>{table(weights_facts(model))}"
             f"<h3>Third-party software</h3><ul>{lic}</ul>"

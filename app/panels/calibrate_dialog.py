@@ -8,13 +8,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+    QDialog, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
     QPushButton, QVBoxLayout,
 )
 
 import inference
 
-from .. import messages
+from .. import file_dialogs, messages
 from .progress import ProgressStrip
 from .teach_panel import IMAGE_FILTER, image_paths_from
 
@@ -76,11 +76,11 @@ class ImageSetBox(QGroupBox):
                 have.add(p)
 
     def _choose_files(self):
-        files, _ = QFileDialog.getOpenFileNames(self, self.title(), "", IMAGE_FILTER)
+        files = file_dialogs.open_files(self, self.title(), IMAGE_FILTER)
         self.add_paths(files)
 
     def _choose_folder(self):
-        folder = QFileDialog.getExistingDirectory(self, self.title())
+        folder = file_dialogs.open_folder(self, self.title())
         if folder:
             self.add_paths([folder])
 
@@ -179,6 +179,25 @@ class CalibrateDialog(QDialog):
         layout.addWidget(self.counts)
         layout.addLayout(buttons)
         session.runner.busyChanged.connect(self._busy)
+        self._show_saved()
+
+    def _show_saved(self) -> None:
+        """Open on what calibration.json holds: its threshold, limits and score histograms, and the sets used."""
+        sets = self.session.doc.calibration_images
+        self.ok_box.add_paths(sets.get("ok", []))
+        self.ng_box.add_paths(sets.get("ng", []))
+        model = self.session.model
+        cal = model.calibration if model is not None else None
+        if cal is None or not cal.ok_scores:
+            return
+        self.percentile.blockSignals(True)
+        self.percentile.setValue(cal.score_percentile)
+        self.percentile.blockSignals(False)
+        self.area.setValue(cal.area_mm2_thr)
+        self._show_scores([float(v) for v in cal.ok_scores], [float(v) for v in cal.ng_scores])
+        self.set_threshold(cal.threshold)
+        self.counts.setText(f"Saved calibration: threshold {cal.threshold:.4f}. "
+                            + counts_text(self.ok_scores, self.ng_scores, cal.threshold))
 
     # -- scoring --------------------------------------------------------------------------------
     def compute(self) -> None:
@@ -193,14 +212,17 @@ class CalibrateDialog(QDialog):
 
     def _scored(self, n_ok: int, results: list) -> None:
         scores = [r.score for r in results]
-        self.ok_scores, self.ng_scores = scores[:n_ok], scores[n_ok:]
+        self._show_scores(scores[:n_ok], scores[n_ok:])
+        self._suggest()
+
+    def _show_scores(self, ok: list[float], ng: list[float]) -> None:
+        self.ok_scores, self.ng_scores = ok, ng
         edges, ok_counts, ng_counts = histograms(self.ok_scores, self.ng_scores)
         self.ok_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=ok_counts)
         self.ng_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=ng_counts)
         self.line.setVisible(True)
         self.plot.setXRange(edges[0], edges[-1])
-        self._suggest()
-        self.save_button.setEnabled(True)
+        self.save_button.setEnabled(not self.session.runner.busy)
 
     def _suggest(self, *_):
         if not self.ok_scores:
@@ -241,6 +263,7 @@ class CalibrateDialog(QDialog):
         except inference.InspectorError as exc:
             messages.error(self, "Calibrate", exc)
             return
+        self.session.doc.set_calibration_images(self.ok_box.paths(), self.ng_box.paths())
         self.session.save_calibration(cal, lambda model: self._saved(cal))
 
     def _saved(self, cal: inference.Calibration) -> None:

@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QSlider,
+    QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QSlider,
     QSizePolicy, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget, QHeaderView,
 )
 
 import inference
 
-from .. import messages
-from ..image_view import COLORMAPS, ImageView
+from .. import file_dialogs, messages
+from ..colour_bar import ColourBar
+from ..image_view import COLORMAPS, ImageView, heat_scale
 from .teach_panel import IMAGE_FILTER, image_paths_from
 
 BADGE_STYLE = {
@@ -33,7 +34,7 @@ def write_results_csv(path: str | Path, rows: list[tuple[str, inference.Inferenc
                     "largest_area_mm2"])
         for path_, r in rows:
             big = r.regions[0] if r.regions else None
-            w.writerow([r.name, path_, f"{r.score:.6g}", "" if r.threshold is None else f"{r.threshold:.6g}",
+            w.writerow([Path(path_).name, path_, f"{r.score:.6g}", "" if r.threshold is None else f"{r.threshold:.6g}",
                         r.verdict or "", len(r.regions), big.area_px if big else "",
                         "" if big is None or big.area_mm2 is None else f"{big.area_mm2:.6g}"])
 
@@ -46,6 +47,20 @@ def _button(action: QAction, name: str = "") -> QToolButton:
     if name:
         button.setObjectName(name)
     return button
+
+
+class ScoreItem(QTableWidgetItem):
+    """Sorts by the number, not the text; rows without a score go to one end."""
+
+    def __lt__(self, other):
+        mine, theirs = self.data(Qt.ItemDataRole.UserRole + 1), other.data(Qt.ItemDataRole.UserRole + 1)
+        if mine is None or theirs is None:
+            return theirs is None and mine is not None
+        return mine < theirs
+
+
+UNREADABLE = "unreadable"
+FILTERS = ("All", "NG", "OK", "No verdict", UNREADABLE.capitalize())
 
 
 def _table(headers: list[str], name: str, tip: str) -> QTableWidget:
@@ -62,8 +77,41 @@ def _table(headers: list[str], name: str, tip: str) -> QTableWidget:
     return t
 
 
+def explain(result: inference.InferenceResult) -> str:
+    """The verdict in a line engineer's words, naming the regions that made the part NG."""
+    if result.threshold is None:
+        return "No verdict: the model is not calibrated (Model > Calibrate…)."
+    if result.verdict == "NG":
+        names = ", ".join(f"#{i + 1}" for i in result.ng_regions)
+        which = f"region {names} is" if len(result.ng_regions) == 1 else f"regions {names} are"
+        return (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and {which} "
+                "at least the area limit.")
+    if result.score < result.threshold:
+        return f"OK: score {result.score:.3f} is below the threshold {result.threshold:.3f}."
+    return (f"OK: score {result.score:.3f} reaches the threshold {result.threshold:.3f}, but every region is "
+            "smaller than the area limit (drawn faintly).")
+
+
+def batch_summary(outcomes: list) -> str:
+    """Counts and yield of an "Inspect all"; yield = OK / parts with a verdict."""
+    results = [o for o in outcomes if not isinstance(o, str)]
+    ok = sum(r.verdict == "OK" for r in results)
+    ng = sum(r.verdict == "NG" for r in results)
+    none = len(results) - ok - ng
+    unreadable = len(outcomes) - len(results)
+    text = f"{len(outcomes)} image(s): {ok} OK, {ng} NG"
+    if none:
+        text += f", {none} without verdict"
+    if unreadable:
+        text += f", {unreadable} unreadable"
+    if ok + ng:
+        text += f"   ·   yield {100.0 * ok / (ok + ng):.1f}%"
+    return text
+
+
 class InspectPanel(QWidget):
     opened = Signal()  # images were opened: the window brings this panel to the front
+    recorded = Signal(str, object)  # path, InferenceResult: an inspection the history keeps
 
     def __init__(self, session, view: ImageView, status=None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -72,6 +120,7 @@ class InspectPanel(QWidget):
         self.paths: list[str] = []
         self.index = -1
         self.results: dict[str, inference.InferenceResult] = {}
+        self.errors: dict[str, str] = {}  # path -> why it could not be read
         self.current: Optional[inference.InferenceResult] = None
 
         # Actions, not button shortcuts: the window's menu holds them so the keys work from any tab.
@@ -106,6 +155,10 @@ class InspectPanel(QWidget):
         self.score_label.setObjectName("scoreLabel")
         self.score_label.setToolTip("Anomaly score of the image and the calibrated threshold")
         self._show_badge(None)
+        self.reason_label = QLabel()
+        self.reason_label.setObjectName("reasonLabel")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setToolTip("Why the part got this verdict")
 
         self.overlay_check = QCheckBox("Heatmap")
         self.overlay_check.setChecked(True)
@@ -122,13 +175,26 @@ class InspectPanel(QWidget):
         self.colormap.addItems(COLORMAPS)
         self.colormap.setToolTip("Colour map of the heatmap (scale 0 to 2 x threshold)")
         self.colormap.currentTextChanged.connect(self.view.set_colormap)
+        self.colour_bar = ColourBar()
+        self.colormap.currentTextChanged.connect(self.colour_bar.set_colormap)
 
-        self.regions = _table(["#", "area px", "area mm²", "centroid x, y"], "regionsTable",
-                              "Regions above the threshold: select a row to zoom to it")
+        self.regions = _table(["#", "area px", "area mm²", "centre x, y", "makes NG"], "regionsTable",
+                              "Spots above the threshold. 'yes': at least the area limit, so it makes the part NG "
+                              "(drawn strongly); 'too small': below the area limit (drawn faintly). "
+                              "Select a row to zoom to it")
         self.regions.itemSelectionChanged.connect(self._region_selected)
         self.results_table = _table(["image", "score", "verdict"], "resultsTable",
-                                    "Results of the open images: select a row to show it")
+                                    "Results of the open images: select a row to show it; click a header to sort")
+        self._unsorted()
         self.results_table.itemSelectionChanged.connect(self._result_selected)
+        self.summary_label = QLabel()
+        self.summary_label.setObjectName("batchSummary")
+        self.summary_label.setWordWrap(True)
+        self.filter_box = QComboBox()
+        self.filter_box.setObjectName("resultsFilter")
+        self.filter_box.addItems(FILTERS)
+        self.filter_box.setToolTip("Show only the results with this verdict")
+        self.filter_box.currentTextChanged.connect(self._apply_filter)
         export = _button(self.export_action)
 
         row1 = QHBoxLayout()
@@ -140,21 +206,31 @@ class InspectPanel(QWidget):
         verdict_row = QHBoxLayout()
         verdict_row.addWidget(self.badge)
         verdict_row.addWidget(self.score_label, 1)
-        overlay_box = QGroupBox("Overlay")
-        overlay_row = QHBoxLayout(overlay_box)
+        overlay_box = QGroupBox("Heatmap")
+        overlay_column = QVBoxLayout(overlay_box)
+        overlay_row = QHBoxLayout()
         overlay_row.addWidget(self.overlay_check)
         overlay_row.addWidget(self.opacity, 1)
         overlay_row.addWidget(self.colormap)
+        overlay_column.addLayout(overlay_row)
+        overlay_column.addWidget(self.colour_bar)
+        results_row = QHBoxLayout()
+        results_row.addWidget(QLabel("Results"))
+        results_row.addStretch(1)
+        results_row.addWidget(QLabel("Show"))
+        results_row.addWidget(self.filter_box)
         layout = QVBoxLayout(self)
         layout.addLayout(row1)
         layout.addLayout(row2)
         layout.addWidget(self.auto_check)
         layout.addLayout(verdict_row)
+        layout.addWidget(self.reason_label)
         layout.addWidget(overlay_box)
         layout.addWidget(QLabel("Regions"))
         layout.addWidget(self.regions, 1)
-        layout.addWidget(QLabel("Results"))
+        layout.addLayout(results_row)
         layout.addWidget(self.results_table, 2)
+        layout.addWidget(self.summary_label)
         layout.addWidget(export)
 
         session.modelChanged.connect(self._model_changed)
@@ -176,12 +252,12 @@ class InspectPanel(QWidget):
 
     # -- opening ------------------------------------------------------------------------------
     def choose_images(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images to inspect", "", IMAGE_FILTER)
+        files = file_dialogs.open_files(self, "Open images to inspect", IMAGE_FILTER)
         if files:
             self.open_paths(files)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder to inspect")
+        folder = file_dialogs.open_folder(self, "Open a folder to inspect")
         if folder:
             self.open_paths([folder])
 
@@ -192,9 +268,13 @@ class InspectPanel(QWidget):
             return
         self.paths = images
         self.results = {}
+        self.errors: dict[str, str] = {}
+        self.summary_label.setText("")
+        self.results_table.setSortingEnabled(False)
         self.results_table.setRowCount(0)
         for p in images:
             self._add_result_row(p, None)
+        self._unsorted()
         self.index = -1
         self.opened.emit()
         self.go(0)
@@ -203,17 +283,22 @@ class InspectPanel(QWidget):
         if not self.paths or not (0 <= index < len(self.paths)) or self.session.runner.busy:
             return
         path = self.paths[index]
+        self.index = index
+        self._select_row(path)
         try:
             rgb = inference.load_image(path)
         except inference.InspectorError as exc:
+            # Nothing of the previous image may stay on screen next to this file's name.
+            self.view.set_image(None)
+            self.show_result(None)
+            self.errors[path] = str(exc)
+            self._set_result_row(path, None)
+            self.status(f"{Path(path).name} cannot be read  ({index + 1} / {len(self.paths)})")
+            self._update_buttons()
             messages.error(self, "Cannot open the image", exc)
             return
-        self.index = index
         self.view.set_image(rgb)
         self.status(f"{Path(path).name}  ({index + 1} / {len(self.paths)})")
-        self.results_table.blockSignals(True)
-        self.results_table.selectRow(index)
-        self.results_table.blockSignals(False)
         cached = self.results.get(path)
         if cached is not None:
             self.show_result(cached)
@@ -233,7 +318,8 @@ class InspectPanel(QWidget):
 
     def _inspected(self, path: str, rgb, result: inference.InferenceResult) -> None:
         self.results[path] = result
-        self._set_result_row(self.paths.index(path), path, result)
+        self._set_result_row(path, result)
+        self.recorded.emit(path, result)
         if self.index >= 0 and self.paths[self.index] == path:
             self.view.set_image(rgb, fit=False)
             self.show_result(result)
@@ -243,18 +329,28 @@ class InspectPanel(QWidget):
             messages.error(self, "Inspect all", "Open images or a folder first.")
             return
         paths = list(self.paths)
-        self.session.score_many(paths, lambda results: self._inspected_all(paths, results))
+        self.session.inspect_many(paths, lambda outcomes: self._inspected_all(paths, outcomes))
 
-    def _inspected_all(self, paths: list[str], results: list[inference.InferenceResult]) -> None:
+    def _inspected_all(self, paths: list[str], outcomes: list) -> None:
         if paths != self.paths:
             return  # another folder was opened meanwhile
-        for i, (p, r) in enumerate(zip(paths, results)):
-            self.results[p] = r
-            self._set_result_row(i, p, r)
-        if 0 <= self.index < len(paths):
-            self.show_result(self.results[paths[self.index]])
-        ng = sum(r.verdict == "NG" for r in results)
-        self.status(f"Inspected {len(results)} image(s): {ng} NG")
+        self.results_table.setSortingEnabled(False)
+        for p, outcome in zip(paths, outcomes):
+            if isinstance(outcome, str):
+                self.errors[p] = outcome
+                self.results.pop(p, None)
+            else:
+                self.errors.pop(p, None)
+                self.results[p] = outcome
+                self.recorded.emit(p, outcome)
+            self._set_result_row(p, self.results.get(p))
+        self.results_table.setSortingEnabled(True)
+        current = self.results.get(paths[self.index]) if 0 <= self.index < len(paths) else None
+        if current is not None:
+            self.show_result(current)
+        self.summary_label.setText(batch_summary(outcomes))
+        self.status(batch_summary(outcomes))
+        self._apply_filter()
 
     def show_result(self, result: Optional[inference.InferenceResult]) -> None:
         self.current = result
@@ -264,16 +360,30 @@ class InspectPanel(QWidget):
         if result is None:
             self._show_badge(None)
             self.score_label.setText("score —")
+            self.reason_label.setText("")
+            self.colour_bar.set_scale(None, None)
             return
         self._show_badge(result.verdict)
         thr = f"   threshold {result.threshold:.3f}" if result.threshold is not None else "   (not calibrated)"
         self.score_label.setText(f"score {result.score:.3f}{thr}")
+        self.reason_label.setText(explain(result))
+        self.colour_bar.set_scale(heat_scale(result), result.threshold)
+        strong = set(result.ng_regions)
+        bold = QFont(self.font())
+        bold.setBold(True)
         for i, reg in enumerate(result.regions):
             self.regions.insertRow(i)
+            makes_ng = "yes" if i in strong else ("too small" if not reg.counts else "no (score OK)")
             cells = [str(i + 1), str(reg.area_px), "—" if reg.area_mm2 is None else f"{reg.area_mm2:.3f}",
-                     f"{reg.centroid[0]:.1f}, {reg.centroid[1]:.1f}"]
+                     f"{reg.centroid[0]:.1f}, {reg.centroid[1]:.1f}", makes_ng]
             for j, text in enumerate(cells):
-                self.regions.setItem(i, j, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if i in strong:
+                    item.setFont(bold)
+                    item.setForeground(Qt.GlobalColor.red)
+                else:
+                    item.setForeground(Qt.GlobalColor.gray)
+                self.regions.setItem(i, j, item)
 
     def _show_badge(self, verdict: Optional[str]) -> None:
         self.badge.setText(verdict or "—")
@@ -288,28 +398,71 @@ class InspectPanel(QWidget):
         self.view.zoom_to(*reg.bbox)
 
     # -- results list ---------------------------------------------------------------------------
+    def _unsorted(self) -> None:
+        """Rows in the order the images were opened until the user clicks a header."""
+        self.results_table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.results_table.setSortingEnabled(True)
+
+    def _row_of(self, path: str) -> int:
+        for row in range(self.results_table.rowCount()):
+            item = self.results_table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == path:
+                return row
+        return -1
+
     def _add_result_row(self, path: str, result) -> None:
         row = self.results_table.rowCount()
         self.results_table.insertRow(row)
-        self._set_result_row(row, path, result)
+        self._fill_row(row, path, result)
 
-    def _set_result_row(self, row: int, path: str, result) -> None:
-        cells = [Path(path).name, "" if result is None else f"{result.score:.3f}",
-                 "" if result is None else (result.verdict or "—")]
+    def _set_result_row(self, path: str, result) -> None:
+        row = self._row_of(path)
+        if row >= 0:
+            sorting = self.results_table.isSortingEnabled()
+            self.results_table.setSortingEnabled(False)  # the row must not move while its cells are set
+            self._fill_row(row, path, result)
+            self.results_table.setSortingEnabled(sorting)
+
+    def _fill_row(self, row: int, path: str, result) -> None:
+        error = self.errors.get(path)
+        verdict = UNREADABLE if error else ("" if result is None else (result.verdict or "no verdict"))
+        cells = [Path(path).name, "" if result is None else f"{result.score:.3f}", verdict]
         for j, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            item.setToolTip(path)
-            if j == 2 and result is not None and result.verdict == "NG":
+            item = ScoreItem(text) if j == 1 else QTableWidgetItem(text)
+            item.setToolTip(error or path)
+            if j == 0:
+                item.setData(Qt.ItemDataRole.UserRole, path)
+            if j == 1:
+                item.setData(Qt.ItemDataRole.UserRole + 1, None if result is None else float(result.score))
+            if j == 2 and (verdict == "NG" or error):
                 item.setForeground(Qt.GlobalColor.red)
             self.results_table.setItem(row, j, item)
 
+    def _select_row(self, path: str) -> None:
+        row = self._row_of(path)
+        self.results_table.blockSignals(True)
+        if row >= 0:
+            self.results_table.selectRow(row)
+        self.results_table.blockSignals(False)
+
     def _result_selected(self) -> None:
         rows = self.results_table.selectionModel().selectedRows()
-        if rows and rows[0].row() != self.index:
-            self.go(rows[0].row())
+        if not rows:
+            return
+        path = self.results_table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        if path in self.paths and self.paths.index(path) != self.index:
+            self.go(self.paths.index(path))
+
+    def _apply_filter(self, *_):
+        wanted = self.filter_box.currentText()
+        for row in range(self.results_table.rowCount()):
+            verdict = self.results_table.item(row, 2).text()
+            shown = (wanted == "All" or verdict == wanted or (wanted == "No verdict" and verdict == "no verdict")
+                     or (wanted == UNREADABLE.capitalize() and verdict == UNREADABLE))
+            self.results_table.setRowHidden(row, not shown)
 
     def choose_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv)")
+        path = file_dialogs.save_file(self, "Export results", "results.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
 
@@ -329,8 +482,9 @@ class InspectPanel(QWidget):
     def _model_changed(self, model) -> None:
         # Results of another model would be misleading next to the new one.
         self.results = {}
-        for i, p in enumerate(self.paths):
-            self._set_result_row(i, p, None)
+        for p in self.paths:
+            self._set_result_row(p, None)
+        self.summary_label.setText("")
         self.show_result(None)
         self._update_buttons()
 

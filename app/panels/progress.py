@@ -7,6 +7,21 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 from ..jobs import JobRunner
 
 
+# The engine's stage names, in the words the progress line shows.
+STAGE_WORDS = {
+    "loading": "reading the images",
+    "coreset": "choosing the reference patches",
+    "saved": "saving the model",
+    "inspecting": "inspecting",
+    "scoring OK": "scoring the OK images",
+    "scoring NG": "scoring the NG images",
+}
+
+
+def stage_words(stage: str) -> str:
+    return STAGE_WORDS.get(stage, stage)
+
+
 def format_eta(seconds: float) -> str:
     if seconds < 0:
         return "ETA …"
@@ -49,7 +64,7 @@ class ProgressStrip(QWidget):
         self.setVisible(True)
 
     def _progressed(self, stage: str, done: int, total: int, eta: float) -> None:
-        self.stage.setText(stage)
+        self.stage.setText(stage_words(stage))
         if total > 0:
             self.bar.setRange(0, total)
             self.bar.setValue(min(done, total))

@@ -109,6 +109,7 @@ class RoiPanel(QWidget):
         layout.addWidget(scale_box)
         layout.addStretch(1)
 
+        self.locked = False  # outside the Teach step: see set_locked
         doc.roiChanged.connect(self.show_roi)
         doc.mmPerPxChanged.connect(self.show_mm)
         view.view_box.drawn.connect(self._drawn)
@@ -142,6 +143,15 @@ class RoiPanel(QWidget):
         if shape is not None:
             push_roi(self.undo_stack, self.doc, shape, "draw")
 
+    def set_locked(self, locked: bool) -> None:
+        """Outside the Teach step the ROI is shown, not edited; a draw tool switches back to Teach."""
+        for spin in self.spins.values():
+            spin.setEnabled(not locked)
+        self.locked = locked
+        self.delete_action.setEnabled(not locked and self.doc.roi is not None)
+        if locked:
+            self.cancel_tool()  # a draw tool left on would draw over the image being reviewed
+
     def delete_roi(self) -> None:
         push_roi(self.undo_stack, self.doc, None, "delete")
 
@@ -156,7 +166,7 @@ class RoiPanel(QWidget):
                 spin.blockSignals(True)
                 spin.setValue(getattr(roi, name))
                 spin.blockSignals(False)
-        self.delete_action.setEnabled(roi is not None)
+        self.delete_action.setEnabled(roi is not None and not self.locked)
 
     def _numeric_edit(self) -> None:
         roi = self.doc.roi

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
     QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QLabel,
 )
 
 import inference
 
-from .. import messages
+from .. import file_dialogs, messages
 
 WEIGHT_CHOICES = ("auto", "none")
 
@@ -43,7 +43,8 @@ class SettingsDialog(QDialog):
         self.coreset.setDecimals(3)
         self.coreset.setSingleStep(0.005)
         self.coreset.setValue(config.coreset_ratio)
-        self.coreset.setToolTip("Share of OK patch features kept in the memory bank (0.01-0.05 typical)")
+        self.coreset.setToolTip("Share of the good parts' patches kept as the reference memory (the 'coreset'): "
+                                "0.01-0.05 is typical; more is slower and uses more memory, rarely more accurate")
         self.input_size = QSpinBox()
         self.input_size.setObjectName("inputSize")
         self.input_size.setRange(56, 1792)
@@ -53,11 +54,15 @@ class SettingsDialog(QDialog):
         self.score_mode = QComboBox()
         self.score_mode.addItems(inference.SCORE_MODES)
         self.score_mode.setCurrentText(config.score_mode)
-        self.score_mode.setToolTip("Image score: p99 or max of the anomaly map, or mean of the top 1% patches")
+        self.score_mode.setToolTip("How one score is made from the heatmap: p99 = the value 99% of the ROI stays "
+                                   "below (ignores a few noisy pixels); max = the hottest pixel; topk_mean = the "
+                                   "mean of the worst 1% of patches")
         self.distance = QComboBox()
         self.distance.addItems(inference.DISTANCES)
         self.distance.setCurrentText(config.distance)
-        self.distance.setToolTip("Distance between patch features")
+        self.distance.setToolTip("How a patch is compared with the good ones: l2 = straight-line (Euclidean) "
+                                 "distance, the usual choice; cosine = angle only; mahalanobis = scaled by how much "
+                                 "good parts vary")
         self.use_gpu = QCheckBox("Use the GPU when there is one")
         self.use_gpu.setObjectName("useGpu")
         self.use_gpu.setChecked(config.use_gpu)
@@ -69,10 +74,10 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Backbone", self.backbone)
         form.addRow("Weights", weights_row)
-        form.addRow("Coreset ratio", self.coreset)
+        form.addRow("Reference memory kept", self.coreset)
         form.addRow("Input size (px)", self.input_size)
-        form.addRow("Score mode", self.score_mode)
-        form.addRow("Distance", self.distance)
+        form.addRow("Image score from", self.score_mode)
+        form.addRow("Patch comparison", self.distance)
         form.addRow("", self.use_gpu)
         form.addRow("", self.augment)
         note = QLabel("Changes apply to the next Fit; the current model is marked stale until then.")
@@ -86,7 +91,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Weights file", "", "Weights (*.pth *.pt *.safetensors)")
+        path = file_dialogs.open_file(self, "Weights file", "Weights (*.pth *.pt *.safetensors)")
         if path:
             self.weights.setText(path)
 

@@ -3,34 +3,56 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
 import inference
 
-from .. import messages
+from .. import file_dialogs, messages
+from ..messages import describe
 
 THUMB = 96
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(inference.IMAGE_SUFFIXES)) + ")"
 
 
-def thumbnail(path: str) -> QIcon:
-    """A small icon read with Qt's scaled decoding (cheap even for large images)."""
+def decoded_thumbnail(path: str) -> Optional[QIcon]:
+    """A small icon read with Qt's scaled decoding (cheap even for large images), or None when Qt cannot
+    decode the file; decoding reads the whole file, so this is also the check that it is an image."""
     reader = QImageReader(path)
     reader.setAutoTransform(True)
     size = reader.size()
     if size.isValid() and size.width() > 0:
         reader.setScaledSize(size.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
-    if image.isNull():
-        pix = QPixmap(THUMB, THUMB)
-        pix.fill(Qt.GlobalColor.darkGray)
-        return QIcon(pix)
-    return QIcon(QPixmap.fromImage(image))
+    return None if image.isNull() else QIcon(QPixmap.fromImage(image))
+
+
+def placeholder() -> QIcon:
+    pix = QPixmap(THUMB, THUMB)
+    pix.fill(Qt.GlobalColor.darkGray)
+    return QIcon(pix)
+
+
+def thumbnail(path: str) -> QIcon:
+    return decoded_thumbnail(path) or placeholder()
+
+
+def readable(path: str) -> Optional[QIcon]:
+    """The thumbnail of a file that decodes as an image, else None (the engine's reader is the
+    fallback for formats Qt lacks; those get a plain icon)."""
+    icon = decoded_thumbnail(path)
+    if icon is not None:
+        return icon
+    try:
+        inference.load_image(path)
+    except inference.InspectorError:
+        return None
+    return placeholder()
 
 
 def image_paths_from(paths) -> list[str]:
@@ -155,12 +177,12 @@ class TeachPanel(QWidget):
 
     # -- images -------------------------------------------------------------------------------
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add OK images", "", IMAGE_FILTER)
+        files = file_dialogs.open_files(self, "Add OK images", IMAGE_FILTER)
         if files:
             self.add_paths(files)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of OK images")
+        folder = file_dialogs.open_folder(self, "Add a folder of OK images")
         if folder:
             self.add_paths([folder])
 
@@ -170,7 +192,18 @@ class TeachPanel(QWidget):
             messages.error(self, "Add images", "No image files found (" +
                            ", ".join(sorted(inference.IMAGE_SUFFIXES)) + ").")
             return
-        self.doc.add_images(images)
+        bad = []
+        for p in images:
+            icon = self._icons.get(p) or readable(p)  # decoded once: the check gives the thumbnail
+            if icon is None:
+                bad.append(p)
+            else:
+                self._icons[p] = icon
+        if bad:
+            names = ", ".join(Path(p).name for p in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            messages.error(self, "Add images", f"{len(bad)} file(s) cannot be read as images and were not added: "
+                           f"{names}.")
+        self.doc.add_images([p for p in images if p not in set(bad)])
 
     def remove_selected(self) -> None:
         self.doc.remove_images([item.data(Qt.ItemDataRole.UserRole) for item in self.list.selectedItems()])
@@ -201,7 +234,7 @@ class TeachPanel(QWidget):
             messages.error(self, "Fit", "Add at least one OK image first.")
             return
         self.result_label.setText("Fitting…")
-        self.session.fit(self._fitted, self._cancelled)
+        self.session.fit(self._fitted, self._cancelled, self._failed)
 
     def add_to_model(self) -> None:
         new = self._new_images()
@@ -212,12 +245,16 @@ class TeachPanel(QWidget):
             messages.error(self, "Add to model", "Every image in the list is already in the model.")
             return
         self.result_label.setText(f"Adding {len(new)} image(s)…")
-        self.session.add(new, self._fitted, self._cancelled)
+        self.session.add(new, self._fitted, self._cancelled, self._failed)
 
     def _fitted(self, result: inference.FitResult) -> None:
         self.result_label.setText(
-            f"Model: {result.n_images} image(s), {result.n_embeddings} embeddings, coreset {result.coreset_size}, "
-            f"{result.seconds:.1f} s")
+            f"Model: {result.n_images} image(s), {result.coreset_size} of {result.n_embeddings} patches kept as "
+            f"reference, {result.seconds:.1f} s")
+
+    def _failed(self, exc) -> None:
+        # The dialog says what went wrong; the line must not keep saying "Fitting…".
+        self.result_label.setText(f"Failed ({describe(exc).splitlines()[0]}): the saved model is unchanged.")
 
     def _cancelled(self) -> None:
         self.result_label.setText("Cancelled: the saved model is unchanged.")
@@ -226,8 +263,8 @@ class TeachPanel(QWidget):
         if model is not None and not self.session.runner.busy:
             m = model.manifest
             if not self.result_label.text().startswith("Model:"):
-                self.result_label.setText(f"Model: {m.get('n_images', '?')} image(s), {m.get('n_embeddings', '?')} "
-                                          f"embeddings, coreset {m.get('coreset_size', '?')}")
+                self.result_label.setText(f"Model: {m.get('n_images', '?')} image(s), {m.get('coreset_size', '?')} "
+                                          f"of {m.get('n_embeddings', '?')} patches kept as reference")
         self._busy(self.session.runner.busy)
 
     def _busy(self, busy: bool) -> None:

@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 import inference
 
-from .. import messages
+from .. import file_dialogs, messages
 
 OFFLINE_BACKBONE = "efficientnet_lite0"
 
@@ -51,8 +51,7 @@ def resolve_missing_weights(window, exc: inference.WeightsNotFoundError) -> Opti
     box.exec()
     clicked = box.clickedButton()
     if clicked is locate:
-        path, _ = QFileDialog.getOpenFileName(window, "Locate the weights file", "",
-                                              "Weights (*.pth *.pt *.safetensors)")
+        path = file_dialogs.open_file(window, "Locate the weights file", "Weights (*.pth *.pt *.safetensors)")
         if not path:
             return None
         try:

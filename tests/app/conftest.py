@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,23 @@ def images(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def fitted_project(tmp_path_factory, tiny_config, images) -> Path:
-    """A project folder with a fitted, calibrated tiny model and settings.json (shared: copy before writing)."""
+def fitted_master(tmp_path_factory, tiny_config, images) -> Path:
+    """A project folder with a fitted, calibrated tiny model and settings.json, fitted once per session."""
     folder = tmp_path_factory.mktemp("fitted") / "project"
     engine = inference.Engine(tiny_config)
     engine.fit(folder, images["ok"], roi=ROI)
     engine.calibrate(engine.load(folder), images["val"], images["ng"])
     inference.save_settings(folder, {"roi": inference.roi_to_dict(ROI), "mm_per_px": None,
                                      "ok_images": images["ok"], "config": tiny_config.to_dict()})
+    return folder
+
+
+@pytest.fixture
+def fitted_project(fitted_master, tmp_path) -> Path:
+    """A copy of the fitted project for this test: inspecting in the window writes to the project
+    (its inspection history), so no test may share the folder with another."""
+    folder = tmp_path / "fitted" / "project"
+    shutil.copytree(fitted_master, folder)
     return folder
 
 

@@ -44,20 +44,6 @@ def test_corrupt_model_file_is_reported_and_bannered(qtbot, window, project_copy
     assert window.doc.roi is not None, "the project's settings are still open for a refit"
 
 
-def test_unreadable_image_shows_a_message_and_keeps_the_view(qtbot, window, fitted_project, images, tmp_path,
-                                                             answerer):
-    window.open_project(fitted_project, ask=False)
-    wait_idle(qtbot, window)
-    window.inspect_panel.open_paths([images["ng"][0]])
-    wait_idle(qtbot, window)
-    shown = window.view.image
-    empty = tmp_path / "empty.png"
-    empty.write_bytes(b"")
-    window.inspect_panel.open_paths([str(empty)])
-    assert any("empty" in t for t in answerer.seen)
-    assert window.view.image is shown
-
-
 def test_model_version_mismatch_is_explained(qtbot, window, project_copy, answerer):
     import json
 

@@ -16,6 +16,7 @@ from gui_helpers import drag, handle_position
 def canvas(window, images):
     window.inspect_panel.open_paths([images["ok"][0]])  # no model: the image is only shown
     assert window.view.image is not None
+    window.tabs.setCurrentWidget(window.teach_panel)  # the ROI is edited in the Teach step
     return window
 
 

@@ -56,7 +56,7 @@ def test_teach_fit_cancel_calibrate_inspect_save_reopen(qtbot, make_window, imag
     wait_idle(qtbot, w)
     model = w.session.model
     assert model is not None and model.manifest["n_images"] == 3
-    assert "embeddings" in teach.result_label.text() and f"coreset {model.manifest['coreset_size']}" in \
+    assert f"{model.manifest['coreset_size']} of {model.manifest['n_embeddings']} patches kept" in \
         teach.result_label.text()
     assert any("RANDOM" in line for line in w.banner_lines()), "random weights are flagged"
     first_id = model.model_id

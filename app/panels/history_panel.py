@@ -1,0 +1,371 @@
+"""History: past inspections of this project (the run mode's and the window's own), reviewed and taught back.
+
+Filter by time, verdict and score; sort by any column; select a row to see the
+part with the regions that made it NG; mark false rejects / false accepts; send
+marked false rejects to Teach, marked images to Calibrate; export CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+import inference
+from inspector_line import history as hist
+
+from .. import file_dialogs, messages
+from ..image_view import heat_scale
+from .inspect_panel import ScoreItem
+
+MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
+SINCE = (("Last hour", 3600.0), ("Last 24 hours", 86400.0), ("Last 7 days", 7 * 86400.0), ("All time", None))
+VERDICTS = (("All verdicts", None), ("NG", "NG"), ("OK", "OK"), ("No verdict", hist.NO_VERDICT),
+            ("Error", "ERROR"))
+LABEL_WORDS = {"false_reject": "false reject", "false_accept": "false accept", None: ""}
+COLUMNS = ("time", "image", "verdict", "score", "review", "source")
+THUMB = 128
+
+
+def heatmap_thumbnail(result: inference.InferenceResult) -> bytes:
+    """A small PNG of the heatmap (at most THUMB px a side), as the run mode keeps for each row.
+
+    The map is shrunk before colouring (the run mode's Runner._thumbnail does the same; the lead may
+    want one shared function), on the scale the window shows: 0 to 2 x threshold.
+    """
+    h, w = result.anomaly_map.shape[:2]
+    scale = min(1.0, THUMB / max(h, w, 1))
+    small = result
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = dataclasses.replace(
+            result, anomaly_map=cv2.resize(result.anomaly_map, size, interpolation=cv2.INTER_AREA),
+            mask=cv2.resize(result.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
+    rgba = inference.heatmap_rgba(small, heat_scale(result))
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    return png.tobytes() if ok else b""
+
+
+def image_path(row: hist.Inspection) -> Optional[Path]:
+    """Where the inspected file is now, when it still exists (cameras and moved files have none)."""
+    path = Path(row.source) / row.file_name
+    return path if path.is_file() else None
+
+
+class HistoryPanel(QWidget):
+    # Past inspection chosen: its image (or None when the file is gone) and the row, for the window to show.
+    inspectionShown = Signal(object, object)
+    teachRequested = Signal(list)  # image paths marked false reject: add them to the model
+    calibrateRequested = Signal(list, list)  # OK paths (false rejects), NG paths (false accepts)
+    reinspectRequested = Signal(str)  # inspect this file again with the current model (double-click)
+    written = Signal(object)  # a Future of a row write has finished (emitted from the writer thread)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("historyPanel")
+        self.history: Optional[hist.History] = None
+        self.rows: list[hist.Inspection] = []
+        # Rows are written on a thread of their own: each is committed to disk (fsync), and a folder of
+        # inspections must not freeze the window. History is safe to share between threads.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writer")
+        self._pending: list[Future] = []
+        self.written.connect(self._written)
+
+        self.since = QComboBox()
+        self.since.setObjectName("historySince")
+        for text, _ in SINCE:
+            self.since.addItem(text)
+        self.since.setCurrentIndex(len(SINCE) - 1)
+        self.verdict = QComboBox()
+        self.verdict.setObjectName("historyVerdict")
+        for text, _ in VERDICTS:
+            self.verdict.addItem(text)
+        self.min_score = QDoubleSpinBox()
+        self.min_score.setObjectName("historyMinScore")
+        self.min_score.setRange(0.0, 1e6)
+        self.min_score.setDecimals(3)
+        self.min_score.setSpecialValueText("any score")
+        self.min_score.setToolTip("Show only inspections scoring at least this")
+        for w in (self.since, self.verdict):
+            w.currentIndexChanged.connect(self.refresh)
+        self.min_score.valueChanged.connect(self.refresh)
+        filters = QHBoxLayout()
+        for w in (self.since, self.verdict, self.min_score):
+            filters.addWidget(w)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("historyTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeaderItem(0).setToolTip("Local time (month-day hours:minutes:seconds)")
+        self.table.setToolTip("Past inspections, newest first: click a header to sort, select a row to see it, "
+                              "double-click to inspect it again with the current model")
+        self.table.itemSelectionChanged.connect(self._selected)
+        self.table.itemDoubleClicked.connect(self._double_clicked)
+
+        self.summary = QLabel()
+        self.summary.setObjectName("historySummary")
+        self.summary.setWordWrap(True)
+        self.detail = QLabel()
+        self.detail.setObjectName("historyDetail")
+        self.detail.setWordWrap(True)
+        self.thumb = QLabel()
+        self.thumb.setObjectName("historyHeatmap")
+        self.thumb.setToolTip("The heatmap kept with this inspection")
+        detail_row = QHBoxLayout()
+        detail_row.addWidget(self.thumb)
+        detail_row.addWidget(self.detail, 1)
+
+        self.reject_button = QPushButton("False reject")
+        self.reject_button.setObjectName("markFalseReject")
+        self.reject_button.setToolTip("Mark the selected NG results as good parts wrongly rejected")
+        self.reject_button.clicked.connect(lambda: self.mark("false_reject"))
+        self.accept_button = QPushButton("False accept")
+        self.accept_button.setObjectName("markFalseAccept")
+        self.accept_button.setToolTip("Mark the selected OK results as bad parts wrongly passed")
+        self.accept_button.clicked.connect(lambda: self.mark("false_accept"))
+        self.clear_button = QPushButton("Clear mark")
+        self.clear_button.setToolTip("Remove the review mark of the selected results")
+        self.clear_button.clicked.connect(lambda: self.mark(None))
+        marks = QHBoxLayout()
+        for b in (self.reject_button, self.accept_button, self.clear_button):
+            marks.addWidget(b)
+
+        self.teach_button = QPushButton("Teach false rejects…")
+        self.teach_button.setObjectName("teachFalseRejects")
+        self.teach_button.setToolTip("Add every image marked false reject to the Teach list, to add to the model")
+        self.teach_button.clicked.connect(self.teach_false_rejects)
+        self.calibrate_button = QPushButton("Calibrate with marked…")
+        self.calibrate_button.setObjectName("calibrateMarked")
+        self.calibrate_button.setToolTip("Open Calibrate with the false rejects as OK and the false accepts as NG")
+        self.calibrate_button.clicked.connect(self.calibrate_marked)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setObjectName("exportHistory")
+        self.export_button.setToolTip("Save the rows shown as CSV or JSON")
+        self.export_button.clicked.connect(self.choose_export)
+        actions = QHBoxLayout()
+        for b in (self.teach_button, self.calibrate_button, self.export_button):
+            actions.addWidget(b)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(detail_row)
+        layout.addLayout(marks)
+        layout.addLayout(actions)
+        self._enable()
+
+    # -- the database ----------------------------------------------------------------------------
+    def set_project(self, folder: Optional[Path]) -> None:
+        self.flush()
+        if self.history is not None:
+            self.history.close()
+            self.history = None
+        if folder is not None:
+            try:
+                self.history = hist.History(hist.default_path(folder))
+            except inference.InspectorError as exc:
+                self.summary.setText(f"No history: {exc}")
+        self.refresh()
+
+    def record(self, path: str, result: inference.InferenceResult, model_id: Optional[str]) -> Optional[Future]:
+        """Keep one of the window's own inspections (written in the background; the result is not changed)."""
+        history = self.history
+        if history is None:
+            return None
+
+        def write() -> int:
+            return history.record_result(result, source=str(Path(path).parent), file_name=Path(path).name,
+                                         model_id=model_id, heatmap=heatmap_thumbnail(result))
+
+        future = self._writer.submit(write)
+        self._pending.append(future)
+        future.add_done_callback(self.written.emit)
+        return future
+
+    def _written(self, future: Future) -> None:
+        if future in self._pending:
+            self._pending.remove(future)
+        exc = future.exception()
+        if exc is not None:
+            # A history that cannot be written (disk full, read-only) is said, never fatal to inspecting.
+            self.summary.setText(f"An inspection was not recorded: {messages.describe(exc)}")
+        elif self.isVisible() and not self._pending:
+            self.refresh()
+
+    def flush(self) -> None:
+        """Wait for the rows still being written (before reading them, or closing the file)."""
+        for future in list(self._pending):
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001 - reported by _written
+                pass
+
+    def filters(self) -> dict:
+        span = SINCE[self.since.currentIndex()][1]
+        return {"since": None if span is None else time.time() - span,
+                "verdict": VERDICTS[self.verdict.currentIndex()][1],
+                "min_score": self.min_score.value() or None}
+
+    def refresh(self, *_) -> None:
+        self.flush()
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(0)
+        self.rows = []
+        if self.history is None:
+            self.summary.setText(self.summary.text() if self.summary.text().startswith("No history") else
+                                 "Open a project: its inspections are listed here.")
+            self._enable()
+            return
+        try:
+            f = self.filters()
+            self.rows = self.history.query(**f, limit=MAX_ROWS)
+            total = self.history.count(**f)
+            counts = self.history.counts(since=f["since"])
+        except inference.InspectorError as exc:
+            self.summary.setText(f"Cannot read the history: {exc}")
+            self._enable()
+            return
+        for r, row in enumerate(self.rows):
+            self.table.insertRow(r)
+            when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
+            cells = [when, row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
+                     LABEL_WORDS.get(row.label, row.label or ""), row.source]
+            for c, text in enumerate(cells):
+                item = ScoreItem(text) if c == 3 else QTableWidgetItem(text)
+                if c == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, row.id)
+                if c == 3:
+                    item.setData(Qt.ItemDataRole.UserRole + 1, row.score)
+                if c == 2 and row.verdict in ("NG", "ERROR"):
+                    item.setForeground(Qt.GlobalColor.red)
+                item.setToolTip(row.reason or row.error or "")
+                self.table.setItem(r, c, item)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
+        shown = f"{len(self.rows)} of {total}" if total > len(self.rows) else f"{total}"
+        yield_text = "" if counts.yield_pct is None else f", yield {counts.yield_pct:.1f}%"
+        self.summary.setText(f"{shown} inspection(s) shown. In this period: {counts.ok} OK, {counts.ng} NG"
+                             f"{yield_text}.")
+        self._enable()
+
+    # -- selection and review --------------------------------------------------------------------
+    def selected_ids(self) -> list[int]:
+        return [self.table.item(i.row(), 0).data(Qt.ItemDataRole.UserRole)
+                for i in self.table.selectionModel().selectedRows()]
+
+    def _selected(self) -> None:
+        self._enable()
+        ids = self.selected_ids()
+        if len(ids) != 1 or self.history is None:
+            return
+        row = self.history.get(ids[0])
+        if row is None:
+            return
+        where = image_path(row)
+        when = datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
+        self.detail.setText(f"<b>{row.verdict_text}</b> {html.escape(row.file_name)}, {when}<br>"
+                            f"{html.escape(row.reason or row.error or '')}"
+                            + ("" if where else "<br><i>The image file is no longer there.</i>"))
+        self.thumb.setPixmap(self._thumbnail(row.heatmap_png))
+        self.inspectionShown.emit(str(where) if where else None, row)
+
+    def _double_clicked(self, item) -> None:
+        row = self.history.get(self.table.item(item.row(), 0).data(Qt.ItemDataRole.UserRole)) if self.history else None
+        where = image_path(row) if row is not None else None
+        if where is not None:
+            self.reinspectRequested.emit(str(where))
+
+    @staticmethod
+    def _thumbnail(png: Optional[bytes]) -> QPixmap:
+        if not png:
+            return QPixmap()
+        bgra = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        if bgra is None:
+            return QPixmap()
+        rgba = np.ascontiguousarray(cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA if bgra.shape[-1] == 4
+                                                 else cv2.COLOR_BGR2RGBA))
+        image = QImage(rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1], QImage.Format.Format_RGBA8888)
+        return QPixmap.fromImage(image.copy())
+
+    def mark(self, label: Optional[str]) -> None:
+        ids = self.selected_ids()
+        if not ids or self.history is None:
+            return
+        try:
+            for row_id in ids:
+                self.history.mark(row_id, label)
+        except inference.InspectorError as exc:
+            messages.error(self, "Review", exc)
+        self.refresh()
+
+    def marked_paths(self, label: str) -> tuple[list[str], int]:
+        """Existing files of every row with this mark, and how many marked files are gone."""
+        rows = self.history.query(label=label) if self.history is not None else []
+        found = [image_path(r) for r in rows]
+        paths = list(dict.fromkeys(str(p) for p in found if p is not None))
+        return paths, sum(p is None for p in found)
+
+    def teach_false_rejects(self) -> None:
+        paths, gone = self.marked_paths("false_reject")
+        if not paths:
+            messages.error(self, "Teach false rejects", "No image marked false reject (select NG rows of good "
+                           "parts and press False reject)." + (f" {gone} marked file(s) no longer exist." if gone
+                                                               else ""))
+            return
+        self.teachRequested.emit(paths)
+
+    def calibrate_marked(self) -> None:
+        ok, _ = self.marked_paths("false_reject")
+        ng, _ = self.marked_paths("false_accept")
+        if not ok and not ng:
+            messages.error(self, "Calibrate with marked", "No image is marked false reject or false accept.")
+            return
+        self.calibrateRequested.emit(ok, ng)
+
+    def choose_export(self) -> None:
+        path = file_dialogs.save_file(self, "Export the history", "history.csv", "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self.export(path)
+
+    def export(self, path: str) -> bool:
+        if not self.rows:
+            messages.error(self, "Export", "No inspections shown: change the filters.")
+            return False
+        try:
+            if Path(path).suffix.lower() == ".json":
+                hist.export_json(path, self.rows)
+            else:
+                hist.export_csv(path, self.rows)
+        except (inference.InspectorError, OSError) as exc:
+            messages.error(self, "Export", exc if isinstance(exc, inference.InspectorError) else
+                           f"Cannot write {path}: {exc.strerror or exc}")
+            return False
+        return True
+
+    def _enable(self) -> None:
+        has = self.history is not None
+        chosen = bool(self.table.selectionModel().selectedRows()) if has else False
+        for b in (self.reject_button, self.accept_button, self.clear_button):
+            b.setEnabled(chosen)
+        for b in (self.teach_button, self.calibrate_button, self.export_button):
+            b.setEnabled(has)

@@ -1,0 +1,130 @@
+"""The History view: the window's inspections are recorded; filter, open, mark, teach back, calibrate, export."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from conftest import wait_idle
+from inspector_line import history as hist
+
+
+@pytest.fixture
+def reviewed(qtbot, window, fitted_project, images, tmp_path):
+    folder = tmp_path / "project"
+    shutil.copytree(fitted_project, folder)
+    window.open_project(folder, ask=False)
+    wait_idle(qtbot, window)
+    panel = window.inspect_panel
+    panel.open_paths([images["ng"][0], images["ng"][1], images["val"][0]])  # the first is inspected on open
+    wait_idle(qtbot, window)
+    panel.inspect_all_button.click()
+    wait_idle(qtbot, window)
+    window.tabs.setCurrentWidget(window.history_panel)
+    return window, folder
+
+
+def rows_shown(view):
+    t = view.table
+    return [tuple(t.item(r, c).text() for c in (1, 2, 4)) for r in range(t.rowCount())]
+
+
+def select_first(view, verdict):
+    t = view.table
+    row = next(r for r in range(t.rowCount()) if t.item(r, 2).text() == verdict)
+    t.selectRow(row)
+    return t.item(row, 0).data(Qt.ItemDataRole.UserRole)
+
+
+def test_inspections_are_recorded_and_filtered(qtbot, reviewed, images):
+    window, folder = reviewed
+    view = window.history_panel
+    with hist.History(hist.default_path(folder)) as h:
+        rows = h.query()
+    assert len(rows) == 4 and sorted(r.verdict for r in rows) == ["NG", "NG", "NG", "OK"]
+    assert all(r.model_id == window.session.model.model_id and r.heatmap_png for r in rows)
+    thumb = cv2.imdecode(np.frombuffer(rows[0].heatmap_png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert thumb.shape[2] == 4 and max(thumb.shape[:2]) == 128, "the ROI box (135 px) shrunk to the thumbnail size"
+    assert {r.file_name for r in rows} == {"ng_050.png", "ng_051.png", "ok_010.png"}
+    ng_row = next(r for r in rows if r.verdict == "NG")
+    assert ng_row.regions and ng_row.reason.startswith("score")
+    assert len(rows_shown(view)) == 4 and "3 NG" in view.summary.text() and "yield 25.0%" in view.summary.text()
+
+    view.verdict.setCurrentText("OK")
+    assert [r[0] for r in rows_shown(view)] == ["ok_010.png"]
+    view.verdict.setCurrentText("All verdicts")
+    ok_score = min(r.score for r in rows if r.verdict == "NG")
+    view.min_score.setValue(ok_score)
+    assert {r[1] for r in rows_shown(view)} == {"NG"}
+    view.min_score.setValue(0)
+    view.since.setCurrentText("Last hour")
+    assert len(rows_shown(view)) == 4
+
+    # Opening a past NG inspection shows its image with the recorded regions.
+    select_first(view, "NG")
+    assert window.view.image is not None and window.view.outline_items
+    assert "NG" in view.detail.text() and "#1" in view.detail.text()
+    assert not view.thumb.pixmap().isNull(), "the kept heatmap is shown"
+
+
+def test_mark_teach_calibrate_and_export(qtbot, reviewed, images, tmp_path, answerer):
+    window, folder = reviewed
+    view = window.history_panel
+    row_id = select_first(view, "NG")
+    view.reject_button.click()
+    with hist.History(hist.default_path(folder)) as h:
+        marked = h.get(row_id)
+        assert marked.label == "false_reject"
+    assert any(r[2] == "false reject" for r in rows_shown(view))
+    ok_id = select_first(view, "OK")
+    view.accept_button.click()
+
+    # Marked false rejects go to Teach, ready for "Add to model".
+    before = list(window.doc.ok_images)
+    view.teach_button.click()
+    added = [p for p in window.doc.ok_images if p not in before]
+    assert added == [str(hist_path(marked))]
+    assert window.tabs.currentWidget() is window.teach_panel
+    assert window.teach_panel.add_button.isEnabled()
+
+    # Marked images open in Calibrate: false rejects as OK, false accepts as NG.
+    window.tabs.setCurrentWidget(view)
+    view.calibrate_button.click()
+    dialog = window.calibrate_dialog
+    assert str(hist_path(marked)) in dialog.ok_box.paths()
+    with hist.History(hist.default_path(folder)) as h:
+        assert str(hist_path(h.get(ok_id))) in dialog.ng_box.paths()
+    dialog.reject()
+
+    out = tmp_path / "history.csv"
+    assert view.export(str(out))
+    exported = list(csv.DictReader(out.open()))
+    assert len(exported) == 4 and {r["verdict"] for r in exported} == {"NG", "OK"}
+    assert view.export(str(tmp_path / "history.json"))
+    assert (tmp_path / "history.json").read_text().lstrip().startswith("[")
+
+
+def hist_path(row):
+    from app.panels.history_panel import image_path
+
+    return image_path(row)
+
+
+def test_a_history_that_cannot_be_opened_is_said_and_inspecting_goes_on(qtbot, window, fitted_project, images,
+                                                                         tmp_path):
+    folder = tmp_path / "project"
+    shutil.copytree(fitted_project, folder)
+    (folder / hist.HISTORY_FILE).mkdir()  # in the way of the database file
+    window.open_project(folder, ask=False)
+    wait_idle(qtbot, window)
+    window.inspect_panel.open_paths([images["ng"][0]])
+    wait_idle(qtbot, window)
+    assert window.inspect_panel.current.verdict == "NG"
+    window.tabs.setCurrentWidget(window.history_panel)
+    assert "No history" in window.history_panel.summary.text() and "folder" in window.history_panel.summary.text()
+    assert window.history_panel.table.rowCount() == 0 and not window.history_panel.export_button.isEnabled()
