@@ -243,7 +243,8 @@ class MainWindow(QMainWindow):
             lines.append("This model was fitted with RANDOM backbone weights (test only): its results mean "
                          "nothing. Choose pretrained weights in Settings and fit again.")
         if model.calibration is None:
-            note = model.calibration_note if model.calibration_note not in ("", "not calibrated") else ""
+            # "not calibrated: run calibrate" would repeat the line's own words; other notes say why.
+            note = "" if model.calibration_note.startswith("not calibrated") else model.calibration_note
             lines.append("Not calibrated" + (f": {note}" if note else "") +
                          ". Set a threshold in Model > Calibrate…; until then scores are shown without a verdict.")
         return lines
