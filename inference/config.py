@@ -25,9 +25,10 @@ SCORE_MODES = ("p99", "max", "topk_mean")
 
 @dataclass(frozen=True)
 class EngineConfig:
-    # Backbone preset (dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14,
+    # "auto" (DINOv2 ViT-S/14 when its weights are on this machine, else the built-in EfficientNet-Lite0;
+    # a fit records which), a preset (dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14,
     # efficientnet_lite0) or any timm model name.
-    backbone: str = "dinov2_vits14"
+    backbone: str = "auto"
     # "auto" (bundled/known files, then timm download), "none" (random, tests only) or a file path.
     weights: str = "auto"
     # Extra keyword arguments for timm.create_model (e.g. {"depth": 2} for a tiny test model).
@@ -197,6 +198,20 @@ def _check(ok: bool, key: str, allowed: str, value: Any) -> None:
         raise ConfigError(f"config key '{key}' must be {allowed}, got {value!r}")
 
 
+def is_vit_name(backbone: str) -> bool:
+    """Whether a backbone name is a ViT (patch tokens): the same rule as weights.resolve_preset."""
+    return "vit" in backbone or "dinov2" in backbone
+
+
+def _check_input_size(backbone: str, input_size: int) -> None:
+    """Range always; a multiple of 14 for ViTs here. A CNN's feature stride (and `auto`'s choice) is
+    only known once the backbone is chosen: backbone.check_input_size checks it then."""
+    _check(56 <= input_size <= 1792, "input_size", "in [56, 1792] (448: 32 x 32 DINOv2 tokens)", input_size)
+    if is_vit_name(backbone):
+        _check(input_size % 14 == 0, "input_size",
+               f"a multiple of 14 for the ViT backbone {backbone} (448 gives a 32 x 32 token grid)", input_size)
+
+
 def _validate(c: EngineConfig) -> None:
     for name, kind in _FIELD_TYPES.items():
         value = getattr(c, name)
@@ -212,8 +227,7 @@ def _validate(c: EngineConfig) -> None:
     _check(c.distance in DISTANCES, "distance", f"one of {list(DISTANCES)}", c.distance)
     _check(1 <= c.n_neighbors <= 16, "n_neighbors", "an integer in [1, 16]", c.n_neighbors)
     _check(1 <= c.batch_size <= 1024, "batch_size", "an integer in [1, 1024]", c.batch_size)
-    _check(56 <= c.input_size <= 1792 and c.input_size % 14 == 0, "input_size",
-           "a multiple of 14 in [56, 1792] (448 gives a 32 x 32 token grid)", c.input_size)
+    _check_input_size(c.backbone, c.input_size)
     _check(c.score_mode in SCORE_MODES, "score_mode", f"one of {list(SCORE_MODES)}", c.score_mode)
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)

@@ -144,23 +144,42 @@ def main(argv: Optional[list[str]] = None) -> int:
             meta["backbone_parity"] = runner.backbone_parity(ours, peer, load_images(cat.train_good[:2]),
                                                              ours.config.input_size)
             runner._log(f"backbone parity ours vs anomalib: {meta['backbone_parity']}")
-        records = runner.run(args.root, dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size)
+        failures: list = []
+        meta["failures"] = failures
+
+        def save_so_far(records: list) -> None:
+            # After every category: a crash or a kill later keeps what is finished.
+            meta["seconds"] = round(time.perf_counter() - started, 1)
+            write_outputs(args, {"meta": meta, "records": records}, final=False)
+
+        records = runner.run(args.root, dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size,
+                             failures=failures, on_category=save_so_far)
         meta["seconds"] = round(time.perf_counter() - started, 1)
     except InspectorError as exc:
         print(f"inspector eval: {exc}", file=sys.stderr)
         return 1
     result = {"meta": meta, "records": records}
-    text = report.markdown(result)
-    print(text)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text, encoding="utf-8")
-    if args.plot is not None:
+    print(write_outputs(args, result, final=True))
+    if args.plot is not None and records:
         report.plot(result, args.plot)
-    return 0
+    if failures:
+        print(f"inspector eval: {len(failures)} categor{'y' if len(failures) == 1 else 'ies'} could not run: "
+              + ", ".join(f["category"] for f in failures), file=sys.stderr)
+    return 1 if failures and not records else 0
+
+
+def write_outputs(args, result: dict, final: bool) -> str:
+    """The JSON and markdown files (atomically: a kill mid-write leaves the previous version); the text."""
+    text = report.markdown(result)
+    if not final:
+        result = {**result, "meta": {**result["meta"], "partial": True}}
+    for path, content in ((args.json, lambda: json.dumps(result, indent=1)), (args.markdown, lambda: text)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(content(), encoding="utf-8")
+            tmp.replace(path)
+    return text
 
 
 if __name__ == "__main__":

@@ -84,6 +84,8 @@ def markdown(result: dict) -> str:
     if parity:
         out.append(f"Same backbone check (raw stage outputs on 2 OK images): shapes {parity['shapes_ours']} vs "
                    f"{parity['shapes_anomalib']}, max |diff| {[_num(d, 6) for d in parity['max_abs_diff']]}.")
+    for failed in meta.get("failures", []):
+        out.append(f"**{failed['category']}: could not run** ({failed['error']}).")
     out.append("")
     if "ours" in methods:
         for cat in meta["categories"]:
@@ -105,8 +107,13 @@ def plot(result: dict, path: Path) -> None:
     except ImportError:
         raise InspectorError("inspector eval --plot needs matplotlib: pip install 'inspector[bench]'") from None
     records = [r for r in result["records"] if r["quality_meaningful"] and r["image_auroc"] is not None]
-    cats = result["meta"]["categories"]
-    fig, axes = plt.subplots(1, len(cats), figsize=(4.2 * len(cats), 3.6), squeeze=False)
+    cats = [c for c in result["meta"]["categories"] if any(r["category"] == c for r in records)]
+    ncols = min(3, len(cats))
+    nrows = -(-len(cats) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.6 * nrows), squeeze=False)
+    axes = [list(grid.ravel())]
+    for ax in axes[0][len(cats):]:
+        ax.set_visible(False)
     styles = {"ours": dict(color="tab:blue", marker="o"), "anomalib": dict(color="tab:orange", marker="s")}
     for ax, cat in zip(axes[0], cats):
         labels = sorted({r["shots"] for r in records if r["category"] == cat}, key=_shot_key)

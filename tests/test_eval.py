@@ -219,3 +219,75 @@ def test_patch_zero_pad_damps_only_the_border(tiny_cnn_config):
     # Interior of the finest grid, away from the upsampled coarse stage's border too.
     assert np.allclose(plain[..., 3:-3, 3:-3], padded[..., 3:-3, 3:-3], atol=1e-5)
     assert not np.allclose(plain[..., 0, :], padded[..., 0, :])
+
+
+# -- robustness of a long run (issue 13) ------------------------------------------------------
+_TINY_CNN = "backbone: resnet18\nweights: none\ninput_size: 112\nbatch_size: 8\n"
+
+
+def test_mixed_image_sizes_are_resized_whole_for_every_method(tmp_path):
+    """A set whose images differ in size runs: every image is resized whole to the most common size."""
+    from inspector_eval.dataset import common_size, resize_all
+
+    root = _write_category(tmp_path / "data" / "mixed")
+    odd = root / "test" / "good" / "000.png"
+    cv2.imwrite(str(odd), cv2.resize(cv2.imread(str(odd)), (160, 120)))  # one image larger than the rest
+    assert common_size([np.zeros((96, 128, 3)), np.zeros((120, 160, 3)), np.zeros((96, 128, 3))]) == (96, 128)
+    assert common_size([np.zeros((96, 128, 3))] * 2) is None
+    resized = resize_all([np.zeros((120, 160, 3), np.uint8)], (96, 128))
+    assert resized[0].shape == (96, 128, 3)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(_TINY_CNN, encoding="utf-8")
+    out = tmp_path / "r.json"
+    rc = eval_main([str(tmp_path / "data"), "--shots", "2", "--config", str(cfg), "--methods", "ours",
+                    "--calibration-images", "4", "--json", str(out), "--pixel-size", "64"])
+    assert rc == 0
+    (rec,) = json.loads(out.read_text())["records"]
+    assert rec["resized_to_hw"] == [96, 128] and rec["n_test"] == 8 and rec["image_auroc"] > 0.9
+
+
+def test_a_category_that_cannot_run_is_reported_and_the_rest_are_kept(tmp_path, capsys):
+    """One broken category (an unreadable test image) costs one line; the finished ones are written."""
+    _write_category(tmp_path / "data" / "a_good")
+    broken = _write_category(tmp_path / "data" / "b_broken", seed=1)
+    (broken / "test" / "good" / "001.png").write_bytes(b"not an image")
+    _write_category(tmp_path / "data" / "c_good", seed=2)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(_TINY_CNN, encoding="utf-8")
+    out, md = tmp_path / "r.json", tmp_path / "r.md"
+    rc = eval_main([str(tmp_path / "data"), "--shots", "1", "--config", str(cfg), "--methods", "ours",
+                    "--calibration-images", "4", "--json", str(out), "--markdown", str(md), "--pixel-size", "64"])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert [r["category"] for r in result["records"]] == ["a_good", "c_good"]
+    (failed,) = result["meta"]["failures"]
+    assert failed["category"] == "b_broken" and "\n" not in failed["error"]
+    assert "partial" not in result["meta"]
+    err = capsys.readouterr().err
+    assert "b_broken: cannot run, skipped" in err and "could not run: b_broken" in err
+    assert "b_broken: could not run" in md.read_text()
+
+
+def test_results_are_written_after_each_category(tmp_path, monkeypatch):
+    """A run killed in its second category still leaves the first one's figures on disk."""
+    from inspector_eval import runner
+
+    _write_category(tmp_path / "data" / "a_first")
+    _write_category(tmp_path / "data" / "b_second", seed=1)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(_TINY_CNN, encoding="utf-8")
+    out = tmp_path / "r.json"
+    real = runner.run_category
+
+    def dies_in_second(folder, *args, **kwargs):
+        if folder.name == "b_second":
+            raise KeyboardInterrupt  # a kill, not a category error: the run itself stops
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_category", dies_in_second)
+    with pytest.raises(KeyboardInterrupt):
+        eval_main([str(tmp_path / "data"), "--shots", "1", "--config", str(cfg), "--methods", "ours",
+                   "--calibration-images", "4", "--json", str(out), "--pixel-size", "64"])
+    saved = json.loads(out.read_text())
+    assert saved["meta"]["partial"] is True
+    assert [(r["category"], r["shots"]) for r in saved["records"]] == [("a_first", "1")]
