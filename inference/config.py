@@ -21,6 +21,8 @@ from .errors import ConfigError
 ENV_PREFIX = "PATCHCORE_"
 DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean")
+# The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
+CALIBRATION_METHODS = ("percentile", "mad", "tail")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class EngineConfig:
     # Also add mirrored copies of each OK image: only for parts that look the same mirrored.
     augment_flips: bool = False
     score_percentile: float = 99.0
+    # OK-only threshold: "percentile" (score_percentile of OK scores), "mad" (median + calibration_mad_k x
+    # robust spread) or "tail" (log-normal fit, expected false-reject rate calibration_expected_frr).
+    # With NG images the threshold always separates OK from NG. See inference/calibration.py.
+    calibration_method: str = "percentile"
+    calibration_mad_k: float = 6.0
+    calibration_expected_frr: float = 0.001
     area_mm2_thr: float = 0.0
     seed: int = 0
 
@@ -232,6 +240,11 @@ def _validate(c: EngineConfig) -> None:
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)
     _check(50 <= c.score_percentile <= 100, "score_percentile", "a number in [50, 100]", c.score_percentile)
+    _check(c.calibration_method in CALIBRATION_METHODS, "calibration_method",
+           f"one of {list(CALIBRATION_METHODS)}", c.calibration_method)
+    _check(0 < c.calibration_mad_k <= 50, "calibration_mad_k", "a number in (0, 50]", c.calibration_mad_k)
+    _check(0 < c.calibration_expected_frr < 0.5, "calibration_expected_frr", "a number in (0, 0.5)",
+           c.calibration_expected_frr)
     _check(c.area_mm2_thr >= 0, "area_mm2_thr", "a number >= 0 (mm^2)", c.area_mm2_thr)
     _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",
            "a list of stage indices in [0, 5]", list(c.cnn_layers))

@@ -16,7 +16,7 @@ import torch
 
 from . import knn, project
 from .backbone import Backbone, resolve_auto
-from .calibration import Calibration, calibrate
+from .calibration import Calibration, calibrate_by
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_batch, embed_crops, patch_mask, pixel_mask, prepare
@@ -369,10 +369,11 @@ class Engine:
             raise InspectorError("calibration needs at least one OK image")
         ok = [r.score for r in self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel)]
         ng = [r.score for r in self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)]
-        cal = calibrate(
-            ok, ng,
+        cal = calibrate_by(
+            model.config.calibration_method, ok, ng,
             score_percentile if score_percentile is not None else model.config.score_percentile,
             area_mm2_thr if area_mm2_thr is not None else model.config.area_mm2_thr,
+            model.config.calibration_mad_k, model.config.calibration_expected_frr,
         )
         check(cancel)
         self.save_calibration(model, cal)

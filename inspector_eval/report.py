@@ -69,6 +69,22 @@ def speed_table(records: list[dict], method: str) -> str:
     return "\n".join(lines)
 
 
+def calibration_table(records: list[dict], method: str = "ours") -> str:
+    """FRR / FAR at each OK-only calibrated threshold, and whether the capture-shift warning fired."""
+    rows = [r for r in records if r["method"] == method and r.get("calibration_options")]
+    if not rows:
+        return ""
+    names = list(rows[0]["calibration_options"])
+    lines = ["| category | shots | " + " | ".join(f"{n} FRR / FAR" for n in names) + " | capture-shift warning |",
+             "|" + "---|" * (len(names) + 3)]
+    for r in sorted(rows, key=lambda r: (r["category"], _shot_key(r["shots"]))):
+        opts = r["calibration_options"]
+        lines.append(f"| {r['category']} | {r['shots']} | "
+                     + " | ".join(f"{_num(opts[n]['frr'], 2)} / {_num(opts[n]['far'], 2)}" for n in names)
+                     + f" | {'yes' if r.get('capture_shift_warning') else 'no'} |")
+    return "\n".join(lines)
+
+
 def markdown(result: dict) -> str:
     meta, records = result["meta"], result["records"]
     methods = {r["method"] for r in records}
@@ -92,6 +108,9 @@ def markdown(result: dict) -> str:
             out += [f"#### {cat}: quality", "", table(records, cat, QUALITY), "",
                     f"#### {cat}: speed (fit on the shots; latency per image, batch 1)", "",
                     table(records, cat, SPEED), ""]
+    cal = calibration_table(records)
+    if cal:
+        out += ["#### Ours: OK-only calibration options (threshold from the held-out OK images)", "", cal, ""]
     if "ours-dinov2" in methods:
         out += ["#### Our DINOv2 ViT-S/14 (RANDOM weights: speed only, its quality figures are not meaningful)", "",
                 speed_table(records, "ours-dinov2"), ""]

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from inference import calibrate
+from inference import CALIBRATION_METHODS, calibrate, calibrate_by, capture_shift_warning
 from . import metrics
 from .dataset import Category, common_size, load_images, load_mask, make_split, read_category, resize_all
 
@@ -152,6 +152,8 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
             latencies[j].append(time.perf_counter() - t)
             scores[j].append(s)
             maps[j].append(metrics.to_eval_resolution(m, pixel_size))
+    # Taught images scored by their own model (at most 16): the reference of the capture-shift check.
+    taught = [[method.score(im)[0] for im in train[:16]] for method in methods]
     records = []
     for j, method in enumerate(methods):
         method.close()
@@ -174,6 +176,13 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
         if cals[j]:
             cal = calibrate(cals[j], score_percentile=score_percentile)
             rec["calibrated"] = metrics.threshold_metrics(data.is_defect, scores[j], cal.threshold)
+            # Every OK-only threshold option on the same scores (issue 13), and the capture-shift check.
+            rec["calibration_options"] = {
+                name: metrics.threshold_metrics(data.is_defect, scores[j], calibrate_by(name, cals[j]).threshold)
+                for name in CALIBRATION_METHODS}
+            rec["capture_shift_warning"] = capture_shift_warning(taught[j], cals[j])
+            rec["calibration_scores"] = [round(float(s), 5) for s in cals[j]]
+            rec["taught_scores"] = [round(float(s), 5) for s in taught[j]]
         records.append(rec)
     return records
 
