@@ -40,7 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("json", type=Path)
     ap.add_argument("--calibration-mode", default="p99", help="image score whose calibration is reported")
-    ap.add_argument("--calibration-fit", default="none")
+    ap.add_argument("--calibration-fit", default="flips", help="fit at <= 8 shots (16 and more: none)")
     ap.add_argument("--calibration-size", type=int, default=224)
     args = ap.parse_args()
     cells = json.loads(args.json.read_text())["cells"]
@@ -74,13 +74,14 @@ def main() -> int:
     options = [("percentile", {}), ("mad", {"mad_k": 3.0}), ("mad", {"mad_k": 6.0}), ("tail", {"expected_frr": 0.01}),
                ("tail", {"expected_frr": 0.001})]
     labels = ["p99", "mad k=3", "mad k=6", "tail 1%", "tail 0.1%"]
-    print("| set | shots | " + " | ".join(labels) + " | cal / taught median | warning |")
+    print("| set | shots | " + " | ".join(labels) + " | median / taught median: calibration / test OK | warning: calibration / test OK |")
     print("|---|---|" + "---|" * (len(labels) + 2))
     sums = np.zeros((len(options), 2))
     n = 0
     ratios = defaultdict(list)
     for c in sorted(cells, key=lambda c: (c["set"], float(c["shots"]) if c["shots"] != "all" else 1e9)):
-        if (c["size"], c["fit"]) != (args.calibration_size, args.calibration_fit):
+        policy_fit = args.calibration_fit if c["shots"] in ("1", "2", "4", "8") else "none"
+        if (c["size"], c["fit"]) != (args.calibration_size, policy_fit):
             continue
         m = args.calibration_mode
         y = np.array(c["is_defect"])
@@ -96,7 +97,9 @@ def main() -> int:
         test_ratio = float(np.median(s[~y]) / np.median(c["taught_scores"][m]))
         ratios[c["set"]].append((ratio, test_ratio))
         warn = not (SHIFT_RATIO_LIMITS[0] <= ratio <= SHIFT_RATIO_LIMITS[1])
-        print(f"| {c['set']} | {c['shots']} | " + " | ".join(row) + f" | {ratio:.2f} | {'yes' if warn else 'no'} |")
+        warn_test = not (SHIFT_RATIO_LIMITS[0] <= test_ratio <= SHIFT_RATIO_LIMITS[1])
+        print(f"| {c['set']} | {c['shots']} | " + " | ".join(row) + f" | {ratio:.2f} / {test_ratio:.2f} | "
+              f"{'yes' if warn else 'no'} / {'yes' if warn_test else 'no'} |")
     if n:
         print("| **mean** | | " + " | ".join(f"{a / n:.2f} / {b / n:.2f}" for a, b in sums) + " | | |")
     print("\nMedian score ratio to the taught images: calibration OK images, test OK images (per set, over shots)\n")
