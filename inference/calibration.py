@@ -174,7 +174,7 @@ def _best_overlapping_threshold(ok: np.ndarray, ng: np.ndarray) -> float:
 # Selected by the engine setting `calibration_method`; only OK-only calibration changes: with NG
 # scores the threshold still separates OK from NG (calibrate()).
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
-MAD_K_DEFAULT = 6.0
+MAD_K_DEFAULT = 3.0
 TAIL_FRR_DEFAULT = 0.001
 # The normal distribution's MAD -> standard deviation factor.
 _MAD_TO_SIGMA = 1.4826
@@ -190,8 +190,10 @@ def robust_spread(scores: Sequence[float]) -> float:
 
 
 def mad_threshold(ok_scores: Sequence[float], k: float = MAD_K_DEFAULT) -> float:
-    """median + k x robust spread of the OK scores (k = 6 by default: far beyond OK noise, so a new
-    capture's OK parts, which score a little higher, are not rejected)."""
+    """median + k x robust spread of the OK scores. k = 3 by default: above the highest of 10 normal
+    OK scores (median + 1.5 spreads on average), so fewer good parts are rejected than with the 99th
+    percentile, while one stray high OK score does not lift the threshold over the defects
+    (docs/benchmarks.md: mean FRR 0.04 / FAR 0.31 vs 0.05 / 0.49 for the percentile on three sets)."""
     s = np.asarray(ok_scores, dtype=np.float64)
     return float(np.median(s) + k * robust_spread(s))
 

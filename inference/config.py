@@ -62,7 +62,7 @@ class EngineConfig:
     # robust spread) or "tail" (log-normal fit, expected false-reject rate calibration_expected_frr).
     # With NG images the threshold always separates OK from NG. See inference/calibration.py.
     calibration_method: str = "percentile"
-    calibration_mad_k: float = 6.0
+    calibration_mad_k: float = 3.0
     calibration_expected_frr: float = 0.001
     area_mm2_thr: float = 0.0
     seed: int = 0
