@@ -181,6 +181,7 @@ def test_cli_end_to_end_on_a_tiny_set(tmp_path):
 # -- real images: the CI regression guard ---------------------------------------------------
 @pytest.mark.realdata
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about a minute on a quiet 2-core machine; much longer when it is shared
 def test_quick_mode_guards_the_default_policy_on_visa_fryum(shared_data, tmp_path):
     out = tmp_path / "quick.json"
     rc = eval_main([str(shared_data), "--quick", "--json", str(out)])
