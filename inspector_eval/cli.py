@@ -150,13 +150,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         failures: list = []
         meta["failures"] = failures
 
-        def save_so_far(records: list) -> None:
-            # After every category: a crash or a kill later keeps what is finished.
+        finished: list = []
+
+        def save_so_far(record: dict) -> None:
+            # After every (category, shots, method): a crash or a kill later keeps what is finished.
+            finished.append(record)
             meta["seconds"] = round(time.perf_counter() - started, 1)
-            write_outputs(args, {"meta": meta, "records": records}, final=False)
+            write_outputs(args, {"meta": meta, "records": finished}, final=False)
 
         records = runner.run(args.root, dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size,
-                             failures=failures, on_category=save_so_far)
+                             on_record=save_so_far, failures=failures)
         meta["seconds"] = round(time.perf_counter() - started, 1)
     except InspectorError as exc:
         print(f"inspector eval: {exc}", file=sys.stderr)

@@ -277,7 +277,7 @@ def test_a_category_that_cannot_run_is_reported_and_the_rest_are_kept(tmp_path, 
     assert "b_broken: could not run" in md.read_text()
 
 
-def test_results_are_written_after_each_category(tmp_path, monkeypatch):
+def test_results_are_written_as_each_cell_finishes(tmp_path, monkeypatch):
     """A run killed in its second category still leaves the first one's figures on disk."""
     from inspector_eval import runner
 
