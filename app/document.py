@@ -16,7 +16,8 @@ import inference
 
 SETTINGS_FORMAT = 1
 # Keys that do not change what a model computes: they never make a model stale.
-NON_MODEL_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "score_percentile", "area_mm2_thr")
+NON_MODEL_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "score_percentile", "area_mm2_thr",
+                  "calibration_method", "calibration_mad_k", "calibration_expected_frr")
 
 
 class ProjectDocument(QObject):
@@ -181,6 +182,8 @@ def stale_reasons(doc_roi, doc_config: inference.EngineConfig, manifest: dict) -
         reasons.append("the ROI changed since the fit")
     fitted = dict(manifest.get("config") or {})
     ours = doc_config.to_dict()
+    if ours.get("backbone") == "auto" and (manifest.get("backbone") or {}).get("chosen"):
+        ours["backbone"] = fitted.get("backbone")  # `auto` picked the fitted one; a refit would pick it again
     changed = sorted(k for k in ours if k not in NON_MODEL_KEYS and fitted.get(k) != ours[k])
     if changed:
         reasons.append("settings changed since the fit (" + ", ".join(changed) + ")")

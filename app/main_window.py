@@ -238,6 +238,9 @@ class MainWindow(QMainWindow):
         reasons = stale_reasons(self.doc.roi, self.doc.config, model.manifest)
         if reasons:
             lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
+        chosen = (model.manifest.get("backbone") or {}).get("chosen")
+        if chosen:
+            lines.append(chosen[0].upper() + chosen[1:] + ".")
         weights = weights_of(model.manifest)
         if not weights.get("pretrained", False):
             lines.append("This model was fitted with RANDOM backbone weights (test only): its results mean "

@@ -6,7 +6,19 @@ The GUI and the CLI use only the names below.
 __version__ = "0.1.0"
 
 from .backbone import IMAGENET_MEAN, IMAGENET_STD, Backbone, pick_device
-from .calibration import Calibration, CalibrationError, calibrate, check_values, rates, with_threshold
+from .calibration import (
+    CALIBRATION_METHODS,
+    Calibration,
+    CalibrationError,
+    calibrate,
+    calibrate_by,
+    capture_shift_warning,
+    check_values,
+    mad_threshold,
+    rates,
+    tail_threshold,
+    with_threshold,
+)
 from .config import DISTANCES, SCORE_MODES, EngineConfig, default_config_path, read_yaml
 from .engine import MODEL_VERSION, Engine, FitResult, Model, verify_project
 from .errors import (
@@ -58,6 +70,11 @@ __all__ = [
     "atomic_write",
     "Backbone",
     "calibrate",
+    "calibrate_by",
+    "capture_shift_warning",
+    "mad_threshold",
+    "tail_threshold",
+    "CALIBRATION_METHODS",
     "CalibrationError",
     "check_values",
     "with_threshold",

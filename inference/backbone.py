@@ -23,8 +23,10 @@ import torch.nn.functional as F
 from .config import EngineConfig
 from .errors import ConfigError, WeightsNotFoundError
 from .weights import (
+    AUTO,
     Preset,
     WeightsInfo,
+    choose_auto_backbone,
     find_weights_file,
     map_by_order,
     missing_weights_message,
@@ -101,15 +103,46 @@ def pick_compile_mode(setting: str, device: torch.device) -> Optional[str]:
     return "reduce-overhead" if device.type == "cuda" else "default"
 
 
+def resolve_auto(config: EngineConfig) -> tuple[EngineConfig, str]:
+    """`config` with `backbone: auto` replaced by the backbone it picks here, and a one-line note saying
+    which and why ('' when the backbone was named). A fit stores the resolved name, so a model never
+    changes backbone when it is loaded on a PC with other weights."""
+    if config.backbone.strip().lower() != AUTO:
+        return config, ""
+    name, note = choose_auto_backbone(config.weights)
+    return config.replace(backbone=name), note
+
+
+def feature_stride(model: torch.nn.Module, kind: str) -> int:
+    """Input pixels per feature-grid cell that input_size must be a multiple of: the ViT's patch size, or
+    the largest reduction among the CNN stages used (EfficientNet-Lite0, stages 2-3: 16)."""
+    if kind == "vit":
+        return int(model.patch_embed.patch_size[0])
+    return int(max(model.feature_info.reduction()))
+
+
+def check_input_size(model: torch.nn.Module, kind: str, backbone: str, input_size: int) -> None:
+    stride = feature_stride(model, kind)
+    if input_size % stride:
+        lower = max(stride, input_size - input_size % stride)
+        raise ConfigError(
+            f"config key 'input_size' must be a multiple of {stride} for backbone {backbone} "
+            f"({'patch size' if kind == 'vit' else 'feature stride of the stages used'}), got {input_size} "
+            f"(try {lower} or {lower + stride})"
+        )
+
+
 class Backbone:
     """A frozen feature extractor built once per (backbone, weights, input size)."""
 
     def __init__(self, config: EngineConfig):
+        config, self.choice_note = resolve_auto(config)
         self.config = config
         self.preset: Preset = resolve_preset(config.backbone)
         self.device = pick_device(config.use_gpu)
         self.dtype = pick_dtype(config.precision, self.device)
         self.weights = self._build()
+        check_input_size(self.model, self.preset.kind, config.backbone, config.input_size)
         self.model.eval().requires_grad_(False).to(self.device)
         eager = self.model.forward_features if self.preset.kind == "vit" else self.model
         self._forward = _Runner(eager, pick_compile_mode(config.compile_backbone, self.device))

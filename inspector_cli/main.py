@@ -267,6 +267,8 @@ def cmd_fit(args) -> int:
         w = summary["weights"]
         print(f"fitted {args.project}: {result.n_images} images, {result.n_embeddings} patch features, "
               f"coreset {result.coreset_size}, {result.seconds:.1f} s")
+        if summary["backbone_chosen"]:
+            print(summary["backbone_chosen"])
         if not w["pretrained"]:
             print("WARNING: random backbone weights (weights: none): scores are for testing only")
     return 0

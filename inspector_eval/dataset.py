@@ -150,3 +150,26 @@ def load_mask(item: TestImage, shape: tuple[int, int]) -> Optional[np.ndarray]:
 def load_images(paths: Sequence[Path]) -> list[np.ndarray]:
     """RGB uint8 arrays, loaded once, so that timings never include disk reads or JPEG decoding."""
     return [load_image(p) for p in paths]
+
+
+def common_size(images: Sequence[np.ndarray]) -> Optional[tuple[int, int]]:
+    """None when every image has the same (height, width); else the most common one (first seen on a tie)."""
+    sizes = [im.shape[:2] for im in images]
+    if len(set(sizes)) <= 1:
+        return None
+    counts: dict = {}
+    for hw in sizes:
+        counts[hw] = counts.get(hw, 0) + 1
+    return max(counts, key=lambda hw: (counts[hw], -sizes.index(hw)))
+
+
+def resize_all(images: Sequence[np.ndarray], hw: tuple[int, int]) -> list[np.ndarray]:
+    """Every image resized whole (area averaging when shrinking) to height x width `hw`."""
+    out = []
+    for im in images:
+        if im.shape[:2] == tuple(hw):
+            out.append(im)
+        else:
+            shrink = im.shape[0] * im.shape[1] > hw[0] * hw[1]
+            out.append(cv2.resize(im, (hw[1], hw[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+    return out

@@ -32,10 +32,12 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "patch_zero_pad": True,
 }
 
-# When few OK images are taught, also teach flipped and slightly rotated copies of them (existing
+# When few OK images are taught, also teach their left-right and top-bottom mirror images (existing
 # engine options). Applied only where the config leaves augmentation off; the peer never gets it.
+# Mirrors only (3 images per OK image), no rotated copies: chosen by mean rank over six dev sets
+# (docs/benchmarks.md); the rotated copies cost 5 x the embedding and coreset time of a plain fit.
 FEW_SHOT_MAX_IMAGES = 8
-FEW_SHOT_AUGMENT: dict[str, Any] = {"augment": True, "augment_copies": 2, "augment_flips": True}
+FEW_SHOT_AUGMENT: dict[str, Any] = {"augment": True, "augment_copies": 0, "augment_flips": True}
 
 # Speed reference only: DINOv2 ViT-S/14 with RANDOM weights (none are on this machine offline).
 DINOV2_SPEED: dict[str, Any] = {"backbone": "dinov2_vits14", "weights": "none"}

@@ -69,6 +69,22 @@ def speed_table(records: list[dict], method: str) -> str:
     return "\n".join(lines)
 
 
+def calibration_table(records: list[dict], method: str = "ours") -> str:
+    """FRR / FAR at each OK-only calibrated threshold, and whether the capture-shift warning fired."""
+    rows = [r for r in records if r["method"] == method and r.get("calibration_options")]
+    if not rows:
+        return ""
+    names = list(rows[0]["calibration_options"])
+    lines = ["| category | shots | " + " | ".join(f"{n} FRR / FAR" for n in names) + " | capture-shift warning |",
+             "|" + "---|" * (len(names) + 3)]
+    for r in sorted(rows, key=lambda r: (r["category"], _shot_key(r["shots"]))):
+        opts = r["calibration_options"]
+        lines.append(f"| {r['category']} | {r['shots']} | "
+                     + " | ".join(f"{_num(opts[n]['frr'], 2)} / {_num(opts[n]['far'], 2)}" for n in names)
+                     + f" | {'yes' if r.get('capture_shift_warning') else 'no'} |")
+    return "\n".join(lines)
+
+
 def markdown(result: dict) -> str:
     meta, records = result["meta"], result["records"]
     methods = {r["method"] for r in records}
@@ -84,12 +100,17 @@ def markdown(result: dict) -> str:
     if parity:
         out.append(f"Same backbone check (raw stage outputs on 2 OK images): shapes {parity['shapes_ours']} vs "
                    f"{parity['shapes_anomalib']}, max |diff| {[_num(d, 6) for d in parity['max_abs_diff']]}.")
+    for failed in meta.get("failures", []):
+        out.append(f"**{failed['category']}: could not run** ({failed['error']}).")
     out.append("")
     if "ours" in methods:
         for cat in meta["categories"]:
             out += [f"#### {cat}: quality", "", table(records, cat, QUALITY), "",
                     f"#### {cat}: speed (fit on the shots; latency per image, batch 1)", "",
                     table(records, cat, SPEED), ""]
+    cal = calibration_table(records)
+    if cal:
+        out += ["#### Ours: OK-only calibration options (threshold from the held-out OK images)", "", cal, ""]
     if "ours-dinov2" in methods:
         out += ["#### Our DINOv2 ViT-S/14 (RANDOM weights: speed only, its quality figures are not meaningful)", "",
                 speed_table(records, "ours-dinov2"), ""]
@@ -105,8 +126,13 @@ def plot(result: dict, path: Path) -> None:
     except ImportError:
         raise InspectorError("inspector eval --plot needs matplotlib: pip install 'inspector[bench]'") from None
     records = [r for r in result["records"] if r["quality_meaningful"] and r["image_auroc"] is not None]
-    cats = result["meta"]["categories"]
-    fig, axes = plt.subplots(1, len(cats), figsize=(4.2 * len(cats), 3.6), squeeze=False)
+    cats = [c for c in result["meta"]["categories"] if any(r["category"] == c for r in records)]
+    ncols = min(3, len(cats))
+    nrows = -(-len(cats) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.6 * nrows), squeeze=False)
+    axes = [list(grid.ravel())]
+    for ax in axes[0][len(cats):]:
+        ax.set_visible(False)
     styles = {"ours": dict(color="tab:blue", marker="o"), "anomalib": dict(color="tab:orange", marker="s")}
     for ax, cat in zip(axes[0], cats):
         labels = sorted({r["shots"] for r in records if r["category"] == cat}, key=_shot_key)

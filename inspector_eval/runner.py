@@ -20,9 +20,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from inference import calibrate
+from inference import CALIBRATION_METHODS, calibrate, calibrate_by, capture_shift_warning
 from . import metrics
-from .dataset import Category, load_images, load_mask, make_split, read_category
+from .dataset import Category, common_size, load_images, load_mask, make_split, read_category, resize_all
 
 PIXEL_SIZE_DEFAULT = 128
 
@@ -114,6 +114,14 @@ class CategoryData:
         self.pool = load_images(self.split.pool[: max((len(v) for v in self.split.shots.values()), default=0)])
         self.calibration = load_images(self.split.calibration)
         self.test = load_images([t.path for t in category.test])
+        # A whole-image model needs one image size; a set of mixed sizes is resized whole (never cropped)
+        # to its most common size, before any method sees it, so both methods get the same pixels.
+        self.resized_to = common_size(self.pool + self.calibration + self.test)
+        if self.resized_to is not None:
+            _log(f"{category.name}: images of mixed sizes; all resized whole to {self.resized_to[1]} x "
+                 f"{self.resized_to[0]} (width x height)")
+            self.pool, self.calibration, self.test = (resize_all(x, self.resized_to)
+                                                      for x in (self.pool, self.calibration, self.test))
         self.is_defect = np.array([t.is_defect for t in category.test])
         masks = [load_mask(t, im.shape[:2]) for t, im in zip(category.test, self.test)]
         # Pixel metrics: defect images with a mask plus all good images; the rest count for image metrics only.
@@ -144,6 +152,8 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
             latencies[j].append(time.perf_counter() - t)
             scores[j].append(s)
             maps[j].append(metrics.to_eval_resolution(m, pixel_size))
+    # Taught images scored by their own model (at most 16): the reference of the capture-shift check.
+    taught = [[method.score(im)[0] for im in train[:16]] for method in methods]
     records = []
     for j, method in enumerate(methods):
         method.close()
@@ -166,31 +176,64 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
         if cals[j]:
             cal = calibrate(cals[j], score_percentile=score_percentile)
             rec["calibrated"] = metrics.threshold_metrics(data.is_defect, scores[j], cal.threshold)
+            # Every OK-only threshold option on the same scores (issue 13), and the capture-shift check.
+            rec["calibration_options"] = {
+                name: metrics.threshold_metrics(data.is_defect, scores[j], calibrate_by(name, cals[j]).threshold)
+                for name in CALIBRATION_METHODS}
+            rec["capture_shift_warning"] = capture_shift_warning(taught[j], cals[j])
+            rec["calibration_scores"] = [round(float(s), 5) for s in cals[j]]
+            rec["taught_scores"] = [round(float(s), 5) for s in taught[j]]
         records.append(rec)
     return records
 
 
 def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
         seed: int = 0, n_calibration: int = 10, pixel_size: int = PIXEL_SIZE_DEFAULT,
-        on_record: Optional[Callable[[dict], None]] = None) -> list[dict]:
+        on_record: Optional[Callable[[dict], None]] = None,
+        failures: Optional[list] = None, on_category: Optional[Callable[[list], None]] = None) -> list[dict]:
+    """Every category in turn. A category that cannot run (unreadable images, too few, a method that
+    fails on it) is reported in one line, appended to `failures` and skipped; the others go on.
+    `on_category(records so far)` runs after each category, so a caller can save what is finished."""
     records: list[dict] = []
     for folder in category_dirs:
-        category = read_category(folder)
-        data = CategoryData(category, shots, seed, n_calibration, pixel_size)
-        skipped = [s for s in shots if s not in data.split.shots]
-        if skipped:
-            _log(f"{category.name}: only {len(data.split.pool)} OK images in the shot pool; skipping shots {skipped}")
-        for label in data.split.shots:
-            t = time.perf_counter()
-            for rec in run_shot(methods, data, label, pixel_size):
-                records.append(rec)
-                _log(f"{category.name} shots={label} {rec['method']}: image AUROC {_f(rec['image_auroc'])}, "
-                     f"pixel AUROC {_f(rec['pixel_auroc'])}, AUPRO {_f(rec['aupro'])}, "
-                     f"fit {rec['fit']['total_s']:.2f}s, latency {_f(rec['latency']['median_ms'], 1)} ms")
-                if on_record is not None:
-                    on_record(rec)
-            _log(f"{category.name} shots={label}: {time.perf_counter() - t:.0f}s")
+        name = Path(folder).name
+        try:
+            run_category(folder, shots, methods, seed, n_calibration, pixel_size, records, on_record)
+        except Exception as exc:  # one bad category must not lose the others: say which and why, go on
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            _log(f"{name}: cannot run, skipped ({message})")
+            if failures is not None:
+                failures.append({"category": name, "error": message})
+            for method in methods:
+                try:
+                    method.close()
+                except Exception:  # a half-fitted method may not close cleanly; the next fit starts afresh
+                    pass
+        if on_category is not None:
+            on_category(records)
     return records
+
+
+def run_category(folder: Path, shots: Sequence[str], methods: Sequence, seed: int, n_calibration: int,
+                 pixel_size: int, records: list, on_record: Optional[Callable[[dict], None]] = None) -> None:
+    """Appends each finished (shot, method) record to `records` at once: a later failure keeps them."""
+    category = read_category(folder)
+    data = CategoryData(category, shots, seed, n_calibration, pixel_size)
+    skipped = [s for s in shots if s not in data.split.shots]
+    if skipped:
+        _log(f"{category.name}: only {len(data.split.pool)} OK images in the shot pool; skipping shots {skipped}")
+    for label in data.split.shots:
+        t = time.perf_counter()
+        for rec in run_shot(methods, data, label, pixel_size):
+            if data.resized_to is not None:
+                rec["resized_to_hw"] = list(data.resized_to)
+            records.append(rec)
+            _log(f"{category.name} shots={label} {rec['method']}: image AUROC {_f(rec['image_auroc'])}, "
+                 f"pixel AUROC {_f(rec['pixel_auroc'])}, AUPRO {_f(rec['aupro'])}, "
+                 f"fit {rec['fit']['total_s']:.2f}s, latency {_f(rec['latency']['median_ms'], 1)} ms")
+            if on_record is not None:
+                on_record(rec)
+        _log(f"{category.name} shots={label}: {time.perf_counter() - t:.0f}s")
 
 
 def _f(v, digits: int = 3) -> str:

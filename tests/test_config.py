@@ -6,7 +6,7 @@ from inference import ConfigError, EngineConfig
 def test_defaults_follow_the_design_note():
     c = EngineConfig()
     assert (c.backbone, c.coreset_ratio, c.patch_size, c.stride, c.distance, c.batch_size) == (
-        "dinov2_vits14", 0.02, 3, 1, "l2", 32)
+        "auto", 0.02, 3, 1, "l2", 32)
     assert c.use_gpu and c.faiss_fp16 and c.input_size == 448 and c.score_mode == "p99"
 
 
@@ -34,7 +34,8 @@ def test_repository_config_yaml_is_valid_and_matches_defaults():
     ({"PATCHCORE_DISTANCE": "manhattan"}, "distance' must be one of"),
     ({"PATCHCORE_USE_GPU": "maybe"}, "use_gpu' must be true or false"),
     ({"PATCHCORE_PATCH_SIZE": "2"}, "patch_size' must be an odd integer"),
-    ({"PATCHCORE_INPUT_SIZE": "450"}, "input_size' must be a multiple of 14"),
+    ({"PATCHCORE_INPUT_SIZE": "450", "PATCHCORE_BACKBONE": "dinov2_vits14"}, "input_size' must be a multiple of 14"),
+    ({"PATCHCORE_INPUT_SIZE": "2000"}, "input_size' must be in"),
     ({"PATCHCORE_SCORE_MODE": "mean"}, "score_mode"),
     ({"PATCHCORE_BATCH_SIZE": "0"}, "batch_size"),
 ])

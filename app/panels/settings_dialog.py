@@ -23,10 +23,11 @@ class SettingsDialog(QDialog):
 
         self.backbone = QComboBox()
         self.backbone.setEditable(True)
-        self.backbone.addItems(sorted(inference.PRESETS))
+        self.backbone.addItems(["auto"] + sorted(inference.PRESETS))
         self.backbone.setCurrentText(config.backbone)
-        self.backbone.setToolTip("Feature extractor: DINOv2 ViT-S/14 is recommended; efficientnet_lite0 is built "
-                                 "in and works offline (lower accuracy); any timm model name also works")
+        self.backbone.setToolTip("Feature extractor: auto uses DINOv2 ViT-S/14 when its weights are found, else the "
+                                 "built-in efficientnet_lite0 (works offline, lower accuracy); any timm model name "
+                                 "also works")
         self.weights = QLineEdit(config.weights)
         self.weights.setObjectName("weightsEdit")
         self.weights.setToolTip("'auto' finds the pretrained file; 'none' = RANDOM weights (tests only); or a path")

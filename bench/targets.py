@@ -1,0 +1,52 @@
+"""Issue 13's targets from an `inspector eval` JSON (ours vs anomalib): every missed cell with by how much.
+
+    python bench/targets.py bench/eval_six_sets.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+TIE = 0.002
+
+
+def main() -> int:
+    result = json.loads(Path(sys.argv[1]).read_text())
+    idx = {(r["category"], r["shots"], r["method"]): r for r in result["records"]}
+    cells = sorted({(c, s) for c, s, m in idx if m == "ours" and (c, s, "anomalib") in idx},
+                   key=lambda k: (k[0], float("inf") if k[1] == "all" else float(k[1])))
+    checks = [("image AUROC", "image_auroc", TIE), ("pixel AUROC", "pixel_auroc", TIE), ("AUPRO", "aupro", TIE)]
+    for label, key, tie in checks:
+        missed = []
+        for c, s in cells:
+            a, b = idx[(c, s, "ours")].get(key), idx[(c, s, "anomalib")].get(key)
+            if a is None or b is None:
+                continue
+            if a < b - tie:
+                missed.append(f"{c} {s}: {a:.3f} vs {b:.3f} ({a - b:+.3f})")
+        n = sum(idx[(c, s, "ours")].get(key) is not None for c, s in cells)
+        print(f"- {label} >= anomalib (tie {tie}): met in {n - len(missed)} of {n}"
+              + (("; missed: " + "; ".join(missed)) if missed else ""))
+    missed = []
+    for c, s in cells:
+        a, b = idx[(c, s, "ours")]["fit"]["total_s"], idx[(c, s, "anomalib")]["fit"]["total_s"]
+        if a > b:
+            missed.append(f"{c} {s}: {a:.2f} vs {b:.2f} s ({a / b:.2f} x)")
+    print(f"- fit time <= anomalib: met in {len(cells) - len(missed)} of {len(cells)}"
+          + (("; missed: " + "; ".join(missed)) if missed else ""))
+    few = [(c, s) for c, s in cells if s in ("1", "2", "4", "8")]
+    if few:
+        ours = np.mean([idx[(c, s, "ours")]["image_auroc"] for c, s in few])
+        peer = np.mean([idx[(c, s, "anomalib")]["image_auroc"] for c, s in few])
+        sets = sorted({c for c, _ in few})
+        print(f"- mean image AUROC at 1-8 shots over {len(sets)} sets ({len(few)} cells): ours {ours:.4f}, "
+              f"anomalib {peer:.4f}, difference {ours - peer:+.4f} (target +0.02)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""`backbone: auto` in the GUI (issue 13): the banner says which backbone auto chose; a model fitted with
+auto is not called stale because the settings say auto and the manifest names the chosen backbone."""
+
+import inference
+from app.document import stale_reasons
+
+
+def _manifest(chosen: str = "backbone auto: efficientnet_lite0 (built in)") -> dict:
+    config = inference.EngineConfig(backbone="efficientnet_lite0", input_size=224).to_dict()
+    backbone = {"name": "efficientnet_lite0", "weights": {"pretrained": True}}
+    if chosen:
+        backbone["chosen"] = chosen
+    return {"model_version": inference.MODEL_VERSION, "config": config, "backbone": backbone, "roi": None}
+
+
+def test_auto_settings_match_the_backbone_auto_chose():
+    settings = inference.EngineConfig(backbone="auto", input_size=224)
+    assert stale_reasons(None, settings, _manifest()) == []
+    # Fitted with a named backbone: settings that now say auto may pick another one, so refit.
+    assert "backbone" in " ".join(stale_reasons(None, settings, _manifest(chosen="")))
+
+
+def test_banner_names_the_chosen_backbone(qtbot, window, fitted_project, tmp_path):
+    import shutil
+
+    folder = tmp_path / "p"
+    shutil.copytree(fitted_project, folder)
+    assert window.open_project(folder, ask=False)
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=20000)
+    assert not any(line.startswith("Backbone auto") for line in window.banner_lines())  # a named backbone
+    window.session.model.manifest["backbone"]["chosen"] = "backbone auto: efficientnet_lite0 (built in)"
+    assert "Backbone auto: efficientnet_lite0 (built in)." in window.banner_lines()
