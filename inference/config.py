@@ -21,6 +21,7 @@ from .errors import ConfigError
 ENV_PREFIX = "PATCHCORE_"
 DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean")
+ALIGN_MODES = ("none", "translation", "rigid")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,14 @@ class EngineConfig:
     score_percentile: float = 99.0
     area_mm2_thr: float = 0.0
     seed: int = 0
+    # Part location before inspection (inference/align.py): none (the ROI stays where it was drawn),
+    # translation (the part shifts) or rigid (shifts and turns).
+    align: str = "none"
+    # Rigid: the rotation range searched, +- degrees (180 = any orientation; e.g. 15 in a fixture).
+    align_max_angle_deg: float = 180.0
+    # A located part whose match with the reference is below this (normalised correlation, 0..1)
+    # gives NOT_FOUND instead of a verdict.
+    align_min_confidence: float = 0.5
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -219,5 +228,9 @@ def _validate(c: EngineConfig) -> None:
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)
     _check(50 <= c.score_percentile <= 100, "score_percentile", "a number in [50, 100]", c.score_percentile)
     _check(c.area_mm2_thr >= 0, "area_mm2_thr", "a number >= 0 (mm^2)", c.area_mm2_thr)
+    _check(c.align in ALIGN_MODES, "align", f"one of {list(ALIGN_MODES)}", c.align)
+    _check(0 <= c.align_max_angle_deg <= 180, "align_max_angle_deg", "a number of degrees in [0, 180]",
+           c.align_max_angle_deg)
+    _check(0 <= c.align_min_confidence <= 1, "align_min_confidence", "a number in [0, 1]", c.align_min_confidence)
     _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",
            "a list of stage indices in [0, 5]", list(c.cnn_layers))

@@ -98,7 +98,10 @@ def recover(folder: Path) -> None:
     if not pending.is_dir():
         return
     if (pending / COMMIT_MARKER).is_file():
-        for name in (*MODEL_FILES, MANIFEST):
+        # Every staged model file (embeddings, coreset, an alignment reference), the manifest last.
+        staged_files = sorted(p.name for p in pending.iterdir() if p.is_file() and not p.name.startswith("."))
+        names = [n for n in staged_files if n not in (MANIFEST, COMMIT_MARKER)] + [MANIFEST]
+        for name in names:
             staged = pending / name
             if staged.is_file():
                 os.replace(staged, folder / name)
@@ -106,8 +109,13 @@ def recover(folder: Path) -> None:
     shutil.rmtree(pending, ignore_errors=True)
 
 
-def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: bytes) -> dict:
-    """Write a new model as one unit and return the manifest as saved (with file hashes)."""
+def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: bytes,
+               extra_files: Optional[dict[str, bytes]] = None) -> dict:
+    """Write a new model as one unit and return the manifest as saved (with file hashes).
+
+    `extra_files` (name -> bytes, e.g. the alignment reference image) belong to the
+    model: checksummed in the manifest and moved in with it.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     recover(folder)
@@ -115,6 +123,10 @@ def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: by
     shutil.rmtree(pending, ignore_errors=True)
     pending.mkdir()
     blobs = {EMBEDDINGS: npy_bytes(np.ascontiguousarray(embeddings, dtype=np.float32)), CORESET: coreset}
+    for name, data in (extra_files or {}).items():
+        if name in (MANIFEST, COMMIT_MARKER, CALIBRATION, SETTINGS, *MODEL_FILES) or Path(name).name != name:
+            raise ProjectError(f"{name!r} cannot be stored as a model file")
+        blobs[name] = data
     manifest = dict(manifest)
     manifest["schema_version"] = SCHEMA_VERSION
     manifest["files"] = {name: sha256_bytes(data) for name, data in blobs.items()}
@@ -133,7 +145,9 @@ def copy_model(source: Path, target: Path) -> None:
     """
     stored = load_model(Path(source))
     manifest = {k: v for k, v in stored.manifest.items() if k != "files"}
-    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes)
+    extra = {name: read_model_file(Path(source), name, stored.manifest)
+             for name in stored.manifest.get("files", {}) if name not in MODEL_FILES}
+    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes, extra)
     calibration = Path(source) / CALIBRATION
     if calibration.is_file():
         atomic_write(Path(target) / CALIBRATION, calibration.read_bytes())
@@ -199,6 +213,11 @@ def _read_checked(folder: Path, name: str, manifest: dict) -> bytes:
     if sha256_bytes(data) != expected:
         raise ProjectError(f"{name} in {folder} is corrupt or truncated (checksum mismatch): refit the model")
     return data
+
+
+def read_model_file(folder: Path, name: str, manifest: dict) -> bytes:
+    """A model file beyond embeddings and coreset (e.g. the alignment reference), checked against the manifest."""
+    return _read_checked(Path(folder), name, manifest)
 
 
 def load_model(folder: Path) -> StoredModel:
