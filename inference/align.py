@@ -12,7 +12,8 @@ How (chosen by measurement, bench/bench_align.py and docs/benchmarks.md):
    on textured parts, any angle.
 2. When that is not convincing (few matches on a plain part), a correlation
    search: the reference turned in steps over the allowed angles and slid over
-   the image with cv2.matchTemplate at a coarse scale, then refined by ECC.
+   the image with cv2.matchTemplate at a coarse scale, then refined in small
+   windows at half and full working scale (finer angles, sub-pixel peaks).
 Both run at a working scale (the locate region's long side WORK_SIDE px).
 The confidence is the same for both: the zero-mean normalised correlation
 between the reference and the image warped back onto it, so a blank view
@@ -45,7 +46,7 @@ WORK_SIDE = 192
 FEATURES_GOOD_ENOUGH = 0.6
 MIN_INLIERS = 8
 # Correlation search: coarse long side of the reference and the angle step there.
-COARSE_SIDE = 48
+COARSE_SIDE = 32
 MAX_SCALE_CHANGE = 0.1  # a match that shrinks or grows the part more than this is wrong
 
 
@@ -145,6 +146,7 @@ class Reference:
         self.keypoints, self.descriptors = self.orb.detectAndCompute(self.work, None)
         self.coarse_scale = min(1.0, COARSE_SIDE / max(self.work.shape))
         self.coarse = _resize(self.work, self.coarse_scale)
+        self.work_half = _resize(self.work, 0.5)
 
     @classmethod
     def from_image(cls, image: np.ndarray, box: tuple[int, int, int, int]) -> "Reference":
@@ -234,7 +236,7 @@ def _angles(max_angle: float, step: float) -> np.ndarray:
 
 
 def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.ndarray:
-    """Coarse search over angles and positions with matchTemplate, then ECC refinement at work scale."""
+    """Coarse search over angles and positions with matchTemplate, refined at finer scales and angles."""
     cs = ref.coarse_scale
     tmpl = ref.coarse
     th, tw = tmpl.shape
@@ -260,28 +262,63 @@ def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.nd
     _, angle, (dx, dy) = best
     # Template (coarse) -> image (coarse): turn about the centre, then shift by the match position.
     m_coarse = _rotation(angle, centre, (dx, dy))
-    # To work scale: p_w = (1/cs) * m_coarse(cs * p_t).
-    m = m_coarse.copy()
-    m[:, 2] /= cs
-    return _refine(ref, work, m, translation_only=max_angle == 0.0)
+    # Refine at half the work scale, then at the work scale: finer angles, a small window, sub-pixel peaks.
+    turns = 0 if max_angle == 0.0 else 1
+    m = _rescaled(m_coarse, cs, 0.5)
+    m = _match_around(ref.work_half, _resize(work, 0.5), m, step / 4, 4 * turns, radius=4)
+    m = _rescaled(m, 0.5, 1.0)
+    return _match_around(ref.work, work, m, step / 16, 2 * turns, radius=3)
 
 
-def _refine(ref: Reference, work: np.ndarray, m: np.ndarray, translation_only: bool) -> np.ndarray:
-    """ECC on the work scale, from the coarse estimate; the coarse one when ECC fails."""
-    motion = cv2.MOTION_TRANSLATION if translation_only else cv2.MOTION_EUCLIDEAN
-    th, tw = ref.work.shape
-    # ECC warps the input image onto the template: template index coords -> image index coords.
-    warp = _index_form(m).astype(np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
-    try:
-        _, warp = cv2.findTransformECC(ref.work.astype(np.float32), work.astype(np.float32), warp, motion,
-                                       criteria, None, 3)
-    except cv2.error:
-        return m
-    out = warp.astype(np.float64)
-    # Back from index coordinates to continuous ones.
-    out[:, 2] = out[:, 2] + 0.5 - out[:, :2] @ np.array([0.5, 0.5])
+def _rescaled(m: np.ndarray, scale_from: float, scale_to: float) -> np.ndarray:
+    """A template -> image map at one scale, as the same map at another (both sides scale alike)."""
+    out = m.copy()
+    out[:, 2] *= scale_to / scale_from
     return out
+
+
+def _subpixel(res: np.ndarray, x: int, y: int) -> tuple[float, float]:
+    """Parabola through the peak and its neighbours, per axis."""
+    def vertex(a, b, c):
+        d = a - 2 * b + c
+        return 0.0 if d >= 0 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+
+    h, w = res.shape
+    fx = vertex(res[y, x - 1], res[y, x], res[y, x + 1]) if 0 < x < w - 1 else 0.0
+    fy = vertex(res[y - 1, x], res[y, x], res[y + 1, x]) if 0 < y < h - 1 else 0.0
+    return x + fx, y + fy
+
+
+def _match_around(tmpl: np.ndarray, image: np.ndarray, guess: np.ndarray, angle_step: float, steps: int,
+                  radius: int) -> np.ndarray:
+    """Best rigid map near `guess` (template -> image, continuous px at this scale): angles guess +- steps x
+    angle_step, positions +- radius px, by normalised correlation with a sub-pixel peak."""
+    th, tw = tmpl.shape
+    centre = (tw / 2, th / 2)
+    angle0 = math.degrees(math.atan2(guess[1, 0], guess[0, 0]))
+    target = guess[:, :2] @ np.array(centre) + guess[:, 2]  # where the template's centre lands
+    # The turned template's top-left lies at target - centre; search +- radius px around it.
+    pad_y, pad_x = th + radius + 2, tw + radius + 2
+    padded = cv2.copyMakeBorder(image.astype(np.float32), pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+    left = int(round(target[0] - centre[0])) - radius
+    top = int(round(target[1] - centre[1])) - radius
+    top_c = min(max(top + pad_y, 0), padded.shape[0] - th - 2 * radius)
+    left_c = min(max(left + pad_x, 0), padded.shape[1] - tw - 2 * radius)
+    top, left = top_c - pad_y, left_c - pad_x
+    window = padded[top_c:top_c + th + 2 * radius, left_c:left_c + tw + 2 * radius]
+    best = (-2.0, angle0, target)
+    t32 = tmpl.astype(np.float32)
+    for k in range(-steps, steps + 1):
+        angle = angle0 + k * angle_step
+        turned = cv2.warpAffine(t32, _index_form(_rotation(angle, centre)), (tw, th), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        res = cv2.matchTemplate(window, turned, cv2.TM_CCOEFF_NORMED)
+        _, peak, _, loc = cv2.minMaxLoc(res)
+        if peak > best[0]:
+            x, y = _subpixel(res, *loc)
+            best = (peak, angle, np.array([left + x + centre[0], top + y + centre[1]]))
+    _, angle, landed = best
+    return _rotation(angle, centre, (landed[0] - centre[0], landed[1] - centre[1]))
 
 
 # -- placing the ROI on the located part --------------------------------------------------
@@ -368,7 +405,7 @@ def prepare_located(images, roi, locator: Locator, first_index: int = 0, strict:
 
     The ROI is in reference-image pixels. An image whose part is not found gets
     `not_found` set (strict: an ImageError naming it, as for teaching images).
-    A drawn ROI that would reach more than 3% outside the image counts as not
+    A drawn ROI that would reach more than 0.5% outside the image counts as not
     found too: the part is too close to the edge to be inspected whole. A
     whole-image ROI moves partly off the image with any shift: there the image
     border is replicated instead.
@@ -386,7 +423,7 @@ def prepare_located(images, roi, locator: Locator, first_index: int = 0, strict:
         size = (pixels.shape[1], pixels.shape[0])
         placement, why = locator.place(name, pixels)
         crop, inside = aligned_crop(pixels, placement, box)
-        if not why and inside < 0.97 and not whole:
+        if not why and inside < 0.995 and not whole:
             why = f"part not found whole: {100 * (1 - inside):.0f}% of the placed ROI lies outside the image"
         if why and strict:
             raise ImageError(f"{name}: {why} (an OK image to teach must show the whole part; check the locate "

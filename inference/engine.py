@@ -20,7 +20,7 @@ from .align import prepare_located, reference_from_png, reference_png
 from .backbone import Backbone
 from .calibration import Calibration, calibrate
 from .config import EngineConfig
-from .errors import InspectorError, ProjectError
+from .errors import InspectorError, ProjectError, RoiError
 from .features import PreparedImage, embed_batch, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .features import prepare
 from .memory import PatchMemory
@@ -176,6 +176,7 @@ class Engine:
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
         ignore, locate_box = geometry
         prepared, roi, locator = _prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate_box)
+        _check_ignore(roi, ignore)
         report(progress, "loading", len(prepared), len(prepared))
         backbone = self.backbone(config)
         timings["load"] = time.perf_counter() - t0
@@ -449,6 +450,17 @@ def _prepare_teaching(folder, ok_images, roi, same_size, config, previous, locat
         locator = Locator(config.align, config.align_max_angle_deg, config.align_min_confidence,
                           Reference.from_image(first, box), (w, h))
     return prepare_located(ok_images, roi, locator, strict=True), roi, locator
+
+
+def _check_ignore(roi: Roi, ignore: tuple) -> None:
+    """Ignore regions are rect, circle or polygon shapes that overlap the ROI (else they ignore nothing)."""
+    bx0, by0, bx1, by1 = roi.bounds()
+    for i, shape in enumerate(ignore, start=1):
+        if getattr(shape, "kind", None) not in ("rect", "circle", "polygon"):
+            raise RoiError(f"ignore region {i} must be a rect, circle or polygon, got {shape!r}")
+        x0, y0, x1, y1 = shape.bounds()
+        if x1 <= bx0 or y1 <= by0 or x0 >= bx1 or y0 >= by1:
+            raise RoiError(f"ignore region {i} ({shape.kind}) lies outside the ROI: move it over the part")
 
 
 def _geometry_manifest(manifest: dict, ignore: tuple, locator, previous, prepared) -> dict:

@@ -172,10 +172,15 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
 
 def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
         seed: int = 0, n_calibration: int = 10, pixel_size: int = PIXEL_SIZE_DEFAULT,
-        on_record: Optional[Callable[[dict], None]] = None) -> list[dict]:
+        on_record: Optional[Callable[[dict], None]] = None, max_test: Optional[int] = None) -> list[dict]:
     records: list[dict] = []
     for folder in category_dirs:
         category = read_category(folder)
+        if max_test is not None and len(category.test) > max_test:
+            # Every k-th test image (sorted by defect type, then name): good and defect keep their shares.
+            picked = np.linspace(0, len(category.test) - 1, max_test).round().astype(int)
+            category.test = [category.test[i] for i in picked]
+            _log(f"{category.name}: {max_test} of the test images (--max-test)")
         data = CategoryData(category, shots, seed, n_calibration, pixel_size)
         skipped = [s for s in shots if s not in data.split.shots]
         if skipped:
