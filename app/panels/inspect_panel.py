@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +23,8 @@ from .teach_panel import IMAGE_FILTER, image_paths_from
 BADGE_STYLE = {
     "OK": "background:#1e8e3e; color:white;",
     "NG": "background:#d93025; color:white;",
+    # Neither OK nor NG: the part was not located (alignment on). Orange, never mistaken for OK.
+    "NOT_FOUND": "background:#e37400; color:white;",
     None: "background:#777; color:white;",
 }
 
@@ -33,9 +36,14 @@ def write_results_csv(path: str | Path, rows: list[tuple[str, inference.Inferenc
                     "largest_area_mm2"])
         for path_, r in rows:
             big = r.regions[0] if r.regions else None
-            w.writerow([r.name, path_, f"{r.score:.6g}", "" if r.threshold is None else f"{r.threshold:.6g}",
+            w.writerow([r.name, path_, _score_text(r.score, ".6g"), "" if r.threshold is None else f"{r.threshold:.6g}",
                         r.verdict or "", len(r.regions), big.area_px if big else "",
                         "" if big is None or big.area_mm2 is None else f"{big.area_mm2:.6g}"])
+
+
+def _score_text(score: float, fmt: str = ".3f") -> str:
+    """A score, or nothing for NOT_FOUND (no score: NaN)."""
+    return format(score, fmt) if math.isfinite(score) else ""
 
 
 def _button(action: QAction, name: str = "") -> QToolButton:
@@ -254,7 +262,8 @@ class InspectPanel(QWidget):
         if 0 <= self.index < len(paths):
             self.show_result(self.results[paths[self.index]])
         ng = sum(r.verdict == "NG" for r in results)
-        self.status(f"Inspected {len(results)} image(s): {ng} NG")
+        missing = sum(r.verdict == "NOT_FOUND" for r in results)
+        self.status(f"Inspected {len(results)} image(s): {ng} NG" + (f", {missing} part(s) not found" if missing else ""))
 
     def show_result(self, result: Optional[inference.InferenceResult]) -> None:
         self.current = result
@@ -266,8 +275,14 @@ class InspectPanel(QWidget):
             self.score_label.setText("score —")
             return
         self._show_badge(result.verdict)
+        if result.verdict == "NOT_FOUND":
+            self.score_label.setText(result.reason)
+            return
         thr = f"   threshold {result.threshold:.3f}" if result.threshold is not None else "   (not calibrated)"
-        self.score_label.setText(f"score {result.score:.3f}{thr}")
+        where = ""
+        if result.location is not None:
+            where = f"   located {result.location['angle_deg']:.1f}° (match {result.location['confidence']:.2f})"
+        self.score_label.setText(f"score {result.score:.3f}{thr}{where}")
         for i, reg in enumerate(result.regions):
             self.regions.insertRow(i)
             cells = [str(i + 1), str(reg.area_px), "—" if reg.area_mm2 is None else f"{reg.area_mm2:.3f}",
@@ -276,7 +291,7 @@ class InspectPanel(QWidget):
                 self.regions.setItem(i, j, QTableWidgetItem(text))
 
     def _show_badge(self, verdict: Optional[str]) -> None:
-        self.badge.setText(verdict or "—")
+        self.badge.setText("NOT FOUND" if verdict == "NOT_FOUND" else (verdict or "—"))
         self.badge.setStyleSheet(BADGE_STYLE.get(verdict, BADGE_STYLE[None]) +
                                  "font-size:20px; font-weight:bold; border-radius:6px; padding:4px;")
 
@@ -294,13 +309,13 @@ class InspectPanel(QWidget):
         self._set_result_row(row, path, result)
 
     def _set_result_row(self, row: int, path: str, result) -> None:
-        cells = [Path(path).name, "" if result is None else f"{result.score:.3f}",
+        cells = [Path(path).name, "" if result is None else _score_text(result.score),
                  "" if result is None else (result.verdict or "—")]
         for j, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setToolTip(path)
-            if j == 2 and result is not None and result.verdict == "NG":
-                item.setForeground(Qt.GlobalColor.red)
+            if j == 2 and result is not None and result.verdict in ("NG", "NOT_FOUND"):
+                item.setForeground(Qt.GlobalColor.red if result.verdict == "NG" else Qt.GlobalColor.darkYellow)
             self.results_table.setItem(row, j, item)
 
     def _result_selected(self) -> None:
