@@ -270,7 +270,7 @@ class IgnoreOverlay(QObject):
                 item = make_item(shape)
                 item.setPen(IGNORE_PEN)
                 item.hoverPen = IGNORE_HOVER_PEN
-            item.setZValue(19)
+            item.setZValue(21)  # above the ROI item: ignore regions lie inside it
             item.setToolTip(f"Ignore region {i + 1}: left out of the model, the score and the regions; "
                             "drag to move or reshape")
             item.sigRegionChangeFinished.connect(lambda it, index=i: self._drag_finished(index, it))
