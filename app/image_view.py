@@ -183,7 +183,10 @@ class ImageView(pg.GraphicsView):
         """The located part's outline; NOT_FOUND written on the image itself, where the operator looks."""
         outline = getattr(result, "outline", None)
         if outline is not None:
-            self.located_item.setData(outline[:, 0], outline[:, 1])
+            # The ROI placed on the part, and the ignore regions where they moved with it (NaN breaks the line).
+            parts = [outline] + [np.vstack([o, [[np.nan, np.nan]]]) for o in result.ignore_outlines]
+            pts = np.vstack([np.vstack([q, [[np.nan, np.nan]]]) for q in parts])
+            self.located_item.setData(pts[:, 0], pts[:, 1], connect="finite")
         else:
             self.located_item.setData([], [])
         if result is not None and result.verdict == "NOT_FOUND":

@@ -511,6 +511,7 @@ def _placed_in_image(result: InferenceResult, p: PreparedImage, model: Model) ->
     amap[~mask] = 0.0
     result.anomaly_map, result.mask, result.box = amap, mask, box
     result.outline = p.placement.apply(outline(model.roi))
+    result.ignore_outlines = [p.placement.apply(outline(shape)) for shape in model.ignore]
     result.location = p.placement.to_dict()
     return result
 

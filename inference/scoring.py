@@ -51,6 +51,7 @@ class InferenceResult:
     # (angle, shift, confidence, method). verdict "NOT_FOUND": the part was not located (score NaN).
     outline: Optional[np.ndarray] = None
     location: Optional[dict] = None
+    ignore_outlines: list = field(default_factory=list)  # ignore regions where the part lies (N x 2 each)
 
     @property
     def ng_regions(self) -> list[int]:
