@@ -318,3 +318,46 @@ def test_locate_real_parts_moved_by_a_known_amount(shared_data, category):
         placement = locate(ref, moved, "rigid", 180)
         assert np.hypot(*(_where(placement, w / 2, h / 2) - (w / 2 + dx, h / 2 + dy))) < 2.0
         assert abs((placement.angle_deg - angle + 180) % 360 - 180) < 1.5
+
+
+# -- settings and the command line ----------------------------------------------------------------
+def test_alignment_keys_come_from_yaml_and_patchcore_variables(tmp_path):
+    from inference import ConfigError
+
+    assert EngineConfig().align == "none"
+    cfg = EngineConfig.load(None, env={"PATCHCORE_ALIGN": "rigid", "PATCHCORE_ALIGN_MAX_ANGLE_DEG": "15",
+                                       "PATCHCORE_ALIGN_MIN_CONFIDENCE": "0.7"})
+    assert (cfg.align, cfg.align_max_angle_deg, cfg.align_min_confidence) == ("rigid", 15.0, 0.7)
+    (tmp_path / "c.yaml").write_text("engine:\n  align: translation\n")
+    assert EngineConfig.load(tmp_path / "c.yaml", env={}).align == "translation"
+    for key, value in (("PATCHCORE_ALIGN", "affine"), ("PATCHCORE_ALIGN_MAX_ANGLE_DEG", "200"),
+                       ("PATCHCORE_ALIGN_MIN_CONFIDENCE", "1.5")):
+        with pytest.raises(ConfigError, match=key.removeprefix("PATCHCORE_").lower()):
+            EngineConfig.load(None, env={key: value})
+
+
+def test_cli_fit_with_ignore_and_fail_on_ng_counts_not_found(tmp_path, capsys):
+    import cv2
+
+    from inspector_cli.main import main
+
+    (tmp_path / "tiny.yaml").write_text("engine:\n  backbone: resnet18\n  weights: none\n  input_size: 112\n"
+                                        "  coreset_ratio: 0.25\n  align: rigid\n")
+    cfg = ["--config", str(tmp_path / "tiny.yaml")]
+    (tmp_path / "ok").mkdir()
+    for s in range(3):
+        cv2.imwrite(str(tmp_path / "ok" / f"ok_{s}.png"), moved_part(s, 10 * s, 0, 40 * s, size=SIZE)[0][..., ::-1])
+    cv2.imwrite(str(tmp_path / "empty.png"), moved_part(9, present=False, size=SIZE)[0][..., ::-1])
+    ignore = json.dumps([{"type": "polygon", "points": [[150, 150], [190, 150], [170, 190]]}])
+    roi = json.dumps(roi_to_dict(ROI))
+    assert main(["fit", str(tmp_path / "p"), "--ok", str(tmp_path / "ok"), "--roi", roi, "--ignore", ignore,
+                 *cfg]) == 0
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["ignore"][0]["type"] == "polygon" and manifest["align"]["mode"] == "rigid"
+    capsys.readouterr()
+    assert main(["infer", str(tmp_path / "p"), str(tmp_path / "empty.png"), "--fail-on-ng", *cfg]) == 1
+    assert "NOT_FOUND" in capsys.readouterr().out
+    assert main(["infer", str(tmp_path / "p"), str(tmp_path / "ok" / "ok_1.png"), "--fail-on-ng", *cfg]) == 0
+    assert main(["fit", str(tmp_path / "q"), "--ok", str(tmp_path / "ok"), "--roi", roi, "--ignore", "[{]",
+                 *cfg]) == 2
+    assert not (tmp_path / "q" / "manifest.json").exists()
