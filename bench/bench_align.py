@@ -74,9 +74,34 @@ def generated(repeats: int) -> None:
               f"CPU median {r['cpu_median_ms']:5.1f} ms, p90 {r['cpu_p90_ms']:5.1f} ms; "
               f"error median {r['median_err_px']:.2f} px, max {r['max_err_px']:.2f} px, "
               f"max {r['max_angle_err_deg']:.2f} deg; {r['by_features']}/{r['n']} placed by features")
+    engine_side(ref, [c[0] for c in cases], repeats)
     empty = [moved_part(900 + i, present=False, size=SIZE)[0] for i in range(5)]
     conf = [locate(ref, im, "rigid", 180).confidence for im in empty]
     print(f"generated 512 px, no part in view: confidence max {max(conf):.3f} (NOT_FOUND below 0.5)")
+
+
+def engine_side(ref: Reference, images, repeats: int) -> None:
+    """What the engine adds per image with alignment: locate + the turned ROI crop (instead of a plain cut)
+    + the map and mask put back into the image; CPU time, against the plain crop of align: none."""
+    from inference.align import Locator, map_to_image, prepare_located
+    from inference.features import prepare
+
+    locator = Locator("rigid", 180.0, 0.5, ref, (SIZE, SIZE))
+    plain, located = [], []
+    for image in images:
+        for _ in range(repeats):
+            c = time.process_time()
+            prepare([image], ROI)
+            plain.append(time.process_time() - c)
+            c = time.process_time()
+            (p,) = prepare_located([image], ROI, locator)
+            amap = np.zeros(p.crop.pixels.shape[:2], np.float32)
+            map_to_image(amap, p.placement, p.crop.box, SIZE, SIZE)
+            map_to_image(amap.astype(np.uint8), p.placement, p.crop.box, SIZE, SIZE, nearest=True)
+            located.append(time.process_time() - c)
+    added = (np.median(located) - np.median(plain)) * 1000
+    print(f"generated 512 px, engine side (locate + turned crop + map back) vs plain crop: CPU median "
+          f"{np.median(located) * 1000:.1f} ms vs {np.median(plain) * 1000:.1f} ms: adds {added:.1f} ms per image")
 
 
 def real(data: Path, repeats: int) -> None:
