@@ -428,8 +428,18 @@ def prepare_located(images, roi, locator: Locator, first_index: int = 0, strict:
         if why and strict:
             raise ImageError(f"{name}: {why} (an OK image to teach must show the whole part; check the locate "
                              "region or align_min_confidence)")
-        prepared.append(PreparedImage(name, RoiCrop(crop, box), placement, size, why))
+        valid = _inside_image(pixels.shape[:2], placement, box) if whole and inside < 0.9999 else None
+        prepared.append(PreparedImage(name, RoiCrop(crop, box), placement, size, why, valid))
     return prepared
+
+
+def _inside_image(image_hw, placement: Placement, box) -> np.ndarray:
+    """Pixels of the aligned crop that come from inside the image (not the filled border)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    ones = np.ones(image_hw, np.uint8)
+    m = _index_form(crop_matrix(placement, box))
+    return cv2.warpAffine(ones, m, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
 
 
 def reference_png(reference: Reference) -> bytes:

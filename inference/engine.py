@@ -22,7 +22,7 @@ from .calibration import Calibration, calibrate
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError, RoiError
 from .features import PreparedImage, embed_batch, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
-from .features import prepare
+from .features import inside_patches, prepare
 from .memory import PatchMemory
 from .preprocess import ImageInput, as_rgb8, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
@@ -183,7 +183,7 @@ class Engine:
 
         t = time.perf_counter()
         crops = _training_crops(prepared, config)
-        masks = [kept_patch_mask(roi, ignore, p.crop.box, backbone.token_shape) for p in prepared]
+        masks = [_bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
         copies = len(crops) // len(prepared)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
         done = 0
@@ -355,6 +355,7 @@ class Engine:
         mask = kept_pixel_mask(model.roi, model.ignore, p.crop.box)
         pmask = kept_patch_mask(model.roi, model.ignore, p.crop.box, (h, w))
         patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
+        mask, pmask, patch_scores = _inside_only(p, mask, pmask, patch_scores)
         pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
         pixel_map[~mask] = 0.0
         score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode)
@@ -494,6 +495,22 @@ def _prepare_inspection(model: Model, images, same_size, first_index: int) -> li
     if model.locator is None:
         return prepare(images, model.roi, same_size, first_index=first_index)[0]
     return prepare_located(images, model.roi, model.locator, first_index)
+
+
+def _bank_mask(roi: Roi, ignore: tuple, p: PreparedImage, token_shape) -> np.ndarray:
+    mask = kept_patch_mask(roi, ignore, p.crop.box, token_shape)
+    return mask if p.valid is None else mask & inside_patches(p.valid, token_shape)
+
+
+def _inside_only(p: PreparedImage, mask, pmask, patch_scores):
+    """A whole image turned by alignment: the filled border is left out like an ignore region."""
+    if p.valid is None:
+        return mask, pmask, patch_scores
+    inside = inside_patches(p.valid, patch_scores.shape)
+    pmask = pmask & inside
+    patch_scores = patch_scores.copy()
+    patch_scores[~inside] = float(np.median(patch_scores[pmask])) if pmask.any() else 0.0
+    return mask & p.valid, pmask, patch_scores
 
 
 def _embed_found(backbone: Backbone, prepared: list[PreparedImage]):

@@ -31,6 +31,9 @@ class PreparedImage:
     placement: Optional[object] = None
     image_size: Optional[tuple[int, int]] = None
     not_found: str = ""
+    # Whole-image ROI turned by alignment: the crop's pixels that came from inside the image (the rest is
+    # filled border, left out like an ignore region). None: all of them.
+    valid: Optional[np.ndarray] = None
 
 
 def prepare(
@@ -120,6 +123,14 @@ def neutralise_ignored(patch_scores: np.ndarray, ignore: tuple, box: tuple[int, 
     out = patch_scores.copy()
     out[touched] = float(np.median(patch_scores[kept])) if kept.any() else 0.0
     return out
+
+
+def inside_patches(valid: np.ndarray, token_shape: tuple[int, int]) -> np.ndarray:
+    """Feature patches that lie wholly on real image pixels (see PreparedImage.valid)."""
+    import cv2
+
+    share = cv2.resize(valid.astype(np.float32), (token_shape[1], token_shape[0]), interpolation=cv2.INTER_AREA)
+    return share >= 0.999
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -361,3 +361,21 @@ def test_cli_fit_with_ignore_and_fail_on_ng_counts_not_found(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "q"), "--ok", str(tmp_path / "ok"), "--roi", roi, "--ignore", "[{]",
                  *cfg]) == 2
     assert not (tmp_path / "q" / "manifest.json").exists()
+
+
+def test_whole_image_turned_leaves_the_filled_border_out(tmp_path, tiny_cnn_config):
+    """Without a drawn ROI the whole view is turned: what comes from outside the image is not inspected
+    and not taught."""
+    from inference.align import Locator, prepare_located
+    from inference.roi import full_image_roi
+
+    engine = Engine(tiny_cnn_config.replace(align="rigid"))
+    still = engine.fit(tmp_path / "a", [moved_part(0, size=SIZE)[0], moved_part(1, 5, 5, 0, size=SIZE)[0]])
+    turned = engine.fit(tmp_path / "b", [moved_part(0, size=SIZE)[0], moved_part(1, 5, 5, 45, size=SIZE)[0]])
+    assert turned.n_embeddings < still.n_embeddings  # the turned view's filled corners are not in the bank
+    model = engine.load(tmp_path / "b")
+    (p,) = prepare_located([moved_part(2, 0, 0, 45, size=SIZE)[0]], full_image_roi(SIZE, SIZE), model.locator)
+    assert p.valid is not None and not p.valid[0, 0] and p.valid[SIZE // 2, SIZE // 2]
+    r = engine.infer(model, moved_part(2, 0, 0, 45, size=SIZE)[0])
+    assert r.location["angle_deg"] == pytest.approx(45, abs=1.5)
+    assert r.box == (0, 0, SIZE, SIZE) and not r.mask[0, 0] and r.anomaly_map[~r.mask].max() == 0
