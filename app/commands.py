@@ -49,3 +49,26 @@ def push_roi(stack, doc: ProjectDocument, new: Optional[inference.Roi], verb: st
         return False
     stack.push(SetRoiCommand(doc, old, new, f"{verb} {describe_roi(new if new is not None else old)}"))
     return True
+
+
+class SetIgnoreCommand(QUndoCommand):
+    """Replace the project's ignore regions (draw, move, resize, delete one, clear)."""
+
+    def __init__(self, doc: ProjectDocument, old: tuple, new: tuple, text: str):
+        super().__init__(text)
+        self.doc, self.old, self.new = doc, tuple(old), tuple(new)
+
+    def redo(self) -> None:
+        self.doc.set_ignore(self.new)
+
+    def undo(self) -> None:
+        self.doc.set_ignore(self.old)
+
+
+def push_ignore(stack, doc: ProjectDocument, new, verb: str) -> bool:
+    """Push an ignore-region edit unless it changes nothing; True when pushed."""
+    new = tuple(new)
+    if new == doc.ignore:
+        return False
+    stack.push(SetIgnoreCommand(doc, doc.ignore, new, f"{verb} ignore region"))
+    return True

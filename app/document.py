@@ -22,6 +22,7 @@ NON_MODEL_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "score_percentile", "ar
 
 class ProjectDocument(QObject):
     roiChanged = Signal(object)  # Roi or None
+    ignoreChanged = Signal(object)  # tuple of ignore shapes (Rect, Circle, Polygon)
     mmPerPxChanged = Signal(object)  # float or None
     imagesChanged = Signal()
     configChanged = Signal(object)  # EngineConfig
@@ -32,6 +33,7 @@ class ProjectDocument(QObject):
         super().__init__(parent)
         self.folder: Optional[Path] = None
         self.roi: Optional[inference.Roi] = None
+        self.ignore: tuple = ()  # ignore regions, in image pixels of the reference (first OK) image
         self.mm_per_px: Optional[float] = None
         self.ok_images: list[str] = []
         # The calibration sets last used in Calibrate, so reopening the project shows them again.
@@ -53,6 +55,13 @@ class ProjectDocument(QObject):
             self.roi = roi
             self._touch()
             self.roiChanged.emit(roi)
+
+    def set_ignore(self, shapes) -> None:
+        shapes = tuple(shapes)
+        if shapes != self.ignore:
+            self.ignore = shapes
+            self._touch()
+            self.ignoreChanged.emit(shapes)
 
     def set_mm_per_px(self, value: Optional[float]) -> None:
         if value is not None and not value > 0:
@@ -99,6 +108,7 @@ class ProjectDocument(QObject):
             "format": SETTINGS_FORMAT,
             "app_version": inference.__version__,
             "roi": inference.roi_to_dict(self.roi) if self.roi is not None else None,
+            "ignore": [inference.roi_to_dict(s) for s in self.ignore],
             "mm_per_px": self.mm_per_px,
             "ok_images": list(self.ok_images),
             "calibration_images": {k: list(v) for k, v in self.calibration_images.items()},
@@ -123,6 +133,7 @@ class ProjectDocument(QObject):
         """Take the state of another project (settings already read and checked)."""
         self.folder = Path(folder) if folder is not None else None
         self.roi = settings.get("roi")
+        self.ignore = tuple(settings.get("ignore", ()))
         self.mm_per_px = settings.get("mm_per_px")
         self.ok_images = list(settings.get("ok_images", []))
         self.calibration_images = settings.get("calibration_images") or {"ok": [], "ng": []}
@@ -131,6 +142,7 @@ class ProjectDocument(QObject):
         self.dirty = False
         self.folderChanged.emit(self.folder)
         self.roiChanged.emit(self.roi)
+        self.ignoreChanged.emit(self.ignore)
         self.mmPerPxChanged.emit(self.mm_per_px)
         self.imagesChanged.emit()
         self.configChanged.emit(self.config)
@@ -148,12 +160,13 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     raw = inference.load_settings(folder)
     if not raw and inference.has_model(folder):
         manifest = inference.read_manifest(folder)
-        raw = {"roi": manifest.get("roi"), "mm_per_px": manifest.get("mm_per_px"),
+        raw = {"roi": manifest.get("roi"), "ignore": manifest.get("ignore"), "mm_per_px": manifest.get("mm_per_px"),
                "config": manifest.get("config"), "ok_images": []}
     if not isinstance(raw, dict):
         raise inference.ProjectError(f"settings.json of {folder} is not a JSON object")
     out: dict = {}
     out["roi"] = inference.roi_from_dict(raw["roi"]) if raw.get("roi") else None
+    out["ignore"] = inference.ignore_list_from_json(raw.get("ignore"))
     mm = raw.get("mm_per_px")
     if mm is not None and not (isinstance(mm, (int, float)) and mm > 0):
         raise inference.ProjectError(f"settings.json of {folder}: mm_per_px must be a positive number, got {mm!r}")
@@ -171,7 +184,7 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     return out
 
 
-def stale_reasons(doc_roi, doc_config: inference.EngineConfig, manifest: dict) -> list[str]:
+def stale_reasons(doc_roi, doc_config: inference.EngineConfig, manifest: dict, doc_ignore=None) -> list[str]:
     """Why the fitted model no longer matches what the project describes (empty: it matches)."""
     reasons = []
     if manifest.get("model_version") != inference.MODEL_VERSION:
@@ -180,6 +193,8 @@ def stale_reasons(doc_roi, doc_config: inference.EngineConfig, manifest: dict) -
     fitted_roi = manifest.get("roi")
     if doc_roi is not None and fitted_roi is not None and inference.roi_to_dict(doc_roi) != fitted_roi:
         reasons.append("the ROI changed since the fit")
+    if doc_ignore is not None and [inference.roi_to_dict(s) for s in doc_ignore] != (manifest.get("ignore") or []):
+        reasons.append("the ignore regions changed since the fit")
     fitted = dict(manifest.get("config") or {})
     ours = doc_config.to_dict()
     if ours.get("backbone") == "auto" and (manifest.get("backbone") or {}).get("chosen"):

@@ -19,11 +19,14 @@ import inference
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = ("jet", "turbo", "inferno", "viridis", "magma")
-DRAW_TOOLS = ("rect", "circle", "annulus", "line")
+DRAW_TOOLS = ("rect", "circle", "annulus", "line", "ignore_rect", "ignore_circle", "ignore_polygon")
+# Click-by-click tools: each left click adds a point, a double click (or Enter) closes the shape.
+CLICK_TOOLS = ("ignore_polygon",)
 PREVIEW_PEN = pg.mkPen((0, 220, 255), width=2, style=Qt.PenStyle.DashLine)
 # Regions that made the part NG are drawn strongly; the others (below the area limit, or on an OK part) faintly.
 REGION_PEN = pg.mkPen((255, 40, 40), width=3)
 FAINT_REGION_PEN = pg.mkPen((255, 170, 170, 150), width=1, style=Qt.PenStyle.DashLine)
+LOCATED_PEN = pg.mkPen((0, 230, 120), width=2, style=Qt.PenStyle.DashDotLine)
 
 
 def colormap_lut(name: str) -> np.ndarray:
@@ -77,15 +80,39 @@ def region_outlines(result: inference.InferenceResult) -> list[tuple[int, np.nda
 
 class CanvasViewBox(pg.ViewBox):
     drawn = Signal(str, float, float, float, float)  # tool, x0, y0, x1, y1 in image pixels
+    polygonDrawn = Signal(str, object)  # tool, list of (x, y) in image pixels
 
     def __init__(self):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
         self.tool: Optional[str] = None
+        self.points: list[tuple[float, float]] = []  # a click tool's points so far
         self.preview = pg.PlotCurveItem(pen=PREVIEW_PEN)
         self.preview.setZValue(30)
         self.addItem(self.preview, ignoreBounds=True)
 
+    def mouseClickEvent(self, ev):
+        if self.tool not in CLICK_TOOLS or ev.button() != Qt.MouseButton.LeftButton:
+            return super().mouseClickEvent(ev)
+        ev.accept()
+        p = self.mapSceneToView(ev.scenePos())
+        self.points.append((p.x(), p.y()))
+        if ev.double():
+            self.finish_points()
+            return
+        xs, ys = zip(*(self.points + self.points[:1]))
+        self.preview.setData(list(xs), list(ys))
+
+    def finish_points(self) -> None:
+        """Close the shape being clicked (double click or Enter); fewer than 3 distinct points draw nothing."""
+        points = list(dict.fromkeys(self.points))
+        self.points = []
+        self.preview.setData([], [])
+        if len(points) >= 3 and self.tool is not None:
+            self.polygonDrawn.emit(self.tool, points)
+
     def mouseDragEvent(self, ev, axis=None):
+        if self.tool in CLICK_TOOLS:
+            return super().mouseDragEvent(ev, axis)
         if self.tool is None or ev.button() != Qt.MouseButton.LeftButton:
             return super().mouseDragEvent(ev, axis)
         ev.accept()
@@ -101,6 +128,7 @@ class CanvasViewBox(pg.ViewBox):
 
 
 def _preview_path(tool: str, x0, y0, x1, y1):
+    tool = tool.removeprefix("ignore_")
     if tool == "rect":
         return [x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0]
     if tool == "line":
@@ -133,6 +161,13 @@ class ImageView(pg.GraphicsView):
         self.colormap = "jet"
         self.opacity = 0.5
         self.outline_items: list[pg.PlotCurveItem] = []
+        self.located_item = pg.PlotCurveItem(pen=LOCATED_PEN)
+        self.located_item.setZValue(16)
+        self.located_item.setToolTip("Where the part was located: the ROI placed on it")
+        self.view_box.addItem(self.located_item, ignoreBounds=True)
+        self.not_found_label = pg.TextItem("", color=(255, 170, 0), anchor=(0, 0))
+        self.not_found_label.setZValue(40)
+        self.view_box.addItem(self.not_found_label, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setToolTip("Wheel: zoom; drag: pan (or draw, when a draw tool is active); F: fit to window")
 
@@ -153,6 +188,7 @@ class ImageView(pg.GraphicsView):
         for item in self.outline_items:
             self.view_box.removeItem(item)
         self.outline_items = []
+        self._show_location(result)
         if result is None:
             self.overlay_item.clear()
             return
@@ -180,6 +216,23 @@ class ImageView(pg.GraphicsView):
             item.setZValue(16)
             self.view_box.addItem(item)
             self.outline_items.append(item)
+
+    def _show_location(self, result: Optional[inference.InferenceResult]) -> None:
+        """The located part's outline; NOT_FOUND written on the image itself, where the operator looks."""
+        outline = getattr(result, "outline", None)
+        if outline is not None:
+            # The ROI placed on the part, and the ignore regions where they moved with it (NaN breaks the line).
+            parts = [outline] + [np.vstack([o, [[np.nan, np.nan]]]) for o in result.ignore_outlines]
+            pts = np.vstack([np.vstack([q, [[np.nan, np.nan]]]) for q in parts])
+            self.located_item.setData(pts[:, 0], pts[:, 1], connect="finite")
+        else:
+            self.located_item.setData([], [])
+        if result is not None and result.verdict == "NOT_FOUND":
+            self.not_found_label.setHtml('<div style="background:#000a; color:#ffaa00; font-size:16pt; '
+                                         'font-weight:bold; padding:4px">PART NOT FOUND</div>')
+            self.not_found_label.setPos(0, 0)
+        else:
+            self.not_found_label.setHtml("")
 
     def _draw_overlay(self) -> None:
         r = self.result
@@ -209,6 +262,8 @@ class ImageView(pg.GraphicsView):
         self.view_box.setRange(QRectF(x + w / 2 - side / 2, y + h / 2 - side / 2, side, side), padding=0)
 
     def set_tool(self, tool: Optional[str]) -> None:
+        self.view_box.points = []
+        self.view_box.preview.setData([], [])
         self.view_box.tool = tool
         self.setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
 

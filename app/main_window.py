@@ -22,6 +22,7 @@ from .history_link import HistoryLink
 from .panels.history_panel import HistoryPanel
 from .panels.inspect_panel import InspectPanel
 from .panels.progress import ProgressStrip
+from .panels.ignore_panel import IgnorePanel
 from .panels.roi_panel import RoiPanel
 from .panels.start_page import StartPage
 from .panels.teach_panel import TeachPanel
@@ -71,6 +72,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.centre)
 
         self.roi_panel = RoiPanel(self.doc, self.undo_stack, self.view, self.overlay)
+        self.ignore_panel = IgnorePanel(self.doc, self.undo_stack, self.view, self.roi_panel)
+        self.roi_panel.layout().insertWidget(1, self.ignore_panel)
         self.teach_panel = TeachPanel(self.session)
         self.inspect_panel = InspectPanel(self.session, self.view, self.show_status)
         self.tabs = QTabWidget()
@@ -105,6 +108,7 @@ class MainWindow(QMainWindow):
         self.doc.dirtyChanged.connect(self._update_title)
         self.doc.folderChanged.connect(self._update_title)
         self.doc.roiChanged.connect(self._update_banner)
+        self.doc.ignoreChanged.connect(self._update_banner)
         self.doc.configChanged.connect(self._update_banner)
         self.session.modelChanged.connect(self._update_banner)
         self.session.modelNote.connect(self._update_banner)
@@ -172,7 +176,10 @@ class MainWindow(QMainWindow):
         for action in self.roi_panel.actions.values():
             edit.addAction(action)
         edit.addAction(self.roi_panel.delete_action)
-        self._action(edit, "Stop drawing", self.roi_panel.cancel_tool, QKeySequence(Qt.Key.Key_Escape),
+        edit.addSeparator()
+        for action in self.ignore_panel.actions.values():
+            edit.addAction(action)
+        self._action(edit, "Stop drawing", self._stop_drawing, QKeySequence(Qt.Key.Key_Escape),
                      "Leave the draw tool, or cancel the running job (Esc)").triggered.connect(self._escape)
 
         view = bar.addMenu("&View")
@@ -211,6 +218,10 @@ class MainWindow(QMainWindow):
             menu.setToolTipsVisible(True)
         self._refresh_recent()
 
+    def _stop_drawing(self) -> None:
+        self.roi_panel.cancel_tool()
+        self.ignore_panel.cancel_tool()
+
     def _escape(self) -> None:
         if self.runner.busy:
             self.runner.cancel()
@@ -235,7 +246,7 @@ class MainWindow(QMainWindow):
             if self._model_note:
                 lines.append(self._model_note[0].upper() + self._model_note[1:])
             return lines
-        reasons = stale_reasons(self.doc.roi, self.doc.config, model.manifest)
+        reasons = stale_reasons(self.doc.roi, self.doc.config, model.manifest, self.doc.ignore)
         if reasons:
             lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
         chosen = (model.manifest.get("backbone") or {}).get("chosen")

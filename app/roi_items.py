@@ -16,7 +16,7 @@ from PySide6.QtGui import QPainterPath
 
 import inference
 
-from .commands import push_roi
+from .commands import push_ignore, push_roi
 
 ROI_PEN = pg.mkPen((255, 200, 0), width=2)
 HOVER_PEN = pg.mkPen((255, 255, 120), width=2)
@@ -171,11 +171,32 @@ class AnnulusItem(pg.ROI):
         return QRectF(0, 0, self.state["size"][0], self.state["size"][1])
 
 
-ITEM_TYPES = {"rect": RectItem, "circle": CircleItem, "annulus": AnnulusItem}
+class PolygonItem(pg.PolyLineROI):
+    """A closed polygon (ignore regions): drag a corner to move it, drag the inside to move it all."""
+
+    def __init__(self, shape: inference.Polygon, pen=None, hover_pen=None):
+        super().__init__([list(p) for p in shape.points], closed=True, pen=pen or ROI_PEN,
+                         hoverPen=hover_pen or HOVER_PEN, movable=True)
+
+    def to_shape(self) -> inference.Polygon:
+        pts = [self.mapToParent(h["item"].pos()) for h in self.handles]
+        return inference.Polygon(tuple((p.x(), p.y()) for p in pts))
+
+    def set_shape(self, shape: inference.Polygon) -> None:
+        self.setPos((0, 0), update=False)
+        self.setPoints([list(p) for p in shape.points], closed=True)
+
+
+ITEM_TYPES = {"rect": RectItem, "circle": CircleItem, "annulus": AnnulusItem, "polygon": PolygonItem}
 
 
 def make_item(shape: inference.Roi) -> pg.ROI:
     return ITEM_TYPES[shape.kind](shape)
+
+
+def ignore_shape_from_drag(tool: str, x0: float, y0: float, x1: float, y1: float):
+    """The ignore region an `ignore_rect` / `ignore_circle` drag draws, or None when it is too small."""
+    return shape_from_drag(tool.removeprefix("ignore_"), x0, y0, x1, y1)
 
 
 class RoiOverlay(QObject):
@@ -242,3 +263,50 @@ class RoiOverlay(QObject):
             handle.setVisible(not self.locked)
         item.setToolTip("ROI (locked while inspecting: edit it in the Teach step)" if self.locked
                         else "ROI: drag to move, drag the handles to resize; Delete removes it")
+
+IGNORE_PEN = pg.mkPen((255, 0, 255), width=2, style=Qt.PenStyle.DashLine)
+IGNORE_HOVER_PEN = pg.mkPen((255, 140, 255), width=2)
+
+
+class IgnoreOverlay(QObject):
+    """One editable item per ignore region, in step with the document; a finished drag is one undo step."""
+
+    def __init__(self, view_box: pg.ViewBox, doc, undo_stack, parent: QObject | None = None):
+        super().__init__(parent)
+        self.view_box, self.doc, self.undo_stack = view_box, doc, undo_stack
+        self.items: list[pg.ROI] = []
+        doc.ignoreChanged.connect(self.show_shapes)
+
+    def show_shapes(self, shapes) -> None:
+        for item in self.items:
+            self.view_box.removeItem(item)
+        self.items = []
+        for i, shape in enumerate(shapes):
+            if shape.kind == "polygon":
+                item = PolygonItem(shape, IGNORE_PEN, IGNORE_HOVER_PEN)
+            else:
+                item = make_item(shape)
+                item.setPen(IGNORE_PEN)
+                item.hoverPen = IGNORE_HOVER_PEN
+            item.setZValue(21)  # above the ROI item: ignore regions lie inside it
+            item.setToolTip(f"Ignore region {i + 1}: left out of the model, the score and the regions; "
+                            "drag to move or reshape")
+            item.sigRegionChangeFinished.connect(lambda it, index=i: self._drag_finished(index, it))
+            self.view_box.addItem(item)
+            self.items.append(item)
+
+    def _drag_finished(self, index: int, item) -> None:
+        if index >= len(self.items) or item is not self.items[index]:
+            return
+        try:
+            shape = item.to_shape()
+        except inference.RoiError:
+            self.show_shapes(self.doc.ignore)  # snap back: the drag made no valid shape
+            return
+        shapes = list(self.doc.ignore)
+        shapes[index] = shape
+        push_ignore(self.undo_stack, self.doc, shapes, "edit")
+
+    def set_interactive(self, on: bool) -> None:
+        for item in self.items:
+            item.setVisible(on)

@@ -91,10 +91,12 @@ class Session(QObject):
             self.failed.emit("Cannot fit", exc)
             return None
         images, roi, mm, config = tuple(self.doc.ok_images), self.doc.roi, self.doc.mm_per_px, self.doc.config
+        ignore = tuple(self.doc.ignore)
         engine = self.engine
 
         def work(progress, cancel):
-            return engine.fit(folder, images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config)
+            return engine.fit(folder, images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config,
+                              ignore=ignore)
 
         return self._start("fitting the model", "Fit failed", work,
                            lambda result: self._fitted(result, on_done, on_loaded), on_cancel, on_failure)

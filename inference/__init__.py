@@ -48,7 +48,22 @@ from .project import (
     read_manifest,
     save_settings,
 )
-from .roi import Annulus, Circle, Rect, Roi, full_image_roi, roi_from_dict, roi_to_dict, shape_mask
+from .align import ALIGN_MODES, Placement
+from .roi import (
+    Annulus,
+    Circle,
+    IgnoreShape,
+    Polygon,
+    Rect,
+    Roi,
+    full_image_roi,
+    ignore_from_dict,
+    ignore_list_from_json,
+    outline,
+    roi_from_dict,
+    roi_to_dict,
+    shape_mask,
+)
 from .scoring import InferenceResult, Region, heatmap_png, heatmap_rgba, overlay_rgb
 from .synthetic import write_discs
 from .weights import (
@@ -65,6 +80,7 @@ from .weights import (
 
 __all__ = [
     "__version__",
+    "ALIGN_MODES",
     "Annulus",
     "as_rgb8",
     "atomic_write",
@@ -102,6 +118,9 @@ __all__ = [
     "has_model",
     "heatmap_png",
     "heatmap_rgba",
+    "IgnoreShape",
+    "ignore_from_dict",
+    "ignore_list_from_json",
     "IMAGE_SUFFIXES",
     "ImageError",
     "IMAGENET_MEAN",
@@ -115,7 +134,10 @@ __all__ = [
     "map_by_order",
     "Model",
     "MODEL_VERSION",
+    "outline",
     "overlay_rgb",
+    "Placement",
+    "Polygon",
     "pick_device",
     "PRESETS",
     "ProgressFn",

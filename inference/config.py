@@ -26,6 +26,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("auto", "off", "on")
 # The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
+ALIGN_MODES = ("none", "translation", "rigid")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,14 @@ class EngineConfig:
     # Images larger than this (megapixels) are refused before they are decoded: a 12000 x 12000 PNG would
     # take 2.4 GB. A machine setting, not part of a model.
     max_image_megapixels: float = 64.0
+    # Part location before inspection (inference/align.py): none (the ROI stays where it was drawn),
+    # translation (the part shifts) or rigid (shifts and turns).
+    align: str = "none"
+    # Rigid: the rotation range searched, +- degrees (180 = any orientation; e.g. 15 in a fixture).
+    align_max_angle_deg: float = 180.0
+    # A located part whose match with the reference is below this (normalised correlation, 0..1)
+    # gives NOT_FOUND instead of a verdict.
+    align_min_confidence: float = 0.5
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -265,5 +274,9 @@ def _validate(c: EngineConfig) -> None:
            "a finite number >= 0 (mm^2; px without mm per px)", c.area_mm2_thr)
     _check(0 < c.max_image_megapixels <= 1000, "max_image_megapixels", "a number in (0, 1000]",
            c.max_image_megapixels)
+    _check(c.align in ALIGN_MODES, "align", f"one of {list(ALIGN_MODES)}", c.align)
+    _check(0 <= c.align_max_angle_deg <= 180, "align_max_angle_deg", "a number of degrees in [0, 180]",
+           c.align_max_angle_deg)
+    _check(0 <= c.align_min_confidence <= 1, "align_min_confidence", "a number in [0, 1]", c.align_min_confidence)
     _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",
            "a list of stage indices in [0, 5]", list(c.cnn_layers))

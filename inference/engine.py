@@ -15,15 +15,18 @@ import numpy as np
 import torch
 
 from . import knn, project
+from .align import REFERENCE_FILE, Locator, Reference, check_locate_box, default_locate_box, map_to_image
+from .align import prepare_located, reference_from_png, reference_png
 from .backbone import Backbone, fit_precision, resolve_auto
 from .calibration import Calibration, calibrate_by
 from .config import EngineConfig
-from .errors import InspectorError, ProjectError
-from .features import PreparedImage, embed_batch, embed_crops, patch_mask, pixel_mask, prepare
+from .errors import InspectorError, ProjectError, RoiError
+from .features import PreparedImage, embed_batch, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
+from .features import inside_patches, prepare
 from .memory import PatchMemory
-from .preprocess import ImageInput, augmented_copies
+from .preprocess import ImageInput, as_rgb8, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
-from .roi import Roi, roi_from_dict, roi_to_dict
+from .roi import Roi, full_image_roi, ignore_list_from_json, outline, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 
 # Changes when features or scores change so that old models must be refitted.
@@ -34,6 +37,8 @@ RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels", "
 # Settings that shape features: a model fitted with others cannot be extended, only refitted.
 FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride",
                 "patch_zero_pad")
+# Alignment shapes the crops features come from: like FEATURE_KEYS for add().
+ALIGN_KEYS = ("align", "align_max_angle_deg")
 
 
 def app_version() -> str:
@@ -77,6 +82,8 @@ class Model:
     backbone: Backbone
     calibration: Optional[Calibration]
     calibration_note: str = ""
+    ignore: tuple = ()  # ignore regions (inference.roi shapes), in reference-image pixels
+    locator: Optional[Locator] = None  # None: align: none, the ROI stays where it was drawn
 
     @property
     def random_weights(self) -> bool:
@@ -125,13 +132,21 @@ class Engine:
         progress: Optional[ProgressFn] = None,
         cancel: Optional[CancelToken] = None,
         config: Optional[EngineConfig] = None,
+        ignore: Sequence = (),
+        locate_box: Optional[Sequence[int]] = None,
     ) -> FitResult:
-        """Teach a new model from OK images; replaces the project's model only on success."""
+        """Teach a new model from OK images; replaces the project's model only on success.
+
+        `ignore`: regions (Rect, Circle, Polygon) left out of the memory bank, the
+        scores and the regions. `locate_box` (x0, y0, x1, y1): where the part is
+        looked for in the first OK image when the config aligns (default: the ROI's
+        box grown by a margin).
+        """
         lock = self._run_alone()
         try:
             with project.writing(Path(folder)):  # a second writer is refused now, not after minutes of work
                 return self._fit(Path(folder), ok_images, roi, mm_per_px, config or self.config, None, progress,
-                                 cancel)
+                                 cancel, (tuple(ignore), locate_box))
         finally:
             lock.release()
 
@@ -162,11 +177,11 @@ class Engine:
                 config, _ = self._verified(stored, config)
                 roi = roi_from_dict(manifest["roi"])
                 return self._fit(Path(folder), ok_images, roi, manifest.get("mm_per_px"), config, stored, progress,
-                                 cancel)
+                                 cancel, _stored_geometry(manifest))
         finally:
             lock.release()
 
-    def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel) -> FitResult:
+    def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry) -> FitResult:
         if not ok_images:
             raise InspectorError("no OK images given: teach at least one image of a good part")
         if mm_per_px is not None and not (mm_per_px > 0 and np.isfinite(mm_per_px)):
@@ -176,14 +191,16 @@ class Engine:
         config, backbone_note = resolve_auto(config)  # the manifest keeps the backbone `auto` picked
         whole_image = roi is None if previous is None else previous.manifest.get("roi_is_whole_image", False)
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
-        prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
+        ignore, locate_box = geometry
+        prepared, roi, locator = _prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate_box)
+        _check_ignore(roi, ignore)
         report(progress, "loading", len(prepared), len(prepared))
         backbone = self.backbone(config.replace(precision=fit_precision(config.precision, config.use_gpu)))
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()
         crops = _training_crops(prepared, config)
-        masks = [patch_mask(roi, p.crop.box, backbone.token_shape) for p in prepared]
+        masks = [_bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
         copies = len(crops) // len(prepared)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
         done = 0
@@ -218,7 +235,8 @@ class Engine:
         manifest["roi_is_whole_image"] = whole_image
         # A whole-image box is the image itself: (0, 0, width, height).
         manifest["image_size"] = (same_size or list(prepared[0].crop.box[2:])) if whole_image else None
-        manifest = project.save_model(folder, manifest, features, coreset_blob)
+        extra_files = _geometry_manifest(manifest, ignore, locator, previous, prepared)
+        manifest = project.save_model(folder, manifest, features, coreset_blob, extra_files=extra_files)
         timings["save"] = time.perf_counter() - t
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
@@ -271,7 +289,7 @@ class Engine:
         if config.backbone == "auto" and manifest["config"].get("backbone") != "auto":
             config, _ = resolve_auto(config)
         fitted = {**EngineConfig().to_dict(), **manifest["config"]}  # keys added later read as their defaults
-        for key in FEATURE_KEYS:
+        for key in FEATURE_KEYS + ALIGN_KEYS:
             ours = config.to_dict()[key]
             if fitted.get(key) != ours:
                 raise ProjectError(
@@ -315,8 +333,10 @@ class Engine:
         stored = project.load_model(folder, with_embeddings=False)
         config, searcher = self._verified(stored)
         manifest = stored.manifest
+        ignore, locator = _load_geometry(folder, manifest, config)
         return Model(folder, manifest, config, roi_from_dict(manifest["roi"]), manifest.get("mm_per_px"),
-                     searcher, self.backbone(config), stored.calibration, stored.calibration_note)
+                     searcher, self.backbone(config), stored.calibration, stored.calibration_note,
+                     ignore=ignore, locator=locator)
 
     # -- inference --------------------------------------------------------------
     def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
@@ -356,14 +376,14 @@ class Engine:
         for start in range(0, len(images), step):
             check(cancel)
             t0 = time.perf_counter()
-            prepared, _ = prepare(images[start:start + step], model.roi, same_size, first_index=start,
-                                  max_megapixels=model.config.max_image_megapixels)
-            feats = embed_batch(model.backbone, [p.crop.pixels for p in prepared])
+            prepared = _prepare_inspection(model, images[start:start + step], same_size, start)
+            feats = iter(_embed_found(model.backbone, prepared))
             shared = (time.perf_counter() - t0) / len(prepared)
             batch = []
-            for p, f in zip(prepared, feats):
+            for p in prepared:
                 t = time.perf_counter()
-                batch.append(self._score_one(model, p, f, threshold))
+                batch.append(self._score_one(model, p, next(feats), threshold) if not p.not_found
+                             else _not_found_result(model, p))
                 batch[-1].seconds = shared + time.perf_counter() - t
             del prepared, feats
             report(progress, "inspecting", start + len(batch), len(images))
@@ -374,16 +394,20 @@ class Engine:
         c, h, w = feats.shape
         patch_scores = model.searcher.distances(feats.reshape(c, -1).T, cfg.n_neighbors).reshape(h, w)
         x0, y0, x1, y1 = p.crop.box
-        mask = pixel_mask(model.roi, p.crop.box)
-        pmask = patch_mask(model.roi, p.crop.box, (h, w))
+        mask = kept_pixel_mask(model.roi, model.ignore, p.crop.box)
+        pmask = kept_patch_mask(model.roi, model.ignore, p.crop.box, (h, w))
+        patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
+        mask, pmask, patch_scores = _inside_only(p, mask, pmask, patch_scores)
         pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
         pixel_map[~mask] = 0.0
         score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode)
         cal = model.calibration
         thr = threshold if threshold is not None else (cal.threshold if cal else None)
         result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr)
+        if p.placement is not None:
+            result = _placed_in_image(result, p, model)
         if thr is not None:
-            regions = find_regions(pixel_map, mask, thr, p.crop.box, model.mm_per_px)
+            regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px)
             result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.area_mm2_thr if cal else 0.0)
         else:
             result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"
@@ -403,8 +427,8 @@ class Engine:
         """Score OK (and NG) images, pick the threshold, save calibration.json, return it."""
         if not ok_images:
             raise InspectorError("calibration needs at least one OK image")
-        ok = [r.score for r in self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel)]
-        ng = [r.score for r in self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)]
+        ok = _found_scores(self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel), "OK")
+        ng = _found_scores(self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel), "NG")
         cal = calibrate_by(
             model.config.calibration_method, ok, ng,
             score_percentile if score_percentile is not None else model.config.score_percentile,
@@ -473,3 +497,134 @@ def _image_digest(image: ImageInput) -> str:
     from .weights import sha256_file
 
     return sha256_file(image)
+
+
+# -- part location and ignore regions (issue 14): kept apart so the call sites above stay small -----
+def _stored_geometry(manifest: dict) -> tuple[tuple, None]:
+    """A fitted model's ignore regions; add() keeps its locate region and reference."""
+    return ignore_list_from_json(manifest.get("ignore")), None
+
+
+def _prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate_box):
+    """(prepared OK crops, ROI, locator or None): plain ROI crops without alignment, else crops where
+    each OK image's part lies (the reference is the first OK image, or the model's for add())."""
+    if config.align == "none":
+        prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
+        return prepared, roi, None
+    if previous is not None:
+        locator = _load_geometry(Path(folder), previous.manifest, config)[1]
+    else:
+        first = as_rgb8(ok_images[0], config.max_image_megapixels)
+        h, w = first.shape[:2]
+        roi = roi if roi is not None else full_image_roi(w, h)
+        prepare([first], roi)  # the ROI must lie inside the reference image: same message as without alignment
+        box = check_locate_box(locate_box, w, h) if locate_box is not None else default_locate_box(roi, w, h)
+        locator = Locator(config.align, config.align_max_angle_deg, config.align_min_confidence,
+                          Reference.from_image(first, box), (w, h))
+    return (prepare_located(ok_images, roi, locator, strict=True, max_megapixels=config.max_image_megapixels), roi,
+            locator)
+
+
+def _check_ignore(roi: Roi, ignore: tuple) -> None:
+    """Ignore regions are rect, circle or polygon shapes that overlap the ROI (else they ignore nothing)."""
+    bx0, by0, bx1, by1 = roi.bounds()
+    for i, shape in enumerate(ignore, start=1):
+        if getattr(shape, "kind", None) not in ("rect", "circle", "polygon"):
+            raise RoiError(f"ignore region {i} must be a rect, circle or polygon, got {shape!r}")
+        x0, y0, x1, y1 = shape.bounds()
+        if x1 <= bx0 or y1 <= by0 or x0 >= bx1 or y0 >= by1:
+            raise RoiError(f"ignore region {i} ({shape.kind}) lies outside the ROI: move it over the part")
+
+
+def _geometry_manifest(manifest: dict, ignore: tuple, locator, previous, prepared) -> dict:
+    """Adds ignore regions and alignment to the manifest; returns the model files they need."""
+    manifest["ignore"] = [roi_to_dict(s) for s in ignore]
+    if locator is None:
+        manifest["align"] = {"mode": "none"}
+        return {}
+    if previous is not None and previous.manifest.get("align", {}).get("mode", "none") != "none":
+        manifest["align"] = previous.manifest["align"]
+    else:
+        manifest["align"] = locator.manifest(prepared[0].name)
+    return {REFERENCE_FILE: reference_png(locator.reference)}
+
+
+def _load_geometry(folder: Path, manifest: dict, config: EngineConfig) -> tuple[tuple, Optional[Locator]]:
+    ignore = ignore_list_from_json(manifest.get("ignore"))
+    align = manifest.get("align") or {"mode": "none"}
+    if align.get("mode", "none") == "none":
+        return ignore, None
+    try:
+        data = project.read_model_file(folder, align["reference_file"], manifest)
+        reference = reference_from_png(data, align["locate_box"])
+        size = tuple(align["reference_size"])
+    except (KeyError, TypeError, InspectorError) as exc:
+        raise ProjectError(f"the alignment reference of {folder} cannot be used ({exc}): refit the model") from None
+    return ignore, Locator(align["mode"], float(align["max_angle_deg"]), config.align_min_confidence, reference, size)
+
+
+def _prepare_inspection(model: Model, images, same_size, first_index: int) -> list[PreparedImage]:
+    limit = model.config.max_image_megapixels
+    if model.locator is None:
+        return prepare(images, model.roi, same_size, first_index=first_index, max_megapixels=limit)[0]
+    return prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit)
+
+
+def _bank_mask(roi: Roi, ignore: tuple, p: PreparedImage, token_shape) -> np.ndarray:
+    mask = kept_patch_mask(roi, ignore, p.crop.box, token_shape)
+    return mask if p.valid is None else mask & inside_patches(p.valid, token_shape)
+
+
+def _inside_only(p: PreparedImage, mask, pmask, patch_scores):
+    """A whole image turned by alignment: the filled border is left out like an ignore region."""
+    if p.valid is None:
+        return mask, pmask, patch_scores
+    inside = inside_patches(p.valid, patch_scores.shape)
+    pmask = pmask & inside
+    patch_scores = patch_scores.copy()
+    patch_scores[~inside] = float(np.median(patch_scores[pmask])) if pmask.any() else 0.0
+    return mask & p.valid, pmask, patch_scores
+
+
+def _embed_found(backbone: Backbone, prepared: list[PreparedImage]):
+    found = [p.crop.pixels for p in prepared if not p.not_found]
+    return embed_batch(backbone, found) if found else []
+
+
+def _placed_in_image(result: InferenceResult, p: PreparedImage, model: Model) -> InferenceResult:
+    """The aligned crop's map and mask put back where the part lies in the image (areas keep their size:
+    the placement is rigid). The score stays the aligned crop's."""
+    w, h = p.image_size
+    amap, box = map_to_image(result.anomaly_map, p.placement, p.crop.box, w, h)
+    mask, _ = map_to_image(result.mask.astype(np.uint8), p.placement, p.crop.box, w, h, nearest=True)
+    mask = mask.astype(bool)
+    amap[~mask] = 0.0
+    result.anomaly_map, result.mask, result.box = amap, mask, box
+    result.outline = p.placement.apply(outline(model.roi))
+    result.ignore_outlines = [p.placement.apply(outline(shape)) for shape in model.ignore]
+    result.location = p.placement.to_dict()
+    return result
+
+
+def _not_found_result(model: Model, p: PreparedImage) -> InferenceResult:
+    """NOT_FOUND: neither OK nor NG; no score (NaN), an empty map over the ROI's drawn box."""
+    x0, y0, x1, y1 = p.crop.box
+    w, h = p.image_size
+    box = (min(x0, w - 1), min(y0, h - 1), max(min(x1, w), min(x0, w - 1) + 1), max(min(y1, h), min(y0, h - 1) + 1))
+    shape = (box[3] - box[1], box[2] - box[0])
+    result = InferenceResult(p.name, float("nan"), np.zeros(shape, np.float32), np.zeros(shape, bool), box,
+                             tuple(model.backbone.token_shape), verdict="NOT_FOUND", reason=p.not_found,
+                             threshold=model.calibration.threshold if model.calibration else None)
+    if p.placement is not None:
+        result.location = p.placement.to_dict()
+    return result
+
+
+def _found_scores(results: list[InferenceResult], kind: str) -> list[float]:
+    """Scores for calibration; a part not found cannot calibrate anything."""
+    missing = [r.name for r in results if r.verdict == "NOT_FOUND"]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise InspectorError(f"part not found in {len(missing)} {kind} calibration image(s) ({shown}): "
+                             f"{results[[r.name for r in results].index(missing[0])].reason}")
+    return [r.score for r in results]

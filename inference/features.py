@@ -26,6 +26,14 @@ PATCH_COVERAGE_MIN = 0.25
 class PreparedImage:
     name: str
     crop: RoiCrop
+    # With alignment (inference.align): where the part lies in the image, the image's size (w, h),
+    # and why the part was not found (then `crop` is not inspected).
+    placement: Optional[object] = None
+    image_size: Optional[tuple[int, int]] = None
+    not_found: str = ""
+    # Whole-image ROI turned by alignment: the crop's pixels that came from inside the image (the rest is
+    # filled border, left out like an ignore region). None: all of them.
+    valid: Optional[np.ndarray] = None
 
 
 def prepare(
@@ -71,6 +79,58 @@ def pixel_mask(roi: Roi, box: tuple[int, int, int, int]) -> np.ndarray:
     """Pixels of the box whose centre lies inside the shape."""
     x0, y0, x1, y1 = box
     return _read_only(shape_mask(roi, box, y1 - y0, x1 - x0))
+
+
+# -- ignore regions: left out of the memory bank, the scores and the regions -----------------------
+@functools.lru_cache(maxsize=32)
+def ignored_patches(ignore: tuple, box: tuple[int, int, int, int], token_shape: tuple[int, int]) -> np.ndarray:
+    """Feature patches that touch any ignore region at all: their features see what is ignored."""
+    touched = np.zeros(token_shape, bool)
+    for shape in ignore:
+        touched |= shape_mask(shape, box, token_shape[0], token_shape[1], supersample=4) > 0
+    return _read_only(touched)
+
+
+def kept_patch_mask(roi: Roi, ignore: tuple, box: tuple[int, int, int, int],
+                    token_shape: tuple[int, int]) -> np.ndarray:
+    """patch_mask less the patches that touch an ignore region (the same array without ignore regions)."""
+    if not ignore:
+        return patch_mask(roi, box, token_shape)
+    return _read_only(patch_mask(roi, box, token_shape) & ~ignored_patches(ignore, box, token_shape))
+
+
+def kept_pixel_mask(roi: Roi, ignore: tuple, box: tuple[int, int, int, int]) -> np.ndarray:
+    """pixel_mask less the pixels inside an ignore region."""
+    if not ignore:
+        return pixel_mask(roi, box)
+    x0, y0, x1, y1 = box
+    mask = pixel_mask(roi, box).copy()
+    for shape in ignore:
+        mask &= ~shape_mask(shape, box, y1 - y0, x1 - x0)
+    return _read_only(mask)
+
+
+def neutralise_ignored(patch_scores: np.ndarray, ignore: tuple, box: tuple[int, int, int, int],
+                       kept: np.ndarray) -> np.ndarray:
+    """Patch scores with those that touch an ignore region set to the median of the kept ones.
+
+    The map is smoothed and upsampled from these scores: a high score left in an
+    ignored patch would bleed into its neighbours; a zero would hide theirs.
+    """
+    if not ignore:
+        return patch_scores
+    touched = ignored_patches(ignore, box, patch_scores.shape)
+    out = patch_scores.copy()
+    out[touched] = float(np.median(patch_scores[kept])) if kept.any() else 0.0
+    return out
+
+
+def inside_patches(valid: np.ndarray, token_shape: tuple[int, int]) -> np.ndarray:
+    """Feature patches that lie wholly on real image pixels (see PreparedImage.valid)."""
+    import cv2
+
+    share = cv2.resize(valid.astype(np.float32), (token_shape[1], token_shape[0]), interpolation=cv2.INTER_AREA)
+    return share >= 0.999
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -329,13 +329,20 @@ def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
 
 # -- writers -----------------------------------------------------------------------------------------------------
 def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: bytes,
-               calibration: Optional[bytes] = None) -> dict:
+               calibration: Optional[bytes] = None, extra_files: Optional[dict[str, bytes]] = None) -> dict:
     """Write a new model as one unit and return the manifest as saved (with file hashes).
 
     `calibration` (calibration.json bytes for this model_id) travels with the model, e.g. for Save As.
+    `extra_files` (name -> bytes, e.g. the alignment reference image) belong to the model: checksummed in
+    the manifest and committed with it.
     """
     folder = Path(folder)
     blobs = {EMBEDDINGS: npy_bytes(np.ascontiguousarray(embeddings, dtype=np.float32)), CORESET: coreset}
+    for name, data in (extra_files or {}).items():
+        if name in (MANIFEST, COMMIT_MARKER, CALIBRATION, SETTINGS, LOCK, *MODEL_FILES) or Path(name).name != name \
+                or name.startswith("."):
+            raise ProjectError(f"{name!r} cannot be stored as a model file")
+        blobs[name] = data
     if calibration is not None:
         blobs[CALIBRATION] = calibration
     manifest = dict(manifest)
@@ -355,7 +362,9 @@ def copy_model(source: Path, target: Path) -> None:
     stored = load_model(Path(source))
     manifest = {k: v for k, v in stored.manifest.items() if k != "files"}
     cal = json_bytes(stored.calibration.to_dict()) if stored.calibration is not None else None
-    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes, cal)
+    extra = {name: read_model_file(Path(source), name, stored.manifest)
+             for name in stored.manifest["files"] if name not in (*MODEL_FILES, CALIBRATION)}
+    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes, cal, extra)
 
 
 def save_calibration(folder: Path, calibration: Calibration) -> None:
@@ -468,6 +477,11 @@ def _checked(folder: Path, name: str, manifest: dict, data: Optional[bytes]) -> 
     if sha256_bytes(data) != expected:
         raise ProjectError(f"{name} in {folder} is corrupt or truncated (checksum mismatch): refit the model")
     return data
+
+
+def read_model_file(folder: Path, name: str, manifest: dict) -> bytes:
+    """A model file beyond embeddings and coreset (e.g. the alignment reference), checked against the manifest."""
+    return _checked(Path(folder), name, manifest, _read(Path(folder), name))
 
 
 def load_model(folder: Path, with_embeddings: bool = True) -> StoredModel:

@@ -126,26 +126,106 @@ class Annulus:
         return math.pi * (self.r_outer**2 - self.r_inner**2)
 
 
+@dataclass(frozen=True)
+class Polygon:
+    """A simple polygon through `points` ((x, y) pairs, closed implicitly); used for ignore regions."""
+
+    points: tuple
+
+    kind = "polygon"
+
+    def __post_init__(self) -> None:
+        try:
+            pts = tuple((_finite("x", p[0]), _finite("y", p[1])) for p in self.points)
+        except (TypeError, IndexError):
+            raise RoiError(f"polygon points must be [x, y] pairs, got {self.points!r}") from None
+        if any(len(p) != 2 for p in self.points):
+            raise RoiError("polygon points must be [x, y] pairs")
+        object.__setattr__(self, "points", pts)
+        if len(pts) < 3:
+            raise RoiError(f"a polygon needs at least 3 points, got {len(pts)}")
+        if self.area() < 1:
+            raise RoiError(f"polygon must cover at least 1 px, got {self.area():.3g} px")
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        a = np.asarray(self.points)
+        return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 0].max()), float(a[:, 1].max())
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Even-odd rule, vectorised over the points (x, y broadcast together)."""
+        x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        inside = np.zeros(x.shape, bool)
+        pts = self.points
+        for (xa, ya), (xb, yb) in zip(pts, pts[1:] + pts[:1]):
+            if ya == yb:
+                continue
+            crosses = (ya > y) != (yb > y)
+            x_at = xa + (y - ya) * (xb - xa) / (yb - ya)
+            inside ^= crosses & (x < x_at)
+        return inside
+
+    def area(self) -> float:
+        a = np.asarray(self.points)
+        return float(abs(np.dot(a[:, 0], np.roll(a[:, 1], -1)) - np.dot(a[:, 1], np.roll(a[:, 0], -1))) / 2)
+
+
 Roi = Union[Rect, Circle, Annulus]
+# Shapes an ignore region may have (a polygon is only an ignore region, never the ROI).
+IgnoreShape = Union[Rect, Circle, Polygon]
 _KINDS = {cls.kind: cls for cls in (Rect, Circle, Annulus)}
+_IGNORE_KINDS = {cls.kind: cls for cls in (Rect, Circle, Polygon)}
 
 
 def roi_to_dict(roi: Roi) -> dict:
+    if roi.kind == "polygon":
+        return {"type": "polygon", "points": [list(p) for p in roi.points]}
     return {"type": roi.kind, **asdict(roi)}
 
 
+def ignore_from_dict(data: dict) -> IgnoreShape:
+    """An ignore region (rect, circle or polygon) from its JSON form."""
+    return _shape_from_dict(data, _IGNORE_KINDS, "ignore region")
+
+
+def ignore_list_from_json(data) -> tuple:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise RoiError(f"ignore regions must be a JSON list, got {type(data).__name__}")
+    return tuple(ignore_from_dict(d) for d in data)
+
+
+def outline(shape, samples: int = 72) -> np.ndarray:
+    """Closed outline of a shape as an N x 2 array of (x, y) (the outer circle for an annulus)."""
+    if shape.kind == "rect":
+        pts = shape.corners()
+    elif shape.kind == "polygon":
+        pts = np.asarray(shape.points, np.float64)
+    else:
+        r = shape.r if shape.kind == "circle" else shape.r_outer
+        t = np.linspace(0, 2 * np.pi, samples, endpoint=False)
+        pts = np.stack([shape.cx + r * np.cos(t), shape.cy + r * np.sin(t)], axis=1)
+    return np.vstack([pts, pts[:1]])
+
+
 def roi_from_dict(data: dict) -> Roi:
+    return _shape_from_dict(data, _KINDS, "ROI")
+
+
+def _shape_from_dict(data: dict, kinds: dict, what: str):
     if not isinstance(data, dict):
-        raise RoiError(f"ROI must be a JSON object, got {type(data).__name__}")
+        raise RoiError(f"{what} must be a JSON object, got {type(data).__name__}")
     kind = data.get("type")
-    cls = _KINDS.get(kind)
+    cls = kinds.get(kind)
     if cls is None:
-        raise RoiError(f"ROI type must be one of {sorted(_KINDS)}, got {kind!r}")
+        raise RoiError(f"{what} type must be one of {sorted(kinds)}, got {kind!r}")
     fields = {k: v for k, v in data.items() if k != "type"}
+    if kind == "polygon" and isinstance(fields.get("points"), list):
+        fields["points"] = tuple(tuple(p) if isinstance(p, list) else p for p in fields["points"])
     try:
         return cls(**fields)
     except TypeError as exc:
-        raise RoiError(f"{kind} ROI has wrong fields ({exc}); expected {list(cls.__dataclass_fields__)}") from None
+        raise RoiError(f"{kind} {what} has wrong fields ({exc}); expected {list(cls.__dataclass_fields__)}") from None
 
 
 def full_image_roi(width: int, height: int) -> Rect:

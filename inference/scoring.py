@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
@@ -42,10 +43,15 @@ class InferenceResult:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the image
     token_shape: tuple[int, int]
     regions: list[Region] = field(default_factory=list)
-    verdict: Optional[str] = None  # "OK" / "NG"; None = no verdict (see `reason`), never to be read as OK
+    verdict: Optional[str] = None  # "OK" / "NG" / "NOT_FOUND"; None = no verdict (see `reason`), never read as OK
     threshold: Optional[float] = None
     seconds: float = 0.0
     reason: str = ""  # one line: why this verdict, or why there is none
+    # With alignment: the ROI's outline where the part was found (N x 2 image x, y) and the placement
+    # (angle, shift, confidence, method). verdict "NOT_FOUND": the part was not located (score NaN).
+    outline: Optional[np.ndarray] = None
+    location: Optional[dict] = None
+    ignore_outlines: list = field(default_factory=list)  # ignore regions where the part lies (N x 2 each)
 
     @property
     def ng_regions(self) -> list[int]:
@@ -55,7 +61,7 @@ class InferenceResult:
     def to_dict(self, with_heatmap: bool = False) -> dict:
         out = {
             "name": self.name,
-            "score": self.score,
+            "score": self.score if math.isfinite(self.score) else None,
             "verdict": self.verdict,
             "threshold": self.threshold,
             "box": list(self.box),
@@ -65,6 +71,10 @@ class InferenceResult:
             "reason": self.reason,
             "seconds": round(self.seconds, 4),
         }
+        if self.location is not None:
+            out["location"] = dict(self.location)
+            out["outline"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.outline] \
+                if self.outline is not None else None
         if with_heatmap:
             out["heatmap_png_base64"] = base64.b64encode(heatmap_png(self)).decode("ascii")
         return out

@@ -1,6 +1,7 @@
 """`inspector`: fit / infer / calibrate / info from a terminal or a line controller.
 
-Exit codes: 0 done; 1 `infer --fail-on-ng` found an NG part, or a self-test
+Exit codes: 0 done; 1 `infer --fail-on-ng` found a part that is not OK (NG, or
+NOT_FOUND when alignment is on and the part was not located), or a self-test
 check failed; 2 bad input (one readable line on stderr, no saved file
 changed); 130 cancelled with Ctrl+C (saved model unchanged).
 """
@@ -126,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help='ROI as a JSON file or inline JSON, e.g. \'{"type": "circle", "cx": 80, "cy": 80, "r": 60}\'; '
                      "default: the whole image")
     fit.add_argument("--mm-per-px", type=float, metavar="X", help="pixel size in mm, for region areas in mm^2")
+    fit.add_argument("--ignore", metavar="IGNORE_JSON",
+                     help="regions to ignore inside the ROI, a JSON file or inline JSON list of rect / circle / "
+                     'polygon shapes, e.g. \'[{"type": "polygon", "points": [[10, 10], [60, 10], [35, 40]]}]\'')
+    fit.add_argument("--locate-box", type=int, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
+                     help="with align: translation/rigid, where to find the part in the first OK image "
+                     "(default: the ROI's box grown by 25%%)")
     fit.add_argument("--add", action="store_true",
                      help="teach more OK images into the existing model without re-embedding the old ones")
     _common(fit)
@@ -137,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("project", type=Path)
     inf.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
     inf.add_argument("--heatmaps", type=Path, metavar="DIR", help="write a heatmap overlay PNG per image here")
-    inf.add_argument("--fail-on-ng", action="store_true", help="exit 1 when any image is NG")
+    inf.add_argument("--fail-on-ng", action="store_true",
+                     help="exit 1 when any image is not OK: NG, or NOT_FOUND (alignment on, part not located)")
     _common(inf, json_help="write results (with base64 heatmap PNGs) as JSON to OUT ('-' = stdout)")
     inf.set_defaults(func=cmd_infer)
 
@@ -243,6 +251,23 @@ def _parse_roi(text: Optional[str]):
     return roi_from_dict(data)
 
 
+def _parse_ignore(text: Optional[str]) -> tuple:
+    if text is None:
+        return ()
+    from inference import ignore_list_from_json
+
+    path = Path(text)
+    try:
+        raw = path.read_text(encoding="utf-8") if path.is_file() else text
+    except OSError as exc:
+        raise RoiError(f"cannot read ignore-region file {path}: {exc}") from None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise RoiError(f"--ignore must be a JSON file or an inline JSON list, got {text!r}") from None
+    return ignore_list_from_json(data)
+
+
 def cmd_fit(args) -> int:
     from inference import expand_image_paths
 
@@ -252,12 +277,13 @@ def cmd_fit(args) -> int:
     progress, close = _progress()
     try:
         if args.add:
-            if args.roi or args.mm_per_px:
-                raise InspectorError("--add keeps the fitted ROI and mm per pixel; refit without --add to change them")
+            if args.roi or args.mm_per_px or args.ignore or args.locate_box:
+                raise InspectorError("--add keeps the fitted ROI, ignore regions, locate region and mm per pixel; "
+                                     "refit without --add to change them")
             result = engine.add(args.project, images, progress=progress)
         else:
             result = engine.fit(args.project, images, roi=_parse_roi(args.roi), mm_per_px=args.mm_per_px,
-                                progress=progress)
+                                progress=progress, ignore=_parse_ignore(args.ignore), locate_box=args.locate_box)
     finally:
         close()
     summary = result.to_dict()
@@ -289,7 +315,7 @@ def cmd_infer(args) -> int:
     text = args.json != "-"
     if text and model.calibration is None:
         print(f"note: no verdicts: {model.calibration_note} (scores only)")
-    counts = {"OK": 0, "NG": 0, None: 0}
+    counts = {"OK": 0, "NG": 0, "NOT_FOUND": 0, None: 0}
     progress, close = _progress()
     try:
         with _json_results(args, model) as emit:
@@ -307,12 +333,15 @@ def cmd_infer(args) -> int:
         _err(f"{counts[None]} image(s) got no verdict ({model.calibration_note or 'see above'}): "
              "a no-verdict part is never OK")
         return 2
-    return 1 if args.fail_on_ng and counts["NG"] else 0
+    # A part that was not found is not OK either.
+    return 1 if args.fail_on_ng and (counts["NG"] or counts["NOT_FOUND"]) else 0
 
 
 def _result_line(r) -> str:
     if r.verdict is None:
         return f"{'-':2}  {r.score:10.4f}  {r.name}"
+    if r.verdict not in ("OK", "NG"):  # NOT_FOUND: the reason says why
+        return f"{r.verdict}  {r.name}  {r.reason}"
     line = f"{r.verdict:2}  {r.score:10.4f}  {r.name}  {len(r.regions)} region(s)"
     if r.verdict == "NG":
         line += f", NG by {', '.join(f'#{i + 1}' for i in r.ng_regions)}"

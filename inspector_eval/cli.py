@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-few-shot-augment", action="store_true",
                    help="never add flipped/rotated copies for our method (default: when <= 8 OK images)")
     p.add_argument("--seed", type=int, default=0, help="seed for shot subsets and coresets (default 0)")
+    p.add_argument("--max-test", type=int, default=None, metavar="N",
+                   help="score at most N test images per category, evenly spread over the sorted list "
+                   "(bounded runs on a busy machine; default: all)")
     p.add_argument("--json", type=Path, default=None, help="write every figure (and per-image scores) here")
     p.add_argument("--markdown", type=Path, default=None, help="write the tables here too")
     p.add_argument("--plot", type=Path, default=None, help="PNG of image AUROC against shots")
@@ -135,7 +138,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "command": "inspector eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": machine(), "categories": [d.name for d in dirs], "shots": shots, "seed": args.seed,
-            "calibration_images": args.calibration_images, "pixel_size": args.pixel_size,
+            "calibration_images": args.calibration_images, "pixel_size": args.pixel_size, "max_test": args.max_test,
             "methods": [m.describe() for m in methods], **info,
         }
         ours = next((m for m in methods if m.name == "ours"), None)
@@ -159,7 +162,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             write_outputs(args, {"meta": meta, "records": finished}, final=False)
 
         records = runner.run(args.root, dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size,
-                             on_record=save_so_far, failures=failures)
+                             on_record=save_so_far, failures=failures, max_test=args.max_test)
         meta["seconds"] = round(time.perf_counter() - started, 1)
     except InspectorError as exc:
         print(f"inspector eval: {exc}", file=sys.stderr)

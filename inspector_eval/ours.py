@@ -39,6 +39,9 @@ EVAL_DEFAULTS: dict[str, Any] = {
 FEW_SHOT_MAX_IMAGES = 8
 FEW_SHOT_AUGMENT: dict[str, Any] = {"augment": True, "augment_copies": 0, "augment_flips": True}
 
+# The score given to a NOT_FOUND result (part not located), so that it counts as not OK.
+NOT_FOUND_SCORE = 1e6
+
 # Speed reference only: DINOv2 ViT-S/14 with RANDOM weights (none are on this machine offline).
 DINOV2_SPEED: dict[str, Any] = {"backbone": "dinov2_vits14", "weights": "none"}
 
@@ -99,7 +102,9 @@ class OursMethod:
     def score(self, image: np.ndarray) -> tuple[float, np.ndarray]:
         """(image score, anomaly map aligned with the whole image)."""
         r = self._engine.score_many(self._model, [image])[0]
-        return r.score, place_in_image(r.anomaly_map, r.box, image.shape[:2])
+        # NOT_FOUND (alignment on, part not located) is not OK on the line: it ranks above every score.
+        score = r.score if np.isfinite(r.score) else NOT_FOUND_SCORE
+        return score, place_in_image(r.anomaly_map, r.box, image.shape[:2])
 
     def feature_stages(self, batch: np.ndarray) -> list[np.ndarray]:
         """Raw backbone stage outputs for uint8 N x S x S x 3 images (to check a peer uses the same weights)."""

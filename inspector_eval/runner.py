@@ -190,7 +190,8 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
 def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
         seed: int = 0, n_calibration: int = 10, pixel_size: int = PIXEL_SIZE_DEFAULT,
         on_record: Optional[Callable[[dict], None]] = None,
-        failures: Optional[list] = None, on_category: Optional[Callable[[list], None]] = None) -> list[dict]:
+        failures: Optional[list] = None, on_category: Optional[Callable[[list], None]] = None,
+        max_test: Optional[int] = None) -> list[dict]:
     """Every category in turn. A category that cannot run (unreadable images, too few, a method that
     fails on it) is reported in one line, appended to `failures` and skipped; the others go on.
     `on_category(records so far)` runs after each category, so a caller can save what is finished."""
@@ -198,7 +199,7 @@ def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods
     for folder in category_dirs:
         name = Path(folder).name
         try:
-            run_category(folder, shots, methods, seed, n_calibration, pixel_size, records, on_record)
+            run_category(folder, shots, methods, seed, n_calibration, pixel_size, records, on_record, max_test)
         except Exception as exc:  # one bad category must not lose the others: say which and why, go on
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             _log(f"{name}: cannot run, skipped ({message})")
@@ -215,9 +216,15 @@ def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods
 
 
 def run_category(folder: Path, shots: Sequence[str], methods: Sequence, seed: int, n_calibration: int,
-                 pixel_size: int, records: list, on_record: Optional[Callable[[dict], None]] = None) -> None:
+                 pixel_size: int, records: list, on_record: Optional[Callable[[dict], None]] = None,
+                 max_test: Optional[int] = None) -> None:
     """Appends each finished (shot, method) record to `records` at once: a later failure keeps them."""
     category = read_category(folder)
+    if max_test is not None and len(category.test) > max_test:
+        # Every k-th test image (sorted by defect type, then name): good and defect keep their shares.
+        picked = np.linspace(0, len(category.test) - 1, max_test).round().astype(int)
+        category.test = [category.test[i] for i in picked]
+        _log(f"{category.name}: {max_test} of the test images (--max-test)")
     data = CategoryData(category, shots, seed, n_calibration, pixel_size)
     skipped = [s for s in shots if s not in data.split.shots]
     if skipped:

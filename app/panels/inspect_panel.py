@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,8 @@ from .teach_panel import IMAGE_FILTER, image_paths_from
 BADGE_STYLE = {
     "OK": "background:#1e8e3e; color:white;",
     "NG": "background:#d93025; color:white;",
+    # Neither OK nor NG: the part was not located (alignment on). Orange, never mistaken for OK.
+    "NOT_FOUND": "background:#e37400; color:white;",
     None: "background:#777; color:white;",
 }
 
@@ -34,9 +37,14 @@ def write_results_csv(path: str | Path, rows: list[tuple[str, inference.Inferenc
                     "largest_area_mm2"])
         for path_, r in rows:
             big = r.regions[0] if r.regions else None
-            w.writerow([Path(path_).name, path_, f"{r.score:.6g}", "" if r.threshold is None else f"{r.threshold:.6g}",
+            w.writerow([Path(path_).name, path_, _score_text(r.score, ".6g"), "" if r.threshold is None else f"{r.threshold:.6g}",
                         r.verdict or "", len(r.regions), big.area_px if big else "",
                         "" if big is None or big.area_mm2 is None else f"{big.area_mm2:.6g}"])
+
+
+def _score_text(score: float, fmt: str = ".3f") -> str:
+    """A score, or nothing for NOT_FOUND (no score: NaN)."""
+    return format(score, fmt) if math.isfinite(score) else ""
 
 
 def _button(action: QAction, name: str = "") -> QToolButton:
@@ -364,8 +372,16 @@ class InspectPanel(QWidget):
             self.colour_bar.set_scale(None, None)
             return
         self._show_badge(result.verdict)
+        if result.verdict == "NOT_FOUND":
+            self.score_label.setText(result.reason)
+            self.reason_label.setText("The part was not found: neither OK nor NG.")
+            self.colour_bar.set_scale(None, None)
+            return
         thr = f"   threshold {result.threshold:.3f}" if result.threshold is not None else "   (not calibrated)"
-        self.score_label.setText(f"score {result.score:.3f}{thr}")
+        where = ""
+        if result.location is not None:
+            where = f"   located {result.location['angle_deg']:.1f}° (match {result.location['confidence']:.2f})"
+        self.score_label.setText(f"score {_score_text(result.score)}{thr}{where}")
         self.reason_label.setText(explain(result))
         self.colour_bar.set_scale(heat_scale(result), result.threshold)
         strong = set(result.ng_regions)
@@ -386,7 +402,7 @@ class InspectPanel(QWidget):
                 self.regions.setItem(i, j, item)
 
     def _show_badge(self, verdict: Optional[str]) -> None:
-        self.badge.setText(verdict or "—")
+        self.badge.setText("NOT FOUND" if verdict == "NOT_FOUND" else (verdict or "—"))
         self.badge.setStyleSheet(BADGE_STYLE.get(verdict, BADGE_STYLE[None]) +
                                  "font-size:20px; font-weight:bold; border-radius:6px; padding:4px;")
 
@@ -426,16 +442,19 @@ class InspectPanel(QWidget):
     def _fill_row(self, row: int, path: str, result) -> None:
         error = self.errors.get(path)
         verdict = UNREADABLE if error else ("" if result is None else (result.verdict or "no verdict"))
-        cells = [Path(path).name, "" if result is None else f"{result.score:.3f}", verdict]
+        cells = [Path(path).name, "" if result is None else _score_text(result.score), verdict]
         for j, text in enumerate(cells):
             item = ScoreItem(text) if j == 1 else QTableWidgetItem(text)
             item.setToolTip(error or path)
             if j == 0:
                 item.setData(Qt.ItemDataRole.UserRole, path)
             if j == 1:
-                item.setData(Qt.ItemDataRole.UserRole + 1, None if result is None else float(result.score))
+                finite = result is not None and math.isfinite(result.score)
+                item.setData(Qt.ItemDataRole.UserRole + 1, float(result.score) if finite else None)
             if j == 2 and (verdict == "NG" or error):
                 item.setForeground(Qt.GlobalColor.red)
+            elif j == 2 and verdict == "NOT_FOUND":
+                item.setForeground(Qt.GlobalColor.darkYellow)
             self.results_table.setItem(row, j, item)
 
     def _select_row(self, path: str) -> None:

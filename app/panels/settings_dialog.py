@@ -71,6 +71,18 @@ class SettingsDialog(QDialog):
         self.augment = QCheckBox("Augment OK images (rotation ±5°, colour jitter)")
         self.augment.setChecked(config.augment)
         self.augment.setToolTip("Teach extra, slightly changed copies of each OK image")
+        self.align = QComboBox()
+        self.align.setObjectName("align")
+        self.align.addItems(inference.ALIGN_MODES)
+        self.align.setCurrentText(config.align)
+        self.align.setToolTip("Locate the part first: none (ROI fixed in the image), translation (parts shift) "
+                              "or rigid (shift and turn); the first OK image is the reference")
+        self.align_angle = QDoubleSpinBox()
+        self.align_angle.setObjectName("alignMaxAngle")
+        self.align_angle.setRange(0.0, 180.0)
+        self.align_angle.setDecimals(1)
+        self.align_angle.setValue(config.align_max_angle_deg)
+        self.align_angle.setToolTip("Rigid: turns searched, ± degrees (180 = any orientation; e.g. 15 in a fixture)")
 
         form = QFormLayout()
         form.addRow("Backbone", self.backbone)
@@ -79,6 +91,8 @@ class SettingsDialog(QDialog):
         form.addRow("Input size (px)", self.input_size)
         form.addRow("Image score from", self.score_mode)
         form.addRow("Patch comparison", self.distance)
+        form.addRow("Locate the part", self.align)
+        form.addRow("Max turn (± °)", self.align_angle)
         form.addRow("", self.use_gpu)
         form.addRow("", self.augment)
         note = QLabel("Changes apply to the next Fit; the current model is marked stale until then.")
@@ -102,7 +116,8 @@ class SettingsDialog(QDialog):
         data.update(backbone=self.backbone.currentText().strip(), weights=self.weights.text().strip(),
                     coreset_ratio=self.coreset.value(), input_size=self.input_size.value(),
                     score_mode=self.score_mode.currentText(), distance=self.distance.currentText(),
-                    use_gpu=self.use_gpu.isChecked(), augment=self.augment.isChecked())
+                    use_gpu=self.use_gpu.isChecked(), augment=self.augment.isChecked(),
+                    align=self.align.currentText(), align_max_angle_deg=self.align_angle.value())
         return inference.EngineConfig.from_dict(data)
 
     def accept(self) -> None:

@@ -1,0 +1,457 @@
+"""Part location: register each image to a taught reference before the ROI is cut.
+
+A project with `align: translation` or `align: rigid` keeps a reference: the
+locate region (the ROI's box grown by LOCATE_MARGIN, or a region the user
+draws) cut from its first OK image. Every image, at fit and at inspection, is
+registered to it, giving a Placement: a rigid 2 x 3 matrix from reference
+image pixels to this image's pixels, and a confidence in [-1, 1].
+
+How (chosen by measurement, bench/bench_align.py and docs/benchmarks.md):
+1. ORB features on the reference and the image, ratio-tested matches, and
+   cv2.estimateAffinePartial2D with RANSAC (scale forced to 1). Fast and exact
+   on textured parts, any angle.
+2. When that is not convincing (few matches on a plain part), a correlation
+   search: the reference turned in steps over the allowed angles and slid over
+   the image with cv2.matchTemplate at a coarse scale, then refined in small
+   windows at half and full working scale (finer angles, sub-pixel peaks).
+Both run at a working scale (the locate region's long side WORK_SIDE px).
+The confidence is the same for both: the zero-mean normalised correlation
+between the reference and the image warped back onto it, so a blank view
+or another object scores near 0 and a placed part near 1.
+
+Coordinates are continuous image pixels as in inference.roi (pixel (r, c)
+covers [c, c+1) x [r, r+1)); OpenCV's index coordinates differ by 0.5 and
+are converted where OpenCV is called.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from .config import ALIGN_MODES  # noqa: F401  (the modes live with the config keys)
+from .errors import ImageError
+from .roi import full_image_roi
+
+# The locate region by default: the ROI's box grown by this share of its size on each side.
+LOCATE_MARGIN = 0.25
+# Location works on the locate region scaled to this long side (px): enough detail to place a
+# part within about one source pixel at 512 px, cheap enough for the speed budget.
+WORK_SIDE = 192
+# Features: the fallback runs when the feature match's confidence is below this.
+FEATURES_GOOD_ENOUGH = 0.6
+MIN_INLIERS = 8
+# Correlation search: coarse long side of the reference and the angle step there.
+COARSE_SIDE = 32
+MAX_SCALE_CHANGE = 0.1  # a match that shrinks or grows the part more than this is wrong
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the reference part lies in an image."""
+
+    matrix: np.ndarray  # 2 x 3: reference image px -> this image px (continuous coordinates)
+    confidence: float  # normalised correlation with the reference after placing, in [-1, 1]
+    method: str  # "features", "correlation" or "identity"
+
+    @property
+    def angle_deg(self) -> float:
+        return math.degrees(math.atan2(self.matrix[1, 0], self.matrix[0, 0]))
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Reference points (N x 2) -> this image's points."""
+        pts = np.asarray(points, np.float64)
+        return pts @ self.matrix[:, :2].T + self.matrix[:, 2]
+
+    def to_dict(self) -> dict:
+        return {"angle_deg": round(self.angle_deg, 3), "shift_px": [round(float(v), 2) for v in self.matrix[:, 2]],
+                "confidence": round(self.confidence, 4), "method": self.method}
+
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def default_locate_box(roi, width: int, height: int) -> tuple[int, int, int, int]:
+    """The ROI's box grown by LOCATE_MARGIN on each side, inside the image."""
+    x0, y0, x1, y1 = roi.bounds()
+    mx, my = (x1 - x0) * LOCATE_MARGIN, (y1 - y0) * LOCATE_MARGIN
+    return (max(0, math.floor(x0 - mx)), max(0, math.floor(y0 - my)),
+            min(width, math.ceil(x1 + mx)), min(height, math.ceil(y1 + my)))
+
+
+def check_locate_box(box, width: int, height: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        raise ImageError(f"the locate region {list(box)} covers less than 16 x 16 px of the {width} x {height} "
+                         "px reference image: draw it over the part")
+    return x0, y0, x1, y1
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+
+
+def _resize(gray: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return gray
+    h, w = gray.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def _index_form(m: np.ndarray) -> np.ndarray:
+    """A continuous-coordinate affine map in OpenCV's index coordinates (pixel centres at integers)."""
+    out = m.astype(np.float64).copy()
+    out[:, 2] = m[:, :2] @ np.array([0.5, 0.5]) + m[:, 2] - 0.5
+    return out
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a after b, both 2 x 3."""
+    a3, b3 = np.vstack([a, [0, 0, 1]]), np.vstack([b, [0, 0, 1]])
+    return (a3 @ b3)[:2]
+
+
+def _rotation(angle_deg: float, centre: tuple[float, float], shift=(0.0, 0.0)) -> np.ndarray:
+    a = math.radians(angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    cx, cy = centre
+    return np.array([[c, -s, cx - c * cx + s * cy + shift[0]], [s, c, cy - s * cx - c * cy + shift[1]]])
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a.astype(np.float32).ravel()
+    b = b.astype(np.float32).ravel()
+    a = a - a.mean()
+    b = b - b.mean()
+    denom = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b) / denom) if denom > 1e-6 else 0.0
+
+
+class Reference:
+    """The taught location reference: the locate region of the reference image, ready to match."""
+
+    def __init__(self, pixels: np.ndarray, box: tuple[int, int, int, int]):
+        self.pixels = np.ascontiguousarray(pixels)  # the locate region, RGB (stored in the project)
+        self.box = tuple(int(v) for v in box)  # where it lies in the reference image
+        h, w = pixels.shape[:2]
+        self.scale = min(1.0, WORK_SIDE / max(h, w))
+        self.work = _resize(_gray(pixels), self.scale)
+        self.orb = cv2.ORB_create(nfeatures=400, edgeThreshold=15, patchSize=15)
+        self.keypoints, self.descriptors = self.orb.detectAndCompute(self.work, None)
+        self.coarse_scale = min(1.0, COARSE_SIDE / max(self.work.shape))
+        self.coarse = _resize(self.work, self.coarse_scale)
+        self.work_half = _resize(self.work, 0.5)
+
+    @classmethod
+    def from_image(cls, image: np.ndarray, box: tuple[int, int, int, int]) -> "Reference":
+        x0, y0, x1, y1 = box
+        return cls(image[y0:y1, x0:x1], box)
+
+    # work coordinates of the template: p_t = scale * (p_ref - origin); of the image: p_w = scale * p
+    def _to_image(self, m_work: np.ndarray) -> np.ndarray:
+        """Template-work -> image-work map as reference px -> image px."""
+        s, (ox, oy) = self.scale, self.box[:2]
+        a = m_work[:, :2]
+        t = m_work[:, 2] / s - a @ np.array([ox, oy], np.float64)
+        return np.hstack([a, t[:, None]])
+
+    def confidence(self, image_work: np.ndarray, m_work: np.ndarray) -> float:
+        th, tw = self.work.shape
+        placed = cv2.warpAffine(image_work, _index_form(m_work), (tw, th),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        return _ncc(self.work, placed)
+
+
+def locate(reference: Reference, image: np.ndarray, mode: str, max_angle_deg: float) -> Placement:
+    """Register `image` (RGB or gray) to the reference; the caller judges the confidence."""
+    if mode == "none":
+        return Placement(IDENTITY.copy(), 1.0, "identity")
+    work = _resize(_gray(image), reference.scale)
+    max_angle = 0.0 if mode == "translation" else float(max_angle_deg)
+    best: Optional[tuple[float, np.ndarray, str]] = None
+    m = _by_features(reference, work, max_angle)
+    if m is not None:
+        best = (reference.confidence(work, m), m, "features")
+    if best is None or best[0] < FEATURES_GOOD_ENOUGH:
+        m = _by_correlation(reference, work, max_angle)
+        conf = reference.confidence(work, m)
+        if best is None or conf > best[0]:
+            best = (conf, m, "correlation")
+    conf, m, method = best
+    return Placement(reference._to_image(m), conf, method)
+
+
+def _by_features(ref: Reference, work: np.ndarray, max_angle: float) -> Optional[np.ndarray]:
+    if ref.descriptors is None or len(ref.keypoints) < MIN_INLIERS:
+        return None
+    kps, desc = ref.orb.detectAndCompute(work, None)
+    if desc is None or len(kps) < MIN_INLIERS:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(ref.descriptors, desc, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
+    if len(good) < MIN_INLIERS:
+        return None
+    src = np.float32([ref.keypoints[g.queryIdx].pt for g in good]) + 0.5  # index -> continuous
+    dst = np.float32([kps[g.trainIdx].pt for g in good]) + 0.5
+    if max_angle == 0.0:
+        # Translation only: the median shift of the matches that agree with it (a 1-D RANSAC).
+        shifts = dst - src
+        median = np.median(shifts, axis=0)
+        agree = np.linalg.norm(shifts - median, axis=1) < 3.0
+        if agree.sum() < MIN_INLIERS:
+            return None
+        t = shifts[agree].mean(axis=0)
+        return np.array([[1.0, 0.0, t[0]], [0.0, 1.0, t[1]]])
+    m, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.5,
+                                             maxIters=2000, confidence=0.995, refineIters=10)
+    if m is None or inliers is None or int(inliers.sum()) < MIN_INLIERS:
+        return None
+    scale = math.hypot(m[0, 0], m[1, 0])
+    if abs(scale - 1.0) > MAX_SCALE_CHANGE:
+        return None
+    angle = math.degrees(math.atan2(m[1, 0], m[0, 0]))
+    if abs(angle) > max_angle + 1.0:
+        return None
+    # Rigid: drop the scale, keep where the matched points' centre lands.
+    keep = inliers.ravel().astype(bool)
+    centre = src[keep].mean(axis=0)
+    landed = m[:, :2] @ centre + m[:, 2]
+    r = m[:, :2] / scale
+    return np.hstack([r, (landed - r @ centre)[:, None]])
+
+
+def _angles(max_angle: float, step: float) -> np.ndarray:
+    if max_angle <= 0:
+        return np.zeros(1)
+    if max_angle >= 180:
+        return np.arange(-180.0, 180.0, step)
+    n = int(math.ceil(max_angle / step))
+    return np.linspace(-max_angle, max_angle, 2 * n + 1)
+
+
+def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.ndarray:
+    """Coarse search over angles and positions with matchTemplate, refined at finer scales and angles."""
+    cs = ref.coarse_scale
+    tmpl = ref.coarse
+    th, tw = tmpl.shape
+    image = _resize(work, cs)
+    # Pad so the reference may lie partly outside the view (and a whole-image reference can shift).
+    py, px = th // 2, tw // 2
+    padded = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_REPLICATE)
+    # One coarse pixel at the template's rim: the step that moves it by about one pixel.
+    step = max(2.0, math.degrees(1.5 / (0.5 * max(th, tw))))
+    centre = (tw / 2, th / 2)
+    best = (-2.0, 0.0, (0.0, 0.0))
+    for angle in _angles(max_angle, step):
+        # Turning the reference by angle about its centre; corners come from the replicated border.
+        rot = _rotation(angle, centre)
+        turned = cv2.warpAffine(tmpl, _index_form(rot), (tw, th), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        if float(turned.std()) < 1e-3:
+            continue
+        res = cv2.matchTemplate(padded, turned, cv2.TM_CCOEFF_NORMED)
+        _, peak, _, loc = cv2.minMaxLoc(res)
+        if peak > best[0]:
+            best = (peak, float(angle), (loc[0] - px, loc[1] - py))
+    _, angle, (dx, dy) = best
+    # Template (coarse) -> image (coarse): turn about the centre, then shift by the match position.
+    m_coarse = _rotation(angle, centre, (dx, dy))
+    # Refine at half the work scale, then at the work scale: finer angles, a small window, sub-pixel peaks.
+    turns = 0 if max_angle == 0.0 else 1
+    m = _rescaled(m_coarse, cs, 0.5)
+    m = _match_around(ref.work_half, _resize(work, 0.5), m, step / 4, 4 * turns, radius=4)
+    m = _rescaled(m, 0.5, 1.0)
+    return _match_around(ref.work, work, m, step / 16, 2 * turns, radius=3)
+
+
+def _rescaled(m: np.ndarray, scale_from: float, scale_to: float) -> np.ndarray:
+    """A template -> image map at one scale, as the same map at another (both sides scale alike)."""
+    out = m.copy()
+    out[:, 2] *= scale_to / scale_from
+    return out
+
+
+def _subpixel(res: np.ndarray, x: int, y: int) -> tuple[float, float]:
+    """Parabola through the peak and its neighbours, per axis."""
+    def vertex(a, b, c):
+        d = a - 2 * b + c
+        return 0.0 if d >= 0 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+
+    h, w = res.shape
+    fx = vertex(res[y, x - 1], res[y, x], res[y, x + 1]) if 0 < x < w - 1 else 0.0
+    fy = vertex(res[y - 1, x], res[y, x], res[y + 1, x]) if 0 < y < h - 1 else 0.0
+    return x + fx, y + fy
+
+
+def _match_around(tmpl: np.ndarray, image: np.ndarray, guess: np.ndarray, angle_step: float, steps: int,
+                  radius: int) -> np.ndarray:
+    """Best rigid map near `guess` (template -> image, continuous px at this scale): angles guess +- steps x
+    angle_step, positions +- radius px, by normalised correlation with a sub-pixel peak."""
+    th, tw = tmpl.shape
+    centre = (tw / 2, th / 2)
+    angle0 = math.degrees(math.atan2(guess[1, 0], guess[0, 0]))
+    target = guess[:, :2] @ np.array(centre) + guess[:, 2]  # where the template's centre lands
+    # The turned template's top-left lies at target - centre; search +- radius px around it.
+    pad_y, pad_x = th + radius + 2, tw + radius + 2
+    padded = cv2.copyMakeBorder(image.astype(np.float32), pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+    left = int(round(target[0] - centre[0])) - radius
+    top = int(round(target[1] - centre[1])) - radius
+    top_c = min(max(top + pad_y, 0), padded.shape[0] - th - 2 * radius)
+    left_c = min(max(left + pad_x, 0), padded.shape[1] - tw - 2 * radius)
+    top, left = top_c - pad_y, left_c - pad_x
+    window = padded[top_c:top_c + th + 2 * radius, left_c:left_c + tw + 2 * radius]
+    best = (-2.0, angle0, target)
+    t32 = tmpl.astype(np.float32)
+    for k in range(-steps, steps + 1):
+        angle = angle0 + k * angle_step
+        turned = cv2.warpAffine(t32, _index_form(_rotation(angle, centre)), (tw, th), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        res = cv2.matchTemplate(window, turned, cv2.TM_CCOEFF_NORMED)
+        _, peak, _, loc = cv2.minMaxLoc(res)
+        if peak > best[0]:
+            x, y = _subpixel(res, *loc)
+            best = (peak, angle, np.array([left + x + centre[0], top + y + centre[1]]))
+    _, angle, landed = best
+    return _rotation(angle, centre, (landed[0] - centre[0], landed[1] - centre[1]))
+
+
+# -- placing the ROI on the located part --------------------------------------------------
+def crop_matrix(placement: Placement, box: tuple[int, int, int, int]) -> np.ndarray:
+    """2 x 3 map from the aligned crop's pixels (the ROI box in reference coordinates) to the image."""
+    shift = np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]]])
+    return _compose(placement.matrix, shift)
+
+
+def aligned_crop(image: np.ndarray, placement: Placement, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float]:
+    """(the ROI box cut from `image` where the part lies, turned upright; share of it inside the image)."""
+    m = _index_form(crop_matrix(placement, box))
+    w, h = box[2] - box[0], box[3] - box[1]
+    crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+    ih, iw = image.shape[:2]
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    placed = corners @ crop_matrix(placement, box)[:, :2].T + crop_matrix(placement, box)[:, 2]
+    inside = _polygon_inside_share(placed, iw, ih)
+    return crop, inside
+
+
+def _polygon_inside_share(pts: np.ndarray, width: int, height: int) -> float:
+    """Share of a convex polygon's area that lies inside the image rectangle."""
+    full = cv2.contourArea(pts.astype(np.float32))
+    if full <= 0:
+        return 0.0
+    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    area, _ = cv2.intersectConvexConvex(pts.astype(np.float32), frame)
+    return float(area) / full
+
+
+def map_to_image(values: np.ndarray, placement: Placement, box: tuple[int, int, int, int],
+                 width: int, height: int, nearest: bool = False) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A map over the aligned crop -> (the map over its box in the image, that box)."""
+    m = crop_matrix(placement, box)
+    w, h = box[2] - box[0], box[3] - box[1]
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64) @ m[:, :2].T + m[:, 2]
+    x0, y0 = max(0, math.floor(corners[:, 0].min())), max(0, math.floor(corners[:, 1].min()))
+    x1, y1 = min(width, math.ceil(corners[:, 0].max())), min(height, math.ceil(corners[:, 1].max()))
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+    to_box = _compose(np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]]), m)
+    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    out = cv2.warpAffine(values, _index_form(to_box), (x1 - x0, y1 - y0), flags=flags,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out, (x0, y0, x1, y1)
+
+
+def whole_image_box(width: int, height: int) -> tuple[int, int, int, int]:
+    r = full_image_roi(width, height)
+    return 0, 0, int(r.w), int(r.h)
+
+
+# -- the engine's side: a model's locator, and images prepared through it -----------------------
+REFERENCE_FILE = "reference.png"
+
+
+@dataclass
+class Locator:
+    """A model's alignment: its settings and its reference (None for align: none)."""
+
+    mode: str
+    max_angle_deg: float
+    min_confidence: float
+    reference: Optional[Reference]
+    image_size: tuple[int, int] = (0, 0)  # the reference image's width, height
+
+    def place(self, name: str, image: np.ndarray) -> tuple[Optional[Placement], str]:
+        """(placement, "") or (placement or None, why the part counts as not found)."""
+        placement = locate(self.reference, image, self.mode, self.max_angle_deg)
+        if placement.confidence < self.min_confidence:
+            return placement, (f"part not found: best match {placement.confidence:.2f} is below "
+                               f"align_min_confidence {self.min_confidence:g}")
+        return placement, ""
+
+    def manifest(self, reference_name: str) -> dict:
+        return {"mode": self.mode, "max_angle_deg": self.max_angle_deg, "min_confidence": self.min_confidence,
+                "locate_box": list(self.reference.box), "reference_image": reference_name,
+                "reference_file": REFERENCE_FILE, "reference_size": list(self.image_size), "work_side": WORK_SIDE}
+
+
+def prepare_located(images, roi, locator: Locator, first_index: int = 0, strict: bool = False,
+                    max_megapixels: float = 64.0):
+    """Like features.prepare, but each ROI crop is cut where the part lies, turned upright.
+
+    The ROI is in reference-image pixels. An image whose part is not found gets
+    `not_found` set (strict: an ImageError naming it, as for teaching images).
+    A drawn ROI that would reach more than 0.5% outside the image counts as not
+    found too: the part is too close to the edge to be inspected whole. A
+    whole-image ROI moves partly off the image with any shift: there the image
+    border is replicated instead.
+    """
+    from .features import PreparedImage
+    from .preprocess import RoiCrop, as_rgb8, image_name
+    from .roi import crop_box
+
+    box = crop_box(roi, *locator.image_size)
+    whole = box == (0, 0, *locator.image_size)
+    prepared = []
+    for i, image in enumerate(images, start=first_index):
+        name = image_name(image, i)
+        pixels = as_rgb8(image, max_megapixels)
+        size = (pixels.shape[1], pixels.shape[0])
+        placement, why = locator.place(name, pixels)
+        crop, inside = aligned_crop(pixels, placement, box)
+        if not why and inside < 0.995 and not whole:
+            why = f"part not found whole: {100 * (1 - inside):.0f}% of the placed ROI lies outside the image"
+        if why and strict:
+            raise ImageError(f"{name}: {why} (an OK image to teach must show the whole part; check the locate "
+                             "region or align_min_confidence)")
+        valid = _inside_image(pixels.shape[:2], placement, box) if whole and inside < 0.9999 else None
+        prepared.append(PreparedImage(name, RoiCrop(crop, box), placement, size, why, valid))
+    return prepared
+
+
+def _inside_image(image_hw, placement: Placement, box) -> np.ndarray:
+    """Pixels of the aligned crop that come from inside the image (not the filled border)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    ones = np.ones(image_hw, np.uint8)
+    m = _index_form(crop_matrix(placement, box))
+    return cv2.warpAffine(ones, m, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+
+
+def reference_png(reference: Reference) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(reference.pixels, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def reference_from_png(data: bytes, box) -> Reference:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageError(f"{REFERENCE_FILE} cannot be decoded")
+    return Reference(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), tuple(box))
