@@ -215,7 +215,9 @@ class Engine:
         features = memory.features
         transform = knn.metric_transform(features, config.distance)
         space = knn.apply_transform(transform, features) if transform is not None else None
-        idx = memory.build_coreset(config.coreset_ratio, backbone.device, progress, cancel, config.seed, space)
+        # precision fp32 means full precision everywhere, the coreset's bulk update included.
+        low = False if config.precision == "fp32" else None
+        idx = memory.build_coreset(config.coreset_ratio, backbone.device, progress, cancel, config.seed, space, low)
         timings["coreset"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -53,14 +53,16 @@ class PatchMemory:
         cancel: Optional[CancelToken] = None,
         seed: int = 0,
         space: Optional[np.ndarray] = None,
+        bf16: Optional[bool] = None,
     ) -> np.ndarray:
         """Indices of a k-center greedy coreset of ceil(ratio * N) features.
 
         `space` optionally gives the same N points in the metric space the search
         will use (e.g. whitened for Mahalanobis); by default the raw features.
+        `bf16` as in kcenter_greedy (None: where the hardware has it natively).
         """
         points = self.features if space is None else space
-        return kcenter_greedy(points, ratio, device=device, progress=progress, cancel=cancel, seed=seed)
+        return kcenter_greedy(points, ratio, device=device, progress=progress, cancel=cancel, seed=seed, bf16=bf16)
 
 
 def kcenter_greedy(

@@ -14,8 +14,8 @@ SIZE = 64
 
 
 def tiny_line_config() -> EngineConfig:
-    """efficientnet_lite0 architecture with random weights at 56 px (64 px images): fast enough for hundreds of parts."""
-    return EngineConfig(backbone="efficientnet_lite0", weights="none", input_size=56, coreset_ratio=0.5,
+    """efficientnet_lite0 architecture with random weights at 64 px (64 px images): fast enough for hundreds of parts."""
+    return EngineConfig(backbone="efficientnet_lite0", weights="none", input_size=64, coreset_ratio=0.5,
                         batch_size=16)
 
 

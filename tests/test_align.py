@@ -130,7 +130,7 @@ def _fit(tmp: Path, config: EngineConfig, **kwargs):
     except WeightsNotFoundError:
         pytest.skip("efficientnet_lite0 weights are not installed")
     model = engine.load(tmp / "project")
-    engine.calibrate(model, _ok_images(range(100, 110)))
+    model = model.with_calibration(engine.calibrate(model, _ok_images(range(100, 110))))
     return engine, model
 
 
@@ -161,7 +161,8 @@ def test_without_alignment_the_moved_part_is_ng(rigid, tmp_path):
     fixed_engine = Engine(_real_config())
     fixed_engine.fit(tmp_path / "fixed", [moved_part(s, size=SIZE)[0] for s in range(10)], roi=ROI)
     fixed = fixed_engine.load(tmp_path / "fixed")
-    fixed_engine.calibrate(fixed, [moved_part(s, size=SIZE)[0] for s in range(100, 110)])
+    cal = fixed_engine.calibrate(fixed, [moved_part(s, size=SIZE)[0] for s in range(100, 110)])
+    fixed = fixed.with_calibration(cal)
     moved, _ = moved_part(500, SHIFT, 0, 90, size=SIZE)
     assert fixed_engine.infer(fixed, moved).verdict == "NG"
     assert engine.infer(aligned_model, moved).verdict == "OK"
@@ -271,9 +272,11 @@ def test_align_none_scores_equal_the_code_before_alignment(tmp_path, tiny_cnn_co
     config = {k: v for k, v in tiny_cnn_config.to_dict().items() if not k.startswith("align")}
     script = (
         "import json, sys\n"
+        "import dataclasses\n"
         "from inference import Engine, EngineConfig, roi_from_dict\n"
         "args = json.loads(sys.argv[1])\n"
-        "engine = Engine(EngineConfig.from_dict(args['config']))\n"
+        "known = {f.name for f in dataclasses.fields(EngineConfig)}\n"
+        "engine = Engine(EngineConfig.from_dict({k: v for k, v in args['config'].items() if k in known}))\n"
         "engine.fit(args['folder'], args['ok'], roi=roi_from_dict(args['roi']))\n"
         "model = engine.load(args['folder'])\n"
         "print(json.dumps([r.score for r in engine.score_many(model, args['test'])]))\n"
@@ -288,7 +291,8 @@ def test_align_none_scores_equal_the_code_before_alignment(tmp_path, tiny_cnn_co
 
     from inference import roi_from_dict
 
-    engine = Engine(tiny_cnn_config)
+    # Full precision, as the code before had: bf16 (issue 15) is a separate, measured change.
+    engine = Engine(tiny_cnn_config.replace(precision="fp32"))
     assert tiny_cnn_config.align == "none"
     engine.fit(tmp_path / "new_project", ok, roi=roi_from_dict(roi))
     now = [r.score for r in engine.score_many(engine.load(tmp_path / "new_project"), test)]
@@ -357,7 +361,8 @@ def test_cli_fit_with_ignore_and_fail_on_ng_counts_not_found(tmp_path, capsys):
     capsys.readouterr()
     assert main(["infer", str(tmp_path / "p"), str(tmp_path / "empty.png"), "--fail-on-ng", *cfg]) == 1
     assert "NOT_FOUND" in capsys.readouterr().out
-    assert main(["infer", str(tmp_path / "p"), str(tmp_path / "ok" / "ok_1.png"), "--fail-on-ng", *cfg]) == 0
+    # Found but not calibrated: no verdict, which --fail-on-ng never reads as OK (exit 2, issue 8).
+    assert main(["infer", str(tmp_path / "p"), str(tmp_path / "ok" / "ok_1.png"), "--fail-on-ng", *cfg]) == 2
     assert main(["fit", str(tmp_path / "q"), "--ok", str(tmp_path / "ok"), "--roi", roi, "--ignore", "[{]",
                  *cfg]) == 2
     assert not (tmp_path / "q" / "manifest.json").exists()
