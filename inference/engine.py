@@ -14,19 +14,17 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from . import knn, project
-from .align import REFERENCE_FILE, Locator, Reference, check_locate_box, default_locate_box, map_to_image
-from .align import prepare_located, reference_from_png, reference_png
+from . import knn, placement, project
+from .align import Locator
 from .backbone import Backbone, fit_precision, resolve_auto
 from .calibration import Calibration, calibrate_by
 from .config import EngineConfig
-from .errors import InspectorError, ProjectError, RoiError
-from .features import PreparedImage, embed_batch, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
-from .features import inside_patches, prepare
+from .errors import InspectorError, ProjectError
+from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .memory import PatchMemory
-from .preprocess import ImageInput, as_rgb8, augmented_copies
+from .preprocess import ImageInput, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
-from .roi import Roi, full_image_roi, ignore_list_from_json, outline, roi_from_dict, roi_to_dict
+from .roi import Roi, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 
 # Changes when features or scores change so that old models must be refitted.
@@ -177,7 +175,7 @@ class Engine:
                 config, _ = self._verified(stored, config)
                 roi = roi_from_dict(manifest["roi"])
                 return self._fit(Path(folder), ok_images, roi, manifest.get("mm_per_px"), config, stored, progress,
-                                 cancel, _stored_geometry(manifest))
+                                 cancel, placement.stored_geometry(manifest))
         finally:
             lock.release()
 
@@ -192,15 +190,16 @@ class Engine:
         whole_image = roi is None if previous is None else previous.manifest.get("roi_is_whole_image", False)
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
         ignore, locate_box = geometry
-        prepared, roi, locator = _prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate_box)
-        _check_ignore(roi, ignore)
+        prepared, roi, locator = placement.prepare_teaching(folder, ok_images, roi, same_size, config, previous,
+                                                            locate_box)
+        placement.check_ignore(roi, ignore)
         report(progress, "loading", len(prepared), len(prepared))
         backbone = self.backbone(config.replace(precision=fit_precision(config.precision, config.use_gpu)))
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()
         crops = _training_crops(prepared, config)
-        masks = [_bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
+        masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
         copies = len(crops) // len(prepared)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
         done = 0
@@ -237,7 +236,7 @@ class Engine:
         manifest["roi_is_whole_image"] = whole_image
         # A whole-image box is the image itself: (0, 0, width, height).
         manifest["image_size"] = (same_size or list(prepared[0].crop.box[2:])) if whole_image else None
-        extra_files = _geometry_manifest(manifest, ignore, locator, previous, prepared)
+        extra_files = placement.geometry_manifest(manifest, ignore, locator, previous, prepared)
         manifest = project.save_model(folder, manifest, features, coreset_blob, extra_files=extra_files)
         timings["save"] = time.perf_counter() - t
         report(progress, "saved", 1, 1)
@@ -335,7 +334,7 @@ class Engine:
         stored = project.load_model(folder, with_embeddings=False)
         config, searcher = self._verified(stored)
         manifest = stored.manifest
-        ignore, locator = _load_geometry(folder, manifest, config)
+        ignore, locator = placement.load_geometry(folder, manifest, config)
         return Model(folder, manifest, config, roi_from_dict(manifest["roi"]), manifest.get("mm_per_px"),
                      searcher, self.backbone(config), stored.calibration, stored.calibration_note,
                      ignore=ignore, locator=locator)
@@ -378,14 +377,14 @@ class Engine:
         for start in range(0, len(images), step):
             check(cancel)
             t0 = time.perf_counter()
-            prepared = _prepare_inspection(model, images[start:start + step], same_size, start)
-            feats = iter(_embed_found(model.backbone, prepared))
+            prepared = placement.prepare_inspection(model, images[start:start + step], same_size, start)
+            feats = iter(placement.embed_found(model.backbone, prepared))
             shared = (time.perf_counter() - t0) / len(prepared)
             batch = []
             for p in prepared:
                 t = time.perf_counter()
                 batch.append(self._score_one(model, p, next(feats), threshold) if not p.not_found
-                             else _not_found_result(model, p))
+                             else placement.not_found_result(model, p))
                 batch[-1].seconds = shared + time.perf_counter() - t
             del prepared, feats
             report(progress, "inspecting", start + len(batch), len(images))
@@ -399,7 +398,7 @@ class Engine:
         mask = kept_pixel_mask(model.roi, model.ignore, p.crop.box)
         pmask = kept_patch_mask(model.roi, model.ignore, p.crop.box, (h, w))
         patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
-        mask, pmask, patch_scores = _inside_only(p, mask, pmask, patch_scores)
+        mask, pmask, patch_scores = placement.inside_only(p, mask, pmask, patch_scores)
         pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
         pixel_map[~mask] = 0.0
         score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode)
@@ -407,7 +406,7 @@ class Engine:
         thr = threshold if threshold is not None else (cal.threshold if cal else None)
         result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr)
         if p.placement is not None:
-            result = _placed_in_image(result, p, model)
+            result = placement.placed_in_image(result, p, model)
         if thr is not None:
             regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px)
             result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.area_mm2_thr if cal else 0.0)
@@ -429,8 +428,9 @@ class Engine:
         """Score OK (and NG) images, pick the threshold, save calibration.json, return it."""
         if not ok_images:
             raise InspectorError("calibration needs at least one OK image")
-        ok = _found_scores(self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel), "OK")
-        ng = _found_scores(self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel), "NG")
+        ok = placement.found_scores(self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel), "OK")
+        ng_results = self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)
+        ng = placement.found_scores(ng_results, "NG")
         cal = calibrate_by(
             model.config.calibration_method, ok, ng,
             score_percentile if score_percentile is not None else model.config.score_percentile,
@@ -499,134 +499,3 @@ def _image_digest(image: ImageInput) -> str:
     from .weights import sha256_file
 
     return sha256_file(image)
-
-
-# -- part location and ignore regions (issue 14): kept apart so the call sites above stay small -----
-def _stored_geometry(manifest: dict) -> tuple[tuple, None]:
-    """A fitted model's ignore regions; add() keeps its locate region and reference."""
-    return ignore_list_from_json(manifest.get("ignore")), None
-
-
-def _prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate_box):
-    """(prepared OK crops, ROI, locator or None): plain ROI crops without alignment, else crops where
-    each OK image's part lies (the reference is the first OK image, or the model's for add())."""
-    if config.align == "none":
-        prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
-        return prepared, roi, None
-    if previous is not None:
-        locator = _load_geometry(Path(folder), previous.manifest, config)[1]
-    else:
-        first = as_rgb8(ok_images[0], config.max_image_megapixels)
-        h, w = first.shape[:2]
-        roi = roi if roi is not None else full_image_roi(w, h)
-        prepare([first], roi)  # the ROI must lie inside the reference image: same message as without alignment
-        box = check_locate_box(locate_box, w, h) if locate_box is not None else default_locate_box(roi, w, h)
-        locator = Locator(config.align, config.align_max_angle_deg, config.align_min_confidence,
-                          Reference.from_image(first, box), (w, h))
-    return (prepare_located(ok_images, roi, locator, strict=True, max_megapixels=config.max_image_megapixels), roi,
-            locator)
-
-
-def _check_ignore(roi: Roi, ignore: tuple) -> None:
-    """Ignore regions are rect, circle or polygon shapes that overlap the ROI (else they ignore nothing)."""
-    bx0, by0, bx1, by1 = roi.bounds()
-    for i, shape in enumerate(ignore, start=1):
-        if getattr(shape, "kind", None) not in ("rect", "circle", "polygon"):
-            raise RoiError(f"ignore region {i} must be a rect, circle or polygon, got {shape!r}")
-        x0, y0, x1, y1 = shape.bounds()
-        if x1 <= bx0 or y1 <= by0 or x0 >= bx1 or y0 >= by1:
-            raise RoiError(f"ignore region {i} ({shape.kind}) lies outside the ROI: move it over the part")
-
-
-def _geometry_manifest(manifest: dict, ignore: tuple, locator, previous, prepared) -> dict:
-    """Adds ignore regions and alignment to the manifest; returns the model files they need."""
-    manifest["ignore"] = [roi_to_dict(s) for s in ignore]
-    if locator is None:
-        manifest["align"] = {"mode": "none"}
-        return {}
-    if previous is not None and previous.manifest.get("align", {}).get("mode", "none") != "none":
-        manifest["align"] = previous.manifest["align"]
-    else:
-        manifest["align"] = locator.manifest(prepared[0].name)
-    return {REFERENCE_FILE: reference_png(locator.reference)}
-
-
-def _load_geometry(folder: Path, manifest: dict, config: EngineConfig) -> tuple[tuple, Optional[Locator]]:
-    ignore = ignore_list_from_json(manifest.get("ignore"))
-    align = manifest.get("align") or {"mode": "none"}
-    if align.get("mode", "none") == "none":
-        return ignore, None
-    try:
-        data = project.read_model_file(folder, align["reference_file"], manifest)
-        reference = reference_from_png(data, align["locate_box"])
-        size = tuple(align["reference_size"])
-    except (KeyError, TypeError, InspectorError) as exc:
-        raise ProjectError(f"the alignment reference of {folder} cannot be used ({exc}): refit the model") from None
-    return ignore, Locator(align["mode"], float(align["max_angle_deg"]), config.align_min_confidence, reference, size)
-
-
-def _prepare_inspection(model: Model, images, same_size, first_index: int) -> list[PreparedImage]:
-    limit = model.config.max_image_megapixels
-    if model.locator is None:
-        return prepare(images, model.roi, same_size, first_index=first_index, max_megapixels=limit)[0]
-    return prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit)
-
-
-def _bank_mask(roi: Roi, ignore: tuple, p: PreparedImage, token_shape) -> np.ndarray:
-    mask = kept_patch_mask(roi, ignore, p.crop.box, token_shape)
-    return mask if p.valid is None else mask & inside_patches(p.valid, token_shape)
-
-
-def _inside_only(p: PreparedImage, mask, pmask, patch_scores):
-    """A whole image turned by alignment: the filled border is left out like an ignore region."""
-    if p.valid is None:
-        return mask, pmask, patch_scores
-    inside = inside_patches(p.valid, patch_scores.shape)
-    pmask = pmask & inside
-    patch_scores = patch_scores.copy()
-    patch_scores[~inside] = float(np.median(patch_scores[pmask])) if pmask.any() else 0.0
-    return mask & p.valid, pmask, patch_scores
-
-
-def _embed_found(backbone: Backbone, prepared: list[PreparedImage]):
-    found = [p.crop.pixels for p in prepared if not p.not_found]
-    return embed_batch(backbone, found) if found else []
-
-
-def _placed_in_image(result: InferenceResult, p: PreparedImage, model: Model) -> InferenceResult:
-    """The aligned crop's map and mask put back where the part lies in the image (areas keep their size:
-    the placement is rigid). The score stays the aligned crop's."""
-    w, h = p.image_size
-    amap, box = map_to_image(result.anomaly_map, p.placement, p.crop.box, w, h)
-    mask, _ = map_to_image(result.mask.astype(np.uint8), p.placement, p.crop.box, w, h, nearest=True)
-    mask = mask.astype(bool)
-    amap[~mask] = 0.0
-    result.anomaly_map, result.mask, result.box = amap, mask, box
-    result.outline = p.placement.apply(outline(model.roi))
-    result.ignore_outlines = [p.placement.apply(outline(shape)) for shape in model.ignore]
-    result.location = p.placement.to_dict()
-    return result
-
-
-def _not_found_result(model: Model, p: PreparedImage) -> InferenceResult:
-    """NOT_FOUND: neither OK nor NG; no score (NaN), an empty map over the ROI's drawn box."""
-    x0, y0, x1, y1 = p.crop.box
-    w, h = p.image_size
-    box = (min(x0, w - 1), min(y0, h - 1), max(min(x1, w), min(x0, w - 1) + 1), max(min(y1, h), min(y0, h - 1) + 1))
-    shape = (box[3] - box[1], box[2] - box[0])
-    result = InferenceResult(p.name, float("nan"), np.zeros(shape, np.float32), np.zeros(shape, bool), box,
-                             tuple(model.backbone.token_shape), verdict="NOT_FOUND", reason=p.not_found,
-                             threshold=model.calibration.threshold if model.calibration else None)
-    if p.placement is not None:
-        result.location = p.placement.to_dict()
-    return result
-
-
-def _found_scores(results: list[InferenceResult], kind: str) -> list[float]:
-    """Scores for calibration; a part not found cannot calibrate anything."""
-    missing = [r.name for r in results if r.verdict == "NOT_FOUND"]
-    if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise InspectorError(f"part not found in {len(missing)} {kind} calibration image(s) ({shown}): "
-                             f"{results[[r.name for r in results].index(missing[0])].reason}")
-    return [r.score for r in results]

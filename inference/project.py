@@ -13,8 +13,8 @@ then they are moved in with manifest.json last. Only a writer, under the lock,
 finishes (COMMIT present) or discards (absent) an interrupted commit, and
 removes temp files a killed write left behind.
 
-Readers never delete, move or rewrite anything. A reader that finds a COMMIT
-marker reads the staged files, so a save that was committed but not finished
+Readers (project_reader.py, re-exported here) never delete, move or rewrite
+anything. A reader that finds a COMMIT marker reads the staged files, so a save that was committed but not finished
 (the writer was killed, or is moving files right now) reads as the new model,
 also from a read-only copy. A reader that sees the files change under it
 retries. Either way a reader sees the complete old or the complete new model.
@@ -26,7 +26,6 @@ edited by hand or invalid gives no verdict, with the reason.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -41,18 +40,22 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .calibration import Calibration
-from .errors import InspectorError, ProjectBusyError, ProjectError, StorageError, plain_os_error
+from .errors import ProjectBusyError, ProjectError, StorageError, plain_os_error
 from .manifest import SCHEMA_VERSION, validate_manifest
+from .project_files import (CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, LOCK, MANIFEST, MODEL_FILES, PENDING,
+                            SETTINGS, sha256_bytes)
+# The readers, re-exported: callers use project.load_model etc. as before.
+from .project_reader import (  # noqa: F401
+    StoredModel,
+    has_model,
+    load_calibration,
+    load_model,
+    load_settings,
+    read_manifest,
+    read_model_file,
+    verify,
+)
 
-MANIFEST = "manifest.json"
-EMBEDDINGS = "embeddings.npy"
-CORESET = "coreset.faiss"
-CALIBRATION = "calibration.json"
-SETTINGS = "settings.json"
-PENDING = ".pending"
-COMMIT_MARKER = "COMMIT"
-LOCK = ".lock"
-MODEL_FILES = (EMBEDDINGS, CORESET)
 # Test hook for the fault suite (tests/test_faults.py, bench/bench_faults.py): a comma-separated list of
 # commit steps at which the process kills itself with SIGKILL, as a power cut or `kill -9` would, or, for
 # a step written "int@STEP", gets a Ctrl+C there.
@@ -86,10 +89,6 @@ def _checkpoint(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if f"int@{step}" in targets:
         raise KeyboardInterrupt
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -388,171 +387,3 @@ def save_settings(folder: Path, settings: dict) -> None:
     folder = Path(folder)
     with writing(folder):
         atomic_write(folder / SETTINGS, json_bytes(settings))
-
-
-# -- readers (never change anything) ---------------------------------------------------------------------------
-def _current(folder: Path, name: str) -> Path:
-    """Where `name` is now: staged in a committed but unfinished save, else in the folder."""
-    staged = folder / PENDING / name
-    if (folder / PENDING / COMMIT_MARKER).is_file() and staged.is_file():
-        return staged
-    return folder / name
-
-
-def _read(folder: Path, name: str) -> Optional[bytes]:
-    """The current bytes of `name`, or None when absent; one retry if a writer moves it meanwhile."""
-    for _ in range(2):
-        path = _current(folder, name)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            continue
-        except IsADirectoryError:
-            raise ProjectError(f"{path} is a folder where a file belongs: the project is damaged; refit it") from None
-        except OSError as exc:
-            raise plain_os_error(exc, path, "read") from None
-    return None
-
-
-def load_settings(folder: Path) -> dict:
-    data = _read(Path(folder), SETTINGS)
-    if data is None:
-        return {}
-    try:
-        settings = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProjectError(f"{Path(folder) / SETTINGS} is not valid JSON ({exc})") from None
-    if not isinstance(settings, dict):
-        raise ProjectError(f"{Path(folder) / SETTINGS} is not a settings object")
-    return settings
-
-
-def has_model(folder: Path) -> bool:
-    folder = Path(folder)
-    return (folder / MANIFEST).is_file() or (folder / PENDING / COMMIT_MARKER).is_file()
-
-
-def _check_folder(folder: Path) -> None:
-    if not folder.exists():
-        raise ProjectError(f"project folder not found: {folder}")
-    if not folder.is_dir():
-        raise ProjectError(f"{folder} is a file, not a project folder")
-
-
-def _parse_manifest(folder: Path, data: Optional[bytes]) -> dict:
-    path = folder / MANIFEST
-    if data is None:
-        raise ProjectError(f"{folder} holds no fitted model ({MANIFEST} missing): run fit first")
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProjectError(f"{path} is not valid JSON ({exc}): refit the model") from None
-    return validate_manifest(manifest, path)
-
-
-def read_manifest(folder: Path) -> dict:
-    folder = Path(folder)
-    _check_folder(folder)
-    return _parse_manifest(folder, _read(folder, MANIFEST))
-
-
-@dataclass
-class StoredModel:
-    """A project's model as read from disk, checked against its manifest."""
-
-    folder: Path
-    manifest: dict
-    embeddings: np.ndarray
-    coreset_bytes: bytes
-    calibration: Optional[Calibration]
-    calibration_note: str = ""
-
-
-def _checked(folder: Path, name: str, manifest: dict, data: Optional[bytes]) -> bytes:
-    if data is None:
-        raise ProjectError(f"{name} is missing from {folder}: the model cannot be used; refit it")
-    expected = manifest["files"].get(name)
-    if expected is None:
-        raise ProjectError(f"manifest of {folder} has no checksum for {name}: refit the model")
-    if sha256_bytes(data) != expected:
-        raise ProjectError(f"{name} in {folder} is corrupt or truncated (checksum mismatch): refit the model")
-    return data
-
-
-def read_model_file(folder: Path, name: str, manifest: dict) -> bytes:
-    """A model file beyond embeddings and coreset (e.g. the alignment reference), checked against the manifest."""
-    return _checked(Path(folder), name, manifest, _read(Path(folder), name))
-
-
-def load_model(folder: Path, with_embeddings: bool = True) -> StoredModel:
-    """The model, every file checked against the manifest; a save seen half-way is read again."""
-    folder = Path(folder)
-    _check_folder(folder)
-    for _ in range(3):
-        before = _read(folder, MANIFEST)
-        manifest = _parse_manifest(folder, before)
-        error: Optional[InspectorError] = None
-        try:
-            emb_bytes = _checked(folder, EMBEDDINGS, manifest, _read(folder, EMBEDDINGS)) if with_embeddings else None
-            coreset = _checked(folder, CORESET, manifest, _read(folder, CORESET))
-            calibration, note = _calibration(folder, manifest, _read(folder, CALIBRATION))
-        except ProjectError as exc:
-            error = exc
-        if _read(folder, MANIFEST) == before:  # nothing was committed while we read: this is one model
-            if error is not None:
-                raise error
-            break
-    else:
-        raise ProjectBusyError(f"the project {folder} kept changing while being read: try again")
-    embeddings = np.zeros((0, 0), np.float32)
-    if emb_bytes is not None:
-        try:
-            embeddings = np.load(io.BytesIO(emb_bytes), allow_pickle=False)
-        except ValueError as exc:
-            raise ProjectError(f"{EMBEDDINGS} in {folder} cannot be read ({exc}): refit the model") from None
-    return StoredModel(folder, manifest, embeddings, coreset, calibration, note)
-
-
-def load_calibration(folder: Path, manifest: Optional[dict] = None) -> tuple[Optional[Calibration], str]:
-    """The calibration, or None with the reason it cannot give verdicts for this model."""
-    folder = Path(folder)
-    manifest = manifest if manifest is not None else read_manifest(folder)
-    return _calibration(folder, manifest, _read(folder, CALIBRATION))
-
-
-def _calibration(folder: Path, manifest: dict, data: Optional[bytes]) -> tuple[Optional[Calibration], str]:
-    sealed = manifest["files"].get(CALIBRATION)
-    if data is None:
-        if sealed:
-            return None, f"{CALIBRATION} is missing though the model was calibrated: calibrate again"
-        return None, "not calibrated: run calibrate"
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return None, f"{CALIBRATION} is not valid JSON ({exc}): calibrate again"
-    if isinstance(raw, dict) and raw.get("model_id") != manifest["model_id"]:
-        return None, "calibration belongs to an earlier fit: calibrate again"
-    if manifest["schema_version"] >= 2:  # schema 1 models predate sealing: their calibration is only validated
-        if sealed is None:
-            return None, (f"{CALIBRATION} is not the one saved with this model (copied in or written by another "
-                          "program): calibrate again")
-        if sha256_bytes(data) != sealed:
-            return None, f"{CALIBRATION} was changed outside the application (checksum mismatch): calibrate again"
-    try:
-        return Calibration.from_dict(raw), ""
-    except InspectorError as exc:
-        return None, f"{CALIBRATION} is invalid ({exc}): calibrate again"
-
-
-def verify(folder: Path) -> list[str]:
-    """Every problem that stops this project from inspecting, one line each (empty: all files check out)."""
-    folder = Path(folder)
-    try:
-        stored = load_model(folder)
-    except (ProjectError, StorageError) as exc:
-        return [str(exc)]
-    problems = []
-    if stored.embeddings.ndim != 2 or stored.embeddings.shape[0] != stored.manifest["n_embeddings"]:
-        problems.append(f"{EMBEDDINGS} in {folder} holds {stored.embeddings.shape}, the manifest says "
-                        f"{stored.manifest['n_embeddings']} features: refit the model")
-    return problems
