@@ -34,7 +34,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import IO, Any, Iterator, Optional
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -96,43 +96,24 @@ def atomic_write(path: Path, data: bytes) -> None:
 
     Permission, read-only and disk-full faults become a StorageError naming the path.
     """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise plain_os_error(exc, path) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)  # shared projects: other accounts read what the umask allows
-        _checkpoint(f"replace:{path.name}")
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise plain_os_error(exc, path) from None
-        raise
+    with atomic_writer(path, binary=True) as fh:
+        fh.write(data)
 
 
 @contextmanager
-def atomic_writer(path: Path) -> Iterator[io.TextIOWrapper]:
-    """A text file written piece by piece that appears at `path` whole, or not at all (e.g. a JSON report of
-    thousands of results, streamed instead of held in memory)."""
+def atomic_writer(path: Path, binary: bool = False) -> Iterator[IO]:
+    """A file written piece by piece (text, or bytes with `binary`) that appears at `path` whole, or not at all:
+    a temp file beside it, fsynced, given the umask's mode, then os.replace'd (e.g. a JSON report of thousands
+    of results, streamed instead of held in memory)."""
     path = Path(path)
     if path.is_dir():
         raise StorageError(f"cannot write {path}: it is a folder; give a file name")
     tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "w", encoding="utf-8")
+        # 0600 while it is partial; the umask's mode once it is whole (below).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fh = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")
     except OSError as exc:
         raise plain_os_error(exc, path) from None
     try:
@@ -140,8 +121,10 @@ def atomic_writer(path: Path) -> Iterator[io.TextIOWrapper]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, FILE_MODE)  # shared projects: other accounts read what the umask allows
+        _checkpoint(f"replace:{path.name}")
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException as exc:
         try:
             os.unlink(tmp)
