@@ -38,8 +38,8 @@ def colormap_lut(name: str) -> np.ndarray:
 
 
 def heat_scale(result: inference.InferenceResult) -> float:
-    """The value drawn in the top colour: 2 x threshold (the threshold sits mid-scale), else the map's peak."""
-    return 2.0 * result.threshold if result.threshold else float(result.anomaly_map.max() or 1.0)
+    """The value drawn in the top colour: the engine's scale (2 x threshold, else the map's peak)."""
+    return inference.heatmap_scale(result)
 
 
 def overlay_rgba(result: inference.InferenceResult, colormap: str) -> np.ndarray:

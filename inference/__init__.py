@@ -64,7 +64,7 @@ from .roi import (
     roi_to_dict,
     shape_mask,
 )
-from .scoring import InferenceResult, Region, heatmap_png, heatmap_rgba, overlay_rgb
+from .scoring import InferenceResult, Region, heatmap_png, heatmap_scale, heatmap_thumbnail_png, heatmap_rgba, overlay_rgb
 from .synthetic import write_discs
 from .weights import (
     PRESETS,
@@ -117,6 +117,8 @@ __all__ = [
     "full_image_roi",
     "has_model",
     "heatmap_png",
+    "heatmap_scale",
+    "heatmap_thumbnail_png",
     "heatmap_rgba",
     "IgnoreShape",
     "ignore_from_dict",

