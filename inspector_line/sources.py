@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import queue
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,8 +308,6 @@ class VideoSource:
         return self._frame % self.every == 0
 
     def next_batch(self, max_items: int, timeout: float) -> list[Item]:
-        import cv2
-
         batch: list[Item] = []
         deadline = time.monotonic() + timeout
         while len(batch) < max_items and not self._exhausted:
