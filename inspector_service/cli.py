@@ -22,8 +22,15 @@ PROG = "inspector serve"
 LOOPBACK_NAMES = ("localhost",)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are one line on stderr and exit 2, like every other bad input of the command line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog=PROG,
         description="The inspection service over HTTP: POST /projects/NAME/fit_ok, /infer, /calibrate_ng. "
         "OpenAPI docs at http://HOST:PORT/docs; reference in docs/api.md.",

@@ -270,6 +270,10 @@ def test_token_rule_on_a_non_loopback_bind(tmp_path, capsys):
                      str(projects)]) == 2
     assert "cannot read the token file" in capsys.readouterr().err
     assert cli.main(["--port", "70000"]) == 2
+    capsys.readouterr()
+    assert cli.main(["--no-such-option"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--no-such-option" in err
     assert cli.is_loopback("127.0.0.1") and cli.is_loopback("::1") and cli.is_loopback("localhost")
     assert not cli.is_loopback("0.0.0.0") and not cli.is_loopback("192.168.1.10")
 
