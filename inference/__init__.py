@@ -32,7 +32,7 @@ from .project import (
     read_manifest,
     save_settings,
 )
-from .roi import Annulus, Circle, Rect, Roi, full_image_roi, roi_from_dict, roi_to_dict, shape_mask
+from .roi import Annulus, Circle, Rect, Roi, crop_box, full_image_roi, roi_from_dict, roi_to_dict, shape_mask
 from .scoring import InferenceResult, Region, heatmap_png, heatmap_rgba, overlay_rgb
 from .synthetic import write_discs
 from .weights import (
@@ -63,6 +63,7 @@ __all__ = [
     "Circle",
     "ConfigError",
     "copy_model",
+    "crop_box",
     "default_config_path",
     "decode_image",
     "deserialize_index",
