@@ -56,6 +56,7 @@ from .roi import (
     Polygon,
     Rect,
     Roi,
+    crop_box,
     full_image_roi,
     ignore_from_dict,
     ignore_list_from_json,
@@ -64,7 +65,15 @@ from .roi import (
     roi_to_dict,
     shape_mask,
 )
-from .scoring import InferenceResult, Region, heatmap_png, heatmap_scale, heatmap_thumbnail_png, heatmap_rgba, overlay_rgb
+from .scoring import (
+    InferenceResult,
+    Region,
+    heatmap_png,
+    heatmap_rgba,
+    heatmap_scale,
+    heatmap_thumbnail_png,
+    overlay_rgb,
+)
 from .synthetic import write_discs
 from .weights import (
     PRESETS,
@@ -105,6 +114,7 @@ __all__ = [
     "Circle",
     "ConfigError",
     "copy_model",
+    "crop_box",
     "default_config_path",
     "decode_image",
     "deserialize_index",

@@ -20,6 +20,7 @@ from inference import (
     load_calibration,
     pick_device,
     read_manifest,
+    roi_from_dict,
     verify_project,
 )
 
@@ -29,7 +30,7 @@ from .errors import ApiError
 from .jobs import FitJob, FitQueue
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
-from .uploads import Limits, parse_bool, parse_number, parse_roi, read_images
+from .uploads import Limits, check_fit, parse_bool, parse_number, parse_roi, read_images
 
 log = logging.getLogger("inspector.service")
 
@@ -116,7 +117,15 @@ def create_app(
                 raise ApiError(422, "add=true keeps the fitted ROI and mm per pixel; fit without add to change them")
         roi_value = parse_roi(roi)
         mm = parse_number("mm_per_px", mm_per_px, positive=True)
-        _, arrays = read_images(images, "images", limits)
+        names, arrays = read_images(images, "images", limits)
+        if adding:
+            manifest = read_manifest(folder)
+            whole = manifest.get("roi_is_whole_image", False)
+            check_fit("images", names, arrays, roi_from_dict(manifest["roi"]),
+                      manifest.get("image_size") if whole else None)
+        else:
+            first = (arrays[0].shape[1], arrays[0].shape[0])
+            check_fit("images", names, arrays, roi_value, None if roi_value is not None else first)
         job = fits.submit(FitJob(name, folder, arrays, adding, roi_value, mm))
         return JSONResponse({"job_id": job.id, "state": job.state, "status_url": f"/jobs/{job.id}"},
                             status_code=202)
@@ -149,6 +158,7 @@ def create_app(
         with_heatmap = parse_bool("heatmap", heatmap)
         model = projects.model(name)
         names, arrays = read_images(images, "images", limits)
+        _check_model_fit(model, "images", names, arrays)
         t1 = time.perf_counter()
         results, waited = batcher.score(model, arrays)
         t2 = time.perf_counter()
@@ -176,8 +186,10 @@ def create_app(
         percentile = parse_number("score_percentile", score_percentile)
         area = parse_number("area_mm2_thr", area_mm2_thr)
         check_values(score_percentile=percentile, area_mm2_thr=area)  # before any work: a bad value saves nothing
-        _, ok_arrays = read_images(ok, "ok", limits)
-        _, ng_arrays = read_images(ng, "ng", limits, required=False)
+        ok_names, ok_arrays = read_images(ok, "ok", limits)
+        ng_names, ng_arrays = read_images(ng, "ng", limits, required=False)
+        _check_model_fit(model, "ok", ok_names, ok_arrays)
+        _check_model_fit(model, "ng", ng_names, ng_arrays)
         ok_scores = [r.score for r in batcher.score(model, ok_arrays)[0]]
         ng_scores = [r.score for r in batcher.score(model, ng_arrays)[0]] if ng_arrays else []
         cal = calibrate(ok_scores, ng_scores,
@@ -188,3 +200,8 @@ def create_app(
         return {"project": name, "model_id": model.model_id, **calibrated.calibration.to_dict()}
 
     return app
+
+
+def _check_model_fit(model, field, names, arrays) -> None:
+    whole = model.manifest.get("roi_is_whole_image", False)
+    check_fit(field, names, arrays, model.roi, model.manifest.get("image_size") if whole else None)

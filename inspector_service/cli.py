@@ -1,8 +1,8 @@
 """`inspector serve`: start the inspection service under uvicorn.
 
-Exit codes: 0 stopped normally; 2 bad arguments (one line on stderr), e.g. a
+Exit codes: 0 stopped with Ctrl+C (SIGTERM: the signal's own status, 143); 2 bad arguments (one line on stderr), e.g. a
 non-loopback --host without --token-file; 3 the server could not start (port
-in use, ...).
+in use, ...); 130 Ctrl+C before it was up.
 """
 
 from __future__ import annotations
@@ -22,8 +22,15 @@ PROG = "inspector serve"
 LOOPBACK_NAMES = ("localhost",)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are one line on stderr and exit 2, like every other bad input of the command line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog=PROG,
         description="The inspection service over HTTP: POST /projects/NAME/fit_ok, /infer, /calibrate_ng. "
         "OpenAPI docs at http://HOST:PORT/docs; reference in docs/api.md.",
@@ -117,5 +124,8 @@ def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits) -> 
     logging.getLogger("inspector.service").info(
         "serving %s on http://%s:%d (docs at /docs)%s", args.projects.resolve(), args.host, args.port,
         ", bearer token required" if token else "")
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown
+        return 0 if server.started else 130
     return 0 if server.started else 3

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 from fastapi import UploadFile
 
-from inference import ImageError, InspectorError, Roi, decode_image, roi_from_dict
+from inference import ImageError, InspectorError, Roi, crop_box, decode_image, roi_from_dict
 
 from .errors import ApiError
 
@@ -92,3 +92,23 @@ def parse_roi(text: Optional[str]) -> Optional[Roi]:
         return roi_from_dict(data)
     except InspectorError as exc:
         raise ApiError(422, f"form field 'roi': {exc}") from None
+
+
+def check_fit(field: str, names: Sequence[str], arrays: Sequence[np.ndarray], roi: Optional[Roi],
+              same_size: Optional[Sequence[int]]) -> None:
+    """Every image fits the ROI (and is `same_size`, width x height, for a whole-image model): else 422 naming it.
+
+    The engine checks the same, but names uploads only by position; checking here also
+    refuses a fit before it is queued instead of failing its job later.
+    """
+    for name, pixels in zip(names, arrays):
+        width, height = pixels.shape[1], pixels.shape[0]
+        if same_size is not None and (width, height) != tuple(same_size):
+            raise ApiError(422, f"{field} file {name!r} is {width} x {height} px but the model inspects whole "
+                                f"{same_size[0]} x {same_size[1]} px images: use images from the same camera "
+                                "setup, or give a ROI")
+        if roi is not None:
+            try:
+                crop_box(roi, width, height)
+            except InspectorError as exc:
+                raise ApiError(422, f"{field} file {name!r}: {exc}") from None

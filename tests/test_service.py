@@ -270,6 +270,10 @@ def test_token_rule_on_a_non_loopback_bind(tmp_path, capsys):
                      str(projects)]) == 2
     assert "cannot read the token file" in capsys.readouterr().err
     assert cli.main(["--port", "70000"]) == 2
+    capsys.readouterr()
+    assert cli.main(["--no-such-option"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--no-such-option" in err
     assert cli.is_loopback("127.0.0.1") and cli.is_loopback("::1") and cli.is_loopback("localhost")
     assert not cli.is_loopback("0.0.0.0") and not cli.is_loopback("192.168.1.10")
 
@@ -347,9 +351,23 @@ def test_bad_inputs_answer_4xx_and_change_no_file(client, images, live, disc, tm
                  {"mm_per_px": "zero"}, {"add": "maybe"}):
         r = client.post("/projects/disc/fit_ok", files=files(images["ok"]), data=form)
         assert r.status_code == 422, (form, r.text)
-    # A ROI that does not fit the images: the job fails, naming why, and nothing is saved.
-    job = fit(client, "disc", images["ok"], roi=json.dumps({"type": "rect", "cx": 400, "cy": 400, "w": 50, "h": 50}))
-    assert job["state"] == "failed" and job["error_status"] == 422 and job["error"]
+    # Images that do not fit the ROI are refused before any work, naming the file.
+    outside = json.dumps({"type": "rect", "cx": 400, "cy": 400, "w": 50, "h": 50})
+    r = client.post("/projects/disc/fit_ok", files=files(images["ok"]), data={"roi": outside})
+    assert r.status_code == 422 and "'ok_000.png'" in r.json()["error"] and "outside" in r.json()["error"]
+    import cv2
+
+    small = cv2.imencode(".png", cv2.imread(str(images["cal"][0]))[:40, :40])[1].tobytes()
+    for path, field in (("infer", "images"), ("calibrate_ng", "ok")):
+        r = client.post(f"/projects/disc/{path}", files=[(field, ("small.png", small, "image/png"))])
+        assert r.status_code == 422 and "'small.png'" in r.json()["error"], r.text
+    r = client.post("/projects/disc/fit_ok", files=[("images", ("small.png", small, "image/png"))],
+                    data={"add": "true"})
+    assert r.status_code == 422 and "'small.png'" in r.json()["error"]
+    # Without a ROI the whole image is inspected, so all images must be one size.
+    r = client.post("/projects/whole/fit_ok", files=files(images["ok"][:2]) + [("images", ("small.png", small,
+                                                                                        "image/png"))])
+    assert r.status_code == 422 and "'small.png' is 40 x 40 px" in r.json()["error"]
     r = client.post("/projects/disc/infer", params={"heatmap": "sometimes"}, files=files(images["cal"][:1]))
     assert r.status_code == 422 and "heatmap" in r.json()["error"]
 
