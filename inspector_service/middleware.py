@@ -70,6 +70,22 @@ class BodyTooLarge(Exception):
     pass
 
 
+# An oversize body up to this size is read and thrown away before the 413 is sent ("lingering close", as
+# nginx does): a client still uploading would otherwise see the connection reset, not the answer.
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+async def _drain(receive, limit: int = DRAIN_LIMIT) -> None:
+    read = 0
+    while read <= limit:
+        event = await receive()
+        if event["type"] != "http.request":
+            return
+        read += len(event.get("body", b""))
+        if not event.get("more_body", False):
+            return
+
+
 class RequestSizeLimit:
     """Refuse a request body over `max_bytes` (413): at once by Content-Length, else while it streams in."""
 
@@ -83,6 +99,8 @@ class RequestSizeLimit:
         message = f"request body over the limit of {self.max_bytes} bytes (--max-request-mb)"
         for key, value in scope.get("headers", ()):
             if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                if int(value) <= DRAIN_LIMIT:
+                    await _drain(receive)
                 return await _send_error(send, 413, message, [(b"connection", b"close")])
         seen = 0
 
@@ -92,6 +110,8 @@ class RequestSizeLimit:
             if event["type"] == "http.request":
                 seen += len(event.get("body", b""))
                 if seen > self.max_bytes:
+                    if event.get("more_body", False):
+                        await _drain(receive, DRAIN_LIMIT - seen)
                     # The body parser turns this into an error response; the handlers read the flag for 413.
                     scope["inspector.too_large"] = message
                     raise BodyTooLarge(message)
