@@ -20,7 +20,8 @@ from typing import Optional, Sequence
 
 from inference import Engine, EngineConfig, InspectorError, load_calibration, read_manifest
 
-from .history import NO_VERDICT, History, HistoryError, default_path, export_csv, export_json, to_epoch
+from .export import export_csv, export_json
+from .history import NO_VERDICT, History, HistoryError, default_path, to_epoch
 
 PROG = "inspector"
 

@@ -13,7 +13,7 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.row_for_key(key) -> Inspection | None
     h.counts(since=None) -> Counts           # total / OK / NG / ERROR / no verdict, yield
     h.drift(reference_ok_scores, threshold, model_id=None, last=200) -> Drift
-    export_csv(path, rows) / export_json(path, rows)
+    inspector_line.export: export_csv(path, rows) / export_json(path, rows); inspector_line.drift: drift_of
     h.apply_retention(days=None, rows=None) -> rows deleted
     h.close()                                # also a context manager
 
@@ -34,8 +34,6 @@ files (inference/project.py alone writes those).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import sqlite3
@@ -48,7 +46,9 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from inference import InferenceResult, InspectorError, atomic_write
+from inference import InferenceResult, InspectorError
+
+from .drift import Drift, drift_of
 
 SCHEMA_VERSION = 1
 HISTORY_FILE = "history.sqlite"
@@ -85,6 +85,7 @@ CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
 CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
 CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, row_id INTEGER, time REAL NOT NULL);
 """
+
 
 
 class HistoryError(InspectorError):
@@ -145,32 +146,6 @@ class Counts:
     def yield_pct(self) -> Optional[float]:
         """OK parts / all parts, in %: a part without a verdict or with an error is not a good part."""
         return 100.0 * self.ok / self.total if self.total else None
-
-
-@dataclass
-class Drift:
-    """Recent OK scores against the calibration's OK scores.
-
-    `shift` is how far the recent median has moved from the calibration median
-    toward the threshold (0 = no drift, 1 = typical OK parts now sit at the
-    threshold). A warning is raised when it reaches `warn_at` with at least
-    `min_count` recent OK scores: false rejects are about to pile up.
-    """
-
-    n_recent: int
-    recent_median: Optional[float]
-    recent_p99: Optional[float]
-    reference_median: Optional[float]
-    reference_p99: Optional[float]
-    threshold: Optional[float]
-    shift: Optional[float]
-    warn_at: float
-    min_count: int
-    warning: bool
-    message: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def default_path(project: Union[str, Path]) -> Path:
@@ -473,69 +448,6 @@ class History:
               min_count: int = 20) -> Drift:
         """Rolling median / p99 of the last `last` OK scores against the calibration's OK scores."""
         return drift_of(self.recent_ok_scores(last, model_id), reference_ok_scores, threshold, warn_at, min_count)
-
-
-def drift_of(recent: Sequence[float], reference: Sequence[float], threshold: Optional[float],
-             warn_at: float = 0.5, min_count: int = 20) -> Drift:
-    """The drift figures from recent OK scores and the calibration's (kept apart so the run mode can use a window)."""
-    rec = np.asarray(list(recent), dtype=np.float64)
-    ref = np.asarray(list(reference), dtype=np.float64)
-    r_med = float(np.median(rec)) if rec.size else None
-    r_p99 = float(np.percentile(rec, 99)) if rec.size else None
-    c_med = float(np.median(ref)) if ref.size else None
-    c_p99 = float(np.percentile(ref, 99)) if ref.size else None
-    shift = None
-    if r_med is not None and c_med is not None and threshold is not None and threshold > c_med:
-        shift = (r_med - c_med) / (threshold - c_med)
-    warning = shift is not None and rec.size >= min_count and shift >= warn_at
-    if c_med is None or threshold is None:
-        message = "no drift view: the model has no calibration with OK scores"
-    elif rec.size == 0:
-        message = "no drift view yet: no OK parts inspected"
-    elif shift is None:
-        message = "no drift view: the threshold is not above the calibration's OK scores"
-    else:
-        text = (f"OK scores: median {r_med:.4g} (p99 {r_p99:.4g}) over the last {rec.size} vs calibration "
-                f"median {c_med:.4g} (p99 {c_p99:.4g}), threshold {threshold:.4g}; moved {100 * shift:.0f}% of the "
-                "way to the threshold")
-        if warning:
-            message = ("DRIFT: " + text + ". Check lighting, camera position and material before false rejects "
-                       "pile up; recalibrate if the parts are good")
-        elif rec.size < min_count:
-            message = text + f" (too few to judge, {min_count} needed)"
-        else:
-            message = text
-    return Drift(int(rec.size), r_med, r_p99, c_med, c_p99, threshold, shift, warn_at, min_count, warning, message)
-
-
-# -- export --------------------------------------------------------------------
-EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "score", "threshold", "verdict",
-                 "reason", "regions", "latency", "heatmap_path", "error", "label")
-
-
-def export_csv(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
-    """Rows as CSV (UTF-8, header; regions as JSON; no verdict as an empty cell), written atomically."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
-    for r in rows:
-        d = r.to_dict()
-        d["regions"] = json.dumps(r.regions)
-        writer.writerow(["" if d[f] is None else d[f] for f in EXPORT_FIELDS])
-    _write(Path(path), buf.getvalue().encode("utf-8"))
-
-
-def export_json(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
-    """Rows as a JSON list of objects (no verdict as null), written atomically."""
-    data = [{f: r.to_dict()[f] for f in EXPORT_FIELDS} for r in rows]
-    _write(Path(path), (json.dumps(data, indent=1) + "\n").encode("utf-8"))
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        atomic_write(path, data)
-    except OSError as exc:
-        raise HistoryError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 # -- rows ------------------------------------------------------------------------

@@ -23,7 +23,8 @@ import numpy as np
 
 from inference import Engine, ImageError, InferenceResult, InspectorError, Model, heatmap_thumbnail_png, load_image
 
-from .history import Drift, History, HistoryError
+from .drift import Drift
+from .history import History, HistoryError
 from .sinks import Archiver, Poster, SinkError
 from .sources import Item
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 import inference
 from inspector_line import history as hist
+from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages
 from .inspect_panel import ScoreItem
@@ -337,9 +338,9 @@ class HistoryPanel(QWidget):
             return False
         try:
             if Path(path).suffix.lower() == ".json":
-                hist.export_json(path, self.rows)
+                export_json(path, self.rows)
             else:
-                hist.export_csv(path, self.rows)
+                export_csv(path, self.rows)
         except (inference.InspectorError, OSError) as exc:
             messages.error(self, "Export", exc if isinstance(exc, inference.InspectorError) else
                            f"Cannot write {path}: {exc.strerror or exc}")
