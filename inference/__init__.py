@@ -20,7 +20,9 @@ from .calibration import (
     with_threshold,
 )
 from .config import DISTANCES, SCORE_MODES, EngineConfig, default_config_path, read_yaml
-from .engine import MODEL_VERSION, Engine, FitResult, Model, verify_project
+from .engine import Engine, FitResult, Model
+from .manifest import MODEL_VERSION
+from .model_checks import verify_project
 from .errors import (
     Cancelled,
     ProjectBusyError,

@@ -21,14 +21,14 @@ from .calibration import Calibration, calibrate_by
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
+from .manifest import MODEL_VERSION
 from .memory import PatchMemory
+from .model_checks import index_problem
 from .preprocess import ImageInput, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 
-# Changes when features or scores change so that old models must be refitted.
-MODEL_VERSION = "2026.11"
 # Settings that belong to the machine, not the model: taken from the running engine.
 RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels", "precision",
                 "compile_backbone")
@@ -323,7 +323,7 @@ class Engine:
                 "install the original weights file or refit"
             )
         index = knn.deserialize(stored.coreset_bytes)
-        problem = _index_problem(stored, index)
+        problem = index_problem(stored, index)
         if problem:
             raise ProjectError(problem)
         return config, knn.Searcher(index, config.use_gpu, config.faiss_fp16)
@@ -445,35 +445,6 @@ class Engine:
         calibration = replace(calibration, model_id=model.model_id)
         project.save_calibration(model.folder, calibration)
         return model.with_calibration(calibration)
-
-
-def _index_problem(stored: project.StoredModel, index) -> str:
-    manifest = stored.manifest
-    dim, size = manifest["backbone"]["feature_dim"], manifest["coreset_size"]
-    if index.d != dim or index.ntotal != size or index.ntotal == 0:
-        return (f"coreset.faiss in {stored.folder} holds {index.ntotal} vectors of dimension {index.d}; the model "
-                f"needs {size} of dimension {dim}: refit the model")
-    return ""
-
-
-def verify_project(folder: str | Path) -> list[str]:
-    """Every problem that stops a project from inspecting, one line each; empty when it is usable.
-
-    Checks every data file against the manifest, the model version and the search
-    index, without loading the backbone (fast enough for `inspector info`).
-    """
-    problems = project.verify(Path(folder))
-    if problems:
-        return problems
-    stored = project.load_model(Path(folder), with_embeddings=False)
-    if stored.manifest["model_version"] != MODEL_VERSION:
-        problems.append(f"model was fitted by model version {stored.manifest['model_version']}; this engine is "
-                        f"{MODEL_VERSION}: refit the model")
-    try:
-        problem = _index_problem(stored, knn.deserialize(stored.coreset_bytes))
-    except ProjectError as exc:
-        problem = str(exc)
-    return problems + ([problem] if problem else [])
 
 
 def _staged(progress: Optional[ProgressFn], stage: str) -> Optional[ProgressFn]:

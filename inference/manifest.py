@@ -14,6 +14,8 @@ from .errors import ProjectError
 
 # 2: calibration.json is sealed into the model (its sha256 in "files").
 SCHEMA_VERSION = 2
+# Changes when features or scores change so that old models must be refitted.
+MODEL_VERSION = "2026.11"
 
 _NUMBER = (int, float)
 # key: (accepted types, may be None)

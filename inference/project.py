@@ -53,7 +53,6 @@ from .project_reader import (  # noqa: F401
     load_settings,
     read_manifest,
     read_model_file,
-    verify,
 )
 
 # Test hook for the fault suite (tests/test_faults.py, bench/bench_faults.py): a comma-separated list of

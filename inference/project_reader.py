@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from .calibration import Calibration
-from .errors import InspectorError, ProjectBusyError, ProjectError, StorageError, plain_os_error
+from .errors import InspectorError, ProjectBusyError, ProjectError, plain_os_error
 from .manifest import validate_manifest
 from .project_files import (CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, MANIFEST, PENDING, SETTINGS,
                             sha256_bytes)
@@ -175,17 +175,3 @@ def _calibration(folder: Path, manifest: dict, data: Optional[bytes]) -> tuple[O
         return Calibration.from_dict(raw), ""
     except InspectorError as exc:
         return None, f"{CALIBRATION} is invalid ({exc}): calibrate again"
-
-
-def verify(folder: Path) -> list[str]:
-    """Every problem that stops this project from inspecting, one line each (empty: all files check out)."""
-    folder = Path(folder)
-    try:
-        stored = load_model(folder)
-    except (ProjectError, StorageError) as exc:
-        return [str(exc)]
-    problems = []
-    if stored.embeddings.ndim != 2 or stored.embeddings.shape[0] != stored.manifest["n_embeddings"]:
-        problems.append(f"{EMBEDDINGS} in {folder} holds {stored.embeddings.shape}, the manifest says "
-                        f"{stored.manifest['n_embeddings']} features: refit the model")
-    return problems
