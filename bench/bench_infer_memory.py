@@ -17,13 +17,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_YAML = """engine:
-  backbone: dinov2_vits14
-  weights: none
-  backbone_kwargs: {depth: 2}
-  input_size: 112
-  coreset_ratio: 0.25
-"""
 
 
 def rss_mb(pid: int) -> float:
@@ -42,7 +35,9 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=2000)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))
     from inference.synthetic import write_discs
+    from tiny_project import TINY_YAML
 
     work = Path(tempfile.mkdtemp(prefix="bench_mem_"))
     (work / "tiny.yaml").write_text(TINY_YAML)

@@ -22,15 +22,9 @@ from PIL import Image
 from inference import Circle, Engine, EngineConfig
 from inference import project as proj
 from inference.synthetic import CENTRE, RADIUS, write_discs
+from tiny_project import TINY_YAML
 
 ROI = {"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS}
-TINY_YAML = """engine:
-  backbone: dinov2_vits14
-  weights: none
-  backbone_kwargs: {depth: 2}
-  input_size: 112
-  coreset_ratio: 0.25
-"""
 
 
 @dataclass

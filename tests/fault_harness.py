@@ -17,15 +17,9 @@ from pathlib import Path
 
 from inference import Engine, project as proj
 from inference.synthetic import CENTRE, RADIUS, disc, write_discs
+from tiny_project import TINY_YAML
 
 ROI_JSON = json.dumps({"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS})
-TINY_YAML = """engine:
-  backbone: dinov2_vits14
-  weights: none
-  backbone_kwargs: {depth: 2}
-  input_size: 112
-  coreset_ratio: 0.25
-"""
 OPERATIONS = ("fit", "add", "calibrate")
 
 

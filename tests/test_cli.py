@@ -7,14 +7,8 @@ import pytest
 
 from inspector_cli.main import main
 from inference.synthetic import CENTRE, RADIUS, write_discs
+from tiny_project import TINY_YAML
 
-TINY_YAML = """engine:
-  backbone: dinov2_vits14
-  weights: none
-  backbone_kwargs: {depth: 2}
-  input_size: 112
-  coreset_ratio: 0.25
-"""
 ROI = json.dumps({"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS})
 
 
