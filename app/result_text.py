@@ -1,0 +1,58 @@
+"""What an inspection result says in words and in a CSV row: no Qt here, the panels show it."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import inference
+
+
+def score_text(score: float, fmt: str = ".3f") -> str:
+    """A score, or nothing for NOT_FOUND (no score: NaN)."""
+    return format(score, fmt) if math.isfinite(score) else ""
+
+
+def write_results_csv(path: str | Path, rows: list[tuple[str, inference.InferenceResult]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "path", "score", "threshold", "verdict", "regions", "largest_area_px",
+                    "largest_area_mm2"])
+        for path_, r in rows:
+            big = r.regions[0] if r.regions else None
+            w.writerow([Path(path_).name, path_, score_text(r.score, ".6g"), "" if r.threshold is None else f"{r.threshold:.6g}",
+                        r.verdict or "", len(r.regions), big.area_px if big else "",
+                        "" if big is None or big.area_mm2 is None else f"{big.area_mm2:.6g}"])
+
+
+def explain(result: inference.InferenceResult) -> str:
+    """The verdict in a line engineer's words, naming the regions that made the part NG."""
+    if result.threshold is None:
+        return "No verdict: the model is not calibrated (Model > Calibrate…)."
+    if result.verdict == "NG":
+        names = ", ".join(f"#{i + 1}" for i in result.ng_regions)
+        which = f"region {names} is" if len(result.ng_regions) == 1 else f"regions {names} are"
+        return (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and {which} "
+                "at least the area limit.")
+    if result.score < result.threshold:
+        return f"OK: score {result.score:.3f} is below the threshold {result.threshold:.3f}."
+    return (f"OK: score {result.score:.3f} reaches the threshold {result.threshold:.3f}, but every region is "
+            "smaller than the area limit (drawn faintly).")
+
+
+def batch_summary(outcomes: list) -> str:
+    """Counts and yield of an "Inspect all"; yield = OK / parts with a verdict."""
+    results = [o for o in outcomes if not isinstance(o, str)]
+    ok = sum(r.verdict == "OK" for r in results)
+    ng = sum(r.verdict == "NG" for r in results)
+    none = len(results) - ok - ng
+    unreadable = len(outcomes) - len(results)
+    text = f"{len(outcomes)} image(s): {ok} OK, {ng} NG"
+    if none:
+        text += f", {none} without verdict"
+    if unreadable:
+        text += f", {unreadable} unreadable"
+    if ok + ng:
+        text += f"   ·   yield {100.0 * ok / (ok + ng):.1f}%"
+    return text
