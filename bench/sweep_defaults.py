@@ -32,7 +32,7 @@ from inspector_eval.ours import eval_config  # noqa: E402
 from inspector_eval.runner import CategoryData  # noqa: E402
 
 SETS = ["mvtec_bottle", "visa_fryum", "l4v_cookie", "ksdd", "mpdd_metal_plate", "mvtec_screw"]
-SCORE_MODES = ("p99", "max", "topk_mean")
+SCORE_MODES = ("p99", "max", "topk_mean", "reweighted_max")
 # Fit candidates: name -> (engine settings, augmentation applied only at <= 8 shots).
 FITS = {
     "none": ({}, {}),
@@ -121,7 +121,8 @@ def main() -> int:
                     shutil.rmtree(tmp, ignore_errors=True)
                     print(f"{cat.name} {size} {fit_name} {label}: " + " ".join(
                         f"{m} {v:.4f}" for m, v in cell["image_auroc"].items())
-                        + f" pix {cell['pixel_auroc']:.4f} fit {fit_s:.2f}s", flush=True)
+                        + f" pix {cell['pixel_auroc'] if cell['pixel_auroc'] is None else round(cell['pixel_auroc'], 4)}"
+                        + f" fit {fit_s:.2f}s", flush=True)
                     args.json.write_text(json.dumps(out))
     return 0
 

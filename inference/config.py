@@ -21,7 +21,7 @@ from .errors import ConfigError
 
 ENV_PREFIX = "PATCHCORE_"
 DISTANCES = ("l2", "cosine", "mahalanobis")
-SCORE_MODES = ("p99", "max", "topk_mean")
+SCORE_MODES = ("p99", "max", "topk_mean", "reweighted_max")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("auto", "off", "on")
 # The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).

@@ -401,7 +401,8 @@ class Engine:
         mask, pmask, patch_scores = placement.inside_only(p, mask, pmask, patch_scores)
         pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
         pixel_map[~mask] = 0.0
-        score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode)
+        score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode,
+                             lambda i: model.searcher.support_weight(feats.reshape(c, -1)[:, i]))
         cal = model.calibration
         thr = threshold if threshold is not None else (cal.threshold if cal else None)
         result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr)

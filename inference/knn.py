@@ -87,6 +87,33 @@ class Searcher:
         d2, _ = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return np.sqrt(np.maximum(d2, 0.0)).mean(axis=1)
 
+    def support_weight(self, query: np.ndarray, k: int = 9) -> float:
+        """PatchCore's re-weighting of the image score (Roth et al. 2022, eq. 7; anomalib's default).
+
+        The query's nearest coreset vector and that vector's own k nearest form a support set;
+        the weight is 1 - softmax(the query's distances to the support set), taken at the
+        nearest. Its range is about [1 - 1/k, 1]: a query whose nearest neighbour lies among
+        others just as near (a well-taught look) keeps less of its distance than one whose
+        nearest is isolated in the bank.
+        """
+        flat, transform = _flat_and_transform(self.cpu_index)
+        q = apply_transform(transform, np.asarray(query, dtype=np.float32).reshape(1, -1))
+        _, nearest = flat.search(q, 1)
+        nn_vector = flat.reconstruct(int(nearest[0, 0])).reshape(1, -1)
+        _, support = flat.search(nn_vector, max(1, min(k, int(flat.ntotal))))
+        vectors = np.stack([flat.reconstruct(int(i)) for i in support[0] if i >= 0])
+        dist = np.sqrt(np.maximum(((vectors - q) ** 2).sum(axis=1, dtype=np.float64), 0.0))
+        soft = np.exp(dist - dist.max())
+        return float(1.0 - soft[0] / soft.sum())
+
+
+def _flat_and_transform(index: faiss.Index) -> tuple[faiss.Index, Optional[faiss.VectorTransform]]:
+    """The flat index of (transformed) coreset vectors, and the one transform in front of it if any."""
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexPreTransform):
+        return faiss.downcast_index(index.index), faiss.downcast_VectorTransform(index.chain.at(0))
+    return index, None
+
 
 def serialize(index: faiss.Index) -> bytes:
     return faiss.serialize_index(index).tobytes()

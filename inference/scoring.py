@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Optional
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -97,7 +97,8 @@ def anomaly_map(
 
 
 def global_score(pixel_map: np.ndarray, mask: np.ndarray, patch_scores: np.ndarray, patch_mask: np.ndarray,
-                 mode: str) -> float:
+                 mode: str, support_weight: Optional[Callable[[int], float]] = None) -> float:
+    """The image score. `support_weight(i)`: the re-weighting of patch i (flat index), for reweighted_max."""
     inside = pixel_map[mask]
     if inside.size == 0:
         return 0.0
@@ -109,6 +110,12 @@ def global_score(pixel_map: np.ndarray, mask: np.ndarray, patch_scores: np.ndarr
         patches = patch_scores[patch_mask] if patch_mask.any() else patch_scores.ravel()
         k = max(1, int(np.ceil(0.01 * patches.size)))
         return float(np.sort(patches)[-k:].mean())
+    if mode == "reweighted_max":
+        # PatchCore's own image score: the largest patch distance (before upsampling and smoothing),
+        # re-weighted by how densely the bank is taught around its nearest neighbour.
+        kept = np.where(patch_mask, patch_scores, -np.inf) if patch_mask.any() else patch_scores
+        i = int(np.argmax(kept))
+        return float(patch_scores.flat[i]) * (support_weight(i) if support_weight is not None else 1.0)
     raise ValueError(f"unknown score mode {mode!r}")
 
 

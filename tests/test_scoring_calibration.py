@@ -70,6 +70,41 @@ def test_score_modes():
     assert global_score(m, mask, patches, pmask, "topk_mean") == pytest.approx((199 + 198) / 2)
     mask[0, :] = False
     assert global_score(m, mask, patches, pmask, "max") == 0.0
+    # reweighted_max: the largest kept patch, times the weight of that patch (asked by flat index).
+    asked = []
+    pmask[9, 19] = False  # the largest patch is outside: the next one counts
+
+    def weight(i):
+        asked.append(i)
+        return 0.5
+    assert global_score(m, mask, patches, pmask, "reweighted_max", weight) == pytest.approx(198 * 0.5)
+    assert asked == [198]
+
+
+def _anomalib_weight(bank, query, k=9):
+    """PatchCore's re-weighting written out the way anomalib's torch model computes it."""
+    nn = np.argmin(((bank - query) ** 2).sum(1))
+    support = np.argsort(((bank - bank[nn]) ** 2).sum(1), kind="stable")[:k]
+    dist = np.sqrt(((bank[support] - query) ** 2).sum(1))
+    soft = np.exp(dist - dist.max())
+    return 1.0 - soft[0] / soft.sum()
+
+
+@pytest.mark.parametrize("distance", ["l2", "cosine"])
+def test_support_weight_is_patchcores_reweighting(distance):
+    from inference.knn import Searcher, build_index, metric_transform
+
+    rng = np.random.default_rng(3)
+    bank = rng.normal(size=(300, 24)).astype(np.float32)
+    transform = metric_transform(bank, distance)
+    searcher = Searcher(build_index(bank, transform), use_gpu=False)
+    space = bank if transform is None else transform.apply(bank)
+    for scale in (0.5, 1.0, 3.0):
+        query = (rng.normal(size=24) * scale).astype(np.float32)
+        q = query if transform is None else transform.apply(query[None])[0]
+        w = searcher.support_weight(query)
+        assert w == pytest.approx(_anomalib_weight(space, q), abs=1e-5)
+        assert 1 - 1 / 9 - 1e-6 <= w <= 1.0
 
 
 def test_heatmap_png_is_a_png_with_alpha_outside_the_shape():
