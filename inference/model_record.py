@@ -15,11 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from .config import EngineConfig, config_keys
 from .errors import ProjectError
 from .manifest import MODEL_VERSION, SCHEMA_VERSION, validate_manifest
+
+if TYPE_CHECKING:
+    from .backbone import Backbone
 
 _BACKBONE_KEYS = ("name", "timm_name", "kind", "feature_dim", "weights", "chosen")
 _KEYS = ("schema_version", "model_version", "app_version", "model_id", "backbone", "input_size", "token_shape",
@@ -131,11 +134,11 @@ class ModelRecord:
         return out
 
     @classmethod
-    def fitted(cls, config: EngineConfig, backbone, roi: dict, mm_per_px: Optional[float], images: Sequence[dict],
-               n_embeddings: int, coreset_size: int, previous: Optional["ModelRecord"], *, chosen: str = "",
-               image_size: Optional[Sequence[int]] = None, ignore: Sequence[dict] = (),
+    def fitted(cls, config: EngineConfig, backbone: Backbone, roi: dict, mm_per_px: Optional[float],
+               images: Sequence[dict], n_embeddings: int, coreset_size: int, previous: Optional["ModelRecord"], *,
+               chosen: str = "", image_size: Optional[Sequence[int]] = None, ignore: Sequence[dict] = (),
                align: Optional[dict] = None) -> "ModelRecord":
-        """The record of a model just fitted (or extended from `previous`) with `backbone` (engine Backbone).
+        """The record of a model just fitted (or extended from `previous`) with `backbone`.
 
         `image_size` is set only for a model fitted without an ROI (the whole image is the ROI).
         """
@@ -212,8 +215,8 @@ class ModelRecord:
                     "refit the model (fit, not add)"
                 )
 
-    def check_backbone(self, backbone) -> None:
-        """ProjectError unless `backbone` (engine Backbone) gives the features this model was fitted with."""
+    def check_backbone(self, backbone: Backbone) -> None:
+        """ProjectError unless `backbone` gives the features this model was fitted with."""
         recorded = self.backbone
         if recorded.timm_name != backbone.preset.timm_name or recorded.feature_dim != backbone.feature_dim:
             raise ProjectError(
