@@ -15,9 +15,6 @@ from PySide6.QtCore import QObject, Signal
 import inference
 
 SETTINGS_FORMAT = 1
-# Keys that do not change what a model computes: they never make a model stale.
-NON_MODEL_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "score_percentile", "area_mm2_thr",
-                  "calibration_method", "calibration_mad_k", "calibration_expected_frr")
 
 
 class ProjectDocument(QObject):
@@ -159,9 +156,9 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
         raise inference.ProjectError(f"project folder not found: {folder}")
     raw = inference.load_settings(folder)
     if not raw and inference.has_model(folder):
-        manifest = inference.read_manifest(folder)
-        raw = {"roi": manifest.get("roi"), "ignore": manifest.get("ignore"), "mm_per_px": manifest.get("mm_per_px"),
-               "config": manifest.get("config"), "ok_images": []}
+        record = inference.read_record(folder)
+        raw = {"roi": record.roi, "ignore": list(record.ignore), "mm_per_px": record.mm_per_px,
+               "config": record.config, "ok_images": []}
     if not isinstance(raw, dict):
         raise inference.ProjectError(f"settings.json of {folder} is not a JSON object")
     out: dict = {}
@@ -184,26 +181,19 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     return out
 
 
-def stale_reasons(doc_roi, doc_config: inference.EngineConfig, manifest: dict, doc_ignore=None) -> list[str]:
+def stale_reasons(doc_roi, doc_config: inference.EngineConfig, record: inference.ModelRecord,
+                  doc_ignore=None) -> list[str]:
     """Why the fitted model no longer matches what the project describes (empty: it matches)."""
     reasons = []
-    if manifest.get("model_version") != inference.MODEL_VERSION:
-        reasons.append(f"the model was fitted by model version {manifest.get('model_version')}, "
+    if not record.is_current:
+        reasons.append(f"the model was fitted by model version {record.model_version}, "
                        f"this application is {inference.MODEL_VERSION}")
-    fitted_roi = manifest.get("roi")
-    if doc_roi is not None and fitted_roi is not None and inference.roi_to_dict(doc_roi) != fitted_roi:
+    if doc_roi is not None and inference.roi_to_dict(doc_roi) != record.roi:
         reasons.append("the ROI changed since the fit")
-    if doc_ignore is not None and [inference.roi_to_dict(s) for s in doc_ignore] != (manifest.get("ignore") or []):
+    if doc_ignore is not None and [inference.roi_to_dict(s) for s in doc_ignore] != list(record.ignore):
         reasons.append("the ignore regions changed since the fit")
-    fitted = dict(manifest.get("config") or {})
-    ours = doc_config.to_dict()
-    if ours.get("backbone") == "auto" and (manifest.get("backbone") or {}).get("chosen"):
-        ours["backbone"] = fitted.get("backbone")  # `auto` picked the fitted one; a refit would pick it again
-    changed = sorted(k for k in ours if k not in NON_MODEL_KEYS and fitted.get(k) != ours[k])
+    # Which settings count is stated once, by each EngineConfig field's role (machine and calibration never do).
+    changed = record.changed_settings(doc_config)
     if changed:
         reasons.append("settings changed since the fit (" + ", ".join(changed) + ")")
     return reasons
-
-
-def weights_of(manifest: dict) -> dict:
-    return dict((manifest.get("backbone") or {}).get("weights") or {})

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 import inference
 
 from . import file_dialogs, messages
-from .document import ProjectDocument, read_project, stale_reasons, weights_of
+from .document import ProjectDocument, read_project, stale_reasons
 from .image_view import ImageView
 from .jobs import JobRunner
 from .history_link import HistoryLink
@@ -246,14 +246,13 @@ class MainWindow(QMainWindow):
             if self._model_note:
                 lines.append(self._model_note[0].upper() + self._model_note[1:])
             return lines
-        reasons = stale_reasons(self.doc.roi, self.doc.config, model.manifest, self.doc.ignore)
+        reasons = stale_reasons(self.doc.roi, self.doc.config, model.record, self.doc.ignore)
         if reasons:
             lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
-        chosen = (model.manifest.get("backbone") or {}).get("chosen")
+        chosen = model.record.backbone.chosen
         if chosen:
             lines.append(chosen[0].upper() + chosen[1:] + ".")
-        weights = weights_of(model.manifest)
-        if not weights.get("pretrained", False):
+        if model.random_weights:
             lines.append("This model was fitted with RANDOM backbone weights (test only): its results mean "
                          "nothing. Choose pretrained weights in Settings and fit again.")
         if model.calibration is None:

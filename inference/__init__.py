@@ -19,9 +19,10 @@ from .calibration import (
     tail_threshold,
     with_threshold,
 )
-from .config import DISTANCES, SCORE_MODES, EngineConfig, default_config_path, read_yaml
+from .config import DISTANCES, SCORE_MODES, EngineConfig, config_keys, default_config_path, read_yaml
 from .engine import Engine, FitResult, Model
 from .manifest import MODEL_VERSION
+from .model_record import BackboneRecord, ModelRecord
 from .model_checks import verify_project
 from .errors import (
     Cancelled,
@@ -48,6 +49,7 @@ from .project import (
     load_calibration,
     load_settings,
     read_manifest,
+    read_record,
     save_settings,
 )
 from .align import ALIGN_MODES, Placement
@@ -96,6 +98,7 @@ __all__ = [
     "as_rgb8",
     "atomic_write",
     "Backbone",
+    "BackboneRecord",
     "calibrate",
     "calibrate_by",
     "capture_shift_warning",
@@ -114,6 +117,7 @@ __all__ = [
     "atomic_writer",
     "CancelToken",
     "Circle",
+    "config_keys",
     "ConfigError",
     "copy_model",
     "crop_box",
@@ -147,6 +151,7 @@ __all__ = [
     "load_settings",
     "map_by_order",
     "Model",
+    "ModelRecord",
     "MODEL_VERSION",
     "outline",
     "overlay_rgb",
@@ -158,6 +163,7 @@ __all__ = [
     "ProjectError",
     "rates",
     "read_manifest",
+    "read_record",
     "read_state_dict",
     "read_yaml",
     "Rect",

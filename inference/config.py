@@ -28,66 +28,92 @@ COMPILE_MODES = ("auto", "off", "on")
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
 ALIGN_MODES = ("none", "translation", "rigid")
 
+# What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
+# model record and the GUI's "model is stale" check read it through config_keys().
+ROLES = {
+    # Shapes the patch features: a model fitted with another value cannot be extended (add), only refitted.
+    "feature": "shapes the patch features",
+    # The backbone's weights: the model records their sha256, and that check decides (load, add).
+    "weights": "which weights file the backbone loads",
+    # Shapes the crops features are taken from: like "feature" for add.
+    "align": "where the part is located before features are taken",
+    # Shapes the memory bank and its index at fit (which patches are kept, the metric); add keeps the model's.
+    "fit": "shapes the memory bank and its search index",
+    # How inspection turns distances into a score and a verdict; the model keeps the values it was fitted with.
+    "score": "how an inspected image is scored and judged",
+    # How calibration picks the threshold; never makes a model stale.
+    "calibration": "how the threshold is chosen",
+    # The machine's, not the model's: always taken from the running engine; never makes a model stale.
+    "runtime": "belongs to the machine, not the model",
+}
+
+
+def setting(role: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+    """An EngineConfig field with its role (a key of ROLES) as metadata."""
+    if role not in ROLES:
+        raise ValueError(f"unknown setting role {role!r}; known: {sorted(ROLES)}")
+    return field(default=default, default_factory=factory, metadata={"role": role})
+
 
 @dataclass(frozen=True)
 class EngineConfig:
     # "auto" (DINOv2 ViT-S/14 when its weights are on this machine, else the built-in EfficientNet-Lite0;
     # a fit records which), a preset (dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14,
     # efficientnet_lite0) or any timm model name.
-    backbone: str = "auto"
+    backbone: str = setting("feature", "auto")
     # "auto" (bundled/known files, then timm download), "none" (random, tests only) or a file path.
-    weights: str = "auto"
+    weights: str = setting("weights", "auto")
     # Extra keyword arguments for timm.create_model (e.g. {"depth": 2} for a tiny test model).
-    backbone_kwargs: dict = field(default_factory=dict)
+    backbone_kwargs: dict = setting("feature", factory=dict)
     # CNN backbones: which feature stages to concatenate (timm out_indices).
-    cnn_layers: tuple = (2, 3)
-    input_size: int = 448
-    coreset_ratio: float = 0.02
-    patch_size: int = 3
-    stride: int = 1
+    cnn_layers: tuple = setting("feature", (2, 3))
+    input_size: int = setting("feature", 448)
+    coreset_ratio: float = setting("fit", 0.02)
+    patch_size: int = setting("feature", 3)
+    stride: int = setting("feature", 1)
     # Zero padding at the grid border when averaging a patch's neighbourhood, as PatchCore's reference
     # code and anomalib do: edge patches are damped, which cuts false alarms at image borders.
     # False keeps the features of models fitted before this option existed.
-    patch_zero_pad: bool = False
-    distance: str = "l2"
-    n_neighbors: int = 1
-    batch_size: int = 32
-    use_gpu: bool = True
-    faiss_fp16: bool = True
+    patch_zero_pad: bool = setting("feature", False)
+    distance: str = setting("fit", "l2")
+    n_neighbors: int = setting("score", 1)
+    batch_size: int = setting("runtime", 32)
+    use_gpu: bool = setting("runtime", True)
+    faiss_fp16: bool = setting("runtime", True)
     # Backbone compute type. auto: fp16 on CUDA, bf16 on a CPU with native bf16 (AVX-512 BF16 / AMX),
     # fp32 elsewhere; auto fits in fp32 on a CPU (fit_precision). A runtime setting: features stay within
     # cosine 0.999 of fp32 (tests/test_precision.py).
-    precision: str = "auto"
+    precision: str = setting("runtime", "auto")
     # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
     # eager when the compiler is missing or fails.
-    compile_backbone: str = "auto"
-    score_mode: str = "p99"
-    smoothing_sigma: float = 4.0
-    augment: bool = False
+    compile_backbone: str = setting("runtime", "auto")
+    score_mode: str = setting("score", "p99")
+    smoothing_sigma: float = setting("score", 4.0)
+    augment: bool = setting("fit", False)
     # Augmented copies per OK image when augment is on (rotation +-5 deg, light colour jitter).
-    augment_copies: int = 2
+    augment_copies: int = setting("fit", 2)
     # Also add mirrored copies of each OK image: only for parts that look the same mirrored.
-    augment_flips: bool = False
-    score_percentile: float = 99.0
+    augment_flips: bool = setting("fit", False)
+    score_percentile: float = setting("calibration", 99.0)
     # OK-only threshold: "percentile" (score_percentile of OK scores), "mad" (median + calibration_mad_k x
     # robust spread) or "tail" (log-normal fit, expected false-reject rate calibration_expected_frr).
     # With NG images the threshold always separates OK from NG. See inference/calibration.py.
-    calibration_method: str = "percentile"
-    calibration_mad_k: float = 3.0
-    calibration_expected_frr: float = 0.001
-    area_mm2_thr: float = 0.0
-    seed: int = 0
+    calibration_method: str = setting("calibration", "percentile")
+    calibration_mad_k: float = setting("calibration", 3.0)
+    calibration_expected_frr: float = setting("calibration", 0.001)
+    area_mm2_thr: float = setting("calibration", 0.0)
+    seed: int = setting("fit", 0)
     # Images larger than this (megapixels) are refused before they are decoded: a 12000 x 12000 PNG would
     # take 2.4 GB. A machine setting, not part of a model.
-    max_image_megapixels: float = 64.0
+    max_image_megapixels: float = setting("runtime", 64.0)
     # Part location before inspection (inference/align.py): none (the ROI stays where it was drawn),
     # translation (the part shifts) or rigid (shifts and turns).
-    align: str = "none"
+    align: str = setting("align", "none")
     # Rigid: the rotation range searched, +- degrees (180 = any orientation; e.g. 15 in a fixture).
-    align_max_angle_deg: float = 180.0
+    align_max_angle_deg: float = setting("align", 180.0)
     # A located part whose match with the reference is below this (normalised correlation, 0..1)
     # gives NOT_FOUND instead of a verdict.
-    align_min_confidence: float = 0.5
+    align_min_confidence: float = setting("score", 0.5)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -126,6 +152,14 @@ class EngineConfig:
             if raw is not None and raw != "":
                 values[f.name] = _parse_env(f.name, raw)
         return cls.from_dict(values)
+
+
+def config_keys(*roles: str) -> tuple[str, ...]:
+    """The EngineConfig field names with any of `roles`, in field order (e.g. config_keys("feature", "align"))."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown setting role(s) {unknown}; known: {sorted(ROLES)}")
+    return tuple(f.name for f in dataclasses.fields(EngineConfig) if f.metadata.get("role") in roles)
 
 
 def default_config_path() -> Path | None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -18,31 +16,19 @@ from . import knn, placement, project
 from .align import Locator
 from .backbone import Backbone, fit_precision, resolve_auto
 from .calibration import Calibration, calibrate_by
-from .config import EngineConfig
+from .config import EngineConfig, config_keys
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
-from .manifest import MODEL_VERSION
 from .memory import PatchMemory
 from .model_checks import index_problem
+from .model_record import ModelRecord
 from .preprocess import ImageInput, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 
-# Settings that belong to the machine, not the model: taken from the running engine.
-RUNTIME_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels", "precision",
-                "compile_backbone")
-# Settings that shape features: a model fitted with others cannot be extended, only refitted.
-FEATURE_KEYS = ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size", "stride",
-                "patch_zero_pad")
-# Alignment shapes the crops features come from: like FEATURE_KEYS for add().
-ALIGN_KEYS = ("align", "align_max_angle_deg")
-
-
-def app_version() -> str:
-    from . import __version__
-
-    return __version__
+# What a backbone is built from: the settings that shape features, the weights file, and how it runs.
+_BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "seed")
 
 
 @dataclass
@@ -53,17 +39,22 @@ class FitResult:
     coreset_size: int
     seconds: float
     timings: dict
-    manifest: dict
+    record: ModelRecord
+
+    @property
+    def manifest(self) -> dict:
+        """The saved manifest.json as a JSON object."""
+        return self.record.to_dict()
 
     def to_dict(self) -> dict:
         return {
             "project": str(self.project), "n_images": self.n_images, "n_embeddings": self.n_embeddings,
             "coreset_size": self.coreset_size, "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "weights": self.manifest["backbone"]["weights"],
-            "backbone": self.manifest["backbone"]["name"],
+            "weights": dict(self.record.backbone.weights),
+            "backbone": self.record.backbone.name,
             # Set only when `backbone: auto` chose: which backbone and why, to be shown once.
-            "backbone_chosen": self.manifest["backbone"].get("chosen", ""),
+            "backbone_chosen": self.record.backbone.chosen,
         }
 
 
@@ -72,7 +63,7 @@ class Model:
     """A loaded project model, ready to inspect images."""
 
     folder: Path
-    manifest: dict
+    record: ModelRecord
     config: EngineConfig
     roi: Roi
     mm_per_px: Optional[float]
@@ -85,11 +76,16 @@ class Model:
 
     @property
     def random_weights(self) -> bool:
-        return not self.manifest["backbone"]["weights"].get("pretrained", False)
+        return not self.record.backbone.pretrained
 
     @property
     def model_id(self) -> str:
-        return self.manifest["model_id"]
+        return self.record.model_id
+
+    @property
+    def manifest(self) -> dict:
+        """The model's manifest.json as a JSON object (a new dict; the record is the model's)."""
+        return self.record.to_dict()
 
     def with_calibration(self, calibration: Calibration) -> "Model":
         """This model giving verdicts with `calibration` (a new Model; this one is not changed)."""
@@ -105,8 +101,7 @@ class Engine:
 
     # -- backbones ------------------------------------------------------------
     def backbone(self, config: EngineConfig) -> Backbone:
-        key = tuple(repr(getattr(config, k)) for k in (*FEATURE_KEYS, "weights", "use_gpu", "precision",
-                                                         "compile_backbone", "seed"))
+        key = tuple(repr(getattr(config, k)) for k in _BACKBONE_KEYS)
         # One build at a time: two threads (the service's fit and inference) must not build the same backbone
         # twice, nor interleave torch.manual_seed and give a random backbone other weights.
         with self._backbone_lock:
@@ -167,15 +162,15 @@ class Engine:
         try:
             with project.writing(Path(folder)):
                 stored = project.load_model(Path(folder))
-                manifest = stored.manifest
+                record = stored.record
                 if config is not None:
-                    self._check_compatible(manifest, config)
+                    record.check_extendable(config)
                 # The same checks as load (model version, backbone, weights sha256, index): a model that
                 # inspection refuses is never extended and stamped as current.
                 config, _ = self._verified(stored, config)
-                roi = roi_from_dict(manifest["roi"])
-                return self._fit(Path(folder), ok_images, roi, manifest.get("mm_per_px"), config, stored, progress,
-                                 cancel, placement.stored_geometry(manifest))
+                roi = roi_from_dict(record.roi)
+                return self._fit(Path(folder), ok_images, roi, record.mm_per_px, config, stored, progress,
+                                 cancel, placement.stored_geometry(record))
         finally:
             lock.release()
 
@@ -187,8 +182,8 @@ class Engine:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         config, backbone_note = resolve_auto(config)  # the manifest keeps the backbone `auto` picked
-        whole_image = roi is None if previous is None else previous.manifest.get("roi_is_whole_image", False)
-        same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
+        whole_image = roi is None if previous is None else previous.record.roi_is_whole_image
+        same_size = previous.record.same_size if previous is not None else None
         ignore, locate_box = geometry
         prepared, roi, locator = placement.prepare_teaching(folder, ok_images, roi, same_size, config, previous,
                                                             locate_box)
@@ -226,102 +221,30 @@ class Engine:
         check(cancel)  # last chance: after this the new model is written as one unit
 
         t = time.perf_counter()
-        images_meta = (previous.manifest.get("images", []) if previous is not None else []) + [
+        images_meta = (list(previous.record.images) if previous is not None else []) + [
             {"name": p.name, "sha256": _image_digest(img)} for p, img in zip(prepared, ok_images)
         ]
-        manifest = self._manifest(config, backbone, roi, mm_per_px, images_meta, len(features), len(idx),
-                                  previous.manifest if previous is not None else None)
-        if backbone_note:
-            manifest["backbone"]["chosen"] = backbone_note
-        manifest["roi_is_whole_image"] = whole_image
-        # A whole-image box is the image itself: (0, 0, width, height).
-        manifest["image_size"] = (same_size or list(prepared[0].crop.box[2:])) if whole_image else None
-        extra_files = placement.geometry_manifest(manifest, ignore, locator, previous, prepared)
-        manifest = project.save_model(folder, manifest, features, coreset_blob, extra_files=extra_files)
+        ignore_json, align, extra_files = placement.geometry_record(ignore, locator, previous, prepared)
+        record = ModelRecord.fitted(
+            config, backbone, roi_to_dict(roi), mm_per_px, images_meta, len(features), len(idx),
+            previous.record if previous is not None else None, chosen=backbone_note,
+            # A whole-image box is the image itself: (0, 0, width, height).
+            image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
+            ignore=ignore_json, align=align)
+        record = project.save_model(folder, record, features, coreset_blob, extra_files=extra_files)
         timings["save"] = time.perf_counter() - t
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
-                         manifest)
-
-    def _manifest(self, config, backbone, roi, mm_per_px, images, n_embeddings, coreset_size, previous) -> dict:
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return {
-            "schema_version": project.SCHEMA_VERSION,
-            "model_version": MODEL_VERSION,
-            "app_version": app_version(),
-            "model_id": uuid.uuid4().hex,
-            "backbone": {
-                "name": config.backbone,
-                "timm_name": backbone.preset.timm_name,
-                "kind": backbone.preset.kind,
-                "feature_dim": backbone.feature_dim,
-                "weights": backbone.weights.to_dict(),
-            },
-            "input_size": config.input_size,
-            "token_shape": list(backbone.token_shape),
-            "config": config.to_dict(),
-            "roi": roi_to_dict(roi),
-            "mm_per_px": mm_per_px,
-            "n_images": len(images),
-            "images": images,
-            "n_embeddings": int(n_embeddings),
-            "coreset_size": int(coreset_size),
-            "created": previous["created"] if previous else now,
-            "updated": now,
-        }
+                         record)
 
     # -- load -----------------------------------------------------------------
-    def _model_config(self, manifest: dict, runtime: Optional[EngineConfig] = None) -> EngineConfig:
-        unknown = sorted(set(manifest["config"]) - set(EngineConfig().to_dict()))
-        if unknown:
-            raise ProjectError(
-                f"model was fitted by a newer version of the application (settings {unknown} unknown here, "
-                f"app {manifest.get('app_version')}): update the application"
-            )
-        data = dict(manifest["config"])
-        data.update({k: getattr(runtime or self.config, k) for k in RUNTIME_KEYS})
-        weights = data.get("weights", "auto")
-        if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():
-            # A project moved to another PC: find the weights the usual way; the sha256 check decides.
-            data["weights"] = "auto"
-        return EngineConfig.from_dict(data)
-
-    def _check_compatible(self, manifest: dict, config: EngineConfig) -> None:
-        if config.backbone == "auto" and manifest["config"].get("backbone") != "auto":
-            config, _ = resolve_auto(config)
-        fitted = {**EngineConfig().to_dict(), **manifest["config"]}  # keys added later read as their defaults
-        for key in FEATURE_KEYS + ALIGN_KEYS:
-            ours = config.to_dict()[key]
-            if fitted.get(key) != ours:
-                raise ProjectError(
-                    f"model was fitted with {key} {fitted.get(key)!r}; this engine uses {ours!r}: "
-                    "refit the model (fit, not add)"
-                )
-
     def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
         """(config, searcher) for a stored model after every compatibility check; ProjectError otherwise."""
-        manifest = stored.manifest
-        if manifest.get("model_version") != MODEL_VERSION:
-            raise ProjectError(
-                f"model was fitted by model version {manifest.get('model_version')}; this engine is "
-                f"{MODEL_VERSION}: refit the model"
-            )
-        config = self._model_config(manifest, runtime)
-        backbone = self.backbone(config)
-        recorded = manifest["backbone"]
-        if recorded["timm_name"] != backbone.preset.timm_name or recorded["feature_dim"] != backbone.feature_dim:
-            raise ProjectError(
-                f"model was fitted with backbone {recorded['timm_name']}; this engine uses "
-                f"{backbone.preset.timm_name}: refit"
-            )
-        want = recorded["weights"].get("sha256")
-        have = backbone.weights.sha256
-        if want and have and want != have:
-            raise ProjectError(
-                f"model was fitted with other {recorded['name']} weights (sha256 {want[:12]}...) than this "
-                f"machine has ({have[:12]}... from {backbone.weights.path or backbone.weights.source}): "
-                "install the original weights file or refit"
-            )
+        record = stored.record
+        if record.version_problem():
+            raise ProjectError(record.version_problem())
+        config = record.engine_config(runtime or self.config)
+        record.check_backbone(self.backbone(config))
         index = knn.deserialize(stored.coreset_bytes)
         problem = index_problem(stored, index)
         if problem:
@@ -333,11 +256,11 @@ class Engine:
         folder = Path(folder)
         stored = project.load_model(folder, with_embeddings=False)
         config, searcher = self._verified(stored)
-        manifest = stored.manifest
-        ignore, locator = placement.load_geometry(folder, manifest, config)
-        return Model(folder, manifest, config, roi_from_dict(manifest["roi"]), manifest.get("mm_per_px"),
-                     searcher, self.backbone(config), stored.calibration, stored.calibration_note,
-                     ignore=ignore, locator=locator)
+        record = stored.record
+        ignore, locator = placement.load_geometry(folder, record, config)
+        return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px, searcher,
+                     self.backbone(config), stored.calibration, stored.calibration_note, ignore=ignore,
+                     locator=locator)
 
     # -- inference --------------------------------------------------------------
     def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
@@ -371,8 +294,7 @@ class Engine:
         Images are read one batch at a time. `seconds` per result covers reading,
         embedding (its share of the batch) and scoring.
         """
-        whole = model.manifest.get("roi_is_whole_image", False)
-        same_size = model.manifest.get("image_size") if whole else None
+        same_size = model.record.same_size
         step = model.config.batch_size
         for start in range(0, len(images), step):
             check(cancel)

@@ -6,14 +6,12 @@ from pathlib import Path
 
 from . import knn, project
 from .errors import ProjectError, StorageError
-from .manifest import MODEL_VERSION
 from .project_files import EMBEDDINGS
 
 
 def index_problem(stored: project.StoredModel, index) -> str:
     """What is wrong with the search index for this model ('' when nothing): dimension, size, emptiness."""
-    manifest = stored.manifest
-    dim, size = manifest["backbone"]["feature_dim"], manifest["coreset_size"]
+    dim, size = stored.record.backbone.feature_dim, stored.record.coreset_size
     if index.d != dim or index.ntotal != size or index.ntotal == 0:
         return (f"coreset.faiss in {stored.folder} holds {index.ntotal} vectors of dimension {index.d}; the model "
                 f"needs {size} of dimension {dim}: refit the model")
@@ -32,13 +30,12 @@ def verify_project(folder: str | Path) -> list[str]:
     except (ProjectError, StorageError) as exc:
         return [str(exc)]
     problems = []
-    embeddings, expected = stored.embeddings, stored.manifest["n_embeddings"]
+    embeddings, expected = stored.embeddings, stored.record.n_embeddings
     if embeddings.ndim != 2 or embeddings.shape[0] != expected:
         problems.append(f"{EMBEDDINGS} in {folder} holds {embeddings.shape}, the manifest says {expected} "
                         "features: refit the model")
-    if stored.manifest["model_version"] != MODEL_VERSION:
-        problems.append(f"model was fitted by model version {stored.manifest['model_version']}; this engine is "
-                        f"{MODEL_VERSION}: refit the model")
+    if stored.record.version_problem():
+        problems.append(stored.record.version_problem())
     try:
         problem = index_problem(stored, knn.deserialize(stored.coreset_bytes))
     except ProjectError as exc:

@@ -20,6 +20,7 @@ from .backbone import Backbone
 from .config import EngineConfig
 from .errors import InspectorError, ProjectError, RoiError
 from .features import PreparedImage, embed_batch, inside_patches, kept_patch_mask, prepare
+from .model_record import ModelRecord
 from .preprocess import as_rgb8
 from .roi import Roi, full_image_roi, ignore_list_from_json, outline, roi_to_dict
 from .scoring import InferenceResult
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
     from .engine import Model
 
 
-def stored_geometry(manifest: dict) -> tuple[tuple, None]:
+def stored_geometry(record: ModelRecord) -> tuple[tuple, None]:
     """A fitted model's ignore regions; add() keeps its locate region and reference."""
-    return ignore_list_from_json(manifest.get("ignore")), None
+    return ignore_list_from_json(list(record.ignore)), None
 
 
 def prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate_box):
@@ -40,7 +41,7 @@ def prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate
         prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
         return prepared, roi, None
     if previous is not None:
-        locator = load_geometry(Path(folder), previous.manifest, config)[1]
+        locator = load_geometry(Path(folder), previous.record, config)[1]
     else:
         first = as_rgb8(ok_images[0], config.max_image_megapixels)
         h, w = first.shape[:2]
@@ -64,26 +65,25 @@ def check_ignore(roi: Roi, ignore: tuple) -> None:
             raise RoiError(f"ignore region {i} ({shape.kind}) lies outside the ROI: move it over the part")
 
 
-def geometry_manifest(manifest: dict, ignore: tuple, locator, previous, prepared) -> dict:
-    """Adds ignore regions and alignment to the manifest; returns the model files they need."""
-    manifest["ignore"] = [roi_to_dict(s) for s in ignore]
+def geometry_record(ignore: tuple, locator, previous, prepared) -> tuple[list, dict, dict]:
+    """(ignore regions, alignment) as the model record holds them, and the model files they need."""
+    ignore_json = [roi_to_dict(s) for s in ignore]
     if locator is None:
-        manifest["align"] = {"mode": "none"}
-        return {}
-    if previous is not None and previous.manifest.get("align", {}).get("mode", "none") != "none":
-        manifest["align"] = previous.manifest["align"]
+        return ignore_json, {"mode": "none"}, {}
+    if previous is not None and previous.record.align.get("mode", "none") != "none":
+        align = previous.record.align
     else:
-        manifest["align"] = locator.manifest(prepared[0].name)
-    return {REFERENCE_FILE: reference_png(locator.reference)}
+        align = locator.manifest(prepared[0].name)
+    return ignore_json, align, {REFERENCE_FILE: reference_png(locator.reference)}
 
 
-def load_geometry(folder: Path, manifest: dict, config: EngineConfig) -> tuple[tuple, Optional[Locator]]:
-    ignore = ignore_list_from_json(manifest.get("ignore"))
-    align = manifest.get("align") or {"mode": "none"}
+def load_geometry(folder: Path, record: ModelRecord, config: EngineConfig) -> tuple[tuple, Optional[Locator]]:
+    ignore = ignore_list_from_json(list(record.ignore))
+    align = record.align
     if align.get("mode", "none") == "none":
         return ignore, None
     try:
-        data = project.read_model_file(folder, align["reference_file"], manifest)
+        data = project.read_model_file(folder, align["reference_file"], record)
         reference = reference_from_png(data, align["locate_box"])
         size = tuple(align["reference_size"])
     except (KeyError, TypeError, InspectorError) as exc:

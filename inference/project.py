@@ -32,7 +32,7 @@ import os
 import signal
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Iterator, Optional
 
@@ -41,7 +41,8 @@ from filelock import FileLock, Timeout
 
 from .calibration import Calibration
 from .errors import ProjectBusyError, ProjectError, StorageError, plain_os_error
-from .manifest import SCHEMA_VERSION, validate_manifest
+from .manifest import SCHEMA_VERSION
+from .model_record import ModelRecord
 from .project_files import (CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, LOCK, MANIFEST, MODEL_FILES, PENDING,
                             SETTINGS, sha256_bytes)
 # The readers, re-exported: callers use project.load_model etc. as before.
@@ -53,6 +54,7 @@ from .project_reader import (  # noqa: F401
     load_settings,
     read_manifest,
     read_model_file,
+    read_record,
 )
 
 # Test hook for the fault suite (tests/test_faults.py, bench/bench_faults.py): a comma-separated list of
@@ -309,9 +311,9 @@ def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
 
 
 # -- writers -----------------------------------------------------------------------------------------------------
-def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: bytes,
-               calibration: Optional[bytes] = None, extra_files: Optional[dict[str, bytes]] = None) -> dict:
-    """Write a new model as one unit and return the manifest as saved (with file hashes).
+def save_model(folder: Path, record: ModelRecord, embeddings: np.ndarray, coreset: bytes,
+               calibration: Optional[bytes] = None, extra_files: Optional[dict[str, bytes]] = None) -> ModelRecord:
+    """Write a new model as one unit and return its record as saved (with file hashes).
 
     `calibration` (calibration.json bytes for this model_id) travels with the model, e.g. for Save As.
     `extra_files` (name -> bytes, e.g. the alignment reference image) belong to the model: checksummed in
@@ -326,13 +328,13 @@ def save_model(folder: Path, manifest: dict, embeddings: np.ndarray, coreset: by
         blobs[name] = data
     if calibration is not None:
         blobs[CALIBRATION] = calibration
-    manifest = dict(manifest)
-    manifest["schema_version"] = SCHEMA_VERSION
-    manifest["files"] = {name: sha256_bytes(data) for name, data in blobs.items()}
-    validate_manifest(manifest, folder / MANIFEST)
+    record = replace(record, schema_version=SCHEMA_VERSION,
+                     files={name: sha256_bytes(data) for name, data in blobs.items()})
+    manifest = record.to_dict()
+    ModelRecord.from_dict(manifest, folder / MANIFEST)  # what is written is checked as a read checks it
     with writing(folder):
         _commit(folder, {**blobs, MANIFEST: json_bytes(manifest)})
-    return manifest
+    return record
 
 
 def copy_model(source: Path, target: Path) -> None:
@@ -341,27 +343,24 @@ def copy_model(source: Path, target: Path) -> None:
     The copy keeps model_id, so the calibration stays valid for it.
     """
     stored = load_model(Path(source))
-    manifest = {k: v for k, v in stored.manifest.items() if k != "files"}
     cal = json_bytes(stored.calibration.to_dict()) if stored.calibration is not None else None
-    extra = {name: read_model_file(Path(source), name, stored.manifest)
-             for name in stored.manifest["files"] if name not in (*MODEL_FILES, CALIBRATION)}
-    save_model(Path(target), manifest, stored.embeddings, stored.coreset_bytes, cal, extra)
+    extra = {name: read_model_file(Path(source), name, stored.record)
+             for name in stored.record.files if name not in (*MODEL_FILES, CALIBRATION)}
+    save_model(Path(target), stored.record, stored.embeddings, stored.coreset_bytes, cal, extra)
 
 
 def save_calibration(folder: Path, calibration: Calibration) -> None:
     """Write calibration.json and seal it into the manifest (its sha256), as one commit."""
     folder = Path(folder)
     with writing(folder):
-        manifest = read_manifest(folder)
-        if calibration.model_id != manifest.get("model_id"):
+        record = read_record(folder)
+        if calibration.model_id != record.model_id:
             raise ProjectError(f"this calibration belongs to model {calibration.model_id}, the project holds "
-                               f"{manifest.get('model_id')}: calibrate again")
+                               f"{record.model_id}: calibrate again")
         # Re-validate what is written, whoever built it.
         data = json_bytes(Calibration.from_dict(calibration.to_dict()).to_dict())
-        manifest = dict(manifest)
-        manifest["files"] = {**manifest.get("files", {}), CALIBRATION: sha256_bytes(data)}
-        manifest["schema_version"] = SCHEMA_VERSION
-        _commit(folder, {CALIBRATION: data, MANIFEST: json_bytes(manifest)})
+        record = replace(record, files={**record.files, CALIBRATION: sha256_bytes(data)}, schema_version=SCHEMA_VERSION)
+        _commit(folder, {CALIBRATION: data, MANIFEST: json_bytes(record.to_dict())})
 
 
 def save_settings(folder: Path, settings: dict) -> None:

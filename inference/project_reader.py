@@ -19,7 +19,7 @@ import numpy as np
 
 from .calibration import Calibration
 from .errors import InspectorError, ProjectBusyError, ProjectError, plain_os_error
-from .manifest import validate_manifest
+from .model_record import ModelRecord
 from .project_files import (CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, MANIFEST, PENDING, SETTINGS,
                             sha256_bytes)
 
@@ -72,7 +72,7 @@ def _check_folder(folder: Path) -> None:
         raise ProjectError(f"{folder} is a file, not a project folder")
 
 
-def _parse_manifest(folder: Path, data: Optional[bytes]) -> dict:
+def _parse_manifest(folder: Path, data: Optional[bytes]) -> ModelRecord:
     path = folder / MANIFEST
     if data is None:
         raise ProjectError(f"{folder} holds no fitted model ({MANIFEST} missing): run fit first")
@@ -80,13 +80,19 @@ def _parse_manifest(folder: Path, data: Optional[bytes]) -> dict:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProjectError(f"{path} is not valid JSON ({exc}): refit the model") from None
-    return validate_manifest(manifest, path)
+    return ModelRecord.from_dict(manifest, path)
 
 
-def read_manifest(folder: Path) -> dict:
+def read_record(folder: Path) -> ModelRecord:
+    """The project's model record (manifest.json), checked field by field."""
     folder = Path(folder)
     _check_folder(folder)
     return _parse_manifest(folder, _read(folder, MANIFEST))
+
+
+def read_manifest(folder: Path) -> dict:
+    """manifest.json as a JSON object (e.g. for `inspector info --json`), checked as read_record checks it."""
+    return read_record(folder).to_dict()
 
 
 @dataclass
@@ -94,17 +100,17 @@ class StoredModel:
     """A project's model as read from disk, checked against its manifest."""
 
     folder: Path
-    manifest: dict
+    record: ModelRecord
     embeddings: np.ndarray
     coreset_bytes: bytes
     calibration: Optional[Calibration]
     calibration_note: str = ""
 
 
-def _checked(folder: Path, name: str, manifest: dict, data: Optional[bytes]) -> bytes:
+def _checked(folder: Path, name: str, record: ModelRecord, data: Optional[bytes]) -> bytes:
     if data is None:
         raise ProjectError(f"{name} is missing from {folder}: the model cannot be used; refit it")
-    expected = manifest["files"].get(name)
+    expected = record.files.get(name)
     if expected is None:
         raise ProjectError(f"manifest of {folder} has no checksum for {name}: refit the model")
     if sha256_bytes(data) != expected:
@@ -112,9 +118,9 @@ def _checked(folder: Path, name: str, manifest: dict, data: Optional[bytes]) -> 
     return data
 
 
-def read_model_file(folder: Path, name: str, manifest: dict) -> bytes:
+def read_model_file(folder: Path, name: str, record: ModelRecord) -> bytes:
     """A model file beyond embeddings and coreset (e.g. the alignment reference), checked against the manifest."""
-    return _checked(Path(folder), name, manifest, _read(Path(folder), name))
+    return _checked(Path(folder), name, record, _read(Path(folder), name))
 
 
 def load_model(folder: Path, with_embeddings: bool = True) -> StoredModel:
@@ -123,12 +129,12 @@ def load_model(folder: Path, with_embeddings: bool = True) -> StoredModel:
     _check_folder(folder)
     for _ in range(3):
         before = _read(folder, MANIFEST)
-        manifest = _parse_manifest(folder, before)
+        record = _parse_manifest(folder, before)
         error: Optional[InspectorError] = None
         try:
-            emb_bytes = _checked(folder, EMBEDDINGS, manifest, _read(folder, EMBEDDINGS)) if with_embeddings else None
-            coreset = _checked(folder, CORESET, manifest, _read(folder, CORESET))
-            calibration, note = _calibration(folder, manifest, _read(folder, CALIBRATION))
+            emb_bytes = _checked(folder, EMBEDDINGS, record, _read(folder, EMBEDDINGS)) if with_embeddings else None
+            coreset = _checked(folder, CORESET, record, _read(folder, CORESET))
+            calibration, note = _calibration(folder, record, _read(folder, CALIBRATION))
         except ProjectError as exc:
             error = exc
         if _read(folder, MANIFEST) == before:  # nothing was committed while we read: this is one model
@@ -143,18 +149,18 @@ def load_model(folder: Path, with_embeddings: bool = True) -> StoredModel:
             embeddings = np.load(io.BytesIO(emb_bytes), allow_pickle=False)
         except ValueError as exc:
             raise ProjectError(f"{EMBEDDINGS} in {folder} cannot be read ({exc}): refit the model") from None
-    return StoredModel(folder, manifest, embeddings, coreset, calibration, note)
+    return StoredModel(folder, record, embeddings, coreset, calibration, note)
 
 
-def load_calibration(folder: Path, manifest: Optional[dict] = None) -> tuple[Optional[Calibration], str]:
+def load_calibration(folder: Path, record: Optional[ModelRecord] = None) -> tuple[Optional[Calibration], str]:
     """The calibration, or None with the reason it cannot give verdicts for this model."""
     folder = Path(folder)
-    manifest = manifest if manifest is not None else read_manifest(folder)
-    return _calibration(folder, manifest, _read(folder, CALIBRATION))
+    record = record if record is not None else read_record(folder)
+    return _calibration(folder, record, _read(folder, CALIBRATION))
 
 
-def _calibration(folder: Path, manifest: dict, data: Optional[bytes]) -> tuple[Optional[Calibration], str]:
-    sealed = manifest["files"].get(CALIBRATION)
+def _calibration(folder: Path, record: ModelRecord, data: Optional[bytes]) -> tuple[Optional[Calibration], str]:
+    sealed = record.files.get(CALIBRATION)
     if data is None:
         if sealed:
             return None, f"{CALIBRATION} is missing though the model was calibrated: calibrate again"
@@ -163,9 +169,9 @@ def _calibration(folder: Path, manifest: dict, data: Optional[bytes]) -> tuple[O
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         return None, f"{CALIBRATION} is not valid JSON ({exc}): calibrate again"
-    if isinstance(raw, dict) and raw.get("model_id") != manifest["model_id"]:
+    if isinstance(raw, dict) and raw.get("model_id") != record.model_id:
         return None, "calibration belongs to an earlier fit: calibrate again"
-    if manifest["schema_version"] >= 2:  # schema 1 models predate sealing: their calibration is only validated
+    if record.schema_version >= 2:  # schema 1 models predate sealing: their calibration is only validated
         if sealed is None:
             return None, (f"{CALIBRATION} is not the one saved with this model (copied in or written by another "
                           "program): calibrate again")

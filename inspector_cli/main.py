@@ -24,7 +24,7 @@ from inference import (
     RoiError,
     __version__,
     plain_os_error,
-    read_manifest,
+    read_record,
 )
 
 PROG = "inspector"
@@ -85,10 +85,10 @@ def _saved_state(args) -> Optional[tuple]:
     if getattr(args, "command", None) not in ("fit", "calibrate"):
         return None
     try:
-        manifest = read_manifest(args.project)
+        record = read_record(args.project)
     except (InspectorError, OSError):
         return (None, None)
-    return manifest.get("model_id"), manifest.get("files", {}).get("calibration.json")
+    return record.model_id, record.files.get("calibration.json")
 
 
 def _interrupted(args, before: Optional[tuple]) -> str:
@@ -418,37 +418,36 @@ def cmd_info(args) -> int:
     from inference import load_calibration, verify_project
 
     _check_outputs(args)
-    manifest = read_manifest(args.project)
+    record = read_record(args.project)
     problems = verify_project(args.project)
-    calibration, note = (None, "") if problems else load_calibration(args.project, manifest)
+    calibration, note = (None, "") if problems else load_calibration(args.project, record)
     if args.json:
-        _emit_json(args, {"manifest": manifest, "usable": not problems, "problems": problems,
+        _emit_json(args, {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
                           "calibration": calibration.to_dict() if calibration else None,
                           "calibration_note": note})
     if args.json != "-":
-        print(_info_text(args.project, manifest, calibration, note, problems))
+        print(_info_text(args.project, record, calibration, note, problems))
     if problems:
         _err(problems[0])
         return 2
     return 0
 
 
-def _info_text(project, manifest, calibration, note, problems) -> str:
-    w = manifest["backbone"]["weights"]
-    roi = manifest["roi"]
+def _info_text(project, record, calibration, note, problems) -> str:
+    w = record.backbone.weights
+    roi = record.roi
     lines = [
         f"project      {project}",
-        f"model        version {manifest['model_version']}, schema {manifest['schema_version']}, "
-        f"app {manifest.get('app_version')}, updated {manifest.get('updated')}",
-        f"backbone     {manifest['backbone']['name']} ({manifest['backbone']['timm_name']}), "
-        f"input {manifest['input_size']} px, tokens {manifest['token_shape'][0]} x {manifest['token_shape'][1]}",
+        f"model        version {record.model_version}, schema {record.schema_version}, "
+        f"app {record.app_version}, updated {record.updated}",
+        f"backbone     {record.backbone.name} ({record.backbone.timm_name}), "
+        f"input {record.input_size} px, tokens {record.token_shape[0]} x {record.token_shape[1]}",
         f"weights      {w.get('source')}{'' if w.get('pretrained') else ' (RANDOM: testing only)'}"
         f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
         f"ROI          {roi.get('type')} " + ", ".join(f"{k}={v}" for k, v in roi.items() if k != "type"),
-        f"mm per px    {manifest.get('mm_per_px') or 'not set (areas in px only)'}",
-        f"taught       {manifest['n_images']} images, {manifest['n_embeddings']} patch features, "
-        f"coreset {manifest['coreset_size']} ({manifest['config'].get('distance')}, "
-        f"{manifest['config'].get('score_mode')})",
+        f"mm per px    {record.mm_per_px or 'not set (areas in px only)'}",
+        f"taught       {record.n_images} images, {record.n_embeddings} patch features, "
+        f"coreset {record.coreset_size} ({record.config.get('distance')}, {record.config.get('score_mode')})",
         f"files        {'all checked' if not problems else 'PROBLEM: ' + problems[0]}",
     ]
     if calibration:

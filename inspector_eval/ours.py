@@ -91,7 +91,7 @@ class OursMethod:
             "n_embeddings": result.n_embeddings,
             "memory_bank": result.coreset_size,
             "augmented": config.augment,
-            "weights": result.manifest["backbone"]["weights"],
+            "weights": dict(result.record.backbone.weights),
         }
 
     def config_for(self, n_images: int) -> EngineConfig:

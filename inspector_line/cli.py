@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
-from inference import Engine, EngineConfig, InspectorError, load_calibration, read_manifest
+from inference import Engine, EngineConfig, InspectorError, load_calibration, read_record
 
 from .export import export_csv, export_json
 from .history import NO_VERDICT, History, HistoryError, default_path, to_epoch
@@ -238,11 +238,11 @@ def cmd_history(args) -> int:
 
 
 def _print_drift(args, history: History) -> int:
-    manifest = read_manifest(args.project)
-    calibration, note = load_calibration(args.project, manifest)
+    record = read_record(args.project)
+    calibration, note = load_calibration(args.project, record)
     if calibration is None or not calibration.ok_scores:
         raise InspectorError(f"no drift view: {note or 'the calibration holds no OK scores'}; run 'inspector calibrate'")
-    drift = history.drift(calibration.ok_scores, calibration.threshold, model_id=manifest.get("model_id"),
+    drift = history.drift(calibration.ok_scores, calibration.threshold, model_id=record.model_id,
                           last=args.drift_last)
     print(drift.message)
     return 0

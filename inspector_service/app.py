@@ -19,7 +19,7 @@ from inference import (
     check_values,
     load_calibration,
     pick_device,
-    read_manifest,
+    read_record,
     roi_from_dict,
     verify_project,
 )
@@ -93,10 +93,10 @@ def create_app(
     @app.get("/projects/{name}", summary="What `inspector info --json` gives: manifest and calibration")
     def project_info(name: str):
         folder = projects.existing(name)
-        manifest = read_manifest(folder)
+        record = read_record(folder)
         problems = verify_project(folder)
-        calibration, note = (None, "") if problems else load_calibration(folder, manifest)
-        return {"manifest": manifest, "usable": not problems, "problems": problems,
+        calibration, note = (None, "") if problems else load_calibration(folder, record)
+        return {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
                 "calibration": calibration.to_dict() if calibration else None,
                 "calibration_note": note}
 
@@ -119,10 +119,8 @@ def create_app(
         mm = parse_number("mm_per_px", mm_per_px, positive=True)
         names, arrays = read_images(images, "images", limits)
         if adding:
-            manifest = read_manifest(folder)
-            whole = manifest.get("roi_is_whole_image", False)
-            check_fit("images", names, arrays, roi_from_dict(manifest["roi"]),
-                      manifest.get("image_size") if whole else None)
+            record = read_record(folder)
+            check_fit("images", names, arrays, roi_from_dict(record.roi), record.same_size)
         else:
             first = (arrays[0].shape[1], arrays[0].shape[0])
             check_fit("images", names, arrays, roi_value, None if roi_value is not None else first)
@@ -203,5 +201,4 @@ def create_app(
 
 
 def _check_model_fit(model, field, names, arrays) -> None:
-    whole = model.manifest.get("roi_is_whole_image", False)
-    check_fit(field, names, arrays, model.roi, model.manifest.get("image_size") if whole else None)
+    check_fit(field, names, arrays, model.roi, model.record.same_size)

@@ -123,10 +123,10 @@ class FitQueue:
                     log.warning("fit job %s: saved, but loading the new model failed: %s", job.id, exc)
                 self._end(job, "done", result={
                     "n_images": result.n_images, "n_embeddings": result.n_embeddings,
-                    "coreset_size": result.coreset_size, "model_id": result.manifest["model_id"],
+                    "coreset_size": result.coreset_size, "model_id": result.record.model_id,
                     "seconds": round(result.seconds, 3),
                     "timings": {k: round(v, 3) for k, v in result.timings.items()},
-                    "weights": result.manifest["backbone"]["weights"],
+                    "weights": dict(result.record.backbone.weights),
                 })
 
     def _fit(self, job: FitJob) -> FitResult:

@@ -92,7 +92,7 @@ class Projects:
     def loaded(self) -> list[dict]:
         with self._lock:
             items = list(self._models.items())
-        return [{"name": n, "model_id": m.model_id, "backbone": m.manifest["backbone"]["name"],
+        return [{"name": n, "model_id": m.model_id, "backbone": m.record.backbone.name,
                  "calibrated": m.calibration is not None} for n, (_, m) in items]
 
 

@@ -34,7 +34,7 @@ def snapshot(folder: Path) -> dict:
 def state(folder: Path) -> tuple:
     """(model_id, calibration threshold or None) as a reader sees it; raises if the project is broken."""
     stored = proj.load_model(folder)
-    return stored.manifest["model_id"], (stored.calibration.threshold if stored.calibration else None)
+    return stored.record.model_id, (stored.calibration.threshold if stored.calibration else None)
 
 
 def make_inputs(root: Path) -> dict:

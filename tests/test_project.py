@@ -2,11 +2,12 @@ import json
 import multiprocessing
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from inference import ProjectError, calibrate
+from inference import ModelRecord, ProjectError, calibrate
 from inference import project as proj
 from inference.errors import ProjectBusyError, StorageError
 
@@ -20,8 +21,14 @@ def manifest_for(value, n=4):
     }
 
 
+def record_for(value, n=4):
+    """A model record for the writer tests: `value` rides along as a key this version does not know."""
+    return ModelRecord.from_dict({**manifest_for(value, n), "schema_version": proj.SCHEMA_VERSION, "files": {}},
+                                 Path("manifest.json"))
+
+
 def _save(folder, value, n=4):
-    return proj.save_model(folder, manifest_for(value, n), np.full((n, 3), value, np.float32),
+    return proj.save_model(folder, record_for(value, n), np.full((n, 3), value, np.float32),
                            f"coreset{value}".encode())
 
 
@@ -32,7 +39,8 @@ def _snapshot(folder):
 def test_save_and_load_round_trip(tmp_path):
     saved = _save(tmp_path, 1)
     stored = proj.load_model(tmp_path)
-    assert stored.manifest == saved and stored.manifest["schema_version"] == proj.SCHEMA_VERSION
+    assert stored.record == saved and stored.record.schema_version == proj.SCHEMA_VERSION
+    assert json.loads((tmp_path / "manifest.json").read_text()) == saved.to_dict()
     assert (stored.embeddings == 1).all() and stored.coreset_bytes == b"coreset1"
     assert sorted(os.listdir(tmp_path)) == [".lock", "coreset.faiss", "embeddings.npy", "manifest.json"]
 
@@ -54,10 +62,10 @@ def test_crash_while_staging_keeps_the_old_model(tmp_path, monkeypatch):
         _save(tmp_path, 2)
     monkeypatch.setattr(proj, "atomic_write", real)
     stored = proj.load_model(tmp_path)
-    assert stored.manifest["value"] == 1 and (stored.embeddings == 1).all()
+    assert stored.record.extra["value"] == 1 and (stored.embeddings == 1).all()
     assert (tmp_path / proj.PENDING).exists()  # a reader leaves the writer's staging alone
     proj.save_settings(tmp_path, {})  # the next writer discards it
-    assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).manifest["value"] == 1
+    assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).record.extra["value"] == 1
 
 
 def test_crash_after_commit_reads_as_the_new_model_and_the_next_writer_finishes(tmp_path, monkeypatch):
@@ -79,10 +87,10 @@ def test_crash_after_commit_reads_as_the_new_model_and_the_next_writer_finishes(
     # The folder holds one new file and the old manifest; the staged rest is what a reader must see.
     before = _snapshot(tmp_path)
     stored = proj.load_model(tmp_path)
-    assert stored.manifest["value"] == 2 and (stored.embeddings == 2).all() and stored.coreset_bytes == b"coreset2"
+    assert stored.record.extra["value"] == 2 and (stored.embeddings == 2).all() and stored.coreset_bytes == b"coreset2"
     assert _snapshot(tmp_path) == before  # the reader changed nothing
     proj.save_settings(tmp_path, {"x": 1})
-    assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).manifest["value"] == 2
+    assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).record.extra["value"] == 2
 
 
 def test_a_read_only_copy_of_a_committed_unfinished_save_loads(tmp_path, monkeypatch):
@@ -95,7 +103,7 @@ def test_a_read_only_copy_of_a_committed_unfinished_save_loads(tmp_path, monkeyp
     for p in [tmp_path, *tmp_path.rglob("*")]:
         p.chmod(p.stat().st_mode & ~0o222)
     try:
-        assert proj.load_model(tmp_path).manifest["value"] == 2
+        assert proj.load_model(tmp_path).record.extra["value"] == 2
     finally:
         for p in [tmp_path, *tmp_path.rglob("*")]:
             p.chmod(p.stat().st_mode | 0o200)
@@ -162,7 +170,7 @@ def test_a_failed_write_before_the_commit_leaves_no_staging(tmp_path, monkeypatc
                         if step == "stage:manifest.json" else None)
     with pytest.raises(StorageError, match="no space left"):
         _save(tmp_path, 2)
-    assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).manifest["value"] == 1
+    assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).record.extra["value"] == 1
 
 
 def test_the_next_writer_removes_temp_files_a_killed_write_left(tmp_path):
@@ -195,12 +203,12 @@ def test_a_second_writer_is_refused_while_another_process_saves(tmp_path):
         before = _snapshot(tmp_path)
         with pytest.raises(ProjectBusyError, match="being saved by another process"):
             _save(tmp_path, 2)
-        assert proj.load_model(tmp_path).manifest["value"] == 1 and _snapshot(tmp_path) == before
+        assert proj.load_model(tmp_path).record.extra["value"] == 1 and _snapshot(tmp_path) == before
     finally:
         release.set()
         holder.join(30)
     _save(tmp_path, 2)
-    assert proj.load_model(tmp_path).manifest["value"] == 2
+    assert proj.load_model(tmp_path).record.extra["value"] == 2
 
 
 def test_calibration_is_sealed_into_the_model(tmp_path):

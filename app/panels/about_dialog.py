@@ -45,9 +45,9 @@ def runtime_facts(engine: inference.Engine) -> dict:
 def weights_facts(model) -> dict:
     if model is None:
         return {"Model": "none loaded"}
-    w = (model.manifest.get("backbone") or {}).get("weights") or {}
+    w = model.record.backbone.weights
     return {
-        "Backbone": model.manifest["backbone"].get("name", "?"),
+        "Backbone": model.record.backbone.name,
         "Weights source": w.get("source", "?") + ("" if w.get("pretrained") else "  (RANDOM: test only)"),
         "Weights file": w.get("path") or "—",
         "Weights sha256": w.get("sha256") or "—",
@@ -58,7 +58,7 @@ def weights_facts(model) -> dict:
 def backbone_in_use(engine, model) -> str:
     """The loaded model's backbone; without a model, the one the next fit would use."""
     if model is not None:
-        return str((model.manifest.get("backbone") or {}).get("name") or model.config.backbone)
+        return model.record.backbone.name or model.config.backbone
     return engine.config.backbone
 
 

@@ -224,8 +224,7 @@ class TeachPanel(QWidget):
         model = self.session.model
         if model is None:
             return []
-        # The manifest names each taught image by the path it was given as.
-        taught = {m.get("name") for m in model.manifest.get("images", [])}
+        taught = model.record.taught_names
         return [p for p in self.doc.ok_images if p not in taught]
 
     # -- fit ----------------------------------------------------------------------------------
@@ -261,10 +260,10 @@ class TeachPanel(QWidget):
 
     def _model_changed(self, model) -> None:
         if model is not None and not self.session.runner.busy:
-            m = model.manifest
+            r = model.record
             if not self.result_label.text().startswith("Model:"):
-                self.result_label.setText(f"Model: {m.get('n_images', '?')} image(s), {m.get('coreset_size', '?')} "
-                                          f"of {m.get('n_embeddings', '?')} patches kept as reference")
+                self.result_label.setText(f"Model: {r.n_images} image(s), {r.coreset_size} "
+                                          f"of {r.n_embeddings} patches kept as reference")
         self._busy(self.session.runner.busy)
 
     def _busy(self, busy: bool) -> None:

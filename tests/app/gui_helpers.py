@@ -1,9 +1,23 @@
-"""Mouse drags on the image view in image-pixel coordinates, as a user would make them."""
+"""Mouse drags on the image view in image-pixel coordinates, as a user would make them; a model record to compare
+the GUI's settings with."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
+
+import inference
+
+
+def record_fitted_with(config: inference.EngineConfig, roi=None, chosen: str = "") -> inference.ModelRecord:
+    """The record of a model fitted with `config` (and `roi`, a roi_to_dict), for the stale checks; `chosen`:
+    what `backbone: auto` picked."""
+    backbone = inference.BackboneRecord(config.backbone, "tf_efficientnet_lite0", "cnn", 320, {"pretrained": True},
+                                        chosen)
+    return inference.ModelRecord(model_id="m", model_version=inference.MODEL_VERSION, app_version="test",
+                                 backbone=backbone, input_size=config.input_size, token_shape=(14, 14),
+                                 config=config.to_dict(), roi=roi, mm_per_px=None, n_images=1, images=(),
+                                 n_embeddings=196, coreset_size=4)
 
 
 def to_widget(view, x: float, y: float):

@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 
 import inference
 from app.document import read_project
-from gui_helpers import drag, to_widget
+from gui_helpers import drag, record_fitted_with, to_widget
 from inference.synthetic import moved_part
 
 
@@ -90,12 +90,11 @@ def test_ignore_regions_are_saved_with_the_project_and_stale_the_model(qtbot, ca
     w.doc.save(tmp_path / "project")
     back = read_project(tmp_path / "project", w.doc.config)
     assert back["ignore"] == shapes
-    manifest = {"model_version": inference.MODEL_VERSION, "roi": inference.roi_to_dict(w.doc.roi),
-                "config": w.doc.config.to_dict(), "ignore": []}
+    record = record_fitted_with(w.doc.config, roi=inference.roi_to_dict(w.doc.roi))
     from app.document import stale_reasons
 
-    assert "the ignore regions changed since the fit" in stale_reasons(w.doc.roi, w.doc.config, manifest, shapes)
-    assert stale_reasons(w.doc.roi, w.doc.config, manifest, ()) == []
+    assert "the ignore regions changed since the fit" in stale_reasons(w.doc.roi, w.doc.config, record, shapes)
+    assert stale_reasons(w.doc.roi, w.doc.config, record, ()) == []
 
 
 def test_located_outline_and_not_found_are_shown(qtbot, window, tmp_path, tiny_cnn_config):
