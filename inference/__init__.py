@@ -69,7 +69,9 @@ from .roi import (
 )
 from .scoring import (
     InferenceResult,
+    HEATMAP_COLORMAPS,
     Region,
+    heatmap_colours,
     heatmap_png,
     heatmap_rgba,
     heatmap_scale,
@@ -128,6 +130,8 @@ __all__ = [
     "FitResult",
     "full_image_roi",
     "has_model",
+    "HEATMAP_COLORMAPS",
+    "heatmap_colours",
     "heatmap_png",
     "heatmap_scale",
     "heatmap_thumbnail_png",

@@ -54,6 +54,9 @@ class FitResult:
     seconds: float
     timings: dict
     manifest: dict
+    # The fitted model, ready to inspect: built from what the fit has in memory, equal to what
+    # Engine.load(project) gives, so a caller inspects at once without reading the project back.
+    model: Optional["Model"] = None
 
     def to_dict(self) -> dict:
         return {
@@ -239,9 +242,23 @@ class Engine:
         extra_files = placement.geometry_manifest(manifest, ignore, locator, previous, prepared)
         manifest = project.save_model(folder, manifest, features, coreset_blob, extra_files=extra_files)
         timings["save"] = time.perf_counter() - t
+        model = self._fitted_model(folder, manifest, index, locator)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
-                         manifest)
+                         manifest, model)
+
+    def _fitted_model(self, folder, manifest, index, locator) -> "Model":
+        """The model just saved, as load() would give it, built from memory: no model file is read back or
+        hashed; only calibration.json is read (load's note: none yet, or one left by an earlier fit)."""
+        config = self._model_config(manifest)  # the machine settings of this engine, as load takes them
+        calibration, note = project.load_calibration(folder, manifest)
+        if locator is not None:  # load builds it from the manifest's angle and the model config's confidence
+            locator = replace(locator, max_angle_deg=float(manifest["align"]["max_angle_deg"]),
+                              min_confidence=config.align_min_confidence)
+        ignore = placement.stored_geometry(manifest)[0]
+        return Model(folder, manifest, config, roi_from_dict(manifest["roi"]), manifest.get("mm_per_px"),
+                     knn.Searcher(index, config.use_gpu, config.faiss_fp16), self.backbone(config), calibration,
+                     note, ignore=ignore, locator=locator)
 
     def _manifest(self, config, backbone, roi, mm_per_px, images, n_embeddings, coreset_size, previous) -> dict:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from inference import Calibration, InspectorError, calibrate, rates, with_threshold
-from inference.scoring import InferenceResult, find_regions, global_score, heatmap_png, judge
+from inference.scoring import (
+    HEATMAP_COLORMAPS, InferenceResult, find_regions, global_score, heatmap_colours, heatmap_png, heatmap_rgba, judge,
+)
 
 
 def test_regions_have_image_coordinates_and_mm2():
@@ -18,6 +20,49 @@ def test_regions_have_image_coordinates_and_mm2():
     assert big.area_mm2 == pytest.approx(0.5)
     assert big.max_score == 5.0
     assert find_regions(m, mask, 3.0, (0, 0, 60, 50), None)[0].area_mm2 is None
+
+
+def test_each_region_carries_its_own_outline_in_image_pixels():
+    import cv2
+
+    m = np.zeros((50, 60), np.float32)
+    m[10:20, 30:35] = 5.0
+    m[30:40, 5:15] = 4.0
+    m[33:37, 8:12] = 0.0  # a hole: the outline is the outer border only
+    m[44, 50] = m[45, 51] = 6.0  # two pixels touching at a corner: one 8-connected region
+    regions = find_regions(m, np.ones_like(m, bool), 3.0, box=(100, 200, 160, 250), mm_per_px=None)
+    assert [r.area_px for r in regions] == [84, 50, 2]
+    for r in regions:
+        pts = r.outline
+        assert np.array_equal(pts[0], pts[-1]), "closed"
+        x, y, w, h = r.bbox
+        # The outline runs along the region's pixels: its corner-to-corner box is the region's box.
+        assert (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max() + 1, pts[:, 1].max() + 1) == (x, y, x + w, y + h)
+        filled = np.zeros((250, 160), np.uint8)
+        cv2.fillPoly(filled, [pts[:-1].astype(np.int32)], 1)
+        inside = np.zeros_like(filled)
+        inside[200:250, 100:160] = m >= 3.0
+        labels = cv2.connectedComponents(inside, connectivity=8)[1]
+        own = labels == labels[int(pts[0, 1]), int(pts[0, 0])]
+        assert np.array_equal(filled.astype(bool) & inside.astype(bool), own), "the outline holds this region"
+    assert "outline" not in regions[0].to_dict() and regions[0] == regions[0].__class__(**{
+        **regions[0].to_dict(), "outline": None}), "the outline is for drawing: not saved, not compared"
+
+
+def test_the_heatmap_colour_maps_are_opencvs_and_jet_is_the_default():
+    import cv2
+
+    m = np.linspace(0, 2, 64, dtype=np.float32).reshape(8, 8)
+    r = InferenceResult("x", 1.0, m, np.ones((8, 8), bool), (0, 0, 8, 8), (2, 2), threshold=1.0)
+    idx = (np.clip(m / 2.0, 0, 1) * 255).astype(np.uint8)
+    assert np.array_equal(heatmap_rgba(r)[..., :3], cv2.applyColorMap(idx, cv2.COLORMAP_JET)[..., ::-1])
+    for name, code in HEATMAP_COLORMAPS.items():
+        lut = heatmap_colours(name)
+        assert lut.shape == (256, 3) and np.array_equal(lut, cv2.applyColorMap(
+            np.arange(256, dtype=np.uint8)[:, None], code)[:, 0, ::-1])
+        assert np.array_equal(heatmap_rgba(r, colormap=name)[..., :3], lut[idx])
+    with pytest.raises(ValueError, match="colour map"):
+        heatmap_colours("rainbow")
 
 
 def test_regions_ignore_pixels_outside_the_shape():
