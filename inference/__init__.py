@@ -17,6 +17,8 @@ from .calibration import (
     mad_threshold,
     rates,
     tail_threshold,
+    threshold_errors,
+    ThresholdErrors,
     with_threshold,
 )
 from .config import DISTANCES, SCORE_MODES, EngineConfig, default_config_path, read_yaml
@@ -103,6 +105,8 @@ __all__ = [
     "capture_shift_warning",
     "mad_threshold",
     "tail_threshold",
+    "threshold_errors",
+    "ThresholdErrors",
     "CALIBRATION_METHODS",
     "CalibrationError",
     "check_values",

@@ -85,13 +85,40 @@ def check_values(threshold: Optional[float] = None, score_percentile: Optional[f
                                    f"got {area_mm2_thr!r}")
 
 
-def rates(ok: Sequence[float], ng: Sequence[float], threshold: float) -> tuple[Optional[float], float]:
-    """(FAR, FRR) at `threshold`: FAR is None when there are no NG scores."""
+@dataclass(frozen=True)
+class ThresholdErrors:
+    """What a threshold does to scored OK and NG sets: the one place FAR, FRR and margin are counted."""
+
+    threshold: float
+    n_ok: int
+    n_ng: int
+    false_rejects: int  # OK parts scored >= threshold
+    false_accepts: int  # NG parts scored < threshold: defects that escape
+    far: Optional[float]  # false_accepts / n_ng, None without NG scores
+    frr: float  # false_rejects / n_ok
+    # Distance to the nearest wrong side: to the highest OK score and, with NG scores, to the lowest NG
+    # score (negative when the threshold misjudges one of them); inf without scores.
+    margin: float
+
+
+def threshold_errors(ok: Sequence[float], ng: Sequence[float], threshold: float) -> ThresholdErrors:
+    """False rejects and accepts, FAR, FRR and margin of any threshold (e.g. a calibrate dialog's line)."""
     ok = np.asarray(ok, dtype=np.float64)
     ng = np.asarray(ng, dtype=np.float64)
-    frr = float((ok >= threshold).mean()) if ok.size else 0.0
-    far = float((ng < threshold).mean()) if ng.size else None
-    return far, frr
+    t = float(threshold)
+    rejects, accepts = int((ok >= t).sum()), int((ng < t).sum())
+    margin = t - float(ok.max()) if ok.size else float("inf")
+    if ng.size:
+        margin = min(margin, float(ng.min()) - t)
+    return ThresholdErrors(t, int(ok.size), int(ng.size), rejects, accepts,
+                           float(accepts / ng.size) if ng.size else None,
+                           float(rejects / ok.size) if ok.size else 0.0, float(margin))
+
+
+def rates(ok: Sequence[float], ng: Sequence[float], threshold: float) -> tuple[Optional[float], float]:
+    """(FAR, FRR) at `threshold`: FAR is None when there are no NG scores."""
+    errors = threshold_errors(ok, ng, threshold)
+    return errors.far, errors.frr
 
 
 def calibrate(
@@ -152,11 +179,9 @@ def with_threshold(base: Calibration, threshold: float) -> Calibration:
     t = float(threshold)
     if t == base.threshold:
         return base
-    far, frr = rates(base.ok_scores, base.ng_scores, t)
-    margin = t - max(base.ok_scores) if base.ok_scores else float("inf")
-    if base.ng_scores:
-        margin = min(margin, min(base.ng_scores) - t)
-    return replace(base, threshold=t, far=far, frr=frr, margin=float(margin), method=base.method + "+manual")
+    errors = threshold_errors(base.ok_scores, base.ng_scores, t)
+    return replace(base, threshold=t, far=errors.far, frr=errors.frr, margin=errors.margin,
+                   method=base.method + "+manual")
 
 
 def _best_overlapping_threshold(ok: np.ndarray, ng: np.ndarray) -> float:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from inference import Calibration, InspectorError, calibrate, rates, with_threshold
+from inference import Calibration, InspectorError, calibrate, rates, threshold_errors, with_threshold
 from inference.scoring import (
     HEATMAP_COLORMAPS, InferenceResult, find_regions, global_score, heatmap_colours, heatmap_png, heatmap_rgba, judge,
 )
@@ -186,3 +186,17 @@ def test_a_manual_threshold_recomputes_rates_and_margin():
     assert with_threshold(base, 5.5).far == 0.5 and with_threshold(base, 5.5).margin == -0.5
     with pytest.raises(InspectorError, match="threshold"):
         with_threshold(base, float("inf"))
+
+
+def test_threshold_errors_count_what_any_threshold_does():
+    ok, ng = [1.0, 2.0, 3.0, 4.0], [3.5, 6.0]
+    e = threshold_errors(ok, ng, 3.0)
+    assert (e.false_rejects, e.n_ok, e.false_accepts, e.n_ng) == (2, 4, 0, 2)
+    assert (e.frr, e.far, e.margin) == (0.5, 0.0, -1.0)  # 4.0 is on the wrong side by 1
+    e = threshold_errors(ok, ng, 5.0)
+    assert (e.false_rejects, e.false_accepts, e.far, e.margin) == (0, 1, 0.5, -1.5)
+    assert threshold_errors(ok, [], 4.5).far is None and threshold_errors(ok, [], 4.5).margin == 0.5
+    assert rates(ok, ng, 5.0) == (e.far, e.frr)
+    # A manual threshold's calibration takes these figures as they are.
+    moved = with_threshold(calibrate(ok, ng), 5.0)
+    assert (moved.far, moved.frr, moved.margin) == (e.far, e.frr, e.margin)

@@ -34,13 +34,12 @@ def histograms(ok: list[float], ng: list[float], bins: int = 30):
 
 
 def counts_text(ok: list[float], ng: list[float], threshold: float) -> str:
-    far, frr = inference.rates(ok, ng, threshold)
-    rejected = int(round(frr * len(ok)))
-    text = f"False rejects: {rejected} of {len(ok)} OK"
-    if far is None:
+    """The line under the histogram; the counting is calibration.py's (threshold_errors)."""
+    errors = inference.threshold_errors(ok, ng, threshold)
+    text = f"False rejects: {errors.false_rejects} of {errors.n_ok} OK"
+    if not errors.n_ng:
         return text + "   ·   False accepts: no NG images"
-    accepted = int(round(far * len(ng)))
-    return text + f"   ·   False accepts: {accepted} of {len(ng)} NG"
+    return text + f"   ·   False accepts: {errors.false_accepts} of {errors.n_ng} NG"
 
 
 class ImageSetBox(QGroupBox):
