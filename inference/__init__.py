@@ -35,6 +35,7 @@ from .errors import (
     InspectorError,
     ProjectError,
     RoiError,
+    WeightsError,
     WeightsNotFoundError,
 )
 from .knn import Searcher
@@ -184,6 +185,7 @@ __all__ = [
     "stack_inputs",
     "user_models_dir",
     "WeightsInfo",
-    "WeightsNotFoundError",
+    "WeightsError",
+    "WeightsNotFoundError",  # deprecated name of WeightsError (the same class)
     "write_discs",
 ]

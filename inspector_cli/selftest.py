@@ -169,7 +169,7 @@ class SelfTest:
 
     def check_weights(self) -> str:
         from inference import Engine
-        from inference import WeightsNotFoundError
+        from inference import WeightsError
         from inference import find_weights_file, resolve_preset
 
         args = self.args
@@ -193,7 +193,7 @@ class SelfTest:
             engine = Engine(config)
             try:
                 bb = engine.backbone(config)
-            except WeightsNotFoundError as exc:
+            except WeightsError as exc:
                 notes.append(f"{backbone}: {exc}")
                 continue
             self.state.update(engine=engine, config=config, backbone=bb)
