@@ -16,7 +16,7 @@ import inference
 
 SETTINGS_FORMAT = 1
 # Keys that do not change what a model computes: they never make a model stale.
-NON_MODEL_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "score_percentile", "area_mm2_thr",
+NON_MODEL_KEYS = ("use_gpu", "faiss_fp16", "batch_size", "score_percentile", "min_area",
                   "calibration_method", "calibration_mad_k", "calibration_expected_frr")
 
 

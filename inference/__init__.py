@@ -7,9 +7,11 @@ __version__ = "0.1.0"
 
 from .backbone import IMAGENET_MEAN, IMAGENET_STD, Backbone, pick_device
 from .calibration import (
+    AREA_UNITS,
     CALIBRATION_METHODS,
     Calibration,
     CalibrationError,
+    area_unit,
     calibrate,
     calibrate_by,
     capture_shift_warning,
@@ -95,6 +97,8 @@ from .weights import (
 
 
 __all__ = [
+    "AREA_UNITS",
+    "area_unit",
     "__version__",
     "ALIGN_MODES",
     "Annulus",

@@ -17,8 +17,8 @@ import torch
 from . import knn, placement, project
 from .align import Locator
 from .backbone import Backbone, fit_precision, resolve_auto
-from .calibration import Calibration, calibrate_by
-from .config import EngineConfig
+from .calibration import Calibration, area_unit, calibrate_by
+from .config import EngineConfig, current_keys
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .manifest import MODEL_VERSION
@@ -289,13 +289,14 @@ class Engine:
 
     # -- load -----------------------------------------------------------------
     def _model_config(self, manifest: dict, runtime: Optional[EngineConfig] = None) -> EngineConfig:
-        unknown = sorted(set(manifest["config"]) - set(EngineConfig().to_dict()))
+        fitted = current_keys(manifest["config"])  # a model of an earlier version may use an older key name
+        unknown = sorted(set(fitted) - set(EngineConfig().to_dict()))
         if unknown:
             raise ProjectError(
                 f"model was fitted by a newer version of the application (settings {unknown} unknown here, "
                 f"app {manifest.get('app_version')}): update the application"
             )
-        data = dict(manifest["config"])
+        data = dict(fitted)
         data.update({k: getattr(runtime or self.config, k) for k in RUNTIME_KEYS})
         weights = data.get("weights", "auto")
         if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():
@@ -426,7 +427,7 @@ class Engine:
             result = placement.placed_in_image(result, p, model)
         if thr is not None:
             regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px)
-            result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.area_mm2_thr if cal else 0.0)
+            result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.min_area if cal else 0.0)
         else:
             result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"
         return result
@@ -438,7 +439,7 @@ class Engine:
         ok_images: Sequence[ImageInput],
         ng_images: Sequence[ImageInput] = (),
         score_percentile: Optional[float] = None,
-        area_mm2_thr: Optional[float] = None,
+        min_area: Optional[float] = None,
         progress: Optional[ProgressFn] = None,
         cancel: Optional[CancelToken] = None,
     ) -> Calibration:
@@ -451,15 +452,20 @@ class Engine:
         cal = calibrate_by(
             model.config.calibration_method, ok, ng,
             score_percentile if score_percentile is not None else model.config.score_percentile,
-            area_mm2_thr if area_mm2_thr is not None else model.config.area_mm2_thr,
+            min_area if min_area is not None else model.config.min_area,
             model.config.calibration_mad_k, model.config.calibration_expected_frr,
         )
         check(cancel)
         return self.save_calibration(model, cal).calibration
 
     def save_calibration(self, model: Model, calibration: Calibration) -> Model:
-        """Seal `calibration` into the model's project; returns the model with it (`model` is not changed)."""
-        calibration = replace(calibration, model_id=model.model_id)
+        """Seal `calibration` into the model's project; returns the model with it (`model` is not changed).
+        The calibration's minimum area takes the model's unit (mm2 with mm_per_px, else px)."""
+        unit = area_unit(model.mm_per_px)
+        if calibration.min_area_unit not in ("", unit):
+            raise InspectorError(f"this calibration's minimum area is in {calibration.min_area_unit}; the model "
+                                 f"measures regions in {unit}: calibrate this model")
+        calibration = replace(calibration, model_id=model.model_id, min_area_unit=unit)
         project.save_calibration(model.folder, calibration)
         return model.with_calibration(calibration)
 

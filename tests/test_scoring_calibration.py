@@ -165,13 +165,14 @@ def test_calibration_input_errors():
             calibrate([1.0], score_percentile=bad)
     for bad in (-1, float("nan"), float("inf"), "0.5", True):
         with pytest.raises(InspectorError, match="area"):
-            calibrate([1.0], area_mm2_thr=bad)
+            calibrate([1.0], min_area=bad)
     assert calibrate([1.0, 2.0], score_percentile=1).threshold <= 2.0  # (0, 100] is the documented range
 
 
 @pytest.mark.parametrize("field,value", [("threshold", float("nan")), ("threshold", float("inf")),
-                                         ("threshold", "1.0"), ("area_mm2_thr", float("inf")),
-                                         ("area_mm2_thr", -1.0), ("score_percentile", 0.0)])
+                                         ("threshold", "1.0"), ("min_area", float("inf")),
+                                         ("min_area", -1.0), ("area_mm2_thr", -1.0),
+                                         ("min_area_unit", "cm2"), ("score_percentile", 0.0)])
 def test_a_calibration_file_with_a_bad_value_is_refused(field, value):
     good = calibrate([1.0, 2.0, 3.0]).to_dict()
     Calibration.from_dict(good)
