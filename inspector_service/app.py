@@ -56,7 +56,8 @@ def create_app(
     if share_batch is None:
         share_batch = engine.config.batch_size if pick_device(engine.config.use_gpu).type == "cuda" else 1
     batcher = InferenceBatcher(engine, max_images=share_batch)
-    fits = FitQueue(engine, on_saved=lambda name, folder: projects.put(name, engine.load(folder)))
+    # The fit's own model goes into the warm cache: nothing is read back from disk.
+    fits = FitQueue(engine, on_saved=lambda name, model: projects.put(name, model))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

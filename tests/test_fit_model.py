@@ -1,7 +1,6 @@
 """Engine.fit and Engine.add hand back the ready Model: the same model Engine.load(project) gives, from memory."""
 
 import numpy as np
-import pytest
 
 from inference import Circle, Engine, Rect, calibrate
 from inference.synthetic import CENTRE, RADIUS, disc, moved_part

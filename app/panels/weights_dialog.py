@@ -41,9 +41,9 @@ def resolve_missing_weights(window, exc: inference.WeightsError) -> Optional[str
     backbone = window.doc.config.backbone
     box = QMessageBox(QMessageBox.Icon.Warning, "Pretrained weights missing",
                       f"The pretrained weights for the '{backbone}' backbone are not on this machine, so the model "
-                      "cannot be built.\n\nYou can locate the weights file (it is copied to your models folder, where "
-                      f"it is found from then on), or use the built-in {OFFLINE_BACKBONE} backbone: lower accuracy, works "
-                      "offline; the model must then be fitted again.", QMessageBox.StandardButton.Cancel, window)
+                      "cannot be built.\n\nYou can locate the weights file (it is copied to your models folder, "
+                      f"where it is found from then on), or use the built-in {OFFLINE_BACKBONE} backbone: lower "
+                      "accuracy, works offline; the model must then be fitted again.", QMessageBox.StandardButton.Cancel, window)
     box.setObjectName("weightsMissingBox")
     box.setDetailedText(str(exc))
     locate = box.addButton("Locate weights file…", QMessageBox.ButtonRole.AcceptRole)
