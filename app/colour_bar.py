@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from .image_view import colormap_lut
+import inference
 
 
 class ColourBar(QWidget):
@@ -48,7 +48,7 @@ class ColourBar(QWidget):
             p.setPen(self.palette().color(self.foregroundRole()))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "heatmap scale: inspect an image")
             return
-        lut = np.ascontiguousarray(colormap_lut(self.colormap)[None, :, :])
+        lut = np.ascontiguousarray(inference.heatmap_colours(self.colormap)[None, :, :])
         image = QImage(lut.data, 256, 1, 3 * 256, QImage.Format.Format_RGB888)
         p.drawImage(QRectF(left, top, width, height), image)
         font = QFont(self.font())

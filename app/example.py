@@ -82,7 +82,7 @@ class ExampleRun:
         scores = [r.score for r in results]
         ok, ng = scores[:len(self.new_ok)], scores[len(self.new_ok):]
         try:
-            cal = inference.calibrate(ok, ng, self.config.score_percentile, self.config.area_mm2_thr)
+            cal = inference.calibrate(ok, ng, self.config.score_percentile, self.config.min_area)
         except inference.InspectorError as exc:
             self.window.show_engine_error("Calibration failed", exc)
             return

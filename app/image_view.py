@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-import cv2
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -18,7 +17,7 @@ import inference
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
-COLORMAPS = ("jet", "turbo", "inferno", "viridis", "magma")
+COLORMAPS = tuple(inference.HEATMAP_COLORMAPS)  # the engine's colour maps, jet first
 DRAW_TOOLS = ("rect", "circle", "annulus", "line", "ignore_rect", "ignore_circle", "ignore_polygon")
 # Click-by-click tools: each left click adds a point, a double click (or Enter) closes the shape.
 CLICK_TOOLS = ("ignore_polygon",)
@@ -29,53 +28,15 @@ FAINT_REGION_PEN = pg.mkPen((255, 170, 170, 150), width=1, style=Qt.PenStyle.Das
 LOCATED_PEN = pg.mkPen((0, 230, 120), width=2, style=Qt.PenStyle.DashDotLine)
 
 
-def colormap_lut(name: str) -> np.ndarray:
-    """256 x 3 uint8 colours, low to high."""
-    if name == "jet":
-        bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_JET)[:, 0, :]
-        return bgr[:, ::-1].copy()
-    return pg.colormap.get(name).getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
-
-
 def heat_scale(result: inference.InferenceResult) -> float:
     """The value drawn in the top colour: the engine's scale (2 x threshold, else the map's peak)."""
     return inference.heatmap_scale(result)
 
 
-def overlay_rgba(result: inference.InferenceResult, colormap: str) -> np.ndarray:
-    """The anomaly map coloured over its box; transparent outside the ROI shape (the shape mask)."""
-    vmax = heat_scale(result)
-    idx = (np.clip(result.anomaly_map / max(vmax, 1e-12), 0.0, 1.0) * 255).astype(np.uint8)
-    rgb = colormap_lut(colormap)[idx]
-    alpha = np.where(result.mask, 255, 0).astype(np.uint8)
-    return np.dstack([rgb, alpha])
-
-
 def region_outlines(result: inference.InferenceResult) -> list[tuple[int, np.ndarray]]:
-    """(index into result.regions, closed outline as N x 2 image x, y) for each region.
-
-    The regions are the 8-connected components of map >= threshold (as the engine
-    finds them); each is matched to its component by bounding box and area.
-    """
-    if result.threshold is None or not result.regions:
-        return []
-    binary = ((result.anomaly_map >= result.threshold) & result.mask).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    x0, y0 = result.box[0], result.box[1]
-    by_shape = {(int(x) + x0, int(y) + y0, int(w), int(h), int(a)): k for k, (x, y, w, h, a) in enumerate(stats)
-                if k > 0}
-    out = []
-    for i, reg in enumerate(result.regions):
-        k = by_shape.get((*reg.bbox, reg.area_px))
-        if k is None:
-            continue
-        bx, by, bw, bh = (int(v) for v in stats[k][:4])
-        part = (labels[by:by + bh, bx:bx + bw] == k).astype(np.uint8)
-        contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        for c in contours:
-            pts = c[:, 0, :].astype(np.float64) + (bx + x0, by + y0)
-            out.append((i, np.vstack([pts, pts[:1]])))
-    return out
+    """(index into result.regions, closed outline as N x 2 image x, y) for each region the engine found:
+    the view draws the result's regions as they are, it never thresholds the map itself."""
+    return [(i, r.outline) for i, r in enumerate(result.regions) if r.outline is not None]
 
 
 class CanvasViewBox(pg.ViewBox):
@@ -157,6 +118,7 @@ class ImageView(pg.GraphicsView):
         self.view_box.addItem(self.image_item)
         self.view_box.addItem(self.overlay_item)
         self.image: Optional[np.ndarray] = None
+        self._last_shape: Optional[tuple] = None
         self.result: Optional[inference.InferenceResult] = None
         self.colormap = "jet"
         self.opacity = 0.5
@@ -173,12 +135,15 @@ class ImageView(pg.GraphicsView):
 
     # -- content ------------------------------------------------------------------------
     def set_image(self, rgb: Optional[np.ndarray], fit: bool = True) -> None:
-        same_size = self.image is not None and rgb is not None and self.image.shape == rgb.shape
+        """Show `rgb` (None: nothing). `fit`: fit it to the window when its size differs from the last image
+        shown, so the zoom stays while stepping through images of one size, even across a blank."""
+        same_size = rgb is not None and self._last_shape == rgb.shape
         self.image = rgb
         self.set_result(None)
         if rgb is None:
             self.image_item.clear()
             return
+        self._last_shape = rgb.shape
         self.image_item.setImage(rgb, levels=(0, 255) if rgb.dtype == np.uint8 else None)
         if fit and not same_size:
             self.fit()
@@ -239,7 +204,7 @@ class ImageView(pg.GraphicsView):
         if r is None:
             return
         x0, y0, x1, y1 = r.box
-        self.overlay_item.setImage(overlay_rgba(r, self.colormap), levels=(0, 255))
+        self.overlay_item.setImage(inference.heatmap_rgba(r, colormap=self.colormap), levels=(0, 255))
         self.overlay_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.overlay_item.setOpacity(self.opacity)
 

@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
             messages.error(self, title, exc)
             return
         self.errors.append(messages.describe(exc))
-        if isinstance(exc, inference.WeightsNotFoundError):
+        if isinstance(exc, inference.WeightsError):
             from .panels.weights_dialog import resolve_missing_weights
 
             resolve_missing_weights(self, exc)

@@ -85,6 +85,7 @@ class Session(QObject):
 
     def fit(self, on_done: Callback = None, on_cancel: Callback = None, on_failure: Callback = None,
             on_loaded: Callback = None):
+        """Fit in one job; `on_done` gets the FitResult, then `on_loaded` the model it made, now the session's."""
         try:
             folder = self._folder()
         except inference.InspectorError as exc:
@@ -119,20 +120,31 @@ class Session(QObject):
                            lambda result: self._fitted(result, on_done), on_cancel, on_failure)
 
     def _fitted(self, result: inference.FitResult, on_done: Callback, on_loaded: Callback = None) -> None:
+        # The fit's own job hands over the ready model (built by the engine from memory, equal to a load):
+        # no second job reads the project back. The worker keeps no reference to it once it is sent.
+        self.set_model(result.model)
         if on_done:
             on_done(result)
-        self.load_model(on_loaded)
+        if on_loaded:
+            on_loaded(result.model)
 
     # -- inspection ----------------------------------------------------------------------------
-    def infer(self, path: str, on_done: Callable, on_failure: Callback = None):
-        """Loads the image and inspects it; calls back with (rgb, result)."""
+    def infer(self, path: str, on_done: Callable, on_failure: Callback = None, pixels=None):
+        """Inspects one image; calls back with (rgb, result), the pixels the result belongs to.
+
+        The worker decodes the file, once, and sends the pixels with the result for the view. `pixels`: the
+        image already decoded for display (not decoded again); it is made read-only, as both threads see it.
+        """
         model, engine = self.model, self.engine
         if model is None:
             self.failed.emit("Cannot inspect", inference.InspectorError("no model loaded: fit the model first"))
             return None
+        if pixels is not None:
+            pixels = pixels.view()
+            pixels.flags.writeable = False
 
         def work(progress, cancel):
-            rgb = inference.as_rgb8(path)
+            rgb = pixels if pixels is not None else inference.as_rgb8(path)
             return rgb, engine.infer(model, rgb, name=Path(path).name)
 
         return self._start("inspecting the image", "Inspection failed", work, lambda out: on_done(*out),

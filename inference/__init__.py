@@ -7,9 +7,11 @@ __version__ = "0.1.0"
 
 from .backbone import IMAGENET_MEAN, IMAGENET_STD, Backbone, pick_device
 from .calibration import (
+    AREA_UNITS,
     CALIBRATION_METHODS,
     Calibration,
     CalibrationError,
+    area_unit,
     calibrate,
     calibrate_by,
     capture_shift_warning,
@@ -17,6 +19,8 @@ from .calibration import (
     mad_threshold,
     rates,
     tail_threshold,
+    threshold_errors,
+    ThresholdErrors,
     with_threshold,
 )
 from .config import DISTANCES, SCORE_MODES, EngineConfig, config_keys, default_config_path, read_yaml
@@ -34,6 +38,7 @@ from .errors import (
     InspectorError,
     ProjectError,
     RoiError,
+    WeightsError,
     WeightsNotFoundError,
 )
 from .knn import Searcher
@@ -71,7 +76,9 @@ from .roi import (
 )
 from .scoring import (
     InferenceResult,
+    HEATMAP_COLORMAPS,
     Region,
+    heatmap_colours,
     heatmap_png,
     heatmap_rgba,
     heatmap_scale,
@@ -92,6 +99,8 @@ from .weights import (
 
 
 __all__ = [
+    "AREA_UNITS",
+    "area_unit",
     "__version__",
     "ALIGN_MODES",
     "Annulus",
@@ -104,6 +113,8 @@ __all__ = [
     "capture_shift_warning",
     "mad_threshold",
     "tail_threshold",
+    "threshold_errors",
+    "ThresholdErrors",
     "CALIBRATION_METHODS",
     "CalibrationError",
     "check_values",
@@ -132,6 +143,8 @@ __all__ = [
     "FitResult",
     "full_image_roi",
     "has_model",
+    "HEATMAP_COLORMAPS",
+    "heatmap_colours",
     "heatmap_png",
     "heatmap_scale",
     "heatmap_thumbnail_png",
@@ -182,6 +195,7 @@ __all__ = [
     "stack_inputs",
     "user_models_dir",
     "WeightsInfo",
-    "WeightsNotFoundError",
+    "WeightsError",
+    "WeightsNotFoundError",  # deprecated name of WeightsError (the same class)
     "write_discs",
 ]

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import EngineConfig
-from .errors import ConfigError, WeightsNotFoundError
+from .errors import ConfigError, WeightsError
 from .weights import (
     AUTO,
     Preset,
@@ -181,7 +181,7 @@ class Backbone:
             else:
                 path, source = Path(choice).expanduser(), "file"
                 if not path.is_file():
-                    raise WeightsNotFoundError(f"weights file not found: {path}")
+                    raise WeightsError(f"weights file not found: {path}")
             if path is not None:
                 full = self._create()
                 self._load_file(full, path)
@@ -192,7 +192,7 @@ class Backbone:
             self.model = self._create(features_only=True, out_indices=tuple(self.config.cnn_layers))
             missing, _ = self.model.load_state_dict(full.state_dict(), strict=False)
             if missing:
-                raise WeightsNotFoundError(f"feature model of {self.preset.timm_name} lacks {missing[:3]}...")
+                raise WeightsError(f"feature model of {self.preset.timm_name} lacks {missing[:3]}...")
             _drop_unused_stages(self.model)
         else:
             self.model = full
@@ -210,7 +210,7 @@ class Backbone:
                 state = map_by_order(state, model)
             else:
                 missing = sorted(wanted - set(state))
-                raise WeightsNotFoundError(
+                raise WeightsError(
                     f"weights file {path} does not fit {self.preset.timm_name}: missing {missing[:3]}"
                 )
         model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()}, strict=False)
@@ -218,12 +218,12 @@ class Backbone:
     def _download(self) -> tuple[torch.nn.Module, WeightsInfo]:
         # Offline PCs are the norm on a line: fail in seconds, not after the hub client's retries.
         if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
-            raise WeightsNotFoundError(missing_weights_message(self.config.backbone, self.preset))
+            raise WeightsError(missing_weights_message(self.config.backbone, self.preset))
         try:
             model = self._create(pretrained=True)
         except Exception as exc:
             log.info("timm download of %s failed: %s", self.preset.timm_name, exc)
-            raise WeightsNotFoundError(missing_weights_message(self.config.backbone, self.preset)) from None
+            raise WeightsError(missing_weights_message(self.config.backbone, self.preset)) from None
         cfg = getattr(model, "pretrained_cfg", {}) or {}
         tag = cfg.get("hf_hub_id") or cfg.get("url") or self.preset.timm_name
         digest = _state_digest(model)

@@ -1,4 +1,4 @@
-"""Thresholds from OK (and NG) scores; false-accept / false-reject rates; the area limit.
+"""Thresholds from OK (and NG) scores; false-accept / false-reject rates; the minimum region area.
 
 False reject (FRR): an OK part scored >= threshold. False accept (FAR): an NG
 part scored < threshold, i.e. a defect that escapes. Where OK and NG scores
@@ -17,11 +17,24 @@ import numpy as np
 from .errors import InspectorError
 
 
+# The unit of a minimum region area: mm^2 when the model knows its pixel size (mm_per_px), else px.
+AREA_UNITS = ("mm2", "px")
+# Keys calibration.json files of earlier versions used: read as their new names.
+RENAMED_CALIBRATION_KEYS = {"area_mm2_thr": "min_area"}
+
+
+def area_unit(mm_per_px: Optional[float]) -> str:
+    """The unit regions are measured in for a model with this pixel size: "mm2", or "px" without one."""
+    return "mm2" if mm_per_px else "px"
+
+
 @dataclass
 class Calibration:
     threshold: float
     score_percentile: float
-    area_mm2_thr: float
+    # Regions smaller than this do not make a part NG, in `min_area_unit` (a region's mm^2 when the model
+    # knows mm_per_px, else its px).
+    min_area: float
     method: str  # "ok_only" or "ok_ng"
     n_ok: int
     n_ng: int
@@ -32,16 +45,32 @@ class Calibration:
     ng_scores: list = field(default_factory=list)
     model_id: Optional[str] = None
     created: str = ""
+    # "mm2" or "px": set from the model when the calibration is saved with it (Engine.save_calibration);
+    # "" on a calibration not saved yet. A file without it (earlier versions) takes its model's unit.
+    min_area_unit: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def min_area_text(self) -> str:
+        """E.g. "0.5 mm2", "30 px" ("0.5" while no model gave the unit)."""
+        return f"{self.min_area:g} {self.min_area_unit}".rstrip()
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
         """A calibration read from JSON, validated: a bad one raises CalibrationError, never passes parts."""
         if not isinstance(data, dict):
             raise CalibrationError("calibration is not a JSON object")
-        missing = [k for k in ("threshold", "area_mm2_thr") if k not in data]
+        data = dict(data)
+        for old, new in RENAMED_CALIBRATION_KEYS.items():  # a file of an earlier version
+            if old in data:
+                value = data.pop(old)
+                if new in data and data[new] != value:
+                    raise CalibrationError(f"calibration gives {new} {data[new]!r} and its earlier name {old} "
+                                           f"{value!r}: one of them only")
+                data.setdefault(new, value)
+        missing = [k for k in ("threshold", "min_area") if k not in data]
         if missing:
             raise CalibrationError(f"calibration lacks {', '.join(missing)}")
         known = set(cls.__dataclass_fields__)
@@ -49,7 +78,9 @@ class Calibration:
             cal = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:
             raise CalibrationError(f"calibration has unexpected content ({exc})") from None
-        check_values(cal.threshold, cal.score_percentile, cal.area_mm2_thr)
+        check_values(cal.threshold, cal.score_percentile, cal.min_area)
+        if cal.min_area_unit not in ("", *AREA_UNITS):
+            raise CalibrationError(f"min_area_unit must be one of {list(AREA_UNITS)}, got {cal.min_area_unit!r}")
         return cal
 
 
@@ -64,7 +95,7 @@ def _number(name: str, value) -> float:
 
 
 def check_values(threshold: Optional[float] = None, score_percentile: Optional[float] = None,
-                 area_mm2_thr: Optional[float] = None) -> None:
+                 min_area: Optional[float] = None) -> None:
     """The one place calibration values are checked, wherever they enter (CLI, GUI, API, HTTP, file).
 
     A NaN threshold would make every comparison false, an infinite one or an
@@ -78,27 +109,54 @@ def check_values(threshold: Optional[float] = None, score_percentile: Optional[f
         q = _number("score percentile", score_percentile)
         if not (np.isfinite(q) and 0 < q <= 100):
             raise CalibrationError(f"score percentile must be in (0, 100], got {score_percentile!r}")
-    if area_mm2_thr is not None:
-        a = _number("area limit", area_mm2_thr)
+    if min_area is not None:
+        a = _number("minimum area", min_area)
         if not (np.isfinite(a) and a >= 0):
-            raise CalibrationError(f"area limit must be a finite number >= 0 (mm^2, or px without mm per px), "
-                                   f"got {area_mm2_thr!r}")
+            raise CalibrationError(f"minimum area must be a finite number >= 0 (mm^2, or px without mm per px), "
+                                   f"got {min_area!r}")
+
+
+@dataclass(frozen=True)
+class ThresholdErrors:
+    """What a threshold does to scored OK and NG sets: the one place FAR, FRR and margin are counted."""
+
+    threshold: float
+    n_ok: int
+    n_ng: int
+    false_rejects: int  # OK parts scored >= threshold
+    false_accepts: int  # NG parts scored < threshold: defects that escape
+    far: Optional[float]  # false_accepts / n_ng, None without NG scores
+    frr: float  # false_rejects / n_ok
+    # Distance to the nearest wrong side: to the highest OK score and, with NG scores, to the lowest NG
+    # score (negative when the threshold misjudges one of them); inf without scores.
+    margin: float
+
+
+def threshold_errors(ok: Sequence[float], ng: Sequence[float], threshold: float) -> ThresholdErrors:
+    """False rejects and accepts, FAR, FRR and margin of any threshold (e.g. a calibrate dialog's line)."""
+    ok = np.asarray(ok, dtype=np.float64)
+    ng = np.asarray(ng, dtype=np.float64)
+    t = float(threshold)
+    rejects, accepts = int((ok >= t).sum()), int((ng < t).sum())
+    margin = t - float(ok.max()) if ok.size else float("inf")
+    if ng.size:
+        margin = min(margin, float(ng.min()) - t)
+    return ThresholdErrors(t, int(ok.size), int(ng.size), rejects, accepts,
+                           float(accepts / ng.size) if ng.size else None,
+                           float(rejects / ok.size) if ok.size else 0.0, float(margin))
 
 
 def rates(ok: Sequence[float], ng: Sequence[float], threshold: float) -> tuple[Optional[float], float]:
     """(FAR, FRR) at `threshold`: FAR is None when there are no NG scores."""
-    ok = np.asarray(ok, dtype=np.float64)
-    ng = np.asarray(ng, dtype=np.float64)
-    frr = float((ok >= threshold).mean()) if ok.size else 0.0
-    far = float((ng < threshold).mean()) if ng.size else None
-    return far, frr
+    errors = threshold_errors(ok, ng, threshold)
+    return errors.far, errors.frr
 
 
 def calibrate(
     ok_scores: Sequence[float],
     ng_scores: Optional[Sequence[float]] = None,
     score_percentile: float = 99.0,
-    area_mm2_thr: float = 0.0,
+    min_area: float = 0.0,
 ) -> Calibration:
     """A threshold from OK scores alone or, with NG scores, the one that separates them best.
 
@@ -112,7 +170,7 @@ def calibrate(
     ng = np.asarray(list(ng_scores or []), dtype=np.float64)
     if ok.size == 0:
         raise InspectorError("calibration needs at least one OK image")
-    check_values(score_percentile=score_percentile, area_mm2_thr=area_mm2_thr)
+    check_values(score_percentile=score_percentile, min_area=min_area)
     if not (np.isfinite(ok).all() and np.isfinite(ng).all()):
         raise CalibrationError("calibration scores must be finite numbers")
     if ng.size == 0:
@@ -134,7 +192,7 @@ def calibrate(
     far, frr = rates(ok, ng, threshold)
     check_values(threshold=threshold)
     return Calibration(
-        threshold=threshold, score_percentile=float(score_percentile), area_mm2_thr=float(area_mm2_thr),
+        threshold=threshold, score_percentile=float(score_percentile), min_area=float(min_area),
         method=method, n_ok=int(ok.size), n_ng=int(ng.size), far=far, frr=frr, margin=float(margin),
         ok_scores=[float(s) for s in ok], ng_scores=[float(s) for s in ng],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -152,11 +210,9 @@ def with_threshold(base: Calibration, threshold: float) -> Calibration:
     t = float(threshold)
     if t == base.threshold:
         return base
-    far, frr = rates(base.ok_scores, base.ng_scores, t)
-    margin = t - max(base.ok_scores) if base.ok_scores else float("inf")
-    if base.ng_scores:
-        margin = min(margin, min(base.ng_scores) - t)
-    return replace(base, threshold=t, far=far, frr=frr, margin=float(margin), method=base.method + "+manual")
+    errors = threshold_errors(base.ok_scores, base.ng_scores, t)
+    return replace(base, threshold=t, far=errors.far, frr=errors.frr, margin=errors.margin,
+                   method=base.method + "+manual")
 
 
 def _best_overlapping_threshold(ok: np.ndarray, ng: np.ndarray) -> float:
@@ -219,7 +275,7 @@ def calibrate_by(
     ok_scores: Sequence[float],
     ng_scores: Optional[Sequence[float]] = None,
     score_percentile: float = 99.0,
-    area_mm2_thr: float = 0.0,
+    min_area: float = 0.0,
     mad_k: float = MAD_K_DEFAULT,
     expected_frr: float = TAIL_FRR_DEFAULT,
 ) -> Calibration:
@@ -228,7 +284,7 @@ def calibrate_by(
     calibrate()'s OK/NG threshold. The method is recorded as 'ok_only_mad' / 'ok_only_tail'."""
     if method not in CALIBRATION_METHODS:
         raise CalibrationError(f"calibration method must be one of {list(CALIBRATION_METHODS)}, got {method!r}")
-    base = calibrate(ok_scores, ng_scores, score_percentile, area_mm2_thr)
+    base = calibrate(ok_scores, ng_scores, score_percentile, min_area)
     if method == "percentile" or base.method != "ok_only":
         return base
     threshold = mad_threshold(base.ok_scores, mad_k) if method == "mad" else tail_threshold(base.ok_scores,

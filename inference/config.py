@@ -101,7 +101,9 @@ class EngineConfig:
     calibration_method: str = setting("calibration", "percentile")
     calibration_mad_k: float = setting("calibration", 3.0)
     calibration_expected_frr: float = setting("calibration", 0.001)
-    area_mm2_thr: float = setting("calibration", 0.0)
+    # Regions smaller than this do not make a part NG: in mm^2 when the project knows mm_per_px, else in px
+    # (a calibration records which: Calibration.min_area_unit). Named area_mm2_thr before; that name is read.
+    min_area: float = setting("calibration", 0.0)
     seed: int = setting("fit", 0)
     # Images larger than this (megapixels) are refused before they are decoded: a 12000 x 12000 PNG would
     # take 2.4 GB. A machine setting, not part of a model.
@@ -128,6 +130,7 @@ class EngineConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "EngineConfig":
+        data = current_keys(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -145,12 +148,14 @@ class EngineConfig:
         if path is None:
             path = default_config_path()
         if path is not None:
-            values.update(read_yaml(Path(path)))
+            values.update(current_keys(read_yaml(Path(path))))
         env = os.environ if env is None else env
         for f in dataclasses.fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and raw != "":
-                values[f.name] = _parse_env(f.name, raw)
+            old = [o for o, new in RENAMED_KEYS.items() if new == f.name]
+            for name in [*old, f.name]:  # the current name's variable wins over an older name's
+                raw = env.get(ENV_PREFIX + name.upper())
+                if raw is not None and raw != "":
+                    values[f.name] = _parse_env(f.name, raw)
         return cls.from_dict(values)
 
 
@@ -160,6 +165,24 @@ def config_keys(*roles: str) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown setting role(s) {unknown}; known: {sorted(ROLES)}")
     return tuple(f.name for f in dataclasses.fields(EngineConfig) if f.metadata.get("role") in roles)
+
+
+# Setting names of earlier versions -> their current names: config.yaml files, PATCHCORE_ variables,
+# settings.json and model manifests written with the old name still load.
+RENAMED_KEYS = {"area_mm2_thr": "min_area"}
+
+
+def current_keys(data: Mapping[str, Any]) -> dict:
+    """`data` with settings under an earlier name moved to the current one; both names at once must agree."""
+    out = dict(data)
+    for old, new in RENAMED_KEYS.items():
+        if old in out:
+            value = out.pop(old)
+            if new in out and out[new] != value:
+                raise ConfigError(f"{old} is the earlier name of {new}; give one of them, not both "
+                                  f"({old}: {value!r}, {new}: {out[new]!r})")
+            out.setdefault(new, value)
+    return out
 
 
 def default_config_path() -> Path | None:
@@ -304,8 +327,8 @@ def _validate(c: EngineConfig) -> None:
     _check(0 < c.calibration_mad_k <= 50, "calibration_mad_k", "a number in (0, 50]", c.calibration_mad_k)
     _check(0 < c.calibration_expected_frr < 0.5, "calibration_expected_frr", "a number in (0, 0.5)",
            c.calibration_expected_frr)
-    _check(math.isfinite(c.area_mm2_thr) and c.area_mm2_thr >= 0, "area_mm2_thr",
-           "a finite number >= 0 (mm^2; px without mm per px)", c.area_mm2_thr)
+    _check(math.isfinite(c.min_area) and c.min_area >= 0, "min_area",
+           "a finite number >= 0 (mm^2; px without mm per px)", c.min_area)
     _check(0 < c.max_image_megapixels <= 1000, "max_image_megapixels", "a number in (0, 1000]",
            c.max_image_megapixels)
     _check(c.align in ALIGN_MODES, "align", f"one of {list(ALIGN_MODES)}", c.align)

@@ -15,7 +15,7 @@ import torch
 from . import knn, placement, project
 from .align import Locator
 from .backbone import Backbone, fit_precision, resolve_auto
-from .calibration import Calibration, calibrate_by
+from .calibration import Calibration, area_unit, calibrate_by
 from .config import EngineConfig, config_keys
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
@@ -40,6 +40,9 @@ class FitResult:
     seconds: float
     timings: dict
     record: ModelRecord
+    # The fitted model, ready to inspect: built from what the fit has in memory, equal to what
+    # Engine.load(project) gives, so a caller inspects at once without reading the project back.
+    model: Optional["Model"] = None
 
     @property
     def manifest(self) -> dict:
@@ -233,9 +236,23 @@ class Engine:
             ignore=ignore_json, align=align)
         record = project.save_model(folder, record, features, coreset_blob, extra_files=extra_files)
         timings["save"] = time.perf_counter() - t
+        model = self._fitted_model(folder, record, index, locator)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
-                         record)
+                         record, model)
+
+    def _fitted_model(self, folder, record: ModelRecord, index, locator) -> "Model":
+        """The model just saved, as load() would give it, built from memory: no model file is read back or
+        hashed; only calibration.json is read (load's note: none yet, or one left by an earlier fit)."""
+        config = record.engine_config(self.config)  # the machine settings of this engine, as load takes them
+        calibration, note = project.load_calibration(folder, record)
+        if locator is not None:  # load builds it from the record's angle and the model config's confidence
+            locator = replace(locator, max_angle_deg=float(record.align["max_angle_deg"]),
+                              min_confidence=config.align_min_confidence)
+        ignore = placement.stored_geometry(record)[0]
+        return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px,
+                     knn.Searcher(index, config.use_gpu, config.faiss_fp16), self.backbone(config), calibration,
+                     note, ignore=ignore, locator=locator)
 
     # -- load -----------------------------------------------------------------
     def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
@@ -332,7 +349,7 @@ class Engine:
             result = placement.placed_in_image(result, p, model)
         if thr is not None:
             regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px)
-            result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.area_mm2_thr if cal else 0.0)
+            result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.min_area if cal else 0.0)
         else:
             result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"
         return result
@@ -344,7 +361,7 @@ class Engine:
         ok_images: Sequence[ImageInput],
         ng_images: Sequence[ImageInput] = (),
         score_percentile: Optional[float] = None,
-        area_mm2_thr: Optional[float] = None,
+        min_area: Optional[float] = None,
         progress: Optional[ProgressFn] = None,
         cancel: Optional[CancelToken] = None,
     ) -> Calibration:
@@ -357,15 +374,20 @@ class Engine:
         cal = calibrate_by(
             model.config.calibration_method, ok, ng,
             score_percentile if score_percentile is not None else model.config.score_percentile,
-            area_mm2_thr if area_mm2_thr is not None else model.config.area_mm2_thr,
+            min_area if min_area is not None else model.config.min_area,
             model.config.calibration_mad_k, model.config.calibration_expected_frr,
         )
         check(cancel)
         return self.save_calibration(model, cal).calibration
 
     def save_calibration(self, model: Model, calibration: Calibration) -> Model:
-        """Seal `calibration` into the model's project; returns the model with it (`model` is not changed)."""
-        calibration = replace(calibration, model_id=model.model_id)
+        """Seal `calibration` into the model's project; returns the model with it (`model` is not changed).
+        The calibration's minimum area takes the model's unit (mm2 with mm_per_px, else px)."""
+        unit = area_unit(model.mm_per_px)
+        if calibration.min_area_unit not in ("", unit):
+            raise InspectorError(f"this calibration's minimum area is in {calibration.min_area_unit}; the model "
+                                 f"measures regions in {unit}: calibrate this model")
+        calibration = replace(calibration, model_id=model.model_id, min_area_unit=unit)
         project.save_calibration(model.folder, calibration)
         return model.with_calibration(calibration)
 

@@ -26,8 +26,14 @@ class ProjectError(InspectorError):
     """A project folder is missing, corrupt, or from an incompatible version."""
 
 
-class WeightsNotFoundError(InspectorError):
-    """The backbone's pretrained weights cannot be found on this machine."""
+class WeightsError(InspectorError):
+    """The backbone's pretrained weights cannot be used: not on this machine, unreadable, or a file that does
+    not fit the backbone (other tensors or shapes)."""
+
+
+# The earlier name said only "not found" though it was raised for files that do not fit too. Kept as the
+# same class (not a subclass) so that callers' `except WeightsNotFoundError` still catches every weights error.
+WeightsNotFoundError = WeightsError
 
 
 class Cancelled(InspectorError):

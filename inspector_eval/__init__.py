@@ -1,14 +1,5 @@
 """Evaluation and benchmark suite (`inspector eval`): quality and speed on MVTec-layout data, vs anomalib.
 
-No Qt here; scikit-learn and matplotlib are imported only when used (bench/dev extras).
+No Qt here; scikit-learn and matplotlib are imported only when used (bench/dev extras). The command's entry
+point is inspector_eval.cli.main (run by `inspector eval`).
 """
-
-
-def main(argv=None) -> int:
-    # Imported on call so that `python -m inspector_eval.cli` does not load cli twice.
-    from .cli import main as _main
-
-    return _main(argv)
-
-
-__all__ = ["main"]

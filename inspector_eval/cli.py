@@ -161,7 +161,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             meta["seconds"] = round(time.perf_counter() - started, 1)
             write_outputs(args, {"meta": meta, "records": finished}, final=False)
 
-        records = runner.run(args.root, dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size,
+        records = runner.run(dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size,
                              on_record=save_so_far, failures=failures, max_test=args.max_test)
         meta["seconds"] = round(time.perf_counter() - started, 1)
     except InspectorError as exc:

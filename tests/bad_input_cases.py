@@ -278,9 +278,10 @@ CASES: list[Case] = [
     Case("infer --fail-on-ng: calibration not JSON", lambda r: _infer(r, "cal_json", "--fail-on-ng")),
     Case("infer --fail-on-ng: calibration deleted", lambda r: _infer(r, "cal_missing", "--fail-on-ng")),
     # -- calibrate ------------------------------------------------------------------------------------------
-    Case("calibrate: --area-mm2-thr nan", lambda r: _calibrate(r, "--area-mm2-thr", "nan")),
-    Case("calibrate: --area-mm2-thr inf", lambda r: _calibrate(r, "--area-mm2-thr", "inf")),
-    Case("calibrate: --area-mm2-thr negative", lambda r: _calibrate(r, "--area-mm2-thr", "-1")),
+    Case("calibrate: --min-area nan", lambda r: _calibrate(r, "--min-area", "nan")),
+    Case("calibrate: --min-area inf", lambda r: _calibrate(r, "--min-area", "inf")),
+    Case("calibrate: --min-area negative", lambda r: _calibrate(r, "--min-area", "-1")),
+    Case("calibrate: --area-mm2-thr (earlier name) negative", lambda r: _calibrate(r, "--area-mm2-thr", "-1")),
     Case("calibrate: --score-percentile 0", lambda r: _calibrate(r, "--score-percentile", "0")),
     Case("calibrate: --score-percentile 101", lambda r: _calibrate(r, "--score-percentile", "101")),
     Case("calibrate: --score-percentile nan", lambda r: _calibrate(r, "--score-percentile", "nan")),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference import Circle, Engine, EngineConfig, Polygon, Rect, WeightsNotFoundError, roi_to_dict
+from inference import Circle, Engine, EngineConfig, Polygon, Rect, WeightsError, roi_to_dict
 from inference.align import Reference, aligned_crop, default_locate_box, locate, map_to_image
 from inference.synthetic import moved_part, write_discs
 
@@ -127,7 +127,7 @@ def _fit(tmp: Path, config: EngineConfig, **kwargs):
     engine = Engine(config)
     try:
         engine.fit(tmp / "project", [moved_part(0, size=SIZE)[0]] + _ok_images(range(1, 16)), roi=ROI, **kwargs)
-    except WeightsNotFoundError:
+    except WeightsError:
         pytest.skip("efficientnet_lite0 weights are not installed")
     model = engine.load(tmp / "project")
     model = model.with_calibration(engine.calibrate(model, _ok_images(range(100, 110))))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import inference.weights as weights_mod
-from inference import ConfigError, EngineConfig, WeightsNotFoundError
+from inference import ConfigError, EngineConfig, WeightsError
 from inference.backbone import Backbone, resolve_auto
 from inference.weights import choose_auto_backbone
 
@@ -50,7 +50,7 @@ def test_auto_takes_dinov2_when_its_file_is_there(no_local_dinov2):
 
 def test_auto_never_falls_back_to_random_weights(no_local_dinov2, monkeypatch):
     monkeypatch.setattr(weights_mod, "_packaged_file", lambda preset: None)
-    with pytest.raises(WeightsNotFoundError, match="no pretrained weights"):
+    with pytest.raises(WeightsError, match="no pretrained weights"):
         choose_auto_backbone("auto")
     # `weights: none` still means a random model, for tests, and says so.
     name, note = choose_auto_backbone("none")

@@ -13,7 +13,7 @@ from inference import (
     ImageError,
     InspectorError,
     ProjectError,
-    WeightsNotFoundError,
+    WeightsError,
     read_manifest,
 )
 from inference.synthetic import CENTRE, RADIUS, disc
@@ -236,15 +236,27 @@ def test_missing_weights_say_what_to_do(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setattr("inference.weights.models_dir", lambda: tmp_path)
     monkeypatch.setattr("inference.weights.user_models_dir", lambda: tmp_path)
     engine = Engine(tiny_config.replace(weights="auto"))
-    with pytest.raises(WeightsNotFoundError) as err:
+    with pytest.raises(WeightsError) as err:
         engine.fit(tmp_path / "p", [disc(0)[0]], roi=ROI)
     message = str(err.value)
     assert "dinov2_vits14_pretrain.pth" in message and "PATCHCORE_WEIGHTS" in message
     assert "efficientnet_lite0" in message
     assert not (tmp_path / "p").exists()
-    with pytest.raises(WeightsNotFoundError, match="not found"):
+    with pytest.raises(WeightsError, match="not found"):
         Engine(tiny_config.replace(weights=str(tmp_path / "nope.pth"))).backbone(tiny_config.replace(
             weights=str(tmp_path / "nope.pth")))
+
+
+def test_a_weights_file_that_does_not_fit_is_a_weights_error_under_either_name(tiny_config, tmp_path):
+    import inference
+
+    path = tmp_path / "other.pth"
+    torch.save({"some.layer.weight": torch.zeros(3, 3)}, path)
+    config = tiny_config.replace(weights=str(path))
+    with pytest.raises(WeightsError, match="does not fit") as err:
+        Engine(config).backbone(config)
+    # The file exists: the old name, kept for callers, is the same class and catches it too.
+    assert isinstance(err.value, inference.WeightsNotFoundError) and inference.WeightsNotFoundError is WeightsError
 
 
 def test_builtin_efficientnet_lite0_has_real_imagenet_weights():

@@ -35,7 +35,7 @@ def test_roles_split_the_settings_once():
                                       "stride", "patch_zero_pad")
     assert set(config_keys("runtime")) == {"use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels",
                                            "precision", "compile_backbone"}
-    assert "area_mm2_thr" in config_keys("calibration") and "align" in config_keys("align")
+    assert "min_area" in config_keys("calibration") and "align" in config_keys("align")
     with pytest.raises(ValueError, match="unknown setting role"):
         config_keys("features")
 
@@ -99,7 +99,7 @@ def test_only_model_settings_make_a_model_stale_or_refuse_add(fitted):
     record = read_record(fitted[1])
     same = EngineConfig.from_dict(record.config)
     machine_and_calibration = same.replace(batch_size=1, precision="fp32", max_image_megapixels=8,
-                                           score_percentile=95.0, area_mm2_thr=2.0, calibration_method="mad")
+                                           score_percentile=95.0, min_area=2.0, calibration_method="mad")
     assert record.changed_settings(machine_and_calibration) == []
     assert record.changed_settings(same.replace(coreset_ratio=0.5, smoothing_sigma=2.0)) == [
         "coreset_ratio", "smoothing_sigma"]

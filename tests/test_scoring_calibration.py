@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from inference import Calibration, InspectorError, calibrate, rates, with_threshold
-from inference.scoring import InferenceResult, find_regions, global_score, heatmap_png, judge
+from inference import Calibration, InspectorError, calibrate, rates, threshold_errors, with_threshold
+from inference.scoring import (
+    HEATMAP_COLORMAPS, InferenceResult, find_regions, global_score, heatmap_colours, heatmap_png, heatmap_rgba, judge,
+)
 
 
 def test_regions_have_image_coordinates_and_mm2():
@@ -18,6 +20,49 @@ def test_regions_have_image_coordinates_and_mm2():
     assert big.area_mm2 == pytest.approx(0.5)
     assert big.max_score == 5.0
     assert find_regions(m, mask, 3.0, (0, 0, 60, 50), None)[0].area_mm2 is None
+
+
+def test_each_region_carries_its_own_outline_in_image_pixels():
+    import cv2
+
+    m = np.zeros((50, 60), np.float32)
+    m[10:20, 30:35] = 5.0
+    m[30:40, 5:15] = 4.0
+    m[33:37, 8:12] = 0.0  # a hole: the outline is the outer border only
+    m[44, 50] = m[45, 51] = 6.0  # two pixels touching at a corner: one 8-connected region
+    regions = find_regions(m, np.ones_like(m, bool), 3.0, box=(100, 200, 160, 250), mm_per_px=None)
+    assert [r.area_px for r in regions] == [84, 50, 2]
+    for r in regions:
+        pts = r.outline
+        assert np.array_equal(pts[0], pts[-1]), "closed"
+        x, y, w, h = r.bbox
+        # The outline runs along the region's pixels: its corner-to-corner box is the region's box.
+        assert (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max() + 1, pts[:, 1].max() + 1) == (x, y, x + w, y + h)
+        filled = np.zeros((250, 160), np.uint8)
+        cv2.fillPoly(filled, [pts[:-1].astype(np.int32)], 1)
+        inside = np.zeros_like(filled)
+        inside[200:250, 100:160] = m >= 3.0
+        labels = cv2.connectedComponents(inside, connectivity=8)[1]
+        own = labels == labels[int(pts[0, 1]), int(pts[0, 0])]
+        assert np.array_equal(filled.astype(bool) & inside.astype(bool), own), "the outline holds this region"
+    assert "outline" not in regions[0].to_dict() and regions[0] == regions[0].__class__(**{
+        **regions[0].to_dict(), "outline": None}), "the outline is for drawing: not saved, not compared"
+
+
+def test_the_heatmap_colour_maps_are_opencvs_and_jet_is_the_default():
+    import cv2
+
+    m = np.linspace(0, 2, 64, dtype=np.float32).reshape(8, 8)
+    r = InferenceResult("x", 1.0, m, np.ones((8, 8), bool), (0, 0, 8, 8), (2, 2), threshold=1.0)
+    idx = (np.clip(m / 2.0, 0, 1) * 255).astype(np.uint8)
+    assert np.array_equal(heatmap_rgba(r)[..., :3], cv2.applyColorMap(idx, cv2.COLORMAP_JET)[..., ::-1])
+    for name, code in HEATMAP_COLORMAPS.items():
+        lut = heatmap_colours(name)
+        assert lut.shape == (256, 3) and np.array_equal(lut, cv2.applyColorMap(
+            np.arange(256, dtype=np.uint8)[:, None], code)[:, 0, ::-1])
+        assert np.array_equal(heatmap_rgba(r, colormap=name)[..., :3], lut[idx])
+    with pytest.raises(ValueError, match="colour map"):
+        heatmap_colours("rainbow")
 
 
 def test_regions_ignore_pixels_outside_the_shape():
@@ -155,13 +200,14 @@ def test_calibration_input_errors():
             calibrate([1.0], score_percentile=bad)
     for bad in (-1, float("nan"), float("inf"), "0.5", True):
         with pytest.raises(InspectorError, match="area"):
-            calibrate([1.0], area_mm2_thr=bad)
+            calibrate([1.0], min_area=bad)
     assert calibrate([1.0, 2.0], score_percentile=1).threshold <= 2.0  # (0, 100] is the documented range
 
 
 @pytest.mark.parametrize("field,value", [("threshold", float("nan")), ("threshold", float("inf")),
-                                         ("threshold", "1.0"), ("area_mm2_thr", float("inf")),
-                                         ("area_mm2_thr", -1.0), ("score_percentile", 0.0)])
+                                         ("threshold", "1.0"), ("min_area", float("inf")),
+                                         ("min_area", -1.0), ("area_mm2_thr", -1.0),
+                                         ("min_area_unit", "cm2"), ("score_percentile", 0.0)])
 def test_a_calibration_file_with_a_bad_value_is_refused(field, value):
     good = calibrate([1.0, 2.0, 3.0]).to_dict()
     Calibration.from_dict(good)
@@ -176,3 +222,17 @@ def test_a_manual_threshold_recomputes_rates_and_margin():
     assert with_threshold(base, 5.5).far == 0.5 and with_threshold(base, 5.5).margin == -0.5
     with pytest.raises(InspectorError, match="threshold"):
         with_threshold(base, float("inf"))
+
+
+def test_threshold_errors_count_what_any_threshold_does():
+    ok, ng = [1.0, 2.0, 3.0, 4.0], [3.5, 6.0]
+    e = threshold_errors(ok, ng, 3.0)
+    assert (e.false_rejects, e.n_ok, e.false_accepts, e.n_ng) == (2, 4, 0, 2)
+    assert (e.frr, e.far, e.margin) == (0.5, 0.0, -1.0)  # 4.0 is on the wrong side by 1
+    e = threshold_errors(ok, ng, 5.0)
+    assert (e.false_rejects, e.false_accepts, e.far, e.margin) == (0, 1, 0.5, -1.5)
+    assert threshold_errors(ok, [], 4.5).far is None and threshold_errors(ok, [], 4.5).margin == 0.5
+    assert rates(ok, ng, 5.0) == (e.far, e.frr)
+    # A manual threshold's calibration takes these figures as they are.
+    moved = with_threshold(calibrate(ok, ng), 5.0)
+    assert (moved.far, moved.frr, moved.margin) == (e.far, e.frr, e.margin)

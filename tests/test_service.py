@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 
+import inference
 from inference.synthetic import CENTRE, RADIUS, write_discs
 from inspector_service import cli
 from inspector_service.app import create_app
@@ -142,13 +143,15 @@ def test_fit_infer_calibrate_infer(client, images, live):
     assert min(ng_scores) > ok_score  # the scratch is found
 
     r = client.post("/projects/flow/calibrate_ng", files=files(images["cal"], "ok") + files(images["ng"], "ng"),
-                    data={"area_mm2_thr": "0.5"})
+                    data={"min_area": "0.5"})
     assert r.status_code == 200, r.text
     cal = r.json()
     assert cal["method"] == "ok_ng" and cal["n_ok"] == 4 and cal["n_ng"] == 2
     assert cal["far"] == 0.0 and cal["frr"] == 0.0 and cal["margin"] > 0 and cal["model_id"] == model_id
     saved = json.loads((live.projects / "flow" / "calibration.json").read_text())
-    assert saved["threshold"] == cal["threshold"] and saved["area_mm2_thr"] == 0.5
+    assert saved["threshold"] == cal["threshold"] and saved["min_area"] == 0.5 == cal["min_area"]
+    assert saved["min_area_unit"] == cal["min_area_unit"] == inference.area_unit(
+        inference.read_manifest(live.projects / "flow")["mm_per_px"])
 
     r = client.post("/projects/flow/infer", params={"heatmap": "true"},
                     files=files(images["cal"][:1] + images["ng"]))
@@ -342,8 +345,9 @@ def test_bad_inputs_answer_4xx_and_change_no_file(client, images, live, disc, tm
     assert r.status_code == 413 and "request body" in r.json()["error"]
 
     for form, word in (({"score_percentile": "150"}, "percentile"), ({"score_percentile": "nan"}, "score_percentile"),
-                       ({"area_mm2_thr": "-1"}, "area"), ({"area_mm2_thr": "abc"}, "area_mm2_thr"),
-                       ({"area_mm2_thr": "inf"}, "area_mm2_thr")):
+                       ({"min_area": "-1"}, "area"), ({"min_area": "abc"}, "min_area"),
+                       ({"min_area": "inf"}, "min_area"), ({"area_mm2_thr": "-1"}, "area"),
+                       ({"area_mm2_thr": "abc"}, "area_mm2_thr"), ({"min_area": "1", "area_mm2_thr": "2"}, "not both")):
         r = client.post("/projects/disc/calibrate_ng", files=files(images["cal"], "ok"), data=form)
         assert r.status_code == 422, (form, r.text)
         assert word in r.json()["error"]

@@ -34,13 +34,12 @@ def histograms(ok: list[float], ng: list[float], bins: int = 30):
 
 
 def counts_text(ok: list[float], ng: list[float], threshold: float) -> str:
-    far, frr = inference.rates(ok, ng, threshold)
-    rejected = int(round(frr * len(ok)))
-    text = f"False rejects: {rejected} of {len(ok)} OK"
-    if far is None:
+    """The line under the histogram; the counting is calibration.py's (threshold_errors)."""
+    errors = inference.threshold_errors(ok, ng, threshold)
+    text = f"False rejects: {errors.false_rejects} of {errors.n_ok} OK"
+    if not errors.n_ng:
         return text + "   ·   False accepts: no NG images"
-    accepted = int(round(far * len(ng)))
-    return text + f"   ·   False accepts: {accepted} of {len(ng)} NG"
+    return text + f"   ·   False accepts: {errors.false_accepts} of {errors.n_ng} NG"
 
 
 class ImageSetBox(QGroupBox):
@@ -133,8 +132,13 @@ class CalibrateDialog(QDialog):
         self.area.setObjectName("areaLimit")
         self.area.setRange(0.0, 1e6)
         self.area.setDecimals(3)
-        self.area.setValue(session.doc.config.area_mm2_thr)
-        self.area.setToolTip("Regions smaller than this (mm²; px when mm per pixel is unknown) do not make a part NG")
+        self.area.setValue(session.doc.config.min_area)
+        model = session.model
+        # The model's unit: mm² when it knows its pixel size, else px.
+        mm2 = model is not None and inference.area_unit(model.mm_per_px) == "mm2"
+        self.area.setSuffix(" mm²" if mm2 else " px")
+        self.area.setToolTip("Regions smaller than this do not make a part NG: mm² when the model knows mm per "
+                             "pixel, else px")
         self.counts = QLabel("Compute the scores first.")
         self.counts.setObjectName("calibrationCounts")
         self.threshold_spin = QDoubleSpinBox()
@@ -149,7 +153,7 @@ class CalibrateDialog(QDialog):
 
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("saveCalibration")
-        self.save_button.setToolTip("Write calibration.json with this threshold and area limit")
+        self.save_button.setToolTip("Write calibration.json with this threshold and minimum region area")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self.save)
         close = QPushButton("Close")
@@ -162,7 +166,7 @@ class CalibrateDialog(QDialog):
         sets.addWidget(self.ng_box)
         form = QFormLayout()
         form.addRow("Score percentile", self.percentile)
-        form.addRow("Area limit (mm²)", self.area)
+        form.addRow("Minimum region area", self.area)
         threshold_row = QHBoxLayout()
         threshold_row.addWidget(self.threshold_spin)
         threshold_row.addWidget(self.reset_button)
@@ -193,7 +197,7 @@ class CalibrateDialog(QDialog):
         self.percentile.blockSignals(True)
         self.percentile.setValue(cal.score_percentile)
         self.percentile.blockSignals(False)
-        self.area.setValue(cal.area_mm2_thr)
+        self.area.setValue(cal.min_area)
         self._show_scores([float(v) for v in cal.ok_scores], [float(v) for v in cal.ng_scores])
         self.set_threshold(cal.threshold)
         self.counts.setText(f"Saved calibration: threshold {cal.threshold:.4f}. "

@@ -81,6 +81,7 @@ class InspectPanel(QWidget):
         self.results: dict[str, inference.InferenceResult] = {}
         self.errors: dict[str, str] = {}  # path -> why it could not be read
         self.current: Optional[inference.InferenceResult] = None
+        self.shown: Optional[tuple] = None  # (path, pixels) of the image on the view, decoded once
 
         # Actions, not button shortcuts: the window's menu holds them so the keys work from any tab.
         self.open_action = self._action("Open image…", "Ctrl+Shift+O", "Open one or more images to inspect",
@@ -244,27 +245,39 @@ class InspectPanel(QWidget):
         path = self.paths[index]
         self.index = index
         self._select_row(path)
+        cached = self.results.get(path)
+        self.status(f"{Path(path).name}  ({index + 1} / {len(self.paths)})")
+        if cached is None and self.auto_check.isChecked() and self.session.model is not None:
+            # Decoded once, by the inspection's worker, which sends the pixels with the result. Meanwhile
+            # nothing of the previous image may stay on screen next to this file's name.
+            self._show_pixels(path, None)
+            self.show_result(None)
+            self.inspect_current()
+            self._update_buttons()
+            return
         try:
             rgb = inference.load_image(path)
         except inference.InspectorError as exc:
-            # Nothing of the previous image may stay on screen next to this file's name.
-            self.view.set_image(None)
-            self.show_result(None)
-            self.errors[path] = str(exc)
-            self._set_result_row(path, None)
-            self.status(f"{Path(path).name} cannot be read  ({index + 1} / {len(self.paths)})")
-            self._update_buttons()
+            self._unreadable(path, exc)
             messages.error(self, "Cannot open the image", exc)
             return
+        self._show_pixels(path, rgb)
+        self.show_result(cached)
+        self._update_buttons()
+
+    def _show_pixels(self, path: str, rgb) -> None:
+        """Show an image's pixels; kept, read-only, so inspecting what is shown does not decode it again."""
         self.view.set_image(rgb)
-        self.status(f"{Path(path).name}  ({index + 1} / {len(self.paths)})")
-        cached = self.results.get(path)
-        if cached is not None:
-            self.show_result(cached)
-        else:
-            self.show_result(None)
-            if self.auto_check.isChecked() and self.session.model is not None:
-                self.inspect_current()
+        self.shown = (path, rgb) if rgb is not None else None
+
+    def _unreadable(self, path: str, exc) -> None:
+        # Nothing of the previous image may stay on screen next to this file's name.
+        self._show_pixels(path, None)
+        self.show_result(None)
+        self.errors[path] = str(exc)
+        self._set_result_row(path, None)
+        if self.index >= 0 and self.paths[self.index] == path:
+            self.status(f"{Path(path).name} cannot be read  ({self.index + 1} / {len(self.paths)})")
         self._update_buttons()
 
     # -- inspecting ---------------------------------------------------------------------------
@@ -273,15 +286,29 @@ class InspectPanel(QWidget):
             messages.error(self, "Inspect", "Open an image first.")
             return
         path = self.paths[self.index]
-        self.session.infer(path, lambda rgb, result: self._inspected(path, rgb, result))
+        pixels = self.shown[1] if self.shown is not None and self.shown[0] == path else None
+        self.session.infer(path, lambda rgb, result: self._inspected(path, rgb, result),
+                           on_failure=lambda exc: self._not_inspected(path, exc), pixels=pixels)
 
     def _inspected(self, path: str, rgb, result: inference.InferenceResult) -> None:
+        self.errors.pop(path, None)
         self.results[path] = result
         self._set_result_row(path, result)
         self.recorded.emit(path, result)
         if self.index >= 0 and self.paths[self.index] == path:
-            self.view.set_image(rgb, fit=False)
+            self._show_pixels(path, rgb)
             self.show_result(result)
+
+    def _not_inspected(self, path: str, exc) -> None:
+        """The session shows the error. An image the engine refused is marked in the list (as Inspect all
+        marks it); one that decodes is still shown, decoded here on this rare path."""
+        if isinstance(exc, inference.ImageError):
+            self._unreadable(path, exc)
+        if self.shown is None and self.index >= 0 and self.paths[self.index] == path:
+            try:
+                self._show_pixels(path, inference.load_image(path))
+            except inference.InspectorError:
+                pass  # the error is shown already; nothing to draw
 
     def inspect_all(self) -> None:
         if not self.paths:

@@ -125,7 +125,6 @@ class TeachPanel(QWidget):
         self.session = session
         self.doc = session.doc
         self._icons: dict[str, QIcon] = {}
-        self._fitted_count = 0  # images already in the model, for "Add to model"
 
         add_files = QPushButton("Add images…")
         add_files.setToolTip("Choose OK images of good parts (Ctrl+I)")

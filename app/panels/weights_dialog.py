@@ -36,14 +36,14 @@ def install_weights_file(source: Path, backbone: str) -> Path:
     return target
 
 
-def resolve_missing_weights(window, exc: inference.WeightsNotFoundError) -> Optional[str]:
+def resolve_missing_weights(window, exc: inference.WeightsError) -> Optional[str]:
     """Ask what to do; returns 'located', 'offline' or None. The project's config changes accordingly."""
     backbone = window.doc.config.backbone
     box = QMessageBox(QMessageBox.Icon.Warning, "Pretrained weights missing",
                       f"The pretrained weights for the '{backbone}' backbone are not on this machine, so the model "
-                      "cannot be built.\n\nYou can locate the weights file (it is copied to your models folder and "
-                      f"remembered), or use the built-in {OFFLINE_BACKBONE} backbone: lower accuracy, works "
-                      "offline; the model must then be fitted again.", QMessageBox.StandardButton.Cancel, window)
+                      "cannot be built.\n\nYou can locate the weights file (it is copied to your models folder, "
+                      f"where it is found from then on), or use the built-in {OFFLINE_BACKBONE} backbone: lower "
+                      "accuracy, works offline; the model must then be fitted again.", QMessageBox.StandardButton.Cancel, window)
     box.setObjectName("weightsMissingBox")
     box.setDetailedText(str(exc))
     locate = box.addButton("Locate weights file…", QMessageBox.ButtonRole.AcceptRole)
@@ -59,7 +59,6 @@ def resolve_missing_weights(window, exc: inference.WeightsNotFoundError) -> Opti
         except inference.InspectorError as err:
             messages.error(window, "Weights", err)
             return None
-        window.qsettings.setValue(f"weights/{backbone}", str(target))
         if window.doc.config.weights not in ("auto",):
             window.doc.set_config(window.doc.config.replace(weights="auto"))
         window.show_status(f"Weights installed as {target}")

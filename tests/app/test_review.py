@@ -46,7 +46,7 @@ def test_an_ng_verdict_names_its_regions_and_draws_them_strongly(qtbot, window, 
     dialog.area.setValue(1e5)
     dialog.save_button.click()
     wait_idle(qtbot, window)
-    assert window.session.model.calibration.area_mm2_thr == 1e5
+    assert window.session.model.calibration.min_area == 1e5
     panel.open_paths([images["ng"][0]])
     wait_idle(qtbot, window)
     assert panel.current.verdict == "OK" and panel.current.regions

@@ -65,6 +65,8 @@ def test_2_an_unreadable_image_clears_the_previous_result(qtbot, window, project
     wait_idle(qtbot, window)
     assert panel.badge.text() == "NG" and window.view.outline_items
     panel.go(1)
+    assert window.view.image is None, "the previous image is gone at once"
+    wait_idle(qtbot, window)  # the inspection's worker decodes the file, and says it cannot
     assert any("corrupt.png" in t for t in answerer.seen), "the file is named in the message"
     assert window.view.image is None, "the previous image is gone"
     assert panel.badge.text() == "—" and panel.regions.rowCount() == 0 and panel.current is None
