@@ -41,6 +41,8 @@ FITS = {
     # A denser bank instead of (or with) mirrors at <= 8 shots: ratio 0.3 keeps as many vectors as the
     # mirrors at 0.1 do (3 x the images), so search time is the same.
     "dense": ({}, {"coreset_ratio": 0.3}),
+    # Mirrors with the bank kept at the plain fit's size (ratio 0.1 / 3): the coreset and search cost of a plain fit.
+    "flips_sparse": ({}, {"augment": True, "augment_copies": 0, "augment_flips": True, "coreset_ratio": 0.034}),
     "flips_dense": ({}, {"augment": True, "augment_copies": 0, "augment_flips": True, "coreset_ratio": 0.3}),
 }
 

@@ -45,6 +45,8 @@ class Calibration:
     ng_scores: list = field(default_factory=list)
     model_id: Optional[str] = None
     created: str = ""
+    # Set by Engine.calibrate when the OK images score unlike the taught ones (capture_shift_warning).
+    warning: str = ""
     # "mm2" or "px": set from the model when the calibration is saved with it (Engine.save_calibration);
     # "" on a calibration not saved yet. A file without it (earlier versions) takes its model's unit.
     min_area_unit: str = ""
@@ -79,6 +81,8 @@ class Calibration:
         except TypeError as exc:
             raise CalibrationError(f"calibration has unexpected content ({exc})") from None
         check_values(cal.threshold, cal.score_percentile, cal.min_area)
+        if not isinstance(cal.warning, str):
+            raise CalibrationError("calibration's warning is not text")
         if cal.min_area_unit not in ("", *AREA_UNITS):
             raise CalibrationError(f"min_area_unit must be one of {list(AREA_UNITS)}, got {cal.min_area_unit!r}")
         return cal

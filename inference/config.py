@@ -87,7 +87,7 @@ class EngineConfig:
     # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
     # eager when the compiler is missing or fails.
     compile_backbone: str = setting("runtime", "auto")
-    score_mode: str = setting("score", "p99")
+    score_mode: str = setting("score", "max")
     smoothing_sigma: float = setting("score", 4.0)
     augment: bool = setting("fit", False)
     # Augmented copies per OK image when augment is on (rotation +-5 deg, light colour jitter).

@@ -15,7 +15,7 @@ import torch
 from . import knn, placement, project
 from .align import Locator
 from .backbone import Backbone, fit_precision, resolve_auto
-from .calibration import Calibration, area_unit, calibrate_by
+from .calibration import Calibration, area_unit, calibrate_by, capture_shift_warning
 from .config import EngineConfig, config_keys
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
@@ -29,6 +29,8 @@ from .scoring import InferenceResult, anomaly_map, find_regions, global_score, j
 
 # What a backbone is built from: the settings that shape features, the weights file, and how it runs.
 _BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "seed")
+# Taught images scored by their own model at fit (a few ms each): the scores of the teaching capture.
+TAUGHT_REFERENCE_IMAGES = 8
 
 
 @dataclass
@@ -201,10 +203,13 @@ class Engine:
         copies = len(crops) // len(prepared)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
         done = 0
+        reference = []  # (prepared, features) of the first taught images, for the capture-shift reference
         for feats in embed_crops(backbone, crops, progress, cancel):
             for f in feats:
                 mask = masks[done // copies]
                 memory.update(f.transpose(1, 2, 0)[mask])
+                if done % copies == 0 and len(reference) < TAUGHT_REFERENCE_IMAGES:
+                    reference.append((prepared[done // copies], f))
                 done += 1
         timings["embedding"] = time.perf_counter() - t
 
@@ -234,12 +239,21 @@ class Engine:
             # A whole-image box is the image itself: (0, 0, width, height).
             image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
             ignore=ignore_json, align=align)
+        record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
+                                                                   ignore, locator, reference))
         record = project.save_model(folder, record, features, coreset_blob, extra_files=extra_files)
         timings["save"] = time.perf_counter() - t
         model = self._fitted_model(folder, record, index, locator)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
                          record, model)
+
+    def _taught_scores(self, folder, record, config, roi, mm_per_px, index, ignore, locator, reference):
+        """The image scores of the first taught images by the model just built: what images of the teaching
+        capture score, the reference calibrate() compares its OK images with (capture_shift_warning)."""
+        probe = Model(folder, record, config, roi, mm_per_px, knn.Searcher(index, False, False), None, None,
+                      ignore=tuple(ignore), locator=locator)
+        return tuple(round(float(self._score_one(probe, p, f, None).score), 6) for p, f in reference)
 
     def _fitted_model(self, folder, record: ModelRecord, index, locator) -> "Model":
         """The model just saved, as load() would give it, built from memory: no model file is read back or
@@ -387,7 +401,9 @@ class Engine:
         if calibration.min_area_unit not in ("", unit):
             raise InspectorError(f"this calibration's minimum area is in {calibration.min_area_unit}; the model "
                                  f"measures regions in {unit}: calibrate this model")
-        calibration = replace(calibration, model_id=model.model_id, min_area_unit=unit)
+        # OK images that score unlike the taught ones most likely come from another capture: say so.
+        calibration = replace(calibration, model_id=model.model_id, min_area_unit=unit,
+                              warning=capture_shift_warning(model.record.taught_scores, calibration.ok_scores))
         project.save_calibration(model.folder, calibration)
         return model.with_calibration(calibration)
 

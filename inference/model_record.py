@@ -11,6 +11,7 @@ from the roles on EngineConfig's fields (config.config_keys).
 from __future__ import annotations
 
 import copy
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 _BACKBONE_KEYS = ("name", "timm_name", "kind", "feature_dim", "weights", "chosen")
 _KEYS = ("schema_version", "model_version", "app_version", "model_id", "backbone", "input_size", "token_shape",
          "config", "roi", "mm_per_px", "n_images", "images", "n_embeddings", "coreset_size", "created", "updated",
-         "roi_is_whole_image", "image_size", "ignore", "align", "files")
+         "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "files")
 # Never make a model stale: they do not change what it computes (the GUI's banner).
 _NOT_MODEL_ROLES = ("runtime", "calibration")
 
@@ -84,6 +85,9 @@ class ModelRecord:
     image_size: Optional[tuple[int, int]] = None  # (width, height) when roi_is_whole_image
     ignore: tuple[dict, ...] = ()  # ignore regions, roi.roi_to_dict each
     align: dict = field(default_factory=lambda: {"mode": "none"})  # align.Locator.manifest, or mode none
+    # Image scores of the first taught images by this model (engine.TAUGHT_REFERENCE_IMAGES): the reference
+    # of the capture-shift check at calibration. Empty for models of earlier versions (no check then).
+    taught_scores: tuple[float, ...] = ()
     files: dict = field(default_factory=dict)  # file name -> sha256; filled by project.save_model
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)  # keys this version does not know, written back as they were
@@ -101,6 +105,10 @@ class ModelRecord:
         ignore = data.get("ignore") or []
         if not isinstance(whole, bool) or not isinstance(ignore, list) or not isinstance(align, dict):
             raise ProjectError(f"{path}: 'roi_is_whole_image', 'ignore' or 'align' is damaged: refit the model")
+        taught = data.get("taught_scores") or []
+        if not (isinstance(taught, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  and math.isfinite(v) for v in taught)):
+            raise ProjectError(f"{path}: 'taught_scores' must be a list of finite numbers: refit the model")
         if image_size is not None and not (isinstance(image_size, list) and len(image_size) == 2 and all(
                 isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_size)):
             raise ProjectError(f"{path}: 'image_size' must be two positive integers: refit the model")
@@ -112,7 +120,8 @@ class ModelRecord:
             n_embeddings=data["n_embeddings"], coreset_size=data["coreset_size"], created=data.get("created"),
             updated=data.get("updated"), roi_is_whole_image=whole,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore), align=align,
-            files=data["files"], schema_version=data["schema_version"],
+            taught_scores=tuple(float(v) for v in taught), files=data["files"],
+            schema_version=data["schema_version"],
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )
 
@@ -128,6 +137,7 @@ class ModelRecord:
             "roi_is_whole_image": self.roi_is_whole_image,
             "image_size": list(self.image_size) if self.image_size is not None else None,
             "ignore": copy.deepcopy(list(self.ignore)), "align": copy.deepcopy(self.align),
+            **({"taught_scores": list(self.taught_scores)} if self.taught_scores else {}),
             **copy.deepcopy(self.extra),
         }
         out["files"] = dict(self.files)

@@ -414,6 +414,8 @@ def cmd_calibrate(args) -> int:
               f"minimum region area {cal.min_area_text}")
         if cal.margin < 0:
             print("WARNING: OK and NG scores overlap (negative margin): some parts will be misjudged")
+        if cal.warning:
+            print(f"WARNING: {cal.warning}")
     return 0
 
 

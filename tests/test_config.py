@@ -7,7 +7,7 @@ def test_defaults_follow_the_design_note():
     c = EngineConfig()
     assert (c.backbone, c.coreset_ratio, c.patch_size, c.stride, c.distance, c.batch_size) == (
         "auto", 0.02, 3, 1, "l2", 32)
-    assert c.use_gpu and c.faiss_fp16 and c.input_size == 448 and c.score_mode == "p99"
+    assert c.use_gpu and c.faiss_fp16 and c.input_size == 448 and c.score_mode == "max"
 
 
 def test_yaml_then_environment(tmp_path):

@@ -189,6 +189,7 @@ def test_quick_mode_guards_the_default_policy_on_visa_fryum(shared_data, tmp_pat
     result = json.loads(out.read_text())
     (method,) = result["meta"]["methods"]
     assert "'augment_flips': True" in method["few_shot_policy"] and "'augment_copies': 0" in method["few_shot_policy"]
+    assert method["config"]["score_mode"] == "max"  # the six-set choice (docs/benchmarks.md)
     recs = {r["shots"]: r for r in result["records"]}
     assert sorted(recs) == ["1", "16"]
     for shots, rec in recs.items():

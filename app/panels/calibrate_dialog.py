@@ -268,11 +268,13 @@ class CalibrateDialog(QDialog):
             messages.error(self, "Calibrate", exc)
             return
         self.session.doc.set_calibration_images(self.ok_box.paths(), self.ng_box.paths())
-        self.session.save_calibration(cal, lambda model: self._saved(cal))
+        self.session.save_calibration(cal, lambda model: self._saved(model.calibration))
 
     def _saved(self, cal: inference.Calibration) -> None:
         self.counts.setText(f"Saved: threshold {cal.threshold:.4f}. " + counts_text(self.ok_scores, self.ng_scores,
                                                                                     cal.threshold))
+        if cal.warning:  # saved, but the OK images most likely come from another capture
+            messages.error(self, "Calibration saved, with a warning", cal.warning)
         self.accept()
 
     def _busy(self, busy: bool) -> None:
