@@ -299,10 +299,11 @@ def calibrate_by(
                    method=f"ok_only_{method}")
 
 
-# Held-out OK images of the same capture score, at the median, 1.06-1.74 x the taught images' own
-# median score (taught images scored by their model; six dev sets, 1-16 shots, docs/benchmarks.md).
+# Held-out OK images of the same capture score, at the median, 1.09-2.81 x the taught images' own
+# median score (taught images scored by their model, image score max; six dev sets, 1-16 shots,
+# docs/benchmarks.md; the top of that range is mvtec_screw at 1-2 shots, screws turned every way).
 # Beyond these limits the calibration images most likely come from another capture (light, camera, part).
-SHIFT_RATIO_LIMITS = (0.67, 2.0)
+SHIFT_RATIO_LIMITS = (0.67, 3.0)
 
 
 def capture_shift_warning(taught_scores: Sequence[float], calibration_scores: Sequence[float],
