@@ -64,6 +64,8 @@ class FitResult:
             "backbone": self.manifest["backbone"]["name"],
             # Set only when `backbone: auto` chose: which backbone and why, to be shown once.
             "backbone_chosen": self.manifest["backbone"].get("chosen", ""),
+            # Set only when alignment was asked for but the view has nothing to locate (taught without it).
+            "align_note": (self.manifest.get("align") or {}).get("note", ""),
         }
 
 
@@ -190,8 +192,8 @@ class Engine:
         whole_image = roi is None if previous is None else previous.manifest.get("roi_is_whole_image", False)
         same_size = previous.manifest.get("image_size") if previous is not None and whole_image else None
         ignore, locate_box = geometry
-        prepared, roi, locator = placement.prepare_teaching(folder, ok_images, roi, same_size, config, previous,
-                                                            locate_box)
+        prepared, roi, locator, align_note = placement.prepare_teaching(folder, ok_images, roi, same_size, config,
+                                                                        previous, locate_box)
         placement.check_ignore(roi, ignore)
         report(progress, "loading", len(prepared), len(prepared))
         backbone = self.backbone(config.replace(precision=fit_precision(config.precision, config.use_gpu)))
@@ -236,7 +238,7 @@ class Engine:
         manifest["roi_is_whole_image"] = whole_image
         # A whole-image box is the image itself: (0, 0, width, height).
         manifest["image_size"] = (same_size or list(prepared[0].crop.box[2:])) if whole_image else None
-        extra_files = placement.geometry_manifest(manifest, ignore, locator, previous, prepared)
+        extra_files = placement.geometry_manifest(manifest, ignore, locator, previous, prepared, align_note)
         manifest = project.save_model(folder, manifest, features, coreset_blob, extra_files=extra_files)
         timings["save"] = time.perf_counter() - t
         report(progress, "saved", 1, 1)

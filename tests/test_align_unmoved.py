@@ -1,0 +1,106 @@
+"""Alignment does no harm where parts do not move (issue 14's "no harm" check).
+
+A part that lies where it was taught is not moved: the ROI is cut exactly as
+without alignment, so the scores are the same to the last digit. A view with
+no part that repeats (a plain surface) is said to be so at fit time.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from inference import Engine, ImageError, ProjectError, Rect
+from inference.align import Reference, default_locate_box, locate
+from inference.synthetic import disc, moved_part
+
+SIZE = 320
+ROI = Rect(SIZE / 2, SIZE / 2, 236, 166)
+
+
+def test_a_part_where_it_was_taught_is_not_moved():
+    ref = Reference.from_image(moved_part(0, size=SIZE)[0], default_locate_box(ROI, SIZE, SIZE))
+    still = locate(ref, moved_part(7, size=SIZE)[0], "rigid", 180)
+    assert still.unmoved and np.array_equal(still.matrix, np.eye(2, 3))
+    # Moved by a few pixels or turned a little, it is placed (not left where it was taught).
+    shifted = locate(ref, moved_part(7, 6, -4, 0, size=SIZE)[0], "rigid", 180)
+    turned = locate(ref, moved_part(7, 0, 0, 5, size=SIZE)[0], "rigid", 180)
+    assert not shifted.unmoved and np.allclose(shifted.matrix[:, 2], (6, -4), atol=1.5)
+    assert not turned.unmoved and turned.angle_deg == pytest.approx(5, abs=1.0)
+
+
+def test_a_symmetric_part_is_not_turned_for_nothing():
+    """A disc looks the same at any angle: the search may find some angle as good as none; it must not turn
+    the view (before, a bottle seen from above was turned by about 175 deg)."""
+    box = (10, 10, 150, 150)
+    ref = Reference.from_image(disc(0)[0], box)
+    for seed in (1, 2, 3):
+        image = disc(seed)[0]
+        # The same disc turned by 40 deg about its centre: still where it was taught.
+        turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((79.5, 79.5), 40, 1.0), (160, 160),
+                                borderMode=cv2.BORDER_REPLICATE)
+        for view in (image, turned):
+            placement = locate(ref, view, "rigid", 180)
+            assert placement.unmoved, placement.to_dict()
+
+
+def _fit_scores(tmp_path, name, config, ok, test, **kwargs):
+    engine = Engine(config)
+    result = engine.fit(tmp_path / name, ok, **kwargs)
+    model = engine.load(tmp_path / name)
+    return result, model, engine.score_many(model, test)
+
+
+def test_parts_that_did_not_move_score_exactly_as_without_alignment(tmp_path, tiny_cnn_config):
+    ok = [moved_part(s, size=SIZE)[0] for s in range(4)]
+    test = [moved_part(10, size=SIZE)[0], moved_part(11, scratch=True, size=SIZE)[0]]
+    _, _, plain = _fit_scores(tmp_path, "none", tiny_cnn_config, ok, test, roi=ROI)
+    _, model, aligned = _fit_scores(tmp_path, "rigid", tiny_cnn_config.replace(align="rigid"), ok, test, roi=ROI)
+    assert model.locator is not None
+    for a, b in zip(aligned, plain):
+        assert a.location["method"] == "unmoved"
+        assert a.score == b.score  # exactly: the same pixels, no resampling
+        assert a.box == b.box and np.array_equal(a.anomaly_map, b.anomaly_map)
+    assert aligned[1].score > aligned[0].score  # and the scores mean something
+
+
+def _surface(seed: int) -> np.ndarray:
+    """A plain textured surface (a steel strip): grain that differs from image to image, no part."""
+    rng = np.random.default_rng(seed)
+    grain = cv2.GaussianBlur(rng.normal(128, 40, (200, 120)).astype(np.float32), (0, 0), 2.0)
+    return np.repeat(grain.clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_a_surface_without_a_part_is_taught_without_alignment_and_says_so(tmp_path, tiny_cnn_config):
+    ok = [_surface(s) for s in range(4)]
+    test = [_surface(s) for s in (10, 11)]
+    result, model, aligned = _fit_scores(tmp_path, "rigid", tiny_cnn_config.replace(align="rigid"), ok, test)
+    note = result.to_dict()["align_note"]
+    assert "no part that repeats" in note and "taught without alignment" in note
+    assert model.manifest["align"]["mode"] == "none" and model.locator is None
+    _, _, plain = _fit_scores(tmp_path, "none", tiny_cnn_config, ok, test)
+    assert [r.score for r in aligned] == [r.score for r in plain]
+    # With a drawn ROI the user meant a part to be there: the fit is refused, naming the cause.
+    with pytest.raises(ImageError, match="no part that repeats.*locate region"):
+        Engine(tiny_cnn_config.replace(align="rigid")).fit(tmp_path / "drawn", ok, roi=Rect(60, 100, 80, 120))
+    assert not (tmp_path / "drawn" / "manifest.json").exists()
+
+
+def test_one_ok_image_without_the_part_is_named(tmp_path, tiny_cnn_config):
+    """Most OK images match: the one that does not is a bad teaching image, named as before."""
+    images = [moved_part(s, size=SIZE)[0] for s in range(3)] + [moved_part(9, present=False, size=SIZE)[0]]
+    with pytest.raises(ImageError, match=r"<array 3>: part not found"):
+        Engine(tiny_cnn_config.replace(align="rigid")).fit(tmp_path / "p", images, roi=ROI)
+
+
+def test_an_aligned_model_from_the_earlier_location_is_refitted(tmp_path, tiny_cnn_config):
+    from inference.placement import load_geometry
+
+    config = tiny_cnn_config.replace(align="rigid")
+    Engine(config).fit(tmp_path / "p", [moved_part(s, size=SIZE)[0] for s in range(2)], roi=ROI)
+    manifest = Engine(config).load(tmp_path / "p").manifest
+    assert load_geometry(tmp_path / "p", manifest, config)[1] is not None
+    old = dict(manifest, align={k: v for k, v in manifest["align"].items() if k != "locate_version"})
+    with pytest.raises(ProjectError, match="refit"):
+        load_geometry(tmp_path / "p", old, config)
