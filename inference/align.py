@@ -18,7 +18,11 @@ Both run at a working scale (the locate region's long side WORK_SIDE px).
 The confidence is the same for both: the zero-mean normalised correlation
 between the reference and the image warped back onto it, so a blank view
 or another object scores near 0 and a placed part near 1.
-3. A part that did not move is not moved: when the reference matches the
+3. Of poses that match about as well, the one turned least wins: a
+   symmetric part (a six-spoked wheel) fits at several turns, and turning
+   the whole view by 50 deg where 10 deg fit as well turned the camera-fixed
+   background and lighting for nothing.
+4. A part that did not move is not moved: when the reference matches the
    image where it was taught (the identity) within UNMOVED_MARGIN of the best
    pose found, the placement is the identity, and the ROI is cut exactly as
    without alignment (no resampling). Without this a rotationally symmetric
@@ -58,6 +62,13 @@ MAX_SCALE_CHANGE = 0.1  # a match that shrinks or grows the part more than this 
 # whole-image views (mvtec_bottle): the search's best beats the identity by 0.000-0.026 there,
 # while a part moved by a few pixels or degrees loses 0.05 or more (mvtec_screw, mpdd_metal_plate).
 UNMOVED_MARGIN = 0.03
+# A pose turned by NEARER_TURN_MIN_DEG or more is checked against poses turned at least NEARER_TURN_GAP_DEG
+# less (see _nearer_turn); the coarse check passes when their coarse peak is within NEARER_TURN_COARSE_GAP.
+# Measured on visa_fryum (docs/benchmarks.md): its six-spoked parts were turned by up to 135 deg where
+# 15 deg fit as well.
+NEARER_TURN_MIN_DEG = 20.0
+NEARER_TURN_GAP_DEG = 15.0
+NEARER_TURN_COARSE_GAP = 0.1
 # Stored with an aligned model: a model fitted by another version of location is refitted.
 LOCATE_VERSION = 2
 
@@ -208,6 +219,9 @@ def locate(reference: Reference, image: np.ndarray, mode: str, max_angle_deg: fl
         if best is None or conf > best[0]:
             best = (conf, m, "correlation")
     conf, m, method = best
+    nearer = _nearer_turn(reference, work, m, conf) if max_angle > 0 else None
+    if nearer is not None:
+        (conf, m), method = nearer, "correlation"
     if unmoved >= conf - UNMOVED_MARGIN:
         return Placement(IDENTITY.copy(), unmoved, "unmoved")
     return Placement(reference._to_image(m), conf, method)
@@ -261,8 +275,15 @@ def _angles(max_angle: float, step: float) -> np.ndarray:
     return np.linspace(-max_angle, max_angle, 2 * n + 1)
 
 
-def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.ndarray:
-    """Coarse search over angles and positions with matchTemplate, refined at finer scales and angles."""
+def _coarse_step(ref: Reference) -> float:
+    """The angle step that moves the coarse reference's rim by about one coarse pixel."""
+    th, tw = ref.coarse.shape
+    return max(2.0, math.degrees(1.5 / (0.5 * max(th, tw))))
+
+
+def _coarse_best(ref: Reference, work: np.ndarray, angles) -> tuple[float, float, tuple[float, float]]:
+    """(peak, angle, (dx, dy)): the best coarse match over `angles`, the reference turned about its centre and
+    slid over the whole image with cv2.matchTemplate."""
     cs = ref.coarse_scale
     tmpl = ref.coarse
     th, tw = tmpl.shape
@@ -270,11 +291,9 @@ def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.nd
     # Pad so the reference may lie partly outside the view (and a whole-image reference can shift).
     py, px = th // 2, tw // 2
     padded = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_REPLICATE)
-    # One coarse pixel at the template's rim: the step that moves it by about one pixel.
-    step = max(2.0, math.degrees(1.5 / (0.5 * max(th, tw))))
     centre = (tw / 2, th / 2)
     best = (-2.0, 0.0, (0.0, 0.0))
-    for angle in _angles(max_angle, step):
+    for angle in angles:
         # Turning the reference by angle about its centre; corners come from the replicated border.
         rot = _rotation(angle, centre)
         turned = cv2.warpAffine(tmpl, _index_form(rot), (tw, th), flags=cv2.INTER_LINEAR,
@@ -285,15 +304,44 @@ def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.nd
         _, peak, _, loc = cv2.minMaxLoc(res)
         if peak > best[0]:
             best = (peak, float(angle), (loc[0] - px, loc[1] - py))
-    _, angle, (dx, dy) = best
+    return best
+
+
+def _refined(ref: Reference, work: np.ndarray, coarse, turns: bool) -> np.ndarray:
+    """A coarse match refined at half the work scale, then at the work scale: finer angles (when `turns`),
+    a small window, sub-pixel peaks."""
+    _, angle, (dx, dy) = coarse
+    th, tw = ref.coarse.shape
+    step = _coarse_step(ref)
     # Template (coarse) -> image (coarse): turn about the centre, then shift by the match position.
-    m_coarse = _rotation(angle, centre, (dx, dy))
-    # Refine at half the work scale, then at the work scale: finer angles, a small window, sub-pixel peaks.
-    turns = 0 if max_angle == 0.0 else 1
-    m = _rescaled(m_coarse, cs, 0.5)
-    m = _match_around(ref.work_half, _resize(work, 0.5), m, step / 4, 4 * turns, radius=4)
+    m = _rescaled(_rotation(angle, (tw / 2, th / 2), (dx, dy)), ref.coarse_scale, 0.5)
+    m = _match_around(ref.work_half, _resize(work, 0.5), m, step / 4, 4 * int(turns), radius=4)
     m = _rescaled(m, 0.5, 1.0)
-    return _match_around(ref.work, work, m, step / 16, 2 * turns, radius=3)
+    return _match_around(ref.work, work, m, step / 16, 2 * int(turns), radius=3)
+
+
+def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.ndarray:
+    """Coarse search over angles and positions with matchTemplate, refined at finer scales and angles."""
+    coarse = _coarse_best(ref, work, _angles(max_angle, _coarse_step(ref)))
+    return _refined(ref, work, coarse, max_angle != 0.0)
+
+
+def _nearer_turn(ref: Reference, work: np.ndarray, m_work: np.ndarray, conf: float):
+    """(confidence, map) of a pose turned at least NEARER_TURN_GAP_DEG less than `m_work` that matches as well
+    (within UNMOVED_MARGIN), or None. A symmetric part (a six-spoked wheel) fits at several turns: the
+    smallest turns the view least (the camera-fixed background and lighting with it)."""
+    angle = math.degrees(math.atan2(m_work[1, 0], m_work[0, 0]))
+    if abs(angle) < NEARER_TURN_MIN_DEG:
+        return None
+    # Coarse first, like for like (the found turn's own coarse peak): most parts fit at one turn only,
+    # and for them this costs one coarse pass.
+    here = _coarse_best(ref, work, [angle])
+    other = _coarse_best(ref, work, _angles(abs(angle) - NEARER_TURN_GAP_DEG, _coarse_step(ref)))
+    if other[0] < here[0] - NEARER_TURN_COARSE_GAP:
+        return None
+    m = _refined(ref, work, other, True)
+    c = ref.confidence(work, m)
+    return (c, m) if c >= conf - UNMOVED_MARGIN else None
 
 
 def _rescaled(m: np.ndarray, scale_from: float, scale_to: float) -> np.ndarray:
