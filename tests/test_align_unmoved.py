@@ -104,3 +104,28 @@ def test_an_aligned_model_from_the_earlier_location_is_refitted(tmp_path, tiny_c
     old = dict(manifest, align={k: v for k, v in manifest["align"].items() if k != "locate_version"})
     with pytest.raises(ProjectError, match="refit"):
         load_geometry(tmp_path / "p", old, config)
+
+
+def _four_fold_part(angle_deg: float, dx: float, dy: float, size: int = 240) -> np.ndarray:
+    """A textured part that looks the same every 90 deg (one textured quarter, copied turned four times),
+    turned by angle_deg about the image centre and shifted."""
+    rng = np.random.default_rng(4)
+    canvas = np.full((size, size), 30.0, np.float32)
+    quarter = cv2.GaussianBlur(rng.normal(150, 50, (50, 70)).astype(np.float32), (0, 0), 1.5)
+    c = size // 2
+    canvas[c - 75:c - 25, c - 85:c - 15] = quarter
+    part = sum(np.rot90(canvas, k) for k in range(4)) - 3 * 30.0
+    m = cv2.getRotationMatrix2D((c - 0.5, c - 0.5), -angle_deg, 1.0)
+    m[:, 2] += (dx, dy)
+    turned = cv2.warpAffine(part.clip(0, 255).astype(np.uint8), m, (size, size), borderValue=30)
+    return np.repeat(turned[..., None], 3, axis=2)
+
+
+def test_of_equal_fits_the_least_turn_wins():
+    """Turned by 100 deg, a part that looks the same every 90 deg fits at 10 deg too: that pose is the one
+    taken, so the view is turned by 10 deg, not 100."""
+    ref = Reference.from_image(_four_fold_part(0, 0, 0), (20, 20, 220, 220))
+    placement = locate(ref, _four_fold_part(100, 12, -8), "rigid", 180)
+    assert placement.angle_deg == pytest.approx(10, abs=2), placement.to_dict()
+    assert np.allclose(placement.apply(np.array([[120.0, 120.0]]))[0], (132, 112), atol=2.0)
+    assert placement.confidence > 0.8
