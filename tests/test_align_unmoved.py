@@ -129,3 +129,16 @@ def test_of_equal_fits_the_least_turn_wins():
     assert placement.angle_deg == pytest.approx(10, abs=2), placement.to_dict()
     assert np.allclose(placement.apply(np.array([[120.0, 120.0]]))[0], (132, 112), atol=2.0)
     assert placement.confidence > 0.8
+
+
+def test_cli_fit_says_when_there_is_nothing_to_locate(tmp_path, capsys):
+    from inspector_cli.main import main
+
+    (tmp_path / "tiny.yaml").write_text("engine:\n  backbone: resnet18\n  weights: none\n  input_size: 112\n"
+                                        "  coreset_ratio: 0.25\n  align: rigid\n")
+    (tmp_path / "ok").mkdir()
+    for s in range(3):
+        cv2.imwrite(str(tmp_path / "ok" / f"strip_{s}.png"), _surface(s))
+    assert main(["fit", str(tmp_path / "p"), "--ok", str(tmp_path / "ok"), "--config", str(tmp_path / "tiny.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "no part that repeats" in out and "taught without alignment" in out
