@@ -62,16 +62,13 @@ MAX_SCALE_CHANGE = 0.1  # a match that shrinks or grows the part more than this 
 # whole-image views (mvtec_bottle): the search's best beats the identity by 0.000-0.026 there,
 # while a part moved by a few pixels or degrees loses 0.05 or more (mvtec_screw, mpdd_metal_plate).
 UNMOVED_MARGIN = 0.03
-# A pose turned by NEARER_TURN_MIN_DEG or more is checked against the poses a symmetric part would fit at,
-# turned at least NEARER_TURN_GAP_DEG less (see _nearer_turn); the coarse check passes when their coarse
-# peak is within NEARER_TURN_COARSE_GAP.
+# A pose turned by NEARER_TURN_MIN_DEG or more is checked against poses turned at least NEARER_TURN_GAP_DEG
+# less (see _nearer_turn); the coarse check passes when their coarse peak is within NEARER_TURN_COARSE_GAP.
 # Measured on visa_fryum (docs/benchmarks.md): its six-spoked parts were turned by up to 135 deg where
 # 15 deg fit as well.
 NEARER_TURN_MIN_DEG = 20.0
 NEARER_TURN_GAP_DEG = 15.0
 NEARER_TURN_COARSE_GAP = 0.1
-# The turns under which a part may look the same: 360/n deg and its multiples, n = 2, 3, 4, 5, 6, 8.
-SYMMETRIC_TURNS = sorted({k * 360.0 / n for n in (2, 3, 4, 5, 6, 8) for k in range(1, n)})
 # Stored with an aligned model: a model fitted by another version of location is refitted.
 LOCATE_VERSION = 2
 
@@ -284,9 +281,9 @@ def _coarse_step(ref: Reference) -> float:
     return max(2.0, math.degrees(1.5 / (0.5 * max(th, tw))))
 
 
-def _coarse_peaks(ref: Reference, work: np.ndarray, angles) -> list[tuple[float, float, tuple[float, float]]]:
-    """(peak, angle, (dx, dy)) for each of `angles`: the reference turned about its centre and slid over the
-    whole image with cv2.matchTemplate at the coarse scale."""
+def _coarse_best(ref: Reference, work: np.ndarray, angles) -> tuple[float, float, tuple[float, float]]:
+    """(peak, angle, (dx, dy)): the best coarse match over `angles`, the reference turned about its centre and
+    slid over the whole image with cv2.matchTemplate."""
     cs = ref.coarse_scale
     tmpl = ref.coarse
     th, tw = tmpl.shape
@@ -295,7 +292,7 @@ def _coarse_peaks(ref: Reference, work: np.ndarray, angles) -> list[tuple[float,
     py, px = th // 2, tw // 2
     padded = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_REPLICATE)
     centre = (tw / 2, th / 2)
-    peaks = []
+    best = (-2.0, 0.0, (0.0, 0.0))
     for angle in angles:
         # Turning the reference by angle about its centre; corners come from the replicated border.
         rot = _rotation(angle, centre)
@@ -305,12 +302,9 @@ def _coarse_peaks(ref: Reference, work: np.ndarray, angles) -> list[tuple[float,
             continue
         res = cv2.matchTemplate(padded, turned, cv2.TM_CCOEFF_NORMED)
         _, peak, _, loc = cv2.minMaxLoc(res)
-        peaks.append((float(peak), float(angle), (loc[0] - px, loc[1] - py)))
-    return peaks
-
-
-def _coarse_best(ref: Reference, work: np.ndarray, angles) -> tuple[float, float, tuple[float, float]]:
-    return max(_coarse_peaks(ref, work, angles), default=(-2.0, 0.0, (0.0, 0.0)))
+        if peak > best[0]:
+            best = (peak, float(angle), (loc[0] - px, loc[1] - py))
+    return best
 
 
 def _refined(ref: Reference, work: np.ndarray, coarse, turns: bool) -> np.ndarray:
@@ -334,22 +328,18 @@ def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.nd
 
 def _nearer_turn(ref: Reference, work: np.ndarray, m_work: np.ndarray, conf: float):
     """(confidence, map) of a pose turned at least NEARER_TURN_GAP_DEG less than `m_work` that matches as well
-    (within UNMOVED_MARGIN), or None. A part symmetric under a turn by 360/n deg (a six-spoked wheel: n = 6)
-    fits at each such turn: the smallest turns the view least (the camera-fixed background and lighting
-    with it). Checked coarse first, like for like against the found turn's own coarse peak, so a part that
-    fits at one turn only costs a few coarse matches."""
+    (within UNMOVED_MARGIN), or None. A symmetric part (a six-spoked wheel) fits at several turns: the
+    smallest turns the view least (the camera-fixed background and lighting with it)."""
     angle = math.degrees(math.atan2(m_work[1, 0], m_work[0, 0]))
     if abs(angle) < NEARER_TURN_MIN_DEG:
         return None
-    candidates = {round((angle - turn + 180.0) % 360.0 - 180.0, 6) for turn in SYMMETRIC_TURNS}
-    candidates = sorted((a for a in candidates if abs(a) <= abs(angle) - NEARER_TURN_GAP_DEG), key=abs)
-    if not candidates:
+    # Coarse first, like for like (the found turn's own coarse peak): most parts fit at one turn only,
+    # and for them this costs one coarse pass.
+    here = _coarse_best(ref, work, [angle])
+    other = _coarse_best(ref, work, _angles(abs(angle) - NEARER_TURN_GAP_DEG, _coarse_step(ref)))
+    if other[0] < here[0] - NEARER_TURN_COARSE_GAP:
         return None
-    here = _coarse_best(ref, work, [angle])[0]
-    fits = [p for p in _coarse_peaks(ref, work, candidates) if p[0] >= here - NEARER_TURN_COARSE_GAP]
-    if not fits:
-        return None
-    m = _refined(ref, work, min(fits, key=lambda p: abs(p[1])), True)
+    m = _refined(ref, work, other, True)
     c = ref.confidence(work, m)
     return (c, m) if c >= conf - UNMOVED_MARGIN else None
 
