@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from . import project
-from .align import LOCATE_VERSION, REFERENCE_FILE, Locator, Reference, check_locate_box, default_locate_box, map_to_image
-from .align import prepare_located, reference_from_png, reference_png
+from .align import LOCATE_VERSION, REFERENCE_FILE, Locator, Reference, check_locate_box, default_locate_box
+from .align import map_to_image, prepare_located, reference_from_png, reference_png
 from .backbone import Backbone
 from .config import EngineConfig
 from .errors import ImageError, InspectorError, ProjectError, RoiError

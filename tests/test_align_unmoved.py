@@ -139,6 +139,7 @@ def test_cli_fit_says_when_there_is_nothing_to_locate(tmp_path, capsys):
     (tmp_path / "ok").mkdir()
     for s in range(3):
         cv2.imwrite(str(tmp_path / "ok" / f"strip_{s}.png"), _surface(s))
-    assert main(["fit", str(tmp_path / "p"), "--ok", str(tmp_path / "ok"), "--config", str(tmp_path / "tiny.yaml")]) == 0
+    config = ["--config", str(tmp_path / "tiny.yaml")]
+    assert main(["fit", str(tmp_path / "p"), "--ok", str(tmp_path / "ok"), *config]) == 0
     out = capsys.readouterr().out
     assert "no part that repeats" in out and "taught without alignment" in out
