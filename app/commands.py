@@ -72,3 +72,26 @@ def push_ignore(stack, doc: ProjectDocument, new, verb: str) -> bool:
         return False
     stack.push(SetIgnoreCommand(doc, doc.ignore, new, f"{verb} ignore region"))
     return True
+
+
+class SetLocateBoxCommand(QUndoCommand):
+    """Replace the locate region (draw, move, resize, back to the default)."""
+
+    def __init__(self, doc: ProjectDocument, old, new, text: str):
+        super().__init__(text)
+        self.doc, self.old, self.new = doc, old, new
+
+    def redo(self) -> None:
+        self.doc.set_locate_box(self.new)
+
+    def undo(self) -> None:
+        self.doc.set_locate_box(self.old)
+
+
+def push_locate_box(stack, doc: ProjectDocument, new, verb: str) -> bool:
+    """Push a locate-region edit unless it changes nothing; True when pushed."""
+    new = tuple(int(round(v)) for v in new) if new is not None else None
+    if new == doc.locate_box:
+        return False
+    stack.push(SetLocateBoxCommand(doc, doc.locate_box, new, f"{verb} locate region"))
+    return True

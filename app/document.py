@@ -20,6 +20,7 @@ SETTINGS_FORMAT = 1
 class ProjectDocument(QObject):
     roiChanged = Signal(object)  # Roi or None
     ignoreChanged = Signal(object)  # tuple of ignore shapes (Rect, Circle, Polygon)
+    locateBoxChanged = Signal(object)  # (x0, y0, x1, y1) or None
     mmPerPxChanged = Signal(object)  # float or None
     imagesChanged = Signal()
     configChanged = Signal(object)  # EngineConfig
@@ -31,6 +32,9 @@ class ProjectDocument(QObject):
         self.folder: Optional[Path] = None
         self.roi: Optional[inference.Roi] = None
         self.ignore: tuple = ()  # ignore regions, in image pixels of the reference (first OK) image
+        # Where the part is looked for in the reference image when the config aligns (x0, y0, x1, y1);
+        # None: the engine's default, the ROI's box grown by a margin.
+        self.locate_box: Optional[tuple[int, int, int, int]] = None
         self.mm_per_px: Optional[float] = None
         self.ok_images: list[str] = []
         # The calibration sets last used in Calibrate, so reopening the project shows them again.
@@ -59,6 +63,13 @@ class ProjectDocument(QObject):
             self.ignore = shapes
             self._touch()
             self.ignoreChanged.emit(shapes)
+
+    def set_locate_box(self, box) -> None:
+        box = tuple(int(round(v)) for v in box) if box is not None else None
+        if box != self.locate_box:
+            self.locate_box = box
+            self._touch()
+            self.locateBoxChanged.emit(box)
 
     def set_mm_per_px(self, value: Optional[float]) -> None:
         if value is not None and not value > 0:
@@ -106,6 +117,7 @@ class ProjectDocument(QObject):
             "app_version": inference.__version__,
             "roi": inference.roi_to_dict(self.roi) if self.roi is not None else None,
             "ignore": [inference.roi_to_dict(s) for s in self.ignore],
+            "locate_box": list(self.locate_box) if self.locate_box is not None else None,
             "mm_per_px": self.mm_per_px,
             "ok_images": list(self.ok_images),
             "calibration_images": {k: list(v) for k, v in self.calibration_images.items()},
@@ -131,6 +143,7 @@ class ProjectDocument(QObject):
         self.folder = Path(folder) if folder is not None else None
         self.roi = settings.get("roi")
         self.ignore = tuple(settings.get("ignore", ()))
+        self.locate_box = settings.get("locate_box")
         self.mm_per_px = settings.get("mm_per_px")
         self.ok_images = list(settings.get("ok_images", []))
         self.calibration_images = settings.get("calibration_images") or {"ok": [], "ng": []}
@@ -140,6 +153,7 @@ class ProjectDocument(QObject):
         self.folderChanged.emit(self.folder)
         self.roiChanged.emit(self.roi)
         self.ignoreChanged.emit(self.ignore)
+        self.locateBoxChanged.emit(self.locate_box)
         self.mmPerPxChanged.emit(self.mm_per_px)
         self.imagesChanged.emit()
         self.configChanged.emit(self.config)
@@ -158,12 +172,13 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     if not raw and inference.has_model(folder):
         record = inference.read_record(folder)
         raw = {"roi": record.roi, "ignore": list(record.ignore), "mm_per_px": record.mm_per_px,
-               "config": record.config, "ok_images": []}
+               "config": record.config, "ok_images": [], "locate_box": record.align.get("locate_box")}
     if not isinstance(raw, dict):
         raise inference.ProjectError(f"settings.json of {folder} is not a JSON object")
     out: dict = {}
     out["roi"] = inference.roi_from_dict(raw["roi"]) if raw.get("roi") else None
     out["ignore"] = inference.ignore_list_from_json(raw.get("ignore"))
+    out["locate_box"] = _locate_box(raw.get("locate_box"), folder)
     mm = raw.get("mm_per_px")
     if mm is not None and not (isinstance(mm, (int, float)) and mm > 0):
         raise inference.ProjectError(f"settings.json of {folder}: mm_per_px must be a positive number, got {mm!r}")
@@ -181,8 +196,21 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     return out
 
 
+def _locate_box(box, folder: Path) -> Optional[tuple[int, int, int, int]]:
+    if box is None:
+        return None
+    if (not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) for v in box)
+            or not (box[2] > box[0] and box[3] > box[1])):
+        raise inference.ProjectError(f"settings.json of {folder}: locate_box must be [x0, y0, x1, y1] with "
+                                     f"x1 > x0 and y1 > y0, got {box!r}")
+    return tuple(int(round(v)) for v in box)
+
+
+_UNCHECKED = object()
+
+
 def stale_reasons(doc_roi, doc_config: inference.EngineConfig, record: inference.ModelRecord,
-                  doc_ignore=None) -> list[str]:
+                  doc_ignore=None, doc_locate_box=_UNCHECKED) -> list[str]:
     """Why the fitted model no longer matches what the project describes (empty: it matches)."""
     reasons = []
     if not record.is_current:
@@ -192,8 +220,25 @@ def stale_reasons(doc_roi, doc_config: inference.EngineConfig, record: inference
         reasons.append("the ROI changed since the fit")
     if doc_ignore is not None and [inference.roi_to_dict(s) for s in doc_ignore] != list(record.ignore):
         reasons.append("the ignore regions changed since the fit")
+    if doc_locate_box is not _UNCHECKED and _locate_box_changed(doc_roi, doc_config, record, doc_locate_box):
+        reasons.append("the locate region changed since the fit")
     # Which settings count is stated once, by each EngineConfig field's role (machine and calibration never do).
     changed = record.changed_settings(doc_config)
     if changed:
         reasons.append("settings changed since the fit (" + ", ".join(changed) + ")")
     return reasons
+
+
+def _locate_box_changed(doc_roi, doc_config: inference.EngineConfig, record: inference.ModelRecord,
+                        doc_box) -> bool:
+    """Whether the region the next fit would look for the part in differs from the fitted one (None: the
+    default, the ROI's box grown, in the fitted reference image's size)."""
+    align = record.align
+    if doc_config.align == "none" or align.get("mode", "none") == "none" or not align.get("reference_size"):
+        return False
+    w, h = align["reference_size"]
+    if doc_box is None:
+        roi = doc_roi if doc_roi is not None else inference.full_image_roi(w, h)
+        doc_box = inference.default_locate_box(roi, w, h)
+    x0, y0, x1, y1 = doc_box
+    return [max(0, x0), max(0, y0), min(w, x1), min(h, y1)] != list(align.get("locate_box") or [])

@@ -18,7 +18,7 @@ import inference
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = tuple(inference.HEATMAP_COLORMAPS)  # the engine's colour maps, jet first
-DRAW_TOOLS = ("rect", "circle", "annulus", "line", "ignore_rect", "ignore_circle", "ignore_polygon")
+DRAW_TOOLS = ("rect", "circle", "annulus", "line", "ignore_rect", "ignore_circle", "ignore_polygon", "locate_rect")
 # Click-by-click tools: each left click adds a point, a double click (or Enter) closes the shape.
 CLICK_TOOLS = ("ignore_polygon",)
 PREVIEW_PEN = pg.mkPen((0, 220, 255), width=2, style=Qt.PenStyle.DashLine)
@@ -89,7 +89,7 @@ class CanvasViewBox(pg.ViewBox):
 
 
 def _preview_path(tool: str, x0, y0, x1, y1):
-    tool = tool.removeprefix("ignore_")
+    tool = tool.removeprefix("ignore_").removeprefix("locate_")
     if tool == "rect":
         return [x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0]
     if tool == "line":
@@ -105,6 +105,7 @@ def _preview_path(tool: str, x0, y0, x1, y1):
 
 class ImageView(pg.GraphicsView):
     hovered = Signal(str)  # status text for the pixel under the cursor ("" outside the image)
+    imageChanged = Signal()  # another image (or none) is shown
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -142,11 +143,12 @@ class ImageView(pg.GraphicsView):
         self.set_result(None)
         if rgb is None:
             self.image_item.clear()
-            return
-        self._last_shape = rgb.shape
-        self.image_item.setImage(rgb, levels=(0, 255) if rgb.dtype == np.uint8 else None)
-        if fit and not same_size:
-            self.fit()
+        else:
+            self._last_shape = rgb.shape
+            self.image_item.setImage(rgb, levels=(0, 255) if rgb.dtype == np.uint8 else None)
+            if fit and not same_size:
+                self.fit()
+        self.imageChanged.emit()
 
     def set_result(self, result: Optional[inference.InferenceResult]) -> None:
         self.result = result

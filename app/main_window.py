@@ -23,6 +23,7 @@ from .panels.history_panel import HistoryPanel
 from .panels.inspect_panel import InspectPanel
 from .panels.progress import ProgressStrip
 from .panels.ignore_panel import IgnorePanel
+from .panels.locate_panel import LocatePanel
 from .panels.roi_panel import RoiPanel
 from .panels.start_page import StartPage
 from .panels.teach_panel import TeachPanel
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
         self.roi_panel = RoiPanel(self.doc, self.undo_stack, self.view, self.overlay)
         self.ignore_panel = IgnorePanel(self.doc, self.undo_stack, self.view, self.roi_panel)
         self.roi_panel.layout().insertWidget(1, self.ignore_panel)
+        self.locate_panel = LocatePanel(self.doc, self.undo_stack, self.view, self.roi_panel, self.ignore_panel)
+        self.roi_panel.layout().insertWidget(2, self.locate_panel)
         self.teach_panel = TeachPanel(self.session)
         self.inspect_panel = InspectPanel(self.session, self.view, self.show_status)
         self.tabs = QTabWidget()
@@ -109,6 +112,7 @@ class MainWindow(QMainWindow):
         self.doc.folderChanged.connect(self._update_title)
         self.doc.roiChanged.connect(self._update_banner)
         self.doc.ignoreChanged.connect(self._update_banner)
+        self.doc.locateBoxChanged.connect(self._update_banner)
         self.doc.configChanged.connect(self._update_banner)
         self.session.modelChanged.connect(self._update_banner)
         self.session.modelNote.connect(self._update_banner)
@@ -221,6 +225,7 @@ class MainWindow(QMainWindow):
     def _stop_drawing(self) -> None:
         self.roi_panel.cancel_tool()
         self.ignore_panel.cancel_tool()
+        self.locate_panel.cancel_tool()
 
     def _escape(self) -> None:
         if self.runner.busy:
@@ -246,7 +251,8 @@ class MainWindow(QMainWindow):
             if self._model_note:
                 lines.append(self._model_note[0].upper() + self._model_note[1:])
             return lines
-        reasons = stale_reasons(self.doc.roi, self.doc.config, model.record, self.doc.ignore)
+        reasons = stale_reasons(self.doc.roi, self.doc.config, model.record, self.doc.ignore,
+                                self.doc.locate_box)
         if reasons:
             lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
         chosen = model.record.backbone.chosen
@@ -458,6 +464,7 @@ class MainWindow(QMainWindow):
         locked = not self.roi_editable()
         self.overlay.set_locked(locked)
         self.roi_panel.set_locked(locked)
+        self.locate_panel.set_locked(locked)
 
     def start(self) -> bool:
         """At start-up without a project named: reopen the last one when the setting says so."""

@@ -16,7 +16,7 @@ from PySide6.QtGui import QPainterPath
 
 import inference
 
-from .commands import push_ignore, push_roi
+from .commands import push_ignore, push_locate_box, push_roi
 
 ROI_PEN = pg.mkPen((255, 200, 0), width=2)
 HOVER_PEN = pg.mkPen((255, 255, 120), width=2)
@@ -310,3 +310,116 @@ class IgnoreOverlay(QObject):
     def set_interactive(self, on: bool) -> None:
         for item in self.items:
             item.setVisible(on)
+
+
+LOCATE_PEN = pg.mkPen((0, 200, 255), width=2, style=Qt.PenStyle.DashLine)
+LOCATE_DEFAULT_PEN = pg.mkPen((0, 200, 255, 150), width=1, style=Qt.PenStyle.DotLine)
+LOCATE_HOVER_PEN = pg.mkPen((120, 230, 255), width=2)
+
+
+def box_from_drag(x0: float, y0: float, x1: float, y1: float) -> Optional[tuple[int, int, int, int]]:
+    """The locate region a drag draws (whole pixels), or None when it is too small to hold a part."""
+    box = (round(min(x0, x1)), round(min(y0, y1)), round(max(x0, x1)), round(max(y0, y1)))
+    return box if box[2] - box[0] >= 16 and box[3] - box[1] >= 16 else None
+
+
+class LocateBoxItem(pg.ROI):
+    """The locate region: an upright box, moved and resized by its corners and sides."""
+
+    def __init__(self, box: tuple[int, int, int, int]):
+        x0, y0, x1, y1 = box
+        super().__init__((x0, y0), (x1 - x0, y1 - y0), pen=LOCATE_PEN, hoverPen=LOCATE_HOVER_PEN, movable=True,
+                         rotatable=False, resizable=True)
+        for corner, opposite in (((1, 1), (0, 0)), ((0, 0), (1, 1)), ((1, 0), (0, 1)), ((0, 1), (1, 0))):
+            self.addScaleHandle(corner, opposite)
+
+    def to_box(self) -> tuple[int, int, int, int]:
+        (x, y), (w, h) = self.pos(), self.size()
+        return round(x), round(y), round(x + w), round(y + h)
+
+    def set_box(self, box: tuple[int, int, int, int]) -> None:
+        x0, y0, x1, y1 = box
+        self.setPos((x0, y0), update=False)
+        self.setSize((x1 - x0, y1 - y0), update=False)
+        self.stateChanged(finish=False)
+
+
+class LocateOverlay(QObject):
+    """The locate region, drawn only when the settings align: the drawn box, or the default (the ROI's box
+    grown by a margin, dotted) until the user moves it; a finished drag is one undo step."""
+
+    def __init__(self, view, doc, undo_stack, parent: QObject | None = None):
+        super().__init__(parent)
+        self.view, self.doc, self.undo_stack = view, doc, undo_stack
+        self.item: Optional[LocateBoxItem] = None
+        self.visible = True
+        self.locked = False
+        for signal in (doc.locateBoxChanged, doc.roiChanged, doc.configChanged):
+            signal.connect(self.refresh)
+
+    def shown_box(self) -> Optional[tuple[int, int, int, int]]:
+        """The region the next fit looks for the part in, or None when the settings do not align."""
+        if self.doc.config.align == "none":
+            return None
+        if self.doc.locate_box is not None:
+            return self.doc.locate_box
+        image = self.view.image
+        if image is None:
+            return None
+        h, w = image.shape[:2]
+        roi = self.doc.roi if self.doc.roi is not None else inference.full_image_roi(w, h)
+        return inference.default_locate_box(roi, w, h)
+
+    def refresh(self, *_) -> None:
+        box = self.shown_box()
+        if box is None:
+            if self.item is not None:
+                self.view.view_box.removeItem(self.item)
+                self.item = None
+            return
+        if self.item is None:
+            self.item = LocateBoxItem(box)
+            self.item.setZValue(19)  # under the ROI: the ROI is edited more often
+            self.item.sigRegionChangeFinished.connect(self._drag_finished)
+            self.view.view_box.addItem(self.item)
+        elif self.item.to_box() != box:
+            self._syncing = True
+            try:
+                self.item.set_box(box)
+            finally:
+                self._syncing = False
+        drawn = self.doc.locate_box is not None
+        self.item.setPen(LOCATE_PEN if drawn else LOCATE_DEFAULT_PEN)
+        self.item.setToolTip("Locate region: where the part is looked for in the first OK image"
+                             + ("" if drawn else " (default: the ROI's box grown by a margin)")
+                             + ("; edit it in the Teach step" if self.locked else "; drag to move or resize"))
+        self.item.setVisible(self.visible)
+        self._apply_lock()
+
+    _syncing = False
+
+    def _drag_finished(self, item) -> None:
+        if self._syncing or item is not self.item:
+            return
+        box = item.to_box()
+        if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+            self.refresh()  # snap back: too small to hold a part
+            return
+        push_locate_box(self.undo_stack, self.doc, box, "edit")
+
+    def set_interactive(self, on: bool) -> None:
+        self.visible = on
+        if self.item is not None:
+            self.item.setVisible(on)
+
+    def set_locked(self, locked: bool) -> None:
+        self.locked = locked
+        self.refresh()
+
+    def _apply_lock(self) -> None:
+        item = self.item
+        item.translatable = not self.locked
+        item.setAcceptedMouseButtons(Qt.MouseButton.NoButton if self.locked else Qt.MouseButton.LeftButton)
+        item.setAcceptHoverEvents(not self.locked)
+        for handle in item.getHandles():
+            handle.setVisible(not self.locked)

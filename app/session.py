@@ -93,11 +93,12 @@ class Session(QObject):
             return None
         images, roi, mm, config = tuple(self.doc.ok_images), self.doc.roi, self.doc.mm_per_px, self.doc.config
         ignore = tuple(self.doc.ignore)
+        locate_box = self.doc.locate_box if config.align != "none" else None
         engine = self.engine
 
         def work(progress, cancel):
             return engine.fit(folder, images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config,
-                              ignore=ignore)
+                              ignore=ignore, locate_box=locate_box)
 
         return self._start("fitting the model", "Fit failed", work,
                            lambda result: self._fitted(result, on_done, on_loaded), on_cancel, on_failure)

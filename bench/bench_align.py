@@ -75,9 +75,24 @@ def generated(repeats: int) -> None:
               f"error median {r['median_err_px']:.2f} px, max {r['max_err_px']:.2f} px, "
               f"max {r['max_angle_err_deg']:.2f} deg; {r['by_features']}/{r['n']} placed by features")
     engine_side(ref, [c[0] for c in cases], repeats)
+    unmoved(ref, repeats)
     empty = [moved_part(900 + i, present=False, size=SIZE)[0] for i in range(5)]
     conf = [locate(ref, im, "rigid", 180).confidence for im in empty]
     print(f"generated 512 px, no part in view: confidence max {max(conf):.3f} (NOT_FOUND below 0.5)")
+
+
+def unmoved(ref: Reference, repeats: int) -> None:
+    """Parts where they were taught: the identity matches within the margin, so no search runs."""
+    images = [moved_part(300 + i, size=SIZE)[0] for i in range(10)]
+    cpu, methods = [], []
+    for image in images:
+        for _ in range(repeats):
+            c = time.process_time()
+            p = locate(ref, image, "rigid", 180)
+            cpu.append(time.process_time() - c)
+        methods.append(p.method)
+    print(f"generated 512 px, part where it was taught     : CPU median {np.median(cpu) * 1000:5.1f} ms; "
+          f"{methods.count('unmoved')}/{len(images)} left unmoved (cut exactly as align: none)")
 
 
 def engine_side(ref: Reference, images, repeats: int) -> None:

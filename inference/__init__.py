@@ -57,7 +57,7 @@ from .project import (
     read_record,
     save_settings,
 )
-from .align import ALIGN_MODES, Placement
+from .align import ALIGN_MODES, Placement, default_locate_box
 from .roi import (
     Annulus,
     Circle,
@@ -133,6 +133,7 @@ __all__ = [
     "copy_model",
     "crop_box",
     "default_config_path",
+    "default_locate_box",
     "decode_image",
     "deserialize_index",
     "DISTANCES",

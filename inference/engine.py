@@ -60,6 +60,8 @@ class FitResult:
             "backbone": self.record.backbone.name,
             # Set only when `backbone: auto` chose: which backbone and why, to be shown once.
             "backbone_chosen": self.record.backbone.chosen,
+            # Set only when alignment was asked for but the view has nothing to locate (taught without it).
+            "align_note": self.record.align.get("note", ""),
         }
 
 
@@ -190,8 +192,8 @@ class Engine:
         whole_image = roi is None if previous is None else previous.record.roi_is_whole_image
         same_size = previous.record.same_size if previous is not None else None
         ignore, locate_box = geometry
-        prepared, roi, locator = placement.prepare_teaching(folder, ok_images, roi, same_size, config, previous,
-                                                            locate_box)
+        prepared, roi, locator, align_note = placement.prepare_teaching(folder, ok_images, roi, same_size, config,
+                                                                        previous, locate_box)
         placement.check_ignore(roi, ignore)
         report(progress, "loading", len(prepared), len(prepared))
         backbone = self.backbone(config.replace(precision=fit_precision(config.precision, config.use_gpu)))
@@ -232,7 +234,7 @@ class Engine:
         images_meta = (list(previous.record.images) if previous is not None else []) + [
             {"name": p.name, "sha256": _image_digest(img)} for p, img in zip(prepared, ok_images)
         ]
-        ignore_json, align, extra_files = placement.geometry_record(ignore, locator, previous, prepared)
+        ignore_json, align, extra_files = placement.geometry_record(ignore, locator, previous, prepared, align_note)
         record = ModelRecord.fitted(
             config, backbone, roi_to_dict(roi), mm_per_px, images_meta, len(features), len(idx),
             previous.record if previous is not None else None, chosen=backbone_note,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from . import project
-from .align import REFERENCE_FILE, Locator, Reference, check_locate_box, default_locate_box, map_to_image
-from .align import prepare_located, reference_from_png, reference_png
+from .align import LOCATE_VERSION, REFERENCE_FILE, Locator, Reference, check_locate_box, default_locate_box
+from .align import map_to_image, prepare_located, reference_from_png, reference_png
 from .backbone import Backbone
 from .config import EngineConfig
-from .errors import InspectorError, ProjectError, RoiError
+from .errors import ImageError, InspectorError, ProjectError, RoiError
 from .features import PreparedImage, embed_batch, inside_patches, kept_patch_mask, prepare
 from .model_record import ModelRecord
 from .preprocess import as_rgb8
@@ -35,11 +35,18 @@ def stored_geometry(record: ModelRecord) -> tuple[tuple, None]:
 
 
 def prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate_box):
-    """(prepared OK crops, ROI, locator or None): plain ROI crops without alignment, else crops where
-    each OK image's part lies (the reference is the first OK image, or the model's for add())."""
+    """(prepared OK crops, ROI, locator or None, note): plain ROI crops without alignment, else crops where
+    each OK image's part lies (the reference is the first OK image, or the model's for add()).
+
+    When none of the other OK images matches the reference, the view has no part
+    that repeats (a surface, or parts that differ in shape): with the default
+    locate region over the whole image the model is taught without alignment and
+    the note says why; with a drawn ROI or locate region the fit is refused,
+    naming the cause rather than one image."""
     if config.align == "none":
         prepared, roi = prepare(ok_images, roi, same_size, max_megapixels=config.max_image_megapixels)
-        return prepared, roi, None
+        return prepared, roi, None, ""
+    drawn = roi is not None or locate_box is not None
     if previous is not None:
         locator = load_geometry(Path(folder), previous.record, config)[1]
     else:
@@ -50,8 +57,22 @@ def prepare_teaching(folder, ok_images, roi, same_size, config, previous, locate
         box = check_locate_box(locate_box, w, h) if locate_box is not None else default_locate_box(roi, w, h)
         locator = Locator(config.align, config.align_max_angle_deg, config.align_min_confidence,
                           Reference.from_image(first, box), (w, h))
-    return (prepare_located(ok_images, roi, locator, strict=True, max_megapixels=config.max_image_megapixels), roi,
-            locator)
+    prepared = prepare_located(ok_images, roi, locator, max_megapixels=config.max_image_megapixels)
+    others = prepared[1:] if previous is None else []
+    if len(others) >= 2 and all(p.placement.confidence < locator.min_confidence for p in others):
+        best = max(p.placement.confidence for p in others)
+        why = (f"align: {config.align} found no part that repeats from image to image: the other {len(others)} OK "
+               f"images match the first at {best:.2f} at best (align_min_confidence {locator.min_confidence:g}), "
+               "as on a plain surface or parts that differ in shape")
+        if drawn:
+            raise ImageError(f"{why}: draw the locate region over a distinct part, or set align: none")
+        prepared, roi = prepare(ok_images, None, same_size, max_megapixels=config.max_image_megapixels)
+        return prepared, roi, None, f"{why}; taught without alignment (draw a ROI over the part to align)"
+    for p in prepared:
+        if p.not_found:
+            raise ImageError(f"{p.name}: {p.not_found} (an OK image to teach must show the whole part; check the "
+                             "locate region or align_min_confidence)")
+    return prepared, roi, locator, ""
 
 
 def check_ignore(roi: Roi, ignore: tuple) -> None:
@@ -65,11 +86,12 @@ def check_ignore(roi: Roi, ignore: tuple) -> None:
             raise RoiError(f"ignore region {i} ({shape.kind}) lies outside the ROI: move it over the part")
 
 
-def geometry_record(ignore: tuple, locator, previous, prepared) -> tuple[list, dict, dict]:
-    """(ignore regions, alignment) as the model record holds them, and the model files they need."""
+def geometry_record(ignore: tuple, locator, previous, prepared, note: str = "") -> tuple[list, dict, dict]:
+    """(ignore regions, alignment) as the model record holds them, and the model files they need. `note`: why
+    alignment was asked for but not used (a view with nothing to locate)."""
     ignore_json = [roi_to_dict(s) for s in ignore]
     if locator is None:
-        return ignore_json, {"mode": "none"}, {}
+        return ignore_json, ({"mode": "none", "note": note} if note else {"mode": "none"}), {}
     if previous is not None and previous.record.align.get("mode", "none") != "none":
         align = previous.record.align
     else:
@@ -82,6 +104,9 @@ def load_geometry(folder: Path, record: ModelRecord, config: EngineConfig) -> tu
     align = record.align
     if align.get("mode", "none") == "none":
         return ignore, None
+    if align.get("locate_version") != LOCATE_VERSION:
+        raise ProjectError(f"the model in {folder} was fitted with an earlier part location (it moved parts that "
+                           "had not moved): refit the model")
     try:
         data = project.read_model_file(folder, align["reference_file"], record)
         reference = reference_from_png(data, align["locate_box"])

@@ -297,6 +297,8 @@ def cmd_fit(args) -> int:
               f"coreset {result.coreset_size}, {result.seconds:.1f} s")
         if summary["backbone_chosen"]:
             print(summary["backbone_chosen"])
+        if summary["align_note"]:
+            print(summary["align_note"])
         if not w["pretrained"]:
             print("WARNING: random backbone weights (weights: none): scores are for testing only")
     return 0
