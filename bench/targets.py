@@ -1,6 +1,8 @@
 """Issue 13's targets from an `inspector eval` JSON (ours vs anomalib): every missed cell with by how much.
 
-    python bench/targets.py bench/eval_six_sets.json
+    python bench/targets.py bench/eval_six_sets.json [--table]
+
+--table: first the grid of image AUROC (pixel AUROC), ours / anomalib, per set and shot count, as markdown.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ def main() -> int:
     idx = {(r["category"], r["shots"], r["method"]): r for r in result["records"]}
     cells = sorted({(c, s) for c, s, m in idx if m == "ours" and (c, s, "anomalib") in idx},
                    key=lambda k: (k[0], float("inf") if k[1] == "all" else float(k[1])))
+    if "--table" in sys.argv[2:]:
+        print_table(idx)
     checks = [("image AUROC", "image_auroc", TIE), ("pixel AUROC", "pixel_auroc", TIE), ("AUPRO", "aupro", TIE)]
     for label, key, tie in checks:
         missed = []
@@ -46,6 +50,30 @@ def main() -> int:
         print(f"- mean image AUROC at 1-8 shots over {len(sets)} sets ({len(few)} cells): ours {ours:.4f}, "
               f"anomalib {peer:.4f}, difference {ours - peer:+.4f} (target +0.02)")
     return 0
+
+
+def print_table(idx: dict) -> None:
+    """Image AUROC (pixel AUROC) ours / anomalib; bold where ours is lower by more than the tie."""
+    sets = sorted({c for c, _, _ in idx})
+    shots = sorted({s for _, s, _ in idx}, key=lambda s: float("inf") if s == "all" else float(s))
+
+    def fmt(r):
+        pix = r.get("pixel_auroc")
+        return f"{r['image_auroc']:.3f}" + (f" ({pix:.3f})" if pix is not None else "")
+
+    print("| set | " + " | ".join(shots) + " |")
+    print("|---|" + "---|" * len(shots))
+    for c in sets:
+        row = []
+        for s in shots:
+            a, b = idx.get((c, s, "ours")), idx.get((c, s, "anomalib"))
+            if a is None or b is None:
+                row.append("-")
+                continue
+            text = f"{fmt(a)} / {fmt(b)}"
+            row.append(f"**{text}**" if a["image_auroc"] < b["image_auroc"] - TIE else text)
+        print(f"| {c} | " + " | ".join(row) + " |")
+    print()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ wide_resnet50_2. Both then share the same local aggregation (patch_size).
 
 from __future__ import annotations
 
+import copy
+
 import functools
 import logging
 import os
@@ -153,6 +155,15 @@ class Backbone:
         self.feature_dim = int(probe.shape[1])
         self.token_shape = (int(probe.shape[2]), int(probe.shape[3]))
 
+    def with_precision(self, precision: str) -> "Backbone":
+        """This backbone computing in `precision`, without building it again: the weights stay float32 and
+        autocast picks the compute type per call, so both share one network (a fit embeds in fp32 on a CPU
+        and the model it hands over inspects in the machine's precision)."""
+        twin = copy.copy(self)
+        twin.config = self.config.replace(precision=precision)
+        twin.dtype = pick_dtype(precision, self.device)
+        return twin
+
     # -- construction -------------------------------------------------------
     def _create(self, **extra) -> torch.nn.Module:
         kwargs = dict(self.config.backbone_kwargs)
@@ -213,7 +224,8 @@ class Backbone:
                 raise WeightsError(
                     f"weights file {path} does not fit {self.preset.timm_name}: missing {missing[:3]}"
                 )
-        model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()}, strict=False)
+        own = set(model.state_dict())  # once: state_dict() walks every module (0.5 s per call on a CPU)
+        model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
 
     def _download(self) -> tuple[torch.nn.Module, WeightsInfo]:
         # Offline PCs are the norm on a line: fail in seconds, not after the hub client's retries.

@@ -113,8 +113,14 @@ class Engine:
         # twice, nor interleave torch.manual_seed and give a random backbone other weights.
         with self._backbone_lock:
             if key not in self._backbones:
-                torch.manual_seed(config.seed)  # a random backbone must be the same on every load
-                self._backbones[key] = Backbone(config)
+                at = _BACKBONE_KEYS.index("precision")
+                twin = next((b for k, b in self._backbones.items() if k[:at] + k[at + 1:] == key[:at] + key[at + 1:]),
+                            None)
+                if twin is not None:  # the same network in another precision: no second build
+                    self._backbones[key] = twin.with_precision(config.precision)
+                else:
+                    torch.manual_seed(config.seed)  # a random backbone must be the same on every load
+                    self._backbones[key] = Backbone(config)
             return self._backbones[key]
 
     def _run_alone(self):

@@ -201,3 +201,19 @@ def test_a_model_fitted_in_fp32_scores_the_same_under_bf16(tiny_config, tmp_path
     np.testing.assert_allclose(got, want, rtol=0.01)
     assert np.argsort(got)[-3:].tolist() == np.argsort(want)[-3:].tolist()  # the scratched ones stay on top
     bf16.add(tmp_path, fit_imgs[:1], config=tiny_config.replace(precision="bf16"))  # not a feature setting
+
+
+def test_a_backbone_in_another_precision_shares_the_network_and_embeds_as_a_fresh_build():
+    """A fit embeds in fp32 on a CPU and hands over a model that inspects in the machine's precision: the
+    engine derives that backbone from the fit's (autocast decides the compute type) instead of building it
+    again, and it gives exactly what a backbone built for that precision gives."""
+    config = EngineConfig(backbone="resnet18", weights="none", input_size=112, precision="fp32")
+    engine = Engine(config)
+    fit_backbone = engine.backbone(config)
+    twin = engine.backbone(config.replace(precision="bf16"))
+    assert twin.model is fit_backbone.model and twin.dtype == torch.bfloat16 and fit_backbone.dtype == torch.float32
+    torch.manual_seed(config.seed)
+    fresh = Backbone(config.replace(precision="bf16"))
+    images = np.stack([disc(i)[0] for i in range(2)])[:, :112, :112]
+    assert np.array_equal(twin.embed(images), fresh.embed(images))
+    assert not np.array_equal(twin.embed(images), fit_backbone.embed(images))  # it really computes in bf16
