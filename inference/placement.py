@@ -105,8 +105,8 @@ def load_geometry(folder: Path, record: ModelRecord, config: EngineConfig) -> tu
     if align.get("mode", "none") == "none":
         return ignore, None
     if align.get("locate_version") != LOCATE_VERSION:
-        raise ProjectError(f"the model in {folder} was fitted with an earlier part location (it moved parts that "
-                           "had not moved): refit the model")
+        raise ProjectError(f"the model in {folder} was fitted with an earlier version of part location (it placed parts "
+                           "differently): refit the model")
     try:
         data = project.read_model_file(folder, align["reference_file"], record)
         reference = reference_from_png(data, align["locate_box"])
