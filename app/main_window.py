@@ -42,10 +42,11 @@ class MainWindow(QMainWindow):
         self.engine = engine
         self.default_config = engine.config
         self.qsettings = settings or QSettings()
-        # In --screenshot mode nobody can answer a dialog: errors are logged and counted instead.
+        # In --screenshot mode nobody can answer a dialog: errors are logged and counted instead. The sink is
+        # this window's own: messages.error finds it from any widget inside the window or its dialogs.
         self.interactive = interactive
-        messages.interactive = interactive
-        self.errors = messages.unanswered if not interactive else []
+        self.message_sink = messages.MessageSink(interactive)
+        self.errors = self.message_sink.unanswered if not interactive else []
         self.doc = ProjectDocument(engine.config, self)
         self.runner = JobRunner(self)
         self.session = Session(engine, self.doc, self.runner, self)
