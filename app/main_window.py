@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget, QLabel, QMainWindow, QStackedWidget, QTabWidget, QVBoxLayout, QWidget,
 )
@@ -18,6 +18,7 @@ from . import file_dialogs, messages
 from .document import ProjectDocument, read_project, stale_reasons
 from .image_view import ImageView
 from .jobs import JobRunner
+from .menus import build_menus
 from .history_link import HistoryLink
 from .panels.history_panel import HistoryPanel
 from .panels.inspect_panel import InspectPanel
@@ -42,10 +43,11 @@ class MainWindow(QMainWindow):
         self.engine = engine
         self.default_config = engine.config
         self.qsettings = settings or QSettings()
-        # In --screenshot mode nobody can answer a dialog: errors are logged and counted instead.
+        # In --screenshot mode nobody can answer a dialog: errors are logged and counted instead. The sink is
+        # this window's own: messages.error finds it from any widget inside the window or its dialogs.
         self.interactive = interactive
-        messages.interactive = interactive
-        self.errors = messages.unanswered if not interactive else []
+        self.message_sink = messages.MessageSink(interactive)
+        self.errors = self.message_sink.unanswered if not interactive else []
         self.doc = ProjectDocument(engine.config, self)
         self.runner = JobRunner(self)
         self.session = Session(engine, self.doc, self.runner, self)
@@ -107,7 +109,8 @@ class MainWindow(QMainWindow):
         self.start_page.recentRequested.connect(lambda path: self.open_project(path))
         self.start_page.exampleRequested.connect(lambda: self.try_example())
 
-        self._build_menus()
+        self.recent_menu, self.settings_action = build_menus(self)
+        self._refresh_recent()
         self.doc.dirtyChanged.connect(self._update_title)
         self.doc.folderChanged.connect(self._update_title)
         self.doc.roiChanged.connect(self._update_banner)
@@ -138,96 +141,13 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    # -- menus ----------------------------------------------------------------------------------
-    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text)
-        action.setStatusTip(tip or text)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        project = bar.addMenu("&Project")
-        self._action(project, "&New…", self.new_project, QKeySequence.StandardKey.New,
-                     "Start a new project in an empty folder")
-        self._action(project, "&Open…", self.choose_project, QKeySequence.StandardKey.Open, "Open a project folder")
-        self.recent_menu = project.addMenu("Open &Recent")
-        self.recent_menu.setToolTipsVisible(True)
-        self._action(project, "&Save", self.save_project, QKeySequence.StandardKey.Save,
-                     "Save the ROI, scale, image list and settings")
-        self._action(project, "Save &As…", self.save_project_as, QKeySequence("Ctrl+Shift+S"),
-                     "Save the project settings to another folder (fit there to create its model)")
-        project.addSeparator()
-        self.settings_action = self._action(project, "Se&ttings…", self.open_settings, QKeySequence("Ctrl+,"),
-                                            "Engine settings for the next fit (saved with the project)")
-        project.addSeparator()
-        self._action(project, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close the window")
-
-        edit = bar.addMenu("&Edit")
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        undo.setToolTip("Undo the last ROI edit (Ctrl+Z)")
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
-        redo.setToolTip("Redo (Ctrl+Shift+Z)")
-        edit.addAction(undo)
-        edit.addAction(redo)
-        edit.addSeparator()
-        for action in self.roi_panel.actions.values():
-            edit.addAction(action)
-        edit.addAction(self.roi_panel.delete_action)
-        edit.addSeparator()
-        for action in self.ignore_panel.actions.values():
-            edit.addAction(action)
-        self._action(edit, "Stop drawing", self._stop_drawing, QKeySequence(Qt.Key.Key_Escape),
-                     "Leave the draw tool, or cancel the running job (Esc)").triggered.connect(self._escape)
-
-        view = bar.addMenu("&View")
-        self._action(view, "&Start page", self.show_start, None, "New, open, recent projects and the example")
-        self._action(view, "&Fit to window", self.view.fit, QKeySequence("F"), "Show the whole image (F)")
-        self._action(view, "Zoom &in", lambda: self.view.view_box.scaleBy((0.8, 0.8)), QKeySequence.StandardKey.ZoomIn,
-                     "Zoom in (Ctrl++)")
-        self._action(view, "Zoom &out", lambda: self.view.view_box.scaleBy((1.25, 1.25)),
-                     QKeySequence.StandardKey.ZoomOut, "Zoom out (Ctrl+-)")
-
-        inspect = bar.addMenu("&Inspect")
-        inspect.addActions(self.inspect_panel.menu_actions())
-        self._action(inspect, "Show &heatmap", self.inspect_panel.overlay_check.toggle, QKeySequence("H"),
-                     "Show or hide the heatmap (H)")
-
-        tools = bar.addMenu("&Model")
-        self._action(tools, "Add OK &images…", self.teach_panel.choose_files, QKeySequence("Ctrl+I"),
-                     "Add OK images to teach (Ctrl+I)")
-        self._action(tools, "&Fit", self.teach_panel.fit, QKeySequence("Ctrl+T"),
-                     "Fit a new model from the OK images (Ctrl+T)")
-        self._action(tools, "&Add to model", self.teach_panel.add_to_model, None,
-                     "Teach the newly added OK images into the existing model")
-        self._action(tools, "&Calibrate…", self.open_calibration, QKeySequence("Ctrl+K"),
-                     "Choose OK and NG images and set the threshold (Ctrl+K)")
-        self._action(tools, "Re&load model", lambda: self.session.load_model(), QKeySequence("Ctrl+R"),
-                     "Load the project's model again from disk")
-
-        run = bar.addMenu("R&un")
-        run.setToolTipsVisible(True)
-        self._action(run, "&Run view…", self.open_run_view, QKeySequence("Ctrl+Shift+R"),
-                     "Inspect what a folder, camera or video delivers, each part once, into the history")
-
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&About", self.open_about, None, "Versions, device, weights and licences")
-        for menu in (project, edit, view, inspect, tools, help_menu):
-            menu.setToolTipsVisible(True)
-        self._refresh_recent()
-
-    def _stop_drawing(self) -> None:
+    # -- menu slots (the menus themselves are built in menus.py) ------------------------------------
+    def stop_drawing(self) -> None:
         self.roi_panel.cancel_tool()
         self.ignore_panel.cancel_tool()
         self.locate_panel.cancel_tool()
 
-    def _escape(self) -> None:
+    def cancel_job(self) -> None:
         if self.runner.busy:
             self.runner.cancel()
 

@@ -10,9 +10,26 @@ import inference
 
 log = logging.getLogger(__name__)
 
-# False in --screenshot mode, where nobody can answer a dialog: messages are logged and kept instead.
-interactive = True
-unanswered: list[str] = []
+
+class MessageSink:
+    """Where one window's error messages go: a message box, or, where nobody can answer one (--screenshot,
+    interactive False), the log and `unanswered`. Each MainWindow has its own (`message_sink`), so one window's
+    mode never changes another's."""
+
+    def __init__(self, interactive: bool = True):
+        self.interactive = interactive
+        self.unanswered: list[str] = []
+
+
+def sink_of(widget: QWidget | None) -> MessageSink | None:
+    """The sink of the window `widget` belongs to: the nearest `message_sink` up its parents (a panel's
+    window, a dialog's parent window), or None outside any window that has one."""
+    while widget is not None:
+        sink = getattr(widget, "message_sink", None)
+        if isinstance(sink, MessageSink):
+            return sink
+        widget = widget.parentWidget()
+    return None
 
 
 def describe(exc: BaseException) -> str:
@@ -27,8 +44,9 @@ def describe(exc: BaseException) -> str:
 def error(parent: QWidget | None, title: str, exc_or_text: BaseException | str) -> None:
     text = exc_or_text if isinstance(exc_or_text, str) else describe(exc_or_text)
     log.warning("%s: %s", title, text)
-    if not interactive:
-        unanswered.append(f"{title}: {text}")
+    sink = sink_of(parent)
+    if sink is not None and not sink.interactive:
+        sink.unanswered.append(f"{title}: {text}")
         return
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorBox")

@@ -39,9 +39,9 @@ def poses(n: int, seed: int = 0) -> list[tuple[float, float, float]]:
 
 
 def measure(ref: Reference, cases, centre, repeats: int, only_correlation: bool) -> dict:
-    saved = align._by_features
+    saved = align.by_features
     if only_correlation:
-        align._by_features = lambda *args: None
+        align.by_features = lambda *args: None
     try:
         times, cpu, errors, angle_errors, methods = [], [], [], [], []
         for image, (dx, dy, angle) in cases:
@@ -55,7 +55,7 @@ def measure(ref: Reference, cases, centre, repeats: int, only_correlation: bool)
             angle_errors.append(abs((p.angle_deg - angle + 180) % 360 - 180))
             methods.append(p.method)
     finally:
-        align._by_features = saved
+        align.by_features = saved
     ms = np.array(times) * 1000
     return {"median_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90)),
             "cpu_median_ms": float(np.median(cpu) * 1000), "cpu_p90_ms": float(np.percentile(cpu, 90) * 1000),

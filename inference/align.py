@@ -6,7 +6,8 @@ draws) cut from its first OK image. Every image, at fit and at inspection, is
 registered to it, giving a Placement: a rigid 2 x 3 matrix from reference
 image pixels to this image's pixels, and a confidence in [-1, 1].
 
-How (chosen by measurement, bench/bench_align.py and docs/benchmarks.md):
+How (chosen by measurement, bench/bench_align.py and docs/benchmarks.md; the
+searches themselves are in inference.align_search):
 1. ORB features on the reference and the image, ratio-tested matches, and
    cv2.estimateAffinePartial2D with RANSAC (scale forced to 1). Fast and exact
    on textured parts, any angle.
@@ -28,6 +29,8 @@ or another object scores near 0 and a placed part near 1.
    without alignment (no resampling). Without this a rotationally symmetric
    part (a bottle seen from above) was turned by an arbitrary angle and the
    whole view resampled for nothing (docs/benchmarks.md).
+This module decides the pose (locate), places the ROI on it, and holds a
+model's Locator.
 
 Coordinates are continuous image pixels as in inference.roi (pixel (r, c)
 covers [c, c+1) x [r, r+1)); OpenCV's index coordinates differ by 0.5 and
@@ -43,32 +46,20 @@ from typing import Optional
 import cv2
 import numpy as np
 
+# Reference and WORK_SIDE are imported from here too (inference.placement, tests, bench).
+from .align_search import WORK_SIDE, Reference, by_correlation, by_features, index_form, nearer_turn
 from .config import ALIGN_MODES  # noqa: F401  (the modes live with the config keys)
 from .errors import ImageError
 from .roi import full_image_roi
 
 # The locate region by default: the ROI's box grown by this share of its size on each side.
 LOCATE_MARGIN = 0.25
-# Location works on the locate region scaled to this long side (px): enough detail to place a
-# part within about one source pixel at 512 px, cheap enough for the speed budget.
-WORK_SIDE = 192
 # Features: the fallback runs when the feature match's confidence is below this.
 FEATURES_GOOD_ENOUGH = 0.6
-MIN_INLIERS = 8
-# Correlation search: coarse long side of the reference and the angle step there.
-COARSE_SIDE = 32
-MAX_SCALE_CHANGE = 0.1  # a match that shrinks or grows the part more than this is wrong
 # The identity wins when its confidence is within this of the best pose's. Measured on unmoved
 # whole-image views (mvtec_bottle): the search's best beats the identity by 0.000-0.026 there,
 # while a part moved by a few pixels or degrees loses 0.05 or more (mvtec_screw, mpdd_metal_plate).
 UNMOVED_MARGIN = 0.03
-# A pose turned by NEARER_TURN_MIN_DEG or more is checked against poses turned at least NEARER_TURN_GAP_DEG
-# less (see _nearer_turn); the coarse check passes when their coarse peak is within NEARER_TURN_COARSE_GAP.
-# Measured on visa_fryum (docs/benchmarks.md): its six-spoked parts were turned by up to 135 deg where
-# 15 deg fit as well.
-NEARER_TURN_MIN_DEG = 20.0
-NEARER_TURN_GAP_DEG = 15.0
-NEARER_TURN_COARSE_GAP = 0.1
 # A pose whose match is below WEAK_MATCH and beats the unmoved pose by less than WEAK_MATCH_GAIN is not
 # applied: the part is inspected where it lies. Measured on whole-image views, 40 test images each (median
 # best match / gain over unmoved): l4v_cookie 0.66 / 0.10 (every cookie has its own shape), mpdd_metal_plate
@@ -125,107 +116,32 @@ def check_locate_box(box, width: int, height: int) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
-def _gray(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
-
-
-def _resize(gray: np.ndarray, scale: float) -> np.ndarray:
-    if scale == 1.0:
-        return gray
-    h, w = gray.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-
-
-def _index_form(m: np.ndarray) -> np.ndarray:
-    """A continuous-coordinate affine map in OpenCV's index coordinates (pixel centres at integers)."""
-    out = m.astype(np.float64).copy()
-    out[:, 2] = m[:, :2] @ np.array([0.5, 0.5]) + m[:, 2] - 0.5
-    return out
-
-
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a after b, both 2 x 3."""
     a3, b3 = np.vstack([a, [0, 0, 1]]), np.vstack([b, [0, 0, 1]])
     return (a3 @ b3)[:2]
 
 
-def _rotation(angle_deg: float, centre: tuple[float, float], shift=(0.0, 0.0)) -> np.ndarray:
-    a = math.radians(angle_deg)
-    c, s = math.cos(a), math.sin(a)
-    cx, cy = centre
-    return np.array([[c, -s, cx - c * cx + s * cy + shift[0]], [s, c, cy - s * cx - c * cy + shift[1]]])
-
-
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a.astype(np.float32).ravel()
-    b = b.astype(np.float32).ravel()
-    a = a - a.mean()
-    b = b - b.mean()
-    denom = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
-    return float(np.dot(a, b) / denom) if denom > 1e-6 else 0.0
-
-
-class Reference:
-    """The taught location reference: the locate region of the reference image, ready to match."""
-
-    def __init__(self, pixels: np.ndarray, box: tuple[int, int, int, int]):
-        self.pixels = np.ascontiguousarray(pixels)  # the locate region, RGB (stored in the project)
-        self.box = tuple(int(v) for v in box)  # where it lies in the reference image
-        h, w = pixels.shape[:2]
-        self.scale = min(1.0, WORK_SIDE / max(h, w))
-        self.work = _resize(_gray(pixels), self.scale)
-        self.orb = cv2.ORB_create(nfeatures=400, edgeThreshold=15, patchSize=15)
-        self.keypoints, self.descriptors = self.orb.detectAndCompute(self.work, None)
-        self.coarse_scale = min(1.0, COARSE_SIDE / max(self.work.shape))
-        self.coarse = _resize(self.work, self.coarse_scale)
-        self.work_half = _resize(self.work, 0.5)
-
-    @classmethod
-    def from_image(cls, image: np.ndarray, box: tuple[int, int, int, int]) -> "Reference":
-        x0, y0, x1, y1 = box
-        return cls(image[y0:y1, x0:x1], box)
-
-    # work coordinates of the template: p_t = scale * (p_ref - origin); of the image: p_w = scale * p
-    def _to_image(self, m_work: np.ndarray) -> np.ndarray:
-        """Template-work -> image-work map as reference px -> image px."""
-        s, (ox, oy) = self.scale, self.box[:2]
-        a = m_work[:, :2]
-        t = m_work[:, 2] / s - a @ np.array([ox, oy], np.float64)
-        return np.hstack([a, t[:, None]])
-
-    def identity_work(self) -> np.ndarray:
-        """The identity (the part where it was taught) as a template-work -> image-work map."""
-        s, (ox, oy) = self.scale, self.box[:2]
-        return np.array([[1.0, 0.0, s * ox], [0.0, 1.0, s * oy]])
-
-    def confidence(self, image_work: np.ndarray, m_work: np.ndarray) -> float:
-        th, tw = self.work.shape
-        placed = cv2.warpAffine(image_work, _index_form(m_work), (tw, th),
-                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        return _ncc(self.work, placed)
-
-
 def locate(reference: Reference, image: np.ndarray, mode: str, max_angle_deg: float) -> Placement:
     """Register `image` (RGB or gray) to the reference; the caller judges the confidence."""
     if mode == "none":
         return Placement(IDENTITY.copy(), 1.0, "unmoved")
-    work = _resize(_gray(image), reference.scale)
+    work = reference.work_image(image)
     unmoved = reference.confidence(work, reference.identity_work())
     if unmoved >= 1.0 - UNMOVED_MARGIN:  # no pose can beat it by the margin: no search
         return Placement(IDENTITY.copy(), unmoved, "unmoved")
     max_angle = 0.0 if mode == "translation" else float(max_angle_deg)
     best: Optional[tuple[float, np.ndarray, str]] = None
-    m = _by_features(reference, work, max_angle)
+    m = by_features(reference, work, max_angle)
     if m is not None:
         best = (reference.confidence(work, m), m, "features")
     if best is None or best[0] < FEATURES_GOOD_ENOUGH:
-        m = _by_correlation(reference, work, max_angle)
+        m = by_correlation(reference, work, max_angle)
         conf = reference.confidence(work, m)
         if best is None or conf > best[0]:
             best = (conf, m, "correlation")
     conf, m, method = best
-    nearer = _nearer_turn(reference, work, m, conf) if max_angle > 0 else None
+    nearer = nearer_turn(reference, work, m, conf, UNMOVED_MARGIN) if max_angle > 0 else None
     if nearer is not None:
         (conf, m), method = nearer, "correlation"
     if unmoved >= conf - UNMOVED_MARGIN:
@@ -236,174 +152,6 @@ def locate(reference: Reference, image: np.ndarray, mode: str, max_angle_deg: fl
         # them. Inspect it where it lies. A part far from its place gains more and is still moved.
         return Placement(IDENTITY.copy(), conf, "unmoved")
     return Placement(reference._to_image(m), conf, method)
-
-
-def _by_features(ref: Reference, work: np.ndarray, max_angle: float) -> Optional[np.ndarray]:
-    if ref.descriptors is None or len(ref.keypoints) < MIN_INLIERS:
-        return None
-    kps, desc = ref.orb.detectAndCompute(work, None)
-    if desc is None or len(kps) < MIN_INLIERS:
-        return None
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(ref.descriptors, desc, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
-    if len(good) < MIN_INLIERS:
-        return None
-    src = np.float32([ref.keypoints[g.queryIdx].pt for g in good]) + 0.5  # index -> continuous
-    dst = np.float32([kps[g.trainIdx].pt for g in good]) + 0.5
-    if max_angle == 0.0:
-        # Translation only: the median shift of the matches that agree with it (a 1-D RANSAC).
-        shifts = dst - src
-        median = np.median(shifts, axis=0)
-        agree = np.linalg.norm(shifts - median, axis=1) < 3.0
-        if agree.sum() < MIN_INLIERS:
-            return None
-        t = shifts[agree].mean(axis=0)
-        return np.array([[1.0, 0.0, t[0]], [0.0, 1.0, t[1]]])
-    m, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.5,
-                                             maxIters=2000, confidence=0.995, refineIters=10)
-    if m is None or inliers is None or int(inliers.sum()) < MIN_INLIERS:
-        return None
-    scale = math.hypot(m[0, 0], m[1, 0])
-    if abs(scale - 1.0) > MAX_SCALE_CHANGE:
-        return None
-    angle = math.degrees(math.atan2(m[1, 0], m[0, 0]))
-    if abs(angle) > max_angle + 1.0:
-        return None
-    # Rigid: drop the scale, keep where the matched points' centre lands.
-    keep = inliers.ravel().astype(bool)
-    centre = src[keep].mean(axis=0)
-    landed = m[:, :2] @ centre + m[:, 2]
-    r = m[:, :2] / scale
-    return np.hstack([r, (landed - r @ centre)[:, None]])
-
-
-def _angles(max_angle: float, step: float) -> np.ndarray:
-    if max_angle <= 0:
-        return np.zeros(1)
-    if max_angle >= 180:
-        return np.arange(-180.0, 180.0, step)
-    n = int(math.ceil(max_angle / step))
-    return np.linspace(-max_angle, max_angle, 2 * n + 1)
-
-
-def _coarse_step(ref: Reference) -> float:
-    """The angle step that moves the coarse reference's rim by about one coarse pixel."""
-    th, tw = ref.coarse.shape
-    return max(2.0, math.degrees(1.5 / (0.5 * max(th, tw))))
-
-
-def _coarse_best(ref: Reference, work: np.ndarray, angles) -> tuple[float, float, tuple[float, float]]:
-    """(peak, angle, (dx, dy)): the best coarse match over `angles`, the reference turned about its centre and
-    slid over the whole image with cv2.matchTemplate."""
-    cs = ref.coarse_scale
-    tmpl = ref.coarse
-    th, tw = tmpl.shape
-    image = _resize(work, cs)
-    # Pad so the reference may lie partly outside the view (and a whole-image reference can shift).
-    py, px = th // 2, tw // 2
-    padded = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_REPLICATE)
-    centre = (tw / 2, th / 2)
-    best = (-2.0, 0.0, (0.0, 0.0))
-    for angle in angles:
-        # Turning the reference by angle about its centre; corners come from the replicated border.
-        rot = _rotation(angle, centre)
-        turned = cv2.warpAffine(tmpl, _index_form(rot), (tw, th), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
-        if float(turned.std()) < 1e-3:
-            continue
-        res = cv2.matchTemplate(padded, turned, cv2.TM_CCOEFF_NORMED)
-        _, peak, _, loc = cv2.minMaxLoc(res)
-        if peak > best[0]:
-            best = (peak, float(angle), (loc[0] - px, loc[1] - py))
-    return best
-
-
-def _refined(ref: Reference, work: np.ndarray, coarse, turns: bool) -> np.ndarray:
-    """A coarse match refined at half the work scale, then at the work scale: finer angles (when `turns`),
-    a small window, sub-pixel peaks."""
-    _, angle, (dx, dy) = coarse
-    th, tw = ref.coarse.shape
-    step = _coarse_step(ref)
-    # Template (coarse) -> image (coarse): turn about the centre, then shift by the match position.
-    m = _rescaled(_rotation(angle, (tw / 2, th / 2), (dx, dy)), ref.coarse_scale, 0.5)
-    m = _match_around(ref.work_half, _resize(work, 0.5), m, step / 4, 4 * int(turns), radius=4)
-    m = _rescaled(m, 0.5, 1.0)
-    return _match_around(ref.work, work, m, step / 16, 2 * int(turns), radius=3)
-
-
-def _by_correlation(ref: Reference, work: np.ndarray, max_angle: float) -> np.ndarray:
-    """Coarse search over angles and positions with matchTemplate, refined at finer scales and angles."""
-    coarse = _coarse_best(ref, work, _angles(max_angle, _coarse_step(ref)))
-    return _refined(ref, work, coarse, max_angle != 0.0)
-
-
-def _nearer_turn(ref: Reference, work: np.ndarray, m_work: np.ndarray, conf: float):
-    """(confidence, map) of a pose turned at least NEARER_TURN_GAP_DEG less than `m_work` that matches as well
-    (within UNMOVED_MARGIN), or None. A symmetric part (a six-spoked wheel) fits at several turns: the
-    smallest turns the view least (the camera-fixed background and lighting with it)."""
-    angle = math.degrees(math.atan2(m_work[1, 0], m_work[0, 0]))
-    if abs(angle) < NEARER_TURN_MIN_DEG:
-        return None
-    # Coarse first, like for like (the found turn's own coarse peak): most parts fit at one turn only,
-    # and for them this costs one coarse pass.
-    here = _coarse_best(ref, work, [angle])
-    other = _coarse_best(ref, work, _angles(abs(angle) - NEARER_TURN_GAP_DEG, _coarse_step(ref)))
-    if other[0] < here[0] - NEARER_TURN_COARSE_GAP:
-        return None
-    m = _refined(ref, work, other, True)
-    c = ref.confidence(work, m)
-    return (c, m) if c >= conf - UNMOVED_MARGIN else None
-
-
-def _rescaled(m: np.ndarray, scale_from: float, scale_to: float) -> np.ndarray:
-    """A template -> image map at one scale, as the same map at another (both sides scale alike)."""
-    out = m.copy()
-    out[:, 2] *= scale_to / scale_from
-    return out
-
-
-def _subpixel(res: np.ndarray, x: int, y: int) -> tuple[float, float]:
-    """Parabola through the peak and its neighbours, per axis."""
-    def vertex(a, b, c):
-        d = a - 2 * b + c
-        return 0.0 if d >= 0 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
-
-    h, w = res.shape
-    fx = vertex(res[y, x - 1], res[y, x], res[y, x + 1]) if 0 < x < w - 1 else 0.0
-    fy = vertex(res[y - 1, x], res[y, x], res[y + 1, x]) if 0 < y < h - 1 else 0.0
-    return x + fx, y + fy
-
-
-def _match_around(tmpl: np.ndarray, image: np.ndarray, guess: np.ndarray, angle_step: float, steps: int,
-                  radius: int) -> np.ndarray:
-    """Best rigid map near `guess` (template -> image, continuous px at this scale): angles guess +- steps x
-    angle_step, positions +- radius px, by normalised correlation with a sub-pixel peak."""
-    th, tw = tmpl.shape
-    centre = (tw / 2, th / 2)
-    angle0 = math.degrees(math.atan2(guess[1, 0], guess[0, 0]))
-    target = guess[:, :2] @ np.array(centre) + guess[:, 2]  # where the template's centre lands
-    # The turned template's top-left lies at target - centre; search +- radius px around it.
-    pad_y, pad_x = th + radius + 2, tw + radius + 2
-    padded = cv2.copyMakeBorder(image.astype(np.float32), pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
-    left = int(round(target[0] - centre[0])) - radius
-    top = int(round(target[1] - centre[1])) - radius
-    top_c = min(max(top + pad_y, 0), padded.shape[0] - th - 2 * radius)
-    left_c = min(max(left + pad_x, 0), padded.shape[1] - tw - 2 * radius)
-    top, left = top_c - pad_y, left_c - pad_x
-    window = padded[top_c:top_c + th + 2 * radius, left_c:left_c + tw + 2 * radius]
-    best = (-2.0, angle0, target)
-    t32 = tmpl.astype(np.float32)
-    for k in range(-steps, steps + 1):
-        angle = angle0 + k * angle_step
-        turned = cv2.warpAffine(t32, _index_form(_rotation(angle, centre)), (tw, th), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
-        res = cv2.matchTemplate(window, turned, cv2.TM_CCOEFF_NORMED)
-        _, peak, _, loc = cv2.minMaxLoc(res)
-        if peak > best[0]:
-            x, y = _subpixel(res, *loc)
-            best = (peak, angle, np.array([left + x + centre[0], top + y + centre[1]]))
-    _, angle, landed = best
-    return _rotation(angle, centre, (landed[0] - centre[0], landed[1] - centre[1]))
 
 
 # -- placing the ROI on the located part --------------------------------------------------
@@ -420,7 +168,7 @@ def aligned_crop(image: np.ndarray, placement: Placement, box: tuple[int, int, i
     if placement.unmoved and box[2] <= iw and box[3] <= ih:
         # Cut exactly as without alignment: same pixels, no resampling.
         return np.ascontiguousarray(image[box[1]:box[3], box[0]:box[2]]), 1.0
-    m = _index_form(crop_matrix(placement, box))
+    m = index_form(crop_matrix(placement, box))
     crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
@@ -452,7 +200,7 @@ def map_to_image(values: np.ndarray, placement: Placement, box: tuple[int, int, 
     x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
     to_box = _compose(np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]]), m)
     flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    out = cv2.warpAffine(values, _index_form(to_box), (x1 - x0, y1 - y0), flags=flags,
+    out = cv2.warpAffine(values, index_form(to_box), (x1 - x0, y1 - y0), flags=flags,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return out, (x0, y0, x1, y1)
 
@@ -525,7 +273,7 @@ def _inside_image(image_hw, placement: Placement, box) -> np.ndarray:
     """Pixels of the aligned crop that come from inside the image (not the filled border)."""
     w, h = box[2] - box[0], box[3] - box[1]
     ones = np.ones(image_hw, np.uint8)
-    m = _index_form(crop_matrix(placement, box))
+    m = index_form(crop_matrix(placement, box))
     return cv2.warpAffine(ones, m, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
 

@@ -68,7 +68,7 @@ def test_correlation_fallback_places_a_plain_part(monkeypatch):
     alone (the feature match is switched off here to make sure that path is the one measured)."""
     from inference import align
 
-    monkeypatch.setattr(align, "_by_features", lambda *args: None)
+    monkeypatch.setattr(align, "by_features", lambda *args: None)
     def plain(dx, dy, angle):
         import cv2
 

@@ -132,3 +132,30 @@ def test_about_lists_versions_weights_and_licences(qtbot, window, fitted_project
                    "DINOv2", "EfficientNet-Lite0 weights", "NumPy"):
         assert needle in text
     assert getattr(faiss, "__version__", "?") in text
+
+
+def test_each_window_keeps_its_own_messages(qtbot, window, tmp_path, tiny_config, answerer):
+    """A --screenshot window (nobody to answer) keeps its messages; an interactive window in the same process
+    still shows its own, and neither sees the other's: the mode belongs to the window, not the process."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QDialog
+
+    from app import messages
+    from app.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "quiet.ini"), QSettings.Format.IniFormat)
+    quiet = MainWindow(inference.Engine(tiny_config), settings=settings, interactive=False)
+    try:
+        quiet.teach_panel.fit()  # no OK images: a message from a panel deep inside the window
+        assert quiet.errors == ["Fit: Add at least one OK image first."]
+        window.teach_panel.fit()
+        qtbot.waitUntil(lambda: "Add at least one OK image first." in answerer.seen, timeout=5000)
+        assert window.errors == [] and len(quiet.errors) == 1
+        # A dialog of the quiet window keeps its messages there too (a dialog is its own top-level window).
+        dialog = QDialog(quiet)
+        messages.error(dialog, "Settings", "from a dialog")
+        assert quiet.errors[-1] == "Settings: from a dialog" and window.errors == []
+        assert answerer.seen.count("Add at least one OK image first.") == 1 and "from a dialog" not in answerer.seen
+    finally:
+        quiet.close()
+        quiet.deleteLater()
