@@ -1,6 +1,9 @@
 """Issue 13's targets from an `inspector eval` JSON (ours vs anomalib): every missed cell with by how much.
 
-    python bench/targets.py bench/eval_six_sets.json [--table]
+    python bench/targets.py bench/eval_six_sets.json [more.json ...] [--table]
+
+Several JSON files (runs of the same split and settings) are read as one: a later file's record replaces an
+earlier one of the same (category, shots, method).
 
 --table: first the grid of image AUROC (pixel AUROC), ours / anomalib, per set and shot count, as markdown.
 """
@@ -17,8 +20,9 @@ TIE = 0.002
 
 
 def main() -> int:
-    result = json.loads(Path(sys.argv[1]).read_text())
-    idx = {(r["category"], r["shots"], r["method"]): r for r in result["records"]}
+    idx = {}
+    for path in [a for a in sys.argv[1:] if not a.startswith("--")]:
+        idx.update({(r["category"], r["shots"], r["method"]): r for r in json.loads(Path(path).read_text())["records"]})
     cells = sorted({(c, s) for c, s, m in idx if m == "ours" and (c, s, "anomalib") in idx},
                    key=lambda k: (k[0], float("inf") if k[1] == "all" else float(k[1])))
     if "--table" in sys.argv[2:]:
