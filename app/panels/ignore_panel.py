@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QListWidget, QPushButton, QToolButton, QVBoxLayout
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout
 
 import inference
 
 from .. import messages
 from ..commands import push_ignore
 from ..roi_items import IgnoreOverlay, ignore_shape_from_drag
+from .tool_buttons import tool_buttons
 
 TOOLS = (("ignore_rect", "Rect", "Shift+R", "Draw a rectangle to ignore: drag on the image (Shift+R)"),
          ("ignore_circle", "Circle", "Shift+C", "Draw a circle to ignore: drag from the centre outwards (Shift+C)"),
@@ -33,23 +33,7 @@ class IgnorePanel(QGroupBox):
         self.setObjectName("ignorePanel")
         self.doc, self.undo_stack, self.view, self.roi_panel = doc, undo_stack, view, roi_panel
         self.overlay = IgnoreOverlay(view.view_box, doc, undo_stack, self)
-        self.tool_actions = QActionGroup(self)
-        self.tool_actions.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
-        self.actions: dict[str, QAction] = {}
-        row = QHBoxLayout()
-        for kind, text, key, tip in TOOLS:
-            action = QAction(text, self)
-            action.setCheckable(True)
-            action.setShortcut(QKeySequence(key))
-            action.setToolTip(tip)
-            action.setData(kind)
-            action.toggled.connect(self._tool_toggled)
-            self.tool_actions.addAction(action)
-            self.actions[kind] = action
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setObjectName(f"tool_{kind}")
-            row.addWidget(button)
+        self.tool_actions, self.actions, row = tool_buttons(self, TOOLS, self._tool_toggled)
         self.close_button = QPushButton("Close")
         self.close_button.setToolTip("Finish the polygon being clicked (or double-click its last corner)")
         self.close_button.clicked.connect(view.view_box.finish_points)

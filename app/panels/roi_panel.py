@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QPushButton, QToolButton,
     QVBoxLayout, QWidget,
@@ -16,6 +16,7 @@ import inference
 from .. import messages
 from ..commands import SetMmPerPxCommand, push_roi
 from ..roi_items import shape_from_drag
+from .tool_buttons import tool_buttons
 
 FIELDS = {
     "rect": ("cx", "cy", "w", "h", "angle_deg"),
@@ -41,23 +42,7 @@ class RoiPanel(QWidget):
     def __init__(self, doc, undo_stack, view, overlay, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc, self.undo_stack, self.view, self.overlay = doc, undo_stack, view, overlay
-        self.tool_actions = QActionGroup(self)
-        self.tool_actions.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
-        tools_row = QHBoxLayout()
-        self.actions: dict[str, QAction] = {}
-        for kind, text, key, tip in TOOLS:
-            action = QAction(text, self)
-            action.setCheckable(True)
-            action.setShortcut(QKeySequence(key))
-            action.setToolTip(tip)
-            action.setData(kind)
-            action.toggled.connect(lambda on, k=kind: self._tool_toggled(k, on))
-            self.tool_actions.addAction(action)
-            self.actions[kind] = action
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setObjectName(f"tool_{kind}")
-            tools_row.addWidget(button)
+        self.tool_actions, self.actions, tools_row = tool_buttons(self, TOOLS, self._tool_toggled)
         self.delete_action = QAction("Delete ROI", self)
         self.delete_action.setShortcut(QKeySequence.StandardKey.Delete)
         self.delete_action.setToolTip("Remove the ROI: the whole image is inspected (Del)")
@@ -117,7 +102,7 @@ class RoiPanel(QWidget):
         self.show_mm(doc.mm_per_px)
 
     # -- tools ---------------------------------------------------------------------------------
-    def _tool_toggled(self, kind: str, on: bool) -> None:
+    def _tool_toggled(self) -> None:
         checked = self.tool_actions.checkedAction()
         tool = checked.data() if checked is not None else None
         self.view.set_tool(tool)
