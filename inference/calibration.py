@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .config import current_keys
 from .errors import InspectorError
 
 
@@ -64,14 +65,7 @@ class Calibration:
         """A calibration read from JSON, validated: a bad one raises CalibrationError, never passes parts."""
         if not isinstance(data, dict):
             raise CalibrationError("calibration is not a JSON object")
-        data = dict(data)
-        for old, new in RENAMED_CALIBRATION_KEYS.items():  # a file of an earlier version
-            if old in data:
-                value = data.pop(old)
-                if new in data and data[new] != value:
-                    raise CalibrationError(f"calibration gives {new} {data[new]!r} and its earlier name {old} "
-                                           f"{value!r}: one of them only")
-                data.setdefault(new, value)
+        data = current_keys(data, RENAMED_CALIBRATION_KEYS, CalibrationError)  # a file of an earlier version
         missing = [k for k in ("threshold", "min_area") if k not in data]
         if missing:
             raise CalibrationError(f"calibration lacks {', '.join(missing)}")

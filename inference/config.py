@@ -172,15 +172,17 @@ def config_keys(*roles: str) -> tuple[str, ...]:
 RENAMED_KEYS = {"area_mm2_thr": "min_area"}
 
 
-def current_keys(data: Mapping[str, Any]) -> dict:
-    """`data` with settings under an earlier name moved to the current one; both names at once must agree."""
+def current_keys(data: Mapping[str, Any], renamed: Mapping[str, str] = RENAMED_KEYS,
+                 error: type[Exception] = ConfigError) -> dict:
+    """`data` with keys under an earlier name (`renamed`: old -> new) moved to the current one; both names at
+    once must agree, else `error`. Settings by default; calibration.json's keys use it too."""
     out = dict(data)
-    for old, new in RENAMED_KEYS.items():
+    for old, new in renamed.items():
         if old in out:
             value = out.pop(old)
             if new in out and out[new] != value:
-                raise ConfigError(f"{old} is the earlier name of {new}; give one of them, not both "
-                                  f"({old}: {value!r}, {new}: {out[new]!r})")
+                raise error(f"{old} is the earlier name of {new}; give one of them, not both "
+                            f"({old}: {value!r}, {new}: {out[new]!r})")
             out.setdefault(new, value)
     return out
 
