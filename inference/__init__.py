@@ -14,6 +14,7 @@ from .calibration import (
     area_unit,
     calibrate,
     calibrate_by,
+    calibration_warnings,
     capture_shift_warning,
     check_values,
     mad_threshold,
@@ -24,7 +25,8 @@ from .calibration import (
     with_threshold,
 )
 from .config import DISTANCES, SCORE_MODES, EngineConfig, config_keys, default_config_path, read_yaml
-from .engine import Engine, FitResult, Model
+from .engine import CalibrationSamples, Engine, FitResult, Model
+from .verdict import Verdict, VerdictCounts
 from .manifest import MODEL_VERSION
 from .model_record import BackboneRecord, ModelRecord
 from .model_checks import verify_project
@@ -84,6 +86,7 @@ from .scoring import (
     heatmap_scale,
     heatmap_thumbnail_png,
     overlay_rgb,
+    verdict_level,
 )
 from .synthetic import write_discs
 from .weights import (
@@ -110,6 +113,11 @@ __all__ = [
     "BackboneRecord",
     "calibrate",
     "calibrate_by",
+    "calibration_warnings",
+    "CalibrationSamples",
+    "Verdict",
+    "VerdictCounts",
+    "verdict_level",
     "capture_shift_warning",
     "mad_threshold",
     "tail_threshold",

@@ -1,7 +1,10 @@
 """Thresholds from OK (and NG) scores; false-accept / false-reject rates; the minimum region area.
 
-False reject (FRR): an OK part scored >= threshold. False accept (FAR): an NG
-part scored < threshold, i.e. a defect that escapes. Where OK and NG scores
+False reject (FRR): an OK part the verdict rule calls NG. False accept (FAR): an
+NG part it calls OK, i.e. a defect that escapes. Both are counted on each
+image's verdict level (scoring.verdict_level: the highest threshold at which the
+part is NG, score AND minimum region area), so what calibration reports is what
+inspection then does; without an area limit the level is the score. Where OK and NG scores
 overlap, the threshold minimises FAR + FRR and, among equals, the lower FAR,
 because a defect shipped costs more than a good part re-checked.
 """
@@ -51,9 +54,26 @@ class Calibration:
     # "mm2" or "px": set from the model when the calibration is saved with it (Engine.save_calibration);
     # "" on a calibration not saved yet. A file without it (earlier versions) takes its model's unit.
     min_area_unit: str = ""
+    # Each image's verdict level (scoring.verdict_level): NG at threshold t exactly when t <= level; -inf
+    # (null in JSON): never NG under this area limit. FAR, FRR and margin are counted on these. Files of
+    # earlier versions lack them: their scores stand in (what those versions counted on).
+    ok_levels: list = field(default_factory=list)
+    ng_levels: list = field(default_factory=list)
+    # Names of OK images that were also taught (their scores are optimistic): shown with the warning.
+    taught_images: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        for key in ("ok_levels", "ng_levels"):
+            out[key] = [None if not np.isfinite(v) else float(v) for v in out[key]]
+        return out
+
+    @property
+    def levels(self) -> tuple[list, list]:
+        """(OK levels, NG levels): what FAR and FRR are counted on (the scores in files that lack levels)."""
+        ok = self.ok_levels if len(self.ok_levels) == len(self.ok_scores) else self.ok_scores
+        ng = self.ng_levels if len(self.ng_levels) == len(self.ng_scores) else self.ng_scores
+        return ok, ng
 
     @property
     def min_area_text(self) -> str:
@@ -70,6 +90,12 @@ class Calibration:
         if missing:
             raise CalibrationError(f"calibration lacks {', '.join(missing)}")
         known = set(cls.__dataclass_fields__)
+        data = dict(data)
+        for key in ("ok_levels", "ng_levels"):
+            if key in data:
+                if not isinstance(data[key], list):
+                    raise CalibrationError(f"calibration's {key} is not a list")
+                data[key] = [float("-inf") if v is None else _number(key, v) for v in data[key]]
         try:
             cal = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:
@@ -136,9 +162,11 @@ def threshold_errors(ok: Sequence[float], ng: Sequence[float], threshold: float)
     ng = np.asarray(ng, dtype=np.float64)
     t = float(threshold)
     rejects, accepts = int((ok >= t).sum()), int((ng < t).sum())
-    margin = t - float(ok.max()) if ok.size else float("inf")
-    if ng.size:
-        margin = min(margin, float(ng.min()) - t)
+    # -inf levels (never NG) bound no margin: an OK one is safe at any threshold, an NG one an escape at any.
+    ok_f, ng_f = ok[np.isfinite(ok)], ng[np.isfinite(ng)]
+    margin = t - float(ok_f.max()) if ok_f.size else float("inf")
+    if ng_f.size:
+        margin = min(margin, float(ng_f.min()) - t)
     return ThresholdErrors(t, int(ok.size), int(ng.size), rejects, accepts,
                            float(accepts / ng.size) if ng.size else None,
                            float(rejects / ok.size) if ok.size else 0.0, float(margin))
@@ -155,8 +183,13 @@ def calibrate(
     ng_scores: Optional[Sequence[float]] = None,
     score_percentile: float = 99.0,
     min_area: float = 0.0,
+    ok_levels: Optional[Sequence[float]] = None,
+    ng_levels: Optional[Sequence[float]] = None,
 ) -> Calibration:
-    """A threshold from OK scores alone or, with NG scores, the one that separates them best.
+    """A threshold from OK levels alone or, with NG levels, the one that separates them best.
+
+    Levels (scoring.verdict_level) are the verdict rule's own numbers: without them the scores stand in,
+    which is exact only without an area limit. Below, "scores" means levels.
 
     OK only: threshold = the `score_percentile` of OK scores; margin =
     threshold - max(OK) (negative: that many score units of OK parts would be
@@ -164,13 +197,23 @@ def calibrate(
     the highest OK and the lowest NG and margin is half that gap; if not,
     the margin is negative (the overlap).
     """
-    ok = np.asarray(list(ok_scores), dtype=np.float64)
-    ng = np.asarray(list(ng_scores or []), dtype=np.float64)
-    if ok.size == 0:
+    ok_s = np.asarray(list(ok_scores), dtype=np.float64)
+    ng_s = np.asarray(list(ng_scores or []), dtype=np.float64)
+    if ok_s.size == 0:
         raise InspectorError("calibration needs at least one OK image")
     check_values(score_percentile=score_percentile, min_area=min_area)
-    if not (np.isfinite(ok).all() and np.isfinite(ng).all()):
+    if not (np.isfinite(ok_s).all() and np.isfinite(ng_s).all()):
         raise CalibrationError("calibration scores must be finite numbers")
+    ok_l = ok_s if ok_levels is None else np.asarray(list(ok_levels), dtype=np.float64)
+    ng_l = ng_s if ng_levels is None else np.asarray(list(ng_levels), dtype=np.float64)
+    if ok_l.shape != ok_s.shape or ng_l.shape != ng_s.shape or np.isnan(ok_l).any() or np.isnan(ng_l).any() \
+            or (np.isposinf(ok_l).any() or np.isposinf(ng_l).any()):
+        raise CalibrationError("calibration levels must be one number (or -inf) per scored image")
+    # An OK image that is never NG under the area limit cannot be rejected at any threshold: for the
+    # threshold's statistics it stands at the lowest level seen (or its score, when none is finite).
+    finite_ok = ok_l[np.isfinite(ok_l)]
+    ok = np.where(np.isfinite(ok_l), ok_l, finite_ok.min() if finite_ok.size else ok_s)
+    ng = ng_l
     if ng.size == 0:
         threshold = float(np.percentile(ok, score_percentile))
         # A threshold equal to the top OK score would reject it (>=): nudge just above.
@@ -179,21 +222,24 @@ def calibrate(
         margin = threshold - float(ok.max())
         method = "ok_only"
     else:
-        hi_ok, lo_ng = float(ok.max()), float(ng.min())
+        hi_ok = float(ok.max())
+        lo_ng = float(ng.min())  # -inf: a defect no threshold catches under this area limit
         if hi_ok < lo_ng:
             threshold = (hi_ok + lo_ng) / 2.0
             margin = (lo_ng - hi_ok) / 2.0
         else:
             threshold = _best_overlapping_threshold(ok, ng)
-            margin = lo_ng - hi_ok
+            margin = threshold_errors(ok_l, ng_l, threshold).margin
         method = "ok_ng"
-    far, frr = rates(ok, ng, threshold)
+    errors = threshold_errors(ok_l, ng_l, threshold)
     check_values(threshold=threshold)
     return Calibration(
         threshold=threshold, score_percentile=float(score_percentile), min_area=float(min_area),
-        method=method, n_ok=int(ok.size), n_ng=int(ng.size), far=far, frr=frr, margin=float(margin),
-        ok_scores=[float(s) for s in ok], ng_scores=[float(s) for s in ng],
+        method=method, n_ok=int(ok_s.size), n_ng=int(ng_s.size), far=errors.far, frr=errors.frr,
+        margin=float(margin) if np.isfinite(margin) else errors.margin,
+        ok_scores=[float(s) for s in ok_s], ng_scores=[float(s) for s in ng_s],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ok_levels=[float(v) for v in ok_l], ng_levels=[float(v) for v in ng_l],
     )
 
 
@@ -208,13 +254,14 @@ def with_threshold(base: Calibration, threshold: float) -> Calibration:
     t = float(threshold)
     if t == base.threshold:
         return base
-    errors = threshold_errors(base.ok_scores, base.ng_scores, t)
+    errors = threshold_errors(*base.levels, t)
     return replace(base, threshold=t, far=errors.far, frr=errors.frr, margin=errors.margin,
                    method=base.method + "+manual")
 
 
 def _best_overlapping_threshold(ok: np.ndarray, ng: np.ndarray) -> float:
     candidates = np.unique(np.concatenate([ok, ng, [np.nextafter(ok.max(), np.inf)]]))
+    candidates = candidates[np.isfinite(candidates)]
     best, best_key = float(candidates[0]), None
     for t in candidates:
         far, frr = rates(ok, ng, float(t))
@@ -276,21 +323,53 @@ def calibrate_by(
     min_area: float = 0.0,
     mad_k: float = MAD_K_DEFAULT,
     expected_frr: float = TAIL_FRR_DEFAULT,
+    ok_levels: Optional[Sequence[float]] = None,
+    ng_levels: Optional[Sequence[float]] = None,
 ) -> Calibration:
     """calibrate() with the OK-only threshold chosen by `method`: 'percentile' (the score_percentile of
     OK scores), 'mad' (mad_threshold) or 'tail' (tail_threshold). With NG scores every method gives
     calibrate()'s OK/NG threshold. The method is recorded as 'ok_only_mad' / 'ok_only_tail'."""
     if method not in CALIBRATION_METHODS:
         raise CalibrationError(f"calibration method must be one of {list(CALIBRATION_METHODS)}, got {method!r}")
-    base = calibrate(ok_scores, ng_scores, score_percentile, min_area)
+    base = calibrate(ok_scores, ng_scores, score_percentile, min_area, ok_levels, ng_levels)
     if method == "percentile" or base.method != "ok_only":
         return base
-    threshold = mad_threshold(base.ok_scores, mad_k) if method == "mad" else tail_threshold(base.ok_scores,
-                                                                                             expected_frr)
+    levels = np.asarray(base.ok_levels, dtype=np.float64)
+    finite = levels[np.isfinite(levels)] if np.isfinite(levels).any() else np.asarray(base.ok_scores)
+    threshold = mad_threshold(finite, mad_k) if method == "mad" else tail_threshold(finite, expected_frr)
     check_values(threshold=threshold)
-    far, frr = rates(base.ok_scores, [], threshold)
-    return replace(base, threshold=threshold, frr=frr, far=far, margin=threshold - max(base.ok_scores),
+    errors = threshold_errors(base.ok_levels, [], threshold)
+    return replace(base, threshold=threshold, frr=errors.frr, far=errors.far, margin=errors.margin,
                    method=f"ok_only_{method}")
+
+
+# What makes a calibration untrustworthy on the line (issue 19): every client shows these warnings.
+MIN_OK_IMAGES = 5
+MAX_OWN_FRR = 0.5
+
+
+def calibration_warnings(cal: Calibration) -> list[str]:
+    """One sentence per reason not to trust `cal` as it stands (few OK images, a high false-reject rate on
+    its own OK images, OK and NG overlapping, taught images among the OK ones, defects no threshold
+    catches under the area limit). Empty: nothing found."""
+    out = []
+    if cal.n_ok < MIN_OK_IMAGES:
+        out.append(f"only {cal.n_ok} OK image(s) calibrated the threshold (at least {MIN_OK_IMAGES} are needed "
+                   "for a threshold to say anything about other good parts)")
+    if cal.frr >= MAX_OWN_FRR:
+        out.append(f"this threshold rejects {cal.frr:.0%} of its own OK images")
+    if cal.margin < 0:
+        out.append(f"negative margin ({cal.margin:+.4g}): OK and NG overlap, some parts will be misjudged")
+    if cal.taught_images:
+        shown = ", ".join(cal.taught_images[:5]) + (f" and {len(cal.taught_images) - 5} more"
+                                                    if len(cal.taught_images) > 5 else "")
+        out.append(f"{len(cal.taught_images)} OK image(s) were also taught ({shown}): they score low, so the "
+                   "threshold is optimistic; calibrate with OK images the model never saw")
+    never = sum(1 for v in cal.levels[1] if not np.isfinite(v))
+    if never:
+        out.append(f"{never} NG image(s) have no region as large as the minimum area {cal.min_area_text}: they "
+                   "pass at any threshold; lower the minimum area")
+    return out
 
 
 # Held-out OK images of the same capture score, at the median, 1.09-2.81 x the taught images' own

@@ -108,6 +108,8 @@ class EngineConfig:
     # Images larger than this (megapixels) are refused before they are decoded: a 12000 x 12000 PNG would
     # take 2.4 GB. A machine setting, not part of a model.
     max_image_megapixels: float = setting("runtime", 64.0)
+    # Model versions a project keeps (every fit, add and calibration is one; the active one is always kept).
+    versions_kept: int = setting("runtime", 10)
     # Part location before inspection (inference/align.py): none (the ROI stays where it was drawn),
     # translation (the part shifts) or rigid (shifts and turns).
     align: str = setting("align", "none")
@@ -333,6 +335,8 @@ def _validate(c: EngineConfig) -> None:
            "a finite number >= 0 (mm^2; px without mm per px)", c.min_area)
     _check(0 < c.max_image_megapixels <= 1000, "max_image_megapixels", "a number in (0, 1000]",
            c.max_image_megapixels)
+    _check(isinstance(c.versions_kept, int) and 1 <= c.versions_kept <= 1000, "versions_kept",
+           "an integer in [1, 1000]", c.versions_kept)
     _check(c.align in ALIGN_MODES, "align", f"one of {list(ALIGN_MODES)}", c.align)
     _check(0 <= c.align_max_angle_deg <= 180, "align_max_angle_deg", "a number of degrees in [0, 180]",
            c.align_max_angle_deg)

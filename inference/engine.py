@@ -15,17 +15,18 @@ import torch
 from . import knn, placement, project
 from .align import Locator
 from .backbone import Backbone, fit_precision, resolve_auto
-from .calibration import Calibration, area_unit, calibrate_by, capture_shift_warning
+from .calibration import Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning
 from .config import EngineConfig, config_keys
-from .errors import InspectorError, ProjectError
+from .errors import Cancelled, InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .memory import PatchMemory
 from .model_checks import index_problem
 from .model_record import ModelRecord
-from .preprocess import ImageInput, augmented_copies
+from .preprocess import ImageInput, augmented_copies, image_name
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
-from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
+from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge, verdict_level
+from .verdict import Verdict
 
 # What a backbone is built from: the settings that shape features, the weights file, and how it runs.
 _BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "seed")
@@ -43,8 +44,12 @@ class FitResult:
     timings: dict
     record: ModelRecord
     # The fitted model, ready to inspect: built from what the fit has in memory, equal to what
-    # Engine.load(project) gives, so a caller inspects at once without reading the project back.
+    # Engine.load(project, version) gives, so a caller inspects at once without reading the project back.
     model: Optional["Model"] = None
+    # The new model version ("v4") and whether it is active: a fit or add onto a calibrated active version
+    # stays staged (the line keeps inspecting with the calibrated one) until it is calibrated.
+    version: Optional[str] = None
+    active: bool = True
 
     @property
     def manifest(self) -> dict:
@@ -62,6 +67,8 @@ class FitResult:
             "backbone_chosen": self.record.backbone.chosen,
             # Set only when alignment was asked for but the view has nothing to locate (taught without it).
             "align_note": self.record.align.get("note", ""),
+            "version": self.version,
+            "active": self.active,
         }
 
 
@@ -80,6 +87,7 @@ class Model:
     calibration_note: str = ""
     ignore: tuple = ()  # ignore regions (inference.roi shapes), in reference-image pixels
     locator: Optional[Locator] = None  # None: align: none, the ROI stays where it was drawn
+    version: Optional[str] = None  # the project's model version this is ("v3"); `folder` is the project
 
     @property
     def random_weights(self) -> bool:
@@ -94,9 +102,9 @@ class Model:
         """The model's manifest.json as a JSON object (a new dict; the record is the model's)."""
         return self.record.to_dict()
 
-    def with_calibration(self, calibration: Calibration) -> "Model":
+    def with_calibration(self, calibration: Calibration, version: Optional[str] = None) -> "Model":
         """This model giving verdicts with `calibration` (a new Model; this one is not changed)."""
-        return replace(self, calibration=calibration, calibration_note="")
+        return replace(self, calibration=calibration, calibration_note="", version=version or self.version)
 
 
 class Engine:
@@ -140,19 +148,22 @@ class Engine:
         config: Optional[EngineConfig] = None,
         ignore: Sequence = (),
         locate_box: Optional[Sequence[int]] = None,
+        activate: Optional[bool] = None,
+        origin: Optional[dict] = None,
     ) -> FitResult:
         """Teach a new model from OK images; replaces the project's model only on success.
 
         `ignore`: regions (Rect, Circle, Polygon) left out of the memory bank, the
         scores and the regions. `locate_box` (x0, y0, x1, y1): where the part is
         looked for in the first OK image when the config aligns (default: the ROI's
-        box grown by a margin).
+        box grown by a margin). The model is saved as a new version: `activate` True / False / None (auto:
+        active unless the active version gives verdicts); `origin` (who, note) goes into version.json.
         """
         lock = self._run_alone()
         try:
             with project.writing(Path(folder)):  # a second writer is refused now, not after minutes of work
                 return self._fit(Path(folder), ok_images, roi, mm_per_px, config or self.config, None, progress,
-                                 cancel, (tuple(ignore), locate_box))
+                                 cancel, (tuple(ignore), locate_box), (activate, {"action": "fit", **(origin or {})}))
         finally:
             lock.release()
 
@@ -163,18 +174,23 @@ class Engine:
         progress: Optional[ProgressFn] = None,
         cancel: Optional[CancelToken] = None,
         config: Optional[EngineConfig] = None,
+        activate: Optional[bool] = None,
+        origin: Optional[dict] = None,
+        version: Optional[str] = None,
     ) -> FitResult:
         """Teach more OK images into an existing model without re-embedding the old ones.
 
         The model keeps the settings it was fitted with. `config`, when given, is
         what the caller means to use (e.g. the GUI's current settings): if its
         feature settings differ from the model's, adding would mix two kinds of
-        features, so it is refused with a request to refit.
+        features, so it is refused with a request to refit. `version`: the version to extend (default: the
+        active one); the result is a new version (see fit for `activate` and `origin`).
         """
         lock = self._run_alone()
         try:
             with project.writing(Path(folder)):
-                stored = project.load_model(Path(folder))
+                base = version or project.active_version(Path(folder))
+                stored = project.load_model(project.version_folder(Path(folder), base) if base else Path(folder))
                 record = stored.record
                 if config is not None:
                     record.check_extendable(config)
@@ -183,11 +199,13 @@ class Engine:
                 config, _ = self._verified(stored, config)
                 roi = roi_from_dict(record.roi)
                 return self._fit(Path(folder), ok_images, roi, record.mm_per_px, config, stored, progress,
-                                 cancel, placement.stored_geometry(record))
+                                 cancel, placement.stored_geometry(record),
+                                 (activate, {"action": "add", "based_on": base, **(origin or {})}))
         finally:
             lock.release()
 
-    def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry) -> FitResult:
+    def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry,
+             saving) -> FitResult:
         if not ok_images:
             raise InspectorError("no OK images given: teach at least one image of a good part")
         if mm_per_px is not None and not (mm_per_px > 0 and np.isfinite(mm_per_px)):
@@ -195,6 +213,8 @@ class Engine:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         config, backbone_note = resolve_auto(config)  # the manifest keeps the backbone `auto` picked
+        if previous is not None and not backbone_note:  # add: the model keeps what `auto` chose at its fit
+            backbone_note = previous.record.backbone.chosen
         whole_image = roi is None if previous is None else previous.record.roi_is_whole_image
         same_size = previous.record.same_size if previous is not None else None
         ignore, locate_box = geometry
@@ -249,12 +269,15 @@ class Engine:
             ignore=ignore_json, align=align)
         record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
                                                                    ignore, locator, reference))
-        record = project.save_model(folder, record, features, coreset_blob, extra_files=extra_files)
+        activate, origin = saving
+        saved = project.save_model(folder, record, features, coreset_blob, extra_files=extra_files,
+                                    activate=activate, origin=origin, keep=self.config.versions_kept)
+        record = saved.record
         timings["save"] = time.perf_counter() - t
-        model = self._fitted_model(folder, record, index, locator)
+        model = self._fitted_model(folder, record, index, locator, saved.version)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
-                         record, model)
+                         record, model, saved.version, saved.active)
 
     def _taught_scores(self, folder, record, config, roi, mm_per_px, index, ignore, locator, reference):
         """The image scores of the first taught images by the model just built: what images of the teaching
@@ -263,18 +286,18 @@ class Engine:
                       ignore=tuple(ignore), locator=locator)
         return tuple(round(float(self._score_one(probe, p, f, None).score), 6) for p, f in reference)
 
-    def _fitted_model(self, folder, record: ModelRecord, index, locator) -> "Model":
-        """The model just saved, as load() would give it, built from memory: no model file is read back or
-        hashed; only calibration.json is read (load's note: none yet, or one left by an earlier fit)."""
+    def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str) -> "Model":
+        """The model just saved, as load(folder, version) would give it, built from memory: no model file is
+        read back or hashed (a new version has no calibration yet, unless Save As copied one)."""
         config = record.engine_config(self.config)  # the machine settings of this engine, as load takes them
-        calibration, note = project.load_calibration(folder, record)
+        calibration, note = project.load_calibration(project.version_folder(folder, version), record)
         if locator is not None:  # load builds it from the record's angle and the model config's confidence
             locator = replace(locator, max_angle_deg=float(record.align["max_angle_deg"]),
                               min_confidence=config.align_min_confidence)
         ignore = placement.stored_geometry(record)[0]
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px,
                      knn.Searcher(index, config.use_gpu, config.faiss_fp16), self.backbone(config), calibration,
-                     note, ignore=ignore, locator=locator)
+                     note, ignore=ignore, locator=locator, version=version)
 
     # -- load -----------------------------------------------------------------
     def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
@@ -290,16 +313,21 @@ class Engine:
             raise ProjectError(problem)
         return config, knn.Searcher(index, config.use_gpu, config.faiss_fp16)
 
-    def load(self, folder: str | Path) -> Model:
-        """The project's model, ready to inspect; reads only what inspection needs and changes nothing."""
+    def load(self, folder: str | Path, version: Optional[str] = None) -> Model:
+        """The project's active model (or `version` of it), ready to inspect; reads only what inspection
+        needs and changes nothing."""
         folder = Path(folder)
-        stored = project.load_model(folder, with_embeddings=False)
+        if version is None:
+            source, version = folder, project.active_version(folder)
+        else:
+            source = project.version_folder(folder, version)
+        stored = project.load_model(source, with_embeddings=False)
         config, searcher = self._verified(stored)
         record = stored.record
-        ignore, locator = placement.load_geometry(folder, record, config)
+        ignore, locator = placement.load_geometry(source, record, config)
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px, searcher,
                      self.backbone(config), stored.calibration, stored.calibration_note, ignore=ignore,
-                     locator=locator)
+                     locator=locator, version=version)
 
     # -- inference --------------------------------------------------------------
     def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
@@ -330,24 +358,39 @@ class Engine:
         """Results one by one as each batch is done, so a caller that keeps only what it needs of each
         (the CLI over thousands of images) stays at flat memory.
 
-        Images are read one batch at a time. `seconds` per result covers reading,
-        embedding (its share of the batch) and scoring.
+        Images are read one batch at a time. Each image gets its own result: one that cannot be read or
+        inspected (unreadable, wrong size) is an ERROR result with the reason, and its neighbours in the
+        batch are inspected as usual. `seconds` per result covers reading, embedding (its share of the
+        batch) and scoring.
         """
         same_size = model.record.same_size
         step = model.config.batch_size
         for start in range(0, len(images), step):
             check(cancel)
             t0 = time.perf_counter()
-            prepared = placement.prepare_inspection(model, images[start:start + step], same_size, start)
+            prepared, failed = [], {}
+            for i, image in enumerate(images[start:start + step], start):
+                try:
+                    prepared.append(placement.prepare_inspection(model, [image], same_size, i)[0])
+                except Cancelled:
+                    raise
+                except InspectorError as exc:
+                    failed[i - start] = _error_result(model, image_name(image, i), str(exc))
             feats = iter(placement.embed_found(model.backbone, prepared))
-            shared = (time.perf_counter() - t0) / len(prepared)
+            count = len(prepared) + len(failed)
+            shared = (time.perf_counter() - t0) / count
             batch = []
-            for p in prepared:
+            found = iter(prepared)
+            for j in range(count):
                 t = time.perf_counter()
-                batch.append(self._score_one(model, p, next(feats), threshold) if not p.not_found
-                             else placement.not_found_result(model, p))
+                if j in failed:
+                    batch.append(failed[j])
+                else:
+                    p = next(found)
+                    batch.append(self._score_one(model, p, next(feats), threshold) if not p.not_found
+                                 else placement.not_found_result(model, p))
                 batch[-1].seconds = shared + time.perf_counter() - t
-            del prepared, feats
+            del prepared, feats, found
             report(progress, "inspecting", start + len(batch), len(images))
             yield from batch
 
@@ -373,6 +416,7 @@ class Engine:
             regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px)
             result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.min_area if cal else 0.0)
         else:
+            result.verdict = Verdict.NO_VERDICT
             result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"
         return result
 
@@ -388,32 +432,92 @@ class Engine:
         cancel: Optional[CancelToken] = None,
     ) -> Calibration:
         """Score OK (and NG) images, pick the threshold, save calibration.json, return it."""
-        if not ok_images:
-            raise InspectorError("calibration needs at least one OK image")
-        ok = placement.found_scores(self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel), "OK")
-        ng_results = self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)
-        ng = placement.found_scores(ng_results, "NG")
-        cal = calibrate_by(
-            model.config.calibration_method, ok, ng,
-            score_percentile if score_percentile is not None else model.config.score_percentile,
-            min_area if min_area is not None else model.config.min_area,
-            model.config.calibration_mad_k, model.config.calibration_expected_frr,
-        )
+        samples = self.calibration_samples(model, ok_images, ng_images, progress, cancel)
+        cal = self.calibration_from(model, samples, score_percentile, min_area)
         check(cancel)
         return self.save_calibration(model, cal).calibration
 
-    def save_calibration(self, model: Model, calibration: Calibration) -> Model:
-        """Seal `calibration` into the model's project; returns the model with it (`model` is not changed).
-        The calibration's minimum area takes the model's unit (mm2 with mm_per_px, else px)."""
+    def calibration_samples(self, model: Model, ok_images: Sequence[ImageInput], ng_images: Sequence[ImageInput] = (),
+                            progress: Optional[ProgressFn] = None,
+                            cancel: Optional[CancelToken] = None) -> "CalibrationSamples":
+        """The OK and NG images scored for calibration, their maps kept so that the verdict level of any
+        minimum area can be taken (a dialog's area field), and the OK images that were also taught."""
+        if not ok_images:
+            raise InspectorError("calibration needs at least one OK image")
+        ok = self.score_many(model, ok_images, _staged(progress, "scoring OK"), cancel)
+        placement.found_scores(ok, "OK")
+        ng = self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)
+        placement.found_scores(ng, "NG")
+        taught = {m.get("sha256") for m in model.record.images}
+        also_taught = [r.name for r, image in zip(ok, ok_images) if _image_digest(image) in taught]
+        return CalibrationSamples(ok, ng, also_taught, model.mm_per_px)
+
+    def calibration_from(self, model: Model, samples: "CalibrationSamples", score_percentile: Optional[float] = None,
+                         min_area: Optional[float] = None, method: Optional[str] = None) -> Calibration:
+        """The calibration the model's method (or `method`) picks from scored samples, counted by the verdict
+        rule at the minimum area: the one computation behind every client's calibrate."""
+        cfg = model.config
+        area = min_area if min_area is not None else cfg.min_area
+        ok_levels, ng_levels = samples.levels(area)
+        cal = calibrate_by(method or cfg.calibration_method, samples.ok_scores, samples.ng_scores,
+                           score_percentile if score_percentile is not None else cfg.score_percentile, area,
+                           cfg.calibration_mad_k, cfg.calibration_expected_frr, ok_levels, ng_levels)
+        return replace(cal, taught_images=list(samples.taught))
+
+    def save_calibration(self, model: Model, calibration: Calibration, activate: bool = True,
+                         origin: Optional[dict] = None) -> Model:
+        """Seal `calibration` into a new version of the model's project (the model's version with it), active
+        unless `activate` is False; returns the model with it (`model` is not changed). The calibration's
+        minimum area takes the model's unit (mm2 with mm_per_px, else px)."""
         unit = area_unit(model.mm_per_px)
         if calibration.min_area_unit not in ("", unit):
             raise InspectorError(f"this calibration's minimum area is in {calibration.min_area_unit}; the model "
                                  f"measures regions in {unit}: calibrate this model")
         # OK images that score unlike the taught ones most likely come from another capture: say so.
-        calibration = replace(calibration, model_id=model.model_id, min_area_unit=unit,
-                              warning=capture_shift_warning(model.record.taught_scores, calibration.ok_scores))
-        project.save_calibration(model.folder, calibration)
-        return model.with_calibration(calibration)
+        calibration = replace(calibration, model_id=model.model_id, min_area_unit=unit)
+        warnings = [capture_shift_warning(model.record.taught_scores, calibration.ok_scores)]
+        warnings += calibration_warnings(calibration)
+        calibration = replace(calibration, warning=" ".join(_sentence(w) for w in warnings if w))
+        saved = project.save_calibration(model.folder, calibration, model.version, activate, origin,
+                                         keep=self.config.versions_kept)
+        return model.with_calibration(calibration, saved.version)
+
+
+@dataclass
+class CalibrationSamples:
+    """Calibration images as scored (maps kept), for the verdict levels at any minimum area."""
+
+    ok: list  # InferenceResult of each OK image
+    ng: list
+    taught: list  # names of OK images that were also taught
+    mm_per_px: Optional[float]
+
+    @property
+    def ok_scores(self) -> list[float]:
+        return [r.score for r in self.ok]
+
+    @property
+    def ng_scores(self) -> list[float]:
+        return [r.score for r in self.ng]
+
+    def levels(self, min_area: float) -> tuple[list[float], list[float]]:
+        """Each image's verdict level under `min_area` (scoring.verdict_level)."""
+        def level(r):
+            return verdict_level(r.score, r.anomaly_map, r.mask, min_area, self.mm_per_px)
+        return [level(r) for r in self.ok], [level(r) for r in self.ng]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith(".") else text[:1].upper() + text[1:] + "."
+
+
+def _error_result(model: Model, name: str, error: str) -> InferenceResult:
+    """ERROR: an image that could not be inspected; no score, no map."""
+    empty = np.zeros((0, 0), np.float32)
+    return InferenceResult(name, None, empty, empty.astype(bool), (0, 0, 0, 0), tuple(model.backbone.token_shape),
+                           verdict=Verdict.ERROR, reason=error, error=error,
+                           threshold=model.calibration.threshold if model.calibration else None)
 
 
 def _staged(progress: Optional[ProgressFn], stage: str) -> Optional[ProgressFn]:

@@ -19,6 +19,7 @@ from .align import map_to_image, prepare_located, reference_from_png, reference_
 from .backbone import Backbone
 from .config import EngineConfig
 from .errors import ImageError, InspectorError, ProjectError, RoiError
+from .verdict import Verdict
 from .features import PreparedImage, embed_batch, inside_patches, kept_patch_mask, prepare
 from .model_record import ModelRecord
 from .preprocess import as_rgb8
@@ -160,13 +161,13 @@ def placed_in_image(result: InferenceResult, p: PreparedImage, model: Model) -> 
 
 
 def not_found_result(model: Model, p: PreparedImage) -> InferenceResult:
-    """NOT_FOUND: neither OK nor NG; no score (NaN), an empty map over the ROI's drawn box."""
+    """NOT_FOUND: neither OK nor NG; no score, an empty map over the ROI's drawn box."""
     x0, y0, x1, y1 = p.crop.box
     w, h = p.image_size
     box = (min(x0, w - 1), min(y0, h - 1), max(min(x1, w), min(x0, w - 1) + 1), max(min(y1, h), min(y0, h - 1) + 1))
     shape = (box[3] - box[1], box[2] - box[0])
-    result = InferenceResult(p.name, float("nan"), np.zeros(shape, np.float32), np.zeros(shape, bool), box,
-                             tuple(model.backbone.token_shape), verdict="NOT_FOUND", reason=p.not_found,
+    result = InferenceResult(p.name, None, np.zeros(shape, np.float32), np.zeros(shape, bool), box,
+                             tuple(model.backbone.token_shape), verdict=Verdict.NOT_FOUND, reason=p.not_found,
                              threshold=model.calibration.threshold if model.calibration else None)
     if p.placement is not None:
         result.location = p.placement.to_dict()
@@ -174,10 +175,10 @@ def not_found_result(model: Model, p: PreparedImage) -> InferenceResult:
 
 
 def found_scores(results: list[InferenceResult], kind: str) -> list[float]:
-    """Scores for calibration; a part not found cannot calibrate anything."""
-    missing = [r.name for r in results if r.verdict == "NOT_FOUND"]
-    if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise InspectorError(f"part not found in {len(missing)} {kind} calibration image(s) ({shown}): "
-                             f"{results[[r.name for r in results].index(missing[0])].reason}")
+    """Scores for calibration; a part not found, or an image that could not be inspected, calibrates nothing."""
+    for bad, what in ((Verdict.ERROR, "could not be inspected"), (Verdict.NOT_FOUND, "part not found")):
+        missing = [r for r in results if r.verdict == bad]
+        if missing:
+            shown = ", ".join(r.name for r in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise InspectorError(f"{what} in {len(missing)} {kind} calibration image(s) ({shown}): {missing[0].reason}")
     return [r.score for r in results]

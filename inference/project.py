@@ -22,15 +22,29 @@ retries. Either way a reader sees the complete old or the complete new model.
 The calibration is sealed into the model: manifest.json records its sha256 and
 calibration.json records the model_id. A calibration that is missing, stale,
 edited by hand or invalid gives no verdict, with the reason.
+
+Versions. Every fit, add and calibration is a new immutable version,
+versions/vN/ (its model files, manifest.json, version.json), written into a
+temp folder and renamed into place whole. The top level holds the active
+version's files and active_version.json names it; activating a version copies
+its files to the top level as one commit (files the version lacks, e.g. a
+calibration, are removed by the same commit), so a reader sees the old active
+version or the new one. A project saved before versions existed becomes v1 at
+its first write. The oldest versions beyond `keep` are removed (never the
+active one). The audit trail (audit.jsonl) is appended to, one JSON line per
+change, under the lock.
 """
 
 from __future__ import annotations
 
+import getpass
 import io
 import json
 import os
+import shutil
 import signal
 import threading
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,15 +54,21 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .calibration import Calibration
-from .errors import ProjectBusyError, ProjectError, StorageError, plain_os_error
+from .errors import InspectorError, ProjectBusyError, ProjectError, StorageError, plain_os_error
 from .manifest import SCHEMA_VERSION
 from .model_record import ModelRecord
-from .project_files import (CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, LOCK, MANIFEST, MODEL_FILES, PENDING,
-                            SETTINGS, sha256_bytes)
+from .project_files import (ACTIVE, AUDIT, CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, LOCK, MANIFEST,
+                            MODEL_FILES, PENDING, SETTINGS, VERSION_META, VERSIONS, sha256_bytes, version_number)
 # The readers, re-exported: callers use project.load_model etc. as before.
 from .project_reader import (  # noqa: F401
     StoredModel,
+    VersionInfo,
+    active_version,
+    calibration_summary,
     has_model,
+    list_versions,
+    read_audit,
+    version_folder,
     load_calibration,
     load_model,
     load_settings,
@@ -254,6 +274,8 @@ def _recover(folder: Path) -> None:
             _remove_tree(pending)
         for stray in folder.glob(".*.tmp"):
             stray.unlink()
+        for stray in (folder / VERSIONS).glob(".v*.tmp") if (folder / VERSIONS).is_dir() else ():
+            shutil.rmtree(stray)  # a version killed while written: never renamed into place, never seen
     except OSError as exc:
         raise plain_os_error(exc, folder, "finish an interrupted save in") from None
 
@@ -265,7 +287,19 @@ def _move_in(folder: Path) -> None:
         if (pending / name).is_file():
             _checkpoint(f"move:{name}")
             os.replace(pending / name, folder / name)
+    for name in _marker_removals(pending / COMMIT_MARKER):  # files the new model does not have
+        (folder / name).unlink(missing_ok=True)
     _fsync_dir(folder)
+
+
+def _marker_removals(marker: Path) -> list[str]:
+    """The files a commit removes, written in its COMMIT marker (earlier markers, "ok", remove none)."""
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+    names = data.get("remove", []) if isinstance(data, dict) else []
+    return [n for n in names if isinstance(n, str) and Path(n).name == n and not n.startswith(".")]
 
 
 def _remove_tree(path: Path) -> None:
@@ -274,8 +308,9 @@ def _remove_tree(path: Path) -> None:
     path.rmdir()
 
 
-def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
-    """Write several files as one unit (see the module docstring). The caller holds the lock."""
+def _commit(folder: Path, blobs: dict[str, bytes], remove: tuple = ()) -> None:
+    """Write several files as one unit (see the module docstring), removing `remove` with them. The caller
+    holds the lock."""
     pending = folder / PENDING
     try:
         if pending.exists():
@@ -288,7 +323,7 @@ def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
             _checkpoint(f"stage:{name}")
             atomic_write(pending / name, data)
         _checkpoint("commit")
-        atomic_write(pending / COMMIT_MARKER, b"ok\n")
+        atomic_write(pending / COMMIT_MARKER, json_bytes({"remove": sorted(set(remove) - set(blobs))}))
     except Exception as exc:
         # Not committed: the old files stand; leave no staging behind (a killed process leaves it to the
         # next writer instead).
@@ -311,19 +346,30 @@ def _commit(folder: Path, blobs: dict[str, bytes]) -> None:
 
 
 # -- writers -----------------------------------------------------------------------------------------------------
-def save_model(folder: Path, record: ModelRecord, embeddings: np.ndarray, coreset: bytes,
-               calibration: Optional[bytes] = None, extra_files: Optional[dict[str, bytes]] = None) -> ModelRecord:
-    """Write a new model as one unit and return its record as saved (with file hashes).
+@dataclass(frozen=True)
+class SavedVersion:
+    """What a save made: the record as saved, the version's name and whether it is now the active one."""
 
+    record: ModelRecord
+    version: str
+    active: bool
+
+
+def save_model(folder: Path, record: ModelRecord, embeddings: np.ndarray, coreset: bytes,
+               calibration: Optional[bytes] = None, extra_files: Optional[dict[str, bytes]] = None,
+               activate: Optional[bool] = True, origin: Optional[dict] = None, keep: int = 10) -> SavedVersion:
+    """Write a new model as a new version and return it (the record with file hashes).
+
+    `activate`: True makes it the active version, False keeps it staged, None ("auto") activates it unless
+    the active version gives verdicts (a calibrated line keeps inspecting until the new one is calibrated).
     `calibration` (calibration.json bytes for this model_id) travels with the model, e.g. for Save As.
     `extra_files` (name -> bytes, e.g. the alignment reference image) belong to the model: checksummed in
-    the manifest and committed with it.
+    the manifest and committed with it. `origin`: action, who, note, based_on for version.json.
     """
     folder = Path(folder)
     blobs = {EMBEDDINGS: npy_bytes(np.ascontiguousarray(embeddings, dtype=np.float32)), CORESET: coreset}
     for name, data in (extra_files or {}).items():
-        if name in (MANIFEST, COMMIT_MARKER, CALIBRATION, SETTINGS, LOCK, *MODEL_FILES) or Path(name).name != name \
-                or name.startswith("."):
+        if name in _RESERVED or Path(name).name != name or name.startswith("."):
             raise ProjectError(f"{name!r} cannot be stored as a model file")
         blobs[name] = data
     if calibration is not None:
@@ -333,34 +379,202 @@ def save_model(folder: Path, record: ModelRecord, embeddings: np.ndarray, corese
     manifest = record.to_dict()
     ModelRecord.from_dict(manifest, folder / MANIFEST)  # what is written is checked as a read checks it
     with writing(folder):
-        _commit(folder, {**blobs, MANIFEST: json_bytes(manifest)})
-    return record
+        _migrate(folder)
+        if activate is None:
+            activate = not _active_gives_verdicts(folder)
+        version = _new_version(folder, {**blobs, MANIFEST: json_bytes(manifest)}, record,
+                               {"action": "fit", **(origin or {})}, calibration_from_bytes(calibration))
+        if activate:
+            _activate(folder, version)
+        _prune(folder, keep)
+    return SavedVersion(record, version, bool(activate))
+
+
+_RESERVED = (MANIFEST, COMMIT_MARKER, CALIBRATION, SETTINGS, LOCK, ACTIVE, AUDIT, VERSION_META, VERSIONS, *MODEL_FILES)
+
+
+def calibration_from_bytes(data: Optional[bytes]) -> Optional[Calibration]:
+    if data is None:
+        return None
+    return Calibration.from_dict(json.loads(data.decode("utf-8")))
 
 
 def copy_model(source: Path, target: Path) -> None:
-    """Copy a project's model (checked on read) and its valid calibration to another folder, e.g. Save As.
-
-    The copy keeps model_id, so the calibration stays valid for it.
-    """
+    """Copy a project's active model (checked on read) and its valid calibration to another folder, e.g. Save
+    As. The copy keeps model_id, so the calibration stays valid for it; it starts its own versions at v1."""
     stored = load_model(Path(source))
     cal = json_bytes(stored.calibration.to_dict()) if stored.calibration is not None else None
     extra = {name: read_model_file(Path(source), name, stored.record)
              for name in stored.record.files if name not in (*MODEL_FILES, CALIBRATION)}
-    save_model(Path(target), stored.record, stored.embeddings, stored.coreset_bytes, cal, extra)
+    save_model(Path(target), stored.record, stored.embeddings, stored.coreset_bytes, cal, extra,
+               origin={"action": "fit", "note": f"copied from {Path(source)}"})
 
 
-def save_calibration(folder: Path, calibration: Calibration) -> None:
-    """Write calibration.json and seal it into the manifest (its sha256), as one commit."""
+def save_calibration(folder: Path, calibration: Calibration, version: Optional[str] = None,
+                     activate: bool = True, origin: Optional[dict] = None, keep: int = 10) -> SavedVersion:
+    """A new version: `version` (default: the active one) with `calibration` sealed into its manifest.
+    `activate` makes it the active version (the default: what was calibrated is what inspects)."""
     folder = Path(folder)
     with writing(folder):
-        record = read_record(folder)
+        _migrate(folder)
+        base = version or active_version(folder)
+        if base is None:
+            raise ProjectError(f"{folder} holds no fitted model: run fit first")
+        source = version_folder(folder, base)
+        record = read_record(source)
         if calibration.model_id != record.model_id:
-            raise ProjectError(f"this calibration belongs to model {calibration.model_id}, the project holds "
-                               f"{record.model_id}: calibrate again")
+            raise ProjectError(f"this calibration belongs to model {calibration.model_id}, version {base} of {folder} "
+                               f"holds {record.model_id}: calibrate again")
         # Re-validate what is written, whoever built it.
         data = json_bytes(Calibration.from_dict(calibration.to_dict()).to_dict())
-        record = replace(record, files={**record.files, CALIBRATION: sha256_bytes(data)}, schema_version=SCHEMA_VERSION)
-        _commit(folder, {CALIBRATION: data, MANIFEST: json_bytes(record.to_dict())})
+        blobs = _version_blobs(source, record, without=(CALIBRATION,))
+        record = replace(record, files={**{n: record.files[n] for n in blobs}, CALIBRATION: sha256_bytes(data)},
+                         schema_version=SCHEMA_VERSION)
+        blobs[CALIBRATION] = data
+        blobs[MANIFEST] = json_bytes(record.to_dict())
+        vid = _new_version(folder, blobs, record, {"action": "calibrate", "based_on": base, **(origin or {})},
+                           calibration)
+        if activate:
+            _activate(folder, vid)
+        _prune(folder, keep)
+    return SavedVersion(record, vid, activate)
+
+
+def activate(folder: Path, version: str, keep: int = 10) -> str:
+    """Make `version` the active one (a rollback, or a staged version going live); returns the one it
+    replaced. The version's files are checked against its manifest before they go live."""
+    folder = Path(folder)
+    with writing(folder):
+        _migrate(folder)
+        before = active_version(folder)
+        load_model(version_folder(folder, version), with_embeddings=False)  # damaged: refused, nothing changes
+        if version != before:
+            _activate(folder, version)
+        _prune(folder, keep)
+    return before
+
+
+def append_audit(folder: Path, row: dict) -> dict:
+    """One change that alters verdicts, appended to audit.jsonl (time and the OS user filled in when absent)."""
+    folder = Path(folder)
+    row = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": os_user(), **row}
+    line = json.dumps(row, allow_nan=False, default=str) + "\n"
+    with writing(folder):
+        path = folder / AUDIT
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise plain_os_error(exc, path) from None
+    return row
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a service account without one)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+# -- versions (the caller holds the lock) ------------------------------------------------------------------------
+def _version_blobs(source: Path, record: ModelRecord, without: tuple = ()) -> dict[str, bytes]:
+    """The model files of a version (or a legacy top level), each checked against its manifest."""
+    return {name: read_model_file(source, name, record) for name in record.files if name not in without}
+
+
+def _migrate(folder: Path) -> None:
+    """A project saved before versions existed: its model becomes v1, the active version."""
+    if (folder / VERSIONS).is_dir() or not has_model(folder):
+        return
+    record = read_record(folder)
+    blobs = _version_blobs(folder, record, without=(CALIBRATION,))
+    cal, _ = load_calibration(folder, record)
+    if CALIBRATION in record.files and cal is not None:
+        blobs[CALIBRATION] = read_model_file(folder, CALIBRATION, record)
+    blobs[MANIFEST] = json_bytes(record.to_dict())
+    _write_version(folder, "v1", blobs, _meta("v1", record, {"action": "import", "note": "saved before model "
+                                                             "versions existed"}, cal))
+    atomic_write(folder / ACTIVE, json_bytes({"version": "v1"}))
+
+
+def _new_version(folder: Path, blobs: dict, record: ModelRecord, origin: dict, cal: Optional[Calibration]) -> str:
+    root = folder / VERSIONS
+    numbers = [version_number(p.name) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] \
+        if root.is_dir() else []
+    vid = f"v{max(numbers, default=0) + 1}"
+    _write_version(folder, vid, blobs, _meta(vid, record, origin, cal))
+    return vid
+
+
+def _meta(vid: str, record: ModelRecord, origin: dict, cal: Optional[Calibration]) -> dict:
+    return {"version": vid, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "action": origin.get("action", "fit"), "based_on": origin.get("based_on"),
+            "who": origin.get("who") or os_user(), "note": origin.get("note", ""), "model_id": record.model_id,
+            "n_images": record.n_images, "calibration": calibration_summary(cal)}
+
+
+def _write_version(folder: Path, vid: str, blobs: dict, meta: dict) -> None:
+    """The version's files in a temp folder, then renamed into place whole (readers never see half of one)."""
+    root = folder / VERSIONS
+    tmp = root / f".{vid}.tmp"
+    try:
+        root.mkdir(exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+    except OSError as exc:
+        raise plain_os_error(exc, root, "save a model version into") from None
+    try:
+        for name, data in blobs.items():
+            atomic_write(tmp / name, data)
+        atomic_write(tmp / VERSION_META, json_bytes(meta))
+        _checkpoint("version")
+        os.rename(tmp, root / vid)
+        _fsync_dir(root)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise plain_os_error(exc, root, "save a model version into") from None
+        raise
+
+
+def _activate(folder: Path, vid: str) -> None:
+    source = version_folder(folder, vid)
+    record = read_record(source)
+    blobs = _version_blobs(source, record)
+    blobs[MANIFEST] = json_bytes(record.to_dict())
+    blobs[ACTIVE] = json_bytes({"version": vid})
+    current = read_record(folder).files if (folder / MANIFEST).is_file() else {}
+    _commit(folder, blobs, remove=tuple(n for n in current if n not in blobs))
+
+
+def _active_gives_verdicts(folder: Path) -> bool:
+    if not has_model(folder):
+        return False
+    try:
+        return load_calibration(folder)[0] is not None
+    except InspectorError:
+        return False
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Remove the oldest versions beyond `keep` (never the active one)."""
+    root = folder / VERSIONS
+    if keep < 1 or not root.is_dir():
+        return
+    active = active_version(folder)
+    names = sorted((p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                   key=version_number)
+    for name in names[:-keep] if len(names) > keep else ():
+        if name != active:
+            try:
+                shutil.rmtree(root / name)
+            except OSError as exc:
+                raise plain_os_error(exc, root / name, "remove an old model version") from None
 
 
 def save_settings(folder: Path, settings: dict) -> None:

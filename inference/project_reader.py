@@ -20,8 +20,8 @@ import numpy as np
 from .calibration import Calibration, area_unit
 from .errors import InspectorError, ProjectBusyError, ProjectError, plain_os_error
 from .model_record import ModelRecord
-from .project_files import (CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, MANIFEST, PENDING, SETTINGS,
-                            sha256_bytes)
+from .project_files import (ACTIVE, AUDIT, CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, MANIFEST, PENDING,
+                            SETTINGS, VERSION_META, VERSIONS, sha256_bytes, version_number)
 
 
 def _current(folder: Path, name: str) -> Path:
@@ -186,3 +186,127 @@ def _calibration(folder: Path, record: ModelRecord, data: Optional[bytes]) -> tu
         return None, (f"{CALIBRATION} gives its minimum area in {cal.min_area_unit}, this model measures regions "
                       f"in {unit}: calibrate again")
     return replace(cal, min_area_unit=unit), ""  # files of earlier versions lack the unit: the model's
+
+
+# -- versions and the audit trail (read-only) ----------------------------------------------------------------------
+def version_folder(folder: Path, version_id: str) -> Path:
+    """Where version `version_id` of the project lies (a complete model folder); ProjectError if absent."""
+    folder = Path(folder)
+    try:
+        version_number(version_id)
+    except ValueError as exc:
+        raise ProjectError(f"{exc}; `inspector versions {folder}` lists them") from None
+    path = folder / VERSIONS / version_id
+    if not (path / MANIFEST).is_file():
+        if version_id == "v1" and not (folder / VERSIONS).is_dir() and has_model(folder):
+            return folder  # a project of an earlier version: its one model is v1
+        raise ProjectError(f"{folder} has no version {version_id}; `inspector versions {folder}` lists them")
+    return path
+
+
+def active_version(folder: Path) -> Optional[str]:
+    """The active version's name ("v3"); "v1" for a project saved before versions existed; None: no model."""
+    folder = Path(folder)
+    data = _read(folder, ACTIVE)
+    if data is not None:
+        try:
+            vid = json.loads(data.decode("utf-8"))["version"]
+            version_number(vid)
+            return vid
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            raise ProjectError(f"{folder / ACTIVE} is damaged: activate a version again "
+                               f"(`inspector versions {folder}` lists them)") from None
+    return "v1" if has_model(folder) else None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One model version as `inspector versions` lists it."""
+
+    version: str
+    created: str
+    action: str  # fit | add | calibrate | import (a project saved before versions existed)
+    based_on: Optional[str]
+    who: str
+    note: str
+    model_id: str
+    n_images: int
+    calibration: Optional[dict]  # threshold, min_area, min_area_unit, method, far, frr, margin, warning
+    active: bool
+
+    @property
+    def number(self) -> int:
+        return version_number(self.version)
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "created": self.created, "action": self.action, "based_on": self.based_on,
+                "who": self.who, "note": self.note, "model_id": self.model_id, "n_images": self.n_images,
+                "calibration": self.calibration, "active": self.active}
+
+
+def calibration_summary(cal: Optional[Calibration]) -> Optional[dict]:
+    if cal is None:
+        return None
+    return {"threshold": cal.threshold, "min_area": cal.min_area, "min_area_unit": cal.min_area_unit,
+            "method": cal.method, "n_ok": cal.n_ok, "n_ng": cal.n_ng, "far": cal.far, "frr": cal.frr,
+            "margin": cal.margin, "warning": cal.warning}
+
+
+def list_versions(folder: Path) -> list[VersionInfo]:
+    """Every kept version, oldest first; a project saved before versions existed lists its model as v1."""
+    folder = Path(folder)
+    _check_folder(folder)
+    active = active_version(folder)
+    found = []
+    root = folder / VERSIONS
+    names = sorted((p.name for p in root.iterdir() if _is_version_name(p.name)), key=version_number) \
+        if root.is_dir() else []
+    for name in names:
+        meta = _version_meta(root / name)
+        if meta is not None:
+            found.append(replace(meta, active=name == active))
+    if not found and has_model(folder):
+        record = read_record(folder)
+        cal, _ = load_calibration(folder, record)
+        found.append(VersionInfo("v1", record.updated, "import", None, "", "saved before model versions existed",
+                                 record.model_id, record.n_images, calibration_summary(cal), True))
+    return found
+
+
+def _is_version_name(name: str) -> bool:
+    try:
+        version_number(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _version_meta(path: Path) -> Optional[VersionInfo]:
+    try:
+        meta = json.loads((path / VERSION_META).read_text(encoding="utf-8"))
+        return VersionInfo(meta["version"], meta.get("created", ""), meta.get("action", ""), meta.get("based_on"),
+                           meta.get("who", ""), meta.get("note", ""), meta.get("model_id", ""),
+                           int(meta.get("n_images", 0)), meta.get("calibration"), False)
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"{path / VERSION_META} is damaged ({exc})") from None
+
+
+def read_audit(folder: Path) -> list[dict]:
+    """The audit trail, oldest first. A last line torn by a power cut is left out (it was never complete)."""
+    path = Path(folder) / AUDIT
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise plain_os_error(exc, path, "read") from None
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line.decode("utf-8")))
+        except (UnicodeDecodeError, ValueError):
+            if i != len(lines) - 1:
+                raise ProjectError(f"{path} line {i + 1} is damaged: the audit trail was edited by hand") from None
+    return rows

@@ -10,6 +10,8 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
+from .verdict import Verdict
+
 
 @dataclass(frozen=True)
 class Region:
@@ -39,21 +41,25 @@ class InferenceResult:
     """What one inspected image gives; map and mask cover the ROI's box in the image."""
 
     name: str
-    score: float
+    score: Optional[float]  # None when the image was not scored (NOT_FOUND, ERROR): never a NaN for a state
     anomaly_map: np.ndarray  # float32 h x w over `box`; 0 outside the shape
     mask: np.ndarray  # bool h x w: inside the ROI shape
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the image
     token_shape: tuple[int, int]
     regions: list[Region] = field(default_factory=list)
-    verdict: Optional[str] = None  # "OK" / "NG" / "NOT_FOUND"; None = no verdict (see `reason`), never read as OK
+    # OK / NG against the calibration; NOT_FOUND (part not located), NO_VERDICT (no usable calibration) and
+    # ERROR (the image could not be inspected) are never read as OK. `reason` says why, in one line.
+    verdict: Verdict = Verdict.NO_VERDICT
     threshold: Optional[float] = None
     seconds: float = 0.0
     reason: str = ""  # one line: why this verdict, or why there is none
     # With alignment: the ROI's outline where the part was found (N x 2 image x, y) and the placement
-    # (angle, shift, confidence, method). verdict "NOT_FOUND": the part was not located (score NaN).
+    # (angle, shift, confidence, method). verdict NOT_FOUND: the part was not located (score None).
     outline: Optional[np.ndarray] = None
     location: Optional[dict] = None
     ignore_outlines: list = field(default_factory=list)  # ignore regions where the part lies (N x 2 each)
+    # ERROR: what went wrong with this image (its neighbours in the batch are inspected as usual).
+    error: Optional[str] = None
 
     @property
     def ng_regions(self) -> list[int]:
@@ -63,8 +69,8 @@ class InferenceResult:
     def to_dict(self, with_heatmap: bool = False) -> dict:
         out = {
             "name": self.name,
-            "score": self.score if math.isfinite(self.score) else None,
-            "verdict": self.verdict,
+            "score": self.score,
+            "verdict": self.verdict.value,
             "threshold": self.threshold,
             "box": list(self.box),
             "token_shape": list(self.token_shape),
@@ -73,11 +79,13 @@ class InferenceResult:
             "reason": self.reason,
             "seconds": round(self.seconds, 4),
         }
+        if self.error is not None:
+            out["error"] = self.error
         if self.location is not None:
             out["location"] = dict(self.location)
             out["outline"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.outline] \
                 if self.outline is not None else None
-        if with_heatmap:
+        if with_heatmap and self.score is not None:
             out["heatmap_png_base64"] = base64.b64encode(heatmap_png(self)).decode("ascii")
         return out
 
@@ -164,7 +172,7 @@ def _outlines(binary: np.ndarray, labels: np.ndarray, offset: tuple[int, int]) -
     return out
 
 
-def judge(score: float, regions: list[Region], threshold: float, area_limit: float) -> tuple[str, list[Region], str]:
+def judge(score: float, regions: list[Region], threshold: float, area_limit: float) -> tuple[Verdict, list[Region], str]:
     """(verdict, regions marked with whether they count, reason) for a calibrated model.
 
     NG when the score reaches the threshold and at least one region is at least
@@ -176,15 +184,52 @@ def judge(score: float, regions: list[Region], threshold: float, area_limit: flo
         raise ValueError(f"non-finite verdict input: score {score}, threshold {threshold}, area limit {area_limit}")
     marked = [replace(r, counts=r.area >= area_limit) for r in regions]
     if score < threshold:
-        return "OK", marked, f"score {score:.4g} below threshold {threshold:.4g}"
+        return Verdict.OK, marked, f"score {score:.4g} below threshold {threshold:.4g}"
     counting = [i for i, r in enumerate(marked) if r.counts]
     if not counting:
         largest = max((r.area for r in marked), default=0.0)
-        return "OK", marked, (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches the area "
+        return Verdict.OK, marked, (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches the area "
                               f"limit {area_limit:g} (largest {largest:.4g})")
     unit = "mm^2" if marked[counting[0]].area_mm2 is not None else "px"
     names = ", ".join(f"#{i + 1} ({marked[i].area:.4g} {unit})" for i in counting)
-    return "NG", marked, f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
+    return Verdict.NG, marked, f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
+
+
+def verdict_level(score: Optional[float], pixel_map: np.ndarray, mask: np.ndarray, area_limit: float,
+                  mm_per_px: Optional[float]) -> float:
+    """The highest threshold at which `judge` calls this image NG: NG at threshold t exactly when t <= level.
+
+    judge() needs the score to reach t and a region of `map >= t` inside the shape at least `area_limit`
+    large. Both only get harder as t rises (a higher cut leaves a subset of the pixels, so every region
+    shrinks or splits), so the image is NG for every t up to min(score, a*), where a* is the highest map
+    value whose cut still holds a region that large: found by bisection over the map's own values, so it is
+    exact, not sampled. Calibration counts false rejects and accepts on these levels, so the FAR and FRR it
+    reports are what the verdict rule does, area limit included. -inf: never NG (no region can be that large).
+    """
+    if score is None or not np.isfinite(score):
+        return float("-inf")
+    values = np.unique(pixel_map[mask])
+    if values.size == 0:
+        return float("-inf")
+    if area_limit <= 0:  # every region counts: NG wherever any pixel reaches t
+        return float(min(score, values[-1]))
+    px_per_unit = 1.0 / (mm_per_px ** 2) if mm_per_px else 1.0
+
+    def reaches(i: int) -> bool:
+        binary = ((pixel_map >= values[i]) & mask).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        return n > 1 and float(stats[1:, cv2.CC_STAT_AREA].max()) / px_per_unit >= area_limit
+
+    if not reaches(0):
+        return float("-inf")
+    lo, hi = 0, values.size - 1  # reaches(lo) holds; find the last index where it does
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if reaches(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return float(min(score, values[lo]))
 
 
 # Colour maps a heatmap can be drawn in (OpenCV's), low to high; jet is the default everywhere.
