@@ -45,16 +45,17 @@ def test_fit_and_add_return_the_model_load_gives(tiny_config, tmp_path):
     _same_model(added.model, engine.load(folder), probe)
 
 
-def test_refit_over_a_calibrated_model_gives_the_note_load_gives(tiny_config, tmp_path):
+def test_refit_over_a_calibrated_model_is_staged_and_gives_the_note_load_gives(tiny_config, tmp_path):
     engine = Engine(tiny_config)
     folder = tmp_path / "p"
     first = engine.fit(folder, [disc(i)[0] for i in range(3)], roi=ROI).model
     ok = [r.score for r in engine.score_many(first, [disc(10 + i)[0] for i in range(3)])]
     engine.save_calibration(first, calibrate(ok, [], 99.0, 0.0))
     again = engine.fit(folder, [disc(i)[0] for i in range(3, 6)], roi=ROI).model
-    loaded = engine.load(folder)
-    # The old calibration.json is still there and names the earlier fit: neither model takes it.
-    assert again.calibration is None and "earlier fit" in again.calibration_note
+    # The refit is a staged version (the calibrated one stays active): not calibrated, as load says too.
+    loaded = engine.load(folder, again.version)
+    assert again.calibration is None and "not calibrated" in again.calibration_note
+    assert engine.load(folder).calibration is not None and engine.load(folder).version != again.version
     _same_model(again, loaded, [disc(300)[0]])
 
 

@@ -29,7 +29,7 @@ def record_for(value, n=4):
 
 def _save(folder, value, n=4):
     return proj.save_model(folder, record_for(value, n), np.full((n, 3), value, np.float32),
-                           f"coreset{value}".encode())
+                           f"coreset{value}".encode()).record
 
 
 def _snapshot(folder):
@@ -42,7 +42,12 @@ def test_save_and_load_round_trip(tmp_path):
     assert stored.record == saved and stored.record.schema_version == proj.SCHEMA_VERSION
     assert json.loads((tmp_path / "manifest.json").read_text()) == saved.to_dict()
     assert (stored.embeddings == 1).all() and stored.coreset_bytes == b"coreset1"
-    assert sorted(os.listdir(tmp_path)) == [".lock", "coreset.faiss", "embeddings.npy", "manifest.json"]
+    assert sorted(os.listdir(tmp_path)) == [".lock", "active_version.json", "coreset.faiss", "embeddings.npy",
+                                            "manifest.json", "versions"]
+    # The version holds the same files, and version.json says what it is.
+    assert sorted(os.listdir(tmp_path / "versions" / "v1")) == ["coreset.faiss", "embeddings.npy", "manifest.json",
+                                                                "version.json"]
+    assert [v.version for v in proj.list_versions(tmp_path)] == ["v1"] and proj.active_version(tmp_path) == "v1"
 
 
 def test_crash_while_staging_keeps_the_old_model(tmp_path, monkeypatch):
@@ -63,9 +68,11 @@ def test_crash_while_staging_keeps_the_old_model(tmp_path, monkeypatch):
     monkeypatch.setattr(proj, "atomic_write", real)
     stored = proj.load_model(tmp_path)
     assert stored.record.extra["value"] == 1 and (stored.embeddings == 1).all()
-    assert (tmp_path / proj.PENDING).exists()  # a reader leaves the writer's staging alone
-    proj.save_settings(tmp_path, {})  # the next writer discards it
+    # The version being written never got its name: v1 is the only version and stays active.
+    assert [v.version for v in proj.list_versions(tmp_path)] == ["v1"] and proj.active_version(tmp_path) == "v1"
+    proj.save_settings(tmp_path, {})  # the next writer clears whatever staging is left
     assert not (tmp_path / proj.PENDING).exists() and proj.load_model(tmp_path).record.extra["value"] == 1
+    assert not list((tmp_path / "versions").glob(".*"))
 
 
 def test_crash_after_commit_reads_as_the_new_model_and_the_next_writer_finishes(tmp_path, monkeypatch):
