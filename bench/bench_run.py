@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference import Engine, EngineConfig, expand_image_paths, write_discs  # noqa: E402
-from inspector_line.history import History  # noqa: E402
+from station.history import History  # noqa: E402
 from inspector_line.runner import RunOptions, Runner  # noqa: E402
 from inspector_line.sources import FolderSource  # noqa: E402
 

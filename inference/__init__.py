@@ -49,6 +49,13 @@ from .knn import serialize as serialize_index
 from .preprocess import IMAGE_SUFFIXES, as_rgb8, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
 from .progress import CancelToken, ProgressFn
 from .project import (
+    VersionInfo,
+    active_version,
+    append_audit,
+    list_versions,
+    os_user,
+    read_audit,
+    SavedVersion,
     atomic_write,
     atomic_writer,
     copy_model,
@@ -59,6 +66,7 @@ from .project import (
     read_record,
     save_settings,
 )
+from .project import activate as activate_version
 from .align import ALIGN_MODES, Placement, default_locate_box
 from .roi import (
     Annulus,
@@ -109,6 +117,14 @@ __all__ = [
     "Annulus",
     "as_rgb8",
     "atomic_write",
+    "activate_version",
+    "active_version",
+    "append_audit",
+    "list_versions",
+    "os_user",
+    "read_audit",
+    "SavedVersion",
+    "VersionInfo",
     "Backbone",
     "BackboneRecord",
     "calibrate",

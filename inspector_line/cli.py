@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 from inference import Engine, EngineConfig, InspectorError, load_calibration, read_record
 
 from .export import export_csv, export_json
-from .history import NO_VERDICT, History, HistoryError, default_path, to_epoch
+from station.history import NO_VERDICT, History, HistoryError, default_path, to_epoch
 
 PROG = "inspector"
 

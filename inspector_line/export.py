@@ -10,7 +10,7 @@ from typing import Sequence, Union
 
 from inference import atomic_write
 
-from .history import HistoryError, Inspection
+from station.history import HistoryError, Inspection
 
 EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "score", "threshold", "verdict",
                  "reason", "regions", "latency", "heatmap_path", "error", "label")

@@ -23,8 +23,8 @@ import numpy as np
 
 from inference import Engine, ImageError, InferenceResult, InspectorError, Model, heatmap_thumbnail_png, load_image
 
-from .drift import Drift
-from .history import History, HistoryError
+from station.drift import Drift
+from station.history import History, HistoryError
 from .sinks import Archiver, Poster, SinkError
 from .sources import Item
 

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from inspector_line.drift import drift_of
+from station.drift import drift_of
 from inspector_line.export import export_csv, export_json
-from inspector_line.history import NO_VERDICT, History, HistoryError
+from station.history import NO_VERDICT, History, HistoryError
 
 
 def _fill(h: History) -> list[int]:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inspector_line.history import NO_VERDICT, History
+from station.history import NO_VERDICT, History
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource, VideoSource
 from line_helpers import make_project, part, png_bytes

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from inspector_cli.main import main
-from inspector_line.history import History
+from station.history import History
 from line_helpers import make_project, part, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

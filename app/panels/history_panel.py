@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 import inference
-from inspector_line import history as hist
+from station import history as hist
 from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages

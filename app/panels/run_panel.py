@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 import inference
-from inspector_line.history import History, default_path
+from station.history import History, default_path
 from inspector_line.runner import PartResult, RunOptions, Runner, RunSummary
 from inspector_line.sources import open_source
 

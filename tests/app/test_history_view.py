@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from conftest import wait_idle
-from inspector_line import history as hist
+from station import history as hist
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 
 import inference
 from inference.synthetic import write_discs
-from inspector_line.history import History, default_path
+from station.history import History, default_path
 
 from conftest import wait_idle
 

@@ -11,15 +11,18 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.mark(row_id, "false_reject" | "false_accept" | None)
     h.seen(key) -> bool                      # was the part with this key inspected already?
     h.row_for_key(key) -> Inspection | None
-    h.counts(since=None) -> Counts           # total / OK / NG / ERROR / no verdict, yield
+    h.counts(since=None) -> VerdictCounts    # OK / NG / NOT_FOUND / NO_VERDICT / ERROR, the one yield
     h.drift(reference_ok_scores, threshold, model_id=None, last=200) -> Drift
-    inspector_line.export: export_csv(path, rows) / export_json(path, rows); inspector_line.drift: drift_of
+    inspector_line.export: export_csv(path, rows) / export_json(path, rows); station.drift: drift_of
     h.apply_retention(days=None, rows=None) -> rows deleted
     h.close()                                # also a context manager
 
-Verdicts are stored as text: "OK", "NG", "ERROR", any other word a source may
-need (e.g. "NOT_FOUND"), or NULL for "no verdict" (the model is not
-calibrated). NULL is never read as OK; `query(verdict=NO_VERDICT)` selects it.
+Verdicts are stored as text: "OK", "NG", "NOT_FOUND", "ERROR", or NULL for
+NO_VERDICT (the model is not calibrated); rows read back carry an
+inference.Verdict. NULL is never read as OK; `query(verdict=NO_VERDICT)` selects
+it. Each row says which model version judged it, the part id when one was
+given, where the image was archived, and whether it was a line inspection or a
+bench check (`purpose`: "line" / "bench", e.g. the window's Inspect tab).
 
 Exactly once: `record(key=...)` writes the row and the key in one transaction,
 so after a crash (even kill -9) a key is either fully recorded or not at all.
@@ -46,13 +49,15 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from inference import InferenceResult, InspectorError
+from inference import InferenceResult, InspectorError, Verdict, VerdictCounts
 
 from .drift import Drift, drift_of
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HISTORY_FILE = "history.sqlite"
-NO_VERDICT = "no verdict"  # query(verdict=NO_VERDICT) selects rows without a verdict (stored as NULL)
+NO_VERDICT = Verdict.NO_VERDICT.value  # query(verdict=NO_VERDICT) selects rows without a verdict (stored as NULL)
+_NO_VERDICT_NAMES = (NO_VERDICT, "no verdict", None)  # "no verdict": the name earlier versions used
+PURPOSES = ("line", "bench")
 LABELS = ("false_reject", "false_accept")
 ORDERS = {"time": "time", "score": "score", "id": "id", "verdict": "verdict", "file_name": "file_name",
           "latency": "latency"}
@@ -79,7 +84,11 @@ CREATE TABLE IF NOT EXISTS inspections (
     heatmap_path TEXT,             -- or where a full one was written
     error TEXT,
     label TEXT,                    -- false_reject / false_accept / NULL (a reviewer's mark)
-    key TEXT                       -- exactly-once key (see done)
+    key TEXT,                      -- exactly-once key (see done)
+    model_version TEXT,            -- the project's model version that judged it (v3)
+    part_id TEXT,                  -- the part's id or serial number, when one was given
+    archive_path TEXT,             -- where the image was archived
+    purpose TEXT NOT NULL DEFAULT 'line'  -- line / bench (a check, e.g. the window's Inspect tab)
 );
 CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
 CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
@@ -104,7 +113,7 @@ class Inspection:
     model_id: Optional[str]
     score: Optional[float]
     threshold: Optional[float]
-    verdict: Optional[str]  # None = no verdict; never to be read as OK
+    verdict: Verdict  # NO_VERDICT is never to be read as OK
     reason: str
     regions: list = field(default_factory=list)
     latency: Optional[float] = None
@@ -113,6 +122,10 @@ class Inspection:
     error: Optional[str] = None
     label: Optional[str] = None
     key: Optional[str] = None
+    model_version: Optional[str] = None
+    part_id: Optional[str] = None
+    archive_path: Optional[str] = None
+    purpose: str = "line"
 
     @property
     def time_iso(self) -> str:
@@ -120,32 +133,18 @@ class Inspection:
 
     @property
     def verdict_text(self) -> str:
-        return self.verdict if self.verdict is not None else NO_VERDICT
+        return self.verdict.value
 
     def to_dict(self, with_heatmap: bool = False) -> dict:
         out = asdict(self)
         out["time"] = self.time_iso
+        out["verdict"] = self.verdict.value
         out.pop("heatmap_png")
         if with_heatmap and self.heatmap_png is not None:
             import base64
 
             out["heatmap_png_base64"] = base64.b64encode(self.heatmap_png).decode("ascii")
         return out
-
-
-@dataclass
-class Counts:
-    total: int
-    ok: int
-    ng: int
-    error: int
-    no_verdict: int
-    other: int
-
-    @property
-    def yield_pct(self) -> Optional[float]:
-        """OK parts / all parts, in %: a part without a verdict or with an error is not a good part."""
-        return 100.0 * self.ok / self.total if self.total else None
 
 
 def default_path(project: Union[str, Path]) -> Path:
@@ -205,17 +204,24 @@ class History:
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-            if row is None:
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise HistoryError(f"the inspection history {self.path} was written by a newer version "
                                    f"(schema {row[0]}); update the application")
+            self._upgrade()
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             self._db.close()
             raise HistoryError(_plain(exc, self.path)) from None
         except HistoryError:
             self._db.close()
             raise
+
+    def _upgrade(self) -> None:
+        """A history of an earlier version gains the columns it lacks (its rows keep their values)."""
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(inspections)").fetchall()}
+        for column, kind in _ADDED_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE inspections ADD COLUMN {column} {kind}")
 
     # -- plumbing ---------------------------------------------------------------
     def __enter__(self) -> "History":
@@ -241,7 +247,7 @@ class History:
         *,
         source: str,
         file_name: str,
-        verdict: Optional[str] = None,
+        verdict=None,
         score: Optional[float] = None,
         threshold: Optional[float] = None,
         sha256: Optional[str] = None,
@@ -253,15 +259,25 @@ class History:
         error: Optional[str] = None,
         key: Optional[str] = None,
         time: TimeLike = None,
+        model_version: Optional[str] = None,
+        part_id: Optional[str] = None,
+        archive_path: Union[None, str, Path] = None,
+        purpose: str = "line",
     ) -> int:
-        """Add one inspection; returns its row id.
+        """Add one inspection; returns its row id. `verdict`: an inference.Verdict or its name (None:
+        NO_VERDICT).
 
         With a `key` the row and the key are committed together; a key already
         recorded adds nothing and returns the existing row's id (or -1 if that
         row was removed by retention). `heatmap` is PNG bytes or a file path.
         """
-        if verdict is not None and not isinstance(verdict, str):
-            raise HistoryError(f"verdict must be text or None, got {verdict!r}")
+        try:
+            verdict = Verdict.parse(verdict)
+        except (ValueError, TypeError):
+            raise HistoryError(f"verdict must be one of {', '.join(v.value for v in Verdict)}, got {verdict!r}") \
+                from None
+        if purpose not in PURPOSES:
+            raise HistoryError(f"purpose must be one of {', '.join(PURPOSES)}, got {purpose!r}")
         for name, value in (("score", score), ("threshold", threshold), ("latency", latency)):
             if value is not None and not math.isfinite(float(value)):
                 # Stored as given would read back as a number comparing false with everything.
@@ -270,8 +286,10 @@ class History:
         blob = bytes(heatmap) if isinstance(heatmap, (bytes, bytearray, memoryview)) else None
         hpath = str(heatmap) if isinstance(heatmap, (str, Path)) else None
         regions_json = json.dumps([_jsonable(r) for r in (regions or [])])
-        row = (when, str(source), str(file_name), sha256, model_id, _num(score), _num(threshold), verdict,
-               reason or "", regions_json, _num(latency), blob, hpath, error, key)
+        stored_verdict = None if verdict is Verdict.NO_VERDICT else verdict.value
+        row = (when, str(source), str(file_name), sha256, model_id, _num(score), _num(threshold), stored_verdict,
+               reason or "", regions_json, _num(latency), blob, hpath, error, key, model_version, part_id,
+               None if archive_path is None else str(archive_path), purpose)
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -284,8 +302,9 @@ class History:
                             return int(old[0]) if exists else -1
                     cur = self._db.execute(
                         "INSERT INTO inspections (time, source, file_name, sha256, model_id, score, threshold, "
-                        "verdict, reason, regions, latency, heatmap, heatmap_path, error, key) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                        "verdict, reason, regions, latency, heatmap, heatmap_path, error, key, model_version, "
+                        "part_id, archive_path, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        row)
                     row_id = int(cur.lastrowid)
                     if key is not None:
                         self._db.execute("INSERT INTO done VALUES (?, ?, ?)", (key, row_id, when))
@@ -301,14 +320,19 @@ class History:
     def record_result(self, result: InferenceResult, *, source: str, file_name: Optional[str] = None,
                       sha256: Optional[str] = None, model_id: Optional[str] = None,
                       latency: Optional[float] = None, heatmap: Union[None, bytes, str, Path] = None,
-                      key: Optional[str] = None, time: TimeLike = None) -> int:
-        """Record an engine result: its score, threshold, verdict, reason and the regions that count."""
+                      key: Optional[str] = None, time: TimeLike = None, **row) -> int:
+        """Record an engine result: its score, threshold, verdict, reason and the regions that count (`row`:
+        record()'s model_version, part_id, archive_path, purpose)."""
         return self.record(
             source=source, file_name=file_name or result.name, verdict=result.verdict, score=result.score,
             threshold=result.threshold, sha256=sha256, model_id=model_id, reason=result.reason,
             regions=[r.to_dict() for r in result.regions if r.counts], latency=latency, heatmap=heatmap,
-            key=key, time=time,
+            key=key, time=time, error=result.error, **row,
         )
+
+    def set_archive_path(self, row_id: int, path: Union[str, Path]) -> None:
+        """Where the part's image was archived (known only after its row: the row comes first)."""
+        self._run("UPDATE inspections SET archive_path = ? WHERE id = ?", (str(path), int(row_id)))
 
     def mark(self, row_id: int, label: Optional[str]) -> None:
         """A reviewer's mark: "false_reject" (an NG that was a good part), "false_accept", or None to clear."""
@@ -395,16 +419,20 @@ class History:
         where, params = self._where(**filters)
         return int(self._run(f"SELECT COUNT(*) FROM inspections{where}", params)[0][0])
 
-    def counts(self, since: TimeLike = None, until: TimeLike = None) -> Counts:
-        where, params = self._where(since, until)
+    def counts(self, since: TimeLike = None, until: TimeLike = None, **filters) -> VerdictCounts:
+        """The counts of each verdict and the one yield (inference.VerdictCounts), over query()'s filters."""
+        where, params = self._where(since, until, **filters)
         rows = self._run(f"SELECT verdict, COUNT(*) FROM inspections{where} GROUP BY verdict", params)
-        by = {v: n for v, n in rows}
-        known = {"OK", "NG", "ERROR", None}
-        return Counts(total=sum(by.values()), ok=by.get("OK", 0), ng=by.get("NG", 0), error=by.get("ERROR", 0),
-                      no_verdict=by.get(None, 0), other=sum(n for v, n in by.items() if v not in known))
+        counts = VerdictCounts()
+        for verdict, n in rows:
+            try:
+                counts.add(verdict, n)
+            except ValueError:  # a word an earlier version let a source store: not a judged part
+                counts.add(Verdict.ERROR, n)
+        return counts
 
     def _where(self, since=None, until=None, verdict=None, min_score=None, max_score=None, label=None,
-               model_id=None) -> tuple[str, list]:
+               model_id=None, purpose=None, model_version=None, part_id=None) -> tuple[str, list]:
         clauses, params = [], []
         if since is not None:
             clauses.append("time >= ?")
@@ -413,13 +441,13 @@ class History:
             clauses.append("time < ?")
             params.append(to_epoch(until))
         if verdict is not None:
-            wanted = [verdict] if isinstance(verdict, str) else list(verdict)
+            wanted = [verdict] if isinstance(verdict, str) or verdict is None else list(verdict)
             parts = []
-            named = [v for v in wanted if v != NO_VERDICT]
+            named = [str(v) for v in wanted if v not in _NO_VERDICT_NAMES]
             if named:
                 parts.append(f"verdict IN ({', '.join('?' * len(named))})")
                 params.extend(named)
-            if NO_VERDICT in wanted:
+            if any(v in _NO_VERDICT_NAMES for v in wanted):
                 parts.append("verdict IS NULL")
             clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
         if min_score is not None:
@@ -431,9 +459,11 @@ class History:
         if label is not None:
             clauses.append("label = ?")
             params.append(label)
-        if model_id is not None:
-            clauses.append("model_id = ?")
-            params.append(model_id)
+        for column, value in (("model_id", model_id), ("purpose", purpose), ("model_version", model_version),
+                              ("part_id", part_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def recent_ok_scores(self, last: int = 200, model_id: Optional[str] = None) -> list[float]:
@@ -452,18 +482,26 @@ class History:
 
 # -- rows ------------------------------------------------------------------------
 _COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "
-            "heatmap, heatmap_path, error, label, key")
+            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose")
+# Columns added since schema 1 (a history of an earlier version gains them on open).
+_ADDED_COLUMNS = (("model_version", "TEXT"), ("part_id", "TEXT"), ("archive_path", "TEXT"),
+                  ("purpose", "TEXT NOT NULL DEFAULT 'line'"))
 
 
 def _inspection(row: tuple) -> Inspection:
     (rid, when, source, name, sha, model_id, score, thr, verdict, reason, regions, latency, heatmap, hpath, error,
-     label, key) = row
+     label, key, model_version, part_id, archive_path, purpose) = row
     try:
         parsed = json.loads(regions) if regions else []
     except ValueError:
         parsed = []
+    try:
+        verdict = Verdict.parse(verdict)
+    except ValueError:  # a word an earlier version let a source store
+        verdict = Verdict.ERROR
     return Inspection(rid, when, source, name, sha, model_id, score, thr, verdict, reason or "", parsed, latency,
-                      bytes(heatmap) if heatmap is not None else None, hpath, error, label, key)
+                      bytes(heatmap) if heatmap is not None else None, hpath, error, label, key, model_version,
+                      part_id, archive_path, purpose or "line")
 
 
 def _num(value) -> Optional[float]:

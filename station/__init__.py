@@ -1,0 +1,10 @@
+"""The station layer: the use cases every client shares (teach, calibrate, activate, inspect, review), the
+typed outcome of an inspection and the inspection history. It uses only the engine's public API
+(`inference`), and no client imports the engine for these: see docs/architecture.md."""
+
+from .history import NO_VERDICT, PURPOSES, History, HistoryError, Inspection, default_path, to_epoch
+from .outcome import Outcome
+from .station import CalibrateResult, Station
+
+__all__ = ["CalibrateResult", "History", "HistoryError", "Inspection", "NO_VERDICT", "Outcome", "PURPOSES",
+           "Station", "default_path", "to_epoch"]

@@ -1,0 +1,58 @@
+"""One inspected part as every client sees it: the verdict, why, by which model version, for which part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from inference import InferenceResult, Verdict
+
+
+@dataclass
+class Outcome:
+    """The typed outcome of inspecting one image (station.Station.inspect gives one per image, in order).
+
+    `score` is None when the image was not scored (NOT_FOUND, ERROR): a state is never a number. `result`
+    holds the engine's result (map, regions, outlines) for a client that draws it; None for an ERROR.
+    """
+
+    name: str
+    verdict: Verdict
+    reason: str
+    score: Optional[float]
+    threshold: Optional[float]
+    model_version: Optional[str]
+    model_id: Optional[str]
+    part_id: Optional[str] = None
+    # Seconds: "inspect" (the engine's share for this image: decode, embed, score), "total" (from the
+    # image's arrival to its outcome, where the client knows the arrival).
+    timings: dict = field(default_factory=dict)
+    result: Optional[InferenceResult] = None
+    row_id: Optional[int] = None  # its history row, when recorded
+    error: Optional[str] = None
+
+    @classmethod
+    def of(cls, result: InferenceResult, model_version: Optional[str], model_id: Optional[str],
+           part_id: Optional[str] = None) -> "Outcome":
+        return cls(result.name, result.verdict, result.reason, result.score, result.threshold, model_version,
+                   model_id, part_id, {"inspect": result.seconds}, result, None, result.error)
+
+    @property
+    def regions(self) -> list:
+        return list(self.result.regions) if self.result is not None else []
+
+    @property
+    def passes(self) -> bool:
+        return self.verdict.passes
+
+    def to_dict(self, with_heatmap: bool = False) -> dict:
+        """JSON: the engine result's fields (score, regions, box, ...) plus verdict, model version, part id,
+        timings and history row."""
+        out = self.result.to_dict(with_heatmap=with_heatmap) if self.result is not None else {
+            "name": self.name, "score": None, "threshold": self.threshold, "regions": [], "ng_regions": []}
+        out.update({"name": self.name, "verdict": self.verdict.value, "reason": self.reason,
+                    "model_version": self.model_version, "model_id": self.model_id, "part_id": self.part_id,
+                    "timings": {k: round(v, 4) for k, v in self.timings.items()}, "row_id": self.row_id})
+        if self.error is not None:
+            out["error"] = self.error
+        return out

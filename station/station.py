@@ -1,0 +1,301 @@
+"""The use cases of one inspection station on one project, once, for every client.
+
+The window, `inspector` (fit, calibrate, infer, versions, activate, audit), `inspector serve` and
+`inspector run` call these and nothing else to teach, calibrate, switch model versions and inspect, so
+they count, judge and record the same way:
+
+- teach / add: a new model version; it goes live at once only when the active version gives no verdicts
+  (otherwise it is staged and the calibrated version keeps inspecting until the new one is calibrated);
+- calibrate: the verdict rule's own FAR / FRR (score and minimum area), warnings, a new version that is
+  activated unless asked not to;
+- activate: switch to any kept version (a rollback is the same call);
+- inspect: one typed Outcome per image (one bad image never fails its neighbours), each a history row
+  with the model version and part id;
+- review: a reviewer's mark on a history row; teach back the false rejects.
+
+Every change that alters verdicts is one audit row: who (the OS user, or the service token's name), what,
+old and new values, an optional note.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from inference import (
+    Calibration,
+    CalibrationSamples,
+    CancelToken,
+    Engine,
+    EngineConfig,
+    FitResult,
+    ImageError,
+    InferenceResult,
+    InspectorError,
+    Model,
+    ProgressFn,
+    ProjectError,
+    Verdict,
+    VersionInfo,
+    activate_version,
+    active_version,
+    append_audit,
+    list_versions,
+    os_user,
+    read_audit,
+    read_record,
+)
+
+from .history import History, default_path
+from .outcome import Outcome
+
+
+@dataclass
+class CalibrateResult:
+    calibration: Calibration
+    model: Model  # the calibrated model (its new version)
+    version: str
+    active: bool
+
+    def to_dict(self) -> dict:
+        return {**self.calibration.to_dict(), "version": self.version, "active": self.active}
+
+
+class Station:
+    """One project's use cases. Thread-safe for inspection; the engine runs one fit or calibration at a time."""
+
+    def __init__(self, project: str | Path, engine: Optional[Engine] = None, *, config: Optional[EngineConfig] = None,
+                 who: Optional[str] = None, history: Optional[History] = None, record: bool = True):
+        self.project = Path(project)
+        self.engine = engine or Engine(config or EngineConfig.load())
+        self.who = who or os_user()
+        self.record = record  # write a history row for every inspection
+        self._history = history
+        self._own_history = False
+        self._model: Optional[Model] = None
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    @property
+    def history(self) -> History:
+        """The project's inspection history (PROJECT/history.sqlite unless one was handed in)."""
+        if self._history is None:
+            self._history = History(default_path(self.project))
+            self._own_history = True
+        return self._history
+
+    def close(self) -> None:
+        if self._own_history and self._history is not None:
+            self._history.close()
+            self._history = None
+
+    def __enter__(self) -> "Station":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _audit(self, action: str, note: str = "", **values) -> dict:
+        return append_audit(self.project, {"who": self.who, "action": action, **values, "note": note or ""})
+
+    def _active_record(self):
+        try:
+            return read_record(self.project)
+        except ProjectError:
+            return None
+
+    # -- models and versions ----------------------------------------------------------------------------------
+    def model(self, version: Optional[str] = None) -> Model:
+        """The active model (or `version`), loaded once and again only when another version became active."""
+        if version is not None:
+            return self.engine.load(self.project, version)
+        with self._lock:
+            active = active_version(self.project)
+            if self._model is None or self._model.version != active or active is None:
+                self._model = self.engine.load(self.project)
+            return self._model
+
+    def versions(self) -> list[VersionInfo]:
+        return list_versions(self.project)
+
+    def activate(self, version: str, note: str = "") -> VersionInfo:
+        """Make `version` the active one: what inspects from the next part on. A rollback is the same."""
+        before = activate_version(self.project, version, keep=self.engine.config.versions_kept)
+        info = next(v for v in self.versions() if v.version == version)
+        if before != version:
+            kind = "rollback" if before and _number(version) < _number(before) else "activate"
+            self._audit(kind, note, version=version, old={"version": before},
+                        new={"version": version, "calibration": info.calibration})
+        with self._lock:
+            self._model = None
+        return info
+
+    def audit(self) -> list[dict]:
+        return read_audit(self.project)
+
+    # -- teach ------------------------------------------------------------------------------------------------
+    def teach(self, ok_images: Sequence, *, roi=None, mm_per_px: Optional[float] = None, ignore: Sequence = (),
+              locate_box=None, config: Optional[EngineConfig] = None, progress: Optional[ProgressFn] = None,
+              cancel: Optional[CancelToken] = None, note: str = "") -> FitResult:
+        """A new model from OK images, as a new version (see the module docstring for when it goes live)."""
+        before = self._active_record()
+        result = self.engine.fit(self.project, ok_images, roi=roi, mm_per_px=mm_per_px, progress=progress,
+                                 cancel=cancel, config=config, ignore=ignore, locate_box=locate_box,
+                                 origin={"who": self.who, "note": note})
+        self._audit("fit", note, version=result.version, active=result.active,
+                    old=_geometry(before), new={**_geometry(result.record), "images": result.n_images})
+        return result
+
+    def add(self, ok_images: Sequence, *, version: Optional[str] = None, config: Optional[EngineConfig] = None,
+            progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None, note: str = "") -> FitResult:
+        """More OK images taught into the active model (or `version`), as a new version."""
+        before = self._active_record()
+        result = self.engine.add(self.project, ok_images, progress=progress, cancel=cancel, config=config,
+                                 version=version, origin={"who": self.who, "note": note})
+        self._audit("add", note, version=result.version, active=result.active,
+                    old={"images": before.n_images if before else None},
+                    new={"images": result.n_images, "added": len(ok_images)})
+        return result
+
+    # -- calibrate --------------------------------------------------------------------------------------------
+    def calibration_samples(self, ok_images: Sequence, ng_images: Sequence = (), *, version: Optional[str] = None,
+                            progress: Optional[ProgressFn] = None,
+                            cancel: Optional[CancelToken] = None) -> tuple[Model, CalibrationSamples]:
+        """(the model calibrated, its scored calibration images): version `version`, else the one to calibrate
+        (`version_to_calibrate`)."""
+        model = self.model(version or self.version_to_calibrate())
+        return model, self.engine.calibration_samples(model, ok_images, ng_images, progress, cancel)
+
+    def calibration_from(self, model: Model, samples: CalibrationSamples, *, score_percentile: Optional[float] = None,
+                         min_area: Optional[float] = None) -> Calibration:
+        """The calibration the model's method picks (the engine's `calibration_method`), counted by the verdict
+        rule: the dialog's live figures and the CLI's saved ones are this one computation."""
+        return self.engine.calibration_from(model, samples, score_percentile, min_area)
+
+    def calibrate(self, ok_images: Sequence, ng_images: Sequence = (), *, version: Optional[str] = None,
+                  score_percentile: Optional[float] = None, min_area: Optional[float] = None, activate: bool = True,
+                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
+                  note: str = "") -> CalibrateResult:
+        model, samples = self.calibration_samples(ok_images, ng_images, version=version, progress=progress,
+                                                  cancel=cancel)
+        cal = self.calibration_from(model, samples, score_percentile=score_percentile, min_area=min_area)
+        return self.save_calibration(model, cal, activate=activate, note=note)
+
+    def save_calibration(self, model: Model, calibration: Calibration, *, activate: bool = True,
+                         note: str = "") -> CalibrateResult:
+        """Seal `calibration` (computed, or a threshold a person dragged) into a new version of `model`."""
+        before = next((v for v in self.versions() if v.active), None)
+        saved = self.engine.save_calibration(model, calibration, activate=activate,
+                                             origin={"who": self.who, "note": note})
+        cal = saved.calibration
+        self._audit("calibrate", note, version=saved.version, based_on=model.version, active=activate,
+                    old=dict(before.calibration or {}, version=before.version) if before is not None else None,
+                    new=_calibration_values(cal))
+        with self._lock:
+            self._model = None
+        return CalibrateResult(cal, saved, saved.version, activate)
+
+    def version_to_calibrate(self) -> Optional[str]:
+        """A model taught after the active version and not calibrated yet (a staged fit or add), else the
+        active version: what `calibrate` calibrates when no version is named."""
+        versions = self.versions()
+        active = next((v for v in versions if v.active), None)
+        newest = versions[-1] if versions else None
+        if newest is not None and active is not None and newest.number > active.number \
+                and newest.action in ("fit", "add") and newest.calibration is None:
+            return newest.version
+        return active.version if active is not None else None
+
+    # -- inspect ----------------------------------------------------------------------------------------------
+    def inspect(self, images: Sequence, *, part_ids: Optional[Sequence[Optional[str]]] = None,
+                names: Optional[Sequence[str]] = None, source: str = "api", purpose: str = "line",
+                record: Optional[bool] = None, model: Optional[Model] = None, threshold: Optional[float] = None,
+                progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
+                rows: Optional[Sequence[dict]] = None) -> Iterator[Outcome]:
+        """One Outcome per image, in order, as each batch is done (flat memory over thousands of images).
+
+        `model`: a model in hand (e.g. the window's freshly fitted one); default: the active version.
+        `rows`: per image, extra history columns (sha256, key, latency, archive_path, heatmap).
+        """
+        model = model or self.model()
+        results = self.engine.iter_score(model, images, progress=progress, cancel=cancel, threshold=threshold)
+        for i, result in enumerate(results):
+            if names is not None:
+                result.name = str(names[i])
+            yield self.finish(model, result, part_id=part_ids[i] if part_ids else None, source=source,
+                              purpose=purpose, record=record, row=rows[i] if rows else None)
+
+    def finish(self, model: Model, result, *, part_id: Optional[str] = None, source: str = "api",
+               purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None) -> Outcome:
+        """An engine result as the station's Outcome, recorded in the history (unless record is False)."""
+        outcome = Outcome.of(result, model.version, model.model_id, part_id)
+        if record if record is not None else self.record:
+            row = dict(row or {})
+            t0 = time.perf_counter()
+            outcome.row_id = self.history.record_result(
+                result, source=source, file_name=row.pop("file_name", result.name), model_id=model.model_id,
+                model_version=model.version, part_id=part_id, purpose=purpose, **row)
+            outcome.timings["record"] = time.perf_counter() - t0
+        return outcome
+
+    def error(self, name: str, message: str, *, part_id: Optional[str] = None, source: str = "api",
+              purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None) -> Outcome:
+        """An image that never reached the engine (unreadable upload, a file that stayed incomplete), as an
+        ERROR outcome with its history row."""
+        model = self._model
+        empty = np.zeros((0, 0), np.float32)
+        result = InferenceResult(name, None, empty, empty.astype(bool), (0, 0, 0, 0), (0, 0), verdict=Verdict.ERROR,
+                                 reason=message, error=message)
+        version, model_id = (model.version, model.model_id) if model is not None else (None, None)
+        outcome = Outcome.of(result, version, model_id, part_id)
+        outcome.result = None
+        if record if record is not None else self.record:
+            row = dict(row or {})
+            outcome.row_id = self.history.record(
+                source=source, file_name=row.pop("file_name", name), verdict="ERROR", reason=message, error=message,
+                model_id=model_id, model_version=version, part_id=part_id, purpose=purpose, **row)
+        return outcome
+
+    # -- review -----------------------------------------------------------------------------------------------
+    def mark(self, row_id: int, label: Optional[str]) -> None:
+        """A reviewer's mark on a history row: false_reject, false_accept, or None to clear."""
+        self.history.mark(row_id, label)
+
+    def teach_back(self, row_ids: Sequence[int], *, progress: Optional[ProgressFn] = None,
+                   cancel: Optional[CancelToken] = None, note: str = "") -> FitResult:
+        """Teach the images of history rows (false rejects a reviewer marked) into the active model."""
+        paths = []
+        for row_id in row_ids:
+            row = self.history.get(row_id)
+            if row is None:
+                raise InspectorError(f"no inspection with id {row_id} in {self.history.path}")
+            path = row.archive_path or row.file_name
+            if not Path(path).is_file():
+                raise ImageError(f"the image of inspection {row_id} is no longer at {path}: teach it from a copy")
+            paths.append(path)
+        return self.add(paths, progress=progress, cancel=cancel, note=note or f"taught back rows {list(row_ids)}")
+
+
+def _number(version: str) -> int:
+    return int(version[1:])
+
+
+def _geometry(record) -> dict:
+    if record is None:
+        return {}
+    return {"roi": record.roi, "ignore": list(record.ignore), "mm_per_px": record.mm_per_px,
+            "images": record.n_images}
+
+
+def _calibration_values(cal: Optional[Calibration]) -> Optional[dict]:
+    if cal is None:
+        return None
+    return {"threshold": cal.threshold, "min_area": cal.min_area, "min_area_unit": cal.min_area_unit,
+            "method": cal.method, "far": cal.far, "frr": cal.frr, "margin": cal.margin}
+
+
