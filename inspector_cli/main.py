@@ -3,7 +3,12 @@
 Exit codes: 0 done; 1 `infer --fail-on-ng` found a part that is not OK (NG, or
 NOT_FOUND when alignment is on and the part was not located), or a self-test
 check failed; 2 bad input (one readable line on stderr, no saved file
-changed); 130 cancelled with Ctrl+C (saved model unchanged).
+changed; `infer`: an image that could not be inspected, after the others were);
+130 cancelled with Ctrl+C (saved model unchanged).
+
+Teaching, calibrating, switching versions and inspecting go through the station
+layer (station.Station), the same use cases the window, the service and the run
+mode call.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from inspector_service.cli import main as serve_main
 
         return serve_main(argv[1:])
+    if argv[:1] in (["versions"], ["activate"], ["audit"]):
+        from .versions import main as versions_main
+
+        return versions_main(argv)
     if argv[:1] in (["run"], ["history"]):
         from inspector_line.cli import main as line_main
 
@@ -135,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: the ROI's box grown by 25%%)")
     fit.add_argument("--add", action="store_true",
                      help="teach more OK images into the existing model without re-embedding the old ones")
+    fit.add_argument("--note", default="", help="a note for the version list and the audit trail")
     _common(fit)
     fit.set_defaults(func=cmd_fit)
 
@@ -146,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--heatmaps", type=Path, metavar="DIR", help="write a heatmap overlay PNG per image here")
     inf.add_argument("--fail-on-ng", action="store_true",
                      help="exit 1 when any image is not OK: NG, or NOT_FOUND (alignment on, part not located)")
+    inf.add_argument("--part-id", metavar="ID", help="the part's id or serial number (one image)")
+    inf.add_argument("--part-id-pattern", metavar="REGEX",
+                     help="take each part's id from its file name: the regex's first group, e.g. 'SN(\\d+)'")
+    inf.add_argument("--bench", action="store_true",
+                     help="record these inspections as bench checks, apart from the line's (history purpose)")
+    inf.add_argument("--no-history", action="store_true",
+                     help="do not record the inspections in PROJECT/history.sqlite (e.g. a read-only project)")
     _common(inf, json_help="write results (with base64 heatmap PNGs) as JSON to OUT ('-' = stdout)")
     inf.set_defaults(func=cmd_infer)
 
@@ -161,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--min-area", "--area-mm2-thr", dest="min_area", type=float, metavar="A",
                      help="minimum region area: regions smaller than this do not make a part NG; in mm^2 when the "
                           "project has mm_per_px, else px (default from config: min_area)")
+    cal.add_argument("--version", metavar="VN", help="the model version to calibrate (default: a model taught "
+                     "since the active version and not calibrated yet, else the active version)")
+    cal.add_argument("--no-activate", action="store_true",
+                     help="keep the calibrated version staged; `inspector activate` puts it live later")
+    cal.add_argument("--note", default="", help="a note for the version list and the audit trail")
     _common(cal)
     cal.set_defaults(func=cmd_calibrate)
 
@@ -176,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="the inspection service over HTTP: inspector serve --help")
     sub.add_parser("run", help="inspect what a folder, camera or video delivers: inspector run --help")
     sub.add_parser("history", help="list or export the inspection history: inspector history --help")
+    sub.add_parser("versions", help="list a project's model versions: inspector versions PROJECT [--json]")
+    sub.add_parser("activate", help="make a model version the active one (rollback): inspector activate PROJECT VN")
+    sub.add_parser("audit", help="every change that altered verdicts: inspector audit PROJECT [--json]")
     return p
 
 
@@ -188,6 +213,12 @@ def _engine(args):
     from inference import Engine
 
     return Engine(EngineConfig.load(args.config))
+
+
+def _station(args, record: bool = True):
+    from station import Station
+
+    return Station(args.project, _engine(args), record=record)
 
 
 def _progress():
@@ -275,17 +306,17 @@ def cmd_fit(args) -> int:
 
     _check_outputs(args)
     images = expand_image_paths(args.ok)
-    engine = _engine(args)
+    station = _station(args)
     progress, close = _progress()
     try:
         if args.add:
             if args.roi or args.mm_per_px or args.ignore or args.locate_box:
                 raise InspectorError("--add keeps the fitted ROI, ignore regions, locate region and mm per pixel; "
                                      "refit without --add to change them")
-            result = engine.add(args.project, images, progress=progress)
+            result = station.add(images, progress=progress, note=args.note)
         else:
-            result = engine.fit(args.project, images, roi=_parse_roi(args.roi), mm_per_px=args.mm_per_px,
-                                progress=progress, ignore=_parse_ignore(args.ignore), locate_box=args.locate_box)
+            result = station.teach(images, roi=_parse_roi(args.roi), mm_per_px=args.mm_per_px, progress=progress,
+                                   ignore=_parse_ignore(args.ignore), locate_box=args.locate_box, note=args.note)
     finally:
         close()
     summary = result.to_dict()
@@ -295,6 +326,7 @@ def cmd_fit(args) -> int:
         w = summary["weights"]
         print(f"fitted {args.project}: {result.n_images} images, {result.n_embeddings} patch features, "
               f"coreset {result.coreset_size}, {result.seconds:.1f} s")
+        print(_version_line(result.version, result.active, args.project))
         if summary["backbone_chosen"]:
             print(summary["backbone_chosen"])
         if summary["align_note"]:
@@ -304,13 +336,24 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _version_line(version: str, active: bool, project) -> str:
+    if active:
+        return f"version {version} is active: it inspects from the next part on"
+    return (f"version {version} is staged: the active calibrated version keeps inspecting until {version} is "
+            f"calibrated (inspector calibrate {project} --ok ...)")
+
+
 def cmd_infer(args) -> int:
     from inference import expand_image_paths
 
     _check_outputs(args)
+    from station import PartIdPattern, checked_part_id
+    from inference import VerdictCounts
+
     images = expand_image_paths(args.images)
-    engine = _engine(args)
-    model = engine.load(args.project)
+    part_ids = _part_ids(args, images, PartIdPattern, checked_part_id)
+    station = _station(args, record=not args.no_history)
+    model = station.model()
     if args.heatmaps:
         try:
             args.heatmaps.mkdir(parents=True, exist_ok=True)
@@ -319,35 +362,61 @@ def cmd_infer(args) -> int:
     text = args.json != "-"
     if text and model.calibration is None:
         print(f"note: no verdicts: {model.calibration_note} (scores only)")
-    counts = {"OK": 0, "NG": 0, "NOT_FOUND": 0, None: 0}
+    counts = VerdictCounts()
     progress, close = _progress()
     try:
         with _json_results(args, model) as emit:
             # One result at a time: each anomaly map is dropped once its overlay and JSON are written.
-            for path, r in zip(images, engine.iter_score(model, images, progress=progress)):
-                if args.heatmaps:
-                    _write_overlay(args.heatmaps, path, r, model.config.max_image_megapixels)
-                emit(r)
-                counts[r.verdict if r.verdict in counts else None] += 1
+            outcomes = station.inspect(images, part_ids=part_ids, source="cli", progress=progress,
+                                       purpose="bench" if args.bench else "line", model=model)
+            for path, outcome in zip(images, outcomes):
+                if args.heatmaps and outcome.result is not None and outcome.score is not None:
+                    _write_overlay(args.heatmaps, path, outcome.result, model.config.max_image_megapixels)
+                emit(outcome)
+                counts.add(outcome.verdict)
                 if text:
-                    print(_result_line(r))
+                    print(_result_line(outcome))
     finally:
+        station.close()
         close()
-    if args.fail_on_ng and counts[None]:
-        _err(f"{counts[None]} image(s) got no verdict ({model.calibration_note or 'see above'}): "
+    if text and len(images) > 1:
+        print(counts.summary())
+    if counts.error:
+        _err(f"{counts.error} image(s) could not be inspected (see their ERROR lines); the others were")
+        return 2
+    if args.fail_on_ng and counts.no_verdict:
+        _err(f"{counts.no_verdict} image(s) got no verdict ({model.calibration_note or 'see above'}): "
              "a no-verdict part is never OK")
         return 2
     # A part that was not found is not OK either.
-    return 1 if args.fail_on_ng and (counts["NG"] or counts["NOT_FOUND"]) else 0
+    return 1 if args.fail_on_ng and (counts.ng or counts.not_found) else 0
 
 
-def _result_line(r) -> str:
-    if r.verdict is None:
-        return f"{'-':2}  {r.score:10.4f}  {r.name}"
-    if r.verdict not in ("OK", "NG"):  # NOT_FOUND: the reason says why
-        return f"{r.verdict}  {r.name}  {r.reason}"
-    line = f"{r.verdict:2}  {r.score:10.4f}  {r.name}  {len(r.regions)} region(s)"
-    if r.verdict == "NG":
+def _part_ids(args, images, pattern_type, checked) -> Optional[list]:
+    if args.part_id is not None and args.part_id_pattern is not None:
+        raise InspectorError("give --part-id or --part-id-pattern, not both")
+    if args.part_id is not None:
+        if len(images) != 1:
+            raise InspectorError(f"--part-id names one part, but {len(images)} images were given: use "
+                                 "--part-id-pattern to take each part's id from its file name")
+        return [checked(args.part_id)]
+    if args.part_id_pattern is not None:
+        pattern = pattern_type(args.part_id_pattern)
+        return [checked(pattern(path)) for path in images]
+    return None
+
+
+def _result_line(outcome) -> str:
+    """One line per image: verdict, score, name, and why (the same words every client shows)."""
+    part = f"  part {outcome.part_id}" if outcome.part_id else ""
+    if outcome.score is None:  # NOT_FOUND, ERROR: the reason says why
+        return f"{outcome.verdict}  {outcome.name}{part}  {outcome.reason}"
+    line = f"{outcome.verdict:2}  {outcome.score:10.4f}  {outcome.name}{part}"
+    if outcome.verdict == "NO_VERDICT":
+        return line
+    r = outcome.result
+    line += f"  {len(r.regions)} region(s)"
+    if outcome.verdict == "NG":
         line += f", NG by {', '.join(f'#{i + 1}' for i in r.ng_regions)}"
     return line
 
@@ -360,16 +429,16 @@ def _json_results(args, model):
         return
     from inference import atomic_writer
 
-    head = {"project": str(args.project), "model_id": model.model_id, "calibrated": model.calibration is not None,
-            "note": model.calibration_note}
+    head = {"project": str(args.project), "model_id": model.model_id, "model_version": model.version,
+            "calibrated": model.calibration is not None, "note": model.calibration_note}
     opening = json.dumps(head, indent=2)[:-2] + ',\n  "results": [\n'
     first = [True]
 
     def writer(out):
         out.write(opening)
 
-        def emit(result):
-            out.write(("" if first[0] else ",\n") + json.dumps(result.to_dict(with_heatmap=True)))
+        def emit(outcome):
+            out.write(("" if first[0] else ",\n") + json.dumps(outcome.to_dict(with_heatmap=True)))
             first[0] = False
         return emit
 
@@ -400,22 +469,24 @@ def cmd_calibrate(args) -> int:
     check_values(score_percentile=args.score_percentile, min_area=args.min_area)  # before any work
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
-    engine = _engine(args)
-    model = engine.load(args.project)
+    station = _station(args)
     progress, close = _progress()
     try:
-        cal = engine.calibrate(model, ok, ng, args.score_percentile, args.min_area, progress=progress)
+        done = station.calibrate(ok, ng, version=args.version, score_percentile=args.score_percentile,
+                                 min_area=args.min_area, activate=not args.no_activate, progress=progress,
+                                 note=args.note)
     finally:
         close()
+    cal = done.calibration
     if args.json:
-        _emit_json(args, cal.to_dict())
+        _emit_json(args, done.to_dict())
     if args.json != "-":
         far = "n/a (no NG images)" if cal.far is None else f"{cal.far:.1%}"
         print(f"threshold {cal.threshold:.4f} ({cal.method}, {cal.n_ok} OK / {cal.n_ng} NG): "
               f"false reject {cal.frr:.1%}, false accept {far}, margin {cal.margin:+.4f}, "
-              f"minimum region area {cal.min_area_text}")
-        if cal.margin < 0:
-            print("WARNING: OK and NG scores overlap (negative margin): some parts will be misjudged")
+              f"minimum region area {cal.min_area_text} (rates by the verdict rule: score and area)")
+        print(f"calibrated version {done.version}" + (" (active)" if done.active else
+                                                       f" (staged: inspector activate {args.project} {done.version})"))
         if cal.warning:
             print(f"WARNING: {cal.warning}")
     return 0
