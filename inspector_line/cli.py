@@ -18,10 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
-from inference import Engine, EngineConfig, InspectorError, load_calibration, read_record
+from inference import Engine, EngineConfig, InspectorError, Verdict, VerdictCounts, load_calibration, read_record
+
+from station import PartIdPattern, Station
+from station.history import NO_VERDICT, History, HistoryError, default_path, to_epoch
 
 from .export import export_csv, export_json
-from station.history import NO_VERDICT, History, HistoryError, default_path, to_epoch
 
 PROG = "inspector"
 
@@ -82,6 +84,8 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-days", type=float, metavar="D", help="history retention: drop rows older than D days")
     p.add_argument("--keep-rows", type=int, metavar="N", help="history retention: keep the newest N rows")
     p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
+    p.add_argument("--part-id-pattern", metavar="REGEX",
+                   help="take each part's id from its file name: the regex's first group, e.g. 'SN(\\d+)'")
     p.add_argument("--quiet", action="store_true", help="no line per part (warnings and the summary only)")
     return p
 
@@ -98,17 +102,21 @@ def cmd_run(args) -> int:
         raise InspectorError("--move needs --archive DIR (where the images go)")
     if args.post and not args.post.startswith(("http://", "https://")):
         raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
+    if args.part_id_pattern is not None:
+        PartIdPattern(args.part_id_pattern)  # a bad pattern is refused before anything starts
     engine = Engine(EngineConfig.load(args.config))
-    model = engine.load(args.project)
-    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger)
     history = History(args.history or default_path(args.project))
+    station = Station(args.project, engine, history=history)
+    model = station.model()
+    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger)
     options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
                          idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,
-                         keep_rows=args.keep_rows)
+                         keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern)
     if model.calibration is None:
         print(f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
               "run 'inspector calibrate'", flush=True)
-    print(f"inspecting {source.label} with {args.project} (history {history.path}); Ctrl+C stops", flush=True)
+    print(f"inspecting {source.label} with {args.project} version {model.version} (history {history.path}); "
+          "Ctrl+C stops", flush=True)
 
     def on_part(part) -> None:
         if not args.quiet:
@@ -117,7 +125,7 @@ def cmd_run(args) -> int:
     def on_message(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    runner = Runner(engine, model, source, history, options, on_part=on_part, on_message=on_message)
+    runner = Runner(station, source, options, on_part=on_part, on_message=on_message)
     stop = threading.Event()
     restore = _stop_on_signals(stop)
     try:
@@ -126,9 +134,8 @@ def cmd_run(args) -> int:
         restore()
         history.close()
     c = summary.counts
-    yield_text = f"{c.yield_pct:.1f}%" if c.yield_pct is not None else "-"
-    print(f"done: {c.total} inspected ({c.ok} OK, {c.ng} NG, {c.error} ERROR, {c.no_verdict} no verdict), yield "
-          f"{yield_text}, {summary.skipped} already in the history, {summary.seconds:.1f} s", flush=True)
+    print(f"done: {c.total} inspected; {c.summary()}; {summary.skipped} already in the history, "
+          f"{summary.seconds:.1f} s", flush=True)
     if summary.drift is not None and summary.drift.warning:
         print(summary.drift.message, file=sys.stderr)
     return 130 if summary.interrupted else 0
@@ -137,13 +144,13 @@ def cmd_run(args) -> int:
 def part_line(part) -> str:
     """One terminal line per part: running count, verdict, score, name, yield, latency."""
     c = part.counts
-    verdict = part.verdict if part.verdict is not None else "-"
     score = f"{part.score:10.4f}" if part.score is not None else " " * 10
     thr = f" thr {part.threshold:.4f}" if part.threshold is not None else ""
     yield_text = f"{c.yield_pct:5.1f}%" if c.yield_pct is not None else "    -"
-    tail = f"  {part.error}" if part.error else ""
-    return (f"{c.total:6d}  {verdict:5} {score}{thr}  {part.name}  yield {yield_text} (NG {c.ng}, ERROR "
-            f"{c.error})  {1000 * part.latency:.0f} ms{tail}")
+    tail = f"  {part.reason}" if part.error or part.verdict in ("NOT_FOUND", "NO_VERDICT") else ""
+    part_id = f"  part {part.part_id}" if part.part_id else ""
+    return (f"{c.total:6d}  {part.verdict:10} {score}{thr}  {part.name}{part_id}  yield {yield_text} (NG {c.ng}, "
+            f"ERROR {c.error})  {1000 * part.latency:.0f} ms{tail}")
 
 
 def _stop_on_signals(stop: threading.Event):
@@ -173,7 +180,9 @@ def history_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=Path, metavar="FILE", help="history database (default: PROJECT/history.sqlite)")
     p.add_argument("--since", metavar="T", help="from T: 2026-11-24, 2026-11-24T08:00, or 30m / 8h / 7d ago")
     p.add_argument("--until", metavar="T", help="before T (same forms as --since)")
-    p.add_argument("--verdict", metavar="V", help="OK, NG, ERROR, none (no verdict), or any recorded verdict")
+    p.add_argument("--verdict", metavar="V", help="OK, NG, NOT_FOUND, NO_VERDICT (or none), ERROR")
+    p.add_argument("--part-id", metavar="ID", help="only this part")
+    p.add_argument("--purpose", choices=("line", "bench"), help="only line inspections, or only bench checks")
     p.add_argument("--min-score", type=float, metavar="X")
     p.add_argument("--max-score", type=float, metavar="X")
     p.add_argument("--limit", type=int, metavar="N", help="the newest N rows only")
@@ -205,19 +214,24 @@ def parse_time(text: Optional[str]) -> Optional[float]:
 def cmd_history(args) -> int:
     path = args.history or default_path(args.project)
     if not path.is_file():
-        raise InspectorError(f"no inspection history at {path}: nothing has been inspected with 'inspector run' yet")
+        raise InspectorError(f"no inspection history at {path}: nothing has been inspected in {args.project} yet")
     if args.limit is not None and args.limit < 1:
         raise InspectorError(f"--limit must be at least 1, got {args.limit}")
     verdict = None
     if args.verdict is not None:
         v = args.verdict.strip()
-        verdict = NO_VERDICT if v.lower() in ("none", "no verdict", "-") else (
-            v.upper() if v.upper() in ("OK", "NG", "ERROR") else v)
+        try:
+            verdict = NO_VERDICT if v.lower() in ("none", "no verdict", "-") else Verdict.parse(v).value
+        except ValueError as exc:
+            raise InspectorError(f"--verdict: {exc}") from None
+    filters = {"since": parse_time(args.since), "until": parse_time(args.until), "verdict": verdict,
+               "min_score": args.min_score, "max_score": args.max_score, "part_id": args.part_id,
+               "purpose": args.purpose}
     with History(path) as history:
         if args.drift:
             return _print_drift(args, history)
-        rows = history.query(since=parse_time(args.since), until=parse_time(args.until), verdict=verdict,
-                             min_score=args.min_score, max_score=args.max_score, limit=args.limit)
+        rows = history.query(limit=args.limit, **filters)
+        counts = history.counts(**filters) if args.limit is None else VerdictCounts.of(r.verdict for r in rows)
     rows.reverse()  # oldest first for reading and exporting
     if args.csv:
         export_csv(args.csv, rows)
@@ -232,8 +246,11 @@ def cmd_history(args) -> int:
         local = datetime.fromtimestamp(r.time).strftime("%Y-%m-%d %H:%M:%S")
         label = f"  [{r.label}]" if r.label else ""
         error = f"  {r.error}" if r.error else ""
-        print(f"{r.id:7d}  {local}  {r.verdict or '-':5} {score}  {r.file_name}{label}{error}")
-    print(f"{len(rows)} rows")
+        part = f"  part {r.part_id}" if r.part_id else ""
+        version = f" {r.model_version}" if r.model_version else ""
+        bench = " (bench)" if r.purpose == "bench" else ""
+        print(f"{r.id:7d}  {local}  {r.verdict:10} {score}  {r.file_name}{part}{version}{bench}{label}{error}")
+    print(f"{len(rows)} rows; {counts.summary()}")
     return 0
 
 

@@ -2,7 +2,10 @@
 
 The same Runner serves `inspector run` (inspector_line.cli) and the GUI's Run
 view (app/panels/run_panel.py); they differ only in what they do with each
-`PartResult` (print a line / update the window).
+`PartResult` (print a line / update the window). Inspection and its history
+row are the station layer's (station.Station.inspect), as for every client;
+the model is the project's active version, looked up at every batch, so an
+activation or rollback takes effect at the next part.
 
 Order of work per part: score -> history row (with the part's exactly-once
 key, one transaction) -> archive -> post. A crash before the row loses only
@@ -21,10 +24,10 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from inference import Engine, ImageError, InferenceResult, InspectorError, Model, heatmap_thumbnail_png, load_image
-
+from inference import ImageError, InferenceResult, Model, Verdict, VerdictCounts, heatmap_thumbnail_png, load_image
+from station import History, HistoryError, Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
-from station.history import History, HistoryError
+
 from .sinks import Archiver, Poster, SinkError
 from .sources import Item
 
@@ -45,30 +48,10 @@ class RunOptions:
     keep_rows: Optional[int] = None
     thumbnail_px: int = 128
     lock: bool = True  # one run per history at a time
+    part_id_pattern: Optional[str] = None  # regex: each part's id from its file name (first group)
 
 
-@dataclass
-class RunCounts:
-    total: int = 0
-    ok: int = 0
-    ng: int = 0
-    error: int = 0
-    no_verdict: int = 0
-    other: int = 0
-
-    def add(self, verdict: Optional[str]) -> None:
-        self.total += 1
-        if verdict is None:
-            self.no_verdict += 1
-        elif verdict in ("OK", "NG", "ERROR"):
-            setattr(self, verdict.lower(), getattr(self, verdict.lower()) + 1)
-        else:
-            self.other += 1
-
-    @property
-    def yield_pct(self) -> Optional[float]:
-        """OK / all parts in %: an ERROR or a part without a verdict is not a good part."""
-        return 100.0 * self.ok / self.total if self.total else None
+RunCounts = VerdictCounts  # the one count and yield of every client (inference.VerdictCounts)
 
 
 @dataclass
@@ -77,7 +60,7 @@ class PartResult:
 
     row_id: int
     name: str
-    verdict: Optional[str]  # OK / NG / ERROR / None (no verdict)
+    verdict: Verdict
     score: Optional[float]
     threshold: Optional[float]
     reason: str
@@ -88,6 +71,8 @@ class PartResult:
     image: Optional[np.ndarray] = None  # RGB, for the GUI's live view
     archived: Optional[Path] = None
     drift: Optional[Drift] = None
+    part_id: Optional[str] = None
+    model_version: Optional[str] = None
 
 
 @dataclass
@@ -104,19 +89,21 @@ class RunSummary:
 class Runner:
     def __init__(
         self,
-        engine: Engine,
-        model: Model,
+        station: Station,
         source,
-        history: History,
         options: Optional[RunOptions] = None,
         on_part: Optional[Callable[[PartResult], None]] = None,
         on_message: Optional[Callable[[str], None]] = None,
+        model: Optional[Model] = None,
     ):
-        self.engine = engine
-        self.model = model
+        """`model`: inspect with this model instead of the project's active version (e.g. the window's)."""
+        self.station = station
+        self.fixed_model = model
+        self.model = model or station.model()
         self.source = source
-        self.history = history
+        self.history = station.history
         self.options = options or RunOptions()
+        self.part_ids = PartIdPattern(self.options.part_id_pattern) if self.options.part_id_pattern else None
         self.on_part = on_part
         self.on_message = on_message
         self.counts = RunCounts()
@@ -162,7 +149,7 @@ class Runner:
                 self.poster.close()
             if lock is not None:
                 lock.release()
-        return RunSummary(self.counts, time.perf_counter() - t0, self.skipped, stop.is_set(), self.drift,
+        return RunSummary(self.counts.copy(), time.perf_counter() - t0, self.skipped, stop.is_set(), self.drift,
                           self.poster.failed if self.poster else 0, list(self._messages))
 
     def _lock(self):
@@ -182,7 +169,7 @@ class Runner:
 
     # -- one batch --------------------------------------------------------------
     def _process(self, items: list[Item]) -> None:
-        """Score the batch in one engine call; finish the parts in arrival order, errors included."""
+        """Score the batch in one station call; finish the parts in arrival order, errors included."""
         todo: list[tuple[Item, Optional[np.ndarray], Optional[str]]] = []  # (item, pixels, load error)
         for item in items:
             if item.key is not None and self.history.seen(item.key):
@@ -200,52 +187,41 @@ class Runner:
                     self.source.requeue(item)
                     continue
                 todo.append((item, None, str(exc)))
-        good = [rgb for _, rgb, _ in todo if rgb is not None]
-        outcomes = iter(self._score(good) if good else [])
+        self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch
+        good = [(item, rgb) for item, rgb, _ in todo if rgb is not None]
+        outcomes = iter(self.station.inspect(
+            [rgb for _, rgb in good], names=[item.name for item, _ in good], model=self.model,
+            part_ids=[self._part_id(item) for item, _ in good], source=self.source.label,
+            rows=[{"sha256": item.sha256, "key": item.key} for item, _ in good],
+            row_for=lambda i, result: {"latency": max(0.0, time.time() - good[i][0].arrived), "time": time.time(),
+                                       "heatmap": self._thumbnail(result)}) if good else [])
         for item, rgb, error in todo:
-            outcome = next(outcomes) if rgb is not None else error
-            if isinstance(outcome, InferenceResult):
-                self._finish(item, outcome, rgb, None)
+            if rgb is not None:
+                self._finish(item, next(outcomes), rgb)
             else:
-                self._finish(item, None, rgb, outcome)
+                self._finish(item, self.station.error(
+                    item.name, error, part_id=self._part_id(item), source=self.source.label,
+                    row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived)}),
+                    None)
 
-    def _score(self, images: list[np.ndarray]) -> list[Union[InferenceResult, str]]:
-        """One engine call for the batch; if it refuses one image, each alone so only that one is an ERROR."""
-        try:
-            return list(self.engine.score_many(self.model, images))
-        except InspectorError:
-            if len(images) == 1:
-                return [self._score_alone(images[0])]
-            return [self._score_alone(img) for img in images]
+    def _part_id(self, item: Item) -> Optional[str]:
+        if self.part_ids is None:
+            return None
+        return checked_part_id(self.part_ids(item.name))
 
-    def _score_alone(self, image: np.ndarray) -> Union[InferenceResult, str]:
-        try:
-            return self.engine.score_many(self.model, [image])[0]
-        except InspectorError as exc:
-            return str(exc)
-
-    def _finish(self, item: Item, result: Optional[InferenceResult], rgb: Optional[np.ndarray],
-                error: Optional[str]) -> None:
+    def _finish(self, item: Item, outcome: Outcome, rgb: Optional[np.ndarray]) -> None:
         now = time.time()
         latency = max(0.0, now - item.arrived)
-        if result is not None:
-            verdict = result.verdict
-            row_id = self.history.record_result(
-                result, source=self.source.label, file_name=item.name, sha256=item.sha256,
-                model_id=self.model.model_id, latency=latency, heatmap=self._thumbnail(result), key=item.key,
-                time=now)
-        else:
-            verdict = "ERROR"
-            row_id = self.history.record(
-                source=self.source.label, file_name=item.name, verdict="ERROR", sha256=item.sha256,
-                model_id=self.model.model_id, reason=error or "", error=error, latency=latency, key=item.key,
-                time=now)
+        verdict = outcome.verdict
+        result = outcome.result
         self.counts.add(verdict)
         archived = self._archive(item, verdict, now)
+        if archived is not None:
+            self.history.set_archive_path(outcome.row_id, archived)
         if self.poster is not None:
-            payload = {"id": row_id, "time": now, "source": self.source.label, "file_name": item.name,
-                       "sha256": item.sha256, "model_id": self.model.model_id, "latency": round(latency, 4)}
-            payload.update(result.to_dict() if result is not None else {"verdict": "ERROR", "error": error})
+            payload = {"id": outcome.row_id, "time": now, "source": self.source.label, "file_name": item.name,
+                       "sha256": item.sha256, "latency": round(latency, 4)}
+            payload.update(outcome.to_dict())
             payload["name"] = item.name
             self.poster.submit(payload)
         if verdict == "OK":
@@ -254,9 +230,9 @@ class Runner:
         if self.counts.total % RETENTION_EVERY == 0:
             self._retention()
         if self.on_part is not None:
-            self.on_part(PartResult(row_id, item.name, verdict, result.score if result else None,
-                                    result.threshold if result else None, result.reason if result else (error or ""),
-                                    error, latency, replace(self.counts), result, rgb, archived, self.drift))
+            self.on_part(PartResult(outcome.row_id, item.name, verdict, outcome.score, outcome.threshold,
+                                    outcome.reason, outcome.error, latency, self.counts.copy(), result, rgb, archived,
+                                    self.drift, outcome.part_id, outcome.model_version))
 
     def _thumbnail(self, result: InferenceResult) -> bytes:
         return heatmap_thumbnail_png(result, self.options.thumbnail_px)

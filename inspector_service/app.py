@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from inference import (
     Engine,
     EngineConfig,
+    VerdictCounts,
     __version__,
-    calibrate,
     check_values,
     load_calibration,
     pick_device,
@@ -30,7 +30,8 @@ from .errors import ApiError
 from .jobs import FitJob, FitQueue
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
-from .uploads import Limits, check_fit, parse_bool, parse_number, parse_roi, read_images
+from .records import router as records_router
+from .uploads import Limits, check_fit, parse_bool, parse_number, parse_roi, read_images, read_part_ids
 
 log = logging.getLogger("inspector.service")
 
@@ -47,23 +48,26 @@ def create_app(
     limits: Limits = Limits(),
     max_loaded: int = 8,
     share_batch: Optional[int] = None,
+    who: str = "service",
 ) -> FastAPI:
     """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
     batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
-    (docs/benchmarks.md)."""
+    (docs/benchmarks.md). `who`: the name the audit trail gives changes made through the service (the
+    token's name)."""
     engine = engine or Engine(config)
-    projects = Projects(Path(projects_dir), engine, max_loaded)
+    projects = Projects(Path(projects_dir), engine, max_loaded, who=who)
     if share_batch is None:
         share_batch = engine.config.batch_size if pick_device(engine.config.use_gpu).type == "cuda" else 1
     batcher = InferenceBatcher(engine, max_images=share_batch)
     # The fit's own model goes into the warm cache: nothing is read back from disk.
-    fits = FitQueue(engine, on_saved=lambda name, model: projects.put(name, model))
+    fits = FitQueue(engine, on_saved=lambda name, model: projects.put(name, model), stations=projects.station)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         fits.close()
         batcher.close()
+        projects.close()
 
     app = FastAPI(title="Inspector", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.engine, app.state.projects, app.state.batcher, app.state.fits = engine, projects, batcher, fits
@@ -74,6 +78,7 @@ def create_app(
     if token is not None:
         app.add_middleware(BearerToken, token=token)
     app.add_middleware(AccessLog)
+    app.include_router(records_router)
 
     @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs")
     def health():
@@ -109,6 +114,7 @@ def create_app(
         roi: Optional[str] = Form(None, description='ROI JSON, e.g. {"type": "circle", "cx": 80, "cy": 80, "r": 60}'),
         mm_per_px: Optional[str] = Form(None, description="pixel size in mm, for region areas in mm^2"),
         add: Optional[str] = Form(None, description="true: teach into the existing model"),
+        note: str = Form("", description="a note for the version list and the audit trail"),
     ):
         folder = projects.folder(name)
         adding = parse_bool("add", add)
@@ -125,7 +131,7 @@ def create_app(
         else:
             first = (arrays[0].shape[1], arrays[0].shape[0])
             check_fit("images", names, arrays, roi_value, None if roi_value is not None else first)
-        job = fits.submit(FitJob(name, folder, arrays, adding, roi_value, mm))
+        job = fits.submit(FitJob(name, folder, arrays, adding, roi_value, mm, note=note))
         return JSONResponse({"job_id": job.id, "state": job.state, "status_url": f"/jobs/{job.id}"},
                             status_code=202)
 
@@ -147,27 +153,36 @@ def create_app(
             raise ApiError(404, f"unknown job {job_id!r} (finished jobs are kept for a while, not forever)")
         return job
 
-    @app.post("/projects/{name}/infer", summary="Inspect images: score, verdict, regions (and heatmaps)")
+    @app.post("/projects/{name}/infer", summary="Inspect images: verdict, score, regions (and heatmaps); each "
+              "inspection is a history row")
     def infer(
         name: str,
         images: list[UploadFile] = File(..., description="images to inspect (repeat the field for each)"),
         heatmap: Optional[str] = Query(None, description="true: add each heatmap as a base64 PNG"),
+        part_id: list[str] = Form([], description="the part's id or serial number, one per image, in order"),
+        bench: Optional[str] = Form(None, description="true: record as bench checks, apart from the line's"),
     ):
         t0 = time.perf_counter()
         with_heatmap = parse_bool("heatmap", heatmap)
+        purpose = "bench" if parse_bool("bench", bench) else "line"
+        station = projects.station(name)
         model = projects.model(name)
         names, arrays = read_images(images, "images", limits)
+        part_ids = read_part_ids(part_id, len(names))
         _check_model_fit(model, "images", names, arrays)
         t1 = time.perf_counter()
         results, waited = batcher.score(model, arrays)
         t2 = time.perf_counter()
-        out = []
-        for result, file_name in zip(results, names):
+        out, counts = [], VerdictCounts()
+        for i, (result, file_name) in enumerate(zip(results, names)):
             result.name = file_name
-            out.append(result.to_dict(with_heatmap=with_heatmap))
+            outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
+            counts.add(outcome.verdict)
+            out.append(outcome.to_dict(with_heatmap=with_heatmap))
         return {
-            "project": name, "model_id": model.model_id, "calibrated": model.calibration is not None,
-            "note": model.calibration_note, "results": out,
+            "project": name, "model_id": model.model_id, "model_version": model.version,
+            "calibrated": model.calibration is not None, "note": model.calibration_note, "results": out,
+            "counts": counts.to_dict(),
             "timings": {"decode_s": round(t1 - t0, 4), "queue_s": round(waited, 4),
                         "inference_s": round(t2 - t1 - waited, 4), "total_s": round(time.perf_counter() - t0, 4)},
         }
@@ -182,8 +197,14 @@ def create_app(
         min_area: Optional[str] = Form(None, description="minimum region area: regions smaller than this do not "
                                        "make a part NG (mm², or px when the project has no mm_per_px)"),
         area_mm2_thr: Optional[str] = Form(None, description="the earlier name of min_area", deprecated=True),
+        version: Optional[str] = Form(None, description="the model version to calibrate (default: a model taught "
+                                      "since the active version and not calibrated yet, else the active one)"),
+        activate: Optional[str] = Form(None, description="false: keep the calibrated version staged"),
+        note: str = Form("", description="a note for the version list and the audit trail"),
     ):
-        model = projects.model(name)
+        station = projects.station(name)
+        model = projects.model(name) if version is None else station.model(version)
+        activating = parse_bool("activate", activate) if activate is not None else True
         percentile = parse_number("score_percentile", score_percentile)
         if min_area is not None and area_mm2_thr is not None:
             raise ApiError(422, "give min_area or its earlier name area_mm2_thr, not both")
@@ -194,14 +215,12 @@ def create_app(
         ng_names, ng_arrays = read_images(ng, "ng", limits, required=False)
         _check_model_fit(model, "ok", ok_names, ok_arrays)
         _check_model_fit(model, "ng", ng_names, ng_arrays)
-        ok_scores = [r.score for r in batcher.score(model, ok_arrays)[0]]
-        ng_scores = [r.score for r in batcher.score(model, ng_arrays)[0]] if ng_arrays else []
-        cal = calibrate(ok_scores, ng_scores,
-                        percentile if percentile is not None else model.config.score_percentile,
-                        area if area is not None else model.config.min_area)
-        calibrated = engine.save_calibration(model, cal)
-        projects.put(name, calibrated)  # the calibrated model, without a reload
-        return {"project": name, "model_id": model.model_id, **calibrated.calibration.to_dict()}
+        # The station's calibration: the engine's calibration_method, rates by the verdict rule, warnings.
+        done = station.calibrate(ok_arrays, ng_arrays, version=version, score_percentile=percentile, min_area=area,
+                                 activate=activating, note=note)
+        if done.active:
+            projects.put(name, done.model)  # the calibrated model, without a reload
+        return {"project": name, "model_id": done.model.model_id, **done.to_dict()}
 
     return app
 

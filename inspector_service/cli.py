@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--token-file", type=Path, metavar="FILE",
                    help="file holding the bearer token every request must send (Authorization: Bearer TOKEN)")
+    p.add_argument("--token-name", default="service", metavar="NAME",
+                   help="who the audit trail names for changes made through the service (default 'service'); "
+                   "with a token, e.g. the line or the person it was given to")
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
     p.add_argument("--max-image-mb", type=float, default=50.0, help="largest uploaded image, MB (default 50)")
     p.add_argument("--max-request-mb", type=float, default=512.0, help="largest request body, MB (default 512)")
@@ -118,7 +121,7 @@ def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits) -> 
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(args.projects, config=config, token=token, limits=limits, max_loaded=args.max_loaded,
-                     share_batch=args.share_batch or None)
+                     share_batch=args.share_batch or None, who=args.token_name)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                                            log_level=args.log_level, log_config=None))
     logging.getLogger("inspector.service").info(

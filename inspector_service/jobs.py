@@ -43,6 +43,7 @@ class FitJob:
     finished: Optional[float] = None
     cancel: CancelToken = field(default_factory=CancelToken)
     n_uploaded: int = 0
+    note: str = ""
 
     def __post_init__(self) -> None:
         self.n_uploaded = len(self.images)
@@ -61,9 +62,10 @@ class FitQueue:
     """One fit at a time (the engine allows one); `on_saved(project, model)` runs after a successful save, with
     the model the fit returned (ready to inspect)."""
 
-    def __init__(self, engine: Engine, on_saved: Callable[[str, Model], None]):
+    def __init__(self, engine: Engine, on_saved: Callable[[str, Model], None], stations: Callable[[str], "Station"]):
         self.engine = engine
         self.on_saved = on_saved
+        self.stations = stations  # project name -> its Station (the use cases)
         self._jobs: dict[str, FitJob] = {}
         self._lock = threading.Lock()
         self._queue: "queue.Queue[FitJob | None]" = queue.Queue()
@@ -119,7 +121,8 @@ class FitQueue:
                 self._end(job, "failed", error=f"internal error ({type(exc).__name__}: {exc})", status=500)
             else:
                 try:
-                    self.on_saved(job.project, result.model)
+                    if result.active:  # a staged version does not inspect until it is calibrated
+                        self.on_saved(job.project, result.model)
                 except Exception as exc:  # saved all the same; the next request loads it from disk
                     log.warning("fit job %s: saved, but the new model could not be put in use: %s", job.id, exc)
                 self._end(job, "done", result={
@@ -128,16 +131,18 @@ class FitQueue:
                     "seconds": round(result.seconds, 3),
                     "timings": {k: round(v, 3) for k, v in result.timings.items()},
                     "weights": dict(result.record.backbone.weights),
+                    "version": result.version, "active": result.active,
                 })
 
     def _fit(self, job: FitJob) -> FitResult:
         def progress(stage: str, done: int, total: int) -> None:
             job.stage, job.done, job.total = stage, done, total
 
+        station = self.stations(job.project)
         if job.add:
-            return self.engine.add(job.folder, job.images, progress=progress, cancel=job.cancel)
-        return self.engine.fit(job.folder, job.images, roi=job.roi, mm_per_px=job.mm_per_px, progress=progress,
-                               cancel=job.cancel)
+            return station.add(job.images, progress=progress, cancel=job.cancel, note=job.note)
+        return station.teach(job.images, roi=job.roi, mm_per_px=job.mm_per_px, progress=progress, cancel=job.cancel,
+                             note=job.note)
 
     def _end(self, job: FitJob, state: str, **kw) -> None:
         with self._lock:

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Optional
 
 from inference import Engine, Model, has_model
+from station import Station
 
 from .errors import ApiError
 
 # Letters, digits, dot, dash, underscore; starts with a letter or digit: no '..', no separators, no hidden files.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-STAMP_FILES = ("manifest.json", "calibration.json")
+STAMP_FILES = ("manifest.json", "calibration.json", "active_version.json")
 
 
 def check_name(name: str) -> str:
@@ -28,9 +29,11 @@ def check_name(name: str) -> str:
 class Projects:
     """The projects folder: every path the service touches is a direct child of it."""
 
-    def __init__(self, root: Path, engine: Engine, max_loaded: int = 8):
+    def __init__(self, root: Path, engine: Engine, max_loaded: int = 8, who: str = "service"):
         self.root = Path(root).resolve()
         self.engine = engine
+        self.who = who  # who the audit trail names for changes made through the service
+        self._stations: dict[str, Station] = {}
         self.max_loaded = max(1, int(max_loaded))
         self._models: OrderedDict[str, tuple[tuple, Model]] = OrderedDict()
         self._lock = threading.Lock()
@@ -58,6 +61,20 @@ class Projects:
                 if self.root in entry.resolve().parents and has_model(entry):
                     out.append(entry.name)
         return out
+
+    def station(self, name: str) -> Station:
+        """The project's use cases (teach, calibrate, activate, inspect), one Station per project."""
+        folder = self.folder(name)
+        with self._lock:
+            if name not in self._stations:
+                self._stations[name] = Station(folder, self.engine, who=self.who)
+            return self._stations[name]
+
+    def close(self) -> None:
+        with self._lock:
+            for station in self._stations.values():
+                station.close()
+            self._stations.clear()
 
     # -- the warm models -------------------------------------------------------
     def model(self, name: str) -> Model:
@@ -92,7 +109,7 @@ class Projects:
     def loaded(self) -> list[dict]:
         with self._lock:
             items = list(self._models.items())
-        return [{"name": n, "model_id": m.model_id, "backbone": m.record.backbone.name,
+        return [{"name": n, "model_id": m.model_id, "model_version": m.version, "backbone": m.record.backbone.name,
                  "calibrated": m.calibration is not None} for n, (_, m) in items]
 
 

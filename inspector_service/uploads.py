@@ -112,3 +112,17 @@ def check_fit(field: str, names: Sequence[str], arrays: Sequence[np.ndarray], ro
                 crop_box(roi, width, height)
             except InspectorError as exc:
                 raise ApiError(422, f"{field} file {name!r}: {exc}") from None
+
+
+def read_part_ids(values: list, count: int) -> list:
+    """The `part_id` form fields: none, or one per image (in order); each checked like every client's."""
+    from station import checked_part_id
+
+    if not values:
+        return [None] * count
+    if len(values) != count:
+        raise ApiError(422, f"part_id: {len(values)} given for {count} image(s); give one per image, in order")
+    try:
+        return [checked_part_id(v) for v in values]
+    except InspectorError as exc:
+        raise ApiError(422, f"part_id: {exc}") from None

@@ -402,11 +402,15 @@ class History:
         label: Optional[str] = None,
         model_id: Optional[str] = None,
         offset: int = 0,
+        purpose: Optional[str] = None,
+        model_version: Optional[str] = None,
+        part_id: Optional[str] = None,
     ) -> list[Inspection]:
         """Rows matching every filter given. `verdict` is one verdict or several; NO_VERDICT means none."""
         if order not in ORDERS:
             raise HistoryError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
-        where, params = self._where(since, until, verdict, min_score, max_score, label, model_id)
+        where, params = self._where(since, until, verdict, min_score, max_score, label, model_id, purpose,
+                                    model_version, part_id)
         sql = f"SELECT {_COLUMNS} FROM inspections{where} ORDER BY {ORDERS[order]} {'DESC' if descending else 'ASC'}"
         sql += f", id {'DESC' if descending else 'ASC'}"
         if limit is not None or offset:

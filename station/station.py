@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -216,19 +216,24 @@ class Station:
                 names: Optional[Sequence[str]] = None, source: str = "api", purpose: str = "line",
                 record: Optional[bool] = None, model: Optional[Model] = None, threshold: Optional[float] = None,
                 progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
-                rows: Optional[Sequence[dict]] = None) -> Iterator[Outcome]:
+                rows: Optional[Sequence[dict]] = None,
+                row_for: Optional[Callable[[int, InferenceResult], dict]] = None) -> Iterator[Outcome]:
         """One Outcome per image, in order, as each batch is done (flat memory over thousands of images).
 
         `model`: a model in hand (e.g. the window's freshly fitted one); default: the active version.
-        `rows`: per image, extra history columns (sha256, key, latency, archive_path, heatmap).
+        `rows`: per image, extra history columns (sha256, key, latency, archive_path, heatmap); `row_for(i,
+        result)` gives them once the image is scored (e.g. a heatmap thumbnail, the latency until now).
         """
         model = model or self.model()
         results = self.engine.iter_score(model, images, progress=progress, cancel=cancel, threshold=threshold)
         for i, result in enumerate(results):
             if names is not None:
                 result.name = str(names[i])
+            row = dict(rows[i]) if rows else {}
+            if row_for is not None:
+                row.update(row_for(i, result))
             yield self.finish(model, result, part_id=part_ids[i] if part_ids else None, source=source,
-                              purpose=purpose, record=record, row=rows[i] if rows else None)
+                              purpose=purpose, record=record, row=row)
 
     def finish(self, model: Model, result, *, part_id: Optional[str] = None, source: str = "api",
                purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None) -> Outcome:

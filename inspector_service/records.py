@@ -1,0 +1,66 @@
+"""The project's records over HTTP: model versions (list, activate = rollback), the audit trail, and the
+inspection history with the same counts and yield as every client. Thin: the station layer does the work."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Form, Query, Request
+
+from inference import Verdict
+
+from .errors import ApiError
+
+router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history"])
+
+
+def _projects(request: Request):
+    return request.app.state.projects
+
+
+@router.get("/versions", summary="The model versions: when, what, images, threshold, FAR/FRR, which is active")
+def versions(name: str, request: Request):
+    station = _projects(request).station(name)
+    _projects(request).existing(name)
+    return {"project": name, "versions": [v.to_dict() for v in station.versions()]}
+
+
+@router.post("/activate", summary="Make a kept version the active one (a rollback is the same); audited")
+def activate(name: str, request: Request, version: str = Form(..., description="e.g. v3"),
+             note: str = Form("", description="why, for the audit trail")):
+    projects = _projects(request)
+    projects.existing(name)
+    station = projects.station(name)
+    info = station.activate(version, note=note)
+    projects.put(name, station.model())  # the next inspection uses it, without waiting for a reload
+    out = {"project": name, "active": info.to_dict()}
+    if info.calibration is None:
+        out["warning"] = f"{version} is not calibrated: inspections give no verdict until it is"
+    return out
+
+
+@router.get("/audit", summary="Every change that altered verdicts, oldest first")
+def audit(name: str, request: Request):
+    _projects(request).existing(name)
+    return {"project": name, "audit": _projects(request).station(name).audit()}
+
+
+@router.get("/history", summary="Inspection history rows (newest first) and the counts and yield over them")
+def history(name: str, request: Request,
+            limit: int = Query(100, ge=1, le=10000, description="most rows returned"),
+            verdict: Optional[str] = Query(None, description="only this verdict (OK, NG, NOT_FOUND, NO_VERDICT, "
+                                           "ERROR)"),
+            purpose: Optional[str] = Query(None, description="line or bench"),
+            part_id: Optional[str] = Query(None, description="only this part")):
+    _projects(request).existing(name)
+    if verdict is not None:
+        try:
+            verdict = Verdict.parse(verdict).value
+        except ValueError as exc:
+            raise ApiError(422, f"verdict: {exc}") from None
+    if purpose not in (None, "line", "bench"):
+        raise ApiError(422, f"purpose must be line or bench, got {purpose!r}")
+    h = _projects(request).station(name).history
+    rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, limit=limit)
+    counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id)
+    return {"project": name, "counts": counts.to_dict(), "rows": [r.to_dict() for r in rows]}
