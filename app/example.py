@@ -76,17 +76,7 @@ class ExampleRun:
             return
         self.say(f"Example, step 2 of 3: calibrating with {len(self.new_ok)} unseen good parts and "
                  f"{len(self.ng)} scratched ones…")
-        self.window.session.score_many(self.new_ok + self.ng, self._scored, title="Calibration failed")
-
-    def _scored(self, results) -> None:
-        scores = [r.score for r in results]
-        ok, ng = scores[:len(self.new_ok)], scores[len(self.new_ok):]
-        try:
-            cal = inference.calibrate(ok, ng, self.config.score_percentile, self.config.min_area)
-        except inference.InspectorError as exc:
-            self.window.show_engine_error("Calibration failed", exc)
-            return
-        self.window.session.save_calibration(cal, self._inspect)
+        self.window.session.calibrate(self.new_ok, self.ng, self._inspect)
 
     def _inspect(self, model) -> None:
         w = self.window

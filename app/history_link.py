@@ -1,5 +1,5 @@
-"""Ties the History view to the window: the window's inspections are recorded, past ones shown,
-marked false rejects sent to Teach and marked images to Calibrate."""
+"""Ties the History view to the window: the window's inspections (recorded by the station layer, as bench
+checks) refresh it, past ones are shown, marked false rejects sent to Teach and marked images to Calibrate."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ class HistoryLink(QObject):
         h.calibrateRequested.connect(self.calibrate)
 
     def record(self, path: str, result: inference.InferenceResult) -> None:
-        model = self.window.session.model
-        self.window.history_panel.record(path, result, model.model_id if model is not None else None)
+        """The station recorded the inspection in the worker: show it when the History view is open."""
+        if self.window.history_panel.isVisible():
+            self.window.history_panel.refresh()
 
     def show_past_inspection(self, path: Optional[str], row) -> None:
         """A past inspection: its image with the regions that made it NG (as recorded then)."""

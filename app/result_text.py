@@ -10,8 +10,8 @@ import inference
 
 
 def score_text(score: float, fmt: str = ".3f") -> str:
-    """A score, or nothing for NOT_FOUND (no score: NaN)."""
-    return format(score, fmt) if math.isfinite(score) else ""
+    """A score, or nothing when the image was not scored (NOT_FOUND, ERROR)."""
+    return format(score, fmt) if score is not None and math.isfinite(score) else ""
 
 
 def write_results_csv(path: str | Path, rows: list[tuple[str, inference.InferenceResult]]) -> None:
@@ -22,7 +22,7 @@ def write_results_csv(path: str | Path, rows: list[tuple[str, inference.Inferenc
         for path_, r in rows:
             big = r.regions[0] if r.regions else None
             w.writerow([Path(path_).name, path_, score_text(r.score, ".6g"), "" if r.threshold is None else f"{r.threshold:.6g}",
-                        r.verdict or "", len(r.regions), big.area_px if big else "",
+                        r.verdict.value, len(r.regions), big.area_px if big else "",
                         "" if big is None or big.area_mm2 is None else f"{big.area_mm2:.6g}"])
 
 
@@ -42,17 +42,7 @@ def explain(result: inference.InferenceResult) -> str:
 
 
 def batch_summary(outcomes: list) -> str:
-    """Counts and yield of an "Inspect all"; yield = OK / parts with a verdict."""
-    results = [o for o in outcomes if not isinstance(o, str)]
-    ok = sum(r.verdict == "OK" for r in results)
-    ng = sum(r.verdict == "NG" for r in results)
-    none = len(results) - ok - ng
-    unreadable = len(outcomes) - len(results)
-    text = f"{len(outcomes)} image(s): {ok} OK, {ng} NG"
-    if none:
-        text += f", {none} without verdict"
-    if unreadable:
-        text += f", {unreadable} unreadable"
-    if ok + ng:
-        text += f"   ·   yield {100.0 * ok / (ok + ng):.1f}%"
-    return text
+    """Counts and yield of an "Inspect all": the one count every client gives (inference.VerdictCounts);
+    a message (str) is an image that could not be inspected (ERROR)."""
+    counts = inference.VerdictCounts.of("ERROR" if isinstance(o, str) else o.verdict for o in outcomes)
+    return f"{len(outcomes)} image(s): {counts.summary()}"

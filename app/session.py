@@ -1,7 +1,9 @@
 """The running project: the engine, the document, the loaded model and the job runner.
 
-Each method starts ONE engine call on a job with an immutable snapshot of the
-document (tuples, frozen ROI and config) and calls back on the GUI thread.
+Each method starts ONE station call (station.Station: the use cases every client
+shares) on a job with an immutable snapshot of the document (tuples, frozen ROI
+and config) and calls back on the GUI thread. The window's inspections are
+history rows like every client's, marked as bench checks.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from PySide6.QtCore import QObject, Signal
 
 import inference
 
+from station import Station
+
 from .document import ProjectDocument
-from .batch import score_each
 from .jobs import JobRunner
 from .messages import describe
 
@@ -33,6 +36,17 @@ class Session(QObject):
         super().__init__(parent)
         self.engine, self.doc, self.runner = engine, doc, runner
         self.model: Optional[inference.Model] = None
+        self._station: Optional[Station] = None
+
+    @property
+    def station(self) -> Station:
+        """The use cases of the open project (one Station per project folder)."""
+        folder = self._folder()
+        if self._station is None or self._station.project != folder:
+            if self._station is not None:
+                self._station.close()
+            self._station = Station(folder, self.engine)
+        return self._station
 
     # -- helpers ---------------------------------------------------------------------------
     def _prepare_engine(self) -> None:
@@ -94,11 +108,11 @@ class Session(QObject):
         images, roi, mm, config = tuple(self.doc.ok_images), self.doc.roi, self.doc.mm_per_px, self.doc.config
         ignore = tuple(self.doc.ignore)
         locate_box = self.doc.locate_box if config.align != "none" else None
-        engine = self.engine
+        station = self.station
 
         def work(progress, cancel):
-            return engine.fit(folder, images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config,
-                              ignore=ignore, locate_box=locate_box)
+            return station.teach(images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config,
+                                 ignore=ignore, locate_box=locate_box)
 
         return self._start("fitting the model", "Fit failed", work,
                            lambda result: self._fitted(result, on_done, on_loaded), on_cancel, on_failure)
@@ -111,11 +125,12 @@ class Session(QObject):
             self.failed.emit("Cannot add to the model", exc)
             return None
         images, config = tuple(images), self.doc.config
-        engine = self.engine
+        station = self.station
+        version = self.model.version if self.model is not None else None
 
         def work(progress, cancel):
             # The project's current settings: if they changed what features look like, the engine refuses.
-            return engine.add(folder, images, progress=progress, cancel=cancel, config=config)
+            return station.add(images, version=version, progress=progress, cancel=cancel, config=config)
 
         return self._start("adding images to the model", "Adding to the model failed", work,
                            lambda result: self._fitted(result, on_done), on_cancel, on_failure)
@@ -136,54 +151,92 @@ class Session(QObject):
         The worker decodes the file, once, and sends the pixels with the result for the view. `pixels`: the
         image already decoded for display (not decoded again); it is made read-only, as both threads see it.
         """
-        model, engine = self.model, self.engine
+        model = self.model
         if model is None:
             self.failed.emit("Cannot inspect", inference.InspectorError("no model loaded: fit the model first"))
             return None
+        station = self.station
         if pixels is not None:
             pixels = pixels.view()
             pixels.flags.writeable = False
 
         def work(progress, cancel):
-            rgb = pixels if pixels is not None else inference.as_rgb8(path)
-            return rgb, engine.infer(model, rgb, name=Path(path).name)
+            try:
+                rgb = pixels if pixels is not None else inference.as_rgb8(path)
+            except inference.InspectorError as exc:  # unreadable: an ERROR row, then the error as before
+                station.error(Path(path).name, str(exc), source=str(Path(path).parent), purpose="bench")
+                raise
+            outcome = next(station.inspect([rgb], names=[Path(path).name], model=model, source=str(Path(path).parent),
+                                           purpose="bench", row_for=_thumbnail))
+            if outcome.verdict == "ERROR":
+                raise inference.ImageError(outcome.reason)
+            return rgb, outcome.result
 
         return self._start("inspecting the image", "Inspection failed", work, lambda out: on_done(*out),
                            on_failure=on_failure)
 
-    def score_many(self, paths: Sequence[str], on_done: Callable, title: str = "Inspection failed",
-                   on_cancel: Callback = None, threshold: Optional[float] = None):
-        model, engine, paths = self.model, self.engine, tuple(paths)
-        if model is None:
-            self.failed.emit(title, inference.InspectorError("no model loaded: fit the model first"))
-            return None
-
-        def work(progress, cancel):
-            return engine.score_many(model, paths, progress=progress, cancel=cancel, threshold=threshold)
-
-        return self._start("inspecting the images", title, work, on_done, on_cancel)
-
     def inspect_many(self, paths: Sequence[str], on_done: Callable, on_cancel: Callback = None):
-        """Inspect images; calls back with one InferenceResult, or an error message, per path."""
-        model, engine, paths = self.model, self.engine, tuple(paths)
+        """Inspect images; calls back with one InferenceResult, or an error message, per path (each image has
+        its own outcome: one unreadable file never fails the others)."""
+        model, paths = self.model, tuple(paths)
         if model is None:
             self.failed.emit("Inspection failed", inference.InspectorError("no model loaded: fit the model first"))
             return None
+        station = self.station
 
         def work(progress, cancel):
-            return score_each(engine, model, paths, progress, cancel)
+            outcomes = station.inspect(paths, names=[Path(p).name for p in paths], model=model, purpose="bench",
+                                       rows=[{"source": str(Path(p).parent)} for p in paths], progress=progress,
+                                       cancel=cancel, row_for=_thumbnail)
+            return [o.reason if o.verdict == "ERROR" else o.result for o in outcomes]
 
         return self._start("inspecting the images", "Inspection failed", work, on_done, on_cancel)
 
-    def save_calibration(self, calibration: inference.Calibration, on_done: Callback = None):
-        model, engine = self.model, self.engine
+    def calibration_samples(self, ok: Sequence[str], ng: Sequence[str], on_done: Callable,
+                            on_cancel: Callback = None):
+        """Score calibration images with the window's model; calls back with (model, CalibrationSamples)."""
+        model, ok, ng = self.model, tuple(ok), tuple(ng)
+        if model is None:
+            self.failed.emit("Scoring failed", inference.InspectorError("no model loaded: fit the model first"))
+            return None
+        station = self.station
+
+        def work(progress, cancel):
+            return station.calibration_samples(ok, ng, version=model.version, progress=progress, cancel=cancel)
+
+        return self._start("scoring the calibration images", "Scoring failed", work, lambda out: on_done(*out),
+                           on_cancel)
+
+    def calibrate(self, ok: Sequence[str], ng: Sequence[str], on_done: Callback = None):
+        """Calibrate the window's model with the engine's method and save it as a new, active version."""
+        model, ok, ng = self.model, tuple(ok), tuple(ng)
+        if model is None:
+            self.failed.emit("Calibration failed", inference.InspectorError("no model loaded: fit the model first"))
+            return None
+        station = self.station
+
+        def work(progress, cancel):
+            return station.calibrate(ok, ng, version=model.version, progress=progress, cancel=cancel).model
+
+        def done(saved):
+            self.set_model(saved)
+            if on_done:
+                on_done(saved)
+
+        return self._start("calibrating", "Calibration failed", work, done)
+
+    def save_calibration(self, calibration: inference.Calibration, on_done: Callback = None,
+                         model: Optional[inference.Model] = None):
+        """Save `calibration` for `model` (default: the window's) as a new version, activated."""
+        model = model or self.model
         if model is None:
             self.failed.emit("Cannot save the calibration", inference.InspectorError("no model loaded"))
             return None
+        station = self.station
 
         def work(progress, cancel):
-            # The engine returns a new Model; the GUI's model is never changed under it.
-            return engine.save_calibration(model, calibration)
+            # The station returns a new Model; the GUI's model is never changed under it.
+            return station.save_calibration(model, calibration).model
 
         def done(saved):
             self.set_model(saved)
@@ -191,3 +244,8 @@ class Session(QObject):
                 on_done(saved)
 
         return self._start("saving the calibration", "Cannot save the calibration", work, done)
+
+
+def _thumbnail(_index: int, result: inference.InferenceResult) -> dict:
+    """The history row's small heatmap, made where the map still is (in the worker)."""
+    return {"heatmap": inference.heatmap_thumbnail_png(result)} if result.score is not None else {}

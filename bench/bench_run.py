@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference import Engine, EngineConfig, expand_image_paths, write_discs  # noqa: E402
+from station import Station  # noqa: E402
 from station.history import History  # noqa: E402
 from inspector_line.runner import RunOptions, Runner  # noqa: E402
 from inspector_line.sources import FolderSource  # noqa: E402
@@ -74,7 +75,7 @@ def run_mode(engine, model, images, work: Path, tag: str, interval: float, in_pl
     history = History(work / f"history_{tag}.sqlite")
     source = FolderSource(inbox, settle_s=settle)
     stop = threading.Event()
-    runner = Runner(engine, model, source, history, RunOptions())
+    runner = Runner(Station(model.folder, engine, history=history), source, RunOptions(), model=model)
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
     time.sleep(0.5)  # the watch is up

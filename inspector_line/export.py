@@ -13,11 +13,12 @@ from inference import atomic_write
 from station.history import HistoryError, Inspection
 
 EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "score", "threshold", "verdict",
-                 "reason", "regions", "latency", "heatmap_path", "error", "label")
+                 "reason", "regions", "latency", "heatmap_path", "error", "label", "model_version", "part_id",
+                 "archive_path", "purpose")
 
 
 def export_csv(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
-    """Rows as CSV (UTF-8, header; regions as JSON; no verdict as an empty cell), written atomically."""
+    """Rows as CSV (UTF-8, header; regions as JSON; verdicts by name, NO_VERDICT included), written atomically."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
@@ -29,7 +30,7 @@ def export_csv(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
 
 
 def export_json(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
-    """Rows as a JSON list of objects (no verdict as null), written atomically."""
+    """Rows as a JSON list of objects, written atomically."""
     data = [{f: r.to_dict()[f] for f in EXPORT_FIELDS} for r in rows]
     _write(Path(path), (json.dumps(data, indent=1) + "\n").encode("utf-8"))
 

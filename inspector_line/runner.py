@@ -234,7 +234,9 @@ class Runner:
                                     outcome.reason, outcome.error, latency, self.counts.copy(), result, rgb, archived,
                                     self.drift, outcome.part_id, outcome.model_version))
 
-    def _thumbnail(self, result: InferenceResult) -> bytes:
+    def _thumbnail(self, result: InferenceResult) -> Optional[bytes]:
+        if result.error is not None:  # nothing was scored: no map to draw
+            return None
         return heatmap_thumbnail_png(result, self.options.thumbnail_px)
 
     # -- archive, drift, retention ---------------------------------------------------

@@ -77,19 +77,13 @@ class InferenceBatcher:
         now = time.perf_counter()
         for request in group:
             request.started = now
-        if len(group) > 1:
-            try:
-                results = self.engine.score_many(group[0].model, [im for r in group for im in r.images])
-            except BaseException:
-                pass  # fall through: score each request alone so only the bad one fails
-            else:
-                start = 0
-                for request in group:
-                    request.future.set_result(results[start:start + len(request.images)])
-                    start += len(request.images)
-                return
-        for request in group:
-            try:
-                request.future.set_result(self.engine.score_many(request.model, request.images))
-            except BaseException as exc:  # handed to the request's thread, which maps it to a status
+        try:
+            results = self.engine.score_many(group[0].model, [im for r in group for im in r.images])
+        except BaseException as exc:  # not an image's fault (cancelled, a bug): every request is told
+            for request in group:
                 request.future.set_exception(exc)
+            return
+        start = 0
+        for request in group:
+            request.future.set_result(results[start:start + len(request.images)])
+            start += len(request.images)

@@ -207,8 +207,9 @@ class History:
             if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise HistoryError(f"the inspection history {self.path} was written by a newer version "
                                    f"(schema {row[0]}); update the application")
-            self._upgrade()
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if row is None or int(row[0]) < SCHEMA_VERSION:  # only then: opening must not need a write lock
+                self._upgrade()
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             self._db.close()
             raise HistoryError(_plain(exc, self.path)) from None

@@ -221,7 +221,7 @@ class Station:
         """One Outcome per image, in order, as each batch is done (flat memory over thousands of images).
 
         `model`: a model in hand (e.g. the window's freshly fitted one); default: the active version.
-        `rows`: per image, extra history columns (sha256, key, latency, archive_path, heatmap); `row_for(i,
+        `rows`: per image, extra history columns (source, sha256, key, latency, archive_path, heatmap); `row_for(i,
         result)` gives them once the image is scored (e.g. a heatmap thumbnail, the latency until now).
         """
         model = model or self.model()
@@ -243,7 +243,8 @@ class Station:
             row = dict(row or {})
             t0 = time.perf_counter()
             outcome.row_id = self.history.record_result(
-                result, source=source, file_name=row.pop("file_name", result.name), model_id=model.model_id,
+                result, source=row.pop("source", source), file_name=row.pop("file_name", result.name),
+                model_id=model.model_id,
                 model_version=model.version, part_id=part_id, purpose=purpose, **row)
             outcome.timings["record"] = time.perf_counter() - t0
         return outcome

@@ -10,6 +10,7 @@ import pytest
 
 from station.drift import drift_of
 from inspector_line.export import export_csv, export_json
+from inference import Verdict
 from station.history import NO_VERDICT, History, HistoryError
 
 
@@ -42,14 +43,15 @@ def test_rows_round_trip_and_filters(tmp_path):
         assert [r.file_name for r in h.query(verdict="NG")] == ["b.png"]
         # No verdict is NULL, selected only by NO_VERDICT, never by "OK".
         assert [r.file_name for r in h.query(verdict=NO_VERDICT)] == ["d.png"]
-        assert h.get(ids[3]).verdict is None and h.get(ids[3]).verdict_text == NO_VERDICT
+        assert h.get(ids[3]).verdict == Verdict.NO_VERDICT and h.get(ids[3]).verdict_text == NO_VERDICT
         assert {r.file_name for r in h.query(verdict=["OK", NO_VERDICT])} == {"a.png", "d.png"}
         assert [r.file_name for r in h.query(min_score=0.9, order="score")] == ["b.png", "a.png"]
         assert [r.file_name for r in h.query(max_score=0.9)] == ["d.png"]
         assert [r.file_name for r in h.query(since=1_700_000_015.0, until=1_700_000_035.0)] == ["d.png", "c.png"]
         c = h.counts()
-        assert (c.total, c.ok, c.ng, c.error, c.no_verdict, c.other) == (5, 1, 1, 1, 1, 1)
-        assert c.yield_pct == pytest.approx(20.0)
+        assert (c.total, c.ok, c.ng, c.error, c.no_verdict, c.not_found) == (5, 1, 1, 1, 1, 1)
+        # The one yield: OK / judged parts (OK, NG, NOT_FOUND); NO_VERDICT and ERROR stay out of it.
+        assert c.judged == 3 and c.yield_pct == pytest.approx(100 / 3)
         with pytest.raises(HistoryError):
             h.query(order="score; DROP TABLE inspections")
         with pytest.raises(HistoryError):
@@ -109,9 +111,9 @@ def test_export_csv_and_json(tmp_path):
         table = list(csv.DictReader(fh))
     assert [r["file_name"] for r in table] == ["a.png", "b.png", "c.png", "d.png", "e.png"]
     assert table[1]["verdict"] == "NG" and json.loads(table[1]["regions"])[0]["bbox"] == [1, 2, 3, 4]
-    assert table[3]["verdict"] == ""  # no verdict: an empty cell, never "OK"
+    assert table[3]["verdict"] == "NO_VERDICT"  # never "OK"
     data = json.loads((tmp_path / "out.json").read_text())
-    assert [d["verdict"] for d in data] == ["OK", "NG", "ERROR", None, "NOT_FOUND"]
+    assert [d["verdict"] for d in data] == ["OK", "NG", "ERROR", "NO_VERDICT", "NOT_FOUND"]
     assert data[2]["error"] == "cannot read image"
     assert data[0]["time"].startswith("2023-11-14T22:13:20")
 

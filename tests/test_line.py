@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from station import Station
 from station.history import NO_VERDICT, History
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource, VideoSource
@@ -35,7 +36,7 @@ def projects(tmp_path_factory):
 
 def _run(engine, project, source, history, **options):
     parts, messages = [], []
-    runner = Runner(engine, engine.load(project), source, history, RunOptions(**options),
+    runner = Runner(Station(project, engine, history=history), source, RunOptions(**options),
                     on_part=parts.append, on_message=messages.append)
     summary = runner.run()
     return summary, parts, messages
@@ -93,7 +94,7 @@ def test_watched_folder_300_files_written_slowly_exactly_once(projects, tmp_path
     source = FolderSource(inbox, settle_s=0.5, poll_s=0.05)
     stop = threading.Event()
     parts = []
-    runner = Runner(engine, engine.load(project), source, history, RunOptions(idle_exit_s=None),
+    runner = Runner(Station(project, engine, history=history), source, RunOptions(idle_exit_s=None),
                     on_part=parts.append)
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
@@ -210,7 +211,7 @@ def test_archive_move_and_post(projects, tmp_path, receiver):
     with History(tmp_path / "h2.sqlite") as history:
         _run(engine, raw, FolderSource(inbox2, settle_s=0.2), history, idle_exit_s=1.0, archive=archive)
         (row,) = history.query(verdict=NO_VERDICT)
-    assert row.verdict is None and row.score > 0 and "no verdict" in row.reason
+    assert row.verdict == "NO_VERDICT" and row.score > 0 and "no verdict" in row.reason
     assert (day / "NO_VERDICT" / "p.png").is_file() and not (day / "OK" / "p.png").exists()
 
 

@@ -34,7 +34,7 @@ def test_roles_split_the_settings_once():
     assert config_keys("feature") == ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size",
                                       "stride", "patch_zero_pad")
     assert set(config_keys("runtime")) == {"use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels",
-                                           "precision", "compile_backbone"}
+                                           "precision", "compile_backbone", "versions_kept"}
     assert "min_area" in config_keys("calibration") and "align" in config_keys("align")
     with pytest.raises(ValueError, match="unknown setting role"):
         config_keys("features")
@@ -56,7 +56,9 @@ def test_keys_a_newer_version_added_survive_a_calibration(fitted, tmp_path):
     proj.copy_model(folder, tmp_path / "p")
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
     manifest["future_field"] = {"kept": [1, 2]}
-    (tmp_path / "p" / "manifest.json").write_bytes(proj.json_bytes(manifest))
+    # A newer version writes its manifest into the version and the active copy alike.
+    for place in (tmp_path / "p", tmp_path / "p" / "versions" / "v1"):
+        (place / "manifest.json").write_bytes(proj.json_bytes(manifest))
     model = engine.load(tmp_path / "p")
     assert model.record.extra == {"future_field": {"kept": [1, 2]}}
     engine.calibrate(model, [disc(10 + i)[0] for i in range(3)])

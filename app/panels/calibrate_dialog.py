@@ -1,4 +1,8 @@
-"""Calibrate: score OK and NG image sets, place the threshold on their histograms, save calibration.json."""
+"""Calibrate: score OK and NG image sets, place the threshold on their histograms, save a calibrated version.
+
+The histograms show each image's verdict level (inference.verdict_level: the highest threshold at which the
+verdict rule, score and minimum region area, calls it NG), so the line, the counts and the saved FAR / FRR say
+what inspection will do. The suggested threshold is the station's calibration (the engine's method)."""
 
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ NG_BRUSH = (217, 48, 37, 150)
 
 
 def histograms(ok: list[float], ng: list[float], bins: int = 30):
-    """Shared bin edges and the OK and NG counts."""
-    scores = np.asarray(list(ok) + list(ng), dtype=np.float64)
+    """Shared bin edges and the OK and NG counts (levels of -inf, never NG, are left out of the bars)."""
+    ok = [v for v in ok if np.isfinite(v)]
+    ng = [v for v in ng if np.isfinite(v)]
+    scores = np.asarray(list(ok) + list(ng) or [0.0], dtype=np.float64)
     lo, hi = float(scores.min()), float(scores.max())
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
@@ -92,9 +98,12 @@ class CalibrateDialog(QDialog):
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.resize(900, 640)
         self.session = session
+        # The verdict levels of the OK and NG images (the scores, without an area limit).
         self.ok_scores: list[float] = []
         self.ng_scores: list[float] = []
         self.suggested: Optional[inference.Calibration] = None
+        self.samples: Optional[inference.CalibrationSamples] = None
+        self.scored_model: Optional[inference.Model] = None
 
         self.ok_box = ImageSetBox("OK images", "Good parts NOT used for teaching: their scores set the threshold")
         self.ng_box = ImageSetBox("NG images", "Defective parts (optional): they let the threshold separate OK and NG")
@@ -133,6 +142,7 @@ class CalibrateDialog(QDialog):
         self.area.setRange(0.0, 1e6)
         self.area.setDecimals(3)
         self.area.setValue(session.doc.config.min_area)
+        self.area.valueChanged.connect(self._suggest)  # the area limit moves every image's verdict level
         model = session.model
         # The model's unit: mm² when it knows its pixel size, else px.
         mm2 = model is not None and inference.area_unit(model.mm_per_px) == "mm2"
@@ -198,7 +208,8 @@ class CalibrateDialog(QDialog):
         self.percentile.setValue(cal.score_percentile)
         self.percentile.blockSignals(False)
         self.area.setValue(cal.min_area)
-        self._show_scores([float(v) for v in cal.ok_scores], [float(v) for v in cal.ng_scores])
+        ok_levels, ng_levels = cal.levels
+        self._show_scores([float(v) for v in ok_levels], [float(v) for v in ng_levels])
         self.set_threshold(cal.threshold)
         self.counts.setText(f"Saved calibration: threshold {cal.threshold:.4f}. "
                             + counts_text(self.ok_scores, self.ng_scores, cal.threshold))
@@ -210,13 +221,10 @@ class CalibrateDialog(QDialog):
             messages.error(self, "Calibrate", "Add at least one OK image (not one used for teaching).")
             return
         self.counts.setText("Scoring…")
-        # One engine call for both sets; the split is by position.
-        self.session.score_many(ok + ng, lambda results: self._scored(len(ok), results),
-                                title="Scoring failed")
+        self.session.calibration_samples(ok, ng, self._scored)
 
-    def _scored(self, n_ok: int, results: list) -> None:
-        scores = [r.score for r in results]
-        self._show_scores(scores[:n_ok], scores[n_ok:])
+    def _scored(self, model: inference.Model, samples: inference.CalibrationSamples) -> None:
+        self.scored_model, self.samples = model, samples
         self._suggest()
 
     def _show_scores(self, ok: list[float], ng: list[float]) -> None:
@@ -229,14 +237,15 @@ class CalibrateDialog(QDialog):
         self.save_button.setEnabled(not self.session.runner.busy)
 
     def _suggest(self, *_):
-        if not self.ok_scores:
+        if self.samples is None:
             return
         try:
-            self.suggested = inference.calibrate(self.ok_scores, self.ng_scores, self.percentile.value(),
-                                                 self.area.value())
+            self.suggested = self.session.station.calibration_from(
+                self.scored_model, self.samples, score_percentile=self.percentile.value(), min_area=self.area.value())
         except inference.InspectorError as exc:
             messages.error(self, "Calibrate", exc)
             return
+        self._show_scores(*self.suggested.levels)
         self.set_threshold(self.suggested.threshold)
 
     def set_threshold(self, value: float) -> None:
@@ -256,7 +265,9 @@ class CalibrateDialog(QDialog):
     # -- saving ---------------------------------------------------------------------------------
     def calibration(self) -> inference.Calibration:
         """The suggested calibration with the threshold where the user put the line."""
-        base = inference.calibrate(self.ok_scores, self.ng_scores, self.percentile.value(), self.area.value())
+        if self.suggested is None:
+            raise inference.InspectorError("compute the scores first")
+        base = self.suggested
         if abs(self.threshold - base.threshold) < 1e-12:
             return base
         return inference.with_threshold(base, self.threshold)
@@ -268,12 +279,12 @@ class CalibrateDialog(QDialog):
             messages.error(self, "Calibrate", exc)
             return
         self.session.doc.set_calibration_images(self.ok_box.paths(), self.ng_box.paths())
-        self.session.save_calibration(cal, lambda model: self._saved(model.calibration))
+        self.session.save_calibration(cal, lambda model: self._saved(model.calibration), model=self.scored_model)
 
     def _saved(self, cal: inference.Calibration) -> None:
         self.counts.setText(f"Saved: threshold {cal.threshold:.4f}. " + counts_text(self.ok_scores, self.ng_scores,
                                                                                     cal.threshold))
-        if cal.warning:  # saved, but the OK images most likely come from another capture
+        if cal.warning:  # saved, but not to be trusted as it stands: the warning says why
             messages.error(self, "Calibration saved, with a warning", cal.warning)
         self.accept()
 

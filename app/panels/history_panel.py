@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -32,16 +31,11 @@ from .inspect_panel import ScoreItem
 
 MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
 SINCE = (("Last hour", 3600.0), ("Last 24 hours", 86400.0), ("Last 7 days", 7 * 86400.0), ("All time", None))
-VERDICTS = (("All verdicts", None), ("NG", "NG"), ("OK", "OK"), ("No verdict", hist.NO_VERDICT),
-            ("Error", "ERROR"))
+VERDICTS = (("All verdicts", None), ("NG", "NG"), ("OK", "OK"), ("Not found", "NOT_FOUND"),
+            ("No verdict", hist.NO_VERDICT), ("Error", "ERROR"))
 LABEL_WORDS = {"false_reject": "false reject", "false_accept": "false accept", None: ""}
 COLUMNS = ("time", "image", "verdict", "score", "review", "source")
 THUMB = 128
-
-
-def heatmap_thumbnail(result: inference.InferenceResult) -> bytes:
-    """A small PNG of the heatmap (at most THUMB px a side), as the run mode keeps for each row."""
-    return inference.heatmap_thumbnail_png(result, THUMB)
 
 
 def image_path(row: hist.Inspection) -> Optional[Path]:
@@ -56,18 +50,14 @@ class HistoryPanel(QWidget):
     teachRequested = Signal(list)  # image paths marked false reject: add them to the model
     calibrateRequested = Signal(list, list)  # OK paths (false rejects), NG paths (false accepts)
     reinspectRequested = Signal(str)  # inspect this file again with the current model (double-click)
-    written = Signal(object)  # a Future of a row write has finished (emitted from the writer thread)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("historyPanel")
         self.history: Optional[hist.History] = None
         self.rows: list[hist.Inspection] = []
-        # Rows are written on a thread of their own: each is committed to disk (fsync), and a folder of
-        # inspections must not freeze the window. History is safe to share between threads.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-writer")
-        self._pending: list[Future] = []
-        self.written.connect(self._written)
+        # The window's inspections are recorded by the station layer in the inspecting worker (session.py);
+        # this view only reads.
 
         self.since = QComboBox()
         self.since.setObjectName("historySince")
@@ -161,7 +151,6 @@ class HistoryPanel(QWidget):
 
     # -- the database ----------------------------------------------------------------------------
     def set_project(self, folder: Optional[Path]) -> None:
-        self.flush()
         if self.history is not None:
             self.history.close()
             self.history = None
@@ -172,39 +161,6 @@ class HistoryPanel(QWidget):
                 self.summary.setText(f"No history: {exc}")
         self.refresh()
 
-    def record(self, path: str, result: inference.InferenceResult, model_id: Optional[str]) -> Optional[Future]:
-        """Keep one of the window's own inspections (written in the background; the result is not changed)."""
-        history = self.history
-        if history is None:
-            return None
-
-        def write() -> int:
-            return history.record_result(result, source=str(Path(path).parent), file_name=Path(path).name,
-                                         model_id=model_id, heatmap=heatmap_thumbnail(result))
-
-        future = self._writer.submit(write)
-        self._pending.append(future)
-        future.add_done_callback(self.written.emit)
-        return future
-
-    def _written(self, future: Future) -> None:
-        if future in self._pending:
-            self._pending.remove(future)
-        exc = future.exception()
-        if exc is not None:
-            # A history that cannot be written (disk full, read-only) is said, never fatal to inspecting.
-            self.summary.setText(f"An inspection was not recorded: {messages.describe(exc)}")
-        elif self.isVisible() and not self._pending:
-            self.refresh()
-
-    def flush(self) -> None:
-        """Wait for the rows still being written (before reading them, or closing the file)."""
-        for future in list(self._pending):
-            try:
-                future.result()
-            except Exception:  # noqa: BLE001 - reported by _written
-                pass
-
     def filters(self) -> dict:
         span = SINCE[self.since.currentIndex()][1]
         return {"since": None if span is None else time.time() - span,
@@ -212,7 +168,6 @@ class HistoryPanel(QWidget):
                 "min_score": self.min_score.value() or None}
 
     def refresh(self, *_) -> None:
-        self.flush()
         self.table.setSortingEnabled(False)
         self.table.setRowCount(0)
         self.rows = []
@@ -248,9 +203,7 @@ class HistoryPanel(QWidget):
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
         shown = f"{len(self.rows)} of {total}" if total > len(self.rows) else f"{total}"
-        yield_text = "" if counts.yield_pct is None else f", yield {counts.yield_pct:.1f}%"
-        self.summary.setText(f"{shown} inspection(s) shown. In this period: {counts.ok} OK, {counts.ng} NG"
-                             f"{yield_text}.")
+        self.summary.setText(f"{shown} inspection(s) shown. In this period: {counts.summary()}.")
         self._enable()
 
     # -- selection and review --------------------------------------------------------------------

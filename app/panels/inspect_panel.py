@@ -28,6 +28,8 @@ BADGE_STYLE = {
     "NOT_FOUND": "background:#e37400; color:white;",
     None: "background:#777; color:white;",
 }
+# The results table's words for a verdict (the filter matches them).
+VERDICT_WORDS = {"NO_VERDICT": "no verdict"}
 
 
 def _button(action: QAction, name: str = "") -> QToolButton:
@@ -380,7 +382,7 @@ class InspectPanel(QWidget):
                 self.regions.setItem(i, j, item)
 
     def _show_badge(self, verdict: Optional[str]) -> None:
-        self.badge.setText("NOT FOUND" if verdict == "NOT_FOUND" else (verdict or "—"))
+        self.badge.setText({"NOT_FOUND": "NOT FOUND", "NO_VERDICT": "—", None: "—"}.get(verdict, verdict))
         self.badge.setStyleSheet(BADGE_STYLE.get(verdict, BADGE_STYLE[None]) +
                                  "font-size:20px; font-weight:bold; border-radius:6px; padding:4px;")
 
@@ -419,7 +421,7 @@ class InspectPanel(QWidget):
 
     def _fill_row(self, row: int, path: str, result) -> None:
         error = self.errors.get(path)
-        verdict = UNREADABLE if error else ("" if result is None else (result.verdict or "no verdict"))
+        verdict = UNREADABLE if error else ("" if result is None else VERDICT_WORDS.get(result.verdict, result.verdict))
         cells = [Path(path).name, "" if result is None else score_text(result.score), verdict]
         for j, text in enumerate(cells):
             item = ScoreItem(text) if j == 1 else QTableWidgetItem(text)
@@ -427,7 +429,7 @@ class InspectPanel(QWidget):
             if j == 0:
                 item.setData(Qt.ItemDataRole.UserRole, path)
             if j == 1:
-                finite = result is not None and math.isfinite(result.score)
+                finite = result is not None and result.score is not None and math.isfinite(result.score)
                 item.setData(Qt.ItemDataRole.UserRole + 1, float(result.score) if finite else None)
             if j == 2 and (verdict == "NG" or error):
                 item.setForeground(Qt.GlobalColor.red)

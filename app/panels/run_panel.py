@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 import inference
+from station import Station
 from station.history import History, default_path
 from inspector_line.runner import PartResult, RunOptions, Runner, RunSummary
 from inspector_line.sources import open_source
@@ -57,11 +58,10 @@ class RunWorker(QThread):
 
     def run(self) -> None:
         try:
-            model = self.engine.load(self.project)
             source = open_source(self.spec)
             with History(default_path(self.project)) as history:
-                runner = Runner(self.engine, model, source, history, self.options, on_part=self.part.emit,
-                                on_message=self.message.emit)
+                station = Station(self.project, self.engine, history=history)
+                runner = Runner(station, source, self.options, on_part=self.part.emit, on_message=self.message.emit)
                 summary = runner.run(self.stop_event)
         except Exception as exc:  # noqa: BLE001 - any failure must reach the operator as a message
             if not isinstance(exc, inference.InspectorError):
@@ -256,9 +256,8 @@ class RunPanel(QWidget):
             self.counters_label.setText("Total 0   NG 0   ERROR 0   Yield —")
             return
         c = part.counts
-        yield_text = f"{c.yield_pct:.1f} %" if c.yield_pct is not None else "—"
-        extra = f"   no verdict {c.no_verdict}" if c.no_verdict else ""
-        self.counters_label.setText(f"Total {c.total}   NG {c.ng}   ERROR {c.error}{extra}   Yield {yield_text}")
+        extra = "".join(f"   {name} {n}" for name, n in (("not found", c.not_found), ("no verdict", c.no_verdict)) if n)
+        self.counters_label.setText(f"Total {c.total}   NG {c.ng}   ERROR {c.error}{extra}   Yield {c.yield_text()}")
 
     def _on_message(self, text: str) -> None:
         if text.startswith("DRIFT"):
