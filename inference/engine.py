@@ -189,8 +189,9 @@ class Engine:
         lock = self._run_alone()
         try:
             with project.writing(Path(folder)):
+                # The active model is what inspects: the project's top level (a named version: its own folder).
                 base = version or project.active_version(Path(folder))
-                stored = project.load_model(project.version_folder(Path(folder), base) if base else Path(folder))
+                stored = project.load_model(project.version_folder(Path(folder), version) if version else Path(folder))
                 record = stored.record
                 if config is not None:
                     record.check_extendable(config)

@@ -420,7 +420,7 @@ def save_calibration(folder: Path, calibration: Calibration, version: Optional[s
         base = version or active_version(folder)
         if base is None:
             raise ProjectError(f"{folder} holds no fitted model: run fit first")
-        source = version_folder(folder, base)
+        source = version_folder(folder, version) if version else folder  # the active model is the top level
         record = read_record(source)
         if calibration.model_id != record.model_id:
             raise ProjectError(f"this calibration belongs to model {calibration.model_id}, version {base} of {folder} "

@@ -90,14 +90,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _saved_state(args) -> Optional[tuple]:
-    """What a writing command's project holds before it runs: (model_id, calibration seal), or None."""
+    """What a writing command's project holds before it runs: (model_id, calibration seal, newest version),
+    or None."""
     if getattr(args, "command", None) not in ("fit", "calibrate"):
         return None
+    from inference import list_versions
+
     try:
         record = read_record(args.project)
+        versions = list_versions(args.project)
     except (InspectorError, OSError):
-        return (None, None)
-    return record.model_id, record.files.get("calibration.json")
+        return (None, None, None)
+    return record.model_id, record.files.get("calibration.json"), versions[-1].version if versions else None
 
 
 def _interrupted(args, before: Optional[tuple]) -> str:
@@ -109,6 +113,9 @@ def _interrupted(args, before: Optional[tuple]) -> str:
         return f"interrupted after the new model was saved: {args.project} holds it"
     if args.command == "calibrate" and after[1] != before[1]:
         return f"interrupted after the new calibration was saved in {args.project}"
+    if after[2] != before[2]:  # a new version was written, but not activated
+        return (f"interrupted after the new {'model' if args.command == 'fit' else 'calibration'} was saved as "
+                f"version {after[2]} (staged; the active version is unchanged)")
     return "cancelled; the saved model is unchanged"
 
 
@@ -145,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--add", action="store_true",
                      help="teach more OK images into the existing model without re-embedding the old ones")
     fit.add_argument("--note", default="", help="a note for the version list and the audit trail")
+    fit.add_argument("--activate", action="store_true",
+                     help="make the new version active at once, even while the active one is calibrated (the line "
+                     "then gets no verdict until it is calibrated); default: active only when nothing calibrated is")
     _common(fit)
     fit.set_defaults(func=cmd_fit)
 
@@ -313,10 +323,11 @@ def cmd_fit(args) -> int:
             if args.roi or args.mm_per_px or args.ignore or args.locate_box:
                 raise InspectorError("--add keeps the fitted ROI, ignore regions, locate region and mm per pixel; "
                                      "refit without --add to change them")
-            result = station.add(images, progress=progress, note=args.note)
+            result = station.add(images, progress=progress, note=args.note, activate=args.activate or None)
         else:
             result = station.teach(images, roi=_parse_roi(args.roi), mm_per_px=args.mm_per_px, progress=progress,
-                                   ignore=_parse_ignore(args.ignore), locate_box=args.locate_box, note=args.note)
+                                   ignore=_parse_ignore(args.ignore), locate_box=args.locate_box, note=args.note,
+                                   activate=args.activate or None)
     finally:
         close()
     summary = result.to_dict()
@@ -363,6 +374,7 @@ def cmd_infer(args) -> int:
     if text and model.calibration is None:
         print(f"note: no verdicts: {model.calibration_note} (scores only)")
     counts = VerdictCounts()
+    first_error: list = []  # the first image that could not be inspected: its reason, for the one error line
     progress, close = _progress()
     try:
         with _json_results(args, model) as emit:
@@ -374,6 +386,8 @@ def cmd_infer(args) -> int:
                     _write_overlay(args.heatmaps, path, outcome.result, model.config.max_image_megapixels)
                 emit(outcome)
                 counts.add(outcome.verdict)
+                if outcome.verdict == "ERROR" and not first_error:
+                    first_error.append(outcome.reason)
                 if text:
                     print(_result_line(outcome))
     finally:
@@ -382,7 +396,8 @@ def cmd_infer(args) -> int:
     if text and len(images) > 1:
         print(counts.summary())
     if counts.error:
-        _err(f"{counts.error} image(s) could not be inspected (see their ERROR lines); the others were")
+        _err(f"{counts.error} image(s) could not be inspected ({first_error[0]}); the others were" if len(images) > 1
+             else first_error[0])
         return 2
     if args.fail_on_ng and counts.no_verdict:
         _err(f"{counts.no_verdict} image(s) got no verdict ({model.calibration_note or 'see above'}): "

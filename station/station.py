@@ -141,22 +141,24 @@ class Station:
     # -- teach ------------------------------------------------------------------------------------------------
     def teach(self, ok_images: Sequence, *, roi=None, mm_per_px: Optional[float] = None, ignore: Sequence = (),
               locate_box=None, config: Optional[EngineConfig] = None, progress: Optional[ProgressFn] = None,
-              cancel: Optional[CancelToken] = None, note: str = "") -> FitResult:
-        """A new model from OK images, as a new version (see the module docstring for when it goes live)."""
+              cancel: Optional[CancelToken] = None, note: str = "", activate: Optional[bool] = None) -> FitResult:
+        """A new model from OK images, as a new version (see the module docstring for when it goes live;
+        `activate` True makes it active at once, False keeps it staged)."""
         before = self._active_record()
         result = self.engine.fit(self.project, ok_images, roi=roi, mm_per_px=mm_per_px, progress=progress,
                                  cancel=cancel, config=config, ignore=ignore, locate_box=locate_box,
-                                 origin={"who": self.who, "note": note})
+                                 origin={"who": self.who, "note": note}, activate=activate)
         self._audit("fit", note, version=result.version, active=result.active,
                     old=_geometry(before), new={**_geometry(result.record), "images": result.n_images})
         return result
 
     def add(self, ok_images: Sequence, *, version: Optional[str] = None, config: Optional[EngineConfig] = None,
-            progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None, note: str = "") -> FitResult:
+            progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None, note: str = "",
+            activate: Optional[bool] = None) -> FitResult:
         """More OK images taught into the active model (or `version`), as a new version."""
         before = self._active_record()
         result = self.engine.add(self.project, ok_images, progress=progress, cancel=cancel, config=config,
-                                 version=version, origin={"who": self.who, "note": note})
+                                 version=version, origin={"who": self.who, "note": note}, activate=activate)
         self._audit("add", note, version=result.version, active=result.active,
                     old={"images": before.n_images if before else None},
                     new={"images": result.n_images, "added": len(ok_images)})
@@ -168,7 +170,7 @@ class Station:
                             cancel: Optional[CancelToken] = None) -> tuple[Model, CalibrationSamples]:
         """(the model calibrated, its scored calibration images): version `version`, else the one to calibrate
         (`version_to_calibrate`)."""
-        model = self.model(version or self.version_to_calibrate())
+        model = self.model(version or self.version_to_calibrate())  # None: the active model, as it inspects
         return model, self.engine.calibration_samples(model, ok_images, ng_images, progress, cancel)
 
     def calibration_from(self, model: Model, samples: CalibrationSamples, *, score_percentile: Optional[float] = None,
@@ -201,15 +203,15 @@ class Station:
         return CalibrateResult(cal, saved, saved.version, activate)
 
     def version_to_calibrate(self) -> Optional[str]:
-        """A model taught after the active version and not calibrated yet (a staged fit or add), else the
-        active version: what `calibrate` calibrates when no version is named."""
+        """A model taught after the active version and not calibrated yet (a staged fit or add), else None
+        (the active version): what `calibrate` calibrates when no version is named."""
         versions = self.versions()
         active = next((v for v in versions if v.active), None)
         newest = versions[-1] if versions else None
         if newest is not None and active is not None and newest.number > active.number \
                 and newest.action in ("fit", "add") and newest.calibration is None:
             return newest.version
-        return active.version if active is not None else None
+        return None
 
     # -- inspect ----------------------------------------------------------------------------------------------
     def inspect(self, images: Sequence, *, part_ids: Optional[Sequence[Optional[str]]] = None,

@@ -1,8 +1,11 @@
 """Power cuts at every step of the project writer, for tests/test_faults.py and bench/bench_faults.py.
 
 A trial: a project holds model A (calibrated); a fit, add or calibrate that
-would write B is cut at one named step of inference/project.py's commit path
-(in-process: an exception no code under test catches; in a subprocess: SIGKILL).
+would write B and make it the active version (fit and add with activation asked
+for: otherwise they stay staged beside A) is cut at one named step of
+inference/project.py's save path (the new version's folder, then the commit
+that activates it; in-process: an exception no code under test catches; in a
+subprocess: SIGKILL).
 Then a reader must see the complete A or the complete B, change nothing, and the
 next writer must keep what the reader saw; the model must still inspect.
 """
@@ -57,9 +60,9 @@ def run_operation(engine: Engine, op: str, folder: Path, images: dict) -> None:
     from inference import Circle
 
     if op == "fit":
-        engine.fit(folder, images["ok"][:3], roi=Circle(cx=CENTRE[0], cy=CENTRE[1], r=RADIUS * 0.9))
+        engine.fit(folder, images["ok"][:3], roi=Circle(cx=CENTRE[0], cy=CENTRE[1], r=RADIUS * 0.9), activate=True)
     elif op == "add":
-        engine.add(folder, images["more"])
+        engine.add(folder, images["more"], activate=True)
     else:
         engine.calibrate(engine.load(folder), images["cal"][:2], images["ng"], score_percentile=90.0)
 
@@ -101,8 +104,11 @@ def judge(folder: Path, before: tuple, engine: Engine, op: str) -> str:
         return f"broken: the next writer changed what readers saw ({seen} -> {again})"
     if again[1] is not None and result.verdict is None:
         return "broken: calibrated but no verdict"
-    if list(folder.glob(".*.tmp")) or (folder / proj.PENDING).exists():
+    if list(folder.glob(".*.tmp")) or (folder / proj.PENDING).exists() or list(folder.glob("versions/.*")):
         return "broken: leftovers after recovery"
+    listed = {v.version: v for v in proj.list_versions(folder)}
+    if sum(v.active for v in listed.values()) != 1 or proj.active_version(folder) not in listed:
+        return "broken: the version list does not name the active version"
     return "old" if seen == before else "new"
 
 
@@ -110,9 +116,9 @@ def cli_trial(root: Path, op: str, step: str, folder: Path, images: dict) -> int
     """Run one CLI command in a subprocess that SIGKILLs itself at `step`; its return code."""
     cfg = ["--config", str(root / "tiny.yaml")]
     if op == "fit":
-        args = ["fit", str(folder), "--ok", *map(str, images["ok"][:3]), "--roi", ROI_JSON, *cfg]
+        args = ["fit", str(folder), "--ok", *map(str, images["ok"][:3]), "--roi", ROI_JSON, "--activate", *cfg]
     elif op == "add":
-        args = ["fit", str(folder), "--ok", *map(str, images["more"]), "--add", *cfg]
+        args = ["fit", str(folder), "--ok", *map(str, images["more"]), "--add", "--activate", *cfg]
     else:
         args = ["calibrate", str(folder), "--ok", *map(str, images["cal"][:2]), "--ng", *map(str, images["ng"]),
                 "--score-percentile", "90", *cfg]

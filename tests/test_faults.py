@@ -73,7 +73,8 @@ def test_sigkill_of_the_cli_at_the_commit_point(env, tmp_path, step, expected):
 
 
 @pytest.mark.parametrize("step,says,changed", [
-    ("stage:embeddings.npy", "cancelled; the saved model is unchanged", False),
+    # Cut while activating: the new version was written whole, but the active one is unchanged.
+    ("stage:embeddings.npy", "staged; the active version is unchanged", False),
     ("committed", "interrupted after the new model was saved", True),
     ("cleanup", "interrupted after the new model was saved", True),
 ])
@@ -83,7 +84,8 @@ def test_ctrl_c_says_truthfully_whether_the_new_model_was_saved(env, tmp_path, m
     folder = _copy(base, tmp_path / "p")
     before = state(folder)
     monkeypatch.setenv(proj.CRASH_AT_ENV, f"int@{step}")
-    rc = main(["fit", str(folder), "--ok", *map(str, images["ok"][:3]), "--config", str(root / "tiny.yaml")])
+    rc = main(["fit", str(folder), "--ok", *map(str, images["ok"][:3]), "--activate",
+               "--config", str(root / "tiny.yaml")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 130 and len(err) == 1 and says in err[0]
     monkeypatch.delenv(proj.CRASH_AT_ENV)
