@@ -233,10 +233,12 @@ def calibrate(
         method = "ok_ng"
     errors = threshold_errors(ok_l, ng_l, threshold)
     check_values(threshold=threshold)
+    if not np.isfinite(margin):
+        margin = _finite_margin(errors.margin, ok_s, ng_s, threshold)
     return Calibration(
         threshold=threshold, score_percentile=float(score_percentile), min_area=float(min_area),
         method=method, n_ok=int(ok_s.size), n_ng=int(ng_s.size), far=errors.far, frr=errors.frr,
-        margin=float(margin) if np.isfinite(margin) else errors.margin,
+        margin=float(margin),
         ok_scores=[float(s) for s in ok_s], ng_scores=[float(s) for s in ng_s],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         ok_levels=[float(v) for v in ok_l], ng_levels=[float(v) for v in ng_l],
@@ -255,8 +257,16 @@ def with_threshold(base: Calibration, threshold: float) -> Calibration:
     if t == base.threshold:
         return base
     errors = threshold_errors(*base.levels, t)
-    return replace(base, threshold=t, far=errors.far, frr=errors.frr, margin=errors.margin,
+    margin = _finite_margin(errors.margin, base.ok_scores, base.ng_scores, t)
+    return replace(base, threshold=t, far=errors.far, frr=errors.frr, margin=margin,
                    method=base.method + "+manual")
+
+
+def _finite_margin(margin: float, ok_scores, ng_scores, threshold: float) -> float:
+    """The margin, or, where no level bounds it (no image can be NG under the area limit), the scores'."""
+    if np.isfinite(margin):
+        return float(margin)
+    return float(threshold_errors(ok_scores, ng_scores, threshold).margin)
 
 
 def _best_overlapping_threshold(ok: np.ndarray, ng: np.ndarray) -> float:
@@ -339,8 +349,8 @@ def calibrate_by(
     threshold = mad_threshold(finite, mad_k) if method == "mad" else tail_threshold(finite, expected_frr)
     check_values(threshold=threshold)
     errors = threshold_errors(base.ok_levels, [], threshold)
-    return replace(base, threshold=threshold, frr=errors.frr, far=errors.far, margin=errors.margin,
-                   method=f"ok_only_{method}")
+    return replace(base, threshold=threshold, frr=errors.frr, far=errors.far,
+                   margin=_finite_margin(errors.margin, base.ok_scores, [], threshold), method=f"ok_only_{method}")
 
 
 # What makes a calibration untrustworthy on the line (issue 19): every client shows these warnings.

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from inference import EngineConfig, read_yaml
+from inference import EngineConfig, InspectorError, read_yaml
 from inference import Engine
 from .metrics import place_in_image
 
@@ -102,8 +102,10 @@ class OursMethod:
     def score(self, image: np.ndarray) -> tuple[float, np.ndarray]:
         """(image score, anomaly map aligned with the whole image)."""
         r = self._engine.score_many(self._model, [image])[0]
+        if r.verdict == "ERROR":  # the image could not be inspected: the evaluation stops on it, naming it
+            raise InspectorError(r.reason)
         # NOT_FOUND (alignment on, part not located) is not OK on the line: it ranks above every score.
-        score = r.score if np.isfinite(r.score) else NOT_FOUND_SCORE
+        score = r.score if r.verdict != "NOT_FOUND" else NOT_FOUND_SCORE
         return score, place_in_image(r.anomaly_map, r.box, image.shape[:2])
 
     def feature_stages(self, batch: np.ndarray) -> list[np.ndarray]:

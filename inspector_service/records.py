@@ -31,6 +31,8 @@ def activate(name: str, request: Request, version: str = Form(..., description="
     projects = _projects(request)
     projects.existing(name)
     station = projects.station(name)
+    if version not in {v.version for v in station.versions()}:
+        raise ApiError(404, f"project {name!r} has no version {version!r}; GET /projects/{name}/versions lists them")
     info = station.activate(version, note=note)
     projects.put(name, station.model())  # the next inspection uses it, without waiting for a reload
     out = {"project": name, "active": info.to_dict()}

@@ -277,7 +277,7 @@ def test_a_refit_is_staged_until_activated_and_a_rollback_returns(client, images
     audit = client.get("/projects/disc/audit").json()["audit"]
     assert [a["action"] for a in audit[-3:]] == ["fit", "activate", "rollback"]
     assert audit[-1]["who"] == "service" and audit[-1]["note"] == "back"
-    assert client.post("/projects/disc/activate", data={"version": "v99"}).status_code in (404, 422)
+    assert client.post("/projects/disc/activate", data={"version": "v99"}).status_code == 404
 
 
 def test_token_rule_on_a_non_loopback_bind(tmp_path, capsys):
@@ -477,3 +477,19 @@ def test_requests_that_arrive_together_share_a_batch(live, images, disc):
     assert bad_result.verdict == "ERROR" and bad_result.score is None and "ROI" in bad_result.reason
     assert calls == [1, 4]
     assert scores == pytest.approx(alone, rel=1e-4)
+
+
+def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:2]), data={"part_id": ["SN-1", "SN-2"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["part_id"] for x in body["results"]] == ["SN-1", "SN-2"] and all(x["row_id"] for x in body["results"])
+    assert body["counts"]["total"] == 2 and body["model_version"] == body["results"][0]["model_version"]
+    history = client.get("/projects/disc/history", params={"part_id": "SN-2"}).json()
+    (row,) = history["rows"]
+    assert row["verdict"] == body["results"][1]["verdict"] and row["source"] == "http" and row["purpose"] == "line"
+    assert row["model_version"] == body["model_version"] and history["counts"]["total"] == 1
+    bad = client.post("/projects/disc/infer", files=files(images["cal"][:2]), data={"part_id": ["only-one"]})
+    assert bad.status_code == 422 and "part_id" in bad.json()["error"]
+    bad = client.get("/projects/disc/history", params={"verdict": "FOO"})
+    assert bad.status_code == 422 and "verdict" in bad.json()["error"]
