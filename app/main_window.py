@@ -21,6 +21,7 @@ from .jobs import JobRunner
 from .menus import build_menus
 from .history_link import HistoryLink
 from .panels.history_panel import HistoryPanel
+from .panels.versions_panel import VersionsPanel
 from .panels.inspect_panel import InspectPanel
 from .panels.progress import ProgressStrip
 from .panels.ignore_panel import IgnorePanel
@@ -87,6 +88,9 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel()
         self.tabs.addTab(self.history_panel, "History")
         self.history_link = HistoryLink(self)
+        self.versions_panel = VersionsPanel(self.session)
+        self.tabs.addTab(self.versions_panel, "Versions")
+        self.doc.folderChanged.connect(self.versions_panel.set_project)
         self.tabs.setToolTip("Teach OK images and fit the model, or inspect images")
         self.inspect_panel.opened.connect(lambda: self.tabs.setCurrentWidget(self.inspect_panel))
         self.inspect_panel.opened.connect(self.show_work)

@@ -192,6 +192,25 @@ class Session(QObject):
 
         return self._start("inspecting the images", "Inspection failed", work, on_done, on_cancel)
 
+    def activate(self, version: str, note: str, on_done: Callback = None):
+        """Make `version` the project's active one (audited); the window then works on it."""
+        try:
+            station = self.station
+        except inference.InspectorError as exc:
+            self.failed.emit("Cannot activate", exc)
+            return None
+
+        def work(progress, cancel):
+            station.activate(version, note=note)
+            return station.model()
+
+        def done(model):
+            self.set_model(model)
+            if on_done:
+                on_done(model)
+
+        return self._start("activating a model version", "Cannot activate", work, done)
+
     def calibration_samples(self, ok: Sequence[str], ng: Sequence[str], on_done: Callable,
                             on_cancel: Callback = None):
         """Score calibration images with the window's model; calls back with (model, CalibrationSamples)."""

@@ -246,9 +246,12 @@ class TeachPanel(QWidget):
         self.session.add(new, self._fitted, self._cancelled, self._failed)
 
     def _fitted(self, result: inference.FitResult) -> None:
-        self.result_label.setText(
-            f"Model: {result.n_images} image(s), {result.coreset_size} of {result.n_embeddings} patches kept as "
-            f"reference, {result.seconds:.1f} s")
+        text = (f"Model: {result.n_images} image(s), {result.coreset_size} of {result.n_embeddings} patches kept as "
+                f"reference, {result.seconds:.1f} s; version {result.version}")
+        if not result.active:  # a calibrated version keeps inspecting the line: say so, never silently
+            text += (" (staged: the active calibrated version keeps inspecting until this one is calibrated, "
+                     "Model > Calibrate…)")
+        self.result_label.setText(text)
 
     def _failed(self, exc) -> None:
         # The dialog says what went wrong; the line must not keep saying "Fitting…".

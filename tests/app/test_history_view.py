@@ -53,7 +53,8 @@ def test_inspections_are_recorded_and_filtered(qtbot, reviewed, images):
     assert {r.file_name for r in rows} == {"ng_050.png", "ng_051.png", "ok_010.png"}
     ng_row = next(r for r in rows if r.verdict == "NG")
     assert ng_row.regions and ng_row.reason.startswith("score")
-    assert len(rows_shown(view)) == 4 and "3 NG" in view.summary.text() and "yield 25.0%" in view.summary.text()
+    assert len(rows_shown(view)) == 4 and "NG 3" in view.summary.text() and "yield 25.0%" in view.summary.text()
+    assert all(r.purpose == "bench" and r.model_version == window.session.model.version for r in rows)
 
     view.verdict.setCurrentText("OK")
     assert [r[0] for r in rows_shown(view)] == ["ok_010.png"]
