@@ -345,6 +345,9 @@ def _commit(folder: Path, blobs: dict[str, bytes], remove: tuple = ()) -> None:
         raise plain_os_error(exc, folder, "finish saving") from None
 
 
+from . import project_versions as _versions  # noqa: E402 (the version half of this writer; it calls back here)
+
+
 # -- writers -----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SavedVersion:
@@ -379,14 +382,14 @@ def save_model(folder: Path, record: ModelRecord, embeddings: np.ndarray, corese
     manifest = record.to_dict()
     ModelRecord.from_dict(manifest, folder / MANIFEST)  # what is written is checked as a read checks it
     with writing(folder):
-        _migrate(folder)
+        _versions.migrate(folder)
         if activate is None:
-            activate = not _active_gives_verdicts(folder)
-        version = _new_version(folder, {**blobs, MANIFEST: json_bytes(manifest)}, record,
+            activate = not _versions.active_gives_verdicts(folder)
+        version = _versions.new_version(folder, {**blobs, MANIFEST: json_bytes(manifest)}, record,
                                {"action": "fit", **(origin or {})}, calibration_from_bytes(calibration))
         if activate:
-            _activate(folder, version)
-        _prune(folder, keep)
+            _versions.activate_files(folder, version)
+        _versions.prune(folder, keep)
     return SavedVersion(record, version, bool(activate))
 
 
@@ -416,7 +419,7 @@ def save_calibration(folder: Path, calibration: Calibration, version: Optional[s
     `activate` makes it the active version (the default: what was calibrated is what inspects)."""
     folder = Path(folder)
     with writing(folder):
-        _migrate(folder)
+        _versions.migrate(folder)
         base = version or active_version(folder)
         if base is None:
             raise ProjectError(f"{folder} holds no fitted model: run fit first")
@@ -427,16 +430,16 @@ def save_calibration(folder: Path, calibration: Calibration, version: Optional[s
                                f"holds {record.model_id}: calibrate again")
         # Re-validate what is written, whoever built it.
         data = json_bytes(Calibration.from_dict(calibration.to_dict()).to_dict())
-        blobs = _version_blobs(source, record, without=(CALIBRATION,))
+        blobs = _versions.version_blobs(source, record, without=(CALIBRATION,))
         record = replace(record, files={**{n: record.files[n] for n in blobs}, CALIBRATION: sha256_bytes(data)},
                          schema_version=SCHEMA_VERSION)
         blobs[CALIBRATION] = data
         blobs[MANIFEST] = json_bytes(record.to_dict())
-        vid = _new_version(folder, blobs, record, {"action": "calibrate", "based_on": base, **(origin or {})},
+        vid = _versions.new_version(folder, blobs, record, {"action": "calibrate", "based_on": base, **(origin or {})},
                            calibration)
         if activate:
-            _activate(folder, vid)
-        _prune(folder, keep)
+            _versions.activate_files(folder, vid)
+        _versions.prune(folder, keep)
     return SavedVersion(record, vid, activate)
 
 
@@ -445,13 +448,17 @@ def activate(folder: Path, version: str, keep: int = 10) -> str:
     replaced. The version's files are checked against its manifest before they go live."""
     folder = Path(folder)
     with writing(folder):
-        _migrate(folder)
+        _versions.migrate(folder)
         before = active_version(folder)
         load_model(version_folder(folder, version), with_embeddings=False)  # damaged: refused, nothing changes
         if version != before:
-            _activate(folder, version)
-        _prune(folder, keep)
+            _versions.activate_files(folder, version)
+        _versions.prune(folder, keep)
     return before
+
+
+def os_user() -> str:
+    return _versions.os_user()
 
 
 def append_audit(folder: Path, row: dict) -> dict:
@@ -471,110 +478,6 @@ def append_audit(folder: Path, row: dict) -> dict:
         except OSError as exc:
             raise plain_os_error(exc, path) from None
     return row
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (a service account without one)
-        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
-
-
-# -- versions (the caller holds the lock) ------------------------------------------------------------------------
-def _version_blobs(source: Path, record: ModelRecord, without: tuple = ()) -> dict[str, bytes]:
-    """The model files of a version (or a legacy top level), each checked against its manifest."""
-    return {name: read_model_file(source, name, record) for name in record.files if name not in without}
-
-
-def _migrate(folder: Path) -> None:
-    """A project saved before versions existed: its model becomes v1, the active version."""
-    if (folder / VERSIONS).is_dir() or not has_model(folder):
-        return
-    record = read_record(folder)
-    blobs = _version_blobs(folder, record, without=(CALIBRATION,))
-    cal, _ = load_calibration(folder, record)
-    if CALIBRATION in record.files and cal is not None:
-        blobs[CALIBRATION] = read_model_file(folder, CALIBRATION, record)
-    blobs[MANIFEST] = json_bytes(record.to_dict())
-    _write_version(folder, "v1", blobs, _meta("v1", record, {"action": "import", "note": "saved before model "
-                                                             "versions existed"}, cal))
-    atomic_write(folder / ACTIVE, json_bytes({"version": "v1"}))
-
-
-def _new_version(folder: Path, blobs: dict, record: ModelRecord, origin: dict, cal: Optional[Calibration]) -> str:
-    root = folder / VERSIONS
-    numbers = [version_number(p.name) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] \
-        if root.is_dir() else []
-    vid = f"v{max(numbers, default=0) + 1}"
-    _write_version(folder, vid, blobs, _meta(vid, record, origin, cal))
-    return vid
-
-
-def _meta(vid: str, record: ModelRecord, origin: dict, cal: Optional[Calibration]) -> dict:
-    return {"version": vid, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "action": origin.get("action", "fit"), "based_on": origin.get("based_on"),
-            "who": origin.get("who") or os_user(), "note": origin.get("note", ""), "model_id": record.model_id,
-            "n_images": record.n_images, "calibration": calibration_summary(cal)}
-
-
-def _write_version(folder: Path, vid: str, blobs: dict, meta: dict) -> None:
-    """The version's files in a temp folder, then renamed into place whole (readers never see half of one)."""
-    root = folder / VERSIONS
-    tmp = root / f".{vid}.tmp"
-    try:
-        root.mkdir(exist_ok=True)
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-    except OSError as exc:
-        raise plain_os_error(exc, root, "save a model version into") from None
-    try:
-        for name, data in blobs.items():
-            atomic_write(tmp / name, data)
-        atomic_write(tmp / VERSION_META, json_bytes(meta))
-        _checkpoint("version")
-        os.rename(tmp, root / vid)
-        _fsync_dir(root)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise plain_os_error(exc, root, "save a model version into") from None
-        raise
-
-
-def _activate(folder: Path, vid: str) -> None:
-    source = version_folder(folder, vid)
-    record = read_record(source)
-    blobs = _version_blobs(source, record)
-    blobs[MANIFEST] = json_bytes(record.to_dict())
-    blobs[ACTIVE] = json_bytes({"version": vid})
-    current = read_record(folder).files if (folder / MANIFEST).is_file() else {}
-    _commit(folder, blobs, remove=tuple(n for n in current if n not in blobs))
-
-
-def _active_gives_verdicts(folder: Path) -> bool:
-    if not has_model(folder):
-        return False
-    try:
-        return load_calibration(folder)[0] is not None
-    except InspectorError:
-        return False
-
-
-def _prune(folder: Path, keep: int) -> None:
-    """Remove the oldest versions beyond `keep` (never the active one)."""
-    root = folder / VERSIONS
-    if keep < 1 or not root.is_dir():
-        return
-    active = active_version(folder)
-    names = sorted((p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                   key=version_number)
-    for name in names[:-keep] if len(names) > keep else ():
-        if name != active:
-            try:
-                shutil.rmtree(root / name)
-            except OSError as exc:
-                raise plain_os_error(exc, root / name, "remove an old model version") from None
 
 
 def save_settings(folder: Path, settings: dict) -> None:
