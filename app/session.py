@@ -45,7 +45,9 @@ class Session(QObject):
         if self._station is None or self._station.project != folder:
             if self._station is not None:
                 self._station.close()
-            self._station = Station(folder, self.engine)
+            # The window's inspections are bench checks: a history that cannot be written is said in the
+            # History view, never fatal to inspecting.
+            self._station = Station(folder, self.engine, history_optional=True)
         return self._station
 
     # -- helpers ---------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class Session(QObject):
             on_loaded: Callback = None):
         """Fit in one job; `on_done` gets the FitResult, then `on_loaded` the model it made, now the session's."""
         try:
-            folder = self._folder()
+            self._folder()  # a project folder is needed first
         except inference.InspectorError as exc:
             self.failed.emit("Cannot fit", exc)
             return None
@@ -120,7 +122,7 @@ class Session(QObject):
     def add(self, images: Sequence[str], on_done: Callback = None, on_cancel: Callback = None,
             on_failure: Callback = None):
         try:
-            folder = self._folder()
+            self._folder()  # a project folder is needed first
         except inference.InspectorError as exc:
             self.failed.emit("Cannot add to the model", exc)
             return None

@@ -408,3 +408,13 @@ def capture_shift_warning(taught_scores: Sequence[float], calibration_scores: Se
     return (f"the calibration OK images score {ratio:.2f} x the taught images (median), much {side} than "
             f"images of one capture do ({limits[0]:g}-{limits[1]:g} x): they likely come from another capture "
             "(light, camera, focus, part batch). Teach and calibrate with images from the production capture.")
+
+
+def join_warnings(warnings) -> str:
+    """Warnings as one text, a sentence each (empty ones left out): what calibration.json's `warning` holds."""
+    out = []
+    for text in warnings:
+        text = (text or "").strip()
+        if text:
+            out.append(text if text.endswith(".") else text[:1].upper() + text[1:] + ".")
+    return " ".join(out)

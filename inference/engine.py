@@ -15,7 +15,9 @@ import torch
 from . import knn, placement, project
 from .align import Locator
 from .backbone import Backbone, fit_precision, resolve_auto
-from .calibration import Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning
+from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
+                          join_warnings)
+from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
@@ -25,7 +27,7 @@ from .model_record import ModelRecord
 from .preprocess import ImageInput, augmented_copies, image_name
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
-from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge, verdict_level
+from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 from .verdict import Verdict
 
 # What a backbone is built from: the settings that shape features, the weights file, and how it runs.
@@ -477,40 +479,10 @@ class Engine:
         # OK images that score unlike the taught ones most likely come from another capture: say so.
         calibration = replace(calibration, model_id=model.model_id, min_area_unit=unit)
         warnings = [capture_shift_warning(model.record.taught_scores, calibration.ok_scores)]
-        warnings += calibration_warnings(calibration)
-        calibration = replace(calibration, warning=" ".join(_sentence(w) for w in warnings if w))
+        calibration = replace(calibration, warning=join_warnings(warnings + calibration_warnings(calibration)))
         saved = project.save_calibration(model.folder, calibration, model.version, activate, origin,
                                          keep=self.config.versions_kept)
         return model.with_calibration(calibration, saved.version)
-
-
-@dataclass
-class CalibrationSamples:
-    """Calibration images as scored (maps kept), for the verdict levels at any minimum area."""
-
-    ok: list  # InferenceResult of each OK image
-    ng: list
-    taught: list  # names of OK images that were also taught
-    mm_per_px: Optional[float]
-
-    @property
-    def ok_scores(self) -> list[float]:
-        return [r.score for r in self.ok]
-
-    @property
-    def ng_scores(self) -> list[float]:
-        return [r.score for r in self.ng]
-
-    def levels(self, min_area: float) -> tuple[list[float], list[float]]:
-        """Each image's verdict level under `min_area` (scoring.verdict_level)."""
-        def level(r):
-            return verdict_level(r.score, r.anomaly_map, r.mask, min_area, self.mm_per_px)
-        return [level(r) for r in self.ok], [level(r) for r in self.ng]
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith(".") else text[:1].upper() + text[1:] + "."
 
 
 def _error_result(model: Model, name: str, error: str) -> InferenceResult:

@@ -37,7 +37,6 @@ change, under the lock.
 
 from __future__ import annotations
 
-import getpass
 import io
 import json
 import os
@@ -54,11 +53,11 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .calibration import Calibration
-from .errors import InspectorError, ProjectBusyError, ProjectError, StorageError, plain_os_error
+from .errors import ProjectBusyError, ProjectError, StorageError, plain_os_error
 from .manifest import SCHEMA_VERSION
 from .model_record import ModelRecord
 from .project_files import (ACTIVE, AUDIT, CALIBRATION, COMMIT_MARKER, CORESET, EMBEDDINGS, LOCK, MANIFEST,
-                            MODEL_FILES, PENDING, SETTINGS, VERSION_META, VERSIONS, sha256_bytes, version_number)
+                            MODEL_FILES, PENDING, SETTINGS, VERSION_META, VERSIONS, sha256_bytes)
 # The readers, re-exported: callers use project.load_model etc. as before.
 from .project_reader import (  # noqa: F401
     StoredModel,

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -355,6 +354,8 @@ def _version_line(version: str, active: bool, project) -> str:
 
 
 def cmd_infer(args) -> int:
+    from .infer_output import json_results, part_ids, result_line, write_overlay
+
     from inference import expand_image_paths
 
     _check_outputs(args)
@@ -362,7 +363,7 @@ def cmd_infer(args) -> int:
     from inference import VerdictCounts
 
     images = expand_image_paths(args.images)
-    part_ids = _part_ids(args, images, PartIdPattern, checked_part_id)
+    part_ids = part_ids(args, images, PartIdPattern, checked_part_id)
     station = _station(args, record=not args.no_history)
     model = station.model()
     if args.heatmaps:
@@ -377,19 +378,19 @@ def cmd_infer(args) -> int:
     first_error: list = []  # the first image that could not be inspected: its reason, for the one error line
     progress, close = _progress()
     try:
-        with _json_results(args, model) as emit:
+        with json_results(args, model) as emit:
             # One result at a time: each anomaly map is dropped once its overlay and JSON are written.
             outcomes = station.inspect(images, part_ids=part_ids, source="cli", progress=progress,
                                        purpose="bench" if args.bench else "line", model=model)
             for path, outcome in zip(images, outcomes):
                 if args.heatmaps and outcome.result is not None and outcome.score is not None:
-                    _write_overlay(args.heatmaps, path, outcome.result, model.config.max_image_megapixels)
+                    write_overlay(args.heatmaps, path, outcome.result, model.config.max_image_megapixels)
                 emit(outcome)
                 counts.add(outcome.verdict)
                 if outcome.verdict == "ERROR" and not first_error:
                     first_error.append(outcome.reason)
                 if text:
-                    print(_result_line(outcome))
+                    print(result_line(outcome))
     finally:
         station.close()
         close()
@@ -405,76 +406,6 @@ def cmd_infer(args) -> int:
         return 2
     # A part that was not found is not OK either.
     return 1 if args.fail_on_ng and (counts.ng or counts.not_found) else 0
-
-
-def _part_ids(args, images, pattern_type, checked) -> Optional[list]:
-    if args.part_id is not None and args.part_id_pattern is not None:
-        raise InspectorError("give --part-id or --part-id-pattern, not both")
-    if args.part_id is not None:
-        if len(images) != 1:
-            raise InspectorError(f"--part-id names one part, but {len(images)} images were given: use "
-                                 "--part-id-pattern to take each part's id from its file name")
-        return [checked(args.part_id)]
-    if args.part_id_pattern is not None:
-        pattern = pattern_type(args.part_id_pattern)
-        return [checked(pattern(path)) for path in images]
-    return None
-
-
-def _result_line(outcome) -> str:
-    """One line per image: verdict, score, name, and why (the same words every client shows)."""
-    part = f"  part {outcome.part_id}" if outcome.part_id else ""
-    if outcome.score is None:  # NOT_FOUND, ERROR: the reason says why
-        return f"{outcome.verdict}  {outcome.name}{part}  {outcome.reason}"
-    line = f"{outcome.verdict:2}  {outcome.score:10.4f}  {outcome.name}{part}"
-    if outcome.verdict == "NO_VERDICT":
-        return line
-    r = outcome.result
-    line += f"  {len(r.regions)} region(s)"
-    if outcome.verdict == "NG":
-        line += f", NG by {', '.join(f'#{i + 1}' for i in r.ng_regions)}"
-    return line
-
-
-@contextmanager
-def _json_results(args, model):
-    """A callable that writes each result into the --json output as it comes (file or stdout), or ignores it."""
-    if not args.json:
-        yield lambda result: None
-        return
-    from inference import atomic_writer
-
-    head = {"project": str(args.project), "model_id": model.model_id, "model_version": model.version,
-            "calibrated": model.calibration is not None, "note": model.calibration_note}
-    opening = json.dumps(head, indent=2)[:-2] + ',\n  "results": [\n'
-    first = [True]
-
-    def writer(out):
-        out.write(opening)
-
-        def emit(outcome):
-            out.write(("" if first[0] else ",\n") + json.dumps(outcome.to_dict(with_heatmap=True)))
-            first[0] = False
-        return emit
-
-    if args.json == "-":
-        yield writer(sys.stdout)
-        sys.stdout.write("\n  ]\n}\n")
-    else:
-        with atomic_writer(Path(args.json)) as fh:
-            yield writer(fh)
-            fh.write("\n  ]\n}\n")
-
-
-def _write_overlay(folder: Path, path, result, max_megapixels: float) -> None:
-    import cv2
-
-    from inference import atomic_write, load_image, overlay_rgb
-
-    image = path if not isinstance(path, (str, Path)) else load_image(path, max_megapixels)
-    ok, buf = cv2.imencode(".png", overlay_rgb(image, result)[..., ::-1])
-    if ok:
-        atomic_write(folder / f"{Path(result.name).stem}_heatmap.png", buf.tobytes())
 
 
 def cmd_calibrate(args) -> int:

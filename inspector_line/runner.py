@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional
 
 import numpy as np
 
 from inference import ImageError, InferenceResult, Model, Verdict, VerdictCounts, heatmap_thumbnail_png, load_image
-from station import History, HistoryError, Outcome, PartIdPattern, Station, checked_part_id
+from station import HistoryError, Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 
 from .sinks import Archiver, Poster, SinkError

@@ -62,7 +62,7 @@ class FitQueue:
     """One fit at a time (the engine allows one); `on_saved(project, model)` runs after a successful save, with
     the model the fit returned (ready to inspect)."""
 
-    def __init__(self, engine: Engine, on_saved: Callable[[str, Model], None], stations: Callable[[str], "Station"]):
+    def __init__(self, engine: Engine, on_saved: Callable[[str, Model], None], stations: Callable):
         self.engine = engine
         self.on_saved = on_saved
         self.stations = stations  # project name -> its Station (the use cases)

@@ -30,6 +30,7 @@ class Outcome:
     result: Optional[InferenceResult] = None
     row_id: Optional[int] = None  # its history row, when recorded
     error: Optional[str] = None
+    record_error: Optional[str] = None  # why it has no history row (bench checks only: Station.history_optional)
 
     @classmethod
     def of(cls, result: InferenceResult, model_version: Optional[str], model_id: Optional[str],

@@ -51,7 +51,7 @@ from inference import (
     read_record,
 )
 
-from .history import History, default_path
+from .history import History, HistoryError, default_path
 from .outcome import Outcome
 
 
@@ -70,11 +70,16 @@ class Station:
     """One project's use cases. Thread-safe for inspection; the engine runs one fit or calibration at a time."""
 
     def __init__(self, project: str | Path, engine: Optional[Engine] = None, *, config: Optional[EngineConfig] = None,
-                 who: Optional[str] = None, history: Optional[History] = None, record: bool = True):
+                 who: Optional[str] = None, history: Optional[History] = None, record: bool = True,
+                 history_optional: bool = False):
+        """`history_optional`: a history that cannot be written (read-only, a folder in its way) leaves the
+        outcome's `record_error` set instead of failing the inspection: for bench checks (the window), never
+        for the line, where a result owed to the history is never dropped silently."""
         self.project = Path(project)
         self.engine = engine or Engine(config or EngineConfig.load())
         self.who = who or os_user()
         self.record = record  # write a history row for every inspection
+        self.history_optional = history_optional
         self._history = history
         self._own_history = False
         self._model: Optional[Model] = None
@@ -244,10 +249,14 @@ class Station:
         if record if record is not None else self.record:
             row = dict(row or {})
             t0 = time.perf_counter()
-            outcome.row_id = self.history.record_result(
-                result, source=row.pop("source", source), file_name=row.pop("file_name", result.name),
-                model_id=model.model_id,
-                model_version=model.version, part_id=part_id, purpose=purpose, **row)
+            try:
+                outcome.row_id = self.history.record_result(
+                    result, source=row.pop("source", source), file_name=row.pop("file_name", result.name),
+                    model_id=model.model_id, model_version=model.version, part_id=part_id, purpose=purpose, **row)
+            except HistoryError as exc:
+                if not self.history_optional:
+                    raise
+                outcome.record_error = str(exc)
             outcome.timings["record"] = time.perf_counter() - t0
         return outcome
 
@@ -264,9 +273,15 @@ class Station:
         outcome.result = None
         if record if record is not None else self.record:
             row = dict(row or {})
-            outcome.row_id = self.history.record(
-                source=source, file_name=row.pop("file_name", name), verdict="ERROR", reason=message, error=message,
-                model_id=model_id, model_version=version, part_id=part_id, purpose=purpose, **row)
+            try:
+                outcome.row_id = self.history.record(
+                    source=row.pop("source", source), file_name=row.pop("file_name", name), verdict="ERROR",
+                    reason=message, error=message, model_id=model_id, model_version=version, part_id=part_id,
+                    purpose=purpose, **row)
+            except HistoryError as exc:
+                if not self.history_optional:
+                    raise
+                outcome.record_error = str(exc)
         return outcome
 
     # -- review -----------------------------------------------------------------------------------------------
