@@ -42,16 +42,14 @@ import math
 import sqlite3
 import threading
 import time as _time
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
-
-import numpy as np
 
 from inference import InferenceResult, InspectorError, Verdict, VerdictCounts
 
 from .drift import Drift, drift_of
+from .history_rows import ADDEDCOLUMNS, COLUMNS, Inspection, inspection, jsonable, num, plain
 
 SCHEMA_VERSION = 2
 HISTORY_FILE = "history.sqlite"
@@ -101,52 +99,6 @@ class HistoryError(InspectorError):
     """The history database cannot be opened, read or written (corrupt, locked, read-only, disk full)."""
 
 
-@dataclass
-class Inspection:
-    """One history row."""
-
-    id: int
-    time: float  # seconds since 1970 UTC
-    source: str
-    file_name: str
-    sha256: Optional[str]
-    model_id: Optional[str]
-    score: Optional[float]
-    threshold: Optional[float]
-    verdict: Verdict  # NO_VERDICT is never to be read as OK
-    reason: str
-    regions: list = field(default_factory=list)
-    latency: Optional[float] = None
-    heatmap_png: Optional[bytes] = None
-    heatmap_path: Optional[str] = None
-    error: Optional[str] = None
-    label: Optional[str] = None
-    key: Optional[str] = None
-    model_version: Optional[str] = None
-    part_id: Optional[str] = None
-    archive_path: Optional[str] = None
-    purpose: str = "line"
-
-    @property
-    def time_iso(self) -> str:
-        return datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
-
-    @property
-    def verdict_text(self) -> str:
-        return self.verdict.value
-
-    def to_dict(self, with_heatmap: bool = False) -> dict:
-        out = asdict(self)
-        out["time"] = self.time_iso
-        out["verdict"] = self.verdict.value
-        out.pop("heatmap_png")
-        if with_heatmap and self.heatmap_png is not None:
-            import base64
-
-            out["heatmap_png_base64"] = base64.b64encode(self.heatmap_png).decode("ascii")
-        return out
-
-
 def default_path(project: Union[str, Path]) -> Path:
     return Path(project) / HISTORY_FILE
 
@@ -167,22 +119,6 @@ def to_epoch(value: TimeLike) -> Optional[float]:
     raise HistoryError(f"not a date/time: {value!r}")
 
 
-def _plain(exc: sqlite3.Error, path: Path) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return f"the inspection history {path} is locked by another program; close it and retry"
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return (f"the inspection history {path} is damaged ({text}); move it aside to start a new one "
-                "(the model is not affected)")
-    if "readonly" in text or "read-only" in text:
-        return f"the inspection history {path} is read-only; make the folder writable"
-    if "disk" in text and "full" in text:
-        return f"the disk holding the inspection history {path} is full; free some space"
-    if "unable to open" in text:
-        return f"cannot open the inspection history {path}: the folder is missing or not writable"
-    return f"inspection history {path}: {text}"
-
-
 class History:
     """The inspection history in one SQLite file. Safe to share between threads of one process."""
 
@@ -195,7 +131,7 @@ class History:
             self._db = sqlite3.connect(str(self.path), timeout=busy_timeout, check_same_thread=False,
                                        isolation_level=None)
         except sqlite3.Error as exc:
-            raise HistoryError(_plain(exc, self.path)) from None
+            raise HistoryError(plain(exc, self.path)) from None
         try:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -212,7 +148,7 @@ class History:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             self._db.close()
-            raise HistoryError(_plain(exc, self.path)) from None
+            raise HistoryError(plain(exc, self.path)) from None
         except HistoryError:
             self._db.close()
             raise
@@ -220,7 +156,7 @@ class History:
     def _upgrade(self) -> None:
         """A history of an earlier version gains the columns it lacks (its rows keep their values)."""
         have = {r[1] for r in self._db.execute("PRAGMA table_info(inspections)").fetchall()}
-        for column, kind in _ADDED_COLUMNS:
+        for column, kind in ADDEDCOLUMNS:
             if column not in have:
                 self._db.execute(f"ALTER TABLE inspections ADD COLUMN {column} {kind}")
 
@@ -240,7 +176,7 @@ class History:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise HistoryError(_plain(exc, self.path)) from None
+                raise HistoryError(plain(exc, self.path)) from None
 
     # -- writing ----------------------------------------------------------------
     def record(
@@ -286,10 +222,10 @@ class History:
         when = to_epoch(time) if time is not None else _time.time()
         blob = bytes(heatmap) if isinstance(heatmap, (bytes, bytearray, memoryview)) else None
         hpath = str(heatmap) if isinstance(heatmap, (str, Path)) else None
-        regions_json = json.dumps([_jsonable(r) for r in (regions or [])])
+        regions_json = json.dumps([jsonable(r) for r in (regions or [])])
         stored_verdict = None if verdict is Verdict.NO_VERDICT else verdict.value
-        row = (when, str(source), str(file_name), sha256, model_id, _num(score), _num(threshold), stored_verdict,
-               reason or "", regions_json, _num(latency), blob, hpath, error, key, model_version, part_id,
+        row = (when, str(source), str(file_name), sha256, model_id, num(score), num(threshold), stored_verdict,
+               reason or "", regions_json, num(latency), blob, hpath, error, key, model_version, part_id,
                None if archive_path is None else str(archive_path), purpose)
         with self._lock:
             try:
@@ -316,7 +252,7 @@ class History:
                         self._db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise HistoryError(_plain(exc, self.path)) from None
+                raise HistoryError(plain(exc, self.path)) from None
 
     def record_result(self, result: InferenceResult, *, source: str, file_name: Optional[str] = None,
                       sha256: Optional[str] = None, model_id: Optional[str] = None,
@@ -343,7 +279,7 @@ class History:
             try:
                 cur = self._db.execute("UPDATE inspections SET label = ? WHERE id = ?", (label, int(row_id)))
             except sqlite3.Error as exc:
-                raise HistoryError(_plain(exc, self.path)) from None
+                raise HistoryError(plain(exc, self.path)) from None
             if cur.rowcount == 0:
                 raise HistoryError(f"no inspection with id {row_id} in {self.path}")
 
@@ -373,7 +309,7 @@ class History:
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise HistoryError(_plain(exc, self.path)) from None
+                raise HistoryError(plain(exc, self.path)) from None
         return deleted
 
     # -- reading ----------------------------------------------------------------
@@ -382,13 +318,13 @@ class History:
 
     def row_for_key(self, key: str) -> Optional[Inspection]:
         """The row recorded with this exactly-once key (None if never recorded or removed by retention)."""
-        rows = self._run(f"SELECT {_COLUMNS} FROM inspections WHERE id = (SELECT row_id FROM done WHERE key = ?)",
+        rows = self._run(f"SELECT {COLUMNS} FROM inspections WHERE id = (SELECT row_id FROM done WHERE key = ?)",
                          (key,))
-        return _inspection(rows[0]) if rows else None
+        return inspection(rows[0]) if rows else None
 
     def get(self, row_id: int) -> Optional[Inspection]:
-        rows = self._run(f"SELECT {_COLUMNS} FROM inspections WHERE id = ?", (int(row_id),))
-        return _inspection(rows[0]) if rows else None
+        rows = self._run(f"SELECT {COLUMNS} FROM inspections WHERE id = ?", (int(row_id),))
+        return inspection(rows[0]) if rows else None
 
     def query(
         self,
@@ -412,12 +348,12 @@ class History:
             raise HistoryError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
         where, params = self._where(since, until, verdict, min_score, max_score, label, model_id, purpose,
                                     model_version, part_id)
-        sql = f"SELECT {_COLUMNS} FROM inspections{where} ORDER BY {ORDERS[order]} {'DESC' if descending else 'ASC'}"
+        sql = f"SELECT {COLUMNS} FROM inspections{where} ORDER BY {ORDERS[order]} {'DESC' if descending else 'ASC'}"
         sql += f", id {'DESC' if descending else 'ASC'}"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else int(limit), int(offset)]
-        return [_inspection(r) for r in self._run(sql, params)]
+        return [inspection(r) for r in self._run(sql, params)]
 
     def count(self, **filters) -> int:
         """How many rows match; takes query()'s filters (since, until, verdict, min_score, ...)."""
@@ -486,40 +422,3 @@ class History:
 
 
 # -- rows ------------------------------------------------------------------------
-_COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "
-            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose")
-# Columns added since schema 1 (a history of an earlier version gains them on open).
-_ADDED_COLUMNS = (("model_version", "TEXT"), ("part_id", "TEXT"), ("archive_path", "TEXT"),
-                  ("purpose", "TEXT NOT NULL DEFAULT 'line'"))
-
-
-def _inspection(row: tuple) -> Inspection:
-    (rid, when, source, name, sha, model_id, score, thr, verdict, reason, regions, latency, heatmap, hpath, error,
-     label, key, model_version, part_id, archive_path, purpose) = row
-    try:
-        parsed = json.loads(regions) if regions else []
-    except ValueError:
-        parsed = []
-    try:
-        verdict = Verdict.parse(verdict)
-    except ValueError:  # a word an earlier version let a source store
-        verdict = Verdict.ERROR
-    return Inspection(rid, when, source, name, sha, model_id, score, thr, verdict, reason or "", parsed, latency,
-                      bytes(heatmap) if heatmap is not None else None, hpath, error, label, key, model_version,
-                      part_id, archive_path, purpose or "line")
-
-
-def _num(value) -> Optional[float]:
-    return None if value is None else float(value)
-
-
-def _jsonable(value):
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

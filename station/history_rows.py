@@ -1,0 +1,115 @@
+"""The history's rows as Python objects (Inspection), their columns, and its errors in plain words."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from inference import Verdict
+
+
+@dataclass
+class Inspection:
+    """One history row."""
+
+    id: int
+    time: float  # seconds since 1970 UTC
+    source: str
+    file_name: str
+    sha256: Optional[str]
+    model_id: Optional[str]
+    score: Optional[float]
+    threshold: Optional[float]
+    verdict: Verdict  # NO_VERDICT is never to be read as OK
+    reason: str
+    regions: list = field(default_factory=list)
+    latency: Optional[float] = None
+    heatmap_png: Optional[bytes] = None
+    heatmap_path: Optional[str] = None
+    error: Optional[str] = None
+    label: Optional[str] = None
+    key: Optional[str] = None
+    model_version: Optional[str] = None
+    part_id: Optional[str] = None
+    archive_path: Optional[str] = None
+    purpose: str = "line"
+
+    @property
+    def time_iso(self) -> str:
+        return datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
+
+    @property
+    def verdict_text(self) -> str:
+        return self.verdict.value
+
+    def to_dict(self, with_heatmap: bool = False) -> dict:
+        out = asdict(self)
+        out["time"] = self.time_iso
+        out["verdict"] = self.verdict.value
+        out.pop("heatmap_png")
+        if with_heatmap and self.heatmap_png is not None:
+            import base64
+
+            out["heatmap_png_base64"] = base64.b64encode(self.heatmap_png).decode("ascii")
+        return out
+
+
+def plain(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"the inspection history {path} is locked by another program; close it and retry"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (f"the inspection history {path} is damaged ({text}); move it aside to start a new one "
+                "(the model is not affected)")
+    if "readonly" in text or "read-only" in text:
+        return f"the inspection history {path} is read-only; make the folder writable"
+    if "disk" in text and "full" in text:
+        return f"the disk holding the inspection history {path} is full; free some space"
+    if "unable to open" in text:
+        return f"cannot open the inspection history {path}: the folder is missing or not writable"
+    return f"inspection history {path}: {text}"
+
+
+COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "
+            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose")
+# Columns added since schema 1 (a history of an earlier version gains them on open).
+ADDEDCOLUMNS = (("model_version", "TEXT"), ("part_id", "TEXT"), ("archive_path", "TEXT"),
+                  ("purpose", "TEXT NOT NULL DEFAULT 'line'"))
+
+
+def inspection(row: tuple) -> Inspection:
+    (rid, when, source, name, sha, model_id, score, thr, verdict, reason, regions, latency, heatmap, hpath, error,
+     label, key, model_version, part_id, archive_path, purpose) = row
+    try:
+        parsed = json.loads(regions) if regions else []
+    except ValueError:
+        parsed = []
+    try:
+        verdict = Verdict.parse(verdict)
+    except ValueError:  # a word an earlier version let a source store
+        verdict = Verdict.ERROR
+    return Inspection(rid, when, source, name, sha, model_id, score, thr, verdict, reason or "", parsed, latency,
+                      bytes(heatmap) if heatmap is not None else None, hpath, error, label, key, model_version,
+                      part_id, archive_path, purpose or "line")
+
+
+def num(value) -> Optional[float]:
+    return None if value is None else float(value)
+
+
+def jsonable(value):
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
