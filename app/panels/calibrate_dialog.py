@@ -103,6 +103,7 @@ class CalibrateDialog(QDialog):
         self.ng_scores: list[float] = []
         self.suggested: Optional[inference.Calibration] = None
         self.samples: Optional[inference.CalibrationSamples] = None
+        self._save_when_scored = False
         self.scored_model: Optional[inference.Model] = None
 
         self.ok_box = ImageSetBox("OK images", "Good parts NOT used for teaching: their scores set the threshold")
@@ -226,6 +227,9 @@ class CalibrateDialog(QDialog):
     def _scored(self, model: inference.Model, samples: inference.CalibrationSamples) -> None:
         self.scored_model, self.samples = model, samples
         self._suggest()
+        if self._save_when_scored:  # Save was pressed before the images were scored (a saved calibration shown)
+            self._save_when_scored = False
+            self.save()
 
     def _show_scores(self, ok: list[float], ng: list[float]) -> None:
         self.ok_scores, self.ng_scores = ok, ng
@@ -273,6 +277,15 @@ class CalibrateDialog(QDialog):
         return inference.with_threshold(base, self.threshold)
 
     def save(self) -> None:
+        if self.samples is None:
+            # A saved calibration is shown, but a new area limit or threshold moves every image's verdict
+            # level, which needs the images' maps: score them first, then save.
+            if not self.ok_box.paths():
+                messages.error(self, "Calibrate", "Add the OK images (and NG images), then save.")
+                return
+            self._save_when_scored = True
+            self.compute()
+            return
         try:
             cal = self.calibration()
         except inference.InspectorError as exc:
