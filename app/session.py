@@ -159,6 +159,7 @@ class Session(QObject):
             return None
 
         def work(progress, cancel):
+            progress("inspecting", 0, len(paths))  # the count from the start, not after the first batch
             return engine.score_many(model, paths, progress=progress, cancel=cancel, threshold=threshold)
 
         return self._start("inspecting the images", title, work, on_done, on_cancel)
