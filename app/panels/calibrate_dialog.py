@@ -209,6 +209,7 @@ class CalibrateDialog(QDialog):
             self.ok_paths, self.ng_paths = list(paths[:n_ok]), list(paths[n_ok:])
         self._show_scores(scores[:n_ok], scores[n_ok:])
         self._suggest()
+        self._threshold_moved()  # the counts of the new scores, also when the line did not move
 
     def _show_scores(self, ok: list[float], ng: list[float]) -> None:
         self.ok_scores, self.ng_scores = ok, ng

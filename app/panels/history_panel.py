@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -29,6 +29,7 @@ from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages
 from .table_widgets import ScoreItem
+from .trend_chart import TrendChart
 
 MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
 SINCE = (("Last hour", 3600.0), ("Last 24 hours", 86400.0), ("Last 7 days", 7 * 86400.0), ("All time", None))
@@ -89,9 +90,16 @@ class HistoryPanel(QWidget):
         for w in (self.since, self.verdict):
             w.currentIndexChanged.connect(self.refresh)
         self.min_score.valueChanged.connect(self.refresh)
+        self.trend_check = QCheckBox("Trend")
+        self.trend_check.setObjectName("historyTrendShown")
+        self.trend_check.setToolTip("Show the score and yield over time of the inspections listed")
+        self.trend_check.setChecked(True)
         filters = QHBoxLayout()
-        for w in (self.since, self.verdict, self.min_score):
+        for w in (self.since, self.verdict, self.min_score, self.trend_check):
             filters.addWidget(w)
+        self.trend = TrendChart()
+        self.trend.setMinimumHeight(240)
+        self.trend_check.toggled.connect(self.trend.setVisible)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("historyTable")
@@ -158,6 +166,7 @@ class HistoryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(self.summary)
+        layout.addWidget(self.trend)
         layout.addWidget(self.table, 1)
         layout.addLayout(detail_row)
         layout.addLayout(marks)
@@ -238,6 +247,7 @@ class HistoryPanel(QWidget):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(0)
         self.rows = []
+        self.trend.set_rows([])
         if self.history is None:
             self.summary.setText(self.summary.text() if self.summary.text().startswith("No history") else
                                  "Open a project: its inspections are listed here.")
@@ -269,6 +279,7 @@ class HistoryPanel(QWidget):
                 self.table.setItem(r, c, item)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
+        self.trend.set_rows(self.rows)
         shown = f"{len(self.rows)} of {total}" if total > len(self.rows) else f"{total}"
         yield_text = "" if counts.yield_pct is None else f", yield {counts.yield_pct:.1f}%"
         self.summary.setText(f"{shown} inspection(s) shown. In this period: {counts.ok} OK, {counts.ng} NG"
