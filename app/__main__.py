@@ -26,7 +26,7 @@ def _say(text: str) -> None:
 
 
 XCB_HINT = ("inspector gui: Qt could not start its xcb (X11) platform plugin. On Debian or Ubuntu install the "
-            "library it needs: sudo apt-get install libxcb-cursor0 (see README.md, Quick start)")
+            "libraries it needs: sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 (README.md, Quick start)")
 
 
 def qt_message(mode, context, message: str) -> None:

@@ -98,7 +98,8 @@ class HistoryPanel(QWidget):
         for w in (self.since, self.verdict, self.min_score, self.trend_check):
             filters.addWidget(w)
         self.trend = TrendChart()
-        self.trend.setMinimumHeight(240)
+        self.trend.setMinimumHeight(150)
+        self.trend.setMaximumHeight(230)  # the list below keeps most of a narrow dock
         self.trend_check.toggled.connect(self.trend.setVisible)
 
         self.table = QTableWidget(0, len(COLUMNS))
