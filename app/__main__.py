@@ -25,6 +25,21 @@ def _say(text: str) -> None:
             pass
 
 
+XCB_HINT = ("inspector gui: Qt could not start its xcb (X11) platform plugin. On Debian or Ubuntu install the "
+            "libraries it needs: sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 (README.md, Quick start)")
+
+
+def qt_message(mode, context, message: str) -> None:
+    """Qt's messages go to the log; a failed xcb plugin (a fresh Linux desktop without libxcb-cursor0: Qt then
+    aborts) also gets a one-line hint on stderr saying which package to install."""
+    text = str(message)
+    if "platform plugin" in text and "xcb" in text:
+        _say(XCB_HINT if os.environ.get("DISPLAY") else
+             "inspector gui: Qt could not start its xcb (X11) platform plugin: no X display (DISPLAY is not set). "
+             "Start it from a desktop session; on a desktop, a missing libxcb-cursor0 gives this too.")
+    logging.getLogger("qt").warning("%s", text)
+
+
 def log_folder() -> Path:
     try:
         from PySide6.QtCore import QStandardPaths
@@ -74,8 +89,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtCore import QCoreApplication, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
+
+    qInstallMessageHandler(qt_message)
 
     # Names first: they decide where QSettings and the log folder live.
     QCoreApplication.setOrganizationName(ORGANIZATION)

@@ -169,7 +169,11 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     if not folder.is_dir():
         raise inference.ProjectError(f"project folder not found: {folder}")
     raw = inference.load_settings(folder)
-    if not raw and inference.has_model(folder):
+    if not raw and not inference.has_model(folder):
+        # Opening a folder of images by mistake must not turn it into a project (nor write a history there).
+        raise inference.ProjectError(f"{folder} is not an Inspector project (no settings.json, no model): open a "
+                                     "project folder, or start one with Project > New")
+    if not raw:
         record = inference.read_record(folder)
         raw = {"roi": record.roi, "ignore": list(record.ignore), "mm_per_px": record.mm_per_px,
                "config": record.config, "ok_images": [], "locate_box": record.align.get("locate_box")}
@@ -210,7 +214,7 @@ _UNCHECKED = object()
 
 
 def stale_reasons(doc_roi, doc_config: inference.EngineConfig, record: inference.ModelRecord,
-                  doc_ignore=None, doc_locate_box=_UNCHECKED) -> list[str]:
+                  doc_ignore=None, doc_locate_box=_UNCHECKED, doc_mm_per_px=_UNCHECKED) -> list[str]:
     """Why the fitted model no longer matches what the project describes (empty: it matches)."""
     reasons = []
     if not record.is_current:
@@ -220,6 +224,10 @@ def stale_reasons(doc_roi, doc_config: inference.EngineConfig, record: inference
         reasons.append("the ROI changed since the fit")
     if doc_ignore is not None and [inference.roi_to_dict(s) for s in doc_ignore] != list(record.ignore):
         reasons.append("the ignore regions changed since the fit")
+    if doc_mm_per_px is not _UNCHECKED and _scale_changed(doc_mm_per_px, record.mm_per_px):
+        # The model measures regions with the scale it was fitted with: areas in mm² need a fit.
+        reasons.append("the scale (mm per pixel) changed since the fit, so areas and the minimum area still use "
+                       + (f"{record.mm_per_px:.6g} mm per pixel" if record.mm_per_px else "pixels"))
     if doc_locate_box is not _UNCHECKED and _locate_box_changed(doc_roi, doc_config, record, doc_locate_box):
         reasons.append("the locate region changed since the fit")
     # Which settings count is stated once, by each EngineConfig field's role (machine and calibration never do).
@@ -242,3 +250,9 @@ def _locate_box_changed(doc_roi, doc_config: inference.EngineConfig, record: inf
         doc_box = inference.default_locate_box(roi, w, h)
     x0, y0, x1, y1 = doc_box
     return [max(0, x0), max(0, y0), min(w, x1), min(h, y1)] != list(align.get("locate_box") or [])
+
+
+def _scale_changed(doc_mm: Optional[float], fitted_mm: Optional[float]) -> bool:
+    if doc_mm is None or fitted_mm is None:
+        return doc_mm != fitted_mm
+    return abs(doc_mm - fitted_mm) > 1e-9 * max(abs(doc_mm), abs(fitted_mm))

@@ -25,18 +25,48 @@ PREVIEW_PEN = pg.mkPen((0, 220, 255), width=2, style=Qt.PenStyle.DashLine)
 # Regions that made the part NG are drawn strongly; the others (below the area limit, or on an OK part) faintly.
 REGION_PEN = pg.mkPen((255, 40, 40), width=3)
 FAINT_REGION_PEN = pg.mkPen((255, 170, 170, 150), width=1, style=Qt.PenStyle.DashLine)
+MEASURE_PEN = pg.mkPen((255, 230, 0), width=2)
 LOCATED_PEN = pg.mkPen((0, 230, 120), width=2, style=Qt.PenStyle.DashDotLine)
 
 
-def heat_scale(result: inference.InferenceResult) -> float:
-    """The value drawn in the top colour: the engine's scale (2 x threshold, else the map's peak)."""
+def heat_scale(result: inference.InferenceResult, uncalibrated: Optional[float] = None) -> float:
+    """The value drawn in the top colour: the engine's scale (2 x threshold); before calibration
+    `uncalibrated` (see uncalibrated_scale) when known, else the map's own peak."""
+    if not result.threshold and uncalibrated:
+        return float(uncalibrated)
     return inference.heatmap_scale(result)
+
+
+def uncalibrated_scale(model) -> Optional[float]:
+    """The heatmap scale of a model without calibration: twice the highest score of its taught images (what
+    good parts of the teaching capture score), so a good part is not drawn red because its map's own peak
+    sets the scale. None without a model or taught scores."""
+    if model is None or model.calibration is not None:
+        return None
+    taught = [s for s in model.record.taught_scores if math.isfinite(s) and s > 0]
+    return 2.0 * max(taught) if taught else None
 
 
 def region_outlines(result: inference.InferenceResult) -> list[tuple[int, np.ndarray]]:
     """(index into result.regions, closed outline as N x 2 image x, y) for each region the engine found:
     the view draws the result's regions as they are, it never thresholds the map itself."""
     return [(i, r.outline) for i, r in enumerate(result.regions) if r.outline is not None]
+
+
+TAG_BRUSH = pg.mkBrush(0, 0, 0, 200)
+
+
+def region_tag(i: int, bbox, image: Optional[np.ndarray]) -> pg.TextItem:
+    """The "#n" label of a region: white on a dark box (readable on a red heatmap), above the region's box,
+    or below it when the box touches the image's top; kept inside the image on the left and right."""
+    x, y, w, h = bbox
+    width = image.shape[1] if image is not None else None
+    below = y < 24
+    tag = pg.TextItem(f"#{i + 1}", color=(255, 255, 255), fill=TAG_BRUSH, border=pg.mkPen(255, 60, 60),
+                      anchor=(0, 0) if below else (0, 1))
+    tag.setPos(x if width is None else min(max(0, x), max(0, width - 24)), y + h if below else y)
+    tag.setZValue(17)
+    return tag
 
 
 class CanvasViewBox(pg.ViewBox):
@@ -121,6 +151,7 @@ class ImageView(pg.GraphicsView):
         self.image: Optional[np.ndarray] = None
         self._last_shape: Optional[tuple] = None
         self.result: Optional[inference.InferenceResult] = None
+        self.uncalibrated_scale: Optional[float] = None  # the scale before calibration (uncalibrated_scale)
         self.colormap = "jet"
         self.opacity = 0.5
         self.outline_items: list[pg.PlotCurveItem] = []
@@ -131,6 +162,13 @@ class ImageView(pg.GraphicsView):
         self.not_found_label = pg.TextItem("", color=(255, 170, 0), anchor=(0, 0))
         self.not_found_label.setZValue(40)
         self.view_box.addItem(self.not_found_label, ignoreBounds=True)
+        # The last measured line (Measure…), until another tool or image.
+        self.measure_item = pg.PlotCurveItem(pen=MEASURE_PEN)
+        self.measure_item.setZValue(35)
+        self.view_box.addItem(self.measure_item, ignoreBounds=True)
+        self.measure_label = pg.TextItem("", color=(255, 255, 255), fill=pg.mkBrush(0, 0, 0, 170), anchor=(0.5, 1))
+        self.measure_label.setZValue(36)
+        self.view_box.addItem(self.measure_label, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setToolTip("Wheel: zoom; drag: pan (or draw, when a draw tool is active); F: fit to window")
 
@@ -141,6 +179,7 @@ class ImageView(pg.GraphicsView):
         same_size = rgb is not None and self._last_shape == rgb.shape
         self.image = rgb
         self.set_result(None)
+        self.show_measure()
         if rgb is None:
             self.image_item.clear()
         else:
@@ -169,10 +208,7 @@ class ImageView(pg.GraphicsView):
             self.outline_items.append(item)
             if i in strong and i not in labelled:  # named as in the regions table and the reason line
                 labelled.add(i)
-                bx, by, _, _ = result.regions[i].bbox
-                tag = pg.TextItem(f"#{i + 1}", color=(255, 60, 60), anchor=(0, 1))
-                tag.setPos(bx, by)
-                tag.setZValue(17)
+                tag = region_tag(i, result.regions[i].bbox, self.image)
                 self.view_box.addItem(tag)
                 self.outline_items.append(tag)
 
@@ -206,7 +242,8 @@ class ImageView(pg.GraphicsView):
         if r is None:
             return
         x0, y0, x1, y1 = r.box
-        self.overlay_item.setImage(inference.heatmap_rgba(r, colormap=self.colormap), levels=(0, 255))
+        self.overlay_item.setImage(inference.heatmap_rgba(r, heat_scale(r, self.uncalibrated_scale),
+                                                          colormap=self.colormap), levels=(0, 255))
         self.overlay_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.overlay_item.setOpacity(self.opacity)
 
@@ -228,7 +265,19 @@ class ImageView(pg.GraphicsView):
         side = max(w, h, 16) * 2.5
         self.view_box.setRange(QRectF(x + w / 2 - side / 2, y + h / 2 - side / 2, side, side), padding=0)
 
+    def show_measure(self, x0=None, y0=None, x1=None, y1=None, text: str = "") -> None:
+        """Draw the measured line with its length (no arguments: remove it)."""
+        if x0 is None:
+            self.measure_item.setData([], [])
+            self.measure_label.setText("")
+            return
+        self.measure_item.setData([x0, x1], [y0, y1])
+        self.measure_label.setText(text)
+        self.measure_label.setPos((x0 + x1) / 2, min(y0, y1))
+
     def set_tool(self, tool: Optional[str]) -> None:
+        if tool is not None:
+            self.show_measure()
         self.view_box.points = []
         self.view_box.preview.setData([], [])
         self.view_box.tool = tool

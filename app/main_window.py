@@ -35,6 +35,8 @@ from .session import Session
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
 BANNER_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border-bottom:1px solid #e0c36c;"
+QUIET_BANNER_STYLE = "background:#eef3f8; color:#33475b; padding:6px; border-bottom:1px solid #c9d6e3;"
+BANNER_LINES = 3  # the banner's fixed height, in lines: a change of message never moves the canvas
 
 
 class MainWindow(QMainWindow):
@@ -61,7 +63,10 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("staleBanner")
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(BANNER_STYLE)
-        self.banner.setVisible(False)
+        # A fixed height (the canvas and the docks never move under the mouse when the message changes);
+        # longer text is cut, and its tooltip holds all of it.
+        self.banner.setFixedHeight(self.banner.fontMetrics().lineSpacing() * BANNER_LINES + 14)
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -74,6 +79,7 @@ class MainWindow(QMainWindow):
         self.centre.addWidget(self.start_page)
         self.centre.addWidget(central)
         self.setCentralWidget(self.centre)
+        self.centre.currentChanged.connect(self._update_enabled)
 
         self.roi_panel = RoiPanel(self.doc, self.undo_stack, self.view, self.overlay)
         self.ignore_panel = IgnorePanel(self.doc, self.undo_stack, self.view, self.roi_panel)
@@ -117,10 +123,12 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.doc.dirtyChanged.connect(self._update_title)
         self.doc.folderChanged.connect(self._update_title)
+        self.doc.folderChanged.connect(self._update_enabled)
         self.doc.roiChanged.connect(self._update_banner)
         self.doc.ignoreChanged.connect(self._update_banner)
         self.doc.locateBoxChanged.connect(self._update_banner)
         self.doc.configChanged.connect(self._update_banner)
+        self.doc.mmPerPxChanged.connect(self._update_banner)
         self.session.modelChanged.connect(self._update_banner)
         self.session.modelNote.connect(self._update_banner)
         self.session.failed.connect(self.show_engine_error)
@@ -131,6 +139,7 @@ class MainWindow(QMainWindow):
         self._update_banner()
         self._lock_roi()
         self.start_page.set_recent(self.recent_projects())
+        self._update_enabled()
         self.resize(1400, 900)
         geometry = self.qsettings.value("window/geometry")
         if geometry is not None:
@@ -176,7 +185,7 @@ class MainWindow(QMainWindow):
                 lines.append(self._model_note[0].upper() + self._model_note[1:])
             return lines
         reasons = stale_reasons(self.doc.roi, self.doc.config, model.record, self.doc.ignore,
-                                self.doc.locate_box)
+                                self.doc.locate_box, self.doc.mm_per_px)
         if reasons:
             lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
         chosen = model.record.backbone.chosen
@@ -192,10 +201,27 @@ class MainWindow(QMainWindow):
                          ". Set a threshold in Model > Calibrate…; until then scores are shown without a verdict.")
         return lines
 
+    def quiet_banner_line(self) -> str:
+        """What the banner says when nothing needs doing."""
+        model = self.session.model
+        if model is None:
+            return "No model loaded."
+        cal = model.calibration
+        return (f"Model ready: {model.record.n_images} taught image(s), threshold {cal.threshold:.3f}."
+                if cal is not None else f"Model ready: {model.record.n_images} taught image(s).")
+
     def _update_banner(self, *_):
         lines = self.banner_lines()
-        self.banner.setText("\n".join(lines))
-        self.banner.setVisible(bool(lines))
+        text = "\n".join(lines) if lines else self.quiet_banner_line()
+        self.banner.setText(text)
+        self.banner.setToolTip(text)
+        self.banner.setStyleSheet(BANNER_STYLE if lines else QUIET_BANNER_STYLE)
+
+    def _update_enabled(self, *_):
+        """Setup and Teach need a project (or at least an image shown to draw on): not on the start page alone."""
+        usable = self.doc.folder is not None or self.centre.currentIndex() == 1
+        self.roi_panel.setEnabled(usable)
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.teach_panel), usable)
 
     def _busy(self, busy: bool) -> None:
         self.settings_action.setEnabled(not busy)
@@ -325,6 +351,8 @@ class MainWindow(QMainWindow):
         return [str(v) for v in (value or [])]
 
     def _remember(self, folder: Path) -> None:
+        if not self.interactive:
+            return  # a --screenshot run leaves Recent and "reopen the last project" as they were
         items = [str(folder)] + [p for p in self.recent_projects() if p != str(folder)]
         self.qsettings.setValue("recent/projects", items[:MAX_RECENT])
         self._refresh_recent()
@@ -390,10 +418,26 @@ class MainWindow(QMainWindow):
         self.roi_panel.set_locked(locked)
         self.locate_panel.set_locked(locked)
 
-    def start(self) -> bool:
-        """At start-up without a project named: reopen the last one when the setting says so."""
+    def forget_missing(self) -> list[str]:
+        """Drop recent projects whose folder is gone; returns them."""
         recent = self.recent_projects()
-        if not self.start_page.reopen_last() or not recent or not Path(recent[0]).is_dir():
+        gone = [p for p in recent if not Path(p).is_dir()]
+        if gone:
+            self.qsettings.setValue("recent/projects", [p for p in recent if p not in gone])
+            self._refresh_recent()
+            self.start_page.set_recent(self.recent_projects())
+        return gone
+
+    def start(self) -> bool:
+        """At start-up without a project named: reopen the last one when the setting says so. Recent projects
+        whose folder is gone are dropped, and the start page says so (never another project in the last's place)."""
+        recent = self.recent_projects()
+        gone = self.forget_missing()
+        if gone:
+            self.start_page.progress_label.setText(
+                "No longer found, removed from the recent projects: " + ", ".join(gone)
+                + (" (the last project: open or create another)" if recent[0] in gone else ""))
+        if not self.start_page.reopen_last() or not recent or recent[0] in gone:
             return False
         return self.open_project(recent[0], ask=False)
 

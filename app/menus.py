@@ -35,7 +35,7 @@ def build_menus(window: MainWindow) -> tuple[QMenu, QAction]:
     _action(window, project, "&Save", window.save_project, QKeySequence.StandardKey.Save,
             "Save the ROI, scale, image list and settings")
     _action(window, project, "Save &As…", window.save_project_as, QKeySequence("Ctrl+Shift+S"),
-            "Save the project settings to another folder (fit there to create its model)")
+            "Save the project, with its model and calibration, to another folder and continue there")
     project.addSeparator()
     settings_action = _action(window, project, "Se&ttings…", window.open_settings, QKeySequence("Ctrl+,"),
                               "Engine settings for the next fit (saved with the project)")

@@ -59,6 +59,10 @@ def backbone_in_use(engine, model) -> str:
     """The loaded model's backbone; without a model, the one the next fit would use."""
     if model is not None:
         return model.record.backbone.name or model.config.backbone
+    if engine.config.backbone.strip().lower() == "auto":
+        # "auto" is a rule, not a backbone: say what it picks when a model is fitted.
+        return ("the backbone the next fit picks (auto: DINOv2 ViT-S/14 when its weights are on this machine, "
+                "else the built-in EfficientNet-Lite0)")
     return engine.config.backbone
 
 

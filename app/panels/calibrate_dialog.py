@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
@@ -20,10 +19,8 @@ import inference
 
 from .. import file_dialogs, messages
 from .progress import ProgressStrip
+from .score_histogram import BinList, ScoreHistogram, bin_members
 from .teach_panel import IMAGE_FILTER, image_paths_from
-
-OK_BRUSH = (30, 142, 62, 150)
-NG_BRUSH = (217, 48, 37, 150)
 
 
 def histograms(ok: list[float], ng: list[float], bins: int = 30):
@@ -42,10 +39,10 @@ def histograms(ok: list[float], ng: list[float], bins: int = 30):
 def counts_text(ok: list[float], ng: list[float], threshold: float) -> str:
     """The line under the histogram; the counting is calibration.py's (threshold_errors)."""
     errors = inference.threshold_errors(ok, ng, threshold)
-    text = f"False rejects: {errors.false_rejects} of {errors.n_ok} OK"
+    text = f"False rejects: {errors.false_rejects} of {errors.n_ok} OK (FRR {100 * errors.frr:.1f}%)"
     if not errors.n_ng:
-        return text + "   ·   False accepts: no NG images"
-    return text + f"   ·   False accepts: {errors.false_accepts} of {errors.n_ng} NG"
+        return text + "   ·   False accepts: no NG images (FAR unknown)"
+    return text + f"   ·   False accepts: {errors.false_accepts} of {errors.n_ng} NG (FAR {100 * errors.far:.1f}%)"
 
 
 class ImageSetBox(QGroupBox):
@@ -113,23 +110,14 @@ class CalibrateDialog(QDialog):
         self.compute_button.setToolTip("Score every image with the model (runs in the background)")
         self.compute_button.clicked.connect(self.compute)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setObjectName("histogram")
-        self.plot.setBackground("w")
-        self.plot.setLabel("bottom", "score")
-        self.plot.setLabel("left", "images")
-        self.plot.addLegend()
-        self.plot.setToolTip("Score distributions of the OK (green) and NG (red) images; drag the line to set "
-                             "the threshold")
-        self.ok_bars = pg.BarGraphItem(x0=[], x1=[], height=[], brush=OK_BRUSH, name="OK")
-        self.ng_bars = pg.BarGraphItem(x0=[], x1=[], height=[], brush=NG_BRUSH, name="NG")
-        self.plot.addItem(self.ok_bars)
-        self.plot.addItem(self.ng_bars)
-        self.line = pg.InfiniteLine(pos=0, angle=90, movable=True, pen=pg.mkPen((20, 20, 200), width=3),
-                                    label="threshold {value:.3f}", labelOpts={"position": 0.9, "color": (20, 20, 200)})
-        self.line.setVisible(False)
+        self.plot = ScoreHistogram()
+        self.line, self.ok_bars, self.ng_bars = self.plot.line, self.plot.ok_bars, self.plot.ng_bars
         self.line.sigPositionChanged.connect(self._threshold_moved)
-        self.plot.addItem(self.line)
+        # Which images the scores belong to (known after Compute scores; the saved calibration keeps scores only).
+        self.ok_paths: list[str] = []
+        self.ng_paths: list[str] = []
+        self.bin_list = BinList()
+        self.plot.binClicked.connect(self.show_bin)
 
         self.percentile = QDoubleSpinBox()
         self.percentile.setObjectName("scorePercentile")
@@ -190,6 +178,7 @@ class CalibrateDialog(QDialog):
         layout.addLayout(sets, 1)
         layout.addWidget(self.compute_button)
         layout.addWidget(self.plot, 2)
+        layout.addWidget(self.bin_list)
         layout.addLayout(form)
         layout.addWidget(self.counts)
         layout.addLayout(buttons)
@@ -222,11 +211,14 @@ class CalibrateDialog(QDialog):
             messages.error(self, "Calibrate", "Add at least one OK image (not one used for teaching).")
             return
         self.counts.setText("Scoring…")
+        self._scoring_paths = (list(ok), list(ng))
         self.session.calibration_samples(ok, ng, self._scored)
 
     def _scored(self, model: inference.Model, samples: inference.CalibrationSamples) -> None:
         self.scored_model, self.samples = model, samples
+        self.ok_paths, self.ng_paths = self._scoring_paths
         self._suggest()
+        self._threshold_moved()  # the counts of the new scores, also when the line did not move
         if self._save_when_scored:  # Save was pressed before the images were scored (a saved calibration shown)
             self._save_when_scored = False
             self.save()
@@ -234,11 +226,16 @@ class CalibrateDialog(QDialog):
     def _show_scores(self, ok: list[float], ng: list[float]) -> None:
         self.ok_scores, self.ng_scores = ok, ng
         edges, ok_counts, ng_counts = histograms(self.ok_scores, self.ng_scores)
-        self.ok_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=ok_counts)
-        self.ng_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=ng_counts)
-        self.line.setVisible(True)
-        self.plot.setXRange(edges[0], edges[-1])
+        self.plot.show_counts(edges, ok_counts, ng_counts)
         self.save_button.setEnabled(not self.session.runner.busy)
+
+    def show_bin(self, i: int) -> None:
+        """List the images of histogram bar `i` (a click on the plot)."""
+        edges = self.plot.edges
+        lo, hi, last = float(edges[i]), float(edges[i + 1]), i == len(edges) - 2
+        known = len(self.ok_paths) == len(self.ok_scores) and len(self.ng_paths) == len(self.ng_scores)
+        self.bin_list.show_bin(lo, hi, bin_members(self.ok_paths, self.ok_scores, lo, hi, last) if known else [],
+                               bin_members(self.ng_paths, self.ng_scores, lo, hi, last) if known else [], known)
 
     def _suggest(self, *_):
         if self.samples is None:

@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -27,7 +27,8 @@ from station import history as hist
 from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages
-from .inspect_panel import ScoreItem
+from .table_widgets import ScoreItem
+from .trend_chart import TrendChart
 
 MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
 SINCE = (("Last hour", 3600.0), ("Last 24 hours", 86400.0), ("Last 7 days", 7 * 86400.0), ("All time", None))
@@ -35,6 +36,8 @@ VERDICTS = (("All verdicts", None), ("NG", "NG"), ("OK", "OK"), ("Not found", "N
             ("No verdict", hist.NO_VERDICT), ("Error", "ERROR"))
 LABEL_WORDS = {"false_reject": "false reject", "false_accept": "false accept", None: ""}
 COLUMNS = ("time", "image", "verdict", "score", "review", "source")
+# Shown in this order (the review column must be in sight in a narrow dock; the long ones come last).
+VISUAL_ORDER = ("time", "verdict", "score", "review", "image", "source")
 THUMB = 128
 
 
@@ -77,9 +80,17 @@ class HistoryPanel(QWidget):
         for w in (self.since, self.verdict):
             w.currentIndexChanged.connect(self.refresh)
         self.min_score.valueChanged.connect(self.refresh)
+        self.trend_check = QCheckBox("Trend")
+        self.trend_check.setObjectName("historyTrendShown")
+        self.trend_check.setToolTip("Show the score and yield over time of the inspections listed")
+        self.trend_check.setChecked(True)
         filters = QHBoxLayout()
-        for w in (self.since, self.verdict, self.min_score):
+        for w in (self.since, self.verdict, self.min_score, self.trend_check):
             filters.addWidget(w)
+        self.trend = TrendChart()
+        self.trend.setMinimumHeight(150)
+        self.trend.setMaximumHeight(230)  # the list below keeps most of a narrow dock
+        self.trend_check.toggled.connect(self.trend.setVisible)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("historyTable")
@@ -90,6 +101,9 @@ class HistoryPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        for visual, name in enumerate(VISUAL_ORDER):
+            header = self.table.horizontalHeader()
+            header.moveSection(header.visualIndex(COLUMNS.index(name)), visual)
         self.table.horizontalHeaderItem(0).setToolTip("Local time (month-day hours:minutes:seconds)")
         self.table.setToolTip("Past inspections, newest first: click a header to sort, select a row to see it, "
                               "double-click to inspect it again with the current model")
@@ -143,6 +157,7 @@ class HistoryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(self.summary)
+        layout.addWidget(self.trend)
         layout.addWidget(self.table, 1)
         layout.addLayout(detail_row)
         layout.addLayout(marks)
@@ -167,10 +182,28 @@ class HistoryPanel(QWidget):
                 "verdict": VERDICTS[self.verdict.currentIndex()][1],
                 "min_score": self.min_score.value() or None}
 
+    def show_detail(self, row: Optional[hist.Inspection]) -> None:
+        """The detail line and heatmap of one row (None: nothing selected, nothing shown)."""
+        if row is None:
+            self.detail.setText("")
+            self.thumb.setPixmap(QPixmap())
+            return
+        where = image_path(row)
+        when = datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
+        self.detail.setText(f"<b>{row.verdict_text}</b> {html.escape(row.file_name)}, {when}<br>"
+                            f"{html.escape(row.reason or row.error or '')}"
+                            + ("" if where else "<br><i>The image file is no longer there.</i>"))
+        self.thumb.setPixmap(self._thumbnail(row.heatmap_png))
+
     def refresh(self, *_) -> None:
+        if self.detail.text():
+            # The list is rebuilt without a selection: the detail of a row no longer selected must go too.
+            self.show_detail(None)
+            self.inspectionShown.emit(None, None)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(0)
         self.rows = []
+        self.trend.set_rows([])
         if self.history is None:
             self.summary.setText(self.summary.text() if self.summary.text().startswith("No history") else
                                  "Open a project: its inspections are listed here.")
@@ -202,6 +235,7 @@ class HistoryPanel(QWidget):
                 self.table.setItem(r, c, item)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
+        self.trend.set_rows(self.rows)
         shown = f"{len(self.rows)} of {total}" if total > len(self.rows) else f"{total}"
         self.summary.setText(f"{shown} inspection(s) shown. In this period: {counts.summary()}.")
         self._enable()
@@ -219,12 +253,8 @@ class HistoryPanel(QWidget):
         row = self.history.get(ids[0])
         if row is None:
             return
+        self.show_detail(row)
         where = image_path(row)
-        when = datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
-        self.detail.setText(f"<b>{row.verdict_text}</b> {html.escape(row.file_name)}, {when}<br>"
-                            f"{html.escape(row.reason or row.error or '')}"
-                            + ("" if where else "<br><i>The image file is no longer there.</i>"))
-        self.thumb.setPixmap(self._thumbnail(row.heatmap_png))
         self.inspectionShown.emit(str(where) if where else None, row)
 
     def _double_clicked(self, item) -> None:
@@ -300,10 +330,15 @@ class HistoryPanel(QWidget):
             return False
         return True
 
+    def selected_verdicts(self) -> set:
+        return {self.table.item(i.row(), 2).text() for i in self.table.selectionModel().selectedRows()}
+
     def _enable(self) -> None:
         has = self.history is not None
-        chosen = bool(self.table.selectionModel().selectedRows()) if has else False
-        for b in (self.reject_button, self.accept_button, self.clear_button):
-            b.setEnabled(chosen)
+        verdicts = self.selected_verdicts() if has else set()
+        # A false reject is an NG of a good part, a false accept an OK of a bad one: never an ERROR row.
+        self.reject_button.setEnabled(verdicts == {"NG"})
+        self.accept_button.setEnabled(verdicts == {"OK"})
+        self.clear_button.setEnabled(bool(verdicts))
         for b in (self.teach_button, self.calibrate_button, self.export_button):
             b.setEnabled(has)

@@ -34,13 +34,17 @@ class IgnorePanel(QGroupBox):
         self.doc, self.undo_stack, self.view, self.roi_panel = doc, undo_stack, view, roi_panel
         self.overlay = IgnoreOverlay(view.view_box, doc, undo_stack, self)
         self.tool_actions, self.actions, row = tool_buttons(self, TOOLS, self._tool_toggled)
-        self.close_button = QPushButton("Close")
-        self.close_button.setToolTip("Finish the polygon being clicked (or double-click its last corner)")
+        self.close_button = QPushButton("Close polygon")
+        self.close_button.setObjectName("closePolygon")
+        self.close_button.setToolTip("Finish the polygon being clicked (or double-click its last corner); "
+                                     "only while the Polygon tool is on")
+        self.close_button.setEnabled(False)
         self.close_button.clicked.connect(view.view_box.finish_points)
         row.addWidget(self.close_button)
         self.list = QListWidget()
         self.list.setObjectName("ignoreList")
         self.list.setMaximumHeight(90)
+        self.list.itemSelectionChanged.connect(self._enable)
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected ignore region (undoable)")
         self.remove_button.clicked.connect(self.remove_selected)
@@ -65,6 +69,7 @@ class IgnorePanel(QGroupBox):
     def _tool_toggled(self) -> None:
         checked = self.tool_actions.checkedAction()
         tool = checked.data() if checked is not None else None
+        self.close_button.setEnabled(tool == "ignore_polygon")
         if tool is not None:
             self.roi_panel.cancel_tool()
         self.view.set_tool(tool)
@@ -113,5 +118,8 @@ class IgnorePanel(QGroupBox):
         self.list.clear()
         for i, shape in enumerate(shapes):
             self.list.addItem(f"{i + 1}. {describe(shape)}")
-        self.remove_button.setEnabled(bool(shapes))
         self.clear_button.setEnabled(bool(shapes))
+        self._enable()
+
+    def _enable(self) -> None:
+        self.remove_button.setEnabled(bool(self.list.selectedItems()))

@@ -9,16 +9,16 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QSlider,
-    QSizePolicy, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget, QHeaderView,
+    QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QSlider, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 import inference
 
 from .. import file_dialogs, messages
 from ..colour_bar import ColourBar
-from ..image_view import COLORMAPS, ImageView, heat_scale
+from ..image_view import COLORMAPS, ImageView, heat_scale, uncalibrated_scale
 from ..result_text import batch_summary, explain, score_text, write_results_csv
+from .table_widgets import ScoreItem, button as _button, table as _table
 from .teach_panel import IMAGE_FILTER, image_paths_from
 
 BADGE_STYLE = {
@@ -32,42 +32,8 @@ BADGE_STYLE = {
 VERDICT_WORDS = {"NO_VERDICT": "no verdict"}
 
 
-def _button(action: QAction, name: str = "") -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-    if name:
-        button.setObjectName(name)
-    return button
-
-
-class ScoreItem(QTableWidgetItem):
-    """Sorts by the number, not the text; rows without a score go to one end."""
-
-    def __lt__(self, other):
-        mine, theirs = self.data(Qt.ItemDataRole.UserRole + 1), other.data(Qt.ItemDataRole.UserRole + 1)
-        if mine is None or theirs is None:
-            return theirs is None and mine is not None
-        return mine < theirs
-
-
 UNREADABLE = "unreadable"
 FILTERS = ("All", "NG", "OK", "No verdict", UNREADABLE.capitalize())
-
-
-def _table(headers: list[str], name: str, tip: str) -> QTableWidget:
-    t = QTableWidget(0, len(headers))
-    t.setObjectName(name)
-    t.setHorizontalHeaderLabels(headers)
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.verticalHeader().setVisible(False)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-    t.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.ResizeToContents)
-    t.setToolTip(tip)
-    return t
 
 
 class InspectPanel(QWidget):
@@ -84,6 +50,7 @@ class InspectPanel(QWidget):
         self.errors: dict[str, str] = {}  # path -> why it could not be read
         self.current: Optional[inference.InferenceResult] = None
         self.shown: Optional[tuple] = None  # (path, pixels) of the image on the view, decoded once
+        self.waiting = False  # stepped to an image while a job ran: inspect it once the job is done
 
         # Actions, not button shortcuts: the window's menu holds them so the keys work from any tab.
         self.open_action = self._action("Open image…", "Ctrl+Shift+O", "Open one or more images to inspect",
@@ -197,6 +164,9 @@ class InspectPanel(QWidget):
 
         session.modelChanged.connect(self._model_changed)
         session.runner.busyChanged.connect(self._update_buttons)
+        session.runner.busyChanged.connect(self._idle)
+        # Another project: its model never inspected these images (and they may not be there).
+        session.doc.folderChanged.connect(lambda _: self.clear())
         self._update_buttons()
 
     def _action(self, text: str, shortcut, tip: str, slot) -> QAction:
@@ -241,15 +211,37 @@ class InspectPanel(QWidget):
         self.opened.emit()
         self.go(0)
 
+    def clear(self) -> None:
+        """No images open (another project was opened)."""
+        self.paths, self.results, self.errors, self.index, self.waiting = [], {}, {}, -1, False
+        self.results_table.setSortingEnabled(False)
+        self.results_table.setRowCount(0)
+        self._unsorted()
+        self.summary_label.setText("")
+        self._show_pixels("", None)
+        self.show_result(None)
+        self._update_buttons()
+
     def go(self, index: int) -> None:
-        if not self.paths or not (0 <= index < len(self.paths)) or self.session.runner.busy:
+        if not self.paths or not (0 <= index < len(self.paths)):
             return
         path = self.paths[index]
         self.index = index
         self._select_row(path)
         cached = self.results.get(path)
         self.status(f"{Path(path).name}  ({index + 1} / {len(self.paths)})")
-        if cached is None and self.auto_check.isChecked() and self.session.model is not None:
+        wanted = cached is None and self.auto_check.isChecked() and self.session.model is not None
+        if wanted and self.session.runner.busy:
+            # Stepping never waits for the running inspection: this image is shown now, inspected when it ends.
+            self.waiting = True
+            self.show_result(None)
+            try:
+                self._show_pixels(path, inference.load_image(path))
+            except inference.InspectorError:
+                self._show_pixels(path, None)  # said when it is inspected
+            self._update_buttons()
+            return
+        if wanted:
             # Decoded once, by the inspection's worker, which sends the pixels with the result. Meanwhile
             # nothing of the previous image may stay on screen next to this file's name.
             self._show_pixels(path, None)
@@ -266,6 +258,14 @@ class InspectPanel(QWidget):
         self._show_pixels(path, rgb)
         self.show_result(cached)
         self._update_buttons()
+
+    def _idle(self, busy: bool) -> None:
+        if busy or not self.waiting:
+            return
+        self.waiting = False
+        path = self.paths[self.index] if 0 <= self.index < len(self.paths) else None
+        if path is not None and path not in self.results and path not in self.errors:
+            self.inspect_current()
 
     def _show_pixels(self, path: str, rgb) -> None:
         """Show an image's pixels; kept, read-only, so inspecting what is shown does not decode it again."""
@@ -363,7 +363,7 @@ class InspectPanel(QWidget):
             where = f"   located {result.location['angle_deg']:.1f}° (match {result.location['confidence']:.2f})"
         self.score_label.setText(f"score {score_text(result.score)}{thr}{where}")
         self.reason_label.setText(explain(result))
-        self.colour_bar.set_scale(heat_scale(result), result.threshold)
+        self.colour_bar.set_scale(heat_scale(result, self.view.uncalibrated_scale), result.threshold)
         strong = set(result.ng_regions)
         bold = QFont(self.font())
         bold.setBold(True)
@@ -479,6 +479,8 @@ class InspectPanel(QWidget):
 
     # -- state ----------------------------------------------------------------------------------
     def _model_changed(self, model) -> None:
+        # Before calibration the heatmap keeps one scale from the taught images, not each map's own peak.
+        self.view.uncalibrated_scale = uncalibrated_scale(model)
         # Results of another model would be misleading next to the new one.
         self.results = {}
         for p in self.paths:
@@ -492,5 +494,6 @@ class InspectPanel(QWidget):
         has_model = self.session.model is not None
         self.inspect_action.setEnabled(not busy and has_model and self.index >= 0)
         self.inspect_all_action.setEnabled(not busy and has_model and bool(self.paths))
-        self.prev_action.setEnabled(not busy and self.index > 0)
-        self.next_action.setEnabled(not busy and 0 <= self.index < len(self.paths) - 1)
+        # Stepping stays open while an image is inspected (the next one waits for it).
+        self.prev_action.setEnabled(self.index > 0)
+        self.next_action.setEnabled(0 <= self.index < len(self.paths) - 1)

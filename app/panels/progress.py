@@ -10,12 +10,18 @@ from ..jobs import JobRunner
 # The engine's stage names, in the words the progress line shows.
 STAGE_WORDS = {
     "loading": "reading the images",
+    "embedding": "computing the image features",
     "coreset": "choosing the reference patches",
     "saved": "saving the model",
     "inspecting": "inspecting",
     "scoring OK": "scoring the OK images",
     "scoring NG": "scoring the NG images",
 }
+
+
+# What runs after a stage reports its last step, before the next stage's first report (the engine reports
+# after each batch: with one batch, a finished stage would otherwise sit at 100% for the whole next one).
+NEXT_STAGE = {"loading": "embedding", "embedding": "coreset"}
 
 
 def stage_words(stage: str) -> str:
@@ -64,6 +70,11 @@ class ProgressStrip(QWidget):
         self.setVisible(True)
 
     def _progressed(self, stage: str, done: int, total: int, eta: float) -> None:
+        if total > 0 and done >= total and stage in NEXT_STAGE:
+            self.stage.setText(stage_words(NEXT_STAGE[stage]) + "…")
+            self.bar.setRange(0, 0)  # busy: the next stage has not reported yet
+            self.eta.setText("")
+            return
         self.stage.setText(stage_words(stage))
         if total > 0:
             self.bar.setRange(0, total)

@@ -106,7 +106,13 @@ class RoiPanel(QWidget):
         checked = self.tool_actions.checkedAction()
         tool = checked.data() if checked is not None else None
         self.view.set_tool(tool)
-        self.overlay.set_interactive(tool is None)
+        if tool == "line":
+            # A length is measured along the part, often over the ROI: it stays in sight, without taking the drag.
+            self.overlay.set_interactive(True)
+            self.overlay.set_locked(True)
+        else:
+            self.overlay.set_locked(self.locked)
+            self.overlay.set_interactive(tool is None)
 
     def cancel_tool(self) -> None:
         checked = self.tool_actions.checkedAction()
@@ -122,9 +128,13 @@ class RoiPanel(QWidget):
             if length < 1:
                 messages.error(self, "Measure", "The line is shorter than one pixel: draw it over the whole feature.")
                 return
+            self.view.show_measure(x0, y0, x1, y1, f"{length:.1f} px")  # in sight while its length is asked
             mm = ask_length_mm(self, length)
             if mm is not None and mm > 0:
+                self.view.show_measure(x0, y0, x1, y1, f"{length:.1f} px = {mm:g} mm")
                 self.undo_stack.push(SetMmPerPxCommand(self.doc, self.doc.mm_per_px, mm / length))
+            else:
+                self.view.show_measure()
             return
         shape = shape_from_drag(tool, x0, y0, x1, y1)
         if shape is not None:

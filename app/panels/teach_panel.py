@@ -141,6 +141,7 @@ class TeachPanel(QWidget):
 
         self.list = ThumbnailList(self.add_paths)
         self.list.on_delete = self.remove_selected
+        self.list.itemSelectionChanged.connect(lambda: self._busy(self.session.runner.busy))
         self.list.currentItemChanged.connect(
             lambda item, _old: item is not None and self.previewRequested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.count_label = QLabel()
@@ -170,6 +171,8 @@ class TeachPanel(QWidget):
         layout.addWidget(self.result_label)
 
         self.doc.imagesChanged.connect(self.refresh)
+        # Another project: nothing of the previous one's fit may stay on this line.
+        self.doc.folderChanged.connect(lambda _: self.result_label.setText("No fit yet in this session."))
         session.modelChanged.connect(self._model_changed)
         session.runner.busyChanged.connect(self._busy)
         self.refresh()
@@ -269,6 +272,6 @@ class TeachPanel(QWidget):
         self._busy(self.session.runner.busy)
 
     def _busy(self, busy: bool) -> None:
-        self.fit_button.setEnabled(not busy)
+        self.fit_button.setEnabled(not busy and bool(self.doc.ok_images))
         self.add_button.setEnabled(not busy and self.session.model is not None)
-        self.remove_button.setEnabled(not busy)
+        self.remove_button.setEnabled(not busy and bool(self.list.selectedItems()))

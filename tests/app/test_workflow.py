@@ -138,7 +138,7 @@ def test_teach_fit_cancel_calibrate_inspect_save_reopen(qtbot, make_window, imag
 
 
 def test_window_keeps_repainting_during_a_fit(qtbot, window, images, tmp_path):
-    window.doc.folder = tmp_path / "p"
+    window.doc.save(tmp_path / "p")  # a project folder (Teach is off on the start page without one)
     window.doc.add_images(images["ok"] + images["val"])
     ticks_while_busy = []
     timer = QTimer()
