@@ -33,8 +33,12 @@ def explain(result: inference.InferenceResult) -> str:
     if result.verdict == "NG":
         names = ", ".join(f"#{i + 1}" for i in result.ng_regions)
         which = f"region {names} is" if len(result.ng_regions) == 1 else f"regions {names} are"
-        return (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and {which} "
+        text = (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and {which} "
                 "at least the area limit.")
+        if all(result.regions[i].on_edge for i in result.ng_regions):
+            text += (" It lies on the ROI's edge, where the map is least reliable: check that the ROI lies inside "
+                     "the part.")
+        return text
     if result.score < result.threshold:
         return f"OK: score {result.score:.3f} is below the threshold {result.threshold:.3f}."
     return (f"OK: score {result.score:.3f} reaches the threshold {result.threshold:.3f}, but every region is "

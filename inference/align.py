@@ -239,7 +239,8 @@ class Locator:
                 "locate_version": LOCATE_VERSION}
 
 
-def prepare_located(images, roi, locator: Locator, first_index: int = 0, max_megapixels: float = 64.0):
+def prepare_located(images, roi, locator: Locator, first_index: int = 0, max_megapixels: float = 64.0,
+                    names=None):
     """Like features.prepare, but each ROI crop is cut where the part lies, turned upright.
 
     The ROI is in reference-image pixels. An image whose part is not found gets
@@ -257,8 +258,8 @@ def prepare_located(images, roi, locator: Locator, first_index: int = 0, max_meg
     whole = box == (0, 0, *locator.image_size)
     prepared = []
     for i, image in enumerate(images, start=first_index):
-        name = image_name(image, i)
-        pixels = as_rgb8(image, max_megapixels)
+        name = names[i - first_index] if names else image_name(image, i)
+        pixels = as_rgb8(image, max_megapixels, name)
         size = (pixels.shape[1], pixels.shape[0])
         placement, why = locator.place(name, pixels)
         crop, inside = aligned_crop(pixels, placement, box)

@@ -357,6 +357,7 @@ class Engine:
         progress: Optional[ProgressFn] = None,
         cancel: Optional[CancelToken] = None,
         threshold: Optional[float] = None,
+        names: Optional[Sequence[str]] = None,
     ) -> Iterator[InferenceResult]:
         """Results one by one as each batch is done, so a caller that keeps only what it needs of each
         (the CLI over thousands of images) stays at flat memory.
@@ -364,7 +365,8 @@ class Engine:
         Images are read one batch at a time. Each image gets its own result: one that cannot be read or
         inspected (unreadable, wrong size) is an ERROR result with the reason, and its neighbours in the
         batch are inspected as usual. `seconds` per result covers reading, embedding (its share of the
-        batch) and scoring.
+        batch) and scoring. `names`: what each image is called in its result and messages (default: its path,
+        or "<array i>").
         """
         same_size = model.record.same_size
         step = model.config.batch_size
@@ -373,12 +375,13 @@ class Engine:
             t0 = time.perf_counter()
             prepared, failed = [], {}
             for i, image in enumerate(images[start:start + step], start):
+                name = str(names[i]) if names is not None else image_name(image, i)
                 try:
-                    prepared.append(placement.prepare_inspection(model, [image], same_size, i)[0])
+                    prepared.append(placement.prepare_inspection(model, [image], same_size, i, [name])[0])
                 except Cancelled:
                     raise
                 except InspectorError as exc:
-                    failed[i - start] = _error_result(model, image_name(image, i), str(exc))
+                    failed[i - start] = _error_result(model, name, str(exc))
             feats = iter(placement.embed_found(model.backbone, prepared))
             count = len(prepared) + len(failed)
             shared = (time.perf_counter() - t0) / count

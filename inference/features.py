@@ -38,7 +38,7 @@ class PreparedImage:
 
 def prepare(
     images: Sequence[ImageInput], roi: Optional[Roi], same_size: Optional[tuple[int, int]] = None,
-    first_index: int = 0, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    first_index: int = 0, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, names: Optional[Sequence[str]] = None,
 ) -> tuple[list[PreparedImage], Roi]:
     """Load every image and cut its ROI box; all problems surface here, before any long work.
 
@@ -48,8 +48,8 @@ def prepare(
     """
     prepared: list[PreparedImage] = []
     for i, image in enumerate(images, start=first_index):
-        name = image_name(image, i)
-        pixels = as_rgb8(image, max_megapixels)
+        name = names[i - first_index] if names else image_name(image, i)
+        pixels = as_rgb8(image, max_megapixels, name)
         size = (pixels.shape[1], pixels.shape[0])
         if roi is None:
             roi = full_image_roi(*size)

@@ -117,11 +117,11 @@ def load_geometry(folder: Path, record: ModelRecord, config: EngineConfig) -> tu
     return ignore, Locator(align["mode"], float(align["max_angle_deg"]), config.align_min_confidence, reference, size)
 
 
-def prepare_inspection(model: Model, images, same_size, first_index: int) -> list[PreparedImage]:
+def prepare_inspection(model: Model, images, same_size, first_index: int, names=None) -> list[PreparedImage]:
     limit = model.config.max_image_megapixels
     if model.locator is None:
-        return prepare(images, model.roi, same_size, first_index=first_index, max_megapixels=limit)[0]
-    return prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit)
+        return prepare(images, model.roi, same_size, first_index=first_index, max_megapixels=limit, names=names)[0]
+    return prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit, names=names)
 
 
 def bank_mask(roi: Roi, ignore: tuple, p: PreparedImage, token_shape) -> np.ndarray:

@@ -7,7 +7,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Optional, Iterable, Sequence, Union
 
 import cv2
 import numpy as np
@@ -93,23 +93,25 @@ def to_rgb8(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
-def as_rgb8(image: ImageInput, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
-    """A path or an array (gray, RGB, RGBA; uint8, uint16 or float in [0, 1]) as uint8 RGB."""
+def as_rgb8(image: ImageInput, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, name: Optional[str] = None) -> np.ndarray:
+    """A path or an array (gray, RGB, RGBA; uint8, uint16 or float in [0, 1]) as uint8 RGB. `name`: what an
+    array is called in messages (e.g. its uploaded file's name)."""
     if not isinstance(image, np.ndarray):
         return load_image(image, max_megapixels)
     arr = image
+    what = name or "image array"
     if arr.ndim >= 2 and arr.shape[0] * arr.shape[1] > max_megapixels * 1e6:
-        raise ImageError(f"image array of {arr.shape[1]} x {arr.shape[0]} px is over the {max_megapixels:g} MP limit")
+        raise ImageError(f"{what} of {arr.shape[1]} x {arr.shape[0]} px is over the {max_megapixels:g} MP limit")
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise ImageError(f"image array must be H x W, H x W x 3 or H x W x 4, got shape {image.shape}")
+        raise ImageError(f"{what} must be H x W, H x W x 3 or H x W x 4, got shape {image.shape}")
     if arr.dtype == np.uint16:
         arr = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     elif arr.dtype.kind == "f":
         arr = (np.clip(np.nan_to_num(arr), 0, 1) * 255 + 0.5).astype(np.uint8)
     elif arr.dtype != np.uint8:
-        raise ImageError(f"image array dtype must be uint8, uint16 or float, got {arr.dtype}")
+        raise ImageError(f"{what} dtype must be uint8, uint16 or float, got {arr.dtype}")
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
     elif arr.shape[2] == 4:
@@ -157,7 +159,9 @@ def crop_roi(image: np.ndarray, roi: Roi, name: str = "image") -> RoiCrop:
     try:
         box = crop_box(roi, width, height)
     except Exception as exc:
-        raise ImageError(f"{name} ({width} x {height} px): {exc}") from None
+        # Most often the image is not from the camera setup the ROI was drawn on (another size or framing).
+        raise ImageError(f"{name} is {width} x {height} px and the region of interest does not fit in it ({exc}): "
+                         "use images from the same camera setup as the taught ones, or redraw the ROI") from None
     x0, y0, x1, y1 = box
     return RoiCrop(np.ascontiguousarray(image[y0:y1, x0:x1]), box)
 

@@ -24,11 +24,15 @@ class Region:
     max_score: float
     # Whether this region is at least the calibrated area limit, i.e. can make the part NG.
     counts: bool = False
+    # Whether it touches the ROI's border, where the map is least reliable (the patches there see the part's
+    # edge): a reviewer should check the ROI's placement before trusting it.
+    on_edge: bool = False
     # Its outer border as a closed N x 2 polygon of image x, y (pixel corners), for drawing; not in to_dict.
     outline: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        return {f: getattr(self, f) for f in ("bbox", "centroid", "area_px", "area_mm2", "max_score", "counts")}
+        return {f: getattr(self, f) for f in ("bbox", "centroid", "area_px", "area_mm2", "max_score", "counts",
+                                               "on_edge")}
 
     @property
     def area(self) -> float:
@@ -143,6 +147,9 @@ def find_regions(
     inside = binary.astype(bool)
     np.maximum.at(peaks, labels[inside], pixel_map[inside])
     outlines = _outlines(binary, labels, (x0, y0)) if n > 1 else {}
+    # The shape's own border (its outermost pixels): regions with a pixel there are on the ROI's edge.
+    border = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
+    on_edge = np.bincount(labels[border & inside], minlength=n) > 0
     regions = []
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
@@ -154,6 +161,7 @@ def find_regions(
             area_mm2=None if mm_per_px is None else float(area * mm_per_px**2),
             max_score=peak,
             outline=outlines.get(i),
+            on_edge=bool(on_edge[i]),
         ))
     regions.sort(key=lambda r: r.area_px, reverse=True)
     return regions
@@ -192,7 +200,12 @@ def judge(score: float, regions: list[Region], threshold: float, area_limit: flo
                               f"limit {area_limit:g} (largest {largest:.4g})")
     unit = "mm^2" if marked[counting[0]].area_mm2 is not None else "px"
     names = ", ".join(f"#{i + 1} ({marked[i].area:.4g} {unit})" for i in counting)
-    return Verdict.NG, marked, f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
+    reason = f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
+    edge = [i for i in counting if marked[i].on_edge]
+    if edge and len(edge) == len(counting):  # NG only by regions on the ROI's border: say where they lie
+        reason += (f" (only on the ROI's edge: {', '.join(f'#{i + 1}' for i in edge)}; the map is least reliable "
+                   "there, check that the ROI lies inside the part)")
+    return Verdict.NG, marked, reason
 
 
 def verdict_level(score: Optional[float], pixel_map: np.ndarray, mask: np.ndarray, area_limit: float,

@@ -232,10 +232,9 @@ class Station:
         result)` gives them once the image is scored (e.g. a heatmap thumbnail, the latency until now).
         """
         model = model or self.model()
-        results = self.engine.iter_score(model, images, progress=progress, cancel=cancel, threshold=threshold)
+        results = self.engine.iter_score(model, images, progress=progress, cancel=cancel, threshold=threshold,
+                                         names=names)
         for i, result in enumerate(results):
-            if names is not None:
-                result.name = str(names[i])
             row = dict(rows[i]) if rows else {}
             if row_for is not None:
                 row.update(row_for(i, result))

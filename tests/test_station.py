@@ -184,3 +184,35 @@ def test_a_project_of_an_earlier_version_opens_as_v1(station):
     done = station.calibrate([disc(20 + i)[0] for i in range(6)])
     assert done.version == "v2" and [v.version for v in list_versions(folder)] == ["v1", "v2"]
     assert list_versions(folder)[0].action == "import"
+
+
+def test_an_image_of_the_wrong_size_is_named_and_told_what_to_do(tiny_config, tmp_path):
+    """Walkthrough fault 3: the error named "<array 0>" and advised moving the ROI for an image of another
+    size; every client shows the station's words."""
+    from inference import Circle
+
+    st = Station(tmp_path / "p", Engine(tiny_config))
+    st.teach([disc(i)[0] for i in range(3)], roi=Circle(80.0, 80.0, 60.0))
+    small = disc(5)[0][:100, :100]
+    (outcome,) = st.inspect([small], names=["upload_17.png"])
+    assert outcome.verdict == "ERROR" and "upload_17.png is 100 x 100 px" in outcome.reason
+    assert "<array" not in outcome.reason and "same camera setup" in outcome.reason
+    assert st.history.query()[0].file_name == "upload_17.png"
+    st.close()
+
+
+def test_regions_on_the_roi_edge_are_marked_and_said(tiny_config, tmp_path):
+    """Walkthrough fault 13: an NG made only by regions on the ROI's border says so."""
+    from inference.scoring import find_regions, judge
+
+    amap = np.zeros((40, 40), np.float32)
+    amap[0:4, 10:20] = 5.0  # on the top border of the shape
+    mask = np.ones_like(amap, bool)
+    regions = find_regions(amap, mask, 1.0, (0, 0, 40, 40), None)
+    assert [r.on_edge for r in regions] == [True] and regions[0].to_dict()["on_edge"] is True
+    verdict, _, reason = judge(5.0, regions, 1.0, 0.0)
+    assert verdict == "NG" and "ROI's edge" in reason
+    amap[:] = 0
+    amap[15:20, 15:20] = 5.0  # inside
+    verdict, _, reason = judge(5.0, find_regions(amap, mask, 1.0, (0, 0, 40, 40), None), 1.0, 0.0)
+    assert verdict == "NG" and "edge" not in reason
