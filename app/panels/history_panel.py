@@ -34,6 +34,7 @@ MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
 SINCE = (("Last hour", 3600.0), ("Last 24 hours", 86400.0), ("Last 7 days", 7 * 86400.0), ("All time", None))
 VERDICTS = (("All verdicts", None), ("NG", "NG"), ("OK", "OK"), ("Not found", "NOT_FOUND"),
             ("No verdict", hist.NO_VERDICT), ("Error", "ERROR"))
+PURPOSES = (("Line and bench", None), ("Line only", "line"), ("Bench checks only", "bench"))
 LABEL_WORDS = {"false_reject": "false reject", "false_accept": "false accept", None: ""}
 COLUMNS = ("time", "image", "verdict", "score", "review", "source")
 # Shown in this order (the review column must be in sight in a narrow dock; the long ones come last).
@@ -42,9 +43,12 @@ THUMB = 128
 
 
 def image_path(row: hist.Inspection) -> Optional[Path]:
-    """Where the inspected file is now, when it still exists (cameras and moved files have none)."""
-    path = Path(row.source) / row.file_name
-    return path if path.is_file() else None
+    """Where the inspected image is now: its archived copy, else the file where it was inspected, when either
+    still exists (frames of a camera without an archive have none)."""
+    for path in ([Path(row.archive_path)] if row.archive_path else []) + [Path(row.source) / row.file_name]:
+        if path.is_file():
+            return path
+    return None
 
 
 class HistoryPanel(QWidget):
@@ -77,7 +81,13 @@ class HistoryPanel(QWidget):
         self.min_score.setDecimals(3)
         self.min_score.setSpecialValueText("any score")
         self.min_score.setToolTip("Show only inspections scoring at least this")
-        for w in (self.since, self.verdict):
+        self.purpose = QComboBox()
+        self.purpose.setObjectName("historyPurpose")
+        self.purpose.setToolTip("Line inspections (run mode, service, infer) or bench checks (this window's Inspect "
+                                "tab, infer --bench)")
+        for text, _ in PURPOSES:
+            self.purpose.addItem(text)
+        for w in (self.since, self.verdict, self.purpose):
             w.currentIndexChanged.connect(self.refresh)
         self.min_score.valueChanged.connect(self.refresh)
         self.trend_check = QCheckBox("Trend")
@@ -85,7 +95,7 @@ class HistoryPanel(QWidget):
         self.trend_check.setToolTip("Show the score and yield over time of the inspections listed")
         self.trend_check.setChecked(True)
         filters = QHBoxLayout()
-        for w in (self.since, self.verdict, self.min_score, self.trend_check):
+        for w in (self.since, self.verdict, self.purpose, self.min_score, self.trend_check):
             filters.addWidget(w)
         self.trend = TrendChart()
         self.trend.setMinimumHeight(150)
@@ -180,6 +190,7 @@ class HistoryPanel(QWidget):
         span = SINCE[self.since.currentIndex()][1]
         return {"since": None if span is None else time.time() - span,
                 "verdict": VERDICTS[self.verdict.currentIndex()][1],
+                "purpose": PURPOSES[self.purpose.currentIndex()][1],
                 "min_score": self.min_score.value() or None}
 
     def show_detail(self, row: Optional[hist.Inspection]) -> None:
@@ -222,7 +233,8 @@ class HistoryPanel(QWidget):
             self.table.insertRow(r)
             when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
             cells = [when, row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
-                     LABEL_WORDS.get(row.label, row.label or ""), row.source]
+                     LABEL_WORDS.get(row.label, row.label or ""),
+                     row.source + (" (bench)" if row.purpose == "bench" else "")]
             for c, text in enumerate(cells):
                 item = ScoreItem(text) if c == 3 else QTableWidgetItem(text)
                 if c == 0:

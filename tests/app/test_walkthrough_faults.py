@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF, QSettings, Qt
 import inference
 from conftest import wait_idle
 from gui_helpers import drag
-from inspector_line import history as hist
+from station import history as hist
 
 ROOT = Path(__file__).resolve().parents[2]
 
