@@ -24,6 +24,7 @@ DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean", "reweighted_max")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("auto", "off", "on")
+RUNTIMES = ("auto", "torch", "openvino")
 # The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
 ALIGN_MODES = ("none", "translation", "rigid")
@@ -87,6 +88,9 @@ class EngineConfig:
     # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
     # eager when the compiler is missing or fails.
     compile_backbone: str = setting("runtime", "auto")
+    # What runs the backbone: auto (OpenVINO on a CPU when it is installed, torch on CUDA), torch or openvino.
+    # Both compute the same feature definition from the same weights (inference/extractor.py).
+    runtime: str = setting("runtime", "auto")
     score_mode: str = setting("score", "max")
     smoothing_sigma: float = setting("score", 4.0)
     augment: bool = setting("fit", False)
@@ -320,6 +324,7 @@ def _validate(c: EngineConfig) -> None:
     _check(c.precision in PRECISIONS, "precision", f"one of {list(PRECISIONS)}", c.precision)
     _check(c.compile_backbone in COMPILE_MODES, "compile_backbone", f"one of {list(COMPILE_MODES)}",
            c.compile_backbone)
+    _check(c.runtime in RUNTIMES, "runtime", f"one of {list(RUNTIMES)}", c.runtime)
     _check(c.score_mode in SCORE_MODES, "score_mode", f"one of {list(SCORE_MODES)}", c.score_mode)
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)

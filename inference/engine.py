@@ -28,7 +28,8 @@ from .roi import Roi, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 
 # What a backbone is built from: the settings that shape features, the weights file, and how it runs.
-_BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "seed")
+_BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "runtime",
+                  "seed")
 # Taught images scored by their own model at fit (a few ms each): the scores of the teaching capture.
 TAUGHT_REFERENCE_IMAGES = 8
 
