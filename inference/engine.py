@@ -7,25 +7,25 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
-import torch
 
 from . import knn, placement, project
 from .align import Locator
-from .backbone import Backbone, fit_precision, resolve_auto
 from .calibration import Calibration, area_unit, calibrate_by, capture_shift_warning
 from .config import EngineConfig, config_keys
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
-from .memory import PatchMemory
 from .model_checks import index_problem
 from .model_record import ModelRecord
 from .preprocess import ImageInput, augmented_copies
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
+
+if TYPE_CHECKING:  # torch and timm load with the first backbone: an exported model inspects without them
+    from .backbone import Backbone
 
 # What a backbone is built from: the settings that shape features, the weights file, and how it runs.
 _BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "runtime",
@@ -120,6 +120,10 @@ class Engine:
                 if twin is not None:  # the same network in another precision: no second build
                     self._backbones[key] = twin.with_precision(config.precision)
                 else:
+                    import torch
+
+                    from .backbone import Backbone
+
                     torch.manual_seed(config.seed)  # a random backbone must be the same on every load
                     self._backbones[key] = Backbone(config)
             return self._backbones[key]
@@ -189,6 +193,9 @@ class Engine:
             lock.release()
 
     def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry) -> FitResult:
+        from .backbone import fit_precision, resolve_auto
+        from .memory import PatchMemory
+
         if not ok_images:
             raise InspectorError("no OK images given: teach at least one image of a good part")
         if mm_per_px is not None and not (mm_per_px > 0 and np.isfinite(mm_per_px)):
