@@ -239,7 +239,7 @@ class Engine:
         timings["coreset"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        index = knn.build_index(features[np.sort(idx)], transform)
+        index = knn.build_index(features[np.sort(idx)], transform, config.index)
         coreset_blob = knn.serialize(index)
         timings["index"] = time.perf_counter() - t
         check(cancel)  # last chance: after this the new model is written as one unit
