@@ -136,6 +136,14 @@ def load_variant(folder: str, base: EngineConfig, variant: str, fit_files: list)
 
 def child(args, base: EngineConfig) -> int:
     """One variant in this process: stage times and Engine.infer times per test image (ms), as JSON."""
+    if args.threads:  # both runtimes on the same number of threads (a loaded machine: 1, see the docs)
+        import functools
+
+        from inference import openvino_runtime
+
+        torch.set_num_threads(args.threads)
+        init = openvino_runtime.CompiledGrid.__init__
+        openvino_runtime.CompiledGrid.__init__ = functools.partialmethod(init, threads=args.threads)
     files = expand_image_paths([args.images])
     fit_files, test_files = files[: args.n_fit], (files[args.n_fit:] or files)[: args.n]
     engine, model = load_variant(str(args.project), base, args.child, fit_files)
@@ -163,6 +171,7 @@ def main() -> int:
     p.add_argument("--input-size", type=int, default=448)
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"runtime-precision list, of {VARIANTS}")
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument("--threads", type=int, default=0, help="threads for torch and OpenVINO alike (0: their defaults)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -182,7 +191,7 @@ def main() -> int:
         for variant in variants:  # each runtime in its own process: no shared thread pools or caches
             cmd = [sys.executable, __file__, "--child", variant, "--project", folder, "--images", str(args.images),
                    "--n-fit", str(args.n_fit), "--n", str(args.n), "--backbone", args.backbone,
-                   "--weights", args.weights, "--input-size", str(args.input_size)]
+                   "--weights", args.weights, "--input-size", str(args.input_size), "--threads", str(args.threads)]
             run = subprocess.run(cmd, capture_output=True, text=True)
             if run.returncode:
                 print(f"{variant} failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -194,7 +203,7 @@ def main() -> int:
         "machine": machine(),
         "load_average": [round(v, 1) for v in os.getloadavg()],
         "backbone": args.backbone, "weights": args.weights, "input_size": args.input_size,
-        "n_images": len(test_files), "backbone_gflop_per_image": round(gflop, 2),
+        "n_images": len(test_files), "threads": args.threads or "default", "backbone_gflop_per_image": round(gflop, 2),
         "measured_peak_gflops": {k: round(v, 1) for k, v in peaks.items()},
         "nominal_peak_gflops": nominal_peak(),
         "stages_ms_median": {}, "total_ms_median": {}, "total_ms_p95": {}, "engine_infer_ms_median": {},

@@ -157,10 +157,30 @@ class Backbone:
         # The OpenVINO twin of feature_grid (converted once per machine, see inference/extractor.py).
         self._openvino = OpenVinoExtractor(self) if self.runtime == "openvino" else None
         self._int8 = None  # an int8 CompiledGrid (quantized()); None: self.dtype decides
-        with torch.inference_mode():
-            probe = self.embed(np.zeros((1, config.input_size, config.input_size, 3), np.uint8))
+        probe = self._probe()
         self.feature_dim = int(probe.shape[1])
         self.token_shape = (int(probe.shape[2]), int(probe.shape[3]))
+
+    @torch.inference_mode()
+    def _probe(self) -> torch.Tensor:
+        """One black image through the backbone; OpenVINO's conversion happens here, on first use per machine.
+        With runtime auto, a network OpenVINO cannot convert or run (or a cache folder it cannot write) is
+        run by torch instead, with a warning; runtime openvino asked for it, so the error stands."""
+        black = np.zeros((1, self.config.input_size, self.config.input_size, 3), np.uint8)
+        try:
+            return self.embed(black)
+        except Exception as exc:
+            if self._openvino is None or self.config.runtime == "openvino":
+                raise
+            log.warning("OpenVINO cannot run backbone %s (%s: %s): torch runs it", self.config.backbone,
+                        type(exc).__name__, exc)
+        self.runtime, self._openvino = "torch", None
+        self._forward = _Runner(self._eager, pick_compile_mode(self.config.compile_backbone, self.device))
+        return self.embed(black)
+
+    def openvino_ir(self) -> Path:
+        """The fp32 OpenVINO IR of this backbone (converted and cached on first use; inspector export)."""
+        return (self._openvino or OpenVinoExtractor(self)).fp32_ir()
 
     def with_precision(self, precision: str) -> "Backbone":
         """This backbone computing in `precision`, without building it again: the weights stay float32 and

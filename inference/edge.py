@@ -45,7 +45,6 @@ def engine_for(folder, config: EngineConfig) -> Engine:
 
 def export_model(engine: Engine, project, out) -> dict:
     """Export `project`'s model into the new or empty folder `out`; returns export.json's content."""
-    from .extractor import OpenVinoExtractor
     from .project import atomic_write, copy_model
 
     out = Path(out)
@@ -55,7 +54,7 @@ def export_model(engine: Engine, project, out) -> dict:
         raise InspectorError("export needs the openvino package: pip install -e '.[openvino]'")
     model = engine.load(project)  # every compatibility check: weights sha256, model version, index
     backbone = model.backbone
-    ir = (backbone._openvino or OpenVinoExtractor(backbone)).fp32_ir()
+    ir = backbone.openvino_ir()
     copy_model(Path(project), out)
     digests = {}
     for name in IR_FILES:

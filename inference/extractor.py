@@ -42,21 +42,19 @@ def pick_runtime(setting: str, device: "torch.device") -> str:
     return "openvino" if device.type == "cpu" and ovr.available() else "torch"
 
 
-class _GridModule:
+def _grid_module(backbone: "Backbone"):
     """Backbone.feature_grid in fp32 as a torch module, for openvino.convert_model."""
+    import torch
 
-    def __new__(cls, backbone: "Backbone"):
-        import torch
+    class GridModule(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = backbone.model
 
-        class GridModule(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.net = backbone.model
+        def forward(self, x):
+            return backbone.feature_grid(x, backbone._eager, torch.float32)
 
-            def forward(self, x):
-                return backbone.feature_grid(x, backbone._eager, torch.float32)
-
-        return GridModule().eval()
+    return GridModule().eval()
 
 
 class OpenVinoExtractor:
@@ -81,7 +79,7 @@ class OpenVinoExtractor:
     def fp32_ir(self) -> Path:
         parts = self.key_parts()
         return ovr.cached_ir(ovr.ir_key(parts), parts,
-                             lambda: ovr.convert(_GridModule(self.backbone), self.backbone.config.input_size))
+                             lambda: ovr.convert(_grid_module(self.backbone), self.backbone.config.input_size))
 
     def compiled(self, precision: str) -> ovr.CompiledGrid:
         with self._lock:

@@ -145,7 +145,12 @@ def quantize_int8(xml: Path, batches: Sequence[np.ndarray]):
     import openvino as ov
 
     model = ov.Core().read_model(str(xml))
-    return nncf.quantize(model, nncf.Dataset(list(batches)), subset_size=len(batches),
+    # The shared feature definition after the network (patch averaging, stage upsampling, concatenation) stays
+    # in float: quantising it moved EfficientNet-Lite0's features to a cosine of 0.91, against 0.98 without.
+    # Full bias correction instead of the fast one: 0.992 instead of 0.978 (mvtec_bottle, 4 images).
+    post = nncf.IgnoredScope(types=["AvgPool", "Interpolate", "Concat"], validate=False)
+    return nncf.quantize(model, nncf.Dataset(list(batches)), subset_size=len(batches), ignored_scope=post,
+                         fast_bias_correction=False,
                          model_type=nncf.ModelType.TRANSFORMER if _has_attention(model) else None)
 
 

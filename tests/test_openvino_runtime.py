@@ -141,3 +141,18 @@ def test_a_model_fitted_with_torch_inspects_the_same_with_openvino(tiny_config, 
     assert model.backbone.runtime == "openvino"
     got = [r.score for r in ov_engine.score_many(model, test_imgs)]
     np.testing.assert_allclose(got, want, rtol=1e-3)
+
+
+def test_runtime_auto_falls_back_to_torch_when_openvino_cannot_convert(tiny_config, ov_cache, monkeypatch, caplog):
+    def broken(*args):
+        raise RuntimeError("conversion failed for this network")
+
+    monkeypatch.setattr(ovr, "convert", broken)
+    torch.manual_seed(0)
+    auto = Backbone(tiny_config.replace(runtime="auto", precision="fp32"))
+    assert auto.runtime == "torch" and "torch runs it" in caplog.text
+    torch.manual_seed(0)
+    reference = Backbone(tiny_config.replace(runtime="torch", precision="fp32"))
+    np.testing.assert_array_equal(auto.embed(_images(2)).numpy(), reference.embed(_images(2)).numpy())
+    with pytest.raises(RuntimeError, match="conversion failed"):  # asked for by name: the error stands
+        Backbone(tiny_config.replace(runtime="openvino"))
