@@ -134,16 +134,22 @@ def load_variant(folder: str, base: EngineConfig, variant: str, fit_files: list)
     return engine, model
 
 
+def set_threads(threads: int) -> None:
+    """torch and OpenVINO on the same number of threads (0: each one's default; a loaded machine: 1)."""
+    if not threads:
+        return
+    import functools
+
+    from inference import openvino_runtime
+
+    torch.set_num_threads(threads)
+    init = openvino_runtime.CompiledGrid.__init__
+    openvino_runtime.CompiledGrid.__init__ = functools.partialmethod(init, threads=threads)
+
+
 def child(args, base: EngineConfig) -> int:
     """One variant in this process: stage times and Engine.infer times per test image (ms), as JSON."""
-    if args.threads:  # both runtimes on the same number of threads (a loaded machine: 1, see the docs)
-        import functools
-
-        from inference import openvino_runtime
-
-        torch.set_num_threads(args.threads)
-        init = openvino_runtime.CompiledGrid.__init__
-        openvino_runtime.CompiledGrid.__init__ = functools.partialmethod(init, threads=args.threads)
+    set_threads(args.threads)
     files = expand_image_paths([args.images])
     fit_files, test_files = files[: args.n_fit], (files[args.n_fit:] or files)[: args.n]
     engine, model = load_variant(str(args.project), base, args.child, fit_files)
@@ -161,6 +167,22 @@ def child(args, base: EngineConfig) -> int:
     return 0
 
 
+def interleaved(args, base: EngineConfig, folder: str, fit_files: list, test_files: list, variants: list) -> dict:
+    """Engine.infer per variant in this one process, the variants alternating image by image (the order turned
+    every image): under a load that moves, the ratios between variants hold better than across processes."""
+    pairs = {v: load_variant(folder, base, v, fit_files) for v in variants}
+    for engine, model in pairs.values():
+        engine.infer(model, test_files[0])
+    times = {v: [] for v in variants}
+    for i, f in enumerate(test_files):
+        for v in variants if i % 2 == 0 else variants[::-1]:
+            engine, model = pairs[v]
+            t = time.perf_counter()
+            engine.infer(model, f)
+            times[v].append((time.perf_counter() - t) * 1000)
+    return {v: round(statistics.median(t), 1) for v, t in times.items()}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=Path, required=True, help="folder of OK images (the first --n-fit are taught)")
@@ -172,6 +194,8 @@ def main() -> int:
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"runtime-precision list, of {VARIANTS}")
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--threads", type=int, default=0, help="threads for torch and OpenVINO alike (0: their defaults)")
+    p.add_argument("--interleave", action="store_true",
+                   help="instead: time Engine.infer with every variant in this one process, alternating image by image")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -188,7 +212,7 @@ def main() -> int:
         fit_engine = Engine(base.replace(runtime="torch", precision="fp32"))
         fit_engine.fit(folder, fit_files)
         gflop = backbone_gflop(fit_engine.load(folder).backbone, args.input_size)
-        for variant in variants:  # each runtime in its own process: no shared thread pools or caches
+        for variant in [] if args.interleave else variants:  # each in its own process: no shared thread pools
             cmd = [sys.executable, __file__, "--child", variant, "--project", folder, "--images", str(args.images),
                    "--n-fit", str(args.n_fit), "--n", str(args.n), "--backbone", args.backbone,
                    "--weights", args.weights, "--input-size", str(args.input_size), "--threads", str(args.threads)]
@@ -197,6 +221,9 @@ def main() -> int:
                 print(f"{variant} failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
                 continue
             results[variant] = json.loads(run.stdout.strip().splitlines()[-1])
+        if args.interleave:
+            set_threads(args.threads)
+        mixed = interleaved(args, base, folder, fit_files, test_files, variants) if args.interleave else None
     peaks = {"fp32": measured_peak(torch.float32), "bf16": measured_peak(torch.bfloat16)}
     figures = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -209,6 +236,8 @@ def main() -> int:
         "stages_ms_median": {}, "total_ms_median": {}, "total_ms_p95": {}, "engine_infer_ms_median": {},
         "backbone_gflops": {},
     }
+    if mixed:
+        figures["engine_infer_ms_median_interleaved"] = mixed
     for variant, res in results.items():
         times = res["times"]
         med = {s: statistics.median(v) for s, v in times.items()}
