@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -9,7 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests run the torch runtime unless they ask for OpenVINO (tests/test_openvino_runtime.py), whose IRs go to a
 # folder of this session, not the user's cache.
 os.environ.setdefault("PATCHCORE_RUNTIME", "torch")
-os.environ.setdefault("PATCHCORE_OPENVINO_CACHE", tempfile.mkdtemp(prefix="inspector-ov-cache-"))
+if "PATCHCORE_OPENVINO_CACHE" not in os.environ:
+    os.environ["PATCHCORE_OPENVINO_CACHE"] = tempfile.mkdtemp(prefix="inspector-ov-cache-")
+    atexit.register(shutil.rmtree, os.environ["PATCHCORE_OPENVINO_CACHE"], ignore_errors=True)
 sys.path.insert(0, str(Path(__file__).parent))
 
 from inference import EngineConfig  # noqa: E402
