@@ -5,7 +5,6 @@ The GUI and the CLI use only the names below.
 
 __version__ = "0.1.0"
 
-from .backbone import IMAGENET_MEAN, IMAGENET_STD, Backbone, pick_device
 from .calibration import (
     AREA_UNITS,
     CALIBRATION_METHODS,
@@ -27,6 +26,7 @@ from .calibration import (
 from .config import DISTANCES, SCORE_MODES, EngineConfig, config_keys, default_config_path, read_yaml
 from .engine import CalibrationSamples, Engine, FitResult, Model
 from .verdict import Verdict, VerdictCounts
+from .edge import engine_for, export_model, is_export
 from .manifest import MODEL_VERSION
 from .model_record import BackboneRecord, ModelRecord
 from .model_checks import verify_project
@@ -109,6 +109,18 @@ from .weights import (
 )
 
 
+# torch and timm load on first use of these names (an exported model inspects without them: inference/edge.py).
+_FROM_BACKBONE = ("Backbone", "IMAGENET_MEAN", "IMAGENET_STD", "pick_device")
+
+
+def __getattr__(name: str):
+    if name in _FROM_BACKBONE:
+        from . import backbone
+
+        return getattr(backbone, name)
+    raise AttributeError(f"module 'inference' has no attribute {name!r}")
+
+
 __all__ = [
     "AREA_UNITS",
     "area_unit",
@@ -126,6 +138,9 @@ __all__ = [
     "SavedVersion",
     "VersionInfo",
     "Backbone",
+    "engine_for",
+    "export_model",
+    "is_export",
     "BackboneRecord",
     "calibrate",
     "calibrate_by",

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import timm
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .config import EngineConfig
 from .errors import ConfigError, WeightsError
+from .extractor import OpenVinoExtractor, pick_runtime
 from .weights import (
     AUTO,
     Preset,
@@ -141,19 +142,45 @@ class Backbone:
         config, self.choice_note = resolve_auto(config)
         self.config = config
         self.preset: Preset = resolve_preset(config.backbone)
-        self.device = pick_device(config.use_gpu)
+        self.runtime = pick_runtime(config.runtime, pick_device(config.use_gpu))
+        # OpenVINO runs on the CPU (runtime auto picks it only there); torch where use_gpu and CUDA say.
+        self.device = torch.device("cpu") if self.runtime == "openvino" else pick_device(config.use_gpu)
         self.dtype = pick_dtype(config.precision, self.device)
         self.weights = self._build()
         check_input_size(self.model, self.preset.kind, config.backbone, config.input_size)
         self.model.eval().requires_grad_(False).to(self.device)
-        eager = self.model.forward_features if self.preset.kind == "vit" else self.model
-        self._forward = _Runner(eager, pick_compile_mode(config.compile_backbone, self.device))
+        self._eager = self.model.forward_features if self.preset.kind == "vit" else self.model
+        self._forward = _Runner(self._eager, pick_compile_mode(config.compile_backbone, self.device)
+                                if self.runtime == "torch" else None)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
-        with torch.inference_mode():
-            probe = self.embed(np.zeros((1, config.input_size, config.input_size, 3), np.uint8))
+        # The OpenVINO twin of feature_grid (converted once per machine, see inference/extractor.py).
+        self._openvino = OpenVinoExtractor(self) if self.runtime == "openvino" else None
+        self._int8 = None  # an int8 CompiledGrid (quantized()); None: self.dtype decides
+        probe = self._probe()
         self.feature_dim = int(probe.shape[1])
         self.token_shape = (int(probe.shape[2]), int(probe.shape[3]))
+
+    @torch.inference_mode()
+    def _probe(self) -> torch.Tensor:
+        """One black image through the backbone; OpenVINO's conversion happens here, on first use per machine.
+        With runtime auto, a network OpenVINO cannot convert or run (or a cache folder it cannot write) is
+        run by torch instead, with a warning; runtime openvino asked for it, so the error stands."""
+        black = np.zeros((1, self.config.input_size, self.config.input_size, 3), np.uint8)
+        try:
+            return self.embed(black)
+        except Exception as exc:
+            if self._openvino is None or self.config.runtime == "openvino":
+                raise
+            log.warning("OpenVINO cannot run backbone %s (%s: %s): torch runs it", self.config.backbone,
+                        type(exc).__name__, exc)
+        self.runtime, self._openvino = "torch", None
+        self._forward = _Runner(self._eager, pick_compile_mode(self.config.compile_backbone, self.device))
+        return self.embed(black)
+
+    def openvino_ir(self) -> Path:
+        """The fp32 OpenVINO IR of this backbone (converted and cached on first use; inspector export)."""
+        return (self._openvino or OpenVinoExtractor(self)).fp32_ir()
 
     def with_precision(self, precision: str) -> "Backbone":
         """This backbone computing in `precision`, without building it again: the weights stay float32 and
@@ -162,6 +189,7 @@ class Backbone:
         twin = copy.copy(self)
         twin.config = self.config.replace(precision=precision)
         twin.dtype = pick_dtype(precision, self.device)
+        twin._int8 = None
         return twin
 
     # -- construction -------------------------------------------------------
@@ -244,13 +272,26 @@ class Backbone:
     # -- features -------------------------------------------------------------
     @torch.inference_mode()
     def embed(self, images: np.ndarray) -> torch.Tensor:
-        """uint8 N x S x S x 3 RGB images -> float32 N x C x h x w features on self.device."""
+        """uint8 N x S x S x 3 RGB images -> float32 N x C x h x w features (on self.device with torch)."""
+        if self._int8 is not None:
+            return torch.from_numpy(self._int8(images))
+        if self._openvino is not None:
+            return torch.from_numpy(self._openvino.embed(images, self.precision_name))
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        return self.feature_grid(x, self._forward, self.dtype)
+
+    def feature_grid(self, x: torch.Tensor, forward: Optional[Callable] = None,
+                     dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The one feature definition: uint8 N x S x S x 3 tensor -> float32 N x C x h x w patch features.
+
+        torch runs it (embed); OpenVINO runs its conversion (inference/extractor.py), so both runtimes
+        share the normalisation, the token grid, the patch averaging, the stage upsampling and the stride.
+        """
+        x = x.permute(0, 3, 1, 2).float().div(255.0)
         x = (x - self._mean) / self._std
-        # Only the network runs in self.dtype; its outputs are float32 before any averaging.
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            out = self._forward(x)
+        # Only the network runs in `dtype`; its outputs are float32 before any averaging.
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            out = (forward or self._eager)(x)
         if self.preset.kind == "vit":
             grid = self._vit_tokens(out.float(), x.shape)
             grid = _aggregate(grid, self.config.patch_size, self.config.patch_zero_pad)
@@ -264,6 +305,21 @@ class Backbone:
         if self.config.stride > 1:
             grid = grid[..., :: self.config.stride, :: self.config.stride]
         return grid.float().contiguous()
+
+    def quantized(self, crops: Sequence[np.ndarray]) -> "Backbone":
+        """This backbone computing in int8 (OpenVINO, NNCF post-training quantisation calibrated on `crops`,
+        the taught OK images); InspectorError unless their features keep a mean cosine of 0.999 to fp32."""
+        if self._openvino is None:
+            raise ConfigError("precision int8 needs runtime openvino (config key 'runtime': auto on a CPU, or "
+                              "openvino) and the openvino and nncf packages: pip install -e '.[openvino]'")
+        twin = copy.copy(self)
+        twin._int8 = self._openvino.int8(crops, self.precision_name)
+        return twin
+
+    @property
+    def precision_name(self) -> str:
+        """What the backbone computes in: int8, or fp32 / bf16 / fp16."""
+        return "int8" if self._int8 is not None else {v: k for k, v in _DTYPES.items()}[self.dtype]
 
     @torch.inference_mode()
     def stage_outputs(self, images: np.ndarray) -> list[np.ndarray]:

@@ -24,6 +24,9 @@ DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean", "reweighted_max")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("auto", "off", "on")
+RUNTIMES = ("auto", "torch", "openvino")
+# The same names as knn.INDEX_KINDS (kept here so config needs no faiss import).
+INDEX_KINDS = ("flat", "sq8", "pq")
 # The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
 ALIGN_MODES = ("none", "translation", "rigid")
@@ -76,6 +79,9 @@ class EngineConfig:
     # False keeps the features of models fitted before this option existed.
     patch_zero_pad: bool = setting("feature", False)
     distance: str = setting("fit", "l2")
+    # The coreset's search index (inference/knn.py): flat (exact float32), sq8 (8-bit scalar quantisation,
+    # 4x smaller) or pq (product quantisation, 16x smaller; needs a coreset of 256 or more, else sq8).
+    index: str = setting("fit", "flat")
     n_neighbors: int = setting("score", 1)
     batch_size: int = setting("runtime", 32)
     use_gpu: bool = setting("runtime", True)
@@ -87,6 +93,9 @@ class EngineConfig:
     # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
     # eager when the compiler is missing or fails.
     compile_backbone: str = setting("runtime", "auto")
+    # What runs the backbone: auto (OpenVINO on a CPU when it is installed, torch on CUDA), torch or openvino.
+    # Both compute the same feature definition from the same weights (inference/extractor.py).
+    runtime: str = setting("runtime", "auto")
     score_mode: str = setting("score", "max")
     smoothing_sigma: float = setting("score", 4.0)
     augment: bool = setting("fit", False)
@@ -315,6 +324,7 @@ def _validate(c: EngineConfig) -> None:
     _check(0 < c.coreset_ratio <= 1, "coreset_ratio", "in (0, 1] (0.01-0.05 is typical)", c.coreset_ratio)
     _check(c.patch_size >= 1 and c.patch_size % 2 == 1, "patch_size", "an odd integer >= 1", c.patch_size)
     _check(1 <= c.stride <= c.patch_size, "stride", "an integer in [1, patch_size]", c.stride)
+    _check(c.index in INDEX_KINDS, "index", f"one of {list(INDEX_KINDS)}", c.index)
     _check(c.distance in DISTANCES, "distance", f"one of {list(DISTANCES)}", c.distance)
     _check(1 <= c.n_neighbors <= 16, "n_neighbors", "an integer in [1, 16]", c.n_neighbors)
     _check(1 <= c.batch_size <= 1024, "batch_size", "an integer in [1, 1024]", c.batch_size)
@@ -322,6 +332,7 @@ def _validate(c: EngineConfig) -> None:
     _check(c.precision in PRECISIONS, "precision", f"one of {list(PRECISIONS)}", c.precision)
     _check(c.compile_backbone in COMPILE_MODES, "compile_backbone", f"one of {list(COMPILE_MODES)}",
            c.compile_backbone)
+    _check(c.runtime in RUNTIMES, "runtime", f"one of {list(RUNTIMES)}", c.runtime)
     _check(c.score_mode in SCORE_MODES, "score_mode", f"one of {list(SCORE_MODES)}", c.score_mode)
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)

@@ -7,21 +7,18 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
-import torch
 
 from . import knn, placement, project
 from .align import Locator
-from .backbone import Backbone, fit_precision, resolve_auto
 from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
                           join_warnings)
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
-from .memory import PatchMemory
 from .model_checks import index_problem
 from .model_record import ModelRecord
 from .preprocess import ImageInput, augmented_copies, image_name
@@ -30,8 +27,12 @@ from .roi import Roi, roi_from_dict, roi_to_dict
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
 from .verdict import Verdict
 
+if TYPE_CHECKING:  # torch and timm load with the first backbone: an exported model inspects without them
+    from .backbone import Backbone
+
 # What a backbone is built from: the settings that shape features, the weights file, and how it runs.
-_BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "seed")
+_BACKBONE_KEYS = (*config_keys("feature", "weights"), "use_gpu", "precision", "compile_backbone", "runtime",
+                  "seed")
 # Taught images scored by their own model at fit (a few ms each): the scores of the teaching capture.
 TAUGHT_REFERENCE_IMAGES = 8
 
@@ -129,6 +130,10 @@ class Engine:
                 if twin is not None:  # the same network in another precision: no second build
                     self._backbones[key] = twin.with_precision(config.precision)
                 else:
+                    import torch
+
+                    from .backbone import Backbone
+
                     torch.manual_seed(config.seed)  # a random backbone must be the same on every load
                     self._backbones[key] = Backbone(config)
             return self._backbones[key]
@@ -209,6 +214,9 @@ class Engine:
 
     def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry,
              saving) -> FitResult:
+        from .backbone import fit_precision, resolve_auto
+        from .memory import PatchMemory
+
         if not ok_images:
             raise InspectorError("no OK images given: teach at least one image of a good part")
         if mm_per_px is not None and not (mm_per_px > 0 and np.isfinite(mm_per_px)):
@@ -254,7 +262,7 @@ class Engine:
         timings["coreset"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        index = knn.build_index(features[np.sort(idx)], transform)
+        index = knn.build_index(features[np.sort(idx)], transform, config.index)
         coreset_blob = knn.serialize(index)
         timings["index"] = time.perf_counter() - t
         check(cancel)  # last chance: after this the new model is written as one unit

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .backbone import Backbone
 from .errors import ImageError
 from .preprocess import DEFAULT_MAX_MEGAPIXELS, ImageInput, RoiCrop, as_rgb8, crop_roi, image_name, stack_inputs
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, full_image_roi, shape_mask
+
+if TYPE_CHECKING:
+    from .backbone import Backbone
 
 # A patch joins the memory bank / the score when this share of it lies inside the shape.
 PATCH_COVERAGE_MIN = 0.25
@@ -156,4 +158,5 @@ def embed_crops(
 
 def embed_batch(backbone: Backbone, crops: Sequence[np.ndarray]) -> np.ndarray:
     """One batch of crops -> N x C x h x w float32 features (resized to the canonical input)."""
-    return backbone.embed(stack_inputs(crops, backbone.config.input_size)).cpu().numpy()
+    feats = backbone.embed(stack_inputs(crops, backbone.config.input_size))
+    return feats if isinstance(feats, np.ndarray) else feats.cpu().numpy()  # an exported IR gives numpy

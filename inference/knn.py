@@ -47,12 +47,32 @@ def apply_transform(transform: Optional[faiss.VectorTransform], x: np.ndarray) -
     return x if transform is None else transform.apply(x)
 
 
-def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform]) -> faiss.Index:
-    """A CPU index over the coreset vectors (raw features; the transform is applied inside)."""
+INDEX_KINDS = ("flat", "sq8", "pq")
+
+
+def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform], kind: str = "flat") -> faiss.Index:
+    """A CPU index over the coreset vectors (raw features; the transform is applied inside).
+
+    flat: exact float32 vectors. sq8: 8-bit scalar quantisation per dimension (4x smaller).
+    pq: product quantisation, 4 dimensions per 8-bit code (16x smaller; the codebooks need
+    256 vectors, so a smaller coreset stays sq8). Search returns distances to the decoded vectors.
+    """
     d = coreset.shape[1]
-    flat = faiss.IndexFlatL2(d)
-    index = flat if transform is None else faiss.IndexPreTransform(transform, flat)
-    index.add(np.ascontiguousarray(coreset, dtype=np.float32))
+    vectors = np.ascontiguousarray(coreset, dtype=np.float32)
+    if kind == "pq" and (len(vectors) < 256 or d % 4):
+        kind = "sq8"
+    if kind == "flat":
+        inner = faiss.IndexFlatL2(d)
+    elif kind == "sq8":
+        inner = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2)
+    elif kind == "pq":
+        inner = faiss.IndexPQ(d, d // 4, 8, faiss.METRIC_L2)
+    else:
+        raise ValueError(f"unknown index kind {kind!r}")
+    index = inner if transform is None else faiss.IndexPreTransform(transform, inner)
+    if not index.is_trained:
+        index.train(vectors)
+    index.add(vectors)
     return index
 
 
@@ -108,7 +128,7 @@ class Searcher:
 
 
 def _flat_and_transform(index: faiss.Index) -> tuple[faiss.Index, Optional[faiss.VectorTransform]]:
-    """The flat index of (transformed) coreset vectors, and the one transform in front of it if any."""
+    """The inner index (flat, sq8 or pq) of (transformed) coreset vectors, and the one transform in front of it."""
     index = faiss.downcast_index(index)
     if isinstance(index, faiss.IndexPreTransform):
         return faiss.downcast_index(index.index), faiss.downcast_VectorTransform(index.chain.at(0))

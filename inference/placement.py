@@ -16,7 +16,6 @@ import numpy as np
 from . import project
 from .align import LOCATE_VERSION, REFERENCE_FILE, Locator, Reference, check_locate_box, default_locate_box
 from .align import map_to_image, prepare_located, reference_from_png, reference_png
-from .backbone import Backbone
 from .config import EngineConfig
 from .errors import ImageError, InspectorError, ProjectError, RoiError
 from .verdict import Verdict
@@ -27,6 +26,7 @@ from .roi import Roi, full_image_roi, ignore_list_from_json, outline, roi_to_dic
 from .scoring import InferenceResult
 
 if TYPE_CHECKING:
+    from .backbone import Backbone
     from .engine import Model
 
 

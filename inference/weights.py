@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-import torch
 
 from .errors import WeightsError
 from .resources import models_dir
@@ -165,6 +164,8 @@ def read_state_dict(path: Path) -> dict:
 
             state = load_file(str(path))
         else:
+            import torch
+
             state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # any reader failure means the same thing to the user
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())  # torch's messages span many lines
@@ -180,7 +181,7 @@ def read_state_dict(path: Path) -> dict:
     return state
 
 
-def map_by_order(source: dict, model: torch.nn.Module) -> dict:
+def map_by_order(source: dict, model: "torch.nn.Module") -> dict:
     """Map a state dict onto `model` by tensor order, for files from other EfficientNet ports.
 
     Only used when names differ but the architecture is the same: every shape must match.

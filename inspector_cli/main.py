@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("project", type=Path)
     _common(info)
     info.set_defaults(func=cmd_info)
+    from .export import add_parser as add_export
+
+    add_export(sub, _common)
 
     # Handled by the console script (inspector_cli.entry) before this parser; listed here for --help.
     sub.add_parser("gui", help="open the desktop application: inspector gui [PROJECT] [--screenshot OUT.png]")
@@ -219,9 +222,9 @@ def _common(p: argparse.ArgumentParser, json_help: str = "print the result as JS
 
 
 def _engine(args):
-    from inference import Engine
+    from inference import engine_for  # an exported folder (inspector export) gets the engine of its IR
 
-    return Engine(EngineConfig.load(args.config))
+    return engine_for(getattr(args, "project", None), EngineConfig.load(args.config))
 
 
 def _station(args, record: bool = True):

@@ -34,7 +34,7 @@ def test_roles_split_the_settings_once():
     assert config_keys("feature") == ("backbone", "backbone_kwargs", "cnn_layers", "input_size", "patch_size",
                                       "stride", "patch_zero_pad")
     assert set(config_keys("runtime")) == {"use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels",
-                                           "precision", "compile_backbone", "versions_kept"}
+                                           "precision", "compile_backbone", "versions_kept", "runtime"}
     assert "min_area" in config_keys("calibration") and "align" in config_keys("align")
     with pytest.raises(ValueError, match="unknown setting role"):
         config_keys("features")

@@ -125,7 +125,8 @@ def test_precision_keys_are_checked_and_read_from_the_environment():
 
 
 def test_unused_efficientnet_stages_are_cut_without_changing_the_features():
-    cfg = EngineConfig(backbone="efficientnet_lite0", weights="none", input_size=112, precision="fp32")
+    cfg = EngineConfig(backbone="efficientnet_lite0", weights="none", input_size=112, precision="fp32",
+                       runtime="torch")
     torch.manual_seed(0)
     cut = Backbone(cfg)
     assert len(cut.model.blocks) == 5  # stages 2, 3 end at blocks.2 and blocks.4; blocks.5-6 (of 7) are dropped
@@ -165,7 +166,7 @@ def test_bf16_efficientnet_features_match_fp32(request):
     from inference.preprocess import stack_inputs
 
     batch = stack_inputs(images, 224)
-    cfg = EngineConfig(backbone="efficientnet_lite0", input_size=224, use_gpu=False)
+    cfg = EngineConfig(backbone="efficientnet_lite0", input_size=224, use_gpu=False, runtime="torch")
     f32 = Backbone(cfg.replace(precision="fp32")).embed(batch)
     b16 = Backbone(cfg.replace(precision="bf16")).embed(batch)
     cos = _cosines(f32, b16)
@@ -176,7 +177,7 @@ def test_bf16_efficientnet_features_match_fp32(request):
 @needs_bf16
 def test_bf16_vit_features_match_fp32():
     """A full-size DINOv2 ViT-S/14 (12 blocks, random weights: real ones are not on this machine)."""
-    cfg = EngineConfig(backbone="dinov2_vits14", weights="none", input_size=224, use_gpu=False)
+    cfg = EngineConfig(backbone="dinov2_vits14", weights="none", input_size=224, use_gpu=False, runtime="torch")
     images = np.stack([disc(i, scratch=i % 2 == 1, size=224)[0] for i in range(2)])
     torch.manual_seed(0)
     f32 = Backbone(cfg.replace(precision="fp32")).embed(images)
@@ -207,7 +208,7 @@ def test_a_backbone_in_another_precision_shares_the_network_and_embeds_as_a_fres
     """A fit embeds in fp32 on a CPU and hands over a model that inspects in the machine's precision: the
     engine derives that backbone from the fit's (autocast decides the compute type) instead of building it
     again, and it gives exactly what a backbone built for that precision gives."""
-    config = EngineConfig(backbone="resnet18", weights="none", input_size=112, precision="fp32")
+    config = EngineConfig(backbone="resnet18", weights="none", input_size=112, precision="fp32", runtime="torch")
     engine = Engine(config)
     fit_backbone = engine.backbone(config)
     twin = engine.backbone(config.replace(precision="bf16"))

@@ -1,0 +1,88 @@
+"""Memory-bank compression (`index: flat|sq8|pq`): index size, search time and image AUROC against flat.
+
+Prints figures; never passes or fails on them. One torch-fp32 fit per set and shot count (the eval suite's
+split, seed 0, engine defaults: EfficientNet-Lite0 224 px, coreset 0.1, mirrors below 9 shots); the same
+coreset is then indexed flat, sq8 and pq, and the test images are scored with each.
+    python bench/bench_index.py --shots 4,16 --max-test 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_runtime_fidelity import spread  # noqa: E402
+
+from inference import Engine  # noqa: E402
+from inference.knn import Searcher, _flat_and_transform, build_index, serialize  # noqa: E402
+from inference.preprocess import stack_inputs  # noqa: E402
+from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
+from inspector_eval.metrics import image_auroc  # noqa: E402
+from inspector_eval.ours import FEW_SHOT_AUGMENT, FEW_SHOT_MAX_IMAGES, eval_config  # noqa: E402
+
+KINDS = ("flat", "sq8", "pq")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    p.add_argument("--categories", nargs="*")
+    p.add_argument("--shots", default="4,16")
+    p.add_argument("--max-test", type=int, default=60)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    shots, rows = args.shots.split(","), []
+    for folder in find_categories(args.root, args.categories):
+        cat = read_category(folder)
+        split = make_split(cat, shots)
+        tests = spread(list(cat.test), args.max_test)
+        y = [t.is_defect for t in tests]
+        test_images = load_images([t.path for t in tests])
+        for shot in shots:
+            train = load_images(split.shots[shot])
+            base = eval_config(None).replace(runtime="torch", precision="fp32")
+            if len(train) <= FEW_SHOT_MAX_IMAGES:
+                base = base.replace(**FEW_SHOT_AUGMENT)
+            engine = Engine(base)
+            with tempfile.TemporaryDirectory() as d:
+                engine.fit(d, train)
+                model = engine.load(d)
+            flat, transform = _flat_and_transform(model.searcher.cpu_index)
+            coreset = flat.reconstruct_n(0, flat.ntotal)
+            queries = [model.backbone.embed(stack_inputs([im], base.input_size)).numpy()[0] for im in test_images[:10]]
+            queries = [q.reshape(q.shape[0], -1).T for q in queries]
+            row = {"set": folder.name, "shots": shot, "coreset": int(flat.ntotal), "dim": int(flat.d)}
+            for kind in KINDS:
+                searcher = Searcher(build_index(coreset, transform, kind), use_gpu=False)
+                searcher.distances(queries[0])
+                times = []
+                for q in queries:
+                    t = time.perf_counter()
+                    searcher.distances(q)
+                    times.append((time.perf_counter() - t) * 1000)
+                scores = [r.score for r in engine.score_many(replace(model, searcher=searcher), test_images)]
+                row[kind] = {"bytes": len(serialize(searcher.cpu_index)), "search_ms": round(statistics.median(times), 3),
+                             "auroc": round(image_auroc(y, scores), 4)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "load_average": [round(v, 1) for v in os.getloadavg()], "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Fidelity of the OpenVINO runtime: image AUROC of one torch-fp32-fitted model inspected with torch fp32,
+OpenVINO bf16 and OpenVINO int8, and how far each one's scores move from torch fp32's.
+
+Prints figures; never passes or fails on them. The eval suite's splits (seed 0) and engine defaults
+(EfficientNet-Lite0, 224 px, coreset 0.1, mirrors below 9 shots). int8 is NNCF quantisation calibrated on
+the taught OK images, as Backbone.quantized does; a refused int8 (cosine gate) is reported as such.
+    python bench/bench_runtime_fidelity.py --shots 1,4 --max-test 80 [--categories visa_fryum ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from inference import Engine, InspectorError  # noqa: E402
+from inference.features import prepare  # noqa: E402
+from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
+from inspector_eval.metrics import image_auroc  # noqa: E402
+from inspector_eval.ours import FEW_SHOT_AUGMENT, FEW_SHOT_MAX_IMAGES, eval_config  # noqa: E402
+
+VARIANTS = ("torch-fp32", "openvino-bf16", "openvino-int8")
+
+
+def spread(items: list, n: int) -> list:
+    """n items evenly spread over the list (all when n is 0 or larger)."""
+    if not n or n >= len(items):
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
+def models_for(folder: str, base, train: list) -> dict:
+    out = {}
+    torch_engine = Engine(base.replace(runtime="torch", precision="fp32"))
+    out["torch-fp32"] = (torch_engine, torch_engine.load(folder))
+    ov_engine = Engine(base.replace(runtime="openvino", precision="bf16"))
+    bf16 = ov_engine.load(folder)
+    out["openvino-bf16"] = (ov_engine, bf16)
+    crops = [p.crop.pixels for p in prepare(train, bf16.roi)[0]]
+    try:
+        out["openvino-int8"] = (ov_engine, replace(bf16, backbone=bf16.backbone.quantized(crops)))
+    except InspectorError as exc:
+        out["openvino-int8"] = str(exc)
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    p.add_argument("--categories", nargs="*")
+    p.add_argument("--shots", default="1,4")
+    p.add_argument("--max-test", type=int, default=80, help="test images per set, spread over the list (0: all)")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    shots = args.shots.split(",")
+    rows = []
+    for folder in find_categories(args.root, args.categories):
+        cat = read_category(folder)
+        split = make_split(cat, shots)
+        tests = spread(list(cat.test), args.max_test)
+        y = [t.is_defect for t in tests]
+        test_images = load_images([t.path for t in tests])
+        for shot in shots:
+            train = load_images(split.shots[shot])
+            base = eval_config(None)
+            if len(train) <= FEW_SHOT_MAX_IMAGES:
+                base = base.replace(**FEW_SHOT_AUGMENT)
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as d:
+                Engine(base.replace(runtime="torch", precision="fp32")).fit(d, train)
+                scores, row = {}, {"set": folder.name, "shots": shot, "n_test": len(tests)}
+                for name, pair in models_for(d, base, train).items():
+                    if isinstance(pair, str):
+                        row[name] = {"refused": pair}
+                        continue
+                    engine, model = pair
+                    scores[name] = np.array([r.score for r in engine.score_many(model, test_images)])
+                    row[name] = {"auroc": round(image_auroc(y, scores[name]), 4)}
+                    if name != "torch-fp32":
+                        ratio = scores[name] / scores["torch-fp32"]
+                        row[name]["median_score_ratio"] = round(float(np.median(ratio)), 5)
+                        row[name]["median_abs_change"] = round(float(np.median(np.abs(ratio - 1))), 5)
+                        row[name]["auroc_delta"] = round(row[name]["auroc"] - row["torch-fp32"]["auroc"], 4)
+                    if name == "openvino-int8":
+                        row[name]["cosine"] = round(float(model.backbone._int8.cosine), 5)
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load_average":
+           [round(v, 1) for v in os.getloadavg()], "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

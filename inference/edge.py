@@ -1,0 +1,148 @@
+"""An exported model: a project folder with its backbone as an OpenVINO IR, inspected without torch or timm.
+
+`export_model` writes the folder: the project's model files (coreset.faiss, the memory bank,
+manifest.json, calibration.json, the alignment reference when the model aligns, all checked
+as `copy_model` checks them), `openvino/features.{xml,bin}` (the conversion of
+Backbone.feature_grid with the model's weights) and `export.json` (what the IR was built
+from and its sha256), written last. `EdgeEngine` is the Engine whose backbone is that IR:
+load() runs every check a project gets (model version, backbone and weights sha256,
+index), inspection is the same code (placement, search, map, score, verdict). The edge
+install (`pip install -e .[edge]`: openvino, faiss-cpu, numpy, opencv, pyyaml, pillow)
+imports nothing else: torch and timm load only when a backbone is built or a model fitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Optional
+
+import numpy as np
+
+from . import __version__
+from . import openvino_runtime as ovr
+from .config import EngineConfig
+from .engine import Engine
+from .errors import InspectorError, ProjectError
+
+EXPORT_FILE = "export.json"
+IR_FOLDER = "openvino"
+IR_FILES = ("features.xml", "features.bin")
+EXPORT_FORMAT = 1
+
+
+def is_export(folder) -> bool:
+    return folder is not None and (Path(folder) / EXPORT_FILE).is_file()
+
+
+def engine_for(folder, config: EngineConfig) -> Engine:
+    """The engine that inspects `folder`: an EdgeEngine for an exported folder, else a plain Engine."""
+    return EdgeEngine(folder, config) if is_export(folder) else Engine(config)
+
+
+def export_model(engine: Engine, project, out) -> dict:
+    """Export `project`'s model into the new or empty folder `out`; returns export.json's content."""
+    from .project import atomic_write, copy_model
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InspectorError(f"{out} is not an empty folder: export into a new or empty folder")
+    if not ovr.available():
+        raise InspectorError("export needs the openvino package: pip install -e '.[openvino]'")
+    model = engine.load(project)  # every compatibility check: weights sha256, model version, index
+    backbone = model.backbone
+    ir = backbone.openvino_ir()
+    copy_model(Path(project), out)
+    digests = {}
+    for name in IR_FILES:
+        data = (ir.parent / name).read_bytes()
+        atomic_write(out / IR_FOLDER / name, data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    meta = {
+        "format": EXPORT_FORMAT, "app_version": __version__, "openvino": ovr.version(), "precision": "fp32",
+        "model_id": model.model_id, "timm_name": backbone.preset.timm_name, "kind": backbone.preset.kind,
+        "feature_dim": backbone.feature_dim, "token_shape": list(backbone.token_shape),
+        "input_size": backbone.config.input_size, "weights": backbone.weights.to_dict(), "ir_sha256": digests,
+    }
+    atomic_write(out / EXPORT_FILE, (json.dumps(meta, indent=1) + "\n").encode())  # last: the folder is whole
+    return meta
+
+
+@dataclass
+class EdgeBackbone:
+    """The exported IR in the place of a Backbone: what load's checks and inspection ask of one."""
+
+    config: EngineConfig
+    grid: ovr.CompiledGrid
+    preset: SimpleNamespace
+    weights: SimpleNamespace
+    feature_dim: int
+    token_shape: tuple
+    runtime: str = "openvino"
+    device: object = field(default_factory=lambda: SimpleNamespace(type="cpu"))
+
+    @property
+    def precision_name(self) -> str:
+        return self.grid.precision
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        return self.grid(images)
+
+
+class EdgeEngine(Engine):
+    """An Engine for one exported folder: inspects and calibrates; teaching belongs to the original project."""
+
+    def __init__(self, folder, config: Optional[EngineConfig] = None):
+        super().__init__(config)
+        self.folder = Path(folder)
+        self._edge: Optional[EdgeBackbone] = None
+
+    def backbone(self, config: EngineConfig) -> EdgeBackbone:
+        with self._backbone_lock:
+            if self._edge is None or self._edge.config != config:
+                self._edge = _load_ir(self.folder, config)
+            return self._edge
+
+    def fit(self, *args, **kwargs):
+        raise InspectorError(f"{self.folder} is an exported model: it inspects only; teach the original project "
+                             "and export it again")
+
+    add = fit
+
+
+def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
+    try:
+        meta = json.loads((folder / EXPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"{folder / EXPORT_FILE} cannot be read ({exc}): export the model again") from None
+    if meta.get("format") != EXPORT_FORMAT:
+        raise ProjectError(f"{folder} was exported in format {meta.get('format')!r}; this version reads "
+                           f"{EXPORT_FORMAT}: export the model again with this version")
+    for name in IR_FILES:
+        path = folder / IR_FOLDER / name
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ProjectError(f"{path} cannot be read ({exc.strerror or exc}): export the model again") from None
+        if digest != meta["ir_sha256"].get(name):
+            raise ProjectError(f"{path} is not the file exported with this model (sha256 differs): export again")
+    if config.input_size != meta["input_size"]:
+        raise ProjectError(f"the exported backbone takes {meta['input_size']} px images, the model {config.input_size}")
+    grid = ovr.CompiledGrid(folder / IR_FOLDER / IR_FILES[0], _precision(config.precision))
+    weights = meta["weights"]
+    return EdgeBackbone(config, grid, SimpleNamespace(timm_name=meta["timm_name"], kind=meta["kind"]),
+                        SimpleNamespace(sha256=weights.get("sha256"), path=weights.get("path"),
+                                        source=weights.get("source"), to_dict=lambda: dict(weights)),
+                        int(meta["feature_dim"]), tuple(meta["token_shape"]))
+
+
+def _precision(setting: str) -> str:
+    """The IR's compute precision for `precision`: auto is bf16 where the CPU has it natively, else fp32."""
+    if setting != "auto":
+        return setting
+    import openvino as ov
+
+    return "bf16" if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"

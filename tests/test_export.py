@@ -1,0 +1,102 @@
+"""`inspector export PROJECT OUT` and `inspector infer OUT IMAGES` in a Python where torch and timm cannot be
+imported: the same verdicts and scores as the full install inspecting the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openvino")
+
+from inspector_cli.main import main  # noqa: E402
+from inference.synthetic import CENTRE, RADIUS, write_discs  # noqa: E402
+from tiny_project import TINY_YAML  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ROI = json.dumps({"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS})
+# Imported by Python at start-up from PYTHONPATH: any import of torch or timm (or their submodules) fails.
+BLOCKER = '''
+import sys
+class _Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "timm", "torchvision"):
+            raise ImportError(f"{name} is blocked: the edge install has no torch")
+        return None
+sys.meta_path.insert(0, _Blocked())
+'''
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    (root / "tiny.yaml").write_text(TINY_YAML + "  precision: fp32\n")
+    write_discs(root / "ok", range(6))
+    write_discs(root / "cal", range(10, 14))
+    write_discs(root / "ng", [50, 51], scratch=True)
+    cfg = ["--config", str(root / "tiny.yaml")]
+    proj = str(root / "proj")
+    assert main(["fit", proj, "--ok", str(root / "ok"), "--roi", ROI, "--mm-per-px", "0.05", *cfg]) == 0
+    assert main(["calibrate", proj, "--ok", str(root / "cal"), "--ng", str(root / "ng"), *cfg]) == 0
+    assert main(["export", proj, str(root / "out"), *cfg]) == 0
+    return root, cfg
+
+
+def _scores(path: Path) -> list[tuple]:
+    data = json.loads(path.read_text())
+    results = data["results"] if isinstance(data, dict) else data
+    return [(Path(r["name"]).name, r["verdict"], r["score"]) for r in results]
+
+
+def test_an_export_inspects_without_torch_like_the_full_install(exported, tmp_path):
+    root, cfg = exported
+    out = root / "out"
+    assert sorted(p.name for p in (out / "openvino").iterdir()) == ["features.bin", "features.xml"]
+    assert {"export.json", "manifest.json", "calibration.json", "coreset.faiss"} <= {p.name for p in out.iterdir()}
+    images = [str(root / "ng"), str(root / "cal")]
+    full = tmp_path / "full.json"
+    assert main(["infer", str(root / "proj"), *images, "--json", str(full), *cfg]) == 0  # torch, fp32
+
+    (tmp_path / "blocker").mkdir()
+    (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCKER)
+    edge = tmp_path / "edge.json"
+    code = ("import sys; from inspector_cli.entry import main; rc = main(sys.argv[1:]); "
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'timm')]; sys.exit(rc)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "blocker"), str(ROOT)]),
+           "PATCHCORE_PRECISION": "fp32"}
+    run = subprocess.run([sys.executable, "-c", code, "infer", str(out), *images, "--json", str(edge), *cfg],
+                         env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    probe = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
+    assert probe.returncode != 0 and "blocked" in probe.stderr  # the blocker really blocks
+
+    want, got = _scores(full), _scores(edge)
+    assert [(n, v) for n, v, _ in got] == [(n, v) for n, v, _ in want]
+    assert {v for _, v, _ in want} == {"OK", "NG"}
+    for (_, _, a), (_, _, b) in zip(got, want):
+        assert a == pytest.approx(b, rel=1e-4)
+
+
+def test_export_refuses_a_folder_that_is_not_empty_and_an_export_refuses_to_be_taught(exported, capsys):
+    root, cfg = exported
+    assert main(["export", str(root / "proj"), str(root / "ok"), *cfg]) == 2
+    assert "not an empty folder" in capsys.readouterr().err
+    assert main(["fit", str(root / "out"), "--ok", str(root / "ok"), "--add", *cfg]) == 2
+    assert "exported model" in capsys.readouterr().err
+
+
+def test_a_changed_ir_file_is_refused(exported, tmp_path, capsys):
+    import shutil
+
+    root, cfg = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "out", copy)
+    with open(copy / "openvino" / "features.bin", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00\x01\x02\x03")
+    assert main(["infer", str(copy), str(root / "ng"), *cfg]) == 2
+    assert "features.bin is not the file exported" in capsys.readouterr().err

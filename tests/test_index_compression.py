@@ -1,0 +1,58 @@
+"""Memory-bank compression (`index: flat|sq8|pq`, inference/knn.py): smaller indexes that search like flat."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+
+from inference import Engine, EngineConfig
+from inference.errors import ConfigError
+from inference.knn import Searcher, build_index, deserialize, metric_transform, serialize
+from inference.synthetic import disc
+
+
+def _bank(n=600, d=64, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, d)).astype(np.float32) * 3
+    return (centres[rng.integers(0, 12, n)] + rng.normal(size=(n, d)).astype(np.float32)).astype(np.float32)
+
+
+# pq's codebooks (256 centres per 4 dimensions, float32) weigh as much as 256 flat vectors: it pays on big banks.
+@pytest.mark.parametrize("kind,tolerance,ratio", [("sq8", 0.01, 3.5), ("pq", 0.15, 5)])
+def test_compressed_indexes_search_like_flat_and_are_smaller(kind, tolerance, ratio):
+    bank, queries = _bank(5000), _bank(200, seed=1)
+    flat = build_index(bank, None)
+    small = build_index(bank, None, kind)
+    want = Searcher(flat, use_gpu=False).distances(queries)
+    got = Searcher(deserialize(serialize(small)), use_gpu=False).distances(queries)
+    assert np.median(np.abs(got - want) / want) < tolerance
+    assert np.corrcoef(got, want)[0, 1] > 0.95
+    assert len(serialize(flat)) / len(serialize(small)) > ratio
+
+
+def test_pq_on_a_small_coreset_stays_sq8_and_transforms_still_apply():
+    bank = _bank(100)
+    built = build_index(bank, metric_transform(bank, "cosine"), "pq")  # kept: it owns what downcast shows
+    index = faiss.downcast_index(built)
+    assert isinstance(index, faiss.IndexPreTransform)
+    assert isinstance(faiss.downcast_index(index.index), faiss.IndexScalarQuantizer)
+    searcher = Searcher(built, use_gpu=False)
+    assert 0.5 < searcher.support_weight(bank[3]) <= 1.0
+
+
+def test_a_model_fitted_with_sq8_scores_like_flat(tiny_config, tmp_path):
+    with pytest.raises(ConfigError, match="index"):
+        EngineConfig(index="hnsw")
+    fit_imgs = [disc(i, size=112)[0] for i in range(5)]
+    test_imgs = [disc(100 + i, scratch=i % 2 == 1, size=112)[0] for i in range(4)]
+    scores = {}
+    for kind in ("flat", "sq8"):
+        engine = Engine(tiny_config.replace(index=kind, precision="fp32", score_mode="reweighted_max"))
+        engine.fit(tmp_path / kind, fit_imgs)
+        model = engine.load(tmp_path / kind)
+        assert model.record.config["index"] == kind
+        scores[kind] = [r.score for r in engine.score_many(model, test_imgs)]
+    # reweighted_max also weighs the bank around the nearest vector, decoded from 8 bits: up to 4 % here.
+    np.testing.assert_allclose(scores["sq8"], scores["flat"], rtol=0.06)
+    assert np.argsort(scores["sq8"]).tolist() == np.argsort(scores["flat"]).tolist()

@@ -1,0 +1,158 @@
+"""The OpenVINO runtime (inference/extractor.py, inference/openvino_runtime.py) against torch, the reference:
+the same features from the same weights, the IR cache, the runtime choice, the int8 gate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("openvino")
+
+from inference import Backbone, Engine, EngineConfig  # noqa: E402
+from inference import openvino_runtime as ovr  # noqa: E402
+from inference.backbone import cpu_has_bf16  # noqa: E402
+from inference.errors import ConfigError, InspectorError  # noqa: E402
+from inference.extractor import pick_runtime  # noqa: E402
+from inference.synthetic import disc  # noqa: E402
+
+
+@pytest.fixture()
+def ov_cache(tmp_path, monkeypatch):
+    folder = tmp_path / "ov-cache"
+    monkeypatch.setenv("PATCHCORE_OPENVINO_CACHE", str(folder))
+    return folder
+
+
+def _pair(config: EngineConfig):
+    torch.manual_seed(config.seed)
+    reference = Backbone(config.replace(runtime="torch", precision="fp32"))
+    torch.manual_seed(config.seed)
+    return reference, Backbone(config.replace(runtime="openvino", precision="fp32"))
+
+
+def _images(n=3, size=112):
+    return np.stack([disc(i, scratch=i % 2 == 1, size=size)[0] for i in range(n)])
+
+
+@pytest.mark.parametrize("kind", ["vit", "cnn", "cnn_zero_pad_stride"])
+def test_openvino_features_match_torch_fp32(kind, tiny_config, tiny_cnn_config, ov_cache):
+    config = {"vit": tiny_config, "cnn": tiny_cnn_config,
+              "cnn_zero_pad_stride": tiny_cnn_config.replace(patch_zero_pad=True, stride=2)}[kind]
+    reference, ov = _pair(config)
+    assert (reference.runtime, ov.runtime) == ("torch", "openvino")
+    assert ov.weights.sha256 == reference.weights.sha256  # the same weights, converted
+    images = _images()
+    want, got = reference.embed(images).numpy(), ov.embed(images).numpy()
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert ovr.mean_cosine(got, want) >= 0.99999
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+    assert ov.token_shape == reference.token_shape and ov.feature_dim == reference.feature_dim
+    if cpu_has_bf16():
+        low = ov.with_precision("bf16").embed(images).numpy()
+        assert ovr.mean_cosine(low, want) >= 0.999
+
+
+def test_the_ir_is_cached_per_machine_and_rebuilt_when_a_key_changes(tiny_config, ov_cache, monkeypatch):
+    config = tiny_config.replace(runtime="openvino", precision="fp32")
+    torch.manual_seed(0)
+    Backbone(config)
+    first = sorted(p.name for p in ov_cache.iterdir())
+    assert len(first) == 1 and (ov_cache / first[0] / "features.xml").is_file()
+    stamp = (ov_cache / first[0] / "features.bin").stat().st_mtime_ns
+    converted = []
+    real_convert = ovr.convert
+    monkeypatch.setattr(ovr, "convert", lambda *a: converted.append(a) or real_convert(*a))
+    torch.manual_seed(0)
+    Backbone(config)  # the same key: the cached IR, no conversion
+    assert not converted and sorted(p.name for p in ov_cache.iterdir()) == first
+    assert (ov_cache / first[0] / "features.bin").stat().st_mtime_ns == stamp
+    torch.manual_seed(0)
+    Backbone(config.replace(input_size=126))  # another input size: another IR
+    torch.manual_seed(1)
+    Backbone(config.replace(seed=1))  # other (random) weights: another sha256, another IR
+    monkeypatch.setattr(ovr, "version", lambda: "9999.0")
+    torch.manual_seed(0)
+    Backbone(config)  # another OpenVINO version
+    assert len(converted) == 3 and len(list(ov_cache.iterdir())) == 4
+    assert not [p for p in ov_cache.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_a_half_written_cache_entry_is_rebuilt(tiny_config, ov_cache):
+    config = tiny_config.replace(runtime="openvino", precision="fp32")
+    torch.manual_seed(0)
+    b = Backbone(config)
+    (entry,) = list(ov_cache.iterdir())
+    (entry / "key.json").unlink()  # key.json is written last: without it the entry is unfinished
+    torch.manual_seed(0)
+    again = Backbone(config)
+    assert (entry / "key.json").is_file()
+    images = _images(2)
+    np.testing.assert_array_equal(again.embed(images).numpy(), b.embed(images).numpy())
+
+
+def test_runtime_auto_picks_openvino_on_a_cpu_and_torch_on_cuda(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert pick_runtime("auto", cpu) == "openvino"
+    assert pick_runtime("auto", cuda) == "torch"
+    assert pick_runtime("torch", cpu) == "torch"
+    assert pick_runtime("openvino", cpu) == "openvino"
+    monkeypatch.setattr(ovr, "available", lambda: False)
+    assert pick_runtime("auto", cpu) == "torch"
+    with pytest.raises(ConfigError, match=r"runtime.*openvino.*pip install"):
+        pick_runtime("openvino", cpu)
+    with pytest.raises(ConfigError, match="runtime"):
+        EngineConfig(runtime="onnx")
+    assert EngineConfig.load(None, env={"PATCHCORE_RUNTIME": "openvino"}).runtime == "openvino"
+
+
+def test_int8_is_refused_with_a_clear_message_below_the_cosine_gate(tiny_config, ov_cache, monkeypatch):
+    torch.manual_seed(0)
+    ov = Backbone(tiny_config.replace(runtime="openvino", precision="fp32"))
+    crops = list(_images(4))
+    monkeypatch.setattr(ovr, "INT8_MIN_COSINE", 1.01)  # no quantised network reaches it
+    with pytest.raises(InspectorError, match=r"precision int8 refused: .*mean cosine of 0\.9\d+ to fp32 on the "
+                                             r"taught OK images, below 1\.01"):
+        ov.quantized(crops)
+    torch.manual_seed(0)
+    with pytest.raises(ConfigError, match="int8 needs runtime openvino"):
+        Backbone(tiny_config.replace(runtime="torch")).quantized(crops)
+
+
+def test_int8_kept_when_it_holds_the_features(tiny_cnn_config, ov_cache):
+    torch.manual_seed(0)
+    ov = Backbone(tiny_cnn_config.replace(runtime="openvino", precision="fp32"))
+    crops = list(_images(4))
+    int8 = ov.quantized(crops)
+    assert int8.precision_name == "int8" and ov.precision_name == "fp32"
+    assert int8._int8.cosine >= ovr.INT8_MIN_COSINE
+    assert ovr.mean_cosine(int8.embed(_images(2)).numpy(), ov.embed(_images(2)).numpy()) >= 0.99
+
+
+def test_a_model_fitted_with_torch_inspects_the_same_with_openvino(tiny_config, tmp_path, ov_cache):
+    """Runtime is a machine setting: the manifest's weights sha256 decides, and the scores agree."""
+    fit_imgs = [disc(i, size=112)[0] for i in range(5)]
+    test_imgs = [disc(100 + i, scratch=i % 2 == 1, size=112)[0] for i in range(4)]
+    torch_engine = Engine(tiny_config.replace(runtime="torch", precision="fp32"))
+    torch_engine.fit(tmp_path, fit_imgs)
+    want = [r.score for r in torch_engine.score_many(torch_engine.load(tmp_path), test_imgs)]
+    ov_engine = Engine(tiny_config.replace(runtime="openvino", precision="fp32"))
+    model = ov_engine.load(tmp_path)
+    assert model.backbone.runtime == "openvino"
+    got = [r.score for r in ov_engine.score_many(model, test_imgs)]
+    np.testing.assert_allclose(got, want, rtol=1e-3)
+
+
+def test_runtime_auto_falls_back_to_torch_when_openvino_cannot_convert(tiny_config, ov_cache, monkeypatch, caplog):
+    def broken(*args):
+        raise RuntimeError("conversion failed for this network")
+
+    monkeypatch.setattr(ovr, "convert", broken)
+    torch.manual_seed(0)
+    auto = Backbone(tiny_config.replace(runtime="auto", precision="fp32"))
+    assert auto.runtime == "torch" and "torch runs it" in caplog.text
+    torch.manual_seed(0)
+    reference = Backbone(tiny_config.replace(runtime="torch", precision="fp32"))
+    np.testing.assert_array_equal(auto.embed(_images(2)).numpy(), reference.embed(_images(2)).numpy())
+    with pytest.raises(RuntimeError, match="conversion failed"):  # asked for by name: the error stands
+        Backbone(tiny_config.replace(runtime="openvino"))
