@@ -35,6 +35,7 @@ from .errors import (
     plain_os_error,
     ConfigError,
     ImageError,
+    ImageTooLargeError,
     InspectorError,
     ProjectError,
     RoiError,
@@ -44,7 +45,7 @@ from .errors import (
 from .knn import Searcher
 from .knn import deserialize as deserialize_index
 from .knn import serialize as serialize_index
-from .preprocess import IMAGE_SUFFIXES, as_rgb8, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
+from .preprocess import IMAGE_SUFFIXES, as_rgb8, check_image_header, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
 from .progress import CancelToken, ProgressFn
 from .project import (
     atomic_write,

@@ -18,6 +18,10 @@ class ImageError(InspectorError):
     """An image cannot be read or does not fit the ROI."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image's header gives more pixels than the size limit (max_image_megapixels): refused undecoded."""
+
+
 class RoiError(InspectorError):
     """A ROI description is invalid or lies outside the image."""
 
