@@ -22,8 +22,10 @@ from inference import Engine, EngineConfig, InspectorError, load_calibration, re
 
 from .export import export_csv, export_json
 from .history import NO_VERDICT, History, HistoryError, default_path, to_epoch
+from .runlock import acquire_run_lock
 
 PROG = "inspector"
+KNOWN_VERDICTS = ("OK", "NG", "ERROR", "NOT_FOUND")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -87,9 +89,6 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
-    from .runner import RunOptions, Runner
-    from .sources import open_source
-
     for name in ("batch_size", "keep_rows", "drift_last"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "keep_rows" else 1):
@@ -100,11 +99,23 @@ def cmd_run(args) -> int:
         raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
     engine = Engine(EngineConfig.load(args.config))
     model = engine.load(args.project)
+    history_path = args.history or default_path(args.project)
+    lock = acquire_run_lock(history_path)  # a second run is refused before it prints anything
+    try:
+        return _run(args, engine, model, history_path)
+    finally:
+        lock.release()
+
+
+def _run(args, engine, model, history_path) -> int:
+    from .runner import RunOptions, Runner
+    from .sources import open_source
+
     source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger)
-    history = History(args.history or default_path(args.project))
+    history = History(history_path)
     options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
                          idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,
-                         keep_rows=args.keep_rows)
+                         keep_rows=args.keep_rows, lock=False)
     if model.calibration is None:
         print(f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
               "run 'inspector calibrate'", flush=True)
@@ -178,8 +189,8 @@ def history_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-score", type=float, metavar="X")
     p.add_argument("--limit", type=int, metavar="N", help="the newest N rows only")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--csv", type=Path, metavar="OUT", help="export the rows as CSV")
-    out.add_argument("--json", type=Path, metavar="OUT", help="export the rows as JSON")
+    out.add_argument("--csv", type=Path, metavar="OUT", help="export the rows as CSV (- : standard output)")
+    out.add_argument("--json", type=Path, metavar="OUT", help="export the rows as JSON (- : standard output)")
     p.add_argument("--drift", action="store_true",
                    help="compare the recent OK scores with the calibration's (median, p99)")
     p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
@@ -208,24 +219,36 @@ def cmd_history(args) -> int:
         raise InspectorError(f"no inspection history at {path}: nothing has been inspected with 'inspector run' yet")
     if args.limit is not None and args.limit < 1:
         raise InspectorError(f"--limit must be at least 1, got {args.limit}")
+    for name in ("csv", "json"):
+        out = getattr(args, name)
+        if out is not None and str(out) != "-" and not out.parent.is_dir():
+            raise InspectorError(f"--{name} {out}: the folder {out.parent} does not exist; create it or write "
+                                 "somewhere else")
     verdict = None
     if args.verdict is not None:
         v = args.verdict.strip()
         verdict = NO_VERDICT if v.lower() in ("none", "no verdict", "-") else (
-            v.upper() if v.upper() in ("OK", "NG", "ERROR") else v)
+            v.upper() if v.upper() in KNOWN_VERDICTS else v)
     with History(path) as history:
+        if verdict is not None and verdict != NO_VERDICT and verdict not in KNOWN_VERDICTS \
+                and verdict not in history.counts_by_verdict():
+            raise InspectorError(f"--verdict {args.verdict!r}: not a verdict; use OK, NG, ERROR, NOT_FOUND or none "
+                                 "(no verdict)")
         if args.drift:
             return _print_drift(args, history)
         rows = history.query(since=parse_time(args.since), until=parse_time(args.until), verdict=verdict,
                              min_score=args.min_score, max_score=args.max_score, limit=args.limit)
     rows.reverse()  # oldest first for reading and exporting
-    if args.csv:
-        export_csv(args.csv, rows)
-        print(f"wrote {len(rows)} rows to {args.csv}")
-        return 0
-    if args.json:
-        export_json(args.json, rows)
-        print(f"wrote {len(rows)} rows to {args.json}")
+    for out, export in ((args.csv, export_csv), (args.json, export_json)):
+        if out is None:
+            continue
+        if str(out) == "-":  # standard output, for a pipe; the count goes to stderr
+            export(sys.stdout, rows)
+            sys.stdout.flush()
+            print(f"wrote {len(rows)} rows to standard output", file=sys.stderr)
+        else:
+            export(out, rows)
+            print(f"wrote {len(rows)} rows to {out}")
         return 0
     for r in rows:
         score = f"{r.score:10.4f}" if r.score is not None else " " * 10

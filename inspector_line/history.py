@@ -403,6 +403,10 @@ class History:
         return Counts(total=sum(by.values()), ok=by.get("OK", 0), ng=by.get("NG", 0), error=by.get("ERROR", 0),
                       no_verdict=by.get(None, 0), other=sum(n for v, n in by.items() if v not in known))
 
+    def counts_by_verdict(self) -> dict:
+        """{verdict: rows} over the whole history; None for rows without a verdict."""
+        return {v: n for v, n in self._run("SELECT verdict, COUNT(*) FROM inspections GROUP BY verdict", ())}
+
     def _where(self, since=None, until=None, verdict=None, min_score=None, max_score=None, label=None,
                model_id=None) -> tuple[str, list]:
         clauses, params = [], []

@@ -168,17 +168,9 @@ class Runner:
     def _lock(self):
         if not self.options.lock:
             return None
-        from filelock import FileLock, Timeout
+        from .runlock import acquire_run_lock
 
-        lock = FileLock(str(self.history.path) + ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise HistoryError(f"another run is already recording into {self.history.path}; stop it first "
-                               "(two runs on one history would inspect parts twice)") from None
-        except OSError as exc:
-            raise HistoryError(f"cannot lock {self.history.path}: {exc.strerror or exc}") from None
-        return lock
+        return acquire_run_lock(self.history.path)
 
     # -- one batch --------------------------------------------------------------
     def _process(self, items: list[Item]) -> None:
