@@ -281,7 +281,7 @@ class Engine:
         """(config, searcher) for a stored model after every compatibility check; ProjectError otherwise."""
         record = stored.record
         if record.version_problem():
-            raise ProjectError(record.version_problem())
+            raise ProjectError(record.version_problem(stored.folder))
         config = record.engine_config(runtime or self.config)
         record.check_backbone(self.backbone(config))
         index = knn.deserialize(stored.coreset_bytes)

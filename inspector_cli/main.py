@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -279,7 +280,10 @@ def cmd_fit(args) -> int:
     progress, close = _progress()
     try:
         if args.add:
-            if args.roi or args.mm_per_px or args.ignore or args.locate_box:
+            mm = args.mm_per_px
+            if mm is not None and not (math.isfinite(mm) and mm > 0):
+                raise InspectorError(f"--mm-per-px must be a positive number of mm per pixel, got {mm:g}")
+            if args.roi or mm is not None or args.ignore or args.locate_box:
                 raise InspectorError("--add keeps the fitted ROI, ignore regions, locate region and mm per pixel; "
                                      "refit without --add to change them")
             result = engine.add(args.project, images, progress=progress)
@@ -427,6 +431,11 @@ def cmd_info(args) -> int:
     _check_outputs(args)
     record = read_record(args.project)
     problems = verify_project(args.project)
+    if not problems:  # every check `infer` makes too: the config, backbone and weights the model names
+        try:
+            _engine(args).load(args.project)
+        except InspectorError as exc:
+            problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(args.project, record)
     if args.json:
         _emit_json(args, {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
