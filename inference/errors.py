@@ -53,6 +53,17 @@ class StorageError(InspectorError):
     should be. The message names the path and what to do."""
 
 
+def user_message(exc: BaseException):
+    """The one line a command line shows for a fault the user can act on (then exit 2): an InspectorError's
+    own message, an OSError in plain words (disk full, read-only, permission); None for anything else (a bug).
+    One mapping for every command-line client (inspector, inspector run / history)."""
+    if isinstance(exc, InspectorError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return str(plain_os_error(exc, None))
+    return None
+
+
 def plain_os_error(exc: OSError, path, doing: str = "write") -> StorageError:
     """An OSError as one line a user can act on, naming the path."""
     import errno

@@ -26,6 +26,7 @@ from inference import (
     __version__,
     plain_os_error,
     read_record,
+    user_message,
 )
 
 PROG = "inspector"
@@ -72,7 +73,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _err(str(exc))
         return 2
     except OSError as exc:  # a path the user gave: disk full, read-only, permissions, a file for a folder
-        _err(str(plain_os_error(exc, None)))
+        _err(user_message(exc))
         return 2
     except Exception as exc:  # a bug, not bad input: still one line, details on request
         if os.environ.get("INSPECTOR_DEBUG"):

@@ -18,11 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
-from inference import Engine, EngineConfig, InspectorError, load_calibration, read_record
+from inference import (
+    IMAGE_SUFFIXES,
+    Engine,
+    EngineConfig,
+    InspectorError,
+    load_calibration,
+    read_record,
+    user_message,
+)
 
 from .export import export_csv, export_json
 from .history import NO_VERDICT, History, HistoryError, default_path, to_epoch
 from .runlock import acquire_run_lock
+from .sources import ERROR_AFTER_S
 
 PROG = "inspector"
 KNOWN_VERDICTS = ("OK", "NG", "ERROR", "NOT_FOUND")
@@ -44,8 +53,8 @@ def main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         _err("stopped; the history holds every part finished so far")
         return 130
-    except InspectorError as exc:
-        _err(str(exc))
+    except (InspectorError, OSError) as exc:  # OS faults in plain words, as the main command line says them
+        _err(user_message(exc))
         return 2
     except Exception as exc:  # a bug, not bad input: still one line, details on request
         if os.environ.get("INSPECTOR_DEBUG"):
@@ -79,6 +88,12 @@ def run_parser() -> argparse.ArgumentParser:
                    help="camera/video: inspect the next frame whenever FILE appears (it is then deleted)")
     p.add_argument("--settle", type=float, default=0.5, metavar="S",
                    help="folder: a file is complete when unchanged for S seconds or renamed into place (default 0.5)")
+    p.add_argument("--error-after", type=float, default=ERROR_AFTER_S, metavar="S",
+                   help="folder: a file that still cannot be read after S seconds of looking is an ERROR row "
+                        f"(before, its writer may still be busy; default {ERROR_AFTER_S:g})")
+    p.add_argument("--extensions", default=",".join(sorted(IMAGE_SUFFIXES)), metavar="LIST",
+                   help="folder: the file extensions inspected, e.g. .png,.jpg (others get a line saying they are "
+                        "skipped; default: every image type read)")
     p.add_argument("--batch-size", type=int, metavar="N", help="images scored together at most (default: config)")
     p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds with nothing new")
     p.add_argument("--keep-days", type=float, metavar="D", help="history retention: drop rows older than D days")
@@ -109,9 +124,11 @@ def cmd_run(args) -> int:
 
 def _run(args, engine, model, history_path) -> int:
     from .runner import RunOptions, Runner
-    from .sources import open_source
+    from .sources import open_source, parse_extensions
 
-    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger)
+    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger,
+                         error_after_s=args.error_after, extensions=parse_extensions(args.extensions),
+                         reuse_names=args.archive is not None)
     history = History(history_path)
     options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
                          idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,

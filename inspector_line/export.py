@@ -13,7 +13,7 @@ from inference import atomic_write
 from .history import HistoryError, Inspection
 
 EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "score", "threshold", "verdict",
-                 "reason", "regions", "latency", "heatmap_path", "error", "label")
+                 "reason", "regions", "latency", "heatmap_path", "error", "label", "archived")
 
 
 def export_csv(path: Union[str, Path, IO[str]], rows: Sequence[Inspection]) -> None:

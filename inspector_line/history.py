@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS inspections (
     heatmap_path TEXT,             -- or where a full one was written
     error TEXT,
     label TEXT,                    -- false_reject / false_accept / NULL (a reviewer's mark)
-    key TEXT                       -- exactly-once key (see done)
+    key TEXT,                      -- exactly-once key (see done)
+    archived TEXT                  -- where `inspector run --archive` put this part's file
 );
 CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
 CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
@@ -113,6 +114,7 @@ class Inspection:
     error: Optional[str] = None
     label: Optional[str] = None
     key: Optional[str] = None
+    archived: Optional[str] = None  # the archived file (inspector run --archive), which tells reused names apart
 
     @property
     def time_iso(self) -> str:
@@ -204,6 +206,9 @@ class History:
                 raise HistoryError(f"the inspection history {self.path} cannot use WAL mode (journal {mode})")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript(_SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(inspections)").fetchall()}
+            if "archived" not in columns:  # a history from before the column: added, nothing else changes
+                self._db.execute("ALTER TABLE inspections ADD COLUMN archived TEXT")
             row = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
             if row is None:
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -309,6 +314,10 @@ class History:
             regions=[r.to_dict() for r in result.regions if r.counts], latency=latency, heatmap=heatmap,
             key=key, time=time,
         )
+
+    def set_archived(self, row_id: int, path) -> None:
+        """Where the row's file was archived (after the row is committed: the row comes first, exactly once)."""
+        self._run("UPDATE inspections SET archived = ? WHERE id = ?", (str(path), int(row_id)))
 
     def mark(self, row_id: int, label: Optional[str]) -> None:
         """A reviewer's mark: "false_reject" (an NG that was a good part), "false_accept", or None to clear."""
@@ -456,18 +465,18 @@ class History:
 
 # -- rows ------------------------------------------------------------------------
 _COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "
-            "heatmap, heatmap_path, error, label, key")
+            "heatmap, heatmap_path, error, label, key, archived")
 
 
 def _inspection(row: tuple) -> Inspection:
     (rid, when, source, name, sha, model_id, score, thr, verdict, reason, regions, latency, heatmap, hpath, error,
-     label, key) = row
+     label, key, archived) = row
     try:
         parsed = json.loads(regions) if regions else []
     except ValueError:
         parsed = []
     return Inspection(rid, when, source, name, sha, model_id, score, thr, verdict, reason or "", parsed, latency,
-                      bytes(heatmap) if heatmap is not None else None, hpath, error, label, key)
+                      bytes(heatmap) if heatmap is not None else None, hpath, error, label, key, archived)
 
 
 def _num(value) -> Optional[float]:

@@ -119,6 +119,8 @@ class Runner:
         self.options = options or RunOptions()
         self.on_part = on_part
         self.on_message = on_message
+        if hasattr(source, "on_message") and source.on_message is None:
+            source.on_message = self._say  # the folder's lines about skipped files, with the run's messages
         self.counts = RunCounts()
         self.skipped = 0
         self.drift: Optional[Drift] = None
@@ -234,6 +236,8 @@ class Runner:
                 time=now)
         self.counts.add(verdict)
         archived = self._archive(item, verdict, now)
+        if archived is not None:
+            self.history.set_archived(row_id, archived)
         if self.poster is not None:
             payload = {"id": row_id, "time": now, "source": self.source.label, "file_name": item.name,
                        "sha256": item.sha256, "model_id": self.model.model_id, "latency": round(latency, 4)}
