@@ -19,6 +19,7 @@ from .calibration import Calibration, area_unit, calibrate_by, capture_shift_war
 from .config import EngineConfig, config_keys
 from .errors import InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
+from .heap import release_free_memory
 from .memory import PatchMemory
 from .model_checks import index_problem
 from .model_record import ModelRecord
@@ -350,6 +351,8 @@ class Engine:
             del prepared, feats
             report(progress, "inspecting", start + len(batch), len(images))
             yield from batch
+            del batch
+            release_free_memory()  # the batch's buffers, freed now: back to the OS, so RSS stays flat
 
     def _score_one(self, model: Model, p: PreparedImage, feats: np.ndarray, threshold: Optional[float]):
         cfg = model.config

@@ -57,9 +57,9 @@ def read_images(files: Sequence[UploadFile], field: str, limits: Limits, require
             try:
                 check_image_header(upload.file, repr(name), limit)
             except ImageTooLargeError as exc:
-                raise ApiError(413, f"{field} file {exc}") from None
+                raise ApiError(413, _named(field, exc)) from None
             except ImageError as exc:
-                raise ApiError(_image_status(exc), f"{field} file {exc}") from None
+                raise ApiError(_image_status(exc), _named(field, exc)) from None
         names.append(name)
     arrays = []
     for name, upload in zip(names, files):
@@ -68,11 +68,16 @@ def read_images(files: Sequence[UploadFile], field: str, limits: Limits, require
         try:
             arrays.append(decode_image(data, repr(name), limit))
         except ImageTooLargeError as exc:
-            raise ApiError(413, f"{field} file {exc}") from None
+            raise ApiError(413, _named(field, exc)) from None
         except ImageError as exc:
-            raise ApiError(_image_status(exc), f"{field} file {exc}") from None
+            raise ApiError(_image_status(exc), _named(field, exc)) from None
         del data
     return names, arrays
+
+
+def _named(field: str, exc: ImageError) -> str:
+    text = str(exc)
+    return f"{field} file {text[len('image '):] if text.startswith('image ') else text}"
 
 
 def _image_status(exc: ImageError) -> int:
