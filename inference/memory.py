@@ -31,8 +31,7 @@ class PatchMemory:
         if self.dim is None:
             self.dim = int(features.shape[1])
         elif features.shape[1] != self.dim:
-            raise InspectorError(f"features {features.shape[1]} wide cannot join a memory of {self.dim}-wide "
-                                 "features")
+            raise InspectorError(f"new features have {features.shape[1]} dims; the memory holds {self.dim}")
         self._chunks.append(features)
 
     @property
