@@ -35,8 +35,10 @@ from .errors import (
     ProjectBusyError,
     StorageError,
     plain_os_error,
+    user_message,
     ConfigError,
     ImageError,
+    ImageTooLargeError,
     InspectorError,
     ProjectError,
     RoiError,
@@ -46,7 +48,7 @@ from .errors import (
 from .knn import Searcher
 from .knn import deserialize as deserialize_index
 from .knn import serialize as serialize_index
-from .preprocess import IMAGE_SUFFIXES, as_rgb8, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
+from .preprocess import IMAGE_SUFFIXES, as_rgb8, check_image_header, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
 from .progress import CancelToken, ProgressFn
 from .project import (
     VersionInfo,
@@ -163,6 +165,9 @@ __all__ = [
     "ProjectBusyError",
     "StorageError",
     "plain_os_error",
+    "user_message",
+    "check_image_header",
+    "ImageTooLargeError",
     "verify_project",
     "atomic_writer",
     "CancelToken",

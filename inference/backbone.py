@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -36,6 +37,7 @@ from .weights import (
     read_state_dict,
     resolve_preset,
     sha256_file,
+    unreadable_weights,
 )
 
 log = logging.getLogger(__name__)
@@ -200,11 +202,17 @@ class Backbone:
             kwargs.setdefault("dynamic_img_size", True)
             kwargs.setdefault("num_classes", 0)
         kwargs.update(extra)
+        checkpoint = kwargs.get("checkpoint_path")
         try:
-            return timm.create_model(self.preset.timm_name, **kwargs)
+            with warnings.catch_warnings():
+                if checkpoint:  # torch's loading warnings span many lines; the error below says it all
+                    warnings.simplefilter("ignore")
+                return timm.create_model(self.preset.timm_name, **kwargs)
         except Exception as exc:
             if extra.get("pretrained"):
                 raise
+            if checkpoint and not isinstance(exc, TypeError):
+                raise unreadable_weights(checkpoint, exc, "backbone_kwargs checkpoint_path") from None
             raise ConfigError(f"cannot build backbone '{self.config.backbone}' (timm {self.preset.timm_name}): {exc}") from None
 
     def _build(self) -> WeightsInfo:

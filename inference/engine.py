@@ -19,6 +19,7 @@ from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
+from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
 from .preprocess import ImageInput, augmented_copies, image_name
@@ -315,7 +316,7 @@ class Engine:
         """(config, searcher) for a stored model after every compatibility check; ProjectError otherwise."""
         record = stored.record
         if record.version_problem():
-            raise ProjectError(record.version_problem())
+            raise ProjectError(record.version_problem(stored.folder))
         config = record.engine_config(runtime or self.config)
         record.check_backbone(self.backbone(config))
         index = knn.deserialize(stored.coreset_bytes)
@@ -407,6 +408,8 @@ class Engine:
             del prepared, feats, found
             report(progress, "inspecting", start + len(batch), len(images))
             yield from batch
+            del batch
+            release_free_memory()  # the batch's buffers, freed now: back to the OS, so RSS stays flat
 
     def _score_one(self, model: Model, p: PreparedImage, feats: np.ndarray, threshold: Optional[float]):
         cfg = model.config

@@ -18,6 +18,10 @@ class ImageError(InspectorError):
     """An image cannot be read or does not fit the ROI."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image's header gives more pixels than the size limit (max_image_megapixels): refused undecoded."""
+
+
 class RoiError(InspectorError):
     """A ROI description is invalid or lies outside the image."""
 
@@ -47,6 +51,17 @@ class ProjectBusyError(ProjectError):
 class StorageError(InspectorError):
     """A file or folder cannot be written or read: disk full, read-only, permissions, a file where a folder
     should be. The message names the path and what to do."""
+
+
+def user_message(exc: BaseException):
+    """The one line a command line shows for a fault the user can act on (then exit 2): an InspectorError's
+    own message, an OSError in plain words (disk full, read-only, permission); None for anything else (a bug).
+    One mapping for every command-line client (inspector, inspector run / history)."""
+    if isinstance(exc, InspectorError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return str(plain_os_error(exc, None))
+    return None
 
 
 def plain_os_error(exc: OSError, path, doing: str = "write") -> StorageError:

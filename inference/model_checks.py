@@ -35,7 +35,7 @@ def verify_project(folder: str | Path) -> list[str]:
         problems.append(f"{EMBEDDINGS} in {folder} holds {embeddings.shape}, the manifest says {expected} "
                         "features: refit the model")
     if stored.record.version_problem():
-        problems.append(stored.record.version_problem())
+        problems.append(stored.record.version_problem(folder))
     try:
         problem = index_problem(stored, knn.deserialize(stored.coreset_bytes))
     except ProjectError as exc:

@@ -188,12 +188,13 @@ class ModelRecord:
         """Fitted by this engine's model version (features and scores are computed as they were)."""
         return self.model_version == MODEL_VERSION
 
-    def version_problem(self) -> str:
-        """Why this engine cannot use the model's features ('' when it can)."""
+    def version_problem(self, folder=None) -> str:
+        """Why this engine cannot use the model's features ('' when it can); naming the project `folder`."""
         if self.is_current:
             return ""
-        return (f"model was fitted by model version {self.model_version}; this engine is {MODEL_VERSION}: "
-                "refit the model")
+        where = f" in {folder}" if folder is not None else ""
+        return (f"the model{where} was fitted by model version {self.model_version}; this engine is {MODEL_VERSION}"
+                ": refit the model")
 
     def engine_config(self, runtime: EngineConfig) -> EngineConfig:
         """The model's own settings, with the machine's (role "runtime") taken from `runtime`."""

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ImageError, ImageTooLargeError
 from .roi import Roi, crop_box
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -41,27 +41,64 @@ def load_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
             # Our own limit below replaces PIL's decompression-bomb warning (a multi-line message).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                pixels = im.size[0] * im.size[1]
-                if pixels > max_megapixels * 1e6:
-                    raise ImageError(
-                        f"image {path} is {im.size[0]} x {im.size[1]} px ({pixels / 1e6:.0f} MP), over the "
-                        f"{max_megapixels:g} MP limit (max_image_megapixels in config.yaml)"
-                    )
+                _check_pixels(im.size, str(path), max_megapixels)
                 im = ImageOps.exif_transpose(im)
                 im.load()
                 return to_rgb8(im)
     except Image.DecompressionBombError:
-        raise ImageError(f"image {path} is too large to load safely") from None
+        raise _bomb(str(path), max_megapixels) from None
     except PermissionError:
         raise ImageError(f"permission denied reading image {path}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
         raise ImageError(f"cannot read image {path}: {' '.join(str(exc).split())}") from None
 
 
-def decode_image(data: bytes, name: str = "image") -> np.ndarray:
-    """Encoded image bytes (an upload) as H x W x 3 uint8 RGB, upright per EXIF; `name` is for messages."""
+def _check_pixels(size: tuple[int, int], name: str, max_megapixels: float) -> None:
+    pixels = size[0] * size[1]
+    if pixels > max_megapixels * 1e6:
+        raise ImageTooLargeError(
+            f"image {name} is {size[0]} x {size[1]} px ({pixels / 1e6:.0f} MP), over the "
+            f"{max_megapixels:g} MP limit (max_image_megapixels in config.yaml)"
+        )
+
+
+def _bomb(name: str, max_megapixels: float) -> ImageTooLargeError:
+    # PIL refuses to open an image over twice its MAX_IMAGE_PIXELS before telling its size.
+    return ImageTooLargeError(f"image {name} is over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} MP, over the "
+                              f"{max_megapixels:g} MP limit (max_image_megapixels in config.yaml)")
+
+
+def check_image_header(source, name: str = "image", max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+                       ) -> tuple[int, int]:
+    """(width, height) read from the header of encoded image bytes or a seekable binary file, nothing decoded
+    (PNG, JPEG, TIFF, BMP, WebP: PIL's open reads only the header). ImageTooLargeError over `max_megapixels`,
+    ImageError for what is not an image in a known format; a file object is left at its start."""
+    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    fp.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(fp) as im:
+                size = im.size
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image in a known format ({', '.join(sorted(IMAGE_SUFFIXES))})") from None
+    except Image.DecompressionBombError:
+        raise _bomb(name, max_megapixels) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name} is a corrupt or truncated image ({' '.join(str(exc).split())})") from None
+    finally:
+        fp.seek(0)
+    _check_pixels(size, name, max_megapixels)
+    return size
+
+
+def decode_image(data: bytes, name: str = "image", max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
+    """Encoded image bytes (an upload) as H x W x 3 uint8 RGB, upright per EXIF; `name` is for messages.
+
+    The size is checked from the header, before decoding, against `max_megapixels`."""
     if not data:
         raise ImageError(f"image {name} is empty (0 bytes)")
+    check_image_header(data, name, max_megapixels)
     try:
         with Image.open(io.BytesIO(data)) as im:
             im = ImageOps.exif_transpose(im)
@@ -72,7 +109,7 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name} is a corrupt or truncated image ({exc})") from None
     except Image.DecompressionBombError:
-        raise ImageError(f"image {name} is too large to load safely") from None
+        raise _bomb(name, max_megapixels) from None
 
 
 def to_rgb8(im: Image.Image) -> np.ndarray:

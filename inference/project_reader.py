@@ -149,6 +149,11 @@ def load_model(folder: Path, with_embeddings: bool = True) -> StoredModel:
             embeddings = np.load(io.BytesIO(emb_bytes), allow_pickle=False)
         except ValueError as exc:
             raise ProjectError(f"{EMBEDDINGS} in {folder} cannot be read ({exc}): refit the model") from None
+        width, dim = (embeddings.shape[1] if embeddings.ndim == 2 else None), record.backbone.feature_dim
+        if width != dim:
+            raise ProjectError(f"{EMBEDDINGS} in {folder} holds features {width} wide (shape {embeddings.shape}) but "
+                               f"the model's backbone ({record.backbone.name}) gives {dim}: the file is not this "
+                               "model's; refit the model")
     return StoredModel(folder, record, embeddings, coreset, calibration, note)
 
 
@@ -170,7 +175,14 @@ def _calibration(folder: Path, record: ModelRecord, data: Optional[bytes]) -> tu
     except (UnicodeDecodeError, ValueError) as exc:
         return None, f"{CALIBRATION} is not valid JSON ({exc}): calibrate again"
     if isinstance(raw, dict) and raw.get("model_id") != record.model_id:
-        return None, "calibration belongs to an earlier fit: calibrate again"
+        theirs = str(raw.get("model_id"))[:12]
+        if sealed:  # this model was calibrated, and this file is not that calibration
+            return None, (f"{CALIBRATION} in {folder} is another model's (model_id {theirs}, this project's is "
+                          f"{record.model_id[:12]}): copied from another project or written by another program; "
+                          "calibrate again")
+        return None, (f"{CALIBRATION} in {folder} is for model {theirs}, not this project's model "
+                      f"{record.model_id[:12]}: it belongs to an earlier fit or was copied from another project; "
+                      "calibrate again")
     if record.schema_version >= 2:  # schema 1 models predate sealing: their calibration is only validated
         if sealed is None:
             return None, (f"{CALIBRATION} is not the one saved with this model (copied in or written by another "

@@ -16,6 +16,12 @@ import numpy as np
 from .errors import RoiError
 
 
+# Sane ranges: no camera image is a million pixels across (a ROI is checked against its image later, but a
+# centre or size past this is a typo or an attack, and angles beyond a full turn lose precision in cos/sin).
+MAX_COORD_PX = 1_000_000.0
+MAX_ANGLE_DEG = 360.0
+
+
 def _finite(name: str, value: float) -> float:
     try:
         value = float(value)
@@ -25,6 +31,12 @@ def _finite(name: str, value: float) -> float:
         raise RoiError(f"ROI field '{name}' is too large for a number") from None
     if not math.isfinite(value):
         raise RoiError(f"ROI field '{name}' must be finite, got {value!r}")
+    if name == "angle_deg":
+        if abs(value) > MAX_ANGLE_DEG:
+            raise RoiError(f"ROI field 'angle_deg' must be between -{MAX_ANGLE_DEG:g} and {MAX_ANGLE_DEG:g} "
+                           f"degrees, got {value:g}")
+    elif abs(value) > MAX_COORD_PX:
+        raise RoiError(f"ROI field '{name}' must be between -{MAX_COORD_PX:g} and {MAX_COORD_PX:g} px, got {value:g}")
     return value
 
 

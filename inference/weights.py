@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 
 from .errors import WeightsError
+
+if TYPE_CHECKING:  # torch loads with the first backbone: an exported model inspects without it
+    import torch
 from .resources import models_dir
 
 
@@ -159,26 +163,42 @@ def missing_weights_message(backbone: str, preset: Preset) -> str:
 def read_state_dict(path: Path) -> dict:
     """Tensors from a .pth/.pt or .safetensors file (never unpickles arbitrary objects)."""
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+        with warnings.catch_warnings():  # torch's multi-line warnings are not for the line's user
+            warnings.simplefilter("ignore")
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
 
-            state = load_file(str(path))
-        else:
-            import torch
+                state = load_file(str(path))
+            else:
+                import torch
 
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
+                state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # any reader failure means the same thing to the user
-        detail = " ".join(f"{type(exc).__name__}: {exc}".split())  # torch's messages span many lines
-        if len(detail) > 200:
-            detail = detail[:200] + "..."
-        raise WeightsError(f"weights file {path} cannot be read ({detail}): give a valid .pth or "
-                                   ".safetensors file") from None
+        raise unreadable_weights(path, exc) from None
     for key in ("model", "state_dict", "teacher"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not state:
         raise WeightsError(f"weights file {path} holds no tensors")
     return state
+
+
+def unreadable_weights(path, exc: Exception, what: str = "weights file") -> WeightsError:
+    """One line naming the file and the cause, for any failure to read a weights or checkpoint file (torch's own
+    messages span many lines and advise loading untrusted code)."""
+    text = " ".join(str(exc).split())
+    if "Unsupported global" in text or "non-allowlisted" in text:
+        why = ("it holds pickled Python objects, not plain tensors (loading those could run code, so it is "
+               "refused)")
+    elif isinstance(exc, FileNotFoundError):
+        why = "no such file"
+    elif isinstance(exc, IsADirectoryError):
+        why = "it is a folder"
+    elif isinstance(exc, PermissionError):
+        why = "permission denied"
+    else:
+        why = "it is not a PyTorch (.pth) or safetensors file, or it is damaged"
+    return WeightsError(f"{what} {path} cannot be read: {why}; give a .pth of plain tensors or a .safetensors file")
 
 
 def map_by_order(source: dict, model: "torch.nn.Module") -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from inference import (
     __version__,
     plain_os_error,
     read_record,
+    user_message,
 )
 
 PROG = "inspector"
@@ -79,7 +81,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _err(str(exc))
         return 2
     except OSError as exc:  # a path the user gave: disk full, read-only, permissions, a file for a folder
-        _err(str(plain_os_error(exc, None)))
+        _err(user_message(exc))
         return 2
     except Exception as exc:  # a bug, not bad input: still one line, details on request
         if os.environ.get("INSPECTOR_DEBUG"):
@@ -322,7 +324,10 @@ def cmd_fit(args) -> int:
     progress, close = _progress()
     try:
         if args.add:
-            if args.roi or args.mm_per_px or args.ignore or args.locate_box:
+            mm = args.mm_per_px
+            if mm is not None and not (math.isfinite(mm) and mm > 0):
+                raise InspectorError(f"--mm-per-px must be a positive number of mm per pixel, got {mm:g}")
+            if args.roi or mm is not None or args.ignore or args.locate_box:
                 raise InspectorError("--add keeps the fitted ROI, ignore regions, locate region and mm per pixel; "
                                      "refit without --add to change them")
             result = station.add(images, progress=progress, note=args.note, activate=args.activate or None)
@@ -447,6 +452,11 @@ def cmd_info(args) -> int:
     _check_outputs(args)
     record = read_record(args.project)
     problems = verify_project(args.project)
+    if not problems:  # every check `infer` makes too: the config, backbone and weights the model names
+        try:
+            _engine(args).load(args.project)
+        except InspectorError as exc:
+            problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(args.project, record)
     if args.json:
         _emit_json(args, {"manifest": record.to_dict(), "usable": not problems, "problems": problems,

@@ -18,14 +18,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
-from inference import Engine, EngineConfig, InspectorError, Verdict, VerdictCounts, load_calibration, read_record
-
+from inference import (
+    IMAGE_SUFFIXES,
+    Engine,
+    EngineConfig,
+    InspectorError,
+    Verdict,
+    VerdictCounts,
+    load_calibration,
+    read_record,
+    user_message,
+)
 from station import PartIdPattern, Station
 from station.history import NO_VERDICT, History, HistoryError, default_path, to_epoch
 
 from .export import export_csv, export_json
+from .runlock import acquire_run_lock
+from .sources import ERROR_AFTER_S
 
 PROG = "inspector"
+KNOWN_VERDICTS = ("OK", "NG", "ERROR", "NOT_FOUND")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -44,8 +56,8 @@ def main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         _err("stopped; the history holds every part finished so far")
         return 130
-    except InspectorError as exc:
-        _err(str(exc))
+    except (InspectorError, OSError) as exc:  # OS faults in plain words, as the main command line says them
+        _err(user_message(exc))
         return 2
     except Exception as exc:  # a bug, not bad input: still one line, details on request
         if os.environ.get("INSPECTOR_DEBUG"):
@@ -79,6 +91,12 @@ def run_parser() -> argparse.ArgumentParser:
                    help="camera/video: inspect the next frame whenever FILE appears (it is then deleted)")
     p.add_argument("--settle", type=float, default=0.5, metavar="S",
                    help="folder: a file is complete when unchanged for S seconds or renamed into place (default 0.5)")
+    p.add_argument("--error-after", type=float, default=ERROR_AFTER_S, metavar="S",
+                   help="folder: a file that still cannot be read after S seconds of looking is an ERROR row "
+                        f"(before, its writer may still be busy; default {ERROR_AFTER_S:g})")
+    p.add_argument("--extensions", default=",".join(sorted(IMAGE_SUFFIXES)), metavar="LIST",
+                   help="folder: the file extensions inspected, e.g. .png,.jpg (others get a line saying they are "
+                        "skipped; default: every image type read)")
     p.add_argument("--batch-size", type=int, metavar="N", help="images scored together at most (default: config)")
     p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds with nothing new")
     p.add_argument("--keep-days", type=float, metavar="D", help="history retention: drop rows older than D days")
@@ -91,9 +109,6 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
-    from .runner import RunOptions, Runner
-    from .sources import open_source
-
     for name in ("batch_size", "keep_rows", "drift_last"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "keep_rows" else 1):
@@ -105,13 +120,27 @@ def cmd_run(args) -> int:
     if args.part_id_pattern is not None:
         PartIdPattern(args.part_id_pattern)  # a bad pattern is refused before anything starts
     engine = Engine(EngineConfig.load(args.config))
-    history = History(args.history or default_path(args.project))
+    history_path = args.history or default_path(args.project)
+    lock = acquire_run_lock(history_path)  # a second run is refused before it prints anything
+    try:
+        return _run(args, engine, history_path)
+    finally:
+        lock.release()
+
+
+def _run(args, engine, history_path) -> int:
+    from .runner import RunOptions, Runner
+    from .sources import open_source, parse_extensions
+
+    history = History(history_path)
     station = Station(args.project, engine, history=history)
     model = station.model()
-    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger)
+    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger,
+                         error_after_s=args.error_after, extensions=parse_extensions(args.extensions),
+                         reuse_names=args.archive is not None)
     options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
                          idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,
-                         keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern)
+                         keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern, lock=False)
     if model.calibration is None:
         print(f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
               "run 'inspector calibrate'", flush=True)
@@ -187,8 +216,8 @@ def history_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-score", type=float, metavar="X")
     p.add_argument("--limit", type=int, metavar="N", help="the newest N rows only")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--csv", type=Path, metavar="OUT", help="export the rows as CSV")
-    out.add_argument("--json", type=Path, metavar="OUT", help="export the rows as JSON")
+    out.add_argument("--csv", type=Path, metavar="OUT", help="export the rows as CSV (- : standard output)")
+    out.add_argument("--json", type=Path, metavar="OUT", help="export the rows as JSON (- : standard output)")
     p.add_argument("--drift", action="store_true",
                    help="compare the recent OK scores with the calibration's (median, p99)")
     p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
@@ -217,6 +246,11 @@ def cmd_history(args) -> int:
         raise InspectorError(f"no inspection history at {path}: nothing has been inspected in {args.project} yet")
     if args.limit is not None and args.limit < 1:
         raise InspectorError(f"--limit must be at least 1, got {args.limit}")
+    for name in ("csv", "json"):
+        out = getattr(args, name)
+        if out is not None and str(out) != "-" and not out.parent.is_dir():
+            raise InspectorError(f"--{name} {out}: the folder {out.parent} does not exist; create it or write "
+                                 "somewhere else")
     verdict = None
     if args.verdict is not None:
         v = args.verdict.strip()
@@ -233,13 +267,16 @@ def cmd_history(args) -> int:
         rows = history.query(limit=args.limit, **filters)
         counts = history.counts(**filters) if args.limit is None else VerdictCounts.of(r.verdict for r in rows)
     rows.reverse()  # oldest first for reading and exporting
-    if args.csv:
-        export_csv(args.csv, rows)
-        print(f"wrote {len(rows)} rows to {args.csv}")
-        return 0
-    if args.json:
-        export_json(args.json, rows)
-        print(f"wrote {len(rows)} rows to {args.json}")
+    for out, export in ((args.csv, export_csv), (args.json, export_json)):
+        if out is None:
+            continue
+        if str(out) == "-":  # standard output, for a pipe; the count goes to stderr
+            export(sys.stdout, rows)
+            sys.stdout.flush()
+            print(f"wrote {len(rows)} rows to standard output", file=sys.stderr)
+        else:
+            export(out, rows)
+            print(f"wrote {len(rows)} rows to {out}")
         return 0
     for r in rows:
         score = f"{r.score:10.4f}" if r.score is not None else " " * 10

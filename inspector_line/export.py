@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Sequence, Union
+from typing import IO, Sequence, Union
 
 from inference import atomic_write
 
@@ -17,8 +17,9 @@ EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "sco
                  "archive_path", "purpose")
 
 
-def export_csv(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
-    """Rows as CSV (UTF-8, header; regions as JSON; verdicts by name, NO_VERDICT included), written atomically."""
+def export_csv(path: Union[str, Path, IO[str]], rows: Sequence[Inspection]) -> None:
+    """Rows as CSV (UTF-8, header; regions as JSON; verdicts by name, NO_VERDICT included), written atomically (or
+    to an open text stream such as standard output)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
@@ -26,16 +27,23 @@ def export_csv(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
         d = r.to_dict()
         d["regions"] = json.dumps(r.regions)
         writer.writerow(["" if d[f] is None else d[f] for f in EXPORT_FIELDS])
-    _write(Path(path), buf.getvalue().encode("utf-8"))
+    _write(path, buf.getvalue())
 
 
-def export_json(path: Union[str, Path], rows: Sequence[Inspection]) -> None:
-    """Rows as a JSON list of objects, written atomically."""
+def export_json(path: Union[str, Path, IO[str]], rows: Sequence[Inspection]) -> None:
+    """Rows as a JSON list of objects, written atomically (or to an open text stream)."""
     data = [{f: r.to_dict()[f] for f in EXPORT_FIELDS} for r in rows]
-    _write(Path(path), (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+    _write(path, json.dumps(data, indent=1) + "\n")
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path, text: str) -> None:
+    if hasattr(path, "write"):
+        path.write(text)
+        return
+    path = Path(path)
+    if not path.parent.is_dir():  # never make folders for an export: a typo would vanish into a new one
+        raise HistoryError(f"cannot write {path}: the folder {path.parent} does not exist")
+    data = text.encode("utf-8")
     try:
         atomic_write(path, data)
     except OSError as exc:

@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from inference import ImageError, InferenceResult, Model, Verdict, VerdictCounts, heatmap_thumbnail_png, load_image
-from station import HistoryError, Outcome, PartIdPattern, Station, checked_part_id
+from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 
 from .sinks import Archiver, Poster, SinkError
@@ -106,6 +106,8 @@ class Runner:
         self.part_ids = PartIdPattern(self.options.part_id_pattern) if self.options.part_id_pattern else None
         self.on_part = on_part
         self.on_message = on_message
+        if hasattr(source, "on_message") and source.on_message is None:
+            source.on_message = self._say  # the folder's lines about skipped files, with the run's messages
         self.counts = RunCounts()
         self.skipped = 0
         self.drift: Optional[Drift] = None
@@ -155,17 +157,9 @@ class Runner:
     def _lock(self):
         if not self.options.lock:
             return None
-        from filelock import FileLock, Timeout
+        from .runlock import acquire_run_lock
 
-        lock = FileLock(str(self.history.path) + ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise HistoryError(f"another run is already recording into {self.history.path}; stop it first "
-                               "(two runs on one history would inspect parts twice)") from None
-        except OSError as exc:
-            raise HistoryError(f"cannot lock {self.history.path}: {exc.strerror or exc}") from None
-        return lock
+        return acquire_run_lock(self.history.path)
 
     # -- one batch --------------------------------------------------------------
     def _process(self, items: list[Item]) -> None:

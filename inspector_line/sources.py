@@ -6,8 +6,14 @@ together are scored together.
 
 Folder: watchdog reports files as they appear; a file counts once it is
 complete, i.e. renamed into place by its writer, or its size and modification
-time unchanged for `settle_s`. A periodic rescan catches anything the file
-system events missed. Files already there at start come first, oldest first.
+time unchanged for `settle_s`, and it decodes: one that does not is looked at
+again after each settle until it has failed for `error_after_s` (then it is an
+ERROR row), so a writer that stalls mid-file never makes an ERROR row. A
+periodic rescan catches anything the file system events missed. Files already
+there at start come first, oldest first. Every other file gets one line saying
+why it is skipped (its extension, a hidden temporary name, or a rewrite of a
+file already inspected: a name is a new part only once the first file was
+archived or moved away).
 
 Camera / video: OpenCV VideoCapture; every `every`-th frame is inspected, or,
 with a trigger file, the next frame after the file appears (the file is then
@@ -21,14 +27,14 @@ import queue
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 import numpy as np
 
 from inference import IMAGE_SUFFIXES, ImageError, InspectorError
 
 
-EMPTY_GIVE_UP_S = 5.0  # an empty file unchanged this long is not going to be written: inspect it (ERROR)
+ERROR_AFTER_S = 10.0  # a file undecodable (or empty) this long is an ERROR row; before, its writer may be busy
 
 
 class SourceError(InspectorError):
@@ -56,9 +62,22 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def is_candidate(path: Path) -> bool:
-    """Image files only; hidden names are a writer's temporary files (e.g. '.part_1.png.tmp')."""
-    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith((".", "~"))
+def is_hidden(path: Path) -> bool:
+    """A writer's temporary file (e.g. '.part_1.png.tmp', '~part.png')."""
+    return path.name.startswith((".", "~"))
+
+
+def is_candidate(path: Path, extensions: Iterable[str] = IMAGE_SUFFIXES) -> bool:
+    """Image files only (by extension); hidden names are a writer's temporary files."""
+    return path.suffix.lower() in extensions and not is_hidden(path)
+
+
+def parse_extensions(text: str) -> frozenset[str]:
+    """'.png,jpg, .TIF' -> {'.png', '.jpg', '.tif'}; SourceError when none is given."""
+    exts = frozenset("." + e.strip().lstrip(".").lower() for e in text.split(",") if e.strip().lstrip("."))
+    if not exts:
+        raise SourceError(f"--extensions needs at least one extension, e.g. .png,.jpg; got {text!r}")
+    return exts
 
 
 class FolderSource:
@@ -67,12 +86,26 @@ class FolderSource:
     kind = "folder"
 
     def __init__(self, folder: Union[str, Path], settle_s: float = 0.5, poll_s: float = 0.1,
-                 rescan_s: float = 3.0, recursive: bool = False):
+                 rescan_s: float = 3.0, recursive: bool = False, error_after_s: float = ERROR_AFTER_S,
+                 extensions: Optional[Iterable[str]] = None, reuse_names: bool = False,
+                 on_message: Optional[Callable[[str], None]] = None):
+        """`reuse_names`: a file rewritten in place after its row is a new part (the run archives each part, so
+        the archive tells them apart); otherwise only once the first was moved away or deleted.
+        `on_message`: where the lines about skipped files go."""
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise SourceError(f"source folder not found: {self.folder}")
+        if settle_s < 0 or error_after_s < 0:
+            raise SourceError(f"--settle and --error-after must be 0 or more seconds, got {settle_s:g} and "
+                              f"{error_after_s:g}")
         self.label = str(self.folder)
         self.settle_s = settle_s
+        self.error_after_s = error_after_s
+        self.extensions = frozenset(e.lower() for e in (extensions or IMAGE_SUFFIXES))
+        self.reuse_names = reuse_names
+        self.on_message = on_message
+        self._told: set = set()  # what a skip line was given for (once each)
+        self._failing: dict[Path, float] = {}  # path -> when it first failed to decode (monotonic)
         self.poll_s = poll_s
         self.rescan_s = rescan_s
         self.recursive = recursive
@@ -112,7 +145,12 @@ class FolderSource:
 
             def on_moved(self, event):
                 if not event.is_directory:
+                    events.put((Path(event.src_path), None))  # gone from its old name
                     events.put((Path(event.dest_path), True))
+
+            def on_deleted(self, event):
+                if not event.is_directory:
+                    events.put((Path(event.src_path), None))
 
         self._observer = Observer()
         try:
@@ -133,9 +171,50 @@ class FolderSource:
     def _listing(self) -> list[Path]:
         pattern = "**/*" if self.recursive else "*"
         try:
-            return [p for p in self.folder.glob(pattern) if is_candidate(p) and p.is_file()]
+            found = [p for p in self.folder.glob(pattern) if p.is_file()]
         except OSError:
             return []
+        for p in found:
+            self._candidate(p)  # says once why a file is skipped
+        return [p for p in found if is_candidate(p, self.extensions)]
+
+    def _candidate(self, path: Path) -> bool:
+        if is_candidate(path, self.extensions):
+            return True
+        if is_hidden(path):
+            self._tell("hidden", f"skipping hidden files (names starting with '.' or '~' are writers' temporary "
+                                 f"files, inspected once renamed), e.g. {path.name}")
+        elif path.exists() and not path.is_dir():
+            self._tell(("ext", path), f"skipped {path.name}: not an image extension "
+                                      f"({', '.join(sorted(self.extensions))}; see --extensions)")
+        return False
+
+    def _tell(self, key, text: str) -> None:
+        if key in self._told:
+            return
+        self._told.add(key)
+        if self.on_message is not None:
+            self.on_message(text)
+
+    def _forget(self, path: Path) -> None:
+        """The file left the folder (moved away, archived with --move, deleted): its name may be reused."""
+        self._pending.pop(path, None)
+        self._handed_stat.pop(path, None)
+        self._failing.pop(path, None)
+        self._retry.pop(path, None)
+
+    def _rewritten(self, path: Path, st) -> bool:
+        """A file already inspected whose content changed in place: skipped (said once) unless names may be
+        reused; True when it is skipped."""
+        if self.reuse_names or path not in self._handed_stat:
+            return False
+        if self._handed_stat[path] == (st.st_size, st.st_mtime_ns):
+            return True
+        self._handed_stat[path] = (st.st_size, st.st_mtime_ns)
+        self._tell(("rewritten", path, st.st_size, st.st_mtime_ns),
+                   f"skipped {path.name}: rewritten after it was inspected; a new part needs a new name, or the "
+                   "first file archived or moved away first (its row stays)")
+        return True
 
     def _scan(self, initial: bool = False) -> None:
         self._last_rescan = time.monotonic()
@@ -143,6 +222,9 @@ class FolderSource:
         if initial:
             files.sort(key=lambda p: (_mtime(p), p.name))
             self._initial = set(files)
+        present = set(files)
+        for p in [p for p in self._handed_stat if p not in present and p not in self._pending]:
+            self._forget(p)  # gone since it was handed out (an event may have been missed)
         for p in files:
             if p in self._handed_stat and p not in self._pending:
                 try:
@@ -153,8 +235,11 @@ class FolderSource:
                     continue  # handed out already and unchanged
             self._note(p, renamed=False)
 
-    def _note(self, path: Path, renamed: bool) -> None:
-        if not is_candidate(path):
+    def _note(self, path: Path, renamed: Optional[bool]) -> None:
+        if renamed is None:
+            self._forget(path)
+            return
+        if not self._candidate(path):
             return
         entry = self._pending.get(path)
         if entry is None:
@@ -185,7 +270,7 @@ class FolderSource:
                 entry[0], entry[1], entry[2] = st.st_size, st.st_mtime_ns, now
                 if not entry[4]:
                     continue
-            if st.st_size == 0 and now - entry[2] < max(EMPTY_GIVE_UP_S, 10 * self.settle_s):
+            if st.st_size == 0 and now - entry[2] < max(self.error_after_s, self.settle_s):
                 continue  # created, not yet written; one that stays empty is an ERROR row in the end
             if entry[4] or now - entry[2] >= self.settle_s:
                 complete.append((entry[3], path, st, entry[4]))
@@ -197,7 +282,7 @@ class FolderSource:
         for _, path, st, renamed in sorted(complete, key=lambda c: c[0]):
             del self._pending[path]
             self._initial.discard(path)
-            if self._handed_stat.get(path) == (st.st_size, st.st_mtime_ns):
+            if self._handed_stat.get(path) == (st.st_size, st.st_mtime_ns) or self._rewritten(path, st):
                 continue
             try:
                 sha = file_sha256(path)
@@ -210,7 +295,10 @@ class FolderSource:
             self._handed_stat[path] = (st.st_size, st.st_mtime_ns)
             # Complete since: the rename (it changes ctime on POSIX), or the last write.
             arrived = max(st.st_mtime, st.st_ctime) if renamed else st.st_mtime
-            extra = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "retried": self._retry.get(path, "") == sha}
+            # `retried`: it has failed to decode for error_after_s already, so this look is the last one.
+            failing = self._failing.get(path)
+            extra = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                     "retried": failing is not None and time.monotonic() - failing >= self.error_after_s}
             self._retry.pop(path, None)
             self._ready.append(Item(path.name, path, key, sha, arrived, path, extra))
 
@@ -226,6 +314,7 @@ class FolderSource:
         if item.path is not None:
             self._handed_stat.pop(item.path, None)
             self._retry[item.path] = item.sha256
+            self._failing.setdefault(item.path, time.monotonic())
             self._note(item.path, renamed=False)
 
     def next_batch(self, max_items: int, timeout: float) -> list[Item]:
@@ -340,16 +429,20 @@ class VideoSource:
 
 
 def open_source(spec: str, settle_s: float = 0.5, every: int = 1,
-                trigger: Optional[Union[str, Path]] = None):
+                trigger: Optional[Union[str, Path]] = None, error_after_s: float = ERROR_AFTER_S,
+                extensions: Optional[Iterable[str]] = None, reuse_names: bool = False,
+                on_message: Optional[Callable[[str], None]] = None):
     """`DIR` -> FolderSource, `camera:N` or a video file -> VideoSource."""
     if spec.startswith("camera:"):
         return VideoSource(spec, every=every, trigger=trigger)
     path = Path(spec)
     if path.is_dir():
-        return FolderSource(path, settle_s=settle_s)
+        return FolderSource(path, settle_s=settle_s, error_after_s=error_after_s, extensions=extensions,
+                            reuse_names=reuse_names, on_message=on_message)
     if path.is_file():
         return VideoSource(spec, every=every, trigger=trigger)
     raise SourceError(f"source not found: {spec} (a folder, camera:N or a video file)")
 
 
-__all__ = ["FolderSource", "Item", "SourceError", "VideoSource", "file_sha256", "open_source"]
+__all__ = ["ERROR_AFTER_S", "FolderSource", "Item", "SourceError", "VideoSource", "file_sha256", "open_source",
+           "parse_extensions"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 from fastapi import FastAPI, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from inference import (
     Engine,
@@ -27,6 +29,7 @@ from inference import (
 from . import errors
 from .batching import InferenceBatcher
 from .errors import ApiError
+from .forms import CheckedFormRoute
 from .jobs import FitJob, FitQueue
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
@@ -55,6 +58,8 @@ def create_app(
     (docs/benchmarks.md). `who`: the name the audit trail gives changes made through the service (the
     token's name)."""
     engine = engine or Engine(config)
+    if limits.max_megapixels is None:
+        limits = replace(limits, max_megapixels=engine.config.max_image_megapixels)
     projects = Projects(Path(projects_dir), engine, max_loaded, who=who)
     if share_batch is None:
         share_batch = engine.config.batch_size if pick_device(engine.config.use_gpu).type == "cuda" else 1
@@ -69,7 +74,9 @@ def create_app(
         batcher.close()
         projects.close()
 
-    app = FastAPI(title="Inspector", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPIOffline(title="Inspector", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                         static_url="/docs-assets")  # /docs and /redoc from files in the package, no CDN
+    app.router.route_class = CheckedFormRoute  # unknown form fields: 422 naming them
     app.state.engine, app.state.projects, app.state.batcher, app.state.fits = engine, projects, batcher, fits
     errors.install(app)
     # Added innermost first: the access log sees every request, refused ones included.

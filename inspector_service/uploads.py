@@ -10,7 +10,16 @@ from typing import Optional, Sequence
 import numpy as np
 from fastapi import UploadFile
 
-from inference import ImageError, InspectorError, Roi, crop_box, decode_image, roi_from_dict
+from inference import (
+    ImageError,
+    ImageTooLargeError,
+    InspectorError,
+    Roi,
+    check_image_header,
+    crop_box,
+    decode_image,
+    roi_from_dict,
+)
 
 from .errors import ApiError
 
@@ -20,6 +29,9 @@ class Limits:
     max_image_bytes: int = 50 * 1024 * 1024
     max_request_bytes: int = 512 * 1024 * 1024
     max_images: int = 1000  # files per request
+    # Pixels per image, read from each header before anything is decoded; None: the engine's
+    # max_image_megapixels (create_app fills it in).
+    max_megapixels: Optional[float] = None
 
 
 def read_images(files: Sequence[UploadFile], field: str, limits: Limits, required: bool = True
@@ -31,22 +43,45 @@ def read_images(files: Sequence[UploadFile], field: str, limits: Limits, require
     if len(files) > limits.max_images:
         raise ApiError(413, f"{len(files)} files in {field!r}: at most {limits.max_images} per request "
                             "(--max-images)")
-    names, arrays = [], []
+    limit = limits.max_megapixels if limits.max_megapixels is not None else 64.0
+    names = []
+    # Every file's byte size and pixel count first, from its header alone: an image over a limit is refused
+    # (413) before any image of the request is decoded, so no over-limit image is ever held decoded.
     for i, upload in enumerate(files):
         name = upload.filename or f"{field}[{i}]"
         size = upload.size if upload.size is not None else _size(upload)
         if size > limits.max_image_bytes:
             raise ApiError(413, f"{field} file {name!r} is {size} bytes: over the per-image limit of "
                                 f"{limits.max_image_bytes} bytes (--max-image-mb)")
+        if size:  # an empty file gets decode_image's own message
+            try:
+                check_image_header(upload.file, repr(name), limit)
+            except ImageTooLargeError as exc:
+                raise ApiError(413, _named(field, exc)) from None
+            except ImageError as exc:
+                raise ApiError(_image_status(exc), _named(field, exc)) from None
+        names.append(name)
+    arrays = []
+    for name, upload in zip(names, files):
         upload.file.seek(0)
         data = upload.file.read()
         try:
-            arrays.append(decode_image(data, repr(name)))
+            arrays.append(decode_image(data, repr(name), limit))
+        except ImageTooLargeError as exc:
+            raise ApiError(413, _named(field, exc)) from None
         except ImageError as exc:
-            status = 415 if "not an image" in str(exc) else 422
-            raise ApiError(status, f"{field} file {exc}") from None
-        names.append(name)
+            raise ApiError(_image_status(exc), _named(field, exc)) from None
+        del data
     return names, arrays
+
+
+def _named(field: str, exc: ImageError) -> str:
+    text = str(exc)
+    return f"{field} file {text[len('image '):] if text.startswith('image ') else text}"
+
+
+def _image_status(exc: ImageError) -> int:
+    return 415 if "not an image" in str(exc) else 422
 
 
 def _size(upload: UploadFile) -> int:

@@ -34,6 +34,12 @@ class Case:
     env: dict = field(default_factory=dict)
     # A context manager factory wrapping the call (e.g. an OS fault, a held lock), given the root.
     around: Optional[Callable] = None
+    # Words the error line must hold (the value, the file or folder it names), given the root.
+    says: Optional[Callable[[Path], list]] = None
+
+
+class _NotTensors:
+    """Pickled into a weights file: a Python object where tensors belong (torch's weights_only refuses it)."""
 
 
 def _edit_manifest(folder: Path, edit) -> None:
@@ -71,6 +77,9 @@ def prepare(root: Path) -> Path:
     Image.new("1", (12000, 12000)).save(root / "bad" / "huge.png")  # 144 MP, a few kB on disk
     Image.new("RGB", (200, 120), (90, 90, 90)).save(root / "bad" / "other_size.png")
     (root / "bad" / "weights.pth").write_text("not a torch file")
+    import torch
+
+    torch.save({"model": _NotTensors()}, root / "bad" / "pickled.pth")
     (root / "bad" / "broken.yaml").write_text("engine: [unclosed")
     (root / "bad" / "unknown_key.yaml").write_text("engine:\n  coreset_rate: 0.1\n")
     (root / "bad" / "bad_value.yaml").write_text("engine:\n  coreset_ratio: 2\n")
@@ -99,6 +108,18 @@ def prepare(root: Path) -> Path:
     broken("m_old_model", lambda f: _edit_manifest(f, lambda m: m.update(model_version="2020.01")))
     broken("m_backbone", lambda f: _edit_manifest(f, lambda m: m["backbone"].update(timm_name="resnet18")))
     broken("m_roi_huge", lambda f: _edit_manifest(f, lambda m: m["roi"].update(r=1e308 * 10)))
+    broken("m_cfg_value", lambda f: _edit_manifest(f, lambda m: m["config"].update(n_neighbors=0)))
+    broken("m_cfg_kwargs", lambda f: _edit_manifest(f, lambda m: m["config"].update(
+        backbone_kwargs={"depth": 2, "depht": 3})))
+    broken("m_weights_pickled", lambda f: _edit_manifest(f, lambda m: m["config"].update(
+        weights=str(root / "bad" / "pickled.pth"))))
+    broken("m_weights_text", lambda f: _edit_manifest(f, lambda m: m["config"].update(
+        weights=str(root / "bad" / "weights.pth"))))
+    broken("m_checkpoint", lambda f: _edit_manifest(f, lambda m: m["config"].update(
+        backbone_kwargs={"depth": 2, "checkpoint_path": str(root / "bad" / "pickled.pth")})))
+    broken("e_width", _narrow_embeddings)
+    broken("cal_copied", lambda f: _edit_calibration(f, json.dumps(
+        {**json.loads((f / "calibration.json").read_text()), "model_id": "0f" * 16})))
     broken("c_truncated", lambda f: (f / "coreset.faiss").write_bytes((f / "coreset.faiss").read_bytes()[:40]))
     broken("c_missing", lambda f: (f / "coreset.faiss").unlink())
     broken("c_dim", lambda f: _replace_coreset(f, _flat(7, 5)))
@@ -111,6 +132,13 @@ def prepare(root: Path) -> Path:
     broken("cal_json", lambda f: _edit_calibration(f, "{not json"))
     broken("cal_missing", lambda f: (f / "calibration.json").unlink())
     return root
+
+
+def _narrow_embeddings(folder: Path) -> None:
+    """embeddings.npy of another width (another backbone's), its checksum in the manifest updated to match."""
+    data = proj.npy_bytes(np.load(folder / "embeddings.npy")[:, :152].copy())
+    (folder / "embeddings.npy").write_bytes(data)
+    _edit_manifest(folder, lambda m: m["files"].__setitem__("embeddings.npy", proj.sha256_bytes(data)))
 
 
 def re_threshold(folder: Path, value: str) -> str:
@@ -216,6 +244,19 @@ CASES: list[Case] = [
     Case("fit: --roi with a string for a number", lambda r: _fit(r, *_roi(cx="eighty"))),
     Case("fit: --roi outside the image", lambda r: _fit(r, *_roi(cx=5000))),
     Case("fit: --roi names a file that is not there", lambda r: _fit(r, "--roi", str(r / "no_roi.json"))),
+    Case("fit: --roi rect angle 1e300", lambda r: _fit(r, "--roi", json.dumps(
+        {"type": "rect", "cx": 80, "cy": 80, "w": 100, "h": 100, "angle_deg": 1e300})),
+         says=lambda r: ["angle_deg", "1e+300"]),
+    Case("fit: --roi rect a trillion px wide", lambda r: _fit(r, "--roi", json.dumps(
+        {"type": "rect", "cx": 80, "cy": 80, "w": 1e12, "h": 100})), says=lambda r: ["'w'", "1e+12"]),
+    Case("fit: --roi centre a billion px away", lambda r: _fit(r, *_roi(cx=1e9, r=1e9)),
+         says=lambda r: ["'cx'", "1e+09"]),
+    Case("fit: --add --mm-per-px 0", lambda r: _fit(r, "--add", "--mm-per-px", "0", project="good"),
+         says=lambda r: ["--mm-per-px", "got 0"]),
+    Case("fit: --add --mm-per-px negative", lambda r: _fit(r, "--add", "--mm-per-px", "-0.5", project="good"),
+         says=lambda r: ["--mm-per-px", "got -0.5"]),
+    Case("fit: --add onto embeddings of another width", lambda r: _fit(r, "--add", project="e_width"),
+         says=lambda r: [str(r / "e_width"), "embeddings.npy", "152 wide", "384"]),
     Case("fit: --mm-per-px negative", lambda r: _fit(r, "--mm-per-px", "-1")),
     Case("fit: --mm-per-px zero", lambda r: _fit(r, "--mm-per-px", "0")),
     Case("fit: --mm-per-px NaN", lambda r: _fit(r, "--mm-per-px", "nan")),
@@ -256,7 +297,13 @@ CASES: list[Case] = [
     Case("infer: manifest value of the wrong type", lambda r: _infer(r, "m_type")),
     Case("infer: manifest from a newer version", lambda r: _infer(r, "m_newer")),
     Case("infer: manifest ROI out of float range", lambda r: _infer(r, "m_roi_huge")),
-    Case("infer: older model version", lambda r: _infer(r, "m_old_model")),
+    Case("infer: older model version", lambda r: _infer(r, "m_old_model"),
+         says=lambda r: [str(r / "m_old_model"), "2020.01"]),
+    Case("infer: manifest config value out of range", lambda r: _infer(r, "m_cfg_value"), says=lambda r: ["n_neighbors"]),
+    Case("infer: weights in the manifest a pickled file", lambda r: _infer(r, "m_weights_pickled"),
+         says=lambda r: [str(r / "bad" / "pickled.pth"), "pickled Python objects"]),
+    Case("infer: checkpoint_path a pickled file", lambda r: _infer(r, "m_checkpoint"),
+         says=lambda r: [str(r / "bad" / "pickled.pth"), "checkpoint_path"]),
     Case("infer: coreset index truncated", lambda r: _infer(r, "c_truncated")),
     Case("infer: coreset index missing", lambda r: _infer(r, "c_missing")),
     Case("infer: coreset index of the wrong dimension", lambda r: _infer(r, "c_dim")),
@@ -276,6 +323,9 @@ CASES: list[Case] = [
     Case("infer --fail-on-ng: calibration threshold Infinity", lambda r: _infer(r, "cal_inf", "--fail-on-ng")),
     Case("infer --fail-on-ng: calibration threshold NaN", lambda r: _infer(r, "cal_nan", "--fail-on-ng")),
     Case("infer --fail-on-ng: calibration not JSON", lambda r: _infer(r, "cal_json", "--fail-on-ng")),
+    Case("infer --fail-on-ng: calibration copied from another project", lambda r: _infer(r, "cal_copied",
+                                                                                          "--fail-on-ng"),
+         says=lambda r: [str(r / "cal_copied"), "another model's", "copied from another project"]),
     Case("infer --fail-on-ng: calibration deleted", lambda r: _infer(r, "cal_missing", "--fail-on-ng")),
     # -- calibrate ------------------------------------------------------------------------------------------
     Case("calibrate: --min-area nan", lambda r: _calibrate(r, "--min-area", "nan")),
@@ -301,6 +351,19 @@ CASES: list[Case] = [
     Case("info: truncated embeddings", lambda r: ["info", str(r / "e_truncated")]),
     Case("info: coreset index of the wrong dimension", lambda r: ["info", str(r / "c_dim")]),
     Case("info: empty coreset index", lambda r: ["info", str(r / "c_empty")]),
-    Case("info: older model version", lambda r: ["info", str(r / "m_old_model")]),
+    Case("info: older model version", lambda r: ["info", str(r / "m_old_model")],
+         says=lambda r: [str(r / "m_old_model")]),
+    Case("info: manifest config value out of range", lambda r: ["info", str(r / "m_cfg_value")],
+         says=lambda r: ["n_neighbors", "got 0"]),
+    Case("info: manifest backbone_kwargs unknown", lambda r: ["info", str(r / "m_cfg_kwargs")],
+         says=lambda r: ["depht"]),
+    Case("info: weights a pickled file", lambda r: ["info", str(r / "m_weights_pickled")],
+         says=lambda r: [str(r / "bad" / "pickled.pth")]),
+    Case("info: weights not a weights file", lambda r: ["info", str(r / "m_weights_text")],
+         says=lambda r: [str(r / "bad" / "weights.pth"), "not a PyTorch"]),
+    Case("info: checkpoint_path a pickled file", lambda r: ["info", str(r / "m_checkpoint")],
+         says=lambda r: [str(r / "bad" / "pickled.pth")]),
+    Case("info: embeddings of another width", lambda r: ["info", str(r / "e_width")],
+         says=lambda r: [str(r / "e_width"), "152 wide"]),
     Case("info: --json into a folder", lambda r: ["info", str(r / "good"), "--json", str(r / "out_dir")]),
 ]

@@ -18,7 +18,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from inference import EngineConfig  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA_DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data_path() -> Path | None:
+    """The sample data (MVTec layout): INSPECTOR_SHARED_DATA (a folder, or `none` to run as on a fresh clone
+    without it), else ../shared/data beside the repository. None when absent."""
+    setting = os.environ.get("INSPECTOR_SHARED_DATA", "").strip()
+    if setting.lower() == "none":
+        return None
+    path = Path(setting) if setting else SHARED_DATA_DEFAULT
+    return path if path.is_dir() else None
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +48,7 @@ def tiny_cnn_config() -> EngineConfig:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is absent")
-    return SHARED_DATA
+    path = shared_data_path()
+    if path is None:
+        pytest.skip("the sample data is absent (../shared/data, or INSPECTOR_SHARED_DATA=none)")
+    return path

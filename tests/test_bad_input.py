@@ -40,7 +40,9 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(root, case, capsys,
     lines = err.strip().splitlines()
     assert rc == 2, f"exit {rc}: {err}"
     assert len(lines) == 1 and lines[0].startswith("inspector: error: "), err
-    assert "internal error" not in err and "Traceback" not in err
+    assert "internal error" not in err and "Traceback" not in err and "Warning" not in err
+    for word in case.says(root) if case.says else ():
+        assert word in lines[0], (word, lines[0])
     assert tree(root) == before, "a saved file changed"
     assert not [p for p in root.rglob(".*.tmp")], "temp files left behind"
     assert os.environ.get("PATCHCORE_MAX_IMAGE_MEGAPIXELS") == case.env.get("PATCHCORE_MAX_IMAGE_MEGAPIXELS")

@@ -133,7 +133,8 @@ def test_bad_files_are_error_rows_and_the_run_goes_on(projects, tmp_path):
     (inbox / "f_good.png").write_bytes(png_bytes(part(5)))
     (inbox / "notes.txt").write_text("not an image suffix: ignored")
     with History(tmp_path / "h.sqlite") as history:
-        summary, parts, _ = _run(engine, project, FolderSource(inbox, settle_s=0.2), history, idle_exit_s=1.0)
+        summary, parts, messages = _run(engine, project, FolderSource(inbox, settle_s=0.2, error_after_s=1.0),
+                                        history, idle_exit_s=1.0)
         rows = {r.file_name: r for r in history.query()}
     assert sorted(rows) == ["a_good.png", "b_text.png", "c_truncated.png", "d_wrong_size.png", "e_scratched.png",
                             "f_good.png"]
@@ -141,11 +142,12 @@ def test_bad_files_are_error_rows_and_the_run_goes_on(projects, tmp_path):
         "a_good.png": "OK", "b_text.png": "ERROR", "c_truncated.png": "ERROR", "d_wrong_size.png": "ERROR",
         "e_scratched.png": "NG", "f_good.png": "OK"}
     assert "cannot read image" in rows["b_text.png"].error
+    assert "skipped notes.txt: not an image extension" in " ".join(messages)  # a line says why, not silence
     assert rows["d_wrong_size.png"].error and rows["d_wrong_size.png"].score is None
     assert rows["e_scratched.png"].regions and all(r["counts"] for r in rows["e_scratched.png"].regions)
     assert (summary.counts.total, summary.counts.error, summary.counts.ng) == (6, 3, 1)
-    # Arrival order (mtime, then name); an unreadable file gets a second look after another settle (its writer
-    # may have stalled), so it is recorded after the readable ones.
+    # Arrival order (mtime, then name); an unreadable file is looked at again after each settle until it has
+    # failed for error_after_s (its writer may have stalled), so it is recorded after the readable ones.
     assert [p.name for p in parts] == ["a_good.png", "d_wrong_size.png", "e_scratched.png", "f_good.png",
                                        "b_text.png", "c_truncated.png"]
 
@@ -192,12 +194,14 @@ def test_archive_move_and_post(projects, tmp_path, receiver):
     (inbox / "bad.png").write_bytes(b"\x89PNG broken")
     archive = tmp_path / "archive"
     with History(tmp_path / "h.sqlite") as history:
-        summary, parts, messages = _run(engine, project, FolderSource(inbox, settle_s=0.2), history,
-                                        idle_exit_s=1.0, archive=archive, move=True, post_url=receiver)
+        summary, parts, messages = _run(engine, project, FolderSource(inbox, settle_s=0.2, error_after_s=1.0),
+                                        history, idle_exit_s=1.0, archive=archive, move=True, post_url=receiver)
         rows = {r.file_name: r for r in history.query()}
     day = next(archive.iterdir())
     assert {p.relative_to(day).as_posix() for p in day.rglob("*.png")} == {"OK/ok1.png", "NG/ng1.png",
                                                                             "ERROR/bad.png"}
+    assert {n: Path(r.archive_path).relative_to(day).as_posix() for n, r in rows.items()} == {
+        "ok1.png": "OK/ok1.png", "ng1.png": "NG/ng1.png", "bad.png": "ERROR/bad.png"}  # the history says where
     assert list(inbox.iterdir()) == []  # moved, not copied
     posted = {p["file_name"]: p for p in Receiver.received}
     assert set(posted) == set(rows) and summary.post_failed == 0

@@ -98,7 +98,8 @@ def test_history_command_lists_filters_and_exports(project, tmp_path, capsys):
     (inbox / "b.png").write_bytes(png_bytes(part(2, scratch=True)))
     (inbox / "c.png").write_bytes(b"not an image")
     hist = ["--history", str(tmp_path / "h.sqlite")]
-    assert main(["run", str(project), "--source", str(inbox), "--idle-exit", "1", "--settle", "0.2", *hist]) == 0
+    assert main(["run", str(project), "--source", str(inbox), "--idle-exit", "1", "--settle", "0.2",
+                 "--error-after", "1", *hist]) == 0
     out = capsys.readouterr().out
     assert "done: 3 inspected (1 OK, 1 NG, 1 ERROR, 0 no verdict), yield 33.3%" in out
 

@@ -1,0 +1,167 @@
+"""Run mode against slow and careless writers: a file written in two halves with a pause is one part, never an
+ERROR; a file that stays unreadable becomes an ERROR row only after --error-after; every other file gets a line
+saying why it is skipped; a name is a new part only after the first file left (or was archived), and the
+history says which file each row archived. The line CLI names OS faults in plain words."""
+
+import errno
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from inspector_cli.main import main
+from inspector_line import runner as runner_module
+from inspector_line.history import History
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    engine, folder = make_project(tmp_path_factory.mktemp("settle") / "proj")
+    return engine, folder
+
+
+class Run:
+    """A runner on `source` in a thread until stop()."""
+
+    def __init__(self, engine, project, source, history, **options):
+        self.parts, self.messages = [], []
+        self.stop_event = threading.Event()
+        self.runner = Runner(engine, engine.load(project), source, history, RunOptions(**options),
+                             on_part=self.parts.append, on_message=self.messages.append)
+        self.thread = threading.Thread(target=self.runner.run, args=(self.stop_event,), daemon=True)
+        self.thread.start()
+
+    def wait_rows(self, history, n, timeout=60):
+        deadline = time.monotonic() + timeout
+        while history.count() < n:
+            assert time.monotonic() < deadline, f"fewer than {n} rows"
+            time.sleep(0.05)
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+
+def test_a_file_written_in_two_halves_with_a_pause_is_one_part_not_an_error(project, tmp_path):
+    engine, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = png_bytes(part(7))
+    with History(tmp_path / "h.sqlite") as history:
+        run = Run(engine, folder, FolderSource(inbox, settle_s=0.2, poll_s=0.05, error_after_s=10), history)
+        with open(inbox / "slow.png", "wb") as fh:
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            time.sleep(3.0)  # far past the settle: the half file is looked at, fails, and waits
+            fh.write(data[len(data) // 2:])
+        run.wait_rows(history, 1)
+        time.sleep(1.0)  # a second row would show up now
+        run.stop()
+        rows = history.query()
+    assert [(r.file_name, r.verdict) for r in rows] == [("slow.png", "OK")]
+
+
+def test_a_file_that_stays_unreadable_is_an_error_row_after_error_after(project, tmp_path):
+    engine, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "broken.png").write_bytes(png_bytes(part(8))[:150])
+    with History(tmp_path / "h.sqlite") as history:
+        source = FolderSource(inbox, settle_s=0.1, poll_s=0.05, error_after_s=1.5)
+        run = Run(engine, folder, source, history)
+        run.wait_rows(history, 1)
+        run.stop()
+        (row,) = history.query()
+    assert row.verdict == "ERROR" and "cannot read image" in row.error
+    assert source._failing[inbox / "broken.png"] <= time.monotonic() - 1.5  # it failed for error_after_s first
+
+
+def test_every_file_gets_a_row_or_a_line_saying_why_it_is_skipped(project, tmp_path):
+    engine, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(png_bytes(part(1)))
+    (inbox / "b.jpg").write_bytes(png_bytes(part(2)))  # a PNG under .jpg: read by content, but not listed below
+    (inbox / "readme.txt").write_text("notes")
+    (inbox / ".c.png.tmp").write_bytes(b"half")
+    with History(tmp_path / "h.sqlite") as history:
+        source = FolderSource(inbox, settle_s=0.1, poll_s=0.05, extensions={".png"})
+        run = Run(engine, folder, source, history)
+        run.wait_rows(history, 1)
+        time.sleep(0.5)
+        run.stop()
+        names = [r.file_name for r in history.query()]
+    said = "\n".join(run.messages)
+    assert names == ["a.png"]
+    assert "skipped readme.txt: not an image extension (.png; see --extensions)" in said
+    assert "skipped b.jpg: not an image extension" in said
+    assert "skipping hidden files" in said and ".c.png.tmp" in said
+    assert said.count("readme.txt") == 1  # once, not at every rescan
+
+
+def _rewrite(path: Path, seed: int) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_bytes(png_bytes(part(seed)))
+    tmp.replace(path)
+
+
+def test_a_name_rewritten_in_place_is_not_a_new_part_without_an_archive(project, tmp_path):
+    engine, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with History(tmp_path / "h.sqlite") as history:
+        run = Run(engine, folder, FolderSource(inbox, settle_s=0.1, poll_s=0.05), history)
+        _rewrite(inbox / "p.png", 1)
+        run.wait_rows(history, 1)
+        for seed in (2, 3):
+            _rewrite(inbox / "p.png", seed)
+            time.sleep(0.8)
+        run.stop()
+        assert history.count() == 1
+    assert sum("skipped p.png: rewritten after it was inspected" in m for m in run.messages) == 2
+
+
+@pytest.mark.parametrize("move", [False, True])
+def test_a_reused_name_after_archive_is_a_new_part_and_each_row_names_its_archived_file(project, tmp_path, move):
+    engine, folder = project
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    with History(tmp_path / "h.sqlite") as history:
+        source = FolderSource(inbox, settle_s=0.1, poll_s=0.05, reuse_names=True) if not move else \
+            FolderSource(inbox, settle_s=0.1, poll_s=0.05)  # --move: the file leaves, its name is free again
+        run = Run(engine, folder, source, history, archive=archive, move=move)
+        for n, seed in enumerate((1, 2, 3), start=1):
+            if move:
+                deadline = time.monotonic() + 30
+                while (inbox / "p.png").exists():
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+            _rewrite(inbox / "p.png", seed)
+            run.wait_rows(history, n)
+        run.stop()
+        rows = history.query(descending=False)
+    assert [r.file_name for r in rows] == ["p.png"] * 3
+    archived = [Path(r.archive_path) for r in rows]
+    assert len(set(archived)) == 3 and all(p.is_file() for p in archived)
+    assert [p.read_bytes() for p in archived] == [png_bytes(part(s)) for s in (1, 2, 3)]
+
+
+def test_the_line_cli_names_an_os_fault_in_plain_words(project, tmp_path, monkeypatch, capsys):
+    _, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    def disk_full(self, stop=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "h.sqlite"))
+
+    monkeypatch.setattr(runner_module.Runner, "run", disk_full)
+    rc = main(["run", str(folder), "--source", str(inbox), "--history", str(tmp_path / "h.sqlite")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2, err
+    assert err[-1].startswith("inspector: error: no space left on the disk") and str(tmp_path / "h.sqlite") in err[-1]
+    assert "internal error" not in "\n".join(err)
