@@ -132,12 +132,12 @@ def _run(args, engine, history_path) -> int:
     from .runner import RunOptions, Runner
     from .sources import open_source, parse_extensions
 
+    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger,
+                         error_after_s=args.error_after, extensions=parse_extensions(args.extensions),
+                         reuse_names=args.archive is not None)  # a bad source is refused before the history opens
     history = History(history_path)
     station = Station(args.project, engine, history=history)
     model = station.model()
-    source = open_source(args.source, settle_s=args.settle, every=args.every, trigger=args.trigger,
-                         error_after_s=args.error_after, extensions=parse_extensions(args.extensions),
-                         reuse_names=args.archive is not None)
     options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
                          idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,
                          keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern, lock=False)
@@ -257,7 +257,8 @@ def cmd_history(args) -> int:
         try:
             verdict = NO_VERDICT if v.lower() in ("none", "no verdict", "-") else Verdict.parse(v).value
         except ValueError as exc:
-            raise InspectorError(f"--verdict: {exc}") from None
+            raise InspectorError(f"--verdict {v!r}: not a verdict; use OK, NG, NOT_FOUND, NO_VERDICT (or none) or "
+                                 "ERROR") from None
     filters = {"since": parse_time(args.since), "until": parse_time(args.until), "verdict": verdict,
                "min_score": args.min_score, "max_score": args.max_score, "part_id": args.part_id,
                "purpose": args.purpose}

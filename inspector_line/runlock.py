@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .history import HistoryError
+from station.history import HistoryError
 
 
 def acquire_run_lock(history_path: Path):

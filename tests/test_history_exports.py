@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from inspector_cli.main import main
-from inspector_line.history import History
+from station.history import History
 from line_helpers import make_project, part, png_bytes
 
 

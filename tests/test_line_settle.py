@@ -12,7 +12,8 @@ import pytest
 
 from inspector_cli.main import main
 from inspector_line import runner as runner_module
-from inspector_line.history import History
+from station import Station
+from station.history import History
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
 from line_helpers import make_project, part, png_bytes
@@ -30,7 +31,7 @@ class Run:
     def __init__(self, engine, project, source, history, **options):
         self.parts, self.messages = [], []
         self.stop_event = threading.Event()
-        self.runner = Runner(engine, engine.load(project), source, history, RunOptions(**options),
+        self.runner = Runner(Station(project, engine, history=history), source, RunOptions(**options),
                              on_part=self.parts.append, on_message=self.messages.append)
         self.thread = threading.Thread(target=self.runner.run, args=(self.stop_event,), daemon=True)
         self.thread.start()
