@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 import inference
@@ -51,6 +52,19 @@ def error(parent: QWidget | None, title: str, exc_or_text: BaseException | str) 
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorBox")
     box.exec()
+
+
+def notice(parent: QWidget | None, title: str, text: str) -> None:
+    """A warning that needs no answer (e.g. a saved calibration's warning): shown without blocking the window."""
+    log.warning("%s: %s", title, text)
+    sink = sink_of(parent)
+    if sink is not None and not sink.interactive:
+        sink.unanswered.append(f"{title}: {text}")
+        return
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("noticeBox")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:

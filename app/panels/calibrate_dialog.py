@@ -295,7 +295,7 @@ class CalibrateDialog(QDialog):
         self.counts.setText(f"Saved: threshold {cal.threshold:.4f}. " + counts_text(self.ok_scores, self.ng_scores,
                                                                                     cal.threshold))
         if cal.warning:  # saved, but not to be trusted as it stands: the warning says why
-            messages.error(self, "Calibration saved, with a warning", cal.warning)
+            messages.notice(self.parentWidget() or self, "Calibration saved, with a warning", cal.warning)
         self.accept()
 
     def _busy(self, busy: bool) -> None:

@@ -44,7 +44,11 @@ def test_an_ng_verdict_names_its_regions_and_draws_them_strongly(qtbot, window, 
     window.open_calibration()
     dialog = window.calibrate_dialog
     dialog.area.setValue(1e5)
+    # A new area limit moves every image's verdict level: Save scores the calibration images first.
+    dialog.ok_box.add_paths(images["val"])
+    dialog.ng_box.add_paths(images["ng"])
     dialog.save_button.click()
+    qtbot.waitUntil(lambda: window.session.model.calibration.min_area == 1e5, timeout=60000)
     wait_idle(qtbot, window)
     assert window.session.model.calibration.min_area == 1e5
     panel.open_paths([images["ng"][0]])
@@ -63,7 +67,7 @@ def test_an_uncalibrated_result_has_no_threshold_mark(qtbot, window, project, im
     window.inspect_panel.open_paths([images["ng"][0]])
     wait_idle(qtbot, window)
     panel = window.inspect_panel
-    assert panel.current.verdict is None and panel.badge.text() == "—"
+    assert panel.current.verdict == "NO_VERDICT" and panel.badge.text() == "—"
     assert panel.colour_bar.threshold_x() is None and panel.colour_bar.vmax > 0
     assert "not calibrated" in panel.reason_label.text()
     assert not window.view.outline_items
