@@ -118,7 +118,7 @@ def cmd_run(args) -> int:
                          keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern)
     from .line_args import LineIO  # issue 20: outbox, alarms, PLC, MQTT, metrics
 
-    line_io = LineIO(args, options)
+    line_io = LineIO(args, options, station)
     if model.calibration is None:
         print(f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
               "run 'inspector calibrate'", flush=True)

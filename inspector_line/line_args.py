@@ -4,6 +4,7 @@ Prometheus metrics. Parsed and checked here, so inspector_line/cli.py only calls
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from inference import InspectorError
 from station.line_io.alarms import AlarmLimits
@@ -17,6 +18,9 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--modbus", metavar="HOST:PORT",
                    help="serve the PLC handshake over Modbus TCP (register map: docs/plc.md); parts are then "
                    "inspected when the PLC sets Trigger, unless --free-run")
+    g.add_argument("--recipe", action="append", type=Path, default=[], metavar="PROJECT",
+                   help="with --modbus: another project the PLC may select (recipe register: 0 is PROJECT, 1 the "
+                   "first --recipe, ...); every recipe records into the same history")
     g.add_argument("--free-run", action="store_true",
                    help="with --modbus: inspect parts as they arrive (no Trigger) and still publish each result")
     g.add_argument("--mqtt", metavar="mqtt://HOST:PORT/TOPIC",
@@ -58,7 +62,7 @@ def alarm_limits(args) -> AlarmLimits:
 class LineIO:
     """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run."""
 
-    def __init__(self, args, options):
+    def __init__(self, args, options, station):
         if args.outbox_max < 1:
             raise InspectorError(f"--outbox-max must be at least 1, got {args.outbox_max}")
         if args.free_run and not args.modbus:
@@ -73,6 +77,16 @@ class LineIO:
             options.plcs.append(ModbusServer(host, port))
             options.free_run = bool(args.free_run)
             self.servers.append(options.plcs[-1])
+            if args.recipe:
+                from station import Station
+
+                for folder in args.recipe:
+                    if not folder.is_dir():
+                        raise InspectorError(f"--recipe: no project folder at {folder}")
+                options.recipes = [station] + [Station(folder, station.engine, history=station.history)
+                                               for folder in args.recipe]
+        elif args.recipe:
+            raise InspectorError("--recipe goes with --modbus (the PLC selects the recipe)")
         if args.mqtt:
             from station.line_io.mqtt import MqttReceiver
 

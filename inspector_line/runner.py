@@ -57,6 +57,7 @@ class RunOptions:
     plcs: list = field(default_factory=list)  # PLC servers (station.line_io.modbus.ModbusServer)
     free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
+    recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
 
 
 RunCounts = VerdictCounts  # the one count and yield of every client (inference.VerdictCounts)
@@ -123,7 +124,7 @@ class Runner:
         self._messages: list[str] = []
         self.archiver = Archiver(self.options.archive, self.options.move) if self.options.archive else None
         self.publisher: Optional[Publisher] = None
-        self._armed = False  # triggered mode: a PLC's Trigger was taken, the next part answers it
+        self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
 
     # -- messages ---------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -177,14 +178,23 @@ class Runner:
                           post.failed if post else 0, list(self._messages), delivery,
                           dict(self.publisher.alarms.active) if self.publisher else {})
 
-    def _triggered(self) -> bool:
+    def _triggered(self):
         """Whether a PLC asks for a part (waits up to 0.2 s for one)."""
         deadline = time.monotonic() + 0.2
         while True:
-            if any(plc.take_trigger() for plc in self.options.plcs):
-                return True
+            for plc in self.options.plcs:
+                trigger = plc.take_trigger()
+                if trigger is not None:
+                    recipes = self.options.recipes
+                    if recipes and 0 <= trigger.recipe < len(recipes) and recipes[trigger.recipe] is not self.station:
+                        self.station = recipes[trigger.recipe]
+                        self._say(f"recipe {trigger.recipe}: {self.station.project}")
+                    elif recipes and not 0 <= trigger.recipe < len(recipes):
+                        self._say(f"WARNING: the PLC asks for recipe {trigger.recipe}; recipes 0..{len(recipes) - 1} "
+                                  f"are configured: keeping {self.station.project}")
+                    return trigger
             if time.monotonic() >= deadline:
-                return False
+                return None
             time.sleep(0.001)
 
     def _lock(self):
@@ -242,6 +252,8 @@ class Runner:
                     None)
 
     def _part_id(self, item: Item) -> Optional[str]:
+        if self._armed is not None and self._armed.part_id:  # the part id the PLC wrote before Trigger
+            return checked_part_id(self._armed.part_id)
         if self.part_ids is None:
             return None
         return checked_part_id(self.part_ids(item.name))
@@ -252,7 +264,7 @@ class Runner:
         verdict = outcome.verdict
         result = outcome.result
         self.counts.add(verdict)
-        self._armed = False
+        self._armed = None
         archived = self._archive(item, verdict, now)
         if archived is not None:
             self.history.set_archive_path(outcome.row_id, archived)
