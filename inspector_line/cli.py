@@ -83,7 +83,8 @@ def run_parser() -> argparse.ArgumentParser:
                    help="a folder a camera program writes images into, a camera (camera:0) or a video file")
     p.add_argument("--archive", type=Path, metavar="DIR", help="copy each image to DIR/<date>/OK|NG|ERROR|NO_VERDICT/")
     p.add_argument("--move", action="store_true", help="with --archive: move images out of the source folder")
-    p.add_argument("--post", metavar="URL", help="POST each result as JSON to URL (in the background, with retries)")
+    p.add_argument("--post", metavar="URL", help="POST each result as JSON to URL; results wait in the history's "
+                   "outbox until the receiver answers 2xx, and are resent in order after an outage or a restart")
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
     p.add_argument("--history", type=Path, metavar="FILE", help="history database (default: PROJECT/history.sqlite)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="camera/video: inspect every N-th frame")
@@ -105,6 +106,9 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--part-id-pattern", metavar="REGEX",
                    help="take each part's id from its file name: the regex's first group, e.g. 'SN(\\d+)'")
     p.add_argument("--quiet", action="store_true", help="no line per part (warnings and the summary only)")
+    from .line_args import add_line_io_arguments  # issue 20: outbox, alarms, PLC, MQTT, metrics
+
+    add_line_io_arguments(p)
     return p
 
 
@@ -141,6 +145,9 @@ def _run(args, engine, history_path) -> int:
     options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
                          idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,
                          keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern, lock=False)
+    from .line_args import LineIO  # issue 20: outbox, alarms, PLC, MQTT, metrics
+
+    line_io = LineIO(args, options, station)
     if model.calibration is None:
         print(f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
               "run 'inspector calibrate'", flush=True)
@@ -158,15 +165,18 @@ def _run(args, engine, history_path) -> int:
     stop = threading.Event()
     restore = _stop_on_signals(stop)
     try:
+        line_io.start()
         summary = runner.run(stop)
     finally:
         restore()
+        line_io.close()
         history.close()
     c = summary.counts
     print(f"done: {c.total} inspected; {c.summary()}; {summary.skipped} already in the history, "
           f"{summary.seconds:.1f} s", flush=True)
     if summary.drift is not None and summary.drift.warning:
         print(summary.drift.message, file=sys.stderr)
+    line_io.print_summary(summary)
     return 130 if summary.interrupted else 0
 
 

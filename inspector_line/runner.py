@@ -28,7 +28,8 @@ from inference import ImageError, InferenceResult, Model, Verdict, VerdictCounts
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 
-from .sinks import Archiver, Poster, SinkError
+from .publish import Publisher
+from .sinks import Archiver, SinkError
 from .sources import Item
 
 RETENTION_EVERY = 1000  # rows between retention passes
@@ -49,6 +50,14 @@ class RunOptions:
     thumbnail_px: int = 128
     lock: bool = True  # one run per history at a time
     part_id_pattern: Optional[str] = None  # regex: each part's id from its file name (first group)
+    # -- line I/O (issue 20): inspector_line/publish.py ------------------------------------------------------
+    outbox_max: int = 10000  # results kept per receiver while it is down; past it the oldest are dropped
+    alarm_limits: Optional[object] = None  # station.line_io.alarms.AlarmLimits (default limits when None)
+    mqtt: Optional[object] = None  # station.line_io.mqtt.MqttReceiver
+    plcs: list = field(default_factory=list)  # PLC servers (station.line_io.modbus.ModbusServer)
+    free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger
+    metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
+    recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
 
 
 RunCounts = VerdictCounts  # the one count and yield of every client (inference.VerdictCounts)
@@ -84,6 +93,8 @@ class RunSummary:
     drift: Optional[Drift]
     post_failed: int = 0
     messages: list = field(default_factory=list)
+    delivery: list = field(default_factory=list)  # station.line_io.outbox.OutboxStats per receiver
+    alarms: dict = field(default_factory=dict)  # alarms still active at the end
 
 
 class Runner:
@@ -114,7 +125,8 @@ class Runner:
         self._ok_since_drift = 0
         self._messages: list[str] = []
         self.archiver = Archiver(self.options.archive, self.options.move) if self.options.archive else None
-        self.poster: Optional[Poster] = None
+        self.publisher: Optional[Publisher] = None
+        self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
 
     # -- messages ---------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -129,15 +141,26 @@ class Runner:
         lock = self._lock()
         t0 = time.perf_counter()
         try:
-            if self.options.post_url:
-                self.poster = Poster(self.options.post_url, on_failure=self._say)
+            o = self.options
+            self.publisher = Publisher(self.history.path, post_url=o.post_url, mqtt=o.mqtt, plcs=o.plcs,
+                                       metrics=o.metrics, alarm_limits=o.alarm_limits, outbox_max=o.outbox_max,
+                                       on_message=self._say)
+            self.publisher.set_model(self.model)
+            self.publisher.start()
             self._retention()
             self._check_drift(force=True)
             self.source.start()
             step = self.options.batch_size or self.model.config.batch_size
             idle_since = time.monotonic()
             while not stop.is_set():
-                batch = self.source.next_batch(step, timeout=0.2)
+                if not self.options.free_run and not self._armed:  # a PLC decides when a part is taken
+                    self._armed = self._triggered()
+                if not self.options.free_run and not self._armed:
+                    if self.options.idle_exit_s is not None and \
+                            time.monotonic() - idle_since >= self.options.idle_exit_s:
+                        break
+                    continue
+                batch = self.source.next_batch(step if self.options.free_run else 1, timeout=0.2)
                 if batch:
                     self._process(batch)
                     idle_since = time.monotonic()
@@ -147,12 +170,34 @@ class Runner:
                     break
         finally:
             self.source.stop()
-            if self.poster is not None:
-                self.poster.close()
+            if self.publisher is not None:
+                self.publisher.close()
             if lock is not None:
                 lock.release()
+        delivery = self.publisher.stats() if self.publisher else []
+        post = next((d for d in delivery if d.target == self.options.post_url), None)
         return RunSummary(self.counts.copy(), time.perf_counter() - t0, self.skipped, stop.is_set(), self.drift,
-                          self.poster.failed if self.poster else 0, list(self._messages))
+                          post.failed if post else 0, list(self._messages), delivery,
+                          dict(self.publisher.alarms.active) if self.publisher else {})
+
+    def _triggered(self):
+        """Whether a PLC asks for a part (waits up to 0.2 s for one)."""
+        deadline = time.monotonic() + 0.2
+        while True:
+            for plc in self.options.plcs:
+                trigger = plc.take_trigger()
+                if trigger is not None:
+                    recipes = self.options.recipes
+                    if recipes and 0 <= trigger.recipe < len(recipes) and recipes[trigger.recipe] is not self.station:
+                        self.station = recipes[trigger.recipe]
+                        self._say(f"recipe {trigger.recipe}: {self.station.project}")
+                    elif recipes and not 0 <= trigger.recipe < len(recipes):
+                        self._say(f"WARNING: the PLC asks for recipe {trigger.recipe}; recipes 0..{len(recipes) - 1} "
+                                  f"are configured: keeping {self.station.project}")
+                    return trigger
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.001)
 
     def _lock(self):
         if not self.options.lock:
@@ -182,6 +227,8 @@ class Runner:
                     continue
                 todo.append((item, None, str(exc)))
         self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch
+        if self.publisher is not None:
+            self.publisher.set_model(self.model)
         good = [(item, rgb) for item, rgb, _ in todo if rgb is not None]
         outcomes = iter(self.station.inspect(
             [rgb for _, rgb in good], names=[item.name for item, _ in good], model=self.model,
@@ -199,6 +246,8 @@ class Runner:
                     None)
 
     def _part_id(self, item: Item) -> Optional[str]:
+        if self._armed is not None and self._armed.part_id:  # the part id the PLC wrote before Trigger
+            return checked_part_id(self._armed.part_id)
         if self.part_ids is None:
             return None
         return checked_part_id(self.part_ids(item.name))
@@ -209,15 +258,17 @@ class Runner:
         verdict = outcome.verdict
         result = outcome.result
         self.counts.add(verdict)
+        self._armed = None
         archived = self._archive(item, verdict, now)
         if archived is not None:
             self.history.set_archive_path(outcome.row_id, archived)
-        if self.poster is not None:
+        if self.publisher is not None:
             payload = {"id": outcome.row_id, "time": now, "source": self.source.label, "file_name": item.name,
                        "sha256": item.sha256, "latency": round(latency, 4)}
             payload.update(outcome.to_dict())
             payload["name"] = item.name
-            self.poster.submit(payload)
+            payload["verdict_code"] = verdict.code
+            self.publisher.publish(payload, outcome, latency)
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()

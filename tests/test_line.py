@@ -233,7 +233,9 @@ def test_unreachable_receiver_never_blocks_inspection(projects, tmp_path):
         summary, _, messages = _run(engine, project, FolderSource(inbox, settle_s=0.2), history, idle_exit_s=0.5,
                                     post_url=dead)
         assert history.count() == 1
-    assert summary.post_failed == 1 and any("could not post a.png" in m for m in messages)
+    (stats,) = summary.delivery  # kept in the outbox for the next run, not dropped
+    assert (stats.sent, stats.pending, stats.failed) == (0, 1, 0) and summary.post_failed == 0
+    assert any("cannot deliver to" in m and "resent" in m for m in messages)
 
 
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:

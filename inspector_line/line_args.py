@@ -1,0 +1,111 @@
+"""`inspector run`'s line I/O options (issue 20): the outbox, alarms, a Modbus TCP server for the PLC and MQTT
+(Prometheus metrics: not yet). Parsed and checked here, so inspector_line/cli.py only calls three functions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from inference import InspectorError
+from station.line_io.alarms import AlarmLimits
+
+
+def add_line_io_arguments(p) -> None:
+    g = p.add_argument_group("line I/O (docs/plc.md)")
+    g.add_argument("--outbox-max", type=int, default=10000, metavar="N",
+                   help="results kept per receiver (--post, --mqtt) while it is down; past N the oldest are dropped, "
+                   "with a warning (default 10000)")
+    g.add_argument("--modbus", metavar="HOST:PORT",
+                   help="serve the PLC handshake over Modbus TCP (register map: docs/plc.md); parts are then "
+                   "inspected when the PLC sets Trigger, unless --free-run")
+    g.add_argument("--recipe", action="append", type=Path, default=[], metavar="PROJECT",
+                   help="with --modbus: another project the PLC may select (recipe register: 0 is PROJECT, 1 the "
+                   "first --recipe, ...); every recipe records into the same history")
+    g.add_argument("--free-run", action="store_true",
+                   help="with --modbus: inspect parts as they arrive (no Trigger) and still publish each result")
+    g.add_argument("--mqtt", metavar="mqtt://HOST:PORT/TOPIC",
+                   help="publish each result as JSON to TOPIC (QoS 1, through the outbox) and the alarm state, "
+                   "retained, to TOPIC/alarm")
+    g.add_argument("--alarm-ng", type=int, default=5, metavar="N", help="alarm after N NG in a row (0: off; default 5)")
+    g.add_argument("--alarm-streak", type=int, default=3, metavar="N",
+                   help="alarm after N NOT_FOUND or N ERROR parts in a row (0: off; default 3)")
+    g.add_argument("--alarm-yield", type=float, default=50.0, metavar="PCT",
+                   help="alarm when the yield over the last --alarm-window parts falls below PCT (0: off; default 50)")
+    g.add_argument("--alarm-window", type=int, default=50, metavar="N", help="parts in the yield alarm's window")
+    g.add_argument("--alarm-drift", type=float, default=0.5, metavar="F",
+                   help="alarm when the median of all recent scores has moved F of the way from the calibration's "
+                   "OK median to the threshold (0: off; default 0.5)")
+
+
+def host_port(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = (text or "").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InspectorError(f"{flag} needs HOST:PORT (e.g. 127.0.0.1:5020), got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def alarm_limits(args) -> AlarmLimits:
+    for flag, value in (("--alarm-ng", args.alarm_ng), ("--alarm-streak", args.alarm_streak),
+                        ("--alarm-window", args.alarm_window)):
+        if value < 0:
+            raise InspectorError(f"{flag} must be 0 or more, got {value}")
+    if not 0 <= args.alarm_yield <= 100:
+        raise InspectorError(f"--alarm-yield is a percentage 0..100, got {args.alarm_yield}")
+    if args.alarm_drift < 0:
+        raise InspectorError(f"--alarm-drift must be 0 or more, got {args.alarm_drift}")
+    return AlarmLimits(ng_streak=args.alarm_ng, not_found_streak=args.alarm_streak, error_streak=args.alarm_streak,
+                       yield_window=args.alarm_window, yield_min=args.alarm_yield / 100 if args.alarm_yield else None,
+                       drift_warn_at=args.alarm_drift or None)
+
+
+class LineIO:
+    """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run."""
+
+    def __init__(self, args, options, station):
+        if args.outbox_max < 1:
+            raise InspectorError(f"--outbox-max must be at least 1, got {args.outbox_max}")
+        if args.free_run and not args.modbus:
+            raise InspectorError("--free-run goes with --modbus (without a PLC every part is inspected as it arrives)")
+        options.outbox_max = args.outbox_max
+        options.alarm_limits = alarm_limits(args)
+        self.servers = []
+        if args.modbus:
+            from station.line_io.modbus import ModbusServer
+
+            host, port = host_port(args.modbus, "--modbus")
+            options.plcs.append(ModbusServer(host, port))
+            options.free_run = bool(args.free_run)
+            self.servers.append(options.plcs[-1])
+            if args.recipe:
+                from station import Station
+
+                for folder in args.recipe:
+                    if not folder.is_dir():
+                        raise InspectorError(f"--recipe: no project folder at {folder}")
+                options.recipes = [station] + [Station(folder, station.engine, history=station.history)
+                                               for folder in args.recipe]
+        elif args.recipe:
+            raise InspectorError("--recipe goes with --modbus (the PLC selects the recipe)")
+        if args.mqtt:
+            from station.line_io.mqtt import MqttReceiver
+
+            options.mqtt = MqttReceiver(args.mqtt)
+        self.options = options
+
+    def start(self) -> None:
+        for server in self.servers:
+            server.start()
+            print(f"{server.describe()}", flush=True)
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+    def print_summary(self, summary) -> None:
+        for d in summary.delivery:
+            line = "results to " + d.summary()
+            if d.pending:
+                line += " (resent at the next run)"
+            print(line, flush=True)
+        for message in summary.alarms.values():
+            print(f"still active: {message}", file=sys.stderr, flush=True)

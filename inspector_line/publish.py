@@ -1,0 +1,77 @@
+"""Where each result goes besides the history and the archive: the outboxes (POST, MQTT), the alarms, the
+PLC servers (Modbus TCP) and the metrics. The runner hands every finished part here (`publish`); nothing
+here can hold up inspection: outboxes send from their own threads, PLC servers serve from theirs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+from inference import Model
+from station.line_io.alarms import AlarmLimits, Alarms
+from station.line_io.outbox import HttpReceiver, Outbox, OutboxStats
+
+
+class Publisher:
+    def __init__(self, history_path, *, post_url: Optional[str] = None, mqtt=None, plcs: Sequence = (),
+                 metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
+                 on_message: Optional[Callable[[str], None]] = None):
+        """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
+        `plcs`: PLC servers (publish_result / set_alarm / set_model_version); `metrics`: a RunMetrics."""
+        self.on_message = on_message or (lambda text: None)
+        self.alarms = Alarms(alarm_limits)
+        self.plcs = list(plcs)
+        self.metrics = metrics
+        self.mqtt = mqtt
+        self.outboxes: list[Outbox] = []
+        if post_url:
+            self.outboxes.append(Outbox(history_path, HttpReceiver(post_url), max_pending=outbox_max,
+                                        on_message=self.on_message))
+        if mqtt is not None:
+            self.outboxes.append(Outbox(history_path, mqtt, max_pending=outbox_max, on_message=self.on_message))
+        self._model_id: Optional[str] = None
+
+    def start(self) -> None:
+        for box in self.outboxes:
+            box.start()
+
+    def set_model(self, model: Model) -> None:
+        """The model judging from now on: the drift alarm's reference, the PLC's model version."""
+        if model.model_id == self._model_id:
+            return
+        self._model_id = model.model_id
+        cal = model.calibration
+        self.alarms.set_reference(cal.ok_scores if cal is not None else (), cal.threshold if cal is not None else None)
+        for plc in self.plcs:
+            plc.set_model_version(model.version)
+        if self.metrics is not None:
+            self.metrics.set_model(model.version)
+
+    def publish(self, payload: dict, outcome, latency: float) -> None:
+        """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics."""
+        changes = self.alarms.update(outcome.verdict, outcome.score)
+        for change in changes:
+            self.on_message(change.message)
+        if changes:
+            self._alarm_changed()
+        for plc in self.plcs:
+            plc.publish_result(outcome)
+        for box in self.outboxes:
+            box.put(payload)
+        if self.metrics is not None:
+            self.metrics.observe(outcome.verdict, latency)
+            self.metrics.set_alarms(self.alarms.active)
+
+    def _alarm_changed(self) -> None:
+        text = self.alarms.text
+        for plc in self.plcs:
+            plc.set_alarm(bool(self.alarms.active), text)
+        if self.mqtt is not None:
+            self.mqtt.publish_alarm(sorted(self.alarms.active), text)
+
+    def stats(self) -> list[OutboxStats]:
+        return [box.stats() for box in self.outboxes]
+
+    def close(self) -> None:
+        for box in self.outboxes:
+            box.close()

@@ -1,0 +1,115 @@
+"""Line alarms: conditions a line lead must see at once, raised when they start and cleared when they end.
+
+    alarms = Alarms(AlarmLimits(ng_streak=5, yield_window=50, yield_min=0.5), reference=cal.ok_scores,
+                    threshold=cal.threshold)
+    for change in alarms.update(verdict, score):   # after every part
+        print(change.message)                      # "ALARM ng_streak: 5 NG in a row" / "alarm cleared: ..."
+    alarms.active -> {name: message}; alarms.text -> one line ("" when none)
+
+Conditions (each off when its limit is 0 / None):
+- ng_streak: N NG in a row (default 5); cleared by the next part that is not NG;
+- not_found_streak / error_streak: N NOT_FOUND (part not located) / ERROR parts in a row (default 3 each);
+- yield: OK / judged over the last `yield_window` judged parts below `yield_min` (judged once the window is
+  full); cleared when it is back at or above the limit;
+- drift: the median of ALL recent scores (OK and NG alike, the last `drift_window` scored parts) has moved
+  `drift_warn_at` of the way from the calibration's OK median to the threshold: a whole batch going NG (a
+  darker light) raises it, where the OK-only drift view (station.drift) sees nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from inference import Verdict
+
+from ..drift import drift_of
+
+
+@dataclass
+class AlarmLimits:
+    ng_streak: int = 5
+    not_found_streak: int = 3
+    error_streak: int = 3
+    yield_window: int = 50
+    yield_min: Optional[float] = 0.5  # fraction 0..1
+    drift_window: int = 50
+    drift_warn_at: Optional[float] = 0.5
+    drift_min_count: int = 20
+
+
+@dataclass
+class AlarmChange:
+    name: str
+    raised: bool  # False: cleared
+    message: str
+
+
+class Alarms:
+    """The line's alarm state, updated part by part. Not thread-safe: one caller (the runner) updates it."""
+
+    def __init__(self, limits: Optional[AlarmLimits] = None, reference: Sequence[float] = (),
+                 threshold: Optional[float] = None):
+        self.limits = limits or AlarmLimits()
+        self.active: dict[str, str] = {}
+        self.raised_total = 0
+        self._streaks = {Verdict.NG: 0, Verdict.NOT_FOUND: 0, Verdict.ERROR: 0}
+        self._judged: deque = deque(maxlen=max(1, self.limits.yield_window))
+        self._scores: deque = deque(maxlen=max(1, self.limits.drift_window))
+        self.set_reference(reference, threshold)
+
+    def set_reference(self, reference: Sequence[float], threshold: Optional[float]) -> None:
+        """The calibration the drift alarm compares with (the active model's; call again after a switch)."""
+        self._reference = list(reference or ())
+        self._threshold = threshold
+
+    @property
+    def text(self) -> str:
+        return "; ".join(self.active.values())
+
+    def update(self, verdict, score: Optional[float]) -> list[AlarmChange]:
+        v = Verdict.parse(verdict)
+        lim = self.limits
+        changes: list[AlarmChange] = []
+        for kind in self._streaks:
+            self._streaks[kind] = self._streaks[kind] + 1 if v is kind else 0
+        for name, kind, limit, what in (("ng_streak", Verdict.NG, lim.ng_streak, "NG"),
+                                        ("not_found_streak", Verdict.NOT_FOUND, lim.not_found_streak,
+                                         "NOT_FOUND (part not located)"),
+                                        ("error_streak", Verdict.ERROR, lim.error_streak, "ERROR")):
+            if limit:
+                n = self._streaks[kind]
+                self._set(changes, name, n >= limit, f"{n} {what} in a row", f"{what} streak ended")
+        if v.judged:
+            self._judged.append(v is Verdict.OK)
+        if lim.yield_min is not None and lim.yield_window and len(self._judged) == self._judged.maxlen:
+            y = sum(self._judged) / len(self._judged)
+            self._set(changes, "yield", y < lim.yield_min,
+                      f"yield {100 * y:.1f}% over the last {len(self._judged)} parts, below {100 * lim.yield_min:.0f}%",
+                      f"yield {100 * y:.1f}% over the last {len(self._judged)} parts")
+        if score is not None and v in (Verdict.OK, Verdict.NG):
+            self._scores.append(float(score))
+        if lim.drift_warn_at is not None and self._reference and self._threshold is not None and self._scores:
+            d = drift_of(self._scores, self._reference, self._threshold, warn_at=lim.drift_warn_at,
+                         min_count=lim.drift_min_count)
+            if d.shift is not None:
+                self._set(changes, "drift", d.warning,
+                          f"score drift: the median of the last {d.n_recent} scores (OK and NG) moved "
+                          f"{100 * d.shift:.0f}% of the way from the calibration's OK median to the threshold",
+                          f"scores back within {100 * d.shift:.0f}% of the way to the threshold")
+        return changes
+
+    def _set(self, changes: list, name: str, on: bool, raised_text: str, cleared_text: str) -> None:
+        if on:
+            message = f"ALARM {name}: {raised_text}"
+            if name not in self.active:
+                self.raised_total += 1
+                changes.append(AlarmChange(name, True, message))
+            self.active[name] = message
+        elif name in self.active:
+            del self.active[name]
+            changes.append(AlarmChange(name, False, f"alarm cleared {name}: {cleared_text}"))
+
+
+__all__ = ["AlarmChange", "AlarmLimits", "Alarms"]

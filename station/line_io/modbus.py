@@ -1,0 +1,174 @@
+"""The PLC handshake over Modbus TCP (pymodbus server): the register map of docs/plc.md.
+
+Coils: 0 Trigger (PLC sets 1: inspect the next part), 1 Busy, 2 ResultReady, 3 Ack (PLC sets 1: result taken;
+the station clears ResultReady, Trigger and Ack), 4 Alarm.
+Holding registers: 0 verdict code (1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR), 1-2 score (float32, high
+word first; NaN when not scored), 3 sequence number (+1 per result, wraps at 65536), 4 active model version
+(the number of vN), 5 recipe index (PLC writes between parts), 10-29 part id (ASCII, 2 characters a register,
+high byte first, written by the PLC before Trigger). The PLC may write only Trigger, Ack, the recipe and the
+part id; a write elsewhere is answered with ILLEGAL ADDRESS.
+
+The server runs its own asyncio loop in a thread; the state lives here behind a lock, and every Modbus read
+is answered from it (pymodbus' device action), so the runner and the PLC never see half an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+from inference import InspectorError
+
+TRIGGER, BUSY, RESULT_READY, ACK, ALARM = range(5)
+VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE = range(6)
+PART_ID, PART_ID_REGS = 10, 20
+N_COILS, N_REGS = 16, 32
+PLC_COILS = {TRIGGER, ACK}
+PLC_REGS = {RECIPE, *range(PART_ID, PART_ID + PART_ID_REGS)}
+
+
+@dataclass
+class Trigger:
+    """What the PLC asked for when it set Trigger."""
+
+    part_id: Optional[str]
+    recipe: int
+
+
+def float_words(value: Optional[float]) -> tuple[int, int]:
+    """A score as two registers, high word first (big-endian); NaN when not scored."""
+    raw = struct.pack(">f", math.nan if value is None else float(value))
+    return struct.unpack(">HH", raw)
+
+
+def words_float(hi: int, lo: int) -> float:
+    return struct.unpack(">f", struct.pack(">HH", hi, lo))[0]
+
+
+def ascii_words(text: str, n: int = PART_ID_REGS) -> list[int]:
+    raw = text.encode("ascii", "replace")[: 2 * n].ljust(2 * n, b"\0")
+    return list(struct.unpack(f">{n}H", raw))
+
+
+def words_ascii(words) -> str:
+    raw = struct.pack(f">{len(words)}H", *words)
+    text = raw.split(b"\0", 1)[0].decode("ascii", "replace")
+    return "".join(c for c in text if c.isprintable() and c != "\ufffd").strip()
+
+
+class ModbusServer:
+    """A Modbus TCP server holding the handshake's state (see the module docstring for the map)."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.coils = [False] * N_COILS
+        self.regs = [0] * N_REGS
+        self._lock = threading.Lock()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._server = None
+        self._thread: Optional[threading.Thread] = None
+        self._ready = threading.Event()
+        self._error: Optional[str] = None
+
+    def describe(self) -> str:
+        return f"PLC handshake: Modbus TCP on {self.host}:{self.port} (docs/plc.md)"
+
+    # -- the station's side -----------------------------------------------------------------------------------
+    def take_trigger(self) -> Optional[Trigger]:
+        """A pending Trigger (Busy is set at once), or None: Trigger off, or the last result not acknowledged."""
+        with self._lock:
+            c = self.coils
+            if not c[TRIGGER] or c[BUSY] or c[RESULT_READY]:
+                return None
+            c[BUSY] = True
+            return Trigger(words_ascii(self.regs[PART_ID:PART_ID + PART_ID_REGS]) or None, self.regs[RECIPE])
+
+    def publish_result(self, outcome) -> None:
+        with self._lock:
+            self.regs[VERDICT] = outcome.verdict.code
+            self.regs[SCORE_HI], self.regs[SCORE_LO] = float_words(outcome.score)
+            self.regs[SEQUENCE] = (self.regs[SEQUENCE] + 1) & 0xFFFF
+            self.coils[BUSY] = False
+            self.coils[RESULT_READY] = True
+
+    def set_alarm(self, on: bool, text: str = "") -> None:
+        with self._lock:
+            self.coils[ALARM] = bool(on)
+
+    def set_model_version(self, version: Optional[str]) -> None:
+        with self._lock:
+            self.regs[MODEL_VERSION] = int(version[1:]) if version and version[1:].isdigit() else 0
+
+    # -- the PLC's side (pymodbus calls this before every read and write) --------------------------------------
+    async def _action(self, function_code, start_address, address, count, registers, values):
+        from pymodbus.constants import ExcCodes
+        from pymodbus.simulator.simutils import SimUtils
+
+        with self._lock:
+            if function_code in (1, 5, 15):  # coils
+                if values is not None:
+                    if any(address + i not in PLC_COILS for i in range(len(values))):
+                        return ExcCodes.ILLEGAL_ADDRESS
+                    for i, v in enumerate(values):
+                        self.coils[address + i] = bool(v)
+                    if self.coils[ACK]:  # result taken: ready for the next part
+                        self.coils[ACK] = self.coils[RESULT_READY] = self.coils[TRIGGER] = False
+                registers[:] = SimUtils.bitsToRegisters(self.coils)
+            elif function_code in (3, 6, 16, 23):  # holding registers
+                if values is not None:
+                    if any(address + i not in PLC_REGS for i in range(len(values))):
+                        return ExcCodes.ILLEGAL_ADDRESS
+                    for i, v in enumerate(values):
+                        self.regs[address + i] = int(v) & 0xFFFF
+                registers[:] = self.regs
+        return None
+
+    # -- serving ----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="modbus", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise InspectorError(f"cannot serve Modbus TCP on {self.host}:{self.port}: {self._error}")
+
+    def _serve(self) -> None:
+        from pymodbus.server import ModbusTcpServer
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+
+        async def main():
+            bits = [SimData(0, count=1, values=0, datatype=DataType.BITS)]
+            device = SimDevice(0, simdata=(bits, list(bits), [SimData(0, count=N_REGS, values=0,
+                                                                      datatype=DataType.REGISTERS)],
+                                           [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]),
+                               action=self._action)
+            self._server = ModbusTcpServer(device, address=(self.host, self.port))
+            await self._server.serve_forever(background=True)
+
+        try:
+            loop.run_until_complete(main())
+        except Exception as exc:  # port taken, bad address: said by start()
+            self._error = str(exc) or type(exc).__name__
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._server.shutdown())
+        loop.close()
+
+    def close(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+__all__ = ["ModbusServer", "Trigger", "ascii_words", "float_words", "words_ascii", "words_float"]

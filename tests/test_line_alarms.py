@@ -1,0 +1,80 @@
+"""Line alarms (issue 20): each condition is raised when it starts, once, and cleared when it ends; a run where
+every part goes NG says so on the message path (console / Run view)."""
+
+import numpy as np
+
+from station import Station
+from station.history import History
+from station.line_io.alarms import AlarmLimits, Alarms
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+
+OFF = dict(ng_streak=0, not_found_streak=0, error_streak=0, yield_min=None, drift_warn_at=None)
+
+
+def _feed(alarms, verdicts, score=None):
+    return [c for v in verdicts for c in alarms.update(v, score)]
+
+
+def test_ng_streak_raised_once_and_cleared_by_the_next_good_part():
+    alarms = Alarms(AlarmLimits(**{**OFF, "ng_streak": 5}))
+    assert _feed(alarms, ["NG"] * 4 + ["OK"] + ["NG"] * 4) == []  # 4 in a row, twice: no alarm
+    (raised,) = _feed(alarms, ["NG"])
+    assert raised.raised and raised.name == "ng_streak" and "5 NG in a row" in raised.message
+    assert _feed(alarms, ["NG"] * 3) == [] and "8 NG in a row" in alarms.text  # still on, raised once
+    (cleared,) = _feed(alarms, ["OK"])
+    assert not cleared.raised and alarms.active == {} and alarms.raised_total == 1
+
+
+def test_not_found_and_error_streaks():
+    alarms = Alarms(AlarmLimits(**{**OFF, "not_found_streak": 3, "error_streak": 2}))
+    assert _feed(alarms, ["NOT_FOUND", "NOT_FOUND", "ERROR"]) == []  # an ERROR breaks the NOT_FOUND streak
+    (e,) = _feed(alarms, ["ERROR"])
+    assert e.name == "error_streak" and e.raised
+    changes = _feed(alarms, ["NOT_FOUND"] * 3)
+    assert [(c.name, c.raised) for c in changes] == [("error_streak", False), ("not_found_streak", True)]
+    assert [(c.name, c.raised) for c in _feed(alarms, ["OK"])] == [("not_found_streak", False)]
+
+
+def test_yield_over_the_window_below_the_limit():
+    alarms = Alarms(AlarmLimits(**{**OFF, "yield_window": 10, "yield_min": 0.8}))
+    # 7 OK of 9 judged: the window is not full yet; NO_VERDICT / ERROR do not count as judged.
+    assert _feed(alarms, ["OK"] * 7 + ["NG"] * 2 + ["NO_VERDICT", "ERROR"]) == []
+    (raised,) = _feed(alarms, ["NG"])  # 7 / 10 < 80%
+    assert raised.name == "yield" and "70.0%" in raised.message
+    assert _feed(alarms, ["OK"]) == []  # the oldest OK leaves the window as this one enters: still 70%
+    changes = _feed(alarms, ["OK"] * 3)  # the 3 NG are still in the window
+    assert changes == [] and "yield" in alarms.active
+    changes = _feed(alarms, ["OK"] * 10)
+    assert [(c.name, c.raised) for c in changes] == [("yield", False)]
+
+
+def test_drift_of_all_scores_not_only_ok_ones():
+    rng = np.random.default_rng(0)
+    reference = list(rng.normal(1.0, 0.05, 200))  # calibration OK scores around 1.0, threshold 2.0
+    alarms = Alarms(AlarmLimits(**{**OFF, "drift_window": 20, "drift_warn_at": 0.5, "drift_min_count": 20}),
+                    reference=reference, threshold=2.0)
+    assert _feed(alarms, ["OK"] * 30, score=1.1) == []
+    changes = [c for _ in range(20) for c in alarms.update("NG", 2.5)]  # every part NG: no OK score at all
+    assert [(c.name, c.raised) for c in changes] == [("drift", True)]
+    assert "OK and NG" in changes[0].message
+    changes = [c for _ in range(20) for c in alarms.update("OK", 1.05)]
+    assert [(c.name, c.raised) for c in changes] == [("drift", False)]
+
+
+def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp_path):
+    engine, proj = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(6):
+        (inbox / f"n{i}.png").write_bytes(png_bytes(part(700 + i, scratch=True)))
+    messages = []
+    with History(tmp_path / "h.sqlite") as history:
+        runner = Runner(Station(proj, engine, history=history), FolderSource(inbox, settle_s=0.2),
+                        RunOptions(idle_exit_s=0.5, alarm_limits=AlarmLimits(ng_streak=5, yield_min=None)),
+                        on_message=messages.append)
+        summary = runner.run()
+    assert summary.counts.ng == 6
+    assert [m for m in messages if m.startswith("ALARM")] == ["ALARM ng_streak: 5 NG in a row"]
+    assert summary.alarms == {"ng_streak": "ALARM ng_streak: 6 NG in a row"}

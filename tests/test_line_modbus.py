@@ -1,0 +1,130 @@
+"""The PLC handshake over Modbus TCP (docs/plc.md), driven by the real pymodbus client: part id and recipe
+written by the PLC, Trigger, Busy, ResultReady, the result registers, Ack, the Alarm coil; and --free-run."""
+
+import math
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("pymodbus")
+from pymodbus.client import ModbusTcpClient
+
+from station import Station
+from station.history import History
+from station.line_io.alarms import AlarmLimits
+from station.line_io.modbus import ModbusServer, ascii_words, words_float
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    root = tmp_path_factory.mktemp("modbus")
+    engine, cal = make_project(root / "cal")
+    _, raw = make_project(root / "raw", calibrated=False)
+    return engine, cal, raw
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise AssertionError("timed out")
+
+
+def _coils(client):
+    return client.read_coils(0, count=5).bits[:5]  # Trigger, Busy, ResultReady, Ack, Alarm
+
+
+def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
+    engine, cal, raw = projects
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    files = [("a_ok.png", part(901)), ("b_ng.png", part(902, scratch=True)), ("c_raw.png", part(903))]
+    for name, rgb in files:
+        (inbox / name).write_bytes(png_bytes(rgb))
+    port = _free_port()
+    plc_server = ModbusServer("127.0.0.1", port)
+    plc_server.start()
+    history = History(tmp_path / "h.sqlite")
+    station = Station(cal, engine, history=history)
+    recipes = [station, Station(raw, engine, history=history)]
+    stop = threading.Event()
+    runner = Runner(station, FolderSource(inbox, settle_s=0.2),
+                    RunOptions(plcs=[plc_server], free_run=False, recipes=recipes,
+                               alarm_limits=AlarmLimits(ng_streak=1, yield_min=None, drift_warn_at=None)))
+    thread = threading.Thread(target=lambda: setattr(runner, "summary", runner.run(stop)), daemon=True)
+    thread.start()
+    plc = ModbusTcpClient("127.0.0.1", port=port)
+    assert plc.connect()
+    try:
+        time.sleep(1.0)
+        assert history.count() == 0  # three files wait: nothing is inspected without a Trigger
+        version = int(station.model().version[1:])
+        assert version >= 1 and plc.read_holding_registers(4, count=1).registers == [version]  # active version
+        results = []
+        for part_id, recipe in (("SN-0001", 0), ("SN-0002", 0), ("SN-0003", 1)):
+            assert plc.write_registers(10, ascii_words(part_id)).status
+            assert plc.write_register(5, recipe).status
+            assert plc.write_coil(0, True).status
+            _wait(lambda: _coils(plc)[2])  # ResultReady
+            coils = _coils(plc)
+            regs = plc.read_holding_registers(0, count=6).registers
+            results.append((regs, coils))
+            assert coils[0] and not coils[1]  # Trigger still set until Ack; not Busy
+            assert plc.write_coil(3, True).status  # Ack
+            assert _coils(plc)[:4] == [False, False, False, False]  # ResultReady, Trigger and Ack cleared
+        # A station-owned coil or register cannot be written by the PLC.
+        assert plc.write_coil(2, True).isError() and plc.write_register(0, 7).isError()
+    finally:
+        plc.close()
+        stop.set()
+        thread.join(timeout=30)
+        plc_server.close()
+    rows = history.query(descending=False)
+    history.close()
+    assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003"]
+    assert [r.file_name for r in rows] == ["a_ok.png", "b_ng.png", "c_raw.png"]  # the oldest waiting file each
+    codes = [regs[0] for regs, _ in results]
+    assert codes == [1, 2, 4]  # OK, NG, and NO_VERDICT from the uncalibrated recipe 1
+    assert [regs[3] for regs, _ in results] == [1, 2, 3]  # sequence numbers
+    for (regs, _), row in zip(results, rows):
+        assert math.isclose(words_float(regs[1], regs[2]), row.score, rel_tol=1e-6)
+    assert [coils[4] for _, coils in results] == [False, True, False]  # Alarm with the NG, cleared after
+
+
+def test_free_run_publishes_every_result(projects, tmp_path):
+    engine, cal, _ = projects
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(4):
+        (inbox / f"p{i}.png").write_bytes(png_bytes(part(950 + i)))
+    port = _free_port()
+    plc_server = ModbusServer("127.0.0.1", port)
+    plc_server.start()
+    try:
+        with History(tmp_path / "h.sqlite") as history:
+            Runner(Station(cal, engine, history=history), FolderSource(inbox, settle_s=0.2),
+                   RunOptions(plcs=[plc_server], free_run=True, idle_exit_s=0.5)).run()
+            assert history.count() == 4
+        plc = ModbusTcpClient("127.0.0.1", port=port)
+        assert plc.connect()
+        regs = plc.read_holding_registers(0, count=6).registers
+        coils = _coils(plc)
+        plc.close()
+    finally:
+        plc_server.close()
+    assert regs[0] == 1 and regs[3] == 4 and coils[2]  # the last result, sequence 4, ready

@@ -1,0 +1,97 @@
+"""Results over MQTT against a real broker (mosquitto on 127.0.0.1, a free port, started and stopped here):
+one JSON message per result with QoS 1, in order, through the outbox; the alarm retained on TOPIC/alarm."""
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("paho.mqtt")
+import paho.mqtt.client as mqtt
+
+from station import Station
+from station.history import History
+from station.line_io.alarms import AlarmLimits
+from station.line_io.mqtt import MqttReceiver
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+
+MOSQUITTO = shutil.which("mosquitto") or (shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin"))
+
+
+@pytest.fixture
+def broker(tmp_path):
+    if MOSQUITTO is None:
+        pytest.skip("mosquitto is not installed (apt-get install -y mosquitto; .ci/run does it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _subscriber(port, topics):
+    got, ready = [], threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_connect = lambda c, u, f, rc, p=None: [c.subscribe(t, qos=1) for t in topics] and None
+    client.on_subscribe = lambda *a: ready.set()
+    client.on_message = lambda c, u, m: got.append((m.topic, json.loads(m.payload), m.retain))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert ready.wait(10)
+    return client, got
+
+
+def test_results_qos1_in_order_and_retained_alarm(broker, tmp_path):
+    engine, proj = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    names = [f"p{i}.png" for i in range(5)]
+    for i, name in enumerate(names):
+        (inbox / name).write_bytes(png_bytes(part(960 + i, scratch=i >= 3)))  # 3 OK then 2 NG
+    client, got = _subscriber(broker, ["line1/insp"])
+    try:
+        with History(tmp_path / "h.sqlite") as history:
+            summary = Runner(Station(proj, engine, history=history), FolderSource(inbox, settle_s=0.2),
+                             RunOptions(mqtt=MqttReceiver(f"mqtt://127.0.0.1:{broker}/line1/insp"), idle_exit_s=1.0,
+                                        alarm_limits=AlarmLimits(ng_streak=2, yield_min=None,
+                                                                 drift_warn_at=None))).run()
+            rows = history.query(descending=False)
+        deadline = time.monotonic() + 10
+        while len(got) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert [p["id"] for _, p, _ in got] == [r.id for r in rows] and [p["file_name"] for _, p, _ in got] == names
+    assert [p["verdict"] for _, p, _ in got] == ["OK"] * 3 + ["NG"] * 2
+    (stats,) = summary.delivery
+    assert (stats.sent, stats.pending, stats.failed) == (5, 0, 0)
+    # A client connecting afterwards still gets the alarm state: retained.
+    late, alarm = _subscriber(broker, ["line1/insp/alarm"])
+    try:
+        deadline = time.monotonic() + 10
+        while not alarm and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        late.loop_stop()
+        late.disconnect()
+    ((topic, state, retained),) = alarm
+    assert retained and state["active"] == ["ng_streak"] and "2 NG in a row" in state["text"]

@@ -1,0 +1,196 @@
+"""Delivery that survives (issue 20): results wait in the history's outbox until the receiver acknowledges them.
+
+A receiver down for 30 parts then back gets all 30, in order, once; a run killed with results pending loses
+none (the restart delivers them); a full outbox drops the oldest and says so; a refused result is kept as failed.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from station import Station
+from station.history import History
+from station.line_io.outbox import DeliveryError, Outbox
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("outbox") / "proj")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """An HTTP receiver on 127.0.0.1 that can be started late (the outage) and records what it got."""
+
+    def __init__(self, port: int):
+        self.port, self.received, self.server, self.thread = port, [], None, None
+        self.url = f"http://127.0.0.1:{port}/results"
+
+    def start(self):
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=5)
+
+
+def _inbox(folder: Path, n: int, start: int = 0) -> list[str]:
+    folder.mkdir(exist_ok=True)
+    names = [f"p_{i:03d}.png" for i in range(start, start + n)]
+    for i, name in enumerate(names):
+        (folder / name).write_bytes(png_bytes(part(500 + start + i)))
+    return names
+
+
+def test_receiver_down_for_30_parts_then_back_gets_all_30_in_order_once(project, tmp_path):
+    engine, proj = project
+    names = _inbox(tmp_path / "inbox", 30)
+    receiver = Receiver(_free_port())
+    messages, stop = [], threading.Event()
+    history = History(tmp_path / "h.sqlite")
+
+    def outage_then_back():
+        while history.count() < 30:  # all 30 inspected while nobody listens
+            time.sleep(0.05)
+        time.sleep(0.3)
+        receiver.start()
+        deadline = time.monotonic() + 60
+        while len(receiver.received) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # anything sent twice would arrive now
+        stop.set()
+
+    helper = threading.Thread(target=outage_then_back, daemon=True)
+    helper.start()
+    try:
+        runner = Runner(Station(proj, engine, history=history), FolderSource(tmp_path / "inbox", settle_s=0.2),
+                        RunOptions(post_url=receiver.url), on_message=messages.append)
+        summary = runner.run(stop)
+        helper.join(timeout=5)
+        rows = history.query(descending=False)
+    finally:
+        receiver.stop()
+        history.close()
+    assert len(rows) == 30
+    assert [p["id"] for p in receiver.received] == [r.id for r in rows]  # all, in order, once
+    assert [p["file_name"] for p in receiver.received] == sorted(names) == [r.file_name for r in rows]
+    (stats,) = summary.delivery
+    assert (stats.sent, stats.pending, stats.failed, stats.dropped) == (30, 0, 0, 0)
+    assert any("cannot deliver to" in m for m in messages) and any("is back" in m for m in messages)
+
+
+def _cli(proj: Path, inbox: Path, history: Path, url: str, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "inspector_cli.entry", "run", str(proj), "--source", str(inbox),
+                             "--settle", "0.2", "--history", str(history), "--post", url, *extra],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_killed_with_results_pending_loses_none(project, tmp_path):
+    engine, proj = project
+    _inbox(tmp_path / "inbox", 12)
+    history = tmp_path / "h.sqlite"
+    receiver = Receiver(_free_port())
+    proc = _cli(proj, tmp_path / "inbox", history, receiver.url)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if history.exists():
+                with History(history) as h:
+                    if h.count() == 12:
+                        break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.3)  # the last result reaches the outbox
+    finally:
+        proc.kill()  # kill -9 with all 12 results pending (nobody listens)
+        proc.communicate(timeout=30)
+    receiver.start()
+    try:
+        proc = _cli(proj, tmp_path / "inbox", history, receiver.url, "--idle-exit", "2")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        receiver.stop()
+    assert proc.returncode == 0, err
+    with History(history) as h:
+        rows = h.query(descending=False)
+    assert "0 inspected" in out and "12 already in the history" in out  # nothing inspected twice
+    assert [p["id"] for p in receiver.received] == [r.id for r in rows]  # the backlog, in order, once
+    assert "left by an earlier run" in err and "12 sent, 0 pending, 0 failed" in out
+
+
+class _Fake:
+    """A receiver that is down until `up` is set, refuses payloads marked 'bad', and records the rest."""
+
+    def __init__(self):
+        self.target, self.up, self.got = "fake://r", False, []
+
+    def send(self, payload):
+        if payload.get("bad"):
+            raise DeliveryError("HTTP 400", permanent=True)
+        if not self.up:
+            raise DeliveryError("connection refused")
+        self.got.append(payload["n"])
+
+    def close(self):
+        pass
+
+
+def test_full_outbox_drops_the_oldest_and_counts_it_refused_results_are_failed(tmp_path):
+    messages = []
+    fake = _Fake()
+    box = Outbox(tmp_path / "h.sqlite", fake, max_pending=5, on_message=messages.append, backoff_s=(0.01, 0.05))
+    box.start()
+    for n in range(8):
+        box.put({"n": n})
+    stats = box.stats()
+    assert (stats.pending, stats.dropped) == (5, 3)
+    (full,) = [m for m in messages if "full" in m]  # one warning for the first drop, not one per drop
+    assert "1 dropped so far" in full
+    box.put({"n": 8, "bad": True})  # drops n=3
+    fake.up = True
+    deadline = time.monotonic() + 10
+    while box.stats().pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    box.close()
+    assert fake.got == [4, 5, 6, 7]
+    stats = box.stats()
+    assert (stats.sent, stats.pending, stats.failed, stats.dropped) == (4, 0, 1, 4)
+    # A new outbox on the same database sees nothing pending; the refused result is kept as 'failed'.
+    again = Outbox(tmp_path / "h.sqlite", _Fake())
+    assert again.stats().pending == 0
+    again.close()
