@@ -266,7 +266,7 @@ def cmd_history(args) -> int:
         v = args.verdict.strip()
         try:
             verdict = NO_VERDICT if v.lower() in ("none", "no verdict", "-") else Verdict.parse(v).value
-        except ValueError as exc:
+        except ValueError:
             raise InspectorError(f"--verdict {v!r}: not a verdict; use OK, NG, NOT_FOUND, NO_VERDICT (or none) or "
                                  "ERROR") from None
     filters = {"since": parse_time(args.since), "until": parse_time(args.until), "verdict": verdict,
