@@ -4,7 +4,7 @@ a refit onto a calibrated project is staged and says so."""
 from unittest import mock
 
 import inference
-from gui_helpers import wait_idle
+from conftest import wait_idle
 
 
 def test_a_refit_is_staged_and_the_versions_tab_rolls_back(qtbot, window, fitted_project, images):
@@ -13,7 +13,7 @@ def test_a_refit_is_staged_and_the_versions_tab_rolls_back(qtbot, window, fitted
     panel = window.versions_panel
     assert [v.version for v in inference.list_versions(fitted_project) if v.active] == ["v2"]
 
-    window.session.fit()  # onto the calibrated v2: a staged v3, and the window says so
+    window.teach_panel.fit()  # onto the calibrated v2: a staged v3, and the window says so
     wait_idle(qtbot, window)
     assert window.session.model.version == "v3" and inference.active_version(fitted_project) == "v2"
     assert "staged" in window.teach_panel.result_label.text()
