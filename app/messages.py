@@ -44,27 +44,27 @@ def describe(exc: BaseException) -> str:
 
 def error(parent: QWidget | None, title: str, exc_or_text: BaseException | str) -> None:
     text = exc_or_text if isinstance(exc_or_text, str) else describe(exc_or_text)
-    log.warning("%s: %s", title, text)
-    sink = sink_of(parent)
-    if sink is not None and not sink.interactive:
-        sink.unanswered.append(f"{title}: {text}")
-        return
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName("errorBox")
-    box.exec()
+    _warn(parent, title, text, "errorBox", modal=True)
 
 
 def notice(parent: QWidget | None, title: str, text: str) -> None:
     """A warning that needs no answer (e.g. a saved calibration's warning): shown without blocking the window."""
+    _warn(parent, title, text, "noticeBox", modal=False)
+
+
+def _warn(parent: QWidget | None, title: str, text: str, name: str, modal: bool) -> None:
     log.warning("%s: %s", title, text)
     sink = sink_of(parent)
     if sink is not None and not sink.interactive:
         sink.unanswered.append(f"{title}: {text}")
         return
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName("noticeBox")
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
+    box.setObjectName(name)
+    if modal:
+        box.exec()
+    else:
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
