@@ -57,8 +57,11 @@ class VersionsPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(QLabel("Audit trail: every change that altered verdicts"))
         layout.addWidget(self.audit, 3)
-        session.modelChanged.connect(lambda _model: self.refresh())
+        session.modelChanged.connect(self._model_changed)  # a bound slot: no closure keeps this panel alive
         self._enable()
+
+    def _model_changed(self, _model) -> None:
+        self.refresh()
 
     def set_project(self, folder: Optional[Path]) -> None:
         self.folder = folder
