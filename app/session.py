@@ -223,7 +223,7 @@ class Session(QObject):
         station = self.station
 
         def work(progress, cancel):
-            progress("scoring OK", 0, len(ok))  # the count from the start, not after the first batch
+            progress("scoring", 0, len(ok) + len(ng))  # the count from the start, not after the first batch
             return station.calibration_samples(ok, ng, version=model.version, progress=progress, cancel=cancel)
 
         return self._start("scoring the calibration images", "Scoring failed", work, lambda out: on_done(*out),

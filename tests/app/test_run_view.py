@@ -39,7 +39,7 @@ def test_run_view_inspects_a_folder_and_stops(qtbot, window, fitted_project, tmp
                                             ("zz_broken.png", "ERROR")]
     assert names[0] == "zz_broken.png"  # newest first; an unreadable file gets its second look last
     assert panel.verdict_label.text() == "ERROR"
-    assert panel.counters_label.text() == "Total 4   NG 1   ERROR 1   Yield 50.0 %"
+    assert panel.counters_label.text() == "Total 4   NG 1   ERROR 1   Yield 66.7%"  # the one yield: OK / judged
     with History(default_path(project)) as history:  # the same history as `inspector run`
         assert sorted((r.file_name, r.verdict) for r in history.query()) == sorted(zip(names, verdicts))
     assert len(list((tmp_path / "archive").rglob("*.png"))) == 4

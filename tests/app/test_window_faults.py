@@ -89,7 +89,7 @@ def test_3_inspect_all_skips_an_unreadable_file_and_inspects_the_rest(qtbot, win
     verdicts = {Path(p).name: panel.results_table.item(panel._row_of(p), 2).text() for p in paths}
     assert verdicts == {"ng_050.png": "NG", "corrupt.png": "unreadable", "ok_010.png": "OK", "ng_051.png": "NG"}
     assert set(panel.results) == {images["ng"][0], images["val"][0], images["ng"][1]}
-    assert "1 OK, 2 NG" in panel.summary_label.text() and "1 unreadable" in panel.summary_label.text()
+    assert "(1 OK / 3 judged); NG 2" in panel.summary_label.text() and "ERROR 1" in panel.summary_label.text()
     assert "yield 33.3%" in panel.summary_label.text()
     # Filter and sort the list.
     panel.filter_box.setCurrentText("NG")

@@ -134,7 +134,9 @@ def test_teach_fit_cancel_calibrate_inspect_save_reopen(qtbot, make_window, imag
     wait_idle(qtbot, w2)
     assert w2.inspect_panel.current.score == pytest.approx(ng_score, rel=1e-5)
     assert w2.inspect_panel.badge.text() == "NG"
-    assert answerer.seen == [], "no error dialogs on the happy path"
+    # Only the calibration's own warning (3 OK images are too few to trust a threshold), no error.
+    assert [s for s in answerer.seen if "calibrated the threshold" not in str(s)] == [], \
+        "no error dialogs on the happy path"
 
 
 def test_window_keeps_repainting_during_a_fit(qtbot, window, images, tmp_path):
