@@ -95,6 +95,7 @@ from .scoring import (
     heatmap_rgba,
     heatmap_scale,
     heatmap_thumbnail_png,
+    error_result,
     overlay_rgb,
     verdict_level,
 )
@@ -148,6 +149,7 @@ __all__ = [
     "calibrate_by",
     "calibration_warnings",
     "CalibrationSamples",
+    "error_result",
     "Verdict",
     "VerdictCounts",
     "verdict_level",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -18,14 +17,14 @@ from .calibration import (Calibration, area_unit, calibrate_by, calibration_warn
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, InspectorError, ProjectError
-from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored
+from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored, training_crops
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
-from .preprocess import ImageInput, augmented_copies, image_name
+from .preprocess import ImageInput, image_digest, image_name
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
-from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
+from .scoring import InferenceResult, anomaly_map, error_result, find_regions, global_score, judge
 from .verdict import Verdict
 
 if TYPE_CHECKING:  # torch and timm load with the first backbone: an exported model inspects without them
@@ -238,7 +237,7 @@ class Engine:
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()
-        crops = _training_crops(prepared, config)
+        crops = training_crops(prepared, config)
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
         copies = len(crops) // len(prepared)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
@@ -270,7 +269,7 @@ class Engine:
 
         t = time.perf_counter()
         images_meta = (list(previous.record.images) if previous is not None else []) + [
-            {"name": p.name, "sha256": _image_digest(img)} for p, img in zip(prepared, ok_images)
+            {"name": p.name, "sha256": image_digest(img)} for p, img in zip(prepared, ok_images)
         ]
         ignore_json, align, extra_files = placement.geometry_record(ignore, locator, previous, prepared, align_note)
         record = ModelRecord.fitted(
@@ -390,7 +389,8 @@ class Engine:
                 except Cancelled:
                     raise
                 except InspectorError as exc:
-                    failed[i - start] = _error_result(model, name, str(exc))
+                    failed[i - start] = error_result(name, str(exc), model.backbone.token_shape,
+                                                     model.calibration.threshold if model.calibration else None)
             feats = iter(placement.embed_found(model.backbone, prepared))
             count = len(prepared) + len(failed)
             shared = (time.perf_counter() - t0) / count
@@ -466,7 +466,7 @@ class Engine:
         ng = self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)
         placement.found_scores(ng, "NG")
         taught = {m.get("sha256") for m in model.record.images}
-        also_taught = [r.name for r, image in zip(ok, ok_images) if _image_digest(image) in taught]
+        also_taught = [r.name for r, image in zip(ok, ok_images) if image_digest(image) in taught]
         return CalibrationSamples(ok, ng, also_taught, model.mm_per_px)
 
     def calibration_from(self, model: Model, samples: "CalibrationSamples", score_percentile: Optional[float] = None,
@@ -499,34 +499,7 @@ class Engine:
         return model.with_calibration(calibration, saved.version)
 
 
-def _error_result(model: Model, name: str, error: str) -> InferenceResult:
-    """ERROR: an image that could not be inspected; no score, no map."""
-    empty = np.zeros((0, 0), np.float32)
-    return InferenceResult(name, None, empty, empty.astype(bool), (0, 0, 0, 0), tuple(model.backbone.token_shape),
-                           verdict=Verdict.ERROR, reason=error, error=error,
-                           threshold=model.calibration.threshold if model.calibration else None)
-
-
 def _staged(progress: Optional[ProgressFn], stage: str) -> Optional[ProgressFn]:
     if progress is None:
         return None
     return lambda _stage, done, total: progress(stage, done, total)
-
-
-def _training_crops(prepared: list[PreparedImage], config: EngineConfig) -> list[np.ndarray]:
-    """Each OK crop, followed by its augmented copies when augmentation is on (same count per image)."""
-    rng = np.random.default_rng(config.seed)
-    crops: list[np.ndarray] = []
-    for p in prepared:
-        crops.append(p.crop.pixels)
-        if config.augment:
-            crops.extend(augmented_copies(p.crop.pixels, config.augment_copies, config.augment_flips, rng))
-    return crops
-
-
-def _image_digest(image: ImageInput) -> str:
-    if isinstance(image, np.ndarray):
-        return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-    from .weights import sha256_file
-
-    return sha256_file(image)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 import numpy as np
 
 from .errors import ImageError
-from .preprocess import DEFAULT_MAX_MEGAPIXELS, ImageInput, RoiCrop, as_rgb8, crop_roi, image_name, stack_inputs
+from .preprocess import (DEFAULT_MAX_MEGAPIXELS, ImageInput, RoiCrop, as_rgb8, augmented_copies, crop_roi, image_name,
+                         stack_inputs)
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, full_image_roi, shape_mask
 
@@ -160,3 +161,14 @@ def embed_batch(backbone: Backbone, crops: Sequence[np.ndarray]) -> np.ndarray:
     """One batch of crops -> N x C x h x w float32 features (resized to the canonical input)."""
     feats = backbone.embed(stack_inputs(crops, backbone.config.input_size))
     return feats if isinstance(feats, np.ndarray) else feats.cpu().numpy()  # an exported IR gives numpy
+
+
+def training_crops(prepared: list[PreparedImage], config) -> list[np.ndarray]:
+    """Each OK crop, followed by its augmented copies when augmentation is on (same count per image)."""
+    rng = np.random.default_rng(config.seed)
+    crops: list[np.ndarray] = []
+    for p in prepared:
+        crops.append(p.crop.pixels)
+        if config.augment:
+            crops.extend(augmented_copies(p.crop.pixels, config.augment_copies, config.augment_flips, rng))
+    return crops

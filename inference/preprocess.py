@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
@@ -231,3 +232,12 @@ def augmented_copies(pixels: np.ndarray, copies: int, flips: bool, rng: np.rando
 
 def stack_inputs(crops: Sequence[np.ndarray], size: int) -> np.ndarray:
     return np.stack([resize_square(c, size) for c in crops])
+
+
+def image_digest(image: ImageInput) -> str:
+    """sha256 of an image file's bytes, or of an array's pixels: how taught images are recorded."""
+    if isinstance(image, np.ndarray):
+        return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+    from .weights import sha256_file
+
+    return sha256_file(image)

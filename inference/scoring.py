@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
@@ -92,6 +91,14 @@ class InferenceResult:
         if with_heatmap and self.score is not None:
             out["heatmap_png_base64"] = base64.b64encode(heatmap_png(self)).decode("ascii")
         return out
+
+
+def error_result(name: str, error: str, token_shape: tuple = (0, 0),
+                 threshold: Optional[float] = None) -> InferenceResult:
+    """ERROR: an image that could not be inspected (the reason in `error`); no score, no map."""
+    empty = np.zeros((0, 0), np.float32)
+    return InferenceResult(name, None, empty, empty.astype(bool), (0, 0, 0, 0), tuple(token_shape),
+                           verdict=Verdict.ERROR, reason=error, error=error, threshold=threshold)
 
 
 def anomaly_map(

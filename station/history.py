@@ -391,19 +391,12 @@ class History:
             if any(v in _NO_VERDICT_NAMES for v in wanted):
                 parts.append("verdict IS NULL")
             clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
-        if min_score is not None:
-            clauses.append("score >= ?")
-            params.append(float(min_score))
-        if max_score is not None:
-            clauses.append("score <= ?")
-            params.append(float(max_score))
-        if label is not None:
-            clauses.append("label = ?")
-            params.append(label)
-        for column, value in (("model_id", model_id), ("purpose", purpose), ("model_version", model_version),
-                              ("part_id", part_id)):
+        for test, value in (("score >= ?", None if min_score is None else float(min_score)),
+                            ("score <= ?", None if max_score is None else float(max_score)),
+                            ("label = ?", label), ("model_id = ?", model_id), ("purpose = ?", purpose),
+                            ("model_version = ?", model_version), ("part_id = ?", part_id)):
             if value is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(test)
                 params.append(value)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 

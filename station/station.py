@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-import numpy as np
 
 from inference import (
     Calibration,
@@ -36,11 +35,11 @@ from inference import (
     FitResult,
     ImageError,
     InferenceResult,
+    error_result,
     InspectorError,
     Model,
     ProgressFn,
     ProjectError,
-    Verdict,
     VersionInfo,
     activate_version,
     active_version,
@@ -264,9 +263,7 @@ class Station:
         """An image that never reached the engine (unreadable upload, a file that stayed incomplete), as an
         ERROR outcome with its history row."""
         model = self._model
-        empty = np.zeros((0, 0), np.float32)
-        result = InferenceResult(name, None, empty, empty.astype(bool), (0, 0, 0, 0), (0, 0), verdict=Verdict.ERROR,
-                                 reason=message, error=message)
+        result = error_result(name, message)
         version, model_id = (model.version, model.model_id) if model is not None else (None, None)
         outcome = Outcome.of(result, version, model_id, part_id)
         outcome.result = None
