@@ -46,6 +46,7 @@ from .errors import (
     WeightsNotFoundError,
 )
 from .knn import Searcher
+from .provenance import NOT_AVAILABLE as NEAREST_NOT_AVAILABLE, PROVENANCE_FILE, NearestTaught, nearest_taught
 from .knn import deserialize as deserialize_index
 from .knn import serialize as serialize_index
 from .preprocess import IMAGE_SUFFIXES, as_rgb8, check_image_header, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
@@ -125,6 +126,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "NEAREST_NOT_AVAILABLE",
+    "NearestTaught",
+    "nearest_taught",
+    "PROVENANCE_FILE",
     "AREA_UNITS",
     "area_unit",
     "__version__",

@@ -216,6 +216,7 @@ class Engine:
              saving) -> FitResult:
         from .backbone import fit_precision, resolve_auto
         from .memory import PatchMemory
+        from .provenance import PROVENANCE_FILE, ProvenanceRecorder, read_provenance
 
         if not ok_images:
             raise InspectorError("no OK images given: teach at least one image of a good part")
@@ -241,12 +242,17 @@ class Engine:
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
         copies = len(crops) // len(prepared)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
+        origins = ProvenanceRecorder(backbone.token_shape, len(memory), len(previous.record.images) if previous else 0,
+                                     read_provenance(previous.folder, previous.record) if previous else None,
+                                     config.augment_copies if config.augment else 0)
+        origins.add_images(prepared)
         done = 0
         reference = []  # (prepared, features) of the first taught images, for the capture-shift reference
         for feats in embed_crops(backbone, crops, progress, cancel):
             for f in feats:
                 mask = masks[done // copies]
                 memory.update(f.transpose(1, 2, 0)[mask])
+                origins.record(done // copies, done % copies, mask)
                 if done % copies == 0 and len(reference) < TAUGHT_REFERENCE_IMAGES:
                     reference.append((prepared[done // copies], f))
                 done += 1
@@ -272,6 +278,7 @@ class Engine:
             {"name": p.name, "sha256": image_digest(img)} for p, img in zip(prepared, ok_images)
         ]
         ignore_json, align, extra_files = placement.geometry_record(ignore, locator, previous, prepared, align_note)
+        extra_files[PROVENANCE_FILE] = origins.finish(np.sort(idx)).to_bytes()  # each bank row's taught image
         record = ModelRecord.fitted(
             config, backbone, roi_to_dict(roi), mm_per_px, images_meta, len(features), len(idx),
             previous.record if previous is not None else None, chosen=backbone_note,

@@ -103,9 +103,13 @@ class Searcher:
 
     def distances(self, queries: np.ndarray, k: int = 1) -> np.ndarray:
         """Mean Euclidean distance to the k nearest coreset vectors, one value per query."""
+        return self.search(queries, k)[0]
+
+    def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(mean Euclidean distance to the k nearest coreset vectors, the nearest one's index row), per query."""
         k = max(1, min(k, self.ntotal))
-        d2, _ = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-        return np.sqrt(np.maximum(d2, 0.0)).mean(axis=1)
+        d2, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return np.sqrt(np.maximum(d2, 0.0)).mean(axis=1), ids[:, 0].astype(np.int64)
 
     def support_weight(self, query: np.ndarray, k: int = 9) -> float:
         """PatchCore's re-weighting of the image score (Roth et al. 2022, eq. 7; anomalib's default).
