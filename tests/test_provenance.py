@@ -9,9 +9,9 @@ import pytest
 
 from inference import (NEAREST_NOT_AVAILABLE, PROVENANCE_FILE, Circle, Engine, activate_version, copy_model,
                        nearest_taught)
-from inference.placement import embed_found, prepare_inspection
-from inference.provenance import TOP_SHARE, BankProvenance, model_provenance
+from inference.provenance import BankProvenance, model_provenance
 from inference.synthetic import CENTRE, RADIUS, disc, write_discs
+from nearest_brute import brute_nearest, features
 
 ROI = Circle(CENTRE[0], CENTRE[1], RADIUS)
 
@@ -48,12 +48,6 @@ def _provenance(folder) -> BankProvenance:
     return BankProvenance.from_bytes((folder / PROVENANCE_FILE).read_bytes())
 
 
-def _features(model, image):
-    """The inspected image's patch features (C x h x w) and its prepared crop, as inspection computes them."""
-    p = prepare_inspection(model, [image], model.record.same_size, 0, ["x"])[0]
-    return embed_found(model.backbone, [p])[0], p
-
-
 def test_every_bank_row_names_its_taught_image_and_patch(engine, fitted, taught):
     folder, result = fitted
     prov = _provenance(folder)
@@ -64,7 +58,7 @@ def test_every_bank_row_names_its_taught_image_and_patch(engine, fitted, taught)
     model = engine.load(folder)
     # Each row is the feature of the patch it names: embed the taught image again and look.
     for image in (0, 4):
-        feats, _ = _features(model, taught[image])
+        feats, _ = features(model, taught[image])
         mine = prov.rows[:, 0] == image
         r, c = prov.rows[mine, 1], prov.rows[mine, 2]
         grid = feats.reshape(feats.shape[0], -1).T  # (h * w) x C, row-major like the rows' positions
@@ -83,34 +77,11 @@ def test_the_nearest_taught_part_is_the_one_a_brute_force_search_finds(engine, f
     image = disc(300, scratch=True)[0]
     got = nearest_taught(model, image)
     assert got.available and got.file_state == "ok"
-
-    feats, p = _features(model, image)
-    c, h, w = feats.shape
-    emb, prov = np.load(folder / "embeddings.npy"), _provenance(folder)
-    bank = emb[prov.coreset].astype(np.float64)
-    q = feats.reshape(c, -1).T.astype(np.float64)
-    d = np.sqrt(np.maximum((q ** 2).sum(1)[:, None] - 2 * q @ bank.T + (bank ** 2).sum(1)[None, :], 0))
-    nearest, score = d.argmin(1), d.min(1)
-    kept = np.flatnonzero(_kept(model, p, (h, w)))
-    top = kept[np.argsort(-score[kept], kind="stable")][:int(np.ceil(TOP_SHARE * len(kept)))]
-    images = prov.rows[prov.coreset[nearest[top]], 0]
-    counts = np.bincount(images, minlength=6)
-    best = counts.max()
-    first_rank = {int(im): k for k, im in reversed(list(enumerate(images)))}
-    winner = min((im for im in range(6) if counts[im] == best), key=lambda im: first_rank[im])
-    assert got.image_index == winner and got.votes == best and got.considered == len(top)
-    pair = next(i for i in top if images[list(top).index(i)] == winner)
-    assert got.patch == (pair // w, pair % w)
-    row = prov.rows[prov.coreset[nearest[pair]]]
-    assert got.taught_position == (row[1], row[2])
-    assert got.distance == pytest.approx(score[pair], rel=1e-3, abs=1e-3)
-    assert got.name == model.record.images[winner]["name"]
-
-
-def _kept(model, p, shape):
-    from inference.features import kept_patch_mask
-
-    return kept_patch_mask(model.roi, model.ignore, p.crop.box, shape).ravel()
+    want = brute_nearest(model, image)
+    assert (got.image_index, got.votes, got.considered) == (want.winner, want.votes, want.considered)
+    assert got.patch == want.patch and got.taught_position == want.taught_position
+    assert got.distance == pytest.approx(want.distance, rel=1e-3, abs=1e-3)
+    assert got.name == model.record.images[want.winner]["name"]
 
 
 def test_a_taught_image_is_nearest_to_itself_at_its_own_patch(full, full_fit, taught):

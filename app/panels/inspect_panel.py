@@ -18,6 +18,7 @@ from .. import file_dialogs, messages
 from ..colour_bar import ColourBar
 from ..image_view import COLORMAPS, ImageView, heat_scale, uncalibrated_scale
 from ..result_text import batch_summary, explain, score_text, write_results_csv
+from .nearest_view import NearestPart
 from .table_widgets import ScoreItem, button as _button, table as _table
 from .teach_panel import IMAGE_FILTER, image_paths_from
 
@@ -74,6 +75,7 @@ class InspectPanel(QWidget):
         self.auto_check = QCheckBox("Inspect on open")
         self.auto_check.setChecked(True)
         self.auto_check.setToolTip("Inspect each image as soon as it is shown")
+        self.nearest = NearestPart(session, self)  # the side-by-side view of the nearest taught OK part
 
         self.badge = QLabel("—")
         self.badge.setObjectName("verdictBadge")
@@ -151,7 +153,10 @@ class InspectPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(row1)
         layout.addLayout(row2)
-        layout.addWidget(self.auto_check)
+        auto_row = QHBoxLayout()
+        auto_row.addWidget(self.auto_check, 1)
+        auto_row.addWidget(_button(self.nearest.action, "nearestButton"))
+        layout.addLayout(auto_row)
         layout.addLayout(verdict_row)
         layout.addWidget(self.reason_label)
         layout.addWidget(overlay_box)
@@ -180,7 +185,7 @@ class InspectPanel(QWidget):
 
     def menu_actions(self) -> list[QAction]:
         return [self.open_action, self.open_folder_action, self.prev_action, self.next_action, self.inspect_action,
-                self.inspect_all_action, self.export_action]
+                self.inspect_all_action, self.nearest.action, self.export_action]
 
     # -- opening ------------------------------------------------------------------------------
     def choose_images(self) -> None:
@@ -342,6 +347,7 @@ class InspectPanel(QWidget):
 
     def show_result(self, result: Optional[inference.InferenceResult]) -> None:
         self.current = result
+        self.nearest.follow()
         self.view.set_result(result)
         self.view.overlay_item.setVisible(self.overlay_check.isChecked())
         self.regions.setRowCount(0)
