@@ -62,6 +62,7 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("historyPanel")
         self.history: Optional[hist.History] = None
+        self.folder: Optional[Path] = None
         self.rows: list[hist.Inspection] = []
         # The window's inspections are recorded by the station layer in the inspecting worker (session.py);
         # this view only reads.
@@ -179,12 +180,20 @@ class HistoryPanel(QWidget):
         if self.history is not None:
             self.history.close()
             self.history = None
-        if folder is not None:
-            try:
-                self.history = hist.History(hist.default_path(folder))
-            except inference.InspectorError as exc:
-                self.summary.setText(f"No history: {exc}")
+        self.folder = folder
+        self.summary.setText("")
+        self._open_history()
         self.refresh()
+
+    def _open_history(self) -> None:
+        """Open the project's history; one that could not be opened yet (a new project's folder made after the
+        window switched to it) is tried again at each refresh, so the first inspections are listed."""
+        if self.history is not None or self.folder is None:
+            return
+        try:
+            self.history = hist.History(hist.default_path(self.folder))
+        except inference.InspectorError as exc:
+            self.summary.setText(f"No history: {exc}")
 
     def filters(self) -> dict:
         span = SINCE[self.since.currentIndex()][1]
@@ -215,6 +224,7 @@ class HistoryPanel(QWidget):
         self.table.setRowCount(0)
         self.rows = []
         self.trend.set_rows([])
+        self._open_history()
         if self.history is None:
             self.summary.setText(self.summary.text() if self.summary.text().startswith("No history") else
                                  "Open a project: its inspections are listed here.")

@@ -186,6 +186,25 @@ def test_7_error_rows_cannot_be_marked(qtbot, history_window):
     assert view.accept_button.isEnabled() and not view.reject_button.isEnabled()
 
 
+def test_7_a_new_project_lists_its_first_inspections(qtbot, window, images, tmp_path, monkeypatch):
+    """Found in the Xvfb walkthrough of MVTec screws: Project > New on a folder not made yet (a typed or scripted
+    path) left the History tab at "No history: ... the folder is missing" for good; it now opens once it can."""
+    from app import file_dialogs
+
+    monkeypatch.setattr(file_dialogs, "open_folder", lambda *a: str(tmp_path / "made_later"))
+    assert window.new_project()
+    window.teach_panel.add_paths(images["ok"])
+    window.teach_panel.fit_button.click()
+    wait_idle(qtbot, window)
+    window.inspect_panel.open_paths(images["ng"][:1])
+    wait_idle(qtbot, window)
+    view = window.history_panel
+    window.tabs.setCurrentWidget(view)
+    view.refresh()
+    assert [r.file_name for r in view.rows] == [Path(images["ng"][0]).name]
+    assert not view.summary.text().startswith("No history")
+
+
 # 8 ------------------------------------------------------------------------------------------------------------
 def test_8_the_histogram_legend_covers_no_bar(qtbot, window, project):
     opened(qtbot, window, project)
