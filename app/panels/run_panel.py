@@ -38,6 +38,7 @@ VERDICT_STYLE = {
     None: "background:#777; color:white;",
 }
 DRIFT_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border:1px solid #e0c36c;"
+ALARM_STYLE = "background:#d93025; color:white; padding:6px; font-weight:bold;"
 
 
 class RunWorker(QThread):
@@ -135,6 +136,14 @@ class RunPanel(QWidget):
         self.drift_label.setWordWrap(True)
         self.drift_label.setStyleSheet(DRIFT_STYLE)
         self.drift_label.setVisible(False)
+        # The line's alarms (station.line_io.alarms, raised and cleared by the runner's publisher, issue 20) as
+        # they come: the active ones, one a line. Their limits are the run's defaults (RunOptions.alarm_limits).
+        self.alarms: dict[str, str] = {}
+        self.alarm_label = QLabel("")
+        self.alarm_label.setObjectName("runAlarms")
+        self.alarm_label.setWordWrap(True)
+        self.alarm_label.setStyleSheet(ALARM_STYLE)
+        self.alarm_label.setVisible(False)
         self.status_label = QLabel("Stopped.")
         self.status_label.setObjectName("runStatus")
         self.status_label.setWordWrap(True)
@@ -156,6 +165,7 @@ class RunPanel(QWidget):
         column.addWidget(self.detail_label)
         column.addWidget(self.counters_label)
         column.addWidget(self.drift_label)
+        column.addWidget(self.alarm_label)
         column.addWidget(self.table, 1)
         column.addWidget(self.status_label)
         split = QSplitter()
@@ -204,6 +214,7 @@ class RunPanel(QWidget):
         self.worker.finished.connect(self._on_finished)
         self.table.setRowCount(0)
         self.drift_label.setVisible(False)
+        self._set_alarm(None, "")
         self._show_counts(None)
         self.status_label.setText(f"Running on {spec}…")
         self.start_button.setEnabled(False)
@@ -265,8 +276,23 @@ class RunPanel(QWidget):
             self.drift_label.setVisible(True)
         elif text.startswith("drift cleared"):
             self.drift_label.setVisible(False)
+        elif text.startswith("ALARM ") or text.startswith("alarm cleared "):
+            raised = text.startswith("ALARM ")
+            self._set_alarm(text.split(" ", 2 if not raised else 1)[-1].split(":", 1)[0], text if raised else "")
+            self.status_label.setText(text)
         else:
             self.status_label.setText(text)
+
+    def _set_alarm(self, name: Optional[str], message: str) -> None:
+        """An alarm raised (message) or cleared (""); None clears all (a new run)."""
+        if name is None:
+            self.alarms.clear()
+        elif message:
+            self.alarms[name] = message
+        else:
+            self.alarms.pop(name, None)
+        self.alarm_label.setText("\n".join(self.alarms.values()))
+        self.alarm_label.setVisible(bool(self.alarms))
 
     def _on_failed(self, exc: BaseException) -> None:
         self.status_label.setText(f"Stopped: {messages.describe(exc)}")

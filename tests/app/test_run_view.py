@@ -92,3 +92,22 @@ def test_run_view_refuses_a_missing_source(qtbot, window, fitted_project, tmp_pa
     assert not panel.start()
     assert not panel.running and any("source not found" in text for text in answerer.seen)
     assert inference.has_model(tmp_path / "project")
+
+
+def test_run_view_shows_the_line_alarms_while_they_are_active(qtbot, window, fitted_project, tmp_path):
+    """Issue 23: the alarms of the line (issue 20: raised and cleared by the runner) in the window."""
+    _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(3):  # three unusable images in a row: the ERROR streak alarm (default 3)
+        (inbox / f"a_broken_{i}.png").write_bytes(b"not an image")
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.alarm_label.isVisible(), timeout=120000)
+    assert list(panel.alarms) == ["error_streak"] and panel.alarm_label.text().startswith("ALARM error_streak")
+    write_discs(inbox, [22])  # a good part ends the streak: the alarm is cleared
+    qtbot.waitUntil(lambda: not panel.alarm_label.isVisible(), timeout=120000)
+    assert panel.alarms == {} and panel.last.verdict == "OK"
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
