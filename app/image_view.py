@@ -168,6 +168,7 @@ class ImageView(pg.GraphicsView):
         self.view_box.addItem(self.measure_item, ignoreBounds=True)
         self.measure_label = pg.TextItem("", color=(255, 255, 255), fill=pg.mkBrush(0, 0, 0, 170), anchor=(0.5, 1))
         self.measure_label.setZValue(36)
+        self.measure_label.setVisible(False)  # an empty label still draws its dark box (at the image's corner)
         self.view_box.addItem(self.measure_label, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setToolTip("Wheel: zoom; drag: pan (or draw, when a draw tool is active); F: fit to window")
@@ -270,10 +271,12 @@ class ImageView(pg.GraphicsView):
         if x0 is None:
             self.measure_item.setData([], [])
             self.measure_label.setText("")
+            self.measure_label.setVisible(False)
             return
         self.measure_item.setData([x0, x1], [y0, y1])
         self.measure_label.setText(text)
         self.measure_label.setPos((x0 + x1) / 2, min(y0, y1))
+        self.measure_label.setVisible(bool(text))
 
     def set_tool(self, tool: Optional[str]) -> None:
         if tool is not None:

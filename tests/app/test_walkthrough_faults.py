@@ -258,6 +258,18 @@ def test_8_the_roi_and_the_measured_line_stay_in_sight_while_measuring(qtbot, wi
     assert window.doc.roi == inference.Circle(80.0, 80.0, 60.0), "the drag measured, it did not move the ROI"
 
 
+def test_8_no_empty_measure_label_is_drawn_over_the_image(qtbot, window, images):
+    """Found in the Xvfb walkthrough (KolektorSDD): the measure label, empty, still drew its dark box above the
+    top-left corner of every image; it shows only with a measured length."""
+    view = window.view
+    window.inspect_panel.open_paths([images["ok"][0]])
+    assert view.image is not None and not view.measure_label.isVisible()
+    view.show_measure(10, 20, 110, 20, "100.0 px")
+    assert view.measure_label.isVisible() and "100.0 px" in view.measure_label.textItem.toPlainText()
+    view.show_measure()
+    assert not view.measure_label.isVisible()
+
+
 def test_8_a_banner_change_moves_neither_the_canvas_nor_the_fit_button(qtbot, window, project):
     opened(qtbot, window, project)
     window.tabs.setCurrentWidget(window.teach_panel)
