@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QSizePolicy, QVBoxLa
 import inference
 
 from ..messages import describe
+from .table_widgets import button
 
 MARK = QColor(0, 230, 255)  # the matched patch: cyan, seen on grey parts and on red heatmaps alike
 FILE_WORDS = {
@@ -55,7 +56,7 @@ class MarkedImage(QWidget):
         w, h = self.image.width() * scale, self.image.height() * scale
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def paintEvent(self, event) -> None:  # Qt's name
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(32, 32, 32))
         if self.image is None:
@@ -135,9 +136,9 @@ class NearestPartWindow(QDialog):
         words = FILE_WORDS.get(found.file_state, "").format(name=found.name)
         self.taught.show_image(taught_pixels if found.file_state in ("ok", "changed") else None,
                                found.taught_patch, words)
-        lines = [f"{found.votes} of the part's {found.considered} highest-scoring patches matched this taught "
-                 f"image. Marked: the part's highest-scoring of them (distance {found.distance:.3f}) and the "
-                 "taught patch it matched."]
+        lines = [(f"{found.votes} of the part's {found.considered} highest-scoring patches matched this taught "
+                  f"image. Marked: the part's highest-scoring of them (distance {found.distance:.3f}) and the "
+                  "taught patch it matched.")]
         if found.augmented:
             lines.append("The match is an augmented copy of this image (turned a few degrees or mirrored): the "
                          "marked place is where that patch lies in the image itself.")
@@ -167,6 +168,13 @@ class NearestPart(QObject):
         self.cache: dict[tuple, tuple] = {}
         session.runner.busyChanged.connect(lambda busy: busy or QTimer.singleShot(0, self._start))
         session.modelChanged.connect(lambda _model: self.cache.clear())
+
+    def beside(self, widget: QWidget) -> QHBoxLayout:
+        """A row with `widget` and the toggle's button, for the Inspect tab."""
+        row = QHBoxLayout()
+        row.addWidget(widget, 1)
+        row.addWidget(button(self.action, "nearestButton"))
+        return row
 
     def _toggled(self, on: bool) -> None:
         if not on:

@@ -276,7 +276,7 @@ class RunPanel(QWidget):
             self.drift_label.setVisible(True)
         elif text.startswith("drift cleared"):
             self.drift_label.setVisible(False)
-        elif text.startswith("ALARM ") or text.startswith("alarm cleared "):
+        elif text.startswith(("ALARM ", "alarm cleared ")):
             raised = text.startswith("ALARM ")
             self._set_alarm(text.split(" ", 2 if not raised else 1)[-1].split(":", 1)[0], text if raised else "")
             self.status_label.setText(text)
