@@ -26,8 +26,9 @@ def write_results_csv(path: str | Path, rows: list[tuple[str, inference.Inferenc
                         "" if big is None or big.area_mm2 is None else f"{big.area_mm2:.6g}"])
 
 
-def explain(result: inference.InferenceResult) -> str:
-    """The verdict in a line engineer's words, naming the regions that made the part NG."""
+def explain(result: inference.InferenceResult, whole_image: bool = False) -> str:
+    """The verdict in a line engineer's words, naming the regions that made the part NG. `whole_image`: the model
+    has no drawn ROI (its edge is the image's border, and the advice is to draw one)."""
     if result.threshold is None:
         return "No verdict: the model is not calibrated (Model > Calibrate…)."
     if result.verdict == "NG":
@@ -35,7 +36,10 @@ def explain(result: inference.InferenceResult) -> str:
         which = f"region {names} is" if len(result.ng_regions) == 1 else f"regions {names} are"
         text = (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and {which} "
                 "at least the area limit.")
-        if all(result.regions[i].on_edge for i in result.ng_regions):
+        if all(result.regions[i].on_edge for i in result.ng_regions) and whole_image:
+            text += (" It lies on the image's border, where the map is least reliable: draw a ROI inside the part "
+                     "(Setup) and fit again.")
+        elif all(result.regions[i].on_edge for i in result.ng_regions):
             text += (" It lies on the ROI's edge, where the map is least reliable: check that the ROI lies inside "
                      "the part.")
         return text

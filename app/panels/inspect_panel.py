@@ -365,7 +365,8 @@ class InspectPanel(QWidget):
         if result.location is not None:
             where = f"   located {result.location['angle_deg']:.1f}° (match {result.location['confidence']:.2f})"
         self.score_label.setText(f"score {score_text(result.score)}{thr}{where}")
-        self.reason_label.setText(explain(result))
+        model = self.session.model
+        self.reason_label.setText(explain(result, model is not None and model.record.roi_is_whole_image))
         self.colour_bar.set_scale(heat_scale(result, self.view.uncalibrated_scale), result.threshold)
         strong = set(result.ng_regions)
         bold = QFont(self.font())

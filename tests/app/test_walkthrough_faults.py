@@ -358,3 +358,20 @@ def test_12_the_xcb_failure_gets_a_hint_and_the_readme_names_the_package(capsys,
     readme = (ROOT / "README.md").read_text()
     quick = readme[readme.index("## Quick start"):readme.index("## Model weights")]
     assert "libxcb-cursor0" in quick
+
+
+# 13 -----------------------------------------------------------------------------------------------------------
+def test_13_a_whole_image_model_advises_a_roi_not_to_check_one(qtbot, window, images, tiny_config, tmp_path):
+    """Found in the Xvfb walkthrough (KolektorSDD, no ROI drawn): an NG made by a region on the border said "check
+    that the ROI lies inside the part" though there was no ROI; it now says the image's border and to draw one."""
+    engine = inference.Engine(tiny_config)
+    engine.fit(tmp_path / "whole", images["ok"])  # no ROI: the whole image
+    model = engine.load(tmp_path / "whole")
+    assert model.record.roi_is_whole_image
+    # A threshold under every value of the map: one region over the whole image, on its border.
+    result = engine.score_many(model, [images["ng"][0]], threshold=1e-9)[0]
+    assert result.verdict == "NG" and result.ng_regions and all(result.regions[i].on_edge for i in result.ng_regions)
+    window.session.set_model(model)
+    window.inspect_panel.show_result(result)
+    reason = window.inspect_panel.reason_label.text()
+    assert "image's border" in reason and "draw a ROI" in reason and "check that the ROI" not in reason
