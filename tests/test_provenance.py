@@ -163,3 +163,24 @@ def test_an_old_model_without_provenance_inspects_and_says_refit(full, full_fit,
     # A taught part of the old model matches rows of unknown origin: said, not guessed.
     old_part = nearest_taught(model, taught[0])
     assert not old_part.available and "refit" in old_part.note
+
+
+def test_augmented_copies_name_the_place_in_the_image_itself(tiny_config, tmp_path):
+    """A flipped copy's patch is recorded where it lies in the image (its column mirrored back)."""
+    config = tiny_config.replace(coreset_ratio=1.0, augment=True, augment_copies=1, augment_flips=True)
+    engine = Engine(config)
+    paths = write_discs(tmp_path / "ok", [7])
+    engine.fit(tmp_path / "p", paths, roi=ROI)
+    prov, emb = _provenance(tmp_path / "p"), np.load(tmp_path / "p" / "embeddings.npy")
+    assert sorted(set(prov.rows[:, 3])) == [0, 1, 2, 3]  # the image, one turned copy, two flips
+    model = engine.load(tmp_path / "p")
+    _, p = features(model, paths[0])
+    flipped = np.ascontiguousarray(p.crop.pixels[:, ::-1])
+    from inference.features import embed_batch
+
+    grid = embed_batch(model.backbone, [flipped])[0]
+    c, h, w = grid.shape
+    mine = prov.rows[:, 3] == 2  # the horizontal flip
+    r, col = prov.rows[mine, 1], prov.rows[mine, 2]
+    d = ((emb[mine][:, None, :] - grid.reshape(c, -1).T[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.argmin(1), r * w + (w - 1 - col))  # found at the mirrored column of the copy
