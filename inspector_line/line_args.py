@@ -1,5 +1,5 @@
-"""`inspector run`'s line I/O options (issue 20): the outbox, alarms, a Modbus TCP server for the PLC and MQTT
-(Prometheus metrics: not yet). Parsed and checked here, so inspector_line/cli.py only calls three functions."""
+"""`inspector run`'s line I/O options (issue 20): the outbox, alarms, a Modbus TCP server for the PLC, MQTT and
+Prometheus metrics. Parsed and checked here, so inspector_line/cli.py only calls three functions."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--mqtt", metavar="mqtt://HOST:PORT/TOPIC",
                    help="publish each result as JSON to TOPIC (QoS 1, through the outbox) and the alarm state, "
                    "retained, to TOPIC/alarm")
+    g.add_argument("--metrics", metavar="HOST:PORT",
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (inspections by verdict, latency, "
+                   "queue depth, outbox, alarms, model version; docs/plc.md)")
     g.add_argument("--alarm-ng", type=int, default=5, metavar="N", help="alarm after N NG in a row (0: off; default 5)")
     g.add_argument("--alarm-streak", type=int, default=3, metavar="N",
                    help="alarm after N NOT_FOUND or N ERROR parts in a row (0: off; default 3)")
@@ -90,6 +93,12 @@ class LineIO:
             from station.line_io.mqtt import MqttReceiver
 
             options.mqtt = MqttReceiver(args.mqtt)
+        if args.metrics:
+            from station.line_io.metrics import LineMetrics
+
+            host, port = host_port(args.metrics, "--metrics")
+            options.metrics = LineMetrics()
+            self.servers.append(options.metrics.serve(host, port))
         self.options = options
 
     def start(self) -> None:

@@ -5,6 +5,7 @@ here can hold up inspection: outboxes send from their own threads, PLC servers s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from inference import Model
@@ -30,6 +31,9 @@ class Publisher:
         if mqtt is not None:
             self.outboxes.append(Outbox(history_path, mqtt, max_pending=outbox_max, on_message=self.on_message))
         self._model_id: Optional[str] = None
+        self.project = ""  # the project judging now (a metrics label)
+        if metrics is not None:
+            metrics.watch_outboxes(self.stats)
 
     def start(self) -> None:
         for box in self.outboxes:
@@ -40,15 +44,20 @@ class Publisher:
         if model.model_id == self._model_id:
             return
         self._model_id = model.model_id
+        project, self.project = self.project, Path(model.folder).name
+        if self.metrics is not None and project and project != self.project:  # a recipe switch: alarms move on
+            self.metrics.set_alarms(project, ())
+            self.metrics.set_alarms(self.project, self.alarms.active)
         cal = model.calibration
         self.alarms.set_reference(cal.ok_scores if cal is not None else (), cal.threshold if cal is not None else None)
         for plc in self.plcs:
             plc.set_model_version(model.version)
         if self.metrics is not None:
-            self.metrics.set_model(model.version)
+            self.metrics.set_model(self.project, model.version)
 
     def publish(self, payload: dict, outcome, latency: float) -> None:
-        """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics."""
+        """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
+        `latency`: seconds from the trigger (or the image complete, free-running) to the result."""
         changes = self.alarms.update(outcome.verdict, outcome.score)
         for change in changes:
             self.on_message(change.message)
@@ -59,8 +68,8 @@ class Publisher:
         for box in self.outboxes:
             box.put(payload)
         if self.metrics is not None:
-            self.metrics.observe(outcome.verdict, latency)
-            self.metrics.set_alarms(self.alarms.active)
+            self.metrics.observe(self.project, outcome.verdict, latency)
+            self.metrics.set_alarms(self.project, self.alarms.active)
 
     def _alarm_changed(self) -> None:
         text = self.alarms.text

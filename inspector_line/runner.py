@@ -146,6 +146,8 @@ class Runner:
                                        metrics=o.metrics, alarm_limits=o.alarm_limits, outbox_max=o.outbox_max,
                                        on_message=self._say)
             self.publisher.set_model(self.model)
+            if o.metrics is not None:
+                o.metrics.watch_queue(lambda: getattr(self.source, "waiting", 0))
             self.publisher.start()
             self._retention()
             self._check_drift(force=True)
@@ -258,6 +260,8 @@ class Runner:
         verdict = outcome.verdict
         result = outcome.result
         self.counts.add(verdict)
+        # What the metrics time: from the PLC's Trigger when triggered, else from the image complete.
+        waited = latency if self._armed is None else max(0.0, time.monotonic() - self._armed.taken)
         self._armed = None
         archived = self._archive(item, verdict, now)
         if archived is not None:
@@ -268,7 +272,7 @@ class Runner:
             payload.update(outcome.to_dict())
             payload["name"] = item.name
             payload["verdict_code"] = verdict.code
-            self.publisher.publish(payload, outcome, latency)
+            self.publisher.publish(payload, outcome, waited)
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()

@@ -25,6 +25,7 @@ from inference import (
     roi_from_dict,
     verify_project,
 )
+from station.line_io.metrics import LineMetrics
 
 from . import errors
 from .batching import InferenceBatcher
@@ -33,6 +34,7 @@ from .forms import CheckedFormRoute
 from .jobs import FitJob, FitQueue
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
+from .metrics import router as metrics_router
 from .records import router as records_router
 from .uploads import Limits, check_fit, parse_bool, parse_number, parse_roi, read_images, read_part_ids
 
@@ -86,6 +88,9 @@ def create_app(
         app.add_middleware(BearerToken, token=token)
     app.add_middleware(AccessLog)
     app.include_router(records_router)
+    app.include_router(metrics_router)
+    metrics = app.state.metrics = LineMetrics()
+    metrics.watch_queue(batcher.waiting)
 
     @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs")
     def health():
@@ -174,6 +179,7 @@ def create_app(
         purpose = "bench" if parse_bool("bench", bench) else "line"
         station = projects.station(name)
         model = projects.model(name)
+        metrics.set_model(name, model.version)
         names, arrays = read_images(images, "images", limits)
         part_ids = read_part_ids(part_id, len(names))
         _check_model_fit(model, "images", names, arrays)
@@ -185,6 +191,7 @@ def create_app(
             result.name = file_name
             outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
             counts.add(outcome.verdict)
+            metrics.observe(name, outcome.verdict, time.perf_counter() - t0)
             out.append(outcome.to_dict(with_heatmap=with_heatmap))
         return {
             "project": name, "model_id": model.model_id, "model_version": model.version,

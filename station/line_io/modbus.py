@@ -18,7 +18,8 @@ import asyncio
 import math
 import struct
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Optional
 
 from inference import InspectorError
@@ -37,6 +38,7 @@ class Trigger:
 
     part_id: Optional[str]
     recipe: int
+    taken: float = field(default_factory=time.monotonic)  # when the station took it (metrics: trigger to result)
 
 
 def float_words(value: Optional[float]) -> tuple[int, int]:

@@ -1,0 +1,108 @@
+"""Prometheus metrics of the run mode (issue 20): a real HTTP scrape of `--metrics`, parsed with
+prometheus_client's own parser: inspections by verdict, the latency histogram, queue depth, the outbox, alarms,
+the active model version. (The service's /metrics: tests/test_service.py.)"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from station import Station
+from station.history import History
+from station.line_io.alarms import AlarmLimits
+from station.line_io.metrics import LineMetrics
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scrape(url: str) -> dict:
+    r = httpx.get(url, timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(r.text) for s in family.samples}
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:  # a port nobody listens on: the receiver is down
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/results"
+
+
+def test_run_metrics_by_verdict_latency_outbox_alarm_and_version(tmp_path):
+    engine, proj = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(5):
+        (inbox / f"p{i}.png").write_bytes(png_bytes(part(970 + i, scratch=i >= 3)))  # 3 OK then 2 NG
+    metrics = LineMetrics()
+    server = metrics.serve("127.0.0.1", 0)
+    server.start()
+    url = f"http://127.0.0.1:{server.port}/metrics"
+    dead = _dead_url()
+    try:
+        with History(tmp_path / "h.sqlite") as history:
+            station = Station(proj, engine, history=history)
+            version = int(station.model().version[1:])
+            summary = Runner(station, FolderSource(inbox, settle_s=0.2),
+                             RunOptions(metrics=metrics, post_url=dead, idle_exit_s=0.5,
+                                        alarm_limits=AlarmLimits(ng_streak=2, yield_min=None,
+                                                                 drift_warn_at=None))).run()
+            rows = history.query(descending=False)
+        m = scrape(url)
+    finally:
+        server.close()
+    assert [r.verdict for r in rows] == ["OK"] * 3 + ["NG"] * 2
+    p = ("project", "proj")
+    assert m[("inspector_inspections_total", (p, ("verdict", "OK")))] == 3
+    assert m[("inspector_inspections_total", (p, ("verdict", "NG")))] == 2
+    assert m[("inspector_inspections_total", (p, ("verdict", "ERROR")))] == 0
+    assert m[("inspector_latency_seconds_count", (p,))] == 5
+    assert 0 < m[("inspector_latency_seconds_sum", (p,))] < 5 * 60
+    assert m[("inspector_latency_seconds_bucket", (("le", "+Inf"), p))] == 5
+    assert m[("inspector_model_version", (p,))] == version
+    assert m[("inspector_queue_depth", ())] == 0
+    assert m[("inspector_alarm_active", (("alarm", "ng_streak"), p))] == 1
+    assert m[("inspector_alarm_active", (("alarm", "yield"), p))] == 0 and m[("inspector_alarms_active", ())] == 1
+    (stats,) = summary.delivery
+    t = ("target", dead)
+    assert m[("inspector_outbox_pending", (t,))] == stats.pending == 5  # nobody listens: all 5 kept
+    assert m[("inspector_outbox_sent_total", (t,))] == 0 and m[("inspector_outbox_failed_total", (t,))] == 0
+
+
+def test_cli_run_serves_metrics_while_it_runs(tmp_path):
+    engine, proj = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(3):
+        (inbox / f"p{i}.png").write_bytes(png_bytes(part(980 + i)))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "inspector_cli.entry", "run", str(proj), "--source", str(inbox),
+                             "--settle", "0.2", "--history", str(tmp_path / "h.sqlite"), "--metrics", "127.0.0.1:0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url, lines = None, []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            lines.append(line)
+            found = re.search(r"metrics: (http://127\.0\.0\.1:\d+/metrics)", line)
+            url = url or (found.group(1) if found else None)
+            if url and sum(" OK " in x for x in lines) == 3:
+                break
+        m = scrape(url)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert m[("inspector_inspections_total", (("project", "proj"), ("verdict", "OK")))] == 3
+    assert m[("inspector_latency_seconds_count", (("project", "proj"),))] == 3
