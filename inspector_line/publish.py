@@ -55,9 +55,15 @@ class Publisher:
         if self.metrics is not None:
             self.metrics.set_model(self.project, model.version)
 
-    def publish(self, payload: dict, outcome, latency: float) -> None:
+    def store(self, db, payload: dict) -> None:
+        """Keep the result for every receiver, inside the caller's transaction (the history row's)."""
+        for box in self.outboxes:
+            box.store(db, payload)
+
+    def publish(self, payload: dict, outcome, latency: float, stored: bool = False) -> None:
         """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
-        `latency`: seconds from the trigger (or the image complete, free-running) to the result."""
+        `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
+        payload is in the outboxes already (store(), with the history row); else it is put there now."""
         changes = self.alarms.update(outcome.verdict, outcome.score)
         for change in changes:
             self.on_message(change.message)
@@ -66,7 +72,10 @@ class Publisher:
         for plc in self.plcs:
             plc.publish_result(outcome)
         for box in self.outboxes:
-            box.put(payload)
+            if stored:
+                box.stored()
+            else:
+                box.put(payload)
         if self.metrics is not None:
             self.metrics.observe(self.project, outcome.verdict, latency)
             self.metrics.set_alarms(self.project, self.alarms.active)

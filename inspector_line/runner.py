@@ -8,7 +8,8 @@ the model is the project's active version, looked up at every batch, so an
 activation or rollback takes effect at the next part.
 
 Order of work per part: score -> history row (with the part's exactly-once
-key, one transaction) -> archive -> post. A crash before the row loses only
+key and the result owed to the receivers, one transaction) -> archive -> PLC,
+alarms, sending (from the outbox). A crash before the row loses only
 the part in flight, which is inspected again after a restart; a crash after it
 leaves a part that the history already knows, so it is never inspected twice
 (in move mode it is archived on restart, from its recorded verdict).
@@ -126,6 +127,7 @@ class Runner:
         self._messages: list[str] = []
         self.archiver = Archiver(self.options.archive, self.options.move) if self.options.archive else None
         self.publisher: Optional[Publisher] = None
+        self._owed: dict[int, dict] = {}  # id(item) -> its payload, stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
 
     # -- messages ---------------------------------------------------------------
@@ -235,7 +237,8 @@ class Runner:
         outcomes = iter(self.station.inspect(
             [rgb for _, rgb in good], names=[item.name for item, _ in good], model=self.model,
             part_ids=[self._part_id(item) for item, _ in good], source=self.source.label,
-            rows=[{"sha256": item.sha256, "key": item.key} for item, _ in good],
+            rows=[{"sha256": item.sha256, "key": item.key, "in_transaction": self._owed_hook(item)}
+                  for item, _ in good],
             row_for=lambda i, result: {"latency": max(0.0, time.time() - good[i][0].arrived), "time": time.time(),
                                        "heatmap": self._thumbnail(result)}) if good else [])
         for item, rgb, error in todo:
@@ -244,8 +247,8 @@ class Runner:
             else:
                 self._finish(item, self.station.error(
                     item.name, error, part_id=self._part_id(item), source=self.source.label,
-                    row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived)}),
-                    None)
+                    row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived),
+                         "in_transaction": self._owed_hook(item)}), None)
 
     def _part_id(self, item: Item) -> Optional[str]:
         if self._armed is not None and self._armed.part_id:  # the part id the PLC wrote before Trigger
@@ -267,12 +270,9 @@ class Runner:
         if archived is not None:
             self.history.set_archive_path(outcome.row_id, archived)
         if self.publisher is not None:
-            payload = {"id": outcome.row_id, "time": now, "source": self.source.label, "file_name": item.name,
-                       "sha256": item.sha256, "latency": round(latency, 4)}
-            payload.update(outcome.to_dict())
-            payload["name"] = item.name
-            payload["verdict_code"] = verdict.code
-            self.publisher.publish(payload, outcome, waited)
+            payload = self._owed.pop(id(item), None)  # kept in the outbox with the row (one transaction)
+            stored = payload is not None
+            self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored)
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()
@@ -282,6 +282,29 @@ class Runner:
             self.on_part(PartResult(outcome.row_id, item.name, verdict, outcome.score, outcome.threshold,
                                     outcome.reason, outcome.error, latency, self.counts.copy(), result, rgb, archived,
                                     self.drift, outcome.part_id, outcome.model_version))
+
+    def _payload(self, item: Item, outcome: Outcome, now: float) -> dict:
+        """The result as the receivers get it (--post, --mqtt): the history row's id, the outcome, the source."""
+        payload = {"id": outcome.row_id, "time": now, "source": self.source.label, "file_name": item.name,
+                   "sha256": item.sha256, "latency": round(max(0.0, now - item.arrived), 4)}
+        payload.update(outcome.to_dict())
+        payload["name"] = item.name
+        payload["verdict_code"] = outcome.verdict.code
+        return payload
+
+    def _owed_hook(self, item: Item):
+        """The part's history row also stores its result in the outboxes, in the row's own transaction: a kill
+        between the two cannot lose a result owed to a receiver."""
+        if self.publisher is None or not self.publisher.outboxes:
+            return None
+
+        def owed(db, row_id: int, outcome: Outcome) -> None:
+            outcome.row_id = row_id
+            payload = self._payload(item, outcome, time.time())
+            self.publisher.store(db, payload)
+            self._owed[id(item)] = payload
+
+        return owed
 
     def _thumbnail(self, result: InferenceResult) -> Optional[bytes]:
         if result.error is not None:  # nothing was scored: no map to draw
