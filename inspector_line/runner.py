@@ -199,9 +199,14 @@ class Runner:
                         self._say(f"WARNING: the PLC asks for recipe {trigger.recipe}; recipes 0..{len(recipes) - 1} "
                                   f"are configured: keeping {self.station.project}")
                     return trigger
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return None
-            time.sleep(0.001)
+            plcs = self.options.plcs
+            if len(plcs) == 1 and hasattr(plcs[0], "wait_for_plc"):
+                plcs[0].wait_for_plc(min(left, 0.05))  # woken by the PLC's write: no polling delay
+            else:
+                time.sleep(0.001)
 
     def _lock(self):
         if not self.options.lock:

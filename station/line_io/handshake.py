@@ -65,6 +65,7 @@ class Handshake:
         self._lock = threading.Lock()
         self._notify = threading.Lock()
         self._listeners: list[Callable[[HandshakeState], None]] = []
+        self._plc_wrote = threading.Event()
 
     @property
     def state(self) -> HandshakeState:
@@ -107,6 +108,11 @@ class Handshake:
                                   result_ready=True)
         self._changed()
 
+    def wait_for_plc(self, timeout: float) -> None:
+        """Wait up to `timeout` s for the PLC to write something (call take_trigger after: nothing is missed)."""
+        self._plc_wrote.wait(timeout)
+        self._plc_wrote.clear()
+
     def set_alarm(self, on: bool, text: str = "") -> None:
         self._change(alarm=bool(on), alarm_text=text if on else "")
         self._changed()
@@ -132,6 +138,7 @@ class Handshake:
             if s.ack:  # result taken: ready for the next part
                 s = replace(s, ack=False, result_ready=False, trigger=False)
             self._state = s
+        self._plc_wrote.set()
         self._changed()
         return s
 

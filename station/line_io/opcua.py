@@ -141,6 +141,9 @@ class OpcUaServer:
     def take_trigger(self) -> Optional[Trigger]:
         return self.handshake.take_trigger()
 
+    def wait_for_plc(self, timeout: float) -> None:
+        self.handshake.wait_for_plc(timeout)
+
     def publish_result(self, outcome) -> None:
         self.handshake.publish_result(outcome)
 
