@@ -51,6 +51,10 @@ VARIABLES = (
     ("AlarmText", "alarm_text", "String", False),
 )
 
+# ResultReady last: a PLC that sees it set reads this result's Verdict, Score and Sequence, never the last one's.
+PUSH_ORDER = tuple(v for v in VARIABLES if v[1] != "result_ready") + tuple(v for v in VARIABLES
+                                                                          if v[1] == "result_ready")
+
 log = logging.getLogger(__name__)
 
 
@@ -169,7 +173,7 @@ class OpcUaServer:
 
         async with self._push_lock:  # one push at a time, each with the newest state: the last one wins
             state = self.handshake.state
-            for name, fieldname, _, _ in VARIABLES:
+            for name, fieldname, _, _ in PUSH_ORDER:
                 value = getattr(state, fieldname)
                 if fieldname == "sequence":
                     value &= 0xFFFFFFFF
