@@ -36,6 +36,11 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--metrics", metavar="HOST:PORT",
                    help="serve Prometheus metrics at http://HOST:PORT/metrics (inspections by verdict, latency, "
                    "queue depth, outbox, alarms, model version; docs/plc.md)")
+    add_alarm_arguments(g)
+
+
+def add_alarm_arguments(g) -> None:
+    """The alarm limits (`inspector run` and `inspector serve`)."""
     g.add_argument("--alarm-ng", type=int, default=5, metavar="N", help="alarm after N NG in a row (0: off; default 5)")
     g.add_argument("--alarm-streak", type=int, default=3, metavar="N",
                    help="alarm after N NOT_FOUND or N ERROR parts in a row (0: off; default 3)")

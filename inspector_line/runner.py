@@ -29,7 +29,7 @@ from inference import ImageError, InferenceResult, Model, Verdict, VerdictCounts
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 
-from .publish import Publisher
+from station.line_io.publisher import Publisher, result_payload
 from .sinks import Archiver, SinkError
 from .sources import Item
 
@@ -51,7 +51,7 @@ class RunOptions:
     thumbnail_px: int = 128
     lock: bool = True  # one run per history at a time
     part_id_pattern: Optional[str] = None  # regex: each part's id from its file name (first group)
-    # -- line I/O (issue 20): inspector_line/publish.py ------------------------------------------------------
+    # -- line I/O (issue 20): station/line_io/publisher.py --------------------------------------------------
     outbox_max: int = 10000  # results kept per receiver while it is down; past it the oldest are dropped
     alarm_limits: Optional[object] = None  # station.line_io.alarms.AlarmLimits (default limits when None)
     mqtt: Optional[object] = None  # station.line_io.mqtt.MqttReceiver
@@ -127,7 +127,7 @@ class Runner:
         self._messages: list[str] = []
         self.archiver = Archiver(self.options.archive, self.options.move) if self.options.archive else None
         self.publisher: Optional[Publisher] = None
-        self._owed: dict[int, dict] = {}  # id(item) -> its payload, stored with its history row
+        self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
 
     # -- messages ---------------------------------------------------------------
@@ -275,7 +275,7 @@ class Runner:
         if archived is not None:
             self.history.set_archive_path(outcome.row_id, archived)
         if self.publisher is not None:
-            payload = self._owed.pop(id(item), None)  # kept in the outbox with the row (one transaction)
+            payload = self._owed.pop(id(item), {}).get("payload")  # kept in the outbox with the row (one commit)
             stored = payload is not None
             self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored)
         if verdict == "OK":
@@ -290,26 +290,17 @@ class Runner:
 
     def _payload(self, item: Item, outcome: Outcome, now: float) -> dict:
         """The result as the receivers get it (--post, --mqtt): the history row's id, the outcome, the source."""
-        payload = {"id": outcome.row_id, "time": now, "source": self.source.label, "file_name": item.name,
-                   "sha256": item.sha256, "latency": round(max(0.0, now - item.arrived), 4)}
-        payload.update(outcome.to_dict())
+        payload = result_payload(outcome, now, source=self.source.label, file_name=item.name, sha256=item.sha256,
+                                 latency=round(max(0.0, now - item.arrived), 4))
         payload["name"] = item.name
-        payload["verdict_code"] = outcome.verdict.code
         return payload
 
     def _owed_hook(self, item: Item):
-        """The part's history row also stores its result in the outboxes, in the row's own transaction: a kill
-        between the two cannot lose a result owed to a receiver."""
-        if self.publisher is None or not self.publisher.outboxes:
+        """The part's history row also stores its result in the outboxes, in the row's own transaction."""
+        if self.publisher is None:
             return None
-
-        def owed(db, row_id: int, outcome: Outcome) -> None:
-            outcome.row_id = row_id
-            payload = self._payload(item, outcome, time.time())
-            self.publisher.store(db, payload)
-            self._owed[id(item)] = payload
-
-        return owed
+        return self.publisher.owed_hook(lambda outcome: self._payload(item, outcome, time.time()),
+                                        self._owed.setdefault(id(item), {}))
 
     def _thumbnail(self, result: InferenceResult) -> Optional[bytes]:
         if result.error is not None:  # nothing was scored: no map to draw

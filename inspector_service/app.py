@@ -32,6 +32,7 @@ from .batching import InferenceBatcher
 from .errors import ApiError
 from .forms import CheckedFormRoute
 from .jobs import FitJob, FitQueue
+from .line import ServiceLine
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
 from .metrics import router as metrics_router
@@ -54,12 +55,15 @@ def create_app(
     max_loaded: int = 8,
     share_batch: Optional[int] = None,
     who: str = "service",
+    line: Optional[ServiceLine] = None,
 ) -> FastAPI:
     """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
     batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
     (docs/benchmarks.md). `who`: the name the audit trail gives changes made through the service (the
-    token's name)."""
+    token's name). `line`: where line inspections go besides the history (alarms, metrics, --post / --mqtt
+    outboxes; default: alarms and metrics only)."""
     engine = engine or Engine(config)
+    line = line or ServiceLine(LineMetrics())
     if limits.max_megapixels is None:
         limits = replace(limits, max_megapixels=engine.config.max_image_megapixels)
     projects = Projects(Path(projects_dir), engine, max_loaded, who=who)
@@ -72,6 +76,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        line.close()
         fits.close()
         batcher.close()
         projects.close()
@@ -89,7 +94,7 @@ def create_app(
     app.add_middleware(AccessLog)
     app.include_router(records_router)
     app.include_router(metrics_router)
-    metrics = app.state.metrics = LineMetrics()
+    metrics = app.state.metrics = line.metrics
     metrics.watch_queue(batcher.waiting)
 
     @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs")
@@ -189,9 +194,12 @@ def create_app(
         out, counts = [], VerdictCounts()
         for i, (result, file_name) in enumerate(zip(results, names)):
             result.name = file_name
-            outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
+            if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
+                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0)
+            else:
+                outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
+                metrics.observe(name, outcome.verdict, time.perf_counter() - t0)
             counts.add(outcome.verdict)
-            metrics.observe(name, outcome.verdict, time.perf_counter() - t0)
             out.append(outcome.to_dict(with_heatmap=with_heatmap))
         return {
             "project": name, "model_id": model.model_id, "model_version": model.version,

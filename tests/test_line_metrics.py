@@ -106,3 +106,40 @@ def test_cli_run_serves_metrics_while_it_runs(tmp_path):
     assert proc.returncode == 130, err
     assert m[("inspector_inspections_total", (("project", "proj"), ("verdict", "OK")))] == 3
     assert m[("inspector_latency_seconds_count", (("project", "proj"),))] == 3
+
+
+def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path):
+    """`inspector serve` hands line inspections to the run mode's publisher: the project's alarms show in
+    /metrics, and --post results wait in the project's outbox while the receiver is down, then arrive in order."""
+    from inspector_service.app import create_app
+    from inspector_service.line import ServiceLine
+    from test_line_outbox import Receiver, _free_port
+    from test_service import LiveServer
+
+    engine, proj = make_project(tmp_path / "projects" / "proj")
+    receiver = Receiver(_free_port())
+    line = ServiceLine(LineMetrics(), post_url=receiver.url,
+                       alarm_limits=AlarmLimits(ng_streak=2, yield_min=None, drift_warn_at=None))
+    server = LiveServer(create_app(tmp_path / "projects", engine=engine, line=line)).start()
+    images = [(f"s{i}.png", png_bytes(part(990 + i, scratch=i >= 3))) for i in range(5)]  # 3 OK then 2 NG
+    try:
+        r = httpx.post(f"{server.url}/projects/proj/infer", timeout=120,
+                       files=[("images", (n, b, "image/png")) for n, b in images])
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        m = scrape(f"{server.url}/metrics")
+        p = ("project", "proj")
+        assert m[("inspector_alarm_active", (("alarm", "ng_streak"), p))] == 1
+        assert m[("inspector_outbox_pending", (("target", receiver.url),))] == 5  # nobody listens yet
+        assert m[("inspector_inspections_total", (p, ("verdict", "NG")))] == 2
+        receiver.start()
+        deadline = time.monotonic() + 30
+        while len(receiver.received) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # anything sent twice would arrive now
+    finally:
+        server.stop()
+        receiver.stop()
+    assert [x["verdict"] for x in results] == ["OK"] * 3 + ["NG"] * 2
+    assert [p["id"] for p in receiver.received] == [x["row_id"] for x in results]  # all, in order, once
+    assert {p["project"] for p in receiver.received} == {"proj"} and receiver.received[0]["source"] == "http"

@@ -1,6 +1,7 @@
 """Where each result goes besides the history and the archive: the outboxes (POST, MQTT), the alarms, the
-PLC servers (Modbus TCP) and the metrics. The runner hands every finished part here (`publish`); nothing
-here can hold up inspection: outboxes send from their own threads, PLC servers serve from theirs.
+PLC handshake (Modbus TCP, OPC UA) and the metrics. `inspector run` (inspector_line/runner.py) and `inspector
+serve` (inspector_service/line.py, one per project) hand every finished part here (`publish`); nothing here can
+hold up inspection: outboxes send from their own threads, PLC servers serve from theirs.
 """
 
 from __future__ import annotations
@@ -9,8 +10,18 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from inference import Model
-from station.line_io.alarms import AlarmLimits, Alarms
-from station.line_io.outbox import HttpReceiver, Outbox, OutboxStats
+
+from .alarms import AlarmLimits, Alarms
+from .outbox import HttpReceiver, Outbox, OutboxStats
+
+
+def result_payload(outcome, now: float, **fields) -> dict:
+    """A result as the receivers get it (--post, --mqtt): `id` the history row, the outcome's fields, the
+    verdict's code, and the client's own `fields` (source, file name, ...)."""
+    payload = {"id": outcome.row_id, "time": now, **fields}
+    payload.update(outcome.to_dict())
+    payload["verdict_code"] = outcome.verdict.code
+    return payload
 
 
 class Publisher:
@@ -60,6 +71,21 @@ class Publisher:
         for box in self.outboxes:
             box.store(db, payload)
 
+    def owed_hook(self, payload_of: Callable, keep: dict) -> Optional[Callable]:
+        """A history row's `in_transaction` hook (Station.inspect / finish / error rows): the part's result is
+        stored for every receiver in the row's own transaction, so a kill between the two cannot lose it.
+        `payload_of(outcome)` builds the payload (the outcome's row_id is set); it is kept in keep["payload"]
+        for publish(..., stored=True). None when there is no receiver."""
+        if not self.outboxes:
+            return None
+
+        def owed(db, row_id: int, outcome) -> None:
+            outcome.row_id = row_id
+            keep["payload"] = payload = payload_of(outcome)
+            self.store(db, payload)
+
+        return owed
+
     def publish(self, payload: dict, outcome, latency: float, stored: bool = False) -> None:
         """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
         `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
@@ -93,3 +119,6 @@ class Publisher:
     def close(self) -> None:
         for box in self.outboxes:
             box.close()
+
+
+__all__ = ["Publisher", "result_payload"]
