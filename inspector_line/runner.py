@@ -55,7 +55,7 @@ class RunOptions:
     outbox_max: int = 10000  # results kept per receiver while it is down; past it the oldest are dropped
     alarm_limits: Optional[object] = None  # station.line_io.alarms.AlarmLimits (default limits when None)
     mqtt: Optional[object] = None  # station.line_io.mqtt.MqttReceiver
-    plcs: list = field(default_factory=list)  # PLC servers (station.line_io.modbus.ModbusServer)
+    plcs: list = field(default_factory=list)  # PLC handshakes (station.line_io.handshake.Handshake, or a server)
     free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
     recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
