@@ -143,3 +143,14 @@ def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path)
     assert [x["verdict"] for x in results] == ["OK"] * 3 + ["NG"] * 2
     assert [p["id"] for p in receiver.received] == [x["row_id"] for x in results]  # all, in order, once
     assert {p["project"] for p in receiver.received} == {"proj"} and receiver.received[0]["source"] == "http"
+
+
+def test_serve_refuses_bad_line_io_options_before_anything_starts(tmp_path, capsys):
+    from inspector_service import cli
+
+    for argv, named in ((["--post", "ftp://host/x"], "--post"), (["--mqtt", "http://host/topic"], "--mqtt"),
+                        (["--alarm-yield", "150"], "--alarm-yield"), (["--outbox-max", "0"], "--outbox-max")):
+        code = cli.main(["--projects", str(tmp_path / "projects"), *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and named in err, (argv, err)
+    assert not (tmp_path / "projects").exists()  # nothing was created
