@@ -1,5 +1,5 @@
-"""`inspector run`'s line I/O options (issue 20): the outbox, alarms, a Modbus TCP server for the PLC and MQTT
-(Prometheus metrics: not yet). Parsed and checked here, so inspector_line/cli.py only calls three functions."""
+"""`inspector run`'s line I/O options (issue 20): the outbox, alarms, the PLC handshake (Modbus TCP, OPC UA), MQTT and
+Prometheus metrics. Parsed and checked here, so inspector_line/cli.py only calls three functions."""
 
 from __future__ import annotations
 
@@ -18,14 +18,29 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--modbus", metavar="HOST:PORT",
                    help="serve the PLC handshake over Modbus TCP (register map: docs/plc.md); parts are then "
                    "inspected when the PLC sets Trigger, unless --free-run")
+    g.add_argument("--opcua", metavar="opc.tcp://HOST:PORT",
+                   help="serve the same PLC handshake over OPC UA (object Inspector, namespace urn:inspector:line; "
+                   "docs/plc.md); anonymous on a loopback address only")
+    g.add_argument("--opcua-users", type=Path, metavar="FILE",
+                   help="with --opcua: name:password lines; required on any address but loopback (anonymous "
+                   "access is then refused)")
     g.add_argument("--recipe", action="append", type=Path, default=[], metavar="PROJECT",
-                   help="with --modbus: another project the PLC may select (recipe register: 0 is PROJECT, 1 the "
+                   help="with --modbus or --opcua: another project the PLC may select (Recipe: 0 is PROJECT, 1 the "
                    "first --recipe, ...); every recipe records into the same history")
     g.add_argument("--free-run", action="store_true",
-                   help="with --modbus: inspect parts as they arrive (no Trigger) and still publish each result")
+                   help="with --modbus or --opcua: inspect parts as they arrive (no Trigger) and still publish each "
+                   "result")
     g.add_argument("--mqtt", metavar="mqtt://HOST:PORT/TOPIC",
                    help="publish each result as JSON to TOPIC (QoS 1, through the outbox) and the alarm state, "
                    "retained, to TOPIC/alarm")
+    g.add_argument("--metrics", metavar="HOST:PORT",
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (inspections by verdict, latency, "
+                   "queue depth, outbox, alarms, model version; docs/plc.md)")
+    add_alarm_arguments(g)
+
+
+def add_alarm_arguments(g) -> None:
+    """The alarm limits (`inspector run` and `inspector serve`)."""
     g.add_argument("--alarm-ng", type=int, default=5, metavar="N", help="alarm after N NG in a row (0: off; default 5)")
     g.add_argument("--alarm-streak", type=int, default=3, metavar="N",
                    help="alarm after N NOT_FOUND or N ERROR parts in a row (0: off; default 3)")
@@ -64,32 +79,51 @@ class LineIO:
     def __init__(self, args, options, station):
         if args.outbox_max < 1:
             raise InspectorError(f"--outbox-max must be at least 1, got {args.outbox_max}")
-        if args.free_run and not args.modbus:
-            raise InspectorError("--free-run goes with --modbus (without a PLC every part is inspected as it arrives)")
+        plc = bool(args.modbus or args.opcua)
+        if args.free_run and not plc:
+            raise InspectorError("--free-run goes with --modbus or --opcua (without a PLC every part is inspected as "
+                                 "it arrives)")
+        if args.opcua_users and not args.opcua:
+            raise InspectorError("--opcua-users goes with --opcua")
         options.outbox_max = args.outbox_max
         options.alarm_limits = alarm_limits(args)
         self.servers = []
+        if plc:
+            from station.line_io.handshake import Handshake
+
+            handshake = Handshake()  # one state machine; each protocol is an adapter over it
+            options.plcs.append(handshake)
+            options.free_run = bool(args.free_run)
         if args.modbus:
             from station.line_io.modbus import ModbusServer
 
             host, port = host_port(args.modbus, "--modbus")
-            options.plcs.append(ModbusServer(host, port))
-            options.free_run = bool(args.free_run)
-            self.servers.append(options.plcs[-1])
-            if args.recipe:
-                from station import Station
+            self.servers.append(ModbusServer(host, port, handshake))
+        if args.opcua:
+            from station.line_io.opcua import OpcUaServer, read_users
 
-                for folder in args.recipe:
-                    if not folder.is_dir():
-                        raise InspectorError(f"--recipe: no project folder at {folder}")
-                options.recipes = [station] + [Station(folder, station.engine, history=station.history)
-                                               for folder in args.recipe]
-        elif args.recipe:
-            raise InspectorError("--recipe goes with --modbus (the PLC selects the recipe)")
+            users = read_users(args.opcua_users) if args.opcua_users else None
+            self.servers.append(OpcUaServer(args.opcua, handshake, users))
+        if args.recipe:
+            if not plc:
+                raise InspectorError("--recipe goes with --modbus or --opcua (the PLC selects the recipe)")
+            from station import Station
+
+            for folder in args.recipe:
+                if not folder.is_dir():
+                    raise InspectorError(f"--recipe: no project folder at {folder}")
+            options.recipes = [station] + [Station(folder, station.engine, history=station.history)
+                                           for folder in args.recipe]
         if args.mqtt:
             from station.line_io.mqtt import MqttReceiver
 
             options.mqtt = MqttReceiver(args.mqtt)
+        if args.metrics:
+            from station.line_io.metrics import LineMetrics
+
+            host, port = host_port(args.metrics, "--metrics")
+            options.metrics = LineMetrics()
+            self.servers.append(options.metrics.serve(host, port))
         self.options = options
 
     def start(self) -> None:

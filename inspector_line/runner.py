@@ -8,7 +8,8 @@ the model is the project's active version, looked up at every batch, so an
 activation or rollback takes effect at the next part.
 
 Order of work per part: score -> history row (with the part's exactly-once
-key, one transaction) -> archive -> post. A crash before the row loses only
+key and the result owed to the receivers, one transaction) -> archive -> PLC,
+alarms, sending (from the outbox). A crash before the row loses only
 the part in flight, which is inspected again after a restart; a crash after it
 leaves a part that the history already knows, so it is never inspected twice
 (in move mode it is archived on restart, from its recorded verdict).
@@ -28,7 +29,7 @@ from inference import ImageError, InferenceResult, Model, Verdict, VerdictCounts
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 
-from .publish import Publisher
+from station.line_io.publisher import Publisher, result_payload
 from .sinks import Archiver, SinkError
 from .sources import Item
 
@@ -50,11 +51,11 @@ class RunOptions:
     thumbnail_px: int = 128
     lock: bool = True  # one run per history at a time
     part_id_pattern: Optional[str] = None  # regex: each part's id from its file name (first group)
-    # -- line I/O (issue 20): inspector_line/publish.py ------------------------------------------------------
+    # -- line I/O (issue 20): station/line_io/publisher.py --------------------------------------------------
     outbox_max: int = 10000  # results kept per receiver while it is down; past it the oldest are dropped
     alarm_limits: Optional[object] = None  # station.line_io.alarms.AlarmLimits (default limits when None)
     mqtt: Optional[object] = None  # station.line_io.mqtt.MqttReceiver
-    plcs: list = field(default_factory=list)  # PLC servers (station.line_io.modbus.ModbusServer)
+    plcs: list = field(default_factory=list)  # PLC handshakes (station.line_io.handshake.Handshake, or a server)
     free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
     recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
@@ -126,6 +127,7 @@ class Runner:
         self._messages: list[str] = []
         self.archiver = Archiver(self.options.archive, self.options.move) if self.options.archive else None
         self.publisher: Optional[Publisher] = None
+        self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
 
     # -- messages ---------------------------------------------------------------
@@ -146,6 +148,8 @@ class Runner:
                                        metrics=o.metrics, alarm_limits=o.alarm_limits, outbox_max=o.outbox_max,
                                        on_message=self._say)
             self.publisher.set_model(self.model)
+            if o.metrics is not None:
+                o.metrics.watch_queue(lambda: getattr(self.source, "waiting", 0))
             self.publisher.start()
             self._retention()
             self._check_drift(force=True)
@@ -195,9 +199,14 @@ class Runner:
                         self._say(f"WARNING: the PLC asks for recipe {trigger.recipe}; recipes 0..{len(recipes) - 1} "
                                   f"are configured: keeping {self.station.project}")
                     return trigger
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return None
-            time.sleep(0.001)
+            plcs = self.options.plcs
+            if len(plcs) == 1 and hasattr(plcs[0], "wait_for_plc"):
+                plcs[0].wait_for_plc(min(left, 0.05))  # woken by the PLC's write: no polling delay
+            else:
+                time.sleep(0.001)
 
     def _lock(self):
         if not self.options.lock:
@@ -233,7 +242,8 @@ class Runner:
         outcomes = iter(self.station.inspect(
             [rgb for _, rgb in good], names=[item.name for item, _ in good], model=self.model,
             part_ids=[self._part_id(item) for item, _ in good], source=self.source.label,
-            rows=[{"sha256": item.sha256, "key": item.key} for item, _ in good],
+            rows=[{"sha256": item.sha256, "key": item.key, "in_transaction": self._owed_hook(item)}
+                  for item, _ in good],
             row_for=lambda i, result: {"latency": max(0.0, time.time() - good[i][0].arrived), "time": time.time(),
                                        "heatmap": self._thumbnail(result)}) if good else [])
         for item, rgb, error in todo:
@@ -242,8 +252,8 @@ class Runner:
             else:
                 self._finish(item, self.station.error(
                     item.name, error, part_id=self._part_id(item), source=self.source.label,
-                    row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived)}),
-                    None)
+                    row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived),
+                         "in_transaction": self._owed_hook(item)}), None)
 
     def _part_id(self, item: Item) -> Optional[str]:
         if self._armed is not None and self._armed.part_id:  # the part id the PLC wrote before Trigger
@@ -258,17 +268,16 @@ class Runner:
         verdict = outcome.verdict
         result = outcome.result
         self.counts.add(verdict)
+        # What the metrics time: from the PLC's Trigger when triggered, else from the image complete.
+        waited = latency if self._armed is None else max(0.0, time.monotonic() - self._armed.taken)
         self._armed = None
         archived = self._archive(item, verdict, now)
         if archived is not None:
             self.history.set_archive_path(outcome.row_id, archived)
         if self.publisher is not None:
-            payload = {"id": outcome.row_id, "time": now, "source": self.source.label, "file_name": item.name,
-                       "sha256": item.sha256, "latency": round(latency, 4)}
-            payload.update(outcome.to_dict())
-            payload["name"] = item.name
-            payload["verdict_code"] = verdict.code
-            self.publisher.publish(payload, outcome, latency)
+            payload = self._owed.pop(id(item), {}).get("payload")  # kept in the outbox with the row (one commit)
+            stored = payload is not None
+            self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored)
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()
@@ -278,6 +287,20 @@ class Runner:
             self.on_part(PartResult(outcome.row_id, item.name, verdict, outcome.score, outcome.threshold,
                                     outcome.reason, outcome.error, latency, self.counts.copy(), result, rgb, archived,
                                     self.drift, outcome.part_id, outcome.model_version))
+
+    def _payload(self, item: Item, outcome: Outcome, now: float) -> dict:
+        """The result as the receivers get it (--post, --mqtt): the history row's id, the outcome, the source."""
+        payload = result_payload(outcome, now, source=self.source.label, file_name=item.name, sha256=item.sha256,
+                                 latency=round(max(0.0, now - item.arrived), 4))
+        payload["name"] = item.name
+        return payload
+
+    def _owed_hook(self, item: Item):
+        """The part's history row also stores its result in the outboxes, in the row's own transaction."""
+        if self.publisher is None:
+            return None
+        return self.publisher.owed_hook(lambda outcome: self._payload(item, outcome, time.time()),
+                                        self._owed.setdefault(id(item), {}))
 
     def _thumbnail(self, result: InferenceResult) -> Optional[bytes]:
         if result.error is not None:  # nothing was scored: no map to draw

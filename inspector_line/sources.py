@@ -331,6 +331,11 @@ class FolderSource:
     def exhausted(self) -> bool:
         return False  # a folder may always receive more
 
+    @property
+    def waiting(self) -> int:
+        """Files seen and not handed out yet (complete, or still settling), as of the source's last look."""
+        return len(self._ready) + len(self._pending)
+
 
 def _mtime(path: Path) -> float:
     try:

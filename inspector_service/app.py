@@ -25,14 +25,17 @@ from inference import (
     roi_from_dict,
     verify_project,
 )
+from station.line_io.metrics import LineMetrics
 
 from . import errors
 from .batching import InferenceBatcher
 from .errors import ApiError
 from .forms import CheckedFormRoute
 from .jobs import FitJob, FitQueue
+from .line import ServiceLine
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
+from .metrics import router as metrics_router
 from .records import router as records_router
 from .uploads import Limits, check_fit, parse_bool, parse_number, parse_roi, read_images, read_part_ids
 
@@ -52,12 +55,15 @@ def create_app(
     max_loaded: int = 8,
     share_batch: Optional[int] = None,
     who: str = "service",
+    line: Optional[ServiceLine] = None,
 ) -> FastAPI:
     """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
     batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
     (docs/benchmarks.md). `who`: the name the audit trail gives changes made through the service (the
-    token's name)."""
+    token's name). `line`: where line inspections go besides the history (alarms, metrics, --post / --mqtt
+    outboxes; default: alarms and metrics only)."""
     engine = engine or Engine(config)
+    line = line or ServiceLine(LineMetrics())
     if limits.max_megapixels is None:
         limits = replace(limits, max_megapixels=engine.config.max_image_megapixels)
     projects = Projects(Path(projects_dir), engine, max_loaded, who=who)
@@ -70,6 +76,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        line.close()
         fits.close()
         batcher.close()
         projects.close()
@@ -86,6 +93,9 @@ def create_app(
         app.add_middleware(BearerToken, token=token)
     app.add_middleware(AccessLog)
     app.include_router(records_router)
+    app.include_router(metrics_router)
+    metrics = app.state.metrics = line.metrics
+    metrics.watch_queue(batcher.waiting)
 
     @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs")
     def health():
@@ -174,6 +184,7 @@ def create_app(
         purpose = "bench" if parse_bool("bench", bench) else "line"
         station = projects.station(name)
         model = projects.model(name)
+        metrics.set_model(name, model.version)
         names, arrays = read_images(images, "images", limits)
         part_ids = read_part_ids(part_id, len(names))
         _check_model_fit(model, "images", names, arrays)
@@ -183,7 +194,11 @@ def create_app(
         out, counts = [], VerdictCounts()
         for i, (result, file_name) in enumerate(zip(results, names)):
             result.name = file_name
-            outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
+            if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
+                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0)
+            else:
+                outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
+                metrics.observe(name, outcome.verdict, time.perf_counter() - t0)
             counts.add(outcome.verdict)
             out.append(outcome.to_dict(with_heatmap=with_heatmap))
         return {

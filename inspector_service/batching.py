@@ -46,6 +46,11 @@ class InferenceBatcher:
         results = request.future.result()
         return results, request.started - request.queued
 
+    def waiting(self) -> int:
+        """Images queued for the backbone, not yet started."""
+        with self._queue.mutex:
+            return sum(len(r.images) for r in self._queue.queue if r is not None)
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)

@@ -53,6 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--share-batch", type=int, default=0, metavar="N",
                    help="most images from separate requests scored in one backbone batch "
                    "(default 0 = auto: the config's batch_size on a GPU, 1 on a CPU)")
+    g = p.add_argument_group("line I/O for line inspections (docs/plc.md)")
+    g.add_argument("--post", metavar="URL", help="POST each line inspection's result as JSON to URL, through the "
+                   "project's outbox (kept until the receiver answers 2xx, resent in order after an outage)")
+    g.add_argument("--mqtt", metavar="mqtt://HOST:PORT/TOPIC",
+                   help="publish each line inspection's result to TOPIC/PROJECT (QoS 1, through the outbox) and the "
+                   "project's alarms, retained, to TOPIC/PROJECT/alarm")
+    g.add_argument("--outbox-max", type=int, default=10000, metavar="N",
+                   help="results kept per receiver and project while it is down (default 10000)")
+    from inspector_line.line_args import add_alarm_arguments  # the run mode's alarm options, the same limits
+
+    add_alarm_arguments(g)
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -104,6 +115,7 @@ def _check(args):
     if args.max_images < 1 or args.max_loaded < 1 or args.share_batch < 0:
         raise InspectorError("--max-images and --max-loaded must be at least 1, --share-batch at least 0")
     limits = Limits(int(args.max_image_mb * 1024 * 1024), int(args.max_request_mb * 1024 * 1024), args.max_images)
+    line = _line(args)
     config = EngineConfig.load(args.config)
     try:
         args.projects.mkdir(parents=True, exist_ok=True)
@@ -111,17 +123,36 @@ def _check(args):
         raise InspectorError(f"cannot create the projects folder {args.projects}: {exc.strerror}") from None
     if not args.projects.is_dir():
         raise InspectorError(f"--projects {args.projects} is not a folder")
-    return config, token, limits
+    return config, token, limits, line
 
 
-def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits) -> int:
+def _line(args):
+    """Alarms, metrics and the --post / --mqtt outboxes of line inspections (checked before anything starts)."""
+    from inspector_line.line_args import alarm_limits
+    from station.line_io.metrics import LineMetrics
+
+    from .line import ServiceLine
+
+    if args.post and not args.post.startswith(("http://", "https://")):
+        raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
+    if args.outbox_max < 1:
+        raise InspectorError(f"--outbox-max must be at least 1, got {args.outbox_max}")
+    if args.mqtt:
+        from station.line_io.mqtt import MqttReceiver
+
+        MqttReceiver(args.mqtt)  # a bad URL is refused now
+    return ServiceLine(LineMetrics(), post_url=args.post, mqtt_url=args.mqtt, alarm_limits=alarm_limits(args),
+                       outbox_max=args.outbox_max)
+
+
+def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits, line=None) -> int:
     import uvicorn
 
     from .app import create_app
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(args.projects, config=config, token=token, limits=limits, max_loaded=args.max_loaded,
-                     share_batch=args.share_batch or None, who=args.token_name)
+                     share_batch=args.share_batch or None, who=args.token_name, line=line)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                                            log_level=args.log_level, log_config=None))
     logging.getLogger("inspector.service").info(

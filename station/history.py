@@ -44,7 +44,7 @@ import threading
 import time as _time
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 from inference import InferenceResult, InspectorError, Verdict, VerdictCounts
 
@@ -200,13 +200,15 @@ class History:
         part_id: Optional[str] = None,
         archive_path: Union[None, str, Path] = None,
         purpose: str = "line",
+        also: Optional[Callable[[sqlite3.Connection, int], None]] = None,
     ) -> int:
         """Add one inspection; returns its row id. `verdict`: an inference.Verdict or its name (None:
         NO_VERDICT).
 
         With a `key` the row and the key are committed together; a key already
         recorded adds nothing and returns the existing row's id (or -1 if that
-        row was removed by retention). `heatmap` is PNG bytes or a file path.
+        row was removed by retention). `heatmap` is PNG bytes or a file path. `also(db, row_id)` runs inside
+        the row's transaction (the run mode keeps the result owed to its receivers there: one commit for both).
         """
         try:
             verdict = Verdict.parse(verdict)
@@ -245,6 +247,8 @@ class History:
                     row_id = int(cur.lastrowid)
                     if key is not None:
                         self._db.execute("INSERT INTO done VALUES (?, ?, ?)", (key, row_id, when))
+                    if also is not None:
+                        also(self._db, row_id)
                     self._db.execute("COMMIT")
                     return row_id
                 except BaseException:

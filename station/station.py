@@ -228,7 +228,8 @@ class Station:
 
         `model`: a model in hand (e.g. the window's freshly fitted one); default: the active version.
         `rows`: per image, extra history columns (source, sha256, key, latency, archive_path, heatmap); `row_for(i,
-        result)` gives them once the image is scored (e.g. a heatmap thumbnail, the latency until now).
+        result)` gives them once the image is scored (e.g. a heatmap thumbnail, the latency until now). A row's
+        `in_transaction(db, row_id, outcome)` runs inside the history row's transaction (History.record's `also`).
         """
         model = model or self.model()
         results = self.engine.iter_score(model, images, progress=progress, cancel=cancel, threshold=threshold,
@@ -245,7 +246,7 @@ class Station:
         """An engine result as the station's Outcome, recorded in the history (unless record is False)."""
         outcome = Outcome.of(result, model.version, model.model_id, part_id)
         if record if record is not None else self.record:
-            row = dict(row or {})
+            row = _with_hook(row, outcome)
             t0 = time.perf_counter()
             try:
                 outcome.row_id = self.history.record_result(
@@ -268,7 +269,7 @@ class Station:
         outcome = Outcome.of(result, version, model_id, part_id)
         outcome.result = None
         if record if record is not None else self.record:
-            row = dict(row or {})
+            row = _with_hook(row, outcome)
             try:
                 outcome.row_id = self.history.record(
                     source=row.pop("source", source), file_name=row.pop("file_name", name), verdict="ERROR",
@@ -298,6 +299,15 @@ class Station:
                 raise ImageError(f"the image of inspection {row_id} is no longer at {path}: teach it from a copy")
             paths.append(path)
         return self.add(paths, progress=progress, cancel=cancel, note=note or f"taught back rows {list(row_ids)}")
+
+
+def _with_hook(row: Optional[dict], outcome: Outcome) -> dict:
+    """The history columns, with a row's `in_transaction(db, row_id, outcome)` bound to its outcome."""
+    row = dict(row or {})
+    hook = row.pop("in_transaction", None)
+    if hook is not None:
+        row["also"] = lambda db, row_id: hook(db, row_id, outcome)
+    return row
 
 
 def _number(version: str) -> int:

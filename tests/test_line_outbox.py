@@ -1,7 +1,7 @@
 """Delivery that survives (issue 20): results wait in the history's outbox until the receiver acknowledges them.
 
 A receiver down for 30 parts then back gets all 30, in order, once; a run killed with results pending loses
-none (the restart delivers them); a full outbox drops the oldest and says so; a refused result is kept as failed.
+none (the restart delivers them; the result owed is committed with its history row); a full outbox drops the oldest and says so; a refused result is kept as failed.
 """
 
 import json
@@ -121,24 +121,28 @@ def _cli(proj: Path, inbox: Path, history: Path, url: str, *extra: str) -> subpr
 
 
 def test_killed_with_results_pending_loses_none(project, tmp_path):
+    """kill -9 in the middle of the run, nobody listening: every part with a history row is delivered after the
+    restart, in order, once (its result was kept in the outbox in the row's own transaction)."""
     engine, proj = project
     _inbox(tmp_path / "inbox", 12)
     history = tmp_path / "h.sqlite"
     receiver = Receiver(_free_port())
-    proc = _cli(proj, tmp_path / "inbox", history, receiver.url)
+    proc = _cli(proj, tmp_path / "inbox", history, receiver.url, "--batch-size", "1")
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if history.exists():
                 with History(history) as h:
-                    if h.count() == 12:
+                    if h.count() >= 5:
                         break
             assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        time.sleep(0.3)  # the last result reaches the outbox
+            time.sleep(0.01)
     finally:
-        proc.kill()  # kill -9 with all 12 results pending (nobody listens)
+        proc.kill()  # kill -9 mid-run, with results pending
         proc.communicate(timeout=30)
+    with History(history) as h:
+        before = h.count()
+    assert 5 <= before < 12
     receiver.start()
     try:
         proc = _cli(proj, tmp_path / "inbox", history, receiver.url, "--idle-exit", "2")
@@ -148,9 +152,38 @@ def test_killed_with_results_pending_loses_none(project, tmp_path):
     assert proc.returncode == 0, err
     with History(history) as h:
         rows = h.query(descending=False)
-    assert "0 inspected" in out and "12 already in the history" in out  # nothing inspected twice
-    assert [p["id"] for p in receiver.received] == [r.id for r in rows]  # the backlog, in order, once
+    assert len(rows) == 12 and f"{12 - before} inspected" in out  # nothing inspected twice
+    assert [p["id"] for p in receiver.received] == [r.id for r in rows]  # the backlog first, in order, once
     assert "left by an earlier run" in err and "12 sent, 0 pending, 0 failed" in out
+
+
+def test_the_result_owed_is_committed_with_its_row_or_not_at_all(project, tmp_path):
+    engine, proj = project
+    names = _inbox(tmp_path / "inbox", 3)
+    dead = f"http://127.0.0.1:{_free_port()}/results"  # nobody listens: everything stays in the outbox
+    with History(tmp_path / "h.sqlite") as history:
+        Runner(Station(proj, engine, history=history), FolderSource(tmp_path / "inbox", settle_s=0.2),
+               RunOptions(post_url=dead, idle_exit_s=0.5)).run()
+        rows = history.query(descending=False)
+        box = Outbox(tmp_path / "h.sqlite", _Fake())  # another receiver: a second table user, same database
+
+        def crash(db, row_id):  # a crash inside the transaction, after both inserts
+            box.store(db, {"id": row_id})
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            history.record(source="t", file_name="x.png", verdict="OK", score=1.0, also=crash)
+        assert history.count() == 3  # no row ...
+        box.close()
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    owed = [json.loads(p) for (p,) in db.execute("SELECT payload FROM outbox WHERE target = ? ORDER BY id", (dead,))]
+    others = db.execute("SELECT COUNT(*) FROM outbox WHERE target != ?", (dead,)).fetchone()[0]
+    db.close()
+    assert [p["id"] for p in owed] == [r.id for r in rows] and [p["file_name"] for p in owed] == names
+    assert [p["verdict"] for p in owed] == [r.verdict for r in rows]
+    assert others == 0  # ... and no result owed for it
 
 
 class _Fake:

@@ -493,3 +493,34 @@ def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
     assert bad.status_code == 422 and "part_id" in bad.json()["error"]
     bad = client.get("/projects/disc/history", params={"verdict": "FOO"})
     assert bad.status_code == 422 and "verdict" in bad.json()["error"]
+
+
+def _scrape(client) -> dict:
+    """GET /metrics parsed with prometheus_client's own parser: {(name, labels...): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(r.text) for s in family.samples}
+
+
+def test_metrics_count_inspections_by_verdict_latency_and_model_version(client, images, disc):
+    before = _scrape(client)
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:2] + images["ng"][:1]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    after = _scrape(client)
+
+    def delta(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    verdicts = [x["verdict"] for x in body["results"]]
+    for v in ("OK", "NG", "NOT_FOUND", "NO_VERDICT", "ERROR"):
+        assert delta("inspector_inspections_total", project="disc", verdict=v) == verdicts.count(v)
+    assert delta("inspector_latency_seconds_count", project="disc") == 3
+    assert delta("inspector_latency_seconds_bucket", project="disc", le="+Inf") == 3
+    assert after[("inspector_model_version", (("project", "disc"),))] == int(body["model_version"][1:])
+    assert after[("inspector_queue_depth", ())] == 0
+    assert after[("inspector_alarm_active", (("alarm", "ng_streak"), ("project", "disc")))] == 0

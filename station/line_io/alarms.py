@@ -27,6 +27,9 @@ from inference import Verdict
 from ..drift import drift_of
 
 
+ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift")
+
+
 @dataclass
 class AlarmLimits:
     ng_streak: int = 5
@@ -112,4 +115,4 @@ class Alarms:
             changes.append(AlarmChange(name, False, f"alarm cleared {name}: {cleared_text}"))
 
 
-__all__ = ["AlarmChange", "AlarmLimits", "Alarms"]
+__all__ = ["ALARM_NAMES", "AlarmChange", "AlarmLimits", "Alarms"]

@@ -8,8 +8,9 @@ word first; NaN when not scored), 3 sequence number (+1 per result, wraps at 655
 high byte first, written by the PLC before Trigger). The PLC may write only Trigger, Ack, the recipe and the
 part id; a write elsewhere is answered with ILLEGAL ADDRESS.
 
-The server runs its own asyncio loop in a thread; the state lives here behind a lock, and every Modbus read
-is answered from it (pymodbus' device action), so the runner and the PLC never see half an update.
+A thin adapter over station/line_io/handshake.py (the state machine OPC UA shares): the server runs its own
+asyncio loop in a thread, and every Modbus read is answered from the handshake's state as it is then (pymodbus'
+device action), so the runner and the PLC never see half an update.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import asyncio
 import math
 import struct
 import threading
-from dataclasses import dataclass
 from typing import Optional
 
 from inference import InspectorError
+
+from .handshake import Handshake, HandshakeState, Trigger
 
 TRIGGER, BUSY, RESULT_READY, ACK, ALARM = range(5)
 VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE = range(6)
@@ -29,14 +31,6 @@ PART_ID, PART_ID_REGS = 10, 20
 N_COILS, N_REGS = 16, 32
 PLC_COILS = {TRIGGER, ACK}
 PLC_REGS = {RECIPE, *range(PART_ID, PART_ID + PART_ID_REGS)}
-
-
-@dataclass
-class Trigger:
-    """What the PLC asked for when it set Trigger."""
-
-    part_id: Optional[str]
-    recipe: int
 
 
 def float_words(value: Optional[float]) -> tuple[int, int]:
@@ -61,12 +55,13 @@ def words_ascii(words) -> str:
 
 
 class ModbusServer:
-    """A Modbus TCP server holding the handshake's state (see the module docstring for the map)."""
+    """A Modbus TCP server over a Handshake (see the module docstring for the map). Without a `handshake` it
+    makes its own; the station-side calls (take_trigger, publish_result, ...) are the handshake's."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, handshake: Optional[Handshake] = None):
         self.host, self.port = host, port
-        self.coils = [False] * N_COILS
-        self.regs = [0] * N_REGS
+        self.handshake = handshake or Handshake()
+        self._part_words = [0] * PART_ID_REGS  # the part id as the PLC wrote it, register by register
         self._lock = threading.Lock()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._server = None
@@ -77,31 +72,39 @@ class ModbusServer:
     def describe(self) -> str:
         return f"PLC handshake: Modbus TCP on {self.host}:{self.port} (docs/plc.md)"
 
-    # -- the station's side -----------------------------------------------------------------------------------
+    # -- the station's side: the handshake's --------------------------------------------------------------------
     def take_trigger(self) -> Optional[Trigger]:
-        """A pending Trigger (Busy is set at once), or None: Trigger off, or the last result not acknowledged."""
-        with self._lock:
-            c = self.coils
-            if not c[TRIGGER] or c[BUSY] or c[RESULT_READY]:
-                return None
-            c[BUSY] = True
-            return Trigger(words_ascii(self.regs[PART_ID:PART_ID + PART_ID_REGS]) or None, self.regs[RECIPE])
+        return self.handshake.take_trigger()
+
+    def wait_for_plc(self, timeout: float) -> None:
+        self.handshake.wait_for_plc(timeout)
 
     def publish_result(self, outcome) -> None:
-        with self._lock:
-            self.regs[VERDICT] = outcome.verdict.code
-            self.regs[SCORE_HI], self.regs[SCORE_LO] = float_words(outcome.score)
-            self.regs[SEQUENCE] = (self.regs[SEQUENCE] + 1) & 0xFFFF
-            self.coils[BUSY] = False
-            self.coils[RESULT_READY] = True
+        self.handshake.publish_result(outcome)
 
     def set_alarm(self, on: bool, text: str = "") -> None:
-        with self._lock:
-            self.coils[ALARM] = bool(on)
+        self.handshake.set_alarm(on, text)
 
     def set_model_version(self, version: Optional[str]) -> None:
-        with self._lock:
-            self.regs[MODEL_VERSION] = int(version[1:]) if version and version[1:].isdigit() else 0
+        self.handshake.set_model_version(version)
+
+    # -- the map ------------------------------------------------------------------------------------------------
+    def coils(self, s: HandshakeState) -> list[bool]:
+        coils = [False] * N_COILS
+        coils[TRIGGER], coils[BUSY], coils[RESULT_READY], coils[ACK], coils[ALARM] = \
+            s.trigger, s.busy, s.result_ready, s.ack, s.alarm
+        return coils
+
+    def registers(self, s: HandshakeState) -> list[int]:
+        regs = [0] * N_REGS
+        regs[VERDICT] = s.verdict
+        regs[SCORE_HI], regs[SCORE_LO] = float_words(None if math.isnan(s.score) else s.score)
+        regs[SEQUENCE] = s.sequence & 0xFFFF
+        regs[MODEL_VERSION] = s.model_version & 0xFFFF
+        regs[RECIPE] = s.recipe & 0xFFFF
+        words = self._part_words if words_ascii(self._part_words) == s.part_id else ascii_words(s.part_id)
+        regs[PART_ID:PART_ID + PART_ID_REGS] = words  # as written, unless the part id came another way (OPC UA)
+        return regs
 
     # -- the PLC's side (pymodbus calls this before every read and write) --------------------------------------
     async def _action(self, function_code, start_address, address, count, registers, values):
@@ -113,18 +116,22 @@ class ModbusServer:
                 if values is not None:
                     if any(address + i not in PLC_COILS for i in range(len(values))):
                         return ExcCodes.ILLEGAL_ADDRESS
-                    for i, v in enumerate(values):
-                        self.coils[address + i] = bool(v)
-                    if self.coils[ACK]:  # result taken: ready for the next part
-                        self.coils[ACK] = self.coils[RESULT_READY] = self.coils[TRIGGER] = False
-                registers[:] = SimUtils.bitsToRegisters(self.coils)
+                    names = {TRIGGER: "trigger", ACK: "ack"}
+                    self.handshake.plc_write(**{names[address + i]: bool(v) for i, v in enumerate(values)})
+                registers[:] = SimUtils.bitsToRegisters(self.coils(self.handshake.state))
             elif function_code in (3, 6, 16, 23):  # holding registers
                 if values is not None:
                     if any(address + i not in PLC_REGS for i in range(len(values))):
                         return ExcCodes.ILLEGAL_ADDRESS
+                    write = {}
                     for i, v in enumerate(values):
-                        self.regs[address + i] = int(v) & 0xFFFF
-                registers[:] = self.regs
+                        if address + i == RECIPE:
+                            write["recipe"] = int(v) & 0xFFFF
+                        else:
+                            self._part_words[address + i - PART_ID] = int(v) & 0xFFFF
+                            write["part_id"] = words_ascii(self._part_words)
+                    self.handshake.plc_write(**write)
+                registers[:] = self.registers(self.handshake.state)
         return None
 
     # -- serving ----------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
     box = Outbox(history_path, HttpReceiver(url), max_pending=10000, on_message=print)
     box.start()
     box.put({"id": 17, "verdict": "NG", ...})   # stored first (one transaction), then sent in the background
+    box.store(db, payload); ...; box.stored()    # or stored inside the caller's transaction (the history row's)
     box.stats()  -> OutboxStats(target, sent, pending, failed, dropped)
     box.close(flush_s=2.0)                       # sends what it can in flush_s; the rest waits for the next start
 
@@ -152,20 +153,34 @@ class Outbox:
     # -- the inspecting side --------------------------------------------------------------------------------
     def put(self, payload: dict) -> None:
         """Store the result (committed before this returns), then wake the sender."""
-        text = json.dumps(payload)
         with self._lock:
             try:
-                self._db.execute("INSERT INTO outbox (target, payload, created) VALUES (?, ?, ?)",
-                                 (self.target, text, time.time()))
-                self._pending += 1
-                over = self._pending - self.max_pending
-                if over > 0:
+                self.store(self._db, payload)
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot keep a result for {self.target} in {self.path}: {exc}") from None
+        self.stored()
+
+    def store(self, db: sqlite3.Connection, payload: dict) -> None:
+        """Insert the result with `db`, inside the caller's transaction: the run mode stores it in the same
+        transaction as the part's history row, so a kill can never leave a row whose result is owed but not
+        kept. Call stored() once that transaction committed."""
+        db.execute("INSERT INTO outbox (target, payload, created) VALUES (?, ?, ?)",
+                   (self.target, json.dumps(payload), time.time()))
+
+    def stored(self, n: int = 1) -> None:
+        """`n` results were committed to this outbox: count them, keep the bound, wake the sender."""
+        with self._lock:
+            self._pending += n
+            over = self._pending - self.max_pending
+            if over > 0:
+                try:
                     self._db.execute(
                         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? AND state = 'pending' "
                         "ORDER BY id LIMIT ?)", (self.target, over))
-                    self._pending -= over
-            except sqlite3.Error as exc:
-                raise OutboxError(f"cannot keep a result for {self.target} in {self.path}: {exc}") from None
+                except sqlite3.Error as exc:
+                    raise OutboxError(f"cannot drop the oldest results for {self.target} in {self.path}: {exc}") \
+                        from None
+                self._pending -= over
         if over > 0:
             before = self.dropped
             self.dropped += over
@@ -176,7 +191,7 @@ class Outbox:
 
     def stats(self) -> OutboxStats:
         with self._lock:
-            pending = self._pending
+            pending = max(0, self._pending)  # a row sent before stored() counted it: never shown below 0
         return OutboxStats(self.target, self.sent, pending, self.failed, self.dropped)
 
     # -- the sending side -----------------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""`inspector serve`'s line I/O: each project's line inspections (purpose `line`) go through the station layer's
+Publisher, as `inspector run`'s parts do: the alarms (ng_streak, yield, drift, ... per project), the metrics, and,
+with `--post URL` / `--mqtt mqtt://HOST:PORT/TOPIC`, the outbox in the project's history database (the result
+stored in the same transaction as its history row). MQTT topics are per project: TOPIC/NAME for results and
+TOPIC/NAME/alarm (retained) for its alarms."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Optional
+
+from station.line_io.alarms import AlarmLimits
+from station.line_io.metrics import LineMetrics
+from station.line_io.publisher import Publisher, result_payload
+
+log = logging.getLogger("inspector.service")
+
+
+class ServiceLine:
+    def __init__(self, metrics: LineMetrics, post_url: Optional[str] = None, mqtt_url: Optional[str] = None,
+                 alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000):
+        self.metrics = metrics
+        self.post_url, self.mqtt_url = post_url, mqtt_url
+        self.alarm_limits, self.outbox_max = alarm_limits, outbox_max
+        self._publishers: dict[str, Publisher] = {}
+        self._lock = threading.Lock()
+
+    def publisher(self, name: str, station) -> Publisher:
+        """The project's publisher, started at its first line inspection."""
+        with self._lock:
+            publisher = self._publishers.get(name)
+            if publisher is None:
+                mqtt = None
+                if self.mqtt_url:
+                    from station.line_io.mqtt import MqttReceiver
+
+                    mqtt = MqttReceiver(f"{self.mqtt_url.rstrip('/')}/{name}")
+                publisher = Publisher(station.history.path, post_url=self.post_url, mqtt=mqtt, metrics=self.metrics,
+                                      alarm_limits=self.alarm_limits, outbox_max=self.outbox_max,
+                                      on_message=lambda text: log.warning("%s: %s", name, text))
+                publisher.start()
+                self._publishers[name] = publisher
+            return publisher
+
+    def finish(self, name: str, station, model, result, *, part_id: Optional[str], started: float):
+        """One scored image of a line request: its history row (and the result owed to the receivers, in the same
+        transaction), then alarms, metrics and delivery. `started`: perf_counter when the request arrived."""
+        publisher = self.publisher(name, station)
+        with self._lock:  # one request's parts at a time per service: alarms see the parts in row order
+            publisher.set_model(model)
+            keep: dict = {}
+            hook = publisher.owed_hook(lambda outcome: result_payload(outcome, time.time(), source="http",
+                                                                      project=name, file_name=result.name), keep)
+            outcome = station.finish(model, result, part_id=part_id, source="http", purpose="line",
+                                     row={"in_transaction": hook} if hook else None)
+            payload = keep.get("payload")
+            publisher.publish(payload or result_payload(outcome, time.time(), source="http", project=name,
+                                                        file_name=result.name),
+                              outcome, time.perf_counter() - started, stored=payload is not None)
+        return outcome
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {name: [s.to_dict() for s in p.stats()] for name, p in self._publishers.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            publishers, self._publishers = list(self._publishers.values()), {}
+        for publisher in publishers:
+            publisher.close()
+
+
+__all__ = ["ServiceLine"]

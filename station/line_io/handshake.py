@@ -1,0 +1,147 @@
+"""The PLC handshake's state machine, once: the Modbus TCP and OPC UA servers are thin adapters over it
+(station/line_io/modbus.py, opcua.py; docs/plc.md). Both may serve the same Handshake at once: a PLC sees the
+same Trigger, result and Sequence over either protocol.
+
+    hs = Handshake()
+    hs.plc_write(part_id="SN-1", recipe=0); hs.plc_write(trigger=True)   # the PLC (through an adapter)
+    trigger = hs.take_trigger()       # the station: Trigger(part_id, recipe) and Busy set, or None
+    hs.publish_result(outcome)        # Verdict, Score, Sequence + 1, Busy off, ResultReady on
+    hs.plc_write(ack=True)            # the PLC took it: ResultReady, Trigger and Ack cleared at once
+    hs.subscribe(fn)                  # fn(HandshakeState) after every change (an adapter that pushes values)
+
+A Trigger is taken when Trigger is set, Busy is off and ResultReady is off (the last result was acknowledged).
+The PLC may write only Trigger, Ack, Recipe and PartId; anything else is refused (PlcWriteRefused).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional
+
+PLC_WRITABLE = ("trigger", "ack", "recipe", "part_id")
+PART_ID_MAX = 40  # characters (Modbus: 20 registers of 2)
+
+
+@dataclass
+class Trigger:
+    """What the PLC asked for when it set Trigger."""
+
+    part_id: Optional[str]
+    recipe: int
+    taken: float = field(default_factory=time.monotonic)  # when the station took it (metrics: trigger to result)
+
+
+@dataclass(frozen=True)
+class HandshakeState:
+    trigger: bool = False
+    busy: bool = False
+    result_ready: bool = False
+    ack: bool = False
+    alarm: bool = False
+    alarm_text: str = ""
+    verdict: int = 0  # inference.Verdict.code: 1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR; 0 none yet
+    score: float = math.nan  # NaN when not scored
+    sequence: int = 0  # +1 per result (the Modbus register shows it modulo 65536)
+    model_version: int = 0  # the active version's number (v7 -> 7)
+    recipe: int = 0
+    part_id: str = ""
+
+
+class PlcWriteRefused(ValueError):
+    """The PLC wrote something it may not (a station-owned value, or a value of the wrong kind)."""
+
+
+def clean_part_id(text: str) -> str:
+    """ASCII, printable, at most PART_ID_MAX characters: what the history records for the PLC's part id."""
+    return "".join(c for c in str(text) if c.isascii() and c.isprintable()).strip()[:PART_ID_MAX]
+
+
+class Handshake:
+    def __init__(self):
+        self._state = HandshakeState()
+        self._lock = threading.Lock()
+        self._notify = threading.Lock()
+        self._listeners: list[Callable[[HandshakeState], None]] = []
+        self._plc_wrote = threading.Event()
+
+    @property
+    def state(self) -> HandshakeState:
+        with self._lock:
+            return self._state
+
+    def subscribe(self, listener: Callable[[HandshakeState], None]) -> None:
+        self._listeners.append(listener)
+
+    def _change(self, **values) -> HandshakeState:
+        with self._lock:
+            self._state = replace(self._state, **values)
+            return self._state
+
+    def _changed(self) -> None:
+        # One notification at a time, each with the state as it is then: the last one always carries the newest.
+        with self._notify:
+            state = self.state
+            for listener in self._listeners:
+                listener(state)
+
+    # -- the station's side -----------------------------------------------------------------------------------
+    def take_trigger(self) -> Optional[Trigger]:
+        """A pending Trigger (Busy is set at once), or None: Trigger off, or the last result not acknowledged."""
+        with self._lock:
+            s = self._state
+            if not s.trigger or s.busy or s.result_ready:
+                return None
+            self._state = replace(s, busy=True)
+            trigger = Trigger(s.part_id or None, s.recipe)
+        self._changed()
+        return trigger
+
+    def publish_result(self, outcome) -> None:
+        """The result of the part in flight (or of any part, free-running): registers first, then ResultReady."""
+        score = math.nan if outcome.score is None else float(outcome.score)
+        with self._lock:
+            s = self._state
+            self._state = replace(s, verdict=outcome.verdict.code, score=score, sequence=s.sequence + 1, busy=False,
+                                  result_ready=True)
+        self._changed()
+
+    def wait_for_plc(self, timeout: float) -> None:
+        """Wait up to `timeout` s for the PLC to write something (call take_trigger after: nothing is missed)."""
+        self._plc_wrote.wait(timeout)
+        self._plc_wrote.clear()
+
+    def set_alarm(self, on: bool, text: str = "") -> None:
+        self._change(alarm=bool(on), alarm_text=text if on else "")
+        self._changed()
+
+    def set_model_version(self, version: Optional[str]) -> None:
+        number = int(version[1:]) if version and version[1:].isdigit() else 0
+        self._change(model_version=number)
+        self._changed()
+
+    # -- the PLC's side (the adapters) ------------------------------------------------------------------------
+    def plc_write(self, **values) -> HandshakeState:
+        """Values the PLC wrote (trigger, ack: bool; recipe: int; part_id: str). Ack clears ResultReady, Trigger
+        and Ack together: the station is ready for the next part."""
+        for name, value in values.items():
+            if name not in PLC_WRITABLE:
+                raise PlcWriteRefused(f"the PLC may write only {', '.join(PLC_WRITABLE)}, not {name}")
+        if "recipe" in values and (isinstance(values["recipe"], bool) or not isinstance(values["recipe"], int)):
+            raise PlcWriteRefused(f"Recipe is an integer, got {values['recipe']!r}")
+        values = {k: (bool(v) if k in ("trigger", "ack") else clean_part_id(v) if k == "part_id" else v)
+                  for k, v in values.items()}
+        with self._lock:
+            s = replace(self._state, **values)
+            if s.ack:  # result taken: ready for the next part
+                s = replace(s, ack=False, result_ready=False, trigger=False)
+            self._state = s
+        self._plc_wrote.set()
+        self._changed()
+        return s
+
+
+__all__ = ["Handshake", "HandshakeState", "PLC_WRITABLE", "PART_ID_MAX", "PlcWriteRefused", "Trigger",
+           "clean_part_id"]

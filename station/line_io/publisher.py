@@ -1,0 +1,124 @@
+"""Where each result goes besides the history and the archive: the outboxes (POST, MQTT), the alarms, the
+PLC handshake (Modbus TCP, OPC UA) and the metrics. `inspector run` (inspector_line/runner.py) and `inspector
+serve` (inspector_service/line.py, one per project) hand every finished part here (`publish`); nothing here can
+hold up inspection: outboxes send from their own threads, PLC servers serve from theirs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from inference import Model
+
+from .alarms import AlarmLimits, Alarms
+from .outbox import HttpReceiver, Outbox, OutboxStats
+
+
+def result_payload(outcome, now: float, **fields) -> dict:
+    """A result as the receivers get it (--post, --mqtt): `id` the history row, the outcome's fields, the
+    verdict's code, and the client's own `fields` (source, file name, ...)."""
+    payload = {"id": outcome.row_id, "time": now, **fields}
+    payload.update(outcome.to_dict())
+    payload["verdict_code"] = outcome.verdict.code
+    return payload
+
+
+class Publisher:
+    def __init__(self, history_path, *, post_url: Optional[str] = None, mqtt=None, plcs: Sequence = (),
+                 metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
+                 on_message: Optional[Callable[[str], None]] = None):
+        """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
+        `plcs`: PLC servers (publish_result / set_alarm / set_model_version); `metrics`: a RunMetrics."""
+        self.on_message = on_message or (lambda text: None)
+        self.alarms = Alarms(alarm_limits)
+        self.plcs = list(plcs)
+        self.metrics = metrics
+        self.mqtt = mqtt
+        self.outboxes: list[Outbox] = []
+        if post_url:
+            self.outboxes.append(Outbox(history_path, HttpReceiver(post_url), max_pending=outbox_max,
+                                        on_message=self.on_message))
+        if mqtt is not None:
+            self.outboxes.append(Outbox(history_path, mqtt, max_pending=outbox_max, on_message=self.on_message))
+        self._model_id: Optional[str] = None
+        self.project = ""  # the project judging now (a metrics label)
+        if metrics is not None:
+            metrics.watch_outboxes(self.stats)
+
+    def start(self) -> None:
+        for box in self.outboxes:
+            box.start()
+
+    def set_model(self, model: Model) -> None:
+        """The model judging from now on: the drift alarm's reference, the PLC's model version."""
+        if model.model_id == self._model_id:
+            return
+        self._model_id = model.model_id
+        project, self.project = self.project, Path(model.folder).name
+        if self.metrics is not None and project and project != self.project:  # a recipe switch: alarms move on
+            self.metrics.set_alarms(project, ())
+            self.metrics.set_alarms(self.project, self.alarms.active)
+        cal = model.calibration
+        self.alarms.set_reference(cal.ok_scores if cal is not None else (), cal.threshold if cal is not None else None)
+        for plc in self.plcs:
+            plc.set_model_version(model.version)
+        if self.metrics is not None:
+            self.metrics.set_model(self.project, model.version)
+
+    def store(self, db, payload: dict) -> None:
+        """Keep the result for every receiver, inside the caller's transaction (the history row's)."""
+        for box in self.outboxes:
+            box.store(db, payload)
+
+    def owed_hook(self, payload_of: Callable, keep: dict) -> Optional[Callable]:
+        """A history row's `in_transaction` hook (Station.inspect / finish / error rows): the part's result is
+        stored for every receiver in the row's own transaction, so a kill between the two cannot lose it.
+        `payload_of(outcome)` builds the payload (the outcome's row_id is set); it is kept in keep["payload"]
+        for publish(..., stored=True). None when there is no receiver."""
+        if not self.outboxes:
+            return None
+
+        def owed(db, row_id: int, outcome) -> None:
+            outcome.row_id = row_id
+            keep["payload"] = payload = payload_of(outcome)
+            self.store(db, payload)
+
+        return owed
+
+    def publish(self, payload: dict, outcome, latency: float, stored: bool = False) -> None:
+        """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
+        `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
+        payload is in the outboxes already (store(), with the history row); else it is put there now."""
+        changes = self.alarms.update(outcome.verdict, outcome.score)
+        for change in changes:
+            self.on_message(change.message)
+        if changes:
+            self._alarm_changed()
+        for plc in self.plcs:
+            plc.publish_result(outcome)
+        for box in self.outboxes:
+            if stored:
+                box.stored()
+            else:
+                box.put(payload)
+        if self.metrics is not None:
+            self.metrics.observe(self.project, outcome.verdict, latency)
+            self.metrics.set_alarms(self.project, self.alarms.active)
+
+    def _alarm_changed(self) -> None:
+        text = self.alarms.text
+        for plc in self.plcs:
+            plc.set_alarm(bool(self.alarms.active), text)
+        if self.mqtt is not None:
+            self.mqtt.publish_alarm(sorted(self.alarms.active), text)
+
+    def stats(self) -> list[OutboxStats]:
+        return [box.stats() for box in self.outboxes]
+
+    def close(self) -> None:
+        for box in self.outboxes:
+            box.close()
+
+
+__all__ = ["Publisher", "result_payload"]

@@ -1,0 +1,201 @@
+"""The PLC handshake over OPC UA (docs/plc.md), driven by the real asyncua client: part id and recipe written by
+the PLC, Trigger, Busy, ResultReady, the result variables, Ack, Alarm and AlarmText; station-owned variables
+refuse writes; anonymous access only on loopback, a user list otherwise (and then no anonymous session)."""
+
+import asyncio
+import math
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("asyncua")
+from asyncua import Client, ua
+
+from inference import InspectorError
+from inspector_line.cli import main as line_main
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+from station import Station
+from station.history import History
+from station.line_io.alarms import AlarmLimits
+from station.line_io.handshake import Handshake
+from station.line_io.modbus import ModbusServer
+from station.line_io.opcua import NAMESPACE, OpcUaServer, read_users
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    root = tmp_path_factory.mktemp("opcua")
+    engine, cal = make_project(root / "cal")
+    _, raw = make_project(root / "raw", calibrated=False)
+    return engine, cal, raw
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Plc:
+    """The PLC's side: an asyncua client and the Inspector object's variables by name."""
+
+    def __init__(self, client: Client, idx: int):
+        self.client, self.idx = client, idx
+
+    def node(self, name):
+        return self.client.get_node(ua.NodeId(f"Inspector.{name}", self.idx))
+
+    async def read(self, *names):
+        return [await self.node(n).read_value() for n in names]
+
+    async def write(self, name, value, kind):
+        await self.node(name).write_value(ua.DataValue(ua.Variant(value, getattr(ua.VariantType, kind))))
+
+    async def wait(self, name, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while not await self.node(name).read_value():
+            assert time.monotonic() < deadline, f"{name} never set"
+            await asyncio.sleep(0.005)
+
+
+def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
+    engine, cal, raw = projects
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name, rgb in (("a_ok.png", part(911)), ("b_ng.png", part(912, scratch=True)), ("c_raw.png", part(913))):
+        (inbox / name).write_bytes(png_bytes(rgb))
+    url = f"opc.tcp://127.0.0.1:{_free_port()}"
+    # Modbus and OPC UA over one handshake: a result the OPC UA PLC triggers shows on Modbus too.
+    handshake = Handshake()
+    server = OpcUaServer(url, handshake)
+    server.start()
+    history = History(tmp_path / "h.sqlite")
+    station = Station(cal, engine, history=history)
+    stop = threading.Event()
+    runner = Runner(station, FolderSource(inbox, settle_s=0.2),
+                    RunOptions(plcs=[handshake], free_run=False,
+                               recipes=[station, Station(raw, engine, history=history)],
+                               alarm_limits=AlarmLimits(ng_streak=1, yield_min=None, drift_warn_at=None)))
+    thread = threading.Thread(target=lambda: runner.run(stop), daemon=True)
+    thread.start()
+
+    async def plc_side():
+        async with Client(url) as client:
+            plc = Plc(client, await client.get_namespace_index(NAMESPACE))
+            await asyncio.sleep(1.0)
+            assert history.count() == 0  # three files wait: nothing is inspected without a Trigger
+            (version,) = await plc.read("ModelVersion")
+            assert version == int(station.model().version[1:]) >= 1
+            results = []
+            for part_id, recipe in (("SN-0001", 0), ("SN-0002", 0), ("SN-0003", 1)):
+                await plc.write("PartId", part_id, "String")
+                await plc.write("Recipe", recipe, "Int32")
+                await plc.write("Trigger", True, "Boolean")
+                await plc.wait("ResultReady")
+                results.append(await plc.read("Verdict", "Score", "Sequence", "Trigger", "Busy", "Alarm",
+                                              "AlarmText"))
+                await plc.write("Ack", True, "Boolean")
+                await asyncio.sleep(0.05)
+                assert await plc.read("Trigger", "Busy", "ResultReady", "Ack") == [False] * 4
+            for name, value, kind in (("Verdict", 1, "Int32"), ("ResultReady", True, "Boolean"),
+                                      ("Sequence", 9, "UInt32")):
+                with pytest.raises(ua.UaStatusCodeError):  # station-owned: not writable by the PLC
+                    await plc.write(name, value, kind)
+            return results
+
+    try:
+        results = asyncio.run(plc_side())
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        server.close()
+    rows = history.query(descending=False)
+    history.close()
+    assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003"]
+    assert [r.file_name for r in rows] == ["a_ok.png", "b_ng.png", "c_raw.png"]  # the oldest waiting file each
+    assert [r[0] for r in results] == [1, 2, 4]  # OK, NG, and NO_VERDICT from the uncalibrated recipe 1
+    assert [r[2] for r in results] == [1, 2, 3]  # sequence numbers
+    assert all(r[3] and not r[4] for r in results)  # Trigger held until Ack; not Busy once ResultReady
+    for r, row in zip(results, rows):
+        assert (math.isnan(r[1]) and row.score is None) or math.isclose(r[1], row.score, rel_tol=1e-9)
+    assert [r[5] for r in results] == [False, True, False]  # Alarm with the NG, cleared after
+    assert "ALARM ng_streak: 1 NG in a row" in results[1][6] and results[2][6] == ""
+
+
+def test_one_handshake_two_protocols(tmp_path):
+    """A Trigger written over OPC UA is the Modbus Trigger too (one state machine under both adapters)."""
+    from pymodbus.client import ModbusTcpClient
+
+    handshake = Handshake()
+    url, mb_port = f"opc.tcp://127.0.0.1:{_free_port()}", _free_port()
+    opc, mb = OpcUaServer(url, handshake), ModbusServer("127.0.0.1", mb_port, handshake)
+    opc.start()
+    mb.start()
+    modbus = ModbusTcpClient("127.0.0.1", port=mb_port)
+    try:
+        assert modbus.connect()
+
+        async def trigger():
+            async with Client(url) as client:
+                plc = Plc(client, await client.get_namespace_index(NAMESPACE))
+                await plc.write("PartId", "AB-12", "String")
+                await plc.write("Trigger", True, "Boolean")
+
+        asyncio.run(trigger())
+        assert modbus.read_coils(0, count=1).bits[0]  # Trigger, seen over Modbus
+        taken = handshake.take_trigger()
+        assert taken.part_id == "AB-12" and modbus.read_coils(1, count=1).bits[0]  # Busy
+        assert modbus.write_coil(0, False).status  # withdrawn over Modbus: OPC UA sees it
+
+        async def read_trigger():
+            async with Client(url) as client:
+                plc = Plc(client, await client.get_namespace_index(NAMESPACE))
+                return await plc.read("Trigger", "Busy")
+
+        assert asyncio.run(read_trigger()) == [False, True]
+    finally:
+        modbus.close()
+        mb.close()
+        opc.close()
+
+
+def test_access_anonymous_on_loopback_only_users_otherwise(tmp_path):
+    with pytest.raises(InspectorError, match="--opcua-users"):
+        OpcUaServer("opc.tcp://0.0.0.0:4840")  # refused before anything binds
+    with pytest.raises(InspectorError, match="opc.tcp://HOST:PORT"):
+        OpcUaServer("http://127.0.0.1:4840")
+    users_file = tmp_path / "users.txt"
+    users_file.write_text("# line PLC\nplc1:correct-horse\n")
+    url = f"opc.tcp://127.0.0.1:{_free_port()}"
+    server = OpcUaServer(url, users=read_users(users_file))
+    server.start()
+
+    async def connect(user=None, password=None):
+        client = Client(url)
+        if user:
+            client.set_user(user)
+            client.set_password(password)
+        async with client:
+            return await client.get_namespace_index(NAMESPACE)
+
+    try:
+        assert asyncio.run(connect("plc1", "correct-horse")) == server.namespace_index
+        for user, password in ((None, None), ("plc1", "wrong-password"), ("other", "correct-horse")):
+            with pytest.raises(ua.UaStatusCodeError):  # BadIdentityTokenRejected / BadUserAccessDenied
+                asyncio.run(connect(user, password))
+    finally:
+        server.close()
+
+
+def test_cli_refuses_opcua_on_an_open_address_without_users(projects, tmp_path, capsys):
+    engine, cal, _ = projects
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    code = line_main(["run", str(cal), "--source", str(inbox), "--history", str(tmp_path / "h.sqlite"),
+                      "--opcua", "opc.tcp://0.0.0.0:4840", "--idle-exit", "0.1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--opcua-users" in err and "0.0.0.0" in err
