@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
-from inference import IMAGE_SUFFIXES, EngineConfig, InspectorError, atomic_write, engine_for, list_versions
+from inference import (IMAGE_SUFFIXES, EngineConfig, InspectorError, atomic_write, engine_for, list_versions,
+                       load_image)
 
 from .history import History, default_path
 from .history_rows import jsonable
@@ -99,23 +100,35 @@ def history_images(project: str | Path, since: Optional[float] = None, until: Op
 # -- scoring (in each Ray actor, or in one process) -------------------------------------------------------------
 def rows_of(station: Station, models: dict, items: Sequence[Item]) -> list[dict]:
     """One row per image and version, inspected by the station's inspect use case (never recorded in the
-    history). An image that cannot be inspected is an ERROR row."""
-    paths = [it.path for it in items]
+    history). Each file is decoded once for all versions (the engine's own decoding: the pixels `inspector infer`
+    inspects); one that cannot be read or inspected is an ERROR row."""
+    limit = min(m.config.max_image_megapixels for m in models.values())
+    pixels, failed = [], {}
+    for i, item in enumerate(items):
+        try:
+            pixels.append(load_image(item.path, limit))
+        except (InspectorError, OSError, ValueError) as exc:
+            failed[i] = str(exc) if isinstance(exc, InspectorError) else f"cannot read image {item.path}: {exc}"
+    readable = [it for i, it in enumerate(items) if i not in failed]
     rows = []
     for version, model in models.items():
         try:
-            outcomes = list(station.inspect(paths, record=False, model=model, names=paths))
+            scored = iter(list(station.inspect(pixels, names=[it.path for it in readable], record=False,
+                                               model=model)))
         except Exception as exc:  # noqa: BLE001 - a batch that fails as a whole: ERROR rows, the job goes on
-            outcomes = [station.error(p, f"{type(exc).__name__}: {exc}", record=False) for p in paths]
-        for item, outcome in zip(items, outcomes):
+            message = f"{type(exc).__name__}: {exc}"
+            scored = iter([station.error(it.path, message, record=False) for it in readable])
+        for i, item in enumerate(items):
+            outcome = station.error(item.path, failed[i], record=False) if i in failed else next(scored)
             result = outcome.result
             regions = [r.to_dict() for r in result.regions if r.counts] if result is not None else []
             rows.append({
                 "key": item.key, "path": item.path, "part_id": item.part_id, "version": version,
                 "model_id": model.model_id, "verdict": outcome.verdict.value, "score": outcome.score,
-                "threshold": outcome.threshold, "regions": json.dumps([jsonable(r) for r in regions]),
-                "reason": outcome.reason, "error": outcome.error,
-                "seconds": float(outcome.timings.get("inspect", 0.0)),
+                "threshold": outcome.threshold if outcome.threshold is not None else (
+                    model.calibration.threshold if model.calibration else None),
+                "regions": json.dumps([jsonable(r) for r in regions]), "reason": outcome.reason,
+                "error": outcome.error, "seconds": float(outcome.timings.get("inspect", 0.0)),
             })
     return rows
 
@@ -323,7 +336,7 @@ def rescore(project: str | Path, versions: Sequence[str], items: Sequence[Item],
         if todo:
             note(f"{len(todo)} image(s) to score with {', '.join(versions)} ({len(items) - len(todo)} done "
                  f"before); {size} worker(s){f', {gpus} GPU each' if gpus else ''}")
-            _run(ray, project, versions, todo, out, config, size, cpus, gpus, batch_size, note)
+            size = _run(ray, project, versions, todo, out, config, size, cpus, gpus, batch_size, note)
     finally:
         if ours:
             ray.shutdown()
@@ -331,7 +344,8 @@ def rescore(project: str | Path, versions: Sequence[str], items: Sequence[Item],
 
 
 def _run(ray, project: Path, versions, todo: Sequence[Item], out: Path, config: EngineConfig, size: int,
-         cpus: float, gpus: int, batch_size: Optional[int], note) -> None:
+         cpus: float, gpus: int, batch_size: Optional[int], note) -> int:
+    """Run the job; returns the number of actors."""
     import pyarrow as pa
 
     ctx = ray.data.DataContext.get_current()
@@ -342,6 +356,7 @@ def _run(ray, project: Path, versions, todo: Sequence[Item], out: Path, config: 
     # table of the list (no split task, which would wait for a CPU the actors hold).
     batch = batch_size or max(1, min(config.batch_size, -(-len(todo) // (2 * size))))
     blocks = min(-(-len(todo) // batch), max(2 * size, -(-len(todo) // (4 * batch))))
+    size = min(size, blocks)
     step = -(-len(todo) // blocks)
     ds = ray.data.from_arrow([pa.table({"path": [it.path for it in chunk], "key": [it.key for it in chunk],
                                         "part_id": pa.array([it.part_id for it in chunk], pa.string())})
@@ -368,3 +383,4 @@ def _run(ray, project: Path, versions, todo: Sequence[Item], out: Path, config: 
     finally:  # what was scored before an interruption is kept: a job started again skips it
         if pending:
             _write_rows(out, pending, job_id, files)
+    return size

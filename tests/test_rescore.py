@@ -153,16 +153,16 @@ def test_a_job_started_again_skips_what_is_done(setup, local_ray, tmp_path):
     items = archive_images([archive])
     assert len(items) == len(setup["archived"])  # readme.txt is no image
     out = tmp_path / "out"
-    first = rescore(project, ["v2", "v3"], items[:6], out, config=config)  # "interrupted" after six images
+    first = rescore(project, ["v2", "v3"], items[:6], out, config=config, workers=1)  # "interrupted" after six images
     assert (first.scored, first.skipped) == (6, 0)
     before = {(r["key"], r["version"]): r["score"] for r in read_rows(out).to_pylist()}
-    again = rescore(project, ["v2", "v3"], items, out, config=config)
-    assert (again.scored, again.skipped) == (len(items) - 6, 6)
+    write_discs(archive / "2026-12-02" / "OK", [300])  # and a new part arrived in the archive
+    (out / "rows" / "part-cut.parquet").write_bytes(b"PAR1 cut short")  # unreadable: skipped, its images redone
+    again = rescore(project, ["v2", "v3"], archive_images([archive]), out, config=config, workers=1)
+    assert (again.scored, again.skipped) == (len(items) - 6 + 1, 6)
     rows = read_rows(out).to_pylist()
-    assert len(rows) == 2 * len(items) and len({(r["key"], r["version"]) for r in rows}) == len(rows)
+    assert len(rows) == 2 * (len(items) + 1) and len({(r["key"], r["version"]) for r in rows}) == len(rows)
     assert all(before[(r["key"], r["version"])] == r["score"] for r in rows if (r["key"], r["version"]) in before)
-    write_discs(archive / "2026-12-02" / "OK", [300])  # a new part in the archive: only it is scored
-    third = rescore(project, ["v2", "v3"], archive_images([archive]), out, config=config)
-    assert (third.scored, third.skipped) == (1, len(items))
+    assert rescore(project, ["v2", "v3"], archive_images([archive]), out, config=config).scored == 0
     with pytest.raises(Exception, match="holds a rescore of"):
         rescore(project, ["v1", "v3"], items, out, config=config)
