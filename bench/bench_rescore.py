@@ -76,6 +76,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def steady(done) -> dict:
+    """Start-up (until the first rows came back: Ray, the actors, the models) and the steady rate after it."""
+    out = {"workers": done.workers, "startup_s": round(done.first_rows_seconds or 0.0, 2)}
+    rest = done.scored - done.first_rows_images
+    if done.first_rows_seconds is not None and rest > 0:
+        per = (done.seconds - done.first_rows_seconds) / rest
+        out.update(steady_ms_per_image=round(1000 * per, 2), steady_images_per_s=round(1 / per, 2))
+    return out
+
+
 def step(name: str, n: int, seconds: float, extra: dict | None = None) -> dict:
     out = {"step": name, "images": n, "seconds": round(seconds, 2), "images_per_s": round(n / seconds, 2),
            "ms_per_image": round(1000 * seconds / n, 2), **(extra or {})}
@@ -123,7 +133,7 @@ def main() -> int:
                            note=lambda line: print("  " + line, flush=True))
             figures["steps"].append(step(f"ray{workers}: local Ray, {workers} worker(s)", len(items),
                                          time.perf_counter() - t, {"rows": read_rows(out).num_rows,
-                                                                   "workers": done.workers}))
+                                                                   **steady(done)}))
         if "twonode" in wanted:
             port = free_port()
             env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -140,7 +150,7 @@ def main() -> int:
                                workers=2, note=lambda line: print("  " + line, flush=True))
                 figures["steps"].append(step("twonode: 2 Ray nodes of 1 CPU, 2 workers", len(items),
                                              time.perf_counter() - t, {"rows": read_rows(out).num_rows,
-                                                                       "workers": done.workers}))
+                                                                       **steady(done)}))
             finally:
                 subprocess.run([ray, "stop"], env=env, capture_output=True)
     finally:
@@ -150,14 +160,17 @@ def main() -> int:
         if args.tmp is None:
             shutil.rmtree(tmp, ignore_errors=True)
     by = {s["step"].split(":")[0]: s for s in figures["steps"]}
-    if "proc" in by and "ray1" in by:
-        over = (by["ray1"]["seconds"] - by["proc"]["seconds"]) / args.n
-        print(f"Ray overhead (1 worker against 1 process, start-up included): {1000 * over:.1f} ms per image")
-    if "proc" in by:
-        per = by["proc"]["seconds"] / args.n * (os.cpu_count() or 1)  # core-seconds per image, both versions
+    if "proc" in by and "ray1" in by and "steady_ms_per_image" in by["ray1"]:
+        print(f"Ray overhead, 1 worker against 1 process: start-up {by['ray1']['startup_s']:.1f} s, then "
+              f"{by['ray1']['steady_ms_per_image'] - by['proc']['ms_per_image']:+.1f} ms per image")
+    base = by.get("ray2") if "steady_ms_per_image" in by.get("ray2", {}) else by.get("proc")
+    if base:
+        ms = base.get("steady_ms_per_image", base["ms_per_image"])
+        per = ms / 1000 * (os.cpu_count() or 1)  # core-seconds per image, both versions, on this machine
+        print(f"cost: {per:.3f} core-s per image (both versions) from {base['step']}")
         for nodes in (1, 4, 16, 64):
             hours = 1e6 * per / (nodes * 16) / 3600
-            print(f"estimate: 1,000,000 images, both versions, on {nodes} node(s) of 16 cores: {hours:.1f} h")
+            print(f"estimate: 1,000,000 images, both versions, on {nodes} node(s) of 16 cores: {hours:.2f} h")
     return 0
 
 

@@ -258,10 +258,15 @@ class RescoreSummary:
     seconds: float
     workers: int
     gpus: int
+    # Seconds from the start until the first rows came back (Ray's start-up and the actors' model loading), and
+    # how many images they held: the rest is the steady rate.
+    first_rows_seconds: Optional[float] = None
+    first_rows_images: int = 0
 
     def to_dict(self) -> dict:
         return {"out": str(self.out), "images": self.images, "skipped": self.skipped, "scored": self.scored,
-                "seconds": round(self.seconds, 3), "workers": self.workers, "gpus": self.gpus}
+                "seconds": round(self.seconds, 3), "workers": self.workers, "gpus": self.gpus,
+                "first_rows_seconds": self.first_rows_seconds, "first_rows_images": self.first_rows_images}
 
 
 def ray_module():
@@ -331,20 +336,24 @@ def rescore(project: str | Path, versions: Sequence[str], items: Sequence[Item],
     done = done_keys(out, versions)
     todo = [it for it in items if it.key not in done]
     ours = connect(address) if todo else False
+    first: dict = {}
     try:
         size, cpus, gpus = pool_size(workers) if todo else (0, 0.0, 0)
         if todo:
             note(f"{len(todo)} image(s) to score with {', '.join(versions)} ({len(items) - len(todo)} done "
                  f"before); {size} worker(s){f', {gpus} GPU each' if gpus else ''}")
-            size = _run(ray, project, versions, todo, out, config, size, cpus, gpus, batch_size, note)
+            size = _run(ray, project, versions, todo, out, config, size, cpus, gpus, batch_size, note,
+                        lambda n: first.setdefault("at", (time.perf_counter() - t0, n)))
     finally:
         if ours:
             ray.shutdown()
-    return RescoreSummary(out, len(items), len(items) - len(todo), len(todo), time.perf_counter() - t0, size, gpus)
+    at, n = first.get("at", (None, 0))
+    return RescoreSummary(out, len(items), len(items) - len(todo), len(todo), time.perf_counter() - t0, size, gpus,
+                          at, n)
 
 
 def _run(ray, project: Path, versions, todo: Sequence[Item], out: Path, config: EngineConfig, size: int,
-         cpus: float, gpus: int, batch_size: Optional[int], note) -> int:
+         cpus: float, gpus: int, batch_size: Optional[int], note, arrived=lambda n: None) -> int:
     """Run the job; returns the number of actors."""
     import pyarrow as pa
 
@@ -372,6 +381,7 @@ def _run(ray, project: Path, versions, todo: Sequence[Item], out: Path, config: 
         for table in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
             pending.append(table)
             n_rows += table.num_rows
+            arrived(table.num_rows // len(versions))
             if n_rows >= FLUSH_ROWS or time.perf_counter() - last >= FLUSH_SECONDS:
                 _write_rows(out, pending, job_id, files)
                 files += 1

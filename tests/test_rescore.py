@@ -140,10 +140,21 @@ def test_rescore_two_versions_equals_infer_and_reports_the_changes(setup, local_
         assert (out / name).stat().st_size > 0
     assert "OK->NG" in (out / "report.md").read_text()
 
-    # The versions view names the report next to v3.
+    # The versions view names the report next to v3: the CLI and the service's GET versions.
     assert latest_report(project, "v3")["report"] == str(out / "report.json")
     assert main(["versions", str(project)]) == 0
     assert f"v3: rescore vs v2 on {len(archived)} images" in capsys.readouterr().out
+    import httpx
+    from inspector_service.app import create_app
+    from test_service import LiveServer
+
+    server = LiveServer(create_app(project.parent, config=setup["config"])).start()
+    try:
+        listed = httpx.get(f"{server.url}/projects/{project.name}/versions").json()["versions"]
+    finally:
+        server.stop()
+    assert [v["rescore"] and v["rescore"]["versions"] for v in listed] == [None, None, ["v2", "v3"]]
+    assert listed[2]["rescore"]["escapes"] == len(report["escapes"])
 
 
 def test_a_job_started_again_skips_what_is_done(setup, local_ray, tmp_path):
@@ -153,7 +164,8 @@ def test_a_job_started_again_skips_what_is_done(setup, local_ray, tmp_path):
     items = archive_images([archive])
     assert len(items) == len(setup["archived"])  # readme.txt is no image
     out = tmp_path / "out"
-    first = rescore(project, ["v2", "v3"], items[:6], out, config=config, workers=1)  # "interrupted" after six images
+    # A job "interrupted" after six images, started again with the same --out.
+    first = rescore(project, ["v2", "v3"], items[:6], out, config=config, workers=1)
     assert (first.scored, first.skipped) == (6, 0)
     before = {(r["key"], r["version"]): r["score"] for r in read_rows(out).to_pylist()}
     write_discs(archive / "2026-12-02" / "OK", [300])  # and a new part arrived in the archive
