@@ -41,7 +41,7 @@ JOB_FILE = "job.json"
 FLUSH_ROWS = 2000  # rows the driver holds before it writes a Parquet file
 FLUSH_SECONDS = 20.0  # ... or seconds since the last file: at most this much work is redone after a kill -9
 COLUMNS = ("key", "path", "part_id", "version", "model_id", "verdict", "score", "threshold", "regions", "reason",
-           "error", "seconds")
+           "error", "seconds", "scored_at")
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,7 @@ def rows_of(station: Station, models: dict, items: Sequence[Item]) -> list[dict]
         except Exception as exc:  # noqa: BLE001 - a batch that fails as a whole: ERROR rows, the job goes on
             message = f"{type(exc).__name__}: {exc}"
             scored = iter([station.error(it.path, message, record=False) for it in readable])
+        done_at = time.time()
         for i, item in enumerate(items):
             outcome = station.error(item.path, failed[i], record=False) if i in failed else next(scored)
             result = outcome.result
@@ -128,7 +129,7 @@ def rows_of(station: Station, models: dict, items: Sequence[Item]) -> list[dict]
                 "threshold": outcome.threshold if outcome.threshold is not None else (
                     model.calibration.threshold if model.calibration else None),
                 "regions": json.dumps([jsonable(r) for r in regions]), "reason": outcome.reason,
-                "error": outcome.error, "seconds": float(outcome.timings.get("inspect", 0.0)),
+                "error": outcome.error, "seconds": float(outcome.timings.get("inspect", 0.0)), "scored_at": done_at,
             })
     return rows
 
@@ -169,7 +170,8 @@ def rows_schema():
     return pa.schema([("key", pa.string()), ("path", pa.string()), ("part_id", pa.string()),
                       ("version", pa.string()), ("model_id", pa.string()), ("verdict", pa.string()),
                       ("score", pa.float64()), ("threshold", pa.float64()), ("regions", pa.string()),
-                      ("reason", pa.string()), ("error", pa.string()), ("seconds", pa.float64())])
+                      ("reason", pa.string()), ("error", pa.string()), ("seconds", pa.float64()),
+                      ("scored_at", pa.float64())])
 
 
 def rows_table(rows: Sequence[dict]):

@@ -91,8 +91,10 @@ def build_report(project: str | Path, out: str | Path) -> dict:
         "escapes": [m for m in marked if m["label"] == "false_accept" and m[vb] == "OK"],
         # A reviewer said these were good parts the station rejected: does B still reject them?
         "still_rejected": [m for m in marked if m["label"] == "false_reject" and m[vb] not in ("OK", None)],
-        "errors": [{"path": p["path"], "version": v, "error": p[v]["error"]}
-                   for p in parts.values() for v in (va, vb) if v in p and p[v]["verdict"] == "ERROR"],
+        "errors": [{"path": p["path"], "versions": [v for v in (va, vb) if v in p and p[v]["verdict"] == "ERROR"],
+                    "error": next(p[v]["error"] for v in (va, vb) if v in p and p[v]["verdict"] == "ERROR")}
+                   for p in sorted(parts.values(), key=lambda p: p["path"])
+                   if any(v in p and p[v]["verdict"] == "ERROR" for v in (va, vb))],
         "scores": {v: [p[v]["score"] for p in parts.values() if v in p and p[v]["score"] is not None]
                    for v in (va, vb)},
     }
@@ -127,7 +129,7 @@ def report_markdown(report: dict) -> str:
                   for m in report["marked"]]
     if report["errors"]:
         lines += ["", f"## Images that could not be inspected: {len(report['errors'])}", ""]
-        lines += [f"- `{e['path']}` ({e['version']}): {e['error']}" for e in report["errors"][:MD_LIST]]
+        lines += [f"- `{e['path']}` ({', '.join(e['versions'])}): {e['error']}" for e in report["errors"][:MD_LIST]]
     if report.get("png"):
         lines += ["", f"![scores]({report['png']})"]
     return "\n".join(lines) + "\n"

@@ -129,6 +129,7 @@ def test_rescore_two_versions_equals_infer_and_reports_the_changes(setup, local_
     counts = report["counts"]
     assert counts["v3"]["NG"] == counts["v2"]["NG"] + len(changes.get("OK->NG", [])) - len(changes.get("NG->OK", []))
     assert counts["v2"]["ERROR"] == counts["v3"]["ERROR"] == 1 and counts["v2"]["total"] == len(archived)
+    assert [(e["path"], e["versions"]) for e in report["errors"]] == [(str(setup["broken"]), ["v2", "v3"])]
 
     # The reviewer's marks and what each version says of them.
     marked = {m["path"]: m for m in report["marked"]}
