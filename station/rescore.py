@@ -289,7 +289,8 @@ def connect(address: Optional[str] = None, cpus: Optional[int] = None) -> bool:
     ray = ray_module()
     if ray.is_initialized():
         return False
-    quiet = dict(logging_level=logging.WARNING, log_to_driver=False)
+    # Ray's own notices (token auth on a local cluster) stay in its log files; a failed job raises with its reason.
+    quiet = dict(logging_level=logging.ERROR, log_to_driver=False)
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -362,7 +363,7 @@ def _run(ray, project: Path, versions, todo: Sequence[Item], out: Path, config: 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     # Blocks of a few batches, at least two per actor, so the work spreads over the pool; each block is one
     # table of the list (no split task, which would wait for a CPU the actors hold).
     batch = batch_size or max(1, min(config.batch_size, -(-len(todo) // (2 * size))))
@@ -372,6 +373,8 @@ def _run(ray, project: Path, versions, todo: Sequence[Item], out: Path, config: 
     ds = ray.data.from_arrow([pa.table({"path": [it.path for it in chunk], "key": [it.key for it in chunk],
                                         "part_id": pa.array([it.part_id for it in chunk], pa.string())})
                               for chunk in (todo[i:i + step] for i in range(0, len(todo), step))])
+    # (Ray's core worker logs one line per job that the actors' constructor arguments sit in its object store:
+    # Ray Data's own actor wrapper does that, whatever the arguments.)
     scored = ds.map_batches(VersionScorer, fn_constructor_kwargs={"project": str(project.absolute()),
                                                                   "versions": list(versions), "config": config},
                             batch_size=batch, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=size),

@@ -17,6 +17,7 @@ from tiny_project import TINY_YAML
 ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
 
+import station.rescore as rescore_module  # noqa: E402
 from station.rescore import archive_images, read_rows, rescore  # noqa: E402
 from station.rescore_report import latest_report  # noqa: E402
 
@@ -158,21 +159,29 @@ def test_rescore_two_versions_equals_infer_and_reports_the_changes(setup, local_
     assert listed[2]["rescore"]["escapes"] == len(report["escapes"])
 
 
-def test_a_job_started_again_skips_what_is_done(setup, local_ray, tmp_path):
+def test_a_job_started_again_skips_what_is_done(setup, local_ray, tmp_path, monkeypatch):
     project, config = setup["project"], setup["config"]
     archive = tmp_path / "archive"
     shutil.copytree(setup["root"] / "archive", archive)
     items = archive_images([archive])
     assert len(items) == len(setup["archived"])  # readme.txt is no image
     out = tmp_path / "out"
-    # A job "interrupted" after six images, started again with the same --out.
-    first = rescore(project, ["v2", "v3"], items[:6], out, config=config, workers=1)
-    assert (first.scored, first.skipped) == (6, 0)
+    # A job interrupted (Ctrl+C) once its first rows were written, started again with the same --out.
+    monkeypatch.setattr(rescore_module, "FLUSH_ROWS", 1)  # the driver writes every batch it gets
+
+    def interrupt(line):
+        if "images scored" in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rescore(project, ["v2", "v3"], items, out, config=config, workers=1, batch_size=2, note=interrupt)
     before = {(r["key"], r["version"]): r["score"] for r in read_rows(out).to_pylist()}
+    done = len(before) // 2
+    assert 0 < done < len(items) and len(before) == 2 * done
     write_discs(archive / "2026-12-02" / "OK", [300])  # and a new part arrived in the archive
     (out / "rows" / "part-cut.parquet").write_bytes(b"PAR1 cut short")  # unreadable: skipped, its images redone
     again = rescore(project, ["v2", "v3"], archive_images([archive]), out, config=config, workers=1)
-    assert (again.scored, again.skipped) == (len(items) - 6 + 1, 6)
+    assert (again.scored, again.skipped) == (len(items) - done + 1, done)
     rows = read_rows(out).to_pylist()
     assert len(rows) == 2 * (len(items) + 1) and len({(r["key"], r["version"]) for r in rows}) == len(rows)
     assert all(before[(r["key"], r["version"])] == r["score"] for r in rows if (r["key"], r["version"]) in before)
