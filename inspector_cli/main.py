@@ -58,6 +58,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .versions import main as versions_main
 
         return versions_main(argv)
+    if argv[:1] == ["rescore"]:
+        from .rescore import main as rescore_main
+
+        return rescore_main(argv[1:])
     if argv[:1] in (["run"], ["history"]):
         from inspector_line.cli import main as line_main
 
@@ -215,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("versions", help="list a project's model versions: inspector versions PROJECT [--json]")
     sub.add_parser("activate", help="make a model version the active one (rollback): inspector activate PROJECT VN")
     sub.add_parser("audit", help="every change that altered verdicts: inspector audit PROJECT [--json]")
+    sub.add_parser("rescore", help="re-score archived images with two versions on Ray: inspector rescore --help")
     return p
 
 

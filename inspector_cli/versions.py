@@ -60,10 +60,12 @@ def _station(args, config: Optional[Path] = None):
 
 def _versions(args) -> int:
     from inference import list_versions
+    from station.rescore_report import latest_report, report_line
 
     versions = list_versions(args.project)
+    reports = {v.version: latest_report(args.project, v.version) for v in versions}
     if args.json:
-        print(json.dumps([v.to_dict() for v in versions], indent=2))
+        print(json.dumps([dict(v.to_dict(), rescore=reports[v.version]) for v in versions], indent=2))
         return 0
     if not versions:
         print(f"{args.project} holds no model yet: run inspector fit")
@@ -79,6 +81,9 @@ def _versions(args) -> int:
         print(f"{'*' if v.active else ' ':2}{v.version:8}{v.created:27}{what:11}{v.n_images:>7}  {thr:>10}  "
               f"{far:>6}  {frr:>6}  {v.note}")
     print("* active. Uncalibrated versions give no verdict: calibrate them before activating.")
+    for v in versions:  # what a version would change, from the newest `inspector rescore` on it
+        if reports[v.version]:
+            print(report_line(reports[v.version]))
     return 0
 
 

@@ -22,7 +22,10 @@ def _projects(request: Request):
 def versions(name: str, request: Request):
     station = _projects(request).station(name)
     _projects(request).existing(name)
-    return {"project": name, "versions": [v.to_dict() for v in station.versions()]}
+    from station.rescore_report import latest_report  # the newest `inspector rescore` report on each version
+
+    return {"project": name, "versions": [dict(v.to_dict(), rescore=latest_report(station.project, v.version))
+                                          for v in station.versions()]}
 
 
 @router.post("/activate", summary="Make a kept version the active one (a rollback is the same); audited")

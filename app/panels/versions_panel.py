@@ -87,7 +87,10 @@ class VersionsPanel(QWidget):
         text = f"Active (inspecting the line): {active.version if active else '-'}."
         if shown and active and shown != active.version:
             text += f" This window works on {shown} (staged: calibrate it, or activate it here)."
-        self.summary.setText(text)
+        from station.rescore_report import latest_report, report_line  # `inspector rescore` (docs/scale.md)
+
+        reports = [report_line(r) for v in self.versions if (r := latest_report(self.folder, v.version))]
+        self.summary.setText("\n".join([text] + reports[-3:]))  # what a staged version would change, if rescored
         for v in reversed(self.versions):  # newest first
             cal = v.calibration or {}
             cells = ["●" if v.active else "", v.version, v.created, v.action + (f" {v.based_on}" if v.based_on else ""),
