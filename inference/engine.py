@@ -16,7 +16,7 @@ from .calibration import (Calibration, area_unit, calibrate_by, calibration_warn
                           join_warnings)
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
-from .errors import Cancelled, InspectorError, ProjectError
+from .errors import Cancelled, ConfigError, InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored, training_crops
 from .heap import release_free_memory
 from .model_checks import index_problem
@@ -133,7 +133,7 @@ class Engine:
                 else:
                     import torch
 
-                    from .backbone import Backbone
+                    Backbone = _full_install().Backbone
 
                     torch.manual_seed(config.seed)  # a random backbone must be the same on every load
                     self._backbones[key] = Backbone(config)
@@ -232,7 +232,7 @@ class Engine:
 
     def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry,
              saving) -> FitResult:
-        from .backbone import fit_precision, resolve_auto
+        fit_precision, resolve_auto = _full_install().fit_precision, _full_install().resolve_auto
         from .memory import PatchMemory
 
         if not ok_images:
@@ -538,6 +538,17 @@ class Engine:
         saved = project.save_calibration(model.folder, calibration, model.version, activate, origin,
                                          keep=self.config.versions_kept)
         return model.with_calibration(calibration, saved.version)
+
+
+def _full_install():
+    """inference.backbone (torch, timm): ConfigError in plain words where they are not installed (the edge
+    install inspects exported models only)."""
+    try:
+        from . import backbone
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"this installation has no {exc.name}: it inspects exported models only (inspector "
+                          "export on a full install); teaching needs the full install") from None
+    return backbone
 
 
 def _staged(progress: Optional[ProgressFn], stage: str) -> Optional[ProgressFn]:
