@@ -110,6 +110,7 @@ def anomalib_ratio(args) -> dict:
     records = data["records"] if isinstance(data, dict) else data
     lat = {r["method"]: r["latency"]["median_ms"] for r in records}
     ours, peer = lat.get("ours"), lat.get("anomalib")
+    ours, peer = (round(v, 1) if v else v for v in (ours, peer))
     return {"category": args.category, "shots": args.shots, "ours_median_ms": ours, "anomalib_median_ms": peer,
             "ratio": round(ours / peer, 3) if ours and peer else None, "load_before": before, "load_after": after,
             "command": " ".join(cmd)}
