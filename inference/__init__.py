@@ -100,6 +100,7 @@ from .scoring import (
     overlay_rgb,
     verdict_level,
 )
+from .resources import resource_path
 from .synthetic import write_discs
 from .weights import (
     PRESETS,
@@ -250,4 +251,5 @@ __all__ = [
     "WeightsError",
     "WeightsNotFoundError",  # deprecated name of WeightsError (the same class)
     "write_discs",
+    "resource_path",
 ]

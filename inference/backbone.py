@@ -76,8 +76,9 @@ def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     native bf16 (AVX-512 BF16 / AMX), fp32 on other CPUs, where bf16 would be emulated
     and slower. Features always leave the backbone as float32.
     """
-    if precision != "auto":
+    if precision not in ("auto", "int8"):
         return _DTYPES[precision]
+    # int8: the operations left unquantised run as auto's (the quantised twin is Backbone.quantized).
     if device.type == "cuda":
         return torch.float16
     return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else torch.float32
@@ -89,8 +90,11 @@ def fit_precision(precision: str, use_gpu: bool) -> str:
     Measured (docs/benchmarks.md): a bank embedded in bf16 moved visa_fryum's image
     AUROC by -0.007, inspecting in bf16 against an fp32 bank by +0.002. The bank is
     the reference every later image is compared with, so on a CPU it is built at
-    full precision; a GPU fits in fp16 (the 1 s fit target needs it).
+    full precision; a GPU fits in fp16 (the 1 s fit target needs it). int8 embeds the bank in fp32: the
+    bank stays the reference the quantised backbone's features are compared with.
     """
+    if precision == "int8":
+        return "fp32"
     if precision != "auto":
         return precision
     return "auto" if use_gpu and torch.cuda.is_available() else "fp32"
@@ -145,6 +149,10 @@ class Backbone:
         self.config = config
         self.preset: Preset = resolve_preset(config.backbone)
         self.runtime = pick_runtime(config.runtime, pick_device(config.use_gpu))
+        if config.precision == "int8" and self.runtime != "openvino":
+            raise ConfigError("precision int8 needs runtime openvino on a CPU (config key 'runtime': openvino, or auto "
+                              "with use_gpu false or no GPU) and the openvino and nncf packages: "
+                              "pip install -e '.[openvino]'")
         # OpenVINO runs on the CPU (runtime auto picks it only there); torch where use_gpu and CUDA say.
         self.device = torch.device("cpu") if self.runtime == "openvino" else pick_device(config.use_gpu)
         self.dtype = pick_dtype(config.precision, self.device)
@@ -172,7 +180,7 @@ class Backbone:
         try:
             return self.embed(black)
         except Exception as exc:
-            if self._openvino is None or self.config.runtime == "openvino":
+            if self._openvino is None or self.config.runtime == "openvino" or self.config.precision == "int8":
                 raise
             log.warning("OpenVINO cannot run backbone %s (%s: %s): torch runs it", self.config.backbone,
                         type(exc).__name__, exc)
@@ -181,7 +189,10 @@ class Backbone:
         return self.embed(black)
 
     def openvino_ir(self) -> Path:
-        """The fp32 OpenVINO IR of this backbone (converted and cached on first use; inspector export)."""
+        """The OpenVINO IR this backbone runs (inspector export): the int8 one when quantised, else the fp32 one
+        (converted and cached on first use)."""
+        if self._int8 is not None:
+            return self._int8.xml
         return (self._openvino or OpenVinoExtractor(self)).fp32_ir()
 
     def with_precision(self, precision: str) -> "Backbone":
@@ -314,14 +325,15 @@ class Backbone:
             grid = grid[..., :: self.config.stride, :: self.config.stride]
         return grid.float().contiguous()
 
-    def quantized(self, crops: Sequence[np.ndarray]) -> "Backbone":
+    def quantized(self, crops: Sequence[np.ndarray], min_cosine: Optional[float] = None) -> "Backbone":
         """This backbone computing in int8 (OpenVINO, NNCF post-training quantisation calibrated on `crops`,
-        the taught OK images); InspectorError unless their features keep a mean cosine of 0.999 to fp32."""
+        the taught OK images); InspectorError unless their features keep a mean cosine of 0.999 to fp32
+        (`min_cosine`: another gate, for tests and benches only)."""
         if self._openvino is None:
             raise ConfigError("precision int8 needs runtime openvino (config key 'runtime': auto on a CPU, or "
                               "openvino) and the openvino and nncf packages: pip install -e '.[openvino]'")
         twin = copy.copy(self)
-        twin._int8 = self._openvino.int8(crops, self.precision_name)
+        twin._int8 = self._openvino.int8(crops, self.precision_name, min_cosine)
         return twin
 
     @property

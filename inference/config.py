@@ -22,7 +22,7 @@ from .errors import ConfigError
 ENV_PREFIX = "PATCHCORE_"
 DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean", "reweighted_max")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 COMPILE_MODES = ("auto", "off", "on")
 RUNTIMES = ("auto", "torch", "openvino")
 # The same names as knn.INDEX_KINDS (kept here so config needs no faiss import).
@@ -88,7 +88,9 @@ class EngineConfig:
     faiss_fp16: bool = setting("runtime", True)
     # Backbone compute type. auto: fp16 on CUDA, bf16 on a CPU with native bf16 (AVX-512 BF16 / AMX),
     # fp32 elsewhere; auto fits in fp32 on a CPU (fit_precision). A runtime setting: features stay within
-    # cosine 0.999 of fp32 (tests/test_precision.py).
+    # cosine 0.999 of fp32 (tests/test_precision.py). int8 (opt-in, OpenVINO on a CPU): at fit the backbone is
+    # quantised (NNCF) on the taught OK images and refused unless its features keep cosine 0.999 to fp32
+    # (inference/int8_model.py); a model taught without int8 cannot inspect with it.
     precision: str = setting("runtime", "auto")
     # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
     # eager when the compiler is missing or fails.

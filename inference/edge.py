@@ -4,7 +4,9 @@
 manifest.json, calibration.json, the alignment reference when the model aligns, all checked
 as `copy_model` checks them), `openvino/features.{xml,bin}` (the conversion of
 Backbone.feature_grid with the model's weights) and `export.json` (what the IR was built
-from and its sha256), written last. `EdgeEngine` is the Engine whose backbone is that IR:
+from and its sha256), written last. Exported with `precision: int8`, the IR is the model's quantised one
+(gated on its taught images, inference/int8_model.py); its unquantised operations run in the machine's
+precision (auto: bf16 where native). `EdgeEngine` is the Engine whose backbone is that IR:
 load() runs every check a project gets (model version, backbone and weights sha256,
 index), inspection is the same code (placement, search, map, score, verdict). The edge
 install (`pip install -e .[edge]`: openvino, faiss-cpu, numpy, opencv, pyyaml, pillow)
@@ -62,7 +64,8 @@ def export_model(engine: Engine, project, out) -> dict:
         atomic_write(out / IR_FOLDER / name, data)
         digests[name] = hashlib.sha256(data).hexdigest()
     meta = {
-        "format": EXPORT_FORMAT, "app_version": __version__, "openvino": ovr.version(), "precision": "fp32",
+        "format": EXPORT_FORMAT, "app_version": __version__, "openvino": ovr.version(),
+        "precision": "int8" if backbone.precision_name == "int8" else "fp32",
         "model_id": model.model_id, "timm_name": backbone.preset.timm_name, "kind": backbone.preset.kind,
         "feature_dim": backbone.feature_dim, "token_shape": list(backbone.token_shape),
         "input_size": backbone.config.input_size, "weights": backbone.weights.to_dict(), "ir_sha256": digests,
@@ -84,9 +87,11 @@ class EdgeBackbone:
     runtime: str = "openvino"
     device: object = field(default_factory=lambda: SimpleNamespace(type="cpu"))
 
+    int8: bool = False
+
     @property
     def precision_name(self) -> str:
-        return self.grid.precision
+        return "int8" if self.int8 else self.grid.precision
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         return self.grid(images)
@@ -112,6 +117,9 @@ class EdgeEngine(Engine):
 
     add = fit
 
+    def _inspecting(self, config: EngineConfig, folder, record, version=None, inputs=None) -> EdgeBackbone:
+        return self.backbone(config)  # the exported IR is the network, quantised or not (_load_ir)
+
 
 def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     try:
@@ -131,12 +139,18 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
             raise ProjectError(f"{path} is not the file exported with this model (sha256 differs): export again")
     if config.input_size != meta["input_size"]:
         raise ProjectError(f"the exported backbone takes {meta['input_size']} px images, the model {config.input_size}")
-    grid = ovr.CompiledGrid(folder / IR_FOLDER / IR_FILES[0], _precision(config.precision))
+    int8 = meta.get("precision") == "int8"
+    if config.precision == "int8" and not int8:
+        raise ProjectError(f"precision int8: {folder} holds the fp32 network; export the project again with "
+                           "precision int8, or set precision auto")
+    # An int8 IR's unquantised operations run in the machine's precision (the setting int8 means auto there).
+    compute = _precision("auto" if config.precision == "int8" else config.precision)
+    grid = ovr.CompiledGrid(folder / IR_FOLDER / IR_FILES[0], compute)
     weights = meta["weights"]
     return EdgeBackbone(config, grid, SimpleNamespace(timm_name=meta["timm_name"], kind=meta["kind"]),
                         SimpleNamespace(sha256=weights.get("sha256"), path=weights.get("path"),
                                         source=weights.get("source"), to_dict=lambda: dict(weights)),
-                        int(meta["feature_dim"]), tuple(meta["token_shape"]))
+                        int(meta["feature_dim"]), tuple(meta["token_shape"]), int8=int8)
 
 
 def _precision(setting: str) -> str:

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import knn, placement, project
+from . import int8_model, knn, placement, project
 from .align import Locator
 from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
                           join_warnings)
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
-from .errors import Cancelled, InspectorError, ProjectError
+from .errors import Cancelled, ConfigError, InspectorError, ProjectError
 from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored, training_crops
 from .heap import release_free_memory
 from .model_checks import index_problem
@@ -114,12 +114,13 @@ class Engine:
     def __init__(self, config: Optional[EngineConfig] = None):
         self.config = config or EngineConfig.load()
         self._backbones: dict[tuple, Backbone] = {}
+        self._int8: dict[tuple, Backbone] = {}  # precision int8: (backbone key, calibration digest) -> its twin
         self._backbone_lock = threading.Lock()
         self._lock = threading.Lock()
 
     # -- backbones ------------------------------------------------------------
     def backbone(self, config: EngineConfig) -> Backbone:
-        key = tuple(repr(getattr(config, k)) for k in _BACKBONE_KEYS)
+        key = self._backbone_key(config)
         # One build at a time: two threads (the service's fit and inference) must not build the same backbone
         # twice, nor interleave torch.manual_seed and give a random backbone other weights.
         with self._backbone_lock:
@@ -132,11 +133,28 @@ class Engine:
                 else:
                     import torch
 
-                    from .backbone import Backbone
+                    Backbone = _full_install().Backbone
 
                     torch.manual_seed(config.seed)  # a random backbone must be the same on every load
                     self._backbones[key] = Backbone(config)
             return self._backbones[key]
+
+    def _backbone_key(self, config: EngineConfig) -> tuple:
+        return tuple(repr(getattr(config, k)) for k in _BACKBONE_KEYS)
+
+    def model_backbone(self, config: EngineConfig, inputs=None) -> Backbone:
+        """The backbone a model inspects with: the shared one, or with precision int8 its twin quantised on
+        the model's calibration images `inputs` (int8_model), built once per engine and images."""
+        backbone = self.backbone(config)
+        if config.precision != int8_model.INT8:
+            return backbone
+        if inputs is None:
+            raise InspectorError("precision int8 needs the taught OK images to calibrate the quantisation")
+        key = (self._backbone_key(config), project.sha256_bytes(np.ascontiguousarray(inputs).tobytes()))
+        with self._backbone_lock:
+            if key not in self._int8:
+                self._int8[key] = backbone.quantized(inputs)
+            return self._int8[key]
 
     def _run_alone(self):
         if not self._lock.acquire(blocking=False):
@@ -214,7 +232,7 @@ class Engine:
 
     def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry,
              saving) -> FitResult:
-        from .backbone import fit_precision, resolve_auto
+        fit_precision, resolve_auto = _full_install().fit_precision, _full_install().resolve_auto
         from .memory import PatchMemory
         from .provenance import PROVENANCE_FILE, ProvenanceRecorder, read_provenance
 
@@ -234,6 +252,12 @@ class Engine:
                                                                         previous, locate_box)
         placement.check_ignore(roi, ignore)
         report(progress, "loading", len(prepared), len(prepared))
+        # precision int8 (the fit's or this machine's): the quantised twin must be possible (OpenVINO) before
+        # minutes of embedding; it is calibrated and gated on the taught images before anything is saved.
+        int8_config = None
+        if int8_model.wanted(config, self.config):
+            int8_config = config.replace(precision=int8_model.INT8)
+            self.backbone(int8_config)
         backbone = self.backbone(config.replace(precision=fit_precision(config.precision, config.use_gpu)))
         timings["load"] = time.perf_counter() - t0
 
@@ -279,6 +303,13 @@ class Engine:
         ]
         ignore_json, align, extra_files = placement.geometry_record(ignore, locator, previous, prepared, align_note)
         extra_files[PROVENANCE_FILE] = origins.finish(np.sort(idx)).to_bytes()  # each bank row's taught image
+        int8_inputs = None
+        if int8_config is not None:
+            earlier = (int8_model.stored_inputs(previous.folder, previous.record, required=False)
+                       if previous is not None else None)
+            int8_inputs = int8_model.calibration_inputs(crops[::copies], config.input_size, earlier)
+            self.model_backbone(int8_config, int8_inputs)  # InspectorError below the cosine gate: nothing saved
+            extra_files[int8_model.CALIBRATION_FILE] = int8_model.to_bytes(int8_inputs)
         record = ModelRecord.fitted(
             config, backbone, roi_to_dict(roi), mm_per_px, images_meta, len(features), len(idx),
             previous.record if previous is not None else None, chosen=backbone_note,
@@ -292,7 +323,7 @@ class Engine:
                                     activate=activate, origin=origin, keep=self.config.versions_kept)
         record = saved.record
         timings["save"] = time.perf_counter() - t
-        model = self._fitted_model(folder, record, index, locator, saved.version)
+        model = self._fitted_model(folder, record, index, locator, saved.version, int8_inputs)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
                          record, model, saved.version, saved.active)
@@ -304,7 +335,7 @@ class Engine:
                       ignore=tuple(ignore), locator=locator)
         return tuple(round(float(self._score_one(probe, p, f, None).score), 6) for p, f in reference)
 
-    def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str) -> "Model":
+    def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str, int8_inputs=None) -> "Model":
         """The model just saved, as load(folder, version) would give it, built from memory: no model file is
         read back or hashed (a new version has no calibration yet, unless Save As copied one)."""
         config = record.engine_config(self.config)  # the machine settings of this engine, as load takes them
@@ -314,8 +345,9 @@ class Engine:
                               min_confidence=config.align_min_confidence)
         ignore = placement.stored_geometry(record)[0]
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px,
-                     knn.Searcher(index, config.use_gpu, config.faiss_fp16), self.backbone(config), calibration,
-                     note, ignore=ignore, locator=locator, version=version)
+                     knn.Searcher(index, config.use_gpu, config.faiss_fp16), self._inspecting(config, folder, record,
+                                                                              version, int8_inputs),
+                     calibration, note, ignore=ignore, locator=locator, version=version)
 
     # -- load -----------------------------------------------------------------
     def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
@@ -344,8 +376,17 @@ class Engine:
         record = stored.record
         ignore, locator = placement.load_geometry(source, record, config)
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px, searcher,
-                     self.backbone(config), stored.calibration, stored.calibration_note, ignore=ignore,
-                     locator=locator, version=version)
+                     self._inspecting(config, source, record), stored.calibration, stored.calibration_note,
+                     ignore=ignore, locator=locator, version=version)
+
+    def _inspecting(self, config: EngineConfig, folder: Path, record: ModelRecord, version: Optional[str] = None,
+                    inputs=None) -> Backbone:
+        """The backbone that inspects the model in `folder` (a project, or with `version` its version); with
+        precision int8 quantised on the model's calibration images (`inputs` when already in memory)."""
+        if config.precision == int8_model.INT8 and inputs is None:
+            source = project.version_folder(folder, version) if version else folder
+            inputs = int8_model.stored_inputs(source, record)
+        return self.model_backbone(config, inputs)
 
     # -- inference --------------------------------------------------------------
     def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
@@ -504,6 +545,17 @@ class Engine:
         saved = project.save_calibration(model.folder, calibration, model.version, activate, origin,
                                          keep=self.config.versions_kept)
         return model.with_calibration(calibration, saved.version)
+
+
+def _full_install():
+    """inference.backbone (torch, timm): ConfigError in plain words where they are not installed (the edge
+    install inspects exported models only)."""
+    try:
+        from . import backbone
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"this installation has no {exc.name}: it inspects exported models only (inspector "
+                          "export on a full install); teaching needs the full install") from None
+    return backbone
 
 
 def _staged(progress: Optional[ProgressFn], stage: str) -> Optional[ProgressFn]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -90,11 +90,16 @@ class OpenVinoExtractor:
     def embed(self, images: np.ndarray, precision: str) -> np.ndarray:
         return self.compiled(precision)(images)
 
-    def int8(self, crops: Sequence[np.ndarray], precision: str) -> ovr.CompiledGrid:
-        """The int8 IR calibrated on `crops` (cached by their digest), compiled; refused below the cosine gate."""
+    def int8(self, crops: Sequence[np.ndarray], precision: str,
+             min_cosine: Optional[float] = None) -> ovr.CompiledGrid:
+        """The int8 IR calibrated on `crops` (cached by their digest), compiled; refused below the cosine gate.
+
+        `min_cosine` is for tests and benches only (the gate is not a setting): None is INT8_MIN_COSINE.
+        The measured cosine is kept beside the cached IR per compile precision, so a later load of the
+        same model on this machine does not embed the calibration images twice again."""
         from .preprocess import stack_inputs
 
-        if not crops:
+        if not len(crops):
             raise InspectorError("precision int8 needs the taught OK images to calibrate the quantisation")
         size, step = self.backbone.config.input_size, self.backbone.config.batch_size
         batches = [stack_inputs(crops[i:i + step], size) for i in range(0, len(crops), step)]
@@ -103,12 +108,14 @@ class OpenVinoExtractor:
         xml = ovr.cached_ir(ovr.ir_key(parts), parts, lambda: ovr.quantize_int8(fp32_xml, batches))
         # Operations left unquantised run in `precision` (the machine's: bf16 where native).
         grid = ovr.CompiledGrid(xml, precision)
-        reference = self.compiled("fp32")
-        cosine = ovr.mean_cosine(np.concatenate([grid(b) for b in batches]),
-                                 np.concatenate([reference(b) for b in batches]))
-        refusal = ovr.int8_refusal(cosine)
+        cosine = ovr.stored_cosine(xml, precision)
+        if cosine is None:
+            reference = self.compiled("fp32")
+            cosine = ovr.mean_cosine(np.concatenate([grid(b) for b in batches]),
+                                     np.concatenate([reference(b) for b in batches]))
+            ovr.store_cosine(xml, precision, cosine)
+        refusal = ovr.int8_refusal(cosine, min_cosine)
         if refusal:
             raise InspectorError(refusal)
         grid.cosine = cosine
         return grid
-

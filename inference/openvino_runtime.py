@@ -174,10 +174,35 @@ def images_digest(batches: Sequence[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def int8_refusal(cosine: float) -> Optional[str]:
-    """Why an int8 IR is refused (None: kept)."""
-    if cosine >= INT8_MIN_COSINE:
+def _cosine_file(xml: Path, precision: str) -> Path:
+    return Path(xml).parent / f"cosine-{hint_for(precision)}.json"
+
+
+def stored_cosine(xml: Path, precision: str) -> Optional[float]:
+    """The int8 IR's mean cosine to fp32 measured on its calibration images on this machine, compiled with
+    `precision`'s hint (None: not measured yet). The IR's key already holds the images' digest."""
+    try:
+        return float(json.loads(_cosine_file(xml, precision).read_text())["cosine"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_cosine(xml: Path, precision: str, cosine: float) -> None:
+    """Keep the measured cosine beside the cached IR (best effort: a read-only cache only measures again)."""
+    target = _cosine_file(xml, precision)
+    try:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"cosine": cosine, "openvino": version()}))
+        os.replace(tmp, target)
+    except OSError as exc:
+        log.info("int8 cosine not cached (%s)", exc)
+
+
+def int8_refusal(cosine: float, min_cosine: Optional[float] = None) -> Optional[str]:
+    """Why an int8 IR is refused (None: kept). `min_cosine`: tests and benches only; None is INT8_MIN_COSINE."""
+    gate = INT8_MIN_COSINE if min_cosine is None else min_cosine
+    if cosine >= gate:
         return None
     return (f"precision int8 refused: the quantised backbone's patch features reach a mean cosine of {cosine:.4f} "
-            f"to fp32 on the taught OK images, below {INT8_MIN_COSINE}; its scores would differ from the "
+            f"to fp32 on the taught OK images, below {gate}; its scores would differ from the "
             "fp32 model's. Use precision auto (bf16 or fp32) for this model")

@@ -358,6 +358,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from . import selftest_edge
+
+    if not selftest_edge.torch_installed():  # the edge install: it inspects exported models only
+        return selftest_edge.main(argv)
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # --help or a bad argument

@@ -4,6 +4,11 @@
     python packaging/build.py --clean              # from scratch (removes build/ and dist/inspector/)
     python packaging/build.py --no-build           # only check an existing dist/inspector/
     python packaging/build.py --screenshot gui.png # also start the GUI under Xvfb and take a screenshot (Linux)
+    python packaging/build.py --variant edge --full-python PYTHON   # the CPU edge bundle (no torch), see below
+
+The edge variant (packaging/edge.spec, dist/inspector-edge/) is built from a venv holding only the edge
+packages and PyInstaller; `--full-python` is a Python of the full install (torch, timm) that first exports
+the self-test's disc model (inspector_cli/selftest_edge.py) into build/edge-selftest/.
 
 Prints the build time and the bundle's size, and writes both (with the self-test's lines) to
 dist/build-report.json. Exit code 0 when the build and every check passed. Needs PyInstaller
@@ -27,10 +32,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "inspector"
+VARIANTS = {"full": (ROOT / "build.spec", "inspector"), "edge": (ROOT / "packaging" / "edge.spec", "inspector-edge")}
+_variant = {"spec": VARIANTS["full"][0], "folder": VARIANTS["full"][1]}
 
 
 def bundle_dir(dist: Path) -> Path:
-    return dist / NAME
+    return dist / _variant["folder"]
 
 
 def executable(dist: Path, console: bool = True) -> Path:
@@ -68,7 +75,7 @@ def build(dist: Path, work: Path, clean: bool) -> float:
     if clean:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(bundle_dir(dist), ignore_errors=True)
-    cmd = [sys.executable, "-m", "PyInstaller", str(ROOT / "build.spec"), "--noconfirm",
+    cmd = [sys.executable, "-m", "PyInstaller", str(_variant["spec"]), "--noconfirm",
            "--distpath", str(dist), "--workpath", str(work), "--log-level", "WARN"]
     print("+", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
@@ -144,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--self-test-args", default="", help="extra arguments for --self-test, e.g. '--expect-gpu'")
     p.add_argument("--screenshot", type=Path, help="start the GUI under Xvfb and save a screenshot here (Linux)")
     p.add_argument("--gui-wait", type=float, default=25.0, help="seconds the GUI runs before the screenshot")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="full",
+                   help="full (build.spec: GUI, fit, torch) or edge (packaging/edge.spec: inspects exported models, "
+                   "no torch)")
+    p.add_argument("--full-python", default=os.environ.get("INSPECTOR_FULL_PYTHON", "python3"),
+                   help="edge: a Python with the full install that exports the self-test's model")
     args = p.parse_args(argv)
+    _variant["spec"], _variant["folder"] = VARIANTS[args.variant]
 
     dist, work = args.dist.resolve(), args.work.resolve()
     report: dict = {"python": platform.python_version(), "platform": platform.platform()}
@@ -156,8 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     ok = True
+    report["variant"] = args.variant
+    if args.clean and not args.no_build:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(bundle_dir(dist), ignore_errors=True)
+    if args.variant == "edge" and not args.no_build:
+        selftest_model = work / "edge-selftest"
+        shutil.rmtree(selftest_model, ignore_errors=True)
+        t0 = time.perf_counter()
+        subprocess.run([args.full_python, "-m", "inspector_cli.selftest_edge", "--make", str(selftest_model)],
+                       cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+        os.environ["INSPECTOR_EDGE_SELFTEST"] = str(selftest_model)
+        report["selftest_model_seconds"] = round(time.perf_counter() - t0, 1)
     if not args.no_build:
-        seconds = build(dist, work, args.clean)
+        seconds = build(dist, work, clean=False)
         report["build_seconds"] = round(seconds, 1)
         print(f"build: {seconds / 60:.1f} min", flush=True)
     folder = bundle_dir(dist)

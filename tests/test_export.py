@@ -25,7 +25,7 @@ import sys
 class _Blocked:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("torch", "timm", "torchvision"):
-            raise ImportError(f"{name} is blocked: the edge install has no torch")
+            raise ModuleNotFoundError(f"{name} is blocked: the edge install has no torch", name=name)
         return None
 sys.meta_path.insert(0, _Blocked())
 '''

@@ -118,7 +118,7 @@ def test_a_working_compiled_forward_is_used_and_its_outputs_are_copied(tiny_conf
 
 def test_precision_keys_are_checked_and_read_from_the_environment():
     with pytest.raises(ConfigError, match="precision"):
-        EngineConfig(precision="int8")
+        EngineConfig(precision="int4")
     with pytest.raises(ConfigError, match="compile_backbone"):
         EngineConfig(compile_backbone="maybe")
     c = EngineConfig.load(None, env={"PATCHCORE_PRECISION": "bf16", "PATCHCORE_COMPILE_BACKBONE": "off"})

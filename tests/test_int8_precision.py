@@ -1,0 +1,117 @@
+"""`precision: int8` through the command line: a fit quantises the backbone on the taught OK images and keeps
+them; inspection and export run the int8 network with fp32's verdicts; the cosine gate refuses a fit (exit 2,
+nothing saved); a model taught without int8 is refused by an int8 machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openvino")
+pytest.importorskip("nncf")
+
+from inference import EngineConfig  # noqa: E402
+from inference import openvino_runtime as ovr  # noqa: E402
+from inference.int8_model import CALIBRATION_FILE  # noqa: E402
+from inference.synthetic import CENTRE, RADIUS, write_discs  # noqa: E402
+from inspector_cli.main import main  # noqa: E402
+
+ROI = json.dumps({"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS})
+# A random ResNet-18 at 112 px: its int8 twin keeps the features (tests/test_openvino_runtime.py).
+YAML = """engine:
+  backbone: resnet18
+  weights: none
+  input_size: 112
+  coreset_ratio: 0.25
+  runtime: openvino
+  precision: {precision}
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def openvino_runtime():
+    with pytest.MonkeyPatch.context() as mp:  # conftest makes torch the tests' runtime through the environment
+        mp.setenv("PATCHCORE_RUNTIME", "openvino")
+        yield
+
+
+@pytest.fixture(scope="module")
+def int8_project(tmp_path_factory, openvino_runtime):
+    root = tmp_path_factory.mktemp("int8")
+    for precision in ("int8", "fp32"):
+        (root / f"{precision}.yaml").write_text(YAML.format(precision=precision))
+    write_discs(root / "ok", range(5))
+    write_discs(root / "cal", range(10, 14))
+    write_discs(root / "ng", [50, 51, 52], scratch=True)
+    int8 = ["--config", str(root / "int8.yaml")]
+    proj = str(root / "proj")
+    assert main(["fit", proj, "--ok", str(root / "ok"), "--roi", ROI, *int8]) == 0
+    assert main(["calibrate", proj, "--ok", str(root / "cal"), "--ng", str(root / "ng"), *int8]) == 0
+    return root
+
+
+def _results(path: Path) -> list[tuple]:
+    data = json.loads(path.read_text())
+    results = data["results"] if isinstance(data, dict) else data
+    return [(Path(r["name"]).name, r["verdict"], r["score"]) for r in results]
+
+
+def test_int8_is_a_precision_setting():
+    assert EngineConfig(precision="int8").precision == "int8"
+    assert EngineConfig.load(None, env={"PATCHCORE_PRECISION": "int8"}).precision == "int8"
+
+
+def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp_path):
+    root = int8_project
+    proj = root / "proj"
+    manifest = json.loads((proj / "manifest.json").read_text())
+    assert CALIBRATION_FILE in manifest["files"] and (proj / CALIBRATION_FILE).is_file()
+    images = [str(root / "ng"), str(root / "cal")]
+    got = {}
+    for precision in ("int8", "fp32"):
+        out = tmp_path / f"{precision}.json"
+        assert main(["infer", str(proj), *images, "--json", str(out),
+                     "--config", str(root / f"{precision}.yaml")]) == 0
+        got[precision] = _results(out)
+    assert [(n, v) for n, v, _ in got["int8"]] == [(n, v) for n, v, _ in got["fp32"]]
+    assert {v for _, v, _ in got["fp32"]} == {"OK", "NG"}
+    # OK parts score as in fp32 (the quantisation is calibrated on OK images). A defect's activations fall
+    # outside the calibrated ranges: int8 scores it lower (here about half), still far above the threshold.
+    for (name, verdict, a), (_, _, b) in zip(got["int8"], got["fp32"]):
+        if verdict == "OK":
+            assert a == pytest.approx(b, rel=0.05), name
+        else:
+            assert 0.25 * b < a <= b, name
+    assert [a for _, _, a in got["int8"]] != [b for _, _, b in got["fp32"]]  # another network really ran
+
+    out = tmp_path / "export"
+    assert main(["export", str(proj), str(out), "--config", str(root / "int8.yaml")]) == 0
+    assert json.loads((out / "export.json").read_text())["precision"] == "int8"
+    edge = tmp_path / "edge.json"
+    assert main(["infer", str(out), *images, "--json", str(edge), "--config", str(root / "int8.yaml")]) == 0
+    assert [(n, v) for n, v, _ in _results(edge)] == [(n, v) for n, v, _ in got["int8"]]
+    for (_, _, a), (_, _, b) in zip(_results(edge), got["int8"]):
+        assert a == pytest.approx(b, rel=1e-3)
+
+
+def test_the_cosine_gate_refuses_an_int8_fit_and_nothing_is_saved(int8_project, tmp_path, monkeypatch, capsys):
+    root = int8_project
+    monkeypatch.setattr(ovr, "INT8_MIN_COSINE", 1.01)  # the gate of this test only: no quantised network meets it
+    proj = tmp_path / "refused"
+    assert main(["fit", str(proj), "--ok", str(root / "ok"), "--roi", ROI, "--config", str(root / "int8.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "precision int8 refused" in err and "mean cosine of 0.9" in err and "below 1.01" in err
+    assert len(err.splitlines()) == 1
+    assert not (proj / "manifest.json").exists()
+
+
+def test_a_model_taught_without_int8_is_refused_by_an_int8_machine(int8_project, tmp_path, capsys):
+    root = int8_project
+    proj = str(tmp_path / "plain")
+    assert main(["fit", proj, "--ok", str(root / "ok"), "--roi", ROI, "--config", str(root / "fp32.yaml")]) == 0
+    assert not (Path(proj) / CALIBRATION_FILE).exists()
+    capsys.readouterr()
+    assert main(["infer", proj, str(root / "ng"), "--config", str(root / "int8.yaml")]) == 2
+    assert "taught without precision int8" in capsys.readouterr().err
