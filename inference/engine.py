@@ -17,7 +17,9 @@ from .calibration import (Calibration, area_unit, calibrate_by, calibration_warn
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, InspectorError, ProjectError
-from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored, training_crops
+from . import foreground
+from .features import (PreparedImage, crop_transforms, embed_crops, kept_patch_mask, kept_pixel_mask,
+                       neutralise_ignored, training_crops)
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
@@ -91,6 +93,9 @@ class Model:
     ignore: tuple = ()  # ignore regions (inference.roi shapes), in reference-image pixels
     locator: Optional[Locator] = None  # None: align: none, the ROI stays where it was drawn
     version: Optional[str] = None  # the project's model version this is ("v3"); `folder` is the project
+    # The part's patches (bool token grid) when the model was fitted with foreground_mask auto and masks;
+    # None: every patch is inspected.
+    foreground: Optional[np.ndarray] = None
 
     @property
     def random_weights(self) -> bool:
@@ -238,18 +243,36 @@ class Engine:
 
         t = time.perf_counter()
         crops = training_crops(prepared, config)
+        kinds = crop_transforms(config)  # per OK image: the crop, its augmented and its symmetric copies
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
-        copies = len(crops) // len(prepared)
+        copies = len(kinds)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
+        # The foreground is decided once, at fit, from the taught images; add keeps the model's.
+        decide_fg = previous is None and config.foreground_mask == "auto"
+        per_image_fg = []
+        rows = []  # (features of a crop's kept patches, their flat token indices, the crop's grid transform)
         done = 0
         reference = []  # (prepared, features) of the first taught images, for the capture-shift reference
         for feats in embed_crops(backbone, crops, progress, cancel):
             for f in feats:
-                mask = masks[done // copies]
-                memory.update(f.transpose(1, 2, 0)[mask])
-                if done % copies == 0 and len(reference) < TAUGHT_REFERENCE_IMAGES:
-                    reference.append((prepared[done // copies], f))
+                i, kind = divmod(done, copies)
+                mask = foreground.apply(masks[i], kinds[kind])
+                rows.append((f.transpose(1, 2, 0)[mask], np.flatnonzero(mask), kinds[kind]))
+                if kind == 0:
+                    if decide_fg:
+                        per_image_fg.append(foreground.image_foreground(f))
+                    if len(reference) < TAUGHT_REFERENCE_IMAGES:
+                        reference.append((prepared[i], f))
                 done += 1
+        fg_record = foreground.decide(per_image_fg).to_dict() if decide_fg else \
+            (dict(previous.record.foreground) if previous is not None else {})
+        fg = foreground.from_record(fg_record)
+        for features_kept, flat, kind in rows:
+            if fg is not None:
+                features_kept = features_kept[foreground.apply(fg, kind).ravel()[flat]]
+            if len(features_kept):
+                memory.update(features_kept)
+        del rows
         timings["embedding"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -277,7 +300,7 @@ class Engine:
             previous.record if previous is not None else None, chosen=backbone_note,
             # A whole-image box is the image itself: (0, 0, width, height).
             image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
-            ignore=ignore_json, align=align)
+            ignore=ignore_json, align=align, foreground=fg_record)
         record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
                                                                    ignore, locator, reference))
         activate, origin = saving
@@ -294,7 +317,7 @@ class Engine:
         """The image scores of the first taught images by the model just built: what images of the teaching
         capture score, the reference calibrate() compares its OK images with (capture_shift_warning)."""
         probe = Model(folder, record, config, roi, mm_per_px, knn.Searcher(index, False, False), None, None,
-                      ignore=tuple(ignore), locator=locator)
+                      ignore=tuple(ignore), locator=locator, foreground=foreground.from_record(record.foreground))
         return tuple(round(float(self._score_one(probe, p, f, None).score), 6) for p, f in reference)
 
     def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str) -> "Model":
@@ -308,7 +331,8 @@ class Engine:
         ignore = placement.stored_geometry(record)[0]
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px,
                      knn.Searcher(index, config.use_gpu, config.faiss_fp16), self.backbone(config), calibration,
-                     note, ignore=ignore, locator=locator, version=version)
+                     note, ignore=ignore, locator=locator, version=version,
+                     foreground=foreground.from_record(record.foreground))
 
     # -- load -----------------------------------------------------------------
     def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
@@ -338,7 +362,7 @@ class Engine:
         ignore, locator = placement.load_geometry(source, record, config)
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px, searcher,
                      self.backbone(config), stored.calibration, stored.calibration_note, ignore=ignore,
-                     locator=locator, version=version)
+                     locator=locator, version=version, foreground=foreground.from_record(record.foreground))
 
     # -- inference --------------------------------------------------------------
     def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
@@ -420,6 +444,7 @@ class Engine:
         pmask = kept_patch_mask(model.roi, model.ignore, p.crop.box, (h, w))
         patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
         mask, pmask, patch_scores = placement.inside_only(p, mask, pmask, patch_scores)
+        mask, pmask, patch_scores = foreground.restrict(model.foreground, mask, pmask, patch_scores)
         pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
         pixel_map[~mask] = 0.0
         score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode,

@@ -164,11 +164,25 @@ def embed_batch(backbone: Backbone, crops: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def training_crops(prepared: list[PreparedImage], config) -> list[np.ndarray]:
-    """Each OK crop, followed by its augmented copies when augmentation is on (same count per image)."""
+    """Each OK crop, followed by its augmented copies when augmentation is on, then its turned / mirrored
+    copies for the part's symmetry (same count per image; see crop_transforms for their token masks)."""
+    from .foreground import symmetric_copies
+
     rng = np.random.default_rng(config.seed)
     crops: list[np.ndarray] = []
     for p in prepared:
         crops.append(p.crop.pixels)
         if config.augment:
             crops.extend(augmented_copies(p.crop.pixels, config.augment_copies, config.augment_flips, rng))
+        crops.extend(symmetric_copies(p.crop.pixels, config.part_symmetry, config.input_size))
     return crops
+
+
+def crop_transforms(config) -> list[tuple]:
+    """The grid transform (foreground.apply) of each crop training_crops makes per OK image, in its order:
+    the crop and its augmented copies keep the image's token masks, a symmetric copy turns them with it."""
+    from .foreground import transforms
+
+    same = (0, False)
+    augmented = (config.augment_copies + (2 if config.augment_flips else 0)) if config.augment else 0
+    return [same] * (1 + augmented) + list(transforms(config.part_symmetry)[1:])
