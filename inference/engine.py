@@ -18,8 +18,7 @@ from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, InspectorError, ProjectError
 from . import foreground
-from .features import (PreparedImage, crop_transforms, embed_crops, kept_patch_mask, kept_pixel_mask,
-                       neutralise_ignored, training_crops)
+from .features import PreparedImage, embed_taught, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
@@ -242,37 +241,16 @@ class Engine:
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()
-        crops = training_crops(prepared, config)
-        kinds = crop_transforms(config)  # per OK image: the crop, its augmented and its symmetric copies
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
-        copies = len(kinds)
-        memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
         # The foreground is decided once, at fit, from the taught images; add keeps the model's.
-        decide_fg = previous is None and config.foreground_mask == "auto"
-        per_image_fg = []
-        rows = []  # (features of a crop's kept patches, their flat token indices, the crop's grid transform)
-        done = 0
-        reference = []  # (prepared, features) of the first taught images, for the capture-shift reference
-        for feats in embed_crops(backbone, crops, progress, cancel):
-            for f in feats:
-                i, kind = divmod(done, copies)
-                mask = foreground.apply(masks[i], kinds[kind])
-                rows.append((f.transpose(1, 2, 0)[mask], np.flatnonzero(mask), kinds[kind]))
-                if kind == 0:
-                    if decide_fg:
-                        per_image_fg.append(foreground.image_foreground(f))
-                    if len(reference) < TAUGHT_REFERENCE_IMAGES:
-                        reference.append((prepared[i], f))
-                done += 1
-        fg_record = foreground.decide(per_image_fg).to_dict() if decide_fg else \
-            (dict(previous.record.foreground) if previous is not None else {})
-        fg = foreground.from_record(fg_record)
-        for features_kept, flat, kind in rows:
-            if fg is not None:
-                features_kept = features_kept[foreground.apply(fg, kind).ravel()[flat]]
-            if len(features_kept):
-                memory.update(features_kept)
-        del rows
+        taught = embed_taught(backbone, prepared, masks, config,
+                              None if previous is None else previous.record.foreground, progress, cancel,
+                              TAUGHT_REFERENCE_IMAGES)
+        memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
+        for chunk in taught.features:
+            memory.update(chunk)
+        fg_record, reference = taught.foreground, taught.reference
+        del taught
         timings["embedding"] = time.perf_counter() - t
 
         t = time.perf_counter()

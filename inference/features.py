@@ -186,3 +186,50 @@ def crop_transforms(config) -> list[tuple]:
     same = (0, False)
     augmented = (config.augment_copies + (2 if config.augment_flips else 0)) if config.augment else 0
     return [same] * (1 + augmented) + list(transforms(config.part_symmetry)[1:])
+
+
+@dataclass
+class TaughtFeatures:
+    """What embed_taught gives: the bank's new patch features (one array per crop), the model's foreground
+    decision (foreground.FgMask.to_dict, or {} without one) and (prepared, features) of the first images."""
+
+    features: list
+    foreground: dict
+    reference: list
+
+
+def embed_taught(backbone: Backbone, prepared: list[PreparedImage], masks: list[np.ndarray], config,
+                 fitted_foreground: Optional[dict], progress: Optional[ProgressFn], cancel: Optional[CancelToken],
+                 n_reference: int) -> TaughtFeatures:
+    """Embed the OK crops with their copies (training_crops) and keep each crop's patches inside its token
+    mask (`masks`, per OK image; a turned / mirrored copy turns it with it) and inside the model's foreground:
+    `fitted_foreground` for an existing model (add keeps it), else decided here from the taught images when
+    config.foreground_mask is auto."""
+    from . import foreground
+
+    crops = training_crops(prepared, config)
+    kinds = crop_transforms(config)
+    copies = len(kinds)
+    decide = fitted_foreground is None and config.foreground_mask == "auto"
+    per_image, rows, reference = [], [], []
+    done = 0
+    for feats in embed_crops(backbone, crops, progress, cancel):
+        for f in feats:
+            i, kind = divmod(done, copies)
+            mask = foreground.apply(masks[i], kinds[kind])
+            rows.append((f.transpose(1, 2, 0)[mask], np.flatnonzero(mask), kinds[kind]))
+            if kind == 0:
+                if decide:
+                    per_image.append(foreground.image_foreground(f))
+                if len(reference) < n_reference:
+                    reference.append((prepared[i], f))
+            done += 1
+    record = foreground.decide(per_image).to_dict() if decide else dict(fitted_foreground or {})
+    fg = foreground.from_record(record)
+    kept = []
+    for features, flat, kind in rows:
+        if fg is not None:
+            features = features[foreground.apply(fg, kind).ravel()[flat]]
+        if len(features):
+            kept.append(features)
+    return TaughtFeatures(kept, record, reference)
