@@ -153,3 +153,14 @@ def restrict(fg: Optional[np.ndarray], mask: np.ndarray, pmask: np.ndarray, patc
     scores = patch_scores.copy()
     scores[~fg] = float(np.median(patch_scores[pmask])) if pmask.any() else 0.0
     return mask & pixel_foreground(fg, *mask.shape), pmask, scores
+
+
+def foreground_overlay(model, result) -> Optional[np.ndarray]:
+    """For a viewer: a bool mask over `result`'s box of what the model's foreground mask left out (True:
+    not inspected), or None when the model inspects every patch. The one place a client learns what the
+    model masked (drawn as a grey veil by the GUI)."""
+    fg = getattr(model, "foreground", None)
+    if fg is None or result.mask.size == 0 or result.location is not None:
+        return None
+    h, w = result.mask.shape
+    return ~pixel_foreground(fg, h, w)
