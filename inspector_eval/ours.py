@@ -95,7 +95,7 @@ class OursMethod:
             "total_s": result.seconds,
             "n_embeddings": result.n_embeddings,
             "memory_bank": result.coreset_size,
-            "augmented": config.augment,
+            "augmented": config.augment or config.part_symmetry != "none",
             "weights": dict(result.record.backbone.weights),
         }
 
