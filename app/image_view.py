@@ -248,6 +248,23 @@ class ImageView(pg.GraphicsView):
         self.overlay_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.overlay_item.setOpacity(self.opacity)
 
+    def set_masked(self, masked: Optional[np.ndarray], box=None) -> None:
+        """A grey veil over what the model does not inspect (its foreground mask left it out: a bool mask over
+        `box`, inference.foreground_overlay); None removes it."""
+        if masked is None or box is None or not masked.any():
+            if hasattr(self, "masked_item"):
+                self.masked_item.clear()
+            return
+        if not hasattr(self, "masked_item"):
+            self.masked_item = pg.ImageItem()
+            self.masked_item.setZValue(11)
+            self.view_box.addItem(self.masked_item)
+        x0, y0, x1, y1 = box
+        rgba = np.zeros(masked.shape + (4,), np.uint8)
+        rgba[masked] = (96, 96, 96, 150)
+        self.masked_item.setImage(rgba, levels=(0, 255))
+        self.masked_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+
     def set_opacity(self, opacity: float) -> None:
         self.opacity = float(opacity)
         self.overlay_item.setOpacity(self.opacity)

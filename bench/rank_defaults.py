@@ -26,14 +26,27 @@ def candidates(cells: list[dict]) -> dict:
     out: dict = defaultdict(dict)
     for c in cells:
         for mode, auc in c["image_auroc"].items():
-            out[(c["size"], c["fit"], mode)][(c["set"], c["shots"])] = auc
-    # Augmentation only at <= 8 shots: at 16 shots the "flips" candidate is the "none" fit.
+            out[(c["size"], _fit_name(c), mode)][(c["set"], c["shots"])] = auc
+    # Augmentation only at <= 8 shots: above, a candidate is its fit without the augmentation.
     for (size, fit, mode), res in list(out.items()):
-        if fit != "none":
-            for key, auc in out[(size, "none", mode)].items():
+        feat, _, name = fit.rpartition(":")
+        base = BASE_FIT.get(name)
+        if base is not None:
+            for key, auc in out.get((size, f"{feat}:{base}" if feat else base, mode), {}).items():
                 if key[1] not in ("1", "2", "4", "8"):
                     res.setdefault(key, auc)
     return out
+
+
+# The fit each few-shot candidate is above 8 shots (bench/sweep_defaults.py FITS without the <= 8 part).
+BASE_FIT = {"flips": "none", "dense": "none", "flips_dense": "none", "flips_sparse": "none", "flips_fg": "fg",
+            "flips_cosine": "cosine", "any": "none", "any_fg": "fg", "flips_cos_fg": "cos_fg"}
+
+
+def _fit_name(cell: dict) -> str:
+    """The candidate's fit, prefixed with its feature setting when that is not the first one (lite0)."""
+    feat = cell.get("features", "lite0")
+    return cell["fit"] if feat == "lite0" else f"{feat}:{cell['fit']}"
 
 
 def main() -> int:
@@ -45,7 +58,11 @@ def main() -> int:
     args = ap.parse_args()
     cells = json.loads(args.json.read_text())["cells"]
     cands = candidates(cells)
+    wanted = min(len(v) for v in cands.values())
+    full = {n: v for n, v in cands.items() if len(v) >= max(len(v) for v in cands.values())}
+    cands = full if len(full) >= 2 else cands  # candidates measured in every cell; a partial one is left out
     common = set.intersection(*(set(v) for v in cands.values()))
+    print(f"(cells per candidate: {wanted} to {max(len(v) for v in cands.values())})")
     keys = sorted(common)
     names = sorted(cands)
     table = np.array([[cands[n][k] for k in keys] for n in names])  # candidates x cells

@@ -23,7 +23,9 @@ from .calibration import (
     ThresholdErrors,
     with_threshold,
 )
-from .config import DISTANCES, SCORE_MODES, EngineConfig, config_keys, default_config_path, read_yaml
+from .config import (DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, config_keys,
+                     default_config_path, read_yaml)
+from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine, FitResult, Model
 from .verdict import Verdict, VerdictCounts
 from .edge import engine_for, export_model, is_export

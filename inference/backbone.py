@@ -1,6 +1,7 @@
 """timm models -> a grid of patch features (N x C x h x w).
 
-DINOv2 ViTs give their last block's patch tokens (grid = input / 14); CNNs
+DINOv2 ViTs give their last block's patch tokens (grid = input / 14), or the mean of several blocks
+(vit_blocks); CNNs
 give two (configurable) stages, each averaged over a 3 x 3 neighbourhood and
 upsampled to the finer stage, then concatenated, as PatchCore does with
 wide_resnet50_2. Both then share the same local aggregation (patch_size).
@@ -159,7 +160,13 @@ class Backbone:
         self.weights = self._build()
         check_input_size(self.model, self.preset.kind, config.backbone, config.input_size)
         self.model.eval().requires_grad_(False).to(self.device)
-        self._eager = self.model.forward_features if self.preset.kind == "vit" else self.model
+        self._eager = self.model if self.preset.kind == "cnn" else (
+            self._block_mean if config.vit_blocks else self.model.forward_features)
+        if self.preset.kind == "vit" and config.vit_blocks:
+            depth = len(self.model.blocks)
+            if max(config.vit_blocks) >= depth:
+                raise ConfigError(f"config key 'vit_blocks' names block {max(config.vit_blocks)}; backbone "
+                                  f"{config.backbone} has blocks 0-{depth - 1}")
         self._forward = _Runner(self._eager, pick_compile_mode(config.compile_backbone, self.device)
                                 if self.runtime == "torch" else None)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
@@ -347,6 +354,16 @@ class Backbone:
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
         return [f.float().cpu().numpy() for f in self.model(x)]  # always fp32: a fidelity reference
+
+    def _block_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of the patch tokens of the blocks in vit_blocks, each through the final norm (VisionAD's
+        multi-block average), with the prefix tokens left in place as forward_features gives them."""
+        blocks = sorted(self.config.vit_blocks)
+        outs = self.model.forward_intermediates(x, indices=blocks, norm=True, output_fmt="NLC",
+                                                intermediates_only=True, return_prefix_tokens=False)
+        patches = torch.stack(list(outs)).mean(0)
+        prefix = getattr(self.model, "num_prefix_tokens", 1)
+        return torch.cat([patches.new_zeros(patches.shape[0], prefix, patches.shape[2]), patches], dim=1)
 
     def _vit_tokens(self, tokens: torch.Tensor, input_shape: torch.Size) -> torch.Tensor:
         tokens = tokens[:, getattr(self.model, "num_prefix_tokens", 1):]

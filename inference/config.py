@@ -30,6 +30,12 @@ INDEX_KINDS = ("flat", "sq8", "pq")
 # The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
 ALIGN_MODES = ("none", "translation", "rigid")
+# The same names as foreground.FOREGROUND_MODES and foreground.SYMMETRIES (kept here so config needs no numpy).
+FOREGROUND_MODES = ("none", "auto")
+PART_SYMMETRIES = ("none", "mirror", "rot90", "rot180", "any")
+# Settings added after models were first saved: a manifest without them was fitted with these values
+# (the behaviour before the setting existed), whatever the current default is.
+ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": ()}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -70,6 +76,9 @@ class EngineConfig:
     backbone_kwargs: dict = setting("feature", factory=dict)
     # CNN backbones: which feature stages to concatenate (timm out_indices).
     cnn_layers: tuple = setting("feature", (2, 3))
+    # ViT backbones: the blocks whose patch tokens are averaged (each through the final norm), e.g.
+    # [5, 7, 9, 11] for ViT-S/14; empty: the last block's tokens only (as before).
+    vit_blocks: tuple = setting("feature", ())
     input_size: int = setting("feature", 448)
     coreset_ratio: float = setting("fit", 0.02)
     patch_size: int = setting("feature", 3)
@@ -100,6 +109,15 @@ class EngineConfig:
     runtime: str = setting("runtime", "auto")
     score_mode: str = setting("score", "max")
     smoothing_sigma: float = setting("score", 4.0)
+    # Foreground mask (inference/foreground.py): none, or auto: decided once per model at fit from the taught
+    # OK images (the first principal component of each image's patch features, the image centre taken as
+    # the part, dilated and closed, the union over the taught images); patches outside it neither enter the
+    # memory bank nor score. auto masks nothing where the part fills the view or the view has no part.
+    foreground_mask: str = setting("fit", "none")
+    # What the part looks like under turns and mirrors: none, mirror (left-right and top-bottom), rot90
+    # (any quarter turn), rot180 (a half turn) or any (all eight). The taught images are also taught
+    # turned / mirrored so. Never on by default: a mirrored OK copy teaches a wrongly placed part as OK.
+    part_symmetry: str = setting("fit", "none")
     augment: bool = setting("fit", False)
     # Augmented copies per OK image when augment is on (rotation +-5 deg, light colour jitter).
     augment_copies: int = setting("fit", 2)
@@ -139,6 +157,7 @@ class EngineConfig:
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["cnn_layers"] = list(self.cnn_layers)
+        data["vit_blocks"] = list(self.vit_blocks)
         return data
 
     @classmethod
@@ -354,5 +373,10 @@ def _validate(c: EngineConfig) -> None:
     _check(0 <= c.align_max_angle_deg <= 180, "align_max_angle_deg", "a number of degrees in [0, 180]",
            c.align_max_angle_deg)
     _check(0 <= c.align_min_confidence <= 1, "align_min_confidence", "a number in [0, 1]", c.align_min_confidence)
+    _check(c.foreground_mask in FOREGROUND_MODES, "foreground_mask", f"one of {list(FOREGROUND_MODES)}",
+           c.foreground_mask)
+    _check(c.part_symmetry in PART_SYMMETRIES, "part_symmetry", f"one of {list(PART_SYMMETRIES)}", c.part_symmetry)
+    _check(all(0 <= i <= 63 for i in c.vit_blocks) and len(set(c.vit_blocks)) == len(c.vit_blocks), "vit_blocks",
+           "a list of distinct block indices in [0, 63] (empty: the last block)", list(c.vit_blocks))
     _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",
            "a list of stage indices in [0, 5]", list(c.cnn_layers))

@@ -17,7 +17,8 @@ from .calibration import (Calibration, area_unit, calibrate_by, calibration_warn
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, ConfigError, InspectorError, ProjectError
-from .features import PreparedImage, embed_crops, kept_patch_mask, kept_pixel_mask, neutralise_ignored, training_crops
+from . import foreground
+from .features import PreparedImage, embed_taught, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
@@ -91,6 +92,9 @@ class Model:
     ignore: tuple = ()  # ignore regions (inference.roi shapes), in reference-image pixels
     locator: Optional[Locator] = None  # None: align: none, the ROI stays where it was drawn
     version: Optional[str] = None  # the project's model version this is ("v3"); `folder` is the project
+    # The part's patches (bool token grid) when the model was fitted with foreground_mask auto and masks;
+    # None: every patch is inspected.
+    foreground: Optional[np.ndarray] = None
 
     @property
     def random_weights(self) -> bool:
@@ -262,24 +266,21 @@ class Engine:
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()
-        crops = training_crops(prepared, config)
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
-        copies = len(crops) // len(prepared)
+        # The foreground is decided once, at fit, from the taught images; add keeps the model's.
+        taught = embed_taught(backbone, prepared, masks, config,
+                              None if previous is None else previous.record.foreground, progress, cancel,
+                              TAUGHT_REFERENCE_IMAGES)
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
         origins = ProvenanceRecorder(backbone.token_shape, len(memory), len(previous.record.images) if previous else 0,
                                      read_provenance(previous.folder, previous.record) if previous else None,
-                                     config.augment_copies if config.augment else 0)
+                                     config.augment_copies if config.augment else 0, config.augment and config.augment_flips)
         origins.add_images(prepared)
-        done = 0
-        reference = []  # (prepared, features) of the first taught images, for the capture-shift reference
-        for feats in embed_crops(backbone, crops, progress, cancel):
-            for f in feats:
-                mask = masks[done // copies]
-                memory.update(f.transpose(1, 2, 0)[mask])
-                origins.record(done // copies, done % copies, mask)
-                if done % copies == 0 and len(reference) < TAUGHT_REFERENCE_IMAGES:
-                    reference.append((prepared[done // copies], f))
-                done += 1
+        for chunk, (image, copy, positions, transform) in zip(taught.features, taught.origins):
+            memory.update(chunk)
+            origins.record(image, copy, positions, transform)
+        fg_record, reference = taught.foreground, taught.reference
+        del taught
         timings["embedding"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -307,7 +308,7 @@ class Engine:
         if int8_config is not None:
             earlier = (int8_model.stored_inputs(previous.folder, previous.record, required=False)
                        if previous is not None else None)
-            int8_inputs = int8_model.calibration_inputs(crops[::copies], config.input_size, earlier)
+            int8_inputs = int8_model.calibration_inputs([p.crop.pixels for p in prepared], config.input_size, earlier)
             self.model_backbone(int8_config, int8_inputs)  # InspectorError below the cosine gate: nothing saved
             extra_files[int8_model.CALIBRATION_FILE] = int8_model.to_bytes(int8_inputs)
         record = ModelRecord.fitted(
@@ -315,7 +316,7 @@ class Engine:
             previous.record if previous is not None else None, chosen=backbone_note,
             # A whole-image box is the image itself: (0, 0, width, height).
             image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
-            ignore=ignore_json, align=align)
+            ignore=ignore_json, align=align, foreground=fg_record)
         record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
                                                                    ignore, locator, reference))
         activate, origin = saving
@@ -332,7 +333,7 @@ class Engine:
         """The image scores of the first taught images by the model just built: what images of the teaching
         capture score, the reference calibrate() compares its OK images with (capture_shift_warning)."""
         probe = Model(folder, record, config, roi, mm_per_px, knn.Searcher(index, False, False), None, None,
-                      ignore=tuple(ignore), locator=locator)
+                      ignore=tuple(ignore), locator=locator, foreground=foreground.from_record(record.foreground))
         return tuple(round(float(self._score_one(probe, p, f, None).score), 6) for p, f in reference)
 
     def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str, int8_inputs=None) -> "Model":
@@ -347,7 +348,8 @@ class Engine:
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px,
                      knn.Searcher(index, config.use_gpu, config.faiss_fp16), self._inspecting(config, folder, record,
                                                                               version, int8_inputs),
-                     calibration, note, ignore=ignore, locator=locator, version=version)
+                     calibration, note, ignore=ignore, locator=locator, version=version,
+                     foreground=foreground.from_record(record.foreground))
 
     # -- load -----------------------------------------------------------------
     def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
@@ -377,7 +379,8 @@ class Engine:
         ignore, locator = placement.load_geometry(source, record, config)
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px, searcher,
                      self._inspecting(config, source, record), stored.calibration, stored.calibration_note,
-                     ignore=ignore, locator=locator, version=version)
+                     ignore=ignore, locator=locator, version=version,
+                     foreground=foreground.from_record(record.foreground))
 
     def _inspecting(self, config: EngineConfig, folder: Path, record: ModelRecord, version: Optional[str] = None,
                     inputs=None) -> Backbone:
@@ -468,6 +471,7 @@ class Engine:
         pmask = kept_patch_mask(model.roi, model.ignore, p.crop.box, (h, w))
         patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
         mask, pmask, patch_scores = placement.inside_only(p, mask, pmask, patch_scores)
+        mask, pmask, patch_scores = foreground.restrict(model.foreground, mask, pmask, patch_scores)
         pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
         pixel_map[~mask] = 0.0
         score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode,

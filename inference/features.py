@@ -164,11 +164,78 @@ def embed_batch(backbone: Backbone, crops: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def training_crops(prepared: list[PreparedImage], config) -> list[np.ndarray]:
-    """Each OK crop, followed by its augmented copies when augmentation is on (same count per image)."""
+    """Each OK crop, followed by its augmented copies when augmentation is on, then its turned / mirrored
+    copies for the part's symmetry (same count per image; see crop_transforms for their token masks)."""
+    from .foreground import symmetric_copies
+
     rng = np.random.default_rng(config.seed)
     crops: list[np.ndarray] = []
     for p in prepared:
         crops.append(p.crop.pixels)
         if config.augment:
             crops.extend(augmented_copies(p.crop.pixels, config.augment_copies, config.augment_flips, rng))
+        crops.extend(symmetric_copies(p.crop.pixels, config.part_symmetry, config.input_size))
     return crops
+
+
+def crop_transforms(config) -> list[tuple]:
+    """The grid transform (foreground.apply) of each crop training_crops makes per OK image, in its order:
+    the crop and its augmented copies keep the image's token masks, a symmetric copy turns them with it."""
+    from .foreground import transforms
+
+    same = (0, False)
+    augmented = (config.augment_copies + (2 if config.augment_flips else 0)) if config.augment else 0
+    return [same] * (1 + augmented) + list(transforms(config.part_symmetry)[1:])
+
+
+@dataclass
+class TaughtFeatures:
+    """What embed_taught gives: the bank's new patch features (one array per crop), the model's foreground
+    decision (foreground.FgMask.to_dict, or {} without one), (prepared, features) of the first images and
+    each feature array's origin."""
+
+    features: list
+    foreground: dict
+    reference: list
+    # Per entry of `features`: (OK image index, copy index in training_crops' order, the flat positions of its
+    # rows in the copy's own patch grid, the copy's grid transform): where each bank row came from (provenance).
+    origins: list
+
+
+def embed_taught(backbone: Backbone, prepared: list[PreparedImage], masks: list[np.ndarray], config,
+                 fitted_foreground: Optional[dict], progress: Optional[ProgressFn], cancel: Optional[CancelToken],
+                 n_reference: int) -> TaughtFeatures:
+    """Embed the OK crops with their copies (training_crops) and keep each crop's patches inside its token
+    mask (`masks`, per OK image; a turned / mirrored copy turns it with it) and inside the model's foreground:
+    `fitted_foreground` for an existing model (add keeps it), else decided here from the taught images when
+    config.foreground_mask is auto."""
+    from . import foreground
+
+    crops = training_crops(prepared, config)
+    kinds = crop_transforms(config)
+    copies = len(kinds)
+    decide = fitted_foreground is None and config.foreground_mask == "auto"
+    per_image, rows, reference = [], [], []
+    done = 0
+    for feats in embed_crops(backbone, crops, progress, cancel):
+        for f in feats:
+            i, kind = divmod(done, copies)
+            mask = foreground.apply(masks[i], kinds[kind])
+            rows.append((f.transpose(1, 2, 0)[mask], np.flatnonzero(mask), kind, i))
+            if kind == 0:
+                if decide:
+                    per_image.append(foreground.image_foreground(f))
+                if len(reference) < n_reference:
+                    reference.append((prepared[i], f))
+            done += 1
+    record = foreground.decide(per_image).to_dict() if decide else dict(fitted_foreground or {})
+    fg = foreground.from_record(record)
+    kept, origins = [], []
+    for features, flat, kind, image in rows:
+        if fg is not None:
+            inside = foreground.apply(fg, kinds[kind]).ravel()[flat]
+            features, flat = features[inside], flat[inside]
+        if len(features):
+            kept.append(features)
+            origins.append((image, kind, flat, kinds[kind]))
+    return TaughtFeatures(kept, record, reference, origins)

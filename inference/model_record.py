@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from .config import EngineConfig, config_keys, current_keys
+from .config import ABSENT_MEANS, EngineConfig, config_keys, current_keys
 from .errors import ProjectError
 from .manifest import MODEL_VERSION, SCHEMA_VERSION, validate_manifest
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _BACKBONE_KEYS = ("name", "timm_name", "kind", "feature_dim", "weights", "chosen")
 _KEYS = ("schema_version", "model_version", "app_version", "model_id", "backbone", "input_size", "token_shape",
          "config", "roi", "mm_per_px", "n_images", "images", "n_embeddings", "coreset_size", "created", "updated",
-         "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "files")
+         "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "foreground", "files")
 # Never make a model stale: they do not change what it computes (the GUI's banner).
 _NOT_MODEL_ROLES = ("runtime", "calibration")
 
@@ -88,6 +88,9 @@ class ModelRecord:
     # Image scores of the first taught images by this model (engine.TAUGHT_REFERENCE_IMAGES): the reference
     # of the capture-shift check at calibration. Empty for models of earlier versions (no check then).
     taught_scores: tuple[float, ...] = ()
+    # The model's foreground mask (foreground.FgMask.to_dict) when it was fitted with foreground_mask auto;
+    # empty for models fitted without (every patch is inspected).
+    foreground: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)  # file name -> sha256; filled by project.save_model
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)  # keys this version does not know, written back as they were
@@ -112,6 +115,9 @@ class ModelRecord:
         if image_size is not None and not (isinstance(image_size, list) and len(image_size) == 2 and all(
                 isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_size)):
             raise ProjectError(f"{path}: 'image_size' must be two positive integers: refit the model")
+        foreground = data.get("foreground") or {}
+        if not isinstance(foreground, dict):
+            raise ProjectError(f"{path}: 'foreground' is damaged: refit the model")
         return cls(
             model_id=data["model_id"], model_version=data["model_version"], app_version=data["app_version"],
             backbone=BackboneRecord.from_dict(data["backbone"]), input_size=data["input_size"],
@@ -120,7 +126,7 @@ class ModelRecord:
             n_embeddings=data["n_embeddings"], coreset_size=data["coreset_size"], created=data.get("created"),
             updated=data.get("updated"), roi_is_whole_image=whole,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore), align=align,
-            taught_scores=tuple(float(v) for v in taught), files=data["files"],
+            taught_scores=tuple(float(v) for v in taught), foreground=foreground, files=data["files"],
             schema_version=data["schema_version"],
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )
@@ -138,6 +144,7 @@ class ModelRecord:
             "image_size": list(self.image_size) if self.image_size is not None else None,
             "ignore": copy.deepcopy(list(self.ignore)), "align": copy.deepcopy(self.align),
             **({"taught_scores": list(self.taught_scores)} if self.taught_scores else {}),
+            **({"foreground": copy.deepcopy(self.foreground)} if self.foreground else {}),
             **copy.deepcopy(self.extra),
         }
         out["files"] = dict(self.files)
@@ -147,7 +154,7 @@ class ModelRecord:
     def fitted(cls, config: EngineConfig, backbone: Backbone, roi: dict, mm_per_px: Optional[float],
                images: Sequence[dict], n_embeddings: int, coreset_size: int, previous: Optional["ModelRecord"], *,
                chosen: str = "", image_size: Optional[Sequence[int]] = None, ignore: Sequence[dict] = (),
-               align: Optional[dict] = None) -> "ModelRecord":
+               align: Optional[dict] = None, foreground: Optional[dict] = None) -> "ModelRecord":
         """The record of a model just fitted (or extended from `previous`) with `backbone`.
 
         `image_size` is set only for a model fitted without an ROI (the whole image is the ROI).
@@ -164,7 +171,7 @@ class ModelRecord:
             coreset_size=int(coreset_size), created=previous.created if previous is not None else now, updated=now,
             roi_is_whole_image=image_size is not None,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore),
-            align=align if align is not None else {"mode": "none"},
+            align=align if align is not None else {"mode": "none"}, foreground=dict(foreground or {}),
         )
 
     # -- what it was fitted with --------------------------------------------------------------------------------
@@ -180,7 +187,7 @@ class ModelRecord:
 
     def fitted_settings(self) -> dict:
         """The settings the model was fitted with; keys added since read as their defaults."""
-        return {**EngineConfig().to_dict(), **current_keys(self.config)}
+        return {**EngineConfig().to_dict(), **_absent_as_before(current_keys(self.config))}
 
     # -- compatibility rules ------------------------------------------------------------------------------------
     @property
@@ -205,7 +212,7 @@ class ModelRecord:
                 f"model was fitted by a newer version of the application (settings {unknown} unknown here, "
                 f"app {self.app_version}): update the application"
             )
-        data = dict(fitted)
+        data = _absent_as_before(fitted)
         data.update({k: getattr(runtime, k) for k in config_keys("runtime")})
         weights = data.get("weights", "auto")
         if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():
@@ -250,8 +257,17 @@ class ModelRecord:
         Machine and calibration settings never count; a model fitted with `backbone: auto` matches settings
         that still say auto (a refit would pick the same backbone).
         """
-        fitted, ours = dict(self.config), config.to_dict()
+        fitted, ours = _absent_as_before(self.config), config.to_dict()
         if ours.get("backbone") == "auto" and self.backbone.chosen:
             ours["backbone"] = fitted.get("backbone")
         skip = config_keys(*_NOT_MODEL_ROLES)
         return sorted(k for k in ours if k not in skip and fitted.get(k) != ours[k])
+
+
+def _absent_as_before(fitted: dict) -> dict:
+    """A manifest's settings with those it predates (config.ABSENT_MEANS) set to what it was fitted with:
+    a model saved before a setting existed scores as it did, whatever the setting's default is now."""
+    out = dict(fitted)
+    for key, value in ABSENT_MEANS.items():
+        out.setdefault(key, list(value) if isinstance(value, tuple) else value)
+    return out

@@ -78,9 +78,12 @@ class ProvenanceRecorder:
     """Collects the provenance of the rows a fit adds to the memory bank, in the order it adds them."""
 
     def __init__(self, token_shape: Sequence[int], n_rows_before: int = 0, n_images_before: int = 0,
-                 previous: Optional[BankProvenance] = None, rotations: int = 0):
+                 previous: Optional[BankProvenance] = None, rotations: int = 0, flips: bool = True):
         self.token_shape = (int(token_shape[0]), int(token_shape[1]))
-        self.rotations = rotations  # augmented copies 1..rotations keep the grid; the next two are flips
+        # Augmented copies 1..rotations keep the grid; with flips the next two are the image mirrored left-right
+        # and top-bottom (their rows keep the image's mask, in the mirrored grid). Later copies are the part's
+        # symmetric copies, whose grid transform record() is given.
+        self.rotations, self.flips = rotations, flips
         if previous is not None and len(previous.rows) == n_rows_before and len(previous.crops) == n_images_before:
             self._rows, self._crops = [previous.rows.astype(np.int32)], [previous.crops.astype(np.float64)]
         else:  # a model without (usable) provenance: its rows and images are unknown
@@ -91,13 +94,20 @@ class ProvenanceRecorder:
     def add_images(self, prepared: Sequence[PreparedImage]) -> None:
         self._crops.append(np.array([_crop_geometry(p) for p in prepared], np.float64).reshape(-1, 8))
 
-    def record(self, image: int, copy: int, mask: np.ndarray) -> None:
-        """The rows `features[mask]` of taught image `image` (0 = the first image of this fit), copy `copy`."""
-        r, c = np.nonzero(mask)  # row-major: the order boolean indexing takes them
+    def record(self, image: int, copy: int, flat: np.ndarray, transform: tuple = (0, False)) -> None:
+        """The rows of taught image `image` (0 = the first image of this fit), copy `copy`, at the flat
+        positions `flat` of the copy's patch grid, which is the image's grid turned / mirrored by `transform`
+        (foreground.apply)."""
+        from .foreground import apply
+
         h, w = self.token_shape
-        if copy == self.rotations + 1:  # a horizontal flip: its column c is the image's w - 1 - c
+        flat = np.asarray(flat, np.int64)
+        if tuple(transform) != (0, False):  # the image-grid position each turned / mirrored cell came from
+            flat = apply(np.arange(h * w).reshape(h, w), tuple(transform)).ravel()[flat]
+        r, c = np.divmod(flat, w)
+        if self.flips and copy == self.rotations + 1:  # a horizontal flip: its column c is the image's w - 1 - c
             c = w - 1 - c
-        elif copy == self.rotations + 2:
+        elif self.flips and copy == self.rotations + 2:
             r = h - 1 - r
         block = np.empty((len(r), 4), np.int32)
         block[:, 0], block[:, 1], block[:, 2], block[:, 3] = self.first_image + image, r, c, copy

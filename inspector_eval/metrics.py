@@ -116,6 +116,60 @@ def threshold_metrics(is_defect: Sequence[bool], scores: Sequence[float], thresh
     return {"threshold": float(threshold), "f1": f1, "far": far, "frr": frr}
 
 
+def f1_adaptive_threshold(ok_scores: Sequence[float], ng_scores: Sequence[float]) -> float:
+    """anomalib's own threshold (F1AdaptiveThreshold, its default): the score that maximises F1 on the
+    validation images (defect = positive); with no defect image, the highest OK score (its fallback)."""
+    ok = np.asarray(ok_scores, np.float64)
+    ng = np.asarray(ng_scores, np.float64)
+    if ng.size == 0:
+        return float(ok.max())
+    if ok.size == 0:
+        return float(ng.min())
+    y = np.r_[np.zeros(ok.size, bool), np.ones(ng.size, bool)]
+    precision, recall, thresholds = _sk().precision_recall_curve(y, np.r_[ok, ng])
+    f1 = 2 * precision * recall / (precision + recall + 1e-10)
+    return float(thresholds[min(int(np.argmax(f1[:-1])), len(thresholds) - 1)])
+
+
+def frr_at_far(is_defect: Sequence[bool], scores: Sequence[float], max_far: float) -> Optional[float]:
+    """The lowest FRR any threshold gives with FAR <= max_far on these images (the ROC's best point)."""
+    y = np.asarray(is_defect, bool)
+    if y.all() or not y.any():
+        return None
+    fpr, tpr, _ = _sk().roc_curve(y, np.asarray(scores, np.float64))
+    # roc_curve: positive = defect, so FAR = 1 - TPR and FRR = FPR.
+    ok = (1.0 - tpr) <= max_far + 1e-12
+    return float(fpr[ok].min()) if ok.any() else 1.0
+
+
+def operating_point(is_defect: Sequence[bool], scores: Sequence[float], cal_ok: Sequence[float],
+                    cal_ng_idx: Sequence[int], score_percentile: float = 99.0, max_far: float = 0.05) -> dict:
+    """What a line lives by, per cell: the calibration NG images (`cal_ng_idx`, defect test images held out
+    for this) and the calibration OK images set each threshold; FRR / FAR are counted on the other test
+    images. ok_only / ok_ng: our calibrate() without / with the NG images; zero_escape: the highest threshold
+    that passes none of the calibration NG images; anomalib_ok_ng / anomalib_ok_only: anomalib's own
+    F1-adaptive threshold with / without them; frr_at_far: the test ROC's lowest FRR at FAR <= max_far."""
+    from inference import calibrate
+
+    y = np.asarray(is_defect, bool)
+    s = np.asarray(scores, np.float64)
+    held = np.zeros(len(y), bool)
+    held[list(cal_ng_idx)] = True
+    cal_ng = s[held]
+    y_t, s_t = y[~held], s[~held]
+    thresholds = {"ok_only": calibrate(list(cal_ok), score_percentile=score_percentile).threshold,
+                  "anomalib_ok_only": f1_adaptive_threshold(cal_ok, [])}
+    if cal_ng.size:
+        thresholds["ok_ng"] = calibrate(list(cal_ok), list(cal_ng), score_percentile=score_percentile).threshold
+        thresholds["zero_escape"] = float(cal_ng.min())
+        thresholds["anomalib_ok_ng"] = f1_adaptive_threshold(cal_ok, cal_ng)
+    out = {name: threshold_metrics(y_t, s_t, t) for name, t in thresholds.items()}
+    out["n_calibration_ng"] = int(cal_ng.size)
+    out["n_test"] = int(len(y_t))
+    out["frr_at_far"] = {"max_far": max_far, "frr": frr_at_far(y_t, s_t, max_far)}
+    return out
+
+
 def latency_stats(seconds: Sequence[float]) -> dict:
     s = np.asarray(seconds, np.float64)
     if s.size == 0:

@@ -69,8 +69,9 @@ class AnomalibPatchcore:
                 "quality_meaningful": True, "note": self.note}
 
     def layers(self) -> list[str]:
-        if self.config.backbone != "efficientnet_lite0":
-            raise ValueError("the anomalib peer is set up for the shared backbone efficientnet_lite0 only")
+        if self.config.backbone not in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+            # Lite1 / Lite2 have Lite0's stage layout (7 block groups): the same module names.
+            raise ValueError("the anomalib peer is set up for the built-in EfficientNet-Lite backbones only")
         return [EFFICIENTNET_LITE0_STAGES[i] for i in self.config.cnn_layers]
 
     def _build(self):

@@ -85,6 +85,25 @@ def calibration_table(records: list[dict], method: str = "ours") -> str:
     return "\n".join(lines)
 
 
+OPERATING = (("ok_only", "OK-only"), ("ok_ng", "OK+NG"), ("zero_escape", "zero escapes"),
+             ("anomalib_ok_ng", "anomalib F1 OK+NG"), ("anomalib_ok_only", "anomalib F1 OK-only"))
+
+
+def operating_table(records: list[dict]) -> str:
+    """Per cell and method: test FRR / FAR at each calibrated threshold, and the ROC's FRR at FAR <= 5 %."""
+    rows = [r for r in records if r.get("operating_point") and r.get("quality_meaningful", True)]
+    if not rows:
+        return ""
+    lines = ["| category | shots | method | " + " | ".join(f"{label} FRR / FAR" for _, label in OPERATING)
+             + " | FRR at FAR <= 0.05 |", "|" + "---|" * (len(OPERATING) + 4)]
+    for r in sorted(rows, key=lambda r: (r["category"], _shot_key(r["shots"]), r["method"])):
+        op = r["operating_point"]
+        cells = [f"{_num(op[k]['frr'], 2)} / {_num(op[k]['far'], 2)}" if k in op else "-" for k, _ in OPERATING]
+        lines.append(f"| {r['category']} | {r['shots']} | {r['method']} | " + " | ".join(cells)
+                     + f" | {_num(op['frr_at_far']['frr'], 2)} |")
+    return "\n".join(lines)
+
+
 def markdown(result: dict) -> str:
     meta, records = result["meta"], result["records"]
     methods = {r["method"] for r in records}
@@ -111,6 +130,10 @@ def markdown(result: dict) -> str:
     cal = calibration_table(records)
     if cal:
         out += ["#### Ours: OK-only calibration options (threshold from the held-out OK images)", "", cal, ""]
+    op = operating_table(records)
+    if op:
+        out += ["#### Operating point: test FRR / FAR at each calibrated threshold (calibration: the held-out OK "
+                "images and the calibration NG images; the test counts exclude those)", "", op, ""]
     if "ours-dinov2" in methods:
         out += ["#### Our DINOv2 ViT-S/14 (RANDOM weights: speed only, its quality figures are not meaningful)", "",
                 speed_table(records, "ours-dinov2"), ""]

@@ -25,6 +25,18 @@ from . import metrics
 from .dataset import Category, common_size, load_images, load_mask, make_split, read_category, resize_all
 
 PIXEL_SIZE_DEFAULT = 128
+# Defect test images that also set the OK+NG thresholds of the operating point (metrics.operating_point);
+# its FRR / FAR are counted on the other test images. AUROC, pixel AUROC and AUPRO use every test image.
+CALIBRATION_NG_DEFAULT = 5
+
+
+def calibration_ng_indices(is_defect: np.ndarray, n: int) -> list[int]:
+    """n defect test images spread evenly over the sorted list (so over the defect types), fixed, no seed."""
+    defects = np.flatnonzero(is_defect)
+    n = min(n, max(len(defects) - 1, 0))  # at least one defect stays for the test FAR
+    if n <= 0:
+        return []
+    return [int(defects[i]) for i in np.linspace(0, len(defects) - 1, n).round().astype(int)]
 
 
 def _log(msg: str) -> None:
@@ -108,7 +120,8 @@ def backbone_parity(ours, peer, images: list[np.ndarray], size: int) -> dict:
 class CategoryData:
     """Everything read from disk once per category, so no method pays for reading or decoding."""
 
-    def __init__(self, category: Category, shots: Sequence[str], seed: int, n_calibration: int, pixel_size: int):
+    def __init__(self, category: Category, shots: Sequence[str], seed: int, n_calibration: int, pixel_size: int,
+                 n_calibration_ng: int = CALIBRATION_NG_DEFAULT):
         self.category = category
         self.split = make_split(category, shots, seed, n_calibration)
         self.pool = load_images(self.split.pool[: max((len(v) for v in self.split.shots.values()), default=0)])
@@ -123,6 +136,7 @@ class CategoryData:
             self.pool, self.calibration, self.test = (resize_all(x, self.resized_to)
                                                       for x in (self.pool, self.calibration, self.test))
         self.is_defect = np.array([t.is_defect for t in category.test])
+        self.calibration_ng = calibration_ng_indices(self.is_defect, n_calibration_ng)
         masks = [load_mask(t, im.shape[:2]) for t, im in zip(category.test, self.test)]
         # Pixel metrics: defect images with a mask plus all good images; the rest count for image metrics only.
         self.pixel_idx = [i for i, m in enumerate(masks) if m is not None]
@@ -181,6 +195,9 @@ def run_shot(methods: Sequence, data: CategoryData, label: str, pixel_size: int,
                 name: metrics.threshold_metrics(data.is_defect, scores[j], calibrate_by(name, cals[j]).threshold)
                 for name in CALIBRATION_METHODS}
             rec["capture_shift_warning"] = capture_shift_warning(taught[j], cals[j])
+            rec["operating_point"] = metrics.operating_point(data.is_defect, scores[j], cals[j], data.calibration_ng,
+                                                             score_percentile)
+            rec["calibration_ng"] = list(data.calibration_ng)
             rec["calibration_scores"] = [round(float(s), 5) for s in cals[j]]
             rec["taught_scores"] = [round(float(s), 5) for s in taught[j]]
         records.append(rec)
@@ -191,7 +208,7 @@ def run(category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
         seed: int = 0, n_calibration: int = 10, pixel_size: int = PIXEL_SIZE_DEFAULT,
         on_record: Optional[Callable[[dict], None]] = None,
         failures: Optional[list] = None, on_category: Optional[Callable[[list], None]] = None,
-        max_test: Optional[int] = None) -> list[dict]:
+        max_test: Optional[int] = None, n_calibration_ng: int = CALIBRATION_NG_DEFAULT) -> list[dict]:
     """Every category in turn. A category that cannot run (unreadable images, too few, a method that
     fails on it) is reported in one line, appended to `failures` and skipped; the others go on.
     `on_category(records so far)` runs after each category, so a caller can save what is finished."""
@@ -199,7 +216,8 @@ def run(category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
     for folder in category_dirs:
         name = Path(folder).name
         try:
-            run_category(folder, shots, methods, seed, n_calibration, pixel_size, records, on_record, max_test)
+            run_category(folder, shots, methods, seed, n_calibration, pixel_size, records, on_record, max_test,
+                         n_calibration_ng)
         except Exception as exc:  # one bad category must not lose the others: say which and why, go on
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             _log(f"{name}: cannot run, skipped ({message})")
@@ -217,7 +235,7 @@ def run(category_dirs: Sequence[Path], shots: Sequence[str], methods: Sequence,
 
 def run_category(folder: Path, shots: Sequence[str], methods: Sequence, seed: int, n_calibration: int,
                  pixel_size: int, records: list, on_record: Optional[Callable[[dict], None]] = None,
-                 max_test: Optional[int] = None) -> None:
+                 max_test: Optional[int] = None, n_calibration_ng: int = CALIBRATION_NG_DEFAULT) -> None:
     """Appends each finished (shot, method) record to `records` at once: a later failure keeps them."""
     category = read_category(folder)
     if max_test is not None and len(category.test) > max_test:
@@ -225,7 +243,7 @@ def run_category(folder: Path, shots: Sequence[str], methods: Sequence, seed: in
         picked = np.linspace(0, len(category.test) - 1, max_test).round().astype(int)
         category.test = [category.test[i] for i in picked]
         _log(f"{category.name}: {max_test} of the test images (--max-test)")
-    data = CategoryData(category, shots, seed, n_calibration, pixel_size)
+    data = CategoryData(category, shots, seed, n_calibration, pixel_size, n_calibration_ng)
     skipped = [s for s in shots if s not in data.split.shots]
     if skipped:
         _log(f"{category.name}: only {len(data.split.pool)} OK images in the shot pool; skipping shots {skipped}")

@@ -346,6 +346,9 @@ class InspectPanel(QWidget):
         self.current = result
         self.nearest.follow()
         self.view.set_result(result)
+        # What the model's foreground mask left out, veiled grey (issue 25); nothing for other models.
+        self.view.set_masked(inference.foreground_overlay(self.session.model, result) if result is not None else None,
+                             result.box if result is not None else None)
         self.view.overlay_item.setVisible(self.overlay_check.isChecked())
         self.regions.setRowCount(0)
         if result is None:

@@ -8,7 +8,7 @@ from typing import Optional
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
 import inference
@@ -17,6 +17,14 @@ from .. import file_dialogs, messages
 from ..messages import describe
 
 THUMB = 96
+# The part's symmetry (engine setting part_symmetry): what the Teach step asks, in the user's words.
+SYMMETRY_CHOICES = (
+    ("none", "Not symmetric (default)"),
+    ("mirror", "Looks the same mirrored"),
+    ("rot180", "Looks the same turned half way"),
+    ("rot90", "Looks the same turned by any quarter"),
+    ("any", "Looks the same turned or mirrored"),
+)
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(inference.IMAGE_SUFFIXES)) + ")"
 
 
@@ -159,6 +167,19 @@ class TeachPanel(QWidget):
         fit_row = QHBoxLayout()
         fit_row.addWidget(self.fit_button)
         fit_row.addWidget(self.add_button)
+        # The part's symmetry: the taught images are also taught turned / mirrored so. Never on by itself:
+        # a mirrored OK copy would teach a wrongly placed part as OK.
+        self.symmetry = QComboBox()
+        self.symmetry.setObjectName("partSymmetry")
+        for value, label in SYMMETRY_CHOICES:
+            self.symmetry.addItem(label, value)
+        self.symmetry.setToolTip("Does the part look the same turned or mirrored? The OK images are then also "
+                                 "taught turned / mirrored. Leave it 'Not symmetric' when a part placed the wrong "
+                                 "way round must be found.")
+        self.symmetry.currentIndexChanged.connect(self._symmetry_chosen)
+        symmetry_row = QHBoxLayout()
+        symmetry_row.addWidget(QLabel("Part symmetry:"))
+        symmetry_row.addWidget(self.symmetry, 1)
         self.result_label = QLabel("No fit yet in this session.")
         self.result_label.setObjectName("fitResult")
         self.result_label.setWordWrap(True)
@@ -167,10 +188,13 @@ class TeachPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.count_label)
+        layout.addLayout(symmetry_row)
         layout.addLayout(fit_row)
         layout.addWidget(self.result_label)
 
         self.doc.imagesChanged.connect(self.refresh)
+        self.doc.configChanged.connect(self._show_symmetry)
+        self._show_symmetry(self.doc.config)
         # Another project: nothing of the previous one's fit may stay on this line.
         self.doc.folderChanged.connect(lambda _: self.result_label.setText("No fit yet in this session."))
         session.modelChanged.connect(self._model_changed)
@@ -228,6 +252,18 @@ class TeachPanel(QWidget):
             return []
         taught = model.record.taught_names
         return [p for p in self.doc.ok_images if p not in taught]
+
+    def _show_symmetry(self, config) -> None:
+        index = self.symmetry.findData(config.part_symmetry)
+        if index >= 0 and index != self.symmetry.currentIndex():
+            self.symmetry.blockSignals(True)
+            self.symmetry.setCurrentIndex(index)
+            self.symmetry.blockSignals(False)
+
+    def _symmetry_chosen(self, _index: int) -> None:
+        value = self.symmetry.currentData()
+        if value and value != self.doc.config.part_symmetry:
+            self.doc.set_config(self.doc.config.replace(part_symmetry=value))
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self) -> None:

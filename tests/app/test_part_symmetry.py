@@ -1,0 +1,27 @@
+"""The Teach step asks the part's symmetry (issue 25): it is the next fit's part_symmetry, never on by itself,
+and a model fitted with a foreground mask has what it left out veiled in the view."""
+
+import numpy as np
+
+import inference
+
+
+def test_teach_step_sets_the_part_symmetry_of_the_next_fit(window):
+    combo = window.teach_panel.symmetry
+    assert combo.currentData() == "none" and window.doc.config.part_symmetry == "none"  # off by default
+    assert sorted(combo.itemData(i) for i in range(combo.count())) == sorted(inference.PART_SYMMETRIES)
+    combo.setCurrentIndex(combo.findData("rot180"))
+    assert window.doc.config.part_symmetry == "rot180"
+    window.doc.set_config(window.doc.config.replace(part_symmetry="mirror"))  # e.g. settings loaded
+    assert combo.currentData() == "mirror"
+
+
+def test_the_view_veils_what_the_foreground_mask_left_out(window):
+    view = window.view
+    masked = np.zeros((20, 30), bool)
+    masked[:, :5] = True
+    view.set_masked(masked, (10, 10, 40, 30))
+    image = view.masked_item.image
+    assert image.shape == (20, 30, 4) and (image[:, :5, 3] > 0).all() and (image[:, 5:, 3] == 0).all()
+    view.set_masked(None)
+    assert view.masked_item.image is None
