@@ -184,3 +184,28 @@ def test_augmented_copies_name_the_place_in_the_image_itself(tiny_config, tmp_pa
     r, col = prov.rows[mine, 1], prov.rows[mine, 2]
     d = ((emb[mine][:, None, :] - grid.reshape(c, -1).T[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), r * w + (w - 1 - col))  # found at the mirrored column of the copy
+
+
+def test_turned_copies_of_a_symmetric_part_name_the_place_in_the_image_itself(tiny_config, tmp_path):
+    """part_symmetry rot90: a quarter-turned copy's patch is recorded where it lies in the image (turned back)."""
+    from inference.features import embed_batch
+    from inference.foreground import apply, symmetric_copies, transforms
+
+    config = tiny_config.replace(coreset_ratio=1.0, part_symmetry="rot90")
+    engine = Engine(config)
+    paths = write_discs(tmp_path / "ok", [8])
+    engine.fit(tmp_path / "p", paths, roi=ROI)
+    prov, emb = _provenance(tmp_path / "p"), np.load(tmp_path / "p" / "embeddings.npy")
+    assert sorted(set(prov.rows[:, 3])) == [0, 1, 2, 3]  # the image and its three quarter turns
+    model = engine.load(tmp_path / "p")
+    _, p = features(model, paths[0])
+    turned = symmetric_copies(p.crop.pixels, "rot90", config.input_size)[0]  # copy 1: one quarter turn
+    grid = embed_batch(model.backbone, [turned])[0]
+    c, h, w = grid.shape
+    source = apply(np.arange(h * w).reshape(h, w), transforms("rot90")[1]).ravel()  # copy cell -> image cell
+    where_in_copy = np.argsort(source)  # image cell -> copy cell
+    mine = prov.rows[:, 3] == 1
+    image_cells = prov.rows[mine, 1] * w + prov.rows[mine, 2]
+    d = ((emb[mine][:, None, :] - grid.reshape(c, -1).T[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.argmin(1), where_in_copy[image_cells])
+    assert not np.array_equal(where_in_copy[image_cells], image_cells)  # the turn moved them: the test can fail
