@@ -30,12 +30,13 @@ INDEX_KINDS = ("flat", "sq8", "pq")
 # The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
 ALIGN_MODES = ("none", "translation", "rigid")
+CORESET_OF = ("bank", "taught")
 # The same names as foreground.FOREGROUND_MODES and foreground.SYMMETRIES (kept here so config needs no numpy).
 FOREGROUND_MODES = ("none", "auto")
 PART_SYMMETRIES = ("none", "mirror", "rot90", "rot180", "any")
 # Settings added after models were first saved: a manifest without them was fitted with these values
 # (the behaviour before the setting existed), whatever the current default is.
-ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": ()}
+ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank"}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -81,6 +82,10 @@ class EngineConfig:
     vit_blocks: tuple = setting("feature", ())
     input_size: int = setting("feature", 448)
     coreset_ratio: float = setting("fit", 0.02)
+    # What coreset_ratio counts: bank (every patch the fit embeds, the copies part_symmetry and augment add
+    # included) or taught (the taught images' own patches: the copies add variety for the coreset to choose
+    # from but do not grow the index, so they cost no inspection time).
+    coreset_of: str = setting("fit", "bank")
     patch_size: int = setting("feature", 3)
     stride: int = setting("feature", 1)
     # Zero padding at the grid border when averaging a patch's neighbourhood, as PatchCore's reference
@@ -343,6 +348,7 @@ def _validate(c: EngineConfig) -> None:
     _check(bool(c.backbone), "backbone", "a backbone name", c.backbone)
     _check(bool(c.weights), "weights", "'auto', 'none' or a file path", c.weights)
     _check(0 < c.coreset_ratio <= 1, "coreset_ratio", "in (0, 1] (0.01-0.05 is typical)", c.coreset_ratio)
+    _check(c.coreset_of in CORESET_OF, "coreset_of", f"one of {list(CORESET_OF)}", c.coreset_of)
     _check(c.patch_size >= 1 and c.patch_size % 2 == 1, "patch_size", "an odd integer >= 1", c.patch_size)
     _check(1 <= c.stride <= c.patch_size, "stride", "an integer in [1, patch_size]", c.stride)
     _check(c.index in INDEX_KINDS, "index", f"one of {list(INDEX_KINDS)}", c.index)

@@ -18,7 +18,7 @@ from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .errors import Cancelled, ConfigError, InspectorError, ProjectError
 from . import foreground
-from .features import PreparedImage, embed_taught, kept_patch_mask, kept_pixel_mask, neutralise_ignored
+from .features import PreparedImage, coreset_ratio, embed_taught, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
@@ -289,7 +289,7 @@ class Engine:
         space = knn.apply_transform(transform, features) if transform is not None else None
         # precision fp32 means full precision everywhere, the coreset's bulk update included.
         low = False if config.precision == "fp32" else None
-        idx = memory.build_coreset(config.coreset_ratio, backbone.device, progress, cancel, config.seed, space, low)
+        idx = memory.build_coreset(coreset_ratio(config), backbone.device, progress, cancel, config.seed, space, low)
         timings["coreset"] = time.perf_counter() - t
 
         t = time.perf_counter()

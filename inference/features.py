@@ -188,6 +188,14 @@ def crop_transforms(config) -> list[tuple]:
     return [same] * (1 + augmented) + list(transforms(config.part_symmetry)[1:])
 
 
+def coreset_ratio(config) -> float:
+    """The share of the fit's embedded patches the coreset keeps: coreset_ratio, or with coreset_of: taught that
+    share of the taught images' own patches (each image is embedded len(crop_transforms) times)."""
+    if config.coreset_of == "taught":
+        return config.coreset_ratio / len(crop_transforms(config))
+    return config.coreset_ratio
+
+
 @dataclass
 class TaughtFeatures:
     """What embed_taught gives: the bank's new patch features (one array per crop), the model's foreground

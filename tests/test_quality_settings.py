@@ -165,3 +165,22 @@ def test_vit_blocks_average_the_normed_tokens_of_the_named_blocks(tiny_config):
     assert np.abs(feats - last).max() > 20 * error
     with pytest.raises(ConfigError, match="vit_blocks"):
         Engine(tiny_config.replace(vit_blocks=(0, 5))).backbone(tiny_config.replace(vit_blocks=(0, 5)))
+
+
+def test_coreset_of_taught_keeps_the_index_of_the_taught_images_whatever_the_copies(tiny_cnn_config, tmp_path):
+    """coreset_of: taught: the symmetric copies are embedded and chosen from, but the index keeps the size a fit
+    without copies has; bank: the copies grow it."""
+    images = [_notched(i) for i in range(2)]
+    sizes = {}
+    for symmetry, basis in (("none", "bank"), ("mirror", "bank"), ("mirror", "taught")):
+        config = tiny_cnn_config.replace(part_symmetry=symmetry, coreset_of=basis, coreset_ratio=0.3)
+        fit = Engine(config).fit(tmp_path / f"{symmetry}-{basis}", images)
+        sizes[symmetry, basis] = (fit.n_embeddings, fit.coreset_size)
+    n_plain, kept_plain = sizes["none", "bank"]
+    n_mirror, kept_mirror = sizes["mirror", "bank"]
+    n_taught, kept_taught = sizes["mirror", "taught"]
+    assert n_mirror == n_taught == 3 * n_plain  # both embed the crop and its two mirrors
+    assert kept_mirror == int(np.ceil(0.3 * n_mirror))
+    assert abs(kept_taught - kept_plain) <= 1  # the index of a fit without copies (up to rounding)
+    with pytest.raises(ConfigError, match="coreset_of"):
+        EngineConfig.from_dict({"coreset_of": "copies"})
