@@ -26,7 +26,8 @@ from .calibration import (
 from .config import (DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, config_keys,
                      default_config_path, read_yaml)
 from .foreground import foreground_overlay
-from .engine import CalibrationSamples, Engine, FitResult, Model
+from .engine import CalibrationSamples, Engine
+from .fitted import FitResult, Model
 from .verdict import Verdict, VerdictCounts
 from .edge import engine_for, export_model, is_export
 from .manifest import MODEL_VERSION

@@ -27,7 +27,7 @@ from .scoring import InferenceResult
 
 if TYPE_CHECKING:
     from .backbone import Backbone
-    from .engine import Model
+    from .fitted import Model
 
 
 def stored_geometry(record: ModelRecord) -> tuple[tuple, None]:

@@ -29,7 +29,7 @@ from .features import PreparedImage, inside_patches, kept_patch_mask
 from .preprocess import ImageInput, image_digest, image_name
 
 if TYPE_CHECKING:
-    from .engine import Model
+    from .fitted import Model
 
 PROVENANCE_FILE = "provenance.npz"
 UNKNOWN = -1  # a bank row taught before provenance was kept (rows of an old model, extended by add)
