@@ -86,13 +86,17 @@ class CheckFailed(Exception):
     pass
 
 
-# -- the checks -----------------------------------------------------------------------
-class SelfTest:
-    def __init__(self, args: argparse.Namespace, report: Report, workdir: Path):
-        self.args = args
+class Checks:
+    """Runs named checks into a report: each gives a PASS line with its detail, or a FAIL line with why (a check
+    that raises anything fails, never with a traceback on a technician's screen); a check whose `needs` failed
+    is not run. The full install's SelfTest and the edge install's EdgeSelfTest both run their checks so."""
+
+    def __init__(self, report: Report):
         self.report = report
-        self.workdir = workdir
         self.state: dict = {}
+
+    def forced_to_fail(self, name: str) -> bool:
+        return False
 
     def run(self, name: str, fn: Callable[[], str], needs: tuple = ()) -> bool:
         missing = [n for n in needs if not self.state.get(n)]
@@ -100,7 +104,7 @@ class SelfTest:
             self.report.record(name, False, f"not run: {', '.join(missing)} failed")
             return False
         try:
-            if name in self.args.force_fail:
+            if self.forced_to_fail(name):
                 raise CheckFailed("forced to fail (--force-fail)")
             detail = fn()
         except CheckFailed as exc:
@@ -113,6 +117,17 @@ class SelfTest:
         self.state[name] = True
         self.report.record(name, True, detail)
         return True
+
+
+# -- the checks -----------------------------------------------------------------------
+class SelfTest(Checks):
+    def __init__(self, args: argparse.Namespace, report: Report, workdir: Path):
+        super().__init__(report)
+        self.args = args
+        self.workdir = workdir
+
+    def forced_to_fail(self, name: str) -> bool:
+        return name in self.args.force_fail
 
     # engine, config, device -------------------------------------------------------
     def check_engine(self) -> str:

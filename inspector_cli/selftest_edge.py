@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .selftest import CheckFailed, Checks
+
 SELFTEST_EXPORT = ("resources", "selftest_export")
 EXPECTED = "expected.json"
 MODEL = "model"
@@ -82,31 +84,10 @@ def make(out: Path, config=None) -> dict:
     return expected
 
 
-class CheckFailed(Exception):
-    pass
-
-
-class EdgeSelfTest:
+class EdgeSelfTest(Checks):
     def __init__(self, report, folder: Path):
-        self.report = report
+        super().__init__(report)
         self.folder = folder  # holds model/ and expected.json
-        self.state: dict = {}
-
-    def run(self, name: str, fn, needs: tuple = ()) -> bool:
-        if any(n not in self.state for n in needs):
-            self.report.record(name, False, f"skipped: {', '.join(n for n in needs if n not in self.state)} failed")
-            return False
-        try:
-            detail = fn()
-        except CheckFailed as exc:
-            self.report.record(name, False, str(exc))
-            return False
-        except Exception as exc:  # a self-test reports every fault as a failed check
-            self.report.record(name, False, f"{type(exc).__name__}: {exc}")
-            return False
-        self.state[name] = True
-        self.report.record(name, True, detail)
-        return True
 
     def check_engine(self) -> str:
         import faiss

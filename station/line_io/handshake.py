@@ -145,3 +145,25 @@ class Handshake:
 
 __all__ = ["Handshake", "HandshakeState", "PLC_WRITABLE", "PART_ID_MAX", "PlcWriteRefused", "Trigger",
            "clean_part_id"]
+
+
+class HandshakeAdapter:
+    """What a protocol server (Modbus, OPC UA) offers the station: its Handshake's side, delegated once here; a
+    subclass sets self.handshake and maps the state onto its protocol."""
+
+    handshake: Handshake
+
+    def take_trigger(self) -> Optional[Trigger]:
+        return self.handshake.take_trigger()
+
+    def wait_for_plc(self, timeout: float) -> None:
+        self.handshake.wait_for_plc(timeout)
+
+    def publish_result(self, outcome) -> None:
+        self.handshake.publish_result(outcome)
+
+    def set_alarm(self, on: bool, text: str = "") -> None:
+        self.handshake.set_alarm(on, text)
+
+    def set_model_version(self, version: Optional[str]) -> None:
+        self.handshake.set_model_version(version)

@@ -23,7 +23,7 @@ from typing import Optional
 
 from inference import InspectorError
 
-from .handshake import Handshake, HandshakeState, Trigger
+from .handshake import Handshake, HandshakeAdapter, HandshakeState, Trigger
 
 TRIGGER, BUSY, RESULT_READY, ACK, ALARM = range(5)
 VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE = range(6)
@@ -54,7 +54,7 @@ def words_ascii(words) -> str:
     return "".join(c for c in text if c.isprintable() and c != "\ufffd").strip()
 
 
-class ModbusServer:
+class ModbusServer(HandshakeAdapter):
     """A Modbus TCP server over a Handshake (see the module docstring for the map). Without a `handshake` it
     makes its own; the station-side calls (take_trigger, publish_result, ...) are the handshake's."""
 
@@ -71,22 +71,6 @@ class ModbusServer:
 
     def describe(self) -> str:
         return f"PLC handshake: Modbus TCP on {self.host}:{self.port} (docs/plc.md)"
-
-    # -- the station's side: the handshake's --------------------------------------------------------------------
-    def take_trigger(self) -> Optional[Trigger]:
-        return self.handshake.take_trigger()
-
-    def wait_for_plc(self, timeout: float) -> None:
-        self.handshake.wait_for_plc(timeout)
-
-    def publish_result(self, outcome) -> None:
-        self.handshake.publish_result(outcome)
-
-    def set_alarm(self, on: bool, text: str = "") -> None:
-        self.handshake.set_alarm(on, text)
-
-    def set_model_version(self, version: Optional[str]) -> None:
-        self.handshake.set_model_version(version)
 
     # -- the map ------------------------------------------------------------------------------------------------
     def coils(self, s: HandshakeState) -> list[bool]:

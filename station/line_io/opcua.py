@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 
 from inference import InspectorError
 
-from .handshake import Handshake, HandshakeState, PlcWriteRefused, Trigger
+from .handshake import Handshake, HandshakeAdapter, HandshakeState, PlcWriteRefused
 
 NAMESPACE = "urn:inspector:line"
 OBJECT = "Inspector"
@@ -110,7 +110,7 @@ class _Users:
         return User(role=UserRole.User, name=username)
 
 
-class OpcUaServer:
+class OpcUaServer(HandshakeAdapter):
     """An OPC UA server over a Handshake; the station-side calls (take_trigger, publish_result, ...) are the
     handshake's."""
 
@@ -140,22 +140,6 @@ class OpcUaServer:
     def describe(self) -> str:
         access = f"users from --opcua-users ({len(self.users)})" if self.users else "anonymous (loopback only)"
         return f"PLC handshake: OPC UA on {self.url}, object {OBJECT} in {NAMESPACE}, {access} (docs/plc.md)"
-
-    # -- the station's side: the handshake's --------------------------------------------------------------------
-    def take_trigger(self) -> Optional[Trigger]:
-        return self.handshake.take_trigger()
-
-    def wait_for_plc(self, timeout: float) -> None:
-        self.handshake.wait_for_plc(timeout)
-
-    def publish_result(self, outcome) -> None:
-        self.handshake.publish_result(outcome)
-
-    def set_alarm(self, on: bool, text: str = "") -> None:
-        self.handshake.set_alarm(on, text)
-
-    def set_model_version(self, version: Optional[str]) -> None:
-        self.handshake.set_model_version(version)
 
     # -- the address space ----------------------------------------------------------------------------------------
     def _on_change(self, state: HandshakeState) -> None:
