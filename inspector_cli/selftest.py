@@ -70,6 +70,16 @@ class Report:
     def failed(self) -> list[str]:
         return [name for name, ok, _ in self.results if not ok]
 
+    def verdict(self, seconds: float) -> int:
+        """The closing line (PASSED, or FAILED naming the failed checks) and the exit code: 0 when all passed."""
+        failed, total = self.failed, len(self.results)
+        if failed:
+            self.line(f"self-test FAILED: {len(failed)} of {total} checks failed ({', '.join(failed)}), "
+                      f"{seconds:.1f} s")
+        else:
+            self.line(f"self-test PASSED: {total} of {total} checks, {seconds:.1f} s")
+        return 1 if failed else 0
+
 
 def fallback_output_path() -> Path:
     """Where the lines go when there is no console: next to the executable, else the user's data folder."""
@@ -415,17 +425,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         test.run("reload", test.check_reload, needs=("calibrate",))
         test.run("faiss_roundtrip", test.check_faiss, needs=("infer",))
         test.run("heatmap", test.check_heatmap, needs=("infer",))
-        failed = report.failed
         seconds = time.perf_counter() - t0
         if args.keep:
             report.line(f"project kept in {workdir / 'project'}")
-        total = len(report.results)
-        if failed:
-            report.line(f"self-test FAILED: {len(failed)} of {total} checks failed ({', '.join(failed)}), "
-                        f"{seconds:.1f} s")
-        else:
-            report.line(f"self-test PASSED: {total} of {total} checks, {seconds:.1f} s")
-        return 1 if failed else 0
+        return report.verdict(seconds)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -173,14 +173,7 @@ def main(argv: Optional[list[str]] = None, report=None) -> int:
         test.run("load", test.check_load, needs=("engine",))
         test.run("verdicts", test.check_verdicts, needs=("load",))
         test.run("scores", test.check_scores, needs=("verdicts",))
-        failed, total = report.failed, len(report.results)
-        seconds = time.perf_counter() - t0
-        if failed:
-            report.line(f"self-test FAILED: {len(failed)} of {total} checks failed ({', '.join(failed)}), "
-                        f"{seconds:.1f} s")
-        else:
-            report.line(f"self-test PASSED: {total} of {total} checks, {seconds:.1f} s")
-        return 1 if failed else 0
+        return report.verdict(time.perf_counter() - t0)
     finally:
         if out:
             out.close()

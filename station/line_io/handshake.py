@@ -15,6 +15,7 @@ The PLC may write only Trigger, Ack, Recipe and PartId; anything else is refused
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -148,10 +149,19 @@ __all__ = ["Handshake", "HandshakeState", "PLC_WRITABLE", "PART_ID_MAX", "PlcWri
 
 
 class HandshakeAdapter:
-    """What a protocol server (Modbus, OPC UA) offers the station: its Handshake's side, delegated once here; a
-    subclass sets self.handshake and maps the state onto its protocol."""
+    """What a protocol server (Modbus, OPC UA) offers the station: its Handshake's side, delegated once here, and
+    its stop. A subclass sets self.handshake, maps the state onto its protocol and serves it on an asyncio loop
+    (self._loop) in a thread of its own (self._thread)."""
 
     handshake: Handshake
+    _loop: Optional[asyncio.AbstractEventLoop] = None
+    _thread: Optional[threading.Thread] = None
+
+    def close(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
     def take_trigger(self) -> Optional[Trigger]:
         return self.handshake.take_trigger()

@@ -155,11 +155,5 @@ class ModbusServer(HandshakeAdapter):
         loop.run_until_complete(self._server.shutdown())
         loop.close()
 
-    def close(self) -> None:
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
 
 __all__ = ["ModbusServer", "Trigger", "ascii_words", "float_words", "words_ascii", "words_float"]

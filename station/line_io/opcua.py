@@ -242,11 +242,5 @@ class OpcUaServer(HandshakeAdapter):
         loop.run_until_complete(self._server.stop())
         loop.close()
 
-    def close(self) -> None:
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
 
 __all__ = ["NAMESPACE", "OBJECT", "OpcUaServer", "VARIABLES", "node_id", "read_users"]
