@@ -196,7 +196,8 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
         raise inference.ProjectError(f"settings.json of {folder}: calibration_images must hold ok and ng lists")
     out["calibration_images"] = {k: [str(p) for p in sets.get(k, [])] for k in ("ok", "ng")}
     config = raw.get("config")
-    out["config"] = inference.EngineConfig.from_dict(config) if config else fallback
+    # A project saved before a setting existed was meant with that setting's old behaviour, as its model was.
+    out["config"] = inference.EngineConfig.from_dict(inference.absent_as_before(config)) if config else fallback
     return out
 
 

@@ -1,9 +1,11 @@
-"""Memory-bank compression (`index: flat|sq8|pq`): index size, search time and image AUROC against flat.
+"""The coreset's index (`index: flat|ivf|sq8|pq`): index size, search time and image AUROC against flat.
 
 Prints figures; never passes or fails on them. One torch-fp32 fit per set and shot count (the eval suite's
-split, seed 0, engine defaults: EfficientNet-Lite0 224 px, coreset 0.1, mirrors below 9 shots); the same
-coreset is then indexed flat, sq8 and pq, and the test images are scored with each.
+split, seed 0, engine defaults: EfficientNet-Lite0 224 px, coreset 0.1, the eval's few-shot policy at 8 shots or fewer); the same
+coreset is then indexed flat, ivf, sq8 and pq, and the test images are scored with each; for ivf also the share
+of patches whose nearest vector it finds (recall) and the image scores' largest relative change against flat.
     python bench/bench_index.py --shots 4,16 --max-test 60
+    python bench/bench_index.py --shots 1,4,8,16 --kinds flat,ivf --max-test 60
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from inspector_eval.dataset import find_categories, load_images, make_split, rea
 from inspector_eval.metrics import image_auroc  # noqa: E402
 from inspector_eval.ours import FEW_SHOT_AUGMENT, FEW_SHOT_MAX_IMAGES, eval_config  # noqa: E402
 
-KINDS = ("flat", "sq8", "pq")
+KINDS = ("flat", "ivf", "sq8", "pq")
 
 
 def main() -> int:
@@ -41,6 +43,7 @@ def main() -> int:
     p.add_argument("--categories", nargs="*")
     p.add_argument("--shots", default="4,16")
     p.add_argument("--max-test", type=int, default=60)
+    p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     shots, rows = args.shots.split(","), []
@@ -64,7 +67,8 @@ def main() -> int:
             queries = [model.backbone.embed(stack_inputs([im], base.input_size)).numpy()[0] for im in test_images[:10]]
             queries = [q.reshape(q.shape[0], -1).T for q in queries]
             row = {"set": folder.name, "shots": shot, "coreset": int(flat.ntotal), "dim": int(flat.d)}
-            for kind in KINDS:
+            flat_scores = flat_patch = None
+            for kind in args.kinds.split(","):
                 searcher = Searcher(build_index(coreset, transform, kind), use_gpu=False)
                 searcher.distances(queries[0])
                 times = []
@@ -75,6 +79,13 @@ def main() -> int:
                 scores = [r.score for r in engine.score_many(replace(model, searcher=searcher), test_images)]
                 row[kind] = {"bytes": len(serialize(searcher.cpu_index)), "search_ms": round(statistics.median(times), 3),
                              "auroc": round(image_auroc(y, scores), 4)}
+                patch = np.concatenate([searcher.distances(q) for q in queries])
+                if kind == "flat":
+                    flat_scores, flat_patch = np.asarray(scores), patch
+                elif flat_scores is not None:  # how far this index moves the scores of the same coreset
+                    row[kind]["recall"] = round(float(np.mean(np.abs(patch - flat_patch) <= 1e-4 * flat_patch.max())), 4)
+                    row[kind]["max_score_change"] = round(float(np.max(np.abs(np.asarray(scores) - flat_scores)
+                                                                        / np.abs(flat_scores))), 5)
             rows.append(row)
             print(json.dumps(row), flush=True)
     out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

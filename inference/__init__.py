@@ -23,8 +23,8 @@ from .calibration import (
     ThresholdErrors,
     with_threshold,
 )
-from .config import (DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, config_keys,
-                     default_config_path, read_yaml)
+from .config import (DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, absent_as_before,
+                     config_keys, default_config_path, read_yaml)
 from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine
 from .fitted import FitResult, Model
@@ -192,8 +192,12 @@ __all__ = [
     "decode_image",
     "deserialize_index",
     "DISTANCES",
+    "FOREGROUND_MODES",
+    "PART_SYMMETRIES",
+    "foreground_overlay",
     "Engine",
     "EngineConfig",
+    "absent_as_before",
     "expand_image_paths",
     "find_weights_file",
     "FitResult",

@@ -26,7 +26,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 COMPILE_MODES = ("auto", "off", "on")
 RUNTIMES = ("auto", "torch", "openvino")
 # The same names as knn.INDEX_KINDS (kept here so config needs no faiss import).
-INDEX_KINDS = ("flat", "sq8", "pq")
+INDEX_KINDS = ("auto", "flat", "ivf", "sq8", "pq")
 # The same names as calibration.CALIBRATION_METHODS (kept here so config needs no numpy import).
 CALIBRATION_METHODS = ("percentile", "mad", "tail")
 ALIGN_MODES = ("none", "translation", "rigid")
@@ -36,7 +36,8 @@ FOREGROUND_MODES = ("none", "auto")
 PART_SYMMETRIES = ("none", "mirror", "rot90", "rot180", "any")
 # Settings added after models were first saved: a manifest without them was fitted with these values
 # (the behaviour before the setting existed), whatever the current default is.
-ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank"}
+ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank",
+                "index": "flat"}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -93,9 +94,11 @@ class EngineConfig:
     # False keeps the features of models fitted before this option existed.
     patch_zero_pad: bool = setting("feature", False)
     distance: str = setting("fit", "l2")
-    # The coreset's search index (inference/knn.py): flat (exact float32), sq8 (8-bit scalar quantisation,
-    # 4x smaller) or pq (product quantisation, 16x smaller; needs a coreset of 256 or more, else sq8).
-    index: str = setting("fit", "flat")
+    # The coreset's search index (inference/knn.py): auto (flat below 2,048 coreset vectors, ivf from there),
+    # flat (exact float32), ivf (k-means lists, approximate: distances never under the exact ones), sq8 (8-bit
+    # scalar quantisation, 4x smaller) or pq (product quantisation, 16x smaller; needs a coreset of 256 or
+    # more, else sq8).
+    index: str = setting("fit", "auto")
     n_neighbors: int = setting("score", 1)
     batch_size: int = setting("runtime", 32)
     use_gpu: bool = setting("runtime", True)
@@ -194,6 +197,15 @@ class EngineConfig:
                 if raw is not None and raw != "":
                     values[f.name] = _parse_env(f.name, raw)
         return cls.from_dict(values)
+
+
+def absent_as_before(saved: Mapping[str, Any]) -> dict:
+    """Saved settings (a manifest's or a project's) with those they predate (ABSENT_MEANS) set to the value
+    that was the behaviour then: what was saved before a setting existed keeps meaning what it meant."""
+    out = dict(saved)
+    for key, value in ABSENT_MEANS.items():
+        out.setdefault(key, list(value) if isinstance(value, tuple) else value)
+    return out
 
 
 def config_keys(*roles: str) -> tuple[str, ...]:

@@ -47,22 +47,54 @@ def apply_transform(transform: Optional[faiss.VectorTransform], x: np.ndarray) -
     return x if transform is None else transform.apply(x)
 
 
-INDEX_KINDS = ("flat", "sq8", "pq")
+INDEX_KINDS = ("auto", "flat", "ivf", "sq8", "pq")
+# auto: an exact flat index below this many coreset vectors, an IVF index from it on. Flat search costs
+# queries x vectors x dimensions: at 2,048 vectors (EfficientNet-Lite0, 784 patches, 152 dimensions) it is
+# about 10 ms on two CPU cores and grows with every taught image; IVF's cost grows with the square root.
+AUTO_IVF_MIN_VECTORS = 2048
+# IVF: lists = 2 x sqrt(vectors), searched in 1 of 8 (docs/benchmarks.md, issue 21: the nearest patch found
+# for 97-100 % of patches, image scores within 0.3 %, 4-7x faster than flat at 5,000 vectors). faiss's
+# k-means wants at least 39 training vectors per list.
+IVF_LISTS_PER_SQRT = 2
+IVF_PROBE_FRACTION = 8
+IVF_MIN_VECTORS_PER_LIST = 39
+
+
+def resolve_kind(kind: str, n_vectors: int) -> str:
+    """The index a coreset of `n_vectors` gets for the `index` setting `kind` (auto picks by size)."""
+    if kind == "auto":
+        return "ivf" if n_vectors >= AUTO_IVF_MIN_VECTORS else "flat"
+    return kind
+
+
+def ivf_lists(n_vectors: int) -> int:
+    return max(1, min(int(round(IVF_LISTS_PER_SQRT * np.sqrt(n_vectors))), n_vectors // IVF_MIN_VECTORS_PER_LIST))
 
 
 def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform], kind: str = "flat") -> faiss.Index:
     """A CPU index over the coreset vectors (raw features; the transform is applied inside).
 
-    flat: exact float32 vectors. sq8: 8-bit scalar quantisation per dimension (4x smaller).
-    pq: product quantisation, 4 dimensions per 8-bit code (16x smaller; the codebooks need
-    256 vectors, so a smaller coreset stays sq8). Search returns distances to the decoded vectors.
+    flat: exact float32 vectors. ivf: the vectors in k-means lists, a search scanning the lists of the
+    nearest 1/8 of the list centres (approximate: a patch's distance is never under the exact one, so the
+    approximation can only raise a score, never pass a part that exact search would reject). sq8: 8-bit
+    scalar quantisation per dimension (4x smaller). pq: product quantisation, 4 dimensions per 8-bit code
+    (16x smaller; the codebooks need 256 vectors, so a smaller coreset stays sq8). Search returns
+    distances to the decoded vectors. auto: flat below AUTO_IVF_MIN_VECTORS vectors, ivf from there.
     """
     d = coreset.shape[1]
     vectors = np.ascontiguousarray(coreset, dtype=np.float32)
+    kind = resolve_kind(kind, len(vectors))
     if kind == "pq" and (len(vectors) < 256 or d % 4):
         kind = "sq8"
     if kind == "flat":
         inner = faiss.IndexFlatL2(d)
+    elif kind == "ivf":
+        lists = ivf_lists(len(vectors))
+        quantizer = faiss.IndexFlatL2(d)
+        inner = faiss.IndexIVFFlat(quantizer, d, lists, faiss.METRIC_L2)
+        quantizer.this.disown()  # the IVF index owns (and frees) its list centres, also after a copy
+        inner.own_fields = True
+        inner.nprobe = max(1, lists // IVF_PROBE_FRACTION)  # stored with the index
     elif kind == "sq8":
         inner = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2)
     elif kind == "pq":
@@ -73,7 +105,18 @@ def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform],
     if not index.is_trained:
         index.train(vectors)
     index.add(vectors)
+    if kind == "ivf":
+        inner.make_direct_map()  # reconstruct(row): the support weight and the nearest-part view read vectors back
     return index
+
+
+def index_kind(index: faiss.Index) -> str:
+    """What a built (or loaded) index is: flat, ivf, sq8 or pq."""
+    inner, _ = _flat_and_transform(index)
+    for cls, name in ((faiss.IndexIVFFlat, "ivf"), (faiss.IndexScalarQuantizer, "sq8"), (faiss.IndexPQ, "pq")):
+        if isinstance(inner, cls):
+            return name
+    return "flat"
 
 
 def gpu_available() -> bool:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from .config import ABSENT_MEANS, EngineConfig, config_keys, current_keys
+from .config import EngineConfig, absent_as_before, config_keys, current_keys
 from .errors import ProjectError
 from .manifest import MODEL_VERSION, SCHEMA_VERSION, validate_manifest
 
@@ -187,7 +187,7 @@ class ModelRecord:
 
     def fitted_settings(self) -> dict:
         """The settings the model was fitted with; keys added since read as their defaults."""
-        return {**EngineConfig().to_dict(), **_absent_as_before(current_keys(self.config))}
+        return {**EngineConfig().to_dict(), **absent_as_before(current_keys(self.config))}
 
     # -- compatibility rules ------------------------------------------------------------------------------------
     @property
@@ -212,7 +212,7 @@ class ModelRecord:
                 f"model was fitted by a newer version of the application (settings {unknown} unknown here, "
                 f"app {self.app_version}): update the application"
             )
-        data = _absent_as_before(fitted)
+        data = absent_as_before(fitted)
         data.update({k: getattr(runtime, k) for k in config_keys("runtime")})
         weights = data.get("weights", "auto")
         if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():
@@ -257,17 +257,8 @@ class ModelRecord:
         Machine and calibration settings never count; a model fitted with `backbone: auto` matches settings
         that still say auto (a refit would pick the same backbone).
         """
-        fitted, ours = _absent_as_before(self.config), config.to_dict()
+        fitted, ours = absent_as_before(self.config), config.to_dict()
         if ours.get("backbone") == "auto" and self.backbone.chosen:
             ours["backbone"] = fitted.get("backbone")
         skip = config_keys(*_NOT_MODEL_ROLES)
         return sorted(k for k in ours if k not in skip and fitted.get(k) != ours[k])
-
-
-def _absent_as_before(fitted: dict) -> dict:
-    """A manifest's settings with those it predates (config.ABSENT_MEANS) set to what it was fitted with:
-    a model saved before a setting existed scores as it did, whatever the setting's default is now."""
-    out = dict(fitted)
-    for key, value in ABSENT_MEANS.items():
-        out.setdefault(key, list(value) if isinstance(value, tuple) else value)
-    return out

@@ -1,4 +1,4 @@
-"""Memory-bank compression (`index: flat|sq8|pq`, inference/knn.py): smaller indexes that search like flat."""
+"""The coreset's index (`index: auto|flat|ivf|sq8|pq`, inference/knn.py): smaller or faster indexes that search like flat."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from inference import Engine, EngineConfig
 from inference.errors import ConfigError
-from inference.knn import Searcher, build_index, deserialize, metric_transform, serialize
+from inference.knn import (AUTO_IVF_MIN_VECTORS, Searcher, build_index, deserialize, index_kind, metric_transform,
+                           serialize)
 from inference.synthetic import disc
 
 
@@ -56,3 +57,24 @@ def test_a_model_fitted_with_sq8_scores_like_flat(tiny_config, tmp_path):
     # reweighted_max also weighs the bank around the nearest vector, decoded from 8 bits: up to 4 % here.
     np.testing.assert_allclose(scores["sq8"], scores["flat"], rtol=0.06)
     assert np.argsort(scores["sq8"]).tolist() == np.argsort(scores["flat"]).tolist()
+
+
+def test_ivf_finds_the_nearest_vector_for_clustered_features_and_never_under_reports_a_distance():
+    bank, queries = _bank(5000), _bank(400, seed=1)
+    exact = Searcher(build_index(bank, None, "flat"), use_gpu=False).distances(queries)
+    ivf = deserialize(serialize(build_index(bank, None, "ivf")))  # nprobe and the row map travel with the file
+    inner = faiss.downcast_index(ivf)
+    assert isinstance(inner, faiss.IndexIVFFlat) and inner.nprobe == inner.nlist // 8 >= 1
+    got = Searcher(ivf, use_gpu=False).distances(queries)
+    assert np.all(got >= exact - 1e-4)  # approximate only upwards: it can raise a score, never lower one
+    assert np.mean(np.abs(got - exact) < 1e-4) > 0.9
+    np.testing.assert_allclose(inner.reconstruct(17), bank[17])  # the support weight reads vectors back
+    assert 0.5 < Searcher(ivf, use_gpu=False).support_weight(bank[3]) <= 1.0
+
+
+def test_auto_index_is_exact_for_small_coresets_and_ivf_for_large_ones():
+    assert index_kind(build_index(_bank(AUTO_IVF_MIN_VECTORS - 1), None, "auto")) == "flat"
+    bank = _bank(AUTO_IVF_MIN_VECTORS)
+    assert index_kind(build_index(bank, metric_transform(bank, "cosine"), "auto")) == "ivf"
+    assert index_kind(build_index(bank, None, "sq8")) == "sq8"
+

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from inference import ConfigError, Engine, EngineConfig, foreground
+from inference import ConfigError, Engine, EngineConfig, absent_as_before, foreground
+from inference.config import ABSENT_MEANS
 from inference.synthetic import disc
 
 
@@ -129,16 +130,19 @@ def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_conf
     before = [engine.infer(engine.load(tmp_path), disc(100 + i)[0]).score for i in range(2)]
     manifest = tmp_path / "manifest.json"
     data = json.loads(manifest.read_text())
-    for key in ("foreground_mask", "part_symmetry", "vit_blocks"):
+    for key in ("foreground_mask", "part_symmetry", "vit_blocks", "index"):
         data["config"].pop(key)
     manifest.write_text(json.dumps(data))
     # Even with the new settings on in the running engine, the old model keeps its own behaviour.
     newer = Engine(tiny_cnn_config.replace(foreground_mask="auto", part_symmetry="any"))
     model = newer.load(tmp_path)
     assert model.config.foreground_mask == "none" and model.config.part_symmetry == "none"
+    assert model.config.index == "flat"  # searched exactly, as every model before `index: auto`
     assert model.foreground is None
     assert [newer.infer(model, disc(100 + i)[0]).score for i in range(2)] == pytest.approx(before, rel=1e-6)
-    assert model.record.changed_settings(tiny_cnn_config) == []
+    # The project's own settings, saved as old then (without the new keys), read the same way: not stale.
+    saved = {k: v for k, v in tiny_cnn_config.to_dict().items() if k not in ABSENT_MEANS}
+    assert model.record.changed_settings(EngineConfig.from_dict(absent_as_before(saved))) == []
 
 
 def test_vit_blocks_average_the_normed_tokens_of_the_named_blocks(tiny_config):

@@ -1,0 +1,58 @@
+"""`inspector info PROJECT`: what a project holds, whether it can inspect, and why not."""
+
+from __future__ import annotations
+
+from inference import InspectorError, read_record
+
+from .main import _check_outputs, _emit_json, _engine, _err
+
+
+def cmd_info(args) -> int:
+    from inference import load_calibration, verify_project
+
+    _check_outputs(args)
+    record = read_record(args.project)
+    problems = verify_project(args.project)
+    if not problems:  # every check `infer` makes too: the config, backbone and weights the model names
+        try:
+            _engine(args).load(args.project)
+        except InspectorError as exc:
+            problems = [str(exc)]
+    calibration, note = (None, "") if problems else load_calibration(args.project, record)
+    if args.json:
+        _emit_json(args, {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
+                          "calibration": calibration.to_dict() if calibration else None,
+                          "calibration_note": note})
+    if args.json != "-":
+        print(_info_text(args.project, record, calibration, note, problems))
+    if problems:
+        _err(problems[0])
+        return 2
+    return 0
+
+
+def _info_text(project, record, calibration, note, problems) -> str:
+    w = record.backbone.weights
+    roi = record.roi
+    lines = [
+        f"project      {project}",
+        f"model        version {record.model_version}, schema {record.schema_version}, "
+        f"app {record.app_version}, updated {record.updated}",
+        f"backbone     {record.backbone.name} ({record.backbone.timm_name}), "
+        f"input {record.input_size} px, tokens {record.token_shape[0]} x {record.token_shape[1]}",
+        f"weights      {w.get('source')}{'' if w.get('pretrained') else ' (RANDOM: testing only)'}"
+        f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
+        f"ROI          {roi.get('type')} " + ", ".join(f"{k}={v}" for k, v in roi.items() if k != "type"),
+        f"mm per px    {record.mm_per_px or 'not set (areas in px only)'}",
+        f"taught       {record.n_images} images, {record.n_embeddings} patch features, "
+        f"coreset {record.coreset_size} ({record.config.get('distance')}, {record.config.get('score_mode')}, "
+        f"index {record.config.get('index', 'flat')})",
+        f"files        {'all checked' if not problems else 'PROBLEM: ' + problems[0]}",
+    ]
+    if calibration:
+        lines.append(f"calibration  threshold {calibration.threshold:.4f} ({calibration.method}), "
+                     f"minimum region area {calibration.min_area_text}")
+    elif not problems:
+        lines.append(f"calibration  none usable: {note}; no verdicts until calibrated")
+    return "\n".join(lines)
+
