@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Optional
 
@@ -19,7 +18,8 @@ from ..colour_bar import ColourBar
 from ..image_view import COLORMAPS, ImageView, heat_scale, uncalibrated_scale
 from ..result_text import batch_summary, explain, score_text, write_results_csv
 from .nearest_view import NearestPart
-from .table_widgets import ScoreItem, button as _button, table as _table
+from .results_list import FILTERS, ResultsList
+from .table_widgets import button as _button, table as _table
 from .teach_panel import IMAGE_FILTER, image_paths_from
 
 BADGE_STYLE = {
@@ -29,12 +29,6 @@ BADGE_STYLE = {
     "NOT_FOUND": "background:#e37400; color:white;",
     None: "background:#777; color:white;",
 }
-# The results table's words for a verdict (the filter matches them).
-VERDICT_WORDS = {"NO_VERDICT": "no verdict"}
-
-
-UNREADABLE = "unreadable"
-FILTERS = ("All", "NG", "OK", "No verdict", UNREADABLE.capitalize())
 
 
 class InspectPanel(QWidget):
@@ -116,7 +110,7 @@ class InspectPanel(QWidget):
         self.regions.itemSelectionChanged.connect(self._region_selected)
         self.results_table = _table(["image", "score", "verdict"], "resultsTable",
                                     "Results of the open images: select a row to show it; click a header to sort")
-        self._unsorted()
+        self.results_list = ResultsList(self.results_table)
         self.results_table.itemSelectionChanged.connect(self._result_selected)
         self.summary_label = QLabel()
         self.summary_label.setObjectName("batchSummary")
@@ -204,11 +198,7 @@ class InspectPanel(QWidget):
         self.results = {}
         self.errors: dict[str, str] = {}
         self.summary_label.setText("")
-        self.results_table.setSortingEnabled(False)
-        self.results_table.setRowCount(0)
-        for p in images:
-            self._add_result_row(p, None)
-        self._unsorted()
+        self.results_list.reset(images)
         self.index = -1
         self.opened.emit()
         self.go(0)
@@ -216,9 +206,7 @@ class InspectPanel(QWidget):
     def clear(self) -> None:
         """No images open (another project was opened)."""
         self.paths, self.results, self.errors, self.index, self.waiting = [], {}, {}, -1, False
-        self.results_table.setSortingEnabled(False)
-        self.results_table.setRowCount(0)
-        self._unsorted()
+        self.results_list.reset([])
         self.summary_label.setText("")
         self._show_pixels("", None)
         self.show_result(None)
@@ -229,7 +217,7 @@ class InspectPanel(QWidget):
             return
         path = self.paths[index]
         self.index = index
-        self._select_row(path)
+        self.results_list.select(path)
         cached = self.results.get(path)
         self.status(f"{Path(path).name}  ({index + 1} / {len(self.paths)})")
         wanted = cached is None and self.auto_check.isChecked() and self.session.model is not None
@@ -279,7 +267,7 @@ class InspectPanel(QWidget):
         self._show_pixels(path, None)
         self.show_result(None)
         self.errors[path] = str(exc)
-        self._set_result_row(path, None)
+        self.results_list.show(path, None, self.errors[path])
         if self.index >= 0 and self.paths[self.index] == path:
             self.status(f"{Path(path).name} cannot be read  ({self.index + 1} / {len(self.paths)})")
         self._update_buttons()
@@ -297,7 +285,7 @@ class InspectPanel(QWidget):
     def _inspected(self, path: str, rgb, result: inference.InferenceResult) -> None:
         self.errors.pop(path, None)
         self.results[path] = result
-        self._set_result_row(path, result)
+        self.results_list.show(path, result)
         self.recorded.emit(path, result)
         if self.index >= 0 and self.paths[self.index] == path:
             self._show_pixels(path, rgb)
@@ -333,7 +321,7 @@ class InspectPanel(QWidget):
                 self.errors.pop(p, None)
                 self.results[p] = outcome
                 self.recorded.emit(p, outcome)
-            self._set_result_row(p, self.results.get(p))
+            self.results_list.show(p, self.results.get(p), self.errors.get(p))
         self.results_table.setSortingEnabled(True)
         current = self.results.get(paths[self.index]) if 0 <= self.index < len(paths) else None
         if current is not None:
@@ -401,71 +389,16 @@ class InspectPanel(QWidget):
         self.view.zoom_to(*reg.bbox)
 
     # -- results list ---------------------------------------------------------------------------
-    def _unsorted(self) -> None:
-        """Rows in the order the images were opened until the user clicks a header."""
-        self.results_table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.results_table.setSortingEnabled(True)
-
     def _row_of(self, path: str) -> int:
-        for row in range(self.results_table.rowCount()):
-            item = self.results_table.item(row, 0)
-            if item is not None and item.data(Qt.ItemDataRole.UserRole) == path:
-                return row
-        return -1
-
-    def _add_result_row(self, path: str, result) -> None:
-        row = self.results_table.rowCount()
-        self.results_table.insertRow(row)
-        self._fill_row(row, path, result)
-
-    def _set_result_row(self, path: str, result) -> None:
-        row = self._row_of(path)
-        if row >= 0:
-            sorting = self.results_table.isSortingEnabled()
-            self.results_table.setSortingEnabled(False)  # the row must not move while its cells are set
-            self._fill_row(row, path, result)
-            self.results_table.setSortingEnabled(sorting)
-
-    def _fill_row(self, row: int, path: str, result) -> None:
-        error = self.errors.get(path)
-        verdict = UNREADABLE if error else ("" if result is None else VERDICT_WORDS.get(result.verdict, result.verdict))
-        cells = [Path(path).name, "" if result is None else score_text(result.score), verdict]
-        for j, text in enumerate(cells):
-            item = ScoreItem(text) if j == 1 else QTableWidgetItem(text)
-            item.setToolTip(error or path)
-            if j == 0:
-                item.setData(Qt.ItemDataRole.UserRole, path)
-            if j == 1:
-                finite = result is not None and result.score is not None and math.isfinite(result.score)
-                item.setData(Qt.ItemDataRole.UserRole + 1, float(result.score) if finite else None)
-            if j == 2 and (verdict == "NG" or error):
-                item.setForeground(Qt.GlobalColor.red)
-            elif j == 2 and verdict == "NOT_FOUND":
-                item.setForeground(Qt.GlobalColor.darkYellow)
-            self.results_table.setItem(row, j, item)
-
-    def _select_row(self, path: str) -> None:
-        row = self._row_of(path)
-        self.results_table.blockSignals(True)
-        if row >= 0:
-            self.results_table.selectRow(row)
-        self.results_table.blockSignals(False)
+        return self.results_list.row_of(path)
 
     def _result_selected(self) -> None:
-        rows = self.results_table.selectionModel().selectedRows()
-        if not rows:
-            return
-        path = self.results_table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        path = self.results_list.selected_path()
         if path in self.paths and self.paths.index(path) != self.index:
             self.go(self.paths.index(path))
 
     def _apply_filter(self, *_):
-        wanted = self.filter_box.currentText()
-        for row in range(self.results_table.rowCount()):
-            verdict = self.results_table.item(row, 2).text()
-            shown = (wanted == "All" or verdict == wanted or (wanted == "No verdict" and verdict == "no verdict")
-                     or (wanted == UNREADABLE.capitalize() and verdict == UNREADABLE))
-            self.results_table.setRowHidden(row, not shown)
+        self.results_list.apply_filter(self.filter_box.currentText())
 
     def choose_export(self) -> None:
         path = file_dialogs.save_file(self, "Export results", "results.csv", "CSV (*.csv)")
@@ -491,7 +424,7 @@ class InspectPanel(QWidget):
         # Results of another model would be misleading next to the new one.
         self.results = {}
         for p in self.paths:
-            self._set_result_row(p, None)
+            self.results_list.show(p, None, self.errors.get(p))
         self.summary_label.setText("")
         self.show_result(None)
         self._update_buttons()
