@@ -8,7 +8,6 @@ against where the part really is.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -371,7 +370,7 @@ def test_cli_fit_with_ignore_and_fail_on_ng_counts_not_found(tmp_path, capsys):
 def test_whole_image_turned_leaves_the_filled_border_out(tmp_path, tiny_cnn_config):
     """Without a drawn ROI the whole view is turned: what comes from outside the image is not inspected
     and not taught."""
-    from inference.align import Locator, prepare_located
+    from inference.align import prepare_located
     from inference.roi import full_image_roi
 
     engine = Engine(tiny_cnn_config.replace(align="rigid"))

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("PySide6", "pyqtgraph", "app", "PyQt5", "PyQt6")

@@ -20,10 +20,10 @@ from inspector_eval.dataset import (  # noqa: E402
 )
 
 # Measured on this machine (docs/benchmarks.md, issue 25): ours with the eval defaults (efficientnet_lite0,
-# 224 px, coreset 0.1, part_symmetry any at <= 8 shots, image score max) on visa_fryum, seed 0:
-# image AUROC 0.923 at 1 shot (0.811 without the few-shot policy) and 0.882 at 16. The floors sit about
-# 0.03-0.05 below: losing the few-shot policy or a regression trips them, noise does not.
-FRYUM_FLOORS = {"1": 0.90, "16": 0.83}
+# 224 px, coreset 0.1, part_symmetry any at <= 16 shots, image score max) on visa_fryum, seed 0:
+# image AUROC 0.923 at 1 shot (0.811 without the few-shot policy) and 0.898 at 16 (0.882 without). The floors
+# sit about 0.03-0.05 below: losing the few-shot policy at 1 shot or a regression trips them, noise does not.
+FRYUM_FLOORS = {"1": 0.90, "16": 0.85}
 
 
 # -- metrics ---------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_quick_mode_guards_the_default_policy_on_visa_fryum(shared_data, tmp_pat
     for shots, rec in recs.items():
         assert rec["category"] == "visa_fryum" and rec["method"] == "ours"
         assert rec["fit"]["weights"]["pretrained"], "the guard needs the real EfficientNet-Lite0 weights"
-        assert rec["fit"]["augmented"] == (shots == "1")
+        assert rec["fit"]["augmented"]  # the few-shot policy covers 1 and 16 OK images
         assert rec["image_auroc"] >= FRYUM_FLOORS[shots]
         assert rec["pixel_auroc"] >= 0.9
 

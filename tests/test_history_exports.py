@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from inspector_cli.main import main
-from station.history import History
 from line_helpers import make_project, part, png_bytes
 
 

@@ -114,7 +114,7 @@ def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path)
     from inspector_service.app import create_app
     from inspector_service.line import ServiceLine
     from test_line_outbox import Receiver, _free_port
-    from test_service import LiveServer
+    from service_helpers import LiveServer
 
     engine, proj = make_project(tmp_path / "projects" / "proj")
     receiver = Receiver(_free_port())

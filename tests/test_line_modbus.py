@@ -2,7 +2,6 @@
 written by the PLC, Trigger, Busy, ResultReady, the result registers, Ack, the Alarm coil; and --free-run."""
 
 import math
-import shutil
 import socket
 import threading
 import time

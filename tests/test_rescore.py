@@ -11,7 +11,7 @@ import pytest
 from inference import Engine, EngineConfig
 from inference.synthetic import write_discs
 from inspector_cli.main import main
-from station import History, Station
+from station import Station
 from tiny_project import TINY_YAML
 
 ray = pytest.importorskip("ray")
@@ -148,7 +148,7 @@ def test_rescore_two_versions_equals_infer_and_reports_the_changes(setup, local_
     assert f"v3: rescore vs v2 on {len(archived)} images" in capsys.readouterr().out
     import httpx
     from inspector_service.app import create_app
-    from test_service import LiveServer
+    from service_helpers import LiveServer
 
     server = LiveServer(create_app(project.parent, config=setup["config"])).start()
     try:

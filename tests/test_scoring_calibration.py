@@ -97,7 +97,6 @@ def test_verdict_names_the_regions_that_made_it_ng():
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_a_non_finite_threshold_or_limit_never_gives_a_verdict(bad):
-    m = np.zeros((10, 10), np.float32)
     with pytest.raises(ValueError):
         judge(5.0, [], bad, 0.0)
     with pytest.raises(ValueError):

@@ -11,7 +11,8 @@ import pytest
 
 from inference.synthetic import write_discs
 from inspector_service.app import create_app
-from test_service import TOKEN, LiveServer
+from service_helpers import LiveServer
+from test_service import TOKEN
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "curl_examples.md"
 BLOCK = re.compile(r"(<!-- server: (?P<server>\w+) -->\n)?```bash\n(?P<code>.*?)```", re.S)

@@ -7,7 +7,6 @@ import io
 import re
 
 import httpx
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -15,7 +14,7 @@ from inference import Engine
 from inference.synthetic import disc
 from inspector_service import uploads
 from inspector_service.app import create_app
-from test_service import LiveServer, files, snapshot
+from service_helpers import LiveServer, snapshot
 
 # 160 x 160 discs (25,600 px) fit; 200 x 200 (40,000 px) is over this limit.
 LIMIT_MP = 0.03
