@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pixel-size", type=int, default=runner.PIXEL_SIZE_DEFAULT,
                    help="square resolution for pixel metrics, same for every method (default 128)")
     p.add_argument("--no-few-shot-augment", action="store_true",
-                   help="never add flipped/rotated copies for our method (default: when <= 8 OK images)")
+                   help="never add flipped/rotated copies for our method (default: when <= 16 OK images)")
     p.add_argument("--seed", type=int, default=0, help="seed for shot subsets and coresets (default 0)")
     p.add_argument("--max-test", type=int, default=None, metavar="N",
                    help="score at most N test images per category, evenly spread over the sorted list "
