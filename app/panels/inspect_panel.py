@@ -220,6 +220,14 @@ class InspectPanel(QWidget):
         self.results_list.select(path)
         cached = self.results.get(path)
         self.status(f"{Path(path).name}  ({index + 1} / {len(self.paths)})")
+        if path in self.errors:
+            # Known to be unreadable: stepping onto it says why again, without a dialog on every step; Inspect
+            # (Ctrl+I) tries the file again, in case it was replaced.
+            self._show_pixels(path, None)
+            self.show_result(None)
+            self.status(f"{Path(path).name} cannot be read: {self.errors[path]}  ({index + 1} / {len(self.paths)})")
+            self._update_buttons()
+            return
         wanted = cached is None and self.auto_check.isChecked() and self.session.model is not None
         if wanted and self.session.runner.busy:
             # Stepping never waits for the running inspection: this image is shown now, inspected when it ends.

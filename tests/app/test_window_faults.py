@@ -72,6 +72,16 @@ def test_2_an_unreadable_image_clears_the_previous_result(qtbot, window, project
     assert panel.badge.text() == "—" and panel.regions.rowCount() == 0 and panel.current is None
     assert not window.view.outline_items and window.view.overlay_item.image is None
     assert panel.results_table.item(panel._row_of(corrupt), 2).text() == "unreadable"
+    # Stepping back onto the marked file says why in the status bar: no second inspection, no dialog per step.
+    answerer.seen.clear()
+    panel.go(0)
+    wait_idle(qtbot, window)
+    panel.go(1)
+    assert not window.runner.busy and not answerer.seen and window.view.image is None
+    assert "corrupt.png cannot be read" in window.statusBar().currentMessage()
+    panel.inspect_current()  # Inspect tries the file again, and says again that it cannot
+    wait_idle(qtbot, window)
+    assert any("corrupt.png" in t for t in answerer.seen)
 
 
 # 3 ------------------------------------------------------------------------------------------------------------
