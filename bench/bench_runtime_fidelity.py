@@ -2,11 +2,12 @@
 OpenVINO bf16 and OpenVINO int8, and how far each one's scores move from torch fp32's.
 
 Prints figures; never passes or fails on them. The eval suite's splits (seed 0) and engine defaults
-(EfficientNet-Lite0, 224 px, coreset 0.1, mirrors below 9 shots). int8 is NNCF quantisation calibrated on
+(EfficientNet-Lite0, 224 px, coreset 0.1, the eval's few-shot policy). int8 is NNCF quantisation calibrated on
 the taught OK images, as a fit with `precision: int8` does. An int8 model that the cosine gate refuses is
 still scored (the gate lowered for this bench only) and reported as refused, with its AUROC, so the gate can
 be judged against the AUROC it protects.
     python bench/bench_runtime_fidelity.py --shots 1,2,4,8,16 --max-test 0 [--categories visa_fryum ...]
+        [--no-int8]
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ def spread(items: list, n: int) -> list:
     return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
 
 
-def models_for(folder: str, base, train: list) -> dict:
+def models_for(folder: str, base, train: list, int8: bool = True) -> dict:
     out = {}
     torch_engine = Engine(base.replace(runtime="torch", precision="fp32"))
     out["torch-fp32"] = (torch_engine, torch_engine.load(folder))
     ov_engine = Engine(base.replace(runtime="openvino", precision="bf16"))
     bf16 = ov_engine.load(folder)
     out["openvino-bf16"] = (ov_engine, bf16)
+    if not int8:
+        return out
     crops = [p.crop.pixels for p in prepare(train, bf16.roi)[0]]
     try:  # the gate lowered: the AUROC of a refused int8 model is measured too (the row says it was refused)
         out["openvino-int8"] = (ov_engine, replace(bf16, backbone=bf16.backbone.quantized(crops, min_cosine=-1.0)))
@@ -63,6 +66,7 @@ def main() -> int:
     p.add_argument("--categories", nargs="*")
     p.add_argument("--shots", default="1,4")
     p.add_argument("--max-test", type=int, default=80, help="test images per set, spread over the list (0: all)")
+    p.add_argument("--no-int8", action="store_true", help="torch fp32 and OpenVINO bf16 only (int8 quantises per cell)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     shots = args.shots.split(",")
@@ -82,7 +86,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as d:
                 Engine(base.replace(runtime="torch", precision="fp32")).fit(d, train)
                 scores, row = {}, {"set": folder.name, "shots": shot, "n_test": len(tests)}
-                for name, pair in models_for(d, base, train).items():
+                for name, pair in models_for(d, base, train, not args.no_int8).items():
                     if isinstance(pair, str):
                         row[name] = {"refused": pair}
                         continue
