@@ -95,3 +95,51 @@ def test_results_qos1_in_order_and_retained_alarm(broker, tmp_path):
         late.disconnect()
     ((topic, state, retained),) = alarm
     assert retained and state["active"] == ["ng_streak"] and "2 NG in a row" in state["text"]
+
+
+def test_serve_sends_each_line_inspection_to_the_project_topic_with_its_alarm_retained(broker, tmp_path):
+    """`inspector serve --mqtt mqtt://HOST:PORT/TOPIC`: each project's HTTP line inspections go to TOPIC/NAME
+    through the outbox, one QoS 1 message per part in row order; the alarm retained on TOPIC/NAME/alarm."""
+    import httpx
+
+    from inspector_service.app import create_app
+    from inspector_service.line import ServiceLine
+    from service_helpers import LiveServer
+    from station.line_io.metrics import LineMetrics
+
+    engine, _ = make_project(tmp_path / "projects" / "proj")
+    line = ServiceLine(LineMetrics(), mqtt_url=f"mqtt://127.0.0.1:{broker}/line2",
+                       alarm_limits=AlarmLimits(ng_streak=2, yield_min=None, drift_warn_at=None))
+    server = LiveServer(create_app(tmp_path / "projects", engine=engine, line=line)).start()
+    client, got = _subscriber(broker, ["line2/proj"])
+    images = [(f"s{i}.png", png_bytes(part(970 + i, scratch=i >= 2))) for i in range(4)]  # 2 OK then 2 NG
+    ids = [f"A-{i}" for i in range(4)]
+    try:
+        r = httpx.post(f"{server.url}/projects/proj/infer", timeout=120, data={"part_id": ids},
+                       files=[("images", (n, b, "image/png")) for n, b in images])
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        deadline = time.monotonic() + 15
+        while len(got) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # anything sent twice would arrive now
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
+        line.close()
+    assert [x["verdict"] for x in results] == ["OK"] * 2 + ["NG"] * 2
+    assert [p["id"] for _, p, _ in got] == [x["row_id"] for x in results]  # every part, in order, once
+    assert {p["project"] for _, p, _ in got} == {"proj"} and {p["source"] for _, p, _ in got} == {"http"}
+    assert [p["file_name"] for _, p, _ in got] == [n for n, _ in images]
+    assert [p["part_id"] for _, p, _ in got] == ids
+    late, alarm = _subscriber(broker, ["line2/proj/alarm"])
+    try:
+        deadline = time.monotonic() + 10
+        while not alarm and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        late.loop_stop()
+        late.disconnect()
+    ((_, state, retained),) = alarm
+    assert retained and state["active"] == ["ng_streak"]
