@@ -78,3 +78,28 @@ def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp
     assert summary.counts.ng == 6
     assert [m for m in messages if m.startswith("ALARM")] == ["ALARM ng_streak: 5 NG in a row"]
     assert summary.alarms == {"ng_streak": "ALARM ng_streak: 6 NG in a row"}
+
+
+def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_its_start_and_end(tmp_path):
+    from types import SimpleNamespace
+
+    from station.line_io.publisher import Publisher
+
+    class RecordingPlc:  # what a PLC server is handed (publish_result / set_alarm)
+        def __init__(self):
+            self.alarms = []
+
+        def publish_result(self, outcome):
+            pass
+
+        def set_alarm(self, on, text):
+            self.alarms.append((on, text))
+
+    plc, log = RecordingPlc(), []
+    publisher = Publisher(tmp_path / "h.sqlite", plcs=[plc], on_message=log.append,
+                          alarm_limits=AlarmLimits(**{**OFF, "ng_streak": 2}))
+    for verdict in ["NG", "NG", "NG", "NG", "OK"]:
+        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0), 0.01)
+    assert plc.alarms == [(True, "ALARM ng_streak: 2 NG in a row"), (True, "ALARM ng_streak: 3 NG in a row"),
+                          (True, "ALARM ng_streak: 4 NG in a row"), (False, "")]
+    assert len(log) == 2 and "2 NG in a row" in log[0] and "cleared" in log[1]

@@ -90,11 +90,12 @@ class Publisher:
         """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
         `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
         payload is in the outboxes already (store(), with the history row); else it is put there now."""
+        before = self.alarms.text
         changes = self.alarms.update(outcome.verdict, outcome.score)
         for change in changes:
-            self.on_message(change.message)
-        if changes:
-            self._alarm_changed()
+            self.on_message(change.message)  # the log says when an alarm starts and ends
+        if changes or self.alarms.text != before:
+            self._alarm_changed()  # the PLC's AlarmText and the retained MQTT alarm follow it as it grows
         for plc in self.plcs:
             plc.publish_result(outcome)
         for box in self.outboxes:
