@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inference import InspectorError, read_record
+from inference import InspectorError, index_kind, read_record
 
 from .main import _check_outputs, _emit_json, _engine, _err
 
@@ -13,25 +13,26 @@ def cmd_info(args) -> int:
     _check_outputs(args)
     record = read_record(args.project)
     problems = verify_project(args.project)
+    searched = None  # the index the coreset is searched with (index: auto picks by the coreset's size)
     if not problems:  # every check `infer` makes too: the config, backbone and weights the model names
         try:
-            _engine(args).load(args.project)
+            searched = index_kind(_engine(args).load(args.project).searcher.cpu_index)
         except InspectorError as exc:
             problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(args.project, record)
     if args.json:
         _emit_json(args, {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
                           "calibration": calibration.to_dict() if calibration else None,
-                          "calibration_note": note})
+                          "calibration_note": note, "index": searched})
     if args.json != "-":
-        print(_info_text(args.project, record, calibration, note, problems))
+        print(_info_text(args.project, record, calibration, note, problems, searched))
     if problems:
         _err(problems[0])
         return 2
     return 0
 
 
-def _info_text(project, record, calibration, note, problems) -> str:
+def _info_text(project, record, calibration, note, problems, searched=None) -> str:
     w = record.backbone.weights
     roi = record.roi
     lines = [
@@ -46,7 +47,7 @@ def _info_text(project, record, calibration, note, problems) -> str:
         f"mm per px    {record.mm_per_px or 'not set (areas in px only)'}",
         f"taught       {record.n_images} images, {record.n_embeddings} patch features, "
         f"coreset {record.coreset_size} ({record.config.get('distance')}, {record.config.get('score_mode')}, "
-        f"index {record.config.get('index', 'flat')})",
+        f"index {record.config.get('index', 'flat')}{f': {searched}' if searched else ''})",
         f"files        {'all checked' if not problems else 'PROBLEM: ' + problems[0]}",
     ]
     if calibration:

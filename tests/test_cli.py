@@ -55,6 +55,9 @@ def test_fit_calibrate_infer_info(setup, capsys):
     assert main(["info", proj]) == 0
     text = capsys.readouterr().out
     assert "RANDOM" in text and "circle" in text and "threshold" in text
+    assert "index auto: flat)" in text  # what auto picked for this small coreset, read from the index itself
+    assert main(["info", proj, "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["index"] == "flat"
 
 
 def test_add_more_images(setup, capsys):
