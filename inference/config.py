@@ -94,7 +94,7 @@ class EngineConfig:
     # False keeps the features of models fitted before this option existed.
     patch_zero_pad: bool = setting("feature", False)
     distance: str = setting("fit", "l2")
-    # The coreset's search index (inference/knn.py): auto (flat below 2,048 coreset vectors, ivf from there),
+    # The coreset's search index (inference/knn.py): auto (flat below 1,800 coreset vectors, ivf from there),
     # flat (exact float32), ivf (k-means lists, approximate: distances never under the exact ones), sq8 (8-bit
     # scalar quantisation, 4x smaller) or pq (product quantisation, 16x smaller; needs a coreset of 256 or
     # more, else sq8).

@@ -49,13 +49,14 @@ def apply_transform(transform: Optional[faiss.VectorTransform], x: np.ndarray) -
 
 INDEX_KINDS = ("auto", "flat", "ivf", "sq8", "pq")
 # auto: an exact flat index below this many coreset vectors, an IVF index from it on. Flat search costs
-# queries x vectors x dimensions: at 2,048 vectors (EfficientNet-Lite0, 784 patches, 152 dimensions) it is
+# queries x vectors x dimensions: at 1,800 vectors (EfficientNet-Lite0, 784 patches, 152 dimensions) it is
 # about 10 ms on two CPU cores and grows with every taught image; IVF's cost grows with the square root.
-AUTO_IVF_MIN_VECTORS = 2048
-# IVF: lists = 2 x sqrt(vectors), searched in 1 of 8. Measured on the six dev sets at 2,500-5,000 vectors
-# (docs/benchmarks.md, issue 21): the nearest vector found for 99.3-100 % of patches, the same image AUROC as
-# flat, image scores up to 3.7 % higher, never lower; 3-5x faster than flat. faiss's k-means wants at least
-# 39 training vectors per list.
+# Measured on the six dev sets (docs/benchmarks.md, issue 21): at 1,882, 2,509 and 5,018 vectors ivf kept
+# flat's image AUROC (within -0.0011 / +0.011); at 1,255 its lists were too short (ksdd -0.008).
+AUTO_IVF_MIN_VECTORS = 1800
+# IVF: lists = 2 x sqrt(vectors), searched in 1 of 8. At those sizes: the nearest vector found for 96.7-100 %
+# of patches, image scores up to 4 % higher, never lower; 3-5x faster than flat. faiss's k-means wants at
+# least 39 training vectors per list.
 IVF_LISTS_PER_SQRT = 2
 IVF_PROBE_FRACTION = 8
 IVF_MIN_VECTORS_PER_LIST = 39
