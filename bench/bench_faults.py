@@ -169,7 +169,7 @@ def main() -> int:
     print()
     print(f"interrupted saves: trials {trial}, old {tally['old']}, new {tally['new']}, broken {tally['broken']} "
           f"({seconds:.0f} s; steps per save: " + ", ".join(f"{op} {len(s)}" for op, s in steps.items()) + "; "
-          f"random kills over runs of " + ", ".join(f"{op} {s:.1f} s" for op, s in span.items()) + ")")
+          "random kills over runs of " + ", ".join(f"{op} {s:.1f} s" for op, s in span.items()) + ")")
     for line in broken:
         print(f"  BROKEN {line}")
     print(f"bad input: kinds {kinds}, met {met}")

@@ -29,7 +29,6 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageEnhance
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -59,6 +59,19 @@ def _subscriber(port, topics):
     return client, got
 
 
+def _retained(port, topic) -> list:
+    """What a client connecting now gets on `topic` within 10 s: the retained message, if any."""
+    late, got = _subscriber(port, [topic])
+    try:
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        late.loop_stop()
+        late.disconnect()
+    return got
+
+
 def test_results_qos1_in_order_and_retained_alarm(broker, tmp_path):
     engine, proj = make_project(tmp_path / "proj")
     inbox = tmp_path / "inbox"
@@ -85,15 +98,7 @@ def test_results_qos1_in_order_and_retained_alarm(broker, tmp_path):
     (stats,) = summary.delivery
     assert (stats.sent, stats.pending, stats.failed) == (5, 0, 0)
     # A client connecting afterwards still gets the alarm state: retained.
-    late, alarm = _subscriber(broker, ["line1/insp/alarm"])
-    try:
-        deadline = time.monotonic() + 10
-        while not alarm and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        late.loop_stop()
-        late.disconnect()
-    ((topic, state, retained),) = alarm
+    ((topic, state, retained),) = _retained(broker, "line1/insp/alarm")
     assert retained and state["active"] == ["ng_streak"] and "2 NG in a row" in state["text"]
 
 
@@ -133,13 +138,5 @@ def test_serve_sends_each_line_inspection_to_the_project_topic_with_its_alarm_re
     assert {p["project"] for _, p, _ in got} == {"proj"} and {p["source"] for _, p, _ in got} == {"http"}
     assert [p["file_name"] for _, p, _ in got] == [n for n, _ in images]
     assert [p["part_id"] for _, p, _ in got] == ids
-    late, alarm = _subscriber(broker, ["line2/proj/alarm"])
-    try:
-        deadline = time.monotonic() + 10
-        while not alarm and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        late.loop_stop()
-        late.disconnect()
-    ((_, state, retained),) = alarm
+    ((_, state, retained),) = _retained(broker, "line2/proj/alarm")
     assert retained and state["active"] == ["ng_streak"]
