@@ -33,6 +33,8 @@ from inference import (
     user_message,
 )
 
+from .info import cmd_info
+
 PROG = "inspector"
 
 
@@ -449,12 +451,6 @@ def cmd_calibrate(args) -> int:
         if cal.warning:
             print(f"WARNING: {cal.warning}")
     return 0
-
-
-def cmd_info(args) -> int:
-    from .info import cmd_info as info
-
-    return info(args)
 
 
 if __name__ == "__main__":
