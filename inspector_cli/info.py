@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from inference import InspectorError, index_kind, read_record
+from inference import InspectorError, index_kind, load_calibration, read_record, verify_project
 
 
 def cmd_info(args) -> int:
-    from inference import load_calibration, verify_project
-
     # main imports this module at its own import (a module first imported while a command runs turned a
     # Ctrl+C there into a death by SIGINT instead of exit 130); main's helpers are loaded by then.
     from .main import _check_outputs, _emit_json, _engine, _err

@@ -397,9 +397,6 @@ class InspectPanel(QWidget):
         self.view.zoom_to(*reg.bbox)
 
     # -- results list ---------------------------------------------------------------------------
-    def _row_of(self, path: str) -> int:
-        return self.results_list.row_of(path)
-
     def _result_selected(self) -> None:
         path = self.results_list.selected_path()
         if path in self.paths and self.paths.index(path) != self.index:

@@ -144,10 +144,6 @@ class Handshake:
         return s
 
 
-__all__ = ["Handshake", "HandshakeState", "PLC_WRITABLE", "PART_ID_MAX", "PlcWriteRefused", "Trigger",
-           "clean_part_id"]
-
-
 class HandshakeAdapter:
     """What a protocol server (Modbus, OPC UA) offers the station: its Handshake's side, delegated once here, and
     its stop. A subclass sets self.handshake, maps the state onto its protocol and serves it on an asyncio loop
@@ -177,3 +173,7 @@ class HandshakeAdapter:
 
     def set_model_version(self, version: Optional[str]) -> None:
         self.handshake.set_model_version(version)
+
+
+__all__ = ["Handshake", "HandshakeAdapter", "HandshakeState", "PLC_WRITABLE", "PART_ID_MAX", "PlcWriteRefused",
+           "Trigger", "clean_part_id"]

@@ -71,7 +71,7 @@ def test_2_an_unreadable_image_clears_the_previous_result(qtbot, window, project
     assert window.view.image is None, "the previous image is gone"
     assert panel.badge.text() == "—" and panel.regions.rowCount() == 0 and panel.current is None
     assert not window.view.outline_items and window.view.overlay_item.image is None
-    assert panel.results_table.item(panel._row_of(corrupt), 2).text() == "unreadable"
+    assert panel.results_table.item(panel.results_list.row_of(corrupt), 2).text() == "unreadable"
     # Stepping back onto the marked file says why in the status bar: no second inspection, no dialog per step.
     answerer.seen.clear()
     panel.go(0)
@@ -96,7 +96,7 @@ def test_3_inspect_all_skips_an_unreadable_file_and_inspects_the_rest(qtbot, win
     panel.inspect_all_button.click()
     wait_idle(qtbot, window)
     assert not answerer.seen, "no error dialog for the whole batch"
-    verdicts = {Path(p).name: panel.results_table.item(panel._row_of(p), 2).text() for p in paths}
+    verdicts = {Path(p).name: panel.results_table.item(panel.results_list.row_of(p), 2).text() for p in paths}
     assert verdicts == {"ng_050.png": "NG", "corrupt.png": "unreadable", "ok_010.png": "OK", "ng_051.png": "NG"}
     assert set(panel.results) == {images["ng"][0], images["val"][0], images["ng"][1]}
     assert "(1 OK / 3 judged); NG 2" in panel.summary_label.text() and "ERROR 1" in panel.summary_label.text()
