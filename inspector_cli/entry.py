@@ -19,7 +19,23 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
+def _forget_caught_interrupts() -> None:
+    # CPython (3.8-3.13) marks a KeyboardInterrupt "unhandled" whenever one escapes code run from source text
+    # (eval/exec of a string: every namedtuple and dataclass definition does that while modules import), and
+    # never clears the mark when the exception is caught further up. `python -m` then ends the process by
+    # SIGINT at exit instead of with our exit code, so a service manager sees a signal death (for SIGTERM
+    # too). Evaluating any source text clears the mark (pythonrun.c: run_eval_code_obj).
+    eval("None")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        return _run(argv)
+    finally:
+        _forget_caught_interrupts()
+
+
+def _run(argv: Optional[Sequence[str]]) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["gui"]:
         from app.__main__ import main as gui_main

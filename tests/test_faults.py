@@ -5,6 +5,7 @@ every step of fit, add and calibrate is cut once, in-process; a few are cut by a
 bench/bench_faults.py runs the long version (every step by SIGKILL, repeated).
 """
 
+import os
 import shutil
 import signal
 import subprocess
@@ -118,3 +119,21 @@ def test_a_signal_during_start_up_exits_130_with_one_line(tmp_path, sig):
         pytest.skip("the command finished before the signal arrived")
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["inspector: error: interrupted"]
+
+
+def test_an_interrupt_caught_after_it_passed_through_source_text_still_exits_130(tmp_path):
+    # CPython marks a KeyboardInterrupt that escapes eval/exec of source text (namedtuple and dataclass
+    # definitions, while modules import) as unhandled and, under `python -m`, ended the process by SIGINT at
+    # exit even though the console script had caught it and said so. Deterministic: the interrupt is raised
+    # inside an exec of source text, where a signal landing during the imports would raise it.
+    (tmp_path / "interrupted_in_exec.py").write_text(
+        "import sys\n"
+        "import inspector_cli.main\n"
+        "inspector_cli.main.main = lambda argv: exec('raise KeyboardInterrupt')\n"
+        "from inspector_cli.entry import main\n"
+        "sys.exit(main(['info', 'x']))\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    proc = subprocess.run([sys.executable, "-m", "interrupted_in_exec"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.strip().splitlines() == ["inspector: error: interrupted"]
