@@ -1,4 +1,4 @@
-"""`inspector run` and `inspector history` (forwarded here by inspector_cli.main with argv[0] the command).
+"""`inspector run`, `inspector history` and `inspector opcua-cert` (forwarded here by inspector_cli.main with argv[0]
 
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing saved changed);
 130 stopped by Ctrl+C or SIGTERM (the part in flight finished or dropped, the
@@ -47,8 +47,10 @@ def main(argv: Sequence[str]) -> int:
         parser, func = run_parser(), cmd_run
     elif command == "history":
         parser, func = history_parser(), cmd_history
+    elif command == "opcua-cert":
+        parser, func = opcua_cert_parser(), cmd_opcua_cert
     else:
-        _err("expected 'run' or 'history'")
+        _err("expected 'run', 'history' or 'opcua-cert'")
         return 2
     args = parser.parse_args(rest)
     try:
@@ -69,6 +71,30 @@ def main(argv: Sequence[str]) -> int:
 def _err(message: str) -> None:
     if sys.stderr is not None:
         print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+# -- inspector opcua-cert -------------------------------------------------------------
+def opcua_cert_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} opcua-cert",
+        description="Write a self-signed OPC UA server certificate and its private key for `inspector run --opcua "
+        "... --opcua-cert ... --opcua-key ...` (a plant PKI's certificate works as well; docs/plc.md). Existing "
+        "files are never replaced.",
+    )
+    p.add_argument("folder", type=Path, help="where to write inspector_opcua_cert.der and inspector_opcua_key.pem")
+    p.add_argument("--host", help="the name PLCs reach this PC by (default: this PC's host name)")
+    return p
+
+
+def cmd_opcua_cert(args) -> int:
+    from station.line_io.opcua_security import load_security, make_self_signed
+
+    cert, key = make_self_signed(args.folder, args.host)
+    checked = load_security(cert, key)
+    print(f"wrote {cert} (application URI {checked.application_uri}, valid until {checked.not_after:%Y-%m-%d}) "
+          f"and {key} (keep it private)")
+    print(f"give the PLC {cert} to trust; start with --opcua-cert {cert} --opcua-key {key}")
+    return 0
 
 
 # -- inspector run --------------------------------------------------------------------

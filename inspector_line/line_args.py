@@ -24,6 +24,13 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--opcua-users", type=Path, metavar="FILE",
                    help="with --opcua: name:password lines; required on any address but loopback (anonymous "
                    "access is then refused)")
+    g.add_argument("--opcua-cert", type=Path, metavar="FILE",
+                   help="with --opcua: the server's certificate (DER or PEM, its subjectAltName URI is the "
+                   "application URI; `inspector opcua-cert FOLDER` makes one); only signed and encrypted "
+                   "endpoints are then offered")
+    g.add_argument("--opcua-key", type=Path, metavar="FILE", help="with --opcua-cert: its private key (PEM)")
+    g.add_argument("--opcua-trust", type=Path, metavar="FOLDER",
+                   help="with --opcua-cert: only clients whose certificate (or its CA) is in FOLDER may connect")
     g.add_argument("--recipe", action="append", type=Path, default=[], metavar="PROJECT",
                    help="with --modbus or --opcua: another project the PLC may select (Recipe: 0 is PROJECT, 1 the "
                    "first --recipe, ...); every recipe records into the same history")
@@ -83,8 +90,13 @@ class LineIO:
         if args.free_run and not plc:
             raise InspectorError("--free-run goes with --modbus or --opcua (without a PLC every part is inspected as "
                                  "it arrives)")
-        if args.opcua_users and not args.opcua:
-            raise InspectorError("--opcua-users goes with --opcua")
+        for flag, value in (("--opcua-users", args.opcua_users), ("--opcua-cert", args.opcua_cert)):
+            if value and not args.opcua:
+                raise InspectorError(f"{flag} goes with --opcua")
+        if bool(args.opcua_cert) != bool(args.opcua_key):
+            raise InspectorError("--opcua-cert and --opcua-key go together (the certificate and its private key)")
+        if args.opcua_trust and not args.opcua_cert:
+            raise InspectorError("--opcua-trust goes with --opcua-cert (client certificates need a secured endpoint)")
         options.outbox_max = args.outbox_max
         options.alarm_limits = alarm_limits(args)
         self.servers = []
@@ -101,9 +113,11 @@ class LineIO:
             self.servers.append(ModbusServer(host, port, handshake))
         if args.opcua:
             from station.line_io.opcua import OpcUaServer, read_users
+            from station.line_io.opcua_security import load_security
 
             users = read_users(args.opcua_users) if args.opcua_users else None
-            self.servers.append(OpcUaServer(args.opcua, handshake, users))
+            security = load_security(args.opcua_cert, args.opcua_key, args.opcua_trust) if args.opcua_cert else None
+            self.servers.append(OpcUaServer(args.opcua, handshake, users, security))
         if args.recipe:
             if not plc:
                 raise InspectorError("--recipe goes with --modbus or --opcua (the PLC selects the recipe)")

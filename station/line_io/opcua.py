@@ -14,7 +14,8 @@ handshake through the server's PostWrite callback; the station's changes are wri
 they happen, so a subscription sees them (data change notifications) as well as a read.
 
 Access: anonymous only when the endpoint is a loopback address; on any other address a user list is required
-(username and password; anonymous sessions are refused) or the server does not start.
+(username and password; anonymous sessions are refused) or the server does not start. Transport: SecurityPolicy
+None unless a certificate is given (opcua_security.py), then signed and encrypted endpoints only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from urllib.parse import urlparse
 from inference import InspectorError
 
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, PlcWriteRefused
+from .opcua_security import OpcUaSecurity
+from .opcua_security import apply as apply_security
 
 NAMESPACE = "urn:inspector:line"
 OBJECT = "Inspector"
@@ -93,14 +96,22 @@ def read_users(path: Path) -> dict[str, str]:
 
 
 class _Users:
-    """asyncua user manager: only the listed users, passwords compared in constant time."""
+    """asyncua user manager: only the listed users (anonymous when none are listed), passwords compared in constant
+    time; with a certificate, no session at all over an unsecured channel."""
 
-    def __init__(self, users: dict[str, str]):
-        self.users = users
+    def __init__(self, users: dict[str, str], secured: bool = False):
+        self.users, self.secured = users, secured
 
     def get_user(self, iserver, username=None, password=None, certificate=None):
         from asyncua.crypto.permission_rules import User, UserRole
 
+        # asyncua lets a client open a SecurityPolicy None channel (meant for GetEndpoints) and then activate a
+        # session on it even when no None endpoint is offered. Such a channel carries no client certificate,
+        # and a secured one always does: refuse it, or the certificate would protect nothing.
+        if self.secured and not certificate:  # b"" on a None channel
+            return None
+        if not self.users:
+            return User(role=UserRole.User, name="anonymous")
         expected = self.users.get(username or "")
         if expected is None or password is None:
             return None
@@ -114,7 +125,8 @@ class OpcUaServer(HandshakeAdapter):
     """An OPC UA server over a Handshake; the station-side calls (take_trigger, publish_result, ...) are the
     handshake's."""
 
-    def __init__(self, url: str, handshake: Optional[Handshake] = None, users: Optional[dict[str, str]] = None):
+    def __init__(self, url: str, handshake: Optional[Handshake] = None, users: Optional[dict[str, str]] = None,
+                 security: Optional[OpcUaSecurity] = None):
         u = urlparse(url)
         if u.scheme != "opc.tcp" or not u.hostname or u.port is None:
             raise InspectorError(f"--opcua needs opc.tcp://HOST:PORT (e.g. opc.tcp://127.0.0.1:4840), got {url!r}")
@@ -124,6 +136,7 @@ class OpcUaServer(HandshakeAdapter):
             raise InspectorError(f"--opcua {url}: {self.host} is reachable from other machines: give --opcua-users "
                                  "FILE (name:password lines; anonymous access is then refused), or bind 127.0.0.1")
         self.users = dict(users or {})
+        self.security = security
         self.handshake = handshake or Handshake()
         self._nodes: dict[str, object] = {}  # field -> Node
         self._types: dict[str, object] = {}  # field -> ua.VariantType
@@ -139,7 +152,14 @@ class OpcUaServer(HandshakeAdapter):
 
     def describe(self) -> str:
         access = f"users from --opcua-users ({len(self.users)})" if self.users else "anonymous (loopback only)"
-        return f"PLC handshake: OPC UA on {self.url}, object {OBJECT} in {NAMESPACE}, {access} (docs/plc.md)"
+        if self.security:
+            transport = self.security.describe()
+        elif self.users and not is_loopback(self.host):
+            transport = "SecurityPolicy None: passwords cross the network unencrypted (--opcua-cert, --opcua-key)"
+        else:
+            transport = "SecurityPolicy None"
+        return (f"PLC handshake: OPC UA on {self.url}, object {OBJECT} in {NAMESPACE}, {access}, {transport} "
+                "(docs/plc.md)")
 
     # -- the address space ----------------------------------------------------------------------------------------
     def _on_change(self, state: HandshakeState) -> None:
@@ -202,11 +222,15 @@ class OpcUaServer(HandshakeAdapter):
         from asyncua import Server, ua
         from asyncua.common.callback import CallbackType
 
-        server = Server(user_manager=_Users(self.users) if self.users else None)
+        guarded = self.users or self.security
+        server = Server(user_manager=_Users(self.users, secured=self.security is not None) if guarded else None)
         await server.init()
         server.set_endpoint(self.url)
         server.set_server_name("Inspector")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.security:
+            await apply_security(server, self.security)  # secured endpoints only: no SecurityPolicy None
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         server.set_identity_tokens([ua.UserNameIdentityToken] if self.users else [ua.AnonymousIdentityToken])
         idx = self.namespace_index = await server.register_namespace(NAMESPACE)
         obj = await server.nodes.objects.add_object(ua.NodeId(OBJECT, idx), ua.QualifiedName(OBJECT, idx))
