@@ -41,7 +41,8 @@ def _client_identity(folder, name):
     return uri, cert_path, key_path
 
 
-def _connect(url, server_cert, identity=None, user=None, password=None, mode=ua.MessageSecurityMode.SignAndEncrypt):
+def _connect(url, server_cert, identity=None, user=None, password=None, mode=ua.MessageSecurityMode.SignAndEncrypt,
+             trigger=False):
     async def go():
         client = Client(url)
         if identity:
@@ -53,7 +54,11 @@ def _connect(url, server_cert, identity=None, user=None, password=None, mode=ua.
             client.set_user(user)
             client.set_password(password)
         async with client:
-            return await client.get_namespace_index(NAMESPACE)
+            idx = await client.get_namespace_index(NAMESPACE)
+            if trigger:  # what the PLC does, over the encrypted session
+                await client.get_node(ua.NodeId("Inspector.Trigger", idx)).write_value(
+                    ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)))
+            return idx
 
     return asyncio.run(go())
 
@@ -128,7 +133,8 @@ def test_trust_folder_admits_only_its_clients(server_files, tmp_path):
     assert "(1)" in server.describe()
     server.start()
     try:
-        assert _connect(url, cert, trusted) == server.namespace_index
+        assert _connect(url, cert, trusted, trigger=True) == server.namespace_index
+        assert server.handshake.state.trigger  # the PLC's write reached the station
         with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # anonymous: still no None session
             _session_over_a_none_channel(url)
         with pytest.raises(ua.UaStatusCodeError):  # BadCertificateUntrusted; the same client passes without a list
