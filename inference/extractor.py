@@ -68,13 +68,16 @@ class OpenVinoExtractor:
     def key_parts(self, int8_images: str = "") -> dict:
         """Everything that shapes the IR (ovr.ir_key adds the OpenVINO version)."""
         b, c = self.backbone, self.backbone.config
-        return {
+        parts = {
             "weights_sha256": b.weights.sha256, "timm_name": b.preset.timm_name, "backbone": c.backbone,
             "backbone_kwargs": c.backbone_kwargs, "cnn_layers": list(c.cnn_layers) if b.preset.kind == "cnn" else None,
             "input_size": c.input_size, "patch_size": c.patch_size, "stride": c.stride,
             "patch_zero_pad": c.patch_zero_pad, "precision": "int8" if int8_images else "fp32",
             "int8_images": int8_images,
         }
+        if int8_images:  # only int8 IRs depend on the recipe: the fp32 keys stay as they were
+            parts["int8_recipe"] = ovr.INT8_RECIPE
+        return parts
 
     def fp32_ir(self) -> Path:
         parts = self.key_parts()

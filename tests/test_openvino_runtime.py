@@ -156,3 +156,32 @@ def test_runtime_auto_falls_back_to_torch_when_openvino_cannot_convert(tiny_conf
     np.testing.assert_array_equal(auto.embed(_images(2)).numpy(), reference.embed(_images(2)).numpy())
     with pytest.raises(RuntimeError, match="conversion failed"):  # asked for by name: the error stands
         Backbone(tiny_config.replace(runtime="openvino"))
+
+
+def test_int8_leaves_the_first_convolutions_in_float(tiny_cnn_config, ov_cache):
+    """The image is 8 bits already: quantising the normalised image again at the first convolutions cost most of
+    int8's error on EfficientNet-Lite0 (docs/benchmarks.md), so quantize_int8 leaves them in float."""
+    from inference.preprocess import stack_inputs
+
+    torch.manual_seed(0)
+    ov = Backbone(tiny_cnn_config.replace(runtime="openvino", precision="fp32"))
+    size = tiny_cnn_config.input_size
+    model = ovr.quantize_int8(ov.openvino_ir(), [stack_inputs(list(_images(4, size)), size)])
+
+    def quantised(op) -> bool:  # a FakeQuantize feeds its data input (directly or through a Convert)
+        node = op.input_value(0).get_node()
+        while node.get_type_name() == "Convert":
+            node = node.input_value(0).get_node()
+        return node.get_type_name() == "FakeQuantize"
+
+    convs = [op for op in model.get_ordered_ops() if op.get_type_name() in ("Convolution", "GroupConvolution")]
+    assert len(convs) > ovr.FLOAT_FIRST_CONVS
+    assert [quantised(op) for op in convs[:ovr.FLOAT_FIRST_CONVS]] == [False] * ovr.FLOAT_FIRST_CONVS
+    assert sum(quantised(op) for op in convs[ovr.FLOAT_FIRST_CONVS:]) >= len(convs) // 2  # the rest is int8
+
+
+def test_an_int8_ir_of_an_earlier_recipe_is_not_reused(tiny_cnn_config):
+    torch.manual_seed(0)
+    extractor = Backbone(tiny_cnn_config.replace(runtime="openvino", precision="fp32"))._openvino
+    assert "int8_recipe" not in extractor.key_parts()  # fp32 IRs keep their cache keys
+    assert extractor.key_parts("digest")["int8_recipe"] == ovr.INT8_RECIPE
