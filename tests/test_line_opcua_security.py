@@ -158,6 +158,9 @@ def test_bad_files_are_refused_in_one_line(server_files, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InspectorError, match="holds no certificate"):
         load_security(cert, key, tmp_path / "empty")
+    (tmp_path / "empty" / "order.txt").write_text("not a certificate")  # the server's trust store would load it
+    with pytest.raises(InspectorError, match="order.txt is not an X.509 certificate"):
+        load_security(cert, key, tmp_path / "empty")
     # A certificate without an application URI: clients would refuse it later, so it is refused now.
     private = cert_gen.generate_private_key()
     plain = cert_gen.generate_self_signed_app_certificate(private, "x", {}, [x509.DNSName("x")],

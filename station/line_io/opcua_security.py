@@ -14,6 +14,7 @@ starts and then refuses every PLC. `make_self_signed` writes a certificate for a
 from __future__ import annotations
 
 import datetime
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ CERT_NAME, KEY_NAME = "inspector_opcua_cert.der", "inspector_opcua_key.pem"
 # A line runs for years; a certificate that lapses stops every PLC's session at once. Ten years, and `inspector
 # run` says the date when it starts.
 SELF_SIGNED_DAYS = 3650
-TRUST_SUFFIXES = (".der", ".pem", ".crt", ".cer")
+
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ def _certificate(data: bytes, path: Path):
         raise InspectorError(f"{path} is not an X.509 certificate (DER or PEM)") from None
 
 
+def _trust_store_reads(name: str) -> bool:
+    # asyncua's TrustStore loads every file whose lower-case name matches ".*(der|pem)" (so "order.txt" too)
+    return re.match(".*(der|pem)", name.lower()) is not None
+
+
 def load_security(cert: Path, key: Path, trust: Optional[Path] = None) -> OpcUaSecurity:
     """`--opcua-cert`, `--opcua-key`, `--opcua-trust`: read and check them, or raise InspectorError naming the file."""
     from cryptography import x509
@@ -98,12 +104,11 @@ def load_security(cert: Path, key: Path, trust: Optional[Path] = None) -> OpcUaS
         if not trust.is_dir():
             raise InspectorError(f"--opcua-trust: no folder at {trust}")
         for file in sorted(trust.iterdir()):
-            if file.suffix.lower() in TRUST_SUFFIXES:
+            if _trust_store_reads(file.name):  # every file the server will load must be a certificate
                 _certificate(_read(file, "trusted certificate"), file)
                 count += 1
         if not count:
-            raise InspectorError(f"--opcua-trust {trust} holds no certificate ({', '.join(TRUST_SUFFIXES)}): no "
-                                 "PLC could connect")
+            raise InspectorError(f"--opcua-trust {trust} holds no certificate (.der or .pem): no PLC could connect")
     # The server loads DER; a PEM file is converted once here.
     der = certificate.public_bytes(serialization.Encoding.DER)
     return OpcUaSecurity(der, key_bytes, uris[0], certificate.not_valid_after_utc, trust, count)
