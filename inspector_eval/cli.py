@@ -68,6 +68,11 @@ def _split_list(values) -> list[str]:
     return out
 
 
+# What the anomalib peer takes from our config: the backbone and what feeds it, and the coreset's size and seed.
+PEER_SHARED_KEYS = ("backbone", "weights", "cnn_layers", "input_size", "coreset_ratio", "seed", "batch_size",
+                    "use_gpu")
+
+
 def build_methods(names: list[str], args) -> tuple[list, dict]:
     from .ours import DINOV2_SPEED, OursMethod, eval_config
 
@@ -83,8 +88,9 @@ def build_methods(names: list[str], args) -> tuple[list, dict]:
 
         version = anomalib_version()
         if version is not None:
-            # The peer gets the shared setting, never our few-shot tweaks: only what PatchCore itself has.
-            shared = eval_config(None, overrides)
+            # The peer gets the shared setting (the backbone and what feeds it, from --config too, so that a
+            # backbone named there is compared with anomalib on the same one), never our own ingredients.
+            shared = eval_config(None, overrides).replace(**{k: getattr(base, k) for k in PEER_SHARED_KEYS})
             methods.append(AnomalibPatchcore(shared))
             info["anomalib_version"] = version
     if "dinov2" in names:

@@ -301,3 +301,22 @@ def test_results_are_written_as_each_cell_finishes(tmp_path, monkeypatch):
     saved = json.loads(out.read_text())
     assert saved["meta"]["partial"] is True
     assert [(r["category"], r["shots"]) for r in saved["records"]] == [("a_first", "1")]
+
+
+def test_the_anomalib_peer_takes_the_backbone_named_in_config_but_none_of_our_ingredients(tmp_path, monkeypatch):
+    """`inspector eval --config` naming another backbone compares with anomalib on that backbone (it silently
+    stayed on EfficientNet-Lite0 before); our own ingredients never reach the peer."""
+    import argparse
+
+    from inspector_eval import cli, peer_anomalib
+
+    monkeypatch.setattr(peer_anomalib, "anomalib_version", lambda: "test")
+    cfg = tmp_path / "lite1.yaml"
+    cfg.write_text("backbone: efficientnet_lite1\ncoreset_ratio: 0.25\nscore_mode: topk_mean\n"
+                   "part_symmetry: rot180\n")
+    args = argparse.Namespace(config=cfg, input_size=None, coreset_ratio=None, seed=3, no_few_shot_augment=False)
+    ours, peer = cli.build_methods(["ours", "anomalib"], args)[0]
+    assert ours.config.backbone == peer.config.backbone == "efficientnet_lite1"
+    assert ours.config.coreset_ratio == peer.config.coreset_ratio == 0.25 and peer.config.seed == 3
+    assert ours.config.score_mode == "topk_mean" and ours.config.part_symmetry == "rot180"
+    assert peer.config.score_mode == "max" and peer.config.part_symmetry == "none"
