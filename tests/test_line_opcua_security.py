@@ -171,6 +171,13 @@ def test_bad_files_are_refused_in_one_line(server_files, tmp_path):
         load_security(tmp_path / "plain.der", tmp_path / "plain.pem")
     with pytest.raises(InspectorError, match="exists"):
         make_self_signed(cert.parent)
+    # One about to lapse still serves, and the start-up line says to renew it.
+    soon = cert_gen.generate_self_signed_app_certificate(
+        private, "x", {}, [x509.UniformResourceIdentifier("urn:x:inspector"), x509.DNSName("x")],
+        extended=[ExtendedKeyUsageOID.SERVER_AUTH], days=10)
+    (tmp_path / "soon.der").write_bytes(soon.public_bytes(serialization.Encoding.DER))
+    assert "RENEW IT: 9 days left" in load_security(tmp_path / "soon.der", tmp_path / "plain.pem").describe()
+    assert "RENEW" not in load_security(cert, key).describe()
     assert (other_key.stat().st_mode & 0o077) == 0  # the key is private to its owner
 
 

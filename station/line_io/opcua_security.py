@@ -26,6 +26,7 @@ CERT_NAME, KEY_NAME = "inspector_opcua_cert.der", "inspector_opcua_key.pem"
 # A line runs for years; a certificate that lapses stops every PLC's session at once. Ten years, and `inspector
 # run` says the date when it starts.
 SELF_SIGNED_DAYS = 3650
+RENEW_WITHIN_DAYS = 30  # the start-up line asks for a new certificate this long before the old one lapses
 
 
 
@@ -43,8 +44,10 @@ class OpcUaSecurity:
     def describe(self) -> str:
         clients = (f"clients with a certificate from {self.trust} ({self.trusted_count})" if self.trust
                    else "any client certificate (no --opcua-trust)")
+        left = (self.not_after - datetime.datetime.now(datetime.timezone.utc)).days
+        renew = f" (RENEW IT: {left} days left, then every PLC session fails)" if left < RENEW_WITHIN_DAYS else ""
         return (f"signed and encrypted (Basic256Sha256, Aes256Sha256RsaPss), certificate valid until "
-                f"{self.not_after:%Y-%m-%d}, {clients}")
+                f"{self.not_after:%Y-%m-%d}{renew}, {clients}")
 
 
 def _read(path: Path, what: str) -> bytes:
