@@ -29,7 +29,6 @@ SELF_SIGNED_DAYS = 3650
 RENEW_WITHIN_DAYS = 30  # the start-up line asks for a new certificate this long before the old one lapses
 
 
-
 @dataclass(frozen=True)
 class OpcUaSecurity:
     """A checked certificate, key and trust folder, ready for the server."""
