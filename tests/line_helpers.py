@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import cv2
@@ -37,3 +38,10 @@ def make_project(folder: Path, calibrated: bool = True) -> tuple[Engine, Path]:
         model = engine.load(folder)
         engine.calibrate(model, [part(s) for s in range(100, 106)], [part(s, True) for s in range(200, 204)])
     return engine, folder
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the servers under test bind it themselves)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

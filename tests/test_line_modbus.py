@@ -2,7 +2,6 @@
 written by the PLC, Trigger, Busy, ResultReady, the result registers, Ack, the Alarm coil; and --free-run."""
 
 import math
-import socket
 import threading
 import time
 
@@ -17,7 +16,7 @@ from station.line_io.alarms import AlarmLimits
 from station.line_io.modbus import ModbusServer, ascii_words, words_float
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
-from line_helpers import make_project, part, png_bytes
+from line_helpers import free_port, make_project, part, png_bytes
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +25,6 @@ def projects(tmp_path_factory):
     engine, cal = make_project(root / "cal")
     _, raw = make_project(root / "raw", calibrated=False)
     return engine, cal, raw
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(predicate, timeout=60.0):
@@ -55,7 +48,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     files = [("a_ok.png", part(901)), ("b_ng.png", part(902, scratch=True)), ("c_raw.png", part(903))]
     for name, rgb in files:
         (inbox / name).write_bytes(png_bytes(rgb))
-    port = _free_port()
+    port = free_port()
     plc_server = ModbusServer("127.0.0.1", port)
     plc_server.start()
     history = History(tmp_path / "h.sqlite")
@@ -111,7 +104,7 @@ def test_free_run_publishes_every_result(projects, tmp_path):
     inbox.mkdir()
     for i in range(4):
         (inbox / f"p{i}.png").write_bytes(png_bytes(part(950 + i)))
-    port = _free_port()
+    port = free_port()
     plc_server = ModbusServer("127.0.0.1", port)
     plc_server.start()
     try:

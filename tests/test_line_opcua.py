@@ -4,7 +4,6 @@ refuse writes; anonymous access only on loopback, a user list otherwise (and the
 
 import asyncio
 import math
-import socket
 import threading
 import time
 
@@ -17,7 +16,7 @@ from inference import InspectorError
 from inspector_line.cli import main as line_main
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
-from line_helpers import make_project, part, png_bytes
+from line_helpers import free_port, make_project, part, png_bytes
 from station import Station
 from station.history import History
 from station.line_io.alarms import AlarmLimits
@@ -32,12 +31,6 @@ def projects(tmp_path_factory):
     engine, cal = make_project(root / "cal")
     _, raw = make_project(root / "raw", calibrated=False)
     return engine, cal, raw
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Plc:
@@ -68,7 +61,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     inbox.mkdir()
     for name, rgb in (("a_ok.png", part(911)), ("b_ng.png", part(912, scratch=True)), ("c_raw.png", part(913))):
         (inbox / name).write_bytes(png_bytes(rgb))
-    url = f"opc.tcp://127.0.0.1:{_free_port()}"
+    url = f"opc.tcp://127.0.0.1:{free_port()}"
     # Modbus and OPC UA over one handshake: a result the OPC UA PLC triggers shows on Modbus too.
     handshake = Handshake()
     server = OpcUaServer(url, handshake)
@@ -131,7 +124,7 @@ def test_one_handshake_two_protocols(tmp_path):
     from pymodbus.client import ModbusTcpClient
 
     handshake = Handshake()
-    url, mb_port = f"opc.tcp://127.0.0.1:{_free_port()}", _free_port()
+    url, mb_port = f"opc.tcp://127.0.0.1:{free_port()}", free_port()
     opc, mb = OpcUaServer(url, handshake), ModbusServer("127.0.0.1", mb_port, handshake)
     opc.start()
     mb.start()
@@ -170,7 +163,7 @@ def test_access_anonymous_on_loopback_only_users_otherwise(tmp_path):
         OpcUaServer("http://127.0.0.1:4840")
     users_file = tmp_path / "users.txt"
     users_file.write_text("# line PLC\nplc1:correct-horse\n")
-    url = f"opc.tcp://127.0.0.1:{_free_port()}"
+    url = f"opc.tcp://127.0.0.1:{free_port()}"
     server = OpcUaServer(url, users=read_users(users_file))
     server.start()
 

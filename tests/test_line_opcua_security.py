@@ -3,7 +3,6 @@ optional trust folder of client certificates; driven by the real asyncua client 
 are refused before anything binds, in one line."""
 
 import asyncio
-import socket
 
 import pytest
 
@@ -17,14 +16,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from inference import InspectorError
 from inspector_line.cli import main as line_main
+from line_helpers import free_port, make_project
 from station.line_io.opcua import NAMESPACE, OpcUaServer
 from station.line_io.opcua_security import load_security, make_self_signed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _client_identity(folder, name):
@@ -93,7 +87,7 @@ def test_secured_endpoint_encrypts_and_refuses_security_none(server_files, tmp_p
     cert, key = server_files
     security = load_security(cert, key)
     assert security.application_uri == "urn:line3-pc:inspector"
-    url = f"opc.tcp://127.0.0.1:{_free_port()}"
+    url = f"opc.tcp://127.0.0.1:{free_port()}"
     server = OpcUaServer(url, users={"plc1": "correct-horse"}, security=security)
     assert "signed and encrypted" in server.describe() and "any client certificate" in server.describe()
     server.start()
@@ -128,7 +122,7 @@ def test_trust_folder_admits_only_its_clients(server_files, tmp_path):
     (tmp_path / "trusted" / "plc-a.der").write_bytes(trusted[1].read_bytes())
     security = load_security(cert, key, tmp_path / "trusted")
     assert security.trusted_count == 1
-    url = f"opc.tcp://127.0.0.1:{_free_port()}"
+    url = f"opc.tcp://127.0.0.1:{free_port()}"
     server = OpcUaServer(url, security=security)
     assert "(1)" in server.describe()
     server.start()
@@ -187,26 +181,22 @@ def test_bad_files_are_refused_in_one_line(server_files, tmp_path):
     (["--opcua-cert", "MISSING.der", "--opcua-key", "K"], "cannot read the OPC UA certificate"),
 ])
 def test_cli_flags_checked_before_the_run(tmp_path, capsys, flags, says):
-    from line_helpers import make_project
-
     _, project = make_project(tmp_path / "p")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     code = line_main(["run", str(project), "--source", str(inbox), "--history", str(tmp_path / "h.sqlite"),
-                      "--opcua", f"opc.tcp://127.0.0.1:{_free_port()}", *flags, "--idle-exit", "0.1"])
+                      "--opcua", f"opc.tcp://127.0.0.1:{free_port()}", *flags, "--idle-exit", "0.1"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and says in err, err
 
 
 def test_cli_serves_the_secured_endpoint(server_files, tmp_path, capsys):
-    from line_helpers import make_project
-
     cert, key = server_files
     _, project = make_project(tmp_path / "p")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     code = line_main(["run", str(project), "--source", str(inbox), "--history", str(tmp_path / "h.sqlite"),
-                      "--opcua", f"opc.tcp://127.0.0.1:{_free_port()}", "--opcua-cert", str(cert),
+                      "--opcua", f"opc.tcp://127.0.0.1:{free_port()}", "--opcua-cert", str(cert),
                       "--opcua-key", str(key), "--idle-exit", "0.5"])
     out = capsys.readouterr().out
     assert code == 0, out

@@ -6,7 +6,6 @@ none (the restart delivers them; the result owed is committed with its history r
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from station.history import History
 from station.line_io.outbox import DeliveryError, Outbox
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
-from line_helpers import make_project, part, png_bytes
+from line_helpers import free_port, make_project, part, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,12 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     return make_project(tmp_path_factory.mktemp("outbox") / "proj")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:
@@ -79,7 +72,7 @@ def _inbox(folder: Path, n: int, start: int = 0) -> list[str]:
 def test_receiver_down_for_30_parts_then_back_gets_all_30_in_order_once(project, tmp_path):
     engine, proj = project
     names = _inbox(tmp_path / "inbox", 30)
-    receiver = Receiver(_free_port())
+    receiver = Receiver(free_port())
     messages, stop = [], threading.Event()
     history = History(tmp_path / "h.sqlite")
 
@@ -126,7 +119,7 @@ def test_killed_with_results_pending_loses_none(project, tmp_path):
     engine, proj = project
     _inbox(tmp_path / "inbox", 12)
     history = tmp_path / "h.sqlite"
-    receiver = Receiver(_free_port())
+    receiver = Receiver(free_port())
     proc = _cli(proj, tmp_path / "inbox", history, receiver.url, "--batch-size", "1")
     try:
         deadline = time.monotonic() + 120
@@ -160,7 +153,7 @@ def test_killed_with_results_pending_loses_none(project, tmp_path):
 def test_the_result_owed_is_committed_with_its_row_or_not_at_all(project, tmp_path):
     engine, proj = project
     names = _inbox(tmp_path / "inbox", 3)
-    dead = f"http://127.0.0.1:{_free_port()}/results"  # nobody listens: everything stays in the outbox
+    dead = f"http://127.0.0.1:{free_port()}/results"  # nobody listens: everything stays in the outbox
     with History(tmp_path / "h.sqlite") as history:
         Runner(Station(proj, engine, history=history), FolderSource(tmp_path / "inbox", settle_s=0.2),
                RunOptions(post_url=dead, idle_exit_s=0.5)).run()
