@@ -1,8 +1,12 @@
-"""A tiny calibrated project and 64 x 64 part images for the run-mode tests (tests/test_line*.py, the Run view)."""
+"""Helpers for the run-mode tests (tests/test_line*.py, the Run view): a tiny calibrated project, 64 x 64 part
+images, a free port on 127.0.0.1 and an HTTP receiver that can start late."""
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -45,3 +49,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Receiver:
+    """An HTTP receiver on 127.0.0.1 that can be started late (the outage) and records what it got."""
+
+    def __init__(self, port: int):
+        self.port, self.received, self.server, self.thread = port, [], None, None
+        self.url = f"http://127.0.0.1:{port}/results"
+
+    def start(self):
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=5)

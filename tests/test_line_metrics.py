@@ -4,7 +4,6 @@ the active model version. (The service's /metrics: tests/test_service.py.)"""
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from station.line_io.alarms import AlarmLimits
 from station.line_io.metrics import LineMetrics
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
-from line_helpers import make_project, part, png_bytes
+from line_helpers import Receiver, free_port, make_project, part, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,9 +31,7 @@ def scrape(url: str) -> dict:
 
 
 def _dead_url() -> str:
-    with socket.socket() as s:  # a port nobody listens on: the receiver is down
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}/results"
+    return f"http://127.0.0.1:{free_port()}/results"  # nobody listens there: the receiver is down
 
 
 def test_run_metrics_by_verdict_latency_outbox_alarm_and_version(tmp_path):
@@ -113,11 +110,10 @@ def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path)
     /metrics, and --post results wait in the project's outbox while the receiver is down, then arrive in order."""
     from inspector_service.app import create_app
     from inspector_service.line import ServiceLine
-    from test_line_outbox import Receiver, _free_port
     from service_helpers import LiveServer
 
     engine, proj = make_project(tmp_path / "projects" / "proj")
-    receiver = Receiver(_free_port())
+    receiver = Receiver(free_port())
     line = ServiceLine(LineMetrics(), post_url=receiver.url,
                        alarm_limits=AlarmLimits(ng_streak=2, yield_min=None, drift_warn_at=None))
     server = LiveServer(create_app(tmp_path / "projects", engine=engine, line=line)).start()

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from station.history import History
 from station.line_io.outbox import DeliveryError, Outbox
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
-from line_helpers import free_port, make_project, part, png_bytes
+from line_helpers import Receiver, free_port, make_project, part, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,37 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     return make_project(tmp_path_factory.mktemp("outbox") / "proj")
-
-
-class Receiver:
-    """An HTTP receiver on 127.0.0.1 that can be started late (the outage) and records what it got."""
-
-    def __init__(self, port: int):
-        self.port, self.received, self.server, self.thread = port, [], None, None
-        self.url = f"http://127.0.0.1:{port}/results"
-
-    def start(self):
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(timeout=5)
 
 
 def _inbox(folder: Path, n: int, start: int = 0) -> list[str]:
