@@ -25,7 +25,7 @@ def recorded(tmp_path_factory):
     (inbox / "c.png").write_bytes(b"not an image")
     history = root / "h.sqlite"
     assert main(["run", str(project), "--source", str(inbox), "--idle-exit", "1", "--settle", "0.2",
-                 "--history", str(history), "--quiet"]) == 0
+                 "--history", str(history), "--quiet", "--error-after", "0.5"]) == 0
     return project, history
 
 

@@ -1,14 +1,26 @@
 """The Run view: start on a watched folder, see each part's verdict and counters, warn on drift, stop."""
 
+import functools
 import shutil
 
 import numpy as np
+import pytest
 
 import inference
 from inference.synthetic import write_discs
 from station.history import History, default_path
 
 from conftest import wait_idle
+
+
+@pytest.fixture(autouse=True)
+def quick_error_rows(monkeypatch):
+    """An unreadable file becomes its ERROR row after 1 s instead of the product's 10 (ERROR_AFTER_S), so these
+    tests do not wait out a writer that cannot exist here; the wait itself is tested in test_line_settle.py."""
+    from app.panels import run_panel
+    from inspector_line.sources import open_source
+
+    monkeypatch.setattr(run_panel, "open_source", functools.partial(open_source, error_after_s=1.0))
 
 
 def _open(qtbot, window, fitted_project, tmp_path):
