@@ -25,6 +25,7 @@ from .calibration import (
 )
 from .config import (DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, absent_as_before,
                      config_keys, default_config_path, read_yaml)
+from .features import reusing_features
 from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine
 from .fitted import FitResult, Model
@@ -197,6 +198,7 @@ __all__ = [
     "FOREGROUND_MODES",
     "PART_SYMMETRIES",
     "foreground_overlay",
+    "reusing_features",
     "Engine",
     "EngineConfig",
     "absent_as_before",

@@ -7,6 +7,9 @@ the same crop, resize and feature pipeline.
 from __future__ import annotations
 
 import functools
+import hashlib
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
@@ -23,6 +26,10 @@ if TYPE_CHECKING:
 
 # A patch joins the memory bank / the score when this share of it lies inside the shape.
 PATCH_COVERAGE_MIN = 0.25
+
+# Within reusing_features(): (backbone id, input shape, input digest) -> (backbone, its features). A context
+# variable, so only the thread (or task) that opened the scope sees it: a service's other requests never do.
+_REUSED: ContextVar[Optional[dict]] = ContextVar("reused_features", default=None)
 
 
 @dataclass
@@ -159,8 +166,38 @@ def embed_crops(
 
 def embed_batch(backbone: Backbone, crops: Sequence[np.ndarray]) -> np.ndarray:
     """One batch of crops -> N x C x h x w float32 features (resized to the canonical input)."""
-    feats = backbone.embed(stack_inputs(crops, backbone.config.input_size))
+    inputs = stack_inputs(crops, backbone.config.input_size)
+    reused = _REUSED.get()
+    if reused is None:
+        return _embedded(backbone, inputs)
+    key = (id(backbone), inputs.shape, hashlib.blake2b(np.ascontiguousarray(inputs).data, digest_size=16).digest())
+    if key not in reused:  # the backbone is kept with its features, so its id stays its own for the scope
+        feats = _embedded(backbone, inputs)
+        feats.setflags(write=False)  # shared by every model that asks: none may change it for the others
+        reused[key] = (backbone, feats)
+    return reused[key][1]
+
+
+def _embedded(backbone: Backbone, inputs: np.ndarray) -> np.ndarray:
+    feats = backbone.embed(inputs)
     return feats if isinstance(feats, np.ndarray) else feats.cpu().numpy()  # an exported IR gives numpy
+
+
+@contextmanager
+def reusing_features():
+    """Within this scope (this thread only), a batch of crops embedded once by a backbone is not embedded again by
+    it: for batch jobs that inspect the same images with several models of one feature definition (`inspector
+    rescore`'s two versions: the same backbone object, the same ROI and placement, so the same crops). Their
+    scores are the ones each model gives alone. Memory grows with the batches embedded in the scope, so keep it
+    to one batch of images; a nested scope shares the outer one's."""
+    if _REUSED.get() is not None:
+        yield
+        return
+    token = _REUSED.set({})
+    try:
+        yield
+    finally:
+        _REUSED.reset(token)
 
 
 def training_crops(prepared: list[PreparedImage], config) -> list[np.ndarray]:

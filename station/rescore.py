@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 from inference import (IMAGE_SUFFIXES, EngineConfig, InspectorError, atomic_write, engine_for, list_versions,
-                       load_image)
+                       load_image, reusing_features)
 
 from .history import History, default_path
 from .history_rows import jsonable
@@ -111,27 +111,36 @@ def rows_of(station: Station, models: dict, items: Sequence[Item]) -> list[dict]
             failed[i] = str(exc) if isinstance(exc, InspectorError) else f"cannot read image {item.path}: {exc}"
     readable = [it for i, it in enumerate(items) if i not in failed]
     rows = []
-    for version, model in models.items():
-        try:
-            scored = iter(list(station.inspect(pixels, names=[it.path for it in readable], record=False,
-                                               model=model)))
-        except Exception as exc:  # noqa: BLE001 - a batch that fails as a whole: ERROR rows, the job goes on
-            message = f"{type(exc).__name__}: {exc}"
-            scored = iter([station.error(it.path, message, record=False) for it in readable])
-        done_at = time.time()
-        for i, item in enumerate(items):
-            outcome = station.error(item.path, failed[i], record=False) if i in failed else next(scored)
-            result = outcome.result
-            regions = [r.to_dict() for r in result.regions if r.counts] if result is not None else []
-            rows.append({
-                "key": item.key, "path": item.path, "part_id": item.part_id, "version": version,
-                "model_id": model.model_id, "verdict": outcome.verdict.value, "score": outcome.score,
-                "threshold": outcome.threshold if outcome.threshold is not None else (
-                    model.calibration.threshold if model.calibration else None),
-                "regions": json.dumps([jsonable(r) for r in regions]), "reason": outcome.reason,
-                "error": outcome.error, "seconds": float(outcome.timings.get("inspect", 0.0)), "scored_at": done_at,
-            })
+    # Versions that share the feature definition (the same backbone) and the crop (ROI, placement) embed each
+    # image once: the usual case, a new calibration or a refit with more images (docs/scale.md).
+    with reusing_features():
+        for version, model in models.items():
+            scored = iter(_inspected(station, model, pixels, readable))
+            done_at = time.time()
+            for i, item in enumerate(items):
+                outcome = station.error(item.path, failed[i], record=False) if i in failed else next(scored)
+                result = outcome.result
+                regions = [r.to_dict() for r in result.regions if r.counts] if result is not None else []
+                rows.append({
+                    "key": item.key, "path": item.path, "part_id": item.part_id, "version": version,
+                    "model_id": model.model_id, "verdict": outcome.verdict.value, "score": outcome.score,
+                    "threshold": outcome.threshold if outcome.threshold is not None else (
+                        model.calibration.threshold if model.calibration else None),
+                    "regions": json.dumps([jsonable(r) for r in regions]), "reason": outcome.reason,
+                    "error": outcome.error, "seconds": float(outcome.timings.get("inspect", 0.0)),
+                    "scored_at": done_at,
+                })
     return rows
+
+
+def _inspected(station: Station, model, pixels: list, readable: Sequence[Item]) -> list:
+    """The outcomes of one version over the readable images; a batch that fails as a whole gives ERROR outcomes
+    (the job goes on)."""
+    try:
+        return list(station.inspect(pixels, names=[it.path for it in readable], record=False, model=model))
+    except Exception as exc:  # noqa: BLE001 - the reason goes into every row of the batch
+        message = f"{type(exc).__name__}: {exc}"
+        return [station.error(it.path, message, record=False) for it in readable]
 
 
 def load_models(project: str | Path, versions: Sequence[str], config: EngineConfig) -> tuple[Station, dict]:
