@@ -1,5 +1,7 @@
-"""Fidelity of the OpenVINO runtime: image AUROC of one torch-fp32-fitted model inspected with torch fp32,
-OpenVINO bf16 and OpenVINO int8, and how far each one's scores move from torch fp32's.
+"""Fidelity of the OpenVINO runtime: image AUROC of one model inspected with torch fp32, OpenVINO bf16, OpenVINO
+with precision auto (the product default: bf16 where the fit's precision check found it holds the features, fp32
+elsewhere) and OpenVINO int8, and how far each one's scores move from torch fp32's. The model is fitted as the
+product fits it (runtime auto, precision auto: OpenVINO, the bank in fp32, the bf16 check recorded).
 
 Prints figures; never passes or fails on them. The eval suite's splits (seed 0) and engine defaults
 (EfficientNet-Lite0, 224 px, coreset 0.1, the eval's few-shot policy). int8 is NNCF quantisation calibrated on
@@ -33,7 +35,7 @@ from inspector_eval.dataset import find_categories, load_images, make_split, rea
 from inspector_eval.metrics import image_auroc  # noqa: E402
 from inspector_eval.ours import FEW_SHOT_AUGMENT, FEW_SHOT_MAX_IMAGES, eval_config  # noqa: E402
 
-VARIANTS = ("torch-fp32", "openvino-bf16", "openvino-int8")
+VARIANTS = ("torch-fp32", "openvino-bf16", "openvino-auto", "openvino-int8")
 
 
 def spread(items: list, n: int) -> list:
@@ -50,6 +52,8 @@ def models_for(folder: str, base, train: list, int8: bool = True) -> dict:
     ov_engine = Engine(base.replace(runtime="openvino", precision="bf16"))
     bf16 = ov_engine.load(folder)
     out["openvino-bf16"] = (ov_engine, bf16)
+    auto_engine = Engine(base.replace(runtime="openvino", precision="auto"))
+    out["openvino-auto"] = (auto_engine, auto_engine.load(folder))
     if not int8:
         return out
     crops = [p.crop.pixels for p in prepare(train, bf16.roi)[0]]
@@ -84,8 +88,8 @@ def main() -> int:
                 base = base.replace(**FEW_SHOT_AUGMENT)
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as d:
-                Engine(base.replace(runtime="torch", precision="fp32")).fit(d, train)
-                scores, row = {}, {"set": folder.name, "shots": shot, "n_test": len(tests)}
+                check = Engine(base.replace(runtime="openvino", precision="auto")).fit(d, train).record.precision_check
+                scores, row = {}, {"set": folder.name, "shots": shot, "n_test": len(tests), "precision_check": check}
                 for name, pair in models_for(d, base, train, not args.no_int8).items():
                     if isinstance(pair, str):
                         row[name] = {"refused": pair}
@@ -98,6 +102,8 @@ def main() -> int:
                         row[name]["median_score_ratio"] = round(float(np.median(ratio)), 5)
                         row[name]["median_abs_change"] = round(float(np.median(np.abs(ratio - 1))), 5)
                         row[name]["auroc_delta"] = round(row[name]["auroc"] - row["torch-fp32"]["auroc"], 4)
+                    if name == "openvino-auto":
+                        row[name]["precision"] = model.backbone.precision_name
                     if name == "openvino-int8":
                         cosine = float(model.backbone._int8.cosine)
                         row[name]["cosine"] = round(cosine, 5)

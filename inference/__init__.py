@@ -26,6 +26,7 @@ from .calibration import (
 from .config import (DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, absent_as_before,
                      config_keys, default_config_path, read_yaml)
 from .features import reusing_features
+from .precision_gate import describe as describe_precision_check
 from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine
 from .fitted import FitResult, Model
@@ -199,6 +200,7 @@ __all__ = [
     "PART_SYMMETRIES",
     "foreground_overlay",
     "reusing_features",
+    "describe_precision_check",
     "Engine",
     "EngineConfig",
     "absent_as_before",

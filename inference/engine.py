@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import int8_model, knn, placement, project
+from . import int8_model, knn, placement, precision_gate, project
 from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
                           join_warnings)
 from .calibration_samples import CalibrationSamples
@@ -205,6 +205,14 @@ class Engine:
             origins.record(image, copy, positions, transform)
         fg_record, reference = taught.foreground, taught.reference
         del taught
+        # Does the low precision `auto` picks on this machine (bf16 on a CPU that has it) keep the features?
+        # Decided once, here, and obeyed wherever the model is loaded with precision auto (precision_gate).
+        precision_check = {}
+        if int8_config is None:
+            precision_check = precision_gate.measure(backbone, self.backbone(config.replace(precision="auto")),
+                                                     [p.crop.pixels for p in prepared])
+            if previous is not None:
+                precision_check = precision_gate.combined(previous.record.precision_check, precision_check)
         timings["embedding"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -240,7 +248,7 @@ class Engine:
             previous.record if previous is not None else None, chosen=backbone_note,
             # A whole-image box is the image itself: (0, 0, width, height).
             image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
-            ignore=ignore_json, align=align, foreground=fg_record)
+            ignore=ignore_json, align=align, foreground=fg_record, precision_check=precision_check)
         record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
                                                                    ignore, locator, reference))
         activate, origin = saving

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 from .config import EngineConfig, absent_as_before, config_keys, current_keys
 from .errors import ProjectError
 from .manifest import MODEL_VERSION, SCHEMA_VERSION, validate_manifest
+from .precision_gate import inspection_precision
 
 if TYPE_CHECKING:
     from .backbone import Backbone
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 _BACKBONE_KEYS = ("name", "timm_name", "kind", "feature_dim", "weights", "chosen")
 _KEYS = ("schema_version", "model_version", "app_version", "model_id", "backbone", "input_size", "token_shape",
          "config", "roi", "mm_per_px", "n_images", "images", "n_embeddings", "coreset_size", "created", "updated",
-         "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "foreground", "files")
+         "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "foreground", "precision_check",
+         "files")
 # Never make a model stale: they do not change what it computes (the GUI's banner).
 _NOT_MODEL_ROLES = ("runtime", "calibration")
 
@@ -91,6 +93,9 @@ class ModelRecord:
     # The model's foreground mask (foreground.FgMask.to_dict) when it was fitted with foreground_mask auto;
     # empty for models fitted without (every patch is inspected).
     foreground: dict = field(default_factory=dict)
+    # What the fit measured of the machine's low precision (precision_gate.measure): precision, cosine, images,
+    # kept. Empty when nothing was checked (an explicit precision, a GPU, a CPU without bf16, earlier versions).
+    precision_check: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)  # file name -> sha256; filled by project.save_model
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)  # keys this version does not know, written back as they were
@@ -118,6 +123,11 @@ class ModelRecord:
         foreground = data.get("foreground") or {}
         if not isinstance(foreground, dict):
             raise ProjectError(f"{path}: 'foreground' is damaged: refit the model")
+        check = data.get("precision_check") or {}
+        if check and not (isinstance(check, dict) and isinstance(check.get("precision"), str)
+                          and isinstance(check.get("kept"), bool) and isinstance(check.get("images"), int)
+                          and isinstance(check.get("cosine"), (int, float)) and math.isfinite(check["cosine"])):
+            raise ProjectError(f"{path}: 'precision_check' is damaged: refit the model")
         return cls(
             model_id=data["model_id"], model_version=data["model_version"], app_version=data["app_version"],
             backbone=BackboneRecord.from_dict(data["backbone"]), input_size=data["input_size"],
@@ -126,7 +136,8 @@ class ModelRecord:
             n_embeddings=data["n_embeddings"], coreset_size=data["coreset_size"], created=data.get("created"),
             updated=data.get("updated"), roi_is_whole_image=whole,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore), align=align,
-            taught_scores=tuple(float(v) for v in taught), foreground=foreground, files=data["files"],
+            taught_scores=tuple(float(v) for v in taught), foreground=foreground, precision_check=check,
+            files=data["files"],
             schema_version=data["schema_version"],
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )
@@ -145,6 +156,7 @@ class ModelRecord:
             "ignore": copy.deepcopy(list(self.ignore)), "align": copy.deepcopy(self.align),
             **({"taught_scores": list(self.taught_scores)} if self.taught_scores else {}),
             **({"foreground": copy.deepcopy(self.foreground)} if self.foreground else {}),
+            **({"precision_check": dict(self.precision_check)} if self.precision_check else {}),
             **copy.deepcopy(self.extra),
         }
         out["files"] = dict(self.files)
@@ -154,7 +166,8 @@ class ModelRecord:
     def fitted(cls, config: EngineConfig, backbone: Backbone, roi: dict, mm_per_px: Optional[float],
                images: Sequence[dict], n_embeddings: int, coreset_size: int, previous: Optional["ModelRecord"], *,
                chosen: str = "", image_size: Optional[Sequence[int]] = None, ignore: Sequence[dict] = (),
-               align: Optional[dict] = None, foreground: Optional[dict] = None) -> "ModelRecord":
+               align: Optional[dict] = None, foreground: Optional[dict] = None,
+               precision_check: Optional[dict] = None) -> "ModelRecord":
         """The record of a model just fitted (or extended from `previous`) with `backbone`.
 
         `image_size` is set only for a model fitted without an ROI (the whole image is the ROI).
@@ -172,6 +185,7 @@ class ModelRecord:
             roi_is_whole_image=image_size is not None,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore),
             align=align if align is not None else {"mode": "none"}, foreground=dict(foreground or {}),
+            precision_check=dict(precision_check or {}),
         )
 
     # -- what it was fitted with --------------------------------------------------------------------------------
@@ -214,6 +228,8 @@ class ModelRecord:
             )
         data = absent_as_before(fitted)
         data.update({k: getattr(runtime, k) for k in config_keys("runtime")})
+        # auto keeps the machine's low precision only where the fit found it holds this model's features.
+        data["precision"] = inspection_precision(data["precision"], self.precision_check)
         weights = data.get("weights", "auto")
         if weights.lower() not in ("auto", "none") and not Path(weights).expanduser().is_file():
             # A project moved to another PC: find the weights the usual way; the sha256 check decides.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from inference import InspectorError, index_kind, load_calibration, read_record, verify_project
+from inference import (InspectorError, describe_precision_check, index_kind, load_calibration, read_record,
+                       verify_project)
 
 
 def cmd_info(args) -> int:
@@ -43,6 +44,7 @@ def _info_text(project, record, calibration, note, problems, searched=None) -> s
         f"input {record.input_size} px, tokens {record.token_shape[0]} x {record.token_shape[1]}",
         f"weights      {w.get('source')}{'' if w.get('pretrained') else ' (RANDOM: testing only)'}"
         f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
+        *([f"precision    {describe_precision_check(record.precision_check)}"] if record.precision_check else []),
         f"ROI          {roi.get('type')} " + ", ".join(f"{k}={v}" for k, v in roi.items() if k != "type"),
         f"mm per px    {record.mm_per_px or 'not set (areas in px only)'}",
         f"taught       {record.n_images} images, {record.n_embeddings} patch features, "

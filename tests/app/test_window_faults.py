@@ -252,8 +252,14 @@ def test_7_about_names_the_loaded_models_backbone(qtbot, window, images, tmp_pat
                                     coreset_ratio=0.25)
     engine = inference.Engine(config)
     engine.fit(tmp_path / "cnn", images["ok"][:2], roi=ROI)
-    text = AboutDialog(engine, engine.load(tmp_path / "cnn"), window).text.toPlainText()
+    model = engine.load(tmp_path / "cnn")
+    text = AboutDialog(engine, model, window).text.toPlainText()
     assert "PatchCore on efficientnet_lite0" in text and "PatchCore on DINOv2" not in text
+    # what it computes in, and the fit's precision check when there was one (tests/test_precision_gate.py)
+    computes = f"{model.backbone.runtime} {model.backbone.precision_name}"
+    assert "Computes in" in text and computes in text
+    if model.record.precision_check:
+        assert inference.describe_precision_check(model.record.precision_check) in text
 
 
 def test_7_messages_never_show_internal_job_names(qtbot, window, project, images, monkeypatch, answerer):

@@ -1,0 +1,79 @@
+"""precision auto keeps bf16 only where it holds the model's features (inference/precision_gate.py): measured at
+fit on the taught images with EfficientNet-Lite0's real weights, recorded in the manifest, obeyed on every load,
+said by `inspector info`; an explicit precision stands."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from inference import Engine, EngineConfig, ProjectError, read_record
+from inference.backbone import cpu_has_bf16
+from inference.precision_gate import MIN_COSINE, combined, describe, inspection_precision
+from inference.synthetic import disc
+from inspector_cli.main import main
+
+CONFIG = EngineConfig(backbone="efficientnet_lite0", weights="auto", input_size=112, coreset_ratio=0.5,
+                      runtime="openvino", precision="auto")
+needs_bf16 = pytest.mark.skipif(not cpu_has_bf16(), reason="precision auto is fp32 on a CPU without native bf16")
+
+
+def _metal(seed: int, size: int = 112) -> np.ndarray:
+    """Smooth, low-contrast grey, like brushed metal: bf16's 8-bit mantissa moves these features most."""
+    rng = np.random.default_rng(seed)
+    grey = np.clip(128 + rng.normal(0, 10, (size, size)), 0, 255).astype(np.uint8)
+    return cv2.GaussianBlur(grey, (0, 0), 3)[..., None].repeat(3, 2)
+
+
+@needs_bf16
+def test_a_part_bf16_moves_is_inspected_in_fp32_and_info_says_why(tmp_path, capsys):
+    folder = tmp_path / "metal"
+    engine = Engine(CONFIG)
+    fit = engine.fit(folder, [_metal(i) for i in range(4)])
+    check = fit.record.precision_check
+    assert check["precision"] == "bf16" and check["images"] == 4 and not check["kept"]
+    assert check["cosine"] < MIN_COSINE
+    assert json.loads((folder / "manifest.json").read_text())["precision_check"] == check
+    assert fit.model.backbone.precision_name == "fp32"  # the model handed over, and the one loaded
+    loaded = engine.load(folder)
+    assert (loaded.config.precision, loaded.backbone.precision_name) == ("fp32", "fp32")
+    parts = [_metal(i) for i in range(10, 13)]
+    fp32 = Engine(CONFIG.replace(precision="fp32"))
+    want = [r.score for r in fp32.score_many(fp32.load(folder), parts)]
+    assert [r.score for r in engine.score_many(loaded, parts)] == pytest.approx(want, rel=1e-6)
+    # precision set to bf16 on purpose is obeyed
+    assert Engine(CONFIG.replace(precision="bf16")).load(folder).backbone.precision_name == "bf16"
+    assert main(["info", str(folder)]) == 0
+    assert f"refused below {MIN_COSINE}: precision auto inspects this model in fp32" in capsys.readouterr().out
+
+
+@needs_bf16
+def test_a_part_bf16_holds_is_inspected_in_bf16(tmp_path):
+    engine = Engine(CONFIG)
+    fit = engine.fit(tmp_path / "disc", [disc(i, size=112)[0] for i in range(4)])
+    assert fit.record.precision_check["kept"] and fit.record.precision_check["cosine"] >= MIN_COSINE
+    assert engine.load(tmp_path / "disc").backbone.precision_name == "bf16"
+
+
+def test_add_keeps_the_low_precision_only_if_it_held_before_and_now():
+    held = {"precision": "bf16", "cosine": 0.9995, "images": 16, "kept": True}
+    moved = {"precision": "bf16", "cosine": 0.9961, "images": 4, "kept": False}
+    assert combined(held, moved) == {"precision": "bf16", "cosine": 0.9961, "images": 20, "kept": False}
+    assert combined(moved, held)["kept"] is False
+    assert combined({}, held) == held and combined(held, {}) == held  # fitted before the check / nothing checked
+    assert inspection_precision("auto", moved) == "fp32"
+    assert [inspection_precision(p, moved) for p in ("fp32", "bf16", "int8")] == ["fp32", "bf16", "int8"]
+    assert inspection_precision("auto", held) == inspection_precision("auto", {}) == "auto"
+    assert describe(held).endswith(": kept") and describe({}) == ""
+
+
+def test_a_damaged_precision_check_is_refused_naming_it(tmp_path, tiny_config):
+    folder = tmp_path / "p"
+    Engine(tiny_config).fit(folder, [disc(i, size=112)[0] for i in range(2)])
+    manifest = folder / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["precision_check"] = {"precision": "bf16", "cosine": "high", "images": 2, "kept": "yes"}
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ProjectError, match="'precision_check' is damaged"):
+        read_record(folder)
