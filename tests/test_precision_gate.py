@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference import Engine, EngineConfig, ProjectError, read_record
+from inference import Engine, EngineConfig, ProjectError, engine_for, export_model, read_record
 from inference.backbone import cpu_has_bf16
 from inference.precision_gate import MIN_COSINE, combined, describe, inspection_precision
 from inference.synthetic import disc
@@ -44,6 +44,12 @@ def test_a_part_bf16_moves_is_inspected_in_fp32_and_info_says_why(tmp_path, caps
     assert [r.score for r in engine.score_many(loaded, parts)] == pytest.approx(want, rel=1e-6)
     # precision set to bf16 on purpose is obeyed
     assert Engine(CONFIG.replace(precision="bf16")).load(folder).backbone.precision_name == "bf16"
+    # the exported model carries the check: its OpenVINO network compiles in fp32 too
+    export_model(engine, folder, tmp_path / "export")
+    edge = engine_for(tmp_path / "export", CONFIG)
+    exported = edge.load(tmp_path / "export")
+    assert exported.backbone.precision_name == "fp32"
+    assert [r.score for r in edge.score_many(exported, parts)] == pytest.approx(want, rel=1e-5)
     assert main(["info", str(folder)]) == 0
     assert f"refused below {MIN_COSINE}: precision auto inspects this model in fp32" in capsys.readouterr().out
 
