@@ -53,6 +53,8 @@ class FitResult:
             "backbone_chosen": self.record.backbone.chosen,
             # Set only when alignment was asked for but the view has nothing to locate (taught without it).
             "align_note": self.record.align.get("note", ""),
+            # What the fit measured of this machine's low precision (precision_gate); {} when nothing was checked.
+            "precision_check": dict(self.record.precision_check),
             "version": self.version,
             "active": self.active,
         }

@@ -28,6 +28,7 @@ from inference import (
     InspectorError,
     RoiError,
     __version__,
+    describe_precision_check,
     plain_os_error,
     read_record,
     user_message,
@@ -357,6 +358,9 @@ def cmd_fit(args) -> int:
             print(summary["backbone_chosen"])
         if summary["align_note"]:
             print(summary["align_note"])
+        check = summary["precision_check"]
+        if check and not check["kept"]:  # said once: why this model inspects slower than the machine could
+            print(f"precision: {describe_precision_check(check)}")
         if not w["pretrained"]:
             print("WARNING: random backbone weights (weights: none): scores are for testing only")
     return 0

@@ -29,6 +29,10 @@ def _metal(seed: int, size: int = 112) -> np.ndarray:
 @needs_bf16
 def test_a_part_bf16_moves_is_inspected_in_fp32_and_info_says_why(tmp_path, capsys):
     folder = tmp_path / "metal"
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("engine:\n" + "".join(f"  {k}: {v}\n" for k, v in CONFIG.to_dict().items()
+                                                   if k in ("backbone", "weights", "input_size", "coreset_ratio",
+                                                            "runtime", "precision")))
     engine = Engine(CONFIG)
     fit = engine.fit(folder, [_metal(i) for i in range(4)])
     check = fit.record.precision_check
@@ -52,6 +56,11 @@ def test_a_part_bf16_moves_is_inspected_in_fp32_and_info_says_why(tmp_path, caps
     assert [r.score for r in edge.score_many(exported, parts)] == pytest.approx(want, rel=1e-5)
     assert main(["info", str(folder)]) == 0
     assert f"refused below {MIN_COSINE}: precision auto inspects this model in fp32" in capsys.readouterr().out
+    # and `inspector fit` says it once, when it happens
+    (tmp_path / "metal.png").write_bytes(cv2.imencode(".png", _metal(0))[1].tobytes())
+    assert main(["fit", str(tmp_path / "cli"), "--ok", str(tmp_path / "metal.png"), "--config", str(config_file)]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("precision: ")]
+    assert len(said) == 1 and "inspects this model in fp32" in said[0]
 
 
 @needs_bf16
