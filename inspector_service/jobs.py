@@ -131,6 +131,7 @@ class FitQueue:
                     "seconds": round(result.seconds, 3),
                     "timings": {k: round(v, 3) for k, v in result.timings.items()},
                     "weights": dict(result.record.backbone.weights),
+                    "precision_check": dict(result.record.precision_check),
                     "version": result.version, "active": result.active,
                 })
 

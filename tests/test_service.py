@@ -60,6 +60,9 @@ def disc(live, images):
     with httpx.Client(base_url=live.url, timeout=120) as c:
         job = fit(c, "disc", images["ok"], roi=ROI, mm_per_px="0.05")
         assert job["state"] == "done", job
+        # what the fit measured of this machine's low precision, as the manifest keeps it
+        manifest = json.loads((live.projects / "disc" / "manifest.json").read_text())
+        assert job["result"]["precision_check"] == manifest.get("precision_check", {})
         r = c.post("/projects/disc/calibrate_ng", files=files(images["cal"], "ok") + files(images["ng"], "ng"))
         assert r.status_code == 200, r.text
     return job["result"]["model_id"]
