@@ -23,7 +23,7 @@ from .calibration import (
     ThresholdErrors,
     with_threshold,
 )
-from .config import (DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, absent_as_before,
+from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, absent_as_before,
                      config_keys, default_config_path, read_yaml)
 from .features import reusing_features
 from .precision_gate import describe as describe_precision_check
@@ -198,6 +198,7 @@ __all__ = [
     "DISTANCES",
     "FOREGROUND_MODES",
     "PART_SYMMETRIES",
+    "BRIGHTNESS_MODES",
     "foreground_overlay",
     "reusing_features",
     "describe_precision_check",

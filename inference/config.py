@@ -34,10 +34,12 @@ CORESET_OF = ("bank", "taught")
 # The same names as foreground.FOREGROUND_MODES and foreground.SYMMETRIES (kept here so config needs no numpy).
 FOREGROUND_MODES = ("none", "auto")
 PART_SYMMETRIES = ("none", "mirror", "rot90", "rot180", "any")
+# The same names as brightness.MODES.
+BRIGHTNESS_MODES = ("none", "shift", "shift_scale")
 # Settings added after models were first saved: a manifest without them was fitted with these values
 # (the behaviour before the setting existed), whatever the current default is.
 ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank",
-                "index": "flat"}
+                "index": "flat", "brightness": "none"}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -126,6 +128,10 @@ class EngineConfig:
     # (any quarter turn), rot180 (a half turn) or any (all eight). The taught images are also taught
     # turned / mirrored so. Never on by default: a mirrored OK copy teaches a wrongly placed part as OK.
     part_symmetry: str = setting("fit", "none")
+    # Lighting compensation (inference/brightness.py): none, shift (each crop's median brightness brought to the
+    # taught images'), or shift_scale (its contrast too). For lines whose light drifts; off by default, since a
+    # part uniformly darker or brighter than the taught ones is then inspected for its local differences only.
+    brightness: str = setting("feature", "none")
     augment: bool = setting("fit", False)
     # Augmented copies per OK image when augment is on (rotation +-5 deg, light colour jitter).
     augment_copies: int = setting("fit", 2)
@@ -394,6 +400,7 @@ def _validate(c: EngineConfig) -> None:
     _check(c.foreground_mask in FOREGROUND_MODES, "foreground_mask", f"one of {list(FOREGROUND_MODES)}",
            c.foreground_mask)
     _check(c.part_symmetry in PART_SYMMETRIES, "part_symmetry", f"one of {list(PART_SYMMETRIES)}", c.part_symmetry)
+    _check(c.brightness in BRIGHTNESS_MODES, "brightness", f"one of {list(BRIGHTNESS_MODES)}", c.brightness)
     _check(all(0 <= i <= 63 for i in c.vit_blocks) and len(set(c.vit_blocks)) == len(c.vit_blocks), "vit_blocks",
            "a list of distinct block indices in [0, 63] (empty: the last block)", list(c.vit_blocks))
     _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",

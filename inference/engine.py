@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import int8_model, knn, placement, precision_gate, project
+from . import brightness, int8_model, knn, placement, precision_gate, project
 from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
                           join_warnings)
 from .calibration_samples import CalibrationSamples
@@ -179,6 +179,10 @@ class Engine:
         prepared, roi, locator, align_note = placement.prepare_teaching(folder, ok_images, roi, same_size, config,
                                                                         previous, locate_box)
         placement.check_ignore(roi, ignore)
+        # Lighting compensation: the levels are decided at fit from the taught crops; add keeps the model's.
+        levels = (previous.record.brightness if previous is not None else
+                  brightness.target([p.crop.pixels for p in prepared], config.brightness))
+        prepared = brightness.compensate(prepared, levels)
         report(progress, "loading", len(prepared), len(prepared))
         # precision int8 (the fit's or this machine's): the quantised twin must be possible (OpenVINO) before
         # minutes of embedding; it is calibrated and gated on the taught images before anything is saved.
@@ -248,7 +252,8 @@ class Engine:
             previous.record if previous is not None else None, chosen=backbone_note,
             # A whole-image box is the image itself: (0, 0, width, height).
             image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
-            ignore=ignore_json, align=align, foreground=fg_record, precision_check=precision_check)
+            ignore=ignore_json, align=align, foreground=fg_record, brightness=levels,
+            precision_check=precision_check)
         record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
                                                                    ignore, locator, reference))
         activate, origin = saving

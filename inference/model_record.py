@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 _BACKBONE_KEYS = ("name", "timm_name", "kind", "feature_dim", "weights", "chosen")
 _KEYS = ("schema_version", "model_version", "app_version", "model_id", "backbone", "input_size", "token_shape",
          "config", "roi", "mm_per_px", "n_images", "images", "n_embeddings", "coreset_size", "created", "updated",
-         "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "foreground", "precision_check",
+         "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "foreground", "brightness",
+         "precision_check",
          "files")
 # Never make a model stale: they do not change what it computes (the GUI's banner).
 _NOT_MODEL_ROLES = ("runtime", "calibration")
@@ -93,6 +94,9 @@ class ModelRecord:
     # The model's foreground mask (foreground.FgMask.to_dict) when it was fitted with foreground_mask auto;
     # empty for models fitted without (every patch is inspected).
     foreground: dict = field(default_factory=dict)
+    # The levels every crop is brought to (brightness.target: mode, median, iqr) when fitted with brightness
+    # shift or shift_scale; empty otherwise (crops are inspected as they are).
+    brightness: dict = field(default_factory=dict)
     # What the fit measured of the machine's low precision (precision_gate.measure): precision, cosine, images,
     # kept. Empty when nothing was checked (an explicit precision, a GPU, a CPU without bf16, earlier versions).
     precision_check: dict = field(default_factory=dict)
@@ -123,6 +127,11 @@ class ModelRecord:
         foreground = data.get("foreground") or {}
         if not isinstance(foreground, dict):
             raise ProjectError(f"{path}: 'foreground' is damaged: refit the model")
+        levels = data.get("brightness") or {}
+        if levels and not (isinstance(levels, dict) and levels.get("mode") in ("shift", "shift_scale") and all(
+                isinstance(levels.get(k), (int, float)) and not isinstance(levels.get(k), bool)
+                and math.isfinite(levels[k]) for k in ("median", "iqr")) and levels["iqr"] > 0):
+            raise ProjectError(f"{path}: 'brightness' is damaged: refit the model")
         check = data.get("precision_check") or {}
         if check and not (isinstance(check, dict) and isinstance(check.get("precision"), str)
                           and isinstance(check.get("kept"), bool) and isinstance(check.get("images"), int)
@@ -136,7 +145,8 @@ class ModelRecord:
             n_embeddings=data["n_embeddings"], coreset_size=data["coreset_size"], created=data.get("created"),
             updated=data.get("updated"), roi_is_whole_image=whole,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore), align=align,
-            taught_scores=tuple(float(v) for v in taught), foreground=foreground, precision_check=check,
+            taught_scores=tuple(float(v) for v in taught), foreground=foreground, brightness=levels,
+            precision_check=check,
             files=data["files"],
             schema_version=data["schema_version"],
             extra={k: v for k, v in data.items() if k not in _KEYS},
@@ -156,6 +166,7 @@ class ModelRecord:
             "ignore": copy.deepcopy(list(self.ignore)), "align": copy.deepcopy(self.align),
             **({"taught_scores": list(self.taught_scores)} if self.taught_scores else {}),
             **({"foreground": copy.deepcopy(self.foreground)} if self.foreground else {}),
+            **({"brightness": dict(self.brightness)} if self.brightness else {}),
             **({"precision_check": dict(self.precision_check)} if self.precision_check else {}),
             **copy.deepcopy(self.extra),
         }
@@ -167,7 +178,7 @@ class ModelRecord:
                images: Sequence[dict], n_embeddings: int, coreset_size: int, previous: Optional["ModelRecord"], *,
                chosen: str = "", image_size: Optional[Sequence[int]] = None, ignore: Sequence[dict] = (),
                align: Optional[dict] = None, foreground: Optional[dict] = None,
-               precision_check: Optional[dict] = None) -> "ModelRecord":
+               brightness: Optional[dict] = None, precision_check: Optional[dict] = None) -> "ModelRecord":
         """The record of a model just fitted (or extended from `previous`) with `backbone`.
 
         `image_size` is set only for a model fitted without an ROI (the whole image is the ROI).
@@ -185,7 +196,7 @@ class ModelRecord:
             roi_is_whole_image=image_size is not None,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore),
             align=align if align is not None else {"mode": "none"}, foreground=dict(foreground or {}),
-            precision_check=dict(precision_check or {}),
+            brightness=dict(brightness or {}), precision_check=dict(precision_check or {}),
         )
 
     # -- what it was fitted with --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .align import map_to_image, prepare_located, reference_from_png, reference_
 from .config import EngineConfig
 from .errors import ImageError, InspectorError, ProjectError, RoiError
 from .verdict import Verdict
+from . import brightness
 from .features import PreparedImage, embed_batch, inside_patches, kept_patch_mask, prepare
 from .model_record import ModelRecord
 from .preprocess import as_rgb8
@@ -120,8 +121,11 @@ def load_geometry(folder: Path, record: ModelRecord, config: EngineConfig) -> tu
 def prepare_inspection(model: Model, images, same_size, first_index: int, names=None) -> list[PreparedImage]:
     limit = model.config.max_image_megapixels
     if model.locator is None:
-        return prepare(images, model.roi, same_size, first_index=first_index, max_megapixels=limit, names=names)[0]
-    return prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit, names=names)
+        prepared = prepare(images, model.roi, same_size, first_index=first_index, max_megapixels=limit,
+                           names=names)[0]
+    else:
+        prepared = prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit, names=names)
+    return brightness.compensate(prepared, model.record.brightness)  # the levels the model was taught at
 
 
 def bank_mask(roi: Roi, ignore: tuple, p: PreparedImage, token_shape) -> np.ndarray:

@@ -25,6 +25,12 @@ SYMMETRY_CHOICES = (
     ("rot90", "Looks the same turned by any quarter"),
     ("any", "Looks the same turned or mirrored"),
 )
+# The light at the line (engine setting brightness): what the Teach step asks, in the user's words.
+LIGHTING_CHOICES = (
+    ("none", "Steady light (default)"),
+    ("shift", "Light varies: even out brightness"),
+    ("shift_scale", "Light varies: even out brightness and contrast"),
+)
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(inference.IMAGE_SUFFIXES)) + ")"
 
 
@@ -169,17 +175,22 @@ class TeachPanel(QWidget):
         fit_row.addWidget(self.add_button)
         # The part's symmetry: the taught images are also taught turned / mirrored so. Never on by itself:
         # a mirrored OK copy would teach a wrongly placed part as OK.
-        self.symmetry = QComboBox()
-        self.symmetry.setObjectName("partSymmetry")
-        for value, label in SYMMETRY_CHOICES:
-            self.symmetry.addItem(label, value)
-        self.symmetry.setToolTip("Does the part look the same turned or mirrored? The OK images are then also "
-                                 "taught turned / mirrored. Leave it 'Not symmetric' when a part placed the wrong "
-                                 "way round must be found.")
-        self.symmetry.currentIndexChanged.connect(self._symmetry_chosen)
+        self.symmetry = self._config_choice(
+            "partSymmetry", "part_symmetry", SYMMETRY_CHOICES,
+            "Does the part look the same turned or mirrored? The OK images are then also taught turned / mirrored. "
+            "Leave it 'Not symmetric' when a part placed the wrong way round must be found.")
+        # The light: each image's brightness evened out to the taught images'. Never on by itself: a part
+        # uniformly darker or brighter than the taught ones would then be judged on its local differences only.
+        self.lighting = self._config_choice(
+            "lighting", "brightness", LIGHTING_CHOICES,
+            "Does the light change between parts (daylight, ageing lamps)? Each image's brightness (and contrast) "
+            "is then brought to the taught images' before it is inspected. Leave it 'Steady light' when a part "
+            "that is darker or brighter all over (burnt, wrong coating) must be rejected.")
         symmetry_row = QHBoxLayout()
         symmetry_row.addWidget(QLabel("Part symmetry:"))
         symmetry_row.addWidget(self.symmetry, 1)
+        symmetry_row.addWidget(QLabel("Light:"))
+        symmetry_row.addWidget(self.lighting, 1)
         self.result_label = QLabel("No fit yet in this session.")
         self.result_label.setObjectName("fitResult")
         self.result_label.setWordWrap(True)
@@ -193,8 +204,8 @@ class TeachPanel(QWidget):
         layout.addWidget(self.result_label)
 
         self.doc.imagesChanged.connect(self.refresh)
-        self.doc.configChanged.connect(self._show_symmetry)
-        self._show_symmetry(self.doc.config)
+        self.doc.configChanged.connect(self._show_choices)
+        self._show_choices(self.doc.config)
         # Another project: nothing of the previous one's fit may stay on this line.
         self.doc.folderChanged.connect(lambda _: self.result_label.setText("No fit yet in this session."))
         session.modelChanged.connect(self._model_changed)
@@ -253,17 +264,30 @@ class TeachPanel(QWidget):
         taught = model.record.taught_names
         return [p for p in self.doc.ok_images if p not in taught]
 
-    def _show_symmetry(self, config) -> None:
-        index = self.symmetry.findData(config.part_symmetry)
-        if index >= 0 and index != self.symmetry.currentIndex():
-            self.symmetry.blockSignals(True)
-            self.symmetry.setCurrentIndex(index)
-            self.symmetry.blockSignals(False)
+    def _config_choice(self, name: str, key: str, choices, tooltip: str) -> QComboBox:
+        """A combo box that sets the engine setting `key` of the next fit, and follows it when it changes."""
+        combo = QComboBox()
+        combo.setObjectName(name)
+        for value, label in choices:
+            combo.addItem(label, value)
+        combo.setToolTip(tooltip)
+        combo.setProperty("configKey", key)
 
-    def _symmetry_chosen(self, _index: int) -> None:
-        value = self.symmetry.currentData()
-        if value and value != self.doc.config.part_symmetry:
-            self.doc.set_config(self.doc.config.replace(part_symmetry=value))
+        def chosen(_index: int) -> None:
+            value = combo.currentData()
+            if value and value != getattr(self.doc.config, key):
+                self.doc.set_config(self.doc.config.replace(**{key: value}))
+
+        combo.currentIndexChanged.connect(chosen)
+        return combo
+
+    def _show_choices(self, config) -> None:
+        for combo in (self.symmetry, self.lighting):
+            index = combo.findData(getattr(config, combo.property("configKey")))
+            if index >= 0 and index != combo.currentIndex():
+                combo.blockSignals(True)
+                combo.setCurrentIndex(index)
+                combo.blockSignals(False)
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self) -> None:

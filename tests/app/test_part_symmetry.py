@@ -1,5 +1,6 @@
-"""The Teach step asks the part's symmetry (issue 25): it is the next fit's part_symmetry, never on by itself,
-and a model fitted with a foreground mask has what it left out veiled in the view."""
+"""The Teach step asks the part's symmetry and the light (issue 25): they are the next fit's part_symmetry and
+brightness, never on by themselves, and a model fitted with a foreground mask has what it left out veiled in the
+view."""
 
 import numpy as np
 
@@ -14,6 +15,16 @@ def test_teach_step_sets_the_part_symmetry_of_the_next_fit(window):
     assert window.doc.config.part_symmetry == "rot180"
     window.doc.set_config(window.doc.config.replace(part_symmetry="mirror"))  # e.g. settings loaded
     assert combo.currentData() == "mirror"
+
+
+def test_teach_step_sets_the_lighting_compensation_of_the_next_fit(window):
+    combo = window.teach_panel.lighting
+    assert combo.currentData() == "none" and window.doc.config.brightness == "none"  # off by default
+    assert sorted(combo.itemData(i) for i in range(combo.count())) == sorted(inference.BRIGHTNESS_MODES)
+    combo.setCurrentIndex(combo.findData("shift"))
+    assert window.doc.config.brightness == "shift" and window.doc.config.part_symmetry == "none"
+    window.doc.set_config(window.doc.config.replace(brightness="shift_scale"))  # e.g. settings loaded
+    assert combo.currentData() == "shift_scale"
 
 
 def test_the_view_veils_what_the_foreground_mask_left_out(window):

@@ -1,0 +1,61 @@
+"""Lighting compensation (config `brightness`, inference/brightness.py): a part under another light scores as
+under the taught one, a scratch still stands out, the levels are the fit's and stay with the model (add,
+manifest), and shift_scale brings contrast to the taught levels too."""
+
+import json
+
+import numpy as np
+import pytest
+
+from inference import Engine, ProjectError, read_record
+from inference.brightness import apply, levels, target
+from inference.synthetic import disc
+
+
+def _darker(image: np.ndarray, by: int = 30) -> np.ndarray:
+    assert image.min() >= by  # no clipping: the same part, only less light
+    return image - np.uint8(by)
+
+
+def test_a_part_under_less_light_scores_as_under_the_taught_light(tmp_path, tiny_config):
+    taught = [disc(i, size=112)[0] for i in range(4)]
+    ok, ng = disc(50, size=112)[0], disc(51, scratch=True, size=112)[0]
+    parts = [ok, _darker(ok), ng, _darker(ng)]
+
+    plain = Engine(tiny_config)
+    model = plain.fit(tmp_path / "plain", taught).model
+    before = [r.score for r in plain.score_many(model, parts)]
+    assert before[1] > before[0]  # without compensation the light change itself reads as a difference
+
+    engine = Engine(tiny_config.replace(brightness="shift"))
+    fit = engine.fit(tmp_path / "shift", taught)
+    assert fit.record.brightness["mode"] == "shift"
+    assert fit.record.brightness["median"] == pytest.approx(np.median([levels(t)[0] for t in taught]))
+    after = [r.score for r in engine.score_many(engine.load(tmp_path / "shift"), parts)]
+    assert after[1] == pytest.approx(after[0], rel=1e-6) and after[3] == pytest.approx(after[2], rel=1e-6)
+    assert after[2] > after[0]  # the scratch still stands out
+
+
+def test_the_levels_stay_with_the_model_through_add_and_the_manifest(tmp_path, tiny_config):
+    engine = Engine(tiny_config.replace(brightness="shift_scale"))
+    folder = tmp_path / "p"
+    first = engine.fit(folder, [disc(i, size=112)[0] for i in range(3)]).record.brightness
+    assert json.loads((folder / "manifest.json").read_text())["brightness"] == first
+    added = engine.add(folder, [_darker(disc(i, size=112)[0]) for i in range(3, 5)]).record.brightness
+    assert added == first  # taught at the model's levels, not new ones
+    data = json.loads((folder / "manifest.json").read_text())
+    data["brightness"] = {"mode": "shift", "median": "bright", "iqr": 0}
+    (folder / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ProjectError, match="'brightness' is damaged"):
+        read_record(folder)
+
+
+def test_shift_scale_brings_light_and_contrast_to_the_taught_levels():
+    rng = np.random.default_rng(0)
+    taught = [np.clip(120 + rng.normal(0, 20, (64, 64, 3)), 0, 255).astype(np.uint8) for _ in range(3)]
+    to = target(taught, "shift_scale")
+    flat_dark = np.clip(70 + rng.normal(0, 8, (64, 64, 3)), 0, 255).astype(np.uint8)
+    median, iqr = levels(apply(flat_dark, to))
+    assert median == pytest.approx(to["median"], abs=1.5) and iqr == pytest.approx(to["iqr"], rel=0.1)
+    assert levels(apply(flat_dark, target(taught, "shift")))[1] == pytest.approx(levels(flat_dark)[1], abs=1)
+    assert target(taught, "none") == {} and apply(flat_dark, {}) is flat_dark
