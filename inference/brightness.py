@@ -40,17 +40,30 @@ def target(crops: Sequence[np.ndarray], mode: str) -> dict:
 
 def apply(pixels: np.ndarray, to: dict) -> np.ndarray:
     """The crop with its levels brought to `to` (a target()); unchanged when `to` is empty."""
+    return _applied(pixels, to)[0]
+
+
+def _applied(pixels: np.ndarray, to: dict) -> tuple[np.ndarray, float]:
+    """(the compensated crop, the grey levels its median moved by)."""
     if not to:
-        return pixels
+        return pixels, 0.0
     median, iqr = levels(pixels)
     scale = to["iqr"] / iqr if to["mode"] == "shift_scale" else 1.0
     # One affine map for the three channels: the colours keep their relations, only light and contrast move.
     lut = np.clip(np.rint((np.arange(256, dtype=np.float64) - median) * scale + to["median"]), 0, 255)
-    return cv2.LUT(np.ascontiguousarray(pixels), lut.astype(np.uint8))
+    return cv2.LUT(np.ascontiguousarray(pixels), lut.astype(np.uint8)), float(to["median"]) - median
 
 
 def compensate(prepared: list, to: dict) -> list:
-    """PreparedImages with their crops compensated (the same objects when `to` is empty)."""
+    """PreparedImages with their crops compensated and the shift each got (`brightness_shift`, which every result
+    reports: a compensated part is never compensated silently); the same objects when `to` is empty."""
     if not to:
         return prepared
-    return [p if p.not_found else replace(p, crop=replace(p.crop, pixels=apply(p.crop.pixels, to))) for p in prepared]
+    out = []
+    for p in prepared:
+        if p.not_found:
+            out.append(p)
+            continue
+        pixels, shift = _applied(p.crop.pixels, to)
+        out.append(replace(p, crop=replace(p.crop, pixels=pixels), brightness_shift=round(shift, 2)))
+    return out

@@ -415,7 +415,8 @@ class Engine:
                              lambda i: model.searcher.support_weight(feats.reshape(c, -1)[:, i]))
         cal = model.calibration
         thr = threshold if threshold is not None else (cal.threshold if cal else None)
-        result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr)
+        result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr,
+                                 brightness_shift=p.brightness_shift)
         if p.placement is not None:
             result = placement.placed_in_image(result, p, model)
         if thr is not None:

@@ -44,6 +44,9 @@ class PreparedImage:
     # Whole-image ROI turned by alignment: the crop's pixels that came from inside the image (the rest is
     # filled border, left out like an ignore region). None: all of them.
     valid: Optional[np.ndarray] = None
+    # Lighting compensation (brightness.compensate): the grey levels added to the crop's median to bring it to
+    # the taught images'. None: not compensated.
+    brightness_shift: Optional[float] = None
 
 
 def prepare(

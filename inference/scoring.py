@@ -63,6 +63,9 @@ class InferenceResult:
     ignore_outlines: list = field(default_factory=list)  # ignore regions where the part lies (N x 2 each)
     # ERROR: what went wrong with this image (its neighbours in the batch are inspected as usual).
     error: Optional[str] = None
+    # Lighting compensation (config brightness): the grey levels the crop's median was moved by to match the
+    # taught images'. None: not compensated.
+    brightness_shift: Optional[float] = None
 
     @property
     def ng_regions(self) -> list[int]:
@@ -84,6 +87,8 @@ class InferenceResult:
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.brightness_shift is not None:
+            out["brightness_shift"] = self.brightness_shift
         if self.location is not None:
             out["location"] = dict(self.location)
             out["outline"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.outline] \

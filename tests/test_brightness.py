@@ -31,9 +31,15 @@ def test_a_part_under_less_light_scores_as_under_the_taught_light(tmp_path, tiny
     fit = engine.fit(tmp_path / "shift", taught)
     assert fit.record.brightness["mode"] == "shift"
     assert fit.record.brightness["median"] == pytest.approx(np.median([levels(t)[0] for t in taught]))
-    after = [r.score for r in engine.score_many(engine.load(tmp_path / "shift"), parts)]
+    results = engine.score_many(engine.load(tmp_path / "shift"), parts)
+    after = [r.score for r in results]
     assert after[1] == pytest.approx(after[0], rel=1e-6) and after[3] == pytest.approx(after[2], rel=1e-6)
     assert after[2] > after[0]  # the scratch still stands out
+    # never compensated silently: each result says by how much its light was evened out
+    shifts = [r.brightness_shift for r in results]
+    assert shifts[1] == pytest.approx(shifts[0] + 30) and shifts[3] == pytest.approx(shifts[2] + 30)
+    assert results[1].to_dict()["brightness_shift"] == shifts[1]
+    assert "brightness_shift" not in plain.score_many(model, parts[:1])[0].to_dict()
 
 
 def test_the_levels_stay_with_the_model_through_add_and_the_manifest(tmp_path, tiny_config):
