@@ -131,7 +131,8 @@ class EngineConfig:
     # Lighting compensation (inference/brightness.py): none, shift (each crop's median brightness brought to the
     # taught images'), or shift_scale (its contrast too). For lines whose light drifts; off by default, since a
     # part uniformly darker or brighter than the taught ones is then inspected for its local differences only.
-    brightness: str = setting("feature", "none")
+    # Its levels are decided at fit and kept by the model (add keeps them, like the part's symmetry).
+    brightness: str = setting("fit", "none")
     augment: bool = setting("fit", False)
     # Augmented copies per OK image when augment is on (rotation +-5 deg, light colour jitter).
     augment_copies: int = setting("fit", 2)

@@ -33,8 +33,9 @@ def test_roles_split_the_settings_once():
     assert sorted(keys) == sorted(f.name for f in dataclasses.fields(EngineConfig))  # each key in one role
     assert config_keys("feature") == ("backbone", "backbone_kwargs", "cnn_layers", "vit_blocks", "input_size",
                                       "patch_size", "stride", "patch_zero_pad")
-    # issue 25: the foreground mask and the part's symmetry shape the bank (add keeps the model's)
-    assert {"foreground_mask", "part_symmetry"} <= set(config_keys("fit"))
+    # issue 25: the foreground mask, the part's symmetry and the lighting compensation shape the bank (add keeps
+    # the model's)
+    assert {"foreground_mask", "part_symmetry", "brightness"} <= set(config_keys("fit"))
     assert set(config_keys("runtime")) == {"use_gpu", "faiss_fp16", "batch_size", "max_image_megapixels",
                                            "precision", "compile_backbone", "versions_kept", "runtime"}
     assert "min_area" in config_keys("calibration") and "align" in config_keys("align")
