@@ -23,8 +23,8 @@ from .calibration import (
     ThresholdErrors,
     with_threshold,
 )
-from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig, absent_as_before,
-                     config_keys, default_config_path, read_yaml)
+from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig,
+                     absent_as_before, config_keys, default_config_path, read_yaml)
 from .features import reusing_features
 from .precision_gate import describe as describe_precision_check
 from .foreground import foreground_overlay

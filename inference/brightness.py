@@ -5,8 +5,8 @@ The levels are the median and the interquartile range of the crop's luminance (r
 a small share of the crop). The target is decided once, at fit, from the taught crops (the median of their
 levels) and kept in the manifest (`brightness`); `add` keeps the model's. Off by default: with it a part that
 is uniformly darker or brighter than the taught ones (burnt, wrongly coated) is brought to the taught levels
-and only its local differences are inspected (docs/benchmarks.md, issue 25: +0.037 image AUROC on ksdd, whose
-lighting varies, -0.026 on visa_fryum, whose colour is part of what is inspected).
+and only its local differences are inspected (docs/benchmarks.md, issue 25, `shift`: +0.023 image AUROC on
+ksdd, whose lighting varies, -0.011 on visa_fryum, whose colour is part of what is inspected).
 """
 
 from __future__ import annotations

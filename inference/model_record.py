@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from .config import EngineConfig, absent_as_before, config_keys, current_keys
+from .config import BRIGHTNESS_MODES, EngineConfig, absent_as_before, config_keys, current_keys
 from .errors import ProjectError
 from .manifest import MODEL_VERSION, SCHEMA_VERSION, validate_manifest
 from .precision_gate import inspection_precision
@@ -30,8 +30,7 @@ _BACKBONE_KEYS = ("name", "timm_name", "kind", "feature_dim", "weights", "chosen
 _KEYS = ("schema_version", "model_version", "app_version", "model_id", "backbone", "input_size", "token_shape",
          "config", "roi", "mm_per_px", "n_images", "images", "n_embeddings", "coreset_size", "created", "updated",
          "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "foreground", "brightness",
-         "precision_check",
-         "files")
+         "precision_check", "files")
 # Never make a model stale: they do not change what it computes (the GUI's banner).
 _NOT_MODEL_ROLES = ("runtime", "calibration")
 
@@ -128,7 +127,7 @@ class ModelRecord:
         if not isinstance(foreground, dict):
             raise ProjectError(f"{path}: 'foreground' is damaged: refit the model")
         levels = data.get("brightness") or {}
-        if levels and not (isinstance(levels, dict) and levels.get("mode") in ("shift", "shift_scale") and all(
+        if levels and not (isinstance(levels, dict) and levels.get("mode") in BRIGHTNESS_MODES[1:] and all(
                 isinstance(levels.get(k), (int, float)) and not isinstance(levels.get(k), bool)
                 and math.isfinite(levels[k]) for k in ("median", "iqr")) and levels["iqr"] > 0):
             raise ProjectError(f"{path}: 'brightness' is damaged: refit the model")
@@ -146,8 +145,7 @@ class ModelRecord:
             updated=data.get("updated"), roi_is_whole_image=whole,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore), align=align,
             taught_scores=tuple(float(v) for v in taught), foreground=foreground, brightness=levels,
-            precision_check=check,
-            files=data["files"],
+            precision_check=check, files=data["files"],
             schema_version=data["schema_version"],
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )
