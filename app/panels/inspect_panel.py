@@ -363,7 +363,9 @@ class InspectPanel(QWidget):
         where = ""
         if result.location is not None:
             where = f"   located {result.location['angle_deg']:.1f}° (match {result.location['confidence']:.2f})"
-        self.score_label.setText(f"score {score_text(result.score)}{thr}{where}")
+        # Lighting compensation is never silent: how much this part's light was evened out (config brightness).
+        light = (f"   light {result.brightness_shift:+.0f}" if result.brightness_shift is not None else "")
+        self.score_label.setText(f"score {score_text(result.score)}{thr}{where}{light}")
         model = self.session.model
         self.reason_label.setText(explain(result, model is not None and model.record.roi_is_whole_image))
         self.colour_bar.set_scale(heat_scale(result, self.view.uncalibrated_scale), result.threshold)

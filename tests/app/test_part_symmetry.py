@@ -27,6 +27,18 @@ def test_teach_step_sets_the_lighting_compensation_of_the_next_fit(window):
     assert combo.currentData() == "shift_scale"
 
 
+def test_the_inspect_view_says_how_much_the_light_was_evened_out(window):
+    amap = np.zeros((20, 30), np.float32)
+    result = inference.InferenceResult("p.png", 1.5, amap, np.ones_like(amap, bool), (0, 0, 30, 20), (4, 4),
+                                       verdict=inference.Verdict.OK, threshold=2.0, brightness_shift=-12.4)
+    window.inspect_panel.show_result(result)
+    assert window.inspect_panel.score_label.text().endswith("light -12")
+    window.inspect_panel.show_result(inference.InferenceResult("q.png", 1.5, amap, np.ones_like(amap, bool),
+                                                               (0, 0, 30, 20), (4, 4), verdict=inference.Verdict.OK,
+                                                               threshold=2.0))
+    assert "light" not in window.inspect_panel.score_label.text()
+
+
 def test_the_view_veils_what_the_foreground_mask_left_out(window):
     view = window.view
     masked = np.zeros((20, 30), bool)
