@@ -32,13 +32,15 @@ def result_line(outcome) -> str:
     if outcome.score is None:  # NOT_FOUND, ERROR: the reason says why
         return f"{outcome.verdict}  {outcome.name}{part}  {outcome.reason}"
     line = f"{outcome.verdict:2}  {outcome.score:10.4f}  {outcome.name}{part}"
-    if outcome.verdict == "NO_VERDICT":
-        return line
     r = outcome.result
+    # Lighting compensation is never silent: how much this part's light was evened out (config brightness).
+    light = f"  light {r.brightness_shift:+.0f}" if r is not None and r.brightness_shift is not None else ""
+    if outcome.verdict == "NO_VERDICT":
+        return line + light
     line += f"  {len(r.regions)} region(s)"
     if outcome.verdict == "NG":
         line += f", NG by {', '.join(f'#{i + 1}' for i in r.ng_regions)}"
-    return line
+    return line + light
 
 
 @contextmanager

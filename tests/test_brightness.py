@@ -9,7 +9,9 @@ import pytest
 
 from inference import Engine, ProjectError, read_record
 from inference.brightness import apply, levels, target
-from inference.synthetic import disc
+from inference.synthetic import disc, write_discs
+from inspector_cli.main import main
+from tiny_project import TINY_YAML
 
 
 def _darker(image: np.ndarray, by: int = 30) -> np.ndarray:
@@ -65,3 +67,15 @@ def test_shift_scale_brings_light_and_contrast_to_the_taught_levels():
     assert median == pytest.approx(to["median"], abs=1.5) and iqr == pytest.approx(to["iqr"], rel=0.1)
     assert levels(apply(flat_dark, target(taught, "shift")))[1] == pytest.approx(levels(flat_dark)[1], abs=1)
     assert target(taught, "none") == {} and apply(flat_dark, {}) is flat_dark
+
+
+def test_inspector_infer_says_how_much_the_light_was_evened_out(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_YAML + "  brightness: shift\n")
+    taught = write_discs(tmp_path / "ok", range(3))
+    assert main(["fit", str(tmp_path / "p"), "--ok", *map(str, taught), "--config", str(config)]) == 0
+    part = write_discs(tmp_path / "parts", [40])[0]
+    capsys.readouterr()
+    assert main(["infer", str(tmp_path / "p"), str(part), "--config", str(config), "--no-history"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if part.name in ln]
+    assert " light " in line and line.split(" light ")[1].strip().lstrip("+-").isdigit()
