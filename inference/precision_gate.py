@@ -3,10 +3,11 @@
 A CPU with native bf16 inspects in bf16 under `precision: auto`, about 1.7x faster than fp32 with OpenVINO. On
 most parts the patch features keep a mean cosine of 0.9994 or more to fp32; on some (measured: the dark, low-
 contrast metal of mpdd_metal_plate and mvtec_screw, 0.9957 and 0.9983) bf16's 8-bit mantissa moves them enough
-to change image AUROC by up to 0.006 (docs/benchmarks.md, issue 21). So a fit with `precision: auto` embeds up
-to GATE_IMAGES taught crops both ways; below MIN_COSINE the model inspects in fp32 wherever it is loaded
-(ModelRecord.engine_config), and the manifest's `precision_check` says why. A precision set explicitly is
-obeyed as it is; int8 has its own gate (openvino_runtime.int8_refusal).
+to change image AUROC by up to 0.008 (docs/benchmarks.md, issue 21). So every fit (int8's has its own gate,
+openvino_runtime.int8_refusal) embeds up to GATE_IMAGES taught crops in full precision and in the precision
+`auto` picks on this machine; below MIN_COSINE the model inspects in fp32 wherever it is loaded with precision
+auto (ModelRecord.engine_config), and the manifest's `precision_check` says why. A precision set explicitly is
+obeyed as it is.
 """
 
 from __future__ import annotations
