@@ -198,7 +198,7 @@ class Engine:
         # The foreground is decided once, at fit, from the taught images; add keeps the model's.
         taught = embed_taught(backbone, prepared, masks, config,
                               None if previous is None else previous.record.foreground, progress, cancel,
-                              TAUGHT_REFERENCE_IMAGES)
+                              max(TAUGHT_REFERENCE_IMAGES, precision_gate.GATE_IMAGES))
         memory = PatchMemory(previous.embeddings if previous is not None else None, dim=backbone.feature_dim)
         origins = ProvenanceRecorder(backbone.token_shape, len(memory), len(previous.record.images) if previous else 0,
                                      read_provenance(previous.folder, previous.record) if previous else None,
@@ -212,9 +212,9 @@ class Engine:
         # Does the low precision `auto` picks on this machine (bf16 on a CPU that has it) keep the features?
         # Decided once, here, and obeyed wherever the model is loaded with precision auto (precision_gate).
         precision_check = {}
-        if int8_config is None:
+        if int8_config is None:  # against the fit's own features of the first taught crops, embedded above
             precision_check = precision_gate.measure(backbone, self.backbone(config.replace(precision="auto")),
-                                                     [p.crop.pixels for p in prepared])
+                                                     reference)
             if previous is not None:
                 precision_check = precision_gate.combined(previous.record.precision_check, precision_check)
         timings["embedding"] = time.perf_counter() - t
@@ -255,7 +255,8 @@ class Engine:
             ignore=ignore_json, align=align, foreground=fg_record, brightness=levels,
             precision_check=precision_check)
         record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
-                                                                   ignore, locator, reference))
+                                                                   ignore, locator,
+                                                                   reference[:TAUGHT_REFERENCE_IMAGES]))
         activate, origin = saving
         saved = project.save_model(folder, record, features, coreset_blob, extra_files=extra_files,
                                     activate=activate, origin=origin, keep=self.config.versions_kept)

@@ -4,8 +4,8 @@ A CPU with native bf16 inspects in bf16 under `precision: auto`, about 1.7x fast
 most parts the patch features keep a mean cosine of 0.9994 or more to fp32; on some (measured: the dark, low-
 contrast metal of mpdd_metal_plate and mvtec_screw, 0.9957 and 0.9983) bf16's 8-bit mantissa moves them enough
 to change image AUROC by up to 0.008 (docs/benchmarks.md, issue 21). So every fit (int8's has its own gate,
-openvino_runtime.int8_refusal) embeds up to GATE_IMAGES taught crops in full precision and in the precision
-`auto` picks on this machine; below MIN_COSINE the model inspects in fp32 wherever it is loaded with precision
+openvino_runtime.int8_refusal) embeds up to GATE_IMAGES taught crops once more, in the precision `auto` picks on
+this machine, and compares them with the fit's own full-precision features of those crops; below MIN_COSINE the model inspects in fp32 wherever it is loaded with precision
 auto (ModelRecord.engine_config), and the manifest's `precision_check` says why. A precision set explicitly is
 obeyed as it is.
 """
@@ -24,20 +24,21 @@ GATE_IMAGES = 16
 LOW_PRECISIONS = ("bf16", "fp16")
 
 
-def measure(fit_backbone: "Backbone", inspecting: "Backbone", crops: Sequence[np.ndarray]) -> dict:
+def measure(fit_backbone: "Backbone", inspecting: "Backbone", taught: Sequence[tuple]) -> dict:
     """The check of `inspecting`'s low precision against the fit's full precision on (up to GATE_IMAGES of) the
-    taught `crops`; {} when there is nothing to check (both compute alike, or no low precision)."""
+    `taught` crops: (PreparedImage, the fit backbone's C x h x w features of its crop) each, the features the fit
+    has already computed; {} when there is nothing to check (both compute alike, or no low precision)."""
     from .features import embed_crops
     from .openvino_runtime import mean_cosine
 
     low = inspecting.precision_name
-    if low not in LOW_PRECISIONS or low == fit_backbone.precision_name or not len(crops):
+    if low not in LOW_PRECISIONS or low == fit_backbone.precision_name or not len(taught):
         return {}
-    crops = list(crops[:GATE_IMAGES])
-    reference = np.concatenate(list(embed_crops(fit_backbone, crops)))
-    got = np.concatenate(list(embed_crops(inspecting, crops)))
+    taught = list(taught[:GATE_IMAGES])
+    reference = np.stack([feats for _, feats in taught])
+    got = np.concatenate(list(embed_crops(inspecting, [p.crop.pixels for p, _ in taught])))
     cosine = mean_cosine(got, reference)
-    return {"precision": low, "cosine": round(cosine, 6), "images": len(crops), "kept": bool(cosine >= MIN_COSINE)}
+    return {"precision": low, "cosine": round(cosine, 6), "images": len(taught), "kept": bool(cosine >= MIN_COSINE)}
 
 
 def combined(before: Optional[dict], now: dict) -> dict:
