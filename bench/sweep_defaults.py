@@ -7,7 +7,7 @@ calibration options can be compared afterwards without running anything again.
 
     nice -n 10 python bench/sweep_defaults.py ../shared/data --json bench/sweep_defaults.json
 
-Uses engine internals (features.prepare / embed_batch, Engine._score_one): a bench script, not a client.
+Uses engine internals (features.prepare / embed_batch, inspection.score_prepared): a bench script, not a client.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference import Engine  # noqa: E402
 from inference.features import embed_batch, prepare  # noqa: E402
+from inference.inspection import score_prepared  # noqa: E402
 from inspector_eval import metrics  # noqa: E402
 from inspector_eval.dataset import find_categories, read_category  # noqa: E402
 from inspector_eval.ours import eval_config  # noqa: E402
@@ -73,7 +74,7 @@ def embed_all(engine, model, images):
     return prepared, out
 
 
-def score_modes(engine, model, prepared, feats, modes=SCORE_MODES) -> tuple[dict, list]:
+def score_modes(model, prepared, feats, modes=SCORE_MODES) -> tuple[dict, list]:
     scores = {m: [] for m in modes}
     maps = []
     base = model.config
@@ -81,7 +82,7 @@ def score_modes(engine, model, prepared, feats, modes=SCORE_MODES) -> tuple[dict
         for m in modes:
             mode, sigma = SCORE_VARIANTS.get(m, (m, base.smoothing_sigma))
             model.config = base.replace(score_mode=mode, smoothing_sigma=sigma)
-            r = engine._score_one(model, p, f, None)
+            r = score_prepared(model, p, f, None)
             scores[m].append(float(r.score))
             if m == "max":
                 maps.append(r.anomaly_map)
@@ -133,11 +134,11 @@ def main() -> int:
                         pc, fc = embed_all(engine, model, data.calibration)
                         cache = (model.backbone.config.input_size, pt, ft, pc, fc)
                     _, pt, ft, pc, fc = cache
-                    test_scores, maps = score_modes(engine, model, pt, ft, modes)
-                    cal_scores, _ = score_modes(engine, model, pc, fc, modes)
+                    test_scores, maps = score_modes(model, pt, ft, modes)
+                    cal_scores, _ = score_modes(model, pc, fc, modes)
                     # Taught images scored by their own model: the reference a capture-shift check compares with.
                     taught_p, taught_f = embed_all(engine, model, data.pool[:n])
-                    taught_scores, _ = score_modes(engine, model, taught_p, taught_f, modes)
+                    taught_scores, _ = score_modes(model, taught_p, taught_f, modes)
                     pix = np.stack([metrics.to_eval_resolution(
                         metrics.place_in_image(maps[i], pt[i].crop.box, data.test[i].shape[:2]), 128)
                         for i in data.pixel_idx])

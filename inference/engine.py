@@ -18,15 +18,15 @@ from .config import EngineConfig, config_keys
 from .fitted import FitResult, Model
 from .errors import Cancelled, ConfigError, InspectorError, ProjectError
 from . import foreground
-from .features import PreparedImage, coreset_ratio, embed_taught, kept_patch_mask, kept_pixel_mask, neutralise_ignored
+from .features import coreset_ratio, embed_taught
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
 from .preprocess import ImageInput, image_digest, image_name
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
-from .scoring import InferenceResult, anomaly_map, error_result, find_regions, global_score, judge
-from .verdict import Verdict
+from .inspection import score_prepared
+from .scoring import InferenceResult, error_result
 
 if TYPE_CHECKING:  # torch and timm load with the first backbone: an exported model inspects without them
     from .backbone import Backbone
@@ -272,7 +272,7 @@ class Engine:
         capture score, the reference calibrate() compares its OK images with (capture_shift_warning)."""
         probe = Model(folder, record, config, roi, mm_per_px, knn.Searcher(index, False, False), None, None,
                       ignore=tuple(ignore), locator=locator, foreground=foreground.from_record(record.foreground))
-        return tuple(round(float(self._score_one(probe, p, f, None).score), 6) for p, f in reference)
+        return tuple(round(float(score_prepared(probe, p, f, None).score), 6) for p, f in reference)
 
     def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str, int8_inputs=None) -> "Model":
         """The model just saved, as load(folder, version) would give it, built from memory: no model file is
@@ -391,7 +391,7 @@ class Engine:
                     batch.append(failed[j])
                 else:
                     p = next(found)
-                    batch.append(self._score_one(model, p, next(feats), threshold) if not p.not_found
+                    batch.append(score_prepared(model, p, next(feats), threshold) if not p.not_found
                                  else placement.not_found_result(model, p))
                 batch[-1].seconds = shared + time.perf_counter() - t
             del prepared, feats, found
@@ -399,34 +399,6 @@ class Engine:
             yield from batch
             del batch
             release_free_memory()  # the batch's buffers, freed now: back to the OS, so RSS stays flat
-
-    def _score_one(self, model: Model, p: PreparedImage, feats: np.ndarray, threshold: Optional[float]):
-        cfg = model.config
-        c, h, w = feats.shape
-        patch_scores = model.searcher.distances(feats.reshape(c, -1).T, cfg.n_neighbors).reshape(h, w)
-        x0, y0, x1, y1 = p.crop.box
-        mask = kept_pixel_mask(model.roi, model.ignore, p.crop.box)
-        pmask = kept_patch_mask(model.roi, model.ignore, p.crop.box, (h, w))
-        patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
-        mask, pmask, patch_scores = placement.inside_only(p, mask, pmask, patch_scores)
-        mask, pmask, patch_scores = foreground.restrict(model.foreground, mask, pmask, patch_scores)
-        pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
-        pixel_map[~mask] = 0.0
-        score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode,
-                             lambda i: model.searcher.support_weight(feats.reshape(c, -1)[:, i]))
-        cal = model.calibration
-        thr = threshold if threshold is not None else (cal.threshold if cal else None)
-        result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr,
-                                 brightness_shift=p.brightness_shift)
-        if p.placement is not None:
-            result = placement.placed_in_image(result, p, model)
-        if thr is not None:
-            regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px)
-            result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.min_area if cal else 0.0)
-        else:
-            result.verdict = Verdict.NO_VERDICT
-            result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"
-        return result
 
     # -- calibration ------------------------------------------------------------
     def calibrate(
