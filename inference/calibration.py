@@ -61,6 +61,12 @@ class Calibration:
     ng_levels: list = field(default_factory=list)
     # Names of OK images that were also taught (their scores are optimistic): shown with the warning.
     taught_images: list = field(default_factory=list)
+    # What computed the scores: "int8" (a quantised backbone) or "float" (fp32, bf16, fp16: kept within the
+    # precision gate of each other); "" in files of earlier versions and on thresholds typed in. An int8
+    # network scores a defect lower than fp32 does (about half, measured: its ranges are calibrated on OK
+    # images and a defect's activations are clipped): a threshold set on float scores gives no verdicts in
+    # int8 (usable_with).
+    scored_in: str = ""
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -106,6 +112,21 @@ class Calibration:
         if cal.min_area_unit not in ("", *AREA_UNITS):
             raise CalibrationError(f"min_area_unit must be one of {list(AREA_UNITS)}, got {cal.min_area_unit!r}")
         return cal
+
+
+def scored_in(precision_name: str) -> str:
+    """The kind of scores a backbone computing in `precision_name` gives, as Calibration.scored_in names it."""
+    return "int8" if precision_name == "int8" else "float"
+
+
+def usable_with(calibration: Optional["Calibration"], note: str, precision_name: str) -> tuple[Optional["Calibration"], str]:
+    """(calibration, note) for a model whose backbone computes in `precision_name` here. A threshold set on float
+    scores gives no verdict in int8: int8 scores defects lower and would pass them under it. One set in int8 stands
+    in float (OK parts score alike, defects higher: the safe side)."""
+    if calibration is None or calibration.scored_in != "float" or scored_in(precision_name) != "int8":
+        return calibration, note
+    return None, ("the threshold was set on scores of the backbone in full precision, and this machine computes "
+                  "in int8, which scores defects lower: calibrate again on this machine, or set precision auto")
 
 
 class CalibrationError(InspectorError):

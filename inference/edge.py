@@ -117,8 +117,13 @@ class EdgeEngine(Engine):
 
     add = fit
 
-    def _inspecting(self, config: EngineConfig, folder, record, version=None, inputs=None) -> EdgeBackbone:
-        return self.backbone(config)  # the exported IR is the network, quantised or not (_load_ir)
+    def _inspecting(self, config: EngineConfig, folder, record, version=None, samples=None):
+        # The exported IR is the network, quantised or not (_load_ir); auto's low precision is checked as a
+        # project's is, the IR compiled in fp32 against it.
+        backbone = self.backbone(config)
+        if backbone.int8:
+            return config, backbone, {}
+        return self._precision_checked(config, backbone, folder, record, samples)
 
 
 def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import brightness, int8_model, knn, placement, precision_gate, project
+from . import brightness, int8_model, knn, placement, precision_gate, project, taught_samples
 from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
-                          join_warnings)
+                          join_warnings, scored_in, usable_with)
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .fitted import FitResult, Model
@@ -240,13 +240,12 @@ class Engine:
         ]
         ignore_json, align, extra_files = placement.geometry_record(ignore, locator, previous, prepared, align_note)
         extra_files[PROVENANCE_FILE] = origins.finish(np.sort(idx)).to_bytes()  # each bank row's taught image
-        int8_inputs = None
+        # The taught samples: int8 quantises on them, and a machine the fit could not check checks on them.
+        earlier = taught_samples.stored(previous.folder, previous.record) if previous is not None else None
+        samples = taught_samples.inputs([p.crop.pixels for p in prepared], config.input_size, earlier)
+        extra_files[taught_samples.SAMPLES_FILE] = taught_samples.to_bytes(samples)
         if int8_config is not None:
-            earlier = (int8_model.stored_inputs(previous.folder, previous.record, required=False)
-                       if previous is not None else None)
-            int8_inputs = int8_model.calibration_inputs([p.crop.pixels for p in prepared], config.input_size, earlier)
-            self.model_backbone(int8_config, int8_inputs)  # InspectorError below the cosine gate: nothing saved
-            extra_files[int8_model.CALIBRATION_FILE] = int8_model.to_bytes(int8_inputs)
+            self.model_backbone(int8_config, samples)  # InspectorError below the cosine gate: nothing saved
         record = ModelRecord.fitted(
             config, backbone, roi_to_dict(roi), mm_per_px, images_meta, len(features), len(idx),
             previous.record if previous is not None else None, chosen=backbone_note,
@@ -262,7 +261,7 @@ class Engine:
                                     activate=activate, origin=origin, keep=self.config.versions_kept)
         record = saved.record
         timings["save"] = time.perf_counter() - t
-        model = self._fitted_model(folder, record, index, locator, saved.version, int8_inputs)
+        model = self._fitted_model(folder, record, index, locator, saved.version, samples)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
                          record, model, saved.version, saved.active)
@@ -274,7 +273,7 @@ class Engine:
                       ignore=tuple(ignore), locator=locator, foreground=foreground.from_record(record.foreground))
         return tuple(round(float(score_prepared(probe, p, f, None).score), 6) for p, f in reference)
 
-    def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str, int8_inputs=None) -> "Model":
+    def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str, samples=None) -> "Model":
         """The model just saved, as load(folder, version) would give it, built from memory: no model file is
         read back or hashed (a new version has no calibration yet, unless Save As copied one)."""
         config = record.engine_config(self.config)  # the machine settings of this engine, as load takes them
@@ -283,11 +282,12 @@ class Engine:
             locator = replace(locator, max_angle_deg=float(record.align["max_angle_deg"]),
                               min_confidence=config.align_min_confidence)
         ignore = placement.stored_geometry(record)[0]
+        config, backbone, check = self._inspecting(config, folder, record, version, samples)
+        calibration, note = usable_with(calibration, note, backbone.precision_name)
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px,
-                     knn.Searcher(index, config.use_gpu, config.faiss_fp16), self._inspecting(config, folder, record,
-                                                                              version, int8_inputs),
+                     knn.Searcher(index, config.use_gpu, config.faiss_fp16), backbone,
                      calibration, note, ignore=ignore, locator=locator, version=version,
-                     foreground=foreground.from_record(record.foreground))
+                     foreground=foreground.from_record(record.foreground), precision_check=check)
 
     # -- load -----------------------------------------------------------------
     def _verified(self, stored: project.StoredModel, runtime: Optional[EngineConfig] = None):
@@ -315,19 +315,29 @@ class Engine:
         config, searcher = self._verified(stored)
         record = stored.record
         ignore, locator = placement.load_geometry(source, record, config)
+        config, backbone, check = self._inspecting(config, source, record)
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px, searcher,
-                     self._inspecting(config, source, record), stored.calibration, stored.calibration_note,
+                     backbone, *usable_with(stored.calibration, stored.calibration_note, backbone.precision_name),
                      ignore=ignore, locator=locator, version=version,
-                     foreground=foreground.from_record(record.foreground))
+                     foreground=foreground.from_record(record.foreground), precision_check=check)
 
     def _inspecting(self, config: EngineConfig, folder: Path, record: ModelRecord, version: Optional[str] = None,
-                    inputs=None) -> Backbone:
-        """The backbone that inspects the model in `folder` (a project, or with `version` its version); with
-        precision int8 quantised on the model's calibration images (`inputs` when already in memory)."""
-        if config.precision == int8_model.INT8 and inputs is None:
-            source = project.version_folder(folder, version) if version else folder
-            inputs = int8_model.stored_inputs(source, record)
-        return self.model_backbone(config, inputs)
+                    samples=None) -> tuple[EngineConfig, Backbone, dict]:
+        """(config, backbone, precision check in force) that inspect the model in `folder` (a project, or with
+        `version` its version); with precision int8 the backbone quantised on the model's taught samples
+        (`samples` when already in memory)."""
+        source = project.version_folder(folder, version) if version else folder
+        if config.precision == int8_model.INT8:
+            inputs = samples if samples is not None else int8_model.stored_inputs(source, record)
+            return config, self.model_backbone(config, inputs), {}
+        return self._precision_checked(config, self.backbone(config), source, record, samples)
+
+    def _precision_checked(self, config: EngineConfig, backbone, source: Path, record: ModelRecord,
+                           samples=None) -> tuple[EngineConfig, Backbone, dict]:
+        """precision auto where the fit did not measure this machine's low precision: measured now, on the model's
+        taught samples (precision_gate.at_load)."""
+        return precision_gate.at_load(config, backbone, record, self.backbone, repr(self._backbone_key(config)),
+                                      lambda: samples if samples is not None else taught_samples.stored(source, record))
 
     # -- inference --------------------------------------------------------------
     def infer(self, model: Model, image: ImageInput, name: Optional[str] = None) -> InferenceResult:
@@ -442,7 +452,7 @@ class Engine:
         cal = calibrate_by(method or cfg.calibration_method, samples.ok_scores, samples.ng_scores,
                            score_percentile if score_percentile is not None else cfg.score_percentile, area,
                            cfg.calibration_mad_k, cfg.calibration_expected_frr, ok_levels, ng_levels)
-        return replace(cal, taught_images=list(samples.taught))
+        return replace(cal, taught_images=list(samples.taught), scored_in=scored_in(model.backbone.precision_name))
 
     def save_calibration(self, model: Model, calibration: Calibration, activate: bool = True,
                          origin: Optional[dict] = None) -> Model:

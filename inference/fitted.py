@@ -3,7 +3,7 @@ the engine that makes them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -79,6 +79,9 @@ class Model:
     # The part's patches (bool token grid) when the model was fitted with foreground_mask auto and masks;
     # None: every patch is inspected.
     foreground: Optional[np.ndarray] = None
+    # The precision check in force here (precision_gate): the fit's, or the one measured when this machine loaded
+    # the model because the fit could not measure its low precision; {} when nothing was checked.
+    precision_check: dict = field(default_factory=dict)
 
     @property
     def random_weights(self) -> bool:

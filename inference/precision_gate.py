@@ -8,11 +8,21 @@ openvino_runtime.int8_refusal) embeds up to GATE_IMAGES taught crops once more, 
 this machine, and compares them with the fit's own full-precision features of those crops; below MIN_COSINE the model inspects in fp32 wherever it is loaded with precision
 auto (ModelRecord.engine_config), and the manifest's `precision_check` says why. A precision set explicitly is
 obeyed as it is.
+
+A fit can measure only the low precision of the machine it runs on. A model taught on a CPU without bf16 (or
+before the check existed) and inspected on one with it, or on a GPU (fp16), is checked when it is loaded there
+(`on_this_machine`): the same comparison on the model's taught samples (inference/taught_samples.py),
+full precision against low precision on this machine, cached per machine so that it is measured once. A model
+saved without taught samples cannot be checked: `auto` inspects it in fp32 and says why.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence
+import hashlib
+import json
+import logging
+import os
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -22,6 +32,9 @@ if TYPE_CHECKING:
 MIN_COSINE = 0.999  # the int8 gate's level: every dev set whose bf16 AUROC held stayed above it
 GATE_IMAGES = 16
 LOW_PRECISIONS = ("bf16", "fp16")
+CHECKS_FOLDER = "precision-checks"  # in the per-machine cache folder (openvino_runtime.cache_dir)
+
+log = logging.getLogger(__name__)
 
 
 def measure(fit_backbone: "Backbone", inspecting: "Backbone", taught: Sequence[tuple]) -> dict:
@@ -50,6 +63,93 @@ def combined(before: Optional[dict], now: dict) -> dict:
             "kept": bool(before["kept"]) and bool(now["kept"])}
 
 
+def covers(check: dict, low: str) -> bool:
+    """Whether `check` (a model's fit check) measured the low precision `low` this machine would inspect in."""
+    return bool(check) and check.get("precision") == low
+
+
+def at_load(config, backbone: "Backbone", record, backbone_for: Callable, backbone_key: str,
+            samples: Callable[[], Optional[np.ndarray]]) -> tuple:
+    """(config, backbone, check in force) for a model loaded with `config` on this machine, where `backbone` is
+    the one `config` gives (`backbone_for(config)` gives others). Only precision auto on a low precision the
+    fit's check does not cover is measured (`samples()`: the model's taught samples, read only then); below the
+    gate the model inspects in fp32."""
+    check = dict(record.precision_check)
+    low = backbone.precision_name
+    if config.precision != "auto" or low not in LOW_PRECISIONS or covers(check, low):
+        return config, backbone, check
+    from .taught_samples import file_of
+
+    full_config = config.replace(precision="fp32")
+    key = machine_key(record.files.get(file_of(record) or ""), backbone_key, record.backbone.weights.get("sha256"),
+                      low, backbone.runtime, runtime_version(backbone.runtime))
+    check = _cached(key)
+    if check is None:
+        check = on_this_machine(backbone_for(full_config), backbone, samples(), key)
+    if check["kept"]:
+        return config, backbone, check
+    return full_config, backbone_for(full_config), check
+
+
+def on_this_machine(full: "Backbone", low: "Backbone", samples: Optional[np.ndarray], key: str) -> dict:
+    """The check of `low` against `full` (this machine's fp32) on a loaded model's taught `samples`, kept in this
+    machine's cache under `key` (what decides the result). Without samples nothing can be measured: not kept."""
+    name = low.precision_name
+    if samples is None or not len(samples):
+        return {"precision": name, "cosine": None, "images": 0, "kept": False, "measured": "never",
+                "note": "the model was saved without taught samples"}
+    from .features import embed_crops
+    from .openvino_runtime import mean_cosine
+
+    crops = list(samples[:GATE_IMAGES])
+    cosine = mean_cosine(np.concatenate(list(embed_crops(low, crops))), np.concatenate(list(embed_crops(full, crops))))
+    check = {"precision": name, "cosine": round(cosine, 6), "images": len(crops), "kept": bool(cosine >= MIN_COSINE),
+             "measured": "at load, on this machine"}
+    _store(key, check)
+    return check
+
+
+def machine_key(*parts) -> str:
+    """The cache key of a check measured at load: everything that decides its result, hashed."""
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:32]
+
+
+def runtime_version(runtime: str) -> str:
+    """The installed version of the package that computes the features (another version: measured again)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("openvino" if runtime == "openvino" else "torch")
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def _check_file(key: str):
+    from .openvino_runtime import cache_dir
+
+    return cache_dir() / CHECKS_FOLDER / f"{key}.json"
+
+
+def _cached(key: str) -> Optional[dict]:
+    try:
+        check = json.loads(_check_file(key).read_text(encoding="utf-8"))
+        return check if isinstance(check, dict) and isinstance(check.get("kept"), bool) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _store(key: str, check: dict) -> None:
+    """Best effort: a read-only cache folder only means measuring again at the next load."""
+    target = _check_file(key)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(check), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        log.info("precision check not cached (%s)", exc)
+
+
 def inspection_precision(setting: str, check: dict) -> str:
     """The precision a loaded model inspects in: `auto` becomes fp32 when its fit found the low precision moved
     its features; any other setting stands."""
@@ -62,7 +162,11 @@ def describe(check: dict) -> str:
     """One line for `inspector info`: what the fit measured and what it decided."""
     if not check:
         return ""
+    if check.get("cosine") is None:
+        return (f"{check['precision']} not checked ({check.get('note', 'nothing to measure')}): precision auto "
+                "inspects this model in fp32; teach it again to check")
     verdict = ("kept" if check.get("kept") else
                f"refused below {MIN_COSINE}: precision auto inspects this model in fp32")
+    where = f", {check['measured']}" if check.get("measured") else ""
     return (f"{check['precision']} features cosine {float(check['cosine']):.4f} to fp32 on {check['images']} "
-            f"taught images: {verdict}")
+            f"taught images{where}: {verdict}")

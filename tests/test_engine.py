@@ -41,7 +41,7 @@ def test_fit_reports_counts_and_writes_a_complete_project(fitted, tiny_config):
     assert m["backbone"]["timm_name"] == "vit_small_patch14_dinov2" and m["backbone"]["feature_dim"] == 384
     w = m["backbone"]["weights"]
     assert w["source"] == "random" and w["pretrained"] is False and "RANDOM" in w["description"]
-    assert set(m["files"]) == {"embeddings.npy", "coreset.faiss", "provenance.npz"}
+    assert set(m["files"]) == {"embeddings.npy", "coreset.faiss", "provenance.npz", "taught_samples.npz"}
     assert m["n_embeddings"] == result.n_embeddings
     assert m["roi"] == {"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS}
     assert len(m["images"]) == 8 and all(len(i["sha256"]) == 64 for i in m["images"])

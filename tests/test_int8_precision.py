@@ -14,7 +14,7 @@ pytest.importorskip("nncf")
 
 from inference import EngineConfig  # noqa: E402
 from inference import openvino_runtime as ovr  # noqa: E402
-from inference.int8_model import CALIBRATION_FILE  # noqa: E402
+from inference.taught_samples import SAMPLES_FILE  # noqa: E402
 from inference.synthetic import CENTRE, RADIUS, write_discs  # noqa: E402
 from inspector_cli.main import main  # noqa: E402
 
@@ -67,7 +67,7 @@ def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp
     root = int8_project
     proj = root / "proj"
     manifest = json.loads((proj / "manifest.json").read_text())
-    assert CALIBRATION_FILE in manifest["files"] and (proj / CALIBRATION_FILE).is_file()
+    assert SAMPLES_FILE in manifest["files"] and (proj / SAMPLES_FILE).is_file()
     images = [str(root / "ng"), str(root / "cal")]
     got = {}
     for precision in ("int8", "fp32"):
@@ -107,11 +107,34 @@ def test_the_cosine_gate_refuses_an_int8_fit_and_nothing_is_saved(int8_project, 
     assert not (proj / "manifest.json").exists()
 
 
-def test_a_model_taught_without_int8_is_refused_by_an_int8_machine(int8_project, tmp_path, capsys):
+def test_a_model_taught_without_int8_is_quantised_on_its_taught_samples_and_one_without_them_refused(
+        int8_project, tmp_path, capsys):
     root = int8_project
-    proj = str(tmp_path / "plain")
-    assert main(["fit", proj, "--ok", str(root / "ok"), "--roi", ROI, "--config", str(root / "fp32.yaml")]) == 0
-    assert not (Path(proj) / CALIBRATION_FILE).exists()
+    proj = Path(tmp_path / "plain")
+    assert main(["fit", str(proj), "--ok", str(root / "ok"), "--roi", ROI, "--config", str(root / "fp32.yaml")]) == 0
+    assert (proj / SAMPLES_FILE).is_file()  # every fit keeps them: an int8 machine quantises on them
+    assert main(["calibrate", str(proj), "--ok", str(root / "cal"), "--ng", str(root / "ng"),
+                 "--config", str(root / "fp32.yaml")]) == 0
+    # Its threshold was set on fp32 scores; int8 scores these defects lower (measured: under the threshold, so
+    # they would pass): no verdict, and the reason says to calibrate on this machine.
+    out = tmp_path / "int8.json"
+    main(["infer", str(proj), str(root / "ng"), "--json", str(out), "--config", str(root / "int8.yaml")])
+    data = json.loads(out.read_text())
+    results = data["results"] if isinstance(data, dict) else data
+    assert {r["verdict"] for r in results} == {"NO_VERDICT"}
+    assert all("calibrate again on this machine" in r["reason"] for r in results)
+    assert main(["calibrate", str(proj), "--ok", str(root / "cal"), "--ng", str(root / "ng"),
+                 "--config", str(root / "int8.yaml")]) == 0
+    assert main(["infer", str(proj), str(root / "ng"), "--json", str(out), "--config", str(root / "int8.yaml")]) == 0
+    assert {v for _, v, _ in _results(out)} == {"NG"}
+    # and back on the fp32 machine the int8 threshold stands: fp32 scores these defects higher still
+    assert main(["infer", str(proj), str(root / "ng"), "--json", str(out), "--config", str(root / "fp32.yaml")]) == 0
+    assert {v for _, v, _ in _results(out)} == {"NG"}
+    # A model saved before every fit kept its samples (and not taught with int8) has nothing to quantise on.
+    manifest = json.loads((proj / "manifest.json").read_text())
+    del manifest["files"][SAMPLES_FILE]
+    (proj / "manifest.json").write_text(json.dumps(manifest))
+    (proj / SAMPLES_FILE).unlink()
     capsys.readouterr()
-    assert main(["infer", proj, str(root / "ng"), "--config", str(root / "int8.yaml")]) == 2
-    assert "taught without precision int8" in capsys.readouterr().err
+    assert main(["infer", str(proj), str(root / "ng"), "--config", str(root / "int8.yaml")]) == 2
+    assert "was saved without them" in capsys.readouterr().err

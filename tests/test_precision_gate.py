@@ -92,3 +92,57 @@ def test_a_damaged_precision_check_is_refused_naming_it(tmp_path, tiny_config):
     manifest.write_text(json.dumps(data))
     with pytest.raises(ProjectError, match="'precision_check' is damaged"):
         read_record(folder)
+
+
+def _strip_samples(folder):
+    """The model as saved before every fit kept its taught samples."""
+    from inference.taught_samples import SAMPLES_FILE
+
+    manifest = folder / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["files"][SAMPLES_FILE]
+    manifest.write_text(json.dumps(data))
+    (folder / SAMPLES_FILE).unlink()
+
+
+@needs_bf16
+def test_a_model_the_fit_could_not_check_is_checked_where_it_is_loaded(tmp_path, monkeypatch):
+    import inference.precision_gate as gate
+
+    # Taught where bf16 could not be measured (a CPU without it): the fit records no check.
+    with monkeypatch.context() as m:
+        m.setattr(gate, "measure", lambda *a, **k: {})
+        Engine(CONFIG).fit(tmp_path / "metal", [_metal(i) for i in range(4)])
+        Engine(CONFIG).fit(tmp_path / "disc", [disc(i, size=112)[0] for i in range(4)])
+    assert read_record(tmp_path / "metal").precision_check == {}
+    # Loaded on this bf16 machine: measured on the taught samples, and obeyed.
+    metal = Engine(CONFIG).load(tmp_path / "metal")
+    check = metal.precision_check
+    assert check["measured"] == "at load, on this machine" and check["images"] == 4 and not check["kept"]
+    assert (metal.config.precision, metal.backbone.precision_name) == ("fp32", "fp32")
+    fp32 = Engine(CONFIG.replace(precision="fp32"))
+    parts = [_metal(i) for i in range(10, 12)]
+    assert [r.score for r in Engine(CONFIG).score_many(metal, parts)] == pytest.approx(
+        [r.score for r in fp32.score_many(fp32.load(tmp_path / "metal"), parts)], rel=1e-6)
+    disc_model = Engine(CONFIG).load(tmp_path / "disc")
+    assert disc_model.precision_check["kept"] and disc_model.backbone.precision_name == "bf16"
+    # Measured once per machine: the next load reads the cached result.
+    monkeypatch.setattr(gate, "on_this_machine", lambda *a: pytest.fail("measured again"))
+    assert Engine(CONFIG).load(tmp_path / "metal").precision_check == check
+    # The same check for an exported copy (its IR compiled in fp32 against bf16)
+    monkeypatch.undo()
+    export_model(Engine(CONFIG), tmp_path / "metal", tmp_path / "export")
+    exported = engine_for(tmp_path / "export", CONFIG).load(tmp_path / "export")
+    assert exported.backbone.precision_name == "fp32" and not exported.precision_check["kept"]
+
+
+@needs_bf16
+def test_a_model_without_taught_samples_is_inspected_in_fp32_and_says_why(tmp_path, monkeypatch):
+    import inference.precision_gate as gate
+
+    monkeypatch.setattr(gate, "measure", lambda *a, **k: {})
+    Engine(CONFIG).fit(tmp_path / "old", [disc(i, size=112)[0] for i in range(3)])
+    _strip_samples(tmp_path / "old")
+    model = Engine(CONFIG).load(tmp_path / "old")
+    assert model.backbone.precision_name == "fp32" and not model.precision_check["kept"]
+    assert describe(model.precision_check).startswith("bf16 not checked (the model was saved without taught samples)")

@@ -258,8 +258,8 @@ def test_7_about_names_the_loaded_models_backbone(qtbot, window, images, tmp_pat
     # what it computes in, and the fit's precision check when there was one (tests/test_precision_gate.py)
     computes = f"{model.backbone.runtime} {model.backbone.precision_name}"
     assert "Computes in" in text and computes in text
-    if model.record.precision_check:
-        assert inference.describe_precision_check(model.record.precision_check) in text
+    if model.precision_check:
+        assert inference.describe_precision_check(model.precision_check) in text
 
 
 def test_7_messages_never_show_internal_job_names(qtbot, window, project, images, monkeypatch, answerer):
