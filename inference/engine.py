@@ -181,8 +181,8 @@ class Engine:
         placement.check_ignore(roi, ignore)
         # Lighting compensation: the levels are decided at fit from the taught crops; add keeps the model's.
         levels = (previous.record.brightness if previous is not None else
-                  brightness.target([p.crop.pixels for p in prepared], config.brightness))
-        prepared = brightness.compensate(prepared, levels)
+                  brightness.target(prepared, config.brightness, roi, ignore))
+        prepared = brightness.compensate(prepared, levels, roi, ignore)
         report(progress, "loading", len(prepared), len(prepared))
         # precision int8 (the fit's or this machine's): the quantised twin must be possible (OpenVINO) before
         # minutes of embedding; it is calibrated and gated on the taught images before anything is saved.

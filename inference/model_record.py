@@ -97,7 +97,8 @@ class ModelRecord:
     # shift or shift_scale; empty otherwise (crops are inspected as they are).
     brightness: dict = field(default_factory=dict)
     # What the fit measured of the machine's low precision (precision_gate.measure): precision, cosine, images,
-    # kept. Empty when nothing was checked (an explicit precision, a GPU, a CPU without bf16, earlier versions).
+    # kept, runtime. Empty when nothing was checked (an explicit precision, a GPU, a CPU without bf16, earlier
+    # versions): then a machine with a low precision measures it when it loads the model (precision_gate.at_load).
     precision_check: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)  # file name -> sha256; filled by project.save_model
     schema_version: int = SCHEMA_VERSION

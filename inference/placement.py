@@ -125,7 +125,8 @@ def prepare_inspection(model: Model, images, same_size, first_index: int, names=
                            names=names)[0]
     else:
         prepared = prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit, names=names)
-    return brightness.compensate(prepared, model.record.brightness)  # the levels the model was taught at
+    # The levels the model was taught at, taken inside its ROI
+    return brightness.compensate(prepared, model.record.brightness, model.roi, model.ignore)
 
 
 def bank_mask(roi: Roi, ignore: tuple, p: PreparedImage, token_shape) -> np.ndarray:

@@ -5,12 +5,13 @@ most parts the patch features keep a mean cosine of 0.9994 or more to fp32; on s
 contrast metal of mpdd_metal_plate and mvtec_screw, 0.9957 and 0.9983) bf16's 8-bit mantissa moves them enough
 to change image AUROC by up to 0.008 (docs/benchmarks.md, issue 21). So every fit (int8's has its own gate,
 openvino_runtime.int8_refusal) embeds up to GATE_IMAGES taught crops once more, in the precision `auto` picks on
-this machine, and compares them with the fit's own full-precision features of those crops; below MIN_COSINE the model inspects in fp32 wherever it is loaded with precision
-auto (ModelRecord.engine_config), and the manifest's `precision_check` says why. A precision set explicitly is
-obeyed as it is.
+this machine, and compares them with the fit's own full-precision features of those crops; below MIN_COSINE
+the model inspects in fp32 wherever it is loaded with precision auto (ModelRecord.engine_config), and the
+manifest's `precision_check` says why. A precision set explicitly is obeyed as it is.
 
-A fit can measure only the low precision of the machine it runs on. A model taught on a CPU without bf16 (or
-before the check existed) and inspected on one with it, or on a GPU (fp16), is checked when it is loaded there
+A fit can measure only the low precision of the machine it runs on, with its runtime. A model taught on a CPU
+without bf16 (or before the check existed) and inspected on one with it, on a GPU (fp16), or with another runtime
+(torch's bf16 and OpenVINO's round differently) is checked when it is loaded there
 (`on_this_machine`): the same comparison on the model's taught samples (inference/taught_samples.py),
 full precision against low precision on this machine, cached per machine so that it is measured once. A model
 saved without taught samples cannot be checked: `auto` inspects it in fp32 and says why.
@@ -51,21 +52,25 @@ def measure(fit_backbone: "Backbone", inspecting: "Backbone", taught: Sequence[t
     reference = np.stack([feats for _, feats in taught])
     got = np.concatenate(list(embed_crops(inspecting, [p.crop.pixels for p, _ in taught])))
     cosine = mean_cosine(got, reference)
-    return {"precision": low, "cosine": round(cosine, 6), "images": len(taught), "kept": bool(cosine >= MIN_COSINE)}
+    return {"precision": low, "cosine": round(cosine, 6), "images": len(taught), "kept": bool(cosine >= MIN_COSINE),
+            "runtime": inspecting.runtime}
 
 
 def combined(before: Optional[dict], now: dict) -> dict:
     """A model extended by `add`: its low precision holds only if it held on the earlier and the new images."""
     if not before or not now or before.get("precision") != now.get("precision"):
         return now or dict(before or {})
+    if before.get("runtime", now.get("runtime")) != now.get("runtime"):
+        return now
     cosine = min(float(before["cosine"]), float(now["cosine"]))
-    return {"precision": now["precision"], "cosine": cosine, "images": int(before["images"]) + int(now["images"]),
+    return {**now, "cosine": cosine, "images": int(before["images"]) + int(now["images"]),
             "kept": bool(before["kept"]) and bool(now["kept"])}
 
 
-def covers(check: dict, low: str) -> bool:
-    """Whether `check` (a model's fit check) measured the low precision `low` this machine would inspect in."""
-    return bool(check) and check.get("precision") == low
+def covers(check: dict, low: str, runtime: str) -> bool:
+    """Whether `check` (a model's fit check) measured the low precision `low` this machine would inspect in, with
+    its `runtime` (torch's bf16 and OpenVINO's round differently; checks of earlier versions did not say which)."""
+    return bool(check) and check.get("precision") == low and check.get("runtime", runtime) == runtime
 
 
 def at_load(config, backbone: "Backbone", record, backbone_for: Callable, backbone_key: str,
@@ -76,7 +81,7 @@ def at_load(config, backbone: "Backbone", record, backbone_for: Callable, backbo
     gate the model inspects in fp32."""
     check = dict(record.precision_check)
     low = backbone.precision_name
-    if config.precision != "auto" or low not in LOW_PRECISIONS or covers(check, low):
+    if config.precision != "auto" or low not in LOW_PRECISIONS or covers(check, low, backbone.runtime):
         return config, backbone, check
     from .taught_samples import file_of
 
@@ -96,15 +101,15 @@ def on_this_machine(full: "Backbone", low: "Backbone", samples: Optional[np.ndar
     machine's cache under `key` (what decides the result). Without samples nothing can be measured: not kept."""
     name = low.precision_name
     if samples is None or not len(samples):
-        return {"precision": name, "cosine": None, "images": 0, "kept": False, "measured": "never",
-                "note": "the model was saved without taught samples"}
+        return {"precision": name, "cosine": None, "images": 0, "kept": False, "runtime": low.runtime,
+                "measured": "never", "note": "the model was saved without taught samples"}
     from .features import embed_crops
     from .openvino_runtime import mean_cosine
 
     crops = list(samples[:GATE_IMAGES])
     cosine = mean_cosine(np.concatenate(list(embed_crops(low, crops))), np.concatenate(list(embed_crops(full, crops))))
     check = {"precision": name, "cosine": round(cosine, 6), "images": len(crops), "kept": bool(cosine >= MIN_COSINE),
-             "measured": "at load, on this machine"}
+             "runtime": low.runtime, "measured": "at load, on this machine"}
     _store(key, check)
     return check
 

@@ -3,11 +3,12 @@ under the taught one, a scratch still stands out, the levels are the fit's and s
 manifest), and shift_scale brings contrast to the taught levels too."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from inference import Engine, ProjectError, read_record
+from inference import Circle, Engine, ProjectError, Rect, read_record
 from inference.brightness import apply, levels, target
 from inference.synthetic import disc, write_discs
 from inspector_cli.main import main
@@ -58,15 +59,42 @@ def test_the_levels_stay_with_the_model_through_add_and_the_manifest(tmp_path, t
         read_record(folder)
 
 
+def _prepared(pixels: np.ndarray):
+    """A whole-image crop as features.prepare gives it (what target() reads)."""
+    return SimpleNamespace(crop=SimpleNamespace(pixels=pixels, box=(0, 0, pixels.shape[1], pixels.shape[0])),
+                           valid=None)
+
+
 def test_shift_scale_brings_light_and_contrast_to_the_taught_levels():
     rng = np.random.default_rng(0)
-    taught = [np.clip(120 + rng.normal(0, 20, (64, 64, 3)), 0, 255).astype(np.uint8) for _ in range(3)]
+    taught = [_prepared(np.clip(120 + rng.normal(0, 20, (64, 64, 3)), 0, 255).astype(np.uint8)) for _ in range(3)]
     to = target(taught, "shift_scale")
     flat_dark = np.clip(70 + rng.normal(0, 8, (64, 64, 3)), 0, 255).astype(np.uint8)
     median, iqr = levels(apply(flat_dark, to))
     assert median == pytest.approx(to["median"], abs=1.5) and iqr == pytest.approx(to["iqr"], rel=0.1)
     assert levels(apply(flat_dark, target(taught, "shift")))[1] == pytest.approx(levels(flat_dark)[1], abs=1)
     assert target(taught, "none") == {} and apply(flat_dark, {}) is flat_dark
+
+
+def test_the_levels_are_taken_inside_the_roi_shape_and_outside_ignore_regions(tmp_path, tiny_config):
+    """A circle ROI's box holds background in its corners, and an ignore region may cover a lamp's reflection:
+    neither moves the part's levels."""
+    size = 112
+    roi = Circle(size / 2, size / 2, size * 0.43)
+    glare = Rect(40, 40, 60, 60)  # inside the part, ignored
+    engine = Engine(tiny_config.replace(brightness="shift"))
+    fit = engine.fit(tmp_path / "p", [disc(i, size=size)[0] for i in range(3)], roi=roi, ignore=[glare])
+    assert fit.record.brightness["region"] == "roi"
+    part = disc(60, size=size)[0]
+    lit = part.copy()
+    outside = np.hypot(*np.mgrid[:size, :size] - size / 2 + 0.5) > size * 0.43
+    lit[outside] = 200  # the background (box corners) much brighter
+    lit[40:60, 40:60] = 255  # and a glare inside the ignore region
+    model = engine.load(tmp_path / "p")
+    shifts = [r.brightness_shift for r in engine.score_many(model, [part, lit])]
+    assert shifts[0] == shifts[1]
+    # the whole crop's median would have moved
+    assert levels(lit)[0] != levels(part)[0]
 
 
 def test_inspector_infer_says_how_much_the_light_was_evened_out(tmp_path, capsys):

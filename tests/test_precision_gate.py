@@ -10,7 +10,7 @@ import pytest
 
 from inference import Engine, EngineConfig, ProjectError, engine_for, export_model, read_record
 from inference.backbone import cpu_has_bf16
-from inference.precision_gate import MIN_COSINE, combined, describe, inspection_precision
+from inference.precision_gate import MIN_COSINE, combined, covers, describe, inspection_precision
 from inference.synthetic import disc
 from inspector_cli.main import main
 
@@ -81,6 +81,11 @@ def test_add_keeps_the_low_precision_only_if_it_held_before_and_now():
     assert [inspection_precision(p, moved) for p in ("fp32", "bf16", "int8")] == ["fp32", "bf16", "int8"]
     assert inspection_precision("auto", held) == inspection_precision("auto", {}) == "auto"
     assert describe(held).endswith(": kept") and describe({}) == ""
+    # torch's bf16 and OpenVINO's round differently: a check of one does not stand for the other
+    on_torch, on_openvino = {**held, "runtime": "torch"}, {**moved, "runtime": "openvino"}
+    assert combined(on_torch, on_openvino) == on_openvino
+    assert covers(on_torch, "bf16", "torch") and not covers(on_torch, "bf16", "openvino")
+    assert covers(held, "bf16", "openvino") and not covers(held, "fp16", "openvino")  # earlier checks: no runtime
 
 
 def test_a_damaged_precision_check_is_refused_naming_it(tmp_path, tiny_config):
@@ -146,3 +151,14 @@ def test_a_model_without_taught_samples_is_inspected_in_fp32_and_says_why(tmp_pa
     model = Engine(CONFIG).load(tmp_path / "old")
     assert model.backbone.precision_name == "fp32" and not model.precision_check["kept"]
     assert describe(model.precision_check).startswith("bf16 not checked (the model was saved without taught samples)")
+
+
+@needs_bf16
+def test_a_check_made_with_torch_is_made_again_for_openvino(tmp_path):
+    fit = Engine(CONFIG.replace(runtime="torch")).fit(tmp_path / "disc", [disc(i, size=112)[0] for i in range(3)])
+    assert fit.record.precision_check["runtime"] == "torch"
+    assert "measured" not in Engine(CONFIG.replace(runtime="torch")).load(tmp_path / "disc").precision_check
+    loaded = Engine(CONFIG).load(tmp_path / "disc")
+    assert loaded.backbone.runtime == "openvino"
+    assert loaded.precision_check["measured"] == "at load, on this machine"
+    assert loaded.precision_check["runtime"] == "openvino"
