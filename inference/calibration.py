@@ -119,7 +119,8 @@ def scored_in(precision_name: str) -> str:
     return "int8" if precision_name == "int8" else "float"
 
 
-def usable_with(calibration: Optional["Calibration"], note: str, precision_name: str) -> tuple[Optional["Calibration"], str]:
+def usable_with(calibration: Optional["Calibration"], note: str,
+                precision_name: str) -> tuple[Optional["Calibration"], str]:
     """(calibration, note) for a model whose backbone computes in `precision_name` here. A threshold set on float
     scores gives no verdict in int8: int8 scores defects lower and would pass them under it. One set in int8 stands
     in float (OK parts score alike, defects higher: the safe side)."""
