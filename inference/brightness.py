@@ -4,9 +4,10 @@ images' before its features are taken, so a line whose light drifts does not rej
 The levels are the median and the interquartile range of the luminance inside the ROI shape, ignore regions left
 out (robust to a defect, which covers a small share of it; the background a circle or annulus box holds in its
 corners does not count). Models fitted before that (their target lacks "region") keep the whole crop's levels.
-The target is decided once, at fit, from the taught crops (the median of their levels) and kept in the manifest (`brightness`); `add` keeps the model's. Off by default: with it a part that
-is uniformly darker or brighter than the taught ones (burnt, wrongly coated) is brought to the taught levels
-and only its local differences are inspected (docs/benchmarks.md, issue 25, `shift`: +0.023 image AUROC on
+The target is decided once, at fit, from the taught crops (the median of their levels) and kept in the manifest
+(`brightness`); `add` keeps the model's. Off by default: with it a part that is uniformly darker or brighter than
+the taught ones (burnt, wrongly coated) is brought to the taught levels and only its local differences are
+inspected (docs/benchmarks.md, issue 25, `shift`: +0.023 image AUROC on
 ksdd, whose lighting varies, -0.011 on visa_fryum, whose colour is part of what is inspected).
 """
 
