@@ -54,7 +54,8 @@ def _info_text(project, record, calibration, note, problems, searched=None) -> s
     ]
     if calibration:
         lines.append(f"calibration  threshold {calibration.threshold:.4f} ({calibration.method}), "
-                     f"minimum region area {calibration.min_area_text}")
+                     f"minimum region area {calibration.min_area_text}"
+                     + (" (scores of the int8 backbone)" if calibration.scored_in == "int8" else ""))
     elif not problems:
         lines.append(f"calibration  none usable: {note}; no verdicts until calibrated")
     return "\n".join(lines)

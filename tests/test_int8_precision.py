@@ -68,6 +68,7 @@ def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp
     proj = root / "proj"
     manifest = json.loads((proj / "manifest.json").read_text())
     assert SAMPLES_FILE in manifest["files"] and (proj / SAMPLES_FILE).is_file()
+    assert json.loads((proj / "calibration.json").read_text())["scored_in"] == "int8"
     images = [str(root / "ng"), str(root / "cal")]
     got = {}
     for precision in ("int8", "fp32"):
@@ -127,6 +128,9 @@ def test_a_model_taught_without_int8_is_quantised_on_its_taught_samples_and_one_
                  "--config", str(root / "int8.yaml")]) == 0
     assert main(["infer", str(proj), str(root / "ng"), "--json", str(out), "--config", str(root / "int8.yaml")]) == 0
     assert {v for _, v, _ in _results(out)} == {"NG"}
+    capsys.readouterr()
+    assert main(["info", str(proj)]) == 0
+    assert "(scores of the int8 backbone)" in capsys.readouterr().out
     # and back on the fp32 machine the int8 threshold stands: fp32 scores these defects higher still
     assert main(["infer", str(proj), str(root / "ng"), "--json", str(out), "--config", str(root / "fp32.yaml")]) == 0
     assert {v for _, v, _ in _results(out)} == {"NG"}
