@@ -109,7 +109,9 @@ class EngineConfig:
     # fp32 elsewhere; auto fits in fp32 on a CPU (fit_precision). A runtime setting: features stay within
     # cosine 0.999 of fp32 (tests/test_precision.py). int8 (opt-in, OpenVINO on a CPU): at fit the backbone is
     # quantised (NNCF) on the taught OK images and refused unless its features keep cosine 0.999 to fp32
-    # (inference/int8_model.py); a model taught without int8 cannot inspect with it.
+    # (inference/int8_model.py); a model taught without it is quantised on its taught samples where it is
+    # loaded (one saved without them cannot inspect in int8). auto's low precision is gated the same way
+    # (inference/precision_gate.py).
     precision: str = setting("runtime", "auto")
     # torch.compile for the backbone. auto: on CUDA (CUDA graphs), off on a CPU; on; off. Falls back to
     # eager when the compiler is missing or fails.

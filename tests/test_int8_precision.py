@@ -1,6 +1,7 @@
 """`precision: int8` through the command line: a fit quantises the backbone on the taught OK images and keeps
 them; inspection and export run the int8 network with fp32's verdicts; the cosine gate refuses a fit (exit 2,
-nothing saved); a model taught without int8 is refused by an int8 machine."""
+nothing saved); a model taught without int8 is quantised on its taught samples by an int8 machine, which gives
+no verdicts with a threshold set on fp32 scores; a model saved without taught samples is refused."""
 
 from __future__ import annotations
 
