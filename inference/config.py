@@ -33,7 +33,7 @@ ALIGN_MODES = ("none", "translation", "rigid")
 CORESET_OF = ("bank", "taught")
 # The same names as foreground.FOREGROUND_MODES and foreground.SYMMETRIES (kept here so config needs no numpy).
 FOREGROUND_MODES = ("none", "auto")
-PART_SYMMETRIES = ("none", "mirror", "rot90", "rot180", "any")
+PART_SYMMETRIES = ("none", "mirror", "rot90", "rot180", "any", "turns")
 # The same names as brightness.MODES.
 BRIGHTNESS_MODES = ("none", "shift", "shift_scale")
 # Settings added after models were first saved: a manifest without them was fitted with these values

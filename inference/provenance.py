@@ -103,7 +103,7 @@ class ProvenanceRecorder:
         h, w = self.token_shape
         flat = np.asarray(flat, np.int64)
         if tuple(transform) != (0, False):  # the image-grid position each turned / mirrored cell came from
-            flat = apply(np.arange(h * w).reshape(h, w), tuple(transform)).ravel()[flat]
+            flat = apply(np.arange(h * w).reshape(h, w), tuple(transform), fill=-1).ravel()[flat]
         r, c = np.divmod(flat, w)
         if self.flips and copy == self.rotations + 1:  # a horizontal flip: its column c is the image's w - 1 - c
             c = w - 1 - c

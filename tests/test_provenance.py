@@ -209,3 +209,28 @@ def test_turned_copies_of_a_symmetric_part_name_the_place_in_the_image_itself(ti
     d = ((emb[mine][:, None, :] - grid.reshape(c, -1).T[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), where_in_copy[image_cells])
     assert not np.array_equal(where_in_copy[image_cells], image_cells)  # the turn moved them: the test can fail
+
+
+def test_copies_turned_between_quarter_turns_name_cells_inside_the_image(tiny_config, tmp_path):
+    """part_symmetry turns: a copy turned by 22.5 deg keeps only cells that came from the image, each recorded at
+    the image cell it came from (nearest); the corners it brought in from outside are in no bank row."""
+    from inference.foreground import apply, transforms
+
+    config = tiny_config.replace(coreset_ratio=1.0, part_symmetry="turns")
+    engine = Engine(config)
+    engine.fit(tmp_path / "p", write_discs(tmp_path / "ok", [8]), roi=ROI)
+    prov = _provenance(tmp_path / "p")
+    h, w = engine.load(tmp_path / "p").backbone.token_shape
+    assert sorted(set(prov.rows[:, 3])) == list(range(16))
+    assert (prov.rows[:, 1] >= 0).all() and (prov.rows[:, 1] < h).all()
+    assert (prov.rows[:, 2] >= 0).all() and (prov.rows[:, 2] < w).all()
+    kinds = transforms("turns")
+    between = [i for i, t in enumerate(kinds) if len(t) > 2 and t[2] % 90]
+    for copy in between[:2]:
+        inside = apply(np.ones((h, w), bool), kinds[copy])
+        mine = prov.rows[:, 3] == copy
+        assert 0 < mine.sum() <= inside.sum() < h * w  # the corners are left out
+        source = apply(np.arange(h * w).reshape(h, w), kinds[copy], fill=-1)
+        recorded = prov.rows[mine, 1] * w + prov.rows[mine, 2]
+        assert set(recorded.tolist()) <= set(source[inside].tolist())  # each the image cell its copy cell came from
+        assert len(set(recorded.tolist())) > 0.8 * mine.sum()  # nearest sampling repeats few cells

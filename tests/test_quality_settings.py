@@ -3,6 +3,7 @@ and models saved before them scoring as they did."""
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -60,13 +61,29 @@ def test_restrict_leaves_background_patches_out_of_the_score_and_the_map():
     assert same[2] is scores
 
 
-@pytest.mark.parametrize("symmetry,count", [("none", 1), ("mirror", 3), ("rot180", 2), ("rot90", 4), ("any", 8)])
+@pytest.mark.parametrize("symmetry,count", [("none", 1), ("mirror", 3), ("rot180", 2), ("rot90", 4), ("any", 8),
+                                            ("turns", 16)])
 def test_symmetry_transforms_are_the_distinct_turns_and_mirrors(symmetry, count):
-    a = np.arange(12).reshape(3, 4)[:3, :3]  # no symmetry of its own
+    a = np.arange(64).reshape(8, 8) + 1  # no symmetry of its own
     outs = [foreground.apply(a, t) for t in foreground.transforms(symmetry)]
     assert len({o.tobytes() for o in outs}) == count
     if symmetry == "mirror":
         assert outs[1].tolist() == a[:, ::-1].tolist() and outs[2].tolist() == a[::-1, :].tolist()
+
+
+def test_a_turn_between_quarter_turns_moves_cells_about_the_centre_and_leaves_the_corners_out():
+    grid = np.arange(64).reshape(8, 8)
+    turned = foreground.apply(grid, (0, False, 45.0), fill=-1)
+    mask = foreground.apply(np.ones((8, 8), bool), (0, False, 45.0))
+    assert not mask[0, 0] and not mask[7, 7] and mask[3:5, 3:5].all()  # the corners came from outside the grid
+    assert (turned[~mask] == -1).all() and (turned[mask] >= 0).all()  # a mask and an index grid turn alike
+    # counter-clockwise as shown: the cell right of the centre comes from below-right of it... before the turn
+    y, x = np.divmod(turned[3, 6], 8)
+    assert (y, x) in {(5, 5), (5, 6), (4, 6)}
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[:, 16:] = 200
+    copy = foreground.apply(image, (0, False, 90.0))  # a turn of an image fills its corners by reflection
+    assert copy.shape == image.shape and copy[0, 0].any() == copy[0, 31].any() is not None
 
 
 def test_config_accepts_the_new_settings_and_names_wrong_values():
@@ -98,6 +115,37 @@ def test_part_symmetry_teaches_the_mirrored_part_as_ok_only_when_declared(tiny_c
     assert n_mirror == 3 * n_none  # the crop, its left-right and its top-bottom mirror
     assert flipped_none > 1.5 * ok_none  # a part placed the wrong way round is found without symmetry
     assert flipped_mirror < 1.2 * ok_mirror  # and taught as OK once mirror symmetry is declared
+
+
+def _turned(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    # the part turned on the line: the camera sees the background (disc()'s grey 40) where it was
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=(40, 40, 40))
+
+
+def _chiral(seed: int, mirrored: bool = False) -> np.ndarray:
+    """The notched disc with a bright mark above its centre: no turn of it is its mirror image."""
+    img = _notched(seed).copy()
+    img[25:37, 45:60] = 230
+    return np.ascontiguousarray(img[:, ::-1]) if mirrored else img
+
+
+def test_part_symmetry_turns_teaches_a_part_at_any_angle_but_not_mirrored(tiny_cnn_config, tmp_path):
+    scores = {}
+    for symmetry in ("none", "turns"):
+        engine = Engine(tiny_cnn_config.replace(part_symmetry=symmetry))
+        fit = engine.fit(tmp_path / symmetry, [_chiral(i) for i in range(2)])
+        part = _chiral(50)
+        scores[symmetry] = {"n": fit.n_embeddings, "ok": engine.infer(fit.model, part).score,
+                            **{a: engine.infer(fit.model, _turned(part, a)).score for a in (45, 90)},
+                            "mirrored": engine.infer(fit.model, _chiral(51, mirrored=True)).score}
+    none, turns = scores["none"], scores["turns"]
+    assert none["n"] < turns["n"] < 16 * none["n"]  # 16 copies, the corners of the in-between turns left out
+    assert none[45] > 2 * none["ok"]  # a part turned by 45 deg is found without the declaration
+    assert turns[45] < 0.5 * none[45] and turns[90] < 1.3 * turns["ok"]  # and taught as OK with it
+    assert turns["mirrored"] > 2 * turns["ok"] and turns["mirrored"] > 2 * turns[90]  # a mirrored part is another
 
 
 def test_foreground_auto_keeps_background_out_of_the_bank_and_add_keeps_the_models_mask(tiny_cnn_config, tmp_path,

@@ -24,6 +24,7 @@ SYMMETRY_CHOICES = (
     ("rot180", "Looks the same turned half way"),
     ("rot90", "Looks the same turned by any quarter"),
     ("any", "Looks the same turned or mirrored"),
+    ("turns", "Lies at any angle (turned, not mirrored)"),
 )
 # The light at the line (engine setting brightness): what the Teach step asks, in the user's words.
 LIGHTING_CHOICES = (
