@@ -11,7 +11,7 @@ the split is unstable, no mask is applied and the model says why.
 
 Symmetry (`part_symmetry`): the dihedral copies of each taught crop (made square first, so a quarter
 turn keeps the geometry) and the same transform of its token masks. `turns` (a part that lies at any angle, as
-AnomalyDINO rotates its references for parts that turn) adds turns between the quarter turns (TURN_STEP_DEG):
+AnomalyDINO rotates its references for parts that turn) adds turns between the quarter turns (every 22.5 deg):
 the square turned about its centre, the corners it brings in from outside filled by reflection for the network's
 context and left out of the token masks (they are no part of the taught image). No mirror: a mirrored part (a
 left-hand thread) is another part.
@@ -27,10 +27,9 @@ import numpy as np
 
 FOREGROUND_MODES = ("none", "auto")
 SYMMETRIES = ("none", "mirror", "rot90", "rot180", "any", "turns")
-# `turns`: the quarter turns of each of these turns (degrees, counter-clockwise): every 22.5 deg. Measured on
-# mvtec_screw (screws lie at any angle), image AUROC at 1 / 2 / 4 / 8 OK images: all eight quarter turns and mirrors
-# 0.548 / 0.537 / 0.541 / 0.524, with 22.5 deg steps 0.630 / 0.647 / 0.609 / 0.643 (docs/benchmarks.md).
-TURN_STEP_DEG = 22.5
+# `turns`: the quarter turns of 0, 22.5, 45 and 67.5 deg (counter-clockwise): every 22.5 deg. Measured on
+# mvtec_screw (screws lie at any angle), image AUROC at 1 / 2 / 4 / 8 / 16 OK images: 0.570 / 0.597 / 0.562 / 0.645 /
+# 0.691 against the eval's mirrors' 0.519 / 0.505 / 0.521 / 0.606 / 0.626 (docs/benchmarks.md, issue 25).
 
 # Grid transforms: k quarter turns (counter-clockwise, np.rot90), then an optional left-right mirror.
 _IDENTITY = (0, False)
