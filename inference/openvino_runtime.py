@@ -199,13 +199,19 @@ def stored_cosine(xml: Path, precision: str) -> Optional[float]:
 
 def store_cosine(xml: Path, precision: str, cosine: float) -> None:
     """Keep the measured cosine beside the cached IR (best effort: a read-only cache only measures again)."""
-    target = _cosine_file(xml, precision)
+    cache_json(_cosine_file(xml, precision), {"cosine": cosine, "openvino": version()}, "int8 cosine")
+
+
+def cache_json(target: Path, data: dict, what: str) -> None:
+    """Write `data` to `target` in this machine's cache, whole or not at all (a temporary file renamed). Best
+    effort: a read-only or full cache only means measuring again next time, so a failure is logged, not raised."""
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"cosine": cosine, "openvino": version()}))
+        tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
-        log.info("int8 cosine not cached (%s)", exc)
+        log.info("%s not cached (%s)", what, exc)
 
 
 def int8_refusal(cosine: float, min_cosine: Optional[float] = None) -> Optional[str]:

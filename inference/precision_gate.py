@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
@@ -34,8 +32,6 @@ MIN_COSINE = 0.999  # the int8 gate's level: every dev set whose bf16 AUROC held
 GATE_IMAGES = 16
 LOW_PRECISIONS = ("bf16", "fp16")
 CHECKS_FOLDER = "precision-checks"  # in the per-machine cache folder (openvino_runtime.cache_dir)
-
-log = logging.getLogger(__name__)
 
 
 def measure(fit_backbone: "Backbone", inspecting: "Backbone", taught: Sequence[tuple]) -> dict:
@@ -51,9 +47,13 @@ def measure(fit_backbone: "Backbone", inspecting: "Backbone", taught: Sequence[t
     taught = list(taught[:GATE_IMAGES])
     reference = np.stack([feats for _, feats in taught])
     got = np.concatenate(list(embed_crops(inspecting, [p.crop.pixels for p, _ in taught])))
-    cosine = mean_cosine(got, reference)
-    return {"precision": low, "cosine": round(cosine, 6), "images": len(taught), "kept": bool(cosine >= MIN_COSINE),
-            "runtime": inspecting.runtime}
+    return _check(inspecting, mean_cosine(got, reference), len(taught))
+
+
+def _check(low: "Backbone", cosine: float, images: int) -> dict:
+    """What a check of `low`'s precision records: the mean cosine to full precision on `images` taught crops."""
+    return {"precision": low.precision_name, "cosine": round(cosine, 6), "images": images,
+            "kept": bool(cosine >= MIN_COSINE), "runtime": low.runtime}
 
 
 def combined(before: Optional[dict], now: dict) -> dict:
@@ -108,8 +108,7 @@ def on_this_machine(full: "Backbone", low: "Backbone", samples: Optional[np.ndar
 
     crops = list(samples[:GATE_IMAGES])
     cosine = mean_cosine(np.concatenate(list(embed_crops(low, crops))), np.concatenate(list(embed_crops(full, crops))))
-    check = {"precision": name, "cosine": round(cosine, 6), "images": len(crops), "kept": bool(cosine >= MIN_COSINE),
-             "runtime": low.runtime, "measured": "at load, on this machine"}
+    check = {**_check(low, cosine, len(crops)), "measured": "at load, on this machine"}
     _store(key, check)
     return check
 
@@ -144,15 +143,9 @@ def _cached(key: str) -> Optional[dict]:
 
 
 def _store(key: str, check: dict) -> None:
-    """Best effort: a read-only cache folder only means measuring again at the next load."""
-    target = _check_file(key)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(check), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        log.info("precision check not cached (%s)", exc)
+    from .openvino_runtime import cache_json
+
+    cache_json(_check_file(key), check, "precision check")
 
 
 def inspection_precision(setting: str, check: dict) -> str:
