@@ -191,6 +191,7 @@ def main() -> int:
     p.add_argument("--backbone", default="dinov2_vits14")
     p.add_argument("--weights", default="none")
     p.add_argument("--input-size", type=int, default=448)
+    p.add_argument("--cnn-layers", default="2,3", help="CNN backbones: the feature stages (timm out_indices)")
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"runtime-precision list, of {VARIANTS}")
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--threads", type=int, default=0, help="threads for torch and OpenVINO alike (0: their defaults)")
@@ -201,6 +202,7 @@ def main() -> int:
     args = p.parse_args()
 
     base = EngineConfig.load(None).replace(backbone=args.backbone, weights=args.weights, input_size=args.input_size,
+                                           cnn_layers=tuple(int(i) for i in args.cnn_layers.split(",")),
                                            use_gpu=True, batch_size=1)
     if args.child:
         return child(args, base)
@@ -215,7 +217,7 @@ def main() -> int:
         for variant in [] if args.interleave else variants:  # each in its own process: no shared thread pools
             cmd = [sys.executable, __file__, "--child", variant, "--project", folder, "--images", str(args.images),
                    "--n-fit", str(args.n_fit), "--n", str(args.n), "--backbone", args.backbone,
-                   "--weights", args.weights, "--input-size", str(args.input_size), "--threads", str(args.threads)]
+                   "--weights", args.weights, "--input-size", str(args.input_size), "--cnn-layers", args.cnn_layers, "--threads", str(args.threads)]
             run = subprocess.run(cmd, capture_output=True, text=True)
             if run.returncode:
                 print(f"{variant} failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -230,7 +232,7 @@ def main() -> int:
         "machine": machine(),
         "load_average": [round(v, 1) for v in os.getloadavg()],
         "backbone": args.backbone, "weights": args.weights, "input_size": args.input_size,
-        "n_images": len(test_files), "threads": args.threads or "default", "backbone_gflop_per_image": round(gflop, 2),
+        "cnn_layers": args.cnn_layers, "n_images": len(test_files), "threads": args.threads or "default", "backbone_gflop_per_image": round(gflop, 2),
         "measured_peak_gflops": {k: round(v, 1) for k, v in peaks.items()},
         "nominal_peak_gflops": nominal_peak(),
         "stages_ms_median": {}, "total_ms_median": {}, "total_ms_p95": {}, "engine_infer_ms_median": {},

@@ -42,6 +42,13 @@ FEATURES = {
     "lite1": {"backbone": "efficientnet_lite1"},
     "lite2": {"backbone": "efficientnet_lite2"},
     "lite0_s123": {"cnn_layers": [1, 2, 3]},
+    # Each stage's share of the patch distance (cnn_stage_weights) and the stride-32 stage (issue 25, eighth session).
+    "lite0_s2w167": {"cnn_stage_weights": {2: 1.67}},
+    "lite0_s2w06": {"cnn_stage_weights": {2: 0.6}},
+    "lite0_s234": {"cnn_layers": [2, 3, 4]},
+    "lite0_s234_w07": {"cnn_layers": [2, 3, 4], "cnn_stage_weights": {4: 0.7}},
+    "lite0_s234_w05": {"cnn_layers": [2, 3, 4], "cnn_stage_weights": {4: 0.5}},
+    "lite0_s34": {"cnn_layers": [3, 4]},
 }
 # Fit candidates: name -> (engine settings, augmentation applied only at <= 8 shots).
 FITS = {

@@ -323,6 +323,9 @@ class Backbone:
             grid = _aggregate(grid, self.config.patch_size, self.config.patch_zero_pad)
         else:
             layers = [_aggregate(f.float(), self.config.patch_size, self.config.patch_zero_pad) for f in out]
+            weights = self.config.stage_weights()
+            if any(w != 1.0 for w in weights):
+                layers = [f * w for f, w in zip(layers, weights)]
             size = layers[0].shape[-2:]
             grid = torch.cat(
                 [layers[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in layers[1:]],

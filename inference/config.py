@@ -39,7 +39,7 @@ BRIGHTNESS_MODES = ("none", "shift", "shift_scale")
 # Settings added after models were first saved: a manifest without them was fitted with these values
 # (the behaviour before the setting existed), whatever the current default is.
 ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank",
-                "index": "flat", "brightness": "none"}
+                "index": "flat", "brightness": "none", "cnn_stage_weights": {}}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -80,6 +80,10 @@ class EngineConfig:
     backbone_kwargs: dict = setting("feature", factory=dict)
     # CNN backbones: which feature stages to concatenate (timm out_indices).
     cnn_layers: tuple = setting("feature", (2, 3))
+    # CNN backbones: a stage's features times its weight before the stages are concatenated, which sets its
+    # share of the patch distance ({stage index: weight}; a stage not named weighs 1, a stage named but not in
+    # cnn_layers is not used).
+    cnn_stage_weights: dict = setting("feature", factory=dict)
     # ViT backbones: the blocks whose patch tokens are averaged (each through the final norm), e.g.
     # [5, 7, 9, 11] for ViT-S/14; empty: the last block's tokens only (as before).
     vit_blocks: tuple = setting("feature", ())
@@ -175,6 +179,8 @@ class EngineConfig:
         data = dataclasses.asdict(self)
         data["cnn_layers"] = list(self.cnn_layers)
         data["vit_blocks"] = list(self.vit_blocks)
+        # As JSON keeps it (a manifest's keys are strings), so a saved config compares equal to the running one.
+        data["cnn_stage_weights"] = {str(k): v for k, v in sorted(self.cnn_stage_weights.items())}
         return data
 
     @classmethod
@@ -189,6 +195,10 @@ class EngineConfig:
             )
         values = {k: _coerce(k, v) for k, v in data.items()}
         return cls(**values)
+
+    def stage_weights(self) -> tuple:
+        """The weight of each entry of cnn_layers, in its order (cnn_stage_weights, 1 where it names none)."""
+        return tuple(float(self.cnn_stage_weights.get(i, 1.0)) for i in self.cnn_layers)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> "EngineConfig":
@@ -320,6 +330,10 @@ def _coerce(name: str, value: Any) -> Any:
                 return {}
             if not isinstance(value, dict):
                 raise ValueError
+            if name == "cnn_stage_weights":  # JSON (a manifest) keeps the stage indices as strings
+                if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value.values()):
+                    raise ValueError
+                return {int(k): float(v) for k, v in value.items()}
             return dict(value)
         if kind is tuple:
             if isinstance(value, int) and not isinstance(value, bool):
@@ -366,6 +380,7 @@ def _validate(c: EngineConfig) -> None:
             object.__setattr__(c, name, float(value))
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             object.__setattr__(c, name, _coerce(name, value))
+    object.__setattr__(c, "cnn_stage_weights", _coerce("cnn_stage_weights", c.cnn_stage_weights))  # int keys
     _check(bool(c.backbone), "backbone", "a backbone name", c.backbone)
     _check(bool(c.weights), "weights", "'auto', 'none' or a file path", c.weights)
     _check(0 < c.coreset_ratio <= 1, "coreset_ratio", "in (0, 1] (0.01-0.05 is typical)", c.coreset_ratio)
@@ -408,3 +423,5 @@ def _validate(c: EngineConfig) -> None:
            "a list of distinct block indices in [0, 63] (empty: the last block)", list(c.vit_blocks))
     _check(len(c.cnn_layers) >= 1 and all(0 <= i <= 5 for i in c.cnn_layers), "cnn_layers",
            "a list of stage indices in [0, 5]", list(c.cnn_layers))
+    _check(all(0 <= i <= 5 and 0 < w <= 100 for i, w in c.cnn_stage_weights.items()), "cnn_stage_weights",
+           "a mapping of stage indices in [0, 5] to weights in (0, 100], e.g. {4: 0.7}", c.cnn_stage_weights)

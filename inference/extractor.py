@@ -75,6 +75,8 @@ class OpenVinoExtractor:
             "patch_zero_pad": c.patch_zero_pad, "precision": "int8" if int8_images else "fp32",
             "int8_images": int8_images,
         }
+        if b.preset.kind == "cnn" and any(w != 1.0 for w in c.stage_weights()):  # absent when unweighted,
+            parts["cnn_stage_weights"] = list(c.stage_weights())  # so the earlier keys stay valid
         if int8_images:  # only int8 IRs depend on the recipe: the fp32 keys stay as they were
             parts["int8_recipe"] = ovr.INT8_RECIPE
         return parts

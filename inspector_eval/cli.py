@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pixel-size", type=int, default=runner.PIXEL_SIZE_DEFAULT,
                    help="square resolution for pixel metrics, same for every method (default 128)")
     p.add_argument("--no-few-shot-augment", action="store_true",
-                   help="never add flipped/rotated copies for our method (default: when <= 16 OK images)")
+                   help="never apply our few-shot policy (default, when <= 16 OK images: mirrored copies, and the "
+                        "CNN's stride-32 stage where the config leaves the stages at the default)")
     p.add_argument("--seed", type=int, default=0, help="seed for shot subsets and coresets (default 0)")
     p.add_argument("--max-test", type=int, default=None, metavar="N",
                    help="score at most N test images per category, evenly spread over the sorted list "
@@ -69,8 +70,9 @@ def _split_list(values) -> list[str]:
 
 
 # What the anomalib peer takes from our config: the backbone and what feeds it, and the coreset's size and seed.
-PEER_SHARED_KEYS = ("backbone", "weights", "cnn_layers", "input_size", "coreset_ratio", "seed", "batch_size",
-                    "use_gpu")
+# Not the feature stages: which stages to take is part of each method; the peer keeps anomalib's own default
+# (PatchCore's layer2 and layer3: EfficientNet-Lite's stages 2 and 3, peer_anomalib.ANOMALIB_STAGES).
+PEER_SHARED_KEYS = ("backbone", "weights", "input_size", "coreset_ratio", "seed", "batch_size", "use_gpu")
 
 
 def build_methods(names: list[str], args) -> tuple[list, dict]:
@@ -84,14 +86,14 @@ def build_methods(names: list[str], args) -> tuple[list, dict]:
         methods.append(OursMethod("ours", base, note=f"our engine, {base.backbone}",
                                   few_shot_augment=not args.no_few_shot_augment))
     if "anomalib" in names:
-        from .peer_anomalib import AnomalibPatchcore, anomalib_version
+        from .peer_anomalib import ANOMALIB_STAGES, AnomalibPatchcore, anomalib_version
 
         version = anomalib_version()
         if version is not None:
             # The peer gets the shared setting (the backbone and what feeds it, from --config too, so that a
             # backbone named there is compared with anomalib on the same one), never our own ingredients.
             shared = eval_config(None, overrides).replace(**{k: getattr(base, k) for k in PEER_SHARED_KEYS})
-            methods.append(AnomalibPatchcore(shared))
+            methods.append(AnomalibPatchcore(shared.replace(cnn_layers=ANOMALIB_STAGES, cnn_stage_weights={})))
             info["anomalib_version"] = version
     if "dinov2" in names:
         cfg = base.replace(**DINOV2_SPEED, cnn_layers=(2, 3))

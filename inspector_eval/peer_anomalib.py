@@ -22,6 +22,8 @@ from inference import stack_inputs
 
 # timm tf_efficientnet_lite0 feature stages by out_index -> module name (anomalib selects by name).
 EFFICIENTNET_LITE0_STAGES = {0: "blocks.0", 1: "blocks.1", 2: "blocks.2", 3: "blocks.4", 4: "blocks.6"}
+# anomalib's Patchcore default layers, ["layer2", "layer3"] of a ResNet: the stages at strides 8 and 16.
+ANOMALIB_STAGES = (2, 3)
 
 
 def anomalib_version() -> Optional[str]:
@@ -146,15 +148,15 @@ class AnomalibPatchcore:
             out = self.model(self._tensor([image]))
         return float(out.pred_score.reshape(-1)[0]), out.anomaly_map[0, 0].cpu().numpy()
 
-    def feature_stages(self, batch: np.ndarray) -> list[np.ndarray]:
-        """Raw backbone stage outputs (before PatchCore's pooling) for uint8 N x S x S x 3 images."""
+    def feature_stages(self, batch: np.ndarray) -> dict[int, np.ndarray]:
+        """Raw backbone stage outputs (before PatchCore's pooling) for uint8 N x S x S x 3 images, by stage index."""
         import torch
 
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self._device).permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
         with torch.no_grad():
             feats = self.model.feature_extractor(x)
-        return [feats[name].cpu().numpy() for name in self.layers()]
+        return {i: feats[name].cpu().numpy() for i, name in zip(self.config.cnn_layers, self.layers())}
 
     def close(self) -> None:
         self.model = None

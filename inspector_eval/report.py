@@ -117,7 +117,8 @@ def markdown(result: dict) -> str:
         out.append("Cells: ours / anomalib (ratio ours / anomalib). FRR, FAR, seconds, ms, MiB: lower is better.")
     parity = meta.get("backbone_parity")
     if parity:
-        out.append(f"Same backbone check (raw stage outputs on 2 OK images): shapes {parity['shapes_ours']} vs "
+        out.append(f"Same backbone check (raw outputs of stages {parity.get('stages', '')} on 2 OK images): shapes "
+                   f"{parity['shapes_ours']} vs "
                    f"{parity['shapes_anomalib']}, max |diff| {[_num(d, 6) for d in parity['max_abs_diff']]}.")
     for failed in meta.get("failures", []):
         out.append(f"**{failed['category']}: could not run** ({failed['error']}).")

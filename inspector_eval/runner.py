@@ -102,16 +102,19 @@ class MemorySampler:
 
 
 def backbone_parity(ours, peer, images: list[np.ndarray], size: int) -> dict:
-    """Fit both on one image and compare their raw backbone stages on `images`: proof of the same weights."""
+    """Fit both on one image and compare the raw backbone stages both read on `images`: proof of the same weights.
+    (Each method reads its own stages; those only one of them reads have nothing to be compared with.)"""
     from inference import stack_inputs
 
     ours.fit(images[:1])
     peer.fit(images[:1])
     batch = stack_inputs(images, size)
     a, b = ours.feature_stages(batch), peer.feature_stages(batch)
-    out = {"shapes_ours": [list(x.shape) for x in a], "shapes_anomalib": [list(x.shape) for x in b],
-           "max_abs_diff": [float(np.abs(x - y).max()) if x.shape == y.shape else None for x, y in zip(a, b)]}
-    out["same"] = len(a) == len(b) and all(d is not None and d < 1e-3 for d in out["max_abs_diff"])
+    common = sorted(set(a) & set(b))
+    out = {"stages": common, "shapes_ours": [list(a[i].shape) for i in common],
+           "shapes_anomalib": [list(b[i].shape) for i in common],
+           "max_abs_diff": [float(np.abs(a[i] - b[i]).max()) if a[i].shape == b[i].shape else None for i in common]}
+    out["same"] = bool(common) and all(d is not None and d < 1e-3 for d in out["max_abs_diff"])
     ours.close()
     peer.close()
     return out

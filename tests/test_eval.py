@@ -20,9 +20,9 @@ from inspector_eval.dataset import (  # noqa: E402
 )
 
 # Measured on this machine (docs/benchmarks.md, issue 25): ours with the eval defaults (efficientnet_lite0,
-# 224 px, coreset 0.1, part_symmetry mirror at <= 16 shots, image score max) on visa_fryum, seed 0:
-# image AUROC 0.935 at 1 shot (0.811 without the few-shot policy) and 0.903 at 16 (0.882 without). The floors
-# sit about 0.03-0.05 below: losing the few-shot policy at 1 shot or a regression trips them, noise does not.
+# 224 px, coreset 0.1, image score max; at <= 16 shots part_symmetry mirror and the stride-32 stage) on
+# visa_fryum, seed 0: image AUROC 0.919 at 1 shot (0.811 without the few-shot policy) and 0.877 at 16 (0.882
+# without). The floors sit about 0.02-0.03 below: losing the mirrors at 1 shot or a regression trips them.
 FRYUM_FLOORS = {"1": 0.90, "16": 0.85}
 
 
@@ -189,6 +189,7 @@ def test_quick_mode_guards_the_default_policy_on_visa_fryum(shared_data, tmp_pat
     result = json.loads(out.read_text())
     (method,) = result["meta"]["methods"]
     assert "'part_symmetry': 'mirror'" in method["few_shot_policy"]
+    assert "'cnn_layers': [2, 3, 4]" in method["few_shot_policy"]
     assert method["config"]["score_mode"] == "max"  # the six-set choice (docs/benchmarks.md, issue 25)
     recs = {r["shots"]: r for r in result["records"]}
     assert sorted(recs) == ["1", "16"]
@@ -203,14 +204,17 @@ def test_quick_mode_guards_the_default_policy_on_visa_fryum(shared_data, tmp_pat
 @pytest.mark.realdata
 def test_anomalib_peer_uses_the_same_backbone_weights(shared_data):
     pytest.importorskip("anomalib")
-    from inspector_eval.ours import OursMethod, eval_config
-    from inspector_eval.peer_anomalib import AnomalibPatchcore
     from inspector_eval.dataset import load_images
+    from inspector_eval.ours import OursMethod, eval_config
+    from inspector_eval.peer_anomalib import ANOMALIB_STAGES, AnomalibPatchcore
     from inspector_eval.runner import backbone_parity
 
     cfg = eval_config()
     cat = read_category(shared_data / "mvtec_bottle")
-    parity = backbone_parity(OursMethod("ours", cfg), AnomalibPatchcore(cfg), load_images(cat.train_good[:2]), 224)
+    peer = AnomalibPatchcore(cfg.replace(cnn_layers=ANOMALIB_STAGES))
+    # Ours reads the stride-32 stage too at one OK image (the few-shot policy): the stages both read are compared.
+    parity = backbone_parity(OursMethod("ours", cfg), peer, load_images(cat.train_good[:2]), 224)
+    assert parity["stages"] == [2, 3]
     assert parity["shapes_ours"] == parity["shapes_anomalib"] == [[2, 40, 28, 28], [2, 112, 14, 14]]
     assert parity["same"]
 
@@ -303,6 +307,21 @@ def test_results_are_written_as_each_cell_finishes(tmp_path, monkeypatch):
     assert [(r["category"], r["shots"]) for r in saved["records"]] == [("a_first", "1")]
 
 
+def test_the_few_shot_policy_adds_the_stride_32_stage_only_where_the_config_leaves_the_stages():
+    from inspector_eval.ours import FEW_SHOT_MAX_IMAGES, OursMethod, eval_config
+
+    ours = OursMethod("ours", eval_config())
+    few, many = ours.config_for(FEW_SHOT_MAX_IMAGES), ours.config_for(FEW_SHOT_MAX_IMAGES + 1)
+    assert few.cnn_layers == (2, 3, 4) and few.stage_weights() == (1.0, 1.0, 0.7) and few.part_symmetry == "mirror"
+    assert many.cnn_layers == (2, 3) and many.stage_weights() == (1.0, 1.0) and many.part_symmetry == "none"
+    chosen = OursMethod("ours", eval_config(None, {"cnn_layers": [1, 2]})).config_for(1)
+    assert chosen.cnn_layers == (1, 2) and chosen.part_symmetry == "mirror"  # stages named in --config are kept
+    odd = OursMethod("ours", eval_config(None, {"input_size": 240})).config_for(1)  # not a multiple of 32
+    assert odd.cnn_layers == (2, 3) and odd.part_symmetry == "mirror"
+    off = OursMethod("ours", eval_config(), few_shot_augment=False)
+    assert off.config_for(1) == off.config and off.describe()["few_shot_policy"] == "none"
+
+
 def test_the_anomalib_peer_takes_the_backbone_named_in_config_but_none_of_our_ingredients(tmp_path, monkeypatch):
     """`inspector eval --config` naming another backbone compares with anomalib on that backbone (it silently
     stayed on EfficientNet-Lite0 before); our own ingredients never reach the peer."""
@@ -313,10 +332,14 @@ def test_the_anomalib_peer_takes_the_backbone_named_in_config_but_none_of_our_in
     monkeypatch.setattr(peer_anomalib, "anomalib_version", lambda: "test")
     cfg = tmp_path / "lite1.yaml"
     cfg.write_text("backbone: efficientnet_lite1\ncoreset_ratio: 0.25\nscore_mode: topk_mean\n"
-                   "part_symmetry: rot180\n")
+                   "part_symmetry: rot180\ncnn_layers: [1, 2, 3]\ncnn_stage_weights: {3: 0.5}\n")
     args = argparse.Namespace(config=cfg, input_size=None, coreset_ratio=None, seed=3, no_few_shot_augment=False)
     ours, peer = cli.build_methods(["ours", "anomalib"], args)[0]
     assert ours.config.backbone == peer.config.backbone == "efficientnet_lite1"
     assert ours.config.coreset_ratio == peer.config.coreset_ratio == 0.25 and peer.config.seed == 3
     assert ours.config.score_mode == "topk_mean" and ours.config.part_symmetry == "rot180"
     assert peer.config.score_mode == "max" and peer.config.part_symmetry == "none"
+    # Which stages to take is each method's own: the peer keeps anomalib's default (layer2, layer3).
+    assert ours.config.cnn_layers == (1, 2, 3) and ours.config.stage_weights() == (1.0, 1.0, 0.5)
+    assert peer.config.cnn_layers == peer_anomalib.ANOMALIB_STAGES == (2, 3) and peer.config.stage_weights() == (1.0, 1.0)
+    assert peer.layers() == ["blocks.2", "blocks.4"]

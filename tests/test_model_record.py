@@ -31,7 +31,8 @@ def test_every_setting_has_a_role():
 def test_roles_split_the_settings_once():
     keys = [k for role in ROLES for k in config_keys(role)]
     assert sorted(keys) == sorted(f.name for f in dataclasses.fields(EngineConfig))  # each key in one role
-    assert config_keys("feature") == ("backbone", "backbone_kwargs", "cnn_layers", "vit_blocks", "input_size",
+    assert config_keys("feature") == ("backbone", "backbone_kwargs", "cnn_layers", "cnn_stage_weights",
+                                      "vit_blocks", "input_size",
                                       "patch_size", "stride", "patch_zero_pad")
     # issue 25: the foreground mask, the part's symmetry and the lighting compensation shape the bank (add keeps
     # the model's)

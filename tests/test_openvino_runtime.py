@@ -53,6 +53,22 @@ def test_openvino_features_match_torch_fp32(kind, tiny_config, tiny_cnn_config, 
         assert ovr.mean_cosine(low, want) >= 0.999
 
 
+def test_cnn_stage_weights_scale_each_stage_in_both_runtimes(tiny_cnn_config, ov_cache):
+    """Each stage's features times its weight, before the concatenation; the weights are part of the IR's key, so
+    an unweighted IR in the cache is not served to a weighted model."""
+    plain_ref, plain_ov = _pair(tiny_cnn_config)
+    weighted_ref, weighted_ov = _pair(tiny_cnn_config.replace(cnn_stage_weights={3: 0.5}))
+    images = _images(2)
+    plain, weighted = plain_ref.embed(images).numpy(), weighted_ref.embed(images).numpy()
+    first = plain_ref.model.feature_info.channels()[0]
+    np.testing.assert_array_equal(weighted[:, :first], plain[:, :first])
+    np.testing.assert_allclose(weighted[:, first:], 0.5 * plain[:, first:], rtol=1e-6, atol=1e-7)
+    assert len(list(ov_cache.iterdir())) == 2  # two IRs: the weights are in the key
+    got = weighted_ov.embed(images).numpy()
+    np.testing.assert_allclose(got, weighted, rtol=1e-3, atol=1e-4 * np.abs(weighted).max())
+    np.testing.assert_allclose(plain_ov.embed(images).numpy(), plain, rtol=1e-3, atol=1e-4 * np.abs(plain).max())
+
+
 def test_the_ir_is_cached_per_machine_and_rebuilt_when_a_key_changes(tiny_config, ov_cache, monkeypatch):
     config = tiny_config.replace(runtime="openvino", precision="fp32")
     torch.manual_seed(0)

@@ -89,7 +89,12 @@ def test_a_turn_between_quarter_turns_moves_cells_about_the_centre_and_leaves_th
 def test_config_accepts_the_new_settings_and_names_wrong_values():
     c = EngineConfig(foreground_mask="auto", part_symmetry="rot90", vit_blocks=[1, 3])
     assert c.vit_blocks == (1, 3) and c.to_dict()["vit_blocks"] == [1, 3]
-    for key, bad in (("foreground_mask", "yes"), ("part_symmetry", "rot45"), ("vit_blocks", [2, 2])):
+    weighted = EngineConfig.from_dict({"cnn_layers": [2, 3, 4], "cnn_stage_weights": {"4": 0.7}})  # as JSON keeps it
+    assert weighted.cnn_stage_weights == {4: 0.7} and weighted.stage_weights() == (1.0, 1.0, 0.7)
+    assert weighted.replace(cnn_layers=(2, 3)).stage_weights() == (1.0, 1.0)  # a stage not used weighs nothing
+    for key, bad in (("foreground_mask", "yes"), ("part_symmetry", "rot45"), ("vit_blocks", [2, 2]),
+                     ("cnn_stage_weights", {4: 0}), ("cnn_stage_weights", {9: 1}), ("cnn_stage_weights", {4: "a"}),
+                     ("cnn_stage_weights", [0.7])):
         with pytest.raises(ConfigError, match=key):
             EngineConfig(**{key: bad})
 
@@ -172,19 +177,30 @@ def test_foreground_auto_keeps_background_out_of_the_bank_and_add_keeps_the_mode
     assert added.record.foreground == fg and added.n_embeddings == 4 * 100
 
 
+def test_a_model_fitted_with_stage_weights_is_not_stale_under_the_same_settings(tiny_cnn_config, tmp_path):
+    config = tiny_cnn_config.replace(cnn_stage_weights={3: 0.5})
+    engine = Engine(config)
+    engine.fit(tmp_path, [disc(i)[0] for i in range(2)])
+    model = engine.load(tmp_path)
+    assert model.config.cnn_stage_weights == {3: 0.5}  # read back from the manifest's JSON
+    assert model.record.changed_settings(config) == []
+    assert model.record.changed_settings(config.replace(cnn_stage_weights={3: 0.7})) == ["cnn_stage_weights"]
+
+
 def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_config, tmp_path):
     engine = Engine(tiny_cnn_config)
     engine.fit(tmp_path, [disc(i)[0] for i in range(3)])
     before = [engine.infer(engine.load(tmp_path), disc(100 + i)[0]).score for i in range(2)]
     manifest = tmp_path / "manifest.json"
     data = json.loads(manifest.read_text())
-    for key in ("foreground_mask", "part_symmetry", "vit_blocks", "index"):
+    for key in ("foreground_mask", "part_symmetry", "vit_blocks", "index", "cnn_stage_weights"):
         data["config"].pop(key)
     manifest.write_text(json.dumps(data))
     # Even with the new settings on in the running engine, the old model keeps its own behaviour.
-    newer = Engine(tiny_cnn_config.replace(foreground_mask="auto", part_symmetry="any"))
+    newer = Engine(tiny_cnn_config.replace(foreground_mask="auto", part_symmetry="any", cnn_stage_weights={3: 0.5}))
     model = newer.load(tmp_path)
     assert model.config.foreground_mask == "none" and model.config.part_symmetry == "none"
+    assert model.config.cnn_stage_weights == {}  # every stage's features at weight 1, as before the setting
     assert model.config.index == "flat"  # searched exactly, as every model before `index: auto`
     assert model.foreground is None
     assert [newer.infer(model, disc(100 + i)[0]).score for i in range(2)] == pytest.approx(before, rel=1e-6)
