@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-few-shot-augment", action="store_true",
                    help="never apply our few-shot policy (default, when <= 16 OK images: mirrored copies, and the "
                         "CNN's stride-32 stage where the config leaves the stages at the default)")
+    p.add_argument("--peer-stages", default=None, metavar="2,3,4",
+                   help="the backbone stages the anomalib peer reads (default: anomalib's own, 2 and 3: PatchCore's "
+                        "layer2 and layer3)")
     p.add_argument("--seed", type=int, default=0, help="seed for shot subsets and coresets (default 0)")
     p.add_argument("--max-test", type=int, default=None, metavar="N",
                    help="score at most N test images per category, evenly spread over the sorted list "
@@ -93,7 +96,9 @@ def build_methods(names: list[str], args) -> tuple[list, dict]:
             # The peer gets the shared setting (the backbone and what feeds it, from --config too, so that a
             # backbone named there is compared with anomalib on the same one), never our own ingredients.
             shared = eval_config(None, overrides).replace(**{k: getattr(base, k) for k in PEER_SHARED_KEYS})
-            methods.append(AnomalibPatchcore(shared.replace(cnn_layers=ANOMALIB_STAGES, cnn_stage_weights={})))
+            named = getattr(args, "peer_stages", None)
+            stages = tuple(int(i) for i in _split_list([named] if named else [])) or ANOMALIB_STAGES
+            methods.append(AnomalibPatchcore(shared.replace(cnn_layers=stages, cnn_stage_weights={})))
             info["anomalib_version"] = version
     if "dinov2" in names:
         cfg = base.replace(**DINOV2_SPEED, cnn_layers=(2, 3))
@@ -131,17 +136,25 @@ def main(argv: Optional[list[str]] = None) -> int:
         if unknown:
             raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
         dirs = find_categories(args.root, _split_list(args.categories) or None)
+        try:
+            args.peer_stages = ",".join(str(int(i)) for i in _split_list([args.peer_stages or ""])) or None
+        except ValueError:
+            raise ValueError(f"--peer-stages must be stage indices such as 2,3,4, got {args.peer_stages!r}") from None
         if args.quick:
             # The CI guard's category when the caller names none.
             dirs = [next((d for d in dirs if d.name == QUICK_CATEGORY), dirs[0])]
     except (ValueError, FileNotFoundError) as exc:
         print(f"inspector eval: {exc}", file=sys.stderr)
         return 2
-    from inference import InspectorError
+    from inference import ConfigError, InspectorError
 
     runner.return_freed_memory_to_system()
     try:
-        methods, info = build_methods(names, args)
+        try:
+            methods, info = build_methods(names, args)
+        except ConfigError as exc:  # a setting in --config or on the command line: bad input
+            print(f"inspector eval: {exc}", file=sys.stderr)
+            return 2
         if not methods:
             print("inspector eval: no method to run", file=sys.stderr)
             return 2

@@ -176,6 +176,9 @@ def test_cli_end_to_end_on_a_tiny_set(tmp_path):
         assert r["fit"]["embedding_s"] > 0 and r["latency"]["median_ms"] > 0
     assert "| 4 |" in md.read_text() and png.stat().st_size > 1000
     assert eval_main([str(tmp_path / "data"), "--methods", "nope"]) == 2
+    assert eval_main([str(tmp_path / "data"), "--peer-stages", "x"]) == 2
+    (tmp_path / "bad.yaml").write_text("cnn_stage_weights: {4: 0}\n")  # a bad setting is bad input too
+    assert eval_main([str(tmp_path / "data"), "--config", str(tmp_path / "bad.yaml")]) == 2
 
 
 # -- real images: the CI regression guard ---------------------------------------------------
@@ -333,7 +336,8 @@ def test_the_anomalib_peer_takes_the_backbone_named_in_config_but_none_of_our_in
     cfg = tmp_path / "lite1.yaml"
     cfg.write_text("backbone: efficientnet_lite1\ncoreset_ratio: 0.25\nscore_mode: topk_mean\n"
                    "part_symmetry: rot180\ncnn_layers: [1, 2, 3]\ncnn_stage_weights: {3: 0.5}\n")
-    args = argparse.Namespace(config=cfg, input_size=None, coreset_ratio=None, seed=3, no_few_shot_augment=False)
+    args = argparse.Namespace(config=cfg, input_size=None, coreset_ratio=None, seed=3, no_few_shot_augment=False,
+                              peer_stages=None)
     ours, peer = cli.build_methods(["ours", "anomalib"], args)[0]
     assert ours.config.backbone == peer.config.backbone == "efficientnet_lite1"
     assert ours.config.coreset_ratio == peer.config.coreset_ratio == 0.25 and peer.config.seed == 3
@@ -343,3 +347,5 @@ def test_the_anomalib_peer_takes_the_backbone_named_in_config_but_none_of_our_in
     assert ours.config.cnn_layers == (1, 2, 3) and ours.config.stage_weights() == (1.0, 1.0, 0.5)
     assert peer.config.cnn_layers == peer_anomalib.ANOMALIB_STAGES == (2, 3) and peer.config.stage_weights() == (1.0, 1.0)
     assert peer.layers() == ["blocks.2", "blocks.4"]
+    args.peer_stages = "2,3,4"  # --peer-stages: the peer on other stages, for a comparison on the same ones
+    assert cli.build_methods(["anomalib"], args)[0][0].layers() == ["blocks.2", "blocks.4", "blocks.6"]
