@@ -33,6 +33,14 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _stages_text(config: dict) -> str:
+    """A CNN model's feature stages and their weights, e.g. "stages 2, 3, 4 (4: x0.7)"."""
+    weights = {int(k): v for k, v in (config.get("cnn_stage_weights") or {}).items() if v != 1}
+    stages = config.get("cnn_layers") or []
+    named = ", ".join(f"{i}: x{weights[i]:g}" for i in stages if i in weights)
+    return "stages " + ", ".join(str(i) for i in stages) + (f" ({named})" if named else "")
+
+
 def _info_text(project, record, calibration, note, problems, searched=None) -> str:
     w = record.backbone.weights
     roi = record.roi
@@ -41,7 +49,8 @@ def _info_text(project, record, calibration, note, problems, searched=None) -> s
         f"model        version {record.model_version}, schema {record.schema_version}, "
         f"app {record.app_version}, updated {record.updated}",
         f"backbone     {record.backbone.name} ({record.backbone.timm_name}), "
-        f"input {record.input_size} px, tokens {record.token_shape[0]} x {record.token_shape[1]}",
+        f"input {record.input_size} px, tokens {record.token_shape[0]} x {record.token_shape[1]}"
+        + (f", {_stages_text(record.config)}" if record.backbone.kind == "cnn" else ""),
         f"weights      {w.get('source')}{'' if w.get('pretrained') else ' (RANDOM: testing only)'}"
         f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
         *([f"precision    {describe_precision_check(record.precision_check)}"] if record.precision_check else []),

@@ -177,7 +177,7 @@ def test_foreground_auto_keeps_background_out_of_the_bank_and_add_keeps_the_mode
     assert added.record.foreground == fg and added.n_embeddings == 4 * 100
 
 
-def test_a_model_fitted_with_stage_weights_is_not_stale_under_the_same_settings(tiny_cnn_config, tmp_path):
+def test_a_model_fitted_with_stage_weights_is_not_stale_under_the_same_settings(tiny_cnn_config, tmp_path, capsys):
     config = tiny_cnn_config.replace(cnn_stage_weights={3: 0.5})
     engine = Engine(config)
     engine.fit(tmp_path, [disc(i)[0] for i in range(2)])
@@ -185,6 +185,10 @@ def test_a_model_fitted_with_stage_weights_is_not_stale_under_the_same_settings(
     assert model.config.cnn_stage_weights == {3: 0.5}  # read back from the manifest's JSON
     assert model.record.changed_settings(config) == []
     assert model.record.changed_settings(config.replace(cnn_stage_weights={3: 0.7})) == ["cnn_stage_weights"]
+    from inspector_cli.main import main
+
+    assert main(["info", str(tmp_path)]) == 0  # a technician reads what the model was fitted with
+    assert "stages 2, 3 (3: x0.5)" in capsys.readouterr().out
 
 
 def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_config, tmp_path):
