@@ -96,9 +96,8 @@ def build_methods(names: list[str], args) -> tuple[list, dict]:
             # The peer gets the shared setting (the backbone and what feeds it, from --config too, so that a
             # backbone named there is compared with anomalib on the same one), never our own ingredients.
             shared = eval_config(None, overrides).replace(**{k: getattr(base, k) for k in PEER_SHARED_KEYS})
-            named = getattr(args, "peer_stages", None)
-            stages = tuple(int(i) for i in _split_list([named] if named else [])) or ANOMALIB_STAGES
-            methods.append(AnomalibPatchcore(shared.replace(cnn_layers=stages, cnn_stage_weights={})))
+            stages = getattr(args, "peer_stages", None) or ANOMALIB_STAGES  # main parsed --peer-stages
+            methods.append(AnomalibPatchcore(shared.replace(cnn_layers=tuple(stages), cnn_stage_weights={})))
             info["anomalib_version"] = version
     if "dinov2" in names:
         cfg = base.replace(**DINOV2_SPEED, cnn_layers=(2, 3))
@@ -137,7 +136,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
         dirs = find_categories(args.root, _split_list(args.categories) or None)
         try:
-            args.peer_stages = ",".join(str(int(i)) for i in _split_list([args.peer_stages or ""])) or None
+            args.peer_stages = tuple(int(i) for i in _split_list([args.peer_stages or ""])) or None
         except ValueError:
             raise ValueError(f"--peer-stages must be stage indices such as 2,3,4, got {args.peer_stages!r}") from None
         if args.quick:

@@ -89,8 +89,8 @@ class OursMethod:
         self._folder: Optional[Path] = None
 
     def describe(self) -> dict:
-        few = self.config_for(FEW_SHOT_MAX_IMAGES)
-        changed = {k: v for k, v in few.to_dict().items() if v != self.config.to_dict()[k]}
+        base = self.config.to_dict()
+        changed = {k: v for k, v in self.config_for(FEW_SHOT_MAX_IMAGES).to_dict().items() if v != base[k]}
         policy = f"{changed} when <= {FEW_SHOT_MAX_IMAGES} OK images" if changed else "none"
         return {"name": self.name, "kind": "ours", "config": self.config.to_dict(), "few_shot_policy": policy,
                 "quality_meaningful": self.quality_meaningful, "note": self.note}

@@ -347,5 +347,5 @@ def test_the_anomalib_peer_takes_the_backbone_named_in_config_but_none_of_our_in
     assert ours.config.cnn_layers == (1, 2, 3) and ours.config.stage_weights() == (1.0, 1.0, 0.5)
     assert peer.config.cnn_layers == peer_anomalib.ANOMALIB_STAGES == (2, 3) and peer.config.stage_weights() == (1.0, 1.0)
     assert peer.layers() == ["blocks.2", "blocks.4"]
-    args.peer_stages = "2,3,4"  # --peer-stages: the peer on other stages, for a comparison on the same ones
+    args.peer_stages = (2, 3, 4)  # --peer-stages 2,3,4 (main parses it): the peer on other stages
     assert cli.build_methods(["anomalib"], args)[0][0].layers() == ["blocks.2", "blocks.4", "blocks.6"]
