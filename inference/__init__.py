@@ -77,6 +77,7 @@ from .project import (
 )
 from .project import activate as activate_version
 from .align import ALIGN_MODES, Placement, default_locate_box
+from .part_turns import TurnEvidence, taught_turns
 from .roi import (
     Annulus,
     Circle,
@@ -266,4 +267,5 @@ __all__ = [
     "WeightsNotFoundError",  # deprecated name of WeightsError (the same class)
     "write_discs",
     "resource_path",
+    "TurnEvidence", "taught_turns",
 ]

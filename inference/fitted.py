@@ -36,6 +36,9 @@ class FitResult:
     # stays staged (the line keeps inspecting with the calibrated one) until it is calibrated.
     version: Optional[str] = None
     active: bool = True
+    # Said once after a new fit whose OK images lie turned though the model does not know the part turns
+    # (inference.part_turns.fit_advice); "" otherwise. Not saved: it is advice for the moment of teaching.
+    turn_note: str = ""
 
     @property
     def manifest(self) -> dict:
@@ -57,6 +60,7 @@ class FitResult:
             "precision_check": dict(self.record.precision_check),
             "version": self.version,
             "active": self.active,
+            "turn_note": self.turn_note,
         }
 
 

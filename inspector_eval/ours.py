@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from inference import EngineConfig, InspectorError, read_yaml
-from inference import Engine
+from inference import Engine, TurnEvidence, taught_turns
 from .metrics import place_in_image
 
 # The comparison setting: the shared offline backbone at the issue's size and
@@ -47,6 +47,12 @@ EVAL_DEFAULTS: dict[str, Any] = {
 # three would make the coreset search the fit's whole cost.
 FEW_SHOT_MAX_IMAGES = 16
 FEW_SHOT_AUGMENT: dict[str, Any] = {"part_symmetry": "mirror"}
+# Where the taught OK images themselves lie turned (inference.part_turns: a quarter of them or more turned by 45 deg
+# or more from the first), the copies are turned ones instead (part_symmetry: turns, every 22.5 deg): the line
+# presents the part at any angle, so a turned part is what its OK parts look like. Never from one image (no
+# evidence). Measured over the six dev sets (issue 25, ninth session, docs/benchmarks.md): it holds on
+# mvtec_screw (every subset of 2-16) and mpdd_metal_plate (2-8), on no subset of the other four.
+FEW_SHOT_TURNS: dict[str, Any] = {"part_symmetry": "turns"}
 # With as few OK images, the CNN's features also take its stride-32 stage (EfficientNet-Lite's 320 channels, at 0.7
 # of its value: cnn_stage_weights), where the config leaves the stages at the eval's default. Its wider view
 # generalises from a few images; with hundreds the bank covers the variety and the finer stages matter more.
@@ -92,13 +98,16 @@ class OursMethod:
         base = self.config.to_dict()
         changed = {k: v for k, v in self.config_for(FEW_SHOT_MAX_IMAGES).to_dict().items() if v != base[k]}
         policy = f"{changed} when <= {FEW_SHOT_MAX_IMAGES} OK images" if changed else "none"
+        if changed.get("part_symmetry") == FEW_SHOT_AUGMENT["part_symmetry"]:
+            policy += f"; {FEW_SHOT_TURNS} instead where the taught OK images lie turned (inference.part_turns)"
         return {"name": self.name, "kind": "ours", "config": self.config.to_dict(), "few_shot_policy": policy,
                 "quality_meaningful": self.quality_meaningful, "note": self.note}
 
     def fit(self, images: list[np.ndarray]) -> dict:
         self.close()
         # A fresh engine per fit: no backbone cached from an earlier run hides its cost or memory.
-        config = self.config_for(len(images))
+        evidence = self.turn_evidence(images)
+        config = self.config_for(len(images), evidence)
         self._engine = Engine(config)
         self._folder = Path(tempfile.mkdtemp(prefix="inspector-eval-"))
         result = self._engine.fit(self._folder / "project", images)
@@ -112,17 +121,27 @@ class OursMethod:
             "n_embeddings": result.n_embeddings,
             "memory_bank": result.coreset_size,
             "augmented": config.augment or config.part_symmetry != "none",
+            "part_symmetry": config.part_symmetry,
+            "taught_turns": evidence.to_dict() if evidence is not None else None,
             "weights": dict(result.record.backbone.weights),
         }
 
-    def config_for(self, n_images: int) -> EngineConfig:
-        """The config a fit on `n_images` OK images uses: the few-shot policy's changes (FEW_SHOT_AUGMENT,
-        FEW_SHOT_STAGES) where they apply, each only where the config leaves its setting at the eval default."""
+    def turn_evidence(self, images: list[np.ndarray]) -> Optional[TurnEvidence]:
+        """How the part lies across the taught images, where the few-shot policy would choose the copies."""
+        if not self.few_shot_augment or len(images) > FEW_SHOT_MAX_IMAGES or self.config.augment \
+                or self.config.part_symmetry != "none":
+            return None
+        return taught_turns(images)
+
+    def config_for(self, n_images: int, evidence: Optional[TurnEvidence] = None) -> EngineConfig:
+        """The config a fit on `n_images` OK images uses: the few-shot policy's changes (FEW_SHOT_AUGMENT, or
+        FEW_SHOT_TURNS where `evidence` says the part turns; FEW_SHOT_STAGES) where they apply, each only where the
+        config leaves its setting at the eval default."""
         config = self.config
         if not self.few_shot_augment or n_images > FEW_SHOT_MAX_IMAGES:
             return config
         if not config.augment and config.part_symmetry == "none":
-            config = config.replace(**FEW_SHOT_AUGMENT)
+            config = config.replace(**(FEW_SHOT_TURNS if evidence is not None and evidence.turns else FEW_SHOT_AUGMENT))
         if tuple(config.cnn_layers) == tuple(EVAL_DEFAULTS["cnn_layers"]) and not config.cnn_stage_weights \
                 and config.input_size % FEW_SHOT_STAGE_STRIDE == 0:  # the stage's grid must tile the input
             config = config.replace(**FEW_SHOT_STAGES)

@@ -315,6 +315,8 @@ class TeachPanel(QWidget):
         if not result.active:  # a calibrated version keeps inspecting the line: say so, never silently
             text += (" (staged: the active calibrated version keeps inspecting until this one is calibrated, "
                      "Model > Calibrate…)")
+        if result.turn_note:  # the OK images lie turned: the symmetry asked above may be the wrong one
+            text += "\n" + result.turn_note
         self.result_label.setText(text)
 
     def _failed(self, exc) -> None:
