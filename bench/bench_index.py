@@ -32,7 +32,7 @@ from inference.knn import Searcher, _flat_and_transform, build_index, serialize 
 from inference.preprocess import stack_inputs  # noqa: E402
 from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
 from inspector_eval.metrics import image_auroc  # noqa: E402
-from inspector_eval.ours import FEW_SHOT_AUGMENT, FEW_SHOT_MAX_IMAGES, eval_config  # noqa: E402
+from inspector_eval.ours import OursMethod, eval_config  # noqa: E402
 
 KINDS = ("flat", "ivf", "sq8", "pq")
 
@@ -47,6 +47,7 @@ def main() -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     shots, rows = args.shots.split(","), []
+    policy = OursMethod("ours", eval_config(None))
     for folder in find_categories(args.root, args.categories):
         cat = read_category(folder)
         split = make_split(cat, shots)
@@ -55,9 +56,8 @@ def main() -> int:
         test_images = load_images([t.path for t in tests])
         for shot in shots:
             train = load_images(split.shots[shot])
-            base = eval_config(None).replace(runtime="torch", precision="fp32")
-            if len(train) <= FEW_SHOT_MAX_IMAGES:
-                base = base.replace(**FEW_SHOT_AUGMENT)
+            # The eval's few-shot policy, as `inspector eval` decides it for these images.
+            base = policy.config_for(len(train), policy.turn_evidence(train)).replace(runtime="torch", precision="fp32")
             engine = Engine(base)
             with tempfile.TemporaryDirectory() as d:
                 engine.fit(d, train)

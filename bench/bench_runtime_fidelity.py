@@ -33,7 +33,7 @@ from inference.features import prepare  # noqa: E402
 from inference.openvino_runtime import INT8_MIN_COSINE  # noqa: E402
 from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
 from inspector_eval.metrics import image_auroc  # noqa: E402
-from inspector_eval.ours import FEW_SHOT_AUGMENT, FEW_SHOT_MAX_IMAGES, eval_config  # noqa: E402
+from inspector_eval.ours import OursMethod, eval_config  # noqa: E402
 
 VARIANTS = ("torch-fp32", "openvino-bf16", "openvino-auto", "openvino-int8")
 
@@ -75,6 +75,7 @@ def main() -> int:
     args = p.parse_args()
     shots = args.shots.split(",")
     rows = []
+    policy = OursMethod("ours", eval_config(None))
     for folder in find_categories(args.root, args.categories):
         cat = read_category(folder)
         split = make_split(cat, shots)
@@ -83,9 +84,8 @@ def main() -> int:
         test_images = load_images([t.path for t in tests])
         for shot in shots:
             train = load_images(split.shots[shot])
-            base = eval_config(None)
-            if len(train) <= FEW_SHOT_MAX_IMAGES:
-                base = base.replace(**FEW_SHOT_AUGMENT)
+            # The eval's few-shot policy, as `inspector eval` decides it for these images.
+            base = policy.config_for(len(train), policy.turn_evidence(train))
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as d:
                 check = Engine(base.replace(runtime="openvino", precision="auto")).fit(d, train).record.precision_check
