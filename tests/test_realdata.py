@@ -56,3 +56,19 @@ def test_bottle_fit_calibrate_infer(shared_data, tmp_path, capsys):
         assert all(reg["area_mm2"] == pytest.approx(reg["area_px"] * 0.01) for reg in r["regions"])
         if r["verdict"] == "NG":
             assert r["regions"]
+
+
+@pytest.mark.parametrize("category, turns", [("mvtec_screw", True), ("visa_fryum", False), ("mvtec_bottle", False)])
+def test_real_ok_images_lie_turned_only_where_the_parts_turn(shared_data, category, turns):
+    """Screws lie at any angle on their tray; fryum snacks wobble within about 30 deg; bottles stand still
+    (inference.part_turns, measured on the first 16 of each set)."""
+    import cv2
+
+    from inference import taught_turns
+
+    files = sorted((shared_data / category / "train" / "good").iterdir())[:8]
+    images = [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+    evidence = taught_turns(images)
+    assert evidence.turns == turns, evidence.describe()
+    if not turns:
+        assert evidence.turned == 0
