@@ -258,10 +258,16 @@ def run_category(folder: Path, shots: Sequence[str], methods: Sequence, seed: in
             records.append(rec)
             _log(f"{category.name} shots={label} {rec['method']}: image AUROC {_f(rec['image_auroc'])}, "
                  f"pixel AUROC {_f(rec['pixel_auroc'])}, AUPRO {_f(rec['aupro'])}, "
-                 f"fit {rec['fit']['total_s']:.2f}s, latency {_f(rec['latency']['median_ms'], 1)} ms")
+                 f"fit {rec['fit']['total_s']:.2f}s, latency {_f(rec['latency']['median_ms'], 1)} ms{_copies(rec)}")
             if on_record is not None:
                 on_record(rec)
         _log(f"{category.name} shots={label}: {time.perf_counter() - t:.0f}s")
+
+
+def _copies(rec: dict) -> str:
+    """Which copies the fit taught (the few-shot policy's choice, or the config's), where it taught any."""
+    symmetry = rec["fit"].get("part_symmetry", "none")  # only our method reports it
+    return "" if symmetry == "none" else f", copies: part_symmetry {symmetry}"
 
 
 def _f(v, digits: int = 3) -> str:

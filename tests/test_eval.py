@@ -185,10 +185,13 @@ def test_cli_end_to_end_on_a_tiny_set(tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # about a minute on a quiet 2-core machine; much longer when it is shared
-def test_quick_mode_guards_the_default_policy_on_visa_fryum(shared_data, tmp_path):
+def test_quick_mode_guards_the_default_policy_on_visa_fryum(shared_data, tmp_path, capsys):
     out = tmp_path / "quick.json"
     rc = eval_main([str(shared_data), "--quick", "--json", str(out)])
     assert rc == 0
+    # fryum's snacks wobble but do not turn: the mirrors, and the log line says so
+    log = capsys.readouterr().err
+    assert "shots=16 ours:" in log and ", copies: part_symmetry mirror" in log
     result = json.loads(out.read_text())
     (method,) = result["meta"]["methods"]
     assert "'part_symmetry': 'mirror'" in method["few_shot_policy"]
