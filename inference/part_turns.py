@@ -22,15 +22,20 @@ wrongly placed part would be taught as OK by a turned copy of a part that must l
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+import cv2
 import numpy as np
 
 from .align import locate, whole_image_box
 from .align_search import Reference
 from .config import EngineConfig
+from .errors import ImageError
+
+log = logging.getLogger(__name__)
 
 TURNED_MIN_DEG = 45.0
 CONFIDENT_MATCH = 0.8
@@ -90,7 +95,11 @@ def fit_advice(config: EngineConfig, crops: Sequence[np.ndarray]) -> str:
     (part_symmetry) nor turns it back (align: rigid); "" otherwise. Said, not applied: see the module's note."""
     if config.part_symmetry != "none" or config.align == "rigid" or len(crops) < 2:
         return ""
-    evidence = taught_turns(crops)
+    try:
+        evidence = taught_turns(crops)
+    except (cv2.error, ValueError, ImageError) as exc:  # advice only: judging it never fails a fit
+        log.warning("could not judge whether the OK images lie turned: %s", exc)
+        return ""
     if not evidence.turns:
         return ""
     return (f"{evidence.describe()}. If parts reach the camera at any angle, say so (Teach: 'Lies at any angle', "

@@ -123,3 +123,17 @@ def test_a_fit_on_ok_images_lying_one_way_says_nothing(tmp_path):
     engine = Engine(EngineConfig(backbone="resnet18", weights="none", input_size=64))
     result = engine.fit(tmp_path / "proj", _parts([0, 6, -9]))
     assert result.turn_note == "" and result.to_dict()["turn_note"] == ""
+
+
+def test_judging_the_turns_never_fails_a_fit(tmp_path, monkeypatch):
+    import cv2
+
+    from inference import Engine, EngineConfig, part_turns
+
+    def broken(*args, **kwargs):
+        raise cv2.error("simulated OpenCV failure")
+
+    monkeypatch.setattr(part_turns, "locate", broken)
+    engine = Engine(EngineConfig(backbone="resnet18", weights="none", input_size=64))
+    result = engine.fit(tmp_path / "proj", _parts([0, 150, -100]))
+    assert result.turn_note == "" and result.n_images == 3
