@@ -81,6 +81,7 @@ def test_the_eval_records_the_symmetry_it_taught(tmp_path, symmetry):
     finally:
         ours.close()
     assert fit["part_symmetry"] == symmetry and fit["taught_turns"]["turns"] == (symmetry == "turns")
+    assert 0 < fit["turn_check_s"] < fit["total_s"]  # the policy's check is counted in the fit's time
 
 
 # -- the product: a new fit says so, and changes nothing ---------------------------------------------------
