@@ -473,3 +473,21 @@ def test_metrics_count_inspections_by_verdict_latency_and_model_version(client, 
     assert after[("inspector_model_version", (("project", "disc"),))] == int(body["model_version"][1:])
     assert after[("inspector_queue_depth", ())] == 0
     assert after[("inspector_alarm_active", (("alarm", "ng_streak"), ("project", "disc")))] == 0
+
+
+def test_a_fit_job_says_when_the_ok_images_lie_turned(client, tmp_path):
+    """The fit job's result carries the turn note a new fit gives (inference.part_turns), as `inspector fit`
+    prints it; the model is fitted as declared."""
+    import cv2
+
+    from inference.synthetic import moved_part
+
+    paths = []
+    for i, angle in enumerate([0, 150, -100]):
+        paths.append(tmp_path / f"part_{i}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(moved_part(i, 0, 0, angle, size=320)[0], cv2.COLOR_RGB2BGR))
+    job = fit(client, "turned", paths)
+    assert job["state"] == "done", job
+    assert "2 of 2 OK images lie turned" in job["result"]["turn_note"]
+    plain = fit(client, "upright", paths[:1] * 2)
+    assert plain["state"] == "done" and plain["result"]["turn_note"] == ""
