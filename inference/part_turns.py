@@ -93,7 +93,7 @@ def taught_turns(images: Sequence[np.ndarray], box: Optional[tuple[int, int, int
 def fit_advice(config: EngineConfig, crops: Sequence[np.ndarray]) -> str:
     """What a new fit says when its OK images lie turned while the model neither knows the part turns
     (part_symmetry) nor turns it back (align: rigid); "" otherwise. Said, not applied: see the module's note."""
-    if config.part_symmetry != "none" or config.align == "rigid" or len(crops) < 2:
+    if config.part_symmetry != "none" or config.align == "rigid":
         return ""
     try:
         evidence = taught_turns(crops)

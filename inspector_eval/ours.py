@@ -130,21 +130,25 @@ class OursMethod:
             "weights": dict(result.record.backbone.weights),
         }
 
+    def _policy_applies(self, n_images: int) -> bool:
+        return self.few_shot_augment and n_images <= FEW_SHOT_MAX_IMAGES
+
+    def _chooses_copies(self, n_images: int) -> bool:
+        """Whether the policy picks the copies: the config declares neither a symmetry nor an augmentation."""
+        return self._policy_applies(n_images) and not self.config.augment and self.config.part_symmetry == "none"
+
     def turn_evidence(self, images: list[np.ndarray]) -> Optional[TurnEvidence]:
         """How the part lies across the taught images, where the few-shot policy would choose the copies."""
-        if not self.few_shot_augment or len(images) > FEW_SHOT_MAX_IMAGES or self.config.augment \
-                or self.config.part_symmetry != "none":
-            return None
-        return taught_turns(images)
+        return taught_turns(images) if self._chooses_copies(len(images)) else None
 
     def config_for(self, n_images: int, evidence: Optional[TurnEvidence] = None) -> EngineConfig:
         """The config a fit on `n_images` OK images uses: the few-shot policy's changes (FEW_SHOT_AUGMENT, or
         FEW_SHOT_TURNS where `evidence` says the part turns; FEW_SHOT_STAGES) where they apply, each only where the
         config leaves its setting at the eval default."""
         config = self.config
-        if not self.few_shot_augment or n_images > FEW_SHOT_MAX_IMAGES:
+        if not self._policy_applies(n_images):
             return config
-        if not config.augment and config.part_symmetry == "none":
+        if self._chooses_copies(n_images):
             config = config.replace(**(FEW_SHOT_TURNS if evidence is not None and evidence.turns else FEW_SHOT_AUGMENT))
         if tuple(config.cnn_layers) == tuple(EVAL_DEFAULTS["cnn_layers"]) and not config.cnn_stage_weights \
                 and config.input_size % FEW_SHOT_STAGE_STRIDE == 0:  # the stage's grid must tile the input
