@@ -73,7 +73,8 @@ def time_stages(model, path: Path, threshold: float) -> dict[str, float]:
     t = time.perf_counter()
     box = prepared[0].crop.box
     mask = pixel_mask(model.roi, box)
-    m = anomaly_map(patch_scores, box[3] - box[1], box[2] - box[0], cfg.input_size, cfg.smoothing_sigma)
+    m = anomaly_map(patch_scores, box[3] - box[1], box[2] - box[0], cfg.input_size, cfg.smoothing_sigma,
+                    cfg.smoothing_at)
     m[~mask] = 0.0
     out["map"] = time.perf_counter() - t
     t = time.perf_counter()

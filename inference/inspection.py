@@ -29,7 +29,8 @@ def score_prepared(model: "Model", p: PreparedImage, feats: np.ndarray, threshol
     patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
     mask, pmask, patch_scores = placement.inside_only(p, mask, pmask, patch_scores)
     mask, pmask, patch_scores = foreground.restrict(model.foreground, mask, pmask, patch_scores)
-    pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma)
+    pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma,
+                             cfg.smoothing_at)
     pixel_map[~mask] = 0.0
     score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode,
                          lambda i: model.searcher.support_weight(feats.reshape(c, -1)[:, i]))

@@ -256,3 +256,24 @@ def test_verdict_level_is_exactly_where_judge_turns_ng():
             verdict, _, _ = judge(score, find_regions(m, mask, float(t), (0, 0, 50, 40), mm), float(t), limit)
             assert (verdict == "NG") == (t <= level), (trial, t, level, verdict)
     assert verdict_level(1.0, np.ones((4, 4), np.float32), np.ones((4, 4), bool), 17.0, None) == float("-inf")
+
+
+def test_the_map_smoothed_at_the_input_size_is_the_box_smoothed_map():
+    from inference.scoring import SMOOTHING_AT, anomaly_map
+    from inference.config import SMOOTHING_AT as CONFIG_NAMES
+
+    assert CONFIG_NAMES == SMOOTHING_AT
+    rng = np.random.default_rng(0)
+    grid = rng.gamma(2.0, 1.0, (16, 16)).astype(np.float32)
+    grid[5:7, 9:11] += 8.0  # a defect two patches wide
+    for h, w in [(700, 900), (448, 300)]:  # camera-like boxes larger than the 224 px input
+        box = anomaly_map(grid, h, w, 224, 4.0, at="box")
+        fast = anomaly_map(grid, h, w, 224, 4.0, at="input")
+        assert fast.shape == box.shape == (h, w)
+        assert np.abs(fast - box).max() < 0.01 * box.max()  # the same map, not merely a similar one
+        assert np.unravel_index(fast.argmax(), fast.shape) == pytest.approx(
+            np.unravel_index(box.argmax(), box.shape), abs=0.02 * max(h, w))
+    # a box no larger than the input is smoothed at its own size either way: bit for bit the same map
+    assert np.array_equal(anomaly_map(grid, 200, 150, 224, 4.0, at="input"), anomaly_map(grid, 200, 150, 224, 4.0))
+    with pytest.raises(ValueError, match="smoothing place"):
+        anomaly_map(grid, 200, 150, 224, 4.0, at="image")
