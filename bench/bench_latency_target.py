@@ -134,8 +134,10 @@ def main() -> int:
     if args.child:
         return child(args)
     args.images = args.images or args.data / "mvtec_bottle" / "test" / "good"
+    from inspector_eval.cli import machine
+
     result = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
-              "load_at_start": load(), "dinov2_448": dinov2_latency(args)}
+              "machine": machine(), "load_at_start": load(), "dinov2_448": dinov2_latency(args)}
     if not args.no_anomalib:
         result["efficientnet_224_vs_anomalib"] = anomalib_ratio(args)
         print(json.dumps(result["efficientnet_224_vs_anomalib"]), flush=True)
