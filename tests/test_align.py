@@ -290,8 +290,9 @@ def test_align_none_scores_equal_the_code_before_alignment(tmp_path, tiny_cnn_co
 
     from inference import roi_from_dict
 
-    # Full precision, as the code before had: bf16 (issue 15) is a separate, measured change.
-    engine = Engine(tiny_cnn_config.replace(precision="fp32"))
+    # Full precision and the map smoothed at the box, as the code before had: bf16 (issue 15) and smoothing at
+    # the input size (smoothing_at, issue 21) are separate, measured changes.
+    engine = Engine(tiny_cnn_config.replace(precision="fp32", smoothing_at="box"))
     assert tiny_cnn_config.align == "none"
     engine.fit(tmp_path / "new_project", ok, roi=roi_from_dict(roi))
     now = [r.score for r in engine.score_many(engine.load(tmp_path / "new_project"), test)]
