@@ -128,7 +128,7 @@ class EngineConfig:
     score_mode: str = setting("score", "max")
     smoothing_sigma: float = setting("score", 4.0)
     # Where the map is smoothed: input (at the backbone's input size, then upsampled to the ROI box: PatchCore's
-    # order, the same map within 1 % of its peak, and 10 to 150 x faster on camera-size boxes) or box (at the
+    # order, the same map within 1 % of its peak, and 10 to 90 x faster on camera-size boxes) or box (at the
     # box's own size: models fitted before this setting, which keep it).
     smoothing_at: str = setting("score", "input")
     # Foreground mask (inference/foreground.py): none, or auto: decided once per model at fit from the taught

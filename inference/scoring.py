@@ -120,7 +120,7 @@ def anomaly_map(
     scaled down to it, never up), then upsamples. The grid is far coarser than
     either, so both give one map (within 1 % of its peak), but a Gaussian of
     sigma 16 px on a 900 px box costs about 10 x one of sigma 4 at 224 px,
-    and on a 5 MP camera box about 150 x.
+    and on a 5 MP camera box about 90 x.
     """
     if at not in SMOOTHING_AT:
         raise ValueError(f"unknown smoothing place {at!r}; one of {SMOOTHING_AT}")
