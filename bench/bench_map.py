@@ -1,6 +1,11 @@
 """The anomaly map's cost by ROI box size, smoothed at the box (`smoothing_at: box`) and at the input size (`input`).
 
     python bench/bench_map.py [--input-size 224] [--grid 28] [--sigma 4] [--n 20]
+    python bench/bench_map.py --engine ../shared/data/mvtec_bottle/train/good [--size 2448x2048]
+
+--engine FOLDER: Engine.infer end to end instead (EfficientNet-Lite0 at --input-size, its built-in weights, the
+product's other defaults): four images of FOLDER scaled to --size (a line camera's frame) are taught, once per
+smoothing place, and the next --n are inspected by both models alternately, as decoded arrays (no JPEG decode).
 
 For each box size: the median ms of `inference.scoring.anomaly_map` in each place, their ratio (one process, the
 two timed alternately, so the machine's load weighs on both alike), and how far apart the two maps are (largest
@@ -32,7 +37,11 @@ def main() -> int:
     ap.add_argument("--grid", type=int, default=28)
     ap.add_argument("--sigma", type=float, default=4.0)
     ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--engine", type=Path, help="time Engine.infer on this folder's images instead")
+    ap.add_argument("--size", default="2448x2048", help="--engine: the frame size, WIDTHxHEIGHT")
     a = ap.parse_args()
+    if a.engine:
+        return engine_infer(a)
     rng = np.random.default_rng(0)
     grid = rng.gamma(2.0, 1.0, (a.grid, a.grid)).astype(np.float32)
     grid[a.grid // 3:a.grid // 3 + 2, a.grid // 5:a.grid // 5 + 2] += 8.0
@@ -52,6 +61,41 @@ def main() -> int:
         tb, ti = (statistics.median(times[k]) * 1e3 for k in ("box", "input"))
         print(f"| {h} x {w} | {tb:.2f} | {ti:.2f} | {ti / tb:.3f} | {np.abs(fast - box).max() / box.max():.4f} | "
               f"{box.max():.3f} / {fast.max():.3f} |")
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+def engine_infer(a: argparse.Namespace) -> int:
+    import tempfile
+
+    import cv2
+
+    from inference import Engine, EngineConfig
+
+    w, h = (int(v) for v in a.size.lower().split("x"))
+    files = sorted(f for f in a.engine.iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    frames = [cv2.resize(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB), (w, h), interpolation=cv2.INTER_CUBIC)
+              for f in files[:4 + a.n]]
+    taught, test = frames[:4], frames[4:]
+    base = EngineConfig(backbone="efficientnet_lite0", weights="auto", input_size=a.input_size)
+    models, times = {}, {}
+    with tempfile.TemporaryDirectory() as d:
+        for at in ("box", "input"):
+            engine = Engine(base.replace(smoothing_at=at))
+            engine.fit(Path(d) / at, taught)
+            models[at] = (engine, engine.load(Path(d) / at))
+            times[at] = []
+            engine.infer(models[at][1], test[0])  # warm-up
+        print(f"load before: {os.getloadavg()[0]:.2f}; Engine.infer, {w} x {h} frames, Lite0 at {a.input_size} px")
+        scores = {"box": [], "input": []}
+        for image in test:
+            for at, (engine, model) in models.items():
+                t = time.perf_counter()
+                scores[at].append(engine.infer(model, image).score)
+                times[at].append(time.perf_counter() - t)
+    tb, ti = (statistics.median(times[k]) * 1e3 for k in ("box", "input"))
+    change = np.median(np.abs(np.array(scores["input"]) / np.array(scores["box"]) - 1))
+    print(f"median ms: box {tb:.1f}, input {ti:.1f} (ratio {ti / tb:.3f}); median score change {change:.2%}")
     print(f"load after: {os.getloadavg()[0]:.2f}")
     return 0
 
