@@ -116,16 +116,16 @@ def anomaly_map(
 
     sigma is in canonical-input pixels (PatchCore uses 4 at 224 px) and is
     scaled to the box, so the smoothing looks the same at any ROI size.
-    at: "box" smooths at the box's size; "input" at the input size (the box
-    scaled down to it, never up), then upsamples. The grid is far coarser than
-    either, so both give one map (within 1 % of its peak), but a Gaussian of
-    sigma 16 px on a 900 px box costs about 10 x one of sigma 4 at 224 px,
-    and on a 5 MP camera box about 90 x.
+    at: "box" smooths at the box's size; "input" at the input size (each side
+    of the box brought down to it, never up, as the crop was squared for the
+    backbone; so a long narrow box keeps its grid's rows), then upsamples. The
+    grid is far coarser than either, so both give one map (within 1 % of its
+    peak), but a Gaussian of sigma 16 px on a 900 px box costs about 10 x one of
+    sigma 4 at 224 px, and on a 5 MP camera box about 90 x.
     """
     if at not in SMOOTHING_AT:
         raise ValueError(f"unknown smoothing place {at!r}; one of {SMOOTHING_AT}")
-    scale = min(1.0, input_size / max(out_h, out_w)) if at == "input" else 1.0
-    h, w = max(1, round(out_h * scale)), max(1, round(out_w * scale))
+    h, w = (min(out_h, input_size), min(out_w, input_size)) if at == "input" else (out_h, out_w)
     m = cv2.resize(patch_scores.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     if sigma > 0:
         sx = sigma * w / input_size

@@ -266,7 +266,9 @@ def test_the_map_smoothed_at_the_input_size_is_the_box_smoothed_map():
     rng = np.random.default_rng(0)
     grid = rng.gamma(2.0, 1.0, (16, 16)).astype(np.float32)
     grid[5:7, 9:11] += 8.0  # a defect two patches wide
-    for h, w in [(700, 900), (448, 300)]:  # camera-like boxes larger than the 224 px input
+    # camera-like boxes larger than the 224 px input, and long narrow ones (a seam, an edge) whose short side is
+    # below it: smoothed on the input square, that side keeps the grid's rows
+    for h, w in [(700, 900), (448, 300), (60, 900), (1200, 40)]:
         box = anomaly_map(grid, h, w, 224, 4.0, at="box")
         fast = anomaly_map(grid, h, w, 224, 4.0, at="input")
         assert fast.shape == box.shape == (h, w)
