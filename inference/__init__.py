@@ -122,7 +122,7 @@ from .weights import (
 
 
 # torch and timm load on first use of these names (an exported model inspects without them: inference/edge.py).
-_FROM_BACKBONE = ("Backbone", "IMAGENET_MEAN", "IMAGENET_STD", "pick_device")
+_FROM_BACKBONE = ("Backbone", "IMAGENET_MEAN", "IMAGENET_STD", "pick_device", "cpu_bf16_flags")
 
 
 def __getattr__(name: str):
@@ -239,6 +239,7 @@ __all__ = [
     "Placement",
     "Polygon",
     "pick_device",
+    "cpu_bf16_flags",
     "PRESETS",
     "ProgressFn",
     "ProjectError",

@@ -47,18 +47,31 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# The CPU flags (Linux /proc/cpuinfo) of native bf16 arithmetic: AVX-512 BF16, and AMX, several times faster still.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_bf16_flags() -> Optional[list[str]]:
+    """Which of BF16_CPU_FLAGS this CPU lists, in that order; None where /proc/cpuinfo cannot be read (not Linux)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    if not flags:
+        return None
+    words = flags.split()
+    return [f for f in BF16_CPU_FLAGS if f in words]
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX): then bf16 is 1.5-3x fp32, else slower.
 
     /proc/cpuinfo flags on Linux; elsewhere torch's CPU capability (AVX512_BF16 / AMX) when it reports one.
     """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        flags = ""
-    if flags:
-        return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+    found = cpu_bf16_flags()
+    if found is not None:
+        return bool(found)
     capability = str(torch.backends.cpu.get_cpu_capability()).upper()
     return "BF16" in capability or "AMX" in capability
 

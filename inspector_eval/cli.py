@@ -110,6 +110,8 @@ def build_methods(names: list[str], args) -> tuple[list, dict]:
 def machine() -> dict:
     import torch
 
+    from inference import cpu_bf16_flags
+
     info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()}
     try:
@@ -117,16 +119,14 @@ def machine() -> dict:
 
         info["cpu_count"] = os.cpu_count()
         with open("/proc/cpuinfo") as fh:
-            lines = fh.read().splitlines()
-        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
         if names:
             info["cpu"] = names[0]
-        # Which bf16 hardware the CPU has: AMX makes bf16 matrix products several times faster than
-        # AVX-512 BF16 alone, so two "2-core" machines' latencies are comparable only with it.
-        flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
-        info["cpu_bf16"] = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
     except OSError:
         pass
+    # Which bf16 hardware the CPU has: AMX makes bf16 matrix products several times faster than
+    # AVX-512 BF16 alone, so two "2-core" machines' latencies are comparable only with it.
+    info["cpu_bf16"] = cpu_bf16_flags() or []
     info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return info
 
