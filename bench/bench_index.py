@@ -79,6 +79,9 @@ def main() -> int:
                 scores = [r.score for r in engine.score_many(replace(model, searcher=searcher), test_images)]
                 row[kind] = {"bytes": len(serialize(searcher.cpu_index)), "search_ms": round(statistics.median(times), 3),
                              "auroc": round(image_auroc(y, scores), 4)}
+                inner, _ = _flat_and_transform(searcher.cpu_index)
+                if hasattr(inner, "nprobe"):  # ivf: how many lists it keeps and scans
+                    row[kind].update(lists=int(inner.nlist), nprobe=int(inner.nprobe))
                 patch = np.concatenate([searcher.distances(q) for q in queries])
                 if kind == "flat":
                     flat_scores, flat_patch = np.asarray(scores), patch

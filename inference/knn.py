@@ -54,11 +54,14 @@ INDEX_KINDS = ("auto", "flat", "ivf", "sq8", "pq")
 # Measured on the six dev sets (docs/benchmarks.md, issue 21): at 1,882, 2,509 and 5,018 vectors ivf kept
 # flat's image AUROC (within -0.0011 / +0.011); at 1,255 its lists were too short (ksdd -0.008).
 AUTO_IVF_MIN_VECTORS = 1800
-# IVF: lists = 2 x sqrt(vectors), searched in 1 of 8. At those sizes: the nearest vector found for 96.7-100 %
-# of patches, image scores up to 4 % higher, never lower; 3-5x faster than flat. faiss's k-means wants at
-# least 39 training vectors per list.
+# IVF: lists = 2 x sqrt(vectors), searched in 1 of 16. faiss scans a list vector by vector (memory-bound, about
+# a tenth of the matrix product's rate), so the share scanned is the search's cost. Measured over the six dev
+# sets at 1-16 OK images (docs/benchmarks.md, issue 21, eleventh session): 1 in 16 kept 1 in 8's image AUROC
+# (mean +0.0003, every cell within 0.002 but one at +0.007) and searched in 35-60 % of its time (45-60 % of
+# flat's); 1 in 32 lost up to 0.024. An index keeps the share it was built with. faiss's k-means wants at least
+# 39 training vectors per list.
 IVF_LISTS_PER_SQRT = 2
-IVF_PROBE_FRACTION = 8
+IVF_PROBE_FRACTION = 16
 IVF_MIN_VECTORS_PER_LIST = 39
 
 
@@ -77,7 +80,7 @@ def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform],
     """A CPU index over the coreset vectors (raw features; the transform is applied inside).
 
     flat: exact float32 vectors. ivf: the vectors in k-means lists, a search scanning the lists of the
-    nearest 1/8 of the list centres (approximate: a patch's distance is never under the exact one, so the
+    nearest 1/16 of the list centres (approximate: a patch's distance is never under the exact one, so the
     approximation can only raise a score, never pass a part that exact search would reject). sq8: 8-bit
     scalar quantisation per dimension (4x smaller). pq: product quantisation, 4 dimensions per 8-bit code
     (16x smaller; the codebooks need 256 vectors, so a smaller coreset stays sq8). Search returns

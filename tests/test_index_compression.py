@@ -8,7 +8,7 @@ import pytest
 
 from inference import Engine, EngineConfig
 from inference.errors import ConfigError
-from inference.knn import (AUTO_IVF_MIN_VECTORS, Searcher, build_index, deserialize, index_kind, metric_transform,
+from inference.knn import (AUTO_IVF_MIN_VECTORS, IVF_PROBE_FRACTION, Searcher, build_index, deserialize, index_kind, metric_transform,
                            serialize)
 from inference.synthetic import disc
 
@@ -64,10 +64,13 @@ def test_ivf_finds_the_nearest_vector_for_clustered_features_and_never_under_rep
     exact = Searcher(build_index(bank, None, "flat"), use_gpu=False).distances(queries)
     ivf = deserialize(serialize(build_index(bank, None, "ivf")))  # nprobe and the row map travel with the file
     inner = faiss.downcast_index(ivf)
-    assert isinstance(inner, faiss.IndexIVFFlat) and inner.nprobe == inner.nlist // 8 >= 1
+    assert isinstance(inner, faiss.IndexIVFFlat) and inner.nprobe == max(1, inner.nlist // IVF_PROBE_FRACTION) >= 1
     got = Searcher(ivf, use_gpu=False).distances(queries)
     assert np.all(got >= exact - 1e-4)  # approximate only upwards: it can raise a score, never lower one
-    assert np.mean(np.abs(got - exact) < 1e-4) > 0.9
+    # Scanning 1 list in 16 finds the exact nearest vector for most queries (about 80 % of these isotropic clusters;
+    # 84-100 % of real patches, docs/benchmarks.md) and one at most a few per cent farther for the rest.
+    assert np.mean(np.abs(got - exact) < 1e-4) > 0.75
+    assert np.max((got - exact) / exact) < 0.1
     np.testing.assert_allclose(inner.reconstruct(17), bank[17])  # the support weight reads vectors back
     assert 0.5 < Searcher(ivf, use_gpu=False).support_weight(bank[3]) <= 1.0
 
