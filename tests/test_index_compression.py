@@ -8,8 +8,8 @@ import pytest
 
 from inference import Engine, EngineConfig
 from inference.errors import ConfigError
-from inference.knn import (AUTO_IVF_MIN_VECTORS, IVF_PROBE_FRACTION, Searcher, build_index, deserialize, index_kind, metric_transform,
-                           serialize)
+from inference.knn import (AUTO_IVF_MIN_VECTORS, IVF_PROBE_FRACTION, Searcher, build_index, deserialize, index_kind,
+                           metric_transform, serialize)
 from inference.synthetic import disc
 
 
@@ -73,6 +73,16 @@ def test_ivf_finds_the_nearest_vector_for_clustered_features_and_never_under_rep
     assert np.max((got - exact) / exact) < 0.1
     np.testing.assert_allclose(inner.reconstruct(17), bank[17])  # the support weight reads vectors back
     assert 0.5 < Searcher(ivf, use_gpu=False).support_weight(bank[3]) <= 1.0
+
+
+def test_an_ivf_index_keeps_the_share_of_lists_it_was_built_with():
+    # A model fitted when IVF scanned 1 list in 8 scores as it did: the count travels in coreset.faiss, and loading
+    # never resets it to today's share.
+    old = build_index(_bank(5000), None, "ivf")
+    inner = faiss.downcast_index(old)
+    inner.nprobe = inner.nlist // 8
+    assert inner.nprobe != max(1, inner.nlist // IVF_PROBE_FRACTION)
+    assert faiss.downcast_index(deserialize(serialize(old))).nprobe == inner.nlist // 8
 
 
 def test_auto_index_is_exact_for_small_coresets_and_ivf_for_large_ones():
