@@ -6,6 +6,10 @@ coreset is then indexed flat, ivf, sq8 and pq, and the test images are scored wi
 of patches whose nearest vector it finds (recall) and the image scores' largest relative change against flat.
     python bench/bench_index.py --shots 4,16 --max-test 60
     python bench/bench_index.py --shots 1,4,8,16 --kinds flat,ivf --max-test 60
+    python bench/bench_index.py --categories mvtec_bottle --shots 100 --kinds flat,ivf:8,ivf:16 --product
+
+ivf:N is ivf scanning 1 list in N (ivf alone: the engine's share, knn.IVF_PROBE_FRACTION). --product fits with
+the product's defaults (config.yaml, EngineConfig.load(); torch fp32) instead of the eval's setting and policy.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_runtime_fidelity import spread  # noqa: E402
 
-from inference import Engine  # noqa: E402
+from inference import Engine, EngineConfig  # noqa: E402
 from inference.knn import Searcher, _flat_and_transform, build_index, serialize  # noqa: E402
 from inference.preprocess import stack_inputs  # noqa: E402
 from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
@@ -45,6 +49,7 @@ def main() -> int:
     p.add_argument("--max-test", type=int, default=60)
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--json", type=Path)
+    p.add_argument("--product", action="store_true", help="fit with config.yaml's defaults, not the eval's")
     args = p.parse_args()
     shots, rows = args.shots.split(","), []
     policy = OursMethod("ours", eval_config(None))
@@ -57,7 +62,8 @@ def main() -> int:
         for shot in shots:
             train = load_images(split.shots[shot])
             # The eval's few-shot policy, as `inspector eval` decides it for these images.
-            base = policy.config_for(len(train), policy.turn_evidence(train)).replace(runtime="torch", precision="fp32")
+            base = EngineConfig.load() if args.product else policy.config_for(len(train), policy.turn_evidence(train))
+            base = base.replace(runtime="torch", precision="fp32")
             engine = Engine(base)
             with tempfile.TemporaryDirectory() as d:
                 engine.fit(d, train)
@@ -66,10 +72,15 @@ def main() -> int:
             coreset = flat.reconstruct_n(0, flat.ntotal)
             queries = [model.backbone.embed(stack_inputs([im], base.input_size)).numpy()[0] for im in test_images[:10]]
             queries = [q.reshape(q.shape[0], -1).T for q in queries]
-            row = {"set": folder.name, "shots": shot, "coreset": int(flat.ntotal), "dim": int(flat.d)}
+            row = {"set": folder.name, "shots": shot, "coreset": int(flat.ntotal), "dim": int(flat.d),
+                   "setting": "product" if args.product else "eval"}
             flat_scores = flat_patch = None
             for kind in args.kinds.split(","):
-                searcher = Searcher(build_index(coreset, transform, kind), use_gpu=False)
+                index = build_index(coreset, transform, kind.split(":")[0])
+                if ":" in kind:  # ivf:N, 1 list in N scanned
+                    inner, _ = _flat_and_transform(index)
+                    inner.nprobe = max(1, inner.nlist // int(kind.split(":")[1]))
+                searcher = Searcher(index, use_gpu=False)
                 searcher.distances(queries[0])
                 times = []
                 for q in queries:

@@ -53,7 +53,7 @@ from .errors import (
 from .knn import Searcher
 from .provenance import NOT_AVAILABLE as NEAREST_NOT_AVAILABLE, PROVENANCE_FILE, NearestTaught, nearest_taught
 from .knn import deserialize as deserialize_index
-from .knn import index_kind
+from .knn import index_kind, ivf_lists_scanned
 from .knn import serialize as serialize_index
 from .preprocess import IMAGE_SUFFIXES, as_rgb8, check_image_header, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
 from .progress import CancelToken, ProgressFn
@@ -196,6 +196,7 @@ __all__ = [
     "decode_image",
     "deserialize_index",
     "index_kind",
+    "ivf_lists_scanned",
     "DISTANCES",
     "FOREGROUND_MODES",
     "PART_SYMMETRIES",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from inference import (InspectorError, describe_precision_check, index_kind, load_calibration, read_record,
-                       verify_project)
+from inference import (InspectorError, describe_precision_check, index_kind, ivf_lists_scanned, load_calibration,
+                       read_record, verify_project)
 
 
 def cmd_info(args) -> int:
@@ -15,18 +15,21 @@ def cmd_info(args) -> int:
     record = read_record(args.project)
     problems = verify_project(args.project)
     searched = None  # the index the coreset is searched with (index: auto picks by the coreset's size)
+    scanned = None  # ivf: (lists scanned per search, lists)
     if not problems:  # every check `infer` makes too: the config, backbone and weights the model names
         try:
-            searched = index_kind(_engine(args).load(args.project).searcher.cpu_index)
+            index = _engine(args).load(args.project).searcher.cpu_index
+            searched, scanned = index_kind(index), ivf_lists_scanned(index)
         except InspectorError as exc:
             problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(args.project, record)
     if args.json:
         _emit_json(args, {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
                           "calibration": calibration.to_dict() if calibration else None,
-                          "calibration_note": note, "index": searched})
+                          "calibration_note": note, "index": searched,
+                          "ivf_lists": {"scanned": scanned[0], "lists": scanned[1]} if scanned else None})
     if args.json != "-":
-        print(_info_text(args.project, record, calibration, note, problems, searched))
+        print(_info_text(args.project, record, calibration, note, problems, searched, scanned))
     if problems:
         _err(problems[0])
         return 2
@@ -41,7 +44,7 @@ def _stages_text(config: dict) -> str:
     return "stages " + ", ".join(str(i) for i in stages) + (f" ({named})" if named else "")
 
 
-def _info_text(project, record, calibration, note, problems, searched=None) -> str:
+def _info_text(project, record, calibration, note, problems, searched=None, scanned=None) -> str:
     w = record.backbone.weights
     roi = record.roi
     lines = [
@@ -58,7 +61,8 @@ def _info_text(project, record, calibration, note, problems, searched=None) -> s
         f"mm per px    {record.mm_per_px or 'not set (areas in px only)'}",
         f"taught       {record.n_images} images, {record.n_embeddings} patch features, "
         f"coreset {record.coreset_size} ({record.config.get('distance')}, {record.config.get('score_mode')}, "
-        f"index {record.config.get('index', 'flat')}{f': {searched}' if searched else ''})",
+        f"index {record.config.get('index', 'flat')}{f': {searched}' if searched else ''}"
+        f"{f', {scanned[0]} of {scanned[1]} lists scanned' if scanned else ''})",
         f"files        {'all checked' if not problems else 'PROBLEM: ' + problems[0]}",
     ]
     if calibration:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import faiss
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from inference import Engine, EngineConfig
 from inference.errors import ConfigError
 from inference.knn import (AUTO_IVF_MIN_VECTORS, IVF_PROBE_FRACTION, Searcher, build_index, deserialize, index_kind,
-                           metric_transform, serialize)
+                           ivf_lists_scanned, metric_transform, serialize)
 from inference.synthetic import disc
 
 
@@ -83,6 +85,20 @@ def test_an_ivf_index_keeps_the_share_of_lists_it_was_built_with():
     inner.nprobe = inner.nlist // 8
     assert inner.nprobe != max(1, inner.nlist // IVF_PROBE_FRACTION)
     assert faiss.downcast_index(deserialize(serialize(old))).nprobe == inner.nlist // 8
+    assert ivf_lists_scanned(deserialize(serialize(old))) == (inner.nlist // 8, inner.nlist)
+    assert ivf_lists_scanned(build_index(_bank(600), None, "flat")) is None
+
+
+def test_info_names_the_lists_an_ivf_model_scans(tiny_config, tmp_path, capsys):
+    from inspector_cli.main import main
+
+    engine = Engine(tiny_config.replace(index="ivf", precision="fp32"))
+    engine.fit(tmp_path / "p", [disc(i, size=112)[0] for i in range(5)])
+    scanned, lists = ivf_lists_scanned(engine.load(tmp_path / "p").searcher.cpu_index)
+    assert main(["info", str(tmp_path / "p")]) == 0
+    assert f"index ivf: ivf, {scanned} of {lists} lists scanned)" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "p"), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["ivf_lists"] == {"scanned": scanned, "lists": lists}
 
 
 def test_auto_index_is_exact_for_small_coresets_and_ivf_for_large_ones():
