@@ -57,7 +57,7 @@ AUTO_IVF_MIN_VECTORS = 1800
 # IVF: lists = 2 x sqrt(vectors), searched in 1 of 16. faiss scans a list vector by vector (memory-bound, about
 # a tenth of the matrix product's rate), so the share scanned is the search's cost. Measured over the six dev
 # sets at 1-16 OK images (docs/benchmarks.md, issue 21, eleventh session): 1 in 16 kept 1 in 8's image AUROC
-# (mean +0.0003, every cell within 0.002 but one at +0.007) and searched in 35-60 % of its time (45-60 % of
+# (mean +0.0003, every cell within 0.002 but one at +0.007) and searched in 35-69 % of its time (41-61 % of
 # flat's); 1 in 32 lost up to 0.024. An index keeps the share it was built with. faiss's k-means wants at least
 # 39 training vectors per list.
 IVF_LISTS_PER_SQRT = 2
