@@ -54,8 +54,8 @@ INDEX_KINDS = ("auto", "flat", "ivf", "sq8", "pq")
 # Measured on the six dev sets (docs/benchmarks.md, issue 21): at 1,882, 2,509 and 5,018 vectors ivf kept
 # flat's image AUROC (within -0.0011 / +0.011); at 1,255 its lists were too short (ksdd -0.008).
 AUTO_IVF_MIN_VECTORS = 1800
-# IVF: lists = 2 x sqrt(vectors), searched in 1 of 16. faiss scans a list vector by vector (memory-bound, about
-# a tenth of the matrix product's rate), so the share scanned is the search's cost. Measured over the six dev
+# IVF: lists = 2 x sqrt(vectors), searched in 1 of 16. faiss scans a list vector by vector, at about a tenth of
+# the exact search's matrix-product rate on a 2-core AVX-512 CPU, so the share scanned is the search's cost. Measured over the six dev
 # sets at 1-16 OK images (docs/benchmarks.md, issue 21, eleventh session): 1 in 16 kept 1 in 8's image AUROC
 # (mean +0.0003, every cell within 0.002 but one at +0.007) and searched in 35-69 % of its time (41-61 % of
 # flat's); 1 in 32 lost up to 0.024. An index keeps the share it was built with. faiss's k-means wants at least
