@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from inference import (InspectorError, describe_precision_check, index_kind, ivf_lists_scanned, load_calibration,
-                       read_record, verify_project)
+from inference import describe_precision_check
+from station import describe_project
 
 
 def cmd_info(args) -> int:
@@ -12,26 +12,13 @@ def cmd_info(args) -> int:
     from .main import _check_outputs, _emit_json, _engine, _err
 
     _check_outputs(args)
-    record = read_record(args.project)
-    problems = verify_project(args.project)
-    searched = None  # the index the coreset is searched with (index: auto picks by the coreset's size)
-    scanned = None  # ivf: (lists scanned per search, lists)
-    if not problems:  # every check `infer` makes too: the config, backbone and weights the model names
-        try:
-            index = _engine(args).load(args.project).searcher.cpu_index
-            searched, scanned = index_kind(index), ivf_lists_scanned(index)
-        except InspectorError as exc:
-            problems = [str(exc)]
-    calibration, note = (None, "") if problems else load_calibration(args.project, record)
+    info = describe_project(args.project, lambda: _engine(args).load(args.project))
     if args.json:
-        _emit_json(args, {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
-                          "calibration": calibration.to_dict() if calibration else None,
-                          "calibration_note": note, "index": searched,
-                          "ivf_lists": {"scanned": scanned[0], "lists": scanned[1]} if scanned else None})
+        _emit_json(args, info.to_dict())
     if args.json != "-":
-        print(_info_text(args.project, record, calibration, note, problems, searched, scanned))
-    if problems:
-        _err(problems[0])
+        print(_info_text(args.project, info))
+    if info.problems:
+        _err(info.problems[0])
         return 2
     return 0
 
@@ -44,7 +31,9 @@ def _stages_text(config: dict) -> str:
     return "stages " + ", ".join(str(i) for i in stages) + (f" ({named})" if named else "")
 
 
-def _info_text(project, record, calibration, note, problems, searched=None, scanned=None) -> str:
+def _info_text(project, info) -> str:
+    record, calibration, note, problems = info.record, info.calibration, info.calibration_note, info.problems
+    searched, scanned = info.index, info.ivf_lists
     w = record.backbone.weights
     roi = record.roi
     lines = [

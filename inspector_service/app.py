@@ -19,12 +19,11 @@ from inference import (
     VerdictCounts,
     __version__,
     check_values,
-    load_calibration,
     pick_device,
     read_record,
     roi_from_dict,
-    verify_project,
 )
+from station import describe_project
 from station.line_io.metrics import LineMetrics
 
 from . import errors
@@ -113,15 +112,9 @@ def create_app(
     def list_projects():
         return {"projects": projects.names()}
 
-    @app.get("/projects/{name}", summary="What `inspector info --json` gives: manifest and calibration")
+    @app.get("/projects/{name}", summary="What `inspector info --json` gives: manifest, checks, calibration, index")
     def project_info(name: str):
-        folder = projects.existing(name)
-        record = read_record(folder)
-        problems = verify_project(folder)
-        calibration, note = (None, "") if problems else load_calibration(folder, record)
-        return {"manifest": record.to_dict(), "usable": not problems, "problems": problems,
-                "calibration": calibration.to_dict() if calibration else None,
-                "calibration_note": note}
+        return describe_project(projects.existing(name), lambda: projects.model(name)).to_dict()
 
     @app.post("/projects/{name}/fit_ok", status_code=202,
               summary="Teach a model from OK images (or more images with add=true); answers a job to poll")

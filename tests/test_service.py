@@ -78,6 +78,8 @@ def test_fit_infer_calibrate_infer(client, images, live):
     assert "flow" in client.get("/projects").json()["projects"]
     info = client.get("/projects/flow").json()
     assert info["manifest"]["model_id"] == model_id and info["calibration"] is None
+    # The same answer as `inspector info --json` (station.describe_project): checks, and the index searched.
+    assert info["usable"] and info["problems"] == [] and info["index"] == "flat" and info["ivf_lists"] is None
 
     # Uncalibrated: scores, but no verdict, with the reason; never "OK".
     r = client.post("/projects/flow/infer", files=files(images["cal"][:1] + images["ng"]))

@@ -1,0 +1,48 @@
+"""What a project holds, whether it can inspect, and why not: one answer for `inspector info` and the service's
+GET /projects/{name}."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from inference import (Calibration, InspectorError, Model, ModelRecord, index_kind, ivf_lists_scanned,
+                       load_calibration, read_record, verify_project)
+
+
+@dataclass
+class ProjectInfo:
+    record: ModelRecord
+    problems: list[str]  # empty when the project can inspect
+    calibration: Optional[Calibration]
+    calibration_note: str  # why there is no usable calibration
+    index: Optional[str] = None  # what the coreset is searched with (index: auto picks by its size)
+    ivf_lists: Optional[tuple[int, int]] = None  # ivf: (lists scanned per search, lists)
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"manifest": self.record.to_dict(), "usable": self.usable, "problems": self.problems,
+                "calibration": self.calibration.to_dict() if self.calibration else None,
+                "calibration_note": self.calibration_note, "index": self.index,
+                "ivf_lists": {"scanned": self.ivf_lists[0], "lists": self.ivf_lists[1]} if self.ivf_lists else None}
+
+
+def describe(project: str | Path, load: Callable[[], Model]) -> ProjectInfo:
+    """The project's manifest, every check `infer` makes (its data files, then `load()`: the config, backbone and
+    weights the model names), its calibration and its index. A client passes its own way to load the model (the
+    service its warm one); ProjectError when there is no model to describe."""
+    record = read_record(project)
+    problems = verify_project(project)
+    index = lists = None
+    if not problems:
+        try:
+            searched = load().searcher.cpu_index
+            index, lists = index_kind(searched), ivf_lists_scanned(searched)
+        except InspectorError as exc:
+            problems = [str(exc)]
+    calibration, note = (None, "") if problems else load_calibration(project, record)
+    return ProjectInfo(record, problems, calibration, note, index, lists)
