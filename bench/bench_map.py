@@ -70,12 +70,11 @@ def engine_infer(a: argparse.Namespace) -> int:
 
     import cv2
 
-    from inference import Engine, EngineConfig
+    from inference import Engine, EngineConfig, images_in_folder, load_image
 
     w, h = (int(v) for v in a.size.lower().split("x"))
-    files = sorted(f for f in a.engine.iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
-    frames = [cv2.resize(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB), (w, h), interpolation=cv2.INTER_CUBIC)
-              for f in files[:4 + a.n]]
+    frames = [cv2.resize(load_image(f), (w, h), interpolation=cv2.INTER_CUBIC)
+              for f in images_in_folder(a.engine)[:4 + a.n]]
     taught, test = frames[:4], frames[4:]
     base = EngineConfig(backbone="efficientnet_lite0", weights="auto", input_size=a.input_size)
     models, times = {}, {}

@@ -22,7 +22,7 @@ from .errors import ConfigError
 ENV_PREFIX = "PATCHCORE_"
 DISTANCES = ("l2", "cosine", "mahalanobis")
 SCORE_MODES = ("p99", "max", "topk_mean", "reweighted_max")
-# The same names as scoring.SMOOTHING_AT.
+# Where the anomaly map is smoothed (smoothing_at; scoring.anomaly_map's `at`).
 SMOOTHING_AT = ("input", "box")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 COMPILE_MODES = ("auto", "off", "on")

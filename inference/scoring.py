@@ -9,10 +9,8 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
+from .config import SMOOTHING_AT  # the places live with the config keys, as align.py takes ALIGN_MODES
 from .verdict import Verdict
-
-# Where the anomaly map is smoothed (anomaly_map's `at`; the config's smoothing_at).
-SMOOTHING_AT = ("input", "box")
 
 
 @dataclass(frozen=True)
