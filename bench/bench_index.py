@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_runtime_fidelity import spread  # noqa: E402
 
 from inference import Engine, EngineConfig  # noqa: E402
-from inference.knn import Searcher, _flat_and_transform, build_index, serialize  # noqa: E402
+from inference.knn import Searcher, _flat_and_transform, build_index, ivf_lists_to_scan, serialize  # noqa: E402
 from inference.preprocess import stack_inputs  # noqa: E402
 from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
 from inspector_eval.metrics import image_auroc  # noqa: E402
@@ -79,7 +79,7 @@ def main() -> int:
                 index = build_index(coreset, transform, kind.split(":")[0])
                 if ":" in kind:  # ivf:N, 1 list in N scanned
                     inner, _ = _flat_and_transform(index)
-                    inner.nprobe = max(1, inner.nlist // int(kind.split(":")[1]))
+                    inner.nprobe = ivf_lists_to_scan(inner.nlist, int(kind.split(":")[1]))
                 searcher = Searcher(index, use_gpu=False)
                 searcher.distances(queries[0])
                 times = []

@@ -76,6 +76,11 @@ def ivf_lists(n_vectors: int) -> int:
     return max(1, min(int(round(IVF_LISTS_PER_SQRT * np.sqrt(n_vectors))), n_vectors // IVF_MIN_VECTORS_PER_LIST))
 
 
+def ivf_lists_to_scan(n_lists: int, fraction: int = IVF_PROBE_FRACTION) -> int:
+    """How many of `n_lists` lists a search scans: 1 in `fraction`, at least one."""
+    return max(1, n_lists // fraction)
+
+
 def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform], kind: str = "flat") -> faiss.Index:
     """A CPU index over the coreset vectors (raw features; the transform is applied inside).
 
@@ -99,7 +104,7 @@ def build_index(coreset: np.ndarray, transform: Optional[faiss.VectorTransform],
         inner = faiss.IndexIVFFlat(quantizer, d, lists, faiss.METRIC_L2)
         quantizer.this.disown()  # the IVF index owns (and frees) its list centres, also after a copy
         inner.own_fields = True
-        inner.nprobe = max(1, lists // IVF_PROBE_FRACTION)  # stored with the index
+        inner.nprobe = ivf_lists_to_scan(lists)  # stored with the index
     elif kind == "sq8":
         inner = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2)
     elif kind == "pq":
