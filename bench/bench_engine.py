@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -45,6 +46,69 @@ def machine() -> str:
     return f"{cpu}, {torch.get_num_threads()} torch threads, {gpu}, torch {torch.__version__}"
 
 
+def images(folder: Optional[Path], n_fit: int, n_infer: int) -> tuple[list, list, Optional[Circle]]:
+    """(fit images, images to inspect, ROI): the folder's files, or generated 512 px discs and a circle ROI."""
+    if folder:
+        files = expand_image_paths([folder])
+        return files[:n_fit], (files[n_fit:] or files)[:n_infer], None
+    from inference.synthetic import disc
+
+    fit_imgs = [disc(i, size=512)[0] for i in range(n_fit)]
+    infer_imgs = [disc(1000 + i, scratch=i % 2 == 1, size=512)[0] for i in range(n_infer)]
+    return fit_imgs, infer_imgs, Circle(256, 256, 230)
+
+
+def measure(config: EngineConfig, fit_imgs: list, infer_imgs: list, roi=None, throughput_images: int = 0) -> dict:
+    """Fit, load and inspect one image at a time (batch 1, after one warm-up); with `throughput_images`, also
+    that many ROIs through Engine.score_many at the config's batch size (ROI/s)."""
+    engine = Engine(config)
+    t = time.perf_counter()
+    engine.backbone(config)
+    load_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as folder:
+        fit = engine.fit(folder, fit_imgs, roi=roi)
+        model = engine.load(folder)
+        engine.infer(model, infer_imgs[0])  # warm-up: first call pays lazy initialisation
+        lat = []
+        for img in infer_imgs:
+            t = time.perf_counter()
+            engine.infer(model, img)
+            lat.append((time.perf_counter() - t) * 1000)
+        per_second = None
+        if throughput_images:
+            batch = (infer_imgs * (throughput_images // len(infer_imgs) + 1))[:throughput_images]
+            engine.score_many(model, batch[: config.batch_size])  # warm-up at the batch size
+            t = time.perf_counter()
+            engine.score_many(model, batch)
+            per_second = throughput_images / (time.perf_counter() - t)
+    figures = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "device": str(model.backbone.device),
+        "faiss_gpu": model.searcher.on_gpu,
+        "backbone": config.backbone,
+        "weights": fit.record.backbone.weights["source"],
+        "input_size": config.input_size,
+        "token_shape": list(fit.record.token_shape),
+        "coreset_ratio": config.coreset_ratio,
+        "n_fit_images": fit.n_images,
+        "n_embeddings": fit.n_embeddings,
+        "coreset_size": fit.coreset_size,
+        "backbone_load_s": round(load_s, 2),
+        "fit_total_s": round(fit.seconds, 2),
+        "fit_embedding_s": round(fit.timings["embedding"], 2),
+        "fit_coreset_s": round(fit.timings["coreset"], 2),
+        "infer_ms_median": round(statistics.median(lat), 1),
+        "infer_ms_p95": round(float(np.percentile(lat, 95)), 1),
+        "n_infer": len(lat),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+    if per_second is not None:
+        figures.update(throughput_roi_per_s=round(per_second, 1), throughput_batch=config.batch_size,
+                       throughput_images=throughput_images)
+    return figures
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=Path, help="folder of OK images (default: generated discs)")
@@ -59,53 +123,8 @@ def main() -> int:
 
     config = EngineConfig.load(None).replace(backbone=args.backbone, weights=args.weights,
                                              input_size=args.input_size, coreset_ratio=args.coreset_ratio)
-    if args.images:
-        files = expand_image_paths([args.images])
-        fit_imgs = files[: args.n_fit]
-        infer_imgs = (files[args.n_fit:] or files)[: args.n_infer]
-        roi = None
-    else:
-        from inference.synthetic import disc
-
-        fit_imgs = [disc(i, size=512)[0] for i in range(args.n_fit)]
-        infer_imgs = [disc(1000 + i, scratch=i % 2 == 1, size=512)[0] for i in range(args.n_infer)]
-        roi = Circle(256, 256, 230)
-
-    engine = Engine(config)
-    t = time.perf_counter()
-    engine.backbone(config)
-    load_s = time.perf_counter() - t
-    with tempfile.TemporaryDirectory() as folder:
-        fit = engine.fit(folder, fit_imgs, roi=roi)
-        model = engine.load(folder)
-        engine.infer(model, infer_imgs[0])  # warm-up: first call pays lazy initialisation
-        lat = []
-        for img in infer_imgs:
-            t = time.perf_counter()
-            engine.infer(model, img)
-            lat.append((time.perf_counter() - t) * 1000)
-    figures = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "machine": machine(),
-        "device": str(model.backbone.device),
-        "faiss_gpu": model.searcher.on_gpu,
-        "backbone": args.backbone,
-        "weights": fit.record.backbone.weights["source"],
-        "input_size": args.input_size,
-        "token_shape": list(fit.record.token_shape),
-        "coreset_ratio": args.coreset_ratio,
-        "n_fit_images": fit.n_images,
-        "n_embeddings": fit.n_embeddings,
-        "coreset_size": fit.coreset_size,
-        "backbone_load_s": round(load_s, 2),
-        "fit_total_s": round(fit.seconds, 2),
-        "fit_embedding_s": round(fit.timings["embedding"], 2),
-        "fit_coreset_s": round(fit.timings["coreset"], 2),
-        "infer_ms_median": round(statistics.median(lat), 1),
-        "infer_ms_p95": round(float(np.percentile(lat, 95)), 1),
-        "n_infer": len(lat),
-        "peak_rss_mb": round(peak_rss_mb()),
-    }
+    fit_imgs, infer_imgs, roi = images(args.images, args.n_fit, args.n_infer)
+    figures = measure(config, fit_imgs, infer_imgs, roi)
     if args.json:
         print(json.dumps(figures))
     else:
