@@ -85,7 +85,7 @@ def measure(config: EngineConfig, fit_imgs: list, infer_imgs: list, roi=None, th
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": machine(),
         "device": str(model.backbone.device),
-        "faiss_gpu": model.searcher.on_gpu,
+        "gpu_search": model.searcher.gpu_search or "cpu",  # faiss (its GPU build), torch, or the CPU
         "backbone": config.backbone,
         "weights": fit.record.backbone.weights["source"],
         "input_size": config.input_size,

@@ -4,7 +4,7 @@ Prints figures; never passes or fails on them. Against the GPU targets (2 ms per
 - `Engine.infer` at batch 1, the fit of 20 OK images and `Engine.score_many` throughput, for DINOv2 ViT-S/14 at
   448 px (random weights: the same arithmetic) and EfficientNet-Lite0 at 224 px (its ImageNet weights when the
   package is installed), each with the engine's GPU defaults: precision auto (fp16 on CUDA), compile auto (CUDA
-  graphs), faiss's GPU index where faiss-gpu is installed (the CPU index otherwise: the row says which);
+  graphs), the search on the GPU (faiss's GPU build where installed, else torch: the row's gpu_search says);
 - the k-center coreset, 204,800 -> 4,096 vectors of 384 dims, on the GPU and (for the ratio) on the CPU;
 - a Ray task asking for one GPU (`num_gpus=1`), where Ray is installed.
 Generated 512 px parts (inference.synthetic), so it needs no data set. Every row names the device it ran on; on a

@@ -3,7 +3,8 @@
 The metric is part of the index: cosine is L2 after normalisation and
 Mahalanobis is L2 after whitening with the memory bank's covariance, both
 stored as a faiss IndexPreTransform, so coreset.faiss alone reproduces the
-search. GPU + fp16 when faiss has GPU support and CUDA is present.
+search. GPU + fp16 when faiss has GPU support and CUDA is present; on a CUDA GPU without faiss's GPU build,
+torch searches there (knn_torch), giving what faiss's CPU search gives.
 """
 
 from __future__ import annotations
@@ -147,15 +148,33 @@ class Searcher:
         self.cpu_index = index
         self.index = index
         self.on_gpu = False
+        self.gpu_search = ""  # how the GPU searches: "faiss" (its GPU build), "torch" (knn_torch), "" (CPU)
+        self._torch = None
         if use_gpu and gpu_available():
             try:
                 self._res = faiss.StandardGpuResources()
                 opts = faiss.GpuClonerOptions()
                 opts.useFloat16 = fp16
                 self.index = faiss.index_cpu_to_gpu(self._res, 0, index, opts)
-                self.on_gpu = True
+                self.on_gpu, self.gpu_search = True, "faiss"
             except Exception as exc:  # an old driver must not stop inspection: search on CPU
                 log.warning("faiss GPU index unavailable, searching on CPU: %s", exc)
+        elif use_gpu:
+            self._torch_search(index)
+
+    def _torch_search(self, index: faiss.Index) -> None:
+        """A CUDA GPU without faiss's GPU build: search with torch there (knn_torch), giving what faiss's CPU
+        search gives; the CPU search stays where torch sees no GPU or cannot take the index."""
+        from . import knn_torch
+
+        device = knn_torch.cuda_device()
+        if device is None:
+            return
+        try:
+            self._torch = knn_torch.TorchSearch(index, device)
+            self.on_gpu, self.gpu_search = True, "torch"
+        except Exception as exc:  # like faiss's GPU index: never a reason to stop inspecting
+            log.warning("torch GPU search unavailable, searching on CPU: %s", exc)
 
     @property
     def ntotal(self) -> int:
@@ -168,7 +187,8 @@ class Searcher:
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """(mean Euclidean distance to the k nearest coreset vectors, the nearest one's index row), per query."""
         k = max(1, min(k, self.ntotal))
-        d2, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        d2, ids = self._torch.search(queries, k) if self._torch is not None else self.index.search(queries, k)
         return np.sqrt(np.maximum(d2, 0.0)).mean(axis=1), ids[:, 0].astype(np.int64)
 
     def support_weight(self, query: np.ndarray, k: int = 9) -> float:

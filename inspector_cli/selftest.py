@@ -334,7 +334,7 @@ class SelfTest(Checks):
             raise CheckFailed("index differs after serialize/deserialize")
         if not np.allclose(a, c, rtol=1e-2, atol=1e-3):  # the loaded model may search on GPU in fp16
             raise CheckFailed("index on disk and the loaded model's index disagree")
-        where = "GPU" if model.searcher.on_gpu else "CPU"
+        where = f"GPU ({model.searcher.gpu_search})" if model.searcher.on_gpu else "CPU"
         return f"{index.ntotal} vectors x {index.d}, serialize/deserialize identical, search on {where} " \
                f"(faiss {faiss.__version__})"
 

@@ -66,3 +66,63 @@ def test_gpu_extra_names_a_faiss_gpu_wheel():
 
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert any(req.startswith("faiss-gpu") for req in project["optional-dependencies"]["gpu"])
+
+
+# -- torch on a CUDA GPU without faiss's GPU build (inference/knn_torch.py), run here on the CPU -----------------
+
+@pytest.fixture(scope="module")
+def unclustered():
+    """4,000 vectors (enough for 102 IVF lists of 39 or more) and 300 queries, without clusters: an IVF search
+    scanning 1 list in 16 then misses the exact nearest for some queries."""
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(4000, 32)).astype(np.float32), rng.normal(size=(300, 32)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind,distance", [("flat", "l2"), ("ivf", "l2"), ("sq8", "l2"), ("pq", "l2"),
+                                           ("ivf", "cosine"), ("flat", "mahalanobis")])
+def test_torch_search_finds_what_faiss_on_the_cpu_finds(unclustered, kind, distance):
+    from inference.knn_torch import TorchSearch
+
+    bank, queries = unclustered
+    index = build_index(bank, knn.metric_transform(bank, distance), kind)
+    d_cpu, i_cpu = index.search(queries, 3)
+    d_torch, i_torch = TorchSearch(index, "cpu").search(queries, 3)
+    assert np.mean(i_torch == i_cpu) >= 0.99  # the same rows; a tie may order two alike
+    np.testing.assert_allclose(d_torch, d_cpu, rtol=1e-4, atol=1e-3)
+    if kind == "ivf":  # it scans the lists faiss scans, not the whole bank: some queries miss their exact nearest
+        exact, _ = build_index(bank, knn.metric_transform(bank, distance), "flat").search(queries, 1)
+        assert (d_torch[:, 0] > exact[:, 0] + 1e-3).any()
+        assert (d_torch[:, 0] >= exact[:, 0] - 1e-3).all()
+
+
+def test_a_gpu_without_faiss_gpu_searches_with_torch(unclustered, monkeypatch):
+    from inference import knn_torch
+
+    monkeypatch.delattr(faiss, "StandardGpuResources", raising=False)  # faiss-cpu
+    monkeypatch.setattr(knn_torch, "cuda_device", lambda: "cpu")  # stands in for "cuda"
+    bank, queries = unclustered
+    index = build_index(bank, None, "ivf")
+    gpu, cpu = Searcher(index, use_gpu=True), Searcher(index, use_gpu=False)
+    assert (gpu.on_gpu, gpu.gpu_search) == (True, "torch") and (cpu.on_gpu, cpu.gpu_search) == (False, "")
+    d_gpu, i_gpu = gpu.search(queries, 2)
+    d_cpu, i_cpu = cpu.search(queries, 2)
+    np.testing.assert_allclose(d_gpu, d_cpu, rtol=1e-4, atol=1e-3)
+    assert np.mean(i_gpu == i_cpu) >= 0.99
+    monkeypatch.setattr(knn_torch, "cuda_device", lambda: None)  # torch sees no GPU: the CPU search
+    assert not Searcher(index, use_gpu=True).on_gpu
+
+
+def test_a_failing_torch_search_falls_back_to_the_cpu(bank, monkeypatch, caplog):
+    from inference import knn_torch
+
+    monkeypatch.delattr(faiss, "StandardGpuResources", raising=False)
+    monkeypatch.setattr(knn_torch, "cuda_device", lambda: "cuda")
+
+    def out_of_memory(index, device):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(knn_torch, "TorchSearch", out_of_memory)
+    with caplog.at_level(logging.WARNING):
+        s = Searcher(build_index(bank[0], None), use_gpu=True)
+    assert not s.on_gpu and "torch GPU search unavailable" in caplog.text
+    np.testing.assert_allclose(s.distances(bank[1]), Searcher(build_index(bank[0], None), False).distances(bank[1]))
