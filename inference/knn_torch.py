@@ -9,6 +9,8 @@ every index kind gives what faiss on the CPU gives for it, so a model scores ali
 - ivf: the nearest among the vectors of the lists faiss would scan (the `nprobe` list centres nearest to each
   query), not the exact nearest, since an exact search could score a part lower than the CPU search that
   calibrated it.
+The distances are torch's fp32 matrix product, as faiss's; torch computes that in full fp32 unless a program turns
+TF32 on (torch.set_float32_matmul_precision), which nothing in this project does.
 This module needs torch; the exported model's torch-free runtime never loads it (inference/knn.py asks for it only
 where torch with CUDA is importable).
 """
