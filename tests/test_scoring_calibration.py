@@ -114,6 +114,11 @@ def test_score_modes():
     assert global_score(m, mask, patches, pmask, "topk_mean") == pytest.approx((199 + 198) / 2)
     mask[0, :] = False
     assert global_score(m, mask, patches, pmask, "max") == 0.0
+    m[50, 50] = -1.0  # the max is taken inside the shape only, whatever lies outside it
+    mask[50:, :] = False
+    m[60, 60] = 99.0
+    assert global_score(m, mask, patches, pmask, "max") == 0.0
+    assert global_score(m, np.zeros_like(mask), patches, pmask, "max") == 0.0  # no shape: no score
     # reweighted_max: the largest kept patch, times the weight of that patch (asked by flat index).
     asked = []
     pmask[9, 19] = False  # the largest patch is outside: the next one counts
