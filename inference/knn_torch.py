@@ -9,8 +9,8 @@ every index kind gives what faiss on the CPU gives for it, so a model scores ali
 - ivf: the nearest among the vectors of the lists faiss would scan (the `nprobe` list centres nearest to each
   query), not the exact nearest, since an exact search could score a part lower than the CPU search that
   calibrated it.
-The distances are torch's fp32 matrix product, as faiss's; torch computes that in full fp32 unless a program turns
-TF32 on (torch.set_float32_matmul_precision), which nothing in this project does.
+The candidates come from torch's fp32 matrix product (full fp32 unless a program turns TF32 on, which nothing in
+this project does); the distances returned are summed exactly over the candidates, as faiss's list scan sums them.
 This module needs torch; the exported model's torch-free runtime never loads it (inference/knn.py asks for it only
 where torch with CUDA is importable).
 """
@@ -24,6 +24,8 @@ import numpy as np
 
 # Distances computed per block of queries, at most this many query x vector entries each (4 bytes each: 1 GiB).
 MAX_BLOCK_ENTRIES = 1 << 28
+# Candidates beyond the k asked for whose distances are summed exactly before the k nearest are kept.
+REFINE_EXTRA = 8
 
 
 def cuda_device() -> Optional[str]:
@@ -68,12 +70,19 @@ class TorchSearch:
         dists, ids = [], []
         with torch.inference_mode():
             for start in range(0, len(q), block):
-                d2 = _squared_distances(q[start:start + block], self.bank, self.bank_sq)
+                part = q[start:start + block]
+                d2 = _squared_distances(part, self.bank, self.bank_sq)
                 if self.nprobe:
-                    d2 = d2.masked_fill(~self._in_probed_lists(q[start:start + block]), float("inf"))
-                value, index = torch.topk(d2, k, dim=1, largest=False)
-                dists.append(value.clamp_min_(0.0))
-                ids.append(index)
+                    d2 = d2.masked_fill(~self._in_probed_lists(part), float("inf"))
+                # The candidates by the fast expansion, then their distances summed exactly, as faiss's list scan
+                # (and its sq8 / pq search) computes them: the expansion loses digits where a patch lies close to
+                # its neighbour, relative to both norms, which is most of an OK part's map.
+                rough, candidates = torch.topk(d2, min(k + REFINE_EXTRA, d2.shape[1]), dim=1, largest=False)
+                exact = ((part[:, None, :] - self.bank[candidates]) ** 2).sum(-1)
+                exact = exact.masked_fill(torch.isinf(rough), float("inf"))  # outside the scanned lists
+                value, order = torch.topk(exact, k, dim=1, largest=False)
+                dists.append(value)
+                ids.append(candidates.gather(1, order))
         return torch.cat(dists).cpu().numpy(), torch.cat(ids).cpu().numpy().astype(np.int64)
 
     def _in_probed_lists(self, q):

@@ -126,3 +126,24 @@ def test_a_failing_torch_search_falls_back_to_the_cpu(bank, monkeypatch, caplog)
         s = Searcher(build_index(bank[0], None), use_gpu=True)
     assert not s.on_gpu and "torch GPU search unavailable" in caplog.text
     np.testing.assert_allclose(s.distances(bank[1]), Searcher(build_index(bank[0], None), False).distances(bank[1]))
+
+
+def test_a_model_inspects_alike_with_the_torch_search(tmp_path, tiny_config, monkeypatch):
+    """Through the engine: a model loaded where torch takes the search gives the scores, maps and verdicts of the
+    same model searched by faiss on the CPU (here torch runs on the CPU, standing in for the GPU)."""
+    from inference import Engine, knn_torch
+    from inference.synthetic import disc
+
+    monkeypatch.delattr(faiss, "StandardGpuResources", raising=False)
+    config = tiny_config.replace(index="ivf", use_gpu=False)
+    engine = Engine(config)
+    engine.fit(tmp_path / "p", [disc(i)[0] for i in range(12)])
+    images = [disc(100 + i, scratch=i % 2 == 1)[0] for i in range(6)]
+    cpu = engine.load(tmp_path / "p")
+    monkeypatch.setattr(knn_torch, "cuda_device", lambda: "cpu")
+    on_torch = Engine(config.replace(use_gpu=True)).load(tmp_path / "p")
+    assert on_torch.searcher.gpu_search == "torch" and cpu.searcher.gpu_search == ""
+    assert knn.index_kind(on_torch.searcher.cpu_index) == "ivf"
+    for a, b in zip(engine.score_many(cpu, images), engine.score_many(on_torch, images)):
+        assert b.score == pytest.approx(a.score, rel=1e-5)
+        np.testing.assert_allclose(b.anomaly_map, a.anomaly_map, rtol=1e-4, atol=1e-4)
