@@ -22,8 +22,9 @@ from typing import Optional
 import faiss
 import numpy as np
 
-# Distances computed per block of queries, at most this many query x vector entries each (4 bytes each: 1 GiB).
-MAX_BLOCK_ENTRIES = 1 << 28
+# Distances computed per block of queries, at most this many query x vector entries each (4 bytes each: 256 MiB,
+# a small share of a small GPU's memory beside the backbone; an image's 1,024 patches against 65,536 vectors).
+MAX_BLOCK_ENTRIES = 1 << 26
 # Candidates beyond the k asked for whose distances are summed exactly before the k nearest are kept.
 REFINE_EXTRA = 8
 

@@ -147,3 +147,15 @@ def test_a_model_inspects_alike_with_the_torch_search(tmp_path, tiny_config, mon
     for a, b in zip(engine.score_many(cpu, images), engine.score_many(on_torch, images)):
         assert b.score == pytest.approx(a.score, rel=1e-5)
         np.testing.assert_allclose(b.anomaly_map, a.anomaly_map, rtol=1e-4, atol=1e-4)
+
+
+def test_torch_search_in_blocks_of_queries_finds_the_same(unclustered, monkeypatch):
+    from inference import knn_torch
+
+    bank, queries = unclustered
+    index = build_index(bank, None, "ivf")
+    whole = knn_torch.TorchSearch(index, "cpu").search(queries, 2)
+    monkeypatch.setattr(knn_torch, "MAX_BLOCK_ENTRIES", len(bank) * 7)  # 7 queries per block, the last one short
+    blocks = knn_torch.TorchSearch(index, "cpu").search(queries, 2)
+    np.testing.assert_array_equal(blocks[1], whole[1])
+    np.testing.assert_allclose(blocks[0], whole[0], rtol=1e-6)
