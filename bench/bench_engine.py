@@ -58,16 +58,20 @@ def images(folder: Optional[Path], n_fit: int, n_infer: int) -> tuple[list, list
     return fit_imgs, infer_imgs, Circle(256, 256, 230)
 
 
-def measure(config: EngineConfig, fit_imgs: list, infer_imgs: list, roi=None, throughput_images: int = 0) -> dict:
+def measure(config: EngineConfig, fit_imgs: list, infer_imgs: list, roi=None, throughput_images: int = 0,
+            warm_fit: bool = False) -> dict:
     """Fit, load and inspect one image at a time (batch 1, after one warm-up); with `throughput_images`, also
-    that many ROIs through Engine.score_many at the config's batch size (ROI/s)."""
+    that many ROIs through Engine.score_many at the config's batch size (ROI/s). `warm_fit`: fit once untimed
+    first (CUDA graphs are compiled per input shape on a GPU: the timed fit then shows the steady state)."""
     engine = Engine(config)
     t = time.perf_counter()
     engine.backbone(config)
     load_s = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as folder:
-        fit = engine.fit(folder, fit_imgs, roi=roi)
-        model = engine.load(folder)
+        if warm_fit:
+            engine.fit(Path(folder) / "warm-up", fit_imgs, roi=roi)
+        fit = engine.fit(Path(folder) / "timed", fit_imgs, roi=roi)
+        model = engine.load(Path(folder) / "timed")
         engine.infer(model, infer_imgs[0])  # warm-up: first call pays lazy initialisation
         lat = []
         for img in infer_imgs:

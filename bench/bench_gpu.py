@@ -7,8 +7,10 @@ Prints figures; never passes or fails on them. Against the GPU targets (2 ms per
   graphs), the search on the GPU (faiss's GPU build where installed, else torch: the row's gpu_search says);
 - the k-center coreset, 204,800 -> 4,096 vectors of 384 dims, on the GPU and (for the ratio) on the CPU;
 - a Ray task asking for one GPU (`num_gpus=1`), where Ray is installed.
-Generated 512 px parts (inference.synthetic), so it needs no data set. Every row names the device it ran on; on a
-machine without CUDA it runs on the CPU, which checks the script, not the targets (--quick: small sizes).
+Generated 512 px parts (inference.synthetic), so it needs no data set. Every row names the device it ran on and is
+printed as soon as it is measured (the first call of each input shape also compiles the CUDA graphs: a fit, an
+inspection and a batch run first untimed); `--backbones` and `--no-coreset` let a rerun skip what came back. On a machine without CUDA it runs on the
+CPU, which checks the script, not the targets (--quick: small sizes).
 
     python bench/bench_gpu.py --json OUT.json [--quick]
 
@@ -42,14 +44,14 @@ CASES = (
 )
 
 
-def engine_rows(quick: bool) -> list[dict]:
+def engine_rows(quick: bool, backbones: list[str]) -> list[dict]:
     n_fit, n_infer, n_throughput = (4, 5, 16) if quick else (20, 50, 512)
     fit_imgs, infer_imgs, roi = images(None, n_fit, n_infer)
     rows = []
-    for case in CASES:
+    for case in (c for c in CASES if c["backbone"] in backbones):
         config = EngineConfig.load(None).replace(**case, use_gpu=True, batch_size=8 if quick else 64)
         try:
-            rows.append(measure(config, fit_imgs, infer_imgs, roi, n_throughput))
+            rows.append(measure(config, fit_imgs, infer_imgs, roi, n_throughput, warm_fit=True))
         except Exception as exc:  # one case that cannot run (a missing weights package) still leaves the others
             rows.append({**case, "error": f"{type(exc).__name__}: {exc}"})
         print(json.dumps(rows[-1]), flush=True)
@@ -103,6 +105,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", type=Path, help="write all rows here")
     p.add_argument("--quick", action="store_true", help="small sizes: checks the script, not the targets")
+    p.add_argument("--backbones", default=",".join(c["backbone"] for c in CASES),
+                   help="which engine rows (a rerun can leave out what came back already)")
+    p.add_argument("--no-coreset", action="store_true")
     args = p.parse_args()
     import faiss
 
@@ -110,7 +115,8 @@ def main() -> int:
             "cuda": torch.version.cuda, "faiss": faiss.__version__, "faiss_gpus": faiss.get_num_gpus()
             if hasattr(faiss, "get_num_gpus") else 0, "quick": args.quick}
     print(json.dumps(head), flush=True)
-    out = {**head, "engine": engine_rows(args.quick), "coreset": coreset_rows(args.quick), "ray": ray_row()}
+    out = {**head, "engine": engine_rows(args.quick, args.backbones.split(",")),
+           "coreset": [] if args.no_coreset else coreset_rows(args.quick), "ray": ray_row()}
     print(json.dumps(out["ray"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
