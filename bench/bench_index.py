@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_runtime_fidelity import spread  # noqa: E402
 
 from inference import Engine, EngineConfig  # noqa: E402
-from inference.knn import Searcher, _flat_and_transform, build_index, ivf_lists_to_scan, serialize  # noqa: E402
+from inference.knn import (Searcher, _flat_and_transform, build_index, ivf_lists_scanned,  # noqa: E402
+                           ivf_lists_to_scan, serialize)
 from inference.preprocess import stack_inputs  # noqa: E402
 from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
 from inspector_eval.metrics import image_auroc  # noqa: E402
@@ -90,9 +91,9 @@ def main() -> int:
                 scores = [r.score for r in engine.score_many(replace(model, searcher=searcher), test_images)]
                 row[kind] = {"bytes": len(serialize(searcher.cpu_index)), "search_ms": round(statistics.median(times), 3),
                              "auroc": round(image_auroc(y, scores), 4)}
-                inner, _ = _flat_and_transform(searcher.cpu_index)
-                if hasattr(inner, "nprobe"):  # ivf: how many lists it keeps and scans
-                    row[kind].update(lists=int(inner.nlist), nprobe=int(inner.nprobe))
+                scanned = ivf_lists_scanned(searcher.cpu_index)
+                if scanned:  # ivf: how many lists it keeps and scans
+                    row[kind].update(lists=scanned[1], nprobe=scanned[0])
                 patch = np.concatenate([searcher.distances(q) for q in queries])
                 if kind == "flat":
                     flat_scores, flat_patch = np.asarray(scores), patch

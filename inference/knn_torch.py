@@ -58,6 +58,7 @@ class TorchSearch:
         if ivf:
             quantizer = faiss.downcast_index(inner.quantizer)
             self.centres = torch.from_numpy(quantizer.reconstruct_n(0, inner.nlist)).to(self.device)
+            self.centres_sq = (self.centres * self.centres).sum(1)
             self.list_of = torch.from_numpy(_list_of_each_vector(inner)).to(self.device)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +91,8 @@ class TorchSearch:
         """Bool queries x vectors: whether each vector lies in one of the lists faiss scans for each query."""
         import torch
 
-        nearest = torch.topk(_squared_distances(q, self.centres, (self.centres * self.centres).sum(1)),
-                             self.nprobe, dim=1, largest=False).indices
+        nearest = torch.topk(_squared_distances(q, self.centres, self.centres_sq), self.nprobe, dim=1,
+                             largest=False).indices
         probed = torch.zeros(len(q), len(self.centres), dtype=torch.bool, device=self.device)
         probed.scatter_(1, nearest, True)
         return probed[:, self.list_of]
