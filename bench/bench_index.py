@@ -63,7 +63,7 @@ def main() -> int:
         for shot in shots:
             train = load_images(split.shots[shot])
             # The eval's few-shot policy, as `inspector eval` decides it for these images.
-            base = EngineConfig.load() if args.product else policy.config_for(len(train), policy.turn_evidence(train))
+            base = EngineConfig.load() if args.product else policy.config_for_images(train)[0]
             base = base.replace(runtime="torch", precision="fp32")
             engine = Engine(base)
             with tempfile.TemporaryDirectory() as d:

@@ -78,6 +78,7 @@ from .project import (
 from .project import activate as activate_version
 from .align import ALIGN_MODES, Placement, default_locate_box
 from .part_turns import TurnEvidence, taught_turns
+from .part_mirror import MirrorEvidence, taught_mirror
 from .roi import (
     Annulus,
     Circle,
@@ -270,4 +271,5 @@ __all__ = [
     "write_discs",
     "resource_path",
     "TurnEvidence", "taught_turns",
+    "MirrorEvidence", "taught_mirror",
 ]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import brightness, int8_model, knn, part_turns, placement, precision_gate, project, taught_samples
+from . import brightness, int8_model, knn, part_mirror, placement, precision_gate, project, taught_samples
 from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
                           join_warnings, scored_in, usable_with)
 from .calibration_samples import CalibrationSamples
@@ -179,7 +179,8 @@ class Engine:
         prepared, roi, locator, align_note = placement.prepare_teaching(folder, ok_images, roi, same_size, config,
                                                                         previous, locate_box)
         placement.check_ignore(roi, ignore)
-        turn_note = part_turns.fit_advice(config, [p.crop.pixels for p in prepared]) if previous is None else ""
+        symmetry_note = (part_mirror.symmetry_advice(config, [p.crop.pixels for p in prepared])
+                         if previous is None else "")
         # Lighting compensation: the levels are decided at fit from the taught crops; add keeps the model's.
         levels = (previous.record.brightness if previous is not None else
                   brightness.target(prepared, config.brightness, roi, ignore))
@@ -265,7 +266,7 @@ class Engine:
         model = self._fitted_model(folder, record, index, locator, saved.version, samples)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
-                         record, model, saved.version, saved.active, turn_note)
+                         record, model, saved.version, saved.active, symmetry_note)
 
     def _taught_scores(self, folder, record, config, roi, mm_per_px, index, ignore, locator, reference):
         """The image scores of the first taught images by the model just built: what images of the teaching

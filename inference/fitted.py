@@ -36,9 +36,11 @@ class FitResult:
     # stays staged (the line keeps inspecting with the calibrated one) until it is calibrated.
     version: Optional[str] = None
     active: bool = True
-    # Said once after a new fit whose OK images lie turned though the model does not know the part turns
-    # (inference.part_turns.fit_advice); "" otherwise. Not saved: it is advice for the moment of teaching.
-    turn_note: str = ""
+    # Said once after a new fit whose taught OK images contradict the declared part symmetry: they lie turned
+    # though the model does not know the part turns, or mirrored copies are taught of a part that does not look
+    # the same mirrored (inference.part_mirror.symmetry_advice); "" otherwise. Not saved: advice for the moment of
+    # teaching.
+    symmetry_note: str = ""
 
     @property
     def manifest(self) -> dict:
@@ -60,7 +62,7 @@ class FitResult:
             "precision_check": dict(self.record.precision_check),
             "version": self.version,
             "active": self.active,
-            "turn_note": self.turn_note,
+            "symmetry_note": self.symmetry_note,
         }
 
 

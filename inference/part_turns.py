@@ -46,9 +46,11 @@ MAX_IMAGES = 16
 
 @dataclass(frozen=True)
 class TurnEvidence:
-    """Each taught image's angle to the first (degrees, in (-180, 180]), None where no confident match."""
+    """Each taught image's angle to the first (degrees, in (-180, 180]), None where no confident match, and how
+    well each matched it (inference.align's confidence; part_mirror compares the part's mirror image with them)."""
 
     angles_deg: tuple[Optional[float], ...]
+    confidences: tuple[float, ...] = ()
 
     @property
     def turned(self) -> int:
@@ -70,7 +72,7 @@ class TurnEvidence:
 
     def to_dict(self) -> dict:
         return {"angles_deg": [None if a is None else round(a, 1) for a in self.angles_deg],
-                "turned": self.turned, "turns": self.turns}
+                "confidences": [round(c, 3) for c in self.confidences], "turned": self.turned, "turns": self.turns}
 
 
 def taught_turns(images: Sequence[np.ndarray], box: Optional[tuple[int, int, int, int]] = None) -> TurnEvidence:
@@ -83,11 +85,13 @@ def taught_turns(images: Sequence[np.ndarray], box: Optional[tuple[int, int, int
     h, w = first.shape[:2]
     reference = Reference.from_image(first, box or whole_image_box(w, h))
     angles: list[Optional[float]] = []
+    confidences: list[float] = []
     for image in images[1:]:
         placement = locate(reference, image, "rigid", 180.0)
         confident = placement.confidence >= CONFIDENT_MATCH and math.isfinite(placement.angle_deg)
         angles.append(placement.angle_deg if confident else None)
-    return TurnEvidence(tuple(angles))
+        confidences.append(float(placement.confidence))
+    return TurnEvidence(tuple(angles), tuple(confidences))
 
 
 def fit_advice(config: EngineConfig, crops: Sequence[np.ndarray]) -> str:

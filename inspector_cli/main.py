@@ -358,8 +358,8 @@ def cmd_fit(args) -> int:
             print(summary["backbone_chosen"])
         if summary["align_note"]:
             print(summary["align_note"])
-        if summary["turn_note"]:
-            print(summary["turn_note"])
+        if summary["symmetry_note"]:
+            print(summary["symmetry_note"])
         check = summary["precision_check"]
         if check and not check["kept"]:  # said once: why this model inspects slower than the machine could
             print(f"precision: {describe_precision_check(check)}")

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from inference import EngineConfig, InspectorError, read_yaml
-from inference import Engine, TurnEvidence, taught_turns
+from inference import Engine, MirrorEvidence, TurnEvidence, taught_mirror, taught_turns
 from .metrics import place_in_image
 
 # The comparison setting: the shared offline backbone at the issue's size and
@@ -54,6 +54,10 @@ FEW_SHOT_AUGMENT: dict[str, Any] = {"part_symmetry": "mirror"}
 # evidence). Measured over the six dev sets (issue 25, ninth session, docs/benchmarks.md): it holds on
 # mvtec_screw (every subset of 2-16) and mpdd_metal_plate (2-8), on no subset of the other four.
 FEW_SHOT_TURNS: dict[str, Any] = {"part_symmetry": "turns"}
+# Where the taught OK images say the part is chiral (inference.part_mirror: its mirror image matches it clearly worse
+# than its OK images match each other), no mirrored copies: a part lying upside down or wired the other way round
+# would be taught as OK. On the six dev sets it holds on no subset (docs/benchmarks.md, issue 25, thirteenth
+# session), so their figures are unchanged; it guards sets whose defect is a mirrored part.
 # With as few OK images, the CNN's features also take its stride-32 stage (EfficientNet-Lite's 320 channels, at 0.7
 # of its value: cnn_stage_weights), where the config leaves the stages at the eval's default. Its wider view
 # generalises from a few images; with hundreds the bank covers the variety and the finer stages matter more.
@@ -100,7 +104,8 @@ class OursMethod:
         changed = {k: v for k, v in self.config_for(FEW_SHOT_MAX_IMAGES).to_dict().items() if v != base[k]}
         policy = f"{changed} when <= {FEW_SHOT_MAX_IMAGES} OK images" if changed else "none"
         if changed.get("part_symmetry") == FEW_SHOT_AUGMENT["part_symmetry"]:
-            policy += f"; {FEW_SHOT_TURNS} instead where the taught OK images lie turned (inference.part_turns)"
+            policy += (f"; {FEW_SHOT_TURNS} instead where the taught OK images lie turned (inference.part_turns); "
+                       "no copies where they show a chiral part (inference.part_mirror)")
         return {"name": self.name, "kind": "ours", "config": self.config.to_dict(), "few_shot_policy": policy,
                 "quality_meaningful": self.quality_meaningful, "note": self.note}
 
@@ -108,9 +113,8 @@ class OursMethod:
         self.close()
         # A fresh engine per fit: no backbone cached from an earlier run hides its cost or memory.
         t0 = time.perf_counter()
-        evidence = self.turn_evidence(images)
+        config, evidence, mirror = self.config_for_images(images)
         turn_check_s = time.perf_counter() - t0  # the policy's own cost: part of the fit the user waits for
-        config = self.config_for(len(images), evidence)
         self._engine = Engine(config)
         self._folder = Path(tempfile.mkdtemp(prefix="inspector-eval-"))
         result = self._engine.fit(self._folder / "project", images)
@@ -127,6 +131,7 @@ class OursMethod:
             "augmented": config.augment or config.part_symmetry != "none",
             "part_symmetry": config.part_symmetry,
             "taught_turns": evidence.to_dict() if evidence is not None else None,
+            "taught_mirror": mirror.to_dict() if mirror is not None else None,
             "weights": dict(result.record.backbone.weights),
         }
 
@@ -141,15 +146,32 @@ class OursMethod:
         """How the part lies across the taught images, where the few-shot policy would choose the copies."""
         return taught_turns(images) if self._chooses_copies(len(images)) else None
 
-    def config_for(self, n_images: int, evidence: Optional[TurnEvidence] = None) -> EngineConfig:
+    def mirror_evidence(self, images: list[np.ndarray], turns: Optional[TurnEvidence]) -> Optional[MirrorEvidence]:
+        """Whether the part looks the same mirrored, where the few-shot policy would teach mirrored copies."""
+        if turns is None or turns.turns:
+            return None
+        return taught_mirror(images, turns)
+
+    def config_for_images(self, images: list[np.ndarray]) -> tuple[EngineConfig, Optional[TurnEvidence],
+                                                                      Optional[MirrorEvidence]]:
+        """The config a fit on these OK images uses, with the evidence the policy read from them."""
+        turns = self.turn_evidence(images)
+        mirror = self.mirror_evidence(images, turns)
+        return self.config_for(len(images), turns, mirror), turns, mirror
+
+    def config_for(self, n_images: int, evidence: Optional[TurnEvidence] = None,
+                   mirror: Optional[MirrorEvidence] = None) -> EngineConfig:
         """The config a fit on `n_images` OK images uses: the few-shot policy's changes (FEW_SHOT_AUGMENT, or
-        FEW_SHOT_TURNS where `evidence` says the part turns; FEW_SHOT_STAGES) where they apply, each only where the
-        config leaves its setting at the eval default."""
+        FEW_SHOT_TURNS where `evidence` says the part turns, or no copies where `mirror` says it is chiral;
+        FEW_SHOT_STAGES) where they apply, each only where the config leaves its setting at the eval default."""
         config = self.config
         if not self._policy_applies(n_images):
             return config
         if self._chooses_copies(n_images):
-            config = config.replace(**(FEW_SHOT_TURNS if evidence is not None and evidence.turns else FEW_SHOT_AUGMENT))
+            if evidence is not None and evidence.turns:
+                config = config.replace(**FEW_SHOT_TURNS)
+            elif mirror is None or not mirror.chiral:
+                config = config.replace(**FEW_SHOT_AUGMENT)
         if tuple(config.cnn_layers) == tuple(EVAL_DEFAULTS["cnn_layers"]) and not config.cnn_stage_weights \
                 and config.input_size % FEW_SHOT_STAGE_STRIDE == 0:  # the stage's grid must tile the input
             config = config.replace(**FEW_SHOT_STAGES)

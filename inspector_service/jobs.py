@@ -133,7 +133,7 @@ class FitQueue:
                     "weights": dict(result.record.backbone.weights),
                     "precision_check": dict(result.record.precision_check),
                     "version": result.version, "active": result.active,
-                    "turn_note": result.turn_note,
+                    "symmetry_note": result.symmetry_note,
                 })
 
     def _fit(self, job: FitJob) -> FitResult:

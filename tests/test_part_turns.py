@@ -59,7 +59,9 @@ def test_the_eval_teaches_turned_copies_only_where_the_taught_images_turn():
     ours = OursMethod("ours", eval_config())
     turning, fixed = _parts([0, 150, -100]), _parts([0, 5, -7])
     assert ours.config_for(3, ours.turn_evidence(turning)).part_symmetry == "turns"
-    assert ours.config_for(3, ours.turn_evidence(fixed)).part_symmetry == "mirror"
+    # The generated part is chiral (its mirror image is another part: inference.part_mirror), so lying one way it
+    # gets no copies; a part that looks the same mirrored gets the mirrors (tests/test_part_mirror.py).
+    assert ours.config_for_images(fixed)[0].part_symmetry == "none"
     assert ours.turn_evidence(turning[:1]).angles_deg == ()  # one image: the mirrors, as before
     assert ours.config_for(1, ours.turn_evidence(turning[:1])).part_symmetry == "mirror"
     # Past the few-shot bound, or where --config declares the symmetry, nothing is located and nothing changes.
@@ -69,7 +71,7 @@ def test_the_eval_teaches_turned_copies_only_where_the_taught_images_turn():
     assert "turns" in ours.describe()["few_shot_policy"]
 
 
-@pytest.mark.parametrize("symmetry", ["turns", "mirror"])
+@pytest.mark.parametrize("symmetry", ["turns", "none"])
 def test_the_eval_records_the_symmetry_it_taught(tmp_path, symmetry):
     from inspector_eval.ours import OursMethod, eval_config
 
@@ -108,7 +110,7 @@ def test_a_fit_on_turned_ok_images_says_so_unless_the_model_knows(tmp_path, caps
     capsys.readouterr()
     assert main(["fit", str(tmp_path / "proj"), "--ok", str(ok), "--config", str(tmp_path / "tiny.yaml"),
                  "--json", str(tmp_path / "fit.json")]) == 0
-    said = json.loads((tmp_path / "fit.json").read_text())["turn_note"]
+    said = json.loads((tmp_path / "fit.json").read_text())["symmetry_note"]
     assert bool(said) == says and (said in capsys.readouterr().out if says else True)
     if says:
         assert "2 of 2 OK images lie turned" in said and "part_symmetry: turns" in said
@@ -122,7 +124,7 @@ def test_a_fit_on_ok_images_lying_one_way_says_nothing(tmp_path):
 
     engine = Engine(EngineConfig(backbone="resnet18", weights="none", input_size=64))
     result = engine.fit(tmp_path / "proj", _parts([0, 6, -9]))
-    assert result.turn_note == "" and result.to_dict()["turn_note"] == ""
+    assert result.symmetry_note == "" and result.to_dict()["symmetry_note"] == ""
 
 
 def test_judging_the_turns_never_fails_a_fit(tmp_path, monkeypatch):
@@ -136,4 +138,4 @@ def test_judging_the_turns_never_fails_a_fit(tmp_path, monkeypatch):
     monkeypatch.setattr(part_turns, "locate", broken)
     engine = Engine(EngineConfig(backbone="resnet18", weights="none", input_size=64))
     result = engine.fit(tmp_path / "proj", _parts([0, 150, -100]))
-    assert result.turn_note == "" and result.n_images == 3
+    assert result.symmetry_note == "" and result.n_images == 3

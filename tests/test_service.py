@@ -490,6 +490,6 @@ def test_a_fit_job_says_when_the_ok_images_lie_turned(client, tmp_path):
         cv2.imwrite(str(paths[-1]), cv2.cvtColor(moved_part(i, 0, 0, angle, size=320)[0], cv2.COLOR_RGB2BGR))
     job = fit(client, "turned", paths)
     assert job["state"] == "done", job
-    assert "2 of 2 OK images lie turned" in job["result"]["turn_note"]
+    assert "2 of 2 OK images lie turned" in job["result"]["symmetry_note"]
     plain = fit(client, "upright", paths[:1] * 2)
-    assert plain["state"] == "done" and plain["result"]["turn_note"] == ""
+    assert plain["state"] == "done" and plain["result"]["symmetry_note"] == ""

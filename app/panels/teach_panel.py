@@ -315,8 +315,8 @@ class TeachPanel(QWidget):
         if not result.active:  # a calibrated version keeps inspecting the line: say so, never silently
             text += (" (staged: the active calibrated version keeps inspecting until this one is calibrated, "
                      "Model > Calibrate…)")
-        if result.turn_note:  # the OK images lie turned: the symmetry asked above may be the wrong one
-            text += "\n" + result.turn_note
+        if result.symmetry_note:  # the OK images contradict the symmetry asked above: say which way
+            text += "\n" + result.symmetry_note
         self.result_label.setText(text)
 
     def _failed(self, exc) -> None:

@@ -52,7 +52,7 @@ def test_the_view_veils_what_the_foreground_mask_left_out(window):
 
 def test_the_teach_step_says_when_the_ok_images_lie_turned(window, tmp_path):
     note = "3 of 4 OK images lie turned by 45 deg or more from the first: the part turns. If parts reach ..."
-    fitted = inference.FitResult(tmp_path, 5, 400, 40, 1.2, {}, None, version="v1", turn_note=note)
+    fitted = inference.FitResult(tmp_path, 5, 400, 40, 1.2, {}, None, version="v1", symmetry_note=note)
     window.teach_panel._fitted(fitted)
     assert window.teach_panel.result_label.text().endswith("\n" + note)
     window.teach_panel._fitted(inference.FitResult(tmp_path, 5, 400, 40, 1.2, {}, None, version="v2"))
