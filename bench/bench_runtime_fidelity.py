@@ -1,6 +1,7 @@
-"""Fidelity of the OpenVINO runtime: image AUROC of one model inspected with torch fp32, OpenVINO bf16, OpenVINO
-with precision auto (the product default: bf16 where the fit's precision check found it holds the features, fp32
-elsewhere) and OpenVINO int8, and how far each one's scores move from torch fp32's. The model is fitted as the
+"""Fidelity of the OpenVINO runtime: image AUROC of one model inspected with torch fp32, OpenVINO fp32 (what the
+runtime alone changes), OpenVINO bf16, OpenVINO with precision auto (the product default: bf16 where the fit's
+precision check found it holds the features, fp32 elsewhere) and OpenVINO int8, and how far each one's scores
+move from torch fp32's. The model is fitted as the
 product fits it (runtime auto, precision auto: OpenVINO, the bank in fp32, the bf16 check recorded).
 
 Prints figures; never passes or fails on them. The eval suite's splits (seed 0) and engine defaults
@@ -35,7 +36,7 @@ from inspector_eval.dataset import find_categories, load_images, make_split, rea
 from inspector_eval.metrics import image_auroc  # noqa: E402
 from inspector_eval.ours import OursMethod, eval_config  # noqa: E402
 
-VARIANTS = ("torch-fp32", "openvino-bf16", "openvino-auto", "openvino-int8")
+VARIANTS = ("torch-fp32", "openvino-fp32", "openvino-bf16", "openvino-auto", "openvino-int8")
 
 
 def spread(items: list, n: int) -> list:
@@ -49,6 +50,9 @@ def models_for(folder: str, base, train: list, int8: bool = True) -> dict:
     out = {}
     torch_engine = Engine(base.replace(runtime="torch", precision="fp32"))
     out["torch-fp32"] = (torch_engine, torch_engine.load(folder))
+    # OpenVINO in fp32: what the runtime alone changes, apart from the precision.
+    fp32_engine = Engine(base.replace(runtime="openvino", precision="fp32"))
+    out["openvino-fp32"] = (fp32_engine, fp32_engine.load(folder))
     ov_engine = Engine(base.replace(runtime="openvino", precision="bf16"))
     bf16 = ov_engine.load(folder)
     out["openvino-bf16"] = (ov_engine, bf16)
@@ -85,7 +89,7 @@ def main() -> int:
         for shot in shots:
             train = load_images(split.shots[shot])
             # The eval's few-shot policy, as `inspector eval` decides it for these images.
-            base = policy.config_for(len(train), policy.turn_evidence(train))
+            base = policy.config_for_images(train)[0]
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as d:
                 check = Engine(base.replace(runtime="openvino", precision="auto")).fit(d, train).record.precision_check
