@@ -18,7 +18,9 @@ docs/benchmarks.md):
 - Only where the taught images match each other confidently (part_turns.CONFIDENT_MATCH, median): a texture
   (ksdd: 0.21-0.29) or a product whose shape varies piece by piece (l4v_cookie: 0.64-0.73) gives no evidence
   either way.
-One image is no evidence: nothing says how closely OK parts match.
+One image is no evidence: nothing says how closely OK parts match. Nor is a small chiral mark on a symmetric part
+told (the match is over the whole view): an "F" painted on mvtec_bottle matched its mirror image at 0.94 against
+0.99 at a third of the bottle's width, at 0.88 at half.
 
 This module judges; it changes nothing. The eval's few-shot policy teaches no mirrored copies of a chiral part
 (inspector_eval.ours); the product says so at Teach when mirrors are declared for one, and leaves the

@@ -267,7 +267,9 @@ def run_category(folder: Path, shots: Sequence[str], methods: Sequence, seed: in
 def _copies(rec: dict) -> str:
     """Which copies the fit taught (the few-shot policy's choice, or the config's), where it taught any."""
     symmetry = rec["fit"].get("part_symmetry", "none")  # only our method reports it
-    return "" if symmetry == "none" else f", copies: part_symmetry {symmetry}"
+    if symmetry == "none":  # the policy's evidence said chiral: why no copies where it would teach the mirrors
+        return ", no copies: the part is chiral" if (rec["fit"].get("taught_mirror") or {}).get("chiral") else ""
+    return f", copies: part_symmetry {symmetry}"
 
 
 def _f(v, digits: int = 3) -> str:

@@ -76,6 +76,9 @@ def test_the_eval_teaches_no_mirrored_copies_of_a_chiral_part(tmp_path):
     finally:
         tiny.close()
     assert fit["part_symmetry"] == "none" and fit["taught_mirror"]["chiral"] is True
+    from inspector_eval.runner import _copies  # the eval's log line says why no copies were taught
+
+    assert _copies({"fit": fit}) == ", no copies: the part is chiral"
 
 
 def _engine(**settings) -> Engine:
