@@ -29,22 +29,17 @@ declaration to the line engineer.
 
 from __future__ import annotations
 
-import logging
 import statistics
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-import cv2
 import numpy as np
 
 from .align import locate, whole_image_box
 from .align_search import Reference
-from .config import EngineConfig
-from .errors import ImageError
 from . import part_turns
+from .config import EngineConfig
 from .part_turns import CONFIDENT_MATCH, MAX_IMAGES, TurnEvidence, taught_turns
-
-log = logging.getLogger(__name__)
 
 MIRROR_MARGIN = 0.1
 # part_symmetry values whose copies include mirror images (inference.foreground.TRANSFORMS).
@@ -113,12 +108,8 @@ def fit_advice(config: EngineConfig, crops: Sequence[np.ndarray]) -> str:
     images say it is chiral; "" otherwise. Said, not applied: see the module's note."""
     if config.part_symmetry not in MIRRORING:
         return ""
-    try:
-        evidence = taught_mirror(crops)
-    except (cv2.error, ValueError, ImageError) as exc:  # advice only: judging it never fails a fit
-        log.warning("could not judge whether the part looks the same mirrored: %s", exc)
-        return ""
-    if not evidence.chiral:
+    evidence = part_turns.judged(taught_mirror, crops, "the part looks the same mirrored")
+    if evidence is None or not evidence.chiral:
         return ""
     return (f"{evidence.describe()}. Mirrored copies (part_symmetry: {config.part_symmetry}) teach a mirrored "
             "part (lying upside down, wired the other way round) as OK. Unless such parts are OK, choose a "

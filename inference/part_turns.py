@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, TypeVar
 
 import cv2
 import numpy as np
@@ -36,6 +36,7 @@ from .config import EngineConfig
 from .errors import ImageError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TURNED_MIN_DEG = 45.0
 CONFIDENT_MATCH = 0.8
@@ -94,17 +95,23 @@ def taught_turns(images: Sequence[np.ndarray], box: Optional[tuple[int, int, int
     return TurnEvidence(tuple(angles), tuple(confidences))
 
 
+def judged(judge: Callable[[Sequence[np.ndarray]], T], crops: Sequence[np.ndarray], what: str) -> Optional[T]:
+    """judge(crops), or None where it fails (logged as not knowing whether `what`): the judgements give advice
+    only, so judging never fails a fit."""
+    try:
+        return judge(crops)
+    except (cv2.error, ValueError, ImageError) as exc:
+        log.warning("could not judge whether %s: %s", what, exc)
+        return None
+
+
 def fit_advice(config: EngineConfig, crops: Sequence[np.ndarray]) -> str:
     """What a new fit says when its OK images lie turned while the model neither knows the part turns
     (part_symmetry) nor turns it back (align: rigid); "" otherwise. Said, not applied: see the module's note."""
     if config.part_symmetry != "none" or config.align == "rigid":
         return ""
-    try:
-        evidence = taught_turns(crops)
-    except (cv2.error, ValueError, ImageError) as exc:  # advice only: judging it never fails a fit
-        log.warning("could not judge whether the OK images lie turned: %s", exc)
-        return ""
-    if not evidence.turns:
+    evidence = judged(taught_turns, crops, "the OK images lie turned")
+    if evidence is None or not evidence.turns:
         return ""
     return (f"{evidence.describe()}. If parts reach the camera at any angle, say so (Teach: 'Lies at any angle', "
             "part_symmetry: turns) or locate the part (align: rigid), and fit again.")
