@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from .config import EngineConfig
 from .errors import ConfigError, WeightsError
 from .extractor import OpenVinoExtractor, pick_runtime
+from .torch_matmul import full_fp32
 from .weights import (
     AUTO,
     Preset,
@@ -317,7 +318,8 @@ class Backbone:
         if self._openvino is not None:
             return torch.from_numpy(self._openvino.embed(images, self.precision_name))
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-        return self.feature_grid(x, self._forward, self.dtype)
+        with full_fp32():  # fp32 means fp32 whatever the host program set (bf16 / fp16 come from autocast)
+            return self.feature_grid(x, self._forward, self.dtype)
 
     def feature_grid(self, x: torch.Tensor, forward: Optional[Callable] = None,
                      dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -9,8 +9,9 @@ every index kind gives what faiss on the CPU gives for it, so a model scores ali
 - ivf: the nearest among the vectors of the lists faiss would scan (the `nprobe` list centres nearest to each
   query), not the exact nearest, since an exact search could score a part lower than the CPU search that
   calibrated it.
-The candidates come from torch's fp32 matrix product (full fp32 unless a program turns TF32 on, which nothing in
-this project does); the distances returned are summed exactly over the candidates, as faiss's list scan sums them.
+The candidates come from torch's fp32 matrix product, in full fp32 even where the host program asked torch for TF32
+or bf16 products (inference/torch_matmul.py); the distances returned are summed exactly over the candidates, as
+faiss's list scan sums them.
 This module needs torch; the exported model's torch-free runtime never loads it (inference/knn.py asks for it only
 where torch with CUDA is importable).
 """
@@ -66,11 +67,12 @@ class TorchSearch:
         import torch
 
         from .knn import apply_transform
+        from .torch_matmul import full_fp32
 
         q = torch.from_numpy(apply_transform(self.transform, queries)).to(self.device)
         block = max(1, MAX_BLOCK_ENTRIES // max(1, len(self.bank)))
         dists, ids = [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), full_fp32():
             for start in range(0, len(q), block):
                 part = q[start:start + block]
                 d2 = _squared_distances(part, self.bank, self.bank_sq)

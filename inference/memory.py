@@ -9,6 +9,7 @@ import torch
 
 from .errors import InspectorError
 from .progress import CancelToken, ProgressFn, check, report
+from .torch_matmul import full_fp32
 
 PROJECTION_DIM = 128
 # Candidates examined per blocked greedy round (see kcenter_greedy).
@@ -65,6 +66,7 @@ class PatchMemory:
         return kcenter_greedy(points, ratio, device=device, progress=progress, cancel=cancel, seed=seed, bf16=bf16)
 
 
+@full_fp32()  # the float32 distances that decide the picks, whatever the host set
 def kcenter_greedy(
     points: np.ndarray,
     ratio: float,
@@ -135,6 +137,7 @@ def kcenter_greedy(
     return np.asarray(selected[:k], dtype=np.int64)
 
 
+@full_fp32()
 def kcenter_greedy_stepwise(
     points: np.ndarray, ratio: float, device: torch.device | str = "cpu", seed: int = 0
 ) -> np.ndarray:
@@ -153,6 +156,7 @@ def kcenter_greedy_stepwise(
     return selected
 
 
+@full_fp32()
 def coverage_radius(points: np.ndarray, centres: np.ndarray, block: int = 16384) -> float:
     """The largest distance from any point to its nearest centre (k-center's objective), in the points' space."""
     x = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
