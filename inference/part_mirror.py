@@ -35,9 +35,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from . import part_turns
 from .align import locate, whole_image_box
 from .align_search import Reference
-from . import part_turns
 from .config import EngineConfig
 from .part_turns import CONFIDENT_MATCH, MAX_IMAGES, TurnEvidence, taught_turns
 
