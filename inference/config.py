@@ -41,7 +41,8 @@ BRIGHTNESS_MODES = ("none", "shift", "shift_scale")
 # Settings added after models were first saved: a manifest without them was fitted with these values
 # (the behaviour before the setting existed), whatever the current default is.
 ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank",
-                "index": "flat", "brightness": "none", "cnn_stage_weights": {}, "smoothing_at": "box"}
+                "index": "flat", "brightness": "none", "cnn_stage_weights": {}, "smoothing_at": "box",
+                "patch_zero_pad": False}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -98,9 +99,11 @@ class EngineConfig:
     patch_size: int = setting("feature", 3)
     stride: int = setting("feature", 1)
     # Zero padding at the grid border when averaging a patch's neighbourhood, as PatchCore's reference
-    # code and anomalib do: edge patches are damped, which cuts false alarms at image borders.
-    # False keeps the features of models fitted before this option existed.
-    patch_zero_pad: bool = setting("feature", False)
+    # code and anomalib do: edge patches are damped, which cuts false alarms at image borders. The default
+    # since the thirteenth session of issue 25 (the product's out-of-the-box model on the six dev sets: mean
+    # image AUROC +0.03, docs/benchmarks.md); manifests saved before the option existed read False
+    # (ABSENT_MEANS), so their models keep their features.
+    patch_zero_pad: bool = setting("feature", True)
     distance: str = setting("fit", "l2")
     # The coreset's search index (inference/knn.py): auto (flat below 1,800 coreset vectors, ivf from there),
     # flat (exact float32), ivf (k-means lists, approximate: distances never under the exact ones), sq8 (8-bit

@@ -192,12 +192,14 @@ def test_a_model_fitted_with_stage_weights_is_not_stale_under_the_same_settings(
 
 
 def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_config, tmp_path):
-    engine = Engine(tiny_cnn_config.replace(smoothing_at="box"))  # the 160 px images' map smoothed as before
+    # The 160 px images' map smoothed as before, the neighbourhood average without zero padding as before.
+    engine = Engine(tiny_cnn_config.replace(smoothing_at="box", patch_zero_pad=False))
     engine.fit(tmp_path, [disc(i)[0] for i in range(3)])
     before = [engine.infer(engine.load(tmp_path), disc(100 + i)[0]).score for i in range(2)]
     manifest = tmp_path / "manifest.json"
     data = json.loads(manifest.read_text())
-    for key in ("foreground_mask", "part_symmetry", "vit_blocks", "index", "cnn_stage_weights", "smoothing_at"):
+    for key in ("foreground_mask", "part_symmetry", "vit_blocks", "index", "cnn_stage_weights", "smoothing_at",
+                "patch_zero_pad"):
         data["config"].pop(key)
     manifest.write_text(json.dumps(data))
     # Even with the new settings on in the running engine, the old model keeps its own behaviour.
@@ -207,6 +209,7 @@ def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_conf
     assert model.config.cnn_stage_weights == {}  # every stage's features at weight 1, as before the setting
     assert model.config.index == "flat"  # searched exactly, as every model before `index: auto`
     assert model.config.smoothing_at == "box" and newer.config.smoothing_at == "input"
+    assert model.config.patch_zero_pad is False and newer.config.patch_zero_pad is True
     assert model.foreground is None
     assert [newer.infer(model, disc(100 + i)[0]).score for i in range(2)] == pytest.approx(before, rel=1e-6)
     # The project's own settings, saved as old then (without the new keys), read the same way: not stale.
