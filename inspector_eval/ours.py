@@ -114,7 +114,8 @@ class OursMethod:
         # A fresh engine per fit: no backbone cached from an earlier run hides its cost or memory.
         t0 = time.perf_counter()
         config, evidence, mirror = self.config_for_images(images)
-        turn_check_s = time.perf_counter() - t0  # the policy's own cost: part of the fit the user waits for
+        # The policy's own checks (turns, mirror): part of the fit the user waits for.
+        turn_check_s = time.perf_counter() - t0
         self._engine = Engine(config)
         self._folder = Path(tempfile.mkdtemp(prefix="inspector-eval-"))
         result = self._engine.fit(self._folder / "project", images)
