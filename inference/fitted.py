@@ -36,9 +36,10 @@ class FitResult:
     # stays staged (the line keeps inspecting with the calibrated one) until it is calibrated.
     version: Optional[str] = None
     active: bool = True
-    # Said once after a new fit whose taught OK images contradict the declared part symmetry: they lie turned
-    # though the model does not know the part turns, or mirrored copies are taught of a part that does not look
-    # the same mirrored (inference.part_mirror.symmetry_advice); "" otherwise. Not saved: advice for the moment of
+    # Said once after a new fit whose taught OK images say something about the declared part symmetry: they lie
+    # turned though the model does not know the part turns, mirrored copies are taught of a part that does not
+    # look the same mirrored, or (few images, none declared) the part looks the same mirrored and declaring it
+    # would help (inference.part_mirror.symmetry_advice); "" otherwise. Not saved: advice for the moment of
     # teaching.
     symmetry_note: str = ""
 

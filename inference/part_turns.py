@@ -105,13 +105,16 @@ def judged(judge: Callable[[Sequence[np.ndarray]], T], crops: Sequence[np.ndarra
         return None
 
 
-def fit_advice(config: EngineConfig, crops: Sequence[np.ndarray]) -> str:
-    """What a new fit says when its OK images lie turned while the model neither knows the part turns
-    (part_symmetry) nor turns it back (align: rigid); "" otherwise. Said, not applied: see the module's note."""
-    if config.part_symmetry != "none" or config.align == "rigid":
-        return ""
-    evidence = judged(taught_turns, crops, "the OK images lie turned")
-    if evidence is None or not evidence.turns:
+def asks_about_turns(config: EngineConfig) -> bool:
+    """Whether a new fit with `config` would be told that its OK images lie turned: the model neither knows the
+    part turns (part_symmetry) nor turns it back (align: rigid)."""
+    return config.part_symmetry == "none" and config.align != "rigid"
+
+
+def turn_advice(evidence: TurnEvidence) -> str:
+    """What such a fit says when its OK images lie turned; "" when they do not. Said, not applied: see the
+    module's note (inference.part_mirror.symmetry_advice decides when it is asked)."""
+    if not evidence.turns:
         return ""
     return (f"{evidence.describe()}. If parts reach the camera at any angle, say so (Teach: 'Lies at any angle', "
             "part_symmetry: turns) or locate the part (align: rigid), and fit again.")

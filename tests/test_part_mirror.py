@@ -105,3 +105,15 @@ def test_judging_the_mirror_never_fails_a_fit(tmp_path, monkeypatch):
     monkeypatch.setattr(part_mirror, "locate", broken)
     result = _engine(part_symmetry="mirror").fit(tmp_path / "proj", _parts("F"))
     assert result.symmetry_note == "" and result.n_images == 3
+
+
+@pytest.mark.parametrize("letter, n, declared, suggested", [
+    ("T", 3, {}, True), ("F", 3, {}, False), ("T", 17, {}, False), ("T", 3, {"part_symmetry": "rot180"}, False),
+    ("T", 1, {}, False)])
+def test_a_few_shot_fit_of_a_part_that_looks_the_same_mirrored_is_told_mirrors_would_help(tmp_path, letter, n,
+                                                                                          declared, suggested):
+    images = (_parts(letter, 4) * 5)[:n]
+    note = _engine(**declared).fit(tmp_path / "proj", images).symmetry_note
+    assert ("Looks the same mirrored" in note) == suggested
+    if suggested:
+        assert "looks the same mirrored (" in note and "part_symmetry: mirror" in note
