@@ -48,7 +48,7 @@ from bench_engine import machine  # noqa: E402
 from inference import Engine, EngineConfig, expand_image_paths, load_image  # noqa: E402
 from inference.features import patch_mask, pixel_mask, prepare  # noqa: E402
 from inference.preprocess import stack_inputs  # noqa: E402
-from inference.scoring import anomaly_map, find_regions, global_score, judge  # noqa: E402
+from inference.scoring import anomaly_map, find_regions, global_score, judge, shown_map  # noqa: E402
 
 STAGES = ("decode", "preprocess", "backbone", "search", "map", "score")
 
@@ -73,13 +73,14 @@ def time_stages(model, path: Path, threshold: float) -> dict[str, float]:
     t = time.perf_counter()
     box = prepared[0].crop.box
     mask = pixel_mask(model.roi, box)
-    m = anomaly_map(patch_scores, box[3] - box[1], box[2] - box[0], cfg.input_size, cfg.smoothing_sigma,
-                    cfg.smoothing_at)
+    maps = anomaly_map(patch_scores, box[3] - box[1], box[2] - box[0], cfg.input_size, cfg.smoothing_sigma,
+                       cfg.smoothing_at, cfg.surround_sigma)
+    m = maps.smoothed
     m[~mask] = 0.0
     out["map"] = time.perf_counter() - t
     t = time.perf_counter()
     score = global_score(m, mask, patch_scores, patch_mask(model.roi, box, (h, w)), cfg.score_mode)
-    judge(score, find_regions(m, mask, threshold, box, None), threshold, 0.0)
+    judge(score, find_regions(shown_map(maps, mask), mask, threshold, box, None), threshold, 0.0)
     out["score"] = time.perf_counter() - t
     return {k: v * 1000 for k, v in out.items()}
 

@@ -42,7 +42,7 @@ BRIGHTNESS_MODES = ("none", "shift", "shift_scale")
 # (the behaviour before the setting existed), whatever the current default is.
 ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank",
                 "index": "flat", "brightness": "none", "cnn_stage_weights": {}, "smoothing_at": "box",
-                "patch_zero_pad": False}
+                "patch_zero_pad": False, "surround_sigma": 0.0}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -134,6 +134,12 @@ class EngineConfig:
     # order, the same map within 1 % of its peak, and 10 to 90 x faster on camera-size boxes) or box (at the
     # box's own size: models fitted before this setting, which keep it).
     smoothing_at: str = setting("score", "input")
+    # The map shown and cut into regions: each pixel plus its excess over its surround (a Gaussian of this sigma,
+    # input pixels): a defect rises over what its surroundings share (scoring.anomaly_map); the image score stays
+    # the smoothed map's. 0: off, the default: at the default 448 px input it cost pixel AUROC and AUPRO; at
+    # 224 px (the eval's setting, which turns it on) it gains AUPRO (issue 25, fourteenth session,
+    # docs/benchmarks.md).
+    surround_sigma: float = setting("score", 0.0)
     # Foreground mask (inference/foreground.py): none, or auto: decided once per model at fit from the taught
     # OK images (the first principal component of each image's patch features, the image centre taken as
     # the part, dilated and closed, the union over the taught images); patches outside it neither enter the
@@ -407,6 +413,8 @@ def _validate(c: EngineConfig) -> None:
     _check(c.runtime in RUNTIMES, "runtime", f"one of {list(RUNTIMES)}", c.runtime)
     _check(c.score_mode in SCORE_MODES, "score_mode", f"one of {list(SCORE_MODES)}", c.score_mode)
     _check(0 <= c.smoothing_sigma <= 64, "smoothing_sigma", "a number in [0, 64] (input pixels)", c.smoothing_sigma)
+    _check(0 <= c.surround_sigma <= 512, "surround_sigma", "a number in [0, 512] (input pixels; 0: off)",
+           c.surround_sigma)
     _check(c.smoothing_at in SMOOTHING_AT, "smoothing_at", f"one of {list(SMOOTHING_AT)}", c.smoothing_at)
     _check(0 <= c.augment_copies <= 16, "augment_copies", "an integer in [0, 16]", c.augment_copies)
     _check(0 < c.score_percentile <= 100, "score_percentile", "a number in (0, 100]", c.score_percentile)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import foreground, placement
 from .features import PreparedImage, kept_patch_mask, kept_pixel_mask, neutralise_ignored
-from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge
+from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge, shown_map
 from .verdict import Verdict
 
 if TYPE_CHECKING:
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 def score_prepared(model: "Model", p: PreparedImage, feats: np.ndarray, threshold: Optional[float]) -> InferenceResult:
     """One prepared crop and its C x h x w features -> its result: patch distances to the memory bank, the ROI,
-    ignore regions, placement and foreground masks, the smoothed map, the image score and, with a threshold (the
-    given one, else the calibration's), its regions and verdict. Every inspection and the fit's taught scores
-    go through here."""
+    ignore regions, placement and foreground masks, the smoothed map and its image score, the map shown
+    (scoring.anomaly_map) and, with a threshold (the given one, else the calibration's), its regions and
+    verdict. Every inspection and the fit's taught scores go through here."""
     cfg = model.config
     c, h, w = feats.shape
     patch_scores = model.searcher.distances(feats.reshape(c, -1).T, cfg.n_neighbors).reshape(h, w)
@@ -29,11 +29,14 @@ def score_prepared(model: "Model", p: PreparedImage, feats: np.ndarray, threshol
     patch_scores = neutralise_ignored(patch_scores, model.ignore, p.crop.box, pmask)
     mask, pmask, patch_scores = placement.inside_only(p, mask, pmask, patch_scores)
     mask, pmask, patch_scores = foreground.restrict(model.foreground, mask, pmask, patch_scores)
-    pixel_map = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma,
-                             cfg.smoothing_at)
-    pixel_map[~mask] = 0.0
-    score = global_score(pixel_map, mask, patch_scores, pmask, cfg.score_mode,
+    # The score reads the smoothed map; the regions and the heatmap the map shown (surround_sigma: each pixel
+    # plus its excess over its surroundings, else the smoothed map itself), drawn into the same array after.
+    maps = anomaly_map(patch_scores, y1 - y0, x1 - x0, cfg.input_size, cfg.smoothing_sigma, cfg.smoothing_at,
+                       cfg.surround_sigma)
+    maps.smoothed[~mask] = 0.0
+    score = global_score(maps.smoothed, mask, patch_scores, pmask, cfg.score_mode,
                          lambda i: model.searcher.support_weight(feats.reshape(c, -1)[:, i]))
+    pixel_map = shown_map(maps, mask)
     cal = model.calibration
     thr = threshold if threshold is not None else (cal.threshold if cal else None)
     result = InferenceResult(p.name, score, pixel_map, mask, p.crop.box, (h, w), threshold=thr,

@@ -31,6 +31,17 @@ def _stages_text(config: dict) -> str:
     return "stages " + ", ".join(str(i) for i in stages) + (f" ({named})" if named else "")
 
 
+def _map_text(config: dict) -> str:
+    """How the anomaly map is drawn, e.g. "smoothed sigma 4 px; shown with each pixel's excess over a 48 px
+    surround (regions and heatmap; the score reads the smoothed map)"."""
+    text = f"smoothed sigma {config.get('smoothing_sigma', 4.0):g} px"
+    surround = config.get("surround_sigma") or 0.0
+    if surround:
+        text += (f"; shown with each pixel's excess over a {surround:g} px surround (regions and heatmap; "
+                 "the score reads the smoothed map)")
+    return text
+
+
 def _info_text(project, info) -> str:
     record, calibration, note, problems = info.record, info.calibration, info.calibration_note, info.problems
     searched, scanned = info.index, info.ivf_lists
@@ -52,6 +63,7 @@ def _info_text(project, info) -> str:
         f"coreset {record.coreset_size} ({record.config.get('distance')}, {record.config.get('score_mode')}, "
         f"index {record.config.get('index', 'flat')}{f': {searched}' if searched else ''}"
         f"{f', {scanned[0]} of {scanned[1]} lists scanned' if scanned else ''})",
+        f"map          {_map_text(record.config)}",
         f"files        {'all checked' if not problems else 'PROBLEM: ' + problems[0]}",
     ]
     if calibration:

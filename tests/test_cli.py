@@ -56,6 +56,7 @@ def test_fit_calibrate_infer_info(setup, capsys):
     text = capsys.readouterr().out
     assert "RANDOM" in text and "circle" in text and "threshold" in text
     assert "index auto: flat)" in text  # what auto picked for this small coreset, read from the index itself
+    assert "map          smoothed sigma 4 px\n" in text  # the product's default: the smoothed map is shown
     assert main(["info", proj, "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["index"] == "flat"
 

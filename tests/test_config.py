@@ -38,6 +38,7 @@ def test_repository_config_yaml_is_valid_and_matches_defaults():
     ({"PATCHCORE_INPUT_SIZE": "2000"}, "input_size' must be in"),
     ({"PATCHCORE_SCORE_MODE": "mean"}, "score_mode"),
     ({"PATCHCORE_BATCH_SIZE": "0"}, "batch_size"),
+    ({"PATCHCORE_SURROUND_SIGMA": "-1"}, "surround_sigma' must be a number in \\[0, 512\\]"),
 ])
 def test_invalid_values_name_the_key_and_range(env, words):
     with pytest.raises(ConfigError, match=words):

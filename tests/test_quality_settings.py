@@ -195,23 +195,28 @@ def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_conf
     # The 160 px images' map smoothed as before, the neighbourhood average without zero padding as before.
     engine = Engine(tiny_cnn_config.replace(smoothing_at="box", patch_zero_pad=False))
     engine.fit(tmp_path, [disc(i)[0] for i in range(3)])
-    before = [engine.infer(engine.load(tmp_path), disc(100 + i)[0]).score for i in range(2)]
+    before = [engine.infer(engine.load(tmp_path), disc(100 + i)[0]) for i in range(2)]
     manifest = tmp_path / "manifest.json"
     data = json.loads(manifest.read_text())
     for key in ("foreground_mask", "part_symmetry", "vit_blocks", "index", "cnn_stage_weights", "smoothing_at",
-                "patch_zero_pad"):
+                "patch_zero_pad", "surround_sigma"):
         data["config"].pop(key)
     manifest.write_text(json.dumps(data))
     # Even with the new settings on in the running engine, the old model keeps its own behaviour.
-    newer = Engine(tiny_cnn_config.replace(foreground_mask="auto", part_symmetry="any", cnn_stage_weights={3: 0.5}))
+    newer = Engine(tiny_cnn_config.replace(foreground_mask="auto", part_symmetry="any", cnn_stage_weights={3: 0.5},
+                                           surround_sigma=48.0))
     model = newer.load(tmp_path)
     assert model.config.foreground_mask == "none" and model.config.part_symmetry == "none"
     assert model.config.cnn_stage_weights == {}  # every stage's features at weight 1, as before the setting
     assert model.config.index == "flat"  # searched exactly, as every model before `index: auto`
     assert model.config.smoothing_at == "box" and newer.config.smoothing_at == "input"
     assert model.config.patch_zero_pad is False and newer.config.patch_zero_pad is True
+    assert model.config.surround_sigma == 0.0 and newer.config.surround_sigma == 48.0  # the map shown as before
     assert model.foreground is None
-    assert [newer.infer(model, disc(100 + i)[0]).score for i in range(2)] == pytest.approx(before, rel=1e-6)
+    after = [newer.infer(model, disc(100 + i)[0]) for i in range(2)]
+    assert [r.score for r in after] == pytest.approx([r.score for r in before], rel=1e-6)
+    for old, new in zip(before, after):
+        assert np.allclose(new.anomaly_map, old.anomaly_map, rtol=1e-5, atol=1e-6 * old.anomaly_map.max())
     # The project's own settings, saved as old then (without the new keys), read the same way: not stale.
     saved = {k: v for k, v in tiny_cnn_config.to_dict().items() if k not in ABSENT_MEANS}
     assert model.record.changed_settings(EngineConfig.from_dict(absent_as_before(saved))) == []

@@ -274,13 +274,14 @@ def test_the_map_smoothed_at_the_input_size_is_the_box_smoothed_map():
     # camera-like boxes larger than the 224 px input, and long narrow ones (a seam, an edge) whose short side is
     # below it: smoothed on the input square, that side keeps the grid's rows
     for h, w in [(700, 900), (448, 300), (60, 900), (1200, 40)]:
-        box = anomaly_map(grid, h, w, 224, 4.0, at="box")
-        fast = anomaly_map(grid, h, w, 224, 4.0, at="input")
+        box = anomaly_map(grid, h, w, 224, 4.0, at="box").smoothed
+        fast = anomaly_map(grid, h, w, 224, 4.0, at="input").smoothed
         assert fast.shape == box.shape == (h, w)
         assert np.abs(fast - box).max() < 0.01 * box.max()  # the same map, not merely a similar one
         assert np.unravel_index(fast.argmax(), fast.shape) == pytest.approx(
             np.unravel_index(box.argmax(), box.shape), abs=0.02 * max(h, w))
     # a box no larger than the input is smoothed at its own size either way: bit for bit the same map
-    assert np.array_equal(anomaly_map(grid, 200, 150, 224, 4.0, at="input"), anomaly_map(grid, 200, 150, 224, 4.0))
+    assert np.array_equal(anomaly_map(grid, 200, 150, 224, 4.0, at="input").smoothed,
+                          anomaly_map(grid, 200, 150, 224, 4.0).smoothed)
     with pytest.raises(ValueError, match="smoothing place"):
         anomaly_map(grid, 200, 150, 224, 4.0, at="image")
