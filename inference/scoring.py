@@ -171,7 +171,9 @@ def shown_map(maps: AnomalyMaps, mask: np.ndarray) -> np.ndarray:
     smoothed = maps.smoothed
     if maps.shown_small is None:
         return smoothed
-    i = int(np.argmax(smoothed))  # distances are >= 0 and 0 outside the mask: the peak inside it
+    i = int(np.argmax(smoothed))  # distances are >= 0 and 0 outside the mask: the peak lies inside it
+    if not mask.flat[i] and mask.any():  # all inside at 0 (or a map below 0): look inside only
+        i = int(np.argmax(np.where(mask, smoothed, -np.inf)))
     peak = float(smoothed.flat[i])
     h, w = smoothed.shape
     if maps.shown_small.shape == smoothed.shape:
