@@ -147,7 +147,7 @@ def anomaly_map(
         sy = sigma * h / input_size
         m = cv2.GaussianBlur(m, (0, 0), sigmaX=max(sx, 0.1), sigmaY=max(sy, 0.1), borderType=cv2.BORDER_REFLECT)
     shown = None
-    if surround > 0:  # at the working size: a resize is linear, so upsampling the result is the same map
+    if surround > 0:  # at the working size: a resize is linear, so upsampled after it is the same map (but the clip)
         around = surround_mean(m, surround * w / input_size, surround * h / input_size)
         shown = np.maximum(m + (m - around), 0.0, dtype=np.float32)
     if (h, w) != (out_h, out_w):
