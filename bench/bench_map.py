@@ -8,8 +8,8 @@
 product's other defaults): four images of FOLDER scaled to --size (a line camera's frame) are taught, once per
 smoothing place, and the next --n are inspected by both models alternately, as decoded arrays (no JPEG decode).
 
---surround S: the cost of the map shown (`surround_sigma: S`: scoring.anomaly_map, the score, scoring.shown_map) against
-the smoothed map alone, both smoothed at the input size, timed alternately.
+--surround S: the cost of the map shown (`surround_sigma: S`: scoring.anomaly_map, the score, scoring.shown_map)
+against the smoothed map alone, both smoothed at the input size, timed alternately.
 
 For each box size: the median ms of `inference.scoring.anomaly_map` in each place, their ratio (one process, the
 two timed alternately, so the machine's load weighs on both alike), and how far apart the two maps are (largest

@@ -119,7 +119,9 @@ def test_run_view_shows_the_line_alarms_while_they_are_active(qtbot, window, fit
     qtbot.waitUntil(lambda: panel.alarm_label.isVisible(), timeout=120000)
     assert list(panel.alarms) == ["error_streak"] and panel.alarm_label.text().startswith("ALARM error_streak")
     write_discs(inbox, [22])  # a good part ends the streak: the alarm is cleared
-    qtbot.waitUntil(lambda: not panel.alarm_label.isVisible(), timeout=120000)
-    assert panel.alarms == {} and panel.last.verdict == "OK"
+    # The runner says "alarm cleared" as it records the part, and the part's result follows as its own signal:
+    # under load the test can see the first before the second (a flaky failure, fourteenth session).
+    qtbot.waitUntil(lambda: not panel.alarm_label.isVisible() and panel.last.verdict == "OK", timeout=120000)
+    assert panel.alarms == {}
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
