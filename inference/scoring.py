@@ -176,10 +176,7 @@ def shown_map(maps: AnomalyMaps, mask: np.ndarray) -> np.ndarray:
         i = int(np.argmax(np.where(mask, smoothed, -np.inf)))
     peak = float(smoothed.flat[i])
     h, w = smoothed.shape
-    if maps.shown_small.shape == smoothed.shape:
-        np.copyto(smoothed, maps.shown_small)
-    else:
-        cv2.resize(maps.shown_small, (w, h), dst=smoothed, interpolation=cv2.INTER_LINEAR)
+    cv2.resize(maps.shown_small, (w, h), dst=smoothed, interpolation=cv2.INTER_LINEAR)  # same size: a copy
     smoothed[~mask] = 0.0
     smoothed.flat[i] = max(float(smoothed.flat[i]), peak)
     return smoothed
