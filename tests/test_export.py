@@ -34,7 +34,8 @@ sys.meta_path.insert(0, _Blocked())
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
-    (root / "tiny.yaml").write_text(TINY_YAML + "  precision: fp32\n")
+    # The map shown with its surround (issue 25) too: the export must draw the regions the project draws.
+    (root / "tiny.yaml").write_text(TINY_YAML + "  precision: fp32\n  surround_sigma: 24\n")
     write_discs(root / "ok", range(6))
     write_discs(root / "cal", range(10, 14))
     write_discs(root / "ng", [50, 51], scratch=True)
@@ -46,10 +47,13 @@ def exported(tmp_path_factory):
     return root, cfg
 
 
-def _scores(path: Path) -> list[tuple]:
+def _results(path: Path) -> list[dict]:
     data = json.loads(path.read_text())
-    results = data["results"] if isinstance(data, dict) else data
-    return [(Path(r["name"]).name, r["verdict"], r["score"]) for r in results]
+    return data["results"] if isinstance(data, dict) else data
+
+
+def _scores(path: Path) -> list[tuple]:
+    return [(Path(r["name"]).name, r["verdict"], r["score"]) for r in _results(path)]
 
 
 def test_an_export_inspects_without_torch_like_the_full_install(exported, tmp_path):
@@ -79,6 +83,13 @@ def test_an_export_inspects_without_torch_like_the_full_install(exported, tmp_pa
     assert {v for _, v, _ in want} == {"OK", "NG"}
     for (_, _, a), (_, _, b) in zip(got, want):
         assert a == pytest.approx(b, rel=1e-4)
+    # The regions (from the map shown): as many, each with the project's area.
+    want_regions = [[r["area_px"] for r in res["regions"]] for res in _results(full)]
+    got_regions = [[r["area_px"] for r in res["regions"]] for res in _results(edge)]
+    assert any(want_regions)
+    assert [len(r) for r in got_regions] == [len(r) for r in want_regions]
+    for a, b in zip(got_regions, want_regions):
+        assert a == pytest.approx(b, rel=0.01, abs=2)
 
 
 def test_export_refuses_a_folder_that_is_not_empty_and_an_export_refuses_to_be_taught(exported, capsys):
