@@ -1,9 +1,10 @@
 """The heap release's cost at batch 1: after every image against at most once per heap.TRIM_INTERVAL_S.
 
-    python bench/bench_heap_release.py ../shared/data/mvtec_bottle [--shots 16] [--rounds 4]
+    python bench/bench_heap_release.py ../shared/data/mvtec_bottle [--shots 16] [--rounds 4] [--config FILE]
 
-One model is fitted with the eval's setting and few-shot policy (inspector_eval.ours: EfficientNet-Lite0, 224 px),
-on the first --shots images of SET/train/good. SET/test's images (decoded once) are then inspected one at a time,
+One model is fitted with the eval's setting and few-shot policy (inspector_eval.ours: EfficientNet-Lite0, 224 px;
+--config: a YAML in config.yaml's format over it, e.g. DINOv2 at 448 px with `weights: none`), on the first
+--shots images of SET/train/good. SET/test's images (decoded once) are then inspected one at a time,
 as the eval and the service do, in --rounds rounds that alternate the two policies in one process, so the
 machine's load weighs on both alike. Prints each policy's median and mean ms per image and the process's RSS
 after each round. Passes or fails nothing.
@@ -34,8 +35,9 @@ def main() -> int:
     ap.add_argument("set", type=Path)
     ap.add_argument("--shots", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--config", type=Path)
     args = ap.parse_args()
-    method = OursMethod("ours", eval_config())
+    method = OursMethod("ours", eval_config(args.config))
     method.fit([load_image(p) for p in sorted((args.set / "train" / "good").iterdir())[: args.shots]])
     images = [load_image(p) for p in sorted((args.set / "test").glob("*/*"))]
     for image in images[:5]:
@@ -51,7 +53,8 @@ def main() -> int:
                 method.score(image)
                 times[name].append(time.perf_counter() - t)
             rss[name].append(rss_mb())
-    print(f"{args.set.name}, {args.shots} OK images, {len(images)} test images x {args.rounds} rounds, "
+    cfg = method.config
+    print(f"{cfg.backbone} at {cfg.input_size} px, precision {cfg.precision}; {args.set.name}, {args.shots} OK images, {len(images)} test images x {args.rounds} rounds, "
           f"load {os.getloadavg()[0]:.2f}")
     for name in policies:
         print(f"  heap release {name}: median {1e3 * statistics.median(times[name]):.2f} ms, "
