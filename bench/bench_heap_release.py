@@ -54,8 +54,8 @@ def main() -> int:
                 times[name].append(time.perf_counter() - t)
             rss[name].append(rss_mb())
     cfg = method.config
-    print(f"{cfg.backbone} at {cfg.input_size} px, precision {cfg.precision}; {args.set.name}, {args.shots} OK images, {len(images)} test images x {args.rounds} rounds, "
-          f"load {os.getloadavg()[0]:.2f}")
+    print(f"{cfg.backbone} at {cfg.input_size} px, precision {cfg.precision}; {args.set.name}, {args.shots} OK "
+          f"images, {len(images)} test images x {args.rounds} rounds, load {os.getloadavg()[0]:.2f}")
     for name in policies:
         print(f"  heap release {name}: median {1e3 * statistics.median(times[name]):.2f} ms, "
               f"mean {1e3 * statistics.fmean(times[name]):.2f} ms; RSS by round {rss[name]} MB")

@@ -22,7 +22,7 @@ def test_a_trim_waits_for_the_interval_since_the_last(monkeypatch):
     assert calls == [0, 0]
 
 
-def test_the_first_release_trims_for_real():
-    heap._last_trim = float("-inf")
+def test_the_first_release_trims_for_real(monkeypatch):
+    monkeypatch.setattr(heap, "_last_trim", float("-inf"))
     assert heap.release_free_memory() is True  # glibc's malloc_trim itself, called
     assert heap.release_free_memory() is False
