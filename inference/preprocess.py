@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .area_resize import area_resize
 from .errors import ImageError, ImageTooLargeError
 from .roi import Roi, crop_box
 
@@ -204,10 +205,18 @@ def crop_roi(image: np.ndarray, roi: Roi, name: str = "image") -> RoiCrop:
     return RoiCrop(np.ascontiguousarray(image[y0:y1, x0:x1]), box)
 
 
-def resize_square(pixels: np.ndarray, size: int) -> np.ndarray:
+def resize_square(pixels: np.ndarray, size: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """The crop at the network's size x size: area-averaged where it shrinks (INTER_AREA, both sides no smaller
+    than `size`: in bands on the idle cores, the same bytes), else bilinear. Into `out` when given."""
     h, w = pixels.shape[:2]
+    if h >= size and w >= size and (h > size or w > size):
+        return area_resize(pixels, size, out)
     interp = cv2.INTER_AREA if (h > size or w > size) else cv2.INTER_LINEAR
-    return cv2.resize(pixels, (size, size), interpolation=interp)
+    resized = cv2.resize(pixels, (size, size), interpolation=interp)
+    if out is None:
+        return resized
+    out[...] = resized
+    return out
 
 
 def augmented_copies(pixels: np.ndarray, copies: int, flips: bool, rng: np.random.Generator) -> list[np.ndarray]:
@@ -231,7 +240,12 @@ def augmented_copies(pixels: np.ndarray, copies: int, flips: bool, rng: np.rando
 
 
 def stack_inputs(crops: Sequence[np.ndarray], size: int) -> np.ndarray:
-    return np.stack([resize_square(c, size) for c in crops])
+    """N x size x size x C uint8: each crop resized straight into its place in the batch."""
+    channels = crops[0].shape[2:] if len(crops) else (3,)
+    batch = np.empty((len(crops), size, size) + channels, crops[0].dtype if len(crops) else np.uint8)
+    for crop, place in zip(crops, batch):
+        resize_square(crop, size, place)
+    return batch
 
 
 def image_digest(image: ImageInput) -> str:
