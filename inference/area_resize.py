@@ -72,7 +72,8 @@ def area_resize(pixels: np.ndarray, size: int, out: Optional[np.ndarray] = None)
 
     def band(i: int) -> None:
         a, b = edges[i], edges[i + 1]
-        src = pixels[a * side // size: b * side // size] if along_rows else pixels[:, a * side // size: b * side // size]
+        first, end = a * side // size, b * side // size  # whole input pixels: the cuts are where they are whole
+        src = pixels[first:end] if along_rows else pixels[:, first:end]
         dst = out[a:b] if along_rows else out[:, a:b]
         _into(dst, cv2.resize(src, (size, b - a) if along_rows else (b - a, size),
                               dst=dst if along_rows else None, interpolation=cv2.INTER_AREA))

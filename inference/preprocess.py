@@ -241,8 +241,9 @@ def augmented_copies(pixels: np.ndarray, copies: int, flips: bool, rng: np.rando
 
 def stack_inputs(crops: Sequence[np.ndarray], size: int) -> np.ndarray:
     """N x size x size x C uint8: each crop resized straight into its place in the batch."""
-    channels = crops[0].shape[2:] if len(crops) else (3,)
-    batch = np.empty((len(crops), size, size) + channels, crops[0].dtype if len(crops) else np.uint8)
+    if not len(crops):
+        return np.empty((0, size, size, 3), np.uint8)
+    batch = np.empty((len(crops), size, size) + crops[0].shape[2:], crops[0].dtype)
     for crop, place in zip(crops, batch):
         resize_square(crop, size, place)
     return batch
