@@ -78,7 +78,12 @@ def area_resize(pixels: np.ndarray, size: int, out: Optional[np.ndarray] = None)
         _into(dst, cv2.resize(src, (size, b - a) if along_rows else (b - a, size),
                               dst=dst if along_rows else None, interpolation=cv2.INTER_AREA))
 
-    others = [_executor(MAX_BANDS - 1).submit(band, i) for i in range(1, len(edges) - 1)]
+    others = []
+    for i in range(1, len(edges) - 1):
+        try:
+            others.append(_executor(MAX_BANDS - 1).submit(band, i))
+        except RuntimeError:  # the interpreter is shutting down and starts no thread: the band is done here
+            band(i)
     band(0)
     for job in others:
         job.result()

@@ -65,3 +65,14 @@ def test_a_batch_is_resized_in_place_like_one_call_per_crop():
         shrinks = crop.shape[0] > 224 or crop.shape[1] > 224
         want = cv2.resize(crop, (224, 224), interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
         assert np.array_equal(got, want)
+
+
+def test_bands_are_done_in_the_caller_when_no_thread_can_start(monkeypatch):
+    class Closed:
+        def submit(self, *args):
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(ar, "bands", lambda: 2)
+    monkeypatch.setattr(ar, "_executor", lambda workers: Closed())
+    pixels = np.random.default_rng(3).integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    assert np.array_equal(ar.area_resize(pixels, 224), _whole(pixels, 224))
