@@ -46,8 +46,8 @@ def main() -> int:
                 t = time.perf_counter()
                 b = ar.area_resize(pixels, size)
                 banded.append(time.perf_counter() - t)
-            rows, cols = ar.cuts(h, size, ar.bands()), ar.cuts(w, size, ar.bands())
-            n_bands = len(rows) - 1 if len(rows) > 2 else len(cols) - 1
+            plan = ar.band_plan(h, w, size)
+            n_bands = len(plan[1]) - 1 if plan else 1
             print(f"  {w} x {h} -> {size}: one call {1e3 * statistics.median(whole):.2f} ms, "
                   f"{n_bands} band(s) {1e3 * statistics.median(banded):.2f} ms, same bytes: {np.array_equal(a, b)}")
     print(f"load after {os.getloadavg()[0]:.2f}")

@@ -21,13 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_infer_memory import rss_mb  # noqa: E402
+
 from inference import heap, load_image  # noqa: E402
 from inspector_eval.ours import OursMethod, eval_config  # noqa: E402
-
-
-def rss_mb() -> int:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) // 1024 for line in fh if line.startswith("VmRSS"))
 
 
 def main() -> int:
@@ -52,7 +49,7 @@ def main() -> int:
                 t = time.perf_counter()
                 method.score(image)
                 times[name].append(time.perf_counter() - t)
-            rss[name].append(rss_mb())
+            rss[name].append(round(rss_mb(os.getpid())))
     cfg = method.config
     print(f"{cfg.backbone} at {cfg.input_size} px, precision {cfg.precision}; {args.set.name}, {args.shots} OK "
           f"images, {len(images)} test images x {args.rounds} rounds, load {os.getloadavg()[0]:.2f}")

@@ -38,12 +38,13 @@ def bands() -> int:
     return max(1, min(MAX_BANDS, os.cpu_count() or 1))
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """The band threads of this process (a forked child gets its own: its parent's threads are not in it)."""
+def _executor() -> ThreadPoolExecutor:
+    """The band threads of this process (a forked child gets its own: its parent's threads are not in it); the
+    caller does one band itself."""
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="area-resize"))
+            _pool = (os.getpid(), ThreadPoolExecutor(MAX_BANDS - 1, thread_name_prefix="area-resize"))
         return _pool[1]
 
 
@@ -55,19 +56,29 @@ def cuts(side: int, size: int, n: int) -> list[int]:
     return [0, *sorted(c for c in inside if 0 < c < size), size]
 
 
+def band_plan(h: int, w: int, size: int) -> Optional[tuple[bool, list[int]]]:
+    """How an h x w source is resized to size x size: (along rows, the output edges of its bands), or None for one
+    call (one core, an output OpenCV splits itself, a small source, no cut inside either side)."""
+    n = bands()
+    if n == 1 or size * size >= MAX_BANDED_OUTPUT or h * w < MIN_SOURCE_PER_OUTPUT * size * size:
+        return None
+    rows = cuts(h, size, n)
+    if len(rows) > 2:
+        return True, rows
+    cols = cuts(w, size, n)
+    return (False, cols) if len(cols) > 2 else None
+
+
 def area_resize(pixels: np.ndarray, size: int, out: Optional[np.ndarray] = None) -> np.ndarray:
     """cv2.resize(pixels, (size, size), interpolation=INTER_AREA), byte for byte, into `out` when given
     (a C-contiguous size x size x channels uint8 array)."""
     h, w = pixels.shape[:2]
     if out is None:
         out = np.empty((size, size) + pixels.shape[2:], pixels.dtype)
-    n = bands()
-    rows, cols = cuts(h, size, n), cuts(w, size, n)
-    if (n == 1 or size * size >= MAX_BANDED_OUTPUT or h * w < MIN_SOURCE_PER_OUTPUT * size * size
-            or (len(rows) == 2 and len(cols) == 2)):
+    plan = band_plan(h, w, size)
+    if plan is None:
         return _into(out, cv2.resize(pixels, (size, size), dst=out, interpolation=cv2.INTER_AREA))
-    along_rows = len(rows) > 2
-    edges = rows if along_rows else cols
+    along_rows, edges = plan
     side = h if along_rows else w
 
     def band(i: int) -> None:
@@ -81,7 +92,7 @@ def area_resize(pixels: np.ndarray, size: int, out: Optional[np.ndarray] = None)
     others = []
     for i in range(1, len(edges) - 1):
         try:
-            others.append(_executor(MAX_BANDS - 1).submit(band, i))
+            others.append(_executor().submit(band, i))
         except RuntimeError:  # the interpreter is shutting down and starts no thread: the band is done here
             band(i)
     band(0)
