@@ -127,3 +127,25 @@ def test_near_ties_are_decided_by_the_scans_own_sums():
     assert (rough_ids != want_ids).any()  # the expansion alone does not
     d2, ids = twin.search(queries, 1)
     assert np.array_equal(ids, want_ids) and np.array_equal(d2, want_d2)
+
+
+def test_an_inspection_scores_alike_with_and_without_the_twin(tiny_config, tmp_path):
+    """The engine's own path: a model whose coreset has an IVF index, loaded and inspected with the twin, gives
+    the scores and regions the IVF scan gives."""
+    from dataclasses import replace
+
+    from inference import Circle, Engine
+    from inference.synthetic import CENTRE, RADIUS, disc
+
+    engine = Engine(replace(tiny_config, coreset_ratio=1.0, index="ivf"))
+    engine.fit(tmp_path, [disc(i)[0] for i in range(10)], roi=Circle(CENTRE[0], CENTRE[1], RADIUS))
+    model = engine.load(tmp_path)
+    assert model.searcher._panorama is not None
+    images = [disc(20 + i, scratch=i % 2 == 1)[0] for i in range(4)]
+    with_twin = [engine.infer(model, image) for image in images]
+    twin, model.searcher._panorama = model.searcher._panorama, None
+    without = [engine.infer(model, image) for image in images]
+    model.searcher._panorama = twin
+    assert [r.score for r in with_twin] == [r.score for r in without]
+    assert [len(r.regions) for r in with_twin] == [len(r.regions) for r in without]
+    assert max(r.score for r in with_twin) > min(r.score for r in with_twin)  # a scratch scores above a good part
