@@ -89,6 +89,8 @@ def twin_of(index: faiss.Index) -> Optional[PanoramaTwin]:
         return None
     inner = faiss.downcast_index(index)
     if isinstance(inner, faiss.IndexPreTransform):
+        if inner.chain.size() != 1:  # knn builds one transform at most, and Searcher applies that one
+            return None
         inner = faiss.downcast_index(inner.index)
     if type(inner) is not faiss.IndexIVFFlat or inner.metric_type != faiss.METRIC_L2 or inner.d < MIN_DIMENSIONS:
         return None
