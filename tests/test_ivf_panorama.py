@@ -104,6 +104,20 @@ def test_other_indexes_few_dimensions_and_an_older_faiss_keep_faiss_search(monke
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
+def test_a_twin_that_cannot_be_built_leaves_the_ivf_scan(monkeypatch, caplog):
+    bank, queries = _bank_and_queries(seed=6)
+    index = build_index(bank, None, "ivf")
+
+    def no_memory(_):
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr(ivf_panorama, "PanoramaTwin", no_memory)
+    searcher = Searcher(index, use_gpu=False)
+    assert searcher._panorama is None and "scanning the IVF lists" in caplog.text
+    got, want = searcher.search(queries, 2), _expected(index, queries, 2)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
 def test_near_ties_are_decided_by_the_scans_own_sums():
     """Far from the origin the norm expansion loses the digits that tell two near neighbours apart, so the twin
     measures one candidate more again: the IVF scan's nearest is the twin's nearest."""
