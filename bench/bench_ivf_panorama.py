@@ -42,12 +42,15 @@ def searched_features(root: Path, name: str, shots: int, config: Optional[Path] 
         return search(self, queries, k)
 
     method = OursMethod("ours", eval_config(config), few_shot_augment=config is None)
-    method.fit([load_image(p) for p in sorted((root / name / "train" / "good").iterdir())[:shots]])
-    images = [load_image(p) for p in sorted((root / name / "test").glob("*/*"))]
-    knn.Searcher.search = keep
     try:
+        method.fit([load_image(p) for p in sorted((root / name / "train" / "good").iterdir())[:shots]])
+        images = [load_image(p) for p in sorted((root / name / "test").glob("*/*"))]
+        knn.Searcher.search = keep
         for image in images:
             method.score(image)
+    except BaseException:
+        method.close()  # its project folder (about 150 MB) goes with it
+        raise
     finally:
         knn.Searcher.search = search
     return method, images, captured[-1][0], [queries for _, queries in captured]
