@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(not ivf_panorama.available(), reason="this faiss
 @pytest.fixture(autouse=True)
 def small_banks_too(monkeypatch):
     """These banks are small (16-96 dimensions, fast to build); the product keeps the plain scan below
-    MIN_DIMENSIONS, where the twin is no faster (the last test)."""
+    MIN_DIMENSIONS, where the twin is no faster (test_other_indexes_few_dimensions_and_an_older_faiss_...)."""
     monkeypatch.setattr(ivf_panorama, "MIN_DIMENSIONS", 0)
 
 
