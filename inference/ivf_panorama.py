@@ -19,7 +19,7 @@ more (its own layout and a plain copy for the exact sums). A faiss without Panor
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterator, Optional
 
 import faiss
 import numpy as np
@@ -38,6 +38,18 @@ def available() -> bool:
     return hasattr(faiss, "IndexIVFFlatPanorama") and hasattr(faiss, "fvec_L2sqr_by_idx")
 
 
+def ivf_lists(ivf: faiss.IndexIVFFlat) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(list number, its row ids, its vectors: a view of the list's storage) for every non-empty list, read from
+    the lists themselves (an index saved without its direct map too)."""
+    invlists, d = ivf.invlists, int(ivf.d)
+    for number in range(int(ivf.nlist)):
+        size = invlists.list_size(number)
+        if size:
+            ids = faiss.rev_swig_ptr(invlists.get_ids(number), size).copy()
+            codes = faiss.rev_swig_ptr(invlists.get_codes(number), size * d * 4)
+            yield number, ids, np.frombuffer(codes, np.float32).reshape(size, d)
+
+
 class PanoramaTwin:
     """Searches an IndexIVFFlat's lists (vectors already in the index's space: after any transform)."""
 
@@ -45,14 +57,9 @@ class PanoramaTwin:
         d, lists = int(ivf.d), int(ivf.nlist)
         bank = np.empty((int(ivf.ntotal), d), np.float32)
         assigned = np.full(len(bank), -1, np.int64)
-        invlists = ivf.invlists
-        for number in range(lists):  # read from the lists themselves: an index saved without its direct map too
-            size = invlists.list_size(number)
-            if size:
-                ids = faiss.rev_swig_ptr(invlists.get_ids(number), size).copy()
-                codes = faiss.rev_swig_ptr(invlists.get_codes(number), size * d * 4)
-                bank[ids] = np.frombuffer(codes, np.float32).reshape(size, d)
-                assigned[ids] = number
+        for number, ids, vectors in ivf_lists(ivf):
+            bank[ids] = vectors
+            assigned[ids] = number
         if (assigned < 0).any():
             raise ValueError("an ivf index whose row ids are not 0..ntotal-1")
         quantizer = faiss.IndexFlatL2(d)

@@ -23,6 +23,8 @@ from typing import Optional
 import faiss
 import numpy as np
 
+from .ivf_panorama import ivf_lists
+
 # Distances computed per block of queries, at most this many query x vector entries each (4 bytes each: 256 MiB,
 # a small share of a small GPU's memory beside the backbone; an image's 1,024 patches against 65,536 vectors).
 MAX_BLOCK_ENTRIES = 1 << 26
@@ -108,9 +110,6 @@ def _squared_distances(q, bank, bank_sq):
 def _list_of_each_vector(ivf: faiss.IndexIVFFlat) -> np.ndarray:
     """The IVF list each stored vector (row id) was assigned to."""
     lists = np.full(ivf.ntotal, -1, np.int64)
-    invlists = ivf.invlists
-    for number in range(ivf.nlist):
-        size = invlists.list_size(number)
-        if size:
-            lists[faiss.rev_swig_ptr(invlists.get_ids(number), size).copy()] = number
+    for number, ids, _ in ivf_lists(ivf):
+        lists[ids] = number
     return lists
