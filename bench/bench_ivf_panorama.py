@@ -91,10 +91,9 @@ def main() -> int:
     default_levels = ivf_panorama.LEVELS
     for name in args.sets:
         method, images, searcher, queries = searched_features(args.root, name, args.shots, args.config)
-        if searcher._panorama is None and knn.index_kind(searcher.cpu_index) == "ivf":  # below MIN_DIMENSIONS
-            searcher._panorama = (ivf_panorama.PanoramaTwin(knn._flat_and_transform(searcher.cpu_index)[0]),
-                                  knn._flat_and_transform(searcher.cpu_index)[1])
         ivf, transform = knn._flat_and_transform(searcher.cpu_index)
+        if searcher._panorama is None and knn.index_kind(searcher.cpu_index) == "ivf":  # below MIN_DIMENSIONS
+            searcher._panorama = ivf_panorama.PanoramaTwin(ivf, transform)
         if knn.index_kind(searcher.cpu_index) != "ivf":
             print(f"{name} {args.shots}: {searcher.ntotal} vectors, flat index: no IVF to compare")
             method.close()

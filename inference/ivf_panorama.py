@@ -51,9 +51,10 @@ def ivf_lists(ivf: faiss.IndexIVFFlat) -> Iterator[tuple[int, np.ndarray, np.nda
 
 
 class PanoramaTwin:
-    """Searches an IndexIVFFlat's lists (vectors already in the index's space: after any transform)."""
+    """Searches an IndexIVFFlat's lists as the index does; `transform`: the one a faiss IndexPreTransform applies
+    to queries before them (knn's cosine or Mahalanobis), or None."""
 
-    def __init__(self, ivf: faiss.IndexIVFFlat):
+    def __init__(self, ivf: faiss.IndexIVFFlat, transform: Optional[faiss.VectorTransform] = None):
         d, lists = int(ivf.d), int(ivf.nlist)
         bank = np.empty((int(ivf.ntotal), d), np.float32)
         assigned = np.full(len(bank), -1, np.int64)
@@ -71,11 +72,13 @@ class PanoramaTwin:
         # Added in row order with the IVF index's own list of each vector: the same lists, in the same order.
         twin.add_core(len(bank), faiss.swig_ptr(bank), None, faiss.swig_ptr(assigned))
         twin.nprobe = int(ivf.nprobe)
-        self.index, self.bank, self.d = twin, bank, d
+        self.index, self.bank, self.d, self.transform = twin, bank, d, transform
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(squared distances, row ids), each queries x k, nearest first: IndexIVFFlat.search's result."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)  # held here: faiss reads it through a pointer
+        if self.transform is not None:
+            queries = self.transform.apply(queries)
         wanted = min(k + 1, len(self.bank))
         rough, ids = self.index.search(queries, wanted)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
@@ -90,15 +93,15 @@ class PanoramaTwin:
 
 
 def twin_of(index: faiss.Index) -> Optional[PanoramaTwin]:
-    """A twin for an IndexIVFFlat of MIN_DIMENSIONS or more (the inner index of a transform too); None for other
-    indexes, fewer dimensions, or an older faiss."""
+    """A twin of an IndexIVFFlat of MIN_DIMENSIONS or more, bare or behind its transform; None for other indexes,
+    fewer dimensions, or an older faiss."""
     if not available():
         return None
-    inner = faiss.downcast_index(index)
+    inner, transform = faiss.downcast_index(index), None
     if isinstance(inner, faiss.IndexPreTransform):
-        if inner.chain.size() != 1:  # knn builds one transform at most, and Searcher applies that one
+        if inner.chain.size() != 1:  # knn builds one transform at most
             return None
-        inner = faiss.downcast_index(inner.index)
+        inner, transform = faiss.downcast_index(inner.index), faiss.downcast_VectorTransform(inner.chain.at(0))
     if type(inner) is not faiss.IndexIVFFlat or inner.metric_type != faiss.METRIC_L2 or inner.d < MIN_DIMENSIONS:
         return None
-    return PanoramaTwin(inner)
+    return PanoramaTwin(inner, transform)

@@ -184,12 +184,9 @@ class Searcher:
     def _panorama_search(self, index: faiss.Index) -> None:
         """An IVF index searched on the CPU: through its Panorama twin, which gives the same results sooner."""
         try:
-            twin = ivf_panorama.twin_of(index)
+            self._panorama = ivf_panorama.twin_of(index)
         except Exception as exc:  # like the GPU paths: never a reason to stop inspecting
             log.warning("Panorama search unavailable, scanning the IVF lists: %s", exc)
-            return
-        if twin is not None:
-            self._panorama = (twin, _flat_and_transform(index)[1])
 
     @property
     def ntotal(self) -> int:
@@ -206,8 +203,7 @@ class Searcher:
         if self._torch is not None:
             d2, ids = self._torch.search(queries, k)
         elif self._panorama is not None:
-            twin, transform = self._panorama
-            d2, ids = twin.search(apply_transform(transform, queries), k)
+            d2, ids = self._panorama.search(queries, k)
         else:
             d2, ids = self.index.search(queries, k)
         return np.sqrt(np.maximum(d2, 0.0)).mean(axis=1), ids[:, 0].astype(np.int64)

@@ -47,8 +47,8 @@ def test_the_twin_finds_what_the_ivf_scan_finds(distance):
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     # The twin's own distances (the norm expansion) round otherwise: without measuring again, the scores would
     # not be the IVF scan's.
-    twin, transform = searcher._panorama
-    q = queries if transform is None else transform.apply(queries)
+    twin = searcher._panorama
+    q = queries if twin.transform is None else twin.transform.apply(queries)
     assert not np.array_equal(twin.index.search(q, 1)[0], faiss.downcast_index(index).search(queries, 1)[0])
 
 
