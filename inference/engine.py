@@ -255,7 +255,9 @@ class Engine:
             image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
             ignore=ignore_json, align=align, foreground=fg_record, brightness=levels,
             precision_check=precision_check)
-        record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, index,
+        # One searcher for the fitted model, built once: its IVF twin costs up to a few hundred ms on large banks.
+        searcher = knn.Searcher(index, self.config.use_gpu, self.config.faiss_fp16)
+        record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, searcher,
                                                                    ignore, locator,
                                                                    reference[:TAUGHT_REFERENCE_IMAGES]))
         activate, origin = saving
@@ -263,19 +265,23 @@ class Engine:
                                     activate=activate, origin=origin, keep=self.config.versions_kept)
         record = saved.record
         timings["save"] = time.perf_counter() - t
-        model = self._fitted_model(folder, record, index, locator, saved.version, samples)
+        model = self._fitted_model(folder, record, searcher, locator, saved.version, samples)
         report(progress, "saved", 1, 1)
         return FitResult(folder, len(images_meta), len(features), len(idx), time.perf_counter() - t0, timings,
                          record, model, saved.version, saved.active, symmetry_note)
 
-    def _taught_scores(self, folder, record, config, roi, mm_per_px, index, ignore, locator, reference):
+    def _taught_scores(self, folder, record, config, roi, mm_per_px, searcher, ignore, locator, reference):
         """The image scores of the first taught images by the model just built: what images of the teaching
-        capture score, the reference calibrate() compares its OK images with (capture_shift_warning)."""
-        probe = Model(folder, record, config, roi, mm_per_px, knn.Searcher(index, False, False), None, None,
+        capture score, the reference calibrate() compares its OK images with (capture_shift_warning). Searched
+        on the CPU, as a model loaded without a GPU would score them."""
+        if searcher.on_gpu:
+            searcher = knn.Searcher(searcher.cpu_index, False, False)
+        probe = Model(folder, record, config, roi, mm_per_px, searcher, None, None,
                       ignore=tuple(ignore), locator=locator, foreground=foreground.from_record(record.foreground))
         return tuple(round(float(score_prepared(probe, p, f, None).score), 6) for p, f in reference)
 
-    def _fitted_model(self, folder, record: ModelRecord, index, locator, version: str, samples=None) -> "Model":
+    def _fitted_model(self, folder, record: ModelRecord, searcher: knn.Searcher, locator, version: str,
+                      samples=None) -> "Model":
         """The model just saved, as load(folder, version) would give it, built from memory: no model file is
         read back or hashed (a new version has no calibration yet, unless Save As copied one)."""
         config = record.engine_config(self.config)  # the machine settings of this engine, as load takes them
@@ -287,8 +293,7 @@ class Engine:
         config, backbone, check = self._inspecting(config, folder, record, version, samples)
         calibration, note = usable_with(calibration, note, backbone.precision_name)
         return Model(folder, record, config, roi_from_dict(record.roi), record.mm_per_px,
-                     knn.Searcher(index, config.use_gpu, config.faiss_fp16), backbone,
-                     calibration, note, ignore=ignore, locator=locator, version=version,
+                     searcher, backbone, calibration, note, ignore=ignore, locator=locator, version=version,
                      foreground=foreground.from_record(record.foreground), precision_check=check)
 
     # -- load -----------------------------------------------------------------
