@@ -3,10 +3,12 @@
     INT8_RANGES=MINMAX PATCHCORE_OPENVINO_CACHE=/tmp/ovc_minmax python bench/try_int8_nncf_options.py \
         --categories ksdd visa_fryum --shots 1,4,16 --max-test 0 --json OUT.json
     INT8_FLOAT_RESIDUAL=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_res python bench/try_int8_nncf_options.py ...
+    INT8_FLOAT_DEPTHWISE=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_dw python bench/try_int8_nncf_options.py ...
 
 INT8_RANGES: one of NNCF's RangeEstimatorParametersSet (MINMAX, HISTOGRAM, MEAN_MINMAX, ...) for the
 activations. INT8_FLOAT_RESIDUAL=1: the residual additions (Adds of two computed tensors, where the stage outputs
-that become the features are formed) left out of the quantisation as well. Give each setting its own
+that become the features are formed) left out of the quantisation as well. INT8_FLOAT_DEPTHWISE=1: every
+depthwise convolution (GroupConvolution) left in float, int8 kept for the pointwise ones. Give each setting its own
 PATCHCORE_OPENVINO_CACHE, since the int8 IR's cache key does not hold it. Figures in docs/benchmarks.md (issue 21).
 """
 
@@ -39,6 +41,10 @@ def quantize(model, dataset, **kwargs):
         scope = kwargs["ignored_scope"]
         kwargs["ignored_scope"] = nncf.IgnoredScope(types=list(scope.types),
                                                     names=list(scope.names) + _residual_adds(model), validate=False)
+    if os.environ.get("INT8_FLOAT_DEPTHWISE"):
+        scope = kwargs["ignored_scope"]
+        kwargs["ignored_scope"] = nncf.IgnoredScope(types=list(scope.types) + ["GroupConvolution"],
+                                                    names=list(scope.names), validate=False)
     kwargs["advanced_parameters"] = AdvancedQuantizationParameters(**advanced)
     return _quantize(model, dataset, **kwargs)
 
