@@ -8,7 +8,8 @@
 INT8_RANGES: one of NNCF's RangeEstimatorParametersSet (MINMAX, HISTOGRAM, MEAN_MINMAX, ...) for the
 activations. INT8_FLOAT_RESIDUAL=1: the residual additions (Adds of two computed tensors, where the stage outputs
 that become the features are formed) left out of the quantisation as well. INT8_FLOAT_DEPTHWISE=1: every
-depthwise convolution (GroupConvolution) left in float, int8 kept for the pointwise ones. Give each setting its own
+depthwise convolution (GroupConvolution) left in float, int8 kept for the pointwise ones: the try that became
+INT8_RECIPE 3 (seventeenth session), so with today's recipe it changes nothing. Give each setting its own
 PATCHCORE_OPENVINO_CACHE, since the int8 IR's cache key does not hold it. Figures in docs/benchmarks.md (issue 21).
 """
 
