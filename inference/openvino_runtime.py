@@ -160,10 +160,10 @@ def quantize_int8(xml: Path, batches: Sequence[np.ndarray]):
     # instead of 0.9745 on mpdd_metal_plate, 0.9994 instead of 0.9923 on mvtec_bottle), for under 2 % of the
     # network's operations. On a ViT the first convolution is the patch embedding.
     # The depthwise convolutions (GroupConvolution) stay in float as well: each of their outputs sums 9 products,
-    # where a pointwise one sums 16 to 1,152 (EfficientNet-Lite0), so the rounding of their int8 inputs does not average out. With them
-    # in float, int8's image AUROC on ksdd (low-contrast steel) came within 0.005 of fp32 in every cell instead
-    # of losing 0.016-0.033 (docs/benchmarks.md, issue 21); the pointwise convolutions, most of the network's
-    # operations, stay int8. A ViT has none.
+    # where a pointwise one sums 16 to 1,152 (EfficientNet-Lite0), so the rounding of their int8 inputs does not
+    # average out. With them in float, int8's image AUROC on ksdd (low-contrast steel) came within 0.005 of fp32
+    # in every cell instead of losing 0.016-0.033 (docs/benchmarks.md, issue 21); the pointwise convolutions,
+    # most of the network's operations, stay int8. A ViT has none.
     first = [op.get_friendly_name() for op in model.get_ordered_ops()
              if op.get_type_name() in ("Convolution", "GroupConvolution")][:FLOAT_FIRST_CONVS]
     post = nncf.IgnoredScope(types=list(FLOAT_TYPES), names=first, validate=False)
