@@ -4,12 +4,14 @@
         --categories ksdd visa_fryum --shots 1,4,16 --max-test 0 --json OUT.json
     INT8_FLOAT_RESIDUAL=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_res python bench/try_int8_nncf_options.py ...
     INT8_FLOAT_DEPTHWISE=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_dw python bench/try_int8_nncf_options.py ...
+    INT8_CALIBRATION_FLIPS=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_flips python bench/try_int8_nncf_options.py ...
 
 INT8_RANGES: one of NNCF's RangeEstimatorParametersSet (MINMAX, HISTOGRAM, MEAN_MINMAX, ...) for the
 activations. INT8_FLOAT_RESIDUAL=1: the residual additions (Adds of two computed tensors, where the stage outputs
 that become the features are formed) left out of the quantisation as well. INT8_FLOAT_DEPTHWISE=1: every
 depthwise convolution (GroupConvolution) left in float, int8 kept for the pointwise ones: the try that became
-INT8_RECIPE 3 (seventeenth session), so with today's recipe it changes nothing. Give each setting its own
+INT8_RECIPE 3 (seventeenth session), so with today's recipe it changes nothing. INT8_CALIBRATION_FLIPS=1: the
+activation ranges estimated on the calibration images and their three flips (4x the images; rejected). Give each setting its own
 PATCHCORE_OPENVINO_CACHE, since the int8 IR's cache key does not hold it. Figures in docs/benchmarks.md (issue 21).
 """
 
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import nncf  # noqa: E402
+import numpy as np  # noqa: E402
 from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters  # noqa: E402
 from nncf.quantization.range_estimator import RangeEstimatorParametersSet  # noqa: E402
 
@@ -46,6 +49,11 @@ def quantize(model, dataset, **kwargs):
         scope = kwargs["ignored_scope"]
         kwargs["ignored_scope"] = nncf.IgnoredScope(types=list(scope.types) + ["GroupConvolution"],
                                                     names=list(scope.names), validate=False)
+    if os.environ.get("INT8_CALIBRATION_FLIPS"):
+        items = [np.ascontiguousarray(b) for b in dataset.get_inference_data()]
+        items += [np.ascontiguousarray(f(b)) for f in (lambda b: b[:, :, ::-1], lambda b: b[:, ::-1],
+                                                       lambda b: b[:, ::-1, ::-1]) for b in items]
+        dataset, kwargs["subset_size"] = nncf.Dataset(items), len(items)
     kwargs["advanced_parameters"] = AdvancedQuantizationParameters(**advanced)
     return _quantize(model, dataset, **kwargs)
 
