@@ -366,6 +366,11 @@ class Backbone:
         """What the backbone computes in: int8, or fp32 / bf16 / fp16."""
         return "int8" if self._int8 is not None else {v: k for k, v in _DTYPES.items()}[self.dtype]
 
+    @property
+    def int8_cosine(self) -> Optional[float]:
+        """int8's mean patch-feature cosine to fp32 on the images it was quantised on (its gate's measure)."""
+        return None if self._int8 is None else float(self._int8.cosine)
+
     @torch.inference_mode()
     def stage_outputs(self, images: np.ndarray) -> list[np.ndarray]:
         """Raw CNN stage outputs for uint8 N x S x S x 3 images: lets a peer prove it uses the same weights."""

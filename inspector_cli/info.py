@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inference import describe_precision_check
+from inference import INT8_MIN_COSINE, describe_precision_check
 from station import describe_project
 
 
@@ -42,6 +42,17 @@ def _map_text(config: dict) -> str:
     return text
 
 
+def _compute_text(compute: dict) -> str:
+    """What computes the features here, e.g. "OpenVINO int8 on this machine (features cosine 0.9993 to fp32 on
+    the images it was quantised on; gate 0.999)"."""
+    runtime = {"openvino": "OpenVINO", "torch": "torch"}.get(compute["runtime"], compute["runtime"])
+    text = f"{runtime} {compute['precision']} on this machine, with these settings"
+    if compute.get("int8_cosine") is not None:
+        text += (f" (features cosine {compute['int8_cosine']:.4f} to fp32 on the taught images it was quantised "
+                 f"on; gate {INT8_MIN_COSINE})")
+    return text
+
+
 def _info_text(project, info) -> str:
     record, calibration, note, problems = info.record, info.calibration, info.calibration_note, info.problems
     searched, scanned = info.index, info.ivf_lists
@@ -57,6 +68,7 @@ def _info_text(project, info) -> str:
         f"weights      {w.get('source')}{'' if w.get('pretrained') else ' (RANDOM: testing only)'}"
         f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
         *([f"precision    {describe_precision_check(record.precision_check)}"] if record.precision_check else []),
+        *([f"computes     {_compute_text(info.compute)}"] if info.compute else []),
         f"ROI          {roi.get('type')} " + ", ".join(f"{k}={v}" for k, v in roi.items() if k != "type"),
         f"mm per px    {record.mm_per_px or 'not set (areas in px only)'}",
         f"taught       {record.n_images} images, {record.n_embeddings} patch features, "

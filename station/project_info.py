@@ -19,6 +19,8 @@ class ProjectInfo:
     calibration_note: str  # why there is no usable calibration
     index: Optional[str] = None  # what the coreset is searched with (index: auto picks by its size)
     ivf_lists: Optional[tuple[int, int]] = None  # ivf: (lists scanned per search, lists)
+    # What computes the features on this machine, with its settings: runtime, precision, int8's gate cosine.
+    compute: Optional[dict] = None
 
     @property
     def usable(self) -> bool:
@@ -28,7 +30,8 @@ class ProjectInfo:
         return {"manifest": self.record.to_dict(), "usable": self.usable, "problems": self.problems,
                 "calibration": self.calibration.to_dict() if self.calibration else None,
                 "calibration_note": self.calibration_note, "index": self.index,
-                "ivf_lists": {"scanned": self.ivf_lists[0], "lists": self.ivf_lists[1]} if self.ivf_lists else None}
+                "ivf_lists": {"scanned": self.ivf_lists[0], "lists": self.ivf_lists[1]} if self.ivf_lists else None,
+                "compute": self.compute}
 
 
 def describe(project: str | Path, load: Callable[[], Model]) -> ProjectInfo:
@@ -37,12 +40,15 @@ def describe(project: str | Path, load: Callable[[], Model]) -> ProjectInfo:
     service its warm one); ProjectError when there is no model to describe."""
     record = read_record(project)
     problems = verify_project(project)
-    index = lists = None
+    index = lists = compute = None
     if not problems:
         try:
-            searched = load().searcher.cpu_index
+            model = load()
+            searched = model.searcher.cpu_index
             index, lists = index_kind(searched), ivf_lists_scanned(searched)
+            compute = {"runtime": model.backbone.runtime, "precision": model.backbone.precision_name,
+                       "int8_cosine": getattr(model.backbone, "int8_cosine", None)}
         except InspectorError as exc:
             problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(project, record)
-    return ProjectInfo(record, problems, calibration, note, index, lists)
+    return ProjectInfo(record, problems, calibration, note, index, lists, compute)

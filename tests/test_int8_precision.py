@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
 
-from inference import EngineConfig  # noqa: E402
+from inference import INT8_MIN_COSINE, EngineConfig  # noqa: E402
 from inference import openvino_runtime as ovr  # noqa: E402
 from inference.taught_samples import SAMPLES_FILE  # noqa: E402
 from inference.synthetic import CENTRE, RADIUS, write_discs  # noqa: E402
@@ -64,7 +64,7 @@ def test_int8_is_a_precision_setting():
     assert EngineConfig.load(None, env={"PATCHCORE_PRECISION": "int8"}).precision == "int8"
 
 
-def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp_path):
+def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp_path, capsys):
     root = int8_project
     proj = root / "proj"
     manifest = json.loads((proj / "manifest.json").read_text())
@@ -96,6 +96,19 @@ def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp
     assert [(n, v) for n, v, _ in _results(edge)] == [(n, v) for n, v, _ in got["int8"]]
     for (_, _, a), (_, _, b) in zip(_results(edge), got["int8"]):
         assert a == pytest.approx(b, rel=1e-3)
+
+    # `inspector info` says what computes the features here, with the settings given: int8 and its gate's cosine
+    capsys.readouterr()
+    for folder, settings, says in ((proj, "int8", "OpenVINO int8 on this machine, with these settings (features "
+                                                   "cosine 0.9"),
+                                   (proj, "fp32", "OpenVINO fp32 on this machine, with these settings\n"),
+                                   (out, "int8", "OpenVINO int8 on this machine")):
+        assert main(["info", str(folder), "--config", str(root / f"{settings}.yaml")]) == 0
+        assert f"computes     {says}" in capsys.readouterr().out
+    assert main(["info", str(proj), "--json", "-", "--config", str(root / "int8.yaml")]) == 0
+    compute = json.loads(capsys.readouterr().out)["compute"]
+    assert (compute["runtime"], compute["precision"]) == ("openvino", "int8")
+    assert INT8_MIN_COSINE <= compute["int8_cosine"] <= 1
 
 
 def test_the_cosine_gate_refuses_an_int8_fit_and_nothing_is_saved(int8_project, tmp_path, monkeypatch, capsys):

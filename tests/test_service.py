@@ -68,7 +68,7 @@ def disc(live, images):
     return job["result"]["model_id"]
 
 
-def test_fit_infer_calibrate_infer(client, images, live):
+def test_fit_infer_calibrate_infer(client, images, live, tiny_config):
     job = fit(client, "flow", images["ok"], roi=ROI, mm_per_px="0.05")
     assert job["state"] == "done" and job["stage"] == "saved"
     result = job["result"]
@@ -80,6 +80,8 @@ def test_fit_infer_calibrate_infer(client, images, live):
     assert info["manifest"]["model_id"] == model_id and info["calibration"] is None
     # The same answer as `inspector info --json` (station.describe_project): checks, and the index searched.
     assert info["usable"] and info["problems"] == [] and info["index"] == "flat" and info["ivf_lists"] is None
+    here = inference.Engine(tiny_config).load(live.projects / "flow").backbone  # the server's settings on this machine
+    assert info["compute"] == {"runtime": here.runtime, "precision": here.precision_name, "int8_cosine": None}
 
     # Uncalibrated: scores, but no verdict, with the reason; never "OK".
     r = client.post("/projects/flow/infer", files=files(images["cal"][:1] + images["ng"]))
