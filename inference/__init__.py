@@ -26,7 +26,7 @@ from .calibration import (
 from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig,
                      absent_as_before, config_keys, default_config_path, read_yaml)
 from .features import reusing_features
-from .precision_gate import describe as describe_precision_check
+from .precision_gate import describe as describe_precision_check, describe_int8
 from .openvino_runtime import INT8_MIN_COSINE
 from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine
@@ -206,6 +206,7 @@ __all__ = [
     "foreground_overlay",
     "reusing_features",
     "describe_precision_check",
+    "describe_int8",
     "INT8_MIN_COSINE",
     "Engine",
     "EngineConfig",

@@ -168,3 +168,11 @@ def describe(check: dict) -> str:
     where = f", {check['measured']}" if check.get("measured") else ""
     return (f"{check['precision']} features cosine {float(check['cosine']):.4f} to fp32 on {check['images']} "
             f"taught images{where}: {verdict}")
+
+
+def describe_int8(cosine: float) -> str:
+    """What int8's gate measured, for `inspector info` and the GUI: its features' mean cosine to fp32."""
+    from .openvino_runtime import INT8_MIN_COSINE
+
+    return (f"features cosine {cosine:.4f} to fp32 on the taught images it was quantised on; refused below "
+            f"{INT8_MIN_COSINE}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inference import INT8_MIN_COSINE, describe_precision_check
+from inference import describe_int8, describe_precision_check
 from station import describe_project
 
 
@@ -43,13 +43,12 @@ def _map_text(config: dict) -> str:
 
 
 def _compute_text(compute: dict) -> str:
-    """What computes the features here, e.g. "OpenVINO int8 on this machine (features cosine 0.9993 to fp32 on
-    the images it was quantised on; gate 0.999)"."""
+    """What computes the features here, e.g. "OpenVINO int8 on this machine, with these settings (features cosine
+    0.9993 to fp32 on the taught images it was quantised on; refused below 0.999)"."""
     runtime = {"openvino": "OpenVINO", "torch": "torch"}.get(compute["runtime"], compute["runtime"])
     text = f"{runtime} {compute['precision']} on this machine, with these settings"
     if compute.get("int8_cosine") is not None:
-        text += (f" (features cosine {compute['int8_cosine']:.4f} to fp32 on the taught images it was quantised "
-                 f"on; gate {INT8_MIN_COSINE})")
+        text += f" ({describe_int8(compute['int8_cosine'])})"
     return text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -260,6 +261,11 @@ def test_7_about_names_the_loaded_models_backbone(qtbot, window, images, tmp_pat
     assert "Computes in" in text and computes in text
     if model.precision_check:
         assert inference.describe_precision_check(model.precision_check) in text
+    # computing in int8: int8, and the cosine its gate measured (the gate lowered: random weights)
+    crops = [inference.load_image(path) for path in images["ok"][:2]]
+    int8 = dataclasses.replace(model, backbone=model.backbone.quantized(crops, min_cosine=-1.0))
+    text = AboutDialog(engine, int8, window).text.toPlainText()
+    assert f"{int8.backbone.runtime} int8 ({inference.describe_int8(int8.backbone.int8_cosine)})" in text
 
 
 def test_7_messages_never_show_internal_job_names(qtbot, window, project, images, monkeypatch, answerer):
