@@ -222,11 +222,21 @@ def cache_json(target: Path, data: dict, what: str) -> None:
         log.info("%s not cached (%s)", what, exc)
 
 
+def cosine_text(cosine: float, gate: float) -> str:
+    """`cosine` with 4 decimals, or as many more as it takes to stay on its side of `gate` (0.99898 is not
+    "0.9990", which would read as passing a gate of 0.999 it failed)."""
+    for digits in (4, 5, 6, 7):
+        text = f"{cosine:.{digits}f}"
+        if (float(text) >= gate) == (cosine >= gate):
+            return text
+    return repr(float(cosine))
+
+
 def int8_refusal(cosine: float, min_cosine: Optional[float] = None) -> Optional[str]:
     """Why an int8 IR is refused (None: kept). `min_cosine`: tests and benches only; None is INT8_MIN_COSINE."""
     gate = INT8_MIN_COSINE if min_cosine is None else min_cosine
     if cosine >= gate:
         return None
-    return (f"precision int8 refused: the quantised backbone's patch features reach a mean cosine of {cosine:.4f} "
+    return (f"precision int8 refused: the quantised backbone's patch features reach a mean cosine of {cosine_text(cosine, gate)} "
             f"to fp32 on the taught OK images, below {gate}; its scores would differ from the "
             "fp32 model's. Use precision auto (bf16 or fp32) for this model")

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
+from .openvino_runtime import INT8_MIN_COSINE, cosine_text
+
 if TYPE_CHECKING:
     from .backbone import Backbone
 
@@ -166,13 +168,11 @@ def describe(check: dict) -> str:
     verdict = ("kept" if check.get("kept") else
                f"refused below {MIN_COSINE}: precision auto inspects this model in fp32")
     where = f", {check['measured']}" if check.get("measured") else ""
-    return (f"{check['precision']} features cosine {float(check['cosine']):.4f} to fp32 on {check['images']} "
-            f"taught images{where}: {verdict}")
+    return (f"{check['precision']} features cosine {cosine_text(float(check['cosine']), MIN_COSINE)} to fp32 on "
+            f"{check['images']} taught images{where}: {verdict}")
 
 
 def describe_int8(cosine: float) -> str:
     """What int8's gate measured, for `inspector info` and the GUI: its features' mean cosine to fp32."""
-    from .openvino_runtime import INT8_MIN_COSINE
-
-    return (f"features cosine {cosine:.4f} to fp32 on the taught images it was quantised on; refused below "
-            f"{INT8_MIN_COSINE}")
+    return (f"features cosine {cosine_text(cosine, INT8_MIN_COSINE)} to fp32 on the taught images it was "
+            f"quantised on; refused below {INT8_MIN_COSINE}")

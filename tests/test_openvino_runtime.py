@@ -220,3 +220,12 @@ def test_an_int8_ir_of_an_earlier_recipe_is_not_reused(tiny_cnn_config):
     extractor = Backbone(tiny_cnn_config.replace(runtime="openvino", precision="fp32"))._openvino
     assert "int8_recipe" not in extractor.key_parts()  # fp32 IRs keep their cache keys
     assert extractor.key_parts("digest")["int8_recipe"] == ovr.INT8_RECIPE
+
+
+def test_a_cosine_is_printed_on_its_side_of_the_gate():
+    """A refused 0.99898 printed as "0.9990" reads as passing the 0.999 gate it failed."""
+    assert ovr.cosine_text(0.99934, 0.999) == "0.9993"
+    assert ovr.cosine_text(0.99898, 0.999) == "0.99898"
+    assert ovr.cosine_text(0.9989999, 0.999) == "0.9989999"
+    assert ovr.cosine_text(0.999, 0.999) == "0.9990"
+    assert "0.99898" in ovr.int8_refusal(0.99898)
