@@ -237,6 +237,6 @@ def int8_refusal(cosine: float, min_cosine: Optional[float] = None) -> Optional[
     gate = INT8_MIN_COSINE if min_cosine is None else min_cosine
     if cosine >= gate:
         return None
-    return (f"precision int8 refused: the quantised backbone's patch features reach a mean cosine of {cosine_text(cosine, gate)} "
-            f"to fp32 on the taught OK images, below {gate}; its scores would differ from the "
-            "fp32 model's. Use precision auto (bf16 or fp32) for this model")
+    return (f"precision int8 refused: the quantised backbone's patch features reach a mean cosine of "
+            f"{cosine_text(cosine, gate)} to fp32 on the taught OK images, below {gate}; its scores would differ from "
+            "the fp32 model's. Use precision auto (bf16 or fp32) for this model")
