@@ -126,7 +126,8 @@ def main() -> int:
                 env["ONEDNN_MAX_CPU_ISA"] = isa
             run = subprocess.run([sys.executable, __file__, "--child", str(folder), "--rounds", str(args.rounds)],
                                  env=env, capture_output=True, text=True)
-            row = json.loads(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else {"error": run.stderr[-400:]}
+            row = (json.loads(run.stdout.strip().splitlines()[-1]) if run.returncode == 0
+                   else {"error": run.stderr[-400:]})
             row["load_average"] = [round(v, 1) for v in os.getloadavg()]
             out["isas"][isa] = row
             print(isa, json.dumps(row), flush=True)

@@ -11,8 +11,8 @@ activations. INT8_FLOAT_RESIDUAL=1: the residual additions (Adds of two computed
 that become the features are formed) left out of the quantisation as well. INT8_FLOAT_DEPTHWISE=1: every
 depthwise convolution (GroupConvolution) left in float, int8 kept for the pointwise ones: the try that became
 INT8_RECIPE 3 (seventeenth session), so with today's recipe it changes nothing. INT8_CALIBRATION_FLIPS=1: the
-activation ranges estimated on the calibration images and their three flips (4x the images; rejected). Give each setting its own
-PATCHCORE_OPENVINO_CACHE, since the int8 IR's cache key does not hold it. Figures in docs/benchmarks.md (issue 21).
+activation ranges estimated on the calibration images and their three flips (4x the images; rejected). Give each
+setting its own PATCHCORE_OPENVINO_CACHE, since the int8 IR's cache key does not hold it. Figures in docs/benchmarks.md (issue 21).
 """
 
 import os
