@@ -10,7 +10,9 @@ the taught OK images, as a fit with `precision: int8` does. An int8 model that t
 still scored (the gate lowered for this bench only) and reported as refused, with its AUROC, so the gate can
 be judged against the AUROC it protects.
     python bench/bench_runtime_fidelity.py --shots 1,2,4,8,16 --max-test 0 [--categories visa_fryum ...]
-        [--no-int8]
+        [--no-int8] [--product]
+
+--product fits with config.yaml's defaults (what a fresh install fits) instead of the eval's setting.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference import Engine, InspectorError  # noqa: E402
+from inference import Engine, EngineConfig, InspectorError  # noqa: E402
 from inference.features import prepare  # noqa: E402
 from inference.openvino_runtime import INT8_MIN_COSINE  # noqa: E402
 from inspector_eval.dataset import find_categories, load_images, make_split, read_category  # noqa: E402
@@ -76,6 +78,7 @@ def main() -> int:
     p.add_argument("--max-test", type=int, default=80, help="test images per set, spread over the list (0: all)")
     p.add_argument("--no-int8", action="store_true", help="torch fp32 and OpenVINO bf16 only (int8 quantises per cell)")
     p.add_argument("--json", type=Path)
+    p.add_argument("--product", action="store_true", help="fit with config.yaml's defaults, not the eval's")
     args = p.parse_args()
     shots = args.shots.split(",")
     rows = []
@@ -88,8 +91,8 @@ def main() -> int:
         test_images = load_images([t.path for t in tests])
         for shot in shots:
             train = load_images(split.shots[shot])
-            # The eval's few-shot policy, as `inspector eval` decides it for these images.
-            base = policy.config_for_images(train)[0]
+            # The eval's few-shot policy, as `inspector eval` decides it for these images (or the product's defaults).
+            base = EngineConfig.load() if args.product else policy.config_for_images(train)[0]
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as d:
                 check = Engine(base.replace(runtime="openvino", precision="auto")).fit(d, train).record.precision_check
