@@ -27,7 +27,6 @@ from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETR
                      absent_as_before, config_keys, default_config_path, read_yaml)
 from .features import reusing_features
 from .precision_gate import describe as describe_precision_check, describe_int8
-from .openvino_runtime import INT8_MIN_COSINE
 from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine
 from .fitted import FitResult, Model
@@ -207,7 +206,6 @@ __all__ = [
     "reusing_features",
     "describe_precision_check",
     "describe_int8",
-    "INT8_MIN_COSINE",
     "Engine",
     "EngineConfig",
     "absent_as_before",

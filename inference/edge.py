@@ -88,6 +88,7 @@ class EdgeBackbone:
     device: object = field(default_factory=lambda: SimpleNamespace(type="cpu"))
 
     int8: bool = False
+    int8_cosine = None  # the gate's cosine stays with the fit's machine: an export does not keep it
 
     @property
     def precision_name(self) -> str:

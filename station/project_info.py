@@ -47,7 +47,7 @@ def describe(project: str | Path, load: Callable[[], Model]) -> ProjectInfo:
             searched = model.searcher.cpu_index
             index, lists = index_kind(searched), ivf_lists_scanned(searched)
             compute = {"runtime": model.backbone.runtime, "precision": model.backbone.precision_name,
-                       "int8_cosine": getattr(model.backbone, "int8_cosine", None)}
+                       "int8_cosine": model.backbone.int8_cosine}
         except InspectorError as exc:
             problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(project, record)

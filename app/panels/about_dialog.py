@@ -54,7 +54,7 @@ def weights_facts(model) -> dict:
         "Description": w.get("description") or "—",
         # What the model computes in here: precision auto falls back to fp32 where bf16 moved its features.
         "Computes in": f"{model.backbone.runtime} {model.backbone.precision_name}" + (
-            f" ({inference.describe_int8(cosine)})" if (cosine := getattr(model.backbone, "int8_cosine", None))
+            f" ({inference.describe_int8(cosine)})" if (cosine := model.backbone.int8_cosine)
             else f" ({inference.describe_precision_check(model.precision_check)})" if model.precision_check
             else ""),
     }
