@@ -3,16 +3,15 @@
     INT8_RANGES=MINMAX PATCHCORE_OPENVINO_CACHE=/tmp/ovc_minmax python bench/try_int8_nncf_options.py \
         --categories ksdd visa_fryum --shots 1,4,16 --max-test 0 --json OUT.json
     INT8_FLOAT_RESIDUAL=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_res python bench/try_int8_nncf_options.py ...
-    INT8_FLOAT_DEPTHWISE=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_dw python bench/try_int8_nncf_options.py ...
     INT8_CALIBRATION_FLIPS=1 PATCHCORE_OPENVINO_CACHE=/tmp/ovc_flips python bench/try_int8_nncf_options.py ...
 
 INT8_RANGES: one of NNCF's RangeEstimatorParametersSet (MINMAX, HISTOGRAM, MEAN_MINMAX, ...) for the
 activations. INT8_FLOAT_RESIDUAL=1: the residual additions (Adds of two computed tensors, where the stage outputs
-that become the features are formed) left out of the quantisation as well. INT8_FLOAT_DEPTHWISE=1: every
-depthwise convolution (GroupConvolution) left in float, int8 kept for the pointwise ones: the try that became
-INT8_RECIPE 3 (seventeenth session), so with today's recipe it changes nothing. INT8_CALIBRATION_FLIPS=1: the
+that become the features are formed) left out of the quantisation as well. INT8_CALIBRATION_FLIPS=1: the
 activation ranges estimated on the calibration images and their three flips (4x the images; rejected). Give each
-setting its own PATCHCORE_OPENVINO_CACHE, since the int8 IR's cache key does not hold it. Figures in docs/benchmarks.md (issue 21).
+setting its own PATCHCORE_OPENVINO_CACHE, since the int8 IR's cache key does not hold it. Figures in
+docs/benchmarks.md (issue 21). The seventeenth session's INT8_FLOAT_DEPTHWISE=1 (every depthwise convolution in
+float) became the recipe itself (INT8_RECIPE 3), so the option is gone.
 """
 
 import os
@@ -45,10 +44,6 @@ def quantize(model, dataset, **kwargs):
         scope = kwargs["ignored_scope"]
         kwargs["ignored_scope"] = nncf.IgnoredScope(types=list(scope.types),
                                                     names=list(scope.names) + _residual_adds(model), validate=False)
-    if os.environ.get("INT8_FLOAT_DEPTHWISE"):
-        scope = kwargs["ignored_scope"]
-        kwargs["ignored_scope"] = nncf.IgnoredScope(types=list(scope.types) + ["GroupConvolution"],
-                                                    names=list(scope.names), validate=False)
     if os.environ.get("INT8_CALIBRATION_FLIPS"):
         items = [np.ascontiguousarray(b) for b in dataset.get_inference_data()]
         items += [np.ascontiguousarray(f(b)) for f in (lambda b: b[:, :, ::-1], lambda b: b[:, ::-1],
