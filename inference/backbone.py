@@ -188,6 +188,9 @@ class Backbone:
         # The OpenVINO twin of feature_grid (converted once per machine, see inference/extractor.py).
         self._openvino = OpenVinoExtractor(self) if self.runtime == "openvino" else None
         self._int8 = None  # an int8 CompiledGrid (quantized()); None: self.dtype decides
+        # Why OpenVINO was set aside for torch under runtime auto (None: it was not): a self-test names it,
+        # since torch is about half as fast on a CPU.
+        self.runtime_fallback: Optional[str] = None
         probe = self._probe()
         self.feature_dim = int(probe.shape[1])
         self.token_shape = (int(probe.shape[2]), int(probe.shape[3]))
@@ -203,8 +206,9 @@ class Backbone:
         except Exception as exc:
             if self._openvino is None or self.config.runtime == "openvino" or self.config.precision == "int8":
                 raise
-            log.warning("OpenVINO cannot run backbone %s (%s: %s): torch runs it", self.config.backbone,
-                        type(exc).__name__, exc)
+            self.runtime_fallback = f"{type(exc).__name__}: {exc}"
+            log.warning("OpenVINO cannot run backbone %s (%s): torch runs it", self.config.backbone,
+                        self.runtime_fallback)
         self.runtime, self._openvino = "torch", None
         self._forward = _Runner(self._eager, pick_compile_mode(self.config.compile_backbone, self.device))
         return self.embed(black)

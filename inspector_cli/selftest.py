@@ -7,7 +7,7 @@ check::
 
     PASS engine: inference 0.1.0, torch 2.15.0 (CUDA 13.2), faiss 1.15.1, numpy ...
     FAIL defect_scores: scratched disc scored 0.41, not above the good ones (max 0.52)
-    self-test FAILED: 1 of 11 checks failed (defect_scores)
+    self-test FAILED: 1 of 12 checks failed (defect_scores)
 
 and exits 0 when every check passed, 1 otherwise. Weights: the pretrained
 DINOv2 ViT-S/14 file when one is installed (resources/models/ or the user's
@@ -238,6 +238,27 @@ class SelfTest(Checks):
             return text
         raise CheckFailed("; ".join(notes) or "no backbone could be built")
 
+    def check_runtime(self) -> str:
+        """What runs the backbone. OpenVINO installed on a CPU but set aside for torch fails: torch runs the
+        backbone about half as fast there, so an installation that cannot run OpenVINO (a bundle without its
+        CPU plugin or IR reader, a cache folder it cannot write) is broken, not merely slower."""
+        bb = self.state["backbone"]
+        if bb.runtime_fallback:
+            why = " ".join(bb.runtime_fallback.split())
+            raise CheckFailed(f"OpenVINO is installed but cannot run the backbone ({why[:300]}); torch runs it on "
+                              f"the CPU instead, about half as fast")
+        if bb.runtime == "openvino":
+            import openvino
+
+            return f"OpenVINO {openvino.get_version().split('-')[0]} on the CPU, {bb.precision_name}"
+        detail = f"torch on {bb.device.type}, {bb.precision_name}"
+        if bb.device.type == "cpu" and bb.config.runtime == "auto":
+            try:
+                import openvino  # noqa: F401
+            except ImportError:
+                detail += " (OpenVINO is not installed: pip install openvino runs the backbone about 2x faster)"
+        return detail
+
     # fit, infer, calibrate ----------------------------------------------------------
     def make_images(self) -> None:
         root = self.workdir / "images"
@@ -316,6 +337,21 @@ class SelfTest(Checks):
             raise CheckFailed(f"verdict {result.verdict} after reload, NG before")
         return f"same score after reload ({result.score:.6g}) and verdict {result.verdict}"
 
+    def check_service(self) -> str:
+        from .selftest_service import ServiceCheckFailed, serve_and_inspect
+
+        folder = self.state["folder"]
+        try:
+            where, result = serve_and_inspect(folder.parent, self.state["engine"], folder.name,
+                                              self.state["ng_paths"][0])
+        except ServiceCheckFailed as exc:
+            raise CheckFailed(str(exc)) from None
+        detail = (f"inspector serve's application on {where}: /health, /docs, and POST /infer gave a scratched "
+                  f"disc {result['verdict']} (score {result['score']:.4g})")
+        if result["verdict"] != "NG":
+            raise CheckFailed(detail + ", not NG")
+        return detail
+
     def check_faiss(self) -> str:
         import faiss
 
@@ -352,8 +388,8 @@ def _fmt(values) -> str:
     return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
 
 
-CHECK_NAMES = ("engine", "config", "device", "weights", "fit", "infer", "defect_scores", "calibrate", "reload",
-               "faiss_roundtrip", "heatmap")
+CHECK_NAMES = ("engine", "config", "device", "weights", "runtime", "fit", "infer", "defect_scores", "calibrate",
+               "reload", "service", "faiss_roundtrip", "heatmap")
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -418,11 +454,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         weights_ok = test.run("weights", test.check_weights, needs=("engine",))
         if not weights_ok and "engine" in test.state:
             test.state["weights"] = "backbone" in test.state  # random fallback: still run the rest
+        test.run("runtime", test.check_runtime, needs=("weights",))
         test.run("fit", test.check_fit, needs=("weights",))
         test.run("infer", test.check_infer, needs=("fit",))
         test.run("defect_scores", test.check_defect_scores, needs=("infer",))
         test.run("calibrate", test.check_calibrate, needs=("infer",))
         test.run("reload", test.check_reload, needs=("calibrate",))
+        test.run("service", test.check_service, needs=("calibrate",))
         test.run("faiss_roundtrip", test.check_faiss, needs=("infer",))
         test.run("heatmap", test.check_heatmap, needs=("infer",))
         seconds = time.perf_counter() - t0

