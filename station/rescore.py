@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,9 @@ from .history_rows import jsonable
 from .station import Station
 
 RAY_MISSING = "inspector rescore needs Ray: pip install -e '.[scale]' (or pip install 'ray[data]' pyarrow)"
+# Ray starts its workers as Python processes, which a frozen app cannot be: the installer bundle leaves Ray out.
+RAY_NOT_IN_BUNDLE = ("inspector rescore runs on Ray, which the installer bundle does not carry: run it from a Python "
+                     "install of the project, pip install -e '.[scale]' (docs/scale.md)")
 ROWS = "rows"
 JOB_FILE = "job.json"
 FLUSH_ROWS = 2000  # rows the driver holds before it writes a Parquet file
@@ -287,7 +291,7 @@ def ray_module():
         import ray
         import ray.data  # noqa: F401
     except ImportError:
-        raise InspectorError(RAY_MISSING) from None
+        raise InspectorError(RAY_NOT_IN_BUNDLE if getattr(sys, "frozen", False) else RAY_MISSING) from None
     return ray
 
 

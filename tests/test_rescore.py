@@ -69,6 +69,12 @@ def test_without_ray_rescore_says_what_to_install(setup, monkeypatch, capsys):
     code = main(["rescore", str(setup["project"]), "--versions", "v2,v3", "--archive", str(setup["root"] / "archive")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "pip install -e '.[scale]'" in err
+    assert "bundle" not in err
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # the installer bundle, which leaves Ray out
+    code = main(["rescore", str(setup["project"]), "--versions", "v2,v3", "--archive", str(setup["root"] / "archive")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "installer bundle does not carry" in err and "Python install" in err
 
 
 def test_bad_input_is_one_line_before_any_work(setup, capsys, tmp_path):
