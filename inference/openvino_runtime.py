@@ -49,7 +49,7 @@ IR_NAME = "features.xml"
 
 @functools.lru_cache(maxsize=1)
 def available() -> bool:
-    """Whether OpenVINO is installed (`pip install -e .[openvino]`)."""
+    """Whether OpenVINO is installed (a dependency of `pip install -e .`; an install without it runs torch)."""
     try:
         import openvino  # noqa: F401
     except ImportError:
