@@ -74,21 +74,20 @@ class StartPage(QWidget):
             step = QLabel(f"<b>{name}</b><br>{text}")
             step.setWordWrap(True)
             steps.addWidget(step)
-        steps.addStretch(1)
 
         self.progress_label = QLabel()
         self.progress_label.setObjectName("exampleProgress")
         self.progress_label.setWordWrap(True)
 
-        columns = QHBoxLayout()
-        columns.addWidget(steps_box, 3)
-        columns.addWidget(recent_box, 2)
+        # The steps above the recent list, not beside it: between the two docks the page is 430-760 px wide,
+        # and side by side the steps got 90 px and lost their last lines.
         layout = QVBoxLayout(self)
         layout.setContentsMargins(40, 30, 40, 30)
         layout.addWidget(title)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_label)
-        layout.addLayout(columns, 1)
+        layout.addWidget(steps_box)
+        layout.addWidget(recent_box, 1)
 
     def reopen_last(self) -> bool:
         value = self.settings.value(REOPEN_KEY, True)
