@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         if not attach_parent_console():
             sys.stdout = sys.stdout or open(os.devnull, "w")
             sys.stderr = sys.stderr or open(os.devnull, "w")
-        from inspector_cli.main import main as cli_main
+        # The console script's own entry (inspector_cli.entry): SIGTERM takes Ctrl+C's path there, so a
+        # service manager stops the bundle's `run` and `fit` as it stops a pip install's.
+        from inspector_cli.entry import main as cli_main
 
         return int(cli_main(argv) or 0)
     # GUI: libraries that print (tqdm, warnings) must not fail on a missing console.

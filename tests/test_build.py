@@ -48,6 +48,17 @@ def test_launcher_routes_arguments(argv, kind):
     assert launcher.route(argv) == kind
 
 
+def test_launcher_runs_the_command_line_through_the_console_scripts_entry(monkeypatch):
+    """The bundle's commands take the pip install's path (inspector_cli.entry: SIGTERM as Ctrl+C, exit 130), not
+    the parser alone: a frozen `serve` stopped by SIGTERM died of the signal where the pip install exited 0."""
+    import inspector_cli.entry
+
+    seen = []
+    monkeypatch.setattr(inspector_cli.entry, "main", lambda argv: seen.append(list(argv)) or 7)
+    assert launcher.main(["info", "proj"]) == 7
+    assert seen == [["info", "proj"]]
+
+
 def test_launcher_opens_an_existing_project_folder_in_the_gui(tmp_path):
     assert launcher.route([str(tmp_path)]) == "gui"
 
