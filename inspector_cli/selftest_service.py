@@ -22,7 +22,8 @@ class ServiceCheckFailed(Exception):
     pass
 
 
-def _multipart(field: str, path: Path) -> tuple[bytes, str]:
+def multipart_body(field: str, path: Path) -> tuple[bytes, str]:
+    """A multipart/form-data body with one file field, and its Content-Type (the standard library has none)."""
     boundary = uuid.uuid4().hex
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{path.name}\"\r\n"
             f"Content-Type: application/octet-stream\r\n\r\n").encode()
@@ -61,7 +62,7 @@ def serve_and_inspect(projects_dir: Path, engine, project: str, image: Path) -> 
             raise ServiceCheckFailed("/health did not answer status ok")
         if b"swagger" not in _get(base + "/docs").lower() or not _get(base + "/docs-assets/swagger-ui-bundle.js"):
             raise ServiceCheckFailed("/docs or its files did not load")
-        body, content_type = _multipart("images", image)
+        body, content_type = multipart_body("images", image)
         request = urllib.request.Request(f"{base}/projects/{project}/infer", data=body, method="POST",
                                          headers={"Content-Type": content_type})
         result = json.loads(_get(request))["results"][0]

@@ -4,6 +4,7 @@
     python packaging/build.py --clean              # from scratch (removes build/ and dist/inspector/)
     python packaging/build.py --no-build           # only check an existing dist/inspector/
     python packaging/build.py --screenshot gui.png # also start the GUI under Xvfb and take a screenshot (Linux)
+    python packaging/build.py --walk               # also drive its commands, serve and run from outside
     python packaging/build.py --variant edge --full-python PYTHON   # the CPU edge bundle (no torch), see below
 
 The edge variant (packaging/edge.spec, dist/inspector-edge/) is built from a venv holding only the edge
@@ -105,6 +106,19 @@ def self_test(dist: Path, extra: list[str], timeout: float) -> tuple[int, list[s
     return proc.returncode, lines, seconds
 
 
+def walk(dist: Path, timeout: float) -> tuple[int, list[str], float]:
+    """packaging/walk_bundle.py against the bundle: its commands, serve and run with real PLC/MQTT clients."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(ROOT / "packaging" / "walk_bundle.py"), str(executable(dist))],
+                          cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("PASS", "FAIL", "SKIP", "walk"))]
+    for line in lines:
+        print("   ", line)
+    if proc.returncode != 0 and proc.stderr.strip():
+        print(proc.stderr[-4000:], file=sys.stderr)
+    return proc.returncode, lines, time.perf_counter() - t0
+
+
 def screenshot(dist: Path, out: Path, wait: float) -> dict:
     """Start the GUI on a private Xvfb display, wait, take a screenshot of the whole screen."""
     if not shutil.which("Xvfb") or not shutil.which("import"):
@@ -149,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-build", action="store_true", help="check an existing bundle only")
     p.add_argument("--no-self-test", action="store_true", help="skip running the bundle's --self-test")
     p.add_argument("--self-test-args", default="", help="extra arguments for --self-test, e.g. '--expect-gpu'")
+    p.add_argument("--walk", action="store_true",
+                   help="full: also drive the bundle's commands, serve and run (Modbus, OPC UA, MQTT) from outside "
+                   "(packaging/walk_bundle.py)")
     p.add_argument("--screenshot", type=Path, help="start the GUI under Xvfb and save a screenshot here (Linux)")
     p.add_argument("--gui-wait", type=float, default=25.0, help="seconds the GUI runs before the screenshot")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="full",
@@ -201,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         report["self_test"] = {"exit_code": rc, "seconds": round(seconds, 1), "lines": lines}
         print(f"self-test of the bundle: exit code {rc} in {seconds:.0f} s")
         ok &= rc == 0 and any(line.startswith("self-test PASSED") for line in lines)
+    if args.walk and args.variant == "full":
+        rc, lines, seconds = walk(dist, timeout=1800)
+        report["walk"] = {"exit_code": rc, "seconds": round(seconds, 1), "lines": lines}
+        print(f"walk through the bundle: exit code {rc} in {seconds:.0f} s")
+        ok &= rc == 0
     if args.screenshot:
         shot = screenshot(dist, args.screenshot.resolve(), args.gui_wait)
         report["gui"] = shot

@@ -279,7 +279,7 @@ def test_bundle_builds_and_passes_self_test(request, tmp_path):
         pytest.skip("PyInstaller is not installed (pip install -e .[build])")
     dist = Path(os.environ.get("INSPECTOR_BUILD_DIST", tmp_path / "dist"))
     work = Path(os.environ.get("INSPECTOR_BUILD_WORK", tmp_path / "work"))
-    cmd = [sys.executable, str(ROOT / "packaging" / "build.py"), "--dist", str(dist), "--work", str(work)]
+    cmd = [sys.executable, str(ROOT / "packaging" / "build.py"), "--dist", str(dist), "--work", str(work), "--walk"]
     xvfb = sys.platform.startswith("linux") and all(
         any((Path(p) / tool).exists() for p in os.environ.get("PATH", "").split(os.pathsep))
         for tool in ("Xvfb", "import"))
@@ -297,6 +297,8 @@ def test_bundle_builds_and_passes_self_test(request, tmp_path):
     config = next(line for line in lines if line.startswith("PASS config:"))
     assert str(dist) in config  # the bundled config.yaml, not a checkout's
     assert report["bundle_bytes"] > 0
+    assert next(line for line in lines if line.startswith("PASS runtime:"))  # OpenVINO, not torch, on a CPU
+    assert report["walk"]["exit_code"] == 0 and report["walk"]["lines"][-1] == "walk PASSED", report["walk"]
     if xvfb:
         assert report["gui"]["alive_after_s"] is not None
         assert shot.is_file() and shot.stat().st_size > 10_000
