@@ -29,9 +29,13 @@ def openvino_binaries(wanted: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(src, dest) for src, dest in found if Path(src).name.startswith(wanted)]
 
 
-def without_unused_openvino(toc: list) -> list:
-    """The Analysis' binaries less OpenVINO's frontends and plugins the product never uses."""
-    return [entry for entry in toc if not OPENVINO_UNUSED.match(Path(entry[0]).name)]
+def without_unused_openvino(toc: list, converts: bool = True) -> list:
+    """The Analysis' binaries less OpenVINO's frontends and plugins the product never uses; with `converts`
+    False (the edge bundle, which reads its IR only) less the PyTorch frontend too."""
+    def unused(name: str) -> bool:
+        return bool(OPENVINO_UNUSED.match(name)) or (not converts and name.startswith(OPENVINO_CONVERT))
+
+    return [entry for entry in toc if not unused(Path(entry[0]).name)]
 
 
 def licence_files(dist_name: str) -> list[tuple[str, str]]:

@@ -187,6 +187,8 @@ def test_unused_openvino_frontends_are_dropped_from_the_analysis():
     kept = [Path(entry[0]).name for entry in spec_parts.without_unused_openvino(toc)]
     assert kept == ["libopenvino_ir_frontend.so.2641", "libopenvino_pytorch_frontend.so.2641",
                     "libopenvino_intel_cpu_plugin.so", "libtbb.so.12"]
+    edge = [Path(entry[0]).name for entry in spec_parts.without_unused_openvino(toc, converts=False)]
+    assert edge == ["libopenvino_ir_frontend.so.2641", "libopenvino_intel_cpu_plugin.so", "libtbb.so.12"]
 
 
 def test_spec_bundles_weights_only_when_present(spec, tmp_path, monkeypatch):
