@@ -1,0 +1,82 @@
+"""packaging/linux/*.service: the systemd units that start `inspector run` and `inspector serve` at boot.
+
+Their command lines, with the example environment files filled in as systemd does, must be what the real
+parser accepts; the run unit must count run's clean stop (130 on SIGTERM) as success, or systemd would call
+every shutdown a failure; and systemd's own checker must find nothing to say about them where it is installed.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inspector_cli.entry import INTERRUPTED
+from inspector_line.cli import run_parser
+from inspector_service.cli import build_parser as serve_parser
+
+UNITS = Path(__file__).resolve().parents[1] / "packaging" / "linux"
+
+
+def unit(name: str) -> dict[str, str]:
+    keys = {}
+    for line in (UNITS / name).read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            keys[key.strip()] = value.strip()
+    return keys
+
+
+def environment(path: str) -> dict[str, str]:
+    values = {}
+    for line in (UNITS / Path(path).name).read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def command_line(keys: dict[str, str]) -> list[str]:
+    """ExecStart as systemd runs it: ${VAR} is one argument, $VAR splits at white space."""
+    env = environment(keys["EnvironmentFile"])
+    argv = []
+    for word in shlex.split(keys["ExecStart"]):
+        whole = re.fullmatch(r"\$\{(\w+)\}", word)
+        split = re.fullmatch(r"\$(\w+)", word)
+        argv += [env[whole.group(1)]] if whole else env[split.group(1)].split() if split else [word]
+    return argv
+
+
+@pytest.mark.parametrize("name, command", [("inspector-run.service", "run"), ("inspector-serve.service", "serve")])
+def test_the_units_command_line_is_what_the_cli_accepts(name, command):
+    argv = command_line(unit(name))
+    assert argv[0].endswith("/inspector") and argv[1] == command
+    parser = run_parser() if command == "run" else serve_parser()
+    args = parser.parse_args(argv[2:])  # a wrong option is SystemExit here, as on the line PC
+    if command == "run":
+        assert str(args.project).endswith("part1") and args.source.endswith("incoming") and args.modbus
+    else:
+        assert str(args.projects).endswith("projects") and args.host == "127.0.0.1"
+
+
+def test_the_run_unit_counts_runs_clean_stop_as_success():
+    keys = unit("inspector-run.service")
+    assert keys["KillSignal"] == "SIGTERM"
+    assert str(INTERRUPTED) in keys["SuccessExitStatus"].split()
+    assert keys["Restart"] == "on-failure"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.parametrize("name", ["inspector-run.service", "inspector-serve.service"])
+def test_systemd_finds_nothing_to_say_about_the_units(name, tmp_path):
+    # verify also checks that the executable exists: the bundle's path is replaced by one that does.
+    text = (UNITS / name).read_text(encoding="utf-8").replace("/opt/inspector/inspector", sys.executable)
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and not proc.stderr.strip() and not proc.stdout.strip(), proc.stderr + proc.stdout
