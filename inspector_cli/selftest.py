@@ -1,13 +1,14 @@
 """`inspector --self-test`: check an installation headless, in seconds, without a camera or a project.
 
 It makes a temporary project from generated images (textured discs, some
-scratched), fits a model with the installed weights, inspects, calibrates,
-reloads the project and round-trips the faiss index, and prints one line per
-check::
+scratched), fits a model with the installed weights (and says whether OpenVINO
+or torch computes it), inspects, calibrates, reloads the project, inspects
+through `inspector serve`'s application on a loopback port, round-trips the
+faiss index, and prints one line per check::
 
     PASS engine: inference 0.1.0, torch 2.15.0 (CUDA 13.2), faiss 1.15.1, numpy ...
     FAIL defect_scores: scratched disc scored 0.41, not above the good ones (max 0.52)
-    self-test FAILED: 1 of 12 checks failed (defect_scores)
+    self-test FAILED: 1 of 13 checks failed (defect_scores)
 
 and exits 0 when every check passed, 1 otherwise. Weights: the pretrained
 DINOv2 ViT-S/14 file when one is installed (resources/models/ or the user's
