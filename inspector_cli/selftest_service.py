@@ -22,12 +22,15 @@ class ServiceCheckFailed(Exception):
     pass
 
 
-def multipart_body(field: str, path: Path) -> tuple[bytes, str]:
-    """A multipart/form-data body with one file field, and its Content-Type (the standard library has none)."""
+def infer_request(base: str, project: str, image: Path) -> urllib.request.Request:
+    """POST BASE/projects/PROJECT/infer with `image` as the one `images` file field (multipart/form-data, which the
+    standard library does not write)."""
     boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{path.name}\"\r\n"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"images\"; filename=\"{image.name}\"\r\n"
             f"Content-Type: application/octet-stream\r\n\r\n").encode()
-    return head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    return urllib.request.Request(f"{base}/projects/{project}/infer", method="POST",
+                                  data=head + image.read_bytes() + f"\r\n--{boundary}--\r\n".encode(),
+                                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 
 def _get(url: "str | urllib.request.Request") -> bytes:
@@ -62,10 +65,7 @@ def serve_and_inspect(projects_dir: Path, engine, project: str, image: Path) -> 
             raise ServiceCheckFailed("/health did not answer status ok")
         if b"swagger" not in _get(base + "/docs").lower() or not _get(base + "/docs-assets/swagger-ui-bundle.js"):
             raise ServiceCheckFailed("/docs or its files did not load")
-        body, content_type = multipart_body("images", image)
-        request = urllib.request.Request(f"{base}/projects/{project}/infer", data=body, method="POST",
-                                         headers={"Content-Type": content_type})
-        result = json.loads(_get(request))["results"][0]
+        result = json.loads(_get(infer_request(base, project, image)))["results"][0]
         return f"127.0.0.1:{port}", result
     finally:
         server.should_exit = True

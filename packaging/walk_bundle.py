@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import faulthandler
 import json
-import os
 import shutil
 import socket
 import struct
@@ -30,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from build import clean_env  # noqa: E402  (packaging/build.py: the bundle's environment)
 from inference import write_discs  # noqa: E402
-from inspector_cli.selftest_service import multipart_body  # noqa: E402
+from inspector_cli.selftest_service import infer_request  # noqa: E402
 
 START_SECONDS = 120
 WALK_SECONDS = 900  # past this, every thread's stack is printed and the walk ends (exit 1): a hang is a failure
@@ -40,7 +40,7 @@ WALK_SECONDS = 900  # past this, every thread's stack is printed and the walk en
 class Walk:
     def __init__(self, exe: Path, work: Path):
         self.exe, self.work, self.failed = exe, work, []
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PATCHCORE_")}
+        self.env = clean_env()
 
     def record(self, name: str, ok: bool, detail: str) -> bool:
         print(f"{'PASS' if ok else 'FAIL'} {name}: {detail}", flush=True)
@@ -186,16 +186,12 @@ def serve(walk: Walk, project: Path, ng: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: urllib.request.urlopen(base + "/health", timeout=5).status == 200, server, "serve")
-        body, kind = multipart_body("images", ng)
-        request = urllib.request.Request(base + "/projects/part/infer", data=body, headers={"Content-Type": kind})
-        result = json.loads(urllib.request.urlopen(request, timeout=120).read())["results"][0]
+        result = json.loads(urllib.request.urlopen(infer_request(base, "part", ng), timeout=120).read())["results"][0]
         walk.record("serve POST /infer", result["verdict"] == "NG", f"{result['verdict']}, score {result['score']:.4g}")
         junk = walk.work / "junk.png"
         junk.write_bytes(b"not an image")
-        body, kind = multipart_body("images", junk)
-        request = urllib.request.Request(base + "/projects/part/infer", data=body, headers={"Content-Type": kind})
         try:
-            urllib.request.urlopen(request, timeout=60)
+            urllib.request.urlopen(infer_request(base, "part", junk), timeout=60)
             walk.record("serve junk upload", False, "accepted")
         except urllib.error.HTTPError as exc:
             walk.record("serve junk upload", exc.code == 415, f"{exc.code} {exc.read().decode()[:120]}")
