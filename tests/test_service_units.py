@@ -24,6 +24,7 @@ UNITS = Path(__file__).resolve().parents[1] / "packaging" / "linux"
 
 
 def unit(name: str) -> dict[str, str]:
+    """KEY=value lines of a unit or environment file in packaging/linux (comments and [sections] skipped)."""
     keys = {}
     for line in (UNITS / name).read_text(encoding="utf-8").splitlines():
         if "=" in line and not line.startswith(("#", "[")):
@@ -33,12 +34,8 @@ def unit(name: str) -> dict[str, str]:
 
 
 def environment(path: str) -> dict[str, str]:
-    values = {}
-    for line in (UNITS / Path(path).name).read_text(encoding="utf-8").splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
-    return values
+    """The example of the EnvironmentFile a unit names (/etc/inspector/run.env -> packaging/linux/run.env)."""
+    return unit(Path(path).name)
 
 
 def command_line(keys: dict[str, str]) -> list[str]:
