@@ -35,9 +35,16 @@ def snapshot(folder: Path) -> dict:
 
 
 def state(folder: Path) -> tuple:
-    """(model_id, calibration threshold or None) as a reader sees it; raises if the project is broken."""
+    """(model_id, calibration or None) as a reader sees it; raises if the project is broken.
+
+    The calibration is told apart by its threshold, percentile and OK count, not its threshold alone: the trial's
+    calibrate (2 of the 3 OK images, percentile 90) can land on the old threshold where the image it leaves out
+    was not the highest-scoring OK one, and which one scores highest differs between machines (seen on an AVX2
+    machine: the random test backbone, seeded alike, scores the three OK images in another order there).
+    """
     stored = proj.load_model(folder)
-    return stored.record.model_id, (stored.calibration.threshold if stored.calibration else None)
+    cal = stored.calibration
+    return stored.record.model_id, ((cal.threshold, cal.score_percentile, cal.n_ok) if cal else None)
 
 
 def make_inputs(root: Path) -> dict:
