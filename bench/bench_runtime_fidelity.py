@@ -10,7 +10,7 @@ the taught OK images, as a fit with `precision: int8` does. An int8 model that t
 still scored (the gate lowered for this bench only) and reported as refused, with its AUROC, so the gate can
 be judged against the AUROC it protects.
     python bench/bench_runtime_fidelity.py --shots 1,2,4,8,16 --max-test 0 [--categories visa_fryum ...]
-        [--no-int8] [--product]
+        [--no-int8] [--product] [--variants torch-fp32,openvino-int8]
 
 --product fits with config.yaml's defaults (what a fresh install fits) instead of the eval's setting.
 """
@@ -78,6 +78,8 @@ def main() -> int:
     p.add_argument("--max-test", type=int, default=80, help="test images per set, spread over the list (0: all)")
     p.add_argument("--no-int8", action="store_true", help="torch fp32 and OpenVINO bf16 only (int8 quantises per cell)")
     p.add_argument("--json", type=Path)
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help=f"those scored, of {VARIANTS} (torch-fp32, the reference, always)")
     p.add_argument("--product", action="store_true", help="fit with config.yaml's defaults, not the eval's")
     args = p.parse_args()
     shots = args.shots.split(",")
@@ -98,6 +100,8 @@ def main() -> int:
                 check = Engine(base.replace(runtime="openvino", precision="auto")).fit(d, train).record.precision_check
                 scores, row = {}, {"set": folder.name, "shots": shot, "n_test": len(tests), "precision_check": check}
                 for name, pair in models_for(d, base, train, not args.no_int8).items():
+                    if name != "torch-fp32" and name not in args.variants.split(","):
+                        continue
                     if isinstance(pair, str):
                         row[name] = {"refused": pair}
                         continue

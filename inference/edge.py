@@ -70,6 +70,8 @@ def export_model(engine: Engine, project, out) -> dict:
         "feature_dim": backbone.feature_dim, "token_shape": list(backbone.token_shape),
         "input_size": backbone.config.input_size, "weights": backbone.weights.to_dict(), "ir_sha256": digests,
     }
+    if meta["precision"] == "int8":  # quantised on this machine, for its CPU (ovr.int8_weight_range)
+        meta["int8_weights"] = ovr.int8_weight_range()
     atomic_write(out / EXPORT_FILE, (json.dumps(meta, indent=1) + "\n").encode())  # last: the folder is whole
     return meta
 
@@ -149,6 +151,12 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     if config.precision == "int8" and not int8:
         raise ProjectError(f"precision int8: {folder} holds the fp32 network; export the project again with "
                            "precision int8, or set precision auto")
+    if int8 and meta.get("int8_weights", "full") == "full" and ovr.int8_weight_range() == "half":
+        raise ProjectError(
+            f"{folder} holds an int8 network quantised on a CPU with VNNI, with the full 8-bit weight range: this "
+            "CPU has no VNNI, and adds such weights up with saturation, which moves the features past what int8's "
+            "check measured. Export the project with precision int8 on a CPU without VNNI (its int8 network runs "
+            "on every CPU), or with precision auto")
     # An int8 IR's unquantised operations run in the machine's precision (the setting int8 means auto there).
     compute = _precision("auto" if config.precision == "int8" else config.precision)
     grid = ovr.CompiledGrid(folder / IR_FOLDER / IR_FILES[0], compute)

@@ -79,6 +79,8 @@ class OpenVinoExtractor:
             parts["cnn_stage_weights"] = list(c.stage_weights())  # so the earlier keys stay valid
         if int8_images:  # only int8 IRs depend on the recipe: the fp32 keys stay as they were
             parts["int8_recipe"] = ovr.INT8_RECIPE
+            if ovr.int8_weight_range() == "half":  # absent for the full range, so earlier keys stay valid
+                parts["int8_weights"] = "half"
         return parts
 
     def fp32_ir(self) -> Path:
@@ -110,7 +112,8 @@ class OpenVinoExtractor:
         batches = [stack_inputs(crops[i:i + step], size) for i in range(0, len(crops), step)]
         parts = self.key_parts(ovr.images_digest(batches))
         fp32_xml = self.fp32_ir()
-        xml = ovr.cached_ir(ovr.ir_key(parts), parts, lambda: ovr.quantize_int8(fp32_xml, batches))
+        xml = ovr.cached_ir(ovr.ir_key(parts), parts,
+                            lambda: ovr.quantize_int8(fp32_xml, batches, ovr.int8_weight_range()))
         # Operations left unquantised run in `precision` (the machine's: bf16 where native).
         grid = ovr.CompiledGrid(xml, precision)
         cosine = ovr.stored_cosine(xml, precision)

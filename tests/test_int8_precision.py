@@ -90,7 +90,8 @@ def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp
 
     out = tmp_path / "export"
     assert main(["export", str(proj), str(out), "--config", str(root / "int8.yaml")]) == 0
-    assert json.loads((out / "export.json").read_text())["precision"] == "int8"
+    meta = json.loads((out / "export.json").read_text())
+    assert (meta["precision"], meta["int8_weights"]) == ("int8", ovr.int8_weight_range())
     edge = tmp_path / "edge.json"
     assert main(["infer", str(out), *images, "--json", str(edge), "--config", str(root / "int8.yaml")]) == 0
     assert [(n, v) for n, v, _ in _results(edge)] == [(n, v) for n, v, _ in got["int8"]]
@@ -109,6 +110,24 @@ def test_an_int8_model_inspects_and_exports_with_fp32_verdicts(int8_project, tmp
     compute = json.loads(capsys.readouterr().out)["compute"]
     assert (compute["runtime"], compute["precision"]) == ("openvino", "int8")
     assert ovr.INT8_MIN_COSINE <= compute["int8_cosine"] <= 1
+
+
+def test_an_int8_export_made_on_a_cpu_with_vnni_is_refused_on_one_without(int8_project, tmp_path, monkeypatch,
+                                                                          capsys):
+    """Its weights use the full 8-bit range, which a CPU without VNNI adds up with saturation: the features would
+    move past what int8's gate measured on the exporting machine, and an edge install cannot quantise again."""
+    root = int8_project
+    cfg = ["--config", str(root / "int8.yaml")]
+    monkeypatch.setattr(ovr, "int8_weight_range", lambda: "full")  # exported on a CPU with VNNI
+    out = tmp_path / "export"
+    assert main(["export", str(root / "proj"), str(out), *cfg]) == 0
+    assert json.loads((out / "export.json").read_text())["int8_weights"] == "full"
+    assert main(["infer", str(out), str(root / "ng"), *cfg]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(ovr, "int8_weight_range", lambda: "half")  # inspected on a CPU without VNNI
+    assert main(["infer", str(out), str(root / "ng"), *cfg]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "this CPU has no VNNI" in err and "precision int8 on a CPU without" in err
 
 
 def test_the_cosine_gate_refuses_an_int8_fit_and_nothing_is_saved(int8_project, tmp_path, monkeypatch, capsys):

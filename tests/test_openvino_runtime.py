@@ -215,6 +215,36 @@ def test_int8_leaves_the_depthwise_convolutions_in_float(tiny_cnn_config, ov_cac
     assert all(pointwise)
 
 
+def _largest_int8_weight(model) -> int:
+    return max(int(np.abs(op.get_data().astype(np.int32)).max()) for op in model.get_ordered_ops()
+               if op.get_type_name() == "Constant" and op.get_element_type().get_type_name() == "i8")
+
+
+def test_int8_weights_use_half_their_range_on_a_cpu_without_vnni(tiny_cnn_config, ov_cache, tmp_path, monkeypatch):
+    """Without VNNI a CPU adds pairs of int8 products in 16 bits, which saturate: EfficientNet-Lite0's int8
+    features fell to a cosine of 0.9966 on such a CPU (docs/benchmarks.md), so there the weights keep 7 bits."""
+    from inference.preprocess import stack_inputs
+
+    for flags, expected in (("fpu avx2 fma avx512_vnni", "full"), ("fpu avx2 avx_vnni", "full"),
+                            ("fpu sse4_2 avx2 fma", "half")):
+        (tmp_path / "cpuinfo").write_text(f"processor : 0\nflags : {flags}\n")
+        assert ovr.int8_weight_range(tmp_path / "cpuinfo") == expected
+        ovr.int8_weight_range.cache_clear()
+    assert ovr.int8_weight_range(tmp_path / "absent") == "half"  # not Linux: the range exact everywhere
+    ovr.int8_weight_range.cache_clear()
+
+    torch.manual_seed(0)
+    backbone = Backbone(tiny_cnn_config.replace(runtime="openvino", precision="fp32"))
+    batches = [stack_inputs(list(_images(4, 112)), 112)]
+    full, half = (_largest_int8_weight(ovr.quantize_int8(backbone.openvino_ir(), batches, r)) for r in ("full", "half"))
+    assert full > 64 >= half
+    # The machine's range is part of the int8 IR's cache key; the full range keeps the keys made before it was.
+    monkeypatch.setattr(ovr, "int8_weight_range", lambda: "half")
+    assert backbone._openvino.key_parts("digest")["int8_weights"] == "half"
+    monkeypatch.setattr(ovr, "int8_weight_range", lambda: "full")
+    assert "int8_weights" not in backbone._openvino.key_parts("digest")
+
+
 def test_an_int8_ir_of_an_earlier_recipe_is_not_reused(tiny_cnn_config):
     torch.manual_seed(0)
     extractor = Backbone(tiny_cnn_config.replace(runtime="openvino", precision="fp32"))._openvino
