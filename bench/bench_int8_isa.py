@@ -12,7 +12,9 @@ does), and measures each int8 IR's mean patch-feature cosine to fp32 on those im
 compiles the IRs with the f32 hint and times them interleaved at batch 1 over --rounds images.
 
 Recipes: `first-convs` leaves the first two convolutions in float (the recipe until the seventeenth session);
-`depthwise` (today's) leaves every depthwise convolution in float too.
+`depthwise` (today's on a CPU with VNNI) leaves every depthwise convolution in float too; `depthwise-half` is
+that with the weights in half their range (7 bits), today's on a CPU without VNNI (ovr.int8_weight_range). The
+cosines are this machine's: on a CPU without VNNI the full range saturates, so run it on the CPU in question.
 
     python bench/bench_int8_isa.py --images ../shared/data/mvtec_bottle/train/good --json OUT.json
 
@@ -37,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RECIPES = ("first-convs", "depthwise")
+RECIPES = ("first-convs", "depthwise", "depthwise-half")
 ISAS = ("ALL", "AVX512_CORE_VNNI", "AVX2_VNNI", "AVX2")
 
 
@@ -64,11 +66,14 @@ def build(args, folder: Path) -> dict:
     reference = ovr.CompiledGrid(fp32_xml, "fp32")
     # The operation types each recipe leaves in float: today's, and today's without the depthwise convolutions.
     today = ovr.FLOAT_TYPES
-    recipes = {"first-convs": tuple(t for t in today if t != "GroupConvolution"), "depthwise": today}
+    recipes = {"first-convs": tuple(t for t in today if t != "GroupConvolution"), "depthwise": today,
+               "depthwise-half": today}
     cosines = {}
     for name in RECIPES:
         ovr.FLOAT_TYPES = recipes[name]
-        ov.save_model(ovr.quantize_int8(fp32_xml, batches), str(folder / f"{name}.xml"), compress_to_fp16=False)
+        weight_range = "half" if name.endswith("-half") else "full"
+        ov.save_model(ovr.quantize_int8(fp32_xml, batches, weight_range), str(folder / f"{name}.xml"),
+                      compress_to_fp16=False)
         grid = ovr.CompiledGrid(folder / f"{name}.xml", "fp32")
         cosines[name] = round(ovr.mean_cosine(np.concatenate([grid(b) for b in batches]),
                                               np.concatenate([reference(b) for b in batches])), 6)

@@ -71,6 +71,28 @@ def test_a_part_bf16_holds_is_inspected_in_bf16(tmp_path):
     assert engine.load(tmp_path / "disc").backbone.precision_name == "bf16"
 
 
+def test_the_check_runs_on_any_cpu_with_torchs_bf16(tmp_path, monkeypatch):
+    """The tests above need a CPU with native bf16: elsewhere OpenVINO's bf16 hint computes in fp32. torch rounds
+    to bf16 on any CPU (emulated where not native), so here the check's measurement, record and load run
+    everywhere, CI machines without bf16 included."""
+    import inference.backbone as backbone
+
+    monkeypatch.setattr(backbone, "cpu_has_bf16", lambda: True)  # auto's low precision: bf16, as on such a CPU
+    config = CONFIG.replace(runtime="torch")
+    engine = Engine(config)
+    metal = engine.fit(tmp_path / "metal", [_metal(i) for i in range(4)]).record.precision_check
+    held = engine.fit(tmp_path / "disc", [disc(i, size=112)[0] for i in range(4)]).record.precision_check
+    assert (metal["runtime"], metal["precision"], metal["images"], metal["kept"]) == ("torch", "bf16", 4, False)
+    assert metal["cosine"] < MIN_COSINE <= held["cosine"] and held["kept"]
+    loaded = engine.load(tmp_path / "metal")
+    assert (loaded.config.precision, loaded.backbone.precision_name) == ("fp32", "fp32")
+    assert engine.load(tmp_path / "disc").backbone.precision_name == "bf16"
+    parts = [_metal(i) for i in range(10, 12)]
+    fp32 = Engine(config.replace(precision="fp32"))
+    assert [r.score for r in engine.score_many(loaded, parts)] == pytest.approx(
+        [r.score for r in fp32.score_many(fp32.load(tmp_path / "metal"), parts)], rel=1e-6)
+
+
 def test_add_keeps_the_low_precision_only_if_it_held_before_and_now():
     held = {"precision": "bf16", "cosine": 0.9995, "images": 16, "kept": True}
     moved = {"precision": "bf16", "cosine": 0.9961, "images": 4, "kept": False}
