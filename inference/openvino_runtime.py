@@ -192,11 +192,12 @@ def quantize_int8(xml: Path, batches: Sequence[np.ndarray], weight_range: str = 
     first = [op.get_friendly_name() for op in model.get_ordered_ops()
              if op.get_type_name() in ("Convolution", "GroupConvolution")][:FLOAT_FIRST_CONVS]
     post = nncf.IgnoredScope(types=list(FLOAT_TYPES), names=first, validate=False)
-    overflow = nncf.OverflowFix.ENABLE if weight_range == "half" else nncf.OverflowFix.FIRST_LAYER  # (default)
+    # The full range passes no advanced parameters: NNCF's defaults, so a VNNI machine quantises as before.
+    half = ({"advanced_parameters": nncf.AdvancedQuantizationParameters(overflow_fix=nncf.OverflowFix.ENABLE)}
+            if weight_range == "half" else {})
     return nncf.quantize(model, nncf.Dataset(list(batches)), subset_size=len(batches), ignored_scope=post,
                          fast_bias_correction=False,
-                         model_type=nncf.ModelType.TRANSFORMER if _has_attention(model) else None,
-                         advanced_parameters=nncf.AdvancedQuantizationParameters(overflow_fix=overflow))
+                         model_type=nncf.ModelType.TRANSFORMER if _has_attention(model) else None, **half)
 
 
 def _has_attention(model) -> bool:
