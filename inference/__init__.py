@@ -26,7 +26,7 @@ from .calibration import (
 from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig,
                      absent_as_before, config_keys, default_config_path, read_yaml)
 from .features import reusing_features
-from .precision_gate import describe as describe_precision_check, describe_int8
+from .precision_gate import describe as describe_precision_check, describe_compute, describe_int8
 from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine
 from .fitted import FitResult, Model
@@ -206,6 +206,7 @@ __all__ = [
     "reusing_features",
     "describe_precision_check",
     "describe_int8",
+    "describe_compute",
     "Engine",
     "EngineConfig",
     "absent_as_before",

@@ -172,6 +172,14 @@ def describe(check: dict) -> str:
             f"{check['images']} taught images{where}: {verdict}")
 
 
+RUNTIME_NAMES = {"openvino": "OpenVINO", "torch": "torch"}
+
+
+def describe_compute(runtime: str, precision: str) -> str:
+    """What computes the features, in the words `inspector info` and the GUI's About share: "OpenVINO int8"."""
+    return f"{RUNTIME_NAMES.get(runtime, runtime)} {precision}"
+
+
 def describe_int8(cosine: float) -> str:
     """What int8's gate measured, for `inspector info` and the GUI: its features' mean cosine to fp32."""
     return (f"features cosine {cosine_text(cosine, INT8_MIN_COSINE)} to fp32 on the taught images it was "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inference import describe_int8, describe_precision_check
+from inference import describe_compute, describe_int8, describe_precision_check
 from station import describe_project
 
 
@@ -45,8 +45,7 @@ def _map_text(config: dict) -> str:
 def _compute_text(compute: dict) -> str:
     """What computes the features here, e.g. "OpenVINO int8 on this machine, with these settings (features cosine
     0.9993 to fp32 on the taught images it was quantised on; refused below 0.999)"."""
-    runtime = {"openvino": "OpenVINO", "torch": "torch"}.get(compute["runtime"], compute["runtime"])
-    text = f"{runtime} {compute['precision']} on this machine, with these settings"
+    text = f"{describe_compute(compute['runtime'], compute['precision'])} on this machine, with these settings"
     if compute.get("int8_cosine") is not None:
         text += f" ({describe_int8(compute['int8_cosine'])})"
     return text

@@ -53,7 +53,7 @@ def weights_facts(model) -> dict:
         "Weights sha256": w.get("sha256") or "—",
         "Description": w.get("description") or "—",
         # What the model computes in here: precision auto falls back to fp32 where bf16 moved its features.
-        "Computes in": f"{model.backbone.runtime} {model.backbone.precision_name}" + (
+        "Computes in": inference.describe_compute(model.backbone.runtime, model.backbone.precision_name) + (
             f" ({inference.describe_int8(cosine)})" if (cosine := model.backbone.int8_cosine)
             else f" ({inference.describe_precision_check(model.precision_check)})" if model.precision_check
             else ""),

@@ -257,7 +257,8 @@ def test_7_about_names_the_loaded_models_backbone(qtbot, window, images, tmp_pat
     text = AboutDialog(engine, model, window).text.toPlainText()
     assert "PatchCore on efficientnet_lite0" in text and "PatchCore on DINOv2" not in text
     # what it computes in, and the fit's precision check when there was one (tests/test_precision_gate.py)
-    computes = f"{model.backbone.runtime} {model.backbone.precision_name}"
+    computes = inference.describe_compute(model.backbone.runtime, model.backbone.precision_name)
+    assert computes.split()[0] in ("OpenVINO", "torch")  # the words `inspector info` uses
     assert "Computes in" in text and computes in text
     if model.precision_check:
         assert inference.describe_precision_check(model.precision_check) in text
@@ -265,7 +266,8 @@ def test_7_about_names_the_loaded_models_backbone(qtbot, window, images, tmp_pat
     crops = [inference.load_image(path) for path in images["ok"][:2]]
     int8 = dataclasses.replace(model, backbone=model.backbone.quantized(crops, min_cosine=-1.0))
     text = AboutDialog(engine, int8, window).text.toPlainText()
-    assert f"{int8.backbone.runtime} int8 ({inference.describe_int8(int8.backbone.int8_cosine)})" in text
+    assert (f"{inference.describe_compute(int8.backbone.runtime, 'int8')} "
+            f"({inference.describe_int8(int8.backbone.int8_cosine)})") in text
 
 
 def test_7_messages_never_show_internal_job_names(qtbot, window, project, images, monkeypatch, answerer):
