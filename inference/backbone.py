@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import EngineConfig
+from .cpu_flags import cpu_flags
 from .errors import ConfigError, WeightsError
 from .extractor import OpenVinoExtractor, pick_runtime
 from .torch_matmul import full_fp32
@@ -54,14 +55,8 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 def cpu_bf16_flags() -> Optional[list[str]]:
     """Which of BF16_CPU_FLAGS this CPU lists, in that order; None where /proc/cpuinfo cannot be read (not Linux)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    if not flags:
-        return None
-    words = flags.split()
-    return [f for f in BF16_CPU_FLAGS if f in words]
+    words = cpu_flags()
+    return None if words is None else [f for f in BF16_CPU_FLAGS if f in words]
 
 
 @functools.lru_cache(maxsize=1)

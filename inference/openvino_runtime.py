@@ -31,6 +31,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .cpu_flags import CPUINFO, cpu_flags
+
 log = logging.getLogger(__name__)
 
 # EngineConfig precision -> OpenVINO CPU inference precision hint.
@@ -151,7 +153,7 @@ def convert(module, input_size: int):
 
 
 @functools.lru_cache(maxsize=2)
-def int8_weight_range(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+def int8_weight_range(cpuinfo: Path = CPUINFO) -> str:
     """"full" where this CPU has VNNI, else "half": the int8 weights' range that keeps this CPU's sums exact.
 
     Without VNNI (AVX2 CPUs before Intel's Alder Lake and AMD's Zen 4, AVX-512 ones before Cascade Lake) an int8
@@ -162,10 +164,7 @@ def int8_weight_range(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     saturate: 0.9989 on mvtec_bottle, and ksdd and visa_fryum kept (0.9992). Where the flags cannot be read (not
     Linux), half: the range that is exact on every CPU.
     """
-    try:
-        words = cpuinfo.read_text().split()
-    except OSError:
-        return "half"
+    words = cpu_flags(cpuinfo) or frozenset()
     return "full" if any(flag in words for flag in VNNI_CPU_FLAGS) else "half"
 
 
