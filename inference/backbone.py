@@ -49,12 +49,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-# The CPU flags (Linux /proc/cpuinfo) of native bf16 arithmetic: AVX-512 BF16, and AMX, several times faster still.
+# The CPU flags (as Linux names them) of native bf16 arithmetic: AVX-512 BF16, and AMX, several times faster still.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def cpu_bf16_flags() -> Optional[list[str]]:
-    """Which of BF16_CPU_FLAGS this CPU lists, in that order; None where /proc/cpuinfo cannot be read (not Linux)."""
+    """Which of BF16_CPU_FLAGS this CPU has, in that order (cpu_flags: /proc/cpuinfo, or numpy's CPU table where
+    there is none, which has no AMX); None where neither can be read."""
     words = cpu_flags()
     return None if words is None else [f for f in BF16_CPU_FLAGS if f in words]
 
@@ -62,14 +63,9 @@ def cpu_bf16_flags() -> Optional[list[str]]:
 @functools.lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX): then bf16 is 1.5-3x fp32, else slower.
-
-    /proc/cpuinfo flags on Linux; elsewhere torch's CPU capability (AVX512_BF16 / AMX) when it reports one.
-    """
-    found = cpu_bf16_flags()
-    if found is not None:
-        return bool(found)
-    capability = str(torch.backends.cpu.get_cpu_capability()).upper()
-    return "BF16" in capability or "AMX" in capability
+    Where the flags cannot be read at all, no: fp32 is exact and runs on every CPU. (torch's CPU capability
+    cannot stand in: it names the vector width, AVX2 or AVX512, never bf16.)"""
+    return bool(cpu_bf16_flags())
 
 
 def pick_device(use_gpu: bool) -> torch.device:

@@ -46,7 +46,7 @@ FLOAT_FIRST_CONVS = 2
 FLOAT_TYPES = ("AvgPool", "Interpolate", "Concat", "GroupConvolution")
 # Bumped when quantize_int8 changes what it makes, so an int8 IR cached by an earlier recipe is not reused.
 INT8_RECIPE = 3
-# The CPU flags (Linux /proc/cpuinfo) of an 8-bit dot product that accumulates in 32 bits (VNNI). Without one,
+# The CPU flags (as Linux names them) of an 8-bit dot product that accumulates in 32 bits (VNNI). Without one,
 # the CPU multiplies int8 pairs into 16-bit sums that saturate, and int8 weights use half their range instead
 # (NNCF's overflow fix; int8_weight_range says why).
 VNNI_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
@@ -161,8 +161,9 @@ def int8_weight_range(cpuinfo: Path = CPUINFO) -> str:
     and activations. Measured on an AMD EPYC without VNNI (docs/benchmarks.md, issue 21): EfficientNet-Lite0's
     int8 features came to a mean cosine of 0.9966 to fp32 on 16 mvtec_bottle images, where a CPU with VNNI
     reached 0.9995, and the int8 gate refused all six dev sets there. Half the weight range (7 bits) cannot
-    saturate: 0.9989 on mvtec_bottle, and ksdd and visa_fryum kept (0.9992). Where the flags cannot be read (not
-    Linux), half: the range that is exact on every CPU.
+    saturate: 0.9989 on mvtec_bottle, and ksdd and visa_fryum kept (0.9992). The flags: /proc/cpuinfo on Linux,
+    numpy's CPU table elsewhere (cpu_flags; it lists AVX-512 VNNI, not AVX-VNNI). Where they cannot be read, or
+    show no VNNI, half: the range that is exact on every CPU.
     """
     words = cpu_flags(cpuinfo) or frozenset()
     return "full" if any(flag in words for flag in VNNI_CPU_FLAGS) else "half"
