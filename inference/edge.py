@@ -154,9 +154,9 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     if int8 and meta.get("int8_weights", "full") == "full" and ovr.int8_weight_range() == "half":
         raise ProjectError(
             f"{folder} holds an int8 network with the full 8-bit weight range, made on a CPU with VNNI: this CPU "
-            "shows no VNNI (avx512_vnni, avx_vnni or amx_int8) and would saturate its sums, moving the features past what int8's check measured. Export "
-            "the project with precision int8 on a CPU without VNNI (that network runs on every CPU), or with "
-            "precision auto")
+            "shows no VNNI (avx512_vnni, avx_vnni or amx_int8) and would saturate its sums, moving the features "
+            "past what int8's check measured. Export the project with precision int8 on a CPU without VNNI (that "
+            "network runs on every CPU), or with precision auto")
     # An int8 IR's unquantised operations run in the machine's precision (the setting int8 means auto there).
     compute = _precision("auto" if config.precision == "int8" else config.precision)
     grid = ovr.CompiledGrid(folder / IR_FOLDER / IR_FILES[0], compute)
