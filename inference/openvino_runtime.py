@@ -9,7 +9,8 @@ with no torch at all, compute the same features from the same weights.
 IRs are cached in the user's cache folder under a key of everything that shapes them
 (weights sha256, input size, feature settings, int8 or not, the calibration images,
 the OpenVINO version): a change of any of them builds a new one. Written to a
-temporary folder and renamed into place, so a crash never leaves half an IR.
+temporary folder and renamed into place, so a crash never leaves half an IR. The cache
+is bounded (CACHE_LIMIT_BYTES): a new IR removes the least recently used ones past it.
 
 This module imports no torch at load: the export's inference (`inspector infer` on an
 exported folder) uses CompiledGrid alone. Converting and quantising import torch/nncf.
@@ -25,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -51,6 +53,12 @@ INT8_RECIPE = 3
 # (NNCF's overflow fix; int8_weight_range says why).
 VNNI_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 IR_NAME = "features.xml"
+# The IR cache is kept under this size: saving a new IR removes the least recently used ones past it. Without a
+# bound it grows as long as the PC runs: a line that refits with precision int8 saves an int8 IR per taught set
+# (DINOv2 ViT-S/14: about 25 MB), an OpenVINO upgrade a new IR per model (DINOv2's fp32 one: about 90 MB).
+CACHE_LIMIT_BYTES = 2 * 2**30
+# An IR used (or a build begun) within this many seconds is never removed: another process may be reading it.
+CACHE_IN_USE_S = 3600
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,6 +99,7 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
     final = cache_dir() / key
     xml = final / IR_NAME
     if xml.is_file() and (final / "key.json").is_file():
+        _mark_used(final)
         return xml
     import openvino as ov
 
@@ -110,7 +119,68 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("OpenVINO IR built: %s", final)
+    prune_cache(keep=final)
     return xml
+
+
+def _mark_used(entry: Path) -> None:
+    """key.json's time is the entry's last use (prune_cache removes the oldest first); a read-only cache keeps its
+    build time, which only makes the entry look older."""
+    try:
+        os.utime(entry / "key.json")
+    except OSError:
+        pass
+
+
+def prune_cache(keep: Path, limit: Optional[int] = None) -> list[Path]:
+    """Remove the least recently used IRs while the cache holds more than `limit` bytes (None: CACHE_LIMIT_BYTES),
+    and the temporary folders of builds a crash left behind; never `keep`, nor anything used within
+    CACHE_IN_USE_S. Best effort: what cannot be removed stays. Returns the folders removed."""
+    limit = CACHE_LIMIT_BYTES if limit is None else limit
+    now = time.time()
+    entries, removed = [], []
+    for folder in _folders(keep.parent):
+        if folder.name.startswith("."):  # a build's temporary folder: its own process removes it when done
+            if now - _mtime(folder) > CACHE_IN_USE_S and _remove(folder):
+                removed.append(folder)
+            continue
+        entries.append((_mtime(folder / "key.json") or _mtime(folder), _size(folder), folder))
+    total = sum(size for _, size, _ in entries)
+    for used, size, folder in sorted(entries, key=lambda e: e[0]):
+        if total <= limit:
+            break
+        if folder != keep and now - used > CACHE_IN_USE_S and _remove(folder):
+            total -= size
+            removed.append(folder)
+    if removed:
+        log.info("OpenVINO IR cache over %d MB: removed %d least recently used", limit >> 20, len(removed))
+    return removed
+
+
+def _folders(parent: Path) -> list[Path]:
+    try:
+        return [p for p in parent.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _size(folder: Path) -> int:
+    try:
+        return sum(_size(p) if p.is_dir() else p.stat().st_size for p in folder.iterdir() if not p.is_symlink())
+    except OSError:  # removed meanwhile by another process's pruning
+        return 0
+
+
+def _remove(folder: Path) -> bool:
+    shutil.rmtree(folder, ignore_errors=True)
+    return not folder.exists()
 
 
 def hint_for(precision: str) -> str:
