@@ -46,6 +46,14 @@ def tiny_cnn_config() -> EngineConfig:
                         runtime="torch")
 
 
+@pytest.fixture()
+def ov_cache(tmp_path, monkeypatch) -> Path:
+    """An empty OpenVINO IR cache of this test's own (PATCHCORE_OPENVINO_CACHE)."""
+    folder = tmp_path / "ov-cache"
+    monkeypatch.setenv("PATCHCORE_OPENVINO_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = shared_data_path()

@@ -16,13 +16,6 @@ from inference import openvino_runtime as ovr  # noqa: E402
 HOUR = 3600
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "ov-cache"
-    monkeypatch.setenv("PATCHCORE_OPENVINO_CACHE", str(folder))
-    return folder
-
-
 def _model(n: int):
     """A real IR of about 4 n bytes (its constant) that adds that constant to its input."""
     x = ov.opset13.parameter([1, n], ov.Type.f32)
@@ -43,34 +36,34 @@ def _entries(cache) -> set[str]:
     return {p.name for p in cache.iterdir()}
 
 
-def test_a_new_ir_removes_the_least_recently_used_ones_past_the_bound(cache, monkeypatch):
+def test_a_new_ir_removes_the_least_recently_used_ones_past_the_bound(ov_cache, monkeypatch):
     for key, age in (("a", 4 * HOUR), ("b", 3 * HOUR), ("c", 2 * HOUR)):
         _ir(key)
-        _age(cache, key, age)
-    one = ovr._size(cache / "a")
+        _age(ov_cache, key, age)
+    one = ovr._size(ov_cache / "a")
     assert one > 190_000  # the constant's 200 kB
     monkeypatch.setattr(ovr, "CACHE_LIMIT_BYTES", int(3.5 * one))
     assert _ir("a").is_file()  # a hit: "a" is now the most recently used
-    assert _entries(cache) == {"a", "b", "c"}  # a hit saves nothing and removes nothing
+    assert _entries(ov_cache) == {"a", "b", "c"}  # a hit saves nothing and removes nothing
 
     xml = _ir("d")  # four IRs past a bound of three and a half: the least recently used goes
-    assert _entries(cache) == {"a", "c", "d"}
+    assert _entries(ov_cache) == {"a", "c", "d"}
     compiled = ov.Core().compile_model(str(xml), "CPU")
     assert np.allclose(compiled(np.zeros((1, 50_000), np.float32))[0], np.arange(50_000))
 
     # Past the bound, an IR used within the hour stays (another process may be reading it), as does the new one.
     monkeypatch.setattr(ovr, "CACHE_LIMIT_BYTES", 1)
     _ir("e")
-    assert _entries(cache) == {"a", "d", "e"}  # "c" was last used two hours ago
+    assert _entries(ov_cache) == {"a", "d", "e"}  # "c" was last used two hours ago
 
 
-def test_a_crashed_builds_temporary_folder_is_removed_once_it_is_old(cache):
+def test_a_crashed_builds_temporary_folder_is_removed_once_it_is_old(ov_cache):
     _ir("a")
-    old, fresh = cache / ".b.crashed", cache / ".c.building"
+    old, fresh = ov_cache / ".b.crashed", ov_cache / ".c.building"
     for folder in (old, fresh):
         folder.mkdir()
         (folder / ovr.IR_NAME).write_text("<half an IR")
     then = time.time() - 2 * HOUR
     os.utime(old, (then, then))
     _ir("d")
-    assert _entries(cache) == {"a", "d", ".c.building"}  # a build under way in another process keeps its folder
+    assert _entries(ov_cache) == {"a", "d", ".c.building"}  # a build under way in another process keeps its folder

@@ -17,13 +17,6 @@ from inference.extractor import pick_runtime  # noqa: E402
 from inference.synthetic import disc  # noqa: E402
 
 
-@pytest.fixture()
-def ov_cache(tmp_path, monkeypatch):
-    folder = tmp_path / "ov-cache"
-    monkeypatch.setenv("PATCHCORE_OPENVINO_CACHE", str(folder))
-    return folder
-
-
 def _pair(config: EngineConfig):
     torch.manual_seed(config.seed)
     reference = Backbone(config.replace(runtime="torch", precision="fp32"))
