@@ -84,6 +84,8 @@ def plain_os_error(exc: OSError, path, doing: str = "write") -> StorageError:
         text = f"cannot {doing} {where}: a file is in the way where a folder is needed"
     elif code == errno.ENOENT:
         text = f"cannot {doing} {where}: no such file or folder"
+    elif code == errno.EFBIG:
+        text = f"cannot {doing} {where}: the file would be larger than this system or account allows"
     elif code == errno.ENAMETOOLONG:
         text = f"cannot {doing} {where}: the name is too long"
     else:

@@ -34,6 +34,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .cpu_flags import CPUINFO, cpu_flags
+from .errors import StorageError, plain_os_error
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,16 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
     import openvino as ov
 
     model = build()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
     try:
-        ov.save_model(model, str(tmp / IR_NAME), compress_to_fp16=False)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
+    except OSError as exc:
+        raise cache_fault(exc, final.parent) from None
+    try:
+        try:
+            ov.save_model(model, str(tmp / IR_NAME), compress_to_fp16=False)
+        except RuntimeError as exc:  # OpenVINO's writer names no cause ("iostream error")
+            raise _save_fault(tmp, model, exc) from None
         (tmp / "key.json").write_text(json.dumps({**parts, "openvino": version()}, indent=1, default=str))
         if final.exists():  # an unfinished or older copy (key.json is written last): replace it
             shutil.rmtree(final, ignore_errors=True)
@@ -116,11 +123,37 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
         except OSError:
             if not xml.is_file():  # not another process that won the race: a real fault
                 raise
+    except OSError as exc:
+        raise cache_fault(exc, final.parent) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("OpenVINO IR built: %s", final)
     prune_cache(keep=final)
     return xml
+
+
+def cache_fault(exc: OSError, folder: Path) -> StorageError:
+    """A cache that cannot be written, in plain words (disk full, read-only, permissions), naming the way out."""
+    fault = plain_os_error(exc, folder)
+    return StorageError(f"{fault}; it is OpenVINO's network cache, and PATCHCORE_OPENVINO_CACHE can name another "
+                        "folder")
+
+
+def _save_fault(folder: Path, model, exc: RuntimeError) -> Exception:
+    """Why saving `model` into `folder` failed: writing as many bytes with Python names the storage's fault (disk
+    full, read-only, permissions, a quota) as a StorageError; where that succeeds the fault was not the storage's,
+    and OpenVINO's own error stands."""
+    for partial in folder.iterdir():  # what save_model got written would make the probe's room look smaller
+        partial.unlink(missing_ok=True)
+    needed = sum(op.get_byte_size() for op in model.get_ops() if op.get_type_name() == "Constant") + 2**20
+    chunk = bytes(2**20)
+    try:
+        with open(folder / "probe", "wb") as fh:
+            for _ in range(needed // len(chunk) + 1):
+                fh.write(chunk)
+    except OSError as os_exc:
+        return cache_fault(os_exc, folder.parent)
+    return exc
 
 
 def _mark_used(entry: Path) -> None:

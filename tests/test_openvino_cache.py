@@ -4,7 +4,11 @@ new IRs remove the least recently used ones, never one in use, and a crashed bui
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,3 +71,36 @@ def test_a_crashed_builds_temporary_folder_is_removed_once_it_is_old(ov_cache):
     os.utime(old, (then, then))
     _ir("d")
     assert _entries(ov_cache) == {"a", "d", ".c.building"}  # a build under way in another process keeps its folder
+
+
+def test_a_cache_that_cannot_take_the_ir_is_named_in_plain_words(ov_cache, tmp_path):
+    """OpenVINO's writer says only "iostream error" when the disk is full. A file size limit stops the write as
+    a full disk or quota does, in a child process (SIGXFSZ ignored, so the write fails instead of the process)."""
+    script = textwrap.dedent(f"""
+        import resource, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        from inference.errors import StorageError
+        from tests.test_openvino_cache import _ir
+        try:
+            _ir("a", {200_000})
+        except StorageError as exc:
+            print("StorageError:", exc)
+    """)
+    env = {**os.environ, "PATCHCORE_OPENVINO_CACHE": str(ov_cache)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).parents[1], timeout=120)
+    line = out.stdout.strip()
+    assert line.startswith("StorageError: cannot write " + str(ov_cache)), out.stdout + out.stderr
+    assert "larger than this system or account allows" in line and "PATCHCORE_OPENVINO_CACHE" in line
+    assert _entries(ov_cache) == set()  # no half IR left behind
+
+
+def test_a_save_that_fails_for_another_reason_keeps_openvinos_error(ov_cache, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("a converter bug")
+
+    monkeypatch.setattr(ov, "save_model", fail)
+    with pytest.raises(RuntimeError, match="a converter bug"):  # the storage took the probe: not its fault
+        _ir("a")
+    assert _entries(ov_cache) == set()
