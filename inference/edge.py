@@ -32,7 +32,6 @@ from .errors import InspectorError, ProjectError
 
 EXPORT_FILE = "export.json"
 IR_FOLDER = "openvino"
-IR_FILES = ("features.xml", "features.bin")
 EXPORT_FORMAT = 1
 
 
@@ -59,7 +58,7 @@ def export_model(engine: Engine, project, out) -> dict:
     ir = backbone.openvino_ir()
     copy_model(Path(project), out)
     digests = {}
-    for name in IR_FILES:
+    for name in ovr.IR_FILES:
         data = (ir.parent / name).read_bytes()
         atomic_write(out / IR_FOLDER / name, data)
         digests[name] = hashlib.sha256(data).hexdigest()
@@ -137,7 +136,7 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     if meta.get("format") != EXPORT_FORMAT:
         raise ProjectError(f"{folder} was exported in format {meta.get('format')!r}; this version reads "
                            f"{EXPORT_FORMAT}: export the model again with this version")
-    for name in IR_FILES:
+    for name in ovr.IR_FILES:
         path = folder / IR_FOLDER / name
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -159,7 +158,7 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
             "network runs on every CPU), or with precision auto")
     # An int8 IR's unquantised operations run in the machine's precision (the setting int8 means auto there).
     compute = _precision("auto" if config.precision == "int8" else config.precision)
-    grid = ovr.CompiledGrid(folder / IR_FOLDER / IR_FILES[0], compute)
+    grid = ovr.CompiledGrid(folder / IR_FOLDER / ovr.IR_NAME, compute)
     weights = meta["weights"]
     return EdgeBackbone(config, grid, SimpleNamespace(timm_name=meta["timm_name"], kind=meta["kind"]),
                         SimpleNamespace(sha256=weights.get("sha256"), path=weights.get("path"),

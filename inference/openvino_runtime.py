@@ -35,6 +35,7 @@ import numpy as np
 
 from .cpu_flags import CPUINFO, cpu_flags
 from .errors import StorageError, plain_os_error
+from .weights import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ INT8_RECIPE = 3
 # (NNCF's overflow fix; int8_weight_range says why).
 VNNI_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 IR_NAME = "features.xml"
+# The files of an IR: the graph and its weights (a cache entry's key.json holds their sha256).
+IR_FILES = (IR_NAME, "features.bin")
 # The IR cache is kept under this size: saving a new IR removes the least recently used ones past it. Without a
 # bound it grows as long as the PC runs: a line that refits with precision int8 saves an int8 IR per taught set
 # (DINOv2 ViT-S/14: about 25 MB), an OpenVINO upgrade a new IR per model (DINOv2's fp32 one: about 90 MB).
@@ -99,9 +102,12 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
     """The IR for `key` in the cache, built with `build()` (an openvino.Model) and saved when it is missing."""
     final = cache_dir() / key
     xml = final / IR_NAME
-    if xml.is_file() and (final / "key.json").is_file():
+    if _intact(final):
         _mark_used(final)
         return xml
+    if final.exists():
+        log.warning("OpenVINO IR %s cannot be verified (damaged, incomplete or saved by an earlier version): "
+                    "converting it again", final)
     import openvino as ov
 
     model = build()
@@ -115,7 +121,9 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
             ov.save_model(model, str(tmp / IR_NAME), compress_to_fp16=False)
         except RuntimeError as exc:  # OpenVINO's writer names no cause ("iostream error")
             raise _save_fault(tmp, model, exc) from None
-        (tmp / "key.json").write_text(json.dumps({**parts, "openvino": version()}, indent=1, default=str))
+        digests = {name: sha256_file(tmp / name) for name in IR_FILES}
+        (tmp / "key.json").write_text(json.dumps({**parts, "openvino": version(), "sha256": digests}, indent=1,
+                                                 default=str))
         if final.exists():  # an unfinished or older copy (key.json is written last): replace it
             shutil.rmtree(final, ignore_errors=True)
         try:
@@ -130,6 +138,18 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
     log.info("OpenVINO IR built: %s", final)
     prune_cache(keep=final)
     return xml
+
+
+def _intact(entry: Path) -> bool:
+    """Whether the entry's IR files are whole and the ones saved (their sha256 in key.json, written last). A cache
+    is derived data: an entry damaged by a disk error, by a crash before the file system had written it all, or
+    by a virus scanner's quarantine is converted again, where OpenVINO would fail every load on it (or, with
+    runtime auto, torch would run the backbone at half the speed until someone cleared the cache)."""
+    try:
+        saved = json.loads((entry / "key.json").read_text())["sha256"]
+        return all(sha256_file(entry / name) == saved[name] for name in IR_FILES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def cache_fault(exc: OSError, folder: Path) -> StorageError:

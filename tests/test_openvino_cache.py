@@ -3,6 +3,7 @@ new IRs remove the least recently used ones, never one in use, and a crashed bui
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -104,3 +105,31 @@ def test_a_save_that_fails_for_another_reason_keeps_openvinos_error(ov_cache, mo
     with pytest.raises(RuntimeError, match="a converter bug"):  # the storage took the probe: not its fault
         _ir("a")
     assert _entries(ov_cache) == set()
+
+
+@pytest.mark.parametrize("damage", ["a flipped byte", "cut short", "a graph file gone", "an earlier version's"])
+def test_a_damaged_entry_is_converted_again(ov_cache, damage):
+    """A cache is derived data: a damaged IR must not fail every load (or, with runtime auto, leave torch
+    running at half the speed) until someone clears the cache."""
+    builds = []
+
+    def ir():
+        return ovr.cached_ir("a", {"name": "a"}, lambda: builds.append(1) or _model(50_000))
+
+    xml = ir()
+    weights = xml.with_name("features.bin")
+    if damage == "a flipped byte":
+        data = bytearray(weights.read_bytes())
+        data[1234] ^= 0xFF  # still a valid IR to OpenVINO: only the digest sees it
+        weights.write_bytes(bytes(data))
+    elif damage == "cut short":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "a graph file gone":
+        xml.unlink()
+    else:  # key.json without the files' sha256
+        key = xml.with_name("key.json")
+        key.write_text(json.dumps({k: v for k, v in json.loads(key.read_text()).items() if k != "sha256"}))
+    assert ir() == xml and len(builds) == 2
+    assert ir() == xml and len(builds) == 2  # whole again: a hit
+    compiled = ov.Core().compile_model(str(xml), "CPU")
+    assert np.allclose(compiled(np.zeros((1, 50_000), np.float32))[0], np.arange(50_000))
