@@ -9,8 +9,10 @@ with no torch at all, compute the same features from the same weights.
 IRs are cached in the user's cache folder under a key of everything that shapes them
 (weights sha256, input size, feature settings, int8 or not, the calibration images,
 the OpenVINO version): a change of any of them builds a new one. Written to a
-temporary folder and renamed into place, so a crash never leaves half an IR. The cache
-is bounded (CACHE_LIMIT_BYTES): a new IR removes the least recently used ones past it.
+temporary folder and renamed into place, so a crash never leaves half an IR; each use
+checks the files against their sha256, and a damaged entry is converted again. The
+cache is bounded (CACHE_LIMIT_BYTES): a new IR removes the least recently used ones past
+it. A cache that cannot be written is named in plain words (StorageError).
 
 This module imports no torch at load: the export's inference (`inspector infer` on an
 exported folder) uses CompiledGrid alone. Converting and quantising import torch/nncf.
