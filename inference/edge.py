@@ -49,8 +49,12 @@ def export_model(engine: Engine, project, out) -> dict:
     from .project import atomic_write, copy_model
 
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise InspectorError(f"{out} is a file: export into a new or empty folder")
+    if out.exists() and any(out.iterdir()):
         raise InspectorError(f"{out} is not an empty folder: export into a new or empty folder")
+    if out.resolve().is_relative_to(Path(project).resolve()):  # the project's folder is the project's alone
+        raise InspectorError(f"{out} is inside the project {project}: export into a folder outside it")
     if not ovr.available():
         raise InspectorError("export needs the openvino package: pip install -e '.[openvino]'")
     model = engine.load(project)  # every compatibility check: weights sha256, model version, index

@@ -96,6 +96,13 @@ def test_export_refuses_a_folder_that_is_not_empty_and_an_export_refuses_to_be_t
     root, cfg = exported
     assert main(["export", str(root / "proj"), str(root / "ok"), *cfg]) == 2
     assert "not an empty folder" in capsys.readouterr().err
+    (root / "a-file").write_text("x")
+    assert main(["export", str(root / "proj"), str(root / "a-file"), *cfg]) == 2
+    assert "a-file is a file" in capsys.readouterr().err
+    before = sorted(p.name for p in (root / "proj").iterdir())
+    assert main(["export", str(root / "proj"), str(root / "proj" / "exported"), *cfg]) == 2
+    assert "inside the project" in capsys.readouterr().err
+    assert sorted(p.name for p in (root / "proj").iterdir()) == before  # nothing written into the project
     assert main(["fit", str(root / "out"), "--ok", str(root / "ok"), "--add", *cfg]) == 2
     assert "exported model" in capsys.readouterr().err
 
