@@ -383,6 +383,22 @@ class MainWindow(QMainWindow):
         self.calibrate_dialog = CalibrateDialog(self.session, self)
         self.calibrate_dialog.show()
 
+    def export_model(self) -> None:
+        """Model > Export for an edge PC: the model as a folder that a PC without torch inspects with."""
+        if self.session.model is None:
+            messages.error(self, "Export", "There is no model to export: fit one first.")
+            return
+        folder = file_dialogs.open_folder(self, "Export the model into a new or empty folder")
+        if not folder:
+            return
+
+        def done(meta: dict) -> None:
+            self.statusBar().showMessage(
+                f"Exported model {meta['model_id'][:12]} to {folder}: a PC with the edge install inspects with it "
+                f"(inspector infer {folder} IMAGES)")
+
+        self.session.export(folder, done)
+
     def open_run_view(self):
         """The operator's Run view, in its own window (the same run code as `inspector run`)."""
         from .panels.run_panel import RunPanel

@@ -85,6 +85,9 @@ def build_menus(window: MainWindow) -> tuple[QMenu, QAction]:
             "Choose OK and NG images and set the threshold (Ctrl+K)")
     _action(window, tools, "Re&load model", lambda: window.session.load_model(), QKeySequence("Ctrl+R"),
             "Load the project's model again from disk")
+    tools.addSeparator()
+    _action(window, tools, "E&xport for an edge PC…", window.export_model, None,
+            "Write the model as a folder that a PC with the edge install (OpenVINO, no torch) inspects with")
 
     run = bar.addMenu("R&un")
     run.setToolTipsVisible(True)

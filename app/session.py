@@ -194,6 +194,16 @@ class Session(QObject):
 
         return self._start("inspecting the images", "Inspection failed", work, on_done, on_cancel)
 
+    def export(self, out: str, on_done: Callable):
+        """Export the project's model into the new or empty folder `out`, for a PC with the edge install."""
+        try:
+            station = self.station
+        except inference.InspectorError as exc:
+            self.failed.emit("Cannot export the model", exc)
+            return None
+        return self._start("exporting the model", "Cannot export the model",
+                           lambda progress, cancel: station.export(out), on_done)
+
     def activate(self, version: str, note: str, on_done: Callback = None):
         """Make `version` the project's active one (audited); the window then works on it."""
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inference import EngineConfig, export_model
+from inference import EngineConfig
 
 
 def add_parser(sub, common) -> None:
@@ -22,8 +22,9 @@ def add_parser(sub, common) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from inference import Engine
+    from station import Station
 
-    meta = export_model(Engine(EngineConfig.load(args.config)), args.project, args.out)
+    meta = Station(args.project, Engine(EngineConfig.load(args.config))).export(args.out)
     print(f"exported model {meta['model_id']} ({meta['timm_name']}, {meta['input_size']} px, OpenVINO "
           f"{meta['openvino'].split('-')[0]}) to {args.out}")
     return 0

@@ -44,6 +44,7 @@ from inference import (
     activate_version,
     active_version,
     append_audit,
+    export_model,
     list_versions,
     os_user,
     read_audit,
@@ -141,6 +142,11 @@ class Station:
 
     def audit(self) -> list[dict]:
         return read_audit(self.project)
+
+    def export(self, out: str | Path) -> dict:
+        """The active model as a new folder that a PC with the edge install (OpenVINO, no torch) inspects with
+        (`inspector infer OUT IMAGES`): export.json's content."""
+        return export_model(self.engine, self.project, out)
 
     # -- teach ------------------------------------------------------------------------------------------------
     def teach(self, ok_images: Sequence, *, roi=None, mm_per_px: Optional[float] = None, ignore: Sequence = (),

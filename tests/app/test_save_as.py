@@ -61,3 +61,32 @@ def test_opening_a_project_shows_a_taught_image_and_thumbnails_preview(qtbot, wi
     window.teach_panel.list.setCurrentRow(2)
     assert np.array_equal(window.view.image, inference.load_image(images["ok"][2]))
     assert window.view.result is None
+
+
+def test_the_window_exports_the_model_for_an_edge_pc(qtbot, window, fitted_project, images, tmp_path, monkeypatch,
+                                                     answerer):
+    """Model > Export for an edge PC writes what `inspector export` writes; the export scores as the window does,
+    and a folder inside the project is refused with a message, nothing written."""
+    pytest.importorskip("openvino")
+    assert window.open_project(fitted_project, ask=False)
+    wait_idle(qtbot, window)
+    window.inspect_panel.open_paths([images["ng"][0]])
+    wait_idle(qtbot, window)
+    score = window.inspect_panel.current.score
+
+    before = sorted(p.name for p in fitted_project.iterdir())
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: str(fitted_project / "edge")))
+    window.export_model()
+    wait_idle(qtbot, window)
+    assert any("inside the project" in text for text in answerer.seen)
+    assert sorted(p.name for p in fitted_project.iterdir()) == before
+
+    out = tmp_path / "edge"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(out)))
+    window.export_model()
+    wait_idle(qtbot, window)
+    assert f"to {out}" in window.statusBar().currentMessage()
+    edge = inference.engine_for(out, window.engine.config)
+    result = edge.infer(edge.load(out), images["ng"][0])
+    assert result.score == pytest.approx(score, rel=1e-3) and result.verdict.value == "NG"
