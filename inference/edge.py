@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 
 from . import __version__
+from . import ir_cache
 from . import openvino_runtime as ovr
 from .config import EngineConfig
 from .engine import Engine
@@ -62,7 +63,7 @@ def export_model(engine: Engine, project, out) -> dict:
     ir = backbone.openvino_ir()
     copy_model(Path(project), out)
     digests = {}
-    for name in ovr.IR_FILES:
+    for name in ir_cache.IR_FILES:
         data = (ir.parent / name).read_bytes()
         atomic_write(out / IR_FOLDER / name, data)
         digests[name] = hashlib.sha256(data).hexdigest()
@@ -140,7 +141,7 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     if meta.get("format") != EXPORT_FORMAT:
         raise ProjectError(f"{folder} was exported in format {meta.get('format')!r}; this version reads "
                            f"{EXPORT_FORMAT}: export the model again with this version")
-    for name in ovr.IR_FILES:
+    for name in ir_cache.IR_FILES:
         path = folder / IR_FOLDER / name
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -162,7 +163,7 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
             "network runs on every CPU), or with precision auto")
     # An int8 IR's unquantised operations run in the machine's precision (the setting int8 means auto there).
     compute = _precision("auto" if config.precision == "int8" else config.precision)
-    grid = ovr.CompiledGrid(folder / IR_FOLDER / ovr.IR_NAME, compute)
+    grid = ovr.CompiledGrid(folder / IR_FOLDER / ir_cache.IR_NAME, compute)
     weights = meta["weights"]
     return EdgeBackbone(config, grid, SimpleNamespace(timm_name=meta["timm_name"], kind=meta["kind"]),
                         SimpleNamespace(sha256=weights.get("sha256"), path=weights.get("path"),

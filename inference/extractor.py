@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
+from . import ir_cache
 from . import openvino_runtime as ovr
 from .errors import ConfigError, InspectorError
 
@@ -66,7 +67,7 @@ class OpenVinoExtractor:
         self._lock = threading.Lock()
 
     def key_parts(self, int8_images: str = "") -> dict:
-        """Everything that shapes the IR (ovr.ir_key adds the OpenVINO version)."""
+        """Everything that shapes the IR (ir_cache.ir_key adds the OpenVINO version)."""
         b, c = self.backbone, self.backbone.config
         parts = {
             "weights_sha256": b.weights.sha256, "timm_name": b.preset.timm_name, "backbone": c.backbone,
@@ -85,7 +86,7 @@ class OpenVinoExtractor:
 
     def fp32_ir(self) -> Path:
         parts = self.key_parts()
-        return ovr.cached_ir(ovr.ir_key(parts), parts,
+        return ir_cache.cached_ir(ir_cache.ir_key(parts), parts,
                              lambda: ovr.convert(_grid_module(self.backbone), self.backbone.config.input_size))
 
     def compiled(self, precision: str) -> ovr.CompiledGrid:
@@ -112,7 +113,7 @@ class OpenVinoExtractor:
         batches = [stack_inputs(crops[i:i + step], size) for i in range(0, len(crops), step)]
         parts = self.key_parts(ovr.images_digest(batches))
         fp32_xml = self.fp32_ir()
-        xml = ovr.cached_ir(ovr.ir_key(parts), parts,
+        xml = ir_cache.cached_ir(ir_cache.ir_key(parts), parts,
                             lambda: ovr.quantize_int8(fp32_xml, batches, ovr.int8_weight_range()))
         # Operations left unquantised run in `precision` (the machine's: bf16 where native).
         grid = ovr.CompiledGrid(xml, precision)

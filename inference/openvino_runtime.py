@@ -6,13 +6,9 @@ features out (normalisation, network, token grid, patch averaging, stage upsampl
 and stride all inside). So a torch install and an OpenVINO one, or an exported folder
 with no torch at all, compute the same features from the same weights.
 
-IRs are cached in the user's cache folder under a key of everything that shapes them
-(weights sha256, input size, feature settings, int8 or not, the calibration images,
-the OpenVINO version): a change of any of them builds a new one. Written to a
-temporary folder and renamed into place, so a crash never leaves half an IR; each use
-checks the files against their sha256, and a damaged entry is converted again. The
-cache is bounded (CACHE_LIMIT_BYTES): a new IR removes the least recently used ones past
-it. A cache that cannot be written is named in plain words (StorageError).
+IRs are cached per machine (inference/ir_cache.py) under a key of everything that shapes
+them (weights sha256, input size, feature settings, int8 or not, the calibration images,
+the OpenVINO version): a change of any of them builds a new one.
 
 This module imports no torch at load: the export's inference (`inspector infer` on an
 exported folder) uses CompiledGrid alone. Converting and quantising import torch/nncf.
@@ -24,20 +20,15 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import threading
-import time
 import warnings
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from .cpu_flags import CPUINFO, cpu_flags
-from .errors import StorageError, plain_os_error
-from .weights import sha256_file
+from .ir_cache import cache_json, version  # noqa: F401  (version: ovr.version() for callers)
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +47,6 @@ INT8_RECIPE = 3
 # the CPU multiplies int8 pairs into 16-bit sums that saturate, and int8 weights use half their range instead
 # (NNCF's overflow fix; int8_weight_range says why).
 VNNI_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
-IR_NAME = "features.xml"
-# The files of an IR: the graph and its weights (a cache entry's key.json holds their sha256).
-IR_FILES = (IR_NAME, "features.bin")
-# The IR cache is kept under this size: saving a new IR removes the least recently used ones past it. Without a
-# bound it grows as long as the PC runs: a line that refits with precision int8 saves an int8 IR per taught set
-# (DINOv2 ViT-S/14: about 25 MB), an OpenVINO upgrade a new IR per model (DINOv2's fp32 one: about 90 MB).
-CACHE_LIMIT_BYTES = 2 * 2**30
-# An IR used (or a build begun) within this many seconds is never removed: another process may be reading it.
-CACHE_IN_USE_S = 3600
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,167 +57,6 @@ def available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def version() -> str:
-    import openvino as ov
-
-    return ov.get_version()
-
-
-def cache_dir() -> Path:
-    """Per-machine folder of converted IRs: PATCHCORE_OPENVINO_CACHE, else the user's cache folder."""
-    env = os.environ.get("PATCHCORE_OPENVINO_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or (
-        os.environ.get("LOCALAPPDATA") if os.name == "nt" else str(Path.home() / ".cache")
-    )
-    return Path(base or Path.home()) / "inspector" / "openvino"
-
-
-def ir_key(parts: dict) -> str:
-    """A short digest of what shapes an IR (`parts`, JSON-able) and the OpenVINO version."""
-    text = json.dumps({**parts, "openvino": version()}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
-    """The IR for `key` in the cache, built with `build()` (an openvino.Model) and saved when it is missing."""
-    final = cache_dir() / key
-    xml = final / IR_NAME
-    if _intact(final):
-        _mark_used(final)
-        return xml
-    if final.exists():
-        log.warning("OpenVINO IR %s cannot be verified (damaged, incomplete or saved by an earlier version): "
-                    "converting it again", final)
-    import openvino as ov
-
-    model = build()
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
-    except OSError as exc:
-        raise cache_fault(exc, final.parent) from None
-    try:
-        try:
-            ov.save_model(model, str(tmp / IR_NAME), compress_to_fp16=False)
-        except RuntimeError as exc:  # OpenVINO's writer names no cause ("iostream error")
-            raise _save_fault(tmp, model, exc) from None
-        digests = {name: sha256_file(tmp / name) for name in IR_FILES}
-        (tmp / "key.json").write_text(json.dumps({**parts, "openvino": version(), "sha256": digests}, indent=1,
-                                                 default=str))
-        if final.exists():  # an unfinished or older copy (key.json is written last): replace it
-            shutil.rmtree(final, ignore_errors=True)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not xml.is_file():  # not another process that won the race: a real fault
-                raise
-    except OSError as exc:
-        raise cache_fault(exc, final.parent) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    log.info("OpenVINO IR built: %s", final)
-    prune_cache(keep=final)
-    return xml
-
-
-def _intact(entry: Path) -> bool:
-    """Whether the entry's IR files are whole and the ones saved (their sha256 in key.json, written last). A cache
-    is derived data: an entry damaged by a disk error, by a crash before the file system had written it all, or
-    by a virus scanner's quarantine is converted again, where OpenVINO would fail every load on it (or, with
-    runtime auto, torch would run the backbone at half the speed until someone cleared the cache)."""
-    try:
-        saved = json.loads((entry / "key.json").read_text())["sha256"]
-        return all(sha256_file(entry / name) == saved[name] for name in IR_FILES)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
-def cache_fault(exc: OSError, folder: Path) -> StorageError:
-    """A cache that cannot be written, in plain words (disk full, read-only, permissions), naming the way out."""
-    fault = plain_os_error(exc, folder)
-    return StorageError(f"{fault}; it is OpenVINO's network cache, and PATCHCORE_OPENVINO_CACHE can name another "
-                        "folder")
-
-
-def _save_fault(folder: Path, model, exc: RuntimeError) -> Exception:
-    """Why saving `model` into `folder` failed: writing as many bytes with Python names the storage's fault (disk
-    full, read-only, permissions, a quota) as a StorageError; where that succeeds the fault was not the storage's,
-    and OpenVINO's own error stands."""
-    for partial in folder.iterdir():  # what save_model got written would make the probe's room look smaller
-        partial.unlink(missing_ok=True)
-    needed = sum(op.get_byte_size() for op in model.get_ops() if op.get_type_name() == "Constant") + 2**20
-    chunk = bytes(2**20)
-    try:
-        with open(folder / "probe", "wb") as fh:
-            for _ in range(needed // len(chunk) + 1):
-                fh.write(chunk)
-    except OSError as os_exc:
-        return cache_fault(os_exc, folder.parent)
-    return exc
-
-
-def _mark_used(entry: Path) -> None:
-    """key.json's time is the entry's last use (prune_cache removes the oldest first); a read-only cache keeps its
-    build time, which only makes the entry look older."""
-    try:
-        os.utime(entry / "key.json")
-    except OSError:
-        pass
-
-
-def prune_cache(keep: Path, limit: Optional[int] = None) -> list[Path]:
-    """Remove the least recently used IRs while the cache holds more than `limit` bytes (None: CACHE_LIMIT_BYTES),
-    and the temporary folders of builds a crash left behind; never `keep`, nor anything used within
-    CACHE_IN_USE_S. Best effort: what cannot be removed stays. Returns the folders removed."""
-    limit = CACHE_LIMIT_BYTES if limit is None else limit
-    now = time.time()
-    entries, removed = [], []
-    for folder in _folders(keep.parent):
-        if folder.name.startswith("."):  # a build's temporary folder: its own process removes it when done
-            if now - _mtime(folder) > CACHE_IN_USE_S and _remove(folder):
-                removed.append(folder)
-            continue
-        entries.append((_mtime(folder / "key.json") or _mtime(folder), _size(folder), folder))
-    total = sum(size for _, size, _ in entries)
-    for used, size, folder in sorted(entries, key=lambda e: e[0]):
-        if total <= limit:
-            break
-        if folder != keep and now - used > CACHE_IN_USE_S and _remove(folder):
-            total -= size
-            removed.append(folder)
-    if removed:
-        log.info("OpenVINO IR cache over %d MB: removed %d least recently used", limit >> 20, len(removed))
-    return removed
-
-
-def _folders(parent: Path) -> list[Path]:
-    try:
-        return [p for p in parent.iterdir() if p.is_dir()]
-    except OSError:
-        return []
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _size(folder: Path) -> int:
-    try:
-        return sum(_size(p) if p.is_dir() else p.stat().st_size for p in folder.iterdir() if not p.is_symlink())
-    except OSError:  # removed meanwhile by another process's pruning
-        return 0
-
-
-def _remove(folder: Path) -> bool:
-    shutil.rmtree(folder, ignore_errors=True)
-    return not folder.exists()
 
 
 def hint_for(precision: str) -> str:
@@ -361,18 +182,6 @@ def stored_cosine(xml: Path, precision: str) -> Optional[float]:
 def store_cosine(xml: Path, precision: str, cosine: float) -> None:
     """Keep the measured cosine beside the cached IR (best effort: a read-only cache only measures again)."""
     cache_json(_cosine_file(xml, precision), {"cosine": cosine, "openvino": version()}, "int8 cosine")
-
-
-def cache_json(target: Path, data: dict, what: str) -> None:
-    """Write `data` to `target` in this machine's cache, whole or not at all (a temporary file renamed). Best
-    effort: a read-only or full cache only means measuring again next time, so a failure is logged, not raised."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        log.info("%s not cached (%s)", what, exc)
 
 
 def cosine_text(cosine: float, gate: float) -> str:

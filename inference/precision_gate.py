@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 MIN_COSINE = 0.999  # the int8 gate's level: every dev set whose bf16 AUROC held stayed above it
 GATE_IMAGES = 16
 LOW_PRECISIONS = ("bf16", "fp16")
-CHECKS_FOLDER = "precision-checks"  # in the per-machine cache folder (openvino_runtime.cache_dir)
+CHECKS_FOLDER = "precision-checks"  # in the per-machine cache folder (ir_cache.cache_dir)
 
 
 def measure(fit_backbone: "Backbone", inspecting: "Backbone", taught: Sequence[tuple]) -> dict:
@@ -131,7 +131,7 @@ def runtime_version(runtime: str) -> str:
 
 
 def _check_file(key: str):
-    from .openvino_runtime import cache_dir
+    from .ir_cache import cache_dir
 
     return cache_dir() / CHECKS_FOLDER / f"{key}.json"
 
@@ -145,7 +145,7 @@ def _cached(key: str) -> Optional[dict]:
 
 
 def _store(key: str, check: dict) -> None:
-    from .openvino_runtime import cache_json
+    from .ir_cache import cache_json
 
     cache_json(_check_file(key), check, "precision check")
 

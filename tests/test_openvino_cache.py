@@ -1,4 +1,4 @@
-"""The per-machine IR cache (inference/openvino_runtime.py) stays within its bound on a PC that runs for years:
+"""The per-machine IR cache (inference/ir_cache.py) stays within its bound on a PC that runs for years:
 new IRs remove the least recently used ones, never one in use, and a crashed build's leftovers go too."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 ov = pytest.importorskip("openvino")
 
-from inference import openvino_runtime as ovr  # noqa: E402
+from inference import ir_cache  # noqa: E402
 
 HOUR = 3600
 
@@ -29,7 +29,7 @@ def _model(n: int):
 
 
 def _ir(key: str, n: int = 50_000):
-    return ovr.cached_ir(key, {"name": key}, lambda: _model(n))
+    return ir_cache.cached_ir(key, {"name": key}, lambda: _model(n))
 
 
 def _age(cache, key: str, seconds: float) -> None:
@@ -45,9 +45,9 @@ def test_a_new_ir_removes_the_least_recently_used_ones_past_the_bound(ov_cache, 
     for key, age in (("a", 4 * HOUR), ("b", 3 * HOUR), ("c", 2 * HOUR)):
         _ir(key)
         _age(ov_cache, key, age)
-    one = ovr._size(ov_cache / "a")
+    one = ir_cache._size(ov_cache / "a")
     assert one > 190_000  # the constant's 200 kB
-    monkeypatch.setattr(ovr, "CACHE_LIMIT_BYTES", int(3.5 * one))
+    monkeypatch.setattr(ir_cache, "CACHE_LIMIT_BYTES", int(3.5 * one))
     assert _ir("a").is_file()  # a hit: "a" is now the most recently used
     assert _entries(ov_cache) == {"a", "b", "c"}  # a hit saves nothing and removes nothing
 
@@ -56,10 +56,15 @@ def test_a_new_ir_removes_the_least_recently_used_ones_past_the_bound(ov_cache, 
     compiled = ov.Core().compile_model(str(xml), "CPU")
     assert np.allclose(compiled(np.zeros((1, 50_000), np.float32))[0], np.arange(50_000))
 
-    # Past the bound, an IR used within the hour stays (another process may be reading it), as does the new one.
-    monkeypatch.setattr(ovr, "CACHE_LIMIT_BYTES", 1)
+    # Past the bound, an IR used within the hour stays (another process may be reading it), as does the new one;
+    # what else the cache folder holds (the precision checks' results) is not an IR and stays.
+    checks = ov_cache / "precision-checks"
+    checks.mkdir()
+    (checks / "one.json").write_bytes(bytes(one))
+    os.utime(checks, (time.time() - 5 * HOUR,) * 2)
+    monkeypatch.setattr(ir_cache, "CACHE_LIMIT_BYTES", 1)
     _ir("e")
-    assert _entries(ov_cache) == {"a", "d", "e"}  # "c" was last used two hours ago
+    assert _entries(ov_cache) == {"a", "d", "e", "precision-checks"}  # "c" was last used two hours ago
 
 
 def test_a_crashed_builds_temporary_folder_is_removed_once_it_is_old(ov_cache):
@@ -67,7 +72,7 @@ def test_a_crashed_builds_temporary_folder_is_removed_once_it_is_old(ov_cache):
     old, fresh = ov_cache / ".b.crashed", ov_cache / ".c.building"
     for folder in (old, fresh):
         folder.mkdir()
-        (folder / ovr.IR_NAME).write_text("<half an IR")
+        (folder / ir_cache.IR_NAME).write_text("<half an IR")
     then = time.time() - 2 * HOUR
     os.utime(old, (then, then))
     _ir("d")
@@ -114,7 +119,7 @@ def test_a_damaged_entry_is_converted_again(ov_cache, damage):
     builds = []
 
     def ir():
-        return ovr.cached_ir("a", {"name": "a"}, lambda: builds.append(1) or _model(50_000))
+        return ir_cache.cached_ir("a", {"name": "a"}, lambda: builds.append(1) or _model(50_000))
 
     xml = ir()
     weights = xml.with_name("features.bin")

@@ -10,6 +10,7 @@ import torch
 pytest.importorskip("openvino")
 
 from inference import Backbone, Engine, EngineConfig  # noqa: E402
+from inference import ir_cache  # noqa: E402
 from inference import openvino_runtime as ovr  # noqa: E402
 from inference.backbone import cpu_has_bf16  # noqa: E402
 from inference.errors import ConfigError, InspectorError  # noqa: E402
@@ -80,7 +81,7 @@ def test_the_ir_is_cached_per_machine_and_rebuilt_when_a_key_changes(tiny_config
     Backbone(config.replace(input_size=126))  # another input size: another IR
     torch.manual_seed(1)
     Backbone(config.replace(seed=1))  # other (random) weights: another sha256, another IR
-    monkeypatch.setattr(ovr, "version", lambda: "9999.0")
+    monkeypatch.setattr(ir_cache, "version", lambda: "9999.0")
     torch.manual_seed(0)
     Backbone(config)  # another OpenVINO version
     assert len(converted) == 3 and len(list(ov_cache.iterdir())) == 4
