@@ -16,10 +16,12 @@ exported folder) uses CompiledGrid alone. Converting and quantising import torch
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -141,9 +143,24 @@ def quantize_int8(xml: Path, batches: Sequence[np.ndarray], weight_range: str = 
     # The full range passes no advanced parameters: NNCF's defaults, so a VNNI machine quantises as before.
     half = ({"advanced_parameters": nncf.AdvancedQuantizationParameters(overflow_fix=nncf.OverflowFix.ENABLE)}
             if weight_range == "half" else {})
-    return nncf.quantize(model, nncf.Dataset(list(batches)), subset_size=len(batches), ignored_scope=post,
-                         fast_bias_correction=False,
-                         model_type=nncf.ModelType.TRANSFORMER if _has_attention(model) else None, **half)
+    with _nncf_off_stdout():
+        return nncf.quantize(model, nncf.Dataset(list(batches)), subset_size=len(batches), ignored_scope=post,
+                             fast_bias_correction=False,
+                             model_type=nncf.ModelType.TRANSFORMER if _has_attention(model) else None, **half)
+
+
+@contextlib.contextmanager
+def _nncf_off_stdout():
+    """NNCF logs INFO lines (its handler writes to stdout) and draws progress bars (rich, on sys.stdout), where
+    `inspector ... --json` writes the answer the line's software parses: a load that quantised broke that JSON.
+    Its log keeps to warnings, on stderr, and its progress bars go to stderr."""
+    nncf_log = logging.getLogger("nncf")
+    nncf_log.setLevel(logging.WARNING)
+    for handler in nncf_log.handlers:
+        if type(handler) is logging.StreamHandler and handler.stream is not sys.stderr:  # not a file's handler
+            handler.setStream(sys.stderr)
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def _has_attention(model) -> bool:

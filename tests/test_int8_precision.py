@@ -6,6 +6,9 @@ no verdicts with a threshold set on fp32 scores; a model saved without taught sa
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,19 @@ def test_a_model_taught_without_int8_is_quantised_on_its_taught_samples_and_one_
     capsys.readouterr()
     assert main(["infer", str(proj), str(root / "ng"), "--config", str(root / "int8.yaml")]) == 2
     assert "was saved without them" in capsys.readouterr().err
+
+
+def test_json_output_stays_json_while_the_backbone_is_quantised(int8_project, tmp_path):
+    """NNCF logs and draws its progress bars on stdout, where `--json` writes the answer the line's software
+    parses. A load that quantises (here a fresh cache, as after the cache's pruning or on another PC) must still
+    print JSON only on stdout."""
+    root = int8_project
+    env = {**os.environ, "PATCHCORE_OPENVINO_CACHE": str(tmp_path / "fresh-cache"), "PATCHCORE_RUNTIME": "openvino"}
+    run = subprocess.run([sys.executable, "-m", "inspector_cli.entry", "infer", str(root / "proj"), str(root / "ng"),
+                          "--json", "--config", str(root / "int8.yaml")],
+                         capture_output=True, text=True, env=env, timeout=600, cwd=Path(__file__).parents[1])
+    assert run.returncode == 0, run.stderr
+    keys = [json.loads(k.read_text()) for k in (tmp_path / "fresh-cache").glob("*/key.json")]
+    assert any(key["precision"] == "int8" for key in keys), keys  # it did quantise
+    results = json.loads(run.stdout)["results"]
+    assert [r["verdict"] for r in results] == ["NG"] * 3
