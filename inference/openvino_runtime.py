@@ -151,14 +151,16 @@ def quantize_int8(xml: Path, batches: Sequence[np.ndarray], weight_range: str = 
 
 @contextlib.contextmanager
 def _nncf_off_stdout():
-    """NNCF logs INFO lines (its handler writes to stdout) and draws progress bars (rich, on sys.stdout), where
+    """NNCF logs INFO lines (its own handler writes to stdout) and draws progress bars (rich, on sys.stdout), where
     `inspector ... --json` writes the answer the line's software parses: a load that quantised broke that JSON.
-    Its log keeps to warnings, on stderr, and its progress bars go to stderr."""
+    Its log keeps to warnings and goes where the application's log goes (stderr); its progress bars to stderr
+    (sys.stdout is the process's: quantisation runs in a fit or a model's load, where no answer is being printed)."""
     nncf_log = logging.getLogger("nncf")
     nncf_log.setLevel(logging.WARNING)
-    for handler in nncf_log.handlers:
-        if type(handler) is logging.StreamHandler and handler.stream is not sys.stderr:  # not a file's handler
-            handler.setStream(sys.stderr)
+    for handler in list(nncf_log.handlers):
+        if type(handler) is logging.StreamHandler:  # its console handler, not a file's
+            nncf_log.removeHandler(handler)
+    nncf_log.propagate = True
     with contextlib.redirect_stdout(sys.stderr):
         yield
 
