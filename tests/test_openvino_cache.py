@@ -82,6 +82,7 @@ def test_a_crashed_builds_temporary_folder_is_removed_once_it_is_old(ov_cache):
 def test_a_cache_that_cannot_take_the_ir_is_named_in_plain_words(ov_cache, tmp_path):
     """OpenVINO's writer says only "iostream error" when the disk is full. A file size limit stops the write as
     a full disk or quota does, in a child process (SIGXFSZ ignored, so the write fails instead of the process)."""
+    pytest.importorskip("resource")  # POSIX
     script = textwrap.dedent(f"""
         import resource, signal
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
