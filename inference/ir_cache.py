@@ -87,13 +87,16 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
         digests = {name: sha256_file(tmp / name) for name in IR_FILES}
         (tmp / "key.json").write_text(json.dumps({**parts, "openvino": version(), "sha256": digests}, indent=1,
                                                  default=str))
-        if final.exists():  # an unfinished or older copy (key.json is written last): replace it
-            shutil.rmtree(final, ignore_errors=True)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not xml.is_file():  # not another process that won the race: a real fault
-                raise
+        if _intact(final):  # another process saved the same IR meanwhile and may be reading it: keep theirs
+            pass
+        else:
+            if final.exists():  # a damaged or unfinished copy (key.json is written last): replace it
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if not xml.is_file():  # not another process that won the race: a real fault
+                    raise
     except OSError as exc:
         raise cache_fault(exc, final.parent) from None
     finally:

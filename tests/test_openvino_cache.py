@@ -139,3 +139,21 @@ def test_a_damaged_entry_is_converted_again(ov_cache, damage):
     assert ir() == xml and len(builds) == 2  # whole again: a hit
     compiled = ov.Core().compile_model(str(xml), "CPU")
     assert np.allclose(compiled(np.zeros((1, 50_000), np.float32))[0], np.arange(50_000))
+
+
+def test_an_ir_another_process_saved_meanwhile_is_kept(ov_cache):
+    """Two processes converting the same network: the second to finish keeps the first's files (which the first
+    may be reading) instead of removing them under it."""
+    first = _ir("a")  # the other process's IR
+    stamp = first.with_name("features.bin").stat().st_mtime_ns
+    real, looks = ir_cache._intact, []
+
+    def intact_after_the_first_look(entry):  # this process looked before the other had saved
+        looks.append(entry)
+        return len(looks) > 1 and real(entry)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ir_cache, "_intact", intact_after_the_first_look)
+        assert _ir("a") == first
+    assert first.with_name("features.bin").stat().st_mtime_ns == stamp  # the other process's files, untouched
+    assert _entries(ov_cache) == {"a"}  # no temporary folder left
