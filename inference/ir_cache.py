@@ -68,9 +68,10 @@ def cached_ir(key: str, parts: dict, build: Callable[[], object]) -> Path:
     if _intact(final):
         _mark_used(final)
         return xml
-    if final.exists():
-        log.warning("OpenVINO IR %s cannot be verified (damaged, incomplete or saved by an earlier version): "
-                    "converting it again", final)
+    if _from_an_earlier_version(final):  # saved before key.json held the files' sha256: nothing is wrong
+        log.info("OpenVINO IR %s was saved by an earlier version: converting it again", final)
+    elif final.exists():
+        log.warning("OpenVINO IR %s is damaged or incomplete: converting it again", final)
     import openvino as ov
 
     model = build()
@@ -115,6 +116,13 @@ def _intact(entry: Path) -> bool:
         saved = json.loads((entry / "key.json").read_text())["sha256"]
         return all(sha256_file(entry / name) == saved[name] for name in IR_FILES)
     except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _from_an_earlier_version(entry: Path) -> bool:
+    try:
+        return "sha256" not in json.loads((entry / "key.json").read_text())
+    except (OSError, ValueError, TypeError):
         return False
 
 

@@ -114,7 +114,7 @@ def test_a_save_that_fails_for_another_reason_keeps_openvinos_error(ov_cache, mo
 
 
 @pytest.mark.parametrize("damage", ["a flipped byte", "cut short", "a graph file gone", "an earlier version's"])
-def test_a_damaged_entry_is_converted_again(ov_cache, damage):
+def test_a_damaged_entry_is_converted_again(ov_cache, damage, caplog):
     """A cache is derived data: a damaged IR must not fail every load (or, with runtime auto, leave torch
     running at half the speed) until someone clears the cache."""
     builds = []
@@ -135,7 +135,10 @@ def test_a_damaged_entry_is_converted_again(ov_cache, damage):
     else:  # key.json without the files' sha256
         key = xml.with_name("key.json")
         key.write_text(json.dumps({k: v for k, v in json.loads(key.read_text()).items() if k != "sha256"}))
-    assert ir() == xml and len(builds) == 2
+    with caplog.at_level("INFO", logger="inference.ir_cache"):
+        assert ir() == xml and len(builds) == 2
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert bool(warned) == (damage != "an earlier version's")  # an upgrade's conversion is no fault to warn of
     assert ir() == xml and len(builds) == 2  # whole again: a hit
     compiled = ov.Core().compile_model(str(xml), "CPU")
     assert np.allclose(compiled(np.zeros((1, 50_000), np.float32))[0], np.arange(50_000))
