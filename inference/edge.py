@@ -163,7 +163,15 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
             "network runs on every CPU), or with precision auto")
     # An int8 IR's unquantised operations run in the machine's precision (the setting int8 means auto there).
     compute = _precision("auto" if config.precision == "int8" else config.precision)
-    grid = ovr.CompiledGrid(folder / IR_FOLDER / ir_cache.IR_NAME, compute)
+    try:
+        grid = ovr.CompiledGrid(folder / IR_FOLDER / ir_cache.IR_NAME, compute)
+    except RuntimeError as exc:  # the files are the exported ones (sha256 above): this OpenVINO cannot read them
+        why = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+        made, here = str(meta.get("openvino", "?")).split("-")[0], ovr.version().split("-")[0]
+        versions = f", exported with OpenVINO {made}," if made != here else ""
+        raise ProjectError(f"{folder}'s network{versions} cannot be read by OpenVINO {here} here ({why}): export "
+                           "the model again" + (" with this OpenVINO version, or install the exporting one"
+                                                if versions else "")) from None
     weights = meta["weights"]
     return EdgeBackbone(config, grid, SimpleNamespace(timm_name=meta["timm_name"], kind=meta["kind"]),
                         SimpleNamespace(sha256=weights.get("sha256"), path=weights.get("path"),

@@ -118,3 +118,24 @@ def test_a_changed_ir_file_is_refused(exported, tmp_path, capsys):
         fh.write(b"\x00\x01\x02\x03")
     assert main(["infer", str(copy), str(root / "ng"), *cfg]) == 2
     assert "features.bin is not the file exported" in capsys.readouterr().err
+
+
+def test_an_ir_this_openvino_cannot_read_is_named_with_both_versions(exported, tmp_path, capsys):
+    """An export whose files are the exported ones (their sha256 hold) but whose network this OpenVINO cannot read,
+    as one saved by a newer OpenVINO with operations an older one lacks: one line, exit 2, the way out."""
+    import hashlib
+    import shutil
+
+    root, cfg = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "out", copy)
+    xml = copy / "openvino" / "features.xml"
+    xml.write_text(xml.read_text().replace('type="Parameter"', 'type="AnOperationFromTheFuture"', 1))
+    meta = json.loads((copy / "export.json").read_text())
+    meta["ir_sha256"]["features.xml"] = hashlib.sha256(xml.read_bytes()).hexdigest()
+    meta["openvino"] = "2099.1.0-12345"
+    (copy / "export.json").write_text(json.dumps(meta))
+    assert main(["infer", str(copy), str(root / "ng"), *cfg]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "exported with OpenVINO 2099.1.0, cannot be read by OpenVINO" in err
+    assert "export the model again" in err
