@@ -394,8 +394,8 @@ class MainWindow(QMainWindow):
 
         def done(meta: dict) -> None:
             self.statusBar().showMessage(
-                f"Exported model {meta['model_id'][:12]} to {folder}: a PC with the edge install inspects with it "
-                f"(inspector infer {folder} IMAGES)")
+                f"Exported the active version {meta['version']} (model {meta['model_id'][:12]}) to {folder}: a PC "
+                f"with the edge install inspects with it (inspector infer {folder} IMAGES)")
 
         self.session.export(folder, done)
 

@@ -70,7 +70,8 @@ def export_model(engine: Engine, project, out) -> dict:
     meta = {
         "format": EXPORT_FORMAT, "app_version": __version__, "openvino": ovr.version(),
         "precision": "int8" if backbone.precision_name == "int8" else "fp32",
-        "model_id": model.model_id, "timm_name": backbone.preset.timm_name, "kind": backbone.preset.kind,
+        "model_id": model.model_id, "version": model.version,  # the project's active version, which the line uses
+        "timm_name": backbone.preset.timm_name, "kind": backbone.preset.kind,
         "feature_dim": backbone.feature_dim, "token_shape": list(backbone.token_shape),
         "input_size": backbone.config.input_size, "weights": backbone.weights.to_dict(), "ir_sha256": digests,
     }

@@ -25,6 +25,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     from station import Station
 
     meta = Station(args.project, Engine(EngineConfig.load(args.config))).export(args.out)
-    print(f"exported model {meta['model_id']} ({meta['timm_name']}, {meta['input_size']} px, OpenVINO "
-          f"{meta['openvino'].split('-')[0]}) to {args.out}")
+    print(f"exported model {meta['model_id']} (version {meta['version']}, {meta['timm_name']}, {meta['input_size']} "
+          f"px, OpenVINO {meta['openvino'].split('-')[0]}) to {args.out}")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -86,7 +87,10 @@ def test_the_window_exports_the_model_for_an_edge_pc(qtbot, window, fitted_proje
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(out)))
     window.export_model()
     wait_idle(qtbot, window)
+    version = inference.active_version(fitted_project)
+    assert f"active version {version} " in window.statusBar().currentMessage()
     assert f"to {out}" in window.statusBar().currentMessage()
+    assert json.loads((out / "export.json").read_text())["version"] == version
     edge = inference.engine_for(out, window.engine.config)
     result = edge.infer(edge.load(out), images["ng"][0])
     assert result.score == pytest.approx(score, rel=1e-3) and result.verdict.value == "NG"
