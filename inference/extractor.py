@@ -87,7 +87,7 @@ class OpenVinoExtractor:
     def fp32_ir(self) -> Path:
         parts = self.key_parts()
         return ir_cache.cached_ir(ir_cache.ir_key(parts), parts,
-                             lambda: ovr.convert(_grid_module(self.backbone), self.backbone.config.input_size))
+                                  lambda: ovr.convert(_grid_module(self.backbone), self.backbone.config.input_size))
 
     def compiled(self, precision: str) -> ovr.CompiledGrid:
         with self._lock:
@@ -114,7 +114,7 @@ class OpenVinoExtractor:
         parts = self.key_parts(ovr.images_digest(batches))
         fp32_xml = self.fp32_ir()
         xml = ir_cache.cached_ir(ir_cache.ir_key(parts), parts,
-                            lambda: ovr.quantize_int8(fp32_xml, batches, ovr.int8_weight_range()))
+                                 lambda: ovr.quantize_int8(fp32_xml, batches, ovr.int8_weight_range()))
         # Operations left unquantised run in `precision` (the machine's: bf16 where native).
         grid = ovr.CompiledGrid(xml, precision)
         cosine = ovr.stored_cosine(xml, precision)

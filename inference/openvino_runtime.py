@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .cpu_flags import CPUINFO, cpu_flags
-from .ir_cache import cache_json, version  # noqa: F401  (version: ovr.version() for callers)
+from .ir_cache import cache_json, version
 
 log = logging.getLogger(__name__)
 
