@@ -86,7 +86,7 @@ class Session(QObject):
             if on_done:
                 on_done(None)
             return None
-        engine = self.engine
+        engine = self.station.engine  # an exported folder's own (its IR)
 
         def done(model):
             self.set_model(model)

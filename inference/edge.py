@@ -40,9 +40,27 @@ def is_export(folder) -> bool:
     return folder is not None and (Path(folder) / EXPORT_FILE).is_file()
 
 
-def engine_for(folder, config: EngineConfig) -> Engine:
-    """The engine that inspects `folder`: an EdgeEngine for an exported folder, else a plain Engine."""
-    return EdgeEngine(folder, config) if is_export(folder) else Engine(config)
+def engine_for(folder, config: Optional[EngineConfig] = None, shared: Optional[Engine] = None) -> Engine:
+    """The engine that inspects `folder`: for an exported folder the EdgeEngine of its IR (`shared` when it is
+    that folder's already), else `shared` or a new Engine. Every client gets its engine for a folder here (the
+    Station does), so an export inspects with its own network wherever it is opened, never with a torch
+    backbone rebuilt from the weights. `config`: default `shared`'s, else config.yaml's."""
+    config = config or (shared.config if shared is not None else EngineConfig.load())
+    if is_export(folder):
+        if isinstance(shared, EdgeEngine) and shared.folder == Path(folder) and shared.config == config:
+            return shared
+        return EdgeEngine(folder, config)
+    return shared if shared is not None and not isinstance(shared, EdgeEngine) else Engine(config)
+
+
+def device_name(use_gpu: bool) -> str:
+    """Where backbones compute here ("cuda" or "cpu"), asked without building one: an installation without torch
+    (the edge install) computes on the CPU."""
+    try:
+        from .backbone import pick_device
+    except ModuleNotFoundError:
+        return "cpu"
+    return str(pick_device(use_gpu))
 
 
 def export_model(engine: Engine, project, out) -> dict:
@@ -61,7 +79,9 @@ def export_model(engine: Engine, project, out) -> dict:
     model = engine.load(project)  # every compatibility check: weights sha256, model version, index
     backbone = model.backbone
     ir = backbone.openvino_ir()
-    copy_model(Path(project), out)
+    # The export's own versions start at v1: its note names the project's version, which the line's history
+    # rows (model_version v1 of the export) are traced back to.
+    copy_model(Path(project), out, note=f"exported from {Path(project).resolve()} version {model.version}")
     digests = {}
     for name in ir_cache.IR_FILES:
         data = (ir.parent / name).read_bytes()

@@ -16,7 +16,7 @@ from .calibration import (Calibration, area_unit, calibrate_by, calibration_warn
 from .calibration_samples import CalibrationSamples
 from .config import EngineConfig, config_keys
 from .fitted import FitResult, Model
-from .errors import Cancelled, ConfigError, InspectorError, ProjectError
+from .errors import Cancelled, ConfigError, InspectorError, ProjectError, missing_package
 from . import foreground
 from .features import coreset_ratio, embed_taught
 from .heap import release_free_memory
@@ -485,8 +485,7 @@ def _full_install():
     try:
         from . import backbone
     except ModuleNotFoundError as exc:
-        raise ConfigError(f"this installation has no {exc.name}: it inspects exported models only (inspector "
-                          "export on a full install); teaching needs the full install") from None
+        raise ConfigError(missing_package(exc) or str(exc)) from None
     return backbone
 
 

@@ -53,14 +53,49 @@ class StorageError(InspectorError):
     should be. The message names the path and what to do."""
 
 
+# The packages a part of the product needs beyond what every install has (the edge install has the first column's
+# modules only where its extras put them): module -> (pip package, what needs it).
+OPTIONAL_PACKAGES = {
+    "torch": ("torch", "teaching"), "timm": ("timm", "teaching"), "torchvision": ("torchvision", "teaching"),
+    "nncf": ("nncf", "precision int8 (NNCF's quantisation)"),
+    "watchdog": ("watchdog", "inspector run --source FOLDER"),
+    "fastapi": ("fastapi", "inspector serve"), "fastapi_offline": ("fastapi-offline", "inspector serve"),
+    "uvicorn": ("uvicorn", "inspector serve"), "multipart": ("python-multipart", "inspector serve"),
+    "python_multipart": ("python-multipart", "inspector serve"),
+    "pymodbus": ("pymodbus", "the Modbus PLC handshake"), "asyncua": ("asyncua", "the OPC UA PLC handshake"),
+    "paho": ("paho-mqtt", "MQTT results"), "prometheus_client": ("prometheus-client", "the line's metrics"),
+    "PySide6": ("PySide6-Essentials", "the window (inspector gui)"), "pyqtgraph": ("pyqtgraph", "the window"),
+    "ray": ("ray[data]", "inspector rescore"), "pyarrow": ("pyarrow", "inspector rescore"),
+    "matplotlib": ("matplotlib", "plots in reports"), "sklearn": ("scikit-learn", "inspector eval"),
+    "anomalib": ("anomalib", "inspector eval's anomalib peer"),
+}
+EDGE_ONLY = ("torch", "timm", "torchvision")
+
+
+def missing_package(exc: ModuleNotFoundError):
+    """The plain line for a package this installation lacks (the edge install, a partial one); None when the
+    missing module is not one of the product's optional packages (then it is a bug, not the user's setup)."""
+    top = (exc.name or "").split(".")[0]
+    if top not in OPTIONAL_PACKAGES:
+        return None
+    package, needed_by = OPTIONAL_PACKAGES[top]
+    if top in EDGE_ONLY:
+        return (f"this installation has no {top}: it inspects exported models only (inspector export on a full "
+                f"install); {needed_by} needs the full install")
+    return f"this installation has no {package}, which {needed_by} needs: pip install {package}"
+
+
 def user_message(exc: BaseException):
     """The one line a command line shows for a fault the user can act on (then exit 2): an InspectorError's
-    own message, an OSError in plain words (disk full, read-only, permission); None for anything else (a bug).
-    One mapping for every command-line client (inspector, inspector run / history)."""
+    own message, an OSError in plain words (disk full, read-only, permission), a package this installation
+    lacks; None for anything else (a bug). One mapping for every command-line client (inspector, inspector
+    run / history / serve / gui)."""
     if isinstance(exc, InspectorError):
         return str(exc)
     if isinstance(exc, OSError):
         return str(plain_os_error(exc, None))
+    if isinstance(exc, ModuleNotFoundError):
+        return missing_package(exc)
     return None
 
 

@@ -401,15 +401,16 @@ def calibration_from_bytes(data: Optional[bytes]) -> Optional[Calibration]:
     return Calibration.from_dict(json.loads(data.decode("utf-8")))
 
 
-def copy_model(source: Path, target: Path) -> None:
+def copy_model(source: Path, target: Path, note: Optional[str] = None) -> None:
     """Copy a project's active model (checked on read) and its valid calibration to another folder, e.g. Save
-    As. The copy keeps model_id, so the calibration stays valid for it; it starts its own versions at v1."""
+    As. The copy keeps model_id, so the calibration stays valid for it; it starts its own versions at v1, whose
+    `note` (default "copied from SOURCE") says where it came from."""
     stored = load_model(Path(source))
     cal = json_bytes(stored.calibration.to_dict()) if stored.calibration is not None else None
     extra = {name: read_model_file(Path(source), name, stored.record)
              for name in stored.record.files if name not in (*MODEL_FILES, CALIBRATION)}
     save_model(Path(target), stored.record, stored.embeddings, stored.coreset_bytes, cal, extra,
-               origin={"action": "fit", "note": f"copied from {Path(source)}"})
+               origin={"action": "fit", "note": note or f"copied from {Path(source)}"})
 
 
 def save_calibration(folder: Path, calibration: Calibration, version: Optional[str] = None,

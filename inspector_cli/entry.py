@@ -31,6 +31,15 @@ def _forget_caught_interrupts() -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return _run(argv)
+    except ModuleNotFoundError as exc:  # a client's package this installation lacks (serve, gui on the edge)
+        from inference import user_message
+
+        message = user_message(exc)
+        if message is None:
+            raise
+        if sys.stderr is not None:
+            print(f"inspector: error: {message}", file=sys.stderr)
+        return 2
     finally:
         _forget_caught_interrupts()
 

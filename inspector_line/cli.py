@@ -63,6 +63,9 @@ def main(argv: Sequence[str]) -> int:
         _err(user_message(exc))
         return 2
     except Exception as exc:  # a bug, not bad input: still one line, details on request
+        if isinstance(exc, ModuleNotFoundError) and user_message(exc):  # a package this installation lacks
+            _err(user_message(exc))
+            return 2
         if os.environ.get("INSPECTOR_DEBUG"):
             raise
         _err(f"internal error ({type(exc).__name__}: {exc}); set INSPECTOR_DEBUG=1 for details")

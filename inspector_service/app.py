@@ -19,7 +19,7 @@ from inference import (
     VerdictCounts,
     __version__,
     check_values,
-    pick_device,
+    device_name,
     read_record,
     roi_from_dict,
 )
@@ -67,7 +67,7 @@ def create_app(
         limits = replace(limits, max_megapixels=engine.config.max_image_megapixels)
     projects = Projects(Path(projects_dir), engine, max_loaded, who=who)
     if share_batch is None:
-        share_batch = engine.config.batch_size if pick_device(engine.config.use_gpu).type == "cuda" else 1
+        share_batch = engine.config.batch_size if device_name(engine.config.use_gpu) == "cuda" else 1
     batcher = InferenceBatcher(engine, max_images=share_batch)
     # The fit's own model goes into the warm cache: nothing is read back from disk.
     fits = FitQueue(engine, on_saved=lambda name, model: projects.put(name, model), stations=projects.station)
@@ -100,7 +100,7 @@ def create_app(
     def health():
         cfg = engine.config
         return {
-            "status": "ok", "version": __version__, "device": str(pick_device(cfg.use_gpu)),
+            "status": "ok", "version": __version__, "device": device_name(cfg.use_gpu),
             "backbone": cfg.backbone, "weights": cfg.weights, "input_size": cfg.input_size,
             "loaded_projects": projects.loaded(), "jobs": fits.active(),
             "limits": {"max_image_bytes": limits.max_image_bytes, "max_request_bytes": limits.max_request_bytes,

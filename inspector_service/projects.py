@@ -93,7 +93,7 @@ class Projects:
             if cached is not None and cached[0] == _stamp(folder):
                 return cached[1]
             stamp = _stamp(folder)
-            model = self.engine.load(folder)
+            model = self.station(name).engine.load(folder)  # an exported folder's own engine (its IR)
             self.put(name, model, stamp)
             return model
 

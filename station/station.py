@@ -44,6 +44,7 @@ from inference import (
     activate_version,
     active_version,
     append_audit,
+    engine_for,
     export_model,
     list_versions,
     os_user,
@@ -76,7 +77,8 @@ class Station:
         outcome's `record_error` set instead of failing the inspection: for bench checks (the window), never
         for the line, where a result owed to the history is never dropped silently."""
         self.project = Path(project)
-        self.engine = engine or Engine(config or EngineConfig.load())
+        # An exported folder inspects with its own network (inference.engine_for), whatever engine came in.
+        self.engine = engine_for(self.project, config, shared=engine)
         self.who = who or os_user()
         self.record = record  # write a history row for every inspection
         self.history_optional = history_optional

@@ -4,7 +4,6 @@ imported: the same verdicts and scores as the full install inspecting the projec
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,38 +12,14 @@ import pytest
 
 pytest.importorskip("openvino")
 
+from edge_helpers import blocked_env, make_export  # noqa: E402
 from inspector_cli.main import main  # noqa: E402
-from inference.synthetic import CENTRE, RADIUS, write_discs  # noqa: E402
-from tiny_project import TINY_YAML  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-ROI = json.dumps({"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS})
-# Imported by Python at start-up from PYTHONPATH: any import of torch or timm (or their submodules) fails.
-BLOCKER = '''
-import sys
-class _Blocked:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "timm", "torchvision"):
-            raise ModuleNotFoundError(f"{name} is blocked: the edge install has no torch", name=name)
-        return None
-sys.meta_path.insert(0, _Blocked())
-'''
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
-    # The map shown with its surround (issue 25) too: the export must draw the regions the project draws.
-    (root / "tiny.yaml").write_text(TINY_YAML + "  precision: fp32\n  surround_sigma: 24\n")
-    write_discs(root / "ok", range(6))
-    write_discs(root / "cal", range(10, 14))
-    write_discs(root / "ng", [50, 51], scratch=True)
-    cfg = ["--config", str(root / "tiny.yaml")]
-    proj = str(root / "proj")
-    assert main(["fit", proj, "--ok", str(root / "ok"), "--roi", ROI, "--mm-per-px", "0.05", *cfg]) == 0
-    assert main(["calibrate", proj, "--ok", str(root / "cal"), "--ng", str(root / "ng"), *cfg]) == 0
-    assert main(["export", proj, str(root / "out"), *cfg]) == 0
-    return root, cfg
+    return root, make_export(root)
 
 
 def _results(path: Path) -> list[dict]:
@@ -65,13 +40,10 @@ def test_an_export_inspects_without_torch_like_the_full_install(exported, tmp_pa
     full = tmp_path / "full.json"
     assert main(["infer", str(root / "proj"), *images, "--json", str(full), *cfg]) == 0  # torch, fp32
 
-    (tmp_path / "blocker").mkdir()
-    (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCKER)
     edge = tmp_path / "edge.json"
     code = ("import sys; from inspector_cli.entry import main; rc = main(sys.argv[1:]); "
             "assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'timm')]; sys.exit(rc)")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "blocker"), str(ROOT)]),
-           "PATCHCORE_PRECISION": "fp32"}
+    env = {**blocked_env(tmp_path / "blocker"), "PATCHCORE_PRECISION": "fp32"}
     run = subprocess.run([sys.executable, "-c", code, "infer", str(out), *images, "--json", str(edge), *cfg],
                          env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr

@@ -4,7 +4,6 @@ full install and checks the full install's verdicts and scores, with torch and t
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,16 +14,12 @@ import pytest
 pytest.importorskip("openvino")
 
 from inspector_cli.selftest_edge import EXPECTED, MODEL, make  # noqa: E402
-from test_export import BLOCKER  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from edge_helpers import blocked_env  # noqa: E402
 
 
 def _edge(tmp_path: Path, module: str, *args: str) -> subprocess.CompletedProcess:
     """`python -m module args` with torch, timm and torchvision imports blocked."""
-    (tmp_path / "blocker").mkdir(exist_ok=True)
-    (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCKER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "blocker"), str(ROOT)])}
+    env = blocked_env(tmp_path / "blocker")
     return subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True,
                           timeout=240, cwd=tmp_path)
 
