@@ -11,7 +11,8 @@ check::
     PASS load: exported model 3f2a.. (efficientnet_lite0, 224 px), IR checked, compiled in bf16
     PASS verdicts: 7 of 7 as the full install (4 OK, 3 NG)
     PASS scores: in fp32, largest change 0.0012% from the full install's (tolerance 0.1%)
-    self-test PASSED: 4 of 4 checks, 2.1 s
+    PASS service: inspector serve's application on 127.0.0.1:40411: /health, /docs, and POST /infer gave ng_060 NG as the full install
+    self-test PASSED: 5 of 5 checks, 2.9 s
 
 Exit code 0 when every check passed, 1 otherwise. No Qt, no torch.
 """
@@ -144,6 +145,28 @@ class EdgeSelfTest(Checks):
                                f"{SCORE_TOLERANCE:.1%})")
         return f"in fp32, largest change {change:.4%} from the full install's (tolerance {SCORE_TOLERANCE:.1%})"
 
+    def check_service(self) -> str:
+        """The edge PC serves its export to the line's software: `inspector serve`'s application, over real HTTP,
+        on a copy of the model (the service writes its history beside it; the installed one stays as built)."""
+        import shutil
+        import tempfile
+
+        from .selftest_service import ServiceCheckFailed, serve_and_inspect
+
+        with tempfile.TemporaryDirectory(prefix="inspector-selftest-") as d:
+            shutil.copytree(self.state["folder"] / MODEL, Path(d) / "projects" / MODEL)
+            ng = write_images(Path(d) / "images", (), TEST_NG[:1])[0]
+            want = next(w for w in self.state["expected"]["results"] if w["name"] == ng.stem)
+            try:
+                where, result = serve_and_inspect(Path(d) / "projects", self.state["engine"], MODEL, ng)
+            except ServiceCheckFailed as exc:
+                raise CheckFailed(str(exc)) from None
+        detail = (f"inspector serve's application on {where}: /health, /docs, and POST /infer gave {ng.stem} "
+                  f"{result['verdict']}")
+        if result["verdict"] != want["verdict"]:
+            raise CheckFailed(f"{detail}, not the full install's {want['verdict']}")
+        return detail + " as the full install"
+
 
 def main(argv: Optional[list[str]] = None, report=None) -> int:
     from .selftest import Report
@@ -173,6 +196,7 @@ def main(argv: Optional[list[str]] = None, report=None) -> int:
         test.run("load", test.check_load, needs=("engine",))
         test.run("verdicts", test.check_verdicts, needs=("load",))
         test.run("scores", test.check_scores, needs=("verdicts",))
+        test.run("service", test.check_service, needs=("load",))
         return report.verdict(time.perf_counter() - t0)
     finally:
         if out:

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "inspector"
@@ -106,10 +107,12 @@ def self_test(dist: Path, extra: list[str], timeout: float) -> tuple[int, list[s
     return proc.returncode, lines, seconds
 
 
-def walk(dist: Path, timeout: float) -> tuple[int, list[str], float]:
-    """packaging/walk_bundle.py against the bundle: its commands, serve and run with real PLC/MQTT clients."""
+def walk(dist: Path, timeout: float, full_python: Optional[str] = None) -> tuple[int, list[str], float]:
+    """packaging/walk_bundle.py against the bundle: its commands, serve and run with real PLC/MQTT clients.
+    `full_python` (the edge bundle): the full install's Python runs the walk, which fits and exports for it."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "packaging" / "walk_bundle.py"), str(executable(dist))],
+    command = [full_python or sys.executable, str(ROOT / "packaging" / "walk_bundle.py"), str(executable(dist))]
+    proc = subprocess.run(command + (["--edge"] if full_python else []),
                           cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(("PASS", "FAIL", "SKIP", "walk"))]
     for line in lines:
@@ -164,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-self-test", action="store_true", help="skip running the bundle's --self-test")
     p.add_argument("--self-test-args", default="", help="extra arguments for --self-test, e.g. '--expect-gpu'")
     p.add_argument("--walk", action="store_true",
-                   help="full: also drive the bundle's commands, serve and run (Modbus, OPC UA, MQTT) from outside "
-                   "(packaging/walk_bundle.py)")
+                   help="also drive the bundle's commands, serve and run (Modbus, OPC UA, MQTT) from outside "
+                   "(packaging/walk_bundle.py; edge: on a model the --full-python install exports)")
     p.add_argument("--screenshot", type=Path, help="start the GUI under Xvfb and save a screenshot here (Linux)")
     p.add_argument("--gui-wait", type=float, default=25.0, help="seconds the GUI runs before the screenshot")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="full",
@@ -218,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         report["self_test"] = {"exit_code": rc, "seconds": round(seconds, 1), "lines": lines}
         print(f"self-test of the bundle: exit code {rc} in {seconds:.0f} s")
         ok &= rc == 0 and any(line.startswith("self-test PASSED") for line in lines)
-    if args.walk and args.variant == "full":
-        rc, lines, seconds = walk(dist, timeout=1800)
+    if args.walk:
+        rc, lines, seconds = walk(dist, timeout=1800, full_python=args.full_python if args.variant == "edge" else None)
         report["walk"] = {"exit_code": rc, "seconds": round(seconds, 1), "lines": lines}
         print(f"walk through the bundle: exit code {rc} in {seconds:.0f} s")
         ok &= rc == 0

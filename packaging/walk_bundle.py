@@ -1,6 +1,7 @@
 """Walk a built bundle through what a line does with it, from outside, with real clients.
 
     python packaging/walk_bundle.py dist/inspector/inspector      # or: python packaging/build.py --walk
+    python packaging/walk_bundle.py dist/inspector-edge/inspector --edge   # the edge bundle (see below)
 
 The self-test checks the engine inside the bundle; this drives the bundle's own executable as separate
 processes, the way a line engineer and the line's PLC and software do: fit, calibrate, infer (and a missing
@@ -10,6 +11,10 @@ Modbus TCP (pymodbus client), results on MQTT (a real mosquitto, when installed)
 scratched), so no data set is needed. One PASS/FAIL line per step; exit code 0 when all passed. Run it with
 the full install's Python (it needs pymodbus, asyncua and paho-mqtt as the clients); servers listen on
 127.0.0.1, on free ports, and are stopped here.
+
+With --edge the bundle is the edge one (no torch): the Python running the walk (the full install) fits,
+calibrates and exports the model, and the bundle does what an edge PC on the line does with the export: infer,
+info, versions, teaching refused (exit 2), `run` with Modbus, MQTT and OPC UA, and `serve`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,8 +44,10 @@ WALK_SECONDS = 900  # past this, every thread's stack is printed and the walk en
 
 
 class Walk:
-    def __init__(self, exe: Path, work: Path):
+    def __init__(self, exe: Path, work: Path, teacher: Optional[list[str]] = None):
+        """`teacher`: the command that fits, calibrates and exports (default: the bundle itself)."""
         self.exe, self.work, self.failed = exe, work, []
+        self.teacher = teacher or [str(exe)]
         self.env = clean_env()
 
     def record(self, name: str, ok: bool, detail: str) -> bool:
@@ -48,8 +56,9 @@ class Walk:
             self.failed.append(name)
         return ok
 
-    def cli(self, name: str, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(self.exe), *args], cwd=self.work, env=self.env, capture_output=True, text=True,
+    def cli(self, name: str, *args: str, expect: int = 0, teach: bool = False) -> subprocess.CompletedProcess:
+        command = self.teacher if teach else [str(self.exe)]
+        proc = subprocess.run([*command, *args], cwd=self.work, env=self.env, capture_output=True, text=True,
                               timeout=600)
         tail = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or [""])[-1]
         self.record(name, proc.returncode == expect, f"exit {proc.returncode} (expected {expect}) {tail[:160]}")
@@ -123,7 +132,7 @@ def modbus_and_mqtt(walk: Walk, project: Path, source: Path, ng: Path) -> None:
         walk.record("run --modbus", regs[0] == 2, f"Trigger -> verdict {regs[0]} (2 is NG), score {score:.4g}, "
                                                  f"sequence {regs[3]}, model version {regs[4]}")
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{met}/metrics", timeout=10).read().decode()
-        counted = 'inspector_inspections_total{project="project",verdict="NG"} 1.0' in metrics
+        counted = f'inspector_inspections_total{{project="{project.name}",verdict="NG"}} 1.0' in metrics
         walk.record("run --metrics", counted, "the NG counted" if counted else "no NG in inspector_inspections_total")
         if subscriber is not None:
             got = wait_for(lambda: messages, run, "the MQTT result")
@@ -203,6 +212,8 @@ def serve(walk: Walk, project: Path, ng: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    edge = "--edge" in argv
+    argv = [a for a in argv if a != "--edge"]
     if len(argv) != 1:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
@@ -210,15 +221,21 @@ def main(argv: list[str]) -> int:
     faulthandler.dump_traceback_later(WALK_SECONDS, exit=True)
     with tempfile.TemporaryDirectory(prefix="inspector-walk-") as tmp:
         work = Path(tmp)
-        walk = Walk(exe, work)
+        # The edge bundle cannot teach: this Python (the full install) fits, calibrates and exports for it.
+        walk = Walk(exe, work, teacher=[sys.executable, "-m", "inspector_cli.entry"] if edge else None)
         write_discs(work / "fit", range(8))
         cal_ok, cal_ng = write_discs(work / "cal", range(100, 106)), write_discs(work / "cal", range(200, 202), True)
         good, bad = write_discs(work / "test", range(300, 303)), write_discs(work / "test", range(400, 403), True)
         source = work / "source"
         source.mkdir()
         project = work / "project"
-        walk.cli("fit", "fit", str(project), "--ok", str(work / "fit"), "--note", "walk")
-        walk.cli("calibrate", "calibrate", str(project), "--ok", *map(str, cal_ok), "--ng", *map(str, cal_ng))
+        by = " (full install)" if edge else ""
+        walk.cli("fit" + by, "fit", str(project), "--ok", str(work / "fit"), "--note", "walk", teach=True)
+        walk.cli("calibrate" + by, "calibrate", str(project), "--ok", *map(str, cal_ok), "--ng", *map(str, cal_ng),
+                 teach=True)
+        if edge:
+            walk.cli("export" + by, "export", str(project), str(work / "exported"), teach=True)
+            project = work / "exported"  # what the edge PC holds and the line inspects with
         proc = walk.cli("infer", "infer", str(project), *map(str, good + bad), "--json")
         if proc.returncode == 0:
             verdicts = [r["verdict"] for r in json.loads(proc.stdout)["results"]]
@@ -230,8 +247,11 @@ def main(argv: list[str]) -> int:
             print(f"     computes: {compute}", flush=True)
         walk.cli("versions", "versions", str(project))
         walk.cli("audit", "audit", str(project))
-        walk.cli("export", "export", str(project), str(work / "exported"))
-        walk.cli("infer the export", "infer", str(work / "exported"), *map(str, good + bad))
+        if edge:
+            walk.cli("teaching refused", "fit", str(work / "new"), "--ok", str(work / "fit"), expect=2)
+        else:
+            walk.cli("export", "export", str(project), str(work / "exported"))
+            walk.cli("infer the export", "infer", str(work / "exported"), *map(str, good + bad))
         modbus_and_mqtt(walk, project, source, bad[0])
         opcua(walk, project, source, good[0])
         serve(walk, project, bad[1])

@@ -175,6 +175,8 @@ def test_specs_carry_openvinos_cpu_plugin_and_ir_reader(spec, tmp_path, monkeypa
     assert {"libopenvino_intel_cpu_plugin", "libopenvino_ir_frontend"} <= names
     assert "libopenvino_pytorch_frontend" not in names  # the edge converts nothing
     assert "torch" in edge["excludes"] and "ray" not in edge["hiddenimports"]
+    # An edge PC runs the line with its export: the run mode (PLC handshake, MQTT) and the service are in it.
+    assert {"inspector_line.cli", "inspector_service.app", "station.line_io.modbus"} <= set(edge["hiddenimports"])
 
 
 def test_unused_openvino_frontends_are_dropped_from_the_analysis():

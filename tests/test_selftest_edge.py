@@ -36,7 +36,8 @@ def test_the_edge_self_test_passes_without_torch_and_fails_on_other_results(tiny
     run = _selftest(tmp_path, folder)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "PASS engine: " in run.stdout and "no torch" in run.stdout
-    assert "PASS verdicts: 7 of 7 as the full install" in run.stdout and "self-test PASSED: 4 of 4" in run.stdout
+    assert "PASS verdicts: 7 of 7 as the full install" in run.stdout and "self-test PASSED: 5 of 5" in run.stdout
+    assert "PASS service: inspector serve" in run.stdout and "as the full install" in run.stdout
 
     other = {"OK": "NG", "NG": "OK"}
     last = expected["results"][-1]
