@@ -71,6 +71,7 @@ from .project_reader import (  # noqa: F401
     load_calibration,
     load_model,
     load_settings,
+    model_stamp,
     read_manifest,
     read_model_file,
     read_record,

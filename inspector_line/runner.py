@@ -25,7 +25,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from inference import ImageError, InferenceResult, Model, Verdict, VerdictCounts, heatmap_thumbnail_png, load_image
+from inference import (ImageError, InferenceResult, Model, ProjectError, Verdict, VerdictCounts, heatmap_thumbnail_png,
+                       load_image)
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 
@@ -235,7 +236,15 @@ class Runner:
                     self.source.requeue(item)
                     continue
                 todo.append((item, None, str(exc)))
-        self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch
+        try:
+            self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch
+        except ProjectError as exc:
+            # The model's files changed and cannot be loaded now (a new export half copied over the folder, a
+            # damaged file): every part of this batch is an ERROR naming why, never a verdict from a model the
+            # files no longer hold, and the line keeps running; the next batch loads again.
+            for item, _, _ in todo:
+                self._finish_error(item, f"the model cannot be loaded: {exc}")
+            return
         if self.publisher is not None:
             self.publisher.set_model(self.model)
         good = [(item, rgb) for item, rgb, _ in todo if rgb is not None]
@@ -250,10 +259,14 @@ class Runner:
             if rgb is not None:
                 self._finish(item, next(outcomes), rgb)
             else:
-                self._finish(item, self.station.error(
-                    item.name, error, part_id=self._part_id(item), source=self.source.label,
-                    row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived),
-                         "in_transaction": self._owed_hook(item)}), None)
+                self._finish_error(item, error)
+
+    def _finish_error(self, item: Item, message: str) -> None:
+        """A part that never reached the engine: an ERROR outcome with its history row, sent as any result is."""
+        self._finish(item, self.station.error(
+            item.name, message, part_id=self._part_id(item), source=self.source.label,
+            row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived),
+                 "in_transaction": self._owed_hook(item)}), None)
 
     def _part_id(self, item: Item) -> Optional[str]:
         if self._armed is not None and self._armed.part_id:  # the part id the PLC wrote before Trigger

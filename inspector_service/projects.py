@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
-from inference import Engine, Model, has_model
+from inference import Engine, Model, has_model, model_stamp
 from station import Station
 
 from .errors import ApiError
 
 # Letters, digits, dot, dash, underscore; starts with a letter or digit: no '..', no separators, no hidden files.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-STAMP_FILES = ("manifest.json", "calibration.json", "active_version.json")
 
 
 def check_name(name: str) -> str:
@@ -80,7 +78,7 @@ class Projects:
     def model(self, name: str) -> Model:
         """The project's model, loaded once and reloaded only when its files change on disk."""
         folder = self.existing(name)
-        stamp = _stamp(folder)
+        stamp = model_stamp(folder)
         with self._lock:
             cached = self._models.get(name)
             if cached is not None and cached[0] == stamp:
@@ -90,16 +88,16 @@ class Projects:
         with load_lock:  # one load per project at a time; other projects are served meanwhile
             with self._lock:
                 cached = self._models.get(name)
-            if cached is not None and cached[0] == _stamp(folder):
+            if cached is not None and cached[0] == model_stamp(folder):
                 return cached[1]
-            stamp = _stamp(folder)
+            stamp = model_stamp(folder)
             model = self.station(name).engine.load(folder)  # an exported folder's own engine (its IR)
             self.put(name, model, stamp)
             return model
 
     def put(self, name: str, model: Model, stamp: Optional[tuple] = None) -> None:
         """Swap in a model (e.g. after a fit saved it): requests already running keep the one they hold."""
-        stamp = stamp if stamp is not None else _stamp(model.folder)
+        stamp = stamp if stamp is not None else model_stamp(model.folder)
         with self._lock:
             self._models[name] = (stamp, model)
             self._models.move_to_end(name)
@@ -112,13 +110,3 @@ class Projects:
         return [{"name": n, "model_id": m.model_id, "model_version": m.version, "backbone": m.record.backbone.name,
                  "calibrated": m.calibration is not None} for n, (_, m) in items]
 
-
-def _stamp(folder: Path) -> tuple:
-    out = []
-    for name in STAMP_FILES:
-        try:
-            st = os.stat(folder / name)
-            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-        except FileNotFoundError:
-            out.append(None)
-    return tuple(out)

@@ -47,6 +47,7 @@ from inference import (
     engine_for,
     export_model,
     list_versions,
+    model_stamp,
     os_user,
     read_audit,
     read_record,
@@ -85,6 +86,7 @@ class Station:
         self._history = history
         self._own_history = False
         self._model: Optional[Model] = None
+        self._stamp: Optional[tuple] = None  # model_stamp of the loaded model's folder
         self._lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
@@ -122,9 +124,12 @@ class Station:
         if version is not None:
             return self.engine.load(self.project, version)
         with self._lock:
-            active = active_version(self.project)
-            if self._model is None or self._model.version != active or active is None:
-                self._model = self.engine.load(self.project)
+            # Loaded again when another version became active, or the files changed otherwise (an exported
+            # folder exported again in place keeps its v1); taken before the load, so a change made during it
+            # is loaded next time.
+            active, stamp = active_version(self.project), model_stamp(self.project)
+            if self._model is None or self._model.version != active or active is None or stamp != self._stamp:
+                self._model, self._stamp = self.engine.load(self.project), stamp
             return self._model
 
     def versions(self) -> list[VersionInfo]:

@@ -140,3 +140,39 @@ def test_a_package_the_installation_lacks_is_named_in_one_line(exported, tmp_pat
     run = _edge(tmp_path, *args, *cfg, blocked=("torch", "timm", "torchvision", package))
     assert run.returncode == 2, run.stdout + run.stderr
     assert run.stderr.strip() == f"inspector: error: {line}"
+
+
+def test_an_export_copied_over_in_place_is_read_again_by_the_engine_that_holds_it(exported, tmp_path):
+    """The service and the run mode keep one engine per folder: a new export copied over the folder (export.json
+    written last) must bring its own network, not pair the old one with the new model's files."""
+    root, cfg, _ = exported
+    folder = tmp_path / "line"
+    shutil.copytree(root / "out", folder)
+    engine = EdgeEngine(folder, EngineConfig.load(Path(cfg[1])))
+    first = engine.load(folder)
+    assert not first.backbone.int8 and engine.load(folder).backbone is first.backbone  # unchanged: compiled once
+    meta = json.loads((folder / "export.json").read_text())
+    meta.update(precision="int8", int8_weights="half")  # what an int8 export of the same model records
+    (folder / "export.json").write_text(json.dumps(meta))
+    again = engine.load(folder)
+    assert again.backbone.int8 and again.backbone is not first.backbone
+
+
+def test_the_line_inspects_with_an_export_copied_over_in_place(exported, tmp_path):
+    """A new export copied over the line's folder keeps the version v1: the station loads it at the next part
+    (the run mode asks it per batch) because the folder's files changed, not only when the version does."""
+    root, cfg, _ = exported
+    folder = tmp_path / "line"
+    shutil.copytree(root / "out", folder)
+    station = Station(folder, Engine(EngineConfig.load(Path(cfg[1]))), record=False)
+    first = station.model()
+    assert station.model() is first  # unchanged files: loaded once
+    project = tmp_path / "proj"
+    shutil.copytree(root / "proj", project)
+    assert main(["calibrate", str(project), "--ok", str(root / "cal"), *cfg]) == 0  # OK images only: another threshold
+    assert main(["export", str(project), str(tmp_path / "again"), *cfg]) == 0
+    shutil.rmtree(folder)
+    shutil.copytree(tmp_path / "again", folder)
+    second = station.model()
+    assert second.version == first.version == "v1"
+    assert second.calibration.threshold != pytest.approx(first.calibration.threshold)

@@ -293,3 +293,33 @@ def test_drift_warning_at_start_of_run(projects, tmp_path):
     assert summary.drift.warning and any(m.startswith("DRIFT") for m in messages)
     history.close()
 
+
+
+def test_a_model_that_cannot_be_loaded_mid_run_makes_error_rows_and_the_line_goes_on(projects, tmp_path):
+    """The model's files change under a running line (a new export being copied over the folder): while they
+    cannot be loaded, each part is an ERROR naming why, never judged by the model the files no longer hold;
+    once they can, the next part is judged by the new files."""
+    engine, project, _ = projects
+    folder = tmp_path / "project"
+    shutil.copytree(project, folder)
+    manifest = (folder / "manifest.json").read_bytes()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(png_bytes(part(11)))
+
+    def next_part(outcome):
+        if outcome.name == "a.png":  # half written, as a copy in progress leaves it
+            (folder / "manifest.json").write_bytes(manifest[: len(manifest) // 2])
+            (inbox / "b.png").write_bytes(png_bytes(part(12)))
+        elif outcome.name == "b.png":
+            (folder / "manifest.json").write_bytes(manifest)
+            (inbox / "c.png").write_bytes(png_bytes(part(13, scratch=True)))
+
+    with History(tmp_path / "h.sqlite") as history:
+        runner = Runner(Station(folder, engine, history=history), FolderSource(inbox, settle_s=0.1),
+                        RunOptions(idle_exit_s=2.0), on_part=next_part)
+        summary = runner.run()
+        rows = {r.file_name: r for r in history.query()}
+    assert {n: r.verdict for n, r in rows.items()} == {"a.png": "OK", "b.png": "ERROR", "c.png": "NG"}
+    assert rows["b.png"].error.startswith("the model cannot be loaded: ") and "manifest" in rows["b.png"].error
+    assert (summary.counts.total, summary.counts.error) == (3, 1)
