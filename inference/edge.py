@@ -95,8 +95,8 @@ def export_model(engine: Engine, project, out) -> dict:
         "feature_dim": backbone.feature_dim, "token_shape": list(backbone.token_shape),
         "input_size": backbone.config.input_size, "weights": backbone.weights.to_dict(), "ir_sha256": digests,
     }
-    if meta["precision"] == "int8":  # quantised on this machine, for its CPU (ovr.int8_weight_range)
-        meta["int8_weights"] = ovr.int8_weight_range()
+    if meta["precision"] == "int8":  # quantised for a CPU's weight range: this machine's, or the export's it copies
+        meta["int8_weights"] = backbone.int8_weights if isinstance(backbone, EdgeBackbone) else ovr.int8_weight_range()
     atomic_write(out / EXPORT_FILE, (json.dumps(meta, indent=1) + "\n").encode())  # last: the folder is whole
     return meta
 
@@ -115,6 +115,8 @@ class EdgeBackbone:
     device: object = field(default_factory=lambda: SimpleNamespace(type="cpu"))
 
     int8: bool = False
+    int8_weights: str = "full"  # an int8 network's weight range (export.json; ovr.int8_weight_range)
+    ir: Optional[Path] = None  # the exported features.xml
     int8_cosine = None  # the gate's cosine stays with the fit's machine: an export does not keep it
 
     @property
@@ -123,6 +125,10 @@ class EdgeBackbone:
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         return self.grid(images)
+
+    def openvino_ir(self) -> Path:
+        """The network as exported (an export of an exported folder copies it as it is)."""
+        return self.ir
 
 
 class EdgeEngine(Engine):
@@ -210,7 +216,8 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     return EdgeBackbone(config, grid, SimpleNamespace(timm_name=meta["timm_name"], kind=meta["kind"]),
                         SimpleNamespace(sha256=weights.get("sha256"), path=weights.get("path"),
                                         source=weights.get("source"), to_dict=lambda: dict(weights)),
-                        int(meta["feature_dim"]), tuple(meta["token_shape"]), int8=int8)
+                        int(meta["feature_dim"]), tuple(meta["token_shape"]), int8=int8,
+                        int8_weights=meta.get("int8_weights", "full"), ir=folder / IR_FOLDER / ir_cache.IR_NAME)
 
 
 def _precision(setting: str) -> str:

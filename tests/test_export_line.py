@@ -176,3 +176,19 @@ def test_the_line_inspects_with_an_export_copied_over_in_place(exported, tmp_pat
     second = station.model()
     assert second.version == first.version == "v1"
     assert second.calibration.threshold != pytest.approx(first.calibration.threshold)
+
+
+def test_an_exported_folder_exports_as_it_is_without_torch(exported, tmp_path):
+    """An edge PC hands its model on (to a spare PC, a second line): the copy holds the same network and inspects
+    alike, and its version's note names where it came from."""
+    root, cfg, want = exported
+    copy = tmp_path / "spare"
+    run = _edge(tmp_path, "export", str(root / "out"), str(copy), *cfg)
+    assert run.returncode == 0, run.stderr
+    for name in ("features.xml", "features.bin"):
+        assert (copy / "openvino" / name).read_bytes() == (root / "out" / "openvino" / name).read_bytes()
+    got = tmp_path / "got.json"
+    assert _edge(tmp_path, "infer", str(copy), str(root / "ng"), "--json", str(got), *cfg).returncode == 0
+    for result in json.loads(got.read_text())["results"]:
+        verdict, score = want[Path(result["name"]).name]
+        assert result["verdict"] == verdict and result["score"] == pytest.approx(score, rel=1e-4)
