@@ -31,7 +31,7 @@ from .foreground import foreground_overlay
 from .engine import CalibrationSamples, Engine
 from .fitted import FitResult, Model
 from .verdict import Verdict, VerdictCounts
-from .edge import device_name, engine_for, export_model, is_export
+from .edge import device_name, engine_for, export_model, is_export, read_export
 from .manifest import MODEL_VERSION
 from .model_record import BackboneRecord, ModelRecord
 from .model_checks import verify_project
@@ -160,6 +160,7 @@ __all__ = [
     "engine_for",
     "export_model",
     "is_export",
+    "read_export",
     "BackboneRecord",
     "calibrate",
     "calibrate_by",

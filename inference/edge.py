@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
@@ -38,6 +39,16 @@ EXPORT_FORMAT = 1
 
 def is_export(folder) -> bool:
     return folder is not None and (Path(folder) / EXPORT_FILE).is_file()
+
+
+def read_export(folder) -> Optional[dict]:
+    """What export.json says the folder holds (the project and version it came from, precision, OpenVINO
+    version); None for a project that is not an export, or whose export.json cannot be read (load says why)."""
+    try:
+        meta = json.loads((Path(folder) / EXPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def engine_for(folder, config: Optional[EngineConfig] = None, shared: Optional[Engine] = None) -> Engine:
@@ -81,7 +92,8 @@ def export_model(engine: Engine, project, out) -> dict:
     ir = backbone.openvino_ir()
     # The export's own versions start at v1: its note names the project's version, which the line's history
     # rows (model_version v1 of the export) are traced back to.
-    copy_model(Path(project), out, note=f"exported from {Path(project).resolve()} version {model.version}")
+    source = str(Path(project).resolve())
+    copy_model(Path(project), out, note=f"exported from {source} version {model.version}")
     digests = {}
     for name in ir_cache.IR_FILES:
         data = (ir.parent / name).read_bytes()
@@ -91,6 +103,7 @@ def export_model(engine: Engine, project, out) -> dict:
         "format": EXPORT_FORMAT, "app_version": __version__, "openvino": ovr.version(),
         "precision": "int8" if backbone.precision_name == "int8" else "fp32",
         "model_id": model.model_id, "version": model.version,  # the project's active version, which the line uses
+        "exported_from": source, "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "timm_name": backbone.preset.timm_name, "kind": backbone.preset.kind,
         "feature_dim": backbone.feature_dim, "token_shape": list(backbone.token_shape),
         "input_size": backbone.config.input_size, "weights": backbone.weights.to_dict(), "ir_sha256": digests,

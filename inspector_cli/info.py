@@ -51,6 +51,17 @@ def _compute_text(compute: dict) -> str:
     return text
 
 
+def _export_text(meta: dict) -> str:
+    """Where an exported folder came from, e.g. "from /lines/a/project version v4 on 2026-12-06T03:26:28+00:00,
+    OpenVINO IR fp32 (OpenVINO 2026.4.1, app 0.1.0)"."""
+    where = f"from {meta.get('exported_from', 'its project')} version {meta.get('version', '?')}"
+    when = f" on {meta['exported']}" if meta.get("exported") else ""
+    weights = {"half": ", its weights in 7 bits (for CPUs without VNNI)",
+               "full": ", its weights in 8 bits (for CPUs with VNNI)"}.get(meta.get("int8_weights"), "")
+    return (f"{where}{when}, OpenVINO IR {meta.get('precision', '?')}{weights} "
+            f"(OpenVINO {str(meta.get('openvino', '?')).split('-')[0]}, app {meta.get('app_version', '?')})")
+
+
 def _info_text(project, info) -> str:
     record, calibration, note, problems = info.record, info.calibration, info.calibration_note, info.problems
     searched, scanned = info.index, info.ivf_lists
@@ -67,6 +78,7 @@ def _info_text(project, info) -> str:
         f"{'  ' + w['path'] if w.get('path') else ''}  sha256 {str(w.get('sha256'))[:16]}",
         *([f"precision    {describe_precision_check(record.precision_check)}"] if record.precision_check else []),
         *([f"computes     {_compute_text(info.compute)}"] if info.compute else []),
+        *([f"exported     {_export_text(info.export)}"] if info.export else []),
         f"ROI          {roi.get('type')} " + ", ".join(f"{k}={v}" for k, v in roi.items() if k != "type"),
         f"mm per px    {record.mm_per_px or 'not set (areas in px only)'}",
         f"taught       {record.n_images} images, {record.n_embeddings} patch features, "

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from inference import (Calibration, InspectorError, Model, ModelRecord, index_kind, ivf_lists_scanned,
-                       load_calibration, read_record, verify_project)
+                       load_calibration, read_export, read_record, verify_project)
 
 
 @dataclass
@@ -21,6 +21,7 @@ class ProjectInfo:
     ivf_lists: Optional[tuple[int, int]] = None  # ivf: (lists scanned per search, lists)
     # What computes the features on this machine, with its settings: runtime, precision, int8's gate cosine.
     compute: Optional[dict] = None
+    export: Optional[dict] = None  # an exported folder's export.json: where it came from, its network
 
     @property
     def usable(self) -> bool:
@@ -31,7 +32,7 @@ class ProjectInfo:
                 "calibration": self.calibration.to_dict() if self.calibration else None,
                 "calibration_note": self.calibration_note, "index": self.index,
                 "ivf_lists": {"scanned": self.ivf_lists[0], "lists": self.ivf_lists[1]} if self.ivf_lists else None,
-                "compute": self.compute}
+                "compute": self.compute, "export": self.export}
 
 
 def describe(project: str | Path, load: Callable[[], Model]) -> ProjectInfo:
@@ -51,4 +52,4 @@ def describe(project: str | Path, load: Callable[[], Model]) -> ProjectInfo:
         except InspectorError as exc:
             problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(project, record)
-    return ProjectInfo(record, problems, calibration, note, index, lists, compute)
+    return ProjectInfo(record, problems, calibration, note, index, lists, compute, read_export(project))

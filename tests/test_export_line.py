@@ -81,6 +81,10 @@ def test_the_run_mode_inspects_an_export_without_torch_like_the_full_install(exp
     versions = _edge(tmp_path, "versions", str(export), "--json")
     assert versions.returncode == 0, versions.stderr
     assert "exported from" in versions.stdout and "version v2" in versions.stdout
+    info = _edge(tmp_path, "info", str(export), "--json", *cfg)
+    assert info.returncode == 0, info.stderr
+    origin = json.loads(info.stdout)["export"]
+    assert (origin["exported_from"], origin["version"], origin["precision"]) == (str(root / "proj"), "v2", "fp32")
 
 
 def test_the_service_inspects_an_export_without_torch_and_refuses_to_teach_it(exported, tmp_path):
