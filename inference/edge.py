@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -194,6 +196,7 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     if meta.get("format") != EXPORT_FORMAT:
         raise ProjectError(f"{folder} was exported in format {meta.get('format')!r}; this version reads "
                            f"{EXPORT_FORMAT}: export the model again with this version")
+    digests = []
     for name in ir_cache.IR_FILES:
         path = folder / IR_FOLDER / name
         try:
@@ -202,6 +205,7 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
             raise ProjectError(f"{path} cannot be read ({exc.strerror or exc}): export the model again") from None
         if digest != meta["ir_sha256"].get(name):
             raise ProjectError(f"{path} is not the file exported with this model (sha256 differs): export again")
+        digests.append(digest)
     if config.input_size != meta["input_size"]:
         raise ProjectError(f"the exported backbone takes {meta['input_size']} px images, the model {config.input_size}")
     int8 = meta.get("precision") == "int8"
@@ -217,7 +221,7 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
     # An int8 IR's unquantised operations run in the machine's precision (the setting int8 means auto there).
     compute = _precision("auto" if config.precision == "int8" else config.precision)
     try:
-        grid = ovr.CompiledGrid(folder / IR_FOLDER / ir_cache.IR_NAME, compute)
+        grid = _compiled(folder / IR_FOLDER / ir_cache.IR_NAME, tuple(digests), compute)
     except RuntimeError as exc:  # the files are the exported ones (sha256 above): this OpenVINO cannot read them
         why = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
         made, here = str(meta.get("openvino", "?")).split("-")[0], ovr.version().split("-")[0]
@@ -231,6 +235,21 @@ def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:
                                         source=weights.get("source"), to_dict=lambda: dict(weights)),
                         int(meta["feature_dim"]), tuple(meta["token_shape"]), int8=int8,
                         int8_weights=meta.get("int8_weights", "full"), ir=folder / IR_FOLDER / ir_cache.IR_NAME)
+
+
+# Compiled networks by (IR files' sha256, compute precision), while a loaded model holds them: exports of the same
+# backbone (a line's recipes, each its own export) share one compiled network, as projects share an Engine's
+# backbone, instead of one per folder. A CompiledGrid's calls take turns (one infer request, locked).
+_GRIDS: "weakref.WeakValueDictionary[tuple, ovr.CompiledGrid]" = weakref.WeakValueDictionary()
+_GRIDS_LOCK = threading.Lock()
+
+
+def _compiled(xml: Path, digests: tuple, compute: str) -> ovr.CompiledGrid:
+    with _GRIDS_LOCK:
+        grid = _GRIDS.get((digests, compute))
+        if grid is None:
+            grid = _GRIDS[(digests, compute)] = ovr.CompiledGrid(xml, compute)
+        return grid
 
 
 def _precision(setting: str) -> str:

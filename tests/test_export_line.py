@@ -196,3 +196,15 @@ def test_an_exported_folder_exports_as_it_is_without_torch(exported, tmp_path):
     for result in json.loads(got.read_text())["results"]:
         verdict, score = want[Path(result["name"]).name]
         assert result["verdict"] == verdict and result["score"] == pytest.approx(score, rel=1e-4)
+
+
+def test_exports_of_one_backbone_share_one_compiled_network(exported, tmp_path):
+    """A line's recipes, each its own export of the same backbone, hold one compiled network between them (as
+    projects share an Engine's backbone), not one per folder."""
+    root, cfg, _ = exported
+    config = EngineConfig.load(Path(cfg[1]))
+    for name in ("recipe_a", "recipe_b"):
+        shutil.copytree(root / "out", tmp_path / name)
+    a = Station(tmp_path / "recipe_a", Engine(config), record=False).model()
+    b = Station(tmp_path / "recipe_b", Engine(config), record=False).model()
+    assert a.backbone is not b.backbone and a.backbone.grid is b.backbone.grid
