@@ -306,3 +306,22 @@ def test_bundle_builds_and_passes_self_test(request, tmp_path):
     if xvfb:
         assert report["gui"]["alive_after_s"] is not None
         assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_the_line_extra_is_the_full_installs_line_and_each_missing_package_is_named():
+    """An edge PC installs the `line` extra next to `edge` to run the line: the same packages and versions as the
+    full install's (no drift between the two lists), and each one, missing, gets its plain line (exit 2)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from inference.errors import OPTIONAL_PACKAGES
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = {Requirement(r).name: str(Requirement(r).specifier) for r in project["dependencies"]}
+    line = {Requirement(r).name: str(Requirement(r).specifier) for r in project["optional-dependencies"]["line"]}
+    assert line and all(base.get(name) == spec for name, spec in line.items()), (line, base)
+    named = {package.split("[")[0] for package, _ in OPTIONAL_PACKAGES.values()}
+    assert set(line) <= named, set(line) - named
+    edge = {Requirement(r).name for r in project["optional-dependencies"]["edge"]}
+    assert not {"torch", "timm", "torchvision"} & (edge | set(line))  # the edge PC's installation has no torch
