@@ -243,7 +243,7 @@ class Runner:
             # damaged file): every part of this batch is an ERROR naming why, never a verdict from a model the
             # files no longer hold, and the line keeps running; the next batch loads again.
             for item, _, _ in todo:
-                self._finish_error(item, f"the model cannot be loaded: {exc}")
+                self._finish_error(item, f"the model cannot be loaded: {exc}", no_model=True)
             return
         if self.publisher is not None:
             self.publisher.set_model(self.model)
@@ -261,10 +261,11 @@ class Runner:
             else:
                 self._finish_error(item, error)
 
-    def _finish_error(self, item: Item, message: str) -> None:
-        """A part that never reached the engine: an ERROR outcome with its history row, sent as any result is."""
+    def _finish_error(self, item: Item, message: str, no_model: bool = False) -> None:
+        """A part that never reached the engine: an ERROR outcome with its history row, sent as any result is
+        (`no_model`: the row names no model, none could be loaded for it)."""
         self._finish(item, self.station.error(
-            item.name, message, part_id=self._part_id(item), source=self.source.label,
+            item.name, message, part_id=self._part_id(item), source=self.source.label, no_model=no_model,
             row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived),
                  "in_transaction": self._owed_hook(item)}), None)
 

@@ -273,10 +273,12 @@ class Station:
         return outcome
 
     def error(self, name: str, message: str, *, part_id: Optional[str] = None, source: str = "api",
-              purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None) -> Outcome:
+              purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None,
+              no_model: bool = False) -> Outcome:
         """An image that never reached the engine (unreadable upload, a file that stayed incomplete), as an
-        ERROR outcome with its history row."""
-        model = self._model
+        ERROR outcome with its history row, which names the station's model; `no_model`: none, as when the
+        model's files could not be loaded for this part."""
+        model = None if no_model else self._model
         result = error_result(name, message)
         version, model_id = (model.version, model.model_id) if model is not None else (None, None)
         outcome = Outcome.of(result, version, model_id, part_id)

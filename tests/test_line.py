@@ -322,4 +322,5 @@ def test_a_model_that_cannot_be_loaded_mid_run_makes_error_rows_and_the_line_goe
         rows = {r.file_name: r for r in history.query()}
     assert {n: r.verdict for n, r in rows.items()} == {"a.png": "OK", "b.png": "ERROR", "c.png": "NG"}
     assert rows["b.png"].error.startswith("the model cannot be loaded: ") and "manifest" in rows["b.png"].error
+    assert rows["b.png"].model_id is None and rows["a.png"].model_id == rows["c.png"].model_id is not None
     assert (summary.counts.total, summary.counts.error) == (3, 1)
