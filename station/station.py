@@ -46,6 +46,7 @@ from inference import (
     append_audit,
     engine_for,
     export_model,
+    is_export,
     list_versions,
     model_stamp,
     os_user,
@@ -79,7 +80,9 @@ class Station:
         for the line, where a result owed to the history is never dropped silently."""
         self.project = Path(project)
         # An exported folder inspects with its own network (inference.engine_for), whatever engine came in.
-        self.engine = engine_for(self.project, config, shared=engine)
+        self._given, self._config = engine, config
+        self._export = is_export(self.project)
+        self._engine = engine_for(self.project, config, shared=engine)
         self.who = who or os_user()
         self.record = record  # write a history row for every inspection
         self.history_optional = history_optional
@@ -90,6 +93,15 @@ class Station:
         self._lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The engine for what the folder holds now. A project replaced by an export under a running service or
+        line (or an export by a project) gets the right one at its next use, not the one chosen at the start."""
+        export = is_export(self.project)
+        if export != self._export:
+            self._export, self._engine = export, engine_for(self.project, self._config, shared=self._given)
+        return self._engine
+
     @property
     def history(self) -> History:
         """The project's inspection history (PROJECT/history.sqlite unless one was handed in)."""

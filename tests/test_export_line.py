@@ -208,3 +208,19 @@ def test_exports_of_one_backbone_share_one_compiled_network(exported, tmp_path):
     a = Station(tmp_path / "recipe_a", Engine(config), record=False).model()
     b = Station(tmp_path / "recipe_b", Engine(config), record=False).model()
     assert a.backbone is not b.backbone and a.backbone.grid is b.backbone.grid
+
+
+def test_a_project_replaced_by_an_export_under_a_running_station_gets_the_exports_engine(exported, tmp_path):
+    """The service keeps one Station per project name: a project folder replaced by an export of it (and back)
+    is inspected by the engine for what the folder holds now."""
+    root, cfg, _ = exported
+    folder = tmp_path / "partA"
+    shutil.copytree(root / "proj", folder)
+    station = Station(folder, Engine(EngineConfig.load(Path(cfg[1]))), record=False)
+    assert type(station.model().backbone).__name__ == "Backbone"  # torch, built from the weights
+    shutil.rmtree(folder)
+    shutil.copytree(root / "out", folder)
+    assert isinstance(station.engine, EdgeEngine) and station.model().backbone.ir == folder / "openvino" / "features.xml"
+    shutil.rmtree(folder)
+    shutil.copytree(root / "proj", folder)
+    assert type(station.engine) is Engine and type(station.model().backbone).__name__ == "Backbone"
