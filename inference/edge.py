@@ -33,6 +33,7 @@ from . import openvino_runtime as ovr
 from .config import EngineConfig
 from .engine import Engine
 from .errors import InspectorError, ProjectError
+from .project_reader import file_stamp
 
 EXPORT_FILE = "export.json"
 IR_FOLDER = "openvino"
@@ -159,7 +160,7 @@ class EdgeEngine(Engine):
         # A folder exported again in place (a new export copied over it while the service or the run mode keeps
         # this engine) has a new export.json, written last: its network is read again with the model's files,
         # never the old network paired with the new memory bank.
-        stamp = _file_stamp(self.folder / EXPORT_FILE)
+        stamp = file_stamp(self.folder / EXPORT_FILE)
         with self._backbone_lock:
             if self._edge is None or self._edge.config != config or self._stamp != stamp:
                 self._edge, self._stamp = _load_ir(self.folder, config), stamp
@@ -178,14 +179,6 @@ class EdgeEngine(Engine):
         if backbone.int8:
             return config, backbone, {}
         return self._precision_checked(config, backbone, folder, record, samples)
-
-
-def _file_stamp(path: Path) -> Optional[tuple]:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _load_ir(folder: Path, config: EngineConfig) -> EdgeBackbone:

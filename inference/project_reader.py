@@ -65,18 +65,20 @@ def has_model(folder: Path) -> bool:
     return (folder / MANIFEST).is_file() or (folder / PENDING / COMMIT_MARKER).is_file()
 
 
+def file_stamp(path: Path) -> Optional[tuple]:
+    """(mtime, size, inode) of a file, None where it is absent: what changes when the file is written or replaced."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
 def model_stamp(folder: Path) -> tuple:
     """What changes whenever the folder's model or calibration does (a new version activated, a calibration, a
-    folder exported again in place): its manifest's, calibration's and active version's (mtime, size, inode). A
-    client holding a loaded model compares stamps to know when to load again."""
-    out = []
-    for name in (MANIFEST, CALIBRATION, ACTIVE):
-        try:
-            st = (Path(folder) / name).stat()
-            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-        except OSError:
-            out.append(None)
-    return tuple(out)
+    folder exported again in place): its manifest's, calibration's and active version's file stamps. A client
+    holding a loaded model compares stamps to know when to load again."""
+    return tuple(file_stamp(Path(folder) / name) for name in (MANIFEST, CALIBRATION, ACTIVE))
 
 
 def _check_folder(folder: Path) -> None:

@@ -24,7 +24,6 @@ class _Blocked:
         return None
 sys.meta_path.insert(0, _Blocked())
 '''
-BLOCKER = BLOCKER_TEMPLATE.format(names=TORCH)
 
 
 def blocked_env(folder: Path, names: Sequence[str] = TORCH) -> dict:
