@@ -113,6 +113,8 @@ def run_parser() -> argparse.ArgumentParser:
                    help="a folder a camera program writes images into, a camera (camera:0) or a video file")
     p.add_argument("--archive", type=Path, metavar="DIR", help="copy each image to DIR/<date>/OK|NG|ERROR|NO_VERDICT/")
     p.add_argument("--move", action="store_true", help="with --archive: move images out of the source folder")
+    p.add_argument("--archive-keep-days", type=float, metavar="D",
+                   help="with --archive: remove archived images older than D days")
     p.add_argument("--post", metavar="URL", help="POST each result as JSON to URL; results wait in the history's "
                    "outbox until the receiver answers 2xx, and are resent in order after an outage or a restart")
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
@@ -149,10 +151,16 @@ def cmd_run(args) -> int:
             raise InspectorError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
     if args.move and not args.archive:
         raise InspectorError("--move needs --archive DIR (where the images go)")
+    if args.archive_keep_days is not None and (not args.archive or not args.archive_keep_days > 0):
+        raise InspectorError("--archive-keep-days needs --archive DIR and a number of days above 0, got "
+                             f"{args.archive_keep_days:g}" + ("" if args.archive else " without --archive"))
     if args.post and not args.post.startswith(("http://", "https://")):
         raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
     if args.part_id_pattern is not None:
         PartIdPattern(args.part_id_pattern)  # a bad pattern is refused before anything starts
+    from .line_args import check_line_io_arguments
+
+    check_line_io_arguments(args)  # so are bad line I/O options: no history is created for them
     engine = Engine(EngineConfig.load(args.config))
     history_path = args.history or default_path(args.project)
     lock = acquire_run_lock(history_path)  # a second run is refused before it prints anything
@@ -174,7 +182,8 @@ def _run(args, engine, history_path) -> int:
     model = station.model()
     options = RunOptions(archive=args.archive, move=args.move, post_url=args.post, batch_size=args.batch_size,
                          idle_exit_s=args.idle_exit, drift_last=args.drift_last, keep_days=args.keep_days,
-                         keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern, lock=False)
+                         keep_rows=args.keep_rows, part_id_pattern=args.part_id_pattern, lock=False,
+                         archive_keep_days=args.archive_keep_days)
     from .line_args import LineIO  # issue 20: outbox, alarms, PLC, MQTT, metrics
 
     line_io = LineIO(args, options, station)

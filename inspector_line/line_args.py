@@ -8,6 +8,7 @@ from pathlib import Path
 
 from inference import InspectorError
 from station.line_io.alarms import AlarmLimits
+from station.line_io.disk_space import DEFAULT_MIN_FREE, MinFree
 
 
 def add_line_io_arguments(p) -> None:
@@ -57,6 +58,10 @@ def add_alarm_arguments(g) -> None:
     g.add_argument("--alarm-drift", type=float, default=0.5, metavar="F",
                    help="alarm when the median of all recent scores has moved F of the way from the calibration's "
                    "OK median to the threshold (0: off; default 0.5)")
+    g.add_argument("--min-free", default=DEFAULT_MIN_FREE, metavar="SPACE",
+                   help="free space kept on the disks the line writes to (the history; the run's archive), e.g. 5%% "
+                   "or 20GB: the disk alarm rises below it, and the archive's oldest images are removed before it "
+                   f"comes to that (0: off; default {DEFAULT_MIN_FREE.replace('%', '%%')})")
 
 
 def host_port(text: str, flag: str) -> tuple[str, int]:
@@ -77,26 +82,45 @@ def alarm_limits(args) -> AlarmLimits:
         raise InspectorError(f"--alarm-drift must be 0 or more, got {args.alarm_drift}")
     return AlarmLimits(ng_streak=args.alarm_ng, not_found_streak=args.alarm_streak, error_streak=args.alarm_streak,
                        yield_window=args.alarm_window, yield_min=args.alarm_yield / 100 if args.alarm_yield else None,
-                       drift_warn_at=args.alarm_drift or None)
+                       drift_warn_at=args.alarm_drift or None, min_free=MinFree.parse(args.min_free))
+
+
+def check_line_io_arguments(args) -> None:
+    """Refuse bad line I/O options with one line (InspectorError), before anything opens or writes a file."""
+    if args.outbox_max < 1:
+        raise InspectorError(f"--outbox-max must be at least 1, got {args.outbox_max}")
+    plc = bool(args.modbus or args.opcua)
+    if args.free_run and not plc:
+        raise InspectorError("--free-run goes with --modbus or --opcua (without a PLC every part is inspected as "
+                             "it arrives)")
+    for flag, value in (("--opcua-users", args.opcua_users), ("--opcua-cert", args.opcua_cert)):
+        if value and not args.opcua:
+            raise InspectorError(f"{flag} goes with --opcua")
+    if bool(args.opcua_cert) != bool(args.opcua_key):
+        raise InspectorError("--opcua-cert and --opcua-key go together (the certificate and its private key)")
+    if args.opcua_trust and not args.opcua_cert:
+        raise InspectorError("--opcua-trust goes with --opcua-cert (client certificates need a secured endpoint)")
+    if args.recipe and not plc:
+        raise InspectorError("--recipe goes with --modbus or --opcua (the PLC selects the recipe)")
+    for folder in args.recipe:
+        if not folder.is_dir():
+            raise InspectorError(f"--recipe: no project folder at {folder}")
+    for flag, value in (("--modbus", args.modbus), ("--metrics", args.metrics)):
+        if value:
+            host_port(value, flag)
+    if args.mqtt:
+        from station.line_io.mqtt import MqttReceiver
+
+        MqttReceiver(args.mqtt)  # a bad URL is refused now (connecting waits for start)
+    alarm_limits(args)
 
 
 class LineIO:
     """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run."""
 
     def __init__(self, args, options, station):
-        if args.outbox_max < 1:
-            raise InspectorError(f"--outbox-max must be at least 1, got {args.outbox_max}")
+        check_line_io_arguments(args)
         plc = bool(args.modbus or args.opcua)
-        if args.free_run and not plc:
-            raise InspectorError("--free-run goes with --modbus or --opcua (without a PLC every part is inspected as "
-                                 "it arrives)")
-        for flag, value in (("--opcua-users", args.opcua_users), ("--opcua-cert", args.opcua_cert)):
-            if value and not args.opcua:
-                raise InspectorError(f"{flag} goes with --opcua")
-        if bool(args.opcua_cert) != bool(args.opcua_key):
-            raise InspectorError("--opcua-cert and --opcua-key go together (the certificate and its private key)")
-        if args.opcua_trust and not args.opcua_cert:
-            raise InspectorError("--opcua-trust goes with --opcua-cert (client certificates need a secured endpoint)")
         options.outbox_max = args.outbox_max
         options.alarm_limits = alarm_limits(args)
         self.servers = []
@@ -119,13 +143,8 @@ class LineIO:
             security = load_security(args.opcua_cert, args.opcua_key, args.opcua_trust) if args.opcua_cert else None
             self.servers.append(OpcUaServer(args.opcua, handshake, users, security))
         if args.recipe:
-            if not plc:
-                raise InspectorError("--recipe goes with --modbus or --opcua (the PLC selects the recipe)")
             from station import Station
 
-            for folder in args.recipe:
-                if not folder.is_dir():
-                    raise InspectorError(f"--recipe: no project folder at {folder}")
             options.recipes = [station] + [Station(folder, station.engine, history=station.history)
                                            for folder in args.recipe]
         if args.mqtt:

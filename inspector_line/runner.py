@@ -9,7 +9,9 @@ activation or rollback takes effect at the next part.
 
 Order of work per part: score -> history row (with the part's exactly-once
 key and the result owed to the receivers, one transaction) -> archive -> PLC,
-alarms, sending (from the outbox). A crash before the row loses only
+alarms, sending (from the outbox). The archive never fills its disk (its keeper,
+inspector_line/archive_keeper.py), and the disk alarm rises while the history's or
+the archive's disk is short of the free space kept there. A crash before the row loses only
 the part in flight, which is inspected again after a restart; a crash after it
 leaves a part that the history already knows, so it is never inspected twice
 (in move mode it is archived on restart, from its recorded verdict).
@@ -30,7 +32,9 @@ from inference import (ImageError, InferenceResult, Model, ProjectError, Verdict
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 
+from station.line_io.alarms import AlarmLimits
 from station.line_io.publisher import Publisher, result_payload
+from .archive_keeper import ArchiveKeeper
 from .sinks import Archiver, SinkError
 from .sources import Item
 
@@ -47,8 +51,9 @@ class RunOptions:
     drift_last: int = 200  # OK scores in the rolling drift view
     drift_every: int = 10  # OK parts between drift checks
     drift_warn_at: float = 0.5
-    keep_days: Optional[float] = None
+    keep_days: Optional[float] = None  # history retention
     keep_rows: Optional[int] = None
+    archive_keep_days: Optional[float] = None  # archived images older than this go (inspector_line/archive_keeper)
     thumbnail_px: int = 128
     lock: bool = True  # one run per history at a time
     part_id_pattern: Optional[str] = None  # regex: each part's id from its file name (first group)
@@ -126,7 +131,10 @@ class Runner:
         self.drift: Optional[Drift] = None
         self._ok_since_drift = 0
         self._messages: list[str] = []
-        self.archiver = Archiver(self.options.archive, self.options.move) if self.options.archive else None
+        self.keeper = None if self.options.archive is None else ArchiveKeeper(
+            self.options.archive, keep_days=self.options.archive_keep_days,
+            min_free=(self.options.alarm_limits or AlarmLimits()).min_free, on_message=self._say)
+        self.archiver = Archiver(self.options.archive, self.options.move, self.keeper) if self.options.archive else None
         self.publisher: Optional[Publisher] = None
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
@@ -147,7 +155,9 @@ class Runner:
             o = self.options
             self.publisher = Publisher(self.history.path, post_url=o.post_url, mqtt=o.mqtt, plcs=o.plcs,
                                        metrics=o.metrics, alarm_limits=o.alarm_limits, outbox_max=o.outbox_max,
-                                       on_message=self._say)
+                                       on_message=self._say, disk_checks=[self.keeper.problem] if self.keeper else [])
+            if self.keeper is not None:
+                self.keeper.start()
             self.publisher.set_model(self.model)
             if o.metrics is not None:
                 o.metrics.watch_queue(lambda: getattr(self.source, "waiting", 0))
@@ -175,6 +185,8 @@ class Runner:
                     break
         finally:
             self.source.stop()
+            if self.keeper is not None:
+                self.keeper.close()
             if self.publisher is not None:
                 self.publisher.close()
             if lock is not None:

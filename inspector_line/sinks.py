@@ -3,7 +3,10 @@
 Archive: archive/<date>/OK|NG|ERROR|NO_VERDICT/<name>. A part without a verdict
 (uncalibrated model) goes to NO_VERDICT, never to OK. Files are copied, or moved
 with `move=True`; frames (pixels) are written as PNG. A name already taken gets
-a numbered suffix, so nothing in the archive is overwritten.
+a numbered suffix, so nothing in the archive is overwritten. With a keeper
+(inspector_line/archive_keeper.py) the archive never fills its disk: an image is
+not archived while the keeper finds no room for it, and a copy cut short by a full
+disk is removed, not left half written.
 
 Results sent to receivers (HTTP POST, MQTT) go through station.line_io.outbox (kept until acknowledged).
 """
@@ -12,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import datetime
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
 from inference import InspectorError
+
+from .archive_keeper import ArchiveKeeper, archive_date
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +41,17 @@ def verdict_folder(verdict: Optional[str]) -> str:
 
 
 class Archiver:
-    def __init__(self, root: Union[str, Path], move: bool = False):
+    def __init__(self, root: Union[str, Path], move: bool = False, keeper: Optional[ArchiveKeeper] = None):
         self.root = Path(root)
         self.move = move
+        self.keeper = keeper
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SinkError(f"cannot create the archive folder {self.root}: {exc.strerror or exc}") from None
 
     def target(self, name: str, verdict: Optional[str], when: float) -> Path:
-        folder = self.root / datetime.fromtimestamp(when).strftime("%Y-%m-%d") / verdict_folder(verdict)
+        folder = self.root / archive_date(when) / verdict_folder(verdict)
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / name
         n = 1
@@ -55,14 +60,19 @@ class Archiver:
             n += 1
         return dest
 
-    def put(self, image: Union[Path, np.ndarray], name: str, verdict: Optional[str], when: float) -> Path:
-        """Archive one image; raises SinkError with a plain message (disk full, permission)."""
+    def put(self, image: Union[Path, np.ndarray], name: str, verdict: Optional[str], when: float) -> Optional[Path]:
+        """Archive one image: where it went, None when the keeper has no room for it now (it says so). Raises
+        SinkError with a plain message (disk full, permission)."""
+        if self.keeper is not None and not self.keeper.room():
+            return None
+        dest = None
         try:
             if isinstance(image, np.ndarray):
                 import cv2
 
                 dest = self.target(Path(name).stem + ".png", verdict, when)
                 if not cv2.imwrite(str(dest), np.ascontiguousarray(image[..., ::-1])):
+                    dest.unlink(missing_ok=True)
                     raise SinkError(f"cannot write {dest}")
                 return dest
             dest = self.target(Path(image).name, verdict, when)
@@ -72,4 +82,7 @@ class Archiver:
                 shutil.copy2(str(image), str(dest))
             return dest
         except OSError as exc:
+            # A copy cut short (disk full) is not an archived image; a move that failed left its source in place.
+            if dest is not None and (isinstance(image, np.ndarray) or not self.move or Path(image).exists()):
+                dest.unlink(missing_ok=True)
             raise SinkError(f"cannot archive {name} into {self.root}: {exc.strerror or exc}") from None

@@ -3,6 +3,7 @@ restarted: every file exactly once. Exit codes and one-line errors for bad input
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -125,6 +126,9 @@ def test_history_command_lists_filters_and_exports(project, tmp_path, capsys):
     (["run", "{t}/noproject", "--source", "{t}"], "project"),
     (["run", "{p}", "--source", "{t}", "--move"], "--move needs --archive"),
     (["run", "{p}", "--source", "{t}", "--post", "ftp://x"], "http"),
+    (["run", "{p}", "--source", "{t}", "--min-free", "3x"], "--min-free"),
+    (["run", "{p}", "--source", "{t}", "--archive-keep-days", "3"], "without --archive"),
+    (["run", "{p}", "--source", "{t}", "--archive", "{t}/a", "--archive-keep-days", "0"], "above 0"),
     (["history", "{p}", "--history", "{t}/none.sqlite"], "no inspection history"),
     (["history", "{p}", "--history", "{t}/bad.sqlite"], "damaged"),
     (["history", "{p}", "--history", "{t}/h.sqlite", "--since", "yesterday-ish"], "not a date"),
@@ -139,3 +143,18 @@ def test_bad_input_exits_2_with_one_line(project, tmp_path, capsys, args, words)
     assert len(err) == 1 and words in err[0], err
     after = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
     assert {k: v for k, v in after.items() if k in before} == before  # no model file touched
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--alarm-ng", "-1"], "--alarm-ng"), (["--min-free", "lots"], "--min-free"), (["--opcua-users", "u"], "--opcua"),
+    (["--modbus", "nohost"], "HOST:PORT"), (["--mqtt", "http://x"], "mqtt://"), (["--recipe", "{t}/none", "--modbus",
+                                                                                "127.0.0.1:0"], "no project folder"),
+])
+def test_bad_line_io_options_create_no_history(project, tmp_path, capsys, extra, words):
+    """Refused before anything opens: a bad option used to leave a new, empty history.sqlite in the project."""
+    fresh = tmp_path / "fresh"
+    shutil.copytree(project, fresh, ignore=shutil.ignore_patterns("history.sqlite*"))
+    assert main(["run", str(fresh), "--source", str(tmp_path), *[a.format(t=tmp_path) for a in extra]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not list(fresh.glob("history.sqlite*"))

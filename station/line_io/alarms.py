@@ -13,7 +13,9 @@ Conditions (each off when its limit is 0 / None):
   full); cleared when it is back at or above the limit;
 - drift: the median of ALL recent scores (OK and NG alike, the last `drift_window` scored parts) has moved
   `drift_warn_at` of the way from the calibration's OK median to the threshold: a whole batch going NG (a
-  darker light) raises it, where the OK-only drift view (station.drift) sees nothing.
+  darker light) raises it, where the OK-only drift view (station.drift) sees nothing;
+- disk: a disk the line writes to (its history, its archive) is below the free space it keeps
+  (station.line_io.disk_space); checked with every part (`check_disk`), cleared once there is room again.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from typing import Optional, Sequence
 from inference import Verdict
 
 from ..drift import drift_of
+from .disk_space import DEFAULT_MIN_FREE
 
 
-ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift")
+ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk")
 
 
 @dataclass
@@ -40,6 +43,9 @@ class AlarmLimits:
     drift_window: int = 50
     drift_warn_at: Optional[float] = 0.5
     drift_min_count: int = 20
+    # The free space kept on the disks the line writes to (MinFree or its text, "5%", "20GB"): the disk alarm
+    # below it; the archive's keeper (inspector_line/archive_keeper.py) removes old images before it comes to that.
+    min_free: object = DEFAULT_MIN_FREE
 
 
 @dataclass
@@ -101,6 +107,12 @@ class Alarms:
                           f"score drift: the median of the last {d.n_recent} scores (OK and NG) moved "
                           f"{100 * d.shift:.0f}% of the way from the calibration's OK median to the threshold",
                           f"scores back within {100 * d.shift:.0f}% of the way to the threshold")
+        return changes
+
+    def check_disk(self, problem: Optional[str]) -> list[AlarmChange]:
+        """The disk alarm: `problem` the disks' trouble now (DiskWatch.problem), None when they have room."""
+        changes: list[AlarmChange] = []
+        self._set(changes, "disk", problem is not None, problem or "", "the disks have room again")
         return changes
 
     def _set(self, changes: list, name: str, on: bool, raised_text: str, cleared_text: str) -> None:

@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 from inference import Model
 
 from .alarms import AlarmLimits, Alarms
+from .disk_space import DiskWatch, MinFree
 from .outbox import HttpReceiver, Outbox, OutboxStats
 
 
@@ -27,11 +28,16 @@ def result_payload(outcome, now: float, **fields) -> dict:
 class Publisher:
     def __init__(self, history_path, *, post_url: Optional[str] = None, mqtt=None, plcs: Sequence = (),
                  metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
-                 on_message: Optional[Callable[[str], None]] = None):
+                 on_message: Optional[Callable[[str], None]] = None,
+                 disk_checks: Sequence[Callable[[], Optional[str]]] = ()):
         """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
-        `plcs`: PLC servers (publish_result / set_alarm / set_model_version); `metrics`: a RunMetrics."""
+        `plcs`: PLC servers (publish_result / set_alarm / set_model_version); `metrics`: a RunMetrics.
+        The disk alarm watches the history's disk (below `alarm_limits.min_free`) and `disk_checks`: more of the
+        line's disks (the archive's keeper), each None or what is wrong now."""
         self.on_message = on_message or (lambda text: None)
         self.alarms = Alarms(alarm_limits)
+        self.disk_checks = [DiskWatch("inspection history", history_path,
+                                      MinFree.parse(self.alarms.limits.min_free)).problem, *disk_checks]
         self.plcs = list(plcs)
         self.metrics = metrics
         self.mqtt = mqtt
@@ -49,6 +55,19 @@ class Publisher:
     def start(self) -> None:
         for box in self.outboxes:
             box.start()
+        self._update_alarms(self._check_disks())  # a disk already short raises the alarm before the first part
+
+    def _check_disks(self) -> list:
+        problems = [p for p in (check() for check in self.disk_checks) if p]
+        return self.alarms.check_disk("; ".join(problems) if problems else None)
+
+    def _update_alarms(self, changes: list, text_before: Optional[str] = None) -> None:
+        for change in changes:
+            self.on_message(change.message)  # the log says when an alarm starts and ends
+        if changes or (text_before is not None and self.alarms.text != text_before):
+            self._alarm_changed()  # the PLC's AlarmText and the retained MQTT alarm follow it as it grows
+            if self.metrics is not None and self.project:
+                self.metrics.set_alarms(self.project, self.alarms.active)
 
     def set_model(self, model: Model) -> None:
         """The model judging from now on: the drift alarm's reference, the PLC's model version."""
@@ -91,11 +110,7 @@ class Publisher:
         `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
         payload is in the outboxes already (store(), with the history row); else it is put there now."""
         before = self.alarms.text
-        changes = self.alarms.update(outcome.verdict, outcome.score)
-        for change in changes:
-            self.on_message(change.message)  # the log says when an alarm starts and ends
-        if changes or self.alarms.text != before:
-            self._alarm_changed()  # the PLC's AlarmText and the retained MQTT alarm follow it as it grows
+        self._update_alarms(self.alarms.update(outcome.verdict, outcome.score) + self._check_disks(), before)
         for plc in self.plcs:
             plc.publish_result(outcome)
         for box in self.outboxes:

@@ -1,0 +1,269 @@
+"""The line's disks: the archive never fills its disk, images are kept as long as asked, and the disk alarm rises
+while a disk the line writes to is short of the free space it keeps (inspector_line/archive_keeper.py,
+station/line_io/disk_space.py).
+
+Most tests run on a disk of known size made of the archive's own files (`FakeDisk`: its free space is its size
+less the bytes the archive really holds), so that the keeper's real deletions make the room it measures; one runs
+a real line onto a real 1 MB tmpfs where this machine may mount one.
+"""
+
+import os
+import shutil
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from inference import InspectorError
+from inspector_line import archive_keeper
+from inspector_line.archive_keeper import ArchiveKeeper
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+from station import Station
+from station.history import History
+from station.line_io import disk_space as disk_space_module
+from station.line_io.alarms import AlarmLimits
+from station.line_io.disk_space import DiskSpace, MinFree
+from station.line_io.publisher import Publisher
+
+TODAY = date(2026, 12, 6)
+
+
+class FakeDisk:
+    """A disk of `total` bytes holding `other` bytes besides the files under `root`."""
+
+    def __init__(self, root: Path, total: int, other: int = 0):
+        self.root, self.total, self.other = root, total, other
+
+    def used(self) -> int:
+        return self.other + sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+    def __call__(self, path) -> DiskSpace:
+        return DiskSpace(self.total - self.used(), self.total)
+
+
+def _image(folder: Path, name: str, size: int, mtime: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"x" * size)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def _archive(root: Path, days: int = 3, per_verdict: int = 4, size: int = 1000) -> None:
+    """`days` date folders up to TODAY, each with OK and NG images; older images have older times."""
+    t = 1.7e9
+    for d in range(days - 1, -1, -1):
+        day = (TODAY - timedelta(days=d)).isoformat()
+        for verdict in ("NG", "OK"):
+            for i in range(per_verdict):
+                t += 1
+                _image(root / day / verdict, f"{verdict.lower()}{i}.png", size, t)
+
+
+def _names(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+# -- the floor ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, fraction, nbytes", [
+    ("5%", 0.05, None), ("0.5 %", 0.005, None), ("20GB", None, 20 * 10 ** 9), ("2GiB", None, 2 * 2 ** 30),
+    ("500mb", None, 500 * 10 ** 6), ("0", None, 0), (None, 0.05, None),
+])
+def test_min_free_reads_a_share_or_a_size(text, fraction, nbytes):
+    floor = MinFree.parse(text)
+    assert (floor.fraction, floor.nbytes) == (fraction, nbytes)
+    assert floor.bytes_on(1000) == (int(fraction * 1000) if fraction is not None else nbytes)
+    assert floor.off == (text == "0")
+
+
+@pytest.mark.parametrize("text", ["5x", "-3%", "100%", "GB", "lots"])
+def test_min_free_refuses_what_is_no_size(text):
+    with pytest.raises(InspectorError, match="--min-free"):
+        MinFree.parse(text)
+
+
+# -- the keeper ---------------------------------------------------------------------------------------------------
+def test_keep_days_removes_the_expired_dates_and_nothing_else(tmp_path):
+    root = tmp_path / "archive"
+    _archive(root, days=5, per_verdict=2)
+    _image(root / "notes", "readme.txt", 10, 1.7e9)  # not the archive's layout: never touched
+    _image(root, "2020-01-01.txt", 10, 1.7e9)
+    said = []
+    keeper = ArchiveKeeper(root, keep_days=2, min_free="0", on_message=said.append, today=lambda: TODAY)
+    files, freed = keeper.prune()
+    kept_days = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert kept_days == [(TODAY - timedelta(days=d)).isoformat() for d in (2, 1, 0)] + ["notes"]
+    assert (root / "2020-01-01.txt").exists()
+    assert (files, freed) == (8, 8000)  # two dates of 2 OK + 2 NG images of 1000 bytes
+    assert "removed 8 images" in said[0] and "older than 2 days" in said[0]
+
+
+def test_a_full_disk_loses_the_oldest_ok_images_first(tmp_path, monkeypatch):
+    root = tmp_path / "archive"
+    _archive(root, days=3, per_verdict=4)  # 24 images of 1000 bytes
+    disk = FakeDisk(root, total=40_000, other=16_000)  # full; the floor is 10 % = 4,000
+    monkeypatch.setattr(archive_keeper, "disk_space", disk)
+    keeper = ArchiveKeeper(root, min_free="10%", today=lambda: TODAY)
+    before = _names(root)
+    assert keeper.room()  # below the floor: room is made at once, for this image to go in
+    gone = before - _names(root)
+    oldest = (TODAY - timedelta(days=2)).isoformat()
+    # 5,200 bytes free wanted (1.3 x the floor): the oldest date's 4 OK images, then its 2 oldest NG ones.
+    assert gone == {f"{oldest}/OK/ok{i}.png" for i in range(4)} | {f"{oldest}/NG/ng{i}.png" for i in range(2)}
+    assert (keeper.removed_files, keeper.removed_bytes) == (6, 6000) and disk(root).free >= 1.3 * 4000
+    assert keeper.problem() is None and keeper.skipped == 0
+
+
+def test_the_keeper_turns_the_archive_over_before_the_floor_is_reached(tmp_path, monkeypatch):
+    """A line archiving for weeks onto a disk that cannot hold it all: images go in, the oldest go out, and no
+    image is ever refused, since the keeper starts a tenth above the floor."""
+    root = tmp_path / "archive"
+    disk = FakeDisk(root, total=100_000)  # floor 10,000; the keeper starts below 11,000 free
+    monkeypatch.setattr(archive_keeper, "disk_space", disk)
+    keeper = ArchiveKeeper(root, min_free="10%", today=lambda: TODAY)
+    t = 1.7e9
+    for n in range(300):
+        day = (TODAY - timedelta(days=(300 - n) // 20)).isoformat()
+        assert keeper.room(), n
+        t += 60
+        _image(root / day / ("NG" if n % 7 == 0 else "OK"), f"p{n}.png", 700, t)
+        if keeper._wake.is_set():  # what the keeper's thread does when woken
+            keeper._wake.clear()
+            keeper.prune()
+        assert disk(root).free >= 10_000
+    assert keeper.skipped == 0 and keeper.removed_files > 150
+    assert "p299.png" in {p.name for p in root.rglob("*.png")}  # the newest stay
+
+
+def test_a_copy_cut_short_by_a_full_disk_leaves_no_half_image(tmp_path, monkeypatch):
+    from inspector_line.sinks import Archiver, SinkError
+
+    source = tmp_path / "part.png"
+    source.write_bytes(png_bytes(part(1)))
+
+    def full(src, dst, **kwargs):
+        Path(dst).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copy2", full)
+    with pytest.raises(SinkError, match="No space left"):
+        Archiver(tmp_path / "archive").put(source, source.name, "OK", 1.7e9)
+    assert not [p for p in (tmp_path / "archive").rglob("*") if p.is_file()]
+
+
+# -- the disk alarm -----------------------------------------------------------------------------------------------
+class _Plc:
+    def __init__(self):
+        self.alarm = (False, "")
+
+    def set_alarm(self, on, text):
+        self.alarm = (on, text)
+
+    def set_model_version(self, version):
+        pass
+
+    def publish_result(self, outcome):
+        pass
+
+
+@pytest.mark.parametrize("min_free, raised", [("99.9%", True), ("0", False)])
+def test_the_history_disk_short_of_its_floor_raises_the_disk_alarm_at_start(tmp_path, min_free, raised):
+    """Measured on this machine's real disk: no disk in use has 99.9 % of itself free."""
+    plc, said = _Plc(), []
+    publisher = Publisher(tmp_path / "h.sqlite", plcs=[plc], on_message=said.append,
+                          alarm_limits=AlarmLimits(min_free=min_free))
+    publisher.start()
+    try:
+        assert ("disk" in publisher.alarms.active) is raised
+        assert plc.alarm[0] is raised
+        if raised:
+            assert "the disk holding the inspection history" in plc.alarm[1] and "99.9% kept free" in plc.alarm[1]
+            assert said and said[0].startswith("ALARM disk:")
+    finally:
+        publisher.close()
+
+
+def test_a_line_whose_disk_fills_from_elsewhere_keeps_judging(tmp_path, monkeypatch):
+    """The run mode end to end: after 20 parts something else fills the disk. The keeper removes every archived
+    image and still cannot reach the floor, so the rest are judged and recorded but not archived, and the disk
+    alarm names why."""
+    engine, project = make_project(tmp_path / "project")
+    inbox, root = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    for s in range(40):
+        (inbox / f"p{s:03d}.png").write_bytes(png_bytes(part(300 + s)))
+    size = len(png_bytes(part(300)))
+    disk = FakeDisk(root, total=100 * size)  # the floor: 10 images' worth
+    monkeypatch.setattr(archive_keeper, "disk_space", disk)
+    said, parts = [], []
+
+    def on_part(p):
+        parts.append(p)
+        if len(parts) == 20:
+            disk.other = 95 * size
+
+    station = Station(project, engine, history=History(tmp_path / "h.sqlite"))
+    summary = Runner(station, FolderSource(inbox, settle_s=0.05),
+                     RunOptions(archive=root, idle_exit_s=1.0, batch_size=1, alarm_limits=AlarmLimits(min_free="10%")),
+                     on_part=on_part, on_message=said.append).run()
+    assert summary.counts.total == 40 and summary.counts.judged == 40  # no part lost for the disk
+    assert all(p.archived is not None for p in parts[:20])
+    assert all(p.archived is None for p in parts[21:])
+    assert not [p for p in root.rglob("*") if p.is_file()]  # all removed to make room
+    assert "images are not archived" in summary.alarms["disk"]
+    assert any(m.startswith("WARNING: images are not archived") for m in said)
+    assert any(m.startswith("ALARM disk:") for m in said)
+
+
+def _tmpfs(folder: Path, size: str) -> bool:
+    folder.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True).returncode == 0
+
+
+def _grainy(seed: int, scratch: bool = False):
+    """A 256 px part with sensor grain: about 150 kB as PNG, so that a few hundred fill a small disk."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    big = cv2.resize(part(seed, scratch), (256, 256)).astype(np.int16)
+    return np.clip(big + rng.integers(-24, 24, big.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_line_on_a_small_real_disk_never_stops_for_its_archive(tmp_path):
+    """Before the keeper, the archive filled the disk and the line stopped: "the disk holding the inspection
+    history ... is full". Here 200 parts (30 MB of images) onto a real 16 MB disk that holds the history and the
+    archive."""
+    from inference import Engine
+    from line_helpers import tiny_line_config
+
+    disk = tmp_path / "disk"
+    if not _tmpfs(disk, "16m"):
+        pytest.skip("this machine may not mount a tmpfs (needs root)")
+    try:
+        engine = Engine(tiny_line_config())
+        project = tmp_path / "project"
+        engine.fit(project, [_grainy(s) for s in range(8)], roi=None)
+        engine.calibrate(engine.load(project), [_grainy(s) for s in range(100, 106)],
+                         [_grainy(s, True) for s in range(200, 204)])
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        for s in range(200):
+            (inbox / f"p{s:03d}.png").write_bytes(png_bytes(_grainy(1000 + s)))
+        assert sum(p.stat().st_size for p in inbox.iterdir()) > 1.5 * disk_space_module.disk_space(disk).total
+        parts = []
+        with History(disk / "history.sqlite") as history:
+            summary = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.05),
+                             RunOptions(archive=disk / "archive", idle_exit_s=1.0), on_part=parts.append).run()
+            assert summary.counts.total == 200 and summary.counts.judged == 200
+            assert history.count() == 200
+        assert parts[-1].archived is not None and parts[-1].archived.exists()
+        assert "disk" not in summary.alarms  # the archive turned over before the floor was reached
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], capture_output=True)
