@@ -168,6 +168,7 @@ class Runner:
             step = self.options.batch_size or self.model.config.batch_size
             idle_since = time.monotonic()
             while not stop.is_set():
+                self.publisher.tick(getattr(self.source, "problem", None))  # alarms that rise with no part too
                 if not self.options.free_run and not self._armed:  # a PLC decides when a part is taken
                     self._armed = self._triggered()
                 if not self.options.free_run and not self._armed:

@@ -34,6 +34,7 @@ import numpy as np
 from inference import IMAGE_SUFFIXES, ImageError, InspectorError
 
 
+REOPEN_S = 2.0  # a camera that stopped delivering frames is opened again this often
 ERROR_AFTER_S = 10.0  # a file undecodable (or empty) this long is an ERROR row; before, its writer may be busy
 
 
@@ -91,7 +92,7 @@ class FolderSource:
                  on_message: Optional[Callable[[str], None]] = None):
         """`reuse_names`: a file rewritten in place after its row is a new part (the run archives each part, so
         the archive tells them apart); otherwise only once the first was moved away or deleted.
-        `on_message`: where the lines about skipped files go."""
+        `on_message`: where the lines about skipped files, and about the folder going and coming back, go."""
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise SourceError(f"source folder not found: {self.folder}")
@@ -121,12 +122,14 @@ class FolderSource:
         self._initial: set[Path] = set()  # files there at start, not yet handed out
         self._last_rescan = 0.0
         self._observer = None
+        self._handler = None
+        self._here = True  # the folder was there when the last look was taken
+        self.problem: Optional[str] = None  # why nothing can arrive now (the runner's `source` alarm)
         self._ready: list[Item] = []
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
 
         events = self._events
 
@@ -152,14 +155,41 @@ class FolderSource:
                 if not event.is_directory:
                     events.put((Path(event.src_path), None))
 
+        self._handler = Handler()
+        self._watch()
+        # What is already there goes first, oldest first (after the watch starts, so nothing falls in between).
+        self._scan(initial=True)
+
+    def _watch(self) -> None:
+        from watchdog.observers import Observer
+
         self._observer = Observer()
         try:
-            self._observer.schedule(Handler(), str(self.folder), recursive=self.recursive)
+            self._observer.schedule(self._handler, str(self.folder), recursive=self.recursive)
             self._observer.start()
         except OSError as exc:
             raise SourceError(f"cannot watch folder {self.folder}: {exc.strerror or exc}") from None
-        # What is already there goes first, oldest first (after the watch starts, so nothing falls in between).
-        self._scan(initial=True)
+
+    def _folder_here(self) -> bool:
+        """Whether the folder is there; says when it goes (a camera PC's share unmounted, the folder deleted) and
+        when it comes back, and watches the folder that came back (the old watch died with the old folder)."""
+        here = self.folder.is_dir()
+        if here == self._here:
+            return here
+        self._here = here
+        if not here:
+            self.problem = (f"the source folder {self.folder} is gone (deleted, or a network share unmounted): "
+                            "nothing is inspected until it is back")
+            self._say(f"WARNING: {self.problem}; parts written there then are inspected")
+            return False
+        self.problem = None
+        self.stop()
+        try:
+            self._watch()
+        except SourceError as exc:  # the rescan still finds its files, only later
+            self._say(f"WARNING: {exc}; new files are found by a rescan every {self.rescan_s:g} s")
+        self._say(f"the source folder {self.folder} is back: inspecting again")
+        return True
 
     def stop(self) -> None:
         if self._observer is not None:
@@ -169,6 +199,8 @@ class FolderSource:
 
     # -- discovery ----------------------------------------------------------------
     def _listing(self) -> list[Path]:
+        if not self._folder_here():
+            return []
         pattern = "**/*" if self.recursive else "*"
         try:
             found = [p for p in self.folder.glob(pattern) if p.is_file()]
@@ -193,6 +225,9 @@ class FolderSource:
         if key in self._told:
             return
         self._told.add(key)
+        self._say(text)
+
+    def _say(self, text: str) -> None:
         if self.on_message is not None:
             self.on_message(text)
 
@@ -376,6 +411,10 @@ class VideoSource:
             raise SourceError(f"cannot open {self.label}: no such camera, or not a video OpenCV can read")
         self.every = every
         self.trigger = Path(trigger) if trigger else None
+        self.problem: Optional[str] = None  # a camera that stopped delivering frames (the runner's `source` alarm)
+        self.on_message: Optional[Callable[[str], None]] = None
+        self._index = index if self.camera else None
+        self._reopen_at = 0.0
         self._video_id = video_id
         self._frame = -1
         self._exhausted = False
@@ -401,14 +440,44 @@ class VideoSource:
             return False
         return self._frame % self.every == 0
 
+    def _say(self, text: str) -> None:
+        if self.on_message is not None:
+            self.on_message(text)
+
+    def _lost(self) -> None:
+        """The camera stopped delivering frames (unplugged, a cable, its driver): said once, then it is opened
+        again every REOPEN_S seconds; the run goes on and its `source` alarm stays up meanwhile."""
+        self._cap.release()
+        self.problem = f"{self.label} stopped delivering frames: opened again every {REOPEN_S:g} s"
+        self._say(f"WARNING: {self.problem}")
+        self._reopen_at = time.monotonic()
+
+    def _reopen(self, deadline: float) -> bool:
+        import cv2
+
+        now = time.monotonic()
+        if now < self._reopen_at:
+            time.sleep(max(0.0, min(self._reopen_at, deadline) - now))
+            return False
+        self._reopen_at = now + REOPEN_S
+        self._cap = cv2.VideoCapture(self._index)
+        if not self._cap.isOpened():
+            return False
+        self.problem = None
+        self._say(f"{self.label} is delivering frames again")
+        return True
+
     def next_batch(self, max_items: int, timeout: float) -> list[Item]:
         batch: list[Item] = []
         deadline = time.monotonic() + timeout
+        if self.problem is not None and not self._reopen(deadline):
+            return batch
         while len(batch) < max_items and not self._exhausted:
             # grab() without decoding for frames that are skipped: cheap for every-N sampling.
             if not self._cap.grab():
                 if self.camera:
-                    raise SourceError(f"{self.label} stopped delivering frames")
+                    self._lost()
+                    break
                 self._exhausted = True
                 break
             self._frame += 1

@@ -166,3 +166,42 @@ def test_the_line_cli_names_an_os_fault_in_plain_words(project, tmp_path, monkey
     assert rc == 2, err
     assert err[-1].startswith("inspector: error: no space left on the disk") and str(tmp_path / "h.sqlite") in err[-1]
     assert "internal error" not in "\n".join(err)
+
+
+def test_a_source_folder_that_goes_and_comes_back_is_said_and_watched_again(project, tmp_path):
+    """A camera PC's share unmounted, or the folder deleted and made again: the run says so both ways (and its
+    `source` alarm rises and clears), inspects
+    what is written after it is back, and watches the new folder (the old watch died with the old folder)."""
+    import shutil
+
+    engine, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n in range(2):
+        (inbox / f"a{n}.png").write_bytes(png_bytes(part(40 + n)))
+    with History(tmp_path / "h.sqlite") as history:
+        source = FolderSource(inbox, settle_s=0.1, poll_s=0.05, rescan_s=0.3)
+        run = Run(engine, folder, source, history)
+        run.wait_rows(history, 2)
+        shutil.rmtree(inbox)
+        deadline = time.monotonic() + 20
+        while not any("is gone" in m for m in run.messages):
+            assert time.monotonic() < deadline, run.messages
+            time.sleep(0.05)
+        inbox.mkdir()
+        (inbox / "b0.png").write_bytes(png_bytes(part(50)))
+        run.wait_rows(history, 3)
+        assert any(m == f"the source folder {inbox} is back: inspecting again" for m in run.messages)
+        source.rescan_s = 1e9  # from now on only the folder's watch can bring a new file
+        (inbox / "b1.png").write_bytes(png_bytes(part(51)))
+        run.wait_rows(history, 4, timeout=20)
+        run.stop()
+        names = [r.file_name for r in history.query(order="time", descending=False)]
+    assert names == ["a0.png", "a1.png", "b0.png", "b1.png"]
+    gone = [m for m in run.messages if m.startswith("WARNING") and "is gone" in m]
+    assert gone == [f"WARNING: the source folder {inbox} is gone (deleted, or a network share unmounted): nothing "
+                    "is inspected until it is back; parts written there then are inspected"]
+    # The PLC's Alarm bit, MQTT and the metrics know it too: the `source` alarm, raised and cleared.
+    assert [m.split(":")[0] for m in run.messages if m.startswith(("ALARM source", "alarm cleared source"))] == \
+        ["ALARM source", "alarm cleared source"]
+    assert "source" not in run.runner.publisher.alarms.active

@@ -15,7 +15,9 @@ Conditions (each off when its limit is 0 / None):
   `drift_warn_at` of the way from the calibration's OK median to the threshold: a whole batch going NG (a
   darker light) raises it, where the OK-only drift view (station.drift) sees nothing;
 - disk: a disk the line writes to (its history, its archive) is below the free space it keeps
-  (station.line_io.disk_space); checked with every part (`check_disk`), cleared once there is room again.
+  (station.line_io.disk_space), cleared once there is room again;
+- source: no part can arrive (the watched folder is gone, the camera stopped delivering frames), cleared when
+  it is back. These two are checked whether or not parts arrive (`condition`, the publisher's `tick`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from ..drift import drift_of
 from .disk_space import DEFAULT_MIN_FREE
 
 
-ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk")
+ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk", "source")
+CLEARED = {"disk": "the disks have room again", "source": "parts can arrive again"}
 
 
 @dataclass
@@ -109,10 +112,11 @@ class Alarms:
                           f"scores back within {100 * d.shift:.0f}% of the way to the threshold")
         return changes
 
-    def check_disk(self, problem: Optional[str]) -> list[AlarmChange]:
-        """The disk alarm: `problem` the disks' trouble now (DiskWatch.problem), None when they have room."""
+    def condition(self, name: str, problem: Optional[str]) -> list[AlarmChange]:
+        """An alarm of the line's surroundings, checked whether or not parts arrive: `disk` (the disks' trouble
+        now, DiskWatch.problem) or `source` (why no part can arrive now); None when all is well."""
         changes: list[AlarmChange] = []
-        self._set(changes, "disk", problem is not None, problem or "", "the disks have room again")
+        self._set(changes, name, problem is not None, problem or "", CLEARED[name])
         return changes
 
     def _set(self, changes: list, name: str, on: bool, raised_text: str, cleared_text: str) -> None:

@@ -57,9 +57,14 @@ class Publisher:
             box.start()
         self._update_alarms(self._check_disks())  # a disk already short raises the alarm before the first part
 
+    def tick(self, source_problem: Optional[str] = None) -> None:
+        """The alarms of the line's surroundings while no part arrives (the runner calls it as it waits): the
+        disks, and `source_problem`, why no part can arrive now (None: it can)."""
+        self._update_alarms(self.alarms.condition("source", source_problem) + self._check_disks())
+
     def _check_disks(self) -> list:
         problems = [p for p in (check() for check in self.disk_checks) if p]
-        return self.alarms.check_disk("; ".join(problems) if problems else None)
+        return self.alarms.condition("disk", "; ".join(problems) if problems else None)
 
     def _update_alarms(self, changes: list, text_before: Optional[str] = None) -> None:
         for change in changes:

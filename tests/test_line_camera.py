@@ -1,0 +1,92 @@
+"""A camera that stops delivering frames (unplugged, a cable, its driver) no longer ends the run: the run says so,
+raises its `source` alarm, opens the camera again every REOPEN_S seconds and goes on once frames come back.
+
+No camera is attached to a test machine, so OpenCV's VideoCapture is replaced by a camera that can be unplugged;
+the source, the runner, the alarms and the history are the real ones.
+"""
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from inspector_line import sources
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import VideoSource
+from line_helpers import make_project, part
+from station import Station
+from station.history import History
+
+
+class Camera:
+    """camera:N as OpenCV shows it: frames while plugged; grab() fails and opening fails while unplugged."""
+
+    plugged = True
+    opened = 0
+
+    def __init__(self, index):
+        Camera.opened += 1
+        self._open = Camera.plugged
+        self._n = 0
+
+    def isOpened(self):
+        return self._open
+
+    def grab(self):
+        time.sleep(0.02)  # 50 frames a second
+        if not (self._open and Camera.plugged):
+            self._open = False
+            return False
+        self._n += 1
+        return True
+
+    def retrieve(self):
+        return True, np.ascontiguousarray(part(600 + self._n % 50)[..., ::-1])
+
+    def release(self):
+        self._open = False
+
+
+@pytest.fixture()
+def camera(monkeypatch):
+    Camera.plugged, Camera.opened = True, 0
+    monkeypatch.setattr(cv2, "VideoCapture", Camera)
+    monkeypatch.setattr(sources, "REOPEN_S", 0.3)
+    return Camera
+
+
+def _wait(condition, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_an_unplugged_camera_raises_the_source_alarm_and_the_run_goes_on(camera, tmp_path):
+    engine, project = make_project(tmp_path / "project")
+    parts, messages, stop = [], [], threading.Event()
+    with History(tmp_path / "h.sqlite") as history:
+        runner = Runner(Station(project, engine, history=history), VideoSource("camera:0", every=5), RunOptions(),
+                        on_part=parts.append, on_message=messages.append)
+        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        thread.start()
+        _wait(lambda: len(parts) >= 3, "no parts from the camera")
+        camera.plugged = False
+        _wait(lambda: "source" in runner.publisher.alarms.active, f"no source alarm: {messages}")
+        opened = camera.opened
+        _wait(lambda: camera.opened >= opened + 2, "the camera is not opened again")  # tried again and again
+        assert thread.is_alive()  # the run did not end
+        during = len(parts)
+        camera.plugged = True
+        _wait(lambda: len(parts) >= during + 3, "no parts after the camera came back")
+        stop.set()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        assert history.count() == len(parts)
+    assert messages.count("WARNING: camera:0 stopped delivering frames: opened again every 0.3 s") == 1
+    assert "camera:0 is delivering frames again" in messages
+    assert [m.split(":")[0] for m in messages if m.startswith(("ALARM source", "alarm cleared source"))] == \
+        ["ALARM source", "alarm cleared source"]
+    assert all(p.verdict.judged for p in parts)  # no ERROR rows for the camera's absence
