@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -39,6 +40,7 @@ from .sinks import Archiver, SinkError
 from .sources import Item
 
 RETENTION_EVERY = 1000  # rows between retention passes
+MESSAGES_KEPT = 1000  # the newest messages in the run's summary
 
 
 @dataclass
@@ -130,7 +132,7 @@ class Runner:
         self.skipped = 0
         self.drift: Optional[Drift] = None
         self._ok_since_drift = 0
-        self._messages: list[str] = []
+        self._messages: deque[str] = deque(maxlen=MESSAGES_KEPT)  # the summary's; a run of months says many
         self.keeper = None if self.options.archive is None else ArchiveKeeper(
             self.options.archive, keep_days=self.options.archive_keep_days,
             min_free=(self.options.alarm_limits or AlarmLimits()).min_free, on_message=self._say)

@@ -114,7 +114,9 @@ class FolderSource:
         # Files seen but not yet complete: path -> [size, mtime_ns, last change (monotonic), first seen order]
         self._pending: dict[Path, list] = {}
         self._order = 0
-        self._handed: set[str] = set()  # keys handed out in this run (a modify event must not repeat one)
+        # The key handed out for each file still in the folder (a modify event must not repeat one). Forgotten
+        # when the file leaves: a run of months would otherwise hold every part's key (the history has them).
+        self._handed: dict[Path, str] = {}
         # (size, mtime) of files already handed out: a rescan or a stray event does not hash them again.
         self._handed_stat: dict[Path, tuple[int, int]] = {}
         # Unreadable once: path -> content hash then; handed out again after another settle.
@@ -234,6 +236,7 @@ class FolderSource:
     def _forget(self, path: Path) -> None:
         """The file left the folder (moved away, archived with --move, deleted): its name may be reused."""
         self._pending.pop(path, None)
+        self._handed.pop(path, None)
         self._handed_stat.pop(path, None)
         self._failing.pop(path, None)
         self._retry.pop(path, None)
@@ -324,9 +327,9 @@ class FolderSource:
             except OSError:
                 continue  # vanished while reading; a new event brings it back if it returns
             key = f"{path.resolve()}#{sha}"
-            if key in self._handed:
+            if self._handed.get(path) == key:
                 continue
-            self._handed.add(key)
+            self._handed[path] = key
             self._handed_stat[path] = (st.st_size, st.st_mtime_ns)
             # Complete since: the rename (it changes ctime on POSIX), or the last write.
             arrived = max(st.st_mtime, st.st_ctime) if renamed else st.st_mtime
@@ -344,9 +347,8 @@ class FolderSource:
         image; the second look tells a slow writer (the file changed, a new key)
         from a broken file (same content: handed out again marked `retried`).
         """
-        if item.key is not None:
-            self._handed.discard(item.key)
         if item.path is not None:
+            self._handed.pop(item.path, None)
             self._handed_stat.pop(item.path, None)
             self._retry[item.path] = item.sha256
             self._failing.setdefault(item.path, time.monotonic())

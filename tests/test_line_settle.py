@@ -4,6 +4,7 @@ saying why it is skipped; a name is a new part only after the first file left (o
 history says which file each row archived. The line CLI names OS faults in plain words."""
 
 import errno
+import os
 import threading
 import time
 from pathlib import Path
@@ -205,3 +206,31 @@ def test_a_source_folder_that_goes_and_comes_back_is_said_and_watched_again(proj
     assert [m.split(":")[0] for m in run.messages if m.startswith(("ALARM source", "alarm cleared source"))] == \
         ["ALARM source", "alarm cleared source"]
     assert "source" not in run.runner.publisher.alarms.active
+
+
+def test_the_folder_source_forgets_the_parts_that_left_the_folder(tmp_path):
+    """A run of months hands out millions of parts: what it keeps per part must go when the file leaves (moved to
+    the archive, deleted), or it grows without end. A file still there and only touched is not handed again."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    source = FolderSource(inbox, settle_s=0.05, poll_s=0.02, rescan_s=0.2)
+    source.start()
+    try:
+        def drain(n, timeout=20):
+            got, deadline = [], time.monotonic() + timeout
+            while len(got) < n and time.monotonic() < deadline:
+                got += source.next_batch(100, timeout=0.1)
+            return got
+
+        for s in range(60):
+            (inbox / f"p{s:03d}.png").write_bytes(png_bytes(part(s)))
+        assert len(drain(60)) == 60
+        for path in sorted(inbox.iterdir())[:59]:
+            path.unlink()
+        time.sleep(0.5)  # a rescan sees them gone, whether or not an event did
+        keep = inbox / "p059.png"
+        os.utime(keep, (time.time() + 5, time.time() + 5))  # touched, same content
+        assert drain(1, timeout=1.5) == []  # not handed out again
+        assert set(source._handed) == {keep} and set(source._handed_stat) == {keep}
+    finally:
+        source.stop()
