@@ -10,6 +10,8 @@ from inference import InspectorError
 from station.line_io.alarms import AlarmLimits
 from station.line_io.disk_space import DEFAULT_MIN_FREE, MinFree
 
+from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S
+
 
 def add_line_io_arguments(p) -> None:
     g = p.add_argument_group("line I/O (docs/plc.md)")
@@ -35,6 +37,10 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--recipe", action="append", type=Path, default=[], metavar="PROJECT",
                    help="with --modbus or --opcua: another project the PLC may select (Recipe: 0 is PROJECT, 1 the "
                    "first --recipe, ...); every recipe records into the same history")
+    g.add_argument("--trigger-timeout", type=float, default=DEFAULT_TRIGGER_TIMEOUT_S, metavar="S",
+                   help="with --modbus or --opcua: a Trigger that no image answers within S seconds (or while the "
+                   "source is gone) is answered ERROR, so that the PLC goes on (0: wait for ever; default "
+                   f"{DEFAULT_TRIGGER_TIMEOUT_S:g})")
     g.add_argument("--free-run", action="store_true",
                    help="with --modbus or --opcua: inspect parts as they arrive (no Trigger) and still publish each "
                    "result")
@@ -100,6 +106,8 @@ def check_line_io_arguments(args) -> None:
         raise InspectorError("--opcua-cert and --opcua-key go together (the certificate and its private key)")
     if args.opcua_trust and not args.opcua_cert:
         raise InspectorError("--opcua-trust goes with --opcua-cert (client certificates need a secured endpoint)")
+    if not args.trigger_timeout >= 0:
+        raise InspectorError(f"--trigger-timeout must be 0 (wait for ever) or more seconds, got {args.trigger_timeout}")
     if args.recipe and not plc:
         raise InspectorError("--recipe goes with --modbus or --opcua (the PLC selects the recipe)")
     for folder in args.recipe:
@@ -123,6 +131,7 @@ class LineIO:
         plc = bool(args.modbus or args.opcua)
         options.outbox_max = args.outbox_max
         options.alarm_limits = alarm_limits(args)
+        options.trigger_timeout_s = args.trigger_timeout
         self.servers = []
         if plc:
             from station.line_io.handshake import Handshake

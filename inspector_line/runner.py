@@ -38,6 +38,7 @@ from station.line_io.publisher import Publisher, result_payload
 from .archive_keeper import ArchiveKeeper
 from .sinks import Archiver, SinkError
 from .sources import Item
+from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync
 
 RETENTION_EVERY = 1000  # rows between retention passes
 MESSAGES_KEPT = 1000  # the newest messages in the run's summary
@@ -65,6 +66,7 @@ class RunOptions:
     mqtt: Optional[object] = None  # station.line_io.mqtt.MqttReceiver
     plcs: list = field(default_factory=list)  # PLC handshakes (station.line_io.handshake.Handshake, or a server)
     free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger
+    trigger_timeout_s: Optional[float] = DEFAULT_TRIGGER_TIMEOUT_S  # a Trigger with no image then: ERROR (0: never)
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
     recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
 
@@ -140,6 +142,7 @@ class Runner:
         self.publisher: Optional[Publisher] = None
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
+        self._sync = TriggerSync(self.options.trigger_timeout_s)  # which image answers which Trigger
 
     # -- messages ---------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -182,6 +185,8 @@ class Runner:
                 if batch:
                     self._process(batch)
                     idle_since = time.monotonic()
+                elif self._armed is not None and self._answer_without_image():
+                    idle_since = time.monotonic()
                 elif self.source.exhausted:
                     break
                 elif self.options.idle_exit_s is not None and time.monotonic() - idle_since >= self.options.idle_exit_s:
@@ -214,6 +219,7 @@ class Runner:
                     elif recipes and not 0 <= trigger.recipe < len(recipes):
                         self._say(f"WARNING: the PLC asks for recipe {trigger.recipe}; recipes 0..{len(recipes) - 1} "
                                   f"are configured: keeping {self.station.project}")
+                    self._sync.taken(trigger)
                     return trigger
             left = deadline - time.monotonic()
             if left <= 0:
@@ -239,6 +245,10 @@ class Runner:
             if item.key is not None and self.history.seen(item.key):
                 self.skipped += 1
                 self._archive_leftover(item)
+                continue
+            if self._armed is not None and self._sync.late(item):
+                self._finish_error(item, "this image came after its Trigger had timed out (ERROR answered) and "
+                                   "before the next Trigger: recorded, it answers no Trigger", answer=False)
                 continue
             if isinstance(item.image, np.ndarray):
                 todo.append((item, item.image, None))
@@ -276,13 +286,27 @@ class Runner:
             else:
                 self._finish_error(item, error)
 
-    def _finish_error(self, item: Item, message: str, no_model: bool = False) -> None:
+    def _finish_error(self, item: Item, message: str, no_model: bool = False, answer: bool = True) -> None:
         """A part that never reached the engine: an ERROR outcome with its history row, sent as any result is
-        (`no_model`: the row names no model, none could be loaded for it)."""
+        (`no_model`: the row names no model, none could be loaded for it; `answer` False: a late image, which
+        answers no PLC Trigger and is recorded under the timed-out Trigger's part id)."""
+        part_id = self._part_id(item) if answer else checked_part_id(self._sync.late_part_id)
         self._finish(item, self.station.error(
-            item.name, message, part_id=self._part_id(item), source=self.source.label, no_model=no_model,
+            item.name, message, part_id=part_id, source=self.source.label, no_model=no_model,
             row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived),
-                 "in_transaction": self._owed_hook(item)}), None)
+                 "in_transaction": self._owed_hook(item)}), None, answer=answer)
+
+    def _answer_without_image(self) -> bool:
+        """Triggered mode, nothing arrived: a Trigger that timed out, or that no image can answer now (the source is
+        gone), is answered ERROR so that the PLC goes on (trigger_sync.py). True when it was answered."""
+        reason = self._sync.unanswerable(self._armed, getattr(self.source, "problem", None))
+        if reason is None:
+            return False
+        trigger = self._armed
+        item = Item("(no image)", None, None, None, time.time() - (time.monotonic() - trigger.taken))
+        self._finish_error(item, reason)
+        self._sync.timed_out(trigger)
+        return True
 
     def _part_id(self, item: Item) -> Optional[str]:
         if self._armed is not None and self._armed.part_id:  # the part id the PLC wrote before Trigger
@@ -291,22 +315,26 @@ class Runner:
             return None
         return checked_part_id(self.part_ids(item.name))
 
-    def _finish(self, item: Item, outcome: Outcome, rgb: Optional[np.ndarray]) -> None:
+    def _finish(self, item: Item, outcome: Outcome, rgb: Optional[np.ndarray], answer: bool = True) -> None:
         now = time.time()
         latency = max(0.0, now - item.arrived)
         verdict = outcome.verdict
         result = outcome.result
         self.counts.add(verdict)
         # What the metrics time: from the PLC's Trigger when triggered, else from the image complete.
-        waited = latency if self._armed is None else max(0.0, time.monotonic() - self._armed.taken)
-        self._armed = None
-        archived = self._archive(item, verdict, now)
+        waited = latency if self._armed is None or not answer else max(0.0, time.monotonic() - self._armed.taken)
+        if answer and self._armed is not None and item.image is not None:
+            self._sync.answered(self._armed, item)
+        if answer:
+            self._armed = None
+        archived = self._archive(item, verdict, now) if item.image is not None else None
         if archived is not None:
             self.history.set_archive_path(outcome.row_id, archived)
         if self.publisher is not None:
             payload = self._owed.pop(id(item), {}).get("payload")  # kept in the outbox with the row (one commit)
             stored = payload is not None
-            self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored)
+            self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored,
+                                   to_plc=answer)
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()

@@ -110,13 +110,14 @@ class Publisher:
 
         return owed
 
-    def publish(self, payload: dict, outcome, latency: float, stored: bool = False) -> None:
+    def publish(self, payload: dict, outcome, latency: float, stored: bool = False, to_plc: bool = True) -> None:
         """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
         `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
-        payload is in the outboxes already (store(), with the history row); else it is put there now."""
+        payload is in the outboxes already (store(), with the history row); else it is put there now. `to_plc`
+        False: a part that answers no Trigger (an image late for a timed-out one) goes to all but the PLC."""
         before = self.alarms.text
         self._update_alarms(self.alarms.update(outcome.verdict, outcome.score) + self._check_disks(), before)
-        for plc in self.plcs:
+        for plc in self.plcs if to_plc else ():
             plc.publish_result(outcome)
         for box in self.outboxes:
             if stored:

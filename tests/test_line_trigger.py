@@ -1,0 +1,125 @@
+"""Triggered mode when an image never comes or comes late (inspector_line/trigger_sync.py).
+
+Before, a Trigger whose image never came left Busy on for ever: the PLC could not trigger the next part. Now it
+is answered ERROR after --trigger-timeout; and where images come after their Triggers, an image late for a
+timed-out Trigger answers no Trigger, so that the next part is judged by its own image.
+
+The PLC is the station's own Handshake driven from the test (the side the Modbus and OPC UA adapters write); the
+folder, runner, engine and history are real.
+"""
+
+import threading
+import time
+
+import pytest
+
+from inference import Verdict
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+from station import Station
+from station.history import History
+from station.line_io.handshake import Handshake
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("trigger") / "proj")
+
+
+class Line:
+    """A triggered run on a watched folder, and the PLC's side of its handshake."""
+
+    def __init__(self, project, tmp_path, timeout_s):
+        engine, folder = project
+        self.inbox = tmp_path / "inbox"
+        self.inbox.mkdir()
+        self.history = History(tmp_path / "h.sqlite")
+        self.plc = Handshake()
+        self.messages, self.stop = [], threading.Event()
+        self.runner = Runner(Station(folder, engine, history=self.history),
+                             FolderSource(self.inbox, settle_s=0.05, poll_s=0.02),
+                             RunOptions(plcs=[self.plc], free_run=False, trigger_timeout_s=timeout_s),
+                             on_message=self.messages.append)
+        self.thread = threading.Thread(target=self.runner.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def write(self, name, scratch=False, seed=700):
+        tmp = self.inbox / f".{name}.tmp"
+        tmp.write_bytes(png_bytes(part(seed, scratch)))
+        tmp.rename(self.inbox / name)
+
+    def cycle(self, part_id, image=None, scratch=False, timeout=30):
+        """PartId, Trigger; once the station took it (Busy), the camera writes `image`; the result, then Ack."""
+        self.plc.plc_write(part_id=part_id)
+        self.plc.plc_write(trigger=True)
+        deadline = time.monotonic() + timeout
+        while not (self.plc.state.busy or self.plc.state.result_ready):
+            assert time.monotonic() < deadline, "the Trigger was not taken"
+            time.sleep(0.005)
+        if image:
+            time.sleep(0.02)  # the camera's exposure and transfer: the image completes after the Trigger
+            self.write(image, scratch)
+        while not self.plc.state.result_ready:
+            assert time.monotonic() < deadline, f"no result for {part_id}: Busy {self.plc.state.busy}"
+            time.sleep(0.005)
+        state = self.plc.state
+        self.plc.plc_write(ack=True)
+        return state
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+        rows = sorted(self.history.query(limit=1000), key=lambda r: r.id)
+        self.history.close()
+        return rows
+
+
+def test_a_trigger_whose_image_never_comes_is_answered_error_and_the_line_goes_on(project, tmp_path):
+    line = Line(project, tmp_path, timeout_s=1.0)
+    try:
+        first = line.cycle("A", "a.png")
+        missing = line.cycle("B")  # the camera missed this Trigger
+        after = line.cycle("C", "c.png", scratch=True)
+    finally:
+        rows = line.close()
+    assert first.verdict == Verdict.OK.code
+    assert missing.verdict == Verdict.ERROR.code and missing.sequence == first.sequence + 1
+    assert after.verdict == Verdict.NG.code and after.sequence == missing.sequence + 1
+    assert [(r.part_id, r.verdict) for r in rows] == [("A", Verdict.OK), ("B", Verdict.ERROR), ("C", Verdict.NG)]
+    assert "no image came within 1 s of the PLC's trigger" in rows[1].error
+
+
+def test_an_image_late_for_a_timed_out_trigger_answers_no_trigger(project, tmp_path):
+    """Five parts teach the runner that images come after their Triggers. Then part F's image comes after F timed
+    out: it is recorded under F, and G is judged by G's own (scratched) image, not by F's."""
+    line = Line(project, tmp_path, timeout_s=1.0)
+    try:
+        for n in range(5):
+            assert line.cycle(f"P{n}", f"p{n}.png").verdict == Verdict.OK.code
+        timed_out = line.cycle("F")
+        line.write("f.png")  # F's image, late
+        time.sleep(0.3)  # complete before G's Trigger
+        g = line.cycle("G", "g.png", scratch=True)
+    finally:
+        rows = line.close()
+    assert timed_out.verdict == Verdict.ERROR.code
+    assert g.verdict == Verdict.NG.code and g.sequence == timed_out.sequence + 1  # the late image answered nothing
+    late = next(r for r in rows if r.file_name == "f.png")
+    assert late.part_id == "F" and late.verdict == Verdict.ERROR and "after its Trigger had timed out" in late.error
+    assert [(r.file_name, r.part_id) for r in rows if r.part_id == "G"] == [("g.png", "G")]
+
+
+def test_a_trigger_while_the_source_is_gone_is_answered_at_once(project, tmp_path):
+    import shutil
+
+    line = Line(project, tmp_path, timeout_s=0)  # no timeout: only the gone folder answers it
+    try:
+        line.cycle("A", "a.png")
+        shutil.rmtree(line.inbox)
+        gone = line.cycle("B")
+    finally:
+        rows = line.close()
+    assert gone.verdict == Verdict.ERROR.code
+    assert rows[-1].part_id == "B" and "no image can come: the source folder" in rows[-1].error
