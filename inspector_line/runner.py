@@ -250,6 +250,10 @@ class Runner:
                 self._finish_error(item, "this image came after its Trigger had timed out (ERROR answered) and "
                                    "before the next Trigger: recorded, it answers no Trigger", answer=False)
                 continue
+            mismatch = self._other_part(item)
+            if mismatch:
+                self._finish_error(item, mismatch)
+                continue
             if isinstance(item.image, np.ndarray):
                 todo.append((item, item.image, None))
                 continue
@@ -307,6 +311,17 @@ class Runner:
         self._finish_error(item, reason)
         self._sync.timed_out(trigger)
         return True
+
+    def _other_part(self, item: Item) -> Optional[str]:
+        """With a PLC part id and --part-id-pattern both, an image named for another part is never judged as the
+        Trigger's part (images and Triggers out of step: a missed or doubled camera trigger): why, else None."""
+        if self._armed is None or not self._armed.part_id or self.part_ids is None:
+            return None
+        named, wanted = self.part_ids(item.name), self._armed.part_id
+        if named is None or _same_part(named, wanted):
+            return None
+        return (f"the image {item.name} is part {named} (--part-id-pattern) but the PLC's Trigger is for part "
+                f"{self._armed.part_id}: not judged, images and Triggers are out of step")
 
     def _part_id(self, item: Item) -> Optional[str]:
         if self._armed is not None and self._armed.part_id:  # the part id the PLC wrote before Trigger
@@ -401,6 +416,12 @@ class Runner:
         if self.options.keep_days is None and self.options.keep_rows is None:
             return
         self.history.apply_retention(self.options.keep_days, self.options.keep_rows)
+
+
+def _same_part(a: str, b: str) -> bool:
+    """Part ids as a file name and a PLC write them: case and spaces aside, and 000123 is 123."""
+    a, b = a.strip().lower(), b.strip().lower()
+    return a == b or (a.isdigit() and b.isdigit() and int(a) == int(b))
 
 
 def _changed(item: Item) -> bool:

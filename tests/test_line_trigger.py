@@ -30,7 +30,7 @@ def project(tmp_path_factory):
 class Line:
     """A triggered run on a watched folder, and the PLC's side of its handshake."""
 
-    def __init__(self, project, tmp_path, timeout_s):
+    def __init__(self, project, tmp_path, timeout_s, **options):
         engine, folder = project
         self.inbox = tmp_path / "inbox"
         self.inbox.mkdir()
@@ -39,7 +39,7 @@ class Line:
         self.messages, self.stop = [], threading.Event()
         self.runner = Runner(Station(folder, engine, history=self.history),
                              FolderSource(self.inbox, settle_s=0.05, poll_s=0.02),
-                             RunOptions(plcs=[self.plc], free_run=False, trigger_timeout_s=timeout_s),
+                             RunOptions(plcs=[self.plc], free_run=False, trigger_timeout_s=timeout_s, **options),
                              on_message=self.messages.append)
         self.thread = threading.Thread(target=self.runner.run, args=(self.stop,), daemon=True)
         self.thread.start()
@@ -123,3 +123,19 @@ def test_a_trigger_while_the_source_is_gone_is_answered_at_once(project, tmp_pat
         rows = line.close()
     assert gone.verdict == Verdict.ERROR.code
     assert rows[-1].part_id == "B" and "no image can come: the source folder" in rows[-1].error
+
+
+def test_an_image_named_for_another_part_is_never_judged_as_the_triggers_part(project, tmp_path):
+    """With the PLC's part id and --part-id-pattern both, they must agree (000123 is 123): an image named for
+    another part answers ERROR, never another part's verdict."""
+    line = Line(project, tmp_path, timeout_s=5.0, part_id_pattern=r"^SN(\d+)_")
+    try:
+        same = line.cycle("123", "SN000123_top.png")
+        other = line.cycle("124", "SN000125_top.png", scratch=True)
+        next_one = line.cycle("126", "SN126_top.png", scratch=True)
+    finally:
+        rows = line.close()
+    assert same.verdict == Verdict.OK.code and next_one.verdict == Verdict.NG.code
+    assert other.verdict == Verdict.ERROR.code
+    assert rows[1].part_id == "124" and rows[1].file_name == "SN000125_top.png"
+    assert "is part 000125 (--part-id-pattern) but the PLC's Trigger is for part 124" in rows[1].error
