@@ -96,7 +96,8 @@ def create_app(
     metrics = app.state.metrics = line.metrics
     metrics.watch_queue(batcher.waiting)
 
-    @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs")
+    @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs, "
+             "the line alarms active per project")
     def health():
         cfg = engine.config
         return {
@@ -106,6 +107,7 @@ def create_app(
             "limits": {"max_image_bytes": limits.max_image_bytes, "max_request_bytes": limits.max_request_bytes,
                        "max_images": limits.max_images},
             "share_batch": batcher.max_images,
+            "alarms": line.alarms(),
         }
 
     @app.get("/projects", summary="The fitted projects in the projects folder")

@@ -61,6 +61,14 @@ class ServiceLine:
                               outcome, time.perf_counter() - started, stored=payload is not None)
         return outcome
 
+    def alarms(self) -> dict:
+        """The line alarms active now, per project that had line inspections: {name: {alarm: message}}. The disk
+        is looked at again here, so a client polling /health sees a disk that filled since the last part."""
+        with self._lock:
+            for publisher in self._publishers.values():
+                publisher.tick()
+            return {name: dict(p.alarms.active) for name, p in self._publishers.items() if p.alarms.active}
+
     def stats(self) -> dict:
         with self._lock:
             return {name: [s.to_dict() for s in p.stats()] for name, p in self._publishers.items()}

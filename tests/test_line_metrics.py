@@ -126,6 +126,8 @@ def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path)
         m = scrape(f"{server.url}/metrics")
         p = ("project", "proj")
         assert m[("inspector_alarm_active", (("alarm", "ng_streak"), p))] == 1
+        alarms = httpx.get(f"{server.url}/health").json()["alarms"]  # the line's software without Prometheus
+        assert list(alarms) == ["proj"] and alarms["proj"]["ng_streak"] == "ALARM ng_streak: 2 NG in a row"
         assert m[("inspector_outbox_pending", (("target", receiver.url),))] == 5  # nobody listens yet
         assert m[("inspector_inspections_total", (p, ("verdict", "NG")))] == 2
         receiver.start()
