@@ -26,6 +26,7 @@ from station.history import History
 from station.line_io import disk_space as disk_space_module
 from station.line_io.alarms import AlarmLimits
 from station.line_io.disk_space import DiskSpace, MinFree
+from station.line_io.handshake import Handshake
 from station.line_io.publisher import Publisher
 
 TODAY = date(2026, 12, 6)
@@ -155,32 +156,19 @@ def test_a_copy_cut_short_by_a_full_disk_leaves_no_half_image(tmp_path, monkeypa
 
 
 # -- the disk alarm -----------------------------------------------------------------------------------------------
-class _Plc:
-    def __init__(self):
-        self.alarm = (False, "")
-
-    def set_alarm(self, on, text):
-        self.alarm = (on, text)
-
-    def set_model_version(self, version):
-        pass
-
-    def publish_result(self, outcome):
-        pass
-
-
 @pytest.mark.parametrize("min_free, raised", [("99.9%", True), ("0", False)])
 def test_the_history_disk_short_of_its_floor_raises_the_disk_alarm_at_start(tmp_path, min_free, raised):
     """Measured on this machine's real disk: no disk in use has 99.9 % of itself free."""
-    plc, said = _Plc(), []
+    plc, said = Handshake(), []
     publisher = Publisher(tmp_path / "h.sqlite", plcs=[plc], on_message=said.append,
                           alarm_limits=AlarmLimits(min_free=min_free))
     publisher.start()
     try:
         assert ("disk" in publisher.alarms.active) is raised
-        assert plc.alarm[0] is raised
+        assert plc.state.alarm is raised
         if raised:
-            assert "the disk holding the inspection history" in plc.alarm[1] and "99.9% kept free" in plc.alarm[1]
+            text = plc.state.alarm_text
+            assert "the disk holding the inspection history" in text and "99.9% kept free" in text
             assert said and said[0].startswith("ALARM disk:")
     finally:
         publisher.close()

@@ -81,11 +81,17 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
             assert _coils(plc)[:4] == [False, False, False, False]  # ResultReady, Trigger and Ack cleared
         # A station-owned coil or register cannot be written by the PLC.
         assert plc.write_coil(2, True).isError() and plc.write_register(0, 7).isError()
+        # Ready while the run inspects; the Heartbeat counts up from the run's own loop.
+        assert plc.read_coils(5, count=1).bits[0]
+        beat = plc.read_holding_registers(6, count=1).registers[0]
+        _wait(lambda: plc.read_holding_registers(6, count=1).registers[0] >= beat + 2)
     finally:
-        plc.close()
         stop.set()
         thread.join(timeout=30)
+        ready_after = plc.read_coils(5, count=1).bits[0]
+        plc.close()
         plc_server.close()
+    assert not ready_after  # the run stopped: not Ready, though the server still answered
     rows = history.query(descending=False)
     history.close()
     assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003"]

@@ -94,8 +94,15 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
                 await plc.write("Ack", True, "Boolean")
                 await asyncio.sleep(0.05)
                 assert await plc.read("Trigger", "Busy", "ResultReady", "Ack") == [False] * 4
+            # Ready while the run inspects; the Heartbeat counts up from the run's own loop.
+            ready, beat = await plc.read("Ready", "Heartbeat")
+            assert ready is True
+            deadline = time.monotonic() + 60
+            while (await plc.read("Heartbeat"))[0] < beat + 2:
+                assert time.monotonic() < deadline, "the Heartbeat stands still"
+                await asyncio.sleep(0.05)
             for name, value, kind in (("Verdict", 1, "Int32"), ("ResultReady", True, "Boolean"),
-                                      ("Sequence", 9, "UInt32")):
+                                      ("Sequence", 9, "UInt32"), ("Heartbeat", 1, "UInt32")):
                 with pytest.raises(ua.UaStatusCodeError):  # station-owned: not writable by the PLC
                     await plc.write(name, value, kind)
             return results
@@ -106,6 +113,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
         stop.set()
         thread.join(timeout=30)
         server.close()
+    assert handshake.state.ready is False  # the run stopped
     rows = history.query(descending=False)
     history.close()
     assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003"]

@@ -49,6 +49,8 @@ class HandshakeState:
     model_version: int = 0  # the active version's number (v7 -> 7)
     recipe: int = 0
     part_id: str = ""
+    ready: bool = False  # the station's run is inspecting (set as it starts, cleared as it stops)
+    heartbeat: int = 0  # +1 a second by the run's own loop: a PLC that sees it stand still knows the station hung
 
 
 class PlcWriteRefused(ValueError):
@@ -123,6 +125,15 @@ class Handshake:
         self._change(model_version=number)
         self._changed()
 
+    def set_ready(self, on: bool) -> None:
+        self._change(ready=bool(on))
+        self._changed()
+
+    def beat(self) -> None:
+        with self._lock:
+            self._state = replace(self._state, heartbeat=self._state.heartbeat + 1)
+        self._changed()
+
     # -- the PLC's side (the adapters) ------------------------------------------------------------------------
     def plc_write(self, **values) -> HandshakeState:
         """Values the PLC wrote (trigger, ack: bool; recipe: int; part_id: str). Ack clears ResultReady, Trigger
@@ -173,6 +184,12 @@ class HandshakeAdapter:
 
     def set_model_version(self, version: Optional[str]) -> None:
         self.handshake.set_model_version(version)
+
+    def set_ready(self, on: bool) -> None:
+        self.handshake.set_ready(on)
+
+    def beat(self) -> None:
+        self.handshake.beat()
 
 
 __all__ = ["Handshake", "HandshakeAdapter", "HandshakeState", "PLC_WRITABLE", "PART_ID_MAX", "PlcWriteRefused",

@@ -1,10 +1,11 @@
 """The PLC handshake over Modbus TCP (pymodbus server): the register map of docs/plc.md.
 
 Coils: 0 Trigger (PLC sets 1: inspect the next part), 1 Busy, 2 ResultReady, 3 Ack (PLC sets 1: result taken;
-the station clears ResultReady, Trigger and Ack), 4 Alarm.
+the station clears ResultReady, Trigger and Ack), 4 Alarm, 5 Ready (the run is inspecting).
 Holding registers: 0 verdict code (1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR), 1-2 score (float32, high
 word first; NaN when not scored), 3 sequence number (+1 per result, wraps at 65536), 4 active model version
-(the number of vN), 5 recipe index (PLC writes between parts), 10-29 part id (ASCII, 2 characters a register,
+(the number of vN), 5 recipe index (PLC writes between parts), 6 heartbeat (+1 a second from the run's loop,
+wraps at 65536), 10-29 part id (ASCII, 2 characters a register,
 high byte first, written by the PLC before Trigger). The PLC may write only Trigger, Ack, the recipe and the
 part id; a write elsewhere is answered with ILLEGAL ADDRESS.
 
@@ -25,8 +26,8 @@ from inference import InspectorError
 
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, Trigger
 
-TRIGGER, BUSY, RESULT_READY, ACK, ALARM = range(5)
-VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE = range(6)
+TRIGGER, BUSY, RESULT_READY, ACK, ALARM, READY = range(6)
+VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE, HEARTBEAT = range(7)
 PART_ID, PART_ID_REGS = 10, 20
 N_COILS, N_REGS = 16, 32
 PLC_COILS = {TRIGGER, ACK}
@@ -75,8 +76,8 @@ class ModbusServer(HandshakeAdapter):
     # -- the map ------------------------------------------------------------------------------------------------
     def coils(self, s: HandshakeState) -> list[bool]:
         coils = [False] * N_COILS
-        coils[TRIGGER], coils[BUSY], coils[RESULT_READY], coils[ACK], coils[ALARM] = \
-            s.trigger, s.busy, s.result_ready, s.ack, s.alarm
+        coils[TRIGGER], coils[BUSY], coils[RESULT_READY], coils[ACK], coils[ALARM], coils[READY] = \
+            s.trigger, s.busy, s.result_ready, s.ack, s.alarm, s.ready
         return coils
 
     def registers(self, s: HandshakeState) -> list[int]:
@@ -86,6 +87,7 @@ class ModbusServer(HandshakeAdapter):
         regs[SEQUENCE] = s.sequence & 0xFFFF
         regs[MODEL_VERSION] = s.model_version & 0xFFFF
         regs[RECIPE] = s.recipe & 0xFFFF
+        regs[HEARTBEAT] = s.heartbeat & 0xFFFF
         words = self._part_words if words_ascii(self._part_words) == s.part_id else ascii_words(s.part_id)
         regs[PART_ID:PART_ID + PART_ID_REGS] = words  # as written, unless the part id came another way (OPC UA)
         return regs

@@ -7,7 +7,7 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     Trigger (Boolean, PLC writes)   Busy (Boolean)          ResultReady (Boolean)   Ack (Boolean, PLC writes)
     Verdict (Int32: 1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR)     Score (Double, NaN when not scored)
     PartId (String, PLC writes)     Sequence (UInt32)       ModelVersion (Int32)    Recipe (Int32, PLC writes)
-    Alarm (Boolean)                 AlarmText (String)
+    Alarm (Boolean)                 AlarmText (String)      Ready (Boolean)         Heartbeat (UInt32, +1 a second)
 
 Only Trigger, Ack, PartId and Recipe are writable (others answer BadNotWritable). A PLC write reaches the
 handshake through the server's PostWrite callback; the station's changes are written into the address space as
@@ -52,6 +52,8 @@ VARIABLES = (
     ("Recipe", "recipe", "Int32", True),
     ("Alarm", "alarm", "Boolean", False),
     ("AlarmText", "alarm_text", "String", False),
+    ("Ready", "ready", "Boolean", False),
+    ("Heartbeat", "heartbeat", "UInt32", False),
 )
 
 # ResultReady last: a PLC that sees it set reads this result's Verdict, Score and Sequence, never the last one's.

@@ -6,6 +6,7 @@ hold up inspection: outboxes send from their own threads, PLC servers serve from
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -14,6 +15,8 @@ from inference import Model
 from .alarms import AlarmLimits, Alarms
 from .disk_space import DiskWatch, MinFree
 from .outbox import HttpReceiver, Outbox, OutboxStats
+
+HEARTBEAT_S = 1.0  # the PLC's Heartbeat counts up this often while the run's loop runs
 
 
 def result_payload(outcome, now: float, **fields) -> dict:
@@ -31,7 +34,7 @@ class Publisher:
                  on_message: Optional[Callable[[str], None]] = None,
                  disk_checks: Sequence[Callable[[], Optional[str]]] = ()):
         """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
-        `plcs`: PLC servers (publish_result / set_alarm / set_model_version); `metrics`: a RunMetrics.
+        `plcs`: PLC servers (publish_result / set_alarm / set_model_version / set_ready / beat); `metrics`: a RunMetrics.
         The disk alarm watches the history's disk (below `alarm_limits.min_free`) and `disk_checks`: more of the
         line's disks (the archive's keeper), each None or what is wrong now."""
         self.on_message = on_message or (lambda text: None)
@@ -48,6 +51,7 @@ class Publisher:
         if mqtt is not None:
             self.outboxes.append(Outbox(history_path, mqtt, max_pending=outbox_max, on_message=self.on_message))
         self._model_id: Optional[str] = None
+        self._beat_at = -float("inf")
         self.project = ""  # the project judging now (a metrics label)
         if metrics is not None:
             metrics.watch_outboxes(self.stats)
@@ -55,12 +59,18 @@ class Publisher:
     def start(self) -> None:
         for box in self.outboxes:
             box.start()
+        for plc in self.plcs:
+            plc.set_ready(True)
         self._update_alarms(self._check_disks())  # a disk already short raises the alarm before the first part
 
     def tick(self, source_problem: Optional[str] = None) -> None:
         """The alarms of the line's surroundings while no part arrives (the runner calls it as it waits): the
-        disks, and `source_problem`, why no part can arrive now (None: it can)."""
+        disks, and `source_problem`, why no part can arrive now (None: it can); and the PLC's Heartbeat."""
         self._update_alarms(self.alarms.condition("source", source_problem) + self._check_disks())
+        if time.monotonic() - self._beat_at >= HEARTBEAT_S:  # from the run's loop: it beats only while that runs
+            self._beat_at = time.monotonic()
+            for plc in self.plcs:
+                plc.beat()
 
     def _check_disks(self) -> list:
         problems = [p for p in (check() for check in self.disk_checks) if p]
@@ -139,6 +149,8 @@ class Publisher:
         return [box.stats() for box in self.outboxes]
 
     def close(self) -> None:
+        for plc in self.plcs:
+            plc.set_ready(False)
         for box in self.outboxes:
             box.close()
 
