@@ -1,5 +1,6 @@
 """Results over MQTT against a real broker (mosquitto on 127.0.0.1, a free port, started and stopped here):
-one JSON message per result with QoS 1, in order, through the outbox; the alarm retained on TOPIC/alarm."""
+one JSON message per result with QoS 1, in order, through the outbox; the alarm retained on TOPIC/alarm; the
+station's liveness retained on TOPIC/status (its last will when killed)."""
 
 import json
 import shutil
@@ -140,3 +141,56 @@ def test_serve_sends_each_line_inspection_to_the_project_topic_with_its_alarm_re
     assert [p["part_id"] for _, p, _ in got] == ids
     ((_, state, retained),) = _retained(broker, "line2/proj/alarm")
     assert retained and state["active"] == ["ng_streak"]
+
+
+def _wait_for(got, predicate, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not any(predicate(m) for m in got):
+        assert time.monotonic() < deadline, f"{what}: {got}"
+        time.sleep(0.05)
+
+
+def test_the_station_says_online_and_offline_and_the_broker_says_it_for_a_station_killed(broker, tmp_path):
+    """TOPIC/status, retained: online from the run's start, offline when it stops; killed with -9, the broker
+    publishes the station's last will (offline) within 1.5 keep-alives, so a SCADA never takes a dead station
+    for a quiet one."""
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+
+    from station.line_io.mqtt import KEEPALIVE_S
+
+    engine, proj = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    status = "line3/insp/status"
+    watcher, got = _subscriber(broker, [status])
+    try:
+        # In the run's own process: online, then offline on a clean stop.
+        with History(tmp_path / "h.sqlite") as history:
+            Runner(Station(proj, engine, history=history), FolderSource(inbox, settle_s=0.1),
+                   RunOptions(mqtt=MqttReceiver(f"mqtt://127.0.0.1:{broker}/line3/insp"), idle_exit_s=1.0)).run()
+        _wait_for(got, lambda m: m[1] == {"online": False}, "no offline after a clean stop")
+        assert [m[1]["online"] for m in got if not m[2]] == [True, False]
+        # `inspector run` killed with -9: no word from the station; the broker sends its will.
+        got.clear()
+        root = Path(__file__).resolve().parents[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inspector_cli.entry", "run", str(proj), "--source", str(inbox),
+             "--history", str(tmp_path / "h2.sqlite"), "--mqtt", f"mqtt://127.0.0.1:{broker}/line3/insp"],
+            cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _wait_for(got, lambda m: m[1] == {"online": True}, "the station never said online", timeout=120)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            _wait_for(got, lambda m: m[1] == {"online": False}, "the broker sent no will",
+                      timeout=2 * KEEPALIVE_S + 10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
+    ((_, state, retained),) = _retained(broker, status)
+    assert retained and state == {"online": False}

@@ -61,6 +61,8 @@ class Publisher:
             box.start()
         for plc in self.plcs:
             plc.set_ready(True)
+        if self.mqtt is not None:
+            self.mqtt.start()  # TOPIC/status: online, before the first result
         self._update_alarms(self._check_disks())  # a disk already short raises the alarm before the first part
 
     def tick(self, source_problem: Optional[str] = None) -> None:
