@@ -38,10 +38,12 @@ from station.line_io.publisher import Publisher, result_payload
 from .archive_keeper import ArchiveKeeper
 from .sinks import Archiver, SinkError
 from .sources import Item
+from .systemd_notify import notify
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync
 
 RETENTION_EVERY = 1000  # rows between retention passes
 MESSAGES_KEPT = 1000  # the newest messages in the run's summary
+ALIVE_EVERY_S = 1.0  # the PLC's Heartbeat and systemd's watchdog ping, from the run's loop
 
 
 @dataclass
@@ -172,8 +174,14 @@ class Runner:
             self.source.start()
             step = self.options.batch_size or self.model.config.batch_size
             idle_since = time.monotonic()
+            notify("READY=1")  # systemd (Type=notify): the run inspects
+            alive_at = -float("inf")
             while not stop.is_set():
                 self.publisher.tick(getattr(self.source, "problem", None))  # alarms that rise with no part too
+                if time.monotonic() - alive_at >= ALIVE_EVERY_S:  # from this loop: silent when it hangs
+                    alive_at = time.monotonic()
+                    self.publisher.beat()  # the PLC's Heartbeat
+                    notify("WATCHDOG=1")  # systemd's watchdog (WatchdogSec)
                 if not self.options.free_run and not self._armed:  # a PLC decides when a part is taken
                     self._armed = self._triggered()
                 if not self.options.free_run and not self._armed:
@@ -192,6 +200,7 @@ class Runner:
                 elif self.options.idle_exit_s is not None and time.monotonic() - idle_since >= self.options.idle_exit_s:
                     break
         finally:
+            notify("STOPPING=1")
             self.source.stop()
             if self.keeper is not None:
                 self.keeper.close()

@@ -77,3 +77,36 @@ def test_systemd_finds_nothing_to_say_about_the_units(name, tmp_path):
     proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and not proc.stderr.strip() and not proc.stdout.strip(), proc.stderr + proc.stdout
+
+
+def test_the_run_tells_systemd_it_is_ready_alive_and_stopping(tmp_path, monkeypatch):
+    """Under the unit (Type=notify, WatchdogSec): READY=1 once the run inspects, WATCHDOG=1 every second from the
+    run's own loop, STOPPING=1 as it stops; received on a real unix datagram socket, as systemd receives them."""
+    import socket
+
+    from inspector_line.runner import RunOptions, Runner
+    from inspector_line.sources import FolderSource
+    from line_helpers import make_project
+    from station import Station
+    from station.history import History
+
+    keys = unit("inspector-run.service")
+    assert keys["Type"] == "notify" and int(keys["WatchdogSec"]) >= 10
+    engine, project = make_project(tmp_path / "project")
+    (tmp_path / "inbox").mkdir()
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(path))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        with History(tmp_path / "h.sqlite") as history:
+            Runner(Station(project, engine, history=history), FolderSource(tmp_path / "inbox"),
+                   RunOptions(idle_exit_s=2.5)).run()
+        systemd.settimeout(1.0)
+        got = []
+        while True:
+            try:
+                got.append(systemd.recv(256).decode())
+            except socket.timeout:
+                break
+    assert got[0] == "READY=1" and got[-1] == "STOPPING=1"
+    assert got.count("WATCHDOG=1") >= 2  # a ping a second for 2.5 s

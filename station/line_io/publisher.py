@@ -6,7 +6,6 @@ hold up inspection: outboxes send from their own threads, PLC servers serve from
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -15,8 +14,6 @@ from inference import Model
 from .alarms import AlarmLimits, Alarms
 from .disk_space import DiskWatch, MinFree
 from .outbox import HttpReceiver, Outbox, OutboxStats
-
-HEARTBEAT_S = 1.0  # the PLC's Heartbeat counts up this often while the run's loop runs
 
 
 def result_payload(outcome, now: float, **fields) -> dict:
@@ -51,7 +48,6 @@ class Publisher:
         if mqtt is not None:
             self.outboxes.append(Outbox(history_path, mqtt, max_pending=outbox_max, on_message=self.on_message))
         self._model_id: Optional[str] = None
-        self._beat_at = -float("inf")
         self.project = ""  # the project judging now (a metrics label)
         if metrics is not None:
             metrics.watch_outboxes(self.stats)
@@ -67,12 +63,13 @@ class Publisher:
 
     def tick(self, source_problem: Optional[str] = None) -> None:
         """The alarms of the line's surroundings while no part arrives (the runner calls it as it waits): the
-        disks, and `source_problem`, why no part can arrive now (None: it can); and the PLC's Heartbeat."""
+        disks, and `source_problem`, why no part can arrive now (None: it can)."""
         self._update_alarms(self.alarms.condition("source", source_problem) + self._check_disks())
-        if time.monotonic() - self._beat_at >= HEARTBEAT_S:  # from the run's loop: it beats only while that runs
-            self._beat_at = time.monotonic()
-            for plc in self.plcs:
-                plc.beat()
+
+    def beat(self) -> None:
+        """The PLC's Heartbeat +1: called by the run's own loop every second, so it stands still when that hangs."""
+        for plc in self.plcs:
+            plc.beat()
 
     def _check_disks(self) -> list:
         problems = [p for p in (check() for check in self.disk_checks) if p]
