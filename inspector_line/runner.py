@@ -37,13 +37,14 @@ from station.line_io.alarms import AlarmLimits
 from station.line_io.publisher import Publisher, result_payload
 from .archive_keeper import ArchiveKeeper
 from .sinks import Archiver, SinkError
-from .sources import Item
+from .sources import Item, key_file
 from .systemd_notify import notify
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync
 
 RETENTION_EVERY = 1000  # rows between retention passes
 MESSAGES_KEPT = 1000  # the newest messages in the run's summary
 ALIVE_EVERY_S = 1.0  # the PLC's Heartbeat and systemd's watchdog ping, from the run's loop
+KEYS_KEPT_S = 7 * 86400  # exactly-once keys of files gone from the folder are forgotten after this
 
 
 @dataclass
@@ -422,9 +423,17 @@ class Runner:
             self._say("drift cleared: " + self.drift.message)
 
     def _retention(self) -> None:
+        # The exactly-once keys of files that left the folder a week ago go whatever the rows' retention: a part
+        # cannot come back from there, and a run of months would keep them all.
+        self.history.prune_keys(time.time() - KEYS_KEPT_S, gone=_file_gone)
         if self.options.keep_days is None and self.options.keep_rows is None:
             return
         self.history.apply_retention(self.options.keep_days, self.options.keep_rows)
+
+
+def _file_gone(key: str) -> bool:
+    path = key_file(key)
+    return path is not None and not path.exists()
 
 
 def _same_part(a: str, b: str) -> bool:

@@ -63,6 +63,15 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def key_file(key: str) -> Optional[Path]:
+    """The file an exactly-once key names ("PATH#SHA256", FolderSource's keys); None for other keys (video
+    frames)."""
+    path, sep, sha = key.rpartition("#")
+    if not sep or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        return None
+    return Path(path)
+
+
 def is_hidden(path: Path) -> bool:
     """A writer's temporary file (e.g. '.part_1.png.tmp', '~part.png')."""
     return path.name.startswith((".", "~"))

@@ -27,7 +27,8 @@ bench check (`purpose`: "line" / "bench", e.g. the window's Inspect tab).
 Exactly once: `record(key=...)` writes the row and the key in one transaction,
 so after a crash (even kill -9) a key is either fully recorded or not at all.
 The keys live in their own small table and survive retention, so a file still
-sitting in a watched folder is never inspected twice.
+sitting in a watched folder is never inspected twice; `prune_keys` forgets those
+whose files left the folder long ago.
 
 The database is WAL mode with synchronous=FULL (a committed row survives a
 power cut) and a busy timeout, so the GUI can read while a run writes. It is
@@ -125,6 +126,7 @@ class History:
     def __init__(self, path: Union[str, Path], busy_timeout: float = BUSY_TIMEOUT_S):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._keys_checked_to = 0  # prune_keys: the done rows before this rowid were looked at
         if self.path.is_dir():
             raise HistoryError(f"the inspection history {self.path} is a folder, not a file")
         try:
@@ -290,8 +292,9 @@ class History:
     def apply_retention(self, days: Optional[float] = None, rows: Optional[int] = None) -> int:
         """Delete rows older than `days` and all but the newest `rows`; returns how many were deleted.
 
-        The exactly-once keys are kept (a few dozen bytes each), so a file still
-        in a watched folder is not inspected again after its row is gone.
+        The exactly-once keys are kept, so a file still in a watched folder is not
+        inspected again after its row is gone (`prune_keys` forgets the keys of
+        files long gone from it).
         """
         if days is not None and not (days >= 0):
             raise HistoryError(f"retention days must be >= 0, got {days!r}")
@@ -315,6 +318,30 @@ class History:
                     self._db.execute("ROLLBACK")
                 raise HistoryError(plain(exc, self.path)) from None
         return deleted
+
+    def prune_keys(self, before: float, gone: Callable[[str], bool], limit: int = 5000) -> int:
+        """Forget the exactly-once keys recorded before `before` (seconds since 1970) whose part cannot come back:
+        `gone(key)` says so (its file left the watched folder). A run of months would otherwise keep every part's
+        key (some 230 bytes each with its index: 7 GB a year at a part a second) for ever, however short the
+        retention. Keys are looked at once, from where the last call stopped (insertion order), `limit` at a
+        time; returns how many were forgotten."""
+        with self._lock:
+            try:
+                rows = self._db.execute("SELECT rowid, key, time FROM done WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                                        (self._keys_checked_to, int(limit))).fetchall()
+                dead = []
+                for rowid, key, when in rows:
+                    if when >= before:
+                        break
+                    self._keys_checked_to = rowid
+                    if gone(key):
+                        dead.append(rowid)
+                for i in range(0, len(dead), 500):
+                    chunk = dead[i:i + 500]
+                    self._db.execute(f"DELETE FROM done WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+                return len(dead)
+            except sqlite3.Error as exc:
+                raise HistoryError(plain(exc, self.path)) from None
 
     # -- reading ----------------------------------------------------------------
     def seen(self, key: str) -> bool:

@@ -163,3 +163,25 @@ def test_drift_warns_when_ok_scores_move_toward_the_threshold(tmp_path):
         assert not h.drift(reference, threshold, model_id="m1", last=60).warning
         assert h.drift(reference, threshold, model_id="m1", last=30).warning
         assert h.drift(reference, threshold, model_id="other", last=30).n_recent == 0
+
+
+def test_prune_keys_forgets_only_old_keys_of_files_that_left(tmp_path):
+    """Old and gone: forgotten. Recent, still there, or no file key (a video frame): kept. The rows all stay."""
+    from inspector_line.runner import _file_gone
+
+    there = tmp_path / "there.png"
+    there.write_bytes(b"x")
+    gone = tmp_path / "gone.png"
+    sha = "ab" * 32
+    week = 7 * 86400
+    now = time.time()
+    keys = {"old gone": (f"{gone}#{sha}", now - 2 * week), "old there": (f"{there}#{sha}", now - 2 * week),
+            "old video": (f"{tmp_path}/line.avi#12-34#frame7", now - 2 * week),
+            "new gone": (f"{tmp_path}/gone2.png#{sha}", now)}
+    with History(tmp_path / "h.sqlite") as h:
+        for name, (key, when) in keys.items():
+            h.record(source="cam", file_name=name, verdict="OK", key=key, time=when)
+        assert h.prune_keys(now - week, gone=_file_gone) == 1
+        assert {name for name, (key, _) in keys.items() if h.seen(key)} == {"old there", "old video", "new gone"}
+        assert h.count() == 4
+        assert h.prune_keys(now - week, gone=_file_gone) == 0  # each key is looked at once

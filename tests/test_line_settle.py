@@ -234,3 +234,40 @@ def test_the_folder_source_forgets_the_parts_that_left_the_folder(tmp_path):
         assert set(source._handed) == {keep} and set(source._handed_stat) == {keep}
     finally:
         source.stop()
+
+
+def _keys(path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT COUNT(*) FROM done").fetchone()[0]
+
+
+@pytest.mark.parametrize("move", [True, False])
+def test_keys_of_parts_gone_from_the_folder_are_forgotten_and_no_others(project, tmp_path, monkeypatch, move):
+    """The exactly-once keys of files that left the folder (--move) go after a while (here at once), so the history
+    stops growing by a key a part; the rows stay. Files still in the folder keep theirs: a second run inspects
+    none of them again."""
+    monkeypatch.setattr(runner_module, "KEYS_KEPT_S", 0.0)
+    monkeypatch.setattr(runner_module, "RETENTION_EVERY", 10)
+    engine, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for s in range(30):
+        (inbox / f"p{s:03d}.png").write_bytes(png_bytes(part(800 + s)))
+
+    def run():
+        with History(tmp_path / "h.sqlite") as history:
+            summary = Runner(Station(folder, engine, history=history), FolderSource(inbox, settle_s=0.05),
+                             RunOptions(archive=tmp_path / "archive", move=move, idle_exit_s=1.0)).run()
+            return summary, history.count()
+
+    summary, rows = run()
+    assert summary.counts.total == 30 and rows == 30
+    kept = _keys(tmp_path / "h.sqlite")
+    if move:
+        assert kept <= 10  # forgotten at each tenth part (those moved by then), the rows all kept
+    else:
+        assert kept == 30
+        again, rows = run()
+        assert again.counts.total == 0 and again.skipped == 30 and rows == 30
