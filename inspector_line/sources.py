@@ -23,6 +23,7 @@ removed).
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from inference import IMAGE_SUFFIXES, ImageError, InspectorError
 
 
 REOPEN_S = 2.0  # a camera that stopped delivering frames is opened again this often
+_UNSEEN = object()
+RESTAT_PER_SCAN = 300  # files handed out already that a folder scan looks at again, in turn
 ERROR_AFTER_S = 10.0  # a file undecodable (or empty) this long is an ERROR row; before, its writer may be busy
 
 
@@ -132,6 +135,9 @@ class FolderSource:
         self._retry: dict[Path, Optional[str]] = {}
         self._initial: set[Path] = set()  # files there at start, not yet handed out
         self._last_rescan = 0.0
+        self._scan_cost = 0.0  # seconds the last scan took: the next waits at least 20 times that
+        self._paths: dict[str, Optional[Path]] = {}  # name -> its Path (None: not a candidate), for _listing
+        self._restat_at = 0  # where the next scan's look at handed files starts
         self._observer = None
         self._handler = None
         self._here = True  # the folder was there when the last look was taken
@@ -212,14 +218,27 @@ class FolderSource:
     def _listing(self) -> list[Path]:
         if not self._folder_here():
             return []
-        pattern = "**/*" if self.recursive else "*"
         try:
-            found = [p for p in self.folder.glob(pattern) if p.is_file()]
+            if self.recursive:
+                found = [p for p in self.folder.glob("**/*") if p.is_file()]
+                return [p for p in found if self._candidate(p)]  # says once why a file is skipped
+            # The directory's own entry types (no stat a file), and each name's Path made once, its hash kept:
+            # a folder that keeps a week of parts holds 600,000 files, looked at every few seconds.
+            with os.scandir(self.folder) as entries:
+                names = [e.name for e in entries if e.is_file()]
         except OSError:
             return []
-        for p in found:
-            self._candidate(p)  # says once why a file is skipped
-        return [p for p in found if is_candidate(p, self.extensions)]
+        paths, found = self._paths, []
+        for name in names:
+            path = paths.get(name, _UNSEEN)
+            if path is _UNSEEN:
+                path = self.folder / name
+                paths[name] = path = path if self._candidate(path) else None  # None: skipped (said once)
+            if path is not None:
+                found.append(path)
+        if len(paths) > 2 * len(names) + 1000:  # names gone: forget their Paths
+            self._paths = {name: paths[name] for name in names if name in paths}
+        return found
 
     def _candidate(self, path: Path) -> bool:
         if is_candidate(path, self.extensions):
@@ -227,7 +246,7 @@ class FolderSource:
         if is_hidden(path):
             self._tell("hidden", f"skipping hidden files (names starting with '.' or '~' are writers' temporary "
                                  f"files, inspected once renamed), e.g. {path.name}")
-        elif path.exists() and not path.is_dir():
+        elif ("ext", path) not in self._told and path.exists() and not path.is_dir():
             self._tell(("ext", path), f"skipped {path.name}: not an image extension "
                                       f"({', '.join(sorted(self.extensions))}; see --extensions)")
         return False
@@ -264,7 +283,11 @@ class FolderSource:
         return True
 
     def _scan(self, initial: bool = False) -> None:
-        self._last_rescan = time.monotonic()
+        """Look at the whole folder: what no event told (a network share sends none). Files handed out already
+        are looked at again a few hundred a scan, in turn (a rewrite in place); and a scan that took long is not
+        repeated sooner than 20 times its own time, so a folder that keeps every part for weeks costs the line a
+        few per cent, not its latency."""
+        started = time.monotonic()
         files = self._listing()
         if initial:
             files.sort(key=lambda p: (_mtime(p), p.name))
@@ -273,14 +296,26 @@ class FolderSource:
         for p in [p for p in self._handed_stat if p not in present and p not in self._pending]:
             self._forget(p)  # gone since it was handed out (an event may have been missed)
         for p in files:
-            if p in self._handed_stat and p not in self._pending:
-                try:
-                    st = p.stat()
-                except OSError:
-                    continue
-                if self._handed_stat[p] == (st.st_size, st.st_mtime_ns):
-                    continue  # handed out already and unchanged
-            self._note(p, renamed=False)
+            if p not in self._handed_stat or p in self._pending:
+                self._note(p, renamed=False)
+        for p in self._next_to_restat():
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if self._handed_stat.get(p, (st.st_size, st.st_mtime_ns)) != (st.st_size, st.st_mtime_ns):
+                self._note(p, renamed=False)
+        self._last_rescan = time.monotonic()
+        self._scan_cost = self._last_rescan - started
+
+    def _next_to_restat(self) -> list[Path]:
+        """The next RESTAT_PER_SCAN files handed out (and not pending), in turn."""
+        handed = [p for p in self._handed_stat if p not in self._pending]
+        if len(handed) <= RESTAT_PER_SCAN:
+            return handed
+        start = self._restat_at % len(handed)
+        self._restat_at = start + RESTAT_PER_SCAN
+        return (handed + handed)[start:start + RESTAT_PER_SCAN]
 
     def _note(self, path: Path, renamed: Optional[bool]) -> None:
         if renamed is None:
@@ -303,7 +338,7 @@ class FolderSource:
             except queue.Empty:
                 break
             self._note(path, renamed)
-        if time.monotonic() - self._last_rescan >= self.rescan_s:
+        if time.monotonic() - self._last_rescan >= max(self.rescan_s, 20 * self._scan_cost):
             self._scan()
         now = time.monotonic()
         complete = []
