@@ -76,7 +76,8 @@ def _rescore(args) -> int:
     if args.history:
         from inspector_line.cli import parse_time
 
-        items = history_images(args.project, since=parse_time(args.since))
+        items = history_images(args.project, since=parse_time(args.since),
+                               note=lambda line: print(f"rescore: {line}", file=sys.stderr, flush=True))
     else:
         items = archive_images(args.archive)
     if not items:

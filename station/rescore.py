@@ -86,9 +86,12 @@ def archive_images(folders: Iterable[str | Path]) -> list[Item]:
     return items
 
 
-def history_images(project: str | Path, since: Optional[float] = None, until: Optional[float] = None) -> list[Item]:
+def history_images(project: str | Path, since: Optional[float] = None, until: Optional[float] = None,
+                   note: Optional[Callable[[str], None]] = None) -> list[Item]:
     """The archived images of the project's history (rows with an archive path, inspected since `since`), with
-    their part ids; an image inspected twice is re-scored once (its newest row's part id)."""
+    their part ids; an image inspected twice is re-scored once (its newest row's part id). Images no longer in the
+    archive (its keeper removed the oldest to keep the disk free, or someone deleted them) are left out, and
+    `note` is told how many."""
     path = default_path(project)
     if not path.is_file():
         raise InspectorError(f"no inspection history at {path}: nothing has been inspected in {project} yet")
@@ -98,7 +101,11 @@ def history_images(project: str | Path, since: Optional[float] = None, until: Op
     for row in rows:
         if row.archive_path:
             latest[str(Path(row.archive_path).absolute())] = row.part_id
-    return [Item(p, image_key(p), part_id) for p, part_id in latest.items()]
+    here = {p: part_id for p, part_id in latest.items() if Path(p).is_file()}
+    if len(here) < len(latest) and note is not None:
+        note(f"{len(latest) - len(here)} of the history's {len(latest)} archived images are no longer in the archive "
+             "(removed to keep its disk free, or deleted): left out")
+    return [Item(p, image_key(p), part_id) for p, part_id in here.items()]
 
 
 # -- scoring (in each Ray actor, or in one process) -------------------------------------------------------------

@@ -5,6 +5,7 @@ started again skips what is done, and the versions view names the report."""
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +195,23 @@ def test_a_job_started_again_skips_what_is_done(setup, local_ray, tmp_path, monk
     assert rescore(project, ["v2", "v3"], archive_images([archive]), out, config=config).scored == 0
     with pytest.raises(Exception, match="holds a rescore of"):
         rescore(project, ["v1", "v3"], items, out, config=config)
+
+
+def test_history_images_leave_out_what_the_archive_no_longer_holds(tmp_path):
+    """The archive's keeper removes its oldest images to keep the disk free: a rescore of the history goes on
+    with the images still there and says how many are gone, rather than an ERROR row for each (no Ray needed)."""
+    from station.history import History
+    from station.rescore import history_images
+
+    project = tmp_path / "p"
+    project.mkdir()
+    kept = write_discs(tmp_path / "archive" / "2026-12-06" / "OK", range(3))
+    removed = tmp_path / "archive" / "2026-11-01" / "OK" / "old.png"
+    with History(project / "history.sqlite") as h:
+        for i, path in enumerate([removed, *kept]):
+            h.record(source="cam", file_name=path.name, verdict="OK", part_id=f"SN{i}", archive_path=str(path))
+    notes = []
+    items = history_images(project, note=notes.append)
+    assert [Path(i.path) for i in items] == [p.absolute() for p in kept]
+    assert notes == ["1 of the history's 4 archived images are no longer in the archive (removed to keep its disk "
+                     "free, or deleted): left out"]
