@@ -84,8 +84,11 @@ class ArchiveKeeper:
             self._wake.set()
         if space.free < floor:
             # The images came faster than the keeper's thread made room: make it now, for this image to go in.
-            self.prune()
-            space = disk_space(self.root)
+            try:
+                self.prune()
+                space = disk_space(self.root)
+            except Exception:  # housekeeping never stops the line: this image is not archived, and that is said
+                log.exception("archive housekeeping failed")
         if space.free < floor:
             self.skipped += 1
             if self._paused is None:
