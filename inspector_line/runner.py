@@ -39,7 +39,7 @@ from .archive_keeper import ArchiveKeeper
 from .sinks import Archiver, SinkError
 from .sources import Item, key_file
 from .systemd_notify import notify
-from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync
+from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync, wall_time
 
 RETENTION_EVERY = 1000  # rows between retention passes
 MESSAGES_KEPT = 1000  # the newest messages in the run's summary
@@ -317,7 +317,7 @@ class Runner:
         if reason is None:
             return False
         trigger = self._armed
-        item = Item("(no image)", None, None, None, time.time() - (time.monotonic() - trigger.taken))
+        item = Item("(no image)", None, None, None, wall_time(trigger.taken))
         self._finish_error(item, reason)
         self._sync.timed_out(trigger)
         return True

@@ -31,7 +31,7 @@ DEFAULT_TRIGGER_TIMEOUT_S = 10.0
 LEARN_FROM = 5  # answered Triggers before the order of images and Triggers is trusted (of the last 20)
 
 
-def _wall(monotonic_t: float) -> float:
+def wall_time(monotonic_t: float) -> float:
     """A time.monotonic() instant as time.time() (images carry wall-clock completion times)."""
     return time.time() - (time.monotonic() - monotonic_t)
 
@@ -45,7 +45,7 @@ class TriggerSync:
         self._after: deque[bool] = deque(maxlen=20)  # per answered Trigger: its image completed after it
 
     def answered(self, trigger, item) -> None:
-        self._after.append(item.arrived >= _wall(trigger.taken))
+        self._after.append(item.arrived >= wall_time(trigger.taken))
 
     @property
     def images_follow_triggers(self) -> bool:
@@ -53,7 +53,7 @@ class TriggerSync:
 
     def taken(self, trigger) -> None:
         if self._open_since is not None:
-            self._window, self._open_since = (self._open_since, _wall(trigger.taken)), None
+            self._window, self._open_since = (self._open_since, wall_time(trigger.taken)), None
 
     def unanswerable(self, trigger, source_problem: Optional[str]) -> Optional[str]:
         if source_problem:
@@ -65,7 +65,7 @@ class TriggerSync:
 
     def timed_out(self, trigger) -> None:
         if self.images_follow_triggers:
-            self._open_since = _wall(trigger.taken)
+            self._open_since = wall_time(trigger.taken)
             self.late_part_id = trigger.part_id
 
     def late(self, item) -> bool:
@@ -80,4 +80,4 @@ class TriggerSync:
         return False
 
 
-__all__ = ["DEFAULT_TRIGGER_TIMEOUT_S", "TriggerSync"]
+__all__ = ["DEFAULT_TRIGGER_TIMEOUT_S", "TriggerSync", "wall_time"]
