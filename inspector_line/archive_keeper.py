@@ -32,6 +32,8 @@ from typing import Callable, Optional
 
 from station.line_io.disk_space import MinFree, disk_space, size_text
 
+from .sources import file_mtime
+
 log = logging.getLogger(__name__)
 
 DATE_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -189,7 +191,7 @@ def _oldest_first(day: Path) -> list[Path]:
             found = [p for p in folder.iterdir() if p.is_file()]
         except OSError:
             return []
-        return sorted(found, key=_mtime)
+        return sorted(found, key=file_mtime)
 
     try:
         verdicts = sorted(p for p in day.iterdir() if p.is_dir())
@@ -197,13 +199,6 @@ def _oldest_first(day: Path) -> list[Path]:
         return []
     ok = [p for p in verdicts if p.name == "OK"]
     return [image for folder in ok + [p for p in verdicts if p.name != "OK"] for image in by_time(folder)]
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _tree_size(folder: Path) -> tuple[int, int]:

@@ -270,7 +270,7 @@ class FolderSource:
         started = time.monotonic()
         files = self._listing()
         if initial:
-            files.sort(key=lambda p: (_mtime(p), p.name))
+            files.sort(key=lambda p: (file_mtime(p), p.name))
             self._initial = set(files)
         present = set(files)
         for p in [p for p in self._handed_stat if p not in present and p not in self._pending]:
@@ -398,7 +398,8 @@ class FolderSource:
         return len(self._ready) + len(self._pending)
 
 
-def _mtime(path: Path) -> float:
+def file_mtime(path: Path) -> float:
+    """A file's modification time, 0 when it cannot be read (gone meanwhile): for ordering files oldest first."""
     try:
         return path.stat().st_mtime
     except OSError:
@@ -421,5 +422,5 @@ def open_source(spec: str, settle_s: float = 0.5, every: int = 1,
     raise SourceError(f"source not found: {spec} (a folder, camera:N or a video file)")
 
 
-__all__ = ["ERROR_AFTER_S", "FolderSource", "Item", "SourceError", "VideoSource", "file_sha256", "open_source",
-           "parse_extensions"]
+__all__ = ["ERROR_AFTER_S", "FolderSource", "Item", "SourceError", "VideoSource", "file_mtime", "file_sha256",
+           "open_source", "parse_extensions"]
