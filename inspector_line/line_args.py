@@ -124,10 +124,10 @@ def check_line_io_arguments(args) -> None:
 
 
 class LineIO:
-    """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run."""
+    """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run.
+    `args` were checked by check_line_io_arguments first (cmd_run does, before the history opens)."""
 
     def __init__(self, args, options, station):
-        check_line_io_arguments(args)
         plc = bool(args.modbus or args.opcua)
         options.outbox_max = args.outbox_max
         options.alarm_limits = alarm_limits(args)
