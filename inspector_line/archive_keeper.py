@@ -10,9 +10,13 @@ keeper works from its own thread, so no part waits for it:
   reviews. So an archive that fills its disk turns over without ever reaching the floor;
 - below the floor (the keeper has found nothing left to remove, or the disk fills from elsewhere), new images
   are not archived until there is room again; the runner's disk alarm says so and verdicts go on.
-Only the archive's own layout is touched: folders named YYYY-MM-DD and the verdict folders in them.
+Only the archive's own layout is touched: folders named YYYY-MM-DD and the verdict folders in them. An image
+whose history row a reviewer marked (false reject / false accept) is never removed, by either rule: it is the
+evidence the window teaches and calibrates from, and the history keeps its row too. When the marks cannot be
+read (the history is locked or damaged), the pass removes nothing.
 
-    keeper = ArchiveKeeper(root, keep_days=30, min_free="5%", on_message=print)
+    keeper = ArchiveKeeper(root, keep_days=30, min_free="5%", on_message=print,
+                           marked=history.marked_archive_paths)
     keeper.start()
     if keeper.room():           # before each image is archived
         ...
@@ -24,11 +28,10 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from station.line_io.disk_space import MinFree, disk_space, size_text
 
@@ -44,8 +47,10 @@ KEEP_DAYS_EVERY_S = 3600.0
 
 class ArchiveKeeper:
     def __init__(self, root: str | Path, *, keep_days: Optional[float] = None, min_free=None,
-                 on_message: Optional[Callable[[str], None]] = None, today: Callable[[], date] = date.today):
+                 on_message: Optional[Callable[[str], None]] = None, today: Callable[[], date] = date.today,
+                 marked: Optional[Callable[[], Iterable[str]]] = None):
         self.root = Path(root)
+        self.marked = marked  # where the marked rows' images were archived: they stay
         self.keep_days = keep_days
         self.min_free = MinFree.parse(min_free)
         self.on_message = on_message or (lambda text: None)
@@ -124,13 +129,23 @@ class ArchiveKeeper:
         (files removed, bytes freed) by this pass."""
         with self._lock:
             files = freed = 0
+            try:
+                spared = self._spared()
+            except Exception as exc:  # the marks are unknown: nothing goes this time (the disk alarm still tells)
+                log.warning("archive housekeeping skipped: the reviewers' marks cannot be read (%s)", exc)
+                return 0, 0
             if self.keep_days is not None:
-                files, freed = self._remove_expired()
-            f, b = self._make_room()
+                files, freed = self._remove_expired(spared)
+            f, b = self._make_room(spared)
             files, freed = files + f, freed + b
             self.removed_files += files
             self.removed_bytes += freed
             return files, freed
+
+    def _spared(self) -> set[tuple[str, ...]]:
+        # An image is named by its date, verdict folder and file name, so that a relative --archive, or one
+        # reached by another path, still matches the rows' paths.
+        return {_name(path) for path in (self.marked() if self.marked is not None else ()) if path}
 
     def _dates(self) -> list[Path]:
         try:
@@ -138,22 +153,24 @@ class ArchiveKeeper:
         except OSError:
             return []
 
-    def _remove_expired(self) -> tuple[int, int]:
+    def _remove_expired(self, spared: set[tuple[str, ...]]) -> tuple[int, int]:
         oldest_kept = (self.today() - timedelta(days=self.keep_days)).isoformat()
         files = freed = 0
         for day in self._dates():
             if day.name >= oldest_kept:
                 break
-            n, size = _tree_size(day)
-            shutil.rmtree(day, ignore_errors=True)
-            if not day.exists():
-                files, freed = files + n, freed + size
+            for image in _images(day):
+                if _name(image) not in spared:
+                    size = _remove(image)
+                    if size is not None:
+                        files, freed = files + 1, freed + size
+            _remove_empty(day)
         if files:
             self.on_message(f"archive: removed {files} images ({size_text(freed)}) older than {self.keep_days:g} "
                             "days (--archive-keep-days)")
         return files, freed
 
-    def _make_room(self) -> tuple[int, int]:
+    def _make_room(self, spared: set[tuple[str, ...]]) -> tuple[int, int]:
         if self.min_free.off:
             return 0, 0
         space = disk_space(self.root)
@@ -165,10 +182,10 @@ class ArchiveKeeper:
         today = self.today().isoformat()
         for day in self._dates():
             for image in _oldest_first(day):
-                try:
-                    size = image.stat().st_size
-                    image.unlink()
-                except OSError:
+                if _name(image) in spared:
+                    continue
+                size = _remove(image)
+                if size is None:
                     continue
                 files, freed, free = files + 1, freed + size, free + size
                 if free >= target:
@@ -201,19 +218,29 @@ def _oldest_first(day: Path) -> list[Path]:
     return [image for folder in ok + [p for p in verdicts if p.name != "OK"] for image in by_time(folder)]
 
 
-def _tree_size(folder: Path) -> tuple[int, int]:
-    files = size = 0
-    for p in folder.rglob("*"):
-        try:
-            if p.is_file():
-                files, size = files + 1, size + p.stat().st_size
-        except OSError:
-            pass
-    return files, size
+def _images(day: Path) -> list[Path]:
+    try:
+        return [p for p in day.rglob("*") if p.is_file()]
+    except OSError:
+        return []
+
+
+def _name(path) -> tuple[str, ...]:
+    return Path(path).parts[-3:]
+
+
+def _remove(image: Path) -> Optional[int]:
+    """Remove one archived image; its size, or None when it could not be removed."""
+    try:
+        size = image.stat().st_size
+        image.unlink()
+        return size
+    except OSError:
+        return None
 
 
 def _remove_empty(day: Path) -> None:
-    for folder in [*day.iterdir(), day] if day.is_dir() else []:
+    for folder in sorted(day.glob("**/"), key=lambda p: len(p.parts), reverse=True):  # the deepest first
         try:
             folder.rmdir()  # only empty ones go
         except OSError:

@@ -8,8 +8,8 @@ the model is the project's active version, looked up at every batch, so an
 activation or rollback takes effect at the next part.
 
 Order of work per part: score -> history row (with the part's exactly-once
-key and the result owed to the receivers, one transaction) -> archive -> PLC,
-alarms, sending (from the outbox). The archive never fills its disk (its keeper,
+key and the result owed to the receivers, one transaction) -> PLC, alarms,
+sending (from the outbox) -> archive (no PLC waits for an image's copy). The archive never fills its disk (its keeper,
 inspector_line/archive_keeper.py), and the disk alarm rises while the history's or
 the archive's disk is short of the free space kept there. A crash before the row loses only
 the part in flight, which is inspected again after a restart; a crash after it
@@ -140,7 +140,8 @@ class Runner:
         self._messages: deque[str] = deque(maxlen=MESSAGES_KEPT)  # the summary's; a run of months says many
         self.keeper = None if self.options.archive is None else ArchiveKeeper(
             self.options.archive, keep_days=self.options.archive_keep_days,
-            min_free=(self.options.alarm_limits or AlarmLimits()).min_free, on_message=self._say)
+            min_free=(self.options.alarm_limits or AlarmLimits()).min_free, on_message=self._say,
+            marked=self.history.marked_archive_paths)
         self.archiver = Archiver(self.options.archive, self.options.move, self.keeper) if self.options.archive else None
         self.publisher: Optional[Publisher] = None
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
@@ -352,14 +353,14 @@ class Runner:
             self._sync.answered(self._armed, item)
         if answer:
             self._armed = None
-        archived = self._archive(item, verdict, now) if item.image is not None else None
-        if archived is not None:
-            self.history.set_archive_path(outcome.row_id, archived)
         if self.publisher is not None:
             payload = self._owed.pop(id(item), {}).get("payload")  # kept in the outbox with the row (one commit)
             stored = payload is not None
             self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored,
                                    to_plc=answer)
+        # Archived once the PLC has its answer: a copy of a large image, or onto a network share, is no part of
+        # the line's response time. A crash in between leaves a moved file in the folder: _archive_leftover.
+        archived = self._archive(item, verdict, now, outcome.row_id) if item.image is not None else None
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()
@@ -390,14 +391,18 @@ class Runner:
         return heatmap_thumbnail_png(result, self.options.thumbnail_px)
 
     # -- archive, drift, retention ---------------------------------------------------
-    def _archive(self, item: Item, verdict: Optional[str], when: float) -> Optional[Path]:
+    def _archive(self, item: Item, verdict: Optional[str], when: float, row_id: Optional[int]) -> Optional[Path]:
+        """Archive the part's image and record where in its history row."""
         if self.archiver is None:
             return None
         try:
-            return self.archiver.put(item.image, item.name, verdict, when)
+            archived = self.archiver.put(item.image, item.name, verdict, when, row_id)
         except SinkError as exc:
             self._say(f"WARNING: {exc}")  # the verdict is recorded; archiving is secondary
             return None
+        if archived is not None and row_id is not None:
+            self.history.set_archive_path(row_id, archived)
+        return archived
 
     def _archive_leftover(self, item: Item) -> None:
         """In move mode, a part recorded just before a crash is still in the folder: archive it now."""
@@ -405,7 +410,7 @@ class Runner:
             return
         row = self.history.row_for_key(item.key)
         if row is not None:
-            self._archive(item, row.verdict, row.time)
+            self._archive(item, row.verdict, row.time, row.id)
 
     def _check_drift(self, force: bool = False) -> None:
         cal = self.model.calibration

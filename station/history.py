@@ -14,7 +14,8 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.counts(since=None) -> VerdictCounts    # OK / NG / NOT_FOUND / NO_VERDICT / ERROR, the one yield
     h.drift(reference_ok_scores, threshold, model_id=None, last=200) -> Drift
     inspector_line.export: export_csv(path, rows) / export_json(path, rows); station.drift: drift_of
-    h.apply_retention(days=None, rows=None) -> rows deleted
+    h.apply_retention(days=None, rows=None) -> rows deleted (a marked row stays until its mark is cleared)
+    h.marked_archive_paths() -> list[str]   # the marked rows' archived images, which the archive keeps
     h.close()                                # also a context manager
 
 Verdicts are stored as text: "OK", "NG", "NOT_FOUND", "ERROR", or NULL for
@@ -93,6 +94,7 @@ CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
 CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
 CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, row_id INTEGER, time REAL NOT NULL);
 """
+MARKED_INDEX = "CREATE INDEX IF NOT EXISTS inspections_marked ON inspections(label) WHERE label IS NOT NULL"
 
 
 
@@ -148,6 +150,7 @@ class History:
             if row is None or int(row[0]) < SCHEMA_VERSION:  # only then: opening must not need a write lock
                 self._upgrade()
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._index_marks()
         except sqlite3.Error as exc:
             self._db.close()
             raise HistoryError(plain(exc, self.path)) from None
@@ -161,6 +164,17 @@ class History:
         for column, kind in ADDEDCOLUMNS:
             if column not in have:
                 self._db.execute(f"ALTER TABLE inspections ADD COLUMN {column} {kind}")
+
+    def _index_marks(self) -> None:
+        """The few marked rows are found without reading every row (retention and the archive's keeper ask for
+        them). A history of an earlier version gains the index once; where it cannot be written now (read-only,
+        another writer), the queries still work, only slower."""
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'inspections_marked'").fetchone():
+            return
+        try:
+            self._db.execute(MARKED_INDEX)
+        except sqlite3.Error:
+            pass
 
     # -- plumbing ---------------------------------------------------------------
     def __enter__(self) -> "History":
@@ -292,7 +306,9 @@ class History:
     def apply_retention(self, days: Optional[float] = None, rows: Optional[int] = None) -> int:
         """Delete rows older than `days` and all but the newest `rows`; returns how many were deleted.
 
-        The exactly-once keys are kept, so a file still in a watched folder is not
+        A row a reviewer marked (false reject / false accept) is kept until its mark is cleared: it is the
+        evidence that teaching and calibration take back (the window's *Teach false rejects*), and its archived
+        image is kept with it (`marked_archive_paths`). The exactly-once keys are kept, so a file still in a watched folder is not
         inspected again after its row is gone (`prune_keys` forgets the keys of
         files long gone from it).
         """
@@ -305,11 +321,12 @@ class History:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 if days is not None:
-                    cur = self._db.execute("DELETE FROM inspections WHERE time < ?", (_time.time() - days * 86400,))
+                    cur = self._db.execute("DELETE FROM inspections WHERE time < ? AND label IS NULL",
+                                           (_time.time() - days * 86400,))
                     deleted += cur.rowcount
                 if rows is not None:
                     cur = self._db.execute(
-                        "DELETE FROM inspections WHERE id NOT IN "
+                        "DELETE FROM inspections WHERE label IS NULL AND id NOT IN "
                         "(SELECT id FROM inspections ORDER BY time DESC, id DESC LIMIT ?)", (int(rows),))
                     deleted += cur.rowcount
                 self._db.execute("COMMIT")
@@ -344,6 +361,11 @@ class History:
                 raise HistoryError(plain(exc, self.path)) from None
 
     # -- reading ----------------------------------------------------------------
+    def marked_archive_paths(self) -> list[str]:
+        """Where the images of the marked rows were archived: the archive's keeper leaves them in place."""
+        return [r[0] for r in self._run("SELECT archive_path FROM inspections WHERE label IS NOT NULL "
+                                        "AND archive_path IS NOT NULL")]
+
     def seen(self, key: str) -> bool:
         return bool(self._run("SELECT 1 FROM done WHERE key = ?", (key,)))
 

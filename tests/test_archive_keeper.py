@@ -102,6 +102,37 @@ def test_keep_days_removes_the_expired_dates_and_nothing_else(tmp_path):
     assert "removed 8 images" in said[0] and "older than 2 days" in said[0]
 
 
+def test_marked_images_outlive_both_rules_and_unknown_marks_remove_nothing(tmp_path, monkeypatch):
+    """A reviewer's marked image is the evidence *Teach false rejects* and *Calibrate with marked* read back:
+    neither --archive-keep-days nor the floor removes it. The history names it by the path the run archived it
+    under, relative here, while the keeper walks an absolute root."""
+    root = tmp_path / "archive"
+    _archive(root, days=4, per_verdict=2)
+    oldest = (TODAY - timedelta(days=3)).isoformat()
+    second = (TODAY - timedelta(days=2)).isoformat()
+    marked = [f"archive/{oldest}/OK/ok1.png", f"archive/{second}/NG/ng0.png"]
+    keeper = ArchiveKeeper(root, keep_days=1, min_free="0", today=lambda: TODAY, marked=lambda: marked)
+    before = _names(root)
+    assert keeper.prune() == (6, 6000)
+    assert before - _names(root) == {f"{oldest}/OK/ok0.png", f"{oldest}/NG/ng0.png", f"{oldest}/NG/ng1.png",
+                                     f"{second}/OK/ok0.png", f"{second}/OK/ok1.png", f"{second}/NG/ng1.png"}
+    assert not (root / oldest / "NG").exists()  # emptied folders go; the ones holding a marked image stay
+
+    disk = FakeDisk(root, total=20_000, other=18_000)  # floor 2,000: everything but the marks must go
+    monkeypatch.setattr(archive_keeper, "disk_space", disk)
+    keeper = ArchiveKeeper(root, min_free="10%", today=lambda: TODAY, marked=lambda: marked)
+    assert not keeper.room()  # only the marked images are left, and they stay: this image is not archived
+    assert _names(root) == {m.removeprefix("archive/") for m in marked}
+
+    def locked():
+        raise InspectorError("the inspection history h.sqlite is locked")
+
+    _archive(root, days=1, per_verdict=1)
+    keeper = ArchiveKeeper(root, min_free="10%", today=lambda: TODAY, marked=locked)
+    before = _names(root)
+    assert keeper.prune() == (0, 0) and _names(root) == before  # marks unknown: nothing is removed
+
+
 def test_a_full_disk_loses_the_oldest_ok_images_first(tmp_path, monkeypatch):
     root = tmp_path / "archive"
     _archive(root, days=3, per_verdict=4)  # 24 images of 1000 bytes
@@ -191,6 +222,9 @@ def test_a_line_whose_disk_fills_from_elsewhere_keeps_judging(tmp_path, monkeypa
     def on_part(p):
         parts.append(p)
         if len(parts) == 20:
+            # A technician marks a part in the window (its own connection to the history), then the disk fills.
+            with History(tmp_path / "h.sqlite") as window:
+                window.mark(parts[2].row_id, "false_reject")
             disk.other = 95 * size
 
     station = Station(project, engine, history=History(tmp_path / "h.sqlite"))
@@ -200,7 +234,8 @@ def test_a_line_whose_disk_fills_from_elsewhere_keeps_judging(tmp_path, monkeypa
     assert summary.counts.total == 40 and summary.counts.judged == 40  # no part lost for the disk
     assert all(p.archived is not None for p in parts[:20])
     assert all(p.archived is None for p in parts[21:])
-    assert not [p for p in root.rglob("*") if p.is_file()]  # all removed to make room
+    # All removed to make room, but the marked part's image: the window teaches it back from there.
+    assert [p for p in root.rglob("*") if p.is_file()] == [parts[2].archived]
     assert "images are not archived" in summary.alarms["disk"]
     assert any(m.startswith("WARNING: images are not archived") for m in said)
     assert any(m.startswith("ALARM disk:") for m in said)

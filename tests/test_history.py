@@ -87,6 +87,48 @@ def test_retention_by_days_and_rows(tmp_path):
             h.apply_retention(days=-1)
 
 
+def test_retention_keeps_the_marked_rows_and_names_their_archived_images(tmp_path):
+    """A reviewer's mark is the evidence teaching and calibration take back: neither rule of retention removes a
+    marked row until its mark is cleared, and the archive's keeper asks where their images are."""
+    with History(tmp_path / "h.sqlite") as h:
+        now = time.time()
+        ids = [h.record(source="s", file_name=f"{i}.png", verdict="NG" if i % 3 == 0 else "OK", score=float(i),
+                        time=now - (9 - i) * 86400) for i in range(10)]
+        h.set_archive_path(ids[0], "archive/2026-11-27/NG/0.png")
+        h.mark(ids[0], "false_reject")
+        h.mark(ids[4], "false_accept")  # marked, but never archived
+        h.mark(ids[8], "false_accept")
+        assert sorted(h.marked_archive_paths()) == ["archive/2026-11-27/NG/0.png"]
+        assert h.apply_retention(days=4.5) == 3  # 1-3; 0 and 4 are marked
+        assert sorted(r.file_name for r in h.query()) == ["0.png", "4.png", "5.png", "6.png", "7.png", "8.png",
+                                                          "9.png"]
+        assert h.apply_retention(rows=2) == 3  # 5-7: the newest two (8, 9) and the marked ones stay
+        assert sorted(r.file_name for r in h.query()) == ["0.png", "4.png", "8.png", "9.png"]
+        h.mark(ids[0], None)
+        assert h.marked_archive_paths() == []
+        assert h.apply_retention(rows=2) == 1 and h.get(ids[0]) is None
+
+
+def test_a_history_of_an_earlier_version_gains_the_index_of_marks(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with History(path) as h:
+        h.record(source="s", file_name="a.png", verdict="OK", score=1.0)
+        h._db.execute("DROP INDEX inspections_marked")  # as the last version wrote it
+    with History(path) as h:
+        plan = h._db.execute("EXPLAIN QUERY PLAN SELECT archive_path FROM inspections WHERE label IS NOT NULL "
+                             "AND archive_path IS NOT NULL").fetchall()
+        assert "inspections_marked" in str(plan)
+        h._db.execute("DROP INDEX inspections_marked")
+    writer = sqlite3.connect(str(path), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a run in the middle of writing a row: the index cannot be made now
+    try:
+        with History(path, busy_timeout=0.2) as h:  # opens all the same, and reads without the index
+            assert h.count() == 1 and h.marked_archive_paths() == []
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_labels(tmp_path):
     with History(tmp_path / "h.sqlite") as h:
         ids = _fill(h)

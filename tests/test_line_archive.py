@@ -1,0 +1,107 @@
+"""The archive as a line fills it for months: every row keeps its own image, and the PLC's answer never waits for
+the archive (inspector_line/sinks.py, inspector_line/runner.py).
+
+Before: a camera that names every part `image.png` had its copies numbered by counting up past every earlier one
+(65 ms a part after 5,000 parts, growing with each), and the PLC's ResultReady waited for the archive's copy (a
+large image, or a network share). The folder, runner, engine, history and archive are real.
+"""
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sinks import Archiver
+from inspector_line.sources import FolderSource
+from line_helpers import make_project, part, png_bytes
+from station import Station
+from station.history import History
+from station.line_io.handshake import Handshake
+
+
+def test_a_name_taken_again_is_told_apart_by_its_row_at_one_look(tmp_path, monkeypatch):
+    source = tmp_path / "image.png"
+    source.write_bytes(png_bytes(part(1)))
+    archiver = Archiver(tmp_path / "archive")
+    names = [archiver.put(source, source.name, "OK", 1.7e9, row_id=row).name for row in (7, 8, 9)]
+    assert names == ["image.png", "image_row8.png", "image_row9.png"]
+
+    looks = []
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: looks.append(self) or real_exists(self))
+    archiver.put(source, source.name, "OK", 1.7e9, row_id=10)
+    assert len(looks) == 2  # image.png is taken, image_row10.png is not: not one look per earlier copy
+
+
+def test_a_camera_that_names_every_part_alike_keeps_each_rows_own_image(tmp_path):
+    engine, project = make_project(tmp_path / "project")
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    history = History(tmp_path / "h.sqlite")
+    plc = Handshake()
+    seen_at_archive = []
+    runner = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.05, poll_s=0.02),
+                    RunOptions(archive=archive, move=True, plcs=[plc], batch_size=1))
+    put = runner.archiver.put
+
+    def archiving(*args, **kwargs):
+        seen_at_archive.append((plc.state.sequence, plc.state.result_ready))
+        return put(*args, **kwargs)
+
+    runner.archiver.put = archiving
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        sent = []
+        for n in range(6):
+            image = png_bytes(part(400 + n, scratch=n % 3 == 2))
+            sent.append(hashlib.sha256(image).hexdigest())
+            (inbox / ".image.png.tmp").write_bytes(image)
+            (inbox / ".image.png.tmp").rename(inbox / "image.png")
+            deadline = time.monotonic() + 30
+            while (inbox / "image.png").exists() or plc.state.sequence < n + 1:  # moved into the archive
+                assert time.monotonic() < deadline, f"part {n} was not archived"
+                time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    rows = sorted(history.query(limit=100), key=lambda r: r.id)
+    history.close()
+    assert [r.sha256 for r in rows] == sent
+    # The PLC had each part's result before its image was archived.
+    assert seen_at_archive == [(n + 1, True) for n in range(6)]
+    archived = [Path(r.archive_path) for r in rows]
+    assert len(set(archived)) == 6
+    # Each row's archived file is that part's own image, under its own name.
+    assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in archived] == sent
+    folders = set()
+    for row, path in zip(rows, archived):  # the first of a verdict folder keeps its name; the next get their row's
+        assert path.name == ("image.png" if path.parent not in folders else f"image_row{row.id}.png")
+        folders.add(path.parent)
+    assert {p.parent.name for p in archived} == {"OK", "NG"}
+
+
+
+def test_a_part_recorded_just_before_a_crash_is_archived_and_its_row_says_where(tmp_path):
+    """In move mode the image leaves the folder only once archived, after its row and its answer: a crash in
+    between leaves a part the history knows still in the folder. The next run archives it without judging it
+    again, and (before, it did not) records where in the part's row. The crash is a first run that recorded
+    the parts and archived nothing."""
+    engine, project = make_project(tmp_path / "project")
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    for n in range(3):
+        (inbox / f"p{n}.png").write_bytes(png_bytes(part(500 + n)))
+    history = History(tmp_path / "h.sqlite")
+    station = Station(project, engine, history=history)
+    Runner(station, FolderSource(inbox, settle_s=0.05), RunOptions(idle_exit_s=0.5)).run()
+    assert [r.archive_path for r in history.query()] == [None] * 3
+    summary = Runner(station, FolderSource(inbox, settle_s=0.05),
+                     RunOptions(archive=archive, move=True, idle_exit_s=0.5)).run()
+    assert summary.counts.total == 0 and not list(inbox.iterdir())
+    rows = history.query()
+    history.close()
+    assert sorted(Path(r.archive_path).name for r in rows) == ["p0.png", "p1.png", "p2.png"]
+    assert all(Path(r.archive_path).is_file() for r in rows)
