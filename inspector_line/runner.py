@@ -37,7 +37,7 @@ from station.line_io.alarms import AlarmLimits
 from station.line_io.publisher import Publisher, result_payload
 from .archive_keeper import ArchiveKeeper
 from .sinks import Archiver, SinkError
-from .sources import Item, key_file
+from .sources import Item, file_identity, key_file
 from .systemd_notify import notify
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync, wall_time
 
@@ -133,6 +133,8 @@ class Runner:
         self.on_message = on_message
         if hasattr(source, "on_message") and source.on_message is None:
             source.on_message = self._say  # the folder's lines about skipped files, with the run's messages
+        if hasattr(source, "known"):
+            source.known = self._known_key  # a file the history knows is skipped without reading it
         self.counts = RunCounts()
         self.skipped = 0
         self.drift: Optional[Drift] = None
@@ -147,6 +149,9 @@ class Runner:
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
         self._sync = TriggerSync(self.options.trigger_timeout_s)  # which image answers which Trigger
+
+    def _known_key(self, path: Path, st) -> Optional[str]:
+        return self.history.key_for_file(str(path.resolve()), file_identity(st))
 
     # -- messages ---------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -291,8 +296,8 @@ class Runner:
         outcomes = iter(self.station.inspect(
             [rgb for _, rgb in good], names=[item.name for item, _ in good], model=self.model,
             part_ids=[self._part_id(item) for item, _ in good], source=self.source.label,
-            rows=[{"sha256": item.sha256, "key": item.key, "in_transaction": self._owed_hook(item)}
-                  for item, _ in good],
+            rows=[{"sha256": item.sha256, "key": item.key, "file_version": _file_version(item),
+                   "in_transaction": self._owed_hook(item)} for item, _ in good],
             row_for=lambda i, result: {"latency": max(0.0, time.time() - good[i][0].arrived), "time": time.time(),
                                        "heatmap": self._thumbnail(result)}) if good else [])
         for item, rgb, error in todo:
@@ -308,8 +313,9 @@ class Runner:
         part_id = self._part_id(item) if answer else checked_part_id(self._sync.late_part_id)
         self._finish(item, self.station.error(
             item.name, message, part_id=part_id, source=self.source.label, no_model=no_model,
-            row={"sha256": item.sha256, "key": item.key, "latency": max(0.0, time.time() - item.arrived),
-                 "in_transaction": self._owed_hook(item)}), None, answer=answer)
+            row={"sha256": item.sha256, "key": item.key, "file_version": _file_version(item),
+                 "latency": max(0.0, time.time() - item.arrived), "in_transaction": self._owed_hook(item)}),
+            None, answer=answer)
 
     def _answer_without_image(self) -> bool:
         """Triggered mode, nothing arrived: a Trigger that timed out, or that no image can answer now (the source is
@@ -434,6 +440,13 @@ class Runner:
         if self.options.keep_days is None and self.options.keep_rows is None:
             return
         self.history.apply_retention(self.options.keep_days, self.options.keep_rows)
+
+
+def _file_version(item: Item) -> Optional[tuple[str, str]]:
+    """(the file its key names, that file's version) for History.key_for_file; None for frames."""
+    path = key_file(item.key) if item.key else None
+    version = item.extra.get("file")
+    return (str(path), version) if path is not None and version else None
 
 
 def _file_gone(key: str) -> bool:

@@ -46,6 +46,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def file_identity(st: os.stat_result) -> str:
+    """A file's version as the history keeps it beside its key: size, modification time (ns) and inode. A
+    rewrite changes the time, and a file moved in from elsewhere has another inode."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
 def key_file(key: str) -> Optional[Path]:
     """The file an exactly-once key names ("PATH#SHA256", FolderSource's keys); None for other keys (video
     frames)."""
@@ -122,7 +128,13 @@ class FolderSource:
         self._handler = None
         self._here = True  # the folder was there when the last look was taken
         self.problem: Optional[str] = None  # why nothing can arrive now (the runner's `source` alarm)
-        self._ready: list[Item] = []
+        # Complete files in arrival order, path -> (stat, renamed): hashed only as they are handed out, so a backlog
+        # of thousands (a restart) is not read whole before the first part goes.
+        self._ready: dict[Path, tuple[os.stat_result, bool]] = {}
+        # The exactly-once key the history recorded for this very file (same path, size, modification time and
+        # inode), or None: a file it knows is not read again to be skipped (a copy-mode folder keeps every part,
+        # and a restart hashed each of them: minutes for a day of 3 MB images). The runner sets it.
+        self.known: Optional[Callable[[Path, os.stat_result], Optional[str]]] = None
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -244,6 +256,7 @@ class FolderSource:
     def _forget(self, path: Path) -> None:
         """The file left the folder (moved away, archived with --move, deleted): its name may be reused."""
         self._pending.pop(path, None)
+        self._ready.pop(path, None)
         self._handed.pop(path, None)
         self._handed_stat.pop(path, None)
         self._failing.pop(path, None)
@@ -276,7 +289,7 @@ class FolderSource:
         for p in [p for p in self._handed_stat if p not in present and p not in self._pending]:
             self._forget(p)  # gone since it was handed out (an event may have been missed)
         for p in files:
-            if p not in self._handed_stat or p in self._pending:
+            if (p not in self._handed_stat and p not in self._ready) or p in self._pending:
                 self._note(p, renamed=False)
         for p in self._next_to_restat():
             try:
@@ -344,13 +357,33 @@ class FolderSource:
         for _, path, st, renamed in sorted(complete, key=lambda c: c[0]):
             del self._pending[path]
             self._initial.discard(path)
+            self._ready[path] = (st, renamed)
+
+    def _hand_out(self, max_items: int) -> list[Item]:
+        """The next complete files as Items, up to `max_items`: each hashed now (or its key taken from the
+        history, `known`), not before."""
+        items: list[Item] = []
+        while self._ready and len(items) < max_items:
+            path = next(iter(self._ready))
+            st, renamed = self._ready.pop(path)
+            try:
+                now = path.stat()
+            except OSError:
+                continue  # gone since it was complete (moved away, deleted)
+            if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                self._note(path, renamed=False)  # written again since: it settles again
+                continue
             if self._handed_stat.get(path) == (st.st_size, st.st_mtime_ns) or self._rewritten(path, st):
                 continue
-            try:
-                sha = file_sha256(path)
-            except OSError:
-                continue  # vanished while reading; a new event brings it back if it returns
-            key = f"{path.resolve()}#{sha}"
+            key = self.known(path, st) if self.known is not None else None
+            if key is not None:
+                sha = key.rpartition("#")[2]
+            else:
+                try:
+                    sha = file_sha256(path)
+                except OSError:
+                    continue  # vanished while reading; a new event brings it back if it returns
+                key = f"{path.resolve()}#{sha}"
             if self._handed.get(path) == key:
                 continue
             self._handed[path] = key
@@ -359,10 +392,11 @@ class FolderSource:
             arrived = max(st.st_mtime, st.st_ctime) if renamed else st.st_mtime
             # `retried`: it has failed to decode for error_after_s already, so this look is the last one.
             failing = self._failing.get(path)
-            extra = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            extra = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "file": file_identity(st),
                      "retried": failing is not None and time.monotonic() - failing >= self.error_after_s}
             self._retry.pop(path, None)
-            self._ready.append(Item(path.name, path, key, sha, arrived, path, extra))
+            items.append(Item(path.name, path, key, sha, arrived, path, extra))
+        return items
 
     def requeue(self, item: Item) -> None:
         """The item could not be read: watch it again; it comes back when it has settled once more.
@@ -383,8 +417,8 @@ class FolderSource:
         deadline = time.monotonic() + timeout
         while True:
             self._poll()
-            if self._ready or time.monotonic() >= deadline:
-                batch, self._ready = self._ready[:max_items], self._ready[max_items:]
+            batch = self._hand_out(max_items)
+            if batch or time.monotonic() >= deadline:
                 return batch
             time.sleep(self.poll_s)
 
@@ -422,5 +456,5 @@ def open_source(spec: str, settle_s: float = 0.5, every: int = 1,
     raise SourceError(f"source not found: {spec} (a folder, camera:N or a video file)")
 
 
-__all__ = ["ERROR_AFTER_S", "FolderSource", "Item", "SourceError", "VideoSource", "file_mtime", "file_sha256",
+__all__ = ["ERROR_AFTER_S", "FolderSource", "Item", "SourceError", "VideoSource", "file_identity", "file_mtime", "file_sha256",
            "open_source", "parse_extensions"]

@@ -10,6 +10,7 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.get(row_id) -> Inspection | None
     h.mark(row_id, "false_reject" | "false_accept" | None)
     h.seen(key) -> bool                      # was the part with this key inspected already?
+    h.key_for_file(path, version) -> key | None   # the key recorded for this version of a file (no hashing)
     h.row_for_key(key) -> Inspection | None
     h.counts(since=None) -> VerdictCounts    # OK / NG / NOT_FOUND / NO_VERDICT / ERROR, the one yield
     h.drift(reference_ok_scores, threshold, model_id=None, last=200) -> Drift
@@ -93,6 +94,9 @@ CREATE TABLE IF NOT EXISTS inspections (
 CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
 CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
 CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, row_id INTEGER, time REAL NOT NULL);
+-- the file version (size, mtime, inode) each file's latest key was recorded for: a restart skips what it knows
+-- without reading it (inspector_line.sources.file_identity)
+CREATE TABLE IF NOT EXISTS done_files (path TEXT PRIMARY KEY, version TEXT NOT NULL, key TEXT NOT NULL);
 """
 MARKED_INDEX = "CREATE INDEX IF NOT EXISTS inspections_marked ON inspections(label) WHERE label IS NOT NULL"
 
@@ -217,6 +221,7 @@ class History:
         archive_path: Union[None, str, Path] = None,
         purpose: str = "line",
         also: Optional[Callable[[sqlite3.Connection, int], None]] = None,
+        file_version: Optional[tuple[str, str]] = None,
     ) -> int:
         """Add one inspection; returns its row id. `verdict`: an inference.Verdict or its name (None:
         NO_VERDICT).
@@ -225,6 +230,7 @@ class History:
         recorded adds nothing and returns the existing row's id (or -1 if that
         row was removed by retention). `heatmap` is PNG bytes or a file path. `also(db, row_id)` runs inside
         the row's transaction (the run mode keeps the result owed to its receivers there: one commit for both).
+        `file_version`: (file path, its version) the key was made from, for `key_for_file`.
         """
         try:
             verdict = Verdict.parse(verdict)
@@ -263,6 +269,9 @@ class History:
                     row_id = int(cur.lastrowid)
                     if key is not None:
                         self._db.execute("INSERT INTO done VALUES (?, ?, ?)", (key, row_id, when))
+                        if file_version is not None:
+                            self._db.execute("INSERT OR REPLACE INTO done_files VALUES (?, ?, ?)",
+                                             (str(file_version[0]), str(file_version[1]), key))
                     if also is not None:
                         also(self._db, row_id)
                     self._db.execute("COMMIT")
@@ -352,10 +361,12 @@ class History:
                         break
                     self._keys_checked_to = rowid
                     if gone(key):
-                        dead.append(rowid)
+                        dead.append((rowid, key))
                 for i in range(0, len(dead), 500):
-                    chunk = dead[i:i + 500]
-                    self._db.execute(f"DELETE FROM done WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+                    rowids, keys = zip(*dead[i:i + 500])
+                    marks = ",".join("?" * len(rowids))
+                    self._db.execute(f"DELETE FROM done WHERE rowid IN ({marks})", rowids)
+                    self._db.execute(f"DELETE FROM done_files WHERE key IN ({marks})", keys)
                 return len(dead)
             except sqlite3.Error as exc:
                 raise HistoryError(plain(exc, self.path)) from None
@@ -368,6 +379,11 @@ class History:
 
     def seen(self, key: str) -> bool:
         return bool(self._run("SELECT 1 FROM done WHERE key = ?", (key,)))
+
+    def key_for_file(self, path: str, version: str) -> Optional[str]:
+        """The key recorded for this very version of the file at `path` (`record(file_version=...)`), or None."""
+        rows = self._run("SELECT key FROM done_files WHERE path = ? AND version = ?", (str(path), str(version)))
+        return rows[0][0] if rows else None
 
     def row_for_key(self, key: str) -> Optional[Inspection]:
         """The row recorded with this exactly-once key (None if never recorded or removed by retention)."""

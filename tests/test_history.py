@@ -222,8 +222,12 @@ def test_prune_keys_forgets_only_old_keys_of_files_that_left(tmp_path):
             "new gone": (f"{tmp_path}/gone2.png#{sha}", now)}
     with History(tmp_path / "h.sqlite") as h:
         for name, (key, when) in keys.items():
-            h.record(source="cam", file_name=name, verdict="OK", key=key, time=when)
+            path = key.rpartition("#")[0]
+            h.record(source="cam", file_name=name, verdict="OK", key=key, time=when, file_version=(path, "3:1:7"))
+        assert h.key_for_file(str(gone), "3:1:7") == keys["old gone"][0]
+        assert h.key_for_file(str(gone), "3:2:7") is None  # another version of the file: not known
         assert h.prune_keys(now - week, gone=_file_gone) == 1
         assert {name for name, (key, _) in keys.items() if h.seen(key)} == {"old there", "old video", "new gone"}
+        assert h.key_for_file(str(gone), "3:1:7") is None and h.key_for_file(str(there), "3:1:7")
         assert h.count() == 4
         assert h.prune_keys(now - week, gone=_file_gone) == 0  # each key is looked at once
