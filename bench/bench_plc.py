@@ -8,9 +8,8 @@ part.
 The model is a tiny one: EfficientNet-Lite0 architecture with random weights (`weights: none`) at 64 px, fitted
 and calibrated on synthetic discs; the engine's time is therefore small and the figure that matters is the
 overhead (what the handshake, the folder source, the image decode and the history row add). The simulated PLC
-polls ResultReady every millisecond. Prints p50 / p99 of trigger -> ResultReady (and its max: before the
-twenty-third session the first part of each protocol, when the folder's first look hashed every waiting file;
-now files are hashed as they are handed out), of the engine's time
+polls ResultReady every millisecond. Prints p50 / p99 of trigger -> ResultReady (and its max, the first
+part's: the network's first run), of the engine's time
 (Engine.iter_score per part), of the overhead (the difference, per part), of the overhead less the history row's
 commit (SQLite, synchronous=FULL: an fsync per part, before the PLC is told) and of that commit, and checks that the Sequence, Verdict and PartId
 every PLC read match the history row for row. Recorded in docs/plc.md.

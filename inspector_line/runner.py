@@ -150,8 +150,8 @@ class Runner:
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
         self._sync = TriggerSync(self.options.trigger_timeout_s)  # which image answers which Trigger
 
-    def _known_key(self, path: Path, st) -> Optional[str]:
-        return self.history.key_for_file(str(path.resolve()), file_identity(st))
+    def _known_key(self, where: Path, st) -> Optional[str]:
+        return self.history.key_for_file(str(where), file_identity(st))
 
     # -- messages ---------------------------------------------------------------
     def _say(self, text: str) -> None:

@@ -131,8 +131,8 @@ class FolderSource:
         # Complete files in arrival order, path -> (stat, renamed): hashed only as they are handed out, so a backlog
         # of thousands (a restart) is not read whole before the first part goes.
         self._ready: dict[Path, tuple[os.stat_result, bool]] = {}
-        # The exactly-once key the history recorded for this very file (same path, size, modification time and
-        # inode), or None: a file it knows is not read again to be skipped (a copy-mode folder keeps every part,
+        # known(real path, stat): the exactly-once key the history recorded for this very file (same path, size,
+        # modification time and inode), or None: a file it knows is not read again to be skipped (a copy-mode folder keeps every part,
         # and a restart hashed each of them: minutes for a day of 3 MB images). The runner sets it.
         self.known: Optional[Callable[[Path, os.stat_result], Optional[str]]] = None
 
@@ -375,7 +375,8 @@ class FolderSource:
                 continue
             if self._handed_stat.get(path) == (st.st_size, st.st_mtime_ns) or self._rewritten(path, st):
                 continue
-            key = self.known(path, st) if self.known is not None else None
+            where = path.resolve()  # as keys name files
+            key = self.known(where, st) if self.known is not None else None
             if key is not None:
                 sha = key.rpartition("#")[2]
             else:
@@ -383,7 +384,7 @@ class FolderSource:
                     sha = file_sha256(path)
                 except OSError:
                     continue  # vanished while reading; a new event brings it back if it returns
-                key = f"{path.resolve()}#{sha}"
+                key = f"{where}#{sha}"
             if self._handed.get(path) == key:
                 continue
             self._handed[path] = key
