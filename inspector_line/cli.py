@@ -31,7 +31,7 @@ from inference import (
     user_message,
 )
 from station import PartIdPattern, Station
-from station.history import NO_VERDICT, History, HistoryError, default_path, to_epoch
+from station.history import LABELS, NO_VERDICT, History, HistoryError, default_path, to_epoch
 
 from .export import export_csv, export_json
 from .runlock import acquire_run_lock
@@ -261,6 +261,10 @@ def history_parser() -> argparse.ArgumentParser:
     p.add_argument("--verdict", metavar="V", help="OK, NG, NOT_FOUND, NO_VERDICT (or none), ERROR")
     p.add_argument("--part-id", metavar="ID", help="only this part")
     p.add_argument("--purpose", choices=("line", "bench"), help="only line inspections, or only bench checks")
+    p.add_argument("--label", choices=LABELS, help="only the rows a reviewer marked so")
+    p.add_argument("--mark", nargs=2, metavar=("ID", "LABEL"),
+                   help="mark inspection ID false_reject (an NG that was a good part) or false_accept, or none to "
+                        "clear; a marked row and its archived image are kept until the mark is cleared")
     p.add_argument("--min-score", type=float, metavar="X")
     p.add_argument("--max-score", type=float, metavar="X")
     p.add_argument("--limit", type=int, metavar="N", help="the newest N rows only")
@@ -293,6 +297,8 @@ def cmd_history(args) -> int:
     path = args.history or default_path(args.project)
     if not path.is_file():
         raise InspectorError(f"no inspection history at {path}: nothing has been inspected in {args.project} yet")
+    if args.mark is not None:
+        return _mark(path, *args.mark)
     if args.limit is not None and args.limit < 1:
         raise InspectorError(f"--limit must be at least 1, got {args.limit}")
     for name in ("csv", "json"):
@@ -310,7 +316,7 @@ def cmd_history(args) -> int:
                                  "ERROR") from None
     filters = {"since": parse_time(args.since), "until": parse_time(args.until), "verdict": verdict,
                "min_score": args.min_score, "max_score": args.max_score, "part_id": args.part_id,
-               "purpose": args.purpose}
+               "purpose": args.purpose, "label": args.label}
     with History(path) as history:
         if args.drift:
             return _print_drift(args, history)
@@ -338,6 +344,18 @@ def cmd_history(args) -> int:
         bench = " (bench)" if r.purpose == "bench" else ""
         print(f"{r.id:7d}  {local}  {r.verdict:10} {score}  {r.file_name}{part}{version}{bench}{label}{error}")
     print(f"{len(rows)} rows; {counts.summary()}")
+    return 0
+
+
+def _mark(path: Path, row_id: str, label: str) -> int:
+    if not row_id.isdigit():
+        raise InspectorError(f"--mark {row_id}: not an inspection id (the first column of inspector history)")
+    value = None if label.lower() == "none" else label.lower()
+    with History(path) as history:
+        history.mark(int(row_id), value)  # refuses an unknown id or label in one line
+        row = history.get(int(row_id))
+    print(f"inspection {row.id} ({row.file_name}, {row.verdict.value}) " +
+          (f"marked {value}" if value else "mark cleared"))
     return 0
 
 

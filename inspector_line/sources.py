@@ -20,7 +20,6 @@ Camera / video: inspector_line/camera_source.py.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional, Union
 
 from inference import IMAGE_SUFFIXES
+from inference import sha256_file as file_sha256
 
 from .camera_source import VideoSource
 from .source_items import Item, SourceError
@@ -36,14 +36,6 @@ from .source_items import Item, SourceError
 _UNSEEN = object()
 RESTAT_PER_SCAN = 300  # files handed out already that a folder scan looks at again, in turn
 ERROR_AFTER_S = 10.0  # a file undecodable (or empty) this long is an ERROR row; before, its writer may be busy
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def file_identity(st: os.stat_result) -> str:

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Form, Query, Request
 
 from inference import Verdict
 
+from station.history import LABELS
+
 from .errors import ApiError
 
 router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history"])
@@ -56,8 +58,12 @@ def history(name: str, request: Request,
             verdict: Optional[str] = Query(None, description="only this verdict (OK, NG, NOT_FOUND, NO_VERDICT, "
                                            "ERROR)"),
             purpose: Optional[str] = Query(None, description="line or bench"),
-            part_id: Optional[str] = Query(None, description="only this part")):
+            part_id: Optional[str] = Query(None, description="only this part"),
+            label: Optional[str] = Query(None, description="only rows a reviewer marked so (false_reject, "
+                                         "false_accept)")):
     _projects(request).existing(name)
+    if label is not None and label not in LABELS:
+        raise ApiError(422, f"label must be one of {', '.join(LABELS)}, got {label!r}")
     if verdict is not None:
         try:
             verdict = Verdict.parse(verdict).value
@@ -66,6 +72,23 @@ def history(name: str, request: Request,
     if purpose not in (None, "line", "bench"):
         raise ApiError(422, f"purpose must be line or bench, got {purpose!r}")
     h = _projects(request).station(name).history
-    rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, limit=limit)
-    counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id)
+    rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, label=label, limit=limit)
+    counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id, label=label)
     return {"project": name, "counts": counts.to_dict(), "rows": [r.to_dict() for r in rows]}
+
+
+@router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "
+            "good part), false_accept, or none to clear it; a marked row and its archived image are kept")
+def mark(name: str, row_id: int, request: Request,
+         label: str = Form(..., description="false_reject, false_accept, or none to clear the mark")):
+    _projects(request).existing(name)
+    value = None if label.strip().lower() in ("none", "") else label.strip().lower()
+    if value is not None and value not in LABELS:
+        raise ApiError(422, f"label must be one of {', '.join(LABELS)} or none, got {label!r}")
+    station = _projects(request).station(name)
+    row = station.history.get(row_id)
+    if row is None:
+        raise ApiError(404, f"project {name!r} has no inspection with id {row_id} (GET /projects/{name}/history "
+                            "lists them; retention may have removed it)")
+    station.mark(row_id, value)
+    return {"project": name, "row": station.history.get(row_id).to_dict()}

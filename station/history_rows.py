@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from inference import Verdict
+from inference import Verdict, sha256_file
 
 
 @dataclass
@@ -47,6 +47,20 @@ class Inspection:
     @property
     def verdict_text(self) -> str:
         return self.verdict.value
+
+    def image_path(self) -> Optional[Path]:
+        """Where this part's image is now: its archived copy, else the file it was inspected from while that
+        still holds the same bytes (a camera that names every part image.png has overwritten it since: its
+        sha256 tells); None when neither is left, or for a camera frame never archived."""
+        if self.archive_path and Path(self.archive_path).is_file():
+            return Path(self.archive_path)
+        origin = Path(self.source) / self.file_name
+        try:
+            if origin.is_file() and (self.sha256 is None or sha256_file(origin) == self.sha256):
+                return origin
+        except OSError:
+            pass
+        return None
 
     def to_dict(self, with_heatmap: bool = False) -> dict:
         out = asdict(self)

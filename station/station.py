@@ -321,10 +321,11 @@ class Station:
             row = self.history.get(row_id)
             if row is None:
                 raise InspectorError(f"no inspection with id {row_id} in {self.history.path}")
-            path = row.archive_path or row.file_name
-            if not Path(path).is_file():
-                raise ImageError(f"the image of inspection {row_id} is no longer at {path}: teach it from a copy")
-            paths.append(path)
+            path = row.image_path()
+            if path is None:
+                raise ImageError(f"the image of inspection {row_id} is no longer at "
+                                 f"{row.archive_path or Path(row.source) / row.file_name}: teach it from a copy")
+            paths.append(str(path))
         return self.add(paths, progress=progress, cancel=cancel, note=note or f"taught back rows {list(row_ids)}")
 
 

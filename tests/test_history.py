@@ -231,3 +231,27 @@ def test_prune_keys_forgets_only_old_keys_of_files_that_left(tmp_path):
         assert h.key_for_file(str(gone), "3:1:7") is None and h.key_for_file(str(there), "3:1:7")
         assert h.count() == 4
         assert h.prune_keys(now - week, gone=_file_gone) == 0  # each key is looked at once
+
+
+def test_a_rows_image_is_its_archived_copy_or_its_unchanged_file_and_never_another_parts(tmp_path):
+    """Where the window shows a past part from, and teaches a false reject back from. A camera that names every
+    part image.png overwrites the file: the row's sha256 tells the file no longer holds its part."""
+    import hashlib
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    image = folder / "image.png"
+    image.write_bytes(b"part one")
+    sha = hashlib.sha256(b"part one").hexdigest()
+    with History(tmp_path / "h.sqlite") as h:
+        row_id = h.record(source=str(folder), file_name="image.png", sha256=sha, verdict="NG", score=3.0)
+        frame = h.record(source="camera:0", file_name="camera0_frame000001", sha256="cd" * 32, verdict="OK")
+        assert h.get(row_id).image_path() == image
+        image.write_bytes(b"part two")  # the next part, under the same name
+        assert h.get(row_id).image_path() is None
+        copy = tmp_path / "archive" / "2026-12-06" / "NG" / "image.png"
+        copy.parent.mkdir(parents=True)
+        copy.write_bytes(b"part one")
+        h.set_archive_path(row_id, copy)
+        assert h.get(row_id).image_path() == copy
+        assert h.get(frame).image_path() is None

@@ -119,6 +119,18 @@ def test_history_command_lists_filters_and_exports(project, tmp_path, capsys):
     assert main(["history", str(project), "--drift", *hist]) == 0
     assert "over the last 1" in capsys.readouterr().out
 
+    # A reviewer's mark from the command line, as in the window and over HTTP; then only the marked rows.
+    ng_id = next(d["id"] for d in data if d["file_name"] == "b.png")
+    assert main(["history", str(project), "--mark", str(ng_id), "false_reject", *hist]) == 0
+    assert f"inspection {ng_id} (b.png, NG) marked false_reject" in capsys.readouterr().out
+    assert main(["history", str(project), "--label", "false_reject", *hist]) == 0
+    listing = capsys.readouterr().out
+    assert "b.png" in listing and "[false_reject]" in listing and "a.png" not in listing and "1 rows" in listing
+    assert main(["history", str(project), "--mark", str(ng_id), "none", *hist]) == 0
+    assert "mark cleared" in capsys.readouterr().out
+    assert main(["history", str(project), "--label", "false_reject", *hist]) == 0
+    assert "0 rows" in capsys.readouterr().out
+
 
 @pytest.mark.parametrize("args, words", [
     (["run", "{p}", "--source", "{t}/missing"], "source not found"),
@@ -132,6 +144,9 @@ def test_history_command_lists_filters_and_exports(project, tmp_path, capsys):
     (["history", "{p}", "--history", "{t}/none.sqlite"], "no inspection history"),
     (["history", "{p}", "--history", "{t}/bad.sqlite"], "damaged"),
     (["history", "{p}", "--history", "{t}/h.sqlite", "--since", "yesterday-ish"], "not a date"),
+    (["history", "{p}", "--history", "{t}/h.sqlite", "--mark", "12", "false_reject"], "no inspection with id 12"),
+    (["history", "{p}", "--history", "{t}/h.sqlite", "--mark", "12", "maybe"], "label must be one of"),
+    (["history", "{p}", "--history", "{t}/h.sqlite", "--mark", "first", "false_reject"], "not an inspection id"),
 ])
 def test_bad_input_exits_2_with_one_line(project, tmp_path, capsys, args, words):
     (tmp_path / "bad.sqlite").write_bytes(b"garbage " * 500)

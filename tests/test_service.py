@@ -448,6 +448,25 @@ def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
     assert bad.status_code == 422 and "verdict" in bad.json()["error"]
 
 
+def test_the_lines_software_marks_a_false_reject_and_finds_the_marked_rows(client, images, disc):
+    """A rework station found the part good: it marks the row over HTTP, as a technician does in the window; the
+    mark is in the history (kept by retention, its image by the archive), and a wrong input is a 4xx naming it."""
+    r = client.post("/projects/disc/infer", files=files(images["cal"][:1]), data={"part_id": ["SN-77"]})
+    row_id = r.json()["results"][0]["row_id"]
+    marked = client.put(f"/projects/disc/history/{row_id}/label", data={"label": "false_reject"})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["row"]["label"] == "false_reject" and marked.json()["row"]["part_id"] == "SN-77"
+    listed = client.get("/projects/disc/history", params={"label": "false_reject"}).json()
+    assert [row["id"] for row in listed["rows"]] == [row_id] and listed["counts"]["total"] == 1
+    assert client.put(f"/projects/disc/history/{row_id}/label", data={"label": "none"}).json()["row"]["label"] is None
+    assert client.get("/projects/disc/history", params={"label": "false_reject"}).json()["rows"] == []
+    bad = client.put(f"/projects/disc/history/{row_id}/label", data={"label": "maybe"})
+    assert bad.status_code == 422 and "label" in bad.json()["error"]
+    gone = client.put("/projects/disc/history/987654/label", data={"label": "false_accept"})
+    assert gone.status_code == 404 and "987654" in gone.json()["error"]
+    assert client.get("/projects/disc/history", params={"label": "good"}).status_code == 422
+
+
 def _scrape(client) -> dict:
     """GET /metrics parsed with prometheus_client's own parser: {(name, labels...): value}."""
     from prometheus_client.parser import text_string_to_metric_families

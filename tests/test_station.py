@@ -216,3 +216,26 @@ def test_regions_on_the_roi_edge_are_marked_and_said(tiny_config, tmp_path):
     amap[15:20, 15:20] = 5.0  # inside
     verdict, _, reason = judge(5.0, find_regions(amap, mask, 1.0, (0, 0, 40, 40), None), 1.0, 0.0)
     assert verdict == "NG" and "edge" not in reason
+
+
+def test_teach_back_takes_a_marked_parts_image_from_where_it_was_inspected(station, tmp_path):
+    """The review use case: a false reject a reviewer marked is taught into the model from its image. Without an
+    archive that is the file in the watched folder (before, the row's bare file name was looked up in the
+    working directory, and teaching back refused every such row)."""
+    import cv2
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for i in (1, 2):
+        cv2.imwrite(str(folder / f"p{i}.png"), disc(60 + i)[0][..., ::-1])
+    # As the run mode records a watched folder's part: the folder as the source, the file's bare name.
+    outcomes = list(station.inspect([folder / "p1.png", folder / "p2.png"], names=["p1.png", "p2.png"],
+                                    source=str(folder)))
+    for outcome in outcomes:
+        station.mark(outcome.row_id, "false_reject")
+    before = station.model()
+    result = station.teach_back([o.row_id for o in outcomes])
+    assert result.n_images == 6 + 2 and result.version != before.version
+    (folder / "p1.png").unlink()
+    with pytest.raises(Exception, match="no longer at"):
+        station.teach_back([outcomes[0].row_id])

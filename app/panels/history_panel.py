@@ -42,15 +42,6 @@ VISUAL_ORDER = ("time", "verdict", "score", "review", "image", "source")
 THUMB = 128
 
 
-def image_path(row: hist.Inspection) -> Optional[Path]:
-    """Where the inspected image is now: its archived copy, else the file where it was inspected, when either
-    still exists (frames of a camera without an archive have none)."""
-    for path in ([Path(row.archive_path)] if row.archive_path else []) + [Path(row.source) / row.file_name]:
-        if path.is_file():
-            return path
-    return None
-
-
 class HistoryPanel(QWidget):
     # Past inspection chosen: its image (or None when the file is gone) and the row, for the window to show.
     inspectionShown = Signal(object, object)
@@ -208,7 +199,7 @@ class HistoryPanel(QWidget):
             self.detail.setText("")
             self.thumb.setPixmap(QPixmap())
             return
-        where = image_path(row)
+        where = row.image_path()
         when = datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
         self.detail.setText(f"<b>{row.verdict_text}</b> {html.escape(row.file_name)}, {when}<br>"
                             f"{html.escape(row.reason or row.error or '')}"
@@ -276,12 +267,12 @@ class HistoryPanel(QWidget):
         if row is None:
             return
         self.show_detail(row)
-        where = image_path(row)
+        where = row.image_path()
         self.inspectionShown.emit(str(where) if where else None, row)
 
     def _double_clicked(self, item) -> None:
         row = self.history.get(self.table.item(item.row(), 0).data(Qt.ItemDataRole.UserRole)) if self.history else None
-        where = image_path(row) if row is not None else None
+        where = row.image_path() if row is not None else None
         if where is not None:
             self.reinspectRequested.emit(str(where))
 
@@ -311,7 +302,7 @@ class HistoryPanel(QWidget):
     def marked_paths(self, label: str) -> tuple[list[str], int]:
         """Existing files of every row with this mark, and how many marked files are gone."""
         rows = self.history.query(label=label) if self.history is not None else []
-        found = [image_path(r) for r in rows]
+        found = [r.image_path() for r in rows]
         paths = list(dict.fromkeys(str(p) for p in found if p is not None))
         return paths, sum(p is None for p in found)
 

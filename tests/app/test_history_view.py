@@ -111,9 +111,7 @@ def test_mark_teach_calibrate_and_export(qtbot, reviewed, images, tmp_path, answ
 
 
 def hist_path(row):
-    from app.panels.history_panel import image_path
-
-    return image_path(row)
+    return row.image_path()
 
 
 def test_a_history_that_cannot_be_opened_is_said_and_inspecting_goes_on(qtbot, window, fitted_project, images,
