@@ -108,13 +108,13 @@ def run_parser() -> argparse.ArgumentParser:
         description="Inspect every new image from a watched folder, a camera or a video exactly once, in arrival "
         "order; record each result in the project's inspection history. Stop with Ctrl+C.",
     )
+    from .line_args import add_archive_arguments, add_line_io_arguments  # issue 20: outbox, alarms, PLC, MQTT, ...
+
     p.add_argument("project", type=Path, help="project folder with a fitted (and calibrated) model")
     p.add_argument("--source", required=True, metavar="DIR|camera:N|VIDEO",
                    help="a folder a camera program writes images into, a camera (camera:0) or a video file")
-    p.add_argument("--archive", type=Path, metavar="DIR", help="copy each image to DIR/<date>/OK|NG|ERROR|NO_VERDICT/")
+    add_archive_arguments(p, "copy each image to DIR/<date>/OK|NG|ERROR|NO_VERDICT/")
     p.add_argument("--move", action="store_true", help="with --archive: move images out of the source folder")
-    p.add_argument("--archive-keep-days", type=float, metavar="D",
-                   help="with --archive: remove archived images older than D days")
     p.add_argument("--post", metavar="URL", help="POST each result as JSON to URL; results wait in the history's "
                    "outbox until the receiver answers 2xx, and are resent in order after an outage or a restart")
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
@@ -138,8 +138,6 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--part-id-pattern", metavar="REGEX",
                    help="take each part's id from its file name: the regex's first group, e.g. 'SN(\\d+)'")
     p.add_argument("--quiet", action="store_true", help="no line per part (warnings and the summary only)")
-    from .line_args import add_line_io_arguments  # issue 20: outbox, alarms, PLC, MQTT, metrics
-
     add_line_io_arguments(p)
     return p
 
@@ -149,17 +147,13 @@ def cmd_run(args) -> int:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "keep_rows" else 1):
             raise InspectorError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
-    if args.move and not args.archive:
-        raise InspectorError("--move needs --archive DIR (where the images go)")
-    if args.archive_keep_days is not None and (not args.archive or not args.archive_keep_days > 0):
-        raise InspectorError("--archive-keep-days needs --archive DIR and a number of days above 0, got "
-                             f"{args.archive_keep_days:g}" + ("" if args.archive else " without --archive"))
+    from .line_args import check_archive_arguments, check_line_io_arguments
+
+    check_archive_arguments(args)
     if args.post and not args.post.startswith(("http://", "https://")):
         raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
     if args.part_id_pattern is not None:
         PartIdPattern(args.part_id_pattern)  # a bad pattern is refused before anything starts
-    from .line_args import check_line_io_arguments
-
     check_line_io_arguments(args)  # so are bad line I/O options: no history is created for them
     engine = Engine(EngineConfig.load(args.config))
     history_path = args.history or default_path(args.project)

@@ -91,6 +91,22 @@ def alarm_limits(args) -> AlarmLimits:
                        drift_warn_at=args.alarm_drift or None, min_free=MinFree.parse(args.min_free))
 
 
+def add_archive_arguments(p, what: str) -> None:
+    """--archive DIR and --archive-keep-days D (`inspector run` and `inspector serve`); `what`: --archive's help."""
+    p.add_argument("--archive", type=Path, metavar="DIR", help=what)
+    p.add_argument("--archive-keep-days", type=float, metavar="D",
+                   help="with --archive: remove archived images older than D days (images a reviewer marked stay)")
+
+
+def check_archive_arguments(args) -> None:
+    """Refuse archive options that do not go together, in one line, before anything is written."""
+    if getattr(args, "move", False) and not args.archive:
+        raise InspectorError("--move needs --archive DIR (where the images go)")
+    if args.archive_keep_days is not None and (not args.archive or not args.archive_keep_days > 0):
+        raise InspectorError("--archive-keep-days needs --archive DIR and a number of days above 0, got "
+                             f"{args.archive_keep_days:g}" + ("" if args.archive else " without --archive"))
+
+
 def check_line_io_arguments(args) -> None:
     """Refuse bad line I/O options with one line (InspectorError), before anything opens or writes a file."""
     if args.outbox_max < 1:

@@ -66,14 +66,19 @@ class Archiver:
             n += 1
         return dest
 
-    def put(self, image: Union[Path, np.ndarray], name: str, verdict: Optional[str], when: float,
+    def put(self, image: Union[Path, np.ndarray, bytes], name: str, verdict: Optional[str], when: float,
             row_id: Optional[int] = None) -> Optional[Path]:
-        """Archive one image (of the history row `row_id`): where it went, None when the keeper has no room for it
-        now (it says so). Raises SinkError with a plain message (disk full, permission)."""
+        """Archive one image (of the history row `row_id`): a file (copied or moved), pixels (written as PNG) or
+        an encoded file's bytes (an upload, written as they came). Where it went, None when the keeper has no
+        room for it now (it says so). Raises SinkError with a plain message (disk full, permission)."""
         if self.keeper is not None and not self.keeper.room():
             return None
         dest = None
         try:
+            if isinstance(image, (bytes, bytearray)):
+                dest = self.target(Path(name).name or "image", verdict, when, row_id)  # no folder of the sender's
+                dest.write_bytes(image)
+                return dest
             if isinstance(image, np.ndarray):
                 import cv2
 
@@ -90,6 +95,7 @@ class Archiver:
             return dest
         except OSError as exc:
             # A copy cut short (disk full) is not an archived image; a move that failed left its source in place.
-            if dest is not None and (isinstance(image, np.ndarray) or not self.move or Path(image).exists()):
+            if dest is not None and (isinstance(image, (np.ndarray, bytes, bytearray)) or not self.move
+                                     or Path(image).exists()):
                 dest.unlink(missing_ok=True)
             raise SinkError(f"cannot archive {name} into {self.root}: {exc.strerror or exc}") from None

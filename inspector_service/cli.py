@@ -61,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "project's alarms, retained, to TOPIC/PROJECT/alarm")
     g.add_argument("--outbox-max", type=int, default=10000, metavar="N",
                    help="results kept per receiver and project while it is down (default 10000)")
-    from inspector_line.line_args import add_alarm_arguments  # the run mode's alarm options, the same limits
+    from inspector_line.line_args import add_alarm_arguments, add_archive_arguments  # the run mode's, the same
 
+    add_archive_arguments(g, "keep each line inspection's image as it came, in DIR/PROJECT/<date>/OK|NG|ERROR|"
+                          "NO_VERDICT/, after its answer (the disk never fills: --min-free)")
     add_alarm_arguments(g)
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -128,7 +130,7 @@ def _check(args):
 
 def _line(args):
     """Alarms, metrics and the --post / --mqtt outboxes of line inspections (checked before anything starts)."""
-    from inspector_line.line_args import alarm_limits
+    from inspector_line.line_args import alarm_limits, check_archive_arguments
     from station.line_io.metrics import LineMetrics
 
     from .line import ServiceLine
@@ -141,8 +143,14 @@ def _line(args):
         from station.line_io.mqtt import MqttReceiver
 
         MqttReceiver(args.mqtt)  # a bad URL is refused now
+    check_archive_arguments(args)
+    if args.archive is not None:
+        try:
+            args.archive.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InspectorError(f"cannot create the archive folder {args.archive}: {exc.strerror or exc}") from None
     return ServiceLine(LineMetrics(), post_url=args.post, mqtt_url=args.mqtt, alarm_limits=alarm_limits(args),
-                       outbox_max=args.outbox_max)
+                       outbox_max=args.outbox_max, archive=args.archive, archive_keep_days=args.archive_keep_days)
 
 
 def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits, line=None) -> int:

@@ -2,14 +2,21 @@
 Publisher, as `inspector run`'s parts do: the alarms (ng_streak, yield, drift, ... per project), the metrics, and,
 with `--post URL` / `--mqtt mqtt://HOST:PORT/TOPIC`, the outbox in the project's history database (the result
 stored in the same transaction as its history row). MQTT topics are per project: TOPIC/NAME for results and
-TOPIC/NAME/alarm (retained) for its alarms."""
+TOPIC/NAME/alarm (retained) for its alarms. With `--archive DIR` each line request's images are kept as they came,
+in DIR/NAME/<date>/<verdict>/, after the answer went out, by the run mode's archive and its keeper (the disk never
+fills; a reviewer's marked images stay), and each history row says where."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Optional
+
+from inference import InspectorError
+from inspector_line.archive_keeper import ArchiveKeeper
+from inspector_line.sinks import Archiver
 
 from station.line_io.alarms import AlarmLimits
 from station.line_io.metrics import LineMetrics
@@ -20,12 +27,33 @@ log = logging.getLogger("inspector.service")
 
 class ServiceLine:
     def __init__(self, metrics: LineMetrics, post_url: Optional[str] = None, mqtt_url: Optional[str] = None,
-                 alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000):
+                 alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
+                 archive: Optional[Path] = None, archive_keep_days: Optional[float] = None):
         self.metrics = metrics
         self.post_url, self.mqtt_url = post_url, mqtt_url
         self.alarm_limits, self.outbox_max = alarm_limits, outbox_max
+        self.archive_root, self.archive_keep_days = archive, archive_keep_days
         self._publishers: dict[str, Publisher] = {}
+        self._archivers: dict[str, Archiver] = {}
         self._lock = threading.Lock()
+
+    @property
+    def archiving(self) -> bool:
+        return self.archive_root is not None
+
+    def _archiver(self, name: str, station) -> Optional[Archiver]:
+        """The project's archive and its keeper (started with the project's first line inspection)."""
+        if self.archive_root is None:
+            return None
+        archiver = self._archivers.get(name)
+        if archiver is None:
+            keeper = ArchiveKeeper(self.archive_root / name, keep_days=self.archive_keep_days,
+                                   min_free=(self.alarm_limits or AlarmLimits()).min_free,
+                                   on_message=lambda text: log.warning("%s: %s", name, text),
+                                   marked=station.history.marked_archive_paths)
+            archiver = self._archivers[name] = Archiver(self.archive_root / name, keeper=keeper)
+            keeper.start()
+        return archiver
 
     def publisher(self, name: str, station) -> Publisher:
         """The project's publisher, started at its first line inspection."""
@@ -37,9 +65,11 @@ class ServiceLine:
                     from station.line_io.mqtt import MqttReceiver
 
                     mqtt = MqttReceiver(f"{self.mqtt_url.rstrip('/')}/{name}")
+                archiver = self._archiver(name, station)
                 publisher = Publisher(station.history.path, post_url=self.post_url, mqtt=mqtt, metrics=self.metrics,
                                       alarm_limits=self.alarm_limits, outbox_max=self.outbox_max,
-                                      on_message=lambda text: log.warning("%s: %s", name, text))
+                                      on_message=lambda text: log.warning("%s: %s", name, text),
+                                      disk_checks=[archiver.keeper.problem] if archiver else [])
                 publisher.start()
                 self._publishers[name] = publisher
             return publisher
@@ -61,6 +91,20 @@ class ServiceLine:
                               outcome, time.perf_counter() - started, stored=payload is not None)
         return outcome
 
+    def archive(self, name: str, station, data: bytes, file_name: str, outcome) -> None:
+        """Keep a line request's image as it came, once its answer went out (the request's background task), and
+        record where in its history row. A failure is logged: the verdict was given and recorded."""
+        with self._lock:
+            archiver = self._archivers.get(name)
+        if archiver is None or outcome.row_id is None:
+            return
+        try:
+            where = archiver.put(data, file_name, outcome.verdict, time.time(), outcome.row_id)
+            if where is not None:
+                station.history.set_archive_path(outcome.row_id, where)
+        except InspectorError as exc:
+            log.warning("%s: %s", name, exc)
+
     def alarms(self) -> dict:
         """The line alarms active now, per project that had line inspections: {name: {alarm: message}}. The disk
         is looked at again here, so a client polling /health sees a disk that filled since the last part."""
@@ -76,8 +120,11 @@ class ServiceLine:
     def close(self) -> None:
         with self._lock:
             publishers, self._publishers = list(self._publishers.values()), {}
+            archivers, self._archivers = list(self._archivers.values()), {}
         for publisher in publishers:
             publisher.close()
+        for archiver in archivers:
+            archiver.keeper.close()
 
 
 __all__ = ["ServiceLine"]

@@ -147,7 +147,8 @@ def test_serve_refuses_bad_line_io_options_before_anything_starts(tmp_path, caps
     from inspector_service import cli
 
     for argv, named in ((["--post", "ftp://host/x"], "--post"), (["--mqtt", "http://host/topic"], "--mqtt"),
-                        (["--alarm-yield", "150"], "--alarm-yield"), (["--outbox-max", "0"], "--outbox-max")):
+                        (["--alarm-yield", "150"], "--alarm-yield"), (["--outbox-max", "0"], "--outbox-max"),
+                        (["--archive-keep-days", "3"], "without --archive")):
         code = cli.main(["--projects", str(tmp_path / "projects"), *argv])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and named in err, (argv, err)

@@ -1,0 +1,58 @@
+"""`inspector serve --archive DIR`: a line request's images are kept as they came, after its answer, in
+DIR/PROJECT/<date>/<verdict>/, each history row says where, and a reviewer's mark can be taught back from there.
+Before, the service kept no image: a false reject marked over HTTP could not be looked at or taught back."""
+
+import time
+from pathlib import Path
+
+import httpx
+
+from inspector_service.app import create_app
+from inspector_service.line import ServiceLine
+from line_helpers import make_project, part, png_bytes
+from service_helpers import LiveServer
+from station import Station
+from station.history import History
+from station.line_io.metrics import LineMetrics
+
+
+def test_serve_archives_line_images_as_they_came_and_a_marked_one_is_taught_back(tmp_path):
+    engine, proj = make_project(tmp_path / "projects" / "proj")
+    archive = tmp_path / "archive"
+    server = LiveServer(create_app(tmp_path / "projects", engine=engine,
+                                   line=ServiceLine(LineMetrics(), archive=archive))).start()
+    sent = [png_bytes(part(700 + i, scratch=i == 2)) for i in range(3)]
+    try:
+        # A vision PC that names every part image.png; then a bench check, which is no line part.
+        r = httpx.post(f"{server.url}/projects/proj/infer", timeout=120,
+                       files=[("images", ("image.png", data, "image/png")) for data in sent])
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        bench = httpx.post(f"{server.url}/projects/proj/infer", timeout=120, data={"bench": "true"},
+                           files=[("images", ("check.png", sent[0], "image/png"))])
+        assert bench.status_code == 200
+        deadline = time.monotonic() + 30
+        with History(proj / "history.sqlite") as history:
+            while not all(history.get(x["row_id"]).archive_path for x in results):
+                assert time.monotonic() < deadline, "the images were not archived"
+                time.sleep(0.05)
+            rows = [history.get(x["row_id"]) for x in results]
+            assert history.get(bench.json()["results"][0]["row_id"]).archive_path is None
+        ng = next(x for x in results if x["verdict"] == "NG")
+        marked = httpx.put(f"{server.url}/projects/proj/history/{ng['row_id']}/label", data={"label": "false_reject"})
+        assert marked.status_code == 200
+    finally:
+        server.stop()
+    assert [x["verdict"] for x in results] == ["OK", "OK", "NG"]
+    paths = [Path(row.archive_path) for row in rows]
+    assert [p.read_bytes() for p in paths] == sent  # as they came: the same bytes
+    assert [p.relative_to(archive).parts[0] for p in paths] == ["proj"] * 3
+    assert [p.parent.name for p in paths] == ["OK", "OK", "NG"]
+    assert [p.name for p in paths] == ["image.png", f"image_row{rows[1].id}.png", "image.png"]
+    assert len(list(archive.rglob("*.png"))) == 3  # the bench check is not archived
+    station = Station(proj, engine)
+    try:
+        taught = station.teach_back([ng["row_id"]])  # the window's Teach false rejects, from the archived copy
+    finally:
+        station.close()
+    assert taught.n_images == 8 + 1
