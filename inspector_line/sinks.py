@@ -76,7 +76,8 @@ class Archiver:
         dest = None
         try:
             if isinstance(image, (bytes, bytearray)):
-                dest = self.target(Path(name).name or "image", verdict, when, row_id)  # no folder of the sender's
+                base = Path(name.replace("\\", "/")).name  # never a folder of the sender's
+                dest = self.target(base if base not in ("", ".", "..") else "image", verdict, when, row_id)
                 dest.write_bytes(image)
                 return dest
             if isinstance(image, np.ndarray):

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from inspector_line.archive_keeper import archive_date
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sinks import Archiver
 from inspector_line.sources import FolderSource
@@ -105,3 +106,13 @@ def test_a_part_recorded_just_before_a_crash_is_archived_and_its_row_says_where(
     history.close()
     assert sorted(Path(r.archive_path).name for r in rows) == ["p0.png", "p1.png", "p2.png"]
     assert all(Path(r.archive_path).is_file() for r in rows)
+
+
+def test_an_uploads_name_never_places_its_bytes_outside_the_archive(tmp_path):
+    """`inspector serve --archive` writes an upload as it came, under the name its sender gave."""
+    archiver = Archiver(tmp_path / "archive")
+    day = tmp_path / "archive" / archive_date(1.7e9) / "NG"
+    for row, (name, kept_as) in enumerate([("..", "image"), ("../../etc/x.png", "x.png"),
+                                           ("C:\\cam\\p1.png", "p1.png"), ("", "image_row4")], start=1):
+        where = archiver.put(b"bytes as sent", name, "NG", 1.7e9, row_id=row)
+        assert where == day / kept_as and where.read_bytes() == b"bytes as sent", name
