@@ -74,7 +74,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
             assert plc.write_coil(0, True).status
             _wait(lambda: _coils(plc)[2])  # ResultReady
             coils = _coils(plc)
-            regs = plc.read_holding_registers(0, count=6).registers
+            regs = plc.read_holding_registers(0, count=10).registers + plc.read_holding_registers(30, count=4).registers
             results.append((regs, coils))
             assert coils[0] and not coils[1]  # Trigger still set until Ack; not Busy
             assert plc.write_coil(3, True).status  # Ack
@@ -102,6 +102,18 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     for (regs, _), row in zip(results, rows):
         assert math.isclose(words_float(regs[1], regs[2]), row.score, rel_tol=1e-6)
     assert [coils[4] for _, coils in results] == [False, True, False]  # Alarm with the NG, cleared after
+    # The defects: how many regions count, the largest one's area and centre, as the history row keeps them.
+    assert [regs[7] for regs, _ in results][::2] == [0, 0] and results[1][0][7] >= 1
+    for (regs, _), row in zip(results, rows):
+        area, x, y = words_float(*regs[8:10]), words_float(*regs[10:12]), words_float(*regs[12:14])
+        assert regs[7] == len(row.regions)
+        if row.regions:
+            largest = max(row.regions, key=lambda r: r["area_mm2"] if r["area_mm2"] is not None else r["area_px"])
+            assert math.isclose(area, largest["area_mm2"] or largest["area_px"], rel_tol=1e-6)
+            assert math.isclose(x, largest["centroid"][0], rel_tol=1e-6)
+            assert math.isclose(y, largest["centroid"][1], rel_tol=1e-6)
+        else:
+            assert math.isnan(area) and math.isnan(x) and math.isnan(y)
 
 
 def test_free_run_publishes_every_result(projects, tmp_path):

@@ -90,7 +90,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
                 await plc.write("Trigger", True, "Boolean")
                 await plc.wait("ResultReady")
                 results.append(await plc.read("Verdict", "Score", "Sequence", "Trigger", "Busy", "Alarm",
-                                              "AlarmText"))
+                                              "AlarmText", "Defects", "DefectArea", "DefectX", "DefectY"))
                 await plc.write("Ack", True, "Boolean")
                 await asyncio.sleep(0.05)
                 assert await plc.read("Trigger", "Busy", "ResultReady", "Ack") == [False] * 4
@@ -125,6 +125,15 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
         assert (math.isnan(r[1]) and row.score is None) or math.isclose(r[1], row.score, rel_tol=1e-9)
     assert [r[5] for r in results] == [False, True, False]  # Alarm with the NG, cleared after
     assert "ALARM ng_streak: 1 NG in a row" in results[1][6] and results[2][6] == ""
+    # The defects: how many regions count, the largest one's area and centre, as the history row keeps them.
+    assert [r[7] for r in results] == [len(row.regions) for row in rows] and results[1][7] >= 1
+    for r, row in zip(results, rows):
+        if row.regions:
+            largest = max(row.regions, key=lambda g: g["area_mm2"] if g["area_mm2"] is not None else g["area_px"])
+            assert r[8] == pytest.approx(largest["area_mm2"] or largest["area_px"])
+            assert r[9:11] == pytest.approx(largest["centroid"])
+        else:
+            assert all(math.isnan(v) for v in r[8:11])
 
 
 def test_one_handshake_two_protocols(tmp_path):

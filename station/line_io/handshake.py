@@ -51,6 +51,13 @@ class HandshakeState:
     part_id: str = ""
     ready: bool = False  # the station's run is inspecting (set as it starts, cleared as it stops)
     heartbeat: int = 0  # +1 a second by the run's own loop: a PLC that sees it stand still knows the station hung
+    # The result's defects, for a PLC that sorts or reworks by them: the regions that count (at least the
+    # calibrated area limit), and the largest one's area (mm^2 where the project knows its pixel size, else px:
+    # the unit of --min-area) and centre (image px). 0 / NaN for a part without one (OK, ERROR, NOT_FOUND).
+    defects: int = 0
+    defect_area: float = math.nan
+    defect_x: float = math.nan
+    defect_y: float = math.nan
 
 
 class PlcWriteRefused(ValueError):
@@ -105,10 +112,15 @@ class Handshake:
     def publish_result(self, outcome) -> None:
         """The result of the part in flight (or of any part, free-running): registers first, then ResultReady."""
         score = math.nan if outcome.score is None else float(outcome.score)
+        defects = [r for r in (outcome.result.regions if outcome.result is not None else ()) if r.counts]
+        largest = max(defects, key=lambda r: r.area, default=None)
         with self._lock:
             s = self._state
             self._state = replace(s, verdict=outcome.verdict.code, score=score, sequence=s.sequence + 1, busy=False,
-                                  result_ready=True)
+                                  result_ready=True, defects=len(defects),
+                                  defect_area=math.nan if largest is None else float(largest.area),
+                                  defect_x=math.nan if largest is None else float(largest.centroid[0]),
+                                  defect_y=math.nan if largest is None else float(largest.centroid[1]))
         self._changed()
 
     def wait_for_plc(self, timeout: float) -> None:

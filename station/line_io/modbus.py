@@ -5,8 +5,9 @@ the station clears ResultReady, Trigger and Ack), 4 Alarm, 5 Ready (the run is i
 Holding registers: 0 verdict code (1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR), 1-2 score (float32, high
 word first; NaN when not scored), 3 sequence number (+1 per result, wraps at 65536), 4 active model version
 (the number of vN), 5 recipe index (PLC writes between parts), 6 heartbeat (+1 a second from the run's loop,
-wraps at 65536), 10-29 part id (ASCII, 2 characters a register,
-high byte first, written by the PLC before Trigger). The PLC may write only Trigger, Ack, the recipe and the
+wraps at 65536), 7 defects (the regions that count), 8-9 the largest defect's area (float32: mm^2, or px
+without a pixel size), 10-29 part id (ASCII, 2 characters a register, high byte first, written by the PLC
+before Trigger), 30-31 and 32-33 the largest defect's centre x and y (float32, image px; NaN without one). The PLC may write only Trigger, Ack, the recipe and the
 part id; a write elsewhere is answered with ILLEGAL ADDRESS.
 
 A thin adapter over station/line_io/handshake.py (the state machine OPC UA shares): the server runs its own
@@ -27,15 +28,16 @@ from inference import InspectorError
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, Trigger
 
 TRIGGER, BUSY, RESULT_READY, ACK, ALARM, READY = range(6)
-VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE, HEARTBEAT = range(7)
+VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE, HEARTBEAT, DEFECTS, AREA_HI, AREA_LO = range(10)
 PART_ID, PART_ID_REGS = 10, 20
-N_COILS, N_REGS = 16, 32
+DEFECT_X, DEFECT_Y = 30, 32  # float32 each, high word first
+N_COILS, N_REGS = 16, 40
 PLC_COILS = {TRIGGER, ACK}
 PLC_REGS = {RECIPE, *range(PART_ID, PART_ID + PART_ID_REGS)}
 
 
 def float_words(value: Optional[float]) -> tuple[int, int]:
-    """A score as two registers, high word first (big-endian); NaN when not scored."""
+    """A float32 as two registers, high word first (big-endian); NaN for None (not scored, no defect)."""
     raw = struct.pack(">f", math.nan if value is None else float(value))
     return struct.unpack(">HH", raw)
 
@@ -88,6 +90,10 @@ class ModbusServer(HandshakeAdapter):
         regs[MODEL_VERSION] = s.model_version & 0xFFFF
         regs[RECIPE] = s.recipe & 0xFFFF
         regs[HEARTBEAT] = s.heartbeat & 0xFFFF
+        regs[DEFECTS] = min(s.defects, 0xFFFF)
+        regs[AREA_HI], regs[AREA_LO] = float_words(s.defect_area)
+        regs[DEFECT_X:DEFECT_X + 2] = float_words(s.defect_x)
+        regs[DEFECT_Y:DEFECT_Y + 2] = float_words(s.defect_y)
         words = self._part_words if words_ascii(self._part_words) == s.part_id else ascii_words(s.part_id)
         regs[PART_ID:PART_ID + PART_ID_REGS] = words  # as written, unless the part id came another way (OPC UA)
         return regs

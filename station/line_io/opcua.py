@@ -8,6 +8,8 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     Verdict (Int32: 1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR)     Score (Double, NaN when not scored)
     PartId (String, PLC writes)     Sequence (UInt32)       ModelVersion (Int32)    Recipe (Int32, PLC writes)
     Alarm (Boolean)                 AlarmText (String)      Ready (Boolean)         Heartbeat (UInt32, +1 a second)
+    Defects (UInt32: the regions that count)   DefectArea, DefectX, DefectY (Double: the largest one's area, mm^2
+    or px, and centre, image px; NaN without one)
 
 Only Trigger, Ack, PartId and Recipe are writable (others answer BadNotWritable). A PLC write reaches the
 handshake through the server's PostWrite callback; the station's changes are written into the address space as
@@ -54,6 +56,10 @@ VARIABLES = (
     ("AlarmText", "alarm_text", "String", False),
     ("Ready", "ready", "Boolean", False),
     ("Heartbeat", "heartbeat", "UInt32", False),
+    ("Defects", "defects", "UInt32", False),
+    ("DefectArea", "defect_area", "Double", False),
+    ("DefectX", "defect_x", "Double", False),
+    ("DefectY", "defect_y", "Double", False),
 )
 
 # ResultReady last: a PLC that sees it set reads this result's Verdict, Score and Sequence, never the last one's.
