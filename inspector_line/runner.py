@@ -9,7 +9,8 @@ activation or rollback takes effect at the next part.
 
 Order of work per part: score -> history row (with the part's exactly-once
 key and the result owed to the receivers, one transaction) -> PLC, alarms,
-sending (from the outbox) -> archive (no PLC waits for an image's copy). The archive never fills its disk (its keeper,
+sending (from the outbox) -> archive (in its own thread, archive_queue.py: no PLC
+waits for an image's copy, and an archive share that hangs never stops the line). The archive never fills its disk (its keeper,
 inspector_line/archive_keeper.py), and the disk alarm rises while the history's or
 the archive's disk is short of the free space kept there. A crash before the row loses only
 the part in flight, which is inspected again after a restart; a crash after it
@@ -36,7 +37,8 @@ from station.drift import Drift
 from station.line_io.alarms import AlarmLimits
 from station.line_io.publisher import Publisher, result_payload
 from .archive_keeper import ArchiveKeeper
-from .sinks import Archiver, SinkError
+from .archive_queue import ArchiveQueue
+from .sinks import Archiver
 from .sources import Item, file_identity, key_file
 from .systemd_notify import notify
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync, wall_time
@@ -92,7 +94,6 @@ class PartResult:
     counts: RunCounts  # a snapshot: the runner's own counts go on changing
     result: Optional[InferenceResult] = None
     image: Optional[np.ndarray] = None  # RGB, for the GUI's live view
-    archived: Optional[Path] = None
     drift: Optional[Drift] = None
     part_id: Optional[str] = None
     model_version: Optional[str] = None
@@ -145,6 +146,7 @@ class Runner:
             min_free=(self.options.alarm_limits or AlarmLimits()).min_free, on_message=self._say,
             marked=self.history.marked_archive_paths)
         self.archiver = Archiver(self.options.archive, self.options.move, self.keeper) if self.options.archive else None
+        self.archiving: Optional[ArchiveQueue] = None  # the archive's own thread, while the run runs
         self.publisher: Optional[Publisher] = None
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
@@ -167,9 +169,12 @@ class Runner:
         t0 = time.perf_counter()
         try:
             o = self.options
+            if self.archiver is not None:
+                self.archiving = ArchiveQueue(self.archiver, record=self.history.set_archive_path, on_message=self._say)
             self.publisher = Publisher(self.history.path, post_url=o.post_url, mqtt=o.mqtt, plcs=o.plcs,
                                        metrics=o.metrics, alarm_limits=o.alarm_limits, outbox_max=o.outbox_max,
-                                       on_message=self._say, disk_checks=[self.keeper.problem] if self.keeper else [])
+                                       on_message=self._say,
+                                       disk_checks=[self.keeper.problem, self.archiving.problem] if self.keeper else [])
             if self.keeper is not None:
                 self.keeper.start()
             self.publisher.set_model(self.model)
@@ -209,6 +214,8 @@ class Runner:
         finally:
             notify("STOPPING=1")
             self.source.stop()
+            if self.archiving is not None:
+                self.archiving.close()  # what still waits is archived first (DRAIN_S at most)
             if self.keeper is not None:
                 self.keeper.close()
             if self.publisher is not None:
@@ -364,9 +371,11 @@ class Runner:
             stored = payload is not None
             self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored,
                                    to_plc=answer)
-        # Archived once the PLC has its answer: a copy of a large image, or onto a network share, is no part of
-        # the line's response time. A crash in between leaves a moved file in the folder: _archive_leftover.
-        archived = self._archive(item, verdict, now, outcome.row_id) if item.image is not None else None
+        # Archived by its own thread once the PLC has its answer: a large image, or a network share that is slow
+        # or hangs, is no part of the line's response time. A crash before leaves a moved file in the folder:
+        # _archive_leftover.
+        if item.image is not None:
+            self._archive(item, verdict, now, outcome.row_id)
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()
@@ -374,7 +383,7 @@ class Runner:
             self._retention()
         if self.on_part is not None:
             self.on_part(PartResult(outcome.row_id, item.name, verdict, outcome.score, outcome.threshold,
-                                    outcome.reason, outcome.error, latency, self.counts.copy(), result, rgb, archived,
+                                    outcome.reason, outcome.error, latency, self.counts.copy(), result, rgb,
                                     self.drift, outcome.part_id, outcome.model_version))
 
     def _payload(self, item: Item, outcome: Outcome, now: float) -> dict:
@@ -397,18 +406,10 @@ class Runner:
         return heatmap_thumbnail_png(result, self.options.thumbnail_px)
 
     # -- archive, drift, retention ---------------------------------------------------
-    def _archive(self, item: Item, verdict: Optional[str], when: float, row_id: Optional[int]) -> Optional[Path]:
-        """Archive the part's image and record where in its history row."""
-        if self.archiver is None:
-            return None
-        try:
-            archived = self.archiver.put(item.image, item.name, verdict, when, row_id)
-        except SinkError as exc:
-            self._say(f"WARNING: {exc}")  # the verdict is recorded; archiving is secondary
-            return None
-        if archived is not None and row_id is not None:
-            self.history.set_archive_path(row_id, archived)
-        return archived
+    def _archive(self, item: Item, verdict: Optional[str], when: float, row_id: Optional[int]) -> None:
+        """Hand the part's image to the archive's thread, which records where in its history row."""
+        if self.archiving is not None:
+            self.archiving.put(item.image, item.name, verdict, when, row_id)
 
     def _archive_leftover(self, item: Item) -> None:
         """In move mode, a part recorded just before a crash is still in the folder: archive it now."""

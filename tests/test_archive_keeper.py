@@ -10,6 +10,7 @@ a real line onto a real 1 MB tmpfs where this machine may mount one.
 import os
 import shutil
 import subprocess
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -222,20 +223,24 @@ def test_a_line_whose_disk_fills_from_elsewhere_keeps_judging(tmp_path, monkeypa
     def on_part(p):
         parts.append(p)
         if len(parts) == 20:
+            while runner.archiving.waiting:  # the archive's thread has caught up with the line
+                time.sleep(0.01)
             # A technician marks a part in the window (its own connection to the history), then the disk fills.
             with History(tmp_path / "h.sqlite") as window:
                 window.mark(parts[2].row_id, "false_reject")
             disk.other = 95 * size
 
-    station = Station(project, engine, history=History(tmp_path / "h.sqlite"))
-    summary = Runner(station, FolderSource(inbox, settle_s=0.05),
-                     RunOptions(archive=root, idle_exit_s=1.0, batch_size=1, alarm_limits=AlarmLimits(min_free="10%")),
-                     on_part=on_part, on_message=said.append).run()
+    history = History(tmp_path / "h.sqlite")
+    runner = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.05),
+                    RunOptions(archive=root, idle_exit_s=1.0, batch_size=1, alarm_limits=AlarmLimits(min_free="10%")),
+                    on_part=on_part, on_message=said.append)
+    summary = runner.run()
+    archived = [history.get(p.row_id).archive_path for p in parts]
     assert summary.counts.total == 40 and summary.counts.judged == 40  # no part lost for the disk
-    assert all(p.archived is not None for p in parts[:20])
-    assert all(p.archived is None for p in parts[21:])
+    assert all(a is not None for a in archived[:20])
+    assert all(a is None for a in archived[21:])
     # All removed to make room, but the marked part's image: the window teaches it back from there.
-    assert [p for p in root.rglob("*") if p.is_file()] == [parts[2].archived]
+    assert [p for p in root.rglob("*") if p.is_file()] == [Path(archived[2])]
     assert "images are not archived" in summary.alarms["disk"]
     assert any(m.startswith("WARNING: images are not archived") for m in said)
     assert any(m.startswith("ALARM disk:") for m in said)
@@ -286,7 +291,8 @@ def test_a_line_on_a_small_real_disk_never_stops_for_its_archive(tmp_path):
                              RunOptions(archive=disk / "archive", idle_exit_s=1.0), on_part=parts.append).run()
             assert summary.counts.total == 200 and summary.counts.judged == 200
             assert history.count() == 200
-        assert parts[-1].archived is not None and parts[-1].archived.exists()
+            last = history.get(parts[-1].row_id).archive_path
+        assert last is not None and Path(last).exists()
         assert "disk" not in summary.alarms  # the archive turned over before the floor was reached
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], capture_output=True)

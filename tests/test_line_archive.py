@@ -116,3 +116,50 @@ def test_an_uploads_name_never_places_its_bytes_outside_the_archive(tmp_path):
                                            ("C:\\cam\\p1.png", "p1.png"), ("", "image_row4")], start=1):
         where = archiver.put(b"bytes as sent", name, "NG", 1.7e9, row_id=row)
         assert where == day / kept_as and where.read_bytes() == b"bytes as sent", name
+
+
+def test_an_archive_that_hangs_never_stops_the_line(tmp_path, monkeypatch):
+    """A network share that stops answering mid-copy. Before, the run's own thread copied into it: the line
+    stopped at the next part (no Trigger taken, the Heartbeat still). Now the parts are judged and recorded
+    meanwhile, the disk alarm says images are not being archived, and once the share answers again every image
+    is archived and its row says where."""
+    from inspector_line import archive_queue
+
+    monkeypatch.setattr(archive_queue, "STALLED_S", 0.5)
+    engine, project = make_project(tmp_path / "project")
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    history = History(tmp_path / "h.sqlite")
+    messages = []
+    runner = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.05, poll_s=0.02),
+                    RunOptions(archive=archive, batch_size=1), on_message=messages.append)
+    share_answers = threading.Event()
+    put = runner.archiver.put
+    runner.archiver.put = lambda *args, **kwargs: share_answers.wait(60) and put(*args, **kwargs)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        for n in range(6):
+            (inbox / f"p{n}.png").write_bytes(png_bytes(part(600 + n)))
+        deadline = time.monotonic() + 60
+        while history.count() < 6 or not any(m.startswith("ALARM disk:") for m in messages):
+            assert time.monotonic() < deadline, f"{history.count()} parts judged while the archive hung: {messages}"
+            time.sleep(0.02)
+        assert all(r.archive_path is None for r in history.query())  # judged and recorded, none archived yet
+        alarm = next(m for m in messages if m.startswith("ALARM disk:"))
+        assert "images are not being archived" in alarm and str(archive) in alarm
+        share_answers.set()
+        while any(r.archive_path is None for r in history.query()):
+            assert time.monotonic() < deadline, "not archived once the share answered"
+            time.sleep(0.02)
+        while not any(m.startswith("alarm cleared disk") for m in messages):
+            assert time.monotonic() < deadline, messages
+            time.sleep(0.02)
+    finally:
+        share_answers.set()
+        stop.set()
+        thread.join(timeout=60)
+    rows = history.query()
+    history.close()
+    assert sorted(Path(r.archive_path).name for r in rows) == [f"p{n}.png" for n in range(6)]
