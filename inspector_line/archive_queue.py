@@ -4,8 +4,9 @@ a disk that stalls) never holds up the line.
 Before, the run's own thread copied each image into the archive after the part's answer, so a share that hung
 in the middle of a copy stopped the line: no next Trigger was taken, and the Heartbeat stood still. Now the run
 hands each image over and goes on; the thread archives them in order and records where in each part's history
-row. While images wait longer than STALLED_S, or more than MAX_WAITING of them wait (those further are not
-archived, and that is counted), `problem()` says so and the disk alarm rises. On a stop the images still waiting
+row. While images wait longer than STALLED_S, or more than MAX_WAITING of them (or MAX_WAITING_BYTES of camera
+frames) wait (those further are not archived, and that is counted), `problem()` says so and the disk alarm
+rises. On a stop the images still waiting
 are archived for up to DRAIN_S; in move mode an image left over stays in the watched folder and is archived on
 the next start (Runner._archive_leftover), as after a crash.
 
@@ -31,6 +32,7 @@ from .sinks import Archiver
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 2000  # images handed over and not yet archived, at most (a few minutes of a fast line)
+MAX_WAITING_BYTES = 512 * 2 ** 20  # and of camera frames (pixels held in memory until written), this much at most
 STALLED_S = 30.0  # the oldest image waiting this long: the archive does not keep up (the disk alarm says so)
 DRAIN_S = 30.0  # on a stop, the images still waiting are archived for this long at most
 
@@ -44,6 +46,7 @@ class ArchiveQueue:
         self.dropped = 0  # images not archived because too many waited
         self._queue: "queue.Queue[Optional[tuple]]" = queue.Queue()
         self._oldest: Optional[float] = None  # monotonic time the image being archived was handed over
+        self._held = 0  # bytes of pixels waiting in the queue
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="archive", daemon=True)
         self._thread.start()
@@ -54,12 +57,15 @@ class ArchiveQueue:
 
     def put(self, image, name: str, verdict, when: float, row_id: Optional[int]) -> None:
         """Hand one image over (a file, or pixels): it is archived in order, after those before it."""
-        if self._queue.qsize() >= MAX_WAITING:
+        size = getattr(image, "nbytes", 0)
+        if self._queue.qsize() >= MAX_WAITING or self._held + size > MAX_WAITING_BYTES:
             self.dropped += 1
             if self.dropped == 1:
-                self.on_message(f"WARNING: images are not archived: {MAX_WAITING} wait already for the archive "
+                self.on_message(f"WARNING: images are not archived: {self.waiting} wait already for the archive "
                                 f"{self.archiver.root}, which does not keep up (a network share that hangs?)")
             return
+        with self._lock:
+            self._held += size
         self._queue.put((image, name, verdict, when, row_id, time.monotonic()))
 
     def problem(self) -> Optional[str]:
@@ -102,6 +108,7 @@ class ArchiveQueue:
             finally:
                 with self._lock:
                     self._oldest = None
+                    self._held -= getattr(image, "nbytes", 0)
 
 
 __all__ = ["ArchiveQueue"]

@@ -163,3 +163,26 @@ def test_an_archive_that_hangs_never_stops_the_line(tmp_path, monkeypatch):
     rows = history.query()
     history.close()
     assert sorted(Path(r.archive_path).name for r in rows) == [f"p{n}.png" for n in range(6)]
+
+
+def test_frames_waiting_for_a_hung_archive_hold_bounded_memory(tmp_path, monkeypatch):
+    """Camera frames wait as pixels: past MAX_WAITING_BYTES of them, further frames are not archived (said once
+    and counted) rather than filling the PC's memory; those that waited are archived once the share answers."""
+    import numpy as np
+
+    from inspector_line import archive_queue
+
+    frame = np.zeros((100, 100, 3), np.uint8)
+    monkeypatch.setattr(archive_queue, "MAX_WAITING_BYTES", 5 * frame.nbytes)
+    answers, said, recorded = threading.Event(), [], []
+    archiver = Archiver(tmp_path / "archive")
+    put = archiver.put
+    archiver.put = lambda *args, **kwargs: answers.wait(30) and put(*args, **kwargs)
+    queue = archive_queue.ArchiveQueue(archiver, record=lambda row, where: recorded.append(row),
+                                       on_message=said.append)
+    for row in range(1, 11):
+        queue.put(frame, f"frame{row}", "OK", 1.7e9, row)
+    answers.set()
+    queue.close()
+    assert queue.dropped == 5  # five frames' pixels held (the one with the hung archive among them); the rest go
+    assert recorded == [1, 2, 3, 4, 5] and len(said) == 1 and "not archived" in said[0]
