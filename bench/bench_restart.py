@@ -5,7 +5,8 @@ history knows.
 
 Writes N camera-sized PNG images (sensor noise, about M MB each), runs `inspector run`'s Runner over them once
 (each recorded), then starts it again on the same folder and history with one new image written just before (the
-newest, so the last the folder hands out), and prints the seconds from the start to the new part's history row and to the run having skipped all the known ones.
+newest, so the last the folder hands out), and prints the seconds from the start to the new part's history row
+and to the run having skipped all the known ones.
 The model is tiny (EfficientNet-Lite0 architecture, `weights: none`, 64 px): the figure is the folder's and the
 history's work. Run it in a worktree of an earlier commit, with PYTHONPATH pointing there, for the figures
 before. Recorded in docs/benchmarks.md.

@@ -10,9 +10,10 @@ activation or rollback takes effect at the next part.
 Order of work per part: score -> history row (with the part's exactly-once
 key and the result owed to the receivers, one transaction) -> PLC, alarms,
 sending (from the outbox) -> archive (in its own thread, archive_queue.py: no PLC
-waits for an image's copy, and an archive share that hangs never stops the line). The archive never fills its disk (its keeper,
-inspector_line/archive_keeper.py), and the disk alarm rises while the history's or
-the archive's disk is short of the free space kept there. A crash before the row loses only
+waits for an image's copy, and an archive share that hangs never stops the line).
+The archive never fills its disk (its keeper, inspector_line/archive_keeper.py),
+and the disk alarm rises while the history's or the archive's disk is short of
+the free space kept there. A crash before the row loses only
 the part in flight, which is inspected again after a restart; a crash after it
 leaves a part that the history already knows, so it is never inspected twice
 (in move mode it is archived on restart, from its recorded verdict).

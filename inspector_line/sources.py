@@ -124,8 +124,9 @@ class FolderSource:
         # of thousands (a restart) is not read whole before the first part goes.
         self._ready: dict[Path, tuple[os.stat_result, bool]] = {}
         # known(real path, stat): the exactly-once key the history recorded for this very file (same path, size,
-        # modification time and inode), or None: a file it knows is not read again to be skipped (a copy-mode folder keeps every part,
-        # and a restart hashed each of them: minutes for a day of 3 MB images). The runner sets it.
+        # modification time and inode), or None. A file it knows is not read again to be skipped: a copy-mode
+        # folder keeps every part, and a restart hashed each of them (minutes for a day of 3 MB images). The
+        # runner sets it.
         self.known: Optional[Callable[[Path, os.stat_result], Optional[str]]] = None
 
     # -- lifecycle ----------------------------------------------------------------
@@ -449,5 +450,5 @@ def open_source(spec: str, settle_s: float = 0.5, every: int = 1,
     raise SourceError(f"source not found: {spec} (a folder, camera:N or a video file)")
 
 
-__all__ = ["ERROR_AFTER_S", "FolderSource", "Item", "SourceError", "VideoSource", "file_identity", "file_mtime", "file_sha256",
-           "open_source", "parse_extensions"]
+__all__ = ["ERROR_AFTER_S", "FolderSource", "Item", "SourceError", "VideoSource", "file_identity", "file_mtime",
+           "file_sha256", "open_source", "parse_extensions"]

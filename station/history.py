@@ -317,8 +317,8 @@ class History:
 
         A row a reviewer marked (false reject / false accept) is kept until its mark is cleared: it is the
         evidence that teaching and calibration take back (the window's *Teach false rejects*), and its archived
-        image is kept with it (`marked_archive_paths`). The exactly-once keys are kept, so a file still in a watched folder is not
-        inspected again after its row is gone (`prune_keys` forgets the keys of
+        image is kept with it (`marked_archive_paths`). The exactly-once keys are kept, so a file still in a
+        watched folder is not inspected again after its row is gone (`prune_keys` forgets the keys of
         files long gone from it).
         """
         if days is not None and not (days >= 0):

@@ -7,8 +7,9 @@ word first; NaN when not scored), 3 sequence number (+1 per result, wraps at 655
 (the number of vN), 5 recipe index (PLC writes between parts), 6 heartbeat (+1 a second from the run's loop,
 wraps at 65536), 7 defects (the regions that count), 8-9 the largest defect's area (float32: mm^2, or px
 without a pixel size), 10-29 part id (ASCII, 2 characters a register, high byte first, written by the PLC
-before Trigger), 30-31 and 32-33 the largest defect's centre x and y (float32, image px; NaN without one). The PLC may write only Trigger, Ack, the recipe and the
-part id; a write elsewhere is answered with ILLEGAL ADDRESS.
+before Trigger), 30-31 and 32-33 the largest defect's centre x and y (float32, image px; NaN without one).
+The PLC may write only Trigger, Ack, the recipe and the part id; a write elsewhere is answered with ILLEGAL
+ADDRESS.
 
 A thin adapter over station/line_io/handshake.py (the state machine OPC UA shares): the server runs its own
 asyncio loop in a thread, and every Modbus read is answered from the handshake's state as it is then (pymodbus'
