@@ -115,6 +115,17 @@ def plc_process(mb_port: int, opc_url: str, modbus_ids: list, opcua_ids: list, r
     results.put(seen)
 
 
+def tiny_line_project(project: Path, size: int = 64, batch_size: int = 1) -> Engine:
+    """EfficientNet-Lite0's architecture with random weights at `size` px, fitted on 8 synthetic discs and
+    calibrated on 6 more and 4 scratched ones (bench_restart.py uses it too)."""
+    engine = Engine(EngineConfig(backbone="efficientnet_lite0", weights="none", input_size=size, coreset_ratio=0.5,
+                                 batch_size=batch_size))
+    engine.fit(project, [disc(s, size=size)[0] for s in range(8)], roi=None)
+    engine.calibrate(engine.load(project), [disc(s, size=size)[0] for s in range(100, 106)],
+                     [disc(s, True, size=size)[0] for s in range(200, 204)])
+    return engine
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--parts", type=int, default=500)
@@ -123,13 +134,8 @@ def main() -> int:
     print(f"load (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
           f"{os.cpu_count()} CPUs", flush=True)
     root = Path(tempfile.mkdtemp(prefix="bench_plc_"))
-    config = EngineConfig(backbone="efficientnet_lite0", weights="none", input_size=args.size, coreset_ratio=0.5,
-                          batch_size=1)
-    engine = Engine(config)
     project = root / "proj"
-    engine.fit(project, [disc(s, size=args.size)[0] for s in range(8)], roi=None)
-    engine.calibrate(engine.load(project), [disc(s, size=args.size)[0] for s in range(100, 106)],
-                     [disc(s, True, size=args.size)[0] for s in range(200, 204)])
+    engine = tiny_line_project(project, args.size)
     inbox = root / "inbox"
     inbox.mkdir()
     for i in range(args.parts):  # one NG in 10

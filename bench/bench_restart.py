@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference import Engine, EngineConfig  # noqa: E402
+from bench_plc import tiny_line_project  # noqa: E402
 from inference.synthetic import disc  # noqa: E402
 from inspector_line.runner import RunOptions, Runner  # noqa: E402
 from inspector_line.sources import FolderSource  # noqa: E402
@@ -53,12 +53,8 @@ def main() -> int:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs", flush=True)
     root = Path(tempfile.mkdtemp(prefix="bench_restart_"))
     try:
-        engine = Engine(EngineConfig(backbone="efficientnet_lite0", weights="none", input_size=64,
-                                     coreset_ratio=0.5, batch_size=8))
         project = root / "proj"
-        engine.fit(project, [disc(s, size=64)[0] for s in range(8)], roi=None)
-        engine.calibrate(engine.load(project), [disc(s, size=64)[0] for s in range(100, 106)],
-                         [disc(s, True, size=64)[0] for s in range(200, 204)])
+        engine = tiny_line_project(project, 64, batch_size=8)
         inbox = root / "inbox"
         inbox.mkdir()
         for i in range(args.parts):
