@@ -4,8 +4,8 @@ a disk that stalls) never holds up the line.
 Before, the run's own thread copied each image into the archive after the part's answer, so a share that hung
 in the middle of a copy stopped the line: no next Trigger was taken, and the Heartbeat stood still. Now the run
 hands each image over and goes on; the thread archives them in order and records where in each part's history
-row. While images wait longer than STALLED_S, or more than MAX_WAITING of them (or MAX_WAITING_BYTES of camera
-frames) wait (those further are not archived, and that is counted), `problem()` says so and the disk alarm
+row. While images wait longer than STALLED_S, or more than MAX_WAITING of them (or MAX_WAITING_BYTES of frames
+or uploads) wait (those further are not archived, and that is counted), `problem()` says so and the disk alarm
 rises. On a stop the images still waiting
 are archived for up to DRAIN_S; in move mode an image left over stays in the watched folder and is archived on
 the next start (Runner._archive_leftover), as after a crash.
@@ -32,7 +32,7 @@ from .sinks import Archiver
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 2000  # images handed over and not yet archived, at most (a few minutes of a fast line)
-MAX_WAITING_BYTES = 512 * 2 ** 20  # and of camera frames (pixels held in memory until written), this much at most
+MAX_WAITING_BYTES = 512 * 2 ** 20  # and of frames' pixels or uploads' bytes (held in memory until written)
 STALLED_S = 30.0  # the oldest image waiting this long: the archive does not keep up (the disk alarm says so)
 DRAIN_S = 30.0  # on a stop, the images still waiting are archived for this long at most
 
@@ -57,7 +57,7 @@ class ArchiveQueue:
 
     def put(self, image, name: str, verdict, when: float, row_id: Optional[int]) -> None:
         """Hand one image over (a file, or pixels): it is archived in order, after those before it."""
-        size = getattr(image, "nbytes", 0)
+        size = _held_bytes(image)
         if self._queue.qsize() >= MAX_WAITING or self._held + size > MAX_WAITING_BYTES:
             self.dropped += 1
             if self.dropped == 1:
@@ -108,7 +108,14 @@ class ArchiveQueue:
             finally:
                 with self._lock:
                     self._oldest = None
-                    self._held -= getattr(image, "nbytes", 0)
+                    self._held -= _held_bytes(image)
+
+
+def _held_bytes(image) -> int:
+    """What an image waiting holds in memory: a frame's pixels, an upload's bytes; a file, nothing."""
+    if isinstance(image, (bytes, bytearray)):
+        return len(image)
+    return int(getattr(image, "nbytes", 0))
 
 
 __all__ = ["ArchiveQueue"]

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from fastapi import BackgroundTasks, FastAPI, File, Form, Query, UploadFile
+from fastapi import FastAPI, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -169,7 +169,6 @@ def create_app(
               "inspection is a history row")
     def infer(
         name: str,
-        background: BackgroundTasks,
         images: list[UploadFile] = File(..., description="images to inspect (repeat the field for each)"),
         heatmap: Optional[str] = Query(None, description="true: add each heatmap as a base64 PNG"),
         part_id: list[str] = Form([], description="the part's id or serial number, one per image, in order"),
@@ -192,9 +191,9 @@ def create_app(
             result.name = file_name
             if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
                 outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0)
-                if line.archiving:  # the image as it came, kept once the answer is out
+                if line.archiving:  # the image as it came, kept by the archive's own thread
                     images[i].file.seek(0)
-                    background.add_task(line.archive, name, station, images[i].file.read(), file_name, outcome)
+                    line.archive(name, images[i].file.read(), file_name, outcome)
             else:
                 outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
                 metrics.observe(name, outcome.verdict, time.perf_counter() - t0)

@@ -3,8 +3,8 @@ Publisher, as `inspector run`'s parts do: the alarms (ng_streak, yield, drift, .
 with `--post URL` / `--mqtt mqtt://HOST:PORT/TOPIC`, the outbox in the project's history database (the result
 stored in the same transaction as its history row). MQTT topics are per project: TOPIC/NAME for results and
 TOPIC/NAME/alarm (retained) for its alarms. With `--archive DIR` each line request's images are kept as they came,
-in DIR/NAME/<date>/<verdict>/, after the answer went out, by the run mode's archive and its keeper (the disk never
-fills; a reviewer's marked images stay), and each history row says where."""
+in DIR/NAME/<date>/<verdict>/, by the run mode's archive, its keeper (the disk never fills; a reviewer's marked
+images stay) and its thread (no request waits for the archive), and each history row says where."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from inference import InspectorError
 from inspector_line.archive_keeper import ArchiveKeeper
+from inspector_line.archive_queue import ArchiveQueue
 from inspector_line.sinks import Archiver
 
 from station.line_io.alarms import AlarmLimits
@@ -34,26 +34,30 @@ class ServiceLine:
         self.alarm_limits, self.outbox_max = alarm_limits, outbox_max
         self.archive_root, self.archive_keep_days = archive, archive_keep_days
         self._publishers: dict[str, Publisher] = {}
-        self._archivers: dict[str, Archiver] = {}
+        self._archivers: dict[str, ArchiveQueue] = {}
         self._lock = threading.Lock()
 
     @property
     def archiving(self) -> bool:
         return self.archive_root is not None
 
-    def _archiver(self, name: str, station) -> Optional[Archiver]:
-        """The project's archive and its keeper (started with the project's first line inspection)."""
+    def _archiver(self, name: str, station) -> Optional[ArchiveQueue]:
+        """The project's archive, its keeper and its thread (an archive share that hangs never holds up a
+        request), started with the project's first line inspection."""
         if self.archive_root is None:
             return None
-        archiver = self._archivers.get(name)
-        if archiver is None:
+        archiving = self._archivers.get(name)
+        if archiving is None:
+            def say(text: str) -> None:
+                log.warning("%s: %s", name, text)
+
             keeper = ArchiveKeeper(self.archive_root / name, keep_days=self.archive_keep_days,
-                                   min_free=(self.alarm_limits or AlarmLimits()).min_free,
-                                   on_message=lambda text: log.warning("%s: %s", name, text),
+                                   min_free=(self.alarm_limits or AlarmLimits()).min_free, on_message=say,
                                    marked=station.history.marked_archive_paths)
-            archiver = self._archivers[name] = Archiver(self.archive_root / name, keeper=keeper)
+            archiving = self._archivers[name] = ArchiveQueue(Archiver(self.archive_root / name, keeper=keeper),
+                                                             record=station.history.set_archive_path, on_message=say)
             keeper.start()
-        return archiver
+        return archiving
 
     def publisher(self, name: str, station) -> Publisher:
         """The project's publisher, started at its first line inspection."""
@@ -65,11 +69,12 @@ class ServiceLine:
                     from station.line_io.mqtt import MqttReceiver
 
                     mqtt = MqttReceiver(f"{self.mqtt_url.rstrip('/')}/{name}")
-                archiver = self._archiver(name, station)
+                archiving = self._archiver(name, station)
                 publisher = Publisher(station.history.path, post_url=self.post_url, mqtt=mqtt, metrics=self.metrics,
                                       alarm_limits=self.alarm_limits, outbox_max=self.outbox_max,
                                       on_message=lambda text: log.warning("%s: %s", name, text),
-                                      disk_checks=[archiver.keeper.problem] if archiver else [])
+                                      disk_checks=[archiving.archiver.keeper.problem, archiving.problem]
+                                      if archiving else [])
                 publisher.start()
                 self._publishers[name] = publisher
             return publisher
@@ -91,19 +96,13 @@ class ServiceLine:
                               outcome, time.perf_counter() - started, stored=payload is not None)
         return outcome
 
-    def archive(self, name: str, station, data: bytes, file_name: str, outcome) -> None:
-        """Keep a line request's image as it came, once its answer went out (the request's background task), and
-        record where in its history row. A failure is logged: the verdict was given and recorded."""
+    def archive(self, name: str, data: bytes, file_name: str, outcome) -> None:
+        """Hand a line request's image, as it came, to the project's archive thread, which records where in its
+        history row. Returns at once; a failure is logged (the verdict was given and recorded)."""
         with self._lock:
-            archiver = self._archivers.get(name)
-        if archiver is None or outcome.row_id is None:
-            return
-        try:
-            where = archiver.put(data, file_name, outcome.verdict, time.time(), outcome.row_id)
-            if where is not None:
-                station.history.set_archive_path(outcome.row_id, where)
-        except InspectorError as exc:
-            log.warning("%s: %s", name, exc)
+            archiving = self._archivers.get(name)
+        if archiving is not None and outcome.row_id is not None:
+            archiving.put(data, file_name, outcome.verdict, time.time(), outcome.row_id)
 
     def alarms(self) -> dict:
         """The line alarms active now, per project that had line inspections: {name: {alarm: message}}. The disk
@@ -123,8 +122,9 @@ class ServiceLine:
             archivers, self._archivers = list(self._archivers.values()), {}
         for publisher in publishers:
             publisher.close()
-        for archiver in archivers:
-            archiver.keeper.close()
+        for archiving in archivers:
+            archiving.close()
+            archiving.archiver.keeper.close()
 
 
 __all__ = ["ServiceLine"]
