@@ -2,10 +2,12 @@
 
 An archive (archive/<date>/OK|NG|ERROR|NO_VERDICT/<name>, inspector_line/sinks.py) grows by every part; on a
 line that runs for months it fills the disk, and the line stops when its history can no longer be written. The
-keeper works from its own thread, so no part waits for it:
+keeper works from its own thread (expiry) and from the archive's (archive_queue.py: room for the next image), so
+no part waits for it:
 - `--archive-keep-days D`: date folders older than D days are removed (at the start, then hourly);
-- `--min-free` (default 5 % of the disk) is the floor of free space the line keeps. From a tenth above it, the
-  oldest archived images are removed until the disk has 30 % more than the floor free: the oldest date first
+- `--min-free` (default 5 % of the disk) is the floor of free space the line keeps. Before an image is written
+  that would leave the disk within a tenth of it, the oldest archived images are removed until the disk has
+  30 % more than the floor free besides that image: the oldest date first
   and, within a date, its OK images before its others (NG, ERROR, NOT_FOUND, NO_VERDICT), which a technician
   reviews. So an archive that fills its disk turns over without ever reaching the floor;
 - below the floor (the keeper has found nothing left to remove, or the disk fills from elsewhere), new images
@@ -18,7 +20,7 @@ read (the history is locked or damaged), the pass removes nothing.
     keeper = ArchiveKeeper(root, keep_days=30, min_free="5%", on_message=print,
                            marked=history.marked_archive_paths)
     keeper.start()
-    if keeper.room():           # before each image is archived
+    if keeper.room(size):       # before each image of `size` bytes is archived
         ...
     keeper.problem()            # None, or why images are not archived now (the disk alarm's text)
     keeper.close()
@@ -77,9 +79,10 @@ class ArchiveKeeper:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def room(self) -> bool:
-        """Whether the next image may be archived now. From a tenth above the floor the keeper's thread is woken
-        to make room; below the floor room is made at once (the images came faster than the thread could)."""
+    def room(self, size: int = 0) -> bool:
+        """Whether an image of `size` bytes may be archived now. Room is made first, at once, when writing it
+        would leave the disk within a tenth of the floor: the caller is the archive's own thread, so no part
+        waits for it, and one image never takes the disk below the floor, which the disk alarm watches."""
         if self.min_free.off:
             return True
         try:
@@ -87,16 +90,13 @@ class ArchiveKeeper:
         except OSError:
             return True  # the archive's disk is gone: writing fails and the runner says so
         floor = self.min_free.bytes_on(space.total)
-        if space.free < PRUNE_BELOW * floor:
-            self._wake.set()
-        if space.free < floor:
-            # The images came faster than the keeper's thread made room: make it now, for this image to go in.
+        if space.free - size < PRUNE_BELOW * floor:
             try:
-                self.prune()
+                self.prune(need=size)
                 space = disk_space(self.root)
             except Exception:  # housekeeping never stops the line: this image is not archived, and that is said
                 log.exception("archive housekeeping failed")
-        if space.free < floor:
+        if space.free - size < floor:
             self.skipped += 1
             if self._paused is None:
                 self._paused = (f"images are not archived: the disk holding the archive {self.root} has "
@@ -124,9 +124,9 @@ class ArchiveKeeper:
                 except Exception:  # housekeeping never stops the line; the disk alarm still tells
                     log.exception("archive housekeeping failed")
 
-    def prune(self) -> tuple[int, int]:
-        """One pass: the expired dates, then the oldest images while the disk is below its floor. Returns
-        (files removed, bytes freed) by this pass."""
+    def prune(self, need: int = 0) -> tuple[int, int]:
+        """One pass: the expired dates, then the oldest images while the disk, less `need` bytes about to be
+        written, is within a tenth of its floor. Returns (files removed, bytes freed) by this pass."""
         with self._lock:
             files = freed = 0
             try:
@@ -136,7 +136,7 @@ class ArchiveKeeper:
                 return 0, 0
             if self.keep_days is not None:
                 files, freed = self._remove_expired(spared)
-            f, b = self._make_room(spared)
+            f, b = self._make_room(spared, need)
             files, freed = files + f, freed + b
             self.removed_files += files
             self.removed_bytes += freed
@@ -170,14 +170,14 @@ class ArchiveKeeper:
                             "days (--archive-keep-days)")
         return files, freed
 
-    def _make_room(self, spared: set[tuple[str, ...]]) -> tuple[int, int]:
+    def _make_room(self, spared: set[tuple[str, ...]], need: int = 0) -> tuple[int, int]:
         if self.min_free.off:
             return 0, 0
         space = disk_space(self.root)
         floor = self.min_free.bytes_on(space.total)
-        if space.free >= PRUNE_BELOW * floor:
+        if space.free - need >= PRUNE_BELOW * floor:
             return 0, 0
-        target, free = REFILL * floor, space.free
+        target, free = REFILL * floor + need, space.free
         files = freed = 0
         today = self.today().isoformat()
         for day in self._dates():

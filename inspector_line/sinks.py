@@ -71,7 +71,7 @@ class Archiver:
         """Archive one image (of the history row `row_id`): a file (copied or moved), pixels (written as PNG) or
         an encoded file's bytes (an upload, written as they came). Where it went, None when the keeper has no
         room for it now (it says so). Raises SinkError with a plain message (disk full, permission)."""
-        if self.keeper is not None and not self.keeper.room():
+        if self.keeper is not None and not self.keeper.room(_size(image)):
             return None
         dest = None
         try:
@@ -100,3 +100,15 @@ class Archiver:
                                      or Path(image).exists()):
                 dest.unlink(missing_ok=True)
             raise SinkError(f"cannot archive {name} into {self.root}: {exc.strerror or exc}") from None
+
+
+def _size(image) -> int:
+    """The bytes an image will take in the archive, at most (pixels: their raw size, more than the PNG)."""
+    if isinstance(image, (bytes, bytearray)):
+        return len(image)
+    if isinstance(image, np.ndarray):
+        return int(image.nbytes)
+    try:
+        return Path(image).stat().st_size
+    except OSError:
+        return 0
