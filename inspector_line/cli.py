@@ -155,6 +155,7 @@ def cmd_run(args) -> int:
     if args.part_id_pattern is not None:
         PartIdPattern(args.part_id_pattern)  # a bad pattern is refused before anything starts
     check_line_io_arguments(args)  # so are bad line I/O options: no history is created for them
+    read_record(args.project)  # and a folder that holds no model: no history or lock file is left in it
     engine = Engine(EngineConfig.load(args.config))
     history_path = args.history or default_path(args.project)
     lock = acquire_run_lock(history_path)  # a second run is refused before it prints anything

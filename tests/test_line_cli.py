@@ -158,6 +158,7 @@ def test_bad_input_exits_2_with_one_line(project, tmp_path, capsys, args, words)
     assert len(err) == 1 and words in err[0], err
     after = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
     assert {k: v for k, v in after.items() if k in before} == before  # no model file touched
+    assert not (tmp_path / "noproject").exists()  # before, a run left a history and its lock file there
 
 
 @pytest.mark.parametrize("extra, words", [
