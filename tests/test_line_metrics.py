@@ -1,6 +1,6 @@
 """Prometheus metrics of the run mode (issue 20): a real HTTP scrape of `--metrics`, parsed with
 prometheus_client's own parser: inspections by verdict, the latency histogram, queue depth, the outbox, alarms,
-the active model version. (The service's /metrics: tests/test_service.py.)"""
+the active model version. (The service's /metrics: tests/service/test_service_records.py.)"""
 
 import os
 import re

@@ -15,57 +15,10 @@ import httpx
 import pytest
 
 import inference
-from inference.synthetic import CENTRE, RADIUS, write_discs
 from inspector_service import cli
 from inspector_service.app import create_app
-from inspector_service.uploads import Limits
+from service_constants import LIMITS, ROI, TOKEN
 from service_helpers import LiveServer, files, fit, snapshot, wait_job
-
-ROI = json.dumps({"type": "circle", "cx": CENTRE[0], "cy": CENTRE[1], "r": RADIUS})
-TOKEN = "s3cret-token-for-tests-0123456789"
-LIMITS = Limits(max_image_bytes=200_000, max_request_bytes=3_000_000, max_images=80)
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory, tiny_config):
-    root = tmp_path_factory.mktemp("service_images")
-    return {
-        "ok": write_discs(root / "ok", range(6)),
-        "more": write_discs(root / "more", range(20, 23)),
-        "cal": write_discs(root / "cal", range(10, 14)),
-        "ng": write_discs(root / "ng", [50, 51], scratch=True),
-        "many": write_discs(root / "many", range(100, 160)),
-        "root": root,
-    }
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory, tiny_config):
-    projects = tmp_path_factory.mktemp("service_projects")
-    server = LiveServer(create_app(projects, config=tiny_config, limits=LIMITS)).start()
-    server.projects = projects
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client(live):
-    with httpx.Client(base_url=live.url, timeout=120) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def disc(live, images):
-    """A fitted and calibrated project 'disc' (ROI circle, 0.05 mm per px)."""
-    with httpx.Client(base_url=live.url, timeout=120) as c:
-        job = fit(c, "disc", images["ok"], roi=ROI, mm_per_px="0.05")
-        assert job["state"] == "done", job
-        # what the fit measured of this machine's low precision, as the manifest keeps it
-        manifest = json.loads((live.projects / "disc" / "manifest.json").read_text())
-        assert job["result"]["precision_check"] == manifest.get("precision_check", {})
-        r = c.post("/projects/disc/calibrate_ng", files=files(images["cal"], "ok") + files(images["ng"], "ng"))
-        assert r.status_code == 200, r.text
-    return job["result"]["model_id"]
 
 
 def test_fit_infer_calibrate_infer(client, images, live, tiny_config):
@@ -430,72 +383,6 @@ def test_requests_that_arrive_together_share_a_batch(live, images, disc):
     assert bad_result.verdict == "ERROR" and bad_result.score is None and "ROI" in bad_result.reason
     assert calls == [1, 4]
     assert scores == pytest.approx(alone, rel=1e-4)
-
-
-def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
-    r = client.post("/projects/disc/infer", files=files(images["cal"][:2]), data={"part_id": ["SN-1", "SN-2"]})
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert [x["part_id"] for x in body["results"]] == ["SN-1", "SN-2"] and all(x["row_id"] for x in body["results"])
-    assert body["counts"]["total"] == 2 and body["model_version"] == body["results"][0]["model_version"]
-    history = client.get("/projects/disc/history", params={"part_id": "SN-2"}).json()
-    (row,) = history["rows"]
-    assert row["verdict"] == body["results"][1]["verdict"] and row["source"] == "http" and row["purpose"] == "line"
-    assert row["model_version"] == body["model_version"] and history["counts"]["total"] == 1
-    bad = client.post("/projects/disc/infer", files=files(images["cal"][:2]), data={"part_id": ["only-one"]})
-    assert bad.status_code == 422 and "part_id" in bad.json()["error"]
-    bad = client.get("/projects/disc/history", params={"verdict": "FOO"})
-    assert bad.status_code == 422 and "verdict" in bad.json()["error"]
-
-
-def test_the_lines_software_marks_a_false_reject_and_finds_the_marked_rows(client, images, disc):
-    """A rework station found the part good: it marks the row over HTTP, as a technician does in the window; the
-    mark is in the history (kept by retention, its image by the archive), and a wrong input is a 4xx naming it."""
-    r = client.post("/projects/disc/infer", files=files(images["cal"][:1]), data={"part_id": ["SN-77"]})
-    row_id = r.json()["results"][0]["row_id"]
-    marked = client.put(f"/projects/disc/history/{row_id}/label", data={"label": "false_reject"})
-    assert marked.status_code == 200, marked.text
-    assert marked.json()["row"]["label"] == "false_reject" and marked.json()["row"]["part_id"] == "SN-77"
-    listed = client.get("/projects/disc/history", params={"label": "false_reject"}).json()
-    assert [row["id"] for row in listed["rows"]] == [row_id] and listed["counts"]["total"] == 1
-    assert client.put(f"/projects/disc/history/{row_id}/label", data={"label": "none"}).json()["row"]["label"] is None
-    assert client.get("/projects/disc/history", params={"label": "false_reject"}).json()["rows"] == []
-    bad = client.put(f"/projects/disc/history/{row_id}/label", data={"label": "maybe"})
-    assert bad.status_code == 422 and "label" in bad.json()["error"]
-    gone = client.put("/projects/disc/history/987654/label", data={"label": "false_accept"})
-    assert gone.status_code == 404 and "987654" in gone.json()["error"]
-    assert client.get("/projects/disc/history", params={"label": "good"}).status_code == 422
-
-
-def _scrape(client) -> dict:
-    """GET /metrics parsed with prometheus_client's own parser: {(name, labels...): value}."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    r = client.get("/metrics")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(r.text) for s in family.samples}
-
-
-def test_metrics_count_inspections_by_verdict_latency_and_model_version(client, images, disc):
-    before = _scrape(client)
-    r = client.post("/projects/disc/infer", files=files(images["cal"][:2] + images["ng"][:1]))
-    assert r.status_code == 200, r.text
-    body = r.json()
-    after = _scrape(client)
-
-    def delta(name, **labels):
-        key = (name, tuple(sorted(labels.items())))
-        return after.get(key, 0) - before.get(key, 0)
-
-    verdicts = [x["verdict"] for x in body["results"]]
-    for v in ("OK", "NG", "NOT_FOUND", "NO_VERDICT", "ERROR"):
-        assert delta("inspector_inspections_total", project="disc", verdict=v) == verdicts.count(v)
-    assert delta("inspector_latency_seconds_count", project="disc") == 3
-    assert delta("inspector_latency_seconds_bucket", project="disc", le="+Inf") == 3
-    assert after[("inspector_model_version", (("project", "disc"),))] == int(body["model_version"][1:])
-    assert after[("inspector_queue_depth", ())] == 0
-    assert after[("inspector_alarm_active", (("alarm", "ng_streak"), ("project", "disc")))] == 0
 
 
 def test_a_fit_job_says_when_the_ok_images_lie_turned(client, tmp_path):
