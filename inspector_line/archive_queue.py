@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 from inference import InspectorError
 
-from .sinks import Archiver
+from .sinks import Archiver, held_bytes
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ArchiveQueue:
         self.dropped = 0  # images not archived because too many waited
         self._queue: "queue.Queue[Optional[tuple]]" = queue.Queue()
         self._oldest: Optional[float] = None  # monotonic time the image being archived was handed over
-        self._held = 0  # bytes of pixels waiting in the queue
+        self._held = 0  # bytes of frames' pixels and uploads' bytes waiting (held_bytes)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="archive", daemon=True)
         self._thread.start()
@@ -56,8 +56,9 @@ class ArchiveQueue:
         return self._queue.qsize() + (self._oldest is not None)
 
     def put(self, image, name: str, verdict, when: float, row_id: Optional[int]) -> None:
-        """Hand one image over (a file, or pixels): it is archived in order, after those before it."""
-        size = _held_bytes(image)
+        """Hand one image over (a file, pixels or an upload's bytes): it is archived in order, after those before
+        it."""
+        size = held_bytes(image)
         if self._queue.qsize() >= MAX_WAITING or self._held + size > MAX_WAITING_BYTES:
             self.dropped += 1
             if self.dropped == 1:
@@ -108,14 +109,7 @@ class ArchiveQueue:
             finally:
                 with self._lock:
                     self._oldest = None
-                    self._held -= _held_bytes(image)
-
-
-def _held_bytes(image) -> int:
-    """What an image waiting holds in memory: a frame's pixels, an upload's bytes; a file, nothing."""
-    if isinstance(image, (bytes, bytearray)):
-        return len(image)
-    return int(getattr(image, "nbytes", 0))
+                    self._held -= held_bytes(image)
 
 
 __all__ = ["ArchiveQueue"]

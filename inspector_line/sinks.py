@@ -102,12 +102,19 @@ class Archiver:
             raise SinkError(f"cannot archive {name} into {self.root}: {exc.strerror or exc}") from None
 
 
-def _size(image) -> int:
-    """The bytes an image will take in the archive, at most (pixels: their raw size, more than the PNG)."""
+def held_bytes(image) -> int:
+    """What an image to archive holds in memory: a frame's pixels, an upload's bytes; a file, nothing."""
     if isinstance(image, (bytes, bytearray)):
         return len(image)
     if isinstance(image, np.ndarray):
         return int(image.nbytes)
+    return 0
+
+
+def _size(image) -> int:
+    """The bytes an image will take in the archive, at most (pixels: their raw size, more than the PNG)."""
+    if isinstance(image, (bytes, bytearray, np.ndarray)):
+        return held_bytes(image)
     try:
         return Path(image).stat().st_size
     except OSError:
