@@ -31,7 +31,7 @@ from inference import (
     user_message,
 )
 from station import PartIdPattern, Station
-from station.history import LABELS, NO_VERDICT, History, HistoryError, default_path, to_epoch
+from station.history import LABELS, NO_VERDICT, History, HistoryError, default_path, parse_label, to_epoch
 
 from .export import export_csv, export_json
 from .runlock import acquire_run_lock
@@ -345,9 +345,9 @@ def cmd_history(args) -> int:
 def _mark(path: Path, row_id: str, label: str) -> int:
     if not row_id.isdigit():
         raise InspectorError(f"--mark {row_id}: not an inspection id (the first column of inspector history)")
-    value = None if label.lower() == "none" else label.lower()
+    value = parse_label(label)  # refuses an unknown label in one line
     with History(path) as history:
-        history.mark(int(row_id), value)  # refuses an unknown id or label in one line
+        history.mark(int(row_id), value)  # and an unknown id
         row = history.get(int(row_id))
     print(f"inspection {row.id} ({row.file_name}, {row.verdict.value}) " +
           (f"marked {value}" if value else "mark cleared"))

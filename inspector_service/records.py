@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 
 from inference import Verdict
 
-from station.history import LABELS
+from station.history import LABELS, parse_label
 
 from .errors import ApiError
 
@@ -82,9 +82,7 @@ def history(name: str, request: Request,
 def mark(name: str, row_id: int, request: Request,
          label: str = Form(..., description="false_reject, false_accept, or none to clear the mark")):
     _projects(request).existing(name)
-    value = None if label.strip().lower() in ("none", "") else label.strip().lower()
-    if value is not None and value not in LABELS:
-        raise ApiError(422, f"label must be one of {', '.join(LABELS)} or none, got {label!r}")
+    value = parse_label(label)  # 422 naming the labels for anything else
     station = _projects(request).station(name)
     row = station.history.get(row_id)
     if row is None:

@@ -106,6 +106,20 @@ class HistoryError(InspectorError):
     """The history database cannot be opened, read or written (corrupt, locked, read-only, disk full)."""
 
 
+def parse_label(text: str) -> Optional[str]:
+    """A mark as a person types it (the CLI's --mark, the service's form): a label, or "none" (or nothing) to
+    clear; HistoryError for anything else."""
+    value = text.strip().lower()
+    label = None if value in ("none", "") else value
+    _check_label(label)
+    return label
+
+
+def _check_label(label: Optional[str]) -> None:
+    if label is not None and label not in LABELS:
+        raise HistoryError(f"label must be one of {', '.join(LABELS)} or none, got {label!r}")
+
+
 def default_path(project: Union[str, Path]) -> Path:
     return Path(project) / HISTORY_FILE
 
@@ -302,8 +316,7 @@ class History:
 
     def mark(self, row_id: int, label: Optional[str]) -> None:
         """A reviewer's mark: "false_reject" (an NG that was a good part), "false_accept", or None to clear."""
-        if label is not None and label not in LABELS:
-            raise HistoryError(f"label must be one of {', '.join(LABELS)} or none, got {label!r}")
+        _check_label(label)
         with self._lock:
             try:
                 cur = self._db.execute("UPDATE inspections SET label = ? WHERE id = ?", (label, int(row_id)))
