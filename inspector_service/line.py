@@ -48,9 +48,7 @@ class ServiceLine:
             return None
         archiving = self._archivers.get(name)
         if archiving is None:
-            def say(text: str) -> None:
-                log.warning("%s: %s", name, text)
-
+            say = _teller(name)
             keeper = ArchiveKeeper(self.archive_root / name, keep_days=self.archive_keep_days,
                                    min_free=(self.alarm_limits or AlarmLimits()).min_free, on_message=say,
                                    marked=station.history.marked_archive_paths)
@@ -72,7 +70,7 @@ class ServiceLine:
                 archiving = self._archiver(name, station)
                 publisher = Publisher(station.history.path, post_url=self.post_url, mqtt=mqtt, metrics=self.metrics,
                                       alarm_limits=self.alarm_limits, outbox_max=self.outbox_max,
-                                      on_message=lambda text: log.warning("%s: %s", name, text),
+                                      on_message=_teller(name),
                                       disk_checks=[archiving.archiver.keeper.problem, archiving.problem]
                                       if archiving else [])
                 publisher.start()
@@ -125,6 +123,11 @@ class ServiceLine:
         for archiving in archivers:
             archiving.close()
             archiving.archiver.keeper.close()
+
+
+def _teller(name: str):
+    """Where a project's line messages go (its publisher's, its archive's): the service's log, named."""
+    return lambda text: log.warning("%s: %s", name, text)
 
 
 __all__ = ["ServiceLine"]
