@@ -145,10 +145,9 @@ def _line(args):
         MqttReceiver(args.mqtt)  # a bad URL is refused now
     check_archive_arguments(args)
     if args.archive is not None:
-        try:
-            args.archive.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InspectorError(f"cannot create the archive folder {args.archive}: {exc.strerror or exc}") from None
+        from inspector_line.sinks import Archiver
+
+        Archiver(args.archive)  # a folder that cannot be created is refused now, as the run mode refuses it
     return ServiceLine(LineMetrics(), post_url=args.post, mqtt_url=args.mqtt, alarm_limits=alarm_limits(args),
                        outbox_max=args.outbox_max, archive=args.archive, archive_keep_days=args.archive_keep_days)
 
