@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -31,12 +30,6 @@ def live(tmp_path_factory, tiny_config):
     server.projects = projects
     yield server
     server.stop()
-
-
-@pytest.fixture
-def client(live):
-    with httpx.Client(base_url=live.url, timeout=120) as c:
-        yield c
 
 
 def encoded(fmt: str, size=(200, 200), mode="RGB") -> bytes:
