@@ -31,7 +31,7 @@ from inference import (
     user_message,
 )
 from station import PartIdPattern, Station
-from station.history import LABELS, NO_VERDICT, History, HistoryError, default_path, parse_label, to_epoch
+from station.history import LABELS, NO_VERDICT, PURPOSES, History, HistoryError, default_path, parse_label, to_epoch
 
 from .export import export_csv, export_json
 from .runlock import acquire_run_lock
@@ -222,6 +222,10 @@ def part_line(part) -> str:
     yield_text = f"{c.yield_pct:5.1f}%" if c.yield_pct is not None else "    -"
     tail = f"  {part.reason}" if part.error or part.verdict in ("NOT_FOUND", "NO_VERDICT") else ""
     part_id = f"  part {part.part_id}" if part.part_id else ""
+    if part.expected is not None:  # a master part: a check of the station, outside the counts
+        result = "passed" if part.verdict is part.expected else "FAILED"
+        return (f"{'master':>6}  {part.verdict:10} {score}{thr}  {part.name}{part_id}  master check {result} "
+                f"(expected {part.expected.value})  {1000 * part.latency:.0f} ms{tail}")
     return (f"{c.total:6d}  {part.verdict:10} {score}{thr}  {part.name}{part_id}  yield {yield_text} (NG {c.ng}, "
             f"ERROR {c.error})  {1000 * part.latency:.0f} ms{tail}")
 
@@ -255,7 +259,9 @@ def history_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="T", help="before T (same forms as --since)")
     p.add_argument("--verdict", metavar="V", help="OK, NG, NOT_FOUND, NO_VERDICT (or none), ERROR")
     p.add_argument("--part-id", metavar="ID", help="only this part")
-    p.add_argument("--purpose", choices=("line", "bench"), help="only line inspections, or only bench checks")
+    p.add_argument("--purpose", choices=PURPOSES,
+                   help="only line inspections, bench checks, or master parts' checks (--masters); the yield never "
+                   "counts master parts unless they are asked for")
     p.add_argument("--label", choices=LABELS, help="only the rows a reviewer marked so")
     p.add_argument("--mark", nargs=2, metavar=("ID", "LABEL"),
                    help="mark inspection ID false_reject (an NG that was a good part) or false_accept, or none to "
@@ -316,7 +322,8 @@ def cmd_history(args) -> int:
         if args.drift:
             return _print_drift(args, history)
         rows = history.query(limit=args.limit, **filters)
-        counts = history.counts(**filters) if args.limit is None else VerdictCounts.of(r.verdict for r in rows)
+        counts = history.counts(**filters) if args.limit is None else \
+            VerdictCounts.of(r.verdict for r in rows if r.expected is None)
     rows.reverse()  # oldest first for reading and exporting
     for out, export in ((args.csv, export_csv), (args.json, export_json)):
         if out is None:
@@ -337,8 +344,13 @@ def cmd_history(args) -> int:
         part = f"  part {r.part_id}" if r.part_id else ""
         version = f" {r.model_version}" if r.model_version else ""
         bench = " (bench)" if r.purpose == "bench" else ""
+        if r.expected is not None:
+            bench = f" (master, expected {r.expected.value}: {'passed' if r.master_passed else 'FAILED'})"
         print(f"{r.id:7d}  {local}  {r.verdict:10} {score}  {r.file_name}{part}{version}{bench}{label}{error}")
-    print(f"{len(rows)} rows; {counts.summary()}")
+    checks = [r.master_passed for r in rows if r.expected is not None]
+    masters = f"master parts: {sum(checks)} passed, {len(checks) - sum(checks)} failed"
+    print(f"{len(rows)} rows; " + (masters if args.purpose == "master" else
+                                   counts.summary() + (f"; {masters}" if checks else "")))
     return 0
 
 

@@ -3,6 +3,7 @@ Prometheus metrics. Parsed and checked here, so inspector_line/cli.py only calls
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -51,6 +52,44 @@ def add_line_io_arguments(p) -> None:
                    help="serve Prometheus metrics at http://HOST:PORT/metrics (inspections by verdict, latency, "
                    "queue depth, outbox, alarms, model version; docs/plc.md)")
     add_alarm_arguments(g)
+    add_master_arguments(g)
+
+
+def add_master_arguments(g) -> None:
+    """Master parts (`inspector run` and `inspector serve`; station/masters.py)."""
+    g.add_argument("--masters", type=Path, metavar="FILE",
+                   help="master parts run to verify the station: 'PART_ID VERDICT' lines (e.g. 'RR-001 NG'); a part "
+                   "with such an id is a check, not production: recorded as such, MasterCheck to the PLC, and the "
+                   "master_failed alarm until it passes when it gets another verdict (needs part ids: "
+                   "--part-id-pattern or the PLC's PartId)")
+    g.add_argument("--master-every", metavar="SPAN",
+                   help="with --masters: each master part must pass at least this often (8h, 30m, 1d; a number is "
+                   "hours), else the master_due alarm")
+
+
+def parse_span(text: str, flag: str) -> float:
+    """A span as a line engineer writes it, in seconds: 90s, 30m, 8h, 1d; a bare number is hours."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text or "")
+    seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}[m.group(2)] if m else 0
+    if not seconds > 0:
+        raise InspectorError(f"{flag} needs a span above 0 such as 8h, 30m or 1d, got {text!r}")
+    return seconds
+
+
+def read_masters(args, part_ids_in_requests: bool = False):
+    """The --masters file (station.masters.Masters) and --master-every in seconds, checked in one line each; (None,
+    None) without --masters. `part_ids_in_requests`: the service, whose requests carry their part ids."""
+    if args.master_every is not None and not args.masters:
+        raise InspectorError("--master-every goes with --masters FILE (the master parts that must pass)")
+    if not args.masters:
+        return None, None
+    from station.masters import Masters
+
+    if not (part_ids_in_requests or args.part_id_pattern or args.modbus or args.opcua):
+        raise InspectorError("--masters needs part ids to know a master part: give --part-id-pattern REGEX (from the "
+                             "file names) or a PLC (--modbus, --opcua) that writes PartId")
+    every = parse_span(args.master_every, "--master-every") if args.master_every is not None else None
+    return Masters.read(args.masters), every
 
 
 def add_alarm_arguments(g) -> None:
@@ -137,6 +176,7 @@ def check_line_io_arguments(args) -> None:
 
         MqttReceiver(args.mqtt)  # a bad URL is refused now (connecting waits for start)
     alarm_limits(args)
+    read_masters(args)
 
 
 class LineIO:
@@ -148,6 +188,7 @@ class LineIO:
         options.outbox_max = args.outbox_max
         options.alarm_limits = alarm_limits(args)
         options.trigger_timeout_s = args.trigger_timeout
+        options.masters, options.master_every_s = read_masters(args)
         self.servers = []
         if plc:
             from station.line_io.handshake import Handshake
@@ -199,5 +240,8 @@ class LineIO:
             if d.pending:
                 line += " (resent at the next run)"
             print(line, flush=True)
+        if summary.master_checks:
+            print(f"master parts: {summary.master_checks['passed']} passed, {summary.master_checks['failed']} failed",
+                  flush=True)
         for message in summary.alarms.values():
             print(f"still active: {message}", file=sys.stderr, flush=True)

@@ -34,6 +34,7 @@ from inference import (ImageError, InferenceResult, Model, ProjectError, Verdict
                        load_image)
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
+from station.masters import Masters, MasterWatch, part_key
 
 from station.line_io.alarms import AlarmLimits
 from station.line_io.publisher import Publisher, result_payload
@@ -75,6 +76,8 @@ class RunOptions:
     trigger_timeout_s: Optional[float] = DEFAULT_TRIGGER_TIMEOUT_S  # a Trigger with no image then: ERROR (0: never)
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
     recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
+    masters: Optional[Masters] = None  # master parts (station.masters): checks of the station, not production
+    master_every_s: Optional[float] = None  # each master must pass this often (the master_due alarm)
 
 
 RunCounts = VerdictCounts  # the one count and yield of every client (inference.VerdictCounts)
@@ -98,6 +101,7 @@ class PartResult:
     drift: Optional[Drift] = None
     part_id: Optional[str] = None
     model_version: Optional[str] = None
+    expected: Optional[Verdict] = None  # a master part's: the verdict it must get (its check: verdict is expected)
 
 
 @dataclass
@@ -111,6 +115,7 @@ class RunSummary:
     messages: list = field(default_factory=list)
     delivery: list = field(default_factory=list)  # station.line_io.outbox.OutboxStats per receiver
     alarms: dict = field(default_factory=dict)  # alarms still active at the end
+    master_checks: dict = field(default_factory=dict)  # {"passed": n, "failed": m} with master parts configured
 
 
 class Runner:
@@ -137,7 +142,11 @@ class Runner:
             source.on_message = self._say  # the folder's lines about skipped files, with the run's messages
         if hasattr(source, "known"):
             source.known = self._known_key  # a file the history knows is skipped without reading it
-        self.counts = RunCounts()
+        self.counts = RunCounts()  # production parts: master parts are checks of the station, counted apart
+        self.master_checks = {"passed": 0, "failed": 0}
+        if self.options.masters is not None:
+            for each in (station, *self.options.recipes):
+                each.masters = self.options.masters  # a master part's row says so (Station.finish)
         self.skipped = 0
         self.drift: Optional[Drift] = None
         self._ok_since_drift = 0
@@ -175,7 +184,9 @@ class Runner:
             self.publisher = Publisher(self.history.path, post_url=o.post_url, mqtt=o.mqtt, plcs=o.plcs,
                                        metrics=o.metrics, alarm_limits=o.alarm_limits, outbox_max=o.outbox_max,
                                        on_message=self._say,
-                                       disk_checks=[self.keeper.problem, self.archiving.problem] if self.keeper else [])
+                                       disk_checks=[self.keeper.problem, self.archiving.problem] if self.keeper else [],
+                                       masters=MasterWatch(o.masters, o.master_every_s, self.history)
+                                       if o.masters is not None else None)
             if self.keeper is not None:
                 self.keeper.start()
             self.publisher.set_model(self.model)
@@ -227,7 +238,8 @@ class Runner:
         post = next((d for d in delivery if d.target == self.options.post_url), None)
         return RunSummary(self.counts.copy(), time.perf_counter() - t0, self.skipped, stop.is_set(), self.drift,
                           post.failed if post else 0, list(self._messages), delivery,
-                          dict(self.publisher.alarms.active) if self.publisher else {})
+                          dict(self.publisher.alarms.active) if self.publisher else {},
+                          dict(self.master_checks) if self.options.masters is not None else {})
 
     def _triggered(self):
         """Whether a PLC asks for a part (waits up to 0.2 s for one)."""
@@ -343,7 +355,7 @@ class Runner:
         if self._armed is None or not self._armed.part_id or self.part_ids is None:
             return None
         named, wanted = self.part_ids(item.name), self._armed.part_id
-        if named is None or _same_part(named, wanted):
+        if named is None or part_key(named) == part_key(wanted):  # case and spaces aside, 000123 is 123
             return None
         return (f"the image {item.name} is part {named} (--part-id-pattern) but the PLC's Trigger is for part "
                 f"{self._armed.part_id}: not judged, images and Triggers are out of step")
@@ -360,7 +372,10 @@ class Runner:
         latency = max(0.0, now - item.arrived)
         verdict = outcome.verdict
         result = outcome.result
-        self.counts.add(verdict)
+        if outcome.expected is None:
+            self.counts.add(verdict)
+        else:
+            self.master_checks["passed" if outcome.master_passed else "failed"] += 1
         # What the metrics time: from the PLC's Trigger when triggered, else from the image complete.
         waited = latency if self._armed is None or not answer else max(0.0, time.monotonic() - self._armed.taken)
         if answer and self._armed is not None and item.image is not None:
@@ -380,12 +395,12 @@ class Runner:
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()
-        if self.counts.total % RETENTION_EVERY == 0:
+        if outcome.expected is None and self.counts.total % RETENTION_EVERY == 0:
             self._retention()
         if self.on_part is not None:
             self.on_part(PartResult(outcome.row_id, item.name, verdict, outcome.score, outcome.threshold,
                                     outcome.reason, outcome.error, latency, self.counts.copy(), result, rgb,
-                                    self.drift, outcome.part_id, outcome.model_version))
+                                    self.drift, outcome.part_id, outcome.model_version, outcome.expected))
 
     def _payload(self, item: Item, outcome: Outcome, now: float) -> dict:
         """The result as the receivers get it (--post, --mqtt): the history row's id, the outcome, the source."""
@@ -454,12 +469,6 @@ def _file_version(item: Item) -> Optional[tuple[str, str]]:
 def _file_gone(key: str) -> bool:
     path = key_file(key)
     return path is not None and not path.exists()
-
-
-def _same_part(a: str, b: str) -> bool:
-    """Part ids as a file name and a PLC write them: case and spaces aside, and 000123 is 123."""
-    a, b = a.strip().lower(), b.strip().lower()
-    return a == b or (a.isdigit() and b.isdigit() and int(a) == int(b))
 
 
 def _changed(item: Item) -> bool:

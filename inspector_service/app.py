@@ -65,7 +65,7 @@ def create_app(
     line = line or ServiceLine(LineMetrics())
     if limits.max_megapixels is None:
         limits = replace(limits, max_megapixels=engine.config.max_image_megapixels)
-    projects = Projects(Path(projects_dir), engine, max_loaded, who=who)
+    projects = Projects(Path(projects_dir), engine, max_loaded, who=who, masters=line.masters)
     if share_batch is None:
         share_batch = engine.config.batch_size if device_name(engine.config.use_gpu) == "cuda" else 1
     batcher = InferenceBatcher(engine, max_images=share_batch)
@@ -197,7 +197,8 @@ def create_app(
             else:
                 outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
                 metrics.observe(name, outcome.verdict, time.perf_counter() - t0)
-            counts.add(outcome.verdict)
+            if outcome.expected is None:  # a master part is a check of the station, outside the counts
+                counts.add(outcome.verdict)
             out.append(outcome.to_dict(with_heatmap=with_heatmap))
         return {
             "project": name, "model_id": model.model_id, "model_version": model.version,

@@ -4,7 +4,9 @@ with `--post URL` / `--mqtt mqtt://HOST:PORT/TOPIC`, the outbox in the project's
 stored in the same transaction as its history row). MQTT topics are per project: TOPIC/NAME for results and
 TOPIC/NAME/alarm (retained) for its alarms. With `--archive DIR` each line request's images are kept as they came,
 in DIR/NAME/<date>/<verdict>/, by the run mode's archive, its keeper (the disk never fills; a reviewer's marked
-images stay) and its thread (no request waits for the archive), and each history row says where."""
+images stay) and its thread (no request waits for the archive), and each history row says where. With `--masters
+FILE` a line request whose part_id is a master part's is a check of the station (station/masters.py): its row
+says so, and the project's master_failed / master_due alarms follow it."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from inspector_line.archive_queue import ArchiveQueue
 from inspector_line.sinks import Archiver
 
 from station.line_io.alarms import AlarmLimits
+from station.masters import Masters, MasterWatch
 from station.line_io.metrics import LineMetrics
 from station.line_io.publisher import Publisher, result_payload
 
@@ -28,8 +31,12 @@ log = logging.getLogger("inspector.service")
 class ServiceLine:
     def __init__(self, metrics: LineMetrics, post_url: Optional[str] = None, mqtt_url: Optional[str] = None,
                  alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
-                 archive: Optional[Path] = None, archive_keep_days: Optional[float] = None):
+                 archive: Optional[Path] = None, archive_keep_days: Optional[float] = None,
+                 masters: Optional[Masters] = None, master_every_s: Optional[float] = None):
+        """`masters`: the line's master parts (the service's Stations are given them: Projects), each project's
+        checks watched by its publisher, every `master_every_s` at least."""
         self.metrics = metrics
+        self.masters, self.master_every_s = masters, master_every_s
         self.post_url, self.mqtt_url = post_url, mqtt_url
         self.alarm_limits, self.outbox_max = alarm_limits, outbox_max
         self.archive_root, self.archive_keep_days = archive, archive_keep_days
@@ -72,7 +79,9 @@ class ServiceLine:
                                       alarm_limits=self.alarm_limits, outbox_max=self.outbox_max,
                                       on_message=_teller(name),
                                       disk_checks=[archiving.archiver.keeper.problem, archiving.problem]
-                                      if archiving else [])
+                                      if archiving else [],
+                                      masters=MasterWatch(self.masters, self.master_every_s, station.history)
+                                      if self.masters is not None else None)
                 publisher.start()
                 self._publishers[name] = publisher
             return publisher

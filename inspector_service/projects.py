@@ -27,8 +27,9 @@ def check_name(name: str) -> str:
 class Projects:
     """The projects folder: every path the service touches is a direct child of it."""
 
-    def __init__(self, root: Path, engine: Engine, max_loaded: int = 8, who: str = "service"):
+    def __init__(self, root: Path, engine: Engine, max_loaded: int = 8, who: str = "service", masters=None):
         self.root = Path(root).resolve()
+        self.masters = masters  # the line's master parts (station.masters), given to every project's Station
         self.engine = engine
         self.who = who  # who the audit trail names for changes made through the service
         self._stations: dict[str, Station] = {}
@@ -65,7 +66,7 @@ class Projects:
         folder = self.folder(name)
         with self._lock:
             if name not in self._stations:
-                self._stations[name] = Station(folder, self.engine, who=self.who)
+                self._stations[name] = Station(folder, self.engine, who=self.who, masters=self.masters)
             return self._stations[name]
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 
 from inference import Verdict
 
-from station.history import LABELS, parse_label
+from station.history import LABELS, PURPOSES, parse_label
 
 from .errors import ApiError
 
@@ -57,7 +57,8 @@ def history(name: str, request: Request,
             limit: int = Query(100, ge=1, le=10000, description="most rows returned"),
             verdict: Optional[str] = Query(None, description="only this verdict (OK, NG, NOT_FOUND, NO_VERDICT, "
                                            "ERROR)"),
-            purpose: Optional[str] = Query(None, description="line or bench"),
+            purpose: Optional[str] = Query(None, description="line, bench or master (master parts' checks, which "
+                                           "the counts leave out unless asked for)"),
             part_id: Optional[str] = Query(None, description="only this part"),
             label: Optional[str] = Query(None, description="only rows a reviewer marked so (false_reject, "
                                          "false_accept)")):
@@ -69,8 +70,8 @@ def history(name: str, request: Request,
             verdict = Verdict.parse(verdict).value
         except ValueError as exc:
             raise ApiError(422, f"verdict: {exc}") from None
-    if purpose not in (None, "line", "bench"):
-        raise ApiError(422, f"purpose must be line or bench, got {purpose!r}")
+    if purpose is not None and purpose not in PURPOSES:
+        raise ApiError(422, f"purpose must be one of {', '.join(PURPOSES)}, got {purpose!r}")
     h = _projects(request).station(name).history
     rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, label=label, limit=limit)
     counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id, label=label)

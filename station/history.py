@@ -17,6 +17,7 @@ Public API (used by the run mode, `inspector history` and the GUI):
     inspector_line.export: export_csv(path, rows) / export_json(path, rows); station.drift: drift_of
     h.apply_retention(days=None, rows=None) -> rows deleted (a marked row stays until its mark is cleared)
     h.marked_archive_paths() -> list[str]   # the marked rows' archived images, which the archive keeps
+    h.master_rows() -> [(part id, expected, verdict, time)]   # master parts' checks (station.masters)
     h.close()                                # also a context manager
 
 Verdicts are stored as text: "OK", "NG", "NOT_FOUND", "ERROR", or NULL for
@@ -24,7 +25,8 @@ NO_VERDICT (the model is not calibrated); rows read back carry an
 inference.Verdict. NULL is never read as OK; `query(verdict=NO_VERDICT)` selects
 it. Each row says which model version judged it, the part id when one was
 given, where the image was archived, and whether it was a line inspection or a
-bench check (`purpose`: "line" / "bench", e.g. the window's Inspect tab).
+bench check (`purpose`: "line" / "bench", e.g. the window's Inspect tab), or a master part run to verify the
+station ("master", with the verdict it must get: `expected`).
 
 Exactly once: `record(key=...)` writes the row and the key in one transaction,
 so after a crash (even kill -9) a key is either fully recorded or not at all.
@@ -52,54 +54,21 @@ from typing import Callable, Iterable, Optional, Sequence, Union
 from inference import InferenceResult, InspectorError, Verdict, VerdictCounts
 
 from .drift import Drift, drift_of
-from .history_rows import ADDEDCOLUMNS, COLUMNS, Inspection, inspection, jsonable, num, plain
+from .history_rows import (ADDEDCOLUMNS, COLUMNS, INDEXES, SCHEMA, Inspection, inspection, jsonable, num, plain,
+                           stored_verdict)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the expected verdict of master parts
 HISTORY_FILE = "history.sqlite"
 NO_VERDICT = Verdict.NO_VERDICT.value  # query(verdict=NO_VERDICT) selects rows without a verdict (stored as NULL)
 _NO_VERDICT_NAMES = (NO_VERDICT, "no verdict", None)  # "no verdict": the name earlier versions used
-PURPOSES = ("line", "bench")
+PURPOSES = ("line", "bench", "master")  # master: a master part run to verify the station (station.masters)
 LABELS = ("false_reject", "false_accept")
 ORDERS = {"time": "time", "score": "score", "id": "id", "verdict": "verdict", "file_name": "file_name",
           "latency": "latency"}
 BUSY_TIMEOUT_S = 10.0
+_PRUNABLE = "label IS NULL AND purpose != 'master'"  # the rows retention may delete
 
 TimeLike = Union[None, float, int, str, datetime]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS inspections (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time REAL NOT NULL,            -- seconds since 1970 UTC
-    source TEXT NOT NULL,          -- folder path, camera:N, video file, "gui", ...
-    file_name TEXT NOT NULL,       -- file name, or frame name for cameras/videos
-    sha256 TEXT,                   -- of the file's bytes (of the RGB pixels for frames)
-    model_id TEXT,
-    score REAL,
-    threshold REAL,
-    verdict TEXT,                  -- OK / NG / ERROR / other word; NULL = no verdict
-    reason TEXT NOT NULL DEFAULT '',
-    regions TEXT NOT NULL DEFAULT '[]',  -- JSON list of the regions that count
-    latency REAL,                  -- seconds from the image complete to this row
-    heatmap BLOB,                  -- small PNG thumbnail
-    heatmap_path TEXT,             -- or where a full one was written
-    error TEXT,
-    label TEXT,                    -- false_reject / false_accept / NULL (a reviewer's mark)
-    key TEXT,                      -- exactly-once key (see done)
-    model_version TEXT,            -- the project's model version that judged it (v3)
-    part_id TEXT,                  -- the part's id or serial number, when one was given
-    archive_path TEXT,             -- where the image was archived
-    purpose TEXT NOT NULL DEFAULT 'line'  -- line / bench (a check, e.g. the window's Inspect tab)
-);
-CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
-CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
-CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, row_id INTEGER, time REAL NOT NULL);
--- the file version (size, mtime, inode) each file's latest key was recorded for: a restart skips what it knows
--- without reading it (inspector_line.sources.file_identity)
-CREATE TABLE IF NOT EXISTS done_files (path TEXT PRIMARY KEY, version TEXT NOT NULL, key TEXT NOT NULL);
-"""
-MARKED_INDEX = "CREATE INDEX IF NOT EXISTS inspections_marked ON inspections(label) WHERE label IS NOT NULL"
-
 
 
 class HistoryError(InspectorError):
@@ -160,7 +129,7 @@ class History:
             if mode.lower() != "wal":
                 raise HistoryError(f"the inspection history {self.path} cannot use WAL mode (journal {mode})")
             self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
             if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise HistoryError(f"the inspection history {self.path} was written by a newer version "
@@ -168,7 +137,7 @@ class History:
             if row is None or int(row[0]) < SCHEMA_VERSION:  # only then: opening must not need a write lock
                 self._upgrade()
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            self._index_marks()
+            self._index_few_rows()
         except sqlite3.Error as exc:
             self._db.close()
             raise HistoryError(plain(exc, self.path)) from None
@@ -183,16 +152,17 @@ class History:
             if column not in have:
                 self._db.execute(f"ALTER TABLE inspections ADD COLUMN {column} {kind}")
 
-    def _index_marks(self) -> None:
-        """The few marked rows are found without reading every row (retention and the archive's keeper ask for
-        them). A history of an earlier version gains the index once; where it cannot be written now (read-only,
-        another writer), the queries still work, only slower."""
-        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'inspections_marked'").fetchone():
-            return
-        try:
-            self._db.execute(MARKED_INDEX)
-        except sqlite3.Error:
-            pass
+    def _index_few_rows(self) -> None:
+        """The few marked rows and master checks are found without reading every row (retention, the archive's
+        keeper and the master watch ask for them). A history of an earlier version gains the indexes once; where
+        they cannot be written now (read-only, another writer), the queries still work, only slower."""
+        for name, sql in INDEXES.items():
+            if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone():
+                continue
+            try:
+                self._db.execute(sql)
+            except sqlite3.Error:
+                pass
 
     # -- plumbing ---------------------------------------------------------------
     def __enter__(self) -> "History":
@@ -236,6 +206,7 @@ class History:
         purpose: str = "line",
         also: Optional[Callable[[sqlite3.Connection, int], None]] = None,
         file_version: Optional[tuple[str, str]] = None,
+        expected=None,
     ) -> int:
         """Add one inspection; returns its row id. `verdict`: an inference.Verdict or its name (None:
         NO_VERDICT).
@@ -244,7 +215,8 @@ class History:
         recorded adds nothing and returns the existing row's id (or -1 if that
         row was removed by retention). `heatmap` is PNG bytes or a file path. `also(db, row_id)` runs inside
         the row's transaction (the run mode keeps the result owed to its receivers there: one commit for both).
-        `file_version`: (file path, its version) the key was made from, for `key_for_file`.
+        `file_version`: (file path, its version) the key was made from, for `key_for_file`. `expected`: the
+        verdict a master part must get (purpose "master" only).
         """
         try:
             verdict = Verdict.parse(verdict)
@@ -253,6 +225,9 @@ class History:
                 from None
         if purpose not in PURPOSES:
             raise HistoryError(f"purpose must be one of {', '.join(PURPOSES)}, got {purpose!r}")
+        if (expected is None) != (purpose != "master"):
+            raise HistoryError("a master part's row needs its expected verdict, and only a master part's has one")
+        expected = None if expected is None else Verdict.parse(expected).value
         for name, value in (("score", score), ("threshold", threshold), ("latency", latency)):
             if value is not None and not math.isfinite(float(value)):
                 # Stored as given would read back as a number comparing false with everything.
@@ -264,7 +239,7 @@ class History:
         stored_verdict = None if verdict is Verdict.NO_VERDICT else verdict.value
         row = (when, str(source), str(file_name), sha256, model_id, num(score), num(threshold), stored_verdict,
                reason or "", regions_json, num(latency), blob, hpath, error, key, model_version, part_id,
-               None if archive_path is None else str(archive_path), purpose)
+               None if archive_path is None else str(archive_path), purpose, expected)
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -278,7 +253,7 @@ class History:
                     cur = self._db.execute(
                         "INSERT INTO inspections (time, source, file_name, sha256, model_id, score, threshold, "
                         "verdict, reason, regions, latency, heatmap, heatmap_path, error, key, model_version, "
-                        "part_id, archive_path, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "part_id, archive_path, purpose, expected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         row)
                     row_id = int(cur.lastrowid)
                     if key is not None:
@@ -328,7 +303,8 @@ class History:
     def apply_retention(self, days: Optional[float] = None, rows: Optional[int] = None) -> int:
         """Delete rows older than `days` and all but the newest `rows`; returns how many were deleted.
 
-        A row a reviewer marked (false reject / false accept) is kept until its mark is cleared: it is the
+        A master part's row is kept: it is the record that the station was verified (and the master watch's
+        state). A row a reviewer marked (false reject / false accept) is kept until its mark is cleared: it is the
         evidence that teaching and calibration take back (the window's *Teach false rejects*), and its archived
         image is kept with it (`marked_archive_paths`). The exactly-once keys are kept, so a file still in a
         watched folder is not inspected again after its row is gone (`prune_keys` forgets the keys of
@@ -343,12 +319,12 @@ class History:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 if days is not None:
-                    cur = self._db.execute("DELETE FROM inspections WHERE time < ? AND label IS NULL",
+                    cur = self._db.execute(f"DELETE FROM inspections WHERE time < ? AND {_PRUNABLE}",
                                            (_time.time() - days * 86400,))
                     deleted += cur.rowcount
                 if rows is not None:
                     cur = self._db.execute(
-                        "DELETE FROM inspections WHERE label IS NULL AND id NOT IN "
+                        f"DELETE FROM inspections WHERE {_PRUNABLE} AND id NOT IN "
                         "(SELECT id FROM inspections ORDER BY time DESC, id DESC LIMIT ?)", (int(rows),))
                     deleted += cur.rowcount
                 self._db.execute("COMMIT")
@@ -385,6 +361,12 @@ class History:
                 raise HistoryError(plain(exc, self.path)) from None
 
     # -- reading ----------------------------------------------------------------
+    def master_rows(self) -> list[tuple[str, str, Verdict, float]]:
+        """Every master part's check, oldest first: (part id, expected verdict, verdict, time)."""
+        rows = self._run("SELECT part_id, expected, verdict, time FROM inspections WHERE purpose = 'master' "
+                         "ORDER BY time, id")
+        return [(part_id, expected, stored_verdict(verdict), when) for part_id, expected, verdict, when in rows]
+
     def marked_archive_paths(self) -> list[str]:
         """Where the images of the marked rows were archived: the archive's keeper leaves them in place."""
         return [r[0] for r in self._run("SELECT archive_path FROM inspections WHERE label IS NOT NULL "
@@ -443,8 +425,11 @@ class History:
         return int(self._run(f"SELECT COUNT(*) FROM inspections{where}", params)[0][0])
 
     def counts(self, since: TimeLike = None, until: TimeLike = None, **filters) -> VerdictCounts:
-        """The counts of each verdict and the one yield (inference.VerdictCounts), over query()'s filters."""
+        """The counts of each verdict and the one yield (inference.VerdictCounts), over query()'s filters. Master
+        parts are checks of the station, never production: they are counted only when purpose="master" is asked."""
         where, params = self._where(since, until, **filters)
+        if filters.get("purpose") is None:
+            where += (" AND " if where else " WHERE ") + "purpose != 'master'"
         rows = self._run(f"SELECT verdict, COUNT(*) FROM inspections{where} GROUP BY verdict", params)
         counts = VerdictCounts()
         for verdict, n in rows:

@@ -1,4 +1,4 @@
-"""The history's rows as Python objects (Inspection), their columns, and its errors in plain words."""
+"""The history's rows as Python objects (Inspection), its tables and columns, and its errors in plain words."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ class Inspection:
     part_id: Optional[str] = None
     archive_path: Optional[str] = None
     purpose: str = "line"
+    expected: Optional[Verdict] = None  # a master part's (purpose "master"): the verdict it must get
+
+    @property
+    def master_passed(self) -> Optional[bool]:
+        """A master part's check: whether it got its expected verdict; None for any other part."""
+        return None if self.expected is None else self.verdict is self.expected
 
     @property
     def time_iso(self) -> str:
@@ -66,6 +72,7 @@ class Inspection:
         out = asdict(self)
         out["time"] = self.time_iso
         out["verdict"] = self.verdict.value
+        out["expected"] = None if self.expected is None else self.expected.value
         out.pop("heatmap_png")
         if with_heatmap and self.heatmap_png is not None:
             import base64
@@ -90,27 +97,72 @@ def plain(exc: sqlite3.Error, path: Path) -> str:
     return f"inspection history {path}: {text}"
 
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inspections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,            -- seconds since 1970 UTC
+    source TEXT NOT NULL,          -- folder path, camera:N, video file, "gui", ...
+    file_name TEXT NOT NULL,       -- file name, or frame name for cameras/videos
+    sha256 TEXT,                   -- of the file's bytes (of the RGB pixels for frames)
+    model_id TEXT,
+    score REAL,
+    threshold REAL,
+    verdict TEXT,                  -- OK / NG / ERROR / other word; NULL = no verdict
+    reason TEXT NOT NULL DEFAULT '',
+    regions TEXT NOT NULL DEFAULT '[]',  -- JSON list of the regions that count
+    latency REAL,                  -- seconds from the image complete to this row
+    heatmap BLOB,                  -- small PNG thumbnail
+    heatmap_path TEXT,             -- or where a full one was written
+    error TEXT,
+    label TEXT,                    -- false_reject / false_accept / NULL (a reviewer's mark)
+    key TEXT,                      -- exactly-once key (see done)
+    model_version TEXT,            -- the project's model version that judged it (v3)
+    part_id TEXT,                  -- the part's id or serial number, when one was given
+    archive_path TEXT,             -- where the image was archived
+    purpose TEXT NOT NULL DEFAULT 'line',  -- line / bench (a check, e.g. the window's Inspect tab) / master
+    expected TEXT                  -- a master part's: the verdict it must get (station.masters)
+);
+CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
+CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
+CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, row_id INTEGER, time REAL NOT NULL);
+-- the file version (size, mtime, inode) each file's latest key was recorded for: a restart skips what it knows
+-- without reading it (inspector_line.sources.file_identity)
+CREATE TABLE IF NOT EXISTS done_files (path TEXT PRIMARY KEY, version TEXT NOT NULL, key TEXT NOT NULL);
+"""
+# Partial indexes of the few rows some readers need out of millions (History._index_few_rows).
+INDEXES = {"inspections_marked": "CREATE INDEX IF NOT EXISTS inspections_marked ON inspections(label) "
+                                 "WHERE label IS NOT NULL",
+           "inspections_master": "CREATE INDEX IF NOT EXISTS inspections_master ON inspections(time) "
+                                 "WHERE purpose = 'master'"}
+
+
 COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "
-            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose")
+            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose, expected")
 # Columns added since schema 1 (a history of an earlier version gains them on open).
 ADDEDCOLUMNS = (("model_version", "TEXT"), ("part_id", "TEXT"), ("archive_path", "TEXT"),
-                  ("purpose", "TEXT NOT NULL DEFAULT 'line'"))
+                  ("purpose", "TEXT NOT NULL DEFAULT 'line'"), ("expected", "TEXT"))
 
 
 def inspection(row: tuple) -> Inspection:
     (rid, when, source, name, sha, model_id, score, thr, verdict, reason, regions, latency, heatmap, hpath, error,
-     label, key, model_version, part_id, archive_path, purpose) = row
+     label, key, model_version, part_id, archive_path, purpose, expected) = row
     try:
         parsed = json.loads(regions) if regions else []
     except ValueError:
         parsed = []
-    try:
-        verdict = Verdict.parse(verdict)
-    except ValueError:  # a word an earlier version let a source store
-        verdict = Verdict.ERROR
+    verdict = stored_verdict(verdict)
     return Inspection(rid, when, source, name, sha, model_id, score, thr, verdict, reason or "", parsed, latency,
                       bytes(heatmap) if heatmap is not None else None, hpath, error, label, key, model_version,
-                      part_id, archive_path, purpose or "line")
+                      part_id, archive_path, purpose or "line", None if expected is None else Verdict.parse(expected))
+
+
+def stored_verdict(text: Optional[str]) -> Verdict:
+    """A verdict as the history stores it (NULL: NO_VERDICT)."""
+    try:
+        return Verdict.parse(text)
+    except ValueError:  # a word an earlier version let a source store
+        return Verdict.ERROR
 
 
 def num(value) -> Optional[float]:

@@ -31,6 +31,12 @@ class Outcome:
     row_id: Optional[int] = None  # its history row, when recorded
     error: Optional[str] = None
     record_error: Optional[str] = None  # why it has no history row (bench checks only: Station.history_optional)
+    expected: Optional[Verdict] = None  # a master part's (station.masters): the verdict it must get
+
+    @property
+    def master_passed(self) -> Optional[bool]:
+        """A master part's check: whether it got its expected verdict; None for a production part."""
+        return None if self.expected is None else self.verdict is self.expected
 
     @classmethod
     def of(cls, result: InferenceResult, model_version: Optional[str], model_id: Optional[str],
@@ -56,4 +62,6 @@ class Outcome:
                     "timings": {k: round(v, 4) for k, v in self.timings.items()}, "row_id": self.row_id})
         if self.error is not None:
             out["error"] = self.error
+        if self.expected is not None:
+            out["master"] = {"expected": self.expected.value, "passed": self.master_passed}
         return out

@@ -40,6 +40,7 @@ from inference import (
     Model,
     ProgressFn,
     ProjectError,
+    Verdict,
     VersionInfo,
     activate_version,
     active_version,
@@ -55,6 +56,7 @@ from inference import (
 )
 
 from .history import History, HistoryError, default_path
+from .masters import Masters
 from .outcome import Outcome
 
 
@@ -74,10 +76,11 @@ class Station:
 
     def __init__(self, project: str | Path, engine: Optional[Engine] = None, *, config: Optional[EngineConfig] = None,
                  who: Optional[str] = None, history: Optional[History] = None, record: bool = True,
-                 history_optional: bool = False):
+                 history_optional: bool = False, masters: Optional[Masters] = None):
         """`history_optional`: a history that cannot be written (read-only, a folder in its way) leaves the
         outcome's `record_error` set instead of failing the inspection: for bench checks (the window), never
-        for the line, where a result owed to the history is never dropped silently."""
+        for the line, where a result owed to the history is never dropped silently. `masters`: the line's master
+        parts (station.masters): a line inspection of one is a check of the station, recorded as such."""
         self.project = Path(project)
         # An exported folder inspects with its own network (inference.engine_for), whatever engine came in.
         self._given, self._config = engine, config
@@ -86,6 +89,7 @@ class Station:
         self.who = who or os_user()
         self.record = record  # write a history row for every inspection
         self.history_optional = history_optional
+        self.masters = masters
         self._history = history
         self._own_history = False
         self._model: Optional[Model] = None
@@ -270,13 +274,15 @@ class Station:
                purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None) -> Outcome:
         """An engine result as the station's Outcome, recorded in the history (unless record is False)."""
         outcome = Outcome.of(result, model.version, model.model_id, part_id)
+        purpose, outcome.expected = self._master(purpose, part_id)
         if record if record is not None else self.record:
             row = _with_hook(row, outcome)
             t0 = time.perf_counter()
             try:
                 outcome.row_id = self.history.record_result(
                     result, source=row.pop("source", source), file_name=row.pop("file_name", result.name),
-                    model_id=model.model_id, model_version=model.version, part_id=part_id, purpose=purpose, **row)
+                    model_id=model.model_id, model_version=model.version, part_id=part_id, purpose=purpose,
+                    expected=outcome.expected, **row)
             except HistoryError as exc:
                 if not self.history_optional:
                     raise
@@ -295,18 +301,24 @@ class Station:
         version, model_id = (model.version, model.model_id) if model is not None else (None, None)
         outcome = Outcome.of(result, version, model_id, part_id)
         outcome.result = None
+        purpose, outcome.expected = self._master(purpose, part_id)
         if record if record is not None else self.record:
             row = _with_hook(row, outcome)
             try:
                 outcome.row_id = self.history.record(
                     source=row.pop("source", source), file_name=row.pop("file_name", name), verdict="ERROR",
                     reason=message, error=message, model_id=model_id, model_version=version, part_id=part_id,
-                    purpose=purpose, **row)
+                    purpose=purpose, expected=outcome.expected, **row)
             except HistoryError as exc:
                 if not self.history_optional:
                     raise
                 outcome.record_error = str(exc)
         return outcome
+
+    def _master(self, purpose: str, part_id: Optional[str]) -> tuple[str, Optional[Verdict]]:
+        """(the row's purpose, the verdict it must get): a line inspection of a master part is a master check."""
+        expected = self.masters.expected(part_id) if self.masters is not None and purpose == "line" else None
+        return ("master", expected) if expected is not None else (purpose, None)
 
     # -- review -----------------------------------------------------------------------------------------------
     def mark(self, row_id: int, label: Optional[str]) -> None:

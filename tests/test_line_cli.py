@@ -165,11 +165,18 @@ def test_bad_input_exits_2_with_one_line(project, tmp_path, capsys, args, words)
     (["--alarm-ng", "-1"], "--alarm-ng"), (["--min-free", "lots"], "--min-free"), (["--opcua-users", "u"], "--opcua"),
     (["--modbus", "nohost"], "HOST:PORT"), (["--mqtt", "http://x"], "mqtt://"), (["--recipe", "{t}/none", "--modbus",
                                                                                 "127.0.0.1:0"], "no project folder"),
+    (["--masters", "{t}/m.txt"], "needs part ids"), (["--master-every", "8h"], "goes with --masters"),
+    (["--masters", "{t}/none.txt", "--part-id-pattern", "SN(.+)"], "no such file"),
+    (["--masters", "{t}/bad.txt", "--part-id-pattern", "SN(.+)"], "line 2: a master part is expected OK, NG or"),
+    (["--masters", "{t}/m.txt", "--part-id-pattern", "SN(.+)", "--master-every", "0h"], "a span above 0"),
+    (["--masters", "{t}/m.txt", "--part-id-pattern", "SN(.+)", "--master-every", "soon"], "such as 8h"),
 ])
 def test_bad_line_io_options_create_no_history(project, tmp_path, capsys, extra, words):
     """Refused before anything opens: a bad option used to leave a new, empty history.sqlite in the project."""
     fresh = tmp_path / "fresh"
     shutil.copytree(project, fresh, ignore=shutil.ignore_patterns("history.sqlite*"))
+    (tmp_path / "m.txt").write_text("RR-1 NG\n")
+    (tmp_path / "bad.txt").write_text("RR-1 NG\nRR-2 maybe\n")
     assert main(["run", str(fresh), "--source", str(tmp_path), *[a.format(t=tmp_path) for a in extra]]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err

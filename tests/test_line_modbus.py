@@ -116,6 +116,47 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
             assert math.isnan(area) and math.isnan(x) and math.isnan(y)
 
 
+def test_master_check_register_and_the_alarm_a_failed_master_keeps_up(projects, tmp_path):
+    """Register 34: 0 a production part, 1 a master part that got its verdict, 2 one that did not; a failed master
+    keeps the Alarm coil up over the production parts after it (they judge nothing about it)."""
+    from station.masters import Masters
+
+    engine, cal, _ = projects
+    (tmp_path / "masters.txt").write_text("RR-1 NG\nRR-2 NG\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name, rgb in (("a.png", part(911, scratch=True)), ("b.png", part(912)), ("c.png", part(913))):
+        (inbox / name).write_bytes(png_bytes(rgb))
+        time.sleep(0.02)
+    port = free_port()
+    plc_server = ModbusServer("127.0.0.1", port)
+    plc_server.start()
+    history = History(tmp_path / "h.sqlite")
+    stop = threading.Event()
+    runner = Runner(Station(cal, engine, history=history), FolderSource(inbox, settle_s=0.2),
+                    RunOptions(plcs=[plc_server], free_run=False, masters=Masters.read(tmp_path / "masters.txt")))
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    plc = ModbusTcpClient("127.0.0.1", port=port)
+    assert plc.connect()
+    seen = []
+    try:
+        for part_id in ("rr-1", "RR-2", "SN-7"):  # a scratched red rabbit, one the station passes, a production part
+            assert plc.write_registers(10, ascii_words(part_id)).status
+            assert plc.write_coil(0, True).status
+            _wait(lambda: _coils(plc)[2])
+            seen.append((plc.read_holding_registers(0, count=1).registers[0],
+                         plc.read_holding_registers(34, count=1).registers[0], _coils(plc)[4]))
+            assert plc.write_coil(3, True).status
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        plc.close()
+        plc_server.close()
+    history.close()
+    assert seen == [(2, 1, False), (1, 2, True), (1, 0, True)]  # (verdict, MasterCheck, Alarm)
+
+
 def test_free_run_publishes_every_result(projects, tmp_path):
     engine, cal, _ = projects
     inbox = tmp_path / "inbox"

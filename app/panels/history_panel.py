@@ -34,7 +34,8 @@ MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
 SINCE = (("Last hour", 3600.0), ("Last 24 hours", 86400.0), ("Last 7 days", 7 * 86400.0), ("All time", None))
 VERDICTS = (("All verdicts", None), ("NG", "NG"), ("OK", "OK"), ("Not found", "NOT_FOUND"),
             ("No verdict", hist.NO_VERDICT), ("Error", "ERROR"))
-PURPOSES = (("Line and bench", None), ("Line only", "line"), ("Bench checks only", "bench"))
+PURPOSES = (("Line and bench", None), ("Line only", "line"), ("Bench checks only", "bench"),
+            ("Master parts only", "master"))
 LABEL_WORDS = {"false_reject": "false reject", "false_accept": "false accept", None: ""}
 COLUMNS = ("time", "image", "verdict", "score", "review", "source")
 # Shown in this order (the review column must be in sight in a narrow dock; the long ones come last).
@@ -75,8 +76,9 @@ class HistoryPanel(QWidget):
         self.min_score.setToolTip("Show only inspections scoring at least this")
         self.purpose = QComboBox()
         self.purpose.setObjectName("historyPurpose")
-        self.purpose.setToolTip("Line inspections (run mode, service, infer) or bench checks (this window's Inspect "
-                                "tab, infer --bench)")
+        self.purpose.setToolTip("Line inspections (run mode, service, infer), bench checks (this window's Inspect "
+                                "tab, infer --bench) or master parts run to verify the station (inspector run "
+                                "--masters)")
         for text, _ in PURPOSES:
             self.purpose.addItem(text)
         for w in (self.since, self.verdict, self.purpose):
@@ -235,7 +237,7 @@ class HistoryPanel(QWidget):
             when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
             cells = [when, row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
                      LABEL_WORDS.get(row.label, row.label or ""),
-                     row.source + (" (bench)" if row.purpose == "bench" else "")]
+                     row.source + _purpose_words(row)]
             for c, text in enumerate(cells):
                 item = ScoreItem(text) if c == 3 else QTableWidgetItem(text)
                 if c == 0:
@@ -355,3 +357,10 @@ class HistoryPanel(QWidget):
         self.clear_button.setEnabled(bool(verdicts))
         for b in (self.teach_button, self.calibrate_button, self.export_button):
             b.setEnabled(has)
+
+
+def _purpose_words(row: hist.Inspection) -> str:
+    """What the Source column adds for a row that is no production part."""
+    if row.expected is not None:
+        return f" (master, expected {row.expected.value}: {'passed' if row.master_passed else 'FAILED'})"
+    return " (bench)" if row.purpose == "bench" else ""

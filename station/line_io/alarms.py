@@ -17,7 +17,10 @@ Conditions (each off when its limit is 0 / None):
 - disk: a disk the line writes to (its history, its archive) is below the free space it keeps
   (station.line_io.disk_space), cleared once there is room again;
 - source: no part can arrive (the watched folder is gone, the camera stopped delivering frames), cleared when
-  it is back. These two are checked whether or not parts arrive (`condition`, the publisher's `tick`).
+  it is back. These two are checked whether or not parts arrive (`condition`, the publisher's `tick`);
+- master_failed: a master part did not get the verdict it must (station.masters), until it passes again;
+  master_due: a master part was not passed within its interval. Master parts are no production parts: they
+  count in none of the conditions above.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from ..drift import drift_of
 from .disk_space import DEFAULT_MIN_FREE
 
 
-ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk", "source")
-CLEARED = {"disk": "the disks have room again", "source": "parts can arrive again"}
+ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk", "source", "master_failed",
+               "master_due")
+CLEARED = {"disk": "the disks have room again", "source": "parts can arrive again",
+           "master_failed": "the master parts that failed passed again",
+           "master_due": "every master part passed within its interval"}
 
 
 @dataclass
@@ -114,7 +120,8 @@ class Alarms:
 
     def condition(self, name: str, problem: Optional[str]) -> list[AlarmChange]:
         """An alarm of the line's surroundings, checked whether or not parts arrive: `disk` (the disks' trouble
-        now, DiskWatch.problem) or `source` (why no part can arrive now); None when all is well."""
+        now, DiskWatch.problem), `source` (why no part can arrive now), `master_failed` / `master_due`
+        (station.masters.MasterWatch); `problem` None when all is well."""
         changes: list[AlarmChange] = []
         self._set(changes, name, problem is not None, problem or "", CLEARED[name])
         return changes

@@ -58,6 +58,9 @@ class HandshakeState:
     defect_area: float = math.nan
     defect_x: float = math.nan
     defect_y: float = math.nan
+    # A master part's check (station.masters): 0 a production part, 1 the master got its expected verdict, 2 it
+    # did not (the station missed what it must catch: the master_failed alarm is up).
+    master_check: int = 0
 
 
 class PlcWriteRefused(ValueError):
@@ -114,13 +117,15 @@ class Handshake:
         score = math.nan if outcome.score is None else float(outcome.score)
         defects = [r for r in (outcome.result.regions if outcome.result is not None else ()) if r.counts]
         largest = max(defects, key=lambda r: r.area, default=None)
+        master = getattr(outcome, "master_passed", None)
         with self._lock:
             s = self._state
             self._state = replace(s, verdict=outcome.verdict.code, score=score, sequence=s.sequence + 1, busy=False,
                                   result_ready=True, defects=len(defects),
                                   defect_area=math.nan if largest is None else float(largest.area),
                                   defect_x=math.nan if largest is None else float(largest.centroid[0]),
-                                  defect_y=math.nan if largest is None else float(largest.centroid[1]))
+                                  defect_y=math.nan if largest is None else float(largest.centroid[1]),
+                                  master_check=0 if master is None else 1 if master else 2)
         self._changed()
 
     def wait_for_plc(self, timeout: float) -> None:

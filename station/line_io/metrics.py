@@ -4,6 +4,7 @@
     metrics = LineMetrics()
     metrics.set_model("part1", "v3")                     # the active model version, per project
     metrics.observe("part1", Verdict.NG, 0.042)          # one result: its verdict and its latency (s)
+    metrics.observe("part1", Verdict.NG, 0.042, master_passed=True)   # a master part's check
     metrics.set_alarms("part1", {"ng_streak": "..."})    # the alarms active now
     metrics.watch_queue(lambda: source.waiting)          # read at every scrape
     metrics.watch_outboxes(publisher.stats)              # list[OutboxStats], read at every scrape
@@ -18,7 +19,9 @@ Metric names (docs/plc.md, "Metrics"):
   the backbone in the service);
 - inspector_outbox_sent_total / _pending / _failed_total / _dropped_total {target}: delivery per receiver;
 - inspector_alarm_active{project, alarm}: 1 while that alarm is active, else 0; inspector_alarms_active: how many;
-- inspector_model_version{project}: the active model version's number (v7 -> 7; 0 unknown).
+- inspector_model_version{project}: the active model version's number (v7 -> 7; 0 unknown);
+- inspector_master_checks_total{project, result}: master parts' checks (station.masters), passed / failed; master
+  parts are counted here, not in inspector_inspections_total.
 Each LineMetrics has its own registry, so several (tests, a service and a run in one process) never clash.
 """
 
@@ -79,6 +82,8 @@ class LineMetrics:
         self.alarms_active = Gauge("inspector_alarms_active", "alarms active now, all projects", registry=r)
         self.model_version = Gauge("inspector_model_version", "the active model version's number (v7 -> 7)",
                                    ["project"], registry=r)
+        self.master_checks = Counter("inspector_master_checks", "master parts' checks, passed or failed",
+                                     ["project", "result"], registry=r)
         self._outboxes = _Outboxes()
         r.register(self._outboxes)
         self._queues: list[Callable[[], int]] = []
@@ -97,11 +102,18 @@ class LineMetrics:
             self.inspections.labels(project, v.value)
         for name in ALARM_NAMES:
             self.alarm_active.labels(project, name).set(0)
+        for result in ("passed", "failed"):
+            self.master_checks.labels(project, result)
         self.latency.labels(project)
 
-    def observe(self, project: str, verdict, latency_s: Optional[float]) -> None:
+    def observe(self, project: str, verdict, latency_s: Optional[float],
+                master_passed: Optional[bool] = None) -> None:
+        """One result; `master_passed` True / False: a master part's check (not a production part)."""
         self._project(project)
-        self.inspections.labels(project, Verdict.parse(verdict).value).inc()
+        if master_passed is None:
+            self.inspections.labels(project, Verdict.parse(verdict).value).inc()
+        else:
+            self.master_checks.labels(project, "passed" if master_passed else "failed").inc()
         if latency_s is not None:
             self.latency.labels(project).observe(max(0.0, float(latency_s)))
 

@@ -9,7 +9,8 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     PartId (String, PLC writes)     Sequence (UInt32)       ModelVersion (Int32)    Recipe (Int32, PLC writes)
     Alarm (Boolean)                 AlarmText (String)      Ready (Boolean)         Heartbeat (UInt32, +1 a second)
     Defects (UInt32: the regions that count)   DefectArea, DefectX, DefectY (Double: the largest one's area, mm^2
-    or px, and centre, image px; NaN without one)
+    or px, and centre, image px; NaN without one)   MasterCheck (Int32: 0 a production part, 1 a master part
+    that got its expected verdict, 2 one that did not)
 
 Only Trigger, Ack, PartId and Recipe are writable (others answer BadNotWritable). A PLC write reaches the
 handshake through the server's PostWrite callback; the station's changes are written into the address space as
@@ -60,6 +61,7 @@ VARIABLES = (
     ("DefectArea", "defect_area", "Double", False),
     ("DefectX", "defect_x", "Double", False),
     ("DefectY", "defect_y", "Double", False),
+    ("MasterCheck", "master_check", "Int32", False),
 )
 
 # ResultReady last: a PLC that sees it set reads this result's Verdict, Score and Sequence, never the last one's.

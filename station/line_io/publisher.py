@@ -6,10 +6,13 @@ hold up inspection: outboxes send from their own threads, PLC servers serve from
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from inference import Model
+
+from ..masters import MasterCheck, MasterWatch
 
 from .alarms import AlarmLimits, Alarms
 from .disk_space import DiskWatch, MinFree
@@ -29,15 +32,17 @@ class Publisher:
     def __init__(self, history_path, *, post_url: Optional[str] = None, mqtt=None, plcs: Sequence = (),
                  metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
                  on_message: Optional[Callable[[str], None]] = None,
-                 disk_checks: Sequence[Callable[[], Optional[str]]] = ()):
+                 disk_checks: Sequence[Callable[[], Optional[str]]] = (), masters: Optional[MasterWatch] = None):
         """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
         `plcs`: PLC servers (publish_result / set_alarm / set_model_version / set_ready / beat); `metrics`: a RunMetrics.
         The disk alarm watches the history's disk (below `alarm_limits.min_free`) and `disk_checks`: more of the
-        line's disks (the archive's keeper), each None or what is wrong now."""
+        line's disks (the archive's keeper), each None or what is wrong now. `masters`: the master parts' checks
+        (station.masters), whose master_failed and master_due alarms it raises."""
         self.on_message = on_message or (lambda text: None)
         self.alarms = Alarms(alarm_limits)
         self.disk_checks = [DiskWatch("inspection history", history_path,
                                       MinFree.parse(self.alarms.limits.min_free)).problem, *disk_checks]
+        self.masters = masters
         self.plcs = list(plcs)
         self.metrics = metrics
         self.mqtt = mqtt
@@ -59,12 +64,14 @@ class Publisher:
             plc.set_ready(True)
         if self.mqtt is not None:
             self.mqtt.start()  # TOPIC/status: online, before the first result
-        self._update_alarms(self._check_disks())  # a disk already short raises the alarm before the first part
+        # A disk already short, or a master check that failed before a restart, raises its alarm before the first part.
+        self._update_alarms(self._check_disks() + self._check_masters())
 
     def tick(self, source_problem: Optional[str] = None) -> None:
         """The alarms of the line's surroundings while no part arrives (the runner calls it as it waits): the
         disks, and `source_problem`, why no part can arrive now (None: it can)."""
-        self._update_alarms(self.alarms.condition("source", source_problem) + self._check_disks())
+        self._update_alarms(self.alarms.condition("source", source_problem) + self._check_disks() +
+                            self._check_masters())
 
     def beat(self) -> None:
         """The PLC's Heartbeat +1: called by the run's own loop every second, so it stands still when that hangs."""
@@ -74,6 +81,12 @@ class Publisher:
     def _check_disks(self) -> list:
         problems = [p for p in (check() for check in self.disk_checks) if p]
         return self.alarms.condition("disk", "; ".join(problems) if problems else None)
+
+    def _check_masters(self) -> list:
+        if self.masters is None:
+            return []
+        return (self.alarms.condition("master_failed", self.masters.failed()) +
+                self.alarms.condition("master_due", self.masters.due()))
 
     def _update_alarms(self, changes: list, text_before: Optional[str] = None) -> None:
         for change in changes:
@@ -125,7 +138,15 @@ class Publisher:
         payload is in the outboxes already (store(), with the history row); else it is put there now. `to_plc`
         False: a part that answers no Trigger (an image late for a timed-out one) goes to all but the PLC."""
         before = self.alarms.text
-        self._update_alarms(self.alarms.update(outcome.verdict, outcome.score) + self._check_disks(), before)
+        expected = getattr(outcome, "expected", None)  # a master part's (station.masters)
+        if expected is None:
+            changes = self.alarms.update(outcome.verdict, outcome.score)
+        else:  # a master part: a check of the station, not a production part (no streak, yield or drift)
+            check = MasterCheck(outcome.part_id, expected, outcome.verdict, time.time()) if self.masters is None \
+                else self.masters.checked(outcome.part_id, expected, outcome.verdict)
+            self.on_message(check.text)
+            changes = self._check_masters()
+        self._update_alarms(changes + self._check_disks(), before)
         for plc in self.plcs if to_plc else ():
             plc.publish_result(outcome)
         for box in self.outboxes:
@@ -134,7 +155,8 @@ class Publisher:
             else:
                 box.put(payload)
         if self.metrics is not None:
-            self.metrics.observe(self.project, outcome.verdict, latency)
+            self.metrics.observe(self.project, outcome.verdict, latency,
+                                 None if expected is None else outcome.verdict is expected)
             self.metrics.set_alarms(self.project, self.alarms.active)
 
     def _alarm_changed(self) -> None:
