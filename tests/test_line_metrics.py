@@ -148,7 +148,9 @@ def test_serve_refuses_bad_line_io_options_before_anything_starts(tmp_path, caps
 
     for argv, named in ((["--post", "ftp://host/x"], "--post"), (["--mqtt", "http://host/topic"], "--mqtt"),
                         (["--alarm-yield", "150"], "--alarm-yield"), (["--outbox-max", "0"], "--outbox-max"),
-                        (["--archive-keep-days", "3"], "without --archive")):
+                        (["--archive-keep-days", "3"], "without --archive"),
+                        (["--masters", str(tmp_path / "none.txt")], "no such file"),
+                        (["--master-every", "8h"], "goes with --masters")):
         code = cli.main(["--projects", str(tmp_path / "projects"), *argv])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and named in err, (argv, err)
