@@ -7,8 +7,8 @@ hands each image over and goes on; the thread archives them in order and records
 row. While images wait longer than STALLED_S, or more than MAX_WAITING of them (or MAX_WAITING_BYTES of frames
 or uploads) wait (those further are not archived, and that is counted), `problem()` says so and the disk alarm
 rises. On a stop the images still waiting
-are archived for up to DRAIN_S; in move mode an image left over stays in the watched folder and is archived on
-the next start (Runner._archive_leftover), as after a crash.
+are archived for up to DRAIN_S; an image left over (or dropped, or in flight at a crash) stays owed in its history
+row, and the next start archives it while its file is still in the watched folder (run_archive.py).
 
     archiving = ArchiveQueue(archiver, record=history.set_archive_path, on_message=print)
     archiving.put(image, name, verdict, when, row_id)   # returns at once
@@ -87,8 +87,15 @@ class ArchiveQueue:
         left = self.waiting
         if self._thread.is_alive() and left:
             self.on_message(f"WARNING: {left} images were not archived before the stop (the archive "
-                            f"{self.archiver.root} does not answer); in move mode they stay in the watched folder "
-                            "and are archived at the next start")
+                            f"{self.archiver.root} does not answer); those still in the watched folder are archived "
+                            "at the next start")
+
+    def _record(self, row_id: Optional[int], where: Optional[Path]) -> None:
+        if row_id is not None:
+            try:
+                self.record(row_id, where)
+            except InspectorError as exc:  # the history is locked or full: the next start looks again
+                self.on_message(f"WARNING: {exc}")
 
     def _loop(self) -> None:
         while True:
@@ -99,11 +106,13 @@ class ArchiveQueue:
             with self._lock:
                 self._oldest = handed
             try:
+                # Where it went, or None: the keeper had no room (it said so, the disk alarm is up); either way the
+                # row is owed nothing more.
                 where = self.archiver.put(image, name, verdict, when, row_id)
-                if where is not None and row_id is not None:
-                    self.record(row_id, where)
+                self._record(row_id, where)
             except InspectorError as exc:  # the verdict is recorded; archiving is secondary
                 self.on_message(f"WARNING: {exc}")
+                self._record(row_id, None)  # refused (permission, disk full): not tried again at each start
             except Exception:  # never let the archive's thread die: the next images still go
                 log.exception("archiving %s failed", name)
             finally:

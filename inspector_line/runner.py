@@ -16,7 +16,7 @@ and the disk alarm rises while the history's or the archive's disk is short of
 the free space kept there. A crash before the row loses only
 the part in flight, which is inspected again after a restart; a crash after it
 leaves a part that the history already knows, so it is never inspected twice
-(in move mode it is archived on restart, from its recorded verdict).
+(its row says whether its image is still owed to the archive: the restart archives it from the folder).
 """
 
 from __future__ import annotations
@@ -36,11 +36,8 @@ from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.drift import Drift
 from station.masters import Masters, MasterWatch, part_key
 
-from station.line_io.alarms import AlarmLimits
 from station.line_io.publisher import Publisher, result_payload
-from .archive_keeper import ArchiveKeeper
-from .archive_queue import ArchiveQueue
-from .sinks import Archiver
+from .run_archive import RunArchive
 from .sources import Item, file_identity, key_file
 from .systemd_notify import notify
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync, wall_time
@@ -151,12 +148,8 @@ class Runner:
         self.drift: Optional[Drift] = None
         self._ok_since_drift = 0
         self._messages: deque[str] = deque(maxlen=MESSAGES_KEPT)  # the summary's; a run of months says many
-        self.keeper = None if self.options.archive is None else ArchiveKeeper(
-            self.options.archive, keep_days=self.options.archive_keep_days,
-            min_free=(self.options.alarm_limits or AlarmLimits()).min_free, on_message=self._say,
-            marked=self.history.marked_archive_paths)
-        self.archiver = Archiver(self.options.archive, self.options.move, self.keeper) if self.options.archive else None
-        self.archiving: Optional[ArchiveQueue] = None  # the archive's own thread, while the run runs
+        self.archive = None if self.options.archive is None else RunArchive(self.options, self.history,
+                                                                            self._known_key, self._say)
         self.publisher: Optional[Publisher] = None
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
@@ -179,16 +172,16 @@ class Runner:
         t0 = time.perf_counter()
         try:
             o = self.options
-            if self.archiver is not None:
-                self.archiving = ArchiveQueue(self.archiver, record=self.history.set_archive_path, on_message=self._say)
+            if self.archive is not None:
+                self.archive.open()
             self.publisher = Publisher(self.history.path, post_url=o.post_url, mqtt=o.mqtt, plcs=o.plcs,
                                        metrics=o.metrics, alarm_limits=o.alarm_limits, outbox_max=o.outbox_max,
                                        on_message=self._say,
-                                       disk_checks=[self.keeper.problem, self.archiving.problem] if self.keeper else [],
+                                       disk_checks=self.archive.disk_checks() if self.archive else [],
                                        masters=MasterWatch(o.masters, o.master_every_s, self.history)
                                        if o.masters is not None else None)
-            if self.keeper is not None:
-                self.keeper.start()
+            if self.archive is not None:
+                self.archive.start()
             self.publisher.set_model(self.model)
             if o.metrics is not None:
                 o.metrics.watch_queue(lambda: getattr(self.source, "waiting", 0))
@@ -226,10 +219,8 @@ class Runner:
         finally:
             notify("STOPPING=1")
             self.source.stop()
-            if self.archiving is not None:
-                self.archiving.close()  # what still waits is archived first (DRAIN_S at most)
-            if self.keeper is not None:
-                self.keeper.close()
+            if self.archive is not None:
+                self.archive.close()
             if self.publisher is not None:
                 self.publisher.close()
             if lock is not None:
@@ -280,7 +271,8 @@ class Runner:
         for item in items:
             if item.key is not None and self.history.seen(item.key):
                 self.skipped += 1
-                self._archive_leftover(item)
+                if self.archive is not None:
+                    self.archive.leftover(item)
                 continue
             if self._armed is not None and self._sync.late(item):
                 self._finish_error(item, "this image came after its Trigger had timed out (ERROR answered) and "
@@ -317,7 +309,7 @@ class Runner:
             [rgb for _, rgb in good], names=[item.name for item, _ in good], model=self.model,
             part_ids=[self._part_id(item) for item, _ in good], source=self.source.label,
             rows=[{"sha256": item.sha256, "key": item.key, "file_version": _file_version(item),
-                   "in_transaction": self._owed_hook(item)} for item, _ in good],
+                   "in_transaction": self._owed_hook(item), **self._archive_mark(item)} for item, _ in good],
             row_for=lambda i, result: {"latency": max(0.0, time.time() - good[i][0].arrived), "time": time.time(),
                                        "heatmap": self._thumbnail(result)}) if good else [])
         for item, rgb, error in todo:
@@ -334,7 +326,8 @@ class Runner:
         self._finish(item, self.station.error(
             item.name, message, part_id=part_id, source=self.source.label, no_model=no_model,
             row={"sha256": item.sha256, "key": item.key, "file_version": _file_version(item),
-                 "latency": max(0.0, time.time() - item.arrived), "in_transaction": self._owed_hook(item)}),
+                 "latency": max(0.0, time.time() - item.arrived), "in_transaction": self._owed_hook(item),
+                 **self._archive_mark(item)}),
             None, answer=answer)
 
     def _answer_without_image(self) -> bool:
@@ -388,10 +381,9 @@ class Runner:
             self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored,
                                    to_plc=answer)
         # Archived by its own thread once the PLC has its answer: a large image, or a network share that is slow
-        # or hangs, is no part of the line's response time. A crash before leaves a moved file in the folder:
-        # _archive_leftover.
-        if item.image is not None:
-            self._archive(item, verdict, now, outcome.row_id)
+        # or hangs, is no part of the line's response time. A crash before leaves the row owed (run_archive.py).
+        if item.image is not None and self.archive is not None:
+            self.archive.put(item, verdict, now, outcome.row_id)
         if verdict == "OK":
             self._ok_since_drift += 1
             self._check_drift()
@@ -422,18 +414,8 @@ class Runner:
         return heatmap_thumbnail_png(result, self.options.thumbnail_px)
 
     # -- archive, drift, retention ---------------------------------------------------
-    def _archive(self, item: Item, verdict: Optional[str], when: float, row_id: Optional[int]) -> None:
-        """Hand the part's image to the archive's thread, which records where in its history row."""
-        if self.archiving is not None:
-            self.archiving.put(item.image, item.name, verdict, when, row_id)
-
-    def _archive_leftover(self, item: Item) -> None:
-        """In move mode, a part recorded just before a crash is still in the folder: archive it now."""
-        if self.archiver is None or not self.options.move or item.path is None or not item.path.exists():
-            return
-        row = self.history.row_for_key(item.key)
-        if row is not None:
-            self._archive(item, row.verdict, row.time, row.id)
+    def _archive_mark(self, item: Item) -> dict:
+        return self.archive.owed_mark(item) if self.archive is not None else {}
 
     def _check_drift(self, force: bool = False) -> None:
         cal = self.model.calibration

@@ -18,6 +18,7 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.apply_retention(days=None, rows=None) -> rows deleted (a marked row stays until its mark is cleared)
     h.marked_archive_paths() -> list[str]   # the marked rows' archived images, which the archive keeps
     h.master_rows() -> [(part id, expected, verdict, time)]   # master parts' checks (station.masters)
+    h.archive_owed() -> [(row id, key, file name, verdict, time)]  # recorded with ARCHIVE_OWED, never archived
     h.close()                                # also a context manager
 
 Verdicts are stored as text: "OK", "NG", "NOT_FOUND", "ERROR", or NULL for
@@ -67,6 +68,9 @@ ORDERS = {"time": "time", "score": "score", "id": "id", "verdict": "verdict", "f
           "latency": "latency"}
 BUSY_TIMEOUT_S = 10.0
 _PRUNABLE = "label IS NULL AND purpose != 'master'"  # the rows retention may delete
+# archive_path of a row whose image is handed to the archive's thread: owed until it says where (or that it will
+# not); a restart archives what is still owed (archive_owed). Exports and the API show it as no archive (None).
+ARCHIVE_OWED = ""  # the literal '' in archive_owed's query
 
 TimeLike = Union[None, float, int, str, datetime]
 
@@ -285,9 +289,26 @@ class History:
             key=key, time=time, error=result.error, **row,
         )
 
-    def set_archive_path(self, row_id: int, path: Union[str, Path]) -> None:
-        """Where the part's image was archived (known only after its row: the row comes first)."""
-        self._run("UPDATE inspections SET archive_path = ? WHERE id = ?", (str(path), int(row_id)))
+    def set_archive_path(self, row_id: int, path: Union[None, str, Path]) -> None:
+        """Where the part's image was archived (known only after its row: the row comes first); None: it will not
+        be (the archive had no room, or refused it), so it is no longer owed."""
+        self._run("UPDATE inspections SET archive_path = ? WHERE id = ?",
+                  (None if path is None else str(path), int(row_id)))
+
+    def archive_owed(self) -> list[tuple[int, Optional[str], str, Verdict, float]]:
+        """The rows recorded with archive_path=ARCHIVE_OWED whose image was never archived (a kill, a power cut or
+        a stop before the archive's thread got to it): (row id, key, file name, verdict, time), oldest first."""
+        # The literal, not a parameter: only then does SQLite use the partial index of the few owed rows.
+        rows = self._run("SELECT id, key, file_name, verdict, time FROM inspections WHERE archive_path = '' "
+                         "ORDER BY id")
+        return [(rid, key, name, stored_verdict(verdict), when) for rid, key, name, verdict, when in rows]
+
+    def archive_not_owed(self, row_ids: Sequence[int]) -> None:
+        """These rows' images will never be archived (gone from the folder since): they are owed no more."""
+        for start in range(0, len(row_ids), 500):
+            chunk = [int(r) for r in row_ids[start:start + 500]]
+            self._run(f"UPDATE inspections SET archive_path = NULL WHERE archive_path = ? AND id IN "
+                      f"({', '.join('?' * len(chunk))})", [ARCHIVE_OWED, *chunk])
 
     def mark(self, row_id: int, label: Optional[str]) -> None:
         """A reviewer's mark: "false_reject" (an NG that was a good part), "false_accept", or None to clear."""
@@ -370,7 +391,7 @@ class History:
     def marked_archive_paths(self) -> list[str]:
         """Where the images of the marked rows were archived: the archive's keeper leaves them in place."""
         return [r[0] for r in self._run("SELECT archive_path FROM inspections WHERE label IS NOT NULL "
-                                        "AND archive_path IS NOT NULL")]
+                                        "AND archive_path IS NOT NULL AND archive_path != ?", (ARCHIVE_OWED,))]
 
     def seen(self, key: str) -> bool:
         return bool(self._run("SELECT 1 FROM done WHERE key = ?", (key,)))

@@ -37,7 +37,7 @@ class Inspection:
     key: Optional[str] = None
     model_version: Optional[str] = None
     part_id: Optional[str] = None
-    archive_path: Optional[str] = None
+    archive_path: Optional[str] = None  # '' while owed: handed to the archive's thread, not archived yet
     purpose: str = "line"
     expected: Optional[Verdict] = None  # a master part's (purpose "master"): the verdict it must get
 
@@ -72,6 +72,7 @@ class Inspection:
         out = asdict(self)
         out["time"] = self.time_iso
         out["verdict"] = self.verdict.value
+        out["archive_path"] = self.archive_path or None  # '' (owed to the archive, not there yet): not archived
         out["expected"] = None if self.expected is None else self.expected.value
         out.pop("heatmap_png")
         if with_heatmap and self.heatmap_png is not None:
@@ -119,7 +120,7 @@ CREATE TABLE IF NOT EXISTS inspections (
     key TEXT,                      -- exactly-once key (see done)
     model_version TEXT,            -- the project's model version that judged it (v3)
     part_id TEXT,                  -- the part's id or serial number, when one was given
-    archive_path TEXT,             -- where the image was archived
+    archive_path TEXT,             -- where the image was archived ('': handed to the archive, not there yet)
     purpose TEXT NOT NULL DEFAULT 'line',  -- line / bench (a check, e.g. the window's Inspect tab) / master
     expected TEXT                  -- a master part's: the verdict it must get (station.masters)
 );
@@ -134,7 +135,9 @@ CREATE TABLE IF NOT EXISTS done_files (path TEXT PRIMARY KEY, version TEXT NOT N
 INDEXES = {"inspections_marked": "CREATE INDEX IF NOT EXISTS inspections_marked ON inspections(label) "
                                  "WHERE label IS NOT NULL",
            "inspections_master": "CREATE INDEX IF NOT EXISTS inspections_master ON inspections(time) "
-                                 "WHERE purpose = 'master'"}
+                                 "WHERE purpose = 'master'",
+           "inspections_owed": "CREATE INDEX IF NOT EXISTS inspections_owed ON inspections(id) "
+                               "WHERE archive_path = ''"}
 
 
 COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "

@@ -223,7 +223,7 @@ def test_a_line_whose_disk_fills_from_elsewhere_keeps_judging(tmp_path, monkeypa
     def on_part(p):
         parts.append(p)
         if len(parts) == 20:
-            while runner.archiving.waiting:  # the archive's thread has caught up with the line
+            while runner.archive.queue.waiting:  # the archive's thread has caught up with the line
                 time.sleep(0.01)
             # A technician marks a part in the window (its own connection to the history), then the disk fills.
             with History(tmp_path / "h.sqlite") as window:

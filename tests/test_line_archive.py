@@ -17,7 +17,7 @@ from inspector_line.sinks import Archiver
 from inspector_line.sources import FolderSource
 from line_helpers import make_project, part, png_bytes
 from station import Station
-from station.history import History
+from station.history import ARCHIVE_OWED, History
 from station.line_io.handshake import Handshake
 
 
@@ -44,13 +44,13 @@ def test_a_camera_that_names_every_part_alike_keeps_each_rows_own_image(tmp_path
     seen_at_archive = []
     runner = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.05, poll_s=0.02),
                     RunOptions(archive=archive, move=True, plcs=[plc], batch_size=1))
-    put = runner.archiver.put
+    put = runner.archive.archiver.put
 
     def archiving(*args, **kwargs):
         seen_at_archive.append((plc.state.sequence, plc.state.result_ready))
         return put(*args, **kwargs)
 
-    runner.archiver.put = archiving
+    runner.archive.archiver.put = archiving
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
@@ -108,6 +108,42 @@ def test_a_part_recorded_just_before_a_crash_is_archived_and_its_row_says_where(
     assert all(Path(r.archive_path).is_file() for r in rows)
 
 
+def test_images_owed_to_the_archive_at_a_crash_are_archived_at_the_next_start(tmp_path, monkeypatch):
+    """Copy mode keeps every part in the folder. A kill between a part's row and its archive copy (or a stop while
+    the share hung) lost its image for good before: the history knew the part, so no run looked at it again, and
+    nothing said so. Now the row says its image is owed to the archive, and the next start archives it from the
+    folder while the file is as it was inspected; one rewritten or gone since is not, and the run says so. The
+    crash is a first run whose archive's thread never got the images."""
+    from inspector_line.archive_queue import ArchiveQueue
+
+    engine, project = make_project(tmp_path / "project")
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    sent = {f"p{n}.png": png_bytes(part(520 + n)) for n in range(4)}
+    for name, data in sent.items():
+        (inbox / name).write_bytes(data)
+    history = History(tmp_path / "h.sqlite")
+    station = Station(project, engine, history=history)
+    monkeypatch.setattr(ArchiveQueue, "put", lambda *args, **kwargs: None)  # killed before the thread copied
+    Runner(station, FolderSource(inbox, settle_s=0.05), RunOptions(archive=archive, idle_exit_s=0.5)).run()
+    monkeypatch.undo()
+    assert [r.archive_path for r in history.query()] == [ARCHIVE_OWED] * 4 and not list(archive.rglob("*.png"))
+    assert [r.to_dict()["archive_path"] for r in history.query()] == [None] * 4  # exports: not archived
+    (inbox / "p2.png").unlink()  # gone since
+    (inbox / "p3.png").write_bytes(png_bytes(part(530)))  # a camera wrote another part under its name
+    messages = []
+    summary = Runner(station, FolderSource(inbox, settle_s=0.05), RunOptions(archive=archive, idle_exit_s=0.5),
+                     on_message=messages.append).run()
+    rows = {r.file_name: r for r in history.query() if r.id <= 4}
+    assert history.archive_owed() == []
+    history.close()
+    assert summary.counts.total == 1  # the new p3.png, judged as a part of its own
+    assert [Path(rows[n].archive_path).read_bytes() for n in ("p0.png", "p1.png")] == [sent["p0.png"], sent["p1.png"]]
+    assert rows["p2.png"].archive_path is None and rows["p3.png"].archive_path is None  # owed no more
+    assert "archiving 2 images recorded before the last stop" in messages[0]
+    assert any(m.startswith("WARNING: 2 images recorded before the last stop were never archived") for m in messages)
+
+
 def test_an_uploads_name_never_places_its_bytes_outside_the_archive(tmp_path):
     """`inspector serve --archive` writes an upload as it came, under the name its sender gave."""
     archiver = Archiver(tmp_path / "archive")
@@ -134,8 +170,8 @@ def test_an_archive_that_hangs_never_stops_the_line(tmp_path, monkeypatch):
     runner = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.05, poll_s=0.02),
                     RunOptions(archive=archive, batch_size=1), on_message=messages.append)
     share_answers = threading.Event()
-    put = runner.archiver.put
-    runner.archiver.put = lambda *args, **kwargs: share_answers.wait(60) and put(*args, **kwargs)
+    put = runner.archive.archiver.put
+    runner.archive.archiver.put = lambda *args, **kwargs: share_answers.wait(60) and put(*args, **kwargs)
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
@@ -146,11 +182,12 @@ def test_an_archive_that_hangs_never_stops_the_line(tmp_path, monkeypatch):
         while history.count() < 6 or not any(m.startswith("ALARM disk:") for m in messages):
             assert time.monotonic() < deadline, f"{history.count()} parts judged while the archive hung: {messages}"
             time.sleep(0.02)
-        assert all(r.archive_path is None for r in history.query())  # judged and recorded, none archived yet
+        # Judged and recorded, none archived yet: each row says its image is owed to the archive.
+        assert all(r.archive_path == ARCHIVE_OWED for r in history.query())
         alarm = next(m for m in messages if m.startswith("ALARM disk:"))
         assert "images are not being archived" in alarm and str(archive) in alarm
         share_answers.set()
-        while any(r.archive_path is None for r in history.query()):
+        while any(not r.archive_path for r in history.query()):
             assert time.monotonic() < deadline, "not archived once the share answered"
             time.sleep(0.02)
         while not any(m.startswith("alarm cleared disk") for m in messages):
