@@ -139,12 +139,14 @@ class Publisher:
         False: a part that answers no Trigger (an image late for a timed-out one) goes to all but the PLC."""
         before = self.alarms.text
         expected = getattr(outcome, "expected", None)  # a master part's (station.masters)
+        passed = None  # a master part's check: whether it got its verdict
         if expected is None:
             changes = self.alarms.update(outcome.verdict, outcome.score)
         else:  # a master part: a check of the station, not a production part (no streak, yield or drift)
             check = MasterCheck(outcome.part_id, expected, outcome.verdict, time.time()) if self.masters is None \
                 else self.masters.checked(outcome.part_id, expected, outcome.verdict)
             self.on_message(check.text)
+            passed = check.passed
             changes = self._check_masters()
         self._update_alarms(changes + self._check_disks(), before)
         for plc in self.plcs if to_plc else ():
@@ -155,8 +157,7 @@ class Publisher:
             else:
                 box.put(payload)
         if self.metrics is not None:
-            self.metrics.observe(self.project, outcome.verdict, latency,
-                                 None if expected is None else outcome.verdict is expected)
+            self.metrics.observe(self.project, outcome.verdict, latency, passed)
             self.metrics.set_alarms(self.project, self.alarms.active)
 
     def _alarm_changed(self) -> None:
