@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
@@ -31,9 +29,10 @@ from inference import (
     user_message,
 )
 from station import PartIdPattern, Station
-from station.history import LABELS, NO_VERDICT, PURPOSES, History, HistoryError, default_path, parse_label, to_epoch
+from station.history import LABELS, NO_VERDICT, PURPOSES, History, default_path, parse_label
+from station.history_filters import parse_time as history_time
 
-from .export import export_csv, export_json
+from .export import export_csv, export_json, export_periods_csv, export_periods_json
 from .runlock import acquire_run_lock
 from .sources import ERROR_AFTER_S
 
@@ -272,6 +271,11 @@ def history_parser() -> argparse.ArgumentParser:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", type=Path, metavar="OUT", help="export the rows as CSV (- : standard output)")
     out.add_argument("--json", type=Path, metavar="OUT", help="export the rows as JSON (- : standard output)")
+    p.add_argument("--by", choices=("hour", "day", "shift"),
+                   help="the counts and yield per hour, day or shift (local time), master parts' checks apart; with "
+                   "--csv / --json, those periods are written")
+    p.add_argument("--shifts", default="6,14,22", metavar="HOURS",
+                   help="with --by shift: the hours the shifts start at (default 6,14,22)")
     p.add_argument("--drift", action="store_true",
                    help="compare the recent OK scores with the calibration's (median, p99)")
     p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
@@ -279,19 +283,8 @@ def history_parser() -> argparse.ArgumentParser:
 
 
 def parse_time(text: Optional[str]) -> Optional[float]:
-    """ISO date/time (local time unless it names a zone) or a span ago: 30m, 8h, 7d, 2w."""
-    if text is None:
-        return None
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if m:
-        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-        return time.time() - float(m.group(1)) * unit
-    if text.strip() == "today":
-        return datetime.combine(datetime.now().date(), datetime.min.time()).timestamp()
-    try:
-        return to_epoch(text)
-    except HistoryError:
-        raise InspectorError(f"--since/--until: not a date/time or span: {text!r} (e.g. 2026-11-24T08:00 or 8h)") from None
+    """--since / --until: an ISO date/time (local time unless it names a zone), "today", or a span ago (8h, 7d)."""
+    return history_time(text, "--since/--until")
 
 
 def cmd_history(args) -> int:
@@ -321,6 +314,8 @@ def cmd_history(args) -> int:
     with History(path) as history:
         if args.drift:
             return _print_drift(args, history)
+        if args.by:
+            return _print_periods(args, history, filters)
         rows = history.query(limit=args.limit, **filters)
         counts = history.counts(**filters) if args.limit is None else \
             VerdictCounts.of(r.verdict for r in rows if r.expected is None)
@@ -363,6 +358,32 @@ def _mark(path: Path, row_id: str, label: str) -> int:
         row = history.get(int(row_id))
     print(f"inspection {row.id} ({row.file_name}, {row.verdict.value}) " +
           (f"marked {value}" if value else "mark cleared"))
+    return 0
+
+
+def _print_periods(args, history: History, filters: dict) -> int:
+    """--by hour|day|shift: the counts and yield of each period, its master checks apart; or --csv / --json."""
+    from station.history_periods import parse_shifts, periods, total
+
+    found = periods(history, args.by, shifts=parse_shifts(args.shifts, "--shifts"), **filters)
+    for out, export in ((args.csv, export_periods_csv), (args.json, export_periods_json)):
+        if out is not None:
+            export(sys.stdout if str(out) == "-" else out, found)
+            print(f"wrote {len(found)} periods to {'standard output' if str(out) == '-' else out}",
+                  file=sys.stderr if str(out) == "-" else sys.stdout)
+            return 0
+    if not found:
+        print("no inspection in that time")
+        return 0
+    print(f"{args.by:16}  {'parts':>6}  {'OK':>6}  {'NG':>5}  {'NOT_FOUND':>9}  {'NO_VERDICT':>10}  {'ERROR':>5}  "
+          f"{'yield':>6}  masters")
+    for p in [*found, total(found)]:
+        c = p.counts
+        masters = f"{p.masters_passed} passed, {p.masters_failed} failed" if p.masters_passed + p.masters_failed \
+            else ""
+        label = "total" if p.by == "total" else p.label
+        print(f"{label:16}  {c.total:6d}  {c.ok:6d}  {c.ng:5d}  {c.not_found:9d}  {c.no_verdict:10d}  {c.error:5d}  "
+              f"{c.yield_text():>6}  {masters}".rstrip())
     return 0
 
 

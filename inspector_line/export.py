@@ -1,4 +1,5 @@
-"""The inspection history as CSV or JSON files (`inspector history --csv/--json`, the History view's Export)."""
+"""The inspection history as CSV or JSON files (`inspector history --csv/--json`, the History view's Export), row
+by row or per period (`--by hour|day|shift`: station/history_periods.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,33 @@ def export_json(path: Union[str, Path, IO[str]], rows: Sequence[Inspection]) -> 
     """Rows as a JSON list of objects, written atomically (or to an open text stream)."""
     data = [{f: r.to_dict()[f] for f in EXPORT_FIELDS} for r in rows]
     _write(path, json.dumps(data, indent=1) + "\n")
+
+
+PERIOD_FIELDS = ("period", "start", "total", "OK", "NG", "NOT_FOUND", "NO_VERDICT", "ERROR", "judged", "yield",
+                 "masters_passed", "masters_failed")
+
+
+def period_records(periods: Sequence) -> list[dict]:
+    """Periods (station.history_periods.Period) as flat records: one per period, the counts as columns."""
+    out = []
+    for p in periods:
+        d = p.to_dict()
+        out.append({"period": d["label"], "start": d["start"], **d["counts"],
+                    "masters_passed": p.masters_passed, "masters_failed": p.masters_failed})
+    return out
+
+
+def export_periods_csv(path: Union[str, Path, IO[str]], periods: Sequence) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(PERIOD_FIELDS)
+    for record in period_records(periods):
+        writer.writerow(["" if record[f] is None else record[f] for f in PERIOD_FIELDS])
+    _write(path, buf.getvalue())
+
+
+def export_periods_json(path: Union[str, Path, IO[str]], periods: Sequence) -> None:
+    _write(path, json.dumps(period_records(periods), indent=1) + "\n")
 
 
 def _write(path, text: str) -> None:

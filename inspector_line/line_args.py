@@ -68,10 +68,12 @@ def add_master_arguments(g) -> None:
 
 
 def parse_span(text: str, flag: str) -> float:
-    """A span as a line engineer writes it, in seconds: 90s, 30m, 8h, 1d; a bare number is hours."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text or "")
-    seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}[m.group(2)] if m else 0
-    if not seconds > 0:
+    """A span as a line engineer writes it, in seconds: 90s, 30m, 8h, 1d, 2w; a bare number is hours."""
+    from station.history_filters import span_seconds
+
+    bare = re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text or "")
+    seconds = float(text) * 3600 if bare else span_seconds(text)
+    if not (seconds or 0) > 0:
         raise InspectorError(f"{flag} needs a span above 0 such as 8h, 30m or 1d, got {text!r}")
     return seconds
 

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Form, Query, Request
 from inference import Verdict
 
 from station.history import LABELS, PURPOSES, parse_label
+from station.history_filters import parse_time
+from station.history_periods import PERIODS, parse_shifts, periods, total
 
 from .errors import ApiError
 
@@ -76,6 +78,25 @@ def history(name: str, request: Request,
     rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, label=label, limit=limit)
     counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id, label=label)
     return {"project": name, "counts": counts.to_dict(), "rows": [r.to_dict() for r in rows]}
+
+
+@router.get("/history/periods", summary="The counts and yield per hour, day or shift (local time), master parts' "
+            "checks apart: what an MES pulls for its shift reports")
+def history_periods(name: str, request: Request,
+                    by: str = Query("hour", description="hour, day or shift"),
+                    since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
+                    until: Optional[str] = Query(None, description="before (the same forms)"),
+                    shifts: str = Query("6,14,22", description="with by=shift: the hours the shifts start at"),
+                    purpose: Optional[str] = Query(None, description="line or bench only")):
+    _projects(request).existing(name)
+    if by not in PERIODS:
+        raise ApiError(422, f"by must be one of {', '.join(PERIODS)}, got {by!r}")
+    if purpose not in (None, "line", "bench"):
+        raise ApiError(422, f"purpose must be line or bench (master parts' checks are counted apart), got {purpose!r}")
+    # A time or shift list that cannot be read is a HistoryError naming it: a 422 (errors.py).
+    found = periods(_projects(request).station(name).history, by, since=parse_time(since, "since"),
+                    until=parse_time(until, "until"), shifts=parse_shifts(shifts), purpose=purpose)
+    return {"project": name, "by": by, "periods": [p.to_dict() for p in found], "total": total(found).to_dict()}
 
 
 @router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "

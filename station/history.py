@@ -13,6 +13,7 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.key_for_file(path, version) -> key | None   # the key recorded for this version of a file (no hashing)
     h.row_for_key(key) -> Inspection | None
     h.counts(since=None) -> VerdictCounts    # OK / NG / NOT_FOUND / NO_VERDICT / ERROR, the one yield
+    h.hourly_counts(since=None) -> [...]     # per local hour (station.history_periods: hours, days, shifts)
     h.drift(reference_ok_scores, threshold, model_id=None, last=200) -> Drift
     inspector_line.export: export_csv(path, rows) / export_json(path, rows); station.drift: drift_of
     h.apply_retention(days=None, rows=None) -> rows deleted (a marked row stays until its mark is cleared)
@@ -48,20 +49,19 @@ import math
 import sqlite3
 import threading
 import time as _time
-from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, Union
 
-from inference import InferenceResult, InspectorError, Verdict, VerdictCounts
+from inference import InferenceResult, Verdict, VerdictCounts
 
 from .drift import Drift, drift_of
+from .history_filters import HistoryError, TimeLike, production_only, to_epoch, where_clause
 from .history_rows import (ADDEDCOLUMNS, COLUMNS, INDEXES, SCHEMA, Inspection, inspection, jsonable, num, plain,
                            stored_verdict)
 
 SCHEMA_VERSION = 3  # 3: the expected verdict of master parts
 HISTORY_FILE = "history.sqlite"
 NO_VERDICT = Verdict.NO_VERDICT.value  # query(verdict=NO_VERDICT) selects rows without a verdict (stored as NULL)
-_NO_VERDICT_NAMES = (NO_VERDICT, "no verdict", None)  # "no verdict": the name earlier versions used
 PURPOSES = ("line", "bench", "master")  # master: a master part run to verify the station (station.masters)
 LABELS = ("false_reject", "false_accept")
 ORDERS = {"time": "time", "score": "score", "id": "id", "verdict": "verdict", "file_name": "file_name",
@@ -72,11 +72,6 @@ _PRUNABLE = "label IS NULL AND purpose != 'master'"  # the rows retention may de
 # not); a restart archives what is still owed (archive_owed). Exports and the API show it as no archive (None).
 ARCHIVE_OWED = ""  # the literal '' in archive_owed's query
 
-TimeLike = Union[None, float, int, str, datetime]
-
-
-class HistoryError(InspectorError):
-    """The history database cannot be opened, read or written (corrupt, locked, read-only, disk full)."""
 
 
 def parse_label(text: str) -> Optional[str]:
@@ -95,22 +90,6 @@ def _check_label(label: Optional[str]) -> None:
 
 def default_path(project: Union[str, Path]) -> Path:
     return Path(project) / HISTORY_FILE
-
-
-def to_epoch(value: TimeLike) -> Optional[float]:
-    """None, seconds since 1970, a datetime (naive = local time) or an ISO 8601 string -> seconds."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            raise HistoryError(f"not a date/time: {value!r} (use e.g. 2026-11-24 or 2026-11-24T08:00)") from None
-    raise HistoryError(f"not a date/time: {value!r}")
 
 
 class History:
@@ -431,7 +410,7 @@ class History:
         """Rows matching every filter given. `verdict` is one verdict or several; NO_VERDICT means none."""
         if order not in ORDERS:
             raise HistoryError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
-        where, params = self._where(since, until, verdict, min_score, max_score, label, model_id, purpose,
+        where, params = where_clause(since, until, verdict, min_score, max_score, label, model_id, purpose,
                                     model_version, part_id)
         sql = f"SELECT {COLUMNS} FROM inspections{where} ORDER BY {ORDERS[order]} {'DESC' if descending else 'ASC'}"
         sql += f", id {'DESC' if descending else 'ASC'}"
@@ -442,55 +421,34 @@ class History:
 
     def count(self, **filters) -> int:
         """How many rows match; takes query()'s filters (since, until, verdict, min_score, ...)."""
-        where, params = self._where(**filters)
+        where, params = where_clause(**filters)
         return int(self._run(f"SELECT COUNT(*) FROM inspections{where}", params)[0][0])
 
     def counts(self, since: TimeLike = None, until: TimeLike = None, **filters) -> VerdictCounts:
         """The counts of each verdict and the one yield (inference.VerdictCounts), over query()'s filters. Master
         parts are checks of the station, never production: they are counted only when purpose="master" is asked."""
-        where, params = self._where(since, until, **filters)
-        if filters.get("purpose") is None:
-            where += (" AND " if where else " WHERE ") + "purpose != 'master'"
+        where, params = where_clause(since, until, **filters)
+        where = production_only(where, filters.get("purpose"))
         rows = self._run(f"SELECT verdict, COUNT(*) FROM inspections{where} GROUP BY verdict", params)
         counts = VerdictCounts()
         for verdict, n in rows:
-            try:
-                counts.add(verdict, n)
-            except ValueError:  # a word an earlier version let a source store: not a judged part
-                counts.add(Verdict.ERROR, n)
+            counts.add(stored_verdict(verdict), n)  # a word an earlier version let a source store: ERROR
         return counts
 
-    def _where(self, since=None, until=None, verdict=None, min_score=None, max_score=None, label=None,
-               model_id=None, purpose=None, model_version=None, part_id=None) -> tuple[str, list]:
-        clauses, params = [], []
-        if since is not None:
-            clauses.append("time >= ?")
-            params.append(to_epoch(since))
-        if until is not None:
-            clauses.append("time < ?")
-            params.append(to_epoch(until))
-        if verdict is not None:
-            wanted = [verdict] if isinstance(verdict, str) or verdict is None else list(verdict)
-            parts = []
-            named = [str(v) for v in wanted if v not in _NO_VERDICT_NAMES]
-            if named:
-                parts.append(f"verdict IN ({', '.join('?' * len(named))})")
-                params.extend(named)
-            if any(v in _NO_VERDICT_NAMES for v in wanted):
-                parts.append("verdict IS NULL")
-            clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
-        for test, value in (("score >= ?", None if min_score is None else float(min_score)),
-                            ("score <= ?", None if max_score is None else float(max_score)),
-                            ("label = ?", label), ("model_id = ?", model_id), ("purpose = ?", purpose),
-                            ("model_version = ?", model_version), ("part_id = ?", part_id)):
-            if value is not None:
-                clauses.append(test)
-                params.append(value)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    def hourly_counts(self, since: TimeLike = None, until: TimeLike = None,
+                      **filters) -> list[tuple[str, Verdict, bool, bool, int]]:
+        """The rows matching query()'s filters, per hour of local time, oldest first: ("YYYY-MM-DD HH", verdict,
+        a master part's check, passed, how many). station/history_periods.py folds them into hours, days, shifts."""
+        where, params = where_clause(since, until, **filters)
+        rows = self._run("SELECT strftime('%Y-%m-%d %H', time, 'unixepoch', 'localtime'), verdict, "
+                         "purpose = 'master', verdict IS expected, COUNT(*) "
+                         f"FROM inspections{where} GROUP BY 1, 2, 3, 4 ORDER BY 1", params)
+        return [(hour, stored_verdict(verdict), bool(master), bool(passed), n)
+                for hour, verdict, master, passed, n in rows]
 
     def recent_ok_scores(self, last: int = 200, model_id: Optional[str] = None) -> list[float]:
         """The scores of the newest `last` OK rows (of `model_id` when given), newest first."""
-        where, params = self._where(verdict="OK", model_id=model_id)
+        where, params = where_clause(verdict="OK", model_id=model_id)
         rows = self._run(f"SELECT score FROM inspections{where} AND score IS NOT NULL "
                          "ORDER BY time DESC, id DESC LIMIT ?", params + [int(last)])
         return [float(r[0]) for r in rows]
@@ -502,4 +460,5 @@ class History:
         return drift_of(self.recent_ok_scores(last, model_id), reference_ok_scores, threshold, warn_at, min_count)
 
 
-# -- rows ------------------------------------------------------------------------
+__all__ = ["ARCHIVE_OWED", "HISTORY_FILE", "History", "HistoryError", "Inspection", "LABELS", "NO_VERDICT", "PURPOSES",
+           "default_path", "parse_label", "to_epoch"]
