@@ -299,8 +299,8 @@ def _parse_roi(text: Optional[str]):
     from inference import roi_from_dict
 
     path = Path(text)
-    try:
-        raw = path.read_text(encoding="utf-8") if not text.lstrip().startswith("{") and path.is_file() else text
+    try:  # utf-8-sig: a file Windows Notepad saved starts with a byte-order mark, which JSON refuses
+        raw = path.read_text(encoding="utf-8-sig") if not text.lstrip().startswith("{") and path.is_file() else text
     except (OSError, UnicodeDecodeError) as exc:
         raise RoiError(f"cannot read ROI file {path}: {exc}") from None
     try:
@@ -317,7 +317,7 @@ def _parse_ignore(text: Optional[str]) -> tuple:
 
     path = Path(text)
     try:
-        raw = path.read_text(encoding="utf-8") if path.is_file() else text
+        raw = path.read_text(encoding="utf-8-sig") if path.is_file() else text
     except OSError as exc:
         raise RoiError(f"cannot read ignore-region file {path}: {exc}") from None
     try:

@@ -73,7 +73,7 @@ class Masters:
         """One master a line, `PART_ID VERDICT` (OK, NG or NOT_FOUND), `#` comments and blank lines allowed."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # Notepad's UTF-8 starts with a byte-order mark
         except FileNotFoundError:
             raise MastersError(f"--masters {path}: no such file") from None
         except (OSError, UnicodeDecodeError) as exc:

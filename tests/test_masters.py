@@ -54,6 +54,13 @@ def test_a_bad_masters_file_is_refused_in_one_line_naming_what_is_wrong(tmp_path
     assert words in str(err.value) and "\n" not in str(err.value) and "masters.txt" in str(err.value)
 
 
+def test_a_masters_file_saved_by_windows_notepad_reads_as_typed(tmp_path):
+    path = tmp_path / "masters.txt"
+    path.write_bytes("\ufeffRR-001 NG\r\nGOLD OK\r\n".encode("utf-8"))  # a byte-order mark and CRLF line ends
+    masters = Masters.read(path)
+    assert masters.ids == ["RR-001", "GOLD"] and masters.expected("rr-001") is Verdict.NG
+
+
 def test_a_missing_or_unreadable_masters_file_is_one_line(tmp_path):
     with pytest.raises(MastersError, match="no such file"):
         Masters.read(tmp_path / "nope.txt")

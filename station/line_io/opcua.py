@@ -88,7 +88,7 @@ def is_loopback(host: str) -> bool:
 def read_users(path: Path) -> dict[str, str]:
     """`--opcua-users FILE`: one `name:password` a line (# comments, blank lines skipped)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # utf-8-sig: Notepad's byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise InspectorError(f"cannot read the OPC UA user file {path}: {exc}") from None
     users = {}
