@@ -12,7 +12,7 @@ import pytest
 from inference.synthetic import write_discs
 from inspector_service.app import create_app
 from service_helpers import LiveServer
-from test_service import TOKEN
+from service_constants import TOKEN
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "curl_examples.md"
 BLOCK = re.compile(r"(<!-- server: (?P<server>\w+) -->\n)?```bash\n(?P<code>.*?)```", re.S)
