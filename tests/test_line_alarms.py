@@ -92,8 +92,9 @@ def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_
         def publish_result(self, outcome):
             pass
 
-        def set_alarm(self, on, text):
+        def set_alarm(self, on, text, names=()):
             self.alarms.append((on, text))
+            self.names = list(names)
 
     plc, log = RecordingPlc(), []
     publisher = Publisher(tmp_path / "h.sqlite", plcs=[plc], on_message=log.append,

@@ -12,7 +12,7 @@ from pymodbus.client import ModbusTcpClient
 
 from station import Station
 from station.history import History
-from station.line_io.alarms import AlarmLimits
+from station.line_io.alarms import ALARM_NAMES, AlarmLimits
 from station.line_io.modbus import ModbusServer, ascii_words, words_float
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
@@ -146,7 +146,7 @@ def test_master_check_register_and_the_alarm_a_failed_master_keeps_up(projects, 
             assert plc.write_coil(0, True).status
             _wait(lambda: _coils(plc)[2])
             seen.append((plc.read_holding_registers(0, count=1).registers[0],
-                         plc.read_holding_registers(34, count=1).registers[0], _coils(plc)[4]))
+                         *plc.read_holding_registers(34, count=2).registers, _coils(plc)[4]))
             assert plc.write_coil(3, True).status
     finally:
         stop.set()
@@ -154,7 +154,9 @@ def test_master_check_register_and_the_alarm_a_failed_master_keeps_up(projects, 
         plc.close()
         plc_server.close()
     history.close()
-    assert seen == [(2, 1, False), (1, 2, True), (1, 0, True)]  # (verdict, MasterCheck, Alarm)
+    # (Verdict, MasterCheck, AlarmBits, Alarm): which alarm, for an HMI that reads no text: bit 7 master_failed.
+    assert ALARM_NAMES.index("master_failed") == 7
+    assert seen == [(2, 1, 0, False), (1, 2, 128, True), (1, 0, 128, True)]
 
 
 def test_free_run_publishes_every_result(projects, tmp_path):

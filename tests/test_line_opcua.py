@@ -90,7 +90,8 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
                 await plc.write("Trigger", True, "Boolean")
                 await plc.wait("ResultReady")
                 results.append(await plc.read("Verdict", "Score", "Sequence", "Trigger", "Busy", "Alarm",
-                                              "AlarmText", "Defects", "DefectArea", "DefectX", "DefectY", "MasterCheck"))
+                                              "AlarmText", "Defects", "DefectArea", "DefectX", "DefectY", "MasterCheck",
+                                              "AlarmBits"))
                 await plc.write("Ack", True, "Boolean")
                 await asyncio.sleep(0.05)
                 assert await plc.read("Trigger", "Busy", "ResultReady", "Ack") == [False] * 4
@@ -135,6 +136,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
         else:
             assert all(math.isnan(v) for v in r[8:11])
     assert [r[11] for r in results] == [0, 0, 0]  # production parts, no master check (tests/test_masters.py)
+    assert [r[12] for r in results] == [0, 1, 0]  # AlarmBits: bit 0, ng_streak, with the NG
 
 
 def test_one_handshake_two_protocols(tmp_path):

@@ -42,6 +42,12 @@ CLEARED = {"disk": "the disks have room again", "source": "parts can arrive agai
            "master_due": "every master part passed within its interval"}
 
 
+def alarm_bits(names) -> int:
+    """The active alarms as a PLC reads them without text (Modbus register 35, OPC UA AlarmBits): bit i set while
+    ALARM_NAMES[i] is active (bit 0 ng_streak ... bit 8 master_due)."""
+    return sum(1 << ALARM_NAMES.index(name) for name in set(names) if name in ALARM_NAMES)
+
+
 @dataclass
 class AlarmLimits:
     ng_streak: int = 5
@@ -138,4 +144,4 @@ class Alarms:
             changes.append(AlarmChange(name, False, f"alarm cleared {name}: {cleared_text}"))
 
 
-__all__ = ["ALARM_NAMES", "AlarmChange", "AlarmLimits", "Alarms"]
+__all__ = ["ALARM_NAMES", "AlarmChange", "AlarmLimits", "Alarms", "alarm_bits"]

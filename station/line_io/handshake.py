@@ -20,7 +20,9 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
+
+from .alarms import alarm_bits
 
 PLC_WRITABLE = ("trigger", "ack", "recipe", "part_id")
 PART_ID_MAX = 40  # characters (Modbus: 20 registers of 2)
@@ -43,6 +45,7 @@ class HandshakeState:
     ack: bool = False
     alarm: bool = False
     alarm_text: str = ""
+    alarm_bits: int = 0  # which alarms, for a PLC that reads no text: bit i is alarms.ALARM_NAMES[i]
     verdict: int = 0  # inference.Verdict.code: 1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR; 0 none yet
     score: float = math.nan  # NaN when not scored
     sequence: int = 0  # +1 per result (the Modbus register shows it modulo 65536)
@@ -133,8 +136,9 @@ class Handshake:
         self._plc_wrote.wait(timeout)
         self._plc_wrote.clear()
 
-    def set_alarm(self, on: bool, text: str = "") -> None:
-        self._change(alarm=bool(on), alarm_text=text if on else "")
+    def set_alarm(self, on: bool, text: str = "", names: Sequence[str] = ()) -> None:
+        """The alarm state: any alarm on, its text, and which (`names`, the AlarmBits a PLC's HMI can show)."""
+        self._change(alarm=bool(on), alarm_text=text if on else "", alarm_bits=alarm_bits(names) if on else 0)
         self._changed()
 
     def set_model_version(self, version: Optional[str]) -> None:
@@ -196,8 +200,8 @@ class HandshakeAdapter:
     def publish_result(self, outcome) -> None:
         self.handshake.publish_result(outcome)
 
-    def set_alarm(self, on: bool, text: str = "") -> None:
-        self.handshake.set_alarm(on, text)
+    def set_alarm(self, on: bool, text: str = "", names: Sequence[str] = ()) -> None:
+        self.handshake.set_alarm(on, text, names)
 
     def set_model_version(self, version: Optional[str]) -> None:
         self.handshake.set_model_version(version)

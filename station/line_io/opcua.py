@@ -8,6 +8,7 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     Verdict (Int32: 1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERROR)     Score (Double, NaN when not scored)
     PartId (String, PLC writes)     Sequence (UInt32)       ModelVersion (Int32)    Recipe (Int32, PLC writes)
     Alarm (Boolean)                 AlarmText (String)      Ready (Boolean)         Heartbeat (UInt32, +1 a second)
+    AlarmBits (UInt32: which alarms, bit i the i-th of station.line_io.alarms.ALARM_NAMES)
     Defects (UInt32: the regions that count)   DefectArea, DefectX, DefectY (Double: the largest one's area, mm^2
     or px, and centre, image px; NaN without one)   MasterCheck (Int32: 0 a production part, 1 a master part
     that got its expected verdict, 2 one that did not)
@@ -55,6 +56,7 @@ VARIABLES = (
     ("Recipe", "recipe", "Int32", True),
     ("Alarm", "alarm", "Boolean", False),
     ("AlarmText", "alarm_text", "String", False),
+    ("AlarmBits", "alarm_bits", "UInt32", False),
     ("Ready", "ready", "Boolean", False),
     ("Heartbeat", "heartbeat", "UInt32", False),
     ("Defects", "defects", "UInt32", False),

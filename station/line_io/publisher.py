@@ -163,7 +163,7 @@ class Publisher:
     def _alarm_changed(self) -> None:
         text = self.alarms.text
         for plc in self.plcs:
-            plc.set_alarm(bool(self.alarms.active), text)
+            plc.set_alarm(bool(self.alarms.active), text, names=sorted(self.alarms.active))
         if self.mqtt is not None:
             self.mqtt.publish_alarm(sorted(self.alarms.active), text)
 
