@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 import inference
-from station import Station
+from station import PartIdPattern, Station
 from station.history import History, default_path
+from station.masters import Masters
 from inspector_line.runner import PartResult, RunOptions, Runner, RunSummary
 from inspector_line.sources import open_source
 
@@ -95,6 +96,23 @@ class RunPanel(QWidget):
         self.archive_edit = QLineEdit()
         self.archive_edit.setObjectName("runArchive")
         self.archive_edit.setPlaceholderText("archive folder (optional): images copied to <date>/OK|NG|ERROR")
+        # Part ids from the file names, and the master parts whose ids they name (station/masters.py): a master
+        # part is a check of the station, shown as such and outside the counters (inspector run's --part-id-pattern
+        # and --masters).
+        self.part_id_edit = QLineEdit()
+        self.part_id_edit.setObjectName("runPartIdPattern")
+        self.part_id_edit.setPlaceholderText("part id from the file name (optional), e.g. SN(\\d+)")
+        self.part_id_edit.setToolTip("A regular expression searched in each file name: its first group is the "
+                                     "part's id, recorded in the history")
+        self.masters_edit = QLineEdit()
+        self.masters_edit.setObjectName("runMasters")
+        self.masters_edit.setPlaceholderText("master parts file (optional): 'RR-001 NG' lines")
+        self.masters_edit.setToolTip("Master parts (\"red rabbits\") run to prove the station still catches what it "
+                                     "must: a part whose id the file names must get the verdict it gives, else the "
+                                     "master_failed alarm until it passes (needs part ids)")
+        masters_browse = QPushButton("File…")
+        masters_browse.setToolTip("Choose the master parts file")
+        masters_browse.clicked.connect(self.choose_masters)
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("runStart")
         self.start_button.setToolTip("Inspect every new image from the source, each exactly once")
@@ -112,6 +130,11 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("Archive"), 1, 0)
         controls.addWidget(self.archive_edit, 1, 1, 1, 2)
         controls.addWidget(self.stop_button, 1, 3)
+        controls.addWidget(QLabel("Part id"), 2, 0)
+        controls.addWidget(self.part_id_edit, 2, 1, 1, 2)
+        controls.addWidget(QLabel("Masters"), 3, 0)
+        controls.addWidget(self.masters_edit, 3, 1)
+        controls.addWidget(masters_browse, 3, 2)
 
         self.view = ImageView()
         self.verdict_label = QLabel("—")
@@ -204,8 +227,9 @@ class RunPanel(QWidget):
         except inference.InspectorError as exc:
             messages.error(self, "Run", exc)
             return False
-        archive = self.archive_edit.text().strip()
-        options = RunOptions(archive=Path(archive) if archive else None)
+        options = self._options()
+        if options is None:
+            return False
         self.worker = RunWorker(self.engine, Path(project), spec, options, self)
         self.worker.part.connect(self._on_part)
         self.worker.message.connect(self._on_message)
@@ -237,6 +261,29 @@ class RunPanel(QWidget):
         worker.stop()
         return worker.wait(timeout_ms)
 
+    def choose_masters(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Master parts file", "", "Text files (*.txt);;All files (*)")
+        if path:
+            self.masters_edit.setText(path)
+
+    def _options(self) -> Optional[RunOptions]:
+        """The run's options from the fields, or None after a message saying what is wrong with one."""
+        archive = self.archive_edit.text().strip()
+        pattern = self.part_id_edit.text().strip() or None
+        masters_file = self.masters_edit.text().strip()
+        try:
+            if pattern is not None:
+                PartIdPattern(pattern)  # a bad expression is a message now, not a failed run later
+            masters = Masters.read(Path(masters_file)) if masters_file else None
+        except inference.InspectorError as exc:
+            messages.error(self, "Run", exc)
+            return None
+        if masters is not None and pattern is None:
+            messages.error(self, "Run", "Master parts are known by their part id: give the part id pattern too "
+                           "(e.g. SN(\\d+) for SN000123.png).")
+            return None
+        return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters)
+
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:
         self.last = part
@@ -247,16 +294,22 @@ class RunPanel(QWidget):
         self.verdict_label.setText(verdict if verdict is not None else "NO VERDICT")
         self.verdict_label.setStyleSheet(VERDICT_STYLE.get(verdict, VERDICT_STYLE[None]))
         self.detail_label.setText(f"{part.name}: {part.reason}" if part.reason else part.name)
+        check = None  # a master part's: a check of the station, outside the counters
+        if part.expected is not None:
+            check = "passed" if part.verdict is part.expected else "FAILED"
+            self.detail_label.setText(f"Master part {part.part_id}: check {check} (expected "
+                                      f"{part.expected.value}). {self.detail_label.text()}")
         self._show_counts(part)
         if part.drift is not None:
             self.drift_label.setText(part.drift.message if part.drift.warning else "")
             self.drift_label.setVisible(part.drift.warning)
         self.table.insertRow(0)
-        cells = [datetime.now().strftime("%H:%M:%S"), part.name, verdict or "—",
-                 "" if part.score is None else f"{part.score:.4f}"]
+        shown = (verdict or "—") + (f" (master {check})" if check else "")
+        score = "" if part.score is None else f"{part.score:.4f}"
+        cells = [datetime.now().strftime("%H:%M:%S"), part.name, shown, score]
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            if col == 2 and verdict in ("NG", "ERROR"):
+            if col == 2 and (verdict in ("NG", "ERROR") or check == "FAILED"):
                 item.setForeground(Qt.GlobalColor.red)
             self.table.setItem(0, col, item)
         while self.table.rowCount() > LAST_N:

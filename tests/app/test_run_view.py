@@ -125,3 +125,25 @@ def test_run_view_shows_the_line_alarms_while_they_are_active(qtbot, window, fit
     assert panel.alarms == {}
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+
+
+def test_run_view_checks_master_parts_apart_and_refuses_masters_without_part_ids(qtbot, window, fitted_project,
+                                                                                tmp_path, answerer):
+    """A red rabbit the station lets through: the table says so, the counters leave it out, the alarm rises."""
+    _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, range(20, 22))  # ok_020.png, ok_021.png: production parts
+    (tmp_path / "masters.txt").write_text("021 NG\n")  # ok_021.png is a master that must come out NG
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    panel.masters_edit.setText(str(tmp_path / "masters.txt"))
+    assert not panel.start() and "part id" in answerer.seen[-1]  # a master is known by its part id
+    panel.part_id_edit.setText(r"ok_(\d+)")
+    assert panel.start()
+    qtbot.waitUntil(lambda: "master_failed" in panel.alarms and panel.table.rowCount() == 2, timeout=120000)
+    shown = {panel.table.item(r, 1).text(): panel.table.item(r, 2).text() for r in range(panel.table.rowCount())}
+    assert shown == {"ok_020.png": "OK", "ok_021.png": "OK (master FAILED)"}
+    assert panel.counters_label.text().startswith("Total 1 ")  # production parts only
+    assert "021 FAILED: expected NG, got OK" in panel.alarm_label.text()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
