@@ -103,5 +103,8 @@ def _rescore(args) -> int:
     if report["marked"]:
         print(f"parts a reviewer marked: {len(report['marked'])}; marked defects {vb} would pass: "
               f"{len(report['escapes'])}; marked good parts {vb} still rejects: {len(report['still_rejected'])}")
+    if report["masters"]:
+        print(f"master parts' checks archived: {len(report['masters'])}; " +
+              ", ".join(f"{v} would fail {len(report['master_misses'][v])}" for v in versions))
     print(f"report: {Path(out) / 'report.md'}")
     return 0

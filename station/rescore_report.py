@@ -6,7 +6,8 @@
 Per version the counts and the one yield (inference.VerdictCounts); every verdict change A -> B (OK->NG,
 NG->OK, ...) with its paths; the parts a reviewer marked in the history (false reject: a good part the station
 rejected; false accept: a defect it passed) and what each version says of them, above all the marked defects B
-would pass (escapes); the score histograms of both versions with their thresholds.
+would pass (escapes); the archived master parts' checks (station/masters.py), above all those B would fail (its
+master_misses), master parts counting in no yield; the score histograms of both versions with their thresholds.
 
 Where the newest report on a version lives is kept in PROJECT/rescore/latest-VN.json (written atomically), so
 `inspector versions`, the service and the window can show it next to a staged version before it is activated.
@@ -33,21 +34,29 @@ def default_out(project: str | Path, versions) -> Path:
     return Path(project) / POINTERS / "-".join(versions)
 
 
-def _marks(project: Path) -> dict[str, dict]:
-    """The history's reviewer marks by archived path (and file name): label, row id, verdict then."""
+def _history_notes(project: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    """What the history says of archived images, by path (and file name): the reviewer's marks (label, row id,
+    verdict then) and the master parts' checks (station/masters.py: part id, the verdict it must get)."""
     path = default_path(project)
     if not path.is_file():
-        return {}
+        return {}, {}
     marks: dict[str, dict] = {}
+    masters: dict[str, dict] = {}
     with History(path) as history:
         for label in ("false_reject", "false_accept"):
             for row in history.query(label=label, order="time", descending=False):
-                mark = {"label": label, "row_id": row.id, "verdict_then": row.verdict.value,
-                        "version_then": row.model_version, "part_id": row.part_id}
-                for name in (row.archive_path, row.file_name):
-                    if name:
-                        marks[str(Path(name).absolute())] = mark
-    return marks
+                _note(marks, row, {"label": label, "row_id": row.id, "verdict_then": row.verdict.value,
+                                   "version_then": row.model_version, "part_id": row.part_id})
+        for row in history.query(purpose="master", order="time", descending=False):
+            _note(masters, row, {"row_id": row.id, "part_id": row.part_id, "expected": row.expected.value,
+                                 "verdict_then": row.verdict.value, "version_then": row.model_version})
+    return marks, masters
+
+
+def _note(notes: dict, row, note: dict) -> None:
+    for name in (row.archive_path, row.file_name):
+        if name:
+            notes[str(Path(name).absolute())] = note
 
 
 def build_report(project: str | Path, out: str | Path) -> dict:
@@ -60,7 +69,10 @@ def build_report(project: str | Path, out: str | Path) -> dict:
     for row in table.to_pylist():
         part = parts.setdefault(row["key"], {"path": row["path"], "part_id": row["part_id"]})
         part[row["version"]] = row
-    counts = {v: VerdictCounts.of(p[v]["verdict"] for p in parts.values() if v in p) for v in (va, vb)}
+    marks, masters = _history_notes(project)
+    # Master parts are checks of the station, never production: the counts and yields leave them out.
+    counts = {v: VerdictCounts.of(p[v]["verdict"] for p in parts.values() if v in p and p["path"] not in masters)
+              for v in (va, vb)}
     changes: dict[str, list] = {}
     for p in sorted(parts.values(), key=lambda p: p["path"]):
         a, b = p.get(va), p.get(vb)
@@ -68,7 +80,6 @@ def build_report(project: str | Path, out: str | Path) -> dict:
             continue
         changes.setdefault(f"{a['verdict']}->{b['verdict']}", []).append(
             {"path": p["path"], "part_id": p["part_id"], "score_" + va: a["score"], "score_" + vb: b["score"]})
-    marks = _marks(project)
     marked = []
     for p in sorted(parts.values(), key=lambda p: p["path"]):
         mark = marks.get(p["path"])
@@ -76,6 +87,10 @@ def build_report(project: str | Path, out: str | Path) -> dict:
             marked.append({"path": p["path"], **mark, "part_id": p["part_id"] or mark["part_id"],
                            va: p.get(va, {}).get("verdict"), vb: p.get(vb, {}).get("verdict"),
                            "score_" + va: p.get(va, {}).get("score"), "score_" + vb: p.get(vb, {}).get("score")})
+    checks = [{"path": p["path"], **masters[p["path"]], "part_id": p["part_id"] or masters[p["path"]]["part_id"],
+               va: p.get(va, {}).get("verdict"), vb: p.get(vb, {}).get("verdict"),
+               "score_" + va: p.get(va, {}).get("score"), "score_" + vb: p.get(vb, {}).get("score")}
+              for p in sorted(parts.values(), key=lambda p: p["path"]) if p["path"] in masters]
     thresholds = {v: next((p[v]["threshold"] for p in parts.values() if v in p and p[v]["threshold"] is not None),
                           None) for v in (va, vb)}
     return {
@@ -91,6 +106,9 @@ def build_report(project: str | Path, out: str | Path) -> dict:
         "escapes": [m for m in marked if m["label"] == "false_accept" and m[vb] == "OK"],
         # A reviewer said these were good parts the station rejected: does B still reject them?
         "still_rejected": [m for m in marked if m["label"] == "false_reject" and m[vb] not in ("OK", None)],
+        # The archived master parts' checks: does each version give each the verdict it must?
+        "masters": checks,
+        "master_misses": {v: [c for c in checks if c[v] != c["expected"]] for v in (va, vb)},
         "errors": [{"path": p["path"], "versions": [v for v in (va, vb) if v in p and p[v]["verdict"] == "ERROR"],
                     "error": next(p[v]["error"] for v in (va, vb) if v in p and p[v]["verdict"] == "ERROR")}
                    for p in sorted(parts.values(), key=lambda p: p["path"])
@@ -127,6 +145,15 @@ def report_markdown(report: dict) -> str:
         lines += [f"| path | part | mark | then | {va} | {vb} |", "| --- | --- | --- | --- | --- | --- |"]
         lines += [f"| `{m['path']}` | {m['part_id'] or ''} | {m['label']} | {m['verdict_then']} | {m[va]} | {m[vb]} |"
                   for m in report["marked"]]
+    if report["masters"]:
+        passes = ", ".join(f"{v} {len(report['masters']) - len(report['master_misses'][v])}" for v in (va, vb))
+        lines += ["", f"## Master parts' checks: {len(report['masters'])} archived; passed by {passes}", ""]
+        if report["master_misses"][vb]:
+            lines += [f"**{vb} would fail {len(report['master_misses'][vb])} master check(s): it would not give the "
+                      "verdict the master part must get.**", ""]
+        lines += [f"| path | part | expected | {va} | {vb} |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| `{c['path']}` | {c['part_id'] or ''} | {c['expected']} | {c[va]} | {c[vb]} |"
+                  for c in report["masters"]]
     if report["errors"]:
         lines += ["", f"## Images that could not be inspected: {len(report['errors'])}", ""]
         lines += [f"- `{e['path']}` ({', '.join(e['versions'])}): {e['error']}" for e in report["errors"][:MD_LIST]]
@@ -181,7 +208,8 @@ def write_report(project: str | Path, out: str | Path) -> dict:
     va, vb = report["versions"]
     pointer = {"report": str((out / REPORT_JSON).absolute()), "versions": [va, vb], "created": report["created"],
                "images": report["images"], "changes": {k: len(v) for k, v in report["changes"].items()},
-               "escapes": len(report["escapes"]), "yield": {v: report["counts"][v]["yield"] for v in (va, vb)}}
+               "escapes": len(report["escapes"]), "yield": {v: report["counts"][v]["yield"] for v in (va, vb)},
+               "masters": len(report["masters"]), "master_misses": len(report["master_misses"][vb])}
     atomic_write(Path(project) / POINTERS / f"latest-{vb}.json", (json.dumps(pointer, indent=2) + "\n").encode())
     report["scores"] = scores
     return report
@@ -203,5 +231,8 @@ def report_line(pointer: dict) -> str:
     """One line for a version list: 'rescore vs v1 on 200 images: OK->NG 3, NG->OK 1; 0 marked defects pass'."""
     va, vb = pointer["versions"]
     changes = ", ".join(f"{k} {n}" for k, n in pointer.get("changes", {}).items()) or "no verdict changes"
+    masters = (f"; {pointer['master_misses']} of {pointer['masters']} master part check(s) would fail"
+               if pointer.get("masters") else "")
     return (f"{vb}: rescore vs {va} on {pointer.get('images')} images ({pointer.get('created', '')}): {changes}; "
-            f"{pointer.get('escapes', 0)} marked defect(s) would pass; {Path(pointer['report']).with_suffix('.md')}")
+            f"{pointer.get('escapes', 0)} marked defect(s) would pass{masters}; "
+            f"{Path(pointer['report']).with_suffix('.md')}")

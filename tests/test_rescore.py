@@ -197,6 +197,41 @@ def test_a_job_started_again_skips_what_is_done(setup, local_ray, tmp_path, monk
         rescore(project, ["v1", "v3"], items, out, config=config)
 
 
+def test_the_report_says_which_master_parts_the_new_version_would_fail(setup, local_ray, tmp_path, capsys):
+    """Before a new version goes live: the archived master parts' checks ("red rabbits", station/masters.py), and
+    what each version gives each, the misses of the new one first. Master parts count in no yield."""
+    from inference import Verdict
+    from station.masters import Masters
+
+    project = tmp_path / "p"
+    shutil.copytree(setup["project"], project)
+    day = tmp_path / "archive" / "2026-12-02"
+    rabbit = write_discs(day / "NG", [210], scratch=True)[0]
+    gold = write_discs(day / "OK", [120])[0]
+    st = Station(project, Engine(setup["config"]), masters=Masters({"RR-1": Verdict.NG, "GOLD": Verdict.OK}))
+    list(st.inspect([rabbit, gold], part_ids=["RR-1", "GOLD"], rows=[{"archive_path": str(rabbit)},
+                                                                     {"archive_path": str(gold)}]))
+    expected = {(str(path), v): outcome.verdict.value for v in ("v2", "v3")
+                for path, outcome in zip((rabbit, gold), st.inspect([rabbit, gold], model=st.model(v), record=False))}
+    st.close()
+    out = tmp_path / "out"
+    assert main(["rescore", str(project), "--versions", "v2,v3", "--history", "--out", str(out), "--config",
+                 str(setup["cfg"]), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    checks = {c["path"]: c for c in report["masters"]}
+    assert {p: (c["part_id"], c["expected"], c["v2"], c["v3"]) for p, c in checks.items()} == {
+        str(rabbit): ("RR-1", "NG", expected[(str(rabbit), "v2")], expected[(str(rabbit), "v3")]),
+        str(gold): ("GOLD", "OK", expected[(str(gold), "v2")], expected[(str(gold), "v3")])}
+    for v in ("v2", "v3"):
+        misses = [p for p, c in checks.items() if c[v] != c["expected"]]
+        assert [c["path"] for c in report["master_misses"][v]] == sorted(misses)
+    assert report["images"] == len(setup["archived"]) + 2
+    assert report["counts"]["v2"]["total"] == len(setup["archived"])  # the production parts only
+    assert "## Master parts' checks: 2 archived" in (out / "report.md").read_text()
+    assert main(["versions", str(project)]) == 0
+    assert f"{len(report['master_misses']['v3'])} of 2 master part check(s) would fail" in capsys.readouterr().out
+
+
 def test_history_images_leave_out_what_the_archive_no_longer_holds(tmp_path):
     """The archive's keeper removes its oldest images to keep the disk free: a rescore of the history goes on
     with the images still there and says how many are gone, rather than an ERROR row for each (no Ray needed)."""
