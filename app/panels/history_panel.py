@@ -2,7 +2,7 @@
 
 Filter by time, verdict and score; sort by any column; select a row to see the
 part with the regions that made it NG; mark false rejects / false accepts; send
-marked false rejects to Teach, marked images to Calibrate; export CSV or JSON.
+marked false rejects to Teach, marked images to Calibrate; export CSV or JSON; a report per shift, hour or day.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 import inference
@@ -27,6 +27,7 @@ from station import history as hist
 from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages
+from .periods_dialog import PeriodsDialog
 from .table_widgets import ScoreItem
 from .trend_chart import TrendChart
 
@@ -154,8 +155,13 @@ class HistoryPanel(QWidget):
         self.export_button.setObjectName("exportHistory")
         self.export_button.setToolTip("Save the rows shown as CSV or JSON")
         self.export_button.clicked.connect(self.choose_export)
+        self.report_button = QPushButton("Report…")
+        self.report_button.setObjectName("historyReport")
+        self.report_button.setToolTip("The counts and yield per shift, hour or day of the time shown, master parts' "
+                                      "checks apart (as inspector history --by)")
+        self.report_button.clicked.connect(self.show_report)
         actions = QHBoxLayout()
-        for b in (self.teach_button, self.calibrate_button, self.export_button):
+        for b in (self.teach_button, self.calibrate_button, self.export_button, self.report_button):
             actions.addWidget(b)
 
         layout = QVBoxLayout(self)
@@ -194,6 +200,15 @@ class HistoryPanel(QWidget):
                 "verdict": VERDICTS[self.verdict.currentIndex()][1],
                 "purpose": PURPOSES[self.purpose.currentIndex()][1],
                 "min_score": self.min_score.value() or None}
+
+    def show_report(self) -> Optional[QDialog]:
+        """The periods of the time and purpose shown (PeriodsDialog); returns it (modeless) for tests."""
+        if self.history is None:
+            return None
+        f = self.filters()
+        dialog = PeriodsDialog(self.history, {"since": f["since"], "purpose": f["purpose"]}, self)
+        dialog.show()
+        return dialog
 
     def show_detail(self, row: Optional[hist.Inspection]) -> None:
         """The detail line and heatmap of one row (None: nothing selected, nothing shown)."""
@@ -355,7 +370,7 @@ class HistoryPanel(QWidget):
         self.reject_button.setEnabled(verdicts == {"NG"})
         self.accept_button.setEnabled(verdicts == {"OK"})
         self.clear_button.setEnabled(bool(verdicts))
-        for b in (self.teach_button, self.calibrate_button, self.export_button):
+        for b in (self.teach_button, self.calibrate_button, self.export_button, self.report_button):
             b.setEnabled(has)
 
 

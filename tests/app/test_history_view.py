@@ -127,3 +127,28 @@ def test_a_history_that_cannot_be_opened_is_said_and_inspecting_goes_on(qtbot, w
     window.tabs.setCurrentWidget(window.history_panel)
     assert "No history" in window.history_panel.summary.text() and "folder" in window.history_panel.summary.text()
     assert window.history_panel.table.rowCount() == 0 and not window.history_panel.export_button.isEnabled()
+
+
+def test_the_report_by_shift_of_the_time_shown(qtbot, reviewed):
+    """History > Report…: the counts and yield per period (inspector history --by), master checks apart."""
+    from datetime import datetime
+
+    window, folder = reviewed
+    view = window.history_panel
+    with hist.History(hist.default_path(folder)) as h:  # a master part's check from the line, 23:30 three days ago
+        late = datetime.now().replace(hour=23, minute=30, second=0, microsecond=0).timestamp() - 3 * 86400
+        h.record(source="line", file_name="rr.png", verdict="NG", part_id="RR-1", purpose="master", expected="NG",
+                 time=late)
+    dialog = view.show_report()
+    table = dialog.table
+    cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+    night = [c for c in cells if c[8]]  # the shift begun at 22:00 that day: only the master check
+    assert [c[0] for c in night[:1]] == [datetime.fromtimestamp(late).strftime("%Y-%m-%d 22:00")]
+    assert night[0][1:] == ["0", "0", "0", "0", "0", "0", "-", "1 passed, 0 failed"]
+    assert cells[-1][:4] == ["total", "4", "1", "3"] and cells[-1][7] == "25.0%"  # the window's four inspections
+    dialog.shifts.setText("6,30")
+    dialog.refresh()
+    assert table.rowCount() == 0 and "Shifts start at: the hours shifts start at" in dialog.note.text()
+    dialog.by.setCurrentIndex(2)  # by day: the shift hours do not matter
+    assert table.rowCount() >= 2 and dialog.note.text() == ""
+    dialog.close()

@@ -1,0 +1,85 @@
+"""The history per hour, day or shift, for the line lead at the end of a shift (History > Report…): the same
+figures as `inspector history --by` (station/history_periods.py), production parts' counts and yield with the
+master parts' checks apart."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+import inference
+from station.history_periods import DEFAULT_SHIFTS, parse_shifts, periods, total
+
+BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"))
+HEADERS = ("period", "parts", "OK", "NG", "not found", "no verdict", "error", "yield", "master checks")
+
+
+class PeriodsDialog(QDialog):
+    def __init__(self, history, filters: dict, parent: Optional[QWidget] = None):
+        """`history`: a station History (read only); `filters`: the History view's (since, purpose, ...)."""
+        super().__init__(parent)
+        self.setObjectName("periodsDialog")
+        self.setWindowTitle("Report by period")
+        self.history, self.filters = history, dict(filters)
+        self.by = QComboBox()
+        self.by.setObjectName("periodsBy")
+        for text, _ in BY:
+            self.by.addItem(text)
+        self.shifts = QLineEdit(",".join(str(h) for h in DEFAULT_SHIFTS))
+        self.shifts.setObjectName("periodsShifts")
+        self.shifts.setToolTip("The hours the shifts start at (local time), e.g. 6,14,22: a shift runs to the next "
+                               "start, so 01:00 belongs to the night shift begun at 22:00")
+        self.note = QLabel("")
+        self.note.setObjectName("periodsNote")
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setObjectName("periodsTable")
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setToolTip("Production parts per period (the yield is OK / judged parts); master parts' checks "
+                              "apart; the last row is the whole time shown")
+        row = QHBoxLayout()
+        row.addWidget(self.by)
+        row.addWidget(QLabel("Shifts start at"))
+        row.addWidget(self.shifts)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.note)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+        self.by.currentIndexChanged.connect(self.refresh)
+        self.shifts.editingFinished.connect(self.refresh)
+        self.resize(760, 420)
+        self.refresh()
+
+    def refresh(self, *_) -> None:
+        by = BY[self.by.currentIndex()][1]
+        self.shifts.setEnabled(by == "shift")
+        self.table.setRowCount(0)
+        try:
+            shifts = parse_shifts(self.shifts.text(), "Shifts start at") if by == "shift" else DEFAULT_SHIFTS
+            found = periods(self.history, by, shifts=shifts, **self.filters)
+        except inference.InspectorError as exc:  # a shift list that cannot be read, a history locked
+            self.note.setText(str(exc))
+            return
+        self.note.setText("" if found else "No inspection in the time the History view shows.")
+        for p in [*found, total(found)] if found else []:
+            c = p.counts
+            checks = f"{p.masters_passed} passed, {p.masters_failed} failed" if p.masters_passed + p.masters_failed \
+                else ""
+            cells = ["total" if p.by == "total" else p.label, c.total, c.ok, c.ng, c.not_found, c.no_verdict,
+                     c.error, c.yield_text(), checks]
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            for col, value in enumerate(cells):
+                self.table.setItem(r, col, QTableWidgetItem(str(value)))
+
+
+__all__ = ["PeriodsDialog"]
