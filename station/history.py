@@ -447,8 +447,10 @@ class History:
                 for hour, verdict, master, passed, n in rows]
 
     def recent_ok_scores(self, last: int = 200, model_id: Optional[str] = None) -> list[float]:
-        """The scores of the newest `last` OK rows (of `model_id` when given), newest first."""
+        """The scores of the newest `last` OK rows (of `model_id` when given), newest first; a master part's check
+        is no production part, and says nothing of the line's drift."""
         where, params = where_clause(verdict="OK", model_id=model_id)
+        where = production_only(where, None)
         rows = self._run(f"SELECT score FROM inspections{where} AND score IS NOT NULL "
                          "ORDER BY time DESC, id DESC LIMIT ?", params + [int(last)])
         return [float(r[0]) for r in rows]

@@ -89,9 +89,14 @@ def test_master_rows_carry_their_expected_verdict_stay_out_of_the_yield_and_surv
         assert (failed.expected, failed.master_passed, passed.master_passed) == (Verdict.NG, False, True)
         assert h.query(purpose="line")[0].master_passed is None
         assert [(p, e, v) for p, e, v, _ in h.master_rows()] == [("RR-1", "NG", Verdict.OK), ("rr-1", "NG", Verdict.NG)]
+        h.record(source="s", file_name="gold.png", verdict="OK", score=9.0, part_id="GOLD", purpose="master",
+                 expected="OK")
+        assert h.recent_ok_scores() == []  # the OK production rows have no score; the golden part's says nothing
+        h.record(source="s", file_name="c.png", verdict="OK", score=1.5)
+        assert h.recent_ok_scores() == [1.5]
         assert h.apply_retention(days=7) == 1  # the month-old production row; the month-old master check stays
-        assert h.apply_retention(rows=0) == 1
-        assert [r.file_name for r in h.query()] == ["rr.png", "rr.png"]
+        assert h.apply_retention(rows=0) == 2
+        assert sorted(r.file_name for r in h.query()) == ["gold.png", "rr.png", "rr.png"]
 
 
 def test_a_history_of_the_previous_version_gains_the_column_and_the_index(tmp_path):
