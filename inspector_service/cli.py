@@ -83,7 +83,7 @@ def is_loopback(host: str) -> bool:
 
 def read_token(path: Path) -> str:
     try:
-        token = path.read_text(encoding="utf-8-sig").strip()  # utf-8-sig: not Notepad's byte-order mark in the token
+        token = path.read_text(encoding="utf-8-sig").strip()  # utf-8-sig: a Notepad byte-order mark is no part of it
     except (OSError, UnicodeDecodeError) as exc:
         raise InspectorError(f"cannot read the token file {path}: {exc}") from None
     if len(token) < 16 or any(c.isspace() for c in token):
