@@ -320,16 +320,7 @@ def cmd_history(args) -> int:
         counts = history.counts(**filters) if args.limit is None else \
             VerdictCounts.of(r.verdict for r in rows if r.expected is None)
     rows.reverse()  # oldest first for reading and exporting
-    for out, export in ((args.csv, export_csv), (args.json, export_json)):
-        if out is None:
-            continue
-        if str(out) == "-":  # standard output, for a pipe; the count goes to stderr
-            export(sys.stdout, rows)
-            sys.stdout.flush()
-            print(f"wrote {len(rows)} rows to standard output", file=sys.stderr)
-        else:
-            export(out, rows)
-            print(f"wrote {len(rows)} rows to {out}")
+    if _export(args, rows, "rows", export_csv, export_json):
         return 0
     for r in rows:
         score = f"{r.score:10.4f}" if r.score is not None else " " * 10
@@ -338,10 +329,8 @@ def cmd_history(args) -> int:
         error = f"  {r.error}" if r.error else ""
         part = f"  part {r.part_id}" if r.part_id else ""
         version = f" {r.model_version}" if r.model_version else ""
-        bench = " (bench)" if r.purpose == "bench" else ""
-        if r.expected is not None:
-            bench = f" (master, expected {r.expected.value}: {'passed' if r.master_passed else 'FAILED'})"
-        print(f"{r.id:7d}  {local}  {r.verdict:10} {score}  {r.file_name}{part}{version}{bench}{label}{error}")
+        note = f" ({r.purpose_note})" if r.purpose_note else ""
+        print(f"{r.id:7d}  {local}  {r.verdict:10} {score}  {r.file_name}{part}{version}{note}{label}{error}")
     checks = [r.master_passed for r in rows if r.expected is not None]
     masters = f"master parts: {sum(checks)} passed, {len(checks) - sum(checks)} failed"
     print(f"{len(rows)} rows; " + (masters if args.purpose == "master" else
@@ -361,17 +350,29 @@ def _mark(path: Path, row_id: str, label: str) -> int:
     return 0
 
 
+def _export(args, items: list, noun: str, to_csv, to_json) -> bool:
+    """--csv / --json OUT: write `items` there (- : standard output, the count then on stderr); False for neither."""
+    for out, export in ((args.csv, to_csv), (args.json, to_json)):
+        if out is None:
+            continue
+        if str(out) == "-":  # standard output, for a pipe; the count goes to stderr
+            export(sys.stdout, items)
+            sys.stdout.flush()
+            print(f"wrote {len(items)} {noun} to standard output", file=sys.stderr)
+        else:
+            export(out, items)
+            print(f"wrote {len(items)} {noun} to {out}")
+        return True
+    return False
+
+
 def _print_periods(args, history: History, filters: dict) -> int:
     """--by hour|day|shift: the counts and yield of each period, its master checks apart; or --csv / --json."""
     from station.history_periods import parse_shifts, periods, total
 
     found = periods(history, args.by, shifts=parse_shifts(args.shifts, "--shifts"), **filters)
-    for out, export in ((args.csv, export_periods_csv), (args.json, export_periods_json)):
-        if out is not None:
-            export(sys.stdout if str(out) == "-" else out, found)
-            print(f"wrote {len(found)} periods to {'standard output' if str(out) == '-' else out}",
-                  file=sys.stderr if str(out) == "-" else sys.stdout)
-            return 0
+    if _export(args, found, "periods", export_periods_csv, export_periods_json):
+        return 0
     if not found:
         print("no inspection in that time")
         return 0
@@ -379,11 +380,8 @@ def _print_periods(args, history: History, filters: dict) -> int:
           f"{'yield':>6}  masters")
     for p in [*found, total(found)]:
         c = p.counts
-        masters = f"{p.masters_passed} passed, {p.masters_failed} failed" if p.masters_passed + p.masters_failed \
-            else ""
-        label = "total" if p.by == "total" else p.label
-        print(f"{label:16}  {c.total:6d}  {c.ok:6d}  {c.ng:5d}  {c.not_found:9d}  {c.no_verdict:10d}  {c.error:5d}  "
-              f"{c.yield_text():>6}  {masters}".rstrip())
+        print(f"{p.label:16}  {c.total:6d}  {c.ok:6d}  {c.ng:5d}  {c.not_found:9d}  {c.no_verdict:10d}  {c.error:5d}  "
+              f"{c.yield_text():>6}  {p.masters_text}".rstrip())
     return 0
 
 

@@ -26,7 +26,7 @@ DEFAULT_SHIFTS = (6, 14, 22)  # the hours three 8-hour shifts start at
 
 @dataclass
 class Period:
-    by: str  # hour, day or shift
+    by: str  # hour, day or shift ("total": the periods together, total())
     start: datetime  # local time
     counts: VerdictCounts = field(default_factory=VerdictCounts)  # production parts
     masters_passed: int = 0
@@ -34,7 +34,16 @@ class Period:
 
     @property
     def label(self) -> str:
+        if self.by == "total":
+            return "total"
         return self.start.strftime("%Y-%m-%d" if self.by == "day" else "%Y-%m-%d %H:%M")
+
+    @property
+    def masters_text(self) -> str:
+        """The master parts' checks, as a report's column shows them: "1 passed, 0 failed"; "" without any."""
+        if not self.masters_passed + self.masters_failed:
+            return ""
+        return f"{self.masters_passed} passed, {self.masters_failed} failed"
 
     def to_dict(self) -> dict:
         return {"label": self.label, "start": self.start.astimezone().isoformat(timespec="seconds"),
@@ -89,7 +98,7 @@ def total(of: Sequence[Period]) -> Period:
     """The periods together: the counts and master checks of them all."""
     whole = Period("total", of[0].start if of else datetime.now())
     for p in of:
-        for name in ("ok", "ng", "not_found", "no_verdict", "error"):
+        for name in VerdictCounts.__slots__:  # ok, ng, not_found, no_verdict, error
             setattr(whole.counts, name, getattr(whole.counts, name) + getattr(p.counts, name))
         whole.masters_passed += p.masters_passed
         whole.masters_failed += p.masters_failed

@@ -47,6 +47,13 @@ class Inspection:
         return None if self.expected is None else self.verdict is self.expected
 
     @property
+    def purpose_note(self) -> str:
+        """What a listing adds for a row that is no production part: "master, expected NG: passed", "bench"; ""."""
+        if self.expected is not None:
+            return f"master, expected {self.expected.value}: {'passed' if self.master_passed else 'FAILED'}"
+        return "bench" if self.purpose == "bench" else ""
+
+    @property
     def time_iso(self) -> str:
         return datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
 

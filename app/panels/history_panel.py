@@ -252,7 +252,7 @@ class HistoryPanel(QWidget):
             when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
             cells = [when, row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
                      LABEL_WORDS.get(row.label, row.label or ""),
-                     row.source + _purpose_words(row)]
+                     row.source + (f" ({row.purpose_note})" if row.purpose_note else "")]
             for c, text in enumerate(cells):
                 item = ScoreItem(text) if c == 3 else QTableWidgetItem(text)
                 if c == 0:
@@ -372,10 +372,3 @@ class HistoryPanel(QWidget):
         self.clear_button.setEnabled(bool(verdicts))
         for b in (self.teach_button, self.calibrate_button, self.export_button, self.report_button):
             b.setEnabled(has)
-
-
-def _purpose_words(row: hist.Inspection) -> str:
-    """What the Source column adds for a row that is no production part."""
-    if row.expected is not None:
-        return f" (master, expected {row.expected.value}: {'passed' if row.master_passed else 'FAILED'})"
-    return " (bench)" if row.purpose == "bench" else ""

@@ -72,10 +72,7 @@ class PeriodsDialog(QDialog):
         self.note.setText("" if found else "No inspection in the time the History view shows.")
         for p in [*found, total(found)] if found else []:
             c = p.counts
-            checks = f"{p.masters_passed} passed, {p.masters_failed} failed" if p.masters_passed + p.masters_failed \
-                else ""
-            cells = ["total" if p.by == "total" else p.label, c.total, c.ok, c.ng, c.not_found, c.no_verdict,
-                     c.error, c.yield_text(), checks]
+            cells = [p.label, c.total, c.ok, c.ng, c.not_found, c.no_verdict, c.error, c.yield_text(), p.masters_text]
             r = self.table.rowCount()
             self.table.insertRow(r)
             for col, value in enumerate(cells):
