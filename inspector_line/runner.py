@@ -139,8 +139,7 @@ class Runner:
             source.on_message = self._say  # the folder's lines about skipped files, with the run's messages
         if hasattr(source, "known"):
             source.known = self._known_key  # a file the history knows is skipped without reading it
-        self.counts = RunCounts()  # production parts: master parts are checks of the station, counted apart
-        self.master_checks = {"passed": 0, "failed": 0}
+        self.counts = RunCounts()  # production parts: master parts are checks of the station (the publisher's watch)
         if self.options.masters is not None:
             for each in (station, *self.options.recipes):
                 each.masters = self.options.masters  # a master part's row says so (Station.finish)
@@ -230,7 +229,12 @@ class Runner:
         return RunSummary(self.counts.copy(), time.perf_counter() - t0, self.skipped, stop.is_set(), self.drift,
                           post.failed if post else 0, list(self._messages), delivery,
                           dict(self.publisher.alarms.active) if self.publisher else {},
-                          dict(self.master_checks) if self.options.masters is not None else {})
+                          self._master_checks())
+
+    def _master_checks(self) -> dict:
+        """This run's master parts' checks, as its MasterWatch counted them; {} without master parts."""
+        watch = self.publisher.masters if self.publisher is not None else None
+        return {} if watch is None else {"passed": watch.passed, "failed": watch.failed_count}
 
     def _triggered(self):
         """Whether a PLC asks for a part (waits up to 0.2 s for one)."""
@@ -367,8 +371,6 @@ class Runner:
         result = outcome.result
         if outcome.expected is None:
             self.counts.add(verdict)
-        else:
-            self.master_checks["passed" if outcome.master_passed else "failed"] += 1
         # What the metrics time: from the PLC's Trigger when triggered, else from the image complete.
         waited = latency if self._armed is None or not answer else max(0.0, time.monotonic() - self._armed.taken)
         if answer and self._armed is not None and item.image is not None:
