@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from . import backup_actions
+
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
@@ -36,6 +38,11 @@ def build_menus(window: MainWindow) -> tuple[QMenu, QAction]:
             "Save the ROI, scale, image list and settings")
     _action(window, project, "Save &As…", window.save_project_as, QKeySequence("Ctrl+Shift+S"),
             "Save the project, with its model and calibration, to another folder and continue there")
+    project.addSeparator()
+    _action(window, project, "&Back up…", lambda: backup_actions.back_up(window), None,
+            "Back the saved project up into one checked .zip file: every version, the audit trail, the history")
+    _action(window, project, "Restore from bac&kup…", lambda: backup_actions.restore(window), None,
+            "Restore a backup into a new, empty folder and open it")
     project.addSeparator()
     settings_action = _action(window, project, "Se&ttings…", window.open_settings, QKeySequence("Ctrl+,"),
                               "Engine settings for the next fit (saved with the project)")

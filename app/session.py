@@ -204,6 +204,25 @@ class Session(QObject):
         return self._start("exporting the model", "Cannot export the model",
                            lambda progress, cancel: station.export(out), on_done)
 
+    def backup(self, dest: str, on_done: Callable):
+        """Back the saved project up into the .zip file `dest`: every version, the audit trail, the history."""
+        from station.backup import back_up
+
+        try:
+            folder = self._folder()
+        except inference.InspectorError as exc:
+            self.failed.emit("Cannot back up the project", exc)
+            return None
+        return self._start("backing up the project", "Cannot back up the project",
+                           lambda progress, cancel: back_up(folder, dest), on_done)
+
+    def restore(self, backup: str, target: str, on_done: Callable):
+        """Restore the backup `backup` as the new project folder `target`, every file checked."""
+        from station.backup import restore
+
+        return self._start("restoring the project", "Cannot restore the project",
+                           lambda progress, cancel: restore(backup, target), on_done)
+
     def activate(self, version: str, note: str, on_done: Callback = None):
         """Make `version` the project's active one (audited); the window then works on it."""
         try:

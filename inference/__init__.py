@@ -77,6 +77,7 @@ from .project import (
     save_settings,
 )
 from .project import activate as activate_version
+from .project_backup import BackupInfo, check_backup, read_backup_info, restore_backup, write_backup
 from .align import ALIGN_MODES, Placement, default_locate_box
 from .part_turns import TurnEvidence, taught_turns
 from .part_mirror import MirrorEvidence, taught_mirror
@@ -150,6 +151,11 @@ __all__ = [
     "activate_version",
     "active_version",
     "append_audit",
+    "BackupInfo",
+    "check_backup",
+    "read_backup_info",
+    "restore_backup",
+    "write_backup",
     "list_versions",
     "os_user",
     "read_audit",

@@ -198,10 +198,11 @@ def _holder(folder: Path) -> _Holder:
 
 
 @contextmanager
-def writing(folder: Path) -> Iterator[None]:
+def writing(folder: Path, wait_s: float = 0.0) -> Iterator[None]:
     """Hold the project lock (creating the folder); finish or discard an interrupted save first.
 
-    Re-entrant within one thread. A second writer, in this process or another, gets ProjectBusyError.
+    Re-entrant within one thread. A second writer, in this process or another, gets ProjectBusyError, at once or
+    after waiting up to `wait_s` seconds for the lock (a backup waits out a fit).
     """
     folder = Path(folder)
     held = getattr(_HELD, "folders", None)
@@ -219,7 +220,7 @@ def writing(folder: Path) -> Iterator[None]:
     except OSError as exc:
         raise plain_os_error(exc, folder, "create the project folder") from None
     try:
-        with _locked(folder):
+        with _locked(folder, wait_s):
             yield
     except BaseException:
         if created:  # a job that failed on a new folder leaves no trace of it
@@ -237,16 +238,16 @@ def _remove_if_only_lock(folder: Path) -> None:
 
 
 @contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def _locked(folder: Path, wait_s: float = 0.0) -> Iterator[None]:
     held = _HELD.folders
     key = str(folder.resolve())
     holder = _holder(folder)
     busy = ProjectBusyError(f"the project {folder} is being saved by another process; wait for it and try again")
-    if not holder.thread_lock.acquire(blocking=False):
+    if not (holder.thread_lock.acquire(timeout=wait_s) if wait_s > 0 else holder.thread_lock.acquire(blocking=False)):
         raise busy
     try:
         try:
-            holder.file_lock.acquire()
+            holder.file_lock.acquire(timeout=max(wait_s, 0.0))
         except Timeout:
             raise busy from None
         except OSError as exc:

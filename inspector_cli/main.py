@@ -61,6 +61,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .versions import main as versions_main
 
         return versions_main(argv)
+    if argv[:1] in (["backup"], ["restore"]):
+        from .backup import main as backup_main
+
+        return backup_main(argv)
     if argv[:1] == ["rescore"]:
         from .rescore import main as rescore_main
 
@@ -226,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("versions", help="list a project's model versions: inspector versions PROJECT [--json]")
     sub.add_parser("activate", help="make a model version the active one (rollback): inspector activate PROJECT VN")
     sub.add_parser("audit", help="every change that altered verdicts: inspector audit PROJECT [--json]")
+    sub.add_parser("backup", help="back a project up into one checked .zip file: inspector backup PROJECT DEST")
+    sub.add_parser("restore", help="restore a backup into a new project folder: inspector restore BACKUP PROJECT")
     sub.add_parser("rescore", help="re-score archived images with two versions on Ray: inspector rescore --help")
     return p
 

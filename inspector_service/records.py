@@ -1,21 +1,28 @@
-"""The project's records over HTTP: model versions (list, activate = rollback), the audit trail, and the
-inspection history with the same counts and yield as every client. Thin: the station layer does the work."""
+"""The project's records over HTTP: model versions (list, activate = rollback), the audit trail, the
+inspection history with the same counts and yield as every client, and the project as a backup file. Thin: the
+station layer does the work."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Optional
 
 from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from inference import Verdict
 
+from station.backup import back_up
 from station.history import LABELS, PURPOSES, parse_label
 from station.history_filters import parse_time
 from station.history_periods import PERIODS, parse_shifts, periods, total
 
 from .errors import ApiError
 
-router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history"])
+router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history, backup"])
 
 
 def _projects(request: Request):
@@ -112,3 +119,21 @@ def mark(name: str, row_id: int, request: Request,
                             "lists them; retention may have removed it)")
     station.mark(row_id, value)
     return {"project": name, "row": station.history.get(row_id).to_dict()}
+
+
+@router.get("/backup", response_class=FileResponse, responses={200: {"content": {"application/zip": {}}}},
+            summary="The project as one backup file (.zip, read back and checked): every model version, the active "
+            "one, the audit trail and the inspection history; `inspector restore BACKUP PROJECT` restores it")
+def backup(name: str, request: Request,
+           history: bool = Query(True, description="false: leave the inspection history out"),
+           wait: float = Query(0, ge=0, le=600, description="seconds to wait for a fit or calibration being saved "
+                               "(0: answer 409 at once)")):
+    folder = _projects(request).existing(name)
+    scratch = Path(tempfile.mkdtemp(prefix="inspector-backup-"))
+    try:
+        info = back_up(folder, scratch, history=history, wait_s=wait)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return FileResponse(info.path, media_type="application/zip", filename=info.path.name,
+                        background=BackgroundTask(shutil.rmtree, scratch, ignore_errors=True))

@@ -1,4 +1,5 @@
-"""packaging/linux/*.service: the systemd units that start `inspector run` and `inspector serve` at boot.
+"""packaging/linux/*.service: the systemd units that start `inspector run` and `inspector serve` at boot, and
+the nightly `inspector backup` (a oneshot unit and its timer).
 
 Their command lines, with the example environment files filled in as systemd does, must be what the real
 parser accepts; the run unit must count run's clean stop (130 on SIGTERM) as success, or systemd would call
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from inspector_cli.backup import build_parser as backup_parser
 from inspector_cli.entry import INTERRUPTED
 from inspector_line.cli import run_parser
 from inspector_service.cli import build_parser as serve_parser
@@ -49,16 +51,21 @@ def command_line(keys: dict[str, str]) -> list[str]:
     return argv
 
 
-@pytest.mark.parametrize("name, command", [("inspector-run.service", "run"), ("inspector-serve.service", "serve")])
+@pytest.mark.parametrize("name, command", [("inspector-run.service", "run"), ("inspector-serve.service", "serve"),
+                                           ("inspector-backup.service", "backup")])
 def test_the_units_command_line_is_what_the_cli_accepts(name, command):
     argv = command_line(unit(name))
     assert argv[0].endswith("/inspector") and argv[1] == command
-    parser = run_parser() if command == "run" else serve_parser()
-    args = parser.parse_args(argv[2:])  # a wrong option is SystemExit here, as on the line PC
+    # a wrong option is SystemExit here, as on the line PC
     if command == "run":
+        args = run_parser().parse_args(argv[2:])
         assert str(args.project).endswith("part1") and args.source.endswith("incoming") and args.modbus
-    else:
+    elif command == "serve":
+        args = serve_parser().parse_args(argv[2:])
         assert str(args.projects).endswith("projects") and args.host == "127.0.0.1"
+    else:
+        args = backup_parser().parse_args(argv[1:])
+        assert str(args.project).endswith("part1") and args.keep >= 1 and not args.no_history
 
 
 def test_the_run_unit_counts_runs_clean_stop_as_success():
@@ -69,13 +76,16 @@ def test_the_run_unit_counts_runs_clean_stop_as_success():
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("name", ["inspector-run.service", "inspector-serve.service"])
+@pytest.mark.parametrize("name", ["inspector-run.service", "inspector-serve.service", "inspector-backup.timer"])
 def test_systemd_finds_nothing_to_say_about_the_units(name, tmp_path):
-    # verify also checks that the executable exists: the bundle's path is replaced by one that does.
-    text = (UNITS / name).read_text(encoding="utf-8").replace("/opt/inspector/inspector", sys.executable)
-    (tmp_path / name).write_text(text, encoding="utf-8")
-    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True,
-                          timeout=60)
+    # verify also checks that the executable exists: the bundle's path is replaced by one that does. A timer is
+    # verified with the service it starts.
+    names = [name, "inspector-backup.service"] if name.endswith(".timer") else [name]
+    for each in names:
+        text = (UNITS / each).read_text(encoding="utf-8").replace("/opt/inspector/inspector", sys.executable)
+        (tmp_path / each).write_text(text, encoding="utf-8")
+    proc = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / each) for each in names)],
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and not proc.stderr.strip() and not proc.stdout.strip(), proc.stderr + proc.stdout
 
 

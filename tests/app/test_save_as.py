@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QFileDialog
@@ -94,3 +95,49 @@ def test_the_window_exports_the_model_for_an_edge_pc(qtbot, window, fitted_proje
     edge = inference.engine_for(out, window.engine.config)
     result = edge.infer(edge.load(out), images["ng"][0])
     assert result.score == pytest.approx(score, rel=1e-3) and result.verdict.value == "NG"
+
+
+def test_back_up_and_restore_from_the_project_menu(qtbot, window, fitted_project, images, tmp_path, monkeypatch,
+                                                   answerer):
+    """Project > Back up… writes one checked file; Restore from backup… brings it back into an empty folder and
+    opens it, inspecting as the original did."""
+    assert window.open_project(fitted_project, ask=False)
+    wait_idle(qtbot, window)
+    window.inspect_panel.open_paths([images["ng"][0]])
+    wait_idle(qtbot, window)
+    score = window.inspect_panel.current.score
+    chosen = tmp_path / "nightly"  # typed without .zip
+    suggested = []
+
+    def save_dialog(parent, title, start, filter_):
+        suggested.append(start)
+        return str(chosen), filter_
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save_dialog))
+    menu_action(window, "&Back up…").trigger()
+    wait_idle(qtbot, window)
+    made = tmp_path / "nightly.zip"
+    assert inference.check_backup(made).active_version == inference.active_version(fitted_project)
+    assert Path(suggested[0]).name.startswith(f"{fitted_project.name}-") and suggested[0].endswith(".zip")
+    assert str(made) in window.statusBar().currentMessage()
+
+    target = tmp_path / "restored"
+    target.mkdir()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(made), "")))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(target)))
+    menu_action(window, "Restore from bac&kup…").trigger()
+    wait_idle(qtbot, window)
+    assert window.doc.folder == target and inference.read_audit(target)[-1]["action"] == "restore"
+    window.inspect_panel.open_paths([images["ng"][0]])
+    wait_idle(qtbot, window)
+    assert window.inspect_panel.current.score == pytest.approx(score, rel=1e-6)
+    menu_action(window, "Restore from bac&kup…").trigger()  # again into the same, now full, folder: refused
+    wait_idle(qtbot, window)
+    assert any("exists and is not empty" in text for text in answerer.seen)
+    assert window.doc.folder == target
+
+
+def menu_action(window, text):
+    from PySide6.QtWidgets import QMenu
+
+    return next(a for menu in window.menuBar().findChildren(QMenu) for a in menu.actions() if a.text() == text)

@@ -70,3 +70,29 @@ def test_metrics_count_inspections_by_verdict_latency_and_model_version(client, 
     assert after[("inspector_model_version", (("project", "disc"),))] == int(body["model_version"][1:])
     assert after[("inspector_queue_depth", ())] == 0
     assert after[("inspector_alarm_active", (("alarm", "ng_streak"), ("project", "disc")))] == 0
+
+
+def test_it_pulls_a_checked_backup_that_restores_the_project(client, images, disc, tmp_path):
+    """IT's nightly job pulls each project's backup over HTTP; it restores with `inspector restore` on a new PC."""
+    from inference import check_backup, list_versions
+    from station.backup import restore
+
+    client.post("/projects/disc/infer", files=files(images["cal"][:1]), data={"part_id": ["SN-B"]})
+    r = client.get("/projects/disc/backup")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/zip" and "disc-" in r.headers["content-disposition"]
+    pulled = tmp_path / "pulled.zip"
+    pulled.write_bytes(r.content)
+    info = check_backup(pulled)
+    assert info.project == "disc" and info.notes["history_rows"] >= 1
+    restore(pulled, tmp_path / "disc")
+    versions = client.get("/projects/disc/versions").json()["versions"]
+    assert [v.version for v in list_versions(tmp_path / "disc")] == [v["version"] for v in versions]
+    lean = client.get("/projects/disc/backup", params={"history": "false"})
+    assert lean.status_code == 200 and len(lean.content) < len(r.content)
+    pulled.write_bytes(lean.content)
+    assert check_backup(pulled).notes["history_rows"] is None
+    missing = client.get("/projects/nope/backup")
+    assert missing.status_code == 404 and "nope" in missing.json()["error"]
+    bad = client.get("/projects/disc/backup", params={"wait": "-1"})
+    assert bad.status_code == 422 and "wait" in bad.text
