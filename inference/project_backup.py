@@ -72,14 +72,41 @@ def _project_files(folder: Path, leave_out: frozenset) -> list[str]:
     return sorted(r for r in rels if not _left_out(r, leave_out))
 
 
-def _add(archive: zipfile.ZipFile, source: Path, name: str) -> dict:
-    digest, size = hashlib.sha256(), 0
-    with open(source, "rb") as src, archive.open(name, "w", force_zip64=True) as dst:
+def _sha256(source: Path) -> str:
+    digest = hashlib.sha256()
+    with open(source, "rb") as src:
         while chunk := src.read(_CHUNK):
             digest.update(chunk)
-            size += len(chunk)
-            dst.write(chunk)
-    return {"bytes": size, "sha256": digest.hexdigest()}
+    return digest.hexdigest()
+
+
+class _Writer:
+    """Adds files to the backup, each content once: a calibration's version holds the same embeddings and coreset
+    as the version it calibrated, and the top level the active version's, so a file equal to one already in the
+    backup is recorded as `same_as` it instead of stored again (a file of a size not seen yet is read once)."""
+
+    def __init__(self, archive: zipfile.ZipFile, prefix: str):
+        self.archive, self.prefix = archive, prefix
+        self.files: dict[str, dict] = {}
+        self._by_digest: dict[str, str] = {}
+        self._sizes: set[int] = set()
+
+    def add(self, rel: str, source: Path) -> None:
+        size = source.stat().st_size
+        if size in self._sizes:
+            digest = _sha256(source)
+            if digest in self._by_digest:
+                self.files[rel] = {"bytes": size, "sha256": digest, "same_as": self._by_digest[digest]}
+                return
+        digest, size = hashlib.sha256(), 0
+        with open(source, "rb") as src, self.archive.open(f"{self.prefix}/{rel}", "w", force_zip64=True) as dst:
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                dst.write(chunk)
+        self.files[rel] = {"bytes": size, "sha256": digest.hexdigest()}
+        self._by_digest.setdefault(digest.hexdigest(), rel)
+        self._sizes.add(size)
 
 
 def write_backup(folder: str | Path, dest: str | Path, *, extra: Mapping[str, Path] = {},
@@ -95,20 +122,20 @@ def write_backup(folder: str | Path, dest: str | Path, *, extra: Mapping[str, Pa
     tmp = dest.with_name(f".{dest.name}.tmp")
     leave_out = frozenset(leave_out) | frozenset(extra)
     try:
-        files: dict[str, dict] = {}
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            writer = _Writer(archive, folder.name)
             with writing(folder, wait_s=wait_s):  # no save is half in the backup
                 versions = tuple(v.version for v in list_versions(folder))
                 if not versions:
                     raise ProjectError(f"{folder} holds no model: there is nothing to back up")
                 active = active_version(folder)
                 for rel in _project_files(folder, leave_out):
-                    files[rel] = _add(archive, folder / rel, f"{folder.name}/{rel}")
+                    writer.add(rel, folder / rel)
             for rel, source in extra.items():
-                files[rel] = _add(archive, Path(source), f"{folder.name}/{rel}")
+                writer.add(rel, Path(source))
             info = BackupInfo(dest, folder.name, str(folder.resolve()),
                               datetime.now(timezone.utc).isoformat(timespec="seconds"), os_user(), app_version,
-                              active, versions, files, dict(notes or {}))
+                              active, versions, writer.files, dict(notes or {}))
             archive.writestr(BACKUP_META, json.dumps(info.to_dict(), indent=1) + "\n")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -144,27 +171,33 @@ def read_backup_info(path: str | Path) -> BackupInfo:
         raise InspectorError(f"{path} was written by a newer version of Inspector (backup format "
                              f"{data.get('format_version')}): restore it with that version")
     try:
-        files = {str(rel): {"bytes": int(f["bytes"]), "sha256": str(f["sha256"])} for rel, f in data["files"].items()}
+        files = {str(rel): {"bytes": int(f["bytes"]), "sha256": str(f["sha256"]),
+                            **({"same_as": str(f["same_as"])} if "same_as" in f else {})}
+                 for rel, f in data["files"].items()}
         info = BackupInfo(path, str(data["project"]), str(data["source"]), str(data["created"]), str(data["who"]),
                           str(data["app_version"]), data["active_version"], tuple(data["versions"]), files,
                           dict(data.get("notes") or {}))
     except (KeyError, TypeError, ValueError, AttributeError):
         raise InspectorError(f"{path} is a damaged Inspector backup: its {BACKUP_META} is incomplete") from None
-    for rel in files:
+    for rel, f in files.items():
         pure = PurePosixPath(rel)
         if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel or Path(info.project).name != info.project:
             raise InspectorError(f"{path} is a damaged Inspector backup: it names the path {rel!r}")
+        stored = files.get(f.get("same_as", rel), {})
+        if "same_as" in stored or stored.get("sha256") != f["sha256"]:
+            raise InspectorError(f"{path} is a damaged Inspector backup: {rel} is the same as a file it does not hold")
     return info
 
 
 def _entries(path: Path, info: BackupInfo, each: Callable[[str, object], None]) -> None:
-    """Open every file of the backup in turn (`each(rel, stream)`), then check it was the one backed up."""
+    """Open every file of the backup in turn (`each(rel, chunks)`), then check it was the one backed up (a file
+    recorded as the same as another reads that one's stored copy)."""
     try:
         with zipfile.ZipFile(path) as archive:
             for rel, want in info.files.items():
                 digest, size = hashlib.sha256(), 0
                 try:
-                    with archive.open(f"{info.project}/{rel}") as stream:
+                    with archive.open(f"{info.project}/{want.get('same_as', rel)}") as stream:
                         def hashed(stream=stream):
                             nonlocal size
                             while chunk := stream.read(_CHUNK):

@@ -45,6 +45,11 @@ def test_a_restored_project_inspects_as_the_original_with_its_versions_audit_and
     assert info.path.parent == tmp_path and info.path.name.startswith("line-a-") and info.path.suffix == ".zip"
     assert info.active_version == "v2" and info.versions == ("v1", "v2") and info.notes["history_rows"] == 2
     assert not any(p.name.endswith(".tmp") or p.name.startswith(".") for p in tmp_path.iterdir())
+    # Each content once: the calibrated v2 holds v1's embeddings and coreset, the top level v2's files.
+    assert info.files["versions/v2/embeddings.npy"]["same_as"] == info.files["versions/v1/embeddings.npy"].get(
+        "same_as", "versions/v1/embeddings.npy") == "embeddings.npy"
+    with zipfile.ZipFile(info.path) as stored:
+        assert len(stored.namelist()) - 1 == sum("same_as" not in f for f in info.files.values()) < len(info.files)
     target = tmp_path / "restored" / "line-a"
     restore(info.path, target, who="tech", note="new line PC")
     assert [(v.version, v.active) for v in list_versions(target)] == [(v.version, v.active)
@@ -99,10 +104,10 @@ def test_a_damaged_backup_is_refused_and_restores_nothing(project, tmp_path):
     with zipfile.ZipFile(info.path) as src, zipfile.ZipFile(damaged, "w") as dst:
         for item in src.infolist():
             data = src.read(item)
-            if item.filename == "line-a/versions/v2/coreset.faiss":
+            if item.filename == "line-a/coreset.faiss":
                 data = data[:-1] + bytes([data[-1] ^ 1])  # one bit, re-zipped with a matching CRC
             dst.writestr(item, data)
-    with pytest.raises(InspectorError, match="versions/v2/coreset.faiss does not match its checksum"):
+    with pytest.raises(InspectorError, match="damaged backup: coreset.faiss does not match its checksum"):
         check_backup(damaged)
     with pytest.raises(InspectorError, match="does not match its checksum"):
         restore(damaged, tmp_path / "r")
@@ -180,6 +185,12 @@ def test_bad_places_and_forged_backups_are_refused_in_one_line(project, tmp_path
     with pytest.raises(InspectorError, match="names the path '../../escaped.txt'"):
         restore(forged, tmp_path / "r")
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "r").exists()
+    with zipfile.ZipFile(info.path) as src, zipfile.ZipFile(forged, "w") as dst:
+        meta = json.loads(src.read(BACKUP_META))
+        meta["files"]["manifest.json"]["same_as"] = "elsewhere.json"
+        dst.writestr(BACKUP_META, json.dumps(meta))
+    with pytest.raises(InspectorError, match="manifest.json is the same as a file it does not hold"):
+        check_backup(forged)
     with pytest.raises(InspectorError, match="not an Inspector backup"):
         check_backup(_plain_zip(tmp_path))
     with pytest.raises(InspectorError, match="backup file not found"):
