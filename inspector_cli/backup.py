@@ -112,10 +112,11 @@ def _restore(args) -> int:
 
 def _say_if_it_inspects(args) -> None:
     """A restore onto another PC is only half done when this machine lacks the model's weights: say so now."""
-    from inference import Engine, EngineConfig
+    from inference import EngineConfig, engine_for  # a restored export inspects with its own network
     from station import describe_project
 
-    info = describe_project(args.project, lambda: Engine(EngineConfig.load(args.config)).load(args.project))
+    info = describe_project(args.project, lambda: engine_for(args.project, EngineConfig.load(args.config)).load(
+        args.project))
     if info.problems:
         print(f"WARNING: it cannot inspect on this machine yet: {info.problems[0]}")
     elif info.calibration is None:

@@ -224,3 +224,22 @@ def test_a_project_replaced_by_an_export_under_a_running_station_gets_the_export
     shutil.rmtree(folder)
     shutil.copytree(root / "proj", folder)
     assert type(station.engine) is Engine and type(station.model().backbone).__name__ == "Backbone"
+
+
+def test_an_edge_pc_backs_up_and_restores_its_export_without_torch(exported, tmp_path):
+    """The edge install (no torch) backs its exported folder up and restores it on a replacement PC, which then
+    inspects with the export's own network as the full install does."""
+    root, cfg, want = exported
+    made = tmp_path / "edge.zip"
+    run = _edge(tmp_path, "backup", str(root / "out"), str(made))
+    assert run.returncode == 0 and "read back and checked" in run.stdout, run.stderr
+    run = _edge(tmp_path, "restore", str(made), str(tmp_path / "again"), *cfg)
+    assert run.returncode == 0 and "it inspects on this machine" in run.stdout, run.stderr + run.stdout
+    out = tmp_path / "again.json"
+    run = _edge(tmp_path, "infer", str(tmp_path / "again"), str(root / "ng"), str(root / "cal"), "--json", str(out),
+                *cfg)
+    assert run.returncode == 0, run.stderr
+    got = {Path(r["name"]).name: (r["verdict"], r["score"]) for r in json.loads(out.read_text())["results"]}
+    assert sorted(got) == sorted(want)
+    for name, (verdict, score) in want.items():
+        assert got[name][0] == verdict and got[name][1] == pytest.approx(score, rel=1e-4)
