@@ -22,7 +22,10 @@ import traceback
 from pathlib import Path
 
 # First words that make the command line (inspector_cli.main) handle the call rather than the GUI.
-CLI_COMMANDS = frozenset({"fit", "infer", "calibrate", "info", "eval", "serve", "run", "history",
+# Every command `inspector --help` lists (tests/test_build.py keeps them in step), so that a folder of the
+# same name in the working folder never opens the window instead.
+CLI_COMMANDS = frozenset({"fit", "infer", "calibrate", "info", "export", "eval", "serve", "run", "history",
+                          "opcua-cert", "versions", "activate", "audit", "backup", "restore", "rescore",
                           "-h", "--help", "--version"})
 SELF_TEST = frozenset({"--self-test", "self-test", "selftest"})
 

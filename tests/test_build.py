@@ -63,6 +63,22 @@ def test_launcher_opens_an_existing_project_folder_in_the_gui(tmp_path):
     assert launcher.route([str(tmp_path)]) == "gui"
 
 
+def test_every_command_reaches_the_command_line_even_beside_a_folder_of_its_name(tmp_path, monkeypatch):
+    """A bundle started in /srv/inspector, which holds a folder `backup` (or `export`, `audit`...), opened the
+    window on that folder for `inspector backup ...`: commands must not depend on the working folder."""
+    import argparse
+
+    from inspector_cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    commands = sorted(set(sub.choices) - {"gui"})
+    assert {"backup", "restore", "export", "versions", "audit", "rescore"} <= set(commands)
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        (tmp_path / command).mkdir()
+        assert launcher.route([command, "x"]) == "cli", command
+
+
 def test_launcher_runs_the_self_test_in_process(capsys):
     assert launcher.main(["--self-test", "--quick"]) == 0
     out = capsys.readouterr().out
