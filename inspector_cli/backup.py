@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 from typing import Sequence
 
-from inference import InspectorError, plain_os_error
+from inference import InspectorError
+
+from .one_line import run_command
 
 WAIT_DEFAULT = "10m"
 
@@ -43,18 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
-    try:
-        return _backup(args) if args.command == "backup" else _restore(args)
-    except InspectorError as exc:
-        _err(str(exc))
-        return 2
-    except OSError as exc:
-        _err(str(plain_os_error(exc, None)))
-        return 2
-
-
-def _err(message: str) -> None:
-    print(f"inspector: error: {' '.join(message.split())}", file=sys.stderr)
+    return run_command(_backup if args.command == "backup" else _restore, args)
 
 
 def _wait_seconds(text: str) -> float:

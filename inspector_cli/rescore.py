@@ -11,6 +11,8 @@ from typing import Sequence
 
 from inference import EngineConfig, InspectorError, user_message
 
+from .one_line import err as _err
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -45,16 +47,9 @@ def main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         _err("interrupted: the rows written so far are kept; run the same command again to go on")
         return 130
-    except InspectorError as exc:
-        _err(str(exc))
-        return 2
-    except OSError as exc:
+    except (InspectorError, OSError) as exc:
         _err(user_message(exc))
         return 2
-
-
-def _err(message: str) -> None:
-    print(f"inspector: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _rescore(args) -> int:

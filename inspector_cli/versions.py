@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from inference import InspectorError, plain_os_error
+from inference import InspectorError
+
+from .one_line import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,20 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
-    try:
-        if not args.project.is_dir():
-            raise InspectorError(f"project folder not found: {args.project}")
-        return {"versions": _versions, "activate": _activate, "audit": _audit}[args.command](args)
-    except InspectorError as exc:
-        _err(str(exc))
-        return 2
-    except OSError as exc:
-        _err(str(plain_os_error(exc, None)))
-        return 2
+    return run_command(_command, args)
 
 
-def _err(message: str) -> None:
-    print(f"inspector: error: {' '.join(message.split())}", file=sys.stderr)
+def _command(args) -> int:
+    if not args.project.is_dir():
+        raise InspectorError(f"project folder not found: {args.project}")
+    return {"versions": _versions, "activate": _activate, "audit": _audit}[args.command](args)
 
 
 def _station(args, config: Optional[Path] = None):
