@@ -32,6 +32,9 @@ BACKUP_FORMAT = "inspector-backup"
 BACKUP_FORMAT_VERSION = 1
 BACKUP_META = "inspector-backup.json"
 _CHUNK = 1 << 20
+# Float arrays and networks hardly compress (a few %) and would cost most of the backup's time (and of the time
+# the project lock is held): stored as they are. Text and the history compress well (the history about 7x).
+_STORED = frozenset({".npy", ".npz", ".faiss", ".bin", ".png"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,11 @@ class _Writer:
                 self.files[rel] = {"bytes": size, "sha256": digest, "same_as": self._by_digest[digest]}
                 return
         digest, size = hashlib.sha256(), 0
-        with open(source, "rb") as src, self.archive.open(f"{self.prefix}/{rel}", "w", force_zip64=True) as dst:
+        entry = f"{self.prefix}/{rel}"  # compressed as the archive says
+        if source.suffix in _STORED:
+            entry = zipfile.ZipInfo.from_file(source, entry)
+            entry.compress_type = zipfile.ZIP_STORED
+        with open(source, "rb") as src, self.archive.open(entry, "w", force_zip64=True) as dst:
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
