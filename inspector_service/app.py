@@ -28,6 +28,7 @@ from station.line_io.metrics import LineMetrics
 
 from . import errors
 from .batching import InferenceBatcher
+from .access import Caller, open_caller, require
 from .errors import ApiError
 from .forms import CheckedFormRoute
 from .jobs import FitJob, FitQueue
@@ -50,6 +51,7 @@ def create_app(
     config: Optional[EngineConfig] = None,
     engine: Optional[Engine] = None,
     token: Optional[str] = None,
+    tokens: Optional[dict] = None,
     limits: Limits = Limits(),
     max_loaded: int = 8,
     share_batch: Optional[int] = None,
@@ -58,8 +60,10 @@ def create_app(
 ) -> FastAPI:
     """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
     batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
-    (docs/benchmarks.md). `who`: the name the audit trail gives changes made through the service (the
-    token's name). `line`: where line inspections go besides the history (alarms, metrics, --post / --mqtt
+    (docs/benchmarks.md). `token`: the one token every request must send (every permission, named `who`);
+    `tokens`: token -> access.Caller, each with its name and roles (`inspector serve --token-file`); neither: no
+    token asked (bind this PC only). `who`: the name the audit trail gives changes made without a named token.
+    `line`: where line inspections go besides the history (alarms, metrics, --post / --mqtt
     outboxes; default: alarms and metrics only)."""
     engine = engine or Engine(config)
     line = line or ServiceLine(LineMetrics())
@@ -84,12 +88,17 @@ def create_app(
                          static_url="/docs-assets")  # /docs and /redoc from files in the package, no CDN
     app.router.route_class = CheckedFormRoute  # unknown form fields: 422 naming them
     app.state.engine, app.state.projects, app.state.batcher, app.state.fits = engine, projects, batcher, fits
+    # Who calls: with tokens, the token's caller (access.py); without (this PC only), one caller with every
+    # permission, named `who`. A single `token` is such a caller too (the earlier form).
+    app.state.open_caller = open_caller(who)
+    if token is not None:
+        tokens = {token: open_caller(who), **(tokens or {})}
     errors.install(app)
     # Added innermost first: the access log sees every request, refused ones included.
     app.add_middleware(errors.InternalErrors)
     app.add_middleware(RequestSizeLimit, max_bytes=limits.max_request_bytes)
-    if token is not None:
-        app.add_middleware(BearerToken, token=token)
+    if tokens:
+        app.add_middleware(BearerToken, tokens=tokens)
     app.add_middleware(AccessLog)
     app.include_router(records_router)
     app.include_router(metrics_router)
@@ -97,7 +106,7 @@ def create_app(
     metrics.watch_queue(batcher.waiting)
 
     @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs, "
-             "the line alarms active per project")
+             "the line alarms active per project", dependencies=[require("read")])
     def health():
         cfg = engine.config
         return {
@@ -110,11 +119,12 @@ def create_app(
             "alarms": line.alarms(),
         }
 
-    @app.get("/projects", summary="The fitted projects in the projects folder")
+    @app.get("/projects", summary="The fitted projects in the projects folder", dependencies=[require("read")])
     def list_projects():
         return {"projects": projects.names()}
 
-    @app.get("/projects/{name}", summary="What `inspector info --json` gives: manifest, checks, calibration, index")
+    @app.get("/projects/{name}", summary="What `inspector info --json` gives: manifest, checks, calibration, index",
+             dependencies=[require("read")])
     def project_info(name: str):
         return describe_project(projects.existing(name), lambda: projects.model(name)).to_dict()
 
@@ -127,6 +137,7 @@ def create_app(
         mm_per_px: Optional[str] = Form(None, description="pixel size in mm, for region areas in mm^2"),
         add: Optional[str] = Form(None, description="true: teach into the existing model"),
         note: str = Form("", description="a note for the version list and the audit trail"),
+        caller: Caller = require("teach"),
     ):
         folder = projects.folder(name)
         adding = parse_bool("add", add)
@@ -143,15 +154,17 @@ def create_app(
         else:
             first = (arrays[0].shape[1], arrays[0].shape[0])
             check_fit("images", names, arrays, roi_value, None if roi_value is not None else first)
-        job = fits.submit(FitJob(name, folder, arrays, adding, roi_value, mm, note=note))
+        job = fits.submit(FitJob(name, folder, arrays, adding, roi_value, mm, note=note, who=caller.name))
         return JSONResponse({"job_id": job.id, "state": job.state, "status_url": f"/jobs/{job.id}"},
                             status_code=202)
 
-    @app.get("/jobs/{job_id}", summary="A fit job's state, stage, progress and, when done, its result")
+    @app.get("/jobs/{job_id}", summary="A fit job's state, stage, progress and, when done, its result",
+             dependencies=[require("read")])
     def job_status(job_id: str):
         return _job(job_id).to_dict()
 
-    @app.delete("/jobs/{job_id}", status_code=202, summary="Cancel a fit job; the saved model stays as it was")
+    @app.delete("/jobs/{job_id}", status_code=202, summary="Cancel a fit job; the saved model stays as it was",
+                dependencies=[require("teach")])
     def job_cancel(job_id: str):
         job = _job(job_id)
         if job.state in ("done", "failed", "cancelled"):
@@ -166,7 +179,7 @@ def create_app(
         return job
 
     @app.post("/projects/{name}/infer", summary="Inspect images: verdict, score, regions (and heatmaps); each "
-              "inspection is a history row")
+              "inspection is a history row", dependencies=[require("inspect")])
     def infer(
         name: str,
         images: list[UploadFile] = File(..., description="images to inspect (repeat the field for each)"),
@@ -222,6 +235,7 @@ def create_app(
                                       "since the active version and not calibrated yet, else the active one)"),
         activate: Optional[str] = Form(None, description="false: keep the calibrated version staged"),
         note: str = Form("", description="a note for the version list and the audit trail"),
+        caller: Caller = require("teach"),
     ):
         station = projects.station(name)
         model = projects.model(name) if version is None else station.model(version)
@@ -238,7 +252,7 @@ def create_app(
         _check_model_fit(model, "ng", ng_names, ng_arrays)
         # The station's calibration: the engine's calibration_method, rates by the verdict rule, warnings.
         done = station.calibrate(ok_arrays, ng_arrays, version=version, score_percentile=percentile, min_area=area,
-                                 activate=activating, note=note)
+                                 activate=activating, note=note, who=caller.name)
         if done.active:
             projects.put(name, done.model)  # the calibrated model, without a reload
         return {"project": name, "model_id": done.model.model_id, **done.to_dict()}

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 
 from inference import EngineConfig, InspectorError, __version__
 
+from .access import read_tokens
 from .uploads import Limits
 
 PROG = "inspector serve"
@@ -41,10 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to listen on (default 127.0.0.1; any other needs --token-file)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--token-file", type=Path, metavar="FILE",
-                   help="file holding the bearer token every request must send (Authorization: Bearer TOKEN)")
+                   help="the bearer tokens every request must send one of (Authorization: Bearer TOKEN): one token "
+                   "alone (every permission), or a line per caller, NAME ROLES TOKEN, with the roles read, line, "
+                   "review, backup, engineer (docs/api.md)")
     p.add_argument("--token-name", default="service", metavar="NAME",
-                   help="who the audit trail names for changes made through the service (default 'service'); "
-                   "with a token, e.g. the line or the person it was given to")
+                   help="who the audit trail names for changes made through the service (default 'service'): "
+                   "without a token, or with one token alone; a token file with names names each caller")
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
     p.add_argument("--max-image-mb", type=float, default=50.0, help="largest uploaded image, MB (default 50)")
     p.add_argument("--max-request-mb", type=float, default=512.0, help="largest request body, MB (default 512)")
@@ -81,16 +84,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def read_token(path: Path) -> str:
-    try:
-        token = path.read_text(encoding="utf-8-sig").strip()  # utf-8-sig: a Notepad byte-order mark is no part of it
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InspectorError(f"cannot read the token file {path}: {exc}") from None
-    if len(token) < 16 or any(c.isspace() for c in token):
-        raise InspectorError(f"token file {path} must hold one token of at least 16 characters, no spaces")
-    return token
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     try:
@@ -111,7 +104,7 @@ def _check(args):
     if not is_loopback(args.host) and args.token_file is None:
         raise InspectorError(f"--host {args.host} is reachable from other machines: give --token-file FILE "
                              "(every request then needs Authorization: Bearer TOKEN), or bind 127.0.0.1")
-    token = read_token(args.token_file) if args.token_file is not None else None
+    tokens = read_tokens(args.token_file, args.token_name) if args.token_file is not None else None
     for name in ("max_image_mb", "max_request_mb"):
         if not getattr(args, name) > 0:
             raise InspectorError(f"--{name.replace('_', '-')} must be positive")
@@ -126,7 +119,7 @@ def _check(args):
         raise InspectorError(f"cannot create the projects folder {args.projects}: {exc.strerror}") from None
     if not args.projects.is_dir():
         raise InspectorError(f"--projects {args.projects} is not a folder")
-    return config, token, limits, line
+    return config, tokens, limits, line
 
 
 def _line(args):
@@ -155,19 +148,19 @@ def _line(args):
                        masters=masters, master_every_s=master_every_s)
 
 
-def _serve(args, config: EngineConfig, token: Optional[str], limits: Limits, line=None) -> int:
+def _serve(args, config: EngineConfig, tokens: Optional[dict], limits: Limits, line=None) -> int:
     import uvicorn
 
     from .app import create_app
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.projects, config=config, token=token, limits=limits, max_loaded=args.max_loaded,
+    app = create_app(args.projects, config=config, tokens=tokens, limits=limits, max_loaded=args.max_loaded,
                      share_batch=args.share_batch or None, who=args.token_name, line=line)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                                            log_level=args.log_level, log_config=None))
     logging.getLogger("inspector.service").info(
         "serving %s on http://%s:%d (docs at /docs)%s", args.projects.resolve(), args.host, args.port,
-        ", bearer token required" if token else "")
+        f", a bearer token required ({len(tokens)} caller{'s' * (len(tokens) != 1)})" if tokens else "")
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown

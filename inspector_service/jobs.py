@@ -44,6 +44,7 @@ class FitJob:
     cancel: CancelToken = field(default_factory=CancelToken)
     n_uploaded: int = 0
     note: str = ""
+    who: Optional[str] = None  # who asked for it (the request's token name), for the versions and the audit trail
 
     def __post_init__(self) -> None:
         self.n_uploaded = len(self.images)
@@ -142,9 +143,9 @@ class FitQueue:
 
         station = self.stations(job.project)
         if job.add:
-            return station.add(job.images, progress=progress, cancel=job.cancel, note=job.note)
+            return station.add(job.images, progress=progress, cancel=job.cancel, note=job.note, who=job.who)
         return station.teach(job.images, roi=job.roi, mm_per_px=job.mm_per_px, progress=progress, cancel=job.cancel,
-                             note=job.note)
+                             note=job.note, who=job.who)
 
     def _end(self, job: FitJob, state: str, **kw) -> None:
         with self._lock:

@@ -8,11 +8,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from .access import require
+
 router = APIRouter(tags=["monitoring"])
 
 
 @router.get("/metrics", summary="Prometheus metrics: inspections by verdict, latency, queue depth, model versions, "
-            "alarms, outboxes", response_class=Response)
+            "alarms, outboxes", response_class=Response, dependencies=[require("read")])
 def metrics(request: Request):
     body, content_type = request.app.state.metrics.exposition()
     return Response(body, media_type=content_type)

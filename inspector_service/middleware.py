@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
 from typing import Optional
+
+from .access import caller_of
 
 access_log = logging.getLogger("inspector.access")
 
@@ -45,11 +46,12 @@ class AccessLog:
 
 
 class BearerToken:
-    """Every request must carry `Authorization: Bearer <token>`; compared in constant time."""
+    """Every request must carry `Authorization: Bearer <token>` of one of the tokens (access.py: each names its
+    caller and roles), compared in constant time; the request's state then names its caller."""
 
-    def __init__(self, app, token: str):
+    def __init__(self, app, tokens: dict):
         self.app = app
-        self.token = token.encode("utf-8")
+        self.tokens = {token.encode("utf-8"): caller for token, caller in tokens.items()}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -60,9 +62,11 @@ class BearerToken:
                 scheme, _, rest = value.partition(b" ")
                 if scheme.lower() == b"bearer":
                     given = rest.strip()
-        if not hmac.compare_digest(given, self.token):
+        caller = caller_of(self.tokens, given)
+        if caller is None:
             return await _send_error(send, 401, "missing or wrong bearer token (Authorization: Bearer <token>)",
                                      [(b"www-authenticate", b"Bearer")])
+        scope.setdefault("state", {})["caller"] = caller
         return await self.app(scope, receive, send)
 
 

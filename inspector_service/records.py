@@ -20,6 +20,7 @@ from station.history import LABELS, PURPOSES, parse_label
 from station.history_filters import parse_time
 from station.history_periods import PERIODS, parse_shifts, periods, total
 
+from .access import Caller, require
 from .errors import ApiError
 
 router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history, backup"])
@@ -29,7 +30,8 @@ def _projects(request: Request):
     return request.app.state.projects
 
 
-@router.get("/versions", summary="The model versions: when, what, images, threshold, FAR/FRR, which is active")
+@router.get("/versions", summary="The model versions: when, what, images, threshold, FAR/FRR, which is active",
+            dependencies=[require("read")])
 def versions(name: str, request: Request):
     station = _projects(request).station(name)
     _projects(request).existing(name)
@@ -41,13 +43,13 @@ def versions(name: str, request: Request):
 
 @router.post("/activate", summary="Make a kept version the active one (a rollback is the same); audited")
 def activate(name: str, request: Request, version: str = Form(..., description="e.g. v3"),
-             note: str = Form("", description="why, for the audit trail")):
+             note: str = Form("", description="why, for the audit trail"), caller: Caller = require("teach")):
     projects = _projects(request)
     projects.existing(name)
     station = projects.station(name)
     if version not in {v.version for v in station.versions()}:
         raise ApiError(404, f"project {name!r} has no version {version!r}; GET /projects/{name}/versions lists them")
-    info = station.activate(version, note=note)
+    info = station.activate(version, note=note, who=caller.name)
     projects.put(name, station.model())  # the next inspection uses it, without waiting for a reload
     out = {"project": name, "active": info.to_dict()}
     if info.calibration is None:
@@ -55,13 +57,14 @@ def activate(name: str, request: Request, version: str = Form(..., description="
     return out
 
 
-@router.get("/audit", summary="Every change that altered verdicts, oldest first")
+@router.get("/audit", summary="Every change that altered verdicts, oldest first", dependencies=[require("read")])
 def audit(name: str, request: Request):
     _projects(request).existing(name)
     return {"project": name, "audit": _projects(request).station(name).audit()}
 
 
-@router.get("/history", summary="Inspection history rows (newest first) and the counts and yield over them")
+@router.get("/history", summary="Inspection history rows (newest first) and the counts and yield over them",
+            dependencies=[require("read")])
 def history(name: str, request: Request,
             limit: int = Query(100, ge=1, le=10000, description="most rows returned"),
             verdict: Optional[str] = Query(None, description="only this verdict (OK, NG, NOT_FOUND, NO_VERDICT, "
@@ -88,7 +91,7 @@ def history(name: str, request: Request,
 
 
 @router.get("/history/periods", summary="The counts and yield per hour, day or shift (local time), master parts' "
-            "checks apart: what an MES pulls for its shift reports")
+            "checks apart: what an MES pulls for its shift reports", dependencies=[require("read")])
 def history_periods(name: str, request: Request,
                     by: str = Query("hour", description="hour, day or shift"),
                     since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
@@ -107,7 +110,8 @@ def history_periods(name: str, request: Request,
 
 
 @router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "
-            "good part), false_accept, or none to clear it; a marked row and its archived image are kept")
+            "good part), false_accept, or none to clear it; a marked row and its archived image are kept",
+            dependencies=[require("review")])
 def mark(name: str, row_id: int, request: Request,
          label: str = Form(..., description="false_reject, false_accept, or none to clear the mark")):
     _projects(request).existing(name)
@@ -123,7 +127,8 @@ def mark(name: str, row_id: int, request: Request,
 
 @router.get("/backup", response_class=FileResponse, responses={200: {"content": {"application/zip": {}}}},
             summary="The project as one backup file (.zip, read back and checked): every model version, the active "
-            "one, the audit trail and the inspection history; `inspector restore BACKUP PROJECT` restores it")
+            "one, the audit trail and the inspection history; `inspector restore BACKUP PROJECT` restores it",
+            dependencies=[require("backup")])
 def backup(name: str, request: Request,
            history: bool = Query(True, description="false: leave the inspection history out"),
            wait: float = Query(0, ge=0, le=600, description="seconds to wait for a fit or calibration being saved "

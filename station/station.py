@@ -125,8 +125,8 @@ class Station:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _audit(self, action: str, note: str = "", **values) -> dict:
-        return append_audit(self.project, {"who": self.who, "action": action, **values, "note": note or ""})
+    def _audit(self, action: str, note: str = "", who: Optional[str] = None, **values) -> dict:
+        return append_audit(self.project, {"who": who or self.who, "action": action, **values, "note": note or ""})
 
     def _active_record(self):
         try:
@@ -151,13 +151,15 @@ class Station:
     def versions(self) -> list[VersionInfo]:
         return list_versions(self.project)
 
-    def activate(self, version: str, note: str = "") -> VersionInfo:
-        """Make `version` the active one: what inspects from the next part on. A rollback is the same."""
+    def activate(self, version: str, note: str = "", who: Optional[str] = None) -> VersionInfo:
+        """Make `version` the active one: what inspects from the next part on. A rollback is the same. `who`
+        (here and in every change below): who the audit trail names, when not the station's own user (a service
+        names each request's token)."""
         before = activate_version(self.project, version, keep=self.engine.config.versions_kept)
         info = next(v for v in self.versions() if v.version == version)
         if before != version:
             kind = "rollback" if before and _number(version) < _number(before) else "activate"
-            self._audit(kind, note, version=version, old={"version": before},
+            self._audit(kind, note, who, version=version, old={"version": before},
                         new={"version": version, "calibration": info.calibration})
         with self._lock:
             self._model = None
@@ -174,25 +176,26 @@ class Station:
     # -- teach ------------------------------------------------------------------------------------------------
     def teach(self, ok_images: Sequence, *, roi=None, mm_per_px: Optional[float] = None, ignore: Sequence = (),
               locate_box=None, config: Optional[EngineConfig] = None, progress: Optional[ProgressFn] = None,
-              cancel: Optional[CancelToken] = None, note: str = "", activate: Optional[bool] = None) -> FitResult:
+              cancel: Optional[CancelToken] = None, note: str = "", activate: Optional[bool] = None,
+              who: Optional[str] = None) -> FitResult:
         """A new model from OK images, as a new version (see the module docstring for when it goes live;
         `activate` True makes it active at once, False keeps it staged)."""
         before = self._active_record()
         result = self.engine.fit(self.project, ok_images, roi=roi, mm_per_px=mm_per_px, progress=progress,
                                  cancel=cancel, config=config, ignore=ignore, locate_box=locate_box,
-                                 origin={"who": self.who, "note": note}, activate=activate)
-        self._audit("fit", note, version=result.version, active=result.active,
+                                 origin={"who": who or self.who, "note": note}, activate=activate)
+        self._audit("fit", note, who, version=result.version, active=result.active,
                     old=_geometry(before), new={**_geometry(result.record), "images": result.n_images})
         return result
 
     def add(self, ok_images: Sequence, *, version: Optional[str] = None, config: Optional[EngineConfig] = None,
             progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None, note: str = "",
-            activate: Optional[bool] = None) -> FitResult:
+            activate: Optional[bool] = None, who: Optional[str] = None) -> FitResult:
         """More OK images taught into the active model (or `version`), as a new version."""
         before = self._active_record()
         result = self.engine.add(self.project, ok_images, progress=progress, cancel=cancel, config=config,
-                                 version=version, origin={"who": self.who, "note": note}, activate=activate)
-        self._audit("add", note, version=result.version, active=result.active,
+                                 version=version, origin={"who": who or self.who, "note": note}, activate=activate)
+        self._audit("add", note, who, version=result.version, active=result.active,
                     old={"images": before.n_images if before else None},
                     new={"images": result.n_images, "added": len(ok_images)})
         return result
@@ -215,20 +218,20 @@ class Station:
     def calibrate(self, ok_images: Sequence, ng_images: Sequence = (), *, version: Optional[str] = None,
                   score_percentile: Optional[float] = None, min_area: Optional[float] = None, activate: bool = True,
                   progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
-                  note: str = "") -> CalibrateResult:
+                  note: str = "", who: Optional[str] = None) -> CalibrateResult:
         model, samples = self.calibration_samples(ok_images, ng_images, version=version, progress=progress,
                                                   cancel=cancel)
         cal = self.calibration_from(model, samples, score_percentile=score_percentile, min_area=min_area)
-        return self.save_calibration(model, cal, activate=activate, note=note)
+        return self.save_calibration(model, cal, activate=activate, note=note, who=who)
 
     def save_calibration(self, model: Model, calibration: Calibration, *, activate: bool = True,
-                         note: str = "") -> CalibrateResult:
+                         note: str = "", who: Optional[str] = None) -> CalibrateResult:
         """Seal `calibration` (computed, or a threshold a person dragged) into a new version of `model`."""
         before = next((v for v in self.versions() if v.active), None)
         saved = self.engine.save_calibration(model, calibration, activate=activate,
-                                             origin={"who": self.who, "note": note})
+                                             origin={"who": who or self.who, "note": note})
         cal = saved.calibration
-        self._audit("calibrate", note, version=saved.version, based_on=model.version, active=activate,
+        self._audit("calibrate", note, who, version=saved.version, based_on=model.version, active=activate,
                     old=dict(before.calibration or {}, version=before.version) if before is not None else None,
                     new=_calibration_values(cal))
         with self._lock:

@@ -4,7 +4,7 @@ was refused as unauthorised), and the first OPC UA user's name kept it (so that 
 silently, or naming the wrong fault. Now each reads as it was typed (the master parts file too: test_masters.py)."""
 
 from inspector_cli.main import _parse_ignore, _parse_roi
-from inspector_service.cli import read_token
+from inspector_service.access import read_tokens
 from station.line_io.opcua import read_users
 
 BOM = "\ufeff"
@@ -24,6 +24,8 @@ def test_a_roi_and_ignore_regions_file(tmp_path):
 
 def test_the_service_token_and_the_opc_ua_users(tmp_path):
     token = "k3y-for-the-line-0123456789"
-    assert read_token(_notepad(tmp_path / "token.txt", token + "\n")) == token
+    assert list(read_tokens(_notepad(tmp_path / "token.txt", token + "\n"), "line")) == [token]
+    named = read_tokens(_notepad(tmp_path / "tokens.txt", f"# who\nmes read {token}-mes\n"), "line")
+    assert list(named) == [token + "-mes"] and named[token + "-mes"].name == "mes"
     users = read_users(_notepad(tmp_path / "users.txt", "operator:long-enough-1\nplc:long-enough-2\n"))
     assert set(users) == {"operator", "plc"}

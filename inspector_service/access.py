@@ -1,0 +1,119 @@
+"""Who may do what over HTTP: the tokens file, each token's name and roles, and the permission every route asks for.
+
+A plant gives each caller its own token: the line's software inspects, a rework station marks false rejects, the
+MES and Prometheus read, IT pulls backups, and only engineers teach, calibrate and switch versions. Each change is
+audited under the name of the token that made it, so the audit trail says who, not "the service".
+
+The tokens file holds one token (the earlier form: every permission, named by --token-name) or one line per caller,
+`NAME ROLES TOKEN`, ROLES a comma-separated list of the roles below; `#` starts a comment.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from fastapi import Depends, Request
+
+from inference import InspectorError
+
+from .errors import ApiError
+
+# What a route asks for, and what each permission lets a caller do (the 403's words).
+PERMISSIONS = {
+    "read": "read the service's state, projects, versions, audit trail, history and metrics",
+    "inspect": "inspect images (each a history row)",
+    "review": "mark inspections as false rejects or false accepts",
+    "backup": "download a project's backup (the whole model)",
+    "teach": "teach, calibrate, switch versions or cancel fit jobs",
+}
+ROLES = {
+    "read": frozenset({"read"}),  # the MES, dashboards, Prometheus
+    "line": frozenset({"read", "inspect"}),  # the line's software, the PLC gateway
+    "review": frozenset({"read", "review"}),  # a rework or review station
+    "backup": frozenset({"read", "backup"}),  # IT's nightly backup job
+    "engineer": frozenset(PERMISSIONS),  # everything
+}
+MIN_TOKEN = 16
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The caller of a request: the name the audit trail gives its changes, and its permissions."""
+
+    name: str
+    roles: tuple[str, ...]
+
+    @property
+    def permissions(self) -> frozenset:
+        return frozenset().union(*(ROLES[r] for r in self.roles))
+
+
+def open_caller(name: str) -> Caller:
+    """The caller of a service without tokens (bound to this PC only): every permission."""
+    return Caller(name, ("engineer",))
+
+
+def read_tokens(path: Path, default_name: str) -> dict[str, Caller]:
+    """token -> Caller from a tokens file (see the module docstring); InspectorError naming the file and line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")  # utf-8-sig: a Notepad byte-order mark is no part of it
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InspectorError(f"cannot read the token file {path}: {exc}") from None
+    lines = [(n, line.split("#", 1)[0].split()) for n, line in enumerate(text.splitlines(), 1)]
+    lines = [(n, words) for n, words in lines if words]
+    if len(lines) == 1 and len(lines[0][1]) == 1:  # one token: every permission, named by --token-name
+        tokens = {lines[0][1][0]: open_caller(default_name)}
+    else:
+        tokens = {}
+        for n, words in lines:
+            where = f"token file {path}, line {n}"
+            if len(words) != 3:
+                raise InspectorError(f"{where}: write NAME ROLES TOKEN (e.g. line-3 line TOKEN), or the file holds "
+                                     "one token alone")
+            name, roles, token = words
+            roles = tuple(r for r in roles.lower().split(",") if r)
+            unknown = [r for r in roles if r not in ROLES]
+            if unknown or not roles:
+                raise InspectorError(f"{where}: unknown role {', '.join(unknown) or '(none)'}; roles are "
+                                     f"{', '.join(ROLES)}")
+            if token in tokens:
+                raise InspectorError(f"{where}: the same token as {tokens[token].name}: give each caller its own")
+            if any(c.name == name for c in tokens.values()):
+                raise InspectorError(f"{where}: the name {name} is given twice: the audit trail could not tell "
+                                     "them apart")
+            tokens[token] = Caller(name, roles)
+    for token in tokens:
+        if len(token) < MIN_TOKEN:
+            raise InspectorError(f"token file {path}: every token must be at least {MIN_TOKEN} characters long (a "
+                                 "guessable token lets anyone on the network in)")
+    if not tokens:
+        raise InspectorError(f"token file {path} holds no token")
+    return tokens
+
+
+def caller_of(tokens: dict[bytes, Caller], given: bytes) -> Optional[Caller]:
+    """The caller whose token was given, compared in constant time with every token (none is found faster)."""
+    found = None
+    for token, caller in tokens.items():
+        if hmac.compare_digest(given, token):
+            found = caller
+    return found
+
+
+def require(permission: str):
+    """A route's dependency: the request's Caller, or 403 naming what the caller may not do and which roles may."""
+    assert permission in PERMISSIONS, permission
+
+    def check(request: Request) -> Caller:
+        caller = getattr(request.state, "caller", None) or request.app.state.open_caller
+        if permission not in caller.permissions:
+            roles = ", ".join(r for r, granted in ROLES.items() if permission in granted)
+            raise ApiError(403, f"the token of {caller.name} (roles: {', '.join(caller.roles)}) may not "
+                                f"{PERMISSIONS[permission]}: that needs a token with the role {roles}")
+        return caller
+
+    check.permission = permission  # what tests/service read to check that every route asks for one
+    return Depends(check)
