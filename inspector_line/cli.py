@@ -325,7 +325,7 @@ def cmd_history(args) -> int:
     for r in rows:
         score = f"{r.score:10.4f}" if r.score is not None else " " * 10
         local = datetime.fromtimestamp(r.time).strftime("%Y-%m-%d %H:%M:%S")
-        label = f"  [{r.label}]" if r.label else ""
+        label = f"  [{r.label}{f' by {r.marked_by}' if r.marked_by else ''}]" if r.label else ""
         error = f"  {r.error}" if r.error else ""
         part = f"  part {r.part_id}" if r.part_id else ""
         version = f" {r.model_version}" if r.model_version else ""

@@ -15,7 +15,7 @@ from station.history import HistoryError, Inspection
 
 EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "score", "threshold", "verdict",
                  "reason", "regions", "latency", "heatmap_path", "error", "label", "model_version", "part_id",
-                 "archive_path", "purpose", "expected")
+                 "archive_path", "purpose", "expected", "marked_by", "marked_at")  # new columns go last: MES parsers
 
 
 def export_csv(path: Union[str, Path, IO[str]], rows: Sequence[Inspection]) -> None:

@@ -110,10 +110,11 @@ def history_periods(name: str, request: Request,
 
 
 @router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "
-            "good part), false_accept, or none to clear it; a marked row and its archived image are kept",
-            dependencies=[require("review")])
+            "good part), false_accept, or none to clear it; a marked row and its archived image are kept; the row "
+            "says who marked it last (marked_by, marked_at)")
 def mark(name: str, row_id: int, request: Request,
-         label: str = Form(..., description="false_reject, false_accept, or none to clear the mark")):
+         label: str = Form(..., description="false_reject, false_accept, or none to clear the mark"),
+         caller: Caller = require("review")):
     _projects(request).existing(name)
     value = parse_label(label)  # 422 naming the labels for anything else
     station = _projects(request).station(name)
@@ -121,7 +122,7 @@ def mark(name: str, row_id: int, request: Request,
     if row is None:
         raise ApiError(404, f"project {name!r} has no inspection with id {row_id} (GET /projects/{name}/history "
                             "lists them; retention may have removed it)")
-    station.mark(row_id, value)
+    station.mark(row_id, value, who=caller.name)
     return {"project": name, "row": station.history.get(row_id).to_dict()}
 
 

@@ -52,18 +52,18 @@ import time as _time
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, Union
 
-from inference import InferenceResult, Verdict, VerdictCounts
+from inference import InferenceResult, Verdict, VerdictCounts, os_user
 
 from .drift import Drift, drift_of
-from .history_filters import HistoryError, TimeLike, production_only, to_epoch, where_clause
-from .history_rows import (ADDEDCOLUMNS, COLUMNS, INDEXES, SCHEMA, Inspection, inspection, jsonable, num, plain,
+from .history_filters import (LABELS, HistoryError, TimeLike, check_label, parse_label, production_only,
+                              to_epoch, where_clause)
+from .history_rows import (ADDEDCOLUMNS, COLUMNS, INDEXES, MARKS, SCHEMA, Inspection, inspection, jsonable, num, plain,
                            stored_verdict)
 
 SCHEMA_VERSION = 3  # 3: the expected verdict of master parts
 HISTORY_FILE = "history.sqlite"
 NO_VERDICT = Verdict.NO_VERDICT.value  # query(verdict=NO_VERDICT) selects rows without a verdict (stored as NULL)
 PURPOSES = ("line", "bench", "master")  # master: a master part run to verify the station (station.masters)
-LABELS = ("false_reject", "false_accept")
 ORDERS = {"time": "time", "score": "score", "id": "id", "verdict": "verdict", "file_name": "file_name",
           "latency": "latency"}
 BUSY_TIMEOUT_S = 10.0
@@ -71,21 +71,6 @@ _PRUNABLE = "label IS NULL AND purpose != 'master'"  # the rows retention may de
 # archive_path of a row whose image is handed to the archive's thread: owed until it says where (or that it will
 # not); a restart archives what is still owed (archive_owed). Exports and the API show it as no archive (None).
 ARCHIVE_OWED = ""  # the literal '' in archive_owed's query
-
-
-
-def parse_label(text: str) -> Optional[str]:
-    """A mark as a person types it (the CLI's --mark, the service's form): a label, or "none" (or nothing) to
-    clear; HistoryError for anything else."""
-    value = text.strip().lower()
-    label = None if value in ("none", "") else value
-    _check_label(label)
-    return label
-
-
-def _check_label(label: Optional[str]) -> None:
-    if label is not None and label not in LABELS:
-        raise HistoryError(f"label must be one of {', '.join(LABELS)} or none, got {label!r}")
 
 
 def default_path(project: Union[str, Path]) -> Path:
@@ -121,6 +106,7 @@ class History:
                 self._upgrade()
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self._index_few_rows()
+            self._has_marks = self._make_marks(required=False)
         except sqlite3.Error as exc:
             self._db.close()
             raise HistoryError(plain(exc, self.path)) from None
@@ -146,6 +132,19 @@ class History:
                 self._db.execute(sql)
             except sqlite3.Error:
                 pass
+
+    def _make_marks(self, required: bool) -> bool:
+        """The marks log, made where an earlier version's history lacks it (see MARKS); False where it cannot be
+        made now (read-only: a mark would fail anyway) unless `required`."""
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'marks'").fetchone():
+            return True
+        try:
+            self._db.executescript(MARKS)
+        except sqlite3.Error:
+            if required:
+                raise
+            return False
+        return True
 
     # -- plumbing ---------------------------------------------------------------
     def __enter__(self) -> "History":
@@ -289,16 +288,44 @@ class History:
             self._run(f"UPDATE inspections SET archive_path = NULL WHERE archive_path = ? AND id IN "
                       f"({', '.join('?' * len(chunk))})", [ARCHIVE_OWED, *chunk])
 
-    def mark(self, row_id: int, label: Optional[str]) -> None:
-        """A reviewer's mark: "false_reject" (an NG that was a good part), "false_accept", or None to clear."""
-        _check_label(label)
+    def mark(self, row_id: int, label: Optional[str], who: str = "") -> None:
+        """A reviewer's mark: "false_reject" (an NG that was a good part), "false_accept", or None to clear; the
+        marks log keeps who set it and when (default: the OS user), in the same transaction."""
+        check_label(label)
         with self._lock:
             try:
+                self._has_marks = self._has_marks or self._make_marks(required=True)
+                self._db.execute("BEGIN IMMEDIATE")
                 cur = self._db.execute("UPDATE inspections SET label = ? WHERE id = ?", (label, int(row_id)))
+                if cur.rowcount == 0:
+                    self._db.execute("ROLLBACK")
+                    raise HistoryError(f"no inspection with id {row_id} in {self.path}")
+                self._db.execute("INSERT INTO marks (row_id, time, label, who) VALUES (?, ?, ?, ?)",
+                                 (int(row_id), _time.time(), label, who or os_user()))
+                self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise HistoryError(plain(exc, self.path)) from None
-            if cur.rowcount == 0:
-                raise HistoryError(f"no inspection with id {row_id} in {self.path}")
+
+    def marks(self, row_id: int) -> list[dict]:
+        """Every mark set on the row, oldest first: time, label (None: cleared), who."""
+        if not self._has_marks:
+            return []
+        return [{"time": t, "label": label, "who": who} for t, label, who in
+                self._run("SELECT time, label, who FROM marks WHERE row_id = ? ORDER BY id", (int(row_id),))]
+
+    def _with_marks(self, rows: list[Inspection]) -> list[Inspection]:
+        """The rows with who marked each last, and when, from the marks log."""
+        if self._has_marks and rows:
+            by_id = {r.id: r for r in rows}
+            ids = list(by_id)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for row_id, when, who in self._run(f"SELECT row_id, time, who FROM marks WHERE row_id IN "
+                                                   f"({', '.join('?' * len(chunk))}) ORDER BY id", chunk):
+                    by_id[row_id].marked_at, by_id[row_id].marked_by = when, who
+        return rows
 
     def apply_retention(self, days: Optional[float] = None, rows: Optional[int] = None) -> int:
         """Delete rows older than `days` and all but the newest `rows`; returns how many were deleted.
@@ -388,7 +415,7 @@ class History:
 
     def get(self, row_id: int) -> Optional[Inspection]:
         rows = self._run(f"SELECT {COLUMNS} FROM inspections WHERE id = ?", (int(row_id),))
-        return inspection(rows[0]) if rows else None
+        return self._with_marks([inspection(rows[0])])[0] if rows else None
 
     def query(
         self,
@@ -417,7 +444,7 @@ class History:
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else int(limit), int(offset)]
-        return [inspection(r) for r in self._run(sql, params)]
+        return self._with_marks([inspection(r) for r in self._run(sql, params)])
 
     def count(self, **filters) -> int:
         """How many rows match; takes query()'s filters (since, until, verdict, min_score, ...)."""

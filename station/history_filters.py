@@ -14,10 +14,25 @@ from inference import InspectorError, Verdict
 TimeLike = Union[None, float, int, str, datetime]
 NO_VERDICT_NAMES = (Verdict.NO_VERDICT.value, "no verdict", None)  # "no verdict": the name earlier versions used
 SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+LABELS = ("false_reject", "false_accept")  # a reviewer's marks (History.mark)
 
 
 class HistoryError(InspectorError):
     """The history database cannot be opened, read or written (corrupt, locked, read-only, disk full)."""
+
+
+def parse_label(text: str) -> Optional[str]:
+    """A mark as a person types it (the CLI's --mark, the service's form): a label, or "none" (or nothing) to
+    clear; HistoryError for anything else."""
+    value = text.strip().lower()
+    label = None if value in ("none", "") else value
+    check_label(label)
+    return label
+
+
+def check_label(label: Optional[str]) -> None:
+    if label is not None and label not in LABELS:
+        raise HistoryError(f"label must be one of {', '.join(LABELS)} or none, got {label!r}")
 
 
 def to_epoch(value: TimeLike) -> Optional[float]:

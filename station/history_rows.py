@@ -40,6 +40,8 @@ class Inspection:
     archive_path: Optional[str] = None  # '' while owed: handed to the archive's thread, not archived yet
     purpose: str = "line"
     expected: Optional[Verdict] = None  # a master part's (purpose "master"): the verdict it must get
+    marked_by: Optional[str] = None  # who set (or cleared) the row's label last, and when (the marks log)
+    marked_at: Optional[float] = None
 
     @property
     def master_passed(self) -> Optional[bool]:
@@ -78,6 +80,8 @@ class Inspection:
     def to_dict(self, with_heatmap: bool = False) -> dict:
         out = asdict(self)
         out["time"] = self.time_iso
+        if self.marked_at is not None:
+            out["marked_at"] = datetime.fromtimestamp(self.marked_at, timezone.utc).isoformat(timespec="seconds")
         out["verdict"] = self.verdict.value
         out["archive_path"] = self.archive_path or None  # '' (owed to the archive, not there yet): not archived
         out["expected"] = None if self.expected is None else self.expected.value
@@ -137,6 +141,13 @@ CREATE TABLE IF NOT EXISTS done (key TEXT PRIMARY KEY, row_id INTEGER, time REAL
 -- the file version (size, mtime, inode) each file's latest key was recorded for: a restart skips what it knows
 -- without reading it (inspector_line.sources.file_identity)
 CREATE TABLE IF NOT EXISTS done_files (path TEXT PRIMARY KEY, version TEXT NOT NULL, key TEXT NOT NULL);
+"""
+# Every reviewer's mark, set or cleared: who and when (the inspections' label is the latest). A table of its own,
+# made at the first open or mark where it is missing, so that an earlier version still opens the history.
+MARKS = """
+CREATE TABLE IF NOT EXISTS marks (id INTEGER PRIMARY KEY AUTOINCREMENT, row_id INTEGER NOT NULL, time REAL NOT NULL,
+                                  label TEXT, who TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS marks_row ON marks(row_id);
 """
 # Partial indexes of the few rows some readers need out of millions (History._index_few_rows).
 INDEXES = {"inspections_marked": "CREATE INDEX IF NOT EXISTS inspections_marked ON inspections(label) "

@@ -324,9 +324,10 @@ class Station:
         return ("master", expected) if expected is not None else (purpose, None)
 
     # -- review -----------------------------------------------------------------------------------------------
-    def mark(self, row_id: int, label: Optional[str]) -> None:
-        """A reviewer's mark on a history row: false_reject, false_accept, or None to clear."""
-        self.history.mark(row_id, label)
+    def mark(self, row_id: int, label: Optional[str], who: Optional[str] = None) -> None:
+        """A reviewer's mark on a history row: false_reject, false_accept, or None to clear; the history's marks
+        log keeps who (default: the station's user) and when."""
+        self.history.mark(row_id, label, who or self.who)
 
     def teach_back(self, row_ids: Sequence[int], *, progress: Optional[ProgressFn] = None,
                    cancel: Optional[CancelToken] = None, note: str = "") -> FitResult:

@@ -129,6 +129,35 @@ def test_a_history_of_an_earlier_version_gains_the_index_of_marks(tmp_path):
         writer.close()
 
 
+def test_every_mark_says_who_and_when_and_an_earlier_history_gains_the_log(tmp_path):
+    """A reviewer's decision that an NG part was good is what lets it ship: the history keeps who made each mark
+    and when, set and cleared, in the same transaction as the label."""
+    path = tmp_path / "h.sqlite"
+    with History(path) as h:
+        row = h.record(source="s", file_name="a.png", verdict="NG", score=3.0)
+        other = h.record(source="s", file_name="b.png", verdict="OK", score=1.0)
+        h._db.execute("DROP TABLE marks")  # as an earlier version wrote it
+    with History(path) as h:
+        before = time.time()
+        h.mark(row, "false_reject", who="rework")
+        h.mark(row, None, who="ana")
+        h.mark(row, "false_reject", who="ana")
+        assert [(m["label"], m["who"]) for m in h.marks(row)] == [("false_reject", "rework"), (None, "ana"),
+                                                                  ("false_reject", "ana")]
+        marked = h.get(row)
+        assert marked.marked_by == "ana" and before <= marked.marked_at <= time.time()
+        assert marked.to_dict()["marked_at"].endswith("+00:00")
+        listed = {r.id: r for r in h.query()}
+        assert listed[row].marked_by == "ana" and listed[other].marked_by is None and h.marks(other) == []
+        export_csv(tmp_path / "rows.csv", h.query())  # the MES's export says who, in columns of their own, last
+        exported = {r["id"]: r for r in csv.DictReader(open(tmp_path / "rows.csv", encoding="utf-8"))}
+        assert exported[str(row)]["marked_by"] == "ana" and list(exported[str(row)])[-2:] == ["marked_by",
+                                                                                              "marked_at"]
+        with pytest.raises(HistoryError, match="no inspection with id 999"):
+            h.mark(999, "false_accept", who="ana")
+        assert len(h.marks(999)) == 0 and h.get(row).label == "false_reject"  # nothing half-done
+
+
 def test_labels(tmp_path):
     with History(tmp_path / "h.sqlite") as h:
         ids = _fill(h)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from inference import os_user
 from inspector_cli.main import main
 from station.history import History
 from line_helpers import make_project, part, png_bytes
@@ -125,7 +126,7 @@ def test_history_command_lists_filters_and_exports(project, tmp_path, capsys):
     assert f"inspection {ng_id} (b.png, NG) marked false_reject" in capsys.readouterr().out
     assert main(["history", str(project), "--label", "false_reject", *hist]) == 0
     listing = capsys.readouterr().out
-    assert "b.png" in listing and "[false_reject]" in listing and "a.png" not in listing and "1 rows" in listing
+    assert "b.png" in listing and f"[false_reject by {os_user()}]" in listing and "a.png" not in listing and "1 rows" in listing
     assert main(["history", str(project), "--mark", str(ng_id), "none", *hist]) == 0
     assert "mark cleared" in capsys.readouterr().out
     assert main(["history", str(project), "--label", "false_reject", *hist]) == 0

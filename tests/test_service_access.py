@@ -81,6 +81,7 @@ def test_each_token_does_what_its_roles_allow_and_changes_are_audited_by_name(tm
         with _client(server, "rework-0123456789abcdef") as rework:
             marked = rework.put(f"/projects/proj/history/{row_id}/label", data={"label": "false_reject"})
             assert marked.status_code == 200 and marked.json()["row"]["label"] == "false_reject"
+            assert marked.json()["row"]["marked_by"] == "rework"  # who decided the NG part was good
         with _client(server, "it-0123456789abcdef") as it:
             assert it.get("/projects/proj/backup").status_code == 200
             assert it.post("/projects/proj/fit_ok", files=image).status_code == 403

@@ -251,7 +251,8 @@ class HistoryPanel(QWidget):
             self.table.insertRow(r)
             when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
             cells = [when, row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
-                     LABEL_WORDS.get(row.label, row.label or ""),
+                     LABEL_WORDS.get(row.label, row.label or "") + (f" (by {row.marked_by})" if row.label and row.marked_by
+                                                                    else ""),
                      row.source + (f" ({row.purpose_note})" if row.purpose_note else "")]
             for c, text in enumerate(cells):
                 item = ScoreItem(text) if c == 3 else QTableWidgetItem(text)

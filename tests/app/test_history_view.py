@@ -6,6 +6,7 @@ import csv
 import shutil
 
 import cv2
+import inference
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -80,8 +81,8 @@ def test_mark_teach_calibrate_and_export(qtbot, reviewed, images, tmp_path, answ
     view.reject_button.click()
     with hist.History(hist.default_path(folder)) as h:
         marked = h.get(row_id)
-        assert marked.label == "false_reject"
-    assert any(r[2] == "false reject" for r in rows_shown(view))
+        assert marked.label == "false_reject" and marked.marked_by == inference.os_user()
+    assert any(r[2] == f"false reject (by {inference.os_user()})" for r in rows_shown(view))  # who marked it
     ok_id = select_first(view, "OK")
     view.accept_button.click()
 
