@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from .batching import InferenceBatcher
 from .access import Caller, open_caller, require
 from .errors import ApiError
 from .forms import CheckedFormRoute
+from .heartbeat import heartbeat, notify
 from .jobs import FitJob, FitQueue
 from .line import ServiceLine
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
@@ -78,7 +80,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # systemd's READY / WATCHDOG (heartbeat.py): `serving` is uvicorn's started flag where the CLI set it.
+        beat = asyncio.create_task(heartbeat(lambda: app.state.serving(), batcher.healthy))
         yield
+        notify("STOPPING=1")
+        beat.cancel()
         line.close()
         fits.close()
         batcher.close()
@@ -91,6 +97,7 @@ def create_app(
     # Who calls: with tokens, the token's caller (access.py); without (this PC only), one caller with every
     # permission, named `who`. A single `token` is such a caller too (the earlier form).
     app.state.open_caller = open_caller(who)
+    app.state.serving = lambda: True  # `inspector serve` sets uvicorn's own: READY=1 once it listens
     if token is not None:
         tokens = {token: open_caller(who), **(tokens or {})}
     errors.install(app)

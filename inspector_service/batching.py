@@ -16,6 +16,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class InferenceBatcher:
         self.engine = engine
         self.max_images = max(1, int(max_images))
         self._queue: "queue.Queue[_Request | None]" = queue.Queue()
+        self._busy_since: Optional[float] = None  # monotonic time the batch being scored started
         self._thread = threading.Thread(target=self._run, name="inspector-inference", daemon=True)
         self._thread.start()
 
@@ -50,6 +52,12 @@ class InferenceBatcher:
         """Images queued for the backbone, not yet started."""
         with self._queue.mutex:
             return sum(len(r.images) for r in self._queue.queue if r is not None)
+
+    def healthy(self, stuck_s: float) -> bool:
+        """The inference thread runs and has not been scoring one batch for longer than `stuck_s` (a hung call:
+        every request would wait on it for ever). The service's watchdog pings only while this holds."""
+        started = self._busy_since
+        return self._thread.is_alive() and (started is None or time.monotonic() - started < stuck_s)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -82,12 +90,15 @@ class InferenceBatcher:
         now = time.perf_counter()
         for request in group:
             request.started = now
+        self._busy_since = time.monotonic()
         try:
             results = self.engine.score_many(group[0].model, [im for r in group for im in r.images])
         except BaseException as exc:  # not an image's fault (cancelled, a bug): every request is told
             for request in group:
                 request.future.set_exception(exc)
             return
+        finally:
+            self._busy_since = None
         start = 0
         for request in group:
             request.future.set_result(results[start:start + len(request.images)])

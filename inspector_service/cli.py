@@ -158,6 +158,7 @@ def _serve(args, config: EngineConfig, tokens: Optional[dict], limits: Limits, l
                      share_batch=args.share_batch or None, who=args.token_name, line=line)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                                            log_level=args.log_level, log_config=None))
+    app.state.serving = lambda: server.started  # systemd hears READY=1 once the port listens
     logging.getLogger("inspector.service").info(
         "serving %s on http://%s:%d (docs at /docs)%s", args.projects.resolve(), args.host, args.port,
         f", a bearer token required ({len(tokens)} caller{'s' * (len(tokens) != 1)})" if tokens else "")

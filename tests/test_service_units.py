@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,65 @@ def test_the_run_tells_systemd_it_is_ready_alive_and_stopping(tmp_path, monkeypa
                 break
     assert got[0] == "READY=1" and got[-1] == "STOPPING=1"
     assert got.count("WATCHDOG=1") >= 2  # a ping a second for 2.5 s
+
+
+def test_the_service_tells_systemd_it_is_ready_and_pings_only_while_it_can_answer(tmp_path, monkeypatch):
+    """Under its unit (Type=notify, WatchdogSec): READY=1 once it serves, WATCHDOG=1 each second from the loop that
+    answers requests, none while the inference thread is stuck in one batch past the watchdog's interval (systemd
+    then restarts it), pings again once it is free, STOPPING=1 as it stops."""
+    import socket
+    import threading
+
+    import httpx
+
+    from inspector_service.app import create_app
+    from line_helpers import make_project, part, png_bytes
+    from service_helpers import LiveServer
+
+    keys = unit("inspector-serve.service")
+    assert keys["Type"] == "notify" and int(keys["WatchdogSec"]) >= 10
+    engine, project = make_project(tmp_path / "projects" / "proj")
+    path = tmp_path / "notify.sock"
+    release = threading.Event()
+    real = engine.score_many
+
+    def hung(*args, **kwargs):  # a backbone call that does not come back until released
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(path))
+        systemd.settimeout(0.2)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        monkeypatch.setenv("WATCHDOG_USEC", "1500000")  # 1.5 s
+        server = LiveServer(create_app(tmp_path / "projects", engine=engine)).start()
+
+        def heard(seconds: float) -> list[str]:
+            got, end = [], time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    got.append(systemd.recv(256).decode())
+                except socket.timeout:
+                    pass
+            return got
+
+        try:
+            first = heard(2.5)
+            monkeypatch.setattr(engine, "score_many", hung)
+            request = threading.Thread(target=httpx.post, args=(f"{server.url}/projects/proj/infer",),
+                                       kwargs={"files": [("images", ("p.png", png_bytes(part(1)), "image/png"))],
+                                               "timeout": 60})
+            request.start()
+            heard(1.8)  # the batch starts; within the interval the pings go on
+            stuck = heard(2.0)
+            release.set()
+            request.join(60)
+            after = heard(2.0)
+        finally:
+            release.set()
+            server.stop()
+        last = heard(0.5)
+    assert first[0] == "READY=1" and first.count("WATCHDOG=1") >= 1
+    assert "WATCHDOG=1" not in stuck, stuck
+    assert after.count("WATCHDOG=1") >= 1
+    assert "STOPPING=1" in last
