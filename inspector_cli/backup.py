@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from inference import InspectorError
+from inference import InspectorError, user_message
 
-from .one_line import run_command
+from .one_line import err, run_command
 
 WAIT_DEFAULT = "10m"
 
@@ -22,8 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Back a project up into one .zip file: every model version, the active one, the "
                        "calibration, the audit trail and the inspection history (a consistent snapshot, also while "
                        "the line runs). The file is read back and checked before it takes its name.")
-    b.add_argument("project", type=Path)
+    b.add_argument("project", type=Path, help="the project folder (with --all: the folder of projects)")
     b.add_argument("dest", type=Path, help="a .zip file, or a folder that collects backups as PROJECT-DATE-TIME.zip")
+    b.add_argument("--all", action="store_true", help="PROJECT is a folder of projects (the service's --projects): "
+                   "back up each, into the folder DEST; one that fails is named and the others still backed up")
     b.add_argument("--no-history", action="store_true", help="leave the inspection history out")
     b.add_argument("--keep", type=int, metavar="N", help="in a backup folder, keep this project's newest N backups "
                    "and remove older ones")
@@ -70,15 +72,38 @@ def summary(info) -> str:
 
 
 def _backup(args) -> int:
-    from station.backup import back_up
+    from inference import has_model
+    from station.backup import SUFFIX, back_up
 
     if not args.project.is_dir():
         raise InspectorError(f"project folder not found: {args.project}")
-    info = back_up(args.project, args.dest, history=not args.no_history, keep=args.keep,
-                   wait_s=_wait_seconds(args.wait))
+    wait_s = _wait_seconds(args.wait)
+    if not args.all:
+        _backed_up(back_up(args.project, args.dest, history=not args.no_history, keep=args.keep, wait_s=wait_s))
+        return 0
+    if args.dest.suffix.lower() == SUFFIX:
+        raise InspectorError("--all writes a backup per project: DEST must be a folder, not a .zip file")
+    if not args.dest.is_dir():  # never made here: an unmounted share's mount point must not fill the local disk
+        raise InspectorError(f"the backup folder {args.dest} does not exist: create it or choose another")
+    projects = sorted(p for p in args.project.iterdir() if p.is_dir() and has_model(p))
+    if not projects:
+        raise InspectorError(f"{args.project} holds no project with a model (without --all, name one project)")
+    failed = []
+    for project in projects:  # a project that cannot be backed up must not cost the others theirs
+        try:
+            _backed_up(back_up(project, args.dest, history=not args.no_history, keep=args.keep, wait_s=wait_s))
+        except (InspectorError, OSError) as exc:
+            err(f"{project.name}: {user_message(exc)}")
+            failed.append(project.name)
+    if failed:
+        err(f"{len(failed)} of {len(projects)} projects not backed up: {', '.join(failed)}")
+        return 2
+    return 0
+
+
+def _backed_up(info) -> None:
     print(f"backed up {summary(info)}")
     print(f"to {info.path} ({_size(info.path.stat().st_size)}), read back and checked")
-    return 0
 
 
 def _restore(args) -> int:

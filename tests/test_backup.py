@@ -226,3 +226,42 @@ def test_cli_backs_up_checks_and_restores_with_exit_codes(project, tmp_path, cap
     assert "project folder not found" in capsys.readouterr().err
     assert main(["backup", str(project), str(tmp_path), "--wait", "soon"]) == 2
     assert "--wait needs a span" in capsys.readouterr().err
+
+
+def test_cli_backs_up_every_project_of_a_service_and_names_the_one_that_fails(project, tmp_path, capsys):
+    """A service's PC holds many projects: --all backs up each, and a project that cannot be backed up (here: held
+    by a save) is named without costing the others theirs; the exit code says one failed."""
+    import shutil
+
+    projects = tmp_path / "projects"
+    for name in ("line-a", "line-b"):
+        shutil.copytree(project, projects / name, ignore=shutil.ignore_patterns(".lock"))
+    (projects / "empty").mkdir()  # no model: not a project
+    out = tmp_path / "nightly"
+    out.mkdir()
+    assert main(["backup", str(projects), str(out), "--all", "--no-history"]) == 0
+    assert [p.name.rsplit("-", 2)[0] for p in sorted(out.iterdir())] == ["line-a", "line-b"]
+    capsys.readouterr()
+    held, release = threading.Event(), threading.Event()
+
+    def saving():
+        with writing(projects / "line-a"):
+            held.set()
+            release.wait(10)
+
+    saver = threading.Thread(target=saving)
+    saver.start()
+    held.wait(10)
+    assert main(["backup", str(projects), str(tmp_path / "again"), "--all"]) == 2
+    assert "the backup folder" in capsys.readouterr().err and not (tmp_path / "again").exists()
+    (tmp_path / "again").mkdir()
+    try:
+        assert main(["backup", str(projects), str(tmp_path / "again"), "--all", "--wait", "0"]) == 2
+    finally:
+        release.set()
+        saver.join()
+    err = capsys.readouterr().err
+    assert "line-a: the project" in err and "being saved" in err and "1 of 2 projects not backed up: line-a" in err
+    assert [p.name.rsplit("-", 2)[0] for p in (tmp_path / "again").iterdir()] == ["line-b"]
+    assert main(["backup", str(projects), str(tmp_path / "x.zip"), "--all"]) == 2
+    assert "DEST must be a folder" in capsys.readouterr().err
