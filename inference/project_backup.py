@@ -235,8 +235,11 @@ def check_backup(path: str | Path) -> BackupInfo:
 def restore_backup(path: str | Path, target: str | Path, check: Optional[Callable[[Path], None]] = None) -> BackupInfo:
     """Restore the backup `path` as the new project folder `target` (absent, or an empty folder). `check(folder)`
     may refuse the restored folder before it takes the target's name (the station checks the history)."""
-    path, target = Path(path), Path(target)
+    path, target = Path(path), Path(os.path.abspath(target))
     info = read_backup_info(path)
+    if target == Path.cwd():  # it is replaced by a new folder: a shell in it would go on seeing the old, empty one
+        raise InspectorError(f"cannot restore into the folder you are in ({target}): name a new folder, e.g. "
+                             f"../{target.name}")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InspectorError(f"{target} exists and is not empty: restore into a new folder (a project is never "
                              "written over; move it aside first to replace it)")

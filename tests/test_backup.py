@@ -118,8 +118,14 @@ def test_a_damaged_backup_is_refused_and_restores_nothing(project, tmp_path):
         check_backup(truncated)
 
 
-def test_a_restore_never_writes_over_a_project_and_finishes_after_a_cut_one(project, tmp_path):
+def test_a_restore_never_writes_over_a_project_and_finishes_after_a_cut_one(project, tmp_path, monkeypatch):
     info = back_up(project, tmp_path / "b.zip")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)  # `inspector restore B .`: a shell there would go on seeing the old, empty folder
+    with pytest.raises(InspectorError, match="cannot restore into the folder you are in"):
+        restore(info.path, ".")
+    monkeypatch.chdir(tmp_path)
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "notes.txt").write_text("mine")
