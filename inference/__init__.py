@@ -77,6 +77,7 @@ from .project import (
     save_settings,
 )
 from .project import activate as activate_version
+from .audit_chain import verify_audit
 from .project_backup import BackupInfo, check_backup, read_backup_info, restore_backup, write_backup
 from .align import ALIGN_MODES, Placement, default_locate_box
 from .part_turns import TurnEvidence, taught_turns
@@ -151,6 +152,7 @@ __all__ = [
     "activate_version",
     "active_version",
     "append_audit",
+    "verify_audit",
     "BackupInfo",
     "check_backup",
     "read_backup_info",

@@ -52,6 +52,7 @@ from typing import IO, Any, Iterator, Optional
 import numpy as np
 from filelock import FileLock, Timeout
 
+from . import audit_chain
 from .calibration import Calibration
 from .errors import ProjectBusyError, ProjectError, StorageError, plain_os_error
 from .manifest import SCHEMA_VERSION
@@ -467,19 +468,22 @@ def append_audit(folder: Path, row: dict) -> dict:
     """One change that alters verdicts, appended to audit.jsonl (time and the OS user filled in when absent)."""
     folder = Path(folder)
     row = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": os_user(), **row}
-    line = json.dumps(row, allow_nan=False, default=str) + "\n"
     with writing(folder):
         path = folder / AUDIT
         try:
+            previous, complete = audit_chain.last_line(path)  # a hash chain: audit_chain.py
+            line = audit_chain.sealed(row, previous)
+            if path.exists() and path.stat().st_size > complete:  # a row torn by a power cut: never complete
+                os.truncate(path, complete)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
             try:
-                os.write(fd, line.encode("utf-8"))
+                os.write(fd, line)
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
             raise plain_os_error(exc, path) from None
-    return row
+    return json.loads(line)
 
 
 def save_settings(folder: Path, settings: dict) -> None:

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from inference import InspectorError
 
-from .one_line import run_command
+from .one_line import err, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The project's audit trail: when, who, what, old and new values, note.")
     u.add_argument("project", type=Path)
     u.add_argument("--json", action="store_true", help="print the rows as JSON")
+    u.add_argument("--verify", action="store_true", help="check that no row was edited, removed or put in by hand "
+                   "since it was written (the rows' hash chain); exit 2 naming each row that was")
     return p
 
 
@@ -98,8 +100,17 @@ def _activate(args) -> int:
 
 
 def _audit(args) -> int:
-    from inference import read_audit
+    from inference import read_audit, verify_audit
 
+    if args.verify:
+        problems = verify_audit(args.project)
+        for problem in problems:
+            err(problem)
+        if problems:
+            return 2
+        print(f"the audit trail of {args.project} is intact: {len(read_audit(args.project))} rows, none edited, "
+              "removed or put in between by hand")
+        return 0
     rows = read_audit(args.project)
     if args.json:
         print(json.dumps(rows, indent=2))

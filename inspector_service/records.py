@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from inference import Verdict
+from inference import Verdict, verify_audit
 
 from station.backup import back_up
 from station.history import LABELS, PURPOSES, parse_label
@@ -59,8 +59,10 @@ def activate(name: str, request: Request, version: str = Form(..., description="
 
 @router.get("/audit", summary="Every change that altered verdicts, oldest first", dependencies=[require("read")])
 def audit(name: str, request: Request):
-    _projects(request).existing(name)
-    return {"project": name, "audit": _projects(request).station(name).audit()}
+    folder = _projects(request).existing(name)
+    problems = verify_audit(folder)  # rows edited, removed or put in by hand since they were written
+    return {"project": name, "audit": _projects(request).station(name).audit(),
+            "chain": {"intact": not problems, "problems": problems}}
 
 
 @router.get("/history", summary="Inspection history rows (newest first) and the counts and yield over them",

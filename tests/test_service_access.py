@@ -90,6 +90,7 @@ def test_each_token_does_what_its_roles_allow_and_changes_are_audited_by_name(tm
             ok = [("ok", (f"o{i}.png", png_bytes(part(100 + i)), "image/png")) for i in range(6)]
             ng = [("ng", (f"n{i}.png", png_bytes(part(200 + i, True)), "image/png")) for i in range(3)]
             assert ana.post("/projects/proj/calibrate_ng", files=ok + ng).status_code == 200
+            assert ana.get("/projects/proj/audit").json()["chain"] == {"intact": True, "problems": []}
         assert httpx.get(f"{server.url}/health", timeout=30).status_code == 401
     finally:
         server.stop()

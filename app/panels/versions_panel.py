@@ -17,6 +17,7 @@ import inference
 
 VERSION_COLUMNS = ("", "version", "created", "action", "images", "threshold", "FAR", "FRR", "note")
 AUDIT_COLUMNS = ("time", "who", "action", "version", "old", "new", "note")
+AUDIT_TITLE = "Audit trail: every change that altered verdicts"
 
 
 def _percent(value) -> str:
@@ -55,7 +56,10 @@ class VersionsPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 2)
         layout.addLayout(row)
-        layout.addWidget(QLabel("Audit trail: every change that altered verdicts"))
+        self.audit_label = QLabel(AUDIT_TITLE)
+        self.audit_label.setObjectName("auditChain")
+        self.audit_label.setWordWrap(True)
+        layout.addWidget(self.audit_label)
         layout.addWidget(self.audit, 3)
         session.modelChanged.connect(self._model_changed)  # a bound slot: no closure keeps this panel alive
         self._enable()
@@ -78,6 +82,7 @@ class VersionsPanel(QWidget):
         try:
             self.versions = inference.list_versions(self.folder)
             audit = inference.read_audit(self.folder)
+            broken = inference.verify_audit(self.folder)  # rows edited, removed or put in by hand (audit_chain.py)
         except inference.InspectorError as exc:
             self.summary.setText(f"The versions cannot be read: {exc}")
             self._enable()
@@ -97,6 +102,8 @@ class VersionsPanel(QWidget):
                      str(v.n_images), "-" if not cal else f"{cal['threshold']:.4g}", _percent(cal.get("far")),
                      _percent(cal.get("frr")) if cal else "-", v.note]
             _add_row(self.table, cells, tip=(cal.get("warning") or "") if cal else "not calibrated: no verdicts")
+        self.audit_label.setText(AUDIT_TITLE + (f" — WARNING, edited by hand: {broken[0]}" if broken else ""))
+        self.audit_label.setStyleSheet("color: #c62828; font-weight: bold" if broken else "")
         for a in reversed(audit):
             _add_row(self.audit, [a.get("time", ""), a.get("who", ""), a.get("action", ""), a.get("version", ""),
                                   _values(a.get("old")), _values(a.get("new")), a.get("note", "")])

@@ -38,3 +38,17 @@ def test_a_refit_is_staged_and_the_versions_tab_rolls_back(qtbot, window, fitted
     wait_idle(qtbot, window)
     assert inference.active_version(fitted_project) == "v2" and window.session.model.calibration is not None
     assert inference.read_audit(fitted_project)[-1]["action"] == "rollback"
+
+
+def test_the_versions_tab_warns_when_the_audit_trail_was_edited_by_hand(qtbot, window, fitted_project):
+    window.open_project(fitted_project, ask=False)
+    wait_idle(qtbot, window)
+    panel = window.versions_panel
+    inference.append_audit(fitted_project, {"action": "activate", "version": "v2", "note": "a real change"})
+    panel.refresh()
+    assert panel.audit_label.text() == "Audit trail: every change that altered verdicts"
+    path = fitted_project / "audit.jsonl"
+    path.write_text(path.read_text().replace("a real change", "nothing to see"))
+    panel.refresh()
+    text = panel.audit_label.text()
+    assert "WARNING, edited by hand" in text and "was changed after it was written" in text
