@@ -11,6 +11,9 @@ The tokens file holds one token (the earlier form: every permission, named by --
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -37,6 +40,8 @@ ROLES = {
     "engineer": frozenset(PERMISSIONS),  # everything
 }
 MIN_TOKEN = 16
+RELOAD_EVERY_S = 1.0
+log = logging.getLogger("inspector.service")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,50 @@ def read_tokens(path: Path, default_name: str) -> dict[str, Caller]:
     if not tokens:
         raise InspectorError(f"token file {path} holds no token")
     return tokens
+
+
+class Tokens:
+    """Callers by token, fixed (create_app's `token` / `tokens`)."""
+
+    def __init__(self, tokens: dict[str, Caller]):
+        self._callers = {token.encode("utf-8"): caller for token, caller in tokens.items()}
+
+    def callers(self) -> dict[bytes, Caller]:
+        return self._callers
+
+
+class TokenFile(Tokens):
+    """The tokens file, read again when it changes (looked at once a second at most), so that a caller is added
+    or revoked without stopping the line's service. A file that no longer reads (a typo while editing, removed)
+    leaves the tokens read before in force and says why in the log: a slip never locks the line out."""
+
+    def __init__(self, path: Path, default_name: str):
+        self.path, self.default_name = Path(path), default_name
+        self._stamp = self._stat()
+        super().__init__(read_tokens(self.path, default_name))  # a bad file refuses the start, in one line
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _stat(self) -> Optional[tuple]:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def callers(self) -> dict[bytes, Caller]:
+        if time.monotonic() - self._checked >= RELOAD_EVERY_S:
+            with self._lock:
+                self._checked = time.monotonic()
+                stamp = self._stat()
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    try:
+                        Tokens.__init__(self, read_tokens(self.path, self.default_name))
+                        log.warning("read the token file %s again: %d callers", self.path, len(self._callers))
+                    except InspectorError as exc:
+                        log.error("%s; the tokens read before stay in force", exc)
+        return self._callers
 
 
 def caller_of(tokens: dict[bytes, Caller], given: bytes) -> Optional[Caller]:

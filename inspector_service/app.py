@@ -29,7 +29,7 @@ from station.line_io.metrics import LineMetrics
 
 from . import errors
 from .batching import InferenceBatcher
-from .access import Caller, open_caller, require
+from .access import Caller, Tokens, open_caller, require
 from .errors import ApiError
 from .forms import CheckedFormRoute
 from .heartbeat import heartbeat, notify
@@ -53,7 +53,7 @@ def create_app(
     config: Optional[EngineConfig] = None,
     engine: Optional[Engine] = None,
     token: Optional[str] = None,
-    tokens: Optional[dict] = None,
+    tokens=None,
     limits: Limits = Limits(),
     max_loaded: int = 8,
     share_batch: Optional[int] = None,
@@ -63,7 +63,8 @@ def create_app(
     """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
     batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
     (docs/benchmarks.md). `token`: the one token every request must send (every permission, named `who`);
-    `tokens`: token -> access.Caller, each with its name and roles (`inspector serve --token-file`); neither: no
+    `tokens`: token -> access.Caller, each with its name and roles, or an access.TokenFile (`inspector serve
+    --token-file`: read again when it changes); neither: no
     token asked (bind this PC only). `who`: the name the audit trail gives changes made without a named token.
     `line`: where line inspections go besides the history (alarms, metrics, --post / --mqtt
     outboxes; default: alarms and metrics only)."""
@@ -100,11 +101,13 @@ def create_app(
     app.state.serving = lambda: True  # `inspector serve` sets uvicorn's own: READY=1 once it listens
     if token is not None:
         tokens = {token: open_caller(who), **(tokens or {})}
+    if isinstance(tokens, dict):
+        tokens = Tokens(tokens) if tokens else None
     errors.install(app)
     # Added innermost first: the access log sees every request, refused ones included.
     app.add_middleware(errors.InternalErrors)
     app.add_middleware(RequestSizeLimit, max_bytes=limits.max_request_bytes)
-    if tokens:
+    if tokens is not None:
         app.add_middleware(BearerToken, tokens=tokens)
     app.add_middleware(AccessLog)
     app.include_router(records_router)

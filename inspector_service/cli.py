@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from inference import EngineConfig, InspectorError, __version__
 
-from .access import read_tokens
+from .access import TokenFile
 from .uploads import Limits
 
 PROG = "inspector serve"
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-file", type=Path, metavar="FILE",
                    help="the bearer tokens every request must send one of (Authorization: Bearer TOKEN): one token "
                    "alone (every permission), or a line per caller, NAME ROLES TOKEN, with the roles read, line, "
-                   "review, backup, engineer (docs/api.md)")
+                   "review, backup, engineer (docs/api.md); read again when it changes")
     p.add_argument("--token-name", default="service", metavar="NAME",
                    help="who the audit trail names for changes made through the service (default 'service'): "
                    "without a token, or with one token alone; a token file with names names each caller")
@@ -104,7 +104,7 @@ def _check(args):
     if not is_loopback(args.host) and args.token_file is None:
         raise InspectorError(f"--host {args.host} is reachable from other machines: give --token-file FILE "
                              "(every request then needs Authorization: Bearer TOKEN), or bind 127.0.0.1")
-    tokens = read_tokens(args.token_file, args.token_name) if args.token_file is not None else None
+    tokens = TokenFile(args.token_file, args.token_name) if args.token_file is not None else None
     for name in ("max_image_mb", "max_request_mb"):
         if not getattr(args, name) > 0:
             raise InspectorError(f"--{name.replace('_', '-')} must be positive")
@@ -148,7 +148,7 @@ def _line(args):
                        masters=masters, master_every_s=master_every_s)
 
 
-def _serve(args, config: EngineConfig, tokens: Optional[dict], limits: Limits, line=None) -> int:
+def _serve(args, config: EngineConfig, tokens: Optional[TokenFile], limits: Limits, line=None) -> int:
     import uvicorn
 
     from .app import create_app
@@ -161,7 +161,8 @@ def _serve(args, config: EngineConfig, tokens: Optional[dict], limits: Limits, l
     app.state.serving = lambda: server.started  # systemd hears READY=1 once the port listens
     logging.getLogger("inspector.service").info(
         "serving %s on http://%s:%d (docs at /docs)%s", args.projects.resolve(), args.host, args.port,
-        f", a bearer token required ({len(tokens)} caller{'s' * (len(tokens) != 1)})" if tokens else "")
+        f", a bearer token required ({len(tokens.callers())} callers; {tokens.path} is read again when it changes)"
+        if tokens else "")
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown

@@ -49,9 +49,9 @@ class BearerToken:
     """Every request must carry `Authorization: Bearer <token>` of one of the tokens (access.py: each names its
     caller and roles), compared in constant time; the request's state then names its caller."""
 
-    def __init__(self, app, tokens: dict):
+    def __init__(self, app, tokens):
         self.app = app
-        self.tokens = {token.encode("utf-8"): caller for token, caller in tokens.items()}
+        self.tokens = tokens  # access.Tokens, or the TokenFile read again when it changes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -62,7 +62,7 @@ class BearerToken:
                 scheme, _, rest = value.partition(b" ")
                 if scheme.lower() == b"bearer":
                     given = rest.strip()
-        caller = caller_of(self.tokens, given)
+        caller = caller_of(self.tokens.callers(), given)
         if caller is None:
             return await _send_error(send, 401, "missing or wrong bearer token (Authorization: Bearer <token>)",
                                      [(b"www-authenticate", b"Bearer")])

@@ -125,3 +125,35 @@ def test_serve_refuses_a_bad_tokens_file_in_one_line(tmp_path, capsys):
     assert cli.main(["--projects", str(tmp_path / "p"), "--token-file", str(tmp_path / "t.txt")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown role boss" in err
+
+
+def test_a_caller_is_added_or_revoked_by_editing_the_file_without_stopping_the_service(tmp_path, caplog):
+    """A technician leaves the plant: their token must stop working now, not at the next stop of the line. A typo
+    while editing must not lock the line out: the tokens read before stay in force, and the log says why."""
+    import time
+
+    from inspector_service.access import RELOAD_EVERY_S, TokenFile
+
+    engine, _ = make_project(tmp_path / "projects" / "proj")
+    path = tmp_path / "tokens.txt"
+    path.write_text(TOKENS)
+    server = LiveServer(create_app(tmp_path / "projects", engine=engine, tokens=TokenFile(path, "service"))).start()
+
+    def status(token: str) -> int:
+        return httpx.get(f"{server.url}/projects", timeout=30, headers={"Authorization": f"Bearer {token}"}).status_code
+
+    def after_reload() -> None:
+        time.sleep(RELOAD_EVERY_S + 0.2)
+
+    try:
+        assert status("mes-0123456789abcdef") == 200 and status("new-0123456789abcdef") == 401
+        path.write_text(TOKENS.replace("mes read mes-0123456789abcdef\n", "") + "new read new-0123456789abcdef\n")
+        after_reload()
+        assert status("new-0123456789abcdef") == 200 and status("mes-0123456789abcdef") == 401  # revoked
+        path.write_text(TOKENS + "oops line\n")  # a slip while editing
+        after_reload()
+        assert status("new-0123456789abcdef") == 200 and status("line-3-0123456789abcdef") == 200
+        assert any("line 7: write NAME ROLES TOKEN" in r.getMessage() and "stay in force" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        server.stop()
