@@ -5,7 +5,7 @@ MES and Prometheus read, IT pulls backups, and only engineers teach, calibrate a
 audited under the name of the token that made it, so the audit trail says who, not "the service".
 
 The tokens file holds one token (the earlier form: every permission, named by --token-name) or one line per caller,
-`NAME ROLES TOKEN`, ROLES a comma-separated list of the roles below; `#` starts a comment.
+`NAME ROLES TOKEN`, ROLES a comma-separated list of the roles below; a line starting with `#` is a comment.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def read_tokens(path: Path, default_name: str) -> dict[str, Caller]:
         text = Path(path).read_text(encoding="utf-8-sig")  # utf-8-sig: a Notepad byte-order mark is no part of it
     except (OSError, UnicodeDecodeError) as exc:
         raise InspectorError(f"cannot read the token file {path}: {exc}") from None
-    lines = [(n, line.split("#", 1)[0].split()) for n, line in enumerate(text.splitlines(), 1)]
+    # A line starting with # is a comment (a token may hold a #: the earlier form read the whole line).
+    lines = [(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if not line.strip().startswith("#")]
     lines = [(n, words) for n, words in lines if words]
     if len(lines) == 1 and len(lines[0][1]) == 1:  # one token: every permission, named by --token-name
         tokens = {lines[0][1][0]: open_caller(default_name)}
@@ -103,7 +104,7 @@ class Tokens:
     """Callers by token, fixed (create_app's `token` / `tokens`)."""
 
     def __init__(self, tokens: dict[str, Caller]):
-        self._callers = {token.encode("utf-8"): caller for token, caller in tokens.items()}
+        self._callers = _encoded(tokens)
 
     def callers(self) -> dict[bytes, Caller]:
         return self._callers
@@ -136,11 +137,15 @@ class TokenFile(Tokens):
                 if stamp != self._stamp:
                     self._stamp = stamp
                     try:
-                        Tokens.__init__(self, read_tokens(self.path, self.default_name))
+                        self._callers = _encoded(read_tokens(self.path, self.default_name))
                         log.warning("read the token file %s again: %d callers", self.path, len(self._callers))
                     except InspectorError as exc:
                         log.error("%s; the tokens read before stay in force", exc)
         return self._callers
+
+
+def _encoded(tokens: dict[str, Caller]) -> dict[bytes, Caller]:
+    return {token.encode("utf-8"): caller for token, caller in tokens.items()}
 
 
 def caller_of(tokens: dict[bytes, Caller], given: bytes) -> Optional[Caller]:

@@ -112,7 +112,8 @@ def test_a_tokens_file_is_checked_line_by_line(tmp_path):
     refused("ana engineer short\n", "at least 16 characters")
     refused("# nobody yet\n", "holds no token")
     single = tmp_path / "one.txt"
-    single.write_text("just-one-token-0123456789\n")
+    single.write_text("# the line's token\njust-one#token-0123456789\n")  # a # inside a token is the token's
+    assert list(read_tokens(single, "line-1")) == ["just-one#token-0123456789"]
     (caller,) = read_tokens(single, "line-1").values()
     assert caller.name == "line-1" and caller.permissions == frozenset(PERMISSIONS)
     (tmp_path / "roles.txt").write_text("rework-pc line,review rework-pc-0123456789abcdef\n")
