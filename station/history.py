@@ -383,6 +383,10 @@ class History:
                     marks = ",".join("?" * len(rowids))
                     self._db.execute(f"DELETE FROM done WHERE rowid IN ({marks})", rowids)
                     self._db.execute(f"DELETE FROM done_files WHERE key IN ({marks})", keys)
+                if dead:  # SQLite gives a new key the largest rowid left + 1: with the last keys gone, rowids the
+                    # pass looked at come again, for keys it has not (a week's stop, then a pass that forgets all)
+                    left = self._db.execute("SELECT MAX(rowid) FROM done").fetchone()[0] or 0
+                    self._keys_checked_to = min(self._keys_checked_to, left)
                 return len(dead)
             except sqlite3.Error as exc:
                 raise HistoryError(plain(exc, self.path)) from None

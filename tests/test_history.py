@@ -262,6 +262,20 @@ def test_prune_keys_forgets_only_old_keys_of_files_that_left(tmp_path):
         assert h.prune_keys(now - week, gone=_file_gone) == 0  # each key is looked at once
 
 
+def test_keys_recorded_after_a_pass_that_forgot_every_key_are_looked_at_too(tmp_path):
+    """A line stopped for a week: its first pass forgets every key, SQLite then numbers the next keys from 1 again,
+    and the history went on from the last number it had looked at, so it never looked at those keys: the history
+    grew by a key a part again until a restart."""
+    with History(tmp_path / "h.sqlite") as h:
+        for i in range(10):
+            h.record(source="s", file_name=f"{i}.png", verdict="OK", key=f"/gone/{i}.png#{i}", time=time.time() - 60)
+        assert h.prune_keys(time.time(), gone=lambda key: True) == 10
+        for i in range(10, 15):
+            h.record(source="s", file_name=f"{i}.png", verdict="OK", key=f"/gone/{i}.png#{i}", time=time.time() - 60)
+        assert h.prune_keys(time.time(), gone=lambda key: True) == 5
+        assert h.count() == 15  # the rows stay
+
+
 def test_a_rows_image_is_its_archived_copy_or_its_unchanged_file_and_never_another_parts(tmp_path):
     """Where the window shows a past part from, and teaches a false reject back from. A camera that names every
     part image.png overwrites the file: the row's sha256 tells the file no longer holds its part."""

@@ -256,17 +256,27 @@ def test_keys_of_parts_gone_from_the_folder_are_forgotten_and_no_others(project,
     for s in range(30):
         (inbox / f"p{s:03d}.png").write_bytes(png_bytes(part(800 + s)))
 
+    def moved(part) -> None:  # the archive's thread moves a part after its answer: wait for it, so that a
+        deadline = time.monotonic() + 30  # retention pass finds every part before it gone (not only those
+        while move and (inbox / part.name).exists() and time.monotonic() < deadline:  # the thread got to)
+            time.sleep(0.01)
+
     def run():
         with History(tmp_path / "h.sqlite") as history:
             summary = Runner(Station(folder, engine, history=history), FolderSource(inbox, settle_s=0.05),
-                             RunOptions(archive=tmp_path / "archive", move=move, idle_exit_s=1.0)).run()
+                             RunOptions(archive=tmp_path / "archive", move=move, idle_exit_s=1.0),
+                             on_part=moved).run()
             return summary, history.count()
 
     summary, rows = run()
     assert summary.counts.total == 30 and rows == 30
     kept = _keys(tmp_path / "h.sqlite")
     if move:
-        assert kept <= 10  # forgotten at each tenth part (those moved by then), the rows all kept
+        # Forgotten at each tenth part, the rows all kept. The pass runs before its own part is moved: at most
+        # parts 10, 20 and 30 keep their keys. (This test failed now and then with 11 kept: a pass that forgot every
+        # key left the table empty, SQLite gave the next keys the rowids 1, 2, ... again, and the history, which
+        # goes on from the last rowid it looked at, never looked at them: History.prune_keys.)
+        assert kept <= 3
     else:
         assert kept == 30
         again, rows = run()
