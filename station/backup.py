@@ -65,6 +65,9 @@ def back_up(project: str | Path, dest: str | Path, *, history: bool = True, keep
     if keep is not None and keep < 1:
         raise InspectorError(f"keep must be 1 or more backups, got {keep}")
     out = backup_path(project, dest)
+    if keep is not None and out == Path(dest):
+        raise InspectorError(f"keeping the newest {keep} backups needs a backup folder that collects them, not the "
+                             f"one file {dest}")
     if not out.parent.is_dir():
         raise InspectorError(f"the backup folder {out.parent} does not exist: create it or choose another")
     log = default_path(project)
@@ -78,7 +81,7 @@ def back_up(project: str | Path, dest: str | Path, *, history: bool = True, keep
                                 app_version=__version__)
     except OSError as exc:  # the scratch folder beside the backup: the same disk, the same faults
         raise plain_os_error(exc, out.parent, "write the backup in") from None
-    if keep is not None and out != Path(dest):
+    if keep is not None:
         prune_backups(out.parent, project.resolve().name, keep)
     return info
 

@@ -174,6 +174,9 @@ def test_a_backup_folder_keeps_the_newest_n_of_this_project(project, tmp_path):
     assert (tmp_path / "line-a-notes.zip").exists() and (tmp_path / "line-b-20261201-060000.zip").exists()
     with pytest.raises(InspectorError, match="keep must be 1 or more"):
         back_up(project, tmp_path, keep=0)
+    with pytest.raises(InspectorError, match="needs a backup folder that collects them"):  # not silently ignored
+        back_up(project, tmp_path / "one.zip", keep=3)
+    assert not (tmp_path / "one.zip").exists()
 
 
 def test_bad_places_and_forged_backups_are_refused_in_one_line(project, tmp_path):
