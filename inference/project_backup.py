@@ -27,6 +27,7 @@ from .errors import InspectorError, ProjectError, plain_os_error
 from .project import FILE_MODE, _fsync_dir, os_user, writing
 from .project_files import LOCK, PENDING, VERSIONS
 from .project_reader import active_version, list_versions, load_model, version_folder
+from .weights import sha256_file
 
 BACKUP_FORMAT = "inspector-backup"
 BACKUP_FORMAT_VERSION = 1
@@ -75,14 +76,6 @@ def _project_files(folder: Path, leave_out: frozenset) -> list[str]:
     return sorted(r for r in rels if not _left_out(r, leave_out))
 
 
-def _sha256(source: Path) -> str:
-    digest = hashlib.sha256()
-    with open(source, "rb") as src:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class _Writer:
     """Adds files to the backup, each content once: a calibration's version holds the same embeddings and coreset
     as the version it calibrated, and the top level the active version's, so a file equal to one already in the
@@ -97,7 +90,7 @@ class _Writer:
     def add(self, rel: str, source: Path) -> None:
         size = source.stat().st_size
         if size in self._sizes:
-            digest = _sha256(source)
+            digest = sha256_file(source)
             if digest in self._by_digest:
                 self.files[rel] = {"bytes": size, "sha256": digest, "same_as": self._by_digest[digest]}
                 return
