@@ -190,14 +190,17 @@ def read_backup_info(path: str | Path) -> BackupInfo:
 
 
 def _entries(path: Path, info: BackupInfo, each: Callable[[str, object], None]) -> None:
-    """Open every file of the backup in turn (`each(rel, chunks)`), then check it was the one backed up (a file
-    recorded as the same as another reads that one's stored copy)."""
+    """Open every file the backup stores in turn (`each(rel, chunks)`), then check it was the one backed up. A file
+    recorded as the same as another is not read: read_backup_info checked that it names a stored file of the same
+    sha256, which this checks."""
     try:
         with zipfile.ZipFile(path) as archive:
             for rel, want in info.files.items():
+                if "same_as" in want:
+                    continue
                 digest, size = hashlib.sha256(), 0
                 try:
-                    with archive.open(f"{info.project}/{want.get('same_as', rel)}") as stream:
+                    with archive.open(f"{info.project}/{rel}") as stream:
                         def hashed(stream=stream):
                             nonlocal size
                             while chunk := stream.read(_CHUNK):
@@ -253,6 +256,10 @@ def restore_backup(path: str | Path, target: str | Path, check: Optional[Callabl
                 os.fsync(fh.fileno())
 
         _entries(path, info, extract)
+        for rel, want in info.files.items():  # a content stored once: its copies, from the file checked above
+            if "same_as" in want:
+                with open(tmp / want["same_as"], "rb") as src:
+                    extract(rel, iter(lambda src=src: src.read(_CHUNK), b""))
         for version in info.versions:  # each version whole, as its manifest says (a project saved before
             if (tmp / VERSIONS / version).is_dir():  # versions existed lists its model as v1, at the top level)
                 load_model(version_folder(tmp, version), with_embeddings=False)
