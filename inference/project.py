@@ -244,11 +244,12 @@ def _locked(folder: Path, wait_s: float = 0.0) -> Iterator[None]:
     key = str(folder.resolve())
     holder = _holder(folder)
     busy = ProjectBusyError(f"the project {folder} is being saved by another process; wait for it and try again")
-    if not (holder.thread_lock.acquire(timeout=wait_s) if wait_s > 0 else holder.thread_lock.acquire(blocking=False)):
+    wait_s = max(wait_s, 0.0)  # 0: one try, as both locks read a timeout of 0
+    if not holder.thread_lock.acquire(timeout=wait_s):
         raise busy
     try:
         try:
-            holder.file_lock.acquire(timeout=max(wait_s, 0.0))
+            holder.file_lock.acquire(timeout=wait_s)
         except Timeout:
             raise busy from None
         except OSError as exc:
