@@ -105,8 +105,7 @@ class History:
             if row is None or int(row[0]) < SCHEMA_VERSION:  # only then: opening must not need a write lock
                 self._upgrade()
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            self._index_few_rows()
-            self._has_marks = self._make_marks(required=False)
+            self._make_missing()
         except sqlite3.Error as exc:
             self._db.close()
             raise HistoryError(plain(exc, self.path)) from None
@@ -121,30 +120,21 @@ class History:
             if column not in have:
                 self._db.execute(f"ALTER TABLE inspections ADD COLUMN {column} {kind}")
 
-    def _index_few_rows(self) -> None:
-        """The few marked rows and master checks are found without reading every row (retention, the archive's
-        keeper and the master watch ask for them). A history of an earlier version gains the indexes once; where
-        they cannot be written now (read-only, another writer), the queries still work, only slower."""
-        for name, sql in INDEXES.items():
-            if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone():
-                continue
-            try:
-                self._db.execute(sql)
-            except sqlite3.Error:
-                pass
+    def _make_missing(self) -> None:
+        """What a history of an earlier version lacks, made once where it can be written now (read-only, another
+        writer: not now). The indexes of the few marked rows and master checks, which retention, the archive's
+        keeper and the master watch ask for: without them the queries still work, only slower. The marks log:
+        without it no row says who marked it, and the first mark makes it."""
+        for name, sql in {**INDEXES, "marks": MARKS}.items():
+            if not self._has(name):
+                try:
+                    self._db.executescript(sql)
+                except sqlite3.Error:
+                    pass
+        self._has_marks = self._has("marks")
 
-    def _make_marks(self, required: bool) -> bool:
-        """The marks log, made where an earlier version's history lacks it (see MARKS); False where it cannot be
-        made now (read-only: a mark would fail anyway) unless `required`."""
-        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'marks'").fetchone():
-            return True
-        try:
-            self._db.executescript(MARKS)
-        except sqlite3.Error:
-            if required:
-                raise
-            return False
-        return True
+    def _has(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
     # -- plumbing ---------------------------------------------------------------
     def __enter__(self) -> "History":
@@ -294,7 +284,9 @@ class History:
         check_label(label)
         with self._lock:
             try:
-                self._has_marks = self._has_marks or self._make_marks(required=True)
+                if not self._has_marks:
+                    self._db.executescript(MARKS)
+                    self._has_marks = True
                 self._db.execute("BEGIN IMMEDIATE")
                 cur = self._db.execute("UPDATE inspections SET label = ? WHERE id = ?", (label, int(row_id)))
                 if cur.rowcount == 0:

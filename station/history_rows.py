@@ -149,7 +149,7 @@ CREATE TABLE IF NOT EXISTS marks (id INTEGER PRIMARY KEY AUTOINCREMENT, row_id I
                                   label TEXT, who TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS marks_row ON marks(row_id);
 """
-# Partial indexes of the few rows some readers need out of millions (History._index_few_rows).
+# Partial indexes of the few rows some readers need out of millions (History._make_missing).
 INDEXES = {"inspections_marked": "CREATE INDEX IF NOT EXISTS inspections_marked ON inspections(label) "
                                  "WHERE label IS NOT NULL",
            "inspections_master": "CREATE INDEX IF NOT EXISTS inspections_master ON inspections(time) "
