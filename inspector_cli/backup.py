@@ -78,8 +78,14 @@ def _backup(args) -> int:
     if not args.project.is_dir():
         raise InspectorError(f"project folder not found: {args.project}")
     wait_s = _wait_seconds(args.wait)
+
+    def one(project: Path) -> None:
+        info = back_up(project, args.dest, history=not args.no_history, keep=args.keep, wait_s=wait_s)
+        print(f"backed up {summary(info)}")
+        print(f"to {info.path} ({_size(info.path.stat().st_size)}), read back and checked")
+
     if not args.all:
-        _backed_up(back_up(args.project, args.dest, history=not args.no_history, keep=args.keep, wait_s=wait_s))
+        one(args.project)
         return 0
     if args.dest.suffix.lower() == SUFFIX:
         raise InspectorError("--all writes a backup per project: DEST must be a folder, not a .zip file")
@@ -91,7 +97,7 @@ def _backup(args) -> int:
     failed = []
     for project in projects:  # a project that cannot be backed up must not cost the others theirs
         try:
-            _backed_up(back_up(project, args.dest, history=not args.no_history, keep=args.keep, wait_s=wait_s))
+            one(project)
         except (InspectorError, OSError) as exc:
             err(f"{project.name}: {user_message(exc)}")
             failed.append(project.name)
@@ -99,11 +105,6 @@ def _backup(args) -> int:
         err(f"{len(failed)} of {len(projects)} projects not backed up: {', '.join(failed)}")
         return 2
     return 0
-
-
-def _backed_up(info) -> None:
-    print(f"backed up {summary(info)}")
-    print(f"to {info.path} ({_size(info.path.stat().st_size)}), read back and checked")
 
 
 def _restore(args) -> int:
