@@ -39,9 +39,10 @@ def _link(line: Optional[bytes]) -> str:
     return hashlib.sha256(line.strip()).hexdigest()
 
 
-def last_line(path: Path) -> tuple[Optional[bytes], int]:
-    """(the file's last complete line or None, the size up to the end of that line). A size short of the file's
-    is a row torn by a power cut while it was appended: never complete, cut off before the next row."""
+def last_line(path: Path) -> tuple[Optional[bytes], int, int]:
+    """(the file's last complete line or None, the size up to the end of that line, the file's size). The first
+    size short of the second is a row torn by a power cut while it was appended: never complete, cut off before
+    the next row."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, 2)
@@ -50,10 +51,10 @@ def last_line(path: Path) -> tuple[Optional[bytes], int]:
             fh.seek(start)
             tail = fh.read()
     except FileNotFoundError:
-        return None, 0
+        return None, 0, 0
     complete = tail[: tail.rfind(b"\n") + 1]
     lines = [line for line in complete.splitlines() if line.strip()]
-    return (lines[-1] if lines else None), start + len(complete)
+    return (lines[-1] if lines else None), start + len(complete), size
 
 
 def sealed(row: dict, previous: Optional[bytes]) -> bytes:

@@ -472,9 +472,9 @@ def append_audit(folder: Path, row: dict) -> dict:
     with writing(folder):
         path = folder / AUDIT
         try:
-            previous, complete = audit_chain.last_line(path)  # a hash chain: audit_chain.py
+            previous, complete, size = audit_chain.last_line(path)  # a hash chain: audit_chain.py
             line = audit_chain.sealed(row, previous)
-            if path.exists() and path.stat().st_size > complete:  # a row torn by a power cut: never complete
+            if size > complete:  # a row torn by a power cut: never complete
                 os.truncate(path, complete)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
             try:
