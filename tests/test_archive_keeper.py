@@ -4,7 +4,7 @@ station/line_io/disk_space.py).
 
 Most tests run on a disk of known size made of the archive's own files (`FakeDisk`: its free space is its size
 less the bytes the archive really holds), so that the keeper's real deletions make the room it measures; one runs
-a real line onto a real 1 MB tmpfs where this machine may mount one.
+a real line onto a real 16 MB tmpfs where this machine may mount one.
 """
 
 import os
@@ -147,6 +147,29 @@ def test_a_full_disk_loses_the_oldest_ok_images_first(tmp_path, monkeypatch):
     # 5,200 bytes free wanted (1.3 x the floor): the oldest date's 4 OK images, then its 2 oldest NG ones.
     assert gone == {f"{oldest}/OK/ok{i}.png" for i in range(4)} | {f"{oldest}/NG/ng{i}.png" for i in range(2)}
     assert (keeper.removed_files, keeper.removed_bytes) == (6, 6000) and disk(root).free >= 1.3 * 4000
+    assert keeper.problem() is None and keeper.skipped == 0
+
+
+def test_room_made_is_measured_when_the_disk_fills_from_elsewhere_meanwhile(tmp_path, monkeypatch):
+    """The history shares the archive's disk and grows by its whole checkpoint at once. Found on CI: the keeper
+    counted the room its removals made, the checkpoint took it while it removed, and the image was refused (the
+    disk alarm rose) with older images still there to remove."""
+    root = tmp_path / "archive"
+    _archive(root, days=3, per_verdict=4)  # 24 images of 1000 bytes
+    disk = FakeDisk(root, total=40_000, other=11_800)  # 4,200 free: below the 4,400 where the keeper starts
+    monkeypatch.setattr(archive_keeper, "disk_space", disk)
+    remove = archive_keeper._remove
+
+    def remove_while_the_history_checkpoints(image):
+        size = remove(image)
+        if disk.other == 11_800:
+            disk.other += 1_500
+        return size
+
+    monkeypatch.setattr(archive_keeper, "_remove", remove_while_the_history_checkpoints)
+    keeper = ArchiveKeeper(root, min_free="10%", today=lambda: TODAY)
+    assert keeper.room()
+    assert keeper.removed_files == 3 and disk(root).free >= 1.3 * 4000
     assert keeper.problem() is None and keeper.skipped == 0
 
 
