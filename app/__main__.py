@@ -103,6 +103,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     import inference
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    from .garbage import collect_on_gui_thread
+
+    collect_on_gui_thread()  # before any worker starts: no collection ever runs on a worker thread
     try:
         config = inference.EngineConfig.load(args.config)
     except inference.InspectorError as exc:

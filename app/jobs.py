@@ -8,8 +8,6 @@ GUI thread never shares mutable state with the worker.
 
 from __future__ import annotations
 
-import gc
-
 import logging
 import time
 from typing import Any, Callable, Optional
@@ -115,9 +113,8 @@ class JobRunner(QObject):
             on_failure(inference.InspectorError(
                 f"{self.job.name} is still running: wait for it or cancel it (Esc)"))
             return None
-        # Garbage from closed dialogs and windows is collected here, on the GUI thread: a collection the worker's
-        # allocations set off would delete those Qt objects on the worker thread, which can deadlock with a paint.
-        gc.collect()
+        # No garbage collection here: the process collects on the GUI thread's timer only (garbage.py), so the
+        # worker never deletes a closed dialog's Qt objects.
         job = Job(name, work, self)
         # Bound slots of this GUI-thread object: Qt queues the worker's signals onto the GUI thread.
         job.progressed.connect(self.progressed)

@@ -112,13 +112,21 @@ def test_inspection_streams_and_keeps_no_result_it_has_handed_over(engine, fitte
     folder, _ = fitted
     model = engine.load(folder)
     alive = []
+
+    def held() -> int:
+        # A full collection only where a result looks held: one per result made this test slow in a suite whose
+        # heap is large, and what a collection cannot free is held indeed.
+        if sum(r() is not None for r in alive) > bound:
+            gc.collect()
+        return sum(r() is not None for r in alive)
+
+    bound = model.config.batch_size  # at most the batch in hand
     for result in engine.iter_score(model, [disc(100 + i)[0] for i in range(20)]):
         alive.append(weakref.ref(result))
         del result
-        gc.collect()
-        assert sum(r() is not None for r in alive) <= model.config.batch_size  # at most the batch in hand
-    gc.collect()
-    assert sum(r() is not None for r in alive) == 0
+        assert held() <= bound
+    bound = 0
+    assert held() == 0
 
 
 def test_calibrating_does_not_change_the_callers_model(engine, fitted):

@@ -15,6 +15,17 @@ from inference.synthetic import write_discs
 ROI = inference.Circle(80.0, 80.0, 67.0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_gui_thread(qapp):
+    """As in the window's process (app/__main__.py): no collection runs on a worker thread. Python collects by
+    itself again after the GUI tests."""
+    from app.garbage import collect_on_gui_thread
+
+    stop = collect_on_gui_thread()
+    yield
+    stop()
+
+
 @pytest.fixture(scope="session")
 def images(tmp_path_factory) -> dict:
     """Small synthetic disc images: ok (teach), val (OK, unseen), ng (scratched)."""
