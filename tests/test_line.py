@@ -45,7 +45,7 @@ def _run(engine, project, source, history, **options):
 class SlowWriter(threading.Thread):
     """Writes PNGs in chunks, several files interleaved, pausing between chunks; some renamed into place."""
 
-    def __init__(self, folder: Path, seeds, chunks=3, pause=(0.005, 0.06), open_at_once=3):
+    def __init__(self, folder: Path, seeds, chunks=3, pause=(0.002, 0.03), open_at_once=3):
         super().__init__(daemon=True)
         self.folder, self.seeds, self.chunks, self.pause, self.open_at_once = folder, list(seeds), chunks, pause, \
             open_at_once
