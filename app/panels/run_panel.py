@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QGridLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+    QAbstractItemView, QCheckBox, QFileDialog, QGridLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -24,8 +24,10 @@ import inference
 from station import PartIdPattern, Station
 from station.history import History, default_path
 from station.masters import Masters
+from inspector_line.line_args import host_port
 from inspector_line.runner import PartResult, RunOptions, Runner, RunSummary
 from inspector_line.sources import open_source
+from station.line_io.modbus import ModbusServer
 
 from .. import messages
 from ..image_view import ImageView
@@ -59,7 +61,11 @@ class RunWorker(QThread):
         self.stop_event.set()
 
     def run(self) -> None:
+        servers = [plc for plc in self.options.plcs if hasattr(plc, "start")]  # a PLC's server (Modbus TCP)
         try:
+            for server in servers:
+                server.start()  # a port taken is the run's failure, said before any part
+                self.message.emit(server.describe())
             source = open_source(self.spec)
             with History(default_path(self.project)) as history:
                 station = Station(self.project, self.engine, history=history)
@@ -70,6 +76,9 @@ class RunWorker(QThread):
                 log.exception("the run crashed")
             self.failed.emit(exc)
             return
+        finally:
+            for server in servers:
+                server.close()
         self.done.emit(summary)
 
 
@@ -110,6 +119,17 @@ class RunPanel(QWidget):
         self.masters_edit.setToolTip("Master parts (\"red rabbits\") run to prove the station still catches what it "
                                      "must: a part whose id the file names must get the verdict it gives, else the "
                                      "master_failed alarm until it passes (needs part ids)")
+        # The line's PLC over Modbus TCP (docs/plc.md), as `inspector run --modbus HOST:PORT [--free-run]`: the
+        # window serves the handshake while it runs, so a line engineer tries the PLC's program from here.
+        self.modbus_edit = QLineEdit()
+        self.modbus_edit.setObjectName("runModbus")
+        self.modbus_edit.setPlaceholderText("PLC over Modbus TCP (optional): the address to serve, e.g. 0.0.0.0:502")
+        self.modbus_edit.setToolTip("Serve the PLC handshake (Trigger, Busy, ResultReady, the result registers, "
+                                    "Ack, Alarm; docs/plc.md) on this address while the run goes on")
+        self.free_run_check = QCheckBox("Free run")
+        self.free_run_check.setObjectName("runFreeRun")
+        self.free_run_check.setToolTip("Inspect every image as it comes; the PLC only reads the results. Unticked, "
+                                       "an image is inspected when the PLC sets Trigger")
         masters_browse = QPushButton("File…")
         masters_browse.setToolTip("Choose the master parts file")
         masters_browse.clicked.connect(self.choose_masters)
@@ -135,6 +155,9 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("Masters"), 3, 0)
         controls.addWidget(self.masters_edit, 3, 1)
         controls.addWidget(masters_browse, 3, 2)
+        controls.addWidget(QLabel("PLC"), 4, 0)
+        controls.addWidget(self.modbus_edit, 4, 1)
+        controls.addWidget(self.free_run_check, 4, 2)
 
         self.view = ImageView()
         self.verdict_label = QLabel("—")
@@ -240,7 +263,8 @@ class RunPanel(QWidget):
         self.drift_label.setVisible(False)
         self._set_alarm(None, "")
         self._show_counts(None)
-        self.status_label.setText(f"Running on {spec}…")
+        plc = f"; the PLC over Modbus TCP on {self.modbus_edit.text().strip()}" if options.plcs else ""
+        self.status_label.setText(f"Running on {spec}{plc}…")
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.worker.start()
@@ -271,18 +295,25 @@ class RunPanel(QWidget):
         archive = self.archive_edit.text().strip()
         pattern = self.part_id_edit.text().strip() or None
         masters_file = self.masters_edit.text().strip()
+        modbus = self.modbus_edit.text().strip()
         try:
             if pattern is not None:
                 PartIdPattern(pattern)  # a bad expression is a message now, not a failed run later
             masters = Masters.read(Path(masters_file)) if masters_file else None
+            plcs = [ModbusServer(*host_port(modbus, "The PLC's address"))] if modbus else []
         except inference.InspectorError as exc:
             messages.error(self, "Run", exc)
+            return None
+        if self.free_run_check.isChecked() and not plcs:
+            messages.error(self, "Run", "Free run goes with a PLC: without one every image is inspected as it "
+                           "comes anyway. Give the PLC's Modbus TCP address, or untick Free run.")
             return None
         if masters is not None and pattern is None:
             messages.error(self, "Run", "Master parts are known by their part id: give the part id pattern too "
                            "(e.g. SN(\\d+) for SN000123.png).")
             return None
-        return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters)
+        return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
+                          plcs=plcs, free_run=self.free_run_check.isChecked() or not plcs)
 
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:

@@ -149,3 +149,50 @@ def test_run_view_checks_master_parts_apart_and_refuses_masters_without_part_ids
     assert "021 FAILED: expected NG, got OK" in panel.alarm_label.text()
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+
+
+def test_run_view_serves_the_plc_which_triggers_each_part(qtbot, window, fitted_project, tmp_path, answerer):
+    """The PLC over Modbus TCP from the window (docs/plc.md), driven by the real pymodbus client: nothing is
+    inspected before its Trigger; each Trigger gives one part's verdict and ResultReady; Ack ends the cycle; the
+    port is closed when the run stops. A bad address, or Free run without a PLC, is a message, not a run."""
+    from pymodbus.client import ModbusTcpClient
+
+    from line_helpers import free_port
+
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, [20])
+    write_discs(inbox, [60], scratch=True)
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    panel.modbus_edit.setText("127.0.0.1")
+    assert not panel.start() and "HOST:PORT" in answerer.seen[-1]
+    panel.modbus_edit.setText("")
+    panel.free_run_check.setChecked(True)
+    assert not panel.start() and "Free run goes with a PLC" in answerer.seen[-1]
+    panel.free_run_check.setChecked(False)
+    port = free_port()
+    panel.modbus_edit.setText(f"127.0.0.1:{port}")
+    assert panel.start()
+    plc = ModbusTcpClient("127.0.0.1", port=port)
+    qtbot.waitUntil(plc.connect, timeout=30000)
+    try:
+        qtbot.wait(1000)
+        assert panel.last is None  # two images wait for their Trigger
+        codes = []
+        for _ in range(2):
+            assert plc.write_coil(0, True).status  # Trigger
+            qtbot.waitUntil(lambda: plc.read_coils(0, count=3).bits[2], timeout=60000)  # ResultReady
+            codes.append(plc.read_holding_registers(0, count=1).registers[0])  # the verdict
+            assert plc.write_coil(3, True).status  # Ack
+            qtbot.waitUntil(lambda: not plc.read_coils(0, count=3).bits[2], timeout=30000)
+    finally:
+        plc.close()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=30000)
+    with History(default_path(project)) as history:
+        rows = history.query(descending=False)
+    assert [r.verdict for r in rows] and codes == [inference.Verdict(r.verdict).code for r in rows]
+    assert sorted(r.verdict for r in rows) == ["NG", "OK"]
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    assert not ModbusTcpClient("127.0.0.1", port=port).connect()  # the run's server is closed
