@@ -2,6 +2,7 @@
 
 import functools
 import shutil
+import socket
 
 import numpy as np
 import pytest
@@ -196,3 +197,11 @@ def test_run_view_serves_the_plc_which_triggers_each_part(qtbot, window, fitted_
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
     assert not ModbusTcpClient("127.0.0.1", port=port).connect()  # the run's server is closed
+
+    with socket.socket() as taken:  # another program holds the port: the run stops at once and says so
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        panel.modbus_edit.setText(f"127.0.0.1:{taken.getsockname()[1]}")
+        assert panel.start()
+        qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    assert "cannot serve Modbus TCP on 127.0.0.1" in answerer.seen[-1] and panel.table.rowCount() == 0
