@@ -3,12 +3,14 @@
 Python collects in whichever thread allocates when a generation's threshold is reached. A collection set off by
 a worker's allocations deleted closed dialogs' Qt objects on the worker thread, which can deadlock with a paint.
 Until this module, each job (jobs.py) made a full collection on the GUI thread before its worker started: in a
-process holding torch, OpenVINO and a model a full collection walks some 450,000 objects, 200-280 ms of a frozen
+process holding torch, OpenVINO and a model a full collection walks some 470,000 objects, 0.25-0.3 s of a frozen
 window before every inspection of one image (whose own work takes about 20 ms with EfficientNet-Lite0).
 
 Now automatic collection is off and pyqtgraph's GarbageCollector collects on a GUI-thread timer, generation by
-generation at Python's own thresholds: young objects each second, the full heap rarely (at most once every 100
-s, when Python would have). No worker thread ever runs a collection, the Run view's line thread included.
+generation at Python's count thresholds: the young objects at most once a second, the whole heap after ten
+middle-generation collections, so at most every 100 s in a window in use (pyqtgraph does not apply Python's further
+rule that waits for a quarter of the heap to be new; such a collection holds the window about 0.25 s). No worker
+thread ever runs a collection, the Run view's line thread included.
 
     stop = collect_on_gui_thread()   # with a QApplication, before the first worker starts
     stop()                           # automatic collection again (the tests, between windows)
