@@ -192,8 +192,8 @@ class ArchiveKeeper:
                     # What the removals freed is checked on the disk: it may have filled from elsewhere meanwhile
                     # (the history, on the same disk, grows by its whole checkpoint at once), and then more go.
                     free = disk_space(self.root).free
-                if free >= target:
-                    break
+                    if free >= target:
+                        break
             if day.name != today:  # today's folders stay: the runner may be creating one this moment
                 _remove_empty(day)
             if free >= target:
