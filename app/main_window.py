@@ -404,7 +404,7 @@ class MainWindow(QMainWindow):
         from .panels.run_panel import RunPanel
 
         if getattr(self, "run_view", None) is None:
-            self.run_view = RunPanel(self.engine, lambda: self.doc.folder, self)
+            self.run_view = RunPanel(self.engine, lambda: self.doc.folder, self, settings=self.qsettings)
             self.run_view.setWindowFlag(Qt.WindowType.Window)
             self.run_view.setWindowTitle("Run — Inspector")
             self.run_view.resize(1200, 800)

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtCore import QSettings, QThread, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QFileDialog, QGridLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
@@ -87,11 +87,13 @@ class RunPanel(QWidget):
 
     runningChanged = Signal(bool)
 
-    def __init__(self, engine: inference.Engine, project: Callable[[], Optional[Path]], parent=None):
+    def __init__(self, engine: inference.Engine, project: Callable[[], Optional[Path]], parent=None,
+                 settings: Optional[QSettings] = None):
         super().__init__(parent)
         self.setObjectName("runPanel")
         self.engine = engine
         self.project = project
+        self.settings = settings
         self.worker: Optional[RunWorker] = None
         self.last: Optional[PartResult] = None
 
@@ -223,6 +225,7 @@ class RunPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(split, 1)
         self._show_counts(None)
+        self._recall()
 
     # -- control ------------------------------------------------------------------------
     @property
@@ -253,6 +256,7 @@ class RunPanel(QWidget):
         options = self._options()
         if options is None:
             return False
+        self._remember()
         self.worker = RunWorker(self.engine, Path(project), spec, options, self)
         self.worker.part.connect(self._on_part)
         self.worker.message.connect(self._on_message)
@@ -289,6 +293,26 @@ class RunPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Master parts file", "", "Text files (*.txt);;All files (*)")
         if path:
             self.masters_edit.setText(path)
+
+    def _fields(self) -> dict[str, QLineEdit]:
+        return {"source": self.source_edit, "archive": self.archive_edit, "part_id_pattern": self.part_id_edit,
+                "masters": self.masters_edit, "modbus": self.modbus_edit}
+
+    def _recall(self) -> None:
+        """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive
+        and PLC address are the same from one day to the next."""
+        if self.settings is None:
+            return
+        for key, edit in self._fields().items():
+            edit.setText(str(self.settings.value(f"run/{key}", "") or ""))
+        self.free_run_check.setChecked(self.settings.value("run/free_run", False, type=bool))
+
+    def _remember(self) -> None:
+        if self.settings is None:
+            return
+        for key, edit in self._fields().items():
+            self.settings.setValue(f"run/{key}", edit.text().strip())
+        self.settings.setValue("run/free_run", self.free_run_check.isChecked())
 
     def _options(self) -> Optional[RunOptions]:
         """The run's options from the fields, or None after a message saying what is wrong with one."""

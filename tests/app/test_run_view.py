@@ -205,3 +205,28 @@ def test_run_view_serves_the_plc_which_triggers_each_part(qtbot, window, fitted_
         assert panel.start()
         qtbot.waitUntil(lambda: not panel.running, timeout=30000)
     assert "cannot serve Modbus TCP on 127.0.0.1" in answerer.seen[-1] and panel.table.rowCount() == 0
+
+
+def test_run_view_recalls_the_fields_of_the_last_run_started(qtbot, make_window, fitted_project, tmp_path):
+    """The station's folder, archive, part id pattern, masters file and PLC address are the same from one day to
+    the next: a window opened again shows those of the last run started (the window's QSettings)."""
+    window = make_window()
+    _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, [20])
+    (tmp_path / "masters.txt").write_text("999 NG\n")
+    panel = window.open_run_view()
+    fields = {"source_edit": str(inbox), "archive_edit": str(tmp_path / "archive"), "part_id_edit": r"ok_(\d+)",
+              "masters_edit": str(tmp_path / "masters.txt")}
+    for name, text in fields.items():
+        getattr(panel, name).setText(text)
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.last is not None, timeout=120000)
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    panel.source_edit.setText("typed, never started")  # only a run started is remembered
+    window.close()
+
+    again = make_window().open_run_view()
+    assert {name: getattr(again, name).text() for name in fields} == fields
+    assert again.modbus_edit.text() == "" and not again.free_run_check.isChecked()
