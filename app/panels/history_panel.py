@@ -18,8 +18,8 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+    QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 import inference
@@ -89,9 +89,11 @@ class HistoryPanel(QWidget):
         self.trend_check.setObjectName("historyTrendShown")
         self.trend_check.setToolTip("Show the score and yield over time of the inspections listed")
         self.trend_check.setChecked(True)
-        filters = QHBoxLayout()
-        for w in (self.since, self.verdict, self.purpose, self.min_score, self.trend_check):
-            filters.addWidget(w)
+        # Two rows, and the actions below two by two: in one row each they made the window wider than a line
+        # PC's screen.
+        filters = QGridLayout()
+        for i, w in enumerate((self.since, self.verdict, self.trend_check, self.purpose, self.min_score)):
+            filters.addWidget(w, i // 3, i % 3)
         self.trend = TrendChart()
         self.trend.setMinimumHeight(150)
         self.trend.setMaximumHeight(230)  # the list below keeps most of a narrow dock
@@ -160,9 +162,9 @@ class HistoryPanel(QWidget):
         self.report_button.setToolTip("The counts and yield per shift, hour or day of the time shown, master parts' "
                                       "checks apart (as inspector history --by)")
         self.report_button.clicked.connect(self.show_report)
-        actions = QHBoxLayout()
-        for b in (self.teach_button, self.calibrate_button, self.export_button, self.report_button):
-            actions.addWidget(b)
+        actions = QGridLayout()
+        for i, b in enumerate((self.teach_button, self.calibrate_button, self.export_button, self.report_button)):
+            actions.addWidget(b, i // 2, i % 2)
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)

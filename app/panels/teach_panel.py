@@ -8,7 +8,7 @@ from typing import Optional
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
 import inference
@@ -187,11 +187,10 @@ class TeachPanel(QWidget):
             "Does the light change between parts (daylight, ageing lamps)? Each image's brightness (and contrast) "
             "is then brought to the taught images' before it is inspected. Leave it 'Steady light' when a part "
             "that is darker or brighter all over (burnt, wrong coating) must be rejected.")
-        symmetry_row = QHBoxLayout()
-        symmetry_row.addWidget(QLabel("Part symmetry:"))
-        symmetry_row.addWidget(self.symmetry, 1)
-        symmetry_row.addWidget(QLabel("Light:"))
-        symmetry_row.addWidget(self.lighting, 1)
+        # One a row: side by side they made the window 1,571 px wide at least, wider than a line PC's screen.
+        symmetry_row = QFormLayout()
+        symmetry_row.addRow("Part symmetry:", self.symmetry)
+        symmetry_row.addRow("Light:", self.lighting)
         self.result_label = QLabel("No fit yet in this session.")
         self.result_label.setObjectName("fitResult")
         self.result_label.setWordWrap(True)
@@ -273,6 +272,9 @@ class TeachPanel(QWidget):
             combo.addItem(label, value)
         combo.setToolTip(tooltip)
         combo.setProperty("configKey", key)
+        # As narrow as the dock is: the list shows each choice whole.
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(16)
 
         def chosen(_index: int) -> None:
             value = combo.currentData()

@@ -59,3 +59,25 @@ def test_logging_works_without_console_streams(tmp_path, monkeypatch):
             if h not in before:
                 root.removeHandler(h)
                 h.close()
+
+
+def test_the_window_fits_a_line_pcs_1280_px_screen_with_every_tab(qtbot, window, fitted_project):
+    """Line PCs and panel PCs have 1280 x 1024 or 1366 x 768 screens. The window was at least 1,571 px wide (the
+    Teach tab's two settings side by side, the History tab's filters and actions in one row each)."""
+    from PySide6.QtWidgets import QTabWidget
+
+    from conftest import wait_idle
+
+    assert window.open_project(fitted_project, ask=False)
+    wait_idle(qtbot, window)
+    (tabs,) = [t for t in window.findChildren(QTabWidget) if t.count() == 4]
+    for i in range(tabs.count()):
+        tabs.setCurrentIndex(i)
+        qtbot.wait(10)
+        assert window.minimumSizeHint().width() <= 1280, tabs.tabText(i)
+        assert window.minimumSizeHint().height() <= 768, tabs.tabText(i)
+    window.resize(1280, 760)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    run_view = window.open_run_view()
+    assert run_view.minimumSizeHint().width() <= 1280 and run_view.minimumSizeHint().height() <= 768
+    run_view.close()
