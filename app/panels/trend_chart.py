@@ -16,6 +16,7 @@ NG_BRUSH = pg.mkBrush(217, 48, 37, 220)
 THRESHOLD_PEN = pg.mkPen((20, 20, 200), width=2, style=Qt.PenStyle.DashLine)
 YIELD_PEN = pg.mkPen((30, 100, 160), width=2)
 BINS = 20
+MIN_PAD_S = 60.0  # seconds shown before the first inspection and after the last, at least
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,9 @@ class TrendChart(QWidget):
             self.threshold.setData([], [])
         self.yield_curve.setData(t.bin_times, t.yields)
         if t.times.size:
-            pad = max(1.0, 0.02 * (t.times.max() - t.times.min()))
+            # At least a minute each side: inspections a few seconds apart (or one alone) drew an axis of seconds
+            # and milliseconds ("27.500") instead of the clock time a technician reads.
+            pad = max(MIN_PAD_S, 0.02 * (t.times.max() - t.times.min()))
             self.scores.setXRange(t.times.min() - pad, t.times.max() + pad, padding=0)
             self.note.setText(f"{t.times.size} scored inspection(s); yield in {t.bin_counts.size} time step(s) "
                               f"of {int(t.bin_counts.sum())} judged part(s)")

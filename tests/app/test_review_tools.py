@@ -52,6 +52,10 @@ def test_the_history_draws_the_trend_of_the_rows_shown(qtbot, window, fitted_pro
     ng = sum(r.verdict == "NG" for r in view.rows)
     assert chart.data.bin_counts.sum() == n
     assert np.average(chart.data.yields, weights=chart.data.bin_counts) == pytest.approx(100 * (n - ng) / n)
+    # Inspections seconds apart: the axis spans minutes at least, so pyqtgraph's date axis ticks clock times
+    # (HH:MM:SS), not seconds and milliseconds.
+    low, high = chart.scores.viewRange()[0]
+    assert high - low >= 120 and low < min(xs) and high > max(xs)
     view.verdict.setCurrentText("NG")
     assert len(chart.dots.getData()[0]) == ng
     view.trend_check.setChecked(False)
