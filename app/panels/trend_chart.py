@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 OK_BRUSH = pg.mkBrush(30, 142, 62, 200)
 NG_BRUSH = pg.mkBrush(217, 48, 37, 220)
+UNJUDGED_BRUSH = pg.mkBrush(128, 128, 128, 200)  # scored, neither OK nor NG (no verdict, part not found): never green
 THRESHOLD_PEN = pg.mkPen((20, 20, 200), width=2, style=Qt.PenStyle.DashLine)
 YIELD_PEN = pg.mkPen((30, 100, 160), width=2)
 BINS = 20
@@ -24,6 +25,7 @@ class Trend:
     times: np.ndarray  # seconds since the epoch, of the rows with a score, oldest first
     scores: np.ndarray
     ng: np.ndarray  # bool: judged NG
+    ok: np.ndarray  # bool: judged OK (a row neither OK nor NG has a score and no verdict)
     threshold_times: np.ndarray  # the threshold each judged row was judged against (a step line)
     thresholds: np.ndarray
     bin_times: np.ndarray  # the middle of each time step with judged parts
@@ -53,14 +55,21 @@ def trend(rows: Sequence, bins: int = BINS) -> Trend:
     return Trend(np.array([r.time for r in scored], dtype=np.float64),
                  np.array([r.score for r in scored], dtype=np.float64),
                  np.array([r.verdict == "NG" for r in scored], dtype=bool),
+                 np.array([r.verdict == "OK" for r in scored], dtype=bool),
                  np.array([r.time for r in with_thr], dtype=np.float64),
                  np.array([r.threshold for r in with_thr], dtype=np.float64),
                  np.array(bin_times, dtype=np.float64), np.array(yields, dtype=np.float64),
                  np.array(counts, dtype=np.int64))
 
 
+def dot_brushes(t: Trend) -> list:
+    """Green OK, red NG, grey for a score without a verdict (drawn green before: read as passed)."""
+    return [NG_BRUSH if ng else OK_BRUSH if ok else UNJUDGED_BRUSH for ng, ok in zip(t.ng, t.ok)]
+
+
 class TrendChart(QWidget):
-    """Score (dots, green OK, red NG) and threshold (dashed) over time above, yield per time step below."""
+    """Score (dots, green OK, red NG, grey without a verdict) and threshold (dashed) over time above, yield per
+    time step below."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -99,7 +108,7 @@ class TrendChart(QWidget):
 
     def set_rows(self, rows: Sequence) -> None:
         t = self.data = trend(rows)
-        self.dots.setData(t.times, t.scores, brush=[NG_BRUSH if ng else OK_BRUSH for ng in t.ng])
+        self.dots.setData(t.times, t.scores, brush=dot_brushes(t))
         if t.thresholds.size:
             # A step line: each threshold holds until the next one (the latest to the last inspection).
             xs = np.repeat(t.threshold_times, 2)[1:]

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 
 from app.panels.calibrate_dialog import counts_text
 from app.panels.score_histogram import bin_members
-from app.panels.trend_chart import trend
+from app.panels.trend_chart import NG_BRUSH, OK_BRUSH, UNJUDGED_BRUSH, dot_brushes, trend
 from conftest import wait_idle
 
 
@@ -28,6 +28,9 @@ def test_trend_series_yield_per_step_and_threshold_steps():
     # Steps [0, 5) and [5, 10]: 3 of 4 OK, then 0 of 1; the ERROR row is neither OK nor NG.
     assert list(t.yields) == [75.0, 0.0] and list(t.bin_counts) == [4, 1]
     assert list(t.thresholds) == [1.0, 1.0, 1.0, 1.0, 1.2]
+    # A score without a verdict (not calibrated) is drawn grey, never in the OK parts' green.
+    t = trend(rows + [row(11, 0.2, "NO_VERDICT", threshold=None)], bins=2)
+    assert dot_brushes(t) == [OK_BRUSH, NG_BRUSH, OK_BRUSH, OK_BRUSH, NG_BRUSH, UNJUDGED_BRUSH]
 
 
 def test_the_history_draws_the_trend_of_the_rows_shown(qtbot, window, fitted_project, images, tmp_path):
