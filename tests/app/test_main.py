@@ -10,6 +10,8 @@ from pathlib import Path
 
 import cv2
 
+from conftest import wait_idle
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,8 +67,6 @@ def test_the_window_fits_a_line_pcs_1280_px_screen_with_every_tab(qtbot, window,
     """Line PCs and panel PCs have 1280 x 1024 or 1366 x 768 screens. The window was at least 1,571 px wide (the
     Teach tab's two settings side by side, the History tab's filters and actions in one row each)."""
     from PySide6.QtWidgets import QTabWidget
-
-    from conftest import wait_idle
 
     assert window.open_project(fitted_project, ask=False)
     wait_idle(qtbot, window)
