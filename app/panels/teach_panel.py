@@ -188,9 +188,9 @@ class TeachPanel(QWidget):
             "is then brought to the taught images' before it is inspected. Leave it 'Steady light' when a part "
             "that is darker or brighter all over (burnt, wrong coating) must be rejected.")
         # One a row: side by side they made the window 1,571 px wide at least, wider than a line PC's screen.
-        symmetry_row = QFormLayout()
-        symmetry_row.addRow("Part symmetry:", self.symmetry)
-        symmetry_row.addRow("Light:", self.lighting)
+        fit_settings = QFormLayout()
+        fit_settings.addRow("Part symmetry:", self.symmetry)
+        fit_settings.addRow("Light:", self.lighting)
         self.result_label = QLabel("No fit yet in this session.")
         self.result_label.setObjectName("fitResult")
         self.result_label.setWordWrap(True)
@@ -199,7 +199,7 @@ class TeachPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.count_label)
-        layout.addLayout(symmetry_row)
+        layout.addLayout(fit_settings)
         layout.addLayout(fit_row)
         layout.addWidget(self.result_label)
 
