@@ -15,9 +15,10 @@ import gc
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+import gui_window
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -25,22 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=Path, help="folder of OK images (default: generated discs)")
+    gui_window.add_model_options(p)
     p.add_argument("--fit", type=int, default=8, help="images to teach")
     p.add_argument("--n", type=int, default=40, help="inspections timed")
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--weights", default="auto")
-    p.add_argument("--input-size", type=int, default=224)
     args = p.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    import inference
-    from app.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication(sys.argv)
+    app = gui_window.application()
     if (ROOT / "app" / "garbage.py").exists():
         from app.garbage import collect_on_gui_thread
 
@@ -48,19 +39,11 @@ def main() -> int:
         policy = "collection on the GUI thread's timer"
     else:  # a tree from before the policy: Python's automatic collection, a full one at each job's start
         policy = "automatic collection, a full one at each job's start"
-    work = Path(tempfile.mkdtemp(prefix="gui-inspect-"))
-    if args.images:
-        images = [str(x) for x in inference.expand_image_paths([args.images])]
-    else:
-        from inference.synthetic import write_discs
-
-        images = [str(x) for x in write_discs(work / "ok", range(args.fit + 1))]
-    config = inference.EngineConfig.load(None).replace(
-        backbone=args.backbone, weights=args.weights, input_size=args.input_size)
-    engine = inference.Engine(config)
+    work = gui_window.work_folder("gui-inspect-")
+    images = gui_window.images(args, work, args.fit + 1)
+    _, engine = gui_window.engine(args)
     engine.fit(work / "project", images[: args.fit], roi=None)
-    window = MainWindow(engine, settings=QSettings(str(work / "q.ini"), QSettings.Format.IniFormat))
-    window.show()
+    window = gui_window.window(engine, work)
 
     def settle():
         while window.runner.busy:
@@ -77,20 +60,8 @@ def main() -> int:
     panel.inspect_current()  # the first loads what a first inspection loads: not timed
     settle()
 
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    stalls = gui_window.StallTimer()
+    stalls.start()
     times = []
     for _ in range(args.n):
         panel.results.pop(image, None)
@@ -101,13 +72,13 @@ def main() -> int:
             time.sleep(0.0005)
         times.append((time.perf_counter() - started) * 1000)
         settle()
-    timer.stop()
+    stalls.stop()
     times.sort()
     print(f"policy            {policy}")
     print(f"objects tracked   {len(gc.get_objects())}")
-    print(f"inspect, one image, {args.backbone} @ {args.input_size} px, {args.n} times: median {statistics.median(times):.1f} "
-          f"ms, p90 {times[int(0.9 * (len(times) - 1))]:.1f}, min {times[0]:.1f}")
-    print(f"longest stall of the GUI thread {max(gaps):.1f} ms (10 ms timer; load {os.getloadavg()[0]:.2f})")
+    print(f"inspect, one image, {args.backbone} @ {args.input_size} px, {args.n} times: median "
+          f"{statistics.median(times):.1f} ms, p90 {times[int(0.9 * (len(times) - 1))]:.1f}, min {times[0]:.1f}")
+    print(f"longest stall of the GUI thread {max(stalls.gaps):.1f} ms (10 ms timer; load {os.getloadavg()[0]:.2f})")
     window.doc.dirty = False
     window.close()
     return 0

@@ -10,71 +10,42 @@ Prints figures; never passes or fails on them. Example:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+
+import gui_window
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=Path, help="folder of OK images (default: generated discs)")
+    gui_window.add_model_options(p)
     p.add_argument("--n", type=int, default=20, help="images to teach")
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--weights", default="auto")
-    p.add_argument("--input-size", type=int, default=224)
     args = p.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
-
+    app = gui_window.application()
     import inference
-    from app.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv)
-    work = Path(tempfile.mkdtemp(prefix="stall-"))
-    if args.images:
-        images = [str(x) for x in inference.expand_image_paths([args.images])[: args.n]]
-    else:
-        from inference.synthetic import write_discs
-
-        images = [str(x) for x in write_discs(work / "ok", range(args.n))]
-    config = inference.EngineConfig.load(None).replace(
-        backbone=args.backbone, weights=args.weights, input_size=args.input_size)
-    engine = inference.Engine(config)
+    work = gui_window.work_folder("stall-")
+    images = gui_window.images(args, work, args.n)
+    config, engine = gui_window.engine(args)
     engine.backbone(config)  # built before timing: loading weights is not what is measured
-    window = MainWindow(engine, settings=QSettings(str(work / "q.ini"), QSettings.Format.IniFormat))
-    window.show()
+    window = gui_window.window(engine, work)
     window.doc.folder = work / "project"
     window.doc.config = config
     window.doc.add_images(images)
 
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        if window.runner.busy:
-            gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    stalls = gui_window.StallTimer(counting=lambda: window.runner.busy)
+    stalls.start()
     started = time.perf_counter()
     window.teach_panel.fit_button.click()
     while window.runner.busy:
         app.processEvents()
         time.sleep(0.001)
     seconds = time.perf_counter() - started
-    timer.stop()
+    stalls.stop()
+    gaps = stalls.gaps
     ok = window.session.model is not None or inference.has_model(work / "project")
     g = np.array(gaps) if gaps else np.array([float("nan")])
     print(f"fit               {seconds:.2f} s, {len(images)} images, {args.backbone} @ {args.input_size} px, "
