@@ -4,6 +4,7 @@ change (docs/scale.md). Thin: station/rescore.py runs the job, station/rescore_r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -80,10 +81,13 @@ def _rescore(args) -> int:
                                                          + (f" since {args.since}" if args.since else "")
                                                          if args.history else "the --archive folders hold none"))
     out = args.out or default_out(args.project, versions)
-    done = rescore(args.project, versions, items, out, config=config, address=args.ray_address,
-                   workers=args.workers, batch_size=args.batch_size,
-                   note=lambda line: print(f"rescore: {line}", file=sys.stderr, flush=True))
-    report = write_report(args.project, out)
+    # stdout carries the report alone (--json is read by programs): Ray prints its notices ("a worker died …")
+    # to stdout from a thread of its own even with log_to_driver off, so they go to stderr while it runs.
+    with contextlib.redirect_stdout(sys.stderr):
+        done = rescore(args.project, versions, items, out, config=config, address=args.ray_address,
+                       workers=args.workers, batch_size=args.batch_size,
+                       note=lambda line: print(f"rescore: {line}", file=sys.stderr, flush=True))
+        report = write_report(args.project, out)
     report.pop("scores")
     if args.json:
         print(json.dumps({"job": done.to_dict(), **report}, indent=2))
