@@ -16,12 +16,10 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import gui_window
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+ROOT = gui_window.ROOT
 
 
 def main() -> int:

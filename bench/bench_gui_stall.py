@@ -32,9 +32,11 @@ def main() -> int:
     config, engine = gui_window.engine(args)
     engine.backbone(config)  # built before timing: loading weights is not what is measured
     window = gui_window.window(engine, work)
-    window.doc.folder = work / "project"
-    window.doc.config = config
+    gui_window.new_project(window, work / "project")  # as File > New project does: Teach unlocks
     window.doc.add_images(images)
+    if not window.teach_panel.fit_button.isEnabled():
+        print("the Fit button is disabled: nothing to measure", file=sys.stderr)
+        return 1
 
     stalls = gui_window.StallTimer(counting=lambda: window.runner.busy)
     stalls.start()

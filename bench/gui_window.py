@@ -11,6 +11,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tree's own packages, whether installed or not
+
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", type=Path, help="folder of OK images (default: generated discs)")
@@ -60,6 +63,20 @@ def window(engine, work: Path):
     shown = MainWindow(engine, settings=QSettings(str(work / "q.ini"), QSettings.Format.IniFormat))
     shown.show()
     return shown
+
+
+def new_project(window, folder: Path) -> None:
+    """File > New project with `folder` chosen in the folder dialog."""
+    from app import file_dialogs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = file_dialogs.open_folder
+    file_dialogs.open_folder = lambda parent, title: str(folder)
+    try:
+        if not window.new_project():
+            raise SystemExit(f"could not make a new project in {folder}")
+    finally:
+        file_dialogs.open_folder = chosen
 
 
 class StallTimer:
