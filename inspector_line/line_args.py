@@ -9,7 +9,7 @@ from pathlib import Path
 
 from inference import InspectorError
 from station.line_io.alarms import AlarmLimits
-from station.line_io.disk_space import DEFAULT_MIN_FREE, MinFree
+from station.line_io.disk_space import DEFAULT_MIN_FREE
 
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S
 
@@ -127,9 +127,8 @@ def alarm_limits(args) -> AlarmLimits:
         raise InspectorError(f"--alarm-yield is a percentage 0..100, got {args.alarm_yield}")
     if args.alarm_drift < 0:
         raise InspectorError(f"--alarm-drift must be 0 or more, got {args.alarm_drift}")
-    return AlarmLimits(ng_streak=args.alarm_ng, not_found_streak=args.alarm_streak, error_streak=args.alarm_streak,
-                       yield_window=args.alarm_window, yield_min=args.alarm_yield / 100 if args.alarm_yield else None,
-                       drift_warn_at=args.alarm_drift or None, min_free=MinFree.parse(args.min_free))
+    return AlarmLimits.as_set(args.alarm_ng, args.alarm_streak, args.alarm_yield, args.alarm_window, args.alarm_drift,
+                              args.min_free)
 
 
 def add_archive_arguments(p, what: str) -> None:

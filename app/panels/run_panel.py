@@ -31,6 +31,7 @@ from station.line_io.modbus import ModbusServer
 
 from .. import messages
 from ..image_view import ImageView
+from . import alarm_limits_dialog
 
 log = logging.getLogger(__name__)
 LAST_N = 50  # rows in the "last results" table
@@ -132,6 +133,11 @@ class RunPanel(QWidget):
         self.free_run_check.setObjectName("runFreeRun")
         self.free_run_check.setToolTip("Inspect every image as it comes; the PLC only reads the results. Unticked, "
                                        "an image is inspected when the PLC sets Trigger")
+        # When the line's alarms rise (inspector run's --alarm-*, --min-free, --master-every): set once per station.
+        self.alarm_values = alarm_limits_dialog.default_values()
+        self.alarm_button = QPushButton("Alarms…")
+        self.alarm_button.setObjectName("runAlarmLimits")
+        self.alarm_button.clicked.connect(self.edit_alarm_limits)
         masters_browse = QPushButton("File…")
         masters_browse.setToolTip("Choose the master parts file")
         masters_browse.clicked.connect(self.choose_masters)
@@ -154,6 +160,7 @@ class RunPanel(QWidget):
         controls.addWidget(self.stop_button, 1, 3)
         controls.addWidget(QLabel("Part id"), 2, 0)
         controls.addWidget(self.part_id_edit, 2, 1, 1, 2)
+        controls.addWidget(self.alarm_button, 2, 3)
         controls.addWidget(QLabel("Masters"), 3, 0)
         controls.addWidget(self.masters_edit, 3, 1)
         controls.addWidget(masters_browse, 3, 2)
@@ -185,7 +192,7 @@ class RunPanel(QWidget):
         self.drift_label.setStyleSheet(DRIFT_STYLE)
         self.drift_label.setVisible(False)
         # The line's alarms (station.line_io.alarms, raised and cleared by the runner's publisher, issue 20) as
-        # they come: the active ones, one a line. Their limits are the run's defaults (RunOptions.alarm_limits).
+        # they come: the active ones, one a line. Their limits are the Alarms… dialog's (RunOptions.alarm_limits).
         self.alarms: dict[str, str] = {}
         self.alarm_label = QLabel("")
         self.alarm_label.setObjectName("runAlarms")
@@ -270,6 +277,7 @@ class RunPanel(QWidget):
         plc = f"; the PLC over Modbus TCP on {self.modbus_edit.text().strip()}" if options.plcs else ""
         self.status_label.setText(f"Running on {spec}{plc}…")
         self.start_button.setEnabled(False)
+        self.alarm_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.worker.start()
         self.runningChanged.emit(True)
@@ -294,13 +302,27 @@ class RunPanel(QWidget):
         if path:
             self.masters_edit.setText(path)
 
+    def edit_alarm_limits(self) -> bool:
+        """The Alarms… dialog; True when its limits were taken (for the next Start)."""
+        dialog = alarm_limits_dialog.AlarmLimitsDialog(self.alarm_values, self)
+        if not dialog.exec():
+            return False
+        self._show_alarm_values(dialog.values())
+        return True
+
+    def _show_alarm_values(self, values: dict) -> None:
+        self.alarm_values = values
+        self.alarm_button.setToolTip("When the line's alarms rise, from the next Start: "
+                                     + alarm_limits_dialog.summary(values))
+
     def _fields(self) -> dict[str, QLineEdit]:
         return {"source": self.source_edit, "archive": self.archive_edit, "part_id_pattern": self.part_id_edit,
                 "masters": self.masters_edit, "modbus": self.modbus_edit}
 
     def _recall(self) -> None:
-        """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive
-        and PLC address are the same from one day to the next."""
+        """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive,
+        PLC address and alarm limits are the same from one day to the next."""
+        self._show_alarm_values(alarm_limits_dialog.read_values(self.settings))
         if self.settings is None:
             return
         for key, edit in self._fields().items():
@@ -313,6 +335,7 @@ class RunPanel(QWidget):
         for key, edit in self._fields().items():
             self.settings.setValue(f"run/{key}", edit.text().strip())
         self.settings.setValue("run/free_run", self.free_run_check.isChecked())
+        alarm_limits_dialog.write_values(self.settings, self.alarm_values)
 
     def _options(self) -> Optional[RunOptions]:
         """The run's options from the fields, or None after a message saying what is wrong with one."""
@@ -325,6 +348,7 @@ class RunPanel(QWidget):
                 PartIdPattern(pattern)  # a bad expression is a message now, not a failed run later
             masters = Masters.read(Path(masters_file)) if masters_file else None
             plcs = [ModbusServer(*host_port(modbus, "The PLC's address"))] if modbus else []
+            limits = alarm_limits_dialog.limits_of(self.alarm_values)
         except inference.InspectorError as exc:
             messages.error(self, "Run", exc)
             return None
@@ -336,8 +360,10 @@ class RunPanel(QWidget):
             messages.error(self, "Run", "Master parts are known by their part id: give the part id pattern too "
                            "(e.g. SN(\\d+) for SN000123.png).")
             return None
+        every_h = self.alarm_values[alarm_limits_dialog.MASTER_EVERY]
         return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
-                          plcs=plcs, free_run=self.free_run_check.isChecked() or not plcs)
+                          plcs=plcs, free_run=self.free_run_check.isChecked() or not plcs, alarm_limits=limits,
+                          master_every_s=every_h * 3600 if every_h and masters is not None else None)
 
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:
@@ -419,5 +445,6 @@ class RunPanel(QWidget):
         if worker is not None:
             worker.deleteLater()
         self.start_button.setEnabled(True)
+        self.alarm_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self.runningChanged.emit(False)

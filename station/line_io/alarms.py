@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 from inference import Verdict
 
 from ..drift import drift_of
-from .disk_space import DEFAULT_MIN_FREE
+from .disk_space import DEFAULT_MIN_FREE, MinFree
 
 
 ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk", "source", "master_failed",
@@ -61,6 +61,22 @@ class AlarmLimits:
     # The free space kept on the disks the line writes to (MinFree or its text, "5%", "20GB"): the disk alarm
     # below it; the archive's keeper (inspector_line/archive_keeper.py) removes old images before it comes to that.
     min_free: object = DEFAULT_MIN_FREE
+
+    @classmethod
+    def as_set(cls, ng_streak: int, streak: int, yield_pct: float, yield_window: int, drift: float,
+               min_free: object = DEFAULT_MIN_FREE, what: str = "--min-free") -> "AlarmLimits":
+        """The limits as a line engineer sets them (`inspector run`'s --alarm-* flags, the Run view's Alarms…): 0
+        turns one off, the yield is in percent, one streak counts NOT_FOUND and ERROR parts; `what` names the free
+        space setting in the message of a text that is no space."""
+        return cls(ng_streak=ng_streak, not_found_streak=streak, error_streak=streak, yield_window=yield_window,
+                   yield_min=yield_pct / 100 if yield_pct else None, drift_warn_at=drift or None,
+                   min_free=MinFree.parse(min_free, what))
+
+    def as_set_values(self) -> dict:
+        """as_set's arguments for these limits (what the Run view's Alarms… dialog shows)."""
+        return {"ng_streak": self.ng_streak, "streak": self.error_streak,
+                "yield_pct": 100 * self.yield_min if self.yield_min else 0.0, "yield_window": self.yield_window,
+                "drift": self.drift_warn_at or 0.0, "min_free": str(MinFree.parse(self.min_free))}
 
 
 @dataclass

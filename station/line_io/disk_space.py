@@ -58,8 +58,9 @@ class MinFree:
     nbytes: Optional[int] = None
 
     @classmethod
-    def parse(cls, text) -> "MinFree":
-        """"5%", "20GB", "500 MB", "2GiB", "0" (none); a MinFree passes through; None is the default."""
+    def parse(cls, text, what: str = "--min-free") -> "MinFree":
+        """"5%", "20GB", "500 MB", "2GiB", "0" (none); a MinFree passes through; None is the default. `what`
+        names the setting in the message of a text that is none of these."""
         if isinstance(text, MinFree):
             return text
         s = str(DEFAULT_MIN_FREE if text is None else text).strip().upper().replace(" ", "")
@@ -69,11 +70,11 @@ class MinFree:
             except ValueError:
                 pct = -1.0
             if not 0 <= pct < 100:
-                raise InspectorError(f"--min-free: a percentage must be 0 to 99, got {text!r}")
+                raise InspectorError(f"{what}: a percentage must be 0 to 99, got {text!r}")
             return cls(fraction=pct / 100)
         m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]I?B|B)?", s)
         if m is None:
-            raise InspectorError(f"--min-free needs a percentage of the disk or a size (5%, 20GB, 500MB), got {text!r}")
+            raise InspectorError(f"{what} needs a percentage of the disk or a size (5%, 20GB, 500MB), got {text!r}")
         return cls(nbytes=int(float(m.group(1)) * _UNITS[m.group(2) or ""]))
 
     @property

@@ -230,3 +230,50 @@ def test_run_view_recalls_the_fields_of_the_last_run_started(qtbot, make_window,
     again = make_window().open_run_view()
     assert {name: getattr(again, name).text() for name in fields} == fields
     assert again.modbus_edit.text() == "" and not again.free_run_check.isChecked()
+
+
+def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fitted_project, tmp_path, answerer):
+    """The Alarms… dialog sets when the line's alarms rise, as inspector run's --alarm-* flags do: two NG in a
+    row raise ng_streak where the default waits for five. A free space that is no space is a message and the dialog
+    stays; the limits of the last run started come back with the window."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    from app.panels.alarm_limits_dialog import AlarmLimitsDialog
+
+    window = make_window()
+    _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, [60, 61], scratch=True)
+    panel = window.open_run_view()
+    assert "NG in a row: 5" in panel.alarm_button.toolTip()  # the run's defaults
+    still_open = []
+
+    def fill():
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, AlarmLimitsDialog) and w.isVisible())
+        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        dialog.ng.setValue(2)
+        dialog.min_free.setText("lots")
+        ok.click()  # the message box is answered (answerer) before click() returns
+        still_open.append(dialog.isVisible())
+        dialog.min_free.setText("1GB")
+        ok.click()
+
+    QTimer.singleShot(0, fill)
+    assert panel.edit_alarm_limits()
+    assert still_open == [True] and "Free space kept needs a percentage of the disk or a size" in answerer.seen[-1]
+    assert "NG in a row: 2" in panel.alarm_button.toolTip() and "free space kept: 1GB" in panel.alarm_button.toolTip()
+
+    panel.source_edit.setText(str(inbox))
+    assert panel.start()
+    assert not panel.alarm_button.isEnabled()  # the limits are the run's from its start
+    qtbot.waitUntil(lambda: "ng_streak" in panel.alarms, timeout=120000)
+    assert "2 NG in a row" in panel.alarm_label.text()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    assert panel.alarm_button.isEnabled()
+    window.close()
+
+    again = make_window().open_run_view()
+    assert again.alarm_values["ng_streak"] == 2 and again.alarm_values["min_free"] == "1GB"
+    assert again.alarm_values["yield_pct"] == 50.0  # the others as they were
