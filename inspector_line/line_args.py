@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Optional
 
 from inference import InspectorError
 from station.line_io.alarms import AlarmLimits
@@ -53,6 +54,7 @@ def add_line_io_arguments(p) -> None:
                    "queue depth, outbox, alarms, model version; docs/plc.md)")
     add_alarm_arguments(g)
     add_master_arguments(g)
+    add_backup_arguments(g)
 
 
 def add_master_arguments(g) -> None:
@@ -65,6 +67,29 @@ def add_master_arguments(g) -> None:
     g.add_argument("--master-every", metavar="SPAN",
                    help="with --masters: each master part must pass at least this often (8h, 30m, 1d; a number is "
                    "hours), else the master_due alarm")
+
+
+def add_backup_arguments(g) -> None:
+    """The backup folder the line watches (`inspector run` and `inspector serve`; station/backup_watch.py)."""
+    g.add_argument("--backups", type=Path, metavar="DIR",
+                   help="the folder inspector backup (the nightly unit) fills: the backup_due alarm while it holds no "
+                   "backup of the project younger than --backup-every, or cannot be read")
+    g.add_argument("--backup-every", metavar="SPAN",
+                   help="with --backups: a backup must be this recent (1d, 36h; a number is hours; default 26h: "
+                   "nightly, with two hours' slack)")
+
+
+def read_backups(args) -> tuple[Optional[Path], Optional[float]]:
+    """--backups and --backup-every in seconds, checked in one line each; (None, None) without --backups. A folder
+    that is not there is the alarm's, not a refusal: a share mounted late must not keep the line from starting."""
+    if args.backup_every is not None and not args.backups:
+        raise InspectorError("--backup-every goes with --backups DIR (the folder the backups go to)")
+    if not args.backups:
+        return None, None
+    from station.backup_watch import DEFAULT_EVERY_S
+
+    return args.backups, (parse_span(args.backup_every, "--backup-every") if args.backup_every is not None
+                          else DEFAULT_EVERY_S)
 
 
 def parse_span(text: str, flag: str) -> float:
@@ -178,6 +203,7 @@ def check_line_io_arguments(args) -> None:
         MqttReceiver(args.mqtt)  # a bad URL is refused now (connecting waits for start)
     alarm_limits(args)
     read_masters(args)
+    read_backups(args)
 
 
 class LineIO:
@@ -190,6 +216,7 @@ class LineIO:
         options.alarm_limits = alarm_limits(args)
         options.trigger_timeout_s = args.trigger_timeout
         options.masters, options.master_every_s = read_masters(args)
+        options.backups, options.backup_every_s = read_backups(args)
         self.servers = []
         if plc:
             from station.line_io.handshake import Handshake

@@ -33,6 +33,7 @@ import numpy as np
 from inference import (ImageError, InferenceResult, Model, ProjectError, Verdict, VerdictCounts, heatmap_thumbnail_png,
                        load_image)
 from station import Outcome, PartIdPattern, Station, checked_part_id
+from station.backup_watch import DEFAULT_EVERY_S, BackupWatch
 from station.drift import Drift
 from station.masters import Masters, MasterWatch, part_key
 
@@ -75,6 +76,8 @@ class RunOptions:
     recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
     masters: Optional[Masters] = None  # master parts (station.masters): checks of the station, not production
     master_every_s: Optional[float] = None  # each master must pass this often (the master_due alarm)
+    backups: Optional[Path] = None  # the backup folder watched (station.backup_watch: the backup_due alarm)
+    backup_every_s: Optional[float] = None  # how recent each project's newest backup there must be
 
 
 RunCounts = VerdictCounts  # the one count and yield of every client (inference.VerdictCounts)
@@ -163,6 +166,14 @@ class Runner:
         if self.on_message is not None:
             self.on_message(text)
 
+    def _backup_watch(self) -> Optional[BackupWatch]:
+        """The backup folder's watch over every project this run can judge with (its own and the recipes')."""
+        o = self.options
+        if o.backups is None:
+            return None
+        names = [s.project.resolve().name for s in (o.recipes or [self.station])]
+        return BackupWatch(o.backups, names, o.backup_every_s or DEFAULT_EVERY_S)
+
     # -- the loop ---------------------------------------------------------------
     def run(self, stop: Optional[threading.Event] = None) -> RunSummary:
         """Inspect until `stop` is set, the source is exhausted, or it stays idle for idle_exit_s."""
@@ -178,7 +189,7 @@ class Runner:
                                        on_message=self._say,
                                        disk_checks=self.archive.disk_checks() if self.archive else [],
                                        masters=MasterWatch(o.masters, o.master_every_s, self.history)
-                                       if o.masters is not None else None)
+                                       if o.masters is not None else None, backups=self._backup_watch())
             if self.archive is not None:
                 self.archive.start()
             self.publisher.set_model(self.model)

@@ -64,12 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "project's alarms, retained, to TOPIC/PROJECT/alarm")
     g.add_argument("--outbox-max", type=int, default=10000, metavar="N",
                    help="results kept per receiver and project while it is down (default 10000)")
-    from inspector_line.line_args import add_alarm_arguments, add_archive_arguments, add_master_arguments  # the run's
+    from inspector_line.line_args import (  # the run's
+        add_alarm_arguments, add_archive_arguments, add_backup_arguments, add_master_arguments,
+    )
 
     add_archive_arguments(g, "keep each line inspection's image as it came, in DIR/PROJECT/<date>/OK|NG|ERROR|"
                           "NO_VERDICT/, after its answer (the disk never fills: --min-free)")
     add_alarm_arguments(g)
     add_master_arguments(g)  # a line request's part_id names a master part
+    add_backup_arguments(g)  # each project that had line inspections is watched
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -124,7 +127,7 @@ def _check(args):
 
 def _line(args):
     """Alarms, metrics and the --post / --mqtt outboxes of line inspections (checked before anything starts)."""
-    from inspector_line.line_args import alarm_limits, check_archive_arguments, read_masters
+    from inspector_line.line_args import alarm_limits, check_archive_arguments, read_backups, read_masters
     from station.line_io.metrics import LineMetrics
 
     from .line import ServiceLine
@@ -143,9 +146,10 @@ def _line(args):
 
         Archiver(args.archive)  # a folder that cannot be created is refused now, as the run mode refuses it
     masters, master_every_s = read_masters(args, part_ids_in_requests=True)
+    backups, backup_every_s = read_backups(args)
     return ServiceLine(LineMetrics(), post_url=args.post, mqtt_url=args.mqtt, alarm_limits=alarm_limits(args),
                        outbox_max=args.outbox_max, archive=args.archive, archive_keep_days=args.archive_keep_days,
-                       masters=masters, master_every_s=master_every_s)
+                       masters=masters, master_every_s=master_every_s, backups=backups, backup_every_s=backup_every_s)
 
 
 def _serve(args, config: EngineConfig, tokens: Optional[TokenFile], limits: Limits, line=None) -> int:

@@ -21,6 +21,7 @@ from inspector_line.archive_queue import ArchiveQueue
 from inspector_line.sinks import Archiver
 
 from station.line_io.alarms import AlarmLimits
+from station.backup_watch import DEFAULT_EVERY_S, BackupWatch
 from station.masters import Masters, MasterWatch
 from station.line_io.metrics import LineMetrics
 from station.line_io.publisher import Publisher, result_payload
@@ -32,11 +33,14 @@ class ServiceLine:
     def __init__(self, metrics: LineMetrics, post_url: Optional[str] = None, mqtt_url: Optional[str] = None,
                  alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
                  archive: Optional[Path] = None, archive_keep_days: Optional[float] = None,
-                 masters: Optional[Masters] = None, master_every_s: Optional[float] = None):
+                 masters: Optional[Masters] = None, master_every_s: Optional[float] = None,
+                 backups: Optional[Path] = None, backup_every_s: Optional[float] = None):
         """`masters`: the line's master parts (the service's Stations are given them: Projects), each project's
-        checks watched by its publisher, every `master_every_s` at least."""
+        checks watched by its publisher, every `master_every_s` at least. `backups`: the backup folder, where each
+        project's publisher looks for a backup of it younger than `backup_every_s` (the backup_due alarm)."""
         self.metrics = metrics
         self.masters, self.master_every_s = masters, master_every_s
+        self.backups, self.backup_every_s = backups, backup_every_s
         self.post_url, self.mqtt_url = post_url, mqtt_url
         self.alarm_limits, self.outbox_max = alarm_limits, outbox_max
         self.archive_root, self.archive_keep_days = archive, archive_keep_days
@@ -81,7 +85,9 @@ class ServiceLine:
                                       disk_checks=[archiving.archiver.keeper.problem, archiving.problem]
                                       if archiving else [],
                                       masters=MasterWatch(self.masters, self.master_every_s, station.history)
-                                      if self.masters is not None else None)
+                                      if self.masters is not None else None,
+                                      backups=BackupWatch(self.backups, [name], self.backup_every_s or DEFAULT_EVERY_S)
+                                      if self.backups is not None else None)
                 publisher.start()
                 self._publishers[name] = publisher
             return publisher

@@ -86,6 +86,15 @@ def back_up(project: str | Path, dest: str | Path, *, history: bool = True, keep
     return info
 
 
+def backup_taken(path: str | Path) -> Optional[datetime]:
+    """The local time a backup in a backup folder was taken, from its name (backup_path); None for another name."""
+    m = re.search(r"-(\d{8}-\d{6})" + re.escape(SUFFIX) + "$", Path(path).name)
+    try:
+        return datetime.strptime(m.group(1), _STAMP) if m else None
+    except ValueError:  # 20261399-...: no time
+        return None
+
+
 def backups_of(folder: str | Path, project_name: str) -> list[Path]:
     """The backups of `project_name` that a backup folder collected, oldest first."""
     pattern = re.compile(re.escape(project_name) + r"-\d{8}-\d{6}" + re.escape(SUFFIX))

@@ -57,13 +57,15 @@ def command_line(keys: dict[str, str]) -> list[str]:
 def test_the_units_command_line_is_what_the_cli_accepts(name, command):
     argv = command_line(unit(name))
     assert argv[0].endswith("/inspector") and argv[1] == command
+    backups = Path(environment("backup.env")["BACKUP_DIR"])  # the line watches where the nightly backup goes
     # a wrong option is SystemExit here, as on the line PC
     if command == "run":
         args = run_parser().parse_args(argv[2:])
         assert str(args.project).endswith("part1") and args.source.endswith("incoming") and args.modbus
+        assert args.backups == backups
     elif command == "serve":
         args = serve_parser().parse_args(argv[2:])
-        assert str(args.projects).endswith("projects") and args.host == "127.0.0.1"
+        assert str(args.projects).endswith("projects") and args.host == "127.0.0.1" and args.backups == backups
     else:
         args = backup_parser().parse_args(argv[1:])
         assert str(args.project).endswith("part1") and args.keep >= 1 and not args.no_history

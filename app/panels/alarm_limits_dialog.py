@@ -1,5 +1,5 @@
-"""The Run view's alarm limits (Alarms…): when the line's alarms rise, as `inspector run`'s --alarm-*, --min-free
-and --master-every set them (station/line_io/alarms.py). The values live in the window's QSettings with the run's
+"""The Run view's alarm limits (Alarms…): when the line's alarms rise, as `inspector run`'s --alarm-*, --min-free,
+--master-every, --backups and --backup-every set them (station/line_io/alarms.py, station/backup_watch.py). The values live in the window's QSettings with the run's
 other fields, so a station keeps its limits from one day to the next."""
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ from PySide6.QtWidgets import (
 )
 
 import inference
+from station.backup_watch import DEFAULT_EVERY_S
 from station.line_io.alarms import AlarmLimits
 
 from .. import messages
 
 FREE_SPACE = "Free space kept"
 MASTER_EVERY = "master_every_h"  # hours; 0: no master_due alarm
+BACKUPS, BACKUP_EVERY = "backups", "backup_every_h"  # the backup folder watched ("": none), hours
+NOT_LIMITS = (MASTER_EVERY, BACKUPS, BACKUP_EVERY)  # the values that are no AlarmLimits'
 
 
 def default_values() -> dict:
-    """AlarmLimits.as_set's arguments for the run's default limits, and no master interval."""
-    return dict(AlarmLimits().as_set_values(), **{MASTER_EVERY: 0.0})
+    """AlarmLimits.as_set's arguments for the run's default limits, no master interval, no backup folder."""
+    return dict(AlarmLimits().as_set_values(), **{MASTER_EVERY: 0.0, BACKUPS: "", BACKUP_EVERY: DEFAULT_EVERY_S / 3600})
 
 
 def read_values(settings: Optional[QSettings]) -> dict:
@@ -42,7 +45,7 @@ def write_values(settings: Optional[QSettings], values: dict) -> None:
 
 def limits_of(values: dict) -> AlarmLimits:
     """The AlarmLimits of the dialog's values (InspectorError naming the free space setting if it is no space)."""
-    return AlarmLimits.as_set(**{k: v for k, v in values.items() if k != MASTER_EVERY}, what=FREE_SPACE)
+    return AlarmLimits.as_set(**{k: v for k, v in values.items() if k not in NOT_LIMITS}, what=FREE_SPACE)
 
 
 def summary(values: dict) -> str:
@@ -54,7 +57,9 @@ def summary(values: dict) -> str:
                                if values["yield_pct"] and values["yield_window"] else off),
              f"score drift: {values['drift']:g} of the way to the threshold" if values["drift"] else "score drift: off",
              f"free space kept: {values['min_free']}",
-             f"master parts every {values[MASTER_EVERY]:g} h" if values[MASTER_EVERY] else "master interval: none"]
+             f"master parts every {values[MASTER_EVERY]:g} h" if values[MASTER_EVERY] else "master interval: none",
+             f"a backup in {values[BACKUPS]} every {values[BACKUP_EVERY]:g} h" if values[BACKUPS]
+             else "backups: not watched"]
     return "; ".join(parts)
 
 
@@ -63,6 +68,7 @@ class AlarmLimitsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("alarmLimitsDialog")
         self.setWindowTitle("Alarm limits")
+        self.setMinimumWidth(420)
         self.ng = self._count("alarmNg", "Raise ng_streak after this many NG parts in a row (0: off)")
         self.streak = self._count("alarmStreak", "Raise not_found_streak / error_streak after this many parts not "
                                   "located, or unreadable, in a row (0: off)")
@@ -95,6 +101,19 @@ class AlarmLimitsDialog(QDialog):
         self.master_every.setSpecialValueText("no interval")
         self.master_every.setToolTip("With a master parts file: raise master_due when a master part has not passed "
                                      "within this many hours (0: no interval)")
+        self.backups = QLineEdit()
+        self.backups.setObjectName("alarmBackups")
+        self.backups.setPlaceholderText("optional: the folder the nightly backup fills")
+        self.backups.setToolTip("Raise backup_due while this folder holds no backup of the project (inspector "
+                                "backup PROJECT FOLDER, the nightly unit) younger than the interval below, or "
+                                "cannot be read: a share not mounted, a disk not attached")
+        self.backup_every = QDoubleSpinBox()
+        self.backup_every.setObjectName("alarmBackupEvery")
+        self.backup_every.setRange(1, 24 * 365)
+        self.backup_every.setDecimals(1)
+        self.backup_every.setSuffix(" h")
+        self.backup_every.setToolTip("How recent the newest backup must be (26 h: a nightly backup, with two "
+                                     "hours' slack)")
         form = QFormLayout()
         form.addRow("NG in a row", self.ng)
         form.addRow("Not found / ERROR in a row", self.streak)
@@ -103,6 +122,8 @@ class AlarmLimitsDialog(QDialog):
         form.addRow("Score drift", self.drift)
         form.addRow(FREE_SPACE, self.min_free)
         form.addRow("Master parts every", self.master_every)
+        form.addRow("Backup folder", self.backups)
+        form.addRow("a backup every", self.backup_every)
         note = QLabel("0 turns a limit off. The limits take effect at the next Start.")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -134,11 +155,14 @@ class AlarmLimitsDialog(QDialog):
         self.drift.setValue(float(values["drift"]))
         self.min_free.setText(str(values["min_free"]))
         self.master_every.setValue(float(values[MASTER_EVERY]))
+        self.backups.setText(str(values[BACKUPS]))
+        self.backup_every.setValue(float(values[BACKUP_EVERY]))
 
     def values(self) -> dict:
         return {"ng_streak": self.ng.value(), "streak": self.streak.value(), "yield_pct": self.yield_pct.value(),
                 "yield_window": self.yield_window.value(), "drift": self.drift.value(),
-                "min_free": self.min_free.text().strip(), MASTER_EVERY: self.master_every.value()}
+                "min_free": self.min_free.text().strip(), MASTER_EVERY: self.master_every.value(),
+                BACKUPS: self.backups.text().strip(), BACKUP_EVERY: self.backup_every.value()}
 
     def accept(self) -> None:
         try:

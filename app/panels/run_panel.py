@@ -133,7 +133,8 @@ class RunPanel(QWidget):
         self.free_run_check.setObjectName("runFreeRun")
         self.free_run_check.setToolTip("Inspect every image as it comes; the PLC only reads the results. Unticked, "
                                        "an image is inspected when the PLC sets Trigger")
-        # When the line's alarms rise (inspector run's --alarm-*, --min-free, --master-every): set once per station.
+        # When the line's alarms rise (inspector run's --alarm-*, --min-free, --master-every, --backups): set once
+        # per station.
         self.alarm_values = alarm_limits_dialog.default_values()
         self.alarm_button = QPushButton("Alarms…")
         self.alarm_button.setObjectName("runAlarmLimits")
@@ -360,10 +361,12 @@ class RunPanel(QWidget):
             messages.error(self, "Run", "Master parts are known by their part id: give the part id pattern too "
                            "(e.g. SN(\\d+) for SN000123.png).")
             return None
-        every_h = self.alarm_values[alarm_limits_dialog.MASTER_EVERY]
+        values, names = self.alarm_values, alarm_limits_dialog
+        every_h, backups = values[names.MASTER_EVERY], values[names.BACKUPS]
         return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
                           plcs=plcs, free_run=self.free_run_check.isChecked() or not plcs, alarm_limits=limits,
-                          master_every_s=every_h * 3600 if every_h and masters is not None else None)
+                          master_every_s=every_h * 3600 if every_h and masters is not None else None,
+                          backups=Path(backups) if backups else None, backup_every_s=values[names.BACKUP_EVERY] * 3600)
 
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:

@@ -20,7 +20,9 @@ Conditions (each off when its limit is 0 / None):
   it is back. These two are checked whether or not parts arrive (`condition`, the publisher's `tick`);
 - master_failed: a master part did not get the verdict it must (station.masters), until it passes again;
   master_due: a master part was not passed within its interval. Master parts are no production parts: they
-  count in none of the conditions above.
+  count in none of the conditions above;
+- backup_due: the backup folder holds no backup of the project younger than its interval, or cannot be read
+  (station.backup_watch), until a recent backup is there.
 """
 
 from __future__ import annotations
@@ -36,15 +38,16 @@ from .disk_space import DEFAULT_MIN_FREE, MinFree
 
 
 ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk", "source", "master_failed",
-               "master_due")
+               "master_due", "backup_due")
 CLEARED = {"disk": "the disks have room again", "source": "parts can arrive again",
            "master_failed": "the master parts that failed passed again",
-           "master_due": "every master part passed within its interval"}
+           "master_due": "every master part passed within its interval",
+           "backup_due": "a recent backup is in the backup folder"}
 
 
 def alarm_bits(names) -> int:
     """The active alarms as a PLC reads them without text (Modbus register 35, OPC UA AlarmBits): bit i set while
-    ALARM_NAMES[i] is active (bit 0 ng_streak ... bit 8 master_due)."""
+    ALARM_NAMES[i] is active (bit 0 ng_streak ... bit 8 master_due, bit 9 backup_due)."""
     return sum(1 << ALARM_NAMES.index(name) for name in set(names) if name in ALARM_NAMES)
 
 
@@ -143,7 +146,7 @@ class Alarms:
     def condition(self, name: str, problem: Optional[str]) -> list[AlarmChange]:
         """An alarm of the line's surroundings, checked whether or not parts arrive: `disk` (the disks' trouble
         now, DiskWatch.problem), `source` (why no part can arrive now), `master_failed` / `master_due`
-        (station.masters.MasterWatch); `problem` None when all is well."""
+        (station.masters.MasterWatch), `backup_due` (station.backup_watch); `problem` None when all is well."""
         changes: list[AlarmChange] = []
         self._set(changes, name, problem is not None, problem or "", CLEARED[name])
         return changes

@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 
 from inference import Model
 
+from ..backup_watch import BackupWatch
 from ..masters import MasterCheck, MasterWatch
 
 from .alarms import AlarmLimits, Alarms
@@ -32,17 +33,20 @@ class Publisher:
     def __init__(self, history_path, *, post_url: Optional[str] = None, mqtt=None, plcs: Sequence = (),
                  metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
                  on_message: Optional[Callable[[str], None]] = None,
-                 disk_checks: Sequence[Callable[[], Optional[str]]] = (), masters: Optional[MasterWatch] = None):
+                 disk_checks: Sequence[Callable[[], Optional[str]]] = (), masters: Optional[MasterWatch] = None,
+                 backups: Optional[BackupWatch] = None):
         """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
         `plcs`: PLC servers (publish_result / set_alarm / set_model_version / set_ready / beat); `metrics`: a RunMetrics.
         The disk alarm watches the history's disk (below `alarm_limits.min_free`) and `disk_checks`: more of the
         line's disks (the archive's keeper), each None or what is wrong now. `masters`: the master parts' checks
-        (station.masters), whose master_failed and master_due alarms it raises."""
+        (station.masters), whose master_failed and master_due alarms it raises; `backups`: the backup folder's
+        watch (station.backup_watch), started and closed with the publisher, whose backup_due alarm it raises."""
         self.on_message = on_message or (lambda text: None)
         self.alarms = Alarms(alarm_limits)
         self.disk_checks = [DiskWatch("inspection history", history_path,
                                       MinFree.parse(self.alarms.limits.min_free)).problem, *disk_checks]
         self.masters = masters
+        self.backups = backups
         self.plcs = list(plcs)
         self.metrics = metrics
         self.mqtt = mqtt
@@ -64,6 +68,8 @@ class Publisher:
             plc.set_ready(True)
         if self.mqtt is not None:
             self.mqtt.start()  # TOPIC/status: online, before the first result
+        if self.backups is not None:
+            self.backups.start()  # its first look comes from its thread: a hung share never holds up the start
         # A disk already short, or a master check that failed before a restart, raises its alarm before the first part.
         self._update_alarms(self._check_disks() + self._check_masters())
 
@@ -71,7 +77,7 @@ class Publisher:
         """The alarms of the line's surroundings while no part arrives (the runner calls it as it waits): the
         disks, and `source_problem`, why no part can arrive now (None: it can)."""
         self._update_alarms(self.alarms.condition("source", source_problem) + self._check_disks() +
-                            self._check_masters())
+                            self._check_masters() + self._check_backups())
 
     def beat(self) -> None:
         """The PLC's Heartbeat +1: called by the run's own loop every second, so it stands still when that hangs."""
@@ -87,6 +93,9 @@ class Publisher:
             return []
         return (self.alarms.condition("master_failed", self.masters.failed()) +
                 self.alarms.condition("master_due", self.masters.due()))
+
+    def _check_backups(self) -> list:
+        return [] if self.backups is None else self.alarms.condition("backup_due", self.backups.problem())
 
     def _update_alarms(self, changes: list, text_before: Optional[str] = None) -> None:
         for change in changes:
@@ -171,6 +180,8 @@ class Publisher:
         return [box.stats() for box in self.outboxes]
 
     def close(self) -> None:
+        if self.backups is not None:
+            self.backups.close()
         for plc in self.plcs:
             plc.set_ready(False)
         for box in self.outboxes:

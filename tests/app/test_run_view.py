@@ -234,8 +234,9 @@ def test_run_view_recalls_the_fields_of_the_last_run_started(qtbot, make_window,
 
 def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fitted_project, tmp_path, answerer):
     """The Alarms… dialog sets when the line's alarms rise, as inspector run's --alarm-* flags do: two NG in a
-    row raise ng_streak where the default waits for five. A free space that is no space is a message and the dialog
-    stays; the limits of the last run started come back with the window."""
+    row raise ng_streak where the default waits for five; a backup folder with no backup raises backup_due. A free
+    space that is no space is a message and the dialog stays; the limits of the last run started come back with the
+    window."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
@@ -248,6 +249,8 @@ def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fit
     panel = window.open_run_view()
     assert "NG in a row: 5" in panel.alarm_button.toolTip()  # the run's defaults
     still_open = []
+    backups = tmp_path / "backups"
+    backups.mkdir()
 
     def fill():
         dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, AlarmLimitsDialog) and w.isVisible())
@@ -257,6 +260,7 @@ def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fit
         ok.click()  # the message box is answered (answerer) before click() returns
         still_open.append(dialog.isVisible())
         dialog.min_free.setText("1GB")
+        dialog.backups.setText(str(backups))
         ok.click()
 
     QTimer.singleShot(0, fill)
@@ -267,8 +271,9 @@ def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fit
     panel.source_edit.setText(str(inbox))
     assert panel.start()
     assert not panel.alarm_button.isEnabled()  # the limits are the run's from its start
-    qtbot.waitUntil(lambda: "ng_streak" in panel.alarms, timeout=120000)
+    qtbot.waitUntil(lambda: "ng_streak" in panel.alarms and "backup_due" in panel.alarms, timeout=120000)
     assert "2 NG in a row" in panel.alarm_label.text()
+    assert f"no backup of project in {backups}; backups are due every 26.0 h" in panel.alarm_label.text()
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
     assert panel.alarm_button.isEnabled()
@@ -276,4 +281,5 @@ def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fit
 
     again = make_window().open_run_view()
     assert again.alarm_values["ng_streak"] == 2 and again.alarm_values["min_free"] == "1GB"
+    assert again.alarm_values["backups"] == str(backups) and again.alarm_values["backup_every_h"] == 26.0
     assert again.alarm_values["yield_pct"] == 50.0  # the others as they were
