@@ -72,48 +72,29 @@ class AlarmLimitsDialog(QDialog):
         self.ng = self._count("alarmNg", "Raise ng_streak after this many NG parts in a row (0: off)")
         self.streak = self._count("alarmStreak", "Raise not_found_streak / error_streak after this many parts not "
                                   "located, or unreadable, in a row (0: off)")
-        self.yield_pct = QDoubleSpinBox()
-        self.yield_pct.setObjectName("alarmYield")
-        self.yield_pct.setRange(0, 100)
-        self.yield_pct.setDecimals(1)
-        self.yield_pct.setSuffix(" %")
-        self.yield_pct.setSpecialValueText("off")
-        self.yield_pct.setToolTip("Raise yield when OK / judged parts over the window falls below this (0: off)")
+        self.yield_pct = self._number("alarmYield", "Raise yield when OK / judged parts over the window falls below "
+                                      "this (0: off)", 0, 100, 1, " %", "off")
         self.yield_window = self._count("alarmWindow", "The last parts the yield is counted over")
-        self.drift = QDoubleSpinBox()
-        self.drift.setObjectName("alarmDrift")
-        self.drift.setRange(0, 10)
-        self.drift.setDecimals(2)
+        self.drift = self._number("alarmDrift", "Raise drift when the median of the recent scores (OK and NG) has "
+                                  "moved this fraction of the way from the calibration's OK median to the threshold "
+                                  "(0: off)", 0, 10, 2, "", "off")
         self.drift.setSingleStep(0.1)
-        self.drift.setSpecialValueText("off")
-        self.drift.setToolTip("Raise drift when the median of the recent scores (OK and NG) has moved this fraction "
-                              "of the way from the calibration's OK median to the threshold (0: off)")
         self.min_free = QLineEdit()
         self.min_free.setObjectName("alarmMinFree")
         self.min_free.setToolTip("Free space kept on the disks the run writes to (the history, the archive), e.g. "
                                  "5% or 20GB: the archive's oldest images are removed before it comes to that, and "
                                  "the disk alarm rises below it (0: off)")
-        self.master_every = QDoubleSpinBox()
-        self.master_every.setObjectName("alarmMasterEvery")
-        self.master_every.setRange(0, 24 * 365)
-        self.master_every.setDecimals(1)
-        self.master_every.setSuffix(" h")
-        self.master_every.setSpecialValueText("no interval")
-        self.master_every.setToolTip("With a master parts file: raise master_due when a master part has not passed "
-                                     "within this many hours (0: no interval)")
+        self.master_every = self._number("alarmMasterEvery", "With a master parts file: raise master_due when a "
+                                         "master part has not passed within this many hours (0: no interval)",
+                                         0, 24 * 365, 1, " h", "no interval")
         self.backups = QLineEdit()
         self.backups.setObjectName("alarmBackups")
         self.backups.setPlaceholderText("optional: the folder the nightly backup fills")
         self.backups.setToolTip("Raise backup_due while this folder holds no backup of the project (inspector "
                                 "backup PROJECT FOLDER, the nightly unit) younger than the interval below, or "
                                 "cannot be read: a share not mounted, a disk not attached")
-        self.backup_every = QDoubleSpinBox()
-        self.backup_every.setObjectName("alarmBackupEvery")
-        self.backup_every.setRange(1, 24 * 365)
-        self.backup_every.setDecimals(1)
-        self.backup_every.setSuffix(" h")
-        self.backup_every.setToolTip("How recent the newest backup must be (26 h: a nightly backup, with two "
-                                     "hours' slack)")
+        self.backup_every = self._number("alarmBackupEvery", "How recent the newest backup must be (26 h: a nightly "
+                                         "backup, with two hours' slack)", 1, 24 * 365, 1, " h")
         form = QFormLayout()
         form.addRow("NG in a row", self.ng)
         form.addRow("Not found / ERROR in a row", self.streak)
@@ -137,6 +118,19 @@ class AlarmLimitsDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(buttons)
         self.show_values(values)
+
+    @staticmethod
+    def _number(name: str, tip: str, low: float, high: float, decimals: int, suffix: str,
+                at_lowest: str = "") -> QDoubleSpinBox:
+        """A spin box of `decimals`; `at_lowest`: what it shows at `low` (e.g. "off")."""
+        box = QDoubleSpinBox()
+        box.setObjectName(name)
+        box.setRange(low, high)
+        box.setDecimals(decimals)
+        box.setSuffix(suffix)
+        box.setSpecialValueText(at_lowest)
+        box.setToolTip(tip)
+        return box
 
     @staticmethod
     def _count(name: str, tip: str) -> QSpinBox:
