@@ -30,7 +30,7 @@ PERMISSIONS = {
     "inspect": "inspect images (each a history row)",
     "review": "mark inspections as false rejects or false accepts",
     "backup": "download a project's backup (the whole model)",
-    "teach": "teach, calibrate, switch versions or cancel fit jobs",
+    "teach": "teach, calibrate, switch versions, restore a backup as a new project or cancel fit jobs",
 }
 ROLES = {
     "read": frozenset({"read"}),  # the MES, dashboards, Prometheus

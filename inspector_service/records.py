@@ -1,6 +1,6 @@
 """The project's records over HTTP: model versions (list, activate = rollback), the audit trail, the
-inspection history with the same counts and yield as every client, and the project as a backup file. Thin: the
-station layer does the work."""
+inspection history with the same counts and yield as every client, and the project as a backup file and back
+(a restore into a new project). Thin: the station layer does the work."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from inference import Verdict, verify_audit
+from inference import InspectorError, Verdict, verify_audit
 
-from station.backup import back_up
+from station import describe_project
+from station.backup import back_up, restore
 from station.history import LABELS, PURPOSES, parse_label
 from station.history_filters import parse_time
 from station.history_periods import PERIODS, parse_shifts, periods, total
 
 from .access import Caller, require
-from .errors import ApiError
+from .errors import ApiError, status_for
 
 router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history, backup"])
 
@@ -145,3 +146,39 @@ def backup(name: str, request: Request,
         raise
     return FileResponse(info.path, media_type="application/zip", filename=info.path.name,
                         background=BackgroundTask(shutil.rmtree, scratch, ignore_errors=True))
+
+
+@router.post("/restore", status_code=201,
+             summary="Restore a backup file (GET /projects/{name}/backup, inspector backup) as the new project NAME: "
+             "every file checked against the backup and every version against its manifest before the project "
+             "appears; never over a project that exists; audited under the caller's name")
+def restore_project(name: str, request: Request,
+                    backup: UploadFile = File(..., description="the backup file (.zip)"),
+                    note: str = Form("", description="why, for the restored project's audit trail"),
+                    caller: Caller = require("teach")):
+    projects = _projects(request)
+    folder = projects.folder(name)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ApiError(409, f"project {name!r} exists: a restore never writes over a project; restore it under a "
+                            "new name, or activate an older version of it (POST /projects/{name}/activate)")
+    projects.root.mkdir(parents=True, exist_ok=True)
+    # The upload is copied beside the projects, on the disk the restore writes to, so a full disk is said before the
+    # restore starts; the file is removed whatever happens.
+    upload = Path(tempfile.mkstemp(prefix=".restore-upload-", suffix=".zip", dir=projects.root)[1])
+    given = f"the uploaded file {backup.filename or 'backup'!r}"
+    try:
+        with upload.open("wb") as out:
+            shutil.copyfileobj(backup.file, out, 1 << 20)
+        info = restore(upload, folder, who=caller.name, note=note)
+    except InspectorError as exc:  # a damaged or foreign file names the upload, not the service's temp copy
+        raise ApiError(status_for(exc), str(exc).replace(str(upload), given)) from None
+    finally:
+        upload.unlink(missing_ok=True)
+    described = describe_project(folder, lambda: projects.model(name))
+    out = {"project": name, "backup": {k: v for k, v in info.to_dict().items() if k != "files"},
+           "inspects": described.usable and described.calibration is not None}
+    if described.problems:
+        out["warning"] = f"it cannot inspect on this machine yet: {described.problems[0]}"
+    elif described.calibration is None:
+        out["warning"] = f"it gives no verdicts until calibrated: {described.calibration_note or 'no calibration'}"
+    return out

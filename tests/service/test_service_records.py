@@ -96,3 +96,35 @@ def test_it_pulls_a_checked_backup_that_restores_the_project(client, images, dis
     assert missing.status_code == 404 and "nope" in missing.json()["error"]
     bad = client.get("/projects/disc/backup", params={"wait": "-1"})
     assert bad.status_code == 422 and "wait" in bad.text
+
+
+def test_a_backup_uploaded_restores_as_a_new_project_that_inspects_alike(client, live, images, disc):
+    """A replacement line PC gets its project over HTTP: the backup of one project, uploaded, is a new project
+    that gives the same scores; never over a project; a damaged upload is named as the upload and leaves nothing."""
+    from inference import read_audit
+
+    backup = client.get("/projects/disc/backup", params={"history": "false"}).content
+    assert client.get("/projects/disc-b/versions").status_code == 404  # asking first creates nothing
+    r = client.post("/projects/disc-b/restore", files={"backup": ("disc.zip", backup, "application/zip")},
+                    data={"note": "PC 3 replaced"})
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["project"] == "disc-b" and out["backup"]["project"] == "disc" and out["inspects"] is True
+    assert "warning" not in out and "files" not in out["backup"]
+    scored = [client.post(f"/projects/{p}/infer", files=files(images["ng"][:1])).json()["results"][0]
+              for p in ("disc", "disc-b")]
+    assert scored[0]["score"] == scored[1]["score"] and scored[0]["verdict"] == scored[1]["verdict"] == "NG"
+    row = read_audit(live.projects / "disc-b")[-1]
+    assert (row["action"], row["note"]) == ("restore", "PC 3 replaced")
+
+    again = client.post("/projects/disc-b/restore", files={"backup": ("disc.zip", backup, "application/zip")})
+    assert again.status_code == 409 and "never writes over a project" in again.json()["error"]
+    damaged = bytearray(backup)
+    damaged[len(damaged) // 2] ^= 0xFF
+    bad = client.post("/projects/disc-c/restore", files={"backup": ("nightly.zip", bytes(damaged), "application/zip")})
+    assert bad.status_code == 422 and "the uploaded file 'nightly.zip' is a damaged" in bad.json()["error"]
+    plain = client.post("/projects/disc-c/restore", files={"backup": ("notes.txt", b"hello", "text/plain")})
+    assert plain.status_code == 422 and "'notes.txt'" in plain.json()["error"]
+    assert client.post("/projects/bad name/restore", files={"backup": ("disc.zip", backup)}).status_code == 400
+    assert not (live.projects / "disc-c").exists()
+    assert sorted(p.name for p in live.projects.iterdir() if p.name.startswith(".")) == []  # no upload, no temp
