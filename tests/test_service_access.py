@@ -67,8 +67,10 @@ def test_each_token_does_what_its_roles_allow_and_changes_are_audited_by_name(tm
             refused = line.post("/projects/proj/activate", data={"version": "v1"})
             assert refused.status_code == 403
             assert refused.json()["error"] == ("the token of line-3 (roles: line) may not teach, calibrate, switch "
-                                               "versions or cancel fit jobs: that needs a token with the role "
-                                               "engineer")
+                                               "versions, restore a backup as a new project or cancel fit jobs: "
+                                               "that needs a token with the role engineer")
+            restoring = line.post("/projects/proj-2/restore", files={"backup": ("proj.zip", b"PK")})
+            assert restoring.status_code == 403 and not (proj.parent / "proj-2").exists()
             assert line.put(f"/projects/proj/history/{row_id}/label", data={"label": "false_reject"}).status_code \
                 == 403
             assert line.get("/projects/proj/backup").status_code == 403
