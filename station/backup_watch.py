@@ -32,7 +32,10 @@ DEFAULT_EVERY_S = 26 * 3600.0  # a nightly backup, and two hours for a late or s
 
 
 def _age(seconds: float) -> str:
-    return f"{seconds / 86400:.1f} days" if seconds >= 2 * 86400 else f"{seconds / 3600:.1f} h"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.1f} {unit}" if unit != "min" else f"{seconds / size:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 class BackupWatch:

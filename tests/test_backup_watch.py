@@ -51,6 +51,9 @@ def test_the_watch_names_a_missing_folder_a_missing_backup_and_an_old_one(tmp_pa
     assert watch.problem() == watch.look()
     _backup_named(folder, "line-b", NOW - timedelta(hours=25))
     assert watch.look() is None and watch.problem() is None
+    _backup_named(folder, "line-b", NOW - timedelta(hours=1))
+    often = BackupWatch(folder, ["line-b"], every_s=90, now=lambda: NOW)  # spans said in units that fit them
+    assert often.look().endswith("for 60 min (the newest: line-b-20261206-080000.zip); backups are due every 90 s")
 
 
 def test_a_backup_taken_by_inspector_backup_clears_it(tmp_path):
