@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QSettings, QThread, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QFileDialog, QGridLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+    QAbstractItemView, QApplication, QCheckBox, QFileDialog, QGridLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -31,6 +31,7 @@ from station.line_io.modbus import ModbusServer
 
 from .. import messages
 from ..image_view import ImageView
+from ..run_command import command_text, run_arguments
 from . import alarm_limits_dialog
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,11 @@ class RunPanel(QWidget):
         self.alarm_button = QPushButton("Alarms…")
         self.alarm_button.setObjectName("runAlarmLimits")
         self.alarm_button.clicked.connect(self.edit_alarm_limits)
+        self.command_button = QPushButton("Copy command")
+        self.command_button.setObjectName("runCopyCommand")
+        self.command_button.setToolTip("Copy the inspector run command line that runs what Start runs now (the "
+                                       "fields and the alarm limits), for the line PC's service (run.env)")
+        self.command_button.clicked.connect(self.copy_command)
         masters_browse = QPushButton("File…")
         masters_browse.setToolTip("Choose the master parts file")
         masters_browse.clicked.connect(self.choose_masters)
@@ -162,6 +168,7 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("Part id"), 2, 0)
         controls.addWidget(self.part_id_edit, 2, 1, 1, 2)
         controls.addWidget(self.alarm_button, 2, 3)
+        controls.addWidget(self.command_button, 3, 3)
         controls.addWidget(QLabel("Masters"), 3, 0)
         controls.addWidget(self.masters_edit, 3, 1)
         controls.addWidget(masters_browse, 3, 2)
@@ -261,7 +268,7 @@ class RunPanel(QWidget):
         except inference.InspectorError as exc:
             messages.error(self, "Run", exc)
             return False
-        options = self._options()
+        options = self.options()
         if options is None:
             return False
         self._remember()
@@ -308,10 +315,23 @@ class RunPanel(QWidget):
         dialog = alarm_limits_dialog.AlarmLimitsDialog(self.alarm_values, self)
         if not dialog.exec():
             return False
-        self._show_alarm_values(dialog.values())
+        self.set_alarm_values(dialog.values())
         return True
 
-    def _show_alarm_values(self, values: dict) -> None:
+    def copy_command(self) -> Optional[str]:
+        """The `inspector run` command line of the fields and limits, copied to the clipboard and shown; None after a
+        message when there is no project or source yet."""
+        project = self.project()
+        if project is None or not self.source_edit.text().strip():
+            messages.error(self, "Copy command", "Open a project and choose a source first.")
+            return None
+        fields = {key: edit.text().strip() for key, edit in self._fields().items()}
+        text = command_text(run_arguments(Path(project), fields, self.free_run_check.isChecked(), self.alarm_values))
+        QApplication.clipboard().setText(text)
+        self.status_label.setText(f"Copied: {text}")
+        return text
+
+    def set_alarm_values(self, values: dict) -> None:
         self.alarm_values = values
         self.alarm_button.setToolTip("When the line's alarms rise, from the next Start: "
                                      + alarm_limits_dialog.summary(values))
@@ -323,7 +343,7 @@ class RunPanel(QWidget):
     def _recall(self) -> None:
         """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive,
         PLC address and alarm limits are the same from one day to the next."""
-        self._show_alarm_values(alarm_limits_dialog.read_values(self.settings))
+        self.set_alarm_values(alarm_limits_dialog.read_values(self.settings))
         if self.settings is None:
             return
         for key, edit in self._fields().items():
@@ -338,7 +358,7 @@ class RunPanel(QWidget):
         self.settings.setValue("run/free_run", self.free_run_check.isChecked())
         alarm_limits_dialog.write_values(self.settings, self.alarm_values)
 
-    def _options(self) -> Optional[RunOptions]:
+    def options(self) -> Optional[RunOptions]:
         """The run's options from the fields, or None after a message saying what is wrong with one."""
         archive = self.archive_edit.text().strip()
         pattern = self.part_id_edit.text().strip() or None

@@ -283,3 +283,43 @@ def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fit
     assert again.alarm_values["ng_streak"] == 2 and again.alarm_values["min_free"] == "1GB"
     assert again.alarm_values["backups"] == str(backups) and again.alarm_values["backup_every_h"] == 26.0
     assert again.alarm_values["yield_pct"] == 50.0  # the others as they were
+
+
+def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, window, fitted_project, tmp_path,
+                                                                       answerer):
+    """A setting tried in the window goes into the line PC's run.env as it is: the copied command line, parsed by
+    inspector run's own parser, gives the options Start would run with; defaults are left out."""
+    import shlex
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.panels.alarm_limits_dialog import default_values
+    from inspector_line.cli import run_parser
+    from inspector_line.line_args import alarm_limits, check_line_io_arguments, read_backups, read_masters
+
+    panel = window.open_run_view()
+    assert panel.copy_command() is None and "Open a project" in answerer.seen[-1]
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    (tmp_path / "masters.txt").write_text("RR-1 NG\n")
+    panel.source_edit.setText(str(tmp_path / "in box"))  # a space: quoted
+    panel.archive_edit.setText(str(tmp_path / "archive"))
+    panel.part_id_edit.setText(r"SN(\d+)")
+    panel.masters_edit.setText(str(tmp_path / "masters.txt"))
+    panel.modbus_edit.setText("0.0.0.0:5020")
+    panel.free_run_check.setChecked(True)
+    panel.set_alarm_values(dict(default_values(), ng_streak=2, yield_pct=80.0, min_free="20GB", master_every_h=8.0,
+                                backups=str(tmp_path / "backups"), backup_every_h=30.0))
+    text = panel.copy_command()
+    assert QApplication.clipboard().text() == text and text in panel.status_label.text()
+
+    argv = shlex.split(text)
+    assert argv[:2] == ["inspector", "run"] and "--alarm-streak" not in argv and "--alarm-drift" not in argv
+    args = run_parser().parse_args(argv[2:])
+    check_line_io_arguments(args)  # the command inspector run accepts
+    options = panel.options()
+    assert args.project == project.absolute() and args.source == str(tmp_path / "in box")
+    assert (args.archive, args.part_id_pattern, args.modbus, args.free_run) == \
+        (options.archive, options.part_id_pattern, "0.0.0.0:5020", True)
+    assert alarm_limits(args) == options.alarm_limits
+    assert read_masters(args)[1] == options.master_every_s == 8 * 3600
+    assert read_backups(args) == (options.backups, options.backup_every_s) == (tmp_path / "backups", 30 * 3600)
