@@ -20,10 +20,10 @@ def _hours(value: float) -> str:
 
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters,
-    modbus: text, "" when empty), its Free run box and its Alarms… values."""
+    modbus, mqtt: text, "" when empty), its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
-                      ("modbus", "--modbus")):
+                      ("modbus", "--modbus"), ("mqtt", "--mqtt")):
         if fields.get(key):
             argv += [flag, fields[key]]
     if free_run and fields.get("modbus"):

@@ -18,6 +18,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from inference import EngineConfig  # noqa: E402
 
+@pytest.fixture
+def broker(tmp_path):
+    """A real MQTT broker (mosquitto) on 127.0.0.1 for this test: its port (tests/mqtt_helpers.py)."""
+    from mqtt_helpers import running_broker
+
+    with running_broker(tmp_path) as port:
+        yield port
+
+
 SHARED_DATA_DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

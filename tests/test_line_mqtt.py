@@ -2,17 +2,12 @@
 one JSON message per result with QoS 1, in order, through the outbox; the alarm retained on TOPIC/alarm; the
 station's liveness retained on TOPIC/status (its last will when killed)."""
 
-import json
-import shutil
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 pytest.importorskip("paho.mqtt")
-import paho.mqtt.client as mqtt
 
 from station import Station
 from station.history import History
@@ -21,56 +16,7 @@ from station.line_io.mqtt import MqttReceiver
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
 from line_helpers import make_project, part, png_bytes
-
-MOSQUITTO = shutil.which("mosquitto") or (shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin"))
-
-
-@pytest.fixture
-def broker(tmp_path):
-    if MOSQUITTO is None:
-        pytest.skip("mosquitto is not installed (apt-get install -y mosquitto; .ci/run does it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def _subscriber(port, topics):
-    got, ready = [], threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    client.on_connect = lambda c, u, f, rc, p=None: [c.subscribe(t, qos=1) for t in topics] and None
-    client.on_subscribe = lambda *a: ready.set()
-    client.on_message = lambda c, u, m: got.append((m.topic, json.loads(m.payload), m.retain))
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    assert ready.wait(10)
-    return client, got
-
-
-def _retained(port, topic) -> list:
-    """What a client connecting now gets on `topic` within 10 s: the retained message, if any."""
-    late, got = _subscriber(port, [topic])
-    try:
-        deadline = time.monotonic() + 10
-        while not got and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        late.loop_stop()
-        late.disconnect()
-    return got
+from mqtt_helpers import retained_messages, subscriber
 
 
 def test_results_qos1_in_order_and_retained_alarm(broker, tmp_path):
@@ -80,7 +26,7 @@ def test_results_qos1_in_order_and_retained_alarm(broker, tmp_path):
     names = [f"p{i}.png" for i in range(5)]
     for i, name in enumerate(names):
         (inbox / name).write_bytes(png_bytes(part(960 + i, scratch=i >= 3)))  # 3 OK then 2 NG
-    client, got = _subscriber(broker, ["line1/insp"])
+    client, got = subscriber(broker, ["line1/insp"])
     try:
         with History(tmp_path / "h.sqlite") as history:
             summary = Runner(Station(proj, engine, history=history), FolderSource(inbox, settle_s=0.2),
@@ -99,11 +45,11 @@ def test_results_qos1_in_order_and_retained_alarm(broker, tmp_path):
     (stats,) = summary.delivery
     assert (stats.sent, stats.pending, stats.failed) == (5, 0, 0)
     # A client connecting afterwards still gets the alarm state: retained.
-    ((topic, state, retained),) = _retained(broker, "line1/insp/alarm")
+    ((topic, state, retained),) = retained_messages(broker, "line1/insp/alarm")
     assert retained and state["active"] == ["ng_streak"] and "2 NG in a row" in state["text"]
 
 
-def test_serve_sends_each_line_inspection_to_the_project_topic_with_its_alarm_retained(broker, tmp_path):
+def test_serve_sends_each_line_inspection_to_the_project_topic_with_its_alarmretained_messages(broker, tmp_path):
     """`inspector serve --mqtt mqtt://HOST:PORT/TOPIC`: each project's HTTP line inspections go to TOPIC/NAME
     through the outbox, one QoS 1 message per part in row order; the alarm retained on TOPIC/NAME/alarm."""
     import httpx
@@ -117,7 +63,7 @@ def test_serve_sends_each_line_inspection_to_the_project_topic_with_its_alarm_re
     line = ServiceLine(LineMetrics(), mqtt_url=f"mqtt://127.0.0.1:{broker}/line2",
                        alarm_limits=AlarmLimits(ng_streak=2, yield_min=None, drift_warn_at=None))
     server = LiveServer(create_app(tmp_path / "projects", engine=engine, line=line)).start()
-    client, got = _subscriber(broker, ["line2/proj"])
+    client, got = subscriber(broker, ["line2/proj"])
     images = [(f"s{i}.png", png_bytes(part(970 + i, scratch=i >= 2))) for i in range(4)]  # 2 OK then 2 NG
     ids = [f"A-{i}" for i in range(4)]
     try:
@@ -139,7 +85,7 @@ def test_serve_sends_each_line_inspection_to_the_project_topic_with_its_alarm_re
     assert {p["project"] for _, p, _ in got} == {"proj"} and {p["source"] for _, p, _ in got} == {"http"}
     assert [p["file_name"] for _, p, _ in got] == [n for n, _ in images]
     assert [p["part_id"] for _, p, _ in got] == ids
-    ((_, state, retained),) = _retained(broker, "line2/proj/alarm")
+    ((_, state, retained),) = retained_messages(broker, "line2/proj/alarm")
     assert retained and state["active"] == ["ng_streak"]
 
 
@@ -165,7 +111,7 @@ def test_the_station_says_online_and_offline_and_the_broker_says_it_for_a_statio
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     status = "line3/insp/status"
-    watcher, got = _subscriber(broker, [status])
+    watcher, got = subscriber(broker, [status])
     try:
         # In the run's own process: online, then offline on a clean stop.
         with History(tmp_path / "h.sqlite") as history:
@@ -192,5 +138,5 @@ def test_the_station_says_online_and_offline_and_the_broker_says_it_for_a_statio
     finally:
         watcher.loop_stop()
         watcher.disconnect()
-    ((_, state, retained),) = _retained(broker, status)
+    ((_, state, retained),) = retained_messages(broker, status)
     assert retained and state == {"online": False}

@@ -28,6 +28,7 @@ from inspector_line.line_args import host_port
 from inspector_line.runner import PartResult, RunOptions, Runner, RunSummary
 from inspector_line.sources import open_source
 from station.line_io.modbus import ModbusServer
+from station.line_io.mqtt import MqttReceiver
 
 from .. import messages
 from ..image_view import ImageView
@@ -130,6 +131,13 @@ class RunPanel(QWidget):
         self.modbus_edit.setPlaceholderText("PLC over Modbus TCP (optional): the address to serve, e.g. 0.0.0.0:502")
         self.modbus_edit.setToolTip("Serve the PLC handshake (Trigger, Busy, ResultReady, the result registers, "
                                     "Ack, Alarm; docs/plc.md) on this address while the run goes on")
+        # Each result to the plant's MQTT broker (SCADA, MES), as `inspector run --mqtt URL`: through the history's
+        # outbox (kept while the broker is down, sent in order after), the alarms and liveness retained.
+        self.mqtt_edit = QLineEdit()
+        self.mqtt_edit.setObjectName("runMqtt")
+        self.mqtt_edit.setPlaceholderText("results to an MQTT broker (optional), e.g. mqtt://broker:1883/line3")
+        self.mqtt_edit.setToolTip("Publish each result as JSON to the topic (QoS 1, kept while the broker is down), "
+                                  "the alarms retained on TOPIC/alarm, online/offline on TOPIC/status (docs/plc.md)")
         self.free_run_check = QCheckBox("Free run")
         self.free_run_check.setObjectName("runFreeRun")
         self.free_run_check.setToolTip("Inspect every image as it comes; the PLC only reads the results. Unticked, "
@@ -175,6 +183,8 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("PLC"), 4, 0)
         controls.addWidget(self.modbus_edit, 4, 1)
         controls.addWidget(self.free_run_check, 4, 2)
+        controls.addWidget(QLabel("MQTT"), 5, 0)
+        controls.addWidget(self.mqtt_edit, 5, 1, 1, 2)
 
         self.view = ImageView()
         self.verdict_label = QLabel("—")
@@ -283,7 +293,8 @@ class RunPanel(QWidget):
         self._set_alarm(None, "")
         self._show_counts(None)
         plc = f"; the PLC over Modbus TCP on {self.modbus_edit.text().strip()}" if options.plcs else ""
-        self.status_label.setText(f"Running on {spec}{plc}…")
+        mqtt = f"; results to {self.mqtt_edit.text().strip()}" if options.mqtt is not None else ""
+        self.status_label.setText(f"Running on {spec}{plc}{mqtt}…")
         self.start_button.setEnabled(False)
         self.alarm_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -338,7 +349,7 @@ class RunPanel(QWidget):
 
     def _fields(self) -> dict[str, QLineEdit]:
         return {"source": self.source_edit, "archive": self.archive_edit, "part_id_pattern": self.part_id_edit,
-                "masters": self.masters_edit, "modbus": self.modbus_edit}
+                "masters": self.masters_edit, "modbus": self.modbus_edit, "mqtt": self.mqtt_edit}
 
     def _recall(self) -> None:
         """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive,
@@ -370,6 +381,8 @@ class RunPanel(QWidget):
             masters = Masters.read(Path(masters_file)) if masters_file else None
             plcs = [ModbusServer(*host_port(modbus, "The PLC's address"))] if modbus else []
             limits = alarm_limits_dialog.limits_of(self.alarm_values)
+            mqtt_url = self.mqtt_edit.text().strip()
+            mqtt = MqttReceiver(mqtt_url) if mqtt_url else None  # a bad URL is a message now; it connects at Start
         except inference.InspectorError as exc:
             messages.error(self, "Run", exc)
             return None
@@ -385,7 +398,7 @@ class RunPanel(QWidget):
         every_h, backups = values[names.MASTER_EVERY], values[names.BACKUPS]
         return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
                           plcs=plcs, free_run=self.free_run_check.isChecked() or not plcs, alarm_limits=limits,
-                          master_every_s=every_h * 3600 if every_h and masters is not None else None,
+                          mqtt=mqtt, master_every_s=every_h * 3600 if every_h and masters is not None else None,
                           backups=Path(backups) if backups else None, backup_every_s=values[names.BACKUP_EVERY] * 3600)
 
     # -- results (GUI thread) --------------------------------------------------------------------

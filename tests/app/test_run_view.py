@@ -307,6 +307,7 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     panel.masters_edit.setText(str(tmp_path / "masters.txt"))
     panel.modbus_edit.setText("0.0.0.0:5020")
     panel.free_run_check.setChecked(True)
+    panel.mqtt_edit.setText("mqtt://broker.plant:1883/line3")
     panel.set_alarm_values(dict(default_values(), ng_streak=2, yield_pct=80.0, min_free="20GB", master_every_h=8.0,
                                 backups=str(tmp_path / "backups"), backup_every_h=30.0))
     text = panel.copy_command()
@@ -320,6 +321,42 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     assert args.project == project.absolute() and args.source == str(tmp_path / "in box")
     assert (args.archive, args.part_id_pattern, args.modbus, args.free_run) == \
         (options.archive, options.part_id_pattern, "0.0.0.0:5020", True)
+    assert args.mqtt == "mqtt://broker.plant:1883/line3" == options.mqtt.target
     assert alarm_limits(args) == options.alarm_limits
     assert read_masters(args)[1] == options.master_every_s == 8 * 3600
     assert read_backups(args) == (options.backups, options.backup_every_s) == (tmp_path / "backups", 30 * 3600)
+
+
+def test_run_view_publishes_each_result_to_the_plants_mqtt_broker(qtbot, window, fitted_project, tmp_path, broker,
+                                                                  answerer):
+    """Against a real broker (mosquitto): each part's result on the topic in row order, the station online while
+    it runs and offline once stopped (retained); a URL that is no MQTT topic is a message, not a run."""
+    from mqtt_helpers import retained_messages, subscriber
+
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, [20])
+    write_discs(inbox, [60], scratch=True)
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    panel.mqtt_edit.setText("http://broker/line3")
+    assert not panel.start() and "mqtt://HOST:PORT/TOPIC" in answerer.seen[-1]
+    panel.mqtt_edit.setText(f"mqtt://127.0.0.1:{broker}/line3")
+    client, got = subscriber(broker, ["line3", "line3/status"])
+    try:
+        assert panel.start()
+        qtbot.waitUntil(lambda: len([t for t, _, _ in got if t == "line3"]) == 2, timeout=120000)
+        assert ("line3/status", {"online": True}, False) in got or \
+            ("line3/status", {"online": True}, True) in got
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    results = [payload for topic, payload, _ in got if topic == "line3"]
+    with History(default_path(project)) as history:
+        rows = history.query(descending=False)
+    assert [(p["id"], p["file_name"], p["verdict"]) for p in results] == [(r.id, r.file_name, r.verdict)
+                                                                          for r in rows]
+    assert sorted(p["verdict"] for p in results) == ["NG", "OK"]
+    assert retained_messages(broker, "line3/status")[0][1] == {"online": False}
