@@ -22,15 +22,20 @@ class ServiceCheckFailed(Exception):
     pass
 
 
-def infer_request(base: str, project: str, image: Path) -> urllib.request.Request:
-    """POST BASE/projects/PROJECT/infer with `image` as the one `images` file field (multipart/form-data, which the
-    standard library does not write)."""
+def file_request(url: str, field: str, path: Path) -> urllib.request.Request:
+    """POST URL with the file `path` as the one file field `field` (multipart/form-data, which the standard library
+    does not write)."""
     boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"images\"; filename=\"{image.name}\"\r\n"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{path.name}\"\r\n"
             f"Content-Type: application/octet-stream\r\n\r\n").encode()
-    return urllib.request.Request(f"{base}/projects/{project}/infer", method="POST",
-                                  data=head + image.read_bytes() + f"\r\n--{boundary}--\r\n".encode(),
+    body = head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    return urllib.request.Request(url, method="POST", data=body,
                                   headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def infer_request(base: str, project: str, image: Path) -> urllib.request.Request:
+    """POST BASE/projects/PROJECT/infer with `image` as the one `images` file field."""
+    return file_request(f"{base}/projects/{project}/infer", "images", image)
 
 
 def _get(url: "str | urllib.request.Request") -> bytes:

@@ -7,7 +7,8 @@ The self-test checks the engine inside the bundle; this drives the bundle's own 
 processes, the way a line engineer and the line's PLC and software do: fit, calibrate, infer (and a missing
 image: exit 2), info, versions, audit, export and infer on the export; `run` with the PLC handshake over
 Modbus TCP (pymodbus client), results on MQTT (a real mosquitto, when installed) and Prometheus metrics;
-`run` over OPC UA (asyncua client); `serve` with POST /infer and a junk upload. Generated discs (some
+`run` over OPC UA (asyncua client); a backup; `serve` with POST /infer, a junk upload, the backup_due alarm of
+`--backups` and the backup restored as a new project over HTTP. Generated discs (some
 scratched), so no data set is needed. One PASS/FAIL line per step; exit code 0 when all passed. Run it with
 the full install's Python (it needs pymodbus, asyncua and paho-mqtt as the clients); servers listen on
 127.0.0.1, on free ports, and are stopped here.
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from build import clean_env  # noqa: E402  (packaging/build.py: the bundle's environment)
 from inference import write_discs  # noqa: E402
-from inspector_cli.selftest_service import infer_request  # noqa: E402
+from inspector_cli.selftest_service import file_request, infer_request  # noqa: E402
 
 START_SECONDS = 120
 WALK_SECONDS = 900  # past this, every thread's stack is printed and the walk ends (exit 1): a hang is a failure
@@ -187,16 +188,31 @@ def opcua(walk: Walk, project: Path, source: Path, good: Path) -> None:
         tloop.stop()
 
 
-def serve(walk: Walk, project: Path, ng: Path) -> None:
+def serve(walk: Walk, project: Path, ng: Path, backup: Optional[Path] = None) -> None:
+    """`backup`: a backup of `project` (inspector backup into a backup folder): the served copy, named `part`, has
+    none there (backup_due), and the file restores over HTTP as the new project `restored`, which inspects."""
     port = free_port()
     projects = walk.work / "served"
     shutil.copytree(project, projects / "part")
-    server = walk.start("serve", "--projects", str(projects), "--port", str(port))
+    watch = ["--backups", str(backup.parent)] if backup else []
+    server = walk.start("serve", "--projects", str(projects), "--port", str(port), *watch)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: urllib.request.urlopen(base + "/health", timeout=5).status == 200, server, "serve")
         result = json.loads(urllib.request.urlopen(infer_request(base, "part", ng), timeout=120).read())["results"][0]
         walk.record("serve POST /infer", result["verdict"] == "NG", f"{result['verdict']}, score {result['score']:.4g}")
+        if backup is not None:
+            alarm = wait_for(lambda: json.loads(urllib.request.urlopen(base + "/health", timeout=5).read())[
+                "alarms"].get("part", {}).get("backup_due"), server, "the backup_due alarm")
+            walk.record("serve --backups", "no backup of part" in alarm, alarm[:160])
+            restored = json.loads(urllib.request.urlopen(file_request(f"{base}/projects/restored/restore", "backup",
+                                                                      backup), timeout=120).read())
+            again = json.loads(urllib.request.urlopen(infer_request(base, "restored", ng), timeout=120).read())[
+                "results"][0]
+            walk.record("serve POST /restore", restored["inspects"] and again["verdict"] == "NG"
+                        and again["score"] == result["score"], f"{restored['backup']['project']} restored as "
+                        f"'restored': {again['verdict']}, score {again['score']:.4g} (the original's "
+                        f"{result['score']:.4g})")
         junk = walk.work / "junk.png"
         junk.write_bytes(b"not an image")
         try:
@@ -254,7 +270,12 @@ def main(argv: list[str]) -> int:
             walk.cli("infer the export", "infer", str(work / "exported"), *map(str, good + bad))
         modbus_and_mqtt(walk, project, source, bad[0])
         opcua(walk, project, source, good[0])
-        serve(walk, project, bad[1])
+        backup = None
+        if not edge:
+            (work / "backups").mkdir()  # the nightly unit's folder (backup.env's BACKUP_DIR)
+            walk.cli("backup", "backup", str(project), str(work / "backups"))
+            backup = next(iter(sorted((work / "backups").glob("*.zip"))), None)
+        serve(walk, project, bad[1], backup)
         print(f"walk {'PASSED' if not walk.failed else 'FAILED: ' + ', '.join(walk.failed)}", flush=True)
         return 1 if walk.failed else 0
 
