@@ -68,6 +68,8 @@ class BackupWatch:
         interval = _age(self.every_s)
         try:
             if not self.folder.is_dir():
+                if self.folder.exists():
+                    return f"the backup folder {self.folder} is a file, not a folder"
                 return f"the backup folder {self.folder} is not there (a share not mounted, a disk not attached?)"
             stale = []
             for name in self.projects:

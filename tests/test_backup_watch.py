@@ -35,6 +35,9 @@ def test_the_watch_names_a_missing_folder_a_missing_backup_and_an_old_one(tmp_pa
     watch = BackupWatch(folder, ["line-a", "line-b"], every_s=26 * HOUR, now=lambda: NOW)
     assert watch.problem() is None  # nothing is known before the first look
     assert "the backup folder" in watch.look() and "is not there" in watch.problem()
+    folder.write_text("a file where the folder should be")
+    assert watch.look() == f"the backup folder {folder} is a file, not a folder"
+    folder.unlink()
 
     folder.mkdir()
     _backup_named(folder, "line-a", NOW - timedelta(hours=2))
