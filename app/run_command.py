@@ -20,13 +20,14 @@ def _hours(value: float) -> str:
 
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters,
-    modbus, mqtt: text, "" when empty), its Free run box and its Alarms… values."""
+    modbus, opcua, opcua_users, mqtt: text, "" when empty), its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
-                      ("modbus", "--modbus"), ("mqtt", "--mqtt")):
-        if fields.get(key):
+                      ("modbus", "--modbus"), ("opcua", "--opcua"), ("opcua_users", "--opcua-users"),
+                      ("mqtt", "--mqtt")):
+        if fields.get(key) and (key != "opcua_users" or fields.get("opcua")):  # the users go with an endpoint
             argv += [flag, fields[key]]
-    if free_run and fields.get("modbus"):
+    if free_run and (fields.get("modbus") or fields.get("opcua")):
         argv.append("--free-run")
     defaults = default_values()
     for key, flag in ALARM_FLAGS.items():

@@ -206,36 +206,47 @@ def check_line_io_arguments(args) -> None:
     read_backups(args)
 
 
+def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua_users: Optional[Path] = None,
+                opcua_cert: Optional[Path] = None, opcua_key: Optional[Path] = None,
+                opcua_trust: Optional[Path] = None, modbus_name: str = "--modbus") -> tuple[Optional[object], list]:
+    """The PLC handshake (one state machine, station.line_io.handshake) and a server per protocol speaking it:
+    Modbus TCP at `modbus` (HOST:PORT), OPC UA at `opcua` (opc.tcp://HOST:PORT, with its users file and
+    certificates); (None, []) with neither. A bad address or file is an InspectorError now; each server listens
+    once started. `inspector run` and the window's Run view both build their PLC here."""
+    if not (modbus or opcua):
+        return None, []
+    from station.line_io.handshake import Handshake
+
+    handshake, servers = Handshake(), []
+    if modbus:
+        from station.line_io.modbus import ModbusServer
+
+        servers.append(ModbusServer(*host_port(modbus, modbus_name), handshake))
+    if opcua:
+        from station.line_io.opcua import OpcUaServer, read_users
+        from station.line_io.opcua_security import load_security
+
+        users = read_users(opcua_users) if opcua_users else None
+        security = load_security(opcua_cert, opcua_key, opcua_trust) if opcua_cert else None
+        servers.append(OpcUaServer(opcua, handshake, users, security))
+    return handshake, servers
+
+
 class LineIO:
     """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run.
     `args` were checked by check_line_io_arguments first (cmd_run does, before the history opens)."""
 
     def __init__(self, args, options, station):
-        plc = bool(args.modbus or args.opcua)
         options.outbox_max = args.outbox_max
         options.alarm_limits = alarm_limits(args)
         options.trigger_timeout_s = args.trigger_timeout
         options.masters, options.master_every_s = read_masters(args)
         options.backups, options.backup_every_s = read_backups(args)
-        self.servers = []
-        if plc:
-            from station.line_io.handshake import Handshake
-
-            handshake = Handshake()  # one state machine; each protocol is an adapter over it
+        handshake, self.servers = plc_servers(args.modbus, args.opcua, args.opcua_users, args.opcua_cert,
+                                              args.opcua_key, args.opcua_trust)
+        if handshake is not None:
             options.plcs.append(handshake)
             options.free_run = bool(args.free_run)
-        if args.modbus:
-            from station.line_io.modbus import ModbusServer
-
-            host, port = host_port(args.modbus, "--modbus")
-            self.servers.append(ModbusServer(host, port, handshake))
-        if args.opcua:
-            from station.line_io.opcua import OpcUaServer, read_users
-            from station.line_io.opcua_security import load_security
-
-            users = read_users(args.opcua_users) if args.opcua_users else None
-            security = load_security(args.opcua_cert, args.opcua_key, args.opcua_trust) if args.opcua_cert else None
-            self.servers.append(OpcUaServer(args.opcua, handshake, users, security))
         if args.recipe:
             from station import Station
 

@@ -1,41 +1,39 @@
 """Run view (for the operator): pick a source, start/stop, see each part's verdict as it comes.
 
 The run is the very same code as `inspector run` (inspector_line.Runner) on a
-QThread: each part comes back as a queued signal carrying a snapshot
-(PartResult), so the window never shares mutable state with the worker.
+QThread (app/run_worker.py): each part comes back as a queued signal carrying a
+snapshot (PartResult), so the window never shares mutable state with the worker.
+The PLC's servers are built as `inspector run` builds them (plc_servers).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QSettings, QThread, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QCheckBox, QFileDialog, QGridLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+    QAbstractItemView, QApplication, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+    QPushButton,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 import inference
-from station import PartIdPattern, Station
-from station.history import History, default_path
+from station import PartIdPattern
 from station.masters import Masters
-from inspector_line.line_args import host_port
-from inspector_line.runner import PartResult, RunOptions, Runner, RunSummary
+from inspector_line.line_args import plc_servers
+from inspector_line.runner import PartResult, RunOptions, RunSummary
 from inspector_line.sources import open_source
-from station.line_io.modbus import ModbusServer
 from station.line_io.mqtt import MqttReceiver
 
 from .. import messages
 from ..image_view import ImageView
 from ..run_command import command_text, run_arguments
+from ..run_worker import RunWorker
 from . import alarm_limits_dialog
 
-log = logging.getLogger(__name__)
 LAST_N = 50  # rows in the "last results" table
 VERDICT_STYLE = {
     "OK": "background:#1e8e3e; color:white;",
@@ -45,44 +43,6 @@ VERDICT_STYLE = {
 }
 DRIFT_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border:1px solid #e0c36c;"
 ALARM_STYLE = "background:#d93025; color:white; padding:6px; font-weight:bold;"
-
-
-class RunWorker(QThread):
-    """Loads the model and runs the Runner until stopped; everything comes back as signals."""
-
-    part = Signal(object)  # PartResult
-    message = Signal(str)
-    failed = Signal(object)  # the exception
-    done = Signal(object)  # RunSummary
-
-    def __init__(self, engine: inference.Engine, project: Path, spec: str, options: RunOptions, parent=None):
-        super().__init__(parent)
-        self.engine, self.project, self.spec, self.options = engine, project, spec, options
-        self.stop_event = threading.Event()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def run(self) -> None:
-        servers = [plc for plc in self.options.plcs if hasattr(plc, "start")]  # a PLC's server (Modbus TCP)
-        try:
-            for server in servers:
-                server.start()  # a port taken is the run's failure, said before any part
-                self.message.emit(server.describe())
-            source = open_source(self.spec)
-            with History(default_path(self.project)) as history:
-                station = Station(self.project, self.engine, history=history)
-                runner = Runner(station, source, self.options, on_part=self.part.emit, on_message=self.message.emit)
-                summary = runner.run(self.stop_event)
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the operator as a message
-            if not isinstance(exc, inference.InspectorError):
-                log.exception("the run crashed")
-            self.failed.emit(exc)
-            return
-        finally:
-            for server in servers:
-                server.close()
-        self.done.emit(summary)
 
 
 class RunPanel(QWidget):
@@ -131,6 +91,21 @@ class RunPanel(QWidget):
         self.modbus_edit.setPlaceholderText("PLC over Modbus TCP (optional): the address to serve, e.g. 0.0.0.0:502")
         self.modbus_edit.setToolTip("Serve the PLC handshake (Trigger, Busy, ResultReady, the result registers, "
                                     "Ack, Alarm; docs/plc.md) on this address while the run goes on")
+        # The PLC over OPC UA (a Siemens S7-1500's client, an HMI), as `inspector run --opcua URL --opcua-users
+        # FILE`: the same handshake as Modbus; anonymous on 127.0.0.1 only, a users file on any other address.
+        self.opcua_edit = QLineEdit()
+        self.opcua_edit.setObjectName("runOpcUa")
+        self.opcua_edit.setPlaceholderText("PLC over OPC UA (optional), e.g. opc.tcp://0.0.0.0:4840")
+        self.opcua_edit.setToolTip("Serve the PLC handshake as the variables of an OPC UA object Inspector "
+                                   "(docs/plc.md), besides or instead of Modbus TCP")
+        self.opcua_users_edit = QLineEdit()
+        self.opcua_users_edit.setObjectName("runOpcUaUsers")
+        self.opcua_users_edit.setPlaceholderText("users file: needed off 127.0.0.1")
+        self.opcua_users_edit.setToolTip("The PLC's user names and passwords, one name:password a line: any address "
+                                         "but 127.0.0.1 takes no anonymous session")
+        users_browse = QPushButton("Users…")
+        users_browse.setToolTip("Choose the OPC UA users file")
+        users_browse.clicked.connect(self.choose_opcua_users)
         # Each result to the plant's MQTT broker (SCADA, MES), as `inspector run --mqtt URL`: through the history's
         # outbox (kept while the broker is down, sent in order after), the alarms and liveness retained.
         self.mqtt_edit = QLineEdit()
@@ -183,8 +158,14 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("PLC"), 4, 0)
         controls.addWidget(self.modbus_edit, 4, 1)
         controls.addWidget(self.free_run_check, 4, 2)
-        controls.addWidget(QLabel("MQTT"), 5, 0)
-        controls.addWidget(self.mqtt_edit, 5, 1, 1, 2)
+        opcua_row = QHBoxLayout()
+        opcua_row.addWidget(self.opcua_edit, 3)
+        opcua_row.addWidget(self.opcua_users_edit, 2)
+        controls.addWidget(QLabel("OPC UA"), 5, 0)
+        controls.addLayout(opcua_row, 5, 1)
+        controls.addWidget(users_browse, 5, 2)
+        controls.addWidget(QLabel("MQTT"), 6, 0)
+        controls.addWidget(self.mqtt_edit, 6, 1, 1, 2)
 
         self.view = ImageView()
         self.verdict_label = QLabel("—")
@@ -278,11 +259,12 @@ class RunPanel(QWidget):
         except inference.InspectorError as exc:
             messages.error(self, "Run", exc)
             return False
-        options = self.options()
-        if options is None:
+        setup = self.line_setup()
+        if setup is None:
             return False
+        options, servers = setup
         self._remember()
-        self.worker = RunWorker(self.engine, Path(project), spec, options, self)
+        self.worker = RunWorker(self.engine, Path(project), spec, options, servers, self)
         self.worker.part.connect(self._on_part)
         self.worker.message.connect(self._on_message)
         self.worker.failed.connect(self._on_failed)
@@ -292,7 +274,10 @@ class RunPanel(QWidget):
         self.drift_label.setVisible(False)
         self._set_alarm(None, "")
         self._show_counts(None)
-        plc = f"; the PLC over Modbus TCP on {self.modbus_edit.text().strip()}" if options.plcs else ""
+        protocols = [f"{name} on {edit.text().strip()}" for name, edit in (("Modbus TCP", self.modbus_edit),
+                                                                           ("OPC UA", self.opcua_edit))
+                     if edit.text().strip()]
+        plc = f"; the PLC over {' and '.join(protocols)}" if protocols else ""
         mqtt = f"; results to {self.mqtt_edit.text().strip()}" if options.mqtt is not None else ""
         self.status_label.setText(f"Running on {spec}{plc}{mqtt}…")
         self.start_button.setEnabled(False)
@@ -315,6 +300,11 @@ class RunPanel(QWidget):
             return True
         worker.stop()
         return worker.wait(timeout_ms)
+
+    def choose_opcua_users(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "OPC UA users file", "", "Text files (*.txt);;All files (*)")
+        if path:
+            self.opcua_users_edit.setText(path)
 
     def choose_masters(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Master parts file", "", "Text files (*.txt);;All files (*)")
@@ -349,7 +339,8 @@ class RunPanel(QWidget):
 
     def _fields(self) -> dict[str, QLineEdit]:
         return {"source": self.source_edit, "archive": self.archive_edit, "part_id_pattern": self.part_id_edit,
-                "masters": self.masters_edit, "modbus": self.modbus_edit, "mqtt": self.mqtt_edit}
+                "masters": self.masters_edit, "modbus": self.modbus_edit, "opcua": self.opcua_edit,
+                "opcua_users": self.opcua_users_edit, "mqtt": self.mqtt_edit}
 
     def _recall(self) -> None:
         """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive,
@@ -369,17 +360,21 @@ class RunPanel(QWidget):
         self.settings.setValue("run/free_run", self.free_run_check.isChecked())
         alarm_limits_dialog.write_values(self.settings, self.alarm_values)
 
-    def options(self) -> Optional[RunOptions]:
-        """The run's options from the fields, or None after a message saying what is wrong with one."""
+    def line_setup(self) -> Optional[tuple[RunOptions, list]]:
+        """The run's options and the PLC's servers from the fields, or None after a message saying what is wrong
+        with one."""
         archive = self.archive_edit.text().strip()
         pattern = self.part_id_edit.text().strip() or None
         masters_file = self.masters_edit.text().strip()
-        modbus = self.modbus_edit.text().strip()
+        opcua_users = self.opcua_users_edit.text().strip()
         try:
             if pattern is not None:
                 PartIdPattern(pattern)  # a bad expression is a message now, not a failed run later
             masters = Masters.read(Path(masters_file)) if masters_file else None
-            plcs = [ModbusServer(*host_port(modbus, "The PLC's address"))] if modbus else []
+            handshake, servers = plc_servers(self.modbus_edit.text().strip(), self.opcua_edit.text().strip(),
+                                             Path(opcua_users) if opcua_users else None,
+                                             modbus_name="The PLC's Modbus address")
+            plcs = [handshake] if handshake is not None else []
             limits = alarm_limits_dialog.limits_of(self.alarm_values)
             mqtt_url = self.mqtt_edit.text().strip()
             mqtt = MqttReceiver(mqtt_url) if mqtt_url else None  # a bad URL is a message now; it connects at Start
@@ -388,7 +383,7 @@ class RunPanel(QWidget):
             return None
         if self.free_run_check.isChecked() and not plcs:
             messages.error(self, "Run", "Free run goes with a PLC: without one every image is inspected as it "
-                           "comes anyway. Give the PLC's Modbus TCP address, or untick Free run.")
+                           "comes anyway. Give the PLC's Modbus TCP address or OPC UA endpoint, or untick Free run.")
             return None
         if masters is not None and pattern is None:
             messages.error(self, "Run", "Master parts are known by their part id: give the part id pattern too "
@@ -399,7 +394,8 @@ class RunPanel(QWidget):
         return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
                           plcs=plcs, free_run=self.free_run_check.isChecked() or not plcs, alarm_limits=limits,
                           mqtt=mqtt, master_every_s=every_h * 3600 if every_h and masters is not None else None,
-                          backups=Path(backups) if backups else None, backup_every_s=values[names.BACKUP_EVERY] * 3600)
+                          backups=Path(backups) if backups else None,
+                          backup_every_s=values[names.BACKUP_EVERY] * 3600), servers
 
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:

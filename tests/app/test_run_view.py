@@ -18,10 +18,12 @@ from conftest import wait_idle
 def quick_error_rows(monkeypatch):
     """An unreadable file becomes its ERROR row after 1 s instead of the product's 10 (ERROR_AFTER_S), so these
     tests do not wait out a writer that cannot exist here; the wait itself is tested in test_line_settle.py."""
+    from app import run_worker
     from app.panels import run_panel
     from inspector_line.sources import open_source
 
-    monkeypatch.setattr(run_panel, "open_source", functools.partial(open_source, error_after_s=1.0))
+    for module in (run_panel, run_worker):  # the check at Start, the run's own
+        monkeypatch.setattr(module, "open_source", functools.partial(open_source, error_after_s=1.0))
 
 
 def _open(qtbot, window, fitted_project, tmp_path):
@@ -308,6 +310,9 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     panel.modbus_edit.setText("0.0.0.0:5020")
     panel.free_run_check.setChecked(True)
     panel.mqtt_edit.setText("mqtt://broker.plant:1883/line3")
+    (tmp_path / "plc-users.txt").write_text("plc1:correct-horse\n")
+    panel.opcua_edit.setText("opc.tcp://0.0.0.0:4840")
+    panel.opcua_users_edit.setText(str(tmp_path / "plc-users.txt"))
     panel.set_alarm_values(dict(default_values(), ng_streak=2, yield_pct=80.0, min_free="20GB", master_every_h=8.0,
                                 backups=str(tmp_path / "backups"), backup_every_h=30.0))
     text = panel.copy_command()
@@ -317,11 +322,15 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     assert argv[:2] == ["inspector", "run"] and "--alarm-streak" not in argv and "--alarm-drift" not in argv
     args = run_parser().parse_args(argv[2:])
     check_line_io_arguments(args)  # the command inspector run accepts
-    options = panel.options()
+    options, servers = panel.line_setup()
     assert args.project == project.absolute() and args.source == str(tmp_path / "in box")
     assert (args.archive, args.part_id_pattern, args.modbus, args.free_run) == \
         (options.archive, options.part_id_pattern, "0.0.0.0:5020", True)
     assert args.mqtt == "mqtt://broker.plant:1883/line3" == options.mqtt.target
+    assert (args.opcua, args.opcua_users) == ("opc.tcp://0.0.0.0:4840", tmp_path / "plc-users.txt")
+    assert [s.describe() for s in servers] == ["PLC handshake: Modbus TCP on 0.0.0.0:5020 (docs/plc.md)",
+                                               servers[1].describe()] and "OPC UA" in servers[1].describe()
+    assert "users from --opcua-users (1)" in servers[1].describe() and options.plcs == [servers[0].handshake]
     assert alarm_limits(args) == options.alarm_limits
     assert read_masters(args)[1] == options.master_every_s == 8 * 3600
     assert read_backups(args) == (options.backups, options.backup_every_s) == (tmp_path / "backups", 30 * 3600)
@@ -360,3 +369,65 @@ def test_run_view_publishes_each_result_to_the_plants_mqtt_broker(qtbot, window,
                                                                           for r in rows]
     assert sorted(p["verdict"] for p in results) == ["NG", "OK"]
     assert retained_messages(broker, "line3/status")[0][1] == {"online": False}
+
+
+def test_run_view_serves_the_plc_over_opc_ua_with_the_modbus_handshake(qtbot, window, fitted_project, tmp_path,
+                                                                       answerer):
+    """OPC UA from the window (a Siemens S7-1500's client), driven by the real asyncua client: a Trigger written
+    over OPC UA gives the part's verdict in the Verdict variable, and Modbus TCP serves the same handshake. An
+    open address without a users file is a message naming it, not a run."""
+    import asyncio
+
+    from asyncua import Client, ua
+    from pymodbus.client import ModbusTcpClient
+
+    from line_helpers import free_port
+    from station.line_io.opcua import NAMESPACE
+
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, [60], scratch=True)
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    panel.opcua_edit.setText("opc.tcp://0.0.0.0:4840")
+    assert not panel.start() and "--opcua-users" in answerer.seen[-1]
+    url, mb_port = f"opc.tcp://127.0.0.1:{free_port()}", free_port()
+    panel.opcua_edit.setText(url)
+    panel.modbus_edit.setText(f"127.0.0.1:{mb_port}")
+    assert panel.start()
+
+    async def trigger_and_read():
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            try:
+                client = Client(url)
+                await client.connect()
+                break
+            except (OSError, asyncio.TimeoutError):
+                assert asyncio.get_running_loop().time() < deadline, "the OPC UA server never answered"
+                await asyncio.sleep(0.2)
+        try:
+            idx = await client.get_namespace_index(NAMESPACE)
+            node = lambda name: client.get_node(ua.NodeId(f"Inspector.{name}", idx))  # noqa: E731
+            await node("Trigger").write_value(ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)))
+            while not await node("ResultReady").read_value():
+                assert asyncio.get_running_loop().time() < deadline, "no ResultReady"
+                await asyncio.sleep(0.02)
+            verdict = await node("Verdict").read_value()
+            modbus = ModbusTcpClient("127.0.0.1", port=mb_port)
+            assert modbus.connect()
+            seen_over_modbus = modbus.read_holding_registers(0, count=1).registers[0]
+            modbus.close()
+            await node("Ack").write_value(ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)))
+            return verdict, seen_over_modbus
+        finally:
+            await client.disconnect()
+
+    try:
+        verdict, seen_over_modbus = asyncio.run(trigger_and_read())
+    finally:
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    with History(default_path(project)) as history:
+        (row,) = history.query()
+    assert row.verdict == "NG" and verdict == seen_over_modbus == inference.Verdict.NG.code
