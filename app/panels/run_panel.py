@@ -155,7 +155,7 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("Masters"), 3, 0)
         controls.addWidget(self.masters_edit, 3, 1)
         controls.addWidget(masters_browse, 3, 2)
-        controls.addWidget(QLabel("PLC"), 4, 0)
+        controls.addWidget(QLabel("Modbus"), 4, 0)
         controls.addWidget(self.modbus_edit, 4, 1)
         controls.addWidget(self.free_run_check, 4, 2)
         opcua_row = QHBoxLayout()
