@@ -3,6 +3,7 @@ back as a queued signal carrying a snapshot (PartResult), so the window never sh
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from pathlib import Path
@@ -28,12 +29,14 @@ class RunWorker(QThread):
     done = Signal(object)  # RunSummary
 
     def __init__(self, engine: inference.Engine, project: Path, spec: str, options: RunOptions,
-                 servers: Sequence = (), parent=None):
+                 servers: Sequence = (), recipes: Sequence[Path] = (), parent=None):
         """`servers`: the PLC's servers (Modbus TCP, OPC UA: inspector_line.line_args.plc_servers), started here
-        before the first part and closed when the run ends; `options.plcs` holds the handshake they speak."""
+        before the first part and closed when the run ends; `options.plcs` holds the handshake they speak.
+        `recipes`: the other projects the PLC selects as recipe 1, 2, ... (recipe 0 is `project`), recording into
+        the same history, as `inspector run --recipe` does."""
         super().__init__(parent)
         self.engine, self.project, self.spec, self.options = engine, project, spec, options
-        self.servers = list(servers)
+        self.servers, self.recipes = list(servers), list(recipes)
         self.stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -48,7 +51,11 @@ class RunWorker(QThread):
             source = open_source(self.spec)
             with History(default_path(self.project)) as history:
                 station = Station(self.project, self.engine, history=history)
-                runner = Runner(station, source, self.options, on_part=self.part.emit, on_message=self.message.emit)
+                options = self.options
+                if self.recipes:
+                    options = dataclasses.replace(options, recipes=[station] + [
+                        Station(folder, self.engine, history=history) for folder in self.recipes])
+                runner = Runner(station, source, options, on_part=self.part.emit, on_message=self.message.emit)
                 summary = runner.run(self.stop_event)
         except Exception as exc:  # noqa: BLE001 - any failure must reach the operator as a message
             if not isinstance(exc, inference.InspectorError):

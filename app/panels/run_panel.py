@@ -21,16 +21,12 @@ from PySide6.QtWidgets import (
 )
 
 import inference
-from station import PartIdPattern
-from station.masters import Masters
-from inspector_line.line_args import plc_servers
 from inspector_line.runner import PartResult, RunOptions, RunSummary
 from inspector_line.sources import open_source
-from station.line_io.mqtt import MqttReceiver
 
 from .. import messages
 from ..image_view import ImageView
-from ..run_command import command_text, run_arguments
+from ..run_setup import command_text, recipe_folders, run_arguments, run_options
 from ..run_worker import RunWorker
 from . import alarm_limits_dialog
 
@@ -106,6 +102,17 @@ class RunPanel(QWidget):
         users_browse = QPushButton("Users…")
         users_browse.setToolTip("Choose the OPC UA users file")
         users_browse.clicked.connect(self.choose_opcua_users)
+        # Other projects the PLC selects by its recipe register (one product variant each), as `inspector run
+        # --recipe PROJECT ...`: recipe 0 is the open project, 1, 2, ... these, in order.
+        self.recipes_edit = QLineEdit()
+        self.recipes_edit.setObjectName("runRecipes")
+        self.recipes_edit.setPlaceholderText("recipes (optional): the projects the PLC selects as recipe 1, 2, …, "
+                                             "separated by ;")
+        self.recipes_edit.setToolTip("Recipe 0 is the open project; the PLC writes the recipe number before its "
+                                     "Trigger (docs/plc.md). Every recipe records into this project's history")
+        recipes_browse = QPushButton("Add…")
+        recipes_browse.setToolTip("Add a project folder as the next recipe")
+        recipes_browse.clicked.connect(self.add_recipe)
         # Each result to the plant's MQTT broker (SCADA, MES), as `inspector run --mqtt URL`: through the history's
         # outbox (kept while the broker is down, sent in order after), the alarms and liveness retained.
         self.mqtt_edit = QLineEdit()
@@ -164,8 +171,11 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("OPC UA"), 5, 0)
         controls.addLayout(opcua_row, 5, 1)
         controls.addWidget(users_browse, 5, 2)
-        controls.addWidget(QLabel("MQTT"), 6, 0)
-        controls.addWidget(self.mqtt_edit, 6, 1, 1, 2)
+        controls.addWidget(QLabel("Recipes"), 6, 0)
+        controls.addWidget(self.recipes_edit, 6, 1)
+        controls.addWidget(recipes_browse, 6, 2)
+        controls.addWidget(QLabel("MQTT"), 7, 0)
+        controls.addWidget(self.mqtt_edit, 7, 1, 1, 2)
 
         self.view = ImageView()
         self.verdict_label = QLabel("—")
@@ -264,7 +274,8 @@ class RunPanel(QWidget):
             return False
         options, servers = setup
         self._remember()
-        self.worker = RunWorker(self.engine, Path(project), spec, options, servers, self)
+        self.worker = RunWorker(self.engine, Path(project), spec, options, servers,
+                                recipe_folders(self.recipes_edit.text()), self)
         self.worker.part.connect(self._on_part)
         self.worker.message.connect(self._on_message)
         self.worker.failed.connect(self._on_failed)
@@ -301,6 +312,12 @@ class RunPanel(QWidget):
         worker.stop()
         return worker.wait(timeout_ms)
 
+    def add_recipe(self) -> None:
+        recipes = recipe_folders(self.recipes_edit.text())
+        folder = QFileDialog.getExistingDirectory(self, f"Project for recipe {len(recipes) + 1}")
+        if folder:
+            self.recipes_edit.setText("; ".join(str(p) for p in [*recipes, Path(folder)]))
+
     def choose_opcua_users(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "OPC UA users file", "", "Text files (*.txt);;All files (*)")
         if path:
@@ -326,8 +343,8 @@ class RunPanel(QWidget):
         if project is None or not self.source_edit.text().strip():
             messages.error(self, "Copy command", "Open a project and choose a source first.")
             return None
-        fields = {key: edit.text().strip() for key, edit in self._fields().items()}
-        text = command_text(run_arguments(Path(project), fields, self.free_run_check.isChecked(), self.alarm_values))
+        text = command_text(run_arguments(Path(project), self._texts(), self.free_run_check.isChecked(),
+                                          self.alarm_values))
         QApplication.clipboard().setText(text)
         self.status_label.setText(f"Copied: {text}")
         return text
@@ -340,7 +357,7 @@ class RunPanel(QWidget):
     def _fields(self) -> dict[str, QLineEdit]:
         return {"source": self.source_edit, "archive": self.archive_edit, "part_id_pattern": self.part_id_edit,
                 "masters": self.masters_edit, "modbus": self.modbus_edit, "opcua": self.opcua_edit,
-                "opcua_users": self.opcua_users_edit, "mqtt": self.mqtt_edit}
+                "opcua_users": self.opcua_users_edit, "recipes": self.recipes_edit, "mqtt": self.mqtt_edit}
 
     def _recall(self) -> None:
         """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive,
@@ -361,41 +378,16 @@ class RunPanel(QWidget):
         alarm_limits_dialog.write_values(self.settings, self.alarm_values)
 
     def line_setup(self) -> Optional[tuple[RunOptions, list]]:
-        """The run's options and the PLC's servers from the fields, or None after a message saying what is wrong
-        with one."""
-        archive = self.archive_edit.text().strip()
-        pattern = self.part_id_edit.text().strip() or None
-        masters_file = self.masters_edit.text().strip()
-        opcua_users = self.opcua_users_edit.text().strip()
+        """The run's options and the PLC's servers from the fields (app/run_setup.py), or None after a message
+        saying what is wrong with one."""
         try:
-            if pattern is not None:
-                PartIdPattern(pattern)  # a bad expression is a message now, not a failed run later
-            masters = Masters.read(Path(masters_file)) if masters_file else None
-            handshake, servers = plc_servers(self.modbus_edit.text().strip(), self.opcua_edit.text().strip(),
-                                             Path(opcua_users) if opcua_users else None,
-                                             modbus_name="The PLC's Modbus address")
-            plcs = [handshake] if handshake is not None else []
-            limits = alarm_limits_dialog.limits_of(self.alarm_values)
-            mqtt_url = self.mqtt_edit.text().strip()
-            mqtt = MqttReceiver(mqtt_url) if mqtt_url else None  # a bad URL is a message now; it connects at Start
+            return run_options(self._texts(), self.free_run_check.isChecked(), self.alarm_values)
         except inference.InspectorError as exc:
             messages.error(self, "Run", exc)
             return None
-        if self.free_run_check.isChecked() and not plcs:
-            messages.error(self, "Run", "Free run goes with a PLC: without one every image is inspected as it "
-                           "comes anyway. Give the PLC's Modbus TCP address or OPC UA endpoint, or untick Free run.")
-            return None
-        if masters is not None and pattern is None:
-            messages.error(self, "Run", "Master parts are known by their part id: give the part id pattern too "
-                           "(e.g. SN(\\d+) for SN000123.png).")
-            return None
-        values, names = self.alarm_values, alarm_limits_dialog
-        every_h, backups = values[names.MASTER_EVERY], values[names.BACKUPS]
-        return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
-                          plcs=plcs, free_run=self.free_run_check.isChecked() or not plcs, alarm_limits=limits,
-                          mqtt=mqtt, master_every_s=every_h * 3600 if every_h and masters is not None else None,
-                          backups=Path(backups) if backups else None,
-                          backup_every_s=values[names.BACKUP_EVERY] * 3600), servers
+
+    def _texts(self) -> dict[str, str]:
+        return {key: edit.text().strip() for key, edit in self._fields().items()}
 
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:

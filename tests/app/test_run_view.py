@@ -431,3 +431,56 @@ def test_run_view_serves_the_plc_over_opc_ua_with_the_modbus_handshake(qtbot, wi
     with History(default_path(project)) as history:
         (row,) = history.query()
     assert row.verdict == "NG" and verdict == seen_over_modbus == inference.Verdict.NG.code
+
+
+def test_run_view_recipes_are_the_projects_the_plc_selects(qtbot, window, fitted_project, tmp_path, answerer):
+    """A line with two product variants: the PLC writes the recipe number before its Trigger, and the part is
+    judged by that recipe's project (recipe 1: a copy whose active version is uncalibrated, so NO_VERDICT), into
+    the one history, as `inspector run --recipe` does. Recipes without a PLC, or a folder with no project, are a
+    message; Copy command carries them."""
+    import shlex
+
+    from pymodbus.client import ModbusTcpClient
+
+    from inspector_line.cli import run_parser
+    from line_helpers import free_port
+    from station import Station
+
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    variant = tmp_path / "variant"
+    shutil.copytree(fitted_project, variant)
+    with Station(variant, window.engine) as station:
+        station.activate("v1", note="the variant's fit, not calibrated")
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, [20, 21])
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    panel.recipes_edit.setText(str(variant))
+    assert not panel.start() and "Recipes go with a PLC" in answerer.seen[-1]
+    port = free_port()
+    panel.modbus_edit.setText(f"127.0.0.1:{port}")
+    panel.recipes_edit.setText(f"{variant}; {tmp_path / 'nowhere'}")
+    assert not panel.start() and f"Recipe {tmp_path / 'nowhere'}: no project" in answerer.seen[-1]
+    panel.recipes_edit.setText(str(variant))
+    args = run_parser().parse_args(shlex.split(panel.copy_command())[2:])
+    assert args.recipe == [variant.absolute()]
+    assert panel.start()
+    plc = ModbusTcpClient("127.0.0.1", port=port)
+    qtbot.waitUntil(plc.connect, timeout=30000)
+    codes = []
+    try:
+        for recipe in (0, 1):
+            assert plc.write_register(5, recipe).status  # the recipe, before the Trigger
+            assert plc.write_coil(0, True).status
+            qtbot.waitUntil(lambda: plc.read_coils(0, count=3).bits[2], timeout=60000)  # ResultReady
+            codes.append(plc.read_holding_registers(0, count=1).registers[0])
+            assert plc.write_coil(3, True).status  # Ack
+            qtbot.waitUntil(lambda: not plc.read_coils(0, count=3).bits[2], timeout=30000)
+    finally:
+        plc.close()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    assert codes == [inference.Verdict.OK.code, inference.Verdict.NO_VERDICT.code]
+    with History(default_path(project)) as history:
+        rows = history.query(descending=False)
+    assert [(r.verdict, r.model_version) for r in rows] == [("OK", "v2"), ("NO_VERDICT", "v1")]

@@ -1,0 +1,98 @@
+"""What the Run view's fields (texts, the Free run box, the Alarms… values) set up: the run's options and PLC
+servers for Start (`run_options`), and the `inspector run` command line that runs the same (`run_arguments`, Copy
+command), so a setting tried in the window goes into the line PC's service (packaging/linux/run.env) as it is.
+Qt-free: each check is an InspectorError naming the field, which the panel shows."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from inference import InspectorError, has_model
+from inspector_line.line_args import plc_servers
+from inspector_line.runner import RunOptions
+from station import PartIdPattern
+from station.line_io.mqtt import MqttReceiver
+from station.masters import Masters
+
+from .panels.alarm_limits_dialog import BACKUP_EVERY, BACKUPS, MASTER_EVERY, default_values, limits_of
+
+# The Alarms… dialog's values and the flags that set them (inspector_line/line_args.py).
+ALARM_FLAGS = {"ng_streak": "--alarm-ng", "streak": "--alarm-streak", "yield_pct": "--alarm-yield",
+               "yield_window": "--alarm-window", "drift": "--alarm-drift", "min_free": "--min-free"}
+
+
+def recipe_folders(text: str) -> list[Path]:
+    """The recipes field: project folders separated by ';' (recipe 1, 2, ...)."""
+    return [Path(part.strip()) for part in (text or "").split(";") if part.strip()]
+
+
+def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[RunOptions, list]:
+    """(the run's options, the PLC's servers) for the fields (see run_arguments), checked as `inspector run`
+    checks its flags: a field that is wrong, or fields that do not go together, are an InspectorError."""
+    pattern = fields.get("part_id_pattern") or None
+    if pattern is not None:
+        PartIdPattern(pattern)  # a bad expression is a message now, not a failed run later
+    masters = Masters.read(Path(fields["masters"])) if fields.get("masters") else None
+    users = fields.get("opcua_users")
+    handshake, servers = plc_servers(fields.get("modbus"), fields.get("opcua"), Path(users) if users else None,
+                                     modbus_name="The PLC's Modbus address")
+    plcs = [handshake] if handshake is not None else []
+    limits = limits_of(alarms)
+    mqtt = MqttReceiver(fields["mqtt"]) if fields.get("mqtt") else None  # a bad URL now; it connects at Start
+    if free_run and not plcs:
+        raise InspectorError("Free run goes with a PLC: without one every image is inspected as it comes anyway. "
+                             "Give the PLC's Modbus TCP address or OPC UA endpoint, or untick Free run.")
+    recipes = recipe_folders(fields.get("recipes", ""))
+    missing = [str(folder) for folder in recipes if not has_model(folder)]
+    if missing:
+        raise InspectorError(f"Recipe {missing[0]}: no project with a fitted model there.")
+    if recipes and not plcs:
+        raise InspectorError("Recipes go with a PLC, which selects the recipe: give the PLC's Modbus TCP address or "
+                             "OPC UA endpoint, or leave the recipes empty.")
+    if masters is not None and pattern is None:
+        raise InspectorError("Master parts are known by their part id: give the part id pattern too (e.g. SN(\\d+) "
+                             "for SN000123.png).")
+    every_h, backups = alarms[MASTER_EVERY], alarms[BACKUPS]
+    archive = fields.get("archive")
+    return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
+                      plcs=plcs, free_run=free_run or not plcs, alarm_limits=limits, mqtt=mqtt,
+                      master_every_s=every_h * 3600 if every_h and masters is not None else None,
+                      backups=Path(backups) if backups else None,
+                      backup_every_s=alarms[BACKUP_EVERY] * 3600), servers
+
+
+def _hours(value: float) -> str:
+    return f"{value:g}h"
+
+
+def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
+    """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
+    opcua, opcua_users, recipes (folders separated by ;), mqtt: text, "" when empty), its Free run box and its
+    Alarms… values."""
+    argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
+    for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
+                      ("modbus", "--modbus"), ("opcua", "--opcua"), ("opcua_users", "--opcua-users"),
+                      ("mqtt", "--mqtt")):
+        if fields.get(key) and (key != "opcua_users" or fields.get("opcua")):  # the users go with an endpoint
+            argv += [flag, fields[key]]
+    if free_run and (fields.get("modbus") or fields.get("opcua")):
+        argv.append("--free-run")
+    for folder in recipe_folders(fields.get("recipes", "")):
+        argv += ["--recipe", str(folder.absolute())]
+    defaults = default_values()
+    for key, flag in ALARM_FLAGS.items():
+        if str(alarms[key]) != str(defaults[key]):
+            argv += [flag, f"{alarms[key]:g}" if isinstance(alarms[key], float) else str(alarms[key])]
+    if alarms[MASTER_EVERY] and fields.get("masters"):
+        argv += ["--master-every", _hours(alarms[MASTER_EVERY])]
+    if alarms[BACKUPS]:
+        argv += ["--backups", alarms[BACKUPS]]
+        if alarms[BACKUP_EVERY] != defaults[BACKUP_EVERY]:
+            argv += ["--backup-every", _hours(alarms[BACKUP_EVERY])]
+    return argv
+
+
+def command_text(argv: list[str]) -> str:
+    """One line for a shell or a systemd EnvironmentFile's RUN_ARGS (quoted where a value needs it)."""
+    return shlex.join(argv)
