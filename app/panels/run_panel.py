@@ -30,6 +30,15 @@ from ..run_setup import command_text, recipe_folders, run_arguments, run_options
 from ..run_worker import RunWorker
 from . import alarm_limits_dialog
 
+def line_edit(name: str, placeholder: str, tip: str = "") -> QLineEdit:
+    """One of the run's fields: its object name (tests, style sheets), what it takes, and why."""
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    edit.setToolTip(tip)
+    return edit
+
+
 LAST_N = 50  # rows in the "last results" table
 VERDICT_STYLE = {
     "OK": "background:#1e8e3e; color:white;",
@@ -56,70 +65,53 @@ class RunPanel(QWidget):
         self.worker: Optional[RunWorker] = None
         self.last: Optional[PartResult] = None
 
-        self.source_edit = QLineEdit()
-        self.source_edit.setObjectName("runSource")
-        self.source_edit.setPlaceholderText("folder a camera program writes into, camera:0, or a video file")
-        self.source_edit.setToolTip("Where the images come from: a watched folder, camera:N, or a video file")
+        self.source_edit = line_edit("runSource", "folder a camera program writes into, camera:0, or a video file",
+                                     "Where the images come from: a watched folder, camera:N, or a video file")
         browse = QPushButton("Folder…")
         browse.setToolTip("Choose the folder the camera program writes images into")
         browse.clicked.connect(self.choose_folder)
-        self.archive_edit = QLineEdit()
-        self.archive_edit.setObjectName("runArchive")
-        self.archive_edit.setPlaceholderText("archive folder (optional): images copied to <date>/OK|NG|ERROR")
+        self.archive_edit = line_edit("runArchive", "archive folder (optional): images copied to <date>/OK|NG|ERROR")
         # Part ids from the file names, and the master parts whose ids they name (station/masters.py): a master
         # part is a check of the station, shown as such and outside the counters (inspector run's --part-id-pattern
         # and --masters).
-        self.part_id_edit = QLineEdit()
-        self.part_id_edit.setObjectName("runPartIdPattern")
-        self.part_id_edit.setPlaceholderText("part id from the file name (optional), e.g. SN(\\d+)")
-        self.part_id_edit.setToolTip("A regular expression searched in each file name: its first group is the "
-                                     "part's id, recorded in the history")
-        self.masters_edit = QLineEdit()
-        self.masters_edit.setObjectName("runMasters")
-        self.masters_edit.setPlaceholderText("master parts file (optional): 'RR-001 NG' lines")
-        self.masters_edit.setToolTip("Master parts (\"red rabbits\") run to prove the station still catches what it "
-                                     "must: a part whose id the file names must get the verdict it gives, else the "
-                                     "master_failed alarm until it passes (needs part ids)")
+        self.part_id_edit = line_edit("runPartIdPattern", "part id from the file name (optional), e.g. SN(\\d+)",
+                                      "A regular expression searched in each file name: its first group is the "
+                                      "part's id, recorded in the history")
+        self.masters_edit = line_edit("runMasters", "master parts file (optional): 'RR-001 NG' lines",
+                                      "Master parts (\"red rabbits\") run to prove the station still catches what it "
+                                      "must: a part whose id the file names must get the verdict it gives, else the "
+                                      "master_failed alarm until it passes (needs part ids)")
         # The line's PLC over Modbus TCP (docs/plc.md), as `inspector run --modbus HOST:PORT [--free-run]`: the
         # window serves the handshake while it runs, so a line engineer tries the PLC's program from here.
-        self.modbus_edit = QLineEdit()
-        self.modbus_edit.setObjectName("runModbus")
-        self.modbus_edit.setPlaceholderText("PLC over Modbus TCP (optional): the address to serve, e.g. 0.0.0.0:502")
-        self.modbus_edit.setToolTip("Serve the PLC handshake (Trigger, Busy, ResultReady, the result registers, "
-                                    "Ack, Alarm; docs/plc.md) on this address while the run goes on")
+        self.modbus_edit = line_edit("runModbus",
+                                     "PLC over Modbus TCP (optional): the address to serve, e.g. 0.0.0.0:502",
+                                     "Serve the PLC handshake (Trigger, Busy, ResultReady, the result registers, "
+                                     "Ack, Alarm; docs/plc.md) on this address while the run goes on")
         # The PLC over OPC UA (a Siemens S7-1500's client, an HMI), as `inspector run --opcua URL --opcua-users
         # FILE`: the same handshake as Modbus; anonymous on 127.0.0.1 only, a users file on any other address.
-        self.opcua_edit = QLineEdit()
-        self.opcua_edit.setObjectName("runOpcUa")
-        self.opcua_edit.setPlaceholderText("PLC over OPC UA (optional), e.g. opc.tcp://0.0.0.0:4840")
-        self.opcua_edit.setToolTip("Serve the PLC handshake as the variables of an OPC UA object Inspector "
-                                   "(docs/plc.md), besides or instead of Modbus TCP")
-        self.opcua_users_edit = QLineEdit()
-        self.opcua_users_edit.setObjectName("runOpcUaUsers")
-        self.opcua_users_edit.setPlaceholderText("users file: needed off 127.0.0.1")
-        self.opcua_users_edit.setToolTip("The PLC's user names and passwords, one name:password a line: any address "
-                                         "but 127.0.0.1 takes no anonymous session")
+        self.opcua_edit = line_edit("runOpcUa", "PLC over OPC UA (optional), e.g. opc.tcp://0.0.0.0:4840",
+                                    "Serve the PLC handshake as the variables of an OPC UA object Inspector "
+                                    "(docs/plc.md), besides or instead of Modbus TCP")
+        self.opcua_users_edit = line_edit("runOpcUaUsers", "users file: needed off 127.0.0.1",
+                                          "The PLC's user names and passwords, one name:password a line: any address "
+                                          "but 127.0.0.1 takes no anonymous session")
         users_browse = QPushButton("Users…")
         users_browse.setToolTip("Choose the OPC UA users file")
         users_browse.clicked.connect(self.choose_opcua_users)
         # Other projects the PLC selects by its recipe register (one product variant each), as `inspector run
         # --recipe PROJECT ...`: recipe 0 is the open project, 1, 2, ... these, in order.
-        self.recipes_edit = QLineEdit()
-        self.recipes_edit.setObjectName("runRecipes")
-        self.recipes_edit.setPlaceholderText("recipes (optional): the projects the PLC selects as recipe 1, 2, …, "
-                                             "separated by ;")
-        self.recipes_edit.setToolTip("Recipe 0 is the open project; the PLC writes the recipe number before its "
-                                     "Trigger (docs/plc.md). Every recipe records into this project's history")
+        self.recipes_edit = line_edit("runRecipes", "recipes (optional): the projects the PLC selects as recipe 1, "
+                                      "2, …, separated by ;", "Recipe 0 is the open project; the PLC writes the "
+                                      "recipe number before its Trigger (docs/plc.md). Every recipe records into this "
+                                      "project's history")
         recipes_browse = QPushButton("Add…")
         recipes_browse.setToolTip("Add a project folder as the next recipe")
         recipes_browse.clicked.connect(self.add_recipe)
         # Each result to the plant's MQTT broker (SCADA, MES), as `inspector run --mqtt URL`: through the history's
         # outbox (kept while the broker is down, sent in order after), the alarms and liveness retained.
-        self.mqtt_edit = QLineEdit()
-        self.mqtt_edit.setObjectName("runMqtt")
-        self.mqtt_edit.setPlaceholderText("results to an MQTT broker (optional), e.g. mqtt://broker:1883/line3")
-        self.mqtt_edit.setToolTip("Publish each result as JSON to the topic (QoS 1, kept while the broker is down), "
-                                  "the alarms retained on TOPIC/alarm, online/offline on TOPIC/status (docs/plc.md)")
+        self.mqtt_edit = line_edit("runMqtt", "results to an MQTT broker (optional), e.g. mqtt://broker:1883/line3",
+                                   "Publish each result as JSON to the topic (QoS 1, kept while the broker is down), "
+                                   "the alarms retained on TOPIC/alarm, online/offline on TOPIC/status (docs/plc.md)")
         self.free_run_check = QCheckBox("Free run")
         self.free_run_check.setObjectName("runFreeRun")
         self.free_run_check.setToolTip("Inspect every image as it comes; the PLC only reads the results. Unticked, "

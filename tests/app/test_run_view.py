@@ -34,6 +34,18 @@ def _open(qtbot, window, fitted_project, tmp_path):
     return project
 
 
+def _run_view_on(qtbot, window, fitted_project, tmp_path, good=(), scratched=()):
+    """The project opened, a watched folder with discs `good` and `scratched` (in that order), the Run view on it:
+    (project, panel)."""
+    project = _open(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    write_discs(inbox, good)
+    write_discs(inbox, scratched, scratch=True)
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    return project, panel
+
+
 def test_run_view_inspects_a_folder_and_stops(qtbot, window, fitted_project, tmp_path, answerer):
     project = _open(qtbot, window, fitted_project, tmp_path)
     inbox = tmp_path / "inbox"
@@ -162,12 +174,7 @@ def test_run_view_serves_the_plc_which_triggers_each_part(qtbot, window, fitted_
 
     from line_helpers import free_port
 
-    project = _open(qtbot, window, fitted_project, tmp_path)
-    inbox = tmp_path / "inbox"
-    write_discs(inbox, [20])
-    write_discs(inbox, [60], scratch=True)
-    panel = window.open_run_view()
-    panel.source_edit.setText(str(inbox))
+    project, panel = _run_view_on(qtbot, window, fitted_project, tmp_path, [20], [60])
     panel.modbus_edit.setText("127.0.0.1")
     assert not panel.start() and "HOST:PORT" in answerer.seen[-1]
     panel.modbus_edit.setText("")
@@ -342,12 +349,7 @@ def test_run_view_publishes_each_result_to_the_plants_mqtt_broker(qtbot, window,
     it runs and offline once stopped (retained); a URL that is no MQTT topic is a message, not a run."""
     from mqtt_helpers import retained_messages, subscriber
 
-    project = _open(qtbot, window, fitted_project, tmp_path)
-    inbox = tmp_path / "inbox"
-    write_discs(inbox, [20])
-    write_discs(inbox, [60], scratch=True)
-    panel = window.open_run_view()
-    panel.source_edit.setText(str(inbox))
+    project, panel = _run_view_on(qtbot, window, fitted_project, tmp_path, [20], [60])
     panel.mqtt_edit.setText("http://broker/line3")
     assert not panel.start() and "mqtt://HOST:PORT/TOPIC" in answerer.seen[-1]
     panel.mqtt_edit.setText(f"mqtt://127.0.0.1:{broker}/line3")
@@ -384,11 +386,7 @@ def test_run_view_serves_the_plc_over_opc_ua_with_the_modbus_handshake(qtbot, wi
     from line_helpers import free_port
     from station.line_io.opcua import NAMESPACE
 
-    project = _open(qtbot, window, fitted_project, tmp_path)
-    inbox = tmp_path / "inbox"
-    write_discs(inbox, [60], scratch=True)
-    panel = window.open_run_view()
-    panel.source_edit.setText(str(inbox))
+    project, panel = _run_view_on(qtbot, window, fitted_project, tmp_path, scratched=[60])
     panel.opcua_edit.setText("opc.tcp://0.0.0.0:4840")
     assert not panel.start() and "--opcua-users" in answerer.seen[-1]
     url, mb_port = f"opc.tcp://127.0.0.1:{free_port()}", free_port()
