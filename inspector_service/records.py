@@ -4,6 +4,7 @@ inspection history with the same counts and yield as every client, and the proje
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from inference import InspectorError, Verdict, verify_audit
+from inference import InspectorError, Verdict, plain_os_error, verify_audit
 
 from station import describe_project
 from station.backup import back_up, restore
@@ -161,19 +162,25 @@ def restore_project(name: str, request: Request,
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ApiError(409, f"project {name!r} exists: a restore never writes over a project; restore it under a "
                             "new name, or activate an older version of it (POST /projects/{name}/activate)")
-    projects.root.mkdir(parents=True, exist_ok=True)
     # The upload is copied beside the projects, on the disk the restore writes to, so a full disk is said before the
     # restore starts; the file is removed whatever happens.
-    upload = Path(tempfile.mkstemp(prefix=".restore-upload-", suffix=".zip", dir=projects.root)[1])
+    upload: Optional[Path] = None
     given = f"the uploaded file {backup.filename or 'backup'!r}"
     try:
-        with upload.open("wb") as out:
-            shutil.copyfileobj(backup.file, out, 1 << 20)
+        try:
+            projects.root.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".restore-upload-", suffix=".zip", dir=projects.root)
+            upload = Path(temp)
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(backup.file, out, 1 << 20)
+        except OSError as exc:  # the projects' disk full, read-only: said in plain words (507)
+            raise plain_os_error(exc, projects.root, "keep the uploaded backup in") from None
         info = restore(upload, folder, who=caller.name, note=note)
     except InspectorError as exc:  # a damaged or foreign file names the upload, not the service's temp copy
         raise ApiError(status_for(exc), str(exc).replace(str(upload), given)) from None
     finally:
-        upload.unlink(missing_ok=True)
+        if upload is not None:
+            upload.unlink(missing_ok=True)
     described = describe_project(folder, lambda: projects.model(name))
     out = {"project": name, "backup": {k: v for k, v in info.to_dict().items() if k != "files"},
            "inspects": described.usable and described.calibration is not None}

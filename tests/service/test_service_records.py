@@ -126,5 +126,19 @@ def test_a_backup_uploaded_restores_as_a_new_project_that_inspects_alike(client,
     plain = client.post("/projects/disc-c/restore", files={"backup": ("notes.txt", b"hello", "text/plain")})
     assert plain.status_code == 422 and "'notes.txt'" in plain.json()["error"]
     assert client.post("/projects/bad name/restore", files={"backup": ("disc.zip", backup)}).status_code == 400
+    import errno
+    import shutil
+
+    from inspector_service import records
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real, records.shutil.copyfileobj = shutil.copyfileobj, disk_full  # the service runs in this process
+    try:
+        full = client.post("/projects/disc-c/restore", files={"backup": ("disc.zip", backup, "application/zip")})
+    finally:
+        records.shutil.copyfileobj = real
+    assert full.status_code == 507 and "no space left on the disk" in full.json()["error"]
     assert not (live.projects / "disc-c").exists()
     assert sorted(p.name for p in live.projects.iterdir() if p.name.startswith(".")) == []  # no upload, no temp
