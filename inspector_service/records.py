@@ -161,7 +161,7 @@ def restore_project(name: str, request: Request,
     folder = projects.folder(name)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ApiError(409, f"project {name!r} exists: a restore never writes over a project; restore it under a "
-                            "new name, or activate an older version of it (POST /projects/{name}/activate)")
+                            f"new name, or activate an older version of it (POST /projects/{name}/activate)")
     # The upload is copied beside the projects, on the disk the restore writes to, so a full disk is said before the
     # restore starts; the file is removed whatever happens.
     upload: Optional[Path] = None

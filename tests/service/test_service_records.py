@@ -119,6 +119,7 @@ def test_a_backup_uploaded_restores_as_a_new_project_that_inspects_alike(client,
 
     again = client.post("/projects/disc-b/restore", files={"backup": ("disc.zip", backup, "application/zip")})
     assert again.status_code == 409 and "never writes over a project" in again.json()["error"]
+    assert "(POST /projects/disc-b/activate)" in again.json()["error"]
     damaged = bytearray(backup)
     damaged[len(damaged) // 2] ^= 0xFF
     bad = client.post("/projects/disc-c/restore", files={"backup": ("nightly.zip", bytes(damaged), "application/zip")})
