@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from typing import Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from inference import InspectorError
+from inference import InspectorError, plain_os_error
 
 log = logging.getLogger("inspector.service")
 
@@ -47,6 +49,15 @@ def status_for(exc: InspectorError) -> int:
     return 422
 
 
+def os_fault(exc: Optional[BaseException]) -> Optional[OSError]:
+    """The OS fault (disk full, read-only, permissions) behind `exc`, following its causes; None when none."""
+    while exc is not None:
+        if isinstance(exc, OSError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -68,6 +79,10 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         if request.scope.get("inspector.too_large"):
             return error_response(413, request.scope["inspector.too_large"])
+        fault = os_fault(exc.__cause__)
+        if fault is not None:  # FastAPI's "error parsing the body" over a temp disk that filled while it spooled
+            storage = plain_os_error(fault, tempfile.gettempdir(), "keep the upload in")
+            return error_response(status_for(storage), str(storage))
         if exc.status_code == 404 and exc.detail == "Not Found":
             return error_response(404, f"no such endpoint: {request.method} {request.url.path}")
         return error_response(exc.status_code, str(exc.detail))

@@ -117,6 +117,28 @@ def test_a_misspelt_file_field_is_named(client):
     assert r.status_code == 422 and "unknown form field 'image'" in r.json()["error"], r.text
 
 
+def test_a_temp_disk_that_fills_while_an_upload_is_received_is_named_not_blamed_on_the_upload(client, live,
+                                                                                             monkeypatch):
+    """Starlette spools each uploaded file into the temp folder before any route runs; when that disk is full,
+    FastAPI answered 400 "There was an error parsing the body", as if the upload were bad. It is a 507 that says
+    which disk is full, and nothing saved changes."""
+    import errno
+
+    import starlette.formparsers
+
+    class FullDisk(starlette.formparsers.SpooledTemporaryFile):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(starlette.formparsers, "SpooledTemporaryFile", FullDisk)  # the server runs in this process
+    saved = snapshot(live.projects / "disc")
+    r = client.post("/projects/disc/fit_ok", files=[("images", ("a.png", ok_png(32), "image/png"))],
+                    data={"add": "true"})
+    assert r.status_code == 507, r.text
+    assert r.json()["error"].startswith("no space left on the disk while trying to keep the upload in ")
+    assert snapshot(live.projects / "disc") == saved
+
+
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 def test_the_api_docs_load_every_asset_from_the_server_itself(client, page):
     r = client.get(page)
