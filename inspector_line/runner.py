@@ -33,7 +33,7 @@ import numpy as np
 from inference import (ImageError, InferenceResult, Model, ProjectError, Verdict, VerdictCounts, heatmap_thumbnail_png,
                        load_image)
 from station import Outcome, PartIdPattern, Station, checked_part_id
-from station.backup_watch import DEFAULT_EVERY_S, BackupWatch
+from station.backup_watch import BackupWatch
 from station.drift import Drift
 from station.masters import Masters, MasterWatch, part_key
 
@@ -172,7 +172,7 @@ class Runner:
         if o.backups is None:
             return None
         names = [s.project.resolve().name for s in (o.recipes or [self.station])]
-        return BackupWatch(o.backups, names, o.backup_every_s or DEFAULT_EVERY_S)
+        return BackupWatch(o.backups, names, o.backup_every_s)
 
     # -- the loop ---------------------------------------------------------------
     def run(self, stop: Optional[threading.Event] = None) -> RunSummary:

@@ -21,7 +21,7 @@ from inspector_line.archive_queue import ArchiveQueue
 from inspector_line.sinks import Archiver
 
 from station.line_io.alarms import AlarmLimits
-from station.backup_watch import DEFAULT_EVERY_S, BackupWatch
+from station.backup_watch import BackupWatch
 from station.masters import Masters, MasterWatch
 from station.line_io.metrics import LineMetrics
 from station.line_io.publisher import Publisher, result_payload
@@ -86,7 +86,7 @@ class ServiceLine:
                                       if archiving else [],
                                       masters=MasterWatch(self.masters, self.master_every_s, station.history)
                                       if self.masters is not None else None,
-                                      backups=BackupWatch(self.backups, [name], self.backup_every_s or DEFAULT_EVERY_S)
+                                      backups=BackupWatch(self.backups, [name], self.backup_every_s)
                                       if self.backups is not None else None)
                 publisher.start()
                 self._publishers[name] = publisher

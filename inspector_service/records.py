@@ -159,6 +159,7 @@ def restore_project(name: str, request: Request,
                     caller: Caller = require("teach")):
     projects = _projects(request)
     folder = projects.folder(name)
+    # restore_backup refuses such a target too (a 422 here); asked first, it is a 409 before the upload is copied.
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ApiError(409, f"project {name!r} exists: a restore never writes over a project; restore it under a "
                             f"new name, or activate an older version of it (POST /projects/{name}/activate)")

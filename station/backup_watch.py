@@ -39,11 +39,13 @@ def _age(seconds: float) -> str:
 
 
 class BackupWatch:
-    def __init__(self, folder: str | Path, projects: Sequence[str], every_s: float = DEFAULT_EVERY_S, *,
+    def __init__(self, folder: str | Path, projects: Sequence[str], every_s: Optional[float] = None, *,
                  check_s: Optional[float] = None, hung_s: float = HUNG_S, now: Callable[[], datetime] = datetime.now):
         """`projects`: the names of the project folders whose backups must be there (the run's recipes, or the
-        service's project); `now`: the local time (backup names are in local time)."""
-        self.folder, self.projects, self.every_s = Path(folder), list(projects), float(every_s)
+        service's project); `every_s`: how recent the newest must be (None: DEFAULT_EVERY_S); `now`: the local
+        time (backup names are in local time)."""
+        self.folder, self.projects = Path(folder), list(projects)
+        self.every_s = DEFAULT_EVERY_S if every_s is None else float(every_s)
         self.check_s, self.hung_s, self.now = CHECK_S if check_s is None else check_s, hung_s, now
         self._lock = threading.Lock()
         self._problem: Optional[str] = None  # the last look's; None before the first

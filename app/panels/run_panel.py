@@ -364,8 +364,8 @@ class RunPanel(QWidget):
     def _remember(self) -> None:
         if self.settings is None:
             return
-        for key, edit in self._fields().items():
-            self.settings.setValue(f"run/{key}", edit.text().strip())
+        for key, text in self._texts().items():
+            self.settings.setValue(f"run/{key}", text)
         self.settings.setValue("run/free_run", self.free_run_check.isChecked())
         alarm_limits_dialog.write_values(self.settings, self.alarm_values)
 
