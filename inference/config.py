@@ -42,7 +42,8 @@ BRIGHTNESS_MODES = ("none", "shift", "shift_scale")
 # (the behaviour before the setting existed), whatever the current default is.
 ABSENT_MEANS = {"foreground_mask": "none", "part_symmetry": "none", "vit_blocks": (), "coreset_of": "bank",
                 "index": "flat", "brightness": "none", "cnn_stage_weights": {}, "smoothing_at": "box",
-                "patch_zero_pad": False, "surround_sigma": 0.0}
+                "patch_zero_pad": False, "surround_sigma": 0.0,
+                "image_check": False}
 
 # What each setting belongs to, stated once as metadata on its field (`setting(role, ...)`); the engine, the
 # model record and the GUI's "model is stale" check read it through config_keys().
@@ -154,6 +155,10 @@ class EngineConfig:
     # part uniformly darker or brighter than the taught ones is then inspected for its local differences only.
     # Its levels are decided at fit and kept by the model (add keeps them, like the part's symmetry).
     brightness: str = setting("fit", "none")
+    # The image check (inference/image_check.py): an image too dark, too bright or without contrast against the
+    # taught ones (the light off, a covered lens, a dead frame) is an ERROR saying so, not a part scored; a fit
+    # refuses a taught image that fails against the others. Its reference is taken at fit and kept by the model.
+    image_check: bool = setting("fit", True)
     augment: bool = setting("fit", False)
     # Augmented copies per OK image when augment is on (rotation +-5 deg, light colour jitter).
     augment_copies: int = setting("fit", 2)

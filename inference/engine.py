@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import brightness, int8_model, knn, part_mirror, placement, precision_gate, project, taught_samples
+from . import brightness, image_check, int8_model, knn, part_mirror, placement, precision_gate, project, taught_samples
 from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
                           join_warnings, scored_in, usable_with)
 from .calibration_samples import CalibrationSamples
@@ -181,6 +181,11 @@ class Engine:
         placement.check_ignore(roi, ignore)
         symmetry_note = (part_mirror.symmetry_advice(config, [p.crop.pixels for p in prepared])
                          if previous is None else "")
+        # The image check's reference, and every taught image checked against it (add: the model's), before
+        # lighting compensation would hide a taught image's dark or saturated capture.
+        exposure = (previous.record.exposure if previous is not None else
+                    image_check.taught_reference(prepared, roi, ignore) if config.image_check else {})
+        image_check.check(prepared, exposure, roi, ignore, taught=True)
         # Lighting compensation: the levels are decided at fit from the taught crops; add keeps the model's.
         levels = (previous.record.brightness if previous is not None else
                   brightness.target(prepared, config.brightness, roi, ignore))
@@ -254,7 +259,7 @@ class Engine:
             # A whole-image box is the image itself: (0, 0, width, height).
             image_size=(same_size or list(prepared[0].crop.box[2:])) if whole_image else None,
             ignore=ignore_json, align=align, foreground=fg_record, brightness=levels,
-            precision_check=precision_check)
+            exposure=exposure, precision_check=precision_check)
         # One searcher for the fitted model, built once: its IVF twin costs up to a few hundred ms on large banks.
         searcher = knn.Searcher(index, self.config.use_gpu, self.config.faiss_fp16)
         record = replace(record, taught_scores=self._taught_scores(folder, record, config, roi, mm_per_px, searcher,
@@ -397,6 +402,7 @@ class Engine:
                 except InspectorError as exc:
                     failed[i - start] = error_result(name, str(exc), model.backbone.token_shape,
                                                      model.calibration.threshold if model.calibration else None)
+                    failed[i - start].image_check = exc.check if isinstance(exc, image_check.ImageCheckError) else None
             feats = iter(placement.embed_found(model.backbone, prepared))
             count = len(prepared) + len(failed)
             shared = (time.perf_counter() - t0) / count

@@ -30,7 +30,7 @@ _BACKBONE_KEYS = ("name", "timm_name", "kind", "feature_dim", "weights", "chosen
 _KEYS = ("schema_version", "model_version", "app_version", "model_id", "backbone", "input_size", "token_shape",
          "config", "roi", "mm_per_px", "n_images", "images", "n_embeddings", "coreset_size", "created", "updated",
          "roi_is_whole_image", "image_size", "ignore", "align", "taught_scores", "foreground", "brightness",
-         "precision_check", "files")
+         "exposure", "precision_check", "files")
 # Never make a model stale: they do not change what it computes (the GUI's banner).
 _NOT_MODEL_ROLES = ("runtime", "calibration")
 
@@ -96,6 +96,9 @@ class ModelRecord:
     # The levels every crop is brought to (brightness.target: mode, median, iqr) when fitted with brightness
     # shift or shift_scale; empty otherwise (crops are inspected as they are).
     brightness: dict = field(default_factory=dict)
+    # The image check's reference (image_check.reference: median, spread, clipped) when fitted with image_check
+    # on; empty otherwise (images are not checked).
+    exposure: dict = field(default_factory=dict)
     # What the fit measured of the machine's low precision (precision_gate.measure): precision, cosine, images,
     # kept, runtime. Empty when nothing was checked (an explicit precision, a GPU, a CPU without bf16, earlier
     # versions): then a machine with a low precision measures it when it loads the model (precision_gate.at_load).
@@ -132,6 +135,11 @@ class ModelRecord:
                 isinstance(levels.get(k), (int, float)) and not isinstance(levels.get(k), bool)
                 and math.isfinite(levels[k]) for k in ("median", "iqr")) and levels["iqr"] > 0):
             raise ProjectError(f"{path}: 'brightness' is damaged: refit the model")
+        exposure = data.get("exposure") or {}
+        if exposure and not (isinstance(exposure, dict) and all(
+                isinstance(exposure.get(k), (int, float)) and not isinstance(exposure.get(k), bool)
+                and math.isfinite(exposure[k]) and exposure[k] >= 0 for k in ("median", "spread", "clipped"))):
+            raise ProjectError(f"{path}: 'exposure' is damaged: refit the model")
         check = data.get("precision_check") or {}
         if check and not (isinstance(check, dict) and isinstance(check.get("precision"), str)
                           and isinstance(check.get("kept"), bool) and isinstance(check.get("images"), int)
@@ -146,7 +154,7 @@ class ModelRecord:
             updated=data.get("updated"), roi_is_whole_image=whole,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore), align=align,
             taught_scores=tuple(float(v) for v in taught), foreground=foreground, brightness=levels,
-            precision_check=check, files=data["files"],
+            exposure=exposure, precision_check=check, files=data["files"],
             schema_version=data["schema_version"],
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )
@@ -166,6 +174,7 @@ class ModelRecord:
             **({"taught_scores": list(self.taught_scores)} if self.taught_scores else {}),
             **({"foreground": copy.deepcopy(self.foreground)} if self.foreground else {}),
             **({"brightness": dict(self.brightness)} if self.brightness else {}),
+            **({"exposure": dict(self.exposure)} if self.exposure else {}),
             **({"precision_check": dict(self.precision_check)} if self.precision_check else {}),
             **copy.deepcopy(self.extra),
         }
@@ -177,7 +186,8 @@ class ModelRecord:
                images: Sequence[dict], n_embeddings: int, coreset_size: int, previous: Optional["ModelRecord"], *,
                chosen: str = "", image_size: Optional[Sequence[int]] = None, ignore: Sequence[dict] = (),
                align: Optional[dict] = None, foreground: Optional[dict] = None,
-               brightness: Optional[dict] = None, precision_check: Optional[dict] = None) -> "ModelRecord":
+               brightness: Optional[dict] = None, exposure: Optional[dict] = None,
+               precision_check: Optional[dict] = None) -> "ModelRecord":
         """The record of a model just fitted (or extended from `previous`) with `backbone`.
 
         `image_size` is set only for a model fitted without an ROI (the whole image is the ROI).
@@ -195,7 +205,8 @@ class ModelRecord:
             roi_is_whole_image=image_size is not None,
             image_size=tuple(image_size) if image_size is not None else None, ignore=tuple(ignore),
             align=align if align is not None else {"mode": "none"}, foreground=dict(foreground or {}),
-            brightness=dict(brightness or {}), precision_check=dict(precision_check or {}),
+            brightness=dict(brightness or {}), exposure=dict(exposure or {}),
+            precision_check=dict(precision_check or {}),
         )
 
     # -- what it was fitted with --------------------------------------------------------------------------------

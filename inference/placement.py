@@ -19,7 +19,7 @@ from .align import map_to_image, prepare_located, reference_from_png, reference_
 from .config import EngineConfig
 from .errors import ImageError, InspectorError, ProjectError, RoiError
 from .verdict import Verdict
-from . import brightness
+from . import brightness, image_check
 from .features import PreparedImage, embed_batch, inside_patches, kept_patch_mask, prepare
 from .model_record import ModelRecord
 from .preprocess import as_rgb8
@@ -125,6 +125,8 @@ def prepare_inspection(model: Model, images, same_size, first_index: int, names=
                            names=names)[0]
     else:
         prepared = prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit, names=names)
+    # The camera took it as it took the taught images (before compensation, which would hide a light gone off)
+    image_check.check(prepared, model.record.exposure, model.roi, model.ignore)
     # The levels the model was taught at, taken inside its ROI
     return brightness.compensate(prepared, model.record.brightness, model.roi, model.ignore)
 

@@ -67,6 +67,8 @@ class InferenceResult:
     # Lighting compensation (config brightness): the grey levels the crop's median was moved by to match the
     # taught images'. None: not compensated.
     brightness_shift: Optional[float] = None
+    # ERROR by the image check (inference/image_check.py): the check failed ("dark", "bright", "flat"), else None.
+    image_check: Optional[str] = None
 
     @property
     def ng_regions(self) -> list[int]:
@@ -90,6 +92,8 @@ class InferenceResult:
             out["error"] = self.error
         if self.brightness_shift is not None:
             out["brightness_shift"] = self.brightness_shift
+        if self.image_check is not None:
+            out["image_check"] = self.image_check
         if self.location is not None:
             out["location"] = dict(self.location)
             out["outline"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.outline] \

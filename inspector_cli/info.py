@@ -62,6 +62,16 @@ def _export_text(meta: dict) -> str:
             f"(OpenVINO {str(meta.get('openvino', '?')).split('-')[0]}, app {meta.get('app_version', '?')})")
 
 
+def _image_check_text(record) -> str:
+    """Whether a frame too dark, too bright or without contrast is an ERROR (inference/image_check.py)."""
+    ref = record.exposure
+    if not ref:
+        return ("off: every image is scored" + ("" if "image_check" in record.config else
+                                                 " (fitted before the check: a refit turns it on)"))
+    return (f"on: too dark, too bright or without contrast against the taught median brightness {ref['median']:.0f}, "
+            f"spread {ref['spread']:.0f}, {ref['clipped']:.0%} clipped is an ERROR")
+
+
 def _info_text(project, info) -> str:
     record, calibration, note, problems = info.record, info.calibration, info.calibration_note, info.problems
     searched, scanned = info.index, info.ivf_lists
@@ -86,6 +96,7 @@ def _info_text(project, info) -> str:
         f"index {record.config.get('index', 'flat')}{f': {searched}' if searched else ''}"
         f"{f', {scanned[0]} of {scanned[1]} lists scanned' if scanned else ''})",
         f"map          {_map_text(record.config)}",
+        f"image check  {_image_check_text(record)}",
         f"files        {'all checked' if not problems else 'PROBLEM: ' + problems[0]}",
     ]
     if calibration:

@@ -418,8 +418,9 @@ def cmd_infer(args) -> int:
                     write_overlay(args.heatmaps, path, outcome.result, model.config.max_image_megapixels)
                 emit(outcome)
                 counts.add(outcome.verdict)
-                if outcome.verdict == "ERROR" and not first_error:
-                    first_error.append(outcome.reason)
+                if outcome.verdict == "ERROR" and not first_error:  # named, where its reason does not name it
+                    first_error.append(outcome.reason if outcome.name in outcome.reason
+                                       else f"{outcome.name}: {outcome.reason}")
                 if text:
                     print(result_line(outcome))
     finally:

@@ -77,8 +77,8 @@ FEW_SHOT_TURNS: dict[str, Any] = {"part_symmetry": "turns"}
 FEW_SHOT_STAGES: dict[str, Any] = {"cnn_layers": (2, 3, 4), "cnn_stage_weights": {4: 0.7}}
 FEW_SHOT_STAGE_STRIDE = 32  # the added stage's stride: applied only where the input size is a multiple of it
 
-# The score given to a NOT_FOUND result (part not located), so that it counts as not OK.
-NOT_FOUND_SCORE = 1e6
+# The score given to a part not located (NOT_FOUND) or an image the image check stops, so it counts as not OK.
+NOT_OK_SCORE = 1e6
 
 # Speed reference only: DINOv2 ViT-S/14 with RANDOM weights (none are on this machine offline).
 DINOV2_SPEED: dict[str, Any] = {"backbone": "dinov2_vits14", "weights": "none"}
@@ -188,10 +188,11 @@ class OursMethod:
     def score(self, image: np.ndarray) -> tuple[float, np.ndarray]:
         """(image score, anomaly map aligned with the whole image)."""
         r = self._engine.score_many(self._model, [image])[0]
-        if r.verdict == "ERROR":  # the image could not be inspected: the evaluation stops on it, naming it
+        if r.verdict == "ERROR" and r.image_check is None:  # unreadable: the evaluation stops on it, naming it
             raise InspectorError(r.reason)
-        # NOT_FOUND (alignment on, part not located) is not OK on the line: it ranks above every score.
-        score = r.score if r.verdict != "NOT_FOUND" else NOT_FOUND_SCORE
+        # NOT_FOUND (alignment on, part not located) and an image the image check stops (too dark, too bright, no
+        # contrast) are not OK on the line: they rank above every score.
+        score = r.score if r.verdict not in ("NOT_FOUND", "ERROR") else NOT_OK_SCORE
         return score, place_in_image(r.anomaly_map, r.box, image.shape[:2])
 
     def feature_stages(self, batch: np.ndarray) -> dict[int, np.ndarray]:

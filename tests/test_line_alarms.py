@@ -80,6 +80,30 @@ def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp
     assert summary.alarms == {"ng_streak": "ALARM ng_streak: 6 NG in a row"}
 
 
+def test_a_light_gone_off_is_an_error_streak_that_says_so_not_ng_parts(tmp_path):
+    """The image check on the line: frames taken in the dark are ERRORs, not NG parts, and the alarm's text says
+    what to look at; the good part before them is judged as usual."""
+    engine, proj = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a0.png").write_bytes(png_bytes(part(300)))
+    for i in range(1, 4):
+        (inbox / f"a{i}.png").write_bytes(png_bytes((part(300 + i) * 0.1).astype(np.uint8)))
+    messages = []
+    with History(tmp_path / "h.sqlite") as history:
+        runner = Runner(Station(proj, engine, history=history), FolderSource(inbox, settle_s=0.2),
+                        RunOptions(idle_exit_s=0.5, alarm_limits=AlarmLimits(yield_min=None)),
+                        on_message=messages.append)
+        summary = runner.run()
+        rows = history.query()
+    assert (summary.counts.ok, summary.counts.ng, summary.counts.error) == (1, 0, 3)
+    alarms = [m for m in messages if m.startswith("ALARM")]
+    assert alarms == [alarms[0]] and alarms[0].startswith("ALARM error_streak: 3 ERROR in a row (the last: too "
+                                                          "dark to inspect: median brightness")
+    assert sorted(r.verdict for r in rows) == ["ERROR", "ERROR", "ERROR", "OK"]
+    assert all("too dark" in r.reason for r in rows if r.verdict == "ERROR")
+
+
 def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_its_start_and_end(tmp_path):
     from types import SimpleNamespace
 
@@ -100,7 +124,7 @@ def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_
     publisher = Publisher(tmp_path / "h.sqlite", plcs=[plc], on_message=log.append,
                           alarm_limits=AlarmLimits(**{**OFF, "ng_streak": 2}))
     for verdict in ["NG", "NG", "NG", "NG", "OK"]:
-        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0), 0.01)
+        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0, reason=""), 0.01)
     assert plc.alarms == [(True, "ALARM ng_streak: 2 NG in a row"), (True, "ALARM ng_streak: 3 NG in a row"),
                           (True, "ALARM ng_streak: 4 NG in a row"), (False, "")]
     assert len(log) == 2 and "2 NG in a row" in log[0] and "cleared" in log[1]

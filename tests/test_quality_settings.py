@@ -199,8 +199,9 @@ def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_conf
     manifest = tmp_path / "manifest.json"
     data = json.loads(manifest.read_text())
     for key in ("foreground_mask", "part_symmetry", "vit_blocks", "index", "cnn_stage_weights", "smoothing_at",
-                "patch_zero_pad", "surround_sigma"):
+                "patch_zero_pad", "surround_sigma", "image_check"):
         data["config"].pop(key)
+    data.pop("exposure")
     manifest.write_text(json.dumps(data))
     # Even with the new settings on in the running engine, the old model keeps its own behaviour.
     newer = Engine(tiny_cnn_config.replace(foreground_mask="auto", part_symmetry="any", cnn_stage_weights={3: 0.5},
@@ -213,6 +214,7 @@ def test_models_saved_before_the_settings_load_and_score_as_before(tiny_cnn_conf
     assert model.config.patch_zero_pad is False and newer.config.patch_zero_pad is True
     assert model.config.surround_sigma == 0.0 and newer.config.surround_sigma == 48.0  # the map shown as before
     assert model.foreground is None
+    assert model.config.image_check is False and model.record.exposure == {}  # every image scored, as before
     after = [newer.infer(model, disc(100 + i)[0]) for i in range(2)]
     assert [r.score for r in after] == pytest.approx([r.score for r in before], rel=1e-6)
     for old, new in zip(before, after):

@@ -111,7 +111,9 @@ class Alarms:
     def text(self) -> str:
         return "; ".join(self.active.values())
 
-    def update(self, verdict, score: Optional[float]) -> list[AlarmChange]:
+    def update(self, verdict, score: Optional[float], reason: str = "") -> list[AlarmChange]:
+        """The alarms after one part; `reason`, its outcome's, ends a NOT_FOUND or ERROR streak's text, so the
+        alarm says what to look at (the light off, a part not in place)."""
         v = Verdict.parse(verdict)
         lim = self.limits
         changes: list[AlarmChange] = []
@@ -123,7 +125,8 @@ class Alarms:
                                         ("error_streak", Verdict.ERROR, lim.error_streak, "ERROR")):
             if limit:
                 n = self._streaks[kind]
-                self._set(changes, name, n >= limit, f"{n} {what} in a row", f"{what} streak ended")
+                last = f" (the last: {reason})" if reason and kind is not Verdict.NG and v is kind else ""
+                self._set(changes, name, n >= limit, f"{n} {what} in a row{last}", f"{what} streak ended")
         if v.judged:
             self._judged.append(v is Verdict.OK)
         if lim.yield_min is not None and lim.yield_window and len(self._judged) == self._judged.maxlen:
