@@ -38,6 +38,7 @@ from station.drift import Drift
 from station.masters import Masters, MasterWatch, part_key
 
 from station.line_io.publisher import Publisher, result_payload
+from .repeated_frames import RepeatedFrames
 from .run_archive import RunArchive
 from .sources import Item, file_identity, key_file
 from .systemd_notify import notify
@@ -156,6 +157,7 @@ class Runner:
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
         self._sync = TriggerSync(self.options.trigger_timeout_s)  # which image answers which Trigger
+        self._repeats = RepeatedFrames(source)  # a frozen camera's frames are ERRORs, never judged
 
     def _known_key(self, where: Path, st) -> Optional[str]:
         return self.history.key_for_file(str(where), file_identity(st))
@@ -282,7 +284,7 @@ class Runner:
     # -- one batch --------------------------------------------------------------
     def _process(self, items: list[Item]) -> None:
         """Score the batch in one station call; finish the parts in arrival order, errors included."""
-        todo: list[tuple[Item, Optional[np.ndarray], Optional[str]]] = []  # (item, pixels, load error)
+        todo: list[tuple[Item, Optional[np.ndarray], Optional[str]]] = []  # (item, pixels, why not inspected)
         for item in items:
             if item.key is not None and self.history.seen(item.key):
                 self.skipped += 1
@@ -297,17 +299,17 @@ class Runner:
             if mismatch:
                 self._finish_error(item, mismatch)
                 continue
-            if isinstance(item.image, np.ndarray):
-                todo.append((item, item.image, None))
-                continue
             try:
-                todo.append((item, load_image(item.image), None))
+                rgb = item.image if isinstance(item.image, np.ndarray) else load_image(item.image)
             except ImageError as exc:
                 if _changed(item) or (item.path is not None and not item.extra.get("retried")):
                     # Maybe still being written (a writer that stalled): look again once it settles again.
                     self.source.requeue(item)
                     continue
                 todo.append((item, None, str(exc)))
+                continue
+            repeated = self._repeats.problem(item)  # after the load: a requeued image is no repeat of itself
+            todo.append((item, None, repeated) if repeated else (item, rgb, None))
         try:
             self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch
         except ProjectError as exc:

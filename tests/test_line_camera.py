@@ -90,3 +90,41 @@ def test_an_unplugged_camera_raises_the_source_alarm_and_the_run_goes_on(camera,
     assert [m.split(":")[0] for m in messages if m.startswith(("ALARM source", "alarm cleared source"))] == \
         ["ALARM source", "alarm cleared source"]
     assert all(p.verdict.judged for p in parts)  # no ERROR rows for the camera's absence
+
+
+def test_a_frozen_camera_is_an_error_streak_not_parts_passed(camera, tmp_path, monkeypatch):
+    """A driver that hangs hands over its last frame again and again: judged, every part after it would get the
+    verdict of the one photographed. Each repeated frame is an ERROR naming the frame it repeats, the alarm says
+    so, and parts are judged again once frames change."""
+    frozen = {"on": False}
+    retrieve = Camera.retrieve
+
+    def retrieve_frozen(self):
+        if frozen["on"]:
+            return True, np.ascontiguousarray(part(777)[..., ::-1])
+        return retrieve(self)
+
+    monkeypatch.setattr(Camera, "retrieve", retrieve_frozen)
+    engine, project = make_project(tmp_path / "project")
+    parts, messages, stop = [], [], threading.Event()
+    with History(tmp_path / "h.sqlite") as history:
+        runner = Runner(Station(project, engine, history=history), VideoSource("camera:0", every=5), RunOptions(),
+                        on_part=parts.append, on_message=messages.append)
+        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        thread.start()
+        _wait(lambda: len(parts) >= 2, "no parts from the camera")
+        frozen["on"] = True
+        _wait(lambda: sum(p.verdict == "ERROR" for p in parts) >= 4, f"no repeated frames: {messages}")
+        frozen["on"] = False
+        during = len(parts)
+        _wait(lambda: len(parts) >= during + 2, "no parts after the camera thawed")
+        stop.set()
+        thread.join(timeout=30)
+    errors = [i for i, p in enumerate(parts) if p.verdict == "ERROR"]
+    first = parts[errors[0] - 1]  # the frozen frame itself, judged once: it is a capture of a part
+    assert first.verdict.judged and errors == list(range(errors[0], errors[-1] + 1))
+    assert all(parts[i].reason.startswith(f"the same image as the part before ({parts[i - 1].name}), to the bit")
+               for i in errors)
+    assert all(p.verdict.judged for p in parts[errors[-1] + 1:])
+    assert any(m.startswith("ALARM error_streak: 3 ERROR in a row (the last: the same image as the part before")
+               for m in messages)
