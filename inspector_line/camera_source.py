@@ -31,7 +31,7 @@ class VideoSource:
         if every < 1:
             raise SourceError(f"--every must be at least 1, got {every}")
         self.camera = spec.startswith("camera:")
-        # A live camera's frames are new captures (one identical to the one before: frozen, repeated_frames.py); a
+        # A live camera's frames are new captures (one identical to the one before: frozen, station/repeated_images.py); a
         # video file's still scenes decode to identical frames.
         self.fresh_captures = self.camera
         if self.camera:

@@ -35,10 +35,10 @@ from inference import (ImageError, InferenceResult, Model, ProjectError, Verdict
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.backup_watch import BackupWatch
 from station.drift import Drift
+from station.repeated_images import RepeatedImages
 from station.masters import Masters, MasterWatch, part_key
 
 from station.line_io.publisher import Publisher, result_payload
-from .repeated_frames import RepeatedFrames
 from .run_archive import RunArchive
 from .sources import Item, file_identity, key_file
 from .systemd_notify import notify
@@ -157,7 +157,9 @@ class Runner:
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
         self._sync = TriggerSync(self.options.trigger_timeout_s)  # which image answers which Trigger
-        self._repeats = RepeatedFrames(source)  # a frozen camera's frames are ERRORs, never judged
+        # A frozen camera's frames are ERRORs, never judged: sources whose every item is a new capture say so
+        # (a folder, a live camera; not a video file).
+        self._repeats = RepeatedImages() if getattr(source, "fresh_captures", False) else None
 
     def _known_key(self, where: Path, st) -> Optional[str]:
         return self.history.key_for_file(str(where), file_identity(st))
@@ -308,7 +310,8 @@ class Runner:
                     continue
                 todo.append((item, None, str(exc)))
                 continue
-            repeated = self._repeats.problem(item)  # after the load: a requeued image is no repeat of itself
+            # after the load: a requeued image is no repeat of itself
+            repeated = self._repeats.problem(item.sha256, item.name, self._part_id(item)) if self._repeats else None
             todo.append((item, None, repeated) if repeated else (item, rgb, None))
         try:
             self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -213,10 +214,12 @@ def create_app(
         for i, (result, file_name) in enumerate(zip(results, names)):
             result.name = file_name
             if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
-                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0)
-                if line.archiving:  # the image as it came, kept by the archive's own thread
-                    images[i].file.seek(0)
-                    line.archive(name, images[i].file.read(), file_name, outcome)
+                images[i].file.seek(0)
+                data = images[i].file.read()  # the image as it came: its digest, and the archive's copy
+                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
+                                      digest=hashlib.sha256(data).hexdigest())
+                if line.archiving:  # kept by the archive's own thread
+                    line.archive(name, data, file_name, outcome)
             else:
                 outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
                 metrics.observe(name, outcome.verdict, time.perf_counter() - t0)

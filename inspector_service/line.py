@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from inference import error_result
 from inspector_line.archive_keeper import ArchiveKeeper
 from inspector_line.archive_queue import ArchiveQueue
 from inspector_line.sinks import Archiver
@@ -23,6 +24,7 @@ from inspector_line.sinks import Archiver
 from station.line_io.alarms import AlarmLimits
 from station.backup_watch import BackupWatch
 from station.masters import Masters, MasterWatch
+from station.repeated_images import RepeatedImages
 from station.line_io.metrics import LineMetrics
 from station.line_io.publisher import Publisher, result_payload
 
@@ -46,6 +48,8 @@ class ServiceLine:
         self.archive_root, self.archive_keep_days = archive, archive_keep_days
         self._publishers: dict[str, Publisher] = {}
         self._archivers: dict[str, ArchiveQueue] = {}
+        # Per project: the same image sent for another part is a frozen camera's (station/repeated_images.py)
+        self._repeats: dict[str, RepeatedImages] = {}
         self._lock = threading.Lock()
 
     @property
@@ -92,11 +96,18 @@ class ServiceLine:
                 self._publishers[name] = publisher
             return publisher
 
-    def finish(self, name: str, station, model, result, *, part_id: Optional[str], started: float):
+    def finish(self, name: str, station, model, result, *, part_id: Optional[str], started: float,
+               digest: Optional[str] = None):
         """One scored image of a line request: its history row (and the result owed to the receivers, in the same
-        transaction), then alarms, metrics and delivery. `started`: perf_counter when the request arrived."""
+        transaction), then alarms, metrics and delivery. `started`: perf_counter when the request arrived.
+        `digest`: the upload's sha256; the same image as the project's line image before, for another part, is an
+        ERROR saying so, not that part's verdict."""
         publisher = self.publisher(name, station)
         with self._lock:  # one request's parts at a time per service: alarms see the parts in row order
+            repeated = self._repeats.setdefault(name, RepeatedImages(only_between_part_ids=True)).problem(
+                digest, result.name, part_id)
+            if repeated:
+                result = error_result(result.name, repeated, result.token_shape, result.threshold)
             publisher.set_model(model)
             keep: dict = {}
             hook = publisher.owed_hook(lambda outcome: result_payload(outcome, time.time(), source="http",

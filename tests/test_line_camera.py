@@ -123,8 +123,8 @@ def test_a_frozen_camera_is_an_error_streak_not_parts_passed(camera, tmp_path, m
     errors = [i for i, p in enumerate(parts) if p.verdict == "ERROR"]
     first = parts[errors[0] - 1]  # the frozen frame itself, judged once: it is a capture of a part
     assert first.verdict.judged and errors == list(range(errors[0], errors[-1] + 1))
-    assert all(parts[i].reason.startswith(f"the same image as the part before ({parts[i - 1].name}), to the bit")
-               for i in errors)
+    assert all(parts[i].reason.startswith(f"the same image as the part before ({first.name}), to the bit")
+               for i in errors)  # each names the frozen frame
     assert all(p.verdict.judged for p in parts[errors[-1] + 1:])
     assert any(m.startswith("ALARM error_streak: 3 ERROR in a row (the last: the same image as the part before")
                for m in messages)

@@ -26,7 +26,7 @@ def test_the_same_file_again_under_the_next_name_is_an_error_and_the_next_part_i
         rows = {r.file_name: r for r in history.query()}
     assert [rows[f"p{i}.png"].verdict for i in range(1, 7)] == ["OK", "OK", "ERROR", "ERROR", "NG", "OK"]
     assert rows["p3.png"].reason.startswith("the same image as the part before (p2.png), to the bit: not judged")
-    assert "(p3.png)" in rows["p4.png"].reason  # each repeat names the image just before it
+    assert "(p2.png)" in rows["p4.png"].reason  # each repeat names the capture it repeats
     assert rows["p3.png"].score is None and summary.counts.error == 2
 
 

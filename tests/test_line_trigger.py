@@ -44,9 +44,11 @@ class Line:
         self.thread = threading.Thread(target=self.runner.run, args=(self.stop,), daemon=True)
         self.thread.start()
 
-    def write(self, name, scratch=False, seed=700):
+    def write(self, name, scratch=False):
+        """The camera's image of the next part (each part its own: a repeated image is a frozen camera's)."""
+        self._parts = getattr(self, "_parts", 0) + 1
         tmp = self.inbox / f".{name}.tmp"
-        tmp.write_bytes(png_bytes(part(seed, scratch)))
+        tmp.write_bytes(png_bytes(part(700 + self._parts, scratch)))
         tmp.rename(self.inbox / name)
 
     def cycle(self, part_id, image=None, scratch=False, timeout=30):

@@ -22,6 +22,30 @@ def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
     assert bad.status_code == 422 and "verdict" in bad.json()["error"]
 
 
+def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part_is_judged(client, images, disc):
+    """A line whose camera froze sends its last image again for each new part: with part ids, the repeat is an
+    ERROR naming the image it repeats (never that part's verdict); a retry of the same part's request is judged
+    again, and without part ids nothing is checked (a retry and a frozen camera look the same)."""
+    first, second = images["many"][50], images["many"][51]
+
+    def send(path, part_id=None):
+        r = client.post("/projects/disc/infer", files=files([path]),
+                        data={"part_id": [part_id]} if part_id else None)
+        assert r.status_code == 200, r.text
+        return r.json()["results"][0]
+
+    assert send(first, "SN-500")["verdict"] in ("OK", "NG")
+    assert send(first, "SN-500")["verdict"] in ("OK", "NG")  # the client's retry of that part
+    frozen = send(first, "SN-501")
+    assert (frozen["verdict"], frozen["score"]) == ("ERROR", None)
+    assert frozen["reason"].startswith(f"the same image as the part before ({first.name}, part SN-500), to the bit")
+    assert send(first, "SN-501")["verdict"] == "ERROR"  # retried, the frozen frame is still not SN-501's image
+    assert send(second, "SN-501")["verdict"] in ("OK", "NG")
+    assert send(second)["verdict"] in ("OK", "NG") and send(second)["verdict"] in ("OK", "NG")
+    row = client.get("/projects/disc/history", params={"part_id": "SN-501", "verdict": "ERROR"}).json()["rows"]
+    assert len(row) == 2 and "frozen camera" in row[0]["reason"]
+
+
 def test_the_lines_software_marks_a_false_reject_and_finds_the_marked_rows(client, images, disc):
     """A rework station found the part good: it marks the row over HTTP, as a technician does in the window; the
     mark is in the history (kept by retention, its image by the archive), and a wrong input is a 4xx naming it."""
