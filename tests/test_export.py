@@ -111,3 +111,22 @@ def test_an_ir_this_openvino_cannot_read_is_named_with_both_versions(exported, t
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "exported with OpenVINO 2099.1.0, cannot be read by OpenVINO" in err
     assert "export the model again" in err
+
+
+def test_an_export_checks_images_as_the_project_does(exported, tmp_path):
+    """The image check's reference travels in the export's manifest: a frame taken with the light off is an ERROR
+    that says so on the edge install too."""
+    import cv2
+
+    from inference.synthetic import disc
+
+    root, cfg = exported
+    (tmp_path / "line").mkdir()
+    cv2.imwrite(str(tmp_path / "line" / "light_off.png"), (disc(70)[0] * 0.1).astype("uint8"))
+    edge = tmp_path / "edge.json"
+    run = subprocess.run([sys.executable, "-m", "inspector_cli.entry", "infer", str(root / "out"),
+                          str(tmp_path / "line"), "--json", str(edge), *cfg],
+                         env=blocked_env(tmp_path / "blocker"), capture_output=True, text=True, timeout=240)
+    assert run.returncode == 2 and "too dark to inspect" in run.stderr, run.stderr
+    (result,) = _results(edge)
+    assert (result["verdict"], result["image_check"]) == ("ERROR", "dark")
