@@ -9,13 +9,14 @@ import shlex
 from pathlib import Path
 
 from inference import InspectorError, has_model
-from inspector_line.line_args import plc_servers
+from inspector_line.line_args import check_opcua_files, check_post_url, host_port, plc_servers
 from inspector_line.runner import RunOptions
 from station import PartIdPattern
 from station.line_io.mqtt import MqttReceiver
 from station.masters import Masters
 
 from .panels.alarm_limits_dialog import BACKUP_EVERY, BACKUPS, MASTER_EVERY, default_values, limits_of
+from .panels.line_outputs_dialog import NAMES as OPCUA_NAMES
 
 # The Alarms… dialog's values and the flags that set them (inspector_line/line_args.py).
 ALARM_FLAGS = {"ng_streak": "--alarm-ng", "streak": "--alarm-streak", "yield_pct": "--alarm-yield",
@@ -34,9 +35,19 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
     if pattern is not None:
         PartIdPattern(pattern)  # a bad expression is a message now, not a failed run later
     masters = Masters.read(Path(fields["masters"])) if fields.get("masters") else None
-    users = fields.get("opcua_users")
-    handshake, servers = plc_servers(fields.get("modbus"), fields.get("opcua"), Path(users) if users else None,
+    users, cert, key, trust = (Path(fields[k]) if fields.get(k) else None
+                               for k in ("opcua_users", "opcua_cert", "opcua_key", "opcua_trust"))
+    check_opcua_files(fields.get("opcua"), users, cert, key, trust, names=OPCUA_NAMES)
+    if fields.get("post"):
+        check_post_url(fields["post"], "The results' POST address")
+    handshake, servers = plc_servers(fields.get("modbus"), fields.get("opcua"), users, cert, key, trust,
                                      modbus_name="The PLC's Modbus address")
+    metrics = None
+    if fields.get("metrics"):  # served while the run goes on, started and closed with the PLC's servers
+        from station.line_io.metrics import LineMetrics
+
+        metrics = LineMetrics()
+        servers.append(metrics.serve(*host_port(fields["metrics"], "The metrics address")))
     plcs = [handshake] if handshake is not None else []
     limits = limits_of(alarms)
     mqtt = MqttReceiver(fields["mqtt"]) if fields.get("mqtt") else None  # a bad URL now; it connects at Start
@@ -59,7 +70,8 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
                       plcs=plcs, free_run=free_run or not plcs, alarm_limits=limits, mqtt=mqtt,
                       master_every_s=every_h * 3600 if every_h and masters is not None else None,
                       backups=Path(backups) if backups else None,
-                      backup_every_s=alarms[BACKUP_EVERY] * 3600), servers
+                      backup_every_s=alarms[BACKUP_EVERY] * 3600, post_url=fields.get("post") or None,
+                      metrics=metrics), servers
 
 
 def _hours(value: float) -> str:
@@ -68,13 +80,14 @@ def _hours(value: float) -> str:
 
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
-    opcua, opcua_users, recipes (folders separated by ;), mqtt: text, "" when empty), its Free run box and its
-    Alarms… values."""
+    opcua, opcua_users, recipes (folders separated by ;), mqtt; the Outputs… dialog's post, metrics, opcua_cert,
+    opcua_key, opcua_trust: text, "" when empty), its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
                       ("modbus", "--modbus"), ("opcua", "--opcua"), ("opcua_users", "--opcua-users"),
-                      ("mqtt", "--mqtt")):
-        if fields.get(key) and (key != "opcua_users" or fields.get("opcua")):  # the users go with an endpoint
+                      ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"),
+                      ("opcua_cert", "--opcua-cert"), ("opcua_key", "--opcua-key"), ("opcua_trust", "--opcua-trust")):
+        if fields.get(key) and (not key.startswith("opcua_") or fields.get("opcua")):  # they go with an endpoint
             argv += [flag, fields[key]]
     if free_run and (fields.get("modbus") or fields.get("opcua")):
         argv.append("--free-run")

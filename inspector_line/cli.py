@@ -146,11 +146,11 @@ def cmd_run(args) -> int:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "keep_rows" else 1):
             raise InspectorError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
-    from .line_args import check_archive_arguments, check_line_io_arguments
+    from .line_args import check_archive_arguments, check_line_io_arguments, check_post_url
 
     check_archive_arguments(args)
-    if args.post and not args.post.startswith(("http://", "https://")):
-        raise InspectorError(f"--post needs an http:// or https:// URL, got {args.post!r}")
+    if args.post:
+        check_post_url(args.post)
     if args.part_id_pattern is not None:
         PartIdPattern(args.part_id_pattern)  # a bad pattern is refused before anything starts
     check_line_io_arguments(args)  # so are bad line I/O options: no history is created for them

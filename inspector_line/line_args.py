@@ -136,6 +136,29 @@ def add_alarm_arguments(g) -> None:
                    f"comes to that (0: off; default {DEFAULT_MIN_FREE.replace('%', '%%')})")
 
 
+OPCUA_FLAGS = {"opcua": "--opcua", "users": "--opcua-users", "cert": "--opcua-cert", "key": "--opcua-key",
+               "trust": "--opcua-trust"}
+
+
+def check_opcua_files(opcua, users, cert, key, trust, names: dict = OPCUA_FLAGS) -> None:
+    """The OPC UA endpoint's files go together (InspectorError naming them by `names`: the flags, or the Run
+    view's fields): users and a certificate with an endpoint, a certificate with its key, a trust folder with a
+    certificate."""
+    for what, value in (("users", users), ("cert", cert)):
+        if value and not opcua:
+            raise InspectorError(f"{names[what]} goes with {names['opcua']}")
+    if bool(cert) != bool(key):
+        raise InspectorError(f"{names['cert']} and {names['key']} go together (the certificate and its private key)")
+    if trust and not cert:
+        raise InspectorError(f"{names['trust']} goes with {names['cert']} (client certificates need a secured "
+                             "endpoint)")
+
+
+def check_post_url(url: str, flag: str = "--post") -> None:
+    if not url.startswith(("http://", "https://")):
+        raise InspectorError(f"{flag} needs an http:// or https:// URL, got {url!r}")
+
+
 def host_port(text: str, flag: str) -> tuple[str, int]:
     host, sep, port = (text or "").rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -180,13 +203,7 @@ def check_line_io_arguments(args) -> None:
     if args.free_run and not plc:
         raise InspectorError("--free-run goes with --modbus or --opcua (without a PLC every part is inspected as "
                              "it arrives)")
-    for flag, value in (("--opcua-users", args.opcua_users), ("--opcua-cert", args.opcua_cert)):
-        if value and not args.opcua:
-            raise InspectorError(f"{flag} goes with --opcua")
-    if bool(args.opcua_cert) != bool(args.opcua_key):
-        raise InspectorError("--opcua-cert and --opcua-key go together (the certificate and its private key)")
-    if args.opcua_trust and not args.opcua_cert:
-        raise InspectorError("--opcua-trust goes with --opcua-cert (client certificates need a secured endpoint)")
+    check_opcua_files(args.opcua, args.opcua_users, args.opcua_cert, args.opcua_key, args.opcua_trust)
     if not args.trigger_timeout >= 0:
         raise InspectorError(f"--trigger-timeout must be 0 (wait for ever) or more seconds, got {args.trigger_timeout}")
     if args.recipe and not plc:

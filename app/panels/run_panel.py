@@ -28,7 +28,7 @@ from .. import messages
 from ..image_view import ImageView
 from ..run_setup import command_text, recipe_folders, run_arguments, run_options
 from ..run_worker import RunWorker
-from . import alarm_limits_dialog
+from . import alarm_limits_dialog, line_outputs_dialog
 
 def line_edit(name: str, placeholder: str, tip: str = "") -> QLineEdit:
     """One of the run's fields: its object name (tests, style sheets), what it takes, and why."""
@@ -122,6 +122,12 @@ class RunPanel(QWidget):
         self.alarm_button = QPushButton("Alarms…")
         self.alarm_button.setObjectName("runAlarmLimits")
         self.alarm_button.clicked.connect(self.edit_alarm_limits)
+        # Where results go besides the PLC and MQTT, and the OPC UA endpoint's certificates (--post, --metrics,
+        # --opcua-cert/-key/-trust): set once per station, kept with the fields.
+        self.output_values = line_outputs_dialog.default_values()
+        self.outputs_button = QPushButton("Outputs…")
+        self.outputs_button.setObjectName("runOutputs")
+        self.outputs_button.clicked.connect(self.edit_outputs)
         self.command_button = QPushButton("Copy command")
         self.command_button.setObjectName("runCopyCommand")
         self.command_button.setToolTip("Copy the inspector run command line that runs what Start runs now (the "
@@ -157,6 +163,7 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("Modbus"), 4, 0)
         controls.addWidget(self.modbus_edit, 4, 1)
         controls.addWidget(self.free_run_check, 4, 2)
+        controls.addWidget(self.outputs_button, 4, 3)
         opcua_row = QHBoxLayout()
         opcua_row.addWidget(self.opcua_edit, 3)
         opcua_row.addWidget(self.opcua_users_edit, 2)
@@ -285,6 +292,7 @@ class RunPanel(QWidget):
         self.status_label.setText(f"Running on {spec}{plc}{mqtt}…")
         self.start_button.setEnabled(False)
         self.alarm_button.setEnabled(False)
+        self.outputs_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.worker.start()
         self.runningChanged.emit(True)
@@ -341,6 +349,18 @@ class RunPanel(QWidget):
         self.status_label.setText(f"Copied: {text}")
         return text
 
+    def edit_outputs(self) -> bool:
+        """The Outputs… dialog; True when its values were taken (for the next Start)."""
+        dialog = line_outputs_dialog.LineOutputsDialog(self.output_values, self)
+        if not dialog.exec():
+            return False
+        self.set_output_values(dialog.values())
+        return True
+
+    def set_output_values(self, values: dict) -> None:
+        self.output_values = values
+        self.outputs_button.setToolTip("Where results go, from the next Start: " + line_outputs_dialog.summary(values))
+
     def set_alarm_values(self, values: dict) -> None:
         self.alarm_values = values
         self.alarm_button.setToolTip("When the line's alarms rise, from the next Start: "
@@ -356,9 +376,12 @@ class RunPanel(QWidget):
         PLC address and alarm limits are the same from one day to the next."""
         self.set_alarm_values(alarm_limits_dialog.read_values(self.settings))
         if self.settings is None:
+            self.set_output_values(self.output_values)
             return
         for key, edit in self._fields().items():
             edit.setText(str(self.settings.value(f"run/{key}", "") or ""))
+        self.set_output_values({key: str(self.settings.value(f"run/{key}", "") or "")
+                                for key in line_outputs_dialog.KEYS})
         self.free_run_check.setChecked(self.settings.value("run/free_run", False, type=bool))
 
     def _remember(self) -> None:
@@ -379,7 +402,8 @@ class RunPanel(QWidget):
             return None
 
     def _texts(self) -> dict[str, str]:
-        return {key: edit.text().strip() for key, edit in self._fields().items()}
+        """The run's fields and the Outputs… values, as run_setup takes them."""
+        return {**{key: edit.text().strip() for key, edit in self._fields().items()}, **self.output_values}
 
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:
@@ -462,5 +486,6 @@ class RunPanel(QWidget):
             worker.deleteLater()
         self.start_button.setEnabled(True)
         self.alarm_button.setEnabled(True)
+        self.outputs_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self.runningChanged.emit(False)

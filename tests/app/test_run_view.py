@@ -343,6 +343,73 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     assert read_backups(args) == (options.backups, options.backup_every_s) == (tmp_path / "backups", 30 * 3600)
 
 
+def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot, window, fitted_project, tmp_path,
+                                                                          answerer):
+    """Outputs…: each result POSTed to the line's software and the line's metrics served while the run goes on, as
+    inspector run's --post and --metrics; the OPC UA certificate, key and trust folder in the copied command and
+    the server Start builds; files that do not go together are a message naming them, not a run."""
+    import json
+    import shlex
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from inspector_line.cli import run_parser
+    from inspector_line.line_args import check_line_io_arguments
+    from line_helpers import free_port
+    from station.line_io.opcua_security import make_self_signed
+
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    project, panel = _run_view_on(qtbot, window, fitted_project, tmp_path, scratched=[61])
+    metrics = f"127.0.0.1:{free_port()}"
+    panel.set_output_values(dict(post="ftp://mes.local/results", metrics=metrics, opcua_cert="", opcua_key="",
+                                 opcua_trust=""))
+    assert not panel.start() and "The results' POST address needs an http:// or https:// URL" in answerer.seen[-1]
+    panel.set_output_values(dict(panel.output_values, post=f"http://127.0.0.1:{http.server_port}/results"))
+    assert "results POSTed to http://127.0.0.1" in panel.outputs_button.toolTip()
+    try:
+        assert panel.start() and not panel.outputs_button.isEnabled()
+        qtbot.waitUntil(lambda: len(received) == 1, timeout=60000)
+        with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as reply:
+            served = reply.read().decode()
+    finally:
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+        http.shutdown()
+    assert received[0]["verdict"] == "NG" and received[0]["file_name"] == "ng_061.png"
+    assert 'inspector_inspections_total{' in served and 'verdict="NG"} 1.0' in served
+
+    cert, key = make_self_signed(tmp_path / "pki", host="line3-pc")
+    (tmp_path / "trusted").mkdir()
+    plc_cert, _ = make_self_signed(tmp_path / "plc", host="plc-a")  # the one PLC trusted
+    shutil.copy(plc_cert, tmp_path / "trusted" / "plc-a.der")
+    (tmp_path / "plc-users.txt").write_text("plc1:correct-horse\n")
+    panel.opcua_edit.setText(f"opc.tcp://127.0.0.1:{free_port()}")
+    panel.opcua_users_edit.setText(str(tmp_path / "plc-users.txt"))
+    panel.set_output_values(dict(panel.output_values, opcua_cert=str(cert)))
+    assert not panel.start() and "The OPC UA certificate and The OPC UA key go together" in answerer.seen[-1]
+    panel.set_output_values(dict(panel.output_values, opcua_key=str(key), opcua_trust=str(tmp_path / "trusted")))
+    options, servers = panel.line_setup()
+    assert "signed and encrypted" in servers[0].describe() and options.post_url == panel.output_values["post"]
+    args = run_parser().parse_args(shlex.split(panel.copy_command())[2:])
+    check_line_io_arguments(args)  # the command inspector run accepts
+    assert (args.post, args.metrics) == (panel.output_values["post"], metrics)
+    assert (args.opcua_cert, args.opcua_key, args.opcua_trust) == (cert, key, tmp_path / "trusted")
+
+
 def test_run_view_publishes_each_result_to_the_plants_mqtt_broker(qtbot, window, fitted_project, tmp_path, broker,
                                                                   answerer):
     """Against a real broker (mosquitto): each part's result on the topic in row order, the station online while

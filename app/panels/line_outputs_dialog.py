@@ -1,0 +1,96 @@
+"""The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, and the OPC UA endpoint's
+certificates, as `inspector run`'s --post, --metrics and --opcua-cert / --opcua-key / --opcua-trust set them. The
+values are kept with the run's other fields (run/<key> in the window's QSettings) and checked with them at Start
+(app/run_setup.py)."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from PySide6.QtWidgets import (
+    QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+    QWidget,
+)
+
+# The values, in the Run view's field names (run_setup's), and what each is called in its messages.
+KEYS = ("post", "metrics", "opcua_cert", "opcua_key", "opcua_trust")
+NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
+         "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
+
+
+def default_values() -> dict:
+    return {key: "" for key in KEYS}
+
+
+def summary(values: dict) -> str:
+    """The outputs in one line (the Outputs… button's tooltip)."""
+    parts = [f"results POSTed to {values['post']}" if values.get("post") else "no POST",
+             f"metrics on {values['metrics']}" if values.get("metrics") else "no metrics",
+             "OPC UA secured with a certificate" if values.get("opcua_cert") else "OPC UA without a certificate"]
+    return "; ".join(parts)
+
+
+class LineOutputsDialog(QDialog):
+    def __init__(self, values: dict, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setObjectName("lineOutputsDialog")
+        self.setWindowTitle("Outputs")
+        self.setMinimumWidth(520)
+        self.edits: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        form.addRow("POST each result to", self._edit(
+            "post", values, "http://mes.local/api/results (optional)",
+            "Each result as JSON to this URL; results wait in the history's outbox while it does not answer, and "
+            "are sent in order after (docs/plc.md)"))
+        form.addRow("Metrics on", self._edit(
+            "metrics", values, "HOST:PORT for Prometheus (optional), e.g. 0.0.0.0:9100",
+            "Serve the line's Prometheus metrics (counts, latency, alarms) at http://HOST:PORT/metrics while the "
+            "run goes on"))
+        form.addRow("OPC UA certificate", self._with_browse(self._edit(
+            "opcua_cert", values, "inspector_opcua_cert.der (optional)",
+            "Secure the OPC UA endpoint (Basic256Sha256, sign and encrypt) with this certificate; "
+            "`inspector opcua-cert FOLDER` makes one"), self._choose_file))
+        form.addRow("Its private key", self._with_browse(self._edit(
+            "opcua_key", values, "inspector_opcua_key.pem", "The certificate's private key (PEM)"), self._choose_file))
+        form.addRow("Trusted clients", self._with_browse(self._edit(
+            "opcua_trust", values, "folder of the PLCs' certificates (optional)",
+            "Only clients whose certificate is in this folder may connect"), self._choose_folder))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        note = QLabel("Checked at Start with the run's other fields; Copy command gives them as inspector run's "
+                      "flags.")
+        note.setWordWrap(True)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+
+    def _edit(self, key: str, values: dict, placeholder: str, tip: str) -> QLineEdit:
+        edit = QLineEdit(str(values.get(key, "") or ""))
+        edit.setObjectName(f"output_{key}")
+        edit.setPlaceholderText(placeholder)
+        edit.setToolTip(tip)
+        self.edits[key] = edit
+        return edit
+
+    def _with_browse(self, edit: QLineEdit, choose: Callable[[QLineEdit], None]) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        button = QPushButton("Choose…")
+        button.clicked.connect(lambda: choose(edit))
+        row.addWidget(button)
+        return row
+
+    def _choose_file(self, edit: QLineEdit) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, edit.toolTip().split(";")[0], edit.text())
+        if path:
+            edit.setText(path)
+
+    def _choose_folder(self, edit: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, edit.toolTip(), edit.text())
+        if folder:
+            edit.setText(folder)
+
+    def values(self) -> dict:
+        return {key: edit.text().strip() for key, edit in self.edits.items()}
