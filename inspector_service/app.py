@@ -217,7 +217,7 @@ def create_app(
                 images[i].file.seek(0)
                 data = images[i].file.read()  # the image as it came: its digest, and the archive's copy
                 outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
-                                      digest=hashlib.sha256(data).hexdigest())
+                                      digest=hashlib.sha256(data).hexdigest() if part_ids[i] else None)
                 if line.archiving:  # kept by the archive's own thread
                     line.archive(name, data, file_name, outcome)
             else:

@@ -28,7 +28,8 @@ class RepeatedImages:
         """Why this image is not a new capture (the same as the one before), else None. A repeat is not
         remembered in place of the image it repeats, so each repeat names that image, and a resend of a repeat
         under its own part id is a repeat still."""
-        if digest is None:
+        if digest is None:  # an image not compared: the next one is compared with nothing
+            self._last = None
             return None
         before = self._last
         ids = before is not None and before[2] is not None and part_id is not None
