@@ -402,7 +402,8 @@ class Engine:
                 except InspectorError as exc:
                     failed[i - start] = error_result(name, str(exc), model.backbone.token_shape,
                                                      model.calibration.threshold if model.calibration else None)
-                    failed[i - start].image_check = exc.check if isinstance(exc, image_check.ImageCheckError) else None
+                    if isinstance(exc, image_check.ImageCheckError):  # the camera's fault, named in the result
+                        failed[i - start].image_check = exc.check
             feats = iter(placement.embed_found(model.backbone, prepared))
             count = len(prepared) + len(failed)
             shared = (time.perf_counter() - t0) / count
