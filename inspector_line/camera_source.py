@@ -31,8 +31,8 @@ class VideoSource:
         if every < 1:
             raise SourceError(f"--every must be at least 1, got {every}")
         self.camera = spec.startswith("camera:")
-        # A live camera's frames are new captures (one identical to the one before: frozen, station/repeated_images.py); a
-        # video file's still scenes decode to identical frames.
+        # A live camera's frames are new captures (one identical to the one before: frozen,
+        # station/repeated_images.py); a video file's still scenes decode to identical frames.
         self.fresh_captures = self.camera
         if self.camera:
             try:

@@ -30,8 +30,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from inference import (ImageError, InferenceResult, Model, ProjectError, Verdict, VerdictCounts, heatmap_thumbnail_png,
-                       load_image)
+from inference import (ImageError, InferenceResult, InspectorError, Model, ProjectError, Verdict, VerdictCounts,
+                       heatmap_thumbnail_png, load_image)
 from station import Outcome, PartIdPattern, Station, checked_part_id
 from station.backup_watch import BackupWatch
 from station.drift import Drift
@@ -311,7 +311,8 @@ class Runner:
                 todo.append((item, None, str(exc)))
                 continue
             # after the load: a requeued image is no repeat of itself
-            repeated = self._repeats.problem(item.sha256, item.name, self._part_id(item)) if self._repeats else None
+            repeated = self._repeats.problem(item.sha256, item.name, self._part_id_or_none(item)) \
+                if self._repeats else None
             todo.append((item, None, repeated) if repeated else (item, rgb, None))
         try:
             self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch
@@ -379,6 +380,12 @@ class Runner:
         if self.part_ids is None:
             return None
         return checked_part_id(self.part_ids(item.name))
+
+    def _part_id_or_none(self, item: Item) -> Optional[str]:
+        try:
+            return self._part_id(item)
+        except InspectorError:  # refused where the part is recorded; here it only tells repeats apart
+            return None
 
     def _finish(self, item: Item, outcome: Outcome, rgb: Optional[np.ndarray], answer: bool = True) -> None:
         now = time.time()

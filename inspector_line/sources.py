@@ -75,7 +75,8 @@ class FolderSource:
     """A folder that a camera program writes images into."""
 
     kind = "folder"
-    fresh_captures = True  # each file is a new capture: one identical to the one before is a fault (station/repeated_images.py)
+    # Each file is a new capture: one identical to the one before is a fault (station/repeated_images.py).
+    fresh_captures = True
 
     def __init__(self, folder: Union[str, Path], settle_s: float = 0.5, poll_s: float = 0.1,
                  rescan_s: float = 3.0, recursive: bool = False, error_after_s: float = ERROR_AFTER_S,

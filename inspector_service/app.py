@@ -214,8 +214,10 @@ def create_app(
         for i, (result, file_name) in enumerate(zip(results, names)):
             result.name = file_name
             if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
-                images[i].file.seek(0)
-                data = images[i].file.read()  # the image as it came: its digest, and the archive's copy
+                data = None  # the image as it came: its digest (with a part id), the archive's copy
+                if part_ids[i] or line.archiving:
+                    images[i].file.seek(0)
+                    data = images[i].file.read()
                 outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
                                       digest=hashlib.sha256(data).hexdigest() if part_ids[i] else None)
                 if line.archiving:  # kept by the archive's own thread
