@@ -5,6 +5,7 @@ No camera is attached to a test machine, so OpenCV's VideoCapture is replaced by
 the source, the runner, the alarms and the history are the real ones.
 """
 
+import contextlib
 import threading
 import time
 
@@ -64,7 +65,10 @@ def _wait(condition, what, timeout=30):
         time.sleep(0.02)
 
 
-def test_an_unplugged_camera_raises_the_source_alarm_and_the_run_goes_on(camera, tmp_path):
+@contextlib.contextmanager
+def _camera_run(tmp_path):
+    """A run on camera:0 (every 5th frame) on a thread of its own: (runner's thread, parts, messages, history);
+    stopped, and its thread ended, when the block ends."""
     engine, project = make_project(tmp_path / "project")
     parts, messages, stop = [], [], threading.Event()
     with History(tmp_path / "h.sqlite") as history:
@@ -72,6 +76,16 @@ def test_an_unplugged_camera_raises_the_source_alarm_and_the_run_goes_on(camera,
                         on_part=parts.append, on_message=messages.append)
         thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
         thread.start()
+        try:
+            yield runner, thread, parts, messages, history
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        assert not thread.is_alive()
+
+
+def test_an_unplugged_camera_raises_the_source_alarm_and_the_run_goes_on(camera, tmp_path):
+    with _camera_run(tmp_path) as (runner, thread, parts, messages, history):
         _wait(lambda: len(parts) >= 3, "no parts from the camera")
         camera.plugged = False
         _wait(lambda: "source" in runner.publisher.alarms.active, f"no source alarm: {messages}")
@@ -81,9 +95,7 @@ def test_an_unplugged_camera_raises_the_source_alarm_and_the_run_goes_on(camera,
         during = len(parts)
         camera.plugged = True
         _wait(lambda: len(parts) >= during + 3, "no parts after the camera came back")
-        stop.set()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+    with History(tmp_path / "h.sqlite") as history:
         assert history.count() == len(parts)
     assert messages.count("WARNING: camera:0 stopped delivering frames: opened again every 0.3 s") == 1
     assert "camera:0 is delivering frames again" in messages
@@ -105,21 +117,13 @@ def test_a_frozen_camera_is_an_error_streak_not_parts_passed(camera, tmp_path, m
         return retrieve(self)
 
     monkeypatch.setattr(Camera, "retrieve", retrieve_frozen)
-    engine, project = make_project(tmp_path / "project")
-    parts, messages, stop = [], [], threading.Event()
-    with History(tmp_path / "h.sqlite") as history:
-        runner = Runner(Station(project, engine, history=history), VideoSource("camera:0", every=5), RunOptions(),
-                        on_part=parts.append, on_message=messages.append)
-        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-        thread.start()
+    with _camera_run(tmp_path) as (_, _, parts, messages, _):
         _wait(lambda: len(parts) >= 2, "no parts from the camera")
         frozen["on"] = True
         _wait(lambda: sum(p.verdict == "ERROR" for p in parts) >= 4, f"no repeated frames: {messages}")
         frozen["on"] = False
         during = len(parts)
         _wait(lambda: len(parts) >= during + 2, "no parts after the camera thawed")
-        stop.set()
-        thread.join(timeout=30)
     errors = [i for i, p in enumerate(parts) if p.verdict == "ERROR"]
     first = parts[errors[0] - 1]  # the frozen frame itself, judged once: it is a capture of a part
     assert first.verdict.judged and errors == list(range(errors[0], errors[-1] + 1))
