@@ -229,14 +229,19 @@ def vote(scores: np.ndarray, nearest_images: np.ndarray, kept: np.ndarray) -> tu
 
 def nearest_taught(model: "Model", image: ImageInput, name: Optional[str] = None) -> NearestTaught:
     """The taught OK part nearest `image` for `model` (see the module docstring). Bad input raises
-    InspectorError, as inspection does."""
+    InspectorError, as inspection does; a frame the image check stops (too dark, too bright, no contrast) has no
+    nearest part, and the note says why, as for a part not found."""
+    from .image_check import ImageCheckError
     from .placement import embed_found, prepare_inspection
 
     prov = model_provenance(model)
     if prov is None:
         return NearestTaught(False, NOT_AVAILABLE)
     name = name if name is not None else image_name(image, 0)
-    p = prepare_inspection(model, [image], model.record.same_size, 0, [name])[0]
+    try:
+        p = prepare_inspection(model, [image], model.record.same_size, 0, [name])[0]
+    except ImageCheckError as exc:
+        return NearestTaught(False, f"no nearest taught part: {exc}")
     if p.not_found:
         return NearestTaught(False, f"no nearest taught part: {p.not_found}")
     feats = embed_found(model.backbone, [p])[0]

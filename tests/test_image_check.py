@@ -46,6 +46,12 @@ def test_dark_saturated_and_dead_frames_are_errors_that_say_why(tmp_path, tiny_c
     # the parts around the faulty frames are scored as usual; a part under a fifth less light is a part
     assert results[2].score > results[0].score and results[5].score is not None
     assert results[1].to_dict()["image_check"] == "dark" and "image_check" not in results[0].to_dict()
+    # the window's side-by-side view says why there is no nearest taught part, as for a part not found
+    from inference import nearest_taught
+
+    nearest = nearest_taught(model, frames["dark"], name="dark.png")
+    assert not nearest.available and nearest.note.startswith("no nearest taught part: too dark to inspect")
+    assert nearest_taught(model, ok).available
 
 
 def test_the_checks_measure_what_they_say():
