@@ -54,13 +54,13 @@ def main() -> None:
             print(f"| {name} | absent |")
             continue
         train = sorted((folder / "train" / "good").iterdir())
-        ref = reference([(rgb(p), None) for p in train[:16]])
+        ref = reference([levels(rgb(p)) for p in train[:16]])
         captures = sorted((folder / "test").glob("*/*")) + train[16:]
         found = np.array([levels(rgb(p)) for p in captures])
-        failed = sum(problem(rgb(p), None, ref) is not None for p in captures)
+        failed = sum(problem(tuple(lv), ref) is not None for lv in found)
         way = (found[:, 0] - ref["median"]) / (255 - ref["median"])
-        caught = [(problem(frame, None, ref) or type("passed", (), {"check": "passed"})).check
-                  for frame in faults(rgb(captures[0])).values()]
+        frames = faults(rgb(captures[0])).values()
+        caught = [getattr(problem(levels(frame), ref), "check", "passed") for frame in frames]
         print(f"| {name} | {len(captures)} | {found[:, 0].min() / ref['median']:.2f}-"
               f"{found[:, 0].max() / ref['median']:.2f} | {way.max():.2f} | {found[:, 1].min() / ref['spread']:.2f} | "
               f"{found[:, 2].max() - ref['clipped']:+.3f} | {failed} | " + " | ".join(caught) + " |")

@@ -26,7 +26,7 @@ from .preprocess import ImageInput, image_digest, image_name
 from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
 from .inspection import score_prepared
-from .scoring import InferenceResult, error_result
+from .scoring import InferenceResult
 
 if TYPE_CHECKING:  # torch and timm load with the first backbone: an exported model inspects without them
     from .backbone import Backbone
@@ -183,9 +183,8 @@ class Engine:
                          if previous is None else "")
         # The image check's reference, and every taught image checked against it (add: the model's), before
         # lighting compensation would hide a taught image's dark or saturated capture.
-        exposure = (previous.record.exposure if previous is not None else
-                    image_check.taught_reference(prepared, roi, ignore) if config.image_check else {})
-        image_check.check(prepared, exposure, roi, ignore, taught=True)
+        exposure = image_check.taught(prepared, roi, ignore, config.image_check,
+                                      previous.record.exposure if previous is not None else None)
         # Lighting compensation: the levels are decided at fit from the taught crops; add keeps the model's.
         levels = (previous.record.brightness if previous is not None else
                   brightness.target(prepared, config.brightness, roi, ignore))
@@ -400,10 +399,7 @@ class Engine:
                 except Cancelled:
                     raise
                 except InspectorError as exc:
-                    failed[i - start] = error_result(name, str(exc), model.backbone.token_shape,
-                                                     model.calibration.threshold if model.calibration else None)
-                    if isinstance(exc, image_check.ImageCheckError):  # the camera's fault, named in the result
-                        failed[i - start].image_check = exc.check
+                    failed[i - start] = placement.error_of(model, name, exc)
             feats = iter(placement.embed_found(model.backbone, prepared))
             count = len(prepared) + len(failed)
             shared = (time.perf_counter() - t0) / count

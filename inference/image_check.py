@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageError
+from .features import kept_pixel_mask
 
 DARK_RATIO = 0.35
 FLAT_RATIO = 0.25
@@ -64,21 +65,21 @@ def levels(pixels: np.ndarray, inside: Optional[np.ndarray] = None) -> tuple[flo
     return median, spread, float(hist[CLIPPED_LEVEL:].sum() / total)
 
 
-def reference(found: Sequence[tuple[np.ndarray, Optional[np.ndarray]]]) -> dict:
-    """The taught crops' levels (crop pixels, inside mask) pairs: their median median and spread, their largest
-    clipped share."""
+def reference(found: Sequence[tuple[float, float, float]]) -> dict:
+    """The taught crops' levels (levels() of each): their median median and spread, their largest clipped share."""
     if not found:
         return {}
-    values = np.array([levels(pixels, inside) for pixels, inside in found])
+    values = np.array(found)
     return {"median": round(float(np.median(values[:, 0])), 3), "spread": round(float(np.median(values[:, 1])), 3),
             "clipped": round(float(values[:, 2].max()), 4)}
 
 
-def problem(pixels: np.ndarray, inside: Optional[np.ndarray], ref: dict) -> Optional[ImageCheckError]:
-    """The check the crop fails against `ref` (a reference()), as the error to raise; None when it passes."""
+def problem(found: tuple[float, float, float], ref: dict) -> Optional[ImageCheckError]:
+    """The check a crop of these levels (levels()) fails against `ref` (a reference()), as the error to raise; None
+    when it passes."""
     if not ref:
         return None
-    median, spread, clipped = levels(pixels, inside)
+    median, spread, clipped = found
     if ref["median"] >= MIN_MEDIAN and median < DARK_RATIO * ref["median"]:
         return ImageCheckError(f"too dark to inspect: median brightness {median:.0f} against {ref['median']:.0f} "
                                "in the taught images (light off, lens covered, exposure or gain changed?)", "dark")
@@ -96,34 +97,40 @@ def problem(pixels: np.ndarray, inside: Optional[np.ndarray], ref: dict) -> Opti
     return None
 
 
-def _found(prepared: Sequence, roi, ignore) -> list:
-    """(PreparedImage, the crop's pixels inside the ROI shape, out of the ignore regions and the image) of each
-    part found; the masks cached per box (features.kept_pixel_mask), as a fixed camera gives one box."""
-    from .features import kept_pixel_mask
-
+def _measured(prepared: Sequence, roi, ignore) -> list:
+    """(PreparedImage, levels()) of each part found, inside the ROI shape, out of the ignore regions and the image;
+    the masks cached per box (features.kept_pixel_mask), as a fixed camera gives one box."""
     found = []
     for p in prepared:
         if not p.not_found:
             inside = kept_pixel_mask(roi, tuple(ignore), p.crop.box) if roi is not None else None
-            found.append((p, p.valid if inside is None else inside if p.valid is None else inside & p.valid))
+            inside = p.valid if inside is None else inside if p.valid is None else inside & p.valid
+            found.append((p, levels(p.crop.pixels, inside)))
     return found
 
 
-def taught_reference(prepared: Sequence, roi, ignore: Sequence = ()) -> dict:
-    """reference() of the taught PreparedImages, inside the ROI shape, ignore regions left out."""
-    return reference([(p.crop.pixels, inside) for p, inside in _found(prepared, roi, ignore)])
-
-
-def check(prepared: Sequence, ref: dict, roi, ignore: Sequence = (), taught: bool = False) -> None:
-    """Raise the first PreparedImage's failed check against `ref` (nothing without one); `taught`: at fit, naming
-    the image and what to do."""
-    if not ref:
-        return
-    for p, inside in _found(prepared, roi, ignore):
-        error = problem(p.crop.pixels, inside, ref)
-        if error is not None and taught:
+def taught(prepared: Sequence, roi, ignore: Sequence, on: bool, kept: Optional[dict] = None) -> dict:
+    """The reference a fit keeps, every taught PreparedImage checked against it (each crop measured once): an add's
+    is `kept`, the model's; a fit's the taught crops' own when `on`, else none. A taught image that fails is an
+    ImageCheckError naming it and what to do."""
+    if (kept is None and not on) or kept == {}:  # off, or an add to a model without the check
+        return {}
+    measured = _measured(prepared, roi, ignore)
+    ref = kept if kept is not None else reference([found for _, found in measured])
+    for p, found in measured:
+        error = problem(found, ref)
+        if error is not None:
             raise ImageCheckError(f"taught image {p.name} is {error}: a good part photographed so teaches nothing. "
                                   "Leave it out of the OK images, or set image_check: false where such images are "
                                   "what the line takes", error.check)
+    return ref
+
+
+def check(prepared: Sequence, ref: dict, roi, ignore: Sequence = ()) -> None:
+    """Raise the first PreparedImage's failed check against `ref` (nothing without one)."""
+    if not ref:
+        return
+    for _, found in _measured(prepared, roi, ignore):
+        error = problem(found, ref)
         if error is not None:
             raise error

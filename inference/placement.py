@@ -24,7 +24,7 @@ from .features import PreparedImage, embed_batch, inside_patches, kept_patch_mas
 from .model_record import ModelRecord
 from .preprocess import as_rgb8
 from .roi import Roi, full_image_roi, ignore_list_from_json, outline, roi_to_dict
-from .scoring import InferenceResult
+from .scoring import InferenceResult, error_result
 
 if TYPE_CHECKING:
     from .backbone import Backbone
@@ -164,6 +164,16 @@ def placed_in_image(result: InferenceResult, p: PreparedImage, model: Model) -> 
     result.outline = p.placement.apply(outline(model.roi))
     result.ignore_outlines = [p.placement.apply(outline(shape)) for shape in model.ignore]
     result.location = p.placement.to_dict()
+    return result
+
+
+def error_of(model: Model, name: str, exc: InspectorError) -> InferenceResult:
+    """ERROR: an image that could not be prepared for inspection (`exc` says why), the image check's fault named in
+    the result when that was it."""
+    result = error_result(name, str(exc), model.backbone.token_shape,
+                          model.calibration.threshold if model.calibration else None)
+    if isinstance(exc, image_check.ImageCheckError):
+        result.image_check = exc.check
     return result
 
 

@@ -64,8 +64,8 @@ def test_the_checks_measure_what_they_say():
     bright_part = np.full((64, 64, 3), 245, np.uint8)
     bright_part[::2] = 200
     ref = {"median": 245.0, "spread": 20.0, "clipped": 0.1}
-    assert problem(bright_part, None, ref) is None
-    assert problem(np.maximum(bright_part, 252), None, ref).check == "bright"
+    assert problem(levels(bright_part), ref) is None
+    assert problem(levels(np.maximum(bright_part, 252)), ref).check == "bright"
     inside = np.zeros(ok.shape[:2], bool)
     inside[:, :56] = True
     assert levels(ok, inside)[0] == pytest.approx(np.median(grey[:, :56]), abs=1)
@@ -181,7 +181,7 @@ def test_no_real_capture_of_the_six_dev_sets_fails_and_their_faults_do(shared_da
     off, saturated or dead fail. The margins printed here are in docs/benchmarks.md ("The image check")."""
     import cv2
 
-    from inference.image_check import problem, reference
+    from inference.image_check import levels, problem, reference
 
     def rgb(path):
         return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -191,10 +191,10 @@ def test_no_real_capture_of_the_six_dev_sets_fails_and_their_faults_do(shared_da
         if not folder.is_dir():
             pytest.skip(f"{name} is absent")
         train = sorted((folder / "train" / "good").iterdir())
-        ref = reference([(rgb(p), None) for p in train[:16]])
+        ref = reference([levels(rgb(p)) for p in train[:16]])
         captures = sorted((folder / "test").glob("*/*")) + train[16:]
-        failed = [(p.name, str(problem(rgb(p), None, ref))) for p in captures if problem(rgb(p), None, ref)]
+        failed = [(p.name, str(error)) for p in captures if (error := problem(levels(rgb(p)), ref))]
         assert failed == [], f"{name}: {failed[:3]}"
         for fault, frame in _frames(rgb(captures[0])).items():
-            error = problem(frame, None, ref)
+            error = problem(levels(frame), ref)
             assert error is not None and error.check == fault, (name, fault)
