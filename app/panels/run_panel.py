@@ -39,6 +39,14 @@ def line_edit(name: str, placeholder: str, tip: str = "") -> QLineEdit:
     return edit
 
 
+def _taken(dialog, apply: Callable[[dict], None]) -> bool:
+    """A settings dialog of the run, shown: its values() applied when it was accepted (True), else nothing."""
+    if not dialog.exec():
+        return False
+    apply(dialog.values())
+    return True
+
+
 LAST_N = 50  # rows in the "last results" table
 VERDICT_STYLE = {
     "OK": "background:#1e8e3e; color:white;",
@@ -330,11 +338,7 @@ class RunPanel(QWidget):
 
     def edit_alarm_limits(self) -> bool:
         """The Alarms… dialog; True when its limits were taken (for the next Start)."""
-        dialog = alarm_limits_dialog.AlarmLimitsDialog(self.alarm_values, self)
-        if not dialog.exec():
-            return False
-        self.set_alarm_values(dialog.values())
-        return True
+        return _taken(alarm_limits_dialog.AlarmLimitsDialog(self.alarm_values, self), self.set_alarm_values)
 
     def copy_command(self) -> Optional[str]:
         """The `inspector run` command line of the fields and limits, copied to the clipboard and shown; None after a
@@ -351,11 +355,7 @@ class RunPanel(QWidget):
 
     def edit_outputs(self) -> bool:
         """The Outputs… dialog; True when its values were taken (for the next Start)."""
-        dialog = line_outputs_dialog.LineOutputsDialog(self.output_values, self)
-        if not dialog.exec():
-            return False
-        self.set_output_values(dialog.values())
-        return True
+        return _taken(line_outputs_dialog.LineOutputsDialog(self.output_values, self), self.set_output_values)
 
     def set_output_values(self, values: dict) -> None:
         self.output_values = values
