@@ -113,6 +113,7 @@ from .scoring import (
 )
 from .resources import resource_path
 from .synthetic import write_discs
+from .zones import REST as ZONE_REST, Zone, ZoneError, check_over_roi as check_zones_over_roi, zones_from_list, zones_to_list
 from .weights import (
     PRESETS,
     WeightsInfo,
@@ -138,6 +139,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "ZONE_REST", "Zone", "ZoneError", "check_zones_over_roi", "zones_from_list", "zones_to_list",
     "NEAREST_NOT_AVAILABLE",
     "NearestTaught",
     "nearest_taught",

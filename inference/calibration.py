@@ -12,6 +12,7 @@ because a defect shipped costs more than a good part re-checked.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Optional, Sequence
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from .config import current_keys
 from .errors import InspectorError
+from .zones import ZoneError, zones_from_list, zones_to_list
 
 
 # The unit of a minimum region area: mm^2 when the model knows its pixel size (mm_per_px), else px.
@@ -67,6 +69,14 @@ class Calibration:
     # images and a defect's activations are clipped): a threshold set on float scores gives no verdicts in
     # int8 (usable_with).
     scored_in: str = ""
+    # Inspection zones (inference/zones.py): parts of the ROI with their own minimum area, in min_area_unit, as
+    # zones_to_list gives them; min_area holds outside every zone. [] in files of earlier versions.
+    zones: list = field(default_factory=list)
+
+    @cached_property
+    def zone_list(self) -> tuple:
+        """The zones as Zone objects (checked when the calibration was read or made)."""
+        return zones_from_list(self.zones)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -83,8 +93,13 @@ class Calibration:
 
     @property
     def min_area_text(self) -> str:
-        """E.g. "0.5 mm2", "30 px" ("0.5" while no model gave the unit)."""
-        return f"{self.min_area:g} {self.min_area_unit}".rstrip()
+        """E.g. "0.5 mm2", "30 px" ("0.5" while no model gave the unit); with zones, theirs after it:
+        "0.5 mm2 elsewhere (zones: seal 0.05 mm2, face 2 mm2)"."""
+        text = f"{self.min_area:g} {self.min_area_unit}".rstrip()
+        if self.zones:
+            text += " elsewhere (zones: " + ", ".join(f"{z.name} {z.min_area:g} {self.min_area_unit}".rstrip()
+                                                       for z in self.zone_list) + ")"
+        return text
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
@@ -111,6 +126,10 @@ class Calibration:
             raise CalibrationError("calibration's warning is not text")
         if cal.min_area_unit not in ("", *AREA_UNITS):
             raise CalibrationError(f"min_area_unit must be one of {list(AREA_UNITS)}, got {cal.min_area_unit!r}")
+        try:
+            cal.zones = zones_to_list(zones_from_list(cal.zones))
+        except ZoneError as exc:
+            raise CalibrationError(f"calibration's zones: {exc}") from None
         return cal
 
 
@@ -400,7 +419,7 @@ def calibration_warnings(cal: Calibration) -> list[str]:
     never = sum(1 for v in cal.levels[1] if not np.isfinite(v))
     if never:
         out.append(f"{never} NG image(s) have no region as large as the minimum area {cal.min_area_text}: they "
-                   "pass at any threshold; lower the minimum area")
+                   "pass at any threshold; lower the minimum area" + (" or the zones' limits" if cal.zones else ""))
     return out
 
 

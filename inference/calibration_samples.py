@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from .scoring import verdict_level
+from .zones import Zone, zone_map
 
 
 @dataclass
@@ -25,8 +26,10 @@ class CalibrationSamples:
     def ng_scores(self) -> list[float]:
         return [r.score for r in self.ng]
 
-    def levels(self, min_area: float) -> tuple[list[float], list[float]]:
-        """Each image's verdict level under `min_area` (scoring.verdict_level)."""
+    def levels(self, min_area: float, zones: Sequence[Zone] = ()) -> tuple[list[float], list[float]]:
+        """Each image's verdict level under `min_area` and the inspection zones (scoring.verdict_level)."""
         def level(r):
-            return verdict_level(r.score, r.anomaly_map, r.mask, min_area, self.mm_per_px)
+            zmap = zone_map(zones, min_area, r.box, r.mask.shape, self.mm_per_px, r.reference_to_image) \
+                if zones else None
+            return verdict_level(r.score, r.anomaly_map, r.mask, min_area, self.mm_per_px, zmap)
         return [level(r) for r in self.ok], [level(r) for r in self.ng]

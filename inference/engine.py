@@ -27,6 +27,7 @@ from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
 from .inspection import score_prepared
 from .scoring import InferenceResult
+from .zones import Zone, check_over_roi, zones_to_list
 
 if TYPE_CHECKING:  # torch and timm load with the first backbone: an exported model inspects without them
     from .backbone import Backbone
@@ -106,11 +107,10 @@ class Engine:
     ) -> FitResult:
         """Teach a new model from OK images; replaces the project's model only on success.
 
-        `ignore`: regions (Rect, Circle, Polygon) left out of the memory bank, the
-        scores and the regions. `locate_box` (x0, y0, x1, y1): where the part is
-        looked for in the first OK image when the config aligns (default: the ROI's
-        box grown by a margin). The model is saved as a new version: `activate` True / False / None (auto:
-        active unless the active version gives verdicts); `origin` (who, note) goes into version.json.
+        `ignore`: regions (Rect, Circle, Polygon) left out of the memory bank, the scores and the regions.
+        `locate_box` (x0, y0, x1, y1): where the part is looked for in the first OK image when the config aligns
+        (default: the ROI's box grown by a margin). The model is saved as a new version: `activate` True / False
+        / None (auto: active unless the active version gives verdicts); `origin` (who, note) goes into version.json.
         """
         lock = self._run_alone()
         try:
@@ -133,11 +133,10 @@ class Engine:
     ) -> FitResult:
         """Teach more OK images into an existing model without re-embedding the old ones.
 
-        The model keeps the settings it was fitted with. `config`, when given, is
-        what the caller means to use (e.g. the GUI's current settings): if its
-        feature settings differ from the model's, adding would mix two kinds of
-        features, so it is refused with a request to refit. `version`: the version to extend (default: the
-        active one); the result is a new version (see fit for `activate` and `origin`).
+        The model keeps the settings it was fitted with. `config`, when given, is what the caller means to use
+        (e.g. the GUI's current settings): if its feature settings differ from the model's, adding would mix two
+        kinds of features, so it is refused with a request to refit. `version`: the version to extend (default:
+        the active one); the result is a new version (see fit for `activate` and `origin`).
         """
         lock = self._run_alone()
         try:
@@ -453,16 +452,19 @@ class Engine:
         return CalibrationSamples(ok, ng, also_taught, model.mm_per_px)
 
     def calibration_from(self, model: Model, samples: "CalibrationSamples", score_percentile: Optional[float] = None,
-                         min_area: Optional[float] = None, method: Optional[str] = None) -> Calibration:
+                         min_area: Optional[float] = None, method: Optional[str] = None,
+                         zones: Sequence[Zone] = ()) -> Calibration:
         """The calibration the model's method (or `method`) picks from scored samples, counted by the verdict
-        rule at the minimum area: the one computation behind every client's calibrate."""
+        rule at the minimum area and the zones' limits: the one computation behind every client's calibrate."""
         cfg = model.config
         area = min_area if min_area is not None else cfg.min_area
-        ok_levels, ng_levels = samples.levels(area)
+        check_over_roi(zones, model.roi)
+        ok_levels, ng_levels = samples.levels(area, zones)
         cal = calibrate_by(method or cfg.calibration_method, samples.ok_scores, samples.ng_scores,
                            score_percentile if score_percentile is not None else cfg.score_percentile, area,
                            cfg.calibration_mad_k, cfg.calibration_expected_frr, ok_levels, ng_levels)
-        return replace(cal, taught_images=list(samples.taught), scored_in=scored_in(model.backbone.precision_name))
+        return replace(cal, taught_images=list(samples.taught), scored_in=scored_in(model.backbone.precision_name),
+                       zones=zones_to_list(zones))
 
     def save_calibration(self, model: Model, calibration: Calibration, activate: bool = True,
                          origin: Optional[dict] = None) -> Model:

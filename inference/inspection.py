@@ -10,6 +10,7 @@ from . import foreground, placement
 from .features import PreparedImage, kept_patch_mask, kept_pixel_mask, neutralise_ignored
 from .scoring import InferenceResult, anomaly_map, find_regions, global_score, judge, shown_map
 from .verdict import Verdict
+from .zones import zone_map
 
 if TYPE_CHECKING:
     from .fitted import Model
@@ -44,8 +45,11 @@ def score_prepared(model: "Model", p: PreparedImage, feats: np.ndarray, threshol
     if p.placement is not None:
         result = placement.placed_in_image(result, p, model)
     if thr is not None:
-        regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px)
-        result.verdict, result.regions, result.reason = judge(score, regions, thr, cal.min_area if cal else 0.0)
+        area = cal.min_area if cal else 0.0
+        zmap = zone_map(cal.zone_list, area, result.box, result.mask.shape, model.mm_per_px,
+                        result.reference_to_image) if cal and cal.zones else None
+        regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px, zmap)
+        result.verdict, result.regions, result.reason = judge(score, regions, thr, area, zmap)
     else:
         result.verdict = Verdict.NO_VERDICT
         result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"

@@ -164,6 +164,7 @@ def placed_in_image(result: InferenceResult, p: PreparedImage, model: Model) -> 
     result.outline = p.placement.apply(outline(model.roi))
     result.ignore_outlines = [p.placement.apply(outline(shape)) for shape in model.ignore]
     result.location = p.placement.to_dict()
+    result.reference_to_image = p.placement.matrix
     return result
 
 

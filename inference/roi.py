@@ -224,6 +224,11 @@ def roi_from_dict(data: dict) -> Roi:
     return _shape_from_dict(data, _KINDS, "ROI")
 
 
+def any_shape_from_dict(data: dict, what: str):
+    """A shape of any kind (rect, circle, annulus, polygon) from its JSON form: an inspection zone's."""
+    return _shape_from_dict(data, {**_KINDS, **_IGNORE_KINDS}, what)
+
+
 def _shape_from_dict(data: dict, kinds: dict, what: str):
     if not isinstance(data, dict):
         raise RoiError(f"{what} must be a JSON object, got {type(data).__name__}")

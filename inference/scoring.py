@@ -11,6 +11,7 @@ import numpy as np
 
 from .config import SMOOTHING_AT  # the places live with the config keys, as align.py takes ALIGN_MODES
 from .verdict import Verdict
+from .zones import ZoneMap, load, pixels_per_label
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,18 @@ class Region:
     on_edge: bool = False
     # Its outer border as a closed N x 2 polygon of image x, y (pixel corners), for drawing; not in to_dict.
     outline: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+    # With inspection zones (inference/zones.py): its area in each zone it touches (name -> mm^2, else px) and
+    # its share of their limits (it counts at 1 or more). None without zones.
+    zones: Optional[dict] = None
+    zone_load: Optional[float] = None
 
     def to_dict(self) -> dict:
-        return {f: getattr(self, f) for f in ("bbox", "centroid", "area_px", "area_mm2", "max_score", "counts",
-                                               "on_edge")}
+        out = {f: getattr(self, f) for f in ("bbox", "centroid", "area_px", "area_mm2", "max_score", "counts",
+                                              "on_edge")}
+        if self.zones is not None:
+            out["zones"] = dict(self.zones)
+            out["zone_load"] = self.zone_load if self.zone_load is None or np.isfinite(self.zone_load) else None
+        return out
 
     @property
     def area(self) -> float:
@@ -69,6 +78,9 @@ class InferenceResult:
     brightness_shift: Optional[float] = None
     # ERROR by the image check (inference/image_check.py): the check failed ("dark", "bright", "flat"), else None.
     image_check: Optional[str] = None
+    # With alignment: the placement (2 x 3, taught image px -> this image px) the map was put back with, which
+    # inspection zones drawn on the taught image move by. Not in to_dict (`location` says it in words).
+    reference_to_image: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
 
     @property
     def ng_regions(self) -> list[int]:
@@ -226,10 +238,11 @@ def global_score(pixel_map: np.ndarray, mask: np.ndarray, patch_scores: np.ndarr
 
 def find_regions(
     pixel_map: np.ndarray, mask: np.ndarray, threshold: float, box: tuple[int, int, int, int],
-    mm_per_px: Optional[float],
+    mm_per_px: Optional[float], zmap: Optional[ZoneMap] = None,
 ) -> list[Region]:
     """Connected components (8-neighbour) of map >= threshold inside the shape, largest first, each with
-    its outline: the one place a map is thresholded into regions (viewers draw these, never their own)."""
+    its outline: the one place a map is thresholded into regions (viewers draw these, never their own). With
+    zones, each region's area in each zone and its share of their limits (zones.load)."""
     binary = ((pixel_map >= threshold) & mask).astype(np.uint8)
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
     x0, y0 = box[0], box[1]
@@ -241,10 +254,14 @@ def find_regions(
     # The shape's own border (its outermost pixels): regions with a pixel there are on the ROI's edge.
     border = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
     on_edge = np.bincount(labels[border & inside], minlength=n) > 0
+    per_zone = pixels_per_label(labels, n, zmap, inside) if zmap is not None and n > 1 else None
     regions = []
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
         peak = float(peaks[i])
+        in_zones = None if per_zone is None else \
+            {name: float(c) * zmap.px_area if mm_per_px else int(c)
+             for name, c in zip(zmap.names, per_zone[i]) if c}
         regions.append(Region(
             bbox=(x + x0, y + y0, w, h),
             centroid=(float(centroids[i][0] + x0), float(centroids[i][1] + y0)),
@@ -253,6 +270,8 @@ def find_regions(
             max_score=peak,
             outline=outlines.get(i),
             on_edge=bool(on_edge[i]),
+            zones=in_zones,
+            zone_load=None if per_zone is None else load(per_zone[i], zmap),
         ))
     regions.sort(key=lambda r: r.area_px, reverse=True)
     return regions
@@ -271,27 +290,42 @@ def _outlines(binary: np.ndarray, labels: np.ndarray, offset: tuple[int, int]) -
     return out
 
 
-def judge(score: float, regions: list[Region], threshold: float, area_limit: float) -> tuple[Verdict, list[Region], str]:
+def judge(score: float, regions: list[Region], threshold: float, area_limit: float,
+          zmap: Optional[ZoneMap] = None) -> tuple[Verdict, list[Region], str]:
     """(verdict, regions marked with whether they count, reason) for a calibrated model.
 
     NG when the score reaches the threshold and at least one region is at least
     `area_limit` (mm^2 when the pixel size is known, else px); with a limit of 0
-    every region counts. The threshold and the limit are validated finite where
-    they enter (calibration.py); a non-finite one here is a bug, never a pass.
+    every region counts. With inspection zones (`zmap`, regions found with it) a region counts when its
+    shares of its zones' limits sum to 1 or more (inference/zones.py). The threshold and the limit are
+    validated finite where they enter (calibration.py); a non-finite one here is a bug, never a pass.
     """
     if not (np.isfinite(threshold) and np.isfinite(area_limit) and np.isfinite(score)):
         raise ValueError(f"non-finite verdict input: score {score}, threshold {threshold}, area limit {area_limit}")
-    marked = [replace(r, counts=r.area >= area_limit) for r in regions]
+    if zmap is not None:
+        marked = [replace(r, counts=r.zone_load >= 1.0) for r in regions]
+    else:
+        marked = [replace(r, counts=r.area >= area_limit) for r in regions]
     if score < threshold:
         return Verdict.OK, marked, f"score {score:.4g} below threshold {threshold:.4g}"
     counting = [i for i, r in enumerate(marked) if r.counts]
+    unit = "mm^2" if marked and marked[0].area_mm2 is not None else "px"
     if not counting:
+        if zmap is not None:
+            closest = max((r.zone_load for r in marked), default=0.0)
+            return Verdict.OK, marked, (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches "
+                                        f"the area limits of its zones (the closest: {closest:.2f} of them)")
         largest = max((r.area for r in marked), default=0.0)
         return Verdict.OK, marked, (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches the area "
                               f"limit {area_limit:g} (largest {largest:.4g})")
-    unit = "mm^2" if marked[counting[0]].area_mm2 is not None else "px"
-    names = ", ".join(f"#{i + 1} ({marked[i].area:.4g} {unit})" for i in counting)
-    reason = f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
+    if zmap is not None:
+        limits = dict(zip(zmap.names, zmap.limits))
+        names = ", ".join(f"#{i + 1} (" + ", ".join(f"{a:.4g} {unit} in {z} (limit {limits[z]:g})"
+                                                   for z, a in marked[i].zones.items()) + ")" for i in counting)
+        reason = f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} reach their zones' area limits"
+    else:
+        names = ", ".join(f"#{i + 1} ({marked[i].area:.4g} {unit})" for i in counting)
+        reason = f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
     edge = [i for i in counting if marked[i].on_edge]
     if edge and len(edge) == len(counting):  # NG only by regions on the ROI's border: say where they lie
         reason += (f" (only on the ROI's edge: {', '.join(f'#{i + 1}' for i in edge)}; the map is least reliable "
@@ -300,29 +334,36 @@ def judge(score: float, regions: list[Region], threshold: float, area_limit: flo
 
 
 def verdict_level(score: Optional[float], pixel_map: np.ndarray, mask: np.ndarray, area_limit: float,
-                  mm_per_px: Optional[float]) -> float:
+                  mm_per_px: Optional[float], zmap: Optional[ZoneMap] = None) -> float:
     """The highest threshold at which `judge` calls this image NG: NG at threshold t exactly when t <= level.
 
     judge() needs the score to reach t and a region of `map >= t` inside the shape at least `area_limit`
-    large. Both only get harder as t rises (a higher cut leaves a subset of the pixels, so every region
-    shrinks or splits), so the image is NG for every t up to min(score, a*), where a* is the highest map
-    value whose cut still holds a region that large: found by bisection over the map's own values, so it is
-    exact, not sampled. Calibration counts false rejects and accepts on these levels, so the FAR and FRR it
-    reports are what the verdict rule does, area limit included. -inf: never NG (no region can be that large).
+    large (with zones: whose shares of its zones' limits sum to 1). Both only get harder as t rises (a higher
+    cut leaves a subset of the pixels, so every region shrinks or splits), so the image is NG for every t up
+    to min(score, a*), where a* is the highest map value whose cut still holds a region that large: found by
+    bisection over the map's own values, so it is exact, not sampled. Calibration counts false rejects and
+    accepts on these levels, so the FAR and FRR it reports are what the verdict rule does, area limit
+    included. -inf: never NG (no region can be that large).
     """
     if score is None or not np.isfinite(score):
         return float("-inf")
     values = np.unique(pixel_map[mask])
     if values.size == 0:
         return float("-inf")
-    if area_limit <= 0:  # every region counts: NG wherever any pixel reaches t
+    limits = zmap.limits if zmap is not None else np.array([area_limit])
+    if np.all(limits <= 0):  # every region counts: NG wherever any pixel reaches t
         return float(min(score, values[-1]))
     px_per_unit = 1.0 / (mm_per_px ** 2) if mm_per_px else 1.0
 
     def reaches(i: int) -> bool:
-        binary = ((pixel_map >= values[i]) & mask).astype(np.uint8)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        return n > 1 and float(stats[1:, cv2.CC_STAT_AREA].max()) / px_per_unit >= area_limit
+        binary = (pixel_map >= values[i]) & mask
+        n, components, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+        if n <= 1:
+            return False
+        if zmap is None:
+            return float(stats[1:, cv2.CC_STAT_AREA].max()) / px_per_unit >= area_limit
+        per_zone = pixels_per_label(components, n, zmap, binary)
+        return any(load(per_zone[k], zmap) >= 1.0 for k in range(1, n))
 
     if not reaches(0):
         return float("-inf")

@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--min-area", "--area-mm2-thr", dest="min_area", type=float, metavar="A",
                      help="minimum region area: regions smaller than this do not make a part NG; in mm^2 when the "
                           "project has mm_per_px, else px (default from config: min_area)")
+    cal.add_argument("--zones", metavar="ZONES_JSON",
+                     help="inspection zones, each with its own minimum area, as a JSON file or inline JSON list, e.g. "
+                     '\'[{"name": "seal", "min_area": 0.05, "shape": {"type": "circle", "cx": 80, "cy": 80, "r": 20}}]\'; '
+                     "min-area holds outside them (default: the zones of the calibration before; '[]': none)")
     cal.add_argument("--version", metavar="VN", help="the model version to calibrate (default: a model taught "
                      "since the active version and not calibrated yet, else the active version)")
     cal.add_argument("--no-activate", action="store_true",
@@ -299,38 +303,37 @@ def _check_outputs(args) -> None:
         raise InspectorError(f"{project} is a file, not a project folder")
 
 
-def _parse_roi(text: Optional[str]):
-    if text is None:
-        return None
-    from inference import roi_from_dict
-
+def _json_arg(text: str, flag: str, what: str, parse):
+    """A flag's JSON, inline or in a file, through `parse`; RoiError naming the flag where it is neither."""
     path = Path(text)
     try:  # utf-8-sig: a file Windows Notepad saved starts with a byte-order mark, which JSON refuses
-        raw = path.read_text(encoding="utf-8-sig") if not text.lstrip().startswith("{") and path.is_file() else text
+        inline = text.lstrip().startswith(("{", "["))
+        raw = path.read_text(encoding="utf-8-sig") if not inline and path.is_file() else text
     except (OSError, UnicodeDecodeError) as exc:
-        raise RoiError(f"cannot read ROI file {path}: {exc}") from None
+        raise RoiError(f"cannot read {what} file {path}: {exc}") from None
     try:
         data = json.loads(raw)
     except ValueError:
-        raise RoiError(f"--roi must be a JSON file or inline JSON, got {text!r}") from None
-    return roi_from_dict(data)
+        raise RoiError(f"{flag} must be a JSON file or inline JSON, got {text!r}") from None
+    return parse(data)
+
+
+def _parse_roi(text: Optional[str]):
+    from inference import roi_from_dict
+
+    return None if text is None else _json_arg(text, "--roi", "ROI", roi_from_dict)
 
 
 def _parse_ignore(text: Optional[str]) -> tuple:
-    if text is None:
-        return ()
     from inference import ignore_list_from_json
 
-    path = Path(text)
-    try:
-        raw = path.read_text(encoding="utf-8-sig") if path.is_file() else text
-    except OSError as exc:
-        raise RoiError(f"cannot read ignore-region file {path}: {exc}") from None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise RoiError(f"--ignore must be a JSON file or an inline JSON list, got {text!r}") from None
-    return ignore_list_from_json(data)
+    return () if text is None else _json_arg(text, "--ignore", "ignore-region", ignore_list_from_json)
+
+
+def _parse_zones(text: Optional[str]) -> Optional[tuple]:
+    from inference import zones_from_list
+
+    return None if text is None else _json_arg(text, "--zones", "zones", zones_from_list)
 
 
 def cmd_fit(args) -> int:
@@ -445,13 +448,14 @@ def cmd_calibrate(args) -> int:
 
     _check_outputs(args)
     check_values(score_percentile=args.score_percentile, min_area=args.min_area)  # before any work
+    zones = _parse_zones(args.zones)
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
     station = _station(args)
     progress, close = _progress()
     try:
         done = station.calibrate(ok, ng, version=args.version, score_percentile=args.score_percentile,
-                                 min_area=args.min_area, activate=not args.no_activate, progress=progress,
+                                 min_area=args.min_area, zones=zones, activate=not args.no_activate, progress=progress,
                                  note=args.note)
     finally:
         close()

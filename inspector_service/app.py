@@ -40,7 +40,8 @@ from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
 from .metrics import router as metrics_router
 from .records import router as records_router
-from .uploads import Limits, check_fit, parse_bool, parse_number, parse_roi, read_images, read_part_ids
+from .uploads import (Limits, check_fit, parse_bool, parse_number, parse_roi, parse_zones, read_images,
+                      read_part_ids)
 
 log = logging.getLogger("inspector.service")
 
@@ -246,6 +247,9 @@ def create_app(
         min_area: Optional[str] = Form(None, description="minimum region area: regions smaller than this do not "
                                        "make a part NG (mm², or px when the project has no mm_per_px)"),
         area_mm2_thr: Optional[str] = Form(None, description="the earlier name of min_area", deprecated=True),
+        zones: Optional[str] = Form(None, description="inspection zones, a JSON list of {name, min_area, shape}: "
+                                    "parts of the ROI with their own minimum area, min_area holding outside them "
+                                    "(default: the zones of the calibration before; []: none)"),
         version: Optional[str] = Form(None, description="the model version to calibrate (default: a model taught "
                                       "since the active version and not calibrated yet, else the active one)"),
         activate: Optional[str] = Form(None, description="false: keep the calibrated version staged"),
@@ -261,13 +265,14 @@ def create_app(
         area = parse_number("min_area", min_area) if area_mm2_thr is None else \
             parse_number("area_mm2_thr", area_mm2_thr)
         check_values(score_percentile=percentile, min_area=area)  # before any work: a bad value saves nothing
+        zone_list = parse_zones(zones)
         ok_names, ok_arrays = read_images(ok, "ok", limits)
         ng_names, ng_arrays = read_images(ng, "ng", limits, required=False)
         _check_model_fit(model, "ok", ok_names, ok_arrays)
         _check_model_fit(model, "ng", ng_names, ng_arrays)
         # The station's calibration: the engine's calibration_method, rates by the verdict rule, warnings.
         done = station.calibrate(ok_arrays, ng_arrays, version=version, score_percentile=percentile, min_area=area,
-                                 activate=activating, note=note, who=caller.name)
+                                 zones=zone_list, activate=activating, note=note, who=caller.name)
         if done.active:
             projects.put(name, done.model)  # the calibrated model, without a reload
         return {"project": name, "model_id": done.model.model_id, **done.to_dict()}

@@ -19,6 +19,7 @@ from inference import (
     crop_box,
     decode_image,
     roi_from_dict,
+    zones_from_list,
 )
 
 from .errors import ApiError
@@ -127,6 +128,22 @@ def parse_roi(text: Optional[str]) -> Optional[Roi]:
         return roi_from_dict(data)
     except InspectorError as exc:
         raise ApiError(422, f"form field 'roi': {exc}") from None
+
+
+def parse_zones(text: Optional[str]) -> Optional[tuple]:
+    """Form field 'zones': a JSON list of inspection zones; absent: the calibration keeps the zones it had."""
+    if text is None or text == "":
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ApiError(422, "form field 'zones' must be a JSON list of zones, e.g. [{\"name\": \"seal\", "
+                            "\"min_area\": 0.05, \"shape\": {\"type\": \"circle\", \"cx\": 80, \"cy\": 80, "
+                            f"\"r\": 20}}}}]; got {text[:80]!r}") from None
+    try:
+        return zones_from_list(data)
+    except InspectorError as exc:
+        raise ApiError(422, f"form field 'zones': {exc}") from None
 
 
 def check_fit(field: str, names: Sequence[str], arrays: Sequence[np.ndarray], roi: Optional[Roi],

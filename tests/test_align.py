@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference import Circle, Engine, EngineConfig, Polygon, Rect, WeightsError, roi_to_dict
+from inference import Circle, Engine, EngineConfig, Polygon, Rect, WeightsError, roi_to_dict, zones_from_list
 from inference.align import Reference, aligned_crop, default_locate_box, locate, map_to_image
 from inference.synthetic import moved_part, write_discs
 
@@ -225,6 +225,27 @@ def test_ignore_region_over_a_scratch_makes_it_ok(rigid, tmp_path):
     # And the model without the ignore region finds the scratch (so the region is what made it OK).
     engine_all, model_all = rigid
     assert engine_all.infer(model_all, ng).verdict == "NG"
+
+
+def test_a_zone_drawn_on_the_reference_moves_with_the_part(rigid):
+    """Inspection zones are drawn on the reference image, as ignore regions are: a zone over where the scratch
+    lies on the part (drawn where the part lay when taught, away from where the scratch lies now that the part
+    is moved and turned half round) moves with the part: the scratch's region is counted in it."""
+    engine, model = rigid
+    px0, py0 = SIZE / 2 - 100, SIZE / 2 - 65
+    face = {"name": "face", "min_area": 0, "shape": {"type": "polygon", "points": [
+        [px0 + 82, py0 + 62], [px0 + 165, py0 + 62], [px0 + 165, py0 + 128], [px0 + 82, py0 + 128]]}}
+    samples = engine.calibration_samples(model, _ok_images(range(100, 110)))
+    judged = model.with_calibration(engine.calibration_from(model, samples, min_area=200,
+                                                            zones=zones_from_list([face])))
+    ng, flaw = moved_part(501, -30, 0, 180, scratch=True, size=SIZE)
+    ok, _ = moved_part(502, -30, 0, 180, size=SIZE)
+    r_ng, r_ok = engine.score_many(judged, [ng, ok])
+    assert r_ok.verdict == "OK" and r_ng.verdict == "NG", (r_ok.reason, r_ng.reason)
+    region = r_ng.regions[r_ng.ng_regions[0]]
+    x, y, w, h = region.bbox
+    assert flaw[y:y + h, x:x + w].sum() > 0.5 * flaw.sum()
+    assert region.zones["face"] > 0.5 * region.area_px, region.zones
 
 
 def test_ignore_region_outside_the_roi_is_refused(tmp_path, tiny_cnn_config):

@@ -168,3 +168,35 @@ def test_a_backup_uploaded_restores_as_a_new_project_that_inspects_alike(client,
     assert full.status_code == 507 and "no space left on the disk" in full.json()["error"]
     assert not (live.projects / "disc-c").exists()
     assert sorted(p.name for p in live.projects.iterdir() if p.name.startswith(".")) == []  # no upload, no temp
+
+
+def test_calibration_zones_over_http(client, images, live):
+    """calibrate_ng's `zones` field: a zone over the scratch with its own minimum area catches a scratch that the
+    rest's minimum area lets through; results say each region's area per zone; the version list shows them; a bad
+    zones field, or a zone off the ROI, is a 422 naming it and saves nothing."""
+    import json
+
+    from service_constants import ROI
+    from service_helpers import fit, snapshot
+
+    assert fit(client, "zoned", images["ok"], roi=ROI, mm_per_px="0.05")["state"] == "done"
+    seal = {"name": "seal", "min_area": 0.01, "shape": {"type": "rect", "cx": 76, "cy": 77, "w": 60, "h": 46}}
+    form = {"min_area": "1000", "zones": json.dumps([seal])}
+    r = client.post("/projects/zoned/calibrate_ng", files=files(images["cal"], "ok") + files(images["ng"], "ng"),
+                    data=form)
+    assert r.status_code == 200, r.text
+    cal = r.json()
+    assert cal["zones"][0]["name"] == "seal" and cal["min_area_unit"] == "mm2" and cal["far"] == 0.0
+    body = client.post("/projects/zoned/infer", files=files(images["ng"][:1])).json()["results"][0]
+    assert body["verdict"] == "NG", body["reason"]
+    counted = body["regions"][body["ng_regions"][0]]
+    assert counted["zones"]["seal"] > 0.01 and "in seal (limit 0.01)" in body["reason"]
+    versions = client.get("/projects/zoned/versions").json()["versions"]
+    assert next(v for v in versions if v["active"])["calibration"]["zones"] == cal["zones"]
+    before = snapshot(live.projects / "zoned")
+    off = dict(seal, shape={"type": "circle", "cx": 3, "cy": 3, "r": 2})
+    for zones, word in (("[{", "must be a JSON list of zones"), (json.dumps([dict(seal, min_area=-1)]), "'seal'"),
+                        (json.dumps([off]), "cover no pixel of the ROI")):
+        r = client.post("/projects/zoned/calibrate_ng", files=files(images["cal"], "ok"), data={"zones": zones})
+        assert r.status_code == 422 and word in r.json()["error"] and "zone" in r.json()["error"], r.text
+    assert snapshot(live.projects / "zoned") == before
