@@ -51,18 +51,19 @@ def push_roi(stack, doc: ProjectDocument, new: Optional[inference.Roi], verb: st
     return True
 
 
-class SetIgnoreCommand(QUndoCommand):
-    """Replace the project's ignore regions (draw, move, resize, delete one, clear)."""
+class SetListCommand(QUndoCommand):
+    """Replace one of the project's lists of shapes (ignore regions, inspection zones): draw, move, resize, edit,
+    delete one, clear. `setter`: the document's set_ignore or set_zones."""
 
-    def __init__(self, doc: ProjectDocument, old: tuple, new: tuple, text: str):
+    def __init__(self, setter, old: tuple, new: tuple, text: str):
         super().__init__(text)
-        self.doc, self.old, self.new = doc, tuple(old), tuple(new)
+        self.setter, self.old, self.new = setter, tuple(old), tuple(new)
 
     def redo(self) -> None:
-        self.doc.set_ignore(self.new)
+        self.setter(self.new)
 
     def undo(self) -> None:
-        self.doc.set_ignore(self.old)
+        self.setter(self.old)
 
 
 def push_ignore(stack, doc: ProjectDocument, new, verb: str) -> bool:
@@ -70,7 +71,16 @@ def push_ignore(stack, doc: ProjectDocument, new, verb: str) -> bool:
     new = tuple(new)
     if new == doc.ignore:
         return False
-    stack.push(SetIgnoreCommand(doc, doc.ignore, new, f"{verb} ignore region"))
+    stack.push(SetListCommand(doc.set_ignore, doc.ignore, new, f"{verb} ignore region"))
+    return True
+
+
+def push_zones(stack, doc: ProjectDocument, new, verb: str) -> bool:
+    """Push an inspection-zone edit unless it changes nothing; True when pushed."""
+    new = tuple(new)
+    if new == doc.zones:
+        return False
+    stack.push(SetListCommand(doc.set_zones, doc.zones, new, f"{verb} zone"))
     return True
 
 

@@ -20,6 +20,7 @@ SETTINGS_FORMAT = 1
 class ProjectDocument(QObject):
     roiChanged = Signal(object)  # Roi or None
     ignoreChanged = Signal(object)  # tuple of ignore shapes (Rect, Circle, Polygon)
+    zonesChanged = Signal(object)  # tuple of inspection zones (inference.Zone)
     locateBoxChanged = Signal(object)  # (x0, y0, x1, y1) or None
     mmPerPxChanged = Signal(object)  # float or None
     imagesChanged = Signal()
@@ -32,6 +33,9 @@ class ProjectDocument(QObject):
         self.folder: Optional[Path] = None
         self.roi: Optional[inference.Roi] = None
         self.ignore: tuple = ()  # ignore regions, in image pixels of the reference (first OK) image
+        # Inspection zones as drawn here (inference.Zone), for the next calibration: the calibration keeps the ones
+        # the line inspects with; a project opened without zones of its own takes those.
+        self.zones: tuple = ()
         # Where the part is looked for in the reference image when the config aligns (x0, y0, x1, y1);
         # None: the engine's default, the ROI's box grown by a margin.
         self.locate_box: Optional[tuple[int, int, int, int]] = None
@@ -63,6 +67,13 @@ class ProjectDocument(QObject):
             self.ignore = shapes
             self._touch()
             self.ignoreChanged.emit(shapes)
+
+    def set_zones(self, zones) -> None:
+        zones = tuple(zones)
+        if zones != self.zones:
+            self.zones = zones
+            self._touch()
+            self.zonesChanged.emit(zones)
 
     def set_locate_box(self, box) -> None:
         box = tuple(int(round(v)) for v in box) if box is not None else None
@@ -117,6 +128,7 @@ class ProjectDocument(QObject):
             "app_version": inference.__version__,
             "roi": inference.roi_to_dict(self.roi) if self.roi is not None else None,
             "ignore": [inference.roi_to_dict(s) for s in self.ignore],
+            "zones": inference.zones_to_list(self.zones),
             "locate_box": list(self.locate_box) if self.locate_box is not None else None,
             "mm_per_px": self.mm_per_px,
             "ok_images": list(self.ok_images),
@@ -143,6 +155,7 @@ class ProjectDocument(QObject):
         self.folder = Path(folder) if folder is not None else None
         self.roi = settings.get("roi")
         self.ignore = tuple(settings.get("ignore", ()))
+        self.zones = tuple(settings.get("zones", ()))
         self.locate_box = settings.get("locate_box")
         self.mm_per_px = settings.get("mm_per_px")
         self.ok_images = list(settings.get("ok_images", []))
@@ -153,6 +166,7 @@ class ProjectDocument(QObject):
         self.folderChanged.emit(self.folder)
         self.roiChanged.emit(self.roi)
         self.ignoreChanged.emit(self.ignore)
+        self.zonesChanged.emit(self.zones)
         self.locateBoxChanged.emit(self.locate_box)
         self.mmPerPxChanged.emit(self.mm_per_px)
         self.imagesChanged.emit()
@@ -182,6 +196,7 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     out: dict = {}
     out["roi"] = inference.roi_from_dict(raw["roi"]) if raw.get("roi") else None
     out["ignore"] = inference.ignore_list_from_json(raw.get("ignore"))
+    out["zones"] = inference.zones_from_list(raw["zones"]) if "zones" in raw else _calibrated_zones(folder)
     out["locate_box"] = _locate_box(raw.get("locate_box"), folder)
     mm = raw.get("mm_per_px")
     if mm is not None and not (isinstance(mm, (int, float)) and mm > 0):
@@ -199,6 +214,25 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     # A project saved before a setting existed was meant with that setting's old behaviour, as its model was.
     out["config"] = inference.EngineConfig.from_dict(inference.absent_as_before(config)) if config else fallback
     return out
+
+
+def _calibrated_zones(folder: Path) -> tuple:
+    """The zones the active calibration inspects with: what a project saved without zones of its own (by an
+    earlier version, or calibrated on the command line) starts editing from."""
+    try:
+        calibration = inference.load_calibration(folder)[0] if inference.has_model(folder) else None
+    except inference.InspectorError:  # a damaged model: the window opens and says so when it loads it
+        return ()
+    return calibration.zone_list if calibration is not None else ()
+
+
+def zones_note(doc_zones, calibration: Optional[inference.Calibration]) -> str:
+    """A banner line when the zones drawn differ from the ones the calibration inspects with; "" when they match
+    (or nothing is calibrated: the first calibration takes the drawn ones)."""
+    if calibration is None or tuple(doc_zones) == calibration.zone_list:
+        return ""
+    return ("The zones drawn differ from the ones the line inspects with: calibrate (Model > Calibrate…) to use "
+            "them.")
 
 
 def _locate_box(box, folder: Path) -> Optional[tuple[int, int, int, int]]:

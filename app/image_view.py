@@ -18,9 +18,10 @@ import inference
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = tuple(inference.HEATMAP_COLORMAPS)  # the engine's colour maps, jet first
-DRAW_TOOLS = ("rect", "circle", "annulus", "line", "ignore_rect", "ignore_circle", "ignore_polygon", "locate_rect")
+DRAW_TOOLS = ("rect", "circle", "annulus", "line", "ignore_rect", "ignore_circle", "ignore_polygon", "locate_rect",
+              "zone_rect", "zone_circle", "zone_polygon")
 # Click-by-click tools: each left click adds a point, a double click (or Enter) closes the shape.
-CLICK_TOOLS = ("ignore_polygon",)
+CLICK_TOOLS = ("ignore_polygon", "zone_polygon")
 PREVIEW_PEN = pg.mkPen((0, 220, 255), width=2, style=Qt.PenStyle.DashLine)
 # Regions that made the part NG are drawn strongly; the others (below the area limit, or on an OK part) faintly.
 REGION_PEN = pg.mkPen((255, 40, 40), width=3)
@@ -119,7 +120,7 @@ class CanvasViewBox(pg.ViewBox):
 
 
 def _preview_path(tool: str, x0, y0, x1, y1):
-    tool = tool.removeprefix("ignore_").removeprefix("locate_")
+    tool = tool.removeprefix("ignore_").removeprefix("locate_").removeprefix("zone_")
     if tool == "rect":
         return [x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0]
     if tool == "line":

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 import inference
 
 from . import file_dialogs, messages
-from .document import ProjectDocument, read_project, stale_reasons
+from .document import ProjectDocument, read_project, stale_reasons, zones_note
 from .image_view import ImageView
 from .jobs import JobRunner
 from .menus import build_menus
@@ -25,6 +25,7 @@ from .panels.versions_panel import VersionsPanel
 from .panels.inspect_panel import InspectPanel
 from .panels.progress import ProgressStrip
 from .panels.ignore_panel import IgnorePanel
+from .panels.zones_panel import ZonesPanel
 from .panels.locate_panel import LocatePanel
 from .panels.roi_panel import RoiPanel
 from .panels.start_page import StartPage
@@ -83,9 +84,12 @@ class MainWindow(QMainWindow):
 
         self.roi_panel = RoiPanel(self.doc, self.undo_stack, self.view, self.overlay)
         self.ignore_panel = IgnorePanel(self.doc, self.undo_stack, self.view, self.roi_panel)
-        self.roi_panel.layout().insertWidget(1, self.ignore_panel)
-        self.locate_panel = LocatePanel(self.doc, self.undo_stack, self.view, self.roi_panel, self.ignore_panel)
-        self.roi_panel.layout().insertWidget(2, self.locate_panel)
+        self.zones_panel = ZonesPanel(self.doc, self.undo_stack, self.view, self.roi_panel)
+        self.ignore_panel.siblings, self.zones_panel.siblings = [self.zones_panel], [self.ignore_panel]
+        self.locate_panel = LocatePanel(self.doc, self.undo_stack, self.view, self.roi_panel,
+                                        (self.ignore_panel, self.zones_panel))
+        for i, panel in enumerate((self.ignore_panel, self.zones_panel, self.locate_panel)):
+            self.roi_panel.layout().insertWidget(1 + i, panel)
         self.teach_panel = TeachPanel(self.session)
         self.inspect_panel = InspectPanel(self.session, self.view, self.show_status)
         self.tabs = QTabWidget()
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
         self.doc.folderChanged.connect(self._update_enabled)
         self.doc.roiChanged.connect(self._update_banner)
         self.doc.ignoreChanged.connect(self._update_banner)
+        self.doc.zonesChanged.connect(self._update_banner)
         self.doc.locateBoxChanged.connect(self._update_banner)
         self.doc.configChanged.connect(self._update_banner)
         self.doc.mmPerPxChanged.connect(self._update_banner)
@@ -158,6 +163,7 @@ class MainWindow(QMainWindow):
     def stop_drawing(self) -> None:
         self.roi_panel.cancel_tool()
         self.ignore_panel.cancel_tool()
+        self.zones_panel.cancel_tool()
         self.locate_panel.cancel_tool()
 
     def cancel_job(self) -> None:
@@ -188,6 +194,7 @@ class MainWindow(QMainWindow):
                                 self.doc.locate_box, self.doc.mm_per_px)
         if reasons:
             lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
+        lines += [note for note in [zones_note(self.doc.zones, model.calibration)] if note]
         chosen = model.record.backbone.chosen
         if chosen:
             lines.append(chosen[0].upper() + chosen[1:] + ".")

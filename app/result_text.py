@@ -31,11 +31,13 @@ def explain(result: inference.InferenceResult, whole_image: bool = False) -> str
     has no drawn ROI (its edge is the image's border, and the advice is to draw one)."""
     if result.threshold is None:
         return "No verdict: the model is not calibrated (Model > Calibrate…)."
+    zoned = any(r.zones is not None for r in result.regions)
+    limit = "the area limits of its zones" if zoned else "the area limit"
     if result.verdict == "NG":
         names = ", ".join(f"#{i + 1}" for i in result.ng_regions)
         which = f"region {names} is" if len(result.ng_regions) == 1 else f"regions {names} are"
         text = (f"NG: score {result.score:.3f} is at or above the threshold {result.threshold:.3f}, and {which} "
-                "at least the area limit.")
+                f"at least {limit}.")
         if all(result.regions[i].on_edge for i in result.ng_regions) and whole_image:
             text += (" It lies on the image's border, where the map is least reliable: draw a ROI inside the part "
                      "(Setup) and fit again.")
@@ -46,7 +48,7 @@ def explain(result: inference.InferenceResult, whole_image: bool = False) -> str
     if result.score < result.threshold:
         return f"OK: score {result.score:.3f} is below the threshold {result.threshold:.3f}."
     return (f"OK: score {result.score:.3f} reaches the threshold {result.threshold:.3f}, but every region is "
-            "smaller than the area limit (drawn faintly).")
+            f"smaller than {limit} (drawn faintly).")
 
 
 def batch_summary(outcomes: list) -> str:

@@ -8,6 +8,7 @@ drag into one undo command.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Optional
 
 import pyqtgraph as pg
@@ -16,7 +17,7 @@ from PySide6.QtGui import QPainterPath
 
 import inference
 
-from .commands import push_ignore, push_locate_box, push_roi
+from .commands import push_ignore, push_locate_box, push_roi, push_zones
 
 ROI_PEN = pg.mkPen((255, 200, 0), width=2)
 HOVER_PEN = pg.mkPen((255, 255, 120), width=2)
@@ -268,29 +269,43 @@ IGNORE_PEN = pg.mkPen((255, 0, 255), width=2, style=Qt.PenStyle.DashLine)
 IGNORE_HOVER_PEN = pg.mkPen((255, 140, 255), width=2)
 
 
-class IgnoreOverlay(QObject):
-    """One editable item per ignore region, in step with the document; a finished drag is one undo step."""
+class ShapeListOverlay(QObject):
+    """One editable item per shape of a list the document holds (ignore regions, inspection zones), in step with
+    it; a finished drag is one undo step. Subclasses say which list, how it is drawn and how an edit is pushed."""
+
+    pen, hover_pen = IGNORE_PEN, IGNORE_HOVER_PEN
 
     def __init__(self, view_box: pg.ViewBox, doc, undo_stack, parent: QObject | None = None):
         super().__init__(parent)
         self.view_box, self.doc, self.undo_stack = view_box, doc, undo_stack
         self.items: list[pg.ROI] = []
-        doc.ignoreChanged.connect(self.show_shapes)
 
-    def show_shapes(self, shapes) -> None:
+    def current(self) -> tuple:
+        raise NotImplementedError
+
+    def shape_of(self, entry):
+        return entry
+
+    def tip(self, index: int, entry) -> str:
+        raise NotImplementedError
+
+    def edited(self, index: int, shape) -> None:
+        raise NotImplementedError
+
+    def show_shapes(self, entries) -> None:
         for item in self.items:
             self.view_box.removeItem(item)
         self.items = []
-        for i, shape in enumerate(shapes):
+        for i, entry in enumerate(entries):
+            shape = self.shape_of(entry)
             if shape.kind == "polygon":
-                item = PolygonItem(shape, IGNORE_PEN, IGNORE_HOVER_PEN)
+                item = PolygonItem(shape, self.pen, self.hover_pen)
             else:
                 item = make_item(shape)
-                item.setPen(IGNORE_PEN)
-                item.hoverPen = IGNORE_HOVER_PEN
-            item.setZValue(21)  # above the ROI item: ignore regions lie inside it
-            item.setToolTip(f"Ignore region {i + 1}: left out of the model, the score and the regions; "
-                            "drag to move or reshape")
+                item.setPen(self.pen)
+                item.hoverPen = self.hover_pen
+            item.setZValue(21)  # above the ROI item: these lie inside it
+            item.setToolTip(self.tip(i, entry))
             item.sigRegionChangeFinished.connect(lambda it, index=i: self._drag_finished(index, it))
             self.view_box.addItem(item)
             self.items.append(item)
@@ -301,15 +316,59 @@ class IgnoreOverlay(QObject):
         try:
             shape = item.to_shape()
         except inference.RoiError:
-            self.show_shapes(self.doc.ignore)  # snap back: the drag made no valid shape
+            self.show_shapes(self.current())  # snap back: the drag made no valid shape
             return
-        shapes = list(self.doc.ignore)
-        shapes[index] = shape
-        push_ignore(self.undo_stack, self.doc, shapes, "edit")
+        self.edited(index, shape)
 
     def set_interactive(self, on: bool) -> None:
         for item in self.items:
             item.setVisible(on)
+
+
+class IgnoreOverlay(ShapeListOverlay):
+    def __init__(self, view_box: pg.ViewBox, doc, undo_stack, parent: QObject | None = None):
+        super().__init__(view_box, doc, undo_stack, parent)
+        doc.ignoreChanged.connect(self.show_shapes)
+
+    def current(self) -> tuple:
+        return self.doc.ignore
+
+    def tip(self, index: int, entry) -> str:
+        return f"Ignore region {index + 1}: left out of the model, the score and the regions; drag to move or reshape"
+
+    def edited(self, index: int, shape) -> None:
+        shapes = list(self.doc.ignore)
+        shapes[index] = shape
+        push_ignore(self.undo_stack, self.doc, shapes, "edit")
+
+
+ZONE_PEN = pg.mkPen((60, 140, 255), width=2, style=Qt.PenStyle.DashDotLine)
+ZONE_HOVER_PEN = pg.mkPen((140, 190, 255), width=2)
+
+
+class ZonesOverlay(ShapeListOverlay):
+    """Inspection zones (each with its own minimum area), drawn on the reference image as ignore regions are."""
+
+    pen, hover_pen = ZONE_PEN, ZONE_HOVER_PEN
+
+    def __init__(self, view_box: pg.ViewBox, doc, undo_stack, parent: QObject | None = None):
+        super().__init__(view_box, doc, undo_stack, parent)
+        doc.zonesChanged.connect(self.show_shapes)
+
+    def current(self) -> tuple:
+        return self.doc.zones
+
+    def shape_of(self, entry):
+        return entry.shape
+
+    def tip(self, index: int, entry) -> str:
+        return (f"Zone {entry.name!r}: regions here are weighed against its minimum area {entry.min_area:g}; "
+                "drag to move or reshape")
+
+    def edited(self, index: int, shape) -> None:
+        zones = list(self.doc.zones)
+        zones[index] = replace(zones[index], shape=shape)
+        push_zones(self.undo_stack, self.doc, zones, "edit")
 
 
 LOCATE_PEN = pg.mkPen((0, 200, 255), width=2, style=Qt.PenStyle.DashLine)

@@ -138,6 +138,12 @@ class CalibrateDialog(QDialog):
         self.area.setSuffix(" mm²" if mm2 else " px")
         self.area.setToolTip("Regions smaller than this do not make a part NG: mm² when the model knows mm per "
                              "pixel, else px")
+        self.zones = QLabel()
+        self.zones.setObjectName("calibrationZones")
+        self.zones.setWordWrap(True)
+        self.zones.setToolTip("Inspection zones with their own minimum area, drawn in the Setup panel (Inspection "
+                              "zones); the minimum region area holds elsewhere")
+        session.doc.zonesChanged.connect(self._show_zones)
         self.counts = QLabel("Compute the scores first.")
         self.counts.setObjectName("calibrationCounts")
         self.threshold_spin = QDoubleSpinBox()
@@ -166,6 +172,7 @@ class CalibrateDialog(QDialog):
         form = QFormLayout()
         form.addRow("Score percentile", self.percentile)
         form.addRow("Minimum region area", self.area)
+        form.addRow("Zones", self.zones)
         threshold_row = QHBoxLayout()
         threshold_row.addWidget(self.threshold_spin)
         threshold_row.addWidget(self.reset_button)
@@ -183,6 +190,7 @@ class CalibrateDialog(QDialog):
         layout.addWidget(self.counts)
         layout.addLayout(buttons)
         session.runner.busyChanged.connect(self._busy)
+        self._show_zones(session.doc.zones)
         self._show_saved()
 
     def _show_saved(self) -> None:
@@ -203,6 +211,14 @@ class CalibrateDialog(QDialog):
         self.set_threshold(cal.threshold)
         self.counts.setText(f"Saved calibration: threshold {cal.threshold:.4f}. "
                             + counts_text(self.ok_scores, self.ng_scores, cal.threshold))
+
+    def _show_zones(self, zones) -> None:
+        """Which zones the calibration will have: the ones drawn (the line's own unless edited since)."""
+        model = self.session.model
+        unit = " mm²" if model is not None and inference.area_unit(model.mm_per_px) == "mm2" else " px"
+        self.zones.setText(", ".join(f"{z.name}: {z.min_area:g}{unit}" for z in zones) if zones else
+                           "none (the minimum region area holds over the whole ROI)")
+        self._suggest()  # each zone's limit moves the verdict levels of the images with regions there
 
     # -- scoring --------------------------------------------------------------------------------
     def compute(self) -> None:
@@ -242,7 +258,8 @@ class CalibrateDialog(QDialog):
             return
         try:
             self.suggested = self.session.station.calibration_from(
-                self.scored_model, self.samples, score_percentile=self.percentile.value(), min_area=self.area.value())
+                self.scored_model, self.samples, score_percentile=self.percentile.value(), min_area=self.area.value(),
+                zones=self.session.doc.zones)
         except inference.InspectorError as exc:
             messages.error(self, "Calibrate", exc)
             return

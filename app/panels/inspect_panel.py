@@ -375,6 +375,9 @@ class InspectPanel(QWidget):
         for i, reg in enumerate(result.regions):
             self.regions.insertRow(i)
             makes_ng = "yes" if i in strong else ("too small" if not reg.counts else "no (score OK)")
+            if reg.zones:  # with inspection zones: where it lies, each zone's share of it
+                makes_ng += " · " + ", ".join(f"{name} {area if isinstance(area, int) else f'{area:.3g}'}"
+                                              for name, area in reg.zones.items())
             cells = [str(i + 1), str(reg.area_px), "—" if reg.area_mm2 is None else f"{reg.area_mm2:.3f}",
                      f"{reg.centroid[0]:.1f}, {reg.centroid[1]:.1f}", makes_ng]
             for j, text in enumerate(cells):

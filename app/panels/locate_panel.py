@@ -13,11 +13,12 @@ class LocatePanel(QGroupBox):
     """Shown only when `align` is not none. Without a drawn region the engine uses the ROI's box grown by
     a margin (drawn dotted); drawing or dragging it makes it the project's own, undoable like the ROI."""
 
-    def __init__(self, doc, undo_stack, view, roi_panel, ignore_panel, parent=None):
+    def __init__(self, doc, undo_stack, view, roi_panel, shape_panels, parent=None):
+        """`shape_panels`: the ignore-region and zone panels, whose draw tools this one's leaves and is left by."""
         super().__init__("Locate region", parent)
         self.setObjectName("locatePanel")
         self.doc, self.undo_stack, self.view = doc, undo_stack, view
-        self.roi_panel, self.ignore_panel = roi_panel, ignore_panel
+        self.roi_panel, self.shape_panels = roi_panel, tuple(shape_panels)
         self.overlay = LocateOverlay(view, doc, undo_stack, self)
         self.draw_action = QAction("Draw", self)
         self.draw_action.setCheckable(True)
@@ -46,7 +47,7 @@ class LocatePanel(QGroupBox):
         for signal in (doc.locateBoxChanged, doc.configChanged):
             signal.connect(self.show_state)
         # The other draw tools leave this one, and this one leaves them.
-        for group in (roi_panel.tool_actions, ignore_panel.tool_actions):
+        for group in (roi_panel.tool_actions, *(panel.tool_actions for panel in self.shape_panels)):
             for action in group.actions():
                 action.toggled.connect(self._other_tool)
         self.show_state()
@@ -59,12 +60,12 @@ class LocatePanel(QGroupBox):
 
     def _tool_toggled(self, on: bool) -> None:
         if on:
-            self.roi_panel.cancel_tool()
-            self.ignore_panel.cancel_tool()
+            for panel in (self.roi_panel, *self.shape_panels):
+                panel.cancel_tool()
             self.view.set_tool("locate_rect")
         elif self.view.view_box.tool == "locate_rect":
             self.view.set_tool(None)
-        for overlay in (self.overlay, self.roi_panel.overlay, self.ignore_panel.overlay):
+        for overlay in (self.overlay, self.roi_panel.overlay, *(panel.overlay for panel in self.shape_panels)):
             overlay.set_interactive(not on)
 
     def cancel_tool(self) -> None:

@@ -120,8 +120,8 @@ class RoiPanel(QWidget):
             checked.setChecked(False)
 
     def _drawn(self, tool: str, x0: float, y0: float, x1: float, y1: float) -> None:
-        if tool.startswith(("ignore_", "locate_")):
-            return  # an ignore region or the locate region: their panels
+        if tool.startswith(("ignore_", "locate_", "zone_")):
+            return  # an ignore region, a zone or the locate region: their panels
         self.cancel_tool()
         if tool == "line":
             length = math.hypot(x1 - x0, y1 - y0)
