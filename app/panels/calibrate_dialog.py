@@ -93,7 +93,7 @@ class CalibrateDialog(QDialog):
         self.setObjectName("calibrateDialog")
         self.setWindowTitle("Calibrate")
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.resize(900, 640)
+        self.resize(900, 680)
         self.session = session
         # The verdict levels of the OK and NG images (the scores, without an area limit).
         self.ok_scores: list[float] = []

@@ -64,7 +64,8 @@ class ScoreHistogram(pg.PlotWidget):
         box = self.getViewBox()
         height = box.sceneBoundingRect().height()
         legend = self.legend.sceneBoundingRect().height() + 15 if self.legend is not None else 0
-        free = 1.0 - legend / height if height > legend * 1.5 else 1.0 / HEADROOM
+        # A short plot still keeps its bars under the legend: they get what room the legend leaves, at least 10%.
+        free = max(1.0 - legend / height, 0.1) if height > 0 else 1.0 / HEADROOM
         top = max(1.0, self.tallest) / min(free, 1.0 / HEADROOM)
         box.setYRange(0, top, padding=0)
 
