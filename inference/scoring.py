@@ -354,6 +354,8 @@ def verdict_level(score: Optional[float], pixel_map: np.ndarray, mask: np.ndarra
     if np.all(limits <= 0):  # every region counts: NG wherever any pixel reaches t
         return float(min(score, values[-1]))
     px_per_unit = 1.0 / (mm_per_px ** 2) if mm_per_px else 1.0
+    if zmap is not None:
+        _ = zmap.labels  # the whole box's labels, worked out once: every bisection step reads them
 
     def reaches(i: int) -> bool:
         binary = (pixel_map >= values[i]) & mask

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Sequence
+from functools import cached_property
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -88,39 +89,73 @@ def zones_to_list(zones: Sequence[Zone]) -> list[dict]:
     return [z.to_dict() for z in zones]
 
 
-class ZoneMap(NamedTuple):
-    """The zones over one result's box: each pixel's label (0: the rest, k: zone k), the name and area limit of
-    each label, and the area of one pixel in the limits' unit."""
+class ZoneMap:
+    """The zones over one result's box (x0, y0, x1, y1): each pixel's label (0: the rest, k: zone k), the name and
+    area limit of each label, and the area of one pixel in the limits' unit. A pixel is in a zone when its centre
+    is (shape.contains, as for the ROI and ignore regions), taken back to the taught image by the placement of a
+    located part: the zones move with it. Where zones overlap, a pixel takes the strictest (the lowest limit; the
+    first of equals). Labels are worked out only where asked (an inspection: the pixels of its regions) or, for
+    the whole box, once and only over each zone's bounds."""
 
-    labels: np.ndarray  # uint8, the map's shape
-    names: tuple[str, ...]  # REST first
-    limits: np.ndarray  # float64, one per label
-    px_area: float
+    def __init__(self, zones: Sequence[Zone], rest_limit: float, box: tuple[int, int, int, int],
+                 shape_hw: tuple[int, int], mm_per_px: Optional[float],
+                 reference_to_image: Optional[np.ndarray] = None):
+        self.zones, self.box, self.shape_hw = tuple(zones), tuple(box), tuple(shape_hw)
+        self.names = (REST,) + tuple(z.name for z in self.zones)
+        self.limits = np.array([rest_limit] + [z.min_area for z in self.zones], np.float64)
+        self.px_area = float(mm_per_px) ** 2 if mm_per_px else 1.0
+        self.placement = None if reference_to_image is None else np.asarray(reference_to_image, np.float64)
+        # Strictest last, so that it is painted over the others.
+        self._order = sorted(range(len(self.zones)), key=lambda k: (self.zones[k].min_area, k), reverse=True)
+
+    def _centres(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Box pixels -> their centres in the taught image's pixels, where zones are drawn."""
+        x = self.box[0] + cols + 0.5
+        y = self.box[1] + rows + 0.5
+        if self.placement is None:
+            return x, y
+        inv = np.linalg.inv(self.placement[:, :2])
+        dx, dy = x - self.placement[0, 2], y - self.placement[1, 2]
+        return inv[0, 0] * dx + inv[0, 1] * dy, inv[1, 0] * dx + inv[1, 1] * dy
+
+    def labels_where(self, selected: np.ndarray) -> np.ndarray:
+        """The labels of the pixels `selected` (a bool mask over the box), in row-major order."""
+        if "labels" in self.__dict__:
+            return self.labels[selected]
+        rows, cols = np.nonzero(selected)
+        out = np.zeros(rows.size, np.uint8)
+        x, y = self._centres(rows, cols)
+        for k in self._order:
+            out[self.zones[k].shape.contains(x, y)] = k + 1
+        return out
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """Every pixel's label (uint8, the box's shape): each zone tested only over its own bounds in the box."""
+        h, w = self.shape_hw
+        labels = np.zeros((h, w), np.uint8)
+        for k in self._order:
+            x0, y0, x1, y1 = self.zones[k].shape.bounds()
+            corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+            if self.placement is not None:
+                corners = corners @ self.placement[:, :2].T + self.placement[:, 2]
+            c0 = max(int(np.floor(corners[:, 0].min())) - self.box[0] - 1, 0)
+            r0 = max(int(np.floor(corners[:, 1].min())) - self.box[1] - 1, 0)
+            c1 = min(int(np.ceil(corners[:, 0].max())) - self.box[0] + 1, w)
+            r1 = min(int(np.ceil(corners[:, 1].max())) - self.box[1] + 1, h)
+            if c1 <= c0 or r1 <= r0:
+                continue
+            rows, cols = np.mgrid[r0:r1, c0:c1]
+            x, y = self._centres(rows.astype(np.float64), cols.astype(np.float64))
+            labels[r0:r1, c0:c1][self.zones[k].shape.contains(x, y)] = k + 1
+        return labels
 
 
 def zone_map(zones: Sequence[Zone], rest_limit: float, box: tuple[int, int, int, int], shape_hw: tuple[int, int],
              mm_per_px: Optional[float], reference_to_image: Optional[np.ndarray] = None) -> ZoneMap:
-    """The zones' labels over a result's box (x0, y0, x1, y1, one label per pixel). `reference_to_image`: the
-    placement (2 x 3, taught image px -> this image px) of a located part, whose zones move with it. Where zones
-    overlap, a pixel takes the strictest (the lowest limit; the first of equals)."""
-    h, w = shape_hw
-    x0, y0 = box[0], box[1]
-    xs = x0 + np.arange(w, dtype=np.float64) + 0.5
-    ys = y0 + np.arange(h, dtype=np.float64) + 0.5
-    gx, gy = np.meshgrid(xs, ys)
-    if reference_to_image is not None:  # each pixel's centre back in the taught image, where zones are drawn
-        m = np.asarray(reference_to_image, np.float64)
-        inv = np.linalg.inv(m[:, :2])
-        dx, dy = gx - m[0, 2], gy - m[1, 2]
-        gx, gy = inv[0, 0] * dx + inv[0, 1] * dy, inv[1, 0] * dx + inv[1, 1] * dy
-    labels = np.zeros((h, w), np.uint8)
-    # Strictest last, so that it is painted over the others.
-    order = sorted(range(len(zones)), key=lambda k: (zones[k].min_area, k), reverse=True)
-    for k in order:
-        labels[zones[k].shape.contains(gx, gy)] = k + 1
-    limits = np.array([rest_limit] + [z.min_area for z in zones], np.float64)
-    return ZoneMap(labels, (REST,) + tuple(z.name for z in zones), limits,
-                   float(mm_per_px) ** 2 if mm_per_px else 1.0)
+    """The zones over a result's box (ZoneMap). `reference_to_image`: the placement (2 x 3, taught image px -> this
+    image px) of a located part, whose zones move with it."""
+    return ZoneMap(zones, rest_limit, box, shape_hw, mm_per_px, reference_to_image)
 
 
 def load(pixels: np.ndarray, zmap: ZoneMap) -> float:
@@ -136,7 +171,7 @@ def load(pixels: np.ndarray, zmap: ZoneMap) -> float:
 def pixels_per_label(components: np.ndarray, n_components: int, zmap: ZoneMap, inside: np.ndarray) -> np.ndarray:
     """n_components x n_labels pixel counts of each connected component (cv2 labels) in each zone."""
     n_labels = len(zmap.names)
-    flat = components[inside].astype(np.int64) * n_labels + zmap.labels[inside]
+    flat = components[inside].astype(np.int64) * n_labels + zmap.labels_where(inside)
     return np.bincount(flat, minlength=n_components * n_labels).reshape(n_components, n_labels)
 
 

@@ -68,6 +68,11 @@ def test_zones_move_with_the_part():
     ys, xs = np.nonzero(zmap.labels == 1)
     assert (xs.mean() + 0.5, ys.mean() + 0.5) == pytest.approx((50.0 + 10, 70.0), abs=0.5)
     assert zone_map(zones, 1.0, (0, 0, 120, 100), (100, 120), None).labels[50, 70] == 1
+    # An inspection asks only for its regions' pixels: the same labels as the whole box's, in the same order.
+    selected = np.random.default_rng(0).random((100, 120)) < 0.3
+    for placement in (turn, None):
+        fresh = zone_map(zones, 1.0, (0, 0, 120, 100), (100, 120), None, placement)
+        assert (fresh.labels_where(selected) == fresh.labels[selected]).all()
 
 
 def test_verdict_level_is_exactly_where_judge_turns_ng_with_zones():
