@@ -116,34 +116,29 @@ def parse_bool(field: str, text: Optional[str]) -> bool:
     raise ApiError(422, f"form field {field!r} must be true or false, got {text!r}")
 
 
-def parse_roi(text: Optional[str]) -> Optional[Roi]:
+def _json_field(field: str, text: Optional[str], parse, expected: str):
+    """A form field holding JSON, through `parse`; None when absent; a 422 naming the field when it is not."""
     if text is None or text == "":
         return None
     try:
         data = json.loads(text)
     except ValueError:
-        raise ApiError(422, f"form field 'roi' must be ROI JSON, e.g. "
-                            f"{{\"type\": \"circle\", \"cx\": 80, \"cy\": 80, \"r\": 60}}; got {text[:80]!r}") from None
+        raise ApiError(422, f"form field {field!r} must be {expected}; got {text[:80]!r}") from None
     try:
-        return roi_from_dict(data)
+        return parse(data)
     except InspectorError as exc:
-        raise ApiError(422, f"form field 'roi': {exc}") from None
+        raise ApiError(422, f"form field {field!r}: {exc}") from None
+
+
+def parse_roi(text: Optional[str]) -> Optional[Roi]:
+    return _json_field("roi", text, roi_from_dict,
+                       'ROI JSON, e.g. {"type": "circle", "cx": 80, "cy": 80, "r": 60}')
 
 
 def parse_zones(text: Optional[str]) -> Optional[tuple]:
     """Form field 'zones': a JSON list of inspection zones; absent: the calibration keeps the zones it had."""
-    if text is None or text == "":
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ApiError(422, "form field 'zones' must be a JSON list of zones, e.g. [{\"name\": \"seal\", "
-                            "\"min_area\": 0.05, \"shape\": {\"type\": \"circle\", \"cx\": 80, \"cy\": 80, "
-                            f"\"r\": 20}}}}]; got {text[:80]!r}") from None
-    try:
-        return zones_from_list(data)
-    except InspectorError as exc:
-        raise ApiError(422, f"form field 'zones': {exc}") from None
+    return _json_field("zones", text, zones_from_list, 'a JSON list of zones, e.g. [{"name": "seal", "min_area": '
+                       '0.05, "shape": {"type": "circle", "cx": 80, "cy": 80, "r": 20}}]')
 
 
 def check_fit(field: str, names: Sequence[str], arrays: Sequence[np.ndarray], roi: Optional[Roi],
