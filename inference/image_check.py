@@ -23,6 +23,7 @@ teaches nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import cv2
@@ -126,11 +127,32 @@ def taught(prepared: Sequence, roi, ignore: Sequence, on: bool, kept: Optional[d
     return ref
 
 
-def check(prepared: Sequence, ref: dict, roi, ignore: Sequence = ()) -> None:
-    """Raise the first PreparedImage's failed check against `ref` (nothing without one)."""
+def check(prepared: Sequence, ref: dict, roi, ignore: Sequence = ()) -> list:
+    """Raise the first found part's failed check against `ref` (nothing without one). A part not found whose image
+    fails the check too has that said after why it was not found (to the locator the light off looks like no part):
+    the list returned carries it."""
     if not ref:
-        return
+        return list(prepared)
     for _, found in _measured(prepared, roi, ignore):
         error = problem(found, ref)
         if error is not None:
             raise error
+    return [_also_failing(p, ref, roi, ignore) if p.not_found else p for p in prepared]
+
+
+def _also_failing(p, ref: dict, roi, ignore: Sequence):
+    """A part not found, with what the check finds where its ROI was looked for said after the reason: no part
+    there looks the same to it as the light off, so both are named."""
+    inside = kept_pixel_mask(roi, tuple(ignore), p.crop.box) if roi is not None else None
+    found = levels(p.crop.pixels, inside if p.valid is None or inside is None else inside & p.valid)
+    error = problem(found, ref)
+    if error is None:
+        return p
+    median, spread, _ = found
+    seen = {"dark": f"far darker than the taught parts (median brightness {median:.0f} against {ref['median']:.0f}): "
+                    "no part there, or the light off?",
+            "bright": f"far brighter than the taught parts (median brightness {median:.0f} against "
+                      f"{ref['median']:.0f}): no part there, or the exposure changed?",
+            "flat": f"almost without contrast (spread {spread:.1f} against {ref['spread']:.1f} in the taught parts): "
+                    "no part there, or the lens covered?"}[error.check]
+    return replace(p, not_found=f"{p.not_found}; the image there is {seen}")

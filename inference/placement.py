@@ -126,7 +126,7 @@ def prepare_inspection(model: Model, images, same_size, first_index: int, names=
     else:
         prepared = prepare_located(images, model.roi, model.locator, first_index, max_megapixels=limit, names=names)
     # The camera took it as it took the taught images (before compensation, which would hide a light gone off)
-    image_check.check(prepared, model.record.exposure, model.roi, model.ignore)
+    prepared = image_check.check(prepared, model.record.exposure, model.roi, model.ignore)
     # The levels the model was taught at, taken inside its ROI
     return brightness.compensate(prepared, model.record.brightness, model.roi, model.ignore)
 

@@ -181,6 +181,24 @@ def test_a_view_without_the_part_is_not_found(rigid):
         engine.calibrate(model, [empty])
 
 
+def test_a_part_not_found_says_what_the_image_check_finds_there(rigid):
+    """To the locator a frame with the light off, or the lens covered, holds no part, as an empty station does: the
+    NOT_FOUND reason goes on to say what the image check finds there, naming both causes. A dark frame in which
+    the part is still located is the image check's ERROR."""
+    engine, model = rigid
+    lit, _ = moved_part(602, SHIFT, 0, 90, size=SIZE)
+    noise = np.random.default_rng(2).normal(0, 1.0, lit.shape)
+    dim = np.clip(lit * 0.1 + noise, 0, 255).astype(np.uint8)
+    r = engine.infer(model, dim)
+    assert (r.verdict, r.image_check) == ("ERROR", "dark"), r.reason
+    off = np.clip(8 + noise, 0, 255).astype(np.uint8)
+    empty, _ = moved_part(600, present=False, size=SIZE)
+    for frame, said in ((off, "far darker than the taught parts"), (empty, "no part there")):
+        r = engine.infer(model, frame)
+        assert r.verdict == "NOT_FOUND" and r.reason.startswith("part not found") and said in r.reason, r.reason
+    assert "; the image there" not in " ".join(r.reason for r in engine.score_many(model, [lit]))
+
+
 def test_part_too_close_to_the_edge_is_not_found(rigid):
     engine, model = rigid
     edge, _ = moved_part(601, 125, 0, 0, size=SIZE)  # the ROI would reach far out of the image
