@@ -33,6 +33,8 @@ def explain(result: inference.InferenceResult, whole_image: bool = False) -> str
         return "No verdict: the model is not calibrated (Model > Calibrate…)."
     zoned = any(r.zones is not None for r in result.regions)
     limit = "the area limits of its zones" if zoned else "the area limit"
+    if "length limit" in result.reason:  # the calibration has a minimum length too (scoring.judge says so)
+        limit += " or the length limit"
     if result.verdict == "NG":
         names = ", ".join(f"#{i + 1}" for i in result.ng_regions)
         which = f"region {names} is" if len(result.ng_regions) == 1 else f"regions {names} are"

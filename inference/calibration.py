@@ -27,6 +27,8 @@ from .zones import ZoneError, zones_from_list, zones_to_list
 AREA_UNITS = ("mm2", "px")
 # Keys calibration.json files of earlier versions used: read as their new names.
 RENAMED_CALIBRATION_KEYS = {"area_mm2_thr": "min_area"}
+# The unit of a minimum length, by the area's.
+LENGTH_UNITS = {"mm2": "mm", "px": "px"}
 
 
 def area_unit(mm_per_px: Optional[float]) -> str:
@@ -72,6 +74,9 @@ class Calibration:
     # Inspection zones (inference/zones.py): parts of the ROI with their own minimum area, in min_area_unit, as
     # zones_to_list gives them; min_area holds outside every zone. [] in files of earlier versions.
     zones: list = field(default_factory=list)
+    # A region at least this long counts whatever its area (a thin scratch), in mm with mm_per_px, else px
+    # (min_area_unit's length); 0: no such limit (files of earlier versions).
+    min_length: float = 0.0
 
     @cached_property
     def zone_list(self) -> tuple:
@@ -99,6 +104,8 @@ class Calibration:
         if self.zones:
             text += " elsewhere (zones: " + ", ".join(f"{z.name} {z.min_area:g} {self.min_area_unit}".rstrip()
                                                        for z in self.zone_list) + ")"
+        if self.min_length > 0:
+            text += f", or {self.min_length:g} {LENGTH_UNITS.get(self.min_area_unit, '')}".rstrip() + " long"
         return text
 
     @classmethod
@@ -121,7 +128,7 @@ class Calibration:
             cal = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:
             raise CalibrationError(f"calibration has unexpected content ({exc})") from None
-        check_values(cal.threshold, cal.score_percentile, cal.min_area)
+        check_values(cal.threshold, cal.score_percentile, cal.min_area, cal.min_length)
         if not isinstance(cal.warning, str):
             raise CalibrationError("calibration's warning is not text")
         if cal.min_area_unit not in ("", *AREA_UNITS):
@@ -160,7 +167,7 @@ def _number(name: str, value) -> float:
 
 
 def check_values(threshold: Optional[float] = None, score_percentile: Optional[float] = None,
-                 min_area: Optional[float] = None) -> None:
+                 min_area: Optional[float] = None, min_length: Optional[float] = None) -> None:
     """The one place calibration values are checked, wherever they enter (CLI, GUI, API, HTTP, file).
 
     A NaN threshold would make every comparison false, an infinite one or an
@@ -179,6 +186,11 @@ def check_values(threshold: Optional[float] = None, score_percentile: Optional[f
         if not (np.isfinite(a) and a >= 0):
             raise CalibrationError(f"minimum area must be a finite number >= 0 (mm^2, or px without mm per px), "
                                    f"got {min_area!r}")
+    if min_length is not None:
+        a = _number("minimum length", min_length)
+        if not (np.isfinite(a) and a >= 0):
+            raise CalibrationError(f"minimum length must be a finite number >= 0 (mm, or px without mm per px; 0: "
+                                   f"none), got {min_length!r}")
 
 
 @dataclass(frozen=True)

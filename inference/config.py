@@ -174,6 +174,8 @@ class EngineConfig:
     # Regions smaller than this do not make a part NG: in mm^2 when the project knows mm_per_px, else in px
     # (a calibration records which: Calibration.min_area_unit). Named area_mm2_thr before; that name is read.
     min_area: float = setting("calibration", 0.0)
+    # A region at least this long counts whatever its area (mm with mm_per_px, else px); 0: no such limit.
+    min_length: float = setting("calibration", 0.0)
     seed: int = setting("fit", 0)
     # Images larger than this (megapixels) are refused before they are decoded: a 12000 x 12000 PNG would
     # take 2.4 GB. A machine setting, not part of a model.
@@ -430,6 +432,8 @@ def _validate(c: EngineConfig) -> None:
            c.calibration_expected_frr)
     _check(math.isfinite(c.min_area) and c.min_area >= 0, "min_area",
            "a finite number >= 0 (mm^2; px without mm per px)", c.min_area)
+    _check(math.isfinite(c.min_length) and c.min_length >= 0, "min_length",
+           "a finite number >= 0 (mm; px without mm per px; 0: none)", c.min_length)
     _check(0 < c.max_image_megapixels <= 1000, "max_image_megapixels", "a number in (0, 1000]",
            c.max_image_megapixels)
     _check(isinstance(c.versions_kept, int) and 1 <= c.versions_kept <= 1000, "versions_kept",

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 import numpy as np
 
 from . import brightness, image_check, int8_model, knn, part_mirror, placement, precision_gate, project, taught_samples
-from .calibration import (Calibration, area_unit, calibrate_by, calibration_warnings, capture_shift_warning,
-                          join_warnings, scored_in, usable_with)
-from .calibration_samples import CalibrationSamples
+from .calibration import (Calibration, area_unit, calibration_warnings, capture_shift_warning, join_warnings,
+                          usable_with)
+from .calibration_samples import CalibrationSamples, calibration_of
 from .config import EngineConfig, config_keys
 from .fitted import FitResult, Model
 from .errors import Cancelled, ConfigError, InspectorError, ProjectError, missing_package
@@ -27,7 +27,7 @@ from .progress import CancelToken, ProgressFn, check, report
 from .roi import Roi, roi_from_dict, roi_to_dict
 from .inspection import score_prepared
 from .scoring import InferenceResult
-from .zones import Zone, check_over_roi, zones_to_list
+from .zones import Zone
 
 if TYPE_CHECKING:  # torch and timm load with the first backbone: an exported model inspects without them
     from .backbone import Backbone
@@ -453,18 +453,10 @@ class Engine:
 
     def calibration_from(self, model: Model, samples: "CalibrationSamples", score_percentile: Optional[float] = None,
                          min_area: Optional[float] = None, method: Optional[str] = None,
-                         zones: Sequence[Zone] = ()) -> Calibration:
-        """The calibration the model's method (or `method`) picks from scored samples, counted by the verdict
-        rule at the minimum area and the zones' limits: the one computation behind every client's calibrate."""
-        cfg = model.config
-        area = min_area if min_area is not None else cfg.min_area
-        check_over_roi(zones, model.roi)
-        ok_levels, ng_levels = samples.levels(area, zones)
-        cal = calibrate_by(method or cfg.calibration_method, samples.ok_scores, samples.ng_scores,
-                           score_percentile if score_percentile is not None else cfg.score_percentile, area,
-                           cfg.calibration_mad_k, cfg.calibration_expected_frr, ok_levels, ng_levels)
-        return replace(cal, taught_images=list(samples.taught), scored_in=scored_in(model.backbone.precision_name),
-                       zones=zones_to_list(zones))
+                         zones: Sequence[Zone] = (), min_length: Optional[float] = None) -> Calibration:
+        """The calibration the model's method (or `method`) picks from scored samples (calibration_of): the one
+        computation behind every client's calibrate."""
+        return calibration_of(model, samples, score_percentile, min_area, method, zones, min_length)
 
     def save_calibration(self, model: Model, calibration: Calibration, activate: bool = True,
                          origin: Optional[dict] = None) -> Model:

@@ -49,7 +49,8 @@ def score_prepared(model: "Model", p: PreparedImage, feats: np.ndarray, threshol
         zmap = zone_map(cal.zone_list, area, result.box, result.mask.shape, model.mm_per_px,
                         result.reference_to_image) if cal and cal.zones else None
         regions = find_regions(result.anomaly_map, result.mask, thr, result.box, model.mm_per_px, zmap)
-        result.verdict, result.regions, result.reason = judge(score, regions, thr, area, zmap)
+        result.verdict, result.regions, result.reason = judge(score, regions, thr, area, zmap,
+                                                              cal.min_length if cal else 0.0)
     else:
         result.verdict = Verdict.NO_VERDICT
         result.reason = f"no verdict: {model.calibration_note or 'not calibrated'}"

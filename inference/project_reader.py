@@ -277,7 +277,7 @@ def calibration_summary(cal: Optional[Calibration]) -> Optional[dict]:
         return None
     return {"threshold": cal.threshold, "min_area": cal.min_area, "min_area_unit": cal.min_area_unit,
             "method": cal.method, "n_ok": cal.n_ok, "n_ng": cal.n_ng, "far": cal.far, "frr": cal.frr,
-            "margin": cal.margin, "warning": cal.warning, "zones": cal.zones}
+            "margin": cal.margin, "warning": cal.warning, "zones": cal.zones, "min_length": cal.min_length}
 
 
 def list_versions(folder: Path) -> list[VersionInfo]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from .config import SMOOTHING_AT  # the places live with the config keys, as align.py takes ALIGN_MODES
 from .verdict import Verdict
+from .region_length import longest_component, longest_extent
 from .zones import ZoneMap, load, pixels_per_label
 
 
@@ -34,10 +35,13 @@ class Region:
     # its share of their limits (it counts at 1 or more). None without zones.
     zones: Optional[dict] = None
     zone_load: Optional[float] = None
+    # Its length: the longest distance across it (inference/region_length.py), in px and mm (None without mm_per_px).
+    length_px: float = 0.0
+    length_mm: Optional[float] = None
 
     def to_dict(self) -> dict:
-        out = {f: getattr(self, f) for f in ("bbox", "centroid", "area_px", "area_mm2", "max_score", "counts",
-                                              "on_edge")}
+        out = {f: getattr(self, f) for f in ("bbox", "centroid", "area_px", "area_mm2", "length_px", "length_mm",
+                                              "max_score", "counts", "on_edge")}
         if self.zones is not None:
             out["zones"] = dict(self.zones)
             out["zone_load"] = self.zone_load if self.zone_load is None or np.isfinite(self.zone_load) else None
@@ -47,6 +51,11 @@ class Region:
     def area(self) -> float:
         """The area the limit is compared with: mm^2 when the pixel size is known, else px."""
         return self.area_mm2 if self.area_mm2 is not None else float(self.area_px)
+
+    @property
+    def length(self) -> float:
+        """The length the minimum length is compared with: mm when the pixel size is known, else px."""
+        return self.length_mm if self.length_mm is not None else self.length_px
 
 
 @dataclass
@@ -262,6 +271,7 @@ def find_regions(
         in_zones = None if per_zone is None else \
             {name: float(c) * zmap.px_area if mm_per_px else int(c)
              for name, c in zip(zmap.names, per_zone[i]) if c}
+        length = longest_extent(outlines[i]) if i in outlines else 1.0
         regions.append(Region(
             bbox=(x + x0, y + y0, w, h),
             centroid=(float(centroids[i][0] + x0), float(centroids[i][1] + y0)),
@@ -272,6 +282,8 @@ def find_regions(
             on_edge=bool(on_edge[i]),
             zones=in_zones,
             zone_load=None if per_zone is None else load(per_zone[i], zmap),
+            length_px=length,
+            length_mm=None if mm_per_px is None else length * mm_per_px,
         ))
     regions.sort(key=lambda r: r.area_px, reverse=True)
     return regions
@@ -291,41 +303,57 @@ def _outlines(binary: np.ndarray, labels: np.ndarray, offset: tuple[int, int]) -
 
 
 def judge(score: float, regions: list[Region], threshold: float, area_limit: float,
-          zmap: Optional[ZoneMap] = None) -> tuple[Verdict, list[Region], str]:
+          zmap: Optional[ZoneMap] = None, min_length: float = 0.0) -> tuple[Verdict, list[Region], str]:
     """(verdict, regions marked with whether they count, reason) for a calibrated model.
 
     NG when the score reaches the threshold and at least one region is at least
     `area_limit` (mm^2 when the pixel size is known, else px); with a limit of 0
     every region counts. With inspection zones (`zmap`, regions found with it) a region counts when its
-    shares of its zones' limits sum to 1 or more (inference/zones.py). The threshold and the limit are
+    shares of its zones' limits sum to 1 or more (inference/zones.py). A region at least `min_length` long
+    (mm, else px; 0: no such limit) counts too, whatever its area. The threshold and the limits are
     validated finite where they enter (calibration.py); a non-finite one here is a bug, never a pass.
     """
-    if not (np.isfinite(threshold) and np.isfinite(area_limit) and np.isfinite(score)):
-        raise ValueError(f"non-finite verdict input: score {score}, threshold {threshold}, area limit {area_limit}")
-    if zmap is not None:
-        marked = [replace(r, counts=r.zone_load >= 1.0) for r in regions]
-    else:
-        marked = [replace(r, counts=r.area >= area_limit) for r in regions]
+    if not (np.isfinite(threshold) and np.isfinite(area_limit) and np.isfinite(score) and np.isfinite(min_length)):
+        raise ValueError(f"non-finite verdict input: score {score}, threshold {threshold}, area limit {area_limit}, "
+                         f"length limit {min_length}")
+
+    def by_area(r: Region) -> bool:
+        return r.zone_load >= 1.0 if zmap is not None else r.area >= area_limit
+
+    marked = [replace(r, counts=by_area(r) or (min_length > 0 and r.length >= min_length)) for r in regions]
     if score < threshold:
         return Verdict.OK, marked, f"score {score:.4g} below threshold {threshold:.4g}"
     counting = [i for i, r in enumerate(marked) if r.counts]
     unit = "mm^2" if marked and marked[0].area_mm2 is not None else "px"
+    length_unit = "mm" if marked and marked[0].length_mm is not None else "px"
     if not counting:
         if zmap is not None:
             closest = max((r.zone_load for r in marked), default=0.0)
-            return Verdict.OK, marked, (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches "
-                                        f"the area limits of its zones (the closest: {closest:.2f} of them)")
-        largest = max((r.area for r in marked), default=0.0)
-        return Verdict.OK, marked, (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches the area "
-                              f"limit {area_limit:g} (largest {largest:.4g})")
-    if zmap is not None:
+            reason = (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches the area limits "
+                      f"of its zones (the closest: {closest:.2f} of them)")
+        else:
+            largest = max((r.area for r in marked), default=0.0)
+            reason = (f"score {score:.4g} reaches threshold {threshold:.4g}, but no region reaches the area limit "
+                      f"{area_limit:g} (largest {largest:.4g})")
+        if min_length > 0:
+            reason += (f" nor the length limit {min_length:g} (longest "
+                       f"{max((r.length for r in marked), default=0.0):.4g})")
+        return Verdict.OK, marked, reason
+    by_areas = [i for i in counting if by_area(marked[i])]
+    parts = []
+    if by_areas and zmap is not None:
         limits = dict(zip(zmap.names, zmap.limits))
         names = ", ".join(f"#{i + 1} (" + ", ".join(f"{a:.4g} {unit} in {z} (limit {limits[z]:g})"
-                                                   for z, a in marked[i].zones.items()) + ")" for i in counting)
-        reason = f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} reach their zones' area limits"
-    else:
-        names = ", ".join(f"#{i + 1} ({marked[i].area:.4g} {unit})" for i in counting)
-        reason = f"score {score:.4g} >= threshold {threshold:.4g}; region(s) {names} >= area limit {area_limit:g}"
+                                                   for z, a in marked[i].zones.items()) + ")" for i in by_areas)
+        parts.append(f"region(s) {names} reach their zones' area limits")
+    elif by_areas:
+        names = ", ".join(f"#{i + 1} ({marked[i].area:.4g} {unit})" for i in by_areas)
+        parts.append(f"region(s) {names} >= area limit {area_limit:g}")
+    long_only = [i for i in counting if i not in by_areas]
+    if long_only:
+        names = ", ".join(f"#{i + 1} ({marked[i].length:.4g} {length_unit} long)" for i in long_only)
+        parts.append(f"region(s) {names} >= length limit {min_length:g}")
+    reason = f"score {score:.4g} >= threshold {threshold:.4g}; " + "; ".join(parts)
     edge = [i for i in counting if marked[i].on_edge]
     if edge and len(edge) == len(counting):  # NG only by regions on the ROI's border: say where they lie
         reason += (f" (only on the ROI's edge: {', '.join(f'#{i + 1}' for i in edge)}; the map is least reliable "
@@ -334,12 +362,13 @@ def judge(score: float, regions: list[Region], threshold: float, area_limit: flo
 
 
 def verdict_level(score: Optional[float], pixel_map: np.ndarray, mask: np.ndarray, area_limit: float,
-                  mm_per_px: Optional[float], zmap: Optional[ZoneMap] = None) -> float:
+                  mm_per_px: Optional[float], zmap: Optional[ZoneMap] = None, min_length: float = 0.0) -> float:
     """The highest threshold at which `judge` calls this image NG: NG at threshold t exactly when t <= level.
 
     judge() needs the score to reach t and a region of `map >= t` inside the shape at least `area_limit`
-    large (with zones: whose shares of its zones' limits sum to 1). Both only get harder as t rises (a higher
-    cut leaves a subset of the pixels, so every region shrinks or splits), so the image is NG for every t up
+    large (with zones: whose shares of its zones' limits sum to 1), or at least `min_length` long. All only get
+    harder as t rises (a higher cut leaves a subset of the pixels, so every region shrinks or splits), so the
+    image is NG for every t up
     to min(score, a*), where a* is the highest map value whose cut still holds a region that large: found by
     bisection over the map's own values, so it is exact, not sampled. Calibration counts false rejects and
     accepts on these levels, so the FAR and FRR it reports are what the verdict rule does, area limit
@@ -362,10 +391,16 @@ def verdict_level(score: Optional[float], pixel_map: np.ndarray, mask: np.ndarra
         n, components, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
         if n <= 1:
             return False
-        if zmap is None:
-            return float(stats[1:, cv2.CC_STAT_AREA].max()) / px_per_unit >= area_limit
-        per_zone = pixels_per_label(components, n, zmap, binary)
-        return any(load(per_zone[k], zmap) >= 1.0 for k in range(1, n))
+        if zmap is None and float(stats[1:, cv2.CC_STAT_AREA].max()) / px_per_unit >= area_limit:
+            return True
+        if zmap is not None:
+            per_zone = pixels_per_label(components, n, zmap, binary)
+            if any(load(per_zone[k], zmap) >= 1.0 for k in range(1, n)):
+                return True
+        if min_length <= 0:
+            return False
+        longest = longest_component(binary.astype(np.uint8))  # in px; compared as judge() compares Region.length
+        return (longest * mm_per_px if mm_per_px is not None else longest) >= min_length
 
     if not reaches(0):
         return float("-inf")

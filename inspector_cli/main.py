@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--min-area", "--area-mm2-thr", dest="min_area", type=float, metavar="A",
                      help="minimum region area: regions smaller than this do not make a part NG; in mm^2 when the "
                           "project has mm_per_px, else px (default from config: min_area)")
+    cal.add_argument("--min-length", dest="min_length", type=float, metavar="L",
+                     help="minimum region length: a region at least this long (its longest distance across) makes "
+                          "a part NG whatever its area, e.g. a thin scratch; mm when the project has mm_per_px, else "
+                          "px; 0: none (default from config: min_length)")
     cal.add_argument("--zones", metavar="ZONES_JSON",
                      help="inspection zones, each with its own minimum area, as a JSON file or inline JSON list, e.g. "
                      '\'[{"name": "seal", "min_area": 0.05, "shape": {"type": "circle", "cx": 80, "cy": 80, "r": 20}}]\'; '
@@ -447,7 +451,7 @@ def cmd_calibrate(args) -> int:
     from inference import check_values, expand_image_paths
 
     _check_outputs(args)
-    check_values(score_percentile=args.score_percentile, min_area=args.min_area)  # before any work
+    check_values(score_percentile=args.score_percentile, min_area=args.min_area, min_length=args.min_length)
     zones = _parse_zones(args.zones)
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
@@ -455,7 +459,8 @@ def cmd_calibrate(args) -> int:
     progress, close = _progress()
     try:
         done = station.calibrate(ok, ng, version=args.version, score_percentile=args.score_percentile,
-                                 min_area=args.min_area, zones=zones, activate=not args.no_activate, progress=progress,
+                                 min_area=args.min_area, zones=zones, min_length=args.min_length,
+                                 activate=not args.no_activate, progress=progress,
                                  note=args.note)
     finally:
         close()

@@ -247,6 +247,8 @@ def create_app(
         min_area: Optional[str] = Form(None, description="minimum region area: regions smaller than this do not "
                                        "make a part NG (mm², or px when the project has no mm_per_px)"),
         area_mm2_thr: Optional[str] = Form(None, description="the earlier name of min_area", deprecated=True),
+        min_length: Optional[str] = Form(None, description="minimum region length: a region at least this long "
+                                         "makes a part NG whatever its area (mm, or px without mm_per_px; 0: none)"),
         zones: Optional[str] = Form(None, description="inspection zones, a JSON list of {name, min_area, shape}: "
                                     "parts of the ROI with their own minimum area, min_area holding outside them "
                                     "(default: the zones of the calibration before; []: none)"),
@@ -264,7 +266,9 @@ def create_app(
             raise ApiError(422, "give min_area or its earlier name area_mm2_thr, not both")
         area = parse_number("min_area", min_area) if area_mm2_thr is None else \
             parse_number("area_mm2_thr", area_mm2_thr)
-        check_values(score_percentile=percentile, min_area=area)  # before any work: a bad value saves nothing
+        length = parse_number("min_length", min_length)
+        # before any work: a bad value saves nothing
+        check_values(score_percentile=percentile, min_area=area, min_length=length)
         zone_list = parse_zones(zones)
         ok_names, ok_arrays = read_images(ok, "ok", limits)
         ng_names, ng_arrays = read_images(ng, "ng", limits, required=False)
@@ -272,7 +276,7 @@ def create_app(
         _check_model_fit(model, "ng", ng_names, ng_arrays)
         # The station's calibration: the engine's calibration_method, rates by the verdict rule, warnings.
         done = station.calibrate(ok_arrays, ng_arrays, version=version, score_percentile=percentile, min_area=area,
-                                 zones=zone_list, activate=activating, note=note, who=caller.name)
+                                 zones=zone_list, min_length=length, activate=activating, note=note, who=caller.name)
         if done.active:
             projects.put(name, done.model)  # the calibrated model, without a reload
         return {"project": name, "model_id": done.model.model_id, **done.to_dict()}

@@ -213,12 +213,14 @@ class Station:
         return model, self.engine.calibration_samples(model, ok_images, ng_images, progress, cancel)
 
     def calibration_from(self, model: Model, samples: CalibrationSamples, *, score_percentile: Optional[float] = None,
-                         min_area: Optional[float] = None, zones: Optional[Sequence[Zone]] = None) -> Calibration:
+                         min_area: Optional[float] = None, zones: Optional[Sequence[Zone]] = None,
+                         min_length: Optional[float] = None) -> Calibration:
         """The calibration the model's method picks (the engine's `calibration_method`), counted by the verdict
         rule: the dialog's live figures and the CLI's saved ones are this one computation. `zones` None: the
         inspection zones are kept (kept_zones); () calibrates without any."""
         zones = self.kept_zones(model) if zones is None else tuple(zones)
-        return self.engine.calibration_from(model, samples, score_percentile, min_area, zones=zones)
+        return self.engine.calibration_from(model, samples, score_percentile, min_area, zones=zones,
+                                            min_length=min_length)
 
     def kept_zones(self, model: Model) -> tuple[Zone, ...]:
         """The inspection zones a calibration keeps when none are given: the model's own calibration's, else the
@@ -230,13 +232,14 @@ class Station:
 
     def calibrate(self, ok_images: Sequence, ng_images: Sequence = (), *, version: Optional[str] = None,
                   score_percentile: Optional[float] = None, min_area: Optional[float] = None,
-                  zones: Optional[Sequence[Zone]] = None, activate: bool = True,
+                  zones: Optional[Sequence[Zone]] = None, min_length: Optional[float] = None, activate: bool = True,
                   progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
                   note: str = "", who: Optional[str] = None) -> CalibrateResult:
         model = self.model(version or self.version_to_calibrate())
         check_zones_over_roi(zones or (), model.roi)  # before the images are scored: a misdrawn zone is said at once
         samples = self.engine.calibration_samples(model, ok_images, ng_images, progress, cancel)
-        cal = self.calibration_from(model, samples, score_percentile=score_percentile, min_area=min_area, zones=zones)
+        cal = self.calibration_from(model, samples, score_percentile=score_percentile, min_area=min_area, zones=zones,
+                                    min_length=min_length)
         return self.save_calibration(model, cal, activate=activate, note=note, who=who)
 
     def save_calibration(self, model: Model, calibration: Calibration, *, activate: bool = True,
@@ -384,6 +387,6 @@ def _calibration_values(cal: Optional[Calibration]) -> Optional[dict]:
     if cal is None:
         return None
     return {"threshold": cal.threshold, "min_area": cal.min_area, "min_area_unit": cal.min_area_unit,
-            "zones": cal.zones, "method": cal.method, "far": cal.far, "frr": cal.frr, "margin": cal.margin}
+            "zones": cal.zones, "min_length": cal.min_length, "method": cal.method, "far": cal.far, "frr": cal.frr, "margin": cal.margin}
 
 

@@ -138,6 +138,16 @@ class CalibrateDialog(QDialog):
         self.area.setSuffix(" mm²" if mm2 else " px")
         self.area.setToolTip("Regions smaller than this do not make a part NG: mm² when the model knows mm per "
                              "pixel, else px")
+        self.length = QDoubleSpinBox()
+        self.length.setObjectName("lengthLimit")
+        self.length.setRange(0.0, 1e6)
+        self.length.setDecimals(3)
+        self.length.setValue(session.doc.config.min_length)
+        self.length.setSuffix(" mm" if mm2 else " px")
+        self.length.setSpecialValueText("none")
+        self.length.setToolTip("A region at least this long (its longest distance across) makes a part NG whatever "
+                               "its area: a thin scratch. 0: none")
+        self.length.valueChanged.connect(self._suggest)
         self.zones = QLabel()
         self.zones.setObjectName("calibrationZones")
         self.zones.setWordWrap(True)
@@ -172,6 +182,7 @@ class CalibrateDialog(QDialog):
         form = QFormLayout()
         form.addRow("Score percentile", self.percentile)
         form.addRow("Minimum region area", self.area)
+        form.addRow("Minimum region length", self.length)
         form.addRow("Zones", self.zones)
         threshold_row = QHBoxLayout()
         threshold_row.addWidget(self.threshold_spin)
@@ -206,6 +217,7 @@ class CalibrateDialog(QDialog):
         self.percentile.setValue(cal.score_percentile)
         self.percentile.blockSignals(False)
         self.area.setValue(cal.min_area)
+        self.length.setValue(cal.min_length)
         ok_levels, ng_levels = cal.levels
         self._show_scores([float(v) for v in ok_levels], [float(v) for v in ng_levels])
         self.set_threshold(cal.threshold)
@@ -259,7 +271,7 @@ class CalibrateDialog(QDialog):
         try:
             self.suggested = self.session.station.calibration_from(
                 self.scored_model, self.samples, score_percentile=self.percentile.value(), min_area=self.area.value(),
-                zones=self.session.doc.zones)
+                zones=self.session.doc.zones, min_length=self.length.value())
         except inference.InspectorError as exc:
             messages.error(self, "Calibrate", exc)
             return

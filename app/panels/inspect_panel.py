@@ -103,7 +103,7 @@ class InspectPanel(QWidget):
         self.colour_bar = ColourBar()
         self.colormap.currentTextChanged.connect(self.colour_bar.set_colormap)
 
-        self.regions = _table(["#", "area px", "area mm²", "centre x, y", "makes NG"], "regionsTable",
+        self.regions = _table(["#", "area px", "area mm²", "length", "centre x, y", "makes NG"], "regionsTable",
                               "Spots above the threshold. 'yes': at least the area limit, so it makes the part NG "
                               "(drawn strongly); 'too small': below the area limit (drawn faintly). "
                               "Select a row to zoom to it")
@@ -379,6 +379,7 @@ class InspectPanel(QWidget):
                 makes_ng += " · " + ", ".join(f"{name} {area if isinstance(area, int) else f'{area:.3g}'}"
                                               for name, area in reg.zones.items())
             cells = [str(i + 1), str(reg.area_px), "—" if reg.area_mm2 is None else f"{reg.area_mm2:.3f}",
+                     f"{reg.length_px:.0f} px" if reg.length_mm is None else f"{reg.length_mm:.3f} mm",
                      f"{reg.centroid[0]:.1f}, {reg.centroid[1]:.1f}", makes_ng]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -32,7 +32,7 @@ def test_an_ng_verdict_names_its_regions_and_draws_them_strongly(qtbot, window, 
     assert result.verdict == "NG" and result.ng_regions
     first = result.ng_regions[0] + 1
     assert f"#{first}" in panel.reason_label.text() and "NG" in panel.reason_label.text()
-    assert panel.regions.item(result.ng_regions[0], 4).text() == "yes"
+    assert panel.regions.item(result.ng_regions[0], 5).text() == "yes"
     assert panel.regions.item(result.ng_regions[0], 0).font().bold()
     assert 3 in pens(window.view), "the regions that make it NG are drawn strongly"
     # The colour bar's scale is the heatmap's: 0 .. 2 x threshold, the threshold mark mid-bar.
@@ -57,7 +57,7 @@ def test_an_ng_verdict_names_its_regions_and_draws_them_strongly(qtbot, window, 
     assert panel.badge.text() == "OK"
     assert "smaller than the area limit" in panel.reason_label.text()
     assert pens(window.view) and 3 not in pens(window.view), "no strong outline on a part judged OK"
-    assert {panel.regions.item(i, 4).text() for i in range(panel.regions.rowCount())} == {"too small"}
+    assert {panel.regions.item(i, 5).text() for i in range(panel.regions.rowCount())} == {"too small"}
 
 
 def test_an_uncalibrated_result_has_no_threshold_mark(qtbot, window, project, images):

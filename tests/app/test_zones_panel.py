@@ -90,6 +90,12 @@ def test_calibrate_uses_the_zones_drawn_and_the_banner_says_when_they_differ(qtb
     dialog.compute_button.click()
     qtbot.waitUntil(lambda: dialog.save_button.isEnabled(), timeout=60000)
     assert dialog.suggested.zones == inference.zones_to_list(seal) and dialog.suggested.far == 0.0
+    # The minimum length (0: none) moves the levels as the area does; the dialog's suggestion follows it.
+    assert dialog.length.text() == "none" and dialog.length.suffix() == " px"
+    dialog.length.setValue(12.5)
+    assert dialog.suggested.min_length == 12.5
+    dialog.length.setValue(0)
+    assert dialog.suggested.min_length == 0.0
     dialog.save_button.click()
     wait_idle(qtbot, w)
     assert w.session.model.calibration.zone_list == seal
@@ -97,7 +103,7 @@ def test_calibrate_uses_the_zones_drawn_and_the_banner_says_when_they_differ(qtb
     w.inspect_panel.open_paths([images["ng"][0]])
     wait_idle(qtbot, w)
     assert w.inspect_panel.badge.text() == "NG" and "area limits of its zones" in w.inspect_panel.reason_label.text()
-    made_ng = [w.inspect_panel.regions.item(row, 4).text() for row in range(w.inspect_panel.regions.rowCount())]
+    made_ng = [w.inspect_panel.regions.item(row, 5).text() for row in range(w.inspect_panel.regions.rowCount())]
     assert any(text.startswith("yes · ") and "seal" in text for text in made_ng), made_ng
     # Reopened without zones in its settings.json, the project starts from the calibration's.
     assert read_project(fitted_project, w.doc.config)["zones"] == seal

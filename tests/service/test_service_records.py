@@ -171,7 +171,7 @@ def test_a_backup_uploaded_restores_as_a_new_project_that_inspects_alike(client,
 
 
 def test_calibration_zones_over_http(client, images, live):
-    """calibrate_ng's `zones` field: a zone over the scratch with its own minimum area catches a scratch that the
+    """calibrate_ng's `zones` and `min_length` fields: a zone over the scratch with its own minimum area catches a scratch that the
     rest's minimum area lets through; results say each region's area per zone; the version list shows them; a bad
     zones field, or a zone off the ROI, is a 422 naming it and saves nothing."""
     import json
@@ -181,12 +181,13 @@ def test_calibration_zones_over_http(client, images, live):
 
     assert fit(client, "zoned", images["ok"], roi=ROI, mm_per_px="0.05")["state"] == "done"
     seal = {"name": "seal", "min_area": 0.01, "shape": {"type": "rect", "cx": 76, "cy": 77, "w": 60, "h": 46}}
-    form = {"min_area": "1000", "zones": json.dumps([seal])}
+    form = {"min_area": "1000", "zones": json.dumps([seal]), "min_length": "40"}
     r = client.post("/projects/zoned/calibrate_ng", files=files(images["cal"], "ok") + files(images["ng"], "ng"),
                     data=form)
     assert r.status_code == 200, r.text
     cal = r.json()
     assert cal["zones"][0]["name"] == "seal" and cal["min_area_unit"] == "mm2" and cal["far"] == 0.0
+    assert cal["min_length"] == 40.0
     body = client.post("/projects/zoned/infer", files=files(images["ng"][:1])).json()["results"][0]
     assert body["verdict"] == "NG", body["reason"]
     counted = body["regions"][body["ng_regions"][0]]
@@ -199,4 +200,7 @@ def test_calibration_zones_over_http(client, images, live):
                         (json.dumps([off]), "cover no pixel of the ROI")):
         r = client.post("/projects/zoned/calibrate_ng", files=files(images["cal"], "ok"), data={"zones": zones})
         assert r.status_code == 422 and word in r.json()["error"] and "zone" in r.json()["error"], r.text
+    for length, word in (("-1", "minimum length"), ("abc", "'min_length'"), ("inf", "'min_length'")):
+        r = client.post("/projects/zoned/calibrate_ng", files=files(images["cal"], "ok"), data={"min_length": length})
+        assert r.status_code == 422 and word in r.json()["error"], r.text
     assert snapshot(live.projects / "zoned") == before
