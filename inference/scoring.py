@@ -12,7 +12,7 @@ import numpy as np
 from .config import SMOOTHING_AT  # the places live with the config keys, as align.py takes ALIGN_MODES
 from .verdict import Verdict
 from .region_length import longest_component, longest_extent
-from .zones import ZoneMap, load, pixels_per_label
+from .zones import ZoneMap, load, main_zone, pixels_per_label
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Region:
     # its share of their limits (it counts at 1 or more). None without zones.
     zones: Optional[dict] = None
     zone_load: Optional[float] = None
+    # The zone that weighs most in it (zones.main_zone): 0 outside every zone, k the calibration's k-th zone.
+    zone_index: Optional[int] = None
     # Its length: the longest distance across it (inference/region_length.py), in px and mm (None without mm_per_px).
     length_px: float = 0.0
     length_mm: Optional[float] = None
@@ -45,6 +47,7 @@ class Region:
         if self.zones is not None:
             out["zones"] = dict(self.zones)
             out["zone_load"] = self.zone_load if self.zone_load is None or np.isfinite(self.zone_load) else None
+            out["zone_index"] = self.zone_index
         return out
 
     @property
@@ -282,6 +285,7 @@ def find_regions(
             on_edge=bool(on_edge[i]),
             zones=in_zones,
             zone_load=None if per_zone is None else load(per_zone[i], zmap),
+            zone_index=None if per_zone is None else main_zone(per_zone[i], zmap),
             length_px=length,
             length_mm=None if mm_per_px is None else length * mm_per_px,
         ))

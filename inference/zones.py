@@ -168,6 +168,17 @@ def load(pixels: np.ndarray, zmap: ZoneMap) -> float:
     return total
 
 
+def main_zone(pixels: np.ndarray, zmap: ZoneMap) -> int:
+    """The label (0: the rest, k: zone k) that weighs most in a region of these pixel counts per label: the
+    largest share of its limit (a limit of 0 weighs most; among those, the most pixels)."""
+    def weight(k: int) -> tuple[float, int]:
+        n = int(pixels[k])
+        if not n:
+            return (-1.0, 0)
+        return (math.inf if zmap.limits[k] <= 0 else n * zmap.px_area / float(zmap.limits[k]), n)
+    return max(range(len(zmap.names)), key=weight)
+
+
 def pixels_per_label(components: np.ndarray, n_components: int, zmap: ZoneMap, inside: np.ndarray) -> np.ndarray:
     """n_components x n_labels pixel counts of each connected component (cv2 labels) in each zone."""
     n_labels = len(zmap.names)

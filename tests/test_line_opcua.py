@@ -170,10 +170,45 @@ def test_one_handshake_two_protocols(tmp_path):
                 return await plc.read("Trigger", "Busy")
 
         assert asyncio.run(read_trigger()) == [False, True]
+
+        # The result, with a defect in the second inspection zone: DefectZone 2 over both protocols.
+        handshake.publish_result(_zoned_outcome())
+
+        async def read_defect():
+            async with Client(url) as client:
+                plc = Plc(client, await client.get_namespace_index(NAMESPACE))
+                return await plc.read("Verdict", "Defects", "DefectZone")
+
+        assert asyncio.run(read_defect()) == [2, 1, 2]
+        assert modbus.read_holding_registers(36, count=1).registers == [2]
     finally:
         modbus.close()
         mb.close()
         opc.close()
+
+
+def _zoned_outcome():
+    """An NG outcome whose one region lies mostly in the second of two zones (a 10 x 10 px blob: 30 px in zone
+    'a', limit 100, 70 px in zone 'b', limit 50: b weighs most)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from inference import Verdict, zones_from_list
+    from inference.scoring import find_regions, judge
+    from inference.zones import zone_map
+
+    m = np.zeros((20, 30), np.float32)
+    m[5:15, 10:20] = 1.0
+    zones = zones_from_list([{"name": "a", "min_area": 100, "shape": {"type": "rect", "cx": 11.5, "cy": 10, "w": 3,
+                                                                      "h": 20}},
+                             {"name": "b", "min_area": 50, "shape": {"type": "rect", "cx": 20, "cy": 10, "w": 14,
+                                                                     "h": 20}}])
+    zmap = zone_map(zones, 1000.0, (0, 0, 30, 20), m.shape, None)
+    verdict, regions, _ = judge(1.0, find_regions(m, np.ones_like(m, bool), 0.5, (0, 0, 30, 20), None, zmap), 0.5,
+                                1000.0, zmap)
+    assert verdict == "NG" and regions[0].zones == {"a": 30, "b": 70} and regions[0].zone_index == 2
+    return SimpleNamespace(verdict=Verdict.NG, score=1.0, result=SimpleNamespace(regions=regions), master_passed=None)
 
 
 def test_access_anonymous_on_loopback_only_users_otherwise(tmp_path):

@@ -10,7 +10,8 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     Alarm (Boolean)                 AlarmText (String)      Ready (Boolean)         Heartbeat (UInt32, +1 a second)
     AlarmBits (UInt32: which alarms, bit i the i-th of station.line_io.alarms.ALARM_NAMES)
     Defects (UInt32: the regions that count)   DefectArea, DefectX, DefectY (Double: the largest one's area, mm^2
-    or px, and centre, image px; NaN without one)   MasterCheck (Int32: 0 a production part, 1 a master part
+    or px, and centre, image px; NaN without one)   DefectZone (Int32: the largest one's inspection zone, 1.. the
+    calibration's zones in order, 0 outside them)   MasterCheck (Int32: 0 a production part, 1 a master part
     that got its expected verdict, 2 one that did not)
 
 Only Trigger, Ack, PartId and Recipe are writable (others answer BadNotWritable). A PLC write reaches the
@@ -63,6 +64,7 @@ VARIABLES = (
     ("DefectArea", "defect_area", "Double", False),
     ("DefectX", "defect_x", "Double", False),
     ("DefectY", "defect_y", "Double", False),
+    ("DefectZone", "defect_zone", "Int32", False),
     ("MasterCheck", "master_check", "Int32", False),
 )
 
