@@ -18,6 +18,8 @@ def describe(shape) -> str:
         return f"rect {shape.w:.0f} x {shape.h:.0f} at ({shape.cx:.0f}, {shape.cy:.0f})"
     if shape.kind == "circle":
         return f"circle r {shape.r:.0f} at ({shape.cx:.0f}, {shape.cy:.0f})"
+    if shape.kind == "annulus":  # a zone given on the command line: the window draws none
+        return f"annulus r {shape.r_inner:.0f}-{shape.r_outer:.0f} at ({shape.cx:.0f}, {shape.cy:.0f})"
     return f"polygon, {len(shape.points)} corners"
 
 

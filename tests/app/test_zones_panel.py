@@ -64,6 +64,12 @@ def test_draw_name_and_limit_zones_with_undo_and_save_them(qtbot, window, images
     w.zones_panel.list.selectRow(1)
     w.zones_panel.remove_button.click()
     assert [z.name for z in w.doc.zones] == ["seal"]
+    # A zone of any shape the calibration may hold is listed (an annulus, given on the command line).
+    ring = inference.zones_from_list([{"name": "ring", "min_area": 3, "shape": {
+        "type": "annulus", "cx": 80, "cy": 80, "r_inner": 20, "r_outer": 40}}])
+    w.doc.set_zones(w.doc.zones + ring)
+    assert [_cell(w, 1, c).text() for c in range(3)] == ["ring", "3", "annulus r 20-40 at (80, 80)"]
+    assert len(w.zones_panel.overlay.items) == 2
 
 
 def test_calibrate_uses_the_zones_drawn_and_the_banner_says_when_they_differ(qtbot, make_window, fitted_project,
