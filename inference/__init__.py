@@ -113,7 +113,8 @@ from .scoring import (
 )
 from .resources import resource_path
 from .synthetic import write_discs
-from .zones import REST as ZONE_REST, Zone, ZoneError, check_over_roi as check_zones_over_roi, zones_from_list, zones_to_list
+from .zones import REST as ZONE_REST, Zone, ZoneError, zones_from_list, zones_to_list
+from .zones import check_over_roi as check_zones_over_roi
 from .weights import (
     PRESETS,
     WeightsInfo,

@@ -230,7 +230,8 @@ class CalibrateDialog(QDialog):
         unit = " mm²" if model is not None and inference.area_unit(model.mm_per_px) == "mm2" else " px"
         self.zones.setText(", ".join(f"{z.name}: {z.min_area:g}{unit}" for z in zones) if zones else
                            "none (the minimum region area holds over the whole ROI)")
-        self._suggest()  # each zone's limit moves the verdict levels of the images with regions there
+        if self.isVisible():  # a dialog closed earlier stays the window's child: it computes nothing more
+            self._suggest()  # each zone's limit moves the verdict levels of the images with regions there
 
     # -- scoring --------------------------------------------------------------------------------
     def compute(self) -> None:
