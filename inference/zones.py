@@ -31,6 +31,7 @@ from .roi import any_shape_from_dict, roi_to_dict, shape_mask
 REST = "rest"
 # Labels are uint8 with 0 for the rest; a station with more zones than this has a drawing, not a setting.
 MAX_ZONES = 32
+MAX_NAME = 64  # a name is shown in tables, reasons and history rows: a word or two, not a description
 
 
 class ZoneError(RoiError):
@@ -67,6 +68,8 @@ def zones_from_list(data) -> tuple[Zone, ...]:
         if not isinstance(name, str) or not name.strip():
             raise ZoneError(f"{what} needs a name (text)")
         name = name.strip()
+        if len(name) > MAX_NAME:
+            raise ZoneError(f"{what}'s name is {len(name)} characters long: at most {MAX_NAME}")
         what = f"zone {name!r}"
         if name == REST:
             raise ZoneError(f"{what}: '{REST}' names what lies outside every zone; choose another name")

@@ -105,6 +105,7 @@ def test_verdict_level_is_exactly_where_judge_turns_ng_with_zones():
     ({"name": "a", "min_area": "1", "shape": AWAY["shape"]}, "min_area must be a finite number"),
     ({"name": "a", "min_area": 1, "shape": {"type": "star"}}, "zone 'a': zone shape type must be one of"),
     ({"name": "a", "min_area": 1, "shape": AWAY["shape"], "limit": 3}, "unknown field"),
+    ({"name": "x" * 65, "min_area": 1, "shape": AWAY["shape"]}, "at most 64"),
 ])
 def test_a_bad_zone_is_named(bad, match):
     with pytest.raises(ZoneError, match=match):
