@@ -35,8 +35,10 @@ class Region:
     # its share of their limits (it counts at 1 or more). None without zones.
     zones: Optional[dict] = None
     zone_load: Optional[float] = None
-    # The zone that weighs most in it (zones.main_zone): 0 outside every zone, k the calibration's k-th zone.
+    # The zone that weighs most in it (zones.main_zone): 0 outside every zone, k the calibration's k-th zone, and
+    # its name ("rest" outside every zone).
     zone_index: Optional[int] = None
+    zone: Optional[str] = None
     # Its length: the longest distance across it (inference/region_length.py), in px and mm (None without mm_per_px).
     length_px: float = 0.0
     length_mm: Optional[float] = None
@@ -47,7 +49,7 @@ class Region:
         if self.zones is not None:
             out["zones"] = dict(self.zones)
             out["zone_load"] = self.zone_load if self.zone_load is None or np.isfinite(self.zone_load) else None
-            out["zone_index"] = self.zone_index
+            out["zone_index"], out["zone"] = self.zone_index, self.zone
         return out
 
     @property
@@ -286,6 +288,7 @@ def find_regions(
             zones=in_zones,
             zone_load=None if per_zone is None else load(per_zone[i], zmap),
             zone_index=None if per_zone is None else main_zone(per_zone[i], zmap),
+            zone=None if per_zone is None else zmap.names[main_zone(per_zone[i], zmap)],
             length_px=length,
             length_mm=None if mm_per_px is None else length * mm_per_px,
         ))

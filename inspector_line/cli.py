@@ -32,7 +32,8 @@ from station import PartIdPattern, Station
 from station.history import LABELS, NO_VERDICT, PURPOSES, History, default_path, parse_label
 from station.history_filters import parse_time as history_time
 
-from .export import export_csv, export_json, export_periods_csv, export_periods_json
+from .export import (export_csv, export_json, export_periods_csv, export_periods_json, export_zones_csv,
+                     export_zones_json)
 from .runlock import acquire_run_lock
 from .sources import ERROR_AFTER_S
 
@@ -271,9 +272,10 @@ def history_parser() -> argparse.ArgumentParser:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", type=Path, metavar="OUT", help="export the rows as CSV (- : standard output)")
     out.add_argument("--json", type=Path, metavar="OUT", help="export the rows as JSON (- : standard output)")
-    p.add_argument("--by", choices=("hour", "day", "shift"),
-                   help="the counts and yield per hour, day or shift (local time), master parts' checks apart; with "
-                   "--csv / --json, those periods are written")
+    p.add_argument("--by", choices=("hour", "day", "shift", "zone"),
+                   help="the counts and yield per hour, day or shift (local time), master parts' checks apart; or the "
+                   "NG parts per inspection zone of their largest defect (where the process fails); with --csv / "
+                   "--json, those are written")
     p.add_argument("--shifts", default="6,14,22", metavar="HOURS",
                    help="with --by shift: the hours the shifts start at (default 6,14,22)")
     p.add_argument("--drift", action="store_true",
@@ -314,6 +316,8 @@ def cmd_history(args) -> int:
     with History(path) as history:
         if args.drift:
             return _print_drift(args, history)
+        if args.by == "zone":
+            return _print_zones(args, history, filters)
         if args.by:
             return _print_periods(args, history, filters)
         rows = history.query(limit=args.limit, **filters)
@@ -382,6 +386,22 @@ def _print_periods(args, history: History, filters: dict) -> int:
         c = p.counts
         print(f"{p.label:16}  {c.total:6d}  {c.ok:6d}  {c.ng:5d}  {c.not_found:9d}  {c.no_verdict:10d}  {c.error:5d}  "
               f"{c.yield_text():>6}  {p.masters_text}".rstrip())
+    return 0
+
+
+def _print_zones(args, history: History, filters: dict) -> int:
+    """--by zone: the NG parts per inspection zone of their largest defect, most first; or --csv / --json."""
+    found = history.ng_zones(**filters)
+    if _export(args, found, "zones", export_zones_csv, export_zones_json):
+        return 0
+    if not found:
+        print("no NG part in that time")
+        return 0
+    total = sum(n for _, n in found)
+    print(f"{'zone':24}  {'NG':>6}  share")
+    for zone, n in found:
+        print(f"{zone if zone is not None else '(no zones)':24}  {n:6d}  {n / total:6.1%}")
+    print(f"{'total':24}  {total:6d}")
     return 0
 
 

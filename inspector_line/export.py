@@ -1,5 +1,6 @@
 """The inspection history as CSV or JSON files (`inspector history --csv/--json`, the History view's Export), row
-by row or per period (`--by hour|day|shift`: station/history_periods.py)."""
+by row, per period (`--by hour|day|shift`: station/history_periods.py) or NG parts per inspection zone (`--by
+zone`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import IO, Sequence, Union
 from inference import atomic_write
 
 from station.history import HistoryError, Inspection
+from station.history_zones import zone_records
 
 EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "score", "threshold", "verdict",
                  "reason", "regions", "latency", "heatmap_path", "error", "label", "model_version", "part_id",
@@ -62,6 +64,22 @@ def export_periods_csv(path: Union[str, Path, IO[str]], periods: Sequence) -> No
 
 def export_periods_json(path: Union[str, Path, IO[str]], periods: Sequence) -> None:
     _write(path, json.dumps(period_records(periods), indent=1) + "\n")
+
+
+ZONE_FIELDS = ("zone", "NG", "share")
+
+
+def export_zones_csv(path: Union[str, Path, IO[str]], zones: Sequence[tuple]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(ZONE_FIELDS)
+    for record in zone_records(zones):
+        writer.writerow(["" if record[f] is None else record[f] for f in ZONE_FIELDS])
+    _write(path, buf.getvalue())
+
+
+def export_zones_json(path: Union[str, Path, IO[str]], zones: Sequence[tuple]) -> None:
+    _write(path, json.dumps(zone_records(zones), indent=1) + "\n")
 
 
 def _write(path, text: str) -> None:

@@ -21,6 +21,7 @@ from station.backup import back_up, restore
 from station.history import LABELS, PURPOSES, parse_label
 from station.history_filters import parse_time
 from station.history_periods import PERIODS, parse_shifts, periods, total
+from station.history_zones import zone_records
 
 from .access import Caller, require
 from .errors import ApiError, status_for
@@ -111,6 +112,17 @@ def history_periods(name: str, request: Request,
     found = periods(_projects(request).station(name).history, by, since=parse_time(since, "since"),
                     until=parse_time(until, "until"), shifts=parse_shifts(shifts), purpose=purpose)
     return {"project": name, "by": by, "periods": [p.to_dict() for p in found], "total": total(found).to_dict()}
+
+
+@router.get("/history/zones", summary="The NG parts per inspection zone of their largest defect, most first: where "
+            "the process fails (zone null: inspected without zones)", dependencies=[require("read")])
+def history_zones(name: str, request: Request,
+                  since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
+                  until: Optional[str] = Query(None, description="before (the same forms)")):
+    _projects(request).existing(name)
+    found = _projects(request).station(name).history.ng_zones(since=parse_time(since, "since"),
+                                                               until=parse_time(until, "until"))
+    return {"project": name, "zones": zone_records(found)}
 
 
 @router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "

@@ -458,6 +458,16 @@ class History:
             counts.add(stored_verdict(verdict), n)  # a word an earlier version let a source store: ERROR
         return counts
 
+    def ng_zones(self, since: TimeLike = None, until: TimeLike = None, **filters) -> list[tuple[Optional[str], int]]:
+        """The NG parts matching query()'s filters by the inspection zone their largest defect weighs most in (its
+        region's `zone`; None: without zones), most first (station/history_zones.py); production parts only."""
+        filters = {k: v for k, v in filters.items() if k != "verdict"}  # NG parts: no other verdict has a defect
+        where, params = where_clause(since, until, verdict="NG", **filters)
+        where = production_only(where, filters.get("purpose"))
+        rows = self._run(f"SELECT json_extract(regions, '$[0].zone'), COUNT(*) FROM inspections{where} "
+                         "GROUP BY 1 ORDER BY 2 DESC, 1", params)
+        return [(zone, n) for zone, n in rows]
+
     def hourly_counts(self, since: TimeLike = None, until: TimeLike = None,
                       **filters) -> list[tuple[str, Verdict, bool, bool, int]]:
         """The rows matching query()'s filters, per hour of local time, oldest first: ("YYYY-MM-DD HH", verdict,

@@ -298,3 +298,29 @@ def test_a_rows_image_is_its_archived_copy_or_its_unchanged_file_and_never_anoth
         h.set_archive_path(row_id, copy)
         assert h.get(row_id).image_path() == copy
         assert h.get(frame).image_path() is None
+
+
+def test_ng_parts_by_the_zone_of_their_largest_defect(tmp_path):
+    """History.ng_zones: the NG parts by the zone their largest counted region weighs most in, most first; parts
+    inspected without zones under None; OK parts and master parts' checks left out; --by zone prints and exports
+    the same."""
+    from inspector_cli.main import main as cli_main
+
+    def region(zone, area):
+        return {"area_px": area, "counts": True, **({"zones": {zone: area}, "zone": zone} if zone else {})}
+
+    with History(tmp_path / "h.sqlite") as h:
+        for i, regions in enumerate([[region("seal", 40), region("rest", 5)], [region("rest", 90)],
+                                     [region("seal", 12)], [region(None, 30)]]):
+            h.record(source="t", file_name=f"ng{i}.png", verdict="NG", score=2.0, threshold=1.0, regions=regions)
+        h.record(source="t", file_name="ok.png", verdict="OK", score=0.5, threshold=1.0)
+        h.record(source="t", file_name="rr.png", verdict="NG", score=2.0, threshold=1.0, regions=[region("rest", 9)],
+                 purpose="master", expected="NG", part_id="RR-1")
+        assert h.ng_zones() == [("seal", 2), (None, 1), ("rest", 1)]
+        assert h.ng_zones(verdict="OK") == h.ng_zones()  # the verdict is NG, whatever is asked
+        assert h.ng_zones(purpose="master") == [("rest", 1)]
+    out = tmp_path / "zones.csv"
+    assert cli_main(["history", str(tmp_path), "--history", str(tmp_path / "h.sqlite"), "--by", "zone",
+                     "--csv", str(out)]) == 0
+    assert list(csv.reader(out.open())) == [["zone", "NG", "share"], ["seal", "2", "0.5"], ["", "1", "0.25"],
+                                            ["rest", "1", "0.25"]]

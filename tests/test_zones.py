@@ -200,6 +200,11 @@ def test_zones_are_kept_across_calibrations_and_audited(tiny_config, tmp_path):
     assert cli_main([*calibrate_args, "--zones", str(zones_file), *base]) == 0
     with Station(project, config=Engine(tiny_config).config) as station:
         assert station.model().calibration.zones == zones_to_list(_zones(OVER_SCRATCH))
+    # The NG parts the line inspected, counted by the zone of their largest defect (a Pareto of where it fails).
+    assert cli_main(["infer", str(project), str(ng), *map(str, held[:2]), *base]) == 0
+    by_zone = tmp_path / "by_zone.json"
+    assert cli_main(["history", str(project), "--by", "zone", "--json", str(by_zone)]) == 0
+    assert json.loads(by_zone.read_text()) == [{"zone": "seal", "NG": 3, "share": 1.0}]
     assert cli_main([*calibrate_args, *base]) == 0  # kept
     with Station(project, config=Engine(tiny_config).config) as station:
         assert station.model().calibration.zone_list[0].name == "seal"
