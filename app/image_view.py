@@ -15,6 +15,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 
 import inference
 
+from .roi_items import ZONE_PEN
+
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = tuple(inference.HEATMAP_COLORMAPS)  # the engine's colour maps, jet first
@@ -160,6 +162,10 @@ class ImageView(pg.GraphicsView):
         self.located_item.setZValue(16)
         self.located_item.setToolTip("Where the part was located: the ROI placed on it")
         self.view_box.addItem(self.located_item, ignoreBounds=True)
+        self.located_zones_item = pg.PlotCurveItem(pen=ZONE_PEN)
+        self.located_zones_item.setZValue(16)
+        self.located_zones_item.setToolTip("The inspection zones where the part was located")
+        self.view_box.addItem(self.located_zones_item, ignoreBounds=True)
         self.not_found_label = pg.TextItem("", color=(255, 170, 0), anchor=(0, 0))
         self.not_found_label.setZValue(40)
         self.view_box.addItem(self.not_found_label, ignoreBounds=True)
@@ -232,6 +238,9 @@ class ImageView(pg.GraphicsView):
             self.located_item.setData(pts[:, 0], pts[:, 1], connect="finite")
         else:
             self.located_item.setData([], [])
+        zones = getattr(result, "zone_outlines", None) or []
+        pts = np.vstack([np.vstack([z, [[np.nan, np.nan]]]) for z in zones]) if zones else np.zeros((0, 2))
+        self.located_zones_item.setData(pts[:, 0], pts[:, 1], connect="finite")
         if result is not None and result.verdict == "NOT_FOUND":
             self.not_found_label.setHtml('<div style="background:#000a; color:#ffaa00; font-size:16pt; '
                                          'font-weight:bold; padding:4px">PART NOT FOUND</div>')

@@ -163,6 +163,8 @@ def placed_in_image(result: InferenceResult, p: PreparedImage, model: Model) -> 
     result.anomaly_map, result.mask, result.box = amap, mask, box
     result.outline = p.placement.apply(outline(model.roi))
     result.ignore_outlines = [p.placement.apply(outline(shape)) for shape in model.ignore]
+    zones = model.calibration.zone_list if model.calibration is not None else ()
+    result.zone_outlines = [p.placement.apply(outline(zone.shape)) for zone in zones]
     result.location = p.placement.to_dict()
     result.reference_to_image = p.placement.matrix
     return result

@@ -85,6 +85,7 @@ class InferenceResult:
     outline: Optional[np.ndarray] = None
     location: Optional[dict] = None
     ignore_outlines: list = field(default_factory=list)  # ignore regions where the part lies (N x 2 each)
+    zone_outlines: list = field(default_factory=list)  # the calibration's inspection zones where the part lies
     # ERROR: what went wrong with this image (its neighbours in the batch are inspected as usual).
     error: Optional[str] = None
     # Lighting compensation (config brightness): the grey levels the crop's median was moved by to match the

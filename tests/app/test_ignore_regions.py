@@ -111,6 +111,16 @@ def test_located_outline_and_not_found_are_shown(qtbot, window, tmp_path, tiny_c
     assert np.mean(xs[:4]) == pytest.approx(200, abs=2) and np.mean(ys[:4]) == pytest.approx(160, abs=2)
     shown = window.inspect_panel.score_label.text()
     assert float(shown.split("located ")[1].split("°")[0]) == pytest.approx(90, abs=1.5)
+    # A calibration's inspection zones are drawn where the part lies too: a square drawn at the reference's centre
+    # (160, 160) lies at the moved centre (200, 160), its four corners closed.
+    samples = engine.calibration_samples(model, [moved_part(4, 5, 5, 10)[0]])
+    square = inference.zones_from_list([{"name": "z", "min_area": 0, "shape": {"type": "rect", "cx": 160, "cy": 160,
+                                                                            "w": 20, "h": 20}}])
+    zoned = model.with_calibration(engine.calibration_from(model, samples, zones=square))
+    window.inspect_panel.show_result(engine.infer(zoned, moved))
+    xs, ys = window.view.located_zones_item.getData()
+    assert np.isfinite(xs).sum() == 5 and np.mean(xs[:4]) == pytest.approx(200, abs=2)
+    assert np.mean(ys[:4]) == pytest.approx(160, abs=2)
 
     empty, _ = moved_part(3, present=False)
     missing = engine.infer(model, empty)
@@ -120,4 +130,6 @@ def test_located_outline_and_not_found_are_shown(qtbot, window, tmp_path, tiny_c
     assert "part not found" in window.inspect_panel.score_label.text()
     assert "NOT FOUND" in window.view.not_found_label.textItem.toHtml()
     xs, _ = window.view.located_item.getData()
+    assert xs is None or len(xs) == 0
+    xs, _ = window.view.located_zones_item.getData()
     assert xs is None or len(xs) == 0
