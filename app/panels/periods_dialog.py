@@ -1,6 +1,7 @@
 """The history per hour, day or shift, for the line lead at the end of a shift (History > Report…): the same
 figures as `inspector history --by` (station/history_periods.py), production parts' counts and yield with the
-master parts' checks apart."""
+master parts' checks apart; or the NG parts per inspection zone of their largest defect (`--by zone`,
+station/history_zones.py), where the process fails."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from PySide6.QtWidgets import (
 
 import inference
 from station.history_periods import DEFAULT_SHIFTS, parse_shifts, periods, total
+from station.history_zones import zone_records
 
-BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"))
+BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"), ("NG by zone", "zone"))
 HEADERS = ("period", "parts", "OK", "NG", "not found", "no verdict", "error", "yield", "master checks")
+ZONE_HEADERS = ("zone", "NG parts", "share")
 
 
 class PeriodsDialog(QDialog):
@@ -63,7 +66,12 @@ class PeriodsDialog(QDialog):
         by = BY[self.by.currentIndex()][1]
         self.shifts.setEnabled(by == "shift")
         self.table.setRowCount(0)
+        headers = ZONE_HEADERS if by == "zone" else HEADERS
+        self.table.setColumnCount(len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
         try:
+            if by == "zone":
+                return self._show_zones(self.history.ng_zones(**self.filters))
             shifts = parse_shifts(self.shifts.text(), "Shifts start at") if by == "shift" else DEFAULT_SHIFTS
             found = periods(self.history, by, shifts=shifts, **self.filters)
         except inference.InspectorError as exc:  # a shift list that cannot be read, a history locked
@@ -76,6 +84,16 @@ class PeriodsDialog(QDialog):
             r = self.table.rowCount()
             self.table.insertRow(r)
             for col, value in enumerate(cells):
+                self.table.setItem(r, col, QTableWidgetItem(str(value)))
+
+    def _show_zones(self, found) -> None:
+        """The NG parts per zone of their largest defect, most first ("(no zones)": inspected without zones)."""
+        self.note.setText("" if found else "No NG part in the time the History view shows.")
+        for record in zone_records(found):
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            zone = record["zone"] if record["zone"] is not None else "(no zones)"
+            for col, value in enumerate((zone, record["NG"], f"{record['share']:.1%}")):
                 self.table.setItem(r, col, QTableWidgetItem(str(value)))
 
 

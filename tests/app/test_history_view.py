@@ -152,4 +152,8 @@ def test_the_report_by_shift_of_the_time_shown(qtbot, reviewed):
     assert table.rowCount() == 0 and "Shifts start at: the hours shifts start at" in dialog.note.text()
     dialog.by.setCurrentIndex(2)  # by day: the shift hours do not matter
     assert table.rowCount() >= 2 and dialog.note.text() == ""
+    # NG by zone: the window's three NG parts, inspected without zones; the master check left out.
+    dialog.by.setCurrentIndex(3)
+    cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+    assert cells == [["(no zones)", "3", "100.0%"]] and not dialog.shifts.isEnabled()
     dialog.close()
