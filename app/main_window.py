@@ -24,10 +24,7 @@ from .panels.history_panel import HistoryPanel
 from .panels.versions_panel import VersionsPanel
 from .panels.inspect_panel import InspectPanel
 from .panels.progress import ProgressStrip
-from .panels.ignore_panel import IgnorePanel
-from .panels.zones_panel import ZonesPanel
-from .panels.locate_panel import LocatePanel
-from .panels.roi_panel import RoiPanel
+from .panels.setup_panels import setup_panels
 from .panels.start_page import StartPage
 from .panels.teach_panel import TeachPanel
 from .roi_items import RoiOverlay
@@ -82,14 +79,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.centre)
         self.centre.currentChanged.connect(self._update_enabled)
 
-        self.roi_panel = RoiPanel(self.doc, self.undo_stack, self.view, self.overlay)
-        self.ignore_panel = IgnorePanel(self.doc, self.undo_stack, self.view, self.roi_panel)
-        self.zones_panel = ZonesPanel(self.doc, self.undo_stack, self.view, self.roi_panel)
-        self.ignore_panel.siblings, self.zones_panel.siblings = [self.zones_panel], [self.ignore_panel]
-        self.locate_panel = LocatePanel(self.doc, self.undo_stack, self.view, self.roi_panel,
-                                        (self.ignore_panel, self.zones_panel))
-        for i, panel in enumerate((self.ignore_panel, self.zones_panel, self.locate_panel)):
-            self.roi_panel.layout().insertWidget(1 + i, panel)
+        self.roi_panel, self.ignore_panel, self.zones_panel, self.locate_panel, setup = \
+            setup_panels(self.doc, self.undo_stack, self.view, self.overlay)
         self.teach_panel = TeachPanel(self.session)
         self.inspect_panel = InspectPanel(self.session, self.view, self.show_status)
         self.tabs = QTabWidget()
@@ -109,7 +100,7 @@ class MainWindow(QMainWindow):
         for action in self.roi_panel.actions.values():
             action.triggered.connect(lambda _=False: self.tabs.setCurrentWidget(self.teach_panel))
         self.teach_panel.previewRequested.connect(self.show_reference)
-        self._dock("Setup", self.roi_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Setup", setup, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Teach and inspect", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.progress = ProgressStrip(self.runner)
