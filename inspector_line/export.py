@@ -54,12 +54,7 @@ def period_records(periods: Sequence) -> list[dict]:
 
 
 def export_periods_csv(path: Union[str, Path, IO[str]], periods: Sequence) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(PERIOD_FIELDS)
-    for record in period_records(periods):
-        writer.writerow(["" if record[f] is None else record[f] for f in PERIOD_FIELDS])
-    _write(path, buf.getvalue())
+    _records_csv(path, PERIOD_FIELDS, period_records(periods))
 
 
 def export_periods_json(path: Union[str, Path, IO[str]], periods: Sequence) -> None:
@@ -70,16 +65,21 @@ ZONE_FIELDS = ("zone", "NG", "share")
 
 
 def export_zones_csv(path: Union[str, Path, IO[str]], zones: Sequence[tuple]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(ZONE_FIELDS)
-    for record in zone_records(zones):
-        writer.writerow(["" if record[f] is None else record[f] for f in ZONE_FIELDS])
-    _write(path, buf.getvalue())
+    _records_csv(path, ZONE_FIELDS, zone_records(zones))
 
 
 def export_zones_json(path: Union[str, Path, IO[str]], zones: Sequence[tuple]) -> None:
     _write(path, json.dumps(zone_records(zones), indent=1) + "\n")
+
+
+def _records_csv(path, fields: Sequence[str], records: Sequence[dict]) -> None:
+    """Flat records as CSV, a header of `fields` first; None as an empty cell."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    for record in records:
+        writer.writerow(["" if record[f] is None else record[f] for f in fields])
+    _write(path, buf.getvalue())
 
 
 def _write(path, text: str) -> None:

@@ -18,6 +18,7 @@ from inference import Circle, zones_from_list
 from inspector_cli.main import main as cli_main
 
 from tiny_project import TINY_YAML
+from verdict_levels import assert_level_is_where_judge_turns_ng
 
 
 def test_a_regions_length_is_its_longest_distance_across():
@@ -74,11 +75,7 @@ def test_verdict_level_is_exactly_where_judge_turns_ng_with_a_length_limit():
             zones = zones_from_list([{"name": "z", "min_area": area / 2, "shape": {"type": "circle", "cx": 25,
                                                                                     "cy": 20, "r": 8}}])
             zmap = zone_map(zones, area, (0, 0, 50, 40), m.shape, mm)
-        level = verdict_level(score, m, mask, area, mm, zmap, length)
-        for t in np.unique(m)[::6]:
-            regions = find_regions(m, mask, float(t), (0, 0, 50, 40), mm, zmap)
-            verdict, _, _ = judge(score, regions, float(t), area, zmap, length)
-            assert (verdict == "NG") == (t <= level), (trial, t, level)
+        assert_level_is_where_judge_turns_ng(m, mask, score, area, mm, zmap, length, every=6, what=trial)
 
 
 def test_the_minimum_length_is_checked_kept_and_read_from_older_files():

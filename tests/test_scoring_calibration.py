@@ -246,7 +246,8 @@ def test_verdict_level_is_exactly_where_judge_turns_ng():
     """verdict_level: NG at threshold t exactly when t <= level, for any area limit, in px and in mm^2."""
     import cv2
 
-    from inference.scoring import find_regions, judge, verdict_level
+    from inference.scoring import verdict_level
+    from verdict_levels import assert_level_is_where_judge_turns_ng
 
     rng = np.random.default_rng(0)
     for trial in range(60):
@@ -256,10 +257,7 @@ def test_verdict_level_is_exactly_where_judge_turns_ng():
         score = float(m[mask].max()) * rng.uniform(0.8, 1.2)
         mm = None if trial % 2 else 0.1
         limit = float(rng.integers(0, 60)) * (0.01 if mm else 1.0)
-        level = verdict_level(score, m, mask, limit, mm)
-        for t in np.unique(m[mask])[::5]:
-            verdict, _, _ = judge(score, find_regions(m, mask, float(t), (0, 0, 50, 40), mm), float(t), limit)
-            assert (verdict == "NG") == (t <= level), (trial, t, level, verdict)
+        assert_level_is_where_judge_turns_ng(m, mask, score, limit, mm, what=trial)
     assert verdict_level(1.0, np.ones((4, 4), np.float32), np.ones((4, 4), bool), 17.0, None) == float("-inf")
 
 

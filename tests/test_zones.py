@@ -11,13 +11,14 @@ import pytest
 
 from inference import (Calibration, CalibrationError, Circle, Engine, Rect, ZoneError, calibrate, zones_from_list,
                        zones_to_list)
-from inference.scoring import find_regions, judge, verdict_level
+from inference.scoring import find_regions, judge
 from inference.synthetic import CENTRE, RADIUS, disc
 from inference.zones import check_over_roi, load, zone_map
 from inspector_cli.main import main as cli_main
 from station import Station
 
 from tiny_project import TINY_YAML
+from verdict_levels import assert_level_is_where_judge_turns_ng
 
 ROI = Circle(CENTRE[0], CENTRE[1], RADIUS)
 # inference.synthetic's scratch runs from (52, 59-75) to (99, 80-96) in the 160 px disc image.
@@ -91,11 +92,7 @@ def test_verdict_level_is_exactly_where_judge_turns_ng_with_zones():
                          for k in range(int(rng.integers(1, 4)))))
         rest = float(rng.integers(1, 80)) * unit
         zmap = zone_map(zones, rest, (0, 0, 50, 40), m.shape, mm)
-        level = verdict_level(score, m, mask, rest, mm, zmap)
-        for t in np.unique(m[mask])[::4]:
-            regions = find_regions(m, mask, float(t), (0, 0, 50, 40), mm, zmap)
-            verdict, _, _ = judge(score, regions, float(t), rest, zmap)
-            assert (verdict == "NG") == (t <= level), (trial, t, level, verdict)
+        assert_level_is_where_judge_turns_ng(m, mask, score, rest, mm, zmap, every=4, what=trial)
 
 
 @pytest.mark.parametrize("bad, match", [
