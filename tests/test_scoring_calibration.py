@@ -244,18 +244,12 @@ def test_threshold_errors_count_what_any_threshold_does():
 
 def test_verdict_level_is_exactly_where_judge_turns_ng():
     """verdict_level: NG at threshold t exactly when t <= level, for any area limit, in px and in mm^2."""
-    import cv2
-
     from inference.scoring import verdict_level
-    from verdict_levels import assert_level_is_where_judge_turns_ng
+    from verdict_levels import assert_level_is_where_judge_turns_ng, random_map
 
     rng = np.random.default_rng(0)
     for trial in range(60):
-        m = cv2.GaussianBlur(rng.random((40, 50)).astype(np.float32), (0, 0), 2)
-        mask = np.ones_like(m, bool)
-        mask[:5] = False
-        score = float(m[mask].max()) * rng.uniform(0.8, 1.2)
-        mm = None if trial % 2 else 0.1
+        m, mask, score, mm = random_map(rng, trial, masked_rows=5)
         limit = float(rng.integers(0, 60)) * (0.01 if mm else 1.0)
         assert_level_is_where_judge_turns_ng(m, mask, score, limit, mm, what=trial)
     assert verdict_level(1.0, np.ones((4, 4), np.float32), np.ones((4, 4), bool), 17.0, None) == float("-inf")

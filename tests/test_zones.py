@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 
@@ -18,7 +17,7 @@ from inspector_cli.main import main as cli_main
 from station import Station
 
 from tiny_project import TINY_YAML
-from verdict_levels import assert_level_is_where_judge_turns_ng
+from verdict_levels import assert_level_is_where_judge_turns_ng, random_map
 
 ROI = Circle(CENTRE[0], CENTRE[1], RADIUS)
 # inference.synthetic's scratch runs from (52, 59-75) to (99, 80-96) in the 160 px disc image.
@@ -80,11 +79,7 @@ def test_verdict_level_is_exactly_where_judge_turns_ng_with_zones():
     """Random maps and zones: NG at threshold t exactly when t <= the level calibration counts on."""
     rng = np.random.default_rng(1)
     for trial in range(40):
-        m = cv2.GaussianBlur(rng.random((40, 50)).astype(np.float32), (0, 0), 2)
-        mask = np.ones_like(m, bool)
-        mask[:4] = False
-        score = float(m[mask].max()) * rng.uniform(0.8, 1.2)
-        mm = None if trial % 2 else 0.1
+        m, mask, score, mm = random_map(rng, trial)
         unit = 0.01 if mm else 1.0
         zones = _zones(*({"name": f"z{k}", "min_area": float(rng.integers(0, 40)) * unit,
                           "shape": {"type": "rect", "cx": float(rng.uniform(5, 45)), "cy": float(rng.uniform(5, 35)),
