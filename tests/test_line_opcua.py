@@ -21,7 +21,7 @@ from station import Station
 from station.history import History
 from station.line_io.alarms import AlarmLimits
 from station.line_io.handshake import Handshake
-from station.line_io.modbus import ModbusServer
+from station.line_io.modbus import ModbusServer, words_float
 from station.line_io.opcua import NAMESPACE, OpcUaServer, read_users
 
 
@@ -171,16 +171,18 @@ def test_one_handshake_two_protocols(tmp_path):
 
         assert asyncio.run(read_trigger()) == [False, True]
 
-        # The result, with a defect in the second inspection zone: DefectZone 2 over both protocols.
+        # The result, with a defect in the second inspection zone: DefectZone 2 and its length over both protocols.
         handshake.publish_result(_zoned_outcome())
 
         async def read_defect():
             async with Client(url) as client:
                 plc = Plc(client, await client.get_namespace_index(NAMESPACE))
-                return await plc.read("Verdict", "Defects", "DefectZone")
+                return await plc.read("Verdict", "Defects", "DefectZone", "DefectLength")
 
-        assert asyncio.run(read_defect()) == [2, 1, 2]
-        assert modbus.read_holding_registers(36, count=1).registers == [2]
+        # The blob is 10 x 10 px: its corners' pixel centres lie 9 * sqrt(2) apart, plus one pixel.
+        assert asyncio.run(read_defect()) == [2, 1, 2, pytest.approx(9 * 2 ** 0.5 + 1)]
+        regs = modbus.read_holding_registers(36, count=3).registers
+        assert regs[0] == 2 and words_float(regs[1], regs[2]) == pytest.approx(9 * 2 ** 0.5 + 1, rel=1e-6)
     finally:
         modbus.close()
         mb.close()

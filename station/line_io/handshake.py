@@ -56,13 +56,15 @@ class HandshakeState:
     heartbeat: int = 0  # +1 a second by the run's own loop: a PLC that sees it stand still knows the station hung
     # The result's defects, for a PLC that sorts or reworks by them: the regions that count (the calibrated area
     # limit, a zone's or the length limit), and the largest one's area (mm^2 where the project knows its pixel
-    # size, else px: the unit of --min-area), centre (image px) and inspection zone (1.. the calibration's zones,
-    # 0 outside them or without zones). 0 / NaN for a part without one (OK, ERROR, NOT_FOUND).
+    # size, else px: the unit of --min-area), centre (image px), inspection zone (1.. the calibration's zones,
+    # 0 outside them or without zones) and length (mm, else px). 0 / NaN for a part without one (OK, ERROR,
+    # NOT_FOUND).
     defects: int = 0
     defect_area: float = math.nan
     defect_x: float = math.nan
     defect_y: float = math.nan
     defect_zone: int = 0
+    defect_length: float = math.nan
     # A master part's check (station.masters): 0 a production part, 1 the master got its expected verdict, 2 it
     # did not (the station missed what it must catch: the master_failed alarm is up).
     master_check: int = 0
@@ -131,6 +133,7 @@ class Handshake:
                                   defect_x=math.nan if largest is None else float(largest.centroid[0]),
                                   defect_y=math.nan if largest is None else float(largest.centroid[1]),
                                   defect_zone=0 if largest is None else largest.zone_index or 0,
+                                  defect_length=math.nan if largest is None else float(largest.length),
                                   master_check=0 if master is None else 1 if master else 2)
         self._changed()
 

@@ -10,7 +10,7 @@ without a pixel size), 10-29 part id (ASCII, 2 characters a register, high byte 
 before Trigger), 30-31 and 32-33 the largest defect's centre x and y (float32, image px; NaN without one), 34
 master check (0 a production part, 1 a master part that got its expected verdict, 2 one that did not), 35 the
 active alarms, a bit each (bit i: station.line_io.alarms.ALARM_NAMES[i]), 36 the largest defect's inspection zone
-(1.. the calibration's zones in order, 0 outside them or without zones).
+(1.. the calibration's zones in order, 0 outside them or without zones), 37-38 its length (float32: mm, or px).
 The PLC may write only Trigger, Ack, the recipe and the part id; a write elsewhere is answered with ILLEGAL
 ADDRESS.
 
@@ -35,7 +35,7 @@ TRIGGER, BUSY, RESULT_READY, ACK, ALARM, READY = range(6)
 VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE, HEARTBEAT, DEFECTS, AREA_HI, AREA_LO = range(10)
 PART_ID, PART_ID_REGS = 10, 20
 DEFECT_X, DEFECT_Y = 30, 32  # float32 each, high word first
-MASTER_CHECK, ALARM_BITS, DEFECT_ZONE = 34, 35, 36
+MASTER_CHECK, ALARM_BITS, DEFECT_ZONE, DEFECT_LENGTH = 34, 35, 36, 37
 N_COILS, N_REGS = 16, 40
 PLC_COILS = {TRIGGER, ACK}
 PLC_REGS = {RECIPE, *range(PART_ID, PART_ID + PART_ID_REGS)}
@@ -102,6 +102,7 @@ class ModbusServer(HandshakeAdapter):
         regs[MASTER_CHECK] = s.master_check
         regs[ALARM_BITS] = s.alarm_bits & 0xFFFF
         regs[DEFECT_ZONE] = s.defect_zone & 0xFFFF
+        regs[DEFECT_LENGTH:DEFECT_LENGTH + 2] = float_words(s.defect_length)
         words = self._part_words if words_ascii(self._part_words) == s.part_id else ascii_words(s.part_id)
         regs[PART_ID:PART_ID + PART_ID_REGS] = words  # as written, unless the part id came another way (OPC UA)
         return regs

@@ -11,7 +11,7 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     AlarmBits (UInt32: which alarms, bit i the i-th of station.line_io.alarms.ALARM_NAMES)
     Defects (UInt32: the regions that count)   DefectArea, DefectX, DefectY (Double: the largest one's area, mm^2
     or px, and centre, image px; NaN without one)   DefectZone (Int32: the largest one's inspection zone, 1.. the
-    calibration's zones in order, 0 outside them)   MasterCheck (Int32: 0 a production part, 1 a master part
+    calibration's zones in order, 0 outside them)   DefectLength (Double: its length, mm or px)   MasterCheck (Int32: 0 a production part, 1 a master part
     that got its expected verdict, 2 one that did not)
 
 Only Trigger, Ack, PartId and Recipe are writable (others answer BadNotWritable). A PLC write reaches the
@@ -65,6 +65,7 @@ VARIABLES = (
     ("DefectX", "defect_x", "Double", False),
     ("DefectY", "defect_y", "Double", False),
     ("DefectZone", "defect_zone", "Int32", False),
+    ("DefectLength", "defect_length", "Double", False),
     ("MasterCheck", "master_check", "Int32", False),
 )
 
