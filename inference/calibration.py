@@ -29,6 +29,10 @@ AREA_UNITS = ("mm2", "px")
 RENAMED_CALIBRATION_KEYS = {"area_mm2_thr": "min_area"}
 # The unit of a minimum length, by the area's.
 LENGTH_UNITS = {"mm2": "mm", "px": "px"}
+# Parts of the verdict rule a calibration may use that a reader must apply, or give no verdict: a reader that
+# ignored them would judge by a laxer rule than the one calibrated (a zone's lower limit, a length limit).
+# Calibration.requires lists the ones it uses; a later version's name not in this list is refused.
+RULES_APPLIED = ("zones", "min_length")
 
 
 def area_unit(mm_per_px: Optional[float]) -> str:
@@ -77,6 +81,9 @@ class Calibration:
     # A region at least this long counts whatever its area (a thin scratch), in mm with mm_per_px, else px
     # (min_area_unit's length); 0: no such limit (files of earlier versions).
     min_length: float = 0.0
+    # The parts of the verdict rule it uses beyond threshold and minimum area (RULES_APPLIED): a version of the
+    # application that does not know one refuses the calibration instead of ignoring it.
+    requires: list = field(default_factory=list)
 
     @cached_property
     def zone_list(self) -> tuple:
@@ -137,6 +144,12 @@ class Calibration:
             cal.zones = zones_to_list(zones_from_list(cal.zones))
         except ZoneError as exc:
             raise CalibrationError(f"calibration's zones: {exc}") from None
+        if not isinstance(cal.requires, list) or not all(isinstance(r, str) for r in cal.requires):
+            raise CalibrationError("calibration's requires is not a list of names")
+        unknown = [r for r in cal.requires if r not in RULES_APPLIED]
+        if unknown:
+            raise CalibrationError(f"it judges with {', '.join(unknown)}, which this version of the application does "
+                                   "not apply: update the application, or calibrate again with this one")
         return cal
 
 

@@ -57,4 +57,5 @@ def calibration_of(model: "Model", samples: CalibrationSamples, score_percentile
                        score_percentile if score_percentile is not None else cfg.score_percentile, area,
                        cfg.calibration_mad_k, cfg.calibration_expected_frr, ok_levels, ng_levels)
     return replace(cal, taught_images=list(samples.taught), scored_in=scored_in(model.backbone.precision_name),
-                   zones=zones_to_list(zones), min_length=float(length))
+                   zones=zones_to_list(zones), min_length=float(length),
+                   requires=(["zones"] if zones else []) + (["min_length"] if length > 0 else []))

@@ -115,7 +115,7 @@ def test_calibration_and_inspection_count_the_same_lengths(scored):
     lengths = []
     for length in (20.0, 60.0, 400.0):
         cal = engine.calibration_from(model, samples, min_area=huge, min_length=length)
-        assert cal.min_length == length
+        assert cal.min_length == length and cal.requires == ["min_length"]
         judged = model.with_calibration(cal)
         for r, level in zip(engine.score_many(judged, [disc(40 + i, scratch=True)[0] for i in range(3)]),
                             cal.ng_levels):

@@ -128,6 +128,11 @@ def test_a_calibration_keeps_its_zones_and_refuses_bad_ones():
     broken = dict(cal.to_dict(), zones=[{"name": "seal", "min_area": float("nan"), "shape": OVER_SCRATCH["shape"]}])
     with pytest.raises(CalibrationError, match="calibration's zones: zone 'seal'"):
         Calibration.from_dict(broken)
+    # A calibration made by a later version with a rule this one does not apply gives no verdict, never a laxer one.
+    assert Calibration.from_dict(dict(cal.to_dict(), requires=["zones", "min_length"])).requires == ["zones",
+                                                                                                    "min_length"]
+    with pytest.raises(CalibrationError, match="judges with zone_sensitivity, which this version"):
+        Calibration.from_dict(dict(cal.to_dict(), requires=["zones", "zone_sensitivity"]))
 
 
 # -- on a model -----------------------------------------------------------------------------------------------
@@ -161,10 +166,39 @@ def test_a_zone_catches_a_defect_the_area_limit_lets_through(scored):
     half = {"name": "half", "min_area": 400, "shape": {"type": "rect", "cx": 50, "cy": 80, "w": 60, "h": 120}}
     for zones in (_zones(OVER_SCRATCH), _zones(AWAY), _zones(half, AWAY)):
         cal = engine.calibration_from(model, samples, min_area=300, zones=zones)
+        assert cal.requires == ["zones"]
         judged = model.with_calibration(cal)
         for r, level in zip(engine.score_many(judged, [disc(40 + i, scratch=True)[0] for i in range(3)]),
                             cal.ng_levels):
             assert (r.verdict == "NG") == (cal.threshold <= level), (r.reason, level)
+
+
+def test_a_calibration_with_a_rule_this_version_does_not_apply_gives_no_verdict(scored, tmp_path):
+    """A calibration.json as a later version would write it, with a rule this one does not know, sealed into its
+    model as the project writer seals it: this version says why and judges nothing (it never writes one)."""
+    import shutil
+
+    from inference import read_manifest
+    from inference.project import json_bytes
+    from inference.project_files import MANIFEST, sha256_bytes
+
+    engine, model, samples = scored
+    copy = tmp_path / "later"
+    shutil.copytree(model.folder, copy)
+    engine.save_calibration(engine.load(copy), engine.calibration_from(model, samples, zones=_zones(OVER_SCRATCH)))
+    raw = json.loads((copy / "calibration.json").read_text())
+    assert raw["requires"] == ["zones"]
+    data = json_bytes(dict(raw, requires=["zones", "zone_sensitivity"]))
+    (copy / "calibration.json").write_bytes(data)
+    manifest = read_manifest(copy)
+    manifest["files"]["calibration.json"] = sha256_bytes(data)
+    (copy / MANIFEST).write_bytes(json_bytes(manifest))
+    loaded = engine.load(copy)
+    assert loaded.calibration is None and "judges with zone_sensitivity" in loaded.calibration_note
+    r = engine.infer(loaded, disc(70, scratch=True)[0])
+    assert r.verdict == "NO_VERDICT" and "zone_sensitivity" in r.reason
+    with pytest.raises(CalibrationError, match="zone_sensitivity"):  # nor does this version write one
+        engine.save_calibration(loaded, Calibration.from_dict(dict(raw, requires=["zone_sensitivity"])))
 
 
 def _warnings(cal):
