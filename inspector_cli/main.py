@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--min-length", dest="min_length", type=float, metavar="L",
                      help="minimum region length: a region at least this long (its longest distance across) makes "
                           "a part NG whatever its area, e.g. a thin scratch; mm when the project has mm_per_px, else "
-                          "px; 0: none (default from config: min_length)")
+                          "px; 0: none (default: the calibration before's; for a first one, config's min_length)")
     cal.add_argument("--zones", metavar="ZONES_JSON",
                      help="inspection zones, each with its own minimum area, as a JSON file or inline JSON list, e.g. "
                      '\'[{"name": "seal", "min_area": 0.05, "shape": {"type": "circle", "cx": 80, "cy": 80, "r": 20}}]\'; '

@@ -248,7 +248,8 @@ def create_app(
                                        "make a part NG (mm², or px when the project has no mm_per_px)"),
         area_mm2_thr: Optional[str] = Form(None, description="the earlier name of min_area", deprecated=True),
         min_length: Optional[str] = Form(None, description="minimum region length: a region at least this long "
-                                         "makes a part NG whatever its area (mm, or px without mm_per_px; 0: none)"),
+                                         "makes a part NG whatever its area (mm, or px without mm_per_px; 0: none; "
+                                         "default: the calibration before's)"),
         zones: Optional[str] = Form(None, description="inspection zones, a JSON list of {name, min_area, shape}: "
                                     "parts of the ROI with their own minimum area, min_area holding outside them "
                                     "(default: the zones of the calibration before; []: none)"),

@@ -216,19 +216,24 @@ class Station:
                          min_area: Optional[float] = None, zones: Optional[Sequence[Zone]] = None,
                          min_length: Optional[float] = None) -> Calibration:
         """The calibration the model's method picks (the engine's `calibration_method`), counted by the verdict
-        rule: the dialog's live figures and the CLI's saved ones are this one computation. `zones` None: the
-        inspection zones are kept (kept_zones); () calibrates without any."""
-        zones = self.kept_zones(model) if zones is None else tuple(zones)
-        return self.engine.calibration_from(model, samples, score_percentile, min_area, zones=zones,
-                                            min_length=min_length)
+        rule: the dialog's live figures and the CLI's saved ones are this one computation. `zones` and `min_length`
+        None: kept from the calibration before (kept_rules; a recalibration never drops a limit unasked), the
+        config's `min_length` for a first one; zones () calibrates without any."""
+        kept_zones, kept_length = self.kept_rules(model)
+        return self.engine.calibration_from(model, samples, score_percentile, min_area,
+                                            zones=kept_zones if zones is None else tuple(zones),
+                                            min_length=kept_length if min_length is None else min_length)
 
-    def kept_zones(self, model: Model) -> tuple[Zone, ...]:
-        """The inspection zones a calibration keeps when none are given: the model's own calibration's, else the
-        active version's (a refit, staged, is calibrated with the zones the line inspects with)."""
+    def kept_rules(self, model: Model) -> tuple[tuple[Zone, ...], Optional[float]]:
+        """(zones, minimum length) a calibration keeps when none are given: the model's own calibration's, else the
+        active version's (a refit, staged, is calibrated with the rules the line inspects with); ((), None)
+        without either."""
         if model.calibration is not None:
-            return model.calibration.zone_list
+            return model.calibration.zone_list, model.calibration.min_length
         active = next((v for v in self.versions() if v.active and v.calibration), None)
-        return zones_from_list(active.calibration.get("zones")) if active is not None else ()
+        if active is None:
+            return (), None
+        return zones_from_list(active.calibration.get("zones")), active.calibration.get("min_length", 0.0)
 
     def calibrate(self, ok_images: Sequence, ng_images: Sequence = (), *, version: Optional[str] = None,
                   score_percentile: Optional[float] = None, min_area: Optional[float] = None,

@@ -142,6 +142,12 @@ def test_cli_calibrate_takes_a_minimum_length(tmp_path):
     assert cli_main([*args, "--min-length", "2", *base]) == 0
     saved = json.loads((project / "calibration.json").read_text())
     assert saved["min_length"] == 2.0 and saved["far"] == 0.0
+    # Calibrated again without it, the limit is kept (never dropped unasked); 0 drops it.
+    assert cli_main([*args, *base]) == 0
+    assert json.loads((project / "calibration.json").read_text())["min_length"] == 2.0
+    assert cli_main([*args, "--min-length", "0", *base]) == 0
+    assert json.loads((project / "calibration.json").read_text())["min_length"] == 0.0
+    assert cli_main([*args, "--min-length", "2", *base]) == 0
     out = tmp_path / "out.json"
     assert cli_main(["infer", str(project), str(tmp_path / "ng"), "--json", str(out), *base]) == 0
     results = json.loads(out.read_text())["results"]

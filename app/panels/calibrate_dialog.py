@@ -142,7 +142,10 @@ class CalibrateDialog(QDialog):
         self.length.setObjectName("lengthLimit")
         self.length.setRange(0.0, 1e6)
         self.length.setDecimals(3)
-        self.length.setValue(session.doc.config.min_length)
+        # The limit the line judges with is kept unless changed here (Station.kept_rules); the config's for a first
+        # calibration.
+        kept = session.station.kept_rules(model)[1] if model is not None else None
+        self.length.setValue(session.doc.config.min_length if kept is None else kept)
         self.length.setSuffix(" mm" if mm2 else " px")
         self.length.setSpecialValueText("none")
         self.length.setToolTip("A region at least this long (its longest distance across) makes a part NG whatever "
