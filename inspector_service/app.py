@@ -225,7 +225,7 @@ def create_app(
                     line.archive(name, data, file_name, outcome)
             else:
                 outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
-                metrics.observe(name, outcome.verdict, time.perf_counter() - t0)
+                metrics.observe(name, outcome.verdict, time.perf_counter() - t0, defect=outcome.largest_defect)
             if outcome.expected is None:  # a master part is a check of the station, outside the counts
                 counts.add(outcome.verdict)
             out.append(outcome.to_dict(with_heatmap=with_heatmap))

@@ -49,6 +49,12 @@ class Outcome:
         return list(self.result.regions) if self.result is not None else []
 
     @property
+    def largest_defect(self):
+        """The largest region that counts (inference.Region), what the PLC's defect registers and the metrics'
+        NG zones tell; None for a part without one."""
+        return max((r for r in self.regions if r.counts), key=lambda r: r.area, default=None)
+
+    @property
     def passes(self) -> bool:
         return self.verdict.passes
 

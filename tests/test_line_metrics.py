@@ -62,6 +62,7 @@ def test_run_metrics_by_verdict_latency_outbox_alarm_and_version(tmp_path):
     assert m[("inspector_inspections_total", (p, ("verdict", "OK")))] == 3
     assert m[("inspector_inspections_total", (p, ("verdict", "NG")))] == 2
     assert m[("inspector_inspections_total", (p, ("verdict", "ERROR")))] == 0
+    assert m[("inspector_ng_zone_total", (p, ("zone", "none")))] == 2  # NG parts, calibrated without zones
     assert m[("inspector_latency_seconds_count", (p,))] == 5
     assert 0 < m[("inspector_latency_seconds_sum", (p,))] < 5 * 60
     assert m[("inspector_latency_seconds_bucket", (("le", "+Inf"), p))] == 5

@@ -199,6 +199,7 @@ def _zoned_outcome():
     from inference import Verdict, zones_from_list
     from inference.scoring import find_regions, judge
     from inference.zones import zone_map
+    from station.outcome import Outcome
 
     m = np.zeros((20, 30), np.float32)
     m[5:15, 10:20] = 1.0
@@ -210,7 +211,7 @@ def _zoned_outcome():
     verdict, regions, _ = judge(1.0, find_regions(m, np.ones_like(m, bool), 0.5, (0, 0, 30, 20), None, zmap), 0.5,
                                 1000.0, zmap)
     assert verdict == "NG" and regions[0].zones == {"a": 30, "b": 70} and regions[0].zone_index == 2
-    return SimpleNamespace(verdict=Verdict.NG, score=1.0, result=SimpleNamespace(regions=regions), master_passed=None)
+    return Outcome("blob.png", Verdict.NG, "", 1.0, 0.5, "v1", "m", result=SimpleNamespace(regions=regions))
 
 
 def test_access_anonymous_on_loopback_only_users_otherwise(tmp_path):

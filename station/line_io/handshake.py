@@ -122,8 +122,8 @@ class Handshake:
     def publish_result(self, outcome) -> None:
         """The result of the part in flight (or of any part, free-running): registers first, then ResultReady."""
         score = math.nan if outcome.score is None else float(outcome.score)
-        defects = [r for r in (outcome.result.regions if outcome.result is not None else ()) if r.counts]
-        largest = max(defects, key=lambda r: r.area, default=None)
+        defects = [r for r in getattr(outcome, "regions", ()) if r.counts]
+        largest = outcome.largest_defect
         master = getattr(outcome, "master_passed", None)
         with self._lock:
             s = self._state

@@ -21,7 +21,9 @@ Metric names (docs/plc.md, "Metrics"):
 - inspector_alarm_active{project, alarm}: 1 while that alarm is active, else 0; inspector_alarms_active: how many;
 - inspector_model_version{project}: the active model version's number (v7 -> 7; 0 unknown);
 - inspector_master_checks_total{project, result}: master parts' checks (station.masters), passed / failed; master
-  parts are counted here, not in inspector_inspections_total.
+  parts are counted here, not in inspector_inspections_total;
+- inspector_ng_zone_total{project, zone}: NG production parts by the inspection zone their largest defect weighs
+  most in ("rest": outside every zone; "none": a calibration without zones), where the process fails.
 Each LineMetrics has its own registry, so several (tests, a service and a run in one process) never clash.
 """
 
@@ -84,6 +86,8 @@ class LineMetrics:
                                    ["project"], registry=r)
         self.master_checks = Counter("inspector_master_checks", "master parts' checks, passed or failed",
                                      ["project", "result"], registry=r)
+        self.ng_zones = Counter("inspector_ng_zone", "NG parts by the inspection zone of their largest defect",
+                                ["project", "zone"], registry=r)
         self._outboxes = _Outboxes()
         r.register(self._outboxes)
         self._queues: list[Callable[[], int]] = []
@@ -107,11 +111,14 @@ class LineMetrics:
         self.latency.labels(project)
 
     def observe(self, project: str, verdict, latency_s: Optional[float],
-                master_passed: Optional[bool] = None) -> None:
-        """One result; `master_passed` True / False: a master part's check (not a production part)."""
+                master_passed: Optional[bool] = None, defect=None) -> None:
+        """One result; `master_passed` True / False: a master part's check (not a production part); `defect`: an
+        NG part's largest (Outcome.largest_defect), counted by its zone."""
         self._project(project)
         if master_passed is None:
             self.inspections.labels(project, Verdict.parse(verdict).value).inc()
+            if defect is not None and Verdict.parse(verdict) is Verdict.NG:
+                self.ng_zones.labels(project, defect.zone or "none").inc()
         else:
             self.master_checks.labels(project, "passed" if master_passed else "failed").inc()
         if latency_s is not None:

@@ -166,7 +166,7 @@ class Publisher:
             else:
                 box.put(payload)
         if self.metrics is not None:
-            self.metrics.observe(self.project, outcome.verdict, latency, passed)
+            self.metrics.observe(self.project, outcome.verdict, latency, passed, outcome.largest_defect)
             self.metrics.set_alarms(self.project, self.alarms.active)
 
     def _alarm_changed(self) -> None:

@@ -193,6 +193,7 @@ def test_calibration_zones_over_http(client, images, live):
     counted = body["regions"][body["ng_regions"][0]]
     assert counted["zones"]["seal"] > 0.01 and "in seal (limit 0.01)" in body["reason"]
     assert client.get("/projects/zoned/history/zones").json()["zones"] == [{"zone": "seal", "NG": 1, "share": 1.0}]
+    assert 'inspector_ng_zone_total{project="zoned",zone="seal"} 1.0' in client.get("/metrics").text
     versions = client.get("/projects/zoned/versions").json()["versions"]
     assert next(v for v in versions if v["active"])["calibration"]["zones"] == cal["zones"]
     before = snapshot(live.projects / "zoned")
