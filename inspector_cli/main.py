@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     # --area-mm2-thr: the flag's earlier name, still accepted.
     cal.add_argument("--min-area", "--area-mm2-thr", dest="min_area", type=float, metavar="A",
                      help="minimum region area: regions smaller than this do not make a part NG; in mm^2 when the "
-                          "project has mm_per_px, else px (default from config: min_area)")
+                          "project has mm_per_px, else px (default: the calibration before's; for a first one, "
+                          "config's min_area)")
     cal.add_argument("--min-length", dest="min_length", type=float, metavar="L",
                      help="minimum region length: a region at least this long (its longest distance across) makes "
                           "a part NG whatever its area, e.g. a thin scratch; mm when the project has mm_per_px, else "

@@ -245,7 +245,8 @@ def create_app(
         ng: list[UploadFile] = File([], description="defective images (optional)"),
         score_percentile: Optional[str] = Form(None, description="OK-only threshold: this percentile of OK scores"),
         min_area: Optional[str] = Form(None, description="minimum region area: regions smaller than this do not "
-                                       "make a part NG (mm², or px when the project has no mm_per_px)"),
+                                       "make a part NG (mm², or px when the project has no mm_per_px; default: the "
+                                       "calibration before's)"),
         area_mm2_thr: Optional[str] = Form(None, description="the earlier name of min_area", deprecated=True),
         min_length: Optional[str] = Form(None, description="minimum region length: a region at least this long "
                                          "makes a part NG whatever its area (mm, or px without mm_per_px; 0: none; "

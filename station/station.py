@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 
 from inference import (
@@ -61,6 +61,14 @@ from inference import (
 from .history import History, HistoryError, default_path
 from .masters import Masters
 from .outcome import Outcome
+
+
+class KeptLimits(NamedTuple):
+    """The acceptance limits a calibration keeps unless given (Station.kept_limits); None: the config's."""
+
+    min_area: Optional[float]
+    zones: tuple
+    min_length: Optional[float]
 
 
 @dataclass
@@ -216,24 +224,28 @@ class Station:
                          min_area: Optional[float] = None, zones: Optional[Sequence[Zone]] = None,
                          min_length: Optional[float] = None) -> Calibration:
         """The calibration the model's method picks (the engine's `calibration_method`), counted by the verdict
-        rule: the dialog's live figures and the CLI's saved ones are this one computation. `zones` and `min_length`
-        None: kept from the calibration before (kept_rules; a recalibration never drops a limit unasked), the
-        config's `min_length` for a first one; zones () calibrates without any."""
-        kept_zones, kept_length = self.kept_rules(model)
-        return self.engine.calibration_from(model, samples, score_percentile, min_area,
-                                            zones=kept_zones if zones is None else tuple(zones),
-                                            min_length=kept_length if min_length is None else min_length)
+        rule: the dialog's live figures and the CLI's saved ones are this one computation. The acceptance limits
+        (`min_area`, `zones`, `min_length`) given as None are kept from the calibration before (kept_limits: a
+        recalibration never changes a limit unasked), the config's for a first one; zones () calibrates without
+        any."""
+        kept = self.kept_limits(model)
+        return self.engine.calibration_from(model, samples, score_percentile,
+                                            kept.min_area if min_area is None else min_area,
+                                            zones=kept.zones if zones is None else tuple(zones),
+                                            min_length=kept.min_length if min_length is None else min_length)
 
-    def kept_rules(self, model: Model) -> tuple[tuple[Zone, ...], Optional[float]]:
-        """(zones, minimum length) a calibration keeps when none are given: the model's own calibration's, else the
-        active version's (a refit, staged, is calibrated with the rules the line inspects with); ((), None)
-        without either."""
+    def kept_limits(self, model: Model) -> KeptLimits:
+        """The acceptance limits a calibration keeps where none are given: the model's own calibration's, else the
+        active version's (a refit, staged, is calibrated with the limits the line inspects with); none (the
+        config's) without either."""
         if model.calibration is not None:
-            return model.calibration.zone_list, model.calibration.min_length
+            cal = model.calibration
+            return KeptLimits(cal.min_area, cal.zone_list, cal.min_length)
         active = next((v for v in self.versions() if v.active and v.calibration), None)
         if active is None:
-            return (), None
-        return zones_from_list(active.calibration.get("zones")), active.calibration.get("min_length", 0.0)
+            return KeptLimits(None, (), None)
+        return KeptLimits(active.calibration.get("min_area"), zones_from_list(active.calibration.get("zones")),
+                          active.calibration.get("min_length", 0.0))
 
     def calibrate(self, ok_images: Sequence, ng_images: Sequence = (), *, version: Optional[str] = None,
                   score_percentile: Optional[float] = None, min_area: Optional[float] = None,

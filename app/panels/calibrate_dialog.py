@@ -130,9 +130,12 @@ class CalibrateDialog(QDialog):
         self.area.setObjectName("areaLimit")
         self.area.setRange(0.0, 1e6)
         self.area.setDecimals(3)
-        self.area.setValue(session.doc.config.min_area)
-        self.area.valueChanged.connect(self._suggest)  # the area limit moves every image's verdict level
         model = session.model
+        # The limits the line judges with are kept unless changed here (Station.kept_limits); the config's for a
+        # first calibration.
+        kept = session.station.kept_limits(model) if model is not None else None
+        self.area.setValue(session.doc.config.min_area if kept is None or kept.min_area is None else kept.min_area)
+        self.area.valueChanged.connect(self._suggest)  # the area limit moves every image's verdict level
         # The model's unit: mm² when it knows its pixel size, else px.
         mm2 = model is not None and inference.area_unit(model.mm_per_px) == "mm2"
         self.area.setSuffix(" mm²" if mm2 else " px")
@@ -142,10 +145,8 @@ class CalibrateDialog(QDialog):
         self.length.setObjectName("lengthLimit")
         self.length.setRange(0.0, 1e6)
         self.length.setDecimals(3)
-        # The limit the line judges with is kept unless changed here (Station.kept_rules); the config's for a first
-        # calibration.
-        kept = session.station.kept_rules(model)[1] if model is not None else None
-        self.length.setValue(session.doc.config.min_length if kept is None else kept)
+        self.length.setValue(session.doc.config.min_length if kept is None or kept.min_length is None
+                             else kept.min_length)
         self.length.setSuffix(" mm" if mm2 else " px")
         self.length.setSpecialValueText("none")
         self.length.setToolTip("A region at least this long (its longest distance across) makes a part NG whatever "
