@@ -278,6 +278,7 @@ def find_regions(
             {name: float(c) * zmap.px_area if mm_per_px else int(c)
              for name, c in zip(zmap.names, per_zone[i]) if c}
         length = longest_extent(outlines[i]) if i in outlines else 1.0
+        main = None if per_zone is None else main_zone(per_zone[i], zmap)
         regions.append(Region(
             bbox=(x + x0, y + y0, w, h),
             centroid=(float(centroids[i][0] + x0), float(centroids[i][1] + y0)),
@@ -288,8 +289,8 @@ def find_regions(
             on_edge=bool(on_edge[i]),
             zones=in_zones,
             zone_load=None if per_zone is None else load(per_zone[i], zmap),
-            zone_index=None if per_zone is None else main_zone(per_zone[i], zmap),
-            zone=None if per_zone is None else zmap.names[main_zone(per_zone[i], zmap)],
+            zone_index=main,
+            zone=None if main is None else zmap.names[main],
             length_px=length,
             length_mm=None if mm_per_px is None else length * mm_per_px,
         ))
