@@ -378,6 +378,8 @@ class MainWindow(QMainWindow):
         if self.session.model is None:
             messages.error(self, "Calibrate", "There is no model to calibrate: fit one first.")
             return
+        if getattr(self, "calibrate_dialog", None) is not None:  # the last one, closed: its scored maps go with it
+            self.calibrate_dialog.deleteLater()
         self.calibrate_dialog = CalibrateDialog(self.session, self)
         self.calibrate_dialog.show()
 

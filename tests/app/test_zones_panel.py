@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -111,5 +112,12 @@ def test_calibrate_uses_the_zones_drawn_and_the_banner_says_when_they_differ(qtb
     assert w.inspect_panel.badge.text() == "NG" and "area limits of its zones" in w.inspect_panel.reason_label.text()
     made_ng = [w.inspect_panel.regions.item(row, 5).text() for row in range(w.inspect_panel.regions.rowCount())]
     assert any(text.startswith("yes · ") and "seal" in text for text in made_ng), made_ng
+    # Opened again, Calibrate leaves no earlier dialog behind (each holds the scored images' maps); the new one
+    # starts from the line's limits.
+    first = w.calibrate_dialog
+    w.open_calibration()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(first), timeout=5000)
+    assert w.calibrate_dialog.area.value() == 1e6 and w.calibrate_dialog.zones.text() == "seal: 0 px"
+    w.calibrate_dialog.reject()
     # Reopened without zones in its settings.json, the project starts from the calibration's.
     assert read_project(fitted_project, w.doc.config)["zones"] == seal
