@@ -21,7 +21,7 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = tuple(inference.HEATMAP_COLORMAPS)  # the engine's colour maps, jet first
 DRAW_TOOLS = ("rect", "circle", "annulus", "line", "ignore_rect", "ignore_circle", "ignore_polygon", "locate_rect",
-              "zone_rect", "zone_circle", "zone_polygon")
+              "zone_rect", "zone_circle", "zone_annulus", "zone_polygon")
 # Click-by-click tools: each left click adds a point, a double click (or Enter) closes the shape.
 CLICK_TOOLS = ("ignore_polygon", "zone_polygon")
 PREVIEW_PEN = pg.mkPen((0, 220, 255), width=2, style=Qt.PenStyle.DashLine)

@@ -1,5 +1,5 @@
 """A panel that draws a list of shapes over the part (ignore regions, inspection zones): its draw tools (rect,
-circle, polygon by clicks), the list, Remove and Clear all, each edit one undo step. Subclasses say which list of
+circle, a ring for zones, polygon by clicks), the list, Remove and Clear all, each edit one undo step. Subclasses say which list of
 the document it edits, what an entry is and how the list is shown."""
 
 from __future__ import annotations

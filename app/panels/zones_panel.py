@@ -15,6 +15,8 @@ from .shape_list_panel import ShapeListPanel, describe
 
 TOOLS = (("zone_rect", "Rect", "", "Draw a rectangular zone: drag on the image"),
          ("zone_circle", "Circle", "", "Draw a circular zone: drag from the centre outwards"),
+         ("zone_annulus", "Ring", "", "Draw a ring (a sealing face, a rim): drag from the centre outwards; its "
+          "inner edge starts at half the radius, drag its handle to set it"),
          ("zone_polygon", "Polygon", "", "Draw a zone by its corners: click them, double-click (or Close) to finish"))
 NAME, AREA, SHAPE = range(3)
 

@@ -65,12 +65,13 @@ def test_draw_name_and_limit_zones_with_undo_and_save_them(qtbot, window, images
     w.zones_panel.list.selectRow(1)
     w.zones_panel.remove_button.click()
     assert [z.name for z in w.doc.zones] == ["seal"]
-    # A zone of any shape the calibration may hold is listed (an annulus, given on the command line).
-    ring = inference.zones_from_list([{"name": "ring", "min_area": 3, "shape": {
-        "type": "annulus", "cx": 80, "cy": 80, "r_inner": 20, "r_outer": 40}}])
-    w.doc.set_zones(w.doc.zones + ring)
-    assert [_cell(w, 1, c).text() for c in range(3)] == ["ring", "3", "annulus r 20-40 at (80, 80)"]
-    assert len(w.zones_panel.overlay.items) == 2
+    # A ring (a sealing face, a rim): dragged from the centre, its inner edge at half the radius.
+    w.zones_panel.actions["zone_annulus"].trigger()
+    drag(qtbot, w.view, (80, 80), (120, 80))
+    ring = w.doc.zones[1]
+    assert ring.shape.kind == "annulus" and ring.name == "zone 1"  # the first free name
+    assert (ring.shape.cx, ring.shape.r_outer, ring.shape.r_inner) == pytest.approx((80, 40, 20), abs=1.5)
+    assert _cell(w, 1, 2).text().startswith("annulus r 20-40 at (80, 80)") and len(w.zones_panel.overlay.items) == 2
 
 
 def test_calibrate_uses_the_zones_drawn_and_the_banner_says_when_they_differ(qtbot, make_window, fitted_project,
