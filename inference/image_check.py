@@ -101,13 +101,14 @@ def problem(found: tuple[float, float, float], ref: dict) -> Optional[ImageCheck
 def _measured(prepared: Sequence, roi, ignore) -> list:
     """(PreparedImage, levels()) of each part found, inside the ROI shape, out of the ignore regions and the image;
     the masks cached per box (features.kept_pixel_mask), as a fixed camera gives one box."""
-    found = []
-    for p in prepared:
-        if not p.not_found:
-            inside = kept_pixel_mask(roi, tuple(ignore), p.crop.box) if roi is not None else None
-            inside = p.valid if inside is None else inside if p.valid is None else inside & p.valid
-            found.append((p, levels(p.crop.pixels, inside)))
-    return found
+    return [(p, _levels_of(p, roi, ignore)) for p in prepared if not p.not_found]
+
+
+def _levels_of(p, roi, ignore) -> tuple[float, float, float]:
+    """levels() of a PreparedImage's crop inside the ROI shape, out of the ignore regions and the image."""
+    inside = kept_pixel_mask(roi, tuple(ignore), p.crop.box) if roi is not None else None
+    inside = p.valid if inside is None else inside if p.valid is None else inside & p.valid
+    return levels(p.crop.pixels, inside)
 
 
 def taught(prepared: Sequence, roi, ignore: Sequence, on: bool, kept: Optional[dict] = None) -> dict:
@@ -143,8 +144,7 @@ def check(prepared: Sequence, ref: dict, roi, ignore: Sequence = ()) -> list:
 def _also_failing(p, ref: dict, roi, ignore: Sequence):
     """A part not found, with what the check finds where its ROI was looked for said after the reason: no part
     there looks the same to it as the light off, so both are named."""
-    inside = kept_pixel_mask(roi, tuple(ignore), p.crop.box) if roi is not None else None
-    found = levels(p.crop.pixels, inside if p.valid is None or inside is None else inside & p.valid)
+    found = _levels_of(p, roi, ignore)
     error = problem(found, ref)
     if error is None:
         return p
