@@ -24,7 +24,7 @@ from .calibration import (
     with_threshold,
 )
 from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig,
-                     absent_as_before, config_keys, default_config_path, read_yaml)
+                     absent_as_before, config_keys, default_config_path, parse_settings, read_yaml)
 from .features import reusing_features
 from .precision_gate import describe as describe_precision_check, describe_compute, describe_int8
 from .foreground import foreground_overlay
@@ -207,6 +207,7 @@ __all__ = [
     "copy_model",
     "crop_box",
     "default_config_path",
+    "parse_settings",
     "default_locate_box",
     "decode_image",
     "deserialize_index",

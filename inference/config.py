@@ -1,7 +1,8 @@
-"""EngineConfig: built-in defaults <- config.yaml <- PATCHCORE_* environment variables.
+"""EngineConfig: built-in defaults <- config.yaml <- PATCHCORE_* environment variables <- --set KEY=VALUE.
 
 Every field can be overridden by an environment variable named PATCHCORE_
-plus the field name in capitals (PATCHCORE_CORESET_RATIO=0.05). Values are
+plus the field name in capitals (PATCHCORE_CORESET_RATIO=0.05), and on a
+command line by `--set coreset_ratio=0.05` (parse_settings). Values are
 validated once, here, and a wrong one is a ConfigError naming the key and
 what it accepts.
 """
@@ -13,7 +14,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -223,8 +224,10 @@ class EngineConfig:
         return tuple(float(self.cnn_stage_weights.get(i, 1.0)) for i in self.cnn_layers)
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> "EngineConfig":
-        """Defaults, then the YAML file (if given or found), then PATCHCORE_* variables."""
+    def load(cls, path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+             settings: Sequence[str] = ()) -> "EngineConfig":
+        """Defaults, then the YAML file (if given or found), then PATCHCORE_* variables, then `settings`
+        ("KEY=VALUE" strings from a command line's --set: parse_settings), each over the one before."""
         values: dict[str, Any] = {}
         if path is None:
             path = default_config_path()
@@ -237,7 +240,26 @@ class EngineConfig:
                 raw = env.get(ENV_PREFIX + name.upper())
                 if raw is not None and raw != "":
                     values[f.name] = _parse_env(f.name, raw)
+        values.update(parse_settings(settings))
         return cls.from_dict(values)
+
+
+def parse_settings(pairs: Sequence[str]) -> dict:
+    """Command-line settings, "KEY=VALUE" each (`--set part_symmetry=turns`), as {key: value} with values read
+    as an environment variable's are (YAML for lists and mappings: `--set cnn_layers=[2,3]`). A pair without
+    "=" or a key that is no setting is a ConfigError naming it; the values are checked where they are used
+    (EngineConfig.from_dict), as every other source's are."""
+    out: dict = {}
+    for pair in pairs or ():
+        key, sep, raw = str(pair).partition("=")
+        key = key.strip().replace("-", "_")
+        key = RENAMED_KEYS.get(key, key)
+        if not sep or not key:
+            raise ConfigError(f"--set needs KEY=VALUE, e.g. --set part_symmetry=turns; got {pair!r}")
+        if key not in _FIELD_TYPES:
+            raise ConfigError(f"--set {pair!r}: {key!r} is no setting; known: {sorted(_FIELD_TYPES)}")
+        out[key] = _parse_env(key, raw.strip(), source=f"--set {key}")
+    return out
 
 
 def absent_as_before(saved: Mapping[str, Any]) -> dict:
@@ -314,13 +336,14 @@ def read_yaml(path: Path) -> dict:
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
-def _parse_env(name: str, raw: str) -> Any:
+def _parse_env(name: str, raw: str, source: str = "") -> Any:
     kind = _FIELD_TYPES[name]
     if kind in (dict, tuple):
         try:
             return yaml.safe_load(raw)
         except yaml.YAMLError:
-            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be YAML ({kind.__name__}), got {raw!r}") from None
+            raise ConfigError(f"{source or ENV_PREFIX + name.upper()} must be YAML ({kind.__name__}), "
+                              f"got {raw!r}") from None
     return raw
 
 

@@ -142,5 +142,5 @@ def symmetry_advice(config: EngineConfig, crops: Sequence[np.ndarray]) -> str:
     if mirror.chiral:
         return ""
     return (f"{mirror.describe()}. With few OK images, teaching each one mirrored too finds more defects (Teach: "
-            f"'Looks the same mirrored', part_symmetry: mirror; {MIRROR_GAIN}), unless a mirrored part (a print "
+            f"'Looks the same mirrored', --set part_symmetry=mirror; {MIRROR_GAIN}), unless a mirrored part (a print "
             "or a label the other way round) would be a defect. Fit again to use it.")

@@ -117,4 +117,4 @@ def turn_advice(evidence: TurnEvidence) -> str:
     if not evidence.turns:
         return ""
     return (f"{evidence.describe()}. If parts reach the camera at any angle, say so (Teach: 'Lies at any angle', "
-            "part_symmetry: turns) or locate the part (align: rigid), and fit again.")
+            "--set part_symmetry=turns) or locate the part (--set align=rigid), and fit again.")

@@ -247,13 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _common(p: argparse.ArgumentParser, json_help: str = "print the result as JSON (or write it to OUT)") -> None:
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting over the config file and PATCHCORE_ variables (repeatable), e.g. --set "
+                   "part_symmetry=turns")
     p.add_argument("--json", nargs="?", const="-", metavar="OUT", help=json_help)
 
 
 def _engine(args):
     from inference import engine_for  # an exported folder (inspector export) gets the engine of its IR
 
-    return engine_for(getattr(args, "project", None), EngineConfig.load(args.config))
+    return engine_for(getattr(args, "project", None), EngineConfig.load(args.config, settings=args.set))
 
 
 def _station(args, record: bool = True):

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--categories", nargs="+", default=None, help="category folder names (space or comma separated)")
     p.add_argument("--shots", default="1,2,4,8,16,all", help="OK images taught, e.g. 1,2,4,8,16,all")
     p.add_argument("--config", type=Path, default=None, help="YAML engine settings for our method (config.yaml format)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting over --config for our method (repeatable), e.g. --set part_symmetry=turns")
     p.add_argument("--methods", default="ours,anomalib,dinov2",
                    help="comma list of: ours, anomalib (peer PatchCore), dinov2 (our DINOv2 ViT-S/14, speed only)")
     p.add_argument("--input-size", type=int, default=None, help="override input_size for every method (default 224)")
@@ -81,8 +83,11 @@ PEER_SHARED_KEYS = ("backbone", "weights", "input_size", "coreset_ratio", "seed"
 def build_methods(names: list[str], args) -> tuple[list, dict]:
     from .ours import DINOV2_SPEED, OursMethod, eval_config
 
+    from inference import parse_settings
+
     overrides = {"input_size": args.input_size, "coreset_ratio": args.coreset_ratio, "seed": args.seed}
-    base = eval_config(args.config, overrides)
+    # --set is ours: the peer takes only the shared keys from it (below), as from --config.
+    base = eval_config(args.config, {**overrides, **parse_settings(getattr(args, "set", ()))})
     methods: list = []
     info: dict = {}
     if "ours" in names:

@@ -118,6 +118,9 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--post", metavar="URL", help="POST each result as JSON to URL; results wait in the history's "
                    "outbox until the receiver answers 2xx, and are resent in order after an outage or a restart")
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting over the config file and PATCHCORE_ variables (repeatable), e.g. --set "
+                   "runtime=torch")
     p.add_argument("--history", type=Path, metavar="FILE", help="history database (default: PROJECT/history.sqlite)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="camera/video: inspect every N-th frame")
     p.add_argument("--trigger", type=Path, metavar="FILE",
@@ -156,7 +159,7 @@ def cmd_run(args) -> int:
         PartIdPattern(args.part_id_pattern)  # a bad pattern is refused before anything starts
     check_line_io_arguments(args)  # so are bad line I/O options: no history is created for them
     read_record(args.project)  # and a folder that holds no model: no history or lock file is left in it
-    engine = Engine(EngineConfig.load(args.config))
+    engine = Engine(EngineConfig.load(args.config, settings=args.set))
     history_path = args.history or default_path(args.project)
     lock = acquire_run_lock(history_path)  # a second run is refused before it prints anything
     try:

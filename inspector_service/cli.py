@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="who the audit trail names for changes made through the service (default 'service'): "
                    "without a token, or with one token alone; a token file with names names each caller")
     p.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting over the config file and PATCHCORE_ variables (repeatable), e.g. --set "
+                   "runtime=torch")
     p.add_argument("--max-image-mb", type=float, default=50.0, help="largest uploaded image, MB (default 50)")
     p.add_argument("--max-request-mb", type=float, default=512.0, help="largest request body, MB (default 512)")
     p.add_argument("--max-images", type=int, default=1000, help="most files in one request (default 1000)")
@@ -115,7 +118,7 @@ def _check(args):
         raise InspectorError("--max-images and --max-loaded must be at least 1, --share-batch at least 0")
     limits = Limits(int(args.max_image_mb * 1024 * 1024), int(args.max_request_mb * 1024 * 1024), args.max_images)
     line = _line(args)
-    config = EngineConfig.load(args.config)
+    config = EngineConfig.load(args.config, settings=args.set)
     try:
         args.projects.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -73,6 +73,17 @@ def test_add_more_images(setup, capsys):
     assert json.loads((proj / "manifest.json").read_text())["n_images"] == 8
 
 
+def test_set_overrides_the_config_file_for_one_command(setup, capsys):
+    root, cfg = setup
+    proj = root / "proj_set"
+    assert main(["fit", str(proj), "--ok", str(root / "ok"), "--roi", ROI, *cfg, "--set", "part_symmetry=rot180",
+                 "--set", "coreset_ratio=0.5", "--json", "-"]) == 0
+    capsys.readouterr()
+    saved = json.loads((proj / "manifest.json").read_text())["config"]
+    assert saved["part_symmetry"] == "rot180" and saved["coreset_ratio"] == 0.5
+    assert "coreset_ratio: 0.25" in TINY_YAML  # the config file said another, and --set went over it
+
+
 @pytest.mark.parametrize("make_args, words", [
     (lambda r, p: ["infer", p, str(r / "zero.png")], "empty"),
     (lambda r, p: ["infer", p, str(r / "text.png")], "cannot read image"),
@@ -86,6 +97,9 @@ def test_add_more_images(setup, capsys):
     (lambda r, p: ["fit", p, "--ok", str(r / "small.png")], None),
     (lambda r, p: ["calibrate", p, "--ok", str(r / "zero.png")], "empty"),
     (lambda r, p: ["info", str(r / "nowhere")], "not found"),
+    (lambda r, p: ["fit", p, "--ok", str(r / "ok"), "--set", "part_symetry=turns"], "'part_symetry' is no setting"),
+    (lambda r, p: ["fit", p, "--ok", str(r / "ok"), "--set", "part_symmetry=sideways"], "must be one of"),
+    (lambda r, p: ["infer", p, str(r / "ok"), "--set", "runtime"], "--set needs KEY=VALUE"),
 ])
 def test_bad_input_exits_2_with_one_line_and_changes_nothing(setup, capsys, make_args, words):
     root, cfg = setup

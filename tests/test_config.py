@@ -20,6 +20,22 @@ def test_yaml_then_environment(tmp_path):
     assert c.use_gpu is False and c.cnn_layers == (1, 2) and c.backbone_kwargs == {"depth": 2}
 
 
+def test_command_line_settings_go_over_the_environment(tmp_path):
+    from inference import parse_settings
+
+    env = {"PATCHCORE_CORESET_RATIO": "0.01", "PATCHCORE_PART_SYMMETRY": "mirror"}
+    c = EngineConfig.load(None, env=env, settings=["part_symmetry=turns", "cnn-layers=[1, 3]", "area_mm2_thr=2.5"])
+    assert c.part_symmetry == "turns" and c.coreset_ratio == 0.01 and c.cnn_layers == (1, 3) and c.min_area == 2.5
+    assert parse_settings(["weights=none", "backbone_kwargs={depth: 2}"]) == {"weights": "none",
+                                                                            "backbone_kwargs": {"depth": 2}}
+    for pairs, words in ((["coreset_ratio"], "needs KEY=VALUE"), (["=1"], "needs KEY=VALUE"),
+                         (["coreset=0.1"], "'coreset' is no setting"), (["cnn_layers=[1,"], "--set cnn_layers must be YAML")):
+        with pytest.raises(ConfigError, match=words):
+            parse_settings(pairs)
+    with pytest.raises(ConfigError, match="coreset_ratio' must be a number"):
+        EngineConfig.load(None, env={}, settings=["coreset_ratio=lots"])
+
+
 def test_repository_config_yaml_is_valid_and_matches_defaults():
     from pathlib import Path
 

@@ -116,4 +116,4 @@ def test_a_few_shot_fit_of_a_part_that_looks_the_same_mirrored_is_told_mirrors_w
     note = _engine(**declared).fit(tmp_path / "proj", images).symmetry_note
     assert ("Looks the same mirrored" in note) == suggested
     if suggested:
-        assert "looks the same mirrored (" in note and "part_symmetry: mirror" in note
+        assert "looks the same mirrored (" in note and "--set part_symmetry=mirror" in note

@@ -113,10 +113,16 @@ def test_a_fit_on_turned_ok_images_says_so_unless_the_model_knows(tmp_path, caps
     said = json.loads((tmp_path / "fit.json").read_text())["symmetry_note"]
     assert bool(said) == says and (said in capsys.readouterr().out if says else True)
     if says:
-        assert "2 of 2 OK images lie turned" in said and "part_symmetry: turns" in said
+        assert "2 of 2 OK images lie turned" in said and "--set part_symmetry=turns" in said
         # Said, not applied: the model was fitted as declared (no symmetry).
         manifest = json.loads((tmp_path / "proj" / "manifest.json").read_text())
         assert manifest["config"].get("part_symmetry", "none") == "none"
+        # The advice, taken word for word on the command line: the fit knows the part turns and says nothing.
+        assert main(["fit", str(tmp_path / "proj"), "--ok", str(ok), "--config", str(tmp_path / "tiny.yaml"),
+                     "--set", "part_symmetry=turns", "--activate", "--json", str(tmp_path / "fit.json")]) == 0
+        assert json.loads((tmp_path / "fit.json").read_text())["symmetry_note"] == ""
+        manifest = json.loads((tmp_path / "proj" / "manifest.json").read_text())
+        assert manifest["config"]["part_symmetry"] == "turns"
 
 
 def test_a_fit_on_ok_images_lying_one_way_says_nothing(tmp_path):
