@@ -18,7 +18,7 @@ from .config import EngineConfig, config_keys
 from .fitted import FitResult, Model
 from .errors import Cancelled, ConfigError, InspectorError, ProjectError, missing_package
 from . import foreground
-from .features import coreset_ratio, embed_taught
+from .features import coreset_ratio, crop_transforms, embed_taught
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
@@ -160,7 +160,8 @@ class Engine:
     def _fit(self, folder, ok_images, roi, mm_per_px, config, previous, progress, cancel, geometry,
              saving) -> FitResult:
         fit_precision, resolve_auto = _full_install().fit_precision, _full_install().resolve_auto
-        from .memory import PatchMemory
+        from . import fit_memory
+        from .memory import PatchMemory, low_precision
         from .provenance import PROVENANCE_FILE, ProvenanceRecorder, read_provenance
 
         if not ok_images:
@@ -200,6 +201,11 @@ class Engine:
 
         t = time.perf_counter()
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
+        low = False if config.precision == "fp32" else None  # fp32: full precision everywhere, the coreset too
+        fit_memory.check(fit_memory.estimate(
+            fit_memory.patches_kept(masks), len(crop_transforms(config)), backbone.feature_dim, config.distance,
+            low_precision(backbone.device) if low is None else low, len(previous.embeddings) if previous else 0,
+            coreset_on_host=backbone.device.type == "cpu"), fit_memory.copies_reason(config))
         # The foreground is decided once, at fit, from the taught images; add keeps the model's.
         taught = embed_taught(backbone, prepared, masks, config,
                               None if previous is None else previous.record.foreground, progress, cancel,
@@ -228,9 +234,8 @@ class Engine:
         features = memory.features
         transform = knn.metric_transform(features, config.distance)
         space = knn.apply_transform(transform, features) if transform is not None else None
-        # precision fp32 means full precision everywhere, the coreset's bulk update included.
-        low = False if config.precision == "fp32" else None
         idx = memory.build_coreset(coreset_ratio(config), backbone.device, progress, cancel, config.seed, space, low)
+        del space  # a copy of the bank in the metric's space: not kept through the save
         timings["coreset"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -38,7 +38,18 @@ class PatchMemory:
     @property
     def features(self) -> np.ndarray:
         if len(self._chunks) > 1:
-            self._chunks = [np.concatenate(self._chunks)]
+            # Chunk by chunk into one array, each chunk let go once copied: the bank plus one chunk at the peak,
+            # not twice the bank (np.concatenate holds every chunk until it is done).
+            chunks, self._chunks = self._chunks, []
+            out = np.empty((sum(len(c) for c in chunks), self.dim), np.float32)
+            start = 0
+            chunks.reverse()  # popped from the end, in the order they came
+            while chunks:
+                chunk = chunks.pop()
+                out[start:start + len(chunk)] = chunk
+                start += len(chunk)
+                del chunk
+            self._chunks = [out]
         if not self._chunks:
             return np.zeros((0, self.dim or 0), np.float32)
         return self._chunks[0]
@@ -185,8 +196,9 @@ def _projected(points: np.ndarray, device, seed: int) -> tuple[torch.Tensor, tor
     if x.shape[1] > PROJECTION_DIM:
         proj = torch.randn(x.shape[1], PROJECTION_DIM, generator=gen) / np.sqrt(PROJECTION_DIM)
         x = x @ proj
-    # Centred: distances are unchanged, but |x|^2 + |c|^2 - 2 x.c loses less to rounding.
-    x = (x - x.mean(dim=0)).to(device)
+    # Centred: distances are unchanged, but |x|^2 + |c|^2 - 2 x.c loses less to rounding. In place when x is the
+    # projection's own array (not the caller's features): one copy of the points, not two.
+    x = (x.sub_(x.mean(dim=0)) if x.shape[1] != points.shape[1] else x - x.mean(dim=0)).to(device)
     first = int(torch.randint(len(x), (1,), generator=gen))
     return x, (x * x).sum(dim=1), first
 
