@@ -26,8 +26,9 @@ edited by hand or invalid gives no verdict, with the reason.
 Versions. Every fit, add and calibration is a new immutable version,
 versions/vN/ (its model files, manifest.json, version.json), written into a
 temp folder and renamed into place whole. The top level holds the active
-version's files and active_version.json names it; activating a version copies
-its files to the top level as one commit (files the version lacks, e.g. a
+version's files and active_version.json names it; activating a version puts
+its files at the top level as one commit (hard links to the version's model files where the file system has
+them, project_blobs.py) (files the version lacks, e.g. a
 calibration, are removed by the same commit), so a reader sees the old active
 version or the new one. A project saved before versions existed becomes v1 at
 its first write. The oldest versions beyond `keep` are removed (never the
@@ -311,9 +312,9 @@ def _remove_tree(path: Path) -> None:
     path.rmdir()
 
 
-def _commit(folder: Path, blobs: dict[str, bytes], remove: tuple = ()) -> None:
-    """Write several files as one unit (see the module docstring), removing `remove` with them. The caller
-    holds the lock."""
+def _commit(folder: Path, blobs: dict, remove: tuple = ()) -> None:
+    """Write several files as one unit (see the module docstring), removing `remove` with them; `blobs`: name ->
+    bytes or a project_blobs blob (an array, a stored file). The caller holds the lock."""
     pending = folder / PENDING
     try:
         if pending.exists():
@@ -324,7 +325,7 @@ def _commit(folder: Path, blobs: dict[str, bytes], remove: tuple = ()) -> None:
     try:
         for name, data in blobs.items():
             _checkpoint(f"stage:{name}")
-            atomic_write(pending / name, data)
+            _blobs.write_blob(pending / name, data)
         _checkpoint("commit")
         atomic_write(pending / COMMIT_MARKER, json_bytes({"remove": sorted(set(remove) - set(blobs))}))
     except Exception as exc:
@@ -348,6 +349,7 @@ def _commit(folder: Path, blobs: dict[str, bytes], remove: tuple = ()) -> None:
         raise plain_os_error(exc, folder, "finish saving") from None
 
 
+from . import project_blobs as _blobs  # noqa: E402 (files written from arrays or stored files; it calls back here)
 from . import project_versions as _versions  # noqa: E402 (the version half of this writer; it calls back here)
 
 
@@ -373,7 +375,7 @@ def save_model(folder: Path, record: ModelRecord, embeddings: np.ndarray, corese
     the manifest and committed with it. `origin`: action, who, note, based_on for version.json.
     """
     folder = Path(folder)
-    blobs = {EMBEDDINGS: npy_bytes(np.ascontiguousarray(embeddings, dtype=np.float32)), CORESET: coreset}
+    blobs = {EMBEDDINGS: _blobs.ArrayBlob(embeddings), CORESET: coreset}
     for name, data in (extra_files or {}).items():
         if name in _RESERVED or Path(name).name != name or name.startswith("."):
             raise ProjectError(f"{name!r} cannot be stored as a model file")
@@ -381,7 +383,7 @@ def save_model(folder: Path, record: ModelRecord, embeddings: np.ndarray, corese
     if calibration is not None:
         blobs[CALIBRATION] = calibration
     record = replace(record, schema_version=SCHEMA_VERSION,
-                     files={name: sha256_bytes(data) for name, data in blobs.items()})
+                     files={name: _blobs.blob_sha256(data) for name, data in blobs.items()})
     manifest = record.to_dict()
     ModelRecord.from_dict(manifest, folder / MANIFEST)  # what is written is checked as a read checks it
     with writing(folder):

@@ -18,6 +18,7 @@ from . import project as _p
 from .calibration import Calibration
 from .errors import InspectorError, plain_os_error
 from .model_record import ModelRecord
+from . import project_blobs as _blobs
 from .project_files import ACTIVE, CALIBRATION, MANIFEST, VERSION_META, VERSIONS, version_number
 from .project_reader import (active_version, calibration_summary, has_model, load_calibration, read_model_file,
                              read_record, version_folder)
@@ -30,9 +31,10 @@ def os_user() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def version_blobs(source: Path, record: ModelRecord, without: tuple = ()) -> dict[str, bytes]:
-    """The model files of a version (or a legacy top level), each checked against its manifest."""
-    return {name: read_model_file(source, name, record) for name in record.files if name not in without}
+def version_blobs(source: Path, record: ModelRecord, without: tuple = ()) -> dict:
+    """The model files of a version (or the top level), each checked against its manifest, as stored files: the
+    version written from them links to them (project_blobs), never reading them into memory."""
+    return {name: _blobs.stored_file(source, name, record) for name in record.files if name not in without}
 
 
 def migrate(folder: Path) -> None:
@@ -79,7 +81,7 @@ def write_version(folder: Path, vid: str, blobs: dict, meta: dict) -> None:
         raise plain_os_error(exc, root, "save a model version into") from None
     try:
         for name, data in blobs.items():
-            _p.atomic_write(tmp / name, data)
+            _blobs.write_blob(tmp / name, data)
         _p.atomic_write(tmp / VERSION_META, _p.json_bytes(meta))
         _p._checkpoint("version")
         os.rename(tmp, root / vid)

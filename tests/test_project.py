@@ -263,3 +263,63 @@ def test_writing_onto_a_file_or_a_read_only_folder_is_named(tmp_path):
             _save(ro / "p", 1)
     finally:
         ro.chmod(0o755)
+
+
+def test_a_calibration_shares_the_model_files_it_does_not_change(tmp_path):
+    """A calibration's version and the top level link to the fitted version's model files (one copy on the disk);
+    the hand-editable JSON files are copies, so an edit in place at the top level leaves the versions intact."""
+    from inference.project_blobs import ArrayBlob
+    from inference.project_files import sha256_bytes
+
+    saved = _save(tmp_path, 1, n=6)
+    assert saved.files["embeddings.npy"] == sha256_bytes(proj.npy_bytes(np.full((6, 3), 1, np.float32)))
+    assert ArrayBlob(np.full((6, 3), 1, np.float32)).sha256 == saved.files["embeddings.npy"]
+    cal = calibrate([1.0, 2.0, 3.0], [9.0])
+    cal.model_id = "m1"
+    proj.save_calibration(tmp_path, cal)
+    v1, v2 = tmp_path / "versions" / "v1", tmp_path / "versions" / "v2"
+    for name in ("embeddings.npy", "coreset.faiss"):
+        assert os.path.samefile(v1 / name, v2 / name) and os.path.samefile(v2 / name, tmp_path / name)
+    for name in ("calibration.json", "manifest.json"):
+        assert not os.path.samefile(v2 / name, tmp_path / name)
+    assert proj.load_model(tmp_path).calibration.threshold == cal.threshold
+    # Edited in place (a text editor that writes into the file): no verdict at the top level, the version intact.
+    with open(tmp_path / "calibration.json", "r+", encoding="utf-8") as fh:
+        data = json.loads(fh.read())
+        data["threshold"] = 1e9
+        fh.seek(0)
+        fh.write(json.dumps(data))
+        fh.truncate()
+    assert proj.load_model(tmp_path).calibration is None
+    proj.activate(tmp_path, "v1")
+    proj.activate(tmp_path, "v2")
+    assert proj.load_model(tmp_path).calibration.threshold == cal.threshold
+    # A shared model file damaged in place is damaged in every version that shares it, and named in each.
+    with open(tmp_path / "embeddings.npy", "r+b") as fh:
+        fh.seek(-4, os.SEEK_END)
+        fh.write(b"\0\0\0\1")
+    for folder in (tmp_path, v1, v2):
+        with pytest.raises(ProjectError, match="embeddings.npy .*checksum mismatch"):
+            proj.load_model(folder)
+    with pytest.raises(ProjectError, match="checksum mismatch"):
+        proj.activate(tmp_path, "v1")
+
+
+def test_without_hard_links_the_files_are_copied(tmp_path, monkeypatch):
+    import errno
+
+    def no_links(source, target):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    _save(tmp_path, 1, n=6)
+    cal = calibrate([1.0, 2.0, 3.0], [9.0])
+    cal.model_id = "m1"
+    proj.save_calibration(tmp_path, cal)
+    v1, v2 = tmp_path / "versions" / "v1", tmp_path / "versions" / "v2"
+    for name in ("embeddings.npy", "coreset.faiss"):
+        assert not os.path.samefile(v1 / name, v2 / name) and (v1 / name).read_bytes() == (v2 / name).read_bytes()
+        assert not os.path.samefile(v2 / name, tmp_path / name)
+    stored = proj.load_model(tmp_path)
+    assert stored.calibration.threshold == cal.threshold and (stored.embeddings == 1).all()
+    assert not [p for p in tmp_path.rglob("*.tmp")]
