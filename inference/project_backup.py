@@ -228,6 +228,16 @@ def check_backup(path: str | Path) -> BackupInfo:
     return info
 
 
+def _hard_linked(source: Path, path: Path) -> bool:
+    """`path` made a hard link to `source`; False where the file system makes none (then it is copied)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, path)
+        return True
+    except OSError:
+        return False
+
+
 def restore_backup(path: str | Path, target: str | Path, check: Optional[Callable[[Path], None]] = None) -> BackupInfo:
     """Restore the backup `path` as the new project folder `target` (absent, or an empty folder). `check(folder)`
     may refuse the restored folder before it takes the target's name (the station checks the history)."""
@@ -258,6 +268,8 @@ def restore_backup(path: str | Path, target: str | Path, check: Optional[Callabl
         _entries(path, info, extract)
         for rel, want in info.files.items():  # a content stored once: its copies, from the file checked above
             if "same_as" in want:
+                if not rel.endswith(".json") and _hard_linked(tmp / want["same_as"], tmp / rel):
+                    continue  # stored once on the disk too, as the project was (project_blobs)
                 with open(tmp / want["same_as"], "rb") as src:
                     extract(rel, iter(lambda src=src: src.read(_CHUNK), b""))
         for version in info.versions:  # each version whole, as its manifest says (a project saved before

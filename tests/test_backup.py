@@ -5,6 +5,7 @@ damaged or over a project."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -54,6 +55,10 @@ def test_a_restored_project_inspects_as_the_original_with_its_versions_audit_and
     restore(info.path, target, who="tech", note="new line PC")
     assert [(v.version, v.active) for v in list_versions(target)] == [(v.version, v.active)
                                                                       for v in list_versions(project)]
+    # Stored once on the disk too, as the project was; the hand-editable JSON files as copies.
+    assert os.path.samefile(target / "versions" / "v2" / "embeddings.npy", target / "embeddings.npy")
+    assert os.path.samefile(target / "versions" / "v1" / "coreset.faiss", target / "coreset.faiss")
+    assert not os.path.samefile(target / "versions" / "v2" / "calibration.json", target / "calibration.json")
     audit = read_audit(target)
     assert audit[:-1] == read_audit(project)
     assert audit[-1]["action"] == "restore" and audit[-1]["who"] == "tech" and audit[-1]["note"] == "new line PC"
