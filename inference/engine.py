@@ -18,7 +18,7 @@ from .config import EngineConfig, config_keys
 from .fitted import FitResult, Model
 from .errors import Cancelled, ConfigError, InspectorError, ProjectError, missing_package
 from . import foreground
-from .features import coreset_ratio, crop_transforms, embed_taught
+from .features import coreset_ratio, embed_taught
 from .heap import release_free_memory
 from .model_checks import index_problem
 from .model_record import ModelRecord
@@ -202,10 +202,8 @@ class Engine:
         t = time.perf_counter()
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
         low = False if config.precision == "fp32" else None  # fp32: full precision everywhere, the coreset too
-        fit_memory.check(fit_memory.estimate(
-            fit_memory.patches_kept(masks), len(crop_transforms(config)), backbone.feature_dim, config.distance,
-            low_precision(backbone.device) if low is None else low, len(previous.embeddings) if previous else 0,
-            coreset_on_host=backbone.device.type == "cpu"), fit_memory.copies_reason(config))
+        fit_memory.check_fit(masks, config, backbone, low_precision(backbone.device) if low is None else low,
+                             len(previous.embeddings) if previous else 0)
         # The foreground is decided once, at fit, from the taught images; add keeps the model's.
         taught = embed_taught(backbone, prepared, masks, config,
                               None if previous is None else previous.record.foreground, progress, cancel,

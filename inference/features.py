@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from .errors import ImageError
+from .heap import release_free_memory
 from .preprocess import (DEFAULT_MAX_MEGAPIXELS, ImageInput, RoiCrop, as_rgb8, augmented_copies, crop_roi, image_name,
                          stack_inputs)
 from .progress import CancelToken, ProgressFn, check, report
@@ -281,8 +282,9 @@ def embed_taught(backbone: Backbone, prepared: list[PreparedImage], masks: list[
                 if decide:
                     per_image.append(foreground.image_foreground(f))
                 if len(reference) < n_reference:
-                    reference.append((prepared[i], f))
+                    reference.append((prepared[i], f.copy()))  # a view would keep its whole batch alive
             done += 1
+        release_free_memory()  # the batch's buffers, freed among the bank's rows: back to the OS, not kept
     record = foreground.decide(per_image).to_dict() if decide else dict(fitted_foreground or {})
     fg = foreground.from_record(record)
     kept, origins = [], []

@@ -50,3 +50,13 @@ def release_free_memory(now: float | None = None) -> bool:
     _last_trim = now
     trim(0)
     return True
+
+
+def trim_now() -> None:
+    """Return the C heap's free pages to the OS at once (glibc; else nothing): after a large buffer's parts were
+    freed, e.g. the memory bank's chunks as they are joined into one array."""
+    global _last_trim
+    trim = _trim()
+    if trim is not None:
+        _last_trim = time.monotonic()
+        trim(0)

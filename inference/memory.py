@@ -8,12 +8,15 @@ import numpy as np
 import torch
 
 from .errors import InspectorError
+from .heap import trim_now
 from .progress import CancelToken, ProgressFn, check, report
 from .torch_matmul import full_fp32
 
 PROJECTION_DIM = 128
 # Candidates examined per blocked greedy round (see kcenter_greedy).
 CANDIDATE_POOL = 1024
+# While the bank's chunks are joined: return their freed memory to the OS after this many bytes.
+TRIM_EVERY_BYTES = 256 << 20
 
 
 class PatchMemory:
@@ -44,12 +47,18 @@ class PatchMemory:
             out = np.empty((sum(len(c) for c in chunks), self.dim), np.float32)
             start = 0
             chunks.reverse()  # popped from the end, in the order they came
+            freed = 0
             while chunks:
                 chunk = chunks.pop()
                 out[start:start + len(chunk)] = chunk
                 start += len(chunk)
+                freed += chunk.nbytes
                 del chunk
+                if freed >= TRIM_EVERY_BYTES:  # freed chunks stay in the C heap (and in RSS) until trimmed
+                    trim_now()
+                    freed = 0
             self._chunks = [out]
+            trim_now()
         if not self._chunks:
             return np.zeros((0, self.dim or 0), np.float32)
         return self._chunks[0]

@@ -7,6 +7,7 @@ import pytest
 
 from inference import Engine, InspectorError
 from inference import fit_memory
+from inference.memory import low_precision
 from inference.synthetic import write_discs
 
 
@@ -21,12 +22,16 @@ def test_the_estimate_counts_the_rows_a_fit_stores_with_its_copies(tmp_path, tin
     assert (need.n_images, need.copies, need.dim, why) == (3, 4, 384, "part_symmetry rot90")
     assert need.rows == result.n_embeddings == len(np.load(tmp_path / "proj" / "embeddings.npy"))
     assert need.bank_bytes == need.rows * 384 * 4 < need.needed
+    assert need.runtime == fit_memory.runtime_bytes(8, 112) > 0  # on the CPU, the network's working memory counts
 
 
 def test_a_fit_that_would_not_fit_is_refused_before_embedding_and_saves_nothing(tmp_path, tiny_config, monkeypatch):
     images = write_discs(tmp_path / "ok", range(3))
-    need = fit_memory.estimate([64] * 3, 4, 384, "l2", True)
-    monkeypatch.setattr(fit_memory, "free_memory", lambda: int(need.needed * 0.6))
+    runtime = fit_memory.runtime_bytes(tiny_config.batch_size, tiny_config.input_size)
+    need = fit_memory.estimate([64] * 3, 4, 384, "l2", low_precision("cpu"), runtime=runtime)
+    per_image = (need.needed - runtime) / 3
+    # Room for the backbone and one and a half such images.
+    monkeypatch.setattr(fit_memory, "free_memory", lambda: int((runtime + 1.5 * per_image) / fit_memory.USABLE_SHARE))
     embedded = []
     import inference.features as features
 
@@ -43,7 +48,8 @@ def test_an_add_counts_the_model_it_grows(tmp_path, tiny_config, monkeypatch):
     engine.fit(tmp_path / "proj", write_discs(tmp_path / "ok", range(4)))
     rows = len(np.load(tmp_path / "proj" / "embeddings.npy"))
     more = write_discs(tmp_path / "more", [10, 11])
-    alone = fit_memory.estimate([64] * 2, 1, 384, "l2", True)
+    alone = fit_memory.estimate([64] * 2, 1, 384, "l2", low_precision("cpu"),
+                                runtime=fit_memory.runtime_bytes(tiny_config.batch_size, tiny_config.input_size))
     # Room for two more images alone, not for them onto the model's bank: refused, the model as it was.
     monkeypatch.setattr(fit_memory, "free_memory", lambda: int(alone.needed / fit_memory.USABLE_SHARE) + 1024)
     before = (tmp_path / "proj" / "manifest.json").read_bytes()
@@ -66,3 +72,8 @@ def test_what_would_fit_is_worked_out_from_the_same_rule():
     assert fit_memory.estimate([10], 1, 152, "mahalanobis", False).needed > \
         fit_memory.estimate([10], 1, 152, "cosine", False).needed > fit_memory.estimate([10], 1, 152, "l2", False).needed
     assert fit_memory.estimate([10], 1, 152, "l2", True, coreset_on_host=False).needed == 10 * 152 * 4
+    # Nothing fits where the backbone alone needs what is free: the message says what to do instead.
+    tiny = fit_memory.estimate([10], 1, 152, "l2", True, runtime=fit_memory.runtime_bytes(32, 448))
+    with pytest.raises(InspectorError, match="is free. Close other programs, or choose a smaller input_size"):
+        fit_memory.check(tiny, "none", free=fit_memory.GB)
+    fit_memory.check(tiny, "none", free=4 * fit_memory.GB)  # fits: nothing said
