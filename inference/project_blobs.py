@@ -87,6 +87,16 @@ def stored_file(folder: Path, name: str, record: ModelRecord) -> FileBlob:
     return FileBlob(path, expected)
 
 
+def already_at(blob: Blob, path: Path) -> bool:
+    """Whether `path` is the very file `blob` stands for (a hard link to it): nothing to write."""
+    if not isinstance(blob, FileBlob) or path.suffix == ".json":
+        return False
+    try:
+        return os.path.samefile(blob.path, path)
+    except OSError:  # absent, or unreadable: written as any other
+        return False
+
+
 def write_blob(path: Path, blob: Blob) -> None:
     """`blob` at `path`, atomically (readers see the old file or the new one): bytes and arrays through
     project.atomic_writer, a stored file by a hard link (or a copy) renamed into place."""

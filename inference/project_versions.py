@@ -96,11 +96,14 @@ def write_version(folder: Path, vid: str, blobs: dict, meta: dict) -> None:
 def activate_files(folder: Path, vid: str) -> None:
     source = version_folder(folder, vid)
     record = read_record(source)
-    blobs = version_blobs(source, record)
+    # A file the top level holds already (the same file: a calibration's bank) is left where it is: renaming a
+    # hard link over another link to the same file does nothing on POSIX, and need not work elsewhere.
+    blobs = {name: blob for name, blob in version_blobs(source, record).items()
+             if not _blobs.already_at(blob, folder / name)}
     blobs[MANIFEST] = _p.json_bytes(record.to_dict())
     blobs[ACTIVE] = _p.json_bytes({"version": vid})
     current = read_record(folder).files if (folder / MANIFEST).is_file() else {}
-    _p._commit(folder, blobs, remove=tuple(n for n in current if n not in blobs))
+    _p._commit(folder, blobs, remove=tuple(n for n in current if n not in record.files))
 
 
 def active_gives_verdicts(folder: Path) -> bool:
