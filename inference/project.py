@@ -44,7 +44,6 @@ import os
 import shutil
 import signal
 import threading
-from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,7 +52,6 @@ from typing import IO, Any, Iterator, Optional
 import numpy as np
 from filelock import FileLock, Timeout
 
-from . import audit_chain
 from .calibration import Calibration
 from .errors import ProjectBusyError, ProjectError, StorageError, plain_os_error
 from .manifest import SCHEMA_VERSION
@@ -145,17 +143,33 @@ def atomic_writer(path: Path, binary: bool = False) -> Iterator[IO]:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, FILE_MODE)  # shared projects: other accounts read what the umask allows
+    except BaseException as exc:
+        _drop(tmp)
+        if isinstance(exc, OSError):
+            raise plain_os_error(exc, path) from None
+        raise
+    rename_into_place(tmp, path)
+
+
+def rename_into_place(tmp: Path, path: Path) -> None:
+    """Every atomic write's last step: `tmp` (whole) renamed to `path` at the fault suite's cut point and the folder
+    fsynced; on failure `tmp` is removed and an OSError named in plain words."""
+    try:
         _checkpoint(f"replace:{path.name}")
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _drop(tmp)
         if isinstance(exc, OSError):
             raise plain_os_error(exc, path) from None
         raise
+
+
+def _drop(tmp: Path) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -350,6 +364,7 @@ def _commit(folder: Path, blobs: dict, remove: tuple = ()) -> None:
 
 
 from . import project_blobs as _blobs  # noqa: E402 (files written from arrays or stored files; it calls back here)
+from .project_audit import append_audit  # noqa: E402,F401 (the audit half of this writer; it calls back here)
 from . import project_versions as _versions  # noqa: E402 (the version half of this writer; it calls back here)
 
 
@@ -465,28 +480,6 @@ def activate(folder: Path, version: str, keep: int = 10) -> str:
 
 def os_user() -> str:
     return _versions.os_user()
-
-
-def append_audit(folder: Path, row: dict) -> dict:
-    """One change that alters verdicts, appended to audit.jsonl (time and the OS user filled in when absent)."""
-    folder = Path(folder)
-    row = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": os_user(), **row}
-    with writing(folder):
-        path = folder / AUDIT
-        try:
-            previous, complete, size = audit_chain.last_line(path)  # a hash chain: audit_chain.py
-            line = audit_chain.sealed(row, previous)
-            if size > complete:  # a row torn by a power cut: never complete
-                os.truncate(path, complete)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise plain_os_error(exc, path) from None
-    return json.loads(line)
 
 
 def save_settings(folder: Path, settings: dict) -> None:

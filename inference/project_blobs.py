@@ -123,16 +123,5 @@ def _linked(source: Path, path: Path) -> bool:
         os.link(source, tmp)
     except OSError:
         return False  # no hard links here (FAT, some shares, another disk): copied instead
-    try:
-        _p._checkpoint(f"replace:{path.name}")
-        os.replace(tmp, path)
-        _p._fsync_dir(path.parent)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise plain_os_error(exc, path) from None
-        raise
+    _p.rename_into_place(tmp, path)
     return True
