@@ -38,7 +38,8 @@ def child(args) -> None:
     result = Engine(EngineConfig.load(None, settings=args.set)).fit(Path(args.project), images)
     need, at_check = seen[-1]
     print(json.dumps({"images": len(images), "rows": result.n_embeddings, "estimated_rows": need.rows,
-                      "bank_gb": need.bank_bytes / GB, "estimate_gb": need.needed / GB, "rss_at_check_gb": at_check / GB,
+                      "bank_gb": need.bank_bytes / GB, "estimate_gb": need.needed / GB,
+                      "rss_at_check_gb": at_check / GB,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB,
                       "fit_s": time.perf_counter() - t}))
 

@@ -3,9 +3,9 @@
 A fit holds every embedded OK patch (the bank: images x copies x patches x feature values, float32) and, while the
 coreset is chosen, a projection of it (memory.py). Part symmetry multiplies the bank: `turns` embeds each image 16
 times, so 200 screw images at 448 px make 10 million patches, 5.7 GB, and about 15 GB with the coreset's working
-set and the network's. Found out the hard way, the operating system kills the process (the window with it) after minutes of
-embedding; asked here, a fit that cannot fit is refused in a second with what it needs, what is free and how many
-images would fit (an InspectorError: the CLI's exit 2, the window's message), and nothing is saved.
+set and the network's. Found out the hard way, the operating system kills the process (the window with it) after
+minutes of embedding; asked here, a fit that cannot fit is refused in a second with what it needs, what is free
+and how many images would fit (an InspectorError: the CLI's exit 2, the window's message), and nothing is saved.
 
 The estimate follows what the fit allocates: the bank, the metric's copy of it (cosine: one; mahalanobis: a
 float64 centred copy and the whitened one), and the coreset's projected points (fp32, plus a bf16 copy where the
@@ -102,8 +102,8 @@ def check(need: FitMemory, copies_why: str, free: Optional[int] = None) -> None:
     copies = f" x {need.copies} copies ({copies_why})" if need.copies > 1 else ""
     onto = f" onto the model's {need.earlier_rows:,}" if need.earlier_rows else ""
     raise InspectorError(
-        f"this fit would not fit in memory: {need.n_images} OK images{copies}{onto} make {need.rows:,} patch features of "
-        f"{need.dim} values ({need.bank_bytes / GB:.1f} GB), and the fit needs about {need.needed / GB:.1f} GB at "
+        f"this fit would not fit in memory: {need.n_images} OK images{copies}{onto} make {need.rows:,} patch features "
+        f"of {need.dim} values ({need.bank_bytes / GB:.1f} GB), and the fit needs about {need.needed / GB:.1f} GB at "
         f"its peak, where {free / GB:.1f} GB is free. "
         + (f"Teach at most {fitting} such images, fewer copies or a smaller input_size, or close other programs"
            if fitting else "Close other programs, or choose a smaller input_size or batch_size")

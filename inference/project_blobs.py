@@ -6,8 +6,9 @@ active one's too. A calibration changes no model file, so as bytes each calibrat
 top level a third time: 400 MB a version for 200 images at 448 px, 6 GB with part_symmetry turns, and the
 writer read a version's files into memory whole to activate it. A file stored already is written as a hard link
 to it instead (one copy on the disk, nothing read into memory but its checksum), or, where the file system has
-no hard links (FAT, some network shares), copied a block at a time; JSON files are always copied. Files are never changed in place (each write
-is a new file renamed over the old), so a link never sees another version's write. A file damaged in place on
+no hard links (FAT, some network shares), copied a block at a time; JSON files are always copied. Files are
+never changed in place (each write is a new file renamed over the old), so a link never sees another version's
+write. A file damaged in place on
 the disk is damaged in each version that shares it, and every read's sha256 check names it there.
 """
 

@@ -29,7 +29,8 @@ def test_command_line_settings_go_over_the_environment(tmp_path):
     assert parse_settings(["weights=none", "backbone_kwargs={depth: 2}"]) == {"weights": "none",
                                                                             "backbone_kwargs": {"depth": 2}}
     for pairs, words in ((["coreset_ratio"], "needs KEY=VALUE"), (["=1"], "needs KEY=VALUE"),
-                         (["coreset=0.1"], "'coreset' is no setting"), (["cnn_layers=[1,"], "--set cnn_layers must be YAML")):
+                         (["coreset=0.1"], "'coreset' is no setting"),
+                         (["cnn_layers=[1,"], "--set cnn_layers must be YAML")):
         with pytest.raises(ConfigError, match=words):
             parse_settings(pairs)
     with pytest.raises(ConfigError, match="coreset_ratio' must be a number"):
