@@ -38,7 +38,6 @@ change, under the lock.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -184,12 +183,6 @@ def _fsync_dir(folder: Path) -> None:
 
 def json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n").encode("utf-8")
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
 
 
 # -- the writer lock ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Callable, Mapping, Optional
 
 from .errors import InspectorError, ProjectError, plain_os_error
 from .project import FILE_MODE, _fsync_dir, os_user, writing
+from .project_blobs import linkable
 from .project_files import LOCK, PENDING, VERSIONS
 from .project_reader import active_version, list_versions, load_model, version_folder
 from .weights import sha256_file
@@ -268,7 +269,7 @@ def restore_backup(path: str | Path, target: str | Path, check: Optional[Callabl
         _entries(path, info, extract)
         for rel, want in info.files.items():  # a content stored once: its copies, from the file checked above
             if "same_as" in want:
-                if not rel.endswith(".json") and _hard_linked(tmp / want["same_as"], tmp / rel):
+                if linkable(tmp / rel) and _hard_linked(tmp / want["same_as"], tmp / rel):
                     continue  # stored once on the disk too, as the project was (project_blobs)
                 with open(tmp / want["same_as"], "rb") as src:
                     extract(rel, iter(lambda src=src: src.read(_CHUNK), b""))

@@ -25,9 +25,11 @@ from typing import Union
 import numpy as np
 
 from . import project as _p
-from .errors import ProjectError, plain_os_error
+from .errors import plain_os_error
 from .model_record import ModelRecord
 from .project_files import sha256_bytes
+from .project_reader import checked_digest
+from .weights import sha256_file
 
 
 @dataclass(frozen=True)
@@ -69,28 +71,26 @@ def blob_sha256(blob: Blob) -> str:
 
 def stored_file(folder: Path, name: str, record: ModelRecord) -> FileBlob:
     """`name` in `folder` (a version's or the top level's, under the project lock), its sha256 checked against
-    `record` by reading it a block at a time: the same errors as a read (project_reader._checked) gives."""
+    `record` by reading it a block at a time, with a read's checks and errors (project_reader.checked_digest)."""
     path = Path(folder) / name
-    expected = record.files.get(name)
-    if expected is None:
-        raise ProjectError(f"manifest of {folder} has no checksum for {name}: refit the model")
     try:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
+        digest = sha256_file(path)
     except FileNotFoundError:
-        raise ProjectError(f"{name} is missing from {folder}: the model cannot be used; refit it") from None
+        digest = None
     except OSError as exc:
         raise plain_os_error(exc, path, "read") from None
-    if h.hexdigest() != expected:
-        raise ProjectError(f"{name} in {folder} is corrupt or truncated (checksum mismatch): refit the model")
-    return FileBlob(path, expected)
+    return FileBlob(path, checked_digest(folder, name, record, digest))
+
+
+def linkable(path: Path) -> bool:
+    """Whether a file stored once may be shared by hard links. Not JSON files (a calibration, a manifest): small,
+    and the ones a technician might edit in place by hand, which would change every version linked to the file."""
+    return Path(path).suffix != ".json"
 
 
 def already_at(blob: Blob, path: Path) -> bool:
     """Whether `path` is the very file `blob` stands for (a hard link to it): nothing to write."""
-    if not isinstance(blob, FileBlob) or path.suffix == ".json":
+    if not isinstance(blob, FileBlob) or not linkable(path):
         return False
     try:
         return os.path.samefile(blob.path, path)
@@ -107,9 +107,7 @@ def write_blob(path: Path, blob: Blob) -> None:
         with _p.atomic_writer(path, binary=True) as fh:
             np.save(fh, blob.array, allow_pickle=False)
     elif isinstance(blob, FileBlob):
-        # JSON files (a calibration, a manifest) are copied: small, and the ones a technician might edit in place
-        # by hand, which would change every version linked to the file.
-        if path.suffix == ".json" or not _linked(blob.path, path):
+        if not (linkable(path) and _linked(blob.path, path)):
             with _p.atomic_writer(path, binary=True) as fh, open(blob.path, "rb") as source:
                 shutil.copyfileobj(source, fh, 1 << 20)
     else:

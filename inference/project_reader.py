@@ -124,14 +124,21 @@ class StoredModel:
 
 
 def _checked(folder: Path, name: str, record: ModelRecord, data: Optional[bytes]) -> bytes:
-    if data is None:
+    checked_digest(folder, name, record, None if data is None else sha256_bytes(data))
+    return data
+
+
+def checked_digest(folder: Path, name: str, record: ModelRecord, digest: Optional[str]) -> str:
+    """`digest` (the sha256 of `name` as read from `folder`; None: the file is absent) checked against the
+    manifest's; the manifest's, or a ProjectError naming what is wrong."""
+    if digest is None:
         raise ProjectError(f"{name} is missing from {folder}: the model cannot be used; refit it")
     expected = record.files.get(name)
     if expected is None:
         raise ProjectError(f"manifest of {folder} has no checksum for {name}: refit the model")
-    if sha256_bytes(data) != expected:
+    if digest != expected:
         raise ProjectError(f"{name} in {folder} is corrupt or truncated (checksum mismatch): refit the model")
-    return data
+    return expected
 
 
 def read_model_file(folder: Path, name: str, record: ModelRecord) -> bytes:

@@ -8,6 +8,7 @@ with exit 2, one line on stderr, and no saved file changed.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import threading
@@ -136,7 +137,9 @@ def prepare(root: Path) -> Path:
 
 def _narrow_embeddings(folder: Path) -> None:
     """embeddings.npy of another width (another backbone's), its checksum in the manifest updated to match."""
-    data = proj.npy_bytes(np.load(folder / "embeddings.npy")[:, :152].copy())
+    buffer = io.BytesIO()
+    np.save(buffer, np.load(folder / "embeddings.npy")[:, :152].copy(), allow_pickle=False)
+    data = buffer.getvalue()
     (folder / "embeddings.npy").write_bytes(data)
     _edit_manifest(folder, lambda m: m["files"].__setitem__("embeddings.npy", proj.sha256_bytes(data)))
 
