@@ -201,9 +201,10 @@ class Engine:
 
         t = time.perf_counter()
         masks = [placement.bank_mask(roi, ignore, p, backbone.token_shape) for p in prepared]
-        low = False if config.precision == "fp32" else None  # fp32: full precision everywhere, the coreset too
-        fit_memory.check_fit(masks, config, backbone, low_precision(backbone.device) if low is None else low,
-                             len(previous.embeddings) if previous else 0)
+        # The coreset's bulk update in bf16 where native, never with precision fp32 (full precision everywhere):
+        # decided once, for the memory check and the coreset alike.
+        bulk_bf16 = config.precision != "fp32" and low_precision(backbone.device)
+        fit_memory.check_fit(masks, config, backbone, bulk_bf16, len(previous.embeddings) if previous else 0)
         # The foreground is decided once, at fit, from the taught images; add keeps the model's.
         taught = embed_taught(backbone, prepared, masks, config,
                               None if previous is None else previous.record.foreground, progress, cancel,
@@ -232,7 +233,7 @@ class Engine:
         features = memory.features
         transform = knn.metric_transform(features, config.distance)
         space = knn.apply_transform(transform, features) if transform is not None else None
-        idx = memory.build_coreset(coreset_ratio(config), backbone.device, progress, cancel, config.seed, space, low)
+        idx = memory.build_coreset(coreset_ratio(config), backbone.device, progress, cancel, config.seed, space, bulk_bf16)
         del space  # a copy of the bank in the metric's space: not kept through the save
         timings["coreset"] = time.perf_counter() - t
 

@@ -42,21 +42,18 @@ def _trim():
 def release_free_memory(now: float | None = None) -> bool:
     """Return the C heap's free pages to the OS (glibc) unless that was done under TRIM_INTERVAL_S ago; a
     no-op where that is not available. Whether it trimmed. `now`: a time.monotonic() reading (tests)."""
-    global _last_trim
-    trim = _trim()
     now = time.monotonic() if now is None else now
-    if trim is None or now - _last_trim < TRIM_INTERVAL_S:
+    if _trim() is None or now - _last_trim < TRIM_INTERVAL_S:
         return False
-    _last_trim = now
-    trim(0)
+    trim_now(now)
     return True
 
 
-def trim_now() -> None:
+def trim_now(now: float | None = None) -> None:
     """Return the C heap's free pages to the OS at once (glibc; else nothing): after a large buffer's parts were
     freed, e.g. the memory bank's chunks as they are joined into one array."""
     global _last_trim
     trim = _trim()
     if trim is not None:
-        _last_trim = time.monotonic()
+        _last_trim = time.monotonic() if now is None else now
         trim(0)
