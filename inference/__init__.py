@@ -13,8 +13,6 @@ from .calibration import (
     area_unit,
     calibrate,
     calibrate_by,
-    calibration_warnings,
-    capture_shift_warning,
     check_values,
     mad_threshold,
     rates,
@@ -23,6 +21,7 @@ from .calibration import (
     ThresholdErrors,
     with_threshold,
 )
+from .calibration_warnings import calibration_warnings, capture_shift_warning
 from .config import (BRIGHTNESS_MODES, DISTANCES, FOREGROUND_MODES, PART_SYMMETRIES, SCORE_MODES, EngineConfig,
                      absent_as_before, config_keys, default_config_path, parse_settings, read_yaml)
 from .features import reusing_features

@@ -20,6 +20,7 @@ import numpy as np
 
 from .config import current_keys
 from .errors import InspectorError
+from .rate_bounds import evidence_note, upper_bound
 from .zones import ZoneError, zones_from_list, zones_to_list
 
 
@@ -95,6 +96,19 @@ class Calibration:
         for key in ("ok_levels", "ng_levels"):
             out[key] = [None if not np.isfinite(v) else float(v) for v in out[key]]
         return out
+
+    @property
+    def errors(self) -> "ThresholdErrors":
+        """Its threshold's false rejects and accepts on its own images, as counted when it was made (its far and
+        frr): the counts its rate bounds (frr_upper, far_upper) and evidence sentence come from."""
+        rejects = round(self.frr * self.n_ok)
+        accepts = round(self.far * self.n_ng) if self.far is not None else 0
+        return ThresholdErrors(self.threshold, self.n_ok, self.n_ng, rejects, accepts, self.far, self.frr, self.margin)
+
+    def rate_bounds(self) -> dict:
+        """{"frr_upper_95", "far_upper_95"}: the answers' (CLI --json, HTTP) form of errors' bounds."""
+        errors = self.errors
+        return {"frr_upper_95": errors.frr_upper, "far_upper_95": errors.far_upper}
 
     @property
     def levels(self) -> tuple[list, list]:
@@ -220,6 +234,21 @@ class ThresholdErrors:
     # Distance to the nearest wrong side: to the highest OK score and, with NG scores, to the lowest NG
     # score (negative when the threshold misjudges one of them); inf without scores.
     margin: float
+
+    @property
+    def frr_upper(self) -> Optional[float]:
+        """The highest false-reject rate these OK images cannot rule out at 95 % confidence (rate_bounds)."""
+        return upper_bound(self.false_rejects, self.n_ok)
+
+    @property
+    def far_upper(self) -> Optional[float]:
+        """The highest false-accept rate these NG images cannot rule out at 95 % confidence; None without NG."""
+        return upper_bound(self.false_accepts, self.n_ng)
+
+    @property
+    def evidence(self) -> str:
+        """What these images can show of the line's rates, in a sentence (rate_bounds.evidence_note)."""
+        return evidence_note(self.false_rejects, self.n_ok, self.false_accepts, self.n_ng)
 
 
 def threshold_errors(ok: Sequence[float], ng: Sequence[float], threshold: float) -> ThresholdErrors:
@@ -417,70 +446,3 @@ def calibrate_by(
     errors = threshold_errors(base.ok_levels, [], threshold)
     return replace(base, threshold=threshold, frr=errors.frr, far=errors.far,
                    margin=_finite_margin(errors.margin, base.ok_scores, [], threshold), method=f"ok_only_{method}")
-
-
-# What makes a calibration untrustworthy on the line (issue 19): every client shows these warnings.
-MIN_OK_IMAGES = 5
-MAX_OWN_FRR = 0.5
-
-
-def calibration_warnings(cal: Calibration) -> list[str]:
-    """One sentence per reason not to trust `cal` as it stands (few OK images, a high false-reject rate on
-    its own OK images, OK and NG overlapping, taught images among the OK ones, defects no threshold
-    catches under the area limit). Empty: nothing found."""
-    out = []
-    if cal.n_ok < MIN_OK_IMAGES:
-        out.append(f"only {cal.n_ok} OK image(s) calibrated the threshold (at least {MIN_OK_IMAGES} are needed "
-                   "for a threshold to say anything about other good parts)")
-    if cal.frr >= MAX_OWN_FRR:
-        out.append(f"this threshold rejects {cal.frr:.0%} of its own OK images")
-    if cal.margin < 0:
-        out.append(f"negative margin ({cal.margin:+.4g}): OK and NG overlap, some parts will be misjudged")
-    if cal.taught_images:
-        shown = ", ".join(cal.taught_images[:5]) + (f" and {len(cal.taught_images) - 5} more"
-                                                    if len(cal.taught_images) > 5 else "")
-        out.append(f"{len(cal.taught_images)} OK image(s) were also taught ({shown}): they score low, so the "
-                   "threshold is optimistic; calibrate with OK images the model never saw")
-    never = sum(1 for v in cal.levels[1] if not np.isfinite(v))
-    if never:
-        out.append(f"{never} NG image(s) have no region as large as the minimum area {cal.min_area_text}: they "
-                   "pass at any threshold; lower the minimum area" + (" or the zones' limits" if cal.zones else ""))
-    return out
-
-
-# Held-out OK images of the same capture score, at the median, 1.09-2.81 x the taught images' own
-# median score (taught images scored by their model, image score max; six dev sets, 1-16 shots,
-# docs/benchmarks.md; the top of that range is mvtec_screw at 1-2 shots, screws turned every way).
-# Beyond these limits the calibration images most likely come from another capture (light, camera, part).
-SHIFT_RATIO_LIMITS = (0.67, 3.0)
-
-
-def capture_shift_warning(taught_scores: Sequence[float], calibration_scores: Sequence[float],
-                          limits: tuple[float, float] = SHIFT_RATIO_LIMITS) -> str:
-    """A one-line warning when the calibration OK images score unlike the taught OK images (their
-    median ratio outside `limits`), else ''. A threshold set on another capture than production's
-    rejects good parts or passes bad ones: calibrate with images from the production capture."""
-    taught = np.asarray(taught_scores, dtype=np.float64)
-    cal = np.asarray(calibration_scores, dtype=np.float64)
-    if taught.size == 0 or cal.size == 0:
-        return ""
-    ref = float(np.median(taught))
-    if ref <= 0:
-        return ""
-    ratio = float(np.median(cal)) / ref
-    if limits[0] <= ratio <= limits[1]:
-        return ""
-    side = "higher" if ratio > limits[1] else "lower"
-    return (f"the calibration OK images score {ratio:.2f} x the taught images (median), much {side} than "
-            f"images of one capture do ({limits[0]:g}-{limits[1]:g} x): they likely come from another capture "
-            "(light, camera, focus, part batch). Teach and calibrate with images from the production capture.")
-
-
-def join_warnings(warnings) -> str:
-    """Warnings as one text, a sentence each (empty ones left out): what calibration.json's `warning` holds."""
-    out = []
-    for text in warnings:
-        text = (text or "").strip()
-        if text:
-            out.append(text if text.endswith(".") else text[:1].upper() + text[1:] + ".")
-    return " ".join(out)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 import numpy as np
 
 from . import brightness, image_check, int8_model, knn, part_mirror, placement, precision_gate, project, taught_samples
-from .calibration import (Calibration, area_unit, calibration_warnings, capture_shift_warning, join_warnings,
-                          usable_with)
+from .calibration import Calibration, area_unit, usable_with
+from .calibration_warnings import calibration_warnings, capture_shift_warning, join_warnings
 from .calibration_samples import CalibrationSamples, calibration_of
 from .config import EngineConfig, config_keys
 from .fitted import FitResult, Model

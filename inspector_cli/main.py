@@ -476,6 +476,7 @@ def cmd_calibrate(args) -> int:
         print(f"threshold {cal.threshold:.4f} ({cal.method}, {cal.n_ok} OK / {cal.n_ng} NG): "
               f"false reject {cal.frr:.1%}, false accept {far}, margin {cal.margin:+.4f}, "
               f"minimum region area {cal.min_area_text} (rates by the verdict rule: score and area)")
+        print(cal.errors.evidence)
         print(f"calibrated version {done.version}" + (" (active)" if done.active else
                                                        f" (staged: inspector activate {args.project} {done.version})"))
         if cal.warning:

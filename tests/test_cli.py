@@ -36,6 +36,10 @@ def test_fit_calibrate_infer_info(setup, capsys):
     assert main(["calibrate", proj, "--ok", str(root / "cal"), "--ng", str(root / "ng"), "--json", "-", *cfg]) == 0
     cal = json.loads(capsys.readouterr().out)
     assert cal["method"] == "ok_ng" and cal["n_ok"] == 4 and cal["n_ng"] == 2 and cal["far"] == 0.0
+    assert cal["far_upper_95"] == pytest.approx(1 - 0.05 ** (1 / 2))  # 2 NG images show little
+    assert main(["calibrate", proj, "--ok", str(root / "cal"), "--ng", str(root / "ng"), *cfg]) == 0
+    assert "At 95% confidence, false reject at most 53% and false accept at most 78% on the line's parts; 59 " \
+        "images of a kind, none misjudged, show a rate under 5%." in capsys.readouterr().out.splitlines()
 
     out = root / "results.json"
     heat = root / "heat"

@@ -37,12 +37,15 @@ def histograms(ok: list[float], ng: list[float], bins: int = 30):
 
 
 def counts_text(ok: list[float], ng: list[float], threshold: float) -> str:
-    """The line under the histogram; the counting is calibration.py's (threshold_errors)."""
+    """The lines under the histogram: the counts at the threshold, then what so few images can show of the line's
+    rates (their 95 % bounds); the counting is calibration.py's (threshold_errors)."""
     errors = inference.threshold_errors(ok, ng, threshold)
     text = f"False rejects: {errors.false_rejects} of {errors.n_ok} OK (FRR {100 * errors.frr:.1f}%)"
     if not errors.n_ng:
-        return text + "   ·   False accepts: no NG images (FAR unknown)"
-    return text + f"   ·   False accepts: {errors.false_accepts} of {errors.n_ng} NG (FAR {100 * errors.far:.1f}%)"
+        text += "   ·   False accepts: no NG images (FAR unknown)"
+    else:
+        text += f"   ·   False accepts: {errors.false_accepts} of {errors.n_ng} NG (FAR {100 * errors.far:.1f}%)"
+    return text + "\n" + errors.evidence
 
 
 class ImageSetBox(QGroupBox):
@@ -160,6 +163,7 @@ class CalibrateDialog(QDialog):
         session.doc.zonesChanged.connect(self._show_zones)
         self.counts = QLabel("Compute the scores first.")
         self.counts.setObjectName("calibrationCounts")
+        self.counts.setWordWrap(True)  # the second line (what the images can show) is a sentence
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setObjectName("thresholdValue")
         self.threshold_spin.setDecimals(4)

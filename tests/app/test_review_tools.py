@@ -69,6 +69,8 @@ def test_counts_are_given_as_rates_too():
     text = counts_text([1.0, 2.0, 3.0], [2.0, 4.0, 5.0, 6.0], 2.5)
     assert "1 of 3 OK (FRR 33.3%)" in text and "1 of 4 NG (FAR 25.0%)" in text
     assert "FAR unknown" in counts_text([1.0], [], 2.0)
+    # and what so few images can show: 1 of 3 rejected cannot rule out 90 % (Clopper-Pearson)
+    assert text.splitlines()[1].startswith("At 95% confidence, false reject at most 86% and false accept at most 75%")
 
 
 def test_bin_members_follow_numpys_bins():

@@ -54,6 +54,9 @@ def test_fit_infer_calibrate_infer(client, images, live, tiny_config):
     cal = r.json()
     assert cal["method"] == "ok_ng" and cal["n_ok"] == 4 and cal["n_ng"] == 2
     assert cal["far"] == 0.0 and cal["frr"] == 0.0 and cal["margin"] > 0 and cal["model_id"] == model_id
+    # 0 of 4 OK and 0 of 2 NG rule out little: 1 - 0.05^(1/n) is the highest rate they cannot exclude
+    assert cal["frr_upper_95"] == pytest.approx(1 - 0.05 ** (1 / 4)) and cal["far_upper_95"] == pytest.approx(
+        1 - 0.05 ** (1 / 2))
     saved = json.loads((live.projects / "flow" / "calibration.json").read_text())
     assert saved["threshold"] == cal["threshold"] and saved["min_area"] == 0.5 == cal["min_area"]
     assert saved["min_area_unit"] == cal["min_area_unit"] == inference.area_unit(
