@@ -29,7 +29,8 @@ class ProjectInfo:
 
     def to_dict(self) -> dict:
         return {"manifest": self.record.to_dict(), "usable": self.usable, "problems": self.problems,
-                "calibration": self.calibration.to_dict() if self.calibration else None,
+                "calibration": {**self.calibration.to_dict(), **self.calibration.rate_bounds()} if self.calibration
+                else None,
                 "calibration_note": self.calibration_note, "index": self.index,
                 "ivf_lists": {"scanned": self.ivf_lists[0], "lists": self.ivf_lists[1]} if self.ivf_lists else None,
                 "compute": self.compute, "export": self.export}
