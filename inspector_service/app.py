@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -45,6 +46,9 @@ from .uploads import (Limits, check_fit, parse_bool, parse_number, parse_roi, pa
 
 log = logging.getLogger("inspector.service")
 
+# How long a stop waits for a model being loaded at start (one project's load; then it stops regardless).
+LOAD_JOIN_S = 30.0
+
 DESCRIPTION = """Visual inspection for the line's software: teach OK parts (`fit_ok`), calibrate the OK/NG
 threshold (`calibrate_ng`), inspect images (`infer`). Images are multipart file fields; answers are JSON;
 errors are `{"error": "<one line>", "status": <code>}`. See docs/api.md."""
@@ -61,6 +65,7 @@ def create_app(
     share_batch: Optional[int] = None,
     who: str = "service",
     line: Optional[ServiceLine] = None,
+    warm: bool = True,
 ) -> FastAPI:
     """`share_batch`: most images from separate requests scored in one backbone call; None: the engine's
     batch size on a GPU, 1 on a CPU, where one batch of 8 took longer per image than 8 batches of 1
@@ -69,7 +74,8 @@ def create_app(
     --token-file`: read again when it changes); neither: no
     token asked (bind this PC only). `who`: the name the audit trail gives changes made without a named token.
     `line`: where line inspections go besides the history (alarms, metrics, --post / --mqtt
-    outboxes; default: alarms and metrics only)."""
+    outboxes; default: alarms and metrics only). `warm`: load the projects' models as the service starts
+    (Projects.warm), READY to systemd once they are; False: each on its first request."""
     engine = engine or Engine(config)
     line = line or ServiceLine(LineMetrics())
     if limits.max_megapixels is None:
@@ -83,13 +89,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # systemd's READY / WATCHDOG (heartbeat.py): `serving` is uvicorn's started flag where the CLI set it.
-        beat = asyncio.create_task(heartbeat(lambda: app.state.serving(), batcher.healthy))
+        stop = threading.Event()
+        loading = threading.Thread(target=projects.warm, args=(stop,), name="load-models", daemon=True)
+        if warm:
+            loading.start()
+        else:
+            projects.warm_skipped()
+        # systemd's READY / WATCHDOG (heartbeat.py): `serving` is uvicorn's started flag where the CLI set it; READY
+        # waits for the models too, so a line started after the service finds them loaded.
+        beat = asyncio.create_task(heartbeat(lambda: app.state.serving() and projects.warmed, batcher.healthy))
         yield
         notify("STOPPING=1")
+        stop.set()
         beat.cancel()
         line.close()
         fits.close()
+        if loading.is_alive():  # a model being loaded at start: its Station must not be closed under it
+            loading.join(timeout=LOAD_JOIN_S)
         batcher.close()
         projects.close()
 
@@ -121,8 +137,11 @@ def create_app(
              "the line alarms active per project", dependencies=[require("read")])
     def health():
         cfg = engine.config
+        loading = projects.warm_state()
         return {
-            "status": "ok", "version": __version__, "device": device_name(cfg.use_gpu),
+            # "starting" while the models are being loaded at start (a request meanwhile loads its own)
+            "status": "ok" if loading.pop("warmed") else "starting", "load_at_start": loading,
+            "version": __version__, "device": device_name(cfg.use_gpu),
             "backbone": cfg.backbone, "weights": cfg.weights, "input_size": cfg.input_size,
             "loaded_projects": projects.loaded(), "jobs": fits.active(),
             "limits": {"max_image_bytes": limits.max_image_bytes, "max_request_bytes": limits.max_request_bytes,

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-image-mb", type=float, default=50.0, help="largest uploaded image, MB (default 50)")
     p.add_argument("--max-request-mb", type=float, default=512.0, help="largest request body, MB (default 512)")
     p.add_argument("--max-images", type=int, default=1000, help="most files in one request (default 1000)")
-    p.add_argument("--max-loaded", type=int, default=8, help="projects kept loaded in memory (default 8)")
+    p.add_argument("--max-loaded", type=int, default=8,
+                   help="projects kept loaded in memory, the most recently used loaded as the service starts "
+                        "(default 8)")
     p.add_argument("--share-batch", type=int, default=0, metavar="N",
                    help="most images from separate requests scored in one backbone batch "
                    "(default 0 = auto: the config's batch_size on a GPU, 1 on a CPU)")

@@ -1,9 +1,12 @@
-"""Project names -> folders under the projects root, and the warm cache of loaded models."""
+"""Project names -> folders under the projects root, and the warm cache of loaded models (loaded as the service
+starts, so the line's first part is not the one that waits for a model to load)."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
@@ -12,6 +15,8 @@ from inference import Engine, Model, has_model, model_stamp
 from station import Station
 
 from .errors import ApiError
+
+log = logging.getLogger("inspector.service")
 
 # Letters, digits, dot, dash, underscore; starts with a letter or digit: no '..', no separators, no hidden files.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -37,6 +42,10 @@ class Projects:
         self._models: OrderedDict[str, tuple[tuple, Model]] = OrderedDict()
         self._lock = threading.Lock()
         self._load_locks: dict[str, threading.Lock] = {}
+        # The start's loading (warm): the projects still to load, those that could not be, and whether it is over.
+        self._warming: list[str] = []
+        self._warm_failed: dict[str, str] = {}
+        self._warmed = threading.Event()
 
     def folder(self, name: str) -> Path:
         folder = self.root / check_name(name)
@@ -102,6 +111,7 @@ class Projects:
         with self._lock:
             self._models[name] = (stamp, model)
             self._models.move_to_end(name)
+            self._warm_failed.pop(name, None)  # loaded since: no longer a failure to show
             while len(self._models) > self.max_loaded:
                 self._models.popitem(last=False)
 
@@ -110,4 +120,56 @@ class Projects:
             items = list(self._models.items())
         return [{"name": n, "model_id": m.model_id, "model_version": m.version, "backbone": m.record.backbone.name,
                  "calibrated": m.calibration is not None} for n, (_, m) in items]
+
+    # -- loading at start ------------------------------------------------------
+    def warm(self, stop: Optional[threading.Event] = None) -> None:
+        """Load the models the line will ask for before it asks: the projects most recently used first (their
+        history's last write, else their model's), at most max_loaded (the cache holds no more). Until this is
+        done the service answers, but /health says "starting" and systemd has not heard READY. A project that
+        cannot be loaded is logged and named in /health; its requests get their error as they would have."""
+        try:
+            names = sorted(self.names(), key=self._last_used, reverse=True)[: self.max_loaded]
+            with self._lock:
+                self._warming = list(names)
+            for name in names:
+                if stop is not None and stop.is_set():
+                    break
+                started = time.perf_counter()
+                try:
+                    model = self.model(name)
+                    log.info("loaded %s (%s) in %.1f s", name, model.version, time.perf_counter() - started)
+                except Exception as exc:  # noqa: BLE001 - a project that cannot load must not stop the others
+                    reason = exc.message if isinstance(exc, ApiError) else str(exc) or type(exc).__name__
+                    with self._lock:
+                        self._warm_failed[name] = reason
+                    log.warning("could not load %s: %s", name, reason)
+                finally:
+                    with self._lock:
+                        self._warming.remove(name)
+        finally:
+            self._warmed.set()
+
+    def warm_skipped(self) -> None:
+        """No loading at start (create_app(warm=False)): each model loads on its first request."""
+        self._warmed.set()
+
+    def warm_state(self) -> dict:
+        """{"warmed": the start's loading is over, "loading": projects still to load, "failed": name -> why}."""
+        with self._lock:
+            return {"warmed": self._warmed.is_set(), "loading": list(self._warming),
+                    "failed": dict(self._warm_failed)}
+
+    @property
+    def warmed(self) -> bool:
+        return self._warmed.is_set()
+
+    def _last_used(self, name: str) -> float:
+        folder = self.root / name
+        times = []
+        for file in ("history.sqlite-wal", "history.sqlite", "manifest.json"):
+            try:
+                times.append((folder / file).stat().st_mtime)
+            except OSError:
+                pass
+        return max(times, default=0.0)
 
