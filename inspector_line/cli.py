@@ -126,7 +126,8 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--trigger", type=Path, metavar="FILE",
                    help="camera/video: inspect the next frame whenever FILE appears (it is then deleted)")
     p.add_argument("--settle", type=float, default=0.5, metavar="S",
-                   help="folder: a file is complete when unchanged for S seconds or renamed into place (default 0.5)")
+                   help="folder: a file is complete when renamed into place, closed by its writer (Linux) or "
+                        "unchanged for S seconds (default 0.5)")
     p.add_argument("--error-after", type=float, default=ERROR_AFTER_S, metavar="S",
                    help="folder: a file that still cannot be read after S seconds of looking is an ERROR row "
                         f"(before, its writer may still be busy; default {ERROR_AFTER_S:g})")

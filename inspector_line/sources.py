@@ -5,8 +5,9 @@ runner asks for whatever is ready (up to a batch) so that images that arrive
 together are scored together.
 
 Folder: watchdog reports files as they appear; a file counts once it is
-complete, i.e. renamed into place by its writer, or its size and modification
-time unchanged for `settle_s`, and it decodes: one that does not is looked at
+complete, i.e. renamed into place by its writer, closed by it (Linux: inotify's
+close-after-write, at once), or its size and modification time unchanged for
+`settle_s` (Windows, network shares), and it decodes: one that does not is looked at
 again after each settle until it has failed for `error_after_s` (then it is an
 ERROR row), so a writer that stalls mid-file never makes an ERROR row. A
 periodic rescan catches anything the file system events missed. Files already
@@ -102,8 +103,10 @@ class FolderSource:
         self.poll_s = poll_s
         self.rescan_s = rescan_s
         self.recursive = recursive
-        self._events: "queue.SimpleQueue[tuple[Path, bool]]" = queue.SimpleQueue()  # (path, renamed into place)
-        # Files seen but not yet complete: path -> [size, mtime_ns, last change (monotonic), first seen order]
+        # (path, True: renamed into place or closed after writing, False: written, None: gone)
+        self._events: "queue.SimpleQueue[tuple[Path, Optional[bool]]]" = queue.SimpleQueue()
+        # Files seen but not yet complete: path -> [size, mtime_ns, last change (monotonic), first seen order,
+        # complete by its writer's word (renamed into place or closed after writing)]
         self._pending: dict[Path, list] = {}
         self._order = 0
         # The key handed out for each file still in the folder (a modify event must not repeat one). Forgotten
@@ -146,9 +149,13 @@ class FolderSource:
                 if not event.is_directory:
                     events.put((Path(event.src_path), False))
 
-            def on_closed(self, event):  # written and closed (inotify): still settle, the writer may reopen
+            def on_closed(self, event):
+                # Written and closed by its writer (Linux's IN_CLOSE_WRITE): complete, as a rename into place is,
+                # without the settle's wait (half a second a part). Written again before it is taken, it settles
+                # (_hand_out's second look); a writer that reopens it later leaves a truncated image, which fails
+                # to decode and is looked at again once it settles (requeue), never an ERROR row at once.
                 if not event.is_directory:
-                    events.put((Path(event.src_path), False))
+                    events.put((Path(event.src_path), True))
 
             def on_moved(self, event):
                 if not event.is_directory:
@@ -345,10 +352,14 @@ class FolderSource:
             if entry[4] or now - entry[2] >= self.settle_s:
                 complete.append((entry[3], path, st, entry[4]))
         if self._initial:
-            # What was waiting at start goes first: later arrivals wait until it has all been handed out.
+            # What was waiting at start goes first, oldest first: later arrivals wait until it has all been handed
+            # out, and none of it goes before an older one still settling (one closed since the watch began is
+            # complete at once, one closed before it settles).
             self._initial &= set(self._pending)
             if self._initial:
-                complete = [c for c in complete if c[1] in self._initial]
+                done = {c[1] for c in complete}
+                waiting = min((self._pending[p][3] for p in self._initial if p not in done), default=None)
+                complete = [c for c in complete if c[1] in self._initial and (waiting is None or c[0] < waiting)]
         for _, path, st, renamed in sorted(complete, key=lambda c: c[0]):
             del self._pending[path]
             self._initial.discard(path)
