@@ -9,7 +9,8 @@ Steps, all in one process with one loaded model:
      complete to the last history row; latency = file complete -> history row.
   3. run, paced: one image every 1/(pace x the saturated rate) seconds, renamed into
      place: the latency a line sees when the inspection keeps up.
-  4. (--in-place) paced, files written in place: the settle time (default 0.5 s) adds on.
+  4. (--in-place) paced, files written in place and closed: complete at once on Linux (inotify's
+     close-after-write), elsewhere after the settle time (default 0.5 s).
 Without --images it uses generated discs.
 """
 
@@ -118,6 +119,7 @@ def main() -> int:
         engine.fit(work / "project", fit)
         model = engine.load(work / "project")
         engine.calibrate(model, cal_ok, cal_ng)
+        model = engine.load(work / "project")  # the calibrated version (a calibration is a new version)
         for path in images:
             path.read_bytes()  # every step reads the files from the page cache, not the first one from disk
         engine.score_many(model, images[:2])  # warm-up
