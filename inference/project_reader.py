@@ -283,7 +283,8 @@ def calibration_summary(cal: Optional[Calibration]) -> Optional[dict]:
     if cal is None:
         return None
     return {"threshold": cal.threshold, "min_area": cal.min_area, "min_area_unit": cal.min_area_unit,
-            "method": cal.method, "n_ok": cal.n_ok, "n_ng": cal.n_ng, "far": cal.far, "frr": cal.frr,
+            "method": cal.method, "score_percentile": cal.score_percentile, "n_ok": cal.n_ok, "n_ng": cal.n_ng,
+            "far": cal.far, "frr": cal.frr,
             "margin": cal.margin, "warning": cal.warning, "zones": cal.zones, "min_length": cal.min_length}
 
 

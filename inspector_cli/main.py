@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--ok", nargs="+", required=True, metavar="PATH", help="OK images not used for fitting")
     cal.add_argument("--ng", nargs="+", default=[], metavar="PATH", help="defective images (optional)")
     cal.add_argument("--score-percentile", type=float, metavar="P",
-                     help="OK-only threshold: this percentile of OK scores (default from config)")
+                     help="OK-only threshold: this percentile of OK scores (default: the calibration before's, "
+                          "else the config's)")
     # --area-mm2-thr: the flag's earlier name, still accepted.
     cal.add_argument("--min-area", "--area-mm2-thr", dest="min_area", type=float, metavar="A",
                      help="minimum region area: regions smaller than this do not make a part NG; in mm^2 when the "

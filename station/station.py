@@ -69,6 +69,9 @@ class KeptLimits(NamedTuple):
     min_area: Optional[float]
     zones: tuple
     min_length: Optional[float]
+    # Not a limit but the OK-only threshold's percentile, kept alike: a recalibration with new OK images is
+    # calibrated as the one before was, not with the config's value.
+    score_percentile: Optional[float] = None
 
 
 @dataclass
@@ -228,9 +231,10 @@ class Station:
         rule: the dialog's live figures and the CLI's saved ones are this one computation. The acceptance limits
         (`min_area`, `zones`, `min_length`) given as None are kept from the calibration before (kept_limits: a
         recalibration never changes a limit unasked), the config's for a first one; zones () calibrates without
-        any."""
+        any. So is `score_percentile`."""
         kept = self.kept_limits(model)
-        return self.engine.calibration_from(model, samples, score_percentile,
+        return self.engine.calibration_from(model, samples,
+                                            kept.score_percentile if score_percentile is None else score_percentile,
                                             kept.min_area if min_area is None else min_area,
                                             zones=kept.zones if zones is None else tuple(zones),
                                             min_length=kept.min_length if min_length is None else min_length)
@@ -241,12 +245,12 @@ class Station:
         config's) without either."""
         if model.calibration is not None:
             cal = model.calibration
-            return KeptLimits(cal.min_area, cal.zone_list, cal.min_length)
+            return KeptLimits(cal.min_area, cal.zone_list, cal.min_length, cal.score_percentile)
         active = next((v for v in self.versions() if v.active and v.calibration), None)
         if active is None:
             return KeptLimits(None, (), None)
         return KeptLimits(active.calibration.get("min_area"), zones_from_list(active.calibration.get("zones")),
-                          active.calibration.get("min_length", 0.0))
+                          active.calibration.get("min_length", 0.0), active.calibration.get("score_percentile"))
 
     def calibrate(self, ok_images: Sequence, ng_images: Sequence = (), *, version: Optional[str] = None,
                   score_percentile: Optional[float] = None, min_area: Optional[float] = None,
@@ -405,6 +409,7 @@ def _calibration_values(cal: Optional[Calibration]) -> Optional[dict]:
     if cal is None:
         return None
     return {"threshold": cal.threshold, "min_area": cal.min_area, "min_area_unit": cal.min_area_unit,
-            "zones": cal.zones, "min_length": cal.min_length, "method": cal.method, "far": cal.far, "frr": cal.frr, "margin": cal.margin}
+            "zones": cal.zones, "min_length": cal.min_length, "method": cal.method,
+            "score_percentile": cal.score_percentile, "far": cal.far, "frr": cal.frr, "margin": cal.margin}
 
 

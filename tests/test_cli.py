@@ -155,3 +155,29 @@ def test_help_for_every_command(capsys):
         with pytest.raises(SystemExit) as exc:
             main([cmd, "--help"])
         assert exc.value.code == 0 and "--json" in capsys.readouterr().out
+
+
+def test_a_recalibration_keeps_the_score_percentile_it_was_given(setup, capsys):
+    """As the acceptance limits: a percentile typed once is the line's, not reset to the config's by the next
+    calibration with new OK images, nor by the calibration of a refit (kept from the active version)."""
+    import numpy as np
+
+    root, cfg = setup
+    proj = root / "proj_percentile"
+    assert main(["fit", str(proj), "--ok", str(root / "ok"), "--roi", ROI, *cfg]) == 0
+    calibrate = ["calibrate", str(proj), "--ok", str(root / "cal"), *cfg]
+    assert main([*calibrate, "--score-percentile", "50"]) == 0
+
+    def saved():
+        return json.loads((proj / "calibration.json").read_text())
+
+    first = saved()
+    assert first["score_percentile"] == 50.0
+    assert first["threshold"] == pytest.approx(np.percentile(first["ok_levels"], 50))
+    assert main(calibrate) == 0
+    assert saved()["score_percentile"] == 50.0 and saved()["threshold"] == pytest.approx(first["threshold"])
+    assert main(["fit", str(proj), "--ok", str(root / "ok"), "--roi", ROI, *cfg]) == 0  # staged
+    assert main(calibrate) == 0
+    assert saved()["score_percentile"] == 50.0
+    assert main([*calibrate, "--score-percentile", "100"]) == 0
+    assert saved()["score_percentile"] == 100.0 and saved()["frr"] == 0.0

@@ -126,9 +126,7 @@ class CalibrateDialog(QDialog):
         self.percentile.setObjectName("scorePercentile")
         self.percentile.setRange(0.1, 100.0)
         self.percentile.setDecimals(1)
-        self.percentile.setValue(session.doc.config.score_percentile)
         self.percentile.setToolTip("Without NG images the threshold is this percentile of the OK scores")
-        self.percentile.valueChanged.connect(self._suggest)
         self.area = QDoubleSpinBox()
         self.area.setObjectName("areaLimit")
         self.area.setRange(0.0, 1e6)
@@ -138,6 +136,9 @@ class CalibrateDialog(QDialog):
         # first calibration.
         kept = session.station.kept_limits(model) if model is not None else None
         self.area.setValue(session.doc.config.min_area if kept is None or kept.min_area is None else kept.min_area)
+        self.percentile.setValue(session.doc.config.score_percentile if kept is None or kept.score_percentile is None
+                                 else kept.score_percentile)
+        self.percentile.valueChanged.connect(self._suggest)
         self.area.valueChanged.connect(self._suggest)  # the area limit moves every image's verdict level
         # The model's unit: mm² when it knows its pixel size, else px.
         mm2 = model is not None and inference.area_unit(model.mm_per_px) == "mm2"
