@@ -103,9 +103,10 @@ def _info_text(project, info) -> str:
         lines.append(f"calibration  threshold {calibration.threshold:.4f} ({calibration.method}), "
                      f"minimum region area {calibration.min_area_text}"
                      + (" (scores of the int8 backbone)" if calibration.scored_in == "int8" else ""))
-        far = "-" if calibration.far is None else f"{calibration.far:.1%}"
-        lines += [f"rates        false reject {calibration.frr:.1%} of {calibration.n_ok} OK, false accept {far} of "
-                  f"{calibration.n_ng} NG calibration images",
+        far = ("unknown (no NG images)" if calibration.far is None
+               else f"{calibration.far:.1%} of {calibration.n_ng} NG")
+        lines += [f"rates        on its images: false reject {calibration.frr:.1%} of {calibration.n_ok} OK, false "
+                  f"accept {far}",
                   f"             {calibration.errors.evidence}"]
         if calibration.warning:
             lines.append(f"WARNING      {calibration.warning}")

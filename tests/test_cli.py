@@ -61,7 +61,7 @@ def test_fit_calibrate_infer_info(setup, capsys):
     assert "RANDOM" in text and "circle" in text and "threshold" in text
     assert "index auto: flat)" in text  # what auto picked for this small coreset, read from the index itself
     assert "map          smoothed sigma 4 px\n" in text  # the product's default: the smoothed map is shown
-    assert "rates        false reject 0.0% of 4 OK, false accept 0.0% of 2 NG calibration images\n" \
+    assert "rates        on its images: false reject 0.0% of 4 OK, false accept 0.0% of 2 NG\n" \
         "             At 95% confidence, false reject at most 53% and false accept at most 78%" in text
     assert main(["info", proj, "--json", "-"]) == 0
     info = json.loads(capsys.readouterr().out)
