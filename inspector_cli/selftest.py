@@ -315,7 +315,8 @@ class SelfTest(Checks):
         ok = engine.score_many(model, self.state["ok_paths"])
         verdicts_ng = [r.verdict for r in ng]
         verdicts_ok = [r.verdict for r in ok]
-        detail = f"threshold {cal.threshold:.4g} ({cal.method}); scratched -> {verdicts_ng}, good -> {verdicts_ok}"
+        detail = (f"threshold {cal.threshold:.4g} ({cal.method}); scratched -> {' '.join(map(str, verdicts_ng))}, "
+                  f"good -> {' '.join(map(str, verdicts_ok))}")
         if any(v != "NG" for v in verdicts_ng):
             raise CheckFailed(detail + ": a scratched disc was not NG")
         if any(v != "OK" for v in verdicts_ok):
