@@ -28,7 +28,7 @@ from inference import (
     read_record,
     user_message,
 )
-from station import PartIdPattern, Station
+from station import PartIdPattern, Station, model_notice
 from station.history import LABELS, NO_VERDICT, PURPOSES, History, default_path, parse_label
 from station.history_filters import parse_time as history_time
 
@@ -186,9 +186,8 @@ def _run(args, engine, history_path) -> int:
     from .line_args import LineIO  # issue 20: outbox, alarms, PLC, MQTT, metrics
 
     line_io = LineIO(args, options, station)
-    if model.calibration is None:
-        print(f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
-              "run 'inspector calibrate'", flush=True)
+    if model_notice(model):  # no verdicts, or a calibration with a warning: said before the first part
+        print(model_notice(model), flush=True)
     print(f"inspecting {source.label} with {args.project} version {model.version} (history {history.path}); "
           "Ctrl+C stops", flush=True)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from inference import (ImageError, InferenceResult, InspectorError, Model, ProjectError, Verdict, VerdictCounts,
                        heatmap_thumbnail_png, load_image)
-from station import Outcome, PartIdPattern, Station, checked_part_id
+from station import Outcome, PartIdPattern, Station, checked_part_id, model_notice
 from station.backup_watch import BackupWatch
 from station.drift import Drift
 from station.repeated_images import RepeatedImages
@@ -315,7 +315,11 @@ class Runner:
                 if self._repeats else None
             todo.append((item, None, repeated) if repeated else (item, rgb, None))
         try:
-            self.model = self.fixed_model or self.station.model()  # an activation takes effect at the next batch
+            before, self.model = self.model, self.fixed_model or self.station.model()  # an activation: next batch
+            if (self.model.folder, self.model.version) != (before.folder, before.version):
+                notice = model_notice(self.model)
+                self._say(f"now inspecting with {self.model.folder.name} version {self.model.version}"
+                          + (f"; {notice}" if notice else ""))
         except ProjectError as exc:
             # The model's files changed and cannot be loaded now (a new export half copied over the folder, a
             # damaged file): every part of this batch is an ERROR naming why, never a verdict from a model the

@@ -54,3 +54,15 @@ def describe(project: str | Path, load: Callable[[], Model]) -> ProjectInfo:
             problems = [str(exc)]
     calibration, note = (None, "") if problems else load_calibration(project, record)
     return ProjectInfo(record, problems, calibration, note, index, lists, compute, read_export(project))
+
+
+def model_notice(model: Model) -> str:
+    """What the line's console must say of a model it starts (or goes on) inspecting with, or "": its parts get
+    no verdict (not calibrated, a calibration it cannot use), or its calibration carries a warning."""
+    if model.calibration is None:
+        return (f"note: {model.calibration_note or 'not calibrated'}: parts get no verdict (never OK); "
+                "run 'inspector calibrate'")
+    if model.calibration.warning:
+        return f"WARNING: its calibration is not to be trusted as it stands: {model.calibration.warning}"
+    return ""
+

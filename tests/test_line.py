@@ -367,3 +367,39 @@ def test_a_file_closed_by_its_writer_is_taken_at_once_and_one_written_again_sett
         assert [(i.name, i.extra["size"]) for i in batch] == [("again.png", len(data))]
     finally:
         source.stop()
+
+
+def test_a_version_activated_mid_run_is_said_with_its_calibrations_warning(projects, tmp_path):
+    """The console names the version the line switched to, and what is wrong with its calibration: a technician
+    reads it where the parts scroll by, not only in the window."""
+    engine, calibrated, _ = projects
+    project = shutil.copytree(calibrated, tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    station = Station(project, engine, history=History(tmp_path / "h.sqlite"))
+    first = station.model().version
+    messages, parts = [], []
+    runner = Runner(station, FolderSource(inbox, settle_s=0.1, poll_s=0.02), RunOptions(idle_exit_s=None),
+                    on_part=parts.append, on_message=messages.append)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        (inbox / "a.png").write_bytes(png_bytes(part(1)))
+        deadline = time.monotonic() + 60
+        while not parts:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        done = Station(project, engine, record=False).calibrate([part(s) for s in (300, 301)])  # 2 OK images only
+        (inbox / "b.png").write_bytes(png_bytes(part(2)))
+        while len(parts) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert done.version != first and "Only 2 OK image(s)" in done.calibration.warning
+    said = [m for m in messages if m.startswith("now inspecting")]
+    assert said == [f"now inspecting with proj version {done.version}; WARNING: its calibration is not to be trusted "
+                    f"as it stands: {done.calibration.warning}"]
+    station.history.close()
