@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from inference import Engine, Model, has_model, model_stamp
-from station import Station
+from station import Station, model_notice
 
 from .errors import ApiError
 
@@ -119,7 +119,7 @@ class Projects:
         with self._lock:
             items = list(self._models.items())
         return [{"name": n, "model_id": m.model_id, "model_version": m.version, "backbone": m.record.backbone.name,
-                 "calibrated": m.calibration is not None} for n, (_, m) in items]
+                 "calibrated": m.calibration is not None, "notice": model_notice(m)} for n, (_, m) in items]
 
     # -- loading at start ------------------------------------------------------
     def warm(self, stop: Optional[threading.Event] = None) -> None:

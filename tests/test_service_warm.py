@@ -59,6 +59,7 @@ def test_the_models_are_loaded_before_the_first_request_and_before_ready(tmp_pat
                 after = _heard(systemd, 1.5)
                 # loaded with no request for it; the broken one named with why, the others served
                 assert [p["name"] for p in health["loaded_projects"]] == ["proj"]
+                assert health["loaded_projects"][0]["notice"] == ""  # calibrated, nothing to say
                 assert health["load_at_start"]["loading"] == [] and list(health["load_at_start"]["failed"]) == ["broken"]
                 assert "manifest" in health["load_at_start"]["failed"]["broken"]
                 assert sorted(loads) == ["broken", "proj"]
