@@ -9,6 +9,8 @@
    stays within the bound.
 2. Where between the highest OK and the lowest NG calibration score the threshold should sit: the test FRR /
    FAR of each placement, per set, mean over the shot counts.
+3. Without NG images (OK-only), each `calibration_method`: the test FRR / FAR, and in how many cells the threshold
+   lies under the highest calibration OK score (the calibration then warns that it rejects its own OK images).
 
 `mid` is what `calibrate` does where the calibration's OK and NG scores separate (midway); `wX` puts it at
 X of the gap above the highest OK score (lower X: nearer the OK side, fewer defects passed, more good parts
@@ -28,12 +30,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference import calibrate  # noqa: E402
+from inference import calibrate, calibrate_by  # noqa: E402
 from inspector_eval import metrics  # noqa: E402
 from inspector_eval.dataset import read_category  # noqa: E402
 from inspector_eval.runner import CALIBRATION_NG_DEFAULT, calibration_ng_indices  # noqa: E402
 
 WEIGHTS = (0.1, 0.25, 0.5, 0.75)
+OK_ONLY = {"percentile 99 (default)": {"method": "percentile"}, "percentile 100": {"method": "percentile",
+           "score_percentile": 100.0}, "mad k=3": {"method": "mad"}, "mad k=4": {"method": "mad", "mad_k": 4.0},
+           "tail 1 %": {"method": "tail", "expected_frr": 0.01}}
 
 
 def _key(shots: str) -> float:
@@ -56,6 +61,7 @@ def main() -> int:
     for path in sys.argv[2:]:
         idx.update({(r["category"], r["shots"], r["method"]): r for r in json.loads(Path(path).read_text())["records"]})
     truth, results, cells, separated, bounds = {}, defaultdict(lambda: defaultdict(list)), 0, 0, []
+    ok_only, under_top = defaultdict(lambda: defaultdict(list)), defaultdict(int)
     for (cat, shots, method), rec in sorted(idx.items(), key=lambda kv: (kv[0][0], _key(kv[0][1]))):
         if method != "ours" or not rec.get("calibration_scores"):
             continue
@@ -75,6 +81,11 @@ def main() -> int:
         for name, t in placements(ok, ng).items():
             m = metrics.threshold_metrics(y[~held], s[~held], t)
             results[name][cat].append((m["frr"], m["far"]))
+        for name, kwargs in OK_ONLY.items():
+            alone = calibrate_by(ok_scores=list(ok), **kwargs)
+            m = metrics.threshold_metrics(y[~held], s[~held], alone.threshold)
+            ok_only[name][cat].append((m["frr"], m["far"]))
+            under_top[name] += alone.margin < 0
     print("| set | shots | false accepts (calibration) | FAR bound | test FAR | false rejects (calibration) | "
           "FRR bound | test FRR |")
     print("|---|---|---|---|---|---|---|---|")
@@ -86,14 +97,22 @@ def main() -> int:
     print(f"\ntest FAR within its bound in {far_in} of {len(bounds)} cells, test FRR in {frr_in}\n")
     sets = sorted(next(iter(results.values())))
     print(f"{cells} cells, {separated} with the calibration OK and NG scores apart (where the rules differ)\n")
-    print("| placement | " + " | ".join(sets) + " | mean FRR | mean FAR | FRR + FAR |")
-    print("|---|" + "---|" * (len(sets) + 3))
+    _table("placement", results, sets)
+    print("\nOK-only (no NG images), each calibration_method:\n")
+    _table("method", ok_only, sets, {name: f"{n} of {cells}" for name, n in under_top.items()})
+    return 0
+
+
+def _table(what: str, results: dict, sets: list, extra: dict | None = None) -> None:
+    """Test FRR / FAR per set (mean over the shot counts) of each rule, and the means over the sets."""
+    print(f"| {what} | " + " | ".join(sets) + " | mean FRR | mean FAR | FRR + FAR |"
+          + (" under its own top OK score |" if extra else ""))
+    print("|---|" + "---|" * (len(sets) + 3 + bool(extra)))
     for name, per_set in results.items():
         means = {c: np.mean(v, axis=0) for c, v in per_set.items()}
         total = np.mean(list(means.values()), axis=0)
         print(f"| {name} | " + " | ".join(f"{means[c][0]:.2f} / {means[c][1]:.2f}" for c in sets)
-              + f" | {total[0]:.3f} | {total[1]:.3f} | {total.sum():.3f} |")
-    return 0
+              + f" | {total[0]:.3f} | {total[1]:.3f} | {total.sum():.3f} |" + (f" {extra[name]} |" if extra else ""))
 
 
 if __name__ == "__main__":
