@@ -60,3 +60,17 @@ def fit(client, project, paths, **form) -> dict:
 
 def snapshot(folder: Path) -> dict:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def heard(systemd, seconds: float) -> list[str]:
+    """What a service told the NOTIFY_SOCKET bound by `systemd` (a datagram socket with a timeout) for `seconds`."""
+    import socket
+
+    got, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            got.append(systemd.recv(256).decode())
+        except socket.timeout:
+            pass
+    return got
+

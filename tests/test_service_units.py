@@ -13,7 +13,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -136,7 +135,7 @@ def test_the_service_tells_systemd_it_is_ready_and_pings_only_while_it_can_answe
 
     from inspector_service.app import create_app
     from line_helpers import make_project, part, png_bytes
-    from service_helpers import LiveServer
+    from service_helpers import LiveServer, heard
 
     keys = unit("inspector-serve.service")
     assert keys["Type"] == "notify" and int(keys["WatchdogSec"]) >= 10
@@ -156,31 +155,22 @@ def test_the_service_tells_systemd_it_is_ready_and_pings_only_while_it_can_answe
         monkeypatch.setenv("WATCHDOG_USEC", "1500000")  # 1.5 s
         server = LiveServer(create_app(tmp_path / "projects", engine=engine)).start()
 
-        def heard(seconds: float) -> list[str]:
-            got, end = [], time.monotonic() + seconds
-            while time.monotonic() < end:
-                try:
-                    got.append(systemd.recv(256).decode())
-                except socket.timeout:
-                    pass
-            return got
-
         try:
-            first = heard(2.5)
+            first = heard(systemd, 2.5)
             monkeypatch.setattr(engine, "score_many", hung)
             request = threading.Thread(target=httpx.post, args=(f"{server.url}/projects/proj/infer",),
                                        kwargs={"files": [("images", ("p.png", png_bytes(part(1)), "image/png"))],
                                                "timeout": 60})
             request.start()
-            heard(1.8)  # the batch starts; within the interval the pings go on
-            stuck = heard(2.0)
+            heard(systemd, 1.8)  # the batch starts; within the interval the pings go on
+            stuck = heard(systemd, 2.0)
             release.set()
             request.join(60)
-            after = heard(2.0)
+            after = heard(systemd, 2.0)
         finally:
             release.set()
             server.stop()
-        last = heard(0.5)
+        last = heard(systemd, 0.5)
     assert first[0] == "READY=1" and first.count("WATCHDOG=1") >= 1
     assert "WATCHDOG=1" not in stuck, stuck
     assert after.count("WATCHDOG=1") >= 1

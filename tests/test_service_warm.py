@@ -12,17 +12,7 @@ import httpx
 
 from inspector_service.app import create_app
 from line_helpers import make_project, part, png_bytes
-from service_helpers import LiveServer
-
-
-def _heard(systemd: socket.socket, seconds: float) -> list[str]:
-    got, end = [], time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            got.append(systemd.recv(256).decode())
-        except socket.timeout:
-            pass
-    return got
+from service_helpers import LiveServer, heard
 
 
 def test_the_models_are_loaded_before_the_first_request_and_before_ready(tmp_path, monkeypatch):
@@ -47,7 +37,7 @@ def test_the_models_are_loaded_before_the_first_request_and_before_ready(tmp_pat
         server = LiveServer(create_app(tmp_path / "projects", engine=engine)).start()
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
-                while_loading = _heard(systemd, 1.5)
+                while_loading = heard(systemd, 1.5)
                 health = client.get("/health").json()
                 assert health["status"] == "starting" and health["loaded_projects"] == []
                 assert sorted(health["load_at_start"]["loading"]) == ["broken", "proj"]
@@ -56,7 +46,7 @@ def test_the_models_are_loaded_before_the_first_request_and_before_ready(tmp_pat
                 while (health := client.get("/health").json())["status"] != "ok":
                     assert time.monotonic() < deadline, health
                     time.sleep(0.05)
-                after = _heard(systemd, 1.5)
+                after = heard(systemd, 1.5)
                 # loaded with no request for it; the broken one named with why, the others served
                 assert [p["name"] for p in health["loaded_projects"]] == ["proj"]
                 assert health["loaded_projects"][0]["notice"] == ""  # calibrated, nothing to say
