@@ -186,8 +186,9 @@ def _run(args, engine, history_path) -> int:
     from .line_args import LineIO  # issue 20: outbox, alarms, PLC, MQTT, metrics
 
     line_io = LineIO(args, options, station)
-    if model_notice(model):  # no verdicts, or a calibration with a warning: said before the first part
-        print(model_notice(model), flush=True)
+    notice = model_notice(model)  # no verdicts, or a calibration with a warning: said before the first part
+    if notice:
+        print(notice, flush=True)
     print(f"inspecting {source.label} with {args.project} version {model.version} (history {history.path}); "
           "Ctrl+C stops", flush=True)
 

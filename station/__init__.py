@@ -9,4 +9,5 @@ from .project_info import ProjectInfo, describe as describe_project, model_notic
 from .station import CalibrateResult, Station
 
 __all__ = ["CalibrateResult", "History", "HistoryError", "Inspection", "NO_VERDICT", "Outcome", "PartIdPattern", "PURPOSES",
-           "ProjectInfo", "Station", "checked_part_id", "default_path", "describe_project", "model_notice", "to_epoch"]
+           "ProjectInfo", "Station", "checked_part_id", "default_path", "describe_project", "model_notice",
+           "to_epoch"]

@@ -50,13 +50,15 @@ def test_the_models_are_loaded_before_the_first_request_and_before_ready(tmp_pat
                 # loaded with no request for it; the broken one named with why, the others served
                 assert [p["name"] for p in health["loaded_projects"]] == ["proj"]
                 assert health["loaded_projects"][0]["notice"] == ""  # calibrated, nothing to say
-                assert health["load_at_start"]["loading"] == [] and list(health["load_at_start"]["failed"]) == ["broken"]
-                assert "manifest" in health["load_at_start"]["failed"]["broken"]
+                at_start = health["load_at_start"]
+                assert at_start["loading"] == [] and list(at_start["failed"]) == ["broken"]
+                assert "manifest" in at_start["failed"]["broken"]
                 assert sorted(loads) == ["broken", "proj"]
-                r = client.post("/projects/proj/infer", files=[("images", ("p.png", png_bytes(part(1)), "image/png"))])
+                image = [("images", ("p.png", png_bytes(part(1)), "image/png"))]
+                r = client.post("/projects/proj/infer", files=image)
                 assert r.status_code == 200 and r.json()["results"][0]["verdict"] == "OK"
                 assert sorted(loads) == ["broken", "proj"], "the request used the model loaded at start"
-                r = client.post("/projects/broken/infer", files=[("images", ("p.png", png_bytes(part(1)), "image/png"))])
+                r = client.post("/projects/broken/infer", files=image)
                 assert r.status_code == 409 and "manifest" in r.json()["error"]
         finally:
             release.set()
