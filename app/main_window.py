@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 import inference
+from station import model_notice
 
 from . import file_dialogs, messages
 from .document import ProjectDocument, read_project, stale_reasons, zones_note
@@ -197,6 +198,8 @@ class MainWindow(QMainWindow):
             note = "" if model.calibration_note.startswith("not calibrated") else model.calibration_note
             lines.append("Not calibrated" + (f": {note}" if note else "") +
                          ". Set a threshold in Model > Calibrate…; until then scores are shown without a verdict.")
+        elif model.calibration.warning:  # as the line's console says it (station.model_notice), on every open
+            lines.append(model_notice(model) + " Calibrate again in Model > Calibrate….")
         return lines
 
     def quiet_banner_line(self) -> str:

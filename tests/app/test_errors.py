@@ -159,3 +159,17 @@ def test_each_window_keeps_its_own_messages(qtbot, window, tmp_path, tiny_config
     finally:
         quiet.close()
         quiet.deleteLater()
+
+
+def test_a_calibration_with_a_warning_is_bannered_on_every_open(qtbot, window, fitted_project):
+    """Said once when it was saved is not enough: whoever opens the project later reads why not to trust it."""
+    import inference
+
+    warning = inference.load_calibration(fitted_project, inference.read_record(fitted_project))[0].warning
+    assert "Only 3 OK image(s)" in warning  # the fixture calibrates with 3 OK images
+    window.open_project(fitted_project, ask=False)
+    wait_idle(qtbot, window)
+    lines = [line for line in window.banner_lines() if "not to be trusted" in line]
+    assert lines == [f"WARNING: its calibration is not to be trusted as it stands: {warning} Calibrate again in "
+                     "Model > Calibrate…."]
+    assert lines[0] in window.banner.text()
