@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from inference import Calibration, calibrate, calibration_warnings, threshold_errors
+from inference import Calibration, calibrate, calibration_warnings, threshold_errors, with_threshold
 from inference.rate_bounds import bound_words, evidence_note, images_to_show, upper_bound
 
 
@@ -71,9 +71,14 @@ def test_a_calibration_reports_the_bounds_of_its_own_counts_saved_and_read_back(
     assert calibrate(ok).rate_bounds()["far_upper_95"] is None  # no NG images: no bound claimed
 
 
-def test_an_ok_only_threshold_below_its_top_image_says_so_not_that_ok_and_ng_overlap():
-    cal = calibrate([10.0 + i for i in range(10)], score_percentile=99)  # the 99th of 10 lies under the top
+def test_an_ok_only_threshold_below_more_ok_images_than_asked_says_so_not_that_ok_and_ng_overlap():
+    scores = [10.0 + i for i in range(10)]
+    cal = calibrate(scores, score_percentile=99)  # the 99th of 10 lies under the top: the one the percentile asks
     assert cal.frr == pytest.approx(0.1) and cal.margin < 0
-    text = " ".join(calibration_warnings(cal))
-    assert "rejects 1 of its 10 OK images" in text and "NG" not in text
-    assert not calibration_warnings(calibrate([10.0 + i for i in range(10)], score_percentile=100))
+    assert not calibration_warnings(cal)
+    assert not calibration_warnings(calibrate(scores, score_percentile=100))
+    cal = calibrate(scores, score_percentile=75)  # 3 rejected where 25 % of 10 asks for 3: still as asked
+    assert round(cal.frr * 10) == 3 and not calibration_warnings(cal)
+    dragged = with_threshold(calibrate(scores, score_percentile=100), 17.5)  # a person's line under 2 OK images
+    text = " ".join(calibration_warnings(dragged))
+    assert "rejects 2 of its 10 OK images" in text and "NG" not in text
