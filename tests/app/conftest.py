@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 import inference
 from inference.synthetic import write_discs
 
-ROI = inference.Circle(80.0, 80.0, 67.0)
+from gui_helpers import ROI
+
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -131,6 +132,3 @@ def answerer():
     a.stop()
 
 
-def wait_idle(qtbot, window, timeout=60000):
-    """Wait until no job runs (its result callbacks have run then)."""
-    qtbot.waitUntil(lambda: not window.runner.busy, timeout=timeout)

@@ -1,5 +1,6 @@
 """Mouse drags on the image view in image-pixel coordinates, as a user would make them; a model record to compare
-the GUI's settings with."""
+the GUI's settings with; the fixtures' ROI and the wait for a job to end (a module of its own, not conftest: a
+`from conftest import` finds whichever conftest was imported first when tests of several folders run together)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 import inference
+
+ROI = inference.Circle(80.0, 80.0, 67.0)
+
+
+def wait_idle(qtbot, window, timeout=60000):
+    """Wait until no job runs (its result callbacks have run then)."""
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=timeout)
 
 
 def record_fitted_with(config: inference.EngineConfig, roi=None, chosen: str = "") -> inference.ModelRecord:

@@ -8,7 +8,7 @@ import pytest
 
 from inference.synthetic import write_discs
 
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import inference
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 
 @pytest.fixture

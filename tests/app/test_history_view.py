@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from conftest import wait_idle
+from gui_helpers import wait_idle
 from station import history as hist
 
 

@@ -7,7 +7,7 @@ import csv
 import numpy as np
 from PySide6.QtCore import Qt
 
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 
 def test_open_project_and_inspect_defect_shows_ng_overlay(qtbot, window, fitted_project, images, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 import inference
 from app.document import read_project, stale_reasons
-from conftest import wait_idle
+from gui_helpers import wait_idle
 from gui_helpers import drag, record_fitted_with
 
 ROI = inference.Circle(80.0, 80.0, 40.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 
 import inference
 from app.panels.nearest_view import MARK
-from conftest import ROI, wait_idle
+from gui_helpers import ROI, wait_idle
 from inference.synthetic import write_discs
 from nearest_brute import brute_nearest
 

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 
 import inference
-from conftest import ROI, wait_idle
+from gui_helpers import ROI, wait_idle
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import inference
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 
 @pytest.fixture

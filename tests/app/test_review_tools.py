@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 from app.panels.calibrate_dialog import counts_text
 from app.panels.score_histogram import bin_members
 from app.panels.trend_chart import NG_BRUSH, OK_BRUSH, UNJUDGED_BRUSH, dot_brushes, trend
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 
 def row(t, score, verdict, threshold=1.0):

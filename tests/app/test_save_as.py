@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 
 import inference
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 
 def test_save_as_takes_the_model_along(qtbot, window, fitted_project, images, tmp_path, monkeypatch, answerer):

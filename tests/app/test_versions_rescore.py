@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 pytest.importorskip("pyarrow")
 

@@ -4,7 +4,7 @@ a refit onto a calibrated project is staged and says so."""
 from unittest import mock
 
 import inference
-from conftest import wait_idle
+from gui_helpers import wait_idle
 
 
 def test_a_refit_is_staged_and_the_versions_tab_rolls_back(qtbot, window, fitted_project, images):

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QRectF, QSettings, Qt
 
 import inference
-from conftest import wait_idle
+from gui_helpers import wait_idle
 from gui_helpers import drag
 from station import history as hist
 

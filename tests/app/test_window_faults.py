@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QPointF, QSettings, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 import inference
-from conftest import ROI, wait_idle
+from gui_helpers import ROI, wait_idle
 from gui_helpers import drag
 
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import inference
-from conftest import wait_idle
+from gui_helpers import wait_idle
 from gui_helpers import drag
 
 

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 
 import inference
 from app.document import read_project
-from conftest import wait_idle
+from gui_helpers import wait_idle
 from gui_helpers import drag, to_widget
 
 
