@@ -74,9 +74,12 @@ def _versions(args) -> int:
         frr = "-" if not cal else f"{cal['frr']:.1%}"
         thr = "-" if not cal else f"{cal['threshold']:.4g}"
         what = v.action + (f" {v.based_on}" if v.based_on else "")
-        print(f"{'*' if v.active else ' ':2}{v.version:8}{v.created:27}{what:11}{v.n_images:>7}  {thr:>10}  "
+        warned = "!" if cal.get("warning") else " "
+        print(f"{'*' if v.active else ' ':2}{v.version:8}{v.created:27}{what:11}{v.n_images:>7}  {thr:>10}{warned} "
               f"{far:>6}  {frr:>6}  {v.note}")
     print("* active. Uncalibrated versions give no verdict: calibrate them before activating.")
+    if any((v.calibration or {}).get("warning") for v in versions):
+        print("! its calibration carries a warning (why: inspector versions --json, or inspector info once active)")
     for v in versions:  # what a version would change, from the newest `inspector rescore` on it
         if reports[v.version]:
             print(report_line(reports[v.version]))

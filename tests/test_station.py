@@ -171,6 +171,17 @@ def test_versions_activate_audit_from_the_cli(station, capsys):
     assert "no version v9" in capsys.readouterr().err
 
 
+def test_the_version_list_marks_a_calibration_with_a_warning(station, capsys):
+    proj = str(station.project)
+    quiet = station.calibrate([disc(20 + i)[0] for i in range(6)])
+    warned = station.calibrate([disc(30 + i)[0] for i in range(2)])  # 2 OK images: not to be trusted as it stands
+    assert not quiet.calibration.warning and "Only 2 OK image(s)" in warned.calibration.warning
+    capsys.readouterr()
+    assert main(["versions", proj]) == 0
+    rows = {line[2:10].strip(): line for line in capsys.readouterr().out.splitlines() if line[2:3] == "v"}
+    assert "!" in rows[warned.version] and "!" not in rows[quiet.version]
+
+
 def test_a_project_of_an_earlier_version_opens_as_v1(station):
     """Projects saved before versions existed: no versions folder; they list as v1 and become v1 at the
     first write."""
