@@ -98,8 +98,10 @@ class VersionsPanel(QWidget):
         self.summary.setText("\n".join([text] + reports[-3:]))  # what a staged version would change, if rescored
         for v in reversed(self.versions):  # newest first
             cal = v.calibration or {}
+            # "!" as `inspector versions` marks it: a calibration with a warning (the row's tooltip says it)
+            threshold = "-" if not cal else f"{cal['threshold']:.4g}" + (" !" if cal.get("warning") else "")
             cells = ["●" if v.active else "", v.version, v.created, v.action + (f" {v.based_on}" if v.based_on else ""),
-                     str(v.n_images), "-" if not cal else f"{cal['threshold']:.4g}", _percent(cal.get("far")),
+                     str(v.n_images), threshold, _percent(cal.get("far")),
                      _percent(cal.get("frr")) if cal else "-", v.note]
             _add_row(self.table, cells, tip=(cal.get("warning") or "") if cal else "not calibrated: no verdicts")
         self.audit_label.setText(AUDIT_TITLE + (f" — WARNING, edited by hand: {broken[0]}" if broken else ""))

@@ -20,6 +20,8 @@ def test_a_refit_is_staged_and_the_versions_tab_rolls_back(qtbot, window, fitted
     panel.refresh()
     assert "Active (inspecting the line): v2" in panel.summary.text() and "v3" in panel.summary.text()
     assert panel.table.item(0, 1).text() == "v3" and panel.table.item(1, 0).text() == "●"
+    # v2's calibration (3 OK images) carries a warning: marked, and the row's tooltip says why
+    assert panel.table.item(1, 5).text().endswith(" !") and "Only 3 OK image(s)" in panel.table.item(1, 5).toolTip()
 
     panel.table.selectRow(0)  # v3: activate it, with a note for the audit trail
     assert panel.activate_button.isEnabled()
