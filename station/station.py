@@ -82,8 +82,8 @@ class CalibrateResult:
     active: bool
 
     def to_dict(self) -> dict:
-        return {**self.calibration.to_dict(), **self.calibration.rate_bounds(), "version": self.version,
-                "active": self.active}
+        return {**self.calibration.to_dict(), **self.calibration.rate_bounds(),
+                "evidence": self.calibration.errors.evidence, "version": self.version, "active": self.active}
 
 
 class Station:

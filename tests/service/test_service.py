@@ -57,6 +57,7 @@ def test_fit_infer_calibrate_infer(client, images, live, tiny_config):
     # 0 of 4 OK and 0 of 2 NG rule out little: 1 - 0.05^(1/n) is the highest rate they cannot exclude
     assert cal["frr_upper_95"] == pytest.approx(1 - 0.05 ** (1 / 4)) and cal["far_upper_95"] == pytest.approx(
         1 - 0.05 ** (1 / 2))
+    assert cal["evidence"].startswith("At 95% confidence, false reject at most 53% and false accept at most 78%")
     saved = json.loads((live.projects / "flow" / "calibration.json").read_text())
     assert saved["threshold"] == cal["threshold"] and saved["min_area"] == 0.5 == cal["min_area"]
     assert saved["min_area_unit"] == cal["min_area_unit"] == inference.area_unit(
