@@ -333,15 +333,15 @@ def test_a_file_closed_by_its_writer_is_taken_at_once_and_one_written_again_sett
     wait. Opened again and written more, the file waits for the settle as any write does."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    source = FolderSource(inbox, settle_s=4.0, poll_s=0.02)
+    source = FolderSource(inbox, settle_s=10.0, poll_s=0.02)  # a settle no step below waits out
     source.start()
     try:
         data = png_bytes(part(1))
         started = time.monotonic()
         with open(inbox / "closed.png", "wb") as fh:
             fh.write(data)
-        batch = source.next_batch(4, timeout=3.0)
-        assert [i.name for i in batch] == ["closed.png"] and time.monotonic() - started < 3.0
+        batch = source.next_batch(4, timeout=8.0)
+        assert [i.name for i in batch] == ["closed.png"] and time.monotonic() - started < 8.0
 
         writing = open(inbox / "open.png", "wb")  # still open: only the settle says it is done
         writing.write(data[: len(data) // 2])
@@ -349,7 +349,7 @@ def test_a_file_closed_by_its_writer_is_taken_at_once_and_one_written_again_sett
         assert source.next_batch(4, timeout=1.5) == []
         writing.write(data[len(data) // 2:])
         writing.close()
-        assert [i.name for i in source.next_batch(4, timeout=3.0)] == ["open.png"]
+        assert [i.name for i in source.next_batch(4, timeout=8.0)] == ["open.png"]
 
         with open(inbox / "again.png", "wb") as fh:  # closed, then opened again to write more before it is taken
             fh.write(data[:100])
@@ -363,7 +363,7 @@ def test_a_file_closed_by_its_writer_is_taken_at_once_and_one_written_again_sett
             assert source._hand_out(4) == [] and source.waiting == 1
             fh.write(data[200:])
         # closed again: complete, all of it
-        batch = source.next_batch(4, timeout=3.0)
+        batch = source.next_batch(4, timeout=8.0)
         assert [(i.name, i.extra["size"]) for i in batch] == [("again.png", len(data))]
     finally:
         source.stop()
