@@ -187,9 +187,6 @@ class MainWindow(QMainWindow):
         if reasons:
             lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
         lines += [note for note in [zones_note(self.doc.zones, model.calibration)] if note]
-        chosen = model.record.backbone.chosen
-        if chosen:
-            lines.append(chosen[0].upper() + chosen[1:] + ".")
         if model.random_weights:
             lines.append("This model was fitted with RANDOM backbone weights (test only): its results mean "
                          "nothing. Choose pretrained weights in Settings and fit again.")
@@ -200,6 +197,10 @@ class MainWindow(QMainWindow):
                          ". Set a threshold in Model > Calibrate…; until then scores are shown without a verdict.")
         elif model.calibration.warning:  # as the line's console says it (station.model_notice), on every open
             lines.append(model_notice(model) + " Calibrate again in Model > Calibrate….")
+        # Last: the banner shows BANNER_LINES lines (the tooltip all), and what changes verdicts goes first.
+        chosen = model.record.backbone.chosen
+        if chosen:
+            lines.append(chosen[0].upper() + chosen[1:] + ".")
         return lines
 
     def quiet_banner_line(self) -> str:
