@@ -21,7 +21,6 @@ markdown; runs nothing heavy.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -32,17 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference import calibrate, calibrate_by  # noqa: E402
 from inspector_eval import metrics  # noqa: E402
-from inspector_eval.dataset import read_category  # noqa: E402
 from inspector_eval.runner import CALIBRATION_NG_DEFAULT, calibration_ng_indices  # noqa: E402
+from operating_point import recorded_cells  # noqa: E402
 
 WEIGHTS = (0.1, 0.25, 0.5, 0.75)
 OK_ONLY = {"percentile 99 (default)": {"method": "percentile"}, "percentile 100": {"method": "percentile",
            "score_percentile": 100.0}, "mad k=3": {"method": "mad"}, "mad k=4": {"method": "mad", "mad_k": 4.0},
            "tail 1 %": {"method": "tail", "expected_frr": 0.01}}
-
-
-def _key(shots: str) -> float:
-    return float("inf") if shots == "all" else float(shots)
 
 
 def placements(ok: np.ndarray, ng: np.ndarray) -> dict[str, float]:
@@ -56,20 +51,10 @@ def placements(ok: np.ndarray, ng: np.ndarray) -> dict[str, float]:
 
 
 def main() -> int:
-    root = Path(sys.argv[1])
-    idx = {}
-    for path in sys.argv[2:]:
-        idx.update({(r["category"], r["shots"], r["method"]): r for r in json.loads(Path(path).read_text())["records"]})
-    truth, results, cells, separated, bounds = {}, defaultdict(lambda: defaultdict(list)), 0, 0, []
+    results, cells, separated, bounds = defaultdict(lambda: defaultdict(list)), 0, 0, []
     ok_only, under_top = defaultdict(lambda: defaultdict(list)), defaultdict(int)
-    for (cat, shots, method), rec in sorted(idx.items(), key=lambda kv: (kv[0][0], _key(kv[0][1]))):
-        if method != "ours" or not rec.get("calibration_scores"):
-            continue
-        if cat not in truth:
-            truth[cat] = np.array([t.is_defect for t in read_category(root / cat).test])
-        y, s = truth[cat], np.asarray(rec["scores"], np.float64)
-        if len(y) != len(s):
-            continue
+    for cat, shots, _method, rec, y in recorded_cells(Path(sys.argv[1]), sys.argv[2:], ("ours",)):
+        s = np.asarray(rec["scores"], np.float64)
         held = np.zeros(len(y), bool)
         held[list(calibration_ng_indices(y, CALIBRATION_NG_DEFAULT))] = True
         ok, ng = np.asarray(rec["calibration_scores"], np.float64), s[held]

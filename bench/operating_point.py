@@ -29,21 +29,16 @@ def _key(shots: str) -> float:
     return float("inf") if shots == "all" else float(shots)
 
 
-def fmt(op: dict, name: str) -> str:
-    if name not in op:
-        return "-"
-    return f"{op[name]['frr']:.2f} / {op[name]['far']:.2f}"
-
-
-def main() -> int:
-    root = Path(sys.argv[1])
+def recorded_cells(root: Path, paths, methods):
+    """(category, shots, method, record, is_defect per test image) of each recorded cell of `methods` that kept its
+    calibration scores, by category, shot count and method; a later file's record replaces an earlier one's of the
+    same cell. A record whose scores do not match the set's test images is skipped, with a line on stderr."""
     idx = {}
-    for path in sys.argv[2:]:
+    for path in paths:
         idx.update({(r["category"], r["shots"], r["method"]): r for r in json.loads(Path(path).read_text())["records"]})
     truth = {}
-    rows = []
     for (cat, shots, method), rec in sorted(idx.items(), key=lambda kv: (kv[0][0], _key(kv[0][1]), kv[0][2])):
-        if method not in ("ours", "anomalib") or not rec.get("calibration_scores"):
+        if method not in methods or not rec.get("calibration_scores"):
             continue
         if cat not in truth:
             truth[cat] = np.array([t.is_defect for t in read_category(root / cat).test])
@@ -52,6 +47,18 @@ def main() -> int:
             print(f"skipped {cat} {shots} {method}: {len(rec['scores'])} scores for {len(y)} test images",
                   file=sys.stderr)
             continue
+        yield cat, shots, method, rec, y
+
+
+def fmt(op: dict, name: str) -> str:
+    if name not in op:
+        return "-"
+    return f"{op[name]['frr']:.2f} / {op[name]['far']:.2f}"
+
+
+def main() -> int:
+    rows = []
+    for cat, shots, method, rec, y in recorded_cells(Path(sys.argv[1]), sys.argv[2:], ("ours", "anomalib")):
         op = metrics.operating_point(y, rec["scores"], rec["calibration_scores"],
                                      calibration_ng_indices(y, CALIBRATION_NG_DEFAULT))
         rows.append((cat, shots, method, op))
