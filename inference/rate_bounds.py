@@ -62,14 +62,6 @@ def images_to_show(rate: float = SHOWN_RATE, confidence: float = CONFIDENCE) -> 
     return math.ceil(math.log(1 - confidence) / math.log1p(-rate))
 
 
-def bound_words(errors: int, n: int, confidence: float = CONFIDENCE) -> str:
-    """E.g. "at most 26 % at 95 % confidence" for 0 of 10; "" for no images."""
-    bound = upper_bound(errors, n, confidence)
-    if bound is None:
-        return ""
-    return f"at most {_percent(bound)} at {_percent(confidence)} confidence"
-
-
 def evidence_note(false_rejects: int, n_ok: int, false_accepts: int, n_ng: int,
                   confidence: float = CONFIDENCE) -> str:
     """One sentence on what the calibration images can show, for every client's calibration summary:

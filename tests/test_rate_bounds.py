@@ -5,7 +5,7 @@ import math
 import pytest
 
 from inference import Calibration, calibrate, calibration_warnings, threshold_errors, with_threshold
-from inference.rate_bounds import bound_words, evidence_note, images_to_show, upper_bound
+from inference.rate_bounds import evidence_note, images_to_show, upper_bound
 
 
 def _binomial_cdf(k: int, n: int, p: float) -> float:
@@ -48,7 +48,6 @@ def test_images_to_show_a_rate_is_the_first_count_whose_bound_is_under_it():
 
 
 def test_the_sentence_names_each_bound_and_what_it_would_take():
-    assert bound_words(0, 10) == "at most 26% at 95% confidence" and bound_words(0, 0) == ""
     text = evidence_note(0, 10, 0, 0)
     assert text == ("At 95% confidence, false reject at most 26% and false accept unknown (no NG images) on the "
                     "line's parts; 59 images of a kind, none misjudged, show a rate under 5%.")
