@@ -413,13 +413,18 @@ class FolderSource:
             self._wait_for_event(min(self.poll_s, deadline - now))
 
     def _wait_for_event(self, timeout: float) -> None:
-        """Wait until the file system reports something, `timeout` seconds at most: a part renamed into place
-        is taken at once, not at the next look (`poll_s` apart: 50 ms of every part's latency on average)."""
-        try:
-            path, complete = self._events.get(timeout=timeout)
-        except queue.Empty:
-            return
-        self._note(path, complete)
+        """Wait until the file system says a file is complete, `timeout` seconds at most: a part renamed into
+        place is taken at once, not at the next look (`poll_s` apart: 50 ms of every part's latency on average).
+        Writes only are noted as they come (a large image written in place sends hundreds), without a look each."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                path, complete = self._events.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                return
+            self._note(path, complete)
+            if complete or time.monotonic() >= deadline:
+                return
 
     @property
     def exhausted(self) -> bool:
