@@ -1,7 +1,7 @@
 """A station left running: does `inspector run` (or `inspector serve`) hold its memory, files and threads over
 tens of thousands of parts?
 
-    PYTHONPATH=. python bench/bench_soak.py --parts 20000 [--pace 60] [--mode run|serve|gui] [--size 64]
+    PYTHONPATH=. python bench/bench_soak.py --parts 20000 [--pace 60] [--mode run|serve|gui|video] [--size 64]
 
 `run`: the real `inspector run` command in a process of its own, everything on that a line uses: a watched folder
 (`--move` into `--archive`), the Modbus TCP handshake free-running, MQTT to a real mosquitto (started here on
@@ -11,6 +11,8 @@ folder at `--pace` parts/s (one in 20 scratched), and an MQTT client counts what
 with its part id (`--mqtt` on too), at the same pace.
 `gui`: the window's Run view (offscreen, in this process) on a watched folder, as a line engineer leaves it running;
 the feeder deletes each file 50 parts after it wrote it (a camera program's clean-up). No MQTT.
+`video`: `inspector run` on a video file of `--parts` frames (MJPG, the same 21 parts in turn), MQTT on, as fast as it
+goes (`--pace` is not used); the run stops at the file's end.
 
 Every `--sample` seconds it reads the process's resident memory, open file descriptors and threads
 (/proc/PID), and the rows inspected. Prints those samples, then: the growth of each over the second half of the
@@ -98,6 +100,19 @@ def part_images(folder: Path, size: int) -> list[Path]:
         write_png(path, disc(5000 + i, scratch=(i == 20), size=size)[0])
         paths.append(path)
     return paths
+
+
+def write_video(path: Path, images: list[Path], frames: int) -> Path:
+    """An MJPG video of `frames` frames: the part images in turn."""
+    import cv2
+
+    pictures = [cv2.imread(str(p)) for p in images]
+    h, w = pictures[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (w, h))
+    for i in range(frames):
+        writer.write(pictures[i % len(pictures)])
+    writer.release()
+    return path
 
 
 def proc_figures(pid: int) -> tuple[float, int, int]:
@@ -228,7 +243,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--parts", type=int, default=20000)
     ap.add_argument("--pace", type=float, default=60.0, help="parts per second fed")
-    ap.add_argument("--mode", choices=("run", "serve", "gui"), default="run")
+    ap.add_argument("--mode", choices=("run", "serve", "gui", "video"), default="run")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
     ap.add_argument("--keep-rows", type=int, default=5000)
@@ -245,7 +260,7 @@ def main() -> int:
     mosq, mqtt_port = broker(work)
     topic = "line/soak"
     # The service publishes per project: TOPIC/NAME.
-    client, got = mqtt_counter(mqtt_port, topic if args.mode == "run" else f"{topic}/part")
+    client, got = mqtt_counter(mqtt_port, f"{topic}/part" if args.mode == "serve" else topic)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     log = open(work / "station.log", "w")
     stop, errors = threading.Event(), []
@@ -261,6 +276,13 @@ def main() -> int:
         station = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_port(metrics_port)
         feeder = threading.Thread(target=feed_folder, args=(images, inbox, args.parts, args.pace, stop), daemon=True)
+    elif args.mode == "video":
+        video = write_video(work / "line.avi", images, args.parts)
+        cmd = ["inspector", "run", str(project), "--source", str(video), "--keep-rows", str(args.keep_rows),
+               "--mqtt", f"mqtt://127.0.0.1:{mqtt_port}/{topic}", "--quiet", "--alarm-ng", "0", "--alarm-yield", "0"]
+        history = project / "history.sqlite"
+        station = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        feeder = threading.Thread(target=lambda: None)
     else:
         port = free_port()
         cmd = ["inspector", "serve", "--projects", str(projects), "--port", str(port),
@@ -280,6 +302,10 @@ def main() -> int:
     try:
         while True:
             done = rows_done(history)
+            if station.poll() is not None:  # ended (a video's last frame): its last sample was the one before
+                print(f"{time.monotonic() - t0:9.0f} {done:7d}  (ended)", flush=True)
+                samples.append((done,) + samples[-1][1:]) if samples else None
+                break
             rss, fds, threads = proc_figures(station.pid)
             samples.append((done, rss, fds, threads))
             print(f"{time.monotonic() - t0:9.0f} {done:7d} {rss:9.1f} {fds:5d} {threads:8d}", flush=True)
