@@ -4,7 +4,7 @@ tens of thousands of parts?
     PYTHONPATH=. python bench/bench_soak.py --parts 20000 [--pace 60] [--mode run|serve|gui|video] [--size 64]
 
 `run`: the real `inspector run` command in a process of its own, everything on that a line uses: a watched folder
-(`--move` into `--archive`), the Modbus TCP handshake free-running, MQTT to a real mosquitto (started here on
+(`--move` into `--archive`), the Modbus TCP and OPC UA handshake free-running, MQTT to a real mosquitto (started here on
 127.0.0.1), Prometheus metrics, history retention (`--keep-rows`). A feeder renames synthetic parts into the
 folder at `--pace` parts/s (one in 20 scratched), and an MQTT client counts what arrives.
 `serve`: the real `inspector serve` in a process of its own; a client POSTs each part to `/projects/NAME/infer`
@@ -267,9 +267,10 @@ def main() -> int:
     if args.mode == "run":
         inbox, archive = work / "inbox", work / "archive"
         inbox.mkdir()
-        mb_port, metrics_port = free_port(), free_port()
+        mb_port, opc_port, metrics_port = free_port(), free_port(), free_port()
         cmd = ["inspector", "run", str(project), "--source", str(inbox), "--archive", str(archive), "--move",
-               "--keep-rows", str(args.keep_rows), "--modbus", f"127.0.0.1:{mb_port}", "--free-run",
+               "--keep-rows", str(args.keep_rows), "--modbus", f"127.0.0.1:{mb_port}",
+               "--opcua", f"opc.tcp://127.0.0.1:{opc_port}", "--free-run",
                "--mqtt", f"mqtt://127.0.0.1:{mqtt_port}/{topic}", "--metrics", f"127.0.0.1:{metrics_port}",
                "--quiet", "--alarm-ng", "0", "--alarm-yield", "0"]
         history = project / "history.sqlite"
