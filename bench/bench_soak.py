@@ -191,6 +191,36 @@ def report(samples: list, elapsed: float, how_it_ended: str) -> None:
               "parts")
 
 
+def sample_until_done(args, pid: int, parts_done, feeder: threading.Thread, wait,
+                      ended=lambda: False) -> tuple[list, float]:
+    """Start `feeder`, then every `args.sample` seconds (`wait`: how to pass them) read the parts done and the
+    process's memory, open files and threads, until `args.parts` are done, the process `ended` (its last sample
+    stands for the end), or nothing moved for two samples after the last part was fed: (the samples, the seconds
+    it took)."""
+    print(f"{args.mode}: {args.parts} parts at {args.pace:g}/s, {args.size} px; load {os.getloadavg()[0]:.2f}",
+          flush=True)
+    print(" elapsed s   parts   RSS MiB   fds  threads", flush=True)
+    samples, t0 = [], time.monotonic()
+    feeder.start()
+    while True:
+        done = parts_done()
+        if ended():  # a video's last frame: the process is gone
+            print(f"{time.monotonic() - t0:9.0f} {done:7d}  (ended)", flush=True)
+            if samples:
+                samples.append((done,) + samples[-1][1:])
+            break
+        rss, fds, threads = proc_figures(pid)
+        samples.append((done, rss, fds, threads))
+        print(f"{time.monotonic() - t0:9.0f} {done:7d} {rss:9.1f} {fds:5d} {threads:8d}", flush=True)
+        if done >= args.parts:
+            break
+        if not feeder.is_alive() and len(samples) > 2 and samples[-3][0] == done:
+            print("no progress for two samples after the last part was fed", flush=True)
+            break
+        wait(args.sample)
+    return samples, time.monotonic() - t0
+
+
 def soak_window(args, project: Path, images: list[Path], work: Path) -> int:
     """The window's Run view on a watched folder, in this process (its memory is this process's)."""
     import gui_window
@@ -217,20 +247,8 @@ def soak_window(args, project: Path, images: list[Path], work: Path) -> int:
     done = lambda: panel.last.counts.total if panel.last is not None else 0  # noqa: E731
     stop = threading.Event()
     feeder = threading.Thread(target=feed_folder, args=(images, inbox, args.parts, args.pace, stop, 50), daemon=True)
-    print(f"gui: {args.parts} parts at {args.pace:g}/s, {args.size} px; work folder {work}; "
-          f"load {os.getloadavg()[0]:.2f}", flush=True)
-    print(" elapsed s   parts   RSS MiB   fds  threads", flush=True)
-    samples, t0 = [], time.monotonic()
-    feeder.start()
-    while True:
-        n = done()
-        rss, fds, threads = proc_figures(os.getpid())
-        samples.append((n, rss, fds, threads))
-        print(f"{time.monotonic() - t0:9.0f} {n:7d} {rss:9.1f} {fds:5d} {threads:8d}", flush=True)
-        if n >= args.parts or (not feeder.is_alive() and len(samples) > 2 and samples[-3][0] == n):
-            break
-        settle(lambda: False, args.sample)
-    elapsed = time.monotonic() - t0
+    print(f"work folder {work}", flush=True)
+    samples, elapsed = sample_until_done(args, os.getpid(), done, feeder, lambda s: settle(lambda: False, s))
     stop.set()
     panel.stop()
     settle(lambda: not panel.running, 60)
@@ -294,31 +312,13 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}/projects/part/infer"
         feeder = threading.Thread(target=feed_service, args=(images, url, args.parts, args.pace, stop, errors),
                                   daemon=True)
-    print(f"{args.mode}: {args.parts} parts at {args.pace:g}/s, {args.size} px; work folder {work}; "
-          f"load {os.getloadavg()[0]:.2f}", flush=True)
-    print(" elapsed s   parts   RSS MiB   fds  threads", flush=True)
-    samples = []
-    t0 = time.monotonic()
-    feeder.start()
+    print(f"work folder {work}", flush=True)
+    samples, elapsed = [], 0.0
     try:
-        while True:
-            done = rows_done(history)
-            if station.poll() is not None:  # ended (a video's last frame): its last sample was the one before
-                print(f"{time.monotonic() - t0:9.0f} {done:7d}  (ended)", flush=True)
-                samples.append((done,) + samples[-1][1:]) if samples else None
-                break
-            rss, fds, threads = proc_figures(station.pid)
-            samples.append((done, rss, fds, threads))
-            print(f"{time.monotonic() - t0:9.0f} {done:7d} {rss:9.1f} {fds:5d} {threads:8d}", flush=True)
-            if done >= args.parts or station.poll() is not None:
-                break
-            if not feeder.is_alive() and len(samples) > 2 and samples[-3][0] == done:
-                print("no progress for two samples after the last part was fed", flush=True)
-                break
-            time.sleep(args.sample)
+        samples, elapsed = sample_until_done(args, station.pid, lambda: rows_done(history), feeder, time.sleep,
+                                             ended=lambda: station.poll() is not None)
     finally:
         stop.set()
-        elapsed = time.monotonic() - t0
         station.send_signal(signal.SIGTERM)
         code = station.wait(timeout=120)
         time.sleep(2)
