@@ -65,4 +65,3 @@ def model_notice(model: Model) -> str:
     if model.calibration.warning:
         return f"WARNING: its calibration is not to be trusted as it stands: {model.calibration.warning}"
     return ""
-
