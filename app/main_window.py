@@ -355,7 +355,8 @@ class MainWindow(QMainWindow):
     def _remember(self, folder: Path) -> None:
         if not self.interactive:
             return  # a --screenshot run leaves Recent and "reopen the last project" as they were
-        items = [str(folder)] + [p for p in self.recent_projects() if p != str(folder)]
+        where = str(Path(folder).absolute())  # opened again from a desktop or a shortcut, not where it was typed
+        items = [where] + [p for p in self.recent_projects() if p != where]
         self.qsettings.setValue("recent/projects", items[:MAX_RECENT])
         self._refresh_recent()
         self.start_page.set_recent(self.recent_projects())

@@ -46,7 +46,7 @@ class VideoSource:
             path = Path(spec)
             if not path.is_file():
                 raise SourceError(f"video file not found: {path}")
-            self.label = str(path)
+            self.label = str(path.absolute())
             self._cap = cv2.VideoCapture(str(path))
             # Frames of a video file get keys, so a restarted run goes on where it stopped.
             st = path.stat()

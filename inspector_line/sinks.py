@@ -44,7 +44,8 @@ def verdict_folder(verdict: Optional[str]) -> str:
 
 class Archiver:
     def __init__(self, root: Union[str, Path], move: bool = False, keeper: Optional[ArchiveKeeper] = None):
-        self.root = Path(root)
+        # Absolute: the rows' archive paths are read from other working directories (the window, the service).
+        self.root = Path(root).absolute()
         self.move = move
         self.keeper = keeper
         try:

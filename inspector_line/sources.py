@@ -108,7 +108,7 @@ class FolderSource:
         if settle_s < 0 or error_after_s < 0:
             raise SourceError(f"--settle and --error-after must be 0 or more seconds, got {settle_s:g} and "
                               f"{error_after_s:g}")
-        self.label = str(self.folder)
+        self.label = str(self.folder.absolute())  # a row's source: where its file is, from any working directory
         self.settle_s = settle_s
         self.error_after_s = error_after_s
         self.extensions = frozenset(e.lower() for e in (extensions or IMAGE_SUFFIXES))

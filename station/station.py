@@ -19,6 +19,7 @@ old and new values, an optional note.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -196,8 +197,8 @@ class Station:
         """A new model from OK images, as a new version (see the module docstring for when it goes live;
         `activate` True makes it active at once, False keeps it staged)."""
         before = self._active_record()
-        result = self.engine.fit(self.project, ok_images, roi=roi, mm_per_px=mm_per_px, progress=progress,
-                                 cancel=cancel, config=config, ignore=ignore, locate_box=locate_box,
+        result = self.engine.fit(self.project, _located(ok_images), roi=roi, mm_per_px=mm_per_px,
+                                 progress=progress, cancel=cancel, config=config, ignore=ignore, locate_box=locate_box,
                                  origin={"who": who or self.who, "note": note}, activate=activate)
         self._audit("fit", note, who, version=result.version, active=result.active,
                     old=_geometry(before), new={**_geometry(result.record), "images": result.n_images})
@@ -208,7 +209,7 @@ class Station:
             activate: Optional[bool] = None, who: Optional[str] = None) -> FitResult:
         """More OK images taught into the active model (or `version`), as a new version."""
         before = self._active_record()
-        result = self.engine.add(self.project, ok_images, progress=progress, cancel=cancel, config=config,
+        result = self.engine.add(self.project, _located(ok_images), progress=progress, cancel=cancel, config=config,
                                  version=version, origin={"who": who or self.who, "note": note}, activate=activate)
         self._audit("add", note, who, version=result.version, active=result.active,
                     old={"images": before.n_images if before else None},
@@ -222,7 +223,8 @@ class Station:
         """(the model calibrated, its scored calibration images): version `version`, else the one to calibrate
         (`version_to_calibrate`)."""
         model = self.model(version or self.version_to_calibrate())  # None: the active model, as it inspects
-        return model, self.engine.calibration_samples(model, ok_images, ng_images, progress, cancel)
+        return model, self.engine.calibration_samples(model, _located(ok_images), _located(ng_images), progress,
+                                                      cancel)
 
     def calibration_from(self, model: Model, samples: CalibrationSamples, *, score_percentile: Optional[float] = None,
                          min_area: Optional[float] = None, zones: Optional[Sequence[Zone]] = None,
@@ -259,7 +261,7 @@ class Station:
                   note: str = "", who: Optional[str] = None) -> CalibrateResult:
         model = self.model(version or self.version_to_calibrate())
         check_zones_over_roi(zones or (), model.roi)  # before the images are scored: a misdrawn zone is said at once
-        samples = self.engine.calibration_samples(model, ok_images, ng_images, progress, cancel)
+        samples = self.engine.calibration_samples(model, _located(ok_images), _located(ng_images), progress, cancel)
         cal = self.calibration_from(model, samples, score_percentile=score_percentile, min_area=min_area, zones=zones,
                                     min_length=min_length)
         return self.save_calibration(model, cal, activate=activate, note=note, who=who)
@@ -308,6 +310,8 @@ class Station:
                                          names=names)
         for i, result in enumerate(results):
             row = dict(rows[i]) if rows else {}
+            if names is None and "file_name" not in row and _is_file(images[i]):  # shown as typed, recorded
+                row["file_name"] = str(_located([images[i]])[0])                 # where it is (_located)
             if row_for is not None:
                 row.update(row_for(i, result))
             yield self.finish(model, result, part_id=part_ids[i] if part_ids else None, source=source,
@@ -383,6 +387,18 @@ class Station:
                                  f"{row.archive_path or Path(row.source) / row.file_name}: teach it from a copy")
             paths.append(str(path))
         return self.add(paths, progress=progress, cancel=cancel, note=note or f"taught back rows {list(row_ids)}")
+
+
+def _is_file(image) -> bool:
+    return isinstance(image, (str, os.PathLike))
+
+
+def _located(images: Sequence) -> list:
+    """Image files by absolute path, pixels as they are. A model's taught names and a history row's file name are
+    read later from another working directory (the window started from a desktop, the service's own): a path
+    relative to where a command was typed would find nothing there (a marked false reject could not be shown or
+    taught back, the nearest taught patch's image not opened)."""
+    return [Path(p).absolute() if _is_file(p) else p for p in images]
 
 
 def _with_hook(row: Optional[dict], outcome: Outcome) -> dict:

@@ -85,6 +85,16 @@ def test_start_page_opens_recent_projects(qtbot, make_window, project):
     assert w.centre.currentWidget() is w.start_page
 
 
+def test_a_project_opened_by_a_relative_path_is_remembered_by_where_it_is(qtbot, make_window, project,
+                                                                        monkeypatch):
+    monkeypatch.chdir(project.parent)  # `inspector gui proj` typed in the folder above
+    w = make_window()
+    assert w.open_project(project.name, ask=False)
+    wait_idle(qtbot, w)
+    monkeypatch.chdir("/")  # the next start, from a desktop shortcut: the project is still in Recent
+    assert w.forget_missing() == [] and w.recent_projects() == [str(project)]
+
+
 def test_try_an_example_goes_through_teach_calibrate_inspect(qtbot, window, tiny_config, tmp_path):
     folder = tmp_path / "example"
     assert window.try_example(folder, tiny_config)
