@@ -29,7 +29,6 @@ from inference import (
     RoiError,
     __version__,
     describe_precision_check,
-    plain_os_error,
     read_record,
     user_message,
 )
@@ -153,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Teach a model from images of good parts. The previous model stays "
                          "intact until the new one is complete.")
     fit.add_argument("project", type=Path, help="project folder (created if missing)")
-    fit.add_argument("--ok", nargs="+", required=True, metavar="PATH", help="OK images or folders of them")
+    fit.add_argument("--ok", nargs="+", default=[], metavar="PATH", help="OK images or folders of them")
+    fit.add_argument("--false-rejects", action="store_true",
+                     help="with --add (implied): also teach the image of every inspection a reviewer marked "
+                     "false_reject (inspector history --mark), but those the model taught already")
     fit.add_argument("--roi", metavar="ROI_JSON",
                      help='ROI as a JSON file or inline JSON, e.g. \'{"type": "circle", "cx": 80, "cy": 80, "r": 60}\'; '
                      "default: the whole image")
@@ -173,23 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(fit)
     fit.set_defaults(func=cmd_fit)
 
-    inf = sub.add_parser("infer", help="inspect images with a fitted project",
-                         description="Score images against the project's model; with a calibration, give "
-                         "OK/NG verdicts and anomalous regions.")
-    inf.add_argument("project", type=Path)
-    inf.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
-    inf.add_argument("--heatmaps", type=Path, metavar="DIR", help="write a heatmap overlay PNG per image here")
-    inf.add_argument("--fail-on-ng", action="store_true",
-                     help="exit 1 when any image is not OK: NG, or NOT_FOUND (alignment on, part not located)")
-    inf.add_argument("--part-id", metavar="ID", help="the part's id or serial number (one image)")
-    inf.add_argument("--part-id-pattern", metavar="REGEX",
-                     help="take each part's id from its file name: the regex's first group, e.g. 'SN(\\d+)'")
-    inf.add_argument("--bench", action="store_true",
-                     help="record these inspections as bench checks, apart from the line's (history purpose)")
-    inf.add_argument("--no-history", action="store_true",
-                     help="do not record the inspections in PROJECT/history.sqlite (e.g. a read-only project)")
-    _common(inf, json_help="write results (with base64 heatmap PNGs) as JSON to OUT ('-' = stdout)")
-    inf.set_defaults(func=cmd_infer)
+    from .infer import add_parser as add_infer
+
+    add_infer(sub, _common)
 
     cal = sub.add_parser("calibrate", help="set the OK/NG threshold from OK (and NG) images",
                          description="Score held-out OK images (and NG images, if given) and store the "
@@ -197,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("project", type=Path)
     cal.add_argument("--ok", nargs="+", required=True, metavar="PATH", help="OK images not used for fitting")
     cal.add_argument("--ng", nargs="+", default=[], metavar="PATH", help="defective images (optional)")
+    cal.add_argument("--marked", action="store_true",
+                     help="also the images a reviewer marked (inspector history --mark): false rejects as OK, "
+                     "false accepts as NG images")
     cal.add_argument("--score-percentile", type=float, metavar="P",
                      help="OK-only threshold: this percentile of OK scores (default: the calibration before's, "
                           "else the config's)")
@@ -349,11 +340,15 @@ def cmd_fit(args) -> int:
     from inference import expand_image_paths
 
     _check_outputs(args)
+    if not args.ok and not args.false_rejects:
+        raise InspectorError("fit needs --ok images (or --false-rejects: the images marked false reject)")
     images = expand_image_paths(args.ok)
     station = _station(args)
+    if args.false_rejects:
+        images += _marked(args, station, "false_reject", taught_by=station.model())
     progress, close = _progress()
     try:
-        if args.add:
+        if args.add or args.false_rejects:
             mm = args.mm_per_px
             if mm is not None and not (math.isfinite(mm) and mm > 0):
                 raise InspectorError(f"--mm-per-px must be a positive number of mm per pixel, got {mm:g}")
@@ -389,67 +384,22 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _marked(args, station, label: str, taught_by=None, need: bool = True) -> list:
+    """The marked images (station.review), said in one line; `need`: none is bad input."""
+    marked = station.marked(label, taught_by=taught_by)
+    if need and not marked.paths:
+        raise InspectorError(f"no image to teach: {marked.summary()}; mark the NG rows of good parts with "
+                             f"inspector history {station.project} --mark ID false_reject")
+    if args.json != "-" and (marked.paths or marked.gone or marked.taught):
+        print(marked.summary())
+    return marked.paths
+
+
 def _version_line(version: str, active: bool, project) -> str:
     if active:
         return f"version {version} is active: it inspects from the next part on"
     return (f"version {version} is staged: the active calibrated version keeps inspecting until {version} is "
             f"calibrated (inspector calibrate {project} --ok ...)")
-
-
-def cmd_infer(args) -> int:
-    from .infer_output import json_results, part_ids, result_line, write_overlay
-
-    from inference import expand_image_paths
-
-    _check_outputs(args)
-    from station import PartIdPattern, checked_part_id
-    from inference import VerdictCounts
-
-    images = expand_image_paths(args.images)
-    part_ids = part_ids(args, images, PartIdPattern, checked_part_id)
-    station = _station(args, record=not args.no_history)
-    model = station.model()
-    if args.heatmaps:
-        try:
-            args.heatmaps.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise plain_os_error(exc, args.heatmaps, "create the heatmap folder") from None
-    text = args.json != "-"
-    if text and model.calibration is None:
-        print(f"note: no verdicts: {model.calibration_note} (scores only)")
-    counts = VerdictCounts()
-    first_error: list = []  # the first image that could not be inspected: its reason, for the one error line
-    progress, close = _progress()
-    try:
-        with json_results(args, model) as emit:
-            # One result at a time: each anomaly map is dropped once its overlay and JSON are written.
-            outcomes = station.inspect(images, part_ids=part_ids, source="cli", progress=progress,
-                                       purpose="bench" if args.bench else "line", model=model)
-            for path, outcome in zip(images, outcomes):
-                if args.heatmaps and outcome.result is not None and outcome.score is not None:
-                    write_overlay(args.heatmaps, path, outcome.result, model.config.max_image_megapixels)
-                emit(outcome)
-                counts.add(outcome.verdict)
-                if outcome.verdict == "ERROR" and not first_error:  # named, where its reason does not name it
-                    first_error.append(outcome.reason if outcome.name in outcome.reason
-                                       else f"{outcome.name}: {outcome.reason}")
-                if text:
-                    print(result_line(outcome))
-    finally:
-        station.close()
-        close()
-    if text and len(images) > 1:
-        print(counts.summary())
-    if counts.error:
-        _err(f"{counts.error} image(s) could not be inspected ({first_error[0]}); the others were" if len(images) > 1
-             else first_error[0])
-        return 2
-    if args.fail_on_ng and counts.no_verdict:
-        _err(f"{counts.no_verdict} image(s) got no verdict ({model.calibration_note or 'see above'}): "
-             "a no-verdict part is never OK")
-        return 2
-    # A part that was not found is not OK either.
-    return 1 if args.fail_on_ng and (counts.ng or counts.not_found) else 0
 
 
 def cmd_calibrate(args) -> int:
@@ -461,6 +411,10 @@ def cmd_calibrate(args) -> int:
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
     station = _station(args)
+    if args.marked:
+        ok += _marked(args, station, "false_reject", need=False,
+                      taught_by=station.model(args.version or station.version_to_calibrate()))
+        ng += _marked(args, station, "false_accept", need=False)
     progress, close = _progress()
     try:
         done = station.calibrate(ok, ng, version=args.version, score_percentile=args.score_percentile,

@@ -54,6 +54,7 @@ from inference import (
     os_user,
     read_audit,
     read_record,
+    sha256_file,
     Zone,
     check_zones_over_roi,
     zones_from_list,
@@ -62,6 +63,7 @@ from inference import (
 from .history import History, HistoryError, default_path
 from .masters import Masters
 from .outcome import Outcome
+from .review import MarkedImages, marked_images
 
 
 class KeptLimits(NamedTuple):
@@ -310,8 +312,11 @@ class Station:
                                          names=names)
         for i, result in enumerate(results):
             row = dict(rows[i]) if rows else {}
-            if names is None and "file_name" not in row and _is_file(images[i]):  # shown as typed, recorded
-                row["file_name"] = str(_located([images[i]])[0])                 # where it is (_located)
+            if _is_file(images[i]):
+                if names is None and "file_name" not in row:  # shown as typed, recorded where it is (_located)
+                    row["file_name"] = str(_located([images[i]])[0])
+                if "sha256" not in row:  # what was inspected: a file overwritten since is not shown or taught for it
+                    row["sha256"] = _file_digest(images[i])
             if row_for is not None:
                 row.update(row_for(i, result))
             yield self.finish(model, result, part_id=part_ids[i] if part_ids else None, source=source,
@@ -373,6 +378,13 @@ class Station:
         log keeps who (default: the station's user) and when."""
         self.history.mark(row_id, label, who or self.who)
 
+    def marked(self, label: str, *, taught_by: Optional[Model] = None) -> MarkedImages:
+        """The images of every history row marked `label` (false_reject, false_accept), less those `taught_by`
+        taught already (review.marked_images): a model taught them back, and calibrated with them, would be
+        judged on parts it has seen."""
+        taught = {m.get("sha256") for m in taught_by.record.images} if taught_by is not None else ()
+        return marked_images(self.history, label, taught)
+
     def teach_back(self, row_ids: Sequence[int], *, progress: Optional[ProgressFn] = None,
                    cancel: Optional[CancelToken] = None, note: str = "") -> FitResult:
         """Teach the images of history rows (false rejects a reviewer marked) into the active model."""
@@ -391,6 +403,13 @@ class Station:
 
 def _is_file(image) -> bool:
     return isinstance(image, (str, os.PathLike))
+
+
+def _file_digest(path) -> Optional[str]:
+    try:
+        return sha256_file(path)
+    except OSError:  # unreadable: its ERROR row says why
+        return None
 
 
 def _located(images: Sequence) -> list:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 import inference
 from station import history as hist
+from station.review import marked_images
 from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages
@@ -321,10 +322,10 @@ class HistoryPanel(QWidget):
 
     def marked_paths(self, label: str) -> tuple[list[str], int]:
         """Existing files of every row with this mark, and how many marked files are gone."""
-        rows = self.history.query(label=label) if self.history is not None else []
-        found = [r.image_path() for r in rows]
-        paths = list(dict.fromkeys(str(p) for p in found if p is not None))
-        return paths, sum(p is None for p in found)
+        if self.history is None:
+            return [], 0
+        marked = marked_images(self.history, label)
+        return [str(p) for p in marked.paths], marked.gone
 
     def teach_false_rejects(self) -> None:
         paths, gone = self.marked_paths("false_reject")
