@@ -85,9 +85,12 @@ class Archiver:
                 import cv2
 
                 dest = self.target(Path(name).stem + ".png", verdict, when, row_id)
-                if not cv2.imwrite(str(dest), np.ascontiguousarray(image[..., ::-1])):
-                    dest.unlink(missing_ok=True)
-                    raise SinkError(f"cannot write {dest}")
+                # Encoded here, written by Python: cv2.imwrite says only False, where a full disk or a missing
+                # permission must be named, and on Windows it cannot write to a path with non-ASCII letters.
+                ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+                if not ok:
+                    raise SinkError(f"cannot encode {name} as PNG ({image.shape}, {image.dtype})")
+                dest.write_bytes(png.tobytes())
                 return dest
             dest = self.target(Path(image).name, verdict, when, row_id)
             if self.move:

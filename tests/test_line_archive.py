@@ -11,9 +11,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from inspector_line.archive_keeper import archive_date
 from inspector_line.runner import RunOptions, Runner
-from inspector_line.sinks import Archiver
+from inspector_line.sinks import Archiver, SinkError
 from inspector_line.sources import FolderSource
 from line_helpers import make_project, part, png_bytes
 from station import Station
@@ -223,3 +225,27 @@ def test_frames_waiting_for_a_hung_archive_hold_bounded_memory(tmp_path, monkeyp
     queue.close()
     assert queue.dropped == 5  # five frames' pixels held (the one with the hung archive among them); the rest go
     assert recorded == [1, 2, 3, 4, 5] and len(said) == 1 and "not archived" in said[0]
+
+
+def test_a_frame_is_archived_under_any_folder_name_and_a_full_disk_is_named(tmp_path, monkeypatch):
+    """Camera frames are written as PNG by Python, not cv2.imwrite: that one says only False (no reason for the
+    disk alarm's line) and cannot write to a path with non-ASCII letters on Windows."""
+    import errno
+
+    import cv2
+    import numpy as np
+
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), np.uint8)
+    archiver = Archiver(tmp_path / "Prüfstand 2" / "检测")
+    where = archiver.put(frame, "cam_frame000001", "NG", 1.7e9, row_id=1)
+    assert where.name == "cam_frame000001.png"
+    assert np.array_equal(cv2.imdecode(np.fromfile(where, np.uint8), cv2.IMREAD_COLOR)[..., ::-1], frame)
+
+    def full(self, data):
+        self.open("wb").write(data[:10])  # cut short, as a full disk cuts a write
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(SinkError, match="No space left on device"):
+        archiver.put(frame, "cam_frame000002", "NG", 1.7e9, row_id=2)
+    assert not (where.parent / "cam_frame000002.png").exists()  # no half image left behind
