@@ -163,29 +163,40 @@ def create_app(
               summary="Teach a model from OK images (or more images with add=true); answers a job to poll")
     def fit_ok(
         name: str,
-        images: list[UploadFile] = File(..., description="OK images (repeat the field for each)"),
+        images: list[UploadFile] = File([], description="OK images (repeat the field for each); none needed with "
+                                        "false_rejects=true"),
         roi: Optional[str] = Form(None, description='ROI JSON, e.g. {"type": "circle", "cx": 80, "cy": 80, "r": 60}'),
         mm_per_px: Optional[str] = Form(None, description="pixel size in mm, for region areas in mm^2"),
         add: Optional[str] = Form(None, description="true: teach into the existing model"),
+        false_rejects: Optional[str] = Form(None, description="true: also teach the image of every inspection a "
+                                            "reviewer marked false_reject (PUT .../history/{id}/label), less those "
+                                            "the active model taught already; implies add=true"),
         note: str = Form("", description="a note for the version list and the audit trail"),
         caller: Caller = require("teach"),
     ):
         folder = projects.folder(name)
-        adding = parse_bool("add", add)
+        teach_marked = parse_bool("false_rejects", false_rejects)
+        adding = parse_bool("add", add) or teach_marked
         if adding:
             projects.existing(name)
             if roi or mm_per_px:
                 raise ApiError(422, "add=true keeps the fitted ROI and mm per pixel; fit without add to change them")
         roi_value = parse_roi(roi)
         mm = parse_number("mm_per_px", mm_per_px, positive=True)
-        names, arrays = read_images(images, "images", limits)
+        names, arrays = read_images(images, "images", limits, required=not teach_marked)
         if adding:
             record = read_record(folder)
             check_fit("images", names, arrays, roi_from_dict(record.roi), record.same_size)
         else:
             first = (arrays[0].shape[1], arrays[0].shape[0])
             check_fit("images", names, arrays, roi_value, None if roi_value is not None else first)
-        job = fits.submit(FitJob(name, folder, arrays, adding, roi_value, mm, note=note, who=caller.name))
+        marked = []
+        if teach_marked:  # the reviewer's loop, as `inspector fit --false-rejects` and the window's History tab
+            found = projects.station(name).marked("false_reject", taught_by=projects.model(name))
+            if not found.paths and not arrays:
+                raise ApiError(422, f"false_rejects: nothing to teach: {found.summary()}")
+            marked = found.paths
+        job = fits.submit(FitJob(name, folder, arrays + marked, adding, roi_value, mm, note=note, who=caller.name))
         return JSONResponse({"job_id": job.id, "state": job.state, "status_url": f"/jobs/{job.id}"},
                             status_code=202)
 
@@ -233,17 +244,16 @@ def create_app(
         out, counts = [], VerdictCounts()
         for i, (result, file_name) in enumerate(zip(results, names)):
             result.name = file_name
+            images[i].file.seek(0)
+            data = images[i].file.read()  # the image as it came: its digest in the row, the archive's copy
+            digest = hashlib.sha256(data).hexdigest()
             if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
-                data = None  # the image as it came: its digest (with a part id), the archive's copy
-                if part_ids[i] or line.archiving:
-                    images[i].file.seek(0)
-                    data = images[i].file.read()
-                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
-                                      digest=hashlib.sha256(data).hexdigest() if part_ids[i] else None)
+                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0, digest=digest)
                 if line.archiving:  # kept by the archive's own thread
                     line.archive(name, data, file_name, outcome)
             else:
-                outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose)
+                outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose,
+                                         row={"sha256": digest})
                 metrics.observe(name, outcome.verdict, time.perf_counter() - t0, defect=outcome.largest_defect)
             if outcome.expected is None:  # a master part is a check of the station, outside the counts
                 counts.add(outcome.verdict)
@@ -276,6 +286,8 @@ def create_app(
         version: Optional[str] = Form(None, description="the model version to calibrate (default: a model taught "
                                       "since the active version and not calibrated yet, else the active one)"),
         activate: Optional[str] = Form(None, description="false: keep the calibrated version staged"),
+        marked: Optional[str] = Form(None, description="true: also the images a reviewer marked: false rejects "
+                                     "(less those the calibrated version taught) as OK, false accepts as NG"),
         note: str = Form("", description="a note for the version list and the audit trail"),
         caller: Caller = require("teach"),
     ):
@@ -295,9 +307,15 @@ def create_app(
         ng_names, ng_arrays = read_images(ng, "ng", limits, required=False)
         _check_model_fit(model, "ok", ok_names, ok_arrays)
         _check_model_fit(model, "ng", ng_names, ng_arrays)
+        ok_marked, ng_marked = [], []
+        if parse_bool("marked", marked):
+            calibrated = station.model(version or station.version_to_calibrate())
+            ok_marked = station.marked("false_reject", taught_by=calibrated).paths
+            ng_marked = station.marked("false_accept").paths
         # The station's calibration: the engine's calibration_method, rates by the verdict rule, warnings.
-        done = station.calibrate(ok_arrays, ng_arrays, version=version, score_percentile=percentile, min_area=area,
-                                 zones=zone_list, min_length=length, activate=activating, note=note, who=caller.name)
+        done = station.calibrate(ok_arrays + ok_marked, ng_arrays + ng_marked, version=version,
+                                 score_percentile=percentile, min_area=area, zones=zone_list, min_length=length,
+                                 activate=activating, note=note, who=caller.name)
         if done.active:
             projects.put(name, done.model)  # the calibrated model, without a reload
         return {"project": name, "model_id": done.model.model_id, **done.to_dict()}

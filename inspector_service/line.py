@@ -100,8 +100,8 @@ class ServiceLine:
                digest: Optional[str] = None):
         """One scored image of a line request: its history row (and the result owed to the receivers, in the same
         transaction), then alarms, metrics and delivery. `started`: perf_counter when the request arrived.
-        `digest`: the upload's sha256; the same image as the project's line image before, for another part, is an
-        ERROR saying so, not that part's verdict."""
+        `digest`: the upload's sha256, kept in the row; the same image as the project's line image before, for
+        another part, is an ERROR saying so, not that part's verdict."""
         publisher = self.publisher(name, station)
         with self._lock:  # one request's parts at a time per service: alarms see the parts in row order
             repeated = self._repeats.setdefault(name, RepeatedImages(only_between_part_ids=True)).problem(
@@ -113,7 +113,7 @@ class ServiceLine:
             hook = publisher.owed_hook(lambda outcome: result_payload(outcome, time.time(), source="http",
                                                                       project=name, file_name=result.name), keep)
             outcome = station.finish(model, result, part_id=part_id, source="http", purpose="line",
-                                     row={"in_transaction": hook} if hook else None)
+                                     row={"sha256": digest, **({"in_transaction": hook} if hook else {})})
             payload = keep.get("payload")
             publisher.publish(payload or result_payload(outcome, time.time(), source="http", project=name,
                                                         file_name=result.name),

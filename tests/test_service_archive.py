@@ -10,7 +10,7 @@ import httpx
 from inspector_service.app import create_app
 from inspector_service.line import ServiceLine
 from line_helpers import make_project, part, png_bytes
-from service_helpers import LiveServer
+from service_helpers import LiveServer, wait_job
 from station import Station
 from station.history import History
 from station.line_io.metrics import LineMetrics
@@ -56,3 +56,41 @@ def test_serve_archives_line_images_as_they_came_and_a_marked_one_is_taught_back
     finally:
         station.close()
     assert taught.n_images == 8 + 1
+
+
+def test_the_reviewers_loop_over_http_teaches_and_calibrates_with_the_marked_images(tmp_path):
+    """A web HMI on the line marks rows, then teaches the false rejects back and calibrates with the marks, as
+    `inspector fit --false-rejects` / `calibrate --marked` and the window's History tab do (station/review.py)."""
+    engine, proj = make_project(tmp_path / "projects" / "proj")
+    server = LiveServer(create_app(tmp_path / "projects", engine=engine,
+                                   line=ServiceLine(LineMetrics(), archive=tmp_path / "archive"))).start()
+    good, scratched = png_bytes(part(720)), png_bytes(part(721, scratch=True))
+    cal = [("ok", (f"c{i}.png", png_bytes(part(730 + i)), "image/png")) for i in range(4)]
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            assert client.post("/projects/proj/fit_ok", data={"false_rejects": "true"}).status_code == 422
+            r = client.post("/projects/proj/infer", data={"part_id": ["A", "B"]},
+                            files=[("images", ("a.png", good, "image/png")), ("images", ("b.png", scratched,
+                                                                                         "image/png"))])
+            ok_row, ng_row = (x["row_id"] for x in r.json()["results"])
+            assert [x["verdict"] for x in r.json()["results"]] == ["OK", "NG"]
+            deadline = time.monotonic() + 30
+            with History(proj / "history.sqlite") as history:
+                while not history.get(ng_row).archive_path:
+                    assert time.monotonic() < deadline, "not archived"
+                    time.sleep(0.05)
+            for row, label in ((ng_row, "false_reject"), (ok_row, "false_accept")):
+                assert client.put(f"/projects/proj/history/{row}/label", data={"label": label}).status_code == 200
+            taught = client.post("/projects/proj/fit_ok", data={"false_rejects": "true"})
+            assert taught.status_code == 202, taught.text  # the active model has not taught it: queued
+            job = wait_job(client, taught.json()["job_id"])
+            assert job["state"] == "done" and job["n_uploaded"] == 1 and job["result"]["n_images"] == 8 + 1
+            calibrated = client.post("/projects/proj/calibrate_ng", files=cal, data={"marked": "true"})
+            assert calibrated.status_code == 200, calibrated.text
+            # The version calibrated taught the false reject: no OK image of its calibration; the false accept
+            # is an NG one.
+            assert (calibrated.json()["n_ok"], calibrated.json()["n_ng"]) == (4, 1)
+            again = client.post("/projects/proj/fit_ok", data={"false_rejects": "true"})
+            assert again.status_code == 422 and "1 taught already" in again.json()["error"]
+    finally:
+        server.stop()
