@@ -284,6 +284,9 @@ def history_parser() -> argparse.ArgumentParser:
                    help="with --by shift: the hours the shifts start at (default 6,14,22)")
     p.add_argument("--drift", action="store_true",
                    help="compare the recent OK scores with the calibration's (median, p99)")
+    p.add_argument("--alarms", action="store_true",
+                   help="the alarm history instead: each line alarm raised and cleared (inspector run, serve, the "
+                   "window's Run view), with --since / --until / --limit; with --csv / --json, written")
     p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
     return p
 
@@ -317,6 +320,8 @@ def cmd_history(args) -> int:
     filters = {"since": parse_time(args.since), "until": parse_time(args.until), "verdict": verdict,
                "min_score": args.min_score, "max_score": args.max_score, "part_id": args.part_id,
                "purpose": args.purpose, "label": args.label}
+    if args.alarms:
+        return _print_alarms(args, path, filters)
     with History(path) as history:
         if args.drift:
             return _print_drift(args, history)
@@ -407,6 +412,31 @@ def _print_zones(args, history: History, filters: dict) -> int:
         print(f"{zone if zone is not None else '(no zones)':24}  {n:6d}  {n / total:6.1%}")
     print(f"{'total':24}  {total:6d}")
     return 0
+
+
+def _print_alarms(args, path: Path, filters: dict) -> int:
+    """--alarms: the alarm history, oldest first (station/line_io/alarm_log.py); or --csv / --json."""
+    from station.line_io.alarm_log import alarm_events
+
+    from .export import export_alarms_csv, export_alarms_json
+
+    events = alarm_events(path, filters["since"], filters["until"], limit=args.limit)[::-1]
+    if _export(args, events, "alarm events", export_alarms_csv, export_alarms_json):
+        return 0
+    for e in events:
+        local = datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{local}  {e.project:16}  {e.message}")
+    print(f"{len(events)} alarm events; active at the last one: "
+          + (", ".join(_active(events)) or "none"))
+    return 0
+
+
+def _active(events: list) -> list[str]:
+    """Alarms whose last event (oldest first) raised them, per project."""
+    last = {}
+    for e in events:
+        last[(e.project, e.name)] = e.raised
+    return [f"{name} ({project})" if project else name for (project, name), raised in last.items() if raised]
 
 
 def _print_drift(args, history: History) -> int:

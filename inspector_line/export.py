@@ -72,6 +72,17 @@ def export_zones_json(path: Union[str, Path, IO[str]], zones: Sequence[tuple]) -
     _write(path, json.dumps(zone_records(zones), indent=1) + "\n")
 
 
+ALARM_FIELDS = ("id", "time", "project", "name", "raised", "message")
+
+
+def export_alarms_csv(path: Union[str, Path, IO[str]], events: Sequence) -> None:
+    _records_csv(path, ALARM_FIELDS, [e.to_dict() for e in events])
+
+
+def export_alarms_json(path: Union[str, Path, IO[str]], events: Sequence) -> None:
+    _write(path, json.dumps([e.to_dict() for e in events], indent=1) + "\n")
+
+
 def _records_csv(path, fields: Sequence[str], records: Sequence[dict]) -> None:
     """Flat records as CSV, a header of `fields` first; None as an empty cell."""
     buf = io.StringIO()

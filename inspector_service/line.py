@@ -91,7 +91,7 @@ class ServiceLine:
                                       masters=MasterWatch(self.masters, self.master_every_s, station.history)
                                       if self.masters is not None else None,
                                       backups=BackupWatch(self.backups, [name], self.backup_every_s)
-                                      if self.backups is not None else None)
+                                      if self.backups is not None else None, project=name)
                 publisher.start()
                 self._publishers[name] = publisher
             return publisher

@@ -125,6 +125,20 @@ def history_zones(name: str, request: Request,
     return {"project": name, "zones": zone_records(found)}
 
 
+@router.get("/history/alarms", summary="The alarm history: each line alarm raised and cleared (or ended by a stop), "
+            "newest first", dependencies=[require("read")])
+def history_alarms(name: str, request: Request,
+                   since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
+                   until: Optional[str] = Query(None, description="before (the same forms)"),
+                   limit: int = Query(100, ge=1, description="the newest this many events")):
+    from station.line_io.alarm_log import alarm_events
+
+    _projects(request).existing(name)
+    path = _projects(request).station(name).history.path
+    events = alarm_events(path, parse_time(since, "since"), parse_time(until, "until"), limit=limit)
+    return {"project": name, "events": [e.to_dict() for e in events]}
+
+
 @router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "
             "good part), false_accept, or none to clear it; a marked row and its archived image are kept; the row "
             "says who marked it last (marked_by, marked_at)")

@@ -1,10 +1,14 @@
 """Line alarms (issue 20): each condition is raised when it starts, once, and cleared when it ends; a run where
 every part goes NG says so on the message path (console / Run view)."""
 
+import json
+
 import numpy as np
 
+from inspector_cli.main import main
 from station import Station
 from station.history import History
+from station.line_io.alarm_log import alarm_events
 from station.line_io.alarms import AlarmLimits, Alarms
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
@@ -63,7 +67,7 @@ def test_drift_of_all_scores_not_only_ok_ones():
     assert [(c.name, c.raised) for c in changes] == [("drift", False)]
 
 
-def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp_path):
+def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp_path, capsys):
     engine, proj = make_project(tmp_path / "proj")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -78,6 +82,19 @@ def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp
     assert summary.counts.ng == 6
     assert [m for m in messages if m.startswith("ALARM")] == ["ALARM ng_streak: 5 NG in a row"]
     assert summary.alarms == {"ng_streak": "ALARM ng_streak: 6 NG in a row"}
+    # The alarm history kept it, and its end when the run stopped with it still on (station/line_io/alarm_log.py).
+    events = alarm_events(tmp_path / "h.sqlite")[::-1]
+    assert [(e.project, e.name, e.raised) for e in events] == [("proj", "ng_streak", True),
+                                                               ("proj", "ng_streak", False)]
+    assert events[0].message == "ALARM ng_streak: 5 NG in a row" and events[0].time <= events[1].time
+    assert events[1].message == "alarm ended ng_streak: the line stopped while it was active"
+    # ... which the shift lead reads the next morning, in words or as JSON.
+    assert main(["history", str(proj), "--history", str(tmp_path / "h.sqlite"), "--alarms"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("  proj              ALARM ng_streak: 5 NG in a row")
+    assert out[-1] == "2 alarm events; active at the last one: none"
+    assert main(["history", str(proj), "--history", str(tmp_path / "h.sqlite"), "--alarms", "--json", "-"]) == 0
+    assert [e["raised"] for e in json.loads(capsys.readouterr().out)] == [True, False]
 
 
 def test_a_light_gone_off_is_an_error_streak_that_says_so_not_ng_parts(tmp_path):
@@ -120,6 +137,9 @@ def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_
             self.alarms.append((on, text))
             self.names = list(names)
 
+        def set_ready(self, ready):
+            pass
+
     plc, log = RecordingPlc(), []
     publisher = Publisher(tmp_path / "h.sqlite", plcs=[plc], on_message=log.append,
                           alarm_limits=AlarmLimits(**{**OFF, "ng_streak": 2}))
@@ -128,3 +148,25 @@ def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_
     assert plc.alarms == [(True, "ALARM ng_streak: 2 NG in a row"), (True, "ALARM ng_streak: 3 NG in a row"),
                           (True, "ALARM ng_streak: 4 NG in a row"), (False, "")]
     assert len(log) == 2 and "2 NG in a row" in log[0] and "cleared" in log[1]
+    publisher.close()
+    assert [(e.raised, e.message) for e in alarm_events(tmp_path / "h.sqlite")[::-1]] == [
+        (True, "ALARM ng_streak: 2 NG in a row"), (False, "alarm cleared ng_streak: NG streak ended")]
+
+
+def test_an_alarm_history_that_cannot_be_written_never_holds_up_a_part(tmp_path):
+    """A history database that is not one (or a locked or full one): the alarm still reaches the PLC path and
+    the log, and the failure is said once, not at every part."""
+    from types import SimpleNamespace
+
+    from station.line_io.publisher import Publisher
+
+    broken = tmp_path / "h.sqlite"
+    broken.write_bytes(b"not a database " * 100)
+    log = []
+    publisher = Publisher(broken, on_message=log.append, alarm_limits=AlarmLimits(**{**OFF, "ng_streak": 1}))
+    for verdict in ["NG", "OK", "NG", "OK"]:
+        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0, reason=""), 0.01)
+    publisher.close()
+    warnings = [m for m in log if "not kept in the alarm history" in m]
+    assert len(warnings) == 1 and "they still reach the PLC" in warnings[0]
+    assert [m for m in log if m.startswith("ALARM")] == ["ALARM ng_streak: 1 NG in a row"] * 2

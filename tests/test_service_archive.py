@@ -94,3 +94,28 @@ def test_the_reviewers_loop_over_http_teaches_and_calibrates_with_the_marked_ima
             assert again.status_code == 422 and "1 taught already" in again.json()["error"]
     finally:
         server.stop()
+
+
+def test_the_services_line_alarms_are_kept_and_served(tmp_path):
+    """`inspector serve`'s line alarms go into the project's alarm history, as the run's do, and are read back
+    over HTTP (GET /projects/{name}/history/alarms, newest first)."""
+    from station.line_io.alarms import AlarmLimits
+
+    engine, proj = make_project(tmp_path / "projects" / "proj")
+    limits = AlarmLimits(ng_streak=1, yield_min=None, drift_warn_at=None)
+    server = LiveServer(create_app(tmp_path / "projects", engine=engine,
+                                   line=ServiceLine(LineMetrics(), alarm_limits=limits))).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            for seed, scratch in ((740, True), (741, False)):
+                r = client.post("/projects/proj/infer", files=[("images", ("p.png", png_bytes(part(seed, scratch)),
+                                                                           "image/png"))])
+                assert r.json()["results"][0]["verdict"] == ("NG" if scratch else "OK")
+            events = client.get("/projects/proj/history/alarms").json()["events"]
+            assert [(e["project"], e["name"], e["raised"]) for e in events] == [("proj", "ng_streak", False),
+                                                                                ("proj", "ng_streak", True)]
+            assert events[1]["message"] == "ALARM ng_streak: 1 NG in a row" and events[1]["time"].endswith("+00:00")
+            assert client.get("/projects/proj/history/alarms", params={"since": "2099-01-01"}).json()["events"] == []
+            assert client.get("/projects/proj/history/alarms", params={"since": "soon"}).status_code == 422
+    finally:
+        server.stop()

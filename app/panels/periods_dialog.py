@@ -1,10 +1,12 @@
 """The history per hour, day or shift, for the line lead at the end of a shift (History > Report…): the same
 figures as `inspector history --by` (station/history_periods.py), production parts' counts and yield with the
 master parts' checks apart; or the NG parts per inspection zone of their largest defect (`--by zone`,
-station/history_zones.py), where the process fails."""
+station/history_zones.py), where the process fails; or the alarms raised and cleared (`--alarms`,
+station/line_io/alarm_log.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Optional
 
 from PySide6.QtWidgets import (
@@ -15,10 +17,12 @@ from PySide6.QtWidgets import (
 import inference
 from station.history_periods import DEFAULT_SHIFTS, parse_shifts, periods, total
 from station.history_zones import zone_records
+from station.line_io.alarm_log import alarm_events
 
-BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"), ("NG by zone", "zone"))
+BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"), ("NG by zone", "zone"), ("Alarms", "alarms"))
 HEADERS = ("period", "parts", "OK", "NG", "not found", "no verdict", "error", "yield", "master checks")
 ZONE_HEADERS = ("zone", "NG parts", "share")
+ALARM_HEADERS = ("time", "project", "alarm")
 
 
 class PeriodsDialog(QDialog):
@@ -66,12 +70,15 @@ class PeriodsDialog(QDialog):
         by = BY[self.by.currentIndex()][1]
         self.shifts.setEnabled(by == "shift")
         self.table.setRowCount(0)
-        headers = ZONE_HEADERS if by == "zone" else HEADERS
+        headers = {"zone": ZONE_HEADERS, "alarms": ALARM_HEADERS}.get(by, HEADERS)
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)
         try:
             if by == "zone":
                 return self._show_zones(self.history.ng_zones(**self.filters))
+            if by == "alarms":
+                return self._show_alarms(alarm_events(self.history.path, self.filters.get("since"),
+                                                      self.filters.get("until")))
             shifts = parse_shifts(self.shifts.text(), "Shifts start at") if by == "shift" else DEFAULT_SHIFTS
             found = periods(self.history, by, shifts=shifts, **self.filters)
         except inference.InspectorError as exc:  # a shift list that cannot be read, a history locked
@@ -95,6 +102,16 @@ class PeriodsDialog(QDialog):
             zone = record["zone"] if record["zone"] is not None else "(no zones)"
             for col, value in enumerate((zone, record["NG"], f"{record['share']:.1%}")):
                 self.table.setItem(r, col, QTableWidgetItem(str(value)))
+
+    def _show_alarms(self, events) -> None:
+        """Each alarm raised and cleared (or ended by a stop), oldest first."""
+        self.note.setText("" if events else "No alarm in the time the History view shows.")
+        for e in reversed(events):
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            local = datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S")
+            for col, value in enumerate((local, e.project, e.message)):
+                self.table.setItem(r, col, QTableWidgetItem(value))
 
 
 __all__ = ["PeriodsDialog"]

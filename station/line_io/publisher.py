@@ -15,7 +15,8 @@ from inference import Model
 from ..backup_watch import BackupWatch
 from ..masters import MasterCheck, MasterWatch
 
-from .alarms import AlarmLimits, Alarms
+from .alarm_log import STOPPED, AlarmLog
+from .alarms import AlarmChange, AlarmLimits, Alarms
 from .disk_space import DiskWatch, MinFree
 from .outbox import HttpReceiver, Outbox, OutboxStats
 
@@ -34,15 +35,17 @@ class Publisher:
                  metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
                  on_message: Optional[Callable[[str], None]] = None,
                  disk_checks: Sequence[Callable[[], Optional[str]]] = (), masters: Optional[MasterWatch] = None,
-                 backups: Optional[BackupWatch] = None):
+                 backups: Optional[BackupWatch] = None, project: str = ""):
         """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
         `plcs`: PLC servers (publish_result / set_alarm / set_model_version / set_ready / beat); `metrics`: a RunMetrics.
         The disk alarm watches the history's disk (below `alarm_limits.min_free`) and `disk_checks`: more of the
         line's disks (the archive's keeper), each None or what is wrong now. `masters`: the master parts' checks
         (station.masters), whose master_failed and master_due alarms it raises; `backups`: the backup folder's
-        watch (station.backup_watch), started and closed with the publisher, whose backup_due alarm it raises."""
+        watch (station.backup_watch), started and closed with the publisher, whose backup_due alarm it raises.
+        `project`: the project's name before a model is set (set_model names it then)."""
         self.on_message = on_message or (lambda text: None)
         self.alarms = Alarms(alarm_limits)
+        self.alarm_log = AlarmLog(history_path, self.on_message)  # each change, kept with the parts
         self.disk_checks = [DiskWatch("inspection history", history_path,
                                       MinFree.parse(self.alarms.limits.min_free)).problem, *disk_checks]
         self.masters = masters
@@ -57,7 +60,7 @@ class Publisher:
         if mqtt is not None:
             self.outboxes.append(Outbox(history_path, mqtt, max_pending=outbox_max, on_message=self.on_message))
         self._model_id: Optional[str] = None
-        self.project = ""  # the project judging now (a metrics label)
+        self.project = project  # the project judging now (a metrics label, the alarm history's)
         if metrics is not None:
             metrics.watch_outboxes(self.stats)
 
@@ -100,6 +103,7 @@ class Publisher:
     def _update_alarms(self, changes: list, text_before: Optional[str] = None) -> None:
         for change in changes:
             self.on_message(change.message)  # the log says when an alarm starts and ends
+        self.alarm_log.record(self.project, changes)
         if changes or (text_before is not None and self.alarms.text != text_before):
             self._alarm_changed()  # the PLC's AlarmText and the retained MQTT alarm follow it as it grows
             if self.metrics is not None and self.project:
@@ -180,6 +184,10 @@ class Publisher:
         return [box.stats() for box in self.outboxes]
 
     def close(self) -> None:
+        # The alarm history pairs every raise with its end, here the stop (a restart raises them again).
+        self.alarm_log.record(self.project, [AlarmChange(name, False, f"alarm ended {name}: {STOPPED}")
+                                             for name in sorted(self.alarms.active)])
+        self.alarm_log.close()
         if self.backups is not None:
             self.backups.close()
         for plc in self.plcs:

@@ -156,4 +156,18 @@ def test_the_report_by_shift_of_the_time_shown(qtbot, reviewed):
     dialog.by.setCurrentIndex(3)
     cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
     assert cells == [["(no zones)", "3", "100.0%"]] and not dialog.shifts.isEnabled()
+    dialog.by.setCurrentIndex(4)  # alarms: none raised yet (the window inspects as bench checks)
+    assert table.rowCount() == 0 and dialog.note.text() == "No alarm in the time the History view shows."
+    from station.line_io.alarm_log import AlarmLog
+    from station.line_io.alarms import AlarmChange
+
+    log = AlarmLog(hist.default_path(folder))  # the Run view's publisher, or `inspector run` on this history
+    log.record("project", [AlarmChange("disk", True, "ALARM disk: 2% free")], when=late)
+    log.record("project", [AlarmChange("disk", False, "alarm cleared disk: free space back")], when=late + 60)
+    log.close()
+    dialog.refresh()
+    cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+    assert cells == [[datetime.fromtimestamp(late).strftime("%Y-%m-%d %H:%M:%S"), "project", "ALARM disk: 2% free"],
+                     [datetime.fromtimestamp(late + 60).strftime("%Y-%m-%d %H:%M:%S"), "project",
+                      "alarm cleared disk: free space back"]]
     dialog.close()

@@ -1,0 +1,151 @@
+"""The alarm history: every line alarm raised and cleared, with its time and words, in the inspection history's
+database (table `alarm_events`), so that a shift's alarms can be looked at the next morning (`inspector history
+PROJECT --alarms`, `GET /projects/{name}/history/alarms`) and go into its backups with the parts they were about.
+
+Before, an alarm lived on the PLC's Alarm bit, the retained MQTT topic and the metrics while it was active, and
+in the run's terminal lines: nothing said afterwards when the NG streak began or how long the disk was short.
+
+The publisher (publisher.py) records each change as it happens. A database that cannot be written (locked, a full
+disk) never holds up a part: the alarm still reaches the PLC, MQTT and the log, and the failure is said once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+from ..history_filters import HistoryError, TimeLike, to_epoch
+
+# Events kept (newest); alarms come and go a few times a shift, so this is years of them, and a flapping alarm
+# cannot grow the database without end.
+KEEP = 100_000
+PRUNE_EVERY = 1000  # events recorded between two prunes
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alarm_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    raised INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarm_events_time ON alarm_events(time);
+"""
+
+# What a still-active alarm's end says when the run or the service stops: the history shows where it ended.
+STOPPED = "the line stopped while it was active"
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    id: int
+    time: float
+    project: str
+    name: str  # ng_streak, yield, drift, disk, source, ... (alarms.ALARM_NAMES)
+    raised: bool  # False: cleared (or ended by a stop)
+    message: str
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["time"] = datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
+        return out
+
+
+class AlarmLog:
+    """Where a publisher records its alarm changes (the history database at `path`)."""
+
+    def __init__(self, path: Union[str, Path], on_message: Optional[Callable[[str], None]] = None):
+        self.path = Path(path)
+        self.on_message = on_message or (lambda text: None)
+        self._lock = threading.Lock()
+        self._since_prune = 0
+        self._failing = False
+        self._db: Optional[sqlite3.Connection] = None
+
+    def record(self, project: str, changes: Sequence, when: Optional[float] = None) -> None:
+        """One row per alarm change (alarms.AlarmChange: name, raised, message)."""
+        if not changes:
+            return
+        import time
+
+        now = time.time() if when is None else when
+        rows = [(now, project, c.name, int(c.raised), c.message) for c in changes]
+        with self._lock:
+            try:
+                db = self._open()
+                with db:
+                    db.executemany("INSERT INTO alarm_events (time, project, name, raised, message) "
+                                   "VALUES (?, ?, ?, ?, ?)", rows)
+                    self._since_prune += len(rows)
+                    if self._since_prune >= PRUNE_EVERY:
+                        self._since_prune = 0
+                        db.execute("DELETE FROM alarm_events WHERE id <= (SELECT id FROM alarm_events "
+                                   "ORDER BY id DESC LIMIT 1 OFFSET ?)", (KEEP,))
+                if self._failing:
+                    self._failing = False
+                    self.on_message(f"the alarm history in {self.path} is written again")
+            except sqlite3.Error as exc:
+                if not self._failing:  # said once, not at every part of a long fault
+                    self._failing = True
+                    self.on_message(f"WARNING: alarms are not kept in the alarm history ({self.path}: {exc}); "
+                                    "they still reach the PLC, MQTT and this log")
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False)
+            try:
+                db.execute("PRAGMA busy_timeout = 10000")
+                db.executescript(_SCHEMA)
+            except sqlite3.Error:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def alarm_events(path: Union[str, Path], since: TimeLike = None, until: TimeLike = None,
+                 project: Optional[str] = None, limit: Optional[int] = None) -> list[AlarmEvent]:
+    """The alarm history of the database at `path`, newest first: HistoryError when it cannot be read; [] for a
+    history recorded before alarms were kept."""
+    where, params = [], []
+    if since is not None:
+        where.append("time >= ?")
+        params.append(to_epoch(since))
+    if until is not None:
+        where.append("time < ?")
+        params.append(to_epoch(until))
+    if project is not None:
+        where.append("project = ?")
+        params.append(project)
+    sql = "SELECT id, time, project, name, raised, message FROM alarm_events" + \
+        (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY time DESC, id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    if not Path(path).is_file():
+        raise HistoryError(f"no inspection history at {path}")
+    try:
+        db = sqlite3.connect(str(path), timeout=10.0)  # only read: a query never writes
+        try:
+            if not db.execute("SELECT name FROM sqlite_master WHERE name = 'alarm_events'").fetchone():
+                return []
+            rows = db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot read the alarm history in {path}: {exc}") from None
+    return [AlarmEvent(i, t, p, n, bool(r), m) for i, t, p, n, r, m in rows]
+
+
+__all__ = ["AlarmEvent", "AlarmLog", "STOPPED", "alarm_events"]
