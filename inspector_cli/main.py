@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--ok", nargs="+", default=[], metavar="PATH", help="OK images or folders of them")
     fit.add_argument("--false-rejects", action="store_true",
                      help="with --add (implied): also teach the image of every inspection a reviewer marked "
-                     "false_reject (inspector history --mark), but those the model taught already")
+                     "false_reject (inspector history --mark), less those the active model taught already")
     fit.add_argument("--roi", metavar="ROI_JSON",
                      help='ROI as a JSON file or inline JSON, e.g. \'{"type": "circle", "cx": 80, "cy": 80, "r": 60}\'; '
                      "default: the whole image")
