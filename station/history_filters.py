@@ -73,10 +73,9 @@ def parse_time(text: Optional[str], what: str = "time") -> Optional[float]:
         raise HistoryError(f"{what}: not a date/time or span: {text!r} (e.g. 2026-11-24T08:00 or 8h)") from None
 
 
-def where_clause(since=None, until=None, verdict=None, min_score=None, max_score=None, label=None, model_id=None,
-                 purpose=None, model_version=None, part_id=None) -> tuple[str, list]:
-    """(" WHERE ..." or "", its parameters) for the rows matching every filter given. `verdict` is one verdict or
-    several; NO_VERDICT selects the rows without one (stored as NULL)."""
+def time_clauses(since: TimeLike = None, until: TimeLike = None) -> tuple[list[str], list]:
+    """The clauses and parameters of a time window [since, until) over a table's `time` column (the history's
+    rows, the alarm history's events)."""
     clauses, params = [], []
     if since is not None:
         clauses.append("time >= ?")
@@ -84,6 +83,14 @@ def where_clause(since=None, until=None, verdict=None, min_score=None, max_score
     if until is not None:
         clauses.append("time < ?")
         params.append(to_epoch(until))
+    return clauses, params
+
+
+def where_clause(since=None, until=None, verdict=None, min_score=None, max_score=None, label=None, model_id=None,
+                 purpose=None, model_version=None, part_id=None) -> tuple[str, list]:
+    """(" WHERE ..." or "", its parameters) for the rows matching every filter given. `verdict` is one verdict or
+    several; NO_VERDICT selects the rows without one (stored as NULL)."""
+    clauses, params = time_clauses(since, until)
     if verdict is not None:
         wanted = [verdict] if isinstance(verdict, str) or verdict is None else list(verdict)
         parts = []

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
-from ..history_filters import HistoryError, TimeLike, to_epoch
+from ..history_filters import HistoryError, TimeLike, time_clauses
 
 # Events kept (newest); alarms come and go a few times a shift, so this is years of them, and a flapping alarm
 # cannot grow the database without end.
@@ -118,13 +118,7 @@ def alarm_events(path: Union[str, Path], since: TimeLike = None, until: TimeLike
                  project: Optional[str] = None, limit: Optional[int] = None) -> list[AlarmEvent]:
     """The alarm history of the database at `path`, newest first: HistoryError when it cannot be read; [] for a
     history recorded before alarms were kept."""
-    where, params = [], []
-    if since is not None:
-        where.append("time >= ?")
-        params.append(to_epoch(since))
-    if until is not None:
-        where.append("time < ?")
-        params.append(to_epoch(until))
+    where, params = time_clauses(since, until)
     if project is not None:
         where.append("project = ?")
         params.append(project)
