@@ -148,12 +148,32 @@ def mark(name: str, row_id: int, request: Request,
     _projects(request).existing(name)
     value = parse_label(label)  # 422 naming the labels for anything else
     station = _projects(request).station(name)
-    row = station.history.get(row_id)
+    _row(request, name, row_id)
+    station.mark(row_id, value, who=caller.name)
+    return {"project": name, "row": station.history.get(row_id).to_dict()}
+
+
+@router.get("/history/{row_id}/image", response_class=FileResponse,
+            summary="An inspection's image as it was inspected: its archived copy (--archive), else its file while "
+            "that still holds the bytes inspected; 404 when neither is left", dependencies=[require("read")])
+def history_image(name: str, row_id: int, request: Request):
+    _projects(request).existing(name)
+    row = _row(request, name, row_id)
+    where = row.image_path()
+    # A file outside the archive is served only when its bytes are known to be the ones inspected (the row's
+    # sha256): never a file a row merely names.
+    if where is None or (str(where) != (row.archive_path or "") and row.sha256 is None):
+        raise ApiError(404, f"the image of inspection {row_id} ({row.file_name}) is not kept: it was not archived "
+                            "(inspector serve / run --archive) and its file is gone or changed")
+    return FileResponse(where, filename=where.name)
+
+
+def _row(request: Request, name: str, row_id: int):
+    row = _projects(request).station(name).history.get(row_id)
     if row is None:
         raise ApiError(404, f"project {name!r} has no inspection with id {row_id} (GET /projects/{name}/history "
                             "lists them; retention may have removed it)")
-    station.mark(row_id, value, who=caller.name)
-    return {"project": name, "row": station.history.get(row_id).to_dict()}
+    return row
 
 
 @router.get("/backup", response_class=FileResponse, responses={200: {"content": {"application/zip": {}}}},

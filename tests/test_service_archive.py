@@ -79,6 +79,14 @@ def test_the_reviewers_loop_over_http_teaches_and_calibrates_with_the_marked_ima
                 while not history.get(ng_row).archive_path:
                     assert time.monotonic() < deadline, "not archived"
                     time.sleep(0.05)
+            # The HMI shows the technician the part before the mark: the image as it came, from the archive.
+            image = client.get(f"/projects/proj/history/{ng_row}/image")
+            assert image.status_code == 200 and image.content == scratched
+            bench = client.post("/projects/proj/infer", data={"bench": "true"},
+                                files=[("images", ("check.png", good, "image/png"))]).json()["results"][0]["row_id"]
+            for missing in (bench + 1000, bench):  # no such row; a bench check, never archived
+                gone = client.get(f"/projects/proj/history/{missing}/image")
+                assert gone.status_code == 404 and str(missing) in gone.json()["error"]
             for row, label in ((ng_row, "false_reject"), (ok_row, "false_accept")):
                 assert client.put(f"/projects/proj/history/{row}/label", data={"label": label}).status_code == 200
             taught = client.post("/projects/proj/fit_ok", data={"false_rejects": "true"})
