@@ -54,7 +54,12 @@ def main(argv: Sequence[str]) -> int:
         _err("expected 'run', 'history' or 'opcua-cert'")
         return 2
     args = parser.parse_args(rest)
+    undo = None
     try:
+        if getattr(args, "log", None) is not None:  # run --log: from the first line on, its errors too
+            from .console_log import tee_console
+
+            undo = tee_console(args.log)
         return func(args)
     except KeyboardInterrupt:
         _err("stopped; the history holds every part finished so far")
@@ -70,6 +75,9 @@ def main(argv: Sequence[str]) -> int:
             raise
         _err(f"internal error ({type(exc).__name__}: {exc}); set INSPECTOR_DEBUG=1 for details")
         return 1
+    finally:
+        if undo is not None:
+            undo()
 
 
 def _err(message: str) -> None:
@@ -142,6 +150,9 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--part-id-pattern", metavar="REGEX",
                    help="take each part's id from its file name: the regex's first group, e.g. 'SN(\\d+)'")
     p.add_argument("--quiet", action="store_true", help="no line per part (warnings and the summary only)")
+    p.add_argument("--log", type=Path, metavar="FILE",
+                   help="also write every line printed, time-stamped, to FILE (rotated at 10 MB, 5 kept): for a "
+                   "PC without a journal (Windows); with --quiet, the messages without a line per part")
     add_line_io_arguments(p)
     return p
 

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_master_arguments(g)  # a line request's part_id names a master part
     add_backup_arguments(g)  # each project that had line inspections is watched
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--log", type=Path, metavar="FILE",
+                   help="also write the log, time-stamped, to FILE (rotated at 10 MB, 5 kept): for a PC without a "
+                   "journal (Windows); --log-level warning keeps it to warnings and errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
@@ -127,6 +130,10 @@ def _check(args):
         raise InspectorError(f"cannot create the projects folder {args.projects}: {exc.strerror}") from None
     if not args.projects.is_dir():
         raise InspectorError(f"--projects {args.projects} is not a folder")
+    if args.log is not None:
+        from inspector_line.console_log import log_file
+
+        return config, tokens, limits, line, log_file(args.log)  # a file that cannot be opened: said now
     return config, tokens, limits, line
 
 
@@ -157,12 +164,16 @@ def _line(args):
                        masters=masters, master_every_s=master_every_s, backups=backups, backup_every_s=backup_every_s)
 
 
-def _serve(args, config: EngineConfig, tokens: Optional[TokenFile], limits: Limits, line=None) -> int:
+def _serve(args, config: EngineConfig, tokens: Optional[TokenFile], limits: Limits, line=None, log=None) -> int:
     import uvicorn
 
     from .app import create_app
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=args.log_level.upper(), format=fmt)
+    if log is not None:  # what the console gets, also in a rotating file (no journal on Windows)
+        log.setFormatter(logging.Formatter(fmt))
+        logging.getLogger().addHandler(log)
     app = create_app(args.projects, config=config, tokens=tokens, limits=limits, max_loaded=args.max_loaded,
                      share_batch=args.share_batch or None, who=args.token_name, line=line)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
