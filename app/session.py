@@ -169,7 +169,7 @@ class Session(QObject):
                 station.error(Path(path).name, str(exc), source=str(Path(path).parent), purpose="bench")
                 raise
             outcome = next(station.inspect([rgb], names=[Path(path).name], model=model, source=str(Path(path).parent),
-                                           purpose="bench", row_for=_thumbnail))
+                                           purpose="bench"))
             if outcome.verdict == "ERROR":
                 raise inference.ImageError(outcome.reason)
             return rgb, outcome.result
@@ -189,7 +189,7 @@ class Session(QObject):
         def work(progress, cancel):
             outcomes = station.inspect(paths, names=[Path(p).name for p in paths], model=model, purpose="bench",
                                        rows=[{"source": str(Path(p).parent)} for p in paths], progress=progress,
-                                       cancel=cancel, row_for=_thumbnail)
+                                       cancel=cancel)
             return [o.reason if o.verdict == "ERROR" else o.result for o in outcomes]
 
         return self._start("inspecting the images", "Inspection failed", work, on_done, on_cancel)
@@ -295,8 +295,3 @@ class Session(QObject):
                 on_done(saved)
 
         return self._start("saving the calibration", "Cannot save the calibration", work, done)
-
-
-def _thumbnail(_index: int, result: inference.InferenceResult) -> dict:
-    """The history row's small heatmap, made where the map still is (in the worker)."""
-    return {"heatmap": inference.heatmap_thumbnail_png(result)} if result.score is not None else {}

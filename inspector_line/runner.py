@@ -31,7 +31,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from inference import (ImageError, InferenceResult, InspectorError, Model, ProjectError, Verdict, VerdictCounts,
-                       heatmap_thumbnail_png, load_image)
+                       load_image)
 from station import Outcome, PartIdPattern, Station, checked_part_id, model_notice
 from station.backup_watch import BackupWatch
 from station.drift import Drift
@@ -63,7 +63,6 @@ class RunOptions:
     keep_days: Optional[float] = None  # history retention
     keep_rows: Optional[int] = None
     archive_keep_days: Optional[float] = None  # archived images older than this go (inspector_line/archive_keeper)
-    thumbnail_px: int = 128
     lock: bool = True  # one run per history at a time
     part_id_pattern: Optional[str] = None  # regex: each part's id from its file name (first group)
     # -- line I/O (issue 20): station/line_io/publisher.py --------------------------------------------------
@@ -335,8 +334,8 @@ class Runner:
             part_ids=[self._part_id(item) for item, _ in good], source=self.source.label,
             rows=[{"sha256": item.sha256, "key": item.key, "file_version": _file_version(item),
                    "in_transaction": self._owed_hook(item), **self._archive_mark(item)} for item, _ in good],
-            row_for=lambda i, result: {"latency": max(0.0, time.time() - good[i][0].arrived), "time": time.time(),
-                                       "heatmap": self._thumbnail(result)}) if good else [])
+            row_for=lambda i, result: {"latency": max(0.0, time.time() - good[i][0].arrived),
+                                       "time": time.time()}) if good else [])
         for item, rgb, error in todo:
             if rgb is not None:
                 self._finish(item, next(outcomes), rgb)
@@ -436,11 +435,6 @@ class Runner:
             return None
         return self.publisher.owed_hook(lambda outcome: self._payload(item, outcome, time.time()),
                                         self._owed.setdefault(id(item), {}))
-
-    def _thumbnail(self, result: InferenceResult) -> Optional[bytes]:
-        if result.error is not None:  # nothing was scored: no map to draw
-            return None
-        return heatmap_thumbnail_png(result, self.options.thumbnail_px)
 
     # -- archive, drift, retention ---------------------------------------------------
     def _archive_mark(self, item: Item) -> dict:

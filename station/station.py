@@ -37,6 +37,7 @@ from inference import (
     ImageError,
     InferenceResult,
     error_result,
+    heatmap_thumbnail_png,
     InspectorError,
     Model,
     ProgressFn,
@@ -303,8 +304,9 @@ class Station:
         """One Outcome per image, in order, as each batch is done (flat memory over thousands of images).
 
         `model`: a model in hand (e.g. the window's freshly fitted one); default: the active version.
-        `rows`: per image, extra history columns (source, sha256, key, latency, archive_path, heatmap); `row_for(i,
-        result)` gives them once the image is scored (e.g. a heatmap thumbnail, the latency until now). A row's
+        `rows`: per image, extra history columns (source, sha256, key, latency, archive_path); `row_for(i,
+        result)` gives them once the image is scored (e.g. the latency until now). A recorded row keeps a heatmap
+        thumbnail and, for an image file, its absolute path and sha256 unless given. A row's
         `in_transaction(db, row_id, outcome)` runs inside the history row's transaction (History.record's `also`).
         """
         model = model or self.model()
@@ -329,6 +331,8 @@ class Station:
         purpose, outcome.expected = self._master(purpose, part_id)
         if record if record is not None else self.record:
             row = _with_hook(row, outcome)
+            if "heatmap" not in row and result.error is None and result.score is not None:
+                row["heatmap"] = heatmap_thumbnail_png(result)  # the History view's map, whichever client recorded
             t0 = time.perf_counter()
             try:
                 outcome.row_id = self.history.record_result(

@@ -34,6 +34,7 @@ def test_cli_rows_and_taught_names_find_their_files_from_anywhere(tmp_path, monk
     with History(root / "proj" / "history.sqlite") as history:
         row = history.query(limit=1)[0]
     assert row.verdict.value == "NG" and row.source == "cli"
+    assert row.heatmap_png[:8] == b"\x89PNG\r\n\x1a\n"  # the History view shows every client's rows with their map
     assert row.image_path() == root / "ng" / "ng_050.png"
     model = Engine(EngineConfig.load(root / "tiny.yaml")).load(root / "proj")
     taught = sorted(model.record.taught_names)

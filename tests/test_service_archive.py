@@ -80,6 +80,8 @@ def test_the_reviewers_loop_over_http_teaches_and_calibrates_with_the_marked_ima
                     assert time.monotonic() < deadline, "not archived"
                     time.sleep(0.05)
             # The HMI shows the technician the part before the mark: the image as it came, from the archive.
+            with History(proj / "history.sqlite") as history:  # and the window's History view, its heatmap
+                assert history.get(ng_row).heatmap_png[:8] == b"\x89PNG\r\n\x1a\n"
             image = client.get(f"/projects/proj/history/{ng_row}/image")
             assert image.status_code == 200 and image.content == scratched
             bench = client.post("/projects/proj/infer", data={"bench": "true"},
