@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, NamedTuple, Optional
 
@@ -457,15 +458,20 @@ def heatmap_scale(result: InferenceResult) -> float:
 
 def heatmap_thumbnail_png(result: InferenceResult, max_px: int = 128) -> bytes:
     """A small PNG of the heatmap, at most `max_px` a side, on the full map's scale (for the inspection
-    history). The map is shrunk before colouring: 50 ms -> 1 ms at 900 px."""
-    h, w = result.anomaly_map.shape[:2]
-    vmax = heatmap_scale(result)
-    scale = min(1.0, max_px / max(h, w, 1))
+    history). The map is shrunk before colouring: 50 ms -> 1 ms at 900 px. Shrunk by 5 or more, it is padded to a
+    whole multiple of the factor, which OpenCV averages 3x faster (a 2400 px map: 14 -> 4.5 ms a part)."""
+    m, mask, vmax = result.anomaly_map, result.mask.astype(np.uint8), heatmap_scale(result)
+    h, w = m.shape[:2]
+    k = math.ceil(max(h, w) / max_px)
+    if k >= 5:  # at most a fifth smaller than max_px: whole multiples, the pad at 0 and outside the shape
+        m, mask = (cv2.copyMakeBorder(a, 0, -h % k, 0, -w % k, cv2.BORDER_CONSTANT, value=0) for a in (m, mask))
+        h, w = m.shape[0] // k * k, m.shape[1] // k * k
+    scale = min(1.0, max_px / max(h, w, 1)) if k < 5 else 1.0 / k
     small = result
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = replace(result, anomaly_map=cv2.resize(result.anomaly_map, size, interpolation=cv2.INTER_AREA),
-                        mask=cv2.resize(result.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
+        small = replace(result, anomaly_map=cv2.resize(m, size, interpolation=cv2.INTER_AREA),
+                        mask=cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST) > 0)
     ok, buf = cv2.imencode(".png", cv2.cvtColor(heatmap_rgba(small, vmax), cv2.COLOR_RGBA2BGRA))
     return buf.tobytes() if ok else b""
 

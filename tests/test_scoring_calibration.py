@@ -167,6 +167,22 @@ def test_heatmap_png_is_a_png_with_alpha_outside_the_shape():
     assert img.shape == (8, 8, 4) and img[0, 0, 3] == 0 and img[3, 3, 3] == 255
 
 
+@pytest.mark.parametrize("h, w", [(224, 261), (2400, 2437), (1000, 5000)])
+def test_a_heatmap_thumbnail_keeps_a_defect_at_the_maps_far_corner(h, w):
+    """A thumbnail shrunk by a whole factor is padded, never cropped: a defect in the last rows and columns of a
+    large map still shows (the part of the map a crop to whole multiples would drop)."""
+    import cv2
+
+    from inference import heatmap_thumbnail_png
+
+    amap = np.zeros((h, w), np.float32)
+    amap[-40:, -5:] = 10.0  # a thin upright scratch in the last 5 columns (a 2437 px map shrinks by 20: 17 left over)
+    r = InferenceResult("x", 10.0, amap, np.ones((h, w), bool), (0, 0, w, h), (2, 2), threshold=1.0)
+    img = cv2.imdecode(np.frombuffer(heatmap_thumbnail_png(r), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert 100 <= max(img.shape[:2]) <= 128 and img[0, 0, 3] == 255
+    assert img[-2:, -2:, 2].max() > img[0, 0, 2]  # red where the defect is, blue (the map's 0) elsewhere
+
+
 def test_ok_only_threshold_is_the_percentile():
     ok = np.linspace(1.0, 2.0, 101)
     cal = calibrate(ok, score_percentile=99)
