@@ -31,7 +31,7 @@ class _LogFile(RotatingFileHandler):
 
     def handleError(self, record: logging.LogRecord) -> None:
         # Said on the console itself, once: logging's own report would be printed, teed and fail again.
-        if not self.failing:
+        if not self.failing and self.console is not None:
             self.failing = True
             error = sys.exc_info()[1]
             self.console.write(f"WARNING: the log file {self.baseFilename} cannot be written ({error}); the console "
@@ -47,7 +47,8 @@ class _Tee:
         self._pending = threading.local()
 
     def write(self, text: str) -> int:
-        n = self.stream.write(text)
+        # No console at all (a windowed launcher, a service without one): the file still gets the line.
+        n = self.stream.write(text) if self.stream is not None else len(text)
         buffered = getattr(self._pending, "text", "") + text
         *lines, self._pending.text = buffered.split("\n")
         for line in lines:
@@ -57,7 +58,8 @@ class _Tee:
         return n
 
     def flush(self) -> None:
-        self.stream.flush()
+        if self.stream is not None:
+            self.stream.flush()
 
     def __getattr__(self, name):  # isatty, encoding, fileno, ...: the console's own
         return getattr(self.stream, name)
@@ -84,7 +86,10 @@ def tee_console(path) -> Callable[[], None]:
 
     def undo() -> None:
         sys.stdout, sys.stderr = out, err
-        log.close()
+        try:
+            log.close()
+        except (OSError, ValueError):  # its last flush, to a disk still full: said already, if it failed before
+            pass
 
     return undo
 

@@ -88,3 +88,20 @@ def test_the_service_writes_its_log_to_the_file_too(tmp_path):
     assert "INFO inspector.service: serving " in text and "GET /health 200" in text
     assert [line for line in text.splitlines() if "inspector.service: serving" in line] == \
         [line for line in console.splitlines() if "inspector.service: serving" in line]
+
+
+def test_a_log_file_that_cannot_be_written_is_said_once_and_the_console_keeps_every_line(tmp_path, capsys):
+    undo = tee_console(tmp_path / "t.log")
+    try:
+        print("before")
+        sys.stdout.log.stream.close()  # as a full disk or a share gone: every write to the file fails from now on
+        for i in range(3):
+            print(f"part {i}")
+    finally:
+        undo()
+    printed = capsys.readouterr()
+    assert printed.out.splitlines() == ["before", "part 0", "part 1", "part 2"]
+    warnings = printed.err.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith(f"WARNING: the log file {tmp_path / 't.log'} cannot be "
+                                                         "written")
+    assert STAMP.sub("", (tmp_path / "t.log").read_text().strip()) == "before"
