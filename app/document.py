@@ -190,7 +190,8 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     if not raw:
         record = inference.read_record(folder)
         raw = {"roi": record.roi, "ignore": list(record.ignore), "mm_per_px": record.mm_per_px,
-               "config": record.config, "ok_images": [], "locate_box": record.align.get("locate_box")}
+               "config": record.config, "ok_images": _taught_files(record),
+               "locate_box": record.align.get("locate_box")}
     if not isinstance(raw, dict):
         raise inference.ProjectError(f"settings.json of {folder} is not a JSON object")
     out: dict = {}
@@ -214,6 +215,14 @@ def read_project(folder: Path, fallback: inference.EngineConfig) -> dict:
     # A project saved before a setting existed was meant with that setting's old behaviour, as its model was.
     out["config"] = inference.EngineConfig.from_dict(inference.absent_as_before(config)) if config else fallback
     return out
+
+
+def _taught_files(record) -> list[str]:
+    """The taught images still where they were taught from: a project taught on the command line or over HTTP
+    opens showing the parts it learnt (and drawn on the first of them). Only absolute paths: a relative one was
+    typed in a directory the window does not know (projects taught before names were recorded absolute)."""
+    names = (str(m.get("name", "")) for m in record.images)
+    return [n for n in names if Path(n).is_absolute() and Path(n).is_file()]
 
 
 def _calibrated_zones(folder: Path) -> tuple:

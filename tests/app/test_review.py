@@ -95,6 +95,25 @@ def test_a_project_opened_by_a_relative_path_is_remembered_by_where_it_is(qtbot,
     assert w.forget_missing() == [] and w.recent_projects() == [str(project)]
 
 
+def test_a_project_taught_on_the_command_line_opens_with_its_taught_images(qtbot, make_window, tmp_path):
+    """No settings.json (taught with `inspector fit`, or over HTTP): the Teach list holds the taught images still
+    on disk, and the first is drawn, instead of an empty canvas; none is new to the model."""
+    from inference.synthetic import write_discs
+    from inspector_cli.main import main
+    from tiny_project import TINY_YAML
+
+    (tmp_path / "tiny.yaml").write_text(TINY_YAML)
+    taught = write_discs(tmp_path / "ok", range(4))
+    assert main(["fit", str(tmp_path / "proj"), "--ok", str(tmp_path / "ok"), "--config",
+                 str(tmp_path / "tiny.yaml")]) == 0
+    taught[1].unlink()  # moved away since: not listed
+    w = make_window()
+    assert w.open_project(tmp_path / "proj", ask=False)
+    wait_idle(qtbot, w)
+    assert w.doc.ok_images == [str(p) for p in taught if p.exists()] and not w.teach_panel._new_images()
+    assert w.view.image is not None and w.view.image.shape[:2] == inference.load_image(taught[0]).shape[:2]
+
+
 def test_try_an_example_goes_through_teach_calibrate_inspect(qtbot, window, tiny_config, tmp_path):
     folder = tmp_path / "example"
     assert window.try_example(folder, tiny_config)
