@@ -78,8 +78,11 @@ def history(name: str, request: Request,
                                            "the counts leave out unless asked for)"),
             part_id: Optional[str] = Query(None, description="only this part"),
             label: Optional[str] = Query(None, description="only rows a reviewer marked so (false_reject, "
-                                         "false_accept)")):
+                                         "false_accept)"),
+            since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
+            until: Optional[str] = Query(None, description="before (the same forms)")):
     _projects(request).existing(name)
+    window = {"since": parse_time(since, "since"), "until": parse_time(until, "until")}
     if label is not None and label not in LABELS:
         raise ApiError(422, f"label must be one of {', '.join(LABELS)}, got {label!r}")
     if verdict is not None:
@@ -90,8 +93,8 @@ def history(name: str, request: Request,
     if purpose is not None and purpose not in PURPOSES:
         raise ApiError(422, f"purpose must be one of {', '.join(PURPOSES)}, got {purpose!r}")
     h = _projects(request).station(name).history
-    rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, label=label, limit=limit)
-    counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id, label=label)
+    rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, label=label, limit=limit, **window)
+    counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id, label=label, **window)
     return {"project": name, "counts": counts.to_dict(), "rows": [r.to_dict() for r in rows]}
 
 

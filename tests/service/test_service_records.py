@@ -20,6 +20,12 @@ def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
     assert bad.status_code == 422 and "part_id" in bad.json()["error"]
     bad = client.get("/projects/disc/history", params={"verdict": "FOO"})
     assert bad.status_code == 422 and "verdict" in bad.json()["error"]
+    # An MES pulling what came since its last look: a time window, as the periods and zones take.
+    recent = client.get("/projects/disc/history", params={"part_id": "SN-2", "since": "1h"}).json()
+    assert [r["id"] for r in recent["rows"]] == [row["id"]] and recent["counts"]["total"] == 1
+    later = client.get("/projects/disc/history", params={"part_id": "SN-2", "since": "2099-01-01"}).json()
+    assert later["rows"] == [] and later["counts"]["total"] == 0
+    assert client.get("/projects/disc/history", params={"until": "yesterday-ish"}).status_code == 422
 
 
 def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part_is_judged(client, images, disc):
