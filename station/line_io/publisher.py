@@ -103,11 +103,11 @@ class Publisher:
     def _update_alarms(self, changes: list, text_before: Optional[str] = None) -> None:
         for change in changes:
             self.on_message(change.message)  # the log says when an alarm starts and ends
-        self.alarm_log.record(self.project, changes)
         if changes or (text_before is not None and self.alarms.text != text_before):
             self._alarm_changed()  # the PLC's AlarmText and the retained MQTT alarm follow it as it grows
             if self.metrics is not None and self.project:
                 self.metrics.set_alarms(self.project, self.alarms.active)
+        self.alarm_log.record(self.project, changes)  # after the PLC: a busy database never delays its Alarm bit
 
     def set_model(self, model: Model) -> None:
         """The model judging from now on: the drift alarm's reference, the PLC's model version."""
