@@ -100,6 +100,9 @@ class AlarmLog:
             db = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False)
             try:
                 db.execute("PRAGMA busy_timeout = 10000")
+                # No sync to the disk per event (the history's rows keep theirs): an alarm that flaps part by part
+                # must not double the line's fsyncs; a power cut may lose the last events, never the database.
+                db.execute("PRAGMA synchronous = NORMAL")
                 db.executescript(_SCHEMA)
             except sqlite3.Error:
                 db.close()
