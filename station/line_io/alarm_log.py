@@ -101,8 +101,10 @@ class AlarmLog:
             try:
                 db.execute("PRAGMA busy_timeout = 10000")
                 # No sync to the disk per event (the history's rows keep theirs): an alarm that flaps part by part
-                # must not double the line's fsyncs; a power cut may lose the last events, never the database.
-                db.execute("PRAGMA synchronous = NORMAL")
+                # must not double the line's fsyncs; a power cut may lose the last events, never the database
+                # (which holds only in WAL mode, the history's: anything else keeps the full sync).
+                if db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                    db.execute("PRAGMA synchronous = NORMAL")
                 db.executescript(_SCHEMA)
             except sqlite3.Error:
                 db.close()
