@@ -253,7 +253,9 @@ class HistoryPanel(QWidget):
         for r, row in enumerate(self.rows):
             self.table.insertRow(r)
             when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
-            cells = [when, row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
+            # The file's name: `inspector infer` records its whole path (the detail line shows it), a narrow dock
+            # would show only its folders.
+            cells = [when, Path(row.file_name).name or row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
                      LABEL_WORDS.get(row.label, row.label or "") + (f" (by {row.marked_by})" if row.label and row.marked_by
                                                                     else ""),
                      row.source + (f" ({row.purpose_note})" if row.purpose_note else "")]

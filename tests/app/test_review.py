@@ -112,6 +112,13 @@ def test_a_project_taught_on_the_command_line_opens_with_its_taught_images(qtbot
     wait_idle(qtbot, w)
     assert w.doc.ok_images == [str(p) for p in taught if p.exists()] and not w.teach_panel._new_images()
     assert w.view.image is not None and w.view.image.shape[:2] == inference.load_image(taught[0]).shape[:2]
+    # `inspector infer` records a file by its whole path; the History list shows its name, the detail the path.
+    assert main(["infer", str(tmp_path / "proj"), str(taught[2]), "--config", str(tmp_path / "tiny.yaml")]) == 0
+    w.tabs.setCurrentWidget(w.history_panel)
+    w.history_panel.refresh()
+    assert w.history_panel.table.item(0, 1).text() == taught[2].name
+    w.history_panel.table.selectRow(0)
+    assert str(taught[2]) in w.history_panel.detail.text()
 
 
 def test_try_an_example_goes_through_teach_calibrate_inspect(qtbot, window, tiny_config, tmp_path):
