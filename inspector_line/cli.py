@@ -279,8 +279,9 @@ def history_parser() -> argparse.ArgumentParser:
                    "counts master parts unless they are asked for")
     p.add_argument("--label", choices=LABELS, help="only the rows a reviewer marked so")
     p.add_argument("--mark", nargs=2, metavar=("ID", "LABEL"),
-                   help="mark inspection ID false_reject (an NG that was a good part) or false_accept, or none to "
-                        "clear; a marked row and its archived image are kept until the mark is cleared")
+                   help="mark inspection ID (several: 12,15,18) false_reject (an NG that was a good part) or "
+                        "false_accept, or none to clear; a marked row and its archived image are kept until the mark "
+                        "is cleared")
     p.add_argument("--min-score", type=float, metavar="X")
     p.add_argument("--max-score", type=float, metavar="X")
     p.add_argument("--limit", type=int, metavar="N", help="the newest N rows only")
@@ -362,15 +363,21 @@ def cmd_history(args) -> int:
     return 0
 
 
-def _mark(path: Path, row_id: str, label: str) -> int:
-    if not row_id.isdigit():
-        raise InspectorError(f"--mark {row_id}: not an inspection id (the first column of inspector history)")
+def _mark(path: Path, row_ids: str, label: str) -> int:
+    ids = [i.strip() for i in row_ids.split(",")]
+    if not all(i.isdigit() for i in ids):
+        raise InspectorError(f"--mark {row_ids}: not an inspection id (the first column of inspector history; "
+                             "several: 12,15,18)")
     value = parse_label(label)  # refuses an unknown label in one line
     with History(path) as history:
-        history.mark(int(row_id), value)  # and an unknown id
-        row = history.get(int(row_id))
-    print(f"inspection {row.id} ({row.file_name}, {row.verdict.value}) " +
-          (f"marked {value}" if value else "mark cleared"))
+        unknown = [i for i in ids if history.get(int(i)) is None]
+        if unknown:  # every id checked before any is marked: a typo marks nothing
+            raise InspectorError(f"--mark: no inspection with id {', '.join(unknown)} in {path}")
+        for i in ids:
+            history.mark(int(i), value)
+            row = history.get(int(i))
+            print(f"inspection {row.id} ({row.file_name}, {row.verdict.value}) " +
+                  (f"marked {value}" if value else "mark cleared"))
     return 0
 
 

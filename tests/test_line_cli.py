@@ -131,6 +131,14 @@ def test_history_command_lists_filters_and_exports(project, tmp_path, capsys):
     assert "mark cleared" in capsys.readouterr().out
     assert main(["history", str(project), "--label", "false_reject", *hist]) == 0
     assert "0 rows" in capsys.readouterr().out
+    # Several at once; one id that does not exist marks none of them.
+    ok_id = next(d["id"] for d in data if d["file_name"] == "a.png")
+    assert main(["history", str(project), "--mark", f"{ok_id},{ng_id},999999", "false_accept", *hist]) == 2
+    assert "no inspection with id 999999" in capsys.readouterr().err
+    assert main(["history", str(project), "--label", "false_accept", *hist]) == 0
+    assert "0 rows" in capsys.readouterr().out
+    assert main(["history", str(project), "--mark", f"{ok_id}, {ng_id}", "false_accept", *hist]) == 0
+    assert capsys.readouterr().out.count("marked false_accept") == 2
 
 
 @pytest.mark.parametrize("args, words", [
