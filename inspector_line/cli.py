@@ -434,7 +434,7 @@ def _print_zones(args, history: History, filters: dict) -> int:
 
 def _print_alarms(args, path: Path, filters: dict) -> int:
     """--alarms: the alarm history, oldest first (station/line_io/alarm_log.py); or --csv / --json."""
-    from station.line_io.alarm_log import alarm_events
+    from station.line_io.alarm_log import alarm_events, alarm_totals
 
     from .export import export_alarms_csv, export_alarms_json
 
@@ -444,17 +444,12 @@ def _print_alarms(args, path: Path, filters: dict) -> int:
     for e in events:
         local = datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S")
         print(f"{local}  {e.project:16}  {e.message}")
-    print(f"{len(events)} alarm events; active at the last one: "
-          + (", ".join(_active(events)) or "none"))
+    print(f"{len(events)} alarm events")
+    for t in alarm_totals(events):  # what the shift lead asks first: which alarm, how often, how long
+        minutes, seconds = divmod(round(t.seconds), 60)
+        print(f"  {t.name:16}  {t.project:16}  raised {t.raised}x, on {minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+              + ("  (still on at the last event)" if t.active else ""))
     return 0
-
-
-def _active(events: list) -> list[str]:
-    """Alarms whose last event (oldest first) raised them, per project."""
-    last = {}
-    for e in events:
-        last[(e.project, e.name)] = e.raised
-    return [f"{name} ({project})" if project else name for (project, name), raised in last.items() if raised]
 
 
 def _print_drift(args, history: History) -> int:

@@ -92,7 +92,9 @@ def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp
     assert main(["history", str(proj), "--history", str(tmp_path / "h.sqlite"), "--alarms"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("  proj              ALARM ng_streak: 5 NG in a row")
-    assert out[-1] == "2 alarm events; active at the last one: none"
+    minutes, seconds = divmod(round(events[1].time - events[0].time), 60)
+    assert out[-2:] == ["2 alarm events", "  ng_streak         proj              raised 1x, on "
+                                          f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"]
     assert main(["history", str(proj), "--history", str(tmp_path / "h.sqlite"), "--alarms", "--json", "-"]) == 0
     assert [e["raised"] for e in json.loads(capsys.readouterr().out)] == [True, False]
 
@@ -151,6 +153,21 @@ def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_
     publisher.close()
     assert [(e.raised, e.message) for e in alarm_events(tmp_path / "h.sqlite")[::-1]] == [
         (True, "ALARM ng_streak: 2 NG in a row"), (False, "alarm cleared ng_streak: NG streak ended")]
+
+
+def test_alarm_totals_say_how_often_and_how_long_each_alarm_was_on():
+    from station.line_io.alarm_log import AlarmEvent, alarm_totals
+
+    def e(t, name, raised, project="p"):
+        return AlarmEvent(0, t, project, name, raised, "")
+
+    events = [e(100, "disk", False),  # on before the window began: counted from its first event
+              e(110, "ng_streak", True), e(140, "ng_streak", False), e(200, "ng_streak", True),
+              e(205, "yield", True, "q"), e(260, "ng_streak", False), e(300, "drift", True)]
+    totals = {(t.project, t.name): (t.raised, t.seconds, t.active) for t in alarm_totals(events)}
+    assert totals == {("p", "ng_streak"): (2, 90.0, False), ("q", "yield"): (1, 95.0, True),
+                      ("p", "disk"): (0, 0.0, False), ("p", "drift"): (1, 0.0, True)}
+    assert [t.name for t in alarm_totals(events)][:2] == ["yield", "ng_streak"] and alarm_totals([]) == []
 
 
 def test_an_alarm_history_that_cannot_be_written_never_holds_up_a_part(tmp_path):

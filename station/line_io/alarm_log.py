@@ -119,6 +119,38 @@ class AlarmLog:
                 self._db = None
 
 
+@dataclass(frozen=True)
+class AlarmTotal:
+    project: str
+    name: str
+    raised: int  # times raised in the events given
+    seconds: float  # how long it was on in all, within them (one still on: until the last event)
+    active: bool  # on at the last event
+
+
+def alarm_totals(events: Sequence[AlarmEvent]) -> list[AlarmTotal]:
+    """Per alarm (and project), how often it was raised and how long it was on, from events oldest first; most
+    time on first. An end without its raise in the events (the window began while it was on) counts from the
+    first event."""
+    if not events:
+        return []
+    start, last = events[0].time, events[-1].time
+    since: dict = {}
+    totals: dict = {}
+    for e in events:
+        key = (e.project, e.name)
+        raised, seconds = totals.get(key, (0, 0.0))
+        if e.raised and key not in since:
+            since[key] = e.time
+            raised += 1
+        elif not e.raised:
+            seconds += e.time - since.pop(key, start)
+        totals[key] = (raised, seconds)
+    out = [AlarmTotal(p, n, r, s + (last - since[(p, n)] if (p, n) in since else 0.0), (p, n) in since)
+           for (p, n), (r, s) in totals.items()]
+    return sorted(out, key=lambda t: (-t.seconds, t.project, t.name))
+
+
 def alarm_events(path: Union[str, Path], since: TimeLike = None, until: TimeLike = None,
                  project: Optional[str] = None, limit: Optional[int] = None) -> list[AlarmEvent]:
     """The alarm history of the database at `path`, newest first: HistoryError when it cannot be read; [] for a
@@ -147,4 +179,4 @@ def alarm_events(path: Union[str, Path], since: TimeLike = None, until: TimeLike
     return [AlarmEvent(i, t, p, n, bool(r), m) for i, t, p, n, r, m in rows]
 
 
-__all__ = ["AlarmEvent", "AlarmLog", "STOPPED", "alarm_events"]
+__all__ = ["AlarmEvent", "AlarmLog", "AlarmTotal", "STOPPED", "alarm_events", "alarm_totals"]
