@@ -166,10 +166,11 @@ class Session(QObject):
             try:
                 rgb = pixels if pixels is not None else inference.as_rgb8(path)
             except inference.InspectorError as exc:  # unreadable: an ERROR row, then the error as before
-                station.error(Path(path).name, str(exc), source=str(Path(path).parent), purpose="bench")
+                station.error(Path(path).name, str(exc), source=str(Path(path).absolute().parent), purpose="bench")
                 raise
-            outcome = next(station.inspect([rgb], names=[Path(path).name], model=model, source=str(Path(path).parent),
-                                           purpose="bench"))
+            outcome = next(station.inspect([rgb], names=[Path(path).name], model=model,
+                                           source=str(Path(path).absolute().parent), purpose="bench",
+                                           rows=[{"sha256": _sha256(path)}]))
             if outcome.verdict == "ERROR":
                 raise inference.ImageError(outcome.reason)
             return rgb, outcome.result
@@ -188,8 +189,8 @@ class Session(QObject):
 
         def work(progress, cancel):
             outcomes = station.inspect(paths, names=[Path(p).name for p in paths], model=model, purpose="bench",
-                                       rows=[{"source": str(Path(p).parent)} for p in paths], progress=progress,
-                                       cancel=cancel)
+                                       rows=[{"source": str(Path(p).absolute().parent)} for p in paths],
+                                       progress=progress, cancel=cancel)
             return [o.reason if o.verdict == "ERROR" else o.result for o in outcomes]
 
         return self._start("inspecting the images", "Inspection failed", work, on_done, on_cancel)
@@ -295,3 +296,12 @@ class Session(QObject):
                 on_done(saved)
 
         return self._start("saving the calibration", "Cannot save the calibration", work, done)
+
+
+def _sha256(path) -> Optional[str]:
+    """The file's sha256, as the station records a file it is handed (the pixels here come decoded): how a taught
+    image is known when its row is marked."""
+    try:
+        return inference.sha256_file(path)
+    except OSError:
+        return None

@@ -11,7 +11,7 @@ import html
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Collection, Optional
 
 import cv2
 import numpy as np
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 import inference
 from station import history as hist
-from station.review import marked_images
+from station.review import MarkedImages, marked_images
 from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages
@@ -58,6 +58,8 @@ class HistoryPanel(QWidget):
         self.history: Optional[hist.History] = None
         self.folder: Optional[Path] = None
         self.rows: list[hist.Inspection] = []
+        # The sha256 of the images the window's model was taught (set by the window: history_link.py).
+        self.taught: Callable[[], Collection[str]] = lambda: ()
         # The window's inspections are recorded by the station layer in the inspecting worker (session.py);
         # this view only reads.
 
@@ -322,29 +324,29 @@ class HistoryPanel(QWidget):
             messages.error(self, "Review", exc)
         self.refresh()
 
-    def marked_paths(self, label: str) -> tuple[list[str], int]:
-        """Existing files of every row with this mark, and how many marked files are gone."""
+    def marked(self, label: str, taught: bool = False) -> MarkedImages:
+        """The images of every row with this mark (station/review.py, as `inspector fit --false-rejects` takes
+        them); `taught`: less those the window's model taught already (`self.taught`, set by the window)."""
         if self.history is None:
-            return [], 0
-        marked = marked_images(self.history, label)
-        return [str(p) for p in marked.paths], marked.gone
+            return MarkedImages(label)
+        return marked_images(self.history, label, self.taught() if taught else ())
 
     def teach_false_rejects(self) -> None:
-        paths, gone = self.marked_paths("false_reject")
-        if not paths:
-            messages.error(self, "Teach false rejects", "No image marked false reject (select NG rows of good "
-                           "parts and press False reject)." + (f" {gone} marked file(s) no longer exist." if gone
-                                                               else ""))
+        marked = self.marked("false_reject", taught=True)
+        if not marked.paths:
+            messages.error(self, "Teach false rejects", "No image to teach: " + marked.summary() + ". Select NG "
+                           "rows of good parts and press False reject.")
             return
-        self.teachRequested.emit(paths)
+        self.teachRequested.emit([str(p) for p in marked.paths])
 
     def calibrate_marked(self) -> None:
-        ok, _ = self.marked_paths("false_reject")
-        ng, _ = self.marked_paths("false_accept")
-        if not ok and not ng:
-            messages.error(self, "Calibrate with marked", "No image is marked false reject or false accept.")
+        # A false reject the model has taught would score low: no OK image to calibrate it with (as the CLI's).
+        rejects, accepts = self.marked("false_reject", taught=True), self.marked("false_accept")
+        if not rejects.paths and not accepts.paths:
+            messages.error(self, "Calibrate with marked", f"No image to calibrate with: {rejects.summary()}, "
+                           f"{accepts.summary()}.")
             return
-        self.calibrateRequested.emit(ok, ng)
+        self.calibrateRequested.emit([str(p) for p in rejects.paths], [str(p) for p in accepts.paths])
 
     def choose_export(self) -> None:
         path = file_dialogs.save_file(self, "Export the history", "history.csv", "CSV (*.csv);;JSON (*.json)")

@@ -111,6 +111,29 @@ def test_mark_teach_calibrate_and_export(qtbot, reviewed, images, tmp_path, answ
     assert (tmp_path / "history.json").read_text().lstrip().startswith("[")
 
 
+def test_a_false_reject_taught_back_is_neither_taught_nor_calibrated_with_again(qtbot, reviewed, answerer):
+    """The window takes the marked images as `inspector fit --false-rejects` / `calibrate --marked` do: once the
+    model has taught a false reject (by its content), Teach does not add it again and Calibrate does not score it
+    as an OK image (it would score low: a part the model has seen)."""
+    window, folder = reviewed
+    view = window.history_panel
+    select_first(view, "NG")
+    view.reject_button.click()
+    view.teach_button.click()
+    window.teach_panel.add_button.click()  # Add to model
+    wait_idle(qtbot, window)
+    wait_idle(qtbot, window)  # the taught model is loaded
+    window.tabs.setCurrentWidget(view)
+    answerer.seen.clear()
+    view.teach_button.click()
+    qtbot.waitUntil(lambda: bool(answerer.seen), timeout=5000)
+    assert "0 image(s) marked false reject (1 taught already)" in answerer.seen[-1]
+    view.calibrate_button.click()  # nothing left to calibrate with either
+    qtbot.waitUntil(lambda: len(answerer.seen) > 1, timeout=5000)
+    assert answerer.seen[-1] == ("No image to calibrate with: 0 image(s) marked false reject (1 taught already), 0 "
+                                 "image(s) marked false accept.")
+
+
 def hist_path(row):
     return row.image_path()
 
