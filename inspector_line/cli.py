@@ -434,7 +434,7 @@ def _print_zones(args, history: History, filters: dict) -> int:
 
 def _print_alarms(args, path: Path, filters: dict) -> int:
     """--alarms: the alarm history, oldest first (station/line_io/alarm_log.py); or --csv / --json."""
-    from station.line_io.alarm_log import alarm_events, alarm_totals
+    from station.line_io.alarm_log import alarm_events, alarm_totals, total_text
 
     from .export import export_alarms_csv, export_alarms_json
 
@@ -446,9 +446,7 @@ def _print_alarms(args, path: Path, filters: dict) -> int:
         print(f"{local}  {e.project:16}  {e.message}")
     print(f"{len(events)} alarm events")
     for t in alarm_totals(events):  # what the shift lead asks first: which alarm, how often, how long
-        minutes, seconds = divmod(round(t.seconds), 60)
-        print(f"  {t.name:16}  {t.project:16}  raised {t.raised}x, on {minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
-              + ("  (still on at the last event)" if t.active else ""))
+        print(f"  {total_text(t)}")
     return 0
 
 

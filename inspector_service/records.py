@@ -134,12 +134,13 @@ def history_alarms(name: str, request: Request,
                    since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
                    until: Optional[str] = Query(None, description="before (the same forms)"),
                    limit: int = Query(100, ge=1, description="the newest this many events")):
-    from station.line_io.alarm_log import alarm_events
+    from station.line_io.alarm_log import alarm_events, alarm_totals
 
     _projects(request).existing(name)
     path = _projects(request).station(name).history.path
     events = alarm_events(path, parse_time(since, "since"), parse_time(until, "until"), limit=limit)
-    return {"project": name, "events": [e.to_dict() for e in events]}
+    return {"project": name, "events": [e.to_dict() for e in events],
+            "totals": [t.to_dict() for t in alarm_totals(events[::-1])]}
 
 
 @router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "

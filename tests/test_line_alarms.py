@@ -93,8 +93,8 @@ def test_a_run_where_every_part_goes_ng_raises_the_alarm_on_the_message_path(tmp
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("  proj              ALARM ng_streak: 5 NG in a row")
     minutes, seconds = divmod(round(events[1].time - events[0].time), 60)
-    assert out[-2:] == ["2 alarm events", "  ng_streak         proj              raised 1x, on "
-                                          f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"]
+    assert out[-2:] == ["2 alarm events", f"  ng_streak (proj): raised 1x, on {minutes // 60}:{minutes % 60:02d}:"
+                                          f"{seconds:02d}"]
     assert main(["history", str(proj), "--history", str(tmp_path / "h.sqlite"), "--alarms", "--json", "-"]) == 0
     assert [e["raised"] for e in json.loads(capsys.readouterr().out)] == [True, False]
 

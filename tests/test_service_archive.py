@@ -125,6 +125,9 @@ def test_the_services_line_alarms_are_kept_and_served(tmp_path):
             assert [(e["project"], e["name"], e["raised"]) for e in events] == [("proj", "ng_streak", False),
                                                                                 ("proj", "ng_streak", True)]
             assert events[1]["message"] == "ALARM ng_streak: 1 NG in a row" and events[1]["time"].endswith("+00:00")
+            (total,) = client.get("/projects/proj/history/alarms").json()["totals"]
+            assert (total["name"], total["raised"], total["active"]) == ("ng_streak", 1, False)
+            assert total["text"].startswith("ng_streak (proj): raised 1x, on 0:00:0")
             assert client.get("/projects/proj/history/alarms", params={"since": "2099-01-01"}).json()["events"] == []
             assert client.get("/projects/proj/history/alarms", params={"since": "soon"}).status_code == 422
     finally:

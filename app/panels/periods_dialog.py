@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 import inference
 from station.history_periods import DEFAULT_SHIFTS, parse_shifts, periods, total
 from station.history_zones import zone_records
-from station.line_io.alarm_log import alarm_events
+from station.line_io.alarm_log import alarm_events, alarm_totals, total_text
 
 BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"), ("NG by zone", "zone"), ("Alarms", "alarms"))
 HEADERS = ("period", "parts", "OK", "NG", "not found", "no verdict", "error", "yield", "master checks")
@@ -105,7 +105,8 @@ class PeriodsDialog(QDialog):
 
     def _show_alarms(self, events) -> None:
         """Each alarm raised and cleared (or ended by a stop), oldest first."""
-        self.note.setText("" if events else "No alarm in the time the History view shows.")
+        self.note.setText("; ".join(total_text(t) for t in alarm_totals(events[::-1])) if events
+                          else "No alarm in the time the History view shows.")
         for e in reversed(events):
             r = self.table.rowCount()
             self.table.insertRow(r)

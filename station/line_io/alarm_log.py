@@ -127,6 +127,16 @@ class AlarmTotal:
     seconds: float  # how long it was on in all, within them (one still on: until the last event)
     active: bool  # on at the last event
 
+    def to_dict(self) -> dict:
+        return {**asdict(self), "text": total_text(self)}
+
+
+def total_text(total: "AlarmTotal") -> str:
+    """One alarm's total in words: `ng_streak (part1): raised 2x, on 0:03:12, still on`."""
+    minutes, seconds = divmod(round(total.seconds), 60)
+    return (f"{total.name}{f' ({total.project})' if total.project else ''}: raised {total.raised}x, on "
+            f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" + (", still on" if total.active else ""))
+
 
 def alarm_totals(events: Sequence[AlarmEvent]) -> list[AlarmTotal]:
     """Per alarm (and project), how often it was raised and how long it was on, from events oldest first; most
@@ -179,4 +189,4 @@ def alarm_events(path: Union[str, Path], since: TimeLike = None, until: TimeLike
     return [AlarmEvent(i, t, p, n, bool(r), m) for i, t, p, n, r, m in rows]
 
 
-__all__ = ["AlarmEvent", "AlarmLog", "AlarmTotal", "STOPPED", "alarm_events", "alarm_totals"]
+__all__ = ["AlarmEvent", "AlarmLog", "AlarmTotal", "STOPPED", "alarm_events", "alarm_totals", "total_text"]

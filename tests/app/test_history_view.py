@@ -193,4 +193,5 @@ def test_the_report_by_shift_of_the_time_shown(qtbot, reviewed):
     assert cells == [[datetime.fromtimestamp(late).strftime("%Y-%m-%d %H:%M:%S"), "project", "ALARM disk: 2% free"],
                      [datetime.fromtimestamp(late + 60).strftime("%Y-%m-%d %H:%M:%S"), "project",
                       "alarm cleared disk: free space back"]]
+    assert dialog.note.text() == "disk (project): raised 1x, on 0:01:00"
     dialog.close()
