@@ -25,6 +25,7 @@ from station.history_zones import zone_records
 
 from .access import Caller, require
 from .errors import ApiError, status_for
+from .uploads import parse_bool
 
 router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history, backup"])
 
@@ -80,9 +81,12 @@ def history(name: str, request: Request,
             label: Optional[str] = Query(None, description="only rows a reviewer marked so (false_reject, "
                                          "false_accept)"),
             since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
-            until: Optional[str] = Query(None, description="before (the same forms)")):
+            until: Optional[str] = Query(None, description="before (the same forms)"),
+            heatmap: Optional[str] = Query(None, description="true: each row's heatmap thumbnail (128 px) as a "
+                                           "base64 PNG, heatmap_png_base64")):
     _projects(request).existing(name)
     window = {"since": parse_time(since, "since"), "until": parse_time(until, "until")}
+    thumbnails = parse_bool("heatmap", heatmap)
     if label is not None and label not in LABELS:
         raise ApiError(422, f"label must be one of {', '.join(LABELS)}, got {label!r}")
     if verdict is not None:
@@ -95,7 +99,7 @@ def history(name: str, request: Request,
     h = _projects(request).station(name).history
     rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, label=label, limit=limit, **window)
     counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id, label=label, **window)
-    return {"project": name, "counts": counts.to_dict(), "rows": [r.to_dict() for r in rows]}
+    return {"project": name, "counts": counts.to_dict(), "rows": [r.to_dict(with_heatmap=thumbnails) for r in rows]}
 
 
 @router.get("/history/periods", summary="The counts and yield per hour, day or shift (local time), master parts' "

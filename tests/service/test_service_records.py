@@ -3,6 +3,8 @@ by the line's software, and the Prometheus metrics."""
 
 from __future__ import annotations
 
+import base64
+
 from service_helpers import files
 
 
@@ -23,6 +25,10 @@ def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
     # An MES pulling what came since its last look: a time window, as the periods and zones take.
     recent = client.get("/projects/disc/history", params={"part_id": "SN-2", "since": "1h"}).json()
     assert [r["id"] for r in recent["rows"]] == [row["id"]] and recent["counts"]["total"] == 1
+    assert "heatmap_png_base64" not in recent["rows"][0]
+    # An HMI's list with each part's map: the thumbnail the station kept with the row.
+    shown = client.get("/projects/disc/history", params={"part_id": "SN-2", "heatmap": "true"}).json()["rows"][0]
+    assert base64.b64decode(shown["heatmap_png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"
     later = client.get("/projects/disc/history", params={"part_id": "SN-2", "since": "2099-01-01"}).json()
     assert later["rows"] == [] and later["counts"]["total"] == 0
     assert client.get("/projects/disc/history", params={"until": "yesterday-ish"}).status_code == 422
