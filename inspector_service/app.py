@@ -196,7 +196,8 @@ def create_app(
             if not found.paths and not arrays:
                 raise ApiError(422, f"false_rejects: nothing to teach: {found.summary()}")
             marked = found.paths
-        job = fits.submit(FitJob(name, folder, arrays + marked, adding, roi_value, mm, note=note, who=caller.name))
+        job = fits.submit(FitJob(name, folder, arrays + marked, adding, roi_value, mm, note=note, who=caller.name,
+                                 n_marked=len(marked)))
         return JSONResponse({"job_id": job.id, "state": job.state, "status_url": f"/jobs/{job.id}"},
                             status_code=202)
 

@@ -43,17 +43,18 @@ class FitJob:
     finished: Optional[float] = None
     cancel: CancelToken = field(default_factory=CancelToken)
     n_uploaded: int = 0
+    n_marked: int = 0  # of the images, those a reviewer marked false reject (fit_ok false_rejects=true), at the end
     note: str = ""
     who: Optional[str] = None  # who asked for it (the request's token name), for the versions and the audit trail
 
     def __post_init__(self) -> None:
-        self.n_uploaded = len(self.images)
+        self.n_uploaded = len(self.images) - self.n_marked
 
     def to_dict(self) -> dict:
         return {
             "job_id": self.id, "project": self.project, "kind": "add" if self.add else "fit", "state": self.state,
             "stage": self.stage, "progress": {"done": self.done, "total": self.total},
-            "n_uploaded": self.n_uploaded,
+            "n_uploaded": self.n_uploaded, "n_marked": self.n_marked,
             "result": self.result, "error": self.error, "error_status": self.error_status,
             "created": self.created, "started": self.started, "finished": self.finished,
         }
