@@ -27,6 +27,7 @@ from station.masters import Masters, MasterWatch
 from station.repeated_images import RepeatedImages
 from station.line_io.metrics import LineMetrics
 from station.line_io.publisher import Publisher, result_payload
+from station.station import thumbnail_row
 
 log = logging.getLogger("inspector.service")
 
@@ -103,17 +104,19 @@ class ServiceLine:
         `digest`: the upload's sha256, kept in the row; the same image as the project's line image before, for
         another part, is an ERROR saying so, not that part's verdict."""
         publisher = self.publisher(name, station)
+        thumbnail = thumbnail_row(result)  # outside the lock: the other requests' parts need not wait for it
         with self._lock:  # one request's parts at a time per service: alarms see the parts in row order
             repeated = self._repeats.setdefault(name, RepeatedImages(only_between_part_ids=True)).problem(
                 digest, result.name, part_id)
             if repeated:
                 result = error_result(result.name, repeated, result.token_shape, result.threshold)
+                thumbnail = {}  # an ERROR row: no map of the image it repeats
             publisher.set_model(model)
             keep: dict = {}
             hook = publisher.owed_hook(lambda outcome: result_payload(outcome, time.time(), source="http",
                                                                       project=name, file_name=result.name), keep)
             outcome = station.finish(model, result, part_id=part_id, source="http", purpose="line",
-                                     row={"sha256": digest, **({"in_transaction": hook} if hook else {})})
+                                     row={"sha256": digest, **thumbnail, **({"in_transaction": hook} if hook else {})})
             payload = keep.get("payload")
             publisher.publish(payload or result_payload(outcome, time.time(), source="http", project=name,
                                                         file_name=result.name),

@@ -331,8 +331,8 @@ class Station:
         purpose, outcome.expected = self._master(purpose, part_id)
         if record if record is not None else self.record:
             row = _with_hook(row, outcome)
-            if "heatmap" not in row and result.error is None and result.score is not None:
-                row["heatmap"] = heatmap_thumbnail_png(result)  # the History view's map, whichever client recorded
+            if "heatmap" not in row:  # the History view's map, whichever client recorded
+                row.update(thumbnail_row(result))
             t0 = time.perf_counter()
             try:
                 outcome.row_id = self.history.record_result(
@@ -403,6 +403,12 @@ class Station:
                                  f"{row.archive_path or Path(row.source) / row.file_name}: teach it from a copy")
             paths.append(str(path))
         return self.add(paths, progress=progress, cancel=cancel, note=note or f"taught back rows {list(row_ids)}")
+
+
+def thumbnail_row(result: InferenceResult) -> dict:
+    """A history row's heatmap thumbnail ({} for a result without a map): made by `finish` unless a client made it
+    already, e.g. the service before it takes its lock (a 5 MP map's takes a few ms)."""
+    return {"heatmap": heatmap_thumbnail_png(result)} if result.error is None and result.score is not None else {}
 
 
 def _is_file(image) -> bool:

@@ -55,8 +55,10 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert send(second, "SN-501")["verdict"] in ("OK", "NG")
     assert send(first)["verdict"] in ("OK", "NG") and send(first)["verdict"] in ("OK", "NG")
     assert send(second, "SN-502")["verdict"] in ("OK", "NG")  # SN-501's image, but another image came between
-    row = client.get("/projects/disc/history", params={"part_id": "SN-501", "verdict": "ERROR"}).json()["rows"]
+    row = client.get("/projects/disc/history", params={"part_id": "SN-501", "verdict": "ERROR", "heatmap": "true"}
+                     ).json()["rows"]
     assert len(row) == 2 and "frozen camera" in row[0]["reason"]
+    assert "heatmap_png_base64" not in row[0]  # not judged: no map of the image it repeats
 
 
 def test_the_lines_software_marks_a_false_reject_and_finds_the_marked_rows(client, images, disc):
