@@ -257,7 +257,8 @@ class HistoryPanel(QWidget):
             when = datetime.fromtimestamp(row.time).strftime("%m-%d %H:%M:%S")
             # The file's name: `inspector infer` records its whole path (the detail line shows it), a narrow dock
             # would show only its folders.
-            cells = [when, Path(row.file_name).name or row.file_name, row.verdict_text, "" if row.score is None else f"{row.score:.3f}",
+            score = "" if row.score is None else f"{row.score:.3f}"
+            cells = [when, Path(row.file_name).name or row.file_name, row.verdict_text, score,
                      LABEL_WORDS.get(row.label, row.label or "") + (f" (by {row.marked_by})" if row.label and row.marked_by
                                                                     else ""),
                      row.source + (f" ({row.purpose_note})" if row.purpose_note else "")]

@@ -5,14 +5,16 @@ PROJECT --alarms`, `GET /projects/{name}/history/alarms`) and go into its backup
 Before, an alarm lived on the PLC's Alarm bit, the retained MQTT topic and the metrics while it was active, and
 in the run's terminal lines: nothing said afterwards when the NG streak began or how long the disk was short.
 
-The publisher (publisher.py) records each change as it happens. A database that cannot be written (locked, a full
-disk) never holds up a part: the alarm still reaches the PLC, MQTT and the log, and the failure is said once.
+The publisher (publisher.py) records each change as it happens, after the PLC, MQTT and the metrics have heard of
+it. A database that cannot be written (a full disk, a damaged file) costs no part: the alarm still reaches them and
+the log, and the failure is said once; a locked one is waited for, as the history's own rows are.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,8 +73,6 @@ class AlarmLog:
         """One row per alarm change (alarms.AlarmChange: name, raised, message)."""
         if not changes:
             return
-        import time
-
         now = time.time() if when is None else when
         rows = [(now, project, c.name, int(c.raised), c.message) for c in changes]
         with self._lock:
