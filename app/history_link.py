@@ -22,7 +22,7 @@ class HistoryLink(QObject):
         h.inspectionShown.connect(self.show_past_inspection)
         h.reinspectRequested.connect(lambda path: w.inspect_panel.open_paths([path]))
         h.teachRequested.connect(self.teach)
-        h.taught = lambda: {m.get("sha256") for m in w.session.model.record.images} if w.session.model else ()
+        h.taught = lambda: w.session.model.record.taught_digests if w.session.model else ()
         h.calibrateRequested.connect(self.calibrate)
 
     def record(self, path: str, result: inference.InferenceResult) -> None:

@@ -451,7 +451,7 @@ class Engine:
         placement.found_scores(ok, "OK")
         ng = self.score_many(model, list(ng_images), _staged(progress, "scoring NG"), cancel)
         placement.found_scores(ng, "NG")
-        taught = {m.get("sha256") for m in model.record.images}
+        taught = model.record.taught_digests
         also_taught = [r.name for r, image in zip(ok, ok_images) if image_digest(image) in taught]
         return CalibrationSamples(ok, ng, also_taught, model.mm_per_px)
 

@@ -216,6 +216,11 @@ class ModelRecord:
         return self.image_size if self.roi_is_whole_image else None
 
     @property
+    def taught_digests(self) -> set[str]:
+        """The taught images, by content (sha256 of a file's bytes or of an array's pixels: image_digest)."""
+        return {str(m["sha256"]) for m in self.images if m.get("sha256")}
+
+    @property
     def taught_names(self) -> set[str]:
         """The taught images, by the name (path) each was given as."""
         return {str(m.get("name")) for m in self.images}

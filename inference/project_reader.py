@@ -99,9 +99,9 @@ def _parse_manifest(folder: Path, data: Optional[bytes]) -> ModelRecord:
     return ModelRecord.from_dict(manifest, path)
 
 
-def read_record(folder: Path) -> ModelRecord:
-    """The project's model record (manifest.json), checked field by field."""
-    folder = Path(folder)
+def read_record(folder: Path, version: Optional[str] = None) -> ModelRecord:
+    """The project's model record (manifest.json), checked field by field: the active model's, or `version`'s."""
+    folder = Path(folder) if version is None else version_folder(folder, version)
     _check_folder(folder)
     return _parse_manifest(folder, _read(folder, MANIFEST))
 

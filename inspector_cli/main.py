@@ -345,7 +345,7 @@ def cmd_fit(args) -> int:
     images = expand_image_paths(args.ok)
     station = _station(args)
     if args.false_rejects:
-        images += _marked(args, station, "false_reject", taught_by=station.model())
+        images += _marked(args, station, "false_reject", untaught=True)
     progress, close = _progress()
     try:
         if args.add or args.false_rejects:
@@ -384,9 +384,10 @@ def cmd_fit(args) -> int:
     return 0
 
 
-def _marked(args, station, label: str, taught_by=None, need: bool = True) -> list:
-    """The marked images (station.review), said in one line; `need`: none is bad input."""
-    marked = station.marked(label, taught_by=taught_by)
+def _marked(args, station, label: str, need: bool = True, **untaught) -> list:
+    """The marked images (Station.marked, `untaught` its arguments), said in one line; `need`: none is bad
+    input."""
+    marked = station.marked(label, **untaught)
     if need and not marked.paths:
         raise InspectorError(f"no image to teach: {marked.summary()}; mark the NG rows of good parts with "
                              f"inspector history {station.project} --mark ID false_reject")
@@ -412,8 +413,8 @@ def cmd_calibrate(args) -> int:
     ng = expand_image_paths(args.ng) if args.ng else []
     station = _station(args)
     if args.marked:
-        ok += _marked(args, station, "false_reject", need=False,
-                      taught_by=station.model(args.version or station.version_to_calibrate()))
+        ok += _marked(args, station, "false_reject", need=False, untaught=True,
+                      version=args.version or station.version_to_calibrate())
         ng += _marked(args, station, "false_accept", need=False)
     progress, close = _progress()
     try:

@@ -192,7 +192,7 @@ def create_app(
             check_fit("images", names, arrays, roi_value, None if roi_value is not None else first)
         marked = []
         if teach_marked:  # the reviewer's loop, as `inspector fit --false-rejects` and the window's History tab
-            found = projects.station(name).marked("false_reject", taught_by=projects.model(name))
+            found = projects.station(name).marked("false_reject", untaught=True)
             if not found.paths and not arrays:
                 raise ApiError(422, f"false_rejects: nothing to teach: {found.summary()}")
             marked = found.paths
@@ -310,8 +310,8 @@ def create_app(
         _check_model_fit(model, "ng", ng_names, ng_arrays)
         ok_marked, ng_marked = [], []
         if parse_bool("marked", marked):
-            calibrated = station.model(version or station.version_to_calibrate())
-            ok_marked = station.marked("false_reject", taught_by=calibrated).paths
+            ok_marked = station.marked("false_reject", untaught=True,
+                                       version=version or station.version_to_calibrate()).paths
             ng_marked = station.marked("false_accept").paths
         # The station's calibration: the engine's calibration_method, rates by the verdict rule, warnings.
         done = station.calibrate(ok_arrays + ok_marked, ng_arrays + ng_marked, version=version,

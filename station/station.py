@@ -382,11 +382,11 @@ class Station:
         log keeps who (default: the station's user) and when."""
         self.history.mark(row_id, label, who or self.who)
 
-    def marked(self, label: str, *, taught_by: Optional[Model] = None) -> MarkedImages:
-        """The images of every history row marked `label` (false_reject, false_accept), less those `taught_by`
-        taught already (review.marked_images): a model taught them back, and calibrated with them, would be
-        judged on parts it has seen."""
-        taught = {m.get("sha256") for m in taught_by.record.images} if taught_by is not None else ()
+    def marked(self, label: str, *, untaught: bool = False, version: Optional[str] = None) -> MarkedImages:
+        """The images of every history row marked `label` (false_reject, false_accept) (review.marked_images);
+        `untaught`: less those the active model (or `version`) taught already, read from its manifest alone: a
+        model taught them back, and calibrated with them, would be judged on parts it has seen."""
+        taught = read_record(self.project, version).taught_digests if untaught else ()
         return marked_images(self.history, label, taught)
 
     def teach_back(self, row_ids: Sequence[int], *, progress: Optional[ProgressFn] = None,

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
+from ..history import BUSY_TIMEOUT_S
 from ..history_filters import HistoryError, TimeLike, time_clauses
 
 # Events kept (newest); alarms come and go a few times a shift, so this is years of them, and a flapping alarm
@@ -97,9 +98,8 @@ class AlarmLog:
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
-            db = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False)
+            db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)  # waits as History
             try:
-                db.execute("PRAGMA busy_timeout = 10000")
                 # No sync to the disk per event (the history's rows keep theirs): an alarm that flaps part by part
                 # must not double the line's fsyncs; a power cut may lose the last events, never the database
                 # (which holds only in WAL mode, the history's: anything else keeps the full sync).
@@ -177,7 +177,7 @@ def alarm_events(path: Union[str, Path], since: TimeLike = None, until: TimeLike
     if not Path(path).is_file():
         raise HistoryError(f"no inspection history at {path}")
     try:
-        db = sqlite3.connect(str(path), timeout=10.0)  # only read: a query never writes
+        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)  # only read: a query never writes
         try:
             if not db.execute("SELECT name FROM sqlite_master WHERE name = 'alarm_events'").fetchone():
                 return []
