@@ -82,6 +82,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
     p.add_argument("--image", metavar="IMG", help="image to open (and inspect when the project has a model)")
     p.add_argument("--config", metavar="FILE", help="engine config YAML for new projects (default: config.yaml)")
+    p.add_argument("--users", metavar="FILE", help="the people who sign in to teach, calibrate, activate or review "
+                   "(inspector users add); default: $INSPECTOR_USERS, else the machine's users file where there is "
+                   "one. Without any, everything is open under the OS user's name")
     return p.parse_args(argv)
 
 
@@ -113,10 +116,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         log.error("config: %s", exc)
         return 2
 
+    from station.sign_in import SignIn, users_file
+
     from .main_window import MainWindow
 
     engine = inference.Engine(config)
-    window = MainWindow(engine, interactive=not args.screenshot)
+    window = MainWindow(engine, interactive=not args.screenshot, sign_in=SignIn(users_file(args.users)))
     if args.screenshot:
         from .screenshot import render
 

@@ -13,13 +13,16 @@ from PySide6.QtWidgets import (
 )
 
 import inference
-from station import model_notice
+from station.sign_in import SignIn
 
 from . import file_dialogs, messages
-from .document import ProjectDocument, read_project, stale_reasons, zones_note
+from .document import ProjectDocument, read_project
 from .image_view import ImageView
+from . import window_access
+from .access_guard import AccessGuard
 from .jobs import JobRunner
 from .menus import build_menus
+from .model_banner import ModelBanner
 from .history_link import HistoryLink
 from .panels.history_panel import HistoryPanel
 from .panels.versions_panel import VersionsPanel
@@ -33,13 +36,11 @@ from .session import Session
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
-BANNER_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border-bottom:1px solid #e0c36c;"
-QUIET_BANNER_STYLE = "background:#eef3f8; color:#33475b; padding:6px; border-bottom:1px solid #c9d6e3;"
-BANNER_LINES = 3  # the banner's fixed height, in lines: a change of message never moves the canvas
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: inference.Engine, settings: Optional[QSettings] = None, interactive: bool = True):
+    def __init__(self, engine: inference.Engine, settings: Optional[QSettings] = None, interactive: bool = True,
+                 sign_in: Optional[SignIn] = None):
         super().__init__()
         self.setObjectName("mainWindow")
         self.engine = engine
@@ -52,24 +53,19 @@ class MainWindow(QMainWindow):
         self.errors = self.message_sink.unanswered if not interactive else []
         self.doc = ProjectDocument(engine.config, self)
         self.runner = JobRunner(self)
-        self.session = Session(engine, self.doc, self.runner, self)
+        # Who works at the window (station/sign_in.py: without a users file, the OS user with every permission).
+        self.session = Session(engine, self.doc, self.runner, self, AccessGuard(sign_in, self))
+        self.access = self.session.access
         self.undo_stack = QUndoStack(self)
         file_dialogs.use(self.qsettings, lambda: self.doc.folder)
 
         self.view = ImageView()
         self.overlay = RoiOverlay(self.view.view_box, self.doc, self.undo_stack, self)
-        self.banner = QLabel()
-        self.banner.setObjectName("staleBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(BANNER_STYLE)
-        # A fixed height (the canvas and the docks never move under the mouse when the message changes);
-        # longer text is cut, and its tooltip holds all of it.
-        self.banner.setFixedHeight(self.banner.fontMetrics().lineSpacing() * BANNER_LINES + 14)
-        self.banner.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
+        self.banner = ModelBanner(self.session, self.doc)
         column.addWidget(self.banner)
         column.addWidget(self.view, 1)
         # Without a project the centre shows what to do first, not an empty canvas.
@@ -101,7 +97,7 @@ class MainWindow(QMainWindow):
         for action in self.roi_panel.actions.values():
             action.triggered.connect(lambda _=False: self.tabs.setCurrentWidget(self.teach_panel))
         self.teach_panel.previewRequested.connect(self.show_reference)
-        self._dock("Setup", setup, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setup_dock = self._dock("Setup", setup, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Teach and inspect", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.progress = ProgressStrip(self.runner)
@@ -116,24 +112,14 @@ class MainWindow(QMainWindow):
         self.start_page.exampleRequested.connect(lambda: self.try_example())
 
         self.recent_menu, self.settings_action = build_menus(self)
+        window_access.connect(self)
         self._refresh_recent()
         self.doc.dirtyChanged.connect(self._update_title)
         self.doc.folderChanged.connect(self._update_title)
         self.doc.folderChanged.connect(self._update_enabled)
-        self.doc.roiChanged.connect(self._update_banner)
-        self.doc.ignoreChanged.connect(self._update_banner)
-        self.doc.zonesChanged.connect(self._update_banner)
-        self.doc.locateBoxChanged.connect(self._update_banner)
-        self.doc.configChanged.connect(self._update_banner)
-        self.doc.mmPerPxChanged.connect(self._update_banner)
-        self.session.modelChanged.connect(self._update_banner)
-        self.session.modelNote.connect(self._update_banner)
         self.session.failed.connect(self.show_engine_error)
         self.runner.busyChanged.connect(self._busy)
-        self._model_note = ""
-        self.session.modelNote.connect(self._set_note)
         self._update_title()
-        self._update_banner()
         self._lock_roi()
         self.start_page.set_recent(self.recent_projects())
         self._update_enabled()
@@ -166,67 +152,22 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
-    def _set_note(self, note: str) -> None:
-        self._model_note = note
-        self._update_banner()
-
     def _update_title(self, *_):
         name = str(self.doc.folder) if self.doc.folder else "untitled"
         self.setWindowTitle(f"{name}[*] — Inspector")
         self.setWindowModified(self.doc.dirty)
 
     def banner_lines(self) -> list[str]:
-        model = self.session.model
-        lines = []
-        if model is None:
-            if self._model_note:
-                lines.append(self._model_note[0].upper() + self._model_note[1:])
-            return lines
-        reasons = stale_reasons(self.doc.roi, self.doc.config, model.record, self.doc.ignore,
-                                self.doc.locate_box, self.doc.mm_per_px)
-        if reasons:
-            lines.append("The model is stale: " + "; ".join(reasons) + ". Fit again to use the changes.")
-        lines += [note for note in [zones_note(self.doc.zones, model.calibration)] if note]
-        if model.random_weights:
-            lines.append("This model was fitted with RANDOM backbone weights (test only): its results mean "
-                         "nothing. Choose pretrained weights in Settings and fit again.")
-        if model.calibration is None:
-            # "not calibrated: run calibrate" would repeat the line's own words; other notes say why.
-            note = "" if model.calibration_note.startswith("not calibrated") else model.calibration_note
-            lines.append("Not calibrated" + (f": {note}" if note else "") +
-                         ". Set a threshold in Model > Calibrate…; until then scores are shown without a verdict.")
-        elif model.calibration.warning:  # as the line's console says it (station.model_notice), on every open
-            lines.append(model_notice(model) + " Calibrate again in Model > Calibrate….")
-        # Last: the banner shows BANNER_LINES lines (the tooltip all), and what changes verdicts goes first.
-        chosen = model.record.backbone.chosen
-        if chosen:
-            lines.append(chosen[0].upper() + chosen[1:] + ".")
-        return lines
-
-    def quiet_banner_line(self) -> str:
-        """What the banner says when nothing needs doing."""
-        model = self.session.model
-        if model is None:
-            return "No model loaded."
-        cal = model.calibration
-        return (f"Model ready: {model.record.n_images} taught image(s), threshold {cal.threshold:.3f}."
-                if cal is not None else f"Model ready: {model.record.n_images} taught image(s).")
-
-    def _update_banner(self, *_):
-        lines = self.banner_lines()
-        text = "\n".join(lines) if lines else self.quiet_banner_line()
-        self.banner.setText(text)
-        self.banner.setToolTip(text)
-        self.banner.setStyleSheet(BANNER_STYLE if lines else QUIET_BANNER_STYLE)
+        return self.banner.lines()
 
     def _update_enabled(self, *_):
         """Setup and Teach need a project (or at least an image shown to draw on): not on the start page alone."""
-        usable = self.doc.folder is not None or self.centre.currentIndex() == 1
+        usable = (self.doc.folder is not None or self.centre.currentIndex() == 1) and self.access.may("teach")
         self.roi_panel.setEnabled(usable)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.teach_panel), usable)
 
     def _busy(self, busy: bool) -> None:
-        self.settings_action.setEnabled(not busy)
+        self.settings_action.setEnabled(not busy and self.access.may("teach"))
 
     # -- errors ---------------------------------------------------------------------------------------
     def show_engine_error(self, title: str, exc: BaseException) -> None:
@@ -258,7 +199,7 @@ class MainWindow(QMainWindow):
         return False
 
     def new_project(self) -> bool:
-        if self._busy_refusal() or not self._may_discard():
+        if self.access.refuse(self, "New project", "teach") or self._busy_refusal() or not self._may_discard():
             return False
         folder = file_dialogs.open_folder(self, "Choose an empty folder for the new project")
         if not folder:
@@ -312,6 +253,8 @@ class MainWindow(QMainWindow):
         self.show_status(f"{Path(path).name} (taught OK image)")
 
     def save_project(self) -> bool:
+        if self.access.refuse(self, "Save", "teach"):
+            return False
         if self.doc.folder is None:
             return self.save_project_as()
         try:
@@ -321,10 +264,12 @@ class MainWindow(QMainWindow):
                            else f"Cannot write to {self.doc.folder}: {exc}")
             return False
         self.show_status(f"Saved {self.doc.folder}")
-        self._update_banner()
+        self.banner.refresh()
         return True
 
     def save_project_as(self) -> bool:
+        if self.access.refuse(self, "Save As", "teach"):
+            return False
         folder = file_dialogs.open_folder(self, "Save the project to folder")
         if not folder:
             return False
@@ -380,6 +325,8 @@ class MainWindow(QMainWindow):
     def open_calibration(self) -> None:
         from .panels.calibrate_dialog import CalibrateDialog
 
+        if self.access.refuse(self, "Calibrate", "teach"):
+            return
         if self.session.model is None:
             messages.error(self, "Calibrate", "There is no model to calibrate: fit one first.")
             return
@@ -413,6 +360,7 @@ class MainWindow(QMainWindow):
             self.run_view.setWindowFlag(Qt.WindowType.Window)
             self.run_view.setWindowTitle("Run — Inspector")
             self.run_view.resize(1200, 800)
+            self.run_view.set_setup_editable(self.access.may("teach"))
         self.run_view.show()
         self.run_view.raise_()
         return self.run_view
@@ -431,7 +379,7 @@ class MainWindow(QMainWindow):
         self.centre.setCurrentIndex(1)
 
     def roi_editable(self) -> bool:
-        return self.tabs.currentWidget() is self.teach_panel
+        return self.tabs.currentWidget() is self.teach_panel and self.access.may("teach")
 
     def _lock_roi(self, *_):
         locked = not self.roi_editable()

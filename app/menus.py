@@ -14,8 +14,11 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 
-def _action(window: MainWindow, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+def _action(window: MainWindow, menu, text: str, slot, shortcut=None, tip: str = "", needs: str = "") -> QAction:
+    """A menu action; `needs`: the permission (station/access.py) the one at the window must have to use it."""
     action = QAction(text, window)
+    if needs:
+        window.guarded_actions.append((action, needs))
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     action.setToolTip(tip or text)
@@ -28,24 +31,26 @@ def _action(window: MainWindow, menu, text: str, slot, shortcut=None, tip: str =
 def build_menus(window: MainWindow) -> tuple[QMenu, QAction]:
     """Fill the window's menu bar; returns (the Open Recent menu, the Settings action) for the window to keep."""
     bar = window.menuBar()
+    window.guarded_actions = []
     project = bar.addMenu("&Project")
     _action(window, project, "&New…", window.new_project, QKeySequence.StandardKey.New,
-            "Start a new project in an empty folder")
+            "Start a new project in an empty folder", needs="teach")
     _action(window, project, "&Open…", window.choose_project, QKeySequence.StandardKey.Open, "Open a project folder")
     recent_menu = project.addMenu("Open &Recent")
     recent_menu.setToolTipsVisible(True)
     _action(window, project, "&Save", window.save_project, QKeySequence.StandardKey.Save,
-            "Save the ROI, scale, image list and settings")
+            "Save the ROI, scale, image list and settings", needs="teach")
     _action(window, project, "Save &As…", window.save_project_as, QKeySequence("Ctrl+Shift+S"),
-            "Save the project, with its model and calibration, to another folder and continue there")
+            "Save the project, with its model and calibration, to another folder and continue there", needs="teach")
     project.addSeparator()
     _action(window, project, "&Back up…", lambda: backup_actions.back_up(window), None,
-            "Back the saved project up into one checked .zip file: every version, the audit trail, the history")
+            "Back the saved project up into one checked .zip file: every version, the audit trail, the history",
+            needs="backup")
     _action(window, project, "Restore from bac&kup…", lambda: backup_actions.restore(window), None,
-            "Restore a backup into a new, empty folder and open it")
+            "Restore a backup into a new, empty folder and open it", needs="teach")
     project.addSeparator()
     settings_action = _action(window, project, "Se&ttings…", window.open_settings, QKeySequence("Ctrl+,"),
-                              "Engine settings for the next fit (saved with the project)")
+                              "Engine settings for the next fit (saved with the project)", needs="teach")
     project.addSeparator()
     _action(window, project, "&Quit", window.close, QKeySequence.StandardKey.Quit, "Close the window")
 
@@ -83,18 +88,19 @@ def build_menus(window: MainWindow) -> tuple[QMenu, QAction]:
 
     tools = bar.addMenu("&Model")
     _action(window, tools, "Add OK &images…", window.teach_panel.choose_files, QKeySequence("Ctrl+I"),
-            "Add OK images to teach (Ctrl+I)")
+            "Add OK images to teach (Ctrl+I)", needs="teach")
     _action(window, tools, "&Fit", window.teach_panel.fit, QKeySequence("Ctrl+T"),
-            "Fit a new model from the OK images (Ctrl+T)")
+            "Fit a new model from the OK images (Ctrl+T)", needs="teach")
     _action(window, tools, "&Add to model", window.teach_panel.add_to_model, None,
-            "Teach the newly added OK images into the existing model")
+            "Teach the newly added OK images into the existing model", needs="teach")
     _action(window, tools, "&Calibrate…", window.open_calibration, QKeySequence("Ctrl+K"),
-            "Choose OK and NG images and set the threshold (Ctrl+K)")
+            "Choose OK and NG images and set the threshold (Ctrl+K)", needs="teach")
     _action(window, tools, "Re&load model", lambda: window.session.load_model(), QKeySequence("Ctrl+R"),
             "Load the project's model again from disk")
     tools.addSeparator()
     _action(window, tools, "E&xport for an edge PC…", window.export_model, None,
-            "Write the model as a folder that a PC with the edge install (OpenVINO, no torch) inspects with")
+            "Write the model as a folder that a PC with the edge install (OpenVINO, no torch) inspects with",
+            needs="backup")
 
     run = bar.addMenu("R&un")
     run.setToolTipsVisible(True)

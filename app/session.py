@@ -18,6 +18,7 @@ import inference
 
 from station import Station
 
+from .access_guard import AccessGuard
 from .document import ProjectDocument
 from .jobs import JobRunner
 from .messages import describe
@@ -32,9 +33,12 @@ class Session(QObject):
     failed = Signal(str, object)  # title, exception: the window shows it as a dialog
 
     def __init__(self, engine: inference.Engine, doc: ProjectDocument, runner: JobRunner,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, access: Optional[AccessGuard] = None):
         super().__init__(parent)
         self.engine, self.doc, self.runner = engine, doc, runner
+        # Who works at the window: their name goes into the audit trail, and what they may not do is refused here,
+        # where every use case starts, whatever button asked for it.
+        self.access = access or AccessGuard(None, self)
         self.model: Optional[inference.Model] = None
         self._station: Optional[Station] = None
 
@@ -48,7 +52,15 @@ class Session(QObject):
             # The window's inspections are bench checks: a history that cannot be written is said in the
             # History view, never fatal to inspecting.
             self._station = Station(folder, self.engine, history_optional=True)
+        self._station.who = self.access.who  # whoever is signed in when the use case starts
         return self._station
+
+    def _refused(self, title: str, permission: str) -> bool:
+        """True, with the window's message saying who may, when the one at the window may not do this."""
+        if self.access.may(permission):
+            return False
+        self.failed.emit(title, inference.InspectorError(self.access.state.refusal(permission)))
+        return True
 
     # -- helpers ---------------------------------------------------------------------------
     def _prepare_engine(self) -> None:
@@ -102,6 +114,8 @@ class Session(QObject):
     def fit(self, on_done: Callback = None, on_cancel: Callback = None, on_failure: Callback = None,
             on_loaded: Callback = None):
         """Fit in one job; `on_done` gets the FitResult, then `on_loaded` the model it made, now the session's."""
+        if self._refused("Cannot fit", "teach"):
+            return None
         try:
             self._folder()  # a project folder is needed first
         except inference.InspectorError as exc:
@@ -121,6 +135,8 @@ class Session(QObject):
 
     def add(self, images: Sequence[str], on_done: Callback = None, on_cancel: Callback = None,
             on_failure: Callback = None):
+        if self._refused("Cannot add to the model", "teach"):
+            return None
         try:
             self._folder()  # a project folder is needed first
         except inference.InspectorError as exc:
@@ -197,6 +213,8 @@ class Session(QObject):
 
     def export(self, out: str, on_done: Callable):
         """Export the project's model into the new or empty folder `out`, for a PC with the edge install."""
+        if self._refused("Cannot export the model", "backup"):
+            return None
         try:
             station = self.station
         except inference.InspectorError as exc:
@@ -209,6 +227,8 @@ class Session(QObject):
         """Back the saved project up into the .zip file `dest`: every version, the audit trail, the history."""
         from station.backup import back_up
 
+        if self._refused("Cannot back up the project", "backup"):
+            return None
         try:
             folder = self._folder()
         except inference.InspectorError as exc:
@@ -221,11 +241,16 @@ class Session(QObject):
         """Restore the backup `backup` as the new project folder `target`, every file checked."""
         from station.backup import restore
 
+        if self._refused("Cannot restore the project", "teach"):
+            return None
+        who = self.access.who
         return self._start("restoring the project", "Cannot restore the project",
-                           lambda progress, cancel: restore(backup, target), on_done)
+                           lambda progress, cancel: restore(backup, target, who=who), on_done)
 
     def activate(self, version: str, note: str, on_done: Callback = None):
         """Make `version` the project's active one (audited); the window then works on it."""
+        if self._refused("Cannot activate", "teach"):
+            return None
         try:
             station = self.station
         except inference.InspectorError as exc:
@@ -261,6 +286,8 @@ class Session(QObject):
 
     def calibrate(self, ok: Sequence[str], ng: Sequence[str], on_done: Callback = None):
         """Calibrate the window's model with the engine's method and save it as a new, active version."""
+        if self._refused("Calibration failed", "teach"):
+            return None
         model, ok, ng = self.model, tuple(ok), tuple(ng)
         if model is None:
             self.failed.emit("Calibration failed", inference.InspectorError("no model loaded: fit the model first"))
@@ -280,6 +307,8 @@ class Session(QObject):
     def save_calibration(self, calibration: inference.Calibration, on_done: Callback = None,
                          model: Optional[inference.Model] = None):
         """Save `calibration` for `model` (default: the window's) as a new version, activated."""
+        if self._refused("Cannot save the calibration", "teach"):
+            return None
         model = model or self.model
         if model is None:
             self.failed.emit("Cannot save the calibration", inference.InspectorError("no model loaded"))

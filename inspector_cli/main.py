@@ -64,6 +64,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .backup import main as backup_main
 
         return backup_main(argv)
+    if argv[:1] == ["users"]:
+        from .users import main as users_main
+
+        return users_main(argv[1:])
     if argv[:1] == ["rescore"]:
         from .rescore import main as rescore_main
 
@@ -233,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("audit", help="every change that altered verdicts: inspector audit PROJECT [--json]")
     sub.add_parser("backup", help="back a project up into one checked .zip file: inspector backup PROJECT DEST")
     sub.add_parser("restore", help="restore a backup into a new project folder: inspector restore BACKUP PROJECT")
+    sub.add_parser("users", help="the people who sign in at the window: inspector users add NAME --roles engineer")
     sub.add_parser("rescore", help="re-score archived images with two versions on Ray: inspector rescore --help")
     return p
 

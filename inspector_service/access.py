@@ -14,46 +14,19 @@ import hmac
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from fastapi import Depends, Request
 
 from inference import InspectorError
+from station.access import PERMISSIONS, Caller, parse_roles, roles_granting
 
 from .errors import ApiError
 
-# What a route asks for, and what each permission lets a caller do (the 403's words).
-PERMISSIONS = {
-    "read": "read the service's state, projects, versions, audit trail, history and metrics",
-    "inspect": "inspect images (each a history row)",
-    "review": "mark inspections as false rejects or false accepts",
-    "backup": "download a project's backup (the whole model)",
-    "teach": "teach, calibrate, switch versions, restore a backup as a new project or cancel fit jobs",
-}
-ROLES = {
-    "read": frozenset({"read"}),  # the MES, dashboards, Prometheus
-    "line": frozenset({"read", "inspect"}),  # the line's software, the PLC gateway
-    "review": frozenset({"read", "review"}),  # a rework or review station
-    "backup": frozenset({"read", "backup"}),  # IT's nightly backup job
-    "engineer": frozenset(PERMISSIONS),  # everything
-}
 MIN_TOKEN = 16
 RELOAD_EVERY_S = 1.0
 log = logging.getLogger("inspector.service")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The caller of a request: the name the audit trail gives its changes, and its permissions."""
-
-    name: str
-    roles: tuple[str, ...]
-
-    @property
-    def permissions(self) -> frozenset:
-        return frozenset().union(*(ROLES[r] for r in self.roles))
 
 
 def open_caller(name: str) -> Caller:
@@ -80,11 +53,7 @@ def read_tokens(path: Path, default_name: str) -> dict[str, Caller]:
                 raise InspectorError(f"{where}: write NAME ROLES TOKEN (e.g. line-3 line TOKEN), or the file holds "
                                      "one token alone")
             name, roles, token = words
-            roles = tuple(r for r in roles.lower().split(",") if r)
-            unknown = [r for r in roles if r not in ROLES]
-            if unknown or not roles:
-                raise InspectorError(f"{where}: unknown role {', '.join(unknown) or '(none)'}; roles are "
-                                     f"{', '.join(ROLES)}")
+            roles = parse_roles(roles, where)
             if token in tokens:
                 raise InspectorError(f"{where}: the same token as {tokens[token].name}: give each caller its own")
             if any(c.name == name for c in tokens.values()):
@@ -164,9 +133,9 @@ def require(permission: str):
     def check(request: Request) -> Caller:
         caller = getattr(request.state, "caller", None) or request.app.state.open_caller
         if permission not in caller.permissions:
-            roles = ", ".join(r for r, granted in ROLES.items() if permission in granted)
             raise ApiError(403, f"the token of {caller.name} (roles: {', '.join(caller.roles)}) may not "
-                                f"{PERMISSIONS[permission]}: that needs a token with the role {roles}")
+                                f"{PERMISSIONS[permission]}: that needs a token with the role "
+                                f"{roles_granting(permission)}")
         return caller
 
     return Depends(check)

@@ -9,7 +9,8 @@ import pytest
 
 from inference import InspectorError, active_version, list_versions, read_audit
 from inspector_service import cli
-from inspector_service.access import PERMISSIONS, Caller, read_tokens
+from inspector_service.access import read_tokens
+from station.access import PERMISSIONS, Caller
 from inspector_service.app import create_app
 from line_helpers import make_project, part, png_bytes
 from service_helpers import LiveServer

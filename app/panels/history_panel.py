@@ -28,6 +28,7 @@ from station.review import MarkedImages, marked_images
 from inspector_line.export import export_csv, export_json
 
 from .. import file_dialogs, messages
+from ..access_guard import AccessGuard
 from .periods_dialog import PeriodsDialog
 from .table_widgets import ScoreItem
 from .trend_chart import TrendChart
@@ -60,6 +61,7 @@ class HistoryPanel(QWidget):
         self.rows: list[hist.Inspection] = []
         # The sha256 of the images the window's model was taught (set by the window: history_link.py).
         self.taught: Callable[[], Collection[str]] = lambda: ()
+        self.access = AccessGuard(None, self)  # who marks, and whether they may (the window's, set by HistoryLink)
         # The window's inspections are recorded by the station layer in the inspecting worker (session.py);
         # this view only reads.
 
@@ -316,11 +318,11 @@ class HistoryPanel(QWidget):
 
     def mark(self, label: Optional[str]) -> None:
         ids = self.selected_ids()
-        if not ids or self.history is None:
+        if not ids or self.history is None or self.access.refuse(self, "Review", "review"):
             return
         try:
             for row_id in ids:
-                self.history.mark(row_id, label)
+                self.history.mark(row_id, label, who=self.access.who)
         except inference.InspectorError as exc:
             messages.error(self, "Review", exc)
         self.refresh()
@@ -376,8 +378,11 @@ class HistoryPanel(QWidget):
         has = self.history is not None
         verdicts = self.selected_verdicts() if has else set()
         # A false reject is an NG of a good part, a false accept an OK of a bad one: never an ERROR row.
-        self.reject_button.setEnabled(verdicts == {"NG"})
-        self.accept_button.setEnabled(verdicts == {"OK"})
-        self.clear_button.setEnabled(bool(verdicts))
-        for b in (self.teach_button, self.calibrate_button, self.export_button, self.report_button):
+        review, teach = self.access.may("review"), self.access.may("teach")
+        self.reject_button.setEnabled(verdicts == {"NG"} and review)
+        self.accept_button.setEnabled(verdicts == {"OK"} and review)
+        self.clear_button.setEnabled(bool(verdicts) and review)
+        for b in (self.teach_button, self.calibrate_button):
+            b.setEnabled(has and teach)
+        for b in (self.export_button, self.report_button):
             b.setEnabled(has)

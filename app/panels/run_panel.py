@@ -153,6 +153,13 @@ class RunPanel(QWidget):
         self.stop_button.setToolTip("Finish the part in flight and stop")
         self.stop_button.clicked.connect(self.stop)
         self.stop_button.setEnabled(False)
+        # The line's setup is a commissioning job: where a users file is in force, the operator starts and stops
+        # the run with it, and an engineer changes it (set_setup_editable).
+        self.setup_editable = True
+        self.setup_widgets = (self.source_edit, browse, self.archive_edit, self.part_id_edit, self.masters_edit,
+                              masters_browse, self.modbus_edit, self.free_run_check, self.opcua_edit,
+                              self.opcua_users_edit, users_browse, self.recipes_edit, recipes_browse, self.mqtt_edit,
+                              self.alarm_button, self.outputs_button)
         controls = QGridLayout()
         controls.addWidget(QLabel("Source"), 0, 0)
         controls.addWidget(self.source_edit, 0, 1)
@@ -254,6 +261,13 @@ class RunPanel(QWidget):
     @property
     def running(self) -> bool:
         return self.worker is not None
+
+    def set_setup_editable(self, editable: bool) -> None:
+        """Whether the fields, the Alarms… and Outputs… dialogs may be changed (the run's own lock aside)."""
+        self.setup_editable = editable
+        for widget in self.setup_widgets:
+            widget.setEnabled(editable and (not self.running or widget not in (self.alarm_button,
+                                                                               self.outputs_button)))
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder the camera program writes images into")
@@ -485,7 +499,7 @@ class RunPanel(QWidget):
         if worker is not None:
             worker.deleteLater()
         self.start_button.setEnabled(True)
-        self.alarm_button.setEnabled(True)
-        self.outputs_button.setEnabled(True)
+        self.alarm_button.setEnabled(self.setup_editable)
+        self.outputs_button.setEnabled(self.setup_editable)
         self.stop_button.setEnabled(False)
         self.runningChanged.emit(False)

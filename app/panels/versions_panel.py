@@ -118,7 +118,8 @@ class VersionsPanel(QWidget):
     def _enable(self) -> None:
         version = self.selected()
         active = next((v.version for v in self.versions if v.active), None)
-        self.activate_button.setEnabled(version is not None and version != active and not self.session.runner.busy)
+        self.activate_button.setEnabled(version is not None and version != active and not self.session.runner.busy
+                                        and self.session.access.may("teach"))
 
     def activate_selected(self) -> None:
         version = self.selected()

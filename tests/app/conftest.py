@@ -66,9 +66,9 @@ def make_window(qtbot, tmp_path, tiny_config):
 
     windows = []
 
-    def make(config: inference.EngineConfig = tiny_config):
+    def make(config: inference.EngineConfig = tiny_config, sign_in=None):
         settings = QSettings(str(tmp_path / "qsettings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(inference.Engine(config), settings=settings)
+        window = MainWindow(inference.Engine(config), settings=settings, sign_in=sign_in)
         # Not qtbot.addWidget: qtbot closes its widgets before fixture teardown, and closing a
         # window with unsaved changes would wait for an answer.
         window.resize(1200, 800)
