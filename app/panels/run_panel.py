@@ -16,8 +16,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QPushButton,
-    QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 import inference
@@ -156,10 +155,8 @@ class RunPanel(QWidget):
         # The line's setup is a commissioning job: where a users file is in force, the operator starts and stops
         # the run with it, and an engineer changes it (set_setup_editable).
         self.setup_editable = True
-        self.setup_widgets = (self.source_edit, browse, self.archive_edit, self.part_id_edit, self.masters_edit,
-                              masters_browse, self.modbus_edit, self.free_run_check, self.opcua_edit,
-                              self.opcua_users_edit, users_browse, self.recipes_edit, recipes_browse, self.mqtt_edit,
-                              self.alarm_button, self.outputs_button)
+        self.setup_widgets = (*self._fields().values(), browse, masters_browse, users_browse, recipes_browse,
+                              self.free_run_check, self.alarm_button, self.outputs_button)
         controls = QGridLayout()
         controls.addWidget(QLabel("Source"), 0, 0)
         controls.addWidget(self.source_edit, 0, 1)
@@ -263,11 +260,10 @@ class RunPanel(QWidget):
         return self.worker is not None
 
     def set_setup_editable(self, editable: bool) -> None:
-        """Whether the fields, the Alarms… and Outputs… dialogs may be changed (the run's own lock aside)."""
+        """Whether the fields and the Alarms… / Outputs… dialogs may be changed (while running, those stay shut)."""
         self.setup_editable = editable
         for widget in self.setup_widgets:
-            widget.setEnabled(editable and (not self.running or widget not in (self.alarm_button,
-                                                                               self.outputs_button)))
+            widget.setEnabled(editable and not (self.running and widget in (self.alarm_button, self.outputs_button)))
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder the camera program writes images into")
@@ -312,9 +308,8 @@ class RunPanel(QWidget):
         plc = f"; the PLC over {' and '.join(protocols)}" if protocols else ""
         mqtt = f"; results to {self.mqtt_edit.text().strip()}" if options.mqtt is not None else ""
         self.status_label.setText(f"Running on {spec}{plc}{mqtt}…")
-        self.start_button.setEnabled(False)
-        self.alarm_button.setEnabled(False)
-        self.outputs_button.setEnabled(False)
+        for button in (self.start_button, self.alarm_button, self.outputs_button):
+            button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.worker.start()
         self.runningChanged.emit(True)
@@ -499,7 +494,6 @@ class RunPanel(QWidget):
         if worker is not None:
             worker.deleteLater()
         self.start_button.setEnabled(True)
-        self.alarm_button.setEnabled(self.setup_editable)
-        self.outputs_button.setEnabled(self.setup_editable)
         self.stop_button.setEnabled(False)
+        self.set_setup_editable(self.setup_editable)
         self.runningChanged.emit(False)
