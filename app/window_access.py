@@ -25,6 +25,12 @@ def apply(window: MainWindow) -> None:
     for action, permission in window.guarded_actions:
         action.setEnabled(access.may(permission))
     window.setup_dock.widget().setEnabled(may_teach)
+    # The Edit menu's draw tools belong to the Setup dock's panels but live outside it, as QActions.
+    for panel in (window.roi_panel, window.ignore_panel, window.zones_panel):
+        for action in panel.actions.values():
+            action.setEnabled(may_teach)
+    if not may_teach:
+        window.undo_stack.clear()  # the signed-out engineer's edits are not the next one's to undo or redo
     window._update_enabled()
     window._lock_roi()
     window._busy(window.runner.busy)

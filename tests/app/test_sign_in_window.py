@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 
 import inference
 from app.access_guard import SignInButton, SignInDialog
-from gui_helpers import wait_idle
+from gui_helpers import drag, wait_idle
 from station import history as hist
 from station.sign_in import SignIn, set_user
 
@@ -62,6 +62,12 @@ def test_the_operator_inspects_but_changes_nothing(qtbot, station, images, answe
     assert not any(a.isEnabled() for a in guarded.values())
     assert not window.tabs.isTabEnabled(window.tabs.indexOf(window.teach_panel))
     assert not window.setup_dock.widget().isEnabled() and not window.roi_editable()
+    roi = window.doc.roi
+    for action in (*window.roi_panel.actions.values(), *window.ignore_panel.actions.values()):
+        assert not action.isEnabled()
+        action.trigger()  # the Edit menu's draw tools: disabled, so nothing to draw with
+        drag(qtbot, window.view, (20, 30), (100, 90))
+    assert window.doc.roi == roi and window.doc.ignore == () and not window.doc.dirty
     assert window.inspect_panel.current is not None, "the operator inspects"
     versions = inference.list_versions(folder)
     audit = inference.read_audit(folder)
