@@ -69,3 +69,14 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("the sample data is absent (../shared/data, or INSPECTOR_SHARED_DATA=none)")
     return path
+
+
+@pytest.fixture
+def users(tmp_path) -> Path:
+    """A users file for the window's sign-in (station/sign_in.py): ana the engineer, bo the reviewer at the line."""
+    from station.sign_in import set_user
+
+    path = tmp_path / "users.txt"
+    set_user(path, "ana", "engineer", "ana-password")
+    set_user(path, "bo", "line,review", "bo-password")
+    return path

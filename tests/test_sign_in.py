@@ -17,14 +17,6 @@ from station.sign_in import (
 )
 
 
-@pytest.fixture
-def users(tmp_path):
-    path = tmp_path / "users.txt"
-    set_user(path, "ana", "engineer", "ana-password")
-    set_user(path, "bo", "line,review", "bo-password")
-    return path
-
-
 def test_a_password_is_kept_salted_and_checked_exactly():
     first, second = hash_password("a-password"), hash_password("a-password")
     assert first != second and "a-password" not in first  # a fresh salt each time, never the password

@@ -14,15 +14,7 @@ import inference
 from app.access_guard import SignInButton, SignInDialog
 from gui_helpers import drag, wait_idle
 from station import history as hist
-from station.sign_in import SignIn, set_user
-
-
-@pytest.fixture
-def users(tmp_path):
-    path = tmp_path / "users.txt"
-    set_user(path, "ana", "engineer", "ana-password")
-    set_user(path, "bo", "line,review", "bo-password")
-    return path
+from station.sign_in import SignIn
 
 
 @pytest.fixture
