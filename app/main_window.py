@@ -15,11 +15,10 @@ from PySide6.QtWidgets import (
 import inference
 from station.sign_in import SignIn
 
-from . import file_dialogs, messages
+from . import file_dialogs, messages, window_access
+from .access_guard import AccessGuard
 from .document import ProjectDocument, read_project
 from .image_view import ImageView
-from . import window_access
-from .access_guard import AccessGuard
 from .jobs import JobRunner
 from .menus import build_menus
 from .model_banner import ModelBanner

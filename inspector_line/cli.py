@@ -144,7 +144,8 @@ def run_parser() -> argparse.ArgumentParser:
                         "skipped; default: every image type read)")
     p.add_argument("--batch-size", type=int, metavar="N", help="images scored together at most (default: config)")
     p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds with nothing new")
-    p.add_argument("--keep-days", type=float, metavar="D", help="history retention: drop rows older than D days")
+    p.add_argument("--keep-days", type=float, metavar="D",
+                   help="history retention: drop rows (and alarm events) older than D days")
     p.add_argument("--keep-rows", type=int, metavar="N", help="history retention: keep the newest N rows")
     p.add_argument("--drift-last", type=int, default=200, metavar="N", help="OK scores in the drift view (default 200)")
     p.add_argument("--part-id-pattern", metavar="REGEX",

@@ -462,6 +462,8 @@ class Runner:
         if self.options.keep_days is None and self.options.keep_rows is None:
             return
         self.history.apply_retention(self.options.keep_days, self.options.keep_rows)
+        if self.options.keep_days is not None and self.publisher is not None:
+            self.publisher.alarm_log.forget_before(time.time() - self.options.keep_days * 86400)
 
 
 def _file_version(item: Item) -> Optional[tuple[str, str]]:

@@ -187,3 +187,27 @@ def test_an_alarm_history_that_cannot_be_written_never_holds_up_a_part(tmp_path)
     warnings = [m for m in log if "not kept in the alarm history" in m]
     assert len(warnings) == 1 and "they still reach the PLC" in warnings[0]
     assert [m for m in log if m.startswith("ALARM")] == ["ALARM ng_streak: 1 NG in a row"] * 2
+
+
+def test_the_history_retention_holds_for_the_alarm_history_too(tmp_path):
+    """`--keep-days D` drops the alarm events older than D days with the rows (before, alarms were kept by count
+    only, whatever the plant's retention said)."""
+    import time
+
+    from station.line_io.alarm_log import AlarmLog
+    from station.line_io.alarms import AlarmChange
+
+    engine, proj = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "ok.png").write_bytes(png_bytes(part(1)))
+    log = AlarmLog(tmp_path / "h.sqlite")
+    now = time.time()
+    log.record("proj", [AlarmChange("disk", True, "ALARM disk: 40 days ago")], when=now - 40 * 86400)
+    log.record("proj", [AlarmChange("disk", False, "alarm cleared disk")], when=now - 40 * 86400 + 60)
+    log.record("proj", [AlarmChange("ng_streak", True, "ALARM ng_streak: 2 days ago")], when=now - 2 * 86400)
+    log.close()
+    with History(tmp_path / "h.sqlite") as history:
+        Runner(Station(proj, engine, history=history), FolderSource(inbox, settle_s=0.2),
+               RunOptions(idle_exit_s=0.5, keep_days=30)).run()
+    assert [e.message for e in alarm_events(tmp_path / "h.sqlite")] == ["ALARM ng_streak: 2 days ago"]

@@ -96,6 +96,21 @@ class AlarmLog:
                     self.on_message(f"WARNING: alarms are not kept in the alarm history ({self.path}: {exc}); "
                                     "they still reach the PLC, MQTT and this log")
 
+    def forget_before(self, before: float) -> int:
+        """Drop the events older than `before` (seconds since 1970): the history's `--keep-days` holds for its alarms
+        too, so a plant that keeps 90 days of parts keeps no older alarms either. Returns how many went; a database
+        that cannot be written is said as `record` says it, and costs no part."""
+        with self._lock:
+            try:
+                with self._open() as db:
+                    return db.execute("DELETE FROM alarm_events WHERE time < ?", (before,)).rowcount
+            except sqlite3.Error as exc:
+                if not self._failing:
+                    self._failing = True
+                    self.on_message(f"WARNING: old alarms are not dropped from the alarm history ({self.path}: "
+                                    f"{exc})")
+                return 0
+
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
             db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)  # waits as History
