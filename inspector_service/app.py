@@ -29,7 +29,7 @@ from inference import (
 from station import describe_project
 from station.line_io.metrics import LineMetrics
 
-from . import errors
+from . import errors, schemas
 from .batching import InferenceBatcher
 from .access import Caller, Tokens, open_caller, require
 from .errors import ApiError
@@ -39,6 +39,7 @@ from .jobs import FitJob, FitQueue
 from .line import ServiceLine
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
+from .schemas import answer
 from .metrics import router as metrics_router
 from .records import router as records_router
 from .uploads import (Limits, check_fit, parse_bool, parse_number, parse_roi, parse_zones, read_images,
@@ -110,7 +111,8 @@ def create_app(
         projects.close()
 
     app = FastAPIOffline(title="Inspector", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                         static_url="/docs-assets")  # /docs and /redoc from files in the package, no CDN
+                         static_url="/docs-assets",  # /docs and /redoc from files in the package, no CDN
+                         responses=schemas.ERROR_RESPONSES)  # every route's failures: the one error body
     app.router.route_class = CheckedFormRoute  # unknown form fields: 422 naming them
     app.state.engine, app.state.projects, app.state.batcher, app.state.fits = engine, projects, batcher, fits
     # Who calls: with tokens, the token's caller (access.py); without (this PC only), one caller with every
@@ -134,7 +136,7 @@ def create_app(
     metrics.watch_queue(batcher.waiting)
 
     @app.get("/health", summary="Version, device, backbone and weights in use, loaded projects, running jobs, "
-             "the line alarms active per project", dependencies=[require("read")])
+             "the line alarms active per project", dependencies=[require("read")], responses=answer(schemas.Health))
     def health():
         cfg = engine.config
         loading = projects.warm_state()
@@ -150,16 +152,17 @@ def create_app(
             "alarms": line.alarms(),
         }
 
-    @app.get("/projects", summary="The fitted projects in the projects folder", dependencies=[require("read")])
+    @app.get("/projects", summary="The fitted projects in the projects folder", dependencies=[require("read")],
+             responses=answer(schemas.ProjectList))
     def list_projects():
         return {"projects": projects.names()}
 
     @app.get("/projects/{name}", summary="What `inspector info --json` gives: manifest, checks, calibration, index",
-             dependencies=[require("read")])
+             dependencies=[require("read")], responses=answer(schemas.ProjectInfo))
     def project_info(name: str):
         return describe_project(projects.existing(name), lambda: projects.model(name)).to_dict()
 
-    @app.post("/projects/{name}/fit_ok", status_code=202,
+    @app.post("/projects/{name}/fit_ok", status_code=202, responses=answer(schemas.JobAccepted, 202),
               summary="Teach a model from OK images (or more images with add=true); answers a job to poll")
     def fit_ok(
         name: str,
@@ -202,12 +205,12 @@ def create_app(
                             status_code=202)
 
     @app.get("/jobs/{job_id}", summary="A fit job's state, stage, progress and, when done, its result",
-             dependencies=[require("read")])
+             dependencies=[require("read")], responses=answer(schemas.Job))
     def job_status(job_id: str):
         return _job(job_id).to_dict()
 
     @app.delete("/jobs/{job_id}", status_code=202, summary="Cancel a fit job; the saved model stays as it was",
-                dependencies=[require("teach")])
+                dependencies=[require("teach")], responses=answer(schemas.Job, 202))
     def job_cancel(job_id: str):
         job = _job(job_id)
         if job.state in ("done", "failed", "cancelled"):
@@ -222,7 +225,7 @@ def create_app(
         return job
 
     @app.post("/projects/{name}/infer", summary="Inspect images: verdict, score, regions (and heatmaps); each "
-              "inspection is a history row", dependencies=[require("inspect")])
+              "inspection is a history row", dependencies=[require("inspect")], responses=answer(schemas.InferAnswer))
     def infer(
         name: str,
         images: list[UploadFile] = File(..., description="images to inspect (repeat the field for each)"),
@@ -267,7 +270,7 @@ def create_app(
                         "inference_s": round(t2 - t1 - waited, 4), "total_s": round(time.perf_counter() - t0, 4)},
         }
 
-    @app.post("/projects/{name}/calibrate_ng",
+    @app.post("/projects/{name}/calibrate_ng", responses=answer(schemas.Calibrated),
               summary="Set the OK/NG threshold from OK (and NG) images; saves calibration.json")
     def calibrate_ng(
         name: str,

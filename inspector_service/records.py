@@ -23,8 +23,10 @@ from station.history_filters import parse_time
 from station.history_periods import PERIODS, parse_shifts, periods, total
 from station.history_zones import zone_records
 
+from . import schemas
 from .access import Caller, require
 from .errors import ApiError, status_for
+from .schemas import answer
 from .uploads import parse_bool
 
 router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history, backup"])
@@ -35,7 +37,7 @@ def _projects(request: Request):
 
 
 @router.get("/versions", summary="The model versions: when, what, images, threshold, FAR/FRR, which is active",
-            dependencies=[require("read")])
+            dependencies=[require("read")], responses=answer(schemas.VersionList))
 def versions(name: str, request: Request):
     station = _projects(request).station(name)
     _projects(request).existing(name)
@@ -45,7 +47,8 @@ def versions(name: str, request: Request):
                                           for v in station.versions()]}
 
 
-@router.post("/activate", summary="Make a kept version the active one (a rollback is the same); audited")
+@router.post("/activate", summary="Make a kept version the active one (a rollback is the same); audited",
+             responses=answer(schemas.Activated))
 def activate(name: str, request: Request, version: str = Form(..., description="e.g. v3"),
              note: str = Form("", description="why, for the audit trail"), caller: Caller = require("teach")):
     projects = _projects(request)
@@ -61,7 +64,8 @@ def activate(name: str, request: Request, version: str = Form(..., description="
     return out
 
 
-@router.get("/audit", summary="Every change that altered verdicts, oldest first", dependencies=[require("read")])
+@router.get("/audit", summary="Every change that altered verdicts, oldest first", dependencies=[require("read")],
+            responses=answer(schemas.AuditTrail))
 def audit(name: str, request: Request):
     folder = _projects(request).existing(name)
     problems = verify_audit(folder)  # rows edited, removed or put in by hand since they were written
@@ -70,7 +74,7 @@ def audit(name: str, request: Request):
 
 
 @router.get("/history", summary="Inspection history rows (newest first) and the counts and yield over them",
-            dependencies=[require("read")])
+            dependencies=[require("read")], responses=answer(schemas.History))
 def history(name: str, request: Request,
             limit: int = Query(100, ge=1, le=10000, description="most rows returned"),
             verdict: Optional[str] = Query(None, description="only this verdict (OK, NG, NOT_FOUND, NO_VERDICT, "
@@ -103,7 +107,8 @@ def history(name: str, request: Request,
 
 
 @router.get("/history/periods", summary="The counts and yield per hour, day or shift (local time), master parts' "
-            "checks apart: what an MES pulls for its shift reports", dependencies=[require("read")])
+            "checks apart: what an MES pulls for its shift reports", dependencies=[require("read")],
+            responses=answer(schemas.Periods))
 def history_periods(name: str, request: Request,
                     by: str = Query("hour", description="hour, day or shift"),
                     since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
@@ -122,7 +127,8 @@ def history_periods(name: str, request: Request,
 
 
 @router.get("/history/zones", summary="The NG parts per inspection zone of their largest defect, most first: where "
-            "the process fails (zone null: inspected without zones)", dependencies=[require("read")])
+            "the process fails (zone null: inspected without zones)", dependencies=[require("read")],
+            responses=answer(schemas.Zones))
 def history_zones(name: str, request: Request,
                   since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
                   until: Optional[str] = Query(None, description="before (the same forms)")):
@@ -133,7 +139,7 @@ def history_zones(name: str, request: Request,
 
 
 @router.get("/history/alarms", summary="The alarm history: each line alarm raised and cleared (or ended by a stop), "
-            "newest first", dependencies=[require("read")])
+            "newest first", dependencies=[require("read")], responses=answer(schemas.Alarms))
 def history_alarms(name: str, request: Request,
                    since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
                    until: Optional[str] = Query(None, description="before (the same forms)"),
@@ -149,7 +155,7 @@ def history_alarms(name: str, request: Request,
 
 @router.put("/history/{row_id}/label", summary="A reviewer's mark on an inspection: false_reject (an NG that was a "
             "good part), false_accept, or none to clear it; a marked row and its archived image are kept; the row "
-            "says who marked it last (marked_by, marked_at)")
+            "says who marked it last (marked_by, marked_at)", responses=answer(schemas.MarkedRow))
 def mark(name: str, row_id: int, request: Request,
          label: str = Form(..., description="false_reject, false_accept, or none to clear the mark"),
          caller: Caller = require("review")):
@@ -203,7 +209,7 @@ def backup(name: str, request: Request,
                         background=BackgroundTask(shutil.rmtree, scratch, ignore_errors=True))
 
 
-@router.post("/restore", status_code=201,
+@router.post("/restore", status_code=201, responses=answer(schemas.Restored, 201),
              summary="Restore a backup file (GET /projects/{name}/backup, inspector backup) as the new project NAME: "
              "every file checked against the backup and every version against its manifest before the project "
              "appears; never over a project that exists; audited under the caller's name")
