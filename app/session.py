@@ -112,7 +112,7 @@ class Session(QObject):
                            lambda progress, cancel: engine.load(folder), done, on_failure=failed)
 
     def fit(self, on_done: Callback = None, on_cancel: Callback = None, on_failure: Callback = None,
-            on_loaded: Callback = None):
+            on_loaded: Callback = None, note: str = ""):
         """Fit in one job; `on_done` gets the FitResult, then `on_loaded` the model it made, now the session's."""
         if self._refused("Cannot fit", "teach"):
             return None
@@ -128,13 +128,13 @@ class Session(QObject):
 
         def work(progress, cancel):
             return station.teach(images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config,
-                                 ignore=ignore, locate_box=locate_box)
+                                 ignore=ignore, locate_box=locate_box, note=note)
 
         return self._start("fitting the model", "Fit failed", work,
                            lambda result: self._fitted(result, on_done, on_loaded), on_cancel, on_failure)
 
     def add(self, images: Sequence[str], on_done: Callback = None, on_cancel: Callback = None,
-            on_failure: Callback = None):
+            on_failure: Callback = None, note: str = ""):
         if self._refused("Cannot add to the model", "teach"):
             return None
         try:
@@ -148,7 +148,7 @@ class Session(QObject):
 
         def work(progress, cancel):
             # The project's current settings: if they changed what features look like, the engine refuses.
-            return station.add(images, version=version, progress=progress, cancel=cancel, config=config)
+            return station.add(images, version=version, progress=progress, cancel=cancel, config=config, note=note)
 
         return self._start("adding images to the model", "Adding to the model failed", work,
                            lambda result: self._fitted(result, on_done), on_cancel, on_failure)
@@ -305,7 +305,7 @@ class Session(QObject):
         return self._start("calibrating", "Calibration failed", work, done)
 
     def save_calibration(self, calibration: inference.Calibration, on_done: Callback = None,
-                         model: Optional[inference.Model] = None):
+                         model: Optional[inference.Model] = None, note: str = ""):
         """Save `calibration` for `model` (default: the window's) as a new version, activated."""
         if self._refused("Cannot save the calibration", "teach"):
             return None
@@ -317,7 +317,7 @@ class Session(QObject):
 
         def work(progress, cancel):
             # The station returns a new Model; the GUI's model is never changed under it.
-            return station.save_calibration(model, calibration).model
+            return station.save_calibration(model, calibration, note=note).model
 
         def done(saved):
             self.set_model(saved)

@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
-    QPushButton, QVBoxLayout,
+    QLineEdit, QPushButton, QVBoxLayout,
 )
 
 import inference
@@ -197,6 +197,11 @@ class CalibrateDialog(QDialog):
         threshold_row.addWidget(self.threshold_spin)
         threshold_row.addWidget(self.reset_button)
         form.addRow("Threshold", threshold_row)
+        # Why this calibration: the audit trail keeps it with who saved it, as `calibrate --note` does.
+        self.note_edit = QLineEdit()
+        self.note_edit.setObjectName("calibrationNote")
+        self.note_edit.setPlaceholderText("why (optional): kept in the audit trail")
+        form.addRow("Note", self.note_edit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
         buttons.addWidget(self.save_button)
@@ -328,7 +333,8 @@ class CalibrateDialog(QDialog):
             messages.error(self, "Calibrate", exc)
             return
         self.session.doc.set_calibration_images(self.ok_box.paths(), self.ng_box.paths())
-        self.session.save_calibration(cal, lambda model: self._saved(model.calibration), model=self.scored_model)
+        self.session.save_calibration(cal, lambda model: self._saved(model.calibration), model=self.scored_model,
+                                      note=self.note_edit.text().strip())
 
     def _saved(self, cal: inference.Calibration) -> None:
         self.counts.setText(f"Saved: threshold {cal.threshold:.4f}. " + counts_text(self.ok_scores, self.ng_scores,

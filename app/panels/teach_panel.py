@@ -8,7 +8,8 @@ from typing import Optional
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout,
+    QWidget,
 )
 
 import inference
@@ -188,9 +189,16 @@ class TeachPanel(QWidget):
             "is then brought to the taught images' before it is inspected. Leave it 'Steady light' when a part "
             "that is darker or brighter all over (burnt, wrong coating) must be rejected.")
         # One a row: side by side they made the window 1,571 px wide at least, wider than a line PC's screen.
+        # Why this fit: the audit trail keeps it with who made it (the version list's note), as `fit --note` does.
+        self.note_edit = QLineEdit()
+        self.note_edit.setObjectName("fitNote")
+        self.note_edit.setPlaceholderText("why (optional): kept in the audit trail")
+        self.note_edit.setToolTip("Why this fit or addition, e.g. 'new supplier batch': the Versions tab and the "
+                                  "audit trail keep it with who made it")
         fit_settings = QFormLayout()
         fit_settings.addRow("Part symmetry:", self.symmetry)
         fit_settings.addRow("Light:", self.lighting)
+        fit_settings.addRow("Note:", self.note_edit)
         self.result_label = QLabel("No fit yet in this session.")
         self.result_label.setObjectName("fitResult")
         self.result_label.setWordWrap(True)
@@ -298,7 +306,7 @@ class TeachPanel(QWidget):
             messages.error(self, "Fit", "Add at least one OK image first.")
             return
         self.result_label.setText("Fitting…")
-        self.session.fit(self._fitted, self._cancelled, self._failed)
+        self.session.fit(self._fitted, self._cancelled, self._failed, note=self.note_edit.text().strip())
 
     def add_to_model(self) -> None:
         new = self._new_images()
@@ -309,7 +317,7 @@ class TeachPanel(QWidget):
             messages.error(self, "Add to model", "Every image in the list is already in the model.")
             return
         self.result_label.setText(f"Adding {len(new)} image(s)…")
-        self.session.add(new, self._fitted, self._cancelled, self._failed)
+        self.session.add(new, self._fitted, self._cancelled, self._failed, note=self.note_edit.text().strip())
 
     def _fitted(self, result: inference.FitResult) -> None:
         text = (f"Model: {result.n_images} image(s), {result.coreset_size} of {result.n_embeddings} patches kept as "

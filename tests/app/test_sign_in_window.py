@@ -88,7 +88,7 @@ def test_the_operator_inspects_but_changes_nothing(qtbot, station, images, answe
     run_view.close()
 
 
-def test_people_sign_in_for_their_roles_and_are_named(qtbot, station, answerer):
+def test_people_sign_in_for_their_roles_and_are_named(qtbot, station, images, answerer):
     window, folder = station
     signed, message = sign_in(qtbot, window, "bo", "not-bo's")
     assert not signed and message == "Wrong name or password." and window.access.who == "operator"
@@ -114,6 +114,25 @@ def test_people_sign_in_for_their_roles_and_are_named(qtbot, station, answerer):
     wait_idle(qtbot, window)
     audit = inference.read_audit(folder)[-1]
     assert audit["action"] == "rollback" and audit["who"] == "ana" and inference.active_version(folder) == "v1"
+
+    # Her fit and her calibration say why, in her name (the notes the command line's --note gives).
+    window.teach_panel.note_edit.setText("new supplier batch")
+    window.teach_panel.fit()
+    wait_idle(qtbot, window)
+    fitted = inference.read_audit(folder)[-1]
+    assert (fitted["action"], fitted["who"], fitted["note"]) == ("fit", "ana", "new supplier batch")
+    window.open_calibration()
+    dialog = window.calibrate_dialog
+    dialog.ok_box.add_paths(images["val"])
+    dialog.ng_box.add_paths(images["ng"])
+    dialog.note_edit.setText("after the refit")
+    dialog.compute_button.click()
+    wait_idle(qtbot, window)
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: inference.read_audit(folder)[-1]["action"] == "calibrate", timeout=60000)
+    wait_idle(qtbot, window)
+    calibrated = inference.read_audit(folder)[-1]
+    assert (calibrated["who"], calibrated["note"]) == ("ana", "after the refit")
 
     # Minutes without a key or a click sign her out: the operator's rights are back.
     window.access.idle.setInterval(50)
