@@ -197,13 +197,15 @@ class CalibrateDialog(QDialog):
         threshold_row.addWidget(self.threshold_spin)
         threshold_row.addWidget(self.reset_button)
         form.addRow("Threshold", threshold_row)
-        # Why this calibration: the audit trail keeps it with who saved it, as `calibrate --note` does.
-        self.note_edit = QLineEdit()
-        self.note_edit.setObjectName("calibrationNote")
-        self.note_edit.setPlaceholderText("why (optional): kept in the audit trail")
-        form.addRow("Note", self.note_edit)
+
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
+        # Why this calibration, beside Save (no row of its own: the plot keeps its height): the audit trail keeps
+        # it with who saved, as `calibrate --note` does.
+        self.note_edit = QLineEdit()
+        self.note_edit.setObjectName("calibrationNote")
+        self.note_edit.setPlaceholderText("note: why (optional), kept in the audit trail")
+        buttons.addWidget(self.note_edit, 1)
         buttons.addWidget(self.save_button)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
