@@ -52,7 +52,6 @@ class Session(QObject):
             # The window's inspections are bench checks: a history that cannot be written is said in the
             # History view, never fatal to inspecting.
             self._station = Station(folder, self.engine, history_optional=True)
-        self._station.who = self.access.who  # whoever is signed in when the use case starts
         return self._station
 
     def _refused(self, title: str, permission: str) -> bool:
@@ -124,11 +123,11 @@ class Session(QObject):
         images, roi, mm, config = tuple(self.doc.ok_images), self.doc.roi, self.doc.mm_per_px, self.doc.config
         ignore = tuple(self.doc.ignore)
         locate_box = self.doc.locate_box if config.align != "none" else None
-        station = self.station
+        station, who = self.station, self.access.who  # who started it, though they sign out before it ends
 
         def work(progress, cancel):
             return station.teach(images, roi=roi, mm_per_px=mm, progress=progress, cancel=cancel, config=config,
-                                 ignore=ignore, locate_box=locate_box, note=note)
+                                 ignore=ignore, locate_box=locate_box, note=note, who=who)
 
         return self._start("fitting the model", "Fit failed", work,
                            lambda result: self._fitted(result, on_done, on_loaded), on_cancel, on_failure)
@@ -143,12 +142,13 @@ class Session(QObject):
             self.failed.emit("Cannot add to the model", exc)
             return None
         images, config = tuple(images), self.doc.config
-        station = self.station
+        station, who = self.station, self.access.who
         version = self.model.version if self.model is not None else None
 
         def work(progress, cancel):
             # The project's current settings: if they changed what features look like, the engine refuses.
-            return station.add(images, version=version, progress=progress, cancel=cancel, config=config, note=note)
+            return station.add(images, version=version, progress=progress, cancel=cancel, config=config, note=note,
+                               who=who)
 
         return self._start("adding images to the model", "Adding to the model failed", work,
                            lambda result: self._fitted(result, on_done), on_cancel, on_failure)
@@ -252,13 +252,13 @@ class Session(QObject):
         if self._refused("Cannot activate", "teach"):
             return None
         try:
-            station = self.station
+            station, who = self.station, self.access.who
         except inference.InspectorError as exc:
             self.failed.emit("Cannot activate", exc)
             return None
 
         def work(progress, cancel):
-            station.activate(version, note=note)
+            station.activate(version, note=note, who=who)
             return station.model()
 
         def done(model):
@@ -292,10 +292,10 @@ class Session(QObject):
         if model is None:
             self.failed.emit("Calibration failed", inference.InspectorError("no model loaded: fit the model first"))
             return None
-        station = self.station
+        station, who = self.station, self.access.who
 
         def work(progress, cancel):
-            return station.calibrate(ok, ng, version=model.version, progress=progress, cancel=cancel).model
+            return station.calibrate(ok, ng, version=model.version, progress=progress, cancel=cancel, who=who).model
 
         def done(saved):
             self.set_model(saved)
@@ -313,11 +313,11 @@ class Session(QObject):
         if model is None:
             self.failed.emit("Cannot save the calibration", inference.InspectorError("no model loaded"))
             return None
-        station = self.station
+        station, who = self.station, self.access.who
 
         def work(progress, cancel):
             # The station returns a new Model; the GUI's model is never changed under it.
-            return station.save_calibration(model, calibration, note=note).model
+            return station.save_calibration(model, calibration, note=note, who=who).model
 
         def done(saved):
             self.set_model(saved)

@@ -134,6 +134,14 @@ def test_people_sign_in_for_their_roles_and_are_named(qtbot, station, images, an
     calibrated = inference.read_audit(folder)[-1]
     assert (calibrated["who"], calibrated["note"]) == ("ana", "after the refit")
 
+    # A fit that outlives her sign-out is still hers in the audit trail.
+    window.teach_panel.fit()
+    window.access.sign_out()
+    _ = window.session.station  # the operator's next use case starts meanwhile (it named the station's user)
+    wait_idle(qtbot, window)
+    assert inference.read_audit(folder)[-1]["action"] == "fit" and inference.read_audit(folder)[-1]["who"] == "ana"
+    assert sign_in(qtbot, window, "ana", "ana-password")[0]
+
     # Minutes without a key or a click sign her out: the operator's rights are back.
     window.access.idle.setInterval(50)
     window.access.idle.start()
