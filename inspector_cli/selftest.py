@@ -8,7 +8,7 @@ faiss index, and prints one line per check::
 
     PASS engine: inference 0.1.0, torch 2.15.0 (CUDA 13.2), faiss 1.15.1, numpy ...
     FAIL defect_scores: scratched disc scored 0.41, not above the good ones (max 0.52)
-    self-test FAILED: 1 of 13 checks failed (defect_scores)
+    self-test FAILED: 1 of 14 checks failed (defect_scores)
 
 and exits 0 when every check passed, 1 otherwise. Weights: the pretrained
 DINOv2 ViT-S/14 file when one is installed (resources/models/ or the user's
@@ -161,6 +161,23 @@ class SelfTest(Checks):
         self.state["base_config"] = base
         where = str(path) if path is not None else "no config.yaml found, built-in defaults"
         return f"{where} (backbone {base.backbone}, use_gpu {base.use_gpu})"
+
+    def check_sign_in(self) -> str:
+        """Who may teach at the window here: a users file in force must be readable, or nobody can sign in."""
+        from inference import InspectorError
+        from station.sign_in import read_users, users_file
+
+        path = users_file(None)
+        if path is None:
+            return "no users file: the window is open to everyone, under the OS user's name"
+        try:
+            users = read_users(path)
+        except InspectorError as exc:  # the lock holds, and nobody can sign in
+            raise CheckFailed(f"{exc}: nobody can sign in at the window") from None
+        engineers = sum("engineer" in u.roles for u in users.values())
+        if not engineers:
+            raise CheckFailed(f"{path}: {len(users)} user(s), none an engineer: nobody can teach at the window")
+        return f"{path}: {len(users)} user(s), {engineers} engineer(s); the window starts as the operator"
 
     def check_device(self) -> str:
         import torch
@@ -390,7 +407,7 @@ def _fmt(values) -> str:
     return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
 
 
-CHECK_NAMES = ("engine", "config", "device", "weights", "runtime", "fit", "infer", "defect_scores", "calibrate",
+CHECK_NAMES = ("engine", "config", "sign_in", "device", "weights", "runtime", "fit", "infer", "defect_scores", "calibrate",
                "reload", "service", "faiss_roundtrip", "heatmap")
 
 
@@ -452,6 +469,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         test = SelfTest(args, report, workdir)
         test.run("engine", test.check_engine)
         test.run("config", test.check_config, needs=("engine",))
+        test.run("sign_in", test.check_sign_in)
         test.run("device", test.check_device, needs=("engine",))
         weights_ok = test.run("weights", test.check_weights, needs=("engine",))
         if not weights_ok and "engine" in test.state:

@@ -148,3 +148,22 @@ def test_bad_argument_is_an_error_not_a_pass(capsys):
     assert selftest.main(["--no-such-option"]) == 2
     rc, checks, _ = run(capsys, "--input-size", "100", "--weights", "none")  # not a multiple of 14
     assert rc == 1 and checks["weights"][0] == "FAIL" and "input_size" in checks["weights"][1]
+
+
+def test_the_sign_in_check_says_whether_the_window_is_locked_and_who_can_open_it(capsys, monkeypatch, tmp_path):
+    from station.sign_in import set_user
+
+    monkeypatch.delenv("INSPECTOR_USERS", raising=False)
+    monkeypatch.setattr("station.sign_in.machine_users_file", lambda: tmp_path / "none.txt")
+    rc, checks, _ = run(capsys, "--quick")
+    assert checks["sign_in"] == ("PASS", "no users file: the window is open to everyone, under the OS user's name")
+    users = tmp_path / "users.txt"
+    monkeypatch.setenv("INSPECTOR_USERS", str(users))
+    rc, checks, final = run(capsys, "--quick", "--force-fail", "fit")  # the checks after it are not what is asked
+    assert checks["sign_in"][0] == "FAIL" and "is not there: nobody can sign in" in checks["sign_in"][1]
+    set_user(users, "bo", "review", "bo-password")
+    rc, checks, _ = run(capsys, "--quick", "--force-fail", "fit")
+    assert checks["sign_in"] == ("FAIL", f"{users}: 1 user(s), none an engineer: nobody can teach at the window")
+    set_user(users, "ana", "engineer", "ana-password")
+    rc, checks, _ = run(capsys, "--quick", "--force-fail", "fit")
+    assert checks["sign_in"] == ("PASS", f"{users}: 2 user(s), 1 engineer(s); the window starts as the operator")
