@@ -32,7 +32,7 @@ import numpy as np
 
 from inference import (ImageError, InferenceResult, InspectorError, Model, ProjectError, Verdict, VerdictCounts,
                        load_image)
-from station import Outcome, PartIdPattern, Station, checked_part_id, model_notice
+from station import ErrorCode, Outcome, PartIdPattern, Station, checked_part_id, model_notice
 from station.backup_watch import BackupWatch
 from station.drift import Drift
 from station.repeated_images import RepeatedImages
@@ -155,6 +155,7 @@ class Runner:
         self.publisher: Optional[Publisher] = None
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
         self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
+        self._unknown_recipe: Optional[str] = None  # why the armed Trigger's part is not judged: a recipe not here
         self._sync = TriggerSync(self.options.trigger_timeout_s)  # which image answers which Trigger
         # A frozen camera's frames are ERRORs, never judged: sources whose every item is a new capture say so
         # (a folder, a live camera; not a video file).
@@ -257,13 +258,16 @@ class Runner:
             for plc in self.options.plcs:
                 trigger = plc.take_trigger()
                 if trigger is not None:
-                    recipes = self.options.recipes
-                    if recipes and 0 <= trigger.recipe < len(recipes) and recipes[trigger.recipe] is not self.station:
+                    recipes = self.options.recipes or [self.station]  # without --recipe: recipe 0 alone
+                    self._unknown_recipe = None
+                    if not 0 <= trigger.recipe < len(recipes):
+                        # Never judged with another product's model: the part that comes for it is an ERROR.
+                        self._unknown_recipe = (f"the PLC asks for recipe {trigger.recipe}; this station has recipes "
+                                                f"0..{len(recipes) - 1} (--recipe): not judged")
+                        self._say(f"WARNING: {self._unknown_recipe}")
+                    elif recipes[trigger.recipe] is not self.station:
                         self.station = recipes[trigger.recipe]
                         self._say(f"recipe {trigger.recipe}: {self.station.project}")
-                    elif recipes and not 0 <= trigger.recipe < len(recipes):
-                        self._say(f"WARNING: the PLC asks for recipe {trigger.recipe}; recipes 0..{len(recipes) - 1} "
-                                  f"are configured: keeping {self.station.project}")
                     self._sync.taken(trigger)
                     return trigger
             left = deadline - time.monotonic()
@@ -296,9 +300,12 @@ class Runner:
                 self._finish_error(item, "this image came after its Trigger had timed out (ERROR answered) and "
                                    "before the next Trigger: recorded, it answers no Trigger", answer=False)
                 continue
+            if self._armed is not None and self._unknown_recipe:
+                self._finish_error(item, self._unknown_recipe, cause=ErrorCode.UNKNOWN_RECIPE)
+                continue
             mismatch = self._other_part(item)
             if mismatch:
-                self._finish_error(item, mismatch)
+                self._finish_error(item, mismatch, cause=ErrorCode.PART_MISMATCH)
                 continue
             try:
                 rgb = item.image if isinstance(item.image, np.ndarray) else load_image(item.image)
@@ -307,12 +314,12 @@ class Runner:
                     # Maybe still being written (a writer that stalled): look again once it settles again.
                     self.source.requeue(item)
                     continue
-                todo.append((item, None, str(exc)))
+                todo.append((item, None, (str(exc), ErrorCode.IMAGE_INVALID)))
                 continue
             # after the load: a requeued image is no repeat of itself
             repeated = self._repeats.problem(item.sha256, item.name, self._part_id_or_none(item)) \
                 if self._repeats else None
-            todo.append((item, None, repeated) if repeated else (item, rgb, None))
+            todo.append((item, None, (repeated, ErrorCode.REPEATED_IMAGE)) if repeated else (item, rgb, None))
         try:
             before, self.model = self.model, self.fixed_model or self.station.model()  # an activation: next batch
             if (self.model.folder, self.model.version) != (before.folder, before.version):
@@ -324,7 +331,8 @@ class Runner:
             # damaged file): every part of this batch is an ERROR naming why, never a verdict from a model the
             # files no longer hold, and the line keeps running; the next batch loads again.
             for item, _, _ in todo:
-                self._finish_error(item, f"the model cannot be loaded: {exc}", no_model=True)
+                self._finish_error(item, f"the model cannot be loaded: {exc}", no_model=True,
+                                   cause=ErrorCode.MODEL_UNUSABLE)
             return
         if self.publisher is not None:
             self.publisher.set_model(self.model)
@@ -340,15 +348,16 @@ class Runner:
             if rgb is not None:
                 self._finish(item, next(outcomes), rgb)
             else:
-                self._finish_error(item, error)
+                self._finish_error(item, *error)
 
-    def _finish_error(self, item: Item, message: str, no_model: bool = False, answer: bool = True) -> None:
+    def _finish_error(self, item: Item, message: str, cause: ErrorCode = ErrorCode.OTHER, no_model: bool = False,
+                      answer: bool = True) -> None:
         """A part that never reached the engine: an ERROR outcome with its history row, sent as any result is
         (`no_model`: the row names no model, none could be loaded for it; `answer` False: a late image, which
         answers no PLC Trigger and is recorded under the timed-out Trigger's part id)."""
         part_id = self._part_id(item) if answer else checked_part_id(self._sync.late_part_id)
         self._finish(item, self.station.error(
-            item.name, message, part_id=part_id, source=self.source.label, no_model=no_model,
+            item.name, message, part_id=part_id, source=self.source.label, no_model=no_model, cause=cause,
             row={"sha256": item.sha256, "key": item.key, "file_version": _file_version(item),
                  "latency": max(0.0, time.time() - item.arrived), "in_transaction": self._owed_hook(item),
                  **self._archive_mark(item)}),
@@ -362,7 +371,7 @@ class Runner:
             return False
         trigger = self._armed
         item = Item("(no image)", None, None, None, wall_time(trigger.taken))
-        self._finish_error(item, reason)
+        self._finish_error(item, reason, ErrorCode.NO_IMAGE)
         self._sync.timed_out(trigger)
         return True
 

@@ -84,6 +84,9 @@ class Inspection(Documented):
     timings: dict[str, float]
     row_id: Optional[int] = Field(description="its row in the project's history (GET .../history)")
     error: Optional[str] = Field(None, description="ERROR: what went wrong with this image")
+    error_code: Optional[int] = Field(None, description="ERROR: why, as a number (station.ErrorCode, docs/plc.md): "
+                                      "1 image invalid, 2 image check, 3 no image, 4 repeated image, 5 part mismatch, "
+                                      "6 unknown recipe, 7 model unusable, 9 other")
     brightness_shift: Optional[float] = None
     image_check: Optional[Literal["dark", "bright", "flat"]] = None
     location: Optional[dict[str, Any]] = Field(None, description="with alignment: where the part was found")

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Optional
 
 from inference import InferenceResult, Verdict
+
+
+class ErrorCode(IntEnum):
+    """Why a part got ERROR, as a number for a PLC or an HMI that reads no text (the ErrorCode register, OPC UA's
+    ErrorCode, each result's `error_code`); the reason says it in words. 0 for any other verdict. docs/plc.md."""
+
+    NONE = 0
+    IMAGE_INVALID = 1  # the image cannot be read or inspected (damaged file, wrong size, too large)
+    IMAGE_CHECK = 2  # a dark, saturated or flat frame: camera, lens or light fault (inference/image_check.py)
+    NO_IMAGE = 3  # no image came for the Trigger in time, or the source is gone
+    REPEATED_IMAGE = 4  # the same image as the part before: a frozen camera
+    PART_MISMATCH = 5  # the image names another part than the PLC's Trigger
+    UNKNOWN_RECIPE = 6  # the PLC asked for a recipe the station does not have: not judged with another product's
+    MODEL_UNUSABLE = 7  # the model's files cannot be loaded now
+    OTHER = 9
 
 
 @dataclass
@@ -32,6 +48,18 @@ class Outcome:
     error: Optional[str] = None
     record_error: Optional[str] = None  # why it has no history row (bench checks only: Station.history_optional)
     expected: Optional[Verdict] = None  # a master part's (station.masters): the verdict it must get
+    cause: Optional[ErrorCode] = None  # an ERROR's cause where the caller knows it (Station.error's `cause`)
+
+    @property
+    def error_code(self) -> ErrorCode:
+        """Why this part is an ERROR (ErrorCode.NONE for any other verdict)."""
+        if self.verdict != Verdict.ERROR:
+            return ErrorCode.NONE
+        if self.cause is not None:
+            return self.cause
+        if self.result is not None and self.result.image_check:
+            return ErrorCode.IMAGE_CHECK
+        return ErrorCode.IMAGE_INVALID if self.result is not None else ErrorCode.OTHER
 
     @property
     def master_passed(self) -> Optional[bool]:
@@ -68,6 +96,8 @@ class Outcome:
                     "timings": {k: round(v, 4) for k, v in self.timings.items()}, "row_id": self.row_id})
         if self.error is not None:
             out["error"] = self.error
+        if self.verdict == Verdict.ERROR:
+            out["error_code"] = int(self.error_code)
         if self.expected is not None:
             out["master"] = {"expected": self.expected.value, "passed": self.master_passed}
         return out

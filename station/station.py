@@ -63,7 +63,7 @@ from inference import (
 
 from .history import History, HistoryError, default_path
 from .masters import Masters
-from .outcome import Outcome
+from .outcome import ErrorCode, Outcome
 from .review import MarkedImages, marked_images
 
 
@@ -348,7 +348,7 @@ class Station:
 
     def error(self, name: str, message: str, *, part_id: Optional[str] = None, source: str = "api",
               purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None,
-              no_model: bool = False) -> Outcome:
+              no_model: bool = False, cause: ErrorCode = ErrorCode.IMAGE_INVALID) -> Outcome:
         """An image that never reached the engine (unreadable upload, a file that stayed incomplete), as an
         ERROR outcome with its history row, which names the station's model; `no_model`: none, as when the
         model's files could not be loaded for this part."""
@@ -356,7 +356,7 @@ class Station:
         result = error_result(name, message)
         version, model_id = (model.version, model.model_id) if model is not None else (None, None)
         outcome = Outcome.of(result, version, model_id, part_id)
-        outcome.result = None
+        outcome.result, outcome.cause = None, cause
         purpose, outcome.expected = self._master(purpose, part_id)
         if record if record is not None else self.record:
             row = _with_hook(row, outcome)

@@ -198,3 +198,18 @@ def test_no_real_capture_of_the_six_dev_sets_fails_and_their_faults_do(shared_da
         for fault, frame in _frames(rgb(captures[0])).items():
             error = problem(levels(frame), ref)
             assert error is not None and error.check == fault, (name, fault)
+
+
+def test_a_failed_image_check_is_error_code_2_in_every_result(tmp_path, tiny_config):
+    """What the PLC's ErrorCode register, MQTT and the service's answer carry for a dark frame (station.ErrorCode)."""
+    from station import ErrorCode, Station
+
+    engine = Engine(tiny_config)
+    engine.fit(tmp_path / "p", _taught())
+    station = Station(tmp_path / "p", engine, record=False)
+    ok = disc(50, size=112)[0]
+    dark, good = next(iter(station.inspect([(ok * 0.1).astype(np.uint8)]))), next(iter(station.inspect([ok])))
+    assert dark.error_code == ErrorCode.IMAGE_CHECK and dark.to_dict()["error_code"] == 2
+    assert good.error_code == ErrorCode.NONE and "error_code" not in good.to_dict()
+    unreadable = station.error("x.png", "cannot decode x.png", record=False)
+    assert unreadable.error_code == ErrorCode.IMAGE_INVALID

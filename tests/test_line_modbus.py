@@ -45,7 +45,8 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     engine, cal, raw = projects
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    files = [("a_ok.png", part(901)), ("b_ng.png", part(902, scratch=True)), ("c_raw.png", part(903))]
+    files = [("a_ok.png", part(901)), ("b_ng.png", part(902, scratch=True)), ("c_raw.png", part(903)),
+             ("d_recipe7.png", part(904))]
     for name, rgb in files:
         (inbox / name).write_bytes(png_bytes(rgb))
     port = free_port()
@@ -68,13 +69,14 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
         version = int(station.model().version[1:])
         assert version >= 1 and plc.read_holding_registers(4, count=1).registers == [version]  # active version
         results = []
-        for part_id, recipe in (("SN-0001", 0), ("SN-0002", 0), ("SN-0003", 1)):
+        for part_id, recipe in (("SN-0001", 0), ("SN-0002", 0), ("SN-0003", 1), ("SN-0004", 7)):
             assert plc.write_registers(10, ascii_words(part_id)).status
             assert plc.write_register(5, recipe).status
             assert plc.write_coil(0, True).status
             _wait(lambda: _coils(plc)[2])  # ResultReady
             coils = _coils(plc)
-            regs = plc.read_holding_registers(0, count=10).registers + plc.read_holding_registers(30, count=4).registers
+            regs = plc.read_holding_registers(0, count=10).registers + plc.read_holding_registers(30, count=4).registers \
+                + plc.read_holding_registers(39, count=1).registers
             results.append((regs, coils))
             assert coils[0] and not coils[1]  # Trigger still set until Ack; not Busy
             assert plc.write_coil(3, True).status  # Ack
@@ -94,14 +96,18 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     assert not ready_after  # the run stopped: not Ready, though the server still answered
     rows = history.query(descending=False)
     history.close()
-    assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003"]
-    assert [r.file_name for r in rows] == ["a_ok.png", "b_ng.png", "c_raw.png"]  # the oldest waiting file each
+    assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003", "SN-0004"]
+    assert [r.file_name for r in rows] == ["a_ok.png", "b_ng.png", "c_raw.png", "d_recipe7.png"]  # the oldest each
     codes = [regs[0] for regs, _ in results]
-    assert codes == [1, 2, 4]  # OK, NG, and NO_VERDICT from the uncalibrated recipe 1
-    assert [regs[3] for regs, _ in results] == [1, 2, 3]  # sequence numbers
-    for (regs, _), row in zip(results, rows):
+    # OK, NG, NO_VERDICT from the uncalibrated recipe 1, and ERROR for recipe 7, which this station does not have:
+    # never judged with recipe 0's or 1's model. ErrorCode (register 39) says why: 6, unknown recipe.
+    assert codes == [1, 2, 4, 5] and [regs[14] for regs, _ in results] == [0, 0, 0, 6]
+    assert rows[3].verdict == "ERROR" and "recipe 7" in rows[3].reason and rows[3].score is None
+    assert [regs[3] for regs, _ in results] == [1, 2, 3, 4]  # sequence numbers
+    for (regs, _), row in zip(results[:3], rows):
         assert math.isclose(words_float(regs[1], regs[2]), row.score, rel_tol=1e-6)
-    assert [coils[4] for _, coils in results] == [False, True, False]  # Alarm with the NG, cleared after
+    assert math.isnan(words_float(*results[3][0][1:3]))  # the ERROR part: not scored
+    assert [coils[4] for _, coils in results] == [False, True, False, False]  # Alarm with the NG, cleared after
     # The defects: how many regions count, the largest one's area and centre, as the history row keeps them.
     assert [regs[7] for regs, _ in results][::2] == [0, 0] and results[1][0][7] >= 1
     for (regs, _), row in zip(results, rows):

@@ -17,7 +17,7 @@ from inference import Verdict
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
 from line_helpers import make_project, part, png_bytes
-from station import Station
+from station import ErrorCode, Station
 from station.history import History
 from station.line_io.handshake import Handshake
 
@@ -88,6 +88,7 @@ def test_a_trigger_whose_image_never_comes_is_answered_error_and_the_line_goes_o
         rows = line.close()
     assert first.verdict == Verdict.OK.code
     assert missing.verdict == Verdict.ERROR.code and missing.sequence == first.sequence + 1
+    assert (first.error_code, missing.error_code, after.error_code) == (0, ErrorCode.NO_IMAGE, 0)
     assert after.verdict == Verdict.NG.code and after.sequence == missing.sequence + 1
     assert [(r.part_id, r.verdict) for r in rows] == [("A", Verdict.OK), ("B", Verdict.ERROR), ("C", Verdict.NG)]
     assert "no image came within 1 s of the PLC's trigger" in rows[1].error
@@ -123,7 +124,7 @@ def test_a_trigger_while_the_source_is_gone_is_answered_at_once(project, tmp_pat
         gone = line.cycle("B")
     finally:
         rows = line.close()
-    assert gone.verdict == Verdict.ERROR.code
+    assert gone.verdict == Verdict.ERROR.code and gone.error_code == ErrorCode.NO_IMAGE
     assert rows[-1].part_id == "B" and "no image can come: the source folder" in rows[-1].error
 
 
@@ -138,6 +139,26 @@ def test_an_image_named_for_another_part_is_never_judged_as_the_triggers_part(pr
     finally:
         rows = line.close()
     assert same.verdict == Verdict.OK.code and next_one.verdict == Verdict.NG.code
-    assert other.verdict == Verdict.ERROR.code
+    assert other.verdict == Verdict.ERROR.code and other.error_code == ErrorCode.PART_MISMATCH
     assert rows[1].part_id == "124" and rows[1].file_name == "SN000125_top.png"
     assert "is part 000125 (--part-id-pattern) but the PLC's Trigger is for part 124" in rows[1].error
+
+
+def test_a_recipe_the_station_does_not_have_is_an_error_never_another_products_verdict(project, tmp_path):
+    """Without --recipe the station has recipe 0 alone: a PLC that asks for recipe 2 (a product variant this
+    station was not set up for) gets ERROR with ErrorCode 6 for that part, whose image is recorded and consumed;
+    before, the part was judged with recipe 0's model and the PLC got its OK."""
+    line = Line(project, tmp_path, timeout_s=5.0)
+    try:
+        line.plc.plc_write(recipe=2)
+        asked = line.cycle("A", "a.png")
+        line.plc.plc_write(recipe=0)
+        back = line.cycle("B", "b.png")
+    finally:
+        rows = line.close()
+    assert (asked.verdict, asked.error_code) == (Verdict.ERROR.code, ErrorCode.UNKNOWN_RECIPE)
+    assert (back.verdict, back.error_code) == (Verdict.OK.code, 0) and back.sequence == asked.sequence + 1
+    assert [(r.part_id, r.file_name, r.verdict) for r in rows] == [("A", "a.png", Verdict.ERROR),
+                                                                   ("B", "b.png", Verdict.OK)]
+    assert "the PLC asks for recipe 2; this station has recipes 0..0" in rows[0].error
+    assert any("WARNING: the PLC asks for recipe 2" in m for m in line.messages)

@@ -68,6 +68,9 @@ class HandshakeState:
     # A master part's check (station.masters): 0 a production part, 1 the master got its expected verdict, 2 it
     # did not (the station missed what it must catch: the master_failed alarm is up).
     master_check: int = 0
+    # Why an ERROR is one (station.ErrorCode: 1 image invalid, 2 image check, 3 no image, 4 repeated image, 5 part
+    # mismatch, 6 unknown recipe, 7 model unusable, 9 other); 0 for any other verdict.
+    error_code: int = 0
 
 
 class PlcWriteRefused(ValueError):
@@ -134,7 +137,8 @@ class Handshake:
                                   defect_y=math.nan if largest is None else float(largest.centroid[1]),
                                   defect_zone=0 if largest is None else largest.zone_index or 0,
                                   defect_length=math.nan if largest is None else float(largest.length),
-                                  master_check=0 if master is None else 1 if master else 2)
+                                  master_check=0 if master is None else 1 if master else 2,
+                                  error_code=int(getattr(outcome, "error_code", 0)))
         self._changed()
 
     def wait_for_plc(self, timeout: float) -> None:

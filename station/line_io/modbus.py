@@ -35,7 +35,7 @@ TRIGGER, BUSY, RESULT_READY, ACK, ALARM, READY = range(6)
 VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE, HEARTBEAT, DEFECTS, AREA_HI, AREA_LO = range(10)
 PART_ID, PART_ID_REGS = 10, 20
 DEFECT_X, DEFECT_Y = 30, 32  # float32 each, high word first
-MASTER_CHECK, ALARM_BITS, DEFECT_ZONE, DEFECT_LENGTH = 34, 35, 36, 37
+MASTER_CHECK, ALARM_BITS, DEFECT_ZONE, DEFECT_LENGTH, ERROR_CODE = 34, 35, 36, 37, 39
 N_COILS, N_REGS = 16, 40
 PLC_COILS = {TRIGGER, ACK}
 PLC_REGS = {RECIPE, *range(PART_ID, PART_ID + PART_ID_REGS)}
@@ -103,6 +103,7 @@ class ModbusServer(HandshakeAdapter):
         regs[ALARM_BITS] = s.alarm_bits & 0xFFFF
         regs[DEFECT_ZONE] = s.defect_zone & 0xFFFF
         regs[DEFECT_LENGTH:DEFECT_LENGTH + 2] = float_words(s.defect_length)
+        regs[ERROR_CODE] = s.error_code
         words = self._part_words if words_ascii(self._part_words) == s.part_id else ascii_words(s.part_id)
         regs[PART_ID:PART_ID + PART_ID_REGS] = words  # as written, unless the part id came another way (OPC UA)
         return regs

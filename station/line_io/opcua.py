@@ -11,8 +11,9 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     AlarmBits (UInt32: which alarms, bit i the i-th of station.line_io.alarms.ALARM_NAMES)
     Defects (UInt32: the regions that count)   DefectArea, DefectX, DefectY (Double: the largest one's area, mm^2
     or px, and centre, image px; NaN without one)   DefectZone (Int32: the largest one's inspection zone, 1.. the
-    calibration's zones in order, 0 outside them)   DefectLength (Double: its length, mm or px)   MasterCheck (Int32: 0 a production part, 1 a master part
-    that got its expected verdict, 2 one that did not)
+    calibration's zones in order, 0 outside them)   DefectLength (Double: its length, mm or px)   MasterCheck (Int32: 0 a
+    production part, 1 a master part that got its expected verdict, 2 one that did not)   ErrorCode (Int32: why an
+    ERROR is one, station.ErrorCode; 0 for any other verdict)
 
 Only Trigger, Ack, PartId and Recipe are writable (others answer BadNotWritable). A PLC write reaches the
 handshake through the server's PostWrite callback; the station's changes are written into the address space as
@@ -67,6 +68,7 @@ VARIABLES = (
     ("DefectZone", "defect_zone", "Int32", False),
     ("DefectLength", "defect_length", "Double", False),
     ("MasterCheck", "master_check", "Int32", False),
+    ("ErrorCode", "error_code", "Int32", False),
 )
 
 # ResultReady last: a PLC that sees it set reads this result's Verdict, Score and Sequence, never the last one's.
