@@ -65,7 +65,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     assert plc.connect()
     try:
         time.sleep(1.0)
-        assert history.count() == 0  # three files wait: nothing is inspected without a Trigger
+        assert history.count() == 0  # the files wait: nothing is inspected without a Trigger
         version = int(station.model().version[1:])
         assert version >= 1 and plc.read_holding_registers(4, count=1).registers == [version]  # active version
         results = []

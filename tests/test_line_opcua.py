@@ -59,7 +59,8 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     engine, cal, raw = projects
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    for name, rgb in (("a_ok.png", part(911)), ("b_ng.png", part(912, scratch=True)), ("c_raw.png", part(913))):
+    for name, rgb in (("a_ok.png", part(911)), ("b_ng.png", part(912, scratch=True)), ("c_raw.png", part(913)),
+                      ("d_recipe5.png", part(914))):
         (inbox / name).write_bytes(png_bytes(rgb))
     url = f"opc.tcp://127.0.0.1:{free_port()}"
     # Modbus and OPC UA over one handshake: a result the OPC UA PLC triggers shows on Modbus too.
@@ -80,18 +81,18 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
         async with Client(url) as client:
             plc = Plc(client, await client.get_namespace_index(NAMESPACE))
             await asyncio.sleep(1.0)
-            assert history.count() == 0  # three files wait: nothing is inspected without a Trigger
+            assert history.count() == 0  # the files wait: nothing is inspected without a Trigger
             (version,) = await plc.read("ModelVersion")
             assert version == int(station.model().version[1:]) >= 1
             results = []
-            for part_id, recipe in (("SN-0001", 0), ("SN-0002", 0), ("SN-0003", 1)):
+            for part_id, recipe in (("SN-0001", 0), ("SN-0002", 0), ("SN-0003", 1), ("SN-0004", 5)):
                 await plc.write("PartId", part_id, "String")
                 await plc.write("Recipe", recipe, "Int32")
                 await plc.write("Trigger", True, "Boolean")
                 await plc.wait("ResultReady")
                 results.append(await plc.read("Verdict", "Score", "Sequence", "Trigger", "Busy", "Alarm",
                                               "AlarmText", "Defects", "DefectArea", "DefectX", "DefectY", "MasterCheck",
-                                              "AlarmBits"))
+                                              "AlarmBits", "ErrorCode"))
                 await plc.write("Ack", True, "Boolean")
                 await asyncio.sleep(0.05)
                 assert await plc.read("Trigger", "Busy", "ResultReady", "Ack") == [False] * 4
@@ -117,15 +118,16 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
     assert handshake.state.ready is False  # the run stopped
     rows = history.query(descending=False)
     history.close()
-    assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003"]
-    assert [r.file_name for r in rows] == ["a_ok.png", "b_ng.png", "c_raw.png"]  # the oldest waiting file each
-    assert [r[0] for r in results] == [1, 2, 4]  # OK, NG, and NO_VERDICT from the uncalibrated recipe 1
-    assert [r[2] for r in results] == [1, 2, 3]  # sequence numbers
+    assert [r.part_id for r in rows] == ["SN-0001", "SN-0002", "SN-0003", "SN-0004"]
+    assert [r.file_name for r in rows] == ["a_ok.png", "b_ng.png", "c_raw.png", "d_recipe5.png"]  # the oldest each
+    # OK, NG, NO_VERDICT from the uncalibrated recipe 1, and ERROR (ErrorCode 6) for recipe 5, not configured
+    assert [r[0] for r in results] == [1, 2, 4, 5] and [r[13] for r in results] == [0, 0, 0, 6]
+    assert [r[2] for r in results] == [1, 2, 3, 4]  # sequence numbers
     assert all(r[3] and not r[4] for r in results)  # Trigger held until Ack; not Busy once ResultReady
     for r, row in zip(results, rows):
         assert (math.isnan(r[1]) and row.score is None) or math.isclose(r[1], row.score, rel_tol=1e-9)
-    assert [r[5] for r in results] == [False, True, False]  # Alarm with the NG, cleared after
-    assert "ALARM ng_streak: 1 NG in a row" in results[1][6] and results[2][6] == ""
+    assert [r[5] for r in results] == [False, True, False, False]  # Alarm with the NG, cleared after
+    assert "ALARM ng_streak: 1 NG in a row" in results[1][6] and results[2][6] == results[3][6] == ""
     # The defects: how many regions count, the largest one's area and centre, as the history row keeps them.
     assert [r[7] for r in results] == [len(row.regions) for row in rows] and results[1][7] >= 1
     for r, row in zip(results, rows):
@@ -135,8 +137,8 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
             assert r[9:11] == pytest.approx(largest["centroid"])
         else:
             assert all(math.isnan(v) for v in r[8:11])
-    assert [r[11] for r in results] == [0, 0, 0]  # production parts, no master check (tests/test_masters.py)
-    assert [r[12] for r in results] == [0, 1, 0]  # AlarmBits: bit 0, ng_streak, with the NG
+    assert [r[11] for r in results] == [0, 0, 0, 0]  # production parts, no master check (tests/test_masters.py)
+    assert [r[12] for r in results] == [0, 1, 0, 0]  # AlarmBits: bit 0, ng_streak, with the NG
 
 
 def test_one_handshake_two_protocols(tmp_path):
