@@ -10,6 +10,8 @@ from typing import Sequence
 
 from inference import InspectorError, user_message
 
+from inspector_line.person_args import add_person_arguments, person
+
 from .one_line import err, run_command
 
 WAIT_DEFAULT = "10m"
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("project", type=Path, nargs="?", help="the new project folder (not with --check)")
     r.add_argument("--check", action="store_true", help="check the backup file and say what it holds; change nothing")
     r.add_argument("--note", default="", help="why, for the restored project's audit trail")
+    add_person_arguments(r)
     r.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML, to say whether the restored "
                    "project inspects on this machine (default: config.yaml)")
     return p
@@ -120,7 +123,8 @@ def _restore(args) -> int:
         raise InspectorError("name the new project folder to restore into: inspector restore BACKUP PROJECT")
     from station.backup import restore
 
-    info = restore(args.backup, args.project, note=args.note)
+    who = person(args, "teach")  # where a users file is in force: who, before any work
+    info = restore(args.backup, args.project, note=args.note, who=who)
     print(f"restored {args.project} from {summary(info)}")
     _say_if_it_inspects(args)
     return 0

@@ -33,6 +33,8 @@ from inference import (
     user_message,
 )
 
+from inspector_line.person_args import add_person_arguments, person
+
 from .info import cmd_info
 
 PROG = "inspector"
@@ -176,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--activate", action="store_true",
                      help="make the new version active at once, even while the active one is calibrated (the line "
                      "then gets no verdict until it is calibrated); default: active only when nothing calibrated is")
+    add_person_arguments(fit)
     _common(fit)
     fit.set_defaults(func=cmd_fit)
 
@@ -213,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--no-activate", action="store_true",
                      help="keep the calibrated version staged; `inspector activate` puts it live later")
     cal.add_argument("--note", default="", help="a note for the version list and the audit trail")
+    add_person_arguments(cal)
     _common(cal)
     cal.set_defaults(func=cmd_calibrate)
 
@@ -256,10 +260,10 @@ def _engine(args):
     return engine_for(getattr(args, "project", None), EngineConfig.load(args.config, settings=args.set))
 
 
-def _station(args, record: bool = True):
+def _station(args, record: bool = True, who: Optional[str] = None):
     from station import Station
 
-    return Station(args.project, _engine(args), record=record)
+    return Station(args.project, _engine(args), record=record, who=who)
 
 
 def _progress():
@@ -348,7 +352,7 @@ def cmd_fit(args) -> int:
     if not args.ok and not args.false_rejects:
         raise InspectorError("fit needs --ok images (or --false-rejects: the images marked false reject)")
     images = expand_image_paths(args.ok)
-    station = _station(args)
+    station = _station(args, who=person(args, "teach"))  # where a users file is in force: who, before any work
     if args.false_rejects:
         images += _marked(args, station, "false_reject", untaught=True)
     progress, close = _progress()
@@ -416,7 +420,7 @@ def cmd_calibrate(args) -> int:
     zones = _parse_zones(args.zones)
     ok = expand_image_paths(args.ok)
     ng = expand_image_paths(args.ng) if args.ng else []
-    station = _station(args)
+    station = _station(args, who=person(args, "teach"))
     if args.marked:
         ok += _marked(args, station, "false_reject", need=False, untaught=True,
                       version=args.version or station.version_to_calibrate())

@@ -4,8 +4,6 @@ station layer reads and writes the file."""
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -63,9 +61,11 @@ def _command(args) -> int:
 
 
 def _password(from_stdin: bool) -> str:
+    from inspector_line.person_args import read_password
+
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+        return read_password(True)
+    first = read_password(False)
+    if read_password(False, "again: ") != first:
         raise InspectorError("the two passwords differ: nothing was written")
     return first

@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 
 from inference import InspectorError
 
+from inspector_line.person_args import add_person_arguments, person
+
 from .one_line import err, run_command
 
 
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("version", help="e.g. v3 (inspector versions lists them)")
     a.add_argument("--note", default="", help="why, for the audit trail")
     a.add_argument("--config", type=Path, metavar="FILE", help="engine config YAML (default: config.yaml)")
+    add_person_arguments(a)
     u = sub.add_parser("audit", help="every change that altered verdicts, oldest first",
                        description="The project's audit trail: when, who, what, old and new values, note.")
     u.add_argument("project", type=Path)
@@ -87,9 +90,10 @@ def _versions(args) -> int:
 
 
 def _activate(args) -> int:
+    who = person(args, "teach")  # where a users file is in force: who, before any work
     station = _station(args, args.config)
     before = next((v.version for v in station.versions() if v.active), None)
-    info = station.activate(args.version, note=args.note)
+    info = station.activate(args.version, note=args.note, who=who)
     if before == info.version:
         print(f"{info.version} is already the active version of {args.project}")
         return 0

@@ -34,6 +34,7 @@ from station.history_filters import parse_time as history_time
 
 from .export import (export_csv, export_json, export_periods_csv, export_periods_json, export_zones_csv,
                      export_zones_json)
+from .person_args import add_person_arguments, person
 from .runlock import acquire_run_lock
 from .sources import ERROR_AFTER_S
 
@@ -283,6 +284,7 @@ def history_parser() -> argparse.ArgumentParser:
                    help="mark inspection ID (several: 12,15,18) false_reject (an NG that was a good part) or "
                         "false_accept, or none to clear; a marked row and its archived image are kept until the mark "
                         "is cleared")
+    add_person_arguments(p)  # --user: who marks, where a users file is in force
     p.add_argument("--min-score", type=float, metavar="X")
     p.add_argument("--max-score", type=float, metavar="X")
     p.add_argument("--limit", type=int, metavar="N", help="the newest N rows only")
@@ -314,7 +316,7 @@ def cmd_history(args) -> int:
     if not path.is_file():
         raise InspectorError(f"no inspection history at {path}: nothing has been inspected in {args.project} yet")
     if args.mark is not None:
-        return _mark(path, *args.mark)
+        return _mark(path, *args.mark, who=person(args, "review"))
     if args.limit is not None and args.limit < 1:
         raise InspectorError(f"--limit must be at least 1, got {args.limit}")
     for name in ("csv", "json"):
@@ -364,7 +366,7 @@ def cmd_history(args) -> int:
     return 0
 
 
-def _mark(path: Path, row_ids: str, label: str) -> int:
+def _mark(path: Path, row_ids: str, label: str, who: Optional[str] = None) -> int:
     ids = [i.strip() for i in row_ids.split(",")]
     if not all(i.isdigit() for i in ids):
         raise InspectorError(f"--mark {row_ids}: not an inspection id (the first column of inspector history; "
@@ -375,7 +377,7 @@ def _mark(path: Path, row_ids: str, label: str) -> int:
         if unknown:  # every id checked before any is marked: a typo marks nothing
             raise InspectorError(f"--mark: no inspection with id {', '.join(unknown)} in {path}")
         for i in ids:
-            history.mark(int(i), value)
+            history.mark(int(i), value, who=who or "")
             row = history.get(int(i))
             print(f"inspection {row.id} ({row.file_name}, {row.verdict.value}) " +
                   (f"marked {value}" if value else "mark cleared"))

@@ -167,6 +167,25 @@ def remove_user(path: Path, name: str) -> str:
     return f"removed {name} from {path}" + ("; nobody can sign in now" if not users else "")
 
 
+def command_line_who(user: Optional[str], password: Callable[[], str], permission: str,
+                     path: Optional[Path] = None) -> Optional[str]:
+    """Who a command-line change is made by where a users file is in force: `user` (--user), signed in with
+    `password()` (asked only then), who must have `permission`; InspectorError saying what is missing, before any
+    work. None without a users file: the OS user, as before. The command line answers to the same people as the
+    window, so a terminal on the line PC is no way round the window's lock, and the audit trail names them."""
+    path = path if path is not None else users_file(None)
+    if path is None:
+        return None
+    if not user:
+        raise InspectorError(f"the users file {path} is in force on this PC: give --user NAME (its password is asked) "
+                             f"to {PERMISSIONS[permission]}")
+    caller = SignIn(path).sign_in(user, password())
+    if not caller.may(permission):
+        raise InspectorError(f"{caller.name} (roles: {', '.join(caller.roles)}) may not {PERMISSIONS[permission]}: "
+                             f"that needs the role {roles_granting(permission)}")
+    return caller.name
+
+
 class SignIn:
     """Who works at the window now (Qt-free; app/sign_in_bar.py shows it). Without a users file: the OS user, with
     every permission. With one: the operator until a person signs in."""

@@ -80,3 +80,12 @@ def users(tmp_path) -> Path:
     set_user(path, "ana", "engineer", "ana-password")
     set_user(path, "bo", "line,review", "bo-password")
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_machine_users_file(monkeypatch, tmp_path_factory):
+    """The suite never depends on this PC's users file (/etc/inspector/users.txt): a test that wants one names it
+    (INSPECTOR_USERS, or a SignIn of its own)."""
+    monkeypatch.delenv("INSPECTOR_USERS", raising=False)
+    missing = tmp_path_factory.getbasetemp() / "no-machine-users.txt"
+    monkeypatch.setattr("station.sign_in.machine_users_file", lambda: missing)

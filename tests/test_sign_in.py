@@ -139,3 +139,53 @@ def test_inspector_users_adds_lists_and_removes(tmp_path, monkeypatch, capsys):
     assert "nobody can sign in now" in capsys.readouterr().out and read_users(path) == {}
     assert cli(["users", "--file", str(tmp_path / "none.txt"), "list"]) == 2
     assert "is not there" in capsys.readouterr().err
+
+
+def test_the_command_line_answers_to_the_same_people_where_a_users_file_is_in_force(users, tmp_path, monkeypatch,
+                                                                                   capsys):
+    """A terminal on the line PC is no way round the window's lock: fit, calibrate, activate, restore and history
+    --mark ask for --user and its password, refuse a short role before any work, and the audit trail and the marks
+    name the person. Without a users file nothing is asked (the other CLI tests)."""
+    from inference import active_version, read_audit
+    from line_helpers import make_project, part, png_bytes
+    from station.history import History, default_path
+
+    _, project = make_project(tmp_path / "proj")
+    images = tmp_path / "cal"
+    images.mkdir()
+    for n in range(6):
+        (images / f"ok{n}.png").write_bytes(png_bytes(part(300 + n)))
+    monkeypatch.setenv("INSPECTOR_USERS", str(users))
+    audit = read_audit(project)
+
+    def cli_as(password, *argv):
+        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+        return cli(list(argv))
+
+    assert cli(["activate", str(project), "v1"]) == 2
+    assert "is in force on this PC: give --user NAME" in capsys.readouterr().err
+    assert cli_as("bo-password", "activate", str(project), "v1", "--user", "bo", "--password-stdin") == 2
+    assert "bo (roles: line, review) may not teach" in capsys.readouterr().err
+    assert cli_as("not-hers", "activate", str(project), "v1", "--user", "ana", "--password-stdin") == 2
+    assert "wrong name or password" in capsys.readouterr().err
+    assert read_audit(project) == audit and active_version(project) == "v2", "nothing changed"
+
+    assert cli_as("ana-password", "activate", str(project), "v1", "--user", "ana", "--password-stdin",
+                  "--note", "try v1") == 0
+    assert (read_audit(project)[-1]["who"], active_version(project)) == ("ana", "v1")
+    assert cli_as("ana-password", "calibrate", str(project), "--ok", str(images), "--user", "ana",
+                  "--password-stdin") == 0
+    assert read_audit(project)[-1]["action"] == "calibrate" and read_audit(project)[-1]["who"] == "ana"
+
+    assert cli(["infer", str(project), str(images / "ok0.png")]) == 0  # inspecting asks nobody
+    capsys.readouterr()
+    assert cli(["history", str(project), "--mark", "1", "false_accept"]) == 2
+    assert cli_as("bo-password", "history", str(project), "--mark", "1", "false_accept", "--user", "bo",
+                  "--password-stdin") == 0
+    with History(default_path(project)) as history:
+        assert history.get(1).label == "false_accept" and history.get(1).marked_by == "bo"
+    assert cli(["backup", str(project), str(tmp_path / "b.zip")]) == 0  # a backup changes no verdict: nobody asked
+    assert cli(["restore", str(tmp_path / "b.zip"), str(tmp_path / "copy")]) == 2 and not (tmp_path / "copy").exists()
+    assert cli_as("ana-password", "restore", str(tmp_path / "b.zip"), str(tmp_path / "copy"), "--user", "ana",
+                  "--password-stdin") == 0
+    assert read_audit(tmp_path / "copy")[-1]["action"] == "restore" and read_audit(tmp_path / "copy")[-1]["who"] == "ana"

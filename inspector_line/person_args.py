@@ -1,0 +1,32 @@
+"""Who makes a change from the command line, where a users file is in force (station/sign_in.py): `--user NAME`
+and its password, for the commands that change verdicts (fit, calibrate, activate, restore, history --mark).
+Without a users file they are not asked and the OS user is recorded, as before."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Optional
+
+
+def add_person_arguments(p) -> None:
+    p.add_argument("--user", metavar="NAME",
+                   help="where a users file is in force (inspector users): who makes this change, as the audit "
+                   "trail names them; the password is asked")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="with --user: read the password from standard input's first line (for scripts)")
+
+
+def read_password(from_stdin: bool, prompt: str = "password: ") -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return getpass.getpass(prompt)
+
+
+def person(args, permission: str) -> Optional[str]:
+    """The name the change is recorded under (None: the OS user, no users file); InspectorError before any work
+    when a users file is in force and --user is missing, the password wrong, or the role short."""
+    from station.sign_in import command_line_who
+
+    user = getattr(args, "user", None)
+    return command_line_who(user, lambda: read_password(args.password_stdin, f"password for {user}: "), permission)
