@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
     def try_example(self, folder: Optional[Path] = None, config: Optional[inference.EngineConfig] = None) -> bool:
         from .example import ExampleRun
 
-        if self._busy_refusal() or not self._may_discard():
+        if self.access.refuse(self, "Try an example", "teach") or self._busy_refusal() or not self._may_discard():
             return False
         self.example = ExampleRun(self, folder, config)
         return self.example.begin()

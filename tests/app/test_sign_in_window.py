@@ -82,6 +82,9 @@ def test_the_operator_inspects_but_changes_nothing(qtbot, station, images, answe
     with hist.History(hist.default_path(folder)) as h:
         assert not any(r.label for r in h.query())
 
+    assert window.try_example() is False and window.new_project() is False  # a new project is teaching too
+    qtbot.waitUntil(lambda: sum("operator may not teach" in t for t in answerer.seen) >= 5)
+
     run_view = window.open_run_view()
     assert run_view.start_button.isEnabled() and not run_view.source_edit.isEnabled()
     assert not run_view.alarm_button.isEnabled() and not run_view.modbus_edit.isEnabled()
