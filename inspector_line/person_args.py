@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import getpass
 import sys
+import warnings
 from typing import Optional
+
+from inference import InspectorError
 
 
 def add_person_arguments(p) -> None:
@@ -18,9 +21,17 @@ def add_person_arguments(p) -> None:
 
 
 def read_password(from_stdin: bool, prompt: str = "password: ") -> str:
+    """A password from standard input's first line, or asked on the terminal; InspectorError when none can come."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return getpass.getpass(prompt)
+    with warnings.catch_warnings():
+        # No terminal (a service, a script): getpass would read standard input aloud, or end in a traceback.
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            return getpass.getpass(prompt)
+        except (EOFError, getpass.GetPassWarning):
+            raise InspectorError("no terminal to ask the password on: type the command at a terminal, or pass the "
+                                 "password with --password-stdin") from None
 
 
 def person(args, permission: str) -> Optional[str]:

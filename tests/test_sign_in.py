@@ -189,3 +189,22 @@ def test_the_command_line_answers_to_the_same_people_where_a_users_file_is_in_fo
     assert cli_as("ana-password", "restore", str(tmp_path / "b.zip"), str(tmp_path / "copy"), "--user", "ana",
                   "--password-stdin") == 0
     assert read_audit(tmp_path / "copy")[-1]["action"] == "restore" and read_audit(tmp_path / "copy")[-1]["who"] == "ana"
+
+
+def test_a_password_that_cannot_be_asked_is_one_line_not_a_traceback(users, tmp_path, monkeypatch, capsys):
+    """A service or a script without a terminal: getpass has nothing to read (EOFError, or its warning that it would
+    echo standard input); said in one line, exit 2, nothing changed."""
+    import getpass
+    import warnings
+
+    def no_terminal(prompt=""):
+        warnings.warn("Can not control echo on the terminal.", getpass.GetPassWarning)
+        raise EOFError
+
+    monkeypatch.setattr(getpass, "getpass", no_terminal)
+    monkeypatch.setenv("INSPECTOR_USERS", str(users))
+    assert cli(["activate", str(tmp_path), "v1", "--user", "ana"]) == 2
+    assert "no terminal to ask the password on" in capsys.readouterr().err
+    before = users.read_bytes()
+    assert cli(["users", "--file", str(users), "add", "cy", "--roles", "line"]) == 2
+    assert "no terminal to ask the password on" in capsys.readouterr().err and users.read_bytes() == before
