@@ -82,7 +82,7 @@ class AccessGuard(QObject):
         return False
 
     def names(self) -> list[str]:
-        """The people who may sign in, for the dialog's list ([] when the file cannot be read: it says why)."""
+        """The people who may sign in, for the dialog's list ([] when the file cannot be read: a try says why)."""
         try:
             return list(read_users(self.state.path))
         except InspectorError:
