@@ -371,7 +371,9 @@ class Runner:
             return False
         trigger = self._armed
         item = Item("(no image)", None, None, None, wall_time(trigger.taken))
-        self._finish_error(item, reason, ErrorCode.NO_IMAGE)
+        unknown = self._unknown_recipe  # the first thing wrong with this Trigger, whether or not its image came
+        self._finish_error(item, f"{unknown}; {reason}" if unknown else reason,
+                           ErrorCode.UNKNOWN_RECIPE if unknown else ErrorCode.NO_IMAGE)
         self._sync.timed_out(trigger)
         return True
 

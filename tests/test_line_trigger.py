@@ -148,16 +148,20 @@ def test_a_recipe_the_station_does_not_have_is_an_error_never_another_products_v
     """Without --recipe the station has recipe 0 alone: a PLC that asks for recipe 2 (a product variant this
     station was not set up for) gets ERROR with ErrorCode 6 for that part, whose image is recorded and consumed;
     before, the part was judged with recipe 0's model and the PLC got its OK."""
-    line = Line(project, tmp_path, timeout_s=5.0)
+    line = Line(project, tmp_path, timeout_s=1.5)
     try:
         line.plc.plc_write(recipe=2)
         asked = line.cycle("A", "a.png")
+        no_image = line.cycle("N")  # recipe 2 again, and the camera missed it: still the recipe that is said
         line.plc.plc_write(recipe=0)
         back = line.cycle("B", "b.png")
     finally:
         rows = line.close()
     assert (asked.verdict, asked.error_code) == (Verdict.ERROR.code, ErrorCode.UNKNOWN_RECIPE)
-    assert (back.verdict, back.error_code) == (Verdict.OK.code, 0) and back.sequence == asked.sequence + 1
+    assert (no_image.verdict, no_image.error_code) == (Verdict.ERROR.code, ErrorCode.UNKNOWN_RECIPE)
+    assert "recipe 2" in rows[1].error and "no image came" in rows[1].error
+    rows = [r for r in rows if r.part_id != "N"]
+    assert (back.verdict, back.error_code) == (Verdict.OK.code, 0) and back.sequence == asked.sequence + 2
     assert [(r.part_id, r.file_name, r.verdict) for r in rows] == [("A", "a.png", Verdict.ERROR),
                                                                    ("B", "b.png", Verdict.OK)]
     assert "the PLC asks for recipe 2; this station has recipes 0..0" in rows[0].error
