@@ -25,7 +25,7 @@ class HistoryLink(QObject):
         h.taught = lambda: w.session.model.record.taught_digests if w.session.model else ()
         h.calibrateRequested.connect(self.calibrate)
         h.access = w.access
-        w.access.changed.connect(h._enable)
+        w.access.changed.connect(h.update_buttons)
 
     def record(self, path: str, result: inference.InferenceResult) -> None:
         """The station recorded the inspection in the worker: show it when the History view is open."""

@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.centre.addWidget(self.start_page)
         self.centre.addWidget(central)
         self.setCentralWidget(self.centre)
-        self.centre.currentChanged.connect(self._update_enabled)
+        self.centre.currentChanged.connect(self.update_enabled)
 
         self.roi_panel, self.ignore_panel, self.zones_panel, self.locate_panel, setup = \
             setup_panels(self.doc, self.undo_stack, self.view, self.overlay)
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self.inspect_panel.opened.connect(lambda: self.tabs.setCurrentWidget(self.inspect_panel))
         self.inspect_panel.opened.connect(self.show_work)
         # Editing and reviewing apart: the ROI is edited in the Teach step only; elsewhere a drag pans.
-        self.tabs.currentChanged.connect(self._lock_roi)
+        self.tabs.currentChanged.connect(self.lock_roi)
         for action in self.roi_panel.actions.values():
             action.triggered.connect(lambda _=False: self.tabs.setCurrentWidget(self.teach_panel))
         self.teach_panel.previewRequested.connect(self.show_reference)
@@ -115,13 +115,13 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.doc.dirtyChanged.connect(self._update_title)
         self.doc.folderChanged.connect(self._update_title)
-        self.doc.folderChanged.connect(self._update_enabled)
+        self.doc.folderChanged.connect(self.update_enabled)
         self.session.failed.connect(self.show_engine_error)
-        self.runner.busyChanged.connect(self._busy)
+        self.runner.busyChanged.connect(self.update_busy)
         self._update_title()
-        self._lock_roi()
+        self.lock_roi()
         self.start_page.set_recent(self.recent_projects())
-        self._update_enabled()
+        self.update_enabled()
         self.resize(1400, 900)
         geometry = self.qsettings.value("window/geometry")
         if geometry is not None:
@@ -159,13 +159,13 @@ class MainWindow(QMainWindow):
     def banner_lines(self) -> list[str]:
         return self.banner.lines()
 
-    def _update_enabled(self, *_):
+    def update_enabled(self, *_):
         """Setup and Teach need a project (or at least an image shown to draw on): not on the start page alone."""
         usable = (self.doc.folder is not None or self.centre.currentIndex() == 1) and self.access.may("teach")
         self.roi_panel.setEnabled(usable)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.teach_panel), usable)
 
-    def _busy(self, busy: bool) -> None:
+    def update_busy(self, busy: bool) -> None:
         self.settings_action.setEnabled(not busy and self.access.may("teach"))
 
     # -- errors ---------------------------------------------------------------------------------------
@@ -380,7 +380,7 @@ class MainWindow(QMainWindow):
     def roi_editable(self) -> bool:
         return self.tabs.currentWidget() is self.teach_panel and self.access.may("teach")
 
-    def _lock_roi(self, *_):
+    def lock_roi(self, *_):
         locked = not self.roi_editable()
         self.overlay.set_locked(locked)
         self.roi_panel.set_locked(locked)

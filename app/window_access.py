@@ -31,13 +31,13 @@ def apply(window: MainWindow) -> None:
             action.setEnabled(may_teach)
     if not may_teach:
         window.undo_stack.clear()  # the signed-out engineer's edits are not the next one's to undo or redo
-    window._update_enabled()
-    window._lock_roi()
-    window._busy(window.runner.busy)
+    window.update_enabled()
+    window.lock_roi()
+    window.update_busy(window.runner.busy)
     if not may_teach and window.tabs.currentWidget() is window.teach_panel:
         window.tabs.setCurrentWidget(window.inspect_panel)
-    window.versions_panel._enable()
-    window.history_panel._enable()
+    window.versions_panel.update_buttons()
+    window.history_panel.update_buttons()
     run_view = getattr(window, "run_view", None)
     if run_view is not None:
         run_view.set_setup_editable(may_teach)

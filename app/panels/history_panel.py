@@ -179,7 +179,7 @@ class HistoryPanel(QWidget):
         layout.addLayout(detail_row)
         layout.addLayout(marks)
         layout.addLayout(actions)
-        self._enable()
+        self.update_buttons()
 
     # -- the database ----------------------------------------------------------------------------
     def set_project(self, folder: Optional[Path]) -> None:
@@ -243,7 +243,7 @@ class HistoryPanel(QWidget):
         if self.history is None:
             self.summary.setText(self.summary.text() if self.summary.text().startswith("No history") else
                                  "Open a project: its inspections are listed here.")
-            self._enable()
+            self.update_buttons()
             return
         try:
             f = self.filters()
@@ -252,7 +252,7 @@ class HistoryPanel(QWidget):
             counts = self.history.counts(since=f["since"])
         except inference.InspectorError as exc:
             self.summary.setText(f"Cannot read the history: {exc}")
-            self._enable()
+            self.update_buttons()
             return
         for r, row in enumerate(self.rows):
             self.table.insertRow(r)
@@ -279,7 +279,7 @@ class HistoryPanel(QWidget):
         self.trend.set_rows(self.rows)
         shown = f"{len(self.rows)} of {total}" if total > len(self.rows) else f"{total}"
         self.summary.setText(f"{shown} inspection(s) shown. In this period: {counts.summary()}.")
-        self._enable()
+        self.update_buttons()
 
     # -- selection and review --------------------------------------------------------------------
     def selected_ids(self) -> list[int]:
@@ -287,7 +287,7 @@ class HistoryPanel(QWidget):
                 for i in self.table.selectionModel().selectedRows()]
 
     def _selected(self) -> None:
-        self._enable()
+        self.update_buttons()
         ids = self.selected_ids()
         if len(ids) != 1 or self.history is None:
             return
@@ -374,7 +374,7 @@ class HistoryPanel(QWidget):
     def selected_verdicts(self) -> set:
         return {self.table.item(i.row(), 2).text() for i in self.table.selectionModel().selectedRows()}
 
-    def _enable(self) -> None:
+    def update_buttons(self) -> None:
         has = self.history is not None
         verdicts = self.selected_verdicts() if has else set()
         # A false reject is an NG of a good part, a false accept an OK of a bad one: never an ERROR row.

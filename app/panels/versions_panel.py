@@ -42,7 +42,7 @@ class VersionsPanel(QWidget):
         self.summary.setObjectName("versionsSummary")
         self.summary.setWordWrap(True)
         self.table = _table(VERSION_COLUMNS, "versionsTable")
-        self.table.itemSelectionChanged.connect(self._enable)
+        self.table.itemSelectionChanged.connect(self.update_buttons)
         self.activate_button = QPushButton("Activate…")
         self.activate_button.setObjectName("activateVersion")
         self.activate_button.setToolTip("Make the selected version the one that inspects from the next part on "
@@ -62,7 +62,7 @@ class VersionsPanel(QWidget):
         layout.addWidget(self.audit_label)
         layout.addWidget(self.audit, 3)
         session.modelChanged.connect(self._model_changed)  # a bound slot: no closure keeps this panel alive
-        self._enable()
+        self.update_buttons()
 
     def _model_changed(self, _model) -> None:
         self.refresh()
@@ -77,7 +77,7 @@ class VersionsPanel(QWidget):
         self.versions = []
         if self.folder is None or not inference.has_model(self.folder):
             self.summary.setText("No model yet: teach OK images and press Fit.")
-            self._enable()
+            self.update_buttons()
             return
         try:
             self.versions = inference.list_versions(self.folder)
@@ -85,7 +85,7 @@ class VersionsPanel(QWidget):
             broken = inference.verify_audit(self.folder)  # rows edited, removed or put in by hand (audit_chain.py)
         except inference.InspectorError as exc:
             self.summary.setText(f"The versions cannot be read: {exc}")
-            self._enable()
+            self.update_buttons()
             return
         active = next((v for v in self.versions if v.active), None)
         shown = self.session.model.version if self.session.model is not None else None
@@ -109,13 +109,13 @@ class VersionsPanel(QWidget):
         for a in reversed(audit):
             _add_row(self.audit, [a.get("time", ""), a.get("who", ""), a.get("action", ""), a.get("version", ""),
                                   _values(a.get("old")), _values(a.get("new")), a.get("note", "")])
-        self._enable()
+        self.update_buttons()
 
     def selected(self) -> Optional[str]:
         rows = self.table.selectionModel().selectedRows()
         return self.table.item(rows[0].row(), 1).text() if rows else None
 
-    def _enable(self) -> None:
+    def update_buttons(self) -> None:
         version = self.selected()
         active = next((v.version for v in self.versions if v.active), None)
         self.activate_button.setEnabled(version is not None and version != active and not self.session.runner.busy
