@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -30,7 +29,7 @@ from inference import (
 )
 from station import PartIdPattern, Station, model_notice
 from station.history import LABELS, NO_VERDICT, PURPOSES, History, default_path, parse_label
-from station.history_filters import parse_time as history_time
+from station.history_filters import local_time, parse_time as history_time
 
 from .export import (export_csv, export_json, export_periods_csv, export_periods_json, export_zones_csv,
                      export_zones_json)
@@ -352,7 +351,7 @@ def cmd_history(args) -> int:
         return 0
     for r in rows:
         score = f"{r.score:10.4f}" if r.score is not None else " " * 10
-        local = datetime.fromtimestamp(r.time).strftime("%Y-%m-%d %H:%M:%S")
+        local = local_time(r.time)
         label = f"  [{r.label}{f' by {r.marked_by}' if r.marked_by else ''}]" if r.label else ""
         error = f"  {r.error}" if r.error else ""
         part = f"  part {r.part_id}" if r.part_id else ""
@@ -445,8 +444,7 @@ def _print_alarms(args, path: Path, filters: dict) -> int:
     if _export(args, events, "alarm events", export_alarms_csv, export_alarms_json):
         return 0
     for e in events:
-        local = datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{local}  {e.project:16}  {e.message}")
+        print(f"{local_time(e.time)}  {e.project:16}  {e.message}")
     print(f"{len(events)} alarm events")
     for t in alarm_totals(events):  # what the shift lead asks first: which alarm, how often, how long
         print(f"  {total_text(t)}")

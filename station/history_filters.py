@@ -17,6 +17,11 @@ SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 LABELS = ("false_reject", "false_accept")  # a reviewer's marks (History.mark)
 
 
+def local_time(seconds: float) -> str:
+    """A stored time (seconds since 1970) as people at the line read it: local time, to the second."""
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
+
+
 class HistoryError(InspectorError):
     """The history database cannot be opened, read or written (corrupt, locked, read-only, disk full)."""
 

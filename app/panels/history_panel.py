@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 import inference
 from station import history as hist
+from station.history_filters import local_time
 from station.review import MarkedImages, marked_images
 from inspector_line.export import export_csv, export_json
 
@@ -224,7 +225,7 @@ class HistoryPanel(QWidget):
             self.thumb.setPixmap(QPixmap())
             return
         where = row.image_path()
-        when = datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
+        when = local_time(row.time)
         self.detail.setText(f"<b>{row.verdict_text}</b> {html.escape(row.file_name)}, {when}<br>"
                             f"{html.escape(row.reason or row.error or '')}"
                             + ("" if where else "<br><i>The image file is no longer there.</i>"))

@@ -6,7 +6,6 @@ station/line_io/alarm_log.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Optional
 
 from PySide6.QtWidgets import (
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 import inference
+from station.history_filters import local_time
 from station.history_periods import DEFAULT_SHIFTS, parse_shifts, periods, total
 from station.history_zones import zone_records
 from station.line_io.alarm_log import alarm_events, alarm_totals, total_text
@@ -110,8 +110,7 @@ class PeriodsDialog(QDialog):
         for e in reversed(events):
             r = self.table.rowCount()
             self.table.insertRow(r)
-            local = datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S")
-            for col, value in enumerate((local, e.project, e.message)):
+            for col, value in enumerate((local_time(e.time), e.project, e.message)):
                 self.table.setItem(r, col, QTableWidgetItem(value))
 
 
