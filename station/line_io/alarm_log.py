@@ -76,40 +76,43 @@ class AlarmLog:
             return
         now = time.time() if when is None else when
         rows = [(now, project, c.name, int(c.raised), c.message) for c in changes]
-        with self._lock:
-            try:
-                db = self._open()
-                with db:
-                    db.executemany("INSERT INTO alarm_events (time, project, name, raised, message) "
-                                   "VALUES (?, ?, ?, ?, ?)", rows)
-                    self._since_prune += len(rows)
-                    if self._since_prune >= PRUNE_EVERY:
-                        self._since_prune = 0
-                        db.execute("DELETE FROM alarm_events WHERE id <= (SELECT id FROM alarm_events "
-                                   "ORDER BY id DESC LIMIT 1 OFFSET ?)", (KEEP,))
-                if self._failing:
-                    self._failing = False
-                    self.on_message(f"the alarm history in {self.path} is written again")
-            except sqlite3.Error as exc:
-                if not self._failing:  # said once, not at every part of a long fault
-                    self._failing = True
-                    self.on_message(f"WARNING: alarms are not kept in the alarm history ({self.path}: {exc}); "
-                                    "they still reach the PLC, MQTT and this log")
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT INTO alarm_events (time, project, name, raised, message) VALUES (?, ?, ?, ?, ?)",
+                           rows)
+            self._since_prune += len(rows)
+            if self._since_prune >= PRUNE_EVERY:
+                self._since_prune = 0
+                db.execute("DELETE FROM alarm_events WHERE id <= (SELECT id FROM alarm_events ORDER BY id DESC "
+                           "LIMIT 1 OFFSET ?)", (KEEP,))
+
+        self._write(insert, "alarms are not kept in the alarm history", "; they still reach the PLC, MQTT and this log")
 
     def forget_before(self, before: float) -> int:
         """Drop the events older than `before` (seconds since 1970): the history's `--keep-days` holds for its alarms
         too, so a plant that keeps 90 days of parts keeps no older alarms either. Returns how many went; a database
         that cannot be written is said as `record` says it, and costs no part."""
+        deleted = self._write(lambda db: db.execute("DELETE FROM alarm_events WHERE time < ?", (before,)).rowcount,
+                              "old alarms are not dropped from the alarm history")
+        return deleted or 0
+
+    def _write(self, change: Callable[[sqlite3.Connection], object], failure: str, after: str = ""):
+        """`change(db)` in one transaction; a database that cannot be written is said once (not at every part of a
+        long fault), and that it is written again once it is. Returns what `change` returned, None on failure."""
         with self._lock:
             try:
-                with self._open() as db:
-                    return db.execute("DELETE FROM alarm_events WHERE time < ?", (before,)).rowcount
+                db = self._open()
+                with db:
+                    out = change(db)
             except sqlite3.Error as exc:
                 if not self._failing:
                     self._failing = True
-                    self.on_message(f"WARNING: old alarms are not dropped from the alarm history ({self.path}: "
-                                    f"{exc})")
-                return 0
+                    self.on_message(f"WARNING: {failure} ({self.path}: {exc}){after}")
+                return None
+            if self._failing:
+                self._failing = False
+                self.on_message(f"the alarm history in {self.path} is written again")
+            return out
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
