@@ -208,3 +208,19 @@ def test_a_password_that_cannot_be_asked_is_one_line_not_a_traceback(users, tmp_
     before = users.read_bytes()
     assert cli(["users", "--file", str(users), "add", "cy", "--roles", "line"]) == 2
     assert "no terminal to ask the password on" in capsys.readouterr().err and users.read_bytes() == before
+
+
+def test_an_unknown_name_costs_the_same_one_hash_as_a_wrong_password(users, monkeypatch):
+    """The refusal's time must not tell which names exist: one scrypt either way (before, an unknown name hashed a
+    fresh password first, then checked against it: two)."""
+    import hashlib
+
+    calls = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: calls.append(1) or real(*a, **k))
+    state = SignIn(users)
+    for name in ("ana", "nobody"):
+        calls.clear()
+        with pytest.raises(SignInRefused, match="^wrong name or password$"):
+            state.sign_in(name, "not-the-password")
+        assert len(calls) == 1, name
