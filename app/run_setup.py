@@ -48,6 +48,13 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
 
         metrics = LineMetrics()
         servers.append(metrics.serve(*host_port(fields["metrics"], "The metrics address")))
+    display = None
+    if fields.get("display"):  # the station's monitor, served as `inspector run --display` serves it
+        from inspector_line.display_server import DisplayServer
+        from station.line_io.display import LineDisplay
+
+        display = LineDisplay()
+        servers.append(DisplayServer(display, *host_port(fields["display"], "The line display's address")))
     plcs = [handshake] if handshake is not None else []
     limits = limits_of(alarms)
     mqtt = MqttReceiver(fields["mqtt"]) if fields.get("mqtt") else None  # a bad URL now; it connects at Start
@@ -71,7 +78,7 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
                       master_every_s=every_h * 3600 if every_h and masters is not None else None,
                       backups=Path(backups) if backups else None,
                       backup_every_s=alarms[BACKUP_EVERY] * 3600, post_url=fields.get("post") or None,
-                      metrics=metrics), servers
+                      metrics=metrics, display=display), servers
 
 
 def _hours(value: float) -> str:
@@ -80,12 +87,12 @@ def _hours(value: float) -> str:
 
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
-    opcua, opcua_users, recipes (folders separated by ;), mqtt; the Outputs… dialog's post, metrics, opcua_cert,
-    opcua_key, opcua_trust: text, "" when empty), its Free run box and its Alarms… values."""
+    opcua, opcua_users, recipes (folders separated by ;), mqtt; the Outputs… dialog's post, metrics, display,
+    opcua_cert, opcua_key, opcua_trust: text, "" when empty), its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
                       ("modbus", "--modbus"), ("opcua", "--opcua"), ("opcua_users", "--opcua-users"),
-                      ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"),
+                      ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"), ("display", "--display"),
                       ("opcua_cert", "--opcua-cert"), ("opcua_key", "--opcua-key"), ("opcua_trust", "--opcua-trust")):
         if fields.get(key) and (not key.startswith("opcua_") or fields.get("opcua")):  # they go with an endpoint
             argv += [flag, fields[key]]

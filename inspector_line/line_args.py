@@ -52,6 +52,11 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--metrics", metavar="HOST:PORT",
                    help="serve Prometheus metrics at http://HOST:PORT/metrics (inspections by verdict, latency, "
                    "queue depth, outbox, alarms, model version; docs/plc.md)")
+    g.add_argument("--display", metavar="HOST:PORT",
+                   help="serve the line display at http://HOST:PORT/, a page for the station's monitor: the last part "
+                   "with its heatmap and verdict, this shift's counts and yield, the alarms (read-only; docs/plc.md)")
+    g.add_argument("--shifts", metavar="H,H,...",
+                   help="with --display: the hours the shifts start at, for its counts (default 6,14,22)")
     add_alarm_arguments(g)
     add_master_arguments(g)
     add_backup_arguments(g)
@@ -211,9 +216,10 @@ def check_line_io_arguments(args) -> None:
     for folder in args.recipe:
         if not folder.is_dir():
             raise InspectorError(f"--recipe: no project folder at {folder}")
-    for flag, value in (("--modbus", args.modbus), ("--metrics", args.metrics)):
+    for flag, value in (("--modbus", args.modbus), ("--metrics", args.metrics), ("--display", args.display)):
         if value:
             host_port(value, flag)
+    display_shifts(args)
     if args.mqtt:
         from station.line_io.mqtt import MqttReceiver
 
@@ -249,6 +255,15 @@ def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua
     return handshake, servers
 
 
+def display_shifts(args) -> tuple[int, ...]:
+    """--shifts, for --display's counts (checked in one line; the default shifts without it)."""
+    from station.history_periods import DEFAULT_SHIFTS, parse_shifts
+
+    if args.shifts is not None and not args.display:
+        raise InspectorError("--shifts goes with --display HOST:PORT (the display counts the parts of this shift)")
+    return parse_shifts(args.shifts, "--shifts") if args.shifts is not None else DEFAULT_SHIFTS
+
+
 class LineIO:
     """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run.
     `args` were checked by check_line_io_arguments first (cmd_run does, before the history opens)."""
@@ -279,6 +294,13 @@ class LineIO:
             host, port = host_port(args.metrics, "--metrics")
             options.metrics = LineMetrics()
             self.servers.append(options.metrics.serve(host, port))
+        if args.display:
+            from station.line_io.display import LineDisplay
+
+            from .display_server import DisplayServer
+
+            options.display = LineDisplay(display_shifts(args))
+            self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display")))
         self.options = options
 
     def start(self) -> None:

@@ -40,6 +40,7 @@ from station.masters import Masters, MasterWatch, part_key
 
 from station.line_io.publisher import Publisher, result_payload
 from .run_archive import RunArchive
+from .runlock import acquire_run_lock
 from .sources import Item, file_identity, key_file
 from .systemd_notify import notify
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync, wall_time
@@ -73,6 +74,7 @@ class RunOptions:
     free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger
     trigger_timeout_s: Optional[float] = DEFAULT_TRIGGER_TIMEOUT_S  # a Trigger with no image then: ERROR (0: never)
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
+    display: Optional[object] = None  # station.line_io.display.LineDisplay: the station's monitor (--display)
     recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
     masters: Optional[Masters] = None  # master parts (station.masters): checks of the station, not production
     master_every_s: Optional[float] = None  # each master must pass this often (the master_due alarm)
@@ -193,7 +195,8 @@ class Runner:
                                        on_message=self._say,
                                        disk_checks=self.archive.disk_checks() if self.archive else [],
                                        masters=MasterWatch(o.masters, o.master_every_s, self.history)
-                                       if o.masters is not None else None, backups=self._backup_watch())
+                                       if o.masters is not None else None, backups=self._backup_watch(),
+                                       display=o.display)
             if self.archive is not None:
                 self.archive.start()
             self.publisher.set_model(self.model)
@@ -280,11 +283,7 @@ class Runner:
                 time.sleep(0.001)
 
     def _lock(self):
-        if not self.options.lock:
-            return None
-        from .runlock import acquire_run_lock
-
-        return acquire_run_lock(self.history.path)
+        return acquire_run_lock(self.history.path) if self.options.lock else None
 
     # -- one batch --------------------------------------------------------------
     def _process(self, items: list[Item]) -> None:
@@ -418,7 +417,7 @@ class Runner:
             payload = self._owed.pop(id(item), {}).get("payload")  # kept in the outbox with the row (one commit)
             stored = payload is not None
             self.publisher.publish(payload if stored else self._payload(item, outcome, now), outcome, waited, stored,
-                                   to_plc=answer)
+                                   to_plc=answer, image=rgb)
         # Archived by its own thread once the PLC has its answer: a large image, or a network share that is slow
         # or hangs, is no part of the line's response time. A crash before leaves the row owed (run_archive.py).
         if item.image is not None and self.archive is not None:

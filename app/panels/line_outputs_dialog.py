@@ -1,5 +1,6 @@
 """The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, and the OPC UA endpoint's
-certificates, as `inspector run`'s --post, --metrics and --opcua-cert / --opcua-key / --opcua-trust set them. The
+certificates, as `inspector run`'s --post, --metrics, --display and --opcua-cert / --opcua-key / --opcua-trust set
+them. The
 values are kept with the run's other fields (run/<key> in the window's QSettings) and checked with them at Start
 (app/run_setup.py)."""
 
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 # The values, in the Run view's field names (run_setup's), and what each is called in its messages.
-KEYS = ("post", "metrics", "opcua_cert", "opcua_key", "opcua_trust")
+KEYS = ("post", "metrics", "display", "opcua_cert", "opcua_key", "opcua_trust")
 NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
          "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
 
@@ -26,6 +27,7 @@ def summary(values: dict) -> str:
     """The outputs in one line (the Outputs… button's tooltip)."""
     parts = [f"results POSTed to {values['post']}" if values.get("post") else "no POST",
              f"metrics on {values['metrics']}" if values.get("metrics") else "no metrics",
+             f"line display on {values['display']}" if values.get("display") else "no line display",
              "OPC UA secured with a certificate" if values.get("opcua_cert") else "OPC UA without a certificate"]
     return "; ".join(parts)
 
@@ -46,6 +48,10 @@ class LineOutputsDialog(QDialog):
             "metrics", values, "HOST:PORT for Prometheus (optional), e.g. 0.0.0.0:9100",
             "Serve the line's Prometheus metrics (counts, latency, alarms) at http://HOST:PORT/metrics while the "
             "run goes on"))
+        form.addRow("Line display on", self._edit(
+            "display", values, "HOST:PORT for the station's monitor (optional), e.g. 0.0.0.0:8080",
+            "Serve a page for a monitor at the station at http://HOST:PORT/ while the run goes on: the last part "
+            "with its heatmap and verdict, this shift's counts and yield, the alarms (read-only)"))
         form.addRow("OPC UA certificate", self._with_browse(self._edit(
             "opcua_cert", values, "inspector_opcua_cert.der (optional)",
             "Secure the OPC UA endpoint (Basic256Sha256, sign and encrypt) with this certificate; "

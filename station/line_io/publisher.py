@@ -1,7 +1,8 @@
 """Where each result goes besides the history and the archive: the outboxes (POST, MQTT), the alarms, the
-PLC handshake (Modbus TCP, OPC UA) and the metrics. `inspector run` (inspector_line/runner.py) and `inspector
-serve` (inspector_service/line.py, one per project) hand every finished part here (`publish`); nothing here can
-hold up inspection: outboxes send from their own threads, PLC servers serve from theirs.
+PLC handshake (Modbus TCP, OPC UA), the metrics and the line display (the station's monitor). `inspector run`
+(inspector_line/runner.py) and `inspector serve` (inspector_service/line.py, one per project) hand every finished
+part here (`publish`); nothing here can hold up inspection: outboxes send from their own threads, PLC servers and
+the display serve from theirs.
 """
 
 from __future__ import annotations
@@ -35,16 +36,18 @@ class Publisher:
                  metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
                  on_message: Optional[Callable[[str], None]] = None,
                  disk_checks: Sequence[Callable[[], Optional[str]]] = (), masters: Optional[MasterWatch] = None,
-                 backups: Optional[BackupWatch] = None, project: str = ""):
+                 backups: Optional[BackupWatch] = None, project: str = "", display=None):
         """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
         `plcs`: PLC servers (publish_result / set_alarm / set_model_version / set_ready / beat); `metrics`: a RunMetrics.
         The disk alarm watches the history's disk (below `alarm_limits.min_free`) and `disk_checks`: more of the
         line's disks (the archive's keeper), each None or what is wrong now. `masters`: the master parts' checks
         (station.masters), whose master_failed and master_due alarms it raises; `backups`: the backup folder's
         watch (station.backup_watch), started and closed with the publisher, whose backup_due alarm it raises.
-        `project`: the project's name before a model is set (set_model names it then)."""
+        `project`: the project's name before a model is set (set_model names it then). `display`: a
+        station.line_io.display.LineDisplay, given the model, each part with its image, the alarms and the beat."""
         self.on_message = on_message or (lambda text: None)
         self.alarms = Alarms(alarm_limits)
+        self.history_path = Path(history_path)
         self.alarm_log = AlarmLog(history_path, self.on_message)  # each change, kept with the parts
         self.disk_checks = [DiskWatch("inspection history", history_path,
                                       MinFree.parse(self.alarms.limits.min_free)).problem, *disk_checks]
@@ -52,6 +55,7 @@ class Publisher:
         self.backups = backups
         self.plcs = list(plcs)
         self.metrics = metrics
+        self.display = display
         self.mqtt = mqtt
         self.outboxes: list[Outbox] = []
         if post_url:
@@ -71,6 +75,8 @@ class Publisher:
             plc.set_ready(True)
         if self.mqtt is not None:
             self.mqtt.start()  # TOPIC/status: online, before the first result
+        if self.display is not None:
+            self.display.start(self.history_path)  # the shift's counts
         if self.backups is not None:
             self.backups.start()  # its first look comes from its thread: a hung share never holds up the start
         # A disk already short, or a master check that failed before a restart, raises its alarm before the first part.
@@ -86,6 +92,8 @@ class Publisher:
         """The PLC's Heartbeat +1: called by the run's own loop every second, so it stands still when that hangs."""
         for plc in self.plcs:
             plc.beat()
+        if self.display is not None:
+            self.display.beat()
 
     def _check_disks(self) -> list:
         problems = [p for p in (check() for check in self.disk_checks) if p]
@@ -107,6 +115,8 @@ class Publisher:
             self._alarm_changed()  # the PLC's AlarmText and the retained MQTT alarm follow it as it grows
             if self.metrics is not None and self.project:
                 self.metrics.set_alarms(self.project, self.alarms.active)
+            if self.display is not None:
+                self.display.set_alarms(self.alarms.active)
         self.alarm_log.record(self.project, changes)  # after the PLC: a busy database never delays its Alarm bit
 
     def set_model(self, model: Model) -> None:
@@ -124,6 +134,8 @@ class Publisher:
             plc.set_model_version(model.version)
         if self.metrics is not None:
             self.metrics.set_model(self.project, model.version)
+        if self.display is not None:
+            self.display.set_model(model)
 
     def store(self, db, payload: dict) -> None:
         """Keep the result for every receiver, inside the caller's transaction (the history row's)."""
@@ -145,11 +157,13 @@ class Publisher:
 
         return owed
 
-    def publish(self, payload: dict, outcome, latency: float, stored: bool = False, to_plc: bool = True) -> None:
+    def publish(self, payload: dict, outcome, latency: float, stored: bool = False, to_plc: bool = True,
+                image=None) -> None:
         """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
         `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
         payload is in the outboxes already (store(), with the history row); else it is put there now. `to_plc`
-        False: a part that answers no Trigger (an image late for a timed-out one) goes to all but the PLC."""
+        False: a part that answers no Trigger (an image late for a timed-out one) goes to all but the PLC. `image`:
+        the RGB pixels judged, for the line display."""
         before = self.alarms.text
         expected = getattr(outcome, "expected", None)  # a master part's (station.masters)
         passed = None  # a master part's check: whether it got its verdict
@@ -172,6 +186,8 @@ class Publisher:
         if self.metrics is not None:
             self.metrics.observe(self.project, outcome.verdict, latency, passed, outcome.largest_defect)
             self.metrics.set_alarms(self.project, self.alarms.active)
+        if self.display is not None:
+            self.display.part(outcome, image, latency)
 
     def _alarm_changed(self) -> None:
         text = self.alarms.text
@@ -188,6 +204,8 @@ class Publisher:
         self.alarm_log.record(self.project, [AlarmChange(name, False, f"alarm ended {name}: {STOPPED}")
                                              for name in sorted(self.alarms.active)])
         self.alarm_log.close()
+        if self.display is not None:
+            self.display.stop()
         if self.backups is not None:
             self.backups.close()
         for plc in self.plcs:

@@ -112,8 +112,8 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
 
 def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot, window, fitted_project, tmp_path,
                                                                           answerer):
-    """Outputs…: each result POSTed to the line's software and the line's metrics served while the run goes on, as
-    inspector run's --post and --metrics; the OPC UA certificate, key and trust folder in the copied command and
+    """Outputs…: each result POSTed to the line's software, the line's metrics and the line display served while the
+    run goes on, as inspector run's --post, --metrics and --display; the OPC UA certificate, key and trust folder in the copied command and
     the server Start builds; files that do not go together are a message naming them, not a run."""
     import json
     import shlex
@@ -141,9 +141,9 @@ def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot
     http = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     project, panel = run_view_on(qtbot, window, fitted_project, tmp_path, scratched=[61])
-    metrics = f"127.0.0.1:{free_port()}"
-    panel.set_output_values(dict(post="ftp://mes.local/results", metrics=metrics, opcua_cert="", opcua_key="",
-                                 opcua_trust=""))
+    metrics, display = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    panel.set_output_values(dict(post="ftp://mes.local/results", metrics=metrics, display=display, opcua_cert="",
+                                 opcua_key="", opcua_trust=""))
     assert not panel.start() and "The results' POST address needs an http:// or https:// URL" in answerer.seen[-1]
     panel.set_output_values(dict(panel.output_values, post=f"http://127.0.0.1:{http.server_port}/results"))
     assert "results POSTed to http://127.0.0.1" in panel.outputs_button.toolTip()
@@ -152,12 +152,15 @@ def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot
         qtbot.waitUntil(lambda: len(received) == 1, timeout=60000)
         with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as reply:
             served = reply.read().decode()
+        with urllib.request.urlopen(f"http://{display}/state", timeout=10) as reply:
+            shown = json.loads(reply.read())
     finally:
         panel.stop()
         qtbot.waitUntil(lambda: not panel.running, timeout=30000)
         http.shutdown()
     assert received[0]["verdict"] == "NG" and received[0]["file_name"] == "ng_061.png"
     assert 'inspector_inspections_total{' in served and 'verdict="NG"} 1.0' in served
+    assert (shown["part"]["verdict"], shown["part"]["name"]) == ("NG", "ng_061.png")
 
     cert, key = make_self_signed(tmp_path / "pki", host="line3-pc")
     (tmp_path / "trusted").mkdir()
@@ -173,7 +176,7 @@ def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot
     assert "signed and encrypted" in servers[0].describe() and options.post_url == panel.output_values["post"]
     args = run_parser().parse_args(shlex.split(panel.copy_command())[2:])
     check_line_io_arguments(args)  # the command inspector run accepts
-    assert (args.post, args.metrics) == (panel.output_values["post"], metrics)
+    assert (args.post, args.metrics, args.display) == (panel.output_values["post"], metrics, display)
     assert (args.opcua_cert, args.opcua_key, args.opcua_trust) == (cert, key, tmp_path / "trusted")
 
 

@@ -1,0 +1,220 @@
+"""The line display's page (station/line_io/display.py): one HTML file with its style and script, no files from
+elsewhere (a line PC has no internet). It asks for `state` twice a second and for the last part's picture when a
+new part came, by relative addresses, so it works wherever it is mounted. Every text it shows from the station
+goes in as text, never as HTML (a file name is the camera's to choose). When the station stops answering, or its
+loop stops beating, the page greys out and says so: an operator must never take a frozen screen's last OK for the
+part in front of them."""
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Inspector - line display</title>
+<style>
+  :root { --ok: #1f9d48; --ng: #d62828; --other: #d99000; --bg: #15171a; --panel: #202328; --text: #e8e8e8;
+          --dim: #9aa0a6; }
+  * { box-sizing: border-box; }
+  html, body { margin: 0; height: 100%; background: var(--bg); color: var(--text);
+               font-family: "Segoe UI", "DejaVu Sans", Arial, sans-serif; }
+  body { display: flex; flex-direction: column; height: 100vh; }
+  header { display: flex; gap: 2em; align-items: baseline; padding: 0.5em 1em; background: var(--panel);
+           font-size: 1.3em; }
+  header .grow { flex: 1; }
+  #clock { font-variant-numeric: tabular-nums; }
+  #alarms { background: var(--ng); color: white; font-size: 1.4em; font-weight: 600; padding: 0.3em 1em; }
+  #alarms:empty { display: none; }
+  #alarms div { padding: 0.15em 0; }
+  main { flex: 1; display: grid; grid-template-columns: minmax(0, 2fr) minmax(20em, 1fr); gap: 1em; padding: 1em;
+         min-height: 0; }
+  #picture-box { background: black; display: flex; align-items: center; justify-content: center; min-height: 0;
+                 overflow: hidden; }
+  #picture { width: 100%; height: 100%; object-fit: contain; }
+  #no-picture { color: var(--dim); font-size: 1.5em; }
+  #side { display: flex; flex-direction: column; gap: 0.8em; min-height: 0; }
+  #verdict { font-size: 6em; font-weight: 800; text-align: center; padding: 0.15em; border-radius: 0.1em;
+             background: #444; letter-spacing: 0.05em; }
+  #verdict.OK { background: var(--ok); } #verdict.NG { background: var(--ng); }
+  #verdict.NOT_FOUND, #verdict.NO_VERDICT, #verdict.ERROR { background: var(--other); font-size: 3.5em; }
+  #master { text-align: center; font-size: 1.3em; font-weight: 600; }
+  #master:empty { display: none; }
+  .facts { display: grid; grid-template-columns: auto 1fr; gap: 0.3em 1em; font-size: 1.25em; }
+  .facts dt { color: var(--dim); } .facts dd { margin: 0; overflow-wrap: anywhere; }
+  #bar { position: relative; height: 1.2em; background: #333; border-radius: 0.2em; }
+  #bar-fill { position: absolute; left: 0; top: 0; bottom: 0; background: var(--ok); border-radius: 0.2em; }
+  #bar-mark { position: absolute; left: 50%; top: -0.3em; bottom: -0.3em; width: 3px; background: white; }
+  #reason { font-size: 1.1em; color: var(--dim); overflow-wrap: anywhere; }
+  footer { background: var(--panel); padding: 0.6em 1em; display: grid; gap: 0.5em; }
+  #counts { display: flex; gap: 1.5em; align-items: baseline; font-size: 1.3em; flex-wrap: wrap; }
+  #counts b { font-size: 1.5em; font-variant-numeric: tabular-nums; }
+  #yield b { font-size: 2em; }
+  #recent { display: flex; gap: 4px; height: 1.6em; }
+  #recent span { flex: 0 0 1.6em; border-radius: 3px; background: #555; }
+  #recent span.OK { background: var(--ok); } #recent span.NG { background: var(--ng); }
+  #recent span.NOT_FOUND, #recent span.NO_VERDICT, #recent span.ERROR { background: var(--other); }
+  #recent span.master { outline: 2px solid white; outline-offset: -2px; }
+  #stale { position: fixed; inset: 0; background: rgba(40, 40, 40, 0.88); display: none; align-items: center;
+           justify-content: center; text-align: center; font-size: 2.4em; font-weight: 700; padding: 2em; }
+  #stale.on { display: flex; }
+</style>
+</head>
+<body>
+<header>
+  <span id="project">-</span><span id="version"></span><span id="threshold"></span>
+  <span class="grow"></span><span id="shift"></span><span id="clock"></span>
+</header>
+<div id="alarms"></div>
+<main>
+  <div id="picture-box"><img id="picture" alt="the last part" hidden><span id="no-picture">waiting for the first
+    part</span></div>
+  <div id="side">
+    <div id="verdict">-</div>
+    <div id="master"></div>
+    <div id="bar" title="score against the threshold (the white mark)"><div id="bar-fill"></div>
+      <div id="bar-mark"></div></div>
+    <dl class="facts">
+      <dt>Part</dt><dd id="part">-</dd>
+      <dt>Image</dt><dd id="name">-</dd>
+      <dt>Score</dt><dd id="score">-</dd>
+      <dt>Defects</dt><dd id="defects">-</dd>
+      <dt>Inspected</dt><dd id="when">-</dd>
+    </dl>
+    <div id="reason"></div>
+  </div>
+</main>
+<footer>
+  <div id="counts"></div>
+  <div id="recent"></div>
+</footer>
+<div id="stale"></div>
+<script>
+"use strict";
+const POLL_MS = 500, NO_ANSWER_MS = 3000, LOOP_STILL_S = 5;
+const LABEL = {OK: "OK", NG: "NG", NOT_FOUND: "NOT FOUND", NO_VERDICT: "NO VERDICT", ERROR: "ERROR"};
+let answeredAt = 0, everAnswered = false, state = null, shownPicture = null;
+const $ = (id) => document.getElementById(id);
+const text = (id, value) => { $(id).textContent = value; };
+
+function num(v, digits) { return v === null || v === undefined ? "-" : Number(v).toFixed(digits); }
+function clock(t) { return new Date(t * 1000).toLocaleTimeString(); }
+function ago(seconds) {
+  if (seconds < 60) return Math.max(0, Math.round(seconds)) + " s ago";
+  if (seconds < 3600) return Math.round(seconds / 60) + " min ago";
+  return Math.round(seconds / 3600) + " h ago";
+}
+
+function showStation(s) {
+  const st = s.station;
+  text("project", st.project || "-");
+  text("version", st.version ? "version " + st.version : "");
+  text("threshold", st.calibrated ? "threshold " + num(st.threshold, 4) : "NOT CALIBRATED: no verdicts");
+  text("shift", "shift since " + s.shift.label.slice(11));
+  const alarms = $("alarms");
+  alarms.replaceChildren(...s.alarms.map((a) => {
+    const d = document.createElement("div");
+    d.textContent = a.text;  // "ALARM ng_streak: 5 NG in a row"
+    return d;
+  }));
+}
+
+function showCounts(c) {
+  const box = $("counts");
+  if (!c) { box.textContent = "counts of this shift unknown (the history cannot be read now)"; return; }
+  const cell = (label, value, id) => {
+    const span = document.createElement("span");
+    if (id) span.id = id;
+    span.append(label + " ");
+    const b = document.createElement("b");
+    b.textContent = value;
+    span.append(b);
+    return span;
+  };
+  box.replaceChildren(
+    cell("Yield", c.yield === null ? "-" : (100 * c.yield).toFixed(1) + " %", "yield"),
+    cell("Parts", c.total), cell("OK", c.OK), cell("NG", c.NG), cell("Not found", c.NOT_FOUND),
+    cell("No verdict", c.NO_VERDICT), cell("Error", c.ERROR));
+}
+
+function showPart(p, now) {
+  const v = $("verdict");
+  if (!p) { v.className = ""; v.textContent = "-"; return; }
+  v.className = p.verdict;
+  v.textContent = LABEL[p.verdict] || p.verdict;
+  text("master", p.master ? "MASTER PART: must be " + p.master.expected + " - " +
+       (p.master.passed ? "passed" : "FAILED") : "");
+  text("part", p.part_id || "-");
+  text("name", p.name);
+  text("score", p.score === null ? "none" : num(p.score, 4) + (p.threshold ? " (threshold " +
+       num(p.threshold, 4) + ")" : ""));
+  const fill = $("bar-fill");
+  const ratio = p.score !== null && p.threshold ? Math.min(1, p.score / (2 * p.threshold)) : 0;
+  fill.style.width = (100 * ratio) + "%";
+  fill.style.background = p.score !== null && p.threshold && p.score >= p.threshold ? "var(--ng)" : "var(--ok)";
+  text("defects", p.defects ? p.defects + (p.largest ? ", largest " +
+       num(p.largest.area, p.largest.unit === "px" ? 0 : 2) + " " + p.largest.unit : "") : "none");
+  text("when", clock(p.time) + " (" + ago(now - p.time) + ")" +
+       (p.latency_ms !== null ? ", " + num(p.latency_ms, 0) + " ms" : ""));
+  text("reason", p.reason || "");
+  if (p.picture !== shownPicture) {
+    shownPicture = p.picture;
+    const img = $("picture");
+    if (p.picture) {
+      img.onload = () => { img.hidden = false; text("no-picture", ""); };
+      img.onerror = () => { img.hidden = true; };  // a later part replaced it: the next answer brings that one
+      img.src = p.picture;
+    } else {
+      img.hidden = true;
+      img.removeAttribute("src");
+      text("no-picture", "no image for this part");
+    }
+  }
+}
+
+function showRecent(recent) {
+  $("recent").replaceChildren(...recent.slice().reverse().map((r) => {
+    const s = document.createElement("span");
+    s.className = r.verdict + (r.master ? " master" : "");
+    s.title = clock(r.time) + "  " + (LABEL[r.verdict] || r.verdict) + "  " + (r.part_id || r.name) +
+      (r.score === null ? "" : "  score " + num(r.score, 4));
+    return s;
+  }));
+}
+
+function watch() {
+  const stale = $("stale");
+  let why = "";
+  if (!everAnswered) why = "Connecting to the station...";
+  else if (Date.now() - answeredAt > NO_ANSWER_MS)
+    why = "NO CONNECTION TO THE STATION since " + new Date(answeredAt).toLocaleTimeString() +
+      ": what is shown is old.";
+  else if (state && !state.station.running) why = "THE STATION IS STOPPED: no parts are being inspected.";
+  else if (state && state.loop_age_s > LOOP_STILL_S)
+    why = "THE STATION IS NOT RESPONDING (for " + Math.round(state.loop_age_s) + " s): what is shown is old.";
+  stale.textContent = why;
+  stale.className = why ? "on" : "";
+  text("clock", new Date().toLocaleTimeString());
+}
+
+async function poll() {
+  try {
+    const r = await fetch("state", {cache: "no-store"});
+    if (!r.ok) throw new Error("HTTP " + r.status);
+    state = await r.json();
+    answeredAt = Date.now();
+    everAnswered = true;
+    showStation(state);
+    showCounts(state.shift.counts);
+    showPart(state.part, state.now);
+    showRecent(state.recent);
+  } catch (e) {
+    // watch() says so once the station has not answered for NO_ANSWER_MS
+  }
+  watch();
+  setTimeout(poll, POLL_MS);
+}
+setInterval(watch, 1000);
+poll();
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,221 @@
+"""The line display (`inspector run --display HOST:PORT`): the page for the station's monitor, its state and the last
+part's picture, served over real HTTP while a real run inspects; the page itself rendered by a headless Chromium
+where one is installed (.ci/run installs it)."""
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from inference import InferenceResult, Region, Verdict
+from inspector_cli.main import main
+from inspector_line.display_server import DisplayServer
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import FolderSource
+from station import ErrorCode, Outcome, Station
+from station.history import History
+from station.history_periods import DEFAULT_SHIFTS, period_start
+from station.line_io.alarms import AlarmLimits
+from station.line_io.display import LineDisplay, draw_part
+from line_helpers import make_project, part, png_bytes
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("display") / "proj")
+
+
+def _inbox(folder: Path, scratched: list[bool]) -> Path:
+    folder.mkdir()
+    for i, scratch in enumerate(scratched):
+        (folder / f"p{i}.png").write_bytes(png_bytes(part(970 + i, scratch=scratch)))
+    return folder
+
+
+def _serve(display: LineDisplay) -> DisplayServer:
+    server = DisplayServer(display, "127.0.0.1", 0)
+    server.start()
+    return server
+
+
+def _shift_start() -> float:
+    return period_start(datetime.now().replace(minute=0, second=0, microsecond=0), "shift", DEFAULT_SHIFTS).timestamp()
+
+
+def _decode(jpeg: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def test_the_display_shows_the_last_part_its_picture_the_shift_and_the_alarms(project, tmp_path):
+    engine, proj = project
+    inbox = _inbox(tmp_path / "inbox", [False, False, False, True, True])  # 3 OK, then 2 NG
+    display = LineDisplay()
+    server = _serve(display)
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        assert httpx.get(base + "/state").json()["part"] is None  # nothing inspected yet: nothing shown
+        with History(tmp_path / "h.sqlite") as history:
+            station = Station(proj, engine, history=history)
+            Runner(station, FolderSource(inbox, settle_s=0.2),
+                   RunOptions(display=display, idle_exit_s=0.5,
+                              alarm_limits=AlarmLimits(ng_streak=2, yield_min=None, drift_warn_at=None))).run()
+            rows = history.query(descending=True)
+            shift = history.counts(since=_shift_start(), purpose="line")
+            model = station.model()
+        state = httpx.get(base + "/state").json()
+        seq = state["part"]["seq"]
+        picture = httpx.get(f"{base}/{state['part']['picture']}")
+        earlier = httpx.get(f"{base}/picture/{seq - 1}.jpg")
+        page = httpx.get(base + "/")
+    finally:
+        server.close()
+    last = rows[0]
+    p = state["part"]
+    assert (p["verdict"], p["name"], p["row_id"], p["model_version"]) == ("NG", "p4.png", last.id, model.version)
+    assert p["score"] == pytest.approx(last.score) and p["threshold"] == pytest.approx(model.calibration.threshold)
+    assert p["defects"] >= 1 and p["largest"]["unit"] == "px" and p["error_code"] == 0
+    assert [r["verdict"] for r in state["recent"]] == [r.verdict.value for r in rows]  # newest first
+    assert state["station"] == {**state["station"], "project": "proj", "version": model.version,
+                                "calibrated": True, "running": False}  # the run has ended
+    assert state["shift"]["counts"] == shift.to_dict() and shift.ok == 3 and shift.ng == 2
+    assert [a["name"] for a in state["alarms"]] == ["ng_streak"]
+    assert state["alarms"][0]["text"].startswith("ALARM ng_streak")
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    rgb = _decode(picture.content)
+    assert rgb.shape[:2] == part(974).shape[:2]  # small images keep their size
+    red = (rgb[..., 0] > 170) & (rgb[..., 1] < 110) & (rgb[..., 2] < 110)
+    assert red.sum() > 20  # the NG part's defect outlined in red
+    assert earlier.status_code == 404 and "replaced" in earlier.json()["error"]  # only the last part is kept
+    assert page.status_code == 200 and 'fetch("state"' in page.text
+
+
+def test_a_part_without_an_image_shows_its_error_and_no_picture(tmp_path):
+    display = LineDisplay()
+    outcome = Outcome("(no image)", Verdict.ERROR, "no image came for the Trigger within 10 s", None, None, "v3",
+                      None, part_id="SN7", cause=ErrorCode.NO_IMAGE)
+    display.part(outcome, None, 10.2)
+    p = display.state()["part"]
+    assert (p["verdict"], p["error_code"], p["part_id"], p["picture"], p["latency_ms"]) == \
+        ("ERROR", int(ErrorCode.NO_IMAGE), "SN7", None, 10200.0)
+    assert display.picture(p["seq"]) is None
+    assert display.state()["shift"]["counts"] is None  # no history given: unknown, never zero
+
+
+def test_the_state_says_how_long_the_run_loop_has_not_beaten(tmp_path):
+    History(tmp_path / "h.sqlite").close()
+    display = LineDisplay()
+    display.start(tmp_path / "h.sqlite")
+    display.beat()
+    time.sleep(0.3)
+    state = display.state()
+    assert state["station"]["running"] and state["loop_age_s"] >= 0.3
+    display.beat()
+    assert display.state()["loop_age_s"] < 0.3
+    display.stop()
+    assert not display.state()["station"]["running"]
+    display.close()
+
+
+def test_a_large_image_is_shrunk_with_its_heatmap_and_defects_drawn():
+    h, w = 1500, 2000
+    image = np.full((h, w, 3), 120, np.uint8)
+    box = (400, 300, 1600, 1200)  # the ROI's box: x0, y0, x1, y1
+    amap = np.zeros((900, 1200), np.float32)
+    amap[100:300, 100:300] = 10.0  # hot where the counted defect lies
+    counted = Region((500, 400, 200, 200), (600, 500), 40000, None, 10.0, counts=True,
+                     outline=np.array([[500, 400], [700, 400], [700, 600], [500, 600]], float))
+    small = Region((1300, 1000, 40, 40), (1320, 1020), 1600, None, 6.0, counts=False,
+                   outline=np.array([[1300, 1000], [1340, 1000], [1340, 1040], [1300, 1040]], float))
+    result = InferenceResult("big.png", 10.0, amap, np.ones_like(amap, bool), box, (64, 86), [counted, small],
+                             Verdict.NG, threshold=5.0)
+    out = draw_part(image, result, max_px=1000)
+    s = 1000 / 2000
+    assert out.shape == (750, 1000, 3)
+    assert tuple(out[10, 10]) == (120, 120, 120)  # outside the ROI: the image as it was
+    hot, cold = out[int(550 * s), int(600 * s)], out[int(1100 * s), int(800 * s)]
+    assert hot[0] > hot[2] and cold[2] > cold[0]  # red where the map is high, blue where it is low
+    assert tuple(out[int(500 * s), int(500 * s)]) == (230, 40, 40)  # the counted defect's outline: red
+    assert tuple(out[int(1020 * s), int(1300 * s)]) == (255, 190, 0)  # too small to count: amber
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no Chromium here to render the page (.ci/run installs the chromium package)")
+
+
+def _rendered(url: str) -> str:
+    out = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+                          "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def _element(dom: str, element_id: str) -> str:
+    start = dom.index(f'id="{element_id}"')
+    return dom[start:dom.index("</div>", start)]
+
+
+def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_station_stops(project, tmp_path):
+    engine, proj = project
+    inbox = _inbox(tmp_path / "inbox", [False, True, True])
+    display = LineDisplay()
+    server = _serve(display)
+    url = f"http://127.0.0.1:{server.port}/"
+    stop = threading.Event()
+    try:
+        with History(tmp_path / "h.sqlite") as history:
+            runner = Runner(Station(proj, engine, history=history), FolderSource(inbox, settle_s=0.2),
+                            RunOptions(display=display, alarm_limits=AlarmLimits(ng_streak=2, yield_min=None,
+                                                                                 drift_warn_at=None)))
+            thread = threading.Thread(target=runner.run, args=(stop,))
+            thread.start()
+            deadline = time.monotonic() + 120
+            while (display.state()["part"] or {}).get("seq") != 3:
+                assert time.monotonic() < deadline and thread.is_alive()
+                time.sleep(0.05)
+            running = _rendered(url)
+            stop.set()
+            thread.join(60)
+        stopped = _rendered(url)
+    finally:
+        stop.set()
+        server.close()
+    assert _element(running, "verdict").endswith(">NG") and "p2.png" in running
+    assert "33.3 %" in _element(running, "counts")  # 1 OK of 3 judged, this shift
+    assert "ALARM ng_streak" in _element(running, "alarms")
+    assert "STATION" not in _element(running, "stale")  # running: nothing greyed out
+    assert "THE STATION IS STOPPED" in _element(stopped, "stale")
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--display", "nohost"], "HOST:PORT"),
+    (["--shifts", "6,18"], "goes with --display"),
+    (["--display", "127.0.0.1:0", "--shifts", "6,25"], "shifts start at"),
+])
+def test_bad_display_options_exit_2_with_one_line(project, tmp_path, capsys, extra, words):
+    assert main(["run", str(project[1]), "--source", str(tmp_path), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+
+
+def test_a_display_port_in_use_is_one_line_and_exit_2(project, tmp_path, capsys):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        code = main(["run", str(project[1]), "--source", str(tmp_path), "--history", str(tmp_path / "h.sqlite"),
+                     "--display", f"127.0.0.1:{taken.getsockname()[1]}", "--idle-exit", "1"])
+    finally:
+        taken.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "cannot serve the line display" in err[0], err
