@@ -443,12 +443,16 @@ def heatmap_rgba(result: InferenceResult, vmax: Optional[float] = None, colormap
     With a threshold the scale is fixed to [0, 2 x threshold] so the threshold
     sits mid-scale and maps look alike from image to image.
     """
+    alpha = np.where(result.mask, 255, 0).astype(np.uint8)
+    return np.dstack([heatmap_rgb(result, vmax, colormap), alpha])
+
+
+def heatmap_rgb(result: InferenceResult, vmax: Optional[float] = None, colormap: str = "jet") -> np.ndarray:
+    """The map's colours (h x w x 3 uint8 RGB, contiguous) on heatmap_rgba's scale, the shape left to the caller."""
     if vmax is None:
         vmax = heatmap_scale(result)
     norm = np.clip(result.anomaly_map / max(vmax, 1e-12), 0, 1)
-    rgb = heatmap_colours(colormap)[(norm * 255).astype(np.uint8)]
-    alpha = np.where(result.mask, 255, 0).astype(np.uint8)
-    return np.dstack([rgb, alpha])
+    return heatmap_colours(colormap)[(norm * 255).astype(np.uint8)]
 
 
 def heatmap_scale(result: InferenceResult) -> float:

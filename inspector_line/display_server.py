@@ -94,7 +94,6 @@ class DisplayServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        self.display.close()
 
 
 def _url_host(host: str) -> str:

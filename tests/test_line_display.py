@@ -7,7 +7,7 @@ import socket
 import subprocess
 import threading
 import time
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -22,9 +22,9 @@ from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
 from station import ErrorCode, Outcome, Station
 from station.history import History
-from station.history_periods import DEFAULT_SHIFTS, period_start
+from station.history_periods import DEFAULT_SHIFTS
 from station.line_io.alarms import AlarmLimits
-from station.line_io.display import LineDisplay, draw_part
+from station.line_io.display import LineDisplay, draw_part, shift_start
 from line_helpers import make_project, part, png_bytes
 
 
@@ -47,7 +47,7 @@ def _serve(display: LineDisplay) -> DisplayServer:
 
 
 def _shift_start() -> float:
-    return period_start(datetime.now().replace(minute=0, second=0, microsecond=0), "shift", DEFAULT_SHIFTS).timestamp()
+    return shift_start(DEFAULT_SHIFTS).timestamp()
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
@@ -121,7 +121,6 @@ def test_the_state_says_how_long_the_run_loop_has_not_beaten(tmp_path):
     assert display.state()["loop_age_s"] < 0.3
     display.stop()
     assert not display.state()["station"]["running"]
-    display.close()
 
 
 def test_a_large_image_is_shrunk_with_its_heatmap_and_defects_drawn():
@@ -219,3 +218,30 @@ def test_a_display_port_in_use_is_one_line_and_exit_2(project, tmp_path, capsys)
         taken.close()
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "cannot serve the line display" in err[0], err
+
+
+def test_the_shift_counts_start_from_the_history_and_follow_each_part_and_the_shift(tmp_path, monkeypatch):
+    """Read as the run starts (this shift's production parts only), counted on per part (a master part's check is
+    no production part), read again when the shift turns: the new shift's rows, this part's among them."""
+    import station.line_io.display as display_module
+
+    now = shift_start(DEFAULT_SHIFTS)
+    with History(tmp_path / "h.sqlite") as history:
+        for when, verdict, purpose in ((now.timestamp() - 60, "NG", "line"), (now.timestamp() + 1, "OK", "line"),
+                                       (now.timestamp() + 2, "NG", "line"), (now.timestamp() + 3, "OK", "bench")):
+            history.record(source="t", file_name="x.png", verdict=verdict, time=when, purpose=purpose)
+    display = LineDisplay()
+    display.start(tmp_path / "h.sqlite")
+    assert display.state()["shift"]["counts"]["total"] == 2  # the NG before the shift and the bench check: not its
+    display.part(Outcome("a.png", Verdict.OK, "", 1.0, 2.0, "v1", None), None, 0.1)
+    display.part(Outcome("rr.png", Verdict.NG, "", 3.0, 2.0, "v1", None, expected=Verdict.NG), None, 0.1)
+    assert display.state()["shift"]["counts"] == {**display.state()["shift"]["counts"], "total": 3, "OK": 2, "NG": 1}
+    later = now + timedelta(hours=8)
+    monkeypatch.setattr(display_module, "shift_start", lambda shifts, at=None: later)
+    assert display.state()["shift"]["counts"]["total"] == 0  # turned, no part yet
+    with History(tmp_path / "h.sqlite") as history:
+        history.record(source="t", file_name="b.png", verdict="NG", time=later.timestamp() + 5)  # the part's row
+    display.part(Outcome("b.png", Verdict.NG, "", 3.0, 2.0, "v1", None), None, 0.1)
+    shift = display.state()["shift"]
+    assert shift["start"] == later.timestamp() and (shift["counts"]["total"], shift["counts"]["NG"]) == (1, 1)
+    display.stop()
