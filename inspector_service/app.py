@@ -40,6 +40,7 @@ from .line import ServiceLine
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
 from .projects import Projects
 from .schemas import answer
+from .display import is_page as is_display_page, router as display_router
 from .metrics import router as metrics_router
 from .records import router as records_router
 from .uploads import (Limits, check_fit, parse_bool, parse_number, parse_roi, parse_zones, read_images,
@@ -98,7 +99,8 @@ def create_app(
             projects.warm_skipped()
         # systemd's READY / WATCHDOG (heartbeat.py): `serving` is uvicorn's started flag where the CLI set it; READY
         # waits for the models too, so a line started after the service finds them loaded.
-        beat = asyncio.create_task(heartbeat(lambda: app.state.serving() and projects.warmed, batcher.healthy))
+        beat = asyncio.create_task(heartbeat(lambda: app.state.serving() and projects.warmed, batcher.healthy,
+                                             line.beat))
         yield
         notify("STOPPING=1")
         stop.set()
@@ -115,6 +117,7 @@ def create_app(
                          responses=schemas.ERROR_RESPONSES)  # every route's failures: the one error body
     app.router.route_class = CheckedFormRoute  # unknown form fields: 422 naming them
     app.state.engine, app.state.projects, app.state.batcher, app.state.fits = engine, projects, batcher, fits
+    app.state.line = line
     # Who calls: with tokens, the token's caller (access.py); without (this PC only), one caller with every
     # permission, named `who`. A single `token` is such a caller too (the earlier form).
     app.state.open_caller = open_caller(who)
@@ -128,10 +131,11 @@ def create_app(
     app.add_middleware(errors.InternalErrors)
     app.add_middleware(RequestSizeLimit, max_bytes=limits.max_request_bytes)
     if tokens is not None:
-        app.add_middleware(BearerToken, tokens=tokens)
+        app.add_middleware(BearerToken, tokens=tokens, public=is_display_page)  # the page sends the token itself
     app.add_middleware(AccessLog)
     app.include_router(records_router)
     app.include_router(metrics_router)
+    app.include_router(display_router)
     metrics = app.state.metrics = line.metrics
     metrics.watch_queue(batcher.waiting)
 
@@ -252,7 +256,8 @@ def create_app(
             data = images[i].file.read()  # the image as it came: its digest in the row, the archive's copy
             digest = hashlib.sha256(data).hexdigest()
             if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
-                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0, digest=digest)
+                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0, digest=digest,
+                                      image=arrays[i])
                 if line.archiving:  # kept by the archive's own thread
                     line.archive(name, data, file_name, outcome)
             else:

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_alarm_arguments(g)
     add_master_arguments(g)  # a line request's part_id names a master part
     add_backup_arguments(g)  # each project that had line inspections is watched
+    g.add_argument("--shifts", default="6,14,22", metavar="H,H,...",
+                   help="the hours the shifts start at, for the line display's counts (/projects/NAME/display/; "
+                   "default 6,14,22)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--log", type=Path, metavar="FILE",
                    help="also write the log, time-stamped, to FILE (rotated at 10 MB, 5 kept): for a PC without a "
@@ -140,6 +143,7 @@ def _check(args):
 def _line(args):
     """Alarms, metrics and the --post / --mqtt outboxes of line inspections (checked before anything starts)."""
     from inspector_line.line_args import alarm_limits, check_archive_arguments, read_backups, read_masters
+    from station.history_periods import parse_shifts
     from station.line_io.metrics import LineMetrics
 
     from .line import ServiceLine
@@ -161,7 +165,8 @@ def _line(args):
     backups, backup_every_s = read_backups(args)
     return ServiceLine(LineMetrics(), post_url=args.post, mqtt_url=args.mqtt, alarm_limits=alarm_limits(args),
                        outbox_max=args.outbox_max, archive=args.archive, archive_keep_days=args.archive_keep_days,
-                       masters=masters, master_every_s=master_every_s, backups=backups, backup_every_s=backup_every_s)
+                       masters=masters, master_every_s=master_every_s, backups=backups, backup_every_s=backup_every_s,
+                       shifts=parse_shifts(args.shifts, "--shifts"))
 
 
 def _serve(args, config: EngineConfig, tokens: Optional[TokenFile], limits: Limits, line=None, log=None) -> int:

@@ -27,8 +27,10 @@ def watchdog_seconds() -> float:
         return STUCK_DEFAULT_S
 
 
-async def heartbeat(serving: Callable[[], bool], healthy: Callable[[float], bool]) -> None:
-    """Run until cancelled: READY=1 once `serving()`, then WATCHDOG=1 each second while `healthy(stuck_s)`."""
+async def heartbeat(serving: Callable[[], bool], healthy: Callable[[float], bool],
+                    alive: Callable[[], None] = lambda: None) -> None:
+    """Run until cancelled: READY=1 once `serving()`, then WATCHDOG=1 and `alive()` (the line displays' beat) each
+    second while `healthy(stuck_s)`."""
     ready = False
     stuck_s = watchdog_seconds()
     while True:
@@ -37,6 +39,7 @@ async def heartbeat(serving: Callable[[], bool], healthy: Callable[[float], bool
             notify("READY=1")
         if ready and healthy(stuck_s):
             notify("WATCHDOG=1")
+            alive()
         await asyncio.sleep(EVERY_S)
 
 

@@ -6,7 +6,8 @@ TOPIC/NAME/alarm (retained) for its alarms. With `--archive DIR` each line reque
 in DIR/NAME/<date>/<verdict>/, by the run mode's archive, its keeper (the disk never fills; a reviewer's marked
 images stay) and its thread (no request waits for the archive), and each history row says where. With `--masters
 FILE` a line request whose part_id is a master part's is a check of the station (station/masters.py): its row
-says so, and the project's master_failed / master_due alarms follow it."""
+says so, and the project's master_failed / master_due alarms follow it. Each project's publisher also feeds its line
+display (station/line_io/display.py; the page at /projects/NAME/display/: inspector_service/display.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from inference import error_result
 from inspector_line.archive_keeper import ArchiveKeeper
 from inspector_line.archive_queue import ArchiveQueue
 from inspector_line.sinks import Archiver
 
+from station.history_periods import DEFAULT_SHIFTS
 from station.line_io.alarms import AlarmLimits
+from station.line_io.display import LineDisplay
 from station.backup_watch import BackupWatch
 from station.masters import Masters, MasterWatch
 from station.repeated_images import RepeatedImages
@@ -37,15 +40,18 @@ class ServiceLine:
                  alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
                  archive: Optional[Path] = None, archive_keep_days: Optional[float] = None,
                  masters: Optional[Masters] = None, master_every_s: Optional[float] = None,
-                 backups: Optional[Path] = None, backup_every_s: Optional[float] = None):
+                 backups: Optional[Path] = None, backup_every_s: Optional[float] = None,
+                 shifts: Sequence[int] = DEFAULT_SHIFTS):
         """`masters`: the line's master parts (the service's Stations are given them: Projects), each project's
         checks watched by its publisher, every `master_every_s` at least. `backups`: the backup folder, where each
-        project's publisher looks for a backup of it younger than `backup_every_s` (the backup_due alarm)."""
+        project's publisher looks for a backup of it younger than `backup_every_s` (the backup_due alarm). `shifts`:
+        the hours the shifts start at, which each project's line display counts."""
         self.metrics = metrics
         self.masters, self.master_every_s = masters, master_every_s
         self.backups, self.backup_every_s = backups, backup_every_s
         self.post_url, self.mqtt_url = post_url, mqtt_url
         self.alarm_limits, self.outbox_max = alarm_limits, outbox_max
+        self.shifts = tuple(shifts)
         self.archive_root, self.archive_keep_days = archive, archive_keep_days
         self._publishers: dict[str, Publisher] = {}
         self._archivers: dict[str, ArchiveQueue] = {}
@@ -92,17 +98,35 @@ class ServiceLine:
                                       masters=MasterWatch(self.masters, self.master_every_s, station.history)
                                       if self.masters is not None else None,
                                       backups=BackupWatch(self.backups, [name], self.backup_every_s)
-                                      if self.backups is not None else None, project=name)
+                                      if self.backups is not None else None, project=name,
+                                      display=LineDisplay(self.shifts))
                 publisher.start()
                 self._publishers[name] = publisher
             return publisher
 
+    def display(self, name: str, station, model=None) -> LineDisplay:
+        """The project's line display (its publisher is started for it, as by a first line inspection); `model`:
+        the model its next part is judged with, which the display names before any part came."""
+        publisher = self.publisher(name, station)
+        if model is not None:
+            with self._lock:  # as finish() sets it
+                publisher.set_model(model)
+        return publisher.display
+
+    def beat(self) -> None:
+        """The line is alive (the service's watchdog: the inference thread answers): each display's beat."""
+        with self._lock:
+            publishers = list(self._publishers.values())
+        for publisher in publishers:
+            publisher.beat()
+
     def finish(self, name: str, station, model, result, *, part_id: Optional[str], started: float,
-               digest: Optional[str] = None):
+               digest: Optional[str] = None, image=None):
         """One scored image of a line request: its history row (and the result owed to the receivers, in the same
-        transaction), then alarms, metrics and delivery. `started`: perf_counter when the request arrived.
-        `digest`: the upload's sha256, kept in the row; the same image as the project's line image before, for
-        another part, is an ERROR saying so, not that part's verdict."""
+        transaction), then alarms, metrics, delivery and the line display. `started`: perf_counter when the
+        request arrived. `digest`: the upload's sha256, kept in the row; the same image as the project's line image
+        before, for another part, is an ERROR saying so, not that part's verdict. `image`: its RGB pixels, which
+        the display shows."""
         publisher = self.publisher(name, station)
         thumbnail = thumbnail_row(result)  # outside the lock: the other requests' parts need not wait for it
         with self._lock:  # one request's parts at a time per service: alarms see the parts in row order
@@ -120,7 +144,8 @@ class ServiceLine:
             payload = keep.get("payload")
             publisher.publish(payload or result_payload(outcome, time.time(), source="http", project=name,
                                                         file_name=result.name),
-                              outcome, time.perf_counter() - started, stored=payload is not None)
+                              outcome, time.perf_counter() - started, stored=payload is not None,
+                              image=image)
         return outcome
 
     def archive(self, name: str, data: bytes, file_name: str, outcome) -> None:

@@ -47,14 +47,19 @@ class AccessLog:
 
 class BearerToken:
     """Every request must carry `Authorization: Bearer <token>` of one of the tokens (access.py: each names its
-    caller and roles), compared in constant time; the request's state then names its caller."""
+    caller and roles), compared in constant time; the request's state then names its caller. `public(path)`: a GET
+    that needs none, a page that holds no data (the line display's, which a browser opens by its address and which
+    then sends the token itself)."""
 
-    def __init__(self, app, tokens):
+    def __init__(self, app, tokens, public=None):
         self.app = app
         self.tokens = tokens  # access.Tokens, or the TokenFile read again when it changes
+        self.public = public or (lambda path: False)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD") and self.public(scope["path"]):
             return await self.app(scope, receive, send)
         given = b""
         for key, value in scope.get("headers", ()):

@@ -287,6 +287,72 @@ class Restored(Documented):
     warning: Optional[str] = None
 
 
+class DisplayStation(Documented):
+    project: Optional[str] = Field(description="null before a model judged a part or the display was opened")
+    version: Optional[str]
+    threshold: Optional[float]
+    calibrated: bool = Field(description="false: no verdicts (the page says so)")
+    running: bool
+    started: Optional[float] = Field(description="epoch seconds")
+
+
+class DisplayShift(Documented):
+    label: str = Field(description="its start, local time: 2026-12-07 14:00")
+    start: float = Field(description="epoch seconds")
+    counts: Optional[Counts] = Field(description="its production parts; null when the history cannot be read")
+
+
+class DisplayAlarm(Documented):
+    name: str
+    text: str
+
+
+class DisplayDefect(Documented):
+    area: float
+    unit: Literal["mm²", "px"]
+
+
+class DisplayPart(Documented):
+    seq: int = Field(description="counts the parts shown; the picture's number")
+    row_id: Optional[int]
+    name: str
+    part_id: Optional[str]
+    verdict: VerdictName
+    score: Optional[float]
+    threshold: Optional[float]
+    reason: str
+    error_code: int = Field(description="an ERROR's cause (docs/plc.md), else 0")
+    time: float = Field(description="epoch seconds")
+    latency_ms: Optional[float]
+    model_version: Optional[str]
+    defects: int = Field(description="the regions that count")
+    largest: Optional[DisplayDefect]
+    master: Optional[dict[str, Any]] = Field(description="a master part's check: expected, passed")
+    picture: Optional[str] = Field(description="its picture, relative to the display's address; null: no image")
+
+
+class DisplayRecentPart(Documented):
+    seq: int
+    verdict: VerdictName
+    name: str
+    part_id: Optional[str]
+    score: Optional[float]
+    time: float
+    master: bool
+
+
+class DisplayState(Documented):
+    """What the line display shows (docs/plc.md, "The line display")."""
+
+    station: DisplayStation
+    now: float
+    loop_age_s: float = Field(description="seconds since the line last proved alive (the page greys out past 5)")
+    shift: DisplayShift
+    alarms: list[DisplayAlarm]
+    part: Optional[DisplayPart] = Field(description="the last part; null before the first")
+    recent: list[DisplayRecentPart] = Field(description="the last 30 parts, newest first")
+
+
 # Every route may answer these, each with ErrorBody (errors.py): given app-wide, and in place of FastAPI's own 422.
 ERRORS = {
     400: "a bad project name",

@@ -35,7 +35,7 @@ def test_every_route_asks_for_a_permission(tmp_path, tiny_config):
             paths = c.get("/openapi.json").json()["paths"]
             asked = {}
             for path, methods in paths.items():
-                url = path.format(name="proj", job_id="j1", row_id=1)
+                url = path.format(name="proj", job_id="j1", row_id=1, seq=1)
                 for method in methods:
                     r = c.request(method.upper(), url)
                     assert r.status_code == 403, (method, path, r.text)

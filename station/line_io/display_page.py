@@ -1,9 +1,11 @@
 """The line display's page (station/line_io/display.py): one HTML file with its style and script, no files from
 elsewhere (a line PC has no internet). It asks for `state` twice a second and for the last part's picture when a
-new part came, by relative addresses, so it works wherever it is mounted. Every text it shows from the station
-goes in as text, never as HTML (a file name is the camera's to choose). When the station stops answering, or its
-loop stops beating, the page greys out and says so: an operator must never take a frozen screen's last OK for the
-part in front of them."""
+new part came, by relative addresses, so it works wherever it is mounted (`inspector run --display`'s root, the
+service's /projects/NAME/display/). Behind the service's tokens it sends the one given after # in its address
+(`.../display/#token=...`: a fragment never reaches a server's log). Every text it shows from the station goes in
+as text, never as HTML (a file name is the camera's to choose). When the station stops answering, refuses the
+page, or its loop stops beating, the page greys out and says so: an operator must never take a frozen screen's
+last OK for the part in front of them."""
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -91,7 +93,9 @@ PAGE = """<!DOCTYPE html>
 "use strict";
 const POLL_MS = 500, NO_ANSWER_MS = 3000, LOOP_STILL_S = 5;
 const LABEL = {OK: "OK", NG: "NG", NOT_FOUND: "NOT FOUND", NO_VERDICT: "NO VERDICT", ERROR: "ERROR"};
-let answeredAt = 0, everAnswered = false, state = null, shownPicture = null;
+const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
+const HEADERS = TOKEN ? {Authorization: "Bearer " + TOKEN} : {};
+let answeredAt = 0, everAnswered = false, state = null, shownPicture = null, pictureUrl = null, refused = "";
 const $ = (id) => document.getElementById(id);
 const text = (id, value) => { $(id).textContent = value; };
 
@@ -159,14 +163,28 @@ function showPart(p, now) {
     shownPicture = p.picture;
     const img = $("picture");
     if (p.picture) {
-      img.onload = () => { img.hidden = false; text("no-picture", ""); };
-      img.onerror = () => { img.hidden = true; };  // a later part replaced it: the next answer brings that one
-      img.src = p.picture;
+      showPicture(p.picture);
     } else {
       img.hidden = true;
       img.removeAttribute("src");
       text("no-picture", "no image for this part");
     }
+  }
+}
+
+async function showPicture(address) {
+  // fetched rather than given to the img, so that it carries the token too
+  const img = $("picture");
+  try {
+    const r = await fetch(address, {cache: "no-store", headers: HEADERS});
+    if (!r.ok || address !== shownPicture) return;  // replaced by a later part: the next answer brings that one
+    if (pictureUrl) URL.revokeObjectURL(pictureUrl);
+    pictureUrl = URL.createObjectURL(await r.blob());
+    img.src = pictureUrl;
+    img.hidden = false;
+    text("no-picture", "");
+  } catch (e) {
+    // the connection's loss is said by watch()
   }
 }
 
@@ -183,7 +201,8 @@ function showRecent(recent) {
 function watch() {
   const stale = $("stale");
   let why = "";
-  if (!everAnswered) why = "Connecting to the station...";
+  if (refused) why = refused;
+  else if (!everAnswered) why = "Connecting to the station...";
   else if (Date.now() - answeredAt > NO_ANSWER_MS)
     why = "NO CONNECTION TO THE STATION since " + new Date(answeredAt).toLocaleTimeString() +
       ": what is shown is old.";
@@ -197,7 +216,9 @@ function watch() {
 
 async function poll() {
   try {
-    const r = await fetch("state", {cache: "no-store"});
+    const r = await fetch("state", {cache: "no-store", headers: HEADERS});
+    refused = r.status === 401 || r.status === 403 ? "THE STATION REFUSES THIS PAGE (HTTP " + r.status +
+      "): open it with a token of the read role after # in its address, e.g. .../display/#token=..." : "";
     if (!r.ok) throw new Error("HTTP " + r.status);
     state = await r.json();
     answeredAt = Date.now();

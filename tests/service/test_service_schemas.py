@@ -34,7 +34,8 @@ def checked(document, response, method: str, route: str):
 
 
 def test_every_json_route_documents_its_answer_and_its_errors(document):
-    binary = {("get", "/metrics"), ("get", "/projects/{name}/backup"), ("get", "/projects/{name}/history/{row_id}/image")}
+    binary = {("get", "/metrics"), ("get", "/projects/{name}/backup"), ("get", "/projects/{name}/history/{row_id}/image"),
+              ("get", "/projects/{name}/display/picture/{seq}.jpg")}
     for route, operations in document["paths"].items():
         for method, operation in operations.items():
             answers = operation["responses"]
@@ -65,7 +66,7 @@ def test_the_answers_are_what_the_document_says(client, images, disc, document):
     row_id = next(r["id"] for r in rows if r["verdict"] == "NG")
     check(client.put(f"/projects/disc/history/{row_id}/label", data={"label": "false_reject"}), "PUT",
           "/projects/{name}/history/{row_id}/label")
-    for route in ("versions", "audit", "history/periods", "history/zones", "history/alarms"):
+    for route in ("versions", "audit", "history/periods", "history/zones", "history/alarms", "display/state"):
         check(client.get(f"/projects/disc/{route}"), "GET", f"/projects/{{name}}/{route}")
 
     accepted = check(client.post("/projects/schemas/fit_ok", files=files(images["ok"]), data={"roi": ROI}), "POST",
