@@ -350,6 +350,7 @@ class DisplayState(Documented):
     shift: DisplayShift
     alarms: list[DisplayAlarm]
     part: Optional[DisplayPart] = Field(description="the last part; null before the first")
+    last_ng: Optional[DisplayPart] = Field(description="the last NG production part, held while good parts pass")
     recent: list[DisplayRecentPart] = Field(description="the last 30 parts, newest first")
 
 

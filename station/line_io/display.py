@@ -1,13 +1,15 @@
-"""The line display: what the monitor at the station shows the operator, for `inspector run --display HOST:PORT`
-and the window's Run view (the page and its server: inspector_line/display_server.py).
+"""The line display: what the monitor at the station shows the operator, for `inspector run --display HOST:PORT`,
+the window's Run view (the page and its server: inspector_line/display_server.py) and the service's
+/projects/NAME/display/ (inspector_service/display.py).
 
     display = LineDisplay(shifts=(6, 14, 22))
     publisher = Publisher(..., display=display)    # fed like the PLC: the model, each part, the alarms, the beat
-    display.state()                                # JSON: station, this shift's counts, alarms, last part, recent
+    display.state()                                # JSON: station, this shift's counts, alarms, last part, last NG
     display.picture(seq)                           # JPEG of part `seq`: the image, its heatmap, its defects
 
-The last part is drawn when the page asks for it, from the image and map the run holds anyway, shrunk first (the
-server's thread draws it, never the line's). The shift's counts are the history's production parts, as `inspector
+The last NG part stays on the page beside the last part (at ten parts a second an NG would otherwise show for a
+tenth of a second), so its image and map are kept until the next NG. A picture is drawn when the page asks for
+it, shrunk first, by the server's thread, never the line's. The shift's counts are the history's production parts, as `inspector
 history --by shift` counts them: read once as the run starts and as a shift turns, from the run's thread between
 two parts (so no part is counted twice or missed), and counted on from the parts published since, so that the
 counts and the verdict shown always agree and the page's polling costs the history nothing. The state says how
@@ -28,7 +30,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from inference import VerdictCounts, heatmap_rgb
+from inference import VerdictCounts, heatmap_rgb, heatmap_scale
 
 from ..history_periods import DEFAULT_SHIFTS, period_start
 
@@ -55,8 +57,9 @@ class LineDisplay:
         self._alarms: dict[str, str] = {}
         self._seq = 0
         self._part: Optional[dict] = None
-        self._drawn: Optional[tuple[int, np.ndarray, object]] = None  # (seq, image, result) of the last part
-        self._jpeg: Optional[tuple[int, bytes]] = None
+        self._last_ng: Optional[dict] = None  # the last NG part: held on the page while good parts pass by
+        self._kept: dict[int, tuple[np.ndarray, object]] = {}  # seq -> (image, result): the last part's, the last NG's
+        self._jpegs: dict[int, bytes] = {}  # the pictures drawn of those
         self._recent: deque[dict] = deque(maxlen=RECENT)
         self._history = None  # the display's own connection to the run's history, from start() to stop()
         self._shift: Optional[datetime] = None  # the shift counted
@@ -121,8 +124,13 @@ class LineDisplay:
                 "picture": f"picture/{seq}.jpg" if image is not None else None}
             self._recent.appendleft({k: self._part[k] for k in ("seq", "verdict", "name", "part_id", "score",
                                                                 "time")} | {"master": outcome.expected is not None})
-            self._drawn = (seq, image, outcome.result) if image is not None else None
-            self._jpeg = None
+            if outcome.verdict.value == "NG" and outcome.expected is None:  # a master part's NG is a check
+                self._last_ng = self._part
+            ng_seq = self._last_ng["seq"] if self._last_ng else None
+            self._kept = {k: v for k, v in self._kept.items() if k == ng_seq}
+            if image is not None:
+                self._kept[seq] = (image, outcome.result)
+            self._jpegs = {k: v for k, v in self._jpegs.items() if k in self._kept}
             if not counted and self._counts is not None and outcome.expected is None:  # a master part is a check
                 self._counts.add(outcome.verdict)
 
@@ -153,27 +161,29 @@ class LineDisplay:
                     "shift": {"label": start.strftime("%Y-%m-%d %H:%M"), "start": start.timestamp(),
                               "counts": None if counts is None else counts.to_dict()},
                     "alarms": [{"name": k, "text": v} for k, v in sorted(self._alarms.items())],
-                    "part": dict(self._part) if self._part else None, "recent": list(self._recent)}
+                    "part": dict(self._part) if self._part else None,
+                    "last_ng": dict(self._last_ng) if self._last_ng else None, "recent": list(self._recent)}
 
     def picture(self, seq: int) -> Optional[bytes]:
-        """Part `seq`'s picture as JPEG; None once a later part replaced it (or it had no image)."""
+        """Part `seq`'s picture as JPEG, the last part's or the last NG part's; None for any other (a later part
+        replaced it) or a part without an image."""
         with self._lock:
-            if self._jpeg is not None and self._jpeg[0] == seq:
-                return self._jpeg[1]
-            drawn = self._drawn
-        if drawn is None or drawn[0] != seq:
+            if seq in self._jpegs:
+                return self._jpegs[seq]
+            kept = self._kept.get(seq)
+        if kept is None:
             return None
-        jpeg = encode_jpeg(draw_part(drawn[1], drawn[2], self.picture_px))
+        jpeg = encode_jpeg(draw_part(kept[0], kept[1], self.picture_px))
         with self._lock:
-            if self._drawn is drawn:
-                self._jpeg = (seq, jpeg)
+            if seq in self._kept:
+                self._jpegs[seq] = jpeg
         return jpeg
 
 
 def draw_part(image: np.ndarray, result, max_px: int = PICTURE_PX) -> np.ndarray:
-    """The part as the operator sees it: the image shrunk to `max_px` at most, the heatmap over the ROI (on the
-    scale every client draws it: the threshold mid-scale), the ROI's border in white and each defect's outline:
-    red where it counts, amber where it is too small to. Shrunk first and blended in 8 bits (OpenCV): 26 ms for a
+    """The part as the operator sees it: the image shrunk to `max_px` at most, the heatmap where the part is
+    suspect (the colours of every client's scale, the threshold mid-scale; clear below half the threshold), the
+    ROI's border in white and each defect's outline: red where it counts, amber where it is too small to. Shrunk first and blended in 8 bits (OpenCV): 26 ms for a
     5 MP camera image with its JPEG, where blending at 1280 px in floats took 67 (bench/bench_display.py)."""
     h, w = image.shape[:2]
     s = min(1.0, max_px / max(h, w, 1))
@@ -194,8 +204,13 @@ def draw_part(image: np.ndarray, result, max_px: int = PICTURE_PX) -> np.ndarray
     small = replace(result, anomaly_map=cv2.resize(result.anomaly_map, size, interpolation=cv2.INTER_AREA),
                     mask=mask > 0)
     box = out[y0:y1, x0:x1]
-    heat = heatmap_rgb(small, vmax=2.0 * result.threshold if result.threshold else None)
-    np.copyto(box, cv2.addWeighted(box, 1.0 - HEAT_ALPHA, heat, HEAT_ALPHA, 0.0), where=small.mask[..., None])
+    vmax = heatmap_scale(small)
+    heat = heatmap_rgb(small, vmax=vmax)
+    # The heat shows where the part is suspect: clear below a quarter of the scale (half the threshold), at
+    # HEAT_ALPHA from half of it (the threshold) up, so a good part is seen as it is.
+    weight = np.clip(small.anomaly_map * (4.0 / max(vmax, 1e-12)) - 1.0, 0.0, 1.0) * HEAT_ALPHA * small.mask
+    weight = weight.astype(np.float32)
+    box[...] = cv2.blendLinear(box, heat, 1.0 - weight, weight)
     edges, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(out, edges, -1, WHITE, 1, offset=(x0, y0))
     thick = max(2, round(max(out.shape[:2]) / 400))

@@ -58,6 +58,11 @@ PAGE = """<!DOCTYPE html>
   #stale { position: fixed; inset: 0; background: rgba(40, 40, 40, 0.88); display: none; align-items: center;
            justify-content: center; text-align: center; font-size: 2.4em; font-weight: 700; padding: 2em; }
   #stale.on { display: flex; }
+  #last-ng { flex: 1; min-height: 0; display: flex; flex-direction: column; gap: 0.3em; border-top: 3px solid
+             var(--ng); padding-top: 0.4em; }
+  #last-ng[hidden] { display: none; }
+  #last-ng-text { font-size: 1.15em; overflow-wrap: anywhere; }
+  #last-ng-picture { flex: 1; min-height: 0; width: 100%; object-fit: contain; background: black; }
 </style>
 </head>
 <body>
@@ -82,6 +87,8 @@ PAGE = """<!DOCTYPE html>
       <dt>Inspected</dt><dd id="when">-</dd>
     </dl>
     <div id="reason"></div>
+    <div id="last-ng" hidden><div id="last-ng-text"></div><img id="last-ng-picture" alt="the last NG part" hidden>
+    </div>
   </div>
 </main>
 <footer>
@@ -95,7 +102,8 @@ const POLL_MS = 500, NO_ANSWER_MS = 3000, LOOP_STILL_S = 5;
 const LABEL = {OK: "OK", NG: "NG", NOT_FOUND: "NOT FOUND", NO_VERDICT: "NO VERDICT", ERROR: "ERROR"};
 const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
 const HEADERS = TOKEN ? {Authorization: "Bearer " + TOKEN} : {};
-let answeredAt = 0, everAnswered = false, state = null, shownPicture = null, pictureUrl = null, refused = "";
+let answeredAt = 0, everAnswered = false, state = null, refused = "";
+const shown = {picture: {address: null, url: null}, "last-ng-picture": {address: null, url: null}};
 const $ = (id) => document.getElementById(id);
 const text = (id, value) => { $(id).textContent = value; };
 
@@ -159,32 +167,40 @@ function showPart(p, now) {
   text("when", clock(p.time) + " (" + ago(now - p.time) + ")" +
        (p.latency_ms !== null ? ", " + num(p.latency_ms, 0) + " ms" : ""));
   text("reason", p.reason || "");
-  if (p.picture !== shownPicture) {
-    shownPicture = p.picture;
-    const img = $("picture");
-    if (p.picture) {
-      showPicture(p.picture);
-    } else {
-      img.hidden = true;
-      img.removeAttribute("src");
-      text("no-picture", "no image for this part");
-    }
+  if (p.picture !== shown.picture.address) {
+    showPicture("picture", p.picture);
+    text("no-picture", p.picture ? "" : "no image for this part");
   }
 }
 
-async function showPicture(address) {
+function showLastNg(ng, now) {
+  // the last NG stays in view while good parts pass by; hidden while it is the part shown above
+  const box = $("last-ng");
+  box.hidden = !ng || (state.part && state.part.seq === ng.seq);
+  if (box.hidden) return;
+  text("last-ng-text", "Last NG: " + (ng.part_id || ng.name) + " at " + clock(ng.time) + " (" + ago(now - ng.time) +
+       "), score " + num(ng.score, 4));
+  if (ng.picture !== shown["last-ng-picture"].address) showPicture("last-ng-picture", ng.picture);
+}
+
+async function showPicture(id, address) {
   // fetched rather than given to the img, so that it carries the token too
-  const img = $("picture");
+  const img = $(id), slot = shown[id];
+  slot.address = address;
+  if (!address) { img.hidden = true; return; }
   try {
     const r = await fetch(address, {cache: "no-store", headers: HEADERS});
-    if (!r.ok || address !== shownPicture) return;  // replaced by a later part: the next answer brings that one
-    if (pictureUrl) URL.revokeObjectURL(pictureUrl);
-    pictureUrl = URL.createObjectURL(await r.blob());
-    img.src = pictureUrl;
+    if (!r.ok) throw new Error("HTTP " + r.status);
+    const blob = await r.blob();
+    if (address !== slot.address) return;  // a later part's came meanwhile
+    if (slot.url) URL.revokeObjectURL(slot.url);
+    slot.url = URL.createObjectURL(blob);
+    img.src = slot.url;
     img.hidden = false;
-    text("no-picture", "");
   } catch (e) {
-    // the connection's loss is said by watch()
+    // asked again with the next answer (a part replaced meanwhile brings its own address; a lost connection is
+    // said by watch())
+    if (address === slot.address) slot.address = null;
   }
 }
 
@@ -226,6 +242,7 @@ async function poll() {
     showStation(state);
     showCounts(state.shift.counts);
     showPart(state.part, state.now);
+    showLastNg(state.last_ng, state.now);
     showRecent(state.recent);
   } catch (e) {
     // watch() says so once the station has not answered for NO_ANSWER_MS
