@@ -3,7 +3,7 @@ and the last part's picture (station/line_io/display.py), read-only, from a thre
 
     GET /                  the page (a browser on the line's monitor, an HMI panel's browser)
     GET /state             JSON: the station, this shift's counts, the alarms, the last part, the recent ones
-    GET /picture/N.jpg     part N's picture (404 once a later part replaced it)
+    GET /picture/N.jpg     part N's picture, the last part's or the last NG's (404 for any other)
 
 Nothing here can change the station: every route is a GET. The server's socket is bound before the run starts,
 so a port taken is the run's refusal in one line, not a thread that dies unseen.
@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from inference import InspectorError
-from station.line_io.display import LineDisplay
+from station.line_io.display import LineDisplay, picture_gone
 from station.line_io.display_page import PAGE
 
 START_S = 30
@@ -41,8 +41,7 @@ def display_app(display: LineDisplay) -> FastAPI:
     def picture(seq: int) -> Response:
         jpeg = display.picture(seq)
         if jpeg is None:
-            return JSONResponse({"error": f"part {seq}'s picture is gone: a later part replaced it, or it had no "
-                                          "image"}, status_code=404, headers=NO_CACHE)
+            return JSONResponse({"error": picture_gone(seq)}, status_code=404, headers=NO_CACHE)
         return Response(jpeg, media_type="image/jpeg", headers=NO_CACHE)
 
     return app

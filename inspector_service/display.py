@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from inference import InspectorError
 from inspector_line.display_server import NO_CACHE
+from station.line_io.display import picture_gone
 from station.line_io.display_page import PAGE
 
 from . import schemas
@@ -49,7 +50,7 @@ def state(name: str, request: Request) -> JSONResponse:
 def picture(name: str, seq: int, request: Request) -> Response:
     jpeg = _display(request, name).picture(seq)
     if jpeg is None:
-        raise ApiError(404, f"part {seq}'s picture is gone: a later part replaced it, or it had no image")
+        raise ApiError(404, picture_gone(seq))
     return Response(jpeg, media_type="image/jpeg", headers=NO_CACHE)
 
 

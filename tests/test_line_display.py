@@ -93,7 +93,7 @@ def test_the_display_shows_the_last_part_its_picture_the_shift_and_the_alarms(pr
     assert rgb.shape[:2] == part(974).shape[:2]  # small images keep their size
     red = (rgb[..., 0] > 170) & (rgb[..., 1] < 110) & (rgb[..., 2] < 110)
     assert red.sum() > 20  # the NG part's defect outlined in red
-    assert earlier.status_code == 404 and "replaced" in earlier.json()["error"]  # only the last part is kept
+    assert earlier.status_code == 404 and "not kept" in earlier.json()["error"]  # only the last part (also the NG)
     assert page.status_code == 200 and 'fetch("state"' in page.text
 
 

@@ -180,6 +180,12 @@ class LineDisplay:
         return jpeg
 
 
+def picture_gone(seq: int) -> str:
+    """Why part `seq` has no picture (the 404's words, the run's and the service's)."""
+    return (f"part {seq}'s picture is not kept: the display keeps the last part's and the last NG part's, and a "
+            "part without an image has none")
+
+
 def draw_part(image: np.ndarray, result, max_px: int = PICTURE_PX) -> np.ndarray:
     """The part as the operator sees it: the image shrunk to `max_px` at most, the heatmap where the part is
     suspect (the colours of every client's scale, the threshold mid-scale; clear below half the threshold), the
@@ -232,4 +238,4 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     return buf.tobytes()
 
 
-__all__ = ["LineDisplay", "PICTURE_PX", "draw_part", "encode_jpeg", "shift_start"]
+__all__ = ["LineDisplay", "PICTURE_PX", "draw_part", "encode_jpeg", "picture_gone", "shift_start"]
