@@ -2,9 +2,7 @@
 part's picture, served over real HTTP while a real run inspects; the page itself rendered by a headless Chromium
 where one is installed (.ci/run installs it)."""
 
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -26,6 +24,7 @@ from station.history_periods import DEFAULT_SHIFTS
 from station.line_io.alarms import AlarmLimits
 from station.line_io.display import LineDisplay, draw_part, shift_start
 from line_helpers import make_project, part, png_bytes
+from page_helpers import element, rendered
 
 
 @pytest.fixture(scope="module")
@@ -146,25 +145,6 @@ def test_a_large_image_is_shrunk_with_its_heatmap_and_defects_drawn():
     assert tuple(out[int(1020 * s), int(1300 * s)]) == (255, 190, 0)  # too small to count: amber
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.skip("no Chromium here to render the page (.ci/run installs the chromium package)")
-
-
-def _rendered(url: str) -> str:
-    out = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
-                          "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
-
-
-def _element(dom: str, element_id: str) -> str:
-    start = dom.index(f'id="{element_id}"')
-    return dom[start:dom.index("</div>", start)]
-
-
 def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_station_stops(project, tmp_path):
     engine, proj = project
     inbox = _inbox(tmp_path / "inbox", [False, True, True, False])  # OK, NG, NG, OK
@@ -183,21 +163,21 @@ def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_sta
             while (display.state()["part"] or {}).get("seq") != 4:
                 assert time.monotonic() < deadline and thread.is_alive()
                 time.sleep(0.05)
-            running = _rendered(url)
+            running = rendered(url)
             stop.set()
             thread.join(60)
-        stopped = _rendered(url)
+        stopped = rendered(url)
     finally:
         stop.set()
         server.close()
-    assert _element(running, "verdict").endswith(">OK") and "p3.png" in running
-    assert "50.0 %" in _element(running, "counts")  # 2 OK of 4 judged, this shift
-    assert "ALARM yield" in _element(running, "alarms")
-    last_ng = _element(running, "last-ng")  # the NG stays in view while the good part after it is shown
+    assert element(running, "verdict").endswith(">OK") and "p3.png" in running
+    assert "50.0 %" in element(running, "counts")  # 2 OK of 4 judged, this shift
+    assert "ALARM yield" in element(running, "alarms")
+    last_ng = element(running, "last-ng")  # the NG stays in view while the good part after it is shown
     assert "hidden" not in last_ng.split(">")[0] and "Last NG: p2.png" in last_ng
     assert 'id="last-ng-picture" alt="the last NG part" src="blob:' in running  # fetched, as a token needs
-    assert "STATION" not in _element(running, "stale")  # running: nothing greyed out
-    assert "THE STATION IS STOPPED" in _element(stopped, "stale")
+    assert "STATION" not in element(running, "stale")  # running: nothing greyed out
+    assert "THE STATION IS STOPPED" in element(stopped, "stale")
 
 
 @pytest.mark.parametrize("extra, words", [

@@ -4,8 +4,6 @@ rendered by a headless Chromium where one is installed, sends the token given af
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import cv2
 import httpx
@@ -15,6 +13,7 @@ import pytest
 from inference import load_image
 from inspector_service.app import create_app
 from service_constants import LIMITS
+from page_helpers import rendered
 from service_helpers import LiveServer, files
 from station.access import Caller
 
@@ -66,26 +65,12 @@ def test_the_display_shows_each_line_part_with_its_picture_and_the_shift(guarded
     assert refused.status_code == 401
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.skip("no Chromium here to render the page (.ci/run installs the chromium package)")
-
-
-def _rendered(url: str) -> str:
-    out = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
-                          "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
-
-
 def test_the_page_sends_the_token_given_after_the_hash(guarded, images):
     with _as(guarded, LINE) as line:
         assert line.post("/projects/disc/infer", files=files(images["cal"][:1]),
                          data={"part_id": ["SN-78"]}).status_code == 200
-    shown = _rendered(f"{guarded.url}/projects/disc/display/#token={READER}")
-    refused = _rendered(f"{guarded.url}/projects/disc/display/")
+    shown = rendered(f"{guarded.url}/projects/disc/display/#token={READER}")
+    refused = rendered(f"{guarded.url}/projects/disc/display/")
     assert '<dd id="part">SN-78</dd>' in shown and 'id="verdict" class="OK">OK' in shown
     assert '<div id="stale" class=""></div>' in shown  # answered: nothing greyed out
     assert '<div id="stale" class="on">THE STATION REFUSES THIS PAGE (HTTP 401)' in refused
