@@ -251,3 +251,14 @@ def test_the_last_ng_part_and_its_picture_stay_while_good_parts_pass():
     assert display.state()["last_ng"]["name"] == "n1.png" and display.picture(1)
     display.part(outcome("n2.png", Verdict.NG), image, 0.01)
     assert display.state()["last_ng"]["seq"] == 5 and display.picture(5) and display.picture(1) is None
+
+
+def test_a_new_run_never_gives_a_picture_address_of_the_run_before():
+    """A page left open over a restart compares addresses: part 1 of the new run must not read as the picture of
+    part 1 of the old one, which it shows already."""
+    image = np.full((40, 40, 3), 90, np.uint8)
+    before, after = LineDisplay(), LineDisplay()
+    for display in (before, after):
+        display.part(Outcome("p.png", Verdict.OK, "", 1.0, 2.0, "v1", None), image, 0.01)
+    first, second = before.state()["part"], after.state()["part"]
+    assert first["seq"] == second["seq"] == 1 and first["picture"] != second["picture"]

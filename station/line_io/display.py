@@ -19,6 +19,7 @@ verdict as if it were current.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
@@ -56,6 +57,9 @@ class LineDisplay:
         self._beat = time.monotonic()
         self._alarms: dict[str, str] = {}
         self._seq = 0
+        # In each picture's address: a page left open over a restart, whose part numbers start again, must not take
+        # the new run's part 7 for the picture of the old run's part 7 it shows already.
+        self._instance = secrets.token_hex(6)
         self._part: Optional[dict] = None
         self._last_ng: Optional[dict] = None  # the last NG part: held on the page while good parts pass by
         self._kept: dict[int, tuple[np.ndarray, object]] = {}  # seq -> (image, result): the last part's, the last NG's
@@ -121,7 +125,7 @@ class LineDisplay:
                 "largest": None if largest is None else {"area": round(largest.area, 3), "unit": unit},
                 "master": None if outcome.expected is None else {"expected": outcome.expected.value,
                                                                   "passed": outcome.master_passed},
-                "picture": f"picture/{seq}.jpg" if image is not None else None}
+                "picture": f"picture/{seq}.jpg?display={self._instance}" if image is not None else None}
             self._recent.appendleft({k: self._part[k] for k in ("seq", "verdict", "name", "part_id", "score",
                                                                 "time")} | {"master": outcome.expected is not None})
             if outcome.verdict.value == "NG" and outcome.expected is None:  # a master part's NG is a check
