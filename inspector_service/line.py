@@ -54,6 +54,7 @@ class ServiceLine:
         self.shifts = tuple(shifts)
         self.archive_root, self.archive_keep_days = archive, archive_keep_days
         self._publishers: dict[str, Publisher] = {}
+        self._displays: dict[str, LineDisplay] = {}  # opened by a page before the first line part, or by that part
         self._archivers: dict[str, ArchiveQueue] = {}
         # Per project: the same image sent for another part is a frozen camera's (station/repeated_images.py)
         self._repeats: dict[str, RepeatedImages] = {}
@@ -99,26 +100,35 @@ class ServiceLine:
                                       if self.masters is not None else None,
                                       backups=BackupWatch(self.backups, [name], self.backup_every_s)
                                       if self.backups is not None else None, project=name,
-                                      display=LineDisplay(self.shifts))
+                                      display=self._display_of(name, station))
                 publisher.start()
                 self._publishers[name] = publisher
             return publisher
 
     def display(self, name: str, station, model=None) -> LineDisplay:
-        """The project's line display (its publisher is started for it, as by a first line inspection); `model`:
-        the model its next part is judged with, which the display names before any part came."""
-        publisher = self.publisher(name, station)
+        """The project's line display; `model`: the one its next part is judged with, which it names before any part
+        came. A page asks for it: that starts nothing else of the line (no MQTT, no backup watch: those start with
+        the first line part, whose publisher then feeds this display)."""
+        with self._lock:
+            display = self._display_of(name, station)
         if model is not None:
-            with self._lock:  # as finish() sets it
-                publisher.set_model(model)
-        return publisher.display
+            display.set_model(model)
+        return display
+
+    def _display_of(self, name: str, station) -> LineDisplay:
+        """The project's display, made and counting from its history at the first ask (under self._lock)."""
+        display = self._displays.get(name)
+        if display is None:
+            display = self._displays[name] = LineDisplay(self.shifts)
+            display.start(station.history.path)
+        return display
 
     def beat(self) -> None:
         """The line is alive (the service's watchdog: the inference thread answers): each display's beat."""
         with self._lock:
-            publishers = list(self._publishers.values())
-        for publisher in publishers:
-            publisher.beat()
+            displays = list(self._displays.values())
+        for display in displays:
+            display.beat()
 
     def finish(self, name: str, station, model, result, *, part_id: Optional[str], started: float,
                digest: Optional[str] = None, image=None):
@@ -171,9 +181,12 @@ class ServiceLine:
     def close(self) -> None:
         with self._lock:
             publishers, self._publishers = list(self._publishers.values()), {}
+            displays, self._displays = list(self._displays.values()), {}
             archivers, self._archivers = list(self._archivers.values()), {}
         for publisher in publishers:
             publisher.close()
+        for display in displays:  # those no line part came to (a publisher stops its own as well)
+            display.stop()
         for archiving in archivers:
             archiving.close()
             archiving.archiver.keeper.close()

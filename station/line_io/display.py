@@ -71,9 +71,12 @@ class LineDisplay:
 
     # -- fed by the Publisher, from the run's thread --------------------------------------------------------------
     def start(self, history_path) -> None:
-        """The run starts, recording into `history_path`: the shift's counts so far are read from it."""
+        """The run starts, recording into `history_path`: the shift's counts so far are read from it (again, when
+        it was started before: the service's display, opened by a page before the line's first part)."""
         from ..history import History, HistoryError
 
+        if self._history is not None:
+            self._history.close()
         try:
             self._history = History(history_path)
         except HistoryError:
