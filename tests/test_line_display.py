@@ -164,6 +164,7 @@ def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_sta
                 assert time.monotonic() < deadline and thread.is_alive()
                 time.sleep(0.05)
             running = rendered(url)
+            german = rendered(url + "#lang=de")
             stop.set()
             thread.join(60)
         stopped = rendered(url)
@@ -175,9 +176,14 @@ def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_sta
     assert "ALARM yield" in element(running, "alarms")
     last_ng = element(running, "last-ng")  # the NG stays in view while the good part after it is shown
     assert "hidden" not in last_ng.split(">")[0] and "Last NG: p2.png" in last_ng
-    assert 'id="last-ng-picture" alt="the last NG part" src="blob:' in running  # fetched, as a token needs
+    assert 'id="last-ng-picture" alt="" src="blob:' in running  # fetched, as a token needs
     assert "STATION" not in element(running, "stale")  # running: nothing greyed out
     assert "THE STATION IS STOPPED" in element(stopped, "stale")
+    # a German line's monitor: its words, i.O. / n.i.O., the alarm named in German with the station's details
+    assert element(german, "verdict").endswith(">i.O.") and '<html lang="de">' in german
+    assert "Ausbeute <b>50.0 %</b>" in element(german, "counts") and "n.i.O. <b>2</b>" in element(german, "counts")
+    assert "ALARM Ausbeute zu niedrig: yield 33.3%" in element(german, "alarms")
+    assert "Letztes n.i.O.: p2.png um" in german and '<dt data-word="part">Teil</dt>' in german
 
 
 @pytest.mark.parametrize("extra, words", [
@@ -262,3 +268,16 @@ def test_a_new_run_never_gives_a_picture_address_of_the_run_before():
         display.part(Outcome("p.png", Verdict.OK, "", 1.0, 2.0, "v1", None), image, 0.01)
     first, second = before.state()["part"], after.state()["part"]
     assert first["seq"] == second["seq"] == 1 and first["picture"] != second["picture"]
+
+
+def test_every_language_of_the_display_has_every_word_with_the_same_values():
+    """A word missing in one language would show "undefined" on that line's monitor."""
+    import re
+
+    from station.line_io.display_words import WORDS
+
+    english = WORDS["en"]
+    for lang, words in WORDS.items():
+        assert set(words) == set(english), (lang, set(english) ^ set(words))
+        for key, text in words.items():
+            assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", english[key])), (lang, key)

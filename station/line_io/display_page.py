@@ -7,6 +7,10 @@ as text, never as HTML (a file name is the camera's to choose). When the station
 page, or its loop stops beating, the page greys out and says so: an operator must never take a frozen screen's
 last OK for the part in front of them."""
 
+import json
+
+from .display_words import WORDS
+
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -72,22 +76,21 @@ PAGE = """<!DOCTYPE html>
 </header>
 <div id="alarms"></div>
 <main>
-  <div id="picture-box"><img id="picture" alt="the last part" hidden><span id="no-picture">waiting for the first
-    part</span></div>
+  <div id="picture-box"><img id="picture" alt="" hidden><span id="no-picture" data-word="waiting"></span></div>
   <div id="side">
     <div id="verdict">-</div>
     <div id="master"></div>
-    <div id="bar" title="score against the threshold (the white mark)"><div id="bar-fill"></div>
+    <div id="bar"><div id="bar-fill"></div>
       <div id="bar-mark"></div></div>
     <dl class="facts">
-      <dt>Part</dt><dd id="part">-</dd>
-      <dt>Image</dt><dd id="name">-</dd>
-      <dt>Score</dt><dd id="score">-</dd>
-      <dt>Defects</dt><dd id="defects">-</dd>
-      <dt>Inspected</dt><dd id="when">-</dd>
+      <dt data-word="part"></dt><dd id="part">-</dd>
+      <dt data-word="image"></dt><dd id="name">-</dd>
+      <dt data-word="score"></dt><dd id="score">-</dd>
+      <dt data-word="defects"></dt><dd id="defects">-</dd>
+      <dt data-word="inspected"></dt><dd id="when">-</dd>
     </dl>
     <div id="reason"></div>
-    <div id="last-ng" hidden><div id="last-ng-text"></div><img id="last-ng-picture" alt="the last NG part" hidden>
+    <div id="last-ng" hidden><div id="last-ng-text"></div><img id="last-ng-picture" alt="" hidden>
     </div>
   </div>
 </main>
@@ -99,39 +102,47 @@ PAGE = """<!DOCTYPE html>
 <script>
 "use strict";
 const POLL_MS = 500, NO_ANSWER_MS = 3000, LOOP_STILL_S = 5;
-const LABEL = {OK: "OK", NG: "NG", NOT_FOUND: "NOT FOUND", NO_VERDICT: "NO VERDICT", ERROR: "ERROR"};
-const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
+const WORDS = /*WORDS*/;
+const HASH = new URLSearchParams(location.hash.slice(1));
+const LANG = [HASH.get("lang"), ...(navigator.languages || [navigator.language])]
+  .map((l) => (l || "").slice(0, 2).toLowerCase()).find((l) => l in WORDS) || "en";
+const W = WORDS[LANG];
+const TOKEN = HASH.get("token");
 const HEADERS = TOKEN ? {Authorization: "Bearer " + TOKEN} : {};
 let answeredAt = 0, everAnswered = false, state = null, refused = "";
 const shown = {picture: {address: null, url: null}, "last-ng-picture": {address: null, url: null}};
 const $ = (id) => document.getElementById(id);
 const text = (id, value) => { $(id).textContent = value; };
+const say = (key, values) => W[key].replace(/[{]([a-z_]+)[}]/g, (m, name) => values[name]);
+const verdictWord = (v) => W[v] || v;
 
 function num(v, digits) { return v === null || v === undefined ? "-" : Number(v).toFixed(digits); }
-function clock(t) { return new Date(t * 1000).toLocaleTimeString(); }
+function clock(t) { return new Date(t * 1000).toLocaleTimeString(LANG); }
 function ago(seconds) {
-  if (seconds < 60) return Math.max(0, Math.round(seconds)) + " s ago";
-  if (seconds < 3600) return Math.round(seconds / 60) + " min ago";
-  return Math.round(seconds / 3600) + " h ago";
+  if (seconds < 60) return say("ago_s", {n: Math.max(0, Math.round(seconds))});
+  if (seconds < 3600) return say("ago_min", {n: Math.round(seconds / 60)});
+  return say("ago_h", {n: Math.round(seconds / 3600)});
 }
 
 function showStation(s) {
   const st = s.station;
   text("project", st.project || "-");
-  text("version", st.version ? "version " + st.version : "");
-  text("threshold", st.calibrated ? "threshold " + num(st.threshold, 4) : "NOT CALIBRATED: no verdicts");
-  text("shift", "shift since " + s.shift.label.slice(11));
-  const alarms = $("alarms");
-  alarms.replaceChildren(...s.alarms.map((a) => {
+  text("version", st.version ? say("version", {v: st.version}) : "");
+  text("threshold", st.calibrated ? say("threshold", {v: num(st.threshold, 4)}) : W.uncalibrated);
+  text("shift", say("shift", {t: s.shift.label.slice(11)}));
+  $("alarms").replaceChildren(...s.alarms.map((a) => {
+    // "ALARM ng_streak: 5 NG in a row": the name in the page's language, the station's details as they are
     const d = document.createElement("div");
-    d.textContent = a.text;  // "ALARM ng_streak: 5 NG in a row"
+    const prefix = "ALARM " + a.name + ": ";
+    const details = a.text.startsWith(prefix) ? a.text.slice(prefix.length) : a.text;
+    d.textContent = say("alarm", {name: W[a.name === "yield" ? "yield_alarm" : a.name] || a.name}) + ": " + details;
     return d;
   }));
 }
 
 function showCounts(c) {
   const box = $("counts");
-  if (!c) { box.textContent = "counts of this shift unknown (the history cannot be read now)"; return; }
+  if (!c) { box.textContent = W.counts_unknown; return; }
   const cell = (label, value, id) => {
     const span = document.createElement("span");
     if (id) span.id = id;
@@ -142,34 +153,34 @@ function showCounts(c) {
     return span;
   };
   box.replaceChildren(
-    cell("Yield", c.yield === null ? "-" : (100 * c.yield).toFixed(1) + " %", "yield"),
-    cell("Parts", c.total), cell("OK", c.OK), cell("NG", c.NG), cell("Not found", c.NOT_FOUND),
-    cell("No verdict", c.NO_VERDICT), cell("Error", c.ERROR));
+    cell(W.yield, c.yield === null ? "-" : (100 * c.yield).toFixed(1) + " %", "yield"),
+    cell(W.parts, c.total), cell(W.OK, c.OK), cell(W.NG, c.NG), cell(W.not_found, c.NOT_FOUND),
+    cell(W.no_verdict, c.NO_VERDICT), cell(W.error, c.ERROR));
 }
 
 function showPart(p, now) {
   const v = $("verdict");
   if (!p) { v.className = ""; v.textContent = "-"; return; }
   v.className = p.verdict;
-  v.textContent = LABEL[p.verdict] || p.verdict;
-  text("master", p.master ? "MASTER PART: must be " + p.master.expected + " - " +
-       (p.master.passed ? "passed" : "FAILED") : "");
+  v.textContent = verdictWord(p.verdict);
+  text("master", p.master ? say("master", {v: verdictWord(p.master.expected),
+                                             r: p.master.passed ? W.passed : W.failed}) : "");
   text("part", p.part_id || "-");
   text("name", p.name);
-  text("score", p.score === null ? "none" : num(p.score, 4) + (p.threshold ? " (threshold " +
-       num(p.threshold, 4) + ")" : ""));
+  text("score", p.score === null ? W.none : p.threshold ? say("score_of", {s: num(p.score, 4), t: num(p.threshold, 4)})
+       : num(p.score, 4));
   const fill = $("bar-fill");
   const ratio = p.score !== null && p.threshold ? Math.min(1, p.score / (2 * p.threshold)) : 0;
   fill.style.width = (100 * ratio) + "%";
   fill.style.background = p.score !== null && p.threshold && p.score >= p.threshold ? "var(--ng)" : "var(--ok)";
-  text("defects", p.defects ? p.defects + (p.largest ? ", largest " +
-       num(p.largest.area, p.largest.unit === "px" ? 0 : 2) + " " + p.largest.unit : "") : "none");
+  const largest = p.largest ? num(p.largest.area, p.largest.unit === "px" ? 0 : 2) + " " + p.largest.unit : null;
+  text("defects", !p.defects ? W.none : largest ? say("largest", {n: p.defects, a: largest}) : String(p.defects));
   text("when", clock(p.time) + " (" + ago(now - p.time) + ")" +
        (p.latency_ms !== null ? ", " + num(p.latency_ms, 0) + " ms" : ""));
   text("reason", p.reason || "");
   if (p.picture !== shown.picture.address) {
     showPicture("picture", p.picture);
-    text("no-picture", p.picture ? "" : "no image for this part");
+    text("no-picture", p.picture ? "" : W.no_image);
   }
 }
 
@@ -178,8 +189,8 @@ function showLastNg(ng, now) {
   const box = $("last-ng");
   box.hidden = !ng || (state.part && state.part.seq === ng.seq);
   if (box.hidden) return;
-  text("last-ng-text", "Last NG: " + (ng.part_id || ng.name) + " at " + clock(ng.time) + " (" + ago(now - ng.time) +
-       "), score " + num(ng.score, 4));
+  text("last-ng-text", say("last_ng", {p: ng.part_id || ng.name, t: clock(ng.time), ago: ago(now - ng.time),
+                                       s: num(ng.score, 4)}));
   if (ng.picture !== shown["last-ng-picture"].address) showPicture("last-ng-picture", ng.picture);
 }
 
@@ -208,8 +219,8 @@ function showRecent(recent) {
   $("recent").replaceChildren(...recent.slice().reverse().map((r) => {
     const s = document.createElement("span");
     s.className = r.verdict + (r.master ? " master" : "");
-    s.title = clock(r.time) + "  " + (LABEL[r.verdict] || r.verdict) + "  " + (r.part_id || r.name) +
-      (r.score === null ? "" : "  score " + num(r.score, 4));
+    s.title = clock(r.time) + "  " + verdictWord(r.verdict) + "  " + (r.part_id || r.name) +
+      (r.score === null ? "" : "  " + W.score + " " + num(r.score, 4));
     return s;
   }));
 }
@@ -218,23 +229,20 @@ function watch() {
   const stale = $("stale");
   let why = "";
   if (refused) why = refused;
-  else if (!everAnswered) why = "Connecting to the station...";
+  else if (!everAnswered) why = W.connecting;
   else if (Date.now() - answeredAt > NO_ANSWER_MS)
-    why = "NO CONNECTION TO THE STATION since " + new Date(answeredAt).toLocaleTimeString() +
-      ": what is shown is old.";
-  else if (state && !state.station.running) why = "THE STATION IS STOPPED: no parts are being inspected.";
-  else if (state && state.loop_age_s > LOOP_STILL_S)
-    why = "THE STATION IS NOT RESPONDING (for " + Math.round(state.loop_age_s) + " s): what is shown is old.";
+    why = say("no_connection", {t: new Date(answeredAt).toLocaleTimeString(LANG)});
+  else if (state && !state.station.running) why = W.stopped;
+  else if (state && state.loop_age_s > LOOP_STILL_S) why = say("not_responding", {n: Math.round(state.loop_age_s)});
   stale.textContent = why;
   stale.className = why ? "on" : "";
-  text("clock", new Date().toLocaleTimeString());
+  text("clock", new Date().toLocaleTimeString(LANG));
 }
 
 async function poll() {
   try {
     const r = await fetch("state", {cache: "no-store", headers: HEADERS});
-    refused = r.status === 401 || r.status === 403 ? "THE STATION REFUSES THIS PAGE (HTTP " + r.status +
-      "): open it with a token of the read role after # in its address, e.g. .../display/#token=..." : "";
+    refused = r.status === 401 || r.status === 403 ? say("refused", {n: r.status}) : "";
     if (!r.ok) throw new Error("HTTP " + r.status);
     state = await r.json();
     answeredAt = Date.now();
@@ -250,9 +258,12 @@ async function poll() {
   watch();
   setTimeout(poll, POLL_MS);
 }
+
+document.documentElement.lang = LANG;
+for (const el of document.querySelectorAll("[data-word]")) el.textContent = W[el.dataset.word];
 setInterval(watch, 1000);
 poll();
 </script>
 </body>
 </html>
-"""
+""".replace("/*WORDS*/", json.dumps(WORDS, ensure_ascii=False))
