@@ -9,12 +9,12 @@ the window's Run view (the page and its server: inspector_line/display_server.py
 
 The last NG part stays on the page beside the last part (at ten parts a second an NG would otherwise show for a
 tenth of a second), so its image and map are kept until the next NG. A picture is drawn when the page asks for
-it, shrunk first, by the server's thread, never the line's. The shift's counts are the history's production parts, as `inspector
-history --by shift` counts them: read once as the run starts and as a shift turns, from the run's thread between
-two parts (so no part is counted twice or missed), and counted on from the parts published since, so that the
-counts and the verdict shown always agree and the page's polling costs the history nothing. The state says how
-long ago the run's loop last beat, so that the page can say a station that hangs, rather than show its last
-verdict as if it were current.
+it, shrunk first, by the server's thread, never the line's. The shift's counts are the history's production
+parts, as `inspector history --by shift` counts them: read once as the run starts and as a shift turns, from the
+run's thread between two parts (so no part is counted twice or missed), and counted on from the parts published
+since, so that the counts and the verdict shown always agree and the page's polling costs the history nothing.
+The state says how long ago the run's loop last beat, so that the page can say a station that hangs, rather than
+show its last verdict as if it were current.
 """
 
 from __future__ import annotations
@@ -196,8 +196,9 @@ def picture_gone(seq: int) -> str:
 def draw_part(image: np.ndarray, result, max_px: int = PICTURE_PX) -> np.ndarray:
     """The part as the operator sees it: the image shrunk to `max_px` at most, the heatmap where the part is
     suspect (the colours of every client's scale, the threshold mid-scale; clear below half the threshold), the
-    ROI's border in white and each defect's outline: red where it counts, amber where it is too small to. Shrunk first and blended in 8 bits (OpenCV): 26 ms for a
-    5 MP camera image with its JPEG, where blending at 1280 px in floats took 67 (bench/bench_display.py)."""
+    ROI's border in white and each defect's outline: red where it counts, amber where it is too small to. Shrunk
+    first and blended by OpenCV: 24 ms for a 5 MP camera image with its JPEG, where blending at 1280 px in numpy's
+    floats took 67 (bench/bench_display.py)."""
     h, w = image.shape[:2]
     s = min(1.0, max_px / max(h, w, 1))
     out = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) \
