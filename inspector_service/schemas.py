@@ -337,6 +337,7 @@ class DisplayRecentPart(Documented):
     name: str
     part_id: Optional[str]
     score: Optional[float]
+    ratio: Optional[float] = Field(description="score / its threshold (1: at the threshold); null unscored")
     time: float
     master: bool
 
@@ -351,7 +352,7 @@ class DisplayState(Documented):
     alarms: list[DisplayAlarm]
     part: Optional[DisplayPart] = Field(description="the last part; null before the first")
     last_ng: Optional[DisplayPart] = Field(description="the last NG production part, held while good parts pass")
-    recent: list[DisplayRecentPart] = Field(description="the last 30 parts, newest first")
+    recent: list[DisplayRecentPart] = Field(description="the last 60 parts, newest first (the page's trend)")
 
 
 # Every route may answer these, each with ErrorBody (errors.py): given app-wide, and in place of FastAPI's own 422.

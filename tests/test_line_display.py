@@ -82,6 +82,7 @@ def test_the_display_shows_the_last_part_its_picture_the_shift_and_the_alarms(pr
     assert p["score"] == pytest.approx(last.score) and p["threshold"] == pytest.approx(model.calibration.threshold)
     assert p["defects"] >= 1 and p["largest"]["unit"] == "px" and p["error_code"] == 0
     assert [r["verdict"] for r in state["recent"]] == [r.verdict.value for r in rows]  # newest first
+    assert state["recent"][0]["ratio"] == pytest.approx(last.score / model.calibration.threshold, abs=1e-4)
     assert state["station"] == {**state["station"], "project": "proj", "version": model.version,
                                 "calibrated": True, "running": False}  # the run has ended
     assert state["shift"]["counts"] == shift.to_dict() and shift.ok == 3 and shift.ng == 2
@@ -177,6 +178,8 @@ def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_sta
     last_ng = element(running, "last-ng")  # the NG stays in view while the good part after it is shown
     assert "hidden" not in last_ng.split(">")[0] and "Last NG: p2.png" in last_ng
     assert 'id="last-ng-picture" alt="" src="blob:' in running  # fetched, as a token needs
+    trend = running[running.index('<svg id="recent"'):running.index("</svg>")]  # a dot a part, in its colour
+    assert trend.count('stroke-linecap="round"') == 4 and trend.count('class="NG"') == 2
     assert "STATION" not in element(running, "stale")  # running: nothing greyed out
     assert "THE STATION IS STOPPED" in element(stopped, "stale")
     # a German line's monitor: its words, i.O. / n.i.O., the alarm named in German with the station's details

@@ -36,7 +36,7 @@ from inference import VerdictCounts, heatmap_rgb, heatmap_scale
 from ..history_periods import DEFAULT_SHIFTS, period_start
 
 PICTURE_PX = 960  # the picture's longest side at most: about what a 1920 x 1080 monitor gives it
-RECENT = 30  # the parts in the page's strip
+RECENT = 60  # the parts in the page's trend
 HEAT_ALPHA = 0.45  # the heatmap's share over the image inside the ROI
 RED, AMBER, WHITE = (230, 40, 40), (255, 190, 0), (235, 235, 235)
 
@@ -129,8 +129,11 @@ class LineDisplay:
                 "master": None if outcome.expected is None else {"expected": outcome.expected.value,
                                                                   "passed": outcome.master_passed},
                 "picture": f"picture/{seq}.jpg?display={self._instance}" if image is not None else None}
+            ratio = None if outcome.score is None or not outcome.threshold else round(outcome.score /
+                                                                                      outcome.threshold, 4)
             self._recent.appendleft({k: self._part[k] for k in ("seq", "verdict", "name", "part_id", "score",
-                                                                "time")} | {"master": outcome.expected is not None})
+                                                                "time")} | {"master": outcome.expected is not None,
+                                                                            "ratio": ratio})
             if outcome.verdict.value == "NG" and outcome.expected is None:  # a master part's NG is a check
                 self._last_ng = self._part
             ng_seq = self._last_ng["seq"] if self._last_ng else None

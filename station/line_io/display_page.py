@@ -9,6 +9,7 @@ last OK for the part in front of them."""
 
 import json
 
+from .display import RECENT
 from .display_words import WORDS
 
 PAGE = """<!DOCTYPE html>
@@ -54,11 +55,11 @@ PAGE = """<!DOCTYPE html>
   #counts { display: flex; gap: 1.5em; align-items: baseline; font-size: 1.3em; flex-wrap: wrap; }
   #counts b { font-size: 1.5em; font-variant-numeric: tabular-nums; }
   #yield b { font-size: 2em; }
-  #recent { display: flex; gap: 4px; height: 1.6em; }
-  #recent span { flex: 0 0 1.6em; border-radius: 3px; background: #555; }
-  #recent span.OK { background: var(--ok); } #recent span.NG { background: var(--ng); }
-  #recent span.NOT_FOUND, #recent span.NO_VERDICT, #recent span.ERROR { background: var(--other); }
-  #recent span.master { outline: 2px solid white; outline-offset: -2px; }
+  #recent { width: 100%; height: 5em; display: block; background: #181a1d; }
+  #recent .OK { stroke: var(--ok); } #recent .NG { stroke: var(--ng); }
+  #recent .NOT_FOUND, #recent .NO_VERDICT, #recent .ERROR { stroke: var(--other); }
+  #recent .master { stroke: white; }
+  #trend-caption { color: var(--dim); font-size: 0.9em; margin-bottom: -0.3em; }
   #stale { position: fixed; inset: 0; background: rgba(40, 40, 40, 0.88); display: none; align-items: center;
            justify-content: center; text-align: center; font-size: 2.4em; font-weight: 700; padding: 2em; }
   #stale.on { display: flex; }
@@ -96,12 +97,13 @@ PAGE = """<!DOCTYPE html>
 </main>
 <footer>
   <div id="counts"></div>
-  <div id="recent"></div>
+  <div id="trend-caption" data-word="trend"></div>
+  <svg id="recent" viewBox="0 0 1000 100" preserveAspectRatio="none"></svg>
 </footer>
 <div id="stale"></div>
 <script>
 "use strict";
-const POLL_MS = 500, NO_ANSWER_MS = 3000, LOOP_STILL_S = 5;
+const POLL_MS = 500, NO_ANSWER_MS = 3000, LOOP_STILL_S = 5, RECENT_MAX = /*RECENT*/;
 const WORDS = /*WORDS*/;
 const HASH = new URLSearchParams(location.hash.slice(1));
 const LANG = [HASH.get("lang"), ...(navigator.languages || [navigator.language])]
@@ -215,14 +217,33 @@ async function showPicture(id, address) {
   }
 }
 
+function svg(tag, attributes) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attributes)) el.setAttribute(k, v);
+  el.setAttribute("vector-effect", "non-scaling-stroke");  // widths in screen pixels, however wide the page
+  return el;
+}
+
 function showRecent(recent) {
-  $("recent").replaceChildren(...recent.slice().reverse().map((r) => {
-    const s = document.createElement("span");
-    s.className = r.verdict + (r.master ? " master" : "");
-    s.title = clock(r.time) + "  " + verdictWord(r.verdict) + "  " + (r.part_id || r.name) +
+  // the trend of the last parts' scores against their threshold (the dashed line; 2 x threshold at the top), each
+  // a dot in its verdict's colour, a part without a score at the foot: drift shows before the rejects come
+  const parts = recent.slice().reverse(), step = 1000 / RECENT_MAX;
+  const y = (r) => r.ratio === null ? 96 : 95 - 90 * Math.min(r.ratio, 2) / 2;
+  const items = [svg("line", {x1: 0, x2: 1000, y1: 50, y2: 50, stroke: "#bbb", "stroke-width": 1,
+                              "stroke-dasharray": "6 4"})];
+  const scored = parts.map((r, i) => [i, r]).filter(([, r]) => r.ratio !== null);
+  items.push(svg("polyline", {points: scored.map(([i, r]) => ((i + 0.5) * step) + "," + y(r)).join(" "),
+                              fill: "none", stroke: "#777", "stroke-width": 1.5}));
+  parts.forEach((r, i) => {
+    const dot = svg("line", {x1: (i + 0.5) * step, x2: (i + 0.5) * step, y1: y(r), y2: y(r), "stroke-width": 9,
+                             "stroke-linecap": "round", class: r.master ? "master" : r.verdict});
+    const title = svg("title", {});
+    title.textContent = clock(r.time) + "  " + verdictWord(r.verdict) + "  " + (r.part_id || r.name) +
       (r.score === null ? "" : "  " + W.score + " " + num(r.score, 4));
-    return s;
-  }));
+    dot.append(title);
+    items.push(dot);
+  });
+  $("recent").replaceChildren(...items);
 }
 
 function watch() {
@@ -266,4 +287,4 @@ poll();
 </script>
 </body>
 </html>
-""".replace("/*WORDS*/", json.dumps(WORDS, ensure_ascii=False))
+""".replace("/*WORDS*/", json.dumps(WORDS, ensure_ascii=False)).replace("/*RECENT*/", str(RECENT))
