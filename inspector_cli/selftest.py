@@ -365,8 +365,8 @@ class SelfTest(Checks):
                                               self.state["ng_paths"][0])
         except ServiceCheckFailed as exc:
             raise CheckFailed(str(exc)) from None
-        detail = (f"inspector serve's application on {where}: /health, /docs, and POST /infer gave a scratched "
-                  f"disc {result['verdict']} (score {result['score']:.4g})")
+        detail = (f"inspector serve's application on {where}: /health, /docs, POST /infer gave a scratched disc "
+                  f"{result['verdict']} (score {result['score']:.4g}), the line display showed it")
         if result["verdict"] != "NG":
             raise CheckFailed(detail + ", not NG")
         return detail

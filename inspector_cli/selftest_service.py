@@ -2,7 +2,8 @@
 
 A bundle can hold every module and still not serve: the API pages' files left out stopped `inspector serve` at
 start. So the check starts the same application (uvicorn, in a thread), asks /health and /docs with its
-files, and inspects one image through POST /projects/NAME/infer, as the line's software would.
+files, inspects one image through POST /projects/NAME/infer, as the line's software would, and asks the project's
+line display for that part, its picture and its page.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def serve_and_inspect(projects_dir: Path, engine, project: str, image: Path) -> 
         if b"swagger" not in _get(base + "/docs").lower() or not _get(base + "/docs-assets/swagger-ui-bundle.js"):
             raise ServiceCheckFailed("/docs or its files did not load")
         result = json.loads(_get(infer_request(base, project, image)))["results"][0]
+        display = f"{base}/projects/{project}/display/"
+        shown = json.loads(_get(display + "state"))["part"] or {}
+        if shown.get("verdict") != result["verdict"] or not shown.get("picture") or not _get(display + shown["picture"]):
+            raise ServiceCheckFailed("the line display did not show the part inspected, or not its picture")
+        if b'fetch("state"' not in _get(display):
+            raise ServiceCheckFailed("the line display's page did not load")
         return f"127.0.0.1:{port}", result
     finally:
         server.should_exit = True
