@@ -6,8 +6,8 @@
 The self-test checks the engine inside the bundle; this drives the bundle's own executable as separate
 processes, the way a line engineer and the line's PLC and software do: fit, calibrate, infer (and a missing
 image: exit 2), info, versions, audit, export and infer on the export; `run` with the PLC handshake over
-Modbus TCP (pymodbus client), results on MQTT (a real mosquitto, when installed) and Prometheus metrics;
-`run` over OPC UA (asyncua client); a backup; `serve` with POST /infer, a junk upload, the backup_due alarm of
+Modbus TCP (pymodbus client), results on MQTT (a real mosquitto, when installed), Prometheus metrics and the line
+display; `run` over OPC UA (asyncua client); a backup; `serve` with POST /infer, a junk upload, the backup_due alarm of
 `--backups` and the backup restored as a new project over HTTP. Generated discs (some
 scratched), so no data set is needed. One PASS/FAIL line per step; exit code 0 when all passed. Run it with
 the full install's Python (it needs pymodbus, asyncua and paho-mqtt as the clients); servers listen on
@@ -102,9 +102,9 @@ def wait_for(ready, proc: subprocess.Popen, what: str):
 def modbus_and_mqtt(walk: Walk, project: Path, source: Path, ng: Path) -> None:
     from pymodbus.client import ModbusTcpClient
 
-    mb, met = free_port(), free_port()
+    mb, met, shown = free_port(), free_port(), free_port()
     args = ["run", str(project), "--source", str(source), "--modbus", f"127.0.0.1:{mb}",
-            "--metrics", f"127.0.0.1:{met}"]
+            "--metrics", f"127.0.0.1:{met}", "--display", f"127.0.0.1:{shown}"]
     broker = messages = subscriber = None
     if shutil.which("mosquitto"):
         import paho.mqtt.client as mqtt
@@ -135,6 +135,13 @@ def modbus_and_mqtt(walk: Walk, project: Path, source: Path, ng: Path) -> None:
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{met}/metrics", timeout=10).read().decode()
         counted = f'inspector_inspections_total{{project="{project.name}",verdict="NG"}} 1.0' in metrics
         walk.record("run --metrics", counted, "the NG counted" if counted else "no NG in inspector_inspections_total")
+        state = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{shown}/state", timeout=10).read())
+        seen = state["part"] or {}
+        picture = urllib.request.urlopen(f"http://127.0.0.1:{shown}/{seen['picture']}", timeout=10).read() \
+            if seen.get("picture") else b""
+        walk.record("run --display", seen.get("verdict") == "NG" and picture[:2] == b"\xff\xd8",
+                    f"the line display shows {seen.get('verdict')} for part {seen.get('part_id')}, a "
+                    f"{len(picture)}-byte JPEG picture")
         if subscriber is not None:
             got = wait_for(lambda: messages, run, "the MQTT result")
             walk.record("run --mqtt", got[0].get("verdict") == "NG" and got[0].get("part_id") == "SN-0042",
