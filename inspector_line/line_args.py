@@ -57,9 +57,39 @@ def add_line_io_arguments(p) -> None:
                    "with its heatmap and verdict, this shift's counts and yield, the alarms (read-only; docs/plc.md)")
     g.add_argument("--shifts", metavar="H,H,...",
                    help="with --display: the hours the shifts start at, for its counts (default 6,14,22)")
+    add_io_arguments(p)
     add_alarm_arguments(g)
     add_master_arguments(g)
     add_backup_arguments(g)
+
+
+def add_io_arguments(p) -> None:
+    """Outputs the station drives itself on a remote I/O module (station/line_io/remote_io.py)."""
+    g = p.add_argument_group("outputs on a remote I/O module, for a line without a PLC (docs/plc.md)")
+    g.add_argument("--io", metavar="modbus://HOST:PORT[/UNIT]",
+                   help="the remote I/O module (Modbus TCP) whose coils the station drives")
+    g.add_argument("--io-reject", metavar="COIL[:MS]",
+                   help="pulsed (default 200 ms) for every part that is not OK: NG, NOT_FOUND, ERROR, NO_VERDICT")
+    g.add_argument("--io-ok", metavar="COIL[:MS]", help="pulsed for every OK part")
+    g.add_argument("--io-alarm", metavar="COIL", help="on while any alarm is active (a tower light)")
+    g.add_argument("--io-ready", metavar="COIL", help="on while the run inspects")
+
+
+def remote_io(args, on_message=None):
+    """The --io outputs (station.line_io.remote_io.RemoteIO), checked in one line each; None without --io."""
+    given = {"--io-reject": args.io_reject, "--io-ok": args.io_ok, "--io-alarm": args.io_alarm,
+             "--io-ready": args.io_ready}
+    if not args.io:
+        named = [flag for flag, value in given.items() if value]
+        if named:
+            raise InspectorError(f"{named[0]} goes with --io modbus://HOST:PORT (the remote I/O module)")
+        return None
+    from station.line_io.remote_io import RemoteIO, parse_output
+
+    outputs = {flag: parse_output(value, flag, pulse=flag in ("--io-reject", "--io-ok"))
+               for flag, value in given.items() if value}
+    return RemoteIO(args.io, reject=outputs.get("--io-reject"), ok=outputs.get("--io-ok"),
+                    alarm=outputs.get("--io-alarm"), ready=outputs.get("--io-ready"), on_message=on_message)
 
 
 def add_master_arguments(g) -> None:
@@ -227,6 +257,7 @@ def check_line_io_arguments(args) -> None:
     alarm_limits(args)
     read_masters(args)
     read_backups(args)
+    remote_io(args)
 
 
 def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua_users: Optional[Path] = None,
@@ -301,6 +332,10 @@ class LineIO:
 
             options.display = LineDisplay(display_shifts(args))
             self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display")))
+        io = remote_io(args, on_message=lambda text: print(text, file=sys.stderr, flush=True))
+        if io is not None:
+            options.outputs.append(io)
+            self.servers.append(io)  # started before the run, every output off after it
         self.options = options
 
     def start(self) -> None:

@@ -75,6 +75,7 @@ class RunOptions:
     trigger_timeout_s: Optional[float] = DEFAULT_TRIGGER_TIMEOUT_S  # a Trigger with no image then: ERROR (0: never)
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
     display: Optional[object] = None  # station.line_io.display.LineDisplay: the station's monitor (--display)
+    outputs: list = field(default_factory=list)  # outputs the station drives (station.line_io.remote_io, --io)
     recipes: list = field(default_factory=list)  # Stations a PLC selects by recipe index (0: the runner's own)
     masters: Optional[Masters] = None  # master parts (station.masters): checks of the station, not production
     master_every_s: Optional[float] = None  # each master must pass this often (the master_due alarm)
@@ -196,7 +197,7 @@ class Runner:
                                        disk_checks=self.archive.disk_checks() if self.archive else [],
                                        masters=MasterWatch(o.masters, o.master_every_s, self.history)
                                        if o.masters is not None else None, backups=self._backup_watch(),
-                                       display=o.display)
+                                       display=o.display, outputs=o.outputs)
             if self.archive is not None:
                 self.archive.start()
             self.publisher.set_model(self.model)

@@ -22,7 +22,9 @@ Conditions (each off when its limit is 0 / None):
   master_due: a master part was not passed within its interval. Master parts are no production parts: they
   count in none of the conditions above;
 - backup_due: the backup folder holds no backup of the project younger than its interval, or cannot be read
-  (station.backup_watch), until a recent backup is there.
+  (station.backup_watch), until a recent backup is there;
+- io: the outputs the station drives itself (a reject gate on a remote I/O module, station.line_io.remote_io)
+  cannot be written: parts are not rejected, until the module takes writes again.
 """
 
 from __future__ import annotations
@@ -38,16 +40,17 @@ from .disk_space import DEFAULT_MIN_FREE, MinFree
 
 
 ALARM_NAMES = ("ng_streak", "not_found_streak", "error_streak", "yield", "drift", "disk", "source", "master_failed",
-               "master_due", "backup_due")
+               "master_due", "backup_due", "io")
 CLEARED = {"disk": "the disks have room again", "source": "parts can arrive again",
            "master_failed": "the master parts that failed passed again",
            "master_due": "every master part passed within its interval",
-           "backup_due": "a recent backup is in the backup folder"}
+           "backup_due": "a recent backup is in the backup folder",
+           "io": "the remote I/O module takes writes again"}
 
 
 def alarm_bits(names) -> int:
     """The active alarms as a PLC reads them without text (Modbus register 35, OPC UA AlarmBits): bit i set while
-    ALARM_NAMES[i] is active (bit 0 ng_streak ... bit 8 master_due, bit 9 backup_due)."""
+    ALARM_NAMES[i] is active (bit 0 ng_streak ... bit 8 master_due, bit 9 backup_due, bit 10 io)."""
     return sum(1 << ALARM_NAMES.index(name) for name in set(names) if name in ALARM_NAMES)
 
 

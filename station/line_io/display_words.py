@@ -25,7 +25,7 @@ WORDS = {
         # English names each alarm as the PLC's bits, the metrics and the run's console do
         "alarm": "ALARM {name}", "ng_streak": "ng_streak", "not_found_streak": "not_found_streak",
         "error_streak": "error_streak", "yield_alarm": "yield", "drift": "drift", "disk": "disk", "source": "source",
-        "master_failed": "master_failed", "master_due": "master_due", "backup_due": "backup_due",
+        "master_failed": "master_failed", "master_due": "master_due", "backup_due": "backup_due", "io": "io",
     },
     "es": {
         "OK": "OK", "NG": "NG", "NOT_FOUND": "NO ENCONTRADA", "NO_VERDICT": "SIN VEREDICTO", "ERROR": "ERROR",
@@ -50,6 +50,7 @@ WORDS = {
         "error_streak": "errores seguidos", "yield_alarm": "rendimiento bajo", "drift": "deriva de puntuaciones",
         "disk": "espacio en disco", "source": "fuente de imágenes", "master_failed": "pieza patrón fallida",
         "master_due": "pieza patrón pendiente", "backup_due": "copia de seguridad pendiente",
+        "io": "salidas (E/S remota)",
     },
     "de": {
         "OK": "i.O.", "NG": "n.i.O.", "NOT_FOUND": "NICHT GEFUNDEN", "NO_VERDICT": "KEIN URTEIL", "ERROR": "FEHLER",
@@ -72,7 +73,7 @@ WORDS = {
         "alarm": "ALARM {name}", "ng_streak": "n.i.O. in Folge", "not_found_streak": "Teile nicht gefunden in Folge",
         "error_streak": "Fehler in Folge", "yield_alarm": "Ausbeute zu niedrig", "drift": "Wertedrift",
         "disk": "Speicherplatz", "source": "Bildquelle", "master_failed": "Referenzteil nicht bestanden",
-        "master_due": "Referenzteil fällig", "backup_due": "Sicherung fällig",
+        "master_due": "Referenzteil fällig", "backup_due": "Sicherung fällig", "io": "Ausgänge (Remote-E/A)",
     },
 }
 

@@ -36,7 +36,7 @@ class Publisher:
                  metrics=None, alarm_limits: Optional[AlarmLimits] = None, outbox_max: int = 10000,
                  on_message: Optional[Callable[[str], None]] = None,
                  disk_checks: Sequence[Callable[[], Optional[str]]] = (), masters: Optional[MasterWatch] = None,
-                 backups: Optional[BackupWatch] = None, project: str = "", display=None):
+                 backups: Optional[BackupWatch] = None, project: str = "", display=None, outputs: Sequence = ()):
         """`mqtt`: a station.line_io.mqtt.MqttReceiver (its results go through an outbox, its alarm is retained);
         `plcs`: PLC servers (publish_result / set_alarm / set_model_version / set_ready / beat); `metrics`: a RunMetrics.
         The disk alarm watches the history's disk (below `alarm_limits.min_free`) and `disk_checks`: more of the
@@ -44,7 +44,9 @@ class Publisher:
         (station.masters), whose master_failed and master_due alarms it raises; `backups`: the backup folder's
         watch (station.backup_watch), started and closed with the publisher, whose backup_due alarm it raises.
         `project`: the project's name before a model is set (set_model names it then). `display`: a
-        station.line_io.display.LineDisplay, given the model, each part with its image, the alarms and the beat."""
+        station.line_io.display.LineDisplay, given the model, each part with its image, the alarms and the beat.
+        `outputs`: outputs the station drives itself (station.line_io.remote_io.RemoteIO: a reject gate), given
+        each part, the alarm and ready as the PLC is, and whose trouble is the `io` alarm."""
         self.on_message = on_message or (lambda text: None)
         self.alarms = Alarms(alarm_limits)
         self.history_path = Path(history_path)
@@ -54,6 +56,7 @@ class Publisher:
         self.masters = masters
         self.backups = backups
         self.plcs = list(plcs)
+        self.outputs = list(outputs)
         self.metrics = metrics
         self.display = display
         self.mqtt = mqtt
@@ -71,7 +74,7 @@ class Publisher:
     def start(self) -> None:
         for box in self.outboxes:
             box.start()
-        for plc in self.plcs:
+        for plc in self.plcs + self.outputs:
             plc.set_ready(True)
         if self.mqtt is not None:
             self.mqtt.start()  # TOPIC/status: online, before the first result
@@ -86,7 +89,7 @@ class Publisher:
         """The alarms of the line's surroundings while no part arrives (the runner calls it as it waits): the
         disks, and `source_problem`, why no part can arrive now (None: it can)."""
         self._update_alarms(self.alarms.condition("source", source_problem) + self._check_disks() +
-                            self._check_masters() + self._check_backups())
+                            self._check_masters() + self._check_backups() + self._check_outputs())
 
     def beat(self) -> None:
         """The PLC's Heartbeat +1: called by the run's own loop every second, so it stands still when that hangs."""
@@ -104,6 +107,12 @@ class Publisher:
             return []
         return (self.alarms.condition("master_failed", self.masters.failed()) +
                 self.alarms.condition("master_due", self.masters.due()))
+
+    def _check_outputs(self) -> list:
+        if not self.outputs:
+            return []
+        problems = [p for p in (out.problem() for out in self.outputs) if p]
+        return self.alarms.condition("io", "; ".join(problems) if problems else None)
 
     def _check_backups(self) -> list:
         return [] if self.backups is None else self.alarms.condition("backup_due", self.backups.problem())
@@ -175,7 +184,9 @@ class Publisher:
             self.on_message(check.text)
             passed = check.passed
             changes = self._check_masters()
-        self._update_alarms(changes + self._check_disks(), before)
+        self._update_alarms(changes + self._check_disks() + self._check_outputs(), before)
+        for out in self.outputs:  # every part passes the gate, one that answers no Trigger too
+            out.publish_result(outcome)
         for plc in self.plcs if to_plc else ():
             plc.publish_result(outcome)
         for box in self.outboxes:
@@ -191,7 +202,7 @@ class Publisher:
 
     def _alarm_changed(self) -> None:
         text = self.alarms.text
-        for plc in self.plcs:
+        for plc in self.plcs + self.outputs:
             plc.set_alarm(bool(self.alarms.active), text, names=sorted(self.alarms.active))
         if self.mqtt is not None:
             self.mqtt.publish_alarm(sorted(self.alarms.active), text)
@@ -208,7 +219,7 @@ class Publisher:
             self.display.stop()
         if self.backups is not None:
             self.backups.close()
-        for plc in self.plcs:
+        for plc in self.plcs + self.outputs:
             plc.set_ready(False)
         for box in self.outboxes:
             box.close()

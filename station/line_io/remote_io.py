@@ -1,0 +1,225 @@
+"""Outputs the station drives itself on a remote I/O module (Modbus TCP coils), for a line without a PLC: a
+reject gate or pusher, a good-part signal, a tower light (`inspector run --io modbus://HOST:PORT ...`).
+
+    io = RemoteIO("modbus://10.0.0.20:502", reject=Output(0, 0.2), ok=Output(1, 0.1), alarm=Output(2),
+                  ready=Output(3), on_message=print)
+    io.start()                         # a thread of its own connects and writes; the run never waits for it
+    io.publish_result(outcome)         # each part: a pulse on `reject` for every part that is not OK, on `ok` else
+    io.set_alarm(active, text, names)  # `alarm` on while any alarm is
+    io.set_ready(True)                 # `ready` on while the run inspects
+    io.problem()                       # why the outputs cannot be written now (the `io` alarm), else None
+    io.close()                         # every output off
+
+The reject output is pulsed for every part that is not OK: NG, NOT_FOUND, ERROR and NO_VERDICT alike, so that a
+part never passes the gate without a verdict. A pulse is written at once (within LATE_S of its part's result) or
+not at all: a reject written late would push the part behind. So a write that fails or would come late is said at
+once, naming the part that was NOT REJECTED; a module that does not take writes is the `io` alarm until it does
+again (then the held outputs, ready and alarm, are written again). Two pulses on one coil that overlap make one
+longer pulse. Coils are numbered from 0 (Modbus addresses, as pymodbus and most modules' manuals count them);
+`/UNIT` after the port selects the device id (default 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+from urllib.parse import urlparse
+
+from inference import InspectorError, Verdict
+
+DEFAULT_PULSE_S = 0.2
+RETRY_S = 1.0  # a module that does not answer is asked again this often
+LATE_S = 0.5  # a reject pulse this far behind its part is not written: it would push the part behind
+TIMEOUT_S = 1.0  # one write's wait for the module
+
+
+@dataclass(frozen=True)
+class Output:
+    coil: int
+    pulse_s: Optional[float] = None  # a pulse this long; None: held on or off (ready, alarm)
+
+
+def parse_output(text: str, flag: str, pulse: bool) -> Output:
+    """`COIL` or, for a pulsed output, `COIL:MS` (e.g. 0:200), as a line engineer writes them."""
+    coil, _, ms = str(text).partition(":")
+    try:
+        number = int(coil)
+        pulse_s = (float(ms) / 1000 if ms else DEFAULT_PULSE_S) if pulse else None
+    except ValueError:
+        number, pulse_s = -1, None
+    if not 0 <= number <= 65535 or (ms and not pulse) or (pulse and not 0 < pulse_s <= 60):
+        form = "COIL[:MS], e.g. 0:200 (coil 0, a 200 ms pulse)" if pulse else "COIL, e.g. 3"
+        raise InspectorError(f"{flag} needs {form}, got {text!r}")
+    return Output(number, pulse_s)
+
+
+def parse_address(url: str) -> tuple[str, int, int]:
+    """modbus://HOST:PORT[/UNIT] -> (host, port, unit)."""
+    parsed = urlparse(url or "")
+    unit = parsed.path.strip("/")
+    try:
+        port = parsed.port or 502
+    except ValueError:
+        port = -1
+    if parsed.scheme != "modbus" or not parsed.hostname or not 0 < port < 65536 or \
+            (unit and not (unit.isdigit() and 0 <= int(unit) <= 255)):
+        raise InspectorError(f"--io needs modbus://HOST:PORT[/UNIT] (the remote I/O module), got {url!r}")
+    return parsed.hostname, port, int(unit) if unit else 1
+
+
+class RemoteIO:
+    def __init__(self, url: str, reject: Optional[Output] = None, ok: Optional[Output] = None,
+                 alarm: Optional[Output] = None, ready: Optional[Output] = None,
+                 on_message: Optional[Callable[[str], None]] = None):
+        self.url = url
+        self.host, self.port, self.unit = parse_address(url)
+        self.reject, self.ok, self.alarm, self.ready = reject, ok, alarm, ready
+        used = [o.coil for o in (reject, ok, alarm, ready) if o is not None]
+        if not used:
+            raise InspectorError("--io drives nothing: give --io-reject, --io-ok, --io-alarm or --io-ready")
+        if len(set(used)) != len(used):
+            raise InspectorError(f"--io-reject, --io-ok, --io-alarm and --io-ready need a coil each, got {used}")
+        self.on_message = on_message or (lambda text: None)
+        self._levels: dict[int, bool] = {}  # held outputs as they should be
+        self._off_at: dict[int, float] = {}  # pulsed coils on now, and when they go off
+        self._jobs: queue.Queue = queue.Queue()
+        self._problem: Optional[str] = None
+        self._client = None
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+
+    def describe(self) -> str:
+        parts = [f"{name} coil {o.coil}" + (f" ({1000 * o.pulse_s:g} ms)" if o.pulse_s else "")
+                 for name, o in (("reject", self.reject), ("ok", self.ok), ("alarm", self.alarm),
+                                 ("ready", self.ready)) if o is not None]
+        return f"outputs: Modbus TCP I/O at {self.host}:{self.port} unit {self.unit}: {', '.join(parts)}"
+
+    # -- what the publisher hands over (the PLC's interface; the station takes no Trigger from here) --------------
+    def publish_result(self, outcome) -> None:
+        rejected = outcome.verdict is not Verdict.OK
+        output = self.reject if rejected else self.ok
+        if output is not None:
+            self._jobs.put(("pulse", output, (outcome.name if rejected else None, time.monotonic())))
+
+    def set_alarm(self, active: bool, text: str = "", names=()) -> None:
+        if self.alarm is not None:
+            self._jobs.put(("level", self.alarm, bool(active)))
+
+    def set_ready(self, ready: bool) -> None:
+        if self.ready is not None:
+            self._jobs.put(("level", self.ready, bool(ready)))
+
+    def set_model_version(self, version) -> None:
+        pass
+
+    def beat(self) -> None:
+        pass
+
+    def problem(self) -> Optional[str]:
+        return self._problem
+
+    # -- the thread that writes --------------------------------------------------------------------------------
+    def start(self) -> None:
+        from pymodbus.client import ModbusTcpClient
+
+        # pymodbus logs each failed connect; the io alarm and this module's one line say it once
+        logging.getLogger("pymodbus").addFilter(_QuietConnects())
+
+        self._client = ModbusTcpClient(self.host, port=self.port, timeout=TIMEOUT_S, retries=0)
+        self._thread = threading.Thread(target=self._work, name="remote-io", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        for output in (self.ready, self.alarm):
+            if output is not None:
+                self._jobs.put(("level", output, False))
+        self._jobs.put(("stop", None, None))
+        self._thread.join(timeout=5 + 2 * TIMEOUT_S)
+        self._client.close()
+        self._thread = None
+
+    def _work(self) -> None:
+        retry_at = 0.0
+        while True:
+            now = time.monotonic()
+            due = min(self._off_at.values(), default=None)
+            wait = RETRY_S if self._problem else None
+            if due is not None:
+                wait = max(0.0, due - now) if wait is None else min(wait, max(0.0, due - now))
+            try:
+                kind, output, value = self._jobs.get(timeout=wait)
+            except queue.Empty:
+                kind = None
+            now = time.monotonic()
+            for coil in [c for c, t in self._off_at.items() if t <= now]:
+                if self._write(coil, False):
+                    del self._off_at[coil]
+            if kind == "stop":
+                for coil in list(self._off_at):  # a pulse cut short by the stop
+                    self._write(coil, False)
+                for coil, on in self._levels.items():
+                    self._write(coil, on)
+                return
+            if kind == "level":
+                self._levels[output.coil] = value
+                self._write(output.coil, value)
+            elif kind == "pulse":
+                self._pulse(output, value, now)
+            if self._problem and now >= retry_at:
+                retry_at = now + RETRY_S
+                self._restore()
+
+    def _restore(self) -> None:
+        """The module asked again while it does not answer: each output as it should be now (a held one as set, a
+        pulsed one off unless its pulse runs), which also clears the problem once it takes them."""
+        for output in (self.reject, self.ok, self.alarm, self.ready):
+            if output is not None:
+                on = self._levels.get(output.coil, False) if output.pulse_s is None else output.coil in self._off_at
+                if not self._write(output.coil, on):
+                    return
+
+    def _pulse(self, output: Output, job: tuple, now: float) -> None:
+        part, queued = job
+        late = now - queued > max(LATE_S, output.pulse_s)  # written now, it would reject the part behind
+        if not late and (output.coil in self._off_at or self._write(output.coil, True)):
+            self._off_at[output.coil] = max(self._off_at.get(output.coil, 0.0), now + output.pulse_s)
+        elif part is not None:
+            why = f"its pulse would come {1000 * (now - queued):.0f} ms late" if late else \
+                f"the output could not be written ({self._problem})"
+            self.on_message(f"WARNING: {part} was NOT REJECTED: {why} (reject coil {output.coil} at "
+                            f"{self.host}:{self.port})")
+
+    def _write(self, coil: int, value: bool) -> bool:
+        """One coil written; False (and the problem said once) when the module does not take it."""
+        try:
+            if not self._client.connected and not self._client.connect():
+                raise ConnectionError("no connection")
+            answer = self._client.write_coil(coil, value, device_id=self.unit)
+            if answer.isError():
+                raise ConnectionError(f"the module answered {answer}")
+        except Exception as exc:  # noqa: BLE001 - pymodbus raises its own and the socket's errors alike
+            problem = (f"the remote I/O module at {self.host}:{self.port} does not take writes "
+                       f"({exc or type(exc).__name__}): parts are not rejected")
+            if self._problem is None:
+                self.on_message(f"WARNING: {problem}")
+            self._problem = problem
+            self._client.close()
+            return False
+        if self._problem is not None:
+            self.on_message(f"the remote I/O module at {self.host}:{self.port} takes writes again")
+            self._problem = None
+        return True
+
+
+class _QuietConnects(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("Connection to")
+
+
+__all__ = ["DEFAULT_PULSE_S", "Output", "RemoteIO", "parse_address", "parse_output"]
