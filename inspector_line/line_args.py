@@ -77,19 +77,9 @@ def add_io_arguments(p) -> None:
 
 def remote_io(args, on_message=None):
     """The --io outputs (station.line_io.remote_io.RemoteIO), checked in one line each; None without --io."""
-    given = {"--io-reject": args.io_reject, "--io-ok": args.io_ok, "--io-alarm": args.io_alarm,
-             "--io-ready": args.io_ready}
-    if not args.io:
-        named = [flag for flag, value in given.items() if value]
-        if named:
-            raise InspectorError(f"{named[0]} goes with --io modbus://HOST:PORT (the remote I/O module)")
-        return None
-    from station.line_io.remote_io import RemoteIO, parse_output
+    from station.line_io import remote_io as outputs
 
-    outputs = {flag: parse_output(value, flag, pulse=flag in ("--io-reject", "--io-ok"))
-               for flag, value in given.items() if value}
-    return RemoteIO(args.io, reject=outputs.get("--io-reject"), ok=outputs.get("--io-ok"),
-                    alarm=outputs.get("--io-alarm"), ready=outputs.get("--io-ready"), on_message=on_message)
+    return outputs.remote_io(args.io, args.io_reject, args.io_ok, args.io_alarm, args.io_ready, on_message=on_message)
 
 
 def add_master_arguments(g) -> None:
@@ -332,7 +322,7 @@ class LineIO:
 
             options.display = LineDisplay(display_shifts(args))
             self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display")))
-        io = remote_io(args, on_message=lambda text: print(text, file=sys.stderr, flush=True))
+        io = remote_io(args)  # its messages go with the run's (the Publisher's)
         if io is not None:
             options.outputs.append(io)
             self.servers.append(io)  # started before the run, every output off after it

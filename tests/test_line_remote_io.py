@@ -5,7 +5,6 @@ a module that does not answer is the `io` alarm and names each part it could not
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from pathlib import Path
@@ -15,75 +14,12 @@ import pytest
 from inspector_cli.main import main
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
+from io_module import IOModule
 from line_helpers import free_port, make_project, part, png_bytes
 from station import Station
 from station.history import History
 from station.line_io.alarms import AlarmLimits
 from station.line_io.remote_io import Output, RemoteIO
-
-
-class IOModule:
-    """A Modbus TCP server on 127.0.0.1 that takes coil writes as a remote I/O module does, and records them."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.writes: list[tuple[float, int, bool]] = []  # (monotonic time, coil, value)
-        self.coils = [False] * 16
-        self._loop = None
-        self._server = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    async def _action(self, function_code, start_address, address, count, registers, values):
-        from pymodbus.simulator.simutils import SimUtils
-
-        if function_code in (5, 15) and values is not None:
-            for i, value in enumerate(values):
-                self.coils[address + i] = bool(value)
-                self.writes.append((time.monotonic(), address + i, bool(value)))
-        registers[:] = SimUtils.bitsToRegisters(self.coils)
-        return None
-
-    def _serve(self) -> None:
-        from pymodbus.server import ModbusTcpServer
-        from pymodbus.simulator import DataType, SimData, SimDevice
-
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-
-        async def main():
-            bits = [SimData(0, count=1, values=0, datatype=DataType.BITS)]
-            regs = [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]
-            device = SimDevice(1, simdata=(bits, list(bits), regs, list(regs)), action=self._action)
-            self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
-            await self._server.serve_forever(background=True)
-
-        self._loop.run_until_complete(main())
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._server.shutdown())
-
-    def start(self) -> "IOModule":
-        self._thread.start()
-        assert self._ready.wait(30)
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def pulses(self, coil: int) -> list[float]:
-        """Each on-off of `coil`, as its length in seconds."""
-        out, on_at = [], None
-        for when, c, value in self.writes:
-            if c != coil:
-                continue
-            if value and on_at is None:
-                on_at = when
-            elif not value and on_at is not None:
-                out.append(when - on_at)
-                on_at = None
-        return out
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +38,6 @@ def _inbox(folder: Path, parts: list) -> Path:
 def _run(project, inbox: Path, history: Path, io: RemoteIO, **limits) -> list[str]:
     engine, proj = project
     said: list[str] = []
-    io.on_message = said.append
     io.start()
     try:
         with History(history) as h:
@@ -164,7 +99,6 @@ def test_a_module_that_does_not_answer_is_the_io_alarm_and_names_each_part_not_r
     engine, proj = project
     io = RemoteIO(f"modbus://127.0.0.1:{free_port()}", reject=Output(0, 0.2))  # nobody listens there
     said: list[str] = []
-    io.on_message = said.append
     inbox = _inbox(tmp_path / "inbox", [True, False])
     io.start()
     try:

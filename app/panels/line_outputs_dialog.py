@@ -1,6 +1,6 @@
-"""The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, and the OPC UA endpoint's
-certificates, as `inspector run`'s --post, --metrics, --display and --opcua-cert / --opcua-key / --opcua-trust set
-them. The
+"""The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, the OPC UA endpoint's
+certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --display,
+--opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm / --io-ready set them. The
 values are kept with the run's other fields (run/<key> in the window's QSettings) and checked with them at Start
 (app/run_setup.py)."""
 
@@ -14,9 +14,12 @@ from PySide6.QtWidgets import (
 )
 
 # The values, in the Run view's field names (run_setup's), and what each is called in its messages.
-KEYS = ("post", "metrics", "display", "opcua_cert", "opcua_key", "opcua_trust")
+KEYS = ("post", "metrics", "display", "opcua_cert", "opcua_key", "opcua_trust", "io", "io_reject", "io_ok",
+        "io_alarm", "io_ready")
 NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
          "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
+IO_NAMES = {"io": "The remote I/O module", "reject": "The reject coil", "ok": "The OK coil",
+            "alarm": "The alarm coil", "ready": "The ready coil"}
 
 
 def default_values() -> dict:
@@ -28,7 +31,8 @@ def summary(values: dict) -> str:
     parts = [f"results POSTed to {values['post']}" if values.get("post") else "no POST",
              f"metrics on {values['metrics']}" if values.get("metrics") else "no metrics",
              f"line display on {values['display']}" if values.get("display") else "no line display",
-             "OPC UA secured with a certificate" if values.get("opcua_cert") else "OPC UA without a certificate"]
+             "OPC UA secured with a certificate" if values.get("opcua_cert") else "OPC UA without a certificate",
+             f"outputs on {values['io']}" if values.get("io") else "no remote I/O"]
     return "; ".join(parts)
 
 
@@ -61,6 +65,16 @@ class LineOutputsDialog(QDialog):
         form.addRow("Trusted clients", self._with_browse(self._edit(
             "opcua_trust", values, "folder of the PLCs' certificates (optional)",
             "Only clients whose certificate is in this folder may connect"), self._choose_folder))
+        form.addRow("Remote I/O module", self._edit(
+            "io", values, "modbus://HOST:502 (optional: a line without a PLC)",
+            "A remote I/O module (Modbus TCP) whose coils the station drives itself: the reject gate, a tower "
+            "light (docs/plc.md)"))
+        form.addRow("Reject coil", self._edit(
+            "io_reject", values, "COIL[:MS], e.g. 0:200",
+            "Pulsed for every part that is not OK: NG, NOT_FOUND, ERROR, NO_VERDICT (default 200 ms)"))
+        form.addRow("OK coil", self._edit("io_ok", values, "COIL[:MS] (optional)", "Pulsed for every OK part"))
+        form.addRow("Alarm coil", self._edit("io_alarm", values, "COIL (optional)", "On while any alarm is active"))
+        form.addRow("Ready coil", self._edit("io_ready", values, "COIL (optional)", "On while the run inspects"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -57,6 +57,9 @@ class Publisher:
         self.backups = backups
         self.plcs = list(plcs)
         self.outputs = list(outputs)
+        for out in self.outputs:  # a part not rejected is said where the run's messages go
+            if getattr(out, "on_message", None) is None:
+                out.on_message = self.on_message
         self.metrics = metrics
         self.display = display
         self.mqtt = mqtt

@@ -31,6 +31,8 @@ from urllib.parse import urlparse
 
 from inference import InspectorError, Verdict
 
+log = logging.getLogger(__name__)
+
 DEFAULT_PULSE_S = 0.2
 RETRY_S = 1.0  # a module that does not answer is asked again this often
 LATE_S = 0.5  # a reject pulse this far behind its part is not written: it would push the part behind
@@ -57,7 +59,11 @@ def parse_output(text: str, flag: str, pulse: bool) -> Output:
     return Output(number, pulse_s)
 
 
-def parse_address(url: str) -> tuple[str, int, int]:
+# How the messages name each setting: inspector run's flags (the Run view gives its fields' names).
+FLAGS = {"io": "--io", "reject": "--io-reject", "ok": "--io-ok", "alarm": "--io-alarm", "ready": "--io-ready"}
+
+
+def parse_address(url: str, name: str = FLAGS["io"]) -> tuple[str, int, int]:
     """modbus://HOST:PORT[/UNIT] -> (host, port, unit)."""
     parsed = urlparse(url or "")
     unit = parsed.path.strip("/")
@@ -67,23 +73,25 @@ def parse_address(url: str) -> tuple[str, int, int]:
         port = -1
     if parsed.scheme != "modbus" or not parsed.hostname or not 0 < port < 65536 or \
             (unit and not (unit.isdigit() and 0 <= int(unit) <= 255)):
-        raise InspectorError(f"--io needs modbus://HOST:PORT[/UNIT] (the remote I/O module), got {url!r}")
+        raise InspectorError(f"{name} needs modbus://HOST:PORT[/UNIT] (the remote I/O module), got {url!r}")
     return parsed.hostname, port, int(unit) if unit else 1
 
 
 class RemoteIO:
     def __init__(self, url: str, reject: Optional[Output] = None, ok: Optional[Output] = None,
                  alarm: Optional[Output] = None, ready: Optional[Output] = None,
-                 on_message: Optional[Callable[[str], None]] = None):
+                 on_message: Optional[Callable[[str], None]] = None, names: dict = FLAGS):
+        """`names`: how messages name the settings (FLAGS: inspector run's)."""
         self.url = url
-        self.host, self.port, self.unit = parse_address(url)
+        self.host, self.port, self.unit = parse_address(url, names["io"])
         self.reject, self.ok, self.alarm, self.ready = reject, ok, alarm, ready
         used = [o.coil for o in (reject, ok, alarm, ready) if o is not None]
+        outputs = f"{names['reject']}, {names['ok']}, {names['alarm']} or {names['ready']}"
         if not used:
-            raise InspectorError("--io drives nothing: give --io-reject, --io-ok, --io-alarm or --io-ready")
+            raise InspectorError(f"{names['io']} drives nothing: give {outputs}")
         if len(set(used)) != len(used):
-            raise InspectorError(f"--io-reject, --io-ok, --io-alarm and --io-ready need a coil each, got {used}")
-        self.on_message = on_message or (lambda text: None)
+            raise InspectorError(f"{outputs.replace(' or ', ' and ')} need a coil each, got {used}")
+        self.on_message = on_message  # the run's messages (the Publisher gives its own when None)
         self._levels: dict[int, bool] = {}  # held outputs as they should be
         self._off_at: dict[int, float] = {}  # pulsed coils on now, and when they go off
         self._jobs: queue.Queue = queue.Queue()
@@ -121,6 +129,12 @@ class RemoteIO:
 
     def problem(self) -> Optional[str]:
         return self._problem
+
+    def _say(self, text: str) -> None:
+        if self.on_message is not None:
+            self.on_message(text)
+        else:
+            log.warning("%s", text)
 
     # -- the thread that writes --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -192,8 +206,8 @@ class RemoteIO:
         elif part is not None:
             why = f"its pulse would come {1000 * (now - queued):.0f} ms late" if late else \
                 f"the output could not be written ({self._problem})"
-            self.on_message(f"WARNING: {part} was NOT REJECTED: {why} (reject coil {output.coil} at "
-                            f"{self.host}:{self.port})")
+            self._say(f"WARNING: {part} was NOT REJECTED: {why} (reject coil {output.coil} at "
+                      f"{self.host}:{self.port})")
 
     def _write(self, coil: int, value: bool) -> bool:
         """One coil written; False (and the problem said once) when the module does not take it."""
@@ -207,12 +221,12 @@ class RemoteIO:
             problem = (f"the remote I/O module at {self.host}:{self.port} does not take writes "
                        f"({exc or type(exc).__name__}): parts are not rejected")
             if self._problem is None:
-                self.on_message(f"WARNING: {problem}")
+                self._say(f"WARNING: {problem}")
             self._problem = problem
             self._client.close()
             return False
         if self._problem is not None:
-            self.on_message(f"the remote I/O module at {self.host}:{self.port} takes writes again")
+            self._say(f"the remote I/O module at {self.host}:{self.port} takes writes again")
             self._problem = None
         return True
 
@@ -222,4 +236,19 @@ class _QuietConnects(logging.Filter):
         return not str(record.getMessage()).startswith("Connection to")
 
 
-__all__ = ["DEFAULT_PULSE_S", "Output", "RemoteIO", "parse_address", "parse_output"]
+def remote_io(url: Optional[str], reject: Optional[str] = None, ok: Optional[str] = None, alarm: Optional[str] = None,
+              ready: Optional[str] = None, names: dict = FLAGS, on_message=None) -> Optional[RemoteIO]:
+    """The outputs as a line engineer writes them (`inspector run`'s --io flags, the Run view's fields: COIL or
+    COIL:MS text), checked in one line naming the setting by `names`; None without a module and outputs."""
+    given = {"reject": reject, "ok": ok, "alarm": alarm, "ready": ready}
+    if not url:
+        named = [names[key] for key, value in given.items() if value]
+        if named:
+            raise InspectorError(f"{named[0]} goes with {names['io']} modbus://HOST:PORT (the remote I/O module)")
+        return None
+    outputs = {key: parse_output(value, names[key], pulse=key in ("reject", "ok")) for key, value in given.items()
+               if value}
+    return RemoteIO(url, on_message=on_message, names=names, **outputs)
+
+
+__all__ = ["DEFAULT_PULSE_S", "FLAGS", "Output", "remote_io", "RemoteIO", "parse_address", "parse_output"]

@@ -319,3 +319,35 @@ def test_run_view_recipes_are_the_projects_the_plc_selects(qtbot, window, fitted
     with History(default_path(project)) as history:
         rows = history.query(descending=False)
     assert [(r.verdict, r.model_version) for r in rows] == [("OK", "v2"), ("NO_VERDICT", "v1")]
+
+
+def test_run_view_drives_a_remote_io_modules_reject_coil(qtbot, window, fitted_project, tmp_path, answerer):
+    """Outputs…'s remote I/O fields: the reject coil pulsed for the scratched part and the ready coil on while the
+    run goes on, on a real Modbus TCP server; a bad coil is a message naming the field; the copied command holds
+    inspector run's --io flags."""
+    import shlex
+
+    from inspector_line.cli import run_parser
+    from inspector_line.line_args import check_line_io_arguments
+    from io_module import IOModule
+    from line_helpers import free_port
+
+    module = IOModule(free_port()).start()
+    address = f"modbus://127.0.0.1:{module.port}"
+    project, panel = run_view_on(qtbot, window, fitted_project, tmp_path, scratched=[61])
+    try:
+        panel.set_output_values(dict(panel.output_values, io=address, io_reject="5:abc"))
+        assert not panel.start() and "The reject coil needs COIL[:MS]" in answerer.seen[-1]
+        panel.set_output_values(dict(panel.output_values, io_reject="5:100", io_ready="6"))
+        assert "outputs on modbus://" in panel.outputs_button.toolTip()
+        assert panel.start()
+        qtbot.waitUntil(lambda: len(module.pulses(5)) == 1, timeout=60000)
+    finally:
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+        module.stop()
+    ready = [value for _, coil, value in module.writes if coil == 6]
+    assert ready[0] is True and ready[-1] is False
+    args = run_parser().parse_args(shlex.split(panel.copy_command())[2:])
+    check_line_io_arguments(args)  # the command inspector run accepts
+    assert (args.io, args.io_reject, args.io_ready) == (address, "5:100", "6")
