@@ -98,7 +98,6 @@ class RemoteIO:
         self._problem: Optional[str] = None
         self._client = None
         self._thread: Optional[threading.Thread] = None
-        self._stop = threading.Event()
 
     def describe(self) -> str:
         parts = [f"{name} coil {o.coil}" + (f" ({1000 * o.pulse_s:g} ms)" if o.pulse_s else "")
@@ -140,8 +139,9 @@ class RemoteIO:
     def start(self) -> None:
         from pymodbus.client import ModbusTcpClient
 
-        # pymodbus logs each failed connect; the io alarm and this module's one line say it once
-        logging.getLogger("pymodbus").addFilter(_QuietConnects())
+        pymodbus_log = logging.getLogger("pymodbus")
+        if _QUIET not in pymodbus_log.filters:  # it logs each failed connect; the io alarm says it once
+            pymodbus_log.addFilter(_QUIET)
 
         self._client = ModbusTcpClient(self.host, port=self.port, timeout=TIMEOUT_S, retries=0)
         self._thread = threading.Thread(target=self._work, name="remote-io", daemon=True)
@@ -172,8 +172,8 @@ class RemoteIO:
                 kind = None
             now = time.monotonic()
             for coil in [c for c, t in self._off_at.items() if t <= now]:
-                if self._write(coil, False):
-                    del self._off_at[coil]
+                self._write(coil, False)  # not taken: _restore writes it off once the module answers
+                del self._off_at[coil]
             if kind == "stop":
                 for coil in list(self._off_at):  # a pulse cut short by the stop
                     self._write(coil, False)
@@ -234,6 +234,9 @@ class RemoteIO:
 class _QuietConnects(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.getMessage()).startswith("Connection to")
+
+
+_QUIET = _QuietConnects()
 
 
 def remote_io(url: Optional[str], reject: Optional[str] = None, ok: Optional[str] = None, alarm: Optional[str] = None,
