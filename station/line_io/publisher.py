@@ -171,11 +171,14 @@ class Publisher:
 
     def publish(self, payload: dict, outcome, latency: float, stored: bool = False, to_plc: bool = True,
                 image=None) -> None:
-        """One finished part: alarms first (so the PLC's result and Alarm bit agree), then PLC, outboxes, metrics.
+        """One finished part: the reject gate first (a queue's put: a part moves on while the rest is done), then
+        alarms (so the PLC's result and Alarm bit agree), PLC, outboxes, metrics, display.
         `latency`: seconds from the trigger (or the image complete, free-running) to the result. `stored`: the
         payload is in the outboxes already (store(), with the history row); else it is put there now. `to_plc`
         False: a part that answers no Trigger (an image late for a timed-out one) goes to all but the PLC. `image`:
         the RGB pixels judged, for the line display."""
+        for out in self.outputs:  # every part passes the gate, one that answers no Trigger too
+            out.publish_result(outcome)
         before = self.alarms.text
         expected = getattr(outcome, "expected", None)  # a master part's (station.masters)
         passed = None  # a master part's check: whether it got its verdict
@@ -188,8 +191,6 @@ class Publisher:
             passed = check.passed
             changes = self._check_masters()
         self._update_alarms(changes + self._check_disks() + self._check_outputs(), before)
-        for out in self.outputs:  # every part passes the gate, one that answers no Trigger too
-            out.publish_result(outcome)
         for plc in self.plcs if to_plc else ():
             plc.publish_result(outcome)
         for box in self.outboxes:
