@@ -22,7 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference import heatmap_thumbnail_png  # noqa: E402
-from inference.scoring import InferenceResult, heatmap_rgba, heatmap_scale  # noqa: E402
+from inference.heatmap import heatmap_rgba, heatmap_scale  # noqa: E402
+from inference.scoring import InferenceResult  # noqa: E402
 
 
 def plain_shrink(result: InferenceResult, max_px: int = 128) -> bytes:

@@ -99,17 +99,19 @@ from .roi import (
 )
 from .scoring import (
     InferenceResult,
-    HEATMAP_COLORMAPS,
     Region,
+    error_result,
+    verdict_level,
+)
+from .heatmap import (
+    HEATMAP_COLORMAPS,
     heatmap_colours,
     heatmap_png,
     heatmap_rgb,
     heatmap_rgba,
     heatmap_scale,
     heatmap_thumbnail_png,
-    error_result,
     overlay_rgb,
-    verdict_level,
 )
 from .resources import resource_path
 from .synthetic import write_discs

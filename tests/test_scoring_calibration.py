@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from inference import Calibration, InspectorError, calibrate, rates, threshold_errors, with_threshold
-from inference.scoring import (
-    HEATMAP_COLORMAPS, InferenceResult, find_regions, global_score, heatmap_colours, heatmap_png, heatmap_rgba, judge,
-)
+from inference.heatmap import HEATMAP_COLORMAPS, heatmap_colours, heatmap_png, heatmap_rgba
+from inference.scoring import InferenceResult, find_regions, global_score, judge
 
 
 def test_regions_have_image_coordinates_and_mm2():
