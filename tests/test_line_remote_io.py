@@ -124,3 +124,32 @@ def test_bad_io_options_exit_2_with_one_line(project, tmp_path, capsys, extra, w
     assert main(["run", str(project[1]), "--source", str(tmp_path), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
+
+
+def test_a_reject_that_would_come_late_is_not_written_and_raises_the_io_alarm_for_a_while():
+    """The outputs' thread held up (a module slow to answer): a pulse more than 0.5 s behind its part would push the
+    part behind, so it is not written; the part is named, and the io alarm shows it though the module answers."""
+    from inference import Verdict
+    from station import Outcome
+
+    module = IOModule(free_port()).start()
+    said: list[str] = []
+    io = RemoteIO(f"modbus://127.0.0.1:{module.port}", reject=Output(0, 0.1), on_message=said.append)
+    try:
+        io.publish_result(Outcome("late.png", Verdict.NG, "", 9.0, 5.0, "v1", None))  # queued: no thread yet
+        time.sleep(0.7)
+        io.start()
+        deadline = time.monotonic() + 10
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.05)
+        io.publish_result(Outcome("on_time.png", Verdict.NG, "", 9.0, 5.0, "v1", None))
+        deadline = time.monotonic() + 10
+        while not module.pulses(0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        problem = io.problem()
+    finally:
+        io.close()
+        module.stop()
+    assert said and "late.png was NOT REJECTED: its pulse would come" in said[0] and "ms late" in said[0]
+    assert len(module.pulses(0)) == 1  # the part on time only
+    assert problem is not None and "late.png was not rejected" in problem

@@ -13,8 +13,8 @@ reject gate or pusher, a good-part signal, a tower light (`inspector run --io mo
 The reject output is pulsed for every part that is not OK: NG, NOT_FOUND, ERROR and NO_VERDICT alike, so that a
 part never passes the gate without a verdict. A pulse is written at once (within LATE_S of its part's result) or
 not at all: a reject written late would push the part behind. So a write that fails or would come late is said at
-once, naming the part that was NOT REJECTED; a module that does not take writes is the `io` alarm until it does
-again (then the held outputs, ready and alarm, are written again). Two pulses on one coil that overlap make one
+once, naming the part that was NOT REJECTED, and keeps the `io` alarm up for a minute; a module that does not take
+writes is the `io` alarm until it does again (then the held outputs, ready and alarm, are written again). Two pulses on one coil that overlap make one
 longer pulse. Coils are numbered from 0 (Modbus addresses, as pymodbus and most modules' manuals count them);
 `/UNIT` after the port selects the device id (default 1).
 """
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PULSE_S = 0.2
 RETRY_S = 1.0  # a module that does not answer is asked again this often
 LATE_S = 0.5  # a reject pulse this far behind its part is not written: it would push the part behind
+MISSED_SHOWN_S = 60.0  # a part not rejected keeps the io alarm up this long, so that the line sees it
 TIMEOUT_S = 1.0  # one write's wait for the module
 
 
@@ -96,6 +97,7 @@ class RemoteIO:
         self._off_at: dict[int, float] = {}  # pulsed coils on now, and when they go off
         self._jobs: queue.Queue = queue.Queue()
         self._problem: Optional[str] = None
+        self._missed: Optional[tuple[float, str]] = None  # (when, what) of the last part not rejected
         self._client = None
         self._thread: Optional[threading.Thread] = None
 
@@ -127,6 +129,10 @@ class RemoteIO:
         pass
 
     def problem(self) -> Optional[str]:
+        """What the io alarm says: the module does not take writes, or a part was not rejected (for a minute)."""
+        missed = self._missed
+        if missed is not None and time.monotonic() - missed[0] < MISSED_SHOWN_S:
+            return "; ".join(p for p in (self._problem, missed[1]) if p)
         return self._problem
 
     def _say(self, text: str) -> None:
@@ -206,6 +212,7 @@ class RemoteIO:
         elif part is not None:
             why = f"its pulse would come {1000 * (now - queued):.0f} ms late" if late else \
                 f"the output could not be written ({self._problem})"
+            self._missed = (time.monotonic(), f"{part} was not rejected ({time.strftime('%H:%M:%S')})")
             self._say(f"WARNING: {part} was NOT REJECTED: {why} (reject coil {output.coil} at "
                       f"{self.host}:{self.port})")
 
