@@ -107,7 +107,7 @@ class RemoteIO:
                                  ("ready", self.ready)) if o is not None]
         return f"outputs: Modbus TCP I/O at {self.host}:{self.port} unit {self.unit}: {', '.join(parts)}"
 
-    # -- what the publisher hands over (the PLC's interface; the station takes no Trigger from here) --------------
+    # -- what the publisher hands over (its outputs: each part, the alarm, ready, and what is wrong) ---------------
     def publish_result(self, outcome) -> None:
         rejected = outcome.verdict is not Verdict.OK
         output = self.reject if rejected else self.ok
@@ -121,12 +121,6 @@ class RemoteIO:
     def set_ready(self, ready: bool) -> None:
         if self.ready is not None:
             self._jobs.put(("level", self.ready, bool(ready)))
-
-    def set_model_version(self, version) -> None:
-        pass
-
-    def beat(self) -> None:
-        pass
 
     def problem(self) -> Optional[str]:
         """What the io alarm says: the module does not take writes, or a part was not rejected (for a minute)."""
@@ -180,11 +174,9 @@ class RemoteIO:
             for coil in [c for c, t in self._off_at.items() if t <= now]:
                 self._write(coil, False)  # not taken: _restore writes it off once the module answers
                 del self._off_at[coil]
-            if kind == "stop":
+            if kind == "stop":  # the held outputs were set off by the jobs close() queued before this one
                 for coil in list(self._off_at):  # a pulse cut short by the stop
                     self._write(coil, False)
-                for coil, on in self._levels.items():
-                    self._write(coil, on)
                 return
             if kind == "level":
                 self._levels[output.coil] = value
