@@ -9,15 +9,10 @@ line display for that part, its picture and its page.
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-
-START_SECONDS = 30.0
-
 
 class ServiceCheckFailed(Exception):
     pass
@@ -50,23 +45,17 @@ def _get(url: "str | urllib.request.Request") -> bytes:
 def serve_and_inspect(projects_dir: Path, engine, project: str, image: Path) -> tuple[str, dict]:
     """Start the service on 127.0.0.1 (a free port), check /health and /docs, inspect `image` with `project`;
     the service is stopped before returning. Returns the address it listened on and the image's result."""
-    import uvicorn
-
+    from inference import InspectorError
+    from inspector_line.threaded_server import ThreadedServer
     from inspector_service.app import create_app
 
-    app = create_app(projects_dir, engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, access_log=False, log_level="warning",
-                                           log_config=None))
-    thread = threading.Thread(target=server.run, name="selftest-service", daemon=True)
-    thread.start()
+    server = ThreadedServer(create_app(projects_dir, engine=engine), "127.0.0.1", 0, "the service")
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise ServiceCheckFailed("the service did not start (see the log above)")
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
+        server.start()
+    except InspectorError as exc:
+        raise ServiceCheckFailed(str(exc)) from None
+    try:
+        base = server.url
         if json.loads(_get(base + "/health")).get("status") != "ok":
             raise ServiceCheckFailed("/health did not answer status ok")
         if b"swagger" not in _get(base + "/docs").lower() or not _get(base + "/docs-assets/swagger-ui-bundle.js"):
@@ -78,7 +67,6 @@ def serve_and_inspect(projects_dir: Path, engine, project: str, image: Path) -> 
             raise ServiceCheckFailed("the line display did not show the part inspected, or not its picture")
         if b'fetch("state"' not in _get(display):
             raise ServiceCheckFailed("the line display's page did not load")
-        return f"127.0.0.1:{port}", result
+        return f"127.0.0.1:{server.port}", result
     finally:
-        server.should_exit = True
-        thread.join(timeout=START_SECONDS)
+        server.close()

@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 
-import uvicorn
+from inspector_line.threaded_server import ThreadedServer
 
 
-class LiveServer:
-    """A real uvicorn server for `app` on a free 127.0.0.1 port, run in a thread, stopped by stop()."""
+class LiveServer(ThreadedServer):
+    """A real uvicorn server for `app` on a free 127.0.0.1 port, run in a thread (the product's own
+    inspector_line.threaded_server), stopped by stop()."""
 
     def __init__(self, app):
-        self.app = app
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))  # port 0: the OS picks a free one, held by this socket
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        super().__init__(app, "127.0.0.1", 0, "the test server")
 
     def start(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
+        super().start()
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
+        self.close()
 
 
 def files(paths, field="images"):
