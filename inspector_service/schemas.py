@@ -305,6 +305,7 @@ class DisplayShift(Documented):
 class DisplayAlarm(Documented):
     name: str
     text: str
+    details: str = Field(description="the text after 'ALARM name: '")
 
 
 class DisplayDefect(Documented):

@@ -87,7 +87,7 @@ def test_the_display_shows_the_last_part_its_picture_the_shift_and_the_alarms(pr
                                 "calibrated": True, "running": False}  # the run has ended
     assert state["shift"]["counts"] == shift.to_dict() and shift.ok == 3 and shift.ng == 2
     assert [a["name"] for a in state["alarms"]] == ["ng_streak"]
-    assert state["alarms"][0]["text"].startswith("ALARM ng_streak")
+    assert state["alarms"][0]["text"] == "ALARM ng_streak: " + state["alarms"][0]["details"]
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
     rgb = _decode(picture.content)
     assert rgb.shape[:2] == part(974).shape[:2]  # small images keep their size

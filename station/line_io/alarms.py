@@ -48,6 +48,15 @@ CLEARED = {"disk": "the disks have room again", "source": "parts can arrive agai
            "io": "the remote I/O module takes writes again"}
 
 
+RAISED = "ALARM {name}: "  # how an active alarm's message starts; its details follow
+
+
+def alarm_details(name: str, message: str) -> str:
+    """An active alarm's message without its "ALARM name: " (for a screen that names the alarm in its language)."""
+    prefix = RAISED.format(name=name)
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
 def alarm_bits(names) -> int:
     """The active alarms as a PLC reads them without text (Modbus register 35, OPC UA AlarmBits): bit i set while
     ALARM_NAMES[i] is active (bit 0 ng_streak ... bit 8 master_due, bit 9 backup_due, bit 10 io)."""
@@ -159,7 +168,7 @@ class Alarms:
 
     def _set(self, changes: list, name: str, on: bool, raised_text: str, cleared_text: str) -> None:
         if on:
-            message = f"ALARM {name}: {raised_text}"
+            message = RAISED.format(name=name) + raised_text
             if name not in self.active:
                 self.raised_total += 1
                 changes.append(AlarmChange(name, True, message))
@@ -169,4 +178,4 @@ class Alarms:
             changes.append(AlarmChange(name, False, f"alarm cleared {name}: {cleared_text}"))
 
 
-__all__ = ["ALARM_NAMES", "AlarmChange", "AlarmLimits", "Alarms", "alarm_bits"]
+__all__ = ["ALARM_NAMES", "AlarmChange", "AlarmLimits", "Alarms", "alarm_bits", "alarm_details"]

@@ -34,6 +34,7 @@ import numpy as np
 from inference import VerdictCounts, heatmap_rgb, heatmap_scale
 
 from ..history_periods import DEFAULT_SHIFTS, period_start
+from .alarms import alarm_details
 
 PICTURE_PX = 960  # the picture's longest side at most: about what a 1920 x 1080 monitor gives it
 RECENT = 60  # the parts in the page's trend
@@ -170,7 +171,8 @@ class LineDisplay:
                     "loop_age_s": round(time.monotonic() - self._beat, 3),
                     "shift": {"label": start.strftime("%Y-%m-%d %H:%M"), "start": start.timestamp(),
                               "counts": None if counts is None else counts.to_dict()},
-                    "alarms": [{"name": k, "text": v} for k, v in sorted(self._alarms.items())],
+                    "alarms": [{"name": k, "text": v, "details": alarm_details(k, v)}
+                               for k, v in sorted(self._alarms.items())],
                     "part": dict(self._part) if self._part else None,
                     "last_ng": dict(self._last_ng) if self._last_ng else None, "recent": list(self._recent)}
 

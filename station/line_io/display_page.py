@@ -133,11 +133,9 @@ function showStation(s) {
   text("threshold", st.calibrated ? say("threshold", {v: num(st.threshold, 4)}) : W.uncalibrated);
   text("shift", say("shift", {t: s.shift.label.slice(11)}));
   $("alarms").replaceChildren(...s.alarms.map((a) => {
-    // "ALARM ng_streak: 5 NG in a row": the name in the page's language, the station's details as they are
+    // the name in the page's language, the station's details as they are ("5 NG in a row")
     const d = document.createElement("div");
-    const prefix = "ALARM " + a.name + ": ";
-    const details = a.text.startsWith(prefix) ? a.text.slice(prefix.length) : a.text;
-    d.textContent = say("alarm", {name: W[a.name === "yield" ? "yield_alarm" : a.name] || a.name}) + ": " + details;
+    d.textContent = say("alarm", {name: W[a.name === "yield" ? "yield_alarm" : a.name] || a.name}) + ": " + a.details;
     return d;
   }));
 }
