@@ -13,7 +13,7 @@ from inspector_line.line_args import check_opcua_files, check_post_url, host_por
 from inspector_line.runner import RunOptions
 from station import PartIdPattern
 from station.line_io.mqtt import MqttReceiver
-from station.line_io.remote_io import remote_io
+from station.line_io.io_module import io_module
 from station.masters import Masters
 
 from .panels.alarm_limits_dialog import BACKUP_EVERY, BACKUPS, MASTER_EVERY, default_values, limits_of
@@ -56,11 +56,13 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
 
         display = LineDisplay()
         servers.append(DisplayServer(display, *host_port(fields["display"], "The line display's address")))
-    io = remote_io(fields.get("io"), fields.get("io_reject"), fields.get("io_ok"), fields.get("io_alarm"),
-                   fields.get("io_ready"), names=IO_NAMES)  # the reject gate: its messages go to the run's log
-    if io is not None:
-        servers.append(io)
+    io, eye = io_module(fields.get("io"), fields.get("io_reject"), fields.get("io_ok"), fields.get("io_alarm"),
+                        fields.get("io_ready"), fields.get("io_trigger"), names=IO_NAMES)  # messages: the run's log
+    servers += [device for device in (io, eye) if device is not None]
     plcs = [handshake] if handshake is not None else []
+    if eye is not None and plcs:
+        raise InspectorError("The photo-eye input triggers the parts where no PLC does: with a PLC, wire the sensor "
+                             "to the PLC and leave the input empty.")
     limits = limits_of(alarms)
     mqtt = MqttReceiver(fields["mqtt"]) if fields.get("mqtt") else None  # a bad URL now; it connects at Start
     if free_run and not plcs:
@@ -79,11 +81,12 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
     every_h, backups = alarms[MASTER_EVERY], alarms[BACKUPS]
     archive = fields.get("archive")
     return RunOptions(archive=Path(archive) if archive else None, part_id_pattern=pattern, masters=masters,
-                      plcs=plcs, free_run=free_run or not plcs, alarm_limits=limits, mqtt=mqtt,
+                      plcs=plcs, free_run=(free_run or not plcs) and eye is None, alarm_limits=limits, mqtt=mqtt,
                       master_every_s=every_h * 3600 if every_h and masters is not None else None,
                       backups=Path(backups) if backups else None,
                       backup_every_s=alarms[BACKUP_EVERY] * 3600, post_url=fields.get("post") or None,
-                      metrics=metrics, display=display, outputs=[io] if io is not None else []), servers
+                      metrics=metrics, display=display, outputs=[io] if io is not None else [],
+                      photo_eyes=[eye] if eye is not None else []), servers
 
 
 def _hours(value: float) -> str:
@@ -93,7 +96,7 @@ def _hours(value: float) -> str:
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
     opcua, opcua_users, recipes (folders separated by ;), mqtt; the Outputs… dialog's post, metrics, display,
-    opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready: text, "" when empty), its Free run
+    opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty), its Free run
     box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
@@ -101,7 +104,7 @@ def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms:
                       ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"), ("display", "--display"),
                       ("opcua_cert", "--opcua-cert"), ("opcua_key", "--opcua-key"), ("opcua_trust", "--opcua-trust"),
                       ("io", "--io"), ("io_reject", "--io-reject"), ("io_ok", "--io-ok"), ("io_alarm", "--io-alarm"),
-                      ("io_ready", "--io-ready")):
+                      ("io_ready", "--io-ready"), ("io_trigger", "--io-trigger")):
         if fields.get(key) and (not key.startswith("opcua_") or fields.get("opcua")):  # they go with an endpoint
             argv += [flag, fields[key]]
     if free_run and (fields.get("modbus") or fields.get("opcua")):

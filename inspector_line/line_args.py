@@ -73,13 +73,18 @@ def add_io_arguments(p) -> None:
     g.add_argument("--io-ok", metavar="COIL[:MS]", help="pulsed for every OK part")
     g.add_argument("--io-alarm", metavar="COIL", help="on while any alarm is active (a tower light)")
     g.add_argument("--io-ready", metavar="COIL", help="on while the run inspects")
+    g.add_argument("--io-trigger", metavar="INPUT[:DELAY_MS]",
+                   help="a photo-eye on this discrete input triggers the parts: each rising edge is a part, judged on "
+                   "the first camera frame that began DELAY_MS after it (default 0); an image from a folder "
+                   "answers it as a PLC's Trigger's does. Not with --modbus / --opcua")
 
 
-def remote_io(args, on_message=None):
-    """The --io outputs (station.line_io.remote_io.RemoteIO), checked in one line each; None without --io."""
-    from station.line_io import remote_io as outputs
+def remote_io(args):
+    """(the --io outputs, the --io-trigger photo-eye) (station.line_io.io_module), checked in one line each; None
+    each where not given."""
+    from station.line_io.io_module import io_module
 
-    return outputs.remote_io(args.io, args.io_reject, args.io_ok, args.io_alarm, args.io_ready, on_message=on_message)
+    return io_module(args.io, args.io_reject, args.io_ok, args.io_alarm, args.io_ready, args.io_trigger)
 
 
 def add_master_arguments(g) -> None:
@@ -228,6 +233,9 @@ def check_line_io_arguments(args) -> None:
     if args.free_run and not plc:
         raise InspectorError("--free-run goes with --modbus or --opcua (without a PLC every part is inspected as "
                              "it arrives)")
+    if args.io_trigger and plc:
+        raise InspectorError("--io-trigger goes without --modbus / --opcua: the photo-eye triggers the parts where "
+                             "no PLC does (with a PLC, wire the sensor to the PLC)")
     check_opcua_files(args.opcua, args.opcua_users, args.opcua_cert, args.opcua_key, args.opcua_trust)
     if not args.trigger_timeout >= 0:
         raise InspectorError(f"--trigger-timeout must be 0 (wait for ever) or more seconds, got {args.trigger_timeout}")
@@ -322,10 +330,14 @@ class LineIO:
 
             options.display = LineDisplay(display_shifts(args))
             self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display")))
-        io = remote_io(args)  # its messages go with the run's (the Publisher's)
+        io, eye = remote_io(args)  # their messages go with the run's (the Publisher's, the Runner's)
         if io is not None:
             options.outputs.append(io)
             self.servers.append(io)  # started before the run, every output off after it
+        if eye is not None:
+            options.photo_eyes.append(eye)
+            options.free_run = False  # a part is inspected when the photo-eye sees it
+            self.servers.append(eye)
         self.options = options
 
     def start(self) -> None:

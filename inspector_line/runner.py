@@ -43,7 +43,8 @@ from .run_archive import RunArchive
 from .runlock import acquire_run_lock
 from .sources import Item, file_identity, key_file
 from .systemd_notify import notify
-from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, TriggerSync, wall_time
+from .run_triggers import Triggers
+from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S, wall_time
 
 RETENTION_EVERY = 1000  # rows between retention passes
 MESSAGES_KEPT = 1000  # the newest messages in the run's summary
@@ -71,7 +72,8 @@ class RunOptions:
     alarm_limits: Optional[object] = None  # station.line_io.alarms.AlarmLimits (default limits when None)
     mqtt: Optional[object] = None  # station.line_io.mqtt.MqttReceiver
     plcs: list = field(default_factory=list)  # PLC handshakes (station.line_io.handshake.Handshake, or a server)
-    free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger
+    free_run: bool = True  # False: a part is inspected only when a PLC sets Trigger or a photo-eye sees it
+    photo_eyes: list = field(default_factory=list)  # station.line_io.photo_eye.PhotoEye (--io-trigger): trigger too
     trigger_timeout_s: Optional[float] = DEFAULT_TRIGGER_TIMEOUT_S  # a Trigger with no image then: ERROR (0: never)
     metrics: Optional[object] = None  # station.line_io.metrics.RunMetrics
     display: Optional[object] = None  # station.line_io.display.LineDisplay: the station's monitor (--display)
@@ -157,9 +159,10 @@ class Runner:
                                                                             self._known_key, self._say)
         self.publisher: Optional[Publisher] = None
         self._owed: dict[int, dict] = {}  # id(item) -> {"payload": ...} once stored with its history row
-        self._armed = None  # triggered mode: the PLC's Trigger taken (part id, recipe); the next part answers it
-        self._unknown_recipe: Optional[str] = None  # why the armed Trigger's part is not judged: a recipe not here
-        self._sync = TriggerSync(self.options.trigger_timeout_s)  # which image answers which Trigger
+        self._armed = None  # triggered mode: the Trigger taken (part id, recipe); the next part answers it
+        self.triggers = Triggers(self.options.plcs + self.options.photo_eyes, self.options.recipes,
+                                 self.options.trigger_timeout_s, self._say)
+        self._sync = self.triggers.sync  # which image answers which Trigger
         # A frozen camera's frames are ERRORs, never judged: sources whose every item is a new capture say so
         # (a folder, a live camera; not a video file).
         self._repeats = RepeatedImages() if getattr(source, "fresh_captures", False) else None
@@ -212,13 +215,15 @@ class Runner:
             notify("READY=1")  # systemd (Type=notify): the run inspects
             alive_at = -float("inf")
             while not stop.is_set():
-                self.publisher.tick(getattr(self.source, "problem", None))  # alarms that rise with no part too
+                self.publisher.tick(self.triggers.problem(getattr(self.source, "problem", None)))  # with no part too
                 if time.monotonic() - alive_at >= ALIVE_EVERY_S:  # from this loop: silent when it hangs
                     alive_at = time.monotonic()
                     self.publisher.beat()  # the PLC's Heartbeat
                     notify("WATCHDOG=1")  # systemd's watchdog (WatchdogSec)
-                if not self.options.free_run and not self._armed:  # a PLC decides when a part is taken
-                    self._armed = self._triggered()
+                if not self.options.free_run and not self._armed:  # a PLC / photo-eye decides when a part is taken
+                    self._armed, self.station = self.triggers.take(self.station)
+                    if self._armed is not None and hasattr(self.source, "frame_after"):  # a live camera
+                        self.source.frame_after(self._armed.frame_after or self._armed.taken)
                 if not self.options.free_run and not self._armed:
                     if self.options.idle_exit_s is not None and \
                             time.monotonic() - idle_since >= self.options.idle_exit_s:
@@ -255,34 +260,6 @@ class Runner:
         watch = self.publisher.masters if self.publisher is not None else None
         return {} if watch is None else {"passed": watch.passed, "failed": watch.failed_count}
 
-    def _triggered(self):
-        """Whether a PLC asks for a part (waits up to 0.2 s for one)."""
-        deadline = time.monotonic() + 0.2
-        while True:
-            for plc in self.options.plcs:
-                trigger = plc.take_trigger()
-                if trigger is not None:
-                    recipes = self.options.recipes or [self.station]  # without --recipe: recipe 0 alone
-                    self._unknown_recipe = None
-                    if not 0 <= trigger.recipe < len(recipes):
-                        # Never judged with another product's model: the part that comes for it is an ERROR.
-                        self._unknown_recipe = (f"the PLC asks for recipe {trigger.recipe}; this station has recipes "
-                                                f"0..{len(recipes) - 1} (--recipe): not judged")
-                        self._say(f"WARNING: {self._unknown_recipe}")
-                    elif recipes[trigger.recipe] is not self.station:
-                        self.station = recipes[trigger.recipe]
-                        self._say(f"recipe {trigger.recipe}: {self.station.project}")
-                    self._sync.taken(trigger)
-                    return trigger
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            plcs = self.options.plcs
-            if len(plcs) == 1 and hasattr(plcs[0], "wait_for_plc"):
-                plcs[0].wait_for_plc(min(left, 0.05))  # woken by the PLC's write: no polling delay
-            else:
-                time.sleep(0.001)
-
     def _lock(self):
         return acquire_run_lock(self.history.path) if self.options.lock else None
 
@@ -300,8 +277,11 @@ class Runner:
                 self._finish_error(item, "this image came after its Trigger had timed out (ERROR answered) and "
                                    "before the next Trigger: recorded, it answers no Trigger", answer=False)
                 continue
-            if self._armed is not None and self._unknown_recipe:
-                self._finish_error(item, self._unknown_recipe, cause=ErrorCode.UNKNOWN_RECIPE)
+            if self._armed is not None and self.triggers.unknown_recipe:
+                self._finish_error(item, self.triggers.unknown_recipe, cause=ErrorCode.UNKNOWN_RECIPE)
+                continue
+            if item.image is None:  # a trigger's camera frame that cannot be had (camera_source.py)
+                todo.append((item, None, (item.extra.get("error", "no image"), ErrorCode.NO_IMAGE)))
                 continue
             mismatch = self._other_part(item)
             if mismatch:
@@ -371,7 +351,7 @@ class Runner:
             return False
         trigger = self._armed
         item = Item("(no image)", None, None, None, wall_time(trigger.taken))
-        unknown = self._unknown_recipe  # the first thing wrong with this Trigger, whether or not its image came
+        unknown = self.triggers.unknown_recipe  # the first thing wrong with this Trigger, whether or not its image came
         self._finish_error(item, f"{unknown}; {reason}" if unknown else reason,
                            ErrorCode.UNKNOWN_RECIPE if unknown else ErrorCode.NO_IMAGE)
         self._sync.timed_out(trigger)

@@ -59,8 +59,8 @@ class TriggerSync:
         if source_problem:
             return f"no image can come: {source_problem}"
         if self.timeout_s is not None and time.monotonic() - trigger.taken >= self.timeout_s:
-            return (f"no image came within {self.timeout_s:g} s of the PLC's trigger (--trigger-timeout): the camera "
-                    "missed it, or its program is stalled")
+            return (f"no image came within {self.timeout_s:g} s of {getattr(trigger, 'origin', 'the PLC')}'s "
+                    "trigger (--trigger-timeout): the camera missed it, or its program is stalled")
         return None
 
     def timed_out(self, trigger) -> None:

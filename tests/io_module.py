@@ -1,5 +1,6 @@
 """A remote I/O module for the tests (`inspector run --io`, the Run view's outputs): a real Modbus TCP server on
-127.0.0.1 (pymodbus) that takes coil writes as such a module does, and records each with its time."""
+127.0.0.1 (pymodbus) that takes coil writes as such a module does, and records each with its time; its discrete
+inputs (a photo-eye's) are set by the test and read as a module's are."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class IOModule:
         self.port = port
         self.writes: list[tuple[float, int, bool]] = []  # (monotonic time, coil, value)
         self.coils = [False] * 16
+        self.inputs = [False] * 16  # discrete inputs: what the sensors wired to the module say now
+        self.input_reads = 0
         self._loop = None
         self._server = None
         self._ready = threading.Event()
@@ -27,7 +30,11 @@ class IOModule:
             for i, value in enumerate(values):
                 self.coils[address + i] = bool(value)
                 self.writes.append((time.monotonic(), address + i, bool(value)))
-        registers[:] = SimUtils.bitsToRegisters(self.coils)
+        if function_code == 2:
+            self.input_reads += 1
+            registers[:] = SimUtils.bitsToRegisters(self.inputs)
+        else:
+            registers[:] = SimUtils.bitsToRegisters(self.coils)
         return None
 
     def _serve(self) -> None:
@@ -57,6 +64,11 @@ class IOModule:
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+    def set_input(self, number: int, on: bool) -> float:
+        """A sensor's output changes (its time.monotonic() returned)."""
+        self.inputs[number] = bool(on)
+        return time.monotonic()
 
     def pulses(self, coil: int) -> list[float]:
         """Each on-off of `coil`, as its length in seconds."""

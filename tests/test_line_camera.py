@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inspector_line import camera_source
+from inspector_line import camera_grabber
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import VideoSource
 from line_helpers import make_project, part
@@ -54,7 +54,7 @@ class Camera:
 def camera(monkeypatch):
     Camera.plugged, Camera.opened = True, 0
     monkeypatch.setattr(cv2, "VideoCapture", Camera)
-    monkeypatch.setattr(camera_source, "REOPEN_S", 0.3)
+    monkeypatch.setattr(camera_grabber, "REOPEN_S", 0.3)
     return Camera
 
 

@@ -1,6 +1,7 @@
 """The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, the OPC UA endpoint's
 certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --display,
---opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm / --io-ready set them. The
+--opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm / --io-ready /
+--io-trigger set them. The
 values are kept with the run's other fields (run/<key> in the window's QSettings) and checked with them at Start
 (app/run_setup.py)."""
 
@@ -15,11 +16,11 @@ from PySide6.QtWidgets import (
 
 # The values, in the Run view's field names (run_setup's), and what each is called in its messages.
 KEYS = ("post", "metrics", "display", "opcua_cert", "opcua_key", "opcua_trust", "io", "io_reject", "io_ok",
-        "io_alarm", "io_ready")
+        "io_alarm", "io_ready", "io_trigger")
 NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
          "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
 IO_NAMES = {"io": "The remote I/O module", "reject": "The reject coil", "ok": "The OK coil",
-            "alarm": "The alarm coil", "ready": "The ready coil"}
+            "alarm": "The alarm coil", "ready": "The ready coil", "trigger": "The photo-eye input"}
 
 
 def default_values() -> dict:
@@ -75,6 +76,10 @@ class LineOutputsDialog(QDialog):
         form.addRow("OK coil", self._edit("io_ok", values, "COIL[:MS] (optional)", "Pulsed for every OK part"))
         form.addRow("Alarm coil", self._edit("io_alarm", values, "COIL (optional)", "On while any alarm is active"))
         form.addRow("Ready coil", self._edit("io_ready", values, "COIL (optional)", "On while the run inspects"))
+        form.addRow("Photo-eye input", self._edit(
+            "io_trigger", values, "INPUT[:DELAY_MS] (optional), e.g. 0:40",
+            "A part-present sensor on this input triggers the parts where no PLC does: each rising edge is a part, "
+            "judged on the first camera frame that began DELAY_MS after it (docs/plc.md)"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -30,11 +30,15 @@ PART_ID_MAX = 40  # characters (Modbus: 20 registers of 2)
 
 @dataclass
 class Trigger:
-    """What the PLC asked for when it set Trigger."""
+    """What the PLC asked for when it set Trigger (or a photo-eye's edge, station/line_io/photo_eye.py)."""
 
     part_id: Optional[str]
     recipe: int
     taken: float = field(default_factory=time.monotonic)  # when the station took it (metrics: trigger to result)
+    # A live camera's frame for this part began after this (time.monotonic()); None: `taken`. A photo-eye's part
+    # comes into the camera's view its delay after the edge.
+    frame_after: Optional[float] = None
+    origin: str = "the PLC"  # who triggered, as messages name it
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ class Handshake:
                                   error_code=int(getattr(outcome, "error_code", 0)))
         self._changed()
 
-    def wait_for_plc(self, timeout: float) -> None:
+    def wait_for_trigger(self, timeout: float) -> None:
         """Wait up to `timeout` s for the PLC to write something (call take_trigger after: nothing is missed)."""
         self._plc_wrote.wait(timeout)
         self._plc_wrote.clear()
@@ -204,8 +208,8 @@ class HandshakeAdapter:
     def take_trigger(self) -> Optional[Trigger]:
         return self.handshake.take_trigger()
 
-    def wait_for_plc(self, timeout: float) -> None:
-        self.handshake.wait_for_plc(timeout)
+    def wait_for_trigger(self, timeout: float) -> None:
+        self.handshake.wait_for_trigger(timeout)
 
     def publish_result(self, outcome) -> None:
         self.handshake.publish_result(outcome)

@@ -61,7 +61,8 @@ def parse_output(text: str, flag: str, pulse: bool) -> Output:
 
 
 # How the messages name each setting: inspector run's flags (the Run view gives its fields' names).
-FLAGS = {"io": "--io", "reject": "--io-reject", "ok": "--io-ok", "alarm": "--io-alarm", "ready": "--io-ready"}
+FLAGS = {"io": "--io", "reject": "--io-reject", "ok": "--io-ok", "alarm": "--io-alarm", "ready": "--io-ready",
+         "trigger": "--io-trigger"}
 
 
 def parse_address(url: str, name: str = FLAGS["io"]) -> tuple[str, int, int]:
@@ -89,7 +90,8 @@ class RemoteIO:
         used = [o.coil for o in (reject, ok, alarm, ready) if o is not None]
         outputs = f"{names['reject']}, {names['ok']}, {names['alarm']} or {names['ready']}"
         if not used:
-            raise InspectorError(f"{names['io']} drives nothing: give {outputs}")
+            raise InspectorError(f"{names['io']} drives nothing: give {outputs}"
+                                 + (f" (or {names['trigger']}: a photo-eye)" if "trigger" in names else ""))
         if len(set(used)) != len(used):
             raise InspectorError(f"{outputs.replace(' or ', ' and ')} need a coil each, got {used}")
         self.on_message = on_message  # the run's messages (the Publisher gives its own when None)
@@ -139,10 +141,7 @@ class RemoteIO:
     def start(self) -> None:
         from pymodbus.client import ModbusTcpClient
 
-        pymodbus_log = logging.getLogger("pymodbus")
-        if _QUIET not in pymodbus_log.filters:  # it logs each failed connect; the io alarm says it once
-            pymodbus_log.addFilter(_QUIET)
-
+        quiet_pymodbus_connects()
         self._client = ModbusTcpClient(self.host, port=self.port, timeout=TIMEOUT_S, retries=0)
         self._thread = threading.Thread(target=self._work, name="remote-io", daemon=True)
         self._thread.start()
@@ -232,25 +231,20 @@ class RemoteIO:
 
 class _QuietConnects(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.getMessage()).startswith("Connection to")
+        return not str(record.getMessage()).startswith(("Connection to", "Repeating...."))
 
 
 _QUIET = _QuietConnects()
 
 
-def remote_io(url: Optional[str], reject: Optional[str] = None, ok: Optional[str] = None, alarm: Optional[str] = None,
-              ready: Optional[str] = None, names: dict = FLAGS, on_message=None) -> Optional[RemoteIO]:
-    """The outputs as a line engineer writes them (`inspector run`'s --io flags, the Run view's fields: COIL or
-    COIL:MS text), checked in one line naming the setting by `names`; None without a module and outputs."""
-    given = {"reject": reject, "ok": ok, "alarm": alarm, "ready": ready}
-    if not url:
-        named = [names[key] for key, value in given.items() if value]
-        if named:
-            raise InspectorError(f"{named[0]} goes with {names['io']} modbus://HOST:PORT (the remote I/O module)")
-        return None
-    outputs = {key: parse_output(value, names[key], pulse=key in ("reject", "ok")) for key, value in given.items()
-               if value}
-    return RemoteIO(url, on_message=on_message, names=names, **outputs)
+def quiet_pymodbus_connects() -> None:
+    """pymodbus logs each failed connect; the io and source alarms say it once. (It logs through the logger
+    "pymodbus.logging": a filter on its parent would not see those records.)"""
+    for name in ("pymodbus", "pymodbus.logging"):
+        pymodbus_log = logging.getLogger(name)
+        if _QUIET not in pymodbus_log.filters:
+            pymodbus_log.addFilter(_QUIET)
 
 
-__all__ = ["DEFAULT_PULSE_S", "FLAGS", "Output", "remote_io", "RemoteIO", "parse_address", "parse_output"]
+__all__ = ["DEFAULT_PULSE_S", "FLAGS", "Output", "RemoteIO", "parse_address", "parse_output",
+           "quiet_pymodbus_connects"]

@@ -1,0 +1,148 @@
+"""A live camera read on a thread of its own, every frame as it comes, so that no frame waits in a buffer.
+
+OpenCV's VideoCapture hands out the oldest frame its driver holds (V4L2 keeps four and stops capturing while they
+are full; a network stream queues them): a run that reads a frame only when a Trigger comes, or once it has
+inspected the part before, gets a picture taken before the part was there (the part before it, an empty conveyor)
+and gives its verdict to this part. Read here, frames keep coming whether or not the run wants one. Each frame
+knows when it began (the frame before it was complete, so its exposure came after that) and when it was complete;
+the newest KEEP_FRAMES are held, decoded, so that a trigger finds the first frame that began after it even when
+the run was busy with the part before.
+
+    grabber = FrameGrabber(0, "camera:0")   # SourceError when the camera cannot be opened
+    grabber.start()
+    frame = grabber.newer_than(seq, timeout=0.2)       # free-running: the newest frame after `seq`
+    frame = grabber.began_after(t, timeout=0.2)        # a trigger at monotonic t: its frame, or raises FrameGone
+    grabber.problem                                    # why no frame comes now (the source alarm), else None
+    grabber.stop()
+
+A camera that stops delivering frames (unplugged, a cable, its driver) is released and opened again every REOPEN_S
+seconds by the same thread; meanwhile `problem` says why no part comes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .source_items import SourceError
+
+KEEP_FRAMES = 8  # decoded frames held: at 30 frames a second, the last quarter second
+REOPEN_S = 2.0  # a camera that stopped delivering frames is opened again this often
+
+
+@dataclass(frozen=True)
+class Frame:
+    seq: int  # counted from the run's start, across reopens
+    began: float  # time.monotonic(): the frame before was complete (or the camera was opened): exposed after this
+    done: float  # time.monotonic(): grabbed
+    arrived: float  # time.time() when grabbed
+    rgb: np.ndarray
+    first_after_open: bool  # no frame before it in this opening of the camera: nothing says when it was exposed
+
+
+class FrameGone(Exception):
+    """A trigger's frame cannot be had: dropped before the run came to it, or the camera was not delivering."""
+
+
+class FrameGrabber:
+    def __init__(self, index: int, label: str, keep: Optional[int] = None):
+        self.index, self.label = index, label
+        self.problem: Optional[str] = None  # the camera stopped delivering frames (the runner's `source` alarm)
+        self._frames: deque[Frame] = deque(maxlen=keep or KEEP_FRAMES)
+        self._dropped_began: Optional[float] = None  # `began` of the newest frame no longer held
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._seq = -1
+        self._cap = self._open()
+        if self._cap is None:
+            raise SourceError(f"cannot open {label}: no such camera, or not a video OpenCV can read")
+
+    def _open(self):
+        import cv2
+
+        cap = cv2.VideoCapture(self.index)
+        if cap.isOpened():
+            return cap
+        cap.release()
+        return None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._read, name=f"grabber {self.label}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._cap is not None:
+            self._cap.release()
+
+    # -- the run's side --------------------------------------------------------------------------------------
+    def newer_than(self, seq: int, timeout: float) -> Optional[Frame]:
+        """The newest frame after frame `seq`, waiting up to `timeout` seconds for one; None if none came."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._frames and self._frames[-1].seq > seq, timeout=timeout)
+            return self._frames[-1] if self._frames and self._frames[-1].seq > seq else None
+
+    def began_after(self, t: float, timeout: float) -> Optional[Frame]:
+        """The first frame that began at or after monotonic `t` (a trigger: the part is in view from then on),
+        waiting up to `timeout` seconds for it; None if it has not come yet. FrameGone when it never will: dropped
+        before the run asked (the run is that far behind its triggers), or the camera was not delivering at `t`
+        (its first frame after an opening began later: the part may have passed)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._first_after(t) is not None, timeout=timeout)
+            frame = self._first_after(t)
+        if frame is None:
+            return None
+        if isinstance(frame, str):
+            raise FrameGone(frame)
+        return frame
+
+    def _first_after(self, t: float):
+        if self._dropped_began is not None and self._dropped_began >= t:
+            return (f"the run came to this part after its frame was dropped (the {len(self._frames)} newest are "
+                    f"held): the station is behind its triggers")
+        frame = next((f for f in self._frames if f.began >= t), None)
+        if frame is not None and frame.first_after_open and frame.began > t:
+            return f"{self.label} was not delivering frames when the part was in view"
+        return frame
+
+    # -- the thread ------------------------------------------------------------------------------------------
+    def _read(self) -> None:
+        began, first = time.monotonic(), True
+        while not self._stop.is_set():
+            if self._cap is None:
+                if self._stop.wait(REOPEN_S):
+                    return
+                self._cap = self._open()
+                if self._cap is not None:
+                    began, first = time.monotonic(), True
+                    self.problem = None
+                continue
+            if not self._cap.grab():
+                self._cap.release()
+                self._cap = None
+                self.problem = f"{self.label} stopped delivering frames: opened again every {REOPEN_S:g} s"
+                continue
+            done, arrived = time.monotonic(), time.time()
+            ok, bgr = self._cap.retrieve()
+            if not ok or bgr is None:  # a frame the driver could not decode: the next one begins after it anyway
+                began, first = done, False
+                continue
+            self._seq += 1
+            frame = Frame(self._seq, began, done, arrived, np.ascontiguousarray(bgr[..., ::-1]), first)
+            with self._changed:
+                if len(self._frames) == self._frames.maxlen:
+                    self._dropped_began = self._frames[0].began
+                self._frames.append(frame)
+                self._changed.notify_all()
+            began, first = done, False
+
+
+__all__ = ["Frame", "FrameGone", "FrameGrabber", "KEEP_FRAMES", "REOPEN_S"]

@@ -1,0 +1,160 @@
+"""A photo-eye (any part-present sensor) on a discrete input of the remote I/O module as the run's trigger, for a
+line without a PLC (`inspector run --io modbus://HOST:PORT --io-trigger INPUT[:DELAY_MS]`).
+
+    eye = PhotoEye("modbus://10.0.0.20:502", parse_trigger("0:40", "--io-trigger"))
+    eye.start()                      # a thread of its own reads the input every POLL_S
+    trigger = eye.take_trigger()     # a Trigger for each rising edge not yet taken, oldest first, or None
+    eye.wait_for_trigger(0.05)       # woken by an edge
+    eye.problem()                    # why the input cannot be read now (parts pass unseen: the source alarm)
+    eye.close()
+
+Each rising edge is a part: its Trigger is taken with the edge's time, and a live camera's frame for it is the first
+that began DELAY_MS after the edge (the part has moved from the sensor into the camera's view by then). The edge's
+time is that of the read that saw it, never earlier, so the frame never began before the part was there; it is at
+most POLL_S late. Edges are kept while the run inspects the part before, up to QUEUE_MAX: past that a part is
+dropped and said, never judged with another part's picture (the camera's frames are held a quarter second,
+inspector_line/camera_grabber.py). A sensor whose pulse is shorter than POLL_S can be missed: set its off-delay
+(pulse stretch) to 20 ms or more. An input that cannot be read is the `source` alarm (parts pass unseen) until it
+can again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from inference import InspectorError
+
+from .handshake import Trigger
+from .remote_io import FLAGS, RETRY_S, TIMEOUT_S, parse_address, quiet_pymodbus_connects
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.005  # the input is read this often: an edge's time is this late at most
+QUEUE_MAX = 16  # edges kept while the run inspects the parts before them
+
+
+@dataclass(frozen=True)
+class Input:
+    number: int  # the discrete input, numbered from 0 as pymodbus and most modules' manuals count them
+    delay_s: float = 0.0  # from the edge to the part in the camera's view
+
+
+def parse_trigger(text: str, flag: str) -> Input:
+    """`INPUT` or `INPUT:DELAY_MS` (e.g. 0:40: input 0, the part in view 40 ms after its edge)."""
+    number, _, ms = str(text).partition(":")
+    try:
+        value, delay_s = int(number), float(ms) / 1000 if ms else 0.0
+    except ValueError:
+        value, delay_s = -1, 0.0
+    if not 0 <= value <= 65535 or not 0 <= delay_s <= 10:
+        raise InspectorError(f"{flag} needs INPUT[:DELAY_MS], e.g. 0:40 (input 0, the part in the camera's view "
+                             f"40 ms after the sensor sees it; at most 10000 ms), got {text!r}")
+    return Input(value, delay_s)
+
+
+class PhotoEye:
+    def __init__(self, url: str, trigger: Input, on_message: Optional[Callable[[str], None]] = None,
+                 names: dict = FLAGS):
+        self.host, self.port, self.unit = parse_address(url, names["io"])
+        self.input = trigger
+        self.on_message = on_message
+        self._edges: deque[float] = deque()  # monotonic times of rising edges not yet taken
+        self._edge = threading.Condition()
+        self._problem: Optional[str] = None
+        self._stop = threading.Event()
+        self._client = None
+        self._thread: Optional[threading.Thread] = None
+
+    def describe(self) -> str:
+        delay = f", the part in view {1000 * self.input.delay_s:g} ms after" if self.input.delay_s else ""
+        return (f"trigger: photo-eye on input {self.input.number} of the Modbus TCP I/O at {self.host}:{self.port} "
+                f"unit {self.unit} (each rising edge a part{delay})")
+
+    def problem(self) -> Optional[str]:
+        return self._problem
+
+    # -- the run's side --------------------------------------------------------------------------------------
+    def take_trigger(self) -> Optional[Trigger]:
+        with self._edge:
+            if not self._edges:
+                return None
+            seen = self._edges.popleft()
+        return Trigger(None, 0, taken=seen, frame_after=seen + self.input.delay_s, origin="the photo-eye")
+
+    def wait_for_trigger(self, timeout: float) -> None:
+        with self._edge:
+            self._edge.wait_for(lambda: bool(self._edges), timeout=timeout)
+
+    # -- the thread that reads -------------------------------------------------------------------------------
+    def start(self) -> None:
+        from pymodbus.client import ModbusTcpClient
+
+        quiet_pymodbus_connects()
+        self._client = ModbusTcpClient(self.host, port=self.port, timeout=TIMEOUT_S, retries=0)
+        self._thread = threading.Thread(target=self._work, name="photo-eye", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5 + 2 * TIMEOUT_S)
+            self._thread = None
+        if self._client is not None:
+            self._client.close()
+
+    def _work(self) -> None:
+        level: Optional[bool] = None  # unknown until read: an input already on at the start is no edge
+        while not self._stop.is_set():
+            on = self._read()
+            if on is None:
+                level = None  # after a gap nothing says whether an edge was missed; the alarm said it
+                self._stop.wait(RETRY_S)
+                continue
+            if on and level is False:
+                self._edge_seen(time.monotonic())
+            level = on
+            self._stop.wait(POLL_S)
+
+    def _edge_seen(self, when: float) -> None:
+        with self._edge:
+            if len(self._edges) >= QUEUE_MAX:
+                dropped = self._edges.popleft()
+                self._say(f"WARNING: a part seen by the photo-eye {time.monotonic() - dropped:.1f} s ago was dropped "
+                          f"uninspected: {QUEUE_MAX} parts were waiting (the line is faster than the station)")
+            self._edges.append(when)
+            self._edge.notify_all()
+
+    def _read(self) -> Optional[bool]:
+        """The input's level; None (and the problem said once) when the module does not answer."""
+        try:
+            if not self._client.connected and not self._client.connect():
+                raise ConnectionError("no connection")
+            answer = self._client.read_discrete_inputs(self.input.number, count=1, device_id=self.unit)
+            if answer.isError():
+                raise ConnectionError(f"the module answered {answer}")
+        except Exception as exc:  # noqa: BLE001 - pymodbus raises its own and the socket's errors alike
+            problem = (f"the photo-eye's input {self.input.number} on the remote I/O module at {self.host}:"
+                       f"{self.port} cannot be read ({exc or type(exc).__name__}): parts pass unseen")
+            if self._problem is None:
+                self._say(f"WARNING: {problem}")
+            self._problem = problem
+            self._client.close()
+            return None
+        if self._problem is not None:
+            self._say(f"the photo-eye's input {self.input.number} at {self.host}:{self.port} can be read again")
+            self._problem = None
+        return bool(answer.bits[0])
+
+    def _say(self, text: str) -> None:
+        if self.on_message is not None:
+            self.on_message(text)
+        else:
+            log.warning("%s", text)
+
+
+__all__ = ["Input", "PhotoEye", "POLL_S", "QUEUE_MAX", "parse_trigger"]

@@ -1,0 +1,266 @@
+"""A live camera triggered by a photo-eye on the remote I/O module (`inspector run --source camera:0 --io ...
+--io-trigger INPUT:DELAY_MS`), and the frame each trigger is judged on.
+
+OpenCV's VideoCapture hands out the oldest frame its driver holds: V4L2 keeps a few and drops new ones while they
+are full. A run that read a frame only when a part was triggered judged a picture taken before the part was there.
+No camera is attached to a test machine, so VideoCapture is replaced by a camera that exposes a frame every
+FRAME_S whatever is read and buffers them as V4L2 does; the scene in front of it changes when a part arrives. The
+photo-eye's input is read from a real Modbus TCP server (tests/io_module.py), the reject coil is written to it,
+and the grabber, the source, the runner, the engine and the history are the real ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections import deque
+
+import cv2
+import numpy as np
+import pytest
+
+from inspector_cli.main import main
+from inspector_line import camera_grabber
+from inspector_line.camera_grabber import FrameGone, FrameGrabber
+from inspector_line.runner import RunOptions, Runner
+from inspector_line.sources import VideoSource
+from io_module import IOModule
+from line_helpers import free_port, make_project, part
+from station import Station
+from station.history import History
+from station.line_io.io_module import io_module
+from station.line_io.photo_eye import Input, PhotoEye
+from station.line_io.remote_io import Output, RemoteIO
+
+FRAME_S = 0.02  # the camera's frame time (50 frames a second)
+BUFFERS = 4  # the driver's buffers (OpenCV's V4L2 backend asks for four)
+
+
+class Scene:
+    """What is in front of the lens: the part before (OK) until `arrives`, then the new part."""
+
+    def __init__(self):
+        self.before, self.after, self.arrives = part(1500), part(1500), float("inf")
+        self.exposed: dict[str, float] = {}  # sha256 of each frame handed over -> when it was exposed
+
+    def part_arrives(self, image: np.ndarray, at: float) -> None:
+        self.before, self.after, self.arrives = (self.after if at >= self.arrives else self.before), image, at
+
+    def at(self, t: float, seq: int) -> np.ndarray:
+        rgb = (self.after if t >= self.arrives else self.before).copy()
+        rgb[0, 0, 0] = seq % 251  # every exposure differs from the one before (a frozen camera is an ERROR)
+        self.exposed[hashlib.sha256(rgb.tobytes()).hexdigest()] = t
+        return rgb
+
+
+class BufferingCamera:
+    """camera:N as V4L2 shows it through OpenCV: a frame exposed every FRAME_S whether or not anyone reads, BUFFERS
+    of them held oldest first (new ones dropped while they are full); grab() hands over the oldest."""
+
+    scene: Scene
+
+    def __init__(self, index):
+        self._next, self._seq, self._queue, self._t = time.monotonic(), 0, deque(), None
+
+    def isOpened(self):
+        return True
+
+    def _expose_until(self, now: float) -> None:
+        while self._next <= now:
+            if len(self._queue) < BUFFERS:
+                self._queue.append((self._next, self._seq))
+            self._next += FRAME_S
+            self._seq += 1
+
+    def grab(self):
+        self._expose_until(time.monotonic())
+        if not self._queue:
+            time.sleep(max(0.0, self._next - time.monotonic()))
+            self._expose_until(time.monotonic())
+        self._t = self._queue.popleft()
+        return True
+
+    def retrieve(self):
+        return True, np.ascontiguousarray(BufferingCamera.scene.at(*self._t)[..., ::-1])
+
+    def release(self):
+        pass
+
+
+@pytest.fixture()
+def scene(monkeypatch):
+    BufferingCamera.scene = Scene()
+    monkeypatch.setattr(cv2, "VideoCapture", BufferingCamera)
+    return BufferingCamera.scene
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("photo_eye") / "proj")
+
+
+def _wait(condition, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _line(project, tmp_path, delay_s, on_part=None):
+    """A run on camera:0 triggered by a photo-eye on input 2 of an I/O module whose coil 0 is the reject gate:
+    (the module, the parts, the messages, the runner); stopped when the block ends."""
+    engine, proj = project
+    module = IOModule(free_port()).start()
+    address = f"modbus://127.0.0.1:{module.port}"
+    eye, io = PhotoEye(address, Input(2, delay_s)), RemoteIO(address, reject=Output(0, 0.05))
+    parts, messages, stop = [], [], threading.Event()
+    with History(tmp_path / "h.sqlite") as history:
+        runner = Runner(Station(proj, engine, history=history), VideoSource("camera:0"),
+                        RunOptions(free_run=False, photo_eyes=[eye], outputs=[io]),
+                        on_part=on_part or parts.append, on_message=messages.append)
+        eye.start()
+        io.start()
+        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            yield module, parts, messages, runner
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+            eye.close()
+            io.close()
+            module.stop()
+        assert not thread.is_alive()
+
+
+def _part_passes(module, scene, image, delay_s) -> float:
+    """A part reaches the photo-eye (input 2 on for 30 ms) and the camera's view `delay_s` later: the edge's time."""
+    scene.part_arrives(image, time.monotonic() + delay_s)
+    edge = module.set_input(2, True)
+    time.sleep(0.03)
+    module.set_input(2, False)
+    return edge
+
+
+def test_each_part_the_photo_eye_sees_is_judged_on_a_frame_taken_after_it_came_into_view(project, tmp_path, scene):
+    """A scratched part after the line stood still: its verdict is NG and the reject coil pulses. Judged on the
+    frame the driver had kept from before it (the good part before), it would have passed."""
+    delay = 0.06
+    with _line(project, tmp_path, delay) as (module, parts, messages, runner):
+        time.sleep(0.6)  # the line stands: the driver's buffers hold frames of the part before
+        assert parts == []  # free of triggers, nothing is inspected
+        edge = _part_passes(module, scene, part(1501, scratch=True), delay)
+        _wait(lambda: len(parts) == 1, f"the part was not inspected: {messages}")
+        time.sleep(0.4)
+        edge2 = _part_passes(module, scene, part(1502), delay)
+        _wait(lambda: len(parts) == 2, f"the second part was not inspected: {messages}")
+        time.sleep(0.3)
+    exposed = [scene.exposed[hashlib.sha256(p.image.tobytes()).hexdigest()] for p in parts]
+    assert exposed[0] >= edge + delay and exposed[1] >= edge2 + delay  # frames of the parts, in view
+    assert exposed[0] - (edge + delay) < 0.25  # not some later frame either: one of the first after it
+    assert [p.verdict for p in parts] == ["NG", "OK"]
+    assert len(module.pulses(0)) == 1  # the scratched part was rejected, the good one was not
+
+
+def test_a_part_whose_frame_was_dropped_while_the_run_was_busy_is_an_error_and_rejected(project, tmp_path, scene,
+                                                                                          monkeypatch):
+    """The run holds the camera's newest frames only: a part triggered while the one before still took its time,
+    whose frames were all dropped by the time the run came to it, is never judged on a later part's picture."""
+    monkeypatch.setattr(camera_grabber, "KEEP_FRAMES", 2)
+    parts = []
+
+    def slow(result):  # the first part's result takes the runner's thread 0.8 s (a slow receiver, say)
+        parts.append(result)
+        if len(parts) == 1:
+            time.sleep(0.8)
+
+    with _line(project, tmp_path, 0.0, on_part=slow) as (module, _, messages, _):
+        _part_passes(module, scene, part(1503), 0.0)
+        _wait(lambda: len(parts) == 1, f"the first part was not inspected: {messages}")
+        _part_passes(module, scene, part(1504), 0.0)  # its frames go while the first part's result is handled
+        _wait(lambda: len(parts) == 2, f"the second part was not answered: {messages}")
+        time.sleep(0.3)
+    assert parts[0].verdict == "OK"
+    assert parts[1].verdict == "ERROR" and "the station is behind its triggers" in parts[1].error
+    assert len(module.pulses(0)) == 1  # an ERROR is rejected too
+
+
+def test_the_grabber_hands_over_the_first_frame_that_began_after_a_trigger(scene):
+    grabber = FrameGrabber(0, "camera:0", keep=3)
+    grabber.start()
+    try:
+        time.sleep(0.3)
+        with pytest.raises(FrameGone, match="behind its triggers"):
+            grabber.began_after(time.monotonic() - 0.25, timeout=0.1)  # long gone with three frames held
+        t = time.monotonic()
+        frame = grabber.began_after(t, timeout=1)
+        assert frame.began >= t and frame.done - t < 3 * FRAME_S
+        newest = grabber.newer_than(frame.seq, timeout=1)
+        assert newest.seq > frame.seq
+        assert grabber.began_after(time.monotonic() + 5, timeout=0.05) is None  # not yet
+    finally:
+        grabber.stop()
+
+
+def test_a_photo_eye_that_cannot_be_read_is_the_source_alarm(project, tmp_path, scene):
+    engine, proj = project
+    eye = PhotoEye(f"modbus://127.0.0.1:{free_port()}", Input(0))  # no module answers there
+    messages, stop = [], threading.Event()
+    with History(tmp_path / "h.sqlite") as history:
+        runner = Runner(Station(proj, engine, history=history), VideoSource("camera:0"),
+                        RunOptions(free_run=False, photo_eyes=[eye], idle_exit_s=2.5), on_message=messages.append)
+        eye.start()
+        try:
+            summary = runner.run(stop)
+        finally:
+            eye.close()
+    assert "cannot be read" in summary.alarms.get("source", "") and "parts pass unseen" in summary.alarms["source"]
+    assert sum("WARNING: the photo-eye's input 0" in m for m in messages) == 1  # said once
+    assert summary.counts.total == 0
+
+
+def test_an_input_already_on_at_the_start_is_no_part_and_each_edge_is_one(tmp_path):
+    module = IOModule(free_port()).start()
+    module.set_input(1, True)  # a part standing in front of the sensor when the station starts
+    eye = PhotoEye(f"modbus://127.0.0.1:{module.port}", Input(1, 0.04))
+    eye.start()
+    try:
+        _wait(lambda: module.input_reads >= 5, "the input is not read")
+        assert eye.take_trigger() is None
+        edges = []
+        for _ in range(3):
+            module.set_input(1, False)
+            time.sleep(0.03)
+            edges.append(module.set_input(1, True))
+            time.sleep(0.03)
+        _wait(lambda: module.input_reads >= 30, "the input is not read")
+        triggers = [eye.take_trigger() for _ in range(4)]
+    finally:
+        eye.close()
+        module.stop()
+    assert triggers[3] is None and all(t is not None for t in triggers[:3])
+    for trigger, edge in zip(triggers, edges):
+        assert edge <= trigger.taken < edge + 0.03  # the read that saw it: never before the edge
+        assert trigger.frame_after == pytest.approx(trigger.taken + 0.04)
+        assert trigger.origin == "the photo-eye"
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--io-trigger", "0"], "--io-trigger goes with --io"),
+    (["--io", "modbus://io:502", "--io-trigger", "0:abc"], "INPUT[:DELAY_MS]"),
+    (["--io", "modbus://io:502", "--io-trigger", "-1"], "INPUT[:DELAY_MS]"),
+    (["--io", "modbus://io:502", "--io-trigger", "0", "--modbus", "127.0.0.1:5020"], "goes without --modbus"),
+])
+def test_bad_photo_eye_options_exit_2_with_one_line(project, tmp_path, capsys, extra, words):
+    assert main(["run", str(project[1]), "--source", str(tmp_path), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1
+
+
+def test_a_photo_eye_alone_needs_no_outputs():
+    io, eye = io_module("modbus://10.0.0.20:502", trigger="3:40")
+    assert io is None and eye.input == Input(3, 0.04)
+    assert "input 3" in eye.describe() and "40 ms" in eye.describe()
