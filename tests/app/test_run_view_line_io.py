@@ -351,3 +351,27 @@ def test_run_view_drives_a_remote_io_modules_reject_coil(qtbot, window, fitted_p
     args = run_parser().parse_args(shlex.split(panel.copy_command())[2:])
     check_line_io_arguments(args)  # the command inspector run accepts
     assert (args.io, args.io_reject, args.io_ready) == (address, "5:100", "6")
+
+
+def test_run_view_photo_eye_field_triggers_the_parts_as_inspector_run_io_trigger_does(tmp_path):
+    """Outputs…'s photo-eye input: the run is triggered by it (not free-running), a bad value or a PLC beside it is
+    a message naming the field, and the copied command holds --io-trigger, which inspector run accepts."""
+    import pytest
+
+    from app.panels.alarm_limits_dialog import default_values
+    from app.run_setup import run_arguments, run_options
+    from inference import InspectorError
+    from inspector_line.cli import run_parser
+    from inspector_line.line_args import check_line_io_arguments
+
+    fields = {"source": "camera:0", "io": "modbus://10.0.0.20:502", "io_reject": "0:200", "io_trigger": "2:40"}
+    options, servers = run_options(fields, False, default_values())
+    assert not options.free_run and [eye.input.number for eye in options.photo_eyes] == [2]
+    assert options.photo_eyes[0] in servers and options.outputs[0] in servers  # started and closed with the run
+    argv = run_arguments(tmp_path, fields, False, default_values())
+    assert argv[argv.index("--io-trigger") + 1] == "2:40"
+    check_line_io_arguments(run_parser().parse_args(argv[2:]))
+    with pytest.raises(InspectorError, match="The photo-eye input needs INPUT"):
+        run_options(dict(fields, io_trigger="two"), False, default_values())
+    with pytest.raises(InspectorError, match="The photo-eye input triggers the parts where no PLC does"):
+        run_options(dict(fields, modbus="127.0.0.1:5020"), False, default_values())
