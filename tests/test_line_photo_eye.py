@@ -4,7 +4,8 @@
 OpenCV's VideoCapture hands out the oldest frame its driver holds: V4L2 keeps a few and drops new ones while they
 are full. A run that read a frame only when a part was triggered judged a picture taken before the part was there.
 No camera is attached to a test machine, so VideoCapture is replaced by a camera that exposes a frame every
-FRAME_S whatever is read and buffers them as V4L2 does; the scene in front of it changes when a part arrives. The
+FRAME_S whatever is read and buffers them as V4L2 does (tests/fake_camera.py); the scene in front of it changes
+when a part arrives. The
 photo-eye's input is read from a real Modbus TCP server (tests/io_module.py), the reject coil is written to it,
 and the grabber, the source, the runner, the engine and the history are the real ones.
 """
@@ -15,10 +16,8 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections import deque
 
 import cv2
-import numpy as np
 import pytest
 
 from inspector_cli.main import main
@@ -26,6 +25,7 @@ from inspector_line import camera_grabber
 from inspector_line.camera_grabber import FrameGone, FrameGrabber
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import VideoSource
+from fake_camera import FRAME_S, BufferingCamera, Scene
 from io_module import IOModule
 from line_helpers import free_port, make_project, part
 from station import Station
@@ -33,61 +33,6 @@ from station.history import History
 from station.line_io.io_module import io_module
 from station.line_io.photo_eye import Input, PhotoEye
 from station.line_io.remote_io import Output, RemoteIO
-
-FRAME_S = 0.02  # the camera's frame time (50 frames a second)
-BUFFERS = 4  # the driver's buffers (OpenCV's V4L2 backend asks for four)
-
-
-class Scene:
-    """What is in front of the lens: the part before (OK) until `arrives`, then the new part."""
-
-    def __init__(self):
-        self.before, self.after, self.arrives = part(1500), part(1500), float("inf")
-        self.exposed: dict[str, float] = {}  # sha256 of each frame handed over -> when it was exposed
-
-    def part_arrives(self, image: np.ndarray, at: float) -> None:
-        self.before, self.after, self.arrives = (self.after if at >= self.arrives else self.before), image, at
-
-    def at(self, t: float, seq: int) -> np.ndarray:
-        rgb = (self.after if t >= self.arrives else self.before).copy()
-        rgb[0, 0, 0] = seq % 251  # every exposure differs from the one before (a frozen camera is an ERROR)
-        self.exposed[hashlib.sha256(rgb.tobytes()).hexdigest()] = t
-        return rgb
-
-
-class BufferingCamera:
-    """camera:N as V4L2 shows it through OpenCV: a frame exposed every FRAME_S whether or not anyone reads, BUFFERS
-    of them held oldest first (new ones dropped while they are full); grab() hands over the oldest."""
-
-    scene: Scene
-
-    def __init__(self, index):
-        self._next, self._seq, self._queue, self._t = time.monotonic(), 0, deque(), None
-
-    def isOpened(self):
-        return True
-
-    def _expose_until(self, now: float) -> None:
-        while self._next <= now:
-            if len(self._queue) < BUFFERS:
-                self._queue.append((self._next, self._seq))
-            self._next += FRAME_S
-            self._seq += 1
-
-    def grab(self):
-        self._expose_until(time.monotonic())
-        if not self._queue:
-            time.sleep(max(0.0, self._next - time.monotonic()))
-            self._expose_until(time.monotonic())
-        self._t = self._queue.popleft()
-        return True
-
-    def retrieve(self):
-        return True, np.ascontiguousarray(BufferingCamera.scene.at(*self._t)[..., ::-1])
-
-    def release(self):
-        pass
-
 
 @pytest.fixture()
 def scene(monkeypatch):

@@ -1,0 +1,68 @@
+"""A live camera for the tests and benchmarks, as V4L2 shows one through OpenCV (no camera is attached to a test
+machine): a frame exposed every FRAME_S whether or not anyone reads, BUFFERS of them held oldest first (new ones
+dropped while they are full), grab() handing over the oldest; the scene in front of it changes when a part
+arrives. Put in place of cv2.VideoCapture (monkeypatch), with BufferingCamera.scene set."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+
+import numpy as np
+
+from line_helpers import part
+
+FRAME_S = 0.02  # the camera's frame time (50 frames a second)
+BUFFERS = 4  # the driver's buffers (OpenCV's V4L2 backend asks for four)
+
+
+class Scene:
+    """What is in front of the lens: the part before (OK) until `arrives`, then the new part."""
+
+    def __init__(self):
+        self.before, self.after, self.arrives = part(1500), part(1500), float("inf")
+        self.exposed: dict[str, float] = {}  # sha256 of each frame handed over -> when it was exposed
+
+    def part_arrives(self, image: np.ndarray, at: float) -> None:
+        self.before, self.after, self.arrives = (self.after if at >= self.arrives else self.before), image, at
+
+    def at(self, t: float, seq: int) -> np.ndarray:
+        rgb = (self.after if t >= self.arrives else self.before).copy()
+        rgb[0, 0, 0] = seq % 251  # every exposure differs from the one before (a frozen camera is an ERROR)
+        self.exposed[hashlib.sha256(rgb.tobytes()).hexdigest()] = t
+        return rgb
+
+
+class BufferingCamera:
+    """camera:N as V4L2 shows it through OpenCV: a frame exposed every FRAME_S whether or not anyone reads, BUFFERS
+    of them held oldest first (new ones dropped while they are full); grab() hands over the oldest."""
+
+    scene: Scene
+
+    def __init__(self, index):
+        self._next, self._seq, self._queue, self._t = time.monotonic(), 0, deque(), None
+
+    def isOpened(self):
+        return True
+
+    def _expose_until(self, now: float) -> None:
+        while self._next <= now:
+            if len(self._queue) < BUFFERS:
+                self._queue.append((self._next, self._seq))
+            self._next += FRAME_S
+            self._seq += 1
+
+    def grab(self):
+        self._expose_until(time.monotonic())
+        if not self._queue:
+            time.sleep(max(0.0, self._next - time.monotonic()))
+            self._expose_until(time.monotonic())
+        self._t = self._queue.popleft()
+        return True
+
+    def retrieve(self):
+        return True, np.ascontiguousarray(BufferingCamera.scene.at(*self._t)[..., ::-1])
+
+    def release(self):
+        pass
