@@ -130,9 +130,11 @@ def run_parser() -> argparse.ArgumentParser:
                    help="a setting over the config file and PATCHCORE_ variables (repeatable), e.g. --set "
                    "runtime=torch")
     p.add_argument("--history", type=Path, metavar="FILE", help="history database (default: PROJECT/history.sqlite)")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="camera/video: inspect every N-th frame")
+    p.add_argument("--every", type=int, default=1, metavar="N",
+                   help="video: inspect every N-th frame; a live camera: its newest frame, N or more after the last")
     p.add_argument("--trigger", type=Path, metavar="FILE",
-                   help="camera/video: inspect the next frame whenever FILE appears (it is then deleted)")
+                   help="camera/video: inspect the next frame whenever FILE appears (it is then deleted; a live "
+                   "camera's first frame that began after it)")
     p.add_argument("--settle", type=float, default=0.5, metavar="S",
                    help="folder: a file is complete when renamed into place, closed by its writer (Linux) or "
                         "unchanged for S seconds (default 0.5)")
