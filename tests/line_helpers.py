@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -80,3 +81,11 @@ class Receiver:
             self.server.shutdown()
             self.server.server_close()
             self.thread.join(timeout=5)
+
+
+def wait_until(condition, what: str, timeout: float = 30) -> None:
+    """Until condition() is true; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)

@@ -16,7 +16,7 @@ import pytest
 from inspector_line import camera_grabber
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import VideoSource
-from line_helpers import make_project, part
+from line_helpers import wait_until, make_project, part
 from station import Station
 from station.history import History
 
@@ -58,12 +58,6 @@ def camera(monkeypatch):
     return Camera
 
 
-def _wait(condition, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
 
 @contextlib.contextmanager
 def _camera_run(tmp_path):
@@ -86,15 +80,15 @@ def _camera_run(tmp_path):
 
 def test_an_unplugged_camera_raises_the_source_alarm_and_the_run_goes_on(camera, tmp_path):
     with _camera_run(tmp_path) as (runner, thread, parts, messages, history):
-        _wait(lambda: len(parts) >= 3, "no parts from the camera")
+        wait_until(lambda: len(parts) >= 3, "no parts from the camera")
         camera.plugged = False
-        _wait(lambda: "source" in runner.publisher.alarms.active, f"no source alarm: {messages}")
+        wait_until(lambda: "source" in runner.publisher.alarms.active, f"no source alarm: {messages}")
         opened = camera.opened
-        _wait(lambda: camera.opened >= opened + 2, "the camera is not opened again")  # tried again and again
+        wait_until(lambda: camera.opened >= opened + 2, "the camera is not opened again")  # tried again and again
         assert thread.is_alive()  # the run did not end
         during = len(parts)
         camera.plugged = True
-        _wait(lambda: len(parts) >= during + 3, "no parts after the camera came back")
+        wait_until(lambda: len(parts) >= during + 3, "no parts after the camera came back")
     with History(tmp_path / "h.sqlite") as history:
         assert history.count() == len(parts)
     assert messages.count("WARNING: camera:0 stopped delivering frames: opened again every 0.3 s") == 1
@@ -118,12 +112,12 @@ def test_a_frozen_camera_is_an_error_streak_not_parts_passed(camera, tmp_path, m
 
     monkeypatch.setattr(Camera, "retrieve", retrieve_frozen)
     with _camera_run(tmp_path) as (_, _, parts, messages, _):
-        _wait(lambda: len(parts) >= 2, "no parts from the camera")
+        wait_until(lambda: len(parts) >= 2, "no parts from the camera")
         frozen["on"] = True
-        _wait(lambda: sum(p.verdict == "ERROR" for p in parts) >= 4, f"no repeated frames: {messages}")
+        wait_until(lambda: sum(p.verdict == "ERROR" for p in parts) >= 4, f"no repeated frames: {messages}")
         frozen["on"] = False
         during = len(parts)
-        _wait(lambda: len(parts) >= during + 2, "no parts after the camera thawed")
+        wait_until(lambda: len(parts) >= during + 2, "no parts after the camera thawed")
     errors = [i for i, p in enumerate(parts) if p.verdict == "ERROR"]
     first = parts[errors[0] - 1]  # the frozen frame itself, judged once: it is a capture of a part
     assert first.verdict.judged and errors == list(range(errors[0], errors[-1] + 1))

@@ -27,7 +27,7 @@ from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import VideoSource
 from fake_camera import FRAME_S, BufferingCamera, Scene
 from io_module import IOModule
-from line_helpers import free_port, make_project, part
+from line_helpers import wait_until, free_port, make_project, part
 from station import Station
 from station.history import History
 from station.line_io.io_module import io_module
@@ -45,12 +45,6 @@ def scene(monkeypatch):
 def project(tmp_path_factory):
     return make_project(tmp_path_factory.mktemp("photo_eye") / "proj")
 
-
-def _wait(condition, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
 
 
 @contextlib.contextmanager
@@ -98,10 +92,10 @@ def test_each_part_the_photo_eye_sees_is_judged_on_a_frame_taken_after_it_came_i
         time.sleep(0.6)  # the line stands: the driver's buffers hold frames of the part before
         assert parts == []  # free of triggers, nothing is inspected
         edge = _part_passes(module, scene, part(1501, scratch=True), delay)
-        _wait(lambda: len(parts) == 1, f"the part was not inspected: {messages}")
+        wait_until(lambda: len(parts) == 1, f"the part was not inspected: {messages}")
         time.sleep(0.4)
         edge2 = _part_passes(module, scene, part(1502), delay)
-        _wait(lambda: len(parts) == 2, f"the second part was not inspected: {messages}")
+        wait_until(lambda: len(parts) == 2, f"the second part was not inspected: {messages}")
         time.sleep(0.3)
     exposed = [scene.exposed[hashlib.sha256(p.image.tobytes()).hexdigest()] for p in parts]
     assert exposed[0] >= edge + delay and exposed[1] >= edge2 + delay  # frames of the parts, in view
@@ -124,9 +118,9 @@ def test_a_part_whose_frame_was_dropped_while_the_run_was_busy_is_an_error_and_r
 
     with _line(project, tmp_path, 0.0, on_part=slow) as (module, _, messages, _):
         _part_passes(module, scene, part(1503), 0.0)
-        _wait(lambda: len(parts) == 1, f"the first part was not inspected: {messages}")
+        wait_until(lambda: len(parts) == 1, f"the first part was not inspected: {messages}")
         _part_passes(module, scene, part(1504), 0.0)  # its frames go while the first part's result is handled
-        _wait(lambda: len(parts) == 2, f"the second part was not answered: {messages}")
+        wait_until(lambda: len(parts) == 2, f"the second part was not answered: {messages}")
         time.sleep(0.3)
     assert parts[0].verdict == "OK"
     assert parts[1].verdict == "ERROR" and "the station is behind its triggers" in parts[1].error
@@ -173,7 +167,7 @@ def test_an_input_already_on_at_the_start_is_no_part_and_each_edge_is_one(tmp_pa
     eye = PhotoEye(f"modbus://127.0.0.1:{module.port}", Input(1, 0.04))
     eye.start()
     try:
-        _wait(lambda: module.input_reads >= 5, "the input is not read")
+        wait_until(lambda: module.input_reads >= 5, "the input is not read")
         assert eye.take_trigger() is None
         edges = []
         for _ in range(3):
@@ -181,7 +175,7 @@ def test_an_input_already_on_at_the_start_is_no_part_and_each_edge_is_one(tmp_pa
             time.sleep(0.03)
             edges.append(module.set_input(1, True))
             time.sleep(0.03)
-        _wait(lambda: module.input_reads >= 30, "the input is not read")
+        wait_until(lambda: module.input_reads >= 30, "the input is not read")
         triggers = [eye.take_trigger() for _ in range(4)]
     finally:
         eye.close()

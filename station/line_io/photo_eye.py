@@ -30,7 +30,7 @@ from typing import Callable, Optional
 from inference import InspectorError
 
 from .handshake import Trigger
-from .remote_io import FLAGS, RETRY_S, TIMEOUT_S, parse_address, quiet_pymodbus_connects
+from .remote_io import FLAGS, RETRY_S, TIMEOUT_S, ModuleLink, parse_address
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,8 @@ class PhotoEye:
         self.on_message = on_message
         self._edges: deque[float] = deque()  # monotonic times of rising edges not yet taken
         self._edge = threading.Condition()
-        self._problem: Optional[str] = None
+        self._link = ModuleLink(self.host, self.port, self.unit, self._say)
         self._stop = threading.Event()
-        self._client = None
         self._thread: Optional[threading.Thread] = None
 
     def describe(self) -> str:
@@ -76,7 +75,7 @@ class PhotoEye:
                 f"unit {self.unit} (each rising edge a part{delay})")
 
     def problem(self) -> Optional[str]:
-        return self._problem
+        return self._link.problem
 
     # -- the run's side --------------------------------------------------------------------------------------
     def take_trigger(self) -> Optional[Trigger]:
@@ -92,10 +91,7 @@ class PhotoEye:
 
     # -- the thread that reads -------------------------------------------------------------------------------
     def start(self) -> None:
-        from pymodbus.client import ModbusTcpClient
-
-        quiet_pymodbus_connects()
-        self._client = ModbusTcpClient(self.host, port=self.port, timeout=TIMEOUT_S, retries=0)
+        self._link.open()
         self._thread = threading.Thread(target=self._work, name="photo-eye", daemon=True)
         self._thread.start()
 
@@ -104,8 +100,7 @@ class PhotoEye:
         if self._thread is not None:
             self._thread.join(timeout=5 + 2 * TIMEOUT_S)
             self._thread = None
-        if self._client is not None:
-            self._client.close()
+        self._link.close()
 
     def _work(self) -> None:
         level: Optional[bool] = None  # unknown until read: an input already on at the start is no edge
@@ -131,24 +126,11 @@ class PhotoEye:
 
     def _read(self) -> Optional[bool]:
         """The input's level; None (and the problem said once) when the module does not answer."""
-        try:
-            if not self._client.connected and not self._client.connect():
-                raise ConnectionError("no connection")
-            answer = self._client.read_discrete_inputs(self.input.number, count=1, device_id=self.unit)
-            if answer.isError():
-                raise ConnectionError(f"the module answered {answer}")
-        except Exception as exc:  # noqa: BLE001 - pymodbus raises its own and the socket's errors alike
-            problem = (f"the photo-eye's input {self.input.number} on the remote I/O module at {self.host}:"
-                       f"{self.port} cannot be read ({exc or type(exc).__name__}): parts pass unseen")
-            if self._problem is None:
-                self._say(f"WARNING: {problem}")
-            self._problem = problem
-            self._client.close()
-            return None
-        if self._problem is not None:
-            self._say(f"the photo-eye's input {self.input.number} at {self.host}:{self.port} can be read again")
-            self._problem = None
-        return bool(answer.bits[0])
+        where = f"the photo-eye's input {self.input.number} on the remote I/O module at {self.host}:{self.port}"
+        answer = self._link.request(
+            lambda client, unit: client.read_discrete_inputs(self.input.number, count=1, device_id=unit),
+            lambda error: f"{where} cannot be read ({error}): parts pass unseen", f"{where} can be read again")
+        return None if answer is None else bool(answer.bits[0])
 
     def _say(self, text: str) -> None:
         if self.on_message is not None:

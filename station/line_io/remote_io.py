@@ -79,6 +79,48 @@ def parse_address(url: str, name: str = FLAGS["io"]) -> tuple[str, int, int]:
     return parsed.hostname, port, int(unit) if unit else 1
 
 
+class ModuleLink:
+    """One connection to the module, used by one thread: each request connects first where it is not connected;
+    a request the module does not take is the problem (said once, `lost(error)` gives its words), and the first
+    that it takes again clears it (said, `back`)."""
+
+    def __init__(self, host: str, port: int, unit: int, say: Callable[[str], None]):
+        self.host, self.port, self.unit = host, port, unit
+        self.problem: Optional[str] = None
+        self._say = say
+        self._client = None
+
+    def open(self) -> None:
+        from pymodbus.client import ModbusTcpClient
+
+        quiet_pymodbus_connects()
+        self._client = ModbusTcpClient(self.host, port=self.port, timeout=TIMEOUT_S, retries=0)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def request(self, call: Callable, lost: Callable[[str], str], back: str):
+        """call(client, unit)'s answer; None when the module did not take it."""
+        try:
+            if not self._client.connected and not self._client.connect():
+                raise ConnectionError("no connection")
+            answer = call(self._client, self.unit)
+            if answer.isError():
+                raise ConnectionError(f"the module answered {answer}")
+        except Exception as exc:  # noqa: BLE001 - pymodbus raises its own and the socket's errors alike
+            problem = lost(str(exc or type(exc).__name__))
+            if self.problem is None:
+                self._say(f"WARNING: {problem}")
+            self.problem = problem
+            self._client.close()
+            return None
+        if self.problem is not None:
+            self._say(back)
+            self.problem = None
+        return answer
+
+
 class RemoteIO:
     def __init__(self, url: str, reject: Optional[Output] = None, ok: Optional[Output] = None,
                  alarm: Optional[Output] = None, ready: Optional[Output] = None,
@@ -98,9 +140,8 @@ class RemoteIO:
         self._levels: dict[int, bool] = {}  # held outputs as they should be
         self._off_at: dict[int, float] = {}  # pulsed coils on now, and when they go off
         self._jobs: queue.Queue = queue.Queue()
-        self._problem: Optional[str] = None
+        self._link = ModuleLink(self.host, self.port, self.unit, self._say)
         self._missed: Optional[tuple[float, str]] = None  # (when, what) of the last part not rejected
-        self._client = None
         self._thread: Optional[threading.Thread] = None
 
     def describe(self) -> str:
@@ -128,8 +169,8 @@ class RemoteIO:
         """What the io alarm says: the module does not take writes, or a part was not rejected (for a minute)."""
         missed = self._missed
         if missed is not None and time.monotonic() - missed[0] < MISSED_SHOWN_S:
-            return "; ".join(p for p in (self._problem, missed[1]) if p)
-        return self._problem
+            return "; ".join(p for p in (self._link.problem, missed[1]) if p)
+        return self._link.problem
 
     def _say(self, text: str) -> None:
         if self.on_message is not None:
@@ -139,10 +180,7 @@ class RemoteIO:
 
     # -- the thread that writes --------------------------------------------------------------------------------
     def start(self) -> None:
-        from pymodbus.client import ModbusTcpClient
-
-        quiet_pymodbus_connects()
-        self._client = ModbusTcpClient(self.host, port=self.port, timeout=TIMEOUT_S, retries=0)
+        self._link.open()
         self._thread = threading.Thread(target=self._work, name="remote-io", daemon=True)
         self._thread.start()
 
@@ -154,7 +192,7 @@ class RemoteIO:
                 self._jobs.put(("level", output, False))
         self._jobs.put(("stop", None, None))
         self._thread.join(timeout=5 + 2 * TIMEOUT_S)
-        self._client.close()
+        self._link.close()
         self._thread = None
 
     def _work(self) -> None:
@@ -162,7 +200,7 @@ class RemoteIO:
         while True:
             now = time.monotonic()
             due = min(self._off_at.values(), default=None)
-            wait = RETRY_S if self._problem else None
+            wait = RETRY_S if self._link.problem else None
             if due is not None:
                 wait = max(0.0, due - now) if wait is None else min(wait, max(0.0, due - now))
             try:
@@ -182,7 +220,7 @@ class RemoteIO:
                 self._write(output.coil, value)
             elif kind == "pulse":
                 self._pulse(output, value, now)
-            if self._problem and now >= retry_at:
+            if self._link.problem and now >= retry_at:
                 retry_at = now + RETRY_S
                 self._restore()
 
@@ -202,31 +240,17 @@ class RemoteIO:
             self._off_at[output.coil] = max(self._off_at.get(output.coil, 0.0), now + output.pulse_s)
         elif part is not None:
             why = f"its pulse would come {1000 * (now - queued):.0f} ms late" if late else \
-                f"the output could not be written ({self._problem})"
+                f"the output could not be written ({self._link.problem})"
             self._missed = (time.monotonic(), f"{part} was not rejected ({time.strftime('%H:%M:%S')})")
             self._say(f"WARNING: {part} was NOT REJECTED: {why} (reject coil {output.coil} at "
                       f"{self.host}:{self.port})")
 
     def _write(self, coil: int, value: bool) -> bool:
         """One coil written; False (and the problem said once) when the module does not take it."""
-        try:
-            if not self._client.connected and not self._client.connect():
-                raise ConnectionError("no connection")
-            answer = self._client.write_coil(coil, value, device_id=self.unit)
-            if answer.isError():
-                raise ConnectionError(f"the module answered {answer}")
-        except Exception as exc:  # noqa: BLE001 - pymodbus raises its own and the socket's errors alike
-            problem = (f"the remote I/O module at {self.host}:{self.port} does not take writes "
-                       f"({exc or type(exc).__name__}): parts are not rejected")
-            if self._problem is None:
-                self._say(f"WARNING: {problem}")
-            self._problem = problem
-            self._client.close()
-            return False
-        if self._problem is not None:
-            self._say(f"the remote I/O module at {self.host}:{self.port} takes writes again")
-            self._problem = None
-        return True
+        where = f"the remote I/O module at {self.host}:{self.port}"
+        return self._link.request(lambda client, unit: client.write_coil(coil, value, device_id=unit),
+                                  lambda error: f"{where} does not take writes ({error}): parts are not rejected",
+                                  f"{where} takes writes again") is not None
 
 
 class _QuietConnects(logging.Filter):
@@ -247,4 +271,4 @@ def quiet_pymodbus_connects() -> None:
 
 
 __all__ = ["DEFAULT_PULSE_S", "FLAGS", "Output", "RemoteIO", "parse_address", "parse_output",
-           "quiet_pymodbus_connects"]
+           "quiet_pymodbus_connects", "ModuleLink"]
