@@ -8,7 +8,7 @@ knows when it began (the frame before it was complete, so its exposure came afte
 the newest KEEP_FRAMES are held, decoded, so that a trigger finds the first frame that began after it even when
 the run was busy with the part before.
 
-    grabber = FrameGrabber(0, "camera:0")   # SourceError when the camera cannot be opened
+    grabber = FrameGrabber(0, "camera:0", {"width": 1920})   # SourceError when it cannot be opened
     grabber.start()
     frame = grabber.newer_than(seq, timeout=0.2)       # free-running: the newest frame after `seq`
     frame = grabber.began_after(t, timeout=0.2)        # a trigger at monotonic t: its frame, or raises FrameGone
@@ -16,7 +16,8 @@ the run was busy with the part before.
     grabber.stop()
 
 A camera that stops delivering frames (unplugged, a cable, its driver) is released and opened again every REOPEN_S
-seconds by the same thread; meanwhile `problem` says why no part comes.
+seconds by the same thread, with its settings again (camera_settings.py); meanwhile `problem` says why no part
+comes. `refused`: the settings the camera did not take when it was last opened.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Optional
 
 import numpy as np
 
+from .camera_settings import apply_settings
 from .source_items import SourceError
 
 KEEP_FRAMES = 8  # decoded frames held: at 30 frames a second, the last quarter second
@@ -50,8 +52,9 @@ class FrameGone(Exception):
 
 
 class FrameGrabber:
-    def __init__(self, index: int, label: str, keep: Optional[int] = None):
-        self.index, self.label = index, label
+    def __init__(self, index: int, label: str, settings: Optional[dict] = None, keep: Optional[int] = None):
+        self.index, self.label, self.settings = index, label, dict(settings or {})
+        self.refused: list[str] = []  # settings the camera did not take, as "width=1920 (gives 1280)"
         self.problem: Optional[str] = None  # the camera stopped delivering frames (the runner's `source` alarm)
         self._frames: deque[Frame] = deque(maxlen=keep or KEEP_FRAMES)
         self._dropped_began: Optional[float] = None  # `began` of the newest frame no longer held
@@ -68,6 +71,7 @@ class FrameGrabber:
 
         cap = cv2.VideoCapture(self.index)
         if cap.isOpened():
+            self.refused = apply_settings(cap, self.settings)
             return cap
         cap.release()
         return None

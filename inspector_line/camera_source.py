@@ -22,6 +22,7 @@ import numpy as np
 from inference import ImageError
 
 from .camera_grabber import REOPEN_S, FrameGone, FrameGrabber
+from .camera_settings import parse_camera
 from .source_items import Item, SourceError
 
 TRIGGER_FILE_POLL_S = 0.005  # how often a live camera's trigger file is looked for
@@ -45,16 +46,14 @@ class VideoSource:
         self._frame = -1
         self._exhausted = False
         self._said_problem: Optional[str] = None
+        self._said_refused: list[str] = []
         self._frame_after: Optional[float] = None  # triggered: the frame wanted began after this (monotonic)
         self._grabber: Optional[FrameGrabber] = None
         if self.camera:
-            try:
-                index = int(spec.split(":", 1)[1])
-            except ValueError:
-                raise SourceError(f"camera source must be camera:N with N a number, got {spec!r}") from None
-            self.label = spec
-            self._grabber = FrameGrabber(index, spec)
-            self._stem = "camera" + spec.split(":", 1)[1]
+            index, settings = parse_camera(spec)
+            self.label = f"camera:{index}"  # the history's source: the same camera whatever its settings
+            self._grabber = FrameGrabber(index, self.label, settings)
+            self._stem = f"camera{index}"
             return
         import cv2
 
@@ -154,7 +153,12 @@ class VideoSource:
                      hashlib.sha256(frame.rgb.tobytes()).hexdigest(), frame.arrived, extra={"frame": frame.seq})]
 
     def _say_problem(self) -> None:
-        """The camera's trouble and its end, said once each from the run's thread."""
+        """The camera's trouble and its end, and settings it did not take, said once each from the run's thread."""
+        refused = self._grabber.refused
+        if refused and refused != self._said_refused:
+            self._say(f"WARNING: {self.label} did not take {', '.join(refused)}: its pictures may not be like "
+                      "the taught ones")
+        self._said_refused = refused
         problem = self._grabber.problem
         if problem != self._said_problem:
             if problem is not None:

@@ -9,6 +9,7 @@ import hashlib
 import time
 from collections import deque
 
+import cv2
 import numpy as np
 
 from line_helpers import part
@@ -39,9 +40,29 @@ class BufferingCamera:
     of them held oldest first (new ones dropped while they are full); grab() hands over the oldest."""
 
     scene: Scene
+    SIZES = ((640, 480), (1280, 720))  # the sizes it offers; a larger one asked gives the largest
+    settings_log: list = []  # (property, value) of each set(), in order, every opening's
 
     def __init__(self, index):
         self._next, self._seq, self._queue, self._t = time.monotonic(), 0, deque(), None
+        self._props = {cv2.CAP_PROP_FRAME_WIDTH: 640.0, cv2.CAP_PROP_FRAME_HEIGHT: 480.0, cv2.CAP_PROP_FPS: 50.0,
+                       cv2.CAP_PROP_FOURCC: float(cv2.VideoWriter_fourcc(*"YUYV")), cv2.CAP_PROP_EXPOSURE: 156.0,
+                       cv2.CAP_PROP_AUTO_EXPOSURE: 3.0}  # no gain, focus or autofocus control
+
+    def set(self, prop, value):
+        """As a UVC driver takes a setting: a size it does not offer is clamped to one it does, a control it does not
+        have is refused."""
+        BufferingCamera.settings_log.append((prop, value))
+        if prop not in self._props:
+            return False
+        if prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT):
+            axis = 0 if prop == cv2.CAP_PROP_FRAME_WIDTH else 1
+            value = max((size[axis] for size in self.SIZES if size[axis] <= value), default=self.SIZES[0][axis])
+        self._props[prop] = float(value)
+        return True
+
+    def get(self, prop):
+        return self._props.get(prop, 0.0)
 
     def isOpened(self):
         return True
