@@ -68,9 +68,10 @@ def add_io_arguments(p) -> None:
     g = p.add_argument_group("outputs on a remote I/O module, for a line without a PLC (docs/plc.md)")
     g.add_argument("--io", metavar="modbus://HOST:PORT[/UNIT]",
                    help="the remote I/O module (Modbus TCP) whose coils the station drives")
-    g.add_argument("--io-reject", metavar="COIL[:MS]",
-                   help="pulsed (default 200 ms) for every part that is not OK: NG, NOT_FOUND, ERROR, NO_VERDICT")
-    g.add_argument("--io-ok", metavar="COIL[:MS]", help="pulsed for every OK part")
+    g.add_argument("--io-reject", metavar="COIL[:MS][@AT_MS]",
+                   help="pulsed (default 200 ms) for every part that is not OK: NG, NOT_FOUND, ERROR, NO_VERDICT; at "
+                   "once, or AT_MS after the part's trigger (a gate downstream: e.g. 0:200@800)")
+    g.add_argument("--io-ok", metavar="COIL[:MS][@AT_MS]", help="pulsed for every OK part")
     g.add_argument("--io-alarm", metavar="COIL", help="on while any alarm is active (a tower light)")
     g.add_argument("--io-ready", metavar="COIL", help="on while the run inspects")
     g.add_argument("--io-trigger", metavar="INPUT[:DELAY_MS]",

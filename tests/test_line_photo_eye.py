@@ -48,13 +48,13 @@ def project(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def _line(project, tmp_path, delay_s, on_part=None):
+def _line(project, tmp_path, delay_s, on_part=None, reject=Output(0, 0.05)):
     """A run on camera:0 triggered by a photo-eye on input 2 of an I/O module whose coil 0 is the reject gate:
     (the module, the parts, the messages, the runner); stopped when the block ends."""
     engine, proj = project
     module = IOModule(free_port()).start()
     address = f"modbus://127.0.0.1:{module.port}"
-    eye, io = PhotoEye(address, Input(2, delay_s)), RemoteIO(address, reject=Output(0, 0.05))
+    eye, io = PhotoEye(address, Input(2, delay_s)), RemoteIO(address, reject=reject)
     parts, messages, stop = [], [], threading.Event()
     with History(tmp_path / "h.sqlite") as history:
         runner = Runner(Station(proj, engine, history=history), VideoSource("camera:0"),
@@ -125,6 +125,31 @@ def test_a_part_whose_frame_was_dropped_while_the_run_was_busy_is_an_error_and_r
     assert parts[0].verdict == "OK"
     assert parts[1].verdict == "ERROR" and "the station is behind its triggers" in parts[1].error
     assert len(module.pulses(0)) == 1  # an ERROR is rejected too
+
+
+def test_a_timed_reject_starts_its_time_after_the_parts_trigger_whatever_the_inspection_took(project, tmp_path,
+                                                                                             scene):
+    """A gate 0.3 s downstream of the photo-eye (`--io-reject 0:50@300`): the pulse starts 0.3 s after the edge, not
+    when the result came (the inspection's time varies; the part's travel does not)."""
+    with _line(project, tmp_path, 0.04, reject=Output(0, 0.05, at_s=0.3)) as (module, parts, messages, _):
+        edge = _part_passes(module, scene, part(1505, scratch=True), 0.04)
+        wait_until(lambda: len(parts) == 1, f"the part was not inspected: {messages}")
+        time.sleep(0.5)
+    assert parts[0].verdict == "NG"
+    ons = [when for when, coil, value in module.writes if coil == 0 and value]
+    assert len(ons) == 1 and 0.3 <= ons[0] - edge < 0.35  # the edge is seen within one 5 ms read
+
+
+def test_a_result_that_comes_after_its_gate_time_is_not_rejected_and_said(project, tmp_path, scene):
+    """The gate 50 ms after the edge, the camera's view 60 ms after it: the result can only come after the part
+    passed the gate. Pulsed then, the gate would push the part behind; it says NOT REJECTED and raises the io
+    alarm instead."""
+    with _line(project, tmp_path, 0.06, reject=Output(0, 0.05, at_s=0.05)) as (module, parts, messages, runner):
+        _part_passes(module, scene, part(1506, scratch=True), 0.06)
+        wait_until(lambda: len(parts) == 1, f"the part was not inspected: {messages}")
+        wait_until(lambda: "io" in runner.publisher.alarms.active, f"no io alarm: {messages}", timeout=5)
+    assert parts[0].verdict == "NG" and module.pulses(0) == []
+    assert any("was NOT REJECTED: its pulse would come" in m for m in messages)
 
 
 def test_the_grabber_hands_over_the_first_frame_that_began_after_a_trigger(scene):

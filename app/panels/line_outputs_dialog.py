@@ -71,9 +71,10 @@ class LineOutputsDialog(QDialog):
             "A remote I/O module (Modbus TCP) whose coils the station drives itself: the reject gate, a tower "
             "light (docs/plc.md)"))
         form.addRow("Reject coil", self._edit(
-            "io_reject", values, "COIL[:MS], e.g. 0:200",
-            "Pulsed for every part that is not OK: NG, NOT_FOUND, ERROR, NO_VERDICT (default 200 ms)"))
-        form.addRow("OK coil", self._edit("io_ok", values, "COIL[:MS] (optional)", "Pulsed for every OK part"))
+            "io_reject", values, "COIL[:MS][@AT_MS], e.g. 0:200 or 0:200@800",
+            "Pulsed for every part that is not OK: NG, NOT_FOUND, ERROR, NO_VERDICT (default 200 ms); at once, or "
+            "AT_MS after the part's trigger, when it is in front of a gate downstream"))
+        form.addRow("OK coil", self._edit("io_ok", values, "COIL[:MS][@AT_MS] (optional)", "Pulsed for every OK part"))
         form.addRow("Alarm coil", self._edit("io_alarm", values, "COIL (optional)", "On while any alarm is active"))
         form.addRow("Ready coil", self._edit("io_ready", values, "COIL (optional)", "On while the run inspects"))
         form.addRow("Photo-eye input", self._edit(

@@ -178,7 +178,7 @@ class Publisher:
         False: a part that answers no Trigger (an image late for a timed-out one) goes to all but the PLC. `image`:
         the RGB pixels judged, for the line display."""
         for out in self.outputs:  # every part passes the gate, one that answers no Trigger too
-            out.publish_result(outcome)
+            out.publish_result(outcome, latency)
         before = self.alarms.text
         expected = getattr(outcome, "expected", None)  # a master part's (station.masters)
         passed = None  # a master part's check: whether it got its verdict

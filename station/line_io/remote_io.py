@@ -4,7 +4,7 @@ reject gate or pusher, a good-part signal, a tower light (`inspector run --io mo
     io = RemoteIO("modbus://10.0.0.20:502", reject=Output(0, 0.2), ok=Output(1, 0.1), alarm=Output(2),
                   ready=Output(3), on_message=print)
     io.start()                         # a thread of its own connects and writes; the run never waits for it
-    io.publish_result(outcome)         # each part: a pulse on `reject` for every part that is not OK, on `ok` else
+    io.publish_result(outcome, latency)  # each part: a pulse on `reject` for every part that is not OK, on `ok` else
     io.set_alarm(active, text, names)  # `alarm` on while any alarm is
     io.set_ready(True)                 # `ready` on while the run inspects
     io.problem()                       # why the outputs cannot be written now (the `io` alarm), else None
@@ -12,7 +12,10 @@ reject gate or pusher, a good-part signal, a tower light (`inspector run --io mo
 
 The reject output is pulsed for every part that is not OK: NG, NOT_FOUND, ERROR and NO_VERDICT alike, so that a
 part never passes the gate without a verdict. A pulse is written at once (within LATE_S of its part's result) or
-not at all: a reject written late would push the part behind. So a write that fails or would come late is said at
+not at all: a reject written late would push the part behind. A pulse given a time (`Output.at_s`, `COIL:MS@AT_MS`)
+starts that long after its part's trigger (or its image complete, free-running) whenever the result came, as a
+gate downstream of the camera needs: the part is in front of it then, whatever the inspection took; one whose
+result came later than that, or that cannot start within half its length of it, is not written. So a write that fails or would come late is said at
 once, naming the part that was NOT REJECTED, and keeps the `io` alarm up for a minute; a module that does not take
 writes is the `io` alarm until it does again (then the held outputs, ready and alarm, are written again). Two pulses on one coil that overlap make one
 longer pulse. Coils are numbered from 0 (Modbus addresses, as pymodbus and most modules' manuals count them);
@@ -21,6 +24,8 @@ longer pulse. Coils are numbered from 0 (Modbus addresses, as pymodbus and most 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import queue
 import threading
@@ -44,20 +49,26 @@ TIMEOUT_S = 1.0  # one write's wait for the module
 class Output:
     coil: int
     pulse_s: Optional[float] = None  # a pulse this long; None: held on or off (ready, alarm)
+    at_s: Optional[float] = None  # the pulse starts this long after its part's trigger; None: at its result
 
 
 def parse_output(text: str, flag: str, pulse: bool) -> Output:
-    """`COIL` or, for a pulsed output, `COIL:MS` (e.g. 0:200), as a line engineer writes them."""
-    coil, _, ms = str(text).partition(":")
+    """`COIL` or, for a pulsed output, `COIL[:MS][@AT_MS]` (e.g. 0:200, or 0:200@800: 800 ms after the part's
+    trigger), as a line engineer writes them."""
+    head, _, at = str(text).partition("@")
+    coil, _, ms = head.partition(":")
     try:
         number = int(coil)
         pulse_s = (float(ms) / 1000 if ms else DEFAULT_PULSE_S) if pulse else None
+        at_s = float(at) / 1000 if at else None
     except ValueError:
-        number, pulse_s = -1, None
-    if not 0 <= number <= 65535 or (ms and not pulse) or (pulse and not 0 < pulse_s <= 60):
-        form = "COIL[:MS], e.g. 0:200 (coil 0, a 200 ms pulse)" if pulse else "COIL, e.g. 3"
+        number, pulse_s, at_s = -1, None, None
+    if not 0 <= number <= 65535 or ((ms or at) and not pulse) or (pulse and not 0 < pulse_s <= 60) or \
+            (at_s is not None and not 0 <= at_s <= 60):
+        form = "COIL[:MS][@AT_MS], e.g. 0:200 (coil 0, a 200 ms pulse) or 0:200@800 (800 ms after the part's " \
+               "trigger)" if pulse else "COIL, e.g. 3"
         raise InspectorError(f"{flag} needs {form}, got {text!r}")
-    return Output(number, pulse_s)
+    return Output(number, pulse_s, at_s)
 
 
 # How the messages name each setting: inspector run's flags (the Run view gives its fields' names).
@@ -139,6 +150,8 @@ class RemoteIO:
         self.on_message = on_message  # the run's messages (the Publisher gives its own when None)
         self._levels: dict[int, bool] = {}  # held outputs as they should be
         self._off_at: dict[int, float] = {}  # pulsed coils on now, and when they go off
+        self._due: list = []  # pulses given a time, not started yet: a heap of (start, n, output, part)
+        self._order = itertools.count()
         self._jobs: queue.Queue = queue.Queue()
         self._link = ModuleLink(self.host, self.port, self.unit, self._say)
         self._missed: Optional[tuple[float, str]] = None  # (when, what) of the last part not rejected
@@ -146,16 +159,21 @@ class RemoteIO:
 
     def describe(self) -> str:
         parts = [f"{name} coil {o.coil}" + (f" ({1000 * o.pulse_s:g} ms)" if o.pulse_s else "")
+                 + (f" {1000 * o.at_s:g} ms after the part's trigger" if o.at_s is not None else "")
                  for name, o in (("reject", self.reject), ("ok", self.ok), ("alarm", self.alarm),
                                  ("ready", self.ready)) if o is not None]
         return f"outputs: Modbus TCP I/O at {self.host}:{self.port} unit {self.unit}: {', '.join(parts)}"
 
     # -- what the publisher hands over (its outputs: each part, the alarm, ready, and what is wrong) ---------------
-    def publish_result(self, outcome) -> None:
+    def publish_result(self, outcome, latency: Optional[float] = None) -> None:
+        """`latency`: seconds from the part's trigger (or its image complete) to now, for a pulse given a time."""
         rejected = outcome.verdict is not Verdict.OK
         output = self.reject if rejected else self.ok
         if output is not None:
-            self._jobs.put(("pulse", output, (outcome.name if rejected else None, time.monotonic())))
+            start = time.monotonic()
+            if output.at_s is not None and latency is not None:
+                start += output.at_s - latency
+            self._jobs.put(("pulse", output, (outcome.name if rejected else None, start)))
 
     def set_alarm(self, active: bool, text: str = "", names=()) -> None:
         if self.alarm is not None:
@@ -199,7 +217,7 @@ class RemoteIO:
         retry_at = 0.0
         while True:
             now = time.monotonic()
-            due = min(self._off_at.values(), default=None)
+            due = min([*self._off_at.values(), *(job[0] for job in self._due[:1])], default=None)
             wait = RETRY_S if self._link.problem else None
             if due is not None:
                 wait = max(0.0, due - now) if wait is None else min(wait, max(0.0, due - now))
@@ -219,7 +237,10 @@ class RemoteIO:
                 self._levels[output.coil] = value
                 self._write(output.coil, value)
             elif kind == "pulse":
-                self._pulse(output, value, now)
+                heapq.heappush(self._due, (value[1], next(self._order), output, value[0]))
+            while self._due and self._due[0][0] <= now:
+                start, _, output, part = heapq.heappop(self._due)
+                self._pulse(output, (part, start), now)
             if self._link.problem and now >= retry_at:
                 retry_at = now + RETRY_S
                 self._restore()
@@ -235,7 +256,8 @@ class RemoteIO:
 
     def _pulse(self, output: Output, job: tuple, now: float) -> None:
         part, queued = job
-        late = now - queued > max(LATE_S, output.pulse_s)  # written now, it would reject the part behind
+        # Written later, it would reject the part behind: a timed pulse must start while its part is at the gate.
+        late = now - queued > (max(LATE_S, output.pulse_s) if output.at_s is None else output.pulse_s / 2)
         if not late and (output.coil in self._off_at or self._write(output.coil, True)):
             self._off_at[output.coil] = max(self._off_at.get(output.coil, 0.0), now + output.pulse_s)
         elif part is not None:
