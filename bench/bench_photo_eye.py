@@ -7,7 +7,8 @@ a real Modbus TCP server (pymodbus, tests/io_module.py) on 127.0.0.1; the camera
 frames a second, buffered as V4L2 does; no camera is attached here), put in place of cv2.VideoCapture; the runner,
 the grabber, the engine (the tests' tiny model at 64 px) and the history are the real ones. N scratched parts pass
 the sensor SPACING seconds apart; each is NG, so each pulses the reject coil.
-    python bench/bench_photo_eye.py [--n 40] [--spacing 0.25] [--delay-ms 40]
+With --gate-ms G each reject starts G ms after its part's edge (`--io-reject 0:20@G`, a gate downstream).
+    python bench/bench_photo_eye.py [--n 40] [--spacing 0.25] [--delay-ms 40] [--gate-ms 300]
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=40)
     p.add_argument("--spacing", type=float, default=0.25)
     p.add_argument("--delay-ms", type=float, default=40.0)
+    p.add_argument("--gate-ms", type=float, default=None)
     args = p.parse_args()
     delay = args.delay_ms / 1000
     print(f"load before: {os.getloadavg()[0]:.2f}")
@@ -59,7 +61,8 @@ def main() -> None:
         engine, proj = make_project(Path(tmp) / "proj")
         module = IOModule(free_port()).start()
         address = f"modbus://127.0.0.1:{module.port}"
-        eye, io = PhotoEye(address, Input(2, delay)), RemoteIO(address, reject=Output(0, 0.02))
+        eye, io = PhotoEye(address, Input(2, delay)), RemoteIO(address, reject=Output(
+            0, 0.02, None if args.gate_ms is None else args.gate_ms / 1000))
         parts, taken, stop = [], [], threading.Event()
         with History(Path(tmp) / "h.sqlite") as history:
             runner = Runner(Station(proj, engine, history=history), VideoSource("camera:0"),
@@ -96,7 +99,7 @@ def main() -> None:
     exposed = [scene.exposed[hashlib.sha256(p.image.tobytes()).hexdigest()] for p in parts if p.image is not None]
     rejects = [when for when, coil, value in module.writes if coil == 0 and value]
     print(f"{len(edges)} parts passed the photo-eye ({args.spacing:g} s apart, delay {args.delay_ms:g} ms); "
-          f"{len(parts)} inspected ({sum(p.verdict == 'NG' for p in parts)} NG), {len(rejects)} reject pulses")
+          f"{'' if args.gate_ms is None else f'gate {args.gate_ms:g} ms; '}{len(parts)} inspected ({sum(p.verdict == 'NG' for p in parts)} NG), {len(rejects)} reject pulses")
     print(_stats("edge -> trigger taken by the run", [1000 * (t - e) for e, t in zip(edges, taken)]))
     print(_stats("edge + delay -> exposure of the frame judged",
                  [1000 * (x - e - delay) for e, x in zip(edges, exposed)]))
