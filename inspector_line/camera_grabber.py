@@ -43,8 +43,13 @@ class Frame:
     began: float  # time.monotonic(): the frame before was complete (or the camera was opened): exposed after this
     done: float  # time.monotonic(): grabbed
     arrived: float  # time.time() when grabbed
-    rgb: np.ndarray
+    bgr: np.ndarray  # as OpenCV decoded it: made RGB only for the frame the run takes (rgb()), not for every one
     first_after_open: bool  # no frame before it in this opening of the camera: nothing says when it was exposed
+
+    def rgb(self) -> np.ndarray:
+        import cv2
+
+        return cv2.cvtColor(self.bgr, cv2.COLOR_BGR2RGB)  # a tenth of numpy's reversed copy's time at 1080p
 
 
 class FrameGone(Exception):
@@ -140,7 +145,7 @@ class FrameGrabber:
                 began, first = done, False
                 continue
             self._seq += 1
-            frame = Frame(self._seq, began, done, arrived, np.ascontiguousarray(bgr[..., ::-1]), first)
+            frame = Frame(self._seq, began, done, arrived, bgr, first)
             with self._changed:
                 if len(self._frames) == self._frames.maxlen:
                     self._dropped_began = self._frames[0].began

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-import numpy as np
 
 from inference import ImageError
 
@@ -107,6 +106,8 @@ class VideoSource:
             self.on_message(text)
 
     def next_batch(self, max_items: int, timeout: float) -> list[Item]:
+        import cv2
+
         if self._grabber is not None:
             return self._next_live(timeout)
         batch: list[Item] = []
@@ -121,7 +122,7 @@ class VideoSource:
             ok, bgr = self._cap.retrieve()
             if not ok or bgr is None:
                 raise ImageError(f"cannot decode frame {self._frame} of {self.label}")
-            rgb = np.ascontiguousarray(bgr[..., ::-1])
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             batch.append(Item(f"{self._stem}_frame{self._frame:06d}", rgb, f"{self._video_id}#frame{self._frame}",
                               hashlib.sha256(rgb.tobytes()).hexdigest(), time.time(), extra={"frame": self._frame}))
         return batch
@@ -149,8 +150,9 @@ class VideoSource:
         if frame is None:
             return []
         self._frame, self._frame_after = frame.seq, None
-        return [Item(f"{self._stem}_frame{frame.seq:06d}", frame.rgb, None,
-                     hashlib.sha256(frame.rgb.tobytes()).hexdigest(), frame.arrived, extra={"frame": frame.seq})]
+        rgb = frame.rgb()
+        return [Item(f"{self._stem}_frame{frame.seq:06d}", rgb, None, hashlib.sha256(rgb.tobytes()).hexdigest(),
+                     frame.arrived, extra={"frame": frame.seq})]
 
     def _say_problem(self) -> None:
         """The camera's trouble and its end, and settings it did not take, said once each from the run's thread."""

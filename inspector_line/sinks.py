@@ -87,7 +87,7 @@ class Archiver:
                 dest = self.target(Path(name).stem + ".png", verdict, when, row_id)
                 # Encoded here, written by Python: cv2.imwrite says only False, where a full disk or a missing
                 # permission must be named, and on Windows it cannot write to a path with non-ASCII letters.
-                ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+                ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
                 if not ok:
                     raise SinkError(f"cannot encode {name} as PNG ({image.shape}, {image.dtype})")
                 dest.write_bytes(png.tobytes())

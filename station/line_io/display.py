@@ -245,7 +245,7 @@ def draw_part(image: np.ndarray, result, max_px: int = PICTURE_PX) -> np.ndarray
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError(f"cannot encode a {rgb.shape} picture as JPEG")
     return buf.tobytes()
