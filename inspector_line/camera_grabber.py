@@ -86,11 +86,14 @@ class FrameGrabber:
         self._thread.start()
 
     def stop(self) -> None:
+        """The reading thread releases the camera as it ends; a camera never started is released here. A driver
+        hung in grab() is left to the process's end: releasing it from this thread meanwhile could crash it."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._cap is not None:
-            self._cap.release()
+        if self._thread is None:
+            if self._cap is not None:
+                self._cap.release()
+            return
+        self._thread.join(timeout=5)
 
     # -- the run's side --------------------------------------------------------------------------------------
     def newer_than(self, seq: int, timeout: float) -> Optional[Frame]:
@@ -124,6 +127,13 @@ class FrameGrabber:
 
     # -- the thread ------------------------------------------------------------------------------------------
     def _read(self) -> None:
+        try:
+            self._read_frames()
+        finally:
+            if self._cap is not None:
+                self._cap.release()
+
+    def _read_frames(self) -> None:
         began, first = time.monotonic(), True
         while not self._stop.is_set():
             if self._cap is None:
