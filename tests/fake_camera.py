@@ -21,8 +21,10 @@ BUFFERS = 4  # the driver's buffers (OpenCV's V4L2 backend asks for four)
 class Scene:
     """What is in front of the lens: the part before (OK) until `arrives`, then the new part."""
 
-    def __init__(self):
-        self.before, self.after, self.arrives = part(1500), part(1500), float("inf")
+    def __init__(self, before=None):
+        """`before`: the part in view at the start (default: one of line_helpers' 64 px discs)."""
+        before = part(1500) if before is None else before
+        self.before, self.after, self.arrives = before, before, float("inf")
         self.exposed: dict[str, float] = {}  # sha256 of each frame handed over -> when it was exposed
 
     def part_arrives(self, image: np.ndarray, at: float) -> None:

@@ -305,7 +305,8 @@ class RunPanel(QWidget):
         protocols = [f"{name} on {edit.text().strip()}" for name, edit in (("Modbus TCP", self.modbus_edit),
                                                                            ("OPC UA", self.opcua_edit))
                      if edit.text().strip()]
-        plc = f"; the PLC over {' and '.join(protocols)}" if protocols else ""
+        plc = f"; the PLC over {' and '.join(protocols)}" if protocols else "".join(
+            f"; parts triggered by the photo-eye on input {eye.input.number}" for eye in options.photo_eyes)
         mqtt = f"; results to {self.mqtt_edit.text().strip()}" if options.mqtt is not None else ""
         self.status_label.setText(f"Running on {spec}{plc}{mqtt}…")
         for button in (self.start_button, self.alarm_button, self.outputs_button):

@@ -375,3 +375,48 @@ def test_run_view_photo_eye_field_triggers_the_parts_as_inspector_run_io_trigger
         run_options(dict(fields, io_trigger="two"), False, default_values())
     with pytest.raises(InspectorError, match="The photo-eye input triggers the parts where no PLC does"):
         run_options(dict(fields, modbus="127.0.0.1:5020"), False, default_values())
+
+
+def test_run_view_judges_the_live_camera_frame_of_each_part_its_photo_eye_sees(qtbot, window, fitted_project,
+                                                                              tmp_path, answerer, monkeypatch):
+    """The Run view on camera:0 with Outputs…'s photo-eye input and reject coil: nothing is inspected until the
+    sensor sees a part; the scratched part that comes into view then is judged on its own frame and rejected. No
+    camera is attached to a test machine: tests/fake_camera.py's buffers frames as V4L2 does."""
+    import time
+
+    import cv2
+
+    from fake_camera import BufferingCamera, Scene
+    from inference.synthetic import disc
+    from inspector_line import camera_grabber
+    from io_module import IOModule
+    from line_helpers import free_port
+
+    scene = BufferingCamera.scene = Scene(disc(70)[0])
+    monkeypatch.setattr(cv2, "VideoCapture", BufferingCamera)
+    monkeypatch.setattr(camera_grabber, "KEEP_FRAMES", 50)  # a loaded test machine may come to the part late
+    module = IOModule(free_port()).start()
+    project, panel = run_view_on(qtbot, window, fitted_project, tmp_path)
+    panel.source_edit.setText("camera:0")
+    panel.set_output_values(dict(panel.output_values, io=f"modbus://127.0.0.1:{module.port}", io_reject="4:100",
+                                 io_trigger="2:40"))
+    try:
+        assert panel.start()
+        assert "parts triggered by the photo-eye on input 2" in panel.status_label.text()
+        qtbot.waitUntil(lambda: module.input_reads >= 2, timeout=30000)  # read low before the part
+        qtbot.wait(500)
+        assert panel.table.rowCount() == 0  # the camera's frames come, but no part was seen
+        scene.part_arrives(disc(61, scratch=True)[0], time.monotonic() + 0.04)
+        reads = module.input_reads
+        module.set_input(2, True)
+        qtbot.waitUntil(lambda: module.input_reads >= reads + 2, timeout=30000)
+        module.set_input(2, False)
+        qtbot.waitUntil(lambda: len(module.pulses(4)) == 1, timeout=60000)
+    finally:
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+        module.stop()
+    assert panel.table.rowCount() == 1
+    with History(default_path(project)) as history:
+        rows = history.query(descending=False)
+    assert [r.verdict for r in rows] == ["NG"] and rows[0].source == "camera:0"
