@@ -234,6 +234,8 @@ def check_line_io_arguments(args) -> None:
     if args.free_run and not plc:
         raise InspectorError("--free-run goes with --modbus or --opcua (without a PLC every part is inspected as "
                              "it arrives)")
+    if args.io_trigger and getattr(args, "trigger", None):
+        raise InspectorError("--trigger goes without --io-trigger: the photo-eye triggers the parts")
     if args.io_trigger and plc:
         raise InspectorError("--io-trigger goes without --modbus / --opcua: the photo-eye triggers the parts where "
                              "no PLC does (with a PLC, wire the sensor to the PLC)")

@@ -51,6 +51,14 @@ class Triggers:
             else:
                 time.sleep(0.001)
 
+    def stopped(self, armed) -> None:
+        """The run stops: parts triggered and never inspected (the one taken, `armed`, and those a photo-eye saw
+        since) are said, since no verdict and no reject will come for them."""
+        waiting = (armed is not None) + sum(source.pending() for source in self.sources if hasattr(source, "pending"))
+        if waiting:
+            self._say(f"WARNING: {waiting} part{'s' if waiting > 1 else ''} triggered {'were' if waiting > 1 else 'was'}"
+                      " not inspected: the run stopped (no verdict, no reject for them)")
+
     def _station_for(self, trigger, station):
         recipes = self.recipes or [station]  # without --recipe: recipe 0 alone
         self.unknown_recipe = None

@@ -241,6 +241,7 @@ class Runner:
                     break
         finally:
             notify("STOPPING=1")
+            self.triggers.stopped(self._armed)
             self.source.stop()
             if self.archive is not None:
                 self.archive.close()

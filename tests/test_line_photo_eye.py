@@ -82,13 +82,16 @@ def _line(project, tmp_path, delay_s, on_part=None, reject=Output(0, 0.05)):
 
 def _part_passes(module, scene, image, delay_s) -> float:
     """A part reaches the photo-eye and the camera's view `delay_s` later: the edge's time. The input stays on until
-    two reads saw it (a part passes the sensor for some tens of ms; a loaded test machine may read less often)."""
+    two reads saw it, and off until two more did (a part passes the sensor for some tens of ms; a loaded test
+    machine may read less often)."""
     scene.part_arrives(image, time.monotonic() + delay_s)
     reads = module.input_reads
     edge = module.set_input(2, True)
     wait_until(lambda: module.input_reads >= reads + 2, "the input is not read")
     time.sleep(0.02)
+    reads = module.input_reads
     module.set_input(2, False)
+    wait_until(lambda: module.input_reads >= reads + 2, "the input is not read")  # the part has passed
     return edge
 
 
@@ -161,6 +164,16 @@ def test_a_result_that_comes_after_its_gate_time_is_not_rejected_and_said(projec
     assert any("was NOT REJECTED: its pulse would come" in m for m in messages)
 
 
+def test_parts_triggered_and_not_inspected_when_the_run_stops_are_said(project, tmp_path, scene):
+    """No verdict and no reject will come for them: the run says how many, never drops them silently."""
+    with _line(project, tmp_path, 5.0) as (module, parts, messages, _):  # their frames would come 5 s after
+        _part_passes(module, scene, part(1507), 5.0)  # taken by the run, waiting for its frame
+        _part_passes(module, scene, part(1508), 5.0)  # waiting at the photo-eye
+    assert parts == []
+    assert "WARNING: 2 parts triggered were not inspected: the run stopped (no verdict, no reject for them)" \
+        in messages
+
+
 def test_the_grabber_hands_over_the_first_frame_that_began_after_a_trigger(scene):
     grabber = FrameGrabber(0, "camera:0", keep=3)
     grabber.start()
@@ -230,6 +243,7 @@ def test_an_input_already_on_at_the_start_is_no_part_and_each_edge_is_one(tmp_pa
     (["--io", "modbus://io:502", "--io-trigger", "0:abc"], "INPUT[:DELAY_MS]"),
     (["--io", "modbus://io:502", "--io-trigger", "-1"], "INPUT[:DELAY_MS]"),
     (["--io", "modbus://io:502", "--io-trigger", "0", "--modbus", "127.0.0.1:5020"], "goes without --modbus"),
+    (["--io", "modbus://io:502", "--io-trigger", "0", "--trigger", "part.flag"], "--trigger goes without --io-trigger"),
 ])
 def test_bad_photo_eye_options_exit_2_with_one_line(project, tmp_path, capsys, extra, words):
     assert main(["run", str(project[1]), "--source", str(tmp_path), *extra]) == 2

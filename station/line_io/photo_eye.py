@@ -5,6 +5,7 @@ line without a PLC (`inspector run --io modbus://HOST:PORT --io-trigger INPUT[:D
     eye.start()                      # a thread of its own reads the input every POLL_S
     trigger = eye.take_trigger()     # a Trigger for each rising edge not yet taken, oldest first, or None
     eye.wait_for_trigger(0.05)       # woken by an edge
+    eye.pending()                    # edges seen and not taken yet
     eye.problem()                    # why the input cannot be read now (parts pass unseen: the source alarm)
     eye.close()
 
@@ -84,6 +85,11 @@ class PhotoEye:
                 return None
             seen = self._edges.popleft()
         return Trigger(None, 0, taken=seen, frame_after=seen + self.input.delay_s, origin="the photo-eye")
+
+    def pending(self) -> int:
+        """Edges seen and not taken yet."""
+        with self._edge:
+            return len(self._edges)
 
     def wait_for_trigger(self, timeout: float) -> None:
         with self._edge:
