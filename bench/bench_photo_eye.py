@@ -99,7 +99,8 @@ def main() -> None:
     exposed = [scene.exposed[hashlib.sha256(p.image.tobytes()).hexdigest()] for p in parts if p.image is not None]
     rejects = [when for when, coil, value in module.writes if coil == 0 and value]
     print(f"{len(edges)} parts passed the photo-eye ({args.spacing:g} s apart, delay {args.delay_ms:g} ms); "
-          f"{'' if args.gate_ms is None else f'gate {args.gate_ms:g} ms; '}{len(parts)} inspected ({sum(p.verdict == 'NG' for p in parts)} NG), {len(rejects)} reject pulses")
+          f"{'' if args.gate_ms is None else f'gate {args.gate_ms:g} ms; '}{len(parts)} inspected "
+          f"({sum(p.verdict == 'NG' for p in parts)} NG), {len(rejects)} reject pulses")
     print(_stats("edge -> trigger taken by the run", [1000 * (t - e) for e, t in zip(edges, taken)]))
     print(_stats("edge + delay -> exposure of the frame judged",
                  [1000 * (x - e - delay) for e, x in zip(edges, exposed)]))

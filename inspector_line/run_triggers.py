@@ -56,8 +56,8 @@ class Triggers:
         since) are said, since no verdict and no reject will come for them."""
         waiting = (armed is not None) + sum(source.pending() for source in self.sources if hasattr(source, "pending"))
         if waiting:
-            self._say(f"WARNING: {waiting} part{'s' if waiting > 1 else ''} triggered {'were' if waiting > 1 else 'was'}"
-                      " not inspected: the run stopped (no verdict, no reject for them)")
+            parts = f"{waiting} parts triggered were" if waiting > 1 else "1 part triggered was"
+            self._say(f"WARNING: {parts} not inspected: the run stopped (no verdict, no reject for them)")
 
     def _station_for(self, trigger, station):
         recipes = self.recipes or [station]  # without --recipe: recipe 0 alone

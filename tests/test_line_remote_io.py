@@ -115,7 +115,8 @@ def test_a_module_that_does_not_answer_is_the_io_alarm_and_names_each_part_not_r
 @pytest.mark.parametrize("extra, words", [
     (["--io-reject", "0"], "--io-reject goes with --io"),
     (["--io", "http://io:502", "--io-reject", "0"], "modbus://HOST:PORT"),
-    (["--io", "modbus://io:502"], "drives nothing: give --io-reject, --io-ok, --io-alarm or --io-ready (or --io-trigger"),
+    (["--io", "modbus://io:502"], "drives nothing: give --io-reject, --io-ok, --io-alarm or --io-ready (or "
+                                  "--io-trigger"),
     (["--io", "modbus://io:502", "--io-reject", "0:abc"], "COIL[:MS]"),
     (["--io", "modbus://io:502", "--io-alarm", "2:100"], "COIL, e.g. 3"),
     (["--io", "modbus://io:502", "--io-alarm", "2@100"], "COIL, e.g. 3"),

@@ -15,11 +15,12 @@ part never passes the gate without a verdict. A pulse is written at once (within
 not at all: a reject written late would push the part behind. A pulse given a time (`Output.at_s`, `COIL:MS@AT_MS`)
 starts that long after its part's trigger (or its image complete, free-running) whenever the result came, as a
 gate downstream of the camera needs: the part is in front of it then, whatever the inspection took; one whose
-result came later than that, or that cannot start within half its length of it, is not written. So a write that fails or would come late is said at
-once, naming the part that was NOT REJECTED, and keeps the `io` alarm up for a minute; a module that does not take
-writes is the `io` alarm until it does again (then the held outputs, ready and alarm, are written again). Two pulses on one coil that overlap make one
-longer pulse. Coils are numbered from 0 (Modbus addresses, as pymodbus and most modules' manuals count them);
-`/UNIT` after the port selects the device id (default 1).
+result came later than that, or that cannot start within half its length of it, is not written. So a write that
+fails or would come late is said at once, naming the part that was NOT REJECTED, and keeps the `io` alarm up for a
+minute; a module that does not take writes is the `io` alarm until it does again (then the held outputs, ready and
+alarm, are written again). Two pulses on one coil that overlap make one longer pulse. Coils are numbered from 0
+(Modbus addresses, as pymodbus and most modules' manuals count them); `/UNIT` after the port selects the device id
+(default 1).
 """
 
 from __future__ import annotations
