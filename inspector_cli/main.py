@@ -74,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .rescore import main as rescore_main
 
         return rescore_main(argv[1:])
-    if argv[:1] in (["run"], ["history"], ["opcua-cert"]):
+    if argv[:1] in (["run"], ["history"], ["opcua-cert"], ["capture"]):
         from inspector_line.cli import main as line_main
 
         return line_main(argv)
@@ -234,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("eval", help="measure quality on MVTec-layout data: inspector eval DATASET_ROOT --help")
     sub.add_parser("serve", help="the inspection service over HTTP: inspector serve --help")
     sub.add_parser("run", help="inspect what a folder, camera or video delivers: inspector run --help")
+    sub.add_parser("capture", help="save a camera's frames to teach with, as inspector run takes them: inspector "
+                   "capture --help")
     sub.add_parser("history", help="list or export the inspection history: inspector history --help")
     sub.add_parser("opcua-cert", help="make a certificate for the OPC UA PLC handshake: inspector opcua-cert --help")
     sub.add_parser("versions", help="list a project's model versions: inspector versions PROJECT [--json]")

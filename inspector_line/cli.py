@@ -1,5 +1,5 @@
-"""`inspector run`, `inspector history` and `inspector opcua-cert` (forwarded here by inspector_cli.main with
-argv[0] the command).
+"""`inspector run`, `inspector history`, `inspector opcua-cert` and `inspector capture` (capture.py) (forwarded
+here by inspector_cli.main with argv[0] the command).
 
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing saved changed);
 130 stopped by Ctrl+C or SIGTERM (the part in flight finished or dropped, the
@@ -50,8 +50,12 @@ def main(argv: Sequence[str]) -> int:
         parser, func = history_parser(), cmd_history
     elif command == "opcua-cert":
         parser, func = opcua_cert_parser(), cmd_opcua_cert
+    elif command == "capture":
+        from .capture import capture_parser, cmd_capture
+
+        parser, func = capture_parser(), cmd_capture
     else:
-        _err("expected 'run', 'history' or 'opcua-cert'")
+        _err("expected 'run', 'history', 'opcua-cert' or 'capture'")
         return 2
     args = parser.parse_args(rest)
     undo = None
