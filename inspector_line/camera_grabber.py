@@ -74,7 +74,19 @@ class FrameGrabber:
     def _open(self):
         import cv2
 
-        cap = cv2.VideoCapture(self.index)
+        # OpenCV logs each backend it tried for a camera that is not there; the SourceError or the source alarm
+        # says it once, in words.
+        logging, level = cv2.utils.logging, None
+        try:
+            level = logging.getLogLevel()
+            logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+        except AttributeError:  # a build without it: the lines stay
+            pass
+        try:
+            cap = cv2.VideoCapture(self.index)
+        finally:
+            if level is not None:
+                logging.setLogLevel(level)
         if cap.isOpened():
             self.refused = apply_settings(cap, self.settings)
             return cap
