@@ -8,15 +8,13 @@ The PLC's servers are built as `inspector run` builds them (plc_servers).
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QApplication, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+    QWidget,
 )
 
 import inference
@@ -24,10 +22,11 @@ from inspector_line.runner import PartResult, RunOptions, RunSummary
 from inspector_line.sources import open_source
 
 from .. import messages
-from ..image_view import ImageView
 from ..run_setup import command_text, recipe_folders, run_arguments, run_options
 from ..run_worker import RunWorker
 from . import alarm_limits_dialog, line_outputs_dialog
+from .run_results import RunResults
+
 
 def line_edit(name: str, placeholder: str, tip: str = "") -> QLineEdit:
     """One of the run's fields: its object name (tests, style sheets), what it takes, and why."""
@@ -44,17 +43,6 @@ def _taken(dialog, apply: Callable[[dict], None]) -> bool:
         return False
     apply(dialog.values())
     return True
-
-
-LAST_N = 50  # rows in the "last results" table
-VERDICT_STYLE = {
-    "OK": "background:#1e8e3e; color:white;",
-    "NG": "background:#d93025; color:white;",
-    "ERROR": "background:#e37400; color:white;",
-    None: "background:#777; color:white;",
-}
-DRIFT_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border:1px solid #e0c36c;"
-ALARM_STYLE = "background:#d93025; color:white; padding:6px; font-weight:bold;"
 
 
 class RunPanel(QWidget):
@@ -188,70 +176,15 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("MQTT"), 7, 0)
         controls.addWidget(self.mqtt_edit, 7, 1, 1, 2)
 
-        self.view = ImageView()
-        self.verdict_label = QLabel("—")
-        self.verdict_label.setObjectName("runVerdict")
-        self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        font = QFont()
-        font.setPointSize(40)
-        font.setBold(True)
-        self.verdict_label.setFont(font)
-        self.verdict_label.setMinimumHeight(110)
-        self.verdict_label.setStyleSheet(VERDICT_STYLE[None])
-        self.detail_label = QLabel("")
-        self.detail_label.setObjectName("runDetail")
-        self.detail_label.setWordWrap(True)
-        self.counters_label = QLabel("")
-        self.counters_label.setObjectName("runCounters")
-        big = QFont()
-        big.setPointSize(14)
-        self.counters_label.setFont(big)
-        self.drift_label = QLabel("")
-        self.drift_label.setObjectName("runDrift")
-        self.drift_label.setWordWrap(True)
-        self.drift_label.setStyleSheet(DRIFT_STYLE)
-        self.drift_label.setVisible(False)
-        # The line's alarms (station.line_io.alarms, raised and cleared by the runner's publisher, issue 20) as
-        # they come: the active ones, one a line. Their limits are the Alarms… dialog's (RunOptions.alarm_limits).
-        self.alarms: dict[str, str] = {}
-        self.alarm_label = QLabel("")
-        self.alarm_label.setObjectName("runAlarms")
-        self.alarm_label.setWordWrap(True)
-        self.alarm_label.setStyleSheet(ALARM_STYLE)
-        self.alarm_label.setVisible(False)
-        self.status_label = QLabel("Stopped.")
-        self.status_label.setObjectName("runStatus")
-        self.status_label.setWordWrap(True)
-        self.table = QTableWidget(0, 4)
-        self.table.setObjectName("runResults")
-        self.table.setHorizontalHeaderLabels(["Time", "Part", "Verdict", "Score"])
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        for col in (0, 2, 3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip(f"The last {LAST_N} parts, newest first; the full record is in the history")
-
-        side = QWidget()
-        column = QVBoxLayout(side)
-        column.addWidget(self.verdict_label)
-        column.addWidget(self.detail_label)
-        column.addWidget(self.counters_label)
-        column.addWidget(self.drift_label)
-        column.addWidget(self.alarm_label)
-        column.addWidget(self.table, 1)
-        column.addWidget(self.status_label)
-        split = QSplitter()
-        split.addWidget(self.view)
-        split.addWidget(side)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        # What the panel shows of the line (app/panels/run_results.py); its widgets by the names tests use.
+        self.results = RunResults()
+        r = self.results
+        self.view, self.verdict_label, self.detail_label = r.view, r.verdict_label, r.detail_label
+        self.counters_label, self.drift_label, self.alarm_label = r.counters_label, r.drift_label, r.alarm_label
+        self.status_label, self.table, self.alarms = r.status_label, r.table, r.alarms
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
-        layout.addWidget(split, 1)
-        self._show_counts(None)
+        layout.addWidget(self.results, 1)
         self._recall()
 
     # -- control ------------------------------------------------------------------------
@@ -294,14 +227,11 @@ class RunPanel(QWidget):
         self.worker = RunWorker(self.engine, Path(project), spec, options, servers,
                                 recipe_folders(self.recipes_edit.text()), self)
         self.worker.part.connect(self._on_part)
-        self.worker.message.connect(self._on_message)
+        self.worker.message.connect(self.results.show_message)
         self.worker.failed.connect(self._on_failed)
         self.worker.done.connect(self._on_done)
         self.worker.finished.connect(self._on_finished)
-        self.table.setRowCount(0)
-        self.drift_label.setVisible(False)
-        self._set_alarm(None, "")
-        self._show_counts(None)
+        self.results.clear()
         protocols = [f"{name} on {edit.text().strip()}" for name, edit in (("Modbus TCP", self.modbus_edit),
                                                                            ("OPC UA", self.opcua_edit))
                      if edit.text().strip()]
@@ -418,65 +348,7 @@ class RunPanel(QWidget):
     # -- results (GUI thread) --------------------------------------------------------------------
     def _on_part(self, part: PartResult) -> None:
         self.last = part
-        if part.image is not None:
-            self.view.set_image(part.image)
-            self.view.set_result(part.result)
-        verdict = part.verdict
-        self.verdict_label.setText(verdict if verdict is not None else "NO VERDICT")
-        self.verdict_label.setStyleSheet(VERDICT_STYLE.get(verdict, VERDICT_STYLE[None]))
-        self.detail_label.setText(f"{part.name}: {part.reason}" if part.reason else part.name)
-        check = None  # a master part's: a check of the station, outside the counters
-        if part.expected is not None:
-            check = "passed" if part.verdict is part.expected else "FAILED"
-            self.detail_label.setText(f"Master part {part.part_id}: check {check} (expected "
-                                      f"{part.expected.value}). {self.detail_label.text()}")
-        self._show_counts(part)
-        if part.drift is not None:
-            self.drift_label.setText(part.drift.message if part.drift.warning else "")
-            self.drift_label.setVisible(part.drift.warning)
-        self.table.insertRow(0)
-        shown = (verdict or "—") + (f" (master {check})" if check else "")
-        score = "" if part.score is None else f"{part.score:.4f}"
-        cells = [datetime.now().strftime("%H:%M:%S"), part.name, shown, score]
-        for col, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            if col == 2 and (verdict in ("NG", "ERROR") or check == "FAILED"):
-                item.setForeground(Qt.GlobalColor.red)
-            self.table.setItem(0, col, item)
-        while self.table.rowCount() > LAST_N:
-            self.table.removeRow(self.table.rowCount() - 1)
-
-    def _show_counts(self, part: Optional[PartResult]) -> None:
-        if part is None:
-            self.counters_label.setText("Total 0   NG 0   ERROR 0   Yield —")
-            return
-        c = part.counts
-        extra = "".join(f"   {name} {n}" for name, n in (("not found", c.not_found), ("no verdict", c.no_verdict)) if n)
-        self.counters_label.setText(f"Total {c.total}   NG {c.ng}   ERROR {c.error}{extra}   Yield {c.yield_text()}")
-
-    def _on_message(self, text: str) -> None:
-        if text.startswith("DRIFT"):
-            self.drift_label.setText(text)
-            self.drift_label.setVisible(True)
-        elif text.startswith("drift cleared"):
-            self.drift_label.setVisible(False)
-        elif text.startswith(("ALARM ", "alarm cleared ")):
-            raised = text.startswith("ALARM ")
-            self._set_alarm(text.split(" ", 2 if not raised else 1)[-1].split(":", 1)[0], text if raised else "")
-            self.status_label.setText(text)
-        else:
-            self.status_label.setText(text)
-
-    def _set_alarm(self, name: Optional[str], message: str) -> None:
-        """An alarm raised (message) or cleared (""); None clears all (a new run)."""
-        if name is None:
-            self.alarms.clear()
-        elif message:
-            self.alarms[name] = message
-        else:
-            self.alarms.pop(name, None)
-        self.alarm_label.setText("\n".join(self.alarms.values()))
-        self.alarm_label.setVisible(bool(self.alarms))
+        self.results.show_part(part)
 
     def _on_failed(self, exc: BaseException) -> None:
         self.status_label.setText(f"Stopped: {messages.describe(exc)}")

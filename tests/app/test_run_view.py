@@ -208,3 +208,33 @@ def test_run_view_alarm_limits_are_the_runs_and_recalled(qtbot, make_window, fit
     assert again.alarm_values["yield_pct"] == 50.0  # the others as they were
 
 
+
+
+def test_run_view_holds_the_last_ng_part_while_good_ones_pass(qtbot, window, fitted_project, tmp_path):
+    """At ten parts a second an NG part's picture would show for a tenth of a second: it stays in its own view with
+    its name and reason until the next NG; a new run starts without it."""
+    import os
+    import time
+
+    open_project(qtbot, window, fitted_project, tmp_path)
+    inbox = tmp_path / "inbox"
+    paths = write_discs(inbox, [61], scratch=True) + write_discs(inbox, [22, 23])
+    for age, path in zip((30, 20, 10), paths):  # the NG part first, then two good ones
+        os.utime(path, (time.time() - age, time.time() - age))
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(inbox))
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.last is not None and panel.last.counts.total == 3, timeout=120000)
+    results = panel.results
+    assert panel.verdict_label.text() == "OK"  # the last part shown is good
+    assert results.last_ng.name == "ng_061.png" and results.last_ng.verdict == "NG"
+    assert results.last_ng_label.text().startswith("Last NG: ng_061.png at ")
+    assert not results.last_ng_view.isHidden() and results.last_ng_view.result is results.last_ng.result
+    assert results.last_ng_view.result.ng_regions  # its defect drawn
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+    assert panel.start()  # the same folder again: every part is in the history already, nothing new
+    assert results.last_ng is None and results.last_ng_label.text() == "Last NG: none this run"
+    assert results.last_ng_view.isHidden()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30000)
