@@ -175,3 +175,21 @@ def test_the_service_tells_systemd_it_is_ready_and_pings_only_while_it_can_answe
     assert "WATCHDOG=1" not in stuck, stuck
     assert after.count("WATCHDOG=1") >= 1
     assert "STOPPING=1" in last
+
+
+def test_run_envs_camera_and_photo_eye_example_is_what_the_cli_accepts():
+    """The commented example of a line without a PLC: a camera with its settings, a photo-eye and a timed reject."""
+    from inspector_line.line_args import check_line_io_arguments
+
+    example = {}
+    for line in (UNITS / "run.env").read_text(encoding="utf-8").splitlines():
+        found = re.fullmatch(r"#\s+(SOURCE|RUN_ARGS)=(.*)", line)
+        if found:
+            example[found.group(1)] = found.group(2).strip()
+    args = run_parser().parse_args(["/srv/inspector/projects/part1", "--source", example["SOURCE"],
+                                    *example["RUN_ARGS"].split()])
+    check_line_io_arguments(args)  # refused options would be one line and exit 2 on the line PC
+    assert args.source.startswith("camera:0?") and args.io_trigger and "@" in args.io_reject
+    from inspector_line.camera_settings import parse_camera
+
+    assert parse_camera(args.source)[1] == {"fourcc": "MJPG", "width": 1920, "height": 1080, "fps": 30}
