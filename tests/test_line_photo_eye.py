@@ -174,6 +174,15 @@ def test_parts_triggered_and_not_inspected_when_the_run_stops_are_said(project, 
         in messages
 
 
+def test_a_timed_reject_still_due_when_the_run_stops_is_said(project, tmp_path, scene):
+    with _line(project, tmp_path, 0.0, reject=Output(0, 0.1, at_s=5.0)) as (module, parts, messages, _):
+        _part_passes(module, scene, part(1509, scratch=True), 0.0)
+        wait_until(lambda: len(parts) == 1, f"the part was not inspected: {messages}")
+    assert parts[0].verdict == "NG" and module.pulses(0) == []
+    assert any(m.startswith(f"WARNING: {parts[0].name} was NOT REJECTED: the run stopped before its part reached "
+                            "the gate") for m in messages)
+
+
 def test_the_grabber_hands_over_the_first_frame_that_began_after_a_trigger(scene):
     grabber = FrameGrabber(0, "camera:0", keep=3)
     grabber.start()

@@ -233,6 +233,10 @@ class RemoteIO:
             if kind == "stop":  # the held outputs were set off by the jobs close() queued before this one
                 for coil in list(self._off_at):  # a pulse cut short by the stop
                     self._write(coil, False)
+                for _, _, output, part in sorted(self._due):  # timed rejects whose part had not reached the gate
+                    if part is not None:
+                        self._say(f"WARNING: {part} was NOT REJECTED: the run stopped before its part reached the "
+                                  f"gate (reject coil {output.coil} at {self.host}:{self.port})")
                 return
             if kind == "level":
                 self._levels[output.coil] = value
