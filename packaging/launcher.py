@@ -25,8 +25,8 @@ from pathlib import Path
 # Every command `inspector --help` lists (tests/test_build.py keeps them in step), so that a folder of the
 # same name in the working folder never opens the window instead.
 CLI_COMMANDS = frozenset({"fit", "infer", "calibrate", "info", "export", "eval", "serve", "run", "history",
-                          "opcua-cert", "versions", "activate", "audit", "backup", "restore", "rescore", "users", "capture",
-                          "-h", "--help", "--version"})
+                          "opcua-cert", "versions", "activate", "audit", "backup", "restore", "rescore", "users",
+                          "capture", "-h", "--help", "--version"})
 SELF_TEST = frozenset({"--self-test", "self-test", "selftest"})
 
 
