@@ -10,7 +10,8 @@ needs a model first.
 Free-running it saves a frame every `--interval` seconds (the engineer puts the next part in between) or every
 `--every`-th frame; with `--io-trigger` the frame of each part the photo-eye sees; with `--trigger FILE` the next
 frame whenever FILE appears. A frame identical to the one before (a frozen camera) and a trigger whose frame cannot
-be had are said and not saved. Each file is written whole under a temporary name and then renamed.
+be had are said and not saved. Each file is written whole under a temporary name and then renamed; its line says
+the frame's size, sharpness, brightness and clipped share (frame_quality.py), to set the camera by.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 
 from inference import InspectorError
+
+from .frame_quality import frame_quality
 
 CAPTURE_POLL_S = 0.2  # how long one look for a frame or a trigger waits
 
@@ -109,7 +112,7 @@ def capture(source, out: Path, count: int, eye=None, interval_s=None) -> int:
         last_sha, next_at = item.sha256, time.monotonic() + (interval_s or 0.0)
         path = _write_png(out, item)
         saved += 1
-        print(f"{saved}/{count} {path.name}", flush=True)
+        print(f"{saved}/{count} {path.name}: {frame_quality(item.image).text()}", flush=True)
     return saved
 
 

@@ -56,7 +56,9 @@ def test_capture_saves_the_frame_of_each_part_the_photo_eye_sees(scene, tmp_path
     for file, image in zip(files, parts):  # each the part's own picture (the frames differ in one pixel)
         saved = load_image(file)
         assert saved.shape == image.shape and np.abs(saved.astype(int) - image).sum() < 256
-    assert "teach with `inspector fit PROJECT" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "teach with `inspector fit PROJECT" in out
+    assert "1/2 camera0_frame" in out and "sharpness" in out  # each saved frame's quality, to set the camera by
 
 
 def test_capture_free_running_saves_a_frame_every_interval(scene, tmp_path):
@@ -81,3 +83,15 @@ def test_bad_capture_options_exit_2_with_one_line(scene, tmp_path, capsys, extra
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
     assert not (tmp_path / "ok").exists()  # nothing made for a refused command
+
+
+def test_frame_quality_ranks_focus_and_sees_clipping():
+    from inspector_line.frame_quality import frame_quality
+
+    sharp = part(1710)
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 2.0)  # the lens turned off focus
+    assert frame_quality(sharp).sharpness > 2 * frame_quality(blurred).sharpness
+    white = np.full_like(sharp, 255)
+    q = frame_quality(white)
+    assert (q.median, q.clipped_pct, q.dark_pct, q.width, q.height) == (255, 100.0, 0.0, 64, 64)
+    assert q.text().startswith("64 x 64, sharpness 0, brightness 255/255, clipped 100.0 %")

@@ -59,12 +59,17 @@ class RunPanel(QWidget):
         self.settings = settings
         self.worker: Optional[RunWorker] = None
         self.last: Optional[PartResult] = None
+        self.preview = None  # the Camera… dialog, while open
 
         self.source_edit = line_edit("runSource", "folder a camera program writes into, camera:0, or a video file",
                                      "Where the images come from: a watched folder, camera:N, or a video file")
         browse = QPushButton("Folder…")
         browse.setToolTip("Choose the folder the camera program writes images into")
         browse.clicked.connect(self.choose_folder)
+        self.camera_button = QPushButton("Camera…")
+        self.camera_button.setToolTip("The camera's live picture, to aim, focus and set the exposure by, opened as the "
+                                      "run will open it (camera:N with its settings)")
+        self.camera_button.clicked.connect(self.preview_camera)
         self.archive_edit = line_edit("runArchive", "archive folder (optional): images copied to <date>/OK|NG|ERROR")
         # Part ids from the file names, and the master parts whose ids they name (station/masters.py): a master
         # part is a check of the station, shown as such and outside the counters (inspector run's --part-id-pattern
@@ -148,7 +153,10 @@ class RunPanel(QWidget):
         controls = QGridLayout()
         controls.addWidget(QLabel("Source"), 0, 0)
         controls.addWidget(self.source_edit, 0, 1)
-        controls.addWidget(browse, 0, 2)
+        source_buttons = QHBoxLayout()
+        source_buttons.addWidget(browse)
+        source_buttons.addWidget(self.camera_button)
+        controls.addLayout(source_buttons, 0, 2)
         controls.addWidget(self.start_button, 0, 3)
         controls.addWidget(QLabel("Archive"), 1, 0)
         controls.addWidget(self.archive_edit, 1, 1, 1, 2)
@@ -202,6 +210,22 @@ class RunPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Folder the camera program writes images into")
         if folder:
             self.source_edit.setText(folder)
+
+    def preview_camera(self) -> bool:
+        """The Camera… preview of the source; refused, with a message, for a folder or while the run uses it."""
+        spec = self.source_edit.text().strip()
+        if not spec.startswith("camera:"):
+            messages.error(self, "Camera", "Camera… shows a camera: give camera:N (with its settings, e.g. "
+                           "camera:0?width=1920&height=1080) as the source.")
+            return False
+        if self.running:
+            messages.error(self, "Camera", "Stop the run first: it is using the camera.")
+            return False
+        from .camera_preview_dialog import CameraPreviewDialog
+
+        self.preview = CameraPreviewDialog(spec, self)
+        self.preview.open()
+        return True
 
     def start(self) -> bool:
         if self.running:

@@ -238,3 +238,32 @@ def test_run_view_holds_the_last_ng_part_while_good_ones_pass(qtbot, window, fit
     assert results.last_ng_view.isHidden()
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
+
+
+def test_camera_preview_shows_the_live_picture_with_its_focus_and_frees_the_camera(qtbot, window, fitted_project,
+                                                                                    tmp_path, answerer, monkeypatch):
+    """Camera… opens the source as the run will (its settings said when not taken), shows frames with their
+    sharpness and brightness, and releases the camera when closed. No camera is attached to a test machine:
+    tests/fake_camera.py's stands in."""
+    import cv2
+
+    from fake_camera import BufferingCamera, Scene
+    from inference.synthetic import disc
+
+    BufferingCamera.scene = Scene(disc(70)[0])
+    monkeypatch.setattr(cv2, "VideoCapture", BufferingCamera)
+    open_project(qtbot, window, fitted_project, tmp_path)
+    panel = window.open_run_view()
+    panel.source_edit.setText(str(tmp_path))
+    assert not panel.preview_camera() and "Camera… shows a camera" in answerer.seen[-1]
+    panel.source_edit.setText("camera:0?width=1920")
+    assert panel.preview_camera()
+    dialog = panel.preview
+    qtbot.waitUntil(lambda: dialog.frames >= 3, timeout=30000)
+    assert dialog.view.image is not None and dialog.view.image.shape == BufferingCamera.scene.before.shape
+    assert "sharpness" in dialog.quality_label.text() and "brightness" in dialog.quality_label.text()
+    assert dialog.focus_label.text().startswith("Focus: ") and dialog.best_sharpness > 0
+    assert "did not take width=1920 (gives 1280)" in dialog.message_label.text()
+    worker = dialog.worker
+    dialog.reject()
+    assert worker.isFinished()  # the camera is free for the run
