@@ -41,7 +41,7 @@ def capture_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=1, metavar="N", help="free-running: every N-th frame")
     p.add_argument("--trigger", type=Path, metavar="FILE", help="the next frame whenever FILE appears")
     p.add_argument("--io", metavar="modbus://HOST:PORT[/UNIT]", help="the remote I/O module of --io-trigger")
-    p.add_argument("--io-trigger", metavar="INPUT[:DELAY_MS]",
+    p.add_argument("--io-trigger", metavar="INPUT[:DELAY_MS[:GAP_MS]]",
                    help="a photo-eye on this input: the frame of each part it sees, as inspector run takes it")
     return p
 

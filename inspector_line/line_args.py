@@ -74,10 +74,11 @@ def add_io_arguments(p) -> None:
     g.add_argument("--io-ok", metavar="COIL[:MS][@AT_MS]", help="pulsed for every OK part")
     g.add_argument("--io-alarm", metavar="COIL", help="on while any alarm is active (a tower light)")
     g.add_argument("--io-ready", metavar="COIL", help="on while the run inspects")
-    g.add_argument("--io-trigger", metavar="INPUT[:DELAY_MS]",
+    g.add_argument("--io-trigger", metavar="INPUT[:DELAY_MS[:GAP_MS]]",
                    help="a photo-eye on this discrete input triggers the parts: each rising edge is a part, judged on "
-                   "the first camera frame that began DELAY_MS after it (default 0); an image from a folder "
-                   "answers it as a PLC's Trigger's does. Not with --modbus / --opcua")
+                   "the first camera frame that began DELAY_MS after it (default 0); an edge within GAP_MS of the "
+                   "last part's is the same part; an image from a folder answers it as a PLC's Trigger's does. Not "
+                   "with --modbus / --opcua")
 
 
 def remote_io(args):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import socket
 import threading
 import time
 
@@ -31,7 +32,7 @@ from line_helpers import wait_until, free_port, make_project, part
 from station import Station
 from station.history import History
 from station.line_io.io_module import io_module
-from station.line_io.photo_eye import Input, PhotoEye
+from station.line_io.photo_eye import Input, PhotoEye, parse_trigger
 from station.line_io.remote_io import Output, RemoteIO
 
 @pytest.fixture()
@@ -202,9 +203,11 @@ def test_the_grabber_hands_over_the_first_frame_that_began_after_a_trigger(scene
 
 def test_a_photo_eye_that_cannot_be_read_is_the_source_alarm(project, tmp_path, scene):
     engine, proj = project
-    eye = PhotoEye(f"modbus://127.0.0.1:{free_port()}", Input(0))  # no module answers there
+    held = socket.socket()  # bound and not listening: a connection is refused, and no other test can take the port
+    held.bind(("127.0.0.1", 0))
+    eye = PhotoEye(f"modbus://127.0.0.1:{held.getsockname()[1]}", Input(0))  # no module answers there
     messages, stop = [], threading.Event()
-    with History(tmp_path / "h.sqlite") as history:
+    with held, History(tmp_path / "h.sqlite") as history:
         runner = Runner(Station(proj, engine, history=history), VideoSource("camera:0"),
                         RunOptions(free_run=False, photo_eyes=[eye], idle_exit_s=2.5), on_message=messages.append)
         eye.start()
@@ -247,10 +250,40 @@ def test_an_input_already_on_at_the_start_is_no_part_and_each_edge_is_one(tmp_pa
         assert trigger.origin == "the photo-eye"
 
 
+def test_edges_within_the_gap_of_a_parts_are_the_same_part():
+    """A part with holes, or a bouncing contact, makes several edges: those within GAP_MS of the last part's are
+    that part (`--io-trigger 1:0:400`); the next part's, after the gap, is a part again."""
+    module = IOModule(free_port()).start()
+    eye = PhotoEye(f"modbus://127.0.0.1:{module.port}", parse_trigger("1:0:400", "--io-trigger"))
+    eye.start()
+
+    def level(on):  # each level held until two reads saw it
+        reads = module.input_reads
+        module.set_input(1, on)
+        wait_until(lambda: module.input_reads >= reads + 2, "the input is not read")
+
+    try:
+        wait_until(lambda: module.input_reads >= 2, "the input is not read")
+        start = time.monotonic()
+        for on in (True, False, True, False, True, False):  # one part, three edges
+            level(on)
+        assert time.monotonic() - start < 0.4, "the machine is too slow for this test's gap"
+        time.sleep(max(0.0, start + 0.45 - time.monotonic()))
+        level(True)  # the next part
+        level(False)
+        triggers = [eye.take_trigger() for _ in range(3)]
+    finally:
+        eye.close()
+        module.stop()
+    assert [t is not None for t in triggers] == [True, True, False]
+    assert triggers[1].taken - triggers[0].taken >= 0.4
+
+
 @pytest.mark.parametrize("extra, words", [
     (["--io-trigger", "0"], "--io-trigger goes with --io"),
-    (["--io", "modbus://io:502", "--io-trigger", "0:abc"], "INPUT[:DELAY_MS]"),
-    (["--io", "modbus://io:502", "--io-trigger", "-1"], "INPUT[:DELAY_MS]"),
+    (["--io", "modbus://io:502", "--io-trigger", "0:abc"], "INPUT[:DELAY_MS[:GAP_MS]]"),
+    (["--io", "modbus://io:502", "--io-trigger", "-1"], "INPUT[:DELAY_MS[:GAP_MS]]"),
+    (["--io", "modbus://io:502", "--io-trigger", "0:40:-5"], "INPUT[:DELAY_MS[:GAP_MS]]"),
     (["--io", "modbus://io:502", "--io-trigger", "0", "--modbus", "127.0.0.1:5020"], "goes without --modbus"),
     (["--io", "modbus://io:502", "--io-trigger", "0", "--trigger", "part.flag"], "--trigger goes without --io-trigger"),
 ])

@@ -78,7 +78,7 @@ class LineOutputsDialog(QDialog):
         form.addRow("Alarm coil", self._edit("io_alarm", values, "COIL (optional)", "On while any alarm is active"))
         form.addRow("Ready coil", self._edit("io_ready", values, "COIL (optional)", "On while the run inspects"))
         form.addRow("Photo-eye input", self._edit(
-            "io_trigger", values, "INPUT[:DELAY_MS] (optional), e.g. 0:40",
+            "io_trigger", values, "INPUT[:DELAY_MS[:GAP_MS]] (optional), e.g. 0:40",
             "A part-present sensor on this input triggers the parts where no PLC does: each rising edge is a part, "
             "judged on the first camera frame that began DELAY_MS after it (docs/plc.md)"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -1,5 +1,5 @@
 """A photo-eye (any part-present sensor) on a discrete input of the remote I/O module as the run's trigger, for a
-line without a PLC (`inspector run --io modbus://HOST:PORT --io-trigger INPUT[:DELAY_MS]`).
+line without a PLC (`inspector run --io modbus://HOST:PORT --io-trigger INPUT[:DELAY_MS[:GAP_MS]]`).
 
     eye = PhotoEye("modbus://10.0.0.20:502", parse_trigger("0:40", "--io-trigger"))
     eye.start()                      # a thread of its own reads the input every POLL_S
@@ -43,19 +43,23 @@ QUEUE_MAX = 16  # edges kept while the run inspects the parts before them
 class Input:
     number: int  # the discrete input, numbered from 0 as pymodbus and most modules' manuals count them
     delay_s: float = 0.0  # from the edge to the part in the camera's view
+    gap_s: float = 0.0  # an edge this soon after the last part's is the same part (holes in it, a bouncing contact)
 
 
 def parse_trigger(text: str, flag: str) -> Input:
-    """`INPUT` or `INPUT:DELAY_MS` (e.g. 0:40: input 0, the part in view 40 ms after its edge)."""
-    number, _, ms = str(text).partition(":")
+    """`INPUT[:DELAY_MS[:GAP_MS]]` (e.g. 0:40: input 0, the part in view 40 ms after its edge; 0:40:150: and an
+    edge within 150 ms of the last part's is the same part)."""
+    number, _, rest = str(text).partition(":")
+    ms, _, gap = rest.partition(":")
     try:
-        value, delay_s = int(number), float(ms) / 1000 if ms else 0.0
+        value, delay_s, gap_s = int(number), float(ms) / 1000 if ms else 0.0, float(gap) / 1000 if gap else 0.0
     except ValueError:
-        value, delay_s = -1, 0.0
-    if not 0 <= value <= 65535 or not 0 <= delay_s <= 10:
-        raise InspectorError(f"{flag} needs INPUT[:DELAY_MS], e.g. 0:40 (input 0, the part in the camera's view "
-                             f"40 ms after the sensor sees it; at most 10000 ms), got {text!r}")
-    return Input(value, delay_s)
+        value, delay_s, gap_s = -1, 0.0, 0.0
+    if not 0 <= value <= 65535 or not 0 <= delay_s <= 10 or not 0 <= gap_s <= 10:
+        raise InspectorError(f"{flag} needs INPUT[:DELAY_MS[:GAP_MS]], e.g. 0:40 (input 0, the part in the camera's "
+                             f"view 40 ms after the sensor sees it) or 0:40:150 (an edge within 150 ms of the last "
+                             f"part's is the same part); each at most 10000 ms, got {text!r}")
+    return Input(value, delay_s, gap_s)
 
 
 class PhotoEye:
@@ -72,6 +76,8 @@ class PhotoEye:
 
     def describe(self) -> str:
         delay = f", the part in view {1000 * self.input.delay_s:g} ms after" if self.input.delay_s else ""
+        if self.input.gap_s:
+            delay += f", edges within {1000 * self.input.gap_s:g} ms of a part's are the same part"
         return (f"trigger: photo-eye on input {self.input.number} of the Modbus TCP I/O at {self.host}:{self.port} "
                 f"unit {self.unit} (each rising edge a part{delay})")
 
@@ -110,14 +116,16 @@ class PhotoEye:
 
     def _work(self) -> None:
         level: Optional[bool] = None  # unknown until read: an input already on at the start is no edge
+        last_part = -float("inf")
         while not self._stop.is_set():
             on = self._read()
             if on is None:
                 level = None  # after a gap nothing says whether an edge was missed; the alarm said it
                 self._stop.wait(RETRY_S)
                 continue
-            if on and level is False:
-                self._edge_seen(time.monotonic())
+            if on and level is False and time.monotonic() - last_part >= self.input.gap_s:
+                last_part = time.monotonic()
+                self._edge_seen(last_part)
             level = on
             self._stop.wait(POLL_S)
 
