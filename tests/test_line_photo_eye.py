@@ -31,6 +31,7 @@ from io_module import IOModule
 from line_helpers import wait_until, free_port, make_project, part
 from station import Station
 from station.history import History
+from station.line_io import photo_eye
 from station.line_io.io_module import io_module
 from station.line_io.photo_eye import Input, PhotoEye, parse_trigger
 from station.line_io.remote_io import Output, RemoteIO
@@ -182,6 +183,27 @@ def test_a_timed_reject_still_due_when_the_run_stops_is_said(project, tmp_path, 
     assert parts[0].verdict == "NG" and module.pulses(0) == []
     assert any(m.startswith(f"WARNING: {parts[0].name} was NOT REJECTED: the run stopped before its part reached "
                             "the gate") for m in messages)
+
+
+def test_parts_past_the_queue_are_dropped_said_and_the_source_alarm(project, tmp_path, scene, monkeypatch):
+    """The line faster than the station: past QUEUE_MAX parts waiting the oldest goes uninspected (no verdict, no
+    reject), said at once, and the source alarm stays up for a minute so that the line sees it."""
+    monkeypatch.setattr(photo_eye, "QUEUE_MAX", 2)
+    parts, release = [], threading.Event()
+
+    def stuck(result):  # the first part's result holds the runner's thread until released
+        parts.append(result)
+        release.wait(30)
+
+    with _line(project, tmp_path, 0.0, on_part=stuck) as (module, _, messages, runner):
+        _part_passes(module, scene, part(1511), 0.0)
+        wait_until(lambda: len(parts) == 1, f"the first part was not inspected: {messages}")
+        for i in range(4):  # two wait, two are dropped
+            _part_passes(module, scene, part(1512 + i), 0.0)
+        wait_until(lambda: sum("was dropped uninspected" in m for m in messages) == 2, f"not said: {messages}")
+        release.set()
+        wait_until(lambda: "dropped uninspected" in runner.publisher.alarms.active.get("source", ""),
+                   f"no source alarm: {messages}", timeout=10)
 
 
 def test_the_grabber_hands_over_the_first_frame_that_began_after_a_trigger(scene):

@@ -13,7 +13,7 @@ Each rising edge is a part: its Trigger is taken with the edge's time, and a liv
 that began DELAY_MS after the edge (the part has moved from the sensor into the camera's view by then). The edge's
 time is that of the read that saw it, never earlier, so the frame never began before the part was there; it is at
 most POLL_S late. Edges are kept while the run inspects the part before, up to QUEUE_MAX: past that a part is
-dropped and said, never judged with another part's picture (the camera's frames are held a quarter second,
+dropped, said, and keeps the `source` alarm up for a minute, never judged with another part's picture (the camera's frames are held a quarter second,
 inspector_line/camera_grabber.py). A sensor whose pulse is shorter than POLL_S can be missed: set its off-delay
 (pulse stretch) to 20 ms or more. An input that cannot be read is the `source` alarm (parts pass unseen) until it
 can again.
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.005  # the input is read this often: an edge's time is this late at most
 QUEUE_MAX = 16  # edges kept while the run inspects the parts before them
+DROPPED_SHOWN_S = 60.0  # a part dropped uninspected keeps the source alarm up this long, so that the line sees it
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class PhotoEye:
         self._link = ModuleLink(self.host, self.port, self.unit, self._say)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._dropped: Optional[tuple[float, str]] = None  # (when, what) of the last part dropped uninspected
 
     def describe(self) -> str:
         delay = f", the part in view {1000 * self.input.delay_s:g} ms after" if self.input.delay_s else ""
@@ -82,6 +84,10 @@ class PhotoEye:
                 f"unit {self.unit} (each rising edge a part{delay})")
 
     def problem(self) -> Optional[str]:
+        """What the source alarm says: the input cannot be read, or a part was dropped uninspected (for a minute)."""
+        dropped = self._dropped
+        if dropped is not None and time.monotonic() - dropped[0] < DROPPED_SHOWN_S:
+            return "; ".join(p for p in (self._link.problem, dropped[1]) if p)
         return self._link.problem
 
     # -- the run's side --------------------------------------------------------------------------------------
@@ -133,6 +139,8 @@ class PhotoEye:
         with self._edge:
             if len(self._edges) >= QUEUE_MAX:
                 dropped = self._edges.popleft()
+                self._dropped = (time.monotonic(), f"a part seen by the photo-eye was dropped uninspected "
+                                                   f"({time.strftime('%H:%M:%S')}): no verdict, no reject")
                 self._say(f"WARNING: a part seen by the photo-eye {time.monotonic() - dropped:.1f} s ago was dropped "
                           f"uninspected: {QUEUE_MAX} parts were waiting (the line is faster than the station)")
             self._edges.append(when)
