@@ -17,15 +17,15 @@ the frame's size, sharpness, brightness and clipped share (frame_quality.py), to
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-from inference import InspectorError
+from inference import InspectorError, atomic_write
 
 from .frame_quality import frame_quality
+from .sinks import png_of
 
 CAPTURE_POLL_S = 0.2  # how long one look for a frame or a trigger waits
 
@@ -125,16 +125,9 @@ def _next_frame(source, wait_for_it: bool) -> list:
 
 
 def _write_png(out: Path, item) -> Path:
-    import cv2
-
-    ok, png = cv2.imencode(".png", cv2.cvtColor(item.image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise InspectorError(f"cannot encode {item.name} as PNG")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
     path = out / f"{item.name}_{stamp}.png"
-    tmp = out / f".{path.name}.part"
-    tmp.write_bytes(png.tobytes())
-    os.replace(tmp, path)  # whole, under its name, or not there: a fit never reads half a file
+    atomic_write(path, png_of(item.image, item.name))  # whole, under its name, or not there: a fit never reads half
     return path
 
 

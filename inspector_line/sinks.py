@@ -82,15 +82,8 @@ class Archiver:
                 dest.write_bytes(image)
                 return dest
             if isinstance(image, np.ndarray):
-                import cv2
-
                 dest = self.target(Path(name).stem + ".png", verdict, when, row_id)
-                # Encoded here, written by Python: cv2.imwrite says only False, where a full disk or a missing
-                # permission must be named, and on Windows it cannot write to a path with non-ASCII letters.
-                ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-                if not ok:
-                    raise SinkError(f"cannot encode {name} as PNG ({image.shape}, {image.dtype})")
-                dest.write_bytes(png.tobytes())
+                dest.write_bytes(png_of(image, name))
                 return dest
             dest = self.target(Path(image).name, verdict, when, row_id)
             if self.move:
@@ -104,6 +97,17 @@ class Archiver:
                                      or Path(image).exists()):
                 dest.unlink(missing_ok=True)
             raise SinkError(f"cannot archive {name} into {self.root}: {exc.strerror or exc}") from None
+
+
+def png_of(rgb: np.ndarray, name: str) -> bytes:
+    """A frame's RGB pixels as PNG bytes. Encoded here, written by Python: cv2.imwrite says only False, where a full
+    disk or a missing permission must be named, and on Windows it cannot write to a path with non-ASCII letters."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise SinkError(f"cannot encode {name} as PNG ({rgb.shape}, {rgb.dtype})")
+    return png.tobytes()
 
 
 def held_bytes(image) -> int:
