@@ -81,7 +81,7 @@ def add_io_arguments(p) -> None:
                    "with --modbus / --opcua")
 
 
-def remote_io(args):
+def io_module_of(args):
     """(the --io outputs, the --io-trigger photo-eye) (station.line_io.io_module), checked in one line each; None
     each where not given."""
     from station.line_io.io_module import io_module
@@ -259,7 +259,7 @@ def check_line_io_arguments(args) -> None:
     alarm_limits(args)
     read_masters(args)
     read_backups(args)
-    remote_io(args)
+    io_module_of(args)
 
 
 def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua_users: Optional[Path] = None,
@@ -334,7 +334,7 @@ class LineIO:
 
             options.display = LineDisplay(display_shifts(args))
             self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display")))
-        io, eye = remote_io(args)  # their messages go with the run's (the Publisher's, the Runner's)
+        io, eye = io_module_of(args)  # their messages go with the run's (the Publisher's, the Runner's)
         if io is not None:
             options.outputs.append(io)
             self.servers.append(io)  # started before the run, every output off after it
