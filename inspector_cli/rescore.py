@@ -70,7 +70,7 @@ def _rescore(args) -> int:
     ray_module()  # before any work: the one line saying what to install
     config = EngineConfig.load(args.config)
     if args.history:
-        from inspector_line.cli import parse_time
+        from inspector_line.history_cli import parse_time
 
         items = history_images(args.project, since=parse_time(args.since),
                                note=lambda line: print(f"rescore: {line}", file=sys.stderr, flush=True))

@@ -1,6 +1,6 @@
 """The inspection history as CSV or JSON files (`inspector history --csv/--json`, the History view's Export), row
-by row, per period (`--by hour|day|shift`: station/history_periods.py) or NG parts per inspection zone (`--by
-zone`)."""
+by row, per period (`--by hour|day|shift`: station/history_periods.py), NG parts per inspection zone (`--by
+zone`) or ERRORs per cause (`--by cause`)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from typing import IO, Sequence, Union
 from inference import atomic_write
 
 from station.history import HistoryError, Inspection
+from station.history_causes import cause_records
 from station.history_zones import zone_records
 
 EXPORT_FIELDS = ("id", "time", "source", "file_name", "sha256", "model_id", "score", "threshold", "verdict",
                  "reason", "regions", "latency", "heatmap_path", "error", "label", "model_version", "part_id",
-                 "archive_path", "purpose", "expected", "marked_by", "marked_at")  # new columns go last: MES parsers
+                 "archive_path", "purpose", "expected", "marked_by", "marked_at",
+                 "error_code")  # new columns go last: MES parsers
 
 
 def export_csv(path: Union[str, Path, IO[str]], rows: Sequence[Inspection]) -> None:
@@ -70,6 +72,17 @@ def export_zones_csv(path: Union[str, Path, IO[str]], zones: Sequence[tuple]) ->
 
 def export_zones_json(path: Union[str, Path, IO[str]], zones: Sequence[tuple]) -> None:
     _write(path, json.dumps(zone_records(zones), indent=1) + "\n")
+
+
+CAUSE_FIELDS = ("error_code", "cause", "description", "ERROR", "share")
+
+
+def export_causes_csv(path: Union[str, Path, IO[str]], causes: Sequence[tuple]) -> None:
+    _records_csv(path, CAUSE_FIELDS, cause_records(causes))
+
+
+def export_causes_json(path: Union[str, Path, IO[str]], causes: Sequence[tuple]) -> None:
+    _write(path, json.dumps(cause_records(causes), indent=1) + "\n")
 
 
 ALARM_FIELDS = ("id", "time", "project", "name", "raised", "message")

@@ -27,6 +27,7 @@ from station.line_io.alarms import AlarmLimits
 from station.line_io.display import LineDisplay
 from station.backup_watch import BackupWatch
 from station.masters import Masters, MasterWatch
+from station import ErrorCode
 from station.repeated_images import RepeatedImages
 from station.line_io.metrics import LineMetrics
 from station.line_io.publisher import Publisher, result_payload
@@ -150,7 +151,8 @@ class ServiceLine:
             hook = publisher.owed_hook(lambda outcome: result_payload(outcome, time.time(), source="http",
                                                                       project=name, file_name=result.name), keep)
             outcome = station.finish(model, result, part_id=part_id, source="http", purpose="line",
-                                     row={"sha256": digest, **thumbnail, **({"in_transaction": hook} if hook else {})})
+                                     row={"sha256": digest, **thumbnail, **({"in_transaction": hook} if hook else {})},
+                                     cause=ErrorCode.REPEATED_IMAGE if repeated else None)
             payload = keep.get("payload")
             publisher.publish(payload or result_payload(outcome, time.time(), source="http", project=name,
                                                         file_name=result.name),

@@ -16,9 +16,10 @@ from starlette.background import BackgroundTask
 
 from inference import InspectorError, Verdict, plain_os_error, verify_audit
 
-from station import describe_project
+from station import ErrorCode, describe_project
 from station.backup import back_up, restore
 from station.history import LABELS, PURPOSES, parse_label
+from station.history_causes import cause_records
 from station.history_filters import parse_time
 from station.history_periods import PERIODS, parse_shifts, periods, total
 from station.history_zones import zone_records
@@ -82,6 +83,8 @@ def history(name: str, request: Request,
             purpose: Optional[str] = Query(None, description="line, bench or master (master parts' checks, which "
                                            "the counts leave out unless asked for)"),
             part_id: Optional[str] = Query(None, description="only this part"),
+            cause: Optional[str] = Query(None, description="only the ERRORs of this cause: its name (no_image) or "
+                                         "number (3), as GET .../history/causes gives them"),
             label: Optional[str] = Query(None, description="only rows a reviewer marked so (false_reject, "
                                          "false_accept)"),
             since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
@@ -100,6 +103,11 @@ def history(name: str, request: Request,
             raise ApiError(422, f"verdict: {exc}") from None
     if purpose is not None and purpose not in PURPOSES:
         raise ApiError(422, f"purpose must be one of {', '.join(PURPOSES)}, got {purpose!r}")
+    if cause is not None:
+        try:
+            window["error_code"] = int(ErrorCode.parse(cause))
+        except ValueError as exc:
+            raise ApiError(422, f"cause: {exc}") from None
     h = _projects(request).station(name).history
     rows = h.query(verdict=verdict, purpose=purpose, part_id=part_id, label=label, limit=limit, **window)
     counts = h.counts(verdict=verdict, purpose=purpose, part_id=part_id, label=label, **window)
@@ -136,6 +144,18 @@ def history_zones(name: str, request: Request,
     found = _projects(request).station(name).history.ng_zones(since=parse_time(since, "since"),
                                                                until=parse_time(until, "until"))
     return {"project": name, "zones": zone_records(found)}
+
+
+@router.get("/history/causes", summary="The ERRORs per cause (the PLC's ErrorCode), most first: what keeps parts "
+            "from being judged (cause not_recorded: rows written before the history kept it)",
+            dependencies=[require("read")], responses=answer(schemas.Causes))
+def history_causes(name: str, request: Request,
+                   since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
+                   until: Optional[str] = Query(None, description="before (the same forms)")):
+    _projects(request).existing(name)
+    found = _projects(request).station(name).history.error_causes(since=parse_time(since, "since"),
+                                                                   until=parse_time(until, "until"))
+    return {"project": name, "causes": cause_records(found)}
 
 
 @router.get("/history/alarms", summary="The alarm history: each line alarm raised and cleared (or ended by a stop), "

@@ -226,6 +226,8 @@ class HistoryRow(Documented):
     expected: Optional[VerdictName] = Field(description="a master part's expected verdict")
     marked_by: Optional[str]
     marked_at: Optional[str]
+    error_code: Optional[int] = Field(None, description="an ERROR's cause (the PLC's ErrorCode, docs/plc.md); null "
+                                      "for any other verdict, or a row written before the history kept it")
     heatmap_png_base64: Optional[str] = Field(None, description="with heatmap=true: the kept thumbnail")
 
 
@@ -272,6 +274,20 @@ class Periods(Documented):
 class Zones(Documented):
     project: str
     zones: list[dict[str, Any]]
+
+
+class Cause(Documented):
+    error_code: Optional[int] = Field(description="the PLC's ErrorCode (docs/plc.md); null: not recorded")
+    cause: str = Field(description="its name: image_invalid, image_check, no_image, repeated_image, part_mismatch, "
+                       "unknown_recipe, model_unusable, other; not_recorded")
+    description: str
+    ERROR: int = Field(description="ERROR production parts of this cause")
+    share: float = Field(description="of the ERRORs")
+
+
+class Causes(Documented):
+    project: str
+    causes: list[Cause] = Field(description="most first")
 
 
 class Alarms(Documented):

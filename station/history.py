@@ -14,6 +14,7 @@ Public API (used by the run mode, `inspector history` and the GUI):
     h.row_for_key(key) -> Inspection | None
     h.counts(since=None) -> VerdictCounts    # OK / NG / NOT_FOUND / NO_VERDICT / ERROR, the one yield
     h.hourly_counts(since=None) -> [...]     # per local hour (station.history_periods: hours, days, shifts)
+    h.ng_zones(), h.error_causes() -> [...]  # NG parts per zone, ERRORs per cause (station.history_zones)
     h.drift(reference_ok_scores, threshold, model_id=None, last=200) -> Drift
     inspector_line.export: export_csv(path, rows) / export_json(path, rows); station.drift: drift_of
     h.apply_retention(days=None, rows=None) -> rows deleted (a marked row stays until its mark is cleared)
@@ -52,15 +53,14 @@ import time as _time
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, Union
 
-from inference import InferenceResult, Verdict, VerdictCounts, os_user
+from inference import InferenceResult, Verdict, os_user
 
-from .drift import Drift, drift_of
-from .history_filters import (LABELS, HistoryError, TimeLike, check_label, parse_label, production_only,
-                              to_epoch, where_clause)
+from .history_filters import (LABELS, HistoryError, TimeLike, check_label, parse_label, to_epoch, where_clause)
+from .history_reports import HistoryReports
 from .history_rows import (ADDEDCOLUMNS, COLUMNS, INDEXES, MARKS, SCHEMA, Inspection, inspection, jsonable, num, plain,
                            stored_verdict)
 
-SCHEMA_VERSION = 3  # 3: the expected verdict of master parts
+SCHEMA_VERSION = 4  # 3: the expected verdict of master parts; 4: an ERROR's cause
 HISTORY_FILE = "history.sqlite"
 NO_VERDICT = Verdict.NO_VERDICT.value  # query(verdict=NO_VERDICT) selects rows without a verdict (stored as NULL)
 PURPOSES = ("line", "bench", "master")  # master: a master part run to verify the station (station.masters)
@@ -77,7 +77,7 @@ def default_path(project: Union[str, Path]) -> Path:
     return Path(project) / HISTORY_FILE
 
 
-class History:
+class History(HistoryReports):
     """The inspection history in one SQLite file. Safe to share between threads of one process."""
 
     def __init__(self, path: Union[str, Path], busy_timeout: float = BUSY_TIMEOUT_S):
@@ -179,6 +179,7 @@ class History:
         also: Optional[Callable[[sqlite3.Connection, int], None]] = None,
         file_version: Optional[tuple[str, str]] = None,
         expected=None,
+        error_code: Optional[int] = None,
     ) -> int:
         """Add one inspection; returns its row id. `verdict`: an inference.Verdict or its name (None:
         NO_VERDICT).
@@ -188,7 +189,8 @@ class History:
         row was removed by retention). `heatmap` is PNG bytes or a file path. `also(db, row_id)` runs inside
         the row's transaction (the run mode keeps the result owed to its receivers there: one commit for both).
         `file_version`: (file path, its version) the key was made from, for `key_for_file`. `expected`: the
-        verdict a master part must get (purpose "master" only).
+        verdict a master part must get (purpose "master" only). `error_code`: an ERROR's cause (station.ErrorCode;
+        ERROR rows only).
         """
         try:
             verdict = Verdict.parse(verdict)
@@ -200,6 +202,8 @@ class History:
         if (expected is None) != (purpose != "master"):
             raise HistoryError("a master part's row needs its expected verdict, and only a master part's has one")
         expected = None if expected is None else Verdict.parse(expected).value
+        if error_code is not None and verdict is not Verdict.ERROR:
+            raise HistoryError(f"only an ERROR has a cause (error_code {error_code}), not {verdict.value}")
         for name, value in (("score", score), ("threshold", threshold), ("latency", latency)):
             if value is not None and not math.isfinite(float(value)):
                 # Stored as given would read back as a number comparing false with everything.
@@ -211,7 +215,8 @@ class History:
         stored_verdict = None if verdict is Verdict.NO_VERDICT else verdict.value
         row = (when, str(source), str(file_name), sha256, model_id, num(score), num(threshold), stored_verdict,
                reason or "", regions_json, num(latency), blob, hpath, error, key, model_version, part_id,
-               None if archive_path is None else str(archive_path), purpose, expected)
+               None if archive_path is None else str(archive_path), purpose, expected,
+               None if error_code is None else int(error_code))
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -225,7 +230,8 @@ class History:
                     cur = self._db.execute(
                         "INSERT INTO inspections (time, source, file_name, sha256, model_id, score, threshold, "
                         "verdict, reason, regions, latency, heatmap, heatmap_path, error, key, model_version, "
-                        "part_id, archive_path, purpose, expected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "part_id, archive_path, purpose, expected, error_code) "
+                        f"VALUES ({', '.join('?' * len(row))})",
                         row)
                     row_id = int(cur.lastrowid)
                     if key is not None:
@@ -429,12 +435,14 @@ class History:
         purpose: Optional[str] = None,
         model_version: Optional[str] = None,
         part_id: Optional[str] = None,
+        error_code: Optional[int] = None,
     ) -> list[Inspection]:
-        """Rows matching every filter given. `verdict` is one verdict or several; NO_VERDICT means none."""
+        """Rows matching every filter given. `verdict` is one verdict or several; NO_VERDICT means none.
+        `error_code`: the ERRORs of that cause (station.ErrorCode)."""
         if order not in ORDERS:
             raise HistoryError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
         where, params = where_clause(since, until, verdict, min_score, max_score, label, model_id, purpose,
-                                    model_version, part_id)
+                                    model_version, part_id, error_code)
         sql = f"SELECT {COLUMNS} FROM inspections{where} ORDER BY {ORDERS[order]} {'DESC' if descending else 'ASC'}"
         sql += f", id {'DESC' if descending else 'ASC'}"
         if limit is not None or offset:
@@ -446,53 +454,6 @@ class History:
         """How many rows match; takes query()'s filters (since, until, verdict, min_score, ...)."""
         where, params = where_clause(**filters)
         return int(self._run(f"SELECT COUNT(*) FROM inspections{where}", params)[0][0])
-
-    def counts(self, since: TimeLike = None, until: TimeLike = None, **filters) -> VerdictCounts:
-        """The counts of each verdict and the one yield (inference.VerdictCounts), over query()'s filters. Master
-        parts are checks of the station, never production: they are counted only when purpose="master" is asked."""
-        where, params = where_clause(since, until, **filters)
-        where = production_only(where, filters.get("purpose"))
-        rows = self._run(f"SELECT verdict, COUNT(*) FROM inspections{where} GROUP BY verdict", params)
-        counts = VerdictCounts()
-        for verdict, n in rows:
-            counts.add(stored_verdict(verdict), n)  # a word an earlier version let a source store: ERROR
-        return counts
-
-    def ng_zones(self, since: TimeLike = None, until: TimeLike = None, **filters) -> list[tuple[Optional[str], int]]:
-        """The NG parts matching query()'s filters by the inspection zone their largest defect weighs most in (its
-        region's `zone`; None: without zones), most first (station/history_zones.py); production parts only."""
-        filters = {k: v for k, v in filters.items() if k != "verdict"}  # NG parts: no other verdict has a defect
-        where, params = where_clause(since, until, verdict="NG", **filters)
-        where = production_only(where, filters.get("purpose"))
-        rows = self._run(f"SELECT json_extract(regions, '$[0].zone'), COUNT(*) FROM inspections{where} "
-                         "GROUP BY 1 ORDER BY 2 DESC, 1", params)
-        return [(zone, n) for zone, n in rows]
-
-    def hourly_counts(self, since: TimeLike = None, until: TimeLike = None,
-                      **filters) -> list[tuple[str, Verdict, bool, bool, int]]:
-        """The rows matching query()'s filters, per hour of local time, oldest first: ("YYYY-MM-DD HH", verdict,
-        a master part's check, passed, how many). station/history_periods.py folds them into hours, days, shifts."""
-        where, params = where_clause(since, until, **filters)
-        rows = self._run("SELECT strftime('%Y-%m-%d %H', time, 'unixepoch', 'localtime'), verdict, "
-                         "purpose = 'master', verdict IS expected, COUNT(*) "
-                         f"FROM inspections{where} GROUP BY 1, 2, 3, 4 ORDER BY 1", params)
-        return [(hour, stored_verdict(verdict), bool(master), bool(passed), n)
-                for hour, verdict, master, passed, n in rows]
-
-    def recent_ok_scores(self, last: int = 200, model_id: Optional[str] = None) -> list[float]:
-        """The scores of the newest `last` OK rows (of `model_id` when given), newest first; a master part's check
-        is no production part, and says nothing of the line's drift."""
-        where, params = where_clause(verdict="OK", model_id=model_id)
-        where = production_only(where, None)
-        rows = self._run(f"SELECT score FROM inspections{where} AND score IS NOT NULL "
-                         "ORDER BY time DESC, id DESC LIMIT ?", params + [int(last)])
-        return [float(r[0]) for r in rows]
-
-    def drift(self, reference_ok_scores: Sequence[float], threshold: Optional[float],
-              model_id: Optional[str] = None, last: int = 200, warn_at: float = 0.5,
-              min_count: int = 20) -> Drift:
-        """Rolling median / p99 of the last `last` OK scores against the calibration's OK scores."""
-        return drift_of(self.recent_ok_scores(last, model_id), reference_ok_scores, threshold, warn_at, min_count)
 
 
 __all__ = ["ARCHIVE_OWED", "HISTORY_FILE", "History", "HistoryError", "Inspection", "LABELS", "NO_VERDICT", "PURPOSES",

@@ -92,9 +92,9 @@ def time_clauses(since: TimeLike = None, until: TimeLike = None) -> tuple[list[s
 
 
 def where_clause(since=None, until=None, verdict=None, min_score=None, max_score=None, label=None, model_id=None,
-                 purpose=None, model_version=None, part_id=None) -> tuple[str, list]:
+                 purpose=None, model_version=None, part_id=None, error_code=None) -> tuple[str, list]:
     """(" WHERE ..." or "", its parameters) for the rows matching every filter given. `verdict` is one verdict or
-    several; NO_VERDICT selects the rows without one (stored as NULL)."""
+    several; NO_VERDICT selects the rows without one (stored as NULL). `error_code`: the ERRORs of that cause."""
     clauses, params = time_clauses(since, until)
     if verdict is not None:
         wanted = [verdict] if isinstance(verdict, str) or verdict is None else list(verdict)
@@ -109,7 +109,8 @@ def where_clause(since=None, until=None, verdict=None, min_score=None, max_score
     for test, value in (("score >= ?", None if min_score is None else float(min_score)),
                         ("score <= ?", None if max_score is None else float(max_score)),
                         ("label = ?", label), ("model_id = ?", model_id), ("purpose = ?", purpose),
-                        ("model_version = ?", model_version), ("part_id = ?", part_id)):
+                        ("model_version = ?", model_version), ("part_id = ?", part_id),
+                        ("error_code = ?", None if error_code is None else int(error_code))):
         if value is not None:
             clauses.append(test)
             params.append(value)

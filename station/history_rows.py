@@ -40,6 +40,8 @@ class Inspection:
     archive_path: Optional[str] = None  # '' while owed: handed to the archive's thread, not archived yet
     purpose: str = "line"
     expected: Optional[Verdict] = None  # a master part's (purpose "master"): the verdict it must get
+    error_code: Optional[int] = None  # an ERROR's cause (station.ErrorCode); None for another verdict or a row
+    # written before the history kept it (schema 4)
     marked_by: Optional[str] = None  # who set (or cleared) the row's label last, and when (the marks log)
     marked_at: Optional[float] = None
 
@@ -133,7 +135,8 @@ CREATE TABLE IF NOT EXISTS inspections (
     part_id TEXT,                  -- the part's id or serial number, when one was given
     archive_path TEXT,             -- where the image was archived ('': handed to the archive, not there yet)
     purpose TEXT NOT NULL DEFAULT 'line',  -- line / bench (a check, e.g. the window's Inspect tab) / master
-    expected TEXT                  -- a master part's: the verdict it must get (station.masters)
+    expected TEXT,                 -- a master part's: the verdict it must get (station.masters)
+    error_code INTEGER             -- an ERROR's cause (station.ErrorCode, as the PLC got it); NULL for other verdicts
 );
 CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
 CREATE INDEX IF NOT EXISTS inspections_verdict ON inspections(verdict, time);
@@ -159,15 +162,15 @@ INDEXES = {"inspections_marked": "CREATE INDEX IF NOT EXISTS inspections_marked 
 
 
 COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "
-            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose, expected")
+            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose, expected, error_code")
 # Columns added since schema 1 (a history of an earlier version gains them on open).
 ADDEDCOLUMNS = (("model_version", "TEXT"), ("part_id", "TEXT"), ("archive_path", "TEXT"),
-                  ("purpose", "TEXT NOT NULL DEFAULT 'line'"), ("expected", "TEXT"))
+                  ("purpose", "TEXT NOT NULL DEFAULT 'line'"), ("expected", "TEXT"), ("error_code", "INTEGER"))
 
 
 def inspection(row: tuple) -> Inspection:
     (rid, when, source, name, sha, model_id, score, thr, verdict, reason, regions, latency, heatmap, hpath, error,
-     label, key, model_version, part_id, archive_path, purpose, expected) = row
+     label, key, model_version, part_id, archive_path, purpose, expected, error_code) = row
     try:
         parsed = json.loads(regions) if regions else []
     except ValueError:
@@ -175,7 +178,8 @@ def inspection(row: tuple) -> Inspection:
     verdict = stored_verdict(verdict)
     return Inspection(rid, when, source, name, sha, model_id, score, thr, verdict, reason or "", parsed, latency,
                       bytes(heatmap) if heatmap is not None else None, hpath, error, label, key, model_version,
-                      part_id, archive_path, purpose or "line", None if expected is None else Verdict.parse(expected))
+                      part_id, archive_path, purpose or "line", None if expected is None else Verdict.parse(expected),
+                      None if error_code is None else int(error_code))
 
 
 def stored_verdict(text: Optional[str]) -> Verdict:

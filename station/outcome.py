@@ -23,6 +23,39 @@ class ErrorCode(IntEnum):
     MODEL_UNUSABLE = 7  # the model's files cannot be loaded now
     OTHER = 9
 
+    @property
+    def cause(self) -> str:
+        """The cause's name as reports and filters write it: "no_image" (`inspector history --cause no_image`)."""
+        return self.name.lower()
+
+    @property
+    def description(self) -> str:
+        """The cause in a few words, for a report's reader."""
+        return CAUSE_TEXT[self]
+
+    @classmethod
+    def parse(cls, text: str) -> "ErrorCode":
+        """A cause by its name (no_image, NO-IMAGE) or number (3); ValueError naming the causes for any other."""
+        word = str(text).strip().lower().replace("-", "_").replace(" ", "_")
+        for code in cls:
+            if code is not cls.NONE and word in (code.cause, str(int(code))):
+                return code
+        raise ValueError(f"{text!r} is not an ERROR's cause; use one of "
+                         f"{', '.join(f'{c.cause} ({int(c)})' for c in cls if c is not cls.NONE)}")
+
+
+CAUSE_TEXT = {
+    ErrorCode.NONE: "not an ERROR",
+    ErrorCode.IMAGE_INVALID: "the image cannot be read or inspected",
+    ErrorCode.IMAGE_CHECK: "a dark, saturated or flat frame (light, lens, exposure)",
+    ErrorCode.NO_IMAGE: "no image came for the part, or the source is gone",
+    ErrorCode.REPEATED_IMAGE: "the same image as the part before (a frozen camera)",
+    ErrorCode.PART_MISMATCH: "the image names another part than the trigger",
+    ErrorCode.UNKNOWN_RECIPE: "a recipe the station does not have",
+    ErrorCode.MODEL_UNUSABLE: "the model's files could not be loaded",
+    ErrorCode.OTHER: "another cause (the reason says which)",
+}
+
 
 @dataclass
 class Outcome:

@@ -325,9 +325,12 @@ class Station:
                               purpose=purpose, record=record, row=row)
 
     def finish(self, model: Model, result, *, part_id: Optional[str] = None, source: str = "api",
-               purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None) -> Outcome:
-        """An engine result as the station's Outcome, recorded in the history (unless record is False)."""
+               purpose: str = "line", record: Optional[bool] = None, row: Optional[dict] = None,
+               cause: Optional[ErrorCode] = None) -> Outcome:
+        """An engine result as the station's Outcome, recorded in the history (unless record is False). `cause`: an
+        ERROR result's, where the caller made it one (a repeated image)."""
         outcome = Outcome.of(result, model.version, model.model_id, part_id)
+        outcome.cause = cause
         purpose, outcome.expected = self._master(purpose, part_id)
         if record if record is not None else self.record:
             row = _with_hook(row, outcome)
@@ -338,7 +341,7 @@ class Station:
                 outcome.row_id = self.history.record_result(
                     result, source=row.pop("source", source), file_name=row.pop("file_name", result.name),
                     model_id=model.model_id, model_version=model.version, part_id=part_id, purpose=purpose,
-                    expected=outcome.expected, **row)
+                    expected=outcome.expected, error_code=_cause_of(outcome), **row)
             except HistoryError as exc:
                 if not self.history_optional:
                     raise
@@ -364,7 +367,7 @@ class Station:
                 outcome.row_id = self.history.record(
                     source=row.pop("source", source), file_name=row.pop("file_name", name), verdict="ERROR",
                     reason=message, error=message, model_id=model_id, model_version=version, part_id=part_id,
-                    purpose=purpose, expected=outcome.expected, **row)
+                    purpose=purpose, expected=outcome.expected, error_code=_cause_of(outcome), **row)
             except HistoryError as exc:
                 if not self.history_optional:
                     raise
@@ -437,6 +440,11 @@ def _with_hook(row: Optional[dict], outcome: Outcome) -> dict:
     if hook is not None:
         row["also"] = lambda db, row_id: hook(db, row_id, outcome)
     return row
+
+
+def _cause_of(outcome: Outcome) -> Optional[int]:
+    """The history's error_code: an ERROR's cause, as the PLC and the receivers got it; None for any other verdict."""
+    return int(outcome.error_code) if outcome.verdict is Verdict.ERROR else None
 
 
 def _number(version: str) -> int:

@@ -151,8 +151,8 @@ def test_every_mark_says_who_and_when_and_an_earlier_history_gains_the_log(tmp_p
         assert listed[row].marked_by == "ana" and listed[other].marked_by is None and h.marks(other) == []
         export_csv(tmp_path / "rows.csv", h.query())  # the MES's export says who, in columns of their own, last
         exported = {r["id"]: r for r in csv.DictReader(open(tmp_path / "rows.csv", encoding="utf-8"))}
-        assert exported[str(row)]["marked_by"] == "ana" and list(exported[str(row)])[-2:] == ["marked_by",
-                                                                                              "marked_at"]
+        assert exported[str(row)]["marked_by"] == "ana" and list(exported[str(row)])[-3:] == \
+            ["marked_by", "marked_at", "error_code"]  # each column added since goes after the ones before
         with pytest.raises(HistoryError, match="no inspection with id 999"):
             h.mark(999, "false_accept", who="ana")
         assert len(h.marks(999)) == 0 and h.get(row).label == "false_reject"  # nothing half-done

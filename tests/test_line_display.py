@@ -109,6 +109,24 @@ def test_a_part_without_an_image_shows_its_error_and_no_picture(tmp_path):
     assert display.state()["shift"]["counts"] is None  # no history given: unknown, never zero
 
 
+def test_the_page_says_an_errors_cause_in_its_language_before_the_stations_reason():
+    """An operator on a Spanish line reads why the part got no verdict in Spanish (its ErrorCode); the station's
+    own reason follows as it wrote it."""
+    display = LineDisplay()
+    display.part(Outcome("(no image)", Verdict.ERROR, "no image came for the Trigger within 10 s", None, None, "v3",
+                         None, part_id="SN7", cause=ErrorCode.NO_IMAGE), None, 10.2)
+    server = _serve(display)
+    try:
+        url = f"http://127.0.0.1:{server.port}/"
+        spanish, english = rendered(url + "#lang=es"), rendered(url + "#lang=en")
+    finally:
+        server.close()
+    assert element(spanish, "reason").endswith(">no llegó imagen de esta pieza: no image came for the Trigger "
+                                               "within 10 s")
+    assert element(english, "reason").endswith(">no image for this part: no image came for the Trigger within 10 s")
+    assert element(spanish, "verdict").endswith(">ERROR")
+
+
 def test_the_state_says_how_long_the_run_loop_has_not_beaten(tmp_path):
     History(tmp_path / "h.sqlite").close()
     display = LineDisplay()

@@ -1,7 +1,8 @@
 """The history per hour, day or shift, for the line lead at the end of a shift (History > Report…): the same
 figures as `inspector history --by` (station/history_periods.py), production parts' counts and yield with the
 master parts' checks apart; or the NG parts per inspection zone of their largest defect (`--by zone`,
-station/history_zones.py), where the process fails; or the alarms raised and cleared (`--alarms`,
+station/history_zones.py), where the process fails; or the ERRORs per cause (`--by cause`), what keeps parts from
+being judged; or the alarms raised and cleared (`--alarms`,
 station/line_io/alarm_log.py)."""
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from PySide6.QtWidgets import (
 import inference
 from station.history_filters import local_time
 from station.history_periods import DEFAULT_SHIFTS, parse_shifts, periods, total
+from station.history_causes import cause_records
 from station.history_zones import zone_records
 from station.line_io.alarm_log import alarm_events, alarm_totals, total_text
 
-BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"), ("NG by zone", "zone"), ("Alarms", "alarms"))
+BY = (("By shift", "shift"), ("By hour", "hour"), ("By day", "day"), ("NG by zone", "zone"),
+      ("ERROR by cause", "cause"), ("Alarms", "alarms"))
 HEADERS = ("period", "parts", "OK", "NG", "not found", "no verdict", "error", "yield", "master checks")
 ZONE_HEADERS = ("zone", "NG parts", "share")
+CAUSE_HEADERS = ("cause", "code", "ERROR parts", "share", "what it means")
 ALARM_HEADERS = ("time", "project", "alarm")
 
 
@@ -70,12 +74,14 @@ class PeriodsDialog(QDialog):
         by = BY[self.by.currentIndex()][1]
         self.shifts.setEnabled(by == "shift")
         self.table.setRowCount(0)
-        headers = {"zone": ZONE_HEADERS, "alarms": ALARM_HEADERS}.get(by, HEADERS)
+        headers = {"zone": ZONE_HEADERS, "cause": CAUSE_HEADERS, "alarms": ALARM_HEADERS}.get(by, HEADERS)
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)
         try:
             if by == "zone":
                 return self._show_zones(self.history.ng_zones(**self.filters))
+            if by == "cause":
+                return self._show_causes(self.history.error_causes(**self.filters))
             if by == "alarms":
                 return self._show_alarms(alarm_events(self.history.path, self.filters.get("since"),
                                                       self.filters.get("until")))
@@ -101,6 +107,17 @@ class PeriodsDialog(QDialog):
             self.table.insertRow(r)
             zone = record["zone"] if record["zone"] is not None else "(no zones)"
             for col, value in enumerate((zone, record["NG"], f"{record['share']:.1%}")):
+                self.table.setItem(r, col, QTableWidgetItem(str(value)))
+
+    def _show_causes(self, found) -> None:
+        """The ERROR parts per cause, most first (the PLC's ErrorCode beside each)."""
+        self.note.setText("" if found else "No ERROR in the time the History view shows.")
+        for record in cause_records(found):
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            code = "-" if record["error_code"] is None else str(record["error_code"])
+            cells = (record["cause"], code, record["ERROR"], f"{record['share']:.1%}", record["description"])
+            for col, value in enumerate(cells):
                 self.table.setItem(r, col, QTableWidgetItem(str(value)))
 
     def _show_alarms(self, events) -> None:

@@ -177,7 +177,9 @@ function showPart(p, now) {
   text("defects", !p.defects ? W.none : largest ? say("largest", {n: p.defects, a: largest}) : String(p.defects));
   text("when", clock(p.time) + " (" + ago(now - p.time) + ")" +
        (p.latency_ms !== null ? ", " + num(p.latency_ms, 0) + " ms" : ""));
-  text("reason", p.reason || "");
+  // an ERROR's cause in the page's language (its ErrorCode), then the station's reason as it wrote it
+  const cause = p.verdict === "ERROR" ? W["cause_" + p.error_code] : null;
+  text("reason", cause ? cause + (p.reason ? ": " + p.reason : "") : p.reason || "");
   if (p.picture !== shown.picture.address) {
     showPicture("picture", p.picture);
     text("no-picture", p.picture ? "" : W.no_image);

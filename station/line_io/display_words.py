@@ -1,7 +1,8 @@
 """The line display's words in each language it speaks (station/line_io/display_page.py): the operator at the station
 reads the page in the language of its browser (a kiosk's), or the one given after # in its address (`#lang=es`),
 English where it has none. `{name}` marks a value put in. What the station itself writes (a part's reason, an
-alarm's details) stays in English; each alarm's name is said in the page's language before it. German lines read
+alarm's details) stays in English; each alarm's name, and an ERROR's cause (its ErrorCode), is said in the page's
+language before it. German lines read
 i.O. / n.i.O., as its shop floors do; the verdicts the PLC and the history get do not change."""
 
 WORDS = {
@@ -26,6 +27,12 @@ WORDS = {
         "alarm": "ALARM {name}", "ng_streak": "ng_streak", "not_found_streak": "not_found_streak",
         "error_streak": "error_streak", "yield_alarm": "yield", "drift": "drift", "disk": "disk", "source": "source",
         "master_failed": "master_failed", "master_due": "master_due", "backup_due": "backup_due", "io": "io",
+        # an ERROR's cause (station.ErrorCode: the PLC's ErrorCode), before the station's reason
+        "cause_1": "the image cannot be read or inspected",
+        "cause_2": "camera or light fault: dark, saturated or flat image", "cause_3": "no image for this part",
+        "cause_4": "the same image as the part before: frozen camera",
+        "cause_5": "the image belongs to another part", "cause_6": "unknown recipe",
+        "cause_7": "the model cannot be loaded", "cause_9": "other cause",
     },
     "es": {
         "OK": "OK", "NG": "NG", "NOT_FOUND": "NO ENCONTRADA", "NO_VERDICT": "SIN VEREDICTO", "ERROR": "ERROR",
@@ -51,6 +58,12 @@ WORDS = {
         "disk": "espacio en disco", "source": "fuente de imágenes", "master_failed": "pieza patrón fallida",
         "master_due": "pieza patrón pendiente", "backup_due": "copia de seguridad pendiente",
         "io": "salidas (E/S remota)",
+        "cause_1": "la imagen no se puede leer ni inspeccionar",
+        "cause_2": "fallo de cámara o iluminación: imagen oscura, saturada o uniforme",
+        "cause_3": "no llegó imagen de esta pieza",
+        "cause_4": "la misma imagen que la pieza anterior: cámara congelada",
+        "cause_5": "la imagen es de otra pieza", "cause_6": "receta desconocida",
+        "cause_7": "el modelo no se puede cargar", "cause_9": "otra causa",
     },
     "de": {
         "OK": "i.O.", "NG": "n.i.O.", "NOT_FOUND": "NICHT GEFUNDEN", "NO_VERDICT": "KEIN URTEIL", "ERROR": "FEHLER",
@@ -74,6 +87,11 @@ WORDS = {
         "error_streak": "Fehler in Folge", "yield_alarm": "Ausbeute zu niedrig", "drift": "Wertedrift",
         "disk": "Speicherplatz", "source": "Bildquelle", "master_failed": "Referenzteil nicht bestanden",
         "master_due": "Referenzteil fällig", "backup_due": "Sicherung fällig", "io": "Ausgänge (Remote-E/A)",
+        "cause_1": "das Bild kann nicht gelesen oder geprüft werden",
+        "cause_2": "Kamera- oder Beleuchtungsfehler: Bild dunkel, übersteuert oder ohne Inhalt",
+        "cause_3": "kein Bild zu diesem Teil", "cause_4": "dasselbe Bild wie beim Teil davor: Kamera eingefroren",
+        "cause_5": "das Bild gehört zu einem anderen Teil", "cause_6": "unbekanntes Rezept",
+        "cause_7": "das Modell kann nicht geladen werden", "cause_9": "andere Ursache",
     },
 }
 

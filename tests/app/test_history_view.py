@@ -179,7 +179,16 @@ def test_the_report_by_shift_of_the_time_shown(qtbot, reviewed):
     dialog.by.setCurrentIndex(3)
     cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
     assert cells == [["(no zones)", "3", "100.0%"]] and not dialog.shifts.isEnabled()
-    dialog.by.setCurrentIndex(4)  # alarms: none raised yet (the window inspects as bench checks)
+    dialog.by.setCurrentIndex(4)  # ERROR by cause: none yet; then a frozen camera's two parts from the line
+    assert table.rowCount() == 0 and dialog.note.text() == "No ERROR in the time the History view shows."
+    with hist.History(hist.default_path(folder)) as h:
+        for name in ("f1.png", "f2.png"):
+            h.record(source="line", file_name=name, verdict="ERROR", reason="the same image as the part before",
+                     error_code=4)
+    dialog.refresh()
+    cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+    assert cells == [["repeated_image", "4", "2", "100.0%", "the same image as the part before (a frozen camera)"]]
+    dialog.by.setCurrentIndex(5)  # alarms: none raised yet (the window inspects as bench checks)
     assert table.rowCount() == 0 and dialog.note.text() == "No alarm in the time the History view shows."
     from station.line_io.alarm_log import AlarmLog
     from station.line_io.alarms import AlarmChange

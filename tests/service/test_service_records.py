@@ -49,7 +49,7 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert send(first, "SN-500")["verdict"] in ("OK", "NG")
     assert send(first, "SN-500")["verdict"] in ("OK", "NG")  # the client's retry of that part
     frozen = send(first, "SN-501")
-    assert (frozen["verdict"], frozen["score"]) == ("ERROR", None)
+    assert (frozen["verdict"], frozen["score"], frozen["error_code"]) == ("ERROR", None, 4)  # as the PLC's register
     assert frozen["reason"].startswith(f"the same image as the part before ({first.name}, part SN-500), to the bit")
     assert send(first, "SN-501")["verdict"] == "ERROR"  # retried, the frozen frame is still not SN-501's image
     assert send(second, "SN-501")["verdict"] in ("OK", "NG")
@@ -57,8 +57,16 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert send(second, "SN-502")["verdict"] in ("OK", "NG")  # SN-501's image, but another image came between
     row = client.get("/projects/disc/history", params={"part_id": "SN-501", "verdict": "ERROR", "heatmap": "true"}
                      ).json()["rows"]
-    assert len(row) == 2 and "frozen camera" in row[0]["reason"]
+    assert len(row) == 2 and "frozen camera" in row[0]["reason"] and row[0]["error_code"] == 4
     assert "heatmap_png_base64" not in row[0]  # not judged: no map of the image it repeats
+    # What keeps parts from being judged, for the line's software: the ERRORs by cause, and those of one cause.
+    causes = client.get("/projects/disc/history/causes").json()["causes"]
+    assert causes[0] == {"error_code": 4, "cause": "repeated_image", "ERROR": 2, "share": 1.0,
+                         "description": "the same image as the part before (a frozen camera)"}
+    frozen_rows = client.get("/projects/disc/history", params={"cause": "repeated_image"}).json()
+    assert [r["part_id"] for r in frozen_rows["rows"]] == ["SN-501", "SN-501"] and frozen_rows["counts"]["ERROR"] == 2
+    bad = client.get("/projects/disc/history", params={"cause": "dust"})
+    assert bad.status_code == 422 and "cause: 'dust' is not an ERROR's cause" in bad.json()["error"]
 
 
 def test_the_lines_software_marks_a_false_reject_and_finds_the_marked_rows(client, images, disc):

@@ -66,7 +66,8 @@ def test_the_answers_are_what_the_document_says(client, images, disc, document):
     row_id = next(r["id"] for r in rows if r["verdict"] == "NG")
     check(client.put(f"/projects/disc/history/{row_id}/label", data={"label": "false_reject"}), "PUT",
           "/projects/{name}/history/{row_id}/label")
-    for route in ("versions", "audit", "history/periods", "history/zones", "history/alarms", "display/state"):
+    for route in ("versions", "audit", "history/periods", "history/zones", "history/causes", "history/alarms",
+                  "display/state"):
         check(client.get(f"/projects/disc/{route}"), "GET", f"/projects/{{name}}/{route}")
 
     accepted = check(client.post("/projects/schemas/fit_ok", files=files(images["ok"]), data={"roi": ROI}), "POST",
