@@ -263,7 +263,8 @@ def create_app(
             else:
                 outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose,
                                          row={"sha256": digest})
-                metrics.observe(name, outcome.verdict, time.perf_counter() - t0, defect=outcome.largest_defect)
+                metrics.observe(name, outcome.verdict, time.perf_counter() - t0, defect=outcome.largest_defect,
+                                cause=outcome.error_code)
             if outcome.expected is None:  # a master part is a check of the station, outside the counts
                 counts.add(outcome.verdict)
             out.append(outcome.to_dict(with_heatmap=with_heatmap))

@@ -7,6 +7,8 @@ import json
 import sqlite3
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from inspector_cli.main import main as cli_main
 from inspector_line.runner import RunOptions, Runner
@@ -16,6 +18,7 @@ from station import ErrorCode, Station
 from station.history import History, HistoryError
 from station.history_causes import cause_records
 from station.line_io.handshake import Handshake
+from station.line_io.metrics import LineMetrics
 
 
 @pytest.fixture(scope="module")
@@ -32,23 +35,27 @@ def line(tmp_path_factory):
              "p7.png": b"not a png at all", "p8.png": png_bytes(part(64))}
     for name, data in files.items():
         (inbox / name).write_bytes(data)
-    plc, codes = Handshake(), {}
+    plc, codes, metrics = Handshake(), {}, LineMetrics()
     plc.subscribe(lambda s: s.sequence and codes.setdefault(s.sequence, s.error_code))
     history_path = project / "history.sqlite"
     with History(history_path) as history:
         Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.1),
-               RunOptions(idle_exit_s=0.5, plcs=[plc], free_run=True)).run()
+               RunOptions(idle_exit_s=0.5, plcs=[plc], free_run=True, metrics=metrics)).run()
         rows = sorted(history.query(), key=lambda r: r.id)
-    return project, history_path, rows, [codes[n] for n in range(1, len(rows) + 1)]
+    scraped = {s.labels["cause"]: s.value for family in text_string_to_metric_families(
+        generate_latest(metrics.registry).decode()) for s in family.samples if s.name == "inspector_error_cause_total"}
+    return project, history_path, rows, [codes[n] for n in range(1, len(rows) + 1)], scraped
 
 
 def test_each_error_row_keeps_the_cause_the_plc_got(line):
-    _, history_path, rows, plc_codes = line
+    _, history_path, rows, plc_codes, scraped = line
     # (the file that is no image is waited for, as a file still being written, before it is an ERROR: last)
     assert [(r.file_name, r.verdict.value, r.error_code or 0) for r in rows] == [
         ("p1.png", "OK", 0), ("p2.png", "OK", 0), ("p3.png", "ERROR", 4), ("p4.png", "ERROR", 4),
         ("p5.png", "ERROR", 2), ("p6.png", "NG", 0), ("p8.png", "OK", 0), ("p7.png", "ERROR", 1)]
     assert [r.error_code or 0 for r in rows] == plc_codes  # row by row, what the PLC's ErrorCode register said
+    # Prometheus counts them alike, every cause from the start (a rate needs its 0)
+    assert scraped == {c.cause: {4: 2, 1: 1, 2: 1}.get(int(c), 0) for c in ErrorCode if c is not ErrorCode.NONE}
     assert all(r.error_code is None for r in rows if r.verdict.value != "ERROR")  # a cause is an ERROR's only
     with History(history_path) as history:
         assert history.error_causes() == [(4, 2), (1, 1), (2, 1)]
@@ -58,7 +65,7 @@ def test_each_error_row_keeps_the_cause_the_plc_got(line):
 
 
 def test_history_by_cause_prints_and_exports_the_errors_most_first(line, tmp_path, capsys):
-    project, _, _, _ = line
+    project = line[0]
     assert cli_main(["history", str(project), "--by", "cause"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[:4] == ["repeated_image", "4", "2", "50.0%"] and "frozen camera" in lines[1]
@@ -85,7 +92,7 @@ def test_history_by_cause_prints_and_exports_the_errors_most_first(line, tmp_pat
     (["--cause", "no_image", "--verdict", "NG"], "only an ERROR has a cause"),
 ])
 def test_a_cause_that_is_none_is_one_line_and_exit_2(line, capsys, extra, words):
-    project, _, _, _ = line
+    project = line[0]
     assert cli_main(["history", str(project), *extra]) == 2
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1

@@ -38,6 +38,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from inference import Verdict
 
 from .alarms import ALARM_NAMES
+from ..outcome import ErrorCode
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -88,6 +89,8 @@ class LineMetrics:
                                      ["project", "result"], registry=r)
         self.ng_zones = Counter("inspector_ng_zone", "NG parts by the inspection zone of their largest defect",
                                 ["project", "zone"], registry=r)
+        self.error_causes = Counter("inspector_error_cause", "ERROR parts by their cause (the PLC's ErrorCode)",
+                                    ["project", "cause"], registry=r)
         self._outboxes = _Outboxes()
         r.register(self._outboxes)
         self._queues: list[Callable[[], int]] = []
@@ -108,17 +111,22 @@ class LineMetrics:
             self.alarm_active.labels(project, name).set(0)
         for result in ("passed", "failed"):
             self.master_checks.labels(project, result)
+        for code in ErrorCode:
+            if code is not ErrorCode.NONE:
+                self.error_causes.labels(project, code.cause)
         self.latency.labels(project)
 
     def observe(self, project: str, verdict, latency_s: Optional[float],
-                master_passed: Optional[bool] = None, defect=None) -> None:
+                master_passed: Optional[bool] = None, defect=None, cause: Optional[ErrorCode] = None) -> None:
         """One result; `master_passed` True / False: a master part's check (not a production part); `defect`: an
-        NG part's largest (Outcome.largest_defect), counted by its zone."""
+        NG part's largest (Outcome.largest_defect), counted by its zone; `cause`: an ERROR's (Outcome.error_code)."""
         self._project(project)
         if master_passed is None:
             self.inspections.labels(project, Verdict.parse(verdict).value).inc()
             if defect is not None and Verdict.parse(verdict) is Verdict.NG:
                 self.ng_zones.labels(project, defect.zone or "none").inc()
+            if cause and Verdict.parse(verdict) is Verdict.ERROR:
+                self.error_causes.labels(project, ErrorCode(cause).cause).inc()
         else:
             self.master_checks.labels(project, "passed" if master_passed else "failed").inc()
         if latency_s is not None:

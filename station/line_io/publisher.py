@@ -199,7 +199,8 @@ class Publisher:
             else:
                 box.put(payload)
         if self.metrics is not None:
-            self.metrics.observe(self.project, outcome.verdict, latency, passed, outcome.largest_defect)
+            self.metrics.observe(self.project, outcome.verdict, latency, passed, outcome.largest_defect,
+                                 outcome.error_code)
             self.metrics.set_alarms(self.project, self.alarms.active)
         if self.display is not None:
             self.display.part(outcome, image, latency)
