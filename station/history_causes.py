@@ -18,10 +18,10 @@ def cause_records(causes: Sequence[tuple[Optional[int], int]]) -> list[dict]:
     total = sum(n for _, n in causes)
     out = []
     for code, n in causes:
-        known = code is not None and code in ErrorCode._value2member_map_
-        cause = ErrorCode(code).cause if known else (NOT_KEPT if code is None else f"code_{code}")
-        text = ErrorCode(code).description if known else ("written before the history kept the cause"
-                                                          if code is None else "a cause this version does not know")
+        known = ErrorCode.known(code)
+        cause = known.cause if known else (NOT_KEPT if code is None else f"code_{code}")
+        text = known.description if known else ("written before the history kept the cause"
+                                                if code is None else "a cause this version does not know")
         out.append({"error_code": code, "cause": cause, "description": text, "ERROR": n,
                     "share": round(n / total, 6)})
     return out

@@ -34,6 +34,12 @@ class ErrorCode(IntEnum):
         return CAUSE_TEXT[self]
 
     @classmethod
+    def known(cls, code: Optional[int]) -> Optional["ErrorCode"]:
+        """The cause a stored number names; None for none (a row written before the history kept it) or a number
+        this version does not know (a newer one's)."""
+        return cls(code) if code is not None and code in cls._value2member_map_ else None
+
+    @classmethod
     def parse(cls, text: str) -> "ErrorCode":
         """A cause by its name (no_image, NO-IMAGE) or number (3); ValueError naming the causes for any other."""
         word = str(text).strip().lower().replace("-", "_").replace(" ", "_")

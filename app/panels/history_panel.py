@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 import inference
-from station import history as hist
+from station import ErrorCode, history as hist
 from station.history_filters import local_time
 from station.review import MarkedImages, marked_images
 from inspector_line.export import export_csv, export_json
@@ -226,7 +226,7 @@ class HistoryPanel(QWidget):
             return
         where = row.image_path()
         when = local_time(row.time)
-        self.detail.setText(f"<b>{row.verdict_text}</b> {html.escape(row.file_name)}, {when}<br>"
+        self.detail.setText(f"<b>{_verdict_cell(row)}</b> {html.escape(row.file_name)}, {when}<br>"
                             f"{html.escape(row.reason or row.error or '')}"
                             + ("" if where else "<br><i>The image file is no longer there.</i>"))
         self.thumb.setPixmap(self._thumbnail(row.heatmap_png))
@@ -261,7 +261,7 @@ class HistoryPanel(QWidget):
             # The file's name: `inspector infer` records its whole path (the detail line shows it), a narrow dock
             # would show only its folders.
             score = "" if row.score is None else f"{row.score:.3f}"
-            cells = [when, Path(row.file_name).name or row.file_name, row.verdict_text, score,
+            cells = [when, Path(row.file_name).name or row.file_name, _verdict_cell(row), score,
                      LABEL_WORDS.get(row.label, row.label or "") + (f" (by {row.marked_by})" if row.label and row.marked_by
                                                                     else ""),
                      row.source + (f" ({row.purpose_note})" if row.purpose_note else "")]
@@ -387,3 +387,10 @@ class HistoryPanel(QWidget):
             b.setEnabled(has and teach)
         for b in (self.export_button, self.report_button):
             b.setEnabled(has)
+
+
+def _verdict_cell(row: hist.Inspection) -> str:
+    """The verdict as the list shows it: an ERROR with its cause, as the PLC's ErrorCode gave it ("ERROR
+    (no_image)"); other verdicts, and rows written before the history kept the cause, as they are."""
+    cause = ErrorCode.known(row.error_code)
+    return f"{row.verdict_text} ({cause.cause})" if cause else row.verdict_text

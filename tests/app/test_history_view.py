@@ -188,6 +188,9 @@ def test_the_report_by_shift_of_the_time_shown(qtbot, reviewed):
     dialog.refresh()
     cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
     assert cells == [["repeated_image", "4", "2", "100.0%", "the same image as the part before (a frozen camera)"]]
+    view.refresh()  # the list says each ERROR's cause beside it
+    listed = {view.table.item(r, 1).text(): view.table.item(r, 2).text() for r in range(view.table.rowCount())}
+    assert listed["f1.png"] == listed["f2.png"] == "ERROR (repeated_image)" and "NG" in listed.values()
     dialog.by.setCurrentIndex(5)  # alarms: none raised yet (the window inspects as bench checks)
     assert table.rowCount() == 0 and dialog.note.text() == "No alarm in the time the History view shows."
     from station.line_io.alarm_log import AlarmLog
