@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -35,6 +35,13 @@ router = APIRouter(prefix="/projects/{name}", tags=["versions, audit, history, b
 
 def _projects(request: Request):
     return request.app.state.projects
+
+
+def time_window(since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
+                until: Optional[str] = Query(None, description="before (the same forms)")) -> dict:
+    """The history routes' time window as since / until epochs; a time that cannot be read is a HistoryError naming
+    it: a 422 (errors.py)."""
+    return {"since": parse_time(since, "since"), "until": parse_time(until, "until")}
 
 
 @router.get("/versions", summary="The model versions: when, what, images, threshold, FAR/FRR, which is active",
@@ -76,7 +83,7 @@ def audit(name: str, request: Request):
 
 @router.get("/history", summary="Inspection history rows (newest first) and the counts and yield over them",
             dependencies=[require("read")], responses=answer(schemas.History))
-def history(name: str, request: Request,
+def history(name: str, request: Request, window: dict = Depends(time_window),
             limit: int = Query(100, ge=1, le=10000, description="most rows returned"),
             verdict: Optional[str] = Query(None, description="only this verdict (OK, NG, NOT_FOUND, NO_VERDICT, "
                                            "ERROR)"),
@@ -87,12 +94,9 @@ def history(name: str, request: Request,
                                          "number (3), as GET .../history/causes gives them"),
             label: Optional[str] = Query(None, description="only rows a reviewer marked so (false_reject, "
                                          "false_accept)"),
-            since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
-            until: Optional[str] = Query(None, description="before (the same forms)"),
             heatmap: Optional[str] = Query(None, description="true: each row's heatmap thumbnail (128 px) as a "
                                            "base64 PNG, heatmap_png_base64")):
     _projects(request).existing(name)
-    window = {"since": parse_time(since, "since"), "until": parse_time(until, "until")}
     thumbnails = parse_bool("heatmap", heatmap)
     if label is not None and label not in LABELS:
         raise ApiError(422, f"label must be one of {', '.join(LABELS)}, got {label!r}")
@@ -117,10 +121,8 @@ def history(name: str, request: Request,
 @router.get("/history/periods", summary="The counts and yield per hour, day or shift (local time), master parts' "
             "checks apart: what an MES pulls for its shift reports", dependencies=[require("read")],
             responses=answer(schemas.Periods))
-def history_periods(name: str, request: Request,
+def history_periods(name: str, request: Request, window: dict = Depends(time_window),
                     by: str = Query("hour", description="hour, day or shift"),
-                    since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
-                    until: Optional[str] = Query(None, description="before (the same forms)"),
                     shifts: str = Query("6,14,22", description="with by=shift: the hours the shifts start at"),
                     purpose: Optional[str] = Query(None, description="line or bench only")):
     _projects(request).existing(name)
@@ -129,46 +131,38 @@ def history_periods(name: str, request: Request,
     if purpose not in (None, "line", "bench"):
         raise ApiError(422, f"purpose must be line or bench (master parts' checks are counted apart), got {purpose!r}")
     # A time or shift list that cannot be read is a HistoryError naming it: a 422 (errors.py).
-    found = periods(_projects(request).station(name).history, by, since=parse_time(since, "since"),
-                    until=parse_time(until, "until"), shifts=parse_shifts(shifts), purpose=purpose)
+    found = periods(_projects(request).station(name).history, by, shifts=parse_shifts(shifts), purpose=purpose,
+                    **window)
     return {"project": name, "by": by, "periods": [p.to_dict() for p in found], "total": total(found).to_dict()}
 
 
 @router.get("/history/zones", summary="The NG parts per inspection zone of their largest defect, most first: where "
             "the process fails (zone null: inspected without zones)", dependencies=[require("read")],
             responses=answer(schemas.Zones))
-def history_zones(name: str, request: Request,
-                  since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
-                  until: Optional[str] = Query(None, description="before (the same forms)")):
+def history_zones(name: str, request: Request, window: dict = Depends(time_window)):
     _projects(request).existing(name)
-    found = _projects(request).station(name).history.ng_zones(since=parse_time(since, "since"),
-                                                               until=parse_time(until, "until"))
+    found = _projects(request).station(name).history.ng_zones(**window)
     return {"project": name, "zones": zone_records(found)}
 
 
 @router.get("/history/causes", summary="The ERRORs per cause (the PLC's ErrorCode), most first: what keeps parts "
             "from being judged (cause not_recorded: rows written before the history kept it)",
             dependencies=[require("read")], responses=answer(schemas.Causes))
-def history_causes(name: str, request: Request,
-                   since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
-                   until: Optional[str] = Query(None, description="before (the same forms)")):
+def history_causes(name: str, request: Request, window: dict = Depends(time_window)):
     _projects(request).existing(name)
-    found = _projects(request).station(name).history.error_causes(since=parse_time(since, "since"),
-                                                                   until=parse_time(until, "until"))
+    found = _projects(request).station(name).history.error_causes(**window)
     return {"project": name, "causes": cause_records(found)}
 
 
 @router.get("/history/alarms", summary="The alarm history: each line alarm raised and cleared (or ended by a stop), "
             "newest first", dependencies=[require("read")], responses=answer(schemas.Alarms))
-def history_alarms(name: str, request: Request,
-                   since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
-                   until: Optional[str] = Query(None, description="before (the same forms)"),
+def history_alarms(name: str, request: Request, window: dict = Depends(time_window),
                    limit: int = Query(100, ge=1, description="the newest this many events")):
     from station.line_io.alarm_log import alarm_events, alarm_totals
 
     _projects(request).existing(name)
     path = _projects(request).station(name).history.path
-    events = alarm_events(path, parse_time(since, "since"), parse_time(until, "until"), limit=limit)
+    events = alarm_events(path, window["since"], window["until"], limit=limit)
     return {"project": name, "events": [e.to_dict() for e in events],
             "totals": [t.to_dict() for t in alarm_totals(events[::-1])]}
 
