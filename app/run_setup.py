@@ -54,8 +54,15 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
         from inspector_line.display_server import DisplayServer
         from station.line_io.display import LineDisplay
 
+        from station.tokens import TokenFile
+
         display = LineDisplay()
-        servers.append(DisplayServer(display, *host_port(fields["display"], "The line display's address")))
+        tokens = TokenFile(Path(fields["display_tokens"]), "display") if fields.get("display_tokens") else None
+        servers.append(DisplayServer(display, *host_port(fields["display"], "The line display's address"),
+                                     tokens=tokens))
+    elif fields.get("display_tokens"):
+        raise InspectorError("The display's tokens file goes with the line display's address: give both, or leave "
+                             "the tokens file empty.")
     io, eye = io_module(fields.get("io"), fields.get("io_reject"), fields.get("io_ok"), fields.get("io_alarm"),
                         fields.get("io_ready"), fields.get("io_trigger"), names=IO_NAMES)  # messages: the run's log
     servers += [device for device in (io, eye) if device is not None]
@@ -96,12 +103,13 @@ def _hours(value: float) -> str:
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
     opcua, opcua_users, recipes (folders separated by ;), mqtt; the Outputs… dialog's post, metrics, display,
-    opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty),
+    display_tokens, opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty),
     its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
                       ("modbus", "--modbus"), ("opcua", "--opcua"), ("opcua_users", "--opcua-users"),
                       ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"), ("display", "--display"),
+                      ("display_tokens", "--display-tokens"),
                       ("opcua_cert", "--opcua-cert"), ("opcua_key", "--opcua-key"), ("opcua_trust", "--opcua-trust"),
                       ("io", "--io"), ("io_reject", "--io-reject"), ("io_ok", "--io-ok"), ("io_alarm", "--io-alarm"),
                       ("io_ready", "--io-ready"), ("io_trigger", "--io-trigger")):

@@ -5,8 +5,11 @@ and the last part's picture (station/line_io/display.py), read-only, from a thre
     GET /state             JSON: the station, this shift's counts, the alarms, the last part, the recent ones
     GET /picture/N.jpg     part N's picture, the last part's or the last NG's (404 for any other)
 
-Nothing here can change the station: every route is a GET. The server's socket is bound before the run starts
-(threaded_server.py), so a port taken is the run's refusal in one line, not a thread that dies unseen.
+Nothing here can change the station: every route is a GET. With a tokens file (`--display-tokens`, the service's
+format: station/tokens.py) the state and the pictures need `Authorization: Bearer TOKEN` of any of its callers (every
+role reads); the page itself holds no data and sends the token given after # in its address
+(`http://HOST:PORT/#token=...`). The server's socket is bound before the run starts (threaded_server.py), so a port
+taken is the run's refusal in one line, not a thread that dies unseen.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from station.line_io.display import LineDisplay, picture_gone
 from station.line_io.display_page import PAGE
+from station.tokens import is_loopback
 
+from .bearer_token import BearerToken
 from .threaded_server import ThreadedServer
 
 NO_CACHE = {"Cache-Control": "no-store"}
@@ -45,14 +50,21 @@ def display_app(display: LineDisplay) -> FastAPI:
 
 class DisplayServer(ThreadedServer):
     """The page and its state on HOST:PORT (port 0: a free one, read back in `port`), served by uvicorn in a daemon
-    thread; start() before the run, close() after it."""
+    thread; start() before the run, close() after it. `tokens`: a station.tokens.TokenFile (or Tokens) whose callers
+    may read the state and pictures; None: anyone who reaches the port may."""
 
-    def __init__(self, display: LineDisplay, host: str, port: int):
-        super().__init__(display_app(display), host, port, "the line display")
-        self.display = display
+    def __init__(self, display: LineDisplay, host: str, port: int, tokens=None):
+        app = display_app(display)
+        if tokens is not None:
+            app = BearerToken(app, tokens, public=lambda path: path == "/")
+        super().__init__(app, host, port, "the line display")
+        self.display, self.tokens = display, tokens
 
     def describe(self) -> str:
-        return f"line display: {self.url}/"
+        if self.tokens is not None:
+            return f"line display: {self.url}/#token=TOKEN (a token of the tokens file)"
+        return f"line display: {self.url}/" + ("" if is_loopback(self.host) else
+                                               " (no --display-tokens: anyone on the network sees the parts)")
 
 
 __all__ = ["DisplayServer", "display_app"]

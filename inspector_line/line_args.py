@@ -57,6 +57,9 @@ def add_line_io_arguments(p) -> None:
                    "with its heatmap and verdict, this shift's counts and yield, the alarms (read-only; docs/plc.md)")
     g.add_argument("--shifts", metavar="H,H,...",
                    help="with --display: the hours the shifts start at, for its counts (default 6,14,22)")
+    g.add_argument("--display-tokens", type=Path, metavar="FILE",
+                   help="with --display: a tokens file (as inspector serve --token-file) whose callers alone see the "
+                   "display's parts; open it as http://HOST:PORT/#token=TOKEN")
     add_io_arguments(p)
     add_alarm_arguments(g)
     add_master_arguments(g)
@@ -252,6 +255,7 @@ def check_line_io_arguments(args) -> None:
         if value:
             host_port(value, flag)
     display_shifts(args)
+    display_tokens(args)
     if args.mqtt:
         from station.line_io.mqtt import MqttReceiver
 
@@ -297,6 +301,18 @@ def display_shifts(args) -> tuple[int, ...]:
     return parse_shifts(args.shifts, "--shifts") if args.shifts is not None else DEFAULT_SHIFTS
 
 
+def display_tokens(args):
+    """--display-tokens: the tokens file the display asks for (station.tokens.TokenFile, read again when it changes);
+    None without it. A file that cannot be read, or given without --display, is an InspectorError naming it."""
+    if args.display_tokens is None:
+        return None
+    if not args.display:
+        raise InspectorError("--display-tokens goes with --display HOST:PORT (the tokens its page asks for)")
+    from station.tokens import TokenFile
+
+    return TokenFile(args.display_tokens, "display")
+
+
 class LineIO:
     """The servers and receivers of one `inspector run`, set into its RunOptions; started and stopped by cmd_run.
     `args` were checked by check_line_io_arguments first (cmd_run does, before the history opens)."""
@@ -333,7 +349,8 @@ class LineIO:
             from .display_server import DisplayServer
 
             options.display = LineDisplay(display_shifts(args))
-            self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display")))
+            self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display"),
+                                              tokens=display_tokens(args)))
         io, eye = io_module_of(args)  # their messages go with the run's (the Publisher's, the Runner's)
         if io is not None:
             options.outputs.append(io)

@@ -8,7 +8,6 @@ in use, ...); 130 Ctrl+C before it was up.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import sys
 from pathlib import Path
@@ -16,11 +15,10 @@ from typing import Optional, Sequence
 
 from inference import EngineConfig, InspectorError, __version__
 
-from .access import TokenFile
+from station.tokens import TokenFile, is_loopback
 from .uploads import Limits
 
 PROG = "inspector serve"
-LOOPBACK_NAMES = ("localhost",)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -87,15 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "journal (Windows); --log-level warning keeps it to warnings and errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,23 +1,14 @@
-"""ASGI layers around the app: access log, bearer token, request size limit."""
+"""ASGI layers around the app: access log, bearer token (inspector_line/bearer_token.py, which the run's line display
+shares), request size limit."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from typing import Optional
 
-from .access import caller_of
+from inspector_line.bearer_token import BearerToken, send_error
 
 access_log = logging.getLogger("inspector.access")
-
-
-async def _send_error(send, status: int, message: str, headers: Optional[list] = None) -> None:
-    body = json.dumps({"error": message, "status": status}).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *(headers or [])]})
-    await send({"type": "http.response.body", "body": body})
 
 
 class AccessLog:
@@ -43,36 +34,6 @@ class AccessLog:
             client = scope.get("client") or ("-", 0)
             access_log.info("%s %s %s %d %.1f ms", client[0], scope["method"], scope["path"], status[0],
                             (time.perf_counter() - t0) * 1000.0)
-
-
-class BearerToken:
-    """Every request must carry `Authorization: Bearer <token>` of one of the tokens (access.py: each names its
-    caller and roles), compared in constant time; the request's state then names its caller. `public(path)`: a GET
-    that needs none, a page that holds no data (the line display's, which a browser opens by its address and which
-    then sends the token itself)."""
-
-    def __init__(self, app, tokens, public=None):
-        self.app = app
-        self.tokens = tokens  # access.Tokens, or the TokenFile read again when it changes
-        self.public = public or (lambda path: False)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        if scope["method"] in ("GET", "HEAD") and self.public(scope["path"]):
-            return await self.app(scope, receive, send)
-        given = b""
-        for key, value in scope.get("headers", ()):
-            if key == b"authorization":
-                scheme, _, rest = value.partition(b" ")
-                if scheme.lower() == b"bearer":
-                    given = rest.strip()
-        caller = caller_of(self.tokens.callers(), given)
-        if caller is None:
-            return await _send_error(send, 401, "missing or wrong bearer token (Authorization: Bearer <token>)",
-                                     [(b"www-authenticate", b"Bearer")])
-        scope.setdefault("state", {})["caller"] = caller
-        return await self.app(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
@@ -110,7 +71,7 @@ class RequestSizeLimit:
             if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 if int(value) <= DRAIN_LIMIT:
                     await _drain(receive)
-                return await _send_error(send, 413, message, [(b"connection", b"close")])
+                return await send_error(send, 413, message, [(b"connection", b"close")])
         seen = 0
 
         async def counted():
@@ -127,3 +88,6 @@ class RequestSizeLimit:
             return event
 
         return await self.app(scope, counted, send)
+
+
+__all__ = ["AccessLog", "BearerToken", "BodyTooLarge", "RequestSizeLimit"]

@@ -211,11 +211,57 @@ def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_sta
     (["--display", "nohost"], "HOST:PORT"),
     (["--shifts", "6,18"], "goes with --display"),
     (["--display", "127.0.0.1:0", "--shifts", "6,25"], "shifts start at"),
+    (["--display-tokens", "tokens.txt"], "--display-tokens goes with --display"),
+    (["--display", "127.0.0.1:0", "--display-tokens", "missing.txt"], "cannot read the token file missing.txt"),
 ])
 def test_bad_display_options_exit_2_with_one_line(project, tmp_path, capsys, extra, words):
     assert main(["run", str(project[1]), "--source", str(tmp_path), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
+
+
+def test_with_a_tokens_file_only_its_callers_see_the_parts(tmp_path):
+    """A display reachable from the plant's network shows part pictures: with --display-tokens, the state and the
+    pictures need a token of the file (any role: every role reads), the page itself none (it sends the token given
+    after # in its address); a token revoked in the file stops working while the run goes on."""
+    from station.tokens import RELOAD_EVERY_S, TokenFile
+
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("hmi read hmi-0123456789abcdef\nlead line lead-0123456789abcdef\n")
+    display = LineDisplay()
+    display.part(Outcome("p1.png", Verdict.OK, "", 1.0, 2.0, "v1", None), np.full((40, 40, 3), 90, np.uint8), 0.01)
+    server = DisplayServer(display, "127.0.0.1", 0, tokens=TokenFile(tokens, "display"))
+    server.start()
+    base = f"http://127.0.0.1:{server.port}"
+
+    def get(path, token=None):
+        return httpx.get(base + path, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
+
+    try:
+        picture = get("/state", "hmi-0123456789abcdef").json()["part"]["picture"]
+        answers = {"page": get("/").status_code, "state": get("/state").status_code,
+                   "picture": get("/" + picture).status_code, "wrong": get("/state", "x" * 20).status_code,
+                   "hmi": get("/state", "hmi-0123456789abcdef").status_code,
+                   "hmi picture": get("/" + picture, "hmi-0123456789abcdef").status_code,
+                   "lead": get("/state", "lead-0123456789abcdef").status_code}
+        shown, refused = rendered(base + "/#token=hmi-0123456789abcdef"), rendered(base + "/")
+        tokens.write_text("lead line lead-0123456789abcdef\n")  # the HMI's token revoked
+        time.sleep(RELOAD_EVERY_S + 0.2)
+        revoked = get("/state", "hmi-0123456789abcdef").status_code
+        described = server.describe()
+    finally:
+        server.close()
+    assert answers == {"page": 200, "state": 401, "picture": 401, "wrong": 401, "hmi": 200, "hmi picture": 200,
+                       "lead": 200}
+    assert revoked == 401 and described.endswith("/#token=TOKEN (a token of the tokens file)")
+    assert element(shown, "verdict").endswith(">OK") and "p1.png" in shown
+    assert "THE STATION REFUSES THIS PAGE (HTTP 401)" in element(refused, "stale")
+
+
+def test_a_display_beyond_this_pc_without_tokens_says_who_sees_it():
+    assert DisplayServer(LineDisplay(), "127.0.0.1", 0).describe().endswith(":0/")
+    assert DisplayServer(LineDisplay(), "0.0.0.0", 0).describe().endswith(
+        "(no --display-tokens: anyone on the network sees the parts)")
 
 
 def test_a_display_port_in_use_is_one_line_and_exit_2(project, tmp_path, capsys):

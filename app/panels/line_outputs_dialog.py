@@ -1,6 +1,6 @@
 """The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, the OPC UA endpoint's
 certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --display,
---opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm / --io-ready /
+--display-tokens, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm / --io-ready /
 --io-trigger set them. The
 values are kept with the run's other fields (run/<key> in the window's QSettings) and checked with them at Start
 (app/run_setup.py)."""
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 # The values, in the Run view's field names (run_setup's), and what each is called in its messages.
-KEYS = ("post", "metrics", "display", "opcua_cert", "opcua_key", "opcua_trust", "io", "io_reject", "io_ok",
+KEYS = ("post", "metrics", "display", "display_tokens", "opcua_cert", "opcua_key", "opcua_trust", "io", "io_reject", "io_ok",
         "io_alarm", "io_ready", "io_trigger")
 NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
          "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
@@ -57,6 +57,10 @@ class LineOutputsDialog(QDialog):
             "display", values, "HOST:PORT for the station's monitor (optional), e.g. 0.0.0.0:8080",
             "Serve a page for a monitor at the station at http://HOST:PORT/ while the run goes on: the last part "
             "with its heatmap and verdict, this shift's counts and yield, the alarms (read-only)"))
+        form.addRow("Its tokens file", self._with_browse(self._edit(
+            "display_tokens", values, "tokens.txt (optional: without it, anyone who reaches the port sees the parts)",
+            "Only the callers of this tokens file (as inspector serve --token-file) see the display's parts; open it "
+            "as http://HOST:PORT/#token=TOKEN"), self._choose_file))
         form.addRow("OPC UA certificate", self._with_browse(self._edit(
             "opcua_cert", values, "inspector_opcua_cert.der (optional)",
             "Secure the OPC UA endpoint (Basic256Sha256, sign and encrypt) with this certificate; "

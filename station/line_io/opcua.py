@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 import math
 import threading
@@ -38,6 +37,7 @@ from urllib.parse import urlparse
 
 from inference import InspectorError
 
+from ..tokens import is_loopback
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, PlcWriteRefused
 from .opcua_security import OpcUaSecurity
 from .opcua_security import apply as apply_security
@@ -83,13 +83,6 @@ def node_id(name: str) -> str:
     return f"{OBJECT}.{name}"
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def read_users(path: Path) -> dict[str, str]:
