@@ -87,6 +87,8 @@ class Inspection(Documented):
     error_code: Optional[int] = Field(None, description="ERROR: why, as a number (station.ErrorCode, docs/plc.md): "
                                       "1 image invalid, 2 image check, 3 no image, 4 repeated image, 5 part mismatch, "
                                       "6 unknown recipe, 7 model unusable, 9 other")
+    cause: Optional[str] = Field(None, description="ERROR: the same cause by name (image_invalid, image_check, "
+                                 "no_image, repeated_image, part_mismatch, unknown_recipe, model_unusable, other)")
     brightness_shift: Optional[float] = None
     image_check: Optional[Literal["dark", "bright", "flat"]] = None
     location: Optional[dict[str, Any]] = Field(None, description="with alignment: where the part was found")

@@ -136,7 +136,7 @@ class Outcome:
         if self.error is not None:
             out["error"] = self.error
         if self.verdict == Verdict.ERROR:
-            out["error_code"] = int(self.error_code)
+            out["error_code"], out["cause"] = int(self.error_code), self.error_code.cause
         if self.expected is not None:
             out["master"] = {"expected": self.expected.value, "passed": self.master_passed}
         return out

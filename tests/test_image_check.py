@@ -210,6 +210,7 @@ def test_a_failed_image_check_is_error_code_2_in_every_result(tmp_path, tiny_con
     ok = disc(50, size=112)[0]
     dark, good = next(iter(station.inspect([(ok * 0.1).astype(np.uint8)]))), next(iter(station.inspect([ok])))
     assert dark.error_code == ErrorCode.IMAGE_CHECK and dark.to_dict()["error_code"] == 2
+    assert dark.to_dict()["cause"] == "image_check"  # by name too, for a log that is read
     assert good.error_code == ErrorCode.NONE and "error_code" not in good.to_dict()
     unreadable = station.error("x.png", "cannot decode x.png", record=False)
     assert unreadable.error_code == ErrorCode.IMAGE_INVALID

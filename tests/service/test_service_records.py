@@ -49,7 +49,8 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert send(first, "SN-500")["verdict"] in ("OK", "NG")
     assert send(first, "SN-500")["verdict"] in ("OK", "NG")  # the client's retry of that part
     frozen = send(first, "SN-501")
-    assert (frozen["verdict"], frozen["score"], frozen["error_code"]) == ("ERROR", None, 4)  # as the PLC's register
+    assert (frozen["verdict"], frozen["score"], frozen["error_code"], frozen["cause"]) == \
+        ("ERROR", None, 4, "repeated_image")  # as the PLC's register says it
     assert frozen["reason"].startswith(f"the same image as the part before ({first.name}, part SN-500), to the bit")
     assert send(first, "SN-501")["verdict"] == "ERROR"  # retried, the frozen frame is still not SN-501's image
     assert send(second, "SN-501")["verdict"] in ("OK", "NG")
