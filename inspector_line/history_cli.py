@@ -115,7 +115,8 @@ def cmd_history(args) -> int:
         score = f"{r.score:10.4f}" if r.score is not None else " " * 10
         local = local_time(r.time)
         label = f"  [{r.label}{f' by {r.marked_by}' if r.marked_by else ''}]" if r.label else ""
-        error = f"  {r.error}" if r.error else ""
+        cause = ErrorCode.known(r.error_code)
+        error = f"  {cause.cause + ': ' if cause else ''}{r.error}" if r.error else ""
         part = f"  part {r.part_id}" if r.part_id else ""
         version = f" {r.model_version}" if r.model_version else ""
         note = f" ({r.purpose_note})" if r.purpose_note else ""

@@ -85,6 +85,7 @@ def test_history_by_cause_prints_and_exports_the_errors_most_first(line, tmp_pat
     assert cli_main(["history", str(project), "--cause", "4"]) == 0  # the PLC's number does as well
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[4] for line in listed[:-1]] == ["p3.png", "p4.png"] and listed[-1].startswith("2 rows")
+    assert all("  repeated_image: the same image as the part before" in line for line in listed[:-1])
 
 
 @pytest.mark.parametrize("extra, words", [
