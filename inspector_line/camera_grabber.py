@@ -5,8 +5,13 @@ are full; a network stream queues them): a run that reads a frame only when a Tr
 inspected the part before, gets a picture taken before the part was there (the part before it, an empty conveyor)
 and gives its verdict to this part. Read here, frames keep coming whether or not the run wants one. Each frame
 knows when it began (the frame before it was complete, so its exposure came after that) and when it was complete;
-the newest KEEP_FRAMES are held, decoded, so that a trigger finds the first frame that began after it even when
-the run was busy with the part before.
+the newest KEEP_FRAMES are held, so that a trigger finds the first frame that began after it even when the run was
+busy with the part before.
+
+A camera that sends JPEG (MJPG) through OpenCV's V4L2 backend is read without decoding: its frames are held as the
+bytes it sent and decoded only when the run takes one (cv2.imdecode, as the backend itself decodes them), where
+decoding every frame cost 18 % of a core at 1080p and 30 frames a second (docs/benchmarks.md). Any other camera,
+or one whose raw frames are not JPEG after all, is decoded by OpenCV as it comes.
 
     grabber = FrameGrabber(0, "camera:0", {"width": 1920})   # SourceError when it cannot be opened
     grabber.start()
@@ -30,6 +35,8 @@ from typing import Optional
 
 import numpy as np
 
+from inference import ImageError
+
 from .camera_settings import apply_settings
 from .source_items import SourceError
 
@@ -43,13 +50,21 @@ class Frame:
     began: float  # time.monotonic(): the frame before was complete (or the camera was opened): exposed after this
     done: float  # time.monotonic(): grabbed
     arrived: float  # time.time() when grabbed
-    bgr: np.ndarray  # as OpenCV decoded it: made RGB only for the frame the run takes (rgb()), not for every one
+    pixels: np.ndarray  # BGR as OpenCV decoded it, or the JPEG bytes the camera sent (`compressed`)
     first_after_open: bool  # no frame before it in this opening of the camera: nothing says when it was exposed
+    compressed: bool = False
 
     def rgb(self) -> np.ndarray:
+        """The frame's RGB pixels, made only for the frame the run takes, not for every one; ImageError for JPEG
+        bytes that do not decode (a frame the camera garbled)."""
         import cv2
 
-        return cv2.cvtColor(self.bgr, cv2.COLOR_BGR2RGB)  # a tenth of numpy's reversed copy's time at 1080p
+        bgr = self.pixels
+        if self.compressed:
+            bgr = cv2.imdecode(self.pixels, cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise ImageError(f"frame {self.seq} of the camera did not decode: its JPEG is damaged")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # a tenth of numpy's reversed copy's time at 1080p
 
 
 class FrameGone(Exception):
@@ -67,6 +82,7 @@ class FrameGrabber:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._seq = -1
+        self.compressed = False  # this opening's frames are held as the JPEG bytes the camera sent
         self._cap = self._open()
         if self._cap is None:
             raise SourceError(f"cannot open {label}: no such camera, or not a video OpenCV can read")
@@ -89,6 +105,7 @@ class FrameGrabber:
                 logging.setLogLevel(level)
         if cap.isOpened():
             self.refused = apply_settings(cap, self.settings)
+            self.compressed = _hands_over_jpeg(cap)
             return cap
         cap.release()
         return None
@@ -146,6 +163,8 @@ class FrameGrabber:
                 self._cap.release()
 
     def _read_frames(self) -> None:
+        import cv2
+
         began, first = time.monotonic(), True
         while not self._stop.is_set():
             if self._cap is None:
@@ -162,18 +181,44 @@ class FrameGrabber:
                 self.problem = f"{self.label} stopped delivering frames: opened again every {REOPEN_S:g} s"
                 continue
             done, arrived = time.monotonic(), time.time()
-            ok, bgr = self._cap.retrieve()
-            if not ok or bgr is None:  # a frame the driver could not decode: the next one begins after it anyway
+            ok, pixels = self._cap.retrieve()
+            if not ok or pixels is None:  # a frame the driver could not decode: the next one begins after it anyway
+                began, first = done, False
+                continue
+            if self.compressed and not _is_jpeg(pixels):  # raw frames in another form: OpenCV decodes them again
+                self.compressed = False
+                self._cap.set(cv2.CAP_PROP_CONVERT_RGB, 1)
                 began, first = done, False
                 continue
             self._seq += 1
-            frame = Frame(self._seq, began, done, arrived, bgr, first)
+            frame = Frame(self._seq, began, done, arrived, pixels, first, self.compressed)
             with self._changed:
                 if len(self._frames) == self._frames.maxlen:
                     self._dropped_began = self._frames[0].began
                 self._frames.append(frame)
                 self._changed.notify_all()
             began, first = done, False
+
+
+def _hands_over_jpeg(cap) -> bool:
+    """Switch a V4L2 camera sending MJPG to handing over its JPEG bytes undecoded (OpenCV's CONVERT_RGB off, which
+    V4L2 answers with the driver's buffer as one row of bytes); False, and nothing changed, for any other backend
+    or format, whose raw frames differ from one backend to the next."""
+    import cv2
+
+    try:
+        backend, fourcc = cap.getBackendName(), int(cap.get(cv2.CAP_PROP_FOURCC))
+    except (cv2.error, AttributeError, TypeError, ValueError):
+        return False
+    if backend != "V4L2" or fourcc != cv2.VideoWriter_fourcc(*"MJPG"):
+        return False
+    return bool(cap.set(cv2.CAP_PROP_CONVERT_RGB, 0))
+
+
+def _is_jpeg(pixels: np.ndarray) -> bool:
+    """One row (or column) of bytes that starts as a JPEG does (its SOI marker)."""
+    return pixels.dtype == np.uint8 and pixels.size > 2 and pixels.ndim <= 2 and min(pixels.shape) == 1 \
+        and pixels.flat[0] == 0xFF and pixels.flat[1] == 0xD8
 
 
 __all__ = ["Frame", "FrameGone", "FrameGrabber", "KEEP_FRAMES", "REOPEN_S"]

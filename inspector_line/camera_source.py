@@ -150,7 +150,11 @@ class VideoSource:
         if frame is None:
             return []
         self._frame, self._frame_after = frame.seq, None
-        rgb = frame.rgb()
+        try:
+            rgb = frame.rgb()
+        except ImageError as exc:  # a JPEG the camera garbled: this part's ERROR, never another frame's verdict
+            return [Item(f"{self._stem}_frame{frame.seq:06d}", None, None, None, frame.arrived,
+                         extra={"frame": frame.seq, "error": str(exc), "cause": "image_invalid"})]
         return [Item(f"{self._stem}_frame{frame.seq:06d}", rgb, None, hashlib.sha256(rgb.tobytes()).hexdigest(),
                      frame.arrived, extra={"frame": frame.seq})]
 

@@ -281,8 +281,9 @@ class Runner:
             if self._armed is not None and self.triggers.unknown_recipe:
                 self._finish_error(item, self.triggers.unknown_recipe, cause=ErrorCode.UNKNOWN_RECIPE)
                 continue
-            if item.image is None:  # a trigger's camera frame that cannot be had (camera_source.py)
-                todo.append((item, None, (item.extra.get("error", "no image"), ErrorCode.NO_IMAGE)))
+            if item.image is None:  # a trigger's camera frame that cannot be had, or did not decode (camera_source.py)
+                cause = ErrorCode.parse(item.extra.get("cause", "no_image"))
+                todo.append((item, None, (item.extra.get("error", "no image"), cause)))
                 continue
             mismatch = self._other_part(item)
             if mismatch:

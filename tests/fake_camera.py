@@ -44,12 +44,14 @@ class BufferingCamera:
     scene: Scene
     SIZES = ((640, 480), (1280, 720))  # the sizes it offers; a larger one asked gives the largest
     settings_log: list = []  # (property, value) of each set(), in order, every opening's
+    backend = "FAKE"  # "V4L2": with MJPG and CONVERT_RGB off it hands over each frame's JPEG bytes as one row
+    raw_frames = "jpeg"  # what it hands over raw: "jpeg", "bgr" (a backend that ignores CONVERT_RGB) or "garbled"
 
     def __init__(self, index):
         self._next, self._seq, self._queue, self._t = time.monotonic(), 0, deque(), None
         self._props = {cv2.CAP_PROP_FRAME_WIDTH: 640.0, cv2.CAP_PROP_FRAME_HEIGHT: 480.0, cv2.CAP_PROP_FPS: 50.0,
                        cv2.CAP_PROP_FOURCC: float(cv2.VideoWriter_fourcc(*"YUYV")), cv2.CAP_PROP_EXPOSURE: 156.0,
-                       cv2.CAP_PROP_AUTO_EXPOSURE: 3.0}  # no gain, focus or autofocus control
+                       cv2.CAP_PROP_AUTO_EXPOSURE: 3.0, cv2.CAP_PROP_CONVERT_RGB: 1.0}  # no gain, focus, autofocus
 
     def set(self, prop, value):
         """As a UVC driver takes a setting: a size it does not offer is clamped to one it does, a control it does not
@@ -65,6 +67,9 @@ class BufferingCamera:
 
     def get(self, prop):
         return self._props.get(prop, 0.0)
+
+    def getBackendName(self):
+        return BufferingCamera.backend
 
     def isOpened(self):
         return True
@@ -85,7 +90,15 @@ class BufferingCamera:
         return True
 
     def retrieve(self):
-        return True, np.ascontiguousarray(BufferingCamera.scene.at(*self._t)[..., ::-1])
+        bgr = np.ascontiguousarray(BufferingCamera.scene.at(*self._t)[..., ::-1])
+        raw = self._props[cv2.CAP_PROP_CONVERT_RGB] == 0 and BufferingCamera.backend == "V4L2" and \
+            self._props[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter_fourcc(*"MJPG")
+        if not raw or BufferingCamera.raw_frames == "bgr":
+            return True, bgr
+        jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].reshape(1, -1)
+        if BufferingCamera.raw_frames == "garbled":  # its start marker, then noise on the cable
+            jpeg = np.concatenate([jpeg[:, :2], np.full((1, 600), 0x5A, np.uint8)], axis=1)
+        return True, jpeg
 
     def release(self):
         pass
