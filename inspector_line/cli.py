@@ -225,6 +225,8 @@ def _run(args, engine, history_path) -> int:
     c = summary.counts
     print(f"done: {c.total} inspected; {c.summary()}; {summary.skipped} already in the history, "
           f"{summary.seconds:.1f} s", flush=True)
+    if summary.error_causes:  # what kept parts from being judged, as `inspector history --by cause` counts them
+        print(summary.causes_text, flush=True)
     if summary.drift is not None and summary.drift.warning:
         print(summary.drift.message, file=sys.stderr)
     line_io.print_summary(summary)

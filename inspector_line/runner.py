@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -121,6 +121,12 @@ class RunSummary:
     delivery: list = field(default_factory=list)  # station.line_io.outbox.OutboxStats per receiver
     alarms: dict = field(default_factory=dict)  # alarms still active at the end
     master_checks: dict = field(default_factory=dict)  # {"passed": n, "failed": m} with master parts configured
+    error_causes: dict = field(default_factory=dict)  # production ERRORs by cause (ErrorCode.cause), most first
+
+    @property
+    def causes_text(self) -> str:
+        """"ERROR by cause: image_check 2, no_image 1", as the run's end says it."""
+        return "ERROR by cause: " + ", ".join(f"{cause} {n}" for cause, n in self.error_causes.items())
 
 
 class Runner:
@@ -148,6 +154,7 @@ class Runner:
         if hasattr(source, "known"):
             source.known = self._known_key  # a file the history knows is skipped without reading it
         self.counts = RunCounts()  # production parts: master parts are checks of the station (the publisher's watch)
+        self.error_causes: Counter = Counter()
         if self.options.masters is not None:
             for each in (station, *self.options.recipes):
                 each.masters = self.options.masters  # a master part's row says so (Station.finish)
@@ -254,7 +261,7 @@ class Runner:
         return RunSummary(self.counts.copy(), time.perf_counter() - t0, self.skipped, stop.is_set(), self.drift,
                           post.failed if post else 0, list(self._messages), delivery,
                           dict(self.publisher.alarms.active) if self.publisher else {},
-                          self._master_checks())
+                          self._master_checks(), dict(self.error_causes.most_common()))
 
     def _master_checks(self) -> dict:
         """This run's master parts' checks, as its MasterWatch counted them; {} without master parts."""
@@ -390,6 +397,8 @@ class Runner:
         result = outcome.result
         if outcome.expected is None:
             self.counts.add(verdict)
+            if verdict is Verdict.ERROR:
+                self.error_causes[outcome.error_code.cause] += 1
         # What the metrics time: from the PLC's Trigger when triggered, else from the image complete.
         waited = latency if self._armed is None or not answer else max(0.0, time.monotonic() - self._armed.taken)
         if answer and self._armed is not None and item.image is not None:

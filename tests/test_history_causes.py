@@ -39,22 +39,24 @@ def line(tmp_path_factory):
     plc.subscribe(lambda s: s.sequence and codes.setdefault(s.sequence, s.error_code))
     history_path = project / "history.sqlite"
     with History(history_path) as history:
-        Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.1),
-               RunOptions(idle_exit_s=0.5, plcs=[plc], free_run=True, metrics=metrics)).run()
+        summary = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.1),
+                         RunOptions(idle_exit_s=0.5, plcs=[plc], free_run=True, metrics=metrics)).run()
         rows = sorted(history.query(), key=lambda r: r.id)
     scraped = {s.labels["cause"]: s.value for family in text_string_to_metric_families(
         generate_latest(metrics.registry).decode()) for s in family.samples if s.name == "inspector_error_cause_total"}
-    return project, history_path, rows, [codes[n] for n in range(1, len(rows) + 1)], scraped
+    return project, history_path, rows, [codes[n] for n in range(1, len(rows) + 1)], scraped, summary
 
 
 def test_each_error_row_keeps_the_cause_the_plc_got(line):
-    _, history_path, rows, plc_codes, scraped = line
+    _, history_path, rows, plc_codes, scraped, summary = line
     # (the file that is no image is waited for, as a file still being written, before it is an ERROR: last)
     assert [(r.file_name, r.verdict.value, r.error_code or 0) for r in rows] == [
         ("p1.png", "OK", 0), ("p2.png", "OK", 0), ("p3.png", "ERROR", 4), ("p4.png", "ERROR", 4),
         ("p5.png", "ERROR", 2), ("p6.png", "NG", 0), ("p8.png", "OK", 0), ("p7.png", "ERROR", 1)]
     assert [r.error_code or 0 for r in rows] == plc_codes  # row by row, what the PLC's ErrorCode register said
-    # Prometheus counts them alike, every cause from the start (a rate needs its 0)
+    # The run's end says them, most first; Prometheus counts them alike, every cause from the start (a rate needs 0)
+    assert summary.error_causes == {"repeated_image": 2, "image_check": 1, "image_invalid": 1}
+    assert summary.causes_text == "ERROR by cause: repeated_image 2, image_check 1, image_invalid 1"
     assert scraped == {c.cause: {4: 2, 1: 1, 2: 1}.get(int(c), 0) for c in ErrorCode if c is not ErrorCode.NONE}
     assert all(r.error_code is None for r in rows if r.verdict.value != "ERROR")  # a cause is an ERROR's only
     with History(history_path) as history:
@@ -132,3 +134,14 @@ def test_every_cause_has_a_name_words_and_a_word_on_each_display_language():
         assert all(words[f"cause_{int(c)}"] for c in causes), lang
     with pytest.raises(ValueError):
         ErrorCode.parse("0")  # "not an ERROR" is no cause to ask for
+
+
+def test_the_runs_end_says_its_errors_by_cause(line, tmp_path, capsys):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.png").write_bytes(png_bytes(part(70)))
+    (inbox / "broken.png").write_bytes(b"\x89PNG but cut off")
+    assert cli_main(["run", str(line[0]), "--source", str(inbox), "--history", str(tmp_path / "h.sqlite"),
+                     "--settle", "0.1", "--error-after", "0.5", "--idle-exit", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "ERROR by cause: image_invalid 1" and out[-2].startswith("done: 2 inspected")

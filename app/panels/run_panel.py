@@ -380,8 +380,9 @@ class RunPanel(QWidget):
 
     def _on_done(self, summary: RunSummary) -> None:
         c = summary.counts
+        causes = f"; {summary.causes_text}" if summary.error_causes else ""
         self.status_label.setText(f"Stopped: {c.total} inspected this run, {summary.skipped} already in the "
-                                  f"history; {summary.seconds:.0f} s.")
+                                  f"history{causes}; {summary.seconds:.0f} s.")
         if summary.drift is not None:
             self.drift_label.setText(summary.drift.message if summary.drift.warning else "")
             self.drift_label.setVisible(summary.drift.warning)

@@ -40,6 +40,7 @@ def test_run_view_inspects_a_folder_and_stops(qtbot, window, fitted_project, tmp
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
     assert panel.start_button.isEnabled() and "4 inspected" in panel.status_label.text()
+    assert "ERROR by cause: image_invalid 1" in panel.status_label.text()  # the unreadable file
     assert answerer.seen == []
 
 
