@@ -39,7 +39,7 @@ def line(tmp_path_factory):
     plc.subscribe(lambda s: s.sequence and codes.setdefault(s.sequence, s.error_code))
     history_path = project / "history.sqlite"
     with History(history_path) as history:
-        summary = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.1),
+        summary = Runner(Station(project, engine, history=history), FolderSource(inbox, settle_s=0.1, error_after_s=1),
                          RunOptions(idle_exit_s=0.5, plcs=[plc], free_run=True, metrics=metrics)).run()
         rows = sorted(history.query(), key=lambda r: r.id)
     scraped = {s.labels["cause"]: s.value for family in text_string_to_metric_families(
