@@ -58,7 +58,7 @@ class LineOutputsDialog(QDialog):
             "Serve a page for a monitor at the station at http://HOST:PORT/ while the run goes on: the last part "
             "with its heatmap and verdict, this shift's counts and yield, the alarms (read-only)"))
         form.addRow("Its tokens file", self._with_browse(self._edit(
-            "display_tokens", values, "tokens.txt (optional: without it, anyone who reaches the port sees the parts)",
+            "display_tokens", values, "tokens.txt (optional): who may see the parts",
             "Only the callers of this tokens file (as inspector serve --token-file) see the display's parts; open it "
             "as http://HOST:PORT/#token=TOKEN"), self._choose_file))
         form.addRow("OPC UA certificate", self._with_browse(self._edit(
