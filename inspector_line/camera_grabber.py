@@ -9,9 +9,10 @@ the newest KEEP_FRAMES are held, so that a trigger finds the first frame that be
 busy with the part before.
 
 A camera that sends JPEG (MJPG) through OpenCV's V4L2 backend is read without decoding: its frames are held as the
-bytes it sent and decoded only when the run takes one (cv2.imdecode, as the backend itself decodes them), where
-decoding every frame cost 18 % of a core at 1080p and 30 frames a second (docs/benchmarks.md). Any other camera,
-or one whose raw frames are not JPEG after all, is decoded by OpenCV as it comes.
+bytes it sent and decoded only when the run takes one (cv2.imdecode, as the backend itself decodes them): at 1080p
+and 30 frames a second this thread then costs 2-6 % of a core, where decoding every frame cost about half of one
+(bench/bench_grabber_cpu.py). Any other camera, or one whose raw frames are not JPEG after all, is decoded by OpenCV
+as it comes.
 
     grabber = FrameGrabber(0, "camera:0", {"width": 1920})   # SourceError when it cannot be opened
     grabber.start()

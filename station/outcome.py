@@ -35,9 +35,9 @@ class ErrorCode(IntEnum):
 
     @classmethod
     def known(cls, code: Optional[int]) -> Optional["ErrorCode"]:
-        """The cause a stored number names; None for none (a row written before the history kept it) or a number
-        this version does not know (a newer one's)."""
-        return cls(code) if code is not None and code in cls._value2member_map_ else None
+        """The cause a stored number names; None for none (a row written before the history kept it), 0 (no ERROR)
+        or a number this version does not know (a newer one's)."""
+        return cls(code) if code and code in cls._value2member_map_ else None
 
     @classmethod
     def parse(cls, text: str) -> "ErrorCode":
