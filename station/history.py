@@ -104,7 +104,6 @@ class History(HistoryReports):
                                    f"(schema {row[0]}); update the application")
             if row is None or int(row[0]) < SCHEMA_VERSION:  # only then: opening must not need a write lock
                 self._upgrade()
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self._make_missing()
         except sqlite3.Error as exc:
             self._db.close()
@@ -114,11 +113,21 @@ class History(HistoryReports):
             raise
 
     def _upgrade(self) -> None:
-        """A history of an earlier version gains the columns it lacks (its rows keep their values)."""
-        have = {r[1] for r in self._db.execute("PRAGMA table_info(inspections)").fetchall()}
-        for column, kind in ADDEDCOLUMNS:
-            if column not in have:
-                self._db.execute(f"ALTER TABLE inspections ADD COLUMN {column} {kind}")
+        """A history of an earlier version gains the columns it lacks (its rows keep their values), in one
+        transaction that holds the write lock from before it looks: the run and the window opening it at once
+        after an update add each column once (the second saw none added, and failed on "duplicate column")."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(inspections)").fetchall()}
+            for column, kind in ADDEDCOLUMNS:
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE inspections ADD COLUMN {column} {kind}")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def _make_missing(self) -> None:
         """What a history of an earlier version lacks, made once where it can be written now (read-only, another

@@ -145,3 +145,39 @@ def test_the_runs_end_says_its_errors_by_cause(line, tmp_path, capsys):
                      "--settle", "0.1", "--error-after", "0.5", "--idle-exit", "1", "--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "ERROR by cause: image_invalid 1" and out[-2].startswith("done: 2 inspected")
+
+
+def test_two_programs_opening_an_earlier_history_at_once_both_open_it(tmp_path):
+    """After an update the run (at boot) and the window may open the previous version's history together: the one
+    that waits for the other's upgrade finds the column there and opens, instead of failing on a duplicate
+    column."""
+    import threading
+    import time
+
+    from station.history_rows import SCHEMA
+
+    path = tmp_path / "h.sqlite"
+    first = sqlite3.connect(path, isolation_level=None)
+    lines = [line for line in SCHEMA.splitlines() if not line.strip().startswith("error_code")]
+    first.executescript("\n".join(lines).replace("expected TEXT,", "expected TEXT"))
+    first.execute("PRAGMA journal_mode = WAL")
+    first.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    first.execute("BEGIN IMMEDIATE")  # the first program's upgrade, under way
+    first.execute("ALTER TABLE inspections ADD COLUMN error_code INTEGER")
+    first.execute("UPDATE meta SET value = '4' WHERE name = 'schema_version'")
+    opened = []
+
+    def second():
+        try:
+            with History(path) as h:
+                opened.append(h.count())
+        except HistoryError as exc:
+            opened.append(str(exc))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.5)  # the second program waits for the lock the first holds
+    first.execute("COMMIT")
+    thread.join(timeout=30)
+    first.close()
+    assert opened == [0]
