@@ -103,8 +103,8 @@ def _hours(value: float) -> str:
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
     opcua, opcua_users, recipes (folders separated by ;), mqtt; the Outputs… dialog's post, metrics, display,
-    display_tokens, opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty),
-    its Free run box and its Alarms… values."""
+    display_tokens, opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text,
+    "" when empty), its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
                       ("modbus", "--modbus"), ("opcua", "--opcua"), ("opcua_users", "--opcua-users"),

@@ -1,5 +1,5 @@
-"""`inspector run`, `inspector history` (history_cli.py), `inspector opcua-cert` and `inspector capture` (capture.py) (forwarded
-here by inspector_cli.main with argv[0] the command).
+"""`inspector run`, `inspector history` (history_cli.py), `inspector opcua-cert` and `inspector capture`
+(capture.py) (forwarded here by inspector_cli.main with argv[0] the command).
 
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing saved changed);
 130 stopped by Ctrl+C or SIGTERM (the part in flight finished or dropped, the

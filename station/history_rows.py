@@ -162,7 +162,8 @@ INDEXES = {"inspections_marked": "CREATE INDEX IF NOT EXISTS inspections_marked 
 
 
 COLUMNS = ("id, time, source, file_name, sha256, model_id, score, threshold, verdict, reason, regions, latency, "
-            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose, expected, error_code")
+            "heatmap, heatmap_path, error, label, key, model_version, part_id, archive_path, purpose, expected, "
+            "error_code")
 # Columns added since schema 1 (a history of an earlier version gains them on open).
 ADDEDCOLUMNS = (("model_version", "TEXT"), ("part_id", "TEXT"), ("archive_path", "TEXT"),
                   ("purpose", "TEXT NOT NULL DEFAULT 'line'"), ("expected", "TEXT"), ("error_code", "INTEGER"))

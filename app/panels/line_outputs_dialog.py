@@ -1,9 +1,8 @@
 """The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, the OPC UA endpoint's
 certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --display,
---display-tokens, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm / --io-ready /
---io-trigger set them. The
-values are kept with the run's other fields (run/<key> in the window's QSettings) and checked with them at Start
-(app/run_setup.py)."""
+--display-tokens, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm /
+--io-ready / --io-trigger set them. The values are kept with the run's other fields (run/<key> in the window's
+QSettings) and checked with them at Start (app/run_setup.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +14,8 @@ from PySide6.QtWidgets import (
 )
 
 # The values, in the Run view's field names (run_setup's), and what each is called in its messages.
-KEYS = ("post", "metrics", "display", "display_tokens", "opcua_cert", "opcua_key", "opcua_trust", "io", "io_reject", "io_ok",
-        "io_alarm", "io_ready", "io_trigger")
+KEYS = ("post", "metrics", "display", "display_tokens", "opcua_cert", "opcua_key", "opcua_trust", "io", "io_reject",
+        "io_ok", "io_alarm", "io_ready", "io_trigger")
 NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
          "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
 IO_NAMES = {"io": "The remote I/O module", "reject": "The reject coil", "ok": "The OK coil",
