@@ -38,6 +38,8 @@ MAX_ROWS = 2000  # newest rows shown; the filters narrow down the rest
 SINCE = (("Last hour", 3600.0), ("Last 24 hours", 86400.0), ("Last 7 days", 7 * 86400.0), ("All time", None))
 VERDICTS = (("All verdicts", None), ("NG", "NG"), ("OK", "OK"), ("Not found", "NOT_FOUND"),
             ("No verdict", hist.NO_VERDICT), ("Error", "ERROR"))
+# The ERRORs of one cause (the PLC's ErrorCode), as `inspector history --cause` lists them.
+CAUSES = tuple((f"Error: {code.cause}", int(code)) for code in ErrorCode if code is not ErrorCode.NONE)
 PURPOSES = (("Line and bench", None), ("Line only", "line"), ("Bench checks only", "bench"),
             ("Master parts only", "master"))
 LABEL_WORDS = {"false_reject": "false reject", "false_accept": "false accept", None: ""}
@@ -73,7 +75,7 @@ class HistoryPanel(QWidget):
         self.since.setCurrentIndex(len(SINCE) - 1)
         self.verdict = QComboBox()
         self.verdict.setObjectName("historyVerdict")
-        for text, _ in VERDICTS:
+        for text, _ in VERDICTS + CAUSES:
             self.verdict.addItem(text)
         self.min_score = QDoubleSpinBox()
         self.min_score.setObjectName("historyMinScore")
@@ -204,8 +206,10 @@ class HistoryPanel(QWidget):
 
     def filters(self) -> dict:
         span = SINCE[self.since.currentIndex()][1]
+        chosen = self.verdict.currentIndex()
+        cause = CAUSES[chosen - len(VERDICTS)][1] if chosen >= len(VERDICTS) else None
         return {"since": None if span is None else time.time() - span,
-                "verdict": VERDICTS[self.verdict.currentIndex()][1],
+                "verdict": "ERROR" if cause is not None else VERDICTS[chosen][1], "error_code": cause,
                 "purpose": PURPOSES[self.purpose.currentIndex()][1],
                 "min_score": self.min_score.value() or None}
 

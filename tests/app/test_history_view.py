@@ -191,6 +191,11 @@ def test_the_report_by_shift_of_the_time_shown(qtbot, reviewed):
     view.refresh()  # the list says each ERROR's cause beside it
     listed = {view.table.item(r, 1).text(): view.table.item(r, 2).text() for r in range(view.table.rowCount())}
     assert listed["f1.png"] == listed["f2.png"] == "ERROR (repeated_image)" and "NG" in listed.values()
+    view.verdict.setCurrentIndex(view.verdict.findText("Error: repeated_image"))  # those of one cause
+    assert sorted(view.table.item(r, 1).text() for r in range(view.table.rowCount())) == ["f1.png", "f2.png"]
+    view.verdict.setCurrentIndex(view.verdict.findText("Error: no_image"))
+    assert view.table.rowCount() == 0
+    view.verdict.setCurrentIndex(0)
     dialog.by.setCurrentIndex(5)  # alarms: none raised yet (the window inspects as bench checks)
     assert table.rowCount() == 0 and dialog.note.text() == "No alarm in the time the History view shows."
     from station.line_io.alarm_log import AlarmLog
