@@ -37,10 +37,12 @@ def _projects(request: Request):
     return request.app.state.projects
 
 
-def time_window(since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
+def time_window(name: str, request: Request,
+                since: Optional[str] = Query(None, description="from: 2026-11-24T06:00, or a span ago: 8h, 7d"),
                 until: Optional[str] = Query(None, description="before (the same forms)")) -> dict:
-    """The history routes' time window as since / until epochs; a time that cannot be read is a HistoryError naming
-    it: a 422 (errors.py)."""
+    """The history routes' time window as since / until epochs, for a project that exists (a 404 first); a time that
+    cannot be read is a HistoryError naming it: a 422 (errors.py)."""
+    _projects(request).existing(name)
     return {"since": parse_time(since, "since"), "until": parse_time(until, "until")}
 
 
@@ -96,7 +98,6 @@ def history(name: str, request: Request, window: dict = Depends(time_window),
                                          "false_accept)"),
             heatmap: Optional[str] = Query(None, description="true: each row's heatmap thumbnail (128 px) as a "
                                            "base64 PNG, heatmap_png_base64")):
-    _projects(request).existing(name)
     thumbnails = parse_bool("heatmap", heatmap)
     if label is not None and label not in LABELS:
         raise ApiError(422, f"label must be one of {', '.join(LABELS)}, got {label!r}")
@@ -125,7 +126,6 @@ def history_periods(name: str, request: Request, window: dict = Depends(time_win
                     by: str = Query("hour", description="hour, day or shift"),
                     shifts: str = Query("6,14,22", description="with by=shift: the hours the shifts start at"),
                     purpose: Optional[str] = Query(None, description="line or bench only")):
-    _projects(request).existing(name)
     if by not in PERIODS:
         raise ApiError(422, f"by must be one of {', '.join(PERIODS)}, got {by!r}")
     if purpose not in (None, "line", "bench"):
@@ -140,7 +140,6 @@ def history_periods(name: str, request: Request, window: dict = Depends(time_win
             "the process fails (zone null: inspected without zones)", dependencies=[require("read")],
             responses=answer(schemas.Zones))
 def history_zones(name: str, request: Request, window: dict = Depends(time_window)):
-    _projects(request).existing(name)
     found = _projects(request).station(name).history.ng_zones(**window)
     return {"project": name, "zones": zone_records(found)}
 
@@ -149,7 +148,6 @@ def history_zones(name: str, request: Request, window: dict = Depends(time_windo
             "from being judged (cause not_recorded: rows written before the history kept it)",
             dependencies=[require("read")], responses=answer(schemas.Causes))
 def history_causes(name: str, request: Request, window: dict = Depends(time_window)):
-    _projects(request).existing(name)
     found = _projects(request).station(name).history.error_causes(**window)
     return {"project": name, "causes": cause_records(found)}
 
@@ -160,7 +158,6 @@ def history_alarms(name: str, request: Request, window: dict = Depends(time_wind
                    limit: int = Query(100, ge=1, description="the newest this many events")):
     from station.line_io.alarm_log import alarm_events, alarm_totals
 
-    _projects(request).existing(name)
     path = _projects(request).station(name).history.path
     events = alarm_events(path, window["since"], window["until"], limit=limit)
     return {"project": name, "events": [e.to_dict() for e in events],

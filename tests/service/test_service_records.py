@@ -68,6 +68,8 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert [r["part_id"] for r in frozen_rows["rows"]] == ["SN-501", "SN-501"] and frozen_rows["counts"]["ERROR"] == 2
     bad = client.get("/projects/disc/history", params={"cause": "dust"})
     assert bad.status_code == 422 and "cause: 'dust' is not an ERROR's cause" in bad.json()["error"]
+    missing = client.get("/projects/nope/history/causes", params={"since": "whenever"})
+    assert missing.status_code == 404 and "nope" in missing.json()["error"]  # the project first, then its times
 
 
 def test_the_lines_software_marks_a_false_reject_and_finds_the_marked_rows(client, images, disc):
