@@ -13,10 +13,10 @@ Each rising edge is a part: its Trigger is taken with the edge's time, and a liv
 that began DELAY_MS after the edge (the part has moved from the sensor into the camera's view by then). The edge's
 time is that of the read that saw it, never earlier, so the frame never began before the part was there; it is at
 most POLL_S late. Edges are kept while the run inspects the part before, up to QUEUE_MAX: past that a part is
-dropped, said, and keeps the `source` alarm up for a minute, never judged with another part's picture (the camera's frames are held a quarter second,
-inspector_line/camera_grabber.py). A sensor whose pulse is shorter than POLL_S can be missed: set its off-delay
-(pulse stretch) to 20 ms or more. An input that cannot be read is the `source` alarm (parts pass unseen) until it
-can again.
+dropped, said, and keeps the `source` alarm up for a minute, never judged with another part's picture (the camera's
+frames are held a quarter second, inspector_line/camera_grabber.py). A sensor whose pulse is shorter than POLL_S
+can be missed: set its off-delay (pulse stretch) to 20 ms or more. An input that cannot be read is the `source`
+alarm (parts pass unseen) until it can again.
 """
 
 from __future__ import annotations
@@ -129,9 +129,10 @@ class PhotoEye:
                 level = None  # after a gap nothing says whether an edge was missed; the alarm said it
                 self._stop.wait(RETRY_S)
                 continue
-            if on and level is False and time.monotonic() - last_part >= self.input.gap_s:
-                last_part = time.monotonic()
-                self._edge_seen(last_part)
+            now = time.monotonic()  # the read's time: the gap is measured and the edge stamped at one instant
+            if on and level is False and now - last_part >= self.input.gap_s:
+                last_part = now
+                self._edge_seen(now)
             level = on
             self._stop.wait(POLL_S)
 
