@@ -92,7 +92,7 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
                 await plc.wait("ResultReady")
                 results.append(await plc.read("Verdict", "Score", "Sequence", "Trigger", "Busy", "Alarm",
                                               "AlarmText", "Defects", "DefectArea", "DefectX", "DefectY", "MasterCheck",
-                                              "AlarmBits", "ErrorCode"))
+                                              "AlarmBits", "ErrorCode", "Cause", "Reason"))
                 await plc.write("Ack", True, "Boolean")
                 await asyncio.sleep(0.05)
                 assert await plc.read("Trigger", "Busy", "ResultReady", "Ack") == [False] * 4
@@ -139,6 +139,10 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
             assert all(math.isnan(v) for v in r[8:11])
     assert [r[11] for r in results] == [0, 0, 0, 0]  # production parts, no master check (tests/test_masters.py)
     assert [r[12] for r in results] == [0, 1, 0, 0]  # AlarmBits: bit 0, ng_streak, with the NG
+    # In words for an HMI: the ERROR's cause by name (empty for the others), and each part's reason as its row keeps it.
+    assert [r[14] for r in results] == ["", "", "", "unknown_recipe"]
+    assert [r[15] for r in results] == [row.reason for row in rows] and all(r[15] for r in results)
+    assert "recipe 5" in results[3][15]
 
 
 def test_one_handshake_two_protocols(tmp_path):
@@ -252,3 +256,22 @@ def test_cli_refuses_opcua_on_an_open_address_without_users(projects, tmp_path, 
                       "--opcua", "opc.tcp://0.0.0.0:4840", "--idle-exit", "0.1"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--opcua-users" in err and "0.0.0.0" in err
+
+
+def test_reason_and_cause_in_words_for_the_hmi():
+    """Cause names only an ERROR's ErrorCode; a reason longer than an HMI's string field is cut, marked so."""
+    from inference import Verdict
+    from station import ErrorCode, Outcome
+    from station.line_io.handshake import REASON_MAX
+
+    handshake = Handshake()
+    handshake.publish_result(Outcome("a.png", Verdict.ERROR, "no image for the Trigger in 2.0 s", None, None,
+                                     "v1", "m", cause=ErrorCode.NO_IMAGE))
+    state = handshake.state
+    assert (state.error_code, state.cause, state.reason) == (3, "no_image", "no image for the Trigger in 2.0 s")
+    long_reason = "score 0.9 >= 0.5; " + "zone seal: 12 mm2 over its limit; " * 40
+    handshake.publish_result(Outcome("b.png", Verdict.NG, long_reason, 0.9, 0.5, "v1", "m"))
+    state = handshake.state
+    assert (state.error_code, state.cause) == (0, "")
+    assert len(state.reason) == REASON_MAX and state.reason.endswith("...")
+    assert state.reason[:-3] == long_reason[:REASON_MAX - 3]

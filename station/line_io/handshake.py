@@ -22,10 +22,12 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, Sequence
 
+from ..outcome import ErrorCode
 from .alarms import alarm_bits
 
 PLC_WRITABLE = ("trigger", "ack", "recipe", "part_id")
 PART_ID_MAX = 40  # characters (Modbus: 20 registers of 2)
+REASON_MAX = 500  # characters of a result's reason the PLC's HMI gets (a reason listing many zones is longer)
 
 
 @dataclass
@@ -75,6 +77,11 @@ class HandshakeState:
     # Why an ERROR is one (station.ErrorCode: 1 image invalid, 2 image check, 3 no image, 4 repeated image, 5 part
     # mismatch, 6 unknown recipe, 7 model unusable, 9 other); 0 for any other verdict.
     error_code: int = 0
+    # The result in words, for an HMI that shows text (OPC UA only: Modbus has no strings): the reason as the
+    # history row keeps it (REASON_MAX characters kept), and an ERROR's cause by name (`no_image`; "" for any
+    # other verdict), the names `inspector history --cause` and the metrics use.
+    reason: str = ""
+    cause: str = ""
 
 
 class PlcWriteRefused(ValueError):
@@ -132,6 +139,9 @@ class Handshake:
         defects = [r for r in getattr(outcome, "regions", ()) if r.counts]
         largest = outcome.largest_defect
         master = getattr(outcome, "master_passed", None)
+        error_code = int(getattr(outcome, "error_code", 0))
+        code = ErrorCode.known(error_code)
+        reason = str(getattr(outcome, "reason", "") or "")
         with self._lock:
             s = self._state
             self._state = replace(s, verdict=outcome.verdict.code, score=score, sequence=s.sequence + 1, busy=False,
@@ -142,7 +152,8 @@ class Handshake:
                                   defect_zone=0 if largest is None else largest.zone_index or 0,
                                   defect_length=math.nan if largest is None else float(largest.length),
                                   master_check=0 if master is None else 1 if master else 2,
-                                  error_code=int(getattr(outcome, "error_code", 0)))
+                                  error_code=error_code, cause=code.cause if code else "",
+                                  reason=reason if len(reason) <= REASON_MAX else reason[:REASON_MAX - 3] + "...")
         self._changed()
 
     def wait_for_trigger(self, timeout: float) -> None:
@@ -228,4 +239,4 @@ class HandshakeAdapter:
 
 
 __all__ = ["Handshake", "HandshakeAdapter", "HandshakeState", "PLC_WRITABLE", "PART_ID_MAX", "PlcWriteRefused",
-           "Trigger", "clean_part_id"]
+           "REASON_MAX", "Trigger", "clean_part_id"]

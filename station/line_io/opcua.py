@@ -13,7 +13,8 @@ Namespace `urn:inspector:line` (index 2 on this server: it is the first one regi
     or px, and centre, image px; NaN without one)   DefectZone (Int32: the largest one's inspection zone, 1.. the
     calibration's zones in order, 0 outside them)   DefectLength (Double: its length, mm or px)   MasterCheck (Int32: 0 a
     production part, 1 a master part that got its expected verdict, 2 one that did not)   ErrorCode (Int32: why an
-    ERROR is one, station.ErrorCode; 0 for any other verdict)
+    ERROR is one, station.ErrorCode; 0 for any other verdict)   Cause (String: that ErrorCode by name, no_image;
+    empty for any other verdict)   Reason (String: the result's reason in words, as the history row keeps it)
 
 Only Trigger, Ack, PartId and Recipe are writable (others answer BadNotWritable). A PLC write reaches the
 handshake through the server's PostWrite callback; the station's changes are written into the address space as
@@ -69,6 +70,8 @@ VARIABLES = (
     ("DefectLength", "defect_length", "Double", False),
     ("MasterCheck", "master_check", "Int32", False),
     ("ErrorCode", "error_code", "Int32", False),
+    ("Cause", "cause", "String", False),
+    ("Reason", "reason", "String", False),
 )
 
 # ResultReady last: a PLC that sees it set reads this result's Verdict, Score and Sequence, never the last one's.
