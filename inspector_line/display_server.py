@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from station.line_io.display import LineDisplay, picture_gone
 from station.line_io.display_page import PAGE
+from station.addresses import elsewhere
 from station.tokens import is_loopback
 
 from .bearer_token import BearerToken
@@ -61,10 +62,11 @@ class DisplayServer(ThreadedServer):
         self.display, self.tokens = display, tokens
 
     def describe(self) -> str:
+        others = elsewhere(self.host, self.port, path="/")
         if self.tokens is not None:
-            return f"line display: {self.url}/#token=TOKEN (a token of the tokens file)"
-        return f"line display: {self.url}/" + ("" if is_loopback(self.host) else
-                                               " (no --display-tokens: anyone on the network sees the parts)")
+            return f"line display: {self.url}/#token=TOKEN (a token of the tokens file){others}"
+        return f"line display: {self.url}/{others}" + ("" if is_loopback(self.host) else
+                                                       " (no --display-tokens: anyone on the network sees the parts)")
 
 
 __all__ = ["DisplayServer", "display_app"]

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from inference import EngineConfig, InspectorError, __version__
 
+from station.addresses import elsewhere
 from station.tokens import TokenFile, is_loopback
 from .uploads import Limits
 
@@ -174,7 +175,8 @@ def _serve(args, config: EngineConfig, tokens: Optional[TokenFile], limits: Limi
                                            log_level=args.log_level, log_config=None))
     app.state.serving = lambda: server.started  # systemd hears READY=1 once the port listens
     logging.getLogger("inspector.service").info(
-        "serving %s on http://%s:%d (docs at /docs)%s", args.projects.resolve(), args.host, args.port,
+        "serving %s on http://%s:%d%s (docs at /docs)%s", args.projects.resolve(), args.host, args.port,
+        elsewhere(args.host, args.port),
         f", a bearer token required ({len(tokens.callers())} callers; {tokens.path} is read again when it changes)"
         if tokens else "")
     try:

@@ -37,8 +37,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from inference import Verdict
 
-from .alarms import ALARM_NAMES
+from ..addresses import elsewhere
 from ..outcome import ErrorCode
+from .alarms import ALARM_NAMES
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -177,7 +178,8 @@ class MetricsServer:
         self._thread = None
 
     def describe(self) -> str:
-        return f"metrics: http://{self.host}:{self.port}/metrics (Prometheus)"
+        return (f"metrics: http://{self.host}:{self.port}/metrics{elsewhere(self.host, self.port, path='/metrics')} "
+                "(Prometheus)")
 
     def start(self) -> None:
         from prometheus_client import start_http_server

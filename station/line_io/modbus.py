@@ -29,6 +29,7 @@ from typing import Optional
 
 from inference import InspectorError
 
+from ..addresses import elsewhere
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, Trigger
 
 TRIGGER, BUSY, RESULT_READY, ACK, ALARM, READY = range(6)
@@ -78,7 +79,8 @@ class ModbusServer(HandshakeAdapter):
         self._error: Optional[str] = None
 
     def describe(self) -> str:
-        return f"PLC handshake: Modbus TCP on {self.host}:{self.port} (docs/plc.md)"
+        others = elsewhere(self.host, self.port, scheme="")
+        return f"PLC handshake: Modbus TCP on {self.host}:{self.port}{others} (docs/plc.md)"
 
     # -- the map ------------------------------------------------------------------------------------------------
     def coils(self, s: HandshakeState) -> list[bool]:

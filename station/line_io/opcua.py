@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 
 from inference import InspectorError
 
+from ..addresses import elsewhere
 from ..tokens import is_loopback
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, PlcWriteRefused
 from .opcua_security import OpcUaSecurity
@@ -144,7 +145,7 @@ class OpcUaServer(HandshakeAdapter):
         if u.scheme != "opc.tcp" or not u.hostname or u.port is None:
             raise InspectorError(f"--opcua needs opc.tcp://HOST:PORT (e.g. opc.tcp://127.0.0.1:4840), got {url!r}")
         self.host, self.port = u.hostname, u.port
-        self.url = f"opc.tcp://{self.host}:{self.port}"
+        self.url = f"opc.tcp://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}"
         if not users and not is_loopback(self.host):
             raise InspectorError(f"--opcua {url}: {self.host} is reachable from other machines: give --opcua-users "
                                  "FILE (name:password lines; anonymous access is then refused), or bind 127.0.0.1")
@@ -171,8 +172,8 @@ class OpcUaServer(HandshakeAdapter):
             transport = "SecurityPolicy None: passwords cross the network unencrypted (--opcua-cert, --opcua-key)"
         else:
             transport = "SecurityPolicy None"
-        return (f"PLC handshake: OPC UA on {self.url}, object {OBJECT} in {NAMESPACE}, {access}, {transport} "
-                "(docs/plc.md)")
+        return (f"PLC handshake: OPC UA on {self.url}{elsewhere(self.host, self.port, 'opc.tcp')}, object {OBJECT} "
+                f"in {NAMESPACE}, {access}, {transport} (docs/plc.md)")
 
     # -- the address space ----------------------------------------------------------------------------------------
     def _on_change(self, state: HandshakeState) -> None:
