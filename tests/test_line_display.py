@@ -127,6 +127,39 @@ def test_the_page_says_an_errors_cause_in_its_language_before_the_stations_reaso
     assert element(spanish, "verdict").endswith(">ERROR")
 
 
+def _ng_with_largest_in(zone, zones):
+    from types import SimpleNamespace
+
+    small = Region((2, 2, 3, 3), (3.0, 3.0), 9, 0.36, 0.8, counts=True, zones={zone: 0.36}, zone_load=1.1,
+                   zone_index=1, zone=zone) if zones else Region((2, 2, 3, 3), (3.0, 3.0), 9, 0.36, 0.8, counts=True)
+    large = Region((10, 10, 8, 8), (14.0, 14.0), 64, 2.56, 0.9, counts=True, zones={zone: 2.56}, zone_load=2.0,
+                   zone_index=2 if zone != "rest" else 0, zone=zone) if zones else \
+        Region((10, 10, 8, 8), (14.0, 14.0), 64, 2.56, 0.9, counts=True)
+    return Outcome("p.png", Verdict.NG, "score 0.9 >= threshold 0.5; region(s) ...", 0.9, 0.5, "v2", None,
+                   result=SimpleNamespace(regions=[small, large]))
+
+
+@pytest.mark.parametrize("zone, zones, spanish, german", [
+    ("seal face", True, ">2, el mayor 2.56 mm² en seal face", ">2, größter 2.56 mm² in seal face"),
+    ("rest", True, ">2, el mayor 2.56 mm² fuera de las zonas", ">2, größter 2.56 mm² außerhalb der Zonen"),
+    (None, False, ">2, el mayor 2.56 mm²", ">2, größter 2.56 mm²"),
+])
+def test_the_page_says_in_which_zone_the_largest_defect_lies(zone, zones, spanish, german):
+    """With inspection zones the operator reads where the largest defect is (the zone the line engineer named, or
+    outside every zone) in the page's language; without zones only its size."""
+    display = LineDisplay()
+    display.part(_ng_with_largest_in(zone or "rest", zones), None, 0.2)
+    assert display.state()["part"]["largest"] == {"area": 2.56, "unit": "mm²", "zone": zone}
+    server = _serve(display)
+    try:
+        url = f"http://127.0.0.1:{server.port}/"
+        pages = rendered(url + "#lang=es"), rendered(url + "#lang=de")
+    finally:
+        server.close()
+    shown = [element(page, "defects").split("</dd>")[0] for page in pages]
+    assert shown[0].endswith(spanish) and shown[1].endswith(german)
+
+
 def test_the_state_says_how_long_the_run_loop_has_not_beaten(tmp_path):
     History(tmp_path / "h.sqlite").close()
     display = LineDisplay()

@@ -126,7 +126,9 @@ class LineDisplay:
                 "reason": outcome.reason, "error_code": int(outcome.error_code), "time": now,
                 "latency_ms": None if latency_s is None else round(1000 * latency_s, 1),
                 "model_version": outcome.model_version, "defects": sum(1 for r in outcome.regions if r.counts),
-                "largest": None if largest is None else {"area": round(largest.area, 3), "unit": unit},
+                # with inspection zones, the zone that weighs most in it ("rest": outside every zone)
+                "largest": None if largest is None else {"area": round(largest.area, 3), "unit": unit,
+                                                         "zone": largest.zone if largest.zones is not None else None},
                 "master": None if outcome.expected is None else {"expected": outcome.expected.value,
                                                                   "passed": outcome.master_passed},
                 "picture": f"picture/{seq}.jpg?display={self._instance}" if image is not None else None}

@@ -173,7 +173,10 @@ function showPart(p, now) {
   const ratio = p.score !== null && p.threshold ? Math.min(1, p.score / (2 * p.threshold)) : 0;
   fill.style.width = (100 * ratio) + "%";
   fill.style.background = p.score !== null && p.threshold && p.score >= p.threshold ? "var(--ng)" : "var(--ok)";
-  const largest = p.largest ? num(p.largest.area, p.largest.unit === "px" ? 0 : 2) + " " + p.largest.unit : null;
+  const zone = !p.largest || !p.largest.zone ? "" :
+    " " + (p.largest.zone === "rest" ? W.outside_zones : say("in_zone", {z: p.largest.zone}));
+  const largest = p.largest ? num(p.largest.area, p.largest.unit === "px" ? 0 : 2) + " " + p.largest.unit + zone
+    : null;
   text("defects", !p.defects ? W.none : largest ? say("largest", {n: p.defects, a: largest}) : String(p.defects));
   text("when", clock(p.time) + " (" + ago(now - p.time) + ")" +
        (p.latency_ms !== null ? ", " + num(p.latency_ms, 0) + " ms" : ""));
