@@ -42,7 +42,8 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
     if fields.get("post"):
         check_post_url(fields["post"], "The results' POST address")
     handshake, servers = plc_servers(fields.get("modbus"), fields.get("opcua"), users, cert, key, trust,
-                                     modbus_name="The PLC's Modbus address")
+                                     modbus_name="The PLC's Modbus address", modbus_allow=fields.get("modbus_allow")
+                                     or None, modbus_allow_name="The PCs Modbus answers")
     metrics = None
     if fields.get("metrics"):  # served while the run goes on, started and closed with the PLC's servers
         from station.line_io.metrics import LineMetrics
@@ -102,18 +103,21 @@ def _hours(value: float) -> str:
 
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
-    opcua, opcua_users, recipes (folders separated by ;), mqtt; the Outputs… dialog's post, metrics, display,
-    display_tokens, opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text,
-    "" when empty), its Free run box and its Alarms… values."""
+    modbus_allow (with modbus only, as the OPC UA files go with opcua), opcua, opcua_users, recipes (folders
+    separated by ;), mqtt; the Outputs… dialog's post, metrics, display, display_tokens, opcua_cert, opcua_key,
+    opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty), its Free run box and
+    its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
-                      ("modbus", "--modbus"), ("opcua", "--opcua"), ("opcua_users", "--opcua-users"),
+                      ("modbus", "--modbus"), ("modbus_allow", "--modbus-allow"), ("opcua", "--opcua"),
+                      ("opcua_users", "--opcua-users"),
                       ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"), ("display", "--display"),
                       ("display_tokens", "--display-tokens"),
                       ("opcua_cert", "--opcua-cert"), ("opcua_key", "--opcua-key"), ("opcua_trust", "--opcua-trust"),
                       ("io", "--io"), ("io_reject", "--io-reject"), ("io_ok", "--io-ok"), ("io_alarm", "--io-alarm"),
                       ("io_ready", "--io-ready"), ("io_trigger", "--io-trigger")):
-        if fields.get(key) and (not key.startswith("opcua_") or fields.get("opcua")):  # they go with an endpoint
+        if fields.get(key) and (not key.startswith(("opcua_", "modbus_")) or fields.get(key.split("_")[0])):
+            # the OPC UA files and the PCs Modbus answers go with their endpoint
             argv += [flag, fields[key]]
     if free_run and (fields.get("modbus") or fields.get("opcua")):
         argv.append("--free-run")

@@ -87,6 +87,11 @@ class RunPanel(QWidget):
                                      "PLC over Modbus TCP (optional): the address to serve, e.g. 0.0.0.0:502",
                                      "Serve the PLC handshake (Trigger, Busy, ResultReady, the result registers, "
                                      "Ack, Alarm; docs/plc.md) on this address while the run goes on")
+        # Modbus has no password: the PCs its server answers, as `inspector run --modbus-allow` (the PLC's address).
+        self.modbus_allow_edit = line_edit("runModbusAllow", "answer only (optional): the PLC's IP",
+                                           "Answer only these PCs on Modbus (the PLC's IP address, or several and "
+                                           "networks, comma separated: 192.168.10.5,192.168.10.0/28); without it any "
+                                           "PC that reaches the port may write Trigger and Ack")
         # The PLC over OPC UA (a Siemens S7-1500's client, an HMI), as `inspector run --opcua URL --opcua-users
         # FILE`: the same handshake as Modbus; anonymous on 127.0.0.1 only, a users file on any other address.
         self.opcua_edit = line_edit("runOpcUa", "PLC over OPC UA (optional), e.g. opc.tcp://0.0.0.0:4840",
@@ -168,8 +173,11 @@ class RunPanel(QWidget):
         controls.addWidget(QLabel("Masters"), 3, 0)
         controls.addWidget(self.masters_edit, 3, 1)
         controls.addWidget(masters_browse, 3, 2)
+        modbus_row = QHBoxLayout()
+        modbus_row.addWidget(self.modbus_edit, 3)
+        modbus_row.addWidget(self.modbus_allow_edit, 2)
         controls.addWidget(QLabel("Modbus"), 4, 0)
-        controls.addWidget(self.modbus_edit, 4, 1)
+        controls.addLayout(modbus_row, 4, 1)
         controls.addWidget(self.free_run_check, 4, 2)
         controls.addWidget(self.outputs_button, 4, 3)
         opcua_row = QHBoxLayout()
@@ -332,7 +340,8 @@ class RunPanel(QWidget):
 
     def _fields(self) -> dict[str, QLineEdit]:
         return {"source": self.source_edit, "archive": self.archive_edit, "part_id_pattern": self.part_id_edit,
-                "masters": self.masters_edit, "modbus": self.modbus_edit, "opcua": self.opcua_edit,
+                "masters": self.masters_edit, "modbus": self.modbus_edit, "modbus_allow": self.modbus_allow_edit,
+                "opcua": self.opcua_edit,
                 "opcua_users": self.opcua_users_edit, "recipes": self.recipes_edit, "mqtt": self.mqtt_edit}
 
     def _recall(self) -> None:

@@ -16,7 +16,8 @@ ADDRESS.
 
 A thin adapter over station/line_io/handshake.py (the state machine OPC UA shares): the server runs its own
 asyncio loop in a thread, and every Modbus read is answered from the handshake's state as it is then (pymodbus'
-device action), so the runner and the PLC never see half an update.
+device action), so the runner and the PLC never see half an update. Modbus has no users: with `allowed`
+(`--modbus-allow`, allowed_peers.py) a connection from any other PC is closed as it opens.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Optional
 from inference import InspectorError
 
 from ..addresses import elsewhere
+from ..tokens import is_loopback
+from .allowed_peers import AllowedPeers
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, Trigger
 
 TRIGGER, BUSY, RESULT_READY, ACK, ALARM, READY = range(6)
@@ -67,8 +70,10 @@ class ModbusServer(HandshakeAdapter):
     """A Modbus TCP server over a Handshake (see the module docstring for the map). Without a `handshake` it
     makes its own; the station-side calls (take_trigger, publish_result, ...) are the handshake's."""
 
-    def __init__(self, host: str, port: int, handshake: Optional[Handshake] = None):
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, handshake: Optional[Handshake] = None,
+                 allowed: Optional[AllowedPeers] = None):
+        """`allowed`: the PCs answered (the PLC's address); None: any that reaches the port."""
+        self.host, self.port, self.allowed = host, port, allowed
         self.handshake = handshake or Handshake()
         self._part_words = [0] * PART_ID_REGS  # the part id as the PLC wrote it, register by register
         self._lock = threading.Lock()
@@ -80,7 +85,13 @@ class ModbusServer(HandshakeAdapter):
 
     def describe(self) -> str:
         others = elsewhere(self.host, self.port, scheme="")
-        return f"PLC handshake: Modbus TCP on {self.host}:{self.port}{others} (docs/plc.md)"
+        if self.allowed is not None:
+            who = f", answering {self.allowed.describe()} only"
+        elif is_loopback(self.host):
+            who = ""
+        else:
+            who = " (no --modbus-allow: any PC that reaches this port may write Trigger, Ack and Recipe)"
+        return f"PLC handshake: Modbus TCP on {self.host}:{self.port}{others}{who} (docs/plc.md)"
 
     # -- the map ------------------------------------------------------------------------------------------------
     def coils(self, s: HandshakeState) -> list[bool]:
@@ -160,7 +171,8 @@ class ModbusServer(HandshakeAdapter):
                                                                       datatype=DataType.REGISTERS)],
                                            [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]),
                                action=self._action)
-            self._server = ModbusTcpServer(device, address=(self.host, self.port))
+            server_class = ModbusTcpServer if self.allowed is None else _answering(ModbusTcpServer, self.allowed)
+            self._server = server_class(device, address=(self.host, self.port))
             await self._server.serve_forever(background=True)
 
         try:
@@ -174,6 +186,28 @@ class ModbusServer(HandshakeAdapter):
         loop.run_forever()
         loop.run_until_complete(self._server.shutdown())
         loop.close()
+
+
+def _answering(server_class, allowed: AllowedPeers):
+    """`server_class` (pymodbus's ModbusTcpServer) that closes each connection from a PC `allowed` does not name as
+    it opens: pymodbus's own close, before the connection's first request is read."""
+
+    class Answering(server_class):
+        def handle_new_connection(self):
+            protocol = super().handle_new_connection()
+            made = protocol.connection_made
+
+            def connection_made(transport):
+                made(transport)
+                peer = transport.get_extra_info("peername") or ("?",)
+                if not allowed.allows(peer[0]):
+                    allowed.refuse(str(peer[0]))  # counted and logged before the PC sees the connection close
+                    protocol.close()
+
+            protocol.connection_made = connection_made
+            return protocol
+
+    return Answering
 
 
 __all__ = ["ModbusServer", "Trigger", "ascii_words", "float_words", "words_ascii", "words_float"]

@@ -84,6 +84,7 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     panel.part_id_edit.setText(r"SN(\d+)")
     panel.masters_edit.setText(str(tmp_path / "masters.txt"))
     panel.modbus_edit.setText("0.0.0.0:5020")
+    panel.modbus_allow_edit.setText("192.168.10.5, 192.168.20.0/28")
     panel.free_run_check.setChecked(True)
     panel.mqtt_edit.setText("mqtt://broker.plant:1883/line3")
     (tmp_path / "plc-users.txt").write_text("plc1:correct-horse\n")
@@ -105,6 +106,8 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     assert args.mqtt == "mqtt://broker.plant:1883/line3" == options.mqtt.target
     assert (args.opcua, args.opcua_users) == ("opc.tcp://0.0.0.0:4840", tmp_path / "plc-users.txt")
     assert servers[0].describe().startswith("PLC handshake: Modbus TCP on 0.0.0.0:5020; from other PCs: ")
+    assert args.modbus_allow == "192.168.10.5, 192.168.20.0/28" and servers[0].allowed.allows("192.168.20.14")
+    assert servers[0].describe().endswith(", answering 192.168.10.5,192.168.20.0/28 only (docs/plc.md)")
     assert "OPC UA on opc.tcp://0.0.0.0:4840; from other PCs: opc.tcp://" in servers[1].describe()
     assert "users from --opcua-users (1)" in servers[1].describe() and options.plcs == [servers[0].handshake]
     assert alarm_limits(args) == options.alarm_limits
