@@ -44,18 +44,23 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
     handshake, servers = plc_servers(fields.get("modbus"), fields.get("opcua"), users, cert, key, trust,
                                      modbus_name="The PLC's Modbus address", modbus_allow=fields.get("modbus_allow")
                                      or None, modbus_allow_name="The PCs Modbus answers")
+    from station.tokens import TokenFile
+
     metrics = None
     if fields.get("metrics"):  # served while the run goes on, started and closed with the PLC's servers
+        from inspector_line.metrics_server import metrics_server
         from station.line_io.metrics import LineMetrics
 
         metrics = LineMetrics()
-        servers.append(metrics.serve(*host_port(fields["metrics"], "The metrics address")))
+        tokens = TokenFile(Path(fields["metrics_tokens"]), "metrics") if fields.get("metrics_tokens") else None
+        servers.append(metrics_server(metrics, *host_port(fields["metrics"], "The metrics address"), tokens=tokens))
+    elif fields.get("metrics_tokens"):
+        raise InspectorError("The metrics' tokens file goes with the metrics address: give both, or leave the tokens "
+                             "file empty.")
     display = None
     if fields.get("display"):  # the station's monitor, served as `inspector run --display` serves it
         from inspector_line.display_server import DisplayServer
         from station.line_io.display import LineDisplay
-
-        from station.tokens import TokenFile
 
         display = LineDisplay()
         tokens = TokenFile(Path(fields["display_tokens"]), "display") if fields.get("display_tokens") else None
@@ -104,14 +109,15 @@ def _hours(value: float) -> str:
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
     modbus_allow (with modbus only, as the OPC UA files go with opcua), opcua, opcua_users, recipes (folders
-    separated by ;), mqtt; the Outputs… dialog's post, metrics, display, display_tokens, opcua_cert, opcua_key,
-    opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty), its Free run box and
-    its Alarms… values."""
+    separated by ;), mqtt; the Outputs… dialog's post, metrics, metrics_tokens, display, display_tokens,
+    opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty),
+    its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
                       ("modbus", "--modbus"), ("modbus_allow", "--modbus-allow"), ("opcua", "--opcua"),
                       ("opcua_users", "--opcua-users"),
-                      ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"), ("display", "--display"),
+                      ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"),
+                      ("metrics_tokens", "--metrics-tokens"), ("display", "--display"),
                       ("display_tokens", "--display-tokens"),
                       ("opcua_cert", "--opcua-cert"), ("opcua_key", "--opcua-key"), ("opcua_trust", "--opcua-trust"),
                       ("io", "--io"), ("io_reject", "--io-reject"), ("io_ok", "--io-ok"), ("io_alarm", "--io-alarm"),

@@ -57,6 +57,9 @@ def add_line_io_arguments(p) -> None:
     g.add_argument("--metrics", metavar="HOST:PORT",
                    help="serve Prometheus metrics at http://HOST:PORT/metrics (inspections by verdict, latency, "
                    "queue depth, outbox, alarms, model version; docs/plc.md)")
+    g.add_argument("--metrics-tokens", type=Path, metavar="FILE",
+                   help="with --metrics: a tokens file (as inspector serve --token-file) whose callers alone read "
+                   "the metrics (Prometheus: authorization: {credentials_file: ...} in its scrape config)")
     g.add_argument("--display", metavar="HOST:PORT",
                    help="serve the line display at http://HOST:PORT/, a page for the station's monitor: the last part "
                    "with its heatmap and verdict, this shift's counts and yield, the alarms (read-only; docs/plc.md)")
@@ -265,6 +268,7 @@ def check_line_io_arguments(args) -> None:
             host_port(value, flag)
     display_shifts(args)
     display_tokens(args)
+    metrics_tokens(args)
     if args.mqtt:
         from station.line_io.mqtt import MqttReceiver
 
@@ -316,13 +320,22 @@ def display_shifts(args) -> tuple[int, ...]:
 def display_tokens(args):
     """--display-tokens: the tokens file the display asks for (station.tokens.TokenFile, read again when it changes);
     None without it. A file that cannot be read, or given without --display, is an InspectorError naming it."""
-    if args.display_tokens is None:
+    return _tokens_file(args.display_tokens, args.display, "display", "the tokens its page asks for")
+
+
+def metrics_tokens(args):
+    """--metrics-tokens: the tokens file the metrics server asks for, as display_tokens."""
+    return _tokens_file(args.metrics_tokens, args.metrics, "metrics", "the tokens Prometheus must send")
+
+
+def _tokens_file(path: Optional[Path], address: Optional[str], server: str, what: str):
+    if path is None:
         return None
-    if not args.display:
-        raise InspectorError("--display-tokens goes with --display HOST:PORT (the tokens its page asks for)")
+    if not address:
+        raise InspectorError(f"--{server}-tokens goes with --{server} HOST:PORT ({what})")
     from station.tokens import TokenFile
 
-    return TokenFile(args.display_tokens, "display")
+    return TokenFile(path, server)
 
 
 class LineIO:
@@ -352,9 +365,11 @@ class LineIO:
         if args.metrics:
             from station.line_io.metrics import LineMetrics
 
-            host, port = host_port(args.metrics, "--metrics")
+            from .metrics_server import metrics_server
+
             options.metrics = LineMetrics()
-            self.servers.append(options.metrics.serve(host, port))
+            self.servers.append(metrics_server(options.metrics, *host_port(args.metrics, "--metrics"),
+                                               tokens=metrics_tokens(args)))
         if args.display:
             from station.line_io.display import LineDisplay
 

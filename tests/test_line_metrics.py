@@ -23,8 +23,8 @@ from line_helpers import Receiver, free_port, make_project, part, png_bytes
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def scrape(url: str) -> dict:
-    r = httpx.get(url, timeout=10)
+def scrape(url: str, token: str = "") -> dict:
+    r = httpx.get(url, timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(r.text) for s in family.samples}
@@ -77,14 +77,17 @@ def test_run_metrics_by_verdict_latency_outbox_alarm_and_version(tmp_path):
 
 
 def test_cli_run_serves_metrics_while_it_runs(tmp_path):
+    """With --metrics-tokens: Prometheus' bearer token reads them, a scrape without one is refused."""
     engine, proj = make_project(tmp_path / "proj")
+    (tmp_path / "tokens.txt").write_text("prometheus read prom-0123456789abcdef\n")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for i in range(3):
         (inbox / f"p{i}.png").write_bytes(png_bytes(part(980 + i)))
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "inspector_cli.entry", "run", str(proj), "--source", str(inbox),
-                             "--settle", "0.2", "--history", str(tmp_path / "h.sqlite"), "--metrics", "127.0.0.1:0"],
+                             "--settle", "0.2", "--history", str(tmp_path / "h.sqlite"), "--metrics", "127.0.0.1:0",
+                             "--metrics-tokens", str(tmp_path / "tokens.txt")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url, lines = None, []
@@ -97,13 +100,43 @@ def test_cli_run_serves_metrics_while_it_runs(tmp_path):
             url = url or (found.group(1) if found else None)
             if url and sum(" OK " in x for x in lines) == 3:
                 break
-        m = scrape(url)
+        m = scrape(url, "prom-0123456789abcdef")
+        refused = httpx.get(url, timeout=10)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert m[("inspector_inspections_total", (("project", "proj"), ("verdict", "OK")))] == 3
     assert m[("inspector_latency_seconds_count", (("project", "proj"),))] == 3
+    assert refused.status_code == 401 and "bearer token" in refused.json()["error"]
+    assert any("(Prometheus, with a bearer token of the tokens file)" in line for line in lines)
+
+
+def test_metrics_behind_a_token_refuse_any_other_and_follow_the_file(tmp_path):
+    from station.tokens import RELOAD_EVERY_S, TokenFile
+    from inspector_line.metrics_server import TokenMetricsServer
+
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("prometheus read prom-0123456789abcdef\nlead line lead-0123456789abcdef\n")
+    metrics = LineMetrics()
+    server = TokenMetricsServer(metrics, "127.0.0.1", 0, TokenFile(tokens, "metrics"))
+    server.start()
+    url = f"http://127.0.0.1:{server.port}/metrics"
+    try:
+        answers = [httpx.get(url, headers=h, timeout=10).status_code for h in (
+            {}, {"Authorization": "Bearer " + "x" * 21}, {"Authorization": "Basic prom-0123456789abcdef"})]
+        m = scrape(url, "lead-0123456789abcdef")  # any role reads
+        post = httpx.post(url, headers={"Authorization": "Bearer prom-0123456789abcdef"}, timeout=10)
+        tokens.write_text("lead line lead-0123456789abcdef\n")  # Prometheus' token revoked, the run goes on
+        time.sleep(RELOAD_EVERY_S + 0.2)
+        revoked = httpx.get(url, headers={"Authorization": "Bearer prom-0123456789abcdef"}, timeout=10)
+    finally:
+        server.close()
+    assert answers == [401, 401, 401] and post.status_code == 405 and revoked.status_code == 401
+    assert m[("inspector_queue_depth", ())] == 0
+    assert "bearer token" in server.describe() and "reads the line's counts" not in server.describe()
+    assert "no --metrics-tokens: any PC that reaches the port reads" in metrics.serve("0.0.0.0", 9100).describe()
+    assert "no --metrics-tokens" not in metrics.serve("127.0.0.1", 9100).describe()
 
 
 def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path):
@@ -156,3 +189,15 @@ def test_serve_refuses_bad_line_io_options_before_anything_starts(tmp_path, caps
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and named in err, (argv, err)
     assert not (tmp_path / "projects").exists()  # nothing was created
+
+
+def test_bad_metrics_options_exit_2_with_one_line(tmp_path, capsys):
+    from inspector_cli.main import main
+
+    _, proj = make_project(tmp_path / "proj")
+    for extra, words in ((["--metrics-tokens", "tokens.txt"], "--metrics-tokens goes with --metrics HOST:PORT"),
+                         (["--metrics", "127.0.0.1:0", "--metrics-tokens", str(tmp_path / "missing.txt")],
+                          "cannot read the token file")):
+        assert main(["run", str(proj), "--source", str(tmp_path), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err

@@ -1,6 +1,6 @@
 """The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, the OPC UA endpoint's
-certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --display,
---display-tokens, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm /
+certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --metrics-tokens,
+--display, --display-tokens, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm /
 --io-ready / --io-trigger set them. The values are kept with the run's other fields (run/<key> in the window's
 QSettings) and checked with them at Start (app/run_setup.py)."""
 
@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
 )
 
 # The values, in the Run view's field names (run_setup's), and what each is called in its messages.
-KEYS = ("post", "metrics", "display", "display_tokens", "opcua_cert", "opcua_key", "opcua_trust", "io", "io_reject",
-        "io_ok", "io_alarm", "io_ready", "io_trigger")
+KEYS = ("post", "metrics", "metrics_tokens", "display", "display_tokens", "opcua_cert", "opcua_key", "opcua_trust",
+        "io", "io_reject", "io_ok", "io_alarm", "io_ready", "io_trigger")
 NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
          "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
 IO_NAMES = {"io": "The remote I/O module", "reject": "The reject coil", "ok": "The OK coil",
@@ -52,6 +52,10 @@ class LineOutputsDialog(QDialog):
             "metrics", values, "HOST:PORT for Prometheus (optional), e.g. 0.0.0.0:9100",
             "Serve the line's Prometheus metrics (counts, latency, alarms) at http://HOST:PORT/metrics while the "
             "run goes on"))
+        form.addRow("Its tokens file", self._with_browse(self._edit(
+            "metrics_tokens", values, "tokens.txt (optional): who may read the metrics",
+            "Only the callers of this tokens file (as inspector serve --token-file) read the metrics: Prometheus "
+            "sends one as a bearer token (authorization: credentials_file in its scrape config)"), self._choose_file))
         form.addRow("Line display on", self._edit(
             "display", values, "HOST:PORT for the station's monitor (optional), e.g. 0.0.0.0:8080",
             "Serve a page for a monitor at the station at http://HOST:PORT/ while the run goes on: the last part "

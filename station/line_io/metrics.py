@@ -38,6 +38,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from inference import Verdict
 
 from ..addresses import elsewhere
+from ..tokens import is_loopback
 from ..outcome import ErrorCode
 from .alarms import ALARM_NAMES
 
@@ -178,8 +179,10 @@ class MetricsServer:
         self._thread = None
 
     def describe(self) -> str:
+        open_to = "" if is_loopback(self.host) else \
+            "; no --metrics-tokens: any PC that reaches the port reads the line's counts and yield"
         return (f"metrics: http://{self.host}:{self.port}/metrics{elsewhere(self.host, self.port, path='/metrics')} "
-                "(Prometheus)")
+                f"(Prometheus{open_to})")
 
     def start(self) -> None:
         from prometheus_client import start_http_server

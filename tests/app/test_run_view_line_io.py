@@ -148,19 +148,25 @@ def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot
     project, panel = run_view_on(qtbot, window, fitted_project, tmp_path, scratched=[61])
     metrics, display = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     tokens = tmp_path / "display-tokens.txt"  # the display's parts for the HMI's token only
-    tokens.write_text("hmi read hmi-0123456789abcdef\n")
-    panel.set_output_values(dict(post="ftp://mes.local/results", metrics=metrics, display="",
+    tokens.write_text("hmi read hmi-0123456789abcdef\nprometheus read prom-0123456789abcdef\n")
+    panel.set_output_values(dict(post="ftp://mes.local/results", metrics="", metrics_tokens=str(tokens), display="",
                                  display_tokens=str(tokens), opcua_cert="", opcua_key="", opcua_trust=""))
     assert not panel.start() and "The results' POST address needs an http:// or https:// URL" in answerer.seen[-1]
     panel.set_output_values(dict(panel.output_values, post=f"http://127.0.0.1:{http.server_port}/results"))
+    assert not panel.start() and "The metrics' tokens file goes with the metrics address" in answerer.seen[-1]
+    panel.set_output_values(dict(panel.output_values, metrics=metrics))
     assert not panel.start() and "The display's tokens file goes with the line display's address" in answerer.seen[-1]
     panel.set_output_values(dict(panel.output_values, display=display))
     assert "results POSTed to http://127.0.0.1" in panel.outputs_button.toolTip()
     try:
         assert panel.start() and not panel.outputs_button.isEnabled()
         qtbot.waitUntil(lambda: len(received) == 1, timeout=60000)
-        with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as reply:
+        scrape = urllib.request.Request(f"http://{metrics}/metrics",
+                                        headers={"Authorization": "Bearer prom-0123456789abcdef"})
+        with urllib.request.urlopen(scrape, timeout=10) as reply:
             served = reply.read().decode()
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10)
         asked = urllib.request.Request(f"http://{display}/state",
                                        headers={"Authorization": "Bearer hmi-0123456789abcdef"})
         with urllib.request.urlopen(asked, timeout=10) as reply:
@@ -190,7 +196,7 @@ def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot
     args = run_parser().parse_args(shlex.split(panel.copy_command())[2:])
     check_line_io_arguments(args)  # the command inspector run accepts
     assert (args.post, args.metrics, args.display) == (panel.output_values["post"], metrics, display)
-    assert args.display_tokens == tokens
+    assert args.display_tokens == args.metrics_tokens == tokens
     assert (args.opcua_cert, args.opcua_key, args.opcua_trust) == (cert, key, tmp_path / "trusted")
 
 
