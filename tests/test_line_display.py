@@ -236,7 +236,9 @@ def test_the_page_shows_the_verdict_counts_and_alarms_and_greys_out_when_the_sta
     # a German line's monitor: its words, i.O. / n.i.O., the alarm named in German with the station's details
     assert element(german, "verdict").endswith(">i.O.") and '<html lang="de">' in german
     assert "Ausbeute <b>50.0 %</b>" in element(german, "counts") and "n.i.O. <b>2</b>" in element(german, "counts")
-    assert "ALARM Ausbeute zu niedrig: yield 33.3%" in element(german, "alarms")
+    assert "ALARM Ausbeute zu niedrig: Ausbeute 33.3 % über die letzten 3 Teile, unter 90 %" in element(german,
+                                                                                                  "alarms")
+    assert "ALARM yield: yield 33.3% over the last 3 parts, below 90%" in element(running, "alarms")
     assert "Letztes n.i.O.: p2.png um" in german and '<dt data-word="part">Teil</dt>' in german
 
 
@@ -381,3 +383,55 @@ def test_every_language_of_the_display_has_every_word_with_the_same_values():
         assert set(words) == set(english), (lang, set(english) ^ set(words))
         for key, text in words.items():
             assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", english[key])), (lang, key)
+
+
+def test_the_english_words_of_an_alarms_figures_are_the_stations_own():
+    """The page words a streak's, the yield's and the drift's figures in its language; in English they must read
+    as the station's own details (the PLC's AlarmText, the log), whatever the station's wording becomes."""
+    from station.line_io.alarms import Alarms, alarm_details
+    from station.line_io.display_words import WORDS
+
+    alarms = Alarms(AlarmLimits(ng_streak=2, not_found_streak=2, error_streak=2, yield_window=4, yield_min=0.9,
+                                drift_window=5, drift_warn_at=0.5, drift_min_count=3), reference=[1.0] * 10,
+                    threshold=2.0)
+    raised = {}  # name -> (its message as raised, its figures then)
+    for verdict, score, reason in (("NG", 1.9, "score 1.9 >= 1.5"), ("NOT_FOUND", None, "no part in the locate box"),
+                                   ("NOT_FOUND", None, "no part in the locate box"),
+                                   ("ERROR", None, "no image for the Trigger"), ("ERROR", None, "no image for the "
+                                                                                "Trigger"),
+                                   ("NG", 1.9, "score 1.9 >= 1.5"), ("NG", 1.95, "score 1.95 >= 1.5")):
+        for change in alarms.update(verdict, score, reason):
+            if change.raised:
+                raised[change.name] = (change.message, dict(alarms.figures[change.name]))
+        assert set(alarms.figures) <= set(alarms.active)  # a cleared alarm's figures go with it
+    assert set(raised) == {"ng_streak", "not_found_streak", "error_streak", "yield", "drift"}
+    english = WORDS["en"]
+    for name, (message, figures) in raised.items():
+        worded = english["details_" + name].format(**figures) + (
+            english["the_last"].format(r=figures["reason"]) if figures.get("reason") else "")
+        assert worded == alarm_details(name, message), name
+    assert raised["error_streak"][1]["reason"] == "no image for the Trigger" and raised["ng_streak"][1]["reason"] == ""
+    display = LineDisplay()
+    display.set_alarms(alarms.active, alarms.figures)
+    shown = {a["name"]: a["figures"] for a in display.state()["alarms"]}
+    assert shown == {name: alarms.figures.get(name) for name in alarms.active} and shown["ng_streak"]["n"] == 2
+
+
+def test_a_spanish_page_words_an_error_streak_and_keeps_the_stations_reason():
+    from station.line_io.alarms import Alarms
+
+    alarms = Alarms(AlarmLimits(error_streak=2, yield_min=None, drift_warn_at=None))
+    for _ in range(3):
+        alarms.update("ERROR", None, "no image came for the Trigger within 10 s")
+    alarms.condition("disk", "the archive's disk has 2.1 GB free, below 5%")  # no figures: its own words
+    display = LineDisplay()
+    display.set_alarms(alarms.active, alarms.figures)
+    server = _serve(display)
+    try:
+        spanish = rendered(f"http://127.0.0.1:{server.port}/#lang=es")
+    finally:
+        server.close()
+    shown = spanish[spanish.index('id="alarms"'):]
+    shown = shown[:shown.index("</div></div>")]
+    assert "ALARMA errores seguidos: 3 ERROR seguidos (la última: no image came for the Trigger within 10 s)" in shown
+    assert "ALARMA espacio en disco: the archive's disk has 2.1 GB free, below 5%" in shown

@@ -108,6 +108,10 @@ class Alarms:
                  threshold: Optional[float] = None):
         self.limits = limits or AlarmLimits()
         self.active: dict[str, str] = {}
+        # An active alarm's figures, for a screen that words them in its own language (the line display): the
+        # streaks' count (and the last part's reason), the yield, its window and limit, the drift's share of the
+        # way to the threshold. The alarms of the line's surroundings (disk, source, ...) have none: their text only.
+        self.figures: dict[str, dict] = {}
         self.raised_total = 0
         self._streaks = {Verdict.NG: 0, Verdict.NOT_FOUND: 0, Verdict.ERROR: 0}
         self._judged: deque = deque(maxlen=max(1, self.limits.yield_window))
@@ -138,14 +142,16 @@ class Alarms:
             if limit:
                 n = self._streaks[kind]
                 last = f" (the last: {reason})" if reason and kind is not Verdict.NG and v is kind else ""
-                self._set(changes, name, n >= limit, f"{n} {what} in a row{last}", f"{what} streak ended")
+                self._set(changes, name, n >= limit, f"{n} {what} in a row{last}", f"{what} streak ended",
+                          {"n": n, "reason": reason if last else ""})
         if v.judged:
             self._judged.append(v is Verdict.OK)
         if lim.yield_min is not None and lim.yield_window and len(self._judged) == self._judged.maxlen:
             y = sum(self._judged) / len(self._judged)
             self._set(changes, "yield", y < lim.yield_min,
                       f"yield {100 * y:.1f}% over the last {len(self._judged)} parts, below {100 * lim.yield_min:.0f}%",
-                      f"yield {100 * y:.1f}% over the last {len(self._judged)} parts")
+                      f"yield {100 * y:.1f}% over the last {len(self._judged)} parts",
+                      {"yield": f"{100 * y:.1f}", "n": len(self._judged), "limit": f"{100 * lim.yield_min:.0f}"})
         if score is not None and v in (Verdict.OK, Verdict.NG):
             self._scores.append(float(score))
         if lim.drift_warn_at is not None and self._reference and self._threshold is not None and self._scores:
@@ -155,7 +161,8 @@ class Alarms:
                 self._set(changes, "drift", d.warning,
                           f"score drift: the median of the last {d.n_recent} scores (OK and NG) moved "
                           f"{100 * d.shift:.0f}% of the way from the calibration's OK median to the threshold",
-                          f"scores back within {100 * d.shift:.0f}% of the way to the threshold")
+                          f"scores back within {100 * d.shift:.0f}% of the way to the threshold",
+                          {"n": d.n_recent, "share": f"{100 * d.shift:.0f}"})
         return changes
 
     def condition(self, name: str, problem: Optional[str]) -> list[AlarmChange]:
@@ -166,15 +173,19 @@ class Alarms:
         self._set(changes, name, problem is not None, problem or "", CLEARED[name])
         return changes
 
-    def _set(self, changes: list, name: str, on: bool, raised_text: str, cleared_text: str) -> None:
+    def _set(self, changes: list, name: str, on: bool, raised_text: str, cleared_text: str,
+             figures: Optional[dict] = None) -> None:
         if on:
             message = RAISED.format(name=name) + raised_text
             if name not in self.active:
                 self.raised_total += 1
                 changes.append(AlarmChange(name, True, message))
             self.active[name] = message
+            if figures is not None:
+                self.figures[name] = figures
         elif name in self.active:
             del self.active[name]
+            self.figures.pop(name, None)
             changes.append(AlarmChange(name, False, f"alarm cleared {name}: {cleared_text}"))
 
 

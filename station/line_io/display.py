@@ -57,6 +57,7 @@ class LineDisplay:
                          "running": False, "started": None}
         self._beat = time.monotonic()
         self._alarms: dict[str, str] = {}
+        self._alarm_figures: dict[str, dict] = {}
         self._seq = 0
         # In each picture's address: a page left open over a restart, whose part numbers start again, must not take
         # the new run's part 7 for the picture of the old run's part 7 it shows already.
@@ -104,9 +105,12 @@ class LineDisplay:
             self._station.update(project=Path(model.folder).name, version=model.version,
                                  threshold=cal.threshold if cal is not None else None, calibrated=cal is not None)
 
-    def set_alarms(self, active: dict) -> None:
+    def set_alarms(self, active: dict, figures: Optional[dict] = None) -> None:
+        """The alarms active now (name -> message) and their figures (alarms.Alarms.figures: the page words them in
+        its language; an alarm without figures shows its English details)."""
         with self._lock:
             self._alarms = dict(active)
+            self._alarm_figures = {k: dict(v) for k, v in (figures or {}).items() if k in active}
 
     def part(self, outcome, image: Optional[np.ndarray], latency_s: Optional[float]) -> None:
         """One finished part, its history row written: `image` the RGB pixels it was judged on (None when there
@@ -173,8 +177,8 @@ class LineDisplay:
                     "loop_age_s": round(time.monotonic() - self._beat, 3),
                     "shift": {"label": start.strftime("%Y-%m-%d %H:%M"), "start": start.timestamp(),
                               "counts": None if counts is None else counts.to_dict()},
-                    "alarms": [{"name": k, "text": v, "details": alarm_details(k, v)}
-                               for k, v in sorted(self._alarms.items())],
+                    "alarms": [{"name": k, "text": v, "details": alarm_details(k, v),
+                                "figures": self._alarm_figures.get(k)} for k, v in sorted(self._alarms.items())],
                     "part": dict(self._part) if self._part else None,
                     "last_ng": dict(self._last_ng) if self._last_ng else None, "recent": list(self._recent)}
 

@@ -118,6 +118,14 @@ const text = (id, value) => { $(id).textContent = value; };
 const say = (key, values) => W[key].replace(/[{]([a-z_]+)[}]/g, (m, name) => values[name]);
 const verdictWord = (v) => W[v] || v;
 
+function alarmDetails(a) {
+  // the alarm's figures in the page's language where the station gave them (streaks, yield, drift), else its
+  // details as it wrote them (the disk, the source, ...)
+  const key = "details_" + a.name;
+  if (!a.figures || !W[key]) return a.details;
+  return say(key, a.figures) + (a.figures.reason ? say("the_last", {r: a.figures.reason}) : "");
+}
+
 function num(v, digits) { return v === null || v === undefined ? "-" : Number(v).toFixed(digits); }
 function clock(t) { return new Date(t * 1000).toLocaleTimeString(LANG); }
 function ago(seconds) {
@@ -133,9 +141,10 @@ function showStation(s) {
   text("threshold", st.calibrated ? say("threshold", {v: num(st.threshold, 4)}) : W.uncalibrated);
   text("shift", say("shift", {t: s.shift.label.slice(11)}));
   $("alarms").replaceChildren(...s.alarms.map((a) => {
-    // the name in the page's language, the station's details as they are ("5 NG in a row")
+    // the name in the page's language, then its details ("5 NG seguidos")
     const d = document.createElement("div");
-    d.textContent = say("alarm", {name: W[a.name === "yield" ? "yield_alarm" : a.name] || a.name}) + ": " + a.details;
+    d.textContent = say("alarm", {name: W[a.name === "yield" ? "yield_alarm" : a.name] || a.name}) + ": " +
+      alarmDetails(a);
     return d;
   }));
 }

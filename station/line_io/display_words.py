@@ -1,8 +1,10 @@
 """The line display's words in each language it speaks (station/line_io/display_page.py): the operator at the station
 reads the page in the language of its browser (a kiosk's), or the one given after # in its address (`#lang=es`),
-English where it has none. `{name}` marks a value put in. What the station itself writes (a part's reason, an
-alarm's details) stays in English; each alarm's name, and an ERROR's cause (its ErrorCode), is said in the page's
-language before it. German lines read
+English where it has none. `{name}` marks a value put in. Each alarm's name is said in the page's language, and the
+figures of the streaks, the yield and the drift (`details_*`; English as the station writes them); an ERROR's
+cause (its ErrorCode) is said in that language before the station's reason. What the station writes itself
+stays in English: a part's reason, a streak's last reason, the details of the alarms of its surroundings (disk,
+source, master parts, backups, I/O). German lines read
 i.O. / n.i.O., as its shop floors do; the verdicts the PLC and the history get do not change."""
 
 WORDS = {
@@ -16,7 +18,8 @@ WORDS = {
         "master": "MASTER PART: must be {v} - {r}", "passed": "passed", "failed": "FAILED",
         "waiting": "waiting for the first part", "no_image": "no image for this part",
         "last_ng": "Last NG: {p} at {t} ({ago}), score {s}",
-        "trend": "the last parts' scores against the threshold (dashed)", "yield": "Yield", "parts": "Parts", "not_found": "Not found", "no_verdict": "No verdict", "error": "Error",
+        "trend": "the last parts' scores against the threshold (dashed)", "yield": "Yield", "parts": "Parts",
+        "not_found": "Not found", "no_verdict": "No verdict", "error": "Error",
         "counts_unknown": "counts of this shift unknown (the history cannot be read now)",
         "connecting": "Connecting to the station...",
         "no_connection": "NO CONNECTION TO THE STATION since {t}: what is shown is old.",
@@ -28,6 +31,12 @@ WORDS = {
         "alarm": "ALARM {name}", "ng_streak": "ng_streak", "not_found_streak": "not_found_streak",
         "error_streak": "error_streak", "yield_alarm": "yield", "drift": "drift", "disk": "disk", "source": "source",
         "master_failed": "master_failed", "master_due": "master_due", "backup_due": "backup_due", "io": "io",
+        # the figures of an alarm (station.line_io.alarms.Alarms.figures), as the station words them in English
+        "details_ng_streak": "{n} NG in a row", "details_not_found_streak": "{n} NOT_FOUND (part not located) in a row",
+        "details_error_streak": "{n} ERROR in a row", "the_last": " (the last: {r})",
+        "details_yield": "yield {yield}% over the last {n} parts, below {limit}%",
+        "details_drift": "score drift: the median of the last {n} scores (OK and NG) moved {share}% of the way from "
+                         "the calibration's OK median to the threshold",
         # an ERROR's cause (station.ErrorCode: the PLC's ErrorCode), before the station's reason
         "cause_1": "the image cannot be read or inspected",
         "cause_2": "camera or light fault: dark, saturated or flat image", "cause_3": "no image for this part",
@@ -60,6 +69,11 @@ WORDS = {
         "disk": "espacio en disco", "source": "fuente de imágenes", "master_failed": "pieza patrón fallida",
         "master_due": "pieza patrón pendiente", "backup_due": "copia de seguridad pendiente",
         "io": "salidas (E/S remota)",
+        "details_ng_streak": "{n} NG seguidos", "details_not_found_streak": "{n} piezas no encontradas seguidas",
+        "details_error_streak": "{n} ERROR seguidos", "the_last": " (la última: {r})",
+        "details_yield": "rendimiento {yield} % en las últimas {n} piezas, por debajo del {limit} %",
+        "details_drift": "deriva de puntuaciones: la mediana de las últimas {n} puntuaciones (OK y NG) ha recorrido "
+                         "el {share} % del camino de la mediana OK de la calibración al umbral",
         "cause_1": "la imagen no se puede leer ni inspeccionar",
         "cause_2": "fallo de cámara o iluminación: imagen oscura, saturada o uniforme",
         "cause_3": "no llegó imagen de esta pieza",
@@ -77,7 +91,8 @@ WORDS = {
         "master": "REFERENZTEIL: muss {v} sein - {r}", "passed": "bestanden", "failed": "NICHT BESTANDEN",
         "waiting": "warte auf das erste Teil", "no_image": "kein Bild zu diesem Teil",
         "last_ng": "Letztes n.i.O.: {p} um {t} ({ago}), Wert {s}",
-        "trend": "Werte der letzten Teile gegen die Schwelle (gestrichelt)", "yield": "Ausbeute", "parts": "Teile", "not_found": "Nicht gefunden", "no_verdict": "Kein Urteil",
+        "trend": "Werte der letzten Teile gegen die Schwelle (gestrichelt)", "yield": "Ausbeute", "parts": "Teile",
+        "not_found": "Nicht gefunden", "no_verdict": "Kein Urteil",
         "error": "Fehler",
         "counts_unknown": "Zählung der Schicht unbekannt (die Historie ist gerade nicht lesbar)",
         "connecting": "Verbinde mit der Station...",
@@ -90,6 +105,11 @@ WORDS = {
         "error_streak": "Fehler in Folge", "yield_alarm": "Ausbeute zu niedrig", "drift": "Wertedrift",
         "disk": "Speicherplatz", "source": "Bildquelle", "master_failed": "Referenzteil nicht bestanden",
         "master_due": "Referenzteil fällig", "backup_due": "Sicherung fällig", "io": "Ausgänge (Remote-E/A)",
+        "details_ng_streak": "{n} n.i.O. in Folge", "details_not_found_streak": "{n} Teile nicht gefunden in Folge",
+        "details_error_streak": "{n} FEHLER in Folge", "the_last": " (das letzte: {r})",
+        "details_yield": "Ausbeute {yield} % über die letzten {n} Teile, unter {limit} %",
+        "details_drift": "Wertedrift: der Median der letzten {n} Werte (i.O. und n.i.O.) hat {share} % des Wegs vom "
+                         "i.O.-Median der Kalibrierung zur Schwelle zurückgelegt",
         "cause_1": "das Bild kann nicht gelesen oder geprüft werden",
         "cause_2": "Kamera- oder Beleuchtungsfehler: Bild dunkel, übersteuert oder ohne Inhalt",
         "cause_3": "kein Bild zu diesem Teil", "cause_4": "dasselbe Bild wie beim Teil davor: Kamera eingefroren",

@@ -128,7 +128,7 @@ class Publisher:
             if self.metrics is not None and self.project:
                 self.metrics.set_alarms(self.project, self.alarms.active)
             if self.display is not None:
-                self.display.set_alarms(self.alarms.active)
+                self.display.set_alarms(self.alarms.active, self.alarms.figures)
         self.alarm_log.record(self.project, changes)  # after the PLC: a busy database never delays its Alarm bit
 
     def set_model(self, model: Model) -> None:
