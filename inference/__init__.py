@@ -54,7 +54,8 @@ from .provenance import NOT_AVAILABLE as NEAREST_NOT_AVAILABLE, PROVENANCE_FILE,
 from .knn import deserialize as deserialize_index
 from .knn import index_kind, ivf_lists_scanned
 from .knn import serialize as serialize_index
-from .preprocess import IMAGE_SUFFIXES, as_rgb8, check_image_header, decode_image, expand_image_paths, images_in_folder, load_image, stack_inputs
+from .preprocess import (IMAGE_SUFFIXES, as_rgb8, check_image_header, decode_image, expand_image_paths,
+                         images_in_folder, load_image, read_image_file, stack_inputs)
 from .progress import CancelToken, ProgressFn
 from .project import (
     VersionInfo,
@@ -252,6 +253,7 @@ __all__ = [
     "InspectorError",
     "load_calibration",
     "load_image",
+    "read_image_file",
     "load_settings",
     "map_by_order",
     "Model",

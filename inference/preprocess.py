@@ -31,22 +31,35 @@ def load_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
 
     The size is checked from the header, before decoding, against `max_megapixels`.
     """
+    return read_image_file(path, max_megapixels)[0]
+
+
+def read_image_file(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+                    ) -> tuple[np.ndarray, bytes]:
+    """An image file's pixels (as load_image gives them) and the bytes they were decoded from, read once: the
+    bytes are the image inspected, to hash and to archive, even when the file is written again meanwhile (a
+    camera that writes each image under the same name)."""
     path = Path(path)
     try:
         if path.is_dir():
             raise ImageError(f"{path} is a folder, not an image")
         if not path.is_file():
             raise ImageError(f"image not found: {path}")
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size > max_megapixels * 1e6 * 8:  # more than 16-bit RGBA, uncompressed, at the limit: never read whole
+            raise ImageTooLargeError(f"image {path} is a {size / 2 ** 20:.0f} MB file, over what an image within the "
+                                     f"{max_megapixels:g} MP limit takes (max_image_megapixels in config.yaml)")
+        data = path.read_bytes()
+        if not data:
             raise ImageError(f"image file is empty (0 bytes): {path}")
         with warnings.catch_warnings():
             # Our own limit below replaces PIL's decompression-bomb warning (a multi-line message).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(data)) as im:
                 _check_pixels(im.size, str(path), max_megapixels)
                 im = ImageOps.exif_transpose(im)
                 im.load()
-                return to_rgb8(im)
+                return to_rgb8(im), data
     except Image.DecompressionBombError:
         raise _bomb(str(path), max_megapixels) from None
     except PermissionError:

@@ -55,9 +55,9 @@ class ArchiveQueue:
     def waiting(self) -> int:
         return self._queue.qsize() + (self._oldest is not None)
 
-    def put(self, image, name: str, verdict, when: float, row_id: Optional[int]) -> None:
+    def put(self, image, name: str, verdict, when: float, row_id: Optional[int], sha256: Optional[str] = None) -> None:
         """Hand one image over (a file, pixels or an upload's bytes): it is archived in order, after those before
-        it."""
+        it. `sha256`: a file's content as it was inspected (Archiver.put)."""
         size = held_bytes(image)
         if self._queue.qsize() >= MAX_WAITING or self._held + size > MAX_WAITING_BYTES:
             self.dropped += 1
@@ -67,7 +67,7 @@ class ArchiveQueue:
             return
         with self._lock:
             self._held += size
-        self._queue.put((image, name, verdict, when, row_id, time.monotonic()))
+        self._queue.put((image, name, verdict, when, row_id, sha256, time.monotonic()))
 
     def problem(self) -> Optional[str]:
         """Why images are not being archived now (the disk alarm's text), None while the archive keeps up."""
@@ -102,13 +102,13 @@ class ArchiveQueue:
             job = self._queue.get()
             if job is None:
                 return
-            image, name, verdict, when, row_id, handed = job
+            image, name, verdict, when, row_id, sha256, handed = job
             with self._lock:
                 self._oldest = handed
             try:
                 # Where it went, or None: the keeper had no room (it said so, the disk alarm is up); either way the
                 # row is owed nothing more.
-                where = self.archiver.put(image, name, verdict, when, row_id)
+                where = self.archiver.put(image, name, verdict, when, row_id, sha256)
                 self._record(row_id, where)
             except InspectorError as exc:  # the verdict is recorded; archiving is secondary
                 self.on_message(f"WARNING: {exc}")

@@ -64,10 +64,17 @@ class RunArchive:
         """The history columns of a part whose image goes to the archive: owed to it until it is there."""
         return {"archive_path": ARCHIVE_OWED} if item.image is not None else {}
 
-    def put(self, item: Item, verdict, when: float, row_id: Optional[int]) -> None:
-        """Hand the part's image to the archive's thread, which records where in its history row."""
-        if self.queue is not None:
-            self.queue.put(item.image, item.name, verdict, when, row_id)
+    def put(self, item: Item, verdict, when: float, row_id: Optional[int], data: Optional[bytes] = None) -> None:
+        """Hand the part's image to the archive's thread, which records where in its history row. `data`: the file's
+        bytes as they were inspected, archived as they are (a source whose camera writes each image under the same
+        name); else the file itself, archived only while it is as it was inspected (its sha256)."""
+        if self.queue is None:
+            return
+        if data is not None:
+            self.queue.put(data, item.name, verdict, when, row_id)
+        else:
+            self.queue.put(item.image, item.name, verdict, when, row_id,
+                           item.sha256 if isinstance(item.image, Path) else None)
 
     def leftover(self, item: Item) -> None:
         """Move mode empties the folder into the archive: a part the history knows, recorded by a run that did not
@@ -91,7 +98,7 @@ class RunArchive:
             except OSError:
                 same = False
             if same:
-                self.queue.put(path, name, verdict, when, row_id)
+                self.queue.put(path, name, verdict, when, row_id, key.rpartition("#")[2])
             else:
                 lost.append(row_id)
         if len(owed) > len(lost):

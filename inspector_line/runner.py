@@ -30,8 +30,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from inference import (ImageError, InferenceResult, InspectorError, Model, ProjectError, Verdict, VerdictCounts,
-                       load_image)
+from inference import ImageError, InferenceResult, InspectorError, Model, ProjectError, Verdict, VerdictCounts
 from station import ErrorCode, Outcome, PartIdPattern, Station, checked_part_id, model_notice
 from station.backup_watch import BackupWatch
 from station.drift import Drift
@@ -39,6 +38,7 @@ from station.repeated_images import RepeatedImages
 from station.masters import Masters, MasterWatch, part_key
 
 from station.line_io.publisher import Publisher, result_payload
+from .item_image import ChangedSinceComplete, changed, read_item
 from .run_archive import RunArchive
 from .runlock import acquire_run_lock
 from .sources import Item, file_identity, key_file
@@ -297,14 +297,20 @@ class Runner:
                 self._finish_error(item, mismatch, cause=ErrorCode.PART_MISMATCH)
                 continue
             try:
-                rgb = item.image if isinstance(item.image, np.ndarray) else load_image(item.image)
+                rgb, data = read_item(item)
+            except ChangedSinceComplete as exc:
+                self._say(str(exc))
+                self.source.requeue(item)
+                continue
             except ImageError as exc:
-                if _changed(item) or (item.path is not None and not item.extra.get("retried")):
+                if changed(item) or (item.path is not None and not item.extra.get("retried")):
                     # Maybe still being written (a writer that stalled): look again once it settles again.
                     self.source.requeue(item)
                     continue
                 todo.append((item, None, (str(exc), ErrorCode.IMAGE_INVALID)))
                 continue
+            if data is not None and getattr(self.source, "reuse_names", False):
+                item.extra["inspected"] = data  # what the archive keeps: the file may be the next part's by then
             # after the load: a requeued image is no repeat of itself
             repeated = self._repeats.problem(item.sha256, item.name, self._part_id_or_none(item)) \
                 if self._repeats else None
@@ -413,7 +419,7 @@ class Runner:
         # Archived by its own thread once the PLC has its answer: a large image, or a network share that is slow
         # or hangs, is no part of the line's response time. A crash before leaves the row owed (run_archive.py).
         if item.image is not None and self.archive is not None:
-            self.archive.put(item, verdict, now, outcome.row_id)
+            self.archive.put(item, verdict, now, outcome.row_id, item.extra.pop("inspected", None))
         if verdict == "OK" and outcome.expected is None:  # a master part says nothing of the line's drift
             self._ok_since_drift += 1
             self._check_drift()
@@ -479,13 +485,3 @@ def _file_gone(key: str) -> bool:
     path = key_file(key)
     return path is not None and not path.exists()
 
-
-def _changed(item: Item) -> bool:
-    """Whether a file differs from when it was judged complete (its writer was not done after all)."""
-    if item.path is None or "size" not in item.extra:
-        return False
-    try:
-        st = item.path.stat()
-    except OSError:
-        return False
-    return (st.st_size, st.st_mtime_ns) != (item.extra["size"], item.extra["mtime_ns"])

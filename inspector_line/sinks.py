@@ -22,7 +22,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from inference import InspectorError
+from inference import InspectorError, sha256_file
 
 from .archive_keeper import ArchiveKeeper, archive_date
 
@@ -68,10 +68,12 @@ class Archiver:
         return dest
 
     def put(self, image: Union[Path, np.ndarray, bytes], name: str, verdict: Optional[str], when: float,
-            row_id: Optional[int] = None) -> Optional[Path]:
+            row_id: Optional[int] = None, sha256: Optional[str] = None) -> Optional[Path]:
         """Archive one image (of the history row `row_id`): a file (copied or moved), pixels (written as PNG) or
         an encoded file's bytes (an upload, written as they came). Where it went, None when the keeper has no
-        room for it now (it says so). Raises SinkError with a plain message (disk full, permission)."""
+        room for it now (it says so). Raises SinkError with a plain message (disk full, permission). `sha256`: a
+        file's content as it was inspected; a file written again since is not archived (SinkError): the archive
+        would hold another part's image under this part's row, and a move would take the next part away."""
         if self.keeper is not None and not self.keeper.room(_size(image)):
             return None
         dest = None
@@ -85,11 +87,16 @@ class Archiver:
                 dest = self.target(Path(name).stem + ".png", verdict, when, row_id)
                 dest.write_bytes(png_of(image, name))
                 return dest
+            if self.move and sha256 is not None and sha256_file(image) != sha256:
+                raise SinkError(_rewritten(name))
             dest = self.target(Path(image).name, verdict, when, row_id)
             if self.move:
                 shutil.move(str(image), str(dest))
             else:
                 shutil.copy2(str(image), str(dest))
+                if sha256 is not None and sha256_file(dest) != sha256:
+                    dest.unlink(missing_ok=True)
+                    raise SinkError(_rewritten(name))
             return dest
         except OSError as exc:
             # A copy cut short (disk full) is not an archived image; a move that failed left its source in place.
@@ -97,6 +104,11 @@ class Archiver:
                                      or Path(image).exists()):
                 dest.unlink(missing_ok=True)
             raise SinkError(f"cannot archive {name} into {self.root}: {exc.strerror or exc}") from None
+
+
+def _rewritten(name: str) -> str:
+    return (f"{name} was written again after it was inspected and before it was archived: not archived (the archive "
+            "would hold another image under this part's row)")
 
 
 def png_of(rgb: np.ndarray, name: str) -> bytes:

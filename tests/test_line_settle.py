@@ -153,6 +153,93 @@ def test_a_reused_name_after_archive_is_a_new_part_and_each_row_names_its_archiv
     assert [p.read_bytes() for p in archived] == [png_bytes(part(s)) for s in (1, 2, 3)]
 
 
+def test_the_archive_keeps_the_image_inspected_when_the_camera_writes_the_next_one_first(project, tmp_path,
+                                                                                          monkeypatch):
+    """A camera that writes every image as p.png: the archive's thread gets to a part after the PLC's answer, and
+    by then p.png may hold the next part. Held here until both parts are judged, the archive still keeps each
+    part's own image under its row (the bytes the run read), never the next part's twice."""
+    from inspector_line import sinks
+
+    engine, folder = project
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    release, put = threading.Event(), sinks.Archiver.put
+
+    def held_put(self, *args, **kwargs):
+        release.wait(60)  # a share that is slow: the archive's thread waits, the line does not
+        return put(self, *args, **kwargs)
+
+    monkeypatch.setattr(sinks.Archiver, "put", held_put)
+    with History(tmp_path / "h.sqlite") as history:
+        run = Run(engine, folder, FolderSource(inbox, settle_s=0.1, poll_s=0.05, reuse_names=True), history,
+                  archive=archive)
+        for n, seed in enumerate((11, 12), start=1):
+            _rewrite(inbox / "p.png", seed)
+            run.wait_rows(history, n)
+        release.set()
+        deadline = time.monotonic() + 60
+        while any(r.archive_path == "" for r in history.query()):  # "": owed to the archive, not there yet
+            assert time.monotonic() < deadline, [r.archive_path for r in history.query()]
+            time.sleep(0.05)
+        run.stop()
+        rows = history.query(descending=False)
+    assert all(r.archive_path for r in rows), [r.archive_path for r in rows]  # none refused as written over
+    assert [Path(r.archive_path).read_bytes() for r in rows] == [png_bytes(part(s)) for s in (11, 12)]
+
+
+def test_an_image_written_over_between_its_settle_and_its_read_is_judged_once_under_its_own_key(project, tmp_path):
+    """The camera writes p.png again after the source saw it complete and before the run read it: the run reads
+    the bytes once, sees they are not those the source handed out, and judges the file once it settles again,
+    under that content's key; never the new image under the old one's key and then again under its own."""
+    import hashlib
+
+    engine, folder = project
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    class WrittenOver(FolderSource):
+        done = False
+
+        def next_batch(self, max_items, timeout):
+            batch = super().next_batch(max_items, timeout)
+            if batch and not self.done:
+                self.done = True
+                _rewrite(inbox / "p.png", 32)  # between the source's look and the run's read
+            return batch
+
+    with History(tmp_path / "h.sqlite") as history:
+        run = Run(engine, folder, WrittenOver(inbox, settle_s=0.1, poll_s=0.05, reuse_names=True), history)
+        _rewrite(inbox / "p.png", 31)
+        run.wait_rows(history, 1)
+        time.sleep(1.0)  # a second row would come within this (settle 0.1 s)
+        run.stop()
+        rows = history.query(descending=False)
+    assert len(rows) == 1 and rows[0].sha256 == hashlib.sha256(png_bytes(part(32))).hexdigest()
+    assert any("p.png changed after it was complete" in m for m in run.messages)
+
+
+def test_a_file_written_again_before_it_is_archived_is_never_archived_as_this_part(tmp_path):
+    """A source whose names are its own (no --move): a file written over before the archive's thread copies it is
+    not archived under the part inspected before (its row says so); --move leaves it for the next part."""
+    from inspector_line.sinks import Archiver, SinkError
+    from inference import sha256_file
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    image = inbox / "p.png"
+    image.write_bytes(png_bytes(part(21)))
+    inspected = sha256_file(image)
+    image.write_bytes(png_bytes(part(22)))  # the next part, written over it
+    for move in (False, True):
+        archiver = Archiver(tmp_path / f"archive-{move}", move=move)
+        with pytest.raises(SinkError, match="written again after it was inspected"):
+            archiver.put(image, "p.png", "OK", time.time(), 7, sha256=inspected)
+        assert not [f for f in archiver.root.rglob("*") if f.is_file()]  # nothing under this part's row
+        assert image.read_bytes() == png_bytes(part(22))  # the next part stays where its source finds it
+    kept = Archiver(tmp_path / "archive-ok").put(image, "p.png", "OK", time.time(), 8, sha256=sha256_file(image))
+    assert kept.read_bytes() == png_bytes(part(22))
+
+
 def test_the_line_cli_names_an_os_fault_in_plain_words(project, tmp_path, monkeypatch, capsys):
     _, folder = project
     inbox = tmp_path / "inbox"
