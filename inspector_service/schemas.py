@@ -324,11 +324,17 @@ class DisplayAlarm(Documented):
     name: str
     text: str
     details: str = Field(description="the text after 'ALARM name: '")
+    figures: Optional[dict[str, Any]] = Field(
+        description="the streaks', the yield's and the drift's figures, which the page words in its language "
+                    "(n, reason; yield, n, limit; n, share); null for the alarms of the surroundings (disk, "
+                    "source, ...)")
 
 
 class DisplayDefect(Documented):
     area: float
     unit: Literal["mm²", "px"]
+    zone: Optional[str] = Field(description="with inspection zones, the zone that weighs most in it ('rest': outside "
+                                            "every zone); null without zones")
 
 
 class DisplayPart(Documented):
