@@ -83,7 +83,7 @@ class VideoSource:
         else:
             self._cap.release()
 
-    def requeue(self, item: Item) -> None:
+    def requeue(self, item: Item, unreadable: bool = True) -> None:
         pass  # a frame is complete when grabbed
 
     def frame_after(self, t: float) -> None:

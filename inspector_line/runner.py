@@ -300,7 +300,7 @@ class Runner:
                 rgb, data = read_item(item)
             except ChangedSinceComplete as exc:
                 self._say(str(exc))
-                self.source.requeue(item)
+                self.source.requeue(item, unreadable=False)
                 continue
             except ImageError as exc:
                 if changed(item) or (item.path is not None and not item.extra.get("retried")):

@@ -387,18 +387,21 @@ class FolderSource:
             items.append(Item(path.name, path, key, sha, arrived, path, extra))
         return items
 
-    def requeue(self, item: Item) -> None:
+    def requeue(self, item: Item, unreadable: bool = True) -> None:
         """The item could not be read: watch it again; it comes back when it has settled once more.
 
         A writer that stalls longer than `settle_s` mid-file makes a truncated
         image; the second look tells a slow writer (the file changed, a new key)
         from a broken file (same content: handed out again marked `retried`).
+        `unreadable` False: it read well but was no longer the content handed out (written again in between), which
+        starts no count towards `retried`.
         """
         if item.path is not None:
             self._handed.pop(item.path, None)
             self._handed_stat.pop(item.path, None)
             self._retry[item.path] = item.sha256
-            self._failing.setdefault(item.path, time.monotonic())
+            if unreadable:
+                self._failing.setdefault(item.path, time.monotonic())
             self._note(item.path, renamed=False)
 
     def next_batch(self, max_items: int, timeout: float) -> list[Item]:
