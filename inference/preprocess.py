@@ -64,7 +64,10 @@ def read_image_file(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX
         raise _bomb(str(path), max_megapixels) from None
     except PermissionError:
         raise ImageError(f"permission denied reading image {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
+    except UnidentifiedImageError:
+        raise ImageError(f"cannot read image {path}: not an image in a known format "
+                         f"({', '.join(sorted(IMAGE_SUFFIXES))})") from None
+    except (OSError, SyntaxError, ValueError, MemoryError) as exc:
         raise ImageError(f"cannot read image {path}: {' '.join(str(exc).split())}") from None
 
 

@@ -1,8 +1,10 @@
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from inference import ImageError, as_rgb8, expand_image_paths, load_image
+from inference import ImageError, ImageTooLargeError, as_rgb8, expand_image_paths, load_image, read_image_file
 from inference.preprocess import augmented_copies
 
 
@@ -57,6 +59,23 @@ def test_bad_files_are_clear_errors(tmp_path):
         load_image(tmp_path / "trunc.png")
     with pytest.raises(ImageError, match="not found"):
         load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageError) as named:  # the file's path, never the reader's in-memory buffer
+        load_image(tmp_path / "text.png")
+    assert str(tmp_path / "text.png") in str(named.value) and "known format" in str(named.value)
+    assert "BytesIO" not in str(named.value)
+
+
+def test_a_file_is_read_once_and_its_pixels_come_from_the_bytes_given_back(tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(_rgb()).save(good)
+    pixels, data = read_image_file(good)
+    assert data == good.read_bytes() and (pixels == _rgb()).all()
+    good.write_bytes(b"")  # the file emptied since: the bytes given back still decode to the pixels judged
+    assert (np.asarray(Image.open(io.BytesIO(data))) == pixels).all()
+    # a file far larger than any image within the pixel limit is refused before it is read into memory
+    (tmp_path / "huge.png").write_bytes(data + b"\0" * 20_000)
+    with pytest.raises(ImageTooLargeError, match="MB file, over what an image within the 0.001 MP limit takes"):
+        read_image_file(tmp_path / "huge.png", max_megapixels=0.001)
 
 
 def test_arrays_of_any_common_layout():

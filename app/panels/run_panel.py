@@ -341,8 +341,8 @@ class RunPanel(QWidget):
     def _fields(self) -> dict[str, QLineEdit]:
         return {"source": self.source_edit, "archive": self.archive_edit, "part_id_pattern": self.part_id_edit,
                 "masters": self.masters_edit, "modbus": self.modbus_edit, "modbus_allow": self.modbus_allow_edit,
-                "opcua": self.opcua_edit,
-                "opcua_users": self.opcua_users_edit, "recipes": self.recipes_edit, "mqtt": self.mqtt_edit}
+                "opcua": self.opcua_edit, "opcua_users": self.opcua_users_edit, "recipes": self.recipes_edit,
+                "mqtt": self.mqtt_edit}
 
     def _recall(self) -> None:
         """The fields of the last run started on this PC (the window's QSettings): the station's folder, archive,
