@@ -16,6 +16,7 @@ from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import open_source
 from station import Station
 from station.history import History, default_path
+from station.line_io.handshake import HandshakeAdapter
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class RunWorker(QThread):
         servers = self.servers
         try:
             for server in servers:
+                if isinstance(server, HandshakeAdapter) and server.on_message is None:
+                    server.on_message = self.message.emit  # a PLC's write refused, a PC refused: the view's lines
                 server.start()  # a port taken is the run's failure, said before any part
                 self.message.emit(server.describe())
             source = open_source(self.spec)

@@ -216,7 +216,7 @@ def _run(args, engine, history_path) -> int:
     stop = threading.Event()
     restore = _stop_on_signals(stop)
     try:
-        line_io.start()
+        line_io.start(on_message)
         summary = runner.run(stop)
     finally:
         restore()

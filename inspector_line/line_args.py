@@ -388,8 +388,14 @@ class LineIO:
             self.servers.append(eye)
         self.options = options
 
-    def start(self) -> None:
+    def start(self, on_message=None) -> None:
+        """Start each server; `on_message`: where the PLC servers' warnings go (a write refused, a PC refused; the
+        I/O module's go through the run's publisher)."""
+        from station.line_io.handshake import HandshakeAdapter
+
         for server in self.servers:
+            if on_message is not None and isinstance(server, HandshakeAdapter) and server.on_message is None:
+                server.on_message = on_message
             server.start()
             print(f"{server.describe()}", flush=True)
 

@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from inference import InspectorError
 
@@ -33,6 +33,7 @@ class AllowedPeers:
                 raise InspectorError(f"{flag}: {word!r} is no IP address or network (e.g. 192.168.10.5 or "
                                      "192.168.10.0/24; host names are not resolved)") from None
         self.refused = 0  # connections refused since the start (tests, and a reader of the log's figures)
+        self.on_message: Optional[Callable[[str], None]] = None  # where the warnings go (the server's); else the log
         self._lock = threading.Lock()
         self._clock = clock
         self._unlogged: dict[str, int] = {}  # address -> refused since its last warning
@@ -57,8 +58,12 @@ class AllowedPeers:
             if now - self._logged_at.get(address, -LOG_EVERY_S) < LOG_EVERY_S:
                 return
             count, self._unlogged[address], self._logged_at[address] = self._unlogged[address], 0, now
-        log.warning("Modbus TCP: refused %s connection%s from %s (not in --modbus-allow %s)", count,
-                    "" if count == 1 else "s", address, self.describe())
+        text = (f"Modbus TCP: refused {count} connection{'' if count == 1 else 's'} from {address} (not in "
+                f"--modbus-allow {self.describe()})")
+        if self.on_message is not None:
+            self.on_message(text)
+        else:
+            log.warning("%s", text)
 
     def describe(self) -> str:
         return ",".join(str(n.network_address) if n.num_addresses == 1 else str(n) for n in self.networks)

@@ -16,6 +16,7 @@ The PLC may write only Trigger, Ack, Recipe and PartId; anything else is refused
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -24,6 +25,8 @@ from typing import Callable, Optional, Sequence
 
 from ..outcome import ErrorCode
 from .alarms import alarm_bits
+
+log = logging.getLogger(__name__)
 
 PLC_WRITABLE = ("trigger", "ack", "recipe", "part_id")
 PART_ID_MAX = 40  # characters (Modbus: 20 registers of 2)
@@ -209,6 +212,15 @@ class HandshakeAdapter:
     handshake: Handshake
     _loop: Optional[asyncio.AbstractEventLoop] = None
     _thread: Optional[threading.Thread] = None
+    # Where its warnings go (a PLC's write refused, a PC refused: the run's messages, the Run view's lines); the log
+    # while nobody set it.
+    on_message: Optional[Callable[[str], None]] = None
+
+    def _say(self, text: str) -> None:
+        if self.on_message is not None:
+            self.on_message(text)
+        else:
+            log.warning("%s", text)
 
     def close(self) -> None:
         if self._loop is not None and self._loop.is_running():

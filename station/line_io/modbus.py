@@ -74,6 +74,8 @@ class ModbusServer(HandshakeAdapter):
                  allowed: Optional[AllowedPeers] = None):
         """`allowed`: the PCs answered (the PLC's address); None: any that reaches the port."""
         self.host, self.port, self.allowed = host, port, allowed
+        if allowed is not None:
+            allowed.on_message = self._say  # its refusals go where this server's messages go
         self.handshake = handshake or Handshake()
         self._part_words = [0] * PART_ID_REGS  # the part id as the PLC wrote it, register by register
         self._lock = threading.Lock()

@@ -218,7 +218,7 @@ class OpcUaServer(HandshakeAdapter):
         try:
             self.handshake.plc_write(**written)
         except PlcWriteRefused as exc:
-            log.warning("OPC UA: %s", exc)
+            self._say(f"OPC UA: {exc}")
         for fieldname in written:  # what the PLC wrote is in the address space now
             self._shown.pop(fieldname, None)
         await self._push()

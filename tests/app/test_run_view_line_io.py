@@ -16,8 +16,10 @@ from run_view_helpers import open_project, quick_error_rows, run_view_on  # noqa
 def test_run_view_serves_the_plc_which_triggers_each_part(qtbot, window, fitted_project, tmp_path, answerer):
     """The PLC over Modbus TCP from the window (docs/plc.md), driven by the real pymodbus client: nothing is
     inspected before its Trigger; each Trigger gives one part's verdict and ResultReady; Ack ends the cycle; the
-    port is closed when the run stops. A bad address, or Free run without a PLC, is a message, not a run."""
+    port is closed when the run stops. A bad address, or Free run without a PLC, is a message, not a run. Only the
+    PLC's address is answered; another PC's connection is refused and the Run view says so."""
     from pymodbus.client import ModbusTcpClient
+    from pymodbus.exceptions import ConnectionException, ModbusIOException
 
     from line_helpers import free_port
 
@@ -30,9 +32,20 @@ def test_run_view_serves_the_plc_which_triggers_each_part(qtbot, window, fitted_
     panel.free_run_check.setChecked(False)
     port = free_port()
     panel.modbus_edit.setText(f"127.0.0.1:{port}")
+    panel.modbus_allow_edit.setText("127.0.0.2")  # the PLC's address; this PC's 127.0.0.1 is refused
     assert panel.start()
-    plc = ModbusTcpClient("127.0.0.1", port=port)
+    said = []
+    panel.worker.message.connect(said.append)
+    plc = ModbusTcpClient("127.0.0.1", port=port, source_address=("127.0.0.2", 0))
     qtbot.waitUntil(plc.connect, timeout=30000)
+    stranger = ModbusTcpClient("127.0.0.1", port=port, retries=0, timeout=2)
+    try:
+        stranger.connect()
+        with pytest.raises((ConnectionException, ModbusIOException, ConnectionError)):  # closed, or reset
+            stranger.read_coils(0, count=1)
+    finally:
+        stranger.close()
+    qtbot.waitUntil(lambda: any("refused 1 connection from 127.0.0.1" in m for m in said), timeout=30000)
     try:
         qtbot.wait(1000)
         assert panel.last is None  # two images wait for their Trigger
