@@ -24,7 +24,7 @@ def test_only_the_allowed_pc_is_answered_and_another_changes_nothing(caplog):
     stranger = ModbusTcpClient("127.0.0.1", port=port, retries=0, timeout=2)
     plc = ModbusTcpClient("127.0.0.1", port=port, source_address=("127.0.0.2", 0), timeout=5)
     try:
-        with caplog.at_level(logging.WARNING, logger="station.line_io.allowed_peers"):
+        with caplog.at_level(logging.WARNING, logger="station.line_io"):
             assert stranger.connect()  # TCP accepts; the server closes the connection before reading a request
             with pytest.raises((ConnectionException, ModbusIOException, ConnectionError)):  # closed, or reset
                 stranger.write_coil(0, True)  # Trigger
@@ -56,7 +56,7 @@ def test_addresses_networks_and_what_is_refused():
 def test_a_scanner_is_logged_once_a_minute_with_its_count(caplog):
     now = [1000.0]
     allowed = AllowedPeers("10.0.0.1", clock=lambda: now[0])
-    with caplog.at_level(logging.WARNING, logger="station.line_io.allowed_peers"):
+    with caplog.at_level(logging.WARNING, logger="station.line_io"):
         for _ in range(50):
             allowed.refuse("10.9.9.9")
         now[0] += LOG_EVERY_S
