@@ -51,6 +51,7 @@ from .errors import (
 )
 from .knn import Searcher
 from .provenance import NOT_AVAILABLE as NEAREST_NOT_AVAILABLE, PROVENANCE_FILE, NearestTaught, nearest_taught
+from .image_check import CLIPPED_LEVEL
 from .knn import deserialize as deserialize_index
 from .knn import index_kind, ivf_lists_scanned
 from .knn import serialize as serialize_index
@@ -143,6 +144,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CLIPPED_LEVEL",
     "ZONE_REST", "Zone", "ZoneError", "check_zones_over_roi", "zones_from_list", "zones_to_list",
     "NEAREST_NOT_AVAILABLE",
     "NearestTaught",

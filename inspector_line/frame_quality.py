@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CLIPPED_LEVEL = 250
+from inference import CLIPPED_LEVEL  # the image check's level for clipped white: the preview and the check agree
+
 DARK_LEVEL = 5
 
 
