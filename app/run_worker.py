@@ -26,6 +26,7 @@ class RunWorker(QThread):
 
     part = Signal(object)  # PartResult
     message = Signal(str)
+    serving = Signal(str)  # a server's start line (where the PLC, the display, Prometheus reach it)
     failed = Signal(object)  # the exception
     done = Signal(object)  # RunSummary
 
@@ -50,7 +51,7 @@ class RunWorker(QThread):
                 if isinstance(server, HandshakeAdapter) and server.on_message is None:
                     server.on_message = self.message.emit  # a PLC's write refused, a PC refused: the view's lines
                 server.start()  # a port taken is the run's failure, said before any part
-                self.message.emit(server.describe())
+                self.serving.emit(server.describe())
             source = open_source(self.spec)
             with History(default_path(self.project)) as history:
                 station = Station(self.project, self.engine, history=history)

@@ -260,6 +260,7 @@ class RunPanel(QWidget):
                                 recipe_folders(self.recipes_edit.text()), self)
         self.worker.part.connect(self._on_part)
         self.worker.message.connect(self.results.show_message)
+        self.worker.serving.connect(self.results.show_serving)
         self.worker.failed.connect(self._on_failed)
         self.worker.done.connect(self._on_done)
         self.worker.finished.connect(self._on_finished)
@@ -397,6 +398,7 @@ class RunPanel(QWidget):
             self.drift_label.setVisible(summary.drift.warning)
 
     def _on_finished(self) -> None:
+        self.results.show_serving(None)  # the run's servers are closed with it
         worker, self.worker = self.worker, None
         if worker is not None:
             worker.deleteLater()

@@ -31,6 +31,7 @@ VERDICT_STYLE = {
 }
 DRIFT_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border:1px solid #e0c36c;"
 ALARM_STYLE = "background:#d93025; color:white; padding:6px; font-weight:bold;"
+SERVING_STYLE = "background:#eef3fb; color:#1f3b63; padding:4px; border:1px solid #c5d3ea;"
 LAST_NG_HEIGHT = 200  # pixels of the held NG part's view
 
 
@@ -69,6 +70,11 @@ class RunResults(QWidget):
         self.alarm_label.setVisible(False)
         self.status_label = _label("runStatus")
         self.status_label.setText("Stopped.")
+        # Where the run's servers are reached (the PLC's, the display's, Prometheus'), kept in view while it runs:
+        # a line engineer types these addresses into the PLC's program and the panel PC's browser.
+        self.serving_label = _label("runServing", SERVING_STYLE)
+        self.serving_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.serving_label.setVisible(False)
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("runResults")
         self.table.setHorizontalHeaderLabels(["Time", "Part", "Verdict", "Score"])
@@ -95,6 +101,7 @@ class RunResults(QWidget):
         column.addWidget(self.table, 1)
         column.addWidget(self.last_ng_label)
         column.addWidget(self.last_ng_view)
+        column.addWidget(self.serving_label)
         column.addWidget(self.status_label)
         split = QSplitter()
         split.addWidget(self.view)
@@ -115,6 +122,13 @@ class RunResults(QWidget):
         self.last_ng = None
         self.last_ng_label.setText("Last NG: none this run")
         self.last_ng_view.setVisible(False)
+        self.show_serving(None)
+
+    def show_serving(self, text: Optional[str]) -> None:
+        """A server's start line, kept beside the others while the run goes on; None: the servers are closed."""
+        lines = [line for line in self.serving_label.text().split("\n") if line] + [text] if text else []
+        self.serving_label.setText("\n".join(lines))
+        self.serving_label.setVisible(bool(lines))
 
     def show_part(self, part: PartResult) -> None:
         if part.image is not None:

@@ -174,6 +174,9 @@ def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot
     try:
         assert panel.start() and not panel.outputs_button.isEnabled()
         qtbot.waitUntil(lambda: len(received) == 1, timeout=60000)
+        serving = panel.results.serving_label  # where the line reaches the servers, kept in view while they serve
+        assert serving.isVisible() and f"metrics: http://{metrics}/metrics (Prometheus, with a bearer token" in \
+            serving.text() and f"line display: http://{display}/#token=TOKEN" in serving.text()
         scrape = urllib.request.Request(f"http://{metrics}/metrics",
                                         headers={"Authorization": "Bearer prom-0123456789abcdef"})
         with urllib.request.urlopen(scrape, timeout=10) as reply:
@@ -190,6 +193,7 @@ def test_run_view_outputs_post_each_result_serve_metrics_and_secure_opc_ua(qtbot
         panel.stop()
         qtbot.waitUntil(lambda: not panel.running, timeout=30000)
         http.shutdown()
+    assert not serving.isVisible() and serving.text() == ""  # closed with the run
     assert received[0]["verdict"] == "NG" and received[0]["file_name"] == "ng_061.png"
     assert 'inspector_inspections_total{' in served and 'verdict="NG"} 1.0' in served
     assert (shown["part"]["verdict"], shown["part"]["name"]) == ("NG", "ng_061.png")
