@@ -52,7 +52,8 @@ class RunWorker(QThread):
                     server.on_message = self.message.emit  # a PLC's write refused, a PC refused: the view's lines
                 server.start()  # a port taken is the run's failure, said before any part
                 self.serving.emit(server.describe())
-            source = open_source(self.spec)
+            # as `inspector run` opens it: with an archive, a name the camera writes again is a new part
+            source = open_source(self.spec, reuse_names=self.options.archive is not None)
             with History(default_path(self.project)) as history:
                 station = Station(self.project, self.engine, history=history)
                 options = self.options

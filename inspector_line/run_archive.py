@@ -66,11 +66,12 @@ class RunArchive:
 
     def put(self, item: Item, verdict, when: float, row_id: Optional[int], data: Optional[bytes] = None) -> None:
         """Hand the part's image to the archive's thread, which records where in its history row. `data`: the file's
-        bytes as they were inspected, archived as they are (a source whose camera writes each image under the same
-        name); else the file itself, archived only while it is as it was inspected (its sha256)."""
+        bytes as they were inspected, archived as they are in copy mode (a source whose camera writes each image
+        under the same name); else, and always with --move (the file must leave the folder), the file itself,
+        archived only while it is as it was inspected (its sha256)."""
         if self.queue is None:
             return
-        if data is not None:
+        if data is not None and not self.move:
             self.queue.put(data, item.name, verdict, when, row_id)
         else:
             self.queue.put(item.image, item.name, verdict, when, row_id,

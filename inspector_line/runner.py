@@ -309,7 +309,7 @@ class Runner:
                     continue
                 todo.append((item, None, (str(exc), ErrorCode.IMAGE_INVALID)))
                 continue
-            if data is not None and getattr(self.source, "reuse_names", False):
+            if data is not None and getattr(self.source, "reuse_names", False) and not self.options.move:
                 item.extra["inspected"] = data  # what the archive keeps: the file may be the next part's by then
             # after the load: a requeued image is no repeat of itself
             repeated = self._repeats.problem(item.sha256, item.name, self._part_id_or_none(item)) \

@@ -134,8 +134,9 @@ def test_a_reused_name_after_archive_is_a_new_part_and_each_row_names_its_archiv
     inbox, archive = tmp_path / "inbox", tmp_path / "archive"
     inbox.mkdir()
     with History(tmp_path / "h.sqlite") as history:
-        source = FolderSource(inbox, settle_s=0.1, poll_s=0.05, reuse_names=True) if not move else \
-            FolderSource(inbox, settle_s=0.1, poll_s=0.05)  # --move: the file leaves, its name is free again
+        # as `inspector run --archive` (and the Run view with an archive) opens it: names may be reused; with --move
+        # the file leaves, its name is free again
+        source = FolderSource(inbox, settle_s=0.1, poll_s=0.05, reuse_names=True)
         run = Run(engine, folder, source, history, archive=archive, move=move)
         for n, seed in enumerate((1, 2, 3), start=1):
             if move:

@@ -36,10 +36,17 @@ def test_run_view_inspects_a_folder_and_stops(qtbot, window, fitted_project, tmp
     # The archive's own thread copies each part after its answer: the last may land a moment after its row (this
     # asserted at once, and failed now and then on a loaded machine).
     qtbot.waitUntil(lambda: len(list((tmp_path / "archive").rglob("*.png"))) == 4, timeout=30000)
+    # With an archive a name the camera writes again is a new part, as under `inspector run --archive`: the next
+    # part's image written over ok_020.png is judged and archived beside the first.
+    write_discs(tmp_path / "next", [61], scratch=True)  # a part not seen before (an image seen is a frozen camera)
+    (tmp_path / "next" / "ng_061.png").replace(inbox / "ok_020.png")
+    qtbot.waitUntil(lambda: panel.last is not None and panel.last.counts.total == 5, timeout=60000)
+    assert (panel.table.item(0, 1).text(), panel.table.item(0, 2).text()) == ("ok_020.png", "NG")
+    qtbot.waitUntil(lambda: len(list((tmp_path / "archive").rglob("*.png"))) == 5, timeout=30000)
 
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
-    assert panel.start_button.isEnabled() and "4 inspected" in panel.status_label.text()
+    assert panel.start_button.isEnabled() and "5 inspected" in panel.status_label.text()
     assert "ERROR by cause: image_invalid 1" in panel.status_label.text()  # the unreadable file
     assert answerer.seen == []
 
