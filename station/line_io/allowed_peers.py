@@ -2,8 +2,9 @@
 who reaches the port may write Trigger, Ack and Recipe; a line keeps that to its PLC, as Modbus devices do with
 their "allowed masters" list. Addresses or networks, comma separated: `192.168.10.5,192.168.20.0/28,::1`.
 
-A connection from any other address is closed as it opens, before a request is read, and the log says so once a
-minute per address with how many it refused (a scanner's connections do not flood it)."""
+A connection from any other address is closed as it opens, before a request is read, and a line says so once a
+minute per address with how many it refused (a scanner's connections do not flood it): the run's messages through
+the server's `on_message` (the console of `inspector run`, the Run view), else the log."""
 
 from __future__ import annotations
 
