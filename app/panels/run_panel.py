@@ -271,7 +271,7 @@ class RunPanel(QWidget):
         plc = f"; the PLC over {' and '.join(protocols)}" if protocols else "".join(
             f"; parts triggered by the photo-eye on input {eye.input.number}" for eye in options.photo_eyes)
         mqtt = f"; results to {self.mqtt_edit.text().strip()}" if options.mqtt is not None else ""
-        self.status_label.setText(f"Running on {spec}{plc}{mqtt}…")
+        self.results.show_message(f"Running on {spec}{plc}{mqtt}…")
         for button in (self.start_button, self.alarm_button, self.outputs_button):
             button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -282,7 +282,7 @@ class RunPanel(QWidget):
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
-            self.status_label.setText("Stopping after the part in flight…")
+            self.results.show_message("Stopping after the part in flight…")
             self.stop_button.setEnabled(False)
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
@@ -385,13 +385,13 @@ class RunPanel(QWidget):
         self.results.show_part(part)
 
     def _on_failed(self, exc: BaseException) -> None:
-        self.status_label.setText(f"Stopped: {messages.describe(exc)}")
+        self.results.show_message(f"Stopped: {messages.describe(exc)}")
         messages.error(self, "The run stopped", exc)
 
     def _on_done(self, summary: RunSummary) -> None:
         c = summary.counts
         causes = f"; {summary.causes_text}" if summary.error_causes else ""
-        self.status_label.setText(f"Stopped: {c.total} inspected this run, {summary.skipped} already in the "
+        self.results.show_message(f"Stopped: {c.total} inspected this run, {summary.skipped} already in the "
                                   f"history{causes}; {summary.seconds:.0f} s.")
         if summary.drift is not None:
             self.drift_label.setText(summary.drift.message if summary.drift.warning else "")

@@ -1,6 +1,7 @@
 """What the Run view shows of the line while it runs: the last part's image with its heatmap and its verdict in
-large letters, the run's counters, the drift warning and the alarms, the last results, the run's status line, and
-the last NG part held beside them (app/panels/run_panel.py starts and stops the run; this only shows it).
+large letters, the run's counters, the drift warning and the alarms, the last results and, on a tab beside them, the
+run's messages (the status line shows only the newest), and the last NG part held beside them
+(app/panels/run_panel.py starts and stops the run; this only shows it).
 
 At ten parts a second an NG part's picture would show for a tenth of a second; held in its own small view with its
 name, time and reason, it stays until the next NG, as the line display holds it (docs/plc.md). Master parts are
@@ -15,7 +16,8 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
+    QVBoxLayout, QWidget,
 )
 
 from inspector_line.runner import PartResult
@@ -23,6 +25,7 @@ from inspector_line.runner import PartResult
 from ..image_view import ImageView
 
 LAST_N = 50  # rows in the "last results" table
+MESSAGES_KEPT = 500  # lines of the run's messages on their tab (the log file keeps them all)
 VERDICT_STYLE = {
     "OK": "background:#1e8e3e; color:white;",
     "NG": "background:#d93025; color:white;",
@@ -86,6 +89,15 @@ class RunResults(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip(f"The last {LAST_N} parts, newest first; the full record is in the history")
+        # Every message of the run, time-stamped (files skipped, alarms raised and cleared, a PC refused, ...): the
+        # status line shows only the newest, and a technician looks back at what the run said before.
+        self.messages = QPlainTextEdit()
+        self.messages.setObjectName("runMessages")
+        self.messages.setReadOnly(True)
+        self.messages.setMaximumBlockCount(MESSAGES_KEPT)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Parts")
+        self.tabs.addTab(self.messages, "Messages")
         self.last_ng: Optional[PartResult] = None
         self.last_ng_view = ImageView()
         self.last_ng_view.setObjectName("runLastNgView")
@@ -98,7 +110,7 @@ class RunResults(QWidget):
         for widget in (self.verdict_label, self.detail_label, self.counters_label, self.drift_label,
                        self.alarm_label):
             column.addWidget(widget)
-        column.addWidget(self.table, 1)
+        column.addWidget(self.tabs, 1)
         column.addWidget(self.last_ng_label)
         column.addWidget(self.last_ng_view)
         column.addWidget(self.serving_label)
@@ -123,9 +135,12 @@ class RunResults(QWidget):
         self.last_ng_label.setText("Last NG: none this run")
         self.last_ng_view.setVisible(False)
         self.show_serving(None)
+        self.messages.clear()
 
     def show_serving(self, text: Optional[str]) -> None:
         """A server's start line, kept beside the others while the run goes on; None: the servers are closed."""
+        if text:
+            self.messages.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
         lines = [line for line in self.serving_label.text().split("\n") if line] + [text] if text else []
         self.serving_label.setText("\n".join(lines))
         self.serving_label.setVisible(bool(lines))
@@ -180,7 +195,9 @@ class RunResults(QWidget):
         self.counters_label.setText(f"Total {c.total}   NG {c.ng}   ERROR {c.error}{extra}   Yield {c.yield_text()}")
 
     def show_message(self, text: str) -> None:
-        """One of the run's messages: a drift warning or its end, an alarm raised or cleared, else the status."""
+        """One of the run's messages: a drift warning or its end, an alarm raised or cleared, else the status; each
+        also on the Messages tab."""
+        self.messages.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
         if text.startswith("DRIFT"):
             self.drift_label.setText(text)
             self.drift_label.setVisible(True)

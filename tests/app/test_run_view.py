@@ -47,6 +47,10 @@ def test_run_view_inspects_a_folder_and_stops(qtbot, window, fitted_project, tmp
     panel.stop()
     qtbot.waitUntil(lambda: not panel.running, timeout=30000)
     assert panel.start_button.isEnabled() and "5 inspected" in panel.status_label.text()
+    # The status line holds the newest message; the Messages tab every one of the run, time-stamped, in order.
+    said = panel.results.messages.toPlainText().splitlines()
+    assert "Running on" in said[0] and "Stopped: 5 inspected" in said[-1] and len(said) >= 3
+    assert all(line[2] == ":" and line[5] == ":" for line in said) and panel.results.tabs.count() == 2
     assert "ERROR by cause: image_invalid 1" in panel.status_label.text()  # the unreadable file
     assert answerer.seen == []
 
