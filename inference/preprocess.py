@@ -34,22 +34,25 @@ def load_image(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGA
     return read_image_file(path, max_megapixels)[0]
 
 
-def read_image_file(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
-                    ) -> tuple[np.ndarray, bytes]:
+def read_image_file(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+                    data: Optional[bytes] = None) -> tuple[np.ndarray, bytes]:
     """An image file's pixels (as load_image gives them) and the bytes they were decoded from, read once: the
     bytes are the image inspected, to hash and to archive, even when the file is written again meanwhile (a
-    camera that writes each image under the same name)."""
+    camera that writes each image under the same name). `data`: the file's bytes read already (not read again;
+    messages still name `path`)."""
     path = Path(path)
     try:
-        if path.is_dir():
-            raise ImageError(f"{path} is a folder, not an image")
-        if not path.is_file():
-            raise ImageError(f"image not found: {path}")
-        size = path.stat().st_size
+        if data is None:
+            if path.is_dir():
+                raise ImageError(f"{path} is a folder, not an image")
+            if not path.is_file():
+                raise ImageError(f"image not found: {path}")
+        size = len(data) if data is not None else path.stat().st_size
         if size > max_megapixels * 1e6 * 8:  # more than 16-bit RGBA, uncompressed, at the limit: never read whole
             raise ImageTooLargeError(f"image {path} is a {size / 2 ** 20:.0f} MB file, over what an image within the "
                                      f"{max_megapixels:g} MP limit takes (max_image_megapixels in config.yaml)")
-        data = path.read_bytes()
+        if data is None:
+            data = path.read_bytes()
         if not data:
             raise ImageError(f"image file is empty (0 bytes): {path}")
         with warnings.catch_warnings():

@@ -1,9 +1,10 @@
-"""A part's image as the run reads it: a frame's pixels, or a file's pixels and the bytes they were decoded from,
-read once. The bytes are checked against the content the folder source saw complete (its sha256, the history row's
-key): a file written again in between (a writer that paused, a camera that writes each image under one name faster
-than the station reads) is looked at again once it settles, never judged under another image's key. For a source
-whose camera reuses its file names, the bytes read are what the archive keeps (the file may already hold the next
-part's image when the archive's thread gets to it)."""
+"""A part's image as the run reads it: a frame's pixels, or a file's pixels and the bytes they were decoded from.
+The folder source hands the bytes it read to hash the file (Item.data): those are judged, so the key names what was
+judged even when the camera has written the next image over the file since. A file the source did not read (its key
+from the history, sources.py) is read now and checked against its key: written again in between (a writer that
+paused), it is looked at again once it settles, never judged under another image's key. For a source whose camera
+reuses its file names, the bytes judged are what the archive keeps (the file may already hold the next part's image
+when the archive's thread gets to it)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def read_item(item: Item) -> tuple[np.ndarray, Optional[bytes]]:
     ChangedSinceComplete when the bytes read are not those the source saw complete."""
     if isinstance(item.image, np.ndarray):
         return item.image, None
+    if item.data is not None:  # the bytes the source hashed: those the key names, whatever the file holds now
+        return read_image_file(item.image, data=item.data)
     rgb, data = read_image_file(item.image)
     if item.sha256 and hashlib.sha256(data).hexdigest() != item.sha256:
         raise ChangedSinceComplete(f"{item.name} changed after it was complete: looked at again once it settles "

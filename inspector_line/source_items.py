@@ -28,6 +28,9 @@ class Item:
     arrived: float  # time.time() when the image was complete (file written / frame grabbed)
     path: Optional[Path] = None
     extra: dict = field(default_factory=dict)
+    # A file's bytes as the source read and hashed them (its sha256, its key): what the run judges and archives, so
+    # a file written again since cannot be judged under this key; None where the source did not read it.
+    data: Optional[bytes] = None
 
 
 __all__ = ["Item", "SourceError"]

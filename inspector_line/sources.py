@@ -22,6 +22,7 @@ Camera / video: inspector_line/camera_source.py.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import time
@@ -365,11 +366,12 @@ class FolderSource:
                 continue
             where = path.resolve()  # as keys name files
             key = self.known(where, st) if self.known is not None else None
+            data = None
             if key is not None:
                 sha = key.rpartition("#")[2]
             else:
                 try:
-                    sha = file_sha256(path)
+                    data, sha = _read_hashed(path, st.st_size)
                 except OSError:
                     continue  # vanished while reading; a new event brings it back if it returns
                 key = f"{where}#{sha}"
@@ -384,7 +386,7 @@ class FolderSource:
             extra = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "file": file_identity(st),
                      "retried": failing is not None and time.monotonic() - failing >= self.error_after_s}
             self._retry.pop(path, None)
-            items.append(Item(path.name, path, key, sha, arrived, path, extra))
+            items.append(Item(path.name, path, key, sha, arrived, path, extra, data))
         return items
 
     def requeue(self, item: Item, unreadable: bool = True) -> None:
@@ -445,6 +447,18 @@ def file_mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+HOLD_MAX = 256 * 2 ** 20  # bytes of a file read whole to hash it and judge those bytes; a larger one is streamed
+
+
+def _read_hashed(path: Path, size: int) -> tuple[Optional[bytes], str]:
+    """(the file's bytes, their sha256), read once: the run judges the very bytes its key names. A file over HOLD_MAX
+    (no image within the pixel limit is) is hashed as a stream and its bytes left unread: (None, sha256)."""
+    if size > HOLD_MAX:
+        return None, file_sha256(path)
+    data = path.read_bytes()
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def open_source(spec: str, settle_s: float = 0.5, every: int = 1,

@@ -188,10 +188,11 @@ def test_the_archive_keeps_the_image_inspected_when_the_camera_writes_the_next_o
     assert [Path(r.archive_path).read_bytes() for r in rows] == [png_bytes(part(s)) for s in (11, 12)]
 
 
-def test_an_image_written_over_between_its_settle_and_its_read_is_judged_once_under_its_own_key(project, tmp_path):
-    """The camera writes p.png again after the source saw it complete and before the run read it: the run reads
-    the bytes once, sees they are not those the source handed out, and judges the file once it settles again,
-    under that content's key; never the new image under the old one's key and then again under its own."""
+def test_an_image_written_over_between_its_settle_and_its_read_is_judged_as_hashed_and_the_next_as_its_own(
+        project, tmp_path):
+    """The camera writes p.png again after the source saw it complete and before the run judged it: the run judges
+    the bytes the source read and hashed (the key names them), and the image written over it is the next part,
+    under its own key; never the new image under the old one's key and then again under its own."""
     import hashlib
 
     engine, folder = project
@@ -211,12 +212,30 @@ def test_an_image_written_over_between_its_settle_and_its_read_is_judged_once_un
     with History(tmp_path / "h.sqlite") as history:
         run = Run(engine, folder, WrittenOver(inbox, settle_s=0.1, poll_s=0.05, reuse_names=True), history)
         _rewrite(inbox / "p.png", 31)
-        run.wait_rows(history, 1)
-        time.sleep(1.0)  # a second row would come within this (settle 0.1 s)
+        run.wait_rows(history, 2)
+        time.sleep(1.0)  # a third row would come within this (settle 0.1 s)
         run.stop()
         rows = history.query(descending=False)
-    assert len(rows) == 1 and rows[0].sha256 == hashlib.sha256(png_bytes(part(32))).hexdigest()
-    assert any("p.png changed after it was complete" in m for m in run.messages)
+    assert [r.sha256 for r in rows] == [hashlib.sha256(png_bytes(part(s))).hexdigest() for s in (31, 32)]
+    assert not any("changed after it was complete" in m for m in run.messages)
+
+
+def test_a_file_the_source_did_not_read_is_checked_against_its_key_when_judged(tmp_path):
+    """A file whose key the history gave (the source did not read it) is read when judged, and refused when its
+    bytes are not those its key names; one the source read is judged from those bytes, whatever the file holds."""
+    import hashlib
+
+    from inspector_line.item_image import ChangedSinceComplete, read_item
+    from inspector_line.sources import Item
+
+    image = tmp_path / "p.png"
+    first = png_bytes(part(41))
+    image.write_bytes(png_bytes(part(42)))  # written over since
+    sha = hashlib.sha256(first).hexdigest()
+    with pytest.raises(ChangedSinceComplete, match="p.png changed after it was complete"):
+        read_item(Item("p.png", image, f"{image}#{sha}", sha, 0.0, image))
+    pixels, data = read_item(Item("p.png", image, f"{image}#{sha}", sha, 0.0, image, data=first))
+    assert data is first and (pixels == part(41)).all()
 
 
 def test_a_file_written_again_before_it_is_archived_is_never_archived_as_this_part(tmp_path):
@@ -413,8 +432,9 @@ def test_a_restart_reads_no_file_the_history_knows_and_a_backlog_is_read_as_it_g
     for s in range(12):
         (inbox / f"p{s:03d}.png").write_bytes(png_bytes(part(900 + s)))
     hashed = []
-    real_sha = sources_module.file_sha256
-    monkeypatch.setattr(sources_module, "file_sha256", lambda path: hashed.append(path.name) or real_sha(path))
+    real_read = sources_module._read_hashed  # each file the source reads to hash it
+    monkeypatch.setattr(sources_module, "_read_hashed",
+                        lambda path, size: hashed.append(path.name) or real_read(path, size))
 
     waiting = FolderSource(inbox, settle_s=0.0)
     waiting.start()
