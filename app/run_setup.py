@@ -44,31 +44,23 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
     handshake, servers = plc_servers(fields.get("modbus"), fields.get("opcua"), users, cert, key, trust,
                                      modbus_name="The PLC's Modbus address", modbus_allow=fields.get("modbus_allow")
                                      or None, modbus_allow_name="The PCs Modbus answers")
-    from station.tokens import TokenFile
-
     metrics = None
+    tokens = _tokens_file(fields, "metrics", "The metrics' tokens file goes with the metrics address")
     if fields.get("metrics"):  # served while the run goes on, started and closed with the PLC's servers
         from inspector_line.metrics_server import metrics_server
         from station.line_io.metrics import LineMetrics
 
         metrics = LineMetrics()
-        tokens = TokenFile(Path(fields["metrics_tokens"]), "metrics") if fields.get("metrics_tokens") else None
         servers.append(metrics_server(metrics, *host_port(fields["metrics"], "The metrics address"), tokens=tokens))
-    elif fields.get("metrics_tokens"):
-        raise InspectorError("The metrics' tokens file goes with the metrics address: give both, or leave the tokens "
-                             "file empty.")
     display = None
+    tokens = _tokens_file(fields, "display", "The display's tokens file goes with the line display's address")
     if fields.get("display"):  # the station's monitor, served as `inspector run --display` serves it
         from inspector_line.display_server import DisplayServer
         from station.line_io.display import LineDisplay
 
         display = LineDisplay()
-        tokens = TokenFile(Path(fields["display_tokens"]), "display") if fields.get("display_tokens") else None
         servers.append(DisplayServer(display, *host_port(fields["display"], "The line display's address"),
                                      tokens=tokens))
-    elif fields.get("display_tokens"):
-        raise InspectorError("The display's tokens file goes with the line display's address: give both, or leave "
-                             "the tokens file empty.")
     io, eye = io_module(fields.get("io"), fields.get("io_reject"), fields.get("io_ok"), fields.get("io_alarm"),
                         fields.get("io_ready"), fields.get("io_trigger"), names=IO_NAMES)  # messages: the run's log
     servers += [device for device in (io, eye) if device is not None]
@@ -100,6 +92,18 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
                       backup_every_s=alarms[BACKUP_EVERY] * 3600, post_url=fields.get("post") or None,
                       metrics=metrics, display=display, outputs=[io] if io is not None else [],
                       photo_eyes=[eye] if eye is not None else []), servers
+
+
+def _tokens_file(fields: dict[str, str], server: str, refusal: str):
+    """The tokens file of the server `server` ("metrics", "display": its address field) as a station.tokens.TokenFile,
+    None without one; one given without the server's address is `refusal`, an InspectorError."""
+    if not fields.get(f"{server}_tokens"):
+        return None
+    if not fields.get(server):
+        raise InspectorError(f"{refusal}: give both, or leave the tokens file empty.")
+    from station.tokens import TokenFile
+
+    return TokenFile(Path(fields[f"{server}_tokens"]), server)
 
 
 def _hours(value: float) -> str:
