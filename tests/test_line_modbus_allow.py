@@ -9,17 +9,22 @@ import pytest
 pytest.importorskip("pymodbus")
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
+from prometheus_client.parser import text_string_to_metric_families
 
 from inference import InspectorError
 from inspector_cli.main import main
 from line_helpers import free_port, make_project
 from station.line_io.allowed_peers import LOG_EVERY_S, AllowedPeers
+from station.line_io.metrics import LineMetrics
 from station.line_io.modbus import ModbusServer
+from station.line_io.publisher import Publisher
 
 
-def test_only_the_allowed_pc_is_answered_and_another_changes_nothing(caplog):
+def test_only_the_allowed_pc_is_answered_and_another_changes_nothing(caplog, tmp_path):
     port = free_port()
     server = ModbusServer("127.0.0.1", port, allowed=AllowedPeers("127.0.0.2"))
+    metrics = LineMetrics()
+    Publisher(tmp_path / "h.sqlite", plcs=[server], metrics=metrics)  # as the run wires them
     server.start()
     stranger = ModbusTcpClient("127.0.0.1", port=port, retries=0, timeout=2)
     plc = ModbusTcpClient("127.0.0.1", port=port, source_address=("127.0.0.2", 0), timeout=5)
@@ -39,6 +44,9 @@ def test_only_the_allowed_pc_is_answered_and_another_changes_nothing(caplog):
         plc.close()
         server.close()
     assert "answering 127.0.0.2 only" in server.describe()
+    scraped = {(s.name, tuple(s.labels.items())): s.value
+               for family in text_string_to_metric_families(metrics.exposition()[0].decode()) for s in family.samples}
+    assert scraped[("inspector_plc_refused_total", (("protocol", "modbus"),))] == server.allowed.refused >= 1
 
 
 def test_addresses_networks_and_what_is_refused():

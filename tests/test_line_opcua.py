@@ -239,13 +239,21 @@ def test_access_anonymous_on_loopback_only_users_otherwise(tmp_path):
         async with client:
             return await client.get_namespace_index(NAMESPACE)
 
+    said = []
+    server.on_message = said.append  # the run's messages
     try:
         assert asyncio.run(connect("plc1", "correct-horse")) == server.namespace_index
-        for user, password in ((None, None), ("plc1", "wrong-password"), ("other", "correct-horse")):
+        for user, password in ((None, None), ("plc1", "wrong-password"), ("other", "correct-horse"),
+                               ("plc1", "wrong-password")):
             with pytest.raises(ua.UaStatusCodeError):  # BadIdentityTokenRejected / BadUserAccessDenied
                 asyncio.run(connect(user, password))
     finally:
         server.close()
+    # Each refusal of a user is counted (the metrics); who and why is said once a minute each, never the password
+    # given. (The anonymous session is refused by asyncua, as no endpoint offers it: the client is told so.)
+    assert server.refusals.total == 3
+    assert said == ["OPC UA: refused 1 session of user 'plc1' (wrong password)",
+                    "OPC UA: refused 1 session of user 'other' (no such user in --opcua-users)"]
 
 
 def test_cli_refuses_opcua_on_an_open_address_without_users(projects, tmp_path, capsys):

@@ -8,6 +8,7 @@
     metrics.set_alarms("part1", {"ng_streak": "..."})    # the alarms active now
     metrics.watch_queue(lambda: source.waiting)          # read at every scrape
     metrics.watch_outboxes(publisher.stats)              # list[OutboxStats], read at every scrape
+    metrics.watch_refused("modbus", lambda: server.refusals.total)   # a PLC server's refusals, read at every scrape
     body, content_type = metrics.exposition()            # the text a scrape gets
     server = metrics.serve("127.0.0.1", 9108)            # run mode: its own HTTP server (server.close())
 
@@ -23,7 +24,9 @@ Metric names (docs/plc.md, "Metrics"):
 - inspector_master_checks_total{project, result}: master parts' checks (station.masters), passed / failed; master
   parts are counted here, not in inspector_inspections_total;
 - inspector_ng_zone_total{project, zone}: NG production parts by the inspection zone their largest defect weighs
-  most in ("rest": outside every zone; "none": a calibration without zones), where the process fails.
+  most in ("rest": outside every zone; "none": a calibration without zones), where the process fails;
+- inspector_plc_refused_total{protocol}: what a PLC server refused since the run started (modbus: connections from
+  PCs not in --modbus-allow; opcua: sessions without a valid user), station/line_io/refusals.py.
 Each LineMetrics has its own registry, so several (tests, a service and a run in one process) never clash.
 """
 
@@ -73,6 +76,20 @@ class _Outboxes:
         return [sent, pending, failed, dropped]
 
 
+class _Refused:
+    """A collector reading the PLC servers' refusals at scrape time."""
+
+    def __init__(self):
+        self.sources: list[tuple[str, Callable[[], int]]] = []
+
+    def collect(self):
+        refused = CounterMetricFamily("inspector_plc_refused", "connections or sessions a PLC server refused (not "
+                                      "an allowed PC, no valid user)", labels=["protocol"])
+        for protocol, count in self.sources:
+            refused.add_metric([protocol], count())
+        return [refused]
+
+
 class LineMetrics:
     def __init__(self):
         self.registry = CollectorRegistry()
@@ -95,6 +112,8 @@ class LineMetrics:
                                     ["project", "cause"], registry=r)
         self._outboxes = _Outboxes()
         r.register(self._outboxes)
+        self._refused = _Refused()
+        r.register(self._refused)
         self._queues: list[Callable[[], int]] = []
         self.queue_depth.set_function(self._queue_total)
         self._active: dict[str, int] = {}
@@ -152,6 +171,9 @@ class LineMetrics:
 
     def watch_outboxes(self, stats: Callable[[], Iterable]) -> None:
         self._outboxes.sources.append(stats)
+
+    def watch_refused(self, protocol: str, count: Callable[[], int]) -> None:
+        self._refused.sources.append((protocol, count))
 
     def _queue_total(self) -> float:
         total = 0

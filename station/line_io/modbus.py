@@ -34,6 +34,7 @@ from ..addresses import elsewhere
 from ..tokens import is_loopback
 from .allowed_peers import AllowedPeers
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, Trigger
+from .refusals import Refusals
 
 TRIGGER, BUSY, RESULT_READY, ACK, ALARM, READY = range(6)
 VERDICT, SCORE_HI, SCORE_LO, SEQUENCE, MODEL_VERSION, RECIPE, HEARTBEAT, DEFECTS, AREA_HI, AREA_LO = range(10)
@@ -70,12 +71,15 @@ class ModbusServer(HandshakeAdapter):
     """A Modbus TCP server over a Handshake (see the module docstring for the map). Without a `handshake` it
     makes its own; the station-side calls (take_trigger, publish_result, ...) are the handshake's."""
 
+    protocol = "modbus"  # the metrics' label
+
     def __init__(self, host: str, port: int, handshake: Optional[Handshake] = None,
                  allowed: Optional[AllowedPeers] = None):
         """`allowed`: the PCs answered (the PLC's address); None: any that reaches the port."""
         self.host, self.port, self.allowed = host, port, allowed
-        if allowed is not None:
-            allowed.on_message = self._say  # its refusals go where this server's messages go
+        # what it refused (none without a list): counted for the metrics, said where this server's messages go
+        self.refusals = allowed.refusals if allowed is not None else Refusals()
+        self.refusals.on_message = self._say
         self.handshake = handshake or Handshake()
         self._part_words = [0] * PART_ID_REGS  # the part id as the PLC wrote it, register by register
         self._lock = threading.Lock()

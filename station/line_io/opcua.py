@@ -43,6 +43,7 @@ from ..tokens import is_loopback
 from .handshake import Handshake, HandshakeAdapter, HandshakeState, PlcWriteRefused
 from .opcua_security import OpcUaSecurity
 from .opcua_security import apply as apply_security
+from .refusals import Refusals, times
 
 NAMESPACE = "urn:inspector:line"
 OBJECT = "Inspector"
@@ -111,10 +112,13 @@ def read_users(path: Path) -> dict[str, str]:
 
 class _Users:
     """asyncua user manager: only the listed users (anonymous when none are listed), passwords compared in constant
-    time; with a certificate, no session at all over an unsecured channel."""
+    time; with a certificate, no session at all over an unsecured channel. Each refusal here is counted and said,
+    with who and why (never the password given), in `refusals`. (An anonymous session where users are required is
+    refused by asyncua before a user is asked for, as the endpoints offer none: the PLC's client says so.)"""
 
-    def __init__(self, users: dict[str, str], secured: bool = False):
+    def __init__(self, users: dict[str, str], secured: bool = False, refusals: Optional[Refusals] = None):
         self.users, self.secured = users, secured
+        self.refusals = refusals if refusals is not None else Refusals()
 
     def get_user(self, iserver, username=None, password=None, certificate=None):
         from asyncua.crypto.permission_rules import User, UserRole
@@ -123,21 +127,31 @@ class _Users:
         # session on it even when no None endpoint is offered. Such a channel carries no client certificate,
         # and a secured one always does: refuse it, or the certificate would protect nothing.
         if self.secured and not certificate:  # b"" on a None channel
-            return None
+            return self._refuse(username, "over a channel without security, while this server asks for its "
+                                          "certificate (--opcua-cert): connect to its signed and encrypted endpoint")
         if not self.users:
             return User(role=UserRole.User, name="anonymous")
         expected = self.users.get(username or "")
-        if expected is None or password is None:
-            return None
-        given = password if isinstance(password, str) else bytes(password).decode("utf-8", "replace")
+        if expected is None:
+            return self._refuse(username, "no such user in --opcua-users")
+        given = "" if password is None else (password if isinstance(password, str)
+                                             else bytes(password).decode("utf-8", "replace"))
         if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-            return None
+            return self._refuse(username, "wrong password")
         return User(role=UserRole.User, name=username)
+
+    def _refuse(self, username, why: str) -> None:
+        name = "".join(c for c in str(username or "") if c.isprintable())[:40]
+        who = f"of user {name!r}" if name else "without a user"
+        self.refusals.refuse(f"{name}\n{why}", lambda n: f"OPC UA: refused {times(n, 'session')} {who} ({why})")
+        return None
 
 
 class OpcUaServer(HandshakeAdapter):
     """An OPC UA server over a Handshake; the station-side calls (take_trigger, publish_result, ...) are the
     handshake's."""
+
+    protocol = "opcua"  # the metrics' label
 
     def __init__(self, url: str, handshake: Optional[Handshake] = None, users: Optional[dict[str, str]] = None,
                  security: Optional[OpcUaSecurity] = None):
@@ -151,6 +165,9 @@ class OpcUaServer(HandshakeAdapter):
                                  "FILE (name:password lines; anonymous access is then refused), or bind 127.0.0.1")
         self.users = dict(users or {})
         self.security = security
+        # the sessions it refused: counted for the metrics, said where this server's messages go
+        self.refusals = Refusals()
+        self.refusals.on_message = self._say
         self.handshake = handshake or Handshake()
         self._nodes: dict[str, object] = {}  # field -> Node
         self._types: dict[str, object] = {}  # field -> ua.VariantType
@@ -237,7 +254,7 @@ class OpcUaServer(HandshakeAdapter):
         from asyncua.common.callback import CallbackType
 
         guarded = self.users or self.security
-        server = Server(user_manager=_Users(self.users, secured=self.security is not None) if guarded else None)
+        server = Server(user_manager=_Users(self.users, self.security is not None, self.refusals) if guarded else None)
         await server.init()
         server.set_endpoint(self.url)
         server.set_server_name("Inspector")
