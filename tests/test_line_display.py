@@ -2,6 +2,7 @@
 part's picture, served over real HTTP while a real run inspects; the page itself rendered by a headless Chromium
 where one is installed (.ci/run installs it)."""
 
+import html
 import socket
 import threading
 import time
@@ -125,6 +126,45 @@ def test_the_page_says_an_errors_cause_in_its_language_before_the_stations_reaso
                                                "within 10 s")
     assert element(english, "reason").endswith(">no image for this part: no image came for the Trigger within 10 s")
     assert element(spanish, "verdict").endswith(">ERROR")
+
+
+def _judged(score, regions, name="p.png"):
+    """An Outcome as the engine judges it: threshold 0.5, area limit 1 mm^2 (inference.scoring.judge)."""
+    from types import SimpleNamespace
+
+    from inference.scoring import judge
+
+    verdict, marked, reason = judge(score, regions, 0.5, 1.0)
+    return Outcome(name, verdict, reason, score, 0.5, "v2", None, result=SimpleNamespace(regions=marked))
+
+
+def test_the_page_says_what_decided_an_ok_or_ng_part_in_its_language():
+    """A Spanish or German operator reads why the part passed or failed in their language (the figures stand in
+    the page's own lines); an English page keeps the station's reason, figures and all."""
+    big, small = (Region((10, 10, 8, 8), (14.0, 14.0), 64, 2.56, 0.9), Region((2, 2, 3, 3), (3.0, 3.0), 9, 0.36, 0.8))
+    edge = Region((0, 10, 8, 8), (4.0, 14.0), 64, 2.56, 0.9, on_edge=True)
+    cases = {"below": _judged(0.3, [small]), "small": _judged(0.9, [small]), "defects": _judged(0.9, [big, edge]),
+             "edge": _judged(0.9, [edge, small])}
+    display = LineDisplay()
+    for why, outcome in cases.items():
+        display.part(outcome, None, 0.1)
+        assert (display.state()["part"]["verdict"], display.state()["part"]["why"]) == \
+            ("OK" if why in ("below", "small") else "NG", why)
+    shown = _judged(0.9, [big])
+    display.part(shown, None, 0.1)
+    server = _serve(display)
+    try:
+        url = f"http://127.0.0.1:{server.port}/"
+        spanish, german, english = (rendered(url + f"#lang={lang}") for lang in ("es", "de", "en"))
+    finally:
+        server.close()
+    assert element(spanish, "reason").endswith(">defectos con el área o la longitud que cuentan: 1")
+    assert element(german, "reason").endswith(">Defekte groß oder lang genug, um zu zählen: 1")
+    assert shown.reason == "score 0.9 >= threshold 0.5; region(s) #1 (2.56 mm^2) >= area limit 1"
+    assert element(english, "reason").endswith(">" + html.escape(shown.reason, quote=False))
+    display.part(cases["edge"], None, 0.1)
+    display.part(Outcome("q.png", Verdict.NOT_FOUND, "no part in the locate box", None, 0.5, "v2", None), None, 0.1)
+    assert display.state()["part"]["why"] is None  # said as the station wrote it
 
 
 def _ng_with_largest_in(zone, zones):

@@ -127,7 +127,8 @@ class LineDisplay:
             self._part = {
                 "seq": seq, "row_id": outcome.row_id, "name": outcome.name, "part_id": outcome.part_id,
                 "verdict": outcome.verdict.value, "score": outcome.score, "threshold": outcome.threshold,
-                "reason": outcome.reason, "error_code": int(outcome.error_code), "time": now,
+                "reason": outcome.reason, "why": verdict_basis(outcome), "error_code": int(outcome.error_code),
+                "time": now,
                 "latency_ms": None if latency_s is None else round(1000 * latency_s, 1),
                 "model_version": outcome.model_version, "defects": sum(1 for r in outcome.regions if r.counts),
                 # with inspection zones, the zone that weighs most in it ("rest": outside every zone)
@@ -196,6 +197,19 @@ class LineDisplay:
             if seq in self._kept:
                 self._jpegs[seq] = jpeg
         return jpeg
+
+
+def verdict_basis(outcome) -> Optional[str]:
+    """What decided an OK or NG part, as inference.scoring.judge decides it, for the page to say in its language:
+    `below` the threshold, `small` (the score reached it but no defect counts: too small, too short), `edge` (NG by
+    defects on the ROI's edge only), `defects`; None for any other verdict (its reason is said as written)."""
+    verdict = outcome.verdict.value
+    if verdict == "OK" and outcome.score is not None and outcome.threshold is not None:
+        return "below" if outcome.score < outcome.threshold else "small"
+    if verdict == "NG":
+        counting = [r for r in outcome.regions if r.counts]
+        return "edge" if counting and all(r.on_edge for r in counting) else "defects"
+    return None
 
 
 def picture_gone(seq: int) -> str:

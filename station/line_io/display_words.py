@@ -2,9 +2,11 @@
 reads the page in the language of its browser (a kiosk's), or the one given after # in its address (`#lang=es`),
 English where it has none. `{name}` marks a value put in. Each alarm's name is said in the page's language, and the
 figures of the streaks, the yield and the drift (`details_*`; English as the station writes them); an ERROR's
-cause (its ErrorCode) is said in that language before the station's reason. What the station writes itself
-stays in English: a part's reason, a streak's last reason, the details of the alarms of its surroundings (disk,
-source, master parts, backups, I/O). German lines read
+cause (its ErrorCode) is said in that language before the station's reason, and what decided an OK or NG part
+(`why_*`: below the threshold, no defect that counts, the defects that count, only on the ROI's edge) instead of
+the station's reason, whose figures the page shows in its own lines. What the station writes itself stays in
+English: the reason of a NOT_FOUND or NO_VERDICT part and after an ERROR's cause, a streak's last reason, the
+details of the alarms of its surroundings (disk, source, master parts, backups, I/O). German lines read
 i.O. / n.i.O., as its shop floors do; the verdicts the PLC and the history get do not change."""
 
 WORDS = {
@@ -43,6 +45,12 @@ WORDS = {
         "cause_4": "the same image as the part before: frozen camera",
         "cause_5": "the image belongs to another part", "cause_6": "unknown recipe",
         "cause_7": "the model cannot be loaded", "cause_9": "other cause",
+        # what decided an OK or NG part (display.verdict_basis), shown instead of the station's reason on a page
+        # in another language (an English page shows the station's reason, with its figures)
+        "why_below": "score below the threshold",
+        "why_small": "score at or above the threshold, but no defect large or long enough to count",
+        "why_defects": "defects large or long enough to count: {n}",
+        "why_edge": "defects only on the ROI's edge: check that the ROI lies inside the part",
     },
     "es": {
         "OK": "OK", "NG": "NG", "NOT_FOUND": "NO ENCONTRADA", "NO_VERDICT": "SIN VEREDICTO", "ERROR": "ERROR",
@@ -80,6 +88,10 @@ WORDS = {
         "cause_4": "la misma imagen que la pieza anterior: cámara congelada",
         "cause_5": "la imagen es de otra pieza", "cause_6": "receta desconocida",
         "cause_7": "el modelo no se puede cargar", "cause_9": "otra causa",
+        "why_below": "puntuación por debajo del umbral",
+        "why_small": "puntuación sobre el umbral, pero ningún defecto con el área o la longitud que cuentan",
+        "why_defects": "defectos con el área o la longitud que cuentan: {n}",
+        "why_edge": "defectos solo en el borde de la ROI: compruebe que la ROI queda dentro de la pieza",
     },
     "de": {
         "OK": "i.O.", "NG": "n.i.O.", "NOT_FOUND": "NICHT GEFUNDEN", "NO_VERDICT": "KEIN URTEIL", "ERROR": "FEHLER",
@@ -115,6 +127,10 @@ WORDS = {
         "cause_3": "kein Bild zu diesem Teil", "cause_4": "dasselbe Bild wie beim Teil davor: Kamera eingefroren",
         "cause_5": "das Bild gehört zu einem anderen Teil", "cause_6": "unbekanntes Rezept",
         "cause_7": "das Modell kann nicht geladen werden", "cause_9": "andere Ursache",
+        "why_below": "Wert unter der Schwelle",
+        "why_small": "Wert über der Schwelle, aber kein Defekt groß oder lang genug, um zu zählen",
+        "why_defects": "Defekte groß oder lang genug, um zu zählen: {n}",
+        "why_edge": "Defekte nur am Rand der ROI: prüfen, ob die ROI innerhalb des Teils liegt",
     },
 }
 
