@@ -255,10 +255,11 @@ def create_app(
             images[i].file.seek(0)
             data = images[i].file.read()  # the image as it came: its digest in the row, the archive's copy
             digest = hashlib.sha256(data).hexdigest()
+            resent = False
             if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
-                outcome = line.finish(name, station, model, result, part_id=part_ids[i], started=t0, digest=digest,
-                                      image=arrays[i])
-                if line.archiving:  # kept by the archive's own thread
+                outcome, resent = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
+                                              digest=digest, image=arrays[i])
+                if line.archiving and not resent:  # kept by the archive's own thread
                     line.archive(name, data, file_name, outcome)
             else:
                 outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose,
@@ -267,7 +268,7 @@ def create_app(
                                 cause=outcome.error_code)
             if outcome.expected is None:  # a master part is a check of the station, outside the counts
                 counts.add(outcome.verdict)
-            out.append(outcome.to_dict(with_heatmap=with_heatmap))
+            out.append(outcome.to_dict(with_heatmap=with_heatmap) | ({"resent": True} if resent else {}))
         return {
             "project": name, "model_id": model.model_id, "model_version": model.version,
             "calibrated": model.calibration is not None, "note": model.calibration_note, "results": out,

@@ -6,7 +6,8 @@ TOPIC/NAME/alarm (retained) for its alarms. With `--archive DIR` each line reque
 in DIR/NAME/<date>/<verdict>/, by the run mode's archive, its keeper (the disk never fills; a reviewer's marked
 images stay) and its thread (no request waits for the archive), and each history row says where. With `--masters
 FILE` a line request whose part_id is a master part's is a check of the station (station/masters.py): its row
-says so, and the project's master_failed / master_due alarms follow it. Each project's publisher also feeds its line
+says so, and the project's master_failed / master_due alarms follow it. A line image sent again for the same part
+(a client's retry) is answered from its first inspection (station/resends.py). Each project's publisher also feeds its line
 display (station/line_io/display.py; the page at /projects/NAME/display/: inspector_service/display.py)."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from station.backup_watch import BackupWatch
 from station.masters import Masters, MasterWatch
 from station import ErrorCode
 from station.repeated_images import RepeatedImages
+from station.resends import Resends
 from station.line_io.metrics import LineMetrics
 from station.line_io.publisher import Publisher, result_payload
 from station.station import thumbnail_row
@@ -59,6 +61,8 @@ class ServiceLine:
         self._archivers: dict[str, ArchiveQueue] = {}
         # Per project: the same image sent for another part is a frozen camera's (station/repeated_images.py)
         self._repeats: dict[str, RepeatedImages] = {}
+        # Per project: the answers a client's retry gets again (station/resends.py)
+        self._resends: dict[str, Resends] = {}
         self._lock = threading.Lock()
 
     @property
@@ -132,15 +136,24 @@ class ServiceLine:
             display.beat()
 
     def finish(self, name: str, station, model, result, *, part_id: Optional[str], started: float,
-               digest: Optional[str] = None, image=None):
+               digest: Optional[str] = None, image=None) -> tuple:
         """One scored image of a line request: its history row (and the result owed to the receivers, in the same
-        transaction), then alarms, metrics, delivery and the line display. `started`: perf_counter when the
-        request arrived. `digest`: the upload's sha256, kept in the row; the same image as the project's line image
-        before, for another part, is an ERROR saying so, not that part's verdict. `image`: its RGB pixels, which
+        transaction), then alarms, metrics, delivery and the line display; (its outcome, False). `started`:
+        perf_counter when the request arrived. `digest`: the upload's sha256, kept in the row; the same image as
+        the project's line image before, for another part, is an ERROR saying so, not that part's verdict; sent
+        again for the same part to the same model (a client's retry: station/resends.py), it is (the outcome of
+        its first inspection, True), and nothing is recorded or published again. `image`: its RGB pixels, which
         the display shows."""
         publisher = self.publisher(name, station)
         thumbnail = thumbnail_row(result)  # outside the lock: the other requests' parts need not wait for it
         with self._lock:  # one request's parts at a time per service: alarms see the parts in row order
+            resends = self._resends.setdefault(name, Resends())
+            earlier = resends.answered(digest, part_id, model.model_id)
+            if earlier is not None:
+                _teller(name)(f"part {part_id}: {result.name} sent again, the same image (a client's retry?): "
+                              f"answered from its inspection in history row {earlier.row_id}, not inspected or "
+                              "counted again")
+                return earlier, True
             repeated = self._repeats.setdefault(name, RepeatedImages(only_between_part_ids=True)).problem(
                 digest, result.name, part_id)
             if repeated:
@@ -158,7 +171,8 @@ class ServiceLine:
                                                         file_name=result.name),
                               outcome, time.perf_counter() - started, stored=payload is not None,
                               image=image)
-        return outcome
+            resends.remember(digest, part_id, outcome)
+        return outcome, False
 
     def archive(self, name: str, data: bytes, file_name: str, outcome) -> None:
         """Hand a line request's image, as it came, to the project's archive thread, which records where in its

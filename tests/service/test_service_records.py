@@ -34,10 +34,12 @@ def test_http_inspections_are_history_rows_with_part_ids(client, images, disc):
     assert client.get("/projects/disc/history", params={"until": "yesterday-ish"}).status_code == 422
 
 
-def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part_is_judged(client, images, disc):
+def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part_is_answered_once(client, images,
+                                                                                                   disc):
     """A line whose camera froze sends its last image again for each new part: with part ids, the repeat is an
-    ERROR naming the image it repeats (never that part's verdict); a retry of the same part's request is judged
-    again, and without part ids nothing is checked (a retry and a frozen camera look the same)."""
+    ERROR naming the image it repeats (never that part's verdict); a retry of the same part's request gets its
+    first answer, one history row (station/resends.py), and without part ids nothing is checked (a retry and a
+    frozen camera look the same)."""
     first, second = images["many"][50], images["many"][51]
 
     def send(path, part_id=None):
@@ -46,26 +48,32 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
         assert r.status_code == 200, r.text
         return r.json()["results"][0]
 
-    assert send(first, "SN-500")["verdict"] in ("OK", "NG")
-    assert send(first, "SN-500")["verdict"] in ("OK", "NG")  # the client's retry of that part
+    judged = send(first, "SN-500")
+    assert judged["verdict"] in ("OK", "NG") and "resent" not in judged
+    retry = send(first, " sn-500 ")  # the client's retry of that part (its id as the PLC may pad it)
+    assert retry["resent"] is True and {k: retry[k] for k in judged} == judged  # the same answer, the same row
     frozen = send(first, "SN-501")
     assert (frozen["verdict"], frozen["score"], frozen["error_code"], frozen["cause"]) == \
         ("ERROR", None, 4, "repeated_image")  # as the PLC's register says it
     assert frozen["reason"].startswith(f"the same image as the part before ({first.name}, part SN-500), to the bit")
-    assert send(first, "SN-501")["verdict"] == "ERROR"  # retried, the frozen frame is still not SN-501's image
+    again = send(first, "SN-501")  # retried, the frozen frame is still not SN-501's image: the same answer
+    assert (again["verdict"], again["row_id"], again["resent"]) == ("ERROR", frozen["row_id"], True)
     assert send(second, "SN-501")["verdict"] in ("OK", "NG")
-    assert send(first)["verdict"] in ("OK", "NG") and send(first)["verdict"] in ("OK", "NG")
+    unnamed = send(first), send(first)  # without part ids: each judged, and recorded
+    assert all(x["verdict"] in ("OK", "NG") and "resent" not in x for x in unnamed)
+    assert unnamed[0]["row_id"] != unnamed[1]["row_id"]
     assert send(second, "SN-502")["verdict"] in ("OK", "NG")  # SN-501's image, but another image came between
+    assert client.get("/projects/disc/history", params={"part_id": "SN-500"}).json()["counts"]["total"] == 1
     row = client.get("/projects/disc/history", params={"part_id": "SN-501", "verdict": "ERROR", "heatmap": "true"}
                      ).json()["rows"]
-    assert len(row) == 2 and "frozen camera" in row[0]["reason"] and row[0]["error_code"] == 4
+    assert len(row) == 1 and "frozen camera" in row[0]["reason"] and row[0]["error_code"] == 4
     assert "heatmap_png_base64" not in row[0]  # not judged: no map of the image it repeats
     # What keeps parts from being judged, for the line's software: the ERRORs by cause, and those of one cause.
     causes = client.get("/projects/disc/history/causes").json()["causes"]
-    assert causes[0] == {"error_code": 4, "cause": "repeated_image", "ERROR": 2, "share": 1.0,
+    assert causes[0] == {"error_code": 4, "cause": "repeated_image", "ERROR": 1, "share": 1.0,
                          "description": "the same image as the part before (a frozen camera)"}
     frozen_rows = client.get("/projects/disc/history", params={"cause": "repeated_image"}).json()
-    assert [r["part_id"] for r in frozen_rows["rows"]] == ["SN-501", "SN-501"] and frozen_rows["counts"]["ERROR"] == 2
+    assert [r["part_id"] for r in frozen_rows["rows"]] == ["SN-501"] and frozen_rows["counts"]["ERROR"] == 1
     bad = client.get("/projects/disc/history", params={"cause": "dust"})
     assert bad.status_code == 422 and "cause: 'dust' is not an ERROR's cause" in bad.json()["error"]
     missing = client.get("/projects/nope/history/causes", params={"since": "whenever"})

@@ -1,0 +1,34 @@
+"""A client's retry gets its first answer (station/resends.py): the same bytes for the same part, to the same model,
+soon after; anything else is inspected again. (Over real HTTP: tests/service/test_service_records.py.)"""
+
+from types import SimpleNamespace
+
+from station.resends import KEEP_S, Resends
+
+
+def _outcome(row_id, model_id="m1"):
+    return SimpleNamespace(row_id=row_id, model_id=model_id)
+
+
+def test_only_the_same_image_for_the_same_part_to_the_same_model_soon_after_is_answered_again():
+    now = [100.0]
+    resends = Resends(clock=lambda: now[0])
+    first = _outcome(7)
+    resends.remember("d1", "SN-1", first)
+    assert resends.answered("d1", "sn-1", "m1") is first  # the PLC's id as it pads or cases it
+    assert resends.answered("d1", "SN-2", "m1") is None  # another part: the frozen camera's check decides
+    assert resends.answered("d2", "SN-1", "m1") is None  # a new image of that part: inspected
+    assert resends.answered("d1", "SN-1", "m2") is None  # another model answers now: judged by it
+    assert resends.answered("d1", None, "m1") is None  # without a part id a retry and a frozen camera look alike
+    now[0] += KEEP_S + 1
+    assert resends.answered("d1", "SN-1", "m1") is None  # long after: a part sent again is inspected again
+
+
+def test_an_outcome_without_a_history_row_is_no_answer_and_the_oldest_go_first():
+    resends = Resends(keep=2)
+    resends.remember("d0", "SN-0", _outcome(None))  # not recorded (the disk full): its retry is inspected
+    assert resends.answered("d0", "SN-0", "m1") is None
+    for i in range(1, 4):
+        resends.remember(f"d{i}", f"SN-{i}", _outcome(i))
+    assert resends.answered("d1", "SN-1", "m1") is None  # beyond the last two
+    assert [resends.answered(f"d{i}", f"SN-{i}", "m1").row_id for i in (2, 3)] == [2, 3]
