@@ -329,8 +329,8 @@ class DisplayAlarm(Documented):
     details: str = Field(description="the text after 'ALARM name: '")
     figures: Optional[dict[str, Any]] = Field(
         description="the streaks', the yield's and the drift's figures, which the page words in its language "
-                    "(n, reason; yield, n, limit; n, share); null for the alarms of the surroundings (disk, "
-                    "source, ...)")
+                    "(n, reason, and an error streak's cause: the last ERROR's ErrorCode; yield, n, limit; n, "
+                    "share); null for the alarms of the surroundings (disk, source, ...)")
 
 
 class DisplayDefect(Documented):

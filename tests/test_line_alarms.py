@@ -146,7 +146,7 @@ def test_the_plc_alarm_text_follows_a_growing_streak_and_the_log_speaks_only_at_
     publisher = Publisher(tmp_path / "h.sqlite", plcs=[plc], on_message=log.append,
                           alarm_limits=AlarmLimits(**{**OFF, "ng_streak": 2}))
     for verdict in ["NG", "NG", "NG", "NG", "OK"]:
-        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0, reason=""), 0.01)
+        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0, reason="", error_code=0), 0.01)
     assert plc.alarms == [(True, "ALARM ng_streak: 2 NG in a row"), (True, "ALARM ng_streak: 3 NG in a row"),
                           (True, "ALARM ng_streak: 4 NG in a row"), (False, "")]
     assert len(log) == 2 and "2 NG in a row" in log[0] and "cleared" in log[1]
@@ -182,7 +182,7 @@ def test_an_alarm_history_that_cannot_be_written_never_holds_up_a_part(tmp_path)
     log = []
     publisher = Publisher(broken, on_message=log.append, alarm_limits=AlarmLimits(**{**OFF, "ng_streak": 1}))
     for verdict in ["NG", "OK", "NG", "OK"]:
-        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0, reason=""), 0.01)
+        publisher.publish({}, SimpleNamespace(verdict=verdict, score=1.0, reason="", error_code=0), 0.01)
     publisher.close()
     warnings = [m for m in log if "not kept in the alarm history" in m]
     assert len(warnings) == 1 and "they still reach the PLC" in warnings[0]

@@ -462,7 +462,7 @@ def test_a_spanish_page_words_an_error_streak_and_keeps_the_stations_reason():
 
     alarms = Alarms(AlarmLimits(error_streak=2, yield_min=None, drift_warn_at=None))
     for _ in range(3):
-        alarms.update("ERROR", None, "no image came for the Trigger within 10 s")
+        alarms.update("ERROR", None, "no image came for the Trigger within 10 s", int(ErrorCode.NO_IMAGE))
     alarms.condition("disk", "the archive's disk has 2.1 GB free, below 5%")  # no figures: its own words
     display = LineDisplay()
     display.set_alarms(alarms.active, alarms.figures)
@@ -473,5 +473,7 @@ def test_a_spanish_page_words_an_error_streak_and_keeps_the_stations_reason():
         server.close()
     shown = spanish[spanish.index('id="alarms"'):]
     shown = shown[:shown.index("</div></div>")]
-    assert "ALARMA errores seguidos: 3 ERROR seguidos (la última: no image came for the Trigger within 10 s)" in shown
+    # the last ERROR's cause in Spanish (its ErrorCode), then the station's reason as it wrote it
+    assert "ALARMA errores seguidos: 3 ERROR seguidos (la última: no llegó imagen de esta pieza: no image came for " \
+        "the Trigger within 10 s)" in shown
     assert "ALARMA espacio en disco: the archive's disk has 2.1 GB free, below 5%" in shown

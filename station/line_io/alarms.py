@@ -127,9 +127,10 @@ class Alarms:
     def text(self) -> str:
         return "; ".join(self.active.values())
 
-    def update(self, verdict, score: Optional[float], reason: str = "") -> list[AlarmChange]:
+    def update(self, verdict, score: Optional[float], reason: str = "", cause: int = 0) -> list[AlarmChange]:
         """The alarms after one part; `reason`, its outcome's, ends a NOT_FOUND or ERROR streak's text, so the
-        alarm says what to look at (the light off, a part not in place)."""
+        alarm says what to look at (the light off, a part not in place); `cause`, an ERROR's ErrorCode, goes with
+        the error streak's figures (a display words the cause in its language)."""
         v = Verdict.parse(verdict)
         lim = self.limits
         changes: list[AlarmChange] = []
@@ -143,7 +144,8 @@ class Alarms:
                 n = self._streaks[kind]
                 last = f" (the last: {reason})" if reason and kind is not Verdict.NG and v is kind else ""
                 self._set(changes, name, n >= limit, f"{n} {what} in a row{last}", f"{what} streak ended",
-                          {"n": n, "reason": reason if last else ""})
+                          {"n": n, "reason": reason if last else ""} | (
+                              {"cause": int(cause) if last else 0} if kind is Verdict.ERROR else {}))
         if v.judged:
             self._judged.append(v is Verdict.OK)
         if lim.yield_min is not None and lim.yield_window and len(self._judged) == self._judged.maxlen:

@@ -123,7 +123,10 @@ function alarmDetails(a) {
   // details as it wrote them (the disk, the source, ...)
   const key = "details_" + a.name;
   if (!a.figures || !W[key]) return a.details;
-  return say(key, a.figures) + (a.figures.reason ? say("the_last", {r: a.figures.reason}) : "");
+  // an error streak's last cause in the page's language (its ErrorCode), before the station's reason
+  const cause = a.figures.cause ? W["cause_" + a.figures.cause] : null;
+  const last = a.figures.reason ? (cause ? cause + ": " : "") + a.figures.reason : "";
+  return say(key, a.figures) + (last ? say("the_last", {r: last}) : "");
 }
 
 function num(v, digits) { return v === null || v === undefined ? "-" : Number(v).toFixed(digits); }

@@ -2,11 +2,11 @@
 reads the page in the language of its browser (a kiosk's), or the one given after # in its address (`#lang=es`),
 English where it has none. `{name}` marks a value put in. Each alarm's name is said in the page's language, and the
 figures of the streaks, the yield and the drift (`details_*`; English as the station writes them); an ERROR's
-cause (its ErrorCode) is said in that language before the station's reason, and what decided an OK or NG part
-(`why_*`: below the threshold, no defect that counts, the defects that count, only on the ROI's edge) instead of
-the station's reason, whose figures the page shows in its own lines. What the station writes itself stays in
-English: the reason of a NOT_FOUND or NO_VERDICT part and after an ERROR's cause, a streak's last reason, the
-details of the alarms of its surroundings (disk, source, master parts, backups, I/O). German lines read
+cause (its ErrorCode: a part's, an error streak's last) is said in that language before the station's reason,
+and what decided an OK or NG part (`why_*`: below the threshold, no defect that counts, the defects that count,
+only on the ROI's edge) instead of the station's reason, whose figures the page shows in its own lines. What the
+station writes itself stays in English: the reason of a NOT_FOUND or NO_VERDICT part and after an ERROR's cause,
+the details of the alarms of its surroundings (disk, source, master parts, backups, I/O). German lines read
 i.O. / n.i.O., as its shop floors do; the verdicts the PLC and the history get do not change."""
 
 WORDS = {

@@ -187,7 +187,7 @@ class Publisher:
         expected = getattr(outcome, "expected", None)  # a master part's (station.masters)
         passed = None  # a master part's check: whether it got its verdict
         if expected is None:
-            changes = self.alarms.update(outcome.verdict, outcome.score, outcome.reason)
+            changes = self.alarms.update(outcome.verdict, outcome.score, outcome.reason, int(outcome.error_code))
         else:  # a master part: a check of the station, not a production part (no streak, yield or drift)
             check = MasterCheck(outcome.part_id, expected, outcome.verdict, time.time()) if self.masters is None \
                 else self.masters.checked(outcome.part_id, expected, outcome.verdict)
