@@ -153,6 +153,7 @@ class ServiceLine:
                 _teller(name)(f"part {part_id}: {result.name} sent again, the same image (a client's retry?): "
                               f"answered from its inspection in history row {earlier.row_id}, not inspected or "
                               "counted again")
+                self.metrics.observe_resent(name)
                 return earlier, True
             repeated = self._repeats.setdefault(name, RepeatedImages(only_between_part_ids=True)).problem(
                 digest, result.name, part_id)

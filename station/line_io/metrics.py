@@ -25,6 +25,8 @@ Metric names (docs/plc.md, "Metrics"):
   parts are counted here, not in inspector_inspections_total;
 - inspector_ng_zone_total{project, zone}: NG production parts by the inspection zone their largest defect weighs
   most in ("rest": outside every zone; "none": a calibration without zones), where the process fails;
+- inspector_resent_total{project}: serve: line images sent again for the same part (a client's retry,
+  station/resends.py), answered from their first inspection and not counted again;
 - inspector_plc_refused_total{protocol}: what a PLC server refused since the run started (modbus: connections from
   PCs not in --modbus-allow; opcua: sessions without a valid user), station/line_io/refusals.py.
 Each LineMetrics has its own registry, so several (tests, a service and a run in one process) never clash.
@@ -110,6 +112,8 @@ class LineMetrics:
                                 ["project", "zone"], registry=r)
         self.error_causes = Counter("inspector_error_cause", "ERROR parts by their cause (the PLC's ErrorCode)",
                                     ["project", "cause"], registry=r)
+        self.resent = Counter("inspector_resent", "line images a client sent again for the same part (a retry), "
+                              "answered from their first inspection", ["project"], registry=r)
         self._outboxes = _Outboxes()
         r.register(self._outboxes)
         self._refused = _Refused()
@@ -136,6 +140,7 @@ class LineMetrics:
             if code is not ErrorCode.NONE:
                 self.error_causes.labels(project, code.cause)
         self.latency.labels(project)
+        self.resent.labels(project)
 
     def observe(self, project: str, verdict, latency_s: Optional[float],
                 master_passed: Optional[bool] = None, defect=None, cause: Optional[ErrorCode] = None) -> None:
@@ -152,6 +157,11 @@ class LineMetrics:
             self.master_checks.labels(project, "passed" if master_passed else "failed").inc()
         if latency_s is not None:
             self.latency.labels(project).observe(max(0.0, float(latency_s)))
+
+    def observe_resent(self, project: str) -> None:
+        """A client's retry answered from its first inspection (not a result: counted nowhere else)."""
+        self._project(project)
+        self.resent.labels(project).inc()
 
     def set_model(self, project: str, version: Optional[str]) -> None:
         self._project(project)

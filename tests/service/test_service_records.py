@@ -64,6 +64,7 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert unnamed[0]["row_id"] != unnamed[1]["row_id"]
     assert send(second, "SN-502")["verdict"] in ("OK", "NG")  # SN-501's image, but another image came between
     assert client.get("/projects/disc/history", params={"part_id": "SN-500"}).json()["counts"]["total"] == 1
+    assert _scrape(client)[("inspector_resent_total", (("project", "disc"),))] == 2  # the line's network, watched
     row = client.get("/projects/disc/history", params={"part_id": "SN-501", "verdict": "ERROR", "heatmap": "true"}
                      ).json()["rows"]
     assert len(row) == 1 and "frozen camera" in row[0]["reason"] and row[0]["error_code"] == 4
