@@ -246,17 +246,28 @@ def create_app(
         names, arrays = read_images(images, "images", limits)
         part_ids = read_part_ids(part_id, len(names))
         _check_model_fit(model, "images", names, arrays)
+        datas = []  # each image as it came: its digest in the row, the archive's copy
+        for upload in images:
+            upload.file.seek(0)
+            datas.append(upload.file.read())
+        digests = [hashlib.sha256(data).hexdigest() for data in datas]
+        # a client's retry of a line part is answered from its first inspection, without the backbone
+        earlier = [line.answered(name, digests[i], part_ids[i], model.model_id) if purpose == "line" else None
+                   for i in range(len(names))]
+        todo = [i for i, e in enumerate(earlier) if e is None]
         t1 = time.perf_counter()
-        results, waited = batcher.score(model, arrays)
+        scored, waited = batcher.score(model, [arrays[i] for i in todo]) if todo else ([], 0.0)
+        results = dict(zip(todo, scored))
         t2 = time.perf_counter()
         out, counts = [], VerdictCounts()
-        for i, (result, file_name) in enumerate(zip(results, names)):
-            result.name = file_name
-            images[i].file.seek(0)
-            data = images[i].file.read()  # the image as it came: its digest in the row, the archive's copy
-            digest = hashlib.sha256(data).hexdigest()
-            resent = False
-            if purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
+        for i, file_name in enumerate(names):
+            data, digest, result = datas[i], digests[i], results.get(i)
+            if result is not None:
+                result.name = file_name
+            resent = earlier[i] is not None
+            if resent:
+                outcome = line.resent(name, earlier[i], file_name)
+            elif purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
                 outcome, resent = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
                                               digest=digest, image=arrays[i])
                 if line.archiving and not resent:  # kept by the archive's own thread

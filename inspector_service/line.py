@@ -148,13 +148,9 @@ class ServiceLine:
         thumbnail = thumbnail_row(result)  # outside the lock: the other requests' parts need not wait for it
         with self._lock:  # one request's parts at a time per service: alarms see the parts in row order
             resends = self._resends.setdefault(name, Resends())
-            earlier = resends.answered(digest, part_id, model.model_id)
+            earlier = resends.answered(digest, part_id, model.model_id)  # a retry that came while its first ran
             if earlier is not None:
-                _teller(name)(f"part {part_id}: {result.name} sent again, the same image (a client's retry?): "
-                              f"answered from its inspection in history row {earlier.row_id}, not inspected or "
-                              "counted again")
-                self.metrics.observe_resent(name)
-                return earlier, True
+                return self.resent(name, earlier, result.name), True
             repeated = self._repeats.setdefault(name, RepeatedImages(only_between_part_ids=True)).problem(
                 digest, result.name, part_id)
             if repeated:
@@ -174,6 +170,22 @@ class ServiceLine:
                               image=image)
             resends.remember(digest, part_id, outcome)
         return outcome, False
+
+    def answered(self, name: str, digest: Optional[str], part_id: Optional[str], model_id: Optional[str]):
+        """The outcome a line image got when it was sent for this part before, to this model (a client's retry,
+        station/resends.py); None: inspect it. Asked before scoring, so a retry costs the backbone nothing (the
+        retries of a service too slow to answer in time would make it slower still); `finish` asks again for a
+        retry that came while its first was being inspected."""
+        with self._lock:
+            resends = self._resends.get(name)
+            return resends.answered(digest, part_id, model_id) if resends is not None else None
+
+    def resent(self, name: str, earlier, file_name: str):
+        """A retry answered with `earlier`: said in the log and counted in the metrics, nothing else."""
+        _teller(name)(f"part {earlier.part_id}: {file_name} sent again, the same image (a client's retry?): answered "
+                      f"from its inspection in history row {earlier.row_id}, not inspected or counted again")
+        self.metrics.observe_resent(name)
+        return earlier
 
     def archive(self, name: str, data: bytes, file_name: str, outcome) -> None:
         """Hand a line request's image, as it came, to the project's archive thread, which records where in its

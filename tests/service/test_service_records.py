@@ -52,6 +52,9 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert judged["verdict"] in ("OK", "NG") and "resent" not in judged
     retry = send(first, " sn-500 ")  # the client's retry of that part (its id as the PLC may pad it)
     assert retry["resent"] is True and {k: retry[k] for k in judged} == judged  # the same answer, the same row
+    body = client.post("/projects/disc/infer", files=files([first]), data={"part_id": ["SN-500"]}).json()
+    assert body["results"][0]["row_id"] == judged["row_id"] and body["results"][0]["resent"] is True
+    assert body["timings"]["inference_s"] == 0 and body["timings"]["queue_s"] == 0  # no backbone for a retry
     frozen = send(first, "SN-501")
     assert (frozen["verdict"], frozen["score"], frozen["error_code"], frozen["cause"]) == \
         ("ERROR", None, 4, "repeated_image")  # as the PLC's register says it
@@ -64,7 +67,7 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert unnamed[0]["row_id"] != unnamed[1]["row_id"]
     assert send(second, "SN-502")["verdict"] in ("OK", "NG")  # SN-501's image, but another image came between
     assert client.get("/projects/disc/history", params={"part_id": "SN-500"}).json()["counts"]["total"] == 1
-    assert _scrape(client)[("inspector_resent_total", (("project", "disc"),))] == 2  # the line's network, watched
+    assert _scrape(client)[("inspector_resent_total", (("project", "disc"),))] == 3  # the line's network, watched
     row = client.get("/projects/disc/history", params={"part_id": "SN-501", "verdict": "ERROR", "heatmap": "true"}
                      ).json()["rows"]
     assert len(row) == 1 and "frozen camera" in row[0]["reason"] and row[0]["error_code"] == 4
@@ -79,6 +82,27 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert bad.status_code == 422 and "cause: 'dust' is not an ERROR's cause" in bad.json()["error"]
     missing = client.get("/projects/nope/history/causes", params={"since": "whenever"})
     assert missing.status_code == 404 and "nope" in missing.json()["error"]  # the project first, then its times
+
+
+def test_a_retry_sent_while_its_first_request_is_inspected_is_still_one_part(live, images, disc):
+    """The client gave up waiting and sent again while the service was still inspecting: whichever request is
+    recorded first, the other gets its answer, and the part is one history row."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def send(_):
+        with httpx.Client(base_url=live.url, timeout=120) as c:
+            r = c.post("/projects/disc/infer", files=files([images["many"][40]]), data={"part_id": ["SN-900"]})
+            assert r.status_code == 200, r.text
+            return r.json()["results"][0]
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(send, range(2)))
+    assert answers[0]["row_id"] == answers[1]["row_id"] and sorted(bool(a.get("resent")) for a in answers) == \
+        [False, True]
+    with httpx.Client(base_url=live.url, timeout=120) as c:
+        assert c.get("/projects/disc/history", params={"part_id": "SN-900"}).json()["counts"]["total"] == 1
 
 
 def test_the_lines_software_marks_a_false_reject_and_finds_the_marked_rows(client, images, disc):
