@@ -57,14 +57,16 @@ class Receiver:
 
     def __init__(self, port: int):
         self.port, self.received, self.server, self.thread = port, [], None, None
+        self.keys = []  # each request's Idempotency-Key
         self.url = f"http://127.0.0.1:{port}/results"
 
     def start(self):
-        received = self.received
+        received, keys = self.received, self.keys
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                keys.append(self.headers.get("Idempotency-Key"))
                 received.append(json.loads(body))
                 self.send_response(200)
                 self.end_headers()

@@ -147,6 +147,7 @@ def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path)
     from service_helpers import LiveServer
 
     engine, proj = make_project(tmp_path / "projects" / "proj")
+    make_project(tmp_path / "projects" / "other")
     receiver = Receiver(free_port())
     line = ServiceLine(LineMetrics(), post_url=receiver.url,
                        alarm_limits=AlarmLimits(ng_streak=2, yield_min=None, drift_warn_at=None))
@@ -157,24 +158,33 @@ def test_serve_line_inspections_raise_alarms_and_go_through_the_outbox(tmp_path)
                        files=[("images", (n, b, "image/png")) for n, b in images])
         assert r.status_code == 200, r.text
         results = r.json()["results"]
+        other = httpx.post(f"{server.url}/projects/other/infer", timeout=120,
+                           files=[("images", ("o.png", png_bytes(part(999)), "image/png"))]).json()["results"]
         m = scrape(f"{server.url}/metrics")
         p = ("project", "proj")
         assert m[("inspector_alarm_active", (("alarm", "ng_streak"), p))] == 1
         alarms = httpx.get(f"{server.url}/health").json()["alarms"]  # the line's software without Prometheus
         assert list(alarms) == ["proj"] and alarms["proj"]["ng_streak"] == "ALARM ng_streak: 2 NG in a row"
-        assert m[("inspector_outbox_pending", (("target", receiver.url),))] == 5  # nobody listens yet
+        # nobody listens yet: both projects' results wait, one series per receiver (never a duplicate series)
+        assert m[("inspector_outbox_pending", (("target", receiver.url),))] == 6
         assert m[("inspector_inspections_total", (p, ("verdict", "NG")))] == 2
         receiver.start()
         deadline = time.monotonic() + 30
-        while len(receiver.received) < 5 and time.monotonic() < deadline:
+        while len(receiver.received) < 6 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)  # anything sent twice would arrive now
     finally:
         server.stop()
         receiver.stop()
     assert [x["verdict"] for x in results] == ["OK"] * 3 + ["NG"] * 2
-    assert [p["id"] for p in receiver.received] == [x["row_id"] for x in results]  # all, in order, once
-    assert {p["project"] for p in receiver.received} == {"proj"} and receiver.received[0]["source"] == "http"
+    got = [p for p in receiver.received if p["project"] == "proj"]
+    assert [p["id"] for p in got] == [x["row_id"] for x in results]  # all, in order, once
+    assert {p["project"] for p in receiver.received} == {"proj", "other"} and receiver.received[0]["source"] == "http"
+    # Each project's history numbers its rows from 1: the receiver tells results apart by their own id (the
+    # Idempotency-Key), never by the row id, or it would drop the other project's part as a duplicate.
+    (theirs,) = [p for p in receiver.received if p["project"] == "other"]
+    assert theirs["id"] == other[0]["row_id"] == got[0]["id"] == 1
+    assert receiver.keys == [p["result_id"] for p in receiver.received] and len(set(receiver.keys)) == 6
 
 
 def test_serve_refuses_bad_line_io_options_before_anything_starts(tmp_path, capsys):

@@ -74,6 +74,48 @@ def test_receiver_down_for_30_parts_then_back_gets_all_30_in_order_once(project,
     assert any("cannot deliver to" in m for m in messages) and any("is back" in m for m in messages)
 
 
+def test_a_result_sent_again_after_a_lost_acknowledgement_carries_the_same_key(tmp_path):
+    """The receiver took the result but its answer never came (here: a 503 after reading it): the outbox sends it
+    again, and the receiver tells the duplicate by its Idempotency-Key, the result's own id, which is the same."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from types import SimpleNamespace
+
+    from station.line_io.outbox import HttpReceiver
+    from station.line_io.publisher import result_payload
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            seen.append((self.headers.get("Idempotency-Key"), body["result_id"], body["id"]))
+            self.send_response(503 if len(seen) % 2 else 200)  # each result: lost the first time, taken the next
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    box = Outbox(tmp_path / "h.sqlite", HttpReceiver(f"http://127.0.0.1:{server.server_address[1]}/r"),
+                 backoff_s=(0.01, 0.05))
+    try:
+        box.start()
+        for project in ("a", "b"):  # two projects' first rows: the same row id
+            outcome = SimpleNamespace(row_id=1, to_dict=lambda: {"verdict": "OK"}, verdict=SimpleNamespace(code=1))
+            box.put(result_payload(outcome, time.time(), project=project))
+        deadline = time.monotonic() + 30
+        while len(seen) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        box.close()
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 4 and all(key == result_id for key, result_id, _ in seen)
+    assert seen[0][0] == seen[1][0] != seen[2][0] == seen[3][0]  # the retry: the same key; another result: another
+    assert [row for _, _, row in seen] == [1, 1, 1, 1]
+
+
 def _cli(proj: Path, inbox: Path, history: Path, url: str, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "inspector_cli.entry", "run", str(proj), "--source", str(inbox),

@@ -69,12 +69,19 @@ class _Outboxes:
                                      labels=["target"])
         dropped = CounterMetricFamily("inspector_outbox_dropped", "oldest results dropped because the outbox was "
                                       "full", labels=["target"])
+        # Summed per receiver: the service's projects each have their own outbox, and with one --post URL their
+        # series would share a label set (a scrape with duplicate series is refused whole).
+        totals: dict[str, list[int]] = {}
         for source in self.sources:
             for s in source():
-                sent.add_metric([s.target], s.sent)
-                pending.add_metric([s.target], s.pending)
-                failed.add_metric([s.target], s.failed)
-                dropped.add_metric([s.target], s.dropped)
+                total = totals.setdefault(s.target, [0, 0, 0, 0])
+                for i, value in enumerate((s.sent, s.pending, s.failed, s.dropped)):
+                    total[i] += value
+        for target, (n_sent, n_pending, n_failed, n_dropped) in totals.items():
+            sent.add_metric([target], n_sent)
+            pending.add_metric([target], n_pending)
+            failed.add_metric([target], n_failed)
+            dropped.add_metric([target], n_dropped)
         return [sent, pending, failed, dropped]
 
 

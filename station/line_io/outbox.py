@@ -102,8 +102,10 @@ class HttpReceiver:
     def send(self, payload: dict) -> None:
         data = json.dumps(payload).encode("utf-8")
         headers = {"Content-Type": "application/json"}
-        if payload.get("id") is not None:
-            headers["Idempotency-Key"] = str(payload["id"])
+        # the result's own id (publisher.result_payload); a result stored before results had one: its row id
+        key = payload.get("result_id", payload.get("id"))
+        if key is not None:
+            headers["Idempotency-Key"] = str(key)
         request = urllib.request.Request(self.target, data=data, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:

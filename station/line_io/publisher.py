@@ -8,6 +8,7 @@ the display serve from theirs.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -23,9 +24,15 @@ from .outbox import HttpReceiver, Outbox, OutboxStats
 
 
 def result_payload(outcome, now: float, **fields) -> dict:
-    """A result as the receivers get it (--post, --mqtt): `id` the history row, the outcome's fields, the
-    verdict's code, and the client's own `fields` (source, file name, ...)."""
-    payload = {"id": outcome.row_id, "time": now, **fields}
+    """A result as the receivers get it (--post, --mqtt): `result_id` its own id, `id` the history row, the
+    outcome's fields, the verdict's code, and the client's own `fields` (source, file name, ...).
+
+    Delivery is at least once (an acknowledgement lost on the way: the result is sent again), so a receiver tells a
+    duplicate by `result_id` (HTTP: its Idempotency-Key): made here, once, and stored with the payload, so every
+    retry and a restart's delivery send the same. The row id cannot be that key: it is unique within one history
+    only, and the service's projects each have their own, a new project's starts at 1 again, and so does another
+    station's: a receiver that dropped "duplicates" by it would drop other parts' results."""
+    payload = {"result_id": str(uuid.uuid4()), "id": outcome.row_id, "time": now, **fields}
     payload.update(outcome.to_dict())
     payload["verdict_code"] = outcome.verdict.code
     return payload
