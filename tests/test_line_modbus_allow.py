@@ -15,6 +15,7 @@ from inference import InspectorError
 from inspector_cli.main import main
 from line_helpers import free_port, make_project
 from station.line_io.allowed_peers import LOG_EVERY_S, AllowedPeers
+from station.line_io.refusals import MAX_KEYS
 from station.line_io.metrics import LineMetrics
 from station.line_io.modbus import ModbusServer
 from station.line_io.publisher import Publisher
@@ -93,3 +94,21 @@ def test_the_command_line_refuses_a_bad_list_in_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1
     assert not (project / "history.sqlite").exists()  # refused before the history opens
+
+
+def test_a_scan_of_many_addresses_is_said_in_one_line_past_the_first_ones(caplog):
+    """A scanner walking the network's addresses: the first MAX_KEYS addresses are said one by one, the rest in one
+    line a minute; every one is counted, and the memory does not grow with the scan."""
+    now = [1000.0]
+    allowed = AllowedPeers("10.0.0.1", clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="station.line_io"):
+        for i in range(200):
+            allowed.refuse(f"10.9.{i // 250}.{i % 250}")
+        now[0] += LOG_EVERY_S
+        allowed.refuse("10.8.8.8")  # a minute on: the scan's addresses are forgotten, this one is said
+    lines = [r.getMessage() for r in caplog.records]
+    assert allowed.refused == 201 and len(lines) == MAX_KEYS + 2
+    assert lines[MAX_KEYS] == (f"Modbus TCP: 1 more refused, from more than {MAX_KEYS} different PCs or users in a "
+                               "minute (a scan of the network?)")
+    assert lines[-1] == "Modbus TCP: refused 1 connection from 10.8.8.8 (not in --modbus-allow 10.0.0.1)"
+    assert len(allowed.refusals._said_at) <= MAX_KEYS

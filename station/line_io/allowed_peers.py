@@ -30,7 +30,7 @@ class AllowedPeers:
             except ValueError:
                 raise InspectorError(f"{flag}: {word!r} is no IP address or network (e.g. 192.168.10.5 or "
                                      "192.168.10.0/24; host names are not resolved)") from None
-        self.refusals = Refusals(clock)  # counted, and said where the server's messages go
+        self.refusals = Refusals("Modbus TCP", clock)  # counted, and said where the server's messages go
 
     def allows(self, address: str) -> bool:
         """Whether a connection from `address` (an IP as the socket gives it) is answered."""

@@ -78,7 +78,7 @@ class ModbusServer(HandshakeAdapter):
         """`allowed`: the PCs answered (the PLC's address); None: any that reaches the port."""
         self.host, self.port, self.allowed = host, port, allowed
         # what it refused (none without a list): counted for the metrics, said where this server's messages go
-        self.refusals = allowed.refusals if allowed is not None else Refusals()
+        self.refusals = allowed.refusals if allowed is not None else Refusals("Modbus TCP")
         self.refusals.on_message = self._say
         self.handshake = handshake or Handshake()
         self._part_words = [0] * PART_ID_REGS  # the part id as the PLC wrote it, register by register

@@ -118,7 +118,7 @@ class _Users:
 
     def __init__(self, users: dict[str, str], secured: bool = False, refusals: Optional[Refusals] = None):
         self.users, self.secured = users, secured
-        self.refusals = refusals if refusals is not None else Refusals()
+        self.refusals = refusals if refusals is not None else Refusals("OPC UA")
 
     def get_user(self, iserver, username=None, password=None, certificate=None):
         from asyncua.crypto.permission_rules import User, UserRole
@@ -166,7 +166,7 @@ class OpcUaServer(HandshakeAdapter):
         self.users = dict(users or {})
         self.security = security
         # the sessions it refused: counted for the metrics, said where this server's messages go
-        self.refusals = Refusals()
+        self.refusals = Refusals("OPC UA")
         self.refusals.on_message = self._say
         self.handshake = handshake or Handshake()
         self._nodes: dict[str, object] = {}  # field -> Node
