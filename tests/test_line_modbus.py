@@ -78,6 +78,12 @@ def test_trigger_result_ack_part_id_recipe_and_alarm(projects, tmp_path):
             regs = plc.read_holding_registers(0, count=10).registers + plc.read_holding_registers(30, count=4).registers \
                 + plc.read_holding_registers(39, count=1).registers
             results.append((regs, coils))
+            # The same bits and registers read as discrete inputs and input registers (a PLC's function block that
+            # reads 1xxxx / 3xxxx addresses); all but the Heartbeat (6), which may tick between the two reads.
+            held, inputs = (plc.read_holding_registers(0, count=40).registers,
+                            plc.read_input_registers(0, count=40).registers)
+            assert inputs[:6] + inputs[7:] == held[:6] + held[7:] and inputs[0] == regs[0]
+            assert plc.read_discrete_inputs(0, count=6).bits[:6] == plc.read_coils(0, count=6).bits[:6]
             assert coils[0] and not coils[1]  # Trigger still set until Ack; not Busy
             assert plc.write_coil(3, True).status  # Ack
             assert _coils(plc)[:4] == [False, False, False, False]  # ResultReady, Trigger and Ack cleared

@@ -12,7 +12,8 @@ master check (0 a production part, 1 a master part that got its expected verdict
 active alarms, a bit each (bit i: station.line_io.alarms.ALARM_NAMES[i]), 36 the largest defect's inspection zone
 (1.. the calibration's zones in order, 0 outside them or without zones), 37-38 its length (float32: mm, or px).
 The PLC may write only Trigger, Ack, the recipe and the part id; a write elsewhere is answered with ILLEGAL
-ADDRESS.
+ADDRESS. The coils read as discrete inputs too (function 2) and the holding registers as input registers (function
+4), at the same offsets: PLC function blocks that read a device's outputs as 1xxxx / 3xxxx addresses find them.
 
 A thin adapter over station/line_io/handshake.py (the state machine OPC UA shares): the server runs its own
 asyncio loop in a thread, and every Modbus read is answered from the handshake's state as it is then (pymodbus'
@@ -133,14 +134,14 @@ class ModbusServer(HandshakeAdapter):
         from pymodbus.simulator.simutils import SimUtils
 
         with self._lock:
-            if function_code in (1, 5, 15):  # coils
+            if function_code in (1, 2, 5, 15):  # coils (read as discrete inputs too)
                 if values is not None:
                     if any(address + i not in PLC_COILS for i in range(len(values))):
                         return ExcCodes.ILLEGAL_ADDRESS
                     names = {TRIGGER: "trigger", ACK: "ack"}
                     self.handshake.plc_write(**{names[address + i]: bool(v) for i, v in enumerate(values)})
                 registers[:] = SimUtils.bitsToRegisters(self.coils(self.handshake.state))
-            elif function_code in (3, 6, 16, 23):  # holding registers
+            elif function_code in (3, 4, 6, 16, 23):  # holding registers (read as input registers too)
                 if values is not None:
                     if any(address + i not in PLC_REGS for i in range(len(values))):
                         return ExcCodes.ILLEGAL_ADDRESS
@@ -173,10 +174,10 @@ class ModbusServer(HandshakeAdapter):
 
         async def main():
             bits = [SimData(0, count=1, values=0, datatype=DataType.BITS)]
-            device = SimDevice(0, simdata=(bits, list(bits), [SimData(0, count=N_REGS, values=0,
-                                                                      datatype=DataType.REGISTERS)],
-                                           [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]),
-                               action=self._action)
+            regs = [SimData(0, count=N_REGS, values=0, datatype=DataType.REGISTERS)]
+            # coils and discrete inputs, holding and input registers: the station's bits and registers read either
+            # way (a PLC's function block that reads 1xxxx / 3xxxx addresses), written only as coils and holding
+            device = SimDevice(0, simdata=(bits, list(bits), regs, list(regs)), action=self._action)
             server_class = ModbusTcpServer if self.allowed is None else _answering(ModbusTcpServer, self.allowed)
             self._server = server_class(device, address=(self.host, self.port))
             await self._server.serve_forever(background=True)
