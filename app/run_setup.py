@@ -43,7 +43,9 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
         check_post_url(fields["post"], "The results' POST address")
     handshake, servers = plc_servers(fields.get("modbus"), fields.get("opcua"), users, cert, key, trust,
                                      modbus_name="The PLC's Modbus address", modbus_allow=fields.get("modbus_allow")
-                                     or None, modbus_allow_name="The PCs Modbus answers")
+                                     or None, modbus_allow_name="The PCs Modbus answers",
+                                     modbus_float=fields.get("modbus_float") or None,
+                                     modbus_float_name="The Modbus float word order")
     metrics = None
     tokens = _tokens_file(fields, "metrics", "The metrics' tokens file goes with the metrics address")
     if fields.get("metrics"):  # served while the run goes on, started and closed with the PLC's servers
@@ -113,12 +115,13 @@ def _hours(value: float) -> str:
 def run_arguments(project: Path, fields: dict[str, str], free_run: bool, alarms: dict) -> list[str]:
     """`inspector run`'s arguments for the Run view's `fields` (source, archive, part_id_pattern, masters, modbus,
     modbus_allow (with modbus only, as the OPC UA files go with opcua), opcua, opcua_users, recipes (folders
-    separated by ;), mqtt; the Outputs… dialog's post, metrics, metrics_tokens, display, display_tokens,
+    separated by ;), mqtt; the Outputs… dialog's modbus_float, post, metrics, metrics_tokens, display, display_tokens,
     opcua_cert, opcua_key, opcua_trust, io, io_reject, io_ok, io_alarm, io_ready, io_trigger: text, "" when empty),
     its Free run box and its Alarms… values."""
     argv = ["inspector", "run", str(Path(project).absolute()), "--source", fields["source"]]
     for key, flag in (("archive", "--archive"), ("part_id_pattern", "--part-id-pattern"), ("masters", "--masters"),
-                      ("modbus", "--modbus"), ("modbus_allow", "--modbus-allow"), ("opcua", "--opcua"),
+                      ("modbus", "--modbus"), ("modbus_allow", "--modbus-allow"), ("modbus_float", "--modbus-float"),
+                      ("opcua", "--opcua"),
                       ("opcua_users", "--opcua-users"),
                       ("mqtt", "--mqtt"), ("post", "--post"), ("metrics", "--metrics"),
                       ("metrics_tokens", "--metrics-tokens"), ("display", "--display"),

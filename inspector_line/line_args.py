@@ -12,6 +12,7 @@ from inference import InspectorError
 from station.line_io.alarms import AlarmLimits
 from station.line_io.allowed_peers import AllowedPeers
 from station.line_io.disk_space import DEFAULT_MIN_FREE
+from station.line_io.modbus import float_order
 
 from .trigger_sync import DEFAULT_TRIGGER_TIMEOUT_S
 
@@ -28,6 +29,9 @@ def add_line_io_arguments(p) -> None:
                    help="with --modbus: answer only these PCs (the PLC's IP address, or several and networks, comma "
                    "separated: 192.168.10.5,192.168.10.0/28); a connection from any other is closed as it opens. "
                    "Modbus has no password: without this, any PC that reaches the port may write Trigger and Ack")
+    g.add_argument("--modbus-float", metavar="ABCD|CDAB",
+                   help="with --modbus: the word order of the float32 registers (Score, DefectArea, ...): ABCD high "
+                   "word first (the default), CDAB low word first (as Schneider / Modicon PLCs read a REAL)")
     g.add_argument("--opcua", metavar="opc.tcp://HOST:PORT",
                    help="serve the same PLC handshake over OPC UA (object Inspector, namespace urn:inspector:line; "
                    "docs/plc.md); anonymous on a loopback address only")
@@ -250,6 +254,10 @@ def check_line_io_arguments(args) -> None:
         if not args.modbus:
             raise InspectorError("--modbus-allow goes with --modbus HOST:PORT (the PCs its server answers)")
         AllowedPeers(args.modbus_allow)
+    if args.modbus_float is not None:
+        if not args.modbus:
+            raise InspectorError("--modbus-float goes with --modbus HOST:PORT (the word order of its float registers)")
+        float_order(args.modbus_float)
     if args.io_trigger and getattr(args, "trigger", None):
         raise InspectorError("--trigger goes without --io-trigger: the photo-eye triggers the parts")
     if args.io_trigger and plc:
@@ -282,9 +290,11 @@ def check_line_io_arguments(args) -> None:
 def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua_users: Optional[Path] = None,
                 opcua_cert: Optional[Path] = None, opcua_key: Optional[Path] = None,
                 opcua_trust: Optional[Path] = None, modbus_name: str = "--modbus", modbus_allow: Optional[str] = None,
-                modbus_allow_name: str = "--modbus-allow") -> tuple[Optional[object], list]:
+                modbus_allow_name: str = "--modbus-allow", modbus_float: Optional[str] = None,
+                modbus_float_name: str = "--modbus-float") -> tuple[Optional[object], list]:
     """The PLC handshake (one state machine, station.line_io.handshake) and a server per protocol speaking it:
-    Modbus TCP at `modbus` (HOST:PORT, answering the PCs of `modbus_allow` only, when given), OPC UA at `opcua`
+    Modbus TCP at `modbus` (HOST:PORT, answering the PCs of `modbus_allow` only, when given; its float registers in
+    the word order `modbus_float`, ABCD by default), OPC UA at `opcua`
     (opc.tcp://HOST:PORT, with its users file and certificates); (None, []) with neither. A bad address or file
     is an InspectorError now; each server listens once started. `inspector run` and the window's Run view both
     build their PLC here."""
@@ -297,7 +307,8 @@ def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua
         from station.line_io.modbus import ModbusServer
 
         allowed = AllowedPeers(modbus_allow, modbus_allow_name) if modbus_allow is not None else None
-        servers.append(ModbusServer(*host_port(modbus, modbus_name), handshake, allowed))
+        servers.append(ModbusServer(*host_port(modbus, modbus_name), handshake, allowed,
+                                    float_order(modbus_float, modbus_float_name)))
     if opcua:
         from station.line_io.opcua import OpcUaServer, read_users
         from station.line_io.opcua_security import load_security
@@ -349,7 +360,8 @@ class LineIO:
         options.masters, options.master_every_s = read_masters(args)
         options.backups, options.backup_every_s = read_backups(args)
         handshake, self.servers = plc_servers(args.modbus, args.opcua, args.opcua_users, args.opcua_cert,
-                                              args.opcua_key, args.opcua_trust, modbus_allow=args.modbus_allow)
+                                              args.opcua_key, args.opcua_trust, modbus_allow=args.modbus_allow,
+                                              modbus_float=args.modbus_float)
         if handshake is not None:
             options.plcs.append(handshake)
             options.free_run = bool(args.free_run)

@@ -193,3 +193,51 @@ def test_free_run_publishes_every_result(projects, tmp_path):
     finally:
         plc_server.close()
     assert regs[0] == 1 and regs[3] == 4 and coils[2]  # the last result, sequence 4, ready
+
+
+def test_float_registers_low_word_first_for_a_plc_that_reads_them_so():
+    """`--modbus-float CDAB`: a Schneider / Modicon PLC reads a REAL low word first; every float32 register
+    (Score, DefectArea, DefectX, DefectY, DefectLength) is written so, the other registers as before."""
+    from types import SimpleNamespace
+
+    from inference import Region, Verdict
+    from station import Outcome
+
+    defect = Region((10, 10, 8, 8), (14.5, 17.25), 64, 2.5, 0.9, counts=True, length_px=11.0, length_mm=0.75)
+    outcome = Outcome("p.png", Verdict.NG, "score 3.25 >= threshold 2", 3.25, 2.0, "v2", None,
+                      result=SimpleNamespace(regions=[defect]))
+    read = {}
+    for order in ("ABCD", "CDAB"):
+        port = free_port()
+        server = ModbusServer("127.0.0.1", port, floats=order)
+        server.start()
+        server.handshake.publish_result(outcome)
+        plc = ModbusTcpClient("127.0.0.1", port=port)
+        try:
+            assert plc.connect()
+            read[order] = plc.read_holding_registers(0, count=40).registers
+        finally:
+            plc.close()
+            server.close()
+    plain, swapped = read["ABCD"], read["CDAB"]
+    for at, value in ((1, 3.25), (8, 2.5), (30, 14.5), (32, 17.25), (37, 0.75)):
+        assert words_float(plain[at], plain[at + 1]) == value
+        assert swapped[at:at + 2] == [plain[at + 1], plain[at]]  # the same float, low word first
+    floats = {1, 2, 8, 9, 30, 31, 32, 33, 37, 38}
+    assert [w for i, w in enumerate(swapped) if i not in floats] == [w for i, w in enumerate(plain) if i not in floats]
+    assert "floats low word first (CDAB)" in ModbusServer("127.0.0.1", 502, floats="cdab").describe()
+
+
+def test_a_bad_float_order_is_one_line(tmp_path, capsys):
+    from inspector_cli.main import main
+
+    _, project = make_project(tmp_path / "proj")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for extra, words in ((["--modbus-float", "CDAB"], "--modbus-float goes with --modbus HOST:PORT"),
+                         (["--modbus", f"127.0.0.1:{free_port()}", "--modbus-float", "BADC"],
+                          "--modbus-float: 'BADC' is no float word order: ABCD")):
+        assert main(["run", str(project), "--source", str(inbox), *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1
+    assert not (project / "history.sqlite").exists()  # refused before the history opens

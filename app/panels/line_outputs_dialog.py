@@ -1,6 +1,6 @@
 """The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, the OPC UA endpoint's
 certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --metrics-tokens,
---display, --display-tokens, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm /
+--display, --display-tokens, --modbus-float, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject / --io-ok / --io-alarm /
 --io-ready / --io-trigger set them. The values are kept with the run's other fields (run/<key> in the window's
 QSettings) and checked with them at Start (app/run_setup.py)."""
 
@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
 )
 
 # The values, in the Run view's field names (run_setup's), and what each is called in its messages.
-KEYS = ("post", "metrics", "metrics_tokens", "display", "display_tokens", "opcua_cert", "opcua_key", "opcua_trust",
-        "io", "io_reject", "io_ok", "io_alarm", "io_ready", "io_trigger")
+KEYS = ("post", "metrics", "metrics_tokens", "display", "display_tokens", "modbus_float", "opcua_cert", "opcua_key",
+        "opcua_trust", "io", "io_reject", "io_ok", "io_alarm", "io_ready", "io_trigger")
 NAMES = {"opcua": "The OPC UA endpoint", "users": "The OPC UA users file", "cert": "The OPC UA certificate",
          "key": "The OPC UA key", "trust": "The OPC UA trust folder"}
 IO_NAMES = {"io": "The remote I/O module", "reject": "The reject coil", "ok": "The OK coil",
@@ -64,6 +64,10 @@ class LineOutputsDialog(QDialog):
             "display_tokens", values, "tokens.txt (optional): who may see the parts",
             "Only the callers of this tokens file (as inspector serve --token-file) see the display's parts; open it "
             "as http://HOST:PORT/#token=TOKEN"), self._choose_file))
+        form.addRow("Modbus floats", self._edit(
+            "modbus_float", values, "ABCD (high word first, the default) or CDAB",
+            "The word order of the Modbus float32 registers (Score, DefectArea, ...): CDAB, low word first, as "
+            "Schneider / Modicon PLCs read a REAL from two registers"))
         form.addRow("OPC UA certificate", self._with_browse(self._edit(
             "opcua_cert", values, "inspector_opcua_cert.der (optional)",
             "Secure the OPC UA endpoint (Basic256Sha256, sign and encrypt) with this certificate; "

@@ -6,7 +6,7 @@ Holding registers: 0 verdict code (1 OK, 2 NG, 3 NOT_FOUND, 4 NO_VERDICT, 5 ERRO
 word first; NaN when not scored), 3 sequence number (+1 per result, wraps at 65536), 4 active model version
 (the number of vN), 5 recipe index (PLC writes between parts), 6 heartbeat (+1 a second from the run's loop,
 wraps at 65536), 7 defects (the regions that count), 8-9 the largest defect's area (float32: mm^2, or px
-without a pixel size), 10-29 part id (ASCII, 2 characters a register, high byte first, written by the PLC
+without a pixel size; every float32 high word first unless `floats` is CDAB), 10-29 part id (ASCII, 2 characters a register, high byte first, written by the PLC
 before Trigger), 30-31 and 32-33 the largest defect's centre x and y (float32, image px; NaN without one), 34
 master check (0 a production part, 1 a master part that got its expected verdict, 2 one that did not), 35 the
 active alarms, a bit each (bit i: station.line_io.alarms.ALARM_NAMES[i]), 36 the largest defect's inspection zone
@@ -47,10 +47,24 @@ PLC_COILS = {TRIGGER, ACK}
 PLC_REGS = {RECIPE, *range(PART_ID, PART_ID + PART_ID_REGS)}
 
 
-def float_words(value: Optional[float]) -> tuple[int, int]:
-    """A float32 as two registers, high word first (big-endian); NaN for None (not scored, no defect)."""
-    raw = struct.pack(">f", math.nan if value is None else float(value))
-    return struct.unpack(">HH", raw)
+# The two registers of a float32: ABCD high word first (big-endian, Modbus' own order, the default); CDAB low word
+# first, as Schneider / Modicon PLCs and many others read a REAL from two registers (`--modbus-float CDAB`).
+FLOAT_ORDERS = ("ABCD", "CDAB")
+
+
+def float_order(text: Optional[str], name: str = "--modbus-float") -> str:
+    """A float word order as given (case aside); an InspectorError naming `name` for any other."""
+    order = (text or "ABCD").strip().upper()
+    if order not in FLOAT_ORDERS:
+        raise InspectorError(f"{name}: {text!r} is no float word order: ABCD (high word first, the default) or CDAB "
+                             "(low word first, as Schneider / Modicon PLCs read a REAL)")
+    return order
+
+
+def float_words(value: Optional[float], order: str = "ABCD") -> tuple[int, int]:
+    """A float32 as two registers, in `order` (FLOAT_ORDERS); NaN for None (not scored, no defect)."""
+    hi, lo = struct.unpack(">HH", struct.pack(">f", math.nan if value is None else float(value)))
+    return (lo, hi) if order == "CDAB" else (hi, lo)
 
 
 def words_float(hi: int, lo: int) -> float:
@@ -75,9 +89,11 @@ class ModbusServer(HandshakeAdapter):
     protocol = "modbus"  # the metrics' label
 
     def __init__(self, host: str, port: int, handshake: Optional[Handshake] = None,
-                 allowed: Optional[AllowedPeers] = None):
-        """`allowed`: the PCs answered (the PLC's address); None: any that reaches the port."""
+                 allowed: Optional[AllowedPeers] = None, floats: str = "ABCD"):
+        """`allowed`: the PCs answered (the PLC's address); None: any that reaches the port. `floats`: the word
+        order of the float32 registers (FLOAT_ORDERS)."""
         self.host, self.port, self.allowed = host, port, allowed
+        self.floats = float_order(floats)
         # what it refused (none without a list): counted for the metrics, said where this server's messages go
         self.refusals = allowed.refusals if allowed is not None else Refusals("Modbus TCP")
         self.refusals.on_message = self._say
@@ -98,7 +114,8 @@ class ModbusServer(HandshakeAdapter):
             who = ""
         else:
             who = " (no --modbus-allow: any PC that reaches this port may write Trigger, Ack and Recipe)"
-        return f"PLC handshake: Modbus TCP on {self.host}:{self.port}{others}{who} (docs/plc.md)"
+        floats = ", floats low word first (CDAB)" if self.floats == "CDAB" else ""
+        return f"PLC handshake: Modbus TCP on {self.host}:{self.port}{others}{who}{floats} (docs/plc.md)"
 
     # -- the map ------------------------------------------------------------------------------------------------
     def coils(self, s: HandshakeState) -> list[bool]:
@@ -110,19 +127,19 @@ class ModbusServer(HandshakeAdapter):
     def registers(self, s: HandshakeState) -> list[int]:
         regs = [0] * N_REGS
         regs[VERDICT] = s.verdict
-        regs[SCORE_HI], regs[SCORE_LO] = float_words(None if math.isnan(s.score) else s.score)
+        regs[SCORE_HI], regs[SCORE_LO] = float_words(None if math.isnan(s.score) else s.score, self.floats)
         regs[SEQUENCE] = s.sequence & 0xFFFF
         regs[MODEL_VERSION] = s.model_version & 0xFFFF
         regs[RECIPE] = s.recipe & 0xFFFF
         regs[HEARTBEAT] = s.heartbeat & 0xFFFF
         regs[DEFECTS] = min(s.defects, 0xFFFF)
-        regs[AREA_HI], regs[AREA_LO] = float_words(s.defect_area)
-        regs[DEFECT_X:DEFECT_X + 2] = float_words(s.defect_x)
-        regs[DEFECT_Y:DEFECT_Y + 2] = float_words(s.defect_y)
+        regs[AREA_HI], regs[AREA_LO] = float_words(s.defect_area, self.floats)
+        regs[DEFECT_X:DEFECT_X + 2] = float_words(s.defect_x, self.floats)
+        regs[DEFECT_Y:DEFECT_Y + 2] = float_words(s.defect_y, self.floats)
         regs[MASTER_CHECK] = s.master_check
         regs[ALARM_BITS] = s.alarm_bits & 0xFFFF
         regs[DEFECT_ZONE] = s.defect_zone & 0xFFFF
-        regs[DEFECT_LENGTH:DEFECT_LENGTH + 2] = float_words(s.defect_length)
+        regs[DEFECT_LENGTH:DEFECT_LENGTH + 2] = float_words(s.defect_length, self.floats)
         regs[ERROR_CODE] = s.error_code
         words = self._part_words if words_ascii(self._part_words) == s.part_id else ascii_words(s.part_id)
         regs[PART_ID:PART_ID + PART_ID_REGS] = words  # as written, unless the part id came another way (OPC UA)

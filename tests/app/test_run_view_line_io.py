@@ -98,6 +98,7 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     panel.masters_edit.setText(str(tmp_path / "masters.txt"))
     panel.modbus_edit.setText("0.0.0.0:5020")
     panel.modbus_allow_edit.setText("192.168.10.5, 192.168.20.0/28")
+    panel.set_output_values(dict(panel.output_values, modbus_float="CDAB"))  # a Modicon PLC: REALs low word first
     panel.free_run_check.setChecked(True)
     panel.mqtt_edit.setText("mqtt://broker.plant:1883/line3")
     (tmp_path / "plc-users.txt").write_text("plc1:correct-horse\n")
@@ -120,7 +121,9 @@ def test_copy_command_gives_the_inspector_run_that_runs_what_start_runs(qtbot, w
     assert (args.opcua, args.opcua_users) == ("opc.tcp://0.0.0.0:4840", tmp_path / "plc-users.txt")
     assert servers[0].describe().startswith("PLC handshake: Modbus TCP on 0.0.0.0:5020; from other PCs: ")
     assert args.modbus_allow == "192.168.10.5, 192.168.20.0/28" and servers[0].allowed.allows("192.168.20.14")
-    assert servers[0].describe().endswith(", answering 192.168.10.5,192.168.20.0/28 only (docs/plc.md)")
+    assert servers[0].describe().endswith(", answering 192.168.10.5,192.168.20.0/28 only, floats low word first "
+                                          "(CDAB) (docs/plc.md)")
+    assert args.modbus_float == "CDAB" == servers[0].floats
     assert "OPC UA on opc.tcp://0.0.0.0:4840; from other PCs: opc.tcp://" in servers[1].describe()
     assert "users from --opcua-users (1)" in servers[1].describe() and options.plcs == [servers[0].handshake]
     assert alarm_limits(args) == options.alarm_limits
