@@ -261,25 +261,28 @@ def create_app(
         t2 = time.perf_counter()
         out, counts = [], VerdictCounts()
         for i, file_name in enumerate(names):
-            data, digest, result = datas[i], digests[i], results.get(i)
-            if result is not None:
+            data, digest, result, answered = datas[i], digests[i], results.get(i), earlier[i]
+            if answered is None and purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher
                 result.name = file_name
-            resent = earlier[i] is not None
-            if resent:
-                outcome = line.resent(name, earlier[i], file_name)
-            elif purpose == "line":  # alarms, metrics, outboxes: the run mode's publisher, per project
-                outcome, resent = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
-                                              digest=digest, image=arrays[i])
-                if line.archiving and not resent:  # kept by the archive's own thread
+                outcome, answered = line.finish(name, station, model, result, part_id=part_ids[i], started=t0,
+                                                digest=digest, image=arrays[i])
+                if outcome is not None and line.archiving:  # kept by the archive's own thread
                     line.archive(name, data, file_name, outcome)
-            else:
+            elif answered is None:
+                result.name = file_name
                 outcome = station.finish(model, result, part_id=part_ids[i], source="http", purpose=purpose,
                                          row={"sha256": digest})
                 metrics.observe(name, outcome.verdict, time.perf_counter() - t0, defect=outcome.largest_defect,
                                 cause=outcome.error_code)
+            if answered is not None:  # a client's retry: its first answer, without the heatmap
+                line.resent(name, answered, file_name)
+                if answered.production:
+                    counts.add(answered.verdict)
+                out.append(answered.result | {"resent": True})
+                continue
             if outcome.expected is None:  # a master part is a check of the station, outside the counts
                 counts.add(outcome.verdict)
-            out.append(outcome.to_dict(with_heatmap=with_heatmap) | ({"resent": True} if resent else {}))
+            out.append(outcome.to_dict(with_heatmap=with_heatmap))
         return {
             "project": name, "model_id": model.model_id, "model_version": model.version,
             "calibrated": model.calibration is not None, "note": model.calibration_note, "results": out,

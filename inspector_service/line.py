@@ -138,11 +138,11 @@ class ServiceLine:
     def finish(self, name: str, station, model, result, *, part_id: Optional[str], started: float,
                digest: Optional[str] = None, image=None) -> tuple:
         """One scored image of a line request: its history row (and the result owed to the receivers, in the same
-        transaction), then alarms, metrics, delivery and the line display; (its outcome, False). `started`:
+        transaction), then alarms, metrics, delivery and the line display; (its outcome, None). `started`:
         perf_counter when the request arrived. `digest`: the upload's sha256, kept in the row; the same image as
         the project's line image before, for another part, is an ERROR saying so, not that part's verdict; sent
-        again for the same part to the same model (a client's retry: station/resends.py), it is (the outcome of
-        its first inspection, True), and nothing is recorded or published again. `image`: its RGB pixels, which
+        again for the same part to the same model (a client's retry: station/resends.py), it is (None, what its
+        first inspection answered), and nothing is recorded or published again. `image`: its RGB pixels, which
         the display shows."""
         publisher = self.publisher(name, station)
         thumbnail = thumbnail_row(result)  # outside the lock: the other requests' parts need not wait for it
@@ -150,7 +150,7 @@ class ServiceLine:
             resends = self._resends.setdefault(name, Resends())
             earlier = resends.answered(digest, part_id, model.model_id)  # a retry that came while its first ran
             if earlier is not None:
-                return self.resent(name, earlier, result.name), True
+                return None, earlier
             repeated = self._repeats.setdefault(name, RepeatedImages(only_between_part_ids=True)).problem(
                 digest, result.name, part_id)
             if repeated:
@@ -169,23 +169,22 @@ class ServiceLine:
                               outcome, time.perf_counter() - started, stored=payload is not None,
                               image=image)
             resends.remember(digest, part_id, outcome)
-        return outcome, False
+        return outcome, None
 
     def answered(self, name: str, digest: Optional[str], part_id: Optional[str], model_id: Optional[str]):
-        """The outcome a line image got when it was sent for this part before, to this model (a client's retry,
-        station/resends.py); None: inspect it. Asked before scoring, so a retry costs the backbone nothing (the
+        """What a line image got when it was sent for this part before, to this model (a client's retry,
+        station/resends.py: an Answer); None: inspect it. Asked before scoring, so a retry costs the backbone nothing (the
         retries of a service too slow to answer in time would make it slower still); `finish` asks again for a
         retry that came while its first was being inspected."""
         with self._lock:
             resends = self._resends.get(name)
             return resends.answered(digest, part_id, model_id) if resends is not None else None
 
-    def resent(self, name: str, earlier, file_name: str):
-        """A retry answered with `earlier`: said in the log and counted in the metrics, nothing else."""
+    def resent(self, name: str, earlier, file_name: str) -> None:
+        """A retry answered with `earlier` (an Answer): said in the log and counted in the metrics, nothing else."""
         _teller(name)(f"part {earlier.part_id}: {file_name} sent again, the same image (a client's retry?): answered "
                       f"from its inspection in history row {earlier.row_id}, not inspected or counted again")
         self.metrics.observe_resent(name)
-        return earlier
 
     def archive(self, name: str, data: bytes, file_name: str, outcome) -> None:
         """Hand a line request's image, as it came, to the project's archive thread, which records where in its

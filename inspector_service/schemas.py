@@ -96,8 +96,8 @@ class Inspection(Documented):
     heatmap_png_base64: Optional[str] = Field(None, description="with heatmap=true")
     master: Optional[MasterCheck] = Field(None, description="a master part's check, outside the counts")
     resent: Optional[bool] = Field(None, description="true: this line image was sent for this part before, to the "
-                                   "same model (a retry); the answer is its first inspection's, the same row_id, "
-                                   "and nothing was recorded, counted or published again")
+                                   "same model (a retry); the answer is its first inspection's, the same row_id "
+                                   "(without the heatmap), and nothing was recorded, counted or published again")
 
 
 class InferTimings(Documented):

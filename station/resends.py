@@ -10,7 +10,8 @@ camera never takes two identical images: station/repeated_images.py) under the s
 retry and a frozen camera look the same, so nothing is answered from memory then; with another model active the
 image is judged again, by the model now answering.
 
-Kept per project: the last KEEP answers, none older than KEEP_S.
+Kept per project: the last KEEP answers, none older than KEEP_S, each as its JSON without the heatmap (an anomaly
+map at the camera's resolution is tens of MB: a resent answer leaves the heatmap out, the row keeps its thumbnail).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Callable, Optional
+
+from inference import Verdict
 
 from .masters import part_key
 
@@ -26,14 +30,31 @@ KEEP = 32  # answers remembered per project (a request's images, a few clients' 
 KEEP_S = 600.0  # a retry comes within seconds; a part sent again ten minutes on is inspected again
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a part's first inspection answered, as a retry gets it again."""
+
+    result: dict  # Outcome.to_dict() without the heatmap: its verdict, score, regions, reason, row_id, ...
+    verdict: Verdict
+    production: bool  # not a master part's check: in an answer's counts
+    row_id: int
+    part_id: str
+    model_id: Optional[str]
+
+    @classmethod
+    def of(cls, outcome) -> "Answer":
+        return cls(outcome.to_dict(), outcome.verdict, outcome.expected is None, outcome.row_id, outcome.part_id,
+                   outcome.model_id)
+
+
 class Resends:
     def __init__(self, keep: int = KEEP, keep_s: float = KEEP_S, clock: Callable[[], float] = time.monotonic):
         self.keep, self.keep_s, self._clock = keep, keep_s, clock
-        self._answers: OrderedDict[tuple[str, str], tuple[float, Optional[str], object]] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, str], tuple[float, Optional[str], Answer]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def answered(self, digest: Optional[str], part_id: Optional[str], model_id: Optional[str]):
-        """The outcome this image got when it was sent for this part before, to this model (a retry); else None."""
+    def answered(self, digest: Optional[str], part_id: Optional[str], model_id: Optional[str]) -> Optional[Answer]:
+        """What this image got when it was sent for this part before, to this model (a retry); else None."""
         if not digest or not part_id:
             return None
         key = (digest, part_key(part_id))
@@ -50,7 +71,7 @@ class Resends:
         key = (digest, part_key(part_id))
         with self._lock:
             self._answers.pop(key, None)
-            self._answers[key] = (self._clock(), outcome.model_id, outcome)
+            self._answers[key] = (self._clock(), outcome.model_id, Answer.of(outcome))
             while len(self._answers) > self.keep:
                 self._answers.popitem(last=False)
 
@@ -60,4 +81,4 @@ class Resends:
             self._answers.popitem(last=False)
 
 
-__all__ = ["KEEP", "KEEP_S", "Resends"]
+__all__ = ["Answer", "KEEP", "KEEP_S", "Resends"]

@@ -1,13 +1,19 @@
 """A client's retry gets its first answer (station/resends.py): the same bytes for the same part, to the same model,
 soon after; anything else is inspected again. (Over real HTTP: tests/service/test_service_records.py.)"""
 
-from types import SimpleNamespace
+import numpy as np
 
+from inference import InferenceResult, Verdict
+from station import Outcome
 from station.resends import KEEP_S, Resends
 
 
-def _outcome(row_id, model_id="m1"):
-    return SimpleNamespace(row_id=row_id, model_id=model_id)
+def _outcome(row_id, model_id="m1", verdict=Verdict.NG, expected=None):
+    """An outcome as the service finishes one, its anomaly map at a camera's resolution."""
+    result = InferenceResult("p.png", 3.0, np.zeros((2048, 2448), np.float32), np.ones((2048, 2448), bool),
+                             (0, 0, 2448, 2048), (16, 16), verdict=verdict, threshold=2.0, reason="score 3 >= 2")
+    return Outcome("p.png", verdict, "score 3 >= 2", 3.0, 2.0, "v4", model_id, "SN-1", result=result,
+                   row_id=row_id, expected=expected)
 
 
 def test_only_the_same_image_for_the_same_part_to_the_same_model_soon_after_is_answered_again():
@@ -15,7 +21,12 @@ def test_only_the_same_image_for_the_same_part_to_the_same_model_soon_after_is_a
     resends = Resends(clock=lambda: now[0])
     first = _outcome(7)
     resends.remember("d1", "SN-1", first)
-    assert resends.answered("d1", "sn-1", "m1") is first  # the PLC's id as it pads or cases it
+    answer = resends.answered("d1", "sn-1", "m1")  # the PLC's id as it pads or cases it
+    assert answer.result == first.to_dict() and (answer.verdict, answer.row_id, answer.production) == \
+        (Verdict.NG, 7, True)
+    assert "heatmap_png_base64" not in answer.result  # kept without the map: a camera's is tens of MB
+    resends.remember("d9", "RR-1", _outcome(8, expected=Verdict.NG))
+    assert not resends.answered("d9", "RR-1", "m1").production  # a master part's check: outside the counts
     assert resends.answered("d1", "SN-2", "m1") is None  # another part: the frozen camera's check decides
     assert resends.answered("d2", "SN-1", "m1") is None  # a new image of that part: inspected
     assert resends.answered("d1", "SN-1", "m2") is None  # another model answers now: judged by it

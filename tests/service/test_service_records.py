@@ -52,8 +52,10 @@ def test_the_same_image_sent_for_the_next_part_is_an_error_and_a_retry_of_a_part
     assert judged["verdict"] in ("OK", "NG") and "resent" not in judged
     retry = send(first, " sn-500 ")  # the client's retry of that part (its id as the PLC may pad it)
     assert retry["resent"] is True and {k: retry[k] for k in judged} == judged  # the same answer, the same row
-    body = client.post("/projects/disc/infer", files=files([first]), data={"part_id": ["SN-500"]}).json()
+    body = client.post("/projects/disc/infer", files=files([first]), data={"part_id": ["SN-500"]},
+                       params={"heatmap": "true"}).json()
     assert body["results"][0]["row_id"] == judged["row_id"] and body["results"][0]["resent"] is True
+    assert "heatmap_png_base64" not in body["results"][0]  # the map is not kept for a retry (the row's thumbnail is)
     assert body["timings"]["inference_s"] == 0 and body["timings"]["queue_s"] == 0  # no backbone for a retry
     frozen = send(first, "SN-501")
     assert (frozen["verdict"], frozen["score"], frozen["error_code"], frozen["cause"]) == \
