@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from inference import InspectorError, has_model
-from inspector_line.line_args import check_opcua_files, check_post_url, host_port, plc_servers
+from inspector_line.line_args import check_opcua_files, check_post_url, host_port, line_metrics, plc_servers
 from inspector_line.runner import RunOptions
 from station import PartIdPattern
 from station.line_io.mqtt import MqttReceiver
@@ -50,9 +50,8 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
     tokens = _tokens_file(fields, "metrics", "The metrics' tokens file goes with the metrics address")
     if fields.get("metrics"):  # served while the run goes on, started and closed with the PLC's servers
         from inspector_line.metrics_server import metrics_server
-        from station.line_io.metrics import LineMetrics
 
-        metrics = LineMetrics()
+        metrics = line_metrics(servers)
         servers.append(metrics_server(metrics, *host_port(fields["metrics"], "The metrics address"), tokens=tokens))
     display = None
     tokens = _tokens_file(fields, "display", "The display's tokens file goes with the line display's address")

@@ -319,6 +319,19 @@ def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua
     return handshake, servers
 
 
+def line_metrics(plc_servers: list):
+    """The run's metrics (station.line_io.metrics.LineMetrics), with what each PLC server refused
+    (inspector_plc_refused_total{protocol}). `inspector run` and the window's Run view both build them here."""
+    from station.line_io.metrics import LineMetrics
+
+    metrics = LineMetrics()
+    for server in plc_servers:
+        refusals = getattr(server, "refusals", None)
+        if refusals is not None:
+            metrics.watch_refused(server.protocol, lambda r=refusals: r.total)
+    return metrics
+
+
 def display_shifts(args) -> tuple[int, ...]:
     """--shifts, for --display's counts (checked in one line; the default shifts without it)."""
     from station.history_periods import DEFAULT_SHIFTS, parse_shifts
@@ -375,11 +388,9 @@ class LineIO:
 
             options.mqtt = MqttReceiver(args.mqtt)
         if args.metrics:
-            from station.line_io.metrics import LineMetrics
-
             from .metrics_server import metrics_server
 
-            options.metrics = LineMetrics()
+            options.metrics = line_metrics(self.servers)
             self.servers.append(metrics_server(options.metrics, *host_port(args.metrics, "--metrics"),
                                                tokens=metrics_tokens(args)))
         if args.display:

@@ -77,7 +77,10 @@ def test_run_metrics_by_verdict_latency_outbox_alarm_and_version(tmp_path):
 
 
 def test_cli_run_serves_metrics_while_it_runs(tmp_path):
-    """With --metrics-tokens: Prometheus' bearer token reads them, a scrape without one is refused."""
+    """With --metrics-tokens: Prometheus' bearer token reads them, a scrape without one is refused. A PC the Modbus
+    server does not answer (--modbus-allow) is counted there."""
+    from pymodbus.client import ModbusTcpClient
+
     engine, proj = make_project(tmp_path / "proj")
     (tmp_path / "tokens.txt").write_text("prometheus read prom-0123456789abcdef\n")
     inbox = tmp_path / "inbox"
@@ -85,9 +88,11 @@ def test_cli_run_serves_metrics_while_it_runs(tmp_path):
     for i in range(3):
         (inbox / f"p{i}.png").write_bytes(png_bytes(part(980 + i)))
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    modbus_port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "inspector_cli.entry", "run", str(proj), "--source", str(inbox),
                              "--settle", "0.2", "--history", str(tmp_path / "h.sqlite"), "--metrics", "127.0.0.1:0",
-                             "--metrics-tokens", str(tmp_path / "tokens.txt")],
+                             "--metrics-tokens", str(tmp_path / "tokens.txt"), "--modbus", f"127.0.0.1:{modbus_port}",
+                             "--modbus-allow", "127.0.0.2", "--free-run"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url, lines = None, []
@@ -100,7 +105,17 @@ def test_cli_run_serves_metrics_while_it_runs(tmp_path):
             url = url or (found.group(1) if found else None)
             if url and sum(" OK " in x for x in lines) == 3:
                 break
-        m = scrape(url, "prom-0123456789abcdef")
+        stranger = ModbusTcpClient("127.0.0.1", port=modbus_port, retries=0, timeout=2)
+        assert stranger.connect()  # accepted, then closed before a request is read
+        try:
+            stranger.read_coils(0, count=1)
+        except Exception:  # the connection closed or reset: what a PC that is not the PLC gets
+            pass
+        stranger.close()
+        deadline = time.monotonic() + 30
+        while (m := scrape(url, "prom-0123456789abcdef")).get(
+                ("inspector_plc_refused_total", (("protocol", "modbus"),)), 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
         refused = httpx.get(url, timeout=10)
     finally:
         proc.terminate()
@@ -108,6 +123,7 @@ def test_cli_run_serves_metrics_while_it_runs(tmp_path):
     assert proc.returncode == 130, err
     assert m[("inspector_inspections_total", (("project", "proj"), ("verdict", "OK")))] == 3
     assert m[("inspector_latency_seconds_count", (("project", "proj"),))] == 3
+    assert m[("inspector_plc_refused_total", (("protocol", "modbus"),))] >= 1  # the stranger, as the run counted it
     assert refused.status_code == 401 and "bearer token" in refused.json()["error"]
     assert any("(Prometheus, with a bearer token of the tokens file)" in line for line in lines)
 

@@ -16,16 +16,14 @@ from inspector_cli.main import main
 from line_helpers import free_port, make_project
 from station.line_io.allowed_peers import LOG_EVERY_S, AllowedPeers
 from station.line_io.refusals import MAX_KEYS
-from station.line_io.metrics import LineMetrics
+from inspector_line.line_args import line_metrics
 from station.line_io.modbus import ModbusServer
-from station.line_io.publisher import Publisher
 
 
 def test_only_the_allowed_pc_is_answered_and_another_changes_nothing(caplog, tmp_path):
     port = free_port()
     server = ModbusServer("127.0.0.1", port, allowed=AllowedPeers("127.0.0.2"))
-    metrics = LineMetrics()
-    Publisher(tmp_path / "h.sqlite", plcs=[server], metrics=metrics)  # as the run wires them
+    metrics = line_metrics([server])  # as inspector run and the Run view build them
     server.start()
     stranger = ModbusTcpClient("127.0.0.1", port=port, retries=0, timeout=2)
     plc = ModbusTcpClient("127.0.0.1", port=port, source_address=("127.0.0.2", 0), timeout=5)

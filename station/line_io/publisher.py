@@ -80,10 +80,6 @@ class Publisher:
         self.project = project  # the project judging now (a metrics label, the alarm history's)
         if metrics is not None:
             metrics.watch_outboxes(self.stats)
-            for plc in self.plcs:  # what a server refused (not an allowed PC, no valid user)
-                refusals = getattr(plc, "refusals", None)
-                if refusals is not None:
-                    metrics.watch_refused(plc.protocol, lambda r=refusals: r.total)
 
     def start(self) -> None:
         for box in self.outboxes:
