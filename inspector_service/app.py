@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from fastapi import FastAPI, File, Form, Query, UploadFile
+from fastapi import FastAPI, File, Form, Header, Query, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -35,6 +35,7 @@ from .access import Caller, Tokens, open_caller, require
 from .errors import ApiError
 from .forms import CheckedFormRoute
 from .heartbeat import heartbeat, notify
+from .idempotency import RequestKeys, checked_key
 from .jobs import FitJob, FitQueue
 from .line import ServiceLine
 from .middleware import AccessLog, BearerToken, RequestSizeLimit
@@ -86,6 +87,7 @@ def create_app(
     if share_batch is None:
         share_batch = engine.config.batch_size if device_name(engine.config.use_gpu) == "cuda" else 1
     batcher = InferenceBatcher(engine, max_images=share_batch)
+    request_keys = RequestKeys()  # Idempotency-Key: a client's retry gets its first answer
     # The fit's own model goes into the warm cache: nothing is read back from disk.
     fits = FitQueue(engine, on_saved=lambda name, model: projects.put(name, model), stations=projects.station)
 
@@ -236,8 +238,11 @@ def create_app(
         heatmap: Optional[str] = Query(None, description="true: add each heatmap as a base64 PNG"),
         part_id: list[str] = Form([], description="the part's id or serial number, one per image, in order"),
         bench: Optional[str] = Form(None, description="true: record as bench checks, apart from the line's"),
+        idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key", description="a key of this request's "
+                                                "own (a UUID): sent again with it, the request gets its first answer"),
     ):
         t0 = time.perf_counter()
+        key = checked_key(idempotency_key)
         with_heatmap = parse_bool("heatmap", heatmap)
         purpose = "bench" if parse_bool("bench", bench) else "line"
         station = projects.station(name)
@@ -251,6 +256,29 @@ def create_app(
             upload.file.seek(0)
             datas.append(upload.file.read())
         digests = [hashlib.sha256(data).hexdigest() for data in datas]
+        if key is not None:
+            first = request_keys.begin(key, (name, purpose, tuple(digests), tuple(part_ids)))
+            if first is not None:  # the same request sent again: its first answer, nothing inspected or recorded
+                log.warning("%s: a request sent again with its Idempotency-Key %s: answered from history rows %s, "
+                            "not inspected or counted again", name, key, [r["row_id"] for r in first["results"]])
+                for _ in first["results"]:
+                    metrics.observe_resent(name)
+                return first | {"results": [r | {"resent": True} for r in first["results"]],
+                                "timings": {"decode_s": 0.0, "queue_s": 0.0, "inference_s": 0.0,
+                                            "total_s": round(time.perf_counter() - t0, 4)}}
+        try:
+            answer = _inspect(name, station, model, purpose, names, arrays, part_ids, datas, digests, with_heatmap, t0)
+        except BaseException:
+            if key is not None:
+                request_keys.abandon(key)  # failed: the key may come again, with the request or another
+            raise
+        if key is not None:
+            request_keys.finish(key, answer | {"results": [{k: v for k, v in r.items() if k != "heatmap_png_base64"}
+                                                           for r in answer["results"]]})
+        return answer
+
+    def _inspect(name, station, model, purpose, names, arrays, part_ids, datas, digests, with_heatmap, t0) -> dict:
+        """The infer route's inspection of checked images: each result finished, recorded and published."""
         # a client's retry of a line part is answered from its first inspection, without the backbone
         earlier = [line.answered(name, digests[i], part_ids[i], model.model_id) if purpose == "line" else None
                    for i in range(len(names))]

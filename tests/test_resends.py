@@ -43,3 +43,28 @@ def test_an_outcome_without_a_history_row_is_no_answer_and_the_oldest_go_first()
         resends.remember(f"d{i}", f"SN-{i}", _outcome(i))
     assert resends.answered("d1", "SN-1", "m1") is None  # beyond the last two
     assert [resends.answered(f"d{i}", f"SN-{i}", "m1").row_id for i in (2, 3)] == [2, 3]
+
+
+def test_an_idempotency_key_answers_its_request_again_and_refuses_another():
+    import pytest
+
+    from inspector_service.errors import ApiError
+    from inspector_service.idempotency import KEEP_S, RequestKeys
+
+    now = [0.0]
+    keys = RequestKeys(keep=2, clock=lambda: now[0])
+    request = ("disc", "line", ("d1",), (None,))
+    assert keys.begin("k1", request) is None  # new: in flight
+    with pytest.raises(ApiError) as busy:
+        keys.begin("k1", request)  # its retry while it is inspected: wait, never a second inspection
+    assert busy.value.status == 409
+    keys.finish("k1", {"results": [{"row_id": 5}]})
+    assert keys.begin("k1", request) == {"results": [{"row_id": 5}]}
+    with pytest.raises(ApiError) as other:
+        keys.begin("k1", ("disc", "line", ("d2",), (None,)))
+    assert other.value.status == 422
+    assert keys.begin("k2", request) is None
+    keys.abandon("k2")  # the request failed: its key is free again
+    assert keys.begin("k2", request) is None
+    now[0] += KEEP_S + 1
+    assert keys.begin("k1", ("disc", "line", ("d2",), (None,))) is None  # long after: the key is forgotten

@@ -266,3 +266,27 @@ def test_calibration_zones_over_http(client, images, live):
         r = client.post("/projects/zoned/calibrate_ng", files=files(images["cal"], "ok"), data={"min_length": length})
         assert r.status_code == 422 and word in r.json()["error"], r.text
     assert snapshot(live.projects / "zoned") == before
+
+
+def test_a_request_sent_again_with_its_idempotency_key_gets_its_first_answer(client, images, disc):
+    """A client that keys its requests (the IETF's Idempotency-Key) and sends one again when the answer was lost
+    gets the first answer, part ids or not: one history row per image, nothing counted twice; the key with another
+    request, or a key that is no key, is a 422 naming the header."""
+    before = client.get("/projects/disc/history").json()["counts"]["total"]
+    two = files([images["many"][30], images["many"][31]])
+    first = client.post("/projects/disc/infer", files=two, headers={"Idempotency-Key": "req-7f3a"})
+    assert first.status_code == 200, first.text
+    again = client.post("/projects/disc/infer", files=files([images["many"][30], images["many"][31]]),
+                        headers={"Idempotency-Key": "req-7f3a"})
+    assert again.status_code == 200, again.text
+    a, b = first.json(), again.json()
+    assert [r["row_id"] for r in b["results"]] == [r["row_id"] for r in a["results"]]
+    assert all(r["resent"] is True for r in b["results"]) and not any("resent" in r for r in a["results"])
+    assert b["counts"] == a["counts"] and b["timings"]["inference_s"] == 0
+    assert client.get("/projects/disc/history").json()["counts"]["total"] == before + 2
+    other = client.post("/projects/disc/infer", files=files([images["many"][32]]),
+                        headers={"Idempotency-Key": "req-7f3a"})
+    assert other.status_code == 422 and "Idempotency-Key: this key came with another request" in other.json()["error"]
+    bad = client.post("/projects/disc/infer", files=files([images["many"][32]]), headers={"Idempotency-Key": "x" * 300})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("Idempotency-Key:")
+    assert client.get("/projects/disc/history").json()["counts"]["total"] == before + 2  # neither was inspected
