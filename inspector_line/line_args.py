@@ -320,15 +320,17 @@ def plc_servers(modbus: Optional[str] = None, opcua: Optional[str] = None, opcua
 
 
 def line_metrics(plc_servers: list):
-    """The run's metrics (station.line_io.metrics.LineMetrics), with what each PLC server refused
-    (inspector_plc_refused_total{protocol}). `inspector run` and the window's Run view both build them here."""
+    """The run's metrics (station.line_io.metrics.LineMetrics), with what each PLC server refused and the PCs
+    connected to it (inspector_plc_refused_total, inspector_plc_connections). `inspector run` and the window's Run
+    view both build them here."""
     from station.line_io.metrics import LineMetrics
 
     metrics = LineMetrics()
     for server in plc_servers:
         refusals = getattr(server, "refusals", None)
         if refusals is not None:
-            metrics.watch_refused(server.protocol, lambda r=refusals: r.total)
+            metrics.watch_plc_server(server.protocol, lambda r=refusals: r.total,
+                                     lambda s=server: len(s.connected))
     return metrics
 
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inference import InspectorError
 from inspector_cli.main import main
-from line_helpers import free_port, make_project
+from line_helpers import free_port, make_project, wait_until
 from station.line_io.allowed_peers import LOG_EVERY_S, AllowedPeers
 from station.line_io.refusals import MAX_KEYS
 from inspector_line.line_args import line_metrics
@@ -38,14 +38,16 @@ def test_only_the_allowed_pc_is_answered_and_another_changes_nothing(caplog, tmp
         assert plc.write_coil(0, True).status is not False
         assert server.handshake.state.trigger is True  # the PLC's Trigger
         assert plc.read_coils(0, count=1).bits[0] is True
+        wait_until(lambda: server.connected == ("127.0.0.2",), "the PLC connected, the stranger not")
+        scraped = {(s.name, tuple(s.labels.items())): s.value for family in
+                   text_string_to_metric_families(metrics.exposition()[0].decode()) for s in family.samples}
     finally:
         stranger.close()
         plc.close()
         server.close()
     assert "answering 127.0.0.2 only" in server.describe()
-    scraped = {(s.name, tuple(s.labels.items())): s.value
-               for family in text_string_to_metric_families(metrics.exposition()[0].decode()) for s in family.samples}
     assert scraped[("inspector_plc_refused_total", (("protocol", "modbus"),))] == server.allowed.refused >= 1
+    assert scraped[("inspector_plc_connections", (("protocol", "modbus"),))] == 1  # the PLC, scraped while connected
 
 
 def test_addresses_networks_and_what_is_refused():

@@ -25,6 +25,7 @@ from typing import Callable, Optional, Sequence
 
 from ..outcome import ErrorCode
 from .alarms import alarm_bits
+from .plc_links import LOOK_EVERY_S, PlcLinks
 
 log = logging.getLogger(__name__)
 
@@ -216,11 +217,45 @@ class HandshakeAdapter:
     # while nobody set it.
     on_message: Optional[Callable[[str], None]] = None
 
+    # The PCs connected to it (station/line_io/plc_links.py), said as they come and go.
+    links: Optional[PlcLinks] = None
+
     def _say(self, text: str) -> None:
         if self.on_message is not None:
             self.on_message(text)
         else:
             log.warning("%s", text)
+
+    def _peers(self) -> list[str]:
+        """The addresses holding a connection now (a subclass asks its protocol's server)."""
+        return []
+
+    async def _watch_links(self, title: str) -> None:
+        """Runs on the server's loop: the PCs connected, looked at every LOOK_EVERY_S, each change said."""
+        self.links = PlcLinks(title)
+        while True:
+            try:
+                peers = self._peers()
+            except Exception:  # a connection closing while looked at: look again next time
+                peers = list(self.links.connected)
+            for line in self.links.update(peers, time.monotonic()):
+                self._say(line)
+            await asyncio.sleep(LOOK_EVERY_S)
+
+    def _stop_watching_links(self) -> None:
+        """On the server's loop, once it stopped: the watch ends with it (no task left pending)."""
+        task = getattr(self, "_links_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                task.get_loop().run_until_complete(task)
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    @property
+    def connected(self) -> tuple[str, ...]:
+        """The PCs connected now (as last looked): the PLC's address while it is there."""
+        return self.links.connected if self.links is not None else ()
 
     def close(self) -> None:
         if self._loop is not None and self._loop.is_running():

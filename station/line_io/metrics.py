@@ -8,7 +8,7 @@
     metrics.set_alarms("part1", {"ng_streak": "..."})    # the alarms active now
     metrics.watch_queue(lambda: source.waiting)          # read at every scrape
     metrics.watch_outboxes(publisher.stats)              # list[OutboxStats], read at every scrape
-    metrics.watch_refused("modbus", lambda: server.refusals.total)   # a PLC server's refusals, read at every scrape
+    metrics.watch_plc_server("modbus", lambda: server.refusals.total, lambda: len(server.connected))  # at every scrape
     body, content_type = metrics.exposition()            # the text a scrape gets
     server = metrics.serve("127.0.0.1", 9108)            # run mode: its own HTTP server (server.close())
 
@@ -28,7 +28,8 @@ Metric names (docs/plc.md, "Metrics"):
 - inspector_resent_total{project}: serve: line images sent again for the same part (a client's retry,
   station/resends.py), answered from their first inspection and not counted again;
 - inspector_plc_refused_total{protocol}: what a PLC server refused since the run started (modbus: connections from
-  PCs not in --modbus-allow; opcua: sessions without a valid user), station/line_io/refusals.py.
+  PCs not in --modbus-allow; opcua: sessions without a valid user), station/line_io/refusals.py;
+- inspector_plc_connections{protocol}: the PCs connected to a PLC server now (the PLC; station/line_io/plc_links.py).
 Each LineMetrics has its own registry, so several (tests, a service and a run in one process) never clash.
 """
 
@@ -85,18 +86,21 @@ class _Outboxes:
         return [sent, pending, failed, dropped]
 
 
-class _Refused:
-    """A collector reading the PLC servers' refusals at scrape time."""
+class _PlcServers:
+    """A collector reading the PLC servers at scrape time: what each refused, and the PCs connected to it."""
 
     def __init__(self):
-        self.sources: list[tuple[str, Callable[[], int]]] = []
+        self.sources: list[tuple[str, Callable[[], int], Callable[[], int]]] = []
 
     def collect(self):
         refused = CounterMetricFamily("inspector_plc_refused", "connections or sessions a PLC server refused (not "
                                       "an allowed PC, no valid user)", labels=["protocol"])
-        for protocol, count in self.sources:
-            refused.add_metric([protocol], count())
-        return [refused]
+        connected = GaugeMetricFamily("inspector_plc_connections", "the PCs connected to a PLC server (the PLC)",
+                                      labels=["protocol"])
+        for protocol, n_refused, n_connected in self.sources:
+            refused.add_metric([protocol], n_refused())
+            connected.add_metric([protocol], n_connected())
+        return [refused, connected]
 
 
 class LineMetrics:
@@ -123,8 +127,8 @@ class LineMetrics:
                               "answered from their first inspection", ["project"], registry=r)
         self._outboxes = _Outboxes()
         r.register(self._outboxes)
-        self._refused = _Refused()
-        r.register(self._refused)
+        self._plc_servers = _PlcServers()
+        r.register(self._plc_servers)
         self._queues: list[Callable[[], int]] = []
         self.queue_depth.set_function(self._queue_total)
         self._active: dict[str, int] = {}
@@ -189,8 +193,8 @@ class LineMetrics:
     def watch_outboxes(self, stats: Callable[[], Iterable]) -> None:
         self._outboxes.sources.append(stats)
 
-    def watch_refused(self, protocol: str, count: Callable[[], int]) -> None:
-        self._refused.sources.append((protocol, count))
+    def watch_plc_server(self, protocol: str, refused: Callable[[], int], connected: Callable[[], int]) -> None:
+        self._plc_servers.sources.append((protocol, refused, connected))
 
     def _queue_total(self) -> float:
         total = 0

@@ -174,6 +174,16 @@ class ModbusServer(HandshakeAdapter):
         return None
 
     # -- serving ----------------------------------------------------------------------------------------------
+    def _peers(self) -> list[str]:
+        """The PCs holding a connection (pymodbus' active connections), less those refused as they opened."""
+        peers = []
+        for protocol in list(getattr(self._server, "active_connections", {}).values()):
+            transport = getattr(protocol, "transport", None)
+            peer = transport.get_extra_info("peername") if transport is not None else None
+            if peer and (self.allowed is None or self.allowed.allows(peer[0])):
+                peers.append(str(peer[0]))
+        return peers
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._serve, name="modbus", daemon=True)
         self._thread.start()
@@ -198,6 +208,7 @@ class ModbusServer(HandshakeAdapter):
             server_class = ModbusTcpServer if self.allowed is None else _answering(ModbusTcpServer, self.allowed)
             self._server = server_class(device, address=(self.host, self.port))
             await self._server.serve_forever(background=True)
+            self._links_task = loop.create_task(self._watch_links("Modbus TCP"))
 
         try:
             loop.run_until_complete(main())
@@ -208,6 +219,7 @@ class ModbusServer(HandshakeAdapter):
             return
         self._ready.set()
         loop.run_forever()
+        self._stop_watching_links()
         loop.run_until_complete(self._server.shutdown())
         loop.close()
 

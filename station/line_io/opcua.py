@@ -192,6 +192,11 @@ class OpcUaServer(HandshakeAdapter):
         return (f"PLC handshake: OPC UA on {self.url}{elsewhere(self.host, self.port, 'opc.tcp')}, object {OBJECT} "
                 f"in {NAMESPACE}, {access}, {transport} (docs/plc.md)")
 
+    def _peers(self) -> list[str]:
+        """The PCs holding a connection (asyncua's binary server's clients)."""
+        clients = getattr(getattr(self._server, "bserver", None), "clients", None) or []
+        return [str(c.peer_name[0]) for c in list(clients) if getattr(c, "peer_name", None)]
+
     # -- the address space ----------------------------------------------------------------------------------------
     def _on_change(self, state: HandshakeState) -> None:
         """The handshake changed (any thread): write what differs into the address space, in the server's loop."""
@@ -278,6 +283,7 @@ class OpcUaServer(HandshakeAdapter):
         server.subscribe_server_callback(CallbackType.PostWrite, self._on_write)
         self._push_lock = asyncio.Lock()
         await server.start()
+        self._links_task = asyncio.get_running_loop().create_task(self._watch_links("OPC UA"))
         self._server = server
 
     def _serve(self) -> None:
@@ -294,6 +300,7 @@ class OpcUaServer(HandshakeAdapter):
         loop.call_soon(self._ready.set)
         loop.call_soon(lambda: loop.create_task(self._push()))  # what changed while it was starting
         loop.run_forever()
+        self._stop_watching_links()
         loop.run_until_complete(self._server.stop())
         loop.close()
 
