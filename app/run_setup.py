@@ -46,12 +46,13 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
                                      or None, modbus_allow_name="The PCs Modbus answers",
                                      modbus_float=fields.get("modbus_float") or None,
                                      modbus_float_name="The Modbus float word order")
+    plc_servers_only = list(servers)  # Modbus TCP, OPC UA
     metrics = None
     tokens = _tokens_file(fields, "metrics", "The metrics' tokens file goes with the metrics address")
     if fields.get("metrics"):  # served while the run goes on, started and closed with the PLC's servers
         from inspector_line.metrics_server import metrics_server
 
-        metrics = line_metrics(servers)
+        metrics = line_metrics(plc_servers_only)
         servers.append(metrics_server(metrics, *host_port(fields["metrics"], "The metrics address"), tokens=tokens))
     display = None
     tokens = _tokens_file(fields, "display", "The display's tokens file goes with the line display's address")
@@ -60,6 +61,7 @@ def run_options(fields: dict[str, str], free_run: bool, alarms: dict) -> tuple[R
         from station.line_io.display import LineDisplay
 
         display = LineDisplay()
+        display.watch_plc(plc_servers_only)  # the PLC's link
         servers.append(DisplayServer(display, *host_port(fields["display"], "The line display's address"),
                                      tokens=tokens))
     io, eye = io_module(fields.get("io"), fields.get("io_reject"), fields.get("io_ok"), fields.get("io_alarm"),

@@ -377,6 +377,7 @@ class LineIO:
         handshake, self.servers = plc_servers(args.modbus, args.opcua, args.opcua_users, args.opcua_cert,
                                               args.opcua_key, args.opcua_trust, modbus_allow=args.modbus_allow,
                                               modbus_float=args.modbus_float)
+        self.servers_of_plc = list(self.servers)  # Modbus TCP, OPC UA
         if handshake is not None:
             options.plcs.append(handshake)
             options.free_run = bool(args.free_run)
@@ -392,7 +393,7 @@ class LineIO:
         if args.metrics:
             from .metrics_server import metrics_server
 
-            options.metrics = line_metrics(self.servers)
+            options.metrics = line_metrics(self.servers_of_plc)
             self.servers.append(metrics_server(options.metrics, *host_port(args.metrics, "--metrics"),
                                                tokens=metrics_tokens(args)))
         if args.display:
@@ -401,6 +402,7 @@ class LineIO:
             from .display_server import DisplayServer
 
             options.display = LineDisplay(display_shifts(args))
+            options.display.watch_plc(list(self.servers_of_plc))
             self.servers.append(DisplayServer(options.display, *host_port(args.display, "--display"),
                                               tokens=display_tokens(args)))
         io, eye = io_module_of(args)  # their messages go with the run's (the Publisher's, the Runner's)

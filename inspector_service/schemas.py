@@ -379,6 +379,8 @@ class DisplayState(Documented):
     station: DisplayStation
     now: float
     loop_age_s: float = Field(description="seconds since the line last proved alive (the page greys out past 5)")
+    plc: Optional[list[str]] = Field(None, description="the PCs connected to the run's PLC servers (inspector run's "
+                                     "display); null where no PLC is served (the service)")
     shift: DisplayShift
     alarms: list[DisplayAlarm]
     part: Optional[DisplayPart] = Field(description="the last part; null before the first")

@@ -61,3 +61,48 @@ def test_the_servers_say_when_the_plc_connects_and_goes(monkeypatch):
     assert said[:2] == ["Modbus TCP: 127.0.0.1 connected", "OPC UA: 127.0.0.1 connected"]
     assert sorted(line.split(" (")[0] for line in said[2:]) == ["Modbus TCP: 127.0.0.1 disconnected",
                                                                 "OPC UA: 127.0.0.1 disconnected"]
+
+
+def test_the_line_display_shows_the_plcs_link_from_a_real_run(tmp_path):
+    """`inspector run --modbus ... --display ...`: the operator's monitor says NO PLC CONNECTED (in the page's
+    language) until the PLC connects, then its address."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    from line_helpers import make_project
+    from page_helpers import element, rendered
+
+    root = Path(__file__).resolve().parents[1]
+    _, project = make_project(tmp_path / "proj")
+    (tmp_path / "inbox").mkdir()
+    modbus_port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "inspector_cli.entry", "run", str(project), "--source",
+                             str(tmp_path / "inbox"), "--history", str(tmp_path / "h.sqlite"), "--modbus",
+                             f"127.0.0.1:{modbus_port}", "--display", "127.0.0.1:0"],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    plc = ModbusTcpClient("127.0.0.1", port=modbus_port)
+    try:
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            found = re.search(r"line display: (http://127\.0\.0\.1:\d+)/", line)
+            url = found.group(1) if found else None
+        assert httpx.get(f"{url}/state", timeout=10).json()["plc"] == []
+        spanish = rendered(f"{url}/#lang=es")
+        assert plc.connect() and plc.read_coils(0, count=1).bits[0] is False
+        wait_until(lambda: httpx.get(f"{url}/state", timeout=10).json()["plc"] == ["127.0.0.1"], "the PLC shown")
+        german = rendered(f"{url}/#lang=de")
+    finally:
+        plc.close()
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert element(spanish, "plc").split("</span>")[0].endswith(">NINGÚN PLC CONECTADO")
+    assert element(german, "plc").split("</span>")[0].endswith(">SPS 127.0.0.1")
+    assert "Modbus TCP: 127.0.0.1 connected" in out + err

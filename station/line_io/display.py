@@ -58,6 +58,7 @@ class LineDisplay:
         self._beat = time.monotonic()
         self._alarms: dict[str, str] = {}
         self._alarm_figures: dict[str, dict] = {}
+        self._plc_servers: list = []  # the run's PLC servers, whose connected PCs the page shows
         self._seq = 0
         # In each picture's address: a page left open over a restart, whose part numbers start again, must not take
         # the new run's part 7 for the picture of the old run's part 7 it shows already.
@@ -98,6 +99,10 @@ class LineDisplay:
     def beat(self) -> None:
         """The run's loop is alive (called from it every second, as the PLC's Heartbeat is)."""
         self._beat = time.monotonic()
+
+    def watch_plc(self, servers: Sequence) -> None:
+        """The run's PLC servers (Modbus TCP, OPC UA: their `connected`), whose link the page shows."""
+        self._plc_servers = list(servers)
 
     def set_model(self, model) -> None:
         cal = model.calibration
@@ -174,7 +179,10 @@ class LineDisplay:
             counts = self._counts
             if counts is not None and start != self._shift:
                 counts = VerdictCounts()  # the shift turned and no part came since
+            servers = self._plc_servers
             return {"station": dict(self._station), "now": time.time(),
+                    # the PCs connected to the run's PLC servers (the PLC); null: the run serves no PLC
+                    "plc": sorted({peer for server in servers for peer in server.connected}) if servers else None,
                     "loop_age_s": round(time.monotonic() - self._beat, 3),
                     "shift": {"label": start.strftime("%Y-%m-%d %H:%M"), "start": start.timestamp(),
                               "counts": None if counts is None else counts.to_dict()},

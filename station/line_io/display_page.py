@@ -28,6 +28,7 @@ PAGE = """<!DOCTYPE html>
   header { display: flex; gap: 2em; align-items: baseline; padding: 0.5em 1em; background: var(--panel);
            font-size: 1.3em; }
   header .grow { flex: 1; }
+  #plc.none { color: var(--other); font-weight: 700; }
   #clock { font-variant-numeric: tabular-nums; }
   #alarms { background: var(--ng); color: white; font-size: 1.4em; font-weight: 600; padding: 0.3em 1em; }
   #alarms:empty { display: none; }
@@ -73,7 +74,7 @@ PAGE = """<!DOCTYPE html>
 <body>
 <header>
   <span id="project">-</span><span id="version"></span><span id="threshold"></span>
-  <span class="grow"></span><span id="shift"></span><span id="clock"></span>
+  <span class="grow"></span><span id="plc"></span><span id="shift"></span><span id="clock"></span>
 </header>
 <div id="alarms"></div>
 <main>
@@ -143,6 +144,9 @@ function showStation(s) {
   text("version", st.version ? say("version", {v: st.version}) : "");
   text("threshold", st.calibrated ? say("threshold", {v: num(st.threshold, 4)}) : W.uncalibrated);
   text("shift", say("shift", {t: s.shift.label.slice(11)}));
+  // the PLC's link, where the run serves one: its address while connected, a warning while none is
+  text("plc", !s.plc ? "" : s.plc.length ? say("plc", {a: s.plc.join(", ")}) : W.no_plc);
+  $("plc").className = s.plc && !s.plc.length ? "none" : "";
   $("alarms").replaceChildren(...s.alarms.map((a) => {
     // the name in the page's language, then its details ("5 NG seguidos")
     const d = document.createElement("div");

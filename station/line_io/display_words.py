@@ -12,6 +12,7 @@ i.O. / n.i.O., as its shop floors do; the verdicts the PLC and the history get d
 WORDS = {
     "en": {
         "OK": "OK", "NG": "NG", "NOT_FOUND": "NOT FOUND", "NO_VERDICT": "NO VERDICT", "ERROR": "ERROR",
+        "plc": "PLC {a}", "no_plc": "NO PLC CONNECTED",
         "version": "version {v}", "threshold": "threshold {v}", "uncalibrated": "NOT CALIBRATED: no verdicts",
         "shift": "shift since {t}", "part": "Part", "image": "Image", "score": "Score", "defects": "Defects",
         "inspected": "Inspected", "none": "none", "largest": "{n}, largest {a}", "score_of": "{s} (threshold {t})",
@@ -54,6 +55,7 @@ WORDS = {
     },
     "es": {
         "OK": "OK", "NG": "NG", "NOT_FOUND": "NO ENCONTRADA", "NO_VERDICT": "SIN VEREDICTO", "ERROR": "ERROR",
+        "plc": "PLC {a}", "no_plc": "NINGÚN PLC CONECTADO",
         "version": "versión {v}", "threshold": "umbral {v}", "uncalibrated": "SIN CALIBRAR: sin veredictos",
         "shift": "turno desde las {t}", "part": "Pieza", "image": "Imagen", "score": "Puntuación",
         "defects": "Defectos", "inspected": "Inspeccionada", "none": "ninguno", "largest": "{n}, el mayor {a}",
@@ -95,6 +97,7 @@ WORDS = {
     },
     "de": {
         "OK": "i.O.", "NG": "n.i.O.", "NOT_FOUND": "NICHT GEFUNDEN", "NO_VERDICT": "KEIN URTEIL", "ERROR": "FEHLER",
+        "plc": "SPS {a}", "no_plc": "KEINE SPS VERBUNDEN",
         "version": "Version {v}", "threshold": "Schwelle {v}", "uncalibrated": "NICHT KALIBRIERT: keine Urteile",
         "shift": "Schicht seit {t}", "part": "Teil", "image": "Bild", "score": "Wert", "defects": "Defekte",
         "inspected": "Geprüft", "none": "keine", "largest": "{n}, größter {a}", "score_of": "{s} (Schwelle {t})",
