@@ -7,8 +7,8 @@ in DIR/NAME/<date>/<verdict>/, by the run mode's archive, its keeper (the disk n
 images stay) and its thread (no request waits for the archive), and each history row says where. With `--masters
 FILE` a line request whose part_id is a master part's is a check of the station (station/masters.py): its row
 says so, and the project's master_failed / master_due alarms follow it. A line image sent again for the same part
-(a client's retry) is answered from its first inspection (station/resends.py). Each project's publisher also feeds its line
-display (station/line_io/display.py; the page at /projects/NAME/display/: inspector_service/display.py)."""
+(a client's retry) is answered from its first inspection (station/resends.py). Each project's publisher also feeds
+its line display (station/line_io/display.py; the page at /projects/NAME/display/: inspector_service/display.py)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from station.history import History
 from station.line_io.outbox import DeliveryError, Outbox
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
-from line_helpers import Receiver, free_port, make_project, part, png_bytes
+from line_helpers import Receiver, free_port, make_project, part, png_bytes, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,9 +104,7 @@ def test_a_result_sent_again_after_a_lost_acknowledgement_carries_the_same_key(t
         for project in ("a", "b"):  # two projects' first rows: the same row id
             outcome = SimpleNamespace(row_id=1, to_dict=lambda: {"verdict": "OK"}, verdict=SimpleNamespace(code=1))
             box.put(result_payload(outcome, time.time(), project=project))
-        deadline = time.monotonic() + 30
-        while len(seen) < 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(seen) >= 4, "each result taken the second time")
     finally:
         box.close()
         server.shutdown()

@@ -33,10 +33,9 @@ class PlcLinks:
         self.server = server
         self._since: dict[str, float] = {}  # connected PC -> when it connected
         self._seen: dict[str, float] = {}  # connected PC -> when it last held a connection
-
-    @property
-    def connected(self) -> tuple[str, ...]:
-        return tuple(sorted(self._since))
+        # The PCs connected, as of the last update: a tuple replaced whole, so the metrics' and the display's
+        # threads read it while the server's loop updates
+        self.connected: tuple[str, ...] = ()
 
     def update(self, peers: Iterable[str], now: float) -> list[str]:
         """The PCs holding a connection now; the lines to say (a PC connected, a PC gone)."""
@@ -50,6 +49,7 @@ class PlcLinks:
             if now - self._seen[peer] >= GONE_AFTER_S:
                 lines.append(f"{self.server}: {peer} disconnected (connected for {_duration(now - self._since[peer])})")
                 del self._since[peer], self._seen[peer]
+        self.connected = tuple(sorted(self._since))
         return lines
 
 
