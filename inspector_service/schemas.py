@@ -349,9 +349,10 @@ class DisplayPart(Documented):
     score: Optional[float]
     threshold: Optional[float]
     reason: str
-    why: Optional[Literal["below", "small", "defects", "edge"]] = Field(
-        description="what decided an OK or NG part (the page words it in its language): below the threshold, no "
-                    "defect that counts, defects that count, those only on the ROI's edge; null for other verdicts")
+    why: Optional[Literal["below", "small", "defects", "edge", "not_found", "no_verdict"]] = Field(
+        description="what decided the part's verdict (the page words it in its language): below the threshold, no "
+                    "defect that counts, defects that count, those only on the ROI's edge, not found, no usable "
+                    "calibration; null for an ERROR (its error_code)")
     error_code: int = Field(description="an ERROR's cause (docs/plc.md), else 0")
     time: float = Field(description="epoch seconds")
     latency_ms: Optional[float]

@@ -162,9 +162,18 @@ def test_the_page_says_what_decided_an_ok_or_ng_part_in_its_language():
     assert element(german, "reason").endswith(">Defekte groß oder lang genug, um zu zählen: 1")
     assert shown.reason == "score 0.9 >= threshold 0.5; region(s) #1 (2.56 mm^2) >= area limit 1"
     assert element(english, "reason").endswith(">" + html.escape(shown.reason, quote=False))
-    display.part(cases["edge"], None, 0.1)
-    display.part(Outcome("q.png", Verdict.NOT_FOUND, "no part in the locate box", None, 0.5, "v2", None), None, 0.1)
-    assert display.state()["part"]["why"] is None  # said as the station wrote it
+    for verdict, why in ((Verdict.NOT_FOUND, "not_found"), (Verdict.NO_VERDICT, "no_verdict"), (Verdict.ERROR, None)):
+        display.part(Outcome("q.png", verdict, "part not found: best match 0.31", None, 0.5, "v2", None), None, 0.1)
+        assert display.state()["part"]["why"] == why  # an ERROR: its cause, then its reason as written
+    server = _serve(display)
+    try:
+        display.part(Outcome("q.png", Verdict.NOT_FOUND, "part not found: best match 0.31", None, 0.5, "v2", None),
+                     None, 0.1)
+        spanish = rendered(f"http://127.0.0.1:{server.port}/#lang=es")
+    finally:
+        server.close()
+    assert element(spanish, "reason").endswith(">no se encontró la pieza donde se busca (fuera de sitio, tapada u "
+                                               "otra pieza)")
 
 
 def _ng_with_largest_in(zone, zones):

@@ -208,10 +208,13 @@ class LineDisplay:
 
 
 def verdict_basis(outcome) -> Optional[str]:
-    """What decided an OK or NG part, as inference.scoring.judge decides it, for the page to say in its language:
-    `below` the threshold, `small` (the score reached it but no defect counts: too small, too short), `edge` (NG by
-    defects on the ROI's edge only), `defects`; None for any other verdict (its reason is said as written)."""
+    """What decided a part's verdict, for the page to say in its language: for OK and NG as inference.scoring.judge
+    decides, `below` the threshold, `small` (the score reached it but no defect counts: too small, too short),
+    `edge` (NG by defects on the ROI's edge only), `defects`; `not_found` (the part was not located), `no_verdict`
+    (no usable calibration); None for an ERROR (its cause is said, then its reason as written)."""
     verdict = outcome.verdict.value
+    if verdict in ("NOT_FOUND", "NO_VERDICT"):
+        return verdict.lower()
     if verdict == "OK" and outcome.score is not None and outcome.threshold is not None:
         return "below" if outcome.score < outcome.threshold else "small"
     if verdict == "NG":

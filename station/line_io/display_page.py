@@ -197,7 +197,7 @@ function showPart(p, now) {
   text("when", clock(p.time) + " (" + ago(now - p.time) + ")" +
        (p.latency_ms !== null ? ", " + num(p.latency_ms, 0) + " ms" : ""));
   // an ERROR's cause in the page's language (its ErrorCode), then the station's reason as it wrote it; what
-  // decided an OK or NG part in the page's language, unless it is English (the station's reason, its figures)
+  // decided any other part in the page's language, unless it is English (the station's reason, its figures)
   const cause = p.verdict === "ERROR" ? W["cause_" + p.error_code] : null;
   const why = LANG !== "en" && p.why ? say("why_" + p.why, {n: p.defects}) : null;
   text("reason", cause ? cause + (p.reason ? ": " + p.reason : "") : why || p.reason || "");

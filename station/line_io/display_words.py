@@ -3,10 +3,11 @@ reads the page in the language of its browser (a kiosk's), or the one given afte
 English where it has none. `{name}` marks a value put in. Each alarm's name is said in the page's language, and the
 figures of the streaks, the yield and the drift (`details_*`; English as the station writes them); an ERROR's
 cause (its ErrorCode: a part's, an error streak's last) is said in that language before the station's reason,
-and what decided an OK or NG part (`why_*`: below the threshold, no defect that counts, the defects that count,
-only on the ROI's edge) instead of the station's reason, whose figures the page shows in its own lines. What the
-station writes itself stays in English: the reason of a NOT_FOUND or NO_VERDICT part and after an ERROR's cause,
-the details of the alarms of its surroundings (disk, source, master parts, backups, I/O). German lines read
+and what decided any other part (`why_*`: below the threshold, no defect that counts, the defects that count, only
+on the ROI's edge, not found, no verdict) instead of the station's reason, whose figures the page shows in its own
+lines. What the station writes itself stays in English: an ERROR's reason after its cause, a NOT_FOUND streak's
+last reason, the details of the alarms of its surroundings (disk, source, master parts, backups, I/O). German
+lines read
 i.O. / n.i.O., as its shop floors do; the verdicts the PLC and the history get do not change."""
 
 WORDS = {
@@ -52,6 +53,8 @@ WORDS = {
         "why_small": "score at or above the threshold, but no defect large or long enough to count",
         "why_defects": "defects large or long enough to count: {n}",
         "why_edge": "defects only on the ROI's edge: check that the ROI lies inside the part",
+        "why_not_found": "the part was not found where it is looked for (not in place, covered, or another part)",
+        "why_no_verdict": "no verdict: the model has no usable calibration (calibrate it before the line runs)",
     },
     "es": {
         "OK": "OK", "NG": "NG", "NOT_FOUND": "NO ENCONTRADA", "NO_VERDICT": "SIN VEREDICTO", "ERROR": "ERROR",
@@ -94,6 +97,9 @@ WORDS = {
         "why_small": "puntuación sobre el umbral, pero ningún defecto con el área o la longitud que cuentan",
         "why_defects": "defectos con el área o la longitud que cuentan: {n}",
         "why_edge": "defectos solo en el borde de la ROI: compruebe que la ROI queda dentro de la pieza",
+        "why_not_found": "no se encontró la pieza donde se busca (fuera de sitio, tapada u otra pieza)",
+        "why_no_verdict": "sin veredicto: el modelo no tiene una calibración utilizable (calibrarlo antes de "
+                          "producir)",
     },
     "de": {
         "OK": "i.O.", "NG": "n.i.O.", "NOT_FOUND": "NICHT GEFUNDEN", "NO_VERDICT": "KEIN URTEIL", "ERROR": "FEHLER",
@@ -134,6 +140,9 @@ WORDS = {
         "why_small": "Wert über der Schwelle, aber kein Defekt groß oder lang genug, um zu zählen",
         "why_defects": "Defekte groß oder lang genug, um zu zählen: {n}",
         "why_edge": "Defekte nur am Rand der ROI: prüfen, ob die ROI innerhalb des Teils liegt",
+        "why_not_found": "das Teil wurde dort, wo es gesucht wird, nicht gefunden (nicht an seinem Platz, verdeckt "
+                         "oder ein anderes Teil)",
+        "why_no_verdict": "kein Urteil: das Modell hat keine nutzbare Kalibrierung (vor der Produktion kalibrieren)",
     },
 }
 
