@@ -12,11 +12,11 @@ from typing import Sequence
 from PySide6.QtCore import QThread, Signal
 
 import inference
+from inspector_line.line_args import start_server
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import open_source
 from station import Station
 from station.history import History, default_path
-from station.line_io.handshake import HandshakeAdapter
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,8 @@ class RunWorker(QThread):
         servers = self.servers
         try:
             for server in servers:
-                if isinstance(server, HandshakeAdapter) and server.on_message is None:
-                    server.on_message = self.message.emit  # a PLC's write refused, a PC refused: the view's lines
-                server.start()  # a port taken is the run's failure, said before any part
+                # a port taken is the run's failure, said before any part; a PLC server's lines: the view's
+                start_server(server, self.message.emit)
                 self.serving.emit(server.describe())
             # as `inspector run` opens it: with an archive, a name the camera writes again is a new part
             source = open_source(self.spec, reuse_names=self.options.archive is not None)

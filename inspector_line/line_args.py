@@ -334,6 +334,17 @@ def line_metrics(plc_servers: list):
     return metrics
 
 
+def start_server(server, on_message=None) -> None:
+    """Start one of the run's servers (`inspector run`'s and the Run view's); a PLC server's warnings and lines (a
+    write refused, a PC refused, a PC connected) go to `on_message` unless it has a listener already (the I/O
+    module's go through the run's publisher)."""
+    from station.line_io.handshake import HandshakeAdapter
+
+    if on_message is not None and isinstance(server, HandshakeAdapter) and server.on_message is None:
+        server.on_message = on_message
+    server.start()
+
+
 def display_shifts(args) -> tuple[int, ...]:
     """--shifts, for --display's counts (checked in one line; the default shifts without it)."""
     from station.history_periods import DEFAULT_SHIFTS, parse_shifts
@@ -416,14 +427,9 @@ class LineIO:
         self.options = options
 
     def start(self, on_message=None) -> None:
-        """Start each server; `on_message`: where the PLC servers' warnings go (a write refused, a PC refused; the
-        I/O module's go through the run's publisher)."""
-        from station.line_io.handshake import HandshakeAdapter
-
+        """Start each server; `on_message`: where the PLC servers' warnings go."""
         for server in self.servers:
-            if on_message is not None and isinstance(server, HandshakeAdapter) and server.on_message is None:
-                server.on_message = on_message
-            server.start()
+            start_server(server, on_message)
             print(f"{server.describe()}", flush=True)
 
     def close(self) -> None:

@@ -173,9 +173,9 @@ class ServiceLine:
 
     def answered(self, name: str, digest: Optional[str], part_id: Optional[str], model_id: Optional[str]):
         """What a line image got when it was sent for this part before, to this model (a client's retry,
-        station/resends.py: an Answer); None: inspect it. Asked before scoring, so a retry costs the backbone nothing (the
-        retries of a service too slow to answer in time would make it slower still); `finish` asks again for a
-        retry that came while its first was being inspected."""
+        station/resends.py: an Answer); None: inspect it. Asked before scoring, so a retry costs the backbone
+        nothing (the retries of a service too slow to answer in time would make it slower still); `finish` asks
+        again for a retry that came while its first was being inspected."""
         with self._lock:
             resends = self._resends.get(name)
             return resends.answered(digest, part_id, model_id) if resends is not None else None

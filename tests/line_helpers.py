@@ -91,3 +91,18 @@ def wait_until(condition, what: str, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(0.01)
+
+
+def assert_run_refuses(folder: Path, capsys, cases) -> None:
+    """`inspector run` on a fresh project in `folder` refuses each (extra arguments, words the error holds): exit 2,
+    one line on stderr, before its history opens."""
+    from inspector_cli.main import main
+
+    _, project = make_project(folder / "proj")
+    inbox = folder / "inbox"
+    inbox.mkdir()
+    for extra, words in cases:
+        assert main(["run", str(project), "--source", str(inbox), *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1
+    assert not (project / "history.sqlite").exists()  # refused before the history opens

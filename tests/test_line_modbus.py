@@ -16,7 +16,7 @@ from station.line_io.alarms import ALARM_NAMES, AlarmLimits
 from station.line_io.modbus import ModbusServer, ascii_words, words_float
 from inspector_line.runner import RunOptions, Runner
 from inspector_line.sources import FolderSource
-from line_helpers import free_port, make_project, part, png_bytes
+from line_helpers import assert_run_refuses, free_port, make_project, part, png_bytes
 
 
 @pytest.fixture(scope="module")
@@ -229,15 +229,7 @@ def test_float_registers_low_word_first_for_a_plc_that_reads_them_so():
 
 
 def test_a_bad_float_order_is_one_line(tmp_path, capsys):
-    from inspector_cli.main import main
-
-    _, project = make_project(tmp_path / "proj")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for extra, words in ((["--modbus-float", "CDAB"], "--modbus-float goes with --modbus HOST:PORT"),
-                         (["--modbus", f"127.0.0.1:{free_port()}", "--modbus-float", "BADC"],
-                          "--modbus-float: 'BADC' is no float word order: ABCD")):
-        assert main(["run", str(project), "--source", str(inbox), *extra]) == 2
-        err = capsys.readouterr().err
-        assert words in err and len(err.strip().splitlines()) == 1
-    assert not (project / "history.sqlite").exists()  # refused before the history opens
+    assert_run_refuses(tmp_path, capsys, (
+        (["--modbus-float", "CDAB"], "--modbus-float goes with --modbus HOST:PORT"),
+        (["--modbus", f"127.0.0.1:{free_port()}", "--modbus-float", "BADC"],
+         "--modbus-float: 'BADC' is no float word order: ABCD")))

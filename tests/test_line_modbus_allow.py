@@ -12,8 +12,7 @@ from pymodbus.exceptions import ConnectionException, ModbusIOException
 from prometheus_client.parser import text_string_to_metric_families
 
 from inference import InspectorError
-from inspector_cli.main import main
-from line_helpers import free_port, make_project, wait_until
+from line_helpers import assert_run_refuses, free_port, wait_until
 from station.line_io.allowed_peers import LOG_EVERY_S, AllowedPeers
 from station.line_io.refusals import MAX_KEYS
 from inspector_line.line_args import line_metrics
@@ -84,16 +83,10 @@ def test_a_server_for_other_pcs_without_a_list_says_who_may_write():
 
 
 def test_the_command_line_refuses_a_bad_list_in_one_line(tmp_path, capsys):
-    _, project = make_project(tmp_path / "proj")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for extra, words in ((["--modbus-allow", "10.0.0.1"], "--modbus-allow goes with --modbus HOST:PORT"),
-                         (["--modbus", f"127.0.0.1:{free_port()}", "--modbus-allow", "plc.local"],
-                          "'plc.local' is no IP address or network")):
-        assert main(["run", str(project), "--source", str(inbox), *extra]) == 2
-        err = capsys.readouterr().err
-        assert words in err and len(err.strip().splitlines()) == 1
-    assert not (project / "history.sqlite").exists()  # refused before the history opens
+    assert_run_refuses(tmp_path, capsys, (
+        (["--modbus-allow", "10.0.0.1"], "--modbus-allow goes with --modbus HOST:PORT"),
+        (["--modbus", f"127.0.0.1:{free_port()}", "--modbus-allow", "plc.local"],
+         "'plc.local' is no IP address or network")))
 
 
 def test_a_scan_of_many_addresses_is_said_in_one_line_past_the_first_ones(caplog):

@@ -1,8 +1,8 @@
 """The Run view's outputs (Outputs…): where each result goes besides the PLC and MQTT, the OPC UA endpoint's
 certificates and the coils of a remote I/O module, as `inspector run`'s --post, --metrics, --metrics-tokens,
 --display, --display-tokens, --modbus-float, --opcua-cert / --opcua-key / --opcua-trust and --io / --io-reject /
---io-ok / --io-alarm / --io-ready / --io-trigger set them. The values are kept with the run's other fields (run/<key> in the window's
-QSettings) and checked with them at Start (app/run_setup.py)."""
+--io-ok / --io-alarm / --io-ready / --io-trigger set them. The values are kept with the run's other fields
+(run/<key> in the window's QSettings) and checked with them at Start (app/run_setup.py)."""
 
 from __future__ import annotations
 

@@ -217,8 +217,10 @@ class HandshakeAdapter:
     # while nobody set it.
     on_message: Optional[Callable[[str], None]] = None
 
-    # The PCs connected to it (station/line_io/plc_links.py), said as they come and go.
+    # The PCs connected to it (station/line_io/plc_links.py), said as they come and go, and the task on the
+    # server's loop that looks at them (_watch_links).
     links: Optional[PlcLinks] = None
+    _links_task: Optional[asyncio.Task] = None
 
     def _say(self, text: str) -> None:
         if self.on_message is not None:
@@ -244,7 +246,7 @@ class HandshakeAdapter:
 
     def _stop_watching_links(self) -> None:
         """On the server's loop, once it stopped: the watch ends with it (no task left pending)."""
-        task = getattr(self, "_links_task", None)
+        task = self._links_task
         if task is not None and not task.done():
             task.cancel()
             try:

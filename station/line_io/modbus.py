@@ -7,8 +7,9 @@ word first; NaN when not scored), 3 sequence number (+1 per result, wraps at 655
 (the number of vN), 5 recipe index (PLC writes between parts), 6 heartbeat (+1 a second from the run's loop,
 wraps at 65536), 7 defects (the regions that count), 8-9 the largest defect's area (float32: mm^2, or px
 without a pixel size; every float32 high word first unless `floats` is CDAB), 10-29 part id (ASCII, 2 characters
-a register, high byte first, written by the PLC before Trigger), 30-31 and 32-33 the largest defect's centre x and y (float32, image px; NaN without one), 34
-master check (0 a production part, 1 a master part that got its expected verdict, 2 one that did not), 35 the
+a register, high byte first, written by the PLC before Trigger), 30-31 and 32-33 the largest defect's centre x and
+y (float32, image px; NaN without one), 34 master check (0 a production part, 1 a master part that got its
+expected verdict, 2 one that did not), 35 the
 active alarms, a bit each (bit i: station.line_io.alarms.ALARM_NAMES[i]), 36 the largest defect's inspection zone
 (1.. the calibration's zones in order, 0 outside them or without zones), 37-38 its length (float32: mm, or px).
 The PLC may write only Trigger, Ack, the recipe and the part id; a write elsewhere is answered with ILLEGAL
